@@ -1,0 +1,76 @@
+"""The `churnml` command line. The only package that touches Typer.
+
+Each command group lives in its own module and registers itself on :data:`app` through
+:func:`command`. User mistakes (:class:`churnml.errors.ChurnmlError`) print ``Error: …`` to stderr
+and exit with the error's code; no traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any, Callable
+
+import typer
+from rich.console import Console
+
+from churnml.errors import ChurnmlError
+
+app = typer.Typer(
+    name="churnml",
+    help=(
+        "Churn and customer-value prediction.\n\n"
+        "Typical flow: generate or bring DATA (a folder of CSV/Parquet files or a DuckDB file) → "
+        "validate → train → score → retention-list. `churnml demo` runs all of it on a sample."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def command(*args: Any, **kwargs: Any) -> Callable:
+    """Register a Typer command whose :class:`ChurnmlError` becomes a clean ``Error:`` message."""
+
+    def decorate(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def wrapper(*a: Any, **kw: Any) -> Any:
+            try:
+                return func(*a, **kw)
+            except ChurnmlError as exc:
+                err_console.print(f"[bold red]Error:[/bold red] {exc.message}", highlight=False, soft_wrap=True)
+                raise typer.Exit(exc.exit_code) from None
+
+        return app.command(*args, **kwargs)(wrapper)
+
+    return decorate
+
+
+def _register_commands() -> None:
+    # Import for side effect: each module registers its commands on `app`.
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(__path__):
+        if not module.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{module.name}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    _register_commands()
+    app()
+
+
+def get_app() -> typer.Typer:
+    """The fully registered app (for tests with ``typer.testing.CliRunner``)."""
+    _register_commands()
+    return app
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

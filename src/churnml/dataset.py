@@ -1,0 +1,113 @@
+"""`Dataset`: the clean, canonical tables every stage after validation works on."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import duckdb
+import pandas as pd
+
+from churnml.schema import TABLES
+
+_SQL_TYPES = {"id": "VARCHAR", "timestamp": "TIMESTAMP", "number": "DOUBLE", "text": "VARCHAR"}
+
+
+@dataclass
+class Dataset:
+    """Clean tables in one DuckDB connection, with contract column names and types.
+
+    Build it with :func:`churnml.validate.validate` (from raw data) or :meth:`from_frames`
+    (from frames already in contract shape, e.g. in tests or an API request).
+
+    Attributes
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Holds tables ``customers``, ``transactions`` and, when present, ``service_events`` and
+        ``churn_events``.
+    tables : tuple of str
+        The contract tables present.
+    attributes : dict
+        Customer attribute columns (everything in ``customers`` beyond the contract) ->
+        ``"categorical"`` or ``"numeric"``.
+    data_end : pandas.Timestamp
+        The latest event timestamp in the data.
+    quarantine : pandas.DataFrame
+        Rows set aside by validation: ``table``, ``reason``, ``row`` (JSON of the raw row).
+    """
+
+    con: duckdb.DuckDBPyConnection
+    tables: tuple[str, ...]
+    attributes: dict[str, str]
+    data_end: pd.Timestamp | None
+    quarantine: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["table", "reason", "row"]))
+    summary: dict = field(default_factory=dict)
+    _fingerprint: str | None = None
+
+    def has(self, table: str) -> bool:
+        return table in self.tables
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 over the clean tables' content (order-independent), stable across runs."""
+        if self._fingerprint is None:
+            digest = hashlib.sha256()
+            for table in self.tables:
+                cols = [c for c, in self.con.execute(f"SELECT column_name FROM (DESCRIBE {table})").fetchall()]
+                row_hash = " || '|' || ".join(f"coalesce(CAST({_q(c)} AS VARCHAR), '∅')" for c in cols)
+                n, h = self.con.execute(
+                    f"SELECT count(*), coalesce(sum(hash({row_hash})::HUGEINT), 0) FROM {table}"
+                ).fetchone()
+                digest.update(f"{table}:{','.join(cols)}:{n}:{h};".encode())
+            self._fingerprint = digest.hexdigest()
+        return self._fingerprint
+
+    @classmethod
+    def from_frames(
+        cls,
+        frames: Mapping[str, pd.DataFrame],
+        con: duckdb.DuckDBPyConnection | None = None,
+    ) -> "Dataset":
+        """Load frames that already follow the contract (names and types) without validation.
+
+        Contract columns are cast to their canonical types; other ``customers`` columns become
+        attributes (numeric dtypes -> ``numeric``, everything else -> ``categorical``).
+        """
+        con = con or duckdb.connect()
+        present = []
+        attributes: dict[str, str] = {}
+        for name, spec in TABLES.items():
+            if name not in frames or frames[name] is None:
+                continue
+            frame = frames[name]
+            present.append(name)
+            selects = []
+            for col in frame.columns:
+                if col in spec.kinds:
+                    selects.append(f"CAST({_q(col)} AS {_SQL_TYPES[spec.kinds[col]]}) AS {_q(col)}")
+                elif name == "customers":
+                    kind = "numeric" if pd.api.types.is_numeric_dtype(frame[col]) and not pd.api.types.is_bool_dtype(frame[col]) else "categorical"
+                    attributes[col] = kind
+                    sql_type = "DOUBLE" if kind == "numeric" else "VARCHAR"
+                    selects.append(f"CAST({_q(col)} AS {sql_type}) AS {_q(col)}")
+            con.register("_incoming", frame)
+            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {', '.join(selects)} FROM _incoming")
+            con.unregister("_incoming")
+        ends = [
+            con.execute(f"SELECT max(timestamp) FROM {t}").fetchone()[0]
+            for t in present
+            if t != "customers"
+        ]
+        ends = [e for e in ends if e is not None]
+        return cls(
+            con=con,
+            tables=tuple(present),
+            attributes=attributes,
+            data_end=pd.Timestamp(max(ends)) if ends else None,
+        )
+
+
+def _q(identifier: str) -> str:
+    """Quote an SQL identifier."""
+    return '"' + identifier.replace('"', '""') + '"'

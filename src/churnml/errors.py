@@ -1,0 +1,58 @@
+"""Errors a user can cause and fix.
+
+Every error that reaches a user derives from :class:`ChurnmlError`. It carries a message that says
+what is wrong and how to fix it, the CLI exit code, and the HTTP status the API answers with.
+Anything else escaping the library is a bug, and shows as one.
+"""
+
+from __future__ import annotations
+
+
+class ChurnmlError(Exception):
+    """Base class: a user-facing error with a fix in its message.
+
+    Parameters
+    ----------
+    message : str
+        What went wrong and what to do about it, in one or two sentences.
+    """
+
+    exit_code: int = 2
+    http_status: int = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(ChurnmlError):
+    """The config file or a command-line option is invalid."""
+
+
+class DataError(ChurnmlError):
+    """Input data breaks the data contract in a way that cannot be set aside row by row."""
+
+
+class ProblemError(ChurnmlError):
+    """The prediction problem cannot be set up (too few cutoffs, empty population, one class only)."""
+
+
+class ModelNotFoundError(ChurnmlError):
+    """No registered model carries the requested alias or version."""
+
+    http_status = 503
+
+
+class NotFittedError(ChurnmlError, AttributeError):
+    """An estimator was used before ``fit``."""
+
+    exit_code = 1
+
+
+class QuarantineError(ChurnmlError):
+    """``--strict`` was given and some rows were set aside."""
+
+    exit_code = 1

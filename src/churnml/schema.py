@@ -1,0 +1,71 @@
+"""The data contract: which tables exist, which columns they need, and their canonical types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One table of the contract.
+
+    ``kinds`` maps each known column to ``id``, ``timestamp``, ``number`` or ``text``.
+    """
+
+    name: str
+    required: bool
+    required_columns: tuple[str, ...]
+    optional_columns: tuple[str, ...]
+    kinds: dict[str, str]
+
+    @property
+    def all_columns(self) -> tuple[str, ...]:
+        return self.required_columns + self.optional_columns
+
+
+CUSTOMERS = TableSpec(
+    name="customers",
+    required=True,
+    required_columns=("customer_id",),
+    optional_columns=("signup_date",),
+    kinds={"customer_id": "id", "signup_date": "timestamp"},
+)
+TRANSACTIONS = TableSpec(
+    name="transactions",
+    required=True,
+    required_columns=("customer_id", "timestamp", "amount"),
+    optional_columns=("transaction_id", "quantity", "category", "channel"),
+    kinds={
+        "customer_id": "id",
+        "timestamp": "timestamp",
+        "amount": "number",
+        "transaction_id": "id",
+        "quantity": "number",
+        "category": "text",
+        "channel": "text",
+    },
+)
+SERVICE_EVENTS = TableSpec(
+    name="service_events",
+    required=False,
+    required_columns=("customer_id", "timestamp", "event_type"),
+    optional_columns=("resolved_at", "satisfaction", "channel"),
+    kinds={
+        "customer_id": "id",
+        "timestamp": "timestamp",
+        "event_type": "text",
+        "resolved_at": "timestamp",
+        "satisfaction": "number",
+        "channel": "text",
+    },
+)
+CHURN_EVENTS = TableSpec(
+    name="churn_events",
+    required=False,
+    required_columns=("customer_id", "timestamp"),
+    optional_columns=(),
+    kinds={"customer_id": "id", "timestamp": "timestamp"},
+)
+
+TABLES: dict[str, TableSpec] = {t.name: t for t in (CUSTOMERS, TRANSACTIONS, SERVICE_EVENTS, CHURN_EVENTS)}
+"""All contract tables by name, in dependency order (customers first)."""
