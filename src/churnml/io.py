@@ -1,0 +1,248 @@
+"""Files and formats: the only module that knows where data lives and how it is stored.
+
+Reading: a data source is a folder of ``<table>.parquet`` / ``<table>.csv`` files, or a DuckDB
+database file holding tables of those names. :func:`attach_source` exposes each raw table as a
+DuckDB view ``raw_<table>`` with the user's column names untouched; validation takes it from there.
+
+Writing: every output goes to a temporary file beside the target and is renamed into place, so a
+failed or killed run never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from churnml.config import Config
+from churnml.errors import ConfigError, DataError
+from churnml.schema import TABLES
+
+FORMATS = ("parquet", "csv")
+_DUCKDB_SUFFIXES = (".duckdb", ".db", ".ddb")
+
+
+def source_kind(path: Path) -> str:
+    """``"folder"`` or ``"duckdb"``; a clear error for anything else."""
+    path = Path(path)
+    if path.is_dir():
+        return "folder"
+    if path.is_file() and path.suffix.lower() in _DUCKDB_SUFFIXES:
+        return "duckdb"
+    if not path.exists():
+        raise DataError(
+            f"Data source {path} does not exist. Pass a folder of CSV/Parquet files named after the tables "
+            f"(customers, transactions, …) or a DuckDB file; `churnml generate {path} --customers 1000` makes a sample."
+        )
+    raise DataError(
+        f"Data source {path} is neither a folder nor a DuckDB file (.duckdb/.db). "
+        "Pass a folder of CSV/Parquet files or a DuckDB database."
+    )
+
+
+def _find_file(folder: Path, stem: str) -> Path | None:
+    for suffix in (".parquet", ".csv", ".csv.gz"):
+        candidate = folder / f"{stem}{suffix}"
+        if candidate.is_file():
+            return candidate
+    part_dir = folder / stem  # a folder of parquet parts, as Spark and our chunked writers produce
+    if part_dir.is_dir() and any(part_dir.glob("*.parquet")):
+        return part_dir
+    return None
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def attach_source(con: duckdb.DuckDBPyConnection, path: Path, config: Config) -> dict[str, str]:
+    """Create views ``raw_<table>`` in ``con`` for every contract table found in the source.
+
+    CSV files are read with every column as text, so that validation can tell an unparseable value
+    in one row from a column of the wrong type. Parquet and DuckDB tables keep their types.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+    path : Path
+        A folder or a DuckDB database file.
+    config : Config
+        Maps contract table names to the user's names.
+
+    Returns
+    -------
+    dict
+        Contract table name -> a human description of where it was read from (for messages).
+    """
+    path = Path(path)
+    kind = source_kind(path)
+    found: dict[str, str] = {}
+    if kind == "duckdb":
+        try:
+            con.execute(f"ATTACH {_sql_str(str(path))} AS src (READ_ONLY)")
+        except duckdb.Error as exc:
+            raise DataError(f"Cannot open DuckDB file {path}: {exc}. Check that it is a DuckDB database and not in use.") from None
+        existing = {name for name, in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'src'"
+        ).fetchall()}
+        for table in TABLES:
+            name = config.table_name(table)
+            if name in existing:
+                con.execute(f'CREATE OR REPLACE VIEW raw_{table} AS SELECT * FROM src."{name}"')
+                found[table] = f"table {name} in {path.name}"
+        return found
+    for table in TABLES:
+        name = config.table_name(table)
+        file = _find_file(path, name)
+        if file is None:
+            continue
+        if file.is_dir():
+            reader = f"read_parquet({_sql_str(str(file / '*.parquet'))})"
+        elif file.suffix == ".parquet":
+            reader = f"read_parquet({_sql_str(str(file))})"
+        else:
+            reader = f"read_csv({_sql_str(str(file))}, all_varchar=true, header=true)"
+        try:
+            con.execute(f"CREATE OR REPLACE VIEW raw_{table} AS SELECT * FROM {reader}")
+            con.execute(f"SELECT * FROM raw_{table} LIMIT 0")
+        except duckdb.Error as exc:
+            raise DataError(f"Cannot read {file}: {exc}. Check that the file is a valid {file.suffix.lstrip('.')} file.") from None
+        found[table] = str(file)
+    return found
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it into place only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def check_format(fmt: str) -> str:
+    fmt = fmt.lower()
+    if fmt not in FORMATS:
+        raise ConfigError(f"Unknown format {fmt!r}. Use one of: {', '.join(FORMATS)}.")
+    return fmt
+
+
+def format_for(path: Path, fmt: str | None) -> str:
+    """The format to write: explicit ``fmt``, else from the file suffix, else parquet."""
+    if fmt:
+        return check_format(fmt)
+    return "csv" if Path(path).suffix.lower() == ".csv" else "parquet"
+
+
+def write_table(frame: pd.DataFrame, path: str | Path, fmt: str | None = None) -> Path:
+    """Write a DataFrame as Parquet or CSV, atomically.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    path : str or Path
+    fmt : {"parquet", "csv"} or None
+        None infers it from the suffix (``.csv`` → CSV, else Parquet).
+
+    Returns
+    -------
+    Path
+        The written path.
+    """
+    path = Path(path)
+    fmt = format_for(path, fmt)
+    with atomic_path(path) as tmp:
+        if fmt == "csv":
+            frame.to_csv(tmp, index=False)
+        else:
+            frame.to_parquet(tmp, index=False)
+    return path
+
+
+class TableWriter:
+    """Append DataFrame chunks to one Parquet or CSV file; the file appears only on ``close``.
+
+    Use as a context manager; an exception inside the block discards everything written.
+    """
+
+    def __init__(self, path: str | Path, fmt: str | None = None) -> None:
+        self.path = Path(path)
+        self.fmt = format_for(self.path, fmt)
+        self._ctx = atomic_path(self.path)
+        self._tmp: Path | None = None
+        self._parquet: pq.ParquetWriter | None = None
+        self._schema: pa.Schema | None = None
+        self.rows = 0
+
+    def __enter__(self) -> "TableWriter":
+        self._tmp = self._ctx.__enter__()
+        return self
+
+    def write(self, frame: pd.DataFrame) -> None:
+        assert self._tmp is not None, "use TableWriter as a context manager"
+        if self.fmt == "csv":
+            frame.to_csv(self._tmp, index=False, mode="a", header=self.rows == 0)
+        else:
+            table = pa.Table.from_pandas(frame, preserve_index=False, schema=self._schema)
+            if self._parquet is None:
+                self._schema = table.schema
+                self._parquet = pq.ParquetWriter(self._tmp, self._schema)
+            self._parquet.write_table(table)
+        self.rows += len(frame)
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        if self._parquet is not None:
+            self._parquet.close()
+        elif self.fmt == "parquet" and exc_type is None and self._tmp is not None:
+            pq.write_table(pa.table({}), self._tmp)
+        return bool(self._ctx.__exit__(exc_type, exc, tb))
+
+
+def write_json(obj: Any, path: str | Path) -> Path:
+    """Write JSON atomically (pretty-printed, keys in insertion order)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n", encoding="utf-8")
+    return path
+
+
+def read_json(path: str | Path) -> Any:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a Parquet or CSV table written by churnml (scores, features)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"File {path} does not exist. Check the path, or run the command that writes it first.")
+    try:
+        if path.suffix.lower() == ".csv":
+            return pd.read_csv(path)
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow/pandas raise many types for a corrupt file
+        raise DataError(f"Cannot read {path}: {exc}. Is it a Parquet or CSV file written by churnml?") from None
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (pd.Timestamp,)):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
