@@ -1,0 +1,331 @@
+"""Risk tiers, value tiers, value × risk segments, lifecycle stages and suggested actions.
+
+Risk tier
+    From ``churn_probability`` and ``config.segments.risk_thresholds`` (default ``(0.2, 0.5)``):
+    ``low`` below 0.2, ``medium`` from 0.2 up to 0.5, ``high`` from 0.5.
+
+Value tier (the 80/20 idea)
+    Customers sorted by ``predicted_value``, largest first. ``high`` holds the customers who together
+    make the first 80 % of the population's total predicted value (the customer that crosses 80 %
+    included), ``medium`` the next 15 % (up to 95 %), ``low`` the rest; shares come from
+    ``config.segments.value_shares`` (default ``(0.8, 0.95)``). Customers with no positive value are
+    always ``low``. The cut points are computed once over the whole population
+    (:func:`value_thresholds`) and then applied to any subset (:func:`value_tiers`), so a chunk or a
+    single API request gets the same tier it would get in a full run.
+
+Segment (value tier × risk tier)
+
+    ================  =====================  =====================  =====================
+    value \\ risk      low                    medium                 high
+    ================  =====================  =====================  =====================
+    high              loyal_high_value       high_value_at_risk     high_value_at_risk
+    medium            potential              potential              fleeing_low_value
+    low               dormant                dormant                fleeing_low_value
+    ================  =====================  =====================  =====================
+
+    ``high_value_at_risk``  the few customers who make most of the value and show real risk: retain now.
+    ``loyal_high_value``    most of the value, little risk: reward, do not disturb.
+    ``potential``           mid value, not leaving: grow them.
+    ``dormant``             little value, not leaving either: cheap reactivation.
+    ``fleeing_low_value``   leaving, and not worth much: low-cost or no action.
+
+    Display names and actions can be overridden per key in ``[segments.names]`` and
+    ``[segments.actions]``; keys outside :data:`SEGMENTS` are an error.
+
+Lifecycle stage (from tenure and spend trend)
+    ``new``        tenure under :data:`NEW_CUSTOMER_DAYS` (180) days, whatever the trend;
+    ``declining``  spend over the last period down by at least :data:`TREND_THRESHOLD` (25 %) on the
+                   period before;
+    ``growing``    spend up by at least 25 %;
+    ``stable``     anything else (including unknown trend).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from churnml.config import Config, SegmentsConfig
+from churnml.errors import ConfigError
+
+RISK_TIERS: tuple[str, ...] = ("low", "medium", "high")
+VALUE_TIERS: tuple[str, ...] = ("low", "medium", "high")
+LIFECYCLE_STAGES: tuple[str, ...] = ("new", "growing", "stable", "declining")
+
+SEGMENTS: tuple[str, ...] = (
+    "high_value_at_risk",
+    "loyal_high_value",
+    "potential",
+    "dormant",
+    "fleeing_low_value",
+)
+"""Segment keys, in the order reports list them (most urgent first)."""
+
+SEGMENT_MATRIX: dict[tuple[str, str], str] = {
+    ("high", "low"): "loyal_high_value",
+    ("high", "medium"): "high_value_at_risk",
+    ("high", "high"): "high_value_at_risk",
+    ("medium", "low"): "potential",
+    ("medium", "medium"): "potential",
+    ("medium", "high"): "fleeing_low_value",
+    ("low", "low"): "dormant",
+    ("low", "medium"): "dormant",
+    ("low", "high"): "fleeing_low_value",
+}
+"""(value tier, risk tier) -> segment key."""
+
+DEFAULT_NAMES: dict[str, str] = {
+    "high_value_at_risk": "High-value at risk",
+    "loyal_high_value": "Loyal high-value",
+    "potential": "Potential",
+    "dormant": "Dormant",
+    "fleeing_low_value": "Fleeing low-value",
+}
+
+DEFAULT_ACTIONS: dict[str, str] = {
+    "high_value_at_risk": "Retain now: personal call from the account manager with a tailored offer",
+    "loyal_high_value": "Reward, do not disturb: loyalty perks, no retention offers",
+    "potential": "Grow: cross-sell and upgrade offers",
+    "dormant": "Reactivate cheaply: automated reminder or win-back e-mail",
+    "fleeing_low_value": "Low-cost or no action: automated e-mail at most",
+}
+
+NEW_CUSTOMER_DAYS = 180.0
+"""Customers with a shorter tenure than this are in the ``new`` lifecycle stage."""
+TREND_THRESHOLD = 0.25
+"""Relative spend change (recent period vs the one before) that counts as growing or declining."""
+
+
+@dataclass(frozen=True)
+class ValueThresholds:
+    """Cut points of the value tiers, computed over a whole population.
+
+    Attributes
+    ----------
+    high_min : float
+        Smallest predicted value in the ``high`` tier (``inf`` when no customer has value).
+    medium_min : float
+        Smallest predicted value in the ``medium`` tier.
+    """
+
+    high_min: float
+    medium_min: float
+
+    def to_dict(self) -> dict[str, float | None]:
+        """JSON-ready form (``None`` for infinity)."""
+        return {k: (None if not np.isfinite(v) else float(v)) for k, v in
+                (("high_min", self.high_min), ("medium_min", self.medium_min))}
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, float | None]) -> "ValueThresholds":
+        """Inverse of :meth:`to_dict`."""
+        def _num(v: float | None) -> float:
+            return float("inf") if v is None else float(v)
+
+        return cls(high_min=_num(values["high_min"]), medium_min=_num(values["medium_min"]))
+
+
+def risk_tiers(churn_probability: np.ndarray | pd.Series, config: Config | None = None) -> pd.Categorical:
+    """Risk tier of each churn probability.
+
+    Parameters
+    ----------
+    churn_probability : array-like of float
+    config : Config, optional
+        ``config.segments.risk_thresholds`` gives the cut points (default ``(0.2, 0.5)``).
+
+    Returns
+    -------
+    pandas.Categorical
+        ``low`` / ``medium`` / ``high``.
+
+    Example
+    -------
+    >>> list(risk_tiers([0.1, 0.2, 0.7]))
+    ['low', 'medium', 'high']
+    """
+    low, high = (config or Config()).segments.risk_thresholds
+    codes = np.searchsorted(np.array([low, high]), np.asarray(churn_probability, dtype=float), side="right")
+    return pd.Categorical.from_codes(codes, categories=list(RISK_TIERS))
+
+
+def value_thresholds(predicted_value: np.ndarray | pd.Series, config: Config | None = None) -> ValueThresholds:
+    """Value-tier cut points over a whole population (80/20 idea, see the module docs).
+
+    Parameters
+    ----------
+    predicted_value : array-like of float
+        Predicted value of every customer in the population.
+    config : Config, optional
+        ``config.segments.value_shares`` (default ``(0.8, 0.95)``).
+
+    Returns
+    -------
+    ValueThresholds
+
+    Example
+    -------
+    >>> value_thresholds([100, 10, 5, 3, 1, 1])
+    ValueThresholds(high_min=100.0, medium_min=5.0)
+    """
+    top_share, medium_share = (config or Config()).segments.value_shares
+    values = np.asarray(predicted_value, dtype=float)
+    values = np.sort(values[np.isfinite(values) & (values > 0)])[::-1]
+    total = values.sum()
+    if len(values) == 0 or total <= 0:
+        return ValueThresholds(high_min=float("inf"), medium_min=float("inf"))
+    # Share of total value held by the customers ranked strictly before each one.
+    before = (np.cumsum(values) - values) / total
+    in_high = before < top_share
+    in_medium = before < medium_share
+    high_min = float(values[in_high].min())
+    medium_min = float(values[in_medium & ~in_high].min()) if (in_medium & ~in_high).any() else high_min
+    return ValueThresholds(high_min=high_min, medium_min=medium_min)
+
+
+def value_tiers(predicted_value: np.ndarray | pd.Series, thresholds: ValueThresholds) -> pd.Categorical:
+    """Value tier of each customer, given cut points from :func:`value_thresholds`.
+
+    Parameters
+    ----------
+    predicted_value : array-like of float
+    thresholds : ValueThresholds
+
+    Returns
+    -------
+    pandas.Categorical
+        ``low`` / ``medium`` / ``high``.
+
+    Example
+    -------
+    >>> list(value_tiers([100, 10, 1], ValueThresholds(high_min=100, medium_min=10)))
+    ['high', 'medium', 'low']
+    """
+    values = np.nan_to_num(np.asarray(predicted_value, dtype=float), nan=0.0)
+    positive = values > 0
+    codes = np.zeros(len(values), dtype=np.int8)
+    codes[positive & (values >= thresholds.medium_min)] = 1
+    codes[positive & (values >= thresholds.high_min)] = 2
+    return pd.Categorical.from_codes(codes, categories=list(VALUE_TIERS))
+
+
+def assign_segments(value_tier: pd.Categorical | pd.Series, risk_tier: pd.Categorical | pd.Series) -> pd.Categorical:
+    """Segment key of each customer from the value × risk matrix (:data:`SEGMENT_MATRIX`).
+
+    Parameters
+    ----------
+    value_tier, risk_tier : array-like of str
+        Tiers from :func:`value_tiers` and :func:`risk_tiers`.
+
+    Returns
+    -------
+    pandas.Categorical
+        Segment keys, categories in :data:`SEGMENTS` order.
+
+    Example
+    -------
+    >>> list(assign_segments(["high", "low"], ["high", "low"]))
+    ['high_value_at_risk', 'dormant']
+    """
+    value_codes = pd.Categorical(value_tier, categories=list(VALUE_TIERS)).codes
+    risk_codes = pd.Categorical(risk_tier, categories=list(RISK_TIERS)).codes
+    if (value_codes < 0).any() or (risk_codes < 0).any():
+        raise ValueError("value_tier and risk_tier must hold only 'low', 'medium' or 'high'")
+    lookup = np.array(
+        [[SEGMENTS.index(SEGMENT_MATRIX[(v, r)]) for r in RISK_TIERS] for v in VALUE_TIERS], dtype=np.int8
+    )
+    return pd.Categorical.from_codes(lookup[value_codes, risk_codes], categories=list(SEGMENTS))
+
+
+def lifecycle_stages(
+    tenure_days: np.ndarray | pd.Series,
+    spend_trend: np.ndarray | pd.Series,
+    new_customer_days: float = NEW_CUSTOMER_DAYS,
+    trend_threshold: float = TREND_THRESHOLD,
+) -> pd.Categorical:
+    """Lifecycle stage of each customer (see the module docs).
+
+    Parameters
+    ----------
+    tenure_days : array-like of float
+        Days since signup (or first purchase). NaN counts as not new.
+    spend_trend : array-like of float
+        Relative spend change, recent period vs the one before: ``-0.6`` = down 60 %. NaN = unknown.
+    new_customer_days, trend_threshold : float
+        Cut points; defaults :data:`NEW_CUSTOMER_DAYS` and :data:`TREND_THRESHOLD`.
+
+    Returns
+    -------
+    pandas.Categorical
+        ``new`` / ``growing`` / ``stable`` / ``declining``.
+
+    Example
+    -------
+    >>> list(lifecycle_stages([30, 400, 400, 400], [0.0, 0.5, 0.0, -0.6]))
+    ['new', 'growing', 'stable', 'declining']
+    """
+    tenure = np.asarray(tenure_days, dtype=float)
+    trend = np.asarray(spend_trend, dtype=float)
+    codes = np.full(len(tenure), LIFECYCLE_STAGES.index("stable"), dtype=np.int8)
+    codes[trend >= trend_threshold] = LIFECYCLE_STAGES.index("growing")
+    codes[trend <= -trend_threshold] = LIFECYCLE_STAGES.index("declining")
+    codes[tenure < new_customer_days] = LIFECYCLE_STAGES.index("new")
+    return pd.Categorical.from_codes(codes, categories=list(LIFECYCLE_STAGES))
+
+
+def _check_keys(mapping: Mapping[str, str], setting: str) -> None:
+    unknown = sorted(set(mapping) - set(SEGMENTS))
+    if unknown:
+        raise ConfigError(
+            f"[segments.{setting}] names unknown segment(s) {', '.join(unknown)}. "
+            f"Valid segments: {', '.join(SEGMENTS)}."
+        )
+
+
+def segment_names(config: Config | None = None) -> dict[str, str]:
+    """Display name of every segment key, with ``[segments.names]`` overrides applied.
+
+    Raises
+    ------
+    ConfigError
+        When the config names a segment key that does not exist.
+    """
+    segments: SegmentsConfig = (config or Config()).segments
+    _check_keys(segments.names, "names")
+    return {key: segments.names.get(key, DEFAULT_NAMES[key]) for key in SEGMENTS}
+
+
+def segment_actions(config: Config | None = None) -> dict[str, str]:
+    """Suggested action of every segment key, with ``[segments.actions]`` overrides applied.
+
+    Raises
+    ------
+    ConfigError
+        When the config names a segment key that does not exist.
+    """
+    segments: SegmentsConfig = (config or Config()).segments
+    _check_keys(segments.actions, "actions")
+    return {key: segments.actions.get(key, DEFAULT_ACTIONS[key]) for key in SEGMENTS}
+
+
+def resolve_segment(name: str, config: Config | None = None) -> str:
+    """The segment key for a key or display name (case-insensitive), e.g. from ``--segment``.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown name; the message lists the valid keys.
+
+    Example
+    -------
+    >>> resolve_segment("High-value at risk")
+    'high_value_at_risk'
+    """
+    wanted = name.strip().casefold()
+    for key, display in segment_names(config).items():
+        if wanted in (key.casefold(), display.casefold()):
+            return key
+    raise ConfigError(f"Unknown segment {name!r}. Valid segments: {', '.join(SEGMENTS)}.")

@@ -1,0 +1,307 @@
+"""Retention lists: who to contact, in which order, within a budget.
+
+The expected net benefit of contacting a customer is
+``value_at_risk × success_rate − contact_cost``: of the value the customer takes away by leaving,
+a contact saves the share ``success_rate``, and costs ``contact_cost`` either way. Only customers
+with a positive benefit are listed, best first; the list stops at the budget (total contact cost)
+or at the maximum count, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from churnml.config import Config
+from churnml.errors import ConfigError, DataError
+from churnml.segments import SEGMENTS, resolve_segment, segment_actions, segment_names
+
+REQUIRED_COLUMNS: tuple[str, ...] = (
+    "customer_id",
+    "segment",
+    "churn_probability",
+    "predicted_value",
+    "value_at_risk",
+    "reasons",
+)
+"""Score columns a retention list needs."""
+
+LIST_COLUMNS: tuple[str, ...] = (
+    "rank",
+    "customer_id",
+    "segment",
+    "churn_probability",
+    "predicted_value",
+    "value_at_risk",
+    "expected_benefit",
+    "reasons",
+    "suggested_action",
+)
+"""Columns of a retention list, in order."""
+
+
+@dataclass(frozen=True)
+class RetentionSummary:
+    """What a retention list selects and what it is expected to return.
+
+    Attributes
+    ----------
+    scored : int
+        Customers in the scores (after the segment and minimum-value filters).
+    candidates : int
+        Of those, customers with a positive expected benefit.
+    selected : int
+        Customers on the list.
+    limited_by : str
+        ``"budget"``, ``"max_customers"`` or ``"none"`` (every candidate fits).
+    contact_cost, success_rate : float
+        The assumptions used.
+    total_cost : float
+        ``selected × contact_cost``.
+    expected_value_saved : float
+        Sum of ``value_at_risk × success_rate`` over the list.
+    expected_net_benefit : float
+        ``expected_value_saved − total_cost``.
+    roi : float or None
+        ``expected_net_benefit / total_cost``; None when nothing is spent.
+    by_segment : pandas.DataFrame
+        One row per segment on the list: ``segment``, ``name``, ``customers``, ``total_cost``,
+        ``expected_value_saved``, ``expected_net_benefit``, ``suggested_action``.
+    """
+
+    scored: int
+    candidates: int
+    selected: int
+    limited_by: str
+    contact_cost: float
+    success_rate: float
+    total_cost: float
+    expected_value_saved: float
+    expected_net_benefit: float
+    roi: float | None
+    by_segment: pd.DataFrame = field(repr=False)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        out = {k: getattr(self, k) for k in (
+            "scored", "candidates", "selected", "limited_by", "contact_cost", "success_rate",
+            "total_cost", "expected_value_saved", "expected_net_benefit", "roi",
+        )}
+        out["by_segment"] = self.by_segment.to_dict(orient="records")
+        return out
+
+
+@dataclass(frozen=True)
+class RetentionList:
+    """A ranked retention list (:data:`LIST_COLUMNS`) and its :class:`RetentionSummary`."""
+
+    customers: pd.DataFrame
+    summary: RetentionSummary
+
+
+def check_scores(scores: pd.DataFrame) -> None:
+    """Raise :class:`DataError` when ``scores`` lacks a column a retention list needs.
+
+    Example
+    -------
+    >>> check_scores(pd.DataFrame({"customer_id": ["a"]}))
+    Traceback (most recent call last):
+    ...
+    churnml.errors.DataError: Scores are missing column(s) segment, churn_probability, predicted_value, value_at_risk, reasons needed for a retention list. Use a scores file written by `churnml score`.
+    """
+    missing = [c for c in REQUIRED_COLUMNS if c not in scores.columns]
+    if missing:
+        raise DataError(
+            f"Scores are missing column(s) {', '.join(missing)} needed for a retention list. "
+            "Use a scores file written by `churnml score`."
+        )
+
+
+def _check_number(value: float, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value):
+        raise ConfigError(f"{name} must be a number, got {value!r}.")
+    return float(value)
+
+
+def _check_arguments(
+    budget: float | None,
+    max_customers: int | None,
+    contact_cost: float,
+    success_rate: float,
+    min_value: float | None,
+) -> None:
+    if budget is not None and _check_number(budget, "Budget") < 0:
+        raise ConfigError(f"Budget must be zero or more, got {budget:g}. It is the total contact cost you can spend.")
+    if max_customers is not None and (
+        isinstance(max_customers, bool) or not isinstance(max_customers, (int, np.integer)) or max_customers < 1
+    ):
+        raise ConfigError(f"Max customers must be a whole number of at least 1, got {max_customers!r}.")
+    if _check_number(contact_cost, "Contact cost") < 0:
+        raise ConfigError(f"Contact cost must be zero or more, got {contact_cost:g}.")
+    if not 0 < _check_number(success_rate, "Success rate") <= 1:
+        raise ConfigError(
+            f"Success rate must be in (0, 1], got {success_rate:g}. "
+            "It is the share of contacted at-risk customers a contact keeps, e.g. 0.3."
+        )
+    if min_value is not None:
+        _check_number(min_value, "Minimum value")
+
+
+def retention_list(
+    scores: pd.DataFrame,
+    budget: float | None = None,
+    max_customers: int | None = None,
+    contact_cost: float | None = None,
+    success_rate: float | None = None,
+    segments: Sequence[str] | None = None,
+    min_value: float | None = None,
+    config: Config | None = None,
+) -> RetentionList:
+    """Rank customers by the expected net benefit of a retention contact.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        A scores table (:func:`churnml.scoring.score`); needs :data:`REQUIRED_COLUMNS`.
+    budget : float, optional
+        Total contact cost allowed; the list stops before exceeding it.
+    max_customers : int, optional
+        At most this many customers.
+    contact_cost : float, optional
+        Cost of one contact; default ``config.targeting.contact_cost``.
+    success_rate : float, optional
+        Share of contacted at-risk customers a contact keeps, in (0, 1]; default
+        ``config.targeting.success_rate``.
+    segments : sequence of str, optional
+        Keep only these segments (keys or display names, case-insensitive).
+    min_value : float, optional
+        Keep only customers whose ``value_at_risk`` is at least this.
+    config : Config, optional
+        Targeting defaults, segment names and actions.
+
+    Returns
+    -------
+    RetentionList
+        ``customers`` (columns :data:`LIST_COLUMNS`, rank 1 = best) and ``summary``.
+
+    Raises
+    ------
+    ConfigError
+        A negative budget or contact cost, a success rate outside (0, 1], a max count below 1,
+        an unknown segment.
+    DataError
+        Scores without the needed columns, or holding unknown segments.
+
+    Example
+    -------
+    >>> scores = pd.DataFrame({"customer_id": ["a", "b"], "segment": ["high_value_at_risk", "dormant"],
+    ...     "churn_probability": [0.6, 0.1], "predicted_value": [400.0, 90.0],
+    ...     "value_at_risk": [600.0, 10.0], "reasons": ["2 unresolved complaints", ""]})
+    >>> result = retention_list(scores, contact_cost=5, success_rate=0.3)
+    >>> result.customers[["rank", "customer_id", "expected_benefit"]].values.tolist()
+    [[1, 'a', 175.0]]
+    """
+    config = config or Config()
+    contact_cost = config.targeting.contact_cost if contact_cost is None else contact_cost
+    success_rate = config.targeting.success_rate if success_rate is None else success_rate
+    _check_arguments(budget, max_customers, contact_cost, success_rate, min_value)
+    check_scores(scores)
+    actions = segment_actions(config)
+    names = segment_names(config)
+    wanted = [resolve_segment(s, config) for s in segments] if segments else None
+
+    segment_keys = scores["segment"].astype(str)
+    unknown = sorted(set(segment_keys.unique()) - set(SEGMENTS))
+    if unknown:
+        raise DataError(
+            f"Scores hold unknown segment(s) {', '.join(unknown)}. Valid segments: {', '.join(SEGMENTS)}. "
+            "Use a scores file written by `churnml score`."
+        )
+
+    keep = np.ones(len(scores), dtype=bool)
+    if wanted is not None:
+        keep &= segment_keys.isin(wanted).to_numpy()
+    value_at_risk = scores["value_at_risk"].to_numpy(dtype=float)
+    if min_value is not None:
+        keep &= value_at_risk >= min_value
+    scored = int(keep.sum())
+    benefit = value_at_risk * success_rate - contact_cost
+    keep &= benefit > 0
+    candidates = int(keep.sum())
+
+    index = np.flatnonzero(keep)
+    # Best benefit first; customer_id breaks ties so the same scores always give the same list.
+    order = np.lexsort((scores["customer_id"].astype(str).to_numpy()[index], -benefit[index]))
+    index = index[order]
+
+    limited_by = "none"
+    limit = len(index)
+    if budget is not None and contact_cost > 0:
+        affordable = int(math.floor(budget / contact_cost + 1e-9))
+        if affordable < limit:
+            limit, limited_by = affordable, "budget"
+    if max_customers is not None and max_customers < limit:
+        limit, limited_by = int(max_customers), "max_customers"
+    index = index[:limit]
+
+    chosen = scores.iloc[index]
+    customers = pd.DataFrame({
+        "rank": np.arange(1, len(index) + 1, dtype=np.int64),
+        "customer_id": chosen["customer_id"].astype(str).to_numpy(),
+        "segment": segment_keys.iloc[index].to_numpy(),
+        "churn_probability": chosen["churn_probability"].to_numpy(dtype=float),
+        "predicted_value": chosen["predicted_value"].to_numpy(dtype=float),
+        "value_at_risk": value_at_risk[index],
+        "expected_benefit": benefit[index],
+        "reasons": chosen["reasons"].fillna("").astype(str).to_numpy(),
+        "suggested_action": segment_keys.iloc[index].map(actions).to_numpy(),
+    })
+
+    total_cost = float(len(index) * contact_cost)
+    saved = float((value_at_risk[index] * success_rate).sum())
+    net = saved - total_cost
+    summary = RetentionSummary(
+        scored=scored,
+        candidates=candidates,
+        selected=len(index),
+        limited_by=limited_by,
+        contact_cost=float(contact_cost),
+        success_rate=float(success_rate),
+        total_cost=total_cost,
+        expected_value_saved=saved,
+        expected_net_benefit=net,
+        roi=net / total_cost if total_cost > 0 else None,
+        by_segment=_by_segment(customers, contact_cost, success_rate, names, actions),
+    )
+    return RetentionList(customers=customers, summary=summary)
+
+
+def _by_segment(
+    customers: pd.DataFrame,
+    contact_cost: float,
+    success_rate: float,
+    names: dict[str, str],
+    actions: dict[str, str],
+) -> pd.DataFrame:
+    rows = []
+    for key in SEGMENTS:
+        part = customers[customers["segment"] == key]
+        if part.empty:
+            continue
+        cost = float(len(part) * contact_cost)
+        saved = float(part["value_at_risk"].sum() * success_rate)
+        rows.append({
+            "segment": key,
+            "name": names[key],
+            "customers": int(len(part)),
+            "total_cost": cost,
+            "expected_value_saved": saved,
+            "expected_net_benefit": saved - cost,
+            "suggested_action": actions[key],
+        })
+    columns = ["segment", "name", "customers", "total_cost", "expected_value_saved", "expected_net_benefit", "suggested_action"]
+    return pd.DataFrame(rows, columns=columns)

@@ -1,0 +1,140 @@
+"""Risk and value tiers, the value × risk matrix, lifecycle stages, names and actions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churnml.config import Config, config_from_dict
+from churnml.errors import ConfigError
+from churnml.segments import (
+    DEFAULT_ACTIONS,
+    SEGMENT_MATRIX,
+    SEGMENTS,
+    ValueThresholds,
+    assign_segments,
+    lifecycle_stages,
+    resolve_segment,
+    risk_tiers,
+    segment_actions,
+    segment_names,
+    value_thresholds,
+    value_tiers,
+)
+
+
+def test_risk_tiers_default_thresholds_are_half_open() -> None:
+    tiers = risk_tiers([0.0, 0.1999, 0.2, 0.4999, 0.5, 1.0])
+    assert list(tiers) == ["low", "low", "medium", "medium", "high", "high"]
+
+
+def test_risk_tiers_follow_config() -> None:
+    config = Config().replace(segments={"risk_thresholds": (0.1, 0.3)})
+    assert list(risk_tiers([0.05, 0.2, 0.35], config)) == ["low", "medium", "high"]
+
+
+def test_value_tiers_follow_80_20() -> None:
+    # 10 customers; the top two make 80 % of the total value.
+    values = np.array([500, 300, 60, 40, 30, 25, 20, 10, 10, 5], dtype=float)
+    thresholds = value_thresholds(values)
+    tiers = value_tiers(values, thresholds)
+    assert list(tiers[:2]) == ["high", "high"]
+    assert list(tiers[2:6]) == ["medium"] * 4  # they start at 80 %, 86 %, 89 % and 92 % of the total
+    assert set(tiers[6:]) == {"low"}  # from 95 % on
+    share_high = values[np.asarray(tiers) == "high"].sum() / values.sum()
+    assert share_high >= 0.8
+
+
+def test_value_tier_thresholds_apply_to_chunks_like_the_whole() -> None:
+    rng = np.random.default_rng(0)
+    values = rng.lognormal(3, 1.5, size=5000)
+    thresholds = value_thresholds(values)
+    whole = np.asarray(value_tiers(values, thresholds))
+    chunked = np.concatenate([np.asarray(value_tiers(part, thresholds)) for part in np.array_split(values, 7)])
+    assert (whole == chunked).all()
+    # a skewed population: few customers in the top tier
+    assert (whole == "high").mean() < 0.5
+
+
+def test_value_tiers_without_value_are_low() -> None:
+    thresholds = value_thresholds([0.0, -3.0, np.nan])
+    assert thresholds == ValueThresholds(float("inf"), float("inf"))
+    assert list(value_tiers([0.0, 5.0], thresholds)) == ["low", "low"]
+    assert list(value_tiers([0.0, -1.0, 7.0], ValueThresholds(1.0, 0.0))) == ["low", "low", "high"]
+
+
+def test_value_thresholds_round_trip_json() -> None:
+    thresholds = ValueThresholds(12.5, 3.0)
+    assert ValueThresholds.from_dict(thresholds.to_dict()) == thresholds
+    assert ValueThresholds(float("inf"), float("inf")).to_dict() == {"high_min": None, "medium_min": None}
+
+
+def test_segment_matrix_covers_every_cell_with_a_known_segment() -> None:
+    assert len(SEGMENT_MATRIX) == 9
+    assert set(SEGMENT_MATRIX.values()) == set(SEGMENTS)
+
+
+@pytest.mark.parametrize(
+    ("value", "risk", "segment"),
+    [
+        ("high", "high", "high_value_at_risk"),
+        ("high", "medium", "high_value_at_risk"),
+        ("high", "low", "loyal_high_value"),
+        ("medium", "low", "potential"),
+        ("medium", "medium", "potential"),
+        ("medium", "high", "fleeing_low_value"),
+        ("low", "low", "dormant"),
+        ("low", "medium", "dormant"),
+        ("low", "high", "fleeing_low_value"),
+    ],
+)
+def test_assign_segments(value: str, risk: str, segment: str) -> None:
+    assert list(assign_segments([value], [risk])) == [segment]
+
+
+def test_lifecycle_stages() -> None:
+    stages = lifecycle_stages(
+        tenure_days=[10, 10, 500, 500, 500, 500, np.nan],
+        spend_trend=[-0.9, 0.9, 0.3, -0.3, 0.1, np.nan, -0.5],
+    )
+    assert list(stages) == ["new", "new", "growing", "declining", "stable", "stable", "declining"]
+
+
+def test_names_and_actions_default_and_override() -> None:
+    assert segment_actions()["loyal_high_value"] == DEFAULT_ACTIONS["loyal_high_value"]
+    config = config_from_dict(
+        {"segments": {"names": {"high_value_at_risk": "Save now"}, "actions": {"dormant": "Send a postcard"}}}
+    )
+    assert segment_names(config)["high_value_at_risk"] == "Save now"
+    assert segment_names(config)["dormant"] == "Dormant"
+    assert segment_actions(config)["dormant"] == "Send a postcard"
+    assert resolve_segment("save NOW", config) == "high_value_at_risk"
+    assert resolve_segment("dormant", config) == "dormant"
+
+
+def test_unknown_segment_in_config_lists_valid_ones() -> None:
+    config = Config().replace(segments={"names": {"at_risk": "At risk"}})
+    with pytest.raises(ConfigError) as info:
+        segment_names(config)
+    assert str(info.value) == (
+        "[segments.names] names unknown segment(s) at_risk. Valid segments: "
+        "high_value_at_risk, loyal_high_value, potential, dormant, fleeing_low_value."
+    )
+    config = Config().replace(segments={"actions": {"vip": "x"}})
+    with pytest.raises(ConfigError, match=r"^\[segments.actions\] names unknown segment\(s\) vip\. Valid segments: "):
+        segment_actions(config)
+
+
+def test_resolve_unknown_segment() -> None:
+    with pytest.raises(ConfigError) as info:
+        resolve_segment("vip")
+    assert str(info.value) == (
+        "Unknown segment 'vip'. Valid segments: "
+        "high_value_at_risk, loyal_high_value, potential, dormant, fleeing_low_value."
+    )
+
+
+def test_assign_segments_rejects_unknown_tiers() -> None:
+    with pytest.raises(ValueError):
+        assign_segments(pd.Series(["top"]), pd.Series(["low"]))

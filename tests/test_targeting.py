@@ -1,0 +1,147 @@
+"""Retention lists from hand-made scores: ranking, budget, count, filters and exact errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churnml.config import Config
+from churnml.errors import ConfigError, DataError
+from churnml.targeting import LIST_COLUMNS, retention_list
+
+
+def make_scores(n: int = 200, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(0, 1, n)
+    value_if_retained = rng.lognormal(4, 1, n)
+    segments = np.array(["high_value_at_risk", "loyal_high_value", "potential", "dormant", "fleeing_low_value"])
+    return pd.DataFrame({
+        "customer_id": [f"C{i:05d}" for i in range(n)],
+        "segment": segments[rng.integers(0, 5, n)],
+        "churn_probability": p,
+        "predicted_value": (1 - p) * value_if_retained,
+        "value_at_risk": p * value_if_retained,
+        "reasons": ["no purchase for 74 days (usually every 20)"] * n,
+    })
+
+
+def test_list_is_ranked_by_positive_benefit() -> None:
+    scores = make_scores()
+    result = retention_list(scores, contact_cost=5, success_rate=0.3)
+    frame = result.customers
+    assert list(frame.columns) == list(LIST_COLUMNS)
+    assert (frame["expected_benefit"] > 0).all()
+    assert frame["expected_benefit"].is_monotonic_decreasing
+    assert list(frame["rank"]) == list(range(1, len(frame) + 1))
+    np.testing.assert_allclose(frame["expected_benefit"], frame["value_at_risk"] * 0.3 - 5)
+    expected = int((scores["value_at_risk"] * 0.3 - 5 > 0).sum())
+    assert len(frame) == expected == result.summary.candidates
+    assert result.summary.limited_by == "none"
+
+
+def test_budget_is_respected() -> None:
+    result = retention_list(make_scores(), budget=52, contact_cost=5, success_rate=0.3)
+    assert len(result.customers) == 10
+    assert result.summary.total_cost == 50 <= 52
+    assert result.summary.limited_by == "budget"
+    full = retention_list(make_scores(), contact_cost=5, success_rate=0.3).customers
+    assert list(result.customers["customer_id"]) == list(full["customer_id"][:10])
+
+
+def test_max_customers_is_respected() -> None:
+    result = retention_list(make_scores(), max_customers=7, budget=1000, contact_cost=5, success_rate=0.3)
+    assert len(result.customers) == 7
+    assert result.summary.limited_by == "max_customers"
+
+
+def test_zero_budget_selects_nobody() -> None:
+    result = retention_list(make_scores(), budget=0, contact_cost=5, success_rate=0.3)
+    assert result.customers.empty
+    assert list(result.customers.columns) == list(LIST_COLUMNS)
+    assert result.summary.roi is None
+
+
+def test_segment_and_min_value_filters() -> None:
+    scores = make_scores()
+    result = retention_list(scores, segments=["High-value at risk", "dormant"], min_value=50, contact_cost=1, success_rate=0.5)
+    frame = result.customers
+    assert set(frame["segment"]) <= {"high_value_at_risk", "dormant"}
+    assert (frame["value_at_risk"] >= 50).all()
+    assert set(result.summary.by_segment["segment"]) == set(frame["segment"])
+
+
+def test_summary_adds_up() -> None:
+    result = retention_list(make_scores(), contact_cost=5, success_rate=0.3)
+    summary, frame = result.summary, result.customers
+    assert summary.selected == len(frame)
+    assert summary.total_cost == pytest.approx(5 * len(frame))
+    assert summary.expected_value_saved == pytest.approx(frame["value_at_risk"].sum() * 0.3)
+    assert summary.roi == pytest.approx((summary.expected_value_saved - summary.total_cost) / summary.total_cost)
+    assert summary.by_segment["customers"].sum() == len(frame)
+    assert summary.by_segment["expected_net_benefit"].sum() == pytest.approx(frame["expected_benefit"].sum())
+    assert summary.to_dict()["selected"] == len(frame)
+
+
+def test_defaults_come_from_config_and_actions_can_be_renamed() -> None:
+    config = Config().replace(
+        targeting={"contact_cost": 2.0, "success_rate": 0.5},
+        segments={"actions": {"dormant": "Send a postcard"}},
+    )
+    result = retention_list(make_scores(), config=config)
+    assert result.summary.contact_cost == 2.0 and result.summary.success_rate == 0.5
+    dormant = result.customers[result.customers["segment"] == "dormant"]
+    assert set(dormant["suggested_action"]) == {"Send a postcard"}
+
+
+def test_ties_are_broken_by_customer_id() -> None:
+    scores = make_scores(5)
+    scores["value_at_risk"] = 100.0
+    scores = scores.iloc[::-1]
+    frame = retention_list(scores, contact_cost=1, success_rate=0.5).customers
+    assert list(frame["customer_id"]) == sorted(scores["customer_id"])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"budget": -5}, "Budget must be zero or more, got -5. It is the total contact cost you can spend."),
+        (
+            {"success_rate": 0},
+            "Success rate must be in (0, 1], got 0. It is the share of contacted at-risk customers a contact keeps, e.g. 0.3.",
+        ),
+        (
+            {"success_rate": 1.5},
+            "Success rate must be in (0, 1], got 1.5. It is the share of contacted at-risk customers a contact keeps, e.g. 0.3.",
+        ),
+        ({"contact_cost": -1}, "Contact cost must be zero or more, got -1."),
+        ({"max_customers": 0}, "Max customers must be a whole number of at least 1, got 0."),
+        ({"budget": float("nan")}, "Budget must be a number, got nan."),
+        (
+            {"segments": ["vip"]},
+            "Unknown segment 'vip'. Valid segments: high_value_at_risk, loyal_high_value, potential, dormant, fleeing_low_value.",
+        ),
+    ],
+)
+def test_bad_arguments(kwargs: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        retention_list(make_scores(10), **kwargs)
+    assert str(info.value) == message
+
+
+def test_scores_missing_columns_are_named() -> None:
+    scores = make_scores(10).drop(columns=["value_at_risk", "reasons"])
+    with pytest.raises(DataError) as info:
+        retention_list(scores)
+    assert str(info.value) == (
+        "Scores are missing column(s) value_at_risk, reasons needed for a retention list. "
+        "Use a scores file written by `churnml score`."
+    )
+
+
+def test_scores_with_unknown_segment() -> None:
+    scores = make_scores(10)
+    scores.loc[0, "segment"] = "vip"
+    with pytest.raises(DataError) as info:
+        retention_list(scores)
+    assert str(info.value).startswith("Scores hold unknown segment(s) vip. Valid segments: high_value_at_risk,")
