@@ -33,15 +33,17 @@ class Dataset:
         ``"categorical"`` or ``"numeric"``.
     data_end : pandas.Timestamp
         The latest event timestamp in the data.
-    quarantine : pandas.DataFrame
-        Rows set aside by validation: ``table``, ``reason``, ``row`` (JSON of the raw row).
+    quarantine : dict of str to pandas.DataFrame
+        Rows set aside by validation, per table: the raw columns plus ``reason``.
+    summary : dict
+        Row counts, quarantine counts per reason, date ranges (see ``churnml.validate``).
     """
 
     con: duckdb.DuckDBPyConnection
     tables: tuple[str, ...]
     attributes: dict[str, str]
     data_end: pd.Timestamp | None
-    quarantine: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["table", "reason", "row"]))
+    quarantine: dict[str, pd.DataFrame] = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
     _fingerprint: str | None = None
 

@@ -26,8 +26,13 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
 )
+
+@app.callback()
+def _root() -> None:
+    """Keep `churnml COMMAND` a command group even while only one command is registered."""
+
 
 console = Console()
 err_console = Console(stderr=True)

@@ -1,0 +1,73 @@
+"""`churnml validate`: check a data source against the contract and set bad rows aside."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from churnml.cli import command, console
+from churnml.cli._options import ConfigOpt, DataArg
+from churnml.config import load_config
+from churnml.dataset import Dataset
+from churnml.errors import QuarantineError
+from churnml.validate import load_dataset, write_quarantine
+
+
+def show_summary(dataset: Dataset) -> None:
+    """Print the per-table and per-reason summary of a validated dataset."""
+    summary = dataset.summary
+    tables = Table(title="Tables", title_justify="left")
+    for column in ("table", "rows read", "clean rows", "set aside", "first", "last"):
+        tables.add_column(column, justify="right" if column not in ("table",) else "left")
+    for name, stats in summary["tables"].items():
+        tables.add_row(
+            name,
+            f"{stats['rows']:,}",
+            f"{stats['clean_rows']:,}",
+            f"{sum(stats['quarantined'].values()):,}",
+            stats.get("first") or "",
+            stats.get("last") or "",
+        )
+    console.print(tables)
+    if summary["quarantined_rows"]:
+        reasons = Table(title="Rows set aside", title_justify="left")
+        reasons.add_column("table")
+        reasons.add_column("reason")
+        reasons.add_column("rows", justify="right")
+        for name, stats in summary["tables"].items():
+            for reason, count in stats["quarantined"].items():
+                reasons.add_row(name, reason, f"{count:,}")
+        console.print(reasons)
+    console.print(
+        f"{summary['customers']:,} customers, {summary['customers_without_transactions']:,} "
+        f"({summary['share_without_transactions']:.1%}) with no transactions. Data ends {summary['data_end']}."
+    )
+
+
+@command("validate")
+def validate_command(
+    data: DataArg,
+    config: ConfigOpt = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any row is set aside.")] = False,
+    quarantine_dir: Annotated[
+        Path, typer.Option("--quarantine-dir", help="Where to write quarantine_TABLE.csv files (raw rows + reason).")
+    ] = Path("quarantine"),
+) -> None:
+    """Check DATA against the data contract.
+
+    Reads every table in DATA (through the column mapping of --config), stops with exit code 2 on
+    errors (missing table or column, a column that cannot be read, duplicate customer ids) and sets
+    bad rows aside into QUARANTINE_DIR/quarantine_TABLE.csv with a `reason` column. Prints row
+    counts, date ranges and counts per reason. Exits 0, or 1 with --strict when any row was set aside.
+    """
+    dataset = load_dataset(data, load_config(config))
+    show_summary(dataset)
+    paths = write_quarantine(dataset, quarantine_dir)
+    for path in paths:
+        console.print(f"Set-aside rows written to {path}")
+    n_bad = dataset.summary["quarantined_rows"]
+    if strict and n_bad:
+        raise QuarantineError(f"{n_bad:,} row(s) were set aside (see {quarantine_dir}/); --strict makes this a failure.")

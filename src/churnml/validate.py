@@ -1,0 +1,375 @@
+"""Validation: raw tables in, clean canonical tables out, bad rows set aside with a reason.
+
+Two kinds of problems:
+
+* **Errors** (:class:`~churnml.errors.DataError`) stop the run: a required table or column is
+  missing, a whole column cannot be read as a date or a number, ``customer_id`` in ``customers``
+  is not unique. The message names the table, the column, a few offending values and the fix.
+* **Bad rows** are quarantined: they leave the clean tables, are kept in
+  :attr:`Dataset.quarantine` with their ``reason``, and are counted in the summary.
+
+Every command that reads data goes through :func:`load_dataset`, so validation happens once and
+the same way everywhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+import pandas as pd
+
+from churnml import io
+from churnml.config import Config
+from churnml.dataset import Dataset, _q
+from churnml.errors import DataError
+from churnml.schema import TABLES, TableSpec
+
+MIN_TIMESTAMP = "1900-01-01"
+EXAMPLES = 3
+"""How many offending values an error message shows."""
+
+# Reasons a row is set aside, as the user reads them in the quarantine file and the summary.
+R_MISSING_ID = "missing customer_id"
+R_UNKNOWN_CUSTOMER = "customer_id not in customers"
+R_BAD_TIMESTAMP = "unparseable timestamp"
+R_OLD_TIMESTAMP = "timestamp before 1900"
+R_FUTURE_TIMESTAMP = "timestamp after the data's end"
+R_DUPLICATE_TX = "duplicate transaction_id"
+R_SATISFACTION = "satisfaction outside 1-5"
+R_RESOLVED_BEFORE = "resolved_at before timestamp"
+R_BAD_SIGNUP = "unparseable signup_date (customer kept without a signup date)"
+# Reasons that report a row but keep it: dropping a customer would cascade to all their history.
+_KEPT = (R_BAD_SIGNUP,)
+
+
+def _lit(text: str) -> str:
+    """An SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _unparseable(column: str) -> str:
+    return f"unparseable {column}"
+
+
+def load_dataset(
+    path: str | Path,
+    config: Config | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Dataset:
+    """Read, validate and clean a data source.
+
+    Parameters
+    ----------
+    path : str or Path
+        A folder of CSV/Parquet files named after the tables, or a DuckDB database file.
+    config : Config, optional
+        Column and table name mapping; defaults to the contract's names.
+    progress : callable, optional
+        Called with a short message as each table is validated.
+
+    Returns
+    -------
+    Dataset
+        Clean tables, the quarantined rows per table, and a summary.
+
+    Raises
+    ------
+    DataError
+        For problems that cannot be set aside row by row.
+
+    Example
+    -------
+    >>> ds = load_dataset("sample/")                         # doctest: +SKIP
+    >>> ds.summary["tables"]["transactions"]["clean_rows"]  # doctest: +SKIP
+    """
+    config = config or Config()
+    path = Path(path)
+    con = duckdb.connect()
+    con.execute("SET TimeZone='UTC'")
+    found = io.attach_source(con, path, config)
+    for name, spec in TABLES.items():
+        if spec.required and name not in found:
+            user_name = config.table_name(name)
+            raise DataError(
+                f"Required table {name!r} not found in {path}: expected {user_name}.parquet or {user_name}.csv "
+                f"(or a table {user_name!r} in a DuckDB file). Add it, or map your table's name under [tables] in the config, "
+                f'e.g. {name} = "my_{name}".'
+            )
+    tables = tuple(t for t in TABLES if t in found)
+    columns = {t: _map_columns(con, t, TABLES[t], config, found[t]) for t in tables}
+    for table in tables:
+        for contract, raw in columns[table].items():
+            _check_column_readable(con, table, contract, raw, TABLES[table].kinds.get(contract, "text"))
+
+    quarantine: dict[str, pd.DataFrame] = {}
+    stats: dict[str, dict] = {}
+
+    # customers first: every other table checks its ids against it.
+    if progress:
+        progress("customers")
+    attributes = _load_customers(con, columns["customers"], quarantine, stats)
+    data_end = _infer_data_end(con, columns["transactions"])
+    for table in tables[1:]:
+        if progress:
+            progress(table)
+        _load_events(con, table, TABLES[table], columns[table], data_end, quarantine, stats)
+
+    dataset = Dataset(
+        con=con,
+        tables=tables,
+        attributes=attributes,
+        data_end=_max_timestamp(con, tables),
+        quarantine=quarantine,
+    )
+    dataset.summary = _summary(con, dataset, stats, found)
+    return dataset
+
+
+def _map_columns(
+    con: duckdb.DuckDBPyConnection, table: str, spec: TableSpec, config: Config, where: str
+) -> dict[str, str]:
+    """Contract column -> the raw column holding it; extra customer columns map to themselves."""
+    raw = [row[0] for row in con.execute(f"DESCRIBE raw_{table}").fetchall()]
+    mapping: dict[str, str] = {}
+    for column in spec.all_columns:
+        user = config.column_name(table, column)
+        if user in raw:
+            mapping[column] = user
+        elif column in spec.required_columns:
+            hint = (
+                f'map it in the config: [columns.{table}] {column} = "<your column>"'
+                if user == column
+                else f"the config maps it to {user!r}, which is not there either"
+            )
+            raise DataError(
+                f"Table {table!r} ({where}) has no column {user!r}; it is required. "
+                f"Columns found: {', '.join(raw) or '(none)'}. Add the column, or {hint}."
+            )
+    if table == "customers":
+        used = set(mapping.values())
+        for column in raw:
+            if column not in used:
+                mapping[column] = column
+    return mapping
+
+
+def _typed(kind: str, column: str) -> str:
+    """SQL turning a raw column into its canonical type, NULL where unreadable."""
+    source = _q(column)
+    if kind == "timestamp":
+        # Through TIMESTAMPTZ so that offsets are honoured, then naive UTC (the session zone is UTC).
+        return f"CAST(TRY_CAST({source} AS TIMESTAMPTZ) AS TIMESTAMP)"
+    if kind == "number":
+        return f"TRY_CAST({source} AS DOUBLE)"
+    text = f"NULLIF(TRIM(CAST({source} AS VARCHAR)), '')"
+    return f"lower({text})" if column == "event_type" else text
+
+
+def _check_column_readable(con: duckdb.DuckDBPyConnection, table: str, contract: str, raw: str, kind: str) -> None:
+    """A whole column that cannot be read as its type is an error, not a quarantine of every row."""
+    if kind not in ("timestamp", "number"):
+        return
+    typed = _typed(kind, raw)
+    present = f"{_q(raw)} IS NOT NULL AND TRIM(CAST({_q(raw)} AS VARCHAR)) <> ''"
+    n_present, n_ok = con.execute(
+        f"SELECT count(*) FILTER ({present}), count({typed}) FROM raw_{table}"
+    ).fetchone()
+    if n_present > 0 and n_ok == 0:
+        examples = [
+            str(v)
+            for v, in con.execute(
+                f"SELECT DISTINCT CAST({_q(raw)} AS VARCHAR) FROM raw_{table} WHERE {present} LIMIT {EXAMPLES}"
+            ).fetchall()
+        ]
+        what = "a date or datetime (e.g. 2024-03-31 or 2024-03-31 14:05:00)" if kind == "timestamp" else "a number (e.g. 12.5; no thousands separators or currency signs)"
+        named = contract if raw == contract else f"{contract} (your column {raw!r})"
+        raise DataError(
+            f"Column {named} of table {table!r} cannot be read as {what}: no value parses. "
+            f"Examples: {', '.join(repr(e) for e in examples)}. Fix the column's format, or map the right column under [columns.{table}]."
+        )
+
+
+def _load_customers(
+    con: duckdb.DuckDBPyConnection,
+    mapping: dict[str, str],
+    quarantine: dict[str, pd.DataFrame],
+    stats: dict[str, dict],
+) -> dict[str, str]:
+    id_sql = _typed("id", mapping["customer_id"])
+    duplicates = con.execute(
+        f"SELECT {id_sql} AS id, count(*) AS n FROM raw_customers WHERE {id_sql} IS NOT NULL "
+        f"GROUP BY 1 HAVING count(*) > 1 ORDER BY n DESC, id LIMIT {EXAMPLES}"
+    ).fetchall()
+    if duplicates:
+        n_dup = con.execute(
+            f"SELECT count(*) FROM (SELECT {id_sql} FROM raw_customers WHERE {id_sql} IS NOT NULL GROUP BY 1 HAVING count(*) > 1)"
+        ).fetchone()[0]
+        shown = ", ".join(f"{cid!r} ({n} rows)" for cid, n in duplicates)
+        raise DataError(
+            f"Column customer_id of table 'customers' is not unique: {n_dup} id(s) appear more than once, e.g. {shown}. "
+            "Keep one row per customer (the latest snapshot), then retry."
+        )
+
+    attributes: dict[str, str] = {}
+    selects = [f"{id_sql} AS customer_id"]
+    reasons = [f"WHEN {id_sql} IS NULL THEN {_lit(R_MISSING_ID)}"]
+    for contract, raw in mapping.items():
+        if contract == "customer_id":
+            continue
+        if contract == "signup_date":
+            typed = _typed("timestamp", raw)
+            selects.append(f"{typed} AS signup_date")
+            reasons.append(f"WHEN {_q(raw)} IS NOT NULL AND TRIM(CAST({_q(raw)} AS VARCHAR)) <> '' AND {typed} IS NULL THEN {_lit(R_BAD_SIGNUP)}")
+            continue
+        kind = _attribute_kind(con, raw)
+        attributes[contract] = kind
+        selects.append(f"{_typed('number' if kind == 'numeric' else 'text', raw)} AS {_q(contract)}")
+    _split_clean(con, "customers", selects, reasons, quarantine, stats)
+    return attributes
+
+
+def _attribute_kind(con: duckdb.DuckDBPyConnection, raw: str) -> str:
+    """``numeric`` when every present value reads as a number, else ``categorical``."""
+    n_present, n_numeric = con.execute(
+        f"SELECT count({_typed('text', raw)}), count(TRY_CAST({_q(raw)} AS DOUBLE)) FROM raw_customers"
+    ).fetchone()
+    return "numeric" if n_present > 0 and n_numeric == n_present else "categorical"
+
+
+def _infer_data_end(con: duckdb.DuckDBPyConnection, mapping: dict[str, str]) -> pd.Timestamp:
+    """The end of the data: the last day with ordinary transaction volume, never after today.
+
+    A few stray rows dated far after the rest (a typo year, a test record) must not stretch the
+    data's end, so days holding fewer than 5% of the median daily count are not counted.
+    """
+    ts = _typed("timestamp", mapping["timestamp"])
+    end = con.execute(
+        f"""
+        WITH days AS (
+            SELECT CAST({ts} AS DATE) AS day, count(*) AS n
+            FROM raw_transactions WHERE {ts} IS NOT NULL AND {ts} >= TIMESTAMP '{MIN_TIMESTAMP}'
+              AND {ts} <= now()::TIMESTAMP
+            GROUP BY 1
+        )
+        SELECT max(day) FROM days WHERE n >= 0.05 * (SELECT median(n) FROM days)
+        """
+    ).fetchone()[0]
+    if end is None:
+        raise DataError(
+            "Table 'transactions' has no row with a readable timestamp between 1900 and today. "
+            "Check the timestamp column and its format (e.g. 2024-03-31)."
+        )
+    # The end is the whole last day: anything before the next midnight belongs to the data.
+    return pd.Timestamp(end) + pd.Timedelta(days=1)
+
+
+def _load_events(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    spec: TableSpec,
+    mapping: dict[str, str],
+    data_end: pd.Timestamp,
+    quarantine: dict[str, pd.DataFrame],
+    stats: dict[str, dict],
+) -> None:
+    typed = {c: _typed(spec.kinds[c], raw) for c, raw in mapping.items()}
+    present = {c: f"({_q(raw)} IS NOT NULL AND TRIM(CAST({_q(raw)} AS VARCHAR)) <> '')" for c, raw in mapping.items()}
+    ts = typed["timestamp"]
+    reasons = [
+        f"WHEN {typed['customer_id']} IS NULL THEN {_lit(R_MISSING_ID)}",
+        f"WHEN {typed['customer_id']} NOT IN (SELECT customer_id FROM customers) THEN {_lit(R_UNKNOWN_CUSTOMER)}",
+        f"WHEN {ts} IS NULL THEN {_lit(R_BAD_TIMESTAMP)}",
+        f"WHEN {ts} < TIMESTAMP '{MIN_TIMESTAMP}' THEN {_lit(R_OLD_TIMESTAMP)}",
+        f"WHEN {ts} >= TIMESTAMP '{data_end}' THEN {_lit(R_FUTURE_TIMESTAMP)}",
+    ]
+    for column in spec.all_columns:
+        if column in mapping and spec.kinds[column] in ("number", "timestamp") and column != "timestamp":
+            required = column in spec.required_columns
+            condition = f"{typed[column]} IS NULL" if required else f"{present[column]} AND {typed[column]} IS NULL"
+            reasons.append(f"WHEN {condition} THEN {_lit(_unparseable(column))}")
+    if "satisfaction" in mapping:
+        reasons.append(f"WHEN {typed['satisfaction']} NOT BETWEEN 1 AND 5 THEN {_lit(R_SATISFACTION)}")
+    if "resolved_at" in mapping:
+        reasons.append(f"WHEN {typed['resolved_at']} < {ts} THEN {_lit(R_RESOLVED_BEFORE)}")
+    selects = [f"{typed[c]} AS {c}" for c in spec.all_columns if c in mapping]
+    if "transaction_id" in mapping:
+        # The first occurrence (earliest, then input order) stays; later ones are duplicates.
+        reasons.append(
+            f"WHEN {typed['transaction_id']} IS NOT NULL AND row_number() OVER "
+            f"(PARTITION BY {typed['transaction_id']} ORDER BY {ts}, _row_index) > 1 THEN {_lit(R_DUPLICATE_TX)}"
+        )
+    _split_clean(con, table, selects, reasons, quarantine, stats)
+
+
+def _split_clean(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    selects: list[str],
+    reasons: list[str],
+    quarantine: dict[str, pd.DataFrame],
+    stats: dict[str, dict],
+) -> None:
+    """Materialise ``table`` (clean rows) and collect its quarantined rows with their reason."""
+    reason_sql = "CASE " + " ".join(reasons) + " END"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _checked_{table} AS
+        SELECT *, {reason_sql} AS _reason
+        FROM (SELECT *, row_number() OVER () AS _row_index FROM raw_{table}) AS r
+        """
+    )
+    con.execute(
+        f"CREATE OR REPLACE TABLE {table} AS SELECT {', '.join(selects)} FROM _checked_{table} "
+        f"WHERE _reason IS NULL OR _reason IN ({', '.join(_lit(r) for r in _KEPT)}) ORDER BY _row_index"
+    )
+    bad = con.execute(
+        f"SELECT * EXCLUDE (_row_index, _reason), _reason AS reason FROM _checked_{table} "
+        "WHERE _reason IS NOT NULL ORDER BY _row_index"
+    ).df()
+    n_raw = con.execute(f"SELECT count(*) FROM _checked_{table}").fetchone()[0]
+    con.execute(f"DROP TABLE _checked_{table}")
+    if len(bad):
+        quarantine[table] = bad
+    n_clean = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    stats[table] = {
+        "rows": int(n_raw),
+        "clean_rows": int(n_clean),
+        "quarantined": {str(k): int(v) for k, v in bad["reason"].value_counts().sort_index().items()} if len(bad) else {},
+    }
+
+
+def _max_timestamp(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...]) -> pd.Timestamp | None:
+    ends = [con.execute(f"SELECT max(timestamp) FROM {t}").fetchone()[0] for t in tables if t != "customers"]
+    ends = [e for e in ends if e is not None]
+    return pd.Timestamp(max(ends)) if ends else None
+
+
+def _summary(con: duckdb.DuckDBPyConnection, dataset: Dataset, stats: dict[str, dict], found: dict[str, str]) -> dict:
+    for table in dataset.tables:
+        stats[table]["source"] = found[table]
+        if table != "customers":
+            first, last = con.execute(f"SELECT min(timestamp), max(timestamp) FROM {table}").fetchone()
+            stats[table]["first"] = None if first is None else str(pd.Timestamp(first).date())
+            stats[table]["last"] = None if last is None else str(pd.Timestamp(last).date())
+    n_customers, n_without = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE customer_id NOT IN (SELECT customer_id FROM transactions)) FROM customers"
+    ).fetchone()
+    return {
+        "tables": stats,
+        "customers": int(n_customers),
+        "customers_without_transactions": int(n_without),
+        "share_without_transactions": (n_without / n_customers) if n_customers else 0.0,
+        "data_end": None if dataset.data_end is None else str(dataset.data_end),
+        "quarantined_rows": sum(len(f) for f in dataset.quarantine.values()),
+    }
+
+
+def write_quarantine(dataset: Dataset, folder: str | Path) -> list[Path]:
+    """Write one CSV per table with set-aside rows (raw columns + ``reason``); return the paths."""
+    folder = Path(folder)
+    written = []
+    for table, frame in dataset.quarantine.items():
+        written.append(io.write_table(frame, folder / f"quarantine_{table}.csv", "csv"))
+    return written

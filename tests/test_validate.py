@@ -1,0 +1,256 @@
+"""Data contract: readers, column mapping, every error class and every quarantine reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from churnml.cli import get_app
+from churnml.config import config_from_dict, load_config
+from churnml.errors import ConfigError, DataError
+from churnml.validate import load_dataset
+
+CUSTOMERS = pd.DataFrame(
+    {
+        "customer_id": ["a", "b", "c"],
+        "signup_date": ["2020-01-01", "2020-02-01", "2020-03-01"],
+        "region": ["north", "south", "north"],
+        "age": [31, 45, 52],
+    }
+)
+TRANSACTIONS = pd.DataFrame(
+    {
+        "transaction_id": ["t1", "t2", "t3", "t4"],
+        "customer_id": ["a", "a", "b", "b"],
+        "timestamp": ["2021-01-01", "2021-01-02 10:30:00", "2021-01-03", "2021-01-04"],
+        "amount": ["10.5", "-2", "3", "4"],
+    }
+)
+
+
+def write(folder: Path, fmt: str = "csv", **tables: pd.DataFrame) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        if fmt == "csv":
+            frame.to_csv(folder / f"{name}.csv", index=False)
+        else:
+            frame.to_parquet(folder / f"{name}.parquet", index=False)
+    return folder
+
+
+def good(folder: Path, fmt: str = "csv") -> Path:
+    return write(folder, fmt, customers=CUSTOMERS, transactions=TRANSACTIONS)
+
+
+def clean(ds, table: str) -> pd.DataFrame:
+    return ds.con.execute(f"SELECT * FROM {table} ORDER BY ALL").df()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_reads_folder_in_both_formats_to_the_same_clean_tables(tmp_path: Path, fmt: str) -> None:
+    ds = load_dataset(good(tmp_path / fmt, fmt))
+    tx = clean(ds, "transactions")
+    assert list(tx.columns) == ["customer_id", "timestamp", "amount", "transaction_id"]
+    assert tx["amount"].tolist() == [10.5, -2.0, 3.0, 4.0]
+    assert tx["timestamp"].min() == pd.Timestamp("2021-01-01")
+    assert ds.attributes == {"region": "categorical", "age": "numeric"}
+    assert ds.tables == ("customers", "transactions")
+    assert ds.summary["quarantined_rows"] == 0
+    assert ds.summary["customers_without_transactions"] == 1
+
+
+def test_csv_and_parquet_give_the_same_fingerprint(tmp_path: Path) -> None:
+    a = load_dataset(good(tmp_path / "a", "csv"))
+    b = load_dataset(good(tmp_path / "b", "parquet"))
+    assert a.fingerprint == b.fingerprint
+    changed = TRANSACTIONS.assign(amount=["10.5", "-2", "3", "5"])
+    c = load_dataset(write(tmp_path / "c", customers=CUSTOMERS, transactions=changed))
+    assert c.fingerprint != a.fingerprint
+
+
+def test_reads_duckdb_file_with_mapped_table_and_column_names(tmp_path: Path) -> None:
+    db = tmp_path / "shop.duckdb"
+    con = duckdb.connect(str(db))
+    con.register("c", CUSTOMERS.rename(columns={"customer_id": "client"}))
+    con.register("t", TRANSACTIONS.rename(columns={"timestamp": "trade_date", "customer_id": "client"}))
+    con.execute("CREATE TABLE clients AS SELECT * FROM c")
+    con.execute("CREATE TABLE trades AS SELECT * FROM t")
+    con.close()
+    config_file = tmp_path / "churnml.toml"
+    config_file.write_text(
+        '[tables]\ncustomers = "clients"\ntransactions = "trades"\n'
+        '[columns.customers]\ncustomer_id = "client"\n'
+        '[columns.transactions]\ncustomer_id = "client"\ntimestamp = "trade_date"\n'
+    )
+    ds = load_dataset(db, load_config(config_file))
+    tx = clean(ds, "transactions")
+    assert len(tx) == 4
+    assert list(tx.columns[:3]) == ["customer_id", "timestamp", "amount"]
+    assert sorted(clean(ds, "customers")["customer_id"]) == ["a", "b", "c"]
+
+
+def test_timestamps_with_offsets_become_naive_utc(tmp_path: Path) -> None:
+    tx = TRANSACTIONS.assign(timestamp=["2021-01-01T10:00:00+02:00", "2021-01-02", "2021-01-03", "2021-01-04"])
+    ds = load_dataset(write(tmp_path, customers=CUSTOMERS, transactions=tx))
+    assert clean(ds, "transactions")["timestamp"].min() == pd.Timestamp("2021-01-01 08:00:00")
+
+
+# --- errors: stop with a message naming table, column, values and the fix -------------------------
+
+
+def test_missing_required_table(tmp_path: Path) -> None:
+    folder = write(tmp_path, customers=CUSTOMERS)
+    with pytest.raises(DataError) as err:
+        load_dataset(folder)
+    assert str(err.value) == (
+        f"Required table 'transactions' not found in {folder}: expected transactions.parquet or transactions.csv "
+        "(or a table 'transactions' in a DuckDB file). Add it, or map your table's name under [tables] in the config, "
+        'e.g. transactions = "my_transactions".'
+    )
+
+
+def test_missing_required_column(tmp_path: Path) -> None:
+    folder = write(tmp_path, customers=CUSTOMERS, transactions=TRANSACTIONS.drop(columns="amount"))
+    with pytest.raises(DataError) as err:
+        load_dataset(folder)
+    assert str(err.value) == (
+        f"Table 'transactions' ({folder / 'transactions.csv'}) has no column 'amount'; it is required. "
+        "Columns found: transaction_id, customer_id, timestamp. Add the column, or map it in the config: "
+        '[columns.transactions] amount = "<your column>".'
+    )
+
+
+def test_mapped_column_that_is_missing_says_so(tmp_path: Path) -> None:
+    folder = good(tmp_path / "d")
+    config = config_from_dict({"columns": {"transactions": {"amount": "revenue"}}})
+    with pytest.raises(DataError, match="has no column 'revenue'; it is required.*the config maps it to 'revenue'"):
+        load_dataset(folder, config)
+
+
+def test_unreadable_whole_column(tmp_path: Path) -> None:
+    tx = TRANSACTIONS.assign(amount=["ten", "five", "one", "two"])
+    folder = write(tmp_path, customers=CUSTOMERS, transactions=tx)
+    with pytest.raises(DataError) as err:
+        load_dataset(folder)
+    message = str(err.value)
+    assert message.startswith(
+        "Column amount of table 'transactions' cannot be read as a number (e.g. 12.5; no thousands separators "
+        "or currency signs): no value parses. Examples: "
+    )
+    assert message.endswith("Fix the column's format, or map the right column under [columns.transactions].")
+    assert "'ten'" in message
+
+
+def test_unreadable_date_column(tmp_path: Path) -> None:
+    tx = TRANSACTIONS.assign(timestamp=["yesterday"] * 4)
+    with pytest.raises(DataError, match=r"Column timestamp of table 'transactions' cannot be read as a date .*'yesterday'"):
+        load_dataset(write(tmp_path, customers=CUSTOMERS, transactions=tx))
+
+
+def test_duplicate_customer_ids(tmp_path: Path) -> None:
+    customers = pd.concat([CUSTOMERS, CUSTOMERS.iloc[[0, 0]]])
+    with pytest.raises(DataError) as err:
+        load_dataset(write(tmp_path, customers=customers, transactions=TRANSACTIONS))
+    assert str(err.value) == (
+        "Column customer_id of table 'customers' is not unique: 1 id(s) appear more than once, e.g. 'a' (3 rows). "
+        "Keep one row per customer (the latest snapshot), then retry."
+    )
+
+
+def test_missing_source(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="does not exist"):
+        load_dataset(tmp_path / "nope")
+
+
+def test_config_errors_name_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"unknown setting\(s\) horizon in \[problem\]. Allowed: .*horizon_days"):
+        config_from_dict({"problem": {"horizon": 30}})
+    with pytest.raises(ConfigError, match=r"\[columns.transactions\] maps unknown column 'date'"):
+        config_from_dict({"columns": {"transactions": {"date": "d"}}})
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[problem\n")
+    with pytest.raises(ConfigError, match="is not valid TOML"):
+        load_config(bad)
+
+
+# --- quarantine: every reason -------------------------------------------------------------------
+
+
+def test_every_quarantine_reason_sets_rows_aside_and_keeps_them(tmp_path: Path) -> None:
+    tx = pd.DataFrame(
+        {
+            "transaction_id": ["t1", "t1", "t3", "t4", "t5", "t6", "t7", "t8", "t9"],
+            "customer_id": ["a", "a", "b", "zz", "b", "a", "a", None, "c"],
+            "timestamp": ["2021-01-01", "2021-02-01", "2021-03-01", "2021-01-05", "nope", "1800-01-01", "2099-01-01", "2021-01-06", "2021-01-07"],
+            "amount": ["1", "2", "x", "3", "4", "5", "6", "7", "8"],
+        }
+    )
+    service = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "c"],
+            "timestamp": ["2021-01-10", "2021-01-11", "2021-01-12", "2021-01-13"],
+            "event_type": ["Survey", "complaint", "complaint", "call"],
+            "resolved_at": [None, "2021-01-09", "2021-01-20", None],
+            "satisfaction": [7, None, None, 3],
+        }
+    )
+    folder = write(tmp_path / "d", customers=CUSTOMERS, transactions=tx, service_events=service)
+    ds = load_dataset(folder)
+    assert ds.summary["tables"]["transactions"]["quarantined"] == {
+        "customer_id not in customers": 1,
+        "duplicate transaction_id": 1,
+        "missing customer_id": 1,
+        "timestamp after the data's end": 1,
+        "timestamp before 1900": 1,
+        "unparseable amount": 1,
+        "unparseable timestamp": 1,
+    }
+    assert ds.summary["tables"]["service_events"]["quarantined"] == {
+        "resolved_at before timestamp": 1,
+        "satisfaction outside 1-5": 1,
+    }
+    assert clean(ds, "transactions")["transaction_id"].tolist() == ["t1", "t9"]
+    assert clean(ds, "service_events")["event_type"].tolist() == ["complaint", "call"]
+    assert ds.summary["quarantined_rows"] == 9
+    # The raw rows survive, with their reason, in the quarantine file.
+    bad = ds.quarantine["transactions"]
+    assert bad.loc[bad["transaction_id"] == "t3", "amount"].item() == "x"
+
+
+def test_unparseable_signup_keeps_the_customer(tmp_path: Path) -> None:
+    customers = CUSTOMERS.assign(signup_date=["2020-01-01", "soon", "2020-03-01"])
+    ds = load_dataset(write(tmp_path, customers=customers, transactions=TRANSACTIONS))
+    kept = clean(ds, "customers")
+    assert len(kept) == 3 and kept["signup_date"].isna().sum() == 1
+    assert ds.quarantine["customers"]["reason"].tolist() == ["unparseable signup_date (customer kept without a signup date)"]
+
+
+# --- the CLI ------------------------------------------------------------------------------------
+
+
+def test_validate_cli_reports_and_strict_fails(tmp_path: Path) -> None:
+    tx = pd.concat([TRANSACTIONS, pd.DataFrame({"transaction_id": ["t9"], "customer_id": ["ghost"], "timestamp": ["2021-01-02"], "amount": ["1"]})])
+    folder = write(tmp_path / "d", customers=CUSTOMERS, transactions=tx)
+    runner = CliRunner()
+    qdir = tmp_path / "q"
+    result = runner.invoke(get_app(), ["validate", str(folder), "--quarantine-dir", str(qdir)])
+    assert result.exit_code == 0, result.output
+    assert "customer_id not in customers" in result.output
+    assert "3 customers, 1 (33.3%) with no transactions." in result.output
+    written = pd.read_csv(qdir / "quarantine_transactions.csv")
+    assert written["reason"].tolist() == ["customer_id not in customers"]
+    strict = runner.invoke(get_app(), ["validate", str(folder), "--quarantine-dir", str(qdir), "--strict"])
+    assert strict.exit_code == 1
+    assert f"Error: 1 row(s) were set aside (see {qdir}/); --strict makes this a failure." in " ".join(strict.stderr.split())
+
+
+def test_validate_cli_error_has_no_traceback(tmp_path: Path) -> None:
+    folder = write(tmp_path, customers=CUSTOMERS)
+    result = CliRunner().invoke(get_app(), ["validate", str(folder)])
+    assert result.exit_code == 2
+    assert "Error: Required table 'transactions' not found" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.output + result.stderr
