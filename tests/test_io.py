@@ -1,0 +1,55 @@
+"""Atomic writers: an output appears whole or not at all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from churnml import io
+from churnml.errors import ConfigError, DataError
+
+FRAME = pd.DataFrame({"customer_id": ["a", "b"], "churn_probability": [0.1, 0.7]})
+
+
+@pytest.mark.parametrize("name", ["out.parquet", "out.csv"])
+def test_write_table_round_trips_and_leaves_no_temp_file(tmp_path: Path, name: str) -> None:
+    path = io.write_table(FRAME, tmp_path / name)
+    pd.testing.assert_frame_equal(io.read_table(path), FRAME)
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+
+
+def test_failed_write_leaves_neither_output_nor_temp(tmp_path: Path) -> None:
+    target = tmp_path / "scores.parquet"
+    with pytest.raises(RuntimeError):
+        with io.TableWriter(target) as writer:
+            writer.write(FRAME)
+            raise RuntimeError("killed midway")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_write_keeps_the_previous_file(tmp_path: Path) -> None:
+    target = io.write_table(FRAME, tmp_path / "scores.csv")
+    with pytest.raises(RuntimeError):
+        with io.TableWriter(target) as writer:
+            writer.write(FRAME.assign(churn_probability=0.0))
+            raise RuntimeError("killed midway")
+    pd.testing.assert_frame_equal(io.read_table(target), FRAME)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_chunked_writer_appends_chunks(tmp_path: Path, fmt: str) -> None:
+    target = tmp_path / f"big.{fmt}"
+    with io.TableWriter(target, fmt) as writer:
+        writer.write(FRAME)
+        writer.write(FRAME)
+    assert writer.rows == 4
+    assert io.read_table(target)["customer_id"].tolist() == ["a", "b", "a", "b"]
+
+
+def test_unknown_format_and_missing_file_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"Unknown format 'xlsx'. Use one of: parquet, csv."):
+        io.write_table(FRAME, tmp_path / "x", "xlsx")
+    with pytest.raises(DataError, match="does not exist"):
+        io.read_table(tmp_path / "missing.parquet")
