@@ -246,3 +246,29 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+SNAPSHOT_DIR = Path("snapshots")
+"""Default folder for feature snapshots, which the HTTP service loads at start-up."""
+
+
+def write_snapshot(features: pd.DataFrame, as_of: pd.Timestamp, folder: str | Path | None = None) -> Path:
+    """Write the feature table of the population at ``as_of`` as ``features_<YYYY-MM-DD>.parquet``.
+
+    `churnml features` and `churnml score` both call this, so the service can answer for the
+    latest population without recomputing features.
+    """
+    folder = Path(folder) if folder is not None else SNAPSHOT_DIR
+    return write_table(features, folder / f"features_{pd.Timestamp(as_of):%Y-%m-%d}.parquet", "parquet")
+
+
+def latest_snapshot(folder: str | Path | None = None) -> Path:
+    """The newest snapshot (by as-of date in its name); a clear error when there is none."""
+    folder = Path(folder) if folder is not None else SNAPSHOT_DIR
+    snapshots = sorted(folder.glob("features_????-??-??.parquet")) if folder.is_dir() else []
+    if not snapshots:
+        raise DataError(
+            f"No feature snapshot in {folder}/. Run `churnml score DATA --as-of DATE --out scores.parquet` "
+            "(or `churnml features`) first; it writes one there."
+        )
+    return snapshots[-1]
