@@ -1,0 +1,684 @@
+"""Point-in-time features: defined once, as SQL, for any number of cutoffs in one query.
+
+Every feature is a :class:`FeatureSpec` (what it means, where it comes from, how it may move
+churn risk, how to say it to a marketer) paired with the SQL expression that computes it. The
+pairs are built in one place (:func:`_features`), so the spec list, the SQL, the JSON description
+and the reason sentences cannot drift apart.
+
+Point in time
+    A feature for cutoff ``c`` sees only events with ``timestamp < c``. The one exception is a
+    service event's ``resolved_at``: a complaint opened before ``c`` and resolved on or after
+    ``c`` counts as *unresolved at the cutoff*, and its resolution time is not used.
+
+Several cutoffs, one query
+    Cutoffs are a small table joined to the event tables (``timestamp < cutoff``), so the work
+    grows linearly with the number of cutoffs and nothing is computed per cutoff in Python.
+
+Portable SQL
+    The query uses plain constructs (CASE, COALESCE, COUNT/SUM/MIN/MAX, LAG, GREATEST/LEAST,
+    ``INTERVAL 'n' DAY``). The only engine-specific calls are ``epoch`` (seconds since 1970) and
+    ``arg_max``; sqlglot translates both for Spark (``UNIX_TIMESTAMP``, ``MAX_BY``).
+
+Missing values (the "no NaN soup" rule)
+    Counts and sums are 0 when there is nothing to count. "Days since" an event that never
+    happened is the sentinel :data:`NEVER_DAYS` (far in the past), which keeps monotone
+    constraints right: never complained sorts with "complained long ago". A value stays missing
+    (NaN, which LightGBM routes to its own branch) only where no number would be honest: gap
+    statistics with fewer than two purchases, satisfaction never rated, resolution times with
+    nothing resolved, first-purchase age with no purchase, tenure with no sign-up date and no
+    transaction. Each spec's ``missing`` field says which rule applies.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import pandas as pd
+
+from churnml.config import Config
+from churnml.dataset import Dataset, _q
+from churnml.errors import ProblemError
+
+NEVER_DAYS = 9999.0
+""""Days since" value for an event that never happened before the cutoff (about 27 years)."""
+
+TRANSACTION_WINDOWS = (30, 90, 180, 365)
+"""Windows in days for recency/frequency/monetary features (plus lifetime)."""
+SERVICE_WINDOWS = (30, 90, 365)
+"""Windows in days for service-event counts."""
+TREND_DAYS = 90
+"""Trend features compare the last ``TREND_DAYS`` with the ``TREND_DAYS`` before them."""
+
+EVENT_TYPES: dict[str, str] = {
+    "complaint": "complaints",
+    "ticket": "tickets",
+    "call": "calls",
+    "inquiry": "inquiries",
+    "survey": "surveys",
+}
+"""Service event types counted on their own (``event_type`` -> feature stem). Fixed, not read from
+the data, so training and scoring always see the same columns; anything else counts as ``other``."""
+ACCOUNT_MANAGER_CHANGE = "account_manager_change"
+"""``event_type`` of a service event recording that the customer's account manager changed."""
+
+_RESERVED = {"customer_id", "cutoff"}
+_SOURCES = ("transactions", "service_events", "customers")
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One feature: meaning, source, direction and the sentence a marketer reads.
+
+    Attributes
+    ----------
+    name : str
+        Column name in the feature table.
+    description : str
+        Plain-English meaning, for docs and the features JSON.
+    source : {"transactions", "service_events", "customers"}
+        The table it is computed from.
+    window : str or None
+        ``"30d"``, ``"90d"``, ``"lifetime"`` …, or None when no window applies.
+    kind : {"numeric", "categorical"}
+        Categorical features have pandas ``category`` dtype.
+    monotone : {-1, 0, 1}
+        +1: a higher value never lowers churn risk; -1: never raises it; 0: unknown.
+    reason : str or None
+        ``str.format`` template filled with the customer's feature row (see :func:`render_reason`),
+        or None when the feature should not be shown as a reason.
+    missing : str or None
+        What a missing or sentinel value means for this feature (None: never missing).
+    """
+
+    name: str
+    description: str
+    source: str
+    window: str | None
+    kind: str
+    monotone: int
+    reason: str | None
+    missing: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict of all fields."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Feature:
+    spec: FeatureSpec
+    sql: str
+    """Expression over the aliases of the final SELECT (``k`` cutoffs, ``cu`` customers, ``ta``
+    transaction aggregates, ``sa`` service aggregates, ``cat``/``chn`` diversity)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------
+
+
+def feature_specs(dataset: Dataset) -> list[FeatureSpec]:
+    """The features that exist for this dataset, in feature-table column order.
+
+    Service features appear only when ``service_events`` exists (and those needing
+    ``resolved_at`` / ``satisfaction`` only when those columns do); category/channel diversity
+    only when ``transactions`` has those columns; one spec per customer attribute.
+
+    Parameters
+    ----------
+    dataset : Dataset
+
+    Returns
+    -------
+    list of FeatureSpec
+
+    Example
+    -------
+    >>> [s.name for s in feature_specs(ds)][:2]       # doctest: +SKIP
+    ['days_since_last_purchase', 'days_since_first_purchase']
+    """
+    return [f.spec for f in _features(table_columns(dataset), dataset.attributes)]
+
+
+def feature_description(dataset: Dataset) -> list[dict[str, Any]]:
+    """JSON-ready description of each feature: every :class:`FeatureSpec` field.
+
+    Parameters
+    ----------
+    dataset : Dataset
+
+    Returns
+    -------
+    list of dict
+        ``name``, ``description``, ``source``, ``window``, ``kind``, ``monotone``, ``reason``,
+        ``missing`` per feature, in feature-table order.
+    """
+    return [spec.to_dict() for spec in feature_specs(dataset)]
+
+
+def build_features(dataset: Dataset, cutoffs: Sequence[pd.Timestamp], config: Config) -> pd.DataFrame:
+    """Features for the population at each cutoff, from events strictly before the cutoff.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Clean canonical tables.
+    cutoffs : sequence of pandas.Timestamp
+        One or more cutoffs; all are computed in one query.
+    config : Config
+        Supplies the population rule (``problem.active_days``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (customer, cutoff) in the population, ordered by cutoff then customer:
+        ``customer_id``, ``cutoff``, then every feature in :func:`feature_specs` order. Numeric
+        features are float64, categorical ones pandas ``category``. Empty (with those columns)
+        when nobody is in the population.
+
+    Example
+    -------
+    >>> frame = build_features(ds, [pd.Timestamp("2024-01-01")], Config())   # doctest: +SKIP
+    """
+    features = _features(table_columns(dataset), dataset.attributes)
+    sql = feature_sql(dataset, cutoffs, config)
+    frame = dataset.con.execute(sql).df()
+    return _typed_frame(frame, features)
+
+
+def feature_sql(dataset: Dataset, cutoffs: Sequence[pd.Timestamp], config: Config) -> str:
+    """The feature query (DuckDB dialect) for these cutoffs; what :func:`build_features` runs.
+
+    Exposed so another engine (Spark) can run the same definitions after transpiling.
+    """
+    layout = table_columns(dataset)
+    features = _features(layout, dataset.attributes)
+    ctes = [("cutoffs", cutoffs_sql(cutoffs, config))]
+    ctes += _transaction_ctes(layout)
+    if "service_events" in layout:
+        ctes += _service_ctes(layout)
+    ctes.append(("pop", population_body(layout, config, activity="ta")))
+    joins = [
+        "JOIN cutoffs AS k ON k.cutoff = p.cutoff",
+        "JOIN customers AS cu ON cu.customer_id = p.customer_id",
+        "LEFT JOIN ta ON ta.customer_id = p.customer_id AND ta.cutoff = p.cutoff",
+    ]
+    if "service_events" in layout:
+        joins.append("LEFT JOIN sa ON sa.customer_id = p.customer_id AND sa.cutoff = p.cutoff")
+    for alias in ("cat", "chn"):
+        if any(name == alias for name, _ in ctes):
+            joins.append(f"LEFT JOIN {alias} ON {alias}.customer_id = p.customer_id AND {alias}.cutoff = p.cutoff")
+    columns = ",\n    ".join(f"{f.sql} AS {_q(f.spec.name)}" for f in features)
+    return (
+        _with(ctes)
+        + f"\nSELECT p.customer_id, p.cutoff,\n    {columns}\nFROM pop AS p\n"
+        + "\n".join(joins)
+        + "\nORDER BY p.cutoff, p.customer_id"
+    )
+
+
+def render_reason(spec: FeatureSpec, row: Mapping[str, Any]) -> str:
+    """The marketer-readable sentence of ``spec`` for one customer's feature row.
+
+    Parameters
+    ----------
+    spec : FeatureSpec
+    row : mapping
+        The customer's features (a ``pandas.Series`` row of the feature table or a dict).
+
+    Returns
+    -------
+    str
+        The filled ``spec.reason``; an empty string when the spec has no reason or a value it
+        needs is missing (NaN/None) or the :data:`NEVER_DAYS` sentinel, since "no purchase for
+        9999 days" would mislead.
+
+    Example
+    -------
+    >>> spec = FeatureSpec("unresolved_complaints", "", "service_events", None, "numeric", 1,
+    ...                    "{unresolved_complaints:.0f} unresolved complaints")
+    >>> render_reason(spec, {"unresolved_complaints": 2.0})
+    '2 unresolved complaints'
+    """
+    if spec.reason is None:
+        return ""
+    values: dict[str, Any] = {}
+    for _, field, _, _ in string.Formatter().parse(spec.reason):
+        if field is None:
+            continue
+        value = row.get(field) if hasattr(row, "get") else None
+        if _is_missing(value) or (isinstance(value, (int, float)) and value >= NEVER_DAYS):
+            return ""
+        values[field] = value
+    return spec.reason.format(**values)
+
+
+def table_columns(dataset: Dataset) -> dict[str, frozenset[str]]:
+    """Tables present in ``dataset`` and their columns: what decides which features exist."""
+    return {table: frozenset(dataset.con.table(table).columns) for table in dataset.tables}
+
+
+def cutoffs_sql(cutoffs: Sequence[pd.Timestamp], config: Config) -> str:
+    """A relation of the cutoffs with every window boundary precomputed.
+
+    Columns: ``cutoff``, ``cutoff_day`` (days since 1970, fractional), ``start_<n>d`` for the
+    feature windows, ``start_active`` (population activity window) and ``label_end``
+    (``cutoff + horizon``). Precomputing the boundaries keeps the per-event comparisons to plain
+    timestamp comparisons, which are exact (no floating-point edge at a window boundary).
+    """
+    cutoffs = normalize_cutoffs(cutoffs)
+    rows = ", ".join(f"(TIMESTAMP '{c.isoformat(sep=' ')}')" for c in cutoffs)
+    days = sorted(set(TRANSACTION_WINDOWS) | set(SERVICE_WINDOWS) | {TREND_DAYS, 2 * TREND_DAYS})
+    starts = ", ".join(f"cutoff - INTERVAL '{n}' DAY AS start_{n}d" for n in days)
+    problem = config.problem
+    return (
+        f"SELECT cutoff, {_day('cutoff')} AS cutoff_day, {starts}, "
+        f"cutoff - INTERVAL '{problem.active_days}' DAY AS start_active, "
+        f"cutoff + INTERVAL '{problem.horizon_days}' DAY AS label_end "
+        f"FROM (VALUES {rows}) AS v(cutoff)"
+    )
+
+
+def normalize_cutoffs(cutoffs: Iterable[Any]) -> list[pd.Timestamp]:
+    """Cutoffs as sorted, distinct, timezone-naive :class:`pandas.Timestamp` (UTC wall time)."""
+    out = set()
+    for cutoff in cutoffs:
+        stamp = pd.Timestamp(cutoff)
+        if pd.isna(stamp):
+            raise ProblemError(f"Cutoff {cutoff!r} is not a date. Pass dates such as 2024-01-01.")
+        if stamp.tzinfo is not None:
+            stamp = stamp.tz_convert("UTC").tz_localize(None)
+        out.add(stamp)
+    if not out:
+        raise ProblemError("No cutoff given. Pass at least one cutoff date.")
+    return sorted(out)
+
+
+def population_body(layout: Mapping[str, frozenset[str]], config: Config, activity: str) -> str:
+    """SELECT of the population at each cutoff (DESIGN.md, "population at a cutoff").
+
+    A customer is in the population at cutoff ``c`` when
+
+    * they existed before ``c``: ``signup_date < c``, or, without a sign-up date, a transaction
+      before ``c`` (otherwise a customer who arrived later would sit in early cutoffs as a
+      customer who "stayed");
+    * with ``churn_events``: no churn event before ``c``;
+    * without ``churn_events``: a transaction in ``[c - active_days, c)``.
+
+    Parameters
+    ----------
+    layout : mapping
+        Tables and their columns (:func:`table_columns`).
+    config : Config
+    activity : str
+        Name of a relation with ``customer_id, cutoff, first_txn_ts, last_txn_ts``: each
+        customer's first and last transaction before each cutoff (see :func:`activity_body`).
+        The feature query passes its transaction aggregates, so nothing is scanned twice.
+
+    Returns
+    -------
+    str
+        SQL selecting ``customer_id, cutoff``; expects a ``cutoffs`` relation (:func:`cutoffs_sql`).
+    """
+    has_signup = "signup_date" in layout["customers"]
+    exists = "act.first_txn_ts IS NOT NULL"
+    if has_signup:
+        exists = f"(cu.signup_date < k.cutoff OR (cu.signup_date IS NULL AND {exists}))"
+    conditions = [exists]
+    sources = [
+        "customers AS cu",
+        "CROSS JOIN cutoffs AS k",
+        f"LEFT JOIN {activity} AS act ON act.customer_id = cu.customer_id AND act.cutoff = k.cutoff",
+    ]
+    if "churn_events" in layout:
+        sources.append(
+            "LEFT JOIN (SELECT customer_id, MIN(timestamp) AS first_churn_ts FROM churn_events GROUP BY customer_id) AS ce "
+            "ON ce.customer_id = cu.customer_id"
+        )
+        conditions.append("(ce.first_churn_ts IS NULL OR ce.first_churn_ts >= k.cutoff)")
+    else:
+        conditions.append("act.last_txn_ts >= k.start_active")
+    return f"SELECT cu.customer_id, k.cutoff FROM {' '.join(sources)} WHERE {' AND '.join(conditions)}"
+
+
+def activity_body() -> str:
+    """SELECT of each customer's first and last transaction before each cutoff."""
+    return (
+        "SELECT t.customer_id, k.cutoff, MIN(t.timestamp) AS first_txn_ts, MAX(t.timestamp) AS last_txn_ts "
+        "FROM transactions AS t JOIN cutoffs AS k ON t.timestamp < k.cutoff GROUP BY t.customer_id, k.cutoff"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The feature definitions
+# --------------------------------------------------------------------------------------------
+
+
+def _features(layout: Mapping[str, frozenset[str]], attributes: Mapping[str, str]) -> list[_Feature]:
+    """Every feature for this data layout: spec and SQL side by side."""
+    feats: list[_Feature] = []
+
+    def add(name: str, sql: str, description: str, source: str, window: str | None,
+            monotone: int = 0, reason: str | None = None, missing: str | None = None) -> None:
+        spec = FeatureSpec(name, description, source, window, "numeric", monotone, reason, missing)
+        feats.append(_Feature(spec, f"CAST({sql} AS DOUBLE)"))
+
+    never = f"{NEVER_DAYS:.0f} when it never happened before the cutoff"
+    tx = "transactions"
+
+    # -- transactions: recency, frequency, monetary ------------------------------------------
+    add("days_since_last_purchase", f"COALESCE(k.cutoff_day - ta.last_purchase_day, {NEVER_DAYS})",
+        "Days from the last purchase (a transaction with amount >= 0) to the cutoff.", tx, "lifetime",
+        +1, "no purchase for {days_since_last_purchase:.0f} days", never)
+    add("days_since_first_purchase", "k.cutoff_day - ta.first_purchase_day",
+        "Days from the first purchase to the cutoff (age of the buying relationship).", tx, "lifetime",
+        0, None, "missing (NaN) when the customer never purchased")
+    for days in TRANSACTION_WINDOWS:
+        add(f"frequency_{days}d", f"COALESCE(ta.purchases_{days}d, 0)",
+            f"Number of purchases in the {days} days before the cutoff.", tx, f"{days}d",
+            -1, f"only {{frequency_{days}d:.0f}} purchases in the last {days} days")
+    add("frequency_lifetime", "COALESCE(ta.purchases_lifetime, 0)",
+        "Number of purchases before the cutoff.", tx, "lifetime", -1, None)
+    for days in TRANSACTION_WINDOWS:
+        add(f"monetary_{days}d", f"COALESCE(ta.spend_{days}d, 0)",
+            f"Net spend (purchases minus refunds) in the {days} days before the cutoff.", tx, f"{days}d",
+            0, f"spent {{monetary_{days}d:,.0f}} in the last {days} days")
+    add("monetary_lifetime", "COALESCE(ta.spend_lifetime, 0)",
+        "Net spend (purchases minus refunds) before the cutoff.", tx, "lifetime", 0, None)
+
+    # -- trends -------------------------------------------------------------------------------
+    cur, prev = f"COALESCE(ta.spend_{TREND_DAYS}d, 0)", "COALESCE(ta.spend_prev, 0)"
+    add("spend_prev_90d", prev,
+        "Net spend in the 90 days before the last 90 (days 91-180 before the cutoff).", tx, "prev 90d", 0, None)
+    add("spend_trend_pct",
+        f"CASE WHEN {prev} > 0 THEN 100.0 * ({cur} - {prev}) / {prev} WHEN {cur} > 0 THEN 100.0 ELSE 0.0 END",
+        "Change in net spend, last 90 days vs the 90 before, in percent. +100 when there was no "
+        "spend before and some now; 0 when there was none in either.", tx, "90d vs prev 90d",
+        -1, "spend {spend_trend_pct:+.0f}% on the previous quarter")
+    add("frequency_trend",
+        f"COALESCE(ta.purchases_{TREND_DAYS}d, 0) - COALESCE(ta.purchases_prev, 0)",
+        "Purchases in the last 90 days minus purchases in the 90 before.", tx, "90d vs prev 90d",
+        -1, "{frequency_trend:+.0f} purchases on the previous quarter")
+
+    # -- inter-purchase gaps ------------------------------------------------------------------
+    mean_gap = "CASE WHEN ta.gap_n > 0 THEN ta.gap_sum / ta.gap_n END"
+    add("mean_gap_days", mean_gap,
+        "Mean days between consecutive purchases before the cutoff.", tx, "lifetime", 0, None,
+        "missing (NaN) with fewer than two purchases")
+    add("gap_std_days",
+        "CASE WHEN ta.gap_n > 0 THEN SQRT(GREATEST(ta.gap_sumsq / ta.gap_n - "
+        "(ta.gap_sum / ta.gap_n) * (ta.gap_sum / ta.gap_n), 0.0)) END",
+        "Standard deviation of the days between consecutive purchases (0 = clockwork).", tx, "lifetime", 0, None,
+        "missing (NaN) with fewer than two purchases")
+    # CASE, not GREATEST alone: GREATEST skips NULLs and would turn "no usual gap" into 1 day.
+    add("recency_vs_usual_gap",
+        f"CASE WHEN ta.gap_n > 0 THEN (k.cutoff_day - ta.last_purchase_day) / GREATEST({mean_gap}, 1.0) END",
+        "Days since the last purchase divided by the usual gap between purchases (gap floored at "
+        "1 day); above 1 means overdue.", tx, "lifetime", +1,
+        "no purchase for {days_since_last_purchase:.0f} days (usually every {mean_gap_days:.0f})",
+        "missing (NaN) with fewer than two purchases")
+
+    # -- refunds ------------------------------------------------------------------------------
+    add("refunds_365d", "COALESCE(ta.refunds_365d, 0)",
+        "Number of refunds/returns (amount < 0) in the 365 days before the cutoff.", tx, "365d",
+        0, "{refunds_365d:.0f} refunds in the last year")
+    add("refund_amount_365d", "COALESCE(ta.refund_amount_365d, 0)",
+        "Total refunded amount (as a positive number) in the 365 days before the cutoff.", tx, "365d", 0, None)
+
+    # -- diversity ----------------------------------------------------------------------------
+    if "category" in layout[tx]:
+        add("distinct_categories", "COALESCE(cat.n, 0)",
+            "Number of distinct product categories bought before the cutoff.", tx, "lifetime", 0, None)
+    if "channel" in layout[tx]:
+        add("distinct_channels", "COALESCE(chn.n, 0)",
+            "Number of distinct sales channels used before the cutoff.", tx, "lifetime", 0, None)
+
+    # -- service history ----------------------------------------------------------------------
+    if "service_events" in layout:
+        _service_features(layout["service_events"], add)
+
+    # -- customer -----------------------------------------------------------------------------
+    since = "cu.signup_date" if "signup_date" in layout["customers"] else "NULL"
+    add("tenure_days", f"k.cutoff_day - {_day(f'COALESCE({since}, ta.first_txn_ts)')}",
+        "Days from sign-up to the cutoff; from the first transaction when the sign-up date is unknown.",
+        "customers", None, 0, "customer for only {tenure_days:.0f} days",
+        "missing (NaN) with no sign-up date and no transaction")
+    taken = {f.spec.name for f in feats} | _RESERVED
+    for column, kind in attributes.items():
+        name = column if column not in taken else f"customer_{column}"
+        sql = f"cu.{_q(column)}" if kind == "categorical" else f"CAST(cu.{_q(column)} AS DOUBLE)"
+        spec = FeatureSpec(
+            name, f"Customer attribute {column!r} from the customers table (current snapshot).",
+            "customers", None, kind, 0, f"{column}: {{{name}}}",
+            "missing when the customers table has no value",
+        )
+        feats.append(_Feature(spec, sql))
+    return feats
+
+
+def _service_features(columns: frozenset[str], add: Callable[..., None]) -> None:
+    """Add the service-history features through ``add`` (see :func:`_features`)."""
+    se = "service_events"
+    never = f"{NEVER_DAYS:.0f} when it never happened before the cutoff"
+    complaint_reasons = {30: "{complaints_30d:.0f} complaints in the last 30 days",
+                         90: "{complaints_90d:.0f} complaints in the last 90 days",
+                         365: "{complaints_365d:.0f} complaints in the last year"}
+    for event_type, stem in list(EVENT_TYPES.items()) + [("other", "other_service_events")]:
+        for days in SERVICE_WINDOWS:
+            name = f"{stem}_{days}d"
+            what = f"'{event_type}' service events" if event_type != "other" else "other service events"
+            if event_type == "complaint":
+                reason, monotone = complaint_reasons[days], +1
+            elif event_type in ("ticket", "call"):
+                reason, monotone = f"{{{name}:.0f}} {stem.replace('tickets', 'support tickets')} in the last {days} days", 0
+            else:
+                reason, monotone = None, 0
+            add(name, f"COALESCE(sa.{name}, 0)", f"Number of {what} in the {days} days before the cutoff.",
+                se, f"{days}d", monotone, reason)
+    add("complaints_lifetime", "COALESCE(sa.complaints_lifetime, 0)",
+        "Number of complaints before the cutoff.", se, "lifetime", 0, None)
+    if "resolved_at" in columns:
+        add("unresolved_complaints", "COALESCE(sa.unresolved_complaints, 0)",
+            "Complaints made before the cutoff and not resolved before it (resolved_at empty or on/after the cutoff).",
+            se, "lifetime", +1, "{unresolved_complaints:.0f} unresolved complaints")
+        add("oldest_unresolved_complaint_days", "COALESCE(k.cutoff_day - sa.oldest_unresolved_day, 0)",
+            "Days the oldest complaint still unresolved at the cutoff has been open (0 = none open).",
+            se, "lifetime", +1, "a complaint open for {oldest_unresolved_complaint_days:.0f} days")
+        add("mean_resolution_days", "sa.mean_resolution_days",
+            "Mean days from opening to resolution of service events resolved before the cutoff.",
+            se, "lifetime", 0, None, "missing (NaN) when nothing was resolved before the cutoff")
+        add("max_resolution_days", "sa.max_resolution_days",
+            "Longest days from opening to resolution of a service event resolved before the cutoff.",
+            se, "lifetime", 0, "a service request took {max_resolution_days:.0f} days to resolve",
+            "missing (NaN) when nothing was resolved before the cutoff")
+    if "satisfaction" in columns:
+        add("last_satisfaction", "sa.last_satisfaction",
+            "The most recent satisfaction score (1-5) before the cutoff.", se, "lifetime",
+            -1, "last satisfaction score {last_satisfaction:.0f}/5", "missing (NaN) when never rated")
+        add("lowest_satisfaction_365d", "sa.lowest_satisfaction_365d",
+            "The lowest satisfaction score (1-5) in the 365 days before the cutoff.", se, "365d",
+            -1, "a satisfaction score of {lowest_satisfaction_365d:.0f}/5 in the last year",
+            "missing (NaN) when not rated in the window")
+    add("days_since_last_complaint", f"COALESCE(k.cutoff_day - sa.last_complaint_day, {NEVER_DAYS})",
+        "Days from the last complaint to the cutoff.", se, "lifetime",
+        -1, "complained {days_since_last_complaint:.0f} days ago", never)
+    add("days_since_account_manager_change", f"COALESCE(k.cutoff_day - sa.last_am_change_day, {NEVER_DAYS})",
+        f"Days since the last '{ACCOUNT_MANAGER_CHANGE}' service event.", se, "lifetime",
+        0, "account manager changed {days_since_account_manager_change:.0f} days ago", never)
+    add("account_manager_changes_365d", "COALESCE(sa.am_changes_365d, 0)",
+        f"Number of '{ACCOUNT_MANAGER_CHANGE}' service events in the 365 days before the cutoff.", se, "365d",
+        0, "{account_manager_changes_365d:.0f} account manager changes in the last year")
+    # Higher = better. A transparent heuristic, not a fitted model: start at 60, move 10 points
+    # per satisfaction step away from a neutral 3, lose 10 per unresolved complaint (up to 3),
+    # 5 per complaint in the last 90 days (up to 4) and up to 10 for slow resolution (30+ days).
+    score = "60.0 - 5.0 * LEAST(COALESCE(sa.complaints_90d, 0), 4)"
+    parts = ["5 per complaint in the last 90 days (at most 4)"]
+    if "satisfaction" in columns:
+        score += " + 10.0 * (COALESCE(sa.last_satisfaction, 3.0) - 3.0)"
+        parts.insert(0, "+10 per point of the last satisfaction score above 3 (-10 per point below; unrated counts as 3)")
+    if "resolved_at" in columns:
+        score += (" - 10.0 * LEAST(COALESCE(sa.unresolved_complaints, 0), 3)"
+                  " - 10.0 * LEAST(COALESCE(sa.mean_resolution_days, 0.0), 30.0) / 30.0")
+        parts += ["10 per unresolved complaint (at most 3)", "up to 10 for a mean resolution time of 30+ days"]
+    add("service_experience_score", f"GREATEST(0.0, LEAST(100.0, {score}))",
+        "Service experience, 0 (bad) to 100 (good): starts at 60; " + "; minus ".join(parts) + ".",
+        se, "lifetime", -1, "poor service experience (score {service_experience_score:.0f}/100)")
+
+
+# --------------------------------------------------------------------------------------------
+# SQL building blocks
+# --------------------------------------------------------------------------------------------
+
+
+def _day(expr: str) -> str:
+    """A timestamp as fractional days since 1970 — the one engine-specific date call."""
+    return f"(epoch({expr}) / 86400.0)"
+
+
+def _count(condition: str) -> str:
+    return f"COUNT(CASE WHEN {condition} THEN 1 END)"
+
+
+def _transaction_ctes(layout: Mapping[str, frozenset[str]]) -> list[tuple[str, str]]:
+    # Gaps come from LAG over each customer's whole history, computed once for all cutoffs.
+    # That is point-in-time safe: a purchase's gap looks only backwards, so every gap of a
+    # purchase before the cutoff is between two purchases before the cutoff.
+    tx = (
+        "SELECT customer_id, timestamp, amount, CASE WHEN amount < 0 THEN 1 ELSE 0 END AS is_refund, "
+        f"{_day('timestamp')} AS t_day, "
+        f"{_day('timestamp')} - LAG({_day('timestamp')}) OVER "
+        "(PARTITION BY customer_id, amount < 0 ORDER BY timestamp) AS gap_days "
+        "FROM transactions"
+    )
+    purchase = "t.is_refund = 0"
+    aggs = [
+        "MIN(t.timestamp) AS first_txn_ts",
+        "MAX(t.timestamp) AS last_txn_ts",
+        f"MAX(CASE WHEN {purchase} THEN t.t_day END) AS last_purchase_day",
+        f"MIN(CASE WHEN {purchase} THEN t.t_day END) AS first_purchase_day",
+        f"{_count(purchase)} AS purchases_lifetime",
+        "SUM(t.amount) AS spend_lifetime",
+    ]
+    for days in TRANSACTION_WINDOWS:
+        aggs.append(f"{_count(f'{purchase} AND t.timestamp >= k.start_{days}d')} AS purchases_{days}d")
+        aggs.append(f"SUM(CASE WHEN t.timestamp >= k.start_{days}d THEN t.amount ELSE 0 END) AS spend_{days}d")
+    prev = f"t.timestamp >= k.start_{2 * TREND_DAYS}d AND t.timestamp < k.start_{TREND_DAYS}d"
+    aggs += [
+        f"{_count(f'{purchase} AND {prev}')} AS purchases_prev",
+        f"SUM(CASE WHEN {prev} THEN t.amount ELSE 0 END) AS spend_prev",
+        f"{_count(f'{purchase} AND t.gap_days IS NOT NULL')} AS gap_n",
+        f"SUM(CASE WHEN {purchase} THEN t.gap_days END) AS gap_sum",
+        f"SUM(CASE WHEN {purchase} THEN t.gap_days * t.gap_days END) AS gap_sumsq",
+        f"{_count('t.is_refund = 1 AND t.timestamp >= k.start_365d')} AS refunds_365d",
+        "SUM(CASE WHEN t.is_refund = 1 AND t.timestamp >= k.start_365d THEN -t.amount ELSE 0 END) AS refund_amount_365d",
+    ]
+    ta = (
+        f"SELECT t.customer_id, k.cutoff, {', '.join(aggs)} "
+        "FROM tx AS t JOIN cutoffs AS k ON t.timestamp < k.cutoff GROUP BY t.customer_id, k.cutoff"
+    )
+    ctes = [("tx", tx), ("ta", ta)]
+    # Distinct counts via each value's first use: one small GROUP BY instead of a DISTINCT
+    # aggregate per (customer, cutoff), and a value counts at a cutoff iff first used before it.
+    for column, alias in (("category", "cat"), ("channel", "chn")):
+        if column in layout["transactions"]:
+            ctes.append((
+                alias,
+                "SELECT f.customer_id, k.cutoff, COUNT(*) AS n FROM ("
+                f"SELECT customer_id, {column}, MIN(timestamp) AS first_ts FROM transactions "
+                f"WHERE {column} IS NOT NULL GROUP BY customer_id, {column}) AS f "
+                "JOIN cutoffs AS k ON f.first_ts < k.cutoff GROUP BY f.customer_id, k.cutoff",
+            ))
+    return ctes
+
+
+def _service_ctes(layout: Mapping[str, frozenset[str]]) -> list[tuple[str, str]]:
+    columns = layout["service_events"]
+    known = ", ".join(f"'{t}'" for t in [*EVENT_TYPES, ACCOUNT_MANAGER_CHANGE])
+    extra = [c for c in ("resolved_at", "satisfaction") if c in columns]
+    sv = (
+        f"SELECT customer_id, timestamp, {''.join(c + ', ' for c in extra)}{_day('timestamp')} AS t_day, "
+        f"CASE WHEN event_type IN ({known}) THEN event_type ELSE 'other' END AS etype "
+        "FROM service_events"
+    )
+    aggs = []
+    for event_type, stem in list(EVENT_TYPES.items()) + [("other", "other_service_events")]:
+        for days in SERVICE_WINDOWS:
+            in_window = f"s.etype = '{event_type}' AND s.timestamp >= k.start_{days}d"
+            aggs.append(f"{_count(in_window)} AS {stem}_{days}d")
+    complaint = "s.etype = 'complaint'"
+    am_change = f"s.etype = '{ACCOUNT_MANAGER_CHANGE}'"
+    aggs += [
+        f"{_count(complaint)} AS complaints_lifetime",
+        f"MAX(CASE WHEN {complaint} THEN s.t_day END) AS last_complaint_day",
+        f"MAX(CASE WHEN {am_change} THEN s.t_day END) AS last_am_change_day",
+        f"{_count(f'{am_change} AND s.timestamp >= k.start_365d')} AS am_changes_365d",
+    ]
+    if "resolved_at" in columns:
+        open_at_cutoff = f"{complaint} AND (s.resolved_at IS NULL OR s.resolved_at >= k.cutoff)"
+        duration = f"({_day('s.resolved_at')} - s.t_day)"
+        aggs += [
+            f"{_count(open_at_cutoff)} AS unresolved_complaints",
+            f"MIN(CASE WHEN {open_at_cutoff} THEN s.t_day END) AS oldest_unresolved_day",
+            f"AVG(CASE WHEN s.resolved_at < k.cutoff THEN {duration} END) AS mean_resolution_days",
+            f"MAX(CASE WHEN s.resolved_at < k.cutoff THEN {duration} END) AS max_resolution_days",
+        ]
+    if "satisfaction" in columns:
+        # The key breaks ties at the same timestamp towards the lower score, deterministically;
+        # 1e-9 days is far below any real gap between two events (about 0.1 ms).
+        aggs += [
+            "ARG_MAX(s.satisfaction, s.t_day - 1e-9 * s.satisfaction) AS last_satisfaction",
+            "MIN(CASE WHEN s.timestamp >= k.start_365d THEN s.satisfaction END) AS lowest_satisfaction_365d",
+        ]
+    sa = (
+        f"SELECT s.customer_id, k.cutoff, {', '.join(aggs)} "
+        "FROM sv AS s JOIN cutoffs AS k ON s.timestamp < k.cutoff GROUP BY s.customer_id, k.cutoff"
+    )
+    return [("sv", sv), ("sa", sa)]
+
+
+def _with(ctes: Sequence[tuple[str, str]]) -> str:
+    return "WITH " + ",\n".join(f"{name} AS (\n  {body}\n)" for name, body in ctes)
+
+
+def _typed_frame(frame: pd.DataFrame, features: Sequence[_Feature]) -> pd.DataFrame:
+    """Fix dtypes: string ids, naive timestamps, float64 numerics, sorted-category categoricals."""
+    frame["customer_id"] = frame["customer_id"].astype(str)
+    frame["cutoff"] = pd.to_datetime(frame["cutoff"])
+    for feature in features:
+        name = feature.spec.name
+        if feature.spec.kind == "categorical":
+            values = frame[name].astype(object)
+            categories = sorted(v for v in values.dropna().unique())
+            frame[name] = pd.Categorical(values, categories=categories)
+        else:
+            frame[name] = frame[name].astype("float64")
+    return frame
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+__all__ = [
+    "ACCOUNT_MANAGER_CHANGE",
+    "EVENT_TYPES",
+    "NEVER_DAYS",
+    "FeatureSpec",
+    "build_features",
+    "feature_description",
+    "feature_specs",
+    "feature_sql",
+    "population_body",
+    "activity_body",
+    "cutoffs_sql",
+    "normalize_cutoffs",
+    "render_reason",
+    "table_columns",
+]

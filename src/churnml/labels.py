@@ -1,0 +1,305 @@
+"""Population, labels, training cutoffs and training sets (DESIGN.md, "Prediction problem").
+
+Labels look only at ``cutoff <= timestamp < cutoff + horizon``; features (``churn.features``)
+only at ``timestamp < cutoff``. An event exactly at the cutoff is therefore label, never feature.
+
+* **Population** at a cutoff: see :func:`churnml.features.population_body` (the rule is written
+  once there because the feature query needs it too).
+* **Churn**: with ``churn_events`` (contractual), a churn event inside the horizon; without it
+  (non-contractual), no transaction inside the horizon.
+* **Value**: ``sum(amount) * problem.margin`` inside the horizon (refunds included).
+* **Training set**: cutoffs every ``cutoff_step_days`` back from ``as_of - horizon``, so every
+  label window ends on or before ``as_of``; the latest are test, the ones before validation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import pandas as pd
+
+from churnml.config import Config
+from churnml.dataset import Dataset
+from churnml.errors import ProblemError
+from churnml.features import (
+    FeatureSpec,
+    activity_body,
+    build_features,
+    cutoffs_sql,
+    feature_specs,
+    normalize_cutoffs,
+    population_body,
+    table_columns,
+)
+
+SPLITS = ("train", "validation", "test")
+DATA_END_TOLERANCE = pd.Timedelta(days=7)
+"""How far ``as_of`` may lie after the last event before training refuses: a label window running
+past the data would count missing data as churn."""
+
+
+@dataclass
+class TrainingSet:
+    """Features and labels over several cutoffs, split out of time.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        ``customer_id``, ``cutoff``, every feature, ``churned`` (int8), ``value`` (float64) and
+        ``split`` (``train`` / ``validation`` / ``test``), ordered by cutoff then customer.
+    feature_names : list of str
+        Feature columns, in :func:`churnml.features.feature_specs` order.
+    categorical_features : list of str
+        The feature columns with pandas ``category`` dtype.
+    cutoffs : list of pandas.Timestamp
+        Oldest first.
+    specs : list of FeatureSpec
+    split_cutoffs : dict
+        ``split`` -> its cutoffs.
+    """
+
+    frame: pd.DataFrame
+    feature_names: list[str]
+    categorical_features: list[str]
+    cutoffs: list[pd.Timestamp]
+    specs: list[FeatureSpec]
+    split_cutoffs: dict[str, list[pd.Timestamp]] = field(default_factory=dict)
+
+    def split(self, name: str) -> pd.DataFrame:
+        """Rows of one split (``train``, ``validation`` or ``test``)."""
+        if name not in SPLITS:
+            raise ValueError(f"Unknown split {name!r}. Use one of: {', '.join(SPLITS)}.")
+        return self.frame[self.frame["split"] == name]
+
+
+def population_sql(dataset: Dataset, cutoffs: Sequence[pd.Timestamp], config: Config) -> str:
+    """Query selecting ``customer_id, cutoff`` for the population at each cutoff."""
+    layout = table_columns(dataset)
+    return (
+        f"WITH cutoffs AS ({cutoffs_sql(cutoffs, config)}),\n"
+        f"act AS ({activity_body()}),\n"
+        f"pop AS ({population_body(layout, config, activity='act')})\n"
+        "SELECT customer_id, cutoff FROM pop ORDER BY cutoff, customer_id"
+    )
+
+
+def population(dataset: Dataset, cutoffs: Sequence[pd.Timestamp], config: Config) -> pd.DataFrame:
+    """The population at each cutoff: ``customer_id``, ``cutoff``, ordered by cutoff then customer.
+
+    Example
+    -------
+    >>> population(ds, [pd.Timestamp("2024-01-01")], Config())   # doctest: +SKIP
+    """
+    frame = dataset.con.execute(population_sql(dataset, cutoffs, config)).df()
+    return _key_types(frame)
+
+
+def label_sql(dataset: Dataset, cutoffs: Sequence[pd.Timestamp], config: Config) -> str:
+    """Query of ``customer_id, cutoff, churned, value`` for the population at each cutoff."""
+    layout = table_columns(dataset)
+    contractual = "churn_events" in layout
+    window = "{a}.timestamp >= k.cutoff AND {a}.timestamp < k.label_end"
+    ctes = [
+        ("cutoffs", cutoffs_sql(cutoffs, config)),
+        ("act", activity_body()),
+        ("pop", population_body(layout, config, activity="act")),
+        ("lt", "SELECT t.customer_id, k.cutoff, COUNT(*) AS n, SUM(t.amount) AS amount "
+               f"FROM transactions AS t JOIN cutoffs AS k ON {window.format(a='t')} GROUP BY t.customer_id, k.cutoff"),
+    ]
+    if contractual:
+        ctes.append((
+            "lc", "SELECT c.customer_id, k.cutoff, COUNT(*) AS n "
+                  f"FROM churn_events AS c JOIN cutoffs AS k ON {window.format(a='c')} GROUP BY c.customer_id, k.cutoff",
+        ))
+        churned = "CASE WHEN lc.n IS NOT NULL THEN 1 ELSE 0 END"
+        join_churn = "LEFT JOIN lc ON lc.customer_id = p.customer_id AND lc.cutoff = p.cutoff"
+    else:
+        churned = "CASE WHEN lt.n IS NULL THEN 1 ELSE 0 END"
+        join_churn = ""
+    margin = float(config.problem.margin)
+    return (
+        "WITH " + ",\n".join(f"{name} AS ({body})" for name, body in ctes)
+        + f"\nSELECT p.customer_id, p.cutoff, CAST({churned} AS TINYINT) AS churned, "
+        f"CAST(COALESCE(lt.amount, 0) * {margin!r} AS DOUBLE) AS value\n"
+        "FROM pop AS p LEFT JOIN lt ON lt.customer_id = p.customer_id AND lt.cutoff = p.cutoff\n"
+        f"{join_churn}\nORDER BY p.cutoff, p.customer_id"
+    )
+
+
+def build_labels(dataset: Dataset, cutoffs: Sequence[pd.Timestamp], config: Config) -> pd.DataFrame:
+    """Churn and value labels for the population at each cutoff.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    cutoffs : sequence of pandas.Timestamp
+    config : Config
+        ``problem.horizon_days``, ``problem.active_days``, ``problem.margin``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id``, ``cutoff``, ``churned`` (int8), ``value`` (float64), ordered by cutoff
+        then customer; the same rows as :func:`churnml.features.build_features`.
+    """
+    frame = dataset.con.execute(label_sql(dataset, cutoffs, config)).df()
+    frame = _key_types(frame)
+    frame["churned"] = frame["churned"].astype("int8")
+    frame["value"] = frame["value"].astype("float64")
+    return frame
+
+
+def training_cutoffs(as_of: pd.Timestamp, config: Config, data_start: pd.Timestamp) -> list[pd.Timestamp]:
+    """Training cutoffs, oldest first, every label window ending on or before ``as_of``.
+
+    The latest cutoff is ``as_of - horizon``; the others step back by ``cutoff_step_days``, up to
+    ``n_cutoffs`` of them, keeping only cutoffs after ``data_start`` (a cutoff needs history
+    before it).
+
+    Parameters
+    ----------
+    as_of : pandas.Timestamp
+        The date the data is known up to (exclusive).
+    config : Config
+    data_start : pandas.Timestamp
+        The first transaction.
+
+    Returns
+    -------
+    list of pandas.Timestamp
+
+    Raises
+    ------
+    ProblemError
+        When fewer than ``n_validation_cutoffs + n_test_cutoffs + 1`` cutoffs fit.
+
+    Example
+    -------
+    >>> cfg = Config().replace(problem={"n_cutoffs": 3})
+    >>> [str(c.date()) for c in training_cutoffs(pd.Timestamp("2024-07-01"), cfg, pd.Timestamp("2022-01-01"))]
+    ['2024-02-02', '2024-03-03', '2024-04-02']
+    """
+    problem = config.problem
+    as_of, data_start = pd.Timestamp(as_of), pd.Timestamp(data_start)
+    latest = as_of - pd.Timedelta(days=problem.horizon_days)
+    step = pd.Timedelta(days=problem.cutoff_step_days)
+    candidates = [latest - i * step for i in range(problem.n_cutoffs)]
+    cutoffs = sorted(c for c in candidates if c > data_start)
+    needed = problem.n_validation_cutoffs + problem.n_test_cutoffs + 1
+    if len(cutoffs) < needed:
+        raise ProblemError(
+            f"Only {len(cutoffs)} training cutoff(s) fit between the data's start {data_start:%Y-%m-%d} and "
+            f"as-of {as_of:%Y-%m-%d} minus the {problem.horizon_days}-day horizon; at least {needed} are needed "
+            f"({problem.n_test_cutoffs} test, {problem.n_validation_cutoffs} validation, 1 train). "
+            "Use a later --as-of, more history, or lower [problem] horizon_days or cutoff_step_days."
+        )
+    return cutoffs
+
+
+def data_start(dataset: Dataset) -> pd.Timestamp:
+    """The first transaction's timestamp."""
+    first = dataset.con.execute("SELECT MIN(timestamp) FROM transactions").fetchone()[0]
+    if first is None:
+        raise ProblemError("Table 'transactions' is empty: there is no history to learn from. Check the data source.")
+    return pd.Timestamp(first)
+
+
+def build_training_set(dataset: Dataset, as_of: pd.Timestamp, config: Config) -> TrainingSet:
+    """Features and labels over the training cutoffs, split out of time.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    as_of : pandas.Timestamp
+        Labels use data before this date only.
+    config : Config
+
+    Returns
+    -------
+    TrainingSet
+
+    Raises
+    ------
+    ProblemError
+        Too few cutoffs fit, ``as_of`` lies after the data's end, or a validation/test cutoff
+        has nobody in its population.
+
+    Example
+    -------
+    >>> ts = build_training_set(ds, pd.Timestamp("2024-07-01"), Config())   # doctest: +SKIP
+    >>> ts.split("test").churned.mean()                                     # doctest: +SKIP
+    """
+    as_of = pd.Timestamp(as_of)
+    problem = config.problem
+    if dataset.data_end is not None and as_of > pd.Timestamp(dataset.data_end) + DATA_END_TOLERANCE:
+        raise ProblemError(
+            f"As-of date {as_of:%Y-%m-%d} is after the data's end ({pd.Timestamp(dataset.data_end):%Y-%m-%d}): "
+            "the latest label windows would count missing data as churn. Use an as-of date on or before "
+            f"{pd.Timestamp(dataset.data_end) + pd.Timedelta(days=1):%Y-%m-%d}."
+        )
+    cutoffs = training_cutoffs(as_of, config, data_start(dataset))
+    n_test, n_val = problem.n_test_cutoffs, problem.n_validation_cutoffs
+    split_cutoffs = {
+        "train": cutoffs[: len(cutoffs) - n_test - n_val],
+        "validation": cutoffs[len(cutoffs) - n_test - n_val: len(cutoffs) - n_test],
+        "test": cutoffs[len(cutoffs) - n_test:],
+    }
+    specs = feature_specs(dataset)
+    features = build_features(dataset, cutoffs, config)
+    labels = build_labels(dataset, cutoffs, config)
+    frame = features.merge(labels, on=["customer_id", "cutoff"], how="inner", validate="one_to_one")
+    split_of = {c: name for name, cs in split_cutoffs.items() for c in cs}
+    frame["split"] = frame["cutoff"].map(split_of).astype(str)
+    for name in SPLITS:
+        if not (frame["split"] == name).any():
+            dates = ", ".join(f"{c:%Y-%m-%d}" for c in split_cutoffs[name])
+            raise ProblemError(
+                f"No customers in the population at the {name} cutoff(s) {dates} (as-of {as_of:%Y-%m-%d}). "
+                + _population_hint(dataset, config)
+            )
+    return TrainingSet(
+        frame=frame.reset_index(drop=True),
+        feature_names=[s.name for s in specs],
+        categorical_features=[s.name for s in specs if s.kind == "categorical"],
+        cutoffs=cutoffs,
+        specs=specs,
+        split_cutoffs=split_cutoffs,
+    )
+
+
+def build_scoring_frame(dataset: Dataset, as_of: pd.Timestamp, config: Config) -> pd.DataFrame:
+    """Features for the population at ``as_of`` (no labels): what scoring feeds the models.
+
+    Raises
+    ------
+    ProblemError
+        When nobody is in the population at ``as_of``.
+
+    Example
+    -------
+    >>> frame = build_scoring_frame(ds, pd.Timestamp("2024-07-01"), Config())   # doctest: +SKIP
+    """
+    as_of = pd.Timestamp(as_of)
+    frame = build_features(dataset, [as_of], config)
+    if frame.empty:
+        raise ProblemError(f"No customers in the population at {as_of:%Y-%m-%d}. " + _population_hint(dataset, config))
+    return frame
+
+
+def _population_hint(dataset: Dataset, config: Config) -> str:
+    """What to check when a population is empty, with the data's date range."""
+    first, last = dataset.con.execute("SELECT MIN(timestamp), MAX(timestamp) FROM transactions").fetchone()
+    span = f"transactions run from {pd.Timestamp(first):%Y-%m-%d} to {pd.Timestamp(last):%Y-%m-%d}" if first else "there are no transactions"
+    if dataset.has("churn_events"):
+        rule = "the population is customers who signed up before the date and have no churn event before it"
+    else:
+        rule = (f"the population is customers who signed up before the date and made a transaction "
+                f"in the {config.problem.active_days} days before it")
+    return f"Is the date before the first transaction or long after the last? ({rule}; {span}.)"
+
+
+def _key_types(frame: pd.DataFrame) -> pd.DataFrame:
+    frame["customer_id"] = frame["customer_id"].astype(str)
+    frame["cutoff"] = pd.to_datetime(frame["cutoff"])
+    return frame
