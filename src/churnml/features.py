@@ -185,7 +185,14 @@ def build_features(dataset: Dataset, cutoffs: Sequence[pd.Timestamp], config: Co
     features = _features(table_columns(dataset), dataset.attributes)
     sql = feature_sql(dataset, cutoffs, config)
     frame = dataset.con.execute(sql).df()
-    return _typed_frame(frame, features)
+    # Levels come from the whole customers table, not the rows returned, so frames built for
+    # different cutoffs of the same data share their categories (concat/merge keep the dtype).
+    levels = {
+        f.spec.name: _categories(dataset, column)
+        for f, column in zip(features, _source_columns(features, dataset.attributes))
+        if f.spec.kind == "categorical"
+    }
+    return _typed_frame(frame, features, levels)
 
 
 def feature_sql(dataset: Dataset, cutoffs: Sequence[pd.Timestamp], config: Config) -> str:
@@ -642,16 +649,27 @@ def _with(ctes: Sequence[tuple[str, str]]) -> str:
     return "WITH " + ",\n".join(f"{name} AS (\n  {body}\n)" for name, body in ctes)
 
 
-def _typed_frame(frame: pd.DataFrame, features: Sequence[_Feature]) -> pd.DataFrame:
-    """Fix dtypes: string ids, naive timestamps, float64 numerics, sorted-category categoricals."""
+def _source_columns(features: Sequence[_Feature], attributes: Mapping[str, str]) -> list[str | None]:
+    """For each feature, the customers column it copies (attributes) or None."""
+    by_sql = {f"cu.{_q(column)}": column for column in attributes}
+    return [by_sql.get(f.sql) for f in features]
+
+
+def _categories(dataset: Dataset, column: str | None) -> list[str]:
+    rows = dataset.con.execute(
+        f"SELECT DISTINCT {_q(column)} FROM customers WHERE {_q(column)} IS NOT NULL ORDER BY 1"
+    ).fetchall()
+    return [value for value, in rows]
+
+
+def _typed_frame(frame: pd.DataFrame, features: Sequence[_Feature], levels: Mapping[str, list[str]]) -> pd.DataFrame:
+    """Fix dtypes: string ids, naive timestamps, float64 numerics, categoricals with ``levels``."""
     frame["customer_id"] = frame["customer_id"].astype(str)
     frame["cutoff"] = pd.to_datetime(frame["cutoff"])
     for feature in features:
         name = feature.spec.name
         if feature.spec.kind == "categorical":
-            values = frame[name].astype(object)
-            categories = sorted(v for v in values.dropna().unique())
-            frame[name] = pd.Categorical(values, categories=categories)
+            frame[name] = pd.Categorical(frame[name].astype(object), categories=levels[name])
         else:
             frame[name] = frame[name].astype("float64")
     return frame

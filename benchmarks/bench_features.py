@@ -1,0 +1,123 @@
+"""Benchmark: point-in-time features on N generated customers.
+
+Reports wall time and peak memory of :func:`churnml.features.build_features` for one cutoff and
+for six, and the ratio to a bare DuckDB ``GROUP BY customer_id`` sum of ``amount`` over the same
+transactions, timed in the same run (so the machine's speed cancels out).
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_features.py                    # 1,000,000 customers
+    .venv/bin/python benchmarks/bench_features.py --customers 50000 --data /tmp/bench50k
+
+Aims (issue 3): features within 5x the bare scan, peak memory under 8 GB, time linear in cutoffs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import psutil
+
+from churnml.config import Config
+from churnml.features import build_features
+from churnml.validate import load_dataset
+
+
+class PeakRss:
+    """Sample this process's RSS every 50 ms; ``peak`` is the highest seen since ``reset``."""
+
+    def __init__(self) -> None:
+        self._process = psutil.Process()
+        self._stop = threading.Event()
+        self.peak = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._process.memory_info().rss)
+            time.sleep(0.05)
+
+    def reset(self) -> None:
+        self.peak = self._process.memory_info().rss
+
+    def __enter__(self) -> "PeakRss":
+        self.reset()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def timed(func, peak: PeakRss) -> tuple[float, float, object]:
+    """Run ``func``; return (seconds, peak RSS in GB during the call, result)."""
+    peak.reset()
+    start = time.perf_counter()
+    result = func()
+    seconds = time.perf_counter() - start
+    peak.peak = max(peak.peak, psutil.Process().memory_info().rss)
+    return seconds, peak.peak / 1e9, result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--data", type=Path, default=None,
+                        help="Folder for the generated data (reused when it already holds transactions.parquet).")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--as-of", default="2025-07-01")
+    parser.add_argument("--threads", type=int, default=None, help="DuckDB threads (default: DuckDB's choice).")
+    args = parser.parse_args(argv)
+
+    data = args.data or Path(f"/tmp/churnml-bench-{args.customers}")
+    if not (data / "transactions.parquet").exists():
+        from churnml.generate import generate
+
+        print(f"generating {args.customers:,} customers into {data} …", file=sys.stderr)
+        start = time.perf_counter()
+        generate(data, customers=args.customers, seed=args.seed, fmt="parquet")
+        print(f"  generated in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+
+    config = Config()
+    with PeakRss() as peak:
+        load_s, load_gb, dataset = timed(lambda: load_dataset(data, config), peak)
+        if args.threads:
+            dataset.con.execute(f"SET threads = {args.threads}")
+        counts = {
+            t: dataset.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in dataset.tables
+        }
+        as_of = pd.Timestamp(args.as_of)
+        six = [as_of - pd.Timedelta(days=30 * i) for i in range(6)]
+
+        bare_sql = "SELECT customer_id, sum(amount) FROM transactions GROUP BY 1"
+        bare_s, bare_gb, _ = timed(lambda: dataset.con.execute(bare_sql).df(), peak)
+        one_s, one_gb, one = timed(lambda: build_features(dataset, [as_of], config), peak)
+        six_s, six_gb, six_frame = timed(lambda: build_features(dataset, six, config), peak)
+        bare2_s, _, _ = timed(lambda: dataset.con.execute(bare_sql).df(), peak)
+
+    bare = min(bare_s, bare2_s)
+    rows = [
+        ("data", f"{counts.get('customers', 0):,} customers, {counts.get('transactions', 0):,} transactions, "
+                 f"{counts.get('service_events', 0):,} service events"),
+        ("load + validate", f"{load_s:.1f} s, peak RSS {load_gb:.2f} GB"),
+        ("bare GROUP BY sum(amount)", f"{bare:.2f} s (best of 2)"),
+        ("features, 1 cutoff", f"{one_s:.2f} s = {one_s / bare:.1f}x bare, peak RSS {one_gb:.2f} GB, {len(one):,} rows x {one.shape[1]} cols"),
+        ("features, 6 cutoffs", f"{six_s:.2f} s = {six_s / one_s:.1f}x one cutoff, peak RSS {six_gb:.2f} GB, {len(six_frame):,} rows"),
+        ("max RSS (getrusage)", f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB"),
+        ("cores", f"{psutil.cpu_count()}"),
+    ]
+    print("| measure | result |\n| --- | --- |")
+    for name, value in rows:
+        print(f"| {name} | {value} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

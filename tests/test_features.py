@@ -1,0 +1,210 @@
+"""Features: hand-computed values, which features exist, dtypes, reasons, portability."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlglot
+
+from churnml.config import Config
+from churnml.dataset import Dataset
+from churnml.features import (
+    NEVER_DAYS,
+    FeatureSpec,
+    build_features,
+    feature_description,
+    feature_specs,
+    feature_sql,
+    render_reason,
+)
+
+CUTOFF = pd.Timestamp("2024-01-01")
+T = pd.Timestamp
+
+
+def small_dataset(service: bool = True) -> Dataset:
+    """Three customers whose features are worked out by hand below."""
+    frames = {
+        "customers": pd.DataFrame({
+            "customer_id": ["a", "b", "c", "d"],
+            "signup_date": [T("2023-01-01"), T("2023-06-01"), None, T("2024-02-01")],
+            "plan": ["gold", "basic", "gold", "basic"],
+            "age": [30, 40, 50, 60],
+        }),
+        "transactions": pd.DataFrame({
+            "customer_id": ["a", "a", "a", "a", "b", "c", "c", "d"],
+            "timestamp": [T("2023-10-02"), T("2023-11-01"), T("2023-12-11"), T("2024-01-01"),
+                          T("2023-12-01"), T("2023-12-20"), T("2024-01-05"), T("2023-12-30")],
+            "amount": [10.0, 20.0, -5.0, 99.0, 7.0, 3.0, 1.0, 4.0],
+            "category": ["x", "y", "x", "z", None, "z", "q", "x"],
+        }),
+    }
+    if service:
+        frames["service_events"] = pd.DataFrame({
+            "customer_id": ["a", "a", "a", "b", "b", "a"],
+            "timestamp": [T("2023-11-01"), T("2023-12-01"), T("2023-12-02"), T("2023-12-02"),
+                          T("2023-06-05"), T("2024-01-01")],
+            "event_type": ["complaint", "survey", "complaint", "account_manager_change", "complaint", "complaint"],
+            "resolved_at": [T("2024-01-10"), None, T("2023-12-06"), None, T("2023-06-15"), None],
+            "satisfaction": [None, 2.0, 4.0, None, 1.0, None],
+        })
+    return Dataset.from_frames(frames)
+
+
+@pytest.fixture(scope="module")
+def features() -> pd.DataFrame:
+    return build_features(small_dataset(), [CUTOFF], Config()).set_index("customer_id")
+
+
+def test_population_at_cutoff(features: pd.DataFrame) -> None:
+    # d signed up after the cutoff; c has no sign-up date, so it exists from its first
+    # transaction, which is before the cutoff.
+    assert list(features.index) == ["a", "b", "c"]
+    assert (features["cutoff"] == CUTOFF).all()
+
+
+def test_hand_computed_transaction_features(features: pd.DataFrame) -> None:
+    a = features.loc["a"]
+    # a: purchases 2023-10-02 (10), 2023-11-01 (20); refund 2023-12-11 (-5); 2024-01-01 is at the
+    # cutoff and must not be seen.
+    expected = {
+        "days_since_last_purchase": 61.0,       # 2023-11-01 -> 2024-01-01
+        "days_since_first_purchase": 91.0,      # 2023-10-02 -> 2024-01-01
+        "frequency_30d": 0.0,
+        "frequency_90d": 1.0,                   # window starts 2023-10-03: 2023-10-02 is out
+        "frequency_180d": 2.0,
+        "frequency_lifetime": 2.0,
+        "monetary_30d": -5.0,                   # the refund only
+        "monetary_90d": 15.0,
+        "monetary_lifetime": 25.0,
+        "spend_prev_90d": 10.0,                 # [2023-07-05, 2023-10-03)
+        "spend_trend_pct": 50.0,                # 15 vs 10
+        "frequency_trend": 0.0,                 # 1 vs 1
+        "mean_gap_days": 30.0,                  # one gap between the two purchases
+        "gap_std_days": 0.0,
+        "recency_vs_usual_gap": 61.0 / 30.0,
+        "refunds_365d": 1.0,
+        "refund_amount_365d": 5.0,
+        "distinct_categories": 2.0,             # x, y (z is at the cutoff)
+        "tenure_days": 365.0,
+    }
+    for name, value in expected.items():
+        assert a[name] == pytest.approx(value), name
+    b = features.loc["b"]
+    assert b["days_since_last_purchase"] == 31.0
+    assert np.isnan(b["mean_gap_days"]) and np.isnan(b["gap_std_days"]) and np.isnan(b["recency_vs_usual_gap"])
+    assert b["distinct_categories"] == 0.0
+    assert b["spend_trend_pct"] == 100.0        # nothing before, something now
+    c = features.loc["c"]
+    assert c["tenure_days"] == 12.0             # from the first transaction (no sign-up date)
+    assert c["monetary_lifetime"] == 3.0        # 2024-01-05 is after the cutoff
+
+
+def test_hand_computed_service_features(features: pd.DataFrame) -> None:
+    a, b, c = features.loc["a"], features.loc["b"], features.loc["c"]
+    # a: complaint 2023-11-01 resolved after the cutoff (unresolved at it), survey 2023-12-01 (2/5),
+    # complaint 2023-12-02 resolved 2023-12-06 (4 days, 4/5), complaint at the cutoff (not seen).
+    assert a["complaints_90d"] == 2.0
+    assert a["complaints_30d"] == 1.0
+    assert a["surveys_90d"] == 1.0
+    assert a["unresolved_complaints"] == 1.0
+    assert a["oldest_unresolved_complaint_days"] == 61.0
+    assert a["mean_resolution_days"] == 4.0 and a["max_resolution_days"] == 4.0
+    assert a["last_satisfaction"] == 4.0
+    assert a["lowest_satisfaction_365d"] == 2.0
+    assert a["days_since_last_complaint"] == 30.0
+    assert a["days_since_account_manager_change"] == NEVER_DAYS
+    # 60 - 5*2 complaints + 10*(4-3) - 10*1 unresolved - 10*4/30 slow resolution
+    assert a["service_experience_score"] == pytest.approx(60 - 10 + 10 - 10 - 4 / 3)
+    assert b["days_since_account_manager_change"] == 30.0
+    assert b["account_manager_changes_365d"] == 1.0
+    assert b["complaints_365d"] == 1.0 and b["complaints_90d"] == 0.0
+    assert b["mean_resolution_days"] == 10.0
+    assert b["lowest_satisfaction_365d"] == 1.0
+    # c never had a service event: counts 0, "days since" the sentinel, scores NaN.
+    assert c["complaints_lifetime"] == 0.0 and c["unresolved_complaints"] == 0.0
+    assert c["days_since_last_complaint"] == NEVER_DAYS
+    assert np.isnan(c["last_satisfaction"]) and np.isnan(c["mean_resolution_days"])
+    assert c["service_experience_score"] == 60.0
+
+
+def test_columns_follow_specs_and_dtypes(features: pd.DataFrame) -> None:
+    specs = feature_specs(small_dataset())
+    assert list(features.reset_index().columns) == ["customer_id", "cutoff", *[s.name for s in specs]]
+    assert isinstance(features["plan"].dtype, pd.CategoricalDtype)
+    assert list(features["plan"].cat.categories) == ["basic", "gold"]
+    numeric = [s.name for s in specs if s.kind == "numeric"]
+    assert all(features[n].dtype == np.float64 for n in numeric)
+    # No NaN soup: only the features that document a missing rule may be NaN.
+    may_be_missing = {s.name for s in specs if s.missing and "NaN" in s.missing}
+    nan_columns = {n for n in numeric if features[n].isna().any()}
+    assert nan_columns <= may_be_missing
+
+
+def test_no_service_events_leaves_out_service_features() -> None:
+    dataset = small_dataset(service=False)
+    names = [s.name for s in feature_specs(dataset)]
+    assert "complaints_90d" not in names and "service_experience_score" not in names
+    frame = build_features(dataset, [CUTOFF], Config())
+    assert list(frame.columns[2:]) == names
+    assert {s.source for s in feature_specs(dataset)} == {"transactions", "customers"}
+
+
+def test_several_cutoffs_equal_one_at_a_time() -> None:
+    dataset = small_dataset()
+    cutoffs = [T("2023-11-15"), T("2023-12-15"), CUTOFF]
+    together = build_features(dataset, cutoffs, Config())
+    apart = pd.concat([build_features(dataset, [c], Config()) for c in cutoffs], ignore_index=True)
+    pd.testing.assert_frame_equal(together, apart)
+
+
+def test_empty_population_gives_empty_frame_with_columns() -> None:
+    dataset = small_dataset()
+    frame = build_features(dataset, [T("2000-01-01")], Config())
+    assert frame.empty
+    assert list(frame.columns[2:]) == [s.name for s in feature_specs(dataset)]
+
+
+def test_description_is_json_ready_and_complete() -> None:
+    description = feature_description(small_dataset())
+    json.dumps(description)
+    assert {"name", "description", "source", "window", "kind", "monotone", "reason", "missing"} <= set(description[0])
+    by_name = {d["name"]: d for d in description}
+    assert by_name["days_since_last_purchase"]["monotone"] == 1
+    assert by_name["frequency_90d"]["monotone"] == -1
+    assert by_name["unresolved_complaints"]["monotone"] == 1
+    assert by_name["plan"]["kind"] == "categorical"
+    assert str(int(NEVER_DAYS)) in by_name["days_since_last_complaint"]["missing"]
+    assert all(d["monotone"] in (-1, 0, 1) and d["description"] for d in description)
+
+
+def test_every_reason_renders_for_a_real_row(features: pd.DataFrame) -> None:
+    row = features.loc["a"]
+    for spec in feature_specs(small_dataset()):
+        text = render_reason(spec, row)
+        assert isinstance(text, str)
+        assert "{" not in text and "nan" not in text
+
+
+def test_render_reason_examples(features: pd.DataFrame) -> None:
+    specs = {s.name: s for s in feature_specs(small_dataset())}
+    a, c = features.loc["a"], features.loc["c"]
+    assert render_reason(specs["recency_vs_usual_gap"], a) == "no purchase for 61 days (usually every 30)"
+    assert render_reason(specs["unresolved_complaints"], a) == "1 unresolved complaints"
+    assert render_reason(specs["spend_trend_pct"], a) == "spend +50% on the previous quarter"
+    assert render_reason(specs["plan"], a) == "plan: gold"
+    # Missing or sentinel values give no sentence rather than "every nan" or "9999 days".
+    assert render_reason(specs["recency_vs_usual_gap"], c) == ""
+    assert render_reason(specs["days_since_last_complaint"], c) == ""
+    assert render_reason(specs["mean_gap_days"], a) == ""   # no reason template
+    spec = FeatureSpec("x", "", "customers", None, "numeric", 0, "{x:.0f} things")
+    assert render_reason(spec, {}) == ""
+
+
+def test_sql_transpiles_to_spark() -> None:
+    sql = feature_sql(small_dataset(), [CUTOFF, T("2023-12-01")], Config())
+    spark = sqlglot.transpile(sql, read="duckdb", write="spark")[0]
+    assert "UNIX_TIMESTAMP" in spark and "MAX_BY" in spark
