@@ -1,0 +1,194 @@
+"""Population, labels, training cutoffs and training sets: the rules of DESIGN.md, case by case."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from churnml.config import Config
+from churnml.dataset import Dataset
+from churnml.errors import ProblemError
+from churnml.labels import (
+    build_labels,
+    build_scoring_frame,
+    build_training_set,
+    population,
+    training_cutoffs,
+)
+
+T = pd.Timestamp
+CUTOFF = T("2024-01-01")
+
+
+def dataset(churn_events: pd.DataFrame | None = None, **extra: pd.DataFrame) -> Dataset:
+    """Five customers around CUTOFF:
+
+    * a: active, buys in the label window (2024-02-01, 30 + 12.5)
+    * b: active before, silent in the label window
+    * c: last bought 400 days before the cutoff (inactive)
+    * d: signed up after the cutoff
+    * e: no sign-up date, bought only in the label window
+    """
+    frames = {
+        "customers": pd.DataFrame({
+            "customer_id": ["a", "b", "c", "d", "e"],
+            "signup_date": [T("2022-01-01"), T("2022-01-01"), T("2021-01-01"), T("2024-01-15"), None],
+        }),
+        "transactions": pd.DataFrame({
+            "customer_id": ["a", "a", "a", "b", "c", "d", "e", "a"],
+            "timestamp": [T("2023-12-01"), T("2024-02-01"), T("2024-02-01 12:00"), T("2023-06-01"),
+                          T("2022-11-27"), T("2024-01-20"), T("2024-01-10"), T("2024-03-31")],
+            "amount": [5.0, 30.0, 12.5, 8.0, 9.0, 4.0, 6.0, 100.0],
+        }),
+    }
+    if churn_events is not None:
+        frames["churn_events"] = churn_events
+    frames.update(extra)
+    return Dataset.from_frames(frames)
+
+
+def labels_by_customer(ds: Dataset, config: Config = Config(), cutoff: pd.Timestamp = CUTOFF) -> pd.DataFrame:
+    return build_labels(ds, [cutoff], config).set_index("customer_id")
+
+
+# -- non-contractual ---------------------------------------------------------------------------
+
+
+def test_non_contractual_population_needs_recent_activity() -> None:
+    members = population(dataset(), [CUTOFF], Config())
+    # c: last transaction 400 days ago (> active_days=365); d: signs up later; e: nothing before.
+    assert list(members["customer_id"]) == ["a", "b"]
+    wider = Config().replace(problem={"active_days": 500})
+    assert list(population(dataset(), [CUTOFF], wider)["customer_id"]) == ["a", "b", "c"]
+
+
+def test_non_contractual_labels() -> None:
+    labels = labels_by_customer(dataset())
+    assert labels.loc["a", "churned"] == 0 and labels.loc["a", "value"] == 42.5
+    assert labels.loc["b", "churned"] == 1 and labels.loc["b", "value"] == 0.0
+    assert labels["churned"].dtype == "int8" and labels["value"].dtype == "float64"
+
+
+def test_horizon_is_half_open_and_margin_applies() -> None:
+    # horizon 90 days: window [2024-01-01, 2024-03-31); a's 100 on 2024-03-31 is just outside.
+    labels = labels_by_customer(dataset(), Config().replace(problem={"margin": 0.5}))
+    assert labels.loc["a", "value"] == 21.25
+    longer = labels_by_customer(dataset(), Config().replace(problem={"horizon_days": 91}))
+    assert longer.loc["a", "value"] == 142.5
+
+
+def test_labels_have_the_feature_rows() -> None:
+    from churnml.features import build_features
+
+    cutoffs = [T("2023-07-01"), CUTOFF]
+    features = build_features(dataset(), cutoffs, Config())
+    labels = build_labels(dataset(), cutoffs, Config())
+    pd.testing.assert_frame_equal(features[["customer_id", "cutoff"]], labels[["customer_id", "cutoff"]])
+
+
+# -- contractual -------------------------------------------------------------------------------
+
+
+def churn(*rows: tuple[str, str]) -> pd.DataFrame:
+    return pd.DataFrame({"customer_id": [r[0] for r in rows], "timestamp": [T(r[1]) for r in rows]})
+
+
+def test_contractual_population_ignores_activity_but_excludes_earlier_churn() -> None:
+    ds = dataset(churn(("b", "2023-12-31"), ("c", "2024-01-01"), ("a", "2024-06-01")))
+    members = population(ds, [CUTOFF], Config())
+    # b churned before the cutoff; c churns exactly at it (still a customer at the cutoff, and
+    # inactive customers count in a contract); d not yet signed up; e has no sign-up and no
+    # transaction before the cutoff.
+    assert list(members["customer_id"]) == ["a", "c"]
+
+
+def test_contractual_labels() -> None:
+    ds = dataset(churn(("c", "2024-01-01"), ("a", "2024-06-01")))
+    labels = labels_by_customer(ds)
+    assert labels.loc["c", "churned"] == 1            # churn event exactly at the cutoff: label
+    assert labels.loc["a", "churned"] == 0            # churns after the horizon
+    assert labels.loc["a", "value"] == 42.5           # value is still the spend in the window
+
+
+def test_no_service_events_case_builds_training_set() -> None:
+    ds = dataset()
+    assert not ds.has("service_events")
+    config = Config().replace(problem={"n_cutoffs": 3, "cutoff_step_days": 30, "horizon_days": 30})
+    training = build_training_set(ds, T("2024-02-15"), config)
+    assert not any(name.startswith("complaints") for name in training.feature_names)
+
+
+# -- training cutoffs --------------------------------------------------------------------------
+
+
+def test_training_cutoffs_step_back_from_as_of_minus_horizon() -> None:
+    config = Config().replace(problem={"n_cutoffs": 4, "cutoff_step_days": 30, "horizon_days": 90})
+    as_of = T("2024-07-01")
+    cutoffs = training_cutoffs(as_of, config, data_start=T("2020-01-01"))
+    assert cutoffs == [T("2024-01-03"), T("2024-02-02"), T("2024-03-03"), T("2024-04-02")]
+    assert all(c + pd.Timedelta(days=90) <= as_of for c in cutoffs)
+
+
+def test_training_cutoffs_keep_only_those_after_the_data_start() -> None:
+    config = Config().replace(problem={"n_cutoffs": 6, "cutoff_step_days": 30, "horizon_days": 90})
+    cutoffs = training_cutoffs(T("2024-07-01"), config, data_start=T("2024-02-01"))
+    assert cutoffs == [T("2024-02-02"), T("2024-03-03"), T("2024-04-02")]
+
+
+def test_too_few_cutoffs_is_a_problem_error_with_a_fix() -> None:
+    config = Config().replace(problem={"n_cutoffs": 6, "cutoff_step_days": 30, "horizon_days": 90})
+    with pytest.raises(ProblemError) as info:
+        training_cutoffs(T("2024-07-01"), config, data_start=T("2024-03-15"))
+    message = str(info.value)
+    assert "Only 1 training cutoff(s) fit between the data's start 2024-03-15 and as-of 2024-07-01" in message
+    assert "at least 3 are needed" in message
+    assert "Use a later --as-of" in message
+
+
+# -- training set ------------------------------------------------------------------------------
+
+
+def long_history() -> Dataset:
+    days = pd.date_range("2023-01-01", "2024-06-30", freq="7D")
+    ids = ["a", "b", "c"]
+    rows = [(cid, day + pd.Timedelta(hours=i), 10.0 + i) for i, cid in enumerate(ids) for day in days
+            if not (cid == "c" and day > T("2024-01-15"))]
+    return Dataset.from_frames({
+        "customers": pd.DataFrame({"customer_id": ids, "signup_date": [T("2022-06-01")] * 3,
+                                   "region": ["n", "s", "n"]}),
+        "transactions": pd.DataFrame(rows, columns=["customer_id", "timestamp", "amount"]),
+    })
+
+
+def test_training_set_splits_out_of_time() -> None:
+    config = Config().replace(problem={"n_cutoffs": 5, "n_validation_cutoffs": 1, "n_test_cutoffs": 2})
+    training = build_training_set(long_history(), T("2024-07-01"), config)
+    frame = training.frame
+    assert training.cutoffs == sorted(training.cutoffs) and len(training.cutoffs) == 5
+    assert training.split_cutoffs["test"] == training.cutoffs[-2:]
+    assert training.split_cutoffs["validation"] == training.cutoffs[-3:-2]
+    assert frame.groupby("split")["cutoff"].max()["train"] < frame.groupby("split")["cutoff"].min()["validation"]
+    assert set(frame.loc[frame.split == "test", "cutoff"]) == set(training.cutoffs[-2:])
+    assert list(frame.columns) == ["customer_id", "cutoff", *training.feature_names, "churned", "value", "split"]
+    assert training.categorical_features == ["region"]
+    assert len(training.split("train")) == 2 * 3
+    # c's last purchase is on 2024-01-15: not churned at cutoffs before it, churned after it.
+    c = frame[frame.customer_id == "c"].set_index("cutoff")["churned"]
+    assert list(c) == [0, 0, 1, 1, 1]
+    assert (frame[frame.customer_id != "c"]["churned"] == 0).all()
+
+
+def test_training_set_refuses_an_as_of_after_the_data() -> None:
+    with pytest.raises(ProblemError, match="As-of date 2025-01-01 is after the data's end \\(2024-06-30\\)"):
+        build_training_set(long_history(), T("2025-01-01"), Config())
+
+
+def test_scoring_frame_and_empty_population_error() -> None:
+    frame = build_scoring_frame(dataset(), CUTOFF, Config())
+    assert list(frame["customer_id"]) == ["a", "b"]
+    assert "churned" not in frame.columns
+    with pytest.raises(ProblemError) as info:
+        build_scoring_frame(dataset(), T("2019-01-01"), Config())
+    message = str(info.value)
+    assert message.startswith("No customers in the population at 2019-01-01.")
+    assert "transactions run from 2022-11-27 to 2024-03-31" in message
