@@ -1,0 +1,452 @@
+"""Batch scoring: one row per customer in the population at an as-of date.
+
+The scores table (:data:`SCORE_COLUMNS`, ordered by ``customer_id``):
+
+======================  =========  ============================================================
+column                  type       meaning
+======================  =========  ============================================================
+customer_id             str
+as_of                   datetime   features see only events before it
+churn_probability       float      calibrated probability of churning within the horizon
+predicted_value         float      expected value over the horizon: ``(1 - p) × value_if_retained``
+value_at_risk           float      value lost if the customer churns: ``p × value_if_retained``
+risk_tier               str        low / medium / high (:func:`churnml.segments.risk_tiers`)
+value_tier              str        low / medium / high, 80/20 over the whole population
+segment                 str        value × risk segment key (:data:`churnml.segments.SEGMENTS`)
+lifecycle_stage         str        new / growing / stable / declining
+reasons                 str        up to 3 drivers of the churn risk, ``"; "``-separated
+churn_model_version     str        registry versions of the models used
+value_model_version     str
+current_value           float      net revenue over the 365 days before ``as_of``
+======================  =========  ============================================================
+
+One code path: :func:`score` (a whole dataset, in chunks) and :func:`score_features` (a few
+customers, e.g. from the HTTP API) share :func:`_predict` and :func:`_finish`. Value tiers need the
+whole population: :func:`score` computes their cut points from every customer's predicted value
+before the first chunk is finished; :func:`score_features` takes them as an argument (see
+:func:`population_value_thresholds`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+import numpy as np
+import pandas as pd
+
+from churnml import io
+from churnml.config import Config
+from churnml.dataset import Dataset
+from churnml.errors import DataError
+from churnml.features import FeatureSpec
+from churnml.labels import build_scoring_frame
+from churnml.reasons import explain, reason_text
+from churnml.segments import (
+    LIFECYCLE_STAGES,
+    RISK_TIERS,
+    SEGMENTS,
+    VALUE_TIERS,
+    ValueThresholds,
+    assign_segments,
+    lifecycle_stages,
+    risk_tiers,
+    value_thresholds as compute_value_thresholds,
+    value_tiers,
+)
+
+
+SCORE_COLUMNS: tuple[str, ...] = (
+    "customer_id",
+    "as_of",
+    "churn_probability",
+    "predicted_value",
+    "value_at_risk",
+    "risk_tier",
+    "value_tier",
+    "segment",
+    "lifecycle_stage",
+    "reasons",
+    "churn_model_version",
+    "value_model_version",
+    "current_value",
+)
+
+CURRENT_VALUE_FEATURE = "monetary_365d"
+"""Feature that is the customer's net revenue over the last 365 days (``current_value``)."""
+TENURE_FEATURE = "tenure_days"
+TREND_FEATURE = "spend_trend_pct"
+"""Spend change in percent, last 90 days vs the 90 before (lifecycle stage)."""
+
+DEFAULT_CHUNK_SIZE = 100_000
+QUANTILES: tuple[float, ...] = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
+_DISTRIBUTION_COLUMNS = ("churn_probability", "predicted_value", "value_at_risk", "current_value")
+
+Progress = Callable[[str, int, int], None]
+"""``progress(stage, rows_done, rows_total)``; stages are ``"predict"`` and ``"explain"``."""
+
+
+@contextmanager
+def _timed(timings: dict[str, float] | None, stage: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        if timings is not None:
+            timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - started
+
+
+def model_specs(models: Any) -> list[FeatureSpec]:
+    """The feature specs the models were trained with (from the training run's metadata)."""
+    return [FeatureSpec(**spec) for spec in models.metadata.get("specs", [])]
+
+
+def _check_features(features: pd.DataFrame, models: Any) -> list[str]:
+    names = list(models.churn.feature_names_)
+    needed = ["customer_id", *names, CURRENT_VALUE_FEATURE, TENURE_FEATURE, TREND_FEATURE]
+    missing = [c for c in dict.fromkeys(needed) if c not in features.columns]
+    if missing:
+        raise DataError(
+            f"The feature table lacks column(s) {', '.join(missing)} that scoring needs. "
+            "The models were trained on data with more tables or columns than this data has; "
+            "score data shaped like the training data, or retrain on this data."
+        )
+    return names
+
+
+def _predict(features: pd.DataFrame, models: Any, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Churn probability and value if retained for each row."""
+    X = features[names]
+    return models.churn.predict_proba(X), models.value.predict(X)
+
+
+def _finish(
+    features: pd.DataFrame,
+    churn_probability: np.ndarray,
+    value_if_retained: np.ndarray,
+    models: Any,
+    names: list[str],
+    specs: list[FeatureSpec],
+    as_of: pd.Timestamp,
+    config: Config,
+    thresholds: ValueThresholds,
+    timings: dict[str, float] | None = None,
+) -> pd.DataFrame:
+    """Reasons, tiers, segments and the final columns for rows whose predictions are known."""
+    with _timed(timings, "contributions"):
+        contributions = models.churn.contributions(features[names])
+    with _timed(timings, "reasons"):
+        reasons = reason_text(explain(contributions, features, specs))
+    del contributions
+    with _timed(timings, "segments"):
+        predicted_value = (1.0 - churn_probability) * value_if_retained
+        risk = risk_tiers(churn_probability, config)
+        value = value_tiers(predicted_value, thresholds)
+        segment = assign_segments(value, risk)
+        stage = lifecycle_stages(
+            features[TENURE_FEATURE].to_numpy(dtype=float),
+            features[TREND_FEATURE].to_numpy(dtype=float) / 100.0,
+        )
+        n = len(features)
+        return pd.DataFrame({
+            "customer_id": features["customer_id"].astype(str).to_numpy(),
+            "as_of": np.full(n, np.datetime64(as_of, "ns")),
+            "churn_probability": np.asarray(churn_probability, dtype="float64"),
+            "predicted_value": predicted_value.astype("float64"),
+            "value_at_risk": (churn_probability * value_if_retained).astype("float64"),
+            "risk_tier": np.asarray(risk, dtype=object),
+            "value_tier": np.asarray(value, dtype=object),
+            "segment": np.asarray(segment, dtype=object),
+            "lifecycle_stage": np.asarray(stage, dtype=object),
+            "reasons": reasons,
+            "churn_model_version": np.full(n, str(models.churn_version), dtype=object),
+            "value_model_version": np.full(n, str(models.value_version), dtype=object),
+            "current_value": features[CURRENT_VALUE_FEATURE].to_numpy(dtype="float64"),
+        }, columns=list(SCORE_COLUMNS))
+
+
+def _sorted(features: pd.DataFrame) -> pd.DataFrame:
+    ids = features["customer_id"].astype(str)
+    if ids.is_monotonic_increasing:
+        return features.reset_index(drop=True)
+    return features.iloc[np.argsort(ids.to_numpy(), kind="stable")].reset_index(drop=True)
+
+
+def population_value_thresholds(features: pd.DataFrame, models: Any, config: Config | None = None) -> ValueThresholds:
+    """Value-tier cut points over a whole population's feature table.
+
+    The HTTP API calls this once at start-up on the latest feature snapshot, then passes the result
+    to :func:`score_features` for every request, so one customer gets the tier a batch run gives.
+    """
+    names = _check_features(features, models)
+    churn_probability, value_if_retained = _predict(features, models, names)
+    return compute_value_thresholds((1.0 - churn_probability) * value_if_retained, config)
+
+
+def score_features(
+    features: pd.DataFrame,
+    models: Any,
+    as_of: pd.Timestamp | str,
+    config: Config | None = None,
+    value_thresholds: ValueThresholds | None = None,
+) -> pd.DataFrame:
+    """Score customers whose features are already built (the HTTP API's entry point).
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        Rows of a feature table (:func:`churnml.labels.build_scoring_frame` or a snapshot):
+        ``customer_id`` and every feature the models use.
+    models : churnml.tracking.LoadedModels
+    as_of : Timestamp or str
+        The as-of date the features were built for.
+    config : Config, optional
+        Tier thresholds.
+    value_thresholds : ValueThresholds, optional
+        Value-tier cut points of the whole population (:func:`population_value_thresholds`).
+        Without them, the tiers are computed over ``features`` alone, which is right only when
+        ``features`` is the whole population.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`SCORE_COLUMNS`, one row per input row, ordered by ``customer_id``.
+
+    Raises
+    ------
+    DataError
+        When the feature table lacks a column the models need.
+
+    Example
+    -------
+    >>> score_features(snapshot[snapshot.customer_id == "C000042"], models, "2025-06-30")  # doctest: +SKIP
+    """
+    config = config or Config()
+    names = _check_features(features, models)
+    features = _sorted(features)
+    churn_probability, value_if_retained = _predict(features, models, names)
+    if value_thresholds is None:
+        value_thresholds = compute_value_thresholds((1.0 - churn_probability) * value_if_retained, config)
+    return _finish(features, churn_probability, value_if_retained, models, names, model_specs(models),
+                   pd.Timestamp(as_of), config, value_thresholds)
+
+
+def score_chunks(
+    features: pd.DataFrame,
+    as_of: pd.Timestamp | str,
+    models: Any,
+    config: Config | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    progress: Progress | None = None,
+    timings: dict[str, float] | None = None,
+) -> Iterator[pd.DataFrame]:
+    """Score a whole population's feature table, chunk by chunk, in ``customer_id`` order.
+
+    Two passes: the first predicts churn probability and value for everyone (cheap; value-tier
+    cut points need the whole population), the second computes contributions, reasons and
+    segments one chunk at a time, so memory beyond the feature table stays bounded by the chunk.
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        The population's feature table (:func:`churnml.labels.build_scoring_frame`).
+    as_of, models, config
+        As in :func:`score_features`.
+    chunk_size : int
+        Rows per chunk.
+    progress : callable, optional
+        ``progress(stage, rows_done, rows_total)`` after each chunk.
+    timings : dict, optional
+        Filled with seconds per stage (``predict``, ``contributions``, ``reasons``, ``segments``).
+
+    Yields
+    ------
+    pandas.DataFrame
+        Score chunks (:data:`SCORE_COLUMNS`).
+    """
+    config = config or Config()
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+    as_of = pd.Timestamp(as_of)
+    names = _check_features(features, models)
+    specs = model_specs(models)
+    features = _sorted(features)
+    n = len(features)
+    bounds = [(start, min(start + chunk_size, n)) for start in range(0, n, chunk_size)]
+    churn_probability = np.empty(n)
+    value_if_retained = np.empty(n)
+    with _timed(timings, "predict"):
+        for start, stop in bounds:
+            chunk = features.iloc[start:stop]
+            churn_probability[start:stop], value_if_retained[start:stop] = _predict(chunk, models, names)
+            if progress:
+                progress("predict", stop, n)
+    with _timed(timings, "segments"):
+        thresholds = compute_value_thresholds((1.0 - churn_probability) * value_if_retained, config)
+    for start, stop in bounds:
+        yield _finish(features.iloc[start:stop], churn_probability[start:stop], value_if_retained[start:stop],
+                      models, names, specs, as_of, config, thresholds, timings)
+        if progress:
+            progress("explain", stop, n)
+
+
+def score(
+    dataset: Dataset,
+    as_of: pd.Timestamp | str,
+    models: Any,
+    config: Config | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    progress: Progress | None = None,
+    timings: dict[str, float] | None = None,
+) -> pd.DataFrame:
+    """Score every customer in the population at ``as_of``.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Clean data (:func:`churnml.validate.load_dataset`).
+    as_of : Timestamp or str
+        Features see only events before this date.
+    models : churnml.tracking.LoadedModels
+        From :func:`churnml.tracking.load_models`.
+    config : Config, optional
+    chunk_size : int
+        Rows per chunk for contributions and reasons.
+    progress : callable, optional
+        ``progress(stage, rows_done, rows_total)``.
+    timings : dict, optional
+        Filled with seconds per stage (``features`` plus those of :func:`score_chunks`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`SCORE_COLUMNS`, one row per customer, ordered by ``customer_id``.
+
+    Raises
+    ------
+    ProblemError
+        When nobody is in the population at ``as_of``.
+
+    Example
+    -------
+    >>> scores = score(load_dataset("data/"), "2025-06-30", load_models("champion"))  # doctest: +SKIP
+    """
+    config = config or Config()
+    with _timed(timings, "features"):
+        features = build_scoring_frame(dataset, pd.Timestamp(as_of), config)
+    chunks = list(score_chunks(features, as_of, models, config, chunk_size, progress, timings))
+    return pd.concat(chunks, ignore_index=True)
+
+
+def score_metadata(
+    models: Any,
+    as_of: pd.Timestamp | str,
+    config: Config | None = None,
+    data_fingerprint: str | None = None,
+    alias: str | None = None,
+) -> dict[str, Any]:
+    """The context a scores sidecar records: models, data, as-of date and the config used."""
+    config = config or Config()
+    return {
+        "as_of": f"{pd.Timestamp(as_of):%Y-%m-%d}",
+        "models": {
+            "alias": alias,
+            "churn_model_version": str(models.churn_version),
+            "value_model_version": str(models.value_version),
+            "run_id": models.run_id,
+            "trained_as_of": models.metadata.get("as_of"),
+            "grade": models.metadata.get("grade"),
+        },
+        "data_fingerprint": data_fingerprint,
+        "config": _jsonable(config),
+    }
+
+
+def write_scores(
+    scores: pd.DataFrame | Iterable[pd.DataFrame],
+    out: str | Path,
+    fmt: str | None = None,
+    sidecar: Mapping[str, Any] | None = None,
+) -> tuple[Path, Path]:
+    """Write scores and their JSON sidecar ``<out>.json``, atomically.
+
+    Both files appear only when everything was written: a failure (or a killed process) midway
+    leaves neither a partial table nor a sidecar describing one.
+
+    Parameters
+    ----------
+    scores : DataFrame or iterable of DataFrame
+        A scores table, or its chunks (:func:`score_chunks`) to keep memory bounded.
+    out : str or Path
+        The scores file.
+    fmt : {"parquet", "csv"} or None
+        None: from the suffix (``.csv`` → CSV, else Parquet).
+    sidecar : mapping, optional
+        Context to record (:func:`score_metadata`); row counts, tier and segment counts, value-tier
+        cut points and score distributions (quantiles) are added.
+
+    Returns
+    -------
+    (Path, Path)
+        The scores file and the sidecar.
+    """
+    out = Path(out)
+    sidecar_path = out.with_name(out.name + ".json")
+    chunks = [scores] if isinstance(scores, pd.DataFrame) else scores
+    numeric: dict[str, list[np.ndarray]] = {c: [] for c in _DISTRIBUTION_COLUMNS}
+    counts: dict[str, dict[str, int]] = {
+        "risk_tier": dict.fromkeys(RISK_TIERS, 0),
+        "value_tier": dict.fromkeys(VALUE_TIERS, 0),
+        "segment": dict.fromkeys(SEGMENTS, 0),
+        "lifecycle_stage": dict.fromkeys(LIFECYCLE_STAGES, 0),
+    }
+    with io.TableWriter(out, fmt) as writer:
+        for chunk in chunks:
+            writer.write(chunk)
+            for column in _DISTRIBUTION_COLUMNS:
+                numeric[column].append(chunk[column].to_numpy(dtype=float))
+            for column, table in counts.items():
+                for key, count in chunk[column].value_counts().items():
+                    table[str(key)] = table.get(str(key), 0) + int(count)
+        values = {c: np.concatenate(v) if v else np.empty(0) for c, v in numeric.items()}
+        meta = dict(sidecar or {})
+        meta.update({
+            "scores_file": out.name,
+            "format": writer.fmt,
+            "rows": writer.rows,
+            "columns": list(SCORE_COLUMNS),
+            "counts": counts,
+            "value_tier_thresholds": compute_value_thresholds(values["predicted_value"], _config_of(meta)).to_dict(),
+            "totals": {c: float(values[c].sum()) for c in ("predicted_value", "value_at_risk", "current_value")},
+            "distributions": {c: _distribution(v) for c, v in values.items()},
+        })
+        io.write_json(meta, sidecar_path)
+    return out, sidecar_path
+
+
+def _distribution(values: np.ndarray) -> dict[str, float | None]:
+    values = values[np.isfinite(values)]
+    if len(values) == 0:
+        return {"mean": None, **{f"q{round(q * 100):02d}": None for q in QUANTILES}}
+    quantiles = np.quantile(values, QUANTILES)
+    return {"mean": float(values.mean()), **{f"q{round(q * 100):02d}": float(v) for q, v in zip(QUANTILES, quantiles)}}
+
+
+def _config_of(meta: Mapping[str, Any]) -> Config:
+    """The value shares recorded in a sidecar context (defaults when absent)."""
+    shares = meta.get("config", {}).get("segments", {}).get("value_shares")
+    config = Config()
+    return config.replace(segments={"value_shares": tuple(shares)}) if shares else config
+
+
+def _jsonable(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj):
+        return {f.name: _jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    return obj
