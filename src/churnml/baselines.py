@@ -1,0 +1,162 @@
+"""Baselines every model is graded against.
+
+- :class:`RecencyRule` — churn = "no purchase in the last N days", with the best N.
+- :class:`RFMLogistic` — logistic regression on recency, frequency and monetary value.
+- :class:`SpendRateBaseline` — value = the customer's historical spend rate × the horizon.
+
+They take the names of the RFM columns of the training frame, so they work with whatever the
+feature set calls them (:func:`churnml.train` finds them among the features).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+from churnml.errors import NotFittedError
+
+DEFAULT_RECENCY_DAYS = (7, 14, 21, 30, 45, 60, 90, 120, 180, 270, 365)
+
+
+def _require(model: BaseEstimator, attribute: str) -> None:
+    if not hasattr(model, attribute):
+        raise NotFittedError(f"{type(model).__name__} is not fitted yet — call fit first.")
+
+
+class RecencyRule(BaseEstimator):
+    """Flag a customer as churning when their last purchase is at least ``N`` days old.
+
+    ``N`` is the candidate with the highest Youden's J (TPR − FPR, which for a yes/no rule is the
+    same as the best ROC AUC) on the validation data. The predicted probability is the churn rate
+    observed on train + validation among flagged and among unflagged customers, so the rule also
+    has a log loss and a calibration.
+
+    Parameters
+    ----------
+    recency_column : str
+        Days since the last purchase at the cutoff.
+    candidate_days : sequence of int
+
+    Example
+    -------
+    >>> rule = RecencyRule("days_since_last_purchase").fit(X, y, X_val, y_val)  # doctest: +SKIP
+    >>> rule.days_  # doctest: +SKIP
+    60
+    """
+
+    def __init__(self, recency_column: str, candidate_days: Sequence[int] = DEFAULT_RECENCY_DAYS) -> None:
+        self.recency_column = recency_column
+        self.candidate_days = candidate_days
+
+    def _flag(self, X: pd.DataFrame, days: float) -> np.ndarray:
+        recency = pd.to_numeric(X[self.recency_column], errors="coerce").to_numpy(dtype=float)
+        return np.where(np.isnan(recency), True, recency >= days)  # never bought = not active
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame, y_val: np.ndarray) -> "RecencyRule":
+        """Choose ``N`` on validation, estimate flagged/unflagged churn rates on train + validation."""
+        y_val = np.asarray(y_val, dtype=int)
+        scores = {}
+        for days in self.candidate_days:
+            flagged = self._flag(X_val, days)
+            tpr = flagged[y_val == 1].mean() if (y_val == 1).any() else 0.0
+            fpr = flagged[y_val == 0].mean() if (y_val == 0).any() else 0.0
+            scores[days] = tpr - fpr
+        self.youden_by_days_ = scores
+        self.days_ = max(scores, key=lambda d: (scores[d], -d))
+        flags = np.concatenate([self._flag(X, self.days_), self._flag(X_val, self.days_)])
+        labels = np.concatenate([np.asarray(y, dtype=int), y_val])
+        base = labels.mean()
+        # Add-one smoothing keeps the rates off 0 and 1 when a group is small.
+        self.rate_flagged_ = (labels[flags].sum() + base) / (flags.sum() + 1)
+        self.rate_unflagged_ = (labels[~flags].sum() + base) / ((~flags).sum() + 1)
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Churn rate of the customer's group (flagged or not), shape (n,)."""
+        _require(self, "days_")
+        return np.where(self._flag(X, self.days_), self.rate_flagged_, self.rate_unflagged_)
+
+
+class RFMLogistic(BaseEstimator):
+    """Logistic regression on recency, log(1 + frequency) and log(1 + monetary).
+
+    Parameters
+    ----------
+    recency_column, frequency_column, monetary_column : str
+    C : float
+        Inverse regularisation strength.
+    """
+
+    def __init__(self, recency_column: str, frequency_column: str, monetary_column: str, C: float = 1.0) -> None:
+        self.recency_column = recency_column
+        self.frequency_column = frequency_column
+        self.monetary_column = monetary_column
+        self.C = C
+
+    def _matrix(self, X: pd.DataFrame) -> np.ndarray:
+        columns = [self.recency_column, self.frequency_column, self.monetary_column]
+        return X[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> "RFMLogistic":
+        """Fit on the training rows (imputer and scaler are fitted here only)."""
+        log_positive = FunctionTransformer(_log_frequency_monetary)
+        self.pipeline_: Pipeline = make_pipeline(
+            SimpleImputer(strategy="median"), log_positive, StandardScaler(), LogisticRegression(C=self.C, max_iter=1000)
+        )
+        self.pipeline_.fit(self._matrix(X), np.asarray(y, dtype=int))
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Churn probability, shape (n,)."""
+        _require(self, "pipeline_")
+        return self.pipeline_.predict_proba(self._matrix(X))[:, 1]
+
+
+def _log_frequency_monetary(matrix: np.ndarray) -> np.ndarray:
+    out = matrix.copy()
+    out[:, 1:] = np.log1p(np.clip(out[:, 1:], 0, None))
+    return out
+
+
+class SpendRateBaseline(BaseEstimator):
+    """Value over the horizon = spend in a past window ÷ window length × horizon.
+
+    Parameters
+    ----------
+    spend_column : str
+        Net spend in the past ``window_days`` before the cutoff.
+    window_days : float
+        Length of that window (for a lifetime spend, the customer's tenure is better; pass the
+        column holding it as ``window_column``).
+    horizon_days : float
+    window_column : str or None
+        Per-customer window length in days (e.g. tenure), capped at ``window_days``.
+    """
+
+    def __init__(self, spend_column: str, window_days: float, horizon_days: float, window_column: str | None = None) -> None:
+        self.spend_column = spend_column
+        self.window_days = window_days
+        self.horizon_days = horizon_days
+        self.window_column = window_column
+
+    def fit(self, X: pd.DataFrame | None = None, y: np.ndarray | None = None) -> "SpendRateBaseline":
+        """Nothing to learn; kept for a uniform interface."""
+        self.fitted_ = True
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Historical spend rate × horizon, never negative, shape (n,)."""
+        _require(self, "fitted_")
+        spend = pd.to_numeric(X[self.spend_column], errors="coerce").fillna(0).clip(lower=0).to_numpy(dtype=float)
+        window = np.full(len(X), float(self.window_days))
+        if self.window_column is not None:
+            per_customer = pd.to_numeric(X[self.window_column], errors="coerce").to_numpy(dtype=float)
+            window = np.where(np.isfinite(per_customer) & (per_customer > 0), np.minimum(per_customer, window), window)
+        return spend / np.maximum(window, 1.0) * self.horizon_days

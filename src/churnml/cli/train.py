@@ -1,0 +1,118 @@
+"""`churnml train`, `churnml models`, `churnml promote`: training and the model registry."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from churnml.cli import command, console
+from churnml.cli._options import AsOfOpt, ConfigOpt, DataArg, parse_date
+from churnml.config import load_config
+from churnml.errors import ConfigError
+
+_CHURN_ROWS = (("roc_auc", "ROC AUC"), ("pr_auc", "PR AUC"), ("log_loss", "log loss"), ("brier", "Brier"),
+               ("ece", "ECE"), ("lift_at_10", "lift @10%"), ("recall_at_20", "recall @20%"), ("emp", "EMP / customer"))
+_VALUE_ROWS = (("normalized_gini", "normalized Gini"), ("spearman", "Spearman"), ("mae", "MAE"), ("rmse", "RMSE"),
+               ("decile_mape", "decile MAPE"), ("top20_value_capture", "top-20% value share"))
+
+
+@command("train")
+def train_command(
+    data: DataArg,
+    as_of: AsOfOpt,
+    horizon_days: Annotated[Optional[int], typer.Option("--horizon-days", help="Label window after each cutoff, in days [config: 90].")] = None,
+    trials: Annotated[Optional[int], typer.Option("--trials", help="Optuna trials per model (trials of an interrupted run count).")] = None,
+    timeout: Annotated[Optional[float], typer.Option("--timeout", help="Seconds of tuning per model; no new trial starts after it.")] = None,
+    config: ConfigOpt = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed: same data, config and seed give the same models.")] = None,
+) -> None:
+    """Tune, train and evaluate the churn and value models; track them in MLflow and register them.
+
+    Reads DATA (validated first). Writes an MLflow run (MLFLOW_TRACKING_URI, else
+    ./mlruns/mlflow.db with artifacts under ./mlruns) and the Optuna study next to it, registers
+    churnml-churn and churnml-value, and makes them champion if they are at least as good as the
+    current champions on the test cutoff.
+    """
+    from churnml.train import train
+    from churnml.validate import load_dataset
+
+    as_of_ts = parse_date(as_of)
+    cfg = load_config(config)
+    if horizon_days is not None:
+        if horizon_days < 1:
+            raise ConfigError(f"--horizon-days must be at least 1, got {horizon_days}.")
+        cfg = cfg.replace(problem={"horizon_days": horizon_days})
+    if trials is not None and trials < 1:
+        raise ConfigError(f"--trials must be at least 1, got {trials}.")
+    if timeout is not None and timeout <= 0:
+        raise ConfigError(f"--timeout must be a positive number of seconds, got {timeout}.")
+    dataset = load_dataset(data, cfg)
+
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("best {task.fields[best]}"), TimeElapsedColumn(), console=console, transient=False,
+    ) as progress:
+        tasks: dict[str, int] = {}
+
+        def on_trial(kind: str, finished: int, total: int, best: float | None) -> None:
+            if kind not in tasks:
+                tasks[kind] = progress.add_task(f"tuning {kind}", total=total, best="–")
+            shown = "–" if best is None else f"{best:.4f}"
+            progress.update(tasks[kind], completed=min(finished, total), best=shown)
+
+        result = train(dataset, as_of_ts, cfg, trials=trials, timeout=timeout, seed=seed, on_trial=on_trial)
+
+    churn = Table(title=f"Churn on the test cutoff — grade {result.grades['churn']}", title_justify="left")
+    churn.add_column("metric")
+    for name in result.churn_metrics:
+        churn.add_column(name, justify="right")
+    for key, label in _CHURN_ROWS:
+        churn.add_row(label, *(f"{m[key]:.4f}" for m in result.churn_metrics.values()))
+    console.print(churn)
+    value = Table(title=f"Value on the test cutoff — grade {result.grades['value']}", title_justify="left")
+    value.add_column("metric")
+    for name in result.value_metrics:
+        value.add_column(name, justify="right")
+    for key, label in _VALUE_ROWS:
+        value.add_row(label, *(f"{m[key]:.4f}" for m in result.value_metrics.values()))
+    console.print(value)
+    console.print(
+        f"Grade [bold]{result.grades['overall']}[/bold] (A = clearly better than the best baseline: ≥ 0.02 higher "
+        "ROC AUC and normalized Gini; B = better; C = not better)."
+    )
+    console.print(f"Run {result.run_id}: churnml-churn v{result.churn_version}, churnml-value v{result.value_version} — {result.promotion_reason}.")
+
+
+@command("models")
+def models_command() -> None:
+    """List registered model versions with their aliases and key test metrics (reads the MLflow registry)."""
+    from churnml.tracking import list_models
+
+    rows = list_models()
+    if not rows:
+        console.print("No registered models yet. Train some with `churnml train DATA --as-of DATE`.")
+        return
+    table = Table(title="Registered models", title_justify="left")
+    for column in ("name", "version", "aliases", "created", "ROC AUC", "ECE", "normalized Gini", "run"):
+        table.add_column(column, justify="right" if column in ("version", "ROC AUC", "ECE", "normalized Gini") else "left")
+    for row in rows:
+        def metric(key: str) -> str:
+            return f"{row.metrics[key]:.4f}" if key in row.metrics else ""
+        table.add_row(row.name, row.version, ", ".join(row.aliases), f"{row.created:%Y-%m-%d %H:%M}",
+                      metric("churn_model_roc_auc"), metric("churn_model_ece"), metric("value_model_normalized_gini"), row.run_id[:12])
+    console.print(table)
+
+
+@command("promote")
+def promote_command(
+    name: Annotated[str, typer.Argument(help="Registered model name: churnml-churn or churnml-value.")],
+    version: Annotated[str, typer.Argument(help="Version number to make champion (also to roll back).")],
+) -> None:
+    """Move the `champion` alias of NAME to VERSION by hand (writes the MLflow registry)."""
+    from churnml.tracking import promote
+
+    promote(name, version)
+    console.print(f"{name} v{version} is now champion.")

@@ -1,0 +1,455 @@
+"""The churn and value models: scikit-learn-style estimators around LightGBM.
+
+``ChurnModel`` is a LightGBM binary classifier with monotone constraints and a calibrator chosen on
+the out-of-time validation cutoff. ``ValueModel`` predicts the amount over the horizon *if the
+customer is retained* (Tweedie objective on retained rows; zeros and a heavy tail are normal there).
+Scores combine them: ``predicted_value = (1 - p) * value_if_retained``.
+
+Both follow the scikit-learn contract: the constructor only stores hyperparameters (every one that
+Optuna tunes is a constructor argument), learned state ends with ``_``, and using an unfitted model
+raises :class:`churnml.errors.NotFittedError`. Both pickle cleanly and are deterministic for a given
+``random_state`` and ``n_jobs`` (LightGBM ``deterministic=True``, row-wise histograms).
+
+Refit on train + validation
+---------------------------
+With ``refit_on_validation=True``, ``fit`` first trains on ``X`` with early stopping on the
+validation data, fits the calibrator on that model's validation scores, then retrains the booster on
+train + validation with the number of trees found by early stopping. The calibrator stays the one
+fitted on validation: calibrating on rows the final booster has seen would make it overconfident,
+and the validation cutoff is the latest, so its churn rate is the best guess for the next one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Sequence
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
+from sklearn.model_selection import StratifiedKFold
+
+from churnml.errors import NotFittedError
+
+_EPS = 1e-6
+CALIBRATIONS = ("auto", "isotonic", "platt", "none")
+
+
+def _check_fitted(model: BaseEstimator) -> None:
+    if not hasattr(model, "booster_"):
+        raise NotFittedError(f"{type(model).__name__} is not fitted yet — call fit first.")
+
+
+def _monotone_list(monotone: Mapping[str, int] | Sequence[int] | None, columns: Sequence[str]) -> list[int]:
+    if monotone is None:
+        return [0] * len(columns)
+    if isinstance(monotone, Mapping):
+        unknown = sorted(set(monotone) - set(columns))
+        if unknown:
+            raise ValueError(f"monotone names unknown feature(s) {unknown}; features are {list(columns)}.")
+        values = [int(monotone.get(c, 0)) for c in columns]
+    else:
+        values = [int(v) for v in monotone]
+        if len(values) != len(columns):
+            raise ValueError(f"monotone has {len(values)} entries but X has {len(columns)} columns.")
+    bad = [v for v in values if v not in (-1, 0, 1)]
+    if bad:
+        raise ValueError(f"monotone constraints must be -1, 0 or +1, got {bad}.")
+    return values
+
+
+class _LightGBMBase(BaseEstimator):
+    """Shared LightGBM plumbing: categories, parameters, training with early stopping."""
+
+    def _categories(self, frames: Sequence[pd.DataFrame]) -> dict[str, list]:
+        categories: dict[str, list] = {}
+        for column in frames[0].columns:
+            if isinstance(frames[0][column].dtype, pd.CategoricalDtype):
+                values: set = set()
+                for frame in frames:
+                    values |= set(frame[column].dropna().astype(str).unique())
+                categories[column] = sorted(values)
+        return categories
+
+    def _prepare(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Columns in training order, categoricals cast to the training categories (unknown -> NaN)."""
+        if not isinstance(X, pd.DataFrame):
+            raise TypeError(f"{type(self).__name__} needs a pandas DataFrame, got {type(X).__name__}.")
+        missing = [c for c in self.feature_names_ if c not in X.columns]
+        if missing:
+            raise ValueError(f"X lacks feature column(s) {missing}; the model was fitted on {self.feature_names_}.")
+        X = X[self.feature_names_].copy()
+        for column, categories in self.categories_.items():
+            values = X[column].astype(object)
+            X[column] = pd.Categorical(values.where(values.isna(), values.astype(str)), categories=categories)
+        for column in X.columns:
+            if column not in self.categories_:
+                X[column] = pd.to_numeric(X[column], errors="coerce").astype("float64")
+        return X
+
+    def _lgb_params(self, objective: str, monotone: list[int]) -> dict[str, Any]:
+        return {
+            "objective": objective,
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_child_samples": self.min_child_samples,
+            "bagging_fraction": self.subsample,
+            "bagging_freq": 1 if self.subsample < 1 else 0,
+            "feature_fraction": self.colsample_bytree,
+            "lambda_l1": self.reg_alpha,
+            "lambda_l2": self.reg_lambda,
+            "monotone_constraints": monotone,
+            "monotone_constraints_method": "intermediate",
+            "seed": self.random_state,
+            "num_threads": self.n_jobs,
+            "deterministic": True,
+            "force_row_wise": True,
+            "verbosity": -1,
+            "max_cat_to_onehot": 8,
+        }
+
+    def _train(
+        self,
+        params: dict[str, Any],
+        X: pd.DataFrame,
+        y: np.ndarray,
+        X_val: pd.DataFrame | None,
+        y_val: np.ndarray | None,
+        callbacks: Sequence[Callable] | None,
+        feval: Callable | None = None,
+        num_boost_round: int | None = None,
+    ) -> lgb.Booster:
+        train_set = lgb.Dataset(X, label=y, categorical_feature="auto", free_raw_data=True)
+        valid_sets, all_callbacks = [], list(callbacks or [])
+        if X_val is not None and num_boost_round is None:
+            valid_sets = [lgb.Dataset(X_val, label=y_val, reference=train_set)]
+            if self.early_stopping_rounds:
+                all_callbacks.append(lgb.early_stopping(self.early_stopping_rounds, first_metric_only=True, verbose=False))
+        return lgb.train(
+            params,
+            train_set,
+            num_boost_round=num_boost_round or self.n_estimators,
+            valid_sets=valid_sets,
+            valid_names=["validation"] if valid_sets else None,
+            feval=feval,
+            callbacks=all_callbacks,
+        )
+
+    def _refit(self, params: dict[str, Any], X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame, y_val: np.ndarray) -> lgb.Booster:
+        both = pd.concat([X, X_val], ignore_index=True)
+        for column, categories in self.categories_.items():
+            both[column] = pd.Categorical(both[column].astype(object), categories=categories)
+        rounds = max(1, int(self.best_iteration_))
+        return self._train(params, both, np.concatenate([y, y_val]), None, None, None, num_boost_round=rounds)
+
+    def _monotone(self) -> list[int]:
+        # LightGBM cannot constrain categorical splits; a constraint there has no meaning anyway.
+        values = _monotone_list(self.monotone, self.feature_names_)
+        return [0 if name in self.categories_ else v for name, v in zip(self.feature_names_, values)]
+
+    @property
+    def feature_importances_(self) -> pd.Series:
+        """Total gain per feature of the fitted booster."""
+        _check_fitted(self)
+        return pd.Series(self.booster_.feature_importance("gain"), index=self.feature_names_, name="gain")
+
+
+class ChurnModel(_LightGBMBase):
+    """Calibrated LightGBM churn classifier with monotone constraints.
+
+    Parameters
+    ----------
+    monotone : dict or list or None
+        Monotone constraint per feature: +1 (higher value never lowers churn risk), -1, or 0. A dict
+        maps feature names (missing = 0); a list follows the column order of ``X``.
+    n_estimators : int
+        Maximum number of boosting rounds (early stopping on validation picks fewer).
+    learning_rate, num_leaves, min_child_samples, subsample, colsample_bytree, reg_alpha, reg_lambda
+        LightGBM hyperparameters (``subsample`` = bagging fraction, ``colsample_bytree`` = feature
+        fraction).
+    early_stopping_rounds : int or None
+        Stop when validation AUC has not improved for this many rounds.
+    calibration : {"auto", "isotonic", "platt", "none"}
+        "auto" picks isotonic or Platt scaling by 5-fold cross-validated log loss on the validation
+        data, then fits the winner on all of it. Isotonic is increasing, so the calibrated
+        probability keeps the booster's order and its monotone constraints.
+    refit_on_validation : bool
+        Retrain the booster on train + validation after early stopping (see module docs).
+    random_state : int
+    n_jobs : int
+        LightGBM threads; fixed so results are reproducible.
+
+    Example
+    -------
+    >>> model = ChurnModel(monotone={"days_since_last_purchase": 1})  # doctest: +SKIP
+    >>> model.fit(X_train, y_train, X_val, y_val).predict_proba(X_test)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        monotone: Mapping[str, int] | Sequence[int] | None = None,
+        n_estimators: int = 500,
+        learning_rate: float = 0.05,
+        num_leaves: int = 31,
+        min_child_samples: int = 20,
+        subsample: float = 0.8,
+        colsample_bytree: float = 0.8,
+        reg_alpha: float = 0.0,
+        reg_lambda: float = 0.0,
+        early_stopping_rounds: int | None = 50,
+        calibration: str = "auto",
+        refit_on_validation: bool = False,
+        random_state: int = 42,
+        n_jobs: int = 2,
+    ) -> None:
+        self.monotone = monotone
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.reg_alpha = reg_alpha
+        self.reg_lambda = reg_lambda
+        self.early_stopping_rounds = early_stopping_rounds
+        self.calibration = calibration
+        self.refit_on_validation = refit_on_validation
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def fit(
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray | pd.Series,
+        X_val: pd.DataFrame,
+        y_val: np.ndarray | pd.Series,
+        callbacks: Sequence[Callable] | None = None,
+    ) -> "ChurnModel":
+        """Fit the booster on ``X`` (early stopping on validation) and the calibrator on validation.
+
+        Parameters
+        ----------
+        X, y : training features and churn labels (0/1)
+        X_val, y_val : out-of-time validation features and labels
+        callbacks : list of LightGBM callbacks, e.g. an Optuna pruning callback
+
+        Returns
+        -------
+        ChurnModel
+            ``self``.
+        """
+        if self.calibration not in CALIBRATIONS:
+            raise ValueError(f"calibration={self.calibration!r}; allowed: {', '.join(CALIBRATIONS)}.")
+        y = np.asarray(y, dtype=int)
+        y_val = np.asarray(y_val, dtype=int)
+        self.feature_names_ = list(X.columns)
+        self.categories_ = self._categories([X, X_val])
+        X, X_val = self._prepare(X), self._prepare(X_val)
+        params = self._lgb_params("binary", self._monotone())
+        params["metric"] = "auc"
+        self.booster_ = self._train(params, X, y, X_val, y_val, callbacks)
+        self.best_iteration_ = self.booster_.best_iteration or self.booster_.current_iteration()
+        validation_score = self.booster_.predict(X_val, raw_score=True, num_iteration=self.best_iteration_)
+        self.validation_auc_ = float(self.booster_.best_score.get("validation", {}).get("auc", np.nan))
+        self.calibration_, self.calibrator_, self.calibration_log_loss_ = self._fit_calibrator(validation_score, y_val)
+        if self.refit_on_validation:
+            self.booster_ = self._refit(params, X, y, X_val, y_val)
+            self.best_iteration_ = self.booster_.current_iteration()
+        return self
+
+    def _fit_calibrator(self, score: np.ndarray, y: np.ndarray) -> tuple[str, Any, dict[str, float]]:
+        candidates = ["isotonic", "platt"] if self.calibration == "auto" else [self.calibration]
+        if self.calibration == "none":
+            return "none", None, {}
+        losses: dict[str, float] = {}
+        if len(candidates) > 1:
+            folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=self.random_state)
+            for method in candidates:
+                out_of_fold = np.empty(len(y))
+                for fit_idx, held_idx in folds.split(score.reshape(-1, 1), y):
+                    calibrator = _make_calibrator(method).fit(score[fit_idx].reshape(-1, 1) if method == "platt" else score[fit_idx], y[fit_idx])
+                    out_of_fold[held_idx] = _apply_calibrator(method, calibrator, score[held_idx])
+                losses[method] = float(log_loss(y, np.clip(out_of_fold, _EPS, 1 - _EPS), labels=[0, 1]))
+            chosen = min(candidates, key=lambda m: (losses[m], m))
+        else:
+            chosen = candidates[0]
+        calibrator = _make_calibrator(chosen).fit(score.reshape(-1, 1) if chosen == "platt" else score, y)
+        return chosen, calibrator, losses
+
+    def raw_score(self, X: pd.DataFrame) -> np.ndarray:
+        """Uncalibrated LightGBM log-odds, shape (n,)."""
+        _check_fitted(self)
+        return self.booster_.predict(self._prepare(X), raw_score=True)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated churn probability, shape (n,).
+
+        Note: 1-D (the churn class only), unlike scikit-learn's two-column ``predict_proba``.
+        """
+        score = self.raw_score(X)
+        if self.calibrator_ is None:
+            return 1.0 / (1.0 + np.exp(-score))
+        return np.clip(_apply_calibrator(self.calibration_, self.calibrator_, score), _EPS, 1 - _EPS)
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated churn probability (same as :meth:`predict_proba`; the pyfunc entry point)."""
+        return self.predict_proba(X)
+
+    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Per-feature contributions to the raw score (LightGBM ``pred_contrib``), bias dropped.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Same index as ``X``, one column per feature; rows sum to ``raw_score`` minus the bias.
+        """
+        _check_fitted(self)
+        values = self.booster_.predict(self._prepare(X), pred_contrib=True)
+        return pd.DataFrame(values[:, :-1], index=X.index, columns=self.feature_names_)
+
+
+def _make_calibrator(method: str) -> Any:
+    if method == "isotonic":
+        return IsotonicRegression(increasing=True, out_of_bounds="clip", y_min=0.0, y_max=1.0)
+    return LogisticRegression(C=1e6)
+
+
+def _apply_calibrator(method: str, calibrator: Any, score: np.ndarray) -> np.ndarray:
+    if method == "isotonic":
+        return calibrator.predict(score)
+    return calibrator.predict_proba(score.reshape(-1, 1))[:, 1]
+
+
+class ValueModel(_LightGBMBase):
+    """Value over the horizon if the customer is retained: LightGBM on retained rows.
+
+    Targets are clipped at 0 (net refunds are not a value to predict). The default Tweedie objective
+    suits the many small amounts and the heavy tail; ``objective="regression"`` gives least squares.
+
+    Parameters
+    ----------
+    objective : {"tweedie", "regression"}
+    tweedie_variance_power : float
+        Between 1 (Poisson-like) and 2 (Gamma-like).
+    n_estimators, learning_rate, num_leaves, min_child_samples, subsample, colsample_bytree,
+    reg_alpha, reg_lambda, early_stopping_rounds, refit_on_validation, random_state, n_jobs
+        As in :class:`ChurnModel`. Early stopping monitors validation normalized Gini.
+    monotone : dict or list or None
+        Optional monotone constraints for value (none by default: churn directions do not carry over).
+
+    Example
+    -------
+    >>> ValueModel().fit(X, value, retained).predict(X_new)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        objective: str = "tweedie",
+        tweedie_variance_power: float = 1.5,
+        n_estimators: int = 500,
+        learning_rate: float = 0.05,
+        num_leaves: int = 31,
+        min_child_samples: int = 20,
+        subsample: float = 0.8,
+        colsample_bytree: float = 0.8,
+        reg_alpha: float = 0.0,
+        reg_lambda: float = 0.0,
+        early_stopping_rounds: int | None = 50,
+        refit_on_validation: bool = False,
+        monotone: Mapping[str, int] | Sequence[int] | None = None,
+        random_state: int = 42,
+        n_jobs: int = 2,
+    ) -> None:
+        self.objective = objective
+        self.tweedie_variance_power = tweedie_variance_power
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.reg_alpha = reg_alpha
+        self.reg_lambda = reg_lambda
+        self.early_stopping_rounds = early_stopping_rounds
+        self.refit_on_validation = refit_on_validation
+        self.monotone = monotone
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def fit(
+        self,
+        X: pd.DataFrame,
+        value: np.ndarray | pd.Series,
+        retained: np.ndarray | pd.Series,
+        X_val: pd.DataFrame | None = None,
+        value_val: np.ndarray | pd.Series | None = None,
+        retained_val: np.ndarray | pd.Series | None = None,
+        callbacks: Sequence[Callable] | None = None,
+    ) -> "ValueModel":
+        """Fit on the retained rows of ``X``; validation (retained rows) drives early stopping.
+
+        Parameters
+        ----------
+        X : features of all rows
+        value : value over the horizon per row
+        retained : bool / 0-1 per row, True where the customer did not churn
+        X_val, value_val, retained_val : optional out-of-time validation data
+        callbacks : list of LightGBM callbacks
+
+        Returns
+        -------
+        ValueModel
+            ``self``.
+        """
+        if self.objective not in ("tweedie", "regression"):
+            raise ValueError(f"objective={self.objective!r}; allowed: tweedie, regression.")
+        keep = np.asarray(retained).astype(bool)
+        X_fit = X.loc[keep] if isinstance(X, pd.DataFrame) else X
+        target = np.clip(np.asarray(value, dtype=float)[keep], 0.0, None)
+        self.feature_names_ = list(X.columns)
+        frames = [X_fit]
+        if X_val is not None:
+            keep_val = np.asarray(retained_val).astype(bool)
+            X_val_fit = X_val.loc[keep_val]
+            target_val = np.clip(np.asarray(value_val, dtype=float)[keep_val], 0.0, None)
+            frames.append(X_val_fit)
+        self.categories_ = self._categories(frames)
+        X_fit = self._prepare(X_fit)
+        params = self._lgb_params(self.objective, self._monotone())
+        if self.objective == "tweedie":
+            params["tweedie_variance_power"] = self.tweedie_variance_power
+        params["metric"] = "None"
+        if X_val is None:
+            self.booster_ = self._train(params, X_fit, target, None, None, callbacks)
+            self.best_iteration_ = self.booster_.current_iteration()
+            return self
+        X_val_fit = self._prepare(X_val_fit)
+        self.booster_ = self._train(params, X_fit, target, X_val_fit, target_val, callbacks, feval=_gini_eval)
+        self.best_iteration_ = self.booster_.best_iteration or self.booster_.current_iteration()
+        self.validation_gini_ = float(self.booster_.best_score.get("validation", {}).get("normalized_gini", np.nan))
+        if self.refit_on_validation:
+            self.booster_ = self._refit(params, X_fit, target, X_val_fit, target_val)
+            self.best_iteration_ = self.booster_.current_iteration()
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Expected value over the horizon if the customer is retained, shape (n,), never negative."""
+        _check_fitted(self)
+        num_iteration = None if self.refit_on_validation else self.best_iteration_
+        return np.clip(self.booster_.predict(self._prepare(X), num_iteration=num_iteration), 0.0, None)
+
+    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Per-feature contributions to the raw (log-scale for Tweedie) prediction, bias dropped."""
+        _check_fitted(self)
+        values = self.booster_.predict(self._prepare(X), pred_contrib=True)
+        return pd.DataFrame(values[:, :-1], index=X.index, columns=self.feature_names_)
+
+
+def _gini_eval(predictions: np.ndarray, data: lgb.Dataset) -> tuple[str, float, bool]:
+    """LightGBM eval: normalized Gini of the validation target ordered by prediction."""
+    from churnml.metrics import normalized_gini  # metrics is a leaf; local import keeps models light
+
+    return "normalized_gini", normalized_gini(data.get_label(), predictions), True

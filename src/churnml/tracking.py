@@ -1,0 +1,372 @@
+"""MLflow: the only module that imports it. Runs, artifacts, the model registry and aliases.
+
+Store
+-----
+:func:`tracking_uri` is ``MLFLOW_TRACKING_URI`` when set, else ``sqlite:///<cwd>/mlruns/mlflow.db``.
+With a local SQLite store the experiment's artifacts go to ``mlruns/artifacts`` next to the
+database (MLflow 3 no longer accepts a plain ``./mlruns`` file store). Nothing happens at import;
+the folder is made on first write.
+
+Runs
+----
+One parent run per ``train`` (:func:`start_training_run`), one nested run per Optuna trial
+(:meth:`TrainingRun.trial_callback`). The parent run holds params, metrics of models and baselines,
+plots, ``features.json``, and ``metadata.json`` — what scoring and the API need: as-of date,
+horizon, cutoffs, feature names and specs, test metrics, grade, and reference statistics of the
+training features for drift checks.
+
+Registry
+--------
+Models are registered as :data:`CHURN_MODEL_NAME` and :data:`VALUE_MODEL_NAME`. A new version gets
+the alias ``challenger``; :func:`set_alias` moves ``champion`` (the training pipeline decides when,
+see :mod:`churnml.train`). :func:`load_models` loads the pair behind an alias.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+import mlflow
+import mlflow.sklearn
+import pandas as pd
+from mlflow.entities import Metric, Param
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from churnml.errors import ConfigError, ModelNotFoundError
+
+EXPERIMENT_NAME = "churnml"
+CHURN_MODEL_NAME = "churnml-churn"
+VALUE_MODEL_NAME = "churnml-value"
+MODEL_NAMES = (CHURN_MODEL_NAME, VALUE_MODEL_NAME)
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+METADATA_FILE = "metadata.json"
+KEY_METRICS = ("churn_model_roc_auc", "churn_model_ece", "churn_model_emp", "value_model_normalized_gini", "value_model_top20_value_capture")
+"""Run metrics shown by ``churnml models``."""
+
+
+def tracking_uri() -> str:
+    """``MLFLOW_TRACKING_URI`` if set, else ``sqlite:///<absolute cwd>/mlruns/mlflow.db``."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd().resolve() / 'mlruns' / 'mlflow.db'}"
+
+
+def store_dir() -> Path:
+    """Local folder for files beside the tracking store (Optuna database, artifacts).
+
+    The folder of the SQLite database for a ``sqlite:///`` URI, else ``./mlruns``.
+    """
+    uri = tracking_uri()
+    if uri.startswith("sqlite:///"):
+        return Path(uri[len("sqlite:///"):]).resolve().parent
+    return (Path.cwd() / "mlruns").resolve()
+
+
+def _client() -> MlflowClient:
+    uri = tracking_uri()
+    if uri.startswith("sqlite:///"):
+        store_dir().mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def _experiment_id(client: MlflowClient) -> str:
+    experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
+    if experiment is not None:
+        return experiment.experiment_id
+    artifact_location = None
+    if tracking_uri().startswith("sqlite:///"):
+        artifact_location = (store_dir() / "artifacts").as_uri()
+    return client.create_experiment(EXPERIMENT_NAME, artifact_location=artifact_location)
+
+
+def _flat(prefix: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    return {f"{prefix}{k}": v for k, v in values.items()}
+
+
+@dataclass
+class TrainingRun:
+    """Handle on the active parent run of one ``train``."""
+
+    run_id: str
+    experiment_id: str
+    client: MlflowClient = field(repr=False)
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Log params (values are stringified; long values are cut to MLflow's 6000 characters)."""
+        items = [Param(str(k), str(v)[:6000]) for k, v in params.items()]
+        for start in range(0, len(items), 100):
+            self.client.log_batch(self.run_id, params=items[start:start + 100])
+
+    def log_metrics(self, metrics: Mapping[str, float], prefix: str = "") -> None:
+        """Log finite metrics under ``prefix + name``."""
+        timestamp = int(pd.Timestamp.now().timestamp() * 1000)
+        items = [Metric(f"{prefix}{k}", float(v), timestamp, 0) for k, v in metrics.items() if v is not None and pd.notna(v)]
+        for start in range(0, len(items), 500):
+            self.client.log_batch(self.run_id, metrics=items[start:start + 500])
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        for key, value in tags.items():
+            self.client.set_tag(self.run_id, key, str(value))
+
+    def log_dict(self, obj: Any, artifact_file: str) -> None:
+        """Log a JSON-ready object as an artifact file."""
+        self.client.log_dict(self.run_id, obj, artifact_file)
+
+    def log_figure(self, figure: Any, artifact_file: str) -> None:
+        """Log a matplotlib figure (or the figure of an ``Axes``) as a PNG artifact."""
+        figure = getattr(figure, "figure", figure)
+        self.client.log_figure(self.run_id, figure, artifact_file)
+
+    def trial_callback(self, kind: str) -> Callable[[Any, Any], None]:
+        """An Optuna callback logging each finished trial as a nested run of this run."""
+
+        def callback(study: Any, trial: Any) -> None:
+            run = self.client.create_run(
+                self.experiment_id,
+                run_name=f"{kind}-trial-{trial.number}",
+                tags={"mlflow.parentRunId": self.run_id, "churnml.kind": kind, "optuna.study": study.study_name, "optuna.state": trial.state.name},
+            )
+            metrics = {"validation_score": trial.value} if trial.value is not None else {}
+            if trial.intermediate_values:
+                last_step = max(trial.intermediate_values)
+                metrics["last_reported_score"] = trial.intermediate_values[last_step]
+                metrics["last_reported_round"] = last_step
+            timestamp = int(pd.Timestamp.now().timestamp() * 1000)
+            self.client.log_batch(
+                run.info.run_id,
+                metrics=[Metric(k, float(v), timestamp, 0) for k, v in metrics.items()],
+                params=[Param(k, str(v)) for k, v in {**trial.params, "trial_number": trial.number}.items()],
+            )
+            status = {"COMPLETE": "FINISHED", "PRUNED": "KILLED"}.get(trial.state.name, "FAILED")
+            self.client.set_terminated(run.info.run_id, status=status)
+
+        return callback
+
+    def log_models(
+        self,
+        churn_model: Any,
+        value_model: Any,
+        input_example: pd.DataFrame,
+        metadata: Mapping[str, Any],
+    ) -> tuple[str, str]:
+        """Log both models with signature and input example, register them, tag ``challenger``.
+
+        Returns
+        -------
+        (str, str)
+            The new churn and value model versions.
+        """
+        from mlflow.models import infer_signature
+
+        example = _signature_frame(input_example)
+        self.log_dict(dict(metadata), METADATA_FILE)
+        versions = []
+        for name, model, artifact in ((CHURN_MODEL_NAME, churn_model, "churn_model"), (VALUE_MODEL_NAME, value_model, "value_model")):
+            signature = infer_signature(example, model.predict(input_example))
+            info = mlflow.sklearn.log_model(
+                model,
+                name=artifact,
+                signature=signature,
+                input_example=example,
+                registered_model_name=name,
+                pip_requirements=_requirements(),
+                serialization_format="cloudpickle",
+            )
+            version = str(info.registered_model_version)
+            self.client.set_model_version_tag(name, version, "churnml.run_id", self.run_id)
+            self.client.set_registered_model_alias(name, CHALLENGER, version)
+            versions.append(version)
+        return versions[0], versions[1]
+
+
+def _signature_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Categoricals as strings: MLflow schemas have no category type."""
+    frame = frame.copy()
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.CategoricalDtype):
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    return frame
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import version
+
+    return [f"{package}=={version(package)}" for package in ("lightgbm", "scikit-learn", "pandas", "numpy", "cloudpickle")]
+
+
+@contextmanager
+def start_training_run(run_name: str, tags: Mapping[str, Any] | None = None) -> Iterator[TrainingRun]:
+    """Open the parent run of one ``train``; it ends FINISHED, or FAILED on an exception.
+
+    Example
+    -------
+    >>> with start_training_run("train 2024-06-30") as run:  # doctest: +SKIP
+    ...     run.log_metrics({"churn_model_roc_auc": 0.81})
+    """
+    client = _client()
+    experiment_id = _experiment_id(client)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=dict(tags or {})) as active:
+        yield TrainingRun(active.info.run_id, experiment_id, client)
+
+
+@dataclass(frozen=True)
+class LoadedModels:
+    """The churn and value models behind an alias, with what scoring needs to use them.
+
+    Attributes
+    ----------
+    churn, value
+        The fitted :class:`churnml.models.ChurnModel` and :class:`churnml.models.ValueModel`.
+    churn_version, value_version : str
+        Registry versions.
+    run_id : str
+        The training run of the churn model (holds ``metadata.json``).
+    metadata : dict
+        ``metadata.json`` of that run: ``as_of``, ``horizon_days``, ``cutoffs``, ``feature_names``,
+        ``categorical_features``, ``specs``, ``test_metrics``, ``grade``, ``grades``,
+        ``feature_reference`` (per-feature training statistics for drift), ``data_fingerprint``,
+        ``seed``, ``best_params``; plus ``value_run_id``.
+    """
+
+    churn: Any
+    value: Any
+    churn_version: str
+    value_version: str
+    run_id: str
+    metadata: dict
+
+
+def _version_for(client: MlflowClient, name: str, alias_or_version: str) -> Any:
+    try:
+        if str(alias_or_version).isdigit():
+            return client.get_model_version(name, str(alias_or_version))
+        return client.get_model_version_by_alias(name, alias_or_version)
+    except MlflowException:
+        what = f"version {alias_or_version}" if str(alias_or_version).isdigit() else f"alias {alias_or_version!r}"
+        raise ModelNotFoundError(
+            f"No registered model {name} with {what} in {tracking_uri()}. "
+            "Run `churnml train` first, or list versions with `churnml models`."
+        ) from None
+
+
+def load_run_metadata(run_id: str) -> dict:
+    """``metadata.json`` of a training run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=METADATA_FILE, dst_path=tmp, tracking_uri=tracking_uri())
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def load_models(alias: str = CHAMPION) -> LoadedModels:
+    """Load the churn and value models carrying ``alias`` (or a version number).
+
+    Parameters
+    ----------
+    alias : str
+        ``"champion"`` (default), ``"challenger"`` or a version number.
+
+    Returns
+    -------
+    LoadedModels
+
+    Raises
+    ------
+    ModelNotFoundError
+        When either model has no such alias/version.
+    """
+    client = _client()
+    churn_version = _version_for(client, CHURN_MODEL_NAME, alias)
+    value_version = _version_for(client, VALUE_MODEL_NAME, alias)
+    churn = mlflow.sklearn.load_model(f"models:/{CHURN_MODEL_NAME}/{churn_version.version}")
+    value = mlflow.sklearn.load_model(f"models:/{VALUE_MODEL_NAME}/{value_version.version}")
+    metadata = load_run_metadata(churn_version.run_id)
+    metadata["value_run_id"] = value_version.run_id
+    return LoadedModels(churn, value, str(churn_version.version), str(value_version.version), churn_version.run_id, metadata)
+
+
+def load_model(name: str, alias_or_version: str) -> tuple[Any, str] | None:
+    """One model and its version, or None when ``name`` has no such alias/version."""
+    client = _client()
+    try:
+        version = _version_for(client, name, alias_or_version)
+    except ModelNotFoundError:
+        return None
+    return mlflow.sklearn.load_model(f"models:/{name}/{version.version}"), str(version.version)
+
+
+@dataclass(frozen=True)
+class ModelVersionInfo:
+    """One registered version as ``churnml models`` lists it."""
+
+    name: str
+    version: str
+    aliases: tuple[str, ...]
+    run_id: str
+    created: pd.Timestamp
+    metrics: dict[str, float]
+
+
+def list_models() -> list[ModelVersionInfo]:
+    """All versions of both registered models, newest first, with aliases and key test metrics."""
+    client = _client()
+    rows = []
+    for name in MODEL_NAMES:
+        try:
+            versions = client.search_model_versions(f"name = '{name}'")
+            aliases = client.get_registered_model(name).aliases or {}
+        except MlflowException:
+            continue
+        for version in versions:
+            try:
+                run_metrics = client.get_run(version.run_id).data.metrics
+            except MlflowException:
+                run_metrics = {}
+            rows.append(
+                ModelVersionInfo(
+                    name=name,
+                    version=str(version.version),
+                    aliases=tuple(sorted(a for a, v in aliases.items() if str(v) == str(version.version))),
+                    run_id=version.run_id,
+                    created=pd.Timestamp(version.creation_timestamp, unit="ms"),
+                    metrics={k: run_metrics[k] for k in KEY_METRICS if k in run_metrics},
+                )
+            )
+    return sorted(rows, key=lambda r: (r.name, -int(r.version)))
+
+
+def set_alias(name: str, alias: str, version: str) -> None:
+    """Point ``alias`` of ``name`` at ``version``."""
+    _client().set_registered_model_alias(name, alias, str(version))
+
+
+def promote(name: str, version: str) -> None:
+    """Make ``version`` of ``name`` the champion by hand (also for rollback).
+
+    Raises
+    ------
+    ConfigError
+        Unknown model name.
+    ModelNotFoundError
+        No such version.
+    """
+    if name not in MODEL_NAMES:
+        raise ConfigError(f"Unknown model name {name!r}. Registered names: {', '.join(MODEL_NAMES)}.")
+    client = _client()
+    _version_for(client, name, str(version))
+    client.set_registered_model_alias(name, CHAMPION, str(version))
+
+
+def champion_version(name: str) -> str | None:
+    """The version holding ``champion`` for ``name``, or None."""
+    client = _client()
+    try:
+        return str(client.get_model_version_by_alias(name, CHAMPION).version)
+    except MlflowException:
+        return None

@@ -1,0 +1,417 @@
+"""The training pipeline: training set → baselines → tune → refit → test → track → register → promote.
+
+1. :func:`churnml.labels.build_training_set` gives features and labels over several cutoffs, split
+   out of time into train / validation / test. Problems that make a model meaningless (too few
+   cutoffs, too few customers, one class only) stop here with a :class:`ProblemError`.
+2. Baselines: the "no purchase in N days" rule, RFM logistic regression, historical spend rate.
+3. Optuna tunes the churn and the value model on train, scored on validation
+   (:mod:`churnml.tuning`); each trial is a nested MLflow run.
+4. The final models are refitted on train + validation with the tuned parameters; the churn
+   calibrator stays the one fitted on validation (see :mod:`churnml.models`).
+5. Everything is evaluated once on the test cutoff, graded (:func:`churnml.metrics.grade`), logged.
+6. Both models are registered; the new versions get ``challenger``.
+7. Promotion gate: the new pair becomes ``champion`` when it is at least as good as the current
+   champions *on this run's test data* — churn ROC AUC, and normalized Gini of the value model on
+   the retained test customers. The first pair becomes champion. A champion that cannot score this
+   data (other features) is kept; promote by hand with ``churnml promote``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from churnml import metrics, plots, tracking, tuning
+from churnml.baselines import RecencyRule, RFMLogistic, SpendRateBaseline
+from churnml.config import Config
+from churnml.dataset import Dataset
+from churnml.errors import ProblemError
+from churnml.features import feature_description
+from churnml.labels import TrainingSet, build_training_set
+
+TrialProgress = Callable[[str, int, int, float | None], None]
+"""``(kind, finished_trials, n_trials, best_value)`` after each trial, for progress bars."""
+
+RECENCY_CANDIDATES = ("days_since_last_purchase",)
+FREQUENCY_CANDIDATES = ("frequency_365d", "frequency_lifetime")
+MONETARY_CANDIDATES = ("monetary_365d", "monetary_lifetime")
+TENURE_CANDIDATES = ("tenure_days",)
+
+
+@dataclass
+class TrainingResult:
+    """What one ``train`` produced."""
+
+    run_id: str
+    churn_version: str
+    value_version: str
+    promoted: bool
+    promotion_reason: str
+    as_of: pd.Timestamp
+    cutoffs: dict[str, list[pd.Timestamp]]
+    churn_metrics: dict[str, dict[str, float]]
+    """``model``, ``recency_rule``, ``rfm_logistic`` -> metrics on the test cutoff."""
+    value_metrics: dict[str, dict[str, float]]
+    """``model``, ``spend_rate`` -> metrics on the test cutoff."""
+    grades: dict[str, str]
+    """``churn``, ``value`` and ``overall`` (the worse of the two)."""
+    tuning: dict[str, tuning.TuningResult] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _pick(names: list[str], candidates: tuple[str, ...], role: str) -> str:
+    for candidate in candidates:
+        if candidate in names:
+            return candidate
+    raise ProblemError(f"The features have no {role} column (looked for {', '.join(candidates)}); the baselines need it.")
+
+
+def check_problem(training_set: TrainingSet, config: Config) -> None:
+    """Refuse data a model cannot be meaningfully trained or judged on.
+
+    Raises
+    ------
+    ProblemError
+        Fewer customers than ``[training] min_customers``, or a split with only churners or only
+        non-churners.
+    """
+    frame = training_set.frame
+    n_customers = frame["customer_id"].nunique()
+    minimum = config.training.min_customers
+    if n_customers < minimum:
+        raise ProblemError(
+            f"Only {n_customers} customers are in the training population over the cutoffs "
+            f"{training_set.cutoffs[0]:%Y-%m-%d}..{training_set.cutoffs[-1]:%Y-%m-%d}; at least {minimum} are needed "
+            "for a model worth grading. Use more data, or lower [training] min_customers in the config."
+        )
+    for split in ("train", "validation", "test"):
+        churned = frame.loc[frame["split"] == split, "churned"]
+        rate = churned.mean()
+        if rate in (0.0, 1.0):
+            which = "no churners" if rate == 0.0 else "only churners (no retained customers)"
+            dates = ", ".join(f"{c:%Y-%m-%d}" for c in training_set.split_cutoffs.get(split, []))
+            raise ProblemError(
+                f"The {split} cutoff(s) {dates} have {which} among {len(churned)} customers, so there is "
+                "nothing to learn or measure. Check the churn events / activity in the data, use another "
+                "--as-of, or a different [problem] horizon_days."
+            )
+
+
+def reference_stats(frame: pd.DataFrame, feature_names: list[str], categorical: list[str]) -> dict[str, dict]:
+    """Training-feature statistics for drift checks later.
+
+    Numeric features: ``missing_rate``, ``mean``, ``std``, decile ``edges`` (9 inner quantiles) and
+    the share of rows per bin (``bin_shares``, 10 values, bins ``(-inf, e1], (e1, e2], …``).
+    Categorical features: ``missing_rate`` and ``shares`` per category.
+    """
+    stats: dict[str, dict] = {}
+    for name in feature_names:
+        column = frame[name]
+        missing = float(column.isna().mean())
+        if name in categorical:
+            shares = column.astype(object).dropna().astype(str).value_counts(normalize=True)
+            stats[name] = {"kind": "categorical", "missing_rate": missing, "shares": {k: float(v) for k, v in shares.items()}}
+            continue
+        values = pd.to_numeric(column, errors="coerce").dropna().to_numpy(dtype=float)
+        if len(values) == 0:
+            stats[name] = {"kind": "numeric", "missing_rate": missing, "mean": None, "std": None, "edges": [], "bin_shares": []}
+            continue
+        edges = np.unique(np.quantile(values, np.linspace(0.1, 0.9, 9)))
+        counts = np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(edges) + 1)
+        stats[name] = {
+            "kind": "numeric",
+            "missing_rate": missing,
+            "mean": float(values.mean()),
+            "std": float(values.std()),
+            "edges": edges.tolist(),
+            "bin_shares": (counts / counts.sum()).tolist(),
+        }
+    return stats
+
+
+def _progress_callback(kind: str, n_trials: int, on_trial: TrialProgress) -> Callable:
+    def callback(study: Any, trial: Any) -> None:
+        finished = sum(t.state.name in ("COMPLETE", "PRUNED") for t in study.get_trials(deepcopy=False))
+        try:
+            best = float(study.best_value)
+        except ValueError:
+            best = None
+        on_trial(kind, finished, n_trials, best)
+
+    return callback
+
+
+def _champion_metrics(X_test: pd.DataFrame, churned: np.ndarray, value: np.ndarray) -> tuple[dict[str, float], str | None]:
+    """Gate metrics of the current champions on this test data, or a reason they are unavailable."""
+    churn = tracking.load_model(tracking.CHURN_MODEL_NAME, tracking.CHAMPION)
+    value_model = tracking.load_model(tracking.VALUE_MODEL_NAME, tracking.CHAMPION)
+    result: dict[str, float] = {}
+    try:
+        if churn is not None:
+            result["roc_auc"] = metrics.churn_metrics(churned, churn[0].predict_proba(X_test))["roc_auc"]
+        if value_model is not None:
+            retained = churned == 0
+            result["normalized_gini"] = metrics.normalized_gini(value[retained], value_model[0].predict(X_test[retained]))
+    except (KeyError, ValueError, TypeError) as exc:
+        return {}, f"the champion cannot score this data ({exc})"
+    return result, None
+
+
+def train(
+    dataset: Dataset,
+    as_of: pd.Timestamp | str,
+    config: Config | None = None,
+    *,
+    trials: int | None = None,
+    timeout: float | None = None,
+    seed: int | None = None,
+    on_trial: TrialProgress | None = None,
+    n_jobs: int = 2,
+    n_estimators: int = 1000,
+) -> TrainingResult:
+    """Train, evaluate, track, register and (maybe) promote the churn and value models.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Clean data (:func:`churnml.validate.load_dataset`).
+    as_of : Timestamp or str
+        Labels use data before this date only.
+    config : Config, optional
+    trials, timeout, seed : optional
+        Override ``[training] trials``, ``timeout_seconds``, ``seed``. ``trials`` counts per model.
+    on_trial : callable, optional
+        Progress hook, called after each Optuna trial (see :data:`TrialProgress`).
+    n_jobs : int
+        LightGBM threads (fixed, so results are reproducible).
+    n_estimators : int
+        Maximum boosting rounds.
+
+    Returns
+    -------
+    TrainingResult
+
+    Raises
+    ------
+    ProblemError
+        Too few cutoffs, too few customers, or a split with one class only.
+
+    Example
+    -------
+    >>> result = train(load_dataset("data/"), "2025-06-30", trials=20)  # doctest: +SKIP
+    >>> result.grades["overall"]  # doctest: +SKIP
+    'A'
+    """
+    started = time.perf_counter()
+    config = config or Config()
+    as_of = pd.Timestamp(as_of)
+    n_trials = int(trials if trials is not None else config.training.trials)
+    timeout = timeout if timeout is not None else config.training.timeout_seconds
+    seed = int(seed if seed is not None else config.training.seed)
+    horizon = config.problem.horizon_days
+
+    training_set = build_training_set(dataset, as_of, config)
+    check_problem(training_set, config)
+    names = training_set.feature_names
+    frame = training_set.frame
+    parts = {split: frame[frame["split"] == split] for split in ("train", "validation", "test")}
+    X = {split: part[names] for split, part in parts.items()}
+    churned = {split: part["churned"].to_numpy(dtype=int) for split, part in parts.items()}
+    value = {split: part["value"].to_numpy(dtype=float) for split, part in parts.items()}
+    monotone = {s.name: int(s.monotone) for s in training_set.specs if s.kind == "numeric" and s.monotone}
+
+    # Baselines -------------------------------------------------------------------------------
+    recency = _pick(names, RECENCY_CANDIDATES, "recency")
+    frequency = _pick(names, FREQUENCY_CANDIDATES, "frequency")
+    monetary = _pick(names, MONETARY_CANDIDATES, "monetary")
+    tenure = next((c for c in TENURE_CANDIDATES if c in names), None)
+    rule = RecencyRule(recency).fit(X["train"], churned["train"], X["validation"], churned["validation"])
+    rfm = RFMLogistic(recency, frequency, monetary).fit(X["train"], churned["train"])
+    window_days = 365.0 if monetary.endswith("365d") else 3650.0
+    spend_rate = SpendRateBaseline(monetary, window_days, horizon, window_column=tenure).fit()
+    churn_scores = {"recency_rule": rule.predict_proba(X["test"]), "rfm_logistic": rfm.predict_proba(X["test"])}
+    value_predictions = {"spend_rate": spend_rate.predict(X["test"])}
+
+    fingerprint = dataset.fingerprint
+    tuning_data = tuning.TuningData(
+        X["train"], churned["train"], value["train"], X["validation"], churned["validation"], value["validation"]
+    )
+    storage = tuning.storage_url(tracking.store_dir())
+    run_name = f"train as-of {as_of:%Y-%m-%d} h{horizon} seed {seed}"
+    with tracking.start_training_run(run_name, tags={"churnml.as_of": f"{as_of:%Y-%m-%d}", "churnml.data_fingerprint": fingerprint}) as run:
+        cutoff_text = {split: [f"{c:%Y-%m-%d}" for c in cs] for split, cs in training_set.split_cutoffs.items()}
+        run.log_params(
+            {
+                "as_of": f"{as_of:%Y-%m-%d}",
+                "horizon_days": horizon,
+                "cutoffs": ",".join(f"{c:%Y-%m-%d}" for c in training_set.cutoffs),
+                "train_cutoffs": ",".join(cutoff_text["train"]),
+                "validation_cutoff": ",".join(cutoff_text["validation"]),
+                "test_cutoff": ",".join(cutoff_text["test"]),
+                "data_fingerprint": fingerprint,
+                "seed": seed,
+                "trials": n_trials,
+                "timeout_seconds": timeout,
+                "n_features": len(names),
+                "rows_train": len(parts["train"]),
+                "rows_validation": len(parts["validation"]),
+                "rows_test": len(parts["test"]),
+                "recency_rule_days": rule.days_,
+            }
+        )
+        run.log_dict(feature_description(dataset), "features.json")
+
+        # Tuning ------------------------------------------------------------------------------
+        results: dict[str, tuning.TuningResult] = {}
+        for kind in tuning.KINDS:
+            callbacks = [run.trial_callback(kind)]
+            if on_trial is not None:
+                callbacks.append(_progress_callback(kind, n_trials, on_trial))
+            results[kind] = tuning.tune(
+                kind,
+                tuning_data,
+                n_trials=n_trials,
+                timeout=timeout,
+                seed=seed,
+                storage=storage,
+                name=tuning.study_name(kind, fingerprint, as_of, seed, horizon),
+                monotone=monotone if kind == "churn" else None,
+                callbacks=callbacks,
+                n_jobs=n_jobs,
+                n_estimators=n_estimators,
+            )
+            run.log_params({f"{kind}_param_{k}": v for k, v in results[kind].best_params.items()})
+            run.log_params({f"{kind}_study": results[kind].study_name})
+            run.log_metrics(
+                {"best_validation_score": results[kind].best_value, "trials_complete": results[kind].n_complete,
+                 "trials_pruned": results[kind].n_pruned, "trials_failed": results[kind].n_failed},
+                prefix=f"{kind}_tuning_",
+            )
+
+        # Final fit on train + validation -----------------------------------------------------
+        churn_model = tuning.make_model(
+            "churn", results["churn"].best_params, monotone, seed, n_jobs, n_estimators=n_estimators, refit_on_validation=True
+        ).fit(X["train"], churned["train"], X["validation"], churned["validation"])
+        value_model = tuning.make_model(
+            "value", results["value"].best_params, None, seed, n_jobs, n_estimators=n_estimators, refit_on_validation=True
+        ).fit(
+            X["train"], value["train"], churned["train"] == 0,
+            X["validation"], value["validation"], churned["validation"] == 0,
+        )
+
+        # Test ---------------------------------------------------------------------------------
+        probability = churn_model.predict_proba(X["test"])
+        value_if_retained = value_model.predict(X["test"])
+        churn_scores = {"model": probability, **churn_scores}
+        value_predictions = {"model": (1 - probability) * value_if_retained, **value_predictions}
+        churn_metrics = {name: metrics.churn_metrics(churned["test"], score) for name, score in churn_scores.items()}
+        value_metrics = {name: metrics.value_metrics(value["test"], pred) for name, pred in value_predictions.items()}
+        baseline_churn = {k: v for k, v in churn_metrics.items() if k != "model"}
+        best_churn_name, best_churn_auc = metrics.best_baseline(baseline_churn, "roc_auc")
+        best_value_name, best_value_gini = metrics.best_baseline({"spend_rate": value_metrics["spend_rate"]}, "normalized_gini")
+        grades = {
+            "churn": metrics.grade(churn_metrics["model"]["roc_auc"], best_churn_auc),
+            "value": metrics.grade(value_metrics["model"]["normalized_gini"], best_value_gini),
+        }
+        grades["overall"] = metrics.worst_grade(grades["churn"], grades["value"])
+        for name, values in churn_metrics.items():
+            run.log_metrics(values, prefix=f"churn_{name}_")
+        for name, values in value_metrics.items():
+            run.log_metrics(values, prefix=f"value_{name}_")
+        retained_test = churned["test"] == 0
+        gate_new = {
+            "roc_auc": churn_metrics["model"]["roc_auc"],
+            "normalized_gini": metrics.normalized_gini(value["test"][retained_test], value_if_retained[retained_test]),
+        }
+        run.log_metrics({"value_if_retained_normalized_gini": gate_new["normalized_gini"], "calibration_is_isotonic": float(churn_model.calibration_ == "isotonic")})
+        run.set_tags({"churnml.grade": grades["overall"], "churnml.churn_grade": grades["churn"], "churnml.value_grade": grades["value"],
+                      "churnml.best_churn_baseline": best_churn_name, "churnml.best_value_baseline": best_value_name,
+                      "churnml.calibration": churn_model.calibration_})
+
+        _log_plots(run, churned["test"], churn_scores, value["test"], value_predictions["model"], churn_model, value_model)
+
+        # Register and promote ---------------------------------------------------------------
+        champion, unavailable = _champion_metrics(X["test"], churned["test"], value["test"])
+        metadata = {
+            "as_of": f"{as_of:%Y-%m-%d}",
+            "horizon_days": horizon,
+            "cutoffs": cutoff_text,
+            "feature_names": names,
+            "categorical_features": training_set.categorical_features,
+            "specs": [s.to_dict() for s in training_set.specs],
+            "test_metrics": {"churn": churn_metrics, "value": value_metrics},
+            "grade": grades["overall"],
+            "grades": grades,
+            "feature_reference": reference_stats(pd.concat([parts["train"], parts["validation"]]), names, training_set.categorical_features),
+            "data_fingerprint": fingerprint,
+            "seed": seed,
+            "best_params": {k: r.best_params for k, r in results.items()},
+            "calibration": churn_model.calibration_,
+        }
+        churn_version, value_version = run.log_models(churn_model, value_model, X["test"].head(5), metadata)
+        promoted, reason = _gate(gate_new, champion, unavailable)
+        if promoted:
+            tracking.set_alias(tracking.CHURN_MODEL_NAME, tracking.CHAMPION, churn_version)
+            tracking.set_alias(tracking.VALUE_MODEL_NAME, tracking.CHAMPION, value_version)
+        run.log_metrics({f"champion_{k}": v for k, v in champion.items()}, prefix="gate_")
+        run.set_tags({"churnml.promoted": promoted, "churnml.promotion_reason": reason})
+        run_id = run.run_id
+
+    return TrainingResult(
+        run_id=run_id,
+        churn_version=churn_version,
+        value_version=value_version,
+        promoted=promoted,
+        promotion_reason=reason,
+        as_of=as_of,
+        cutoffs=training_set.split_cutoffs,
+        churn_metrics=churn_metrics,
+        value_metrics=value_metrics,
+        grades=grades,
+        tuning=results,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _gate(new: Mapping[str, float], champion: Mapping[str, float], unavailable: str | None) -> tuple[bool, str]:
+    """Promotion decision: at least as good as the champion on both gate metrics."""
+    if unavailable:
+        return False, f"kept the current champion: {unavailable}; use `churnml promote` to override"
+    if not champion:
+        return True, "first model: promoted to champion"
+    worse = [
+        f"{key} {new[key]:.4f} < champion {champion[key]:.4f}"
+        for key in ("roc_auc", "normalized_gini")
+        if key in champion and new[key] < champion[key]
+    ]
+    if worse:
+        return False, "kept the current champion: " + "; ".join(worse)
+    shown = ", ".join(f"{k} {new[k]:.4f} >= {champion[k]:.4f}" for k in ("roc_auc", "normalized_gini") if k in champion)
+    return True, f"at least as good as the champion on the test cutoff ({shown}): promoted"
+
+
+def _log_plots(
+    run: tracking.TrainingRun,
+    churned: np.ndarray,
+    churn_scores: Mapping[str, np.ndarray],
+    value: np.ndarray,
+    predicted_value: np.ndarray,
+    churn_model: Any,
+    value_model: Any,
+) -> None:
+    figures = {
+        "plots/roc.png": plots.plot_roc(churned, churn_scores),
+        "plots/precision_recall.png": plots.plot_pr(churned, churn_scores),
+        "plots/calibration.png": plots.plot_calibration(churned, churn_scores["model"]),
+        "plots/cumulative_gains.png": plots.plot_gains(churned, churn_scores),
+        "plots/lift.png": plots.plot_lift(churned, churn_scores),
+        "plots/value_deciles.png": plots.plot_value_deciles(value, predicted_value),
+        "plots/feature_importance_churn.png": plots.plot_feature_importance(churn_model.feature_importances_),
+        "plots/feature_importance_value.png": plots.plot_feature_importance(value_model.feature_importances_),
+    }
+    for path, ax in figures.items():
+        run.log_figure(ax.figure, path)
