@@ -164,7 +164,8 @@ def _finish(
             "reasons": reasons,
             "churn_model_version": np.full(n, str(models.churn_version), dtype=object),
             "value_model_version": np.full(n, str(models.value_version), dtype=object),
-            "current_value": features[CURRENT_VALUE_FEATURE].to_numpy(dtype="float64"),
+            # Cents: DuckDB's parallel SUM may differ in the last bits between runs; the file must not.
+            "current_value": np.round(features[CURRENT_VALUE_FEATURE].to_numpy(dtype="float64"), 2),
         }, columns=list(SCORE_COLUMNS))
 
 
@@ -403,6 +404,8 @@ def write_scores(
         "segment": dict.fromkeys(SEGMENTS, 0),
         "lifecycle_stage": dict.fromkeys(LIFECYCLE_STAGES, 0),
     }
+    sums = ["churn_probability", "predicted_value", "value_at_risk", "current_value"]
+    by_segment = pd.DataFrame(0.0, index=list(SEGMENTS), columns=sums)
     with io.TableWriter(out, fmt) as writer:
         for chunk in chunks:
             writer.write(chunk)
@@ -411,6 +414,7 @@ def write_scores(
             for column, table in counts.items():
                 for key, count in chunk[column].value_counts().items():
                     table[str(key)] = table.get(str(key), 0) + int(count)
+            by_segment = by_segment.add(chunk.groupby("segment")[sums].sum(), fill_value=0.0).reindex(list(SEGMENTS))
         values = {c: np.concatenate(v) if v else np.empty(0) for c, v in numeric.items()}
         meta = dict(sidecar or {})
         meta.update({
@@ -421,6 +425,15 @@ def write_scores(
             "counts": counts,
             "value_tier_thresholds": compute_value_thresholds(values["predicted_value"], _config_of(meta)).to_dict(),
             "totals": {c: float(values[c].sum()) for c in ("predicted_value", "value_at_risk", "current_value")},
+            "segments": {
+                key: {
+                    "customers": counts["segment"].get(key, 0),
+                    "mean_churn_probability": (float(by_segment.loc[key, "churn_probability"]) / counts["segment"][key]
+                                               if counts["segment"].get(key) else None),
+                    **{c: float(by_segment.loc[key, c]) for c in sums[1:]},
+                }
+                for key in by_segment.index
+            },
             "distributions": {c: _distribution(v) for c, v in values.items()},
         })
         io.write_json(meta, sidecar_path)

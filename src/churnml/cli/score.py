@@ -1,0 +1,217 @@
+"""`churnml score` and `churnml retention-list`: scores for a population, then who to contact."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Mapping, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from churnml.cli import command, console
+from churnml.cli._options import AsOfOpt, ConfigOpt, DataArg, parse_date
+from churnml.config import Config, load_config
+from churnml.errors import ConfigError
+
+TOP_ROWS = 10
+"""Rows of a retention list shown on screen."""
+
+
+def show_scores_summary(sidecar: Mapping[str, Any], config: Config) -> None:
+    """Print segment counts and totals from a scores sidecar (:func:`churnml.scoring.write_scores`)."""
+    from churnml.segments import segment_names
+
+    names = segment_names(config)
+    rows = sidecar["rows"]
+    table = Table(title=f"{rows:,} customers scored as of {sidecar.get('as_of', '?')}", title_justify="left")
+    for column in ("segment", "customers", "share", "mean churn prob.", "predicted value", "value at risk"):
+        table.add_column(column, justify="left" if column == "segment" else "right")
+    for key, stats in sidecar["segments"].items():
+        if not stats["customers"]:
+            continue
+        table.add_row(
+            names.get(key, key),
+            f"{stats['customers']:,}",
+            f"{stats['customers'] / rows:.1%}" if rows else "–",
+            f"{stats['mean_churn_probability']:.3f}",
+            f"{stats['predicted_value']:,.0f}",
+            f"{stats['value_at_risk']:,.0f}",
+        )
+    console.print(table)
+    stages = ", ".join(f"{k} {v:,}" for k, v in sidecar["counts"]["lifecycle_stage"].items())
+    risk = ", ".join(f"{k} {v:,}" for k, v in sidecar["counts"]["risk_tier"].items())
+    console.print(f"Risk tiers: {risk}. Lifecycle: {stages}.")
+
+
+def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS) -> None:
+    """Print a retention list's headline numbers, its breakdown by segment and its first rows."""
+    summary = result.summary
+    limit = {"budget": "the budget", "max_customers": "--max-customers", "none": "no limit (every candidate)"}
+    headline = Table(title="Retention list", title_justify="left", show_header=False)
+    headline.add_column("what")
+    headline.add_column("value", justify="right")
+    headline.add_row("customers considered", f"{summary.scored:,}")
+    headline.add_row("with a positive expected benefit", f"{summary.candidates:,}")
+    headline.add_row("selected", f"{summary.selected:,} (stopped by {limit[summary.limited_by]})")
+    headline.add_row("total contact cost", f"{summary.total_cost:,.2f}")
+    headline.add_row("expected value saved", f"{summary.expected_value_saved:,.2f}")
+    headline.add_row("expected net benefit", f"{summary.expected_net_benefit:,.2f}")
+    headline.add_row("expected ROI", "–" if summary.roi is None else f"{summary.roi:.1%}")
+    headline.add_row("assumptions", f"contact cost {summary.contact_cost:g}, success rate {summary.success_rate:g}")
+    console.print(headline)
+    if not summary.by_segment.empty:
+        segments = Table(title="By segment", title_justify="left")
+        for column in ("segment", "customers", "cost", "value saved", "net benefit", "suggested action"):
+            segments.add_column(column, justify="right" if column in ("customers", "cost", "value saved", "net benefit") else "left")
+        for row in summary.by_segment.itertuples(index=False):
+            segments.add_row(row.name, f"{row.customers:,}", f"{row.total_cost:,.0f}", f"{row.expected_value_saved:,.0f}",
+                             f"{row.expected_net_benefit:,.0f}", row.suggested_action)
+        console.print(segments)
+    customers = result.customers
+    if not customers.empty:
+        first = Table(title=f"Top {min(top, len(customers))} of {len(customers):,}", title_justify="left")
+        for column in ("rank", "customer", "segment", "churn prob.", "value at risk", "benefit", "reasons"):
+            first.add_column(column, justify="right" if column in ("rank", "churn prob.", "value at risk", "benefit") else "left")
+        from churnml.segments import segment_names
+
+        names = segment_names(config)
+        for row in customers.head(top).itertuples(index=False):
+            first.add_row(str(row.rank), row.customer_id, names.get(row.segment, row.segment), f"{row.churn_probability:.3f}",
+                          f"{row.value_at_risk:,.0f}", f"{row.expected_benefit:,.0f}", row.reasons)
+        console.print(first)
+
+
+@command("score")
+def score_command(
+    data: DataArg,
+    as_of: AsOfOpt,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Scores file to write (.parquet or .csv).")],
+    alias: Annotated[str, typer.Option("--alias", help="Model alias or version number in the MLflow registry.")] = "champion",
+    config: ConfigOpt = None,
+    fmt: Annotated[
+        Optional[str], typer.Option("--format", "-f", help="parquet or csv [default: from the --out suffix, else parquet].")
+    ] = None,
+    chunk_size: Annotated[int, typer.Option("--chunk-size", help="Customers per chunk; bounds memory.")] = 100_000,
+    snapshot_dir: Annotated[
+        Path, typer.Option("--snapshot-dir", help="Where to keep the feature snapshot the HTTP service loads.")
+    ] = Path("snapshots"),
+) -> None:
+    """Score every customer in the population at the as-of date.
+
+    Reads DATA (validated first) and the churn and value models carrying ALIAS from the MLflow
+    registry (MLFLOW_TRACKING_URI, else ./mlruns/mlflow.db). Writes, each atomically (a failed run
+    leaves no partial file):
+
+    - OUT: one row per customer, ordered by customer_id — customer_id, as_of, churn_probability,
+      predicted_value, value_at_risk, risk_tier, value_tier, segment, lifecycle_stage, reasons,
+      churn_model_version, value_model_version, current_value;
+    - OUT.json: model versions, data fingerprint, row counts, tier and segment counts, score
+      quantiles and the config used;
+    - SNAPSHOT_DIR/features_<as-of>.parquet: the features scored, for the HTTP service.
+
+    The same data, models and config give the same file.
+    """
+    from churnml import io
+    from churnml.labels import build_scoring_frame
+    from churnml.scoring import score_chunks, score_metadata, write_scores
+    from churnml.tracking import load_models
+    from churnml.validate import load_dataset
+
+    as_of_ts = parse_date(as_of)
+    cfg = load_config(config)
+    fmt = io.format_for(out, fmt)
+    if chunk_size < 1:
+        raise ConfigError(f"--chunk-size must be at least 1, got {chunk_size}.")
+    dataset = load_dataset(data, cfg)
+    models = load_models(alias)
+    with console.status("Building features…"):
+        features = build_scoring_frame(dataset, as_of_ts, cfg)
+
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+    ) as bar:
+        tasks = {
+            "predict": bar.add_task("Predicting churn and value", total=len(features)),
+            "explain": bar.add_task("Reasons and segments", total=len(features)),
+        }
+
+        def progress(stage: str, done: int, total: int) -> None:
+            bar.update(tasks[stage], completed=done)
+
+        chunks = score_chunks(features, as_of_ts, models, cfg, chunk_size=chunk_size, progress=progress)
+        metadata = score_metadata(models, as_of_ts, cfg, dataset.fingerprint, alias)
+        scores_path, sidecar_path = write_scores(chunks, out, fmt, metadata)
+    snapshot = io.write_snapshot(features, as_of_ts, snapshot_dir)
+
+    show_scores_summary(io.read_json(sidecar_path), cfg)
+    console.print(
+        f"Models: churnml-churn v{models.churn_version}, churnml-value v{models.value_version} ({alias}).\n"
+        f"Wrote {scores_path}, {sidecar_path} and {snapshot}.\n"
+        f"Next: churnml retention-list {scores_path} --out retention_list.csv --budget 5000"
+    )
+
+
+@command("retention-list")
+def retention_list_command(
+    scores: Annotated[Path, typer.Argument(metavar="SCORES", help="Scores file written by `churnml score` (.parquet or .csv).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Retention list to write (.csv or .parquet).")],
+    budget: Annotated[Optional[float], typer.Option("--budget", help="Total contact cost allowed; the list stops before exceeding it.")] = None,
+    max_customers: Annotated[Optional[int], typer.Option("--max-customers", help="At most this many customers.")] = None,
+    contact_cost: Annotated[
+        Optional[float], typer.Option("--contact-cost", help="Cost of one contact [config: targeting.contact_cost, 5].")
+    ] = None,
+    success_rate: Annotated[
+        Optional[float],
+        typer.Option("--success-rate", help="Share of contacted at-risk customers a contact keeps, in (0, 1] [config: 0.3]."),
+    ] = None,
+    segment: Annotated[
+        Optional[list[str]],
+        typer.Option("--segment", help="Only this segment (key or display name); repeat or comma-separate for several."),
+    ] = None,
+    min_value: Annotated[Optional[float], typer.Option("--min-value", help="Only customers with at least this value at risk.")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="csv or parquet [default: parquet for a .parquet --out, else csv].")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Rank customers by the expected net benefit of a retention contact.
+
+    Reads SCORES. Expected benefit = value_at_risk × success_rate − contact_cost; only customers
+    with a positive benefit are listed, best first, until the budget (total contact cost) or the
+    maximum count is reached. Writes, atomically:
+
+    - OUT: rank, customer_id, segment, churn_probability, predicted_value, value_at_risk,
+      expected_benefit, reasons, suggested_action (CSV unless OUT ends in .parquet or --format says so);
+    - OUT.json: the summary printed below (customers selected, total cost, expected value saved,
+      ROI, breakdown by segment).
+
+    Segments: high_value_at_risk, loyal_high_value, potential, dormant, fleeing_low_value.
+    """
+    from churnml import io
+    from churnml.targeting import retention_list
+
+    cfg = load_config(config)
+    if fmt is None:
+        fmt = "parquet" if out.suffix.lower() == ".parquet" else "csv"
+    fmt = io.check_format(fmt)
+    segments = [part.strip() for value in (segment or []) for part in value.split(",") if part.strip()]
+    table = io.read_table(scores)
+    result = retention_list(
+        table,
+        budget=budget,
+        max_customers=max_customers,
+        contact_cost=contact_cost,
+        success_rate=success_rate,
+        segments=segments or None,
+        min_value=min_value,
+        config=cfg,
+    )
+    written = io.write_table(result.customers, out, fmt)
+    summary_path = io.write_json({"scores": str(scores), **result.summary.to_dict()}, out.with_name(out.name + ".json"))
+    show_retention_summary(result, cfg)
+    if result.summary.selected == 0:
+        console.print(
+            "[yellow]Nobody selected.[/yellow] A contact pays off only when value_at_risk × success_rate exceeds "
+            "contact_cost: lower --contact-cost, raise --success-rate or --budget, or widen the segments."
+        )
+    console.print(f"Wrote {written} and {summary_path}.")
+

@@ -1,0 +1,244 @@
+"""Batch scoring on a small generated sample with small fitted models.
+
+Most tests fit the two models directly (seconds) and wrap them like ``tracking.load_models`` does;
+the CLI test trains once through MLflow in a temporary store (marked slow).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churnml import io
+from churnml.config import Config
+from churnml.errors import DataError
+from churnml.generate import generate
+from churnml.labels import build_scoring_frame, build_training_set
+from churnml.models import ChurnModel, ValueModel
+from churnml.scoring import (
+    SCORE_COLUMNS,
+    population_value_thresholds,
+    score,
+    score_chunks,
+    score_features,
+    score_metadata,
+    write_scores,
+)
+from churnml.tracking import LoadedModels
+from churnml.validate import load_dataset
+
+TRAIN_AS_OF = pd.Timestamp("2025-09-01")
+SCORE_AS_OF = pd.Timestamp("2025-12-01")
+CUSTOMERS = 1500
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("scoring") / "data"
+    generate(folder, CUSTOMERS, seed=3)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def dataset(sample_dir: Path):
+    return load_dataset(sample_dir, Config())
+
+
+@pytest.fixture(scope="session")
+def models(dataset) -> LoadedModels:
+    training = build_training_set(dataset, TRAIN_AS_OF, Config())
+    frame = training.frame
+    train, validation = frame[frame["split"] == "train"], frame[frame["split"] != "train"]
+    names = training.feature_names
+    monotone = {s.name: s.monotone for s in training.specs if s.kind == "numeric" and s.monotone}
+    churn = ChurnModel(monotone=monotone, n_estimators=80, num_leaves=15, early_stopping_rounds=None, n_jobs=1)
+    churn.fit(train[names], train["churned"], validation[names], validation["churned"])
+    value = ValueModel(n_estimators=60, num_leaves=15, early_stopping_rounds=None, n_jobs=1)
+    value.fit(train[names], train["value"], train["churned"] == 0)
+    metadata = {"as_of": f"{TRAIN_AS_OF:%Y-%m-%d}", "specs": [s.to_dict() for s in training.specs], "grade": "B"}
+    return LoadedModels(churn, value, "3", "4", "run-test", metadata)
+
+
+@pytest.fixture(scope="session")
+def features(dataset) -> pd.DataFrame:
+    return build_scoring_frame(dataset, SCORE_AS_OF, Config())
+
+
+@pytest.fixture(scope="session")
+def scores(dataset, models) -> pd.DataFrame:
+    return score(dataset, SCORE_AS_OF, models, Config(), chunk_size=300)
+
+
+def test_columns_and_types(scores: pd.DataFrame, features: pd.DataFrame) -> None:
+    assert list(scores.columns) == list(SCORE_COLUMNS)
+    assert len(scores) == len(features) > 100
+    assert scores["customer_id"].is_unique and scores["customer_id"].is_monotonic_increasing
+    assert (scores["as_of"] == SCORE_AS_OF).all()
+    for column in ("churn_probability", "predicted_value", "value_at_risk", "current_value"):
+        assert scores[column].dtype == np.float64, column
+    assert scores["churn_probability"].between(0, 1).all()
+    assert (scores["predicted_value"] >= 0).all() and (scores["value_at_risk"] >= 0).all()
+    value_if_retained = scores["predicted_value"] + scores["value_at_risk"]
+    np.testing.assert_allclose(scores["value_at_risk"], scores["churn_probability"] * value_if_retained, rtol=1e-9)
+    assert set(scores["risk_tier"]) <= {"low", "medium", "high"}
+    assert set(scores["value_tier"]) == {"low", "medium", "high"}
+    assert set(scores["segment"]) <= {"high_value_at_risk", "loyal_high_value", "potential", "dormant", "fleeing_low_value"}
+    assert set(scores["lifecycle_stage"]) <= {"new", "growing", "stable", "declining"}
+    assert (scores["churn_model_version"] == "3").all() and (scores["value_model_version"] == "4").all()
+    by_id = features.set_index("customer_id")["monetary_365d"]
+    np.testing.assert_allclose(scores["current_value"], by_id.loc[scores["customer_id"]].to_numpy(), atol=0.005)
+    assert scores["reasons"].map(type).eq(str).all()
+    assert (scores["reasons"] != "").mean() > 0.5
+
+
+def test_value_tiers_use_the_whole_population(scores: pd.DataFrame) -> None:
+    high = scores[scores["value_tier"] == "high"]
+    assert high["predicted_value"].sum() >= 0.8 * scores["predicted_value"].sum()
+    assert len(high) < 0.5 * len(scores)
+
+
+def test_chunk_size_does_not_change_scores(scores: pd.DataFrame, dataset, models) -> None:
+    one_chunk = score(dataset, SCORE_AS_OF, models, Config(), chunk_size=100_000)
+    pd.testing.assert_frame_equal(one_chunk, scores)
+
+
+def test_score_features_matches_batch_for_a_few_customers(features, models, scores) -> None:
+    thresholds = population_value_thresholds(features, models)
+    few = features.sample(7, random_state=1)
+    api = score_features(few, models, SCORE_AS_OF, Config(), value_thresholds=thresholds)
+    batch = scores.set_index("customer_id").loc[api["customer_id"]].reset_index()
+    pd.testing.assert_frame_equal(api, batch)
+
+
+def test_missing_feature_column_is_a_clear_error(features, models) -> None:
+    with pytest.raises(DataError, match=r"^The feature table lacks column\(s\) unresolved_complaints that scoring needs"):
+        score_features(features.drop(columns=["unresolved_complaints"]), models, SCORE_AS_OF)
+
+
+def test_same_inputs_give_the_same_file(scores, dataset, models, tmp_path: Path) -> None:
+    again = score(dataset, SCORE_AS_OF, models, Config(), chunk_size=300)
+    meta = score_metadata(models, SCORE_AS_OF, Config(), dataset.fingerprint, "champion")
+    for fmt in ("parquet", "csv"):
+        first, first_json = write_scores(scores, tmp_path / f"a.{fmt}", fmt, meta)
+        second, second_json = write_scores(again, tmp_path / f"b.{fmt}", fmt, meta)
+        assert first.read_bytes() == second.read_bytes()
+        assert first_json.read_text().replace("a." + fmt, "b." + fmt) == second_json.read_text()
+
+
+def test_sidecar_records_models_data_and_distributions(scores, dataset, models, tmp_path: Path) -> None:
+    meta = score_metadata(models, SCORE_AS_OF, Config(), dataset.fingerprint, "champion")
+    out, sidecar = write_scores(scores, tmp_path / "scores.parquet", None, meta)
+    assert sidecar == tmp_path / "scores.parquet.json"
+    record = io.read_json(sidecar)
+    assert record["models"]["churn_model_version"] == "3" and record["models"]["value_model_version"] == "4"
+    assert record["data_fingerprint"] == dataset.fingerprint
+    assert record["rows"] == len(scores)
+    assert sum(record["counts"]["segment"].values()) == len(scores)
+    assert record["distributions"]["churn_probability"]["q50"] == pytest.approx(scores["churn_probability"].median())
+    assert record["config"]["segments"]["risk_thresholds"] == [0.2, 0.5]
+    pd.testing.assert_frame_equal(pd.read_parquet(out), scores)
+
+
+def test_streamed_chunks_write_the_same_table(features, models, scores, tmp_path: Path) -> None:
+    out, _ = write_scores(score_chunks(features, SCORE_AS_OF, models, chunk_size=250), tmp_path / "s.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(out), scores)
+
+
+def test_failure_midway_leaves_no_file(scores, tmp_path: Path) -> None:
+    def chunks():
+        yield scores.iloc[:100]
+        raise RuntimeError("disk on fire")
+
+    with pytest.raises(RuntimeError):
+        write_scores(chunks(), tmp_path / "scores.parquet")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_killed_process_leaves_no_file(scores, tmp_path: Path) -> None:
+    part = tmp_path / "part.parquet"
+    scores.iloc[:200].to_parquet(part)
+    out = tmp_path / "scores.parquet"
+    script = textwrap.dedent(f"""
+        import time, pandas as pd
+        from churnml.scoring import write_scores
+        chunk = pd.read_parquet({str(part)!r})
+        def chunks():
+            yield chunk
+            print("written", flush=True)
+            time.sleep(60)
+            yield chunk
+        write_scores(chunks(), {str(out)!r})
+    """)
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "written"
+        assert any(p.name.startswith(".scores.parquet.") for p in tmp_path.iterdir())  # mid-write
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert not out.exists()
+    assert not (tmp_path / "scores.parquet.json").exists()
+
+
+def test_unresolved_complaints_show_as_reasons(scores, features) -> None:
+    merged = scores.merge(features[["customer_id", "unresolved_complaints"]], on="customer_id")
+    complaining = merged[merged["unresolved_complaints"] >= 1]
+    assert len(complaining) >= 10
+    assert complaining["reasons"].str.contains("complain").mean() > 0.5
+
+
+@pytest.mark.parametrize(("feature", "steps"), [("unresolved_complaints", (1, 2, 5)), ("days_since_last_purchase", (15, 60, 365))])
+def test_more_risk_never_lowers_churn_probability(features, models, feature: str, steps: tuple[int, ...]) -> None:
+    X = features[models.churn.feature_names_]
+    before = models.churn.predict_proba(X)
+    for step in steps:
+        raised = X.copy()
+        raised[feature] = raised[feature] + step
+        after = models.churn.predict_proba(raised)
+        assert (after >= before - 1e-12).all(), f"{feature} +{step} lowered churn probability"
+    assert len(X) > 100
+
+
+@pytest.mark.slow
+def test_cli_scores_with_the_champion_from_mlflow(sample_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from churnml.cli import get_app
+    from churnml.train import train
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    train(load_dataset(sample_dir), TRAIN_AS_OF, Config(), trials=1, n_estimators=60, n_jobs=1)
+    runner = CliRunner()
+    started = time.perf_counter()
+    result = runner.invoke(get_app(), ["score", str(sample_dir), "--as-of", "2025-12-01", "--out", "scores.csv"])
+    assert result.exit_code == 0, result.output
+    assert time.perf_counter() - started < 120
+    written = pd.read_csv(tmp_path / "scores.csv")
+    assert list(written.columns) == list(SCORE_COLUMNS)
+    assert (tmp_path / "scores.csv.json").exists()
+    assert (tmp_path / "snapshots" / "features_2025-12-01.parquet").exists()
+
+    result = runner.invoke(get_app(), ["retention-list", "scores.csv", "--out", "list.csv", "--budget", "50"])
+    assert result.exit_code == 0, result.output
+    assert "Retention list" in result.output
+    assert len(pd.read_csv(tmp_path / "list.csv")) <= 10
+
+    result = runner.invoke(get_app(), ["retention-list", "scores.csv", "--out", "list.csv", "--success-rate", "1.5"])
+    assert result.exit_code == 2
+    assert "Error: Success rate must be in (0, 1], got 1.5." in result.output
+
+    result = runner.invoke(get_app(), ["score", str(sample_dir), "--as-of", "2025-12-01", "--out", "s.csv", "--alias", "nope"])
+    assert result.exit_code == 2
+    assert "No registered model churnml-churn with alias 'nope'" in result.output
