@@ -208,3 +208,32 @@ def test_sql_transpiles_to_spark() -> None:
     sql = feature_sql(small_dataset(), [CUTOFF, T("2023-12-01")], Config())
     spark = sqlglot.transpile(sql, read="duckdb", write="spark")[0]
     assert "UNIX_TIMESTAMP" in spark and "MAX_BY" in spark
+
+
+def test_cli_writes_feature_table_and_description(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from churnml.cli import get_app
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    pd.DataFrame({"customer_id": ["a", "b"], "signup_date": ["2023-01-01", "2023-02-01"], "plan": ["gold", "basic"]}
+                 ).to_csv(folder / "customers.csv", index=False)
+    pd.DataFrame({"customer_id": ["a", "a", "b"], "timestamp": ["2023-11-01", "2023-12-01", "2024-01-02"],
+                  "amount": [10, 20, 5]}).to_csv(folder / "transactions.csv", index=False)
+    out = tmp_path / "out" / "features.csv"
+    runner = CliRunner()
+    result = runner.invoke(get_app(), ["features", str(folder), "--as-of", "2024-01-01", "--out", str(out)])
+    assert result.exit_code == 0, result.output + result.stderr
+    table = pd.read_csv(out)
+    assert list(table["customer_id"]) == ["a"]          # b's only transaction is after the as-of date
+    assert table.loc[0, "days_since_last_purchase"] == 31.0
+    description = json.loads((tmp_path / "out" / "features.csv.features.json").read_text())
+    assert [d["name"] for d in description] == list(table.columns[2:])
+    assert "1 customers x" in " ".join(result.output.split())
+
+    empty = runner.invoke(get_app(), ["features", str(folder), "--as-of", "2020-01-01", "--out", str(out)])
+    assert empty.exit_code == 2
+    assert "Error: No customers in the population at 2020-01-01." in " ".join(empty.stderr.split())
+    bad = runner.invoke(get_app(), ["features", str(folder), "--as-of", "01/02/2024", "--out", str(out)])
+    assert bad.exit_code == 2 and "is not a date" in bad.stderr
