@@ -139,7 +139,22 @@ def feature_specs(dataset: Dataset) -> list[FeatureSpec]:
     >>> [s.name for s in feature_specs(ds)][:2]       # doctest: +SKIP
     ['days_since_last_purchase', 'days_since_first_purchase']
     """
-    return [f.spec for f in _features(table_columns(dataset), dataset.attributes)]
+    return layout_feature_specs(table_columns(dataset), dataset.attributes)
+
+
+def layout_feature_specs(layout: Mapping[str, frozenset[str]], attributes: Mapping[str, str]) -> list[FeatureSpec]:
+    """:func:`feature_specs` for a data layout held by any engine (tables -> columns, attributes)."""
+    return [f.spec for f in _features(layout, attributes)]
+
+
+def categorical_sources(layout: Mapping[str, frozenset[str]], attributes: Mapping[str, str]) -> dict[str, str]:
+    """Categorical feature name -> the ``customers`` column it copies (its levels come from there)."""
+    features = _features(layout, attributes)
+    return {
+        f.spec.name: column
+        for f, column in zip(features, _source_columns(features, attributes))
+        if f.spec.kind == "categorical" and column is not None
+    }
 
 
 def feature_description(dataset: Dataset) -> list[dict[str, Any]]:
@@ -182,17 +197,16 @@ def build_features(dataset: Dataset, cutoffs: Sequence[pd.Timestamp], config: Co
     -------
     >>> frame = build_features(ds, [pd.Timestamp("2024-01-01")], Config())   # doctest: +SKIP
     """
-    features = _features(table_columns(dataset), dataset.attributes)
+    layout = table_columns(dataset)
     sql = feature_sql(dataset, cutoffs, config)
     frame = dataset.con.execute(sql).df()
     # Levels come from the whole customers table, not the rows returned, so frames built for
     # different cutoffs of the same data share their categories (concat/merge keep the dtype).
     levels = {
-        f.spec.name: _categories(dataset, column)
-        for f, column in zip(features, _source_columns(features, dataset.attributes))
-        if f.spec.kind == "categorical"
+        name: _categories(dataset, column)
+        for name, column in categorical_sources(layout, dataset.attributes).items()
     }
-    return _typed_frame(frame, features, levels)
+    return typed_feature_frame(frame, layout_feature_specs(layout, dataset.attributes), levels)
 
 
 def feature_sql(dataset: Dataset, cutoffs: Sequence[pd.Timestamp], config: Config) -> str:
@@ -200,8 +214,33 @@ def feature_sql(dataset: Dataset, cutoffs: Sequence[pd.Timestamp], config: Confi
 
     Exposed so another engine (Spark) can run the same definitions after transpiling.
     """
-    layout = table_columns(dataset)
-    features = _features(layout, dataset.attributes)
+    return feature_query(table_columns(dataset), dataset.attributes, cutoffs, config)
+
+
+def feature_query(
+    layout: Mapping[str, frozenset[str]],
+    attributes: Mapping[str, str],
+    cutoffs: Sequence[pd.Timestamp],
+    config: Config,
+) -> str:
+    """The feature query (DuckDB dialect) for a data layout held by any engine.
+
+    Parameters
+    ----------
+    layout : mapping
+        Tables present -> their columns (:func:`table_columns` for DuckDB).
+    attributes : mapping
+        Customer attribute columns -> ``"categorical"`` / ``"numeric"``.
+    cutoffs : sequence of pandas.Timestamp
+    config : Config
+
+    Returns
+    -------
+    str
+        SQL over relations named ``customers``, ``transactions``, ``service_events``,
+        ``churn_events``; ``churnml.spark`` transpiles this same text for Spark.
+    """
+    features = _features(layout, attributes)
     ctes = [("cutoffs", cutoffs_sql(cutoffs, config))]
     ctes += _transaction_ctes(layout)
     if "service_events" in layout:
@@ -662,13 +701,16 @@ def _categories(dataset: Dataset, column: str | None) -> list[str]:
     return [value for value, in rows]
 
 
-def _typed_frame(frame: pd.DataFrame, features: Sequence[_Feature], levels: Mapping[str, list[str]]) -> pd.DataFrame:
-    """Fix dtypes: string ids, naive timestamps, float64 numerics, categoricals with ``levels``."""
+def typed_feature_frame(frame: pd.DataFrame, specs: Sequence[FeatureSpec], levels: Mapping[str, list[str]]) -> pd.DataFrame:
+    """Fix dtypes: string ids, naive timestamps, float64 numerics, categoricals with ``levels``.
+
+    Whatever engine ran the query, the feature table leaves here with the same dtypes.
+    """
     frame["customer_id"] = frame["customer_id"].astype(str)
     frame["cutoff"] = pd.to_datetime(frame["cutoff"])
-    for feature in features:
-        name = feature.spec.name
-        if feature.spec.kind == "categorical":
+    for spec in specs:
+        name = spec.name
+        if spec.kind == "categorical":
             frame[name] = pd.Categorical(frame[name].astype(object), categories=levels[name])
         else:
             frame[name] = frame[name].astype("float64")
@@ -693,6 +735,10 @@ __all__ = [
     "feature_description",
     "feature_specs",
     "feature_sql",
+    "feature_query",
+    "layout_feature_specs",
+    "categorical_sources",
+    "typed_feature_frame",
     "population_body",
     "activity_body",
     "cutoffs_sql",

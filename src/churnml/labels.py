@@ -15,7 +15,7 @@ only at ``timestamp < cutoff``. An event exactly at the cutoff is therefore labe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Mapping, Sequence
 
 import pandas as pd
 
@@ -97,7 +97,11 @@ def population(dataset: Dataset, cutoffs: Sequence[pd.Timestamp], config: Config
 
 def label_sql(dataset: Dataset, cutoffs: Sequence[pd.Timestamp], config: Config) -> str:
     """Query of ``customer_id, cutoff, churned, value`` for the population at each cutoff."""
-    layout = table_columns(dataset)
+    return label_query(table_columns(dataset), cutoffs, config)
+
+
+def label_query(layout: Mapping[str, frozenset[str]], cutoffs: Sequence[pd.Timestamp], config: Config) -> str:
+    """:func:`label_sql` for a data layout (tables -> columns) held by any engine (DuckDB dialect)."""
     contractual = "churn_events" in layout
     window = "{a}.timestamp >= k.cutoff AND {a}.timestamp < k.label_end"
     ctes = [
@@ -231,23 +235,75 @@ def build_training_set(dataset: Dataset, as_of: pd.Timestamp, config: Config) ->
     >>> ts.split("test").churned.mean()                                     # doctest: +SKIP
     """
     as_of = pd.Timestamp(as_of)
-    problem = config.problem
-    if dataset.data_end is not None and as_of > pd.Timestamp(dataset.data_end) + DATA_END_TOLERANCE:
+    cutoffs = checked_training_cutoffs(as_of, config, data_start(dataset), dataset.data_end)
+    features = build_features(dataset, cutoffs, config)
+    labels = build_labels(dataset, cutoffs, config)
+    return assemble_training_set(features, labels, feature_specs(dataset), cutoffs, as_of, config,
+                                 lambda: _population_hint(dataset, config))
+
+
+def checked_training_cutoffs(
+    as_of: pd.Timestamp, config: Config, first: pd.Timestamp, data_end: pd.Timestamp | None
+) -> list[pd.Timestamp]:
+    """:func:`training_cutoffs`, after refusing an ``as_of`` past the data's end (any engine).
+
+    Raises
+    ------
+    ProblemError
+        ``as_of`` lies more than :data:`DATA_END_TOLERANCE` after ``data_end``, or too few cutoffs fit.
+    """
+    as_of = pd.Timestamp(as_of)
+    if data_end is not None and as_of > pd.Timestamp(data_end) + DATA_END_TOLERANCE:
         raise ProblemError(
-            f"As-of date {as_of:%Y-%m-%d} is after the data's end ({pd.Timestamp(dataset.data_end):%Y-%m-%d}): "
+            f"As-of date {as_of:%Y-%m-%d} is after the data's end ({pd.Timestamp(data_end):%Y-%m-%d}): "
             "the latest label windows would count missing data as churn. Use an as-of date on or before "
-            f"{pd.Timestamp(dataset.data_end) + pd.Timedelta(days=1):%Y-%m-%d}."
+            f"{pd.Timestamp(data_end) + pd.Timedelta(days=1):%Y-%m-%d}."
         )
-    cutoffs = training_cutoffs(as_of, config, data_start(dataset))
+    return training_cutoffs(as_of, config, first)
+
+
+def assemble_training_set(
+    features: pd.DataFrame,
+    labels: pd.DataFrame,
+    specs: Sequence[FeatureSpec],
+    cutoffs: Sequence[pd.Timestamp],
+    as_of: pd.Timestamp,
+    config: Config,
+    population_hint: Callable[[], str] = lambda: "",
+) -> TrainingSet:
+    """Join features and labels and split them out of time: the last step of any engine.
+
+    Parameters
+    ----------
+    features, labels : pandas.DataFrame
+        From :func:`churnml.features.build_features` and :func:`build_labels` (or their Spark
+        counterparts in ``churnml.spark``) over ``cutoffs``.
+    specs : sequence of FeatureSpec
+    cutoffs : sequence of pandas.Timestamp
+        Oldest first (:func:`training_cutoffs`).
+    as_of : pandas.Timestamp
+    config : Config
+    population_hint : callable
+        Returns what to check when a split is empty (called only then).
+
+    Returns
+    -------
+    TrainingSet
+
+    Raises
+    ------
+    ProblemError
+        When a split has nobody in its population.
+    """
+    problem = config.problem
+    cutoffs = list(cutoffs)
     n_test, n_val = problem.n_test_cutoffs, problem.n_validation_cutoffs
     split_cutoffs = {
         "train": cutoffs[: len(cutoffs) - n_test - n_val],
         "validation": cutoffs[len(cutoffs) - n_test - n_val: len(cutoffs) - n_test],
         "test": cutoffs[len(cutoffs) - n_test:],
     }
-    specs = feature_specs(dataset)
-    features = build_features(dataset, cutoffs, config)
-    labels = build_labels(dataset, cutoffs, config)
+    specs = list(specs)
     frame = features.merge(labels, on=["customer_id", "cutoff"], how="inner", validate="one_to_one")
     split_of = {c: name for name, cs in split_cutoffs.items() for c in cs}
     frame["split"] = frame["cutoff"].map(split_of).astype(str)
@@ -255,8 +311,8 @@ def build_training_set(dataset: Dataset, as_of: pd.Timestamp, config: Config) ->
         if not (frame["split"] == name).any():
             dates = ", ".join(f"{c:%Y-%m-%d}" for c in split_cutoffs[name])
             raise ProblemError(
-                f"No customers in the population at the {name} cutoff(s) {dates} (as-of {as_of:%Y-%m-%d}). "
-                + _population_hint(dataset, config)
+                f"No customers in the population at the {name} cutoff(s) {dates} (as-of {pd.Timestamp(as_of):%Y-%m-%d}). "
+                + population_hint()
             )
     return TrainingSet(
         frame=frame.reset_index(drop=True),

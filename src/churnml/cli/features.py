@@ -11,6 +11,7 @@ from churnml import io
 from churnml.cli import command, console
 from churnml.cli._options import AsOfOpt, ConfigOpt, DataArg, parse_date
 from churnml.config import load_config
+from churnml.errors import ConfigError
 from churnml.features import feature_description
 from churnml.labels import build_scoring_frame
 from churnml.validate import load_dataset
@@ -30,6 +31,12 @@ def features_command(
     fmt: Annotated[
         Optional[str], typer.Option("--format", help="parquet or csv (default: from the --out suffix, else parquet).")
     ] = None,
+    engine: Annotated[
+        str, typer.Option("--engine", help="duckdb (in-process) or spark (DATA: a Spark-readable folder of clean Parquet; OUT: a Parquet folder).")
+    ] = "duckdb",
+    master: Annotated[
+        Optional[str], typer.Option("--master", help="Spark master for --engine spark (default: spark-submit's, else local[*]).")
+    ] = None,
 ) -> None:
     """Write the feature table for the population at --as-of.
 
@@ -41,6 +48,16 @@ def features_command(
     cfg = load_config(config)
     as_of_date = parse_date(as_of)
     fmt = io.check_format(fmt) if fmt else None
+    if engine == "spark":
+        from churnml import spark as churn_spark
+
+        rows, specs = churn_spark.write_features(str(data), as_of_date, str(out), cfg, master)
+        described = io.write_json([s.to_dict() for s in specs], description_path(out))
+        console.print(f"{rows:,} customers x {len(specs)} features at {as_of_date:%Y-%m-%d} written to {out} (Spark); "
+                      f"descriptions in {described}.")
+        return
+    if engine != "duckdb":
+        raise ConfigError(f"Unknown engine {engine!r}. Use one of: duckdb, spark.")
     dataset = load_dataset(data, cfg)
     frame = build_scoring_frame(dataset, as_of_date, cfg)
     written = io.write_table(frame, out, fmt)

@@ -1,0 +1,657 @@
+"""The same features, labels and scores on Apache Spark, for data that outgrows one machine.
+
+Nothing here re-implements a feature or a label. The DuckDB SQL of :mod:`churnml.features` and
+:mod:`churnml.labels` is the one definition; :func:`to_spark_sql` transpiles that text with SQLGlot
+(``read="duckdb", write="spark"``) and applies the few rewrites that make Spark compute the same
+numbers. Scoring applies the registered models through :func:`churnml.scoring.score_features`, the
+function the DuckDB path and the HTTP API use, inside ``mapInPandas``.
+
+Dialect rewrites (each one is covered by a test in ``tests/test_spark.py``)
+    * ``epoch(ts)`` -> ``CAST(UNIX_MICROS(CAST(ts AS TIMESTAMP_LTZ)) AS DOUBLE) / 1e6``. SQLGlot's
+      ``UNIX_TIMESTAMP`` drops sub-second precision, so day differences would differ.
+    * Decimal literals (``86400.0``) -> ``CAST(86400.0 AS DOUBLE)``. Spark types them DECIMAL and
+      ``bigint / DECIMAL`` rounds to 6 decimal places. In DuckDB, the same expressions meet a DOUBLE
+      and are computed in DOUBLE.
+    * Timestamps are ``TIMESTAMP_NTZ``, so they hold wall-clock time as DuckDB's ``TIMESTAMP``
+      does: comparisons and ``INTERVAL`` arithmetic do not depend on any time zone. SQLGlot
+      already writes DuckDB ``TIMESTAMP`` literals that way, and :func:`read_tables` casts the
+      columns. The session time zone is UTC (:func:`spark_session`), so ``epoch`` of a wall time
+      is its UTC epoch, as in DuckDB.
+
+Input
+    :func:`read_tables` reads the contract tables from Parquet on any Spark-readable path
+    (``file:``, ``hdfs:``, ``s3a:``, ``abfss:``). It applies the config's table and column names,
+    casts the tables to the canonical types, trims text and lower-cases ``event_type``. It does
+    *not* quarantine bad rows: Spark expects clean tables, such as ones that ``churnml validate``
+    accepted without setting rows aside, or the output of your own upstream checks.
+
+PySpark 4 with pandas 3
+    Arrow transfers (``toPandas``, ``mapInPandas``) work. PySpark still calls
+    ``Series.astype(..., copy=False)``, and pandas 3 warns about this with ``Pandas4Warning``.
+    PySpark also warns (``FutureWarning``) that it "does not yet fully support pandas >= 3.0.0".
+    :func:`_quiet_pandas4` hides both warnings around the calls made here; nothing else was needed. Strings come back with
+    pandas 3's ``str`` dtype; :func:`churnml.features.typed_feature_frame` makes the dtypes
+    identical to the DuckDB path's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import uuid
+import warnings
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+
+import pandas as pd
+
+from churnml.config import Config
+from churnml.errors import DataError, ProblemError
+from churnml.features import (
+    categorical_sources,
+    feature_query,
+    layout_feature_specs,
+    normalize_cutoffs,
+    typed_feature_frame,
+)
+from churnml.labels import (
+    TrainingSet,
+    assemble_training_set,
+    checked_training_cutoffs,
+    label_query,
+)
+from churnml.schema import TABLES
+
+if TYPE_CHECKING:  # pyspark is an optional dependency: imported only by the functions using it
+    from pyspark.sql import DataFrame as SparkFrame
+    from pyspark.sql import SparkSession
+
+SESSION_DEFAULTS: dict[str, str] = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.execution.arrow.pyspark.fallback.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+}
+"""Settings every churnml Spark session carries (UTC everywhere; Arrow for pandas transfers)."""
+
+_SPARK_TYPES = {"id": "STRING", "timestamp": "TIMESTAMP_NTZ", "number": "DOUBLE", "text": "STRING"}
+_NUMERIC_SPARK = ("tinyint", "smallint", "int", "bigint", "float", "double", "decimal")
+
+
+# --------------------------------------------------------------------------------------------
+# Session and SQL
+# --------------------------------------------------------------------------------------------
+
+
+def spark_session(
+    master: str | None = None,
+    app_name: str = "churnml",
+    conf: Mapping[str, str] | None = None,
+) -> "SparkSession":
+    """A SparkSession with churnml's settings (session time zone UTC, Arrow on).
+
+    Parameters
+    ----------
+    master : str, optional
+        ``local[2]``, ``spark://host:7077``, ``yarn`` … None leaves it to ``spark-submit
+        --master`` (or PySpark's default, ``local[*]``).
+    app_name : str
+    conf : mapping, optional
+        Extra Spark settings, e.g. ``{"spark.sql.shuffle.partitions": "400"}``.
+
+    Returns
+    -------
+    pyspark.sql.SparkSession
+        An existing active session is reused, with the time zone forced to UTC.
+
+    Example
+    -------
+    >>> spark = spark_session("local[2]", conf={"spark.ui.enabled": "false"})   # doctest: +SKIP
+    """
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName(app_name)
+    if master:
+        builder = builder.master(master)
+    settings = {**SESSION_DEFAULTS, **(conf or {})}
+    if (master or "local").startswith("local"):
+        # Local Python workers must import churnml: run them on this interpreter, not the
+        # `python3` on PATH. PySpark reads only the environment variable for this.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    # getOrCreate may hand back a session started elsewhere with other settings.
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    return spark
+
+
+def to_spark_sql(duckdb_sql: str, tables: Mapping[str, str] | None = None) -> str:
+    """Transpile churnml's DuckDB SQL to Spark SQL that computes the same values.
+
+    Parameters
+    ----------
+    duckdb_sql : str
+        A query of :func:`churnml.features.feature_query` / :func:`churnml.labels.label_query`
+        (or any DuckDB SQL in the same style).
+    tables : mapping, optional
+        Table name in the query -> the Spark view to read instead (see :class:`SparkData`).
+
+    Returns
+    -------
+    str
+        Spark SQL; see the module docs for the rewrites on top of SQLGlot's transpile.
+
+    Example
+    -------
+    >>> to_spark_sql("SELECT epoch(ts) / 86400.0 FROM t")
+    'SELECT (CAST(UNIX_MICROS(CAST(ts AS TIMESTAMP_LTZ)) AS DOUBLE) / 1e6) / CAST(86400.0 AS DOUBLE) FROM t'
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    tables = dict(tables or {})
+
+    def rewrite(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Table) and node.name in tables and not node.args.get("db"):
+            return exp.Table(this=exp.to_identifier(tables[node.name]), alias=node.args.get("alias"))
+        if isinstance(node, exp.TimeToUnix):
+            micros = exp.Anonymous(this="UNIX_MICROS", expressions=[exp.cast(node.this, exp.DataType.Type.TIMESTAMPLTZ)])
+            return exp.paren(exp.Div(this=exp.cast(micros, exp.DataType.Type.DOUBLE), expression=exp.Literal.number("1e6")))
+        if (isinstance(node, exp.Literal) and node.is_number and "." in node.this
+                and "e" not in node.this.lower() and not isinstance(node.parent, exp.Cast)):
+            return exp.cast(node.copy(), exp.DataType.Type.DOUBLE)
+        return node
+
+    tree = sqlglot.parse_one(duckdb_sql, read="duckdb")
+    return tree.transform(rewrite).sql(dialect="spark")
+
+
+# --------------------------------------------------------------------------------------------
+# Input
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SparkData:
+    """The contract tables as Spark temporary views, with the layout that decides the features.
+
+    Attributes
+    ----------
+    spark : SparkSession
+    source : str
+        Where the tables were read from.
+    tables : tuple of str
+        Contract tables present; each is a temporary view of that name.
+    layout : dict
+        Table -> its columns (as :func:`churnml.features.table_columns` gives for DuckDB).
+    attributes : dict
+        Customer attribute columns -> ``"categorical"`` / ``"numeric"``.
+    data_end : pandas.Timestamp or None
+        The latest event timestamp.
+    views : dict
+        Table -> the name of its temporary view (unique per read, so reads do not collide).
+    """
+
+    spark: Any
+    source: str
+    tables: tuple[str, ...]
+    layout: dict[str, frozenset[str]]
+    attributes: dict[str, str]
+    data_end: pd.Timestamp | None = field(default=None)
+    views: dict[str, str] = field(default_factory=dict)
+
+    def has(self, table: str) -> bool:
+        return table in self.tables
+
+
+def read_tables(spark: "SparkSession", path: str, config: Config | None = None) -> SparkData:
+    """Read the contract tables from Parquet under ``path`` as canonical temporary views.
+
+    Each table is ``<path>/<name>.parquet`` (a file or a Spark output folder) or ``<path>/<name>/``
+    (a folder of part files), where ``<name>`` is the table's name in ``config``.
+
+    Parameters
+    ----------
+    spark : SparkSession
+        From :func:`spark_session`.
+    path : str
+        Any Spark-readable folder: ``/data/churn``, ``hdfs:///churn``, ``s3a://bucket/churn`` …
+    config : Config, optional
+        Table and column name mapping.
+
+    Returns
+    -------
+    SparkData
+
+    Raises
+    ------
+    DataError
+        When a required table or column is missing.
+
+    Example
+    -------
+    >>> data = read_tables(spark_session(), "s3a://bucket/churn/clean")   # doctest: +SKIP
+    """
+    from pyspark.errors import AnalysisException
+
+    config = config or Config()
+    base = str(path).rstrip("/")
+    layout: dict[str, frozenset[str]] = {}
+    attributes: dict[str, str] = {}
+    ends: list[str] = []
+    views: dict[str, str] = {}
+    prefix = f"churnml_{uuid.uuid4().hex[:8]}_"
+    for table, spec in TABLES.items():
+        name = config.table_name(table)
+        frame = None
+        for candidate in (f"{base}/{name}.parquet", f"{base}/{name}"):
+            try:
+                frame = spark.read.parquet(candidate)
+                break
+            except AnalysisException:
+                continue
+        if frame is None:
+            if spec.required:
+                raise DataError(
+                    f"Required table {table!r} not found under {base}: expected {name}.parquet or a folder {name}/ of "
+                    f"Parquet files. Spark reads Parquet only; convert CSV first, or map the table's name under [tables]."
+                )
+            continue
+        selects: list[str] = []
+        raw = {c for c in frame.columns}
+        used: set[str] = set()
+        for column in spec.all_columns:
+            user = config.column_name(table, column)
+            if user not in raw:
+                if column in spec.required_columns:
+                    raise DataError(
+                        f"Table {table!r} ({candidate}) has no column {user!r}; it is required. Columns found: "
+                        f"{', '.join(sorted(raw))}. Add the column, or map it under [columns.{table}] in the config."
+                    )
+                continue
+            used.add(user)
+            selects.append(f"{_typed(spec.kinds[column], user, column)} AS `{column}`")
+        if table == "customers":
+            types = dict(frame.dtypes)
+            for column in frame.columns:
+                if column in used:
+                    continue
+                numeric = types[column].startswith(_NUMERIC_SPARK)
+                attributes[column] = "numeric" if numeric else "categorical"
+                selects.append(f"{_typed('number' if numeric else 'text', column, column)} AS `{column}`")
+        canonical = frame.selectExpr(*selects)
+        views[table] = prefix + table
+        canonical.createOrReplaceTempView(views[table])
+        layout[table] = frozenset(canonical.columns)
+        if table != "customers":
+            ends.append(views[table])
+    data_end = None
+    if ends:
+        union = " UNION ALL ".join(f"SELECT MAX(timestamp) AS t FROM {t}" for t in ends)
+        last = spark.sql(f"SELECT MAX(t) FROM ({union})").collect()[0][0]
+        data_end = pd.Timestamp(last) if last is not None else None
+    return SparkData(spark, base, tuple(layout), layout, attributes, data_end, views)
+
+
+def _typed(kind: str, source: str, column: str) -> str:
+    """Spark SQL turning a column into its canonical type (as validation's clean tables hold it)."""
+    quoted = f"`{source}`"
+    if kind in ("id", "text"):
+        text = f"NULLIF(TRIM(CAST({quoted} AS STRING)), '')"
+        return f"LOWER({text})" if column == "event_type" else text
+    return f"CAST({quoted} AS {_SPARK_TYPES[kind]})"
+
+
+# --------------------------------------------------------------------------------------------
+# Features, labels, training set
+# --------------------------------------------------------------------------------------------
+
+
+def feature_frame(data: SparkData, cutoffs: Sequence[pd.Timestamp], config: Config) -> "SparkFrame":
+    """Features for the population at each cutoff, as a Spark DataFrame.
+
+    The same columns as :func:`churnml.features.build_features`. Categorical features are strings
+    here; :func:`build_features` gives them the pandas ``category`` dtype.
+
+    Parameters
+    ----------
+    data : SparkData
+    cutoffs : sequence of pandas.Timestamp
+    config : Config
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+    """
+    sql = feature_query(data.layout, data.attributes, normalize_cutoffs(cutoffs), config)
+    return data.spark.sql(to_spark_sql(sql, data.views))
+
+
+def write_features(path: str, as_of: pd.Timestamp, out: str, config: Config, master: str | None = None) -> tuple[int, list]:
+    """Read ``path`` on Spark and write the features at ``as_of`` as a Parquet folder at ``out``.
+
+    What ``churnml features --engine spark`` runs.
+
+    Returns
+    -------
+    (int, list of FeatureSpec)
+        Rows written and the feature specs, for the description JSON.
+
+    Raises
+    ------
+    ProblemError
+        When nobody is in the population at ``as_of``.
+    """
+    data = read_tables(spark_session(master), path, config)
+    write_parquet_atomically(feature_frame(data, [as_of], config), out)
+    rows = data.spark.read.parquet(out).count()
+    if rows == 0:
+        raise ProblemError(f"No customers in the population at {pd.Timestamp(as_of):%Y-%m-%d} in {path}; "
+                           f"{out} holds an empty table. Is the date before the first transaction or long after the last?")
+    return rows, layout_feature_specs(data.layout, data.attributes)
+
+
+def label_frame(data: SparkData, cutoffs: Sequence[pd.Timestamp], config: Config) -> "SparkFrame":
+    """``customer_id, cutoff, churned, value`` for the population at each cutoff, as a Spark DataFrame."""
+    sql = label_query(data.layout, normalize_cutoffs(cutoffs), config)
+    return data.spark.sql(to_spark_sql(sql, data.views))
+
+
+def build_features(data: SparkData, cutoffs: Sequence[pd.Timestamp], config: Config) -> pd.DataFrame:
+    """:func:`churnml.features.build_features` computed by Spark: same rows, columns and dtypes.
+
+    Example
+    -------
+    >>> frame = build_features(read_tables(spark, "data/"), [pd.Timestamp("2025-06-01")], Config())  # doctest: +SKIP
+    """
+    frame = to_pandas(feature_frame(data, cutoffs, config))
+    return typed_feature_frame(frame, layout_feature_specs(data.layout, data.attributes), categories(data))
+
+
+def build_labels(data: SparkData, cutoffs: Sequence[pd.Timestamp], config: Config) -> pd.DataFrame:
+    """:func:`churnml.labels.build_labels` computed by Spark: same rows, columns and dtypes."""
+    frame = to_pandas(label_frame(data, cutoffs, config))
+    frame["customer_id"] = frame["customer_id"].astype(str)
+    frame["cutoff"] = pd.to_datetime(frame["cutoff"])
+    frame["churned"] = frame["churned"].astype("int8")
+    frame["value"] = frame["value"].astype("float64")
+    return frame
+
+
+def categories(data: SparkData) -> dict[str, list[str]]:
+    """Levels of each categorical feature: the distinct values in the whole ``customers`` table."""
+    levels = {}
+    for name, column in categorical_sources(data.layout, data.attributes).items():
+        rows = data.spark.sql(
+            f"SELECT DISTINCT `{column}` AS v FROM {data.views['customers']} WHERE `{column}` IS NOT NULL ORDER BY v"
+        ).collect()
+        levels[name] = [row[0] for row in rows]
+    return levels
+
+
+def training_cutoffs(data: SparkData, as_of: pd.Timestamp, config: Config) -> list[pd.Timestamp]:
+    """The training cutoffs (:func:`churnml.labels.training_cutoffs`) for data read by Spark."""
+    first = data.spark.sql(f"SELECT MIN(timestamp) FROM {data.views['transactions']}").collect()[0][0]
+    if first is None:
+        raise ProblemError("Table 'transactions' is empty: there is no history to learn from. Check the data source.")
+    return checked_training_cutoffs(pd.Timestamp(as_of), config, pd.Timestamp(first), data.data_end)
+
+
+def training_frame(data: SparkData, as_of: pd.Timestamp, config: Config) -> "SparkFrame":
+    """Features joined to labels over the training cutoffs, as a Spark DataFrame (no split column).
+
+    Sample it with :func:`sample_by_label` before collecting it to one machine.
+    """
+    cutoffs = training_cutoffs(data, as_of, config)
+    return feature_frame(data, cutoffs, config).join(label_frame(data, cutoffs, config), ["customer_id", "cutoff"])
+
+
+def sample_by_label(frame: "SparkFrame", fractions: Mapping[int, float], seed: int = 0) -> "SparkFrame":
+    """A stratified sample by ``churned`` with a ``weight`` column (1 / fraction) that undoes it.
+
+    Parameters
+    ----------
+    frame : pyspark.sql.DataFrame
+        With a ``churned`` column (e.g. :func:`training_frame`).
+    fractions : mapping
+        ``churned`` value -> share kept, e.g. ``{0: 0.1, 1: 1.0}`` keeps every churner and one
+        stayer in ten. Weighted metrics and sums then match the full set.
+    seed : int
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        The sampled rows plus ``weight``.
+
+    Example
+    -------
+    >>> sample = sample_by_label(training_frame(data, as_of, cfg), {0: 0.1, 1: 1.0})  # doctest: +SKIP
+    """
+    from pyspark.sql import functions as F
+
+    bad = {k: v for k, v in fractions.items() if not 0 < float(v) <= 1}
+    if bad:
+        raise ValueError(f"fractions must be in (0, 1], got {bad}.")
+    weight = F.lit(None).cast("double")
+    for label, share in fractions.items():
+        weight = F.when(F.col("churned") == int(label), F.lit(1.0 / float(share))).otherwise(weight)
+    return frame.sampleBy("churned", {int(k): float(v) for k, v in fractions.items()}, seed).withColumn("weight", weight)
+
+
+def build_training_set(data: SparkData, as_of: pd.Timestamp, config: Config) -> TrainingSet:
+    """:func:`churnml.labels.build_training_set` with features and labels computed by Spark.
+
+    The result is collected to the driver: fine for millions of rows. Beyond that, sample with
+    :func:`sample_by_label` (see ``docs/spark.md``).
+    """
+    as_of = pd.Timestamp(as_of)
+    cutoffs = training_cutoffs(data, as_of, config)
+    return assemble_training_set(
+        build_features(data, cutoffs, config),
+        build_labels(data, cutoffs, config),
+        layout_feature_specs(data.layout, data.attributes),
+        cutoffs,
+        as_of,
+        config,
+        lambda: f"Check the data under {data.source}: is the as-of date before the first transaction or long after the last?",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Scoring
+# --------------------------------------------------------------------------------------------
+
+
+def score(
+    data: SparkData,
+    as_of: pd.Timestamp | str,
+    models: Any,
+    out: str,
+    config: Config | None = None,
+    partition_by: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Score the population at ``as_of`` on Spark; write the scores as Parquet, atomically.
+
+    Two passes, as in :func:`churnml.scoring.score_chunks`. The first pass predicts every
+    customer's value, and the driver computes the population-wide value-tier cut points from
+    these values (one float per customer). The second pass runs
+    :func:`churnml.scoring.score_features` on each Arrow batch, inside ``mapInPandas``, with
+    those cut points.
+
+    Parameters
+    ----------
+    data : SparkData
+    as_of : Timestamp or str
+    models : churnml.tracking.LoadedModels
+        Shipped to the executors by pickling (LightGBM boosters pickle).
+    out : str
+        Output folder (any Spark-writable path). Written to ``<out>.tmp-<id>`` first, then
+        renamed into place, so readers never see a partial table.
+    config : Config, optional
+    partition_by : sequence of str
+        Columns to partition the folder by (e.g. ``("segment",)``). Spark stores these columns in
+        the folder names, not in the files.
+
+    Returns
+    -------
+    dict
+        Sidecar facts: ``rows``, ``columns``, ``value_tier_thresholds``, ``counts``, ``segments``.
+
+    Raises
+    ------
+    ProblemError
+        When nobody is in the population at ``as_of``.
+    """
+    from pyspark.sql import functions as F
+
+    from churnml.scoring import SCORE_COLUMNS, _check_features, _predict, score_features
+    from churnml.segments import LIFECYCLE_STAGES, RISK_TIERS, SEGMENTS, VALUE_TIERS, value_thresholds
+
+    config = config or Config()
+    as_of = pd.Timestamp(as_of)
+    features = feature_frame(data, [as_of], config).drop("cutoff").persist()
+    try:
+        if features.isEmpty():
+            raise ProblemError(
+                f"No customers in the population at {as_of:%Y-%m-%d} in {data.source}. "
+                "Is the date before the first transaction or long after the last?"
+            )
+        _check_features(pd.DataFrame(columns=features.columns), models)  # fail on the driver, not in a task
+
+        def predicted_value(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+            for batch in batches:
+                names = _check_features(batch, models)
+                churn_probability, value_if_retained = _predict(batch, models, names)
+                yield pd.DataFrame({"predicted_value": (1.0 - churn_probability) * value_if_retained})
+
+        with _quiet_pandas4():
+            values = features.mapInPandas(predicted_value, "predicted_value DOUBLE").toPandas()["predicted_value"]
+        thresholds = value_thresholds(values.to_numpy(dtype=float), config)
+
+        def scored(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+            with _quiet_pandas4():
+                for batch in batches:
+                    yield score_features(batch, models, as_of, config, value_thresholds=thresholds)
+
+        with _quiet_pandas4():
+            scores = features.mapInPandas(scored, _SCORE_SCHEMA).select(*SCORE_COLUMNS)
+        write_parquet_atomically(scores, out, partition_by)
+    finally:
+        features.unpersist()
+
+    written = data.spark.read.parquet(out)
+    rows = written.count()
+    counts = {
+        column: {**dict.fromkeys(keys, 0), **{str(r[0]): int(r[1]) for r in written.groupBy(column).count().collect()}}
+        for column, keys in (("risk_tier", RISK_TIERS), ("value_tier", VALUE_TIERS), ("segment", SEGMENTS),
+                             ("lifecycle_stage", LIFECYCLE_STAGES))
+    }
+    sums = ["predicted_value", "value_at_risk", "current_value"]
+    by_segment = {
+        r["segment"]: r.asDict()
+        for r in written.groupBy("segment").agg(
+            F.count("*").alias("customers"), F.avg("churn_probability").alias("mean_churn_probability"),
+            *[F.sum(c).alias(c) for c in sums]).collect()
+    }
+    return {
+        "rows": rows,
+        "columns": list(SCORE_COLUMNS),
+        "value_tier_thresholds": thresholds.to_dict(),
+        "counts": counts,
+        "segments": {
+            key: {"customers": int(by_segment.get(key, {}).get("customers", 0)),
+                  "mean_churn_probability": by_segment.get(key, {}).get("mean_churn_probability"),
+                  **{c: float(by_segment.get(key, {}).get(c) or 0.0) for c in sums}}
+            for key in SEGMENTS
+        },
+    }
+
+
+_SCORE_SCHEMA = (
+    "customer_id STRING, as_of TIMESTAMP_NTZ, churn_probability DOUBLE, predicted_value DOUBLE, "
+    "value_at_risk DOUBLE, risk_tier STRING, value_tier STRING, segment STRING, lifecycle_stage STRING, "
+    "reasons STRING, churn_model_version STRING, value_model_version STRING, current_value DOUBLE"
+)
+
+
+def write_parquet_atomically(frame: "SparkFrame", out: str, partition_by: Sequence[str] = ()) -> str:
+    """Write ``frame`` as a Parquet folder at ``out``: to a temporary sibling, then rename.
+
+    A failed job leaves ``out`` as it was. An existing ``out`` is replaced only after the new
+    folder is complete. Renaming is atomic on HDFS and local disks. On object stores (S3, GCS)
+    a rename is a copy, so use a committer built for them or write to a new path per run.
+
+    Returns
+    -------
+    str
+        ``out``.
+    """
+    spark = frame.sparkSession
+    jvm = spark._jvm
+    target = jvm.org.apache.hadoop.fs.Path(out)
+    fs = target.getFileSystem(spark._jsc.hadoopConfiguration())
+    tmp = jvm.org.apache.hadoop.fs.Path(f"{out.rstrip('/')}.tmp-{uuid.uuid4().hex[:12]}")
+    old = jvm.org.apache.hadoop.fs.Path(f"{out.rstrip('/')}.old-{uuid.uuid4().hex[:12]}")
+    try:
+        writer = frame.write.mode("error")
+        if partition_by:
+            writer = writer.partitionBy(*partition_by)
+        with _quiet_pandas4():
+            writer.parquet(tmp.toString())
+        replaced = fs.exists(target)
+        if replaced and not fs.rename(target, old):
+            raise DataError(f"Cannot move the previous {out} aside; nothing was changed.")
+        if not fs.rename(tmp, target):
+            if replaced:
+                fs.rename(old, target)
+            raise DataError(f"Cannot rename the finished scores into {out}; the previous folder is kept.")
+        if replaced:
+            fs.delete(old, True)
+    finally:
+        if fs.exists(tmp):
+            fs.delete(tmp, True)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# pandas transfers
+# --------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _quiet_pandas4() -> Iterator[None]:
+    """Hide pandas 3's ``Pandas4Warning`` about ``astype(copy=False)`` raised inside PySpark."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"The copy keyword is deprecated", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message=r"PySpark does not yet fully support pandas >= 3", category=FutureWarning)
+        yield
+
+
+def to_pandas(frame: "SparkFrame") -> pd.DataFrame:
+    """``frame.toPandas()`` through Arrow, without PySpark's pandas 3 deprecation noise."""
+    with _quiet_pandas4():
+        return frame.toPandas()
+
+
+__all__ = [
+    "SESSION_DEFAULTS",
+    "SparkData",
+    "build_features",
+    "build_labels",
+    "build_training_set",
+    "categories",
+    "feature_frame",
+    "label_frame",
+    "read_tables",
+    "sample_by_label",
+    "score",
+    "spark_session",
+    "to_pandas",
+    "to_spark_sql",
+    "training_cutoffs",
+    "training_frame",
+    "write_features",
+    "write_parquet_atomically",
+]

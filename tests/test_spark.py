@@ -1,0 +1,314 @@
+"""Spark parity: the same features, labels and scores as DuckDB, from the one SQL definition.
+
+One local[2] SparkSession for the module, a few hundred generated customers. Comparisons: integers
+and strings exact, floats within 1e-9 relative, categoricals equal (levels and values).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("pyspark")
+
+from churnml import labels as duck_labels  # noqa: E402
+from churnml import spark as churn_spark  # noqa: E402
+from churnml.config import Config  # noqa: E402
+from churnml.errors import DataError  # noqa: E402
+from churnml.features import build_features  # noqa: E402
+from churnml.generate import generate  # noqa: E402
+from churnml.models import ChurnModel, ValueModel  # noqa: E402
+from churnml.scoring import SCORE_COLUMNS, score  # noqa: E402
+from churnml.tracking import LoadedModels  # noqa: E402
+from churnml.validate import load_dataset  # noqa: E402
+
+pytestmark = pytest.mark.spark
+
+CUSTOMERS = 300
+CUTOFFS = [pd.Timestamp("2024-06-01"), pd.Timestamp("2025-03-15 12:30:00")]
+TRAIN_AS_OF = pd.Timestamp("2025-09-01")
+SCORE_AS_OF = pd.Timestamp("2025-12-01")
+RTOL = 1e-9
+
+
+@pytest.fixture(scope="module")
+def spark():
+    session = churn_spark.spark_session(
+        "local[2]", "churnml-tests",
+        {"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "2", "spark.driver.memory": "1g"},
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("spark") / "data"
+    generate(folder, CUSTOMERS, seed=7)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def dataset(data_dir: Path):
+    ds = load_dataset(data_dir, Config())
+    # Spark reads the files as they are; parity needs validation to have set nothing aside.
+    assert ds.summary["quarantined_rows"] == 0
+    return ds
+
+
+@pytest.fixture(scope="module")
+def sdata(spark, data_dir: Path):
+    return churn_spark.read_tables(spark, str(data_dir), Config())
+
+
+def assert_frames_equal(duck: pd.DataFrame, spark: pd.DataFrame) -> None:
+    """Same columns and rows; integers/strings exact, floats within RTOL, categoricals equal."""
+    assert list(duck.columns) == list(spark.columns)
+    assert len(duck) == len(spark) > 0
+    for column in duck.columns:
+        left, right = duck[column].reset_index(drop=True), spark[column].reset_index(drop=True)
+        if isinstance(left.dtype, pd.CategoricalDtype):
+            assert isinstance(right.dtype, pd.CategoricalDtype), column
+            assert list(left.cat.categories) == list(right.cat.categories), column
+            assert left.astype(object).fillna("∅").tolist() == right.astype(object).fillna("∅").tolist(), column
+        elif pd.api.types.is_datetime64_any_dtype(left):
+            assert (left.to_numpy("datetime64[us]") == right.to_numpy("datetime64[us]")).all(), column
+        elif pd.api.types.is_float_dtype(left):
+            assert right.dtype == left.dtype, column
+            a, b = left.to_numpy(float), right.to_numpy(float)
+            assert (np.isnan(a) == np.isnan(b)).all(), column
+            ok = np.isnan(a) | np.isclose(a, b, rtol=RTOL, atol=0.0)
+            assert ok.all(), f"{column}: {a[~ok][:5]} vs {b[~ok][:5]}"
+        elif pd.api.types.is_integer_dtype(left):
+            assert right.dtype == left.dtype, column
+            assert (left.to_numpy() == right.to_numpy()).all(), column
+        else:
+            assert left.astype(str).tolist() == right.astype(str).tolist(), column
+
+
+# --------------------------------------------------------------------------------------------
+# Parity on generated data
+# --------------------------------------------------------------------------------------------
+
+
+def test_features_match_duckdb(dataset, sdata) -> None:
+    duck = build_features(dataset, CUTOFFS, Config())
+    spark = churn_spark.build_features(sdata, CUTOFFS, Config())
+    assert set(duck["cutoff"]) == set(CUTOFFS)
+    assert_frames_equal(duck, spark)
+    assert (duck.dtypes == spark.dtypes).all()
+
+
+def test_labels_match_duckdb(dataset, sdata) -> None:
+    duck = duck_labels.build_labels(dataset, CUTOFFS, Config())
+    spark = churn_spark.build_labels(sdata, CUTOFFS, Config())
+    assert 0 < duck["churned"].sum() < len(duck)
+    assert_frames_equal(duck, spark)
+
+
+def test_non_contractual_labels_match_duckdb(dataset, sdata) -> None:
+    """Without churn_events the population and churn rule change; both engines follow."""
+    layout = {t: c for t, c in sdata.layout.items() if t != "churn_events"}
+    no_churn = churn_spark.SparkData(sdata.spark, sdata.source, tuple(layout), layout, sdata.attributes, sdata.data_end,
+                                     sdata.views)
+    con = dataset.con.cursor()
+    ds = type(dataset)(con=con, tables=tuple(t for t in dataset.tables if t != "churn_events"),
+                       attributes=dataset.attributes, data_end=dataset.data_end)
+    assert_frames_equal(duck_labels.build_labels(ds, CUTOFFS, Config()), churn_spark.build_labels(no_churn, CUTOFFS, Config()))
+
+
+@pytest.fixture(scope="module")
+def training_sets(dataset, sdata):
+    return (duck_labels.build_training_set(dataset, TRAIN_AS_OF, Config()),
+            churn_spark.build_training_set(sdata, TRAIN_AS_OF, Config()))
+
+
+def test_training_set_matches_duckdb(training_sets) -> None:
+    duck, spark = training_sets
+    assert duck.cutoffs == spark.cutoffs and duck.split_cutoffs == spark.split_cutoffs
+    assert duck.feature_names == spark.feature_names and duck.specs == spark.specs
+    assert_frames_equal(duck.frame, spark.frame)
+
+
+@pytest.fixture(scope="module")
+def models(training_sets) -> LoadedModels:
+    training = training_sets[0]
+    frame, names = training.frame, training.feature_names
+    train, validation = frame[frame["split"] == "train"], frame[frame["split"] != "train"]
+    monotone = {s.name: s.monotone for s in training.specs if s.kind == "numeric" and s.monotone}
+    churn = ChurnModel(monotone=monotone, n_estimators=40, num_leaves=7, early_stopping_rounds=None, n_jobs=1)
+    churn.fit(train[names], train["churned"], validation[names], validation["churned"])
+    value = ValueModel(n_estimators=30, num_leaves=7, early_stopping_rounds=None, n_jobs=1)
+    value.fit(train[names], train["value"], train["churned"] == 0)
+    metadata = {"as_of": f"{TRAIN_AS_OF:%Y-%m-%d}", "specs": [s.to_dict() for s in training.specs]}
+    return LoadedModels(churn, value, "1", "2", "run-spark-test", metadata)
+
+
+def test_scores_match_duckdb(dataset, sdata, models, tmp_path: Path) -> None:
+    duck = score(dataset, SCORE_AS_OF, models, Config())
+    out = tmp_path / "scores"
+    summary = churn_spark.score(sdata, SCORE_AS_OF, models, str(out), Config())
+    spark = pd.read_parquet(out).sort_values("customer_id").reset_index(drop=True)
+    assert list(spark.columns) == list(SCORE_COLUMNS)
+    assert summary["rows"] == len(duck)
+    assert sum(summary["counts"]["segment"].values()) == len(duck)
+    assert duck["reasons"].str.len().gt(0).any()
+    assert_frames_equal(duck, spark)
+    assert not list(tmp_path.glob("scores.tmp-*")) and not list(tmp_path.glob("scores.old-*"))
+
+
+# --------------------------------------------------------------------------------------------
+# Dialect edges: one DuckDB expression, both engines, the same value
+# --------------------------------------------------------------------------------------------
+
+EDGES = {
+    "sub_second_epoch_days": "epoch(TIMESTAMP '2024-03-10 02:30:00.123456') / 86400.0",
+    "day_difference_across_dst_and_leap_day": (
+        "(epoch(TIMESTAMP '2024-03-11 12:00:00') - epoch(TIMESTAMP '2024-02-28 12:00:00.5')) / 86400.0"),
+    "interval_back_over_leap_day": "epoch(TIMESTAMP '2024-03-01 00:00:00' - INTERVAL '1' DAY)",
+    "interval_forward_one_year": "epoch(TIMESTAMP '2024-01-31 23:59:59' + INTERVAL '365' DAY)",
+    "interval_over_dst_change": "epoch(TIMESTAMP '2024-11-03 01:30:00' + INTERVAL '1' DAY)",
+    "integer_slash_is_true_division": "7 / 2",
+    "negative_integer_division_truncates": "-7 // 2",
+    "decimal_literal_arithmetic": "CAST(60.0 - 5.0 * LEAST(3, 4) AS DOUBLE) / 3",
+    "coalesce_null": "COALESCE(CAST(NULL AS DOUBLE), 9999.0)",
+    "greatest_skips_null": "GREATEST(CAST(NULL AS DOUBLE), 1.0)",
+    "case_without_else_is_null": "CAST(CASE WHEN 1 = 0 THEN 1 END AS DOUBLE)",
+}
+
+
+@pytest.fixture(scope="module")
+def edge_values(spark) -> tuple[dict, dict]:
+    select = ", ".join(f"{sql} AS {name}" for name, sql in EDGES.items())
+    with duckdb.connect() as con:
+        con.execute("SET TimeZone='UTC'")
+        duck = con.execute(f"SELECT {select}").df().iloc[0].to_dict()
+    row = spark.sql(churn_spark.to_spark_sql(f"SELECT {select}")).collect()[0].asDict()
+    return duck, row
+
+
+@pytest.mark.parametrize("name", list(EDGES))
+def test_dialect_edge(edge_values, name: str) -> None:
+    duck, spark = edge_values
+    a, b = duck[name], spark[name]
+    if a is None or (isinstance(a, float) and np.isnan(a)):
+        assert b is None or (isinstance(b, float) and np.isnan(b))
+    else:
+        assert float(b) == pytest.approx(float(a), rel=RTOL, abs=0.0)
+
+
+def test_known_values_of_edges(edge_values) -> None:
+    duck, _ = edge_values
+    assert duck["negative_integer_division_truncates"] == -3
+    assert duck["integer_slash_is_true_division"] == 3.5
+    assert duck["interval_back_over_leap_day"] == pd.Timestamp("2024-02-29").timestamp()
+    assert duck["day_difference_across_dst_and_leap_day"] == pytest.approx(12.0 - 0.5 / 86400, rel=1e-12)
+
+
+def test_naive_transpile_was_wrong_and_the_rewrites_fix_it() -> None:
+    import sqlglot
+
+    naive = sqlglot.transpile("SELECT epoch(ts) / 86400.0 FROM t", read="duckdb", write="spark")[0]
+    assert "UNIX_TIMESTAMP(ts) / 86400.0" in naive  # whole seconds, then DECIMAL division
+    fixed = churn_spark.to_spark_sql("SELECT epoch(ts) / 86400.0, 1e-9, TIMESTAMP '2024-01-01 00:00:00' FROM t")
+    assert "UNIX_MICROS(CAST(ts AS TIMESTAMP_LTZ))" in fixed
+    assert "CAST(86400.0 AS DOUBLE)" in fixed and "CAST(1e-9" not in fixed
+    assert "TIMESTAMP_NTZ" in fixed
+
+
+def test_null_aggregates_and_arg_max_ties(spark, tmp_path: Path) -> None:
+    """SUM over nothing is NULL, COUNT(CASE) is 0, ARG_MAX/MAX_BY skip NULL keys, ties go to the lower score."""
+    frame = pd.DataFrame({
+        "k": ["a", "a", "a", "b", "c"],
+        "t": [1.0, 2.0, 2.0, None, 5.0],
+        "s": [5.0, 4.0, 2.0, 3.0, None],
+    })
+    path = tmp_path / "edge.parquet"
+    frame.to_parquet(path, index=False)
+    sql = (
+        "SELECT k, SUM(CASE WHEN s > 10 THEN s END) AS none_sum, COUNT(CASE WHEN s > 10 THEN 1 END) AS none_count, "
+        "ARG_MAX(s, t - 1e-9 * s) AS last_s FROM edge GROUP BY k ORDER BY k"
+    )
+    with duckdb.connect() as con:
+        con.execute(f"CREATE VIEW edge AS SELECT * FROM read_parquet('{path}')")
+        duck = con.execute(sql).df()
+    spark.read.parquet(str(path)).createOrReplaceTempView("edge")
+    result = churn_spark.to_pandas(spark.sql(churn_spark.to_spark_sql(sql)))
+    assert duck["last_s"].tolist()[0] == 2.0
+    assert duck["none_count"].tolist() == result["none_count"].tolist() == [0, 0, 0]
+    assert result["none_sum"].isna().all() and duck["none_sum"].isna().all()
+    assert duck["last_s"].fillna(-1).tolist() == result["last_s"].fillna(-1).tolist()
+
+
+def test_order_by_puts_nulls_last_like_duckdb(spark) -> None:
+    sql = "SELECT x FROM (VALUES (2), (NULL), (1)) AS v(x) ORDER BY x"
+    with duckdb.connect() as con:
+        duck = [r[0] for r in con.execute(sql).fetchall()]
+    assert [r[0] for r in spark.sql(churn_spark.to_spark_sql(sql)).collect()] == duck == [1, 2, None]
+
+
+def test_time_zone_does_not_shift_wall_times(spark, tmp_path: Path) -> None:
+    """A naive timestamp in Parquet is UTC wall time on both engines, whatever the session zone was."""
+    path = tmp_path / "transactions.parquet"
+    pd.DataFrame({"customer_id": ["a"], "timestamp": [pd.Timestamp("2024-03-10 02:30:00")], "amount": [1.0]}).to_parquet(path)
+    pd.DataFrame({"customer_id": ["a"]}).to_parquet(tmp_path / "customers.parquet")
+    spark.conf.set("spark.sql.session.timeZone", "America/New_York")  # e.g. a cluster default
+    try:
+        session = churn_spark.spark_session()
+        assert session.conf.get("spark.sql.session.timeZone") == "UTC"
+        data = churn_spark.read_tables(session, str(tmp_path))
+        sql = churn_spark.to_spark_sql("SELECT timestamp, epoch(timestamp) AS e FROM transactions", data.views)
+        row = session.sql(sql).collect()[0]
+    finally:
+        spark.conf.set("spark.sql.session.timeZone", "UTC")
+    assert data.layout["transactions"] == {"customer_id", "timestamp", "amount"}
+    assert row["timestamp"] == pd.Timestamp("2024-03-10 02:30:00").to_pydatetime()
+    assert row["e"] == pd.Timestamp("2024-03-10 02:30:00", tz="UTC").timestamp()
+
+
+# --------------------------------------------------------------------------------------------
+# Input errors, sampling, atomic writes
+# --------------------------------------------------------------------------------------------
+
+
+def test_missing_table_and_column_say_what_to_do(spark, tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"Required table 'customers' not found .* customers.parquet"):
+        churn_spark.read_tables(spark, str(tmp_path))
+    pd.DataFrame({"customer_id": ["a"]}).to_parquet(tmp_path / "customers.parquet")
+    pd.DataFrame({"customer_id": ["a"], "amount": [1.0]}).to_parquet(tmp_path / "transactions.parquet")
+    with pytest.raises(DataError, match=r"no column 'timestamp'; it is required"):
+        churn_spark.read_tables(spark, str(tmp_path))
+
+
+def test_stratified_sample_keeps_weights(sdata) -> None:
+    frame = churn_spark.training_frame(sdata, TRAIN_AS_OF, Config())
+    sample = churn_spark.to_pandas(churn_spark.sample_by_label(frame, {0: 0.5, 1: 1.0}, seed=1))
+    full = churn_spark.to_pandas(frame.groupBy("churned").count())
+    churners = int(full.loc[full["churned"] == 1, "count"].iloc[0])
+    assert (sample["churned"] == 1).sum() == churners
+    assert set(sample.loc[sample["churned"] == 0, "weight"]) == {2.0}
+    assert set(sample.loc[sample["churned"] == 1, "weight"]) == {1.0}
+    with pytest.raises(ValueError, match=r"fractions must be in \(0, 1\]"):
+        churn_spark.sample_by_label(frame, {0: 0.0})
+
+
+def test_failed_write_keeps_the_previous_output(spark, tmp_path: Path) -> None:
+    out = str(tmp_path / "scores")
+    churn_spark.write_parquet_atomically(spark.range(3).toDF("x"), out)
+
+    def boom(batches):
+        for _ in batches:
+            raise RuntimeError("model failed")
+        yield pd.DataFrame({"x": []})
+
+    with pytest.raises(Exception, match="model failed"):
+        churn_spark.write_parquet_atomically(spark.range(5).toDF("x").mapInPandas(boom, "x LONG"), out)
+    assert sorted(pd.read_parquet(out)["x"]) == [0, 1, 2]
+    churn_spark.write_parquet_atomically(spark.range(4).toDF("x"), out)
+    assert sorted(pd.read_parquet(out)["x"]) == [0, 1, 2, 3]
+    assert [p.name for p in tmp_path.iterdir()] == ["scores"]
