@@ -25,13 +25,14 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from churnml import metrics, plots, tracking, tuning
+from churnml import metrics, monitoring, plots, reports, tracking, tuning
 from churnml.baselines import RecencyRule, RFMLogistic, SpendRateBaseline
 from churnml.config import Config
 from churnml.dataset import Dataset
 from churnml.errors import ProblemError
 from churnml.features import feature_description
 from churnml.labels import TrainingSet, build_training_set
+from churnml.reasons import explain
 
 TrialProgress = Callable[[str, int, int, float | None], None]
 """``(kind, finished_trials, n_trials, best_value)`` after each trial, for progress bars."""
@@ -102,35 +103,13 @@ def check_problem(training_set: TrainingSet, config: Config) -> None:
 
 
 def reference_stats(frame: pd.DataFrame, feature_names: list[str], categorical: list[str]) -> dict[str, dict]:
-    """Training-feature statistics for drift checks later.
+    """Training-feature statistics for drift checks later (:func:`churnml.monitoring.feature_statistics`).
 
     Numeric features: ``missing_rate``, ``mean``, ``std``, decile ``edges`` (9 inner quantiles) and
     the share of rows per bin (``bin_shares``, 10 values, bins ``(-inf, e1], (e1, e2], …``).
     Categorical features: ``missing_rate`` and ``shares`` per category.
     """
-    stats: dict[str, dict] = {}
-    for name in feature_names:
-        column = frame[name]
-        missing = float(column.isna().mean())
-        if name in categorical:
-            shares = column.astype(object).dropna().astype(str).value_counts(normalize=True)
-            stats[name] = {"kind": "categorical", "missing_rate": missing, "shares": {k: float(v) for k, v in shares.items()}}
-            continue
-        values = pd.to_numeric(column, errors="coerce").dropna().to_numpy(dtype=float)
-        if len(values) == 0:
-            stats[name] = {"kind": "numeric", "missing_rate": missing, "mean": None, "std": None, "edges": [], "bin_shares": []}
-            continue
-        edges = np.unique(np.quantile(values, np.linspace(0.1, 0.9, 9)))
-        counts = np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(edges) + 1)
-        stats[name] = {
-            "kind": "numeric",
-            "missing_rate": missing,
-            "mean": float(values.mean()),
-            "std": float(values.std()),
-            "edges": edges.tolist(),
-            "bin_shares": (counts / counts.sum()).tolist(),
-        }
-    return stats
+    return monitoring.feature_statistics(frame, feature_names, categorical)
 
 
 def _progress_callback(kind: str, n_trials: int, on_trial: TrialProgress) -> Callable:
@@ -217,7 +196,7 @@ def train(
     training_set = build_training_set(dataset, as_of, config)
     check_problem(training_set, config)
     names = training_set.feature_names
-    frame = training_set.frame
+    frame = _stable(training_set.frame, names)
     parts = {split: frame[frame["split"] == split] for split in ("train", "validation", "test")}
     X = {split: part[names] for split, part in parts.items()}
     churned = {split: part["churned"].to_numpy(dtype=int) for split, part in parts.items()}
@@ -333,6 +312,19 @@ def train(
                       "churnml.calibration": churn_model.calibration_})
 
         _log_plots(run, churned["test"], churn_scores, value["test"], value_predictions["model"], churn_model, value_model)
+        sample = reports.sample_index(len(parts["test"]), seed=seed)
+        sampled = parts["test"].iloc[sample]
+        run.log_dict(reports.run_report_data(
+            churned["test"][sample], {k: v[sample] for k, v in churn_scores.items()}, value["test"][sample],
+            value_predictions["model"][sample], churn_model.feature_importances_, value_model.feature_importances_,
+            explain(churn_model.contributions(sampled[names]), sampled, training_set.specs), dataset.summary, len(parts["test"]),
+        ), tracking.REPORT_DATA_FILE)
+        fitted_on = pd.concat([parts["train"], parts["validation"]])
+        reference = monitoring.reference_statistics(
+            fitted_on, names, training_set.categorical_features,
+            {"churn_probability": probability, "predicted_value": value_predictions["model"]}, as_of,
+        )
+        run.log_dict(reference, tracking.MONITORING_REFERENCE_FILE)
 
         # Register and promote ---------------------------------------------------------------
         champion, unavailable = _champion_metrics(X["test"], churned["test"], value["test"])
@@ -346,7 +338,8 @@ def train(
             "test_metrics": {"churn": churn_metrics, "value": value_metrics},
             "grade": grades["overall"],
             "grades": grades,
-            "feature_reference": reference_stats(pd.concat([parts["train"], parts["validation"]]), names, training_set.categorical_features),
+            "feature_reference": reference["features"],
+            "monitoring_reference": reference,
             "data_fingerprint": fingerprint,
             "seed": seed,
             "best_params": {k: r.best_params for k, r in results.items()},
@@ -375,6 +368,19 @@ def train(
         tuning=results,
         seconds=time.perf_counter() - started,
     )
+
+
+def _stable(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """Round float features to 6 decimals.
+
+    DuckDB's parallel float sums differ in the last bits from run to run; a 1e-12 difference can
+    move a LightGBM histogram bin edge and change the trees. Rounding makes same data + seed give
+    the same models.
+    """
+    frame = frame.copy()
+    floats = [n for n in names if pd.api.types.is_float_dtype(frame[n])]
+    frame[floats] = frame[floats].round(6)
+    return frame
 
 
 def _gate(new: Mapping[str, float], champion: Mapping[str, float], unavailable: str | None) -> tuple[bool, str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -28,7 +28,7 @@ def train_command(
     timeout: Annotated[Optional[float], typer.Option("--timeout", help="Seconds of tuning per model; no new trial starts after it.")] = None,
     config: ConfigOpt = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed: same data, config and seed give the same models.")] = None,
-) -> None:
+) -> Any:
     """Tune, train and evaluate the churn and value models; track them in MLflow and register them.
 
     Reads DATA (validated first). Writes an MLflow run (MLFLOW_TRACKING_URI, else
@@ -84,6 +84,7 @@ def train_command(
         "ROC AUC and normalized Gini; B = better; C = not better)."
     )
     console.print(f"Run {result.run_id}: churnml-churn v{result.churn_version}, churnml-value v{result.value_version} — {result.promotion_reason}.")
+    return result
 
 
 @command("models")
@@ -96,13 +97,14 @@ def models_command() -> None:
         console.print("No registered models yet. Train some with `churnml train DATA --as-of DATE`.")
         return
     table = Table(title="Registered models", title_justify="left")
-    for column in ("name", "version", "aliases", "created", "ROC AUC", "ECE", "normalized Gini", "run"):
-        table.add_column(column, justify="right" if column in ("version", "ROC AUC", "ECE", "normalized Gini") else "left")
+    for column in ("name", "version", "aliases", "created", "ROC AUC", "ECE", "value Gini"):
+        numeric = column in ("version", "ROC AUC", "ECE", "value Gini")
+        table.add_column(column, justify="right" if numeric else "left", no_wrap=column in ("name", "aliases"))
     for row in rows:
         def metric(key: str) -> str:
             return f"{row.metrics[key]:.4f}" if key in row.metrics else ""
         table.add_row(row.name, row.version, ", ".join(row.aliases), f"{row.created:%Y-%m-%d %H:%M}",
-                      metric("churn_model_roc_auc"), metric("churn_model_ece"), metric("value_model_normalized_gini"), row.run_id[:12])
+                      metric("churn_model_roc_auc"), metric("churn_model_ece"), metric("value_model_normalized_gini"))
     console.print(table)
 
 

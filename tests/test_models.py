@@ -1,0 +1,125 @@
+"""ChurnModel / ValueModel: estimator contract, calibration, monotonicity, pickling, determinism."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from churnml.baselines import RecencyRule, RFMLogistic, SpendRateBaseline
+from churnml.errors import NotFittedError
+from churnml.models import ChurnModel, ValueModel
+
+FEATURES = ["days_since_last_purchase", "frequency_365d", "monetary_365d", "complaints_90d", "plan"]
+MONOTONE = {"days_since_last_purchase": 1, "frequency_365d": -1, "complaints_90d": 1}
+
+
+def synthetic(n: int, seed: int) -> pd.DataFrame:
+    """A TrainingSet-shaped frame: features, churned, value."""
+    rng = np.random.default_rng(seed)
+    recency = rng.exponential(40, n)
+    frequency = rng.poisson(5, n) + 1.0
+    monetary = rng.gamma(2, 50, n) * frequency
+    complaints = rng.poisson(0.3, n).astype(float)
+    plan = pd.Categorical(rng.choice(["basic", "pro", "vip"], n), categories=["basic", "pro", "vip"])
+    logit = -1.5 + 0.03 * recency - 0.2 * frequency + 0.6 * complaints + 0.5 * (plan == "basic")
+    churned = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    value = np.where(churned == 1, 0.0, monetary / 365 * 90 * rng.lognormal(0, 0.5, n))
+    return pd.DataFrame({"days_since_last_purchase": recency, "frequency_365d": frequency, "monetary_365d": monetary,
+                         "complaints_90d": complaints, "plan": plan, "churned": churned, "value": value})
+
+
+@pytest.fixture(scope="module")
+def data():
+    return synthetic(3000, 0), synthetic(1500, 1), synthetic(1500, 2)
+
+
+@pytest.fixture(scope="module")
+def churn_model(data):
+    train, val, _ = data
+    return ChurnModel(monotone=MONOTONE, n_estimators=200, refit_on_validation=True, n_jobs=1).fit(
+        train[FEATURES], train.churned, val[FEATURES], val.churned
+    )
+
+
+def test_unfitted_models_say_so():
+    frame = synthetic(10, 0)[FEATURES]
+    for model in (ChurnModel(), ValueModel()):
+        with pytest.raises(NotFittedError, match="not fitted yet — call fit first"):
+            model.predict(frame)
+    with pytest.raises(NotFittedError, match="call fit first"):
+        ChurnModel().contributions(frame)
+
+
+def test_predict_proba_is_1d_calibrated_and_beats_baselines(churn_model, data):
+    train, val, test = data
+    probability = churn_model.predict_proba(test[FEATURES])
+    assert probability.shape == (len(test),)
+    assert ((probability > 0) & (probability < 1)).all()
+    assert churn_model.calibration_ in ("isotonic", "platt")
+    assert abs(probability.mean() - test.churned.mean()) < 0.05
+    from sklearn.metrics import roc_auc_score
+
+    rule = RecencyRule("days_since_last_purchase").fit(train, train.churned, val, val.churned)
+    rfm = RFMLogistic("days_since_last_purchase", "frequency_365d", "monetary_365d").fit(train, train.churned)
+    model_auc = roc_auc_score(test.churned, probability)
+    assert model_auc > roc_auc_score(test.churned, rule.predict_proba(test))
+    assert model_auc > roc_auc_score(test.churned, rfm.predict_proba(test)) - 0.02  # the truth is nearly logistic in RFM
+
+
+def test_monotone_constraints_survive_calibration(churn_model, data):
+    row = data[2][FEATURES].iloc[[0] * 50].reset_index(drop=True)
+    row["days_since_last_purchase"] = np.linspace(0, 300, 50)
+    assert (np.diff(churn_model.predict_proba(row)) >= -1e-12).all()
+    row = data[2][FEATURES].iloc[[0] * 50].reset_index(drop=True)
+    row["frequency_365d"] = np.linspace(0, 30, 50)
+    assert (np.diff(churn_model.predict_proba(row)) <= 1e-12).all()
+
+
+def test_contributions_sum_to_the_raw_score(churn_model, data):
+    X = data[2][FEATURES].head(20)
+    contributions = churn_model.contributions(X)
+    assert list(contributions.columns) == FEATURES
+    bias = churn_model.booster_.predict(churn_model._prepare(X), pred_contrib=True)[:, -1]
+    np.testing.assert_allclose(contributions.sum(axis=1) + bias, churn_model.raw_score(X), rtol=1e-6)
+
+
+def test_unknown_category_and_string_input_are_scored(churn_model, data):
+    X = data[2][FEATURES].head(3).copy()
+    X["plan"] = ["basic", "brand-new-plan", None]
+    assert np.isfinite(churn_model.predict_proba(X)).all()
+
+
+def test_pickle_clone_and_determinism(churn_model, data):
+    train, val, test = data
+    again = pickle.loads(pickle.dumps(churn_model))
+    np.testing.assert_array_equal(again.predict_proba(test[FEATURES]), churn_model.predict_proba(test[FEATURES]))
+    refit = clone(churn_model).fit(train[FEATURES], train.churned, val[FEATURES], val.churned)
+    np.testing.assert_array_equal(refit.predict_proba(test[FEATURES]), churn_model.predict_proba(test[FEATURES]))
+
+
+def test_value_model_predicts_non_negative_value_if_retained(data):
+    train, val, test = data
+    model = ValueModel(n_estimators=200, refit_on_validation=True, n_jobs=1).fit(
+        train[FEATURES], train.value, train.churned == 0, val[FEATURES], val.value, val.churned == 0
+    )
+    prediction = model.predict(test[FEATURES])
+    assert prediction.shape == (len(test),) and (prediction >= 0).all()
+    retained = test.churned == 0
+    baseline = SpendRateBaseline("monetary_365d", 365, 90).fit().predict(test)
+    from churnml.metrics import normalized_gini
+
+    assert normalized_gini(test.value[retained], prediction[retained]) > 0.3
+    assert baseline.shape == prediction.shape
+    assert pickle.loads(pickle.dumps(model)).predict(test[FEATURES]).tolist() == prediction.tolist()
+
+
+def test_bad_monotone_and_calibration_arguments_name_the_problem(data):
+    train, val, _ = data
+    with pytest.raises(ValueError, match="unknown feature"):
+        ChurnModel(monotone={"nope": 1}, n_estimators=5).fit(train[FEATURES], train.churned, val[FEATURES], val.churned)
+    with pytest.raises(ValueError, match="allowed: auto, isotonic, platt, none"):
+        ChurnModel(calibration="magic").fit(train[FEATURES], train.churned, val[FEATURES], val.churned)

@@ -1,0 +1,67 @@
+"""tracking: URI resolution, no import side effects, trial runs, registry errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from churnml import tracking
+from churnml.errors import ConfigError, ModelNotFoundError
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")
+    return tmp_path
+
+
+def test_default_uri_is_sqlite_under_mlruns_in_cwd(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert tracking.tracking_uri() == f"sqlite:///{tmp_path.resolve() / 'mlruns' / 'mlflow.db'}"
+    assert tracking.store_dir() == (tmp_path / "mlruns").resolve()
+
+
+def test_env_uri_wins_and_store_dir_follows_it(store):
+    assert tracking.tracking_uri().endswith("store/mlflow.db")
+    assert tracking.store_dir() == (store / "store").resolve()
+
+
+def test_import_has_no_side_effects(tmp_path):
+    code = "import churnml.tracking, churnml.train, churnml.tuning, churnml.plots"
+    subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True, env={"PATH": "/usr/bin:/bin"})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_with_nested_trial_runs_and_artifacts(store):
+    with tracking.start_training_run("test") as run:
+        run.log_params({"as_of": "2025-01-01"})
+        run.log_metrics({"churn_model_roc_auc": 0.8, "skipped": float("nan")})
+        run.log_dict({"a": 1}, "features.json")
+        trial = SimpleNamespace(number=0, value=0.7, params={"num_leaves": 7}, intermediate_values={10: 0.69},
+                                state=SimpleNamespace(name="COMPLETE"))
+        run.trial_callback("churn")(SimpleNamespace(study_name="s"), trial)
+    client = tracking._client()
+    parent = client.get_run(run.run_id)
+    assert parent.data.params["as_of"] == "2025-01-01"
+    assert parent.data.metrics == {"churn_model_roc_auc": 0.8}
+    experiment = client.get_experiment(parent.info.experiment_id)
+    assert experiment.artifact_location == (store / "store" / "artifacts").resolve().as_uri()
+    children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{run.run_id}'")
+    assert [c.info.run_name for c in children] == ["churn-trial-0"]
+    assert children[0].data.params["num_leaves"] == "7" and children[0].data.metrics["validation_score"] == 0.7
+    assert (store / "store" / "artifacts").is_dir()
+
+
+def test_missing_models_and_bad_names_are_clear_errors(store):
+    with pytest.raises(ModelNotFoundError, match="Run `churnml train` first"):
+        tracking.load_models("champion")
+    with pytest.raises(ConfigError, match="Registered names: churnml-churn, churnml-value"):
+        tracking.promote("churn", "1")
+    assert tracking.list_models() == []
+    assert tracking.champion_version(tracking.CHURN_MODEL_NAME) is None

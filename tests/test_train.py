@@ -1,0 +1,171 @@
+"""End to end: train on a small generated dataset in a temporary MLflow store.
+
+One trained store is shared by the module; every later step reuses it, to keep the file fast.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from churnml import train as train_module
+from churnml import tracking, tuning
+from churnml.config import Config
+from churnml.dataset import Dataset
+from churnml.errors import ProblemError
+from churnml.generate import generate
+from churnml.validate import load_dataset
+
+pytestmark = pytest.mark.slow
+
+AS_OF = "2025-12-01"
+# One LightGBM thread: on a shared, oversubscribed 2-core box OpenMP threads spin and get 20x slower.
+FAST = {"trials": 3, "seed": 7, "n_estimators": 150, "n_jobs": 1}
+
+
+def same(a: dict, b: dict) -> bool:
+    """Nested metric dicts equal, NaN equal to NaN."""
+    return a.keys() == b.keys() and all(
+        np.allclose(list(a[k].values()), list(b[k].values()), rtol=0, atol=0, equal_nan=True) for k in a
+    )
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("data")
+    generate(folder, customers=4000, seed=1)
+    return load_dataset(folder, Config())
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    root = tmp_path_factory.mktemp("store")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlruns' / 'mlflow.db'}")
+        yield root
+
+
+@pytest.fixture(scope="module")
+def first(dataset, store):
+    return train_module.train(dataset, AS_OF, Config(), **FAST)
+
+
+def test_model_beats_both_baselines_and_is_calibrated(first):
+    churn = first.churn_metrics
+    assert churn["model"]["roc_auc"] > max(churn["recency_rule"]["roc_auc"], churn["rfm_logistic"]["roc_auc"])
+    assert churn["model"]["ece"] <= 0.05
+    assert first.value_metrics["model"]["normalized_gini"] > first.value_metrics["spend_rate"]["normalized_gini"]
+    assert first.grades["overall"] in ("A", "B")
+
+
+def test_run_metrics_params_artifacts_and_trial_runs(first):
+    client = tracking._client()
+    run = client.get_run(first.run_id)
+    params, metrics_ = run.data.params, run.data.metrics
+    assert params["as_of"] == AS_OF and params["horizon_days"] == "90" and len(params["cutoffs"].split(",")) == 6
+    assert len(params["data_fingerprint"]) == 64
+    for key in ("churn_model_roc_auc", "churn_model_emp", "churn_recency_rule_roc_auc", "churn_rfm_logistic_ece",
+                "value_model_normalized_gini", "value_spend_rate_decile_mape", "churn_tuning_trials_complete"):
+        assert key in metrics_
+    artifacts = {a.path for a in client.list_artifacts(first.run_id)} | {a.path for a in client.list_artifacts(first.run_id, "plots")}
+    assert {"features.json", "metadata.json", "plots/roc.png", "plots/calibration.png", "plots/cumulative_gains.png",
+            "plots/lift.png", "plots/value_deciles.png", "plots/feature_importance_churn.png"} <= artifacts
+    children = client.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{first.run_id}'")
+    assert sorted(c.info.run_name for c in children) == sorted([f"{k}-trial-{i}" for k in ("churn", "value") for i in range(3)])
+
+
+def test_first_model_is_champion_and_loads_with_metadata(first, dataset):
+    assert first.promoted and "first model" in first.promotion_reason
+    loaded = tracking.load_models("champion")
+    assert (loaded.churn_version, loaded.value_version, loaded.run_id) == ("1", "1", first.run_id)
+    meta = loaded.metadata
+    assert meta["as_of"] == AS_OF and meta["horizon_days"] == 90 and meta["grade"] == first.grades["overall"]
+    assert meta["feature_names"][0] == "days_since_last_purchase" and meta["specs"][0]["monotone"] == 1
+    assert set(meta["feature_reference"]) == set(meta["feature_names"])
+    version = tracking._client().get_model_version(tracking.CHURN_MODEL_NAME, "1")
+    assert version.run_id == first.run_id
+    assert {"champion", "challenger"} <= set(tracking._client().get_registered_model(tracking.CHURN_MODEL_NAME).aliases)
+
+
+def test_same_seed_resumes_the_finished_study_and_reproduces_metrics_then_gate_promotes(first, dataset):
+    again = train_module.train(dataset, AS_OF, Config(), **FAST)
+    assert all(r.trials_run_now == 0 for r in again.tuning.values())  # study resumed, nothing left to do
+    assert same(again.churn_metrics, first.churn_metrics) and same(again.value_metrics, first.value_metrics)
+    assert again.promoted and (again.churn_version, again.value_version) == ("2", "2")
+    assert tracking.champion_version(tracking.CHURN_MODEL_NAME) == "2"
+
+
+def test_gate_keeps_a_better_champion(first, dataset, monkeypatch):
+    monkeypatch.setattr(train_module, "_champion_metrics", lambda *a: ({"roc_auc": 0.999, "normalized_gini": 0.999}, None))
+    worse = train_module.train(dataset, AS_OF, Config(), **FAST)
+    assert not worse.promoted and "kept the current champion" in worse.promotion_reason
+    assert tracking.champion_version(tracking.CHURN_MODEL_NAME) == "2"
+    client = tracking._client()
+    assert str(client.get_registered_model(tracking.CHURN_MODEL_NAME).aliases["challenger"]) == worse.churn_version
+
+
+def test_cli_models_and_promote_rollback(first):
+    from churnml.cli import get_app
+
+    runner = CliRunner()
+    result = runner.invoke(get_app(), ["promote", "churnml-churn", "1"])
+    assert result.exit_code == 0, result.output
+    assert "churnml-churn v1 is now champion." in result.output
+    assert tracking.champion_version(tracking.CHURN_MODEL_NAME) == "1"
+    listing = runner.invoke(get_app(), ["models"])
+    assert listing.exit_code == 0 and "Registered models" in listing.output and "champion" in listing.output
+    missing = runner.invoke(get_app(), ["promote", "churnml-churn", "99"])
+    assert missing.exit_code != 0 and "No registered model churnml-churn with version 99" in missing.stderr
+
+
+def test_reproducible_in_a_fresh_store(first, dataset, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    fresh = train_module.train(dataset, AS_OF, Config(), **FAST)
+    assert fresh.tuning["churn"].best_params == first.tuning["churn"].best_params
+    assert same(fresh.churn_metrics, first.churn_metrics) and same(fresh.value_metrics, first.value_metrics)
+
+
+def test_interrupted_study_resumes_and_counts_finished_trials(dataset, tmp_path):
+    training_set = train_module.build_training_set(dataset, AS_OF, Config())
+    frame, names = training_set.frame, training_set.feature_names
+    part = {s: frame[frame["split"] == s] for s in ("train", "validation")}
+    data = tuning.TuningData(part["train"][names], part["train"]["churned"].to_numpy(), part["train"]["value"].to_numpy(),
+                             part["validation"][names], part["validation"]["churned"].to_numpy(), part["validation"]["value"].to_numpy())
+    storage = tuning.storage_url(tmp_path)
+
+    def interrupt(study, trial):
+        raise KeyboardInterrupt
+
+    kwargs = dict(timeout=None, seed=3, storage=storage, name="resume-test", n_estimators=60, n_jobs=1)
+    with pytest.raises(KeyboardInterrupt):
+        tuning.tune("churn", data, n_trials=3, callbacks=[interrupt], **kwargs)
+    resumed = tuning.tune("churn", data, n_trials=3, **kwargs)
+    assert resumed.trials_run_now == 2 and resumed.n_complete + resumed.n_pruned == 3
+    assert len(optuna.load_study(study_name="resume-test", storage=storage).trials) == 3
+
+
+def test_too_early_as_of_is_a_clear_error(dataset, store):
+    with pytest.raises(ProblemError, match="training cutoff"):
+        train_module.train(dataset, "2021-03-01", Config(), **FAST)
+
+
+def test_too_few_customers_is_a_clear_error(dataset, store):
+    config = Config().replace(training={"min_customers": 1_000_000})
+    with pytest.raises(ProblemError, match=r"at least 1000000 are needed.*min_customers"):
+        train_module.train(dataset, AS_OF, config, **FAST)
+
+
+def test_no_churners_is_a_clear_error(store):
+    days = pd.date_range("2023-01-01", "2025-06-30", freq="7D")
+    ids = [f"c{i}" for i in range(30)]
+    transactions = pd.DataFrame([(c, d, 10.0) for c in ids for d in days], columns=["customer_id", "timestamp", "amount"])
+    customers = pd.DataFrame({"customer_id": ids, "signup_date": pd.Timestamp("2022-12-01")})
+    loyal = Dataset.from_frames({"customers": customers, "transactions": transactions})
+    config = Config().replace(training={"min_customers": 10})
+    with pytest.raises(ProblemError, match="have no churners"):
+        train_module.train(loyal, "2025-06-30", config, **FAST)
