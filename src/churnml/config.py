@@ -86,6 +86,9 @@ class MonitoringConfig:
 @dataclass(frozen=True)
 class ServingConfig:
     max_customer_ids: int = 1000
+    """Most customer ids (or posted customers, or retention-list rows) in one API request."""
+    max_body_bytes: int = 2_000_000
+    """Largest request body the API reads; bigger ones get 413."""
 
 
 @dataclass(frozen=True)

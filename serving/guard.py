@@ -1,0 +1,124 @@
+"""ASGI middleware in front of the churnml service: API key, body size, body validation.
+
+Runs before BentoML sees a request, so that
+
+* every endpoint except the probes and the docs page needs ``Authorization: Bearer <key>``
+  (compared in constant time by :func:`churnml.api.check_api_key`); a wrong or missing key gets
+  401 ``{"error": "Unauthorized."}`` and nothing else;
+* bodies above ``[serving] max_body_bytes`` get 413 before they are read in full;
+* a POST body that is not JSON, or does not match the route's request model, gets 400 with a
+  sentence naming each bad field (``customer_ids.0: Input should be a valid string``);
+* payloads never reach a log: validation errors are built without input values.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+from pydantic import BaseModel, ValidationError
+
+from churnml.api import ServiceSettings, check_api_key, iter_problems
+from churnml.errors import ChurnmlError
+
+PUBLIC_PATHS = frozenset({"/livez", "/readyz", "/healthz", "/", "/docs.json"})
+"""Open without a key: liveness/readiness probes and the OpenAPI page (no data behind them)."""
+PUBLIC_PREFIXES = ("/static_content/",)
+
+
+class RequestGuard:
+    """Pure ASGI middleware; ``routes`` maps POST paths to their pydantic request models.
+
+    Reads the key and limits from the environment (:meth:`ServiceSettings.from_env`) when the app
+    is built, as the service does; without a key every protected route answers 503.
+    """
+
+    def __init__(self, app: Any, routes: Mapping[str, type[BaseModel]]) -> None:
+        self.app = app
+        self.routes = dict(routes)
+        try:
+            self.settings: ServiceSettings | None = ServiceSettings.from_env()
+        except ChurnmlError as exc:
+            self.settings, self.problem = None, exc.message
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope.get("path", "")
+        if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
+            return await self.app(scope, receive, send)
+        if self.settings is None:
+            return await _respond(send, 503, self.problem)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        if not check_api_key(self.settings.api_key, headers.get("authorization")):
+            return await _respond(send, 401, "Unauthorized.", {"www-authenticate": "Bearer"})
+        model = self.routes.get(path)
+        if model is None or scope.get("method") != "POST":
+            return await self.app(scope, receive, send)
+
+        media_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        if media_type != "application/json":
+            return await _respond(send, 415, f"Send the body as JSON with Content-Type: application/json (got {media_type!r}).")
+        limit = self.settings.config.serving.max_body_bytes
+        declared = headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            return await _respond(send, 413, f"The request body is larger than {limit:,} bytes. Send fewer customers per request.")
+        body, too_large = await _read_body(receive, limit)
+        if too_large:
+            return await _respond(send, 413, f"The request body is larger than {limit:,} bytes. Send fewer customers per request.")
+        problem = _validate(model, body)
+        if problem is not None:
+            return await _respond(send, 400, problem)
+        return await self.app(scope, _replay(body, receive), send)
+
+
+def _validate(model: type[BaseModel], body: bytes) -> str | None:
+    if not body.strip():
+        return "The request body is empty. Send a JSON object, e.g. as in the API docs' example."
+    try:
+        model.model_validate_json(body)
+    except ValidationError as exc:
+        errors = exc.errors(include_input=False, include_url=False, include_context=False)
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return f"The request body is not valid JSON ({errors[0].get('msg', 'invalid JSON')}). Send a JSON object."
+        if any(e.get("type") == "model_type" and not e.get("loc") for e in errors):
+            return "The request body must be a JSON object, e.g. as in the API docs' example."
+        return f"Invalid request: {iter_problems(errors)}."
+    return None
+
+
+async def _read_body(receive: Any, limit: int) -> tuple[bytes, bool]:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return b"", True
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks), False
+
+
+def _replay(body: bytes, receive: Any) -> Any:
+    sent = False
+
+    async def replay() -> dict:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def _respond(send: Any, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:
+    payload = json.dumps({"error": message}).encode("utf-8")
+    raw_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    raw_headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": payload})

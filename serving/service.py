@@ -1,0 +1,293 @@
+"""churnml HTTP API (BentoML): parse, authenticate, call :mod:`churnml.api`, answer.
+
+Endpoints (all but ``/livez``, ``/readyz``, ``/healthz`` and the docs page need
+``Authorization: Bearer <CHURNML_API_KEY>``, ``/metrics`` included):
+
+* ``POST /score``           precomputed scores of customers in the latest snapshot
+* ``POST /score_history``   score posted histories with the batch feature and scoring code
+* ``POST /retention_list``  the retention list over the latest scores
+* ``GET  /model``           versions, aliases, training as-of date, test metrics, grade
+
+Start with ``churnml serve`` (or ``bentoml serve`` in this folder with ``CHURNML_API_KEY`` set).
+Start-up loads the models by alias and the newest snapshot once; it refuses to start, naming the
+command to run, when either is missing. Request bodies are validated before BentoML sees them
+(:mod:`guard`), so every bad input is a 4xx with a message, and no payload is ever logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+from typing import Annotated, Any, Literal, Optional, Union
+
+import bentoml
+from fastapi import FastAPI
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from starlette.responses import JSONResponse
+
+from churnml.api import ScoringService, ServiceSettings
+from churnml.errors import ChurnmlError
+
+from examples import EXAMPLE_HISTORY, EXAMPLE_INPUT, EXAMPLE_RETENTION
+from guard import RequestGuard
+
+logger = logging.getLogger("churnml.serving")
+
+_STRICT = ConfigDict(extra="forbid", hide_input_in_errors=True, allow_inf_nan=False)
+CustomerId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Attribute = Union[str, float, bool, None]
+
+
+# -- requests ---------------------------------------------------------------------------------
+
+
+class ScoreRequest(bentoml.IODescriptor):
+    """Customers to look up in the latest scores."""
+
+    model_config = ConfigDict(**_STRICT, json_schema_extra={"example": EXAMPLE_INPUT})
+    customer_ids: list[CustomerId] = Field(
+        min_length=1,
+        description="Customer ids, 1 up to the configured limit ([serving] max_customer_ids, default 1,000).",
+        json_schema_extra={"example": EXAMPLE_INPUT["customer_ids"]},
+    )
+
+
+class CustomerRecord(BaseModel):
+    """A row of the `customers` table. Other keys are customer attributes (plan, region …)."""
+
+    model_config = ConfigDict(extra="allow", hide_input_in_errors=True, allow_inf_nan=False,
+                              json_schema_extra={"example": EXAMPLE_HISTORY["customers"][0]})
+    __pydantic_extra__: dict[str, Attribute] = Field(init=False)
+    customer_id: CustomerId = Field(description="Unique customer id.", json_schema_extra={"example": "C0000001"})
+    signup_date: Optional[datetime] = Field(default=None, description="Sign-up date or datetime (UTC).",
+                                            json_schema_extra={"example": "2024-03-14T00:00:00"})
+
+
+class TransactionRow(BaseModel):
+    """A row of the `transactions` table."""
+
+    model_config = _STRICT
+    customer_id: CustomerId = Field(description="Id of a customer posted in `customers`.", json_schema_extra={"example": "C0000001"})
+    timestamp: datetime = Field(description="When it happened (ISO 8601; offsets are converted to UTC).",
+                                json_schema_extra={"example": "2025-10-20T16:40:00"})
+    amount: float = Field(description="Revenue of the transaction; negative for a refund.", json_schema_extra={"example": 30.0})
+    transaction_id: Optional[str] = Field(default=None, description="Unique id, if any.", json_schema_extra={"example": "T0001"})
+    quantity: Optional[float] = Field(default=None, description="Units, if known.", json_schema_extra={"example": 1.0})
+    category: Optional[str] = Field(default=None, description="Product category.", json_schema_extra={"example": "equities"})
+    channel: Optional[str] = Field(default=None, description="Sales channel.", json_schema_extra={"example": "web"})
+
+
+class ServiceEventRow(BaseModel):
+    """A row of the `service_events` table."""
+
+    model_config = _STRICT
+    customer_id: CustomerId = Field(description="Id of a customer posted in `customers`.", json_schema_extra={"example": "C0000001"})
+    timestamp: datetime = Field(description="When it was opened (ISO 8601).", json_schema_extra={"example": "2025-11-28T09:00:00"})
+    event_type: str = Field(min_length=1, description="complaint, ticket, call, survey, account_manager_change …",
+                            json_schema_extra={"example": "complaint"})
+    resolved_at: Optional[datetime] = Field(default=None, description="When it was resolved; empty = still open.",
+                                            json_schema_extra={"example": None})
+    satisfaction: Optional[float] = Field(default=None, description="Survey score 1-5.", json_schema_extra={"example": None})
+    channel: Optional[str] = Field(default=None, description="Service channel.", json_schema_extra={"example": "phone"})
+
+
+class ScoreHistoryRequest(bentoml.IODescriptor):
+    """Customers' own history, in the data contract's shape, and the date to score them at."""
+
+    model_config = ConfigDict(**_STRICT, json_schema_extra={"example": EXAMPLE_HISTORY})
+    as_of: date = Field(description="As-of date (YYYY-MM-DD): features see only events before it.",
+                        json_schema_extra={"example": EXAMPLE_HISTORY["as_of"]})
+    customers: list[CustomerRecord] = Field(min_length=1, description="Customer records, 1 up to the configured limit.",
+                                          json_schema_extra={"example": EXAMPLE_HISTORY["customers"]})
+    transactions: list[TransactionRow] = Field(default_factory=list, description="Their transactions.",
+                                                json_schema_extra={"example": EXAMPLE_HISTORY["transactions"]})
+    service_events: list[ServiceEventRow] = Field(default_factory=list, description="Their service events.",
+                                                    json_schema_extra={"example": EXAMPLE_HISTORY["service_events"]})
+
+
+class RetentionListRequest(bentoml.IODescriptor):
+    """The options of `churnml retention-list`."""
+
+    model_config = ConfigDict(**_STRICT, json_schema_extra={"example": EXAMPLE_RETENTION})
+    budget: Optional[float] = Field(default=None, description="Total contact cost allowed.", json_schema_extra={"example": 500.0})
+    max_customers: Optional[int] = Field(default=None, description="At most this many customers (API limit: [serving] max_customer_ids).",
+                                         json_schema_extra={"example": 100})
+    contact_cost: Optional[float] = Field(default=None, description="Cost of one contact [config: 5].", json_schema_extra={"example": 5.0})
+    success_rate: Optional[float] = Field(default=None, description="Share of contacted at-risk customers kept, in (0, 1] [config: 0.3].",
+                                          json_schema_extra={"example": 0.3})
+    segments: Optional[list[str]] = Field(default=None, description="Only these segments (keys or display names).",
+                                          json_schema_extra={"example": ["high_value_at_risk"]})
+    min_value: Optional[float] = Field(default=None, description="Only customers with at least this value at risk.", json_schema_extra={"example": 50.0})
+
+
+# -- responses --------------------------------------------------------------------------------
+
+
+class CustomerScore(BaseModel):
+    """One customer's scores, or why there are none."""
+
+    customer_id: str = Field(description="The id asked for.", json_schema_extra={"example": "C0000001"})
+    status: Literal["ok", "not_found"] = Field(description="`not_found`: not in the scored population.", json_schema_extra={"example": "ok"})
+    detail: Optional[str] = Field(default=None, description="Why not found.", json_schema_extra={"example": None})
+    as_of: str = Field(description="As-of date of the scores.", json_schema_extra={"example": "2025-12-01"})
+    churn_probability: Optional[float] = Field(default=None, description="Calibrated probability of churning within the horizon.", json_schema_extra={"example": 0.42})
+    predicted_value: Optional[float] = Field(default=None, description="Expected value over the horizon.", json_schema_extra={"example": 120.5})
+    value_at_risk: Optional[float] = Field(default=None, description="Value lost if the customer churns.", json_schema_extra={"example": 87.2})
+    risk_tier: Optional[str] = Field(default=None, description="low / medium / high.", json_schema_extra={"example": "medium"})
+    value_tier: Optional[str] = Field(default=None, description="low / medium / high (80/20 over the population).", json_schema_extra={"example": "high"})
+    segment: Optional[str] = Field(default=None, description="Value x risk segment key.", json_schema_extra={"example": "high_value_at_risk"})
+    segment_name: Optional[str] = Field(default=None, description="Segment display name.", json_schema_extra={"example": "High-value at risk"})
+    lifecycle_stage: Optional[str] = Field(default=None, description="new / growing / stable / declining.", json_schema_extra={"example": "declining"})
+    reasons: list[str] = Field(default_factory=list, description="Top drivers of the churn risk, in words.",
+                               json_schema_extra={"example": ["1 unresolved complaints", "no purchase for 74 days (usually every 20)"]})
+    churn_model_version: Optional[str] = Field(default=None, description="Registry version of the churn model.", json_schema_extra={"example": "3"})
+    value_model_version: Optional[str] = Field(default=None, description="Registry version of the value model.", json_schema_extra={"example": "3"})
+    current_value: Optional[float] = Field(default=None, description="Net revenue over the last 365 days.", json_schema_extra={"example": 310.0})
+
+
+class ScoreResponse(bentoml.IODescriptor):
+    """One item per requested customer, in request order."""
+
+    results: list[CustomerScore] = Field(description="Scores per customer.")
+
+
+class RetentionRow(BaseModel):
+    rank: int = Field(description="1 = best expected benefit.", json_schema_extra={"example": 1})
+    customer_id: str = Field(json_schema_extra={"example": "C0000001"})
+    segment: str = Field(json_schema_extra={"example": "high_value_at_risk"})
+    segment_name: str = Field(json_schema_extra={"example": "High-value at risk"})
+    churn_probability: float = Field(json_schema_extra={"example": 0.61})
+    predicted_value: float = Field(json_schema_extra={"example": 140.0})
+    value_at_risk: float = Field(json_schema_extra={"example": 219.0})
+    expected_benefit: float = Field(description="value_at_risk x success_rate - contact_cost.", json_schema_extra={"example": 60.7})
+    reasons: list[str] = Field(json_schema_extra={"example": ["2 unresolved complaints"]})
+    suggested_action: str = Field(json_schema_extra={"example": "Retain now: personal call from the account manager with a tailored offer"})
+
+
+class SegmentSummary(BaseModel):
+    segment: str
+    name: str
+    customers: int
+    total_cost: float
+    expected_value_saved: float
+    expected_net_benefit: float
+    suggested_action: str
+
+
+class RetentionSummary(BaseModel):
+    scored: int = Field(description="Customers after the segment and minimum-value filters.")
+    candidates: int = Field(description="Of those, customers with a positive expected benefit.")
+    selected: int = Field(description="Customers on the list.")
+    limited_by: str = Field(description="budget, max_customers or none.")
+    contact_cost: float
+    success_rate: float
+    total_cost: float
+    expected_value_saved: float
+    expected_net_benefit: float
+    roi: Optional[float] = Field(description="Net benefit / cost; null when nothing is spent.")
+    by_segment: list[SegmentSummary]
+
+
+class RetentionListResponse(bentoml.IODescriptor):
+    as_of: str = Field(description="As-of date of the scores the list is built from.", json_schema_extra={"example": "2025-12-01"})
+    summary: RetentionSummary
+    customers: list[RetentionRow]
+
+
+class ModelVersion(BaseModel):
+    name: str = Field(json_schema_extra={"example": "churnml-churn"})
+    version: str = Field(json_schema_extra={"example": "3"})
+    aliases: list[str] = Field(json_schema_extra={"example": ["champion"]})
+
+
+class ModelInfo(BaseModel):
+    """The models the service answers with."""
+
+    alias: str = Field(description="Alias the models were loaded by.", json_schema_extra={"example": "champion"})
+    churn_model: ModelVersion
+    value_model: ModelVersion
+    run_id: str = Field(description="MLflow training run.")
+    trained_as_of: Optional[str] = Field(description="As-of date of the training data.", json_schema_extra={"example": "2025-09-01"})
+    horizon_days: Optional[int] = Field(description="Prediction horizon.", json_schema_extra={"example": 90})
+    grade: Optional[str] = Field(description="A/B/C against the baselines.", json_schema_extra={"example": "A"})
+    grades: dict[str, str] = Field(description="Grade per model and overall.")
+    test_metrics: dict[str, dict[str, Optional[float]]] = Field(description="Key metrics on the test cutoff.")
+    scores_as_of: str = Field(description="As-of date of the loaded snapshot.", json_schema_extra={"example": "2025-12-01"})
+    customers: int = Field(description="Customers in the loaded snapshot.", json_schema_extra={"example": 20000})
+
+
+class ErrorResponse(BaseModel):
+    error: str = Field(description="What is wrong and how to fix it.")
+    detail: Optional[str] = None
+
+
+# -- the service ------------------------------------------------------------------------------
+
+app = FastAPI(title="churnml", docs_url=None, redoc_url=None, openapi_url=None)
+
+ROUTE_MODELS = {"/score": ScoreRequest, "/score_history": ScoreHistoryRequest, "/retention_list": RetentionListRequest}
+"""Request model per POST route; :class:`guard.RequestGuard` validates bodies against them."""
+
+
+def _error(exc: ChurnmlError) -> JSONResponse:
+    return JSONResponse({"error": exc.message}, status_code=exc.http_status)
+
+
+@bentoml.service(
+    name="churnml",
+    workers=1,
+    traffic={"timeout": 30},
+    endpoints={"livez": "/livez", "readyz": "/readyz"},
+)
+@bentoml.asgi_app(app, path="/")
+class ChurnService:
+    """Churn probability, customer value, segments and reasons over HTTP.
+
+    Auth: `Authorization: Bearer <CHURNML_API_KEY>` on every endpoint except /livez, /readyz,
+    /healthz and this page.
+    """
+
+    def __init__(self) -> None:
+        # Errors here stop the server with the message (no registered model / no snapshot / no key).
+        try:
+            self.settings = ServiceSettings.from_env()
+            self.scoring = ScoringService.load(self.settings)
+        except ChurnmlError as exc:
+            logger.error("churnml API cannot start: %s", exc.message)
+            raise
+        logger.info("churnml API ready: %s customers as of %s, models %s/%s (%s)", len(self.scoring.scores),
+                    self.scoring.as_of.date(), self.scoring.models.churn_version, self.scoring.models.value_version,
+                    self.settings.alias)
+
+    @bentoml.api(route="/score", input_spec=ScoreRequest, output_spec=ScoreResponse)
+    async def score(self, customer_ids: list[str]) -> ScoreResponse:
+        """Scores of customers in the latest snapshot; unknown ids get a `not_found` item."""
+        try:
+            return ScoreResponse(results=self.scoring.score(customer_ids))
+        except ChurnmlError as exc:
+            return _error(exc)
+
+    @bentoml.api(route="/score_history", input_spec=ScoreHistoryRequest, output_spec=ScoreResponse)
+    def score_history(self, as_of: date, customers: list[Any], transactions: list[Any],
+                      service_events: list[Any]) -> ScoreResponse:
+        """Score customers from their own posted history, with the batch feature and scoring code."""
+        try:
+            return ScoreResponse(results=self.scoring.score_history(customers, transactions, service_events, as_of))
+        except ChurnmlError as exc:
+            return _error(exc)
+
+    @bentoml.api(route="/retention_list", input_spec=RetentionListRequest, output_spec=RetentionListResponse)
+    def retention_list(self, **options: Any) -> RetentionListResponse:
+        """Who to contact first, within a budget, from the latest scores (as `churnml retention-list`)."""
+        try:
+            return RetentionListResponse(**self.scoring.retention_list(**options))
+        except ChurnmlError as exc:
+            return _error(exc)
+
+    @app.get("/model", response_model=ModelInfo, responses={401: {"model": ErrorResponse}})
+    def model(self) -> ModelInfo:
+        """Versions, aliases, training as-of date, key test metrics and grade of the loaded models."""
+        return ModelInfo(**self.scoring.model_info())
+
+
+ChurnService.add_asgi_middleware(RequestGuard, routes=ROUTE_MODELS)

@@ -1,0 +1,695 @@
+"""What the HTTP prediction API does, without any HTTP: the library side of ``serving/service.py``.
+
+:class:`ScoringService` is built once at start-up (:meth:`ScoringService.load`):
+
+* the churn and value models behind a registry **alias** (never "latest"), via
+  :func:`churnml.tracking.load_models`;
+* the newest feature snapshot (:func:`churnml.io.latest_snapshot`), written by ``churnml score``;
+* the snapshot's population scored with :func:`churnml.scoring.score_features` — the function batch
+  scoring uses — so ``/score`` is a lookup and answers exactly what ``churnml score`` wrote.
+
+Value tiers of ad-hoc histories
+-------------------------------
+A value tier is a position in the population (the customers that make the top 80 % of predicted
+value), so one customer's history cannot decide it alone. :meth:`ScoringService.score_history`
+applies the cut points of the loaded snapshot's population (:attr:`ScoringService.value_thresholds`),
+which is what a batch run over that population gives the same customer.
+
+Population of ad-hoc histories
+------------------------------
+Batch scoring scores the population at the as-of date. A posted history is scored when the customer
+existed before ``as_of`` (``signup_date`` before it, or a transaction before it without a sign-up
+date); the "active in the last ``active_days``" rule is not applied, since a caller asking about a
+customer has already decided they are one. Posted customers that did not exist yet get a
+``not_found`` item.
+
+Everything here raises :class:`churnml.errors.ChurnmlError` subclasses for bad input; the service
+maps them to 4xx responses with the message.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+import os
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from churnml import io, tracking
+from churnml.config import Config, load_config
+from churnml.dataset import Dataset
+from churnml.errors import ChurnmlError, ConfigError, DataError, ModelNotFoundError
+from churnml.features import build_features
+from churnml.reasons import SEPARATOR
+from churnml.scoring import SCORE_COLUMNS, score_features
+from churnml.segments import ValueThresholds, segment_names, value_thresholds as compute_value_thresholds
+from churnml.targeting import retention_list
+
+ENV_API_KEY = "CHURNML_API_KEY"
+ENV_ALIAS = "CHURNML_ALIAS"
+ENV_SNAPSHOTS = "CHURNML_SNAPSHOTS"
+ENV_CONFIG = "CHURNML_CONFIG"
+"""Environment variables the service reads at start-up (``churnml serve`` sets them)."""
+
+EARLIEST = pd.Timestamp("1900-01-01")
+LATEST = pd.Timestamp("2200-01-01")
+"""Dates outside ``[EARLIEST, LATEST)`` are refused: they are typos, and pandas cannot hold all of them."""
+
+CHURN_TEST_METRICS = ("roc_auc", "pr_auc", "brier", "ece", "lift_at_10", "emp")
+VALUE_TEST_METRICS = ("normalized_gini", "spearman", "mae", "top20_value_capture")
+"""Test-cutoff metrics ``/model`` shows."""
+
+_TRANSACTION_COLUMNS = {"transaction_id": "text", "quantity": "number", "category": "text", "channel": "text"}
+_SERVICE_COLUMNS = {"resolved_at": "timestamp", "satisfaction": "number", "channel": "text"}
+
+
+class Unauthorized(ChurnmlError):
+    """Missing or wrong API key. The message is deliberately plain: no hint what was wrong."""
+
+    http_status = 401
+
+    def __init__(self) -> None:
+        super().__init__("Unauthorized.")
+
+
+class RequestTooLarge(ChurnmlError):
+    """More items in one request than ``[serving]`` allows."""
+
+    http_status = 413
+
+
+# --------------------------------------------------------------------------------------------
+# Settings and authentication
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """How the service starts: which models, which snapshots, which key, which config.
+
+    Attributes
+    ----------
+    api_key : str
+        The bearer token every protected endpoint requires.
+    alias : str
+        Registry alias (or version number) of the models to load.
+    snapshot_dir : Path or None
+        Folder of feature snapshots; None means ``./snapshots``.
+    config : Config
+    """
+
+    api_key: str
+    alias: str = tracking.CHAMPION
+    snapshot_dir: Path | None = None
+    config: Config = field(default_factory=Config)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "ServiceSettings":
+        """Read :data:`ENV_API_KEY`, :data:`ENV_ALIAS`, :data:`ENV_SNAPSHOTS`, :data:`ENV_CONFIG`.
+
+        Raises
+        ------
+        ConfigError
+            When no API key is set: the service never runs open by accident.
+        """
+        environ = os.environ if environ is None else environ
+        key = environ.get(ENV_API_KEY, "").strip()
+        if not key:
+            raise ConfigError(
+                f"{ENV_API_KEY} is not set, and the API never runs without a key. Start it with `churnml serve` "
+                f"(which generates and prints a key), or set {ENV_API_KEY} before `bentoml serve`."
+            )
+        snapshots = environ.get(ENV_SNAPSHOTS) or None
+        return cls(
+            api_key=key,
+            alias=environ.get(ENV_ALIAS) or tracking.CHAMPION,
+            snapshot_dir=Path(snapshots) if snapshots else None,
+            config=load_config(environ.get(ENV_CONFIG) or None),
+        )
+
+
+def check_api_key(expected: str, authorization: str | None) -> bool:
+    """True when an ``Authorization`` header carries ``Bearer <expected>``; constant-time compare.
+
+    Example
+    -------
+    >>> check_api_key("s3cret", "Bearer s3cret"), check_api_key("s3cret", "Bearer nope"), check_api_key("s3cret", None)
+    (True, False, False)
+    """
+    scheme, _, token = (authorization or "").partition(" ")
+    # Compare even when the scheme is wrong, so timing does not tell the two failures apart.
+    matches = hmac.compare_digest(token.strip().encode("utf-8"), expected.encode("utf-8"))
+    return matches and scheme.lower() == "bearer"
+
+
+def preflight(alias: str = tracking.CHAMPION, snapshot_dir: str | Path | None = None) -> Path:
+    """Check, without loading anything heavy, that the service can start; return the snapshot path.
+
+    Raises
+    ------
+    ModelNotFoundError
+        When either registered model lacks ``alias``.
+    DataError
+        When there is no feature snapshot.
+    """
+    rows = tracking.list_models()
+    for name in tracking.MODEL_NAMES:
+        if not any(r.name == name and (alias in r.aliases or r.version == str(alias)) for r in rows):
+            raise ModelNotFoundError(
+                f"No registered model {name} with alias or version {alias!r} in {tracking.tracking_uri()}. "
+                "Run `churnml train DATA --as-of DATE` first (or pick another --alias; `churnml models` lists them)."
+            )
+    return io.latest_snapshot(snapshot_dir)
+
+
+# --------------------------------------------------------------------------------------------
+# Parsing helpers
+# --------------------------------------------------------------------------------------------
+
+
+def parse_as_of(value: Any, what: str = "as_of") -> pd.Timestamp:
+    """A date (``YYYY-MM-DD``, a ``date`` or a ``datetime``) as a naive timestamp at midnight.
+
+    Raises
+    ------
+    ConfigError
+        For anything else, or a date before 1900 or from 2200 on.
+    """
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value.strip())
+        except ValueError:
+            raise ConfigError(f"{what} {value!r} is not a date. Use the form YYYY-MM-DD, e.g. 2025-06-30.") from None
+    if not isinstance(value, date):
+        raise ConfigError(f"{what} must be a date in the form YYYY-MM-DD, got {value!r}.")
+    stamp = pd.Timestamp(value.year, value.month, value.day)
+    if not EARLIEST <= stamp < LATEST:
+        raise ConfigError(f"{what} {value.isoformat()} is outside the years 1900-2199. Check the year.")
+    return stamp
+
+
+def _timestamp(value: Any, where: str) -> pd.Timestamp | None:
+    """Naive UTC timestamp of a date/datetime/ISO string (offsets honoured); None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise DataError(f"{where}: {value!r} is not a date or datetime (e.g. 2025-03-31 or 2025-03-31T14:05:00).") from None
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        if not EARLIEST.year <= value.year < LATEST.year:
+            raise DataError(f"{where}: {value.isoformat()} is outside the years 1900-2199.")
+        return pd.Timestamp(value)
+    if isinstance(value, date):
+        if not EARLIEST.year <= value.year < LATEST.year:
+            raise DataError(f"{where}: {value.isoformat()} is outside the years 1900-2199.")
+        return pd.Timestamp(value.year, value.month, value.day)
+    raise DataError(f"{where}: expected a date or datetime, got {value!r}.")
+
+
+def _number(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise DataError(f"{where}: expected a finite number, got {value!r}.")
+    return float(value)
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _item(record: Any) -> dict[str, Any]:
+    """A request row as a plain dict (pydantic models and mappings alike), extras included."""
+    if hasattr(record, "model_dump"):
+        return record.model_dump()
+    return dict(record)
+
+
+def _attribute_kinds(models: Any) -> dict[str, str]:
+    """Customer attribute column -> ``numeric``/``categorical``, as the models were trained.
+
+    A feature spec from ``customers`` other than ``tenure_days`` is an attribute; its feature name is
+    the column name, or ``customer_<column>`` when the column name collides with a feature.
+    """
+    kinds: dict[str, str] = {}
+    for spec in models.metadata.get("specs", []):
+        if spec.get("source") != "customers" or spec.get("name") == "tenure_days":
+            continue
+        template = spec.get("reason") or ""
+        column = template.split(":", 1)[0] if ":" in template else spec["name"]
+        kinds[column] = spec.get("kind", "categorical")
+    return kinds
+
+
+def history_dataset(
+    customers: Sequence[Any],
+    transactions: Sequence[Any],
+    service_events: Sequence[Any],
+    attribute_kinds: Mapping[str, str],
+) -> Dataset:
+    """A :class:`Dataset` from posted rows in the data contract's shape, checked like validation.
+
+    Rows that batch validation would quarantine are refused here with a message instead: in a
+    request they are a caller's bug, and dropping them silently would change the answer.
+
+    Parameters
+    ----------
+    customers : sequence of mapping
+        ``customer_id`` (unique), optional ``signup_date``; other keys are attributes. Attributes the
+        models do not know are ignored; known ones that are missing are empty, as in batch data.
+    transactions : sequence of mapping
+        ``customer_id``, ``timestamp``, ``amount``; optional ``transaction_id``, ``quantity``,
+        ``category``, ``channel``.
+    service_events : sequence of mapping
+        ``customer_id``, ``timestamp``, ``event_type``; optional ``resolved_at``, ``satisfaction``
+        (1-5), ``channel``.
+    attribute_kinds : mapping
+        Attribute column -> ``numeric`` or ``categorical`` (from the models' feature specs).
+
+    Returns
+    -------
+    Dataset
+        Tables ``customers``, ``transactions``, ``service_events`` and an empty ``churn_events``
+        (see the module docs, "Population of ad-hoc histories").
+
+    Raises
+    ------
+    DataError
+        Duplicate or empty customer ids, events of customers not posted, unreadable dates or
+        numbers, satisfaction outside 1-5, ``resolved_at`` before ``timestamp``, duplicate
+        ``transaction_id``.
+    """
+    customer_rows = []
+    seen: set[str] = set()
+    for i, record in enumerate(map(_item, customers)):
+        customer_id = _text(record.get("customer_id"))
+        if customer_id is None:
+            raise DataError(f"customers[{i}]: customer_id is empty. Give every customer an id.")
+        if customer_id in seen:
+            raise DataError(f"customers[{i}]: customer_id {customer_id!r} appears twice. Post each customer once.")
+        seen.add(customer_id)
+        row: dict[str, Any] = {
+            "customer_id": customer_id,
+            "signup_date": _timestamp(record.get("signup_date"), f"customers[{i}].signup_date"),
+        }
+        for column, kind in attribute_kinds.items():
+            value = record.get(column)
+            if kind == "numeric":
+                if isinstance(value, str):
+                    try:
+                        value = float(value) if value.strip() else None
+                    except ValueError:
+                        raise DataError(f"customers[{i}].{column}: expected a number, got {value!r}.") from None
+                row[column] = _number(value, f"customers[{i}].{column}")
+            else:
+                row[column] = None if value is None else _text(value)
+        customer_rows.append(row)
+
+    def owner(record: Mapping[str, Any], where: str) -> str:
+        customer_id = _text(record.get("customer_id"))
+        if customer_id not in seen:
+            raise DataError(
+                f"{where}: customer_id {record.get('customer_id')!r} is not among the posted customers. "
+                "Post the customer record together with its history."
+            )
+        return customer_id
+
+    tx_rows = []
+    tx_ids: set[str] = set()
+    for i, record in enumerate(map(_item, transactions)):
+        where = f"transactions[{i}]"
+        timestamp = _timestamp(record.get("timestamp"), f"{where}.timestamp")
+        amount = _number(record.get("amount"), f"{where}.amount")
+        if timestamp is None or amount is None:
+            raise DataError(f"{where}: timestamp and amount are required.")
+        row = {"customer_id": owner(record, where), "timestamp": timestamp, "amount": amount}
+        for column, kind in _TRANSACTION_COLUMNS.items():
+            value = record.get(column)
+            row[column] = _number(value, f"{where}.{column}") if kind == "number" else _text(value)
+        if row["transaction_id"] is not None:
+            if row["transaction_id"] in tx_ids:
+                raise DataError(f"{where}: transaction_id {row['transaction_id']!r} appears twice.")
+            tx_ids.add(row["transaction_id"])
+        tx_rows.append(row)
+
+    event_rows = []
+    for i, record in enumerate(map(_item, service_events)):
+        where = f"service_events[{i}]"
+        timestamp = _timestamp(record.get("timestamp"), f"{where}.timestamp")
+        event_type = _text(record.get("event_type"))
+        if timestamp is None or event_type is None:
+            raise DataError(f"{where}: timestamp and event_type are required.")
+        row = {"customer_id": owner(record, where), "timestamp": timestamp, "event_type": event_type.lower()}
+        row["resolved_at"] = _timestamp(record.get("resolved_at"), f"{where}.resolved_at")
+        row["satisfaction"] = _number(record.get("satisfaction"), f"{where}.satisfaction")
+        row["channel"] = _text(record.get("channel"))
+        if row["satisfaction"] is not None and not 1 <= row["satisfaction"] <= 5:
+            raise DataError(f"{where}.satisfaction: {row['satisfaction']:g} is outside 1-5.")
+        if row["resolved_at"] is not None and row["resolved_at"] < timestamp:
+            raise DataError(f"{where}.resolved_at: {row['resolved_at']} is before the event's timestamp {timestamp}.")
+        event_rows.append(row)
+
+    frames = {
+        "customers": _frame(customer_rows, {"customer_id": "text", "signup_date": "timestamp",
+                                            **{c: ("number" if k == "numeric" else "text") for c, k in attribute_kinds.items()}}),
+        "transactions": _frame(tx_rows, {"customer_id": "text", "timestamp": "timestamp", "amount": "number", **_TRANSACTION_COLUMNS}),
+        "service_events": _frame(event_rows, {"customer_id": "text", "timestamp": "timestamp", "event_type": "text", **_SERVICE_COLUMNS}),
+        "churn_events": _frame([], {"customer_id": "text", "timestamp": "timestamp"}),
+    }
+    return Dataset.from_frames(frames)
+
+
+def _frame(rows: list[dict[str, Any]], kinds: Mapping[str, str]) -> pd.DataFrame:
+    """Rows as a DataFrame with explicit dtypes (so an empty table still has typed columns)."""
+    data = {}
+    for column, kind in kinds.items():
+        values = [row.get(column) for row in rows]
+        if kind == "timestamp":
+            data[column] = pd.to_datetime(pd.Series(values, dtype=object), errors="raise").astype("datetime64[ns]")
+        elif kind == "number":
+            data[column] = pd.Series([np.nan if v is None else v for v in values], dtype="float64")
+        else:
+            data[column] = pd.Series(values, dtype=object)
+    return pd.DataFrame(data)
+
+
+# --------------------------------------------------------------------------------------------
+# The service
+# --------------------------------------------------------------------------------------------
+
+
+class ScoringService:
+    """Everything the HTTP API answers, loaded once.
+
+    Build with :meth:`load` (registry + snapshot), or directly from models and a snapshot frame in
+    tests.
+
+    Parameters
+    ----------
+    models : churnml.tracking.LoadedModels
+    snapshot : pandas.DataFrame
+        The population's feature table (a snapshot written by :func:`churnml.io.write_snapshot`).
+    as_of : Timestamp
+        The snapshot's as-of date.
+    config : Config
+    alias : str
+        The alias the models were loaded by (shown by ``/model``).
+    aliases : mapping, optional
+        Model name -> aliases its loaded version carries (shown by ``/model``).
+
+    Attributes
+    ----------
+    scores : pandas.DataFrame
+        :data:`churnml.scoring.SCORE_COLUMNS` for every snapshot customer.
+    value_thresholds : ValueThresholds
+        Value-tier cut points of the snapshot's population.
+    """
+
+    def __init__(
+        self,
+        models: Any,
+        snapshot: pd.DataFrame,
+        as_of: pd.Timestamp,
+        config: Config | None = None,
+        alias: str = tracking.CHAMPION,
+        aliases: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        self.models = models
+        self.config = config or Config()
+        self.alias = alias
+        self.aliases = {k: list(v) for k, v in (aliases or {}).items()}
+        self.as_of = pd.Timestamp(as_of)
+        self.scores = score_features(snapshot, models, self.as_of, self.config)
+        self.value_thresholds: ValueThresholds = compute_value_thresholds(self.scores["predicted_value"].to_numpy(), self.config)
+        self.attribute_kinds = _attribute_kinds(models)
+        self._names = segment_names(self.config)
+        self._row = {customer_id: i for i, customer_id in enumerate(self.scores["customer_id"].tolist())}
+        # Column lists, not a frame: one lookup then costs a few list indexings, not a pandas call.
+        self._columns = {c: self.scores[c].tolist() for c in SCORE_COLUMNS if c not in ("as_of",)}
+        self._as_of_text = f"{self.as_of:%Y-%m-%d}"
+
+    @classmethod
+    def load(cls, settings: ServiceSettings) -> "ScoringService":
+        """Load the models behind ``settings.alias`` and the newest snapshot; score the snapshot.
+
+        Raises
+        ------
+        ModelNotFoundError
+            No registered model carries the alias (run ``churnml train``).
+        DataError
+            No snapshot (run ``churnml score``), or a snapshot the models cannot score.
+        """
+        path = preflight(settings.alias, settings.snapshot_dir)
+        models = tracking.load_models(settings.alias)
+        snapshot = io.read_table(path)
+        if snapshot.empty or "customer_id" not in snapshot.columns:
+            raise DataError(f"Snapshot {path} holds no customers. Re-run `churnml score DATA --as-of DATE --out FILE`.")
+        as_of = pd.Timestamp(snapshot["cutoff"].iloc[0]) if "cutoff" in snapshot.columns else pd.Timestamp(path.stem.split("_", 1)[1])
+        versions = {tracking.CHURN_MODEL_NAME: models.churn_version, tracking.VALUE_MODEL_NAME: models.value_version}
+        aliases = {
+            row.name: list(row.aliases) for row in tracking.list_models() if versions.get(row.name) == row.version
+        }
+        return cls(models, snapshot, as_of, settings.config, settings.alias, aliases)
+
+    # -- /score ----------------------------------------------------------------------------------
+
+    def check_count(self, n: int, what: str = "customer_ids") -> None:
+        """Refuse an empty request or more items than ``[serving] max_customer_ids``."""
+        limit = self.config.serving.max_customer_ids
+        if n < 1:
+            raise ConfigError(f"{what} is empty. Send at least one.")
+        if n > limit:
+            raise RequestTooLarge(
+                f"{what} holds {n:,} items; the limit is {limit:,} per request ([serving] max_customer_ids). "
+                "Split the request, or use `churnml score` for a whole population."
+            )
+
+    def score(self, customer_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Precomputed scores of the snapshot customers, in request order.
+
+        Returns
+        -------
+        list of dict
+            Per id, either the score fields with ``status == "ok"`` or ``status == "not_found"``
+            with a ``detail`` sentence.
+
+        Raises
+        ------
+        ConfigError, RequestTooLarge
+            Empty list, or more ids than allowed.
+        """
+        self.check_count(len(customer_ids))
+        return [self._lookup(str(customer_id)) for customer_id in customer_ids]
+
+    def _lookup(self, customer_id: str) -> dict[str, Any]:
+        row = self._row.get(customer_id)
+        if row is None:
+            return {
+                "customer_id": customer_id,
+                "status": "not_found",
+                "detail": f"Not in the scored population at {self._as_of_text}.",
+                "as_of": self._as_of_text,
+            }
+        columns = self._columns
+        item = {"customer_id": customer_id, "status": "ok", "as_of": self._as_of_text}
+        for column in columns:
+            if column != "customer_id":
+                item[column] = columns[column][row]
+        item["segment_name"] = self._names.get(item["segment"], item["segment"])
+        item["reasons"] = _split_reasons(item["reasons"])
+        return item
+
+    # -- /score_history --------------------------------------------------------------------------
+
+    def score_history(
+        self,
+        customers: Sequence[Any],
+        transactions: Sequence[Any],
+        service_events: Sequence[Any],
+        as_of: Any,
+    ) -> list[dict[str, Any]]:
+        """Score posted histories with the features and scoring code batch scoring uses.
+
+        Parameters
+        ----------
+        customers, transactions, service_events
+            Rows in the data contract's shape (see :func:`history_dataset`).
+        as_of : str or date
+            Features see events strictly before it.
+
+        Returns
+        -------
+        list of dict
+            One item per posted customer, in posting order, as :meth:`score` returns them.
+
+        Raises
+        ------
+        ConfigError, DataError, RequestTooLarge
+            Bad ``as_of``, bad rows, too many or no customers.
+        """
+        as_of_ts = parse_as_of(as_of)
+        self.check_count(len(customers), "customers")
+        dataset = history_dataset(customers, transactions, service_events, self.attribute_kinds)
+        try:
+            features = build_features(dataset, [as_of_ts], self.config)
+            if features.empty:
+                scored = pd.DataFrame(columns=list(SCORE_COLUMNS))
+            else:
+                scored = score_features(features, self.models, as_of_ts, self.config, self.value_thresholds)
+        finally:
+            dataset.con.close()
+        as_of_text = f"{as_of_ts:%Y-%m-%d}"
+        found = {}
+        for record in scored.to_dict("records"):
+            item = {"customer_id": record["customer_id"], "status": "ok", "as_of": as_of_text}
+            item.update({c: record[c] for c in SCORE_COLUMNS if c not in ("customer_id", "as_of")})
+            item["segment_name"] = self._names.get(item["segment"], item["segment"])
+            item["reasons"] = _split_reasons(item["reasons"])
+            found[item["customer_id"]] = item
+        results = []
+        for record in map(_item, customers):
+            customer_id = _text(record.get("customer_id"))
+            results.append(found.get(customer_id) or {
+                "customer_id": customer_id,
+                "status": "not_found",
+                "detail": (f"Not a customer at {as_of_text}: the sign-up date is on or after it, or there is no "
+                           "sign-up date and no transaction before it."),
+                "as_of": as_of_text,
+            })
+        return results
+
+    # -- /retention_list -------------------------------------------------------------------------
+
+    def retention_list(
+        self,
+        budget: float | None = None,
+        max_customers: int | None = None,
+        contact_cost: float | None = None,
+        success_rate: float | None = None,
+        segments: Sequence[str] | None = None,
+        min_value: float | None = None,
+    ) -> dict[str, Any]:
+        """The retention list over the loaded scores, as ``churnml retention-list`` builds it.
+
+        At most ``[serving] max_customer_ids`` customers come back: without ``max_customers`` that
+        limit applies (the summary then says ``limited_by: max_customers`` when it cut the list);
+        asking for more is an error — use the CLI for longer lists.
+
+        Returns
+        -------
+        dict
+            ``summary`` (:meth:`churnml.targeting.RetentionSummary.to_dict`) and ``customers``
+            (ranked rows with ``reasons`` as a list).
+        """
+        limit = self.config.serving.max_customer_ids
+        if max_customers is not None and not isinstance(max_customers, bool) and isinstance(max_customers, int) and max_customers > limit:
+            raise RequestTooLarge(
+                f"max_customers {max_customers:,} is above the API's limit of {limit:,} ([serving] max_customer_ids). "
+                "Use `churnml retention-list` for longer lists."
+            )
+        result = retention_list(
+            self.scores,
+            budget=budget,
+            max_customers=limit if max_customers is None else max_customers,
+            contact_cost=contact_cost,
+            success_rate=success_rate,
+            segments=list(segments) if segments else None,
+            min_value=min_value,
+            config=self.config,
+        )
+        customers = result.customers.to_dict("records")
+        for row in customers:
+            row["segment_name"] = self._names.get(row["segment"], row["segment"])
+            row["reasons"] = _split_reasons(row["reasons"])
+        summary = result.summary.to_dict()
+        return {"as_of": self._as_of_text, "summary": _jsonable(summary), "customers": _jsonable(customers)}
+
+    # -- /model ----------------------------------------------------------------------------------
+
+    def model_info(self) -> dict[str, Any]:
+        """Versions, aliases, training as-of date, key test metrics and grade of the loaded models."""
+        meta = self.models.metadata
+        test = meta.get("test_metrics", {})
+        churn = test.get("churn", {}).get("model", {})
+        value = test.get("value", {}).get("model", {})
+        return {
+            "alias": self.alias,
+            "churn_model": {"name": tracking.CHURN_MODEL_NAME, "version": str(self.models.churn_version),
+                            "aliases": self.aliases.get(tracking.CHURN_MODEL_NAME, [])},
+            "value_model": {"name": tracking.VALUE_MODEL_NAME, "version": str(self.models.value_version),
+                            "aliases": self.aliases.get(tracking.VALUE_MODEL_NAME, [])},
+            "run_id": self.models.run_id,
+            "trained_as_of": meta.get("as_of"),
+            "horizon_days": meta.get("horizon_days"),
+            "grade": meta.get("grade"),
+            "grades": meta.get("grades", {}),
+            "test_metrics": {
+                "churn": {k: _finite(churn[k]) for k in CHURN_TEST_METRICS if k in churn},
+                "value": {k: _finite(value[k]) for k in VALUE_TEST_METRICS if k in value},
+            },
+            "scores_as_of": self._as_of_text,
+            "customers": len(self.scores),
+        }
+
+
+def _split_reasons(text: Any) -> list[str]:
+    if not isinstance(text, str) or not text:
+        return []
+    return text.split(SEPARATOR)
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _jsonable(value: Any) -> Any:
+    """numpy scalars to Python, NaN/inf to None, recursively (JSON has no NaN)."""
+    if isinstance(value, Mapping):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, pd.DataFrame):
+        return _jsonable(value.to_dict("records"))
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def iter_problems(exc: Iterable[Mapping[str, Any]], limit: int = 5) -> str:
+    """Pydantic-style error dicts as one readable sentence: ``field.path: message; ...``.
+
+    Example
+    -------
+    >>> iter_problems([{"loc": ("customer_ids", 0), "msg": "Input should be a valid string"}])
+    'customer_ids.0: Input should be a valid string'
+    """
+    parts = []
+    errors = list(exc)
+    for error in errors[:limit]:
+        location = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{location}: {error.get('msg', 'invalid')}")
+    more = f" (and {len(errors) - limit} more)" if len(errors) > limit else ""
+    return "; ".join(parts) + more

@@ -1,0 +1,100 @@
+"""`churnml serve`: run the HTTP prediction API (the BentoML service in ``serving/``)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from churnml.cli import command, console, err_console
+from churnml.cli._options import ConfigOpt
+from churnml.errors import ConfigError
+
+
+def serving_dir() -> Path:
+    """The ``serving/`` folder holding ``service.py`` (beside ``src/`` in a checkout)."""
+    candidates = [Path.cwd() / "serving", Path(__file__).resolve().parents[3] / "serving"]
+    for candidate in candidates:
+        if (candidate / "service.py").is_file():
+            return candidate
+    raise ConfigError(
+        "Cannot find serving/service.py (looked in ./serving and beside the churnml sources). "
+        "Run from the project checkout, or use `bentoml serve` on a built bento."
+    )
+
+
+@command("serve")
+def serve_command(
+    port: Annotated[int, typer.Option("--port", help="TCP port to listen on.")] = 3000,
+    host: Annotated[str, typer.Option("--host", help="Interface to bind; 0.0.0.0 exposes it to the network.")] = "127.0.0.1",
+    snapshots: Annotated[
+        Path, typer.Option("--snapshots", help="Folder of feature snapshots written by `churnml score`; the newest is served.")
+    ] = Path("snapshots"),
+    data: Annotated[
+        Optional[Path],
+        typer.Option("--data", help="Build a fresh snapshot from this data source first (as of --as-of, else the day after the data ends)."),
+    ] = None,
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="As-of date (YYYY-MM-DD) for the snapshot built from --data.")] = None,
+    alias: Annotated[str, typer.Option("--alias", help="Model alias (or version number) in the MLflow registry.")] = "champion",
+    config: ConfigOpt = None,
+) -> None:
+    """Serve churn and value scores over HTTP (BentoML), until Ctrl-C.
+
+    Reads the models carrying ALIAS from the MLflow registry (MLFLOW_TRACKING_URI, else
+    ./mlruns/mlflow.db) and the newest SNAPSHOTS/features_<date>.parquet; with --data, first writes
+    that snapshot from DATA. Endpoints: POST /score, /score_history, /retention_list; GET /model;
+    /livez, /readyz, /metrics; the OpenAPI page at /. Every endpoint but /livez, /readyz and the
+    docs page needs `Authorization: Bearer <key>`: the key is CHURNML_API_KEY, or, when that is
+    unset, a new random key printed once here.
+    """
+    import pandas as pd
+
+    from churnml import api, io, tracking
+    from churnml.cli._options import parse_date
+    from churnml.config import load_config
+
+    if not 0 < port < 65536:
+        raise ConfigError(f"--port must be between 1 and 65535, got {port}.")
+    cfg = load_config(config)
+    if data is not None:
+        from churnml.labels import build_scoring_frame
+        from churnml.validate import load_dataset
+
+        dataset = load_dataset(data, cfg)
+        if as_of is not None:
+            as_of_ts = parse_date(as_of)
+        elif dataset.data_end is not None:
+            as_of_ts = dataset.data_end.normalize() + pd.Timedelta(days=1)
+        else:
+            raise ConfigError(f"{data} has no dated events; pass --as-of.")
+        with console.status("Building the feature snapshot…"):
+            written = io.write_snapshot(build_scoring_frame(dataset, as_of_ts, cfg), as_of_ts, snapshots)
+        console.print(f"Wrote {written}.")
+    elif as_of is not None:
+        raise ConfigError("--as-of needs --data: it is the date of the snapshot built from DATA.")
+    snapshot = api.preflight(alias, snapshots)
+
+    env = dict(os.environ)
+    key = env.get(api.ENV_API_KEY, "").strip()
+    if not key:
+        key = secrets.token_urlsafe(32)
+        env[api.ENV_API_KEY] = key
+        err_console.print(f"API key (shown once; set {api.ENV_API_KEY} to choose your own): [bold]{key}[/bold]", highlight=False, soft_wrap=True)
+    env[api.ENV_ALIAS] = alias
+    env[api.ENV_SNAPSHOTS] = str(snapshots.resolve())
+    if config is not None:
+        env[api.ENV_CONFIG] = str(Path(config).resolve())
+    env["MLFLOW_TRACKING_URI"] = tracking.tracking_uri()  # the server runs in serving/, not here
+    console.print(f"Serving {snapshot.name} with models '{alias}' on http://{host}:{port} (docs at /).")
+    folder = serving_dir()
+    # `python -m bentoml` from this interpreter: the bentoml that churnml was installed with.
+    command_line = [sys.executable, "-m", "bentoml", "serve", "service:ChurnService", "--host", host, "--port", str(port)]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Replace this process, so Ctrl-C and SIGTERM reach the server directly and no child is orphaned.
+    os.chdir(folder)
+    os.execve(sys.executable, command_line, env)

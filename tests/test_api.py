@@ -1,0 +1,316 @@
+"""The HTTP API in-process, through BentoML's ASGI app (``ChurnService.to_asgi()`` + TestClient).
+
+The service loads the champion models of :func:`served_store` by alias and the snapshot that
+`churnml score` wrote, so every comparison below is against a real batch run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from starlette.testclient import TestClient
+from typer.testing import CliRunner
+
+from churnml import api, io, tracking
+from churnml.cli import get_app
+from churnml.config import Config
+from churnml.errors import ConfigError
+from churnml.targeting import retention_list
+
+pytestmark = pytest.mark.slow
+
+SERVING = Path(__file__).resolve().parents[1] / "serving"
+KEY = "test-key-3b1f"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+SCORE_FIELDS = ("churn_probability", "predicted_value", "value_at_risk", "current_value")
+TEXT_FIELDS = ("risk_tier", "value_tier", "segment", "lifecycle_stage", "churn_model_version", "value_model_version")
+
+
+@pytest.fixture(scope="module")
+def service_module():
+    sys.path.insert(0, str(SERVING))
+    try:
+        import service  # serving/service.py, as `bentoml serve` imports it
+
+        yield service
+    finally:
+        sys.path.remove(str(SERVING))
+
+
+@pytest.fixture(scope="module")
+def asgi_app(service_module, served_store):
+    """One ASGI app per module: BentoML registers its Prometheus metrics once per process.
+
+    Each ``with TestClient(asgi_app)`` runs the app's lifespan, i.e. starts the service anew
+    (loads models and snapshot), which is what a restart does.
+    """
+    patch = _environment(served_store)
+    try:
+        yield service_module.ChurnService.to_asgi()
+    finally:
+        patch.undo()
+
+
+def _environment(served_store, **env: str) -> pytest.MonkeyPatch:
+    patch = pytest.MonkeyPatch()
+    for name, value in {**served_store.env(KEY), **env}.items():
+        patch.setenv(name, value)
+    return patch
+
+
+@pytest.fixture(scope="module")
+def client(asgi_app):
+    with TestClient(asgi_app) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def batch(served_store) -> pd.DataFrame:
+    return io.read_table(served_store.scores).set_index("customer_id")
+
+
+def _check_same(item: dict, row: pd.Series) -> None:
+    assert item["status"] == "ok"
+    for column in SCORE_FIELDS:
+        assert item[column] == pytest.approx(row[column], rel=1e-12, abs=1e-12), column
+    for column in TEXT_FIELDS:
+        assert item[column] == str(row[column]), column
+    assert "; ".join(item["reasons"]) == (row["reasons"] or "")
+
+
+# -- auth -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method, path, body", [
+    ("post", "/score", {"customer_ids": ["C0000001"]}),
+    ("post", "/retention_list", {"max_customers": 3}),
+    ("get", "/model", None),
+])
+def test_every_endpoint_needs_the_key(client, method, path, body) -> None:
+    def call(headers):
+        return client.request(method.upper(), path, json=body, headers=headers)
+
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": KEY}, {"Authorization": f"Basic {KEY}"}):
+        response = call(headers)
+        assert response.status_code == 401, headers
+        assert response.json() == {"error": "Unauthorized."}
+        assert response.headers["www-authenticate"] == "Bearer"
+    assert call(AUTH).status_code == 200
+
+
+def test_probes_and_docs_are_open(client) -> None:
+    for path in ("/livez", "/readyz", "/docs.json"):
+        assert client.get(path).status_code == 200, path
+
+
+def test_api_key_check_is_exact() -> None:
+    assert api.check_api_key("abc", "Bearer abc") and api.check_api_key("abc", "bearer abc")
+    assert not any(api.check_api_key("abc", h) for h in (None, "", "Bearer", "Bearer abcd", "Bearer ab", "Token abc", "abc"))
+
+
+def test_no_key_configured_never_runs_open() -> None:
+    with pytest.raises(ConfigError, match=r"^CHURNML_API_KEY is not set, .* `churnml serve`"):
+        api.ServiceSettings.from_env({})
+
+
+# -- bad input --------------------------------------------------------------------------------
+
+BIG = 2_000_001
+
+
+@pytest.mark.parametrize("path, body, status, message", [
+    ("/score", b"{\"customer_ids\": [", 400, "The request body is not valid JSON"),
+    ("/score", b"", 400, "The request body is empty"),
+    ("/score", b"[\"C0000001\"]", 400, "The request body must be a JSON object"),
+    ("/score", {"customer_ids": "C0000001"}, 400, "Invalid request: customer_ids: Input should be a valid array."),
+    ("/score", {"customer_ids": [1]}, 400, "Invalid request: customer_ids.0: Input should be a valid string."),
+    ("/score", {"customer_ids": []}, 400, "customer_ids: List should have at least 1 item"),
+    ("/score", {"customer_ids": ["C0000001"], "extra": 1}, 400, "extra: Extra inputs are not permitted"),
+    ("/score", {}, 400, "customer_ids: Field required"),
+    ("/score", {"customer_ids": [f"X{i}" for i in range(1001)]}, 413, "customer_ids holds 1,001 items; the limit is 1,000"),
+    ("/score_history", {"as_of": "2025-13-01", "customers": [{"customer_id": "a"}]}, 400, "as_of: Input should be a valid date"),
+    ("/score_history", {"as_of": "yesterday", "customers": [{"customer_id": "a"}]}, 400, "as_of: Input should be a valid date"),
+    ("/score_history", {"as_of": "1850-01-01", "customers": [{"customer_id": "a"}]}, 400, "as_of 1850-01-01 is outside the years 1900-2199"),
+    ("/score_history", {"as_of": "2025-12-01", "customers": []}, 400, "customers: List should have at least 1 item"),
+    ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a"}],
+                        "transactions": [{"customer_id": "b", "timestamp": "2025-01-01", "amount": 3}]}, 400,
+     "transactions[0]: customer_id 'b' is not among the posted customers"),
+    ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a"}],
+                        "transactions": [{"customer_id": "a", "timestamp": "2025-01-01", "amount": "lots"}]}, 400,
+     "transactions.0.amount: Input should be a valid number"),
+    ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a"}],
+                        "service_events": [{"customer_id": "a", "timestamp": "2025-01-01", "event_type": "survey", "satisfaction": 9}]},
+     400, "service_events[0].satisfaction: 9 is outside 1-5"),
+    ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a"}, {"customer_id": "a"}]}, 400,
+     "customers[1]: customer_id 'a' appears twice"),
+    ("/retention_list", {"success_rate": 2}, 400, "Success rate must be in (0, 1], got 2."),
+    ("/retention_list", {"budget": "all"}, 400, "budget: Input should be a valid number"),
+    ("/retention_list", {"segments": ["vip"]}, 400, "vip"),
+    ("/retention_list", {"max_customers": 5000}, 413, "max_customers 5,000 is above the API's limit of 1,000"),
+])
+def test_bad_input_is_a_clear_4xx(client, path, body, status, message) -> None:
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    response = client.post(path, content=content, headers={**AUTH, "Content-Type": "application/json"})
+    assert response.status_code == status, response.text
+    assert message in response.json()["error"]
+
+
+def test_oversized_body_and_wrong_content_type(client) -> None:
+    big = b'{"customer_ids": ["' + b"x" * BIG + b'"]}'
+    response = client.post("/score", content=big, headers={**AUTH, "Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert response.json()["error"] == "The request body is larger than 2,000,000 bytes. Send fewer customers per request."
+    response = client.post("/score", content=b"customer_ids=C1", headers={**AUTH, "Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 415 and "Content-Type: application/json" in response.json()["error"]
+
+
+def test_payloads_are_not_logged_or_echoed(client, caplog) -> None:
+    with caplog.at_level(logging.DEBUG):
+        response = client.post("/score", json={"customer_ids": ["SENTINEL-7731", 5]}, headers=AUTH)
+        ok = client.post("/score", json={"customer_ids": ["SENTINEL-7732"]}, headers=AUTH)
+    assert response.status_code == 400 and "SENTINEL" not in response.text
+    assert ok.status_code == 200
+    assert "SENTINEL" not in caplog.text
+
+
+# -- answers agree with batch scoring ---------------------------------------------------------
+
+
+def test_score_equals_batch_scores_and_reports_unknown_ids(client, batch) -> None:
+    ids = list(batch.index[:40]) + ["NOPE-1"] + list(batch.index[-3:])
+    response = client.post("/score", json={"customer_ids": ids}, headers=AUTH)
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [r["customer_id"] for r in results] == ids
+    for item in results:
+        if item["customer_id"] == "NOPE-1":
+            assert item["status"] == "not_found" and item["detail"] == "Not in the scored population at 2025-12-01."
+            assert item["churn_probability"] is None
+        else:
+            _check_same(item, batch.loc[item["customer_id"]])
+            assert item["as_of"] == "2025-12-01"
+
+
+def _history(dataset, ids: list[str]) -> dict:
+    def rows(table: str) -> list[dict]:
+        frame = dataset.con.execute(f"SELECT * FROM {table} WHERE customer_id IN ({', '.join(repr(i) for i in ids)})").df()
+        records = json.loads(frame.to_json(orient="records", date_format="iso"))
+        return [{k: v for k, v in record.items() if v is not None} for record in records]
+
+    return {"customers": rows("customers"), "transactions": rows("transactions"), "service_events": rows("service_events")}
+
+
+def test_score_history_equals_batch_scoring_for_the_same_history(client, batch, served_store) -> None:
+    events = served_store.dataset.con.execute(
+        "SELECT DISTINCT customer_id FROM service_events WHERE event_type = 'complaint' AND timestamp < '2025-12-01'"
+    ).df()["customer_id"]
+    complained = [c for c in batch.index if c in set(events)][:4]
+    ids = complained + [c for c in batch.index[::97] if c not in complained][:8]
+    body = {"as_of": served_store.as_of, **_history(served_store.dataset, ids)}
+    assert any(e["timestamp"] >= "2025-12-01" for e in body["transactions"])  # later events must be ignored
+    response = client.post("/score_history", json=body, headers=AUTH)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert sorted(r["customer_id"] for r in results) == sorted(ids)
+    for item in results:
+        _check_same(item, batch.loc[item["customer_id"]])
+
+
+def test_score_history_for_a_customer_who_did_not_exist_yet(client) -> None:
+    body = {"as_of": "2025-12-01", "customers": [{"customer_id": "new", "signup_date": "2025-12-05"}]}
+    results = client.post("/score_history", json=body, headers=AUTH).json()["results"]
+    assert results[0]["status"] == "not_found" and results[0]["detail"].startswith("Not a customer at 2025-12-01")
+
+
+def test_score_history_example_input_works(client, service_module) -> None:
+    from examples import EXAMPLE_HISTORY, EXAMPLE_INPUT
+
+    assert client.post("/score_history", json=EXAMPLE_HISTORY, headers=AUTH).json()["results"][0]["status"] == "ok"
+    assert client.post("/score", json=EXAMPLE_INPUT, headers=AUTH).status_code == 200
+
+
+def test_retention_list_equals_the_library_on_the_same_scores(client, served_store) -> None:
+    options = {"budget": 200.0, "contact_cost": 4.0, "success_rate": 0.35}
+    response = client.post("/retention_list", json=options, headers=AUTH)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    expected = retention_list(io.read_table(served_store.scores), max_customers=1000, config=Config(), **options)
+    assert body["summary"]["selected"] == expected.summary.selected == len(body["customers"])
+    assert body["summary"]["total_cost"] == pytest.approx(expected.summary.total_cost)
+    assert [c["customer_id"] for c in body["customers"]] == expected.customers["customer_id"].tolist()
+    np.testing.assert_allclose([c["expected_benefit"] for c in body["customers"]], expected.customers["expected_benefit"])
+
+
+def test_model_info(client) -> None:
+    info = client.get("/model", headers=AUTH).json()
+    assert info["alias"] == "champion" and info["trained_as_of"] == "2025-09-01" and info["grade"] == "B"
+    assert info["churn_model"] == {"name": "churnml-churn", "version": "1", "aliases": ["challenger", "champion"]}
+    assert info["value_model"]["version"] == "1"
+    assert set(info["test_metrics"]["churn"]) == set(api.CHURN_TEST_METRICS)
+    assert 0.5 < info["test_metrics"]["churn"]["roc_auc"] <= 1
+    assert info["scores_as_of"] == "2025-12-01" and info["customers"] > 100
+
+
+def test_openapi_documents_every_field_with_an_example(client) -> None:
+    spec = client.get("/docs.json").json()
+    assert {"/score", "/score_history", "/retention_list", "/model"} <= set(spec["paths"])
+    schemas = spec["components"]["schemas"]
+    for name in ("ScoreRequest", "ScoreHistoryRequest", "RetentionListRequest", "TransactionRow", "ServiceEventRow"):
+        schema = schemas[name]
+        for field, prop in schema["properties"].items():
+            assert prop.get("description") and "example" in prop, (name, field)
+
+
+# -- start-up ---------------------------------------------------------------------------------
+
+
+def test_serve_refuses_to_start_without_snapshot_or_model(served_store, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", served_store.tracking_uri)
+    runner = CliRunner()
+    result = runner.invoke(get_app(), ["serve", "--snapshots", str(tmp_path / "none")])
+    assert result.exit_code == 2
+    assert "No feature snapshot in" in result.stderr and "Run `churnml score DATA --as-of DATE" in result.stderr
+    result = runner.invoke(get_app(), ["serve", "--snapshots", str(served_store.snapshots), "--alias", "gold"])
+    assert result.exit_code == 2
+    assert "No registered model churnml-churn with alias or version 'gold'" in result.stderr
+    assert "Run `churnml train DATA --as-of DATE` first" in result.stderr
+
+
+def test_service_refuses_to_start_without_snapshot(asgi_app, served_store, tmp_path) -> None:
+    patch = _environment(served_store, CHURNML_SNAPSHOTS=str(tmp_path))
+    try:
+        with pytest.raises(Exception, match="No feature snapshot"):
+            with TestClient(asgi_app):
+                pass
+    finally:
+        patch.undo()
+
+
+def test_model_reflects_a_promotion_after_restart(client, asgi_app, served_store) -> None:
+    """Last in the module: it starts a second app (a restart) after promoting a new version."""
+    before = client.get("/model", headers=AUTH).json()
+    patch = pytest.MonkeyPatch()
+    patch.setenv("MLFLOW_TRACKING_URI", served_store.tracking_uri)
+    try:
+        loaded = tracking.load_models("champion")
+        with tracking.start_training_run("api tests: second") as run:
+            frame = io.read_table(io.latest_snapshot(served_store.snapshots))[list(loaded.churn.feature_names_)]
+            versions = run.log_models(loaded.churn, loaded.value, frame.head(5), {**loaded.metadata, "as_of": "2025-10-01", "grade": "A"})
+        assert versions == ("2", "2")
+        for name in tracking.MODEL_NAMES:
+            tracking.promote(name, "2")
+        assert client.get("/model", headers=AUTH).json() == before  # no reload without a restart
+        with TestClient(asgi_app) as restarted:
+            info = restarted.get("/model", headers=AUTH).json()
+        assert info["churn_model"] == {"name": "churnml-churn", "version": "2", "aliases": ["challenger", "champion"]}
+        assert info["value_model"]["version"] == "2" and info["trained_as_of"] == "2025-10-01" and info["grade"] == "A"
+    finally:
+        for name in tracking.MODEL_NAMES:
+            tracking.promote(name, "1")
+        patch.undo()

@@ -1,0 +1,104 @@
+"""The HTTP API as deployed: `churnml serve` (a real `bentoml serve`) on a free localhost port.
+
+One server for the module: wait for /readyz, send real requests, run schemathesis against the
+served OpenAPI schema (bounded examples; no 5xx, no response off the schema), then terminate.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.slow
+
+KEY = "server-test-key-91c2"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+SERVING = Path(__file__).resolve().parents[1] / "serving"
+STARTUP_SECONDS = 90
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(served_store, tmp_path_factory):
+    port = _free_port()
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    env = {**os.environ, **served_store.env(KEY)}
+    churnml = Path(sys.executable).with_name("churnml")
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [str(churnml), "serve", "--port", str(port), "--snapshots", str(served_store.snapshots)],
+            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"server not ready after {STARTUP_SECONDS} s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield url, log
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def test_real_requests(server, served_store) -> None:
+    url, log = server
+    sys.path.insert(0, str(SERVING))
+    try:
+        from examples import EXAMPLE_HISTORY, EXAMPLE_INPUT
+    finally:
+        sys.path.remove(str(SERVING))
+    with httpx.Client(base_url=url, timeout=30) as client:
+        assert client.post("/score", json=EXAMPLE_INPUT).status_code == 401
+        assert client.post("/score", json=EXAMPLE_INPUT, headers=AUTH).status_code == 200
+        known = str(pd.read_parquet(served_store.scores)["customer_id"].iloc[0])
+        scored = client.post("/score", json={"customer_ids": [known, "NOPE"]}, headers=AUTH)
+        assert scored.status_code == 200 and [r["status"] for r in scored.json()["results"]] == ["ok", "not_found"]
+        assert client.post("/score_history", json=EXAMPLE_HISTORY, headers=AUTH).json()["results"][0]["status"] == "ok"
+        assert client.post("/score", content=b"{", headers={**AUTH, "Content-Type": "application/json"}).status_code == 400
+        assert client.get("/model", headers=AUTH).json()["churn_model"]["version"] == "1"
+        assert client.get("/metrics").status_code == 401
+        metrics = client.get("/metrics", headers=AUTH)
+        assert metrics.status_code == 200 and "bentoml_service_request_total" in metrics.text
+        assert client.get("/livez").status_code == 200
+    assert known not in log.read_text()  # payloads are not logged
+
+
+def test_schemathesis_finds_no_server_errors_and_no_schema_violations(server, tmp_path) -> None:
+    url, _ = server
+    command = [
+        str(Path(sys.executable).with_name("schemathesis")), "run", f"{url}/docs.json",
+        "--header", f"Authorization: Bearer {KEY}",
+        "--checks", "not_a_server_error,response_schema_conformance,content_type_conformance",
+        "--max-examples", "30", "--seed", "7", "--workers", "1",
+        "--phases", "examples,coverage,fuzzing",
+        "--generation-database", "none",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=180, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
