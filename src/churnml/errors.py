@@ -52,6 +52,14 @@ class NotFittedError(ChurnmlError, AttributeError):
     exit_code = 1
 
 
+class DriftError(ChurnmlError):
+    """``--fail-on-drift`` was given and the scored population drifted from the training data
+    (PSI above ``[monitoring] psi_threshold``) or the model is older than ``max_model_age_days``."""
+
+    exit_code = 3
+    http_status = 409
+
+
 class QuarantineError(ChurnmlError):
     """``--strict`` was given and some rows were set aside."""
 

@@ -114,3 +114,149 @@ def plot_feature_importance(importance: pd.Series, top: int = 20, ax: Axes | Non
     ax.barh(shown.index.astype(str), shown.to_numpy())
     ax.set(xlabel=importance.name or "importance", title="Feature importance")
     return ax
+
+
+# ---------------------------------------------------------------------------------------------
+# Scores, retention lists and drift (reports)
+# ---------------------------------------------------------------------------------------------
+
+
+def plot_distribution(
+    values: np.ndarray,
+    title: str,
+    xlabel: str,
+    bins: int = 40,
+    clip_quantile: float | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Histogram of customers by one score, with its mean and median marked.
+
+    ``clip_quantile`` (e.g. 0.99) cuts a long right tail off the x axis so the bulk stays readable;
+    the title then says so.
+    """
+    ax = ax or new_axes()
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    shown = values
+    if clip_quantile is not None and len(values):
+        top = float(np.quantile(values, clip_quantile))
+        shown = values[values <= top]
+        title = f"{title} (top {1 - clip_quantile:.0%} not shown)"
+    ax.hist(shown, bins=bins, color="#4c72b0", edgecolor="white")
+    if len(values):
+        ax.axvline(float(np.mean(values)), color="#dd8452", linestyle="--", label=f"mean {np.mean(values):,.3g}")
+        ax.axvline(float(np.median(values)), color="#55a868", linestyle=":", label=f"median {np.median(values):,.3g}")
+        ax.legend(loc="upper right", fontsize="small")
+    ax.set(xlabel=xlabel, ylabel="customers (count)", title=title)
+    return ax
+
+
+def plot_segment_matrix(
+    counts: pd.DataFrame,
+    value_at_risk: pd.DataFrame,
+    labels: pd.DataFrame | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Value tier × risk tier heatmap: colour = value at risk, text = segment, customers, value at risk.
+
+    Parameters
+    ----------
+    counts, value_at_risk : pandas.DataFrame
+        Index = value tiers (low → high), columns = risk tiers (low → high).
+    labels : pandas.DataFrame, optional
+        Segment name per cell, same shape.
+    """
+    ax = ax or new_axes(7.0, 5.0)
+    rows = list(counts.index)[::-1]  # high value on top
+    columns = list(counts.columns)
+    risk = value_at_risk.loc[rows, columns].to_numpy(dtype=float)
+    image = ax.imshow(risk, cmap="OrRd", aspect="auto")
+    top = np.nanmax(risk) if risk.size and np.isfinite(risk).any() else 0.0
+    for i, value_tier in enumerate(rows):
+        for j, risk_tier in enumerate(columns):
+            text = f"{int(counts.loc[value_tier, risk_tier]):,} customers\nVaR {risk[i, j]:,.0f}"
+            if labels is not None:
+                text = f"{labels.loc[value_tier, risk_tier]}\n{text}"
+            dark = top > 0 and risk[i, j] > 0.6 * top
+            ax.text(j, i, text, ha="center", va="center", fontsize="small", color="white" if dark else "black")
+    ax.set_xticks(range(len(columns)), [f"{c} risk" for c in columns])
+    ax.set_yticks(range(len(rows)), [f"{r} value" for r in rows])
+    ax.set(xlabel="risk tier (churn probability)", ylabel="value tier (predicted value)",
+           title="Value × risk segments: customers and value at risk")
+    ax.figure.colorbar(image, ax=ax, label="value at risk (currency units, sum)")
+    return ax
+
+
+def plot_value_by_segment(totals: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Grouped bars per segment: current value (last 365 days) and predicted value (horizon).
+
+    ``totals``: index = segment display names; columns ``current_value``, ``predicted_value``.
+    """
+    ax = ax or new_axes(7.0, 4.5)
+    x = np.arange(len(totals))
+    ax.bar(x - 0.2, totals["current_value"].to_numpy(dtype=float), width=0.4, label="current value (last 365 days)")
+    ax.bar(x + 0.2, totals["predicted_value"].to_numpy(dtype=float), width=0.4, label="predicted value (horizon)")
+    ax.set_xticks(x, [str(n) for n in totals.index], rotation=15, ha="right")
+    ax.set(xlabel="segment", ylabel="total value (currency units)", title="Current vs predicted value by segment")
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:,.0f}")
+    ax.legend(loc="upper right", fontsize="small")
+    return ax
+
+
+def plot_top_reasons(counts: pd.Series, title: str = "Most common reasons", ax: Axes | None = None) -> Axes:
+    """Horizontal bars: how many customers carry each reason (most common on top)."""
+    ax = ax or new_axes(7.5, max(3.0, 0.38 * len(counts) + 1.2))
+    shown = counts.sort_values(ascending=True)
+    ax.barh([_wrap(str(s)) for s in shown.index], shown.to_numpy(dtype=float), color="#4c72b0")
+    ax.set(xlabel="customers with this reason (count)", ylabel="reason (numbers replaced by N)", title=title)
+    ax.tick_params(axis="y", labelsize="small")
+    return ax
+
+
+def plot_roi_curve(
+    cost: np.ndarray,
+    value_saved: np.ndarray,
+    budget: float | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Expected value saved and net benefit against the budget spent, going down a ranked list.
+
+    ``cost`` and ``value_saved`` are cumulative per customer in rank order; ``budget`` marks what
+    the list actually spends.
+    """
+    ax = ax or new_axes(7.0, 4.5)
+    cost = np.concatenate([[0.0], np.asarray(cost, dtype=float)])
+    saved = np.concatenate([[0.0], np.asarray(value_saved, dtype=float)])
+    ax.plot(cost, saved, label="expected value saved")
+    ax.plot(cost, saved - cost, label="expected net benefit (saved − cost)")
+    ax.plot(cost, cost, color="grey", linestyle=":", linewidth=1, label="break-even (saved = cost)")
+    if budget is not None:
+        ax.axvline(budget, color="#c44e52", linestyle="--", linewidth=1, label=f"this list: {budget:,.0f} spent")
+    ax.set(xlabel="budget spent on contacts (currency units)", ylabel="expected value (currency units)",
+           title="Expected return of the retention list by budget")
+    ax.xaxis.set_major_formatter(lambda v, _: f"{v:,.0f}")
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:,.0f}")
+    ax.legend(loc="upper left", fontsize="small")
+    return ax
+
+
+def plot_psi(psi: pd.Series, threshold: float, top: int = 15, ax: Axes | None = None) -> Axes:
+    """Horizontal bars of the ``top`` highest PSI values, with the alert threshold."""
+    shown = psi.sort_values(ascending=True).tail(top)
+    ax = ax or new_axes(7.0, max(3.0, 0.32 * len(shown) + 1.2))
+    colours = ["#c44e52" if v > threshold else "#4c72b0" for v in shown.to_numpy(dtype=float)]
+    ax.barh(shown.index.astype(str), shown.to_numpy(dtype=float), color=colours)
+    ax.axvline(threshold, color="grey", linestyle="--", linewidth=1, label=f"alert threshold {threshold:g}")
+    ax.set(xlabel="PSI vs training (unitless; > 0.2 = shifted)", ylabel="feature / score",
+           title="Population stability (PSI), highest first")
+    ax.legend(loc="lower right", fontsize="small")
+    return ax
+
+
+def _wrap(text: str, width: int = 48) -> str:
+    """Break a long tick label onto two lines."""
+    if len(text) <= width:
+        return text
+    cut = text.rfind(" ", 0, width)
+    cut = cut if cut > 0 else width
+    return text[:cut] + "\n" + text[cut:].lstrip()

@@ -371,6 +371,7 @@ def write_scores(
     out: str | Path,
     fmt: str | None = None,
     sidecar: Mapping[str, Any] | None = None,
+    monitor: Callable[[Mapping[str, np.ndarray]], Mapping[str, Any]] | None = None,
 ) -> tuple[Path, Path]:
     """Write scores and their JSON sidecar ``<out>.json``, atomically.
 
@@ -388,6 +389,10 @@ def write_scores(
     sidecar : mapping, optional
         Context to record (:func:`score_metadata`); row counts, tier and segment counts, value-tier
         cut points and score distributions (quantiles) are added.
+    monitor : callable, optional
+        Called with every row's ``churn_probability``, ``predicted_value``, ``value_at_risk`` and
+        ``current_value`` (arrays) once all chunks are written; its result becomes the sidecar's
+        ``monitoring`` section (see :func:`churnml.monitoring.drift`).
 
     Returns
     -------
@@ -436,6 +441,8 @@ def write_scores(
             },
             "distributions": {c: _distribution(v) for c, v in values.items()},
         })
+        if monitor is not None:
+            meta["monitoring"] = dict(monitor(values))
         io.write_json(meta, sidecar_path)
     return out, sidecar_path
 

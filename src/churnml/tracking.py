@@ -48,6 +48,10 @@ MODEL_NAMES = (CHURN_MODEL_NAME, VALUE_MODEL_NAME)
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 METADATA_FILE = "metadata.json"
+MONITORING_REFERENCE_FILE = "monitoring_reference.json"
+"""Training-feature and test-score statistics for drift checks (:mod:`churnml.monitoring`)."""
+REPORT_DATA_FILE = "report/report_data.json"
+"""Test-cutoff sample, reasons and data summary that ``churnml report`` draws a run's report from."""
 KEY_METRICS = ("churn_model_roc_auc", "churn_model_ece", "churn_model_emp", "value_model_normalized_gini", "value_model_top20_value_capture")
 """Run metrics shown by ``churnml models``."""
 
@@ -243,6 +247,11 @@ class LoadedModels:
     run_id: str
     metadata: dict
 
+    @property
+    def monitoring_reference(self) -> dict | None:
+        """The training run's drift reference (:func:`churnml.monitoring.reference_statistics`), if any."""
+        return self.metadata.get("monitoring_reference")
+
 
 def _version_for(client: MlflowClient, name: str, alias_or_version: str) -> Any:
     try:
@@ -370,3 +379,118 @@ def champion_version(name: str) -> str | None:
         return str(client.get_model_version_by_alias(name, CHAMPION).version)
     except MlflowException:
         return None
+
+
+def champion_run_id() -> str:
+    """The training run of the churn model holding ``champion``.
+
+    Raises
+    ------
+    ModelNotFoundError
+        When there is no champion.
+    """
+    return str(_version_for(_client(), CHURN_MODEL_NAME, CHAMPION).run_id)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What a report shows of a training run: its metrics, params, tags and JSON artifacts."""
+
+    run_id: str
+    metrics: dict[str, float]
+    params: dict[str, str]
+    tags: dict[str, str]
+    metadata: dict
+    report_data: dict | None
+
+
+def load_run_json(run_id: str, artifact_path: str) -> Any | None:
+    """A JSON artifact of a run, or None when the run has no such file."""
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_path, dst_path=tmp, tracking_uri=tracking_uri())
+            return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (MlflowException, OSError):
+        return None
+
+
+def load_run(run_id: str) -> RunRecord:
+    """Metrics, params, tags, ``metadata.json`` and report data of a training run.
+
+    Raises
+    ------
+    ModelNotFoundError
+        When the store has no such run, or it is not a training run (no ``metadata.json``).
+    """
+    client = _client()
+    try:
+        run = client.get_run(run_id)
+    except MlflowException:
+        raise ModelNotFoundError(f"No run {run_id!r} in {tracking_uri()}. List runs with `churnml models` (column run).") from None
+    metadata = load_run_json(run_id, METADATA_FILE)
+    if metadata is None:
+        raise ModelNotFoundError(f"Run {run_id} is not a training run (it has no {METADATA_FILE}). Pass the run of a `churnml train`.")
+    return RunRecord(run_id, dict(run.data.metrics), dict(run.data.params), dict(run.data.tags), metadata,
+                     load_run_json(run_id, REPORT_DATA_FILE))
+
+
+def log_backtest(
+    training_run_id: str,
+    churn_version: str,
+    value_version: str,
+    as_of: pd.Timestamp | str,
+    churn_metrics: Mapping[str, float],
+    value_metrics: Mapping[str, float],
+    details: Mapping[str, Any] | None = None,
+) -> str:
+    """Record a backtest of old scores against the models that made them.
+
+    Three places, so decay shows wherever one looks: a ``backtest`` run (tagged with the model
+    versions and the training run, metrics named as in training: ``churn_model_roc_auc`` …); the
+    training run's metric history (``backtest_churn_model_roc_auc`` …, ``step`` = days from the
+    training as-of date to ``as_of``, timestamp = ``as_of``); and tags on both model versions
+    (``churnml.backtest.<as_of>.roc_auc`` / ``.normalized_gini``).
+
+    Returns
+    -------
+    str
+        The backtest run id.
+    """
+    client = _client()
+    as_of = pd.Timestamp(as_of)
+    day = f"{as_of:%Y-%m-%d}"
+    flat = {**_flat("churn_model_", churn_metrics), **_flat("value_model_", value_metrics)}
+    flat = {k: float(v) for k, v in flat.items() if v is not None and pd.notna(v)}
+    run = client.create_run(
+        _experiment_id(client),
+        run_name=f"backtest {day} churn v{churn_version} value v{value_version}",
+        tags={"churnml.kind": "backtest", "churnml.as_of": day, "churnml.training_run_id": training_run_id,
+              "churnml.churn_model_version": str(churn_version), "churnml.value_model_version": str(value_version)},
+    )
+    now = int(pd.Timestamp.now().timestamp() * 1000)
+    params = [Param(k, str(v)[:6000]) for k, v in {"as_of": day, **(details or {})}.items()]
+    client.log_batch(run.info.run_id, metrics=[Metric(k, v, now, 0) for k, v in flat.items()], params=params)
+    client.set_terminated(run.info.run_id)
+
+    trained = client.get_run(training_run_id).data.params.get("as_of")
+    step = int((as_of - pd.Timestamp(trained)).days) if trained else 0
+    stamp = int(as_of.timestamp() * 1000)
+    client.log_batch(training_run_id, metrics=[Metric(f"backtest_{k}", v, stamp, step) for k, v in flat.items()])
+    for name, version, key in ((CHURN_MODEL_NAME, churn_version, "churn_model_roc_auc"), (VALUE_MODEL_NAME, value_version, "value_model_normalized_gini")):
+        if key in flat:
+            try:
+                client.set_model_version_tag(name, str(version), f"churnml.backtest.{day}.{key.split('_model_')[1]}", f"{flat[key]:.6f}")
+            except MlflowException:
+                pass  # the version was deleted from the registry; the runs still hold the result
+    return run.info.run_id
+
+
+def run_id_of(name: str, alias_or_version: str) -> str:
+    """The training run of a registered model version (or alias).
+
+    Raises
+    ------
+    ModelNotFoundError
+        When ``name`` has no such version.
+    """
+    return str(_version_for(_client(), name, str(alias_or_version)).run_id)

@@ -9,10 +9,10 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from churnml.cli import command, console
+from churnml.cli import command, console, err_console
 from churnml.cli._options import AsOfOpt, ConfigOpt, DataArg, parse_date
 from churnml.config import Config, load_config
-from churnml.errors import ConfigError
+from churnml.errors import ConfigError, DriftError
 
 TOP_ROWS = 10
 """Rows of a retention list shown on screen."""
@@ -96,6 +96,11 @@ def score_command(
     snapshot_dir: Annotated[
         Path, typer.Option("--snapshot-dir", help="Where to keep the feature snapshot the HTTP service loads.")
     ] = Path("snapshots"),
+    fail_on_drift: Annotated[
+        bool,
+        typer.Option("--fail-on-drift", help="Exit with code 3 (files still written) instead of warning when the "
+                     "population drifted (PSI > [monitoring] psi_threshold) or the model is too old."),
+    ] = False,
 ) -> None:
     """Score every customer in the population at the as-of date.
 
@@ -107,13 +112,16 @@ def score_command(
       predicted_value, value_at_risk, risk_tier, value_tier, segment, lifecycle_stage, reasons,
       churn_model_version, value_model_version, current_value;
     - OUT.json: model versions, data fingerprint, row counts, tier and segment counts, score
-      quantiles and the config used;
+      quantiles, the config used, and `monitoring`: drift against the training data (PSI per
+      feature and score, missing rates, new categories, share without history, model age);
     - SNAPSHOT_DIR/features_<as-of>.parquet: the features scored, for the HTTP service.
 
-    The same data, models and config give the same file.
+    The same data, models and config give the same file. A drift warning names the worst features;
+    with --fail-on-drift the command exits with code 3 instead.
     """
     from churnml import io
     from churnml.labels import build_scoring_frame
+    from churnml.monitoring import drift, drift_message
     from churnml.scoring import score_chunks, score_metadata, write_scores
     from churnml.tracking import load_models
     from churnml.validate import load_dataset
@@ -141,7 +149,14 @@ def score_command(
 
         chunks = score_chunks(features, as_of_ts, models, cfg, chunk_size=chunk_size, progress=progress)
         metadata = score_metadata(models, as_of_ts, cfg, dataset.fingerprint, alias)
-        scores_path, sidecar_path = write_scores(chunks, out, fmt, metadata)
+        reference = models.monitoring_reference
+        drift_reports: list[Any] = []
+
+        def monitor(values: Mapping[str, Any]) -> dict[str, Any]:
+            drift_reports.append(drift(reference, features, values, as_of_ts, cfg))
+            return drift_reports[0].to_dict()
+
+        scores_path, sidecar_path = write_scores(chunks, out, fmt, metadata, monitor=monitor if reference else None)
     snapshot = io.write_snapshot(features, as_of_ts, snapshot_dir)
 
     show_scores_summary(io.read_json(sidecar_path), cfg)
@@ -150,6 +165,13 @@ def score_command(
         f"Wrote {scores_path}, {sidecar_path} and {snapshot}.\n"
         f"Next: churnml retention-list {scores_path} --out retention_list.csv --budget 5000"
     )
+    if not drift_reports:
+        console.print("[yellow]No drift check:[/yellow] the model has no monitoring reference; retrain it to get one.")
+    elif drift_reports[0].drifted:
+        if fail_on_drift:
+            raise DriftError(f"{drift_message(drift_reports[0])} The scores were written to {scores_path} for inspection; "
+                             "the exit code is 3 so a batch job stops here.")
+        err_console.print(f"[bold yellow]Warning:[/bold yellow] {drift_message(drift_reports[0])}", highlight=False, soft_wrap=True)
 
 
 @command("retention-list")

@@ -1,0 +1,577 @@
+"""Monitoring: is the population being scored still the one the models learned from?
+
+Reference (at train time)
+    :func:`reference_statistics` summarises the training features (train + validation cutoffs):
+    per numeric feature the decile edges, the share of rows per bin and the missing rate; per
+    categorical feature the share of each category and the missing rate; the share of customers
+    without purchase history. It also summarises both scores on the test cutoff, where the model
+    meets customers it never saw, in the same binned form. The training pipeline stores the result
+    with the run (``monitoring_reference.json`` and ``metadata.json``); scoring reads it back from
+    :attr:`churnml.tracking.LoadedModels.monitoring_reference`.
+
+Drift (at scoring time)
+    :func:`drift` compares a scored population with the reference:
+
+    - **PSI** (population stability index) per feature and for ``churn_probability`` and
+      ``predicted_value``: ``sum_b (a_b - e_b) ln(a_b / e_b)`` over the reference bins plus a
+      *missing* bin, with ``e`` the reference shares and ``a`` the current ones, both floored at
+      :data:`PSI_FLOOR`. Categorical features use one bin per category (new categories included).
+      Rule of thumb: below 0.1 stable, 0.1-0.2 moderate shift, above 0.2 (the default
+      ``[monitoring] psi_threshold``) a shift worth acting on.
+    - missing-value rates, reference vs current;
+    - categories never seen in training;
+    - the share of customers without purchase history;
+    - the model's age: days from the training as-of date to the scoring as-of date (data age, not
+      wall-clock time, so the same inputs always give the same sidecar).
+
+    The report is *drifted* when any PSI exceeds the threshold or the model is older than
+    ``[monitoring] max_model_age_days``.
+
+Backtest (after the horizon)
+    :func:`backtest_metrics` joins old scores with the labels that became known and computes the
+    training metrics (:mod:`churnml.metrics`) on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from churnml import metrics
+from churnml.config import Config
+from churnml.dataset import Dataset
+from churnml.errors import DataError, ProblemError
+from churnml.labels import DATA_END_TOLERANCE, build_labels
+
+REFERENCE_VERSION = 1
+"""Format version of :func:`reference_statistics` output."""
+SCORE_NAMES: tuple[str, ...] = ("churn_probability", "predicted_value")
+"""Scores monitored like features."""
+N_BINS = 10
+"""Numeric features are cut at their training deciles."""
+PSI_FLOOR = 1e-4
+"""Shares below this count as this in PSI, so an empty bin gives a large but finite term."""
+MAX_CATEGORIES = 200
+"""Categories kept per categorical feature in the reference (the rest are pooled as ``OTHER``)."""
+OTHER = "(other)"
+NO_HISTORY_FEATURE = "frequency_lifetime"
+"""A customer without purchase history has 0 purchases before the cutoff."""
+MISSING_RATE_ALERT = 0.10
+"""A missing rate this much higher than in training is named in the notes."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Reference
+# ---------------------------------------------------------------------------------------------
+
+
+def _numeric_values(column: pd.Series | np.ndarray) -> np.ndarray:
+    values = pd.to_numeric(pd.Series(np.asarray(column)), errors="coerce").to_numpy(dtype=float)
+    return values[np.isfinite(values)]
+
+
+def numeric_statistics(values: pd.Series | np.ndarray, n_bins: int = N_BINS) -> dict[str, Any]:
+    """Binned summary of one numeric column: edges at its quantiles, shares per bin, missing rate.
+
+    Bins are ``(-inf, e1], (e1, e2], …, (ek, inf)``; repeated quantiles (a spike at 0, say) are
+    merged, so a column can have fewer than ``n_bins`` bins.
+
+    Parameters
+    ----------
+    values : array-like
+        The column; NaN and non-numbers count as missing.
+    n_bins : int
+
+    Returns
+    -------
+    dict
+        ``kind`` (``"numeric"``), ``missing_rate``, ``mean``, ``std``, ``edges``, ``bin_shares``
+        (shares of the non-missing rows; sum to 1).
+
+    Example
+    -------
+    >>> stats = numeric_statistics(np.arange(100.0))
+    >>> len(stats["edges"]), round(sum(stats["bin_shares"]), 6)
+    (9, 1.0)
+    """
+    raw = np.asarray(values)
+    n = len(raw)
+    finite = _numeric_values(raw)
+    missing = float(1.0 - len(finite) / n) if n else 0.0
+    if len(finite) == 0:
+        return {"kind": "numeric", "missing_rate": missing, "mean": None, "std": None, "edges": [], "bin_shares": []}
+    edges = np.unique(np.quantile(finite, np.linspace(0, 1, n_bins + 1)[1:-1]))
+    counts = np.bincount(np.searchsorted(edges, finite, side="left"), minlength=len(edges) + 1)
+    return {
+        "kind": "numeric",
+        "missing_rate": missing,
+        "mean": float(finite.mean()),
+        "std": float(finite.std()),
+        "edges": edges.tolist(),
+        "bin_shares": (counts / counts.sum()).tolist(),
+    }
+
+
+def categorical_statistics(values: pd.Series | np.ndarray, max_categories: int = MAX_CATEGORIES) -> dict[str, Any]:
+    """Share of each category (of the non-missing rows) and the missing rate.
+
+    Example
+    -------
+    >>> categorical_statistics(pd.Series(["a", "a", "b", None]))["shares"]
+    {'a': 0.6666666666666666, 'b': 0.3333333333333333}
+    """
+    column = pd.Series(np.asarray(values, dtype=object))
+    n = len(column)
+    present = column.dropna().astype(str)
+    missing = float(1.0 - len(present) / n) if n else 0.0
+    shares = present.value_counts(normalize=True)
+    if len(shares) > max_categories:
+        shares = pd.concat([shares.iloc[:max_categories], pd.Series({OTHER: shares.iloc[max_categories:].sum()})])
+    return {"kind": "categorical", "missing_rate": missing, "shares": {str(k): float(v) for k, v in shares.items()}}
+
+
+def feature_statistics(frame: pd.DataFrame, feature_names: Sequence[str], categorical: Sequence[str]) -> dict[str, dict]:
+    """:func:`numeric_statistics` or :func:`categorical_statistics` of every feature."""
+    categorical = set(categorical)
+    return {
+        name: categorical_statistics(frame[name]) if name in categorical else numeric_statistics(frame[name])
+        for name in feature_names
+    }
+
+
+def share_without_history(features: pd.DataFrame) -> float | None:
+    """Share of rows with no purchase before the cutoff (None when the feature is absent)."""
+    if NO_HISTORY_FEATURE not in features.columns or len(features) == 0:
+        return None
+    purchases = pd.to_numeric(features[NO_HISTORY_FEATURE], errors="coerce").fillna(0).to_numpy(dtype=float)
+    return float(np.mean(purchases <= 0))
+
+
+def reference_statistics(
+    features: pd.DataFrame,
+    feature_names: Sequence[str],
+    categorical: Sequence[str],
+    scores: Mapping[str, np.ndarray] | None = None,
+    as_of: pd.Timestamp | str | None = None,
+) -> dict[str, Any]:
+    """What scoring compares against: training features and test-cutoff scores, summarised.
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        The rows the models were fitted on (train + validation cutoffs).
+    feature_names, categorical : sequence of str
+        Feature columns and which of them are categorical.
+    scores : mapping, optional
+        ``churn_probability`` and ``predicted_value`` on the test cutoff.
+    as_of : Timestamp or str, optional
+        The training as-of date (for the model's age).
+
+    Returns
+    -------
+    dict
+        JSON-ready: ``version``, ``as_of``, ``rows``, ``share_without_history``, ``features``
+        (name -> statistics), ``scores`` (name -> numeric statistics).
+
+    Example
+    -------
+    >>> ref = reference_statistics(frame, ["tenure_days"], [], {"churn_probability": p}, "2025-06-30")  # doctest: +SKIP
+    """
+    return {
+        "version": REFERENCE_VERSION,
+        "as_of": None if as_of is None else f"{pd.Timestamp(as_of):%Y-%m-%d}",
+        "rows": int(len(features)),
+        "share_without_history": share_without_history(features),
+        "features": feature_statistics(features, feature_names, categorical),
+        "scores": {name: numeric_statistics(values) for name, values in (scores or {}).items()},
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Drift
+# ---------------------------------------------------------------------------------------------
+
+
+def psi(expected: np.ndarray | Sequence[float], actual: np.ndarray | Sequence[float], floor: float = PSI_FLOOR) -> float:
+    """Population stability index between two share vectors over the same bins.
+
+    Example
+    -------
+    >>> psi([0.5, 0.5], [0.5, 0.5])
+    0.0
+    >>> round(psi([0.5, 0.5], [0.9, 0.1]), 3)
+    0.879
+    """
+    e = np.maximum(np.asarray(expected, dtype=float), floor)
+    a = np.maximum(np.asarray(actual, dtype=float), floor)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def _numeric_drift(reference: Mapping[str, Any], values: pd.Series | np.ndarray) -> dict[str, Any]:
+    raw = np.asarray(values)
+    finite = _numeric_values(raw)
+    missing = float(1.0 - len(finite) / len(raw)) if len(raw) else 0.0
+    edges = np.asarray(reference.get("edges") or [], dtype=float)
+    ref_missing = float(reference.get("missing_rate") or 0.0)
+    ref_shares = np.asarray(reference.get("bin_shares") or [], dtype=float)
+    if len(ref_shares) == 0:  # the feature was always missing in training
+        expected, actual = [ref_missing, 1.0 - ref_missing], [missing, 1.0 - missing]
+    else:
+        counts = np.bincount(np.searchsorted(edges, finite, side="left"), minlength=len(edges) + 1)
+        current = counts / counts.sum() if counts.sum() else np.zeros(len(counts))
+        expected = np.append(ref_shares * (1.0 - ref_missing), ref_missing)
+        actual = np.append(current * (1.0 - missing), missing)
+    return {
+        "psi": psi(expected, actual),
+        "missing_rate_reference": ref_missing,
+        "missing_rate": missing,
+        "mean_reference": reference.get("mean"),
+        "mean": float(finite.mean()) if len(finite) else None,
+        "new_categories": [],
+    }
+
+
+def _categorical_drift(reference: Mapping[str, Any], values: pd.Series | np.ndarray) -> dict[str, Any]:
+    current = categorical_statistics(values, max_categories=10**9)
+    ref_shares: dict[str, float] = dict(reference.get("shares") or {})
+    ref_missing = float(reference.get("missing_rate") or 0.0)
+    missing = current["missing_rate"]
+    known = set(ref_shares)
+    new = sorted(k for k in current["shares"] if k not in known)
+    pooled = dict(current["shares"])
+    if OTHER in known:  # categories pooled in the reference are not new, just pooled
+        pooled = {k: v for k, v in pooled.items() if k in known and k != OTHER}
+        pooled[OTHER] = sum(v for k, v in current["shares"].items() if k not in pooled)
+        new = []
+    levels = sorted(set(ref_shares) | set(pooled))
+    expected = [ref_shares.get(k, 0.0) * (1.0 - ref_missing) for k in levels] + [ref_missing]
+    actual = [pooled.get(k, 0.0) * (1.0 - missing) for k in levels] + [missing]
+    return {
+        "psi": psi(expected, actual),
+        "missing_rate_reference": ref_missing,
+        "missing_rate": missing,
+        "mean_reference": None,
+        "mean": None,
+        "new_categories": new,
+        "new_category_share": float(sum(current["shares"][k] for k in new) * (1.0 - missing)),
+    }
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """Drift of one scored population against the training reference (see the module docs).
+
+    Attributes
+    ----------
+    features : pandas.DataFrame
+        One row per feature, worst PSI first: ``feature``, ``kind``, ``psi``,
+        ``missing_rate_reference``, ``missing_rate``, ``new_categories`` (list), ``drifted``.
+    scores : dict
+        ``churn_probability`` / ``predicted_value`` -> ``psi``, ``mean_reference``, ``mean``,
+        ``drifted``.
+    share_without_history : dict
+        ``reference`` and ``current`` share of customers without purchase history.
+    model_age_days : int or None
+        Days from the training as-of date to the scoring as-of date.
+    psi_threshold : float
+    max_model_age_days : int
+    drifted : bool
+        Any PSI above the threshold, or the model too old.
+    alerts : list of str
+        Why ``drifted`` is true, one sentence each.
+    notes : list of str
+        Worth knowing but not drift by itself: new categories, missing rates up.
+    """
+
+    features: pd.DataFrame
+    scores: dict[str, dict[str, Any]]
+    share_without_history: dict[str, float | None]
+    model_age_days: int | None
+    psi_threshold: float
+    max_model_age_days: int
+    drifted: bool
+    alerts: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def worst_features(self, n: int = 5, above: float | None = None) -> list[str]:
+        """See :func:`worst_features`."""
+        return worst_features(self, n, above)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the ``monitoring`` section of a scores sidecar)."""
+        rows = []
+        for row in self.features.to_dict(orient="records"):
+            rows.append({k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in row.items()})
+        return {
+            "drifted": self.drifted,
+            "psi_threshold": self.psi_threshold,
+            "max_model_age_days": self.max_model_age_days,
+            "model_age_days": self.model_age_days,
+            "alerts": list(self.alerts),
+            "notes": list(self.notes),
+            "worst_features": self.worst_features(),
+            "share_without_history": dict(self.share_without_history),
+            "scores": self.scores,
+            "features": rows,
+        }
+
+
+def drift(
+    reference: Mapping[str, Any],
+    features: pd.DataFrame,
+    scores: pd.DataFrame | Mapping[str, np.ndarray] | None = None,
+    as_of: pd.Timestamp | str | None = None,
+    config: Config | None = None,
+) -> DriftReport:
+    """Compare a scored population with the training reference.
+
+    Parameters
+    ----------
+    reference : mapping
+        From :func:`reference_statistics` (``LoadedModels.monitoring_reference``).
+    features : pandas.DataFrame
+        The scored population's feature table (:func:`churnml.labels.build_scoring_frame`).
+    scores : DataFrame or mapping, optional
+        ``churn_probability`` and ``predicted_value`` of the same customers.
+    as_of : Timestamp or str, optional
+        The scoring as-of date; with the reference's ``as_of`` it gives the model's age.
+    config : Config, optional
+        ``[monitoring] psi_threshold`` and ``max_model_age_days``.
+
+    Returns
+    -------
+    DriftReport
+
+    Example
+    -------
+    >>> report = drift(models.monitoring_reference, features, scores, "2025-12-01")  # doctest: +SKIP
+    >>> report.drifted, report.worst_features(3)  # doctest: +SKIP
+    (True, ['tenure_days', 'monetary_90d', 'complaints_30d'])
+    """
+    settings = (config or Config()).monitoring
+    threshold = float(settings.psi_threshold)
+    rows = []
+    notes: list[str] = []
+    for name, stats in (reference.get("features") or {}).items():
+        if name not in features.columns:
+            notes.append(f"{name} is missing from the scored features.")
+            continue
+        measured = (_categorical_drift if stats.get("kind") == "categorical" else _numeric_drift)(stats, features[name])
+        rows.append({"feature": name, "kind": stats.get("kind", "numeric"), **measured})
+        if measured["new_categories"]:
+            shown = ", ".join(measured["new_categories"][:5]) + (" …" if len(measured["new_categories"]) > 5 else "")
+            notes.append(f"{name} has categories unseen in training ({measured['new_category_share']:.1%} of customers): {shown}.")
+        if measured["missing_rate"] - measured["missing_rate_reference"] > MISSING_RATE_ALERT:
+            notes.append(
+                f"{name} is missing for {measured['missing_rate']:.1%} of customers "
+                f"(training: {measured['missing_rate_reference']:.1%})."
+            )
+    columns = ["feature", "kind", "psi", "missing_rate_reference", "missing_rate", "mean_reference", "mean", "new_categories"]
+    table = pd.DataFrame([{c: r.get(c) for c in columns} for r in rows], columns=columns)
+    table["drifted"] = table["psi"].astype(float) > threshold
+    table = table.sort_values(["psi", "feature"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
+
+    score_drift: dict[str, dict[str, Any]] = {}
+    if scores is not None:
+        for name, stats in (reference.get("scores") or {}).items():
+            if name in scores:
+                measured = _numeric_drift(stats, np.asarray(scores[name], dtype=float))
+                score_drift[name] = {
+                    "psi": measured["psi"], "mean_reference": measured["mean_reference"], "mean": measured["mean"],
+                    "drifted": measured["psi"] > threshold,
+                }
+
+    age = None
+    if as_of is not None and reference.get("as_of"):
+        age = int((pd.Timestamp(as_of) - pd.Timestamp(reference["as_of"])).days)
+
+    alerts: list[str] = []
+    drifted_features = table.loc[table["drifted"], ["feature", "psi"]]
+    if len(drifted_features):
+        shown = ", ".join(f"{r.feature} (PSI {r.psi:.2f})" for r in drifted_features.head(5).itertuples())
+        more = f" and {len(drifted_features) - 5} more" if len(drifted_features) > 5 else ""
+        alerts.append(f"{len(drifted_features)} feature(s) shifted beyond PSI {threshold:g}: {shown}{more}.")
+    for name, values in score_drift.items():
+        if values["drifted"]:
+            alerts.append(f"{name} shifted beyond PSI {threshold:g} (PSI {values['psi']:.2f}).")
+    if age is not None and age > settings.max_model_age_days:
+        alerts.append(
+            f"The model is {age} days old (trained as of {reference['as_of']}), "
+            f"older than max_model_age_days={settings.max_model_age_days}; retrain it."
+        )
+    return DriftReport(
+        features=table,
+        scores=score_drift,
+        share_without_history={"reference": reference.get("share_without_history"), "current": share_without_history(features)},
+        model_age_days=age,
+        psi_threshold=threshold,
+        max_model_age_days=int(settings.max_model_age_days),
+        drifted=bool(alerts),
+        alerts=alerts,
+        notes=notes,
+    )
+
+
+def worst_features(report: DriftReport | Mapping[str, Any], n: int = 5, above: float | None = None) -> list[str]:
+    """The features with the highest PSI, worst first.
+
+    Parameters
+    ----------
+    report : DriftReport or mapping
+        A report, or its :meth:`DriftReport.to_dict` form (a sidecar's ``monitoring`` section).
+    n : int
+        At most this many.
+    above : float, optional
+        Only features whose PSI exceeds this.
+
+    Returns
+    -------
+    list of str
+
+    Example
+    -------
+    >>> worst_features({"features": [{"feature": "a", "psi": 0.05}, {"feature": "b", "psi": 0.4}]}, n=1)
+    ['b']
+    """
+    if isinstance(report, DriftReport):
+        rows = report.features[["feature", "psi"]].to_dict(orient="records")
+    else:
+        rows = list(report.get("features") or [])
+    rows = [r for r in rows if r.get("psi") is not None and np.isfinite(r["psi"]) and (above is None or r["psi"] > above)]
+    rows.sort(key=lambda r: (-r["psi"], r["feature"]))
+    return [r["feature"] for r in rows[:n]]
+
+
+def drift_message(report: DriftReport) -> str:
+    """One paragraph for the terminal: what drifted and what to do."""
+    worst = report.worst_features(5, above=report.psi_threshold) or report.worst_features(3)
+    return (
+        " ".join(report.alerts)
+        + f" Worst features: {', '.join(worst) or 'none'}. Check the data feed for these columns, "
+        "and retrain (`churnml train`) if the shift is real."
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Backtest
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """Old scores against what happened (see :func:`backtest_metrics`).
+
+    Attributes
+    ----------
+    churn : dict
+        :func:`churnml.metrics.churn_metrics` of ``churn_probability``.
+    value : dict
+        :func:`churnml.metrics.value_metrics` of ``predicted_value``.
+    customers : int
+        Scored customers with a label.
+    unlabelled : int
+        Scored customers not in the population the labels cover (0 for scores of the same data).
+    churn_rate : float
+        Observed churn rate.
+    """
+
+    churn: dict[str, float]
+    value: dict[str, float]
+    customers: int
+    unlabelled: int
+    churn_rate: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"churn": self.churn, "value": self.value, "customers": self.customers,
+                "unlabelled": self.unlabelled, "churn_rate": self.churn_rate}
+
+
+def backtest_metrics(scores: pd.DataFrame, labels: pd.DataFrame) -> Backtest:
+    """The training metrics of old scores, now that their labels are known.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        ``customer_id``, ``churn_probability``, ``predicted_value`` (a scores file).
+    labels : pandas.DataFrame
+        ``customer_id``, ``churned``, ``value`` at the scores' as-of date
+        (:func:`churnml.labels.build_labels`).
+
+    Returns
+    -------
+    Backtest
+
+    Raises
+    ------
+    ValueError
+        When no scored customer has a label, or the labels hold one class only.
+    """
+    left = scores[["customer_id", "churn_probability", "predicted_value"]].assign(customer_id=lambda f: f["customer_id"].astype(str))
+    right = labels[["customer_id", "churned", "value"]].assign(customer_id=lambda f: f["customer_id"].astype(str))
+    joined = left.merge(right, on="customer_id", how="inner", validate="one_to_one").sort_values("customer_id", kind="mergesort")
+    churned = joined["churned"].to_numpy(dtype=int)
+    if len(joined) == 0:
+        raise ValueError("no scored customer has a label")
+    if churned.min() == churned.max():
+        raise ValueError(f"every labelled customer has churned={churned[0]}; churn metrics need both classes")
+    return Backtest(
+        churn=metrics.churn_metrics(churned, joined["churn_probability"].to_numpy(dtype=float)),
+        value=metrics.value_metrics(joined["value"].to_numpy(dtype=float), joined["predicted_value"].to_numpy(dtype=float)),
+        customers=int(len(joined)),
+        unlabelled=int(len(left) - len(joined)),
+        churn_rate=float(churned.mean()),
+    )
+
+
+def evaluate_scores(scores: pd.DataFrame, dataset: Dataset, horizon_days: int, config: Config | None = None) -> tuple[pd.Timestamp, Backtest]:
+    """Backtest a scores table on data that now covers its horizon.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        A scores file's table (one ``as_of``).
+    dataset : Dataset
+        Clean data reaching at least ``as_of + horizon_days``.
+    horizon_days : int
+        The horizon the models were trained for (their run's ``horizon_days``).
+    config : Config, optional
+        Population and label settings (``active_days``, ``margin``).
+
+    Returns
+    -------
+    (Timestamp, Backtest)
+        The scores' as-of date and the metrics.
+
+    Raises
+    ------
+    DataError
+        Scores without the needed columns or with several as-of dates.
+    ProblemError
+        The horizon has not passed in ``dataset`` yet, or the outcomes have one class only.
+    """
+    config = (config or Config()).replace(problem={"horizon_days": int(horizon_days)})
+    missing = [c for c in ("customer_id", "as_of", "churn_probability", "predicted_value") if c not in scores.columns]
+    if missing:
+        raise DataError(f"Scores are missing column(s) {', '.join(missing)}. Use a scores file written by `churnml score`.")
+    dates = pd.to_datetime(scores["as_of"]).dropna().unique()
+    if len(dates) != 1:
+        raise DataError(f"Scores hold {len(dates)} as-of dates; evaluate one `churnml score` output at a time.")
+    as_of = pd.Timestamp(dates[0])
+    label_end = as_of + pd.Timedelta(days=int(horizon_days))
+    data_end = None if dataset.data_end is None else pd.Timestamp(dataset.data_end)
+    if data_end is None or label_end > data_end + DATA_END_TOLERANCE:
+        shown = "no events" if data_end is None else f"events up to {data_end:%Y-%m-%d}"
+        raise ProblemError(
+            f"The horizon of these scores (as of {as_of:%Y-%m-%d}, {horizon_days} days) ends on {label_end:%Y-%m-%d}, "
+            f"but the data has {shown}: what actually happened is not known yet. "
+            f"Evaluate again with data that reaches {label_end - DATA_END_TOLERANCE:%Y-%m-%d} or later."
+        )
+    labels = build_labels(dataset, [as_of], config)
+    try:
+        return as_of, backtest_metrics(scores, labels)
+    except ValueError as exc:
+        raise ProblemError(f"Cannot evaluate the scores as of {as_of:%Y-%m-%d}: {exc}. Is DATA the data these customers were scored from?") from None

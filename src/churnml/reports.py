@@ -1,0 +1,569 @@
+"""Self-contained HTML reports: a training run, a scores file, a retention list.
+
+Each report is one HTML string with every plot embedded as a base64 PNG and inline CSS: it opens
+offline, can be mailed, and needs no server. The builders are pure — they take what the CLI read
+(a :class:`churnml.tracking.RunRecord`, a scores table and its sidecar, a retention list and its
+summary) and return the HTML; :mod:`churnml.cli.report` does the reading and writing.
+
+Every section is a ``<section id="...">``; :data:`RUN_SECTIONS`, :data:`SCORES_SECTIONS` and
+:data:`LIST_SECTIONS` list them in page order (the tests check they are all there).
+
+A run's plots need the test-cutoff predictions, which MLflow does not keep: the training pipeline
+logs them once (a sample of at most :data:`MAX_SAMPLE_ROWS` customers, with their reasons and the
+data summary) via :func:`run_report_data`.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from collections import Counter
+from io import BytesIO
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+
+from churnml import plots
+from churnml.config import Config
+from churnml.segments import RISK_TIERS, SEGMENT_MATRIX, SEGMENTS, VALUE_TIERS, segment_names
+
+RUN_SECTIONS: tuple[str, ...] = (
+    "overview", "model-vs-baselines", "roc-pr", "calibration", "gains-lift",
+    "value-deciles", "feature-importance", "top-reasons", "data-summary",
+)
+SCORES_SECTIONS: tuple[str, ...] = (
+    "overview", "score-distributions", "segment-matrix", "value-by-segment", "reasons-by-segment", "drift",
+)
+LIST_SECTIONS: tuple[str, ...] = ("overview", "retention-summary", "roi-curve", "by-segment")
+
+MAX_SAMPLE_ROWS = 20_000
+"""Test-cutoff customers kept for a run's curves (ROC, gains, …): plenty for smooth curves."""
+TOP_REASONS = 10
+REASONS_PER_SEGMENT = 3
+_SIGNIFICANT = 6
+_ATTRIBUTE = re.compile(r"^[\w ]+: \S")
+"""A customer-attribute reason ("region: north"): its value is the reason, kept whole."""
+_NUMBER = re.compile(r"(?<!last )(?<![\w.,])[-+]?\d[\d,]*(?:\.\d+)?%?")
+
+_CHURN_ROWS = (("roc_auc", "ROC AUC"), ("pr_auc", "PR AUC"), ("log_loss", "log loss"), ("brier", "Brier score"),
+               ("ece", "ECE"), ("lift_at_10", "lift @ top 10%"), ("recall_at_20", "recall @ top 20%"),
+               ("emp", "EMP (currency / customer)"))
+_VALUE_ROWS = (("normalized_gini", "normalized Gini"), ("spearman", "Spearman"), ("mae", "MAE (currency)"),
+               ("rmse", "RMSE (currency)"), ("decile_mape", "decile MAPE"), ("top20_value_capture", "top-20% value share"))
+
+_CSS = """
+*{box-sizing:border-box}body{font-family:-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:24px auto;max-width:1240px;
+color:#222;line-height:1.4;padding:0 16px}
+h1{font-size:1.6em;margin-bottom:4px}h2{font-size:1.25em;border-bottom:2px solid #4c72b0;padding-bottom:4px;margin-top:32px}
+.sub{color:#666;margin-top:0}.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:16px}
+.grid>*{min-width:0;overflow-x:auto}figure{margin:0}img{max-width:100%;height:auto;border:1px solid #eee}
+table{border-collapse:collapse;margin:8px 0;font-size:.92em}th,td{border:1px solid #ddd;padding:4px 8px;text-align:right}
+th{background:#f3f5f9}td.l,th.l{text-align:left}.alert{background:#fdecea;border-left:4px solid #c44e52;padding:8px 12px}
+.ok{background:#eaf5ea;border-left:4px solid #55a868;padding:8px 12px}.note{color:#555;font-size:.92em}
+.grade{display:inline-block;font-weight:bold;font-size:1.3em;padding:2px 12px;border-radius:4px;background:#4c72b0;color:#fff}
+"""
+
+
+# ---------------------------------------------------------------------------------------------
+# Training-time data for a run's report
+# ---------------------------------------------------------------------------------------------
+
+
+def sample_index(n: int, max_rows: int = MAX_SAMPLE_ROWS, seed: int = 0) -> np.ndarray:
+    """Sorted positions of at most ``max_rows`` of ``n`` rows (all of them when ``n`` is small).
+
+    Example
+    -------
+    >>> sample_index(5).tolist()
+    [0, 1, 2, 3, 4]
+    """
+    if n <= max_rows:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=max_rows, replace=False))
+
+
+def reason_template(sentence: str) -> str:
+    """A reason with its customer-specific numbers replaced by ``N`` (windows like "last 90" kept).
+
+    Example
+    -------
+    >>> reason_template("no purchase for 74 days (usually every 20)")
+    'no purchase for N days (usually every N)'
+    >>> reason_template("only 1 purchases in the last 90 days")
+    'only N purchases in the last 90 days'
+    >>> reason_template("age_band: 25-34")
+    'age_band: 25-34'
+    """
+    sentence = sentence.strip()
+    return sentence if _ATTRIBUTE.match(sentence) else _NUMBER.sub("N", sentence)
+
+
+def reason_counts(reasons: Iterable[Sequence[str] | str], separator: str = "; ") -> dict[str, int]:
+    """How many customers carry each reason template, most common first.
+
+    ``reasons``: per customer a list of sentences, or the scores' ``"; "``-joined text.
+    """
+    counter: Counter[str] = Counter()
+    for row in reasons:
+        sentences = row.split(separator) if isinstance(row, str) else list(row or [])
+        counter.update({reason_template(s) for s in sentences if s and str(s).strip()})
+    return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _rounded(values: np.ndarray) -> list[float]:
+    values = np.asarray(values, dtype=float)
+    return [float(f"{v:.{_SIGNIFICANT}g}") for v in values]
+
+
+def run_report_data(
+    churned: np.ndarray,
+    churn_scores: Mapping[str, np.ndarray],
+    value: np.ndarray,
+    predicted_value: np.ndarray,
+    churn_importance: pd.Series,
+    value_importance: pd.Series,
+    reasons: Iterable[Sequence[str] | str],
+    data_summary: Mapping[str, Any] | None = None,
+    test_rows: int | None = None,
+) -> dict[str, Any]:
+    """What a run's report needs, JSON-ready: the training pipeline logs it next to the models.
+
+    Parameters
+    ----------
+    churned, value : array
+        Labels of the test-cutoff sample (:func:`sample_index`).
+    churn_scores : mapping
+        ``"model"`` and each baseline -> churn scores of the sample.
+    predicted_value : array
+        The model's predicted value of the sample.
+    churn_importance, value_importance : pandas.Series
+        Feature importances (total gain).
+    reasons : iterable
+        The churn model's reasons for each sampled customer.
+    data_summary : mapping, optional
+        ``Dataset.summary``.
+    test_rows : int, optional
+        Customers at the test cutoff before sampling.
+
+    Returns
+    -------
+    dict
+    """
+    return {
+        "test_rows": int(test_rows if test_rows is not None else len(churned)),
+        "sample_rows": int(len(churned)),
+        "churned": [int(v) for v in np.asarray(churned)],
+        "churn_scores": {name: _rounded(score) for name, score in churn_scores.items()},
+        "value": _rounded(value),
+        "predicted_value": _rounded(predicted_value),
+        "importance": {
+            "churn": {str(k): float(v) for k, v in churn_importance.items()},
+            "value": {str(k): float(v) for k, v in value_importance.items()},
+        },
+        "reason_counts": reason_counts(reasons),
+        "data_summary": dict(data_summary or {}),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# HTML helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def figure_html(ax: Axes, alt: str | None = None) -> str:
+    """An ``<img>`` with the axes' figure embedded as a base64 PNG."""
+    buffer = BytesIO()
+    ax.figure.savefig(buffer, format="png", dpi=100)
+    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
+    alt = alt or ax.get_title() or "plot"
+    return f'<figure><img alt="{_e(alt)}" src="data:image/png;base64,{encoded}"></figure>'
+
+
+def table_html(frame: pd.DataFrame, formats: Mapping[str, str] | None = None, left: Sequence[str] = ()) -> str:
+    """A plain HTML table; ``formats`` maps a column to a format spec (``",.0f"``)."""
+    formats = dict(formats or {})
+    head = "".join(f'<th class="{"l" if c in left else ""}">{_e(c)}</th>' for c in frame.columns)
+    body = []
+    for row in frame.itertuples(index=False):
+        cells = []
+        for column, value in zip(frame.columns, row):
+            if value is None or (isinstance(value, float) and not np.isfinite(value)):
+                text = "–"
+            elif column in formats and isinstance(value, (int, float, np.integer, np.floating)):
+                text = format(value, formats[column])
+            else:
+                text = str(value)
+            cells.append(f'<td class="{"l" if column in left else ""}">{_e(text)}</td>')
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _section(section_id: str, title: str, *parts: str) -> str:
+    return f'<section id="{section_id}"><h2>{_e(title)}</h2>{"".join(parts)}</section>'
+
+
+def _grid(*parts: str) -> str:
+    return f'<div class="grid">{"".join(parts)}</div>'
+
+
+def _page(title: str, subtitle: str, sections: Sequence[str]) -> str:
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{_e(title)}</title>"
+        f"<style>{_CSS}</style></head><body><h1>{_e(title)}</h1><p class=\"sub\">{_e(subtitle)}</p>"
+        + "".join(sections)
+        + "<p class=\"note\">Made by churnml. Values are in the currency of the transaction amounts.</p></body></html>\n"
+    )
+
+
+def _missing(what: str) -> str:
+    return f'<p class="note">{_e(what)}</p>'
+
+
+def _key_values(pairs: Sequence[tuple[str, Any]]) -> str:
+    rows = "".join(f'<tr><th class="l">{_e(k)}</th><td class="l">{_e(v)}</td></tr>' for k, v in pairs)
+    return f"<table>{rows}</table>"
+
+
+# ---------------------------------------------------------------------------------------------
+# A training run
+# ---------------------------------------------------------------------------------------------
+
+
+def _metrics_table(by_model: Mapping[str, Mapping[str, float]], rows: Sequence[tuple[str, str]]) -> str:
+    frame = pd.DataFrame({"metric": [label for _, label in rows]})
+    for name, values in by_model.items():
+        frame[name] = [values.get(key, np.nan) for key, _ in rows]
+    return table_html(frame, {c: ".4f" for c in by_model}, left=("metric",))
+
+
+def run_report(run: Any) -> str:
+    """HTML report of a training run.
+
+    Parameters
+    ----------
+    run : churnml.tracking.RunRecord
+        ``run_id``, ``metrics``, ``params``, ``tags``, ``metadata`` and ``report_data``.
+
+    Returns
+    -------
+    str
+        The page; sections :data:`RUN_SECTIONS`.
+
+    Example
+    -------
+    >>> page = run_report(tracking.load_run(tracking.champion_run_id()))  # doctest: +SKIP
+    """
+    meta, data, tags, params = run.metadata, run.report_data, run.tags, run.params
+    grades = meta.get("grades", {})
+    cutoffs = meta.get("cutoffs", {})
+    sections = [_section(
+        "overview", "Overview",
+        f'<p>Overall grade <span class="grade">{_e(meta.get("grade", "?"))}</span> '
+        f'(churn {_e(grades.get("churn", "?"))}, value {_e(grades.get("value", "?"))}; A = clearly better than the '
+        "best baseline, B = better, C = not better).</p>",
+        _key_values([
+            ("run", run.run_id),
+            ("as of", meta.get("as_of")),
+            ("horizon", f"{meta.get('horizon_days')} days"),
+            ("train cutoffs", ", ".join(cutoffs.get("train", []))),
+            ("validation cutoff", ", ".join(cutoffs.get("validation", []))),
+            ("test cutoff", ", ".join(cutoffs.get("test", []))),
+            ("calibration", meta.get("calibration", tags.get("churnml.calibration", "?"))),
+            ("promotion", tags.get("churnml.promotion_reason", "?")),
+        ]),
+    )]
+    tests = meta.get("test_metrics", {})
+    sections.append(_section(
+        "model-vs-baselines", "Model vs baselines (test cutoff)",
+        f"<p>Churn: grade {_e(grades.get('churn', '?'))} on ROC AUC against the best of the recency rule and RFM "
+        f"logistic regression. Value: grade {_e(grades.get('value', '?'))} on normalized Gini against the historical "
+        "spend rate.</p>",
+        _grid(_metrics_table(tests.get("churn", {}), _CHURN_ROWS), _metrics_table(tests.get("value", {}), _VALUE_ROWS)),
+    ))
+    if data:
+        churned = np.asarray(data["churned"], dtype=int)
+        scores = {k: np.asarray(v, dtype=float) for k, v in data["churn_scores"].items()}
+        note = (f'<p class="note">Curves drawn from {data["sample_rows"]:,} of the {data["test_rows"]:,} customers at '
+                "the test cutoff; the metric tables use all of them.</p>")
+        sections.append(_section("roc-pr", "ROC and precision-recall", note, _grid(
+            figure_html(_relabel(plots.plot_roc(churned, scores), "ROC: churners found vs false alarms",
+                                 "false positive rate (share of stayers flagged)", "true positive rate (share of churners found)")),
+            figure_html(_relabel(plots.plot_pr(churned, scores), "Precision-recall",
+                                 "recall (share of churners found)", "precision (share of flagged who churn)")),
+        )))
+        sections.append(_section("calibration", "Calibration", _grid(figure_html(plots.plot_calibration(churned, scores["model"])))))
+        sections.append(_section("gains-lift", "Cumulative gains and lift", _grid(
+            figure_html(plots.plot_gains(churned, scores)),
+            figure_html(_relabel(plots.plot_lift(churned, scores), None, None, "lift (churn rate in top share ÷ overall rate)")),
+        )))
+        value_ax = plots.plot_value_deciles(np.asarray(data["value"]), np.asarray(data["predicted_value"]))
+        sections.append(_section("value-deciles", "Value by decile", _grid(figure_html(
+            _relabel(value_ax, "Predicted vs actual value by decile", None, "mean value over the horizon (currency units)")))))
+        importance = data.get("importance", {})
+        sections.append(_section("feature-importance", "Feature importance", _grid(*(
+            figure_html(_importance(pd.Series(values, name="gain"), kind))
+            for kind, values in importance.items() if values
+        ))))
+        counts = pd.Series(data.get("reason_counts", {}), dtype=float).head(TOP_REASONS)
+        reason_parts = [_missing("No reasons were recorded.")] if counts.empty else [
+            _grid(figure_html(plots.plot_top_reasons(counts, f"{len(counts)} most common reasons (test cutoff)"))),
+        ]
+        sections.append(_section("top-reasons", f"{TOP_REASONS} most common reasons", *reason_parts))
+    else:
+        absent = _missing("This run has no report data (it was trained before churnml logged it); retrain to get the plots.")
+        for section_id, title in (("roc-pr", "ROC and precision-recall"), ("calibration", "Calibration"),
+                                  ("gains-lift", "Cumulative gains and lift"), ("value-deciles", "Value by decile"),
+                                  ("feature-importance", "Feature importance"), ("top-reasons", f"{TOP_REASONS} most common reasons")):
+            sections.append(_section(section_id, title, absent))
+    sections.append(_section("data-summary", "Data summary", _data_summary(data.get("data_summary") if data else None, params)))
+    return _page(f"churnml training run {run.run_id[:12]}", f"Trained as of {meta.get('as_of', '?')}, "
+                 f"horizon {meta.get('horizon_days', '?')} days, {len(meta.get('feature_names', []))} features", sections)
+
+
+def _importance(importance: pd.Series, kind: str) -> Axes:
+    ax = plots.plot_feature_importance(importance, ax=plots.new_axes(7.5, 7.0))
+    ax.xaxis.set_major_formatter(lambda v, _: f"{v:,.0f}")
+    ax.tick_params(axis="x", labelrotation=30)
+    return _relabel(ax, f"Feature importance: {kind} model (top 20)", "total gain (loss reduction)", "feature")
+
+
+def _relabel(ax: Axes, title: str | None, xlabel: str | None, ylabel: str | None) -> Axes:
+    """Clearer words on a plot drawn by :mod:`churnml.plots`."""
+    if title:
+        ax.set_title(title)
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    return ax
+
+
+def _data_summary(summary: Mapping[str, Any] | None, params: Mapping[str, str]) -> str:
+    rows = [(label, params[key]) for key, label in (
+        ("rows_train", "training rows (customer × cutoff)"), ("rows_validation", "validation rows"),
+        ("rows_test", "test rows"), ("n_features", "features"), ("data_fingerprint", "data fingerprint"),
+    ) if key in params]
+    if summary:
+        rows = [
+            ("customers", f"{summary.get('customers', 0):,}"),
+            ("customers without transactions", f"{summary.get('customers_without_transactions', 0):,} "
+                                                f"({summary.get('share_without_transactions', 0.0):.1%})"),
+            ("data end", summary.get("data_end")),
+            ("quarantined rows", f"{summary.get('quarantined_rows', 0):,}"),
+        ] + rows
+    parts = [_key_values(rows)]
+    tables = (summary or {}).get("tables") or {}
+    if tables:
+        frame = pd.DataFrame([
+            {"table": name, "rows": stats.get("rows", stats.get("clean_rows")), "first": stats.get("first"), "last": stats.get("last"),
+             "source": stats.get("source")}
+            for name, stats in tables.items()
+        ])
+        parts.append(table_html(frame, {"rows": ",.0f"}, left=("table", "first", "last", "source")))
+    return "".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# A scores file
+# ---------------------------------------------------------------------------------------------
+
+
+def segment_matrix(scores: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Customers and value at risk per (value tier, risk tier) cell.
+
+    Returns
+    -------
+    (DataFrame, DataFrame)
+        Index value tiers, columns risk tiers (both low → high).
+    """
+    grouped = scores.groupby([scores["value_tier"].astype(str), scores["risk_tier"].astype(str)])["value_at_risk"]
+    counts = grouped.size().unstack().reindex(index=list(VALUE_TIERS), columns=list(RISK_TIERS)).fillna(0).astype(int)
+    risk = grouped.sum().unstack().reindex(index=list(VALUE_TIERS), columns=list(RISK_TIERS)).fillna(0.0)
+    return counts, risk
+
+
+def scores_report(scores: pd.DataFrame, sidecar: Mapping[str, Any] | None = None, config: Config | None = None) -> str:
+    """HTML report of a scores table (:func:`churnml.scoring.score`).
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        A scores file's table.
+    sidecar : mapping, optional
+        Its JSON sidecar; its ``monitoring`` section fills the drift table.
+    config : Config, optional
+        Segment display names.
+
+    Returns
+    -------
+    str
+        The page; sections :data:`SCORES_SECTIONS`.
+    """
+    names = segment_names(config)
+    sidecar = dict(sidecar or {})
+    models = sidecar.get("models", {})
+    as_of = sidecar.get("as_of") or (f"{pd.Timestamp(scores['as_of'].iloc[0]):%Y-%m-%d}" if len(scores) else "?")
+    sections = [_section("overview", "Overview", _key_values([
+        ("as of", as_of),
+        ("customers scored", f"{len(scores):,}"),
+        ("mean churn probability", f"{scores['churn_probability'].mean():.3f}"),
+        ("total predicted value (horizon)", f"{scores['predicted_value'].sum():,.0f}"),
+        ("total value at risk", f"{scores['value_at_risk'].sum():,.0f}"),
+        ("models", f"churn v{models.get('churn_model_version', scores['churn_model_version'].iloc[0] if len(scores) else '?')}, "
+                   f"value v{models.get('value_model_version', scores['value_model_version'].iloc[0] if len(scores) else '?')}"
+                   + (f", trained as of {models['trained_as_of']}" if models.get("trained_as_of") else "")),
+    ]))]
+    sections.append(_section("score-distributions", "Distribution of churn probability and predicted value", _grid(
+        figure_html(plots.plot_distribution(scores["churn_probability"].to_numpy(), "Churn probability",
+                                            "churn probability within the horizon (0-1)")),
+        figure_html(plots.plot_distribution(scores["predicted_value"].to_numpy(), "Predicted value",
+                                            "predicted value over the horizon (currency units)", clip_quantile=0.99)),
+    )))
+    counts, risk = segment_matrix(scores)
+    labels = pd.DataFrame({r: [names[SEGMENT_MATRIX[(v, r)]] for v in VALUE_TIERS] for r in RISK_TIERS}, index=list(VALUE_TIERS))
+    cells = pd.DataFrame([
+        {"value tier": v, "risk tier": r, "segment": labels.loc[v, r], "customers": int(counts.loc[v, r]),
+         "value at risk": float(risk.loc[v, r])}
+        for v in VALUE_TIERS[::-1] for r in RISK_TIERS
+    ])
+    sections.append(_section("segment-matrix", "Value × risk segment matrix", _grid(
+        figure_html(plots.plot_segment_matrix(counts, risk, labels)),
+        table_html(cells, {"customers": ",.0f", "value at risk": ",.0f"}, left=("value tier", "risk tier", "segment")),
+    )))
+    totals = scores.groupby(scores["segment"].astype(str))[["current_value", "predicted_value", "value_at_risk"]].sum()
+    totals = totals.reindex([s for s in SEGMENTS if s in totals.index])
+    shown = totals.rename(index=names)
+    table = shown.reset_index(names="segment").assign(customers=scores["segment"].astype(str).value_counts().reindex(totals.index).to_numpy())
+    sections.append(_section("value-by-segment", "Current vs predicted value by segment", _grid(
+        figure_html(plots.plot_value_by_segment(shown)),
+        table_html(table[["segment", "customers", "current_value", "predicted_value", "value_at_risk"]].rename(columns={
+            "current_value": "current value (365 d)", "predicted_value": "predicted value", "value_at_risk": "value at risk"}),
+            {"customers": ",.0f", "current value (365 d)": ",.0f", "predicted value": ",.0f", "value at risk": ",.0f"},
+            left=("segment",)),
+    )))
+    rows = []
+    for key in SEGMENTS:
+        part = scores.loc[scores["segment"].astype(str) == key, "reasons"].fillna("")
+        if part.empty:
+            continue
+        for reason, count in list(reason_counts(part).items())[:REASONS_PER_SEGMENT]:
+            rows.append({"segment": names[key], "reason": reason, "customers": count, "share of segment": count / len(part)})
+    reasons_frame = pd.DataFrame(rows, columns=["segment", "reason", "customers", "share of segment"])
+    sections.append(_section(
+        "reasons-by-segment", "Top reasons by segment",
+        '<p class="note">Numbers specific to each customer are shown as N.</p>',
+        table_html(reasons_frame, {"customers": ",.0f", "share of segment": ".1%"}, left=("segment", "reason")),
+    ))
+    sections.append(_section("drift", "Drift against the training data", drift_html(sidecar.get("monitoring"))))
+    return _page(f"churnml scores as of {as_of}", f"{len(scores):,} customers", sections)
+
+
+def drift_html(monitoring: Mapping[str, Any] | None) -> str:
+    """The drift section: verdict, alerts, PSI chart and the per-feature table."""
+    if not monitoring:
+        return _missing("No monitoring results: the scores were written without a model drift reference "
+                        "(models trained before churnml recorded one). Retrain, then score again.")
+    threshold = float(monitoring.get("psi_threshold", 0.2))
+    parts = []
+    if monitoring.get("drifted"):
+        parts.append('<div class="alert"><b>Drift.</b> ' + " ".join(_e(a) for a in monitoring.get("alerts", [])) + "</div>")
+    else:
+        parts.append(f'<div class="ok">No drift: every PSI is at most {threshold:g} and the model is '
+                     f'{_e(monitoring.get("model_age_days", "?"))} days old (limit {_e(monitoring.get("max_model_age_days", "?"))}).</div>')
+    for note in monitoring.get("notes", []):
+        parts.append(f'<p class="note">{_e(note)}</p>')
+    history = monitoring.get("share_without_history") or {}
+    ref, cur = history.get("reference"), history.get("current")
+    if ref is not None and cur is not None:
+        parts.append(f"<p>Customers without purchase history: {cur:.1%} (training {ref:.1%}).</p>")
+    features = pd.DataFrame(monitoring.get("features", []))
+    score_rows = pd.DataFrame([{"feature": f"score: {k}", "psi": v.get("psi"), "mean_reference": v.get("mean_reference"),
+                                "mean": v.get("mean")} for k, v in (monitoring.get("scores") or {}).items()])
+    psi = pd.concat([score_rows, features], ignore_index=True) if len(features) or len(score_rows) else pd.DataFrame()
+    if len(psi):
+        chart = figure_html(plots.plot_psi(psi.set_index("feature")["psi"].astype(float), threshold))
+        table = psi.assign(
+            new_categories=psi.get("new_categories", pd.Series([None] * len(psi))).map(lambda v: ", ".join(v) if isinstance(v, list) else ""),
+        )
+        columns = [c for c in ("feature", "psi", "missing_rate_reference", "missing_rate", "mean_reference", "mean", "new_categories") if c in table]
+        shown = table[columns].rename(columns={"missing_rate_reference": "missing (training)", "missing_rate": "missing (now)",
+                                               "mean_reference": "mean (training)", "mean": "mean (now)", "new_categories": "new categories"})
+        parts.append(_grid(chart, table_html(shown, {"psi": ".3f", "missing (training)": ".1%", "missing (now)": ".1%",
+                                                     "mean (training)": ",.3g", "mean (now)": ",.3g"},
+                                             left=("feature", "new categories"))))
+    return "".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# A retention list
+# ---------------------------------------------------------------------------------------------
+
+
+def list_report(customers: pd.DataFrame, summary: Mapping[str, Any], config: Config | None = None) -> str:
+    """HTML report of a retention list (:func:`churnml.targeting.retention_list`).
+
+    Parameters
+    ----------
+    customers : pandas.DataFrame
+        The list (rank order).
+    summary : mapping
+        Its summary (``RetentionSummary.to_dict()``, the list's JSON file).
+    config : Config, optional
+        Segment display names.
+
+    Returns
+    -------
+    str
+        The page; sections :data:`LIST_SECTIONS`.
+    """
+    names = segment_names(config)
+    contact_cost = float(summary.get("contact_cost", 0.0))
+    success_rate = float(summary.get("success_rate", 0.0))
+    roi = summary.get("roi")
+    sections = [_section("overview", "Overview", _key_values([
+        ("customers on the list", f"{len(customers):,}"),
+        ("from scores", summary.get("scores", "?")),
+        ("assumptions", f"contact cost {contact_cost:g}, success rate {success_rate:g}"),
+    ]))]
+    limited = {"budget": "the budget", "max_customers": "the maximum count", "none": "no limit (every candidate)"}
+    sections.append(_section("retention-summary", "Summary", _key_values([
+        ("customers considered", f"{summary.get('scored', 0):,}"),
+        ("with a positive expected benefit", f"{summary.get('candidates', 0):,}"),
+        ("selected", f"{summary.get('selected', len(customers)):,} (stopped by {limited.get(summary.get('limited_by'), '?')})"),
+        ("total contact cost", f"{summary.get('total_cost', 0.0):,.2f}"),
+        ("expected value saved", f"{summary.get('expected_value_saved', 0.0):,.2f}"),
+        ("expected net benefit", f"{summary.get('expected_net_benefit', 0.0):,.2f}"),
+        ("expected ROI", "–" if roi is None else f"{roi:.1%}"),
+    ])))
+    value_at_risk = customers["value_at_risk"].to_numpy(dtype=float) if len(customers) else np.empty(0)
+    cost = np.arange(1, len(value_at_risk) + 1) * contact_cost
+    saved = np.cumsum(value_at_risk * success_rate)
+    roi_parts = [_missing("The list is empty: nothing to plot.")] if len(customers) == 0 else [
+        '<p class="note">Going down the list in rank order: what each extra budget buys. The curve flattens where '
+        "further contacts save little more than they cost.</p>",
+        _grid(figure_html(plots.plot_roi_curve(cost, saved, float(summary.get("total_cost", cost[-1]))))),
+    ]
+    sections.append(_section("roi-curve", "Expected value saved vs budget", *roi_parts))
+    by_segment = pd.DataFrame(summary.get("by_segment") or [])
+    if by_segment.empty:
+        by_segment_html = _missing("Nobody selected.")
+    else:
+        by_segment = by_segment.assign(name=by_segment["segment"].map(names).fillna(by_segment.get("name")))
+        by_segment_html = table_html(
+            by_segment[["name", "customers", "total_cost", "expected_value_saved", "expected_net_benefit", "suggested_action"]].rename(
+                columns={"name": "segment", "total_cost": "cost", "expected_value_saved": "value saved",
+                         "expected_net_benefit": "net benefit", "suggested_action": "suggested action"}),
+            {"customers": ",.0f", "cost": ",.0f", "value saved": ",.0f", "net benefit": ",.0f"},
+            left=("segment", "suggested action"),
+        )
+    sections.append(_section("by-segment", "By segment", by_segment_html))
+    return _page("churnml retention list", f"{len(customers):,} customers, expected net benefit "
+                 f"{summary.get('expected_net_benefit', 0.0):,.0f}", sections)

@@ -1,0 +1,137 @@
+"""Shared fixtures. Append new ones; keep each expensive fixture session-scoped and documented."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from churnml.config import Config
+from churnml.dataset import Dataset
+
+
+@dataclass(frozen=True)
+class TrainedStore:
+    """A generated sample and one trained champion in a private MLflow store."""
+
+    root: Path
+    """Working folder (holds ``data/`` and ``mlruns/``)."""
+    data: Path
+    dataset: Dataset
+    result: object
+    """The :class:`churnml.train.TrainingResult`."""
+    tracking_uri: str
+    as_of: str
+    test_cutoff: str
+
+
+TRAINED_AS_OF = "2025-12-01"
+
+
+@pytest.fixture(scope="session")
+def trained_store(tmp_path_factory: pytest.TempPathFactory) -> TrainedStore:
+    """Train once per session (~25 s: 2,000 customers, 2 trials per model, 100 rounds).
+
+    The store is private: the MLflow environment is set only while training; tests that use the
+    store take :func:`use_trained_store`, which points MLFLOW_TRACKING_URI and the cwd at it.
+    """
+    from churnml.generate import generate
+    from churnml.train import train
+    from churnml.validate import load_dataset
+
+    root = tmp_path_factory.mktemp("trained_store")
+    data = root / "data"
+    generate(data, 2000, seed=5)
+    dataset = load_dataset(data, Config())
+    uri = f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        patch.setenv("MLFLOW_TRACKING_URI", uri)
+        result = train(dataset, TRAINED_AS_OF, Config(), trials=2, seed=3, n_estimators=100, n_jobs=1)
+    test_cutoff = f"{result.cutoffs['test'][0]:%Y-%m-%d}"
+    return TrainedStore(root, data, dataset, result, uri, TRAINED_AS_OF, test_cutoff)
+
+
+@pytest.fixture
+def use_trained_store(trained_store: TrainedStore, monkeypatch: pytest.MonkeyPatch) -> TrainedStore:
+    """:func:`trained_store`, with MLFLOW_TRACKING_URI and the working directory pointing at it."""
+    monkeypatch.chdir(trained_store.root)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", trained_store.tracking_uri)
+    return trained_store
+
+
+@dataclass(frozen=True)
+class ServedStore:
+    """What the HTTP API serves in tests: registered champion models, a snapshot and batch scores."""
+
+    root: Path
+    data: Path
+    dataset: Dataset
+    tracking_uri: str
+    snapshots: Path
+    """Folder holding the snapshot `churnml score` wrote."""
+    scores: Path
+    """The batch scores `churnml score` wrote for the same as-of date."""
+    as_of: str
+
+    def env(self, api_key: str) -> dict[str, str]:
+        """Environment variables the service reads."""
+        return {"MLFLOW_TRACKING_URI": self.tracking_uri, "CHURNML_API_KEY": api_key,
+                "CHURNML_SNAPSHOTS": str(self.snapshots), "CHURNML_ALIAS": "champion"}
+
+
+SERVED_AS_OF = "2025-12-01"
+
+
+@pytest.fixture(scope="session")
+def served_store(tmp_path_factory: pytest.TempPathFactory) -> ServedStore:
+    """Small fitted models registered as champion, then `churnml score` (scores + snapshot) (~20 s).
+
+    The models are fitted directly (no tuning) to keep the API tests fast; they go through the
+    same registry, alias and snapshot hand-over as trained ones. The store is private: its
+    environment is set only while building it.
+    """
+    from typer.testing import CliRunner
+
+    from churnml import metrics, tracking
+    from churnml.cli import get_app
+    from churnml.generate import generate
+    from churnml.labels import build_training_set
+    from churnml.models import ChurnModel, ValueModel
+    from churnml.validate import load_dataset
+
+    root = tmp_path_factory.mktemp("served_store")
+    data = root / "data"
+    generate(data, 1500, seed=3)
+    dataset = load_dataset(data, Config())
+    training = build_training_set(dataset, "2025-09-01", Config())
+    frame, names = training.frame, training.feature_names
+    train, validation, test = (frame[frame["split"] == s] for s in ("train", "validation", "test"))
+    monotone = {s.name: s.monotone for s in training.specs if s.kind == "numeric" and s.monotone}
+    churn = ChurnModel(monotone=monotone, n_estimators=60, num_leaves=15, early_stopping_rounds=None, n_jobs=1)
+    churn.fit(train[names], train["churned"], validation[names], validation["churned"])
+    value = ValueModel(n_estimators=40, num_leaves=15, early_stopping_rounds=None, n_jobs=1)
+    value.fit(train[names], train["value"], train["churned"] == 0)
+    probability = churn.predict_proba(test[names])
+    metadata = {
+        "as_of": "2025-09-01", "horizon_days": 90, "feature_names": names,
+        "specs": [s.to_dict() for s in training.specs], "grade": "B", "grades": {"churn": "B", "value": "B", "overall": "B"},
+        "test_metrics": {
+            "churn": {"model": metrics.churn_metrics(test["churned"].to_numpy(), probability)},
+            "value": {"model": metrics.value_metrics(test["value"].to_numpy(), (1 - probability) * value.predict(test[names]))},
+        },
+    }
+    uri = f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
+    snapshots, scores = root / "snapshots", root / "scores.parquet"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        patch.setenv("MLFLOW_TRACKING_URI", uri)
+        with tracking.start_training_run("api tests") as run:
+            versions = run.log_models(churn, value, test[names].head(5), metadata)
+        for name, version in zip(tracking.MODEL_NAMES, versions):
+            tracking.promote(name, version)
+        result = CliRunner().invoke(get_app(), ["score", str(data), "--as-of", SERVED_AS_OF, "--out", str(scores),
+                                                "--snapshot-dir", str(snapshots)])
+        assert result.exit_code == 0, result.output
+    return ServedStore(root, data, dataset, uri, snapshots, scores, SERVED_AS_OF)

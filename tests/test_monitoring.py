@@ -1,0 +1,245 @@
+"""Monitoring: PSI and friends on synthetic frames, drift in `churnml score`, and `churnml evaluate`.
+
+The unit tests need no model. The rest share the session's trained store (tests/conftest.py):
+scores at the model's own test cutoff are the "unshifted" population, and `evaluate` on them must
+give back the test metrics the training run logged.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from churnml import monitoring
+from churnml.cli import get_app
+from churnml.config import Config
+from churnml.labels import build_scoring_frame
+
+runner = CliRunner()
+
+
+def _text(result) -> str:
+    return " ".join((result.output + result.stderr).split())
+
+
+def _message(stderr: str, start: str) -> str:
+    """The message from ``start`` on (MLflow's download progress bars may come first)."""
+    text = " ".join(stderr.split())
+    return text[text.index(start):] if start in text else text
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure functions
+# ---------------------------------------------------------------------------------------------
+
+
+def _frame(rng: np.random.Generator, n: int, shift: float = 0.0, new_plan: bool = False, missing: float = 0.0) -> pd.DataFrame:
+    plans = np.array(["basic", "plus", "premium"])
+    plan = rng.choice(plans, size=n, p=[0.5, 0.3, 0.2]).astype(object)
+    if new_plan:
+        plan[: n // 4] = "platinum"
+    spend = rng.gamma(2.0, 50.0, size=n) * (1 + shift)
+    spend[rng.random(n) < missing] = np.nan
+    return pd.DataFrame({
+        "tenure_days": rng.normal(700, 200, size=n) + shift * 400,
+        "monetary_365d": spend,
+        "frequency_lifetime": rng.poisson(5, size=n).astype(float),
+        "plan": pd.Categorical(plan),
+    })
+
+
+NAMES = ["tenure_days", "monetary_365d", "frequency_lifetime", "plan"]
+
+
+@pytest.fixture(scope="module")
+def reference() -> dict:
+    rng = np.random.default_rng(0)
+    frame = _frame(rng, 5000)
+    scores = {"churn_probability": rng.beta(1, 8, 5000), "predicted_value": rng.gamma(2.0, 50.0, 5000)}
+    return monitoring.reference_statistics(frame, NAMES, ["plan"], scores, "2025-06-30")
+
+
+def test_psi_is_zero_for_equal_shares_and_grows_with_the_shift():
+    assert monitoring.psi([0.25] * 4, [0.25] * 4) == 0.0
+    small = monitoring.psi([0.25] * 4, [0.3, 0.25, 0.25, 0.2])
+    large = monitoring.psi([0.25] * 4, [0.7, 0.1, 0.1, 0.1])
+    assert 0 < small < 0.1 < 0.2 < large
+    # An empty bin is floored, not infinite.
+    assert np.isfinite(monitoring.psi([0.5, 0.5], [1.0, 0.0]))
+
+
+def test_reference_statistics_shape(reference):
+    stats = reference["features"]["monetary_365d"]
+    assert stats["kind"] == "numeric" and len(stats["edges"]) == 9
+    assert sum(stats["bin_shares"]) == pytest.approx(1.0)
+    assert reference["features"]["plan"]["shares"].keys() == {"basic", "plus", "premium"}
+    assert set(reference["scores"]) == {"churn_probability", "predicted_value"}
+    assert reference["as_of"] == "2025-06-30" and reference["rows"] == 5000
+    assert 0 < reference["share_without_history"] < 0.02  # Poisson(5) is 0 for ~0.7 %
+    json.dumps(reference)  # JSON-ready, as it is logged
+
+
+def test_drift_stays_quiet_on_a_fresh_sample_of_the_same_population(reference):
+    rng = np.random.default_rng(1)
+    frame = _frame(rng, 3000)
+    scores = {"churn_probability": rng.beta(1, 8, 3000), "predicted_value": rng.gamma(2.0, 50.0, 3000)}
+    report = monitoring.drift(reference, frame, scores, "2025-08-01")
+    assert not report.drifted, report.alerts
+    assert report.features["psi"].max() < 0.05
+    assert all(v["psi"] < 0.05 for v in report.scores.values())
+    assert report.model_age_days == 32 and report.alerts == [] and report.notes == []
+
+
+def test_drift_fires_on_shifted_data_and_names_the_worst_features(reference):
+    rng = np.random.default_rng(2)
+    frame = _frame(rng, 3000, shift=1.0, new_plan=True, missing=0.3)
+    scores = {"churn_probability": rng.beta(3, 4, 3000), "predicted_value": rng.gamma(2.0, 50.0, 3000)}
+    report = monitoring.drift(reference, frame, scores, "2025-08-01")
+    assert report.drifted
+    assert set(report.worst_features(3)) == {"tenure_days", "monetary_365d", "plan"}
+    assert report.worst_features(5, above=0.2) == report.features.loc[report.features["drifted"], "feature"].tolist()
+    assert "frequency_lifetime" not in report.worst_features(5, above=0.2)
+    plan = report.features.set_index("feature").loc["plan"]
+    assert plan["new_categories"] == ["platinum"]
+    money = report.features.set_index("feature").loc["monetary_365d"]
+    assert money["missing_rate_reference"] == 0.0 and money["missing_rate"] == pytest.approx(0.3, abs=0.03)
+    assert report.scores["churn_probability"]["drifted"] and not report.scores["predicted_value"]["drifted"]
+    text = " ".join(report.alerts + report.notes)
+    assert "tenure_days" in text and "churn_probability" in text and "platinum" in text and "monetary_365d is missing" in text
+    as_dict = report.to_dict()
+    json.dumps(as_dict)
+    assert as_dict["drifted"] and monitoring.worst_features(as_dict, 3) == report.worst_features(3)
+
+
+def test_an_old_model_alone_is_drift(reference):
+    rng = np.random.default_rng(1)
+    frame = _frame(rng, 3000)
+    config = Config().replace(monitoring={"max_model_age_days": 30})
+    report = monitoring.drift(reference, frame, None, "2025-08-01", config)
+    assert report.drifted and report.model_age_days == 32
+    assert report.alerts == ["The model is 32 days old (trained as of 2025-06-30), older than max_model_age_days=30; retrain it."]
+
+
+# ---------------------------------------------------------------------------------------------
+# With a trained model
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def test_cutoff_scores(trained_store, tmp_path_factory) -> Path:
+    """`churnml score` at the model's test cutoff (default config): the unshifted population."""
+    folder = tmp_path_factory.mktemp("monitoring_scores")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(trained_store.root)
+        patch.setenv("MLFLOW_TRACKING_URI", trained_store.tracking_uri)
+        out = folder / "scores.parquet"
+        result = runner.invoke(get_app(), ["score", str(trained_store.data), "--as-of", trained_store.test_cutoff,
+                                           "--out", str(out), "--snapshot-dir", str(folder / "snapshots"), "--fail-on-drift"])
+    assert result.exit_code == 0, _text(result)
+    assert "Warning" not in result.stderr
+    return out
+
+
+@pytest.mark.slow
+def test_score_sidecar_has_a_quiet_monitoring_section_at_the_test_cutoff(test_cutoff_scores, trained_store):
+    sidecar = json.loads(test_cutoff_scores.with_name("scores.parquet.json").read_text())
+    section = sidecar["monitoring"]
+    assert section["drifted"] is False and section["alerts"] == []
+    assert section["model_age_days"] == -90  # scored at the test cutoff, 90 days before the training as-of
+    names = {row["feature"] for row in section["features"]}
+    assert names == set(json_feature_names(trained_store))
+    assert max(row["psi"] for row in section["features"]) < 0.2
+    assert set(section["scores"]) == {"churn_probability", "predicted_value"}
+    # The test cutoff is where the score reference comes from: identical distributions.
+    assert all(v["psi"] < 1e-9 for v in section["scores"].values())
+    assert section["share_without_history"]["current"] is not None
+
+
+def json_feature_names(store) -> list[str]:
+    from churnml import tracking
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", store.tracking_uri)
+        return tracking.load_run(store.result.run_id).metadata["feature_names"]
+
+
+@pytest.mark.slow
+def test_drift_fires_on_deliberately_shifted_scoring_features(use_trained_store):
+    from churnml import tracking
+
+    models = tracking.load_models()
+    features = build_scoring_frame(use_trained_store.dataset, pd.Timestamp(use_trained_store.test_cutoff), Config())
+    quiet = monitoring.drift(models.monitoring_reference, features, None, use_trained_store.test_cutoff)
+    assert not quiet.drifted, quiet.alerts
+    shifted = features.copy()
+    shifted["days_since_last_purchase"] = shifted["days_since_last_purchase"] + 120
+    shifted["monetary_365d"] = shifted["monetary_365d"] * 4
+    names = list(models.churn.feature_names_)
+    churn_probability = models.churn.predict_proba(features[names])
+    same = monitoring.drift(models.monitoring_reference, features, {"churn_probability": churn_probability}, use_trained_store.test_cutoff)
+    assert same.scores["churn_probability"]["psi"] < 1e-9  # the score reference is this very cutoff
+    scores = {"churn_probability": np.clip(churn_probability * 3, 0, 1)}
+    loud = monitoring.drift(models.monitoring_reference, shifted, scores, use_trained_store.test_cutoff)
+    assert loud.drifted
+    assert set(loud.worst_features(2)) == {"days_since_last_purchase", "monetary_365d"}
+    assert loud.scores["churn_probability"]["drifted"]
+
+
+@pytest.mark.slow
+def test_score_warns_or_fails_on_drift(use_trained_store, tmp_path):
+    config = tmp_path / "strict.toml"
+    config.write_text("[monitoring]\npsi_threshold = 0.0001\n")
+    args = ["score", str(use_trained_store.data), "--as-of", use_trained_store.test_cutoff, "--config", str(config),
+            "--snapshot-dir", str(tmp_path / "snapshots")]
+    warned = runner.invoke(get_app(), [*args, "--out", str(tmp_path / "a.parquet")])
+    assert warned.exit_code == 0, _text(warned)
+    worst = monitoring.worst_features(json.loads((tmp_path / "a.parquet.json").read_text())["monitoring"], 1)[0]
+    stderr = _message(warned.stderr, "Warning:")
+    assert stderr.startswith("Warning:") and f"Worst features: {worst}" in stderr
+    failed = runner.invoke(get_app(), [*args, "--out", str(tmp_path / "b.parquet"), "--fail-on-drift"])
+    assert failed.exit_code == 3
+    stderr = _message(failed.stderr, "Error:")
+    assert stderr.startswith("Error:") and f"Worst features: {worst}" in stderr and "exit code is 3" in stderr
+    assert json.loads((tmp_path / "b.parquet.json").read_text())["monitoring"]["drifted"] is True
+
+
+@pytest.mark.slow
+def test_evaluate_reproduces_the_training_test_metrics(use_trained_store, test_cutoff_scores):
+    from churnml import tracking
+
+    result = runner.invoke(get_app(), ["evaluate", str(test_cutoff_scores), str(use_trained_store.data)])
+    assert result.exit_code == 0, _text(result)
+    assert f"Backtest of scores as of {use_trained_store.test_cutoff}" in _text(result)
+    trained = use_trained_store.result
+    client = tracking._client()
+    runs = client.search_runs([client.get_experiment_by_name(tracking.EXPERIMENT_NAME).experiment_id],
+                              "tags.`churnml.kind` = 'backtest'")
+    assert len(runs) >= 1
+    backtest = runs[0]
+    assert backtest.data.tags["churnml.churn_model_version"] == trained.churn_version
+    assert backtest.data.tags["churnml.training_run_id"] == trained.run_id
+    for key, expected in trained.churn_metrics["model"].items():
+        assert backtest.data.metrics[f"churn_model_{key}"] == pytest.approx(expected, rel=1e-6, abs=1e-9), key
+    for key, expected in trained.value_metrics["model"].items():
+        assert backtest.data.metrics[f"value_model_{key}"] == pytest.approx(expected, rel=1e-6, abs=1e-9), key
+    history = client.get_metric_history(trained.run_id, "backtest_churn_model_roc_auc")
+    assert history[-1].step == -90 and history[-1].value == pytest.approx(trained.churn_metrics["model"]["roc_auc"])
+    version = client.get_model_version(tracking.CHURN_MODEL_NAME, trained.churn_version)
+    assert f"churnml.backtest.{use_trained_store.test_cutoff}.roc_auc" in version.tags
+
+
+@pytest.mark.slow
+def test_evaluate_refuses_before_the_horizon_has_passed(use_trained_store, tmp_path):
+    out = tmp_path / "late.parquet"
+    scored = runner.invoke(get_app(), ["score", str(use_trained_store.data), "--as-of", use_trained_store.as_of,
+                                       "--out", str(out), "--snapshot-dir", str(tmp_path / "snapshots")])
+    assert scored.exit_code == 0, _text(scored)
+    result = runner.invoke(get_app(), ["evaluate", str(out), str(use_trained_store.data)])
+    assert result.exit_code == 2
+    stderr = _message(result.stderr, "Error:")
+    assert stderr.startswith(f"Error: The horizon of these scores (as of {use_trained_store.as_of}, 90 days) ends on 2026-03-01")
+    assert "is not known yet" in stderr
