@@ -123,3 +123,14 @@ def test_explain_is_vectorised_enough() -> None:
     assert len(reasons) == n
     assert max(len(r) for r in reasons) == 3
     assert elapsed < 20
+
+
+def test_identifier_like_attributes_are_never_reasons() -> None:
+    from churnml.features import FeatureSpec
+    from churnml.reasons import MAX_REASON_LEVELS, explainable_specs
+
+    manager = FeatureSpec("account_manager", "", "customers", None, "categorical", 0, "account_manager: {account_manager}")
+    tier = FeatureSpec("product_tier", "", "customers", None, "categorical", 0, "product_tier: {product_tier}")
+    categories = {"account_manager": [f"AM{i}" for i in range(MAX_REASON_LEVELS + 1)], "product_tier": ["basic", "plus"]}
+    kept = explainable_specs([manager, tier], categories)
+    assert [s.reason for s in kept] == [None, "product_tier: {product_tier}"]

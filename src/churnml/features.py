@@ -446,7 +446,7 @@ def _features(layout: Mapping[str, frozenset[str]], attributes: Mapping[str, str
     add("frequency_trend",
         f"COALESCE(ta.purchases_{TREND_DAYS}d, 0) - COALESCE(ta.purchases_prev, 0)",
         "Purchases in the last 90 days minus purchases in the 90 before.", tx, "90d vs prev 90d",
-        -1, "{frequency_trend:+.0f} purchases on the previous quarter")
+        -1, "purchases {frequency_trend:+.0f} vs the previous quarter")
 
     # -- inter-purchase gaps ------------------------------------------------------------------
     mean_gap = "CASE WHEN ta.gap_n > 0 THEN ta.gap_sum / ta.gap_n END"

@@ -13,6 +13,8 @@ million customers cost three million short ``str.format`` calls and nothing per 
 
 from __future__ import annotations
 
+import dataclasses
+
 import string
 from typing import Callable, Mapping, Sequence
 
@@ -92,6 +94,25 @@ def top_drivers(
         columns = np.hstack([columns, np.full((n, k - k_eff), -1)])
         values = np.hstack([values, np.zeros((n, k - k_eff))])
     return columns, np.where(columns >= 0, values, 0.0)
+
+
+MAX_REASON_LEVELS = 20
+"""A categorical attribute with more levels than this (an account-manager code, a postcode) names
+rather than explains: "account_manager: AM270" tells a marketer nothing, so it is never a reason."""
+
+
+def explainable_specs(specs: Sequence[FeatureSpec], categories: Mapping[str, Sequence]) -> list[FeatureSpec]:
+    """``specs`` without the reason of identifier-like categoricals.
+
+    ``categories`` are the levels the churn model was trained with (``ChurnModel.categories_``), so
+    batch scoring and the API, whatever customers they see, drop the same reasons.
+    """
+    return [
+        dataclasses.replace(spec, reason=None)
+        if spec.kind == "categorical" and len(categories.get(spec.name, ())) > MAX_REASON_LEVELS
+        else spec
+        for spec in specs
+    ]
 
 
 def explain(

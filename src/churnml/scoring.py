@@ -44,7 +44,7 @@ from churnml.dataset import Dataset
 from churnml.errors import DataError
 from churnml.features import FeatureSpec
 from churnml.labels import build_scoring_frame
-from churnml.reasons import explain, reason_text
+from churnml.reasons import explainable_specs, explain, reason_text
 from churnml.segments import (
     LIFECYCLE_STAGES,
     RISK_TIERS,
@@ -139,7 +139,7 @@ def _finish(
     with _timed(timings, "contributions"):
         contributions = models.churn.contributions(features[names])
     with _timed(timings, "reasons"):
-        reasons = reason_text(explain(contributions, features, specs))
+        reasons = reason_text(explain(contributions, features, explainable_specs(specs, models.churn.categories_)))
     del contributions
     with _timed(timings, "segments"):
         predicted_value = (1.0 - churn_probability) * value_if_retained

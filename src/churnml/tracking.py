@@ -24,6 +24,8 @@ see :mod:`churnml.train`). :func:`load_models` loads the pair behind an alias.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import tempfile
@@ -175,15 +177,18 @@ class TrainingRun:
         versions = []
         for name, model, artifact in ((CHURN_MODEL_NAME, churn_model, "churn_model"), (VALUE_MODEL_NAME, value_model, "value_model")):
             signature = infer_signature(example, model.predict(input_example))
-            info = mlflow.sklearn.log_model(
-                model,
-                name=artifact,
-                signature=signature,
-                input_example=example,
-                registered_model_name=name,
-                pip_requirements=_requirements(),
-                serialization_format="cloudpickle",
-            )
+            # MLflow prints "Successfully registered model …" straight to stderr; the caller reports
+            # the versions itself, so keep the terminal to that.
+            with contextlib.redirect_stderr(io.StringIO()):
+                info = mlflow.sklearn.log_model(
+                    model,
+                    name=artifact,
+                    signature=signature,
+                    input_example=example,
+                    registered_model_name=name,
+                    pip_requirements=_requirements(),
+                    serialization_format="cloudpickle",
+                )
             version = str(info.registered_model_version)
             self.client.set_model_version_tag(name, version, "churnml.run_id", self.run_id)
             self.client.set_registered_model_alias(name, CHALLENGER, version)

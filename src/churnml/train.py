@@ -18,6 +18,8 @@
 
 from __future__ import annotations
 
+import os
+
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -32,7 +34,7 @@ from churnml.dataset import Dataset
 from churnml.errors import ProblemError
 from churnml.features import feature_description
 from churnml.labels import TrainingSet, build_training_set
-from churnml.reasons import explain
+from churnml.reasons import explainable_specs, explain
 
 TrialProgress = Callable[[str, int, int, float | None], None]
 """``(kind, finished_trials, n_trials, best_value)`` after each trial, for progress bars."""
@@ -140,6 +142,14 @@ def _champion_metrics(X_test: pd.DataFrame, churned: np.ndarray, value: np.ndarr
     return result, None
 
 
+ROWS_PER_THREAD = 100_000
+
+
+def default_threads(rows: int) -> int:
+    """LightGBM threads worth using for ``rows`` training rows (see :func:`train`)."""
+    return max(1, min(os.cpu_count() or 1, 1 + rows // ROWS_PER_THREAD))
+
+
 def train(
     dataset: Dataset,
     as_of: pd.Timestamp | str,
@@ -149,7 +159,7 @@ def train(
     timeout: float | None = None,
     seed: int | None = None,
     on_trial: TrialProgress | None = None,
-    n_jobs: int = 2,
+    n_jobs: int | None = None,
     n_estimators: int = 1000,
 ) -> TrainingResult:
     """Train, evaluate, track, register and (maybe) promote the churn and value models.
@@ -165,8 +175,9 @@ def train(
         Override ``[training] trials``, ``timeout_seconds``, ``seed``. ``trials`` counts per model.
     on_trial : callable, optional
         Progress hook, called after each Optuna trial (see :data:`TrialProgress`).
-    n_jobs : int
-        LightGBM threads (fixed, so results are reproducible).
+    n_jobs : int, optional
+        LightGBM threads. Default: one per 100,000 training rows, at most the machine's cores —
+        on small data a second thread costs more in synchronisation than it saves.
     n_estimators : int
         Maximum boosting rounds.
 
@@ -317,7 +328,7 @@ def train(
         run.log_dict(reports.run_report_data(
             churned["test"][sample], {k: v[sample] for k, v in churn_scores.items()}, value["test"][sample],
             value_predictions["model"][sample], churn_model.feature_importances_, value_model.feature_importances_,
-            explain(churn_model.contributions(sampled[names]), sampled, training_set.specs), dataset.summary, len(parts["test"]),
+            explain(churn_model.contributions(sampled[names]), sampled, explainable_specs(training_set.specs, churn_model.categories_)), dataset.summary, len(parts["test"]),
         ), tracking.REPORT_DATA_FILE)
         fitted_on = pd.concat([parts["train"], parts["validation"]])
         reference = monitoring.reference_statistics(

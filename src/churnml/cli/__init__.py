@@ -65,8 +65,27 @@ def _register_commands() -> None:
             importlib.import_module(f"{__name__}.{module.name}")
 
 
+def _quiet_libraries() -> None:
+    """Keep the terminal for churnml's own output: libraries' INFO chatter and progress bars go.
+
+    MLflow's database migrations, registry notices and artifact-download bars, and Optuna's
+    per-trial lines, repeat what churnml's progress bars and tables already say.
+    """
+    import logging
+    import os
+    import warnings
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
+    for name in ("mlflow", "alembic", "optuna", "py4j", "bentoml"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="optuna")
+    warnings.filterwarnings("ignore", message=".*pickle or cloudpickle.*")
+
+
 def main() -> None:
     """Console-script entry point."""
+    _quiet_libraries()
     _register_commands()
     app()
 
