@@ -254,3 +254,10 @@ def test_validate_cli_error_has_no_traceback(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "Error: Required table 'transactions' not found" in " ".join(result.stderr.split())
     assert "Traceback" not in result.output + result.stderr
+
+
+def test_the_example_config_in_the_repo_loads_and_equals_the_defaults() -> None:
+    from churnml.config import Config
+
+    example = load_config(Path(__file__).parent.parent / "training" / "churnml.example.toml")
+    assert example == Config()

@@ -236,7 +236,7 @@ def config_from_dict(raw: Mapping[str, Any], source: str = "config") -> Config:
                 )
             if not isinstance(user_col, str) or not user_col:
                 raise ConfigError(f"{source}: [columns.{table}] {contract_col} must be a column name, got {user_col!r}.")
-    kwargs["columns"] = {t: dict(m) for t, m in columns.items()}
+    kwargs["columns"] = {t: dict(m) for t, m in columns.items() if m}
     for name, cls in _SECTIONS.items():
         if name in raw:
             kwargs[name] = _section(name, cls, raw[name], source)

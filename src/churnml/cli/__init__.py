@@ -55,14 +55,16 @@ def command(*args: Any, **kwargs: Any) -> Callable:
     return decorate
 
 
+COMMAND_MODULES = ("demo", "generate", "validate", "features", "train", "score", "report", "serve")
+"""Command modules in the order `churnml --help` lists them: the order of the workflow."""
+
+
 def _register_commands() -> None:
     # Import for side effect: each module registers its commands on `app`.
     import importlib
-    import pkgutil
 
-    for module in pkgutil.iter_modules(__path__):
-        if not module.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{module.name}")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"{__name__}.{name}")
 
 
 def _quiet_libraries() -> None:

@@ -11,10 +11,6 @@ from rich.panel import Panel
 from rich.rule import Rule
 
 from churnml.cli import command, console
-from churnml.cli.generate import generate_command
-from churnml.cli.score import retention_list_command, score_command
-from churnml.cli.train import train_command
-from churnml.cli.validate import validate_command
 from churnml.errors import ConfigError
 
 DEMO_END = "2025-12-31"
@@ -36,6 +32,12 @@ def demo_command(
     service; tracks the training run and registers the models in MLflow (MLFLOW_TRACKING_URI, else
     ./mlruns). Ends with the grades, segment counts, the top of the list and every path written.
     """
+    # Imported here so that `churnml --help` lists commands in workflow order (see COMMAND_MODULES).
+    from churnml.cli.generate import generate_command
+    from churnml.cli.score import retention_list_command, score_command
+    from churnml.cli.train import train_command
+    from churnml.cli.validate import validate_command
+
     if customers < 300:
         raise ConfigError(f"--customers must be at least 300 for a model worth training, got {customers}.")
     data = out / "data"
