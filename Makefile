@@ -7,12 +7,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test setup java browser bench clean help
+.PHONY: demo test setup java browser clean help
 
 help:
 	@echo "make demo   - set up, then run the whole pipeline on a generated sample (see demo_out/)"
 	@echo "make test   - set up (Python deps, Java for Spark, Chromium for report screenshots), then run the tests"
-	@echo "make bench  - run the benchmarks in benchmarks/ (slow; figures go in README)"
 
 setup: $(STAMP)
 
@@ -39,9 +38,6 @@ demo: $(STAMP)
 
 test: $(STAMP) java browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider
-
-bench: $(STAMP) java
-	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf demo_out .pytest_cache
