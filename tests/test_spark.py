@@ -6,17 +6,23 @@ and strings exact, floats within 1e-9 relative, categoricals equal (levels and v
 
 from __future__ import annotations
 
+import functools
+import json
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 pytest.importorskip("pyspark")
 
 from churnml import labels as duck_labels  # noqa: E402
 from churnml import spark as churn_spark  # noqa: E402
+from churnml import tracking  # noqa: E402
+from churnml import train as train_module  # noqa: E402
+from churnml.cli import get_app  # noqa: E402
 from churnml.config import Config  # noqa: E402
 from churnml.errors import DataError  # noqa: E402
 from churnml.features import build_features  # noqa: E402
@@ -160,6 +166,124 @@ def test_scores_match_duckdb(dataset, sdata, models, tmp_path: Path) -> None:
     assert duck["reasons"].str.len().gt(0).any()
     assert_frames_equal(duck, spark)
     assert not list(tmp_path.glob("scores.tmp-*")) and not list(tmp_path.glob("scores.old-*"))
+
+
+# --------------------------------------------------------------------------------------------
+# The CLI with --engine spark: train on a Spark training set, score on Spark
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def spark_trained(spark, data_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """`churnml train --engine spark` into a private MLflow store: 1 trial, 30 rounds, 1 thread (~15 s)."""
+    root = tmp_path_factory.mktemp("spark_cli")
+    config = root / "churnml.toml"
+    config.write_text("[training]\nmin_customers = 50\n")  # the small generated population
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        patch.setenv("MLFLOW_TRACKING_URI", uri)
+        patch.setattr(train_module, "train_on", functools.partial(train_module.train_on, n_estimators=30, n_jobs=1))
+        result = CliRunner().invoke(get_app(), [
+            "train", str(data_dir), "--as-of", f"{TRAIN_AS_OF:%Y-%m-%d}", "--engine", "spark", "--master", "local[2]",
+            "--trials", "1", "--seed", "3", "--config", str(config),
+        ], terminal_width=200)
+        assert result.exit_code == 0, result.output
+        models = tracking.load_models("champion")
+        run = tracking._client().get_run(models.run_id)
+    return root, uri, config, models, run
+
+
+def test_train_with_spark_engine_registers_a_champion(spark_trained, training_sets) -> None:
+    _, _, _, models, run = spark_trained
+    duck = training_sets[0]
+    assert models.metadata["feature_names"] == duck.feature_names
+    assert models.metadata["as_of"] == f"{TRAIN_AS_OF:%Y-%m-%d}"
+    fingerprint = models.metadata["data_fingerprint"]
+    assert len(fingerprint) == 64 and run.data.params["data_fingerprint"] == fingerprint
+    assert run.data.params["rows_test"] == str((duck.frame["split"] == "test").sum())
+    assert run.data.tags["churnml.promoted"] == "True"
+
+
+def test_data_fingerprint_and_summary_on_spark(sdata, dataset) -> None:
+    fingerprint, summary = churn_spark.describe_data(sdata)
+    assert churn_spark.describe_data(sdata)[0] == fingerprint and len(fingerprint) == 64
+    assert summary["engine"] == "spark"
+    for key in ("customers", "customers_without_transactions", "share_without_transactions"):
+        assert summary[key] == pytest.approx(dataset.summary[key], rel=1e-12), key
+    for table, stats in summary["tables"].items():
+        assert stats["rows"] == dataset.summary["tables"][table]["clean_rows"], table
+        for key in ("first", "last"):
+            assert stats.get(key) == dataset.summary["tables"][table].get(key), (table, key)
+    # one changed value changes the fingerprint
+    from pyspark.sql import functions as F
+
+    customers = sdata.spark.table(sdata.views["customers"])
+    first = customers.first()["customer_id"]
+    changed = customers.withColumn("customer_id", F.when(F.col("customer_id") == first, "changed").otherwise(F.col("customer_id")))
+    view = f"{sdata.views['customers']}_changed"
+    changed.createOrReplaceTempView(view)
+    other = churn_spark.SparkData(sdata.spark, sdata.source, sdata.tables, sdata.layout, sdata.attributes, sdata.data_end,
+                                  {**sdata.views, "customers": view})
+    assert churn_spark.describe_data(other)[0] != fingerprint
+
+
+def test_score_with_spark_engine_equals_duckdb_score(spark_trained, data_dir: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    root, uri, config, models, _ = spark_trained
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    runner, as_of = CliRunner(), f"{SCORE_AS_OF:%Y-%m-%d}"
+    duck_out, spark_out = tmp_path / "duck.parquet", tmp_path / "spark_scores"
+    result = runner.invoke(get_app(), ["score", str(data_dir), "--as-of", as_of, "--out", str(duck_out), "--config", str(config),
+                                       "--snapshot-dir", str(tmp_path / "snapshots")], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    (tmp_path / "spark_scores.json").write_text("{}")  # a stale sidecar is replaced
+    result = runner.invoke(get_app(), ["score", str(data_dir), "--as-of", as_of, "--out", str(spark_out), "--config", str(config),
+                                       "--engine", "spark", "--master", "local[2]"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+
+    duck = pd.read_parquet(duck_out)
+    spark = pd.read_parquet(spark_out).sort_values("customer_id").reset_index(drop=True)
+    assert list(spark.columns) == list(duck.columns) == list(SCORE_COLUMNS)
+    assert (duck["churn_model_version"] == str(models.churn_version)).all()
+    assert_frames_equal(duck, spark)
+
+    duck_meta = json.loads((tmp_path / "duck.parquet.json").read_text())
+    spark_meta = json.loads((tmp_path / "spark_scores.json").read_text())
+    assert set(duck_meta) - {"monitoring"} <= set(spark_meta)
+    assert spark_meta["engine"] == "spark" and spark_meta["scores_file"] == "spark_scores"
+    for key in ("as_of", "models", "columns", "rows", "counts", "config"):
+        assert spark_meta[key] == duck_meta[key], key
+    for key, value in duck_meta["value_tier_thresholds"].items():
+        assert spark_meta["value_tier_thresholds"][key] == pytest.approx(value, rel=RTOL), key
+    for key, value in duck_meta["totals"].items():
+        assert spark_meta["totals"][key] == pytest.approx(value, rel=RTOL), key
+    for segment, stats in duck_meta["segments"].items():
+        for key, value in stats.items():
+            other = spark_meta["segments"][segment][key]
+            assert other == value if value is None else other == pytest.approx(value, rel=RTOL), (segment, key)
+    for column, stats in duck_meta["distributions"].items():
+        assert stats.keys() == spark_meta["distributions"][column].keys(), column
+        assert spark_meta["distributions"][column]["mean"] == pytest.approx(stats["mean"], rel=RTOL), column
+        for q in ("q00", "q100"):  # the extremes are exact; percentile_approx is within one rank elsewhere
+            assert spark_meta["distributions"][column][q] == pytest.approx(stats[q], rel=RTOL), (column, q)
+    assert len(spark_meta["data_fingerprint"]) == 64
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["duck.parquet", "duck.parquet.json", "snapshots", "spark_scores",
+                                                           "spark_scores.json"]
+
+
+def test_features_cli_with_spark_engine(spark, data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "features"
+    result = CliRunner().invoke(get_app(), ["features", str(data_dir), "--as-of", f"{SCORE_AS_OF:%Y-%m-%d}", "--out", str(out),
+                                            "--engine", "spark", "--master", "local[2]"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    described = json.loads((tmp_path / "features.features.json").read_text())
+    assert [d["name"] for d in described] == list(pd.read_parquet(out).columns[2:])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["features", "features.features.json"]
+    wrong = CliRunner().invoke(get_app(), ["features", str(data_dir), "--as-of", "2025-01-01", "--out", str(out),
+                                           "--master", "local[2]"])
+    assert wrong.exit_code != 0 and "--master applies to --engine spark only" in wrong.output
 
 
 # --------------------------------------------------------------------------------------------

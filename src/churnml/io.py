@@ -217,11 +217,16 @@ class TableWriter:
         return bool(self._ctx.__exit__(exc_type, exc, tb))
 
 
+def json_text(obj: Any) -> str:
+    """``obj`` as churnml writes JSON: pretty-printed, keys in insertion order, Timestamps/numpy/Paths converted."""
+    return json.dumps(obj, indent=2, default=_json_default) + "\n"
+
+
 def write_json(obj: Any, path: str | Path) -> Path:
     """Write JSON atomically (pretty-printed, keys in insertion order)."""
     path = Path(path)
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n", encoding="utf-8")
+        tmp.write_text(json_text(obj), encoding="utf-8")
     return path
 
 

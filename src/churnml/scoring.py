@@ -21,7 +21,7 @@ current_value           float      net revenue over the 365 days before ``as_of`
 ======================  =========  ============================================================
 
 One code path: :func:`score` (a whole dataset, in chunks) and :func:`score_features` (a few
-customers, e.g. from the HTTP API) share :func:`_predict` and :func:`_finish`. Value tiers need the
+customers, e.g. from the HTTP API) share :func:`predict` and :func:`_finish`. Value tiers need the
 whole population: :func:`score` computes their cut points from every customer's predicted value
 before the first chunk is finished; :func:`score_features` takes them as an argument (see
 :func:`population_value_thresholds`).
@@ -83,7 +83,7 @@ TREND_FEATURE = "spend_trend_pct"
 
 DEFAULT_CHUNK_SIZE = 100_000
 QUANTILES: tuple[float, ...] = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
-_DISTRIBUTION_COLUMNS = ("churn_probability", "predicted_value", "value_at_risk", "current_value")
+DISTRIBUTION_COLUMNS = ("churn_probability", "predicted_value", "value_at_risk", "current_value")
 
 Progress = Callable[[str, int, int], None]
 """``progress(stage, rows_done, rows_total)``; stages are ``"predict"`` and ``"explain"``."""
@@ -104,7 +104,11 @@ def model_specs(models: Any) -> list[FeatureSpec]:
     return [FeatureSpec(**spec) for spec in models.metadata.get("specs", [])]
 
 
-def _check_features(features: pd.DataFrame, models: Any) -> list[str]:
+def check_features(features: pd.DataFrame, models: Any) -> list[str]:
+    """The models' feature names; raises :class:`DataError` when ``features`` lacks a column scoring needs.
+
+    Used by every scoring path (batch, HTTP API, Spark executors) before :func:`predict`.
+    """
     names = list(models.churn.feature_names_)
     needed = ["customer_id", *names, CURRENT_VALUE_FEATURE, TENURE_FEATURE, TREND_FEATURE]
     missing = [c for c in dict.fromkeys(needed) if c not in features.columns]
@@ -117,8 +121,8 @@ def _check_features(features: pd.DataFrame, models: Any) -> list[str]:
     return names
 
 
-def _predict(features: pd.DataFrame, models: Any, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Churn probability and value if retained for each row."""
+def predict(features: pd.DataFrame, models: Any, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Churn probability and value if retained for each row (``names``: from :func:`check_features`)."""
     X = features[names]
     return models.churn.predict_proba(X), models.value.predict(X)
 
@@ -182,8 +186,8 @@ def population_value_thresholds(features: pd.DataFrame, models: Any, config: Con
     The HTTP API calls this once at start-up on the latest feature snapshot, then passes the result
     to :func:`score_features` for every request, so one customer gets the tier a batch run gives.
     """
-    names = _check_features(features, models)
-    churn_probability, value_if_retained = _predict(features, models, names)
+    names = check_features(features, models)
+    churn_probability, value_if_retained = predict(features, models, names)
     return compute_value_thresholds((1.0 - churn_probability) * value_if_retained, config)
 
 
@@ -226,9 +230,9 @@ def score_features(
     >>> score_features(snapshot[snapshot.customer_id == "C000042"], models, "2025-06-30")  # doctest: +SKIP
     """
     config = config or Config()
-    names = _check_features(features, models)
+    names = check_features(features, models)
     features = _sorted(features)
-    churn_probability, value_if_retained = _predict(features, models, names)
+    churn_probability, value_if_retained = predict(features, models, names)
     if value_thresholds is None:
         value_thresholds = compute_value_thresholds((1.0 - churn_probability) * value_if_retained, config)
     return _finish(features, churn_probability, value_if_retained, models, names, model_specs(models),
@@ -272,7 +276,7 @@ def score_chunks(
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
     as_of = pd.Timestamp(as_of)
-    names = _check_features(features, models)
+    names = check_features(features, models)
     specs = model_specs(models)
     features = _sorted(features)
     n = len(features)
@@ -282,7 +286,7 @@ def score_chunks(
     with _timed(timings, "predict"):
         for start, stop in bounds:
             chunk = features.iloc[start:stop]
-            churn_probability[start:stop], value_if_retained[start:stop] = _predict(chunk, models, names)
+            churn_probability[start:stop], value_if_retained[start:stop] = predict(chunk, models, names)
             if progress:
                 progress("predict", stop, n)
     with _timed(timings, "segments"):
@@ -402,7 +406,7 @@ def write_scores(
     out = Path(out)
     sidecar_path = out.with_name(out.name + ".json")
     chunks = [scores] if isinstance(scores, pd.DataFrame) else scores
-    numeric: dict[str, list[np.ndarray]] = {c: [] for c in _DISTRIBUTION_COLUMNS}
+    numeric: dict[str, list[np.ndarray]] = {c: [] for c in DISTRIBUTION_COLUMNS}
     counts: dict[str, dict[str, int]] = {
         "risk_tier": dict.fromkeys(RISK_TIERS, 0),
         "value_tier": dict.fromkeys(VALUE_TIERS, 0),
@@ -414,7 +418,7 @@ def write_scores(
     with io.TableWriter(out, fmt) as writer:
         for chunk in chunks:
             writer.write(chunk)
-            for column in _DISTRIBUTION_COLUMNS:
+            for column in DISTRIBUTION_COLUMNS:
                 numeric[column].append(chunk[column].to_numpy(dtype=float))
             for column, table in counts.items():
                 for key, count in chunk[column].value_counts().items():
@@ -447,12 +451,17 @@ def write_scores(
     return out, sidecar_path
 
 
+def quantile_name(q: float) -> str:
+    """Key of quantile ``q`` in a sidecar's ``distributions`` (``0.05`` -> ``"q05"``)."""
+    return f"q{round(q * 100):02d}"
+
+
 def _distribution(values: np.ndarray) -> dict[str, float | None]:
     values = values[np.isfinite(values)]
     if len(values) == 0:
-        return {"mean": None, **{f"q{round(q * 100):02d}": None for q in QUANTILES}}
+        return {"mean": None, **{quantile_name(q): None for q in QUANTILES}}
     quantiles = np.quantile(values, QUANTILES)
-    return {"mean": float(values.mean()), **{f"q{round(q * 100):02d}": float(v) for q, v in zip(QUANTILES, quantiles)}}
+    return {"mean": float(values.mean()), **{quantile_name(q): float(v) for q, v in zip(QUANTILES, quantiles)}}
 
 
 def _config_of(meta: Mapping[str, Any]) -> Config:

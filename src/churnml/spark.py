@@ -37,12 +37,14 @@ PySpark 4 with pandas 3
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import re
 import sys
 import uuid
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 import pandas as pd
 
@@ -125,6 +127,18 @@ def spark_session(
     # getOrCreate may hand back a session started elsewhere with other settings.
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     return spark
+
+
+def resolve_path(path: str | os.PathLike) -> str:
+    """``path`` for Spark: URLs (``s3a://…``, ``hdfs:///…``, ``file:/…``) as given, local paths made absolute.
+
+    The JVM resolves relative paths against its own start directory, which need not be Python's
+    current one.
+    """
+    text = os.fspath(path)
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:", text):
+        return text
+    return os.path.abspath(text)
 
 
 def to_spark_sql(duckdb_sql: str, tables: Mapping[str, str] | None = None) -> str:
@@ -304,6 +318,60 @@ def _typed(kind: str, source: str, column: str) -> str:
     return f"CAST({quoted} AS {_SPARK_TYPES[kind]})"
 
 
+def describe_data(data: SparkData) -> tuple[str, dict[str, Any]]:
+    """The data fingerprint and summary of tables read by Spark (one aggregate pass per table).
+
+    The Spark counterparts of ``Dataset.fingerprint`` and ``Dataset.summary``, for training runs
+    and score sidecars.
+
+    Fingerprint
+        sha256 over, per table in contract order: the table name, its canonical column names, its
+        row count, and the sum over rows of Spark's ``xxhash64`` of the row's values cast to
+        strings (NULL as ``∅``, ``|``-separated). Like DuckDB's, it is order-independent and
+        changes when any value changes, but the hash function differs: the same files give a
+        different fingerprint on the two engines (so the Optuna studies are not shared).
+
+    Summary
+        ``tables`` (``rows``, ``first`` / ``last`` event date, ``source``), ``customers``,
+        ``customers_without_transactions``, ``share_without_transactions``, ``data_end`` and
+        ``engine: "spark"``. There is no ``quarantined_rows``: Spark reads clean tables as they are.
+
+    Returns
+    -------
+    (str, dict)
+    """
+    from pyspark.sql import functions as F
+
+    digest = hashlib.sha256()
+    tables: dict[str, dict[str, Any]] = {}
+    for table in data.tables:
+        frame = data.spark.table(data.views[table])
+        columns = frame.columns
+        row = F.concat_ws("|", *[F.coalesce(F.col(f"`{c}`").cast("string"), F.lit("∅")) for c in columns])
+        aggregates = [F.count(F.lit(1)).alias("n"), F.sum(F.xxhash64(row).cast("decimal(38,0)")).alias("h")]
+        if table != "customers":
+            aggregates += [F.min("timestamp").alias("first"), F.max("timestamp").alias("last")]
+        result = frame.agg(*aggregates).collect()[0].asDict()
+        n, h = int(result["n"]), int(result["h"] or 0)
+        digest.update(f"{table}:{','.join(columns)}:{n}:{h};".encode())
+        tables[table] = {"rows": n, "source": data.source}
+        if table != "customers":
+            for key in ("first", "last"):
+                tables[table][key] = None if result[key] is None else str(pd.Timestamp(result[key]).date())
+    customers = tables["customers"]["rows"]
+    without = (data.spark.table(data.views["customers"]).select("customer_id")
+               .join(data.spark.table(data.views["transactions"]).select("customer_id"), "customer_id", "left_anti").count())
+    summary = {
+        "tables": tables,
+        "customers": customers,
+        "customers_without_transactions": int(without),
+        "share_without_transactions": (without / customers) if customers else 0.0,
+        "data_end": None if data.data_end is None else str(data.data_end),
+        "engine": "spark",
+    }
+    return digest.hexdigest(), summary
+
+
 # --------------------------------------------------------------------------------------------
 # Features, labels, training set
 # --------------------------------------------------------------------------------------------
@@ -471,6 +539,7 @@ def score(
     out: str,
     config: Config | None = None,
     partition_by: Sequence[str] = (),
+    sidecar: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Score the population at ``as_of`` on Spark; write the scores as Parquet, atomically.
 
@@ -493,11 +562,21 @@ def score(
     partition_by : sequence of str
         Columns to partition the folder by (e.g. ``("segment",)``). Spark stores these columns in
         the folder names, not in the files.
+    sidecar : mapping, optional
+        Context to record (:func:`churnml.scoring.score_metadata`). When given, the result is also
+        written as JSON to ``<out>.json`` (any Spark-writable path). Any previous ``<out>.json`` is
+        removed just before the new folder is committed, so a sidecar never describes another
+        run's scores.
 
     Returns
     -------
     dict
-        Sidecar facts: ``rows``, ``columns``, ``value_tier_thresholds``, ``counts``, ``segments``.
+        ``sidecar`` plus the facts the DuckDB sidecar (:func:`churnml.scoring.write_scores`) holds:
+        ``scores_file``, ``format``, ``rows``, ``columns``, ``counts``, ``value_tier_thresholds``,
+        ``totals``, ``segments``, ``distributions`` (mean and quantiles of each score column), and
+        ``engine``, ``partition_by``. The quantiles come from ``percentile_approx`` (rank error at
+        most 1e-5, an observed value rather than an interpolated one), so they may differ from the
+        DuckDB sidecar's in the last digits. Drift monitoring is not part of the Spark sidecar.
 
     Raises
     ------
@@ -506,7 +585,16 @@ def score(
     """
     from pyspark.sql import functions as F
 
-    from churnml.scoring import SCORE_COLUMNS, _check_features, _predict, score_features
+    from churnml.io import json_text
+    from churnml.scoring import (
+        DISTRIBUTION_COLUMNS,
+        QUANTILES,
+        SCORE_COLUMNS,
+        check_features,
+        predict,
+        quantile_name,
+        score_features,
+    )
     from churnml.segments import LIFECYCLE_STAGES, RISK_TIERS, SEGMENTS, VALUE_TIERS, value_thresholds
 
     config = config or Config()
@@ -518,12 +606,12 @@ def score(
                 f"No customers in the population at {as_of:%Y-%m-%d} in {data.source}. "
                 "Is the date before the first transaction or long after the last?"
             )
-        _check_features(pd.DataFrame(columns=features.columns), models)  # fail on the driver, not in a task
+        check_features(pd.DataFrame(columns=features.columns), models)  # fail on the driver, not in a task
 
         def predicted_value(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
             for batch in batches:
-                names = _check_features(batch, models)
-                churn_probability, value_if_retained = _predict(batch, models, names)
+                names = check_features(batch, models)
+                churn_probability, value_if_retained = predict(batch, models, names)
                 yield pd.DataFrame({"predicted_value": (1.0 - churn_probability) * value_if_retained})
 
         with _quiet_pandas4():
@@ -537,7 +625,9 @@ def score(
 
         with _quiet_pandas4():
             scores = features.mapInPandas(scored, _SCORE_SCHEMA).select(*SCORE_COLUMNS)
-        write_parquet_atomically(scores, out, partition_by)
+        sidecar_path = f"{out.rstrip('/')}.json"
+        remove_old_sidecar = (lambda: _delete(data.spark, sidecar_path)) if sidecar is not None else None
+        write_parquet_atomically(scores, out, partition_by, before_commit=remove_old_sidecar)
     finally:
         features.unpersist()
 
@@ -555,18 +645,39 @@ def score(
             F.count("*").alias("customers"), F.avg("churn_probability").alias("mean_churn_probability"),
             *[F.sum(c).alias(c) for c in sums]).collect()
     }
-    return {
+    finite = {c: F.when(F.col(c).isNotNull() & ~F.isnan(c), F.col(c)) for c in DISTRIBUTION_COLUMNS}
+    overall = written.agg(
+        *[F.sum(c).alias(f"total_{c}") for c in sums],
+        *[F.avg(finite[c]).alias(f"mean_{c}") for c in DISTRIBUTION_COLUMNS],
+        *[F.percentile_approx(finite[c], list(QUANTILES), 100_000).alias(f"quantiles_{c}") for c in DISTRIBUTION_COLUMNS],
+    ).collect()[0]
+    distributions = {}
+    for c in DISTRIBUTION_COLUMNS:
+        quantiles = overall[f"quantiles_{c}"] or [None] * len(QUANTILES)  # None: no finite value
+        distributions[c] = {"mean": overall[f"mean_{c}"],
+                            **{quantile_name(q): None if v is None else float(v) for q, v in zip(QUANTILES, quantiles)}}
+    result = {
+        **dict(sidecar or {}),
+        "engine": "spark",
+        "scores_file": out.rstrip("/").rsplit("/", 1)[-1],
+        "format": "parquet",
+        "partition_by": list(partition_by),
         "rows": rows,
         "columns": list(SCORE_COLUMNS),
-        "value_tier_thresholds": thresholds.to_dict(),
         "counts": counts,
+        "value_tier_thresholds": thresholds.to_dict(),
+        "totals": {c: float(overall[f"total_{c}"] or 0.0) for c in sums},
         "segments": {
             key: {"customers": int(by_segment.get(key, {}).get("customers", 0)),
                   "mean_churn_probability": by_segment.get(key, {}).get("mean_churn_probability"),
                   **{c: float(by_segment.get(key, {}).get(c) or 0.0) for c in sums}}
             for key in SEGMENTS
         },
+        "distributions": distributions,
     }
+    if sidecar is not None:
+        write_text_atomically(data.spark, json_text(result), sidecar_path)
+    return result
 
 
 _SCORE_SCHEMA = (
@@ -576,12 +687,18 @@ _SCORE_SCHEMA = (
 )
 
 
-def write_parquet_atomically(frame: "SparkFrame", out: str, partition_by: Sequence[str] = ()) -> str:
+def write_parquet_atomically(
+    frame: "SparkFrame",
+    out: str,
+    partition_by: Sequence[str] = (),
+    before_commit: Callable[[], None] | None = None,
+) -> str:
     """Write ``frame`` as a Parquet folder at ``out``: to a temporary sibling, then rename.
 
     A failed job leaves ``out`` as it was. An existing ``out`` is replaced only after the new
     folder is complete. Renaming is atomic on HDFS and local disks. On object stores (S3, GCS)
     a rename is a copy, so use a committer built for them or write to a new path per run.
+    ``before_commit`` runs once the new folder is complete, just before it is renamed into place.
 
     Returns
     -------
@@ -600,6 +717,8 @@ def write_parquet_atomically(frame: "SparkFrame", out: str, partition_by: Sequen
             writer = writer.partitionBy(*partition_by)
         with _quiet_pandas4():
             writer.parquet(tmp.toString())
+        if before_commit is not None:
+            before_commit()
         replaced = fs.exists(target)
         if replaced and not fs.rename(target, old):
             raise DataError(f"Cannot move the previous {out} aside; nothing was changed.")
@@ -613,6 +732,48 @@ def write_parquet_atomically(frame: "SparkFrame", out: str, partition_by: Sequen
         if fs.exists(tmp):
             fs.delete(tmp, True)
     return out
+
+
+def write_text_atomically(spark: "SparkSession", text: str, path: str) -> str:
+    """Write ``text`` (UTF-8) to ``path`` on any Hadoop file system: to a temporary sibling, then rename.
+
+    Replaces an existing file. Returns ``path``.
+    """
+    fs, target = _file(spark, path)
+    tmp = spark._jvm.org.apache.hadoop.fs.Path(f"{path}.tmp-{uuid.uuid4().hex[:12]}")
+    try:
+        stream = fs.create(tmp, True)
+        try:
+            stream.write(bytearray(text.encode("utf-8")))
+        finally:
+            stream.close()
+        if fs.exists(target):
+            fs.delete(target, False)
+        if not fs.rename(tmp, target):
+            raise DataError(f"Cannot rename the finished file into {path}.")
+    finally:
+        if fs.exists(tmp):
+            fs.delete(tmp, False)
+    return path
+
+
+def _delete(spark: "SparkSession", path: str) -> None:
+    """Remove the file ``path`` (any Hadoop file system) when it exists."""
+    fs, target = _file(spark, path)
+    if fs.exists(target):
+        fs.delete(target, False)
+
+
+def _file(spark: "SparkSession", path: str) -> tuple[Any, Any]:
+    """The Hadoop file system holding the single file ``path``, and ``path`` as a Hadoop ``Path``.
+
+    On local disks this is the raw file system, so no ``.<name>.crc`` checksum file appears beside it.
+    """
+    target = spark._jvm.org.apache.hadoop.fs.Path(path)
+    fs = target.getFileSystem(spark._jsc.hadoopConfiguration())
+    if fs.getScheme() == "file":
+        fs = fs.getRawFileSystem()
+    return fs, target
 
 
 # --------------------------------------------------------------------------------------------
@@ -642,9 +803,11 @@ __all__ = [
     "build_labels",
     "build_training_set",
     "categories",
+    "describe_data",
     "feature_frame",
     "label_frame",
     "read_tables",
+    "resolve_path",
     "sample_by_label",
     "score",
     "spark_session",
@@ -654,4 +817,5 @@ __all__ = [
     "training_frame",
     "write_features",
     "write_parquet_atomically",
+    "write_text_atomically",
 ]

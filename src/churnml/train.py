@@ -14,6 +14,9 @@
    champions *on this run's test data* — churn ROC AUC, and normalized Gini of the value model on
    the retained test customers. The first pair becomes champion. A champion that cannot score this
    data (other features) is kept; promote by hand with ``churnml promote``.
+
+:func:`train` builds the training set with DuckDB and calls :func:`train_on`, which runs steps 2–7
+on any prebuilt training set (``churnml train --engine spark`` builds it on Spark).
 """
 
 from __future__ import annotations
@@ -164,6 +167,9 @@ def train(
 ) -> TrainingResult:
     """Train, evaluate, track, register and (maybe) promote the churn and value models.
 
+    Builds the training set with DuckDB (:func:`churnml.labels.build_training_set`), then runs
+    :func:`train_on`.
+
     Parameters
     ----------
     dataset : Dataset
@@ -199,12 +205,64 @@ def train(
     started = time.perf_counter()
     config = config or Config()
     as_of = pd.Timestamp(as_of)
+    training_set = build_training_set(dataset, as_of, config)
+    return train_on(
+        training_set, as_of, config,
+        fingerprint=dataset.fingerprint, feature_description=feature_description(dataset), data_summary=dataset.summary,
+        trials=trials, timeout=timeout, seed=seed, on_trial=on_trial, n_jobs=n_jobs, n_estimators=n_estimators,
+        started=started,
+    )
+
+
+def train_on(
+    training_set: TrainingSet,
+    as_of: pd.Timestamp | str,
+    config: Config | None = None,
+    *,
+    fingerprint: str,
+    feature_description: list[dict[str, Any]],
+    data_summary: Mapping[str, Any] | None = None,
+    trials: int | None = None,
+    timeout: float | None = None,
+    seed: int | None = None,
+    on_trial: TrialProgress | None = None,
+    n_jobs: int | None = None,
+    n_estimators: int = 1000,
+    started: float | None = None,
+) -> TrainingResult:
+    """:func:`train` from a training set built elsewhere (e.g. on Spark: :func:`churnml.spark.build_training_set`).
+
+    Parameters
+    ----------
+    training_set : TrainingSet
+        Features, labels and splits (:func:`churnml.labels.build_training_set` or the Spark one).
+    as_of : Timestamp or str
+        The as-of date the training set was built for.
+    config : Config, optional
+    fingerprint : str
+        Identifies the data: tags the run, names the Optuna studies (a rerun on the same data
+        resumes them) and is recorded with the models.
+    feature_description : list of dict
+        Logged as ``features.json`` (:func:`churnml.features.feature_description`).
+    data_summary : mapping, optional
+        Shown in the run report (``Dataset.summary`` or :func:`churnml.spark.describe_data`).
+    trials, timeout, seed, on_trial, n_jobs, n_estimators
+        As in :func:`train`.
+    started : float, optional
+        ``time.perf_counter()`` when the work began, for :attr:`TrainingResult.seconds`.
+
+    Returns
+    -------
+    TrainingResult
+    """
+    started = time.perf_counter() if started is None else started
+    config = config or Config()
+    as_of = pd.Timestamp(as_of)
     n_trials = int(trials if trials is not None else config.training.trials)
     timeout = timeout if timeout is not None else config.training.timeout_seconds
     seed = int(seed if seed is not None else config.training.seed)
     horizon = config.problem.horizon_days
 
-    training_set = build_training_set(dataset, as_of, config)
     check_problem(training_set, config)
     names = training_set.feature_names
     frame = _stable(training_set.frame, names)
@@ -226,7 +284,6 @@ def train(
     churn_scores = {"recency_rule": rule.predict_proba(X["test"]), "rfm_logistic": rfm.predict_proba(X["test"])}
     value_predictions = {"spend_rate": spend_rate.predict(X["test"])}
 
-    fingerprint = dataset.fingerprint
     tuning_data = tuning.TuningData(
         X["train"], churned["train"], value["train"], X["validation"], churned["validation"], value["validation"]
     )
@@ -253,7 +310,7 @@ def train(
                 "recency_rule_days": rule.days_,
             }
         )
-        run.log_dict(feature_description(dataset), "features.json")
+        run.log_dict(list(feature_description), "features.json")
 
         # Tuning ------------------------------------------------------------------------------
         results: dict[str, tuning.TuningResult] = {}
@@ -328,7 +385,7 @@ def train(
         run.log_dict(reports.run_report_data(
             churned["test"][sample], {k: v[sample] for k, v in churn_scores.items()}, value["test"][sample],
             value_predictions["model"][sample], churn_model.feature_importances_, value_model.feature_importances_,
-            explain(churn_model.contributions(sampled[names]), sampled, explainable_specs(training_set.specs, churn_model.categories_)), dataset.summary, len(parts["test"]),
+            explain(churn_model.contributions(sampled[names]), sampled, explainable_specs(training_set.specs, churn_model.categories_)), data_summary, len(parts["test"]),
         ), tracking.REPORT_DATA_FILE)
         fitted_on = pd.concat([parts["train"], parts["validation"]])
         reference = monitoring.reference_statistics(

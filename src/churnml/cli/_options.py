@@ -23,6 +23,33 @@ AsOfOpt = Annotated[
     str,
     typer.Option("--as-of", help="As-of date (YYYY-MM-DD): features see only events before it."),
 ]
+SourceArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="DATA",
+        help="Data source: a folder of CSV/Parquet files named after the tables, or a DuckDB file. With --engine spark: "
+        "a Spark-readable folder of clean Parquet (local, hdfs://, s3a://, abfss://).",
+    ),
+]
+"""DATA for commands that take ``--engine``: a string, so URLs such as ``s3a://bucket/x`` keep their ``//``."""
+EngineOpt = Annotated[
+    str,
+    typer.Option("--engine", help="duckdb (in-process) or spark (features and labels computed by Apache Spark)."),
+]
+MasterOpt = Annotated[
+    Optional[str],
+    typer.Option("--master", help="Spark master for --engine spark, e.g. local[2], yarn (default: spark-submit's, else local[*])."),
+]
+ENGINES = ("duckdb", "spark")
+
+
+def check_engine(engine: str, master: str | None = None) -> str:
+    """The engine named by ``--engine``; raises :class:`ConfigError` for an unknown one or a stray ``--master``."""
+    if engine not in ENGINES:
+        raise ConfigError(f"Unknown engine {engine!r}. Use one of: {', '.join(ENGINES)}.")
+    if master and engine != "spark":
+        raise ConfigError("--master applies to --engine spark only; add --engine spark or drop --master.")
+    return engine
 
 
 def parse_date(value: str, option: str = "--as-of") -> pd.Timestamp:

@@ -9,9 +9,8 @@ import typer
 
 from churnml import io
 from churnml.cli import command, console
-from churnml.cli._options import AsOfOpt, ConfigOpt, DataArg, parse_date
+from churnml.cli._options import AsOfOpt, ConfigOpt, EngineOpt, MasterOpt, SourceArg, check_engine, parse_date
 from churnml.config import load_config
-from churnml.errors import ConfigError
 from churnml.features import feature_description
 from churnml.labels import build_scoring_frame
 from churnml.validate import load_dataset
@@ -24,19 +23,17 @@ def description_path(out: Path) -> Path:
 
 @command("features")
 def features_command(
-    data: DataArg,
+    data: SourceArg,
     as_of: AsOfOpt,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Feature table to write (.parquet or .csv).")],
+    out: Annotated[
+        str, typer.Option("--out", "-o", help="Feature table to write (.parquet or .csv); with --engine spark, a Parquet folder.")
+    ],
     config: ConfigOpt = None,
     fmt: Annotated[
         Optional[str], typer.Option("--format", help="parquet or csv (default: from the --out suffix, else parquet).")
     ] = None,
-    engine: Annotated[
-        str, typer.Option("--engine", help="duckdb (in-process) or spark (DATA: a Spark-readable folder of clean Parquet; OUT: a Parquet folder).")
-    ] = "duckdb",
-    master: Annotated[
-        Optional[str], typer.Option("--master", help="Spark master for --engine spark (default: spark-submit's, else local[*]).")
-    ] = None,
+    engine: EngineOpt = "duckdb",
+    master: MasterOpt = None,
 ) -> None:
     """Write the feature table for the population at --as-of.
 
@@ -48,19 +45,19 @@ def features_command(
     cfg = load_config(config)
     as_of_date = parse_date(as_of)
     fmt = io.check_format(fmt) if fmt else None
-    if engine == "spark":
+    if check_engine(engine, master) == "spark":
         from churnml import spark as churn_spark
 
-        rows, specs = churn_spark.write_features(str(data), as_of_date, str(out), cfg, master)
-        described = io.write_json([s.to_dict() for s in specs], description_path(out))
+        data, out = churn_spark.resolve_path(data), churn_spark.resolve_path(out)
+        rows, specs = churn_spark.write_features(data, as_of_date, out, cfg, master)
+        described = churn_spark.write_text_atomically(  # beside OUT on any Spark file system
+            churn_spark.spark_session(master), io.json_text([s.to_dict() for s in specs]), f"{out.rstrip('/')}.features.json")
         console.print(f"{rows:,} customers x {len(specs)} features at {as_of_date:%Y-%m-%d} written to {out} (Spark); "
                       f"descriptions in {described}.")
         return
-    if engine != "duckdb":
-        raise ConfigError(f"Unknown engine {engine!r}. Use one of: duckdb, spark.")
-    dataset = load_dataset(data, cfg)
+    dataset = load_dataset(Path(data), cfg)
     frame = build_scoring_frame(dataset, as_of_date, cfg)
-    written = io.write_table(frame, out, fmt)
+    written = io.write_table(frame, Path(out), fmt)
     described = io.write_json(feature_description(dataset), description_path(written))
     console.print(
         f"{len(frame):,} customers x {frame.shape[1] - 2} features at {as_of_date:%Y-%m-%d} written to {written}; "

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from churnml.cli import command, console, err_console
-from churnml.cli._options import AsOfOpt, ConfigOpt, DataArg, parse_date
+from churnml.cli._options import AsOfOpt, ConfigOpt, EngineOpt, MasterOpt, SourceArg, check_engine, parse_date
 from churnml.config import Config, load_config
 from churnml.errors import ConfigError, DriftError
 
@@ -84,9 +84,11 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS) -> 
 
 @command("score")
 def score_command(
-    data: DataArg,
+    data: SourceArg,
     as_of: AsOfOpt,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Scores file to write (.parquet or .csv).")],
+    out: Annotated[
+        str, typer.Option("--out", "-o", help="Scores file to write (.parquet or .csv); with --engine spark, a Parquet folder.")
+    ],
     alias: Annotated[str, typer.Option("--alias", help="Model alias or version number in the MLflow registry.")] = "champion",
     config: ConfigOpt = None,
     fmt: Annotated[
@@ -101,6 +103,13 @@ def score_command(
         typer.Option("--fail-on-drift", help="Exit with code 3 (files still written) instead of warning when the "
                      "population drifted (PSI > [monitoring] psi_threshold) or the model is too old."),
     ] = False,
+    engine: EngineOpt = "duckdb",
+    master: MasterOpt = None,
+    partition_by: Annotated[
+        Optional[list[str]],
+        typer.Option("--partition-by", help="With --engine spark: score columns to partition the folder by, e.g. segment "
+                     "(repeat or comma-separate)."),
+    ] = None,
 ) -> None:
     """Score every customer in the population at the as-of date.
 
@@ -118,6 +127,10 @@ def score_command(
 
     The same data, models and config give the same file. A drift warning names the worst features;
     with --fail-on-drift the command exits with code 3 instead.
+
+    With --engine spark, Spark scores clean Parquet under DATA on its executors with the same code:
+    OUT is a Parquet folder (written beside, then renamed into place) and OUT.json its sidecar
+    (the same keys, without `monitoring`). No drift check and no feature snapshot.
     """
     from churnml import io
     from churnml.labels import build_scoring_frame
@@ -128,10 +141,16 @@ def score_command(
 
     as_of_ts = parse_date(as_of)
     cfg = load_config(config)
-    fmt = io.format_for(out, fmt)
+    if check_engine(engine, master) == "spark":
+        _score_on_spark(data, as_of_ts, out, alias, cfg, fmt, master, partition_by or [], fail_on_drift)
+        return
+    if partition_by:
+        raise ConfigError("--partition-by applies to --engine spark only (it writes a Parquet folder).")
+    out_path = Path(out)
+    fmt = io.format_for(out_path, fmt)
     if chunk_size < 1:
         raise ConfigError(f"--chunk-size must be at least 1, got {chunk_size}.")
-    dataset = load_dataset(data, cfg)
+    dataset = load_dataset(Path(data), cfg)
     models = load_models(alias)
     with console.status("Building features…"):
         features = build_scoring_frame(dataset, as_of_ts, cfg)
@@ -156,7 +175,7 @@ def score_command(
             drift_reports.append(drift(reference, features, values, as_of_ts, cfg))
             return drift_reports[0].to_dict()
 
-        scores_path, sidecar_path = write_scores(chunks, out, fmt, metadata, monitor=monitor if reference else None)
+        scores_path, sidecar_path = write_scores(chunks, out_path, fmt, metadata, monitor=monitor if reference else None)
     snapshot = io.write_snapshot(features, as_of_ts, snapshot_dir)
 
     show_scores_summary(io.read_json(sidecar_path), cfg)
@@ -172,6 +191,38 @@ def score_command(
             raise DriftError(f"{drift_message(drift_reports[0])} The scores were written to {scores_path} for inspection; "
                              "the exit code is 3 so a batch job stops here.")
         err_console.print(f"[bold yellow]Warning:[/bold yellow] {drift_message(drift_reports[0])}", highlight=False, soft_wrap=True)
+
+
+def _score_on_spark(
+    data: str, as_of: Any, out: str, alias: str, cfg: Config, fmt: str | None, master: str | None,
+    partition_by: list[str], fail_on_drift: bool,
+) -> None:
+    """`churnml score --engine spark`: :func:`churnml.spark.score` with the sidecar `score` writes."""
+    from churnml import spark as churn_spark
+    from churnml.scoring import SCORE_COLUMNS, score_metadata
+    from churnml.tracking import load_models
+
+    if fmt not in (None, "parquet"):
+        raise ConfigError(f"--engine spark writes a Parquet folder; --format {fmt} is not available with it.")
+    if fail_on_drift:
+        raise ConfigError("--fail-on-drift needs the drift check, which --engine spark does not run; "
+                          "check drift with `churnml score` on a sample of the data.")
+    columns = [part.strip() for value in partition_by for part in value.split(",") if part.strip()]
+    unknown = [c for c in columns if c not in SCORE_COLUMNS]
+    if unknown:
+        raise ConfigError(f"--partition-by {', '.join(unknown)}: not a score column. Use one of: {', '.join(SCORE_COLUMNS)}.")
+    models = load_models(alias)
+    with console.status("Scoring on Spark…"):
+        sdata = churn_spark.read_tables(churn_spark.spark_session(master), churn_spark.resolve_path(data), cfg)
+        fingerprint, _ = churn_spark.describe_data(sdata)
+        out = churn_spark.resolve_path(out)
+        sidecar = churn_spark.score(sdata, as_of, models, out, cfg, columns, score_metadata(models, as_of, cfg, fingerprint, alias))
+    show_scores_summary(sidecar, cfg)
+    console.print(
+        f"Models: churnml-churn v{models.churn_version}, churnml-value v{models.value_version} ({alias}).\n"
+        f"Wrote {out} (Parquet folder, Spark) and {out.rstrip('/')}.json. No drift check and no feature snapshot with "
+        "--engine spark."
+    )
 
 
 @command("retention-list")

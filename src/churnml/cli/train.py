@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
@@ -9,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from churnml.cli import command, console
-from churnml.cli._options import AsOfOpt, ConfigOpt, DataArg, parse_date
+from churnml.cli._options import AsOfOpt, ConfigOpt, EngineOpt, MasterOpt, SourceArg, check_engine, parse_date
 from churnml.config import load_config
 from churnml.errors import ConfigError
 
@@ -21,13 +22,15 @@ _VALUE_ROWS = (("normalized_gini", "normalized Gini"), ("spearman", "Spearman"),
 
 @command("train")
 def train_command(
-    data: DataArg,
+    data: SourceArg,
     as_of: AsOfOpt,
     horizon_days: Annotated[Optional[int], typer.Option("--horizon-days", help="Label window after each cutoff, in days [config: 90].")] = None,
     trials: Annotated[Optional[int], typer.Option("--trials", help="Optuna trials per model (trials of an interrupted run count).")] = None,
     timeout: Annotated[Optional[float], typer.Option("--timeout", help="Seconds of tuning per model; no new trial starts after it.")] = None,
     config: ConfigOpt = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed: same data, config and seed give the same models.")] = None,
+    engine: EngineOpt = "duckdb",
+    master: MasterOpt = None,
 ) -> Any:
     """Tune, train and evaluate the churn and value models; track them in MLflow and register them.
 
@@ -35,8 +38,13 @@ def train_command(
     ./mlruns/mlflow.db with artifacts under ./mlruns) and the Optuna study next to it, registers
     churnml-churn and churnml-value, and makes them champion if they are at least as good as the
     current champions on the test cutoff.
+
+    With --engine spark, Spark builds the training set from clean Parquet under DATA (no
+    validation step) and collects it; LightGBM trains here, as with DuckDB.
     """
-    from churnml.train import train
+    import time
+
+    from churnml import train as training
     from churnml.validate import load_dataset
 
     as_of_ts = parse_date(as_of)
@@ -49,7 +57,20 @@ def train_command(
         raise ConfigError(f"--trials must be at least 1, got {trials}.")
     if timeout is not None and timeout <= 0:
         raise ConfigError(f"--timeout must be a positive number of seconds, got {timeout}.")
-    dataset = load_dataset(data, cfg)
+    check_engine(engine, master)
+    started = time.perf_counter()
+    if engine == "spark":
+        from churnml import spark as churn_spark
+
+        with console.status("Building the training set on Spark…"):
+            sdata = churn_spark.read_tables(churn_spark.spark_session(master), churn_spark.resolve_path(data), cfg)
+            training_set = churn_spark.build_training_set(sdata, as_of_ts, cfg)
+            fingerprint, summary = churn_spark.describe_data(sdata)
+        inputs = {"fingerprint": fingerprint, "feature_description": [s.to_dict() for s in training_set.specs],
+                  "data_summary": summary}
+        console.print(f"Training set: {len(training_set.frame):,} rows (customer x cutoff) from Spark.")
+    else:
+        dataset = load_dataset(Path(data), cfg)
 
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -63,7 +84,11 @@ def train_command(
             shown = "–" if best is None else f"{best:.4f}"
             progress.update(tasks[kind], completed=min(finished, total), best=shown)
 
-        result = train(dataset, as_of_ts, cfg, trials=trials, timeout=timeout, seed=seed, on_trial=on_trial)
+        options = {"trials": trials, "timeout": timeout, "seed": seed, "on_trial": on_trial}
+        if engine == "spark":
+            result = training.train_on(training_set, as_of_ts, cfg, **inputs, **options, started=started)
+        else:
+            result = training.train(dataset, as_of_ts, cfg, **options)
 
     churn = Table(title=f"Churn on the test cutoff — grade {result.grades['churn']}", title_justify="left")
     churn.add_column("metric")
