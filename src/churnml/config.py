@@ -92,6 +92,19 @@ class ServingConfig:
 
 
 @dataclass(frozen=True)
+class DuckDBConfig:
+    """The embedded engine's resources."""
+
+    memory_limit: str = "6GB"
+    """DuckDB's memory limit; beyond it, work spills to ``temp_directory``. Keeps a million
+    customers with tens of millions of transactions under 8 GB."""
+    threads: int = 0
+    """Worker threads; 0 = one per core."""
+    temp_directory: str = ""
+    """Where DuckDB spills; empty = a churnml-duckdb folder in the system temp directory."""
+
+
+@dataclass(frozen=True)
 class Config:
     """All settings. Build with :func:`load_config` or ``Config()`` for defaults."""
 
@@ -105,6 +118,7 @@ class Config:
     targeting: TargetingConfig = field(default_factory=TargetingConfig)
     monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
     serving: ServingConfig = field(default_factory=ServingConfig)
+    duckdb: DuckDBConfig = field(default_factory=DuckDBConfig)
 
     def table_name(self, table: str) -> str:
         """The user's name for a contract table."""
@@ -130,6 +144,7 @@ _SECTIONS = {
     "targeting": TargetingConfig,
     "monitoring": MonitoringConfig,
     "serving": ServingConfig,
+    "duckdb": DuckDBConfig,
 }
 _TUPLE_FIELDS = {"risk_thresholds", "value_shares"}
 

@@ -76,7 +76,7 @@ class Dataset:
         Contract columns are cast to their canonical types; other ``customers`` columns become
         attributes (numeric dtypes -> ``numeric``, everything else -> ``categorical``).
         """
-        con = con or duckdb.connect()
+        con = con or connect()
         present = []
         attributes: dict[str, str] = {}
         for name, spec in TABLES.items():
@@ -108,6 +108,24 @@ class Dataset:
             attributes=attributes,
             data_end=pd.Timestamp(max(ends)) if ends else None,
         )
+
+
+def connect(config: "Config | None" = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with churnml's settings: UTC, the configured memory limit and spill folder."""
+    import os
+    import tempfile
+
+    from churnml.config import Config
+
+    settings = (config or Config()).duckdb
+    con = duckdb.connect()
+    con.execute("SET TimeZone='UTC'")
+    con.execute(f"SET memory_limit='{settings.memory_limit}'")
+    spill = settings.temp_directory or os.path.join(tempfile.gettempdir(), "churnml-duckdb")
+    con.execute(f"SET temp_directory='{spill}'")
+    if settings.threads:
+        con.execute(f"SET threads={int(settings.threads)}")
+    return con
 
 
 def _q(identifier: str) -> str:

@@ -22,8 +22,8 @@ import pandas as pd
 
 from churnml import io
 from churnml.config import Config
-from churnml.dataset import Dataset, _q
-from churnml.errors import DataError
+from churnml.dataset import Dataset, _q, connect
+from churnml.errors import ConfigError, DataError
 from churnml.schema import TABLES, TableSpec
 
 MIN_TIMESTAMP = "1900-01-01"
@@ -86,8 +86,10 @@ def load_dataset(
     """
     config = config or Config()
     path = Path(path)
-    con = duckdb.connect()
-    con.execute("SET TimeZone='UTC'")
+    try:
+        con = connect(config)
+    except duckdb.Error as exc:
+        raise ConfigError(f"[duckdb] settings rejected by DuckDB: {exc}. Use e.g. memory_limit = \"6GB\".") from None
     found = io.attach_source(con, path, config)
     for name, spec in TABLES.items():
         if spec.required and name not in found:
