@@ -242,3 +242,12 @@ def test_cli_scores_with_the_champion_from_mlflow(sample_dir: Path, tmp_path: Pa
     result = runner.invoke(get_app(), ["score", str(sample_dir), "--as-of", "2025-12-01", "--out", "s.csv", "--alias", "nope"])
     assert result.exit_code == 2
     assert "No registered model churnml-churn with alias 'nope'" in result.output
+
+
+def test_at_risk_reasons_skip_only_low_risk_customers(scores: pd.DataFrame, dataset, models) -> None:
+    at_risk = score(dataset, SCORE_AS_OF, models, Config().replace(scoring={"reasons_for": "at_risk"}), chunk_size=300)
+    low = at_risk["risk_tier"] == "low"
+    assert low.any() and (~low).any()
+    assert (at_risk.loc[low, "reasons"] == "").all()
+    pd.testing.assert_series_equal(at_risk.loc[~low, "reasons"], scores.loc[~low, "reasons"])
+    pd.testing.assert_frame_equal(at_risk.drop(columns="reasons"), scores.drop(columns="reasons"))

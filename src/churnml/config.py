@@ -91,6 +91,17 @@ class ServingConfig:
     """Largest request body the API reads; bigger ones get 413."""
 
 
+REASONS_FOR = ("all", "at_risk")
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    reasons_for: str = "all"
+    """Who gets reasons in batch scoring: ``all``, or ``at_risk`` (medium and high risk only).
+    Reasons cost most of a batch run (LightGBM ``pred_contrib``); ``at_risk`` skips the customers
+    a retention campaign leaves alone. The HTTP API always explains every customer it scores."""
+
+
 @dataclass(frozen=True)
 class DuckDBConfig:
     """The embedded engine's resources."""
@@ -118,6 +129,7 @@ class Config:
     targeting: TargetingConfig = field(default_factory=TargetingConfig)
     monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
     serving: ServingConfig = field(default_factory=ServingConfig)
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
     duckdb: DuckDBConfig = field(default_factory=DuckDBConfig)
 
     def table_name(self, table: str) -> str:
@@ -144,6 +156,7 @@ _SECTIONS = {
     "targeting": TargetingConfig,
     "monitoring": MonitoringConfig,
     "serving": ServingConfig,
+    "scoring": ScoringConfig,
     "duckdb": DuckDBConfig,
 }
 _TUPLE_FIELDS = {"risk_thresholds", "value_shares"}
@@ -184,6 +197,8 @@ def _check_section(name: str, obj: Any, source: str) -> None:
                 f"{source}: [problem] n_cutoffs={obj.n_cutoffs} leaves no training cutoff after "
                 f"{obj.n_validation_cutoffs} validation and {obj.n_test_cutoffs} test cutoff(s); raise n_cutoffs."
             )
+    if isinstance(obj, ScoringConfig) and obj.reasons_for not in REASONS_FOR:
+        raise ConfigError(f"{source}: [scoring] reasons_for must be one of {', '.join(REASONS_FOR)}, got {obj.reasons_for!r}.")
     if isinstance(obj, SegmentsConfig):
         low, high = obj.risk_thresholds
         if not 0 < low < high < 1:

@@ -140,14 +140,20 @@ def _finish(
     timings: dict[str, float] | None = None,
 ) -> pd.DataFrame:
     """Reasons, tiers, segments and the final columns for rows whose predictions are known."""
-    with _timed(timings, "contributions"):
-        contributions = models.churn.contributions(features[names])
-    with _timed(timings, "reasons"):
-        reasons = reason_text(explain(contributions, features, explainable_specs(specs, models.churn.categories_)))
-    del contributions
+    risk = risk_tiers(churn_probability, config)
+    explained = np.ones(len(features), dtype=bool)
+    if config.scoring.reasons_for == "at_risk":
+        explained = np.asarray(risk) != "low"
+    reasons = np.full(len(features), "", dtype=object)
+    if explained.any():
+        rows = features[explained] if not explained.all() else features
+        with _timed(timings, "contributions"):
+            contributions = models.churn.contributions(rows[names])
+        with _timed(timings, "reasons"):
+            reasons[explained] = reason_text(explain(contributions, rows, explainable_specs(specs, models.churn.categories_)))
+        del contributions
     with _timed(timings, "segments"):
         predicted_value = (1.0 - churn_probability) * value_if_retained
-        risk = risk_tiers(churn_probability, config)
         value = value_tiers(predicted_value, thresholds)
         segment = assign_segments(value, risk)
         stage = lifecycle_stages(

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from churnml.cli import command, console, err_console
 from churnml.cli._options import AsOfOpt, ConfigOpt, EngineOpt, MasterOpt, SourceArg, check_engine, parse_date
-from churnml.config import Config, load_config
+from churnml.config import REASONS_FOR, Config, load_config
 from churnml.errors import ConfigError, DriftError
 
 TOP_ROWS = 10
@@ -98,6 +98,10 @@ def score_command(
     snapshot_dir: Annotated[
         Path, typer.Option("--snapshot-dir", help="Where to keep the feature snapshot the HTTP service loads.")
     ] = Path("snapshots"),
+    reasons: Annotated[
+        Optional[str],
+        typer.Option("--reasons", help="Who gets reasons: all, or at-risk (medium/high risk only; much faster on millions) [config: all]."),
+    ] = None,
     fail_on_drift: Annotated[
         bool,
         typer.Option("--fail-on-drift", help="Exit with code 3 (files still written) instead of warning when the "
@@ -141,6 +145,11 @@ def score_command(
 
     as_of_ts = parse_date(as_of)
     cfg = load_config(config)
+    if reasons is not None:
+        choice = reasons.replace("-", "_")
+        if choice not in REASONS_FOR:
+            raise ConfigError(f"--reasons must be all or at-risk, got {reasons!r}.")
+        cfg = cfg.replace(scoring={"reasons_for": choice})
     if check_engine(engine, master) == "spark":
         _score_on_spark(data, as_of_ts, out, alias, cfg, fmt, master, partition_by or [], fail_on_drift)
         return
