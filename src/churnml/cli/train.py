@@ -20,6 +20,17 @@ _VALUE_ROWS = (("normalized_gini", "normalized Gini"), ("spearman", "Spearman"),
                ("decile_mape", "decile MAPE"), ("top20_value_capture", "top-20% value share"))
 
 
+def _metrics_table(kind: str, grade: str, metrics: dict[str, dict[str, float]], rows: tuple) -> Table:
+    """Model and baselines side by side on the test cutoff, one row per metric."""
+    table = Table(title=f"{kind} on the test cutoff — grade {grade}", title_justify="left")
+    table.add_column("metric")
+    for name in metrics:
+        table.add_column(name, justify="right")
+    for key, label in rows:
+        table.add_row(label, *(f"{m[key]:.4f}" for m in metrics.values()))
+    return table
+
+
 @command("train")
 def train_command(
     data: SourceArg,
@@ -90,20 +101,8 @@ def train_command(
         else:
             result = training.train(dataset, as_of_ts, cfg, **options)
 
-    churn = Table(title=f"Churn on the test cutoff — grade {result.grades['churn']}", title_justify="left")
-    churn.add_column("metric")
-    for name in result.churn_metrics:
-        churn.add_column(name, justify="right")
-    for key, label in _CHURN_ROWS:
-        churn.add_row(label, *(f"{m[key]:.4f}" for m in result.churn_metrics.values()))
-    console.print(churn)
-    value = Table(title=f"Value on the test cutoff — grade {result.grades['value']}", title_justify="left")
-    value.add_column("metric")
-    for name in result.value_metrics:
-        value.add_column(name, justify="right")
-    for key, label in _VALUE_ROWS:
-        value.add_row(label, *(f"{m[key]:.4f}" for m in result.value_metrics.values()))
-    console.print(value)
+    console.print(_metrics_table("Churn", result.grades["churn"], result.churn_metrics, _CHURN_ROWS))
+    console.print(_metrics_table("Value", result.grades["value"], result.value_metrics, _VALUE_ROWS))
     console.print(
         f"Grade [bold]{result.grades['overall']}[/bold] (A = clearly better than the best baseline: ≥ 0.02 higher "
         "ROC AUC and normalized Gini; B = better; C = not better)."
