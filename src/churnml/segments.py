@@ -48,7 +48,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from churnml.config import Config, SegmentsConfig
+from churnml.config import Config
 from churnml.errors import ConfigError
 
 RISK_TIERS: tuple[str, ...] = ("low", "medium", "high")
@@ -276,13 +276,15 @@ def lifecycle_stages(
     return pd.Categorical.from_codes(codes, categories=list(LIFECYCLE_STAGES))
 
 
-def _check_keys(mapping: Mapping[str, str], setting: str) -> None:
-    unknown = sorted(set(mapping) - set(SEGMENTS))
+def _overridden(overrides: Mapping[str, str], defaults: Mapping[str, str], setting: str) -> dict[str, str]:
+    """``defaults`` for every segment key, replaced by ``[segments.<setting>]`` where given."""
+    unknown = sorted(set(overrides) - set(SEGMENTS))
     if unknown:
         raise ConfigError(
             f"[segments.{setting}] names unknown segment(s) {', '.join(unknown)}. "
             f"Valid segments: {', '.join(SEGMENTS)}."
         )
+    return {key: overrides.get(key, defaults[key]) for key in SEGMENTS}
 
 
 def segment_names(config: Config | None = None) -> dict[str, str]:
@@ -293,9 +295,7 @@ def segment_names(config: Config | None = None) -> dict[str, str]:
     ConfigError
         When the config names a segment key that does not exist.
     """
-    segments: SegmentsConfig = (config or Config()).segments
-    _check_keys(segments.names, "names")
-    return {key: segments.names.get(key, DEFAULT_NAMES[key]) for key in SEGMENTS}
+    return _overridden((config or Config()).segments.names, DEFAULT_NAMES, "names")
 
 
 def segment_actions(config: Config | None = None) -> dict[str, str]:
@@ -306,9 +306,7 @@ def segment_actions(config: Config | None = None) -> dict[str, str]:
     ConfigError
         When the config names a segment key that does not exist.
     """
-    segments: SegmentsConfig = (config or Config()).segments
-    _check_keys(segments.actions, "actions")
-    return {key: segments.actions.get(key, DEFAULT_ACTIONS[key]) for key in SEGMENTS}
+    return _overridden((config or Config()).segments.actions, DEFAULT_ACTIONS, "actions")
 
 
 def resolve_segment(name: str, config: Config | None = None) -> str:
