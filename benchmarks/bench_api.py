@@ -2,8 +2,10 @@
 
 Starts `churnml serve` (or, with ``--variant batched``, the adaptive-batching variant in
 ``batched_service.py``), then for each concurrency level sends single-customer requests for a fixed
-time from that many concurrent clients (httpx, asyncio) and reports p50/p95/p99 latency,
-requests per second and errors. The same lookup called in-process
+time from that many concurrent connections and reports p50/p95/p99 latency, requests per second
+and errors. The load comes from ``wrk`` (C, ``apt-get install wrk``) when it is installed: on a
+2-core machine a Python client takes a core away from the server it measures. ``--client httpx``
+uses the asyncio client instead. The same lookup called in-process
 (:meth:`churnml.api.ScoringService.score`) is timed too, so the HTTP overhead shows as a ratio.
 
 Needs registered models and a snapshot: either pass ``--store DIR`` made by an earlier run, or
@@ -11,6 +13,7 @@ let ``--prepare`` make one (a generated sample, small models fitted directly, `c
 
     .venv/bin/python benchmarks/bench_api.py --prepare /tmp/bench_api --seconds 10
     .venv/bin/python benchmarks/bench_api.py --store /tmp/bench_api --variant batched
+    .venv/bin/python benchmarks/bench_api.py --store /tmp/bench_api --config no-access-log.toml
 
 Only 127.0.0.1 is ever contacted.
 """
@@ -20,12 +23,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import json
 import random
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -75,10 +81,12 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(store: Path, variant: str) -> tuple[subprocess.Popen, str]:
+def start_server(store: Path, variant: str, config: Path | None = None) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{store / 'mlruns' / 'mlflow.db'}", "CHURNML_API_KEY": KEY,
            "CHURNML_SNAPSHOTS": str(store / "snapshots"), "PYTHONWARNINGS": "ignore"}
+    if config is not None:
+        env["CHURNML_CONFIG"] = str(config.resolve())
     if variant == "batched":
         command = [sys.executable, "-m", "bentoml", "serve", "batched_service:BatchedChurnService",
                    "--host", "127.0.0.1", "--port", str(port)]
@@ -110,6 +118,34 @@ def stop(process: subprocess.Popen) -> None:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
+
+
+WRK_SCRIPT = """
+ids = {%s}
+request = function()
+  local body = '{"customer_ids": ["' .. ids[math.random(#ids)] .. '"]}'
+  return wrk.format("POST", "/score", {["Content-Type"] = "application/json", ["Authorization"] = "Bearer %s"}, body)
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('{"requests": %%d, "seconds": %%f, "errors": %%d, "p50_ms": %%f, "p95_ms": %%f, "p99_ms": %%f}\\n',
+    summary.requests, summary.duration / 1e6, e.connect + e.read + e.write + e.status + e.timeout,
+    latency:percentile(50) / 1e3, latency:percentile(95) / 1e3, latency:percentile(99) / 1e3))
+end
+"""
+
+
+def drive_wrk(url: str, ids: list[str], concurrency: int, seconds: float) -> dict:
+    """Single-customer POST /score from ``wrk`` with ``concurrency`` connections."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(WRK_SCRIPT % (", ".join(json.dumps(i) for i in ids[:5000]), KEY))
+        script.flush()
+        threads = min(concurrency, 2)
+        out = subprocess.run(["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{seconds:g}s", "--timeout", "10s",
+                              "-s", script.name, url], capture_output=True, text=True, check=True).stdout
+    r = json.loads(out.strip().splitlines()[-1])
+    return {"concurrency": concurrency, "requests": r["requests"], "errors": r["errors"],
+            "rps": r["requests"] / r["seconds"], "p50_ms": r["p50_ms"], "p95_ms": r["p95_ms"], "p99_ms": r["p99_ms"]}
 
 
 async def drive(url: str, ids: list[str], concurrency: int, seconds: float) -> dict:
@@ -168,6 +204,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="Duration per concurrency level.")
     parser.add_argument("--concurrency", default="1,8,32", help="Comma-separated concurrency levels.")
     parser.add_argument("--variant", choices=("plain", "batched"), default="plain", help="batched: adaptive batching variant.")
+    parser.add_argument("--client", choices=("wrk", "httpx"), default="wrk" if shutil.which("wrk") else "httpx",
+                        help="Load generator (default: wrk when installed).")
+    parser.add_argument("--config", type=Path, help="churnml config for the server, e.g. [serving] access_log = false.")
     args = parser.parse_args()
     store = (args.prepare or args.store).resolve()
     if args.prepare:
@@ -175,11 +214,15 @@ def main() -> None:
     ids = pd.read_parquet(store / "scores.parquet", columns=["customer_id"])["customer_id"].astype(str).tolist()
     local = in_process(store, ids)
     print(f"in-process ScoringService.score([id]): p50 {local['p50_us']:.1f} us, p99 {local['p99_us']:.1f} us ({len(ids):,} customers)")
-    process, url = start_server(store, args.variant)
+    process, url = start_server(store, args.variant, args.config)
     try:
+        print(f"client: {args.client}; config: {args.config or 'defaults'}")
         print(f"{args.variant} server: {'concurrency':>11} {'requests':>9} {'errors':>6} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'p50/in-proc':>11}")
         for level in (int(c) for c in args.concurrency.split(",")):
-            r = asyncio.run(drive(url, ids, level, args.seconds))
+            if args.client == "wrk":
+                r = drive_wrk(url, ids, level, args.seconds)
+            else:
+                r = asyncio.run(drive(url, ids, level, args.seconds))
             ratio = r["p50_ms"] * 1000 / local["p50_us"]
             print(f"{'':>15}{r['concurrency']:>11} {r['requests']:>9} {r['errors']:>6} {r['rps']:>8.0f} {r['p50_ms']:>7.2f} "
                   f"{r['p95_ms']:>7.2f} {r['p99_ms']:>7.2f} {ratio:>10.0f}x")

@@ -17,6 +17,7 @@ command to run, when either is missing. Request bodies are validated before Bent
 from __future__ import annotations
 
 import logging
+import os
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, Optional, Union
 
@@ -25,7 +26,8 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.responses import JSONResponse
 
-from churnml.api import ScoringService, ServiceSettings
+from churnml.api import ENV_CONFIG, ScoringService, ServiceSettings, server_options
+from churnml.config import load_config
 from churnml.errors import ChurnmlError
 
 from examples import EXAMPLE_HISTORY, EXAMPLE_INPUT, EXAMPLE_RETENTION
@@ -238,6 +240,8 @@ def _error(exc: ChurnmlError) -> JSONResponse:
     workers=1,
     traffic={"timeout": 30},
     endpoints={"livez": "/livez", "readyz": "/readyz"},
+    # Access log and tracing follow [serving] of the config the server is started with.
+    **server_options(load_config(os.environ.get(ENV_CONFIG) or None).serving),
 )
 @bentoml.asgi_app(app, path="/")
 class ChurnService:

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from churnml import api, io, tracking
 from churnml.cli import get_app
-from churnml.config import Config
+from churnml.config import Config, config_from_dict
 from churnml.errors import ConfigError
 from churnml.targeting import retention_list
 
@@ -112,6 +112,13 @@ def test_probes_and_docs_are_open(client) -> None:
 def test_api_key_check_is_exact() -> None:
     assert api.check_api_key("abc", "Bearer abc") and api.check_api_key("abc", "bearer abc")
     assert not any(api.check_api_key("abc", h) for h in (None, "", "Bearer", "Bearer abcd", "Bearer ab", "Token abc", "abc"))
+
+
+def test_server_options_follow_the_serving_config() -> None:
+    quiet = api.server_options(config_from_dict({"serving": {"access_log": False}}).serving)
+    assert quiet == {"logging": {"access": {"enabled": False}}, "tracing": {"excluded_urls": [".*"]}}
+    traced = api.server_options(config_from_dict({"serving": {"trace_requests": True}}).serving)
+    assert traced == {"logging": {"access": {"enabled": True}}, "tracing": {"excluded_urls": []}}
 
 
 def test_no_key_configured_never_runs_open() -> None:

@@ -171,6 +171,8 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
         config_from_dict({"problem": {"horizon": 30}})
     with pytest.raises(ConfigError, match=r"\[columns.transactions\] maps unknown column 'date'"):
         config_from_dict({"columns": {"transactions": {"date": "d"}}})
+    with pytest.raises(ConfigError, match=r"\[serving\] access_log must be true or false, got 'no'"):
+        config_from_dict({"serving": {"access_log": "no"}})
     bad = tmp_path / "bad.toml"
     bad.write_text("[problem\n")
     with pytest.raises(ConfigError, match="is not valid TOML"):

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from churnml import io, tracking
-from churnml.config import Config, load_config
+from churnml.config import Config, ServingConfig, load_config
 from churnml.dataset import Dataset
 from churnml.errors import ChurnmlError, ConfigError, DataError, ModelNotFoundError
 from churnml.features import build_features
@@ -131,6 +131,23 @@ class ServiceSettings:
             snapshot_dir=Path(snapshots) if snapshots else None,
             config=load_config(environ.get(ENV_CONFIG) or None),
         )
+
+
+def server_options(serving: ServingConfig) -> dict[str, Any]:
+    """BentoML service options that follow ``[serving]``: the access log and request tracing.
+
+    With ``trace_requests = false`` every URL is excluded from BentoML's OpenTelemetry middleware,
+    which otherwise builds a span per request even when no exporter is configured.
+
+    Example
+    -------
+    >>> server_options(ServingConfig())
+    {'logging': {'access': {'enabled': True}}, 'tracing': {'excluded_urls': ['.*']}}
+    """
+    return {
+        "logging": {"access": {"enabled": serving.access_log}},
+        "tracing": {"excluded_urls": [] if serving.trace_requests else [".*"]},
+    }
 
 
 def check_api_key(expected: str, authorization: str | None) -> bool:

@@ -89,6 +89,13 @@ class ServingConfig:
     """Most customer ids (or posted customers, or retention-list rows) in one API request."""
     max_body_bytes: int = 2_000_000
     """Largest request body the API reads; bigger ones get 413."""
+    access_log: bool = True
+    """One log line per request (method, path, status, time; never the body). Off saves about a
+    sixth of the server's CPU per `/score` call."""
+    trace_requests: bool = False
+    """OpenTelemetry spans for the API routes. BentoML builds a span for every request even when
+    no exporter is configured; off (the default) skips that work, which is over a third of the
+    CPU of a `/score` call. Turn on together with a BentoML tracing exporter."""
 
 
 REASONS_FOR = ("all", "at_risk")
@@ -188,6 +195,8 @@ def _check_section(name: str, obj: Any, source: str) -> None:
         if isinstance(default, (int, float)) and not isinstance(default, bool):
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise ConfigError(f"{source}: [{name}] {f.name} must be a number, got {value!r}.")
+        if isinstance(default, bool) and not isinstance(value, bool):
+            raise ConfigError(f"{source}: [{name}] {f.name} must be true or false, got {value!r}.")
     if isinstance(obj, ProblemConfig):
         for key in ("horizon_days", "active_days", "cutoff_step_days", "n_cutoffs"):
             if getattr(obj, key) < 1:
