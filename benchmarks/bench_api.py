@@ -71,7 +71,7 @@ def prepare(store: Path, customers: int) -> None:
     for name, version in zip(tracking.MODEL_NAMES, versions):
         tracking.promote(name, version)
     subprocess.run([str(Path(sys.executable).with_name("churnml")), "score", str(store / "data"), "--as-of", AS_OF,
-                    "--out", str(store / "scores.parquet"), "--snapshot-dir", str(store / "snapshots")], check=True,
+                    "--out", str(store / "scores.parquet"), "--snapshots", str(store / "snapshots")], check=True,
                    stdout=subprocess.DEVNULL)
 
 

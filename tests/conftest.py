@@ -132,6 +132,6 @@ def served_store(tmp_path_factory: pytest.TempPathFactory) -> ServedStore:
         for name, version in zip(tracking.MODEL_NAMES, versions):
             tracking.promote(name, version)
         result = CliRunner().invoke(get_app(), ["score", str(data), "--as-of", SERVED_AS_OF, "--out", str(scores),
-                                                "--snapshot-dir", str(snapshots)])
+                                                "--snapshots", str(snapshots)])
         assert result.exit_code == 0, result.output
     return ServedStore(root, data, dataset, uri, snapshots, scores, SERVED_AS_OF)

@@ -40,6 +40,11 @@ MasterOpt = Annotated[
     Optional[str],
     typer.Option("--master", help="Spark master for --engine spark, e.g. local[2], yarn (default: spark-submit's, else local[*])."),
 ]
+SnapshotsOpt = Annotated[
+    Path,
+    typer.Option("--snapshots", "--snapshot-dir",
+                 help="Folder of feature snapshots: `score` writes one per as-of date, `serve` loads the newest."),
+]
 ENGINES = ("duckdb", "spark")
 
 

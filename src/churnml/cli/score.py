@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from churnml.cli import command, console, err_console
-from churnml.cli._options import AsOfOpt, ConfigOpt, EngineOpt, MasterOpt, SourceArg, check_engine, parse_date
+from churnml.cli._options import AsOfOpt, ConfigOpt, EngineOpt, MasterOpt, SnapshotsOpt, SourceArg, check_engine, parse_date
 from churnml.config import REASONS_FOR, Config, load_config
 from churnml.errors import ConfigError, DriftError
 
@@ -95,9 +95,7 @@ def score_command(
         Optional[str], typer.Option("--format", "-f", help="parquet or csv [default: from the --out suffix, else parquet].")
     ] = None,
     chunk_size: Annotated[int, typer.Option("--chunk-size", help="Customers per chunk; bounds memory.")] = 100_000,
-    snapshot_dir: Annotated[
-        Path, typer.Option("--snapshot-dir", help="Where to keep the feature snapshot the HTTP service loads.")
-    ] = Path("snapshots"),
+    snapshot_dir: SnapshotsOpt = Path("snapshots"),
     reasons: Annotated[
         Optional[str],
         typer.Option("--reasons", help="Who gets reasons: all, or at-risk (medium/high risk only; much faster on millions) [config: all]."),

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from churnml.cli import command, console, err_console
-from churnml.cli._options import ConfigOpt
+from churnml.cli._options import ConfigOpt, SnapshotsOpt
 from churnml.errors import ConfigError
 
 
@@ -31,9 +31,7 @@ def serving_dir() -> Path:
 def serve_command(
     port: Annotated[int, typer.Option("--port", help="TCP port to listen on.")] = 3000,
     host: Annotated[str, typer.Option("--host", help="Interface to bind; 0.0.0.0 exposes it to the network.")] = "127.0.0.1",
-    snapshots: Annotated[
-        Path, typer.Option("--snapshots", help="Folder of feature snapshots written by `churnml score`; the newest is served.")
-    ] = Path("snapshots"),
+    snapshots: SnapshotsOpt = Path("snapshots"),
     data: Annotated[
         Optional[Path],
         typer.Option("--data", help="Build a fresh snapshot from this data source first (as of --as-of, else the day after the data ends)."),
