@@ -376,6 +376,14 @@ def test_order_by_puts_nulls_last_like_duckdb(spark) -> None:
     assert [r[0] for r in spark.sql(churn_spark.to_spark_sql(sql)).collect()] == duck == [1, 2, None]
 
 
+def test_unordered_drops_only_the_final_order_by() -> None:
+    """Written folders skip the global sort (a sampling job and a range shuffle on Spark); inner ones stay."""
+    sql = "WITH t AS (SELECT x FROM v ORDER BY x LIMIT 5) SELECT x FROM t ORDER BY x"
+    unordered = churn_spark.to_spark_sql(sql, ordered=False)
+    assert unordered.count("ORDER BY") == 1 and unordered.rstrip().endswith("FROM t")
+    assert churn_spark.to_spark_sql(sql).count("ORDER BY") == 2
+
+
 def test_time_zone_does_not_shift_wall_times(spark, tmp_path: Path) -> None:
     """A naive timestamp in Parquet is UTC wall time on both engines, whatever the session zone was."""
     path = tmp_path / "transactions.parquet"
