@@ -61,14 +61,14 @@ class PeakRss:
         self._thread.join()
 
 
-def timed(func, peak: PeakRss) -> tuple[float, float, object]:
-    """Run ``func``; return (seconds, peak RSS in GB during the call, result)."""
+def timed(func, peak: PeakRss) -> tuple[float, float, float, object]:
+    """Run ``func``; return (wall seconds, CPU seconds of this process, peak RSS in GB during the call, result)."""
     peak.reset()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result = func()
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
     peak.peak = max(peak.peak, psutil.Process().memory_info().rss)
-    return seconds, peak.peak / 1e9, result
+    return seconds, cpu_seconds, peak.peak / 1e9, result
 
 
 def parts(dataset, as_of: pd.Timestamp, config: Config, bare_sql: str) -> list[tuple[str, str]]:
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
 
     config = Config()
     with PeakRss() as peak:
-        load_s, load_gb, dataset = timed(lambda: load_dataset(data, config), peak)
+        load_s, _, load_gb, dataset = timed(lambda: load_dataset(data, config), peak)
         if args.threads:
             dataset.con.execute(f"SET threads = {args.threads}")
         counts = {
@@ -133,20 +133,14 @@ def main(argv: list[str] | None = None) -> int:
         six = [as_of - pd.Timedelta(days=30 * i) for i in range(6)]
 
         bare_sql = "SELECT customer_id, sum(amount) FROM transactions GROUP BY 1"
-        cpu = time.process_time()
-        bare_s, bare_gb, _ = timed(lambda: dataset.con.execute(bare_sql).df(), peak)
-        bare_cpu = time.process_time() - cpu
-        cpu = time.process_time()
-        one_s, one_gb, one = timed(lambda: build_features(dataset, [as_of], config), peak)
-        one_cpu = time.process_time() - cpu
-        six_s, six_gb, six_frame = timed(lambda: build_features(dataset, six, config), peak)
-        cpu = time.process_time()
-        bare2_s, _, _ = timed(lambda: dataset.con.execute(bare_sql).df(), peak)
-        bare_cpu = min(bare_cpu, time.process_time() - cpu)
+        bare_s, bare_cpu, _, _ = timed(lambda: dataset.con.execute(bare_sql).df(), peak)
+        one_s, one_cpu, one_gb, one = timed(lambda: build_features(dataset, [as_of], config), peak)
+        six_s, _, six_gb, six_frame = timed(lambda: build_features(dataset, six, config), peak)
+        bare2_s, bare2_cpu, _, _ = timed(lambda: dataset.con.execute(bare_sql).df(), peak)
         max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
         part_rows = parts(dataset, as_of, config, bare_sql) if args.parts else []
 
-    bare = min(bare_s, bare2_s)
+    bare, bare_cpu = min(bare_s, bare2_s), min(bare_cpu, bare2_cpu)
     rows = [
         ("data", f"{counts.get('customers', 0):,} customers, {counts.get('transactions', 0):,} transactions, "
                  f"{counts.get('service_events', 0):,} service events"),
