@@ -121,26 +121,40 @@ def test_no_service_events_case_builds_training_set() -> None:
 # -- training cutoffs --------------------------------------------------------------------------
 
 
-def test_training_cutoffs_step_back_from_as_of_minus_horizon() -> None:
-    config = Config().replace(problem={"n_cutoffs": 4, "cutoff_step_days": 30, "horizon_days": 90})
+def test_training_cutoffs_step_back_from_as_of_minus_horizon_with_purged_gaps() -> None:
+    config = Config().replace(problem={"n_cutoffs": 5, "cutoff_step_days": 30, "horizon_days": 90})
     as_of = T("2024-07-01")
     cutoffs = training_cutoffs(as_of, config, data_start=T("2020-01-01"))
-    assert cutoffs == [T("2024-01-03"), T("2024-02-02"), T("2024-03-03"), T("2024-04-02")]
+    # test = as_of - 90 days; validation one horizon before; 3 train cutoffs 30 days apart before that
+    assert cutoffs == [T("2023-08-06"), T("2023-09-05"), T("2023-10-05"), T("2024-01-03"), T("2024-04-02")]
     assert all(c + pd.Timedelta(days=90) <= as_of for c in cutoffs)
+
+
+@pytest.mark.parametrize("step, horizon, n_val, n_test", [(30, 90, 1, 1), (30, 90, 2, 2), (7, 30, 1, 3), (120, 90, 1, 1)])
+def test_no_label_window_reaches_into_a_later_split(step: int, horizon: int, n_val: int, n_test: int) -> None:
+    config = Config().replace(problem={"n_cutoffs": n_val + n_test + 3, "cutoff_step_days": step, "horizon_days": horizon,
+                                       "n_validation_cutoffs": n_val, "n_test_cutoffs": n_test})
+    cutoffs = training_cutoffs(T("2024-07-01"), config, data_start=T("2020-01-01"))
+    train, validation, test = cutoffs[:3], cutoffs[3:3 + n_val], cutoffs[3 + n_val:]
+    window = pd.Timedelta(days=horizon)
+    assert max(train) + window <= min(validation) and max(validation) + window <= min(test)
+    assert max(test) == T("2024-07-01") - window
+    for split in (train, validation, test):  # within a split, cutoffs are one step apart
+        assert all(b - a == pd.Timedelta(days=step) for a, b in zip(split, split[1:]))
 
 
 def test_training_cutoffs_keep_only_those_after_the_data_start() -> None:
     config = Config().replace(problem={"n_cutoffs": 6, "cutoff_step_days": 30, "horizon_days": 90})
-    cutoffs = training_cutoffs(T("2024-07-01"), config, data_start=T("2024-02-01"))
-    assert cutoffs == [T("2024-02-02"), T("2024-03-03"), T("2024-04-02")]
+    cutoffs = training_cutoffs(T("2024-07-01"), config, data_start=T("2023-09-01"))
+    assert cutoffs == [T("2023-09-05"), T("2023-10-05"), T("2024-01-03"), T("2024-04-02")]
 
 
 def test_too_few_cutoffs_is_a_problem_error_with_a_fix() -> None:
     config = Config().replace(problem={"n_cutoffs": 6, "cutoff_step_days": 30, "horizon_days": 90})
     with pytest.raises(ProblemError) as info:
-        training_cutoffs(T("2024-07-01"), config, data_start=T("2024-03-15"))
+        training_cutoffs(T("2024-07-01"), config, data_start=T("2023-12-15"))
     message = str(info.value)
-    assert "Only 1 training cutoff(s) fit between the data's start 2024-03-15 and as-of 2024-07-01" in message
+    assert "Only 2 training cutoff(s) fit between the data's start 2023-12-15 and as-of 2024-07-01" in message
     assert "at least 3 are needed" in message
     assert "Use a later --as-of" in message
 
@@ -172,9 +186,11 @@ def test_training_set_splits_out_of_time() -> None:
     assert list(frame.columns) == ["customer_id", "cutoff", *training.feature_names, "churned", "value", "split"]
     assert training.categorical_features == ["region"]
     assert len(training.split("train")) == 2 * 3
-    # c's last purchase is on 2024-01-15: not churned at cutoffs before it, churned after it.
+    # Cutoffs: train 2023-08-06, 2023-09-05; validation 2023-12-04; test 2024-03-03, 2024-04-02.
+    # c's last purchase is on 2024-01-15, inside the validation window: churned at the test cutoffs only.
+    assert training.cutoffs == [T("2023-08-06"), T("2023-09-05"), T("2023-12-04"), T("2024-03-03"), T("2024-04-02")]
     c = frame[frame.customer_id == "c"].set_index("cutoff")["churned"]
-    assert list(c) == [0, 0, 1, 1, 1]
+    assert list(c) == [0, 0, 0, 1, 1]
     assert (frame[frame.customer_id != "c"]["churned"] == 0).all()
 
 

@@ -152,9 +152,10 @@ def test_score_sidecar_has_a_quiet_monitoring_section_at_the_test_cutoff(test_cu
     assert section["model_age_days"] == -90  # scored at the test cutoff, 90 days before the training as-of
     names = {row["feature"] for row in section["features"]}
     assert names == set(json_feature_names(trained_store))
-    assert max(row["psi"] for row in section["features"]) < 0.2
+    # The test cutoff is where the reference comes from: the same population, so (nearly) the same
+    # distributions. Training keeps features to 6 decimals, so a value may sit across a bin edge.
+    assert max(row["psi"] for row in section["features"]) < 0.01
     assert set(section["scores"]) == {"churn_probability", "predicted_value"}
-    # The test cutoff is where the score reference comes from: identical distributions.
     assert all(v["psi"] < 1e-9 for v in section["scores"].values())
     assert section["share_without_history"]["current"] is not None
 

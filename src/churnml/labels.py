@@ -157,9 +157,18 @@ def build_labels(dataset: Dataset, cutoffs: Sequence[pd.Timestamp], config: Conf
 def training_cutoffs(as_of: pd.Timestamp, config: Config, data_start: pd.Timestamp) -> list[pd.Timestamp]:
     """Training cutoffs, oldest first, every label window ending on or before ``as_of``.
 
-    The latest cutoff is ``as_of - horizon``; the others step back by ``cutoff_step_days``, up to
-    ``n_cutoffs`` of them, keeping only cutoffs after ``data_start`` (a cutoff needs history
-    before it).
+    The test cutoffs come last: the latest is ``as_of - horizon`` and the others step back by
+    ``cutoff_step_days``. The validation cutoffs come before them and the train cutoffs before
+    those, each split ending at least one horizon before the next split's first cutoff, so that
+    no label window of one split reaches into the next (*purged*). Without that gap, a training
+    label would see churn inside the validation and test windows, and a model that recognises a
+    customer from one cutoff to the next would score well on validation and test by memory: more
+    trees always look better, though on customers it never saw they do worse. In production
+    nothing overlaps (the model scores the window after ``as_of``), so the purge makes validation
+    and test measure what scoring will meet.
+
+    ``n_cutoffs`` counts all of them; only cutoffs after ``data_start`` are kept (a cutoff needs
+    history before it), dropping the oldest train cutoffs first.
 
     Parameters
     ----------
@@ -180,22 +189,29 @@ def training_cutoffs(as_of: pd.Timestamp, config: Config, data_start: pd.Timesta
 
     Example
     -------
-    >>> cfg = Config().replace(problem={"n_cutoffs": 3})
+    >>> cfg = Config().replace(problem={"n_cutoffs": 4})
     >>> [str(c.date()) for c in training_cutoffs(pd.Timestamp("2024-07-01"), cfg, pd.Timestamp("2022-01-01"))]
-    ['2024-02-02', '2024-03-03', '2024-04-02']
+    ['2023-09-05', '2023-10-05', '2024-01-03', '2024-04-02']
     """
     problem = config.problem
     as_of, data_start = pd.Timestamp(as_of), pd.Timestamp(data_start)
-    latest = as_of - pd.Timedelta(days=problem.horizon_days)
     step = pd.Timedelta(days=problem.cutoff_step_days)
-    candidates = [latest - i * step for i in range(problem.n_cutoffs)]
+    gap = max(step, pd.Timedelta(days=problem.horizon_days))  # from a split's last cutoff to the next split's first
+    n_train = problem.n_cutoffs - problem.n_validation_cutoffs - problem.n_test_cutoffs
+    candidates: list[pd.Timestamp] = []
+    first_of_next = as_of - pd.Timedelta(days=problem.horizon_days) + gap  # the latest test cutoff is as_of - horizon
+    for count in (problem.n_test_cutoffs, problem.n_validation_cutoffs, n_train):
+        latest = first_of_next - gap
+        candidates += [latest - i * step for i in range(count)]
+        first_of_next = candidates[-1]
     cutoffs = sorted(c for c in candidates if c > data_start)
     needed = problem.n_validation_cutoffs + problem.n_test_cutoffs + 1
     if len(cutoffs) < needed:
         raise ProblemError(
             f"Only {len(cutoffs)} training cutoff(s) fit between the data's start {data_start:%Y-%m-%d} and "
             f"as-of {as_of:%Y-%m-%d} minus the {problem.horizon_days}-day horizon; at least {needed} are needed "
-            f"({problem.n_test_cutoffs} test, {problem.n_validation_cutoffs} validation, 1 train). "
+            f"({problem.n_test_cutoffs} test, {problem.n_validation_cutoffs} validation, 1 train, one horizon apart "
+            "so no label window reaches into the next split). "
             "Use a later --as-of, more history, or lower [problem] horizon_days or cutoff_step_days."
         )
     return cutoffs

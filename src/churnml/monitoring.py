@@ -1,11 +1,12 @@
 """Monitoring: is the population being scored still the one the models learned from?
 
 Reference (at train time)
-    :func:`reference_statistics` summarises the training features (train + validation cutoffs):
-    per numeric feature the decile edges, the share of rows per bin and the missing rate; per
-    categorical feature the share of each category and the missing rate; the share of customers
-    without purchase history. It also summarises both scores on the test cutoff, where the model
-    meets customers it never saw, in the same binned form. The training pipeline stores the result
+    :func:`reference_statistics` summarises the features at the test cutoff, the latest
+    population the models were measured on (their test metrics vouch for it, and it is the
+    closest to the scoring date): per numeric feature the decile edges, the share of rows per bin
+    and the missing rate; per categorical feature the share of each category and the missing
+    rate; the share of customers without purchase history. It also summarises both scores on the
+    same cutoff, in the same binned form. The training pipeline stores the result
     with the run (``monitoring_reference.json`` and ``metadata.json``); scoring reads it back from
     :attr:`churnml.tracking.LoadedModels.monitoring_reference`.
 
@@ -157,12 +158,12 @@ def reference_statistics(
     scores: Mapping[str, np.ndarray] | None = None,
     as_of: pd.Timestamp | str | None = None,
 ) -> dict[str, Any]:
-    """What scoring compares against: training features and test-cutoff scores, summarised.
+    """What scoring compares against: test-cutoff features and scores, summarised.
 
     Parameters
     ----------
     features : pandas.DataFrame
-        The rows the models were fitted on (train + validation cutoffs).
+        The rows of the test cutoff (the training pipeline's choice; any population works).
     feature_names, categorical : sequence of str
         Feature columns and which of them are categorical.
     scores : mapping, optional

@@ -13,7 +13,7 @@ One parent run per ``train`` (:func:`start_training_run`), one nested run per Op
 (:meth:`TrainingRun.trial_callback`). The parent run holds params, metrics of models and baselines,
 plots, ``features.json``, and ``metadata.json`` — what scoring and the API need: as-of date,
 horizon, cutoffs, feature names and specs, test metrics, grade, and reference statistics of the
-training features for drift checks.
+features at the test cutoff for drift checks.
 
 Registry
 --------

@@ -387,9 +387,11 @@ def train_on(
             value_predictions["model"][sample], churn_model.feature_importances_, value_model.feature_importances_,
             explain(churn_model.contributions(sampled[names]), sampled, explainable_specs(training_set.specs, churn_model.categories_)), data_summary, len(parts["test"]),
         ), tracking.REPORT_DATA_FILE)
-        fitted_on = pd.concat([parts["train"], parts["validation"]])
+        # The drift reference is the test cutoff, the latest population the models were measured
+        # on: the one their test metrics vouch for, and (the splits being a horizon apart) the
+        # closest to the scoring date, so features that grow with time drift the least.
         reference = monitoring.reference_statistics(
-            fitted_on, names, training_set.categorical_features,
+            parts["test"], names, training_set.categorical_features,
             {"churn_probability": probability, "predicted_value": value_predictions["model"]}, as_of,
         )
         run.log_dict(reference, tracking.MONITORING_REFERENCE_FILE)
