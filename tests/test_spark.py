@@ -110,6 +110,23 @@ def test_features_match_duckdb(dataset, sdata) -> None:
     assert (duck.dtypes == spark.dtypes).all()
 
 
+def test_features_match_duckdb_with_too_many_categories_for_a_bitmask(spark, data_dir: Path, tmp_path: Path) -> None:
+    # 80 categories: both engines fall back from the bitmask to the per-value GROUP BY.
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for table in data_dir.iterdir():
+        (folder / table.name).write_bytes(table.read_bytes())
+    transactions = pd.read_parquet(folder / "transactions.parquet")
+    transactions["category"] = [f"c{i % 80}" for i in range(len(transactions))]
+    transactions.to_parquet(folder / "transactions.parquet", index=False)
+    sdata = churn_spark.read_tables(spark, str(folder), Config())
+    values = churn_spark.transaction_values(sdata)
+    assert values["category"] is None and values["channel"] is not None and len(values["channel"]) > 1
+    duck = build_features(load_dataset(folder, Config()), CUTOFFS, Config())
+    assert_frames_equal(duck, churn_spark.build_features(sdata, CUTOFFS, Config()))
+    assert duck["distinct_categories"].max() > 62
+
+
 def test_labels_match_duckdb(dataset, sdata) -> None:
     duck = duck_labels.build_labels(dataset, CUTOFFS, Config())
     spark = churn_spark.build_labels(sdata, CUTOFFS, Config())

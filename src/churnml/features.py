@@ -78,6 +78,8 @@ bitmask (one bit per value in a BIGINT) in the main pass over transactions."""
 
 _DIVERSITY = {"category": "categories", "channel": "channels"}
 """Transaction columns whose distinct values before the cutoff are counted -> feature stem."""
+DIVERSITY_COLUMNS = tuple(_DIVERSITY)
+"""The transaction columns whose values :func:`transaction_values` looks up."""
 _RESERVED = {"customer_id", "cutoff"}
 _SOURCES = ("transactions", "service_events", "customers")
 
@@ -252,17 +254,21 @@ def transaction_values(dataset: Dataset) -> dict[str, list[str] | None]:
     A column with more than :data:`MAX_BITMASK_VALUES` values maps to None. One scan of the two
     columns; :func:`feature_query` turns short lists into a bitmask in its main pass.
     """
-    present = [c for c in _DIVERSITY if c in dataset.con.table("transactions").columns]
+    present = [c for c in DIVERSITY_COLUMNS if c in dataset.con.table("transactions").columns]
     if not present:
         return {}
     lists = dataset.con.execute(
         "SELECT " + ", ".join(f"list(DISTINCT {_q(c)}) FILTER (WHERE {_q(c)} IS NOT NULL)" for c in present)
         + " FROM transactions"
     ).fetchone()
-    return {
-        column: (sorted(found or []) if len(found or []) <= MAX_BITMASK_VALUES else None)
-        for column, found in zip(present, lists)
-    }
+    return {column: bitmask_values(found) for column, found in zip(present, lists)}
+
+
+def bitmask_values(found: Sequence[str] | None) -> list[str] | None:
+    """A column's distinct values, sorted, when few enough for a bitmask; None when there are more
+    than :data:`MAX_BITMASK_VALUES` (the shared rule of every engine's ``transaction_values``)."""
+    found = list(found or [])
+    return sorted(found) if len(found) <= MAX_BITMASK_VALUES else None
 
 
 def feature_query(
@@ -859,4 +865,6 @@ __all__ = [
     "render_reason",
     "table_columns",
     "transaction_values",
+    "bitmask_values",
+    "DIVERSITY_COLUMNS",
 ]

@@ -51,6 +51,9 @@ import pandas as pd
 from churnml.config import Config
 from churnml.errors import DataError, ProblemError
 from churnml.features import (
+    DIVERSITY_COLUMNS,
+    MAX_BITMASK_VALUES,
+    bitmask_values,
     categorical_sources,
     feature_query,
     layout_feature_specs,
@@ -406,8 +409,25 @@ def feature_frame(
     -------
     pyspark.sql.DataFrame
     """
-    sql = feature_query(data.layout, data.attributes, normalize_cutoffs(cutoffs), config)
+    sql = feature_query(data.layout, data.attributes, normalize_cutoffs(cutoffs), config, transaction_values(data))
     return data.spark.sql(to_spark_sql(sql, data.views, ordered=ordered))
+
+
+def transaction_values(data: SparkData) -> dict[str, list[str] | None]:
+    """:func:`churnml.features.transaction_values` on Spark, so both engines run the same query.
+
+    One small job per column (``category``, ``channel``): a GROUP BY of that one column, cut at
+    one more value than a bitmask holds, so a column with millions of values sends no more than
+    that to the driver.
+    """
+    view, values = data.views["transactions"], {}
+    for column in (c for c in DIVERSITY_COLUMNS if c in data.layout["transactions"]):
+        rows = data.spark.sql(
+            f"SELECT `{column}` AS v FROM {view} WHERE `{column}` IS NOT NULL GROUP BY `{column}` "
+            f"LIMIT {MAX_BITMASK_VALUES + 1}"
+        ).collect()
+        values[column] = bitmask_values([row.v for row in rows])
+    return values
 
 
 def write_features(path: str, as_of: pd.Timestamp, out: str, config: Config, master: str | None = None) -> tuple[int, list]:
@@ -819,6 +839,7 @@ __all__ = [
     "categories",
     "describe_data",
     "feature_frame",
+    "transaction_values",
     "label_frame",
     "read_tables",
     "resolve_path",
