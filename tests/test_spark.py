@@ -110,14 +110,16 @@ def test_features_match_duckdb(dataset, sdata) -> None:
     assert (duck.dtypes == spark.dtypes).all()
 
 
-def test_features_match_duckdb_with_too_many_categories_for_a_bitmask(spark, data_dir: Path, tmp_path: Path) -> None:
-    # 80 categories: both engines fall back from the bitmask to the per-value GROUP BY.
+@pytest.mark.parametrize("n_categories", [80, 4000])  # 4000 x the channels: more pairs than one lookup job takes
+def test_features_match_duckdb_with_too_many_categories_for_a_bitmask(spark, data_dir: Path, tmp_path: Path,
+                                                                     n_categories: int) -> None:
+    # Both engines fall back from the bitmask to the per-value GROUP BY for categories only.
     folder = tmp_path / "data"
     folder.mkdir()
     for table in data_dir.iterdir():
         (folder / table.name).write_bytes(table.read_bytes())
     transactions = pd.read_parquet(folder / "transactions.parquet")
-    transactions["category"] = [f"c{i % 80}" for i in range(len(transactions))]
+    transactions["category"] = [f"c{i % n_categories}" for i in range(len(transactions))]
     transactions.to_parquet(folder / "transactions.parquet", index=False)
     sdata = churn_spark.read_tables(spark, str(folder), Config())
     values = churn_spark.transaction_values(sdata)

@@ -416,18 +416,25 @@ def feature_frame(
 def transaction_values(data: SparkData) -> dict[str, list[str] | None]:
     """:func:`churnml.features.transaction_values` on Spark, so both engines run the same query.
 
-    One small job per column (``category``, ``channel``): a GROUP BY of that one column, cut at
-    one more value than a bitmask holds, so a column with millions of values sends no more than
-    that to the driver.
+    One job in the usual case: the distinct (``category``, ``channel``) pairs, cut at one more
+    pair than two full bitmasks can make, so a column with millions of values sends little to
+    the driver. Only when that cut is reached does each column get a job of its own.
     """
-    view, values = data.views["transactions"], {}
-    for column in (c for c in DIVERSITY_COLUMNS if c in data.layout["transactions"]):
-        rows = data.spark.sql(
-            f"SELECT `{column}` AS v FROM {view} WHERE `{column}` IS NOT NULL GROUP BY `{column}` "
-            f"LIMIT {MAX_BITMASK_VALUES + 1}"
-        ).collect()
-        values[column] = bitmask_values([row.v for row in rows])
-    return values
+    view = data.views["transactions"]
+    present = [c for c in DIVERSITY_COLUMNS if c in data.layout["transactions"]]
+    if not present:
+        return {}
+
+    def distinct(columns: list[str], limit: int) -> list[tuple]:
+        quoted = ", ".join(f"`{c}`" for c in columns)
+        return [tuple(row) for row in data.spark.sql(
+            f"SELECT {quoted} FROM {view} GROUP BY {quoted} LIMIT {limit}").collect()]
+
+    cap = (MAX_BITMASK_VALUES + 1) ** len(present)
+    pairs = distinct(present, cap + 1)
+    if len(pairs) <= cap:
+        return {c: bitmask_values({row[i] for row in pairs} - {None}) for i, c in enumerate(present)}
+    return {c: bitmask_values({row[0] for row in distinct([c], MAX_BITMASK_VALUES + 2)} - {None}) for c in present}
 
 
 def write_features(path: str, as_of: pd.Timestamp, out: str, config: Config, master: str | None = None) -> tuple[int, list]:
