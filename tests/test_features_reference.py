@@ -4,8 +4,8 @@ The feature SQL gets the mean purchase gap without ordering the transactions (th
 telescope: their sum is last - first), orders only the purchases for the gap spread, and counts
 distinct categories/channels with a bitmask when the columns' values are known. These tests pin
 those shortcuts to the obvious definitions, on both SQL paths: the bitmask one that
-``build_features`` runs and the separate first-use GROUP BY that runs without the values (Spark,
-or more than ``MAX_BITMASK_VALUES`` values).
+``build_features`` (and Spark) runs and the separate first-use GROUP BY that runs without the
+values (a column with more than ``MAX_BITMASK_VALUES`` values, or a caller passing none).
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def test_gaps_and_distinct_counts_match_reference(seed: int) -> None:
 
 
 def test_without_values_the_separate_group_by_gives_the_same_features() -> None:
-    # What Spark runs: feature_query without the category/channel values.
+    # feature_query without the category/channel values: the first-use GROUP BY for both columns.
     dataset = random_dataset(3, ["a", "b", "c"])
     fast = build_features(dataset, CUTOFFS, Config())
     sql = feature_query(table_columns(dataset), dataset.attributes, CUTOFFS, Config())

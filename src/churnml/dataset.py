@@ -131,3 +131,8 @@ def connect(config: "Config | None" = None) -> duckdb.DuckDBPyConnection:
 def _q(identifier: str) -> str:
     """Quote an SQL identifier."""
     return '"' + identifier.replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    """An SQL string literal."""
+    return "'" + str(text).replace("'", "''") + "'"

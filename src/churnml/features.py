@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from churnml.config import Config
-from churnml.dataset import Dataset, _q
+from churnml.dataset import Dataset, _lit, _q
 from churnml.errors import ProblemError
 
 NEVER_DAYS = 9999.0
@@ -264,7 +264,7 @@ def transaction_values(dataset: Dataset) -> dict[str, list[str] | None]:
     return {column: bitmask_values(found) for column, found in zip(present, lists)}
 
 
-def bitmask_values(found: Sequence[str] | None) -> list[str] | None:
+def bitmask_values(found: Iterable[str] | None) -> list[str] | None:
     """A column's distinct values, sorted, when few enough for a bitmask; None when there are more
     than :data:`MAX_BITMASK_VALUES` (the shared rule of every engine's ``transaction_values``)."""
     found = list(found or [])
@@ -693,7 +693,7 @@ def _transaction_ctes(layout: Mapping[str, frozenset[str]], values: Mapping[str,
             continue
         known = values.get(column)
         if known is not None and len(known) <= MAX_BITMASK_VALUES:
-            bits = " ".join(f"WHEN {_literal(v)} THEN {1 << i}" for i, v in enumerate(known))
+            bits = " ".join(f"WHEN {_lit(v)} THEN {1 << i}" for i, v in enumerate(known))
             mask = f"CASE t.{_q(column)} {bits} ELSE 0 END" if known else "0"
             aggs.append(f"BIT_COUNT(BIT_OR({mask})) AS distinct_{stem}")
         else:
@@ -734,11 +734,6 @@ def _transaction_ctes(layout: Mapping[str, frozenset[str]], values: Mapping[str,
     tg = f"SELECT customer_id, cutoff, STDDEV_POP(gap) AS gap_std FROM ({gaps}) AS gs GROUP BY customer_id, cutoff"
     ctes.append(("tg", tg))
     return ctes
-
-
-def _literal(value: str) -> str:
-    """An SQL string literal."""
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _service_ctes(layout: Mapping[str, frozenset[str]]) -> list[tuple[str, str]]:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from churnml import io
 from churnml.config import Config
-from churnml.dataset import Dataset, _q, connect
+from churnml.dataset import Dataset, _lit, _q, connect
 from churnml.errors import ConfigError, DataError
 from churnml.schema import TABLES, TableSpec
 
@@ -42,11 +42,6 @@ R_RESOLVED_BEFORE = "resolved_at before timestamp"
 R_BAD_SIGNUP = "unparseable signup_date (customer kept without a signup date)"
 # Reasons that report a row but keep it: dropping a customer would cascade to all their history.
 _KEPT = (R_BAD_SIGNUP,)
-
-
-def _lit(text: str) -> str:
-    """An SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _unparseable(column: str) -> str:
