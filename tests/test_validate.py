@@ -223,6 +223,41 @@ def test_every_quarantine_reason_sets_rows_aside_and_keeps_them(tmp_path: Path) 
     assert bad.loc[bad["transaction_id"] == "t3", "amount"].item() == "x"
 
 
+def test_typed_columns_validate_like_text_and_keep_input_order(tmp_path: Path) -> None:
+    """Parquet's native TIMESTAMP / TIMESTAMPTZ / DOUBLE columns take a no-parse path; it must
+    give exactly what the text path gives: same clean rows in input order, same quarantine."""
+    stamps = ["2021-03-01 10:00", "2021-01-01 00:00", "2021-01-05 00:00", "2021-01-01 00:00",
+              "1800-01-01 00:00", "2021-01-15 00:00", "2021-01-20 00:00", "2021-01-10 00:00"]
+    text = pd.DataFrame(
+        {
+            # t1 three times: the earliest stays; t2's first row belongs to an unknown customer,
+            # so it is set aside for that and the later row is the duplicate.
+            "transaction_id": ["t1", "t1", "t2", "t1", "t5", "t2", "t7", "t0"],
+            "customer_id": ["a", "b", "zz", "a", "a", "b", "c", "c"],
+            "timestamp": stamps,
+            "amount": ["1", "2", "3", "4", "5", "6", None, "8"],
+        }
+    )
+    typed = text.assign(timestamp=pd.to_datetime(text["timestamp"]), amount=pd.to_numeric(text["amount"]))
+    zoned = typed.assign(timestamp=typed["timestamp"].dt.tz_localize("UTC").dt.tz_convert("Europe/Berlin"))
+    customers = CUSTOMERS.assign(signup_date=pd.to_datetime(CUSTOMERS["signup_date"]))
+    results = []
+    for name, tx, fmt, cust in [("csv", text, "csv", CUSTOMERS), ("parquet", typed, "parquet", customers),
+                                ("zoned", zoned, "parquet", customers)]:
+        ds = load_dataset(write(tmp_path / name, fmt, customers=cust, transactions=tx))
+        rows = ds.con.execute("SELECT transaction_id, customer_id, timestamp, amount FROM transactions").df()
+        results.append((rows, ds.summary["tables"]["transactions"]["quarantined"]))
+    rows, quarantined = results[0]
+    assert rows["transaction_id"].tolist() == ["t1", "t0"]          # input order, not sorted
+    assert rows["customer_id"].tolist() == ["b", "c"]
+    assert rows["timestamp"].tolist() == [pd.Timestamp("2021-01-01"), pd.Timestamp("2021-01-10")]
+    assert quarantined == {"customer_id not in customers": 1, "duplicate transaction_id": 3,
+                           "timestamp before 1900": 1, "unparseable amount": 1}
+    for other_rows, other_quarantined in results[1:]:
+        pd.testing.assert_frame_equal(other_rows, rows)
+        assert other_quarantined == quarantined
+
+
 def test_unparseable_signup_keeps_the_customer(tmp_path: Path) -> None:
     customers = CUSTOMERS.assign(signup_date=["2020-01-01", "soon", "2020-03-01"])
     ds = load_dataset(write(tmp_path, customers=customers, transactions=TRANSACTIONS))
