@@ -9,6 +9,7 @@ from typing import Mapping
 import duckdb
 import pandas as pd
 
+from churnml.io import _lit  # noqa: F401  (re-exported: the SQL builders quote literals with it)
 from churnml.schema import TABLES
 
 _SQL_TYPES = {"id": "VARCHAR", "timestamp": "TIMESTAMP", "number": "DOUBLE", "text": "VARCHAR"}
@@ -132,7 +133,3 @@ def _q(identifier: str) -> str:
     """Quote an SQL identifier."""
     return '"' + identifier.replace('"', '""') + '"'
 
-
-def _lit(text: str) -> str:
-    """An SQL string literal."""
-    return "'" + str(text).replace("'", "''") + "'"

@@ -59,8 +59,9 @@ def _find_file(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+def _lit(text: str) -> str:
+    """An SQL string literal (the one helper; ``churnml.dataset`` re-exports it for the SQL builders)."""
+    return "'" + str(text).replace("'", "''") + "'"
 
 
 def attach_source(con: duckdb.DuckDBPyConnection, path: Path, config: Config) -> dict[str, str]:
@@ -87,7 +88,7 @@ def attach_source(con: duckdb.DuckDBPyConnection, path: Path, config: Config) ->
     found: dict[str, str] = {}
     if kind == "duckdb":
         try:
-            con.execute(f"ATTACH {_sql_str(str(path))} AS src (READ_ONLY)")
+            con.execute(f"ATTACH {_lit(str(path))} AS src (READ_ONLY)")
         except duckdb.Error as exc:
             raise DataError(f"Cannot open DuckDB file {path}: {exc}. Check that it is a DuckDB database and not in use.") from None
         existing = {name for name, in con.execute(
@@ -105,11 +106,11 @@ def attach_source(con: duckdb.DuckDBPyConnection, path: Path, config: Config) ->
         if file is None:
             continue
         if file.is_dir():
-            reader = f"read_parquet({_sql_str(str(file / '*.parquet'))})"
+            reader = f"read_parquet({_lit(str(file / '*.parquet'))})"
         elif file.suffix == ".parquet":
-            reader = f"read_parquet({_sql_str(str(file))})"
+            reader = f"read_parquet({_lit(str(file))})"
         else:
-            reader = f"read_csv({_sql_str(str(file))}, all_varchar=true, header=true)"
+            reader = f"read_csv({_lit(str(file))}, all_varchar=true, header=true)"
         try:
             con.execute(f"CREATE OR REPLACE VIEW raw_{table} AS SELECT * FROM {reader}")
             con.execute(f"SELECT * FROM raw_{table} LIMIT 0")
