@@ -247,6 +247,8 @@ def test_typed_columns_validate_like_text_and_keep_input_order(tmp_path: Path) -
         ds = load_dataset(write(tmp_path / name, fmt, customers=cust, transactions=tx))
         rows = ds.con.execute("SELECT transaction_id, customer_id, timestamp, amount FROM transactions").df()
         results.append((rows, ds.summary["tables"]["transactions"]["quarantined"]))
+        # Set-aside rows come back as the user's raw columns plus the reason, nothing of ours.
+        assert list(ds.quarantine["transactions"].columns) == [*tx.columns, "reason"]
     rows, quarantined = results[0]
     assert rows["transaction_id"].tolist() == ["t1", "t0"]          # input order, not sorted
     assert rows["customer_id"].tolist() == ["b", "c"]
