@@ -71,15 +71,25 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS) -> 
     customers = result.customers
     if not customers.empty:
         first = Table(title=f"Top {min(top, len(customers))} of {len(customers):,}", title_justify="left")
+        # Only the reasons wrap, one per line: in a narrow terminal the numbers and ids stay whole.
         for column in ("rank", "customer", "segment", "churn prob.", "value at risk", "benefit", "reasons"):
-            first.add_column(column, justify="right" if column in ("rank", "churn prob.", "value at risk", "benefit") else "left")
+            numeric = column in ("rank", "churn prob.", "value at risk", "benefit")
+            first.add_column(column, justify="right" if numeric else "left", no_wrap=column != "reasons",
+                             min_width=20 if column == "reasons" else None)
         from churnml.segments import segment_names
 
         names = segment_names(config)
         for row in customers.head(top).itertuples(index=False):
             first.add_row(str(row.rank), row.customer_id, names.get(row.segment, row.segment), f"{row.churn_probability:.3f}",
-                          f"{row.value_at_risk:,.0f}", f"{row.expected_benefit:,.0f}", row.reasons)
+                          f"{row.value_at_risk:,.0f}", f"{row.expected_benefit:,.0f}", reasons_text(row.reasons))
         console.print(first)
+
+
+def reasons_text(reasons: Any) -> str:
+    """A customer's stored reasons (``"; "``-separated) as one reason per line; "" when none."""
+    from churnml.reasons import SEPARATOR
+
+    return reasons.replace(SEPARATOR, "\n") if isinstance(reasons, str) else ""
 
 
 @command("score")
