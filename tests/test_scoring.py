@@ -239,7 +239,20 @@ def test_cli_scores_with_the_champion_from_mlflow(sample_dir: Path, tmp_path: Pa
     result = runner.invoke(get_app(), ["retention-list", "scores.csv", "--out", "list.csv", "--budget", "50"])
     assert result.exit_code == 0, result.output
     assert "Retention list" in result.output
-    assert len(pd.read_csv(tmp_path / "list.csv")) <= 10
+    listed = pd.read_csv(tmp_path / "list.csv")
+    assert 0 < len(listed) <= 10
+    # 80 columns: ids and numbers stay whole; the reasons are listed under the table.
+    first = listed.iloc[0]
+    assert "\nWhy\n" in result.output and f"1. {first['customer_id']}" in result.output
+    assert first["reasons"].split("; ")[0].split()[0] in result.output.split("\nWhy\n", 1)[1]
+    # A wide terminal shows them in the table, one per line.
+    from churnml.cli import console
+
+    monkeypatch.setattr(console, "width", 200)
+    result = runner.invoke(get_app(), ["retention-list", "scores.csv", "--out", "list.csv", "--budget", "50"])
+    assert result.exit_code == 0, result.output
+    assert "\nWhy\n" not in result.output and "┃ reasons" in result.output
+    assert any(line.rstrip(" │").endswith(first["reasons"].split("; ")[0]) for line in result.output.splitlines())
 
     result = runner.invoke(get_app(), ["retention-list", "scores.csv", "--out", "list.csv", "--success-rate", "1.5"])
     assert result.exit_code == 2

@@ -16,6 +16,8 @@ from churnml.errors import ConfigError, DriftError
 
 TOP_ROWS = 10
 """Rows of a retention list shown on screen."""
+WIDE_TERMINAL = 140
+"""Terminal width from which the retention table shows the reasons in a column of their own."""
 
 
 def show_scores_summary(sidecar: Mapping[str, Any], config: Config) -> None:
@@ -70,19 +72,32 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS) -> 
         console.print(segments)
     customers = result.customers
     if not customers.empty:
-        first = Table(title=f"Top {min(top, len(customers))} of {len(customers):,}", title_justify="left")
-        # Only the reasons wrap, one per line: in a narrow terminal the numbers and ids stay whole.
-        for column in ("rank", "customer", "segment", "churn prob.", "value at risk", "benefit", "reasons"):
-            numeric = column in ("rank", "churn prob.", "value at risk", "benefit")
-            first.add_column(column, justify="right" if numeric else "left", no_wrap=column != "reasons",
-                             min_width=20 if column == "reasons" else None)
         from churnml.segments import segment_names
 
         names = segment_names(config)
-        for row in customers.head(top).itertuples(index=False):
-            first.add_row(str(row.rank), row.customer_id, names.get(row.segment, row.segment), f"{row.churn_probability:.3f}",
-                          f"{row.value_at_risk:,.0f}", f"{row.expected_benefit:,.0f}", reasons_text(row.reasons))
+        shown = customers.head(top)
+        # Reasons need room: beside the numbers in a wide terminal, else listed under the table,
+        # so that ids and numbers never wrap.
+        beside = console.width >= WIDE_TERMINAL
+        first = Table(title=f"Top {min(top, len(customers))} of {len(customers):,}", title_justify="left")
+        columns = ("rank", "customer", "segment", "churn prob.", "value at risk", "benefit") + (("reasons",) if beside else ())
+        for column in columns:
+            numeric = column in ("rank", "churn prob.", "value at risk", "benefit")
+            first.add_column(column, justify="right" if numeric else "left", no_wrap=column != "reasons")
+        for row in shown.itertuples(index=False):
+            cells = [str(row.rank), row.customer_id, names.get(row.segment, row.segment), f"{row.churn_probability:.3f}",
+                     f"{row.value_at_risk:,.0f}", f"{row.expected_benefit:,.0f}"]
+            first.add_row(*cells, *([reasons_text(row.reasons)] if beside else []))
         console.print(first)
+        if not beside:
+            why = Table.grid(padding=(0, 1))
+            why.add_column(justify="right", no_wrap=True)
+            why.add_column(no_wrap=True)
+            why.add_column()
+            for row in shown.itertuples(index=False):
+                why.add_row(f"{row.rank}.", row.customer_id, reasons_text(row.reasons).replace("\n", "; ") or "–")
+            console.print("Why", style="bold")
+            console.print(why, highlight=False)
 
 
 def reasons_text(reasons: Any) -> str:
