@@ -8,6 +8,7 @@ Usage::
 
     .venv/bin/python benchmarks/bench_features.py                    # 1,000,000 customers
     .venv/bin/python benchmarks/bench_features.py --customers 50000 --data /tmp/bench50k
+    .venv/bin/python benchmarks/bench_features.py --data /tmp/gen1m_csv --format csv   # CSV source
 
 Aims (issue 3): features within 5x the bare scan, peak memory under 8 GB, time linear in cutoffs.
 
@@ -105,20 +106,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--data", type=Path, default=None,
-                        help="Folder for the generated data (reused when it already holds transactions.parquet).")
+                        help="Folder for the generated data (reused when it already holds transactions.parquet or .csv).")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--format", choices=("parquet", "csv"), default="parquet",
+                        help="File format when generating (CSV is text: validation parses every value).")
     parser.add_argument("--as-of", default="2025-07-01")
     parser.add_argument("--threads", type=int, default=None, help="DuckDB threads (default: DuckDB's choice).")
     parser.add_argument("--parts", action="store_true", help="Also time each part of the one-cutoff query (CPU).")
     args = parser.parse_args(argv)
 
     data = args.data or Path(f"/tmp/churnml-bench-{args.customers}")
-    if not (data / "transactions.parquet").exists():
+    if not any((data / f"transactions.{suffix}").exists() for suffix in ("parquet", "csv")):
         from churnml.generate import generate
 
         print(f"generating {args.customers:,} customers into {data} …", file=sys.stderr)
         start = time.perf_counter()
-        generate(data, customers=args.customers, seed=args.seed, fmt="parquet")
+        generate(data, customers=args.customers, seed=args.seed, fmt=args.format)
         print(f"  generated in {time.perf_counter() - start:.0f} s", file=sys.stderr)
 
     config = Config()
