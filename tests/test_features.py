@@ -193,7 +193,7 @@ def test_render_reason_examples(features: pd.DataFrame) -> None:
     specs = {s.name: s for s in feature_specs(small_dataset())}
     a, c = features.loc["a"], features.loc["c"]
     assert render_reason(specs["recency_vs_usual_gap"], a) == "no purchase for 61 days (usually every 30)"
-    assert render_reason(specs["unresolved_complaints"], a) == "1 unresolved complaints"
+    assert render_reason(specs["unresolved_complaints"], a) == "1 unresolved complaint"   # a count of one is singular
     assert render_reason(specs["spend_trend_pct"], a) == "spend +50% on the previous quarter"
     assert render_reason(specs["plan"], a) == "plan: gold"
     # Missing or sentinel values give no sentence rather than "every nan" or "9999 days".
@@ -202,6 +202,9 @@ def test_render_reason_examples(features: pd.DataFrame) -> None:
     assert render_reason(specs["mean_gap_days"], a) == ""   # no reason template
     spec = FeatureSpec("x", "", "customers", None, "numeric", 0, "{x:.0f} things")
     assert render_reason(spec, {}) == ""
+    calls = FeatureSpec("calls", "", "service_events", "30d", "numeric", 1, "{calls:.0f} calls in the last 30 days")
+    assert [render_reason(calls, {"calls": n}) for n in (1.0, 2.0, 21.0)] == [
+        "1 call in the last 30 days", "2 calls in the last 30 days", "21 calls in the last 30 days"]
 
 
 def test_sql_transpiles_to_spark() -> None:

@@ -79,7 +79,7 @@ def test_only_risk_raising_drivers_are_reasons() -> None:
 def test_at_most_three_reasons_strongest_first() -> None:
     contributions, features = frames([[0.1, 0.0, 0.0, 0.4, 0.3, 0.2]], [row(unresolved_complaints=1.0)])
     reasons = explain(contributions, features, SPECS)[0]
-    assert reasons == ["1 unresolved complaints", "spend +0% on the previous quarter", "customer for only 900 days"]
+    assert reasons == ["1 unresolved complaint", "spend +0% on the previous quarter", "customer for only 900 days"]
 
 
 def test_overlapping_sentences_keep_the_informative_one_and_refill() -> None:

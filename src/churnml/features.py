@@ -39,6 +39,7 @@ Missing values (the "no NaN soup" rule)
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -80,6 +81,14 @@ _DIVERSITY = {"category": "categories", "channel": "channels"}
 """Transaction columns whose distinct values before the cutoff are counted -> feature stem."""
 DIVERSITY_COLUMNS = tuple(_DIVERSITY)
 """The transaction columns whose values :func:`transaction_values` looks up."""
+_PLURALS = {
+    "call": "calls", "change": "changes", "complaint": "complaints", "day": "days", "event": "events",
+    "inquiry": "inquiries", "purchase": "purchases", "refund": "refunds", "survey": "surveys", "ticket": "tickets",
+}
+"""The counted nouns of the reason templates (singular -> plural), for "1 call", not "1 calls"."""
+_COUNTED = r"((?:[a-z]+ ){{0,2}}?)({nouns})\b"
+_ONE_PLURAL = re.compile(r"(?<![\d.,])\b1 " + _COUNTED.format(nouns="|".join(_PLURALS.values())))
+_N_SINGULAR = re.compile(r"\bN " + _COUNTED.format(nouns="|".join(_PLURALS)))
 _RESERVED = {"customer_id", "cutoff"}
 _SOURCES = ("transactions", "service_events", "customers")
 
@@ -360,7 +369,27 @@ def render_reason(spec: FeatureSpec, row: Mapping[str, Any]) -> str:
         if _is_missing(value) or (isinstance(value, (int, float)) and value >= NEVER_DAYS):
             return ""
         values[field] = value
-    return spec.reason.format(**values)
+    return singular_counts(spec.reason.format(**values))
+
+
+def singular_counts(text: str) -> str:
+    """A count of one takes the singular: "1 unresolved complaints" -> "1 unresolved complaint".
+
+    Example
+    -------
+    >>> singular_counts("1 account manager changes in the last year; 21 calls; complained 1 days ago")
+    '1 account manager change in the last year; 21 calls; complained 1 day ago'
+    """
+    if "1 " not in text:
+        return text
+    singular = {plural: one for one, plural in _PLURALS.items()}
+    return _ONE_PLURAL.sub(lambda m: f"1 {m.group(1)}{singular[m.group(2)]}", text)
+
+
+def plural_counts(template: str) -> str:
+    """The inverse for a reason whose numbers became ``N``: "N complaint" -> "N complaints"
+    (so "1 call" and "3 calls" read as one template)."""
+    return _N_SINGULAR.sub(lambda m: f"N {m.group(1)}{_PLURALS[m.group(2)]}", template)
 
 
 def table_columns(dataset: Dataset) -> dict[str, frozenset[str]]:
@@ -858,6 +887,8 @@ __all__ = [
     "cutoffs_sql",
     "normalize_cutoffs",
     "render_reason",
+    "singular_counts",
+    "plural_counts",
     "table_columns",
     "transaction_values",
     "bitmask_values",

@@ -28,6 +28,7 @@ from matplotlib.axes import Axes
 
 from churnml import plots
 from churnml.config import Config
+from churnml.features import plural_counts
 from churnml.segments import RISK_TIERS, SEGMENT_MATRIX, SEGMENTS, VALUE_TIERS, segment_names
 
 RUN_SECTIONS: tuple[str, ...] = (
@@ -92,13 +93,13 @@ def reason_template(sentence: str) -> str:
     -------
     >>> reason_template("no purchase for 74 days (usually every 20)")
     'no purchase for N days (usually every N)'
-    >>> reason_template("only 1 purchases in the last 90 days")
+    >>> reason_template("only 1 purchase in the last 90 days")
     'only N purchases in the last 90 days'
     >>> reason_template("age_band: 25-34")
     'age_band: 25-34'
     """
     sentence = sentence.strip()
-    return sentence if _ATTRIBUTE.match(sentence) else _NUMBER.sub("N", sentence)
+    return sentence if _ATTRIBUTE.match(sentence) else plural_counts(_NUMBER.sub("N", sentence))
 
 
 def reason_counts(reasons: Iterable[Sequence[str] | str], separator: str = "; ") -> dict[str, int]:
