@@ -86,6 +86,7 @@ _PLURALS = {
     "inquiry": "inquiries", "purchase": "purchases", "refund": "refunds", "survey": "surveys", "ticket": "tickets",
 }
 """The counted nouns of the reason templates (singular -> plural), for "1 call", not "1 calls"."""
+_SINGULAR = {plural: one for one, plural in _PLURALS.items()}
 _COUNTED = r"((?:[a-z]+ ){{0,2}}?)({nouns})\b"
 _ONE_PLURAL = re.compile(r"(?<![\d.,])\b1 " + _COUNTED.format(nouns="|".join(_PLURALS.values())))
 _N_SINGULAR = re.compile(r"\bN " + _COUNTED.format(nouns="|".join(_PLURALS)))
@@ -380,10 +381,9 @@ def singular_counts(text: str) -> str:
     >>> singular_counts("1 account manager changes in the last year; 21 calls; complained 1 days ago")
     '1 account manager change in the last year; 21 calls; complained 1 day ago'
     """
-    if "1 " not in text:
+    if not (text.startswith("1 ") or " 1 " in text):  # the usual case, cheaply (a million customers)
         return text
-    singular = {plural: one for one, plural in _PLURALS.items()}
-    return _ONE_PLURAL.sub(lambda m: f"1 {m.group(1)}{singular[m.group(2)]}", text)
+    return _ONE_PLURAL.sub(lambda m: f"1 {m.group(1)}{_SINGULAR[m.group(2)]}", text)
 
 
 def plural_counts(template: str) -> str:
