@@ -260,6 +260,18 @@ def test_typed_columns_validate_like_text_and_keep_input_order(tmp_path: Path) -
         assert other_quarantined == quarantined
 
 
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_stray_late_row_does_not_stretch_the_data_end(tmp_path: Path, fmt: str) -> None:
+    """Days with under 5% of the median daily count do not count towards the data's end."""
+    days = [f"2021-01-0{d} 12:00:00" for d in (1, 2, 3) for _ in range(25)] + ["2024-06-01 09:00:00"]
+    tx = pd.DataFrame({"customer_id": "a", "timestamp": days, "amount": 1.0})
+    if fmt == "parquet":
+        tx["timestamp"] = pd.to_datetime(tx["timestamp"])
+    ds = load_dataset(write(tmp_path / fmt, fmt, customers=CUSTOMERS, transactions=tx))
+    assert ds.summary["tables"]["transactions"]["quarantined"] == {"timestamp after the data's end": 1}
+    assert ds.summary["tables"]["transactions"]["last"] == "2021-01-03"
+
+
 def test_unparseable_signup_keeps_the_customer(tmp_path: Path) -> None:
     customers = CUSTOMERS.assign(signup_date=["2020-01-01", "soon", "2020-03-01"])
     ds = load_dataset(write(tmp_path, customers=customers, transactions=TRANSACTIONS))

