@@ -132,4 +132,3 @@ def connect(config: "Config | None" = None) -> duckdb.DuckDBPyConnection:
 def _q(identifier: str) -> str:
     """Quote an SQL identifier."""
     return '"' + identifier.replace('"', '""') + '"'
-

@@ -180,9 +180,7 @@ def _typed(kind: str, column: str, sql_type: str = "VARCHAR") -> str:
     """
     source = _q(column)
     if kind == "timestamp":
-        if sql_type == "TIMESTAMP":
-            return source  # naive timestamps are UTC wall time already (the session zone is UTC)
-        if _is_native(kind, sql_type):
+        if _is_native(kind, sql_type):  # naive values are UTC wall time already (the session zone is UTC)
             return f"CAST({source} AS TIMESTAMP)"
         # Through TIMESTAMPTZ so that offsets are honoured, then naive UTC (the session zone is UTC).
         return f"CAST(TRY_CAST({source} AS TIMESTAMPTZ) AS TIMESTAMP)"
@@ -195,8 +193,6 @@ def _typed(kind: str, column: str, sql_type: str = "VARCHAR") -> str:
 def _present(column: str, sql_type: str = "VARCHAR") -> str:
     """SQL: the raw value is there (not NULL, not blank text); only text needs the blank check."""
     source = _q(column)
-    if sql_type == "VARCHAR":
-        return f"({source} IS NOT NULL AND TRIM({source}) <> '')"
     if _is_native("timestamp", sql_type) or _is_native("number", sql_type):
         return f"({source} IS NOT NULL)"
     return f"({source} IS NOT NULL AND TRIM(CAST({source} AS VARCHAR)) <> '')"

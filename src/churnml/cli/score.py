@@ -95,7 +95,7 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS) -> 
             why.add_column(no_wrap=True)
             why.add_column()
             for row in shown.itertuples(index=False):
-                why.add_row(f"{row.rank}.", row.customer_id, reasons_text(row.reasons).replace("\n", "; ") or "–")
+                why.add_row(f"{row.rank}.", row.customer_id, row.reasons if isinstance(row.reasons, str) and row.reasons else "–")
             console.print("Why", style="bold")
             console.print(why, highlight=False)
 
