@@ -8,7 +8,7 @@ Usage::
 
     .venv/bin/python benchmarks/bench_features.py                    # 1,000,000 customers
     .venv/bin/python benchmarks/bench_features.py --customers 50000 --data /tmp/bench50k
-    .venv/bin/python benchmarks/bench_features.py --data /tmp/gen1m_csv --format csv   # CSV source
+    .venv/bin/python benchmarks/bench_features.py --data /tmp/gen1m_csvgen --format csv   # generated as CSV
 
 Aims (issue 3): features within 5x the bare scan, peak memory under 8 GB, time linear in cutoffs.
 
