@@ -17,8 +17,10 @@ from churnml.features import (
     build_features,
     feature_description,
     feature_specs,
-    feature_sql,
+    feature_query,
     render_reason,
+    table_columns,
+    transaction_values,
 )
 
 CUTOFF = pd.Timestamp("2024-01-01")
@@ -208,9 +210,11 @@ def test_render_reason_examples(features: pd.DataFrame) -> None:
 
 
 def test_sql_transpiles_to_spark() -> None:
-    sql = feature_sql(small_dataset(), [CUTOFF, T("2023-12-01")], Config())
+    dataset = small_dataset()
+    sql = feature_query(table_columns(dataset), dataset.attributes, [CUTOFF, T("2023-12-01")], Config(),
+                        transaction_values(dataset), engine="spark")
     spark = sqlglot.transpile(sql, read="duckdb", write="spark")[0]
-    assert "UNIX_TIMESTAMP" in spark and "MAX_BY" in spark
+    assert "UNIX_TIMESTAMP" in spark and "MAX_BY" in spark and "LAG(" in spark and "LIST" not in spark
 
 
 def test_cli_writes_feature_table_and_description(tmp_path) -> None:

@@ -409,7 +409,8 @@ def feature_frame(
     -------
     pyspark.sql.DataFrame
     """
-    sql = feature_query(data.layout, data.attributes, normalize_cutoffs(cutoffs), config, transaction_values(data))
+    sql = feature_query(data.layout, data.attributes, normalize_cutoffs(cutoffs), config, transaction_values(data),
+                        engine="spark")
     return data.spark.sql(to_spark_sql(sql, data.views, ordered=ordered))
 
 
