@@ -74,7 +74,7 @@ def timed(func, peak: PeakRss) -> tuple[float, float, float, object]:
 
 def parts(dataset, as_of: pd.Timestamp, config: Config, bare_sql: str) -> list[tuple[str, str]]:
     """CPU seconds of each part of the one-cutoff feature query, and multiples of the bare scan."""
-    from churnml.features import _frame, feature_sql, transaction_values
+    from churnml.features import _arrays, feature_sql, transaction_values
 
     con = dataset.con
 
@@ -90,12 +90,12 @@ def parts(dataset, as_of: pd.Timestamp, config: Config, bare_sql: str) -> list[t
     values = transaction_values(dataset)
     sql = feature_sql(dataset, [as_of], config, values)
     prefix = sql[: sql.index("\nSELECT p.customer_id")]
-    names = [n for n in ("ta", "tg", "sa") if f"\n{n} AS (" in prefix]
+    names = [n for n in ("tm", "ta", "sa") if f"\n{n} AS (" in prefix]
     timings = [("category/channel values", cpu(lambda: transaction_values(dataset)))]
     for name in names:
         timings.append((name, cpu(lambda: con.execute(f"CREATE OR REPLACE TEMP TABLE _bench AS {prefix}\nSELECT * FROM {name}"))))
     timings.append(("whole query", cpu(lambda: con.execute(f"CREATE OR REPLACE TEMP TABLE _bench AS {sql}"))))
-    timings.append(("result to pandas", cpu(lambda: _frame(con, "SELECT * FROM _bench"))))
+    timings.append(("result to pandas", cpu(lambda: pd.DataFrame(_arrays(con, "SELECT * FROM _bench"), copy=False))))
     con.execute("DROP TABLE IF EXISTS _bench")
     rows = [("part (1 cutoff)", "CPU s = x bare"), ("bare GROUP BY", f"{bare:.2f} s")]
     rows += [(name, f"{seconds:.2f} s = {seconds / bare:.1f}x") for name, seconds in timings]
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         one_s, one_cpu, one_gb, one = timed(lambda: build_features(dataset, [as_of], config), peak)
         six_s, _, six_gb, six_frame = timed(lambda: build_features(dataset, six, config), peak)
         bare2_s, bare2_cpu, _, _ = timed(lambda: dataset.con.execute(bare_sql).df(), peak)
-        max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+        max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9  # Linux: KiB
         part_rows = parts(dataset, as_of, config, bare_sql) if args.parts else []
 
     bare, bare_cpu = min(bare_s, bare2_s), min(bare_cpu, bare2_cpu)

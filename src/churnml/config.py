@@ -113,9 +113,10 @@ class ScoringConfig:
 class DuckDBConfig:
     """The embedded engine's resources."""
 
-    memory_limit: str = "6GB"
+    memory_limit: str = "5GB"
     """DuckDB's memory limit; beyond it, work spills to ``temp_directory``. Keeps a million
-    customers with tens of millions of transactions under 8 GB."""
+    customers with tens of millions of transactions under 8 GB (the feature table itself, about
+    1 GB for six cutoffs, is in Python, outside this limit)."""
     threads: int = 0
     """Worker threads; 0 = one per core."""
     temp_directory: str = ""

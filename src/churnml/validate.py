@@ -84,7 +84,7 @@ def load_dataset(
     try:
         con = connect(config)
     except duckdb.Error as exc:
-        raise ConfigError(f"[duckdb] settings rejected by DuckDB: {exc}. Use e.g. memory_limit = \"6GB\".") from None
+        raise ConfigError(f"[duckdb] settings rejected by DuckDB: {exc}. Use e.g. memory_limit = \"5GB\".") from None
     found = io.attach_source(con, path, config)
     for name, spec in TABLES.items():
         if spec.required and name not in found:
