@@ -11,7 +11,8 @@ engagement level drifts as an AR(1) process and scales the trading rate. Every m
 (logistic) is evaluated from things the data shows:
 
 - falling engagement (fewer trades),
-- an unresolved complaint in the last three or so months (a resolved one counts a little),
+- an unresolved complaint in the last three or so months (a resolved one counts a little);
+  such escalated complaints are resolved one to five months after they were made,
 - a low satisfaction score (1–2) in the last six months, and latent dissatisfaction,
 - the account manager leaving in the last three or so months (an ``account_manager_change`` event),
 - short tenure, product tier (basic churns most, premium least), acquisition channel, age band,
@@ -58,6 +59,8 @@ AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55-64", "65+")
 CATEGORIES = ("equities", "etf", "options", "bonds", "funds")
 TX_CHANNELS = ("web", "app", "phone", "branch")
 EVENT_TYPES = ("complaint", "ticket", "call", "survey", "account_manager_change")
+ESCALATED_DAYS = (30, 150)
+"""An escalated complaint is resolved this many days after it was made (uniform)."""
 SERVICE_CHANNELS = ("phone", "email", "chat", "branch", "app")
 
 
@@ -476,12 +479,16 @@ def _service_events(
     ts = _place(rng, lo, hi, 12.0, 24.0, weekdays_only=False)
     is_am = kind == 4
     ts[is_am] = am_time  # the department's announcement time, placed in the month loop
-    # resolution: complaints take days (some never), tickets a day or two, calls minutes
+    # resolution: complaints take days, tickets a day or two, calls minutes; an escalated
+    # complaint (the kind that raises the churn hazard for about three months) stays open for
+    # one to five months, and one resolved after the end of the data is still open in it
     mean_hours = np.array([120.0, 40.0, 0.2, 0.0, 0.0])[kind]
     took = (rng.exponential(1.0, k) * mean_hours * 3600).astype(np.int64) + np.where(kind <= 1, 3600, 60)
     took = np.where(kind >= 3, 0, took)
+    escalated = (kind == 0) & (extra > 0)
+    took = np.where(escalated, rng.integers(ESCALATED_DAYS[0] * _DAY, ESCALATED_DAYS[1] * _DAY, k), took)
     resolved = ts + took
-    unresolved = ((kind == 0) & (extra > 0)) | (resolved >= cal.end_excl)
+    unresolved = resolved >= cal.end_excl
     channel = np.select(
         [kind == 2, kind == 3, kind == 4],
         [0, _pick(rng, (0, 0.7, 0, 0, 0.3), k), 1],

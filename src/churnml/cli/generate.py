@@ -35,8 +35,8 @@ def generate_command(
     - transactions: transaction_id, customer_id, timestamp, amount (the firm's revenue per trade;
       negative = refund), quantity, category, channel
     - service_events: customer_id, timestamp, event_type (complaint, ticket, call, survey,
-      account_manager_change), resolved_at (empty = unresolved complaint), satisfaction (1-5,
-      surveys), channel
+      account_manager_change), resolved_at (empty = still open at the end of the data;
+      escalated complaints take one to five months), satisfaction (1-5, surveys), channel
     - churn_events: customer_id, timestamp of each account closure
 
     Churn is driven by falling activity, unresolved complaints, low satisfaction, account-manager
