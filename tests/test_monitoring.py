@@ -194,7 +194,9 @@ def test_drift_fires_on_deliberately_shifted_scoring_features(use_trained_store)
 def test_score_warns_or_fails_on_drift(use_trained_store, tmp_path):
     config = tmp_path / "strict.toml"
     config.write_text("[monitoring]\npsi_threshold = 0.0001\n")
-    args = ["score", str(use_trained_store.data), "--as-of", use_trained_store.test_cutoff, "--config", str(config),
+    # The reference describes the test cutoff; the as-of date is 90 days later, so ages shift.
+    # (At the test cutoff itself only floating-point noise differs, with PSI below 1e-4.)
+    args = ["score", str(use_trained_store.data), "--as-of", use_trained_store.as_of, "--config", str(config),
             "--snapshot-dir", str(tmp_path / "snapshots")]
     warned = runner.invoke(get_app(), [*args, "--out", str(tmp_path / "a.parquet")])
     assert warned.exit_code == 0, _text(warned)
