@@ -29,6 +29,30 @@ class TrainedStore:
 TRAINED_AS_OF = "2025-12-01"
 
 
+def _fit_small_models(training, trees: tuple[int, int], leaves: int, validation: tuple[str, ...]):
+    """A churn and a value model fitted in seconds on ``training``'s train split, without tuning.
+
+    ``trees`` = (churn, value) trees; ``validation`` = the splits the churn model calibrates on.
+    Returns ``(churn, value, names)``.
+    """
+    from churnml.models import ChurnModel, ValueModel
+
+    frame, names = training.frame, training.feature_names
+    train, held_out = frame[frame["split"] == "train"], frame[frame["split"].isin(validation)]
+    monotone = {s.name: s.monotone for s in training.specs if s.kind == "numeric" and s.monotone}
+    churn = ChurnModel(monotone=monotone, n_estimators=trees[0], num_leaves=leaves, early_stopping_rounds=None, n_jobs=1)
+    churn.fit(train[names], train["churned"], held_out[names], held_out["churned"])
+    value = ValueModel(n_estimators=trees[1], num_leaves=leaves, early_stopping_rounds=None, n_jobs=1)
+    value.fit(train[names], train["value"], train["churned"] == 0)
+    return churn, value, names
+
+
+@pytest.fixture(scope="session")
+def fit_small_models():
+    """The one way tests fit quick models: ``fit_small_models(training, trees, leaves, validation)``."""
+    return _fit_small_models
+
+
 @pytest.fixture(scope="session")
 def trained_store(tmp_path_factory: pytest.TempPathFactory) -> TrainedStore:
     """Train once per session (~25 s: 2,000 customers, 2 trials per model, 100 rounds).
@@ -98,7 +122,6 @@ def served_store(tmp_path_factory: pytest.TempPathFactory) -> ServedStore:
     from churnml.cli import get_app
     from churnml.generate import generate
     from churnml.labels import build_training_set
-    from churnml.models import ChurnModel, ValueModel
     from churnml.validate import load_dataset
 
     root = tmp_path_factory.mktemp("served_store")
@@ -106,13 +129,8 @@ def served_store(tmp_path_factory: pytest.TempPathFactory) -> ServedStore:
     generate(data, 1500, seed=3)
     dataset = load_dataset(data, Config())
     training = build_training_set(dataset, "2025-09-01", Config())
-    frame, names = training.frame, training.feature_names
-    train, validation, test = (frame[frame["split"] == s] for s in ("train", "validation", "test"))
-    monotone = {s.name: s.monotone for s in training.specs if s.kind == "numeric" and s.monotone}
-    churn = ChurnModel(monotone=monotone, n_estimators=60, num_leaves=15, early_stopping_rounds=None, n_jobs=1)
-    churn.fit(train[names], train["churned"], validation[names], validation["churned"])
-    value = ValueModel(n_estimators=40, num_leaves=15, early_stopping_rounds=None, n_jobs=1)
-    value.fit(train[names], train["value"], train["churned"] == 0)
+    churn, value, names = _fit_small_models(training, (60, 40), 15, ("validation",))
+    test = training.frame[training.frame["split"] == "test"]
     probability = churn.predict_proba(test[names])
     metadata = {
         "as_of": "2025-09-01", "horizon_days": 90, "feature_names": names,

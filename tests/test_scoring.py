@@ -23,7 +23,6 @@ from churnml.config import Config
 from churnml.errors import DataError
 from churnml.generate import generate
 from churnml.labels import build_scoring_frame, build_training_set
-from churnml.models import ChurnModel, ValueModel
 from churnml.scoring import (
     SCORE_COLUMNS,
     population_value_thresholds,
@@ -54,16 +53,9 @@ def dataset(sample_dir: Path):
 
 
 @pytest.fixture(scope="session")
-def models(dataset) -> LoadedModels:
+def models(dataset, fit_small_models) -> LoadedModels:
     training = build_training_set(dataset, TRAIN_AS_OF, Config())
-    frame = training.frame
-    train, validation = frame[frame["split"] == "train"], frame[frame["split"] != "train"]
-    names = training.feature_names
-    monotone = {s.name: s.monotone for s in training.specs if s.kind == "numeric" and s.monotone}
-    churn = ChurnModel(monotone=monotone, n_estimators=80, num_leaves=15, early_stopping_rounds=None, n_jobs=1)
-    churn.fit(train[names], train["churned"], validation[names], validation["churned"])
-    value = ValueModel(n_estimators=60, num_leaves=15, early_stopping_rounds=None, n_jobs=1)
-    value.fit(train[names], train["value"], train["churned"] == 0)
+    churn, value, _ = fit_small_models(training, (80, 60), 15, ("validation", "test"))
     metadata = {"as_of": f"{TRAIN_AS_OF:%Y-%m-%d}", "specs": [s.to_dict() for s in training.specs], "grade": "B"}
     return LoadedModels(churn, value, "3", "4", "run-test", metadata)
 

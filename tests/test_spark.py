@@ -27,7 +27,6 @@ from churnml.config import Config  # noqa: E402
 from churnml.errors import DataError  # noqa: E402
 from churnml.features import build_features  # noqa: E402
 from churnml.generate import generate  # noqa: E402
-from churnml.models import ChurnModel, ValueModel  # noqa: E402
 from churnml.scoring import SCORE_COLUMNS, score  # noqa: E402
 from churnml.tracking import LoadedModels  # noqa: E402
 from churnml.validate import load_dataset  # noqa: E402
@@ -161,15 +160,9 @@ def test_training_set_matches_duckdb(training_sets) -> None:
 
 
 @pytest.fixture(scope="module")
-def models(training_sets) -> LoadedModels:
+def models(training_sets, fit_small_models) -> LoadedModels:
     training = training_sets[0]
-    frame, names = training.frame, training.feature_names
-    train, validation = frame[frame["split"] == "train"], frame[frame["split"] != "train"]
-    monotone = {s.name: s.monotone for s in training.specs if s.kind == "numeric" and s.monotone}
-    churn = ChurnModel(monotone=monotone, n_estimators=40, num_leaves=7, early_stopping_rounds=None, n_jobs=1)
-    churn.fit(train[names], train["churned"], validation[names], validation["churned"])
-    value = ValueModel(n_estimators=30, num_leaves=7, early_stopping_rounds=None, n_jobs=1)
-    value.fit(train[names], train["value"], train["churned"] == 0)
+    churn, value, _ = fit_small_models(training, (40, 30), 7, ("validation", "test"))
     metadata = {"as_of": f"{TRAIN_AS_OF:%Y-%m-%d}", "specs": [s.to_dict() for s in training.specs]}
     return LoadedModels(churn, value, "1", "2", "run-spark-test", metadata)
 
