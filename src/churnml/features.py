@@ -749,14 +749,8 @@ def _transaction_ctes(layout: Mapping[str, frozenset[str]], values: Mapping[str,
     day = _day("t.timestamp")
     if engine == "duckdb":
         aggs.append(f"LIST({day}) FILTER (WHERE {purchase}) AS purchase_days")
-        ta_from = "(SELECT *, LIST_SORT(purchase_days) AS days FROM tm) AS tm"
-        picks = [
-            "tm.* EXCLUDE (purchase_days, days)",
-            "LIST_STDDEV_POP(LIST_TRANSFORM(days[2:], lambda d, i: d - days[i])) AS gap_std",
-        ]
-    else:
-        ta_from, picks = "tm", ["tm.*"]
     ctes = [("tm", f"SELECT t.customer_id, k.cutoff, {', '.join(aggs)} FROM {events} GROUP BY t.customer_id, k.cutoff")]
+    picks = ["tm.* EXCLUDE (purchase_days, days)" if engine == "duckdb" else "tm.*"]
     joins = []
     for column, stem in separate:
         alias = f"d_{stem}"
@@ -769,7 +763,10 @@ def _transaction_ctes(layout: Mapping[str, frozenset[str]], values: Mapping[str,
         ))
         picks.append(f"{alias}.n AS distinct_{stem}")
         joins.append(f"LEFT JOIN {alias} ON {alias}.customer_id = tm.customer_id AND {alias}.cutoff = tm.cutoff")
-    if engine == "spark":
+    if engine == "duckdb":
+        ta_from = "(SELECT *, LIST_SORT(purchase_days) AS days FROM tm) AS tm"
+        picks.append("LIST_STDDEV_POP(LIST_TRANSFORM(days[2:], lambda d, i: d - days[i])) AS gap_std")
+    else:
         # For one cutoff, only the purchases before it are sorted. For several, each customer's
         # whole history is sorted once and shared by all cutoffs: point-in-time safe, since a
         # gap looks only backwards, so every gap of a purchase before the cutoff is between two
@@ -783,6 +780,7 @@ def _transaction_ctes(layout: Mapping[str, frozenset[str]], values: Mapping[str,
                 f"FROM transactions AS t WHERE {purchase}) AS g JOIN cutoffs AS k ON g.timestamp < k.cutoff"
             )
         ctes.append(("tg", f"SELECT customer_id, cutoff, STDDEV_POP(gap) AS gap_std FROM ({gaps}) AS gs GROUP BY customer_id, cutoff"))
+        ta_from = "tm"
         picks.append("tg.gap_std")
         joins.append("LEFT JOIN tg ON tg.customer_id = tm.customer_id AND tg.cutoff = tm.cutoff")
     ctes.append(("ta", f"SELECT {', '.join(picks)} FROM {ta_from} {' '.join(joins)}".rstrip()))
