@@ -89,7 +89,7 @@ def parts(dataset, as_of: pd.Timestamp, config: Config, bare_sql: str) -> list[t
     bare = cpu(lambda: con.execute(f"CREATE OR REPLACE TEMP TABLE _bench AS {bare_sql}"))
     values = transaction_values(dataset)
     sql = feature_sql(dataset, [as_of], config, values)
-    prefix = sql[: sql.index("\nSELECT p.customer_id")]
+    prefix = sql[: sql.index("\nSELECT cu.customer_id")]
     names = [n for n in ("tm", "ta", "sa") if f"\n{n} AS (" in prefix]
     timings = [("category/channel values", cpu(lambda: transaction_values(dataset)))]
     for name in names:

@@ -327,24 +327,19 @@ def feature_query(
     features = _features(layout, attributes)
     ctes = [("cutoffs", cutoffs_sql(cutoffs, config))]
     ctes += _transaction_ctes(layout, values or {}, single_cutoff=len(cutoffs) == 1, engine=engine)
+    joins = []
     if "service_events" in layout:
         ctes += _service_ctes(layout)
-    # The population needs only each customer's first and last transaction, which ta has.
-    ctes.append(("pop", population_body(layout, config, activity="ta")))
-    joins = [
-        "JOIN cutoffs AS k ON k.cutoff = p.cutoff",
-        "JOIN customers AS cu ON cu.customer_id = p.customer_id",
-        "LEFT JOIN ta ON ta.customer_id = p.customer_id AND ta.cutoff = p.cutoff",
-    ]
-    if "service_events" in layout:
-        joins.append("LEFT JOIN sa ON sa.customer_id = p.customer_id AND sa.cutoff = p.cutoff")
+        joins.append("LEFT JOIN sa ON sa.customer_id = cu.customer_id AND sa.cutoff = k.cutoff")
+    # The population rule's own query selects the features: its rows are customers x cutoffs
+    # joined to ta (each customer's first and last transaction are there), so nothing is
+    # scanned or joined twice.
     columns = ",\n    ".join(f"{f.sql} AS {_q(f.spec.name)}" for f in features)
-    return (
-        _with(ctes)
-        + f"\nSELECT p.customer_id, p.cutoff,\n    {columns}\nFROM pop AS p\n"
-        + "\n".join(joins)
-        + "\nORDER BY p.cutoff, p.customer_id"
+    select = population_body(
+        layout, config, activity="ta", alias="ta",
+        columns=f"cu.customer_id, k.cutoff,\n    {columns}", joins=joins,
     )
+    return _with(ctes) + f"\n{select}\nORDER BY k.cutoff, cu.customer_id"
 
 
 def render_reason(spec: FeatureSpec, row: Mapping[str, Any]) -> str:
@@ -443,7 +438,14 @@ def normalize_cutoffs(cutoffs: Iterable[Any]) -> list[pd.Timestamp]:
     return sorted(out)
 
 
-def population_body(layout: Mapping[str, frozenset[str]], config: Config, activity: str) -> str:
+def population_body(
+    layout: Mapping[str, frozenset[str]],
+    config: Config,
+    activity: str,
+    alias: str = "act",
+    columns: str = "cu.customer_id, k.cutoff",
+    joins: Sequence[str] = (),
+) -> str:
     """SELECT of the population at each cutoff (DESIGN.md, "population at a cutoff").
 
     A customer is in the population at cutoff ``c`` when
@@ -463,21 +465,29 @@ def population_body(layout: Mapping[str, frozenset[str]], config: Config, activi
         Name of a relation with ``customer_id, cutoff, first_txn_ts, last_txn_ts``: each
         customer's first and last transaction before each cutoff (see :func:`activity_body`).
         The feature query passes its transaction aggregates, so nothing is scanned twice.
+    alias : str
+        The alias ``activity`` gets in the query (columns may refer to it).
+    columns : str
+        What to select; the feature query selects its features here, over ``cu`` (customers),
+        ``k`` (cutoffs), the activity alias and ``joins``.
+    joins : sequence of str
+        More (LEFT) JOIN clauses for ``columns``; they must not drop or repeat rows.
 
     Returns
     -------
     str
-        SQL selecting ``customer_id, cutoff``; expects a ``cutoffs`` relation (:func:`cutoffs_sql`).
+        SQL selecting ``columns`` (by default ``customer_id, cutoff``) for each (customer, cutoff)
+        in the population; expects a ``cutoffs`` relation (:func:`cutoffs_sql`).
     """
     has_signup = "signup_date" in layout["customers"]
-    exists = "act.first_txn_ts IS NOT NULL"
+    exists = f"{alias}.first_txn_ts IS NOT NULL"
     if has_signup:
         exists = f"(cu.signup_date < k.cutoff OR (cu.signup_date IS NULL AND {exists}))"
     conditions = [exists]
     sources = [
         "customers AS cu",
         "CROSS JOIN cutoffs AS k",
-        f"LEFT JOIN {activity} AS act ON act.customer_id = cu.customer_id AND act.cutoff = k.cutoff",
+        f"LEFT JOIN {activity} AS {alias} ON {alias}.customer_id = cu.customer_id AND {alias}.cutoff = k.cutoff",
     ]
     if "churn_events" in layout:
         sources.append(
@@ -486,8 +496,8 @@ def population_body(layout: Mapping[str, frozenset[str]], config: Config, activi
         )
         conditions.append("(ce.first_churn_ts IS NULL OR ce.first_churn_ts >= k.cutoff)")
     else:
-        conditions.append("act.last_txn_ts >= k.start_active")
-    return f"SELECT cu.customer_id, k.cutoff FROM {' '.join(sources)} WHERE {' AND '.join(conditions)}"
+        conditions.append(f"{alias}.last_txn_ts >= k.start_active")
+    return f"SELECT {columns} FROM {' '.join([*sources, *joins])} WHERE {' AND '.join(conditions)}"
 
 
 def activity_body() -> str:
