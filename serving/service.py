@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import date, datetime
 from typing import Annotated, Any, Literal, Optional, Union
 
 import bentoml
 from fastapi import FastAPI
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 from starlette.responses import JSONResponse
 
 from churnml.api import ENV_CONFIG, ScoringService, ServiceSettings, server_options
@@ -38,6 +37,14 @@ logger = logging.getLogger("churnml.serving")
 _STRICT = ConfigDict(extra="forbid", hide_input_in_errors=True, allow_inf_nan=False)
 CustomerId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Attribute = Union[str, float, bool, None]
+# Dates travel as ISO 8601 text and churnml.api parses them, with messages that name the field.
+# Typed as date/datetime, pydantic would read a number, or text such as "20250707", as seconds
+# since 1970 and score a 1970 purchase without a word.
+Date = Annotated[str, Field(json_schema_extra={"format": "date"})]
+Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+# Numbers must be JSON numbers: true or "1" is a caller's bug, not an amount of 1.
+Number = Annotated[float, Strict()]
+Count = Annotated[int, Strict()]
 
 
 # -- requests ---------------------------------------------------------------------------------
@@ -61,7 +68,7 @@ class CustomerRecord(BaseModel):
                               json_schema_extra={"example": EXAMPLE_HISTORY["customers"][0]})
     __pydantic_extra__: dict[str, Attribute] = Field(init=False)
     customer_id: CustomerId = Field(description="Unique customer id.", json_schema_extra={"example": "C0000001"})
-    signup_date: Optional[datetime] = Field(default=None, description="Sign-up date or datetime (UTC).",
+    signup_date: Optional[Timestamp] = Field(default=None, description="Sign-up date or datetime (ISO 8601, UTC).",
                                             json_schema_extra={"example": "2024-03-14T00:00:00"})
 
 
@@ -70,11 +77,11 @@ class TransactionRow(BaseModel):
 
     model_config = _STRICT
     customer_id: CustomerId = Field(description="Id of a customer posted in `customers`.", json_schema_extra={"example": "C0000001"})
-    timestamp: datetime = Field(description="When it happened (ISO 8601; offsets are converted to UTC).",
+    timestamp: Timestamp = Field(description="When it happened (ISO 8601; offsets are converted to UTC).",
                                 json_schema_extra={"example": "2025-10-20T16:40:00"})
-    amount: float = Field(description="Revenue of the transaction; negative for a refund.", json_schema_extra={"example": 30.0})
+    amount: Number = Field(description="Revenue of the transaction; negative for a refund.", json_schema_extra={"example": 30.0})
     transaction_id: Optional[str] = Field(default=None, description="Unique id, if any.", json_schema_extra={"example": "T0001"})
-    quantity: Optional[float] = Field(default=None, description="Units, if known.", json_schema_extra={"example": 1.0})
+    quantity: Optional[Number] = Field(default=None, description="Units, if known.", json_schema_extra={"example": 1.0})
     category: Optional[str] = Field(default=None, description="Product category.", json_schema_extra={"example": "equities"})
     channel: Optional[str] = Field(default=None, description="Sales channel.", json_schema_extra={"example": "web"})
 
@@ -84,12 +91,12 @@ class ServiceEventRow(BaseModel):
 
     model_config = _STRICT
     customer_id: CustomerId = Field(description="Id of a customer posted in `customers`.", json_schema_extra={"example": "C0000001"})
-    timestamp: datetime = Field(description="When it was opened (ISO 8601).", json_schema_extra={"example": "2025-11-28T09:00:00"})
+    timestamp: Timestamp = Field(description="When it was opened (ISO 8601).", json_schema_extra={"example": "2025-11-28T09:00:00"})
     event_type: str = Field(min_length=1, description="complaint, ticket, call, survey, account_manager_change …",
                             json_schema_extra={"example": "complaint"})
-    resolved_at: Optional[datetime] = Field(default=None, description="When it was resolved; empty = still open.",
+    resolved_at: Optional[Timestamp] = Field(default=None, description="When it was resolved; empty = still open.",
                                             json_schema_extra={"example": None})
-    satisfaction: Optional[float] = Field(default=None, description="Survey score 1-5.", json_schema_extra={"example": None})
+    satisfaction: Optional[Number] = Field(default=None, description="Survey score 1-5.", json_schema_extra={"example": None})
     channel: Optional[str] = Field(default=None, description="Service channel.", json_schema_extra={"example": "phone"})
 
 
@@ -97,7 +104,7 @@ class ScoreHistoryRequest(bentoml.IODescriptor):
     """Customers' own history, in the data contract's shape, and the date to score them at."""
 
     model_config = ConfigDict(**_STRICT, json_schema_extra={"example": EXAMPLE_HISTORY})
-    as_of: date = Field(description="As-of date (YYYY-MM-DD): features see only events before it.",
+    as_of: Date = Field(description="As-of date (YYYY-MM-DD): features see only events before it.",
                         json_schema_extra={"example": EXAMPLE_HISTORY["as_of"]})
     customers: list[CustomerRecord] = Field(min_length=1, description="Customer records, 1 up to the configured limit.",
                                           json_schema_extra={"example": EXAMPLE_HISTORY["customers"]})
@@ -111,15 +118,15 @@ class RetentionListRequest(bentoml.IODescriptor):
     """The options of `churnml retention-list`."""
 
     model_config = ConfigDict(**_STRICT, json_schema_extra={"example": EXAMPLE_RETENTION})
-    budget: Optional[float] = Field(default=None, description="Total contact cost allowed.", json_schema_extra={"example": 500.0})
-    max_customers: Optional[int] = Field(default=None, description="At most this many customers (API limit: [serving] max_customer_ids).",
+    budget: Optional[Number] = Field(default=None, description="Total contact cost allowed.", json_schema_extra={"example": 500.0})
+    max_customers: Optional[Count] = Field(default=None, description="At most this many customers (API limit: [serving] max_customer_ids).",
                                          json_schema_extra={"example": 100})
-    contact_cost: Optional[float] = Field(default=None, description="Cost of one contact [config: 5].", json_schema_extra={"example": 5.0})
-    success_rate: Optional[float] = Field(default=None, description="Share of contacted at-risk customers kept, in (0, 1] [config: 0.3].",
+    contact_cost: Optional[Number] = Field(default=None, description="Cost of one contact [config: 5].", json_schema_extra={"example": 5.0})
+    success_rate: Optional[Number] = Field(default=None, description="Share of contacted at-risk customers kept, in (0, 1] [config: 0.3].",
                                           json_schema_extra={"example": 0.3})
     segments: Optional[list[str]] = Field(default=None, description="Only these segments (keys or display names).",
                                           json_schema_extra={"example": ["high_value_at_risk"]})
-    min_value: Optional[float] = Field(default=None, description="Only customers with at least this value at risk.", json_schema_extra={"example": 50.0})
+    min_value: Optional[Number] = Field(default=None, description="Only customers with at least this value at risk.", json_schema_extra={"example": 50.0})
 
 
 # -- responses --------------------------------------------------------------------------------
@@ -272,9 +279,12 @@ class ChurnService:
             return _error(exc)
 
     @bentoml.api(route="/score_history", input_spec=ScoreHistoryRequest, output_spec=ScoreResponse)
-    def score_history(self, as_of: date, customers: list[Any], transactions: list[Any],
+    def score_history(self, as_of: str, customers: list[Any], transactions: list[Any],
                       service_events: list[Any]) -> ScoreResponse:
-        """Score customers from their own posted history, with the batch feature and scoring code."""
+        """Score customers from their own posted history, with the batch feature and scoring code.
+
+        Value tiers and segments use the value cut points of the loaded snapshot's population.
+        """
         try:
             return ScoreResponse(results=self.scoring.score_history(customers, transactions, service_events, as_of))
         except ChurnmlError as exc:

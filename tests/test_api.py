@@ -141,8 +141,30 @@ BIG = 2_000_001
     ("/score", {"customer_ids": ["C0000001"], "extra": 1}, 400, "extra: Extra inputs are not permitted"),
     ("/score", {}, 400, "customer_ids: Field required"),
     ("/score", {"customer_ids": [f"X{i}" for i in range(1001)]}, 413, "customer_ids holds 1,001 items; the limit is 1,000"),
-    ("/score_history", {"as_of": "2025-13-01", "customers": [{"customer_id": "a"}]}, 400, "as_of: Input should be a valid date"),
-    ("/score_history", {"as_of": "yesterday", "customers": [{"customer_id": "a"}]}, 400, "as_of: Input should be a valid date"),
+    ("/score_history", {"as_of": "2025-13-01", "customers": [{"customer_id": "a"}]}, 400,
+     "as_of '2025-13-01' is not a date. Use the form YYYY-MM-DD"),
+    ("/score_history", {"as_of": "yesterday", "customers": [{"customer_id": "a"}]}, 400, "as_of 'yesterday' is not a date"),
+    ("/score_history", {"as_of": "2026-01-01T00:00:00+05:00", "customers": [{"customer_id": "a"}]}, 400,
+     "is not a date. Use the form YYYY-MM-DD"),
+    ("/score_history", {"as_of": 20260101, "customers": [{"customer_id": "a"}]}, 400, "as_of: Input should be a valid string"),
+    # Numbers are not dates (pydantic would read them as seconds since 1970), nor booleans amounts.
+    ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a", "signup_date": 20250707}]}, 400,
+     "customers.0.signup_date: Input should be a valid string"),
+    ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a"}],
+                        "transactions": [{"customer_id": "a", "timestamp": "1750000000000", "amount": 3}]}, 400,
+     "transactions[0].timestamp: '1750000000000' is not a date or datetime"),
+    ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a"}],
+                        "transactions": [{"customer_id": "a", "timestamp": "2025-01-01", "amount": True}]}, 400,
+     "transactions.0.amount: Input should be a valid number"),
+    ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a"}],
+                        "service_events": [{"customer_id": "a", "timestamp": "2025-01-01", "event_type": "survey", "satisfaction": True}]},
+     400, "service_events.0.satisfaction: Input should be a valid number"),
+    # An offset that pushes year 9999 past the calendar's end (was a 500).
+    ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a"}],
+                        "transactions": [{"customer_id": "a", "timestamp": "9999-12-31T23:00:00-05:00", "amount": 3}]}, 400,
+     "transactions[0].timestamp: 9999-12-31T23:00:00 is outside the years 1900-2199"),
+    ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a", "signup_date": "0001-01-01T00:00:00+01:00"}]}, 400,
+     "customers[0].signup_date: 0001-01-01T00:00:00 is outside the years 1900-2199"),
     ("/score_history", {"as_of": "1850-01-01", "customers": [{"customer_id": "a"}]}, 400, "as_of 1850-01-01 is outside the years 1900-2199"),
     ("/score_history", {"as_of": "2025-12-01", "customers": []}, 400, "customers: List should have at least 1 item"),
     ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a"}],
@@ -158,6 +180,7 @@ BIG = 2_000_001
      "customers[1]: customer_id 'a' appears twice"),
     ("/retention_list", {"success_rate": 2}, 400, "Success rate must be in (0, 1], got 2."),
     ("/retention_list", {"budget": "all"}, 400, "budget: Input should be a valid number"),
+    ("/retention_list", {"max_customers": True}, 400, "max_customers: Input should be a valid integer"),
     ("/retention_list", {"segments": ["vip"]}, 400, "vip"),
     ("/retention_list", {"max_customers": 5000}, 413, "max_customers 5,000 is above the API's limit of 1,000"),
 ])
@@ -233,6 +256,26 @@ def test_score_history_for_a_customer_who_did_not_exist_yet(client) -> None:
     body = {"as_of": "2025-12-01", "customers": [{"customer_id": "new", "signup_date": "2025-12-05"}]}
     results = client.post("/score_history", json=body, headers=AUTH).json()["results"]
     assert results[0]["status"] == "not_found" and results[0]["detail"].startswith("Not a customer at 2025-12-01")
+
+
+def test_basic_iso_dates_are_dates_not_seconds_since_1970(client) -> None:
+    def post(signup: str, bought: str) -> dict:
+        body = {"as_of": "2025-12-01", "customers": [{"customer_id": "n", "signup_date": signup}],
+                "transactions": [{"customer_id": "n", "timestamp": bought, "amount": 50}]}
+        response = client.post("/score_history", json=body, headers=AUTH)
+        assert response.status_code == 200, response.text
+        return response.json()["results"][0]
+
+    extended = post("2025-07-07", "2025-11-20T10:00:00")
+    assert extended["status"] == "ok" and extended["lifecycle_stage"] == "new"
+    assert post("20250707", "20251120T100000") == extended
+
+
+def test_score_trims_ids_like_validation_does(client, batch) -> None:
+    customer = batch.index[0]
+    item = client.post("/score", json={"customer_ids": [f" {customer} "]}, headers=AUTH).json()["results"][0]
+    assert item["status"] == "ok" and item["customer_id"] == f" {customer} "
+    _check_same(item, batch.loc[customer])
 
 
 def test_score_history_example_input_works(client, service_module) -> None:

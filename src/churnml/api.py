@@ -226,7 +226,10 @@ def _timestamp(value: Any, where: str) -> pd.Timestamp | None:
             raise DataError(f"{where}: {value!r} is not a date or datetime (e.g. 2025-03-31 or 2025-03-31T14:05:00).") from None
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+            try:
+                value = value.astimezone(timezone.utc).replace(tzinfo=None)
+            except OverflowError:  # year 1 or 9999 pushed past the calendar's end by the offset
+                value = value.replace(tzinfo=None)  # outside the years below either way
         if not EARLIEST.year <= value.year < LATEST.year:
             raise DataError(f"{where}: {value.isoformat()} is outside the years 1900-2199.")
         return pd.Timestamp(value)
@@ -516,7 +519,8 @@ class ScoringService:
         return [self._lookup(str(customer_id)) for customer_id in customer_ids]
 
     def _lookup(self, customer_id: str) -> dict[str, Any]:
-        row = self._row.get(customer_id)
+        # Ids are trimmed, as validation trims them in batch data and /score_history in posts.
+        row = self._row.get(customer_id.strip())
         if row is None:
             return {
                 "customer_id": customer_id,
