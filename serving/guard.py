@@ -60,12 +60,14 @@ class RequestGuard:
         if media_type != "application/json":
             return await _respond(send, 415, f"Send the body as JSON with Content-Type: application/json (got {media_type!r}).")
         limit = self.settings.config.serving.max_body_bytes
+        too_large_message = (f"The request body is larger than {limit:,} bytes. Send fewer customers (or less history) "
+                             "per request; the limit is [serving] max_body_bytes.")
         declared = headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            return await _respond(send, 413, f"The request body is larger than {limit:,} bytes. Send fewer customers per request.")
+            return await _respond(send, 413, too_large_message)
         body, too_large = await _read_body(receive, limit)
         if too_large:
-            return await _respond(send, 413, f"The request body is larger than {limit:,} bytes. Send fewer customers per request.")
+            return await _respond(send, 413, too_large_message)
         problem = _validate(model, body)
         if problem is not None:
             return await _respond(send, 400, problem)

@@ -195,7 +195,7 @@ def test_oversized_body_and_wrong_content_type(client) -> None:
     big = b'{"customer_ids": ["' + b"x" * BIG + b'"]}'
     response = client.post("/score", content=big, headers={**AUTH, "Content-Type": "application/json"})
     assert response.status_code == 413
-    assert response.json()["error"] == "The request body is larger than 2,000,000 bytes. Send fewer customers per request."
+    assert response.json()["error"] == "The request body is larger than 2,000,000 bytes. Send fewer customers (or less history) per request; the limit is [serving] max_body_bytes."
     response = client.post("/score", content=b"customer_ids=C1", headers={**AUTH, "Content-Type": "application/x-www-form-urlencoded"})
     assert response.status_code == 415 and "Content-Type: application/json" in response.json()["error"]
 
