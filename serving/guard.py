@@ -8,7 +8,8 @@ Runs before BentoML sees a request, so that
 * bodies above ``[serving] max_body_bytes`` get 413 before they are read in full;
 * a POST body that is not JSON, or does not match the route's request model, gets 400 with a
   sentence naming each bad field (``customer_ids.0: Input should be a valid string``);
-* payloads never reach a log: validation errors are built without input values.
+* payloads never reach a log: validation errors are built without input values;
+* a 404 or 405 from behind it (plain text there) becomes JSON ``{"error": ...}`` like every other error.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class RequestGuard:
             return await _respond(send, 401, "Unauthorized.", {"www-authenticate": "Bearer"})
         model = self.routes.get(path)
         if model is None or scope.get("method") != "POST":
-            return await self.app(scope, receive, send)
+            return await self.app(scope, receive, _json_errors(send, scope, self.routes))
 
         media_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
         if media_type != "application/json":
@@ -116,6 +117,31 @@ def _replay(body: bytes, receive: Any) -> Any:
         return await receive()
 
     return replay
+
+
+def _json_errors(send: Any, scope: dict, routes: Mapping[str, Any]) -> Any:
+    """``send`` with a plain-text 404/405 (the router's) replaced by a JSON error that says what exists."""
+    status, allow = None, None
+
+    async def wrapped(message: dict) -> None:
+        nonlocal status, allow
+        if message["type"] == "http.response.start" and message["status"] in (404, 405):
+            headers = dict(message.get("headers", []))
+            if not headers.get(b"content-type", b"").startswith(b"application/json"):
+                status, allow = message["status"], headers.get(b"allow", b"").decode("latin-1")
+                return
+        if status is None:
+            return await send(message)
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            method, path = scope.get("method", ""), scope.get("path", "")
+            endpoints = ", ".join([*(f"POST {route}" for route in routes), "GET /model"])
+            if status == 404:
+                text = f"There is no {path}. The endpoints are {endpoints}."
+            else:
+                text = f"{method} is not allowed on {path}" + (f"; use {allow}." if allow else ".")
+            await _respond(send, status, text, {"allow": allow} if allow else None)
+
+    return wrapped
 
 
 async def _respond(send: Any, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:

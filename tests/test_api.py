@@ -191,6 +191,17 @@ def test_bad_input_is_a_clear_4xx(client, path, body, status, message) -> None:
     assert message in response.json()["error"]
 
 
+def test_unknown_paths_and_wrong_methods_get_json_errors(client) -> None:
+    response = client.get("/nope", headers=AUTH)
+    assert response.status_code == 404
+    assert response.json()["error"] == (
+        "There is no /nope. The endpoints are POST /score, POST /score_history, POST /retention_list, GET /model."
+    )
+    response = client.get("/score", headers=AUTH)
+    assert response.status_code == 405 and response.headers["allow"] == "POST"
+    assert response.json()["error"] == "GET is not allowed on /score; use POST."
+
+
 def test_oversized_body_and_wrong_content_type(client) -> None:
     big = b'{"customer_ids": ["' + b"x" * BIG + b'"]}'
     response = client.post("/score", content=big, headers={**AUTH, "Content-Type": "application/json"})
