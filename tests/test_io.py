@@ -53,3 +53,15 @@ def test_unknown_format_and_missing_file_are_clear(tmp_path: Path) -> None:
         io.write_table(FRAME, tmp_path / "x", "xlsx")
     with pytest.raises(DataError, match="does not exist"):
         io.read_table(tmp_path / "missing.parquet")
+
+
+@pytest.mark.parametrize("name", ["scores.csv", "scores.parquet"])
+def test_customer_ids_read_back_as_written(tmp_path: Path, name: str) -> None:
+    # A CSV read without care turns "0002014" into 2014 and "NA" into a missing id: a retention
+    # list would then name customers that do not exist.
+    frame = pd.DataFrame({"customer_id": ["0002014", "NA", "null", "C7"], "churn_probability": [0.1, None, 0.3, 0.4],
+                          "reasons": ["2 unresolved complaints", "", "x", None]})
+    back = io.read_table(io.write_table(frame, tmp_path / name))
+    assert back["customer_id"].tolist() == ["0002014", "NA", "null", "C7"]
+    assert back["churn_probability"].isna().tolist() == [False, True, False, False]
+    assert back["reasons"].iloc[0] == "2 unresolved complaints" and back["reasons"].iloc[3:].isna().all()

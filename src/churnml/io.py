@@ -21,6 +21,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pandas._libs.parsers import STR_NA_VALUES  # pandas' default missing-value strings
 
 from churnml.config import Config
 from churnml.errors import ConfigError, DataError
@@ -242,10 +243,18 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DataError(f"File {path} does not exist. Check the path, or run the command that writes it first.")
     try:
         if path.suffix.lower() == ".csv":
-            return pd.read_csv(path)
+            return _read_csv(path)
         return pd.read_parquet(path)
     except Exception as exc:  # pyarrow/pandas raise many types for a corrupt file
         raise DataError(f"Cannot read {path}: {exc}. Is it a Parquet or CSV file written by churnml?") from None
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """A CSV written by churnml, with ``customer_id`` as the text it was written as: "0002014"
+    stays "0002014" (not the number 2014) and "NA" or "null" are ids, not missing values."""
+    columns = pd.read_csv(path, nrows=0).columns
+    missing = {column: [] if column == "customer_id" else sorted(STR_NA_VALUES) for column in columns}
+    return pd.read_csv(path, dtype={"customer_id": str}, keep_default_na=False, na_values=missing)
 
 
 def _json_default(value: Any) -> Any:
