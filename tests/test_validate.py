@@ -223,6 +223,27 @@ def test_every_quarantine_reason_sets_rows_aside_and_keeps_them(tmp_path: Path) 
     assert bad.loc[bad["transaction_id"] == "t3", "amount"].item() == "x"
 
 
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_nan_and_infinite_numbers_are_set_aside(tmp_path: Path, fmt: str) -> None:
+    # One NaN or infinite amount makes every sum it enters NaN or inf: the customer's monetary
+    # features, the value label and current_value.
+    amounts = [1.0, float("inf"), -float("inf"), 4.0]
+    quantities = [1.0, 2.0, 3.0, float("inf")]
+    if fmt == "csv":
+        amounts, quantities = ["1", "Infinity", "-inf", "4"], ["1", "2", "3", "inf"]
+        amounts[0] = "NaN"
+    tx = pd.DataFrame({"customer_id": ["a", "a", "b", "c"], "timestamp": ["2021-01-01", "2021-01-02", "2021-01-03", "2021-01-04"],
+                       "amount": amounts, "quantity": quantities})
+    ds = load_dataset(write(tmp_path / fmt, fmt, customers=CUSTOMERS, transactions=tx))
+    expected = {"amount not a finite number (NaN or infinity)": 2, "quantity not a finite number (NaN or infinity)": 1}
+    if fmt == "csv":
+        expected["amount not a finite number (NaN or infinity)"] = 3
+    else:
+        assert clean(ds, "transactions")["amount"].tolist() == [1.0]
+    assert ds.summary["tables"]["transactions"]["quarantined"] == expected
+    assert ds.con.execute("SELECT count(*) FROM transactions WHERE NOT isfinite(amount) OR NOT isfinite(quantity)").fetchone()[0] == 0
+
+
 def test_typed_columns_validate_like_text_and_keep_input_order(tmp_path: Path) -> None:
     """Parquet's native TIMESTAMP / TIMESTAMPTZ / DOUBLE columns take a no-parse path; it must
     give exactly what the text path gives: same clean rows in input order, same quarantine."""

@@ -48,6 +48,10 @@ def _unparseable(column: str) -> str:
     return f"unparseable {column}"
 
 
+def _not_finite(column: str) -> str:
+    return f"{column} not a finite number (NaN or infinity)"
+
+
 def load_dataset(
     path: str | Path,
     config: Config | None = None,
@@ -351,6 +355,8 @@ def _load_events(
             required = column in spec.required_columns
             condition = f"{typed[column]} IS NULL" if required else f"{present[column]} AND {typed[column]} IS NULL"
             reasons.append(f"WHEN {condition} THEN {_lit(_unparseable(column))}")
+            if spec.kinds[column] == "number":  # NaN or infinity would turn every sum it enters into NaN/inf
+                reasons.append(f"WHEN NOT isfinite({typed[column]}) THEN {_lit(_not_finite(column))}")
     if "satisfaction" in mapping:
         reasons.append(f"WHEN {typed['satisfaction']} NOT BETWEEN 1 AND 5 THEN {_lit(R_SATISFACTION)}")
     if "resolved_at" in mapping:
