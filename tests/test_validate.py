@@ -244,6 +244,23 @@ def test_nan_and_infinite_numbers_are_set_aside(tmp_path: Path, fmt: str) -> Non
     assert ds.con.execute("SELECT count(*) FROM transactions WHERE NOT isfinite(amount) OR NOT isfinite(quantity)").fetchone()[0] == 0
 
 
+def test_ids_written_differently_in_two_tables_stop_validation(tmp_path: Path) -> None:
+    # Integer ids in customers, the same ids as floats in transactions: every transaction would
+    # be set aside and every customer scored on an empty history.
+    customers = pd.DataFrame({"customer_id": [1, 2, 3], "signup_date": ["2020-01-01"] * 3})
+    tx = pd.DataFrame({"customer_id": [1.0, 2.0, 2.0, 3.0], "timestamp": ["2021-01-01"] * 4, "amount": [1.0, 2.0, 3.0, 4.0]})
+    folder = write(tmp_path / "d", "parquet", customers=customers, transactions=tx)
+    with pytest.raises(DataError) as error:
+        load_dataset(folder)
+    message = str(error.value)
+    assert message.startswith("4 of 4 rows of transactions (100%) have a customer_id that is not in customers, "
+                              "e.g. '1.0', '2.0', '3.0'; customers has ids such as '1', '2', '3'.")
+    assert "[columns.transactions]" in message
+    # A few unknown ids are bad rows, set aside as before.
+    ds = load_dataset(write(tmp_path / "e", "parquet", customers=customers, transactions=tx.assign(customer_id=[1, 2, 2, 9])))
+    assert ds.summary["tables"]["transactions"]["quarantined"] == {"customer_id not in customers": 1}
+
+
 def test_typed_columns_validate_like_text_and_keep_input_order(tmp_path: Path) -> None:
     """Parquet's native TIMESTAMP / TIMESTAMPTZ / DOUBLE columns take a no-parse path; it must
     give exactly what the text path gives: same clean rows in input order, same quarantine."""

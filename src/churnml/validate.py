@@ -29,6 +29,9 @@ from churnml.schema import TABLES, TableSpec
 MIN_TIMESTAMP = "1900-01-01"
 EXAMPLES = 3
 """How many offending values an error message shows."""
+MAX_UNKNOWN_CUSTOMER_SHARE = 0.5
+"""Above this share of an event table's rows with ids not in ``customers``, validation stops
+(the ids are written differently in the two tables) instead of setting the rows aside."""
 
 # Reasons a row is set aside, as the user reads them in the quarantine file and the summary.
 R_MISSING_ID = "missing customer_id"
@@ -365,6 +368,26 @@ def _load_events(
     # The first occurrence of a transaction_id (earliest, then input order) stays; later ones are duplicates.
     unique = (typed["transaction_id"], ts) if "transaction_id" in mapping else None
     _split_clean(con, table, selects, reasons, quarantine, stats, unique, parsed)
+    _fail_if_ids_do_not_match(con, table, mapping["customer_id"], quarantine, stats[table])
+
+
+def _fail_if_ids_do_not_match(
+    con: duckdb.DuckDBPyConnection, table: str, raw_id: str, quarantine: dict[str, pd.DataFrame], stats: dict
+) -> None:
+    """Stop when most of a table's rows name customers that ``customers`` lacks: that is ids
+    written two ways (1.0 vs 1, 00123 vs 123, a prefix), not bad rows to set aside one by one."""
+    unknown = stats["quarantined"].get(R_UNKNOWN_CUSTOMER, 0)
+    if unknown <= MAX_UNKNOWN_CUSTOMER_SHARE * stats["rows"]:
+        return
+    bad = quarantine[table]
+    theirs = bad.loc[bad["reason"] == R_UNKNOWN_CUSTOMER, raw_id].drop_duplicates().head(EXAMPLES).tolist()
+    ours = [value for value, in con.execute(f"SELECT customer_id FROM customers LIMIT {EXAMPLES}").fetchall()]
+    raise DataError(
+        f"{unknown:,} of {stats['rows']:,} rows of {table} ({unknown / stats['rows']:.0%}) have a customer_id that is "
+        f"not in customers, e.g. {', '.join(repr(str(v)) for v in theirs)}; customers has ids such as "
+        f"{', '.join(repr(v) for v in ours)}. Write the ids the same way in both tables (numbers vs text such as "
+        f"1.0 vs 1, leading zeros, prefixes), or map the right column under [columns.{table}] in the config."
+    )
 
 
 def _split_clean(
