@@ -199,6 +199,15 @@ def test_training_set_refuses_an_as_of_after_the_data() -> None:
         build_training_set(long_history(), T("2025-01-01"), Config())
 
 
+def test_scoring_frame_refuses_an_as_of_long_after_the_data() -> None:
+    # dataset() ends 2024-03-31: a week later is a normal scoring date, months later is a mistake
+    # that would score everyone as having stopped buying.
+    assert len(build_scoring_frame(dataset(), T("2024-04-07"), Config())) > 0
+    with pytest.raises(ProblemError, match=r"^As-of date 2024-07-01 is after the data's end \(2024-03-31\): the features "
+                                            r"would read the days without data as days without purchases.* on or before 2024-04-01"):
+        build_scoring_frame(dataset(), T("2024-07-01"), Config())
+
+
 def test_scoring_frame_and_empty_population_error() -> None:
     frame = build_scoring_frame(dataset(), CUTOFF, Config())
     assert list(frame["customer_id"]) == ["a", "b"]

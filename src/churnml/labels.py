@@ -269,13 +269,30 @@ def checked_training_cutoffs(
         ``as_of`` lies more than :data:`DATA_END_TOLERANCE` after ``data_end``, or too few cutoffs fit.
     """
     as_of = pd.Timestamp(as_of)
-    if data_end is not None and as_of > pd.Timestamp(data_end) + DATA_END_TOLERANCE:
-        raise ProblemError(
-            f"As-of date {as_of:%Y-%m-%d} is after the data's end ({pd.Timestamp(data_end):%Y-%m-%d}): "
-            "the latest label windows would count missing data as churn. Use an as-of date on or before "
-            f"{pd.Timestamp(data_end) + pd.Timedelta(days=1):%Y-%m-%d}."
-        )
+    refuse_as_of_after_data(as_of, data_end, "the latest label windows would count missing data as churn")
     return training_cutoffs(as_of, config, first)
+
+
+SCORING_AFTER_DATA = ("the features would read the days without data as days without purchases, so every customer "
+                      "would look as if they had stopped buying when the data ends")
+
+
+def refuse_as_of_after_data(as_of: pd.Timestamp, data_end: pd.Timestamp | None, why: str = SCORING_AFTER_DATA) -> None:
+    """Raise when ``as_of`` lies more than :data:`DATA_END_TOLERANCE` after the data's end.
+
+    ``why`` says what would go wrong (by default, for features to score: every customer would look
+    as if they had stopped buying on the day the data ends).
+
+    Raises
+    ------
+    ProblemError
+    """
+    if data_end is not None and pd.Timestamp(as_of) > pd.Timestamp(data_end) + DATA_END_TOLERANCE:
+        raise ProblemError(
+            f"As-of date {pd.Timestamp(as_of):%Y-%m-%d} is after the data's end ({pd.Timestamp(data_end):%Y-%m-%d}): "
+            f"{why}. Use an as-of date on or before {pd.Timestamp(data_end) + pd.Timedelta(days=1):%Y-%m-%d}, "
+            "or load newer data."
+        )
 
 
 def assemble_training_set(
@@ -346,13 +363,15 @@ def build_scoring_frame(dataset: Dataset, as_of: pd.Timestamp, config: Config) -
     Raises
     ------
     ProblemError
-        When nobody is in the population at ``as_of``.
+        When nobody is in the population at ``as_of``, or ``as_of`` lies more than
+        :data:`DATA_END_TOLERANCE` after the data's end.
 
     Example
     -------
     >>> frame = build_scoring_frame(ds, pd.Timestamp("2024-07-01"), Config())   # doctest: +SKIP
     """
     as_of = pd.Timestamp(as_of)
+    refuse_as_of_after_data(as_of, dataset.data_end)
     frame = build_features(dataset, [as_of], config)
     if frame.empty:
         raise ProblemError(f"No customers in the population at {as_of:%Y-%m-%d}. " + _population_hint(dataset, config))

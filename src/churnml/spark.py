@@ -65,6 +65,7 @@ from churnml.labels import (
     assemble_training_set,
     checked_training_cutoffs,
     label_query,
+    refuse_as_of_after_data,
 )
 from churnml.schema import TABLES
 
@@ -452,9 +453,10 @@ def write_features(path: str, as_of: pd.Timestamp, out: str, config: Config, mas
     Raises
     ------
     ProblemError
-        When nobody is in the population at ``as_of``.
+        When nobody is in the population at ``as_of``, or ``as_of`` lies after the data's end.
     """
     data = read_tables(spark_session(master), path, config)
+    refuse_as_of_after_data(as_of, data.data_end)
     write_parquet_atomically(feature_frame(data, [as_of], config, ordered=False), out)
     rows = data.spark.read.parquet(out).count()
     if rows == 0:
