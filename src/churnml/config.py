@@ -13,16 +13,20 @@ contract's column names. A TOML file overrides any part of it, for example::
     [problem]
     horizon_days = 60
 
-Unknown sections or keys are errors, so a typo never silently falls back to a default.
+Unknown sections or keys are errors, so a typo never silently falls back to a default; so is a
+setting of the wrong type (``n_cutoffs = 4.5``, ``timeout_seconds = "10"``) or out of its range.
 """
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
+import math
 import tomllib
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Union, get_args, get_origin, get_type_hints
 
 from churnml.errors import ConfigError
 
@@ -167,12 +171,125 @@ _SECTIONS = {
     "scoring": ScoringConfig,
     "duckdb": DuckDBConfig,
 }
-_TUPLE_FIELDS = {"risk_thresholds", "value_shares"}
+
+# Every setting is checked against its declared type (the dataclass annotation) by `_setting`, then
+# against its range here: section -> key -> (test, what the value must be[, why]).
+_Rule = tuple[Callable[[Any], bool], str] | tuple[Callable[[Any], bool], str, str]
+_AT_LEAST_1: _Rule = (lambda v: v >= 1, "at least 1")
+_ZERO_OR_MORE: _Rule = (lambda v: v >= 0, "zero or more")
+_LIMITS: dict[str, dict[str, _Rule]] = {
+    "problem": {
+        "horizon_days": _AT_LEAST_1,
+        "active_days": _AT_LEAST_1,
+        "cutoff_step_days": _AT_LEAST_1,
+        "n_cutoffs": _AT_LEAST_1,
+        "n_validation_cutoffs": (lambda v: v >= 1, "at least 1", "Training tunes the models on the validation cutoff(s)."),
+        "n_test_cutoffs": (lambda v: v >= 1, "at least 1", "Training grades the models on the test cutoff(s)."),
+        "margin": (lambda v: v > 0, "more than 0"),
+    },
+    "training": {
+        "trials": _AT_LEAST_1,  # as `churnml train --trials`
+        "timeout_seconds": (lambda v: v > 0, "a positive number of seconds"),  # as `--timeout`
+        "seed": (lambda v: 0 <= v < 2**32, f"between 0 and {2**32 - 1}"),  # Optuna's (NumPy's) seed range
+        "min_customers": _ZERO_OR_MORE,
+    },
+    "targeting": {
+        "contact_cost": _ZERO_OR_MORE,
+        "success_rate": (lambda v: 0 < v <= 1, "more than 0 and at most 1", "It is a share, e.g. 0.3 for 30%."),
+    },
+    "monitoring": {"psi_threshold": _ZERO_OR_MORE, "max_model_age_days": _AT_LEAST_1},
+    "serving": {"max_customer_ids": _AT_LEAST_1, "max_body_bytes": _AT_LEAST_1},
+    "scoring": {"reasons_for": (lambda v: v in REASONS_FOR, f"one of {', '.join(REASONS_FOR)}")},
+    "duckdb": {"threads": _ZERO_OR_MORE, "memory_limit": (bool, 'a size such as "5GB"')},
+}
+# What a setting means, added in parentheses to a wrong-type message; keys ending in a unit get it.
+_NOTES = {
+    "risk_thresholds": "low, high",
+    "value_shares": "top, medium",
+    "names": "segment key = display name",
+    "actions": "segment key = suggested action",
+    "memory_limit": 'e.g. "5GB"',
+}
+_UNITS = {"_days": "days", "_seconds": "seconds", "_bytes": "bytes"}
+_PLURALS = {bool: "true/false values", int: "whole numbers", float: "numbers", str: "texts"}
+
+
+def _kind(value: Any) -> str:
+    """What a TOML value is, in the user's words: the end of a "got ... (kind)" message."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int):
+        return "whole number"
+    if isinstance(value, float):
+        return "decimal number" if math.isfinite(value) else "not a finite number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, (list, tuple)):
+        return f"list of {len(value)}"
+    if isinstance(value, dict):
+        return "table"
+    return type(value).__name__  # TOML dates and times
+
+
+def _is_union(hint: Any) -> bool:
+    return get_origin(hint) in (Union, types.UnionType)
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    """Whether a parsed TOML value has the declared type (``float`` takes ints; ``int`` no bools)."""
+    if _is_union(hint):  # `X | None`: TOML has no null, so the value must be an X
+        return any(_matches(value, arg) for arg in get_args(hint) if arg is not type(None))
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if hint is str:
+        return isinstance(value, str)
+    if get_origin(hint) is tuple:
+        args = get_args(hint)
+        return isinstance(value, (list, tuple)) and len(value) == len(args) and all(map(_matches, value, args))
+    raise TypeError(f"no config check for type {hint!r}")  # a new kind of setting needs one here
+
+
+def _describe(hint: Any) -> str:
+    """The declared type in the user's words: "must be <this>"."""
+    if _is_union(hint):
+        return _describe(next(arg for arg in get_args(hint) if arg is not type(None)))
+    if get_origin(hint) is tuple:
+        args = get_args(hint)
+        return f"a list of {len(args)} {_PLURALS[args[0]]}"
+    return {bool: "true or false", int: "a whole number", float: "a number", str: "text"}[hint]
+
+
+def _note(key: str) -> str:
+    note = _NOTES.get(key) or next((unit for suffix, unit in _UNITS.items() if key.endswith(suffix)), "")
+    return f" ({note})" if note else ""
+
+
+def _setting(section: str, key: str, value: Any, hint: Any, source: str) -> Any:
+    """``value`` checked against its declared type ``hint``, as the dataclass stores it."""
+    if get_origin(hint) is collections.abc.Mapping:
+        item = get_args(hint)[1]
+        if not isinstance(value, dict):
+            raise ConfigError(
+                f"{source}: [{section}] {key} must be a table{_note(key)}, got {value!r} ({_kind(value)})."
+            )
+        for name, text in value.items():
+            if not _matches(text, item) or text == "":
+                raise ConfigError(
+                    f"{source}: [{section}.{key}] {name} must be non-empty {_describe(item)}, got {text!r} ({_kind(text)})."
+                )
+        return dict(value)
+    if not _matches(value, hint):
+        raise ConfigError(f"{source}: [{section}] {key} must be {_describe(hint)}{_note(key)}, got {value!r} ({_kind(value)}).")
+    return tuple(value) if get_origin(hint) is tuple else value
 
 
 def _section(name: str, cls: type, values: Any, source: str) -> Any:
     if not isinstance(values, dict):
-        raise ConfigError(f"{source}: [{name}] must be a table of settings, got {values!r}.")
+        raise ConfigError(f"{source}: [{name}] must be a table of settings, got {values!r} ({_kind(values)}).")
     allowed = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - allowed)
     if unknown:
@@ -180,35 +297,24 @@ def _section(name: str, cls: type, values: Any, source: str) -> Any:
             f"{source}: unknown setting(s) {', '.join(unknown)} in [{name}]. "
             f"Allowed: {', '.join(sorted(allowed))}."
         )
-    values = {k: tuple(v) if k in _TUPLE_FIELDS else v for k, v in values.items()}
-    try:
-        obj = cls(**values)
-    except TypeError as exc:  # pragma: no cover - guarded by the unknown-key check
-        raise ConfigError(f"{source}: invalid [{name}]: {exc}") from None
+    hints = get_type_hints(cls)
+    obj = cls(**{key: _setting(name, key, value, hints[key], source) for key, value in values.items()})
     _check_section(name, obj, source)
     return obj
 
 
 def _check_section(name: str, obj: Any, source: str) -> None:
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        default = f.default if f.default is not dataclasses.MISSING else None
-        if isinstance(default, (int, float)) and not isinstance(default, bool):
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise ConfigError(f"{source}: [{name}] {f.name} must be a number, got {value!r}.")
-        if isinstance(default, bool) and not isinstance(value, bool):
-            raise ConfigError(f"{source}: [{name}] {f.name} must be true or false, got {value!r}.")
+    """Ranges of single settings (:data:`_LIMITS`), then rules that tie settings together."""
+    for key, (valid, expected, *why) in _LIMITS.get(name, {}).items():
+        value = getattr(obj, key)
+        if value is not None and not valid(value):
+            raise ConfigError(" ".join([f"{source}: [{name}] {key} must be {expected}, got {value!r}.", *why]))
     if isinstance(obj, ProblemConfig):
-        for key in ("horizon_days", "active_days", "cutoff_step_days", "n_cutoffs"):
-            if getattr(obj, key) < 1:
-                raise ConfigError(f"{source}: [problem] {key} must be at least 1, got {getattr(obj, key)}.")
         if obj.n_cutoffs < obj.n_validation_cutoffs + obj.n_test_cutoffs + 1:
             raise ConfigError(
                 f"{source}: [problem] n_cutoffs={obj.n_cutoffs} leaves no training cutoff after "
                 f"{obj.n_validation_cutoffs} validation and {obj.n_test_cutoffs} test cutoff(s); raise n_cutoffs."
             )
-    if isinstance(obj, ScoringConfig) and obj.reasons_for not in REASONS_FOR:
-        raise ConfigError(f"{source}: [scoring] reasons_for must be one of {', '.join(REASONS_FOR)}, got {obj.reasons_for!r}.")
     if isinstance(obj, SegmentsConfig):
         low, high = obj.risk_thresholds
         if not 0 < low < high < 1:
@@ -257,17 +363,32 @@ def config_from_dict(raw: Mapping[str, Any], source: str = "config") -> Config:
         raise ConfigError(f"{source}: unknown section(s) {', '.join(unknown)}. Allowed: {', '.join(sorted(allowed))}.")
     kwargs: dict[str, Any] = {}
     tables = raw.get("tables", {})
+    if not isinstance(tables, dict):
+        raise ConfigError(
+            f"{source}: [tables] must be a table (contract table = your table or file stem), "
+            f'got {tables!r} ({_kind(tables)}). Example: [tables] transactions = "trades".'
+        )
     for table, name in tables.items():
         if table not in TABLES:
             raise ConfigError(f"{source}: [tables] names unknown table {table!r}. Known tables: {', '.join(TABLES)}.")
         if not isinstance(name, str) or not name:
-            raise ConfigError(f"{source}: [tables] {table} must be a non-empty string, got {name!r}.")
+            raise ConfigError(f"{source}: [tables] {table} must be a non-empty string, got {name!r} ({_kind(name)}).")
     kwargs["tables"] = dict(tables)
     columns = raw.get("columns", {})
+    if not isinstance(columns, dict):
+        raise ConfigError(
+            f"{source}: [columns] must be a table of tables, one per contract table, got {columns!r} ({_kind(columns)}). "
+            'Example: [columns.transactions] amount = "revenue".'
+        )
     for table, mapping in columns.items():
         if table not in TABLES:
             raise ConfigError(f"{source}: [columns.{table}] is not a known table. Known tables: {', '.join(TABLES)}.")
         known = TABLES[table].all_columns
+        if not isinstance(mapping, dict):
+            raise ConfigError(
+                f"{source}: [columns.{table}] must be a table (contract column = your column), "
+                f'got {mapping!r} ({_kind(mapping)}). Example: [columns.{table}] {known[0]} = "my_{known[0]}".'
+            )
         for contract_col, user_col in mapping.items():
             if contract_col not in known:
                 raise ConfigError(
@@ -275,7 +396,9 @@ def config_from_dict(raw: Mapping[str, Any], source: str = "config") -> Config:
                     f"Contract columns of {table}: {', '.join(known)}."
                 )
             if not isinstance(user_col, str) or not user_col:
-                raise ConfigError(f"{source}: [columns.{table}] {contract_col} must be a column name, got {user_col!r}.")
+                raise ConfigError(
+                    f"{source}: [columns.{table}] {contract_col} must be a column name, got {user_col!r} ({_kind(user_col)})."
+                )
     kwargs["columns"] = {t: dict(m) for t, m in columns.items() if m}
     for name, cls in _SECTIONS.items():
         if name in raw:

@@ -1,0 +1,133 @@
+"""Config settings are checked against their declared types and ranges: a clean ConfigError that
+names the file, section, key, bad value and what is expected, never a traceback later on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from churnml.config import Config, load_config
+from churnml.errors import ConfigError
+
+REPO = Path(__file__).parent.parent
+
+
+def _error(tmp_path: Path, toml: str) -> str:
+    """The message of the ConfigError that loading ``toml`` from cfg.toml raises."""
+    path = tmp_path / "cfg.toml"
+    path.write_text(toml, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: "), message
+    return message[len(f"{path}: "):]
+
+
+def _write(tmp_path: Path, toml: str) -> Path:
+    path = tmp_path / "ok.toml"
+    path.write_text(toml, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        # Tables that must be tables.
+        ('tables = "trades"\n',
+         "[tables] must be a table (contract table = your table or file stem), got 'trades' (text). "
+         'Example: [tables] transactions = "trades".'),
+        ('columns = "x"\n',
+         "[columns] must be a table of tables, one per contract table, got 'x' (text). "
+         'Example: [columns.transactions] amount = "revenue".'),
+        ('[columns]\ntransactions = "x"\n',
+         "[columns.transactions] must be a table (contract column = your column), got 'x' (text). "
+         'Example: [columns.transactions] customer_id = "my_customer_id".'),
+        ('[segments]\nnames = "x"\n',
+         "[segments] names must be a table (segment key = display name), got 'x' (text)."),
+        ('[segments]\nactions = ["x"]\n',
+         "[segments] actions must be a table (segment key = suggested action), got ['x'] (list of 1)."),
+        ("[segments.names]\ndormant = 3\n",
+         "[segments.names] dormant must be non-empty text, got 3 (whole number)."),
+        ("problem = 3\n", "[problem] must be a table of settings, got 3 (whole number)."),
+        # Lists with their length and element type.
+        ("[segments]\nrisk_thresholds = 0.3\n",
+         "[segments] risk_thresholds must be a list of 2 numbers (low, high), got 0.3 (decimal number)."),
+        ("[segments]\nrisk_thresholds = [0.1, 0.2, 0.3]\n",
+         "[segments] risk_thresholds must be a list of 2 numbers (low, high), got [0.1, 0.2, 0.3] (list of 3)."),
+        ('[segments]\nrisk_thresholds = ["a", "b"]\n',
+         "[segments] risk_thresholds must be a list of 2 numbers (low, high), got ['a', 'b'] (list of 2)."),
+        ("[segments]\nvalue_shares = [0.8, true]\n",
+         "[segments] value_shares must be a list of 2 numbers (top, medium), got [0.8, True] (list of 2)."),
+        # Numbers: float takes ints but not text, bools or nan; int takes neither floats nor bools.
+        ('[training]\ntimeout_seconds = "10"\n',
+         "[training] timeout_seconds must be a number (seconds), got '10' (text)."),
+        ("[problem]\nn_cutoffs = 4.5\n", "[problem] n_cutoffs must be a whole number, got 4.5 (decimal number)."),
+        ("[problem]\nhorizon_days = 30.0\n",
+         "[problem] horizon_days must be a whole number (days), got 30.0 (decimal number)."),
+        ("[training]\ntrials = true\n", "[training] trials must be a whole number, got True (true/false)."),
+        ("[problem]\nmargin = nan\n", "[problem] margin must be a number, got nan (not a finite number)."),
+        ("[problem]\nactive_days = 2024-01-01\n",
+         "[problem] active_days must be a whole number (days), got datetime.date(2024, 1, 1) (date)."),
+        ('[serving]\naccess_log = "no"\n', "[serving] access_log must be true or false, got 'no' (text)."),
+        ("[duckdb]\nmemory_limit = 5\n", '[duckdb] memory_limit must be text (e.g. "5GB"), got 5 (whole number).'),
+        # Ranges.
+        ("[problem]\nn_validation_cutoffs = 0\n",
+         "[problem] n_validation_cutoffs must be at least 1, got 0. Training tunes the models on the validation cutoff(s)."),
+        ("[problem]\nn_test_cutoffs = 0\n",
+         "[problem] n_test_cutoffs must be at least 1, got 0. Training grades the models on the test cutoff(s)."),
+        ("[training]\ntrials = 0\n", "[training] trials must be at least 1, got 0."),
+        ("[training]\ntimeout_seconds = 0\n", "[training] timeout_seconds must be a positive number of seconds, got 0."),
+        ("[training]\nseed = -1\n", "[training] seed must be between 0 and 4294967295, got -1."),
+        ("[targeting]\nsuccess_rate = 1.5\n",
+         "[targeting] success_rate must be more than 0 and at most 1, got 1.5. It is a share, e.g. 0.3 for 30%."),
+        ("[targeting]\ncontact_cost = -1\n", "[targeting] contact_cost must be zero or more, got -1."),
+        ("[serving]\nmax_customer_ids = 0\n", "[serving] max_customer_ids must be at least 1, got 0."),
+        ('[duckdb]\nmemory_limit = ""\n', "[duckdb] memory_limit must be a size such as \"5GB\", got ''."),
+    ],
+)
+def test_wrong_type_or_range_is_a_config_error(tmp_path: Path, toml: str, expected: str) -> None:
+    assert _error(tmp_path, toml) == expected
+
+
+def test_config_trials_agree_with_the_cli_rule(tmp_path: Path) -> None:
+    # `churnml train --trials 0` says "--trials must be at least 1, got 0."; the config says the same.
+    assert _error(tmp_path, "[training]\ntrials = 0\n").endswith("trials must be at least 1, got 0.")
+    assert load_config(_write(tmp_path, "[training]\ntrials = 1\n")).training.trials == 1
+
+
+def test_right_types_still_load(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, (
+        '[tables]\ntransactions = "trades"\n'
+        '[columns.transactions]\namount = "revenue"\n'
+        "[problem]\nmargin = 1\nn_cutoffs = 4\n"            # an int where a float is declared is fine
+        "[training]\ntimeout_seconds = 10\nseed = 0\n"
+        "[segments]\nrisk_thresholds = [0.1, 0.6]\nvalue_shares = [0.7, 1]\n"
+        '[segments.names]\nhigh_value_at_risk = "Save now"\n'
+        "[monitoring]\npsi_threshold = 0\n"
+    )))
+    assert config.tables == {"transactions": "trades"}
+    assert config.columns == {"transactions": {"amount": "revenue"}}
+    assert config.problem.margin == 1 and config.problem.n_cutoffs == 4
+    assert config.training.timeout_seconds == 10
+    assert config.segments.risk_thresholds == (0.1, 0.6)
+    assert config.segments.value_shares == (0.7, 1)
+    assert config.segments.names == {"high_value_at_risk": "Save now"}
+
+
+def test_defaults_and_the_example_config_load() -> None:
+    assert load_config(None) == Config()
+    assert load_config(REPO / "training" / "churnml.example.toml") == Config()
+
+
+def test_the_cli_reports_a_wrong_type_as_an_error_not_a_traceback(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from churnml.cli import get_app
+
+    config = _write(tmp_path, '[training]\ntimeout_seconds = "10"\n')
+    result = CliRunner().invoke(get_app(), ["validate", str(tmp_path / "no-data"), "--config", str(config)])
+    output = " ".join((result.output + result.stderr).split())
+    assert result.exit_code == 2, output
+    assert "Error:" in output and "timeout_seconds must be a number (seconds), got '10' (text)." in output
+    assert "Traceback" not in output
