@@ -7,6 +7,7 @@ renders, and the PNGs stay in the test's tmp dir for a human look.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -32,9 +33,9 @@ def _ok(result) -> None:
 
 
 @pytest.fixture(scope="module")
-def pages(trained_store, tmp_path_factory) -> dict[str, Path]:
-    """The three reports: champion run (default), scores at the test cutoff, a budgeted list."""
-    folder = tmp_path_factory.mktemp("reports")
+def inputs(trained_store, tmp_path_factory) -> dict[str, Path]:
+    """A scores file at the test cutoff and a budgeted retention list made from it (each with its .json)."""
+    folder = tmp_path_factory.mktemp("report_inputs")
     app = get_app()
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(trained_store.root)
@@ -44,10 +45,21 @@ def pages(trained_store, tmp_path_factory) -> dict[str, Path]:
                                 "--snapshot-dir", str(folder / "snapshots")]))
         retention = folder / "list.csv"
         _ok(runner.invoke(app, ["retention-list", str(scores), "--out", str(retention), "--budget", "1000"]))
+    return {"scores": scores, "list": retention}
+
+
+@pytest.fixture(scope="module")
+def pages(trained_store, inputs, tmp_path_factory) -> dict[str, Path]:
+    """The three reports: champion run (default), scores at the test cutoff, a budgeted list."""
+    folder = tmp_path_factory.mktemp("reports")
+    app = get_app()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(trained_store.root)
+        patch.setenv("MLFLOW_TRACKING_URI", trained_store.tracking_uri)
         out = {"run": folder / "run.html", "scores": folder / "scores.html", "list": folder / "list.html"}
         _ok(runner.invoke(app, ["report", "--out", str(out["run"])]))
-        _ok(runner.invoke(app, ["report", "--scores", str(scores), "--out", str(out["scores"])]))
-        _ok(runner.invoke(app, ["report", "--list", str(retention), "--out", str(out["list"])]))
+        _ok(runner.invoke(app, ["report", "--scores", str(inputs["scores"]), "--out", str(out["scores"])]))
+        _ok(runner.invoke(app, ["report", "--list", str(inputs["list"]), "--out", str(out["list"])]))
     return out
 
 
@@ -126,3 +138,126 @@ def test_report_renders_in_headless_chromium(pages, kind, tmp_path):
     # Not blank: plenty of non-white pixels, and more than a couple of colours.
     assert (pixels.mean(axis=2) < 0.95).mean() > 0.03
     assert len(np.unique((pixels[::8, ::8] * 255).astype(np.uint8).reshape(-1, 3), axis=0)) > 50
+
+
+# ---------------------------------------------------------------------------------------------
+# Wrong input: a clear `Error:` naming the file, what is wrong and the fix; never a traceback
+# ---------------------------------------------------------------------------------------------
+
+
+def _copy(inputs: dict[str, Path], kind: str, folder: Path) -> Path:
+    """A private copy of the scores file or list and its .json, to spoil without touching the others."""
+    source = inputs[kind]
+    target = folder / source.name
+    shutil.copy(source, target)
+    shutil.copy(source.with_name(source.name + ".json"), target.with_name(target.name + ".json"))
+    return target
+
+
+def _error(args: list[str]) -> str:
+    """Run `churnml ARGS`, check it failed as a user mistake (exit 2, no traceback) and return the message."""
+    result = runner.invoke(get_app(), args)
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    assert "Traceback" not in result.output + result.stderr
+    assert result.stderr.startswith("Error: ")
+    return result.stderr.strip()
+
+
+def test_scores_option_given_a_retention_list_says_pass_it_as_list(inputs, tmp_path):
+    out = tmp_path / "report.html"
+    message = _error(["report", "--scores", str(inputs["list"]), "--out", str(out)])
+    assert message == (f"Error: {inputs['list']} looks like a retention list (it has columns rank, expected_benefit), "
+                       "not a scores table; pass it as --list.")
+    assert not out.exists()
+    # The kind of the table is checked first: a spoilt .json beside it does not hide the mix-up.
+    spoilt = _copy(inputs, "list", tmp_path)
+    spoilt.with_name("list.csv.json").write_text("{", encoding="utf-8")
+    assert "looks like a retention list" in _error(["report", "--scores", str(spoilt), "--out", str(out)])
+
+
+def test_list_option_given_a_scores_table_says_pass_it_as_scores(inputs, tmp_path):
+    out = tmp_path / "report.html"
+    message = _error(["report", "--list", str(inputs["scores"]), "--out", str(out)])
+    assert message.startswith(f"Error: {inputs['scores']} looks like a scores table (it has columns as_of, "
+                              "churn_model_version, value_model_version), not a retention list; pass it as --scores")
+    assert f"`churnml retention-list {inputs['scores']} --out list.csv`" in message
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("kind, option, writer", [("scores", "--scores", "churnml score"),
+                                                  ("list", "--list", "churnml retention-list")], ids=["scores", "list"])
+@pytest.mark.parametrize("content, problem", [
+    ('{"as_of": ', "is not valid JSON (Expecting value: line 1 column 11 (char 10))"),
+    ("\udcff not text", "is not valid JSON ('utf-8' codec can't decode byte 0xff"),
+    ("[1, 2]", "holds a JSON list, not the object"),
+], ids=["truncated", "not-utf8", "not-an-object"])
+def test_corrupt_json_beside_the_input_says_which_file_and_to_rerun_its_writer(inputs, tmp_path, kind, option, writer,
+                                                                               content, problem):
+    path = _copy(inputs, kind, tmp_path)
+    sidecar = path.with_name(path.name + ".json")
+    sidecar.write_bytes(content.encode("utf-8", "surrogateescape"))
+    message = _error(["report", option, str(path), "--out", str(tmp_path / "report.html")])
+    assert message.startswith(f"Error: {sidecar} {problem}")
+    assert f"`{writer}`" in message and ("re-run that command" in message or "Re-run that command" in message)
+
+
+def test_scores_with_a_list_summary_beside_them(inputs, tmp_path):
+    path = _copy(inputs, "scores", tmp_path)
+    shutil.copy(inputs["list"].with_name("list.csv.json"), tmp_path / "scores.parquet.json")
+    message = _error(["report", "--scores", str(path), "--out", str(tmp_path / "report.html")])
+    assert message == (f"Error: {path}.json is the summary of a retention list, not the sidecar `churnml score` writes beside "
+                       "a scores table. Re-run `churnml score` to write scores.parquet and its sidecar again, or delete "
+                       "scores.parquet.json.")
+
+
+def test_list_with_a_scores_sidecar_or_a_spoilt_summary_beside_it(inputs, tmp_path):
+    path = _copy(inputs, "list", tmp_path)
+    summary = path.with_name("list.csv.json")
+    args = ["report", "--list", str(path), "--out", str(tmp_path / "report.html")]
+    again = "Re-run `churnml retention-list` to write list.csv and its summary again."
+
+    shutil.copy(inputs["scores"].with_name("scores.parquet.json"), summary)
+    assert _error(args) == f"Error: {summary} is the sidecar of a scores table, not the summary of a retention list. {again}"
+
+    good = json.loads(inputs["list"].with_name("list.csv.json").read_text(encoding="utf-8"))
+    summary.write_text(json.dumps({k: v for k, v in good.items() if k not in ("limited_by", "roi")}), encoding="utf-8")
+    assert _error(args) == f"Error: {summary} is not a retention-list summary: it lacks limited_by, roi. {again}"
+
+    summary.write_text(json.dumps({**good, "selected": "many", "by_segment": [{"segment": "dormant"}]}), encoding="utf-8")
+    assert _error(args) == f"Error: {summary} is not a retention-list summary: selected, by_segment have the wrong type. {again}"
+
+    summary.unlink()
+    assert _error(args) == ("Error: " f"{path} has no summary list.csv.json beside it. "
+                            "Write the list with `churnml retention-list`, which writes both.")
+
+
+def test_a_table_of_neither_kind_or_with_text_for_numbers(inputs, trained_store, tmp_path):
+    customers = next(trained_store.data.glob("customers.*"))
+    message = _error(["report", "--scores", str(customers), "--out", str(tmp_path / "report.html")])
+    assert message.startswith(f"Error: {customers} is not a scores table: it lacks column(s) churn_probability, predicted_value,")
+    assert message.endswith("Pass a scores table written by `churnml score`.")
+
+    path = tmp_path / "list.csv"
+    table = pd.read_csv(inputs["list"])
+    table["value_at_risk"] = table["value_at_risk"].astype(object)
+    table.loc[len(table) // 2, "value_at_risk"] = "lots"
+    table.to_csv(path, index=False)
+    shutil.copy(inputs["list"].with_name("list.csv.json"), tmp_path / "list.csv.json")
+    message = _error(["report", "--list", str(path), "--out", str(tmp_path / "report.html")])
+    assert message == (f"Error: {path}: column value_at_risk must hold numbers, not 'lots'. "
+                       "Pass the retention list as `churnml retention-list` wrote it, or write it again.")
+
+
+def test_unknown_run_id_lists_the_training_runs(use_trained_store, tmp_path):
+    message = _error(["report", "--run-id", "nope", "--out", str(tmp_path / "report.html")])
+    run_id = use_trained_store.result.run_id
+    assert message.startswith(f"Error: No training run 'nope' in {use_trained_store.tracking_uri}. Its training runs, newest first: ")
+    assert f"{run_id} (churnml-churn v" in message
+    assert message.endswith("Pass one of them as --run-id, or leave --run-id out for the champion's run.")
+    assert "column run" not in message  # `churnml models` shows no run ids
+
+
+def test_evaluate_given_a_retention_list_says_pass_the_scores_it_came_from(inputs, trained_store):
+    message = _error(["evaluate", str(inputs["list"]), str(trained_store.data)])
+    assert message == (f"Error: {inputs['list']} looks like a retention list (it has columns rank, expected_benefit), not a "
+                       'scores table; pass the scores file it was made from (its summary list.csv.json names it under "scores").')

@@ -431,7 +431,8 @@ def load_run(run_id: str) -> RunRecord:
     try:
         run = client.get_run(run_id)
     except MlflowException:
-        raise ModelNotFoundError(f"No run {run_id!r} in {tracking_uri()}. List runs with `churnml models` (column run).") from None
+        raise ModelNotFoundError(f"No run {run_id!r} in {tracking_uri()}. The MLflow UI lists the runs: "
+                                 f"mlflow ui --backend-store-uri {tracking_uri()}") from None
     metadata = load_run_json(run_id, METADATA_FILE)
     if metadata is None:
         raise ModelNotFoundError(f"Run {run_id} is not a training run (it has no {METADATA_FILE}). Pass the run of a `churnml train`.")

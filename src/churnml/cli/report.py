@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional, Sequence
 
+import pandas as pd
 import typer
 from rich.table import Table
 
@@ -19,11 +20,149 @@ _SHOWN = (("churn", "roc_auc", "ROC AUC"), ("churn", "pr_auc", "PR AUC"), ("chur
           ("value", "top20_value_capture", "top-20% value share"))
 
 
-def _sidecar(path: Path) -> dict | None:
+_LIST_MARKS = ("rank", "expected_benefit")
+"""Columns only a retention list has (`churnml retention-list`, :data:`churnml.targeting.LIST_COLUMNS`)."""
+_SCORES_MARKS = ("as_of", "churn_model_version", "value_model_version")
+"""Columns only a scores table has (`churnml score`, :data:`churnml.scoring.SCORE_COLUMNS`)."""
+_SCORES_NEEDS = ("churn_probability", "predicted_value", "value_at_risk", "current_value", "risk_tier", "value_tier",
+                 "segment", "reasons", "churn_model_version", "value_model_version")
+"""Columns a scores report reads (``as_of`` too, unless the sidecar has it)."""
+_LIST_NEEDS = ("rank", "expected_benefit", "value_at_risk")
+_NUMBER_COLUMNS = ("churn_probability", "predicted_value", "value_at_risk", "current_value", "expected_benefit")
+_SUMMARY_NUMBERS = ("scored", "candidates", "selected", "contact_cost", "success_rate", "total_cost",
+                    "expected_value_saved", "expected_net_benefit")
+"""Numbers of a retention list's summary (:meth:`churnml.targeting.RetentionSummary.to_dict`)."""
+_SUMMARY_SEGMENT_KEYS = ("segment", "name", "customers", "total_cost", "expected_value_saved", "expected_net_benefit",
+                         "suggested_action")
+_SCORE_WRITER = "`churnml score`"
+_LIST_WRITER = "`churnml retention-list`"
+
+
+def _sidecar(path: Path, writer: str) -> dict | None:
+    """The JSON file ``<path>.json`` written beside ``path`` by ``writer``; None when there is none.
+
+    Raises
+    ------
+    DataError
+        When it is not valid JSON or not a JSON object.
+    """
     from churnml import io
 
     sidecar = path.with_name(path.name + ".json")
-    return io.read_json(sidecar) if sidecar.is_file() else None
+    if not sidecar.is_file():
+        return None
+    try:
+        meta = io.read_json(sidecar)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise DataError(f"{sidecar} is not valid JSON ({exc}). {writer} writes it beside {path.name}: "
+                        "re-run that command to write both again.") from None
+    except OSError as exc:
+        raise DataError(f"Cannot read {sidecar}: {exc.strerror or exc}. Check its permissions; {writer} wrote it "
+                        f"beside {path.name}.") from None
+    if not isinstance(meta, dict):
+        raise DataError(f"{sidecar} holds a JSON {type(meta).__name__}, not the object {writer} writes beside {path.name}. "
+                        "Re-run that command to write both again.")
+    return meta
+
+
+def _marks(columns: Sequence[str], marks: Sequence[str]) -> list[str]:
+    return [c for c in marks if c in columns]
+
+
+def _check_columns(path: Path, table: pd.DataFrame, needed: Sequence[str], what: str, writer: str) -> None:
+    """A clear error when ``table`` lacks one of ``needed`` or holds text in a number column."""
+    if len(table.columns) == 0:
+        raise DataError(f"{path} has no columns, so it is not a {what}. Pass a {what} written by {writer}.")
+    missing = [c for c in needed if c not in table.columns]
+    if missing:
+        raise DataError(f"{path} is not a {what}: it lacks column(s) {', '.join(missing)}. Pass a {what} written by {writer}.")
+    for column in _marks(table.columns, _NUMBER_COLUMNS):
+        if not pd.api.types.is_numeric_dtype(table[column]) or pd.api.types.is_bool_dtype(table[column]):
+            values = table[column]
+            bad = values[pd.to_numeric(values, errors="coerce").isna() & values.notna()]
+            found = repr(bad.iloc[0]) if len(bad) else f"{values.dtype} values"
+            raise DataError(f"{path}: column {column} must hold numbers, not {found}. "
+                            f"Pass the {what} as {writer} wrote it, or write it again.")
+
+
+def _not_a_list(path: Path, table: pd.DataFrame, fix: str) -> None:
+    """Raise :class:`DataError` when the table expected to be scores is a retention list; ``fix`` says what to pass instead."""
+    listing = _marks(table.columns, _LIST_MARKS)
+    if listing and not _marks(table.columns, _SCORES_MARKS):
+        raise DataError(f"{path} looks like a retention list (it has columns {', '.join(listing)}), not a scores table; {fix}")
+
+
+def _scores_sidecar(path: Path, table: pd.DataFrame) -> dict | None:
+    """The sidecar of the scores ``table``; :class:`DataError` unless both are what `churnml score` writes."""
+    _not_a_list(path, table, "pass it as --list.")
+    sidecar = _sidecar(path, _SCORE_WRITER)
+    json_path = path.with_name(path.name + ".json")
+    if sidecar is not None and "limited_by" in sidecar and "models" not in sidecar:
+        raise DataError(f"{json_path} is the summary of a retention list, not the sidecar {_SCORE_WRITER} writes beside a "
+                        f"scores table. Re-run {_SCORE_WRITER} to write {path.name} and its sidecar again, or delete {json_path.name}.")
+    needed = _SCORES_NEEDS + (() if sidecar and sidecar.get("as_of") else ("as_of",))
+    _check_columns(path, table, needed, "scores table", _SCORE_WRITER)
+    for key, kind in (("models", dict), ("monitoring", dict), ("as_of", str)):
+        if sidecar is not None and sidecar.get(key) is not None and not isinstance(sidecar[key], kind):
+            raise DataError(f"{json_path}: {key!r} should be a JSON {'object' if kind is dict else 'string'}, not "
+                            f"{sidecar[key]!r:.60}. Re-run {_SCORE_WRITER} to write {path.name} and its sidecar again.")
+    return sidecar
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _list_summary(path: Path, table: pd.DataFrame) -> dict:
+    """The summary of the retention list ``table``; :class:`DataError` unless both are what `churnml retention-list` writes."""
+    scores = _marks(table.columns, _SCORES_MARKS)
+    if scores and not _marks(table.columns, _LIST_MARKS):
+        raise DataError(f"{path} looks like a scores table (it has columns {', '.join(scores)}), not a retention list; "
+                        f"pass it as --scores, or make a list from it with `churnml retention-list {path} --out list.csv`.")
+    _check_columns(path, table, _LIST_NEEDS, "retention list", _LIST_WRITER)
+    summary = _sidecar(path, _LIST_WRITER)
+    json_path = path.with_name(path.name + ".json")
+    again = f"Re-run {_LIST_WRITER} to write {path.name} and its summary again."
+    if summary is None:
+        raise DataError(f"{path} has no summary {json_path.name} beside it. "
+                        f"Write the list with {_LIST_WRITER}, which writes both.")
+    if "limited_by" not in summary and ("models" in summary or "as_of" in summary):
+        raise DataError(f"{json_path} is the sidecar of a scores table, not the summary of a retention list. {again}")
+    missing = [k for k in ("limited_by", *_SUMMARY_NUMBERS, "roi", "by_segment") if k not in summary]
+    if missing:
+        raise DataError(f"{json_path} is not a retention-list summary: it lacks {', '.join(missing)}. {again}")
+    wrong = [k for k in _SUMMARY_NUMBERS if not _is_number(summary[k])]
+    wrong += [] if summary["roi"] is None or _is_number(summary["roi"]) else ["roi"]
+    wrong += [] if isinstance(summary["limited_by"], str) else ["limited_by"]
+    rows = summary["by_segment"]
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and all(k in r for k in _SUMMARY_SEGMENT_KEYS) for r in rows):
+        wrong.append("by_segment")
+    if wrong:
+        raise DataError(f"{json_path} is not a retention-list summary: {', '.join(wrong)} "
+                        f"{'has' if len(wrong) == 1 else 'have'} the wrong type. {again}")
+    return summary
+
+
+def _training_run(run_id: str, fix: str) -> Any:
+    """:func:`churnml.tracking.load_run`, with the store's training runs listed when ``run_id`` is not one of them."""
+    from churnml import tracking
+    from churnml.errors import ModelNotFoundError
+
+    try:
+        return tracking.load_run(run_id)
+    except ModelNotFoundError:
+        runs = [row for row in tracking.list_models() if row.name == tracking.CHURN_MODEL_NAME]  # newest first
+        if any(row.run_id == run_id for row in runs):
+            raise
+    store = tracking.tracking_uri()
+    if not runs:
+        raise ModelNotFoundError(f"No training run {run_id!r} in {store}, which has no training runs yet. "
+                                 "Train with `churnml train DATA --as-of DATE`, or point MLFLOW_TRACKING_URI at the store you trained in.")
+    shown = [f"{row.run_id} (churnml-churn v{row.version}{''.join(', ' + a for a in row.aliases)}, registered {row.created:%Y-%m-%d %H:%M})"
+             for row in runs[:5]]
+    more = f" and {len(runs) - 5} older" if len(runs) > 5 else ""
+    raise ModelNotFoundError(f"No training run {run_id!r} in {store}. Its training runs, newest first: "
+                             f"{'; '.join(shown)}{more}. {fix}")
 
 
 @command("report")
@@ -52,19 +191,20 @@ def report_command(
         raise ConfigError(f"Give only one of --run-id, --scores or --list (got {' and '.join(chosen)}).")
     cfg = load_config(config)
     if scores is not None:
-        page = reports.scores_report(io.read_table(scores), _sidecar(scores), cfg)
+        table = io.read_table(scores)
+        page = reports.scores_report(table, _scores_sidecar(scores, table), cfg)
         what = f"scores {scores}"
     elif list_file is not None:
-        summary = _sidecar(list_file)
-        if summary is None:
-            raise DataError(f"{list_file} has no summary {list_file.name}.json beside it. "
-                            "Write the list with `churnml retention-list`, which writes both.")
-        page = reports.list_report(io.read_table(list_file), summary, cfg)
+        table = io.read_table(list_file)
+        page = reports.list_report(table, _list_summary(list_file, table), cfg)
         what = f"retention list {list_file}"
     else:
-        run_id = run_id or tracking.champion_run_id()
-        page = reports.run_report(tracking.load_run(run_id))
-        what = f"training run {run_id}"
+        if run_id:
+            record = _training_run(run_id, "Pass one of them as --run-id, or leave --run-id out for the champion's run.")
+        else:
+            record = tracking.load_run(tracking.champion_run_id())
+        page = reports.run_report(record)
+        what = f"training run {record.run_id}"
     with io.atomic_path(out) as tmp:
         tmp.write_text(page, encoding="utf-8")
     console.print(f"Wrote {out} ({len(page) / 1e6:.1f} MB): report on {what}. Open it in any browser; it needs no network.")
@@ -90,13 +230,15 @@ def evaluate_command(
 
     cfg = load_config(config)
     table = io.read_table(scores)
+    _not_a_list(scores, table, f"pass the scores file it was made from (its summary {scores.name}.json names it under \"scores\").")
     for column in ("churn_model_version", "value_model_version"):
         if column not in table.columns or table[column].nunique() != 1:
             raise DataError(f"{scores} needs one {column} for all rows. Use a scores file written by `churnml score`.")
     churn_version, value_version = str(table["churn_model_version"].iloc[0]), str(table["value_model_version"].iloc[0])
-    sidecar = _sidecar(scores) or {}
-    run_id = sidecar.get("models", {}).get("run_id") or tracking.run_id_of(tracking.CHURN_MODEL_NAME, churn_version)
-    run = tracking.load_run(run_id)
+    sidecar = _sidecar(scores, _SCORE_WRITER) or {}
+    models = sidecar.get("models")
+    run_id = (models.get("run_id") if isinstance(models, dict) else None) or tracking.run_id_of(tracking.CHURN_MODEL_NAME, churn_version)
+    run = _training_run(run_id, f"{scores} was scored with the models of that run: point MLFLOW_TRACKING_URI at the store that trained them.")
     horizon = int(run.metadata.get("horizon_days", cfg.problem.horizon_days))
     dataset = load_dataset(data, cfg)
     as_of, backtest = evaluate_scores(table, dataset, horizon, cfg)
@@ -117,6 +259,6 @@ def evaluate_command(
     console.print(shown)
     if backtest.unlabelled:
         console.print(f"[yellow]{backtest.unlabelled:,} scored customers have no label[/yellow] (not in the population "
-                      "of DATA at that date): is DATA the data they were scored from?")
+                      "of DATA at that date): is DATA the data they were scored from?", markup=True)
     console.print(f"Logged to MLflow: backtest run {backtest_run} against churnml-churn v{churn_version} and "
                   f"churnml-value v{value_version} (training run {run_id}).")
