@@ -15,7 +15,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import duckdb
 import pandas as pd
@@ -92,14 +92,21 @@ def attach_source(con: duckdb.DuckDBPyConnection, path: Path, config: Config) ->
             con.execute(f"ATTACH {_lit(str(path))} AS src (READ_ONLY)")
         except duckdb.Error as exc:
             raise DataError(f"Cannot open DuckDB file {path}: {exc}. Check that it is a DuckDB database and not in use.") from None
-        existing = {name for name, in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'src'"
-        ).fetchall()}
+        # Tables and views in any schema; "main" wins a name found in several. A mapped name may
+        # give the schema ("crm.customers").
+        existing: dict[str, str] = {}
+        for schema, name in con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables WHERE table_catalog = 'src' "
+            "ORDER BY table_schema = 'main', table_schema"
+        ).fetchall():
+            existing[name] = schema
+            existing[f"{schema}.{name}"] = schema
         for table in TABLES:
             name = config.table_name(table)
             if name in existing:
-                con.execute(f'CREATE OR REPLACE VIEW raw_{table} AS SELECT * FROM src."{name}"')
-                found[table] = f"table {name} in {path.name}"
+                bare = name.split(".", 1)[1] if name.startswith(existing[name] + ".") else name
+                con.execute(f'CREATE OR REPLACE VIEW raw_{table} AS SELECT * FROM src."{existing[name]}"."{bare}"')
+                found[table] = f"table {existing[name]}.{bare} in {path.name}"
         return found
     for table in TABLES:
         name = config.table_name(table)
@@ -116,9 +123,60 @@ def attach_source(con: duckdb.DuckDBPyConnection, path: Path, config: Config) ->
             con.execute(f"CREATE OR REPLACE VIEW raw_{table} AS SELECT * FROM {reader}")
             con.execute(f"SELECT * FROM raw_{table} LIMIT 0")
         except duckdb.Error as exc:
-            raise DataError(f"Cannot read {file}: {exc}. Check that the file is a valid {file.suffix.lstrip('.')} file.") from None
+            raise DataError(f"Cannot read {file}: {reader_message(exc)} Check that it is a valid {file.suffix.lstrip('.')} "
+                            "file (CSV: UTF-8 text with a header row).") from None
         found[table] = str(file)
     return found
+
+
+def source_files(path: str | Path, config: Config) -> list[Path]:
+    """The files a data source is read from: the DuckDB file, or each table's file in the folder."""
+    path = Path(path)
+    if not path.is_dir():
+        return [path]
+    return [file for table in TABLES if (file := _find_file(path, config.table_name(table))) is not None]
+
+
+def check_output_file(path: str | Path, option: str = "--out", inputs: Iterable[str | Path] = (),
+                      example: str = "out.parquet") -> Path:
+    """Refuse, before any work is done, an output path that cannot take the file.
+
+    A folder cannot (the write would fail after the whole job), nor one of the command's inputs
+    (``inputs``: files it reads; see :func:`source_files`), which the write would replace.
+
+    Raises
+    ------
+    ConfigError
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{option} {path} is a folder. Give a file name, e.g. {path / example}.")
+    if path.exists():
+        for source in inputs:
+            if Path(source).exists() and path.resolve() == Path(source).resolve():
+                raise ConfigError(f"{option} {path} is an input of this command; writing it would replace your data. "
+                                  "Choose another file.")
+    return path
+
+
+def check_output_folder(path: str | Path, option: str) -> Path:
+    """Refuse an output folder that exists as a file (``--snapshots``, ``--quarantine-dir``)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{option} {path} is a file, not a folder. Give a folder (it is created when missing).")
+    return path
+
+
+def reader_message(exc: Exception) -> str:
+    """The useful head of a DuckDB reader error: its first lines, without the SQL text and the
+    reader options it suggests (the user cannot pass those)."""
+    lines = []
+    for line in str(exc).splitlines():
+        if not line.strip() or line.startswith(("Possible", "  *", "LINE ", "DuckDB", "Parser options", "file =")):
+            break
+        lines.append(line.strip())
+    text = " ".join(lines[:4]) or str(exc).strip().splitlines()[0]
+    return text if text.endswith(".") else text + "."
 
 
 @contextlib.contextmanager

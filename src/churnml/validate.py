@@ -92,6 +92,17 @@ def load_dataset(
         con = connect(config)
     except duckdb.Error as exc:
         raise ConfigError(f"[duckdb] settings rejected by DuckDB: {exc}. Use e.g. memory_limit = \"5GB\".") from None
+    reading = [str(path)]  # what is being read, for the message below
+    try:
+        return _load(con, path, config, progress, reading)
+    except (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.IOException) as exc:
+        # A file DuckDB cannot read to the end: a cut-off last line, a row with extra fields, an
+        # encoding other than UTF-8. Its message names the line; the SQL and options after it do not help.
+        raise DataError(f"Cannot read {reading[-1]}: {io.reader_message(exc)} Fix the file (or export it again) and rerun.") from None
+
+
+def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: Callable[[str], None] | None,
+          reading: list[str]) -> Dataset:
     found = io.attach_source(con, path, config)
     for name, spec in TABLES.items():
         if spec.required and name not in found:
@@ -105,6 +116,7 @@ def load_dataset(
     columns = {t: _map_columns(con, t, TABLES[t], config, found[t]) for t in tables}
     types = {t: _raw_types(con, t) for t in tables}
     for table in tables:
+        reading.append(found[table])
         _check_columns_readable(con, table, columns[table], TABLES[table], types[table])
 
     quarantine: dict[str, pd.DataFrame] = {}
@@ -113,11 +125,14 @@ def load_dataset(
     # customers first: every other table checks its ids against it.
     if progress:
         progress("customers")
+    reading.append(found["customers"])
     attributes = _load_customers(con, columns["customers"], types["customers"], quarantine, stats)
+    reading.append(found["transactions"])
     data_end = _infer_data_end(con, columns["transactions"], types["transactions"])
     for table in tables[1:]:
         if progress:
             progress(table)
+        reading.append(found[table])
         _load_events(con, table, TABLES[table], columns[table], types[table], data_end, quarantine, stats)
 
     dataset = Dataset(
@@ -142,6 +157,13 @@ def _map_columns(
         if user in raw:
             mapping[column] = user
         elif column in spec.required_columns:
+            if len(raw) == 1 and any(sep in raw[0] for sep in ",;\t|"):
+                raise DataError(
+                    f"Table {table!r} ({where}) could not be split into columns: the whole header reads as one "
+                    f"column ({raw[0][:80]!r}). Usually a row with another number of fields than the header "
+                    "(a cut-off last line, or a row with extra fields) broke the detection; fix it or export "
+                    "the file again."
+                )
             hint = (
                 f'map it in the config: [columns.{table}] {column} = "<your column>"'
                 if user == column

@@ -7,12 +7,15 @@ and exit with the error's code; no traceback.
 
 from __future__ import annotations
 
+import errno
 import functools
+import os
 import sys
 from typing import Any, Callable
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from churnml.errors import ChurnmlError
 
@@ -34,12 +37,21 @@ def _root() -> None:
     """Keep `churnml COMMAND` a command group even while only one command is registered."""
 
 
-console = Console()
-err_console = Console(stderr=True)
+# Markup off: messages carry file paths, column names and data values, and Rich would read
+# "[columns.transactions]" or a value such as "[/n/a]" as markup (dropping or crashing on it).
+# The few styled lines pass markup=True and escape what they interpolate.
+console = Console(markup=False)
+err_console = Console(stderr=True, markup=False)
 
 
 def command(*args: Any, **kwargs: Any) -> Callable:
-    """Register a Typer command whose :class:`ChurnmlError` becomes a clean ``Error:`` message."""
+    """Register a Typer command whose user-fixable failures become a clean ``Error:`` message.
+
+    Besides :class:`ChurnmlError`: file-system errors (a folder that cannot be written, a full
+    disk, a port in use), MLflow refusing its tracking URI, and Ctrl-C. Outputs are written
+    atomically, so none of these leaves a half-written file. ``CHURNML_DEBUG=1`` shows the
+    traceback instead.
+    """
 
     def decorate(func: Callable) -> Callable:
         @functools.wraps(func)
@@ -47,12 +59,50 @@ def command(*args: Any, **kwargs: Any) -> Callable:
             try:
                 return func(*a, **kw)
             except ChurnmlError as exc:
-                err_console.print(f"[bold red]Error:[/bold red] {exc.message}", highlight=False, soft_wrap=True)
+                _error(exc.message)
                 raise typer.Exit(exc.exit_code) from None
+            except KeyboardInterrupt:
+                if os.environ.get("CHURNML_DEBUG"):
+                    raise
+                err_console.print("Interrupted. Files are written whole or not at all, so no output was left half-written.")
+                raise typer.Exit(130) from None
+            except OSError as exc:
+                if os.environ.get("CHURNML_DEBUG"):
+                    raise
+                _error(_os_error_message(exc))
+                raise typer.Exit(2) from None
+            except Exception as exc:
+                if os.environ.get("CHURNML_DEBUG") or not any(k.__name__ == "MlflowException" for k in type(exc).__mro__):
+                    raise
+                _error(f"MLflow: {str(exc).strip().splitlines()[0]} Check MLFLOW_TRACKING_URI "
+                       "(unset, churnml uses sqlite:///mlruns/mlflow.db with artifacts under mlruns/).")
+                raise typer.Exit(2) from None
 
         return app.command(*args, **kwargs)(wrapper)
 
     return decorate
+
+
+def _error(message: str) -> None:
+    err_console.print(f"[bold red]Error:[/bold red] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
+
+
+def _os_error_message(exc: OSError) -> str:
+    """An OSError as a sentence: what failed on which path, and what to check."""
+    if exc.errno == errno.EADDRINUSE:
+        return f"{exc.strerror}: another program listens on that port. Pick another --port, or stop the other program."
+    what = exc.strerror or str(exc)
+    where = f" ({exc.filename})" if exc.filename else ""
+    hints = {
+        errno.EACCES: "Check the permissions of that folder, or choose another path.",
+        errno.EROFS: "Choose a writable location.",
+        errno.ENOSPC: "Free some space, or choose another location.",
+        errno.EISDIR: "Give a file name, not a folder.",
+        errno.ENOTDIR: "A part of that path is a file, not a folder.",
+        errno.EEXIST: "Something is already there; choose another path.",
+        errno.ENOENT: "Check that the folder exists.",
+    }
+    return f"{what}{where}. {hints.get(exc.errno, 'Check the path.')}"
 
 
 COMMAND_MODULES = ("demo", "generate", "validate", "features", "train", "score", "report", "serve")

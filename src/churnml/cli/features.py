@@ -55,6 +55,7 @@ def features_command(
         console.print(f"{rows:,} customers x {len(specs)} features at {as_of_date:%Y-%m-%d} written to {out} (Spark); "
                       f"descriptions in {described}.")
         return
+    io.check_output_file(out, "--out", io.source_files(data, cfg), example="features.parquet")
     dataset = load_dataset(Path(data), cfg)
     frame = build_scoring_frame(dataset, as_of_date, cfg)
     written = io.write_table(frame, Path(out), fmt)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any, Mapping, Optional
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -178,7 +179,8 @@ def score_command(
         return
     if partition_by:
         raise ConfigError("--partition-by applies to --engine spark only (it writes a Parquet folder).")
-    out_path = Path(out)
+    out_path = io.check_output_file(out, "--out", io.source_files(data, cfg), example="scores.parquet")
+    io.check_output_folder(snapshot_dir, "--snapshots")
     fmt = io.format_for(out_path, fmt)
     if chunk_size < 1:
         raise ConfigError(f"--chunk-size must be at least 1, got {chunk_size}.")
@@ -217,12 +219,12 @@ def score_command(
         f"Next: churnml retention-list {scores_path} --out retention_list.csv --budget 5000"
     )
     if not drift_reports:
-        console.print("[yellow]No drift check:[/yellow] the model has no monitoring reference; retrain it to get one.")
+        console.print("[yellow]No drift check:[/yellow] the model has no monitoring reference; retrain it to get one.", markup=True)
     elif drift_reports[0].drifted:
         if fail_on_drift:
             raise DriftError(f"{drift_message(drift_reports[0])} The scores were written to {scores_path} for inspection; "
                              "the exit code is 3 so a batch job stops here.")
-        err_console.print(f"[bold yellow]Warning:[/bold yellow] {drift_message(drift_reports[0])}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold yellow]Warning:[/bold yellow] {escape(drift_message(drift_reports[0]))}", markup=True, highlight=False, soft_wrap=True)
 
 
 def _score_on_spark(
@@ -295,6 +297,7 @@ def retention_list_command(
     from churnml.targeting import retention_list
 
     cfg = load_config(config)
+    io.check_output_file(out, "--out", [scores, f"{scores}.json"], example="retention_list.csv")
     if fmt is None:
         fmt = "parquet" if out.suffix.lower() == ".parquet" else "csv"
     fmt = io.check_format(fmt)
@@ -316,7 +319,8 @@ def retention_list_command(
     if result.summary.selected == 0:
         console.print(
             "[yellow]Nobody selected.[/yellow] A contact pays off only when value_at_risk × success_rate exceeds "
-            "contact_cost: lower --contact-cost, raise --success-rate or --budget, or widen the segments."
+            "contact_cost: lower --contact-cost, raise --success-rate or --budget, or widen the segments.",
+            markup=True,
         )
     console.print(f"Wrote {written} and {summary_path}.")
 

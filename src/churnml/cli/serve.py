@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from churnml.cli import command, console, err_console
 from churnml.cli._options import ConfigOpt, SnapshotsOpt
@@ -81,7 +82,7 @@ def serve_command(
     if not key:
         key = secrets.token_urlsafe(32)
         env[api.ENV_API_KEY] = key
-        err_console.print(f"API key (shown once; set {api.ENV_API_KEY} to choose your own): [bold]{key}[/bold]", highlight=False, soft_wrap=True)
+        err_console.print(f"API key (shown once; set {api.ENV_API_KEY} to choose your own): [bold]{escape(key)}[/bold]", markup=True, highlight=False, soft_wrap=True)
     env[api.ENV_ALIAS] = alias
     env[api.ENV_SNAPSHOTS] = str(snapshots.resolve())
     if config is not None:

@@ -105,7 +105,8 @@ def train_command(
     console.print(_metrics_table("Value", result.grades["value"], result.value_metrics, _VALUE_ROWS))
     console.print(
         f"Grade [bold]{result.grades['overall']}[/bold] (A = clearly better than the best baseline: ≥ 0.02 higher "
-        "ROC AUC and normalized Gini; B = better; C = not better)."
+        "ROC AUC and normalized Gini; B = better; C = not better).",
+        markup=True,
     )
     console.print(f"Run {result.run_id}: churnml-churn v{result.churn_version}, churnml-value v{result.value_version} — {result.promotion_reason}.")
     return result

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from churnml import io
 from churnml.cli import command, console
 from churnml.cli._options import ConfigOpt, DataArg
 from churnml.config import load_config
@@ -63,6 +64,7 @@ def validate_command(
     bad rows aside into QUARANTINE_DIR/quarantine_TABLE.csv with a `reason` column. Prints row
     counts, date ranges and counts per reason. Exits 0, or 1 with --strict when any row was set aside.
     """
+    io.check_output_folder(quarantine_dir, "--quarantine-dir")
     dataset = load_dataset(data, load_config(config))
     show_summary(dataset)
     paths = write_quarantine(dataset, quarantine_dir)
