@@ -116,6 +116,25 @@ def test_drift_fires_on_shifted_data_and_names_the_worst_features(reference):
     assert as_dict["drifted"] and monitoring.worst_features(as_dict, 3) == report.worst_features(3)
 
 
+def test_ages_are_compared_net_of_the_days_between_the_cutoffs():
+    # The same kind of customers 120 days later: every tenure is 120 days longer. That alone
+    # must not read as drift (it fired on every normal `churnml score`); other features do count.
+    rng = np.random.default_rng(3)
+    then = _frame(rng, 5000).assign(cutoff=pd.Timestamp("2025-03-01"))
+    reference = monitoring.reference_statistics(then, NAMES, ["plan"], None, "2025-06-29")
+    assert reference["cutoff"] == "2025-03-01"
+    now = _frame(rng, 3000).assign(cutoff=pd.Timestamp("2025-06-29"))
+    now["tenure_days"] += 120
+    report = monitoring.drift(reference, now, None, "2025-06-29")
+    psi = report.features.set_index("feature")["psi"]
+    assert psi["tenure_days"] < 0.05 and not report.drifted, report.alerts
+    # Without the cutoffs there is nothing to net out: the same rows show the shift.
+    assert monitoring.drift({**reference, "cutoff": None}, now, None, "2025-06-29").features.set_index("feature")["psi"]["tenure_days"] > 0.2
+    # New customers (ages below the elapsed days) are a real change and still show.
+    now.loc[: len(now) // 3, "tenure_days"] = rng.uniform(0, 120, len(now) // 3 + 1)
+    assert monitoring.drift(reference, now, None, "2025-06-29").features.set_index("feature")["psi"]["tenure_days"] > 0.2
+
+
 def test_an_old_model_alone_is_drift(reference):
     rng = np.random.default_rng(1)
     frame = _frame(rng, 3000)

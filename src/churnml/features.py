@@ -58,6 +58,11 @@ from churnml.errors import ProblemError
 NEVER_DAYS = 9999.0
 """"Days since" value for an event that never happened before the cutoff (about 27 years)."""
 
+AGE_FEATURES = ("days_since_first_purchase", "tenure_days")
+"""Ages: days since a fixed date in the customer's past, so they grow by one a day for every
+customer. Drift monitoring compares them net of the days between the reference and the scoring
+cutoff (:func:`churnml.monitoring.drift`)."""
+
 TRANSACTION_WINDOWS = (30, 90, 180, 365)
 """Windows in days for recency/frequency/monetary features (plus lifetime)."""
 SERVICE_WINDOWS = (30, 90, 365)
@@ -902,6 +907,7 @@ def _is_missing(value: Any) -> bool:
 
 __all__ = [
     "ACCOUNT_MANAGER_CHANGE",
+    "AGE_FEATURES",
     "EVENT_TYPES",
     "MAX_BITMASK_VALUES",
     "NEVER_DAYS",

@@ -18,7 +18,10 @@ Drift (at scoring time)
       *missing* bin, with ``e`` the reference shares and ``a`` the current ones, both floored at
       :data:`PSI_FLOOR`. Categorical features use one bin per category (new categories included).
       Rule of thumb: below 0.1 stable, 0.1-0.2 moderate shift, above 0.2 (the default
-      ``[monitoring] psi_threshold``) a shift worth acting on.
+      ``[monitoring] psi_threshold``) a shift worth acting on. Ages
+      (:data:`churnml.features.AGE_FEATURES`: days since the first purchase, tenure) are compared
+      net of the days between the reference cutoff and the scored one, by which every customer
+      has aged; their ``mean`` in the report is net of them too.
     - missing-value rates, reference vs current;
     - categories never seen in training;
     - the share of customers without purchase history;
@@ -45,6 +48,7 @@ from churnml import metrics
 from churnml.config import Config
 from churnml.dataset import Dataset
 from churnml.errors import DataError, ProblemError
+from churnml.features import AGE_FEATURES
 from churnml.labels import DATA_END_TOLERANCE, build_labels
 
 REFERENCE_VERSION = 1
@@ -184,11 +188,19 @@ def reference_statistics(
     return {
         "version": REFERENCE_VERSION,
         "as_of": None if as_of is None else f"{pd.Timestamp(as_of):%Y-%m-%d}",
+        "cutoff": _cutoff(features),
         "rows": int(len(features)),
         "share_without_history": share_without_history(features),
         "features": feature_statistics(features, feature_names, categorical),
         "scores": {name: numeric_statistics(values) for name, values in (scores or {}).items()},
     }
+
+
+def _cutoff(features: pd.DataFrame) -> str | None:
+    """The (latest) cutoff of a feature table, as YYYY-MM-DD; None without a ``cutoff`` column."""
+    if "cutoff" not in features.columns or features.empty:
+        return None
+    return f"{pd.Timestamp(features['cutoff'].max()):%Y-%m-%d}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -356,11 +368,20 @@ def drift(
     threshold = float(settings.psi_threshold)
     rows = []
     notes: list[str] = []
+    # Ages grow by one a day for everyone: scored 90 days after the reference cutoff (as the
+    # champion usually is: its reference is the test cutoff, a horizon before its as-of date),
+    # every customer is 90 days older, a shift that says nothing about the population and would
+    # fire on every run. They are compared net of those days; new customers still show.
+    scored_cutoff = _cutoff(features)
+    aged = 0
+    if reference.get("cutoff") and scored_cutoff:
+        aged = (pd.Timestamp(scored_cutoff) - pd.Timestamp(reference["cutoff"])).days
     for name, stats in (reference.get("features") or {}).items():
         if name not in features.columns:
             notes.append(f"{name} is missing from the scored features.")
             continue
-        measured = (_categorical_drift if stats.get("kind") == "categorical" else _numeric_drift)(stats, features[name])
+        values = features[name] - aged if name in AGE_FEATURES and aged else features[name]
+        measured = (_categorical_drift if stats.get("kind") == "categorical" else _numeric_drift)(stats, values)
         rows.append({"feature": name, "kind": stats.get("kind", "numeric"), **measured})
         if measured["new_categories"]:
             shown = ", ".join(measured["new_categories"][:5]) + (" …" if len(measured["new_categories"]) > 5 else "")
