@@ -109,3 +109,13 @@ def test_duckdb_tables_in_another_schema_are_found(tmp_path: Path) -> None:
     mapped = config_from_dict({"tables": {"transactions": "crm.transactions"}})
     assert load_dataset(path, mapped).summary["tables"]["transactions"]["clean_rows"] == len(TRANSACTIONS)
 
+
+
+def test_two_files_for_one_table_are_refused(tmp_path: Path) -> None:
+    # Both customers.csv and customers.parquet: silently reading the Parquet one could mean an
+    # old export wins over the file the user just fixed.
+    folder = write_csv(tmp_path / "d", customers=CUSTOMERS, transactions=TRANSACTIONS)
+    CUSTOMERS.to_parquet(folder / "customers.parquet")
+    result, err = run("validate", folder)
+    assert result.exit_code == 2
+    assert f"Error: {folder} holds customers.parquet and customers.csv: which is table 'customers'?" in err

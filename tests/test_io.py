@@ -65,3 +65,14 @@ def test_customer_ids_read_back_as_written(tmp_path: Path, name: str) -> None:
     assert back["customer_id"].tolist() == ["0002014", "NA", "null", "C7"]
     assert back["churn_probability"].isna().tolist() == [False, True, False, False]
     assert back["reasons"].iloc[0] == "2 unresolved complaints" and back["reasons"].iloc[3:].isna().all()
+
+
+def test_format_follows_the_suffix_and_refuses_a_mismatch() -> None:
+    assert io.format_for(Path("s.csv"), None) == "csv" and io.format_for(Path("s.PARQUET"), None) == "parquet"
+    assert io.format_for(Path("scores"), None) == "parquet" and io.format_for(Path("list"), None, default="csv") == "csv"
+    assert io.format_for(Path("s.csv"), "csv") == "csv" and io.format_for(Path("scores"), "csv") == "csv"
+    # Parquet bytes in a .csv file, or CSV in a spreadsheet's name, open as garbage elsewhere.
+    with pytest.raises(ConfigError, match=r"^f.csv ends in .csv but the format is parquet. Name the file .parquet, or drop --format."):
+        io.format_for(Path("f.csv"), "parquet")
+    with pytest.raises(ConfigError, match=r"^list.xlsx: churnml writes Parquet or CSV, not .xlsx. Name the file .parquet or .csv."):
+        io.format_for(Path("list.xlsx"), None, default="csv")

@@ -50,14 +50,15 @@ def source_kind(path: Path) -> str:
 
 
 def _find_file(folder: Path, stem: str) -> Path | None:
-    for suffix in (".parquet", ".csv", ".csv.gz"):
-        candidate = folder / f"{stem}{suffix}"
-        if candidate.is_file():
-            return candidate
+    """The file (or folder of Parquet parts) holding table ``stem``; an error when there are two."""
+    found = [folder / f"{stem}{suffix}" for suffix in (".parquet", ".csv", ".csv.gz") if (folder / f"{stem}{suffix}").is_file()]
     part_dir = folder / stem  # a folder of parquet parts, as Spark and our chunked writers produce
     if part_dir.is_dir() and any(part_dir.glob("*.parquet")):
-        return part_dir
-    return None
+        found.append(part_dir)
+    if len(found) > 1:
+        raise DataError(f"{folder} holds {' and '.join(p.name for p in found)}: which is table {stem!r}? "
+                        "Keep one (move the others out of the folder).")
+    return found[0] if found else None
 
 
 def _lit(text: str) -> str:
@@ -206,11 +207,24 @@ def check_format(fmt: str) -> str:
     return fmt
 
 
-def format_for(path: Path, fmt: str | None) -> str:
-    """The format to write: explicit ``fmt``, else from the file suffix, else parquet."""
+def format_for(path: Path, fmt: str | None, default: str = "parquet") -> str:
+    """The format to write: explicit ``fmt``, else from the file suffix (.csv/.parquet), else ``default``.
+
+    Raises
+    ------
+    ConfigError
+        When the suffix names another format than ``fmt`` (Parquet in a .csv file), or a format
+        churnml does not write (.xlsx would get CSV inside).
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix and suffix.lstrip(".") not in FORMATS:
+        raise ConfigError(f"{path}: churnml writes Parquet or CSV, not {suffix}. Name the file .parquet or .csv.")
     if fmt:
-        return check_format(fmt)
-    return "csv" if Path(path).suffix.lower() == ".csv" else "parquet"
+        fmt = check_format(fmt)
+        if suffix and suffix.lstrip(".") != fmt:
+            raise ConfigError(f"{path} ends in {suffix} but the format is {fmt}. Name the file .{fmt}, or drop --format.")
+        return fmt
+    return suffix.lstrip(".") or check_format(default)
 
 
 def write_table(frame: pd.DataFrame, path: str | Path, fmt: str | None = None) -> Path:

@@ -44,7 +44,7 @@ def features_command(
     """
     cfg = load_config(config)
     as_of_date = parse_date(as_of)
-    fmt = io.check_format(fmt) if fmt else None
+    fmt = io.check_format(fmt) if fmt else None  # checked against --out's suffix below (a Spark --out is a folder)
     if check_engine(engine, master) == "spark":
         from churnml import spark as churn_spark
 
@@ -56,6 +56,7 @@ def features_command(
                       f"descriptions in {described}.")
         return
     io.check_output_file(out, "--out", io.source_files(data, cfg), example="features.parquet")
+    fmt = io.format_for(Path(out), fmt)
     dataset = load_dataset(Path(data), cfg)
     frame = build_scoring_frame(dataset, as_of_date, cfg)
     written = io.write_table(frame, Path(out), fmt)

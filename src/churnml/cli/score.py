@@ -277,7 +277,7 @@ def retention_list_command(
         typer.Option("--segment", help="Only this segment (key or display name); repeat or comma-separate for several."),
     ] = None,
     min_value: Annotated[Optional[float], typer.Option("--min-value", help="Only customers with at least this value at risk.")] = None,
-    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="csv or parquet [default: parquet for a .parquet --out, else csv].")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="csv or parquet [default: from the --out suffix (.csv or .parquet), else csv].")] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Rank customers by the expected net benefit of a retention contact.
@@ -298,9 +298,7 @@ def retention_list_command(
 
     cfg = load_config(config)
     io.check_output_file(out, "--out", [scores, f"{scores}.json"], example="retention_list.csv")
-    if fmt is None:
-        fmt = "parquet" if out.suffix.lower() == ".parquet" else "csv"
-    fmt = io.check_format(fmt)
+    fmt = io.format_for(out, fmt, default="csv")
     segments = [part.strip() for value in (segment or []) for part in value.split(",") if part.strip()]
     table = io.read_table(scores)
     result = retention_list(
