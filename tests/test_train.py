@@ -108,6 +108,17 @@ def test_gate_keeps_a_better_champion(first, dataset, monkeypatch):
     assert str(client.get_registered_model(tracking.CHURN_MODEL_NAME).aliases["challenger"]) == worse.churn_version
 
 
+def test_a_backfill_never_replaces_a_champion_trained_on_newer_data(first, dataset):
+    # QA: a run as of an earlier date was promoted over a champion trained on later data,
+    # because the gate compared them on the older run's test period.
+    before = tracking.champion_version(tracking.CHURN_MODEL_NAME)
+    older = train_module.train(dataset, "2025-09-01", Config(), **FAST)
+    assert not older.promoted
+    assert older.promotion_reason.startswith(f"kept the current champion: the champion was trained as of {AS_OF}, "
+                                             "on newer data than this run (2025-09-01)")
+    assert tracking.champion_version(tracking.CHURN_MODEL_NAME) == before
+
+
 def test_cli_models_and_promote_rollback(first):
     from churnml.cli import get_app
 
