@@ -335,8 +335,10 @@ def list_models() -> list[ModelVersionInfo]:
         try:
             versions = client.search_model_versions(f"name = '{name}'")
             aliases = client.get_registered_model(name).aliases or {}
-        except MlflowException:
-            continue
+        except MlflowException as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":  # not registered yet
+                continue
+            raise  # e.g. a tracking server that does not answer: not the same as "no models"
         for version in versions:
             try:
                 run_metrics = client.get_run(version.run_id).data.metrics

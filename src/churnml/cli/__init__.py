@@ -129,6 +129,10 @@ def _quiet_libraries() -> None:
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
+    # A tracking server that is down or mistyped: MLflow's own defaults (7 retries with doubling
+    # waits, 120 s timeouts) kept `churnml models` silent for minutes. About 15 s, then an Error.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     for name in ("mlflow", "alembic", "optuna", "py4j", "bentoml"):
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module="optuna")
