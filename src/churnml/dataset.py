@@ -26,7 +26,9 @@ class Dataset:
     ----------
     con : duckdb.DuckDBPyConnection
         Holds tables ``customers``, ``transactions`` and, when present, ``service_events`` and
-        ``churn_events``.
+        ``churn_events``. After validation they lack the columns it only checks
+        (:attr:`churnml.schema.TableSpec.checked_only`: ``transaction_id``, ``quantity``, the
+        service ``channel``); :meth:`from_frames` keeps what it is given.
     tables : tuple of str
         The contract tables present.
     attributes : dict

@@ -386,7 +386,7 @@ def _load_events(
         reasons.append(f"WHEN {typed['satisfaction']} NOT BETWEEN 1 AND 5 THEN {_lit(R_SATISFACTION)}")
     if "resolved_at" in mapping:
         reasons.append(f"WHEN {typed['resolved_at']} < {ts} THEN {_lit(R_RESOLVED_BEFORE)}")
-    selects = [f"{typed[c]} AS {c}" for c in spec.all_columns if c in mapping]
+    selects = [f"{typed[c]} AS {c}" for c in spec.all_columns if c in mapping and c not in spec.checked_only]
     # The first occurrence of a transaction_id (earliest, then input order) stays; later ones are duplicates.
     unique = (typed["transaction_id"], ts) if "transaction_id" in mapping else None
     _split_clean(con, table, selects, reasons, quarantine, stats, unique, parsed)
