@@ -262,6 +262,35 @@ def test_ids_written_differently_in_two_tables_stop_validation(tmp_path: Path) -
     assert ds.summary["tables"]["transactions"]["quarantined"] == {"customer_id not in customers": 1}
 
 
+def test_a_satisfaction_survey_on_another_scale_stops_validation(tmp_path: Path) -> None:
+    # Scores 1-10: most fall outside 1-5, and setting those rows aside would drop most surveys.
+    service = pd.DataFrame({"customer_id": ["a", "b", "c", "a"], "timestamp": ["2021-01-02"] * 4,
+                            "event_type": "survey", "satisfaction": [9, 7, 10, 2]})
+    with pytest.raises(DataError) as error:
+        load_dataset(write(tmp_path / "d", customers=CUSTOMERS, transactions=TRANSACTIONS, service_events=service))
+    assert str(error.value).startswith("3 of 4 satisfaction scores in service_events are outside 1-5 (they run from 7 "
+                                       "to 10): the survey seems to use another scale.")
+
+
+def test_summary_notes_other_event_types_and_id_like_attributes(tmp_path: Path) -> None:
+    n = 300
+    customers = pd.DataFrame({"customer_id": [f"c{i}" for i in range(n)], "email": [f"u{i}@x.org" for i in range(n)],
+                              "plan": ["basic", "plus", "premium"] * (n // 3)})
+    tx = pd.DataFrame({"customer_id": customers["customer_id"], "timestamp": "2021-01-05", "amount": 1.0})
+    service = pd.DataFrame({"customer_id": ["c1", "c2", "c3", "c4"], "timestamp": "2021-01-02",
+                            "event_type": ["Support Ticket", "support ticket", "complaint", "chat"]})
+    ds = load_dataset(write(tmp_path / "d", customers=customers, transactions=tx, service_events=service))
+    assert ds.summary["notes"] == [
+        "3 service events have event types that are counted together as 'other': 'support ticket' (2), 'chat' (1). "
+        "Types with features of their own: complaint, ticket, call, inquiry, survey, account_manager_change; "
+        "rename yours where they mean the same.",
+        "customers.email has 300 different values for 300 customers: as a feature it works like an id, which the "
+        "models cannot learn from. Leave it out of customers if it is one (an e-mail address, a name, a free-text field).",
+    ]
+    result = CliRunner().invoke(get_app(), ["validate", str(tmp_path / "d"), "--quarantine-dir", str(tmp_path / "q")])
+    assert result.exit_code == 0 and "Note: customers.email has 300 different values" in " ".join(result.output.split())
+
+
 def test_typed_columns_validate_like_text_and_keep_input_order(tmp_path: Path) -> None:
     """Parquet's native TIMESTAMP / TIMESTAMPTZ / DOUBLE columns take a no-parse path; it must
     give exactly what the text path gives: same clean rows in input order, same quarantine."""

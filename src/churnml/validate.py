@@ -29,6 +29,9 @@ from churnml.schema import TABLES, TableSpec
 MIN_TIMESTAMP = "1900-01-01"
 EXAMPLES = 3
 """How many offending values an error message shows."""
+ID_LIKE_MIN_VALUES = 100
+"""A text attribute with more distinct values than this, and at least one per two customers, is
+named in the summary's notes as id-like."""
 MAX_UNKNOWN_CUSTOMER_SHARE = 0.5
 """Above this share of an event table's rows with ids not in ``customers``, validation stops
 (the ids are written differently in the two tables) instead of setting the rows aside."""
@@ -143,7 +146,39 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
         quarantine=quarantine,
     )
     dataset.summary = _summary(con, dataset, stats, found)
+    dataset.summary["notes"] = _notes(con, tables, attributes)
     return dataset
+
+
+def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], attributes: dict[str, str]) -> list[str]:
+    """Data that is used, but perhaps not as the user expects: said once, at validation."""
+    from churnml.features import ACCOUNT_MANAGER_CHANGE, EVENT_TYPES  # the types with features of their own
+
+    notes = []
+    if "service_events" in tables:
+        known = [*EVENT_TYPES, ACCOUNT_MANAGER_CHANGE]
+        rows = con.execute(
+            f"SELECT event_type, count(*) FROM service_events WHERE event_type NOT IN ({', '.join(_lit(k) for k in known)}) "
+            "GROUP BY 1 ORDER BY 2 DESC, 1"
+        ).fetchall()
+        if rows:
+            shown = ", ".join(f"{kind!r} ({n:,})" for kind, n in rows[:5]) + (" …" if len(rows) > 5 else "")
+            notes.append(
+                f"{sum(n for _, n in rows):,} service events have event types that are counted together as 'other': "
+                f"{shown}. Types with features of their own: {', '.join(known)}; rename yours where they mean the same."
+            )
+    n_customers = con.execute("SELECT count(*) FROM customers").fetchone()[0]
+    for column, kind in attributes.items():
+        if kind != "categorical":
+            continue
+        distinct = con.execute(f"SELECT count(DISTINCT {_q(column)}) FROM customers").fetchone()[0]
+        if distinct > ID_LIKE_MIN_VALUES and distinct >= 0.5 * n_customers:
+            notes.append(
+                f"customers.{column} has {distinct:,} different values for {n_customers:,} customers: as a feature it "
+                "works like an id, which the models cannot learn from. Leave it out of customers if it is one "
+                "(an e-mail address, a name, a free-text field)."
+            )
+    return notes
 
 
 def _map_columns(
@@ -391,6 +426,26 @@ def _load_events(
     unique = (typed["transaction_id"], ts) if "transaction_id" in mapping else None
     _split_clean(con, table, selects, reasons, quarantine, stats, unique, parsed)
     _fail_if_ids_do_not_match(con, table, mapping["customer_id"], quarantine, stats[table])
+    if "satisfaction" in mapping:
+        _fail_if_another_scale(con, table, mapping["satisfaction"], quarantine, stats[table])
+
+
+def _fail_if_another_scale(
+    con: duckdb.DuckDBPyConnection, table: str, raw: str, quarantine: dict[str, pd.DataFrame], stats: dict
+) -> None:
+    """Stop when most satisfaction scores lie outside 1-5: a survey on another scale (1-10,
+    0-100), whose rows would otherwise be set aside almost all."""
+    outside = stats["quarantined"].get(R_SATISFACTION, 0)
+    scored = outside + con.execute(f"SELECT count(satisfaction) FROM {table}").fetchone()[0]
+    if outside <= 0.5 * scored:
+        return
+    bad = quarantine[table]
+    values = pd.to_numeric(bad.loc[bad["reason"] == R_SATISFACTION, raw], errors="coerce")
+    raise DataError(
+        f"{outside:,} of {scored:,} satisfaction scores in {table} are outside 1-5 (they run from {values.min():g} "
+        f"to {values.max():g}): the survey seems to use another scale. Rescale the scores to 1-5 "
+        "(for 1-10: 1 + 4 * (score - 1) / 9), or leave the column out."
+    )
 
 
 def _fail_if_ids_do_not_match(

@@ -46,6 +46,8 @@ def show_summary(dataset: Dataset) -> None:
         f"{summary['customers']:,} customers, {summary['customers_without_transactions']:,} "
         f"({summary['share_without_transactions']:.1%}) with no transactions. Data ends {summary['data_end']}."
     )
+    for note in summary.get("notes", []):
+        console.print(f"Note: {note}")
 
 
 @command("validate")
