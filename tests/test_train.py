@@ -129,6 +129,7 @@ def test_cli_models_and_promote_rollback(first):
     assert tracking.champion_version(tracking.CHURN_MODEL_NAME) == "1"
     listing = runner.invoke(get_app(), ["models"])
     assert listing.exit_code == 0 and "Registered models" in listing.output and "champion" in listing.output
+    assert "as of" in listing.output and AS_OF in listing.output and "…" not in listing.output  # fits 80 columns
     missing = runner.invoke(get_app(), ["promote", "churnml-churn", "99"])
     assert missing.exit_code != 0 and "No registered model churnml-churn with version 99" in missing.stderr
 

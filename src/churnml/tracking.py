@@ -325,6 +325,8 @@ class ModelVersionInfo:
     run_id: str
     created: pd.Timestamp
     metrics: dict[str, float]
+    as_of: str | None = None
+    """The as-of date the run trained at (its ``as_of`` parameter)."""
 
 
 def list_models() -> list[ModelVersionInfo]:
@@ -341,9 +343,10 @@ def list_models() -> list[ModelVersionInfo]:
             raise  # e.g. a tracking server that does not answer: not the same as "no models"
         for version in versions:
             try:
-                run_metrics = client.get_run(version.run_id).data.metrics
+                data = client.get_run(version.run_id).data
+                run_metrics, as_of = data.metrics, data.params.get("as_of")
             except MlflowException:
-                run_metrics = {}
+                run_metrics, as_of = {}, None
             rows.append(
                 ModelVersionInfo(
                     name=name,
@@ -352,6 +355,7 @@ def list_models() -> list[ModelVersionInfo]:
                     run_id=version.run_id,
                     created=pd.Timestamp(version.creation_timestamp, unit="ms"),
                     metrics={k: run_metrics[k] for k in KEY_METRICS if k in run_metrics},
+                    as_of=as_of,
                 )
             )
     return sorted(rows, key=lambda r: (r.name, -int(r.version)))

@@ -121,14 +121,16 @@ def models_command() -> None:
     if not rows:
         console.print("No registered models yet. Train some with `churnml train DATA --as-of DATE`.")
         return
-    table = Table(title="Registered models", title_justify="left")
-    for column in ("name", "version", "aliases", "created", "ROC AUC", "ECE", "value Gini"):
-        numeric = column in ("version", "ROC AUC", "ECE", "value Gini")
-        table.add_column(column, justify="right" if numeric else "left", no_wrap=column in ("name", "aliases"))
+    # Fits 80 columns: "as of" (the training as-of date) says more than the registration time,
+    # which the MLflow UI shows.
+    table = Table(title="Registered models (test metrics: churn ROC AUC and ECE, value normalized Gini)", title_justify="left")
+    for column in ("name", "v", "aliases", "as of", "AUC", "ECE", "Gini"):
+        numeric = column in ("v", "AUC", "ECE", "Gini")
+        table.add_column(column, justify="right" if numeric else "left", no_wrap=column in ("name", "as of"))
     for row in rows:
         def metric(key: str) -> str:
             return f"{row.metrics[key]:.4f}" if key in row.metrics else ""
-        table.add_row(row.name, row.version, ", ".join(row.aliases), f"{row.created:%Y-%m-%d %H:%M}",
+        table.add_row(row.name, row.version, ", ".join(row.aliases), row.as_of or "",
                       metric("churn_model_roc_auc"), metric("churn_model_ece"), metric("value_model_normalized_gini"))
     console.print(table)
 
