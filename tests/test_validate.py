@@ -109,8 +109,8 @@ def test_missing_required_table(tmp_path: Path) -> None:
         load_dataset(folder)
     assert str(err.value) == (
         f"Required table 'transactions' not found in {folder}: expected transactions.parquet or transactions.csv "
-        "(or a table 'transactions' in a DuckDB file). Add it, or map your table's name under [tables] in the config, "
-        'e.g. transactions = "my_transactions".'
+        "(or a table 'transactions' in a DuckDB file). Found: customers.csv. Add it, or map your table's name under "
+        '[tables] in the config, e.g. transactions = "my_transactions" (names are case-sensitive).'
     )
 
 
@@ -372,6 +372,7 @@ def test_validate_cli_error_has_no_traceback(tmp_path: Path) -> None:
     result = CliRunner().invoke(get_app(), ["validate", str(folder)])
     assert result.exit_code == 2
     assert "Error: Required table 'transactions' not found" in " ".join(result.stderr.split())
+    assert "Found: customers.csv. Add it, or map your table's name under [tables]" in " ".join(result.stderr.split())
     assert "Traceback" not in result.output + result.stderr
 
 

@@ -130,6 +130,19 @@ def attach_source(con: duckdb.DuckDBPyConnection, path: Path, config: Config) ->
     return found
 
 
+def found_in(con: duckdb.DuckDBPyConnection, path: Path, limit: int = 12) -> str:
+    """"Found: …" listing what a source holds (files, or a DuckDB file's tables), for not-found messages."""
+    if Path(path).is_dir():
+        names = sorted(p.name for p in Path(path).iterdir() if not p.name.startswith("."))
+    else:
+        names = [f"{schema}.{name}" if schema != "main" else name for schema, name in con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables WHERE table_catalog = 'src' ORDER BY 1, 2"
+        ).fetchall()]
+    if not names:
+        return "It is empty. "
+    return f"Found: {', '.join(names[:limit])}{' …' if len(names) > limit else ''}. "
+
+
 def source_files(path: str | Path, config: Config) -> list[Path]:
     """The files a data source is read from: the DuckDB file, or each table's file in the folder."""
     path = Path(path)

@@ -112,8 +112,8 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
             user_name = config.table_name(name)
             raise DataError(
                 f"Required table {name!r} not found in {path}: expected {user_name}.parquet or {user_name}.csv "
-                f"(or a table {user_name!r} in a DuckDB file). Add it, or map your table's name under [tables] in the config, "
-                f'e.g. {name} = "my_{name}".'
+                f"(or a table {user_name!r} in a DuckDB file). {io.found_in(con, path)}Add it, or map your table's name "
+                f'under [tables] in the config, e.g. {name} = "my_{name}" (names are case-sensitive).'
             )
     tables = tuple(t for t in TABLES if t in found)
     columns = {t: _map_columns(con, t, TABLES[t], config, found[t]) for t in tables}
