@@ -96,10 +96,7 @@ def attach_source(con: duckdb.DuckDBPyConnection, path: Path, config: Config) ->
         # Tables and views in any schema; "main" wins a name found in several. A mapped name may
         # give the schema ("crm.customers").
         existing: dict[str, str] = {}
-        for schema, name in con.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables WHERE table_catalog = 'src' "
-            "ORDER BY table_schema = 'main', table_schema"
-        ).fetchall():
+        for schema, name in sorted(_attached_tables(con), key=lambda t: (t[0] == "main", t[0])):
             existing[name] = schema
             existing[f"{schema}.{name}"] = schema
         for table in TABLES:
@@ -130,14 +127,19 @@ def attach_source(con: duckdb.DuckDBPyConnection, path: Path, config: Config) ->
     return found
 
 
+def _attached_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """(schema, name) of every table and view in the DuckDB file attached as ``src``."""
+    return con.execute(
+        "SELECT table_schema, table_name FROM information_schema.tables WHERE table_catalog = 'src'"
+    ).fetchall()
+
+
 def found_in(con: duckdb.DuckDBPyConnection, path: Path, limit: int = 12) -> str:
     """"Found: …" listing what a source holds (files, or a DuckDB file's tables), for not-found messages."""
     if Path(path).is_dir():
         names = sorted(p.name for p in Path(path).iterdir() if not p.name.startswith("."))
     else:
-        names = [f"{schema}.{name}" if schema != "main" else name for schema, name in con.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables WHERE table_catalog = 'src' ORDER BY 1, 2"
-        ).fetchall()]
+        names = [f"{schema}.{name}" if schema != "main" else name for schema, name in sorted(_attached_tables(con))]
     if not names:
         return "It is empty. "
     return f"Found: {', '.join(names[:limit])}{' …' if len(names) > limit else ''}. "

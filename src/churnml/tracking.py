@@ -403,6 +403,17 @@ def champion_run_id() -> str:
     return str(_version_for(_client(), CHURN_MODEL_NAME, CHAMPION).run_id)
 
 
+def champion_as_of() -> pd.Timestamp | None:
+    """The as-of date the current champion was trained at (its run's ``as_of`` parameter); None
+    without a champion."""
+    try:
+        run_id = champion_run_id()
+    except ModelNotFoundError:
+        return None
+    as_of = _client().get_run(run_id).data.params.get("as_of")
+    return pd.Timestamp(as_of) if as_of else None
+
+
 @dataclass(frozen=True)
 class RunRecord:
     """What a report shows of a training run: its metrics, params, tags and JSON artifacts."""

@@ -35,7 +35,7 @@ from churnml import metrics, monitoring, plots, reports, tracking, tuning
 from churnml.baselines import RecencyRule, RFMLogistic, SpendRateBaseline
 from churnml.config import Config
 from churnml.dataset import Dataset
-from churnml.errors import ModelNotFoundError, ProblemError
+from churnml.errors import ProblemError
 from churnml.features import feature_description
 from churnml.labels import TrainingSet, build_training_set
 from churnml.reasons import explainable_specs, explain
@@ -144,16 +144,6 @@ def _champion_metrics(X_test: pd.DataFrame, churned: np.ndarray, value: np.ndarr
     except (KeyError, ValueError, TypeError) as exc:
         return {}, f"the champion cannot score this data ({exc})"
     return result, None
-
-
-def _champion_as_of() -> pd.Timestamp | None:
-    """The as-of date the current champion was trained at; None without a champion."""
-    try:
-        run_id = tracking.champion_run_id()
-    except ModelNotFoundError:
-        return None
-    metadata = tracking.load_run_json(run_id, tracking.METADATA_FILE) or {}
-    return pd.Timestamp(metadata["as_of"]) if metadata.get("as_of") else None
 
 
 ROWS_PER_THREAD = 100_000
@@ -409,7 +399,7 @@ def train_on(
 
         # Register and promote ---------------------------------------------------------------
         champion, unavailable = _champion_metrics(X["test"], churned["test"], value["test"])
-        newer = _champion_as_of()
+        newer = tracking.champion_as_of()
         if newer is not None and newer > as_of:
             # A backfill: the champion has seen data this run's test period cannot judge it on.
             unavailable = (f"the champion was trained as of {newer:%Y-%m-%d}, on newer data than this run "
