@@ -196,7 +196,11 @@ def test_render_reason_examples(features: pd.DataFrame) -> None:
     a, c = features.loc["a"], features.loc["c"]
     assert render_reason(specs["recency_vs_usual_gap"], a) == "no purchase for 61 days (usually every 30)"
     assert render_reason(specs["unresolved_complaints"], a) == "1 unresolved complaint"   # a count of one is singular
-    assert render_reason(specs["spend_trend_pct"], a) == "spend +50% on the previous quarter"
+    # A trend's sentence reads one way: a rise of 50% is no "spend down" reason.
+    assert render_reason(specs["spend_trend_pct"], a) == ""
+    assert render_reason(specs["spend_trend_pct"], {"spend_trend_pct": -50.4}) == "spend down 50% on the previous quarter"
+    assert render_reason(specs["frequency_trend"], {"frequency_trend": -1.0}) == "1 fewer purchase than in the previous quarter"
+    assert render_reason(specs["frequency_trend"], {"frequency_trend": 0.0}) == ""
     assert render_reason(specs["plan"], a) == "plan: gold"
     # Missing or sentinel values give no sentence rather than "every nan" or "9999 days".
     assert render_reason(specs["recency_vs_usual_gap"], c) == ""

@@ -7,6 +7,7 @@ the CLI test trains once through MLflow in a temporary store (marked slow).
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,8 +22,11 @@ import pytest
 from churnml import io
 from churnml.config import Config
 from churnml.errors import DataError
+from churnml.features import FeatureSpec, plural_counts
 from churnml.generate import generate
 from churnml.labels import build_scoring_frame, build_training_set
+from churnml.monitoring import reference_statistics
+from churnml.reasons import typical_values
 from churnml.scoring import (
     SCORE_COLUMNS,
     population_value_thresholds,
@@ -56,7 +60,9 @@ def dataset(sample_dir: Path):
 def models(dataset, fit_small_models) -> LoadedModels:
     training = build_training_set(dataset, TRAIN_AS_OF, Config())
     churn, value, _ = fit_small_models(training, (80, 60), 15, ("validation", "test"))
-    metadata = {"as_of": f"{TRAIN_AS_OF:%Y-%m-%d}", "specs": [s.to_dict() for s in training.specs], "grade": "B"}
+    reference = reference_statistics(training.split("test"), training.feature_names, training.categorical_features, {}, TRAIN_AS_OF)
+    metadata = {"as_of": f"{TRAIN_AS_OF:%Y-%m-%d}", "specs": [s.to_dict() for s in training.specs], "grade": "B",
+                "monitoring_reference": reference}
     return LoadedModels(churn, value, "3", "4", "run-test", metadata)
 
 
@@ -194,6 +200,34 @@ def test_unresolved_complaints_show_as_reasons(scores, features) -> None:
     assert mentions[complaining].mean() > 3 * mentions[~complaining].mean()
     service = merged["reasons"].str.contains("complain|service experience|satisfaction")
     assert service[complaining].mean() > 0.5
+
+
+def test_every_reason_is_true_of_its_customer(scores, features, models) -> None:
+    # Each sentence is matched back to the feature whose template wrote it; that feature's value
+    # must lie beyond the training median on the side the sentence reads ("no purchase for 40
+    # days" only where the typical customer bought more recently) and beyond its fixed bound.
+    typical = typical_values(models.monitoring_reference)
+    specs = [FeatureSpec(**s) for s in models.metadata["specs"] if s["reason"] and s["reason_side"]]
+    assert {"days_since_last_purchase", "spend_trend_pct", "tenure_days"} <= set(typical) & {s.name for s in specs}
+
+    def pattern(template: str) -> re.Pattern:
+        parts = re.split(r"\{[^}]*\}", template)
+        return re.compile("^" + r"(-?[\d,.]+)".join(re.escape(p) for p in parts) + "$")
+
+    patterns = [(spec, pattern(spec.reason)) for spec in specs]
+    rows = features.set_index("customer_id")
+    checked = 0
+    for customer, text in zip(scores["customer_id"], scores["reasons"]):
+        for sentence in filter(None, text.split("; ")):
+            plural = plural_counts(re.sub(r"(?<![\d.,])\b1 ", "N ", sentence)).replace("N ", "1 ")  # "1 call" -> "1 calls"
+            for spec, regex in patterns:
+                if regex.match(plural):
+                    value = rows.at[customer, spec.name]
+                    limits = [v for v in (typical.get(spec.name), spec.reason_bound) if v is not None]
+                    limit = max(limits) if spec.reason_side > 0 else min(limits)
+                    assert (value - limit) * spec.reason_side > 0, (customer, sentence, spec.name, value, limit)
+                    checked += 1
+    assert checked > 0.5 * len(scores)
 
 
 @pytest.mark.parametrize(("feature", "steps"), [("unresolved_complaints", (1, 2, 5)), ("days_since_last_purchase", (15, 60, 365))])

@@ -126,6 +126,16 @@ class FeatureSpec:
         or None when the feature should not be shown as a reason.
     missing : str or None
         What a missing or sentinel value means for this feature (None: never missing).
+    reason_side : {-1, 0, 1}
+        Which values make ``reason`` true: +1 high values, -1 low ones, 0 any. The reason is
+        shown only for a value beyond the typical one on that side (the training population's
+        median; see :func:`churnml.reasons.explain`), so "no purchase for 13 days" is not a
+        reason where most customers bought in the last week. Usually ``monotone``'s sign; it
+        differs for features without a monotone constraint whose reason reads one way
+        ("spent 12 in the last 90 days" says little spend).
+    reason_bound : float or None
+        A fixed value the feature must also be beyond, on ``reason_side``: 0 for "spend down
+        40%", which is false for a rise whatever the median is.
     """
 
     name: str
@@ -136,6 +146,8 @@ class FeatureSpec:
     monotone: int
     reason: str | None
     missing: str | None = None
+    reason_side: int = 0
+    reason_bound: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of all fields."""
@@ -359,9 +371,9 @@ def render_reason(spec: FeatureSpec, row: Mapping[str, Any]) -> str:
     Returns
     -------
     str
-        The filled ``spec.reason``; an empty string when the spec has no reason or a value it
+        The filled ``spec.reason``; an empty string when the spec has no reason, a value it
         needs is missing (NaN/None) or the :data:`NEVER_DAYS` sentinel, since "no purchase for
-        9999 days" would mislead.
+        9999 days" would mislead, or the value is not beyond :attr:`FeatureSpec.reason_bound`.
 
     Example
     -------
@@ -380,7 +392,22 @@ def render_reason(spec: FeatureSpec, row: Mapping[str, Any]) -> str:
         if _is_missing(value) or (isinstance(value, (int, float)) and value >= NEVER_DAYS):
             return ""
         values[field] = value
-    return singular_counts(spec.reason.format(**values))
+    if spec.reason_bound is not None and spec.reason_side:
+        value = row.get(spec.name) if hasattr(row, "get") else None
+        if _is_missing(value) or (value - spec.reason_bound) * spec.reason_side <= 0:
+            return ""  # "spend down 50%" for a rise
+    return singular_counts(_REASON_FORMAT.format(spec.reason, **values))
+
+
+class _ReasonFormatter(string.Formatter):
+    """``str.format`` plus the conversion ``!m``, the magnitude: "spend down {spend_trend_pct!m:.0f}%"
+    reads "spend down 40%" for -40."""
+
+    def convert_field(self, value: Any, conversion: str | None) -> Any:
+        return abs(value) if conversion == "m" else super().convert_field(value, conversion)
+
+
+_REASON_FORMAT = _ReasonFormatter()
 
 
 def singular_counts(text: str) -> str:
@@ -523,8 +550,14 @@ def _features(layout: Mapping[str, frozenset[str]], attributes: Mapping[str, str
     feats: list[_Feature] = []
 
     def add(name: str, sql: str, description: str, source: str, window: str | None,
-            monotone: int = 0, reason: str | None = None, missing: str | None = None) -> None:
-        spec = FeatureSpec(name, description, source, window, "numeric", monotone, reason, missing)
+            monotone: int = 0, reason: str | None = None, missing: str | None = None,
+            side: int | None = None, bound: float | None = None) -> None:
+        """``side`` defaults to ``monotone``: a constrained feature's reason reads its way."""
+        side = monotone if side is None else side
+        if reason is not None and side == 0:
+            raise ValueError(f"the reason of {name} needs a side: which values make it true")
+        spec = FeatureSpec(name, description, source, window, "numeric", monotone, reason, missing,
+                           side if reason is not None else 0, bound)
         feats.append(_Feature(spec, f"CAST({sql} AS DOUBLE)"))
 
     never = f"{NEVER_DAYS:.0f} when it never happened before the cutoff"
@@ -546,7 +579,7 @@ def _features(layout: Mapping[str, frozenset[str]], attributes: Mapping[str, str
     for days in TRANSACTION_WINDOWS:
         add(f"monetary_{days}d", f"COALESCE(ta.spend_{days}d, 0)",
             f"Net spend (purchases minus refunds) in the {days} days before the cutoff.", tx, f"{days}d",
-            0, f"spent {{monetary_{days}d:,.0f}} in the last {days} days")
+            0, f"spent {{monetary_{days}d:,.0f}} in the last {days} days", side=-1)
     add("monetary_lifetime", "COALESCE(ta.spend_lifetime, 0)",
         "Net spend (purchases minus refunds) before the cutoff.", tx, "lifetime", 0, None)
 
@@ -558,11 +591,11 @@ def _features(layout: Mapping[str, frozenset[str]], attributes: Mapping[str, str
         f"CASE WHEN {prev} > 0 THEN 100.0 * ({cur} - {prev}) / {prev} WHEN {cur} > 0 THEN 100.0 ELSE 0.0 END",
         "Change in net spend, last 90 days vs the 90 before, in percent. +100 when there was no "
         "spend before and some now; 0 when there was none in either.", tx, "90d vs prev 90d",
-        -1, "spend {spend_trend_pct:+.0f}% on the previous quarter")
+        -1, "spend down {spend_trend_pct!m:.0f}% on the previous quarter", bound=0.0)
     add("frequency_trend",
         f"COALESCE(ta.purchases_{TREND_DAYS}d, 0) - COALESCE(ta.purchases_prev, 0)",
         "Purchases in the last 90 days minus purchases in the 90 before.", tx, "90d vs prev 90d",
-        -1, "purchases {frequency_trend:+.0f} vs the previous quarter")
+        -1, "{frequency_trend!m:.0f} fewer purchases than in the previous quarter", bound=0.0)
 
     # -- inter-purchase gaps ------------------------------------------------------------------
     # The gaps between consecutive purchases telescope: n purchases make n - 1 gaps that add
@@ -581,12 +614,12 @@ def _features(layout: Mapping[str, frozenset[str]], attributes: Mapping[str, str
         "Days since the last purchase divided by the usual gap between purchases (gap floored at "
         "1 day); above 1 means overdue.", tx, "lifetime", +1,
         "no purchase for {days_since_last_purchase:.0f} days (usually every {mean_gap_days:.0f})",
-        "missing (NaN) with fewer than two purchases")
+        "missing (NaN) with fewer than two purchases", bound=1.0)
 
     # -- refunds ------------------------------------------------------------------------------
     add("refunds_365d", "COALESCE(ta.refunds_365d, 0)",
         "Number of refunds/returns (amount < 0) in the 365 days before the cutoff.", tx, "365d",
-        0, "{refunds_365d:.0f} refunds in the last year")
+        0, "{refunds_365d:.0f} refunds in the last year", side=+1)
     add("refund_amount_365d", "COALESCE(ta.refund_amount_365d, 0)",
         "Total refunded amount (as a positive number) in the 365 days before the cutoff.", tx, "365d", 0, None)
 
@@ -607,14 +640,14 @@ def _features(layout: Mapping[str, frozenset[str]], attributes: Mapping[str, str
     add("tenure_days", f"k.cutoff_day - {_day(f'COALESCE({since}, ta.first_txn_ts)')}",
         "Days from sign-up to the cutoff; from the first transaction when the sign-up date is unknown.",
         "customers", None, 0, "customer for only {tenure_days:.0f} days",
-        "missing (NaN) with no sign-up date and no transaction")
+        "missing (NaN) with no sign-up date and no transaction", side=-1)
     taken = {f.spec.name for f in feats} | _RESERVED
     for column, kind in attributes.items():
         name = column if column not in taken else f"customer_{column}"
         sql = f"cu.{_q(column)}" if kind == "categorical" else f"CAST(cu.{_q(column)} AS DOUBLE)"
         spec = FeatureSpec(
             name, f"Customer attribute {column!r} from the customers table (current snapshot).",
-            "customers", None, kind, 0, f"{column}: {{{name}}}",
+            "customers", None, kind, 0, f"{column.replace('_', ' ')}: {{{name}}}",
             "missing when the customers table has no value",
         )
         feats.append(_Feature(spec, sql))
@@ -639,7 +672,7 @@ def _service_features(columns: frozenset[str], add: Callable[..., None]) -> None
             else:
                 reason, monotone = None, 0
             add(name, f"COALESCE(sa.{name}, 0)", f"Number of {what} in the {days} days before the cutoff.",
-                se, f"{days}d", monotone, reason)
+                se, f"{days}d", monotone, reason, side=+1)
     add("complaints_lifetime", "COALESCE(sa.complaints_lifetime, 0)",
         "Number of complaints before the cutoff.", se, "lifetime", 0, None)
     if "resolved_at" in columns:
@@ -655,7 +688,7 @@ def _service_features(columns: frozenset[str], add: Callable[..., None]) -> None
         add("max_resolution_days", "sa.max_resolution_days",
             "Longest days from opening to resolution of a service event resolved before the cutoff.",
             se, "lifetime", 0, "a service request took {max_resolution_days:.0f} days to resolve",
-            "missing (NaN) when nothing was resolved before the cutoff")
+            "missing (NaN) when nothing was resolved before the cutoff", side=+1)
     if "satisfaction" in columns:
         add("last_satisfaction", "sa.last_satisfaction",
             "The most recent satisfaction score (1-5) before the cutoff.", se, "lifetime",
@@ -669,10 +702,10 @@ def _service_features(columns: frozenset[str], add: Callable[..., None]) -> None
         -1, "complained {days_since_last_complaint:.0f} days ago", never)
     add("days_since_account_manager_change", f"COALESCE(k.cutoff_day - sa.last_am_change_day, {NEVER_DAYS})",
         f"Days since the last '{ACCOUNT_MANAGER_CHANGE}' service event.", se, "lifetime",
-        0, "account manager changed {days_since_account_manager_change:.0f} days ago", never)
+        0, "account manager changed {days_since_account_manager_change:.0f} days ago", never, side=-1)
     add("account_manager_changes_365d", "COALESCE(sa.am_changes_365d, 0)",
         f"Number of '{ACCOUNT_MANAGER_CHANGE}' service events in the 365 days before the cutoff.", se, "365d",
-        0, "{account_manager_changes_365d:.0f} account manager changes in the last year")
+        0, "{account_manager_changes_365d:.0f} account manager changes in the last year", side=+1)
     # Higher = better. A transparent heuristic, not a fitted model: start at 60, move 10 points
     # per satisfaction step away from a neutral 3, lose 10 per unresolved complaint (up to 3),
     # 5 per complaint in the last 90 days (up to 4) and up to 10 for slow resolution (30+ days).
@@ -687,7 +720,7 @@ def _service_features(columns: frozenset[str], add: Callable[..., None]) -> None
         parts += ["10 per unresolved complaint (at most 3)", "up to 10 for a mean resolution time of 30+ days"]
     add("service_experience_score", f"GREATEST(0.0, LEAST(100.0, {score}))",
         "Service experience, 0 (bad) to 100 (good): starts at 60; " + "; minus ".join(parts) + ".",
-        se, "lifetime", -1, "poor service experience (score {service_experience_score:.0f}/100)")
+        se, "lifetime", -1, "poor service experience (score {service_experience_score:.0f}/100)", bound=60.0)
 
 
 # --------------------------------------------------------------------------------------------

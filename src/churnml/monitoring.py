@@ -93,8 +93,9 @@ def numeric_statistics(values: pd.Series | np.ndarray, n_bins: int = N_BINS) -> 
     Returns
     -------
     dict
-        ``kind`` (``"numeric"``), ``missing_rate``, ``mean``, ``std``, ``edges``, ``bin_shares``
-        (shares of the non-missing rows; sum to 1).
+        ``kind`` (``"numeric"``), ``missing_rate``, ``mean``, ``std``, ``median``, ``edges``,
+        ``bin_shares`` (shares of the non-missing rows; sum to 1). The median is also what
+        reasons call typical (:func:`churnml.reasons.typical_values`).
 
     Example
     -------
@@ -107,7 +108,8 @@ def numeric_statistics(values: pd.Series | np.ndarray, n_bins: int = N_BINS) -> 
     finite = _numeric_values(raw)
     missing = float(1.0 - len(finite) / n) if n else 0.0
     if len(finite) == 0:
-        return {"kind": "numeric", "missing_rate": missing, "mean": None, "std": None, "edges": [], "bin_shares": []}
+        return {"kind": "numeric", "missing_rate": missing, "mean": None, "std": None, "median": None,
+                "edges": [], "bin_shares": []}
     edges = np.unique(np.quantile(finite, np.linspace(0, 1, n_bins + 1)[1:-1]))
     counts = np.bincount(np.searchsorted(edges, finite, side="left"), minlength=len(edges) + 1)
     return {
@@ -115,6 +117,7 @@ def numeric_statistics(values: pd.Series | np.ndarray, n_bins: int = N_BINS) -> 
         "missing_rate": missing,
         "mean": float(finite.mean()),
         "std": float(finite.std()),
+        "median": float(np.median(finite)),
         "edges": edges.tolist(),
         "bin_shares": (counts / counts.sum()).tolist(),
     }

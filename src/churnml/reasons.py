@@ -3,8 +3,13 @@
 The drivers come from LightGBM's per-row contributions to the churn model's raw score
 (``pred_contrib``, :meth:`churnml.models.ChurnModel.contributions`). Only features that *raise*
 the risk (positive contribution) and that have a reason template (:attr:`FeatureSpec.reason`) can
-be reasons. The top ``k`` (default 3) per customer are rendered with the customer's actual values,
-e.g. "no purchase for 74 days (usually every 20)".
+be reasons, and only where the sentence is true of the customer: the value lies beyond the typical
+one on the side the sentence reads (:attr:`FeatureSpec.reason_side`; typical = the median at the
+training's test cutoff, :func:`typical_values`). A contribution can be positive for an ordinary
+value (trees split where they like, and features without a monotone constraint can raise the risk
+at any value); "a service request took 0 days to resolve" or "spent 7,343 in the last 90 days" then
+explains nothing to a marketer. The top ``k`` (default 3) per customer are rendered with the
+customer's actual values, e.g. "no purchase for 74 days (usually every 20)".
 
 Speed: the top ``k`` are found with one ``argpartition`` over the whole contribution matrix;
 sentences are rendered only for the chosen (customer, feature) pairs, feature by feature, so a
@@ -14,7 +19,7 @@ million customers cost three million short ``str.format`` calls and nothing per 
 from __future__ import annotations
 
 import dataclasses
-
+import re
 import string
 from typing import Callable, Mapping, Sequence
 
@@ -24,6 +29,10 @@ import pandas as pd
 from churnml.features import FeatureSpec, render_reason
 
 TOP_K = 3
+MIN_EFFECT = 0.01
+"""A driver must raise the churn model's log-odds by more than this (odds x 1.01) to be a reason:
+below it a feature merely took part ("age band: 55-64" at +0.001) and would crowd out nothing but
+silence."""
 SEPARATOR = "; "
 """Joins a customer's reasons into the single ``reasons`` text column of the scores."""
 
@@ -49,15 +58,18 @@ def top_drivers(
     contributions: pd.DataFrame | np.ndarray,
     eligible: Sequence[bool] | np.ndarray,
     k: int = TOP_K,
+    minimum: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Column index of each row's ``k`` largest positive contributions among eligible columns.
+    """Column index of each row's ``k`` largest contributions above ``minimum`` among eligible columns.
 
     Parameters
     ----------
     contributions : DataFrame or ndarray, shape (n, f)
-    eligible : sequence of bool, length f
-        Columns that may be reasons (those with a reason template).
+    eligible : array-like of bool, shape (f,) or (n, f)
+        Columns that may be reasons (those with a reason template), or per row and column.
     k : int
+    minimum : float
+        Contributions at or below it are never picked (0: only positive ones).
 
     Returns
     -------
@@ -76,9 +88,9 @@ def top_drivers(
     matrix = np.asarray(contributions, dtype=float)
     n, f = matrix.shape
     eligible = np.asarray(eligible, dtype=bool)
-    if eligible.shape != (f,):
-        raise ValueError(f"eligible has {eligible.shape[0]} entries for {f} contribution columns")
-    masked = np.where(eligible[None, :] & (matrix > 0), matrix, 0.0)
+    if eligible.shape not in ((f,), (n, f)):
+        raise ValueError(f"eligible has shape {eligible.shape} for {n} x {f} contributions")
+    masked = np.where(eligible & (matrix > max(minimum, 0.0)), matrix, 0.0)
     k_eff = min(k, f)
     if k_eff < f:
         part = np.argpartition(-masked, k_eff - 1, axis=1)[:, :k_eff]
@@ -115,12 +127,34 @@ def explainable_specs(specs: Sequence[FeatureSpec], categories: Mapping[str, Seq
     ]
 
 
+def typical_values(reference: Mapping | None) -> dict[str, float]:
+    """Feature name -> its median in the monitoring reference (the training's test cutoff).
+
+    Empty for models trained before the reference kept medians: their reasons are then gated by
+    :attr:`FeatureSpec.reason_bound` alone.
+    """
+    stats = (reference or {}).get("features", {})
+    return {name: float(s["median"]) for name, s in stats.items() if s.get("median") is not None}
+
+
+def _true_of(spec: FeatureSpec, values: np.ndarray, typical: float | None) -> np.ndarray | None:
+    """Rows whose value makes ``spec``'s reason true (see the module docs); None: every row."""
+    limits = [v for v in (typical, spec.reason_bound) if v is not None]
+    if spec.reason_side == 0 or not limits:
+        return None
+    with np.errstate(invalid="ignore"):
+        if spec.reason_side > 0:
+            return values > max(limits)
+        return values < min(limits)
+
+
 def explain(
     contributions: pd.DataFrame,
     features: pd.DataFrame,
     specs: Sequence[FeatureSpec],
     k: int = TOP_K,
     render: Callable[[FeatureSpec, Mapping[str, object]], str | None] = render_reason,
+    typical: Mapping[str, float] | None = None,
 ) -> list[list[str]]:
     """Top ``k`` reasons per customer, as sentences.
 
@@ -137,6 +171,10 @@ def explain(
     render : callable
         ``render(spec, row) -> str | None`` fills a template from a mapping of the fields it uses;
         None (e.g. a missing value) drops that reason.
+    typical : mapping, optional
+        Feature name -> typical value (:func:`typical_values`). A feature is a reason only for
+        rows whose value lies beyond it on :attr:`FeatureSpec.reason_side` (and beyond
+        :attr:`FeatureSpec.reason_bound`); features not in it are gated by the bound alone.
 
     Returns
     -------
@@ -152,10 +190,23 @@ def explain(
         raise ValueError(f"contributions has {len(contributions)} rows but features has {len(features)}")
     by_name = {spec.name: spec for spec in specs}
     names = list(contributions.columns)
-    eligible = [by_name.get(name) is not None and by_name[name].reason is not None for name in names]
+    has_reason = np.array([by_name.get(name) is not None and by_name[name].reason is not None for name in names])
+    typical = typical or {}
+    gates = {j: _true_of(by_name[names[j]], features[names[j]].to_numpy(dtype=float), typical.get(names[j]))
+             for j in np.flatnonzero(has_reason) if by_name[names[j]].kind == "numeric"}
+    gates = {j: rows for j, rows in gates.items() if rows is not None}
+    eligible = has_reason
+    if gates:
+        eligible = np.broadcast_to(has_reason, (len(features), len(names))).copy()
+        for j, rows in gates.items():
+            eligible[:, j] &= rows
+    # The same sentence over other windows ("spent 0 in the last 30 days", "... 90 days") says
+    # one thing: only the strongest of a family stays, and the next family moves up.
+    families = np.array([_family(by_name[name].reason) if ok else "" for name, ok in zip(names, has_reason)])
+    columns, _ = top_drivers(contributions, eligible, 2 * k + 1, MIN_EFFECT)
     # One spare driver: two features can say the same thing ("no purchase for 74 days" and
     # "no purchase for 74 days (usually every 20)"); the shorter is dropped and the spare moves up.
-    columns, _ = top_drivers(contributions, eligible, k + 1)
+    columns = _one_per_family(columns, families, k + 1)
 
     sentences = np.full(columns.shape, None, dtype=object)
     for j in np.unique(columns[columns >= 0]):
@@ -165,6 +216,23 @@ def explain(
         values = [features[field].to_numpy(dtype=object)[rows] for field in fields]
         sentences[rows, slots] = [render(spec, dict(zip(fields, row))) for row in zip(*values)]
     return [_distinct(row, k) for row in sentences.tolist()]
+
+
+def _family(template: str) -> str:
+    """A reason template without its numbers: the same sentence over another window."""
+    return re.sub(r"\{[^}]*\}|\d+", "N", template)
+
+
+def _one_per_family(columns: np.ndarray, families: np.ndarray, k: int) -> np.ndarray:
+    """Each row's first ``k`` columns (as ranked) whose reason family has not come earlier in the row."""
+    codes = np.unique(families, return_inverse=True)[1]
+    family = np.where(columns >= 0, codes[np.maximum(columns, 0)], -1 - np.arange(columns.shape[1]))
+    repeat = np.zeros(columns.shape, dtype=bool)
+    for i in range(1, columns.shape[1]):
+        repeat[:, i] = (family[:, :i] == family[:, i:i + 1]).any(axis=1)
+    kept = np.where(repeat, -1, columns)
+    order = np.argsort(kept < 0, axis=1, kind="stable")
+    return np.take_along_axis(kept, order, axis=1)[:, :k]
 
 
 def _distinct(sentences: list[str | None], k: int) -> list[str]:

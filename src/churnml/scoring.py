@@ -44,7 +44,7 @@ from churnml.dataset import Dataset
 from churnml.errors import DataError
 from churnml.features import FeatureSpec
 from churnml.labels import build_scoring_frame
-from churnml.reasons import explainable_specs, explain, reason_text
+from churnml.reasons import explain, explainable_specs, reason_text, typical_values
 from churnml.segments import (
     LIFECYCLE_STAGES,
     RISK_TIERS,
@@ -150,7 +150,9 @@ def _finish(
         with _timed(timings, "contributions"):
             contributions = models.churn.contributions(rows[names])
         with _timed(timings, "reasons"):
-            reasons[explained] = reason_text(explain(contributions, rows, explainable_specs(specs, models.churn.categories_)))
+            specs = explainable_specs(specs, models.churn.categories_)
+            typical = typical_values(models.monitoring_reference)
+            reasons[explained] = reason_text(explain(contributions, rows, specs, typical=typical))
         del contributions
     with _timed(timings, "segments"):
         predicted_value = (1.0 - churn_probability) * value_if_retained
