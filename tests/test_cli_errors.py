@@ -119,3 +119,55 @@ def test_two_files_for_one_table_are_refused(tmp_path: Path) -> None:
     result, err = run("validate", folder)
     assert result.exit_code == 2
     assert f"Error: {folder} holds customers.parquet and customers.csv: which is table 'customers'?" in err
+
+
+def scores_file(folder: Path) -> Path:
+    """A small scores table as `churnml score` writes it (hand-made: the commands below only read it)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    n = 6
+    frame = pd.DataFrame({
+        "customer_id": [f"C{i}" for i in range(n)], "as_of": pd.Timestamp("2025-12-01"),
+        "churn_probability": [0.6, 0.5, 0.4, 0.3, 0.2, 0.1], "predicted_value": [400.0] * n,
+        "value_at_risk": [600.0, 500.0, 400.0, 300.0, 200.0, 100.0], "risk_tier": "high", "value_tier": "high",
+        "segment": ["high_value_at_risk"] * 5 + ["loyal_high_value"], "lifecycle_stage": "stable",
+        "reasons": "2 unresolved complaints", "churn_model_version": "1", "value_model_version": "1",
+        "current_value": 100.0,
+    })
+    frame.to_csv(folder / "scores.csv", index=False)
+    return folder / "scores.csv"
+
+
+def test_report_and_list_outputs_never_replace_inputs_or_half_write(tmp_path: Path) -> None:
+    scores = scores_file(tmp_path / "s")
+    before = scores.read_bytes()
+    result, err = run("report", "--scores", scores, "--out", scores)
+    assert result.exit_code == 2 and "is an input of this command" in err and scores.read_bytes() == before
+    result, err = run("report", "--scores", scores, "--out", tmp_path / "r.pdf")
+    assert result.exit_code == 2 and "the report is an HTML page. Name the file .html." in err
+    # The summary's place is taken by a folder: refused before the list is written.
+    (tmp_path / "list.csv.json").mkdir()
+    result, err = run("retention-list", scores, "--out", tmp_path / "list.csv")
+    assert result.exit_code == 2 and "The summary file" in err and "is a folder" in err
+    assert not (tmp_path / "list.csv").exists()
+    # A text in a number column of a hand-edited scores CSV: one line naming column, value and customer.
+    text = scores.read_text().replace(",500.0,", ",abc,", 1)
+    (tmp_path / "edited.csv").write_text(text)
+    result, err = run("retention-list", tmp_path / "edited.csv", "--out", tmp_path / "l2.csv")
+    assert result.exit_code == 2 and "Scores column value_at_risk holds 1 value(s) that are not finite numbers, e.g. 'abc'" in err
+    # A budget below one contact says so, not "nobody pays off".
+    result, _ = run("retention-list", scores, "--out", tmp_path / "l3.csv", "--budget", "3")
+    assert result.exit_code == 0
+    assert "The budget (3.00) is below the cost of one contact (5.00); 5 customers would pay off." in " ".join(result.stdout.split())
+    assert "Left out 1 Loyal high-value customers" in " ".join(result.stdout.split())
+
+
+def test_a_failed_write_names_the_users_file_not_a_temporary_one(tmp_path: Path) -> None:
+    from churnml import io
+
+    target = tmp_path / "taken"
+    target.mkdir()
+    (target / "x").write_text("a folder in the way")
+    with pytest.raises(OSError) as info:
+        io.write_json({"a": 1}, target)
+    assert info.value.filename == str(target)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

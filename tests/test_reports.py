@@ -178,8 +178,8 @@ def test_scores_option_given_a_retention_list_says_pass_it_as_list(inputs, tmp_p
 def test_list_option_given_a_scores_table_says_pass_it_as_scores(inputs, tmp_path):
     out = tmp_path / "report.html"
     message = _error(["report", "--list", str(inputs["scores"]), "--out", str(out)])
-    assert message.startswith(f"Error: {inputs['scores']} looks like a scores table (it has columns as_of, "
-                              "churn_model_version, value_model_version), not a retention list; pass it as --scores")
+    assert message.startswith(f"Error: {inputs['scores']} looks like a scores table (it has columns "
+                              "churn_model_version, value_model_version, current_value), not a retention list; pass it as --scores")
     assert f"`churnml retention-list {inputs['scores']} --out list.csv`" in message
     assert not out.exists()
 

@@ -79,6 +79,10 @@ class TargetingConfig:
     """Cost of one retention contact, in the same currency as `amount`."""
     success_rate: float = 0.3
     """Share of contacted at-risk customers that a contact keeps."""
+    skip_segments: tuple[str, ...] = ("loyal_high_value",)
+    """Segments a retention list leaves out unless `--segment` names them, because their
+    suggested action is no retention contact (loyal high-value customers: "reward, do not
+    disturb"). `[]` lists every segment."""
 
 
 @dataclass(frozen=True)
@@ -208,6 +212,7 @@ _NOTES = {
     "value_shares": "top, medium",
     "names": "segment key = display name",
     "actions": "segment key = suggested action",
+    "skip_segments": 'segment keys, e.g. ["loyal_high_value"]',
     "memory_limit": 'e.g. "5GB"',
 }
 _UNITS = {"_days": "days", "_seconds": "seconds", "_bytes": "bytes"}
@@ -249,6 +254,8 @@ def _matches(value: Any, hint: Any) -> bool:
         return isinstance(value, str)
     if get_origin(hint) is tuple:
         args = get_args(hint)
+        if args[1:] == (Ellipsis,):  # tuple[X, ...]: a list of any length
+            return isinstance(value, (list, tuple)) and all(_matches(v, args[0]) for v in value)
         return isinstance(value, (list, tuple)) and len(value) == len(args) and all(map(_matches, value, args))
     raise TypeError(f"no config check for type {hint!r}")  # a new kind of setting needs one here
 
@@ -259,7 +266,7 @@ def _describe(hint: Any) -> str:
         return _describe(next(arg for arg in get_args(hint) if arg is not type(None)))
     if get_origin(hint) is tuple:
         args = get_args(hint)
-        return f"a list of {len(args)} {_PLURALS[args[0]]}"
+        return f"a list of {_PLURALS[args[0]]}" if args[1:] == (Ellipsis,) else f"a list of {len(args)} {_PLURALS[args[0]]}"
     return {bool: "true or false", int: "a whole number", float: "a number", str: "text"}[hint]
 
 

@@ -154,7 +154,7 @@ def source_files(path: str | Path, config: Config) -> list[Path]:
 
 
 def check_output_file(path: str | Path, option: str = "--out", inputs: Iterable[str | Path] = (),
-                      example: str = "out.parquet") -> Path:
+                      example: str | None = "out.parquet") -> Path:
     """Refuse, before any work is done, an output path that cannot take the file.
 
     A folder cannot (the write would fail after the whole job), nor one of the command's inputs
@@ -166,7 +166,8 @@ def check_output_file(path: str | Path, option: str = "--out", inputs: Iterable[
     """
     path = Path(path)
     if path.is_dir():
-        raise ConfigError(f"{option} {path} is a folder. Give a file name, e.g. {path / example}.")
+        fix = f"Give a file name, e.g. {path / example}." if example else "Remove the folder, or choose another --out."
+        raise ConfigError(f"{option} {path} is a folder. {fix}")
     if path.exists():
         for source in inputs:
             if Path(source).exists() and path.resolve() == Path(source).resolve():
@@ -210,6 +211,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as exc:
+        if exc.filename and Path(exc.filename) == tmp:  # name the user's file, not ours
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()

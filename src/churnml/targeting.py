@@ -4,7 +4,10 @@ The expected net benefit of contacting a customer is
 ``value_at_risk × success_rate − contact_cost``: of the value the customer takes away by leaving,
 a contact saves the share ``success_rate``, and costs ``contact_cost`` either way. Only customers
 with a positive benefit are listed, best first; the list stops at the budget (total contact cost)
-or at the maximum count, whichever comes first.
+or at the maximum count, whichever comes first. Segments whose suggested action is no retention
+contact (``[targeting] skip_segments``; by default loyal high-value customers, "reward, do not
+disturb") are left out unless asked for by name: their value at risk is large because their value
+is, not because they are leaving, and would otherwise fill the top of the list.
 """
 
 from __future__ import annotations
@@ -30,9 +33,13 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
 )
 """Score columns a retention list needs."""
 
+NUMBER_COLUMNS: tuple[str, ...] = ("churn_probability", "predicted_value", "value_at_risk")
+"""Score columns that must hold finite numbers."""
+
 LIST_COLUMNS: tuple[str, ...] = (
     "rank",
     "customer_id",
+    "as_of",
     "segment",
     "churn_probability",
     "predicted_value",
@@ -41,7 +48,9 @@ LIST_COLUMNS: tuple[str, ...] = (
     "reasons",
     "suggested_action",
 )
-"""Columns of a retention list, in order."""
+"""Columns of a retention list, in order (``as_of`` only when the scores have it)."""
+DECIMALS = {"churn_probability": 4, "predicted_value": 2, "value_at_risk": 2, "expected_benefit": 2}
+"""Rounding of the list's numbers: a probability to 0.01 %, money to the cent."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,8 @@ class RetentionSummary:
     ----------
     scored : int
         Customers in the scores (after the segment and minimum-value filters).
+    skipped : dict
+        Segment key -> customers left out because the segment is in ``skip_segments``.
     candidates : int
         Of those, customers with a positive expected benefit.
     selected : int
@@ -74,6 +85,7 @@ class RetentionSummary:
     """
 
     scored: int
+    skipped: dict[str, int]
     candidates: int
     selected: int
     limited_by: str
@@ -88,7 +100,7 @@ class RetentionSummary:
     def to_dict(self) -> dict:
         """JSON-ready form."""
         out = {k: getattr(self, k) for k in (
-            "scored", "candidates", "selected", "limited_by", "contact_cost", "success_rate",
+            "scored", "skipped", "candidates", "selected", "limited_by", "contact_cost", "success_rate",
             "total_cost", "expected_value_saved", "expected_net_benefit", "roi",
         )}
         out["by_segment"] = self.by_segment.to_dict(orient="records")
@@ -118,6 +130,24 @@ def check_scores(scores: pd.DataFrame) -> None:
         raise DataError(
             f"Scores are missing column(s) {', '.join(missing)} needed for a retention list. "
             "Use a scores file written by `churnml score`."
+        )
+    for column in NUMBER_COLUMNS:
+        values = pd.to_numeric(scores[column], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"Scores column {column} holds {int(bad.sum())} value(s) that are not finite numbers, e.g. "
+                f"{scores[column].iloc[row]!r} for customer {scores['customer_id'].iloc[row]!r}. "
+                "Use a scores file written by `churnml score`, unedited."
+            )
+    repeated = scores["customer_id"].astype(str)
+    repeated = repeated[repeated.duplicated()]
+    if len(repeated):
+        raise DataError(
+            f"Scores list {repeated.nunique()} customer(s) more than once, e.g. {repeated.iloc[0]!r}; a list "
+            "would contact them twice. Score one as-of date per file (`churnml score` writes each "
+            "customer once)."
         )
 
 
@@ -177,7 +207,8 @@ def retention_list(
         Share of contacted at-risk customers a contact keeps, in (0, 1]; default
         ``config.targeting.success_rate``.
     segments : sequence of str, optional
-        Keep only these segments (keys or display names, case-insensitive).
+        Keep only these segments (keys or display names, case-insensitive). Without it, every
+        segment but ``config.targeting.skip_segments``.
     min_value : float, optional
         Keep only customers whose ``value_at_risk`` is at least this.
     config : Config, optional
@@ -212,7 +243,14 @@ def retention_list(
     check_scores(scores)
     actions = segment_actions(config)
     names = segment_names(config)
-    wanted = [resolve_segment(s, config) for s in segments] if segments else None
+    if segments:
+        wanted = [resolve_segment(s, config) for s in segments]
+    else:
+        try:
+            skip = {resolve_segment(s, config) for s in config.targeting.skip_segments}
+        except ConfigError as exc:
+            raise ConfigError(f"[targeting] skip_segments: {exc}") from None
+        wanted = [key for key in SEGMENTS if key not in skip]
 
     segment_keys = scores["segment"].astype(str)
     unknown = sorted(set(segment_keys.unique()) - set(SEGMENTS))
@@ -222,10 +260,9 @@ def retention_list(
             "Use a scores file written by `churnml score`."
         )
 
-    keep = np.ones(len(scores), dtype=bool)
-    if wanted is not None:
-        keep &= segment_keys.isin(wanted).to_numpy()
-    value_at_risk = scores["value_at_risk"].to_numpy(dtype=float)
+    keep = segment_keys.isin(wanted).to_numpy().copy()
+    skipped = {key: int(n) for key, n in segment_keys[~keep].value_counts().items()} if not segments else {}
+    value_at_risk = pd.to_numeric(scores["value_at_risk"]).to_numpy(dtype=float)
     if min_value is not None:
         keep &= value_at_risk >= min_value
     scored = int(keep.sum())
@@ -252,20 +289,26 @@ def retention_list(
     customers = pd.DataFrame({
         "rank": np.arange(1, len(index) + 1, dtype=np.int64),
         "customer_id": chosen["customer_id"].astype(str).to_numpy(),
+        "as_of": pd.to_datetime(chosen["as_of"]).to_numpy() if "as_of" in scores.columns else None,
         "segment": segment_keys.iloc[index].to_numpy(),
-        "churn_probability": chosen["churn_probability"].to_numpy(dtype=float),
-        "predicted_value": chosen["predicted_value"].to_numpy(dtype=float),
+        "churn_probability": pd.to_numeric(chosen["churn_probability"]).to_numpy(dtype=float),
+        "predicted_value": pd.to_numeric(chosen["predicted_value"]).to_numpy(dtype=float),
         "value_at_risk": value_at_risk[index],
         "expected_benefit": benefit[index],
         "reasons": chosen["reasons"].fillna("").astype(str).to_numpy(),
         "suggested_action": segment_keys.iloc[index].map(actions).to_numpy(),
     })
+    if "as_of" not in scores.columns:
+        customers = customers.drop(columns="as_of")
 
     total_cost = float(len(index) * contact_cost)
     saved = float((value_at_risk[index] * success_rate).sum())
     net = saved - total_cost
+    by_segment = _by_segment(customers, contact_cost, success_rate, names, actions)
+    customers = customers.round(DECIMALS)  # the totals use the unrounded numbers
     summary = RetentionSummary(
         scored=scored,
+        skipped=skipped,
         candidates=candidates,
         selected=len(index),
         limited_by=limited_by,
@@ -275,7 +318,7 @@ def retention_list(
         expected_value_saved=saved,
         expected_net_benefit=net,
         roi=net / total_cost if total_cost > 0 else None,
-        by_segment=_by_segment(customers, contact_cost, success_rate, names, actions),
+        by_segment=by_segment,
     )
     return RetentionList(customers=customers, summary=summary)
 

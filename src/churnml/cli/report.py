@@ -22,7 +22,7 @@ _SHOWN = (("churn", "roc_auc", "ROC AUC"), ("churn", "pr_auc", "PR AUC"), ("chur
 
 _LIST_MARKS = ("rank", "expected_benefit")
 """Columns only a retention list has (`churnml retention-list`, :data:`churnml.targeting.LIST_COLUMNS`)."""
-_SCORES_MARKS = ("as_of", "churn_model_version", "value_model_version")
+_SCORES_MARKS = ("churn_model_version", "value_model_version", "current_value")
 """Columns only a scores table has (`churnml score`, :data:`churnml.scoring.SCORE_COLUMNS`)."""
 _SCORES_NEEDS = ("churn_probability", "predicted_value", "value_at_risk", "current_value", "risk_tier", "value_tier",
                  "segment", "reasons", "churn_model_version", "value_model_version")
@@ -190,6 +190,10 @@ def report_command(
     if len(chosen) > 1:
         raise ConfigError(f"Give only one of --run-id, --scores or --list (got {' and '.join(chosen)}).")
     cfg = load_config(config)
+    inputs = [path for given in (scores, list_file) if given is not None for path in (given, f"{given}.json")]
+    io.check_output_file(out, "--out", inputs, example="report.html")
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise ConfigError(f"--out {out}: the report is an HTML page. Name the file .html.")
     if scores is not None:
         table = io.read_table(scores)
         page = reports.scores_report(table, _scores_sidecar(scores, table), cfg)

@@ -50,19 +50,27 @@ def show_scores_summary(sidecar: Mapping[str, Any], config: Config) -> None:
 def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS) -> None:
     """Print a retention list's headline numbers, its breakdown by segment and its first rows."""
     summary = result.summary
-    limit = {"budget": "the budget", "max_customers": "--max-customers", "none": "no limit (every candidate)"}
+    limit = {"budget": "stopped by the budget", "max_customers": "stopped by --max-customers", "none": "every candidate"}
     headline = Table(title="Retention list", title_justify="left", show_header=False)
     headline.add_column("what")
     headline.add_column("value", justify="right")
+    from churnml.segments import segment_names
+
+    names = segment_names(config)
+    for key, n in summary.skipped.items():
+        headline.add_row(f"left out: {names[key]}", f"{n:,}")
     headline.add_row("customers considered", f"{summary.scored:,}")
     headline.add_row("with a positive expected benefit", f"{summary.candidates:,}")
-    headline.add_row("selected", f"{summary.selected:,} (stopped by {limit[summary.limited_by]})")
+    headline.add_row("selected", f"{summary.selected:,} ({limit[summary.limited_by]})")
     headline.add_row("total contact cost", f"{summary.total_cost:,.2f}")
     headline.add_row("expected value saved", f"{summary.expected_value_saved:,.2f}")
     headline.add_row("expected net benefit", f"{summary.expected_net_benefit:,.2f}")
     headline.add_row("expected ROI", "–" if summary.roi is None else f"{summary.roi:.1%}")
     headline.add_row("assumptions", f"contact cost {summary.contact_cost:g}, success rate {summary.success_rate:g}")
     console.print(headline)
+    for key, n in summary.skipped.items():
+        console.print(f"Left out {n:,} {names[key]} customers: their suggested action is no retention contact "
+                      f"([targeting] skip_segments). --segment {key} lists them.")
     if not summary.by_segment.empty:
         segments = Table(title="By segment", title_justify="left")
         for column in ("segment", "customers", "cost", "value saved", "net benefit", "suggested action"):
@@ -73,9 +81,6 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS) -> 
         console.print(segments)
     customers = result.customers
     if not customers.empty:
-        from churnml.segments import segment_names
-
-        names = segment_names(config)
         shown = customers.head(top)
         # Reasons need room: beside the numbers in a wide terminal, else listed under the table,
         # so that ids and numbers never wrap.
@@ -263,8 +268,8 @@ def _score_on_spark(
 def retention_list_command(
     scores: Annotated[Path, typer.Argument(metavar="SCORES", help="Scores file written by `churnml score` (.parquet or .csv).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Retention list to write (.csv or .parquet).")],
-    budget: Annotated[Optional[float], typer.Option("--budget", help="Total contact cost allowed; the list stops before exceeding it.")] = None,
-    max_customers: Annotated[Optional[int], typer.Option("--max-customers", help="At most this many customers.")] = None,
+    budget: Annotated[Optional[float], typer.Option("--budget", help="Total contact cost allowed; the list stops before exceeding it [default: no limit].")] = None,
+    max_customers: Annotated[Optional[int], typer.Option("--max-customers", help="At most this many customers [default: no limit].")] = None,
     contact_cost: Annotated[
         Optional[float], typer.Option("--contact-cost", help="Cost of one contact [config: targeting.contact_cost, 5].")
     ] = None,
@@ -286,18 +291,23 @@ def retention_list_command(
     with a positive benefit are listed, best first, until the budget (total contact cost) or the
     maximum count is reached. Writes, atomically:
 
-    - OUT: rank, customer_id, segment, churn_probability, predicted_value, value_at_risk,
-      expected_benefit, reasons, suggested_action (CSV unless OUT ends in .parquet or --format says so);
+    - OUT: rank, customer_id, as_of, segment, churn_probability, predicted_value, value_at_risk
+      (churn_probability × value if retained), expected_benefit, reasons, suggested_action (CSV
+      unless OUT ends in .parquet or --format says so); money in the currency of your amounts,
+      over the horizon;
     - OUT.json: the summary printed below (customers selected, total cost, expected value saved,
       ROI, breakdown by segment).
 
     Segments: high_value_at_risk, loyal_high_value, potential, dormant, fleeing_low_value.
+    loyal_high_value ("reward, do not disturb") is left out unless --segment names it
+    ([targeting] skip_segments in --config; offers per segment: [segments.actions]).
     """
     from churnml import io
     from churnml.targeting import retention_list
 
     cfg = load_config(config)
     io.check_output_file(out, "--out", [scores, f"{scores}.json"], example="retention_list.csv")
+    io.check_output_file(out.with_name(out.name + ".json"), "The summary file", [scores, f"{scores}.json"], example=None)
     fmt = io.format_for(out, fmt, default="csv")
     segments = [part.strip() for value in (segment or []) for part in value.split(",") if part.strip()]
     table = io.read_table(scores)
@@ -314,10 +324,16 @@ def retention_list_command(
     written = io.write_table(result.customers, out, fmt)
     summary_path = io.write_json({"scores": str(scores), **result.summary.to_dict()}, out.with_name(out.name + ".json"))
     show_retention_summary(result, cfg)
-    if result.summary.selected == 0:
+    if result.summary.selected == 0 and result.summary.candidates > 0:
+        console.print(
+            f"[yellow]Nobody selected.[/yellow] The budget ({budget:,.2f}) is below the cost of one contact "
+            f"({result.summary.contact_cost:,.2f}); {result.summary.candidates:,} customers would pay off. Raise --budget.",
+            markup=True,
+        )
+    elif result.summary.selected == 0:
         console.print(
             "[yellow]Nobody selected.[/yellow] A contact pays off only when value_at_risk × success_rate exceeds "
-            "contact_cost: lower --contact-cost, raise --success-rate or --budget, or widen the segments.",
+            "contact_cost: lower --contact-cost, raise --success-rate, or widen the segments.",
             markup=True,
         )
     console.print(f"Wrote {written} and {summary_path}.")
