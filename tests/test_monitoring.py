@@ -144,6 +144,16 @@ def test_an_old_model_alone_is_drift(reference):
     assert report.alerts == ["The model is 32 days old (trained as of 2025-06-30), older than max_model_age_days=30; retrain it."]
 
 
+def test_scores_whose_outcome_the_models_were_fitted_on_are_found() -> None:
+    # Fitted on train + validation cutoffs (the test cutoff only grades): a 90-day horizon from
+    # the last validation cutoff, 2025-06-03, ends on 2025-09-01.
+    meta = {"horizon_days": 90, "cutoffs": {"train": ["2025-03-05"], "validation": ["2025-06-03"], "test": ["2025-09-01"]}}
+    assert monitoring.fitted_labels_end(meta, "2025-06-03") == pd.Timestamp("2025-09-01")
+    assert monitoring.fitted_labels_end(meta, "2025-08-31") == pd.Timestamp("2025-09-01")
+    assert monitoring.fitted_labels_end(meta, "2025-09-01") is None   # the test cutoff: unseen outcomes
+    assert monitoring.fitted_labels_end({}, "2020-01-01") is None      # a run that does not say
+
+
 # ---------------------------------------------------------------------------------------------
 # With a trained model
 # ---------------------------------------------------------------------------------------------
@@ -265,3 +275,17 @@ def test_evaluate_refuses_before_the_horizon_has_passed(use_trained_store, tmp_p
     stderr = _message(result.stderr, "Error:")
     assert stderr.startswith(f"Error: The horizon of these scores (as of {use_trained_store.as_of}, 90 days) ends on 2026-03-01")
     assert "is not known yet" in stderr
+
+
+@pytest.mark.slow
+def test_backfilled_scores_warn_that_a_backtest_flatters(use_trained_store, tmp_path):
+    # Scores at the last validation cutoff predict outcomes the final models were fitted on.
+    cutoff = f"{use_trained_store.result.cutoffs['validation'][-1]:%Y-%m-%d}"
+    out = tmp_path / "backfill.parquet"
+    scored = runner.invoke(get_app(), ["score", str(use_trained_store.data), "--as-of", cutoff, "--out", str(out),
+                                       "--snapshot-dir", str(tmp_path / "snapshots")])
+    assert scored.exit_code == 0, _text(scored)
+    assert "they have seen part of what these scores predict" in " ".join(scored.stderr.split())
+    evaluated = runner.invoke(get_app(), ["evaluate", str(out), str(use_trained_store.data)])
+    assert evaluated.exit_code == 0, _text(evaluated)
+    assert "part of what this backtest checks was in their training data" in " ".join(evaluated.stderr.split())

@@ -78,6 +78,25 @@ def _numeric_values(column: pd.Series | np.ndarray) -> np.ndarray:
     return values[np.isfinite(values)]
 
 
+def fitted_labels_end(metadata: Mapping[str, Any], as_of: pd.Timestamp | str) -> pd.Timestamp | None:
+    """The end of the last label window the models were fitted on, when scores as of ``as_of``
+    predict a period that overlaps it; None otherwise (or when the metadata does not say).
+
+    The final models are fitted on the train and validation cutoffs (the test cutoff only grades
+    them), so scores whose horizon starts before the last of those windows ends are backfills
+    whose outcome the models have already seen: a backtest of them flatters the models.
+    """
+    cutoffs = metadata.get("cutoffs")
+    horizon = metadata.get("horizon_days")
+    if not isinstance(cutoffs, Mapping) or not horizon:
+        return None
+    fitted = [pd.Timestamp(c) for split in ("train", "validation") for c in cutoffs.get(split, [])]
+    if not fitted:
+        return None
+    end = max(fitted) + pd.Timedelta(days=int(horizon))
+    return end if pd.Timestamp(as_of) < end else None
+
+
 def numeric_statistics(values: pd.Series | np.ndarray, n_bins: int = N_BINS) -> dict[str, Any]:
     """Binned summary of one numeric column: edges at its quantiles, shares per bin, missing rate.
 

@@ -9,7 +9,7 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from churnml.cli import command, console
+from churnml.cli import command, console, err_console
 from churnml.cli._options import ConfigOpt, DataArg
 from churnml.config import load_config
 from churnml.errors import ConfigError, DataError
@@ -229,7 +229,7 @@ def evaluate_command(
     the training as-of date) and tags on both registered versions, so decay over time is visible.
     """
     from churnml import io, tracking
-    from churnml.monitoring import evaluate_scores
+    from churnml.monitoring import evaluate_scores, fitted_labels_end
     from churnml.validate import load_dataset
 
     cfg = load_config(config)
@@ -261,6 +261,14 @@ def evaluate_command(
         then = trained.get(kind, {}).get("model", {}).get(key)
         shown.add_row(label, f"{now:.4f}", "–" if then is None else f"{then:.4f}", "–" if then is None else f"{now - then:+.4f}")
     console.print(shown)
+    seen = fitted_labels_end(run.metadata, as_of)
+    if seen is not None:
+        err_console.print(
+            f"[bold yellow]Warning:[/bold yellow] the models were fitted on outcomes up to {seen:%Y-%m-%d}, after these "
+            f"scores' as-of date ({as_of:%Y-%m-%d}): part of what this backtest checks was in their training data, so "
+            "it flatters them. Backtest scores made by models trained before the scores' date.",
+            markup=True, highlight=False, soft_wrap=True,
+        )
     if backtest.unlabelled:
         console.print(f"[yellow]{backtest.unlabelled:,} scored customers have no label[/yellow] (not in the population "
                       "of DATA at that date): is DATA the data they were scored from?", markup=True)

@@ -167,7 +167,7 @@ def score_command(
     """
     from churnml import io
     from churnml.labels import build_scoring_frame
-    from churnml.monitoring import drift, drift_message
+    from churnml.monitoring import drift, drift_message, fitted_labels_end
     from churnml.scoring import score_chunks, score_metadata, write_scores
     from churnml.tracking import load_models
     from churnml.validate import load_dataset
@@ -223,6 +223,14 @@ def score_command(
         f"Wrote {scores_path}, {sidecar_path} and {snapshot}.\n"
         f"Next: churnml retention-list {scores_path} --out retention_list.csv --budget 5000"
     )
+    seen = fitted_labels_end(models.metadata, as_of_ts)
+    if seen is not None:
+        err_console.print(
+            f"[bold yellow]Warning:[/bold yellow] the models were fitted on outcomes up to {seen:%Y-%m-%d}, after this "
+            f"as-of date ({as_of_ts:%Y-%m-%d}): they have seen part of what these scores predict, so a backtest of "
+            "them (`churnml evaluate`) flatters them. For a backfill, train as of this date.",
+            markup=True, highlight=False, soft_wrap=True,
+        )
     if not drift_reports:
         console.print("[yellow]No drift check:[/yellow] the model has no monitoring reference; retrain it to get one.", markup=True)
     elif drift_reports[0].drifted:
