@@ -213,7 +213,13 @@ def test_scoring_frame_and_empty_population_error() -> None:
     assert list(frame["customer_id"]) == ["a", "b"]
     assert "churned" not in frame.columns
     with pytest.raises(ProblemError) as info:
-        build_scoring_frame(dataset(), T("2019-01-01"), Config())
+        build_scoring_frame(dataset(), T("2023-03-01"), Config().replace(problem={"active_days": 30}))
     message = str(info.value)
-    assert message.startswith("No customers in the population at 2019-01-01.")
+    assert message.startswith("No customers in the population at 2023-03-01.")
     assert "transactions run from 2022-11-27 to 2024-03-31" in message
+    # Before any transaction, customers who had signed up would be scored on nothing.
+    with pytest.raises(ProblemError, match=r"^As-of date 2019-01-01 is not after the first transaction \(2022-11-27\): "
+                                            "no customer has any history before it"):
+        build_scoring_frame(dataset(), T("2019-01-01"), Config())
+    with pytest.raises(ProblemError, match="is not after the first transaction"):
+        build_scoring_frame(dataset(), T("2022-11-27"), Config())

@@ -237,10 +237,10 @@ def format_for(path: Path, fmt: str | None, default: str = "parquet") -> str:
         churnml does not write (.xlsx would get CSV inside).
     """
     suffix = Path(path).suffix.lower()
+    fmt = check_format(fmt) if fmt else fmt  # a wrong --format is the mistake to name first
     if suffix and suffix.lstrip(".") not in FORMATS:
         raise ConfigError(f"{path}: churnml writes Parquet or CSV, not {suffix}. Name the file .parquet or .csv.")
     if fmt:
-        fmt = check_format(fmt)
         if suffix and suffix.lstrip(".") != fmt:
             raise ConfigError(f"{path} ends in {suffix} but the format is {fmt}. Name the file .{fmt}, or drop --format.")
         return fmt

@@ -295,6 +295,21 @@ def refuse_as_of_after_data(as_of: pd.Timestamp, data_end: pd.Timestamp | None, 
         )
 
 
+def refuse_as_of_before_data(as_of: pd.Timestamp, data_start: pd.Timestamp | None) -> None:
+    """Raise when no transaction lies before ``as_of``: nobody has a history to score from.
+
+    Raises
+    ------
+    ProblemError
+    """
+    if data_start is not None and pd.Timestamp(as_of) <= pd.Timestamp(data_start):
+        raise ProblemError(
+            f"As-of date {pd.Timestamp(as_of):%Y-%m-%d} is not after the first transaction "
+            f"({pd.Timestamp(data_start):%Y-%m-%d}): no customer has any history before it, so every score would be "
+            "a guess. Use a later as-of date."
+        )
+
+
 def assemble_training_set(
     features: pd.DataFrame,
     labels: pd.DataFrame,
@@ -363,8 +378,8 @@ def build_scoring_frame(dataset: Dataset, as_of: pd.Timestamp, config: Config) -
     Raises
     ------
     ProblemError
-        When nobody is in the population at ``as_of``, or ``as_of`` lies more than
-        :data:`DATA_END_TOLERANCE` after the data's end.
+        When nobody is in the population at ``as_of``, ``as_of`` lies more than
+        :data:`DATA_END_TOLERANCE` after the data's end, or no transaction lies before it.
 
     Example
     -------
@@ -372,6 +387,7 @@ def build_scoring_frame(dataset: Dataset, as_of: pd.Timestamp, config: Config) -
     """
     as_of = pd.Timestamp(as_of)
     refuse_as_of_after_data(as_of, dataset.data_end)
+    refuse_as_of_before_data(as_of, dataset.con.execute("SELECT MIN(timestamp) FROM transactions").fetchone()[0])
     frame = build_features(dataset, [as_of], config)
     if frame.empty:
         raise ProblemError(f"No customers in the population at {as_of:%Y-%m-%d}. " + _population_hint(dataset, config))

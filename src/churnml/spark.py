@@ -66,6 +66,7 @@ from churnml.labels import (
     checked_training_cutoffs,
     label_query,
     refuse_as_of_after_data,
+    refuse_as_of_before_data,
 )
 from churnml.schema import TABLES
 
@@ -457,6 +458,7 @@ def write_features(path: str, as_of: pd.Timestamp, out: str, config: Config, mas
     """
     data = read_tables(spark_session(master), path, config)
     refuse_as_of_after_data(as_of, data.data_end)
+    refuse_as_of_before_data(as_of, _first_transaction(data))
     write_parquet_atomically(feature_frame(data, [as_of], config, ordered=False), out)
     rows = data.spark.read.parquet(out).count()
     if rows == 0:
@@ -503,9 +505,13 @@ def categories(data: SparkData) -> dict[str, list[str]]:
     return levels
 
 
+def _first_transaction(data: SparkData) -> Any:
+    return data.spark.sql(f"SELECT MIN(timestamp) FROM {data.views['transactions']}").collect()[0][0]
+
+
 def training_cutoffs(data: SparkData, as_of: pd.Timestamp, config: Config) -> list[pd.Timestamp]:
     """The training cutoffs (:func:`churnml.labels.training_cutoffs`) for data read by Spark."""
-    first = data.spark.sql(f"SELECT MIN(timestamp) FROM {data.views['transactions']}").collect()[0][0]
+    first = _first_transaction(data)
     if first is None:
         raise ProblemError("Table 'transactions' is empty: there is no history to learn from. Check the data source.")
     return checked_training_cutoffs(pd.Timestamp(as_of), config, pd.Timestamp(first), data.data_end)
@@ -625,7 +631,8 @@ def score(
     Raises
     ------
     ProblemError
-        When nobody is in the population at ``as_of``.
+        When nobody is in the population at ``as_of``, or ``as_of`` lies outside the data
+        (as :func:`churnml.labels.build_scoring_frame` checks).
     """
     from pyspark.sql import functions as F
 
@@ -643,6 +650,8 @@ def score(
 
     config = config or Config()
     as_of = pd.Timestamp(as_of)
+    refuse_as_of_after_data(as_of, data.data_end)
+    refuse_as_of_before_data(as_of, _first_transaction(data))
     features = feature_frame(data, [as_of], config, ordered=False).drop("cutoff").persist()
     try:
         if features.isEmpty():

@@ -28,7 +28,7 @@ def demo_command(
     """Run the whole pipeline on a generated sample: generate → validate → train → score → retention list.
 
     Writes OUT/data/ (the sample), OUT/quarantine/, OUT/scores.parquet (+ .json sidecar),
-    OUT/retention_list.csv (+ .json summary) and snapshots/features_<as-of>.parquet for the HTTP
+    OUT/retention_list.csv (+ .json summary) and snapshots/features_YYYY-MM-DD.parquet for the HTTP
     service; tracks the training run and registers the models in MLflow (MLFLOW_TRACKING_URI, else
     ./mlruns). Ends with the grades, segment counts, the top of the list and every path written.
     """

@@ -44,7 +44,7 @@ def serve_command(
     """Serve churn and value scores over HTTP (BentoML), until Ctrl-C.
 
     Reads the models carrying ALIAS from the MLflow registry (MLFLOW_TRACKING_URI, else
-    ./mlruns/mlflow.db) and the newest SNAPSHOTS/features_<date>.parquet; with --data, first writes
+    ./mlruns/mlflow.db) and the newest SNAPSHOTS/features_YYYY-MM-DD.parquet; with --data, first writes
     that snapshot from DATA. Endpoints: POST /score, /score_history, /retention_list; GET /model;
     /livez, /readyz, /metrics; the OpenAPI page at /. Every endpoint but /livez, /readyz and the
     docs page needs `Authorization: Bearer <key>`: the key is CHURNML_API_KEY, or, when that is
