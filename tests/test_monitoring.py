@@ -289,3 +289,21 @@ def test_backfilled_scores_warn_that_a_backtest_flatters(use_trained_store, tmp_
     evaluated = runner.invoke(get_app(), ["evaluate", str(out), str(use_trained_store.data)])
     assert evaluated.exit_code == 0, _text(evaluated)
     assert "part of what this backtest checks was in their training data" in " ".join(evaluated.stderr.split())
+
+
+def test_a_weekend_without_trades_is_not_drift() -> None:
+    # Recency in days on a Friday (many bought yesterday) and on the Monday after (nobody traded
+    # at the weekend, so everyone is 2+ days further): a weekly rhythm, not a changed population.
+    rng = np.random.default_rng(5)
+    friday = np.floor(rng.exponential(12, 20_000)) + 1.0
+    monday = friday + np.where(friday <= 1, 2.0, rng.choice([0.0, 1.0, 2.0], friday.size))
+    frame = pd.DataFrame({"days_since_last_purchase": friday, "purchases": friday})
+    reference = monitoring.reference_statistics(frame, ["days_since_last_purchase", "purchases"], [], None, "2025-10-03")
+    assert min(reference["features"]["days_since_last_purchase"]["edges"]) >= monitoring.DAY_BIN_WIDTH
+    now = pd.DataFrame({"days_since_last_purchase": monday, "purchases": monday})
+    psi = monitoring.drift(reference, now, None, "2025-10-06").features.set_index("feature")["psi"]
+    assert psi["days_since_last_purchase"] < 0.1
+    assert psi["purchases"] > 0.2  # the same numbers under a name not counted in days: day-wide bins see it
+    # A real lapse (a month more without purchases) still shows.
+    lapsed = pd.DataFrame({"days_since_last_purchase": friday + 30, "purchases": friday})
+    assert monitoring.drift(reference, lapsed, None, "2025-10-06").features.set_index("feature")["psi"]["days_since_last_purchase"] > 0.2

@@ -16,7 +16,9 @@ Drift (at scoring time)
     - **PSI** (population stability index) per feature and for ``churn_probability`` and
       ``predicted_value``: ``sum_b (a_b - e_b) ln(a_b / e_b)`` over the reference bins plus a
       *missing* bin, with ``e`` the reference shares and ``a`` the current ones, both floored at
-      :data:`PSI_FLOOR`. Categorical features use one bin per category (new categories included).
+      :data:`PSI_FLOOR`. Categorical features use one bin per category (new categories included);
+      features counted in days use bins at least a week wide (:data:`DAY_BIN_WIDTH`), so a
+      Monday's weekend without trades does not read as drift.
       Rule of thumb: below 0.1 stable, 0.1-0.2 moderate shift, above 0.2 (the default
       ``[monitoring] psi_threshold``) a shift worth acting on. Ages
       (:data:`churnml.features.AGE_FEATURES`: days since the first purchase, tenure) are compared
@@ -97,7 +99,19 @@ def fitted_labels_end(metadata: Mapping[str, Any], as_of: pd.Timestamp | str) ->
     return end if pd.Timestamp(as_of) < end else None
 
 
-def numeric_statistics(values: pd.Series | np.ndarray, n_bins: int = N_BINS) -> dict[str, Any]:
+DAY_BIN_WIDTH = 7.0
+"""Features counted in days (:func:`in_days`) get bins at least a week wide. With no trades at
+weekends, "days since the last purchase" is 2+ for everyone on a Monday: deciles a day apart
+read that as drift (PSI 0.88 on a Monday against a Friday reference in the demo); week-wide bins
+give 0.01, and a real lapse (weeks without purchases) still moves customers across them."""
+
+
+def in_days(name: str) -> bool:
+    """Whether a feature counts days (``days_since_…``, ``…_days``)."""
+    return name.startswith("days_since_") or name.endswith("_days")
+
+
+def numeric_statistics(values: pd.Series | np.ndarray, n_bins: int = N_BINS, min_width: float = 0.0) -> dict[str, Any]:
     """Binned summary of one numeric column: edges at its quantiles, shares per bin, missing rate.
 
     Bins are ``(-inf, e1], (e1, e2], …, (ek, inf)``; repeated quantiles (a spike at 0, say) are
@@ -108,6 +122,9 @@ def numeric_statistics(values: pd.Series | np.ndarray, n_bins: int = N_BINS) -> 
     values : array-like
         The column; NaN and non-numbers count as missing.
     n_bins : int
+    min_width : float
+        Edges closer than this to the previous one (the first: to the smallest value) are
+        dropped, merging their bins.
 
     Returns
     -------
@@ -130,6 +147,13 @@ def numeric_statistics(values: pd.Series | np.ndarray, n_bins: int = N_BINS) -> 
         return {"kind": "numeric", "missing_rate": missing, "mean": None, "std": None, "median": None,
                 "edges": [], "bin_shares": []}
     edges = np.unique(np.quantile(finite, np.linspace(0, 1, n_bins + 1)[1:-1]))
+    if min_width > 0:
+        kept, last = [], finite.min()
+        for edge in edges:
+            if edge - last >= min_width:
+                kept.append(edge)
+                last = edge
+        edges = np.asarray(kept, dtype=float)
     counts = np.bincount(np.searchsorted(edges, finite, side="left"), minlength=len(edges) + 1)
     return {
         "kind": "numeric",
@@ -164,7 +188,8 @@ def feature_statistics(frame: pd.DataFrame, feature_names: Sequence[str], catego
     """:func:`numeric_statistics` or :func:`categorical_statistics` of every feature."""
     categorical = set(categorical)
     return {
-        name: categorical_statistics(frame[name]) if name in categorical else numeric_statistics(frame[name])
+        name: categorical_statistics(frame[name]) if name in categorical
+        else numeric_statistics(frame[name], min_width=DAY_BIN_WIDTH if in_days(name) else 0.0)
         for name in feature_names
     }
 
