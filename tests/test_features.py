@@ -245,6 +245,6 @@ def test_cli_writes_feature_table_and_description(tmp_path) -> None:
 
     empty = runner.invoke(get_app(), ["features", str(folder), "--as-of", "2020-01-01", "--out", str(out)])
     assert empty.exit_code == 2
-    assert "Error: No customers in the population at 2020-01-01." in " ".join(empty.stderr.split())
+    assert "Error: As-of date 2020-01-01 is not after the first transaction" in " ".join(empty.stderr.split())
     bad = runner.invoke(get_app(), ["features", str(folder), "--as-of", "01/02/2024", "--out", str(out)])
     assert bad.exit_code == 2 and "is not a date" in bad.stderr

@@ -59,6 +59,13 @@ def test_run_with_nested_trial_runs_and_artifacts(store):
 
 
 def test_missing_models_and_bad_names_are_clear_errors(store):
+    # No store at all (a mistyped path, a folder never trained in): an error, and nothing made.
+    for read in (lambda: tracking.load_models("champion"), tracking.list_models):
+        with pytest.raises(ModelNotFoundError, match=r"There is no MLflow store at .*mlflow.db \(MLFLOW_TRACKING_URI\)\. Train"):
+            read()
+    assert not (store / "store").exists()
+    # A store without models.
+    tracking._client(create=True).search_experiments()
     with pytest.raises(ModelNotFoundError, match="Run `churnml train` first"):
         tracking.load_models("champion")
     with pytest.raises(ConfigError, match="Registered names: churnml-churn, churnml-value"):

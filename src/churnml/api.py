@@ -272,8 +272,8 @@ def _attribute_kinds(models: Any) -> dict[str, str]:
     for spec in models.metadata.get("specs", []):
         if spec.get("source") != "customers" or spec.get("name") == "tenure_days":
             continue
-        template = spec.get("reason") or ""
-        column = template.split(":", 1)[0] if ":" in template else spec["name"]
+        template = spec.get("reason") or ""  # models trained before specs named the column: "<column>: {name}"
+        column = spec.get("column") or (template.split(":", 1)[0] if ":" in template else spec["name"])
         kinds[column] = spec.get("kind", "categorical")
     return kinds
 

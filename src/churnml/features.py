@@ -136,6 +136,9 @@ class FeatureSpec:
     reason_bound : float or None
         A fixed value the feature must also be beyond, on ``reason_side``: 0 for "spend down
         40%", which is false for a rise whatever the median is.
+    column : str or None
+        For a customer attribute, the ``customers`` column it copies (the feature's name differs
+        when the column's name is taken); None for computed features.
     """
 
     name: str
@@ -148,6 +151,7 @@ class FeatureSpec:
     missing: str | None = None
     reason_side: int = 0
     reason_bound: float | None = None
+    column: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of all fields."""
@@ -197,12 +201,8 @@ def layout_feature_specs(layout: Mapping[str, frozenset[str]], attributes: Mappi
 
 def categorical_sources(layout: Mapping[str, frozenset[str]], attributes: Mapping[str, str]) -> dict[str, str]:
     """Categorical feature name -> the ``customers`` column it copies (its levels come from there)."""
-    features = _features(layout, attributes)
-    return {
-        f.spec.name: column
-        for f, column in zip(features, _source_columns(features, attributes))
-        if f.spec.kind == "categorical" and column is not None
-    }
+    return {spec.name: spec.column for spec in layout_feature_specs(layout, attributes)
+            if spec.kind == "categorical" and spec.column is not None}
 
 
 def feature_description(dataset: Dataset) -> list[dict[str, Any]]:
@@ -216,7 +216,7 @@ def feature_description(dataset: Dataset) -> list[dict[str, Any]]:
     -------
     list of dict
         ``name``, ``description``, ``source``, ``window``, ``kind``, ``monotone``, ``reason``,
-        ``missing`` per feature, in feature-table order.
+        ``missing``, ``reason_side``, ``reason_bound``, ``column`` per feature, in feature-table order.
     """
     return [spec.to_dict() for spec in feature_specs(dataset)]
 
@@ -648,7 +648,7 @@ def _features(layout: Mapping[str, frozenset[str]], attributes: Mapping[str, str
         spec = FeatureSpec(
             name, f"Customer attribute {column!r} from the customers table (current snapshot).",
             "customers", None, kind, 0, f"{column.replace('_', ' ')}: {{{name}}}",
-            "missing when the customers table has no value",
+            "missing when the customers table has no value", column=column,
         )
         feats.append(_Feature(spec, sql))
     return feats
@@ -898,12 +898,6 @@ def _arrays(con: Any, sql: str) -> dict[str, np.ndarray]:
 
 def _with(ctes: Sequence[tuple[str, str]]) -> str:
     return "WITH " + ",\n".join(f"{name} AS (\n  {body}\n)" for name, body in ctes)
-
-
-def _source_columns(features: Sequence[_Feature], attributes: Mapping[str, str]) -> list[str | None]:
-    """For each feature, the customers column it copies (attributes) or None."""
-    by_sql = {f"cu.{_q(column)}": column for column in attributes}
-    return [by_sql.get(f.sql) for f in features]
 
 
 def _categories(dataset: Dataset, column: str | None) -> list[str]:

@@ -74,10 +74,21 @@ def store_dir() -> Path:
     return (Path.cwd() / "mlruns").resolve()
 
 
-def _client() -> MlflowClient:
+def _client(create: bool = False) -> MlflowClient:
+    """A client on :func:`tracking_uri`. Only training (``create``) makes a missing SQLite store:
+    reading one that is not there is a mistyped path or a folder without training, not an empty
+    registry to report."""
     uri = tracking_uri()
     if uri.startswith("sqlite:///"):
-        store_dir().mkdir(parents=True, exist_ok=True)
+        database = Path(uri[len("sqlite:///"):])
+        if create:
+            store_dir().mkdir(parents=True, exist_ok=True)
+        elif not database.is_file():
+            source = "MLFLOW_TRACKING_URI" if os.environ.get("MLFLOW_TRACKING_URI") else "the default, ./mlruns/mlflow.db"
+            raise ModelNotFoundError(
+                f"There is no MLflow store at {database} ({source}). Train models first with `churnml train`, or "
+                "point MLFLOW_TRACKING_URI at the store that has them (e.g. sqlite:////path/to/mlruns/mlflow.db)."
+            )
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
@@ -220,7 +231,7 @@ def start_training_run(run_name: str, tags: Mapping[str, Any] | None = None) -> 
     >>> with start_training_run("train 2024-06-30") as run:  # doctest: +SKIP
     ...     run.log_metrics({"churn_model_roc_auc": 0.81})
     """
-    client = _client()
+    client = _client(create=True)
     experiment_id = _experiment_id(client)
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=dict(tags or {})) as active:
         yield TrainingRun(active.info.run_id, experiment_id, client)
