@@ -245,6 +245,16 @@ def test_nan_and_infinite_numbers_are_set_aside(tmp_path: Path, fmt: str) -> Non
     assert ds.con.execute("SELECT count(*) FROM transactions WHERE NOT isfinite(amount)").fetchone()[0] == 0
 
 
+def test_absurdly_large_numbers_are_set_aside(tmp_path: Path) -> None:
+    # A trillion is no transaction; it is a misread field (here an id and a timestamp in the
+    # amount column) and would outweigh every other customer's spend.
+    tx = pd.DataFrame({"customer_id": ["a", "a", "b", "c"], "timestamp": ["2021-01-01", "2021-01-02", "2021-01-03", "2021-01-04"],
+                       "amount": ["1e300", "-20210104123000000", "999999999999", "4"]})
+    ds = load_dataset(write(tmp_path / "d", "csv", customers=CUSTOMERS, transactions=tx))
+    assert ds.summary["tables"]["transactions"]["quarantined"] == {"amount beyond ±1e+12 (a misread field or unit?)": 2}
+    assert sorted(clean(ds, "transactions")["amount"].tolist()) == [4.0, 999999999999.0]
+
+
 def test_ids_written_differently_in_two_tables_stop_validation(tmp_path: Path) -> None:
     # Integer ids in customers, the same ids as floats in transactions: every transaction would
     # be set aside and every customer scored on an empty history.

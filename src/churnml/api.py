@@ -46,6 +46,7 @@ from churnml.dataset import Dataset
 from churnml.errors import ChurnmlError, ConfigError, DataError, ModelNotFoundError
 from churnml.features import build_features
 from churnml.reasons import SEPARATOR
+from churnml.schema import MAX_ABS_NUMBER
 from churnml.scoring import SCORE_COLUMNS, score_features
 from churnml.segments import ValueThresholds, segment_names, value_thresholds as compute_value_thresholds
 from churnml.targeting import retention_list
@@ -245,6 +246,8 @@ def _number(value: Any, where: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise DataError(f"{where}: expected a finite number, got {value!r}.")
+    if abs(value) > MAX_ABS_NUMBER:  # as validation sets aside in batch data
+        raise DataError(f"{where}: {value!r} is beyond ±{MAX_ABS_NUMBER:.0e}; no transaction is that large. Check the field.")
     return float(value)
 
 

@@ -27,6 +27,12 @@ class TableSpec:
         return self.required_columns + self.optional_columns
 
 
+MAX_ABS_NUMBER = 1e12
+"""Amounts and quantities beyond a trillion in either direction are refused (set aside by
+validation, a 400 from the API): no single transaction is that large in any currency, but a
+misread field (an id or a timestamp read as an amount, a value in micro-units) is, and one such
+row outweighs every other customer's spend."""
+
 CUSTOMERS = TableSpec(
     name="customers",
     required=True,

@@ -24,7 +24,7 @@ from churnml import io
 from churnml.config import Config
 from churnml.dataset import Dataset, _lit, _q, connect
 from churnml.errors import ConfigError, DataError
-from churnml.schema import TABLES, TableSpec
+from churnml.schema import MAX_ABS_NUMBER, TABLES, TableSpec
 
 MIN_TIMESTAMP = "1900-01-01"
 EXAMPLES = 3
@@ -56,6 +56,10 @@ def _unparseable(column: str) -> str:
 
 def _not_finite(column: str) -> str:
     return f"{column} not a finite number (NaN or infinity)"
+
+
+def _too_large(column: str) -> str:
+    return f"{column} beyond ±{MAX_ABS_NUMBER:.0e} (a misread field or unit?)"
 
 
 def load_dataset(
@@ -417,6 +421,7 @@ def _load_events(
             reasons.append(f"WHEN {condition} THEN {_lit(_unparseable(column))}")
             if spec.kinds[column] == "number":  # NaN or infinity would turn every sum it enters into NaN/inf
                 reasons.append(f"WHEN NOT isfinite({typed[column]}) THEN {_lit(_not_finite(column))}")
+                reasons.append(f"WHEN abs({typed[column]}) > {MAX_ABS_NUMBER:.0f} THEN {_lit(_too_large(column))}")
     if "satisfaction" in mapping:
         reasons.append(f"WHEN {typed['satisfaction']} NOT BETWEEN 1 AND 5 THEN {_lit(R_SATISFACTION)}")
     if "resolved_at" in mapping:
