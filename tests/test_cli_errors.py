@@ -171,3 +171,21 @@ def test_a_failed_write_names_the_users_file_not_a_temporary_one(tmp_path: Path)
         io.write_json({"a": 1}, target)
     assert info.value.filename == str(target)
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_spark_outputs_never_replace_the_data(tmp_path: Path) -> None:
+    # Spark writes a folder in place of --out: DATA, its parent or one of its tables would be
+    # deleted. Refused before Spark starts, with the data untouched.
+    folder = write_csv(tmp_path / "d", customers=CUSTOMERS, transactions=TRANSACTIONS)
+    before = sorted(p.name for p in folder.iterdir())
+    for out, what in ((folder, "is DATA"), (tmp_path, "is a folder holding DATA"),
+                      (folder / "transactions.csv", "is a table of DATA"), (folder / "churn_events.parquet", "is a table of DATA")):
+        for command in (["features", folder, "--as-of", "2021-10-05"], ["score", folder, "--as-of", "2021-10-05"]):
+            result, err = run(*command, "--out", out, "--engine", "spark")
+            assert result.exit_code == 2 and f"{what}; Spark would replace it" in err, (command, out, err)
+    assert sorted(p.name for p in folder.iterdir()) == before
+    (tmp_path / "old.parquet").write_text("scores")
+    result, err = run("features", folder, "--as-of", "2021-10-05", "--out", tmp_path / "old.parquet", "--engine", "spark")
+    assert result.exit_code == 2 and "is a file; --engine spark writes a folder" in err
+    result, err = run("features", folder, "--as-of", "2021-10-05", "--out", tmp_path / "f.csv", "--engine", "spark")
+    assert result.exit_code == 2 and "writes Parquet (a folder of parts), not .csv" in err

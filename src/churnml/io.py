@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -174,6 +175,34 @@ def check_output_file(path: str | Path, option: str = "--out", inputs: Iterable[
                 raise ConfigError(f"{option} {path} is an input of this command; writing it would replace your data. "
                                   "Choose another file.")
     return path
+
+
+def check_spark_output(out: str, data: str, config: Config, option: str = "--out") -> None:
+    """Refuse, before Spark starts, an ``--engine spark`` output it must not write.
+
+    Spark writes a Parquet folder in place of whatever ``out`` names, so ``out`` must not be DATA,
+    a folder holding DATA, or one of DATA's tables (each would be deleted), nor an existing file,
+    nor named like another format. Paths on other file systems (``s3a://…``) are not checked.
+
+    Raises
+    ------
+    ConfigError
+    """
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:", out) and not out.startswith("file:"):
+        return
+    target = Path(re.sub(r"^file:(//)?", "", out)).resolve()
+    source = Path(re.sub(r"^file:(//)?", "", data)).resolve()
+    tables = [source / f"{config.table_name(t)}{suffix}" for t in TABLES for suffix in ("", ".parquet", ".csv", ".csv.gz")]
+    if target == source or target in source.parents or target in tables:
+        what = "DATA" if target == source else "a folder holding DATA" if target in source.parents else "a table of DATA"
+        raise ConfigError(f"{option} {out} is {what}; Spark would replace it with its output and your data would be lost. "
+                          "Choose another path.")
+    if target.is_file():
+        raise ConfigError(f"{option} {out} is a file; --engine spark writes a folder of Parquet parts. "
+                          "Choose another path, or remove the file.")
+    if target.suffix and target.suffix.lower() != ".parquet":
+        raise ConfigError(f"{option} {out}: --engine spark writes Parquet (a folder of parts), not {target.suffix}. "
+                          "Name it without a suffix or with .parquet.")
 
 
 def check_output_folder(path: str | Path, option: str) -> Path:

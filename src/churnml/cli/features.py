@@ -11,6 +11,7 @@ from churnml import io
 from churnml.cli import command, console
 from churnml.cli._options import AsOfOpt, ConfigOpt, EngineOpt, MasterOpt, SourceArg, check_engine, parse_date
 from churnml.config import load_config
+from churnml.errors import ConfigError
 from churnml.features import feature_description
 from churnml.labels import build_scoring_frame
 from churnml.validate import load_dataset
@@ -48,7 +49,10 @@ def features_command(
     if check_engine(engine, master) == "spark":
         from churnml import spark as churn_spark
 
+        if fmt not in (None, "parquet"):
+            raise ConfigError(f"--engine spark writes a Parquet folder; --format {fmt} is not available with it.")
         data, out = churn_spark.resolve_path(data), churn_spark.resolve_path(out)
+        io.check_spark_output(out, data, cfg)
         rows, specs = churn_spark.write_features(data, as_of_date, out, cfg, master)
         described = churn_spark.write_text_atomically(  # beside OUT on any Spark file system
             churn_spark.spark_session(master), io.json_text([s.to_dict() for s in specs]), f"{out.rstrip('/')}.features.json")

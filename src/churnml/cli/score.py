@@ -258,6 +258,9 @@ def _score_on_spark(
     unknown = [c for c in columns if c not in SCORE_COLUMNS]
     if unknown:
         raise ConfigError(f"--partition-by {', '.join(unknown)}: not a score column. Use one of: {', '.join(SCORE_COLUMNS)}.")
+    from churnml import io
+
+    io.check_spark_output(churn_spark.resolve_path(out), churn_spark.resolve_path(data), cfg)
     models = load_models(alias)
     with console.status("Scoring on Spark…"):
         sdata = churn_spark.read_tables(churn_spark.spark_session(master), churn_spark.resolve_path(data), cfg)
