@@ -71,6 +71,16 @@ def _write(tmp_path: Path, toml: str) -> Path:
          "[problem] active_days must be a whole number (days), got datetime.date(2024, 1, 1) (date)."),
         ('[serving]\naccess_log = "no"\n', "[serving] access_log must be true or false, got 'no' (text)."),
         ("[duckdb]\nmemory_limit = 5\n", '[duckdb] memory_limit must be text (e.g. "5GB"), got 5 (whole number).'),
+        # Segment keys, checked as the file loads (a typo used to surface after the scores were written).
+        ('[segments]\nnames = {high_value_atrisk = "Save now"}\n',
+         "[segments.names] names unknown segment(s) high_value_atrisk. Valid segments: high_value_at_risk, "
+         "loyal_high_value, potential, dormant, fleeing_low_value."),
+        ('[segments.actions]\nvip = "Call"\n', "[segments.actions] names unknown segment(s) vip. Valid segments: high_value_at_risk, "
+         "loyal_high_value, potential, dormant, fleeing_low_value."),
+        ('[targeting]\nskip_segments = ["loyal"]\n', "[targeting] skip_segments names unknown segment(s) loyal. Valid segments: high_value_at_risk, "
+         "loyal_high_value, potential, dormant, fleeing_low_value."),
+        ('[targeting]\nskip_segments = "loyal_high_value"\n',
+         "[targeting] skip_segments must be a list of texts (segment keys, e.g. [\"loyal_high_value\"]), got 'loyal_high_value' (text)."),
         # Ranges.
         ("[problem]\nn_validation_cutoffs = 0\n",
          "[problem] n_validation_cutoffs must be at least 1, got 0. Training tunes the models on the validation cutoff(s)."),

@@ -322,6 +322,16 @@ def _check_section(name: str, obj: Any, source: str) -> None:
                 f"{source}: [problem] n_cutoffs={obj.n_cutoffs} leaves no training cutoff after "
                 f"{obj.n_validation_cutoffs} validation and {obj.n_test_cutoffs} test cutoff(s); raise n_cutoffs."
             )
+    if isinstance(obj, (SegmentsConfig, TargetingConfig)):
+        from churnml.segments import SEGMENTS  # local: segments builds on this module
+
+        named = {"names": obj.names, "actions": obj.actions} if isinstance(obj, SegmentsConfig) else {"skip_segments": obj.skip_segments}
+        for key, values in named.items():
+            unknown = [v for v in values if v not in SEGMENTS]
+            if unknown:
+                where = f"[{name}.{key}]" if isinstance(values, Mapping) else f"[{name}] {key}"
+                raise ConfigError(f"{source}: {where} names unknown segment(s) {', '.join(unknown)}. "
+                                  f"Valid segments: {', '.join(SEGMENTS)}.")
     if isinstance(obj, SegmentsConfig):
         low, high = obj.risk_thresholds
         if not 0 < low < high < 1:
