@@ -72,3 +72,14 @@ def test_missing_models_and_bad_names_are_clear_errors(store):
         tracking.promote("churn", "1")
     assert tracking.list_models() == []
     assert tracking.champion_version(tracking.CHURN_MODEL_NAME) is None
+
+
+def test_a_value_model_from_another_run_has_no_predicted_value_reference() -> None:
+    # Promoting one model alone pairs models of two runs; the churn run's predicted_value
+    # distribution belongs to its own value model and raised drift alarms on unchanged customers.
+    reference = {"features": {}, "scores": {"churn_probability": {"edges": []}, "predicted_value": {"edges": []}}}
+    same = tracking.LoadedModels(None, None, "1", "1", "run-a", {"monitoring_reference": reference, "value_run_id": "run-a"})
+    assert set(same.monitoring_reference["scores"]) == {"churn_probability", "predicted_value"}
+    mixed = tracking.LoadedModels(None, None, "2", "1", "run-b", {"monitoring_reference": reference, "value_run_id": "run-a"})
+    assert set(mixed.monitoring_reference["scores"]) == {"churn_probability"}
+    assert set(reference["scores"]) == {"churn_probability", "predicted_value"}  # the stored one is untouched

@@ -265,8 +265,16 @@ class LoadedModels:
 
     @property
     def monitoring_reference(self) -> dict | None:
-        """The training run's drift reference (:func:`churnml.monitoring.reference_statistics`), if any."""
-        return self.metadata.get("monitoring_reference")
+        """The training run's drift reference (:func:`churnml.monitoring.reference_statistics`), if any.
+
+        It comes from the churn model's run. When the value model was promoted from another run,
+        that run's ``predicted_value`` distribution describes a different model, so it is left out
+        (comparing with it raised drift alarms on unchanged customers).
+        """
+        reference = self.metadata.get("monitoring_reference")
+        if reference and self.metadata.get("value_run_id", self.run_id) != self.run_id:
+            reference = {**reference, "scores": {k: v for k, v in reference.get("scores", {}).items() if k != "predicted_value"}}
+        return reference
 
 
 def _version_for(client: MlflowClient, name: str, alias_or_version: str) -> Any:

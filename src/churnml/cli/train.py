@@ -12,7 +12,7 @@ from rich.table import Table
 from churnml.cli import command, console
 from churnml.cli._options import AsOfOpt, ConfigOpt, EngineOpt, MasterOpt, SourceArg, check_engine, parse_date
 from churnml.config import load_config
-from churnml.errors import ConfigError
+from churnml.errors import ConfigError, ModelNotFoundError
 
 _CHURN_ROWS = (("roc_auc", "ROC AUC"), ("pr_auc", "PR AUC"), ("log_loss", "log loss"), ("brier", "Brier"),
                ("ece", "ECE"), ("lift_at_10", "lift @10%"), ("recall_at_20", "recall @20%"), ("emp", "EMP / customer"))
@@ -141,7 +141,19 @@ def promote_command(
     version: Annotated[str, typer.Argument(help="Version number to make champion (also to roll back).")],
 ) -> None:
     """Move the `champion` alias of NAME to VERSION by hand (writes the MLflow registry)."""
-    from churnml.tracking import promote
+    from churnml import tracking
 
-    promote(name, version)
+    tracking.promote(name, version)
     console.print(f"{name} v{version} is now champion.")
+    runs = {}
+    for model in (tracking.CHURN_MODEL_NAME, tracking.VALUE_MODEL_NAME):
+        try:
+            runs[model] = tracking.run_id_of(model, tracking.CHAMPION)
+        except ModelNotFoundError:
+            return
+    if len(set(runs.values())) > 1:
+        other = tracking.VALUE_MODEL_NAME if name == tracking.CHURN_MODEL_NAME else tracking.CHURN_MODEL_NAME
+        console.print(f"Note: the champions of {tracking.CHURN_MODEL_NAME} and {tracking.VALUE_MODEL_NAME} now come from "
+                      f"different training runs; scores pair them as they are. To keep a pair, promote the {other} "
+                      "version of the same run too. Drift checks then leave out predicted_value (its reference "
+                      "belongs to the other run).")
