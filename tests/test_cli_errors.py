@@ -189,3 +189,26 @@ def test_spark_outputs_never_replace_the_data(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "is a file; --engine spark writes a folder" in err
     result, err = run("features", folder, "--as-of", "2021-10-05", "--out", tmp_path / "f.csv", "--engine", "spark")
     assert result.exit_code == 2 and "writes Parquet (a folder of parts), not .csv" in err
+
+
+def test_sigterm_stops_cleanly_with_exit_143(tmp_path: Path) -> None:
+    # Schedulers stop jobs with SIGTERM: the same clean stop as Ctrl-C, no temporary file left.
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    churnml = Path(sys.executable).parent / "churnml"
+    process = subprocess.Popen([str(churnml), "generate", str(tmp_path / "g"), "--customers", "300000"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(3)
+        assert process.poll() is None, process.communicate()
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 143, stderr
+    assert "Stopped (SIGTERM). Files are written whole or not at all" in " ".join(stderr.split())
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]

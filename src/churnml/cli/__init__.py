@@ -10,7 +10,9 @@ from __future__ import annotations
 import errno
 import functools
 import os
+import signal
 import sys
+import threading
 from typing import Any, Callable
 
 import typer
@@ -44,6 +46,15 @@ console = Console(markup=False)
 err_console = Console(stderr=True, markup=False)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler stopping the job), raised where the program is, like Ctrl-C, so the
+    same cleanup runs: temporary files are removed and nothing is left half-written."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
 def command(*args: Any, **kwargs: Any) -> Callable:
     """Register a Typer command whose user-fixable failures become a clean ``Error:`` message.
 
@@ -56,16 +67,19 @@ def command(*args: Any, **kwargs: Any) -> Callable:
     def decorate(func: Callable) -> Callable:
         @functools.wraps(func)
         def wrapper(*a: Any, **kw: Any) -> Any:
+            if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+                signal.signal(signal.SIGTERM, _terminate)
             try:
                 return func(*a, **kw)
             except ChurnmlError as exc:
                 _error(exc.message)
                 raise typer.Exit(exc.exit_code) from None
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as exc:
                 if os.environ.get("CHURNML_DEBUG"):
                     raise
-                err_console.print("Interrupted. Files are written whole or not at all, so no output was left half-written.")
-                raise typer.Exit(130) from None
+                how = "Stopped (SIGTERM)" if isinstance(exc, Terminated) else "Interrupted"
+                err_console.print(f"{how}. Files are written whole or not at all, so no output was left half-written.")
+                raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
             except OSError as exc:
                 if os.environ.get("CHURNML_DEBUG"):
                     raise
@@ -74,8 +88,9 @@ def command(*args: Any, **kwargs: Any) -> Callable:
             except Exception as exc:
                 if os.environ.get("CHURNML_DEBUG") or not any(k.__name__ == "MlflowException" for k in type(exc).__mro__):
                     raise
-                _error(f"MLflow: {str(exc).strip().splitlines()[0]} Check MLFLOW_TRACKING_URI "
-                       "(unset, churnml uses sqlite:///mlruns/mlflow.db with artifacts under mlruns/).")
+                uri = os.environ.get("MLFLOW_TRACKING_URI")
+                now = f"now {uri}" if uri else "unset, churnml uses sqlite:///mlruns/mlflow.db with artifacts under mlruns/"
+                _error(f"MLflow: {str(exc).strip().splitlines()[0] or type(exc).__name__} Check MLFLOW_TRACKING_URI ({now}).")
                 raise typer.Exit(2) from None
 
         return app.command(*args, **kwargs)(wrapper)
