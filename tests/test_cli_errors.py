@@ -199,7 +199,7 @@ def test_sigterm_stops_cleanly_with_exit_143(tmp_path: Path) -> None:
     import time
 
     churnml = Path(sys.executable).parent / "churnml"
-    process = subprocess.Popen([str(churnml), "generate", str(tmp_path / "g"), "--customers", "300000"],
+    process = subprocess.Popen([str(churnml), "generate", str(tmp_path / "g"), "--customers", "1000000"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(3)
