@@ -291,6 +291,9 @@ def test_summary_notes_other_event_types_and_id_like_attributes(tmp_path: Path) 
                             "event_type": ["Support Ticket", "support ticket", "complaint", "chat"]})
     ds = load_dataset(write(tmp_path / "d", customers=customers, transactions=tx, service_events=service))
     assert ds.summary["notes"] == [
+        "No churn_events table: a customer counts as churned after a horizon without transactions, and as active "
+        "with one in the last 365 days (the non-contractual rule). Add account closures as churn_events for the "
+        "contractual one.",
         "3 service events have event types that are counted together as 'other': 'support ticket' (2), 'chat' (1). "
         "Types with features of their own: complaint, ticket, call, inquiry, survey, account_manager_change; "
         "rename yours where they mean the same.",
@@ -391,3 +394,20 @@ def test_the_example_config_in_the_repo_loads_and_equals_the_defaults() -> None:
 
     example = load_config(Path(__file__).parent.parent / "training" / "churnml.example.toml")
     assert example == Config()
+
+
+def test_missing_optional_tables_are_named_by_every_command_that_reads_data(tmp_path: Path) -> None:
+    # Without service_events the service features silently vanished (57 -> 28 features); without
+    # churn_events the label silently became the non-contractual one. Rows set aside are named too.
+    tx = pd.DataFrame({"customer_id": ["a", "b"] * 20 + ["zz"], "amount": [5.0] * 41,
+                       "timestamp": [f"2021-{m:02d}-01" for m in range(1, 11) for _ in range(4)] + ["2021-10-01"]})
+    folder = write(tmp_path / "d", customers=CUSTOMERS, transactions=tx)
+    assert load_dataset(folder, config_from_dict({"tables": {"service_events": "tickets"}})).summary["notes"][0] == (
+        "No tickets (service_events) table: the service-history features (complaints, tickets, calls, satisfaction) "
+        "are left out.")
+    result = CliRunner().invoke(get_app(), ["features", str(folder), "--as-of", "2021-09-15", "--out", str(tmp_path / "f.parquet")])
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert f"Note: validation set aside 1 rows; `churnml validate {folder}` lists why" in output
+    assert "Note: No service_events table: the service-history features" in output
+    assert "Note: No churn_events table: a customer counts as churned after a horizon without transactions" in output

@@ -150,15 +150,26 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
         quarantine=quarantine,
     )
     dataset.summary = _summary(con, dataset, stats, found)
-    dataset.summary["notes"] = _notes(con, tables, attributes)
+    dataset.summary["notes"] = _notes(con, tables, attributes, config)
     return dataset
 
 
-def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], attributes: dict[str, str]) -> list[str]:
-    """Data that is used, but perhaps not as the user expects: said once, at validation."""
+def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], attributes: dict[str, str], config: Config) -> list[str]:
+    """Data that is used, but perhaps not as the user expects (and optional tables it lacks)."""
     from churnml.features import ACCOUNT_MANAGER_CHANGE, EVENT_TYPES  # the types with features of their own
 
     notes = []
+    def table(name: str) -> str:
+        yours = config.table_name(name)
+        return name if yours == name else f"{yours} ({name})"
+
+    if "service_events" not in tables:
+        notes.append(f"No {table('service_events')} table: the service-history features "
+                     "(complaints, tickets, calls, satisfaction) are left out.")
+    if "churn_events" not in tables:
+        notes.append(f"No {table('churn_events')} table: a customer counts as churned after "
+                     f"a horizon without transactions, and as active with one in the last {config.problem.active_days} "
+                     "days (the non-contractual rule). Add account closures as churn_events for the contractual one.")
     if "service_events" in tables:
         known = [*EVENT_TYPES, ACCOUNT_MANAGER_CHANGE]
         rows = con.execute(

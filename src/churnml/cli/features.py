@@ -10,6 +10,7 @@ import typer
 from churnml import io
 from churnml.cli import command, console
 from churnml.cli._options import AsOfOpt, ConfigOpt, EngineOpt, MasterOpt, SourceArg, check_engine, parse_date
+from churnml.cli.validate import show_data_notes
 from churnml.config import load_config
 from churnml.errors import ConfigError
 from churnml.features import feature_description
@@ -62,6 +63,7 @@ def features_command(
     io.check_output_file(out, "--out", io.source_files(data, cfg), example="features.parquet")
     fmt = io.format_for(Path(out), fmt)
     dataset = load_dataset(Path(data), cfg)
+    show_data_notes(dataset.summary, data)
     frame = build_scoring_frame(dataset, as_of_date, cfg)
     written = io.write_table(frame, Path(out), fmt)
     described = io.write_json(feature_description(dataset), description_path(written))

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from churnml.cli import command, console, err_console
 from churnml.cli._options import AsOfOpt, ConfigOpt, EngineOpt, MasterOpt, SnapshotsOpt, SourceArg, check_engine, parse_date
+from churnml.cli.validate import show_data_notes
 from churnml.config import REASONS_FOR, Config, load_config
 from churnml.errors import ConfigError, DriftError
 
@@ -190,6 +191,7 @@ def score_command(
     if chunk_size < 1:
         raise ConfigError(f"--chunk-size must be at least 1, got {chunk_size}.")
     dataset = load_dataset(Path(data), cfg)
+    show_data_notes(dataset.summary, data)
     models = load_models(alias)
     with console.status("Building features…"):
         features = build_scoring_frame(dataset, as_of_ts, cfg)
@@ -207,6 +209,7 @@ def score_command(
 
         chunks = score_chunks(features, as_of_ts, models, cfg, chunk_size=chunk_size, progress=progress)
         metadata = score_metadata(models, as_of_ts, cfg, dataset.fingerprint, alias)
+        metadata["quarantined_rows"] = dataset.summary.get("quarantined_rows", 0)  # set aside by validation
         reference = models.monitoring_reference
         drift_reports: list[Any] = []
 

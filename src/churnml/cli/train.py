@@ -11,6 +11,7 @@ from rich.table import Table
 
 from churnml.cli import command, console
 from churnml.cli._options import AsOfOpt, ConfigOpt, EngineOpt, MasterOpt, SourceArg, check_engine, parse_date
+from churnml.cli.validate import show_data_notes
 from churnml.config import load_config
 from churnml.errors import ConfigError, ModelNotFoundError
 
@@ -82,6 +83,7 @@ def train_command(
         console.print(f"Training set: {len(training_set.frame):,} rows (customer x cutoff) from Spark.")
     else:
         dataset = load_dataset(Path(data), cfg)
+        show_data_notes(dataset.summary, data)
 
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -46,6 +46,16 @@ def show_summary(dataset: Dataset) -> None:
         f"{summary['customers']:,} customers, {summary['customers_without_transactions']:,} "
         f"({summary['share_without_transactions']:.1%}) with no transactions. Data ends {summary['data_end']}."
     )
+    for note in summary.get("notes", []):
+        console.print(f"Note: {note}")
+
+
+def show_data_notes(summary: dict, data: Any) -> None:
+    """What validation found that a score, features or train run should not hide: rows set aside
+    and the notes (missing optional tables, 'other' event types, id-like attributes)."""
+    if summary.get("quarantined_rows"):
+        console.print(f"Note: validation set aside {summary['quarantined_rows']:,} rows; `churnml validate {data}` "
+                      "lists why and writes them to quarantine/.")
     for note in summary.get("notes", []):
         console.print(f"Note: {note}")
 
