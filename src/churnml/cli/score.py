@@ -193,6 +193,7 @@ def score_command(
     dataset = load_dataset(Path(data), cfg)
     show_data_notes(dataset.summary, data)
     models = load_models(alias)
+    _check_horizon(models, cfg)
     with console.status("Building features…"):
         features = build_scoring_frame(dataset, as_of_ts, cfg)
 
@@ -243,6 +244,18 @@ def score_command(
         err_console.print(f"[bold yellow]Warning:[/bold yellow] {escape(drift_message(drift_reports[0]))}", markup=True, highlight=False, soft_wrap=True)
 
 
+def _check_horizon(models: Any, cfg: Config) -> None:
+    """The config's horizon must be the one the models predict: the sidecar records it, and
+    value_at_risk and every tier mean "over the model's horizon"."""
+    trained = models.metadata.get("horizon_days")
+    if trained is not None and int(trained) != cfg.problem.horizon_days:
+        raise ConfigError(
+            f"The models predict a {int(trained)}-day horizon, but the config says [problem] horizon_days = "
+            f"{cfg.problem.horizon_days}. Score with the config used for training, or train models for "
+            f"{cfg.problem.horizon_days} days."
+        )
+
+
 def _score_on_spark(
     data: str, as_of: Any, out: str, alias: str, cfg: Config, fmt: str | None, master: str | None,
     partition_by: list[str], fail_on_drift: bool,
@@ -265,6 +278,7 @@ def _score_on_spark(
 
     io.check_spark_output(churn_spark.resolve_path(out), churn_spark.resolve_path(data), cfg)
     models = load_models(alias)
+    _check_horizon(models, cfg)
     with console.status("Scoring on Spark…"):
         sdata = churn_spark.read_tables(churn_spark.spark_session(master), churn_spark.resolve_path(data), cfg)
         fingerprint, _ = churn_spark.describe_data(sdata)
