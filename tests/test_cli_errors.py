@@ -212,3 +212,19 @@ def test_sigterm_stops_cleanly_with_exit_143(tmp_path: Path) -> None:
     assert process.returncode == 143, stderr
     assert "Stopped (SIGTERM). Files are written whole or not at all" in " ".join(stderr.split())
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_a_wrong_spark_master_is_one_error_line(tmp_path: Path) -> None:
+    # Was a 110-line Py4J traceback. A subprocess: this test's failed JVM start must not meet
+    # the Spark session other tests share.
+    import subprocess
+    import sys
+
+    folder = write_csv(tmp_path / "d", customers=CUSTOMERS, transactions=TRANSACTIONS)
+    churnml = Path(sys.executable).parent / "churnml"
+    done = subprocess.run([str(churnml), "features", str(folder), "--as-of", "2021-10-05", "--out", str(tmp_path / "f"),
+                           "--engine", "spark", "--master", "local[9x]"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith(
+        "Error: Spark did not start with --master local[9x]: Could not parse Master URL: 'local[9x]'. Use a master such as")

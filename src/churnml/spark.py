@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 import pandas as pd
 
 from churnml.config import Config
-from churnml.errors import DataError, ProblemError
+from churnml.errors import ConfigError, DataError, ProblemError
 from churnml.features import (
     DIVERSITY_COLUMNS,
     MAX_BITMASK_VALUES,
@@ -128,7 +128,18 @@ def spark_session(
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     for key, value in settings.items():
         builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    try:
+        spark = builder.getOrCreate()
+    except Exception as exc:  # Py4J / PySpark errors: a wrong master, no Java, a cluster that is down
+        lines = [line.strip(" :\t") for line in str(exc).splitlines() if line.strip(" :\t")]
+        # The Java exception's own message ("Could not parse Master URL: 'local[9x]'") says more
+        # than Py4J's first line ("An error occurred while calling …").
+        java = [m.group(1) for line in lines if (m := re.match(r"^[\w.$]*(?:Exception|Error): (.+)$", line))]
+        first = (java or lines or [type(exc).__name__])[0]
+        raise ConfigError(
+            f"Spark did not start{f' with --master {master}' if master else ''}: {first[:300].rstrip('.')}. "
+            "Use a master such as local[2], spark://host:7077 or yarn, and check that Java 17 is installed."
+        ) from None
     # getOrCreate may hand back a session started elsewhere with other settings.
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     return spark

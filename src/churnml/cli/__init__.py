@@ -152,6 +152,8 @@ def _quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module="optuna")
     warnings.filterwarnings("ignore", message=".*pickle or cloudpickle.*")
+    # Raised when PySpark is imported; docs/spark.md says what was checked (Arrow transfers work).
+    warnings.filterwarnings("ignore", message=r"PySpark does not yet fully support pandas", category=FutureWarning)
 
 
 def main() -> None:
