@@ -132,6 +132,9 @@ def test_cli_models_and_promote_rollback(first):
     listing = runner.invoke(get_app(), ["models"])
     assert listing.exit_code == 0 and "Registered models" in listing.output and "champion" in listing.output
     assert "as of" in listing.output and AS_OF in listing.output and "…" not in listing.output  # fits 80 columns
+    # An alias names the version it carries.
+    by_alias = runner.invoke(get_app(), ["promote", "churnml-churn", "champion"])
+    assert by_alias.exit_code == 0 and "churnml-churn v1 is now champion." in by_alias.output
     missing = runner.invoke(get_app(), ["promote", "churnml-churn", "99"])
     assert missing.exit_code != 0 and "No registered model churnml-churn with version 99" in missing.stderr
 

@@ -385,8 +385,11 @@ def set_alias(name: str, alias: str, version: str) -> None:
     _client().set_registered_model_alias(name, alias, str(version))
 
 
-def promote(name: str, version: str) -> None:
+def promote(name: str, version: str) -> str:
     """Make ``version`` of ``name`` the champion by hand (also for rollback).
+
+    ``version`` may also be an alias (``challenger``): the version carrying it is promoted.
+    Returns the version number promoted.
 
     Raises
     ------
@@ -398,8 +401,9 @@ def promote(name: str, version: str) -> None:
     if name not in MODEL_NAMES:
         raise ConfigError(f"Unknown model name {name!r}. Registered names: {', '.join(MODEL_NAMES)}.")
     client = _client()
-    _version_for(client, name, str(version))
-    client.set_registered_model_alias(name, CHAMPION, str(version))
+    number = str(_version_for(client, name, str(version)).version)
+    client.set_registered_model_alias(name, CHAMPION, number)
+    return number
 
 
 def champion_version(name: str) -> str | None:

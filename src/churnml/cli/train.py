@@ -140,13 +140,13 @@ def models_command() -> None:
 @command("promote")
 def promote_command(
     name: Annotated[str, typer.Argument(help="Registered model name: churnml-churn or churnml-value.")],
-    version: Annotated[str, typer.Argument(help="Version number to make champion (also to roll back).")],
+    version: Annotated[str, typer.Argument(help="Version number to make champion (also to roll back), or an alias such as challenger.")],
 ) -> None:
     """Move the `champion` alias of NAME to VERSION by hand (writes the MLflow registry)."""
     from churnml import tracking
 
-    tracking.promote(name, version)
-    console.print(f"{name} v{version} is now champion.")
+    number = tracking.promote(name, version)
+    console.print(f"{name} v{number} is now champion.")
     runs = {}
     for model in (tracking.CHURN_MODEL_NAME, tracking.VALUE_MODEL_NAME):
         try:
