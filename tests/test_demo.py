@@ -26,8 +26,9 @@ def test_demo_runs_the_whole_pipeline(tmp_path: Path, monkeypatch: pytest.Monkey
     scores = pd.read_parquet(tmp_path / "out" / "scores.parquet")
     assert len(scores) > 0 and scores["churn_probability"].between(0, 1).all()
     retention = pd.read_csv(tmp_path / "out" / "retention_list.csv")
-    assert list(retention.columns[:3]) == ["rank", "customer_id", "segment"]
+    assert list(retention.columns[:4]) == ["rank", "customer_id", "as_of", "segment"]
     assert (retention["expected_benefit"] > 0).all()
+    assert "loyal_high_value" not in set(retention["segment"])  # "reward, do not disturb"
     assert (tmp_path / "mlruns" / "mlflow.db").is_file()
     assert list((tmp_path / "snapshots").glob("features_*.parquet"))
 

@@ -42,8 +42,11 @@ def _root() -> None:
 # Markup off: messages carry file paths, column names and data values, and Rich would read
 # "[columns.transactions]" or a value such as "[/n/a]" as markup (dropping or crashing on it).
 # The few styled lines pass markup=True and escape what they interpolate.
-console = Console(markup=False)
-err_console = Console(stderr=True, markup=False)
+# soft_wrap: plain lines are not broken at the console width (80 when piped to a log), so a
+# command to copy ("Next: churnml retention-list … --out retention_list.csv") or a path stays on
+# one line; a terminal wraps them itself. Tables still fit the width.
+console = Console(markup=False, soft_wrap=True)
+err_console = Console(stderr=True, markup=False, soft_wrap=True)
 
 
 class Terminated(KeyboardInterrupt):

@@ -21,8 +21,9 @@ def show_summary(dataset: Dataset) -> None:
     """Print the per-table and per-reason summary of a validated dataset."""
     summary = dataset.summary
     tables = Table(title="Tables", title_justify="left")
-    for column in ("table", "rows read", "clean rows", "set aside", "first", "last"):
-        tables.add_column(column, justify="right" if column not in ("table",) else "left")
+    for column in ("table", "rows read", "clean", "set aside", "first", "last"):
+        # Table names whole (service_events), dates whole; the counts give way first.
+        tables.add_column(column, justify="right" if column != "table" else "left", no_wrap=column in ("table", "first", "last"))
     for name, stats in summary["tables"].items():
         tables.add_row(
             name,
