@@ -6,6 +6,7 @@ the CLI test trains once through MLflow in a temporary store (marked slow).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -260,7 +261,7 @@ def test_cli_scores_with_the_champion_from_mlflow(sample_dir: Path, tmp_path: Pa
     assert result.exit_code == 0, result.output
     written = pd.read_csv(tmp_path / "scores.csv")
     assert list(written.columns) == list(SCORE_COLUMNS)
-    assert (tmp_path / "scores.csv.json").exists()
+    assert json.loads((tmp_path / "scores.csv.json").read_text())["quarantined_rows"] == 0  # the generated sample is clean
     assert (tmp_path / "snapshots" / "features_2025-12-01.parquet").exists()
 
     result = runner.invoke(get_app(), ["retention-list", "scores.csv", "--out", "list.csv", "--budget", "50"])

@@ -360,8 +360,12 @@ def score_metadata(
     config: Config | None = None,
     data_fingerprint: str | None = None,
     alias: str | None = None,
+    quarantined_rows: int | None = None,
 ) -> dict[str, Any]:
-    """The context a scores sidecar records: models, data, as-of date and the config used."""
+    """The context a scores sidecar records: models, data, as-of date and the config used.
+
+    ``quarantined_rows``: rows validation set aside from the data (None where churnml did not
+    validate it, as on Spark, which reads clean tables)."""
     config = config or Config()
     return {
         "as_of": f"{pd.Timestamp(as_of):%Y-%m-%d}",
@@ -374,6 +378,7 @@ def score_metadata(
             "grade": models.metadata.get("grade"),
         },
         "data_fingerprint": data_fingerprint,
+        "quarantined_rows": quarantined_rows,
         "config": _jsonable(config),
     }
 

@@ -209,8 +209,7 @@ def score_command(
             bar.update(tasks[stage], completed=done)
 
         chunks = score_chunks(features, as_of_ts, models, cfg, chunk_size=chunk_size, progress=progress)
-        metadata = score_metadata(models, as_of_ts, cfg, dataset.fingerprint, alias)
-        metadata["quarantined_rows"] = dataset.summary.get("quarantined_rows", 0)  # set aside by validation
+        metadata = score_metadata(models, as_of_ts, cfg, dataset.fingerprint, alias, dataset.summary.get("quarantined_rows"))
         reference = models.monitoring_reference
         drift_reports: list[Any] = []
 
