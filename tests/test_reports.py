@@ -108,6 +108,7 @@ def test_list_report_content(pages):
     page = pages["list"].read_text(encoding="utf-8")
     assert "expected value saved" in page and "Expected value saved vs budget" in page
     assert "stopped by" in page
+    assert "left out: Loyal high-value (action is no retention contact)" in page
 
 
 def test_reason_templates_group_customers_by_sentence():

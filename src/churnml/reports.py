@@ -535,7 +535,10 @@ def list_report(customers: pd.DataFrame, summary: Mapping[str, Any], config: Con
         ("assumptions", f"contact cost {contact_cost:g}, success rate {success_rate:g}"),
     ]))]
     limited = {"budget": "the budget", "max_customers": "the maximum count", "none": "no limit (every candidate)"}
+    skipped = [(f"left out: {names.get(key, key)} (action is no retention contact)", f"{n:,}")
+               for key, n in (summary.get("skipped") or {}).items()]
     sections.append(_section("retention-summary", "Summary", _key_values([
+        *skipped,
         ("customers considered", f"{summary.get('scored', 0):,}"),
         ("with a positive expected benefit", f"{summary.get('candidates', 0):,}"),
         ("selected", f"{summary.get('selected', len(customers)):,} (stopped by {limited.get(summary.get('limited_by'), '?')})"),
