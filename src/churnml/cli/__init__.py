@@ -105,6 +105,11 @@ def _error(message: str) -> None:
     err_console.print(f"[bold red]Error:[/bold red] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
 
 
+def warn(message: str) -> None:
+    """``Warning: …`` on stderr: the run goes on, but its result needs a second look."""
+    err_console.print(f"[bold yellow]Warning:[/bold yellow] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
+
+
 def _os_error_message(exc: OSError) -> str:
     """An OSError as a sentence: what failed on which path, and what to check."""
     if exc.errno == errno.EADDRINUSE:

@@ -9,7 +9,7 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from churnml.cli import command, console, err_console
+from churnml.cli import command, console, warn
 from churnml.cli._options import ConfigOpt, DataArg
 from churnml.config import load_config
 from churnml.errors import ConfigError, DataError
@@ -263,12 +263,9 @@ def evaluate_command(
     console.print(shown)
     seen = fitted_labels_end(run.metadata, as_of)
     if seen is not None:
-        err_console.print(
-            f"[bold yellow]Warning:[/bold yellow] the models were fitted on outcomes up to {seen:%Y-%m-%d}, after these "
-            f"scores' as-of date ({as_of:%Y-%m-%d}): part of what this backtest checks was in their training data, so "
-            "it flatters them. Backtest scores made by models trained before the scores' date.",
-            markup=True, highlight=False, soft_wrap=True,
-        )
+        warn(f"the models were fitted on outcomes up to {seen:%Y-%m-%d}, after these scores' as-of date "
+             f"({as_of:%Y-%m-%d}): part of what this backtest checks was in their training data, so it flatters them. "
+             "Backtest scores made by models trained before the scores' date.")
     if backtest.unlabelled:
         console.print(f"[yellow]{backtest.unlabelled:,} scored customers have no label[/yellow] (not in the population "
                       "of DATA at that date): is DATA the data they were scored from?", markup=True)

@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Annotated, Any, Mapping, Optional
 
 import typer
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from churnml.cli import command, console, err_console
+from churnml.cli import command, console, warn
 from churnml.cli._options import AsOfOpt, ConfigOpt, EngineOpt, MasterOpt, SnapshotsOpt, SourceArg, check_engine, parse_date
 from churnml.cli.validate import show_data_notes
 from churnml.config import REASONS_FOR, Config, load_config
@@ -228,19 +227,16 @@ def score_command(
     )
     seen = fitted_labels_end(models.metadata, as_of_ts)
     if seen is not None:
-        err_console.print(
-            f"[bold yellow]Warning:[/bold yellow] the models were fitted on outcomes up to {seen:%Y-%m-%d}, after this "
-            f"as-of date ({as_of_ts:%Y-%m-%d}): they have seen part of what these scores predict, so a backtest of "
-            "them (`churnml evaluate`) flatters them. For a backfill, train as of this date.",
-            markup=True, highlight=False, soft_wrap=True,
-        )
+        warn(f"the models were fitted on outcomes up to {seen:%Y-%m-%d}, after this as-of date ({as_of_ts:%Y-%m-%d}): "
+             "they have seen part of what these scores predict, so a backtest of them (`churnml evaluate`) flatters "
+             "them. For a backfill, train as of this date.")
     if not drift_reports:
         console.print("[yellow]No drift check:[/yellow] the model has no monitoring reference; retrain it to get one.", markup=True)
     elif drift_reports[0].drifted:
         if fail_on_drift:
             raise DriftError(f"{drift_message(drift_reports[0])} The scores were written to {scores_path} for inspection; "
                              "the exit code is 3 so a batch job stops here.")
-        err_console.print(f"[bold yellow]Warning:[/bold yellow] {escape(drift_message(drift_reports[0]))}", markup=True, highlight=False, soft_wrap=True)
+        warn(drift_message(drift_reports[0]))
 
 
 def _check_horizon(models: Any, cfg: Config) -> None:
