@@ -30,9 +30,9 @@ from churnml.features import FeatureSpec, render_reason
 
 TOP_K = 3
 MIN_EFFECT = 0.01
-"""A driver must raise the churn model's log-odds by more than this (odds x 1.01) to be a reason:
-below it a feature merely took part ("age band: 55-64" at +0.001) and would crowd out nothing but
-silence."""
+"""A driver must raise the churn model's log-odds by more than this (odds x 1.01) to be a reason.
+Below it the feature barely moved the score ("age band: 55-64" at +0.001 in the demo); shown, it
+would read as a cause to a marketer."""
 SEPARATOR = "; "
 """Joins a customer's reasons into the single ``reasons`` text column of the scores."""
 
