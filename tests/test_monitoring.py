@@ -307,3 +307,16 @@ def test_a_weekend_without_trades_is_not_drift() -> None:
     # A real lapse (a month more without purchases) still shows.
     lapsed = pd.DataFrame({"days_since_last_purchase": friday + 30, "purchases": friday})
     assert monitoring.drift(reference, lapsed, None, "2025-10-06").features.set_index("feature")["psi"]["days_since_last_purchase"] > 0.2
+
+
+def test_repeated_amounts_on_an_edge_do_not_flip_bins_on_float_noise() -> None:
+    # Subscription fees repeat exactly, so quantile edges land on values many rows share. The same
+    # sums added up in another order differ in the last bit; the reference's own rows read as
+    # drift (PSI 0.41) when those rows fell on the other side of an edge.
+    rng = np.random.default_rng(7)
+    fees = np.round(rng.choice([59.98, 119.94, 179.94, 209.94, 299.97], 5000), 2)
+    reference = monitoring.reference_statistics(pd.DataFrame({"monetary_180d": fees}), ["monetary_180d"], [], None, "2025-10-03")
+    assert not set(reference["features"]["monetary_180d"]["edges"]) & set(fees)  # edges lie between values
+    noisy = fees * (1 + rng.choice([-1e-15, 0.0, 1e-15], fees.size))
+    psi = monitoring.drift(reference, pd.DataFrame({"monetary_180d": noisy}), None, "2025-10-03").features.set_index("feature")["psi"]
+    assert psi["monetary_180d"] < 1e-6

@@ -171,7 +171,10 @@ class ChurnModel(_LightGBMBase):
         LightGBM hyperparameters (``subsample`` = bagging fraction, ``colsample_bytree`` = feature
         fraction).
     early_stopping_rounds : int or None
-        Stop when validation AUC has not improved for this many rounds.
+        Stop when the validation log loss has not improved for this many rounds. Log loss, not
+        AUC: AUC only ranks, and on noisy data it peaks after a handful of trees, which left a
+        model of 7 trees with 15 distinct probabilities on one company's data. The validation
+        AUC at the stopping round is kept (``validation_auc_``) and is what tuning maximises.
     calibration : {"auto", "isotonic", "platt", "none"}
         "auto" picks isotonic or Platt scaling by 5-fold cross-validated log loss on the validation
         data, then fits the winner on all of it. Isotonic is increasing, so the calibrated
@@ -249,7 +252,7 @@ class ChurnModel(_LightGBMBase):
         self.categories_ = self._categories([X, X_val])
         X, X_val = self._prepare(X), self._prepare(X_val)
         params = self._lgb_params("binary", self._monotone())
-        params["metric"] = "auc"
+        params["metric"] = ["binary_logloss", "auc"]  # the first decides early stopping
         self.booster_ = self._train(params, X, y, X_val, y_val, callbacks)
         self.best_iteration_ = self.booster_.best_iteration or self.booster_.current_iteration()
         validation_score = self.booster_.predict(X_val, raw_score=True, num_iteration=self.best_iteration_)
@@ -336,7 +339,12 @@ class ValueModel(_LightGBMBase):
         Between 1 (Poisson-like) and 2 (Gamma-like).
     n_estimators, learning_rate, num_leaves, min_child_samples, subsample, colsample_bytree,
     reg_alpha, reg_lambda, early_stopping_rounds, refit_on_validation, random_state, n_jobs
-        As in :class:`ChurnModel`. Early stopping monitors validation normalized Gini.
+        As in :class:`ChurnModel`. Early stopping monitors the objective's own validation loss
+        (Tweedie deviance, or squared error). Normalized Gini, which it used to monitor, only
+        ranks: on subscription data the first tree already ranks by fee, training stopped at one
+        tree, and every prediction stayed near the mean (Gini 0.50 against the spend-rate
+        baseline's 0.80). The validation Gini at the stopping round is kept
+        (``validation_gini_``) and is what tuning maximises.
     monotone : dict or list or None
         Optional monotone constraints for value (none by default: churn directions do not carry over).
 
@@ -421,7 +429,7 @@ class ValueModel(_LightGBMBase):
         params = self._lgb_params(self.objective, self._monotone())
         if self.objective == "tweedie":
             params["tweedie_variance_power"] = self.tweedie_variance_power
-        params["metric"] = "None"
+        params["metric"] = "tweedie" if self.objective == "tweedie" else "l2"  # decides early stopping; Gini is reported
         if X_val is None:
             self.booster_ = self._train(params, X_fit, target, None, None, callbacks)
             self.best_iteration_ = self.booster_.current_iteration()
