@@ -320,3 +320,17 @@ def test_repeated_amounts_on_an_edge_do_not_flip_bins_on_float_noise() -> None:
     noisy = fees * (1 + rng.choice([-1e-15, 0.0, 1e-15], fees.size))
     psi = monitoring.drift(reference, pd.DataFrame({"monetary_180d": noisy}), None, "2025-10-03").features.set_index("feature")["psi"]
     assert psi["monetary_180d"] < 1e-6
+
+
+def test_the_never_happened_stand_in_is_not_averaged() -> None:
+    # "Days since the last complaint" is NEVER_DAYS for those who never complained: a mean of
+    # 6,110 days in the report. The mean is over those who complained; the bins keep everyone.
+    from churnml.features import NEVER_DAYS
+
+    days = np.array([10.0, 30.0, 50.0] + [NEVER_DAYS] * 7)
+    frame = pd.DataFrame({"days_since_last_complaint": days, "monetary_365d": days})
+    reference = monitoring.reference_statistics(frame, list(frame.columns), [], None, "2025-10-03")
+    assert reference["features"]["days_since_last_complaint"]["mean"] == 30.0
+    assert reference["features"]["monetary_365d"]["mean"] == pytest.approx(days.mean())  # a sum of money is just a number
+    row = monitoring.drift(reference, frame, None, "2025-10-03").features.set_index("feature").loc["days_since_last_complaint"]
+    assert row["mean"] == 30.0 and row["psi"] < 1e-9

@@ -50,7 +50,7 @@ from churnml import metrics
 from churnml.config import Config
 from churnml.dataset import Dataset
 from churnml.errors import DataError, ProblemError
-from churnml.features import AGE_FEATURES
+from churnml.features import AGE_FEATURES, NEVER_DAYS
 from churnml.labels import DATA_END_TOLERANCE, build_labels
 
 REFERENCE_VERSION = 1
@@ -111,7 +111,15 @@ def in_days(name: str) -> bool:
     return name.startswith("days_since_") or name.endswith("_days")
 
 
-def numeric_statistics(values: pd.Series | np.ndarray, n_bins: int = N_BINS, min_width: float = 0.0) -> dict[str, Any]:
+def _mean(finite: np.ndarray, sentinel: float | None) -> float | None:
+    """Mean of the values, leaving out ``sentinel`` ("never happened", :data:`NEVER_DAYS`): the
+    mean days since the last complaint of those who complained, not 6,110 from the stand-in."""
+    real = finite[finite < sentinel] if sentinel is not None else finite
+    return float(real.mean()) if len(real) else None
+
+
+def numeric_statistics(values: pd.Series | np.ndarray, n_bins: int = N_BINS, min_width: float = 0.0,
+                       sentinel: float | None = None) -> dict[str, Any]:
     """Binned summary of one numeric column: edges at its quantiles, shares per bin, missing rate.
 
     Bins are ``(-inf, e1], (e1, e2], …, (ek, inf)``; repeated quantiles (a spike at 0, say) are
@@ -125,6 +133,8 @@ def numeric_statistics(values: pd.Series | np.ndarray, n_bins: int = N_BINS, min
     min_width : float
         Edges closer than this to the previous one (the first: to the smallest value) are
         dropped, merging their bins.
+    sentinel : float, optional
+        A stand-in value left out of ``mean`` (it still has its bin).
 
     Returns
     -------
@@ -167,7 +177,7 @@ def numeric_statistics(values: pd.Series | np.ndarray, n_bins: int = N_BINS, min
     return {
         "kind": "numeric",
         "missing_rate": missing,
-        "mean": float(finite.mean()),
+        "mean": _mean(finite, sentinel),
         "std": float(finite.std()),
         "median": float(np.median(finite)),
         "edges": edges.tolist(),
@@ -198,7 +208,8 @@ def feature_statistics(frame: pd.DataFrame, feature_names: Sequence[str], catego
     categorical = set(categorical)
     return {
         name: categorical_statistics(frame[name]) if name in categorical
-        else numeric_statistics(frame[name], min_width=DAY_BIN_WIDTH if in_days(name) else 0.0)
+        else numeric_statistics(frame[name], min_width=DAY_BIN_WIDTH if in_days(name) else 0.0,
+                                sentinel=NEVER_DAYS if in_days(name) else None)
         for name in feature_names
     }
 
@@ -279,7 +290,7 @@ def psi(expected: np.ndarray | Sequence[float], actual: np.ndarray | Sequence[fl
     return float(np.sum((a - e) * np.log(a / e)))
 
 
-def _numeric_drift(reference: Mapping[str, Any], values: pd.Series | np.ndarray) -> dict[str, Any]:
+def _numeric_drift(reference: Mapping[str, Any], values: pd.Series | np.ndarray, sentinel: float | None = None) -> dict[str, Any]:
     raw = np.asarray(values)
     finite = _numeric_values(raw)
     missing = float(1.0 - len(finite) / len(raw)) if len(raw) else 0.0
@@ -298,7 +309,7 @@ def _numeric_drift(reference: Mapping[str, Any], values: pd.Series | np.ndarray)
         "missing_rate_reference": ref_missing,
         "missing_rate": missing,
         "mean_reference": reference.get("mean"),
-        "mean": float(finite.mean()) if len(finite) else None,
+        "mean": _mean(finite, sentinel),
         "new_categories": [],
     }
 
@@ -437,7 +448,10 @@ def drift(
             notes.append(f"{name} is missing from the scored features.")
             continue
         values = features[name] - aged if name in AGE_FEATURES and aged else features[name]
-        measured = (_categorical_drift if stats.get("kind") == "categorical" else _numeric_drift)(stats, values)
+        if stats.get("kind") == "categorical":
+            measured = _categorical_drift(stats, values)
+        else:
+            measured = _numeric_drift(stats, values, NEVER_DAYS if in_days(name) else None)
         rows.append({"feature": name, "kind": stats.get("kind", "numeric"), **measured})
         if measured["new_categories"]:
             shown = ", ".join(measured["new_categories"][:5]) + (" …" if len(measured["new_categories"]) > 5 else "")
