@@ -411,3 +411,8 @@ def test_missing_optional_tables_are_named_by_every_command_that_reads_data(tmp_
     assert f"Note: validation set aside 1 rows; `churnml validate {folder}` lists why" in output
     assert "Note: No service_events table: the service-history features" in output
     assert "Note: No churn_events table: a customer counts as churned after a horizon without transactions" in output
+    # The validate command to run repeats the --config (without it, mapped tables are not found).
+    (tmp_path / "c.toml").write_text("[problem]\nactive_days = 300\n")
+    result = CliRunner().invoke(get_app(), ["features", str(folder), "--as-of", "2021-09-15", "--out", str(tmp_path / "g.parquet"),
+                                            "--config", str(tmp_path / "c.toml")])
+    assert f"`churnml validate {folder} --config {tmp_path / 'c.toml'}` lists why" in " ".join(result.output.split())

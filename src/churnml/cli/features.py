@@ -63,7 +63,7 @@ def features_command(
     io.check_output_file(out, "--out", io.source_files(data, cfg), example="features.parquet")
     fmt = io.format_for(Path(out), fmt)
     dataset = load_dataset(Path(data), cfg)
-    show_data_notes(dataset.summary, data)
+    show_data_notes(dataset.summary, data, config)
     frame = build_scoring_frame(dataset, as_of_date, cfg)
     written = io.write_table(frame, Path(out), fmt)
     described = io.write_json(feature_description(dataset), description_path(written))

@@ -190,7 +190,7 @@ def score_command(
     if chunk_size < 1:
         raise ConfigError(f"--chunk-size must be at least 1, got {chunk_size}.")
     dataset = load_dataset(Path(data), cfg)
-    show_data_notes(dataset.summary, data)
+    show_data_notes(dataset.summary, data, config)
     models = load_models(alias)
     _check_horizon(models, cfg)
     with console.status("Building features…"):

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from churnml.cli import command, console
+from churnml.cli import command, console, warn
 from churnml.cli._options import AsOfOpt, ConfigOpt, EngineOpt, MasterOpt, SourceArg, check_engine, parse_date
 from churnml.cli.validate import show_data_notes
 from churnml.config import load_config
@@ -83,7 +83,7 @@ def train_command(
         console.print(f"Training set: {len(training_set.frame):,} rows (customer x cutoff) from Spark.")
     else:
         dataset = load_dataset(Path(data), cfg)
-        show_data_notes(dataset.summary, data)
+        show_data_notes(dataset.summary, data, config)
 
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -111,13 +111,19 @@ def train_command(
         markup=True,
     )
     console.print(f"Run {result.run_id}: churnml-churn v{result.churn_version}, churnml-value v{result.value_version} — {result.promotion_reason}.")
+    weak = [kind for kind in ("churn", "value") if result.grades.get(kind) == "C"]
+    if weak:
+        warn(f"the {' and '.join(weak)} model{'s are' if len(weak) > 1 else ' is'} grade C: no better than the best simple "
+             "baseline on the test cutoff. Scores from it rank customers no better than that baseline would; check the "
+             "data (enough history? the right churn definition?) before acting on them."
+             + (" It was promoted because there was no champion yet." if result.promoted and "first model" in result.promotion_reason else ""))
     return result
 
 
 @command("models")
 def models_command() -> None:
     """List registered model versions with their aliases and key test metrics (reads the MLflow registry)."""
-    from churnml.tracking import list_models
+    from churnml.tracking import CHURN_MODEL_NAME, list_models
 
     rows = list_models()
     if not rows:
@@ -132,8 +138,10 @@ def models_command() -> None:
     for row in rows:
         def metric(key: str) -> str:
             return f"{row.metrics[key]:.4f}" if key in row.metrics else ""
+        churn = row.name == CHURN_MODEL_NAME  # each row shows its own model's metrics
         table.add_row(row.name, row.version, ", ".join(row.aliases), row.as_of or "",
-                      metric("churn_model_roc_auc"), metric("churn_model_ece"), metric("value_model_normalized_gini"))
+                      metric("churn_model_roc_auc") if churn else "", metric("churn_model_ece") if churn else "",
+                      "" if churn else metric("value_model_normalized_gini"))
     console.print(table)
 
 

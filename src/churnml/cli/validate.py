@@ -51,11 +51,13 @@ def show_summary(dataset: Dataset) -> None:
         console.print(f"Note: {note}")
 
 
-def show_data_notes(summary: dict, data: Any) -> None:
+def show_data_notes(summary: dict, data: Any, config: Any = None) -> None:
     """What validation found that a score, features or train run should not hide: rows set aside
-    and the notes (missing optional tables, 'other' event types, id-like attributes)."""
+    and the notes (missing optional tables, 'other' event types, id-like attributes). ``config``:
+    the --config given, repeated in the validate command to run."""
     if summary.get("quarantined_rows"):
-        console.print(f"Note: validation set aside {summary['quarantined_rows']:,} rows; `churnml validate {data}` "
+        with_config = f" --config {config}" if config else ""
+        console.print(f"Note: validation set aside {summary['quarantined_rows']:,} rows; `churnml validate {data}{with_config}` "
                       "lists why and writes them to quarantine/.")
     for note in summary.get("notes", []):
         console.print(f"Note: {note}")
