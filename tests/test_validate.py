@@ -142,7 +142,8 @@ def test_unreadable_whole_column(tmp_path: Path) -> None:
         "Column amount of table 'transactions' cannot be read as a number (e.g. 12.5; no thousands separators "
         "or currency signs): no value parses. Examples: "
     )
-    assert message.endswith("Fix the column's format, or map the right column under [columns.transactions].")
+    assert message.endswith("If they are written another way, set [input] decimal_comma = true in the config for "
+                            "1.234,56; else fix the column's format, or map the right column under [columns.transactions].")
     assert "'ten'" in message
 
 
@@ -416,3 +417,31 @@ def test_missing_optional_tables_are_named_by_every_command_that_reads_data(tmp_
     result = CliRunner().invoke(get_app(), ["features", str(folder), "--as-of", "2021-09-15", "--out", str(tmp_path / "g.parquet"),
                                             "--config", str(tmp_path / "c.toml")])
     assert f"`churnml validate {folder} --config {tmp_path / 'c.toml'}` lists why" in " ".join(result.output.split())
+
+
+def test_dates_and_numbers_written_the_local_way_read_with_input_settings(tmp_path: Path) -> None:
+    # A German export: semicolons, 31.12.2024, 1.234,56. Without [input] every date is
+    # unreadable; with it the clean tables equal those of the same data written the ISO way.
+    iso = pd.DataFrame({"customer_id": ["a", "b", "a"], "timestamp": ["2024-01-05", "2024-02-29 13:45:00", "2024-03-01"],
+                        "amount": [1234.56, -20.5, 3.0]})
+    folder = tmp_path / "de"
+    folder.mkdir()
+    pd.DataFrame({"customer_id": ["a", "b"], "signup_date": ["01.12.2023", "15.01.2024"], "monthly_fee": ["34,99", "9,5"]}).to_csv(
+        folder / "customers.csv", sep=";", index=False)
+    (folder / "transactions.csv").write_text(
+        "customer_id;timestamp;amount\na;05.01.2024;1.234,56\nb;29.02.2024 13:45;-20,5\na;01.03.2024;3\nb;31.02.2024;7,0\n")
+    config = tmp_path / "de.toml"
+    config.write_text('[input]\ndate_format = "%d.%m.%Y"\ndecimal_comma = true\n')
+    with pytest.raises(DataError, match=r'cannot be read as a date.*set \[input\] date_format in the config \(e.g. "%d.%m.%Y"'):
+        load_dataset(folder)
+    ds = load_dataset(folder, load_config(config))
+    got = clean(ds, "transactions")
+    assert got["amount"].tolist() == [1234.56, 3.0]   # "29.02.2024 13:45" does not fit the format; 31.02 is no date
+    assert got["timestamp"].tolist() == [pd.Timestamp("2024-01-05"), pd.Timestamp("2024-03-01")]
+    assert ds.summary["tables"]["transactions"]["quarantined"] == {"unparseable timestamp": 2}
+    assert ds.quarantine["transactions"]["timestamp"].tolist() == ["29.02.2024 13:45", "31.02.2024"]  # as written
+    assert ds.attributes["monthly_fee"] == "numeric"
+    assert ds.con.execute("SELECT list(monthly_fee ORDER BY customer_id) FROM customers").fetchone()[0] == [34.99, 9.5]
+    config.write_text('[input]\ndate_format = "dd.mm.yyyy"\n')
+    with pytest.raises(ConfigError, match=r"\[input\] date_format must be a strftime format such as"):
+        load_config(config)

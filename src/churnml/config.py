@@ -132,6 +132,19 @@ class DuckDBConfig:
 
 
 @dataclass(frozen=True)
+class InputConfig:
+    """How dates and numbers stored as text are written in your files (CSV, or text columns)."""
+
+    date_format: str = ""
+    """strftime-style format of your dates, e.g. "%d.%m.%Y" or "%d/%m/%Y %H:%M". ISO dates
+    (2024-12-31, 2024-12-31T08:00:00+01:00) are read either way; empty = ISO only."""
+    decimal_comma: bool = False
+    """Numbers use a comma for decimals and may group thousands with "." or a space:
+    "1.234,56" is 1234.56 (and "1.234" is 1234). Applies to amounts, quantities, satisfaction
+    scores and numeric customer attributes."""
+
+
+@dataclass(frozen=True)
 class Config:
     """All settings. Build with :func:`load_config` or ``Config()`` for defaults."""
 
@@ -147,6 +160,7 @@ class Config:
     serving: ServingConfig = field(default_factory=ServingConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     duckdb: DuckDBConfig = field(default_factory=DuckDBConfig)
+    input: InputConfig = field(default_factory=InputConfig)
 
     def table_name(self, table: str) -> str:
         """The user's name for a contract table."""
@@ -174,6 +188,7 @@ _SECTIONS = {
     "serving": ServingConfig,
     "scoring": ScoringConfig,
     "duckdb": DuckDBConfig,
+    "input": InputConfig,
 }
 
 # Every setting is checked against its declared type (the dataclass annotation) by `_setting`, then
@@ -205,6 +220,7 @@ _LIMITS: dict[str, dict[str, _Rule]] = {
     "serving": {"max_customer_ids": _AT_LEAST_1, "max_body_bytes": _AT_LEAST_1},
     "scoring": {"reasons_for": (lambda v: v in REASONS_FOR, f"one of {', '.join(REASONS_FOR)}")},
     "duckdb": {"threads": _ZERO_OR_MORE, "memory_limit": (bool, 'a size such as "5GB"')},
+    "input": {"date_format": (lambda v: v == "" or "%" in v, 'a strftime format such as "%d.%m.%Y", or ""')},
 }
 # What a setting means, added in parentheses to a wrong-type message; keys ending in a unit get it.
 _NOTES = {

@@ -123,6 +123,8 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
     columns = {t: _map_columns(con, t, TABLES[t], config, found[t]) for t in tables}
     types = {t: _raw_types(con, t) for t in tables}
     for table in tables:
+        _read_formats(con, table, columns[table], TABLES[table], types[table], config)
+    for table in tables:
         reading.append(found[table])
         _check_columns_readable(con, table, columns[table], TABLES[table], types[table])
 
@@ -277,6 +279,47 @@ def _present(column: str, sql_type: str = "VARCHAR") -> str:
     return f"({source} IS NOT NULL AND TRIM(CAST({source} AS VARCHAR)) <> '')"
 
 
+_GROUPED_DECIMAL = r"[-+]?([0-9]{1,3}([. ][0-9]{3})+|[0-9]+)(,[0-9]+)?"
+"""A number written with a decimal comma, thousands grouped by "." or a space, or not grouped."""
+
+
+def _read_formats(con: duckdb.DuckDBPyConnection, table: str, mapping: dict[str, str], spec: TableSpec,
+                  types: dict[str, str], config: Config) -> None:
+    """Rewrite ``raw_<table>`` so that text dates in ``[input] date_format`` read as ISO and
+    decimal-comma numbers as decimal-point ones; everything else, and any value the format does
+    not fit, stays as written (and is set aside with its reason as before).
+
+    Only text columns are touched: the date and number columns of the contract, and for
+    ``customers`` every attribute column (numbers there decide numeric vs categorical).
+    """
+    fmt = config.input
+    if not fmt.date_format and not fmt.decimal_comma:
+        return
+    text = {raw for raw, sql_type in types.items() if sql_type == "VARCHAR"}
+    # Customer attributes (the mapping holds them too, as themselves): numbers maybe.
+    contract = {raw: spec.kinds.get(c, "number" if table == "customers" else None) for c, raw in mapping.items()}
+    replaced = {}
+    for raw in sorted(text):
+        kind = contract.get(raw)
+        value = f"TRIM({_q(raw)})"
+        if kind == "timestamp" and fmt.date_format:
+            iso = f"strftime(try_strptime({value}, {_lit(fmt.date_format)}), '%Y-%m-%d %H:%M:%S')"
+            replaced[raw] = f"COALESCE({iso}, {_q(raw)})"
+        elif kind == "number" and fmt.decimal_comma:
+            plain = f"replace(replace(replace({value}, '.', ''), ' ', ''), ',', '.')"
+            replaced[raw] = f"CASE WHEN regexp_full_match({value}, {_lit(_GROUPED_DECIMAL)}) THEN {plain} ELSE {_q(raw)} END"
+    if not replaced:
+        return
+    try:
+        con.execute(f"SELECT try_strptime('2024-01-31', {_lit(fmt.date_format or '%Y-%m-%d')})")
+    except duckdb.Error as exc:
+        raise ConfigError(f"[input] date_format {fmt.date_format!r} is not a format DuckDB reads: {exc}. "
+                          'Use strftime codes, e.g. "%d.%m.%Y" or "%m/%d/%Y %H:%M".') from None
+    con.execute(f"ALTER VIEW raw_{table} RENAME TO raw_{table}_as_written")
+    columns = ", ".join(f"{sql} AS {_q(raw)}" for raw, sql in replaced.items())
+    con.execute(f"CREATE VIEW raw_{table} AS SELECT * REPLACE ({columns}) FROM raw_{table}_as_written")
+
+
 def _check_columns_readable(
     con: duckdb.DuckDBPyConnection, table: str, mapping: dict[str, str], spec: TableSpec, types: dict[str, str]
 ) -> None:
@@ -313,11 +356,17 @@ def _fail_if_unreadable(
             f"SELECT DISTINCT CAST({_q(raw)} AS VARCHAR) FROM raw_{table} WHERE {_present(raw, sql_type)} LIMIT {EXAMPLES}"
         ).fetchall()
     ]
-    what = "a date or datetime (e.g. 2024-03-31 or 2024-03-31 14:05:00)" if kind == "timestamp" else "a number (e.g. 12.5; no thousands separators or currency signs)"
+    if kind == "timestamp":
+        what = "a date or datetime (e.g. 2024-03-31 or 2024-03-31 14:05:00)"
+        setting = 'set [input] date_format in the config (e.g. "%d.%m.%Y" for 31.12.2024)'
+    else:
+        what = "a number (e.g. 12.5; no thousands separators or currency signs)"
+        setting = "set [input] decimal_comma = true in the config for 1.234,56"
     named = contract if raw == contract else f"{contract} (your column {raw!r})"
     raise DataError(
         f"Column {named} of table {table!r} cannot be read as {what}: no value parses. "
-        f"Examples: {', '.join(repr(e) for e in examples)}. Fix the column's format, or map the right column under [columns.{table}]."
+        f"Examples: {', '.join(repr(e) for e in examples)}. If they are written another way, {setting}; "
+        f"else fix the column's format, or map the right column under [columns.{table}]."
     )
 
 
