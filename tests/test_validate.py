@@ -281,6 +281,11 @@ def test_a_satisfaction_survey_on_another_scale_stops_validation(tmp_path: Path)
         load_dataset(write(tmp_path / "d", customers=CUSTOMERS, transactions=TRANSACTIONS, service_events=service))
     assert str(error.value).startswith("3 of 4 satisfaction scores in service_events are outside 1-5 (they run from 7 "
                                        "to 10): the survey seems to use another scale.")
+    assert str(error.value).endswith("(for 1-10: 1 + 4 * (score - 1) / 9), or leave the column out.")
+    # An NPS-style 0-10 survey gets its own formula.
+    nps = service.assign(satisfaction=[0, 9, 10, 6])
+    with pytest.raises(DataError, match=r"\(for 0-10: 1 \+ 4 \* \(score - 0\) / 10\)"):
+        load_dataset(write(tmp_path / "e", customers=CUSTOMERS, transactions=TRANSACTIONS, service_events=nps))
 
 
 def test_summary_notes_other_event_types_and_id_like_attributes(tmp_path: Path) -> None:

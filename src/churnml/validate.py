@@ -506,10 +506,13 @@ def _fail_if_another_scale(
         return
     bad = quarantine[table]
     values = pd.to_numeric(bad.loc[bad["reason"] == R_SATISFACTION, raw], errors="coerce")
+    # The likely scale: from 0 or 1, up to the first of 10 or 100 that holds the scores (0-10 for NPS).
+    low = 0 if values.min() < 1 else 1
+    high = next((top for top in (10, 100) if values.max() <= top), values.max())
     raise DataError(
         f"{outside:,} of {scored:,} satisfaction scores in {table} are outside 1-5 (they run from {values.min():g} "
         f"to {values.max():g}): the survey seems to use another scale. Rescale the scores to 1-5 "
-        "(for 1-10: 1 + 4 * (score - 1) / 9), or leave the column out."
+        f"(for {low}-{high:g}: 1 + 4 * (score - {low}) / {high - low:g}), or leave the column out."
     )
 
 
