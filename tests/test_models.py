@@ -146,3 +146,23 @@ def test_bad_monotone_and_calibration_arguments_name_the_problem(data):
         ChurnModel(monotone={"nope": 1}, n_estimators=5).fit(train[FEATURES], train.churned, val[FEATURES], val.churned)
     with pytest.raises(ValueError, match="allowed: auto, isotonic, platt, none"):
         ChurnModel(calibration="magic").fit(train[FEATURES], train.churned, val[FEATURES], val.churned)
+
+
+def test_isotonic_steps_are_shrunk_towards_the_base_rate() -> None:
+    # 1,000 validation customers at a 10% rate, and at the very top 3 customers who all churned:
+    # plain isotonic says 1.0 there (0.999999 after clipping); shrunk by two pseudo-customers at
+    # the base rate the step pools with its neighbour instead.
+    from sklearn.isotonic import IsotonicRegression
+
+    from churnml.models import SmoothedIsotonic
+
+    rng = np.random.default_rng(0)
+    score = np.concatenate([rng.uniform(-3, 1, 1000), [5.0, 5.1, 5.2]])
+    y = np.concatenate([(rng.uniform(size=1000) < 0.1).astype(float), [1.0, 1.0, 1.0]])
+    plain = IsotonicRegression(out_of_bounds="clip").fit(score, y).predict([5.2])[0]
+    smoothed = SmoothedIsotonic().fit(score, y)
+    top = smoothed.predict(np.array([5.2, 9.0]))
+    assert plain == 1.0 and top[0] < 0.8 and top[1] == top[0]
+    grid = np.linspace(-4, 6, 200)
+    assert (np.diff(smoothed.predict(grid)) >= 0).all()                      # still increasing
+    assert abs(smoothed.predict(np.array([-1.0]))[0] - 0.1) < 0.05          # big steps barely move

@@ -171,10 +171,10 @@ class ChurnModel(_LightGBMBase):
         LightGBM hyperparameters (``subsample`` = bagging fraction, ``colsample_bytree`` = feature
         fraction).
     early_stopping_rounds : int or None
-        Stop when the validation log loss has not improved for this many rounds. Log loss, not
-        AUC: AUC only ranks, and on noisy data it peaks after a handful of trees, which left a
-        model of 7 trees with 15 distinct probabilities on one company's data. The validation
-        AUC at the stopping round is kept (``validation_auc_``) and is what tuning maximises.
+        Stop when validation AUC has not improved for this many rounds. (Log loss was tried: on
+        the 1 M benchmark tuning then chose 92 trees x 52 leaves instead of 31 x 7, test AUC
+        0.805 instead of 0.810, and the reasons' ``pred_contrib`` took 221 s instead of 4.3 s;
+        the calibrator, not more trees, is what turns the ranking into probabilities.)
     calibration : {"auto", "isotonic", "platt", "none"}
         "auto" picks isotonic or Platt scaling by 5-fold cross-validated log loss on the validation
         data, then fits the winner on all of it. Isotonic is increasing, so the calibrated
@@ -252,7 +252,7 @@ class ChurnModel(_LightGBMBase):
         self.categories_ = self._categories([X, X_val])
         X, X_val = self._prepare(X), self._prepare(X_val)
         params = self._lgb_params("binary", self._monotone())
-        params["metric"] = ["binary_logloss", "auc"]  # the first decides early stopping
+        params["metric"] = "auc"
         self.booster_ = self._train(params, X, y, X_val, y_val, callbacks)
         self.best_iteration_ = self.booster_.best_iteration or self.booster_.current_iteration()
         validation_score = self.booster_.predict(X_val, raw_score=True, num_iteration=self.best_iteration_)
@@ -314,9 +314,35 @@ class ChurnModel(_LightGBMBase):
         return pd.DataFrame(values[:, :-1], index=X.index, columns=self.feature_names_)
 
 
+class SmoothedIsotonic:
+    """Isotonic calibration whose steps are shrunk towards the base rate by ``prior`` pseudo-rows.
+
+    Plain isotonic regression turns a top step of 3 churners out of 3 validation customers into a
+    probability of 1: on one company's data seven customers got 0.999999 where about half
+    churned. Each step's rate becomes ``(churners + prior * base_rate) / (rows + prior)``, and a
+    second isotonic fit (weighted by rows) pools any steps the shrinking put out of order. Large
+    steps barely move; a step of three moves most of the way to its neighbour.
+    """
+
+    def __init__(self, prior: float = 2.0) -> None:
+        self.prior = prior
+
+    def fit(self, score: np.ndarray, y: np.ndarray) -> "SmoothedIsotonic":
+        score, y = np.asarray(score, dtype=float), np.asarray(y, dtype=float)
+        steps = IsotonicRegression(increasing=True, out_of_bounds="clip").fit(score, y).predict(score)
+        _, step, rows = np.unique(steps, return_inverse=True, return_counts=True)
+        churners = np.bincount(step, weights=y)
+        shrunk = (churners + self.prior * y.mean()) / (rows + self.prior)
+        self.isotonic_ = IsotonicRegression(increasing=True, out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(score, shrunk[step])
+        return self
+
+    def predict(self, score: np.ndarray) -> np.ndarray:
+        return self.isotonic_.predict(np.asarray(score, dtype=float))
+
+
 def _make_calibrator(method: str) -> Any:
     if method == "isotonic":
-        return IsotonicRegression(increasing=True, out_of_bounds="clip", y_min=0.0, y_max=1.0)
+        return SmoothedIsotonic()
     return LogisticRegression(C=1e6)
 
 
