@@ -188,3 +188,26 @@ def test_no_churners_is_a_clear_error(store):
     config = Config().replace(training={"min_customers": 10})
     with pytest.raises(ProblemError, match="have no churners"):
         train_module.train(loyal, "2025-06-30", config, **FAST)
+
+
+def test_a_grade_c_model_is_promoted_with_a_warning(tmp_path, monkeypatch):
+    # Churn events handed to random customers: nothing in the features predicts them, so the
+    # churn model is no better than a baseline. It is still the first model (and promoted), but
+    # `train` says what that means instead of only "first model: promoted to champion".
+    from churnml.cli import get_app
+
+    generate(tmp_path / "data", 3000, seed=9)
+    rng = np.random.default_rng(0)
+    customers = pd.read_parquet(tmp_path / "data" / "customers.parquet")
+    churn = pd.read_parquet(tmp_path / "data" / "churn_events.parquet")
+    churn["customer_id"] = rng.choice(customers["customer_id"].to_numpy(), len(churn), replace=False)
+    churn.to_parquet(tmp_path / "data" / "churn_events.parquet")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    result = CliRunner().invoke(get_app(), ["train", "data", "--as-of", "2026-01-01", "--trials", "2"])
+    assert result.exit_code == 0, result.output
+    assert "churn A" not in result.output and "Grade C" in result.output
+    warning = " ".join(result.stderr.split())
+    warning = warning[warning.index("Warning:"):]  # after MLflow's own log lines (the CLI quiets them; the runner does not)
+    assert warning.startswith("Warning: the churn model is grade C: no better than the best simple baseline")
+    assert warning.endswith("It was promoted because there was no champion yet.")
