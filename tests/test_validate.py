@@ -302,12 +302,19 @@ def test_summary_notes_other_event_types_and_id_like_attributes(tmp_path: Path) 
         "contractual one.",
         "3 service events have event types that are counted together as 'other': 'support ticket' (2), 'chat' (1). "
         "Types with features of their own: complaint, ticket, call, inquiry, survey, account_manager_change; "
-        "rename yours where they mean the same.",
+        'map yours where they mean the same, e.g. [input.event_types] "support ticket" = "ticket".',
         "customers.email has 300 different values for 300 customers: as a feature it works like an id, which the "
         "models cannot learn from. Leave it out of customers if it is one (an e-mail address, a name, a free-text field).",
     ]
     result = CliRunner().invoke(get_app(), ["validate", str(tmp_path / "d"), "--quarantine-dir", str(tmp_path / "q")])
     assert result.exit_code == 0 and "Note: customers.email has 300 different values" in " ".join(result.output.split())
+    # Mapped, the company's own vocabulary counts as churnml's types (case and spaces ignored).
+    mapped = config_from_dict({"input": {"event_types": {"Support Ticket ": "ticket", "chat": "call"}}})
+    ds = load_dataset(tmp_path / "d", mapped)
+    assert clean(ds, "service_events")["event_type"].tolist() == ["ticket", "ticket", "complaint", "call"]
+    assert not any("counted together as 'other'" in note for note in ds.summary["notes"])
+    with pytest.raises(ConfigError, match=r"\[input.event_types\] maps 'chat' to 'chatter', which is not one of churnml's"):
+        load_dataset(tmp_path / "d", config_from_dict({"input": {"event_types": {"chat": "chatter"}}}))
 
 
 def test_typed_columns_validate_like_text_and_keep_input_order(tmp_path: Path) -> None:

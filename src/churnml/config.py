@@ -142,6 +142,10 @@ class InputConfig:
     """Numbers use a comma for decimals and may group thousands with "." or a space:
     "1.234,56" is 1234.56 (and "1.234" is 1234). Applies to amounts, quantities, satisfaction
     scores and numeric customer attributes."""
+    event_types: Mapping[str, str] = field(default_factory=dict)
+    """Your service event types -> churnml's (complaint, ticket, call, inquiry, survey,
+    account_manager_change), e.g. {"billing complaint" = "complaint", "outage" = "ticket"}.
+    Case and surrounding spaces are ignored; unmapped types outside churnml's count as "other"."""
 
 
 @dataclass(frozen=True)

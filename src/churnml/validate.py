@@ -15,7 +15,7 @@ the same way everywhere.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import duckdb
 import pandas as pd
@@ -182,7 +182,8 @@ def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], attributes: 
             shown = ", ".join(f"{kind!r} ({n:,})" for kind, n in rows[:5]) + (" …" if len(rows) > 5 else "")
             notes.append(
                 f"{sum(n for _, n in rows):,} service events have event types that are counted together as 'other': "
-                f"{shown}. Types with features of their own: {', '.join(known)}; rename yours where they mean the same."
+                f"{shown}. Types with features of their own: {', '.join(known)}; map yours where they mean the same, "
+                'e.g. [input.event_types] "support ticket" = "ticket".'
             )
     n_customers = con.execute("SELECT count(*) FROM customers").fetchone()[0]
     for column, kind in attributes.items():
@@ -293,7 +294,8 @@ def _read_formats(con: duckdb.DuckDBPyConnection, table: str, mapping: dict[str,
     ``customers`` every attribute column (numbers there decide numeric vs categorical).
     """
     fmt = config.input
-    if not fmt.date_format and not fmt.decimal_comma:
+    renamed = _event_type_sql(mapping, fmt.event_types) if table == "service_events" else None
+    if not fmt.date_format and not fmt.decimal_comma and renamed is None:
         return
     text = {raw for raw, sql_type in types.items() if sql_type == "VARCHAR"}
     # Customer attributes (the mapping holds them too, as themselves): numbers maybe.
@@ -308,6 +310,8 @@ def _read_formats(con: duckdb.DuckDBPyConnection, table: str, mapping: dict[str,
         elif kind == "number" and fmt.decimal_comma:
             plain = f"replace(replace(replace({value}, '.', ''), ' ', ''), ',', '.')"
             replaced[raw] = f"CASE WHEN regexp_full_match({value}, {_lit(_GROUPED_DECIMAL)}) THEN {plain} ELSE {_q(raw)} END"
+    if renamed is not None:
+        replaced[mapping["event_type"]] = renamed
     if not replaced:
         return
     try:
@@ -318,6 +322,23 @@ def _read_formats(con: duckdb.DuckDBPyConnection, table: str, mapping: dict[str,
     con.execute(f"ALTER VIEW raw_{table} RENAME TO raw_{table}_as_written")
     columns = ", ".join(f"{sql} AS {_q(raw)}" for raw, sql in replaced.items())
     con.execute(f"CREATE VIEW raw_{table} AS SELECT * REPLACE ({columns}) FROM raw_{table}_as_written")
+
+
+def _event_type_sql(mapping: dict[str, str], event_types: Mapping[str, str]) -> str | None:
+    """SQL giving the raw ``event_type`` column with ``[input.event_types]`` applied; None without any."""
+    from churnml.features import ACCOUNT_MANAGER_CHANGE, EVENT_TYPES
+
+    if not event_types:
+        return None
+    known = [*EVENT_TYPES, ACCOUNT_MANAGER_CHANGE]
+    wrong = {yours: ours for yours, ours in event_types.items() if ours not in known}
+    if wrong:
+        yours, ours = next(iter(wrong.items()))
+        raise ConfigError(f"[input.event_types] maps {yours!r} to {ours!r}, which is not one of churnml's event types: "
+                          f"{', '.join(known)}.")
+    raw = _q(mapping["event_type"])
+    cases = " ".join(f"WHEN {_lit(yours.strip().lower())} THEN {_lit(ours)}" for yours, ours in event_types.items())
+    return f"CASE lower(TRIM(CAST({raw} AS VARCHAR))) {cases} ELSE {raw} END"
 
 
 def _check_columns_readable(
