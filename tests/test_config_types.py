@@ -81,6 +81,7 @@ def _write(tmp_path: Path, toml: str) -> Path:
          "loyal_high_value, potential, dormant, fleeing_low_value."),
         ('[targeting]\nskip_segments = "loyal_high_value"\n',
          "[targeting] skip_segments must be a list of texts (segment keys, e.g. [\"loyal_high_value\"]), got 'loyal_high_value' (text)."),
+        ('[input]\ndata_end = "2025-13-45"\n', '[input] data_end must be a date YYYY-MM-DD, or "", got \'2025-13-45\'.'),
         # Ranges.
         ("[problem]\nn_validation_cutoffs = 0\n",
          "[problem] n_validation_cutoffs must be at least 1, got 0. Training tunes the models on the validation cutoff(s)."),

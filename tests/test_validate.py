@@ -457,3 +457,17 @@ def test_dates_and_numbers_written_the_local_way_read_with_input_settings(tmp_pa
     config.write_text('[input]\ndate_format = "dd.mm.yyyy"\n')
     with pytest.raises(ConfigError, match=r"\[input\] date_format must be a strftime format such as"):
         load_config(config)
+
+
+def test_the_data_end_can_be_given_when_late_rows_would_stretch_it(tmp_path: Path) -> None:
+    # A small company: a handful of payments a day, so a few rows booked after the export's real
+    # end count as "ordinary volume" and stretch the inferred end. [input] data_end says it.
+    days = pd.date_range("2024-01-01", "2024-12-31", freq="D")
+    tx = pd.DataFrame({"customer_id": ["a", "b", "c"] * len(days), "timestamp": [str(d.date()) for d in days for _ in range(3)],
+                       "amount": 10.0})
+    late = pd.DataFrame({"customer_id": ["a", "b"], "timestamp": ["2025-01-09", "2025-01-15"], "amount": 10.0})
+    folder = write(tmp_path / "d", customers=CUSTOMERS, transactions=pd.concat([tx, late]))
+    assert load_dataset(folder).data_end >= pd.Timestamp("2025-01-09")
+    given = load_dataset(folder, config_from_dict({"input": {"data_end": "2024-12-31"}}))
+    assert given.data_end < pd.Timestamp("2025-01-01")
+    assert given.summary["tables"]["transactions"]["quarantined"] == {"timestamp after the data's end": 2}

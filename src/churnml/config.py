@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import collections.abc
 import dataclasses
+import datetime
 import math
+import re
 import tomllib
 import types
 from dataclasses import dataclass, field
@@ -142,6 +144,10 @@ class InputConfig:
     """Numbers use a comma for decimals and may group thousands with "." or a space:
     "1.234,56" is 1234.56 (and "1.234" is 1234). Applies to amounts, quantities, satisfaction
     scores and numeric customer attributes."""
+    data_end: str = ""
+    """The last day of your data, YYYY-MM-DD; rows after it are set aside. Empty = inferred: the
+    last day with ordinary transaction volume (a few stray later rows do not count), which a
+    small company's data can get wrong."""
     event_types: Mapping[str, str] = field(default_factory=dict)
     """Your service event types -> churnml's (complaint, ticket, call, inquiry, survey,
     account_manager_change), e.g. {"billing complaint" = "complaint", "outage" = "ticket"}.
@@ -224,8 +230,17 @@ _LIMITS: dict[str, dict[str, _Rule]] = {
     "serving": {"max_customer_ids": _AT_LEAST_1, "max_body_bytes": _AT_LEAST_1},
     "scoring": {"reasons_for": (lambda v: v in REASONS_FOR, f"one of {', '.join(REASONS_FOR)}")},
     "duckdb": {"threads": _ZERO_OR_MORE, "memory_limit": (bool, 'a size such as "5GB"')},
-    "input": {"date_format": (lambda v: v == "" or "%" in v, 'a strftime format such as "%d.%m.%Y", or ""')},
+    "input": {"date_format": (lambda v: v == "" or "%" in v, 'a strftime format such as "%d.%m.%Y", or ""'),
+              "data_end": (lambda v: v == "" or _is_date(v), 'a date YYYY-MM-DD, or ""')},
 }
+def _is_date(text: str) -> bool:
+    """``text`` is a real calendar date written YYYY-MM-DD."""
+    try:
+        return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", text)) and datetime.date.fromisoformat(text) is not None
+    except ValueError:
+        return False
+
+
 # What a setting means, added in parentheses to a wrong-type message; keys ending in a unit get it.
 _NOTES = {
     "risk_thresholds": "low, high",

@@ -137,7 +137,10 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
     reading.append(found["customers"])
     attributes = _load_customers(con, columns["customers"], types["customers"], quarantine, stats)
     reading.append(found["transactions"])
-    data_end = _infer_data_end(con, columns["transactions"], types["transactions"])
+    if config.input.data_end:  # the whole given day belongs to the data
+        data_end = pd.Timestamp(config.input.data_end) + pd.Timedelta(days=1)
+    else:
+        data_end = _infer_data_end(con, columns["transactions"], types["transactions"])
     for table in tables[1:]:
         if progress:
             progress(table)
