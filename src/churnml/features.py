@@ -81,6 +81,8 @@ EVENT_TYPES: dict[str, str] = {
 the data, so training and scoring always see the same columns; anything else counts as ``other``."""
 ACCOUNT_MANAGER_CHANGE = "account_manager_change"
 """``event_type`` of a service event recording that the customer's account manager changed."""
+KNOWN_EVENT_TYPES: tuple[str, ...] = (*EVENT_TYPES, ACCOUNT_MANAGER_CHANGE)
+"""Every ``event_type`` with features of its own; the rest count as ``other``."""
 
 MAX_BITMASK_VALUES = 62
 """A ``category``/``channel`` column with at most this many distinct values is counted with a
@@ -837,7 +839,7 @@ def _transaction_ctes(layout: Mapping[str, frozenset[str]], values: Mapping[str,
 
 def _service_ctes(layout: Mapping[str, frozenset[str]]) -> list[tuple[str, str]]:
     columns = layout["service_events"]
-    known = ", ".join(f"'{t}'" for t in [*EVENT_TYPES, ACCOUNT_MANAGER_CHANGE])
+    known = ", ".join(f"'{t}'" for t in KNOWN_EVENT_TYPES)
     extra = [c for c in ("resolved_at", "satisfaction") if c in columns]
     sv = (
         f"SELECT customer_id, timestamp, {''.join(c + ', ' for c in extra)}{_day('timestamp')} AS t_day, "

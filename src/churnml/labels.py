@@ -295,13 +295,16 @@ def refuse_as_of_after_data(as_of: pd.Timestamp, data_end: pd.Timestamp | None, 
         )
 
 
-def refuse_as_of_before_data(as_of: pd.Timestamp, data_start: pd.Timestamp | None) -> None:
-    """Raise when no transaction lies before ``as_of``: nobody has a history to score from.
+def refuse_scoring_as_of(as_of: pd.Timestamp, data_start: pd.Timestamp | None, data_end: pd.Timestamp | None) -> None:
+    """Raise when ``as_of`` cannot be scored: more than :data:`DATA_END_TOLERANCE` after the data's
+    end (:func:`refuse_as_of_after_data`), or not after the first transaction (``data_start``), when
+    nobody has a history to score from. Every scoring path (DuckDB, Spark) checks through here.
 
     Raises
     ------
     ProblemError
     """
+    refuse_as_of_after_data(as_of, data_end)
     if data_start is not None and pd.Timestamp(as_of) <= pd.Timestamp(data_start):
         raise ProblemError(
             f"As-of date {pd.Timestamp(as_of):%Y-%m-%d} is not after the first transaction "
@@ -386,8 +389,7 @@ def build_scoring_frame(dataset: Dataset, as_of: pd.Timestamp, config: Config) -
     >>> frame = build_scoring_frame(ds, pd.Timestamp("2024-07-01"), Config())   # doctest: +SKIP
     """
     as_of = pd.Timestamp(as_of)
-    refuse_as_of_after_data(as_of, dataset.data_end)
-    refuse_as_of_before_data(as_of, dataset.con.execute("SELECT MIN(timestamp) FROM transactions").fetchone()[0])
+    refuse_scoring_as_of(as_of, dataset.con.execute("SELECT MIN(timestamp) FROM transactions").fetchone()[0], dataset.data_end)
     frame = build_features(dataset, [as_of], config)
     if frame.empty:
         raise ProblemError(f"No customers in the population at {as_of:%Y-%m-%d}. " + _population_hint(dataset, config))

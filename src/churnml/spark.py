@@ -65,8 +65,7 @@ from churnml.labels import (
     assemble_training_set,
     checked_training_cutoffs,
     label_query,
-    refuse_as_of_after_data,
-    refuse_as_of_before_data,
+    refuse_scoring_as_of,
 )
 from churnml.schema import TABLES
 
@@ -468,8 +467,7 @@ def write_features(path: str, as_of: pd.Timestamp, out: str, config: Config, mas
         When nobody is in the population at ``as_of``, or ``as_of`` lies after the data's end.
     """
     data = read_tables(spark_session(master), path, config)
-    refuse_as_of_after_data(as_of, data.data_end)
-    refuse_as_of_before_data(as_of, _first_transaction(data))
+    refuse_scoring_as_of(as_of, _first_transaction(data), data.data_end)
     write_parquet_atomically(feature_frame(data, [as_of], config, ordered=False), out)
     rows = data.spark.read.parquet(out).count()
     if rows == 0:
@@ -661,8 +659,7 @@ def score(
 
     config = config or Config()
     as_of = pd.Timestamp(as_of)
-    refuse_as_of_after_data(as_of, data.data_end)
-    refuse_as_of_before_data(as_of, _first_transaction(data))
+    refuse_scoring_as_of(as_of, _first_transaction(data), data.data_end)
     features = feature_frame(data, [as_of], config, ordered=False).drop("cutoff").persist()
     try:
         if features.isEmpty():

@@ -161,13 +161,13 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
 
 def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], attributes: dict[str, str], config: Config) -> list[str]:
     """Data that is used, but perhaps not as the user expects (and optional tables it lacks)."""
-    from churnml.features import ACCOUNT_MANAGER_CHANGE, EVENT_TYPES  # the types with features of their own
+    from churnml.features import KNOWN_EVENT_TYPES as known  # local: features builds on this module's output
 
-    notes = []
     def table(name: str) -> str:
         yours = config.table_name(name)
         return name if yours == name else f"{yours} ({name})"
 
+    notes = []
     if "service_events" not in tables:
         notes.append(f"No {table('service_events')} table: the service-history features "
                      "(complaints, tickets, calls, satisfaction) are left out.")
@@ -176,7 +176,6 @@ def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], attributes: 
                      f"a horizon without transactions, and as active with one in the last {config.problem.active_days} "
                      "days (the non-contractual rule). Add account closures as churn_events for the contractual one.")
     if "service_events" in tables:
-        known = [*EVENT_TYPES, ACCOUNT_MANAGER_CHANGE]
         rows = con.execute(
             f"SELECT event_type, count(*) FROM service_events WHERE event_type NOT IN ({', '.join(_lit(k) for k in known)}) "
             "GROUP BY 1 ORDER BY 2 DESC, 1"
@@ -317,11 +316,12 @@ def _read_formats(con: duckdb.DuckDBPyConnection, table: str, mapping: dict[str,
         replaced[mapping["event_type"]] = renamed
     if not replaced:
         return
-    try:
-        con.execute(f"SELECT try_strptime('2024-01-31', {_lit(fmt.date_format or '%Y-%m-%d')})")
-    except duckdb.Error as exc:
-        raise ConfigError(f"[input] date_format {fmt.date_format!r} is not a format DuckDB reads: {exc}. "
-                          'Use strftime codes, e.g. "%d.%m.%Y" or "%m/%d/%Y %H:%M".') from None
+    if fmt.date_format:
+        try:
+            con.execute(f"SELECT try_strptime('2024-01-31', {_lit(fmt.date_format)})")
+        except duckdb.Error as exc:
+            raise ConfigError(f"[input] date_format {fmt.date_format!r} is not a format DuckDB reads: {exc}. "
+                              'Use strftime codes, e.g. "%d.%m.%Y" or "%m/%d/%Y %H:%M".') from None
     con.execute(f"ALTER VIEW raw_{table} RENAME TO raw_{table}_as_written")
     columns = ", ".join(f"{sql} AS {_q(raw)}" for raw, sql in replaced.items())
     con.execute(f"CREATE VIEW raw_{table} AS SELECT * REPLACE ({columns}) FROM raw_{table}_as_written")
@@ -329,11 +329,10 @@ def _read_formats(con: duckdb.DuckDBPyConnection, table: str, mapping: dict[str,
 
 def _event_type_sql(mapping: dict[str, str], event_types: Mapping[str, str]) -> str | None:
     """SQL giving the raw ``event_type`` column with ``[input.event_types]`` applied; None without any."""
-    from churnml.features import ACCOUNT_MANAGER_CHANGE, EVENT_TYPES
+    from churnml.features import KNOWN_EVENT_TYPES as known
 
     if not event_types:
         return None
-    known = [*EVENT_TYPES, ACCOUNT_MANAGER_CHANGE]
     wrong = {yours: ours for yours, ours in event_types.items() if ours not in known}
     if wrong:
         yours, ours = next(iter(wrong.items()))

@@ -189,10 +189,10 @@ def score_command(
     fmt = io.format_for(out_path, fmt)
     if chunk_size < 1:
         raise ConfigError(f"--chunk-size must be at least 1, got {chunk_size}.")
+    models = load_models(alias)  # before the data: a missing model or another horizon needs no validation run
+    _check_horizon(models, cfg)
     dataset = load_dataset(Path(data), cfg)
     show_data_notes(dataset.summary, data, config)
-    models = load_models(alias)
-    _check_horizon(models, cfg)
     with console.status("Building features…"):
         features = build_scoring_frame(dataset, as_of_ts, cfg)
 
