@@ -396,9 +396,23 @@ def render_reason(spec: FeatureSpec, row: Mapping[str, Any]) -> str:
         values[field] = value
     if spec.reason_bound is not None and spec.reason_side:
         value = row.get(spec.name) if hasattr(row, "get") else None
-        if _is_missing(value) or (value - spec.reason_bound) * spec.reason_side <= 0:
+        if _is_missing(value) or not reason_is_true(spec, np.float64(value)):
             return ""  # "spend down 50%" for a rise
     return singular_counts(_REASON_FORMAT.format(spec.reason, **values))
+
+
+def reason_is_true(spec: FeatureSpec, values: Any, typical: float | None = None) -> Any:
+    """Where ``spec``'s reason is true of a value: beyond ``typical`` (the training median) and
+    :attr:`FeatureSpec.reason_bound` on :attr:`FeatureSpec.reason_side`. Boolean like ``values``
+    (NaN: false); None when nothing limits it (no side, or neither limit known).
+    """
+    limits = [v for v in (typical, spec.reason_bound) if v is not None]
+    if spec.reason_side == 0 or not limits:
+        return None
+    with np.errstate(invalid="ignore"):
+        if spec.reason_side > 0:
+            return values > max(limits)
+        return values < min(limits)
 
 
 class _ReasonFormatter(string.Formatter):

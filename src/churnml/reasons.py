@@ -26,7 +26,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from churnml.features import FeatureSpec, render_reason
+from churnml.features import FeatureSpec, reason_is_true, render_reason
 
 TOP_K = 3
 MIN_EFFECT = 0.01
@@ -137,17 +137,6 @@ def typical_values(reference: Mapping | None) -> dict[str, float]:
     return {name: float(s["median"]) for name, s in stats.items() if s.get("median") is not None}
 
 
-def _true_of(spec: FeatureSpec, values: np.ndarray, typical: float | None) -> np.ndarray | None:
-    """Rows whose value makes ``spec``'s reason true (see the module docs); None: every row."""
-    limits = [v for v in (typical, spec.reason_bound) if v is not None]
-    if spec.reason_side == 0 or not limits:
-        return None
-    with np.errstate(invalid="ignore"):
-        if spec.reason_side > 0:
-            return values > max(limits)
-        return values < min(limits)
-
-
 def explain(
     contributions: pd.DataFrame,
     features: pd.DataFrame,
@@ -192,7 +181,7 @@ def explain(
     names = list(contributions.columns)
     has_reason = np.array([by_name.get(name) is not None and by_name[name].reason is not None for name in names])
     typical = typical or {}
-    gates = {j: _true_of(by_name[names[j]], features[names[j]].to_numpy(dtype=float), typical.get(names[j]))
+    gates = {j: reason_is_true(by_name[names[j]], features[names[j]].to_numpy(dtype=float), typical.get(names[j]))
              for j in np.flatnonzero(has_reason) if by_name[names[j]].kind == "numeric"}
     gates = {j: rows for j, rows in gates.items() if rows is not None}
     eligible = has_reason
