@@ -167,10 +167,26 @@ def models(training_sets, fit_small_models) -> LoadedModels:
     return LoadedModels(churn, value, "1", "2", "run-spark-test", metadata)
 
 
+def test_scoring_partitions() -> None:
+    rows_per = churn_spark.ROWS_PER_SCORING_PARTITION
+    assert churn_spark.scoring_partitions(1_338, 200, 2) == 1  # a small table: one file
+    assert churn_spark.scoring_partitions(0, 200, 2) == 1
+    assert churn_spark.scoring_partitions(30_000, 200, 2) == 2  # each core busy once rows fill it
+    assert churn_spark.scoring_partitions(461_230, 200, 2) == 10  # one per ROWS_PER_SCORING_PARTITION rows
+    assert churn_spark.scoring_partitions(rows_per * 500, 200, 400) == 200  # coalescing never adds partitions
+    assert churn_spark.scoring_partitions(10_000_000, 400, 400) == 400  # a cluster keeps its cores busy
+
+
 def test_scores_match_duckdb(dataset, sdata, models, tmp_path: Path) -> None:
     duck = score(dataset, SCORE_AS_OF, models, Config())
     out = tmp_path / "scores"
-    summary = churn_spark.score(sdata, SCORE_AS_OF, models, str(out), Config())
+    # Spark's default 200 shuffle partitions once gave one part file per partition, whatever the size
+    sdata.spark.conf.set("spark.sql.shuffle.partitions", "40")
+    try:
+        summary = churn_spark.score(sdata, SCORE_AS_OF, models, str(out), Config())
+    finally:
+        sdata.spark.conf.set("spark.sql.shuffle.partitions", "2")
+    assert len(duck) < churn_spark.MIN_ROWS_PER_CORE and len(list(out.glob("part-*.parquet"))) == 1
     spark = pd.read_parquet(out).sort_values("customer_id").reset_index(drop=True)
     assert list(spark.columns) == list(SCORE_COLUMNS)
     assert summary["rows"] == len(duck)
