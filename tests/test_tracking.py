@@ -83,3 +83,56 @@ def test_a_value_model_from_another_run_has_no_predicted_value_reference() -> No
     mixed = tracking.LoadedModels(None, None, "2", "1", "run-b", {"monitoring_reference": reference, "value_run_id": "run-a"})
     assert set(mixed.monitoring_reference["scores"]) == {"churn_probability"}
     assert set(reference["scores"]) == {"churn_probability", "predicted_value"}  # the stored one is untouched
+
+
+def _register_dummy_pair(metadata: dict) -> str:
+    """Log and register two tiny real models as champions; the training run's id."""
+    import pandas as pd
+    from sklearn.dummy import DummyClassifier, DummyRegressor
+
+    frame = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0]})
+    with tracking.start_training_run("moved-store") as run:
+        churn, value = run.log_models(DummyClassifier().fit(frame, [0, 1, 0, 1]), DummyRegressor().fit(frame, [1.0, 2.0, 3.0, 4.0]),
+                                      frame, metadata)
+    tracking.set_alias(tracking.CHURN_MODEL_NAME, tracking.CHAMPION, churn)
+    tracking.set_alias(tracking.VALUE_MODEL_NAME, tracking.CHAMPION, value)
+    return run.run_id
+
+
+def test_a_moved_store_loads_its_models_and_trains_into_its_new_place(tmp_path, monkeypatch):
+    # The SQLite store records absolute artifact paths; a store moved whole (to a serving host,
+    # another project folder) said "No such artifact: ''" and new runs recreated the old folder.
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    old, new = tmp_path / "old" / "mlruns", tmp_path / "new" / "mlruns"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{old / 'mlflow.db'}")
+    run_id = _register_dummy_pair({"as_of": "2025-01-01"})
+    shutil.copytree(old, tmp_path / "without_artifacts", ignore=shutil.ignore_patterns("artifacts"))
+    new.parent.mkdir()
+    shutil.move(old, new)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{new / 'mlflow.db'}")
+
+    models = tracking.load_models("champion")
+    assert models.metadata["as_of"] == "2025-01-01" and models.run_id == run_id
+    assert list(models.churn.predict(pd_frame())) == [0] and models.value.predict(pd_frame())[0] == 2.5
+    assert tracking.load_run_json(run_id, tracking.METADATA_FILE)["as_of"] == "2025-01-01"
+    assert tracking.load_model(tracking.VALUE_MODEL_NAME, "1")[1] == "1"
+
+    second = _register_dummy_pair({"as_of": "2025-02-01"})
+    assert not old.exists()  # the old place is not recreated
+    assert (new / "artifacts" / second / "artifacts" / tracking.METADATA_FILE).is_file()
+    assert tracking.load_models("champion").metadata["as_of"] == "2025-02-01"
+    assert tracking.load_models("1").metadata["as_of"] == "2025-01-01"
+
+    # A database copied without its artifacts: a clear error that says what to copy.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'without_artifacts' / 'mlflow.db'}")
+    with pytest.raises(ModelNotFoundError, match=r"churnml-churn v1 is registered in .* but the model cannot be read from .*"
+                                                 r"The artifacts must travel with the store"):
+        tracking.load_models("champion")
+
+
+def pd_frame():
+    import pandas as pd
+
+    return pd.DataFrame({"x": [5.0]})

@@ -97,11 +97,33 @@ def _client(create: bool = False) -> MlflowClient:
 def _experiment_id(client: MlflowClient) -> str:
     experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
     if experiment is not None:
+        _follow_moved_store(experiment)
         return experiment.experiment_id
     artifact_location = None
     if tracking_uri().startswith("sqlite:///"):
         artifact_location = (store_dir() / "artifacts").as_uri()
     return client.create_experiment(EXPERIMENT_NAME, artifact_location=artifact_location)
+
+
+def _follow_moved_store(experiment: Any) -> None:
+    """Point a moved SQLite store's experiment at its own ``artifacts`` folder.
+
+    The root is recorded as an absolute path when the experiment is made. After the store has
+    been moved or copied (the old folder gone), new runs would recreate the old path and write
+    there. MLflow has no call to change an experiment's artifact location, so this updates the
+    ``experiments`` table of the SQLite store itself (the column MLflow reads it from), and only
+    when the old root no longer exists and this store has its own ``artifacts`` beside it.
+    """
+    uri, own = tracking_uri(), store_dir() / "artifacts"
+    root = experiment.artifact_location or ""
+    if (not uri.startswith("sqlite:///") or not root.startswith("file:") or root.rstrip("/") == own.as_uri()
+            or Path(_local_path(root)).exists() or not own.is_dir()):
+        return
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(uri[len("sqlite:///"):])) as db, db:
+        db.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?",
+                   (own.as_uri(), int(experiment.experiment_id)))
 
 
 def _flat(prefix: str, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -293,8 +315,49 @@ def _version_for(client: MlflowClient, name: str, alias_or_version: str) -> Any:
 def load_run_metadata(run_id: str) -> dict:
     """``metadata.json`` of a training run."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=METADATA_FILE, dst_path=tmp, tracking_uri=tracking_uri())
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        return json.loads(_download(run_id, METADATA_FILE, tmp).read_text(encoding="utf-8"))
+
+
+# A SQLite store records its artifacts' absolute location: the experiment's root
+# (``<store>/artifacts`` when it was made) and each run's and model's folder under it. A store
+# moved or copied whole (mlflow.db with artifacts/ beside it, e.g. to a serving host) still
+# points at the old place. Reads fall back to the same run or model folder under this store's
+# own ``artifacts``; training points the experiment at it (:func:`_experiment_id`).
+
+
+def _here(uri: str) -> str | None:
+    """A file URI that does not exist, found under this store's ``artifacts`` folder.
+
+    The longest tail of the path that exists there (``<run id>/artifacts/…`` or
+    ``models/<model id>/artifacts``: run and model ids are unique), or None.
+    """
+    if not uri.startswith("file:") or Path(_local_path(uri)).exists():
+        return None
+    parts = Path(_local_path(uri)).parts[1:]
+    artifacts = store_dir() / "artifacts"
+    for start in range(1, len(parts) - 1):
+        moved = artifacts.joinpath(*parts[start:])
+        if moved.exists():
+            return moved.as_uri()
+    return None
+
+
+def _local_path(uri: str) -> str:
+    from urllib.parse import unquote, urlparse
+
+    return unquote(urlparse(uri).path)
+
+
+def _download(run_id: str, artifact_path: str, dst: str) -> Path:
+    """One artifact of a run, from where the store records it or, for a moved store, from here."""
+    try:
+        return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_path, dst_path=dst,
+                                                        tracking_uri=tracking_uri()))
+    except (MlflowException, OSError):
+        moved = _here(f"{_client().get_run(run_id).info.artifact_uri.rstrip('/')}/{artifact_path}")
+        if moved is None:
+            raise
+        return Path(_local_path(moved))
 
 
 def load_models(alias: str = CHAMPION) -> LoadedModels:
@@ -317,9 +380,12 @@ def load_models(alias: str = CHAMPION) -> LoadedModels:
     client = _client()
     churn_version = _version_for(client, CHURN_MODEL_NAME, alias)
     value_version = _version_for(client, VALUE_MODEL_NAME, alias)
-    churn = mlflow.sklearn.load_model(f"models:/{CHURN_MODEL_NAME}/{churn_version.version}")
-    value = mlflow.sklearn.load_model(f"models:/{VALUE_MODEL_NAME}/{value_version.version}")
-    metadata = load_run_metadata(churn_version.run_id)
+    churn = _load_version(client, churn_version)
+    value = _load_version(client, value_version)
+    try:
+        metadata = load_run_metadata(churn_version.run_id)
+    except (MlflowException, OSError):
+        raise ModelNotFoundError(_missing_files(client, churn_version, METADATA_FILE)) from None
     metadata["value_run_id"] = value_version.run_id
     return LoadedModels(churn, value, str(churn_version.version), str(value_version.version), churn_version.run_id, metadata)
 
@@ -331,7 +397,34 @@ def load_model(name: str, alias_or_version: str) -> tuple[Any, str] | None:
         version = _version_for(client, name, alias_or_version)
     except ModelNotFoundError:
         return None
-    return mlflow.sklearn.load_model(f"models:/{name}/{version.version}"), str(version.version)
+    return _load_version(client, version), str(version.version)
+
+
+def _load_version(client: MlflowClient, version: Any) -> Any:
+    """The fitted model of a registered version; a clear error when its files are gone."""
+    try:
+        return mlflow.sklearn.load_model(f"models:/{version.name}/{version.version}")
+    except (MlflowException, OSError):
+        location = version.source
+        with contextlib.suppress(MlflowException):
+            if location.startswith("models:/m-"):  # MLflow 3: a logged model's own folder
+                location = client.get_logged_model(location[len("models:/"):]).artifact_location
+        moved = _here(location)
+        if moved is None:
+            raise ModelNotFoundError(_missing_files(client, version, "the model")) from None
+        return mlflow.sklearn.load_model(moved)
+
+
+def _missing_files(client: MlflowClient, version: Any, what: str) -> str:
+    """Message for a registered version whose artifacts cannot be read (a store copied without them)."""
+    where = None
+    with contextlib.suppress(MlflowException, AttributeError):
+        where = client.get_run(version.run_id).info.artifact_uri
+    return (
+        f"{version.name} v{version.version} is registered in {tracking_uri()}, but {what} cannot be read"
+        f"{f' from {where}' if where else ''}. The artifacts must travel with the store: copy or move the whole "
+        "mlruns/ folder (mlflow.db with artifacts/ beside it), or set MLFLOW_TRACKING_URI to the store the models were trained in."
+    )
 
 
 @dataclass(frozen=True)
@@ -453,8 +546,7 @@ def load_run_json(run_id: str, artifact_path: str) -> Any | None:
     """A JSON artifact of a run, or None when the run has no such file."""
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_path, dst_path=tmp, tracking_uri=tracking_uri())
-            return json.loads(Path(path).read_text(encoding="utf-8"))
+            return json.loads(_download(run_id, artifact_path, tmp).read_text(encoding="utf-8"))
     except (MlflowException, OSError):
         return None
 
