@@ -58,6 +58,11 @@ class TrainingConfig:
     seed: int = 42
     min_customers: int = 300
     """Fewer customers than this in the training population is an error, not a model."""
+    max_categorical_levels: int = 50
+    """A categorical attribute with more values than this in the training data (an account
+    manager's code, a postcode) is left out of the models: it names groups of customers rather
+    than describing them, and the trees fit its rare values to noise. Map it to fewer groups
+    (a view over the customers table) to use it."""
 
 
 @dataclass(frozen=True)
@@ -221,6 +226,7 @@ _LIMITS: dict[str, dict[str, _Rule]] = {
         "timeout_seconds": (lambda v: v > 0, "a positive number of seconds"),  # as `--timeout`
         "seed": (lambda v: 0 <= v < 2**32, f"between 0 and {2**32 - 1}"),  # Optuna's (NumPy's) seed range
         "min_customers": _ZERO_OR_MORE,
+        "max_categorical_levels": _ZERO_OR_MORE,
     },
     "targeting": {
         "contact_cost": _ZERO_OR_MORE,

@@ -111,12 +111,18 @@ def train_command(
         markup=True,
     )
     console.print(f"Run {result.run_id}: churnml-churn v{result.churn_version}, churnml-value v{result.value_version} — {result.promotion_reason}.")
+    if result.left_out:
+        columns = ", ".join(f"{name} ({count:,} values)" for name, count in result.left_out.items())
+        warn(f"left out of the models: {columns}. A categorical attribute with more than "
+             f"{cfg.training.max_categorical_levels} values names groups of customers rather than describing "
+             "them, and the trees fit its rare values to noise. Map it to fewer groups to use it, or raise "
+             "[training] max_categorical_levels in the config.")
     weak = [kind for kind in ("churn", "value") if result.grades.get(kind) == "C"]
     if weak:
         warn(f"the {' and '.join(weak)} model{'s are' if len(weak) > 1 else ' is'} grade C: no better than the best simple "
              "baseline on the test cutoff. Scores from it rank customers no better than that baseline would; check the "
              "data (enough history? the right churn definition?) before acting on them."
-             + (" It was promoted because there was no champion yet." if result.promoted and "first model" in result.promotion_reason else ""))
+             + (" It was promoted because there was no champion yet." if result.first_model else ""))
     return result
 
 
