@@ -62,7 +62,7 @@ def models(dataset, fit_small_models) -> LoadedModels:
     churn, value, _ = fit_small_models(training, (80, 60), 15, ("validation", "test"))
     reference = reference_statistics(training.split("test"), training.feature_names, training.categorical_features, {}, TRAIN_AS_OF)
     metadata = {"as_of": f"{TRAIN_AS_OF:%Y-%m-%d}", "specs": [s.to_dict() for s in training.specs], "grade": "B",
-                "monitoring_reference": reference}
+                "monitoring_reference": reference, "base_rate": float(training.split("test")["churned"].mean())}
     return LoadedModels(churn, value, "3", "4", "run-test", metadata)
 
 
@@ -142,7 +142,15 @@ def test_sidecar_records_models_data_and_distributions(scores, dataset, models, 
     assert record["rows"] == len(scores)
     assert sum(record["counts"]["segment"].values()) == len(scores)
     assert record["distributions"]["churn_probability"]["q50"] == pytest.approx(scores["churn_probability"].median())
-    assert record["config"]["segments"]["risk_thresholds"] == [0.2, 0.5]
+    assert record["config"]["segments"]["risk_multiples"] == [1.5, 3.0] and record["config"]["segments"]["risk_thresholds"] is None
+    base_rate = models.metadata["base_rate"]
+    assert record["models"]["base_rate"] == base_rate
+    assert record["risk_tier_thresholds"] == {"medium_min": pytest.approx(1.5 * base_rate), "high_min": pytest.approx(3 * base_rate)}
+    # the tiers in the file follow those cut points, and the value tiers the value if retained
+    tiers = pd.cut(scores["churn_probability"], [-1, 1.5 * base_rate, 3 * base_rate, 2], right=False, labels=["low", "medium", "high"])
+    assert (scores["risk_tier"] == tiers.astype(str)).all()
+    high_min = record["value_tier_thresholds"]["high_min"]
+    assert ((scores["predicted_value"] + scores["value_at_risk"] >= high_min - 1e-9) == (scores["value_tier"] == "high")).all()
     pd.testing.assert_frame_equal(pd.read_parquet(out), scores)
 
 

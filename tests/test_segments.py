@@ -14,6 +14,7 @@ from churnml.segments import (
     SEGMENTS,
     ValueThresholds,
     assign_segments,
+    risk_cut_points,
     lifecycle_stages,
     resolve_segment,
     risk_tiers,
@@ -24,14 +25,25 @@ from churnml.segments import (
 )
 
 
-def test_risk_tiers_default_thresholds_are_half_open() -> None:
+def test_risk_tiers_without_a_base_rate_use_fixed_half_open_thresholds() -> None:
+    # models trained before the base rate was recorded
     tiers = risk_tiers([0.0, 0.1999, 0.2, 0.4999, 0.5, 1.0])
     assert list(tiers) == ["low", "low", "medium", "medium", "high", "high"]
 
 
-def test_risk_tiers_follow_config() -> None:
+def test_risk_tiers_are_multiples_of_the_base_rate() -> None:
+    # With a 6.5 % base rate, fixed 0.2/0.5 called a customer at 2.5 times the average risk "low".
+    assert risk_cut_points(base_rate=0.065) == pytest.approx((0.0975, 0.195))
+    assert list(risk_tiers([0.05, 0.0975, 0.16, 0.195, 0.6], base_rate=0.065)) == ["low", "medium", "medium", "high", "high"]
+    config = Config().replace(segments={"risk_multiples": (2.0, 4.0)})
+    assert list(risk_tiers([0.09, 0.15, 0.2], config, base_rate=0.05)) == ["low", "medium", "high"]
+    assert risk_cut_points(base_rate=0.5) == (0.75, 0.95)  # capped below 1: both tiers can hold someone
+    assert risk_cut_points(base_rate=0.0) == risk_cut_points(base_rate=None) == (0.2, 0.5)
+
+
+def test_fixed_risk_thresholds_in_the_config_win() -> None:
     config = Config().replace(segments={"risk_thresholds": (0.1, 0.3)})
-    assert list(risk_tiers([0.05, 0.2, 0.35], config)) == ["low", "medium", "high"]
+    assert list(risk_tiers([0.05, 0.2, 0.35], config, base_rate=0.01)) == ["low", "medium", "high"]
 
 
 def test_value_tiers_follow_80_20() -> None:

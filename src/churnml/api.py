@@ -460,7 +460,8 @@ class ScoringService:
         self.aliases = {k: list(v) for k, v in (aliases or {}).items()}
         self.as_of = pd.Timestamp(as_of)
         self.scores = score_features(snapshot, models, self.as_of, self.config)
-        self.value_thresholds: ValueThresholds = compute_value_thresholds(self.scores["predicted_value"].to_numpy(), self.config)
+        self.value_thresholds: ValueThresholds = compute_value_thresholds(
+            (self.scores["predicted_value"] + self.scores["value_at_risk"]).to_numpy(), self.config)
         self.attribute_kinds = _attribute_kinds(models)
         self._names = segment_names(self.config)
         self._row = {customer_id: i for i, customer_id in enumerate(self.scores["customer_id"].tolist())}

@@ -69,8 +69,13 @@ class TrainingConfig:
 class SegmentsConfig:
     """Tier thresholds and the value × risk segments (see docs in ``churnml.segments``)."""
 
-    risk_thresholds: tuple[float, float] = (0.2, 0.5)
-    """churn_probability below the first is `low`, below the second `medium`, else `high`."""
+    risk_thresholds: tuple[float, float] | None = None
+    """Fixed cut points: churn_probability below the first is `low`, below the second `medium`,
+    else `high`. Unset (the default), the cut points are `risk_multiples` of the base rate."""
+    risk_multiples: tuple[float, float] = (1.5, 3.0)
+    """Without `risk_thresholds`: `medium` from 1.5 times the churn model's base rate (the churn
+    rate at its test cutoff), `high` from 3 times. A 90-day churn rate is often a few percent;
+    fixed cut points of 0.2 and 0.5 then called customers at 2.5 times the average risk "low"."""
     value_shares: tuple[float, float] = (0.8, 0.95)
     """Top value tier: the customers that together make the first 80% of predicted value; `medium`
     the next 15%; `low` the rest (80/20 idea)."""
@@ -250,6 +255,7 @@ def _is_date(text: str) -> bool:
 # What a setting means, added in parentheses to a wrong-type message; keys ending in a unit get it.
 _NOTES = {
     "risk_thresholds": "low, high",
+    "risk_multiples": "medium, high",
     "value_shares": "top, medium",
     "names": "segment key = display name",
     "actions": "segment key = suggested action",
@@ -332,7 +338,8 @@ def _setting(section: str, key: str, value: Any, hint: Any, source: str) -> Any:
         return dict(value)
     if not _matches(value, hint):
         raise ConfigError(f"{source}: [{section}] {key} must be {_describe(hint)}{_note(key)}, got {value!r} ({_kind(value)}).")
-    return tuple(value) if get_origin(hint) is tuple else value
+    inner = next((arg for arg in get_args(hint) if arg is not type(None)), hint) if _is_union(hint) else hint
+    return tuple(value) if get_origin(inner) is tuple else value
 
 
 def _section(name: str, cls: type, values: Any, source: str) -> Any:
@@ -374,9 +381,13 @@ def _check_section(name: str, obj: Any, source: str) -> None:
                 raise ConfigError(f"{source}: {where} names unknown segment(s) {', '.join(unknown)}. "
                                   f"Valid segments: {', '.join(SEGMENTS)}.")
     if isinstance(obj, SegmentsConfig):
-        low, high = obj.risk_thresholds
-        if not 0 < low < high < 1:
-            raise ConfigError(f"{source}: [segments] risk_thresholds must satisfy 0 < low < high < 1, got {obj.risk_thresholds}.")
+        if obj.risk_thresholds is not None:
+            low, high = obj.risk_thresholds
+            if not 0 < low < high < 1:
+                raise ConfigError(f"{source}: [segments] risk_thresholds must satisfy 0 < low < high < 1, got {obj.risk_thresholds}.")
+        low, high = obj.risk_multiples
+        if not 0 < low < high:
+            raise ConfigError(f"{source}: [segments] risk_multiples must satisfy 0 < medium < high, got {obj.risk_multiples}.")
         a, b = obj.value_shares
         if not 0 < a < b <= 1:
             raise ConfigError(f"{source}: [segments] value_shares must satisfy 0 < top < medium <= 1, got {obj.value_shares}.")

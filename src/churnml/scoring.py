@@ -53,6 +53,7 @@ from churnml.segments import (
     ValueThresholds,
     assign_segments,
     lifecycle_stages,
+    risk_cut_points,
     risk_tiers,
     value_thresholds as compute_value_thresholds,
     value_tiers,
@@ -140,7 +141,7 @@ def _finish(
     timings: dict[str, float] | None = None,
 ) -> pd.DataFrame:
     """Reasons, tiers, segments and the final columns for rows whose predictions are known."""
-    risk = risk_tiers(churn_probability, config)
+    risk = risk_tiers(churn_probability, config, models.metadata.get("base_rate"))
     explained = np.ones(len(features), dtype=bool)
     if config.scoring.reasons_for == "at_risk":
         explained = np.asarray(risk) != "low"
@@ -156,7 +157,7 @@ def _finish(
         del contributions
     with _timed(timings, "segments"):
         predicted_value = (1.0 - churn_probability) * value_if_retained
-        value = value_tiers(predicted_value, thresholds)
+        value = value_tiers(value_if_retained, thresholds)
         segment = assign_segments(value, risk)
         stage = lifecycle_stages(
             features[TENURE_FEATURE].to_numpy(dtype=float),
@@ -196,7 +197,7 @@ def population_value_thresholds(features: pd.DataFrame, models: Any, config: Con
     """
     names = check_features(features, models)
     churn_probability, value_if_retained = predict(features, models, names)
-    return compute_value_thresholds((1.0 - churn_probability) * value_if_retained, config)
+    return compute_value_thresholds(value_if_retained, config)
 
 
 def score_features(
@@ -242,7 +243,7 @@ def score_features(
     features = _sorted(features)
     churn_probability, value_if_retained = predict(features, models, names)
     if value_thresholds is None:
-        value_thresholds = compute_value_thresholds((1.0 - churn_probability) * value_if_retained, config)
+        value_thresholds = compute_value_thresholds(value_if_retained, config)
     return _finish(features, churn_probability, value_if_retained, models, names, model_specs(models),
                    pd.Timestamp(as_of), config, value_thresholds)
 
@@ -298,7 +299,7 @@ def score_chunks(
             if progress:
                 progress("predict", stop, n)
     with _timed(timings, "segments"):
-        thresholds = compute_value_thresholds((1.0 - churn_probability) * value_if_retained, config)
+        thresholds = compute_value_thresholds(value_if_retained, config)
     for start, stop in bounds:
         yield _finish(features.iloc[start:stop], churn_probability[start:stop], value_if_retained[start:stop],
                       models, names, specs, as_of, config, thresholds, timings)
@@ -376,7 +377,9 @@ def score_metadata(
             "run_id": models.run_id,
             "trained_as_of": models.metadata.get("as_of"),
             "grade": models.metadata.get("grade"),
+            "base_rate": models.metadata.get("base_rate"),
         },
+        "risk_tier_thresholds": dict(zip(("medium_min", "high_min"), risk_cut_points(config, models.metadata.get("base_rate")))),
         "data_fingerprint": data_fingerprint,
         "quarantined_rows": quarantined_rows,
         "config": _jsonable(config),
@@ -445,7 +448,8 @@ def write_scores(
             "rows": writer.rows,
             "columns": list(SCORE_COLUMNS),
             "counts": counts,
-            "value_tier_thresholds": compute_value_thresholds(values["predicted_value"], _config_of(meta)).to_dict(),
+            "value_tier_thresholds": compute_value_thresholds(values["predicted_value"] + values["value_at_risk"],
+                                                              _config_of(meta)).to_dict(),
             "totals": {c: float(values[c].sum()) for c in ("predicted_value", "value_at_risk", "current_value")},
             "segments": {
                 key: {

@@ -1,12 +1,18 @@
 """Risk tiers, value tiers, value × risk segments, lifecycle stages and suggested actions.
 
-Risk tier
-    From ``churn_probability`` and ``config.segments.risk_thresholds`` (default ``(0.2, 0.5)``):
-    ``low`` below 0.2, ``medium`` from 0.2 up to 0.5, ``high`` from 0.5.
+Risk tier (relative to the base rate)
+    From ``churn_probability`` and the churn model's base rate (its test cutoff's churn rate):
+    ``low`` below 1.5 times the base rate, ``medium`` from 1.5 times, ``high`` from 3 times
+    (``config.segments.risk_multiples``; :func:`risk_cut_points`). With a 6.5 % base rate that is
+    ``medium`` from 0.0975 and ``high`` from 0.195. ``config.segments.risk_thresholds`` sets fixed
+    cut points instead; models trained before the base rate was recorded use 0.2 and 0.5.
 
 Value tier (the 80/20 idea)
-    Customers sorted by ``predicted_value``, largest first. ``high`` holds the customers who together
-    make the first 80 % of the population's total predicted value (the customer that crosses 80 %
+    On the value *if retained* (``predicted_value + value_at_risk``), not the expected value
+    ``predicted_value``, which already takes the risk off: the matrix crosses value with risk, so
+    a valuable customer about to leave belongs in ``high_value_at_risk``, not lower down the value
+    axis because of that risk. Customers sorted by it, largest first, ``high`` holds the customers
+    who together make the first 80 % of the population's total (the customer that crosses 80 %
     included), ``medium`` the next 15 % (up to 95 %), ``low`` the rest; shares come from
     ``config.segments.value_shares`` (default ``(0.8, 0.95)``). Customers with no positive value are
     always ``low``. The cut points are computed once over the whole population
@@ -106,9 +112,9 @@ class ValueThresholds:
     Attributes
     ----------
     high_min : float
-        Smallest predicted value in the ``high`` tier (``inf`` when no customer has value).
+        Smallest value if retained in the ``high`` tier (``inf`` when no customer has value).
     medium_min : float
-        Smallest predicted value in the ``medium`` tier.
+        Smallest value if retained in the ``medium`` tier.
     """
 
     high_min: float
@@ -128,14 +134,41 @@ class ValueThresholds:
         return cls(high_min=_num(values["high_min"]), medium_min=_num(values["medium_min"]))
 
 
-def risk_tiers(churn_probability: np.ndarray | pd.Series, config: Config | None = None) -> pd.Categorical:
+FIXED_RISK_THRESHOLDS = (0.2, 0.5)
+"""Cut points for models without a recorded base rate (trained before it was recorded)."""
+
+
+def risk_cut_points(config: Config | None = None, base_rate: float | None = None) -> tuple[float, float]:
+    """The churn probabilities where ``medium`` and ``high`` risk start.
+
+    ``config.segments.risk_thresholds`` when set; else ``risk_multiples`` times ``base_rate``
+    (at most 0.9 and 0.95, so both tiers can hold someone); else :data:`FIXED_RISK_THRESHOLDS`.
+
+    Example
+    -------
+    >>> risk_cut_points(base_rate=0.065)
+    (0.0975, 0.195)
+    """
+    segments = (config or Config()).segments
+    if segments.risk_thresholds is not None:
+        return tuple(float(v) for v in segments.risk_thresholds)
+    if base_rate is None or not 0 < base_rate < 1:
+        return FIXED_RISK_THRESHOLDS
+    low, high = segments.risk_multiples
+    return min(low * base_rate, 0.9), min(high * base_rate, 0.95)
+
+
+def risk_tiers(churn_probability: np.ndarray | pd.Series, config: Config | None = None,
+               base_rate: float | None = None) -> pd.Categorical:
     """Risk tier of each churn probability.
 
     Parameters
     ----------
     churn_probability : array-like of float
     config : Config, optional
-        ``config.segments.risk_thresholds`` gives the cut points (default ``(0.2, 0.5)``).
+        ``config.segments``: fixed ``risk_thresholds``, or ``risk_multiples`` of ``base_rate``.
+    base_rate : float, optional
+        The churn model's base rate (``metadata["base_rate"]``); see :func:`risk_cut_points`.
 
     Returns
     -------
@@ -144,21 +177,21 @@ def risk_tiers(churn_probability: np.ndarray | pd.Series, config: Config | None 
 
     Example
     -------
-    >>> list(risk_tiers([0.1, 0.2, 0.7]))
+    >>> list(risk_tiers([0.05, 0.1, 0.2], base_rate=0.065))
     ['low', 'medium', 'high']
     """
-    low, high = (config or Config()).segments.risk_thresholds
+    low, high = risk_cut_points(config, base_rate)
     codes = np.searchsorted(np.array([low, high]), np.asarray(churn_probability, dtype=float), side="right")
     return pd.Categorical.from_codes(codes, categories=list(RISK_TIERS))
 
 
-def value_thresholds(predicted_value: np.ndarray | pd.Series, config: Config | None = None) -> ValueThresholds:
+def value_thresholds(value: np.ndarray | pd.Series, config: Config | None = None) -> ValueThresholds:
     """Value-tier cut points over a whole population (80/20 idea, see the module docs).
 
     Parameters
     ----------
-    predicted_value : array-like of float
-        Predicted value of every customer in the population.
+    value : array-like of float
+        Value if retained of every customer in the population (see the module docs).
     config : Config, optional
         ``config.segments.value_shares`` (default ``(0.8, 0.95)``).
 
@@ -172,7 +205,7 @@ def value_thresholds(predicted_value: np.ndarray | pd.Series, config: Config | N
     ValueThresholds(high_min=100.0, medium_min=5.0)
     """
     top_share, medium_share = (config or Config()).segments.value_shares
-    values = np.asarray(predicted_value, dtype=float)
+    values = np.asarray(value, dtype=float)
     values = np.sort(values[np.isfinite(values) & (values > 0)])[::-1]
     total = values.sum()
     if len(values) == 0 or total <= 0:
@@ -186,12 +219,13 @@ def value_thresholds(predicted_value: np.ndarray | pd.Series, config: Config | N
     return ValueThresholds(high_min=high_min, medium_min=medium_min)
 
 
-def value_tiers(predicted_value: np.ndarray | pd.Series, thresholds: ValueThresholds) -> pd.Categorical:
+def value_tiers(value: np.ndarray | pd.Series, thresholds: ValueThresholds) -> pd.Categorical:
     """Value tier of each customer, given cut points from :func:`value_thresholds`.
 
     Parameters
     ----------
-    predicted_value : array-like of float
+    value : array-like of float
+        Value if retained.
     thresholds : ValueThresholds
 
     Returns
@@ -204,7 +238,7 @@ def value_tiers(predicted_value: np.ndarray | pd.Series, thresholds: ValueThresh
     >>> list(value_tiers([100, 10, 1], ValueThresholds(high_min=100, medium_min=10)))
     ['high', 'medium', 'low']
     """
-    values = np.nan_to_num(np.asarray(predicted_value, dtype=float), nan=0.0)
+    values = np.nan_to_num(np.asarray(value, dtype=float), nan=0.0)
     positive = values > 0
     codes = np.zeros(len(values), dtype=np.int8)
     codes[positive & (values >= thresholds.medium_min)] = 1

@@ -604,7 +604,7 @@ def score(
     """Score the population at ``as_of`` on Spark; write the scores as Parquet, atomically.
 
     Two passes, as in :func:`churnml.scoring.score_chunks`. The first pass predicts every
-    customer's value, and the driver computes the population-wide value-tier cut points from
+    customer's value if retained, and the driver computes the population-wide value-tier cut points from
     these values (one float per customer). The second pass runs
     :func:`churnml.scoring.score_features` on each Arrow batch, inside ``mapInPandas``, with
     those cut points.
@@ -676,14 +676,13 @@ def score(
         features = features.coalesce(scoring_partitions(
             features.count(), features.rdd.getNumPartitions(), data.spark.sparkContext.defaultParallelism))
 
-        def predicted_value(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        def value_if_retained(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
             for batch in batches:
                 names = check_features(batch, models)
-                churn_probability, value_if_retained = predict(batch, models, names)
-                yield pd.DataFrame({"predicted_value": (1.0 - churn_probability) * value_if_retained})
+                yield pd.DataFrame({"value_if_retained": predict(batch, models, names)[1]})
 
         with _quiet_pandas4():
-            values = features.mapInPandas(predicted_value, "predicted_value DOUBLE").toPandas()["predicted_value"]
+            values = features.mapInPandas(value_if_retained, "value_if_retained DOUBLE").toPandas()["value_if_retained"]
         thresholds = value_thresholds(values.to_numpy(dtype=float), config)
 
         def scored(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:

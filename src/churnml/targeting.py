@@ -6,8 +6,9 @@ a contact saves the share ``success_rate``, and costs ``contact_cost`` either wa
 with a positive benefit are listed, best first; the list stops at the budget (total contact cost)
 or at the maximum count, whichever comes first. Segments whose suggested action is no retention
 contact (``[targeting] skip_segments``; by default loyal high-value customers, "reward, do not
-disturb") are left out unless asked for by name: their value at risk is large because their value
-is, not because they are leaving, and would otherwise fill the top of the list.
+disturb") are left out unless asked for by name: their risk is below 1.5 times the base rate
+(the risk tiers are relative to it), so their value at risk is large because their value is, not
+because they are leaving, and they would otherwise fill the top of the list.
 """
 
 from __future__ import annotations

@@ -419,6 +419,8 @@ def train_on(
             "feature_names": names,
             "categorical_features": training_set.categorical_features,
             "left_out_features": left_out,
+            # Churn rate at the test cutoff, the latest labelled one: risk tiers are multiples of it.
+            "base_rate": float(churned["test"].mean()),
             "specs": [s.to_dict() for s in training_set.specs],
             "test_metrics": {"churn": churn_metrics, "value": value_metrics},
             "grade": grades["overall"],
