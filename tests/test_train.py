@@ -114,6 +114,9 @@ def test_same_seed_resumes_the_finished_study_and_reproduces_metrics_then_gate_p
     assert all(r.trials_run_now == 0 for r in again.tuning.values())  # study resumed, nothing left to do
     assert same(again.churn_metrics, first.churn_metrics) and same(again.value_metrics, first.value_metrics)
     assert again.promoted and not again.first_model and (again.churn_version, again.value_version) == ("2", "2")
+    # the gate names the metric it compares, which is logged under that name in the run
+    gini = tracking._client().get_run(again.run_id).data.metrics["value_if_retained_normalized_gini"]
+    assert f"value_if_retained_normalized_gini {gini:.4f} >= " in again.promotion_reason
     assert tracking.champion_version(tracking.CHURN_MODEL_NAME) == "2"
 
 
@@ -121,6 +124,7 @@ def test_gate_keeps_a_better_champion(first, dataset, monkeypatch):
     monkeypatch.setattr(train_module, "_champion_metrics", lambda *a: ({"roc_auc": 0.999, "normalized_gini": 0.999}, None))
     worse = train_module.train(dataset, AS_OF, Config(), **FAST)
     assert not worse.promoted and "kept the current champion" in worse.promotion_reason
+    assert "value_if_retained_normalized_gini " in worse.promotion_reason and "< champion 0.9990" in worse.promotion_reason
     assert tracking.champion_version(tracking.CHURN_MODEL_NAME) == "2"
     client = tracking._client()
     assert str(client.get_registered_model(tracking.CHURN_MODEL_NAME).aliases["challenger"]) == worse.churn_version

@@ -501,14 +501,18 @@ def _gate(new: Mapping[str, float], champion: Mapping[str, float], unavailable: 
         return False, f"kept the current champion: {unavailable}; use `churnml promote` to override"
     if not champion:
         return True, "first model: promoted to champion"
+    # The value model is compared on what it predicts, the value if retained, over the retained
+    # customers: the run's metric value_if_retained_normalized_gini, not value_model_normalized_gini
+    # (the expected value over everyone), which `churnml models` lists.
+    label = {"roc_auc": "roc_auc", "normalized_gini": "value_if_retained_normalized_gini"}
     worse = [
-        f"{key} {new[key]:.4f} < champion {champion[key]:.4f}"
+        f"{label[key]} {new[key]:.4f} < champion {champion[key]:.4f}"
         for key in ("roc_auc", "normalized_gini")
         if key in champion and new[key] < champion[key]
     ]
     if worse:
         return False, "kept the current champion: " + "; ".join(worse)
-    shown = ", ".join(f"{k} {new[k]:.4f} >= {champion[k]:.4f}" for k in ("roc_auc", "normalized_gini") if k in champion)
+    shown = ", ".join(f"{label[k]} {new[k]:.4f} >= {champion[k]:.4f}" for k in ("roc_auc", "normalized_gini") if k in champion)
     return True, f"at least as good as the champion on the test cutoff ({shown}): promoted"
 
 
