@@ -11,7 +11,8 @@ EXAMPLE_INPUT: dict = {"customer_ids": ["C0000001", "C0000011"]}
 EXAMPLE_HISTORY: dict = {
     "as_of": "2025-12-01",
     "customers": [
-        {"customer_id": "C0000001", "signup_date": "2024-03-14", "region": "west", "product_tier": "basic"},
+        {"customer_id": "C0000001", "signup_date": "2024-03-14", "region": "west", "product_tier": "basic",
+         "acquisition_channel": "referral", "age_band": "55-64"},
     ],
     "transactions": [
         {"customer_id": "C0000001", "timestamp": "2025-09-02T10:15:00", "amount": 12.5, "category": "etf", "channel": "app"},

@@ -15,6 +15,7 @@ Runs before BentoML sees a request, so that
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Mapping
 
 from pydantic import BaseModel, ValidationError
@@ -47,7 +48,8 @@ class RequestGuard:
             return await self.app(scope, receive, send)
         path = scope.get("path", "")
         if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
-            return await self.app(scope, receive, send)
+            rewrite = DOCS_REWRITES.get(path) if scope.get("method") == "GET" else None
+            return await self.app(scope, receive, _rewritten(send, rewrite) if rewrite else send)
         if self.settings is None:
             return await _respond(send, 503, self.problem)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
@@ -73,6 +75,84 @@ class RequestGuard:
         if problem is not None:
             return await _respond(send, 400, problem)
         return await self.app(scope, _replay(body, receive), send)
+
+
+# -- the docs page and the OpenAPI document --------------------------------------------------
+
+_GTM = re.compile(rb"<!-- Google Tag Manager -->.*?<!-- End Google Tag Manager -->|"
+                  rb"<!-- Google Tag Manager \(noscript\) -->.*?<!-- End Google Tag Manager \(noscript\) -->", re.S)
+
+
+def _without_tracking(body: bytes) -> bytes:
+    """BentoML's docs page loads Google Tag Manager: anyone who opens a company's API docs would
+    be reported to a third party. The page is served without it."""
+    return _GTM.sub(b"", body)
+
+
+def _openapi_for_callers(body: bytes) -> bytes:
+    """The OpenAPI document as a caller needs it: the bearer key (so the docs page gets an
+    Authorize button and "Try it out" works), the 401/413/415 answers every protected route can
+    give, and churnml's own title and description instead of BentoML's."""
+    try:
+        spec = json.loads(body)
+    except ValueError:
+        return body
+    from churnml import __version__
+
+    info = spec.setdefault("info", {})
+    info.update({
+        "title": "churnml",
+        "version": str(__version__),
+        "description": ("Churn probability, customer value, segment and reasons per customer. Every route below but "
+                        "/livez, /readyz and /healthz needs `Authorization: Bearer <key>` (CHURNML_API_KEY): "
+                        "use Authorize above. Errors are JSON `{\"error\": \"...\"}` naming the field and the fix."),
+    })
+    spec.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = {
+        "type": "http", "scheme": "bearer", "description": "The API key: CHURNML_API_KEY of the server."}
+    error = {"description": "", "content": {"application/json": {"schema": {
+        "type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}}}}
+    answers = {"401": "Missing or wrong API key.", "413": "Body larger than [serving] max_body_bytes, or too many items.",
+               "415": "Body not sent as application/json."}
+    for path, operations in spec.get("paths", {}).items():
+        if path in PUBLIC_PATHS:
+            continue
+        for method, operation in operations.items():
+            if not isinstance(operation, dict):
+                continue
+            operation["security"] = [{"bearer": []}]
+            for code, text in answers.items():
+                if method == "post" or code == "401":
+                    operation.setdefault("responses", {}).setdefault(code, {**error, "description": text})
+    return json.dumps(spec).encode("utf-8")
+
+
+DOCS_REWRITES = {"/": _without_tracking, "/docs.json": _openapi_for_callers}
+
+
+def _rewritten(send: Any, transform: Any) -> Any:
+    """``send`` with the response body collected and passed through ``transform`` (small, public
+    documents only), its content-length fixed."""
+    start: dict | None = None
+    chunks: list[bytes] = []
+
+    async def wrapped(message: dict) -> None:
+        nonlocal start
+        if message["type"] == "http.response.start":
+            start = message
+            return
+        if message["type"] != "http.response.body" or start is None:
+            return await send(message)
+        chunks.append(message.get("body", b""))
+        if message.get("more_body", False):
+            return
+        body = b"".join(chunks)
+        if start["status"] == 200:
+            body = transform(body)
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    return wrapped
 
 
 def _validate(model: type[BaseModel], body: bytes) -> str | None:

@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import signal
+import warnings
 from typing import Annotated, Any, Literal, Optional, Union
 
 import bentoml
@@ -25,7 +28,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 from starlette.responses import JSONResponse
 
-from churnml.api import ENV_CONFIG, ScoringService, ServiceSettings, server_options
+from churnml.api import ENV_CONFIG, ENV_SERVER_PID, ScoringService, ServiceSettings, server_options
 from churnml.config import load_config
 from churnml.errors import ChurnmlError
 
@@ -33,6 +36,25 @@ from examples import EXAMPLE_HISTORY, EXAMPLE_INPUT, EXAMPLE_RETENTION
 from guard import RequestGuard
 
 logger = logging.getLogger("churnml.serving")
+logger.setLevel(logging.INFO)  # the start-up line: which models and snapshot this server answers with
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class _EscapeControlCharacters(logging.Filter):
+    """The access log writes the decoded request path: ``/x%0A... [ERROR] ...`` added a forged log
+    line, without a key. Control characters in the log's arguments are written escaped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_CONTROL.sub(lambda m: repr(m.group())[1:-1], a) if isinstance(a, str) else a
+                                for a in record.args)
+        return True
+
+
+logging.getLogger("bentoml.access").addFilter(_EscapeControlCharacters())
+# BentoML reads pydantic's deprecated `model_fields` on instances; the warning is not the caller's.
+warnings.filterwarnings("ignore", message=".*model_fields.*", category=DeprecationWarning)
 
 _STRICT = ConfigDict(extra="forbid", hide_input_in_errors=True, allow_inf_nan=False)
 CustomerId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -152,6 +174,10 @@ class CustomerScore(BaseModel):
     churn_model_version: Optional[str] = Field(default=None, description="Registry version of the churn model.", json_schema_extra={"example": "3"})
     value_model_version: Optional[str] = Field(default=None, description="Registry version of the value model.", json_schema_extra={"example": "3"})
     current_value: Optional[float] = Field(default=None, description="Net revenue over the last 365 days.", json_schema_extra={"example": 310.0})
+    warnings: list[str] = Field(default_factory=list, description=(
+        "/score_history only: posted customer attributes the models do not use (a typo?), and attributes they use "
+        "that were not posted (scored as unknown, which changes the score). GET /model lists the attributes."),
+        json_schema_extra={"example": []})
 
 
 class ScoreResponse(bentoml.IODescriptor):
@@ -194,6 +220,9 @@ class RetentionSummary(BaseModel):
     expected_value_saved: float
     expected_net_benefit: float
     roi: Optional[float] = Field(description="Net benefit / cost; null when nothing is spent.")
+    skipped: dict[str, int] = Field(default_factory=dict, description=(
+        "Customers left out by [targeting] skip_segments, per segment key (their suggested action is no retention "
+        "contact); empty when `segments` names the segments."), json_schema_extra={"example": {"loyal_high_value": 1564}})
     by_segment: list[SegmentSummary]
 
 
@@ -223,6 +252,9 @@ class ModelInfo(BaseModel):
     test_metrics: dict[str, dict[str, Optional[float]]] = Field(description="Key metrics on the test cutoff.")
     scores_as_of: str = Field(description="As-of date of the loaded snapshot.", json_schema_extra={"example": "2025-12-01"})
     customers: int = Field(description="Customers in the loaded snapshot.", json_schema_extra={"example": 20000})
+    attributes: dict[str, str] = Field(default_factory=dict, description=(
+        "Customer attributes the models use -> numeric or categorical: the keys /score_history reads from each "
+        "customer record."), json_schema_extra={"example": {"region": "categorical", "product_tier": "categorical"}})
 
 
 class ErrorResponse(BaseModel):
@@ -236,6 +268,16 @@ app = FastAPI(title="churnml", docs_url=None, redoc_url=None, openapi_url=None)
 
 ROUTE_MODELS = {"/score": ScoreRequest, "/score_history": ScoreHistoryRequest, "/retention_list": RetentionListRequest}
 """Request model per POST route; :class:`guard.RequestGuard` validates bodies against them."""
+
+
+def _stop_server() -> None:
+    """Stop the whole server, not just this worker: BentoML restarts a worker that fails to
+    start, forever, while the port accepts connections and answers nothing. ``churnml serve``
+    checks the models and the snapshot first (:func:`churnml.api.check_startup`); this covers
+    what changes between that check and the worker's start."""
+    pid = os.environ.get(ENV_SERVER_PID, "")
+    if pid.isdigit():
+        os.kill(int(pid), signal.SIGTERM)
 
 
 def _error(exc: ChurnmlError) -> JSONResponse:
@@ -265,6 +307,7 @@ class ChurnService:
             self.scoring = ScoringService.load(self.settings)
         except ChurnmlError as exc:
             logger.error("churnml API cannot start: %s", exc.message)
+            _stop_server()
             raise
         logger.info("churnml API ready: %s customers as of %s, models %s/%s (%s)", len(self.scoring.scores),
                     self.scoring.as_of.date(), self.scoring.models.churn_version, self.scoring.models.value_version,

@@ -322,6 +322,59 @@ def test_model_info(client) -> None:
     assert info["scores_as_of"] == "2025-12-01" and info["customers"] > 100
 
 
+def test_score_history_says_which_attributes_it_did_not_use_or_did_not_get(client) -> None:
+    # A typo ("regoin") or a left-out attribute scored silently: 6 of 30 customers changed risk tier.
+    attributes = client.get("/model", headers=AUTH).json()["attributes"]
+    assert {"region": "categorical", "product_tier": "categorical", "age_band": "categorical"}.items() <= attributes.items()
+    every = {name: "x" for name in attributes}
+    history = {"as_of": "2025-12-01", "transactions": [{"customer_id": "a", "timestamp": "2025-10-01", "amount": 20}]}
+    full = client.post("/score_history", json={**history, "customers": [{"customer_id": "a", **every}]}, headers=AUTH)
+    assert full.status_code == 200 and full.json()["results"][0]["warnings"] == []
+    typo = {"customer_id": "a", **{k: v for k, v in every.items() if k != "region"}, "regoin": "west"}
+    warnings = client.post("/score_history", json={**history, "customers": [typo]}, headers=AUTH).json()["results"][0]["warnings"]
+    assert warnings[0].startswith("not used by the models: regoin (the attributes they use: ") and "region" in warnings[0]
+    assert warnings[1] == "not given: region; scored as unknown, which changes the score"
+    assert client.post("/score", json={"customer_ids": ["NOPE"]}, headers=AUTH).json()["results"][0]["warnings"] == []
+
+
+def test_score_history_refuses_an_as_of_in_the_future(client) -> None:
+    future = (pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=30)).strftime("%Y-%m-%d")
+    body = {"as_of": future, "customers": [{"customer_id": "a"}],
+            "transactions": [{"customer_id": "a", "timestamp": "2025-09-02", "amount": 1}]}
+    response = client.post("/score_history", json=body, headers=AUTH)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"].startswith(f"as_of {future} is in the future.")
+
+
+def test_retention_list_reports_the_skipped_segments(client, served_store) -> None:
+    summary = client.post("/retention_list", json={}, headers=AUTH).json()["summary"]
+    expected = retention_list(io.read_table(served_store.scores), max_customers=1000, config=Config()).summary
+    assert summary["skipped"] == expected.skipped and set(summary["skipped"]) <= {"loyal_high_value"}
+    named = client.post("/retention_list", json={"segments": ["loyal_high_value"]}, headers=AUTH).json()["summary"]
+    assert named["skipped"] == {}
+
+
+def test_docs_page_has_no_third_party_tracking_and_the_schema_has_the_key(client) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and "swagger" in page.text.lower()
+    assert "googletagmanager" not in page.text and "GTM-" not in page.text
+    assert int(page.headers["content-length"]) == len(page.content)
+    spec = client.get("/docs.json").json()
+    assert spec["components"]["securitySchemes"]["bearer"] == {
+        "type": "http", "scheme": "bearer", "description": "The API key: CHURNML_API_KEY of the server."}
+    assert spec["info"]["title"] == "churnml" and "Authorization: Bearer" in spec["info"]["description"]
+    score = spec["paths"]["/score"]["post"]
+    assert score["security"] == [{"bearer": []}] and {"401", "413", "415"} <= set(score["responses"])
+    assert "security" not in spec["paths"].get("/livez", {}).get("get", {})
+
+
+def test_control_characters_in_logged_paths_are_escaped(service_module) -> None:
+    # `/x%0A2026-... [ERROR] FAKE` wrote a forged line into the access log, without a key.
+    record = logging.LogRecord("bentoml.access", logging.INFO, "", 0, "%s (path=%s)", ("127.0.0.1", "/x\n[ERROR] FAKE\r"), None)
+    assert service_module._EscapeControlCharacters().filter(record)
+    assert record.getMessage() == "127.0.0.1 (path=/x\\n[ERROR] FAKE\\r)" and "\n" not in record.getMessage()
+
+
 def test_openapi_documents_every_field_with_an_example(client) -> None:
     spec = client.get("/docs.json").json()
     assert {"/score", "/score_history", "/retention_list", "/model"} <= set(spec["paths"])
@@ -345,6 +398,36 @@ def test_serve_refuses_to_start_without_snapshot_or_model(served_store, tmp_path
     assert result.exit_code == 2
     assert "No registered model churnml-churn with alias or version 'gold'" in result.stderr
     assert "Run `churnml train DATA --as-of DATE` first" in result.stderr
+
+
+def test_serve_checks_the_snapshot_the_models_and_the_port_before_starting(served_store, tmp_path, monkeypatch) -> None:
+    # Each of these used to start a server whose worker failed, was restarted, failed... forever.
+    import socket
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", served_store.tracking_uri)
+    runner = CliRunner()
+    snapshot = io.latest_snapshot(served_store.snapshots)
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / snapshot.name).write_bytes(b"junk")
+    result = runner.invoke(get_app(), ["serve", "--snapshots", str(damaged)])
+    assert result.exit_code == 2 and f"Snapshot {damaged / snapshot.name} cannot be read" in result.stderr
+    narrow = tmp_path / "narrow"
+    narrow.mkdir()
+    io.read_table(snapshot).drop(columns=["recency_vs_usual_gap"]).to_parquet(narrow / snapshot.name)
+    result = runner.invoke(get_app(), ["serve", "--snapshots", str(narrow)])
+    assert result.exit_code == 2
+    assert (f"Error: Snapshot {narrow / snapshot.name} lacks column(s) recency_vs_usual_gap that the models 'champion' need"
+            in " ".join(result.stderr.split()))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(get_app(), ["serve", "--snapshots", str(served_store.snapshots), "--port", str(port)])
+    assert result.exit_code == 2 and f"Port {port} on 127.0.0.1 is in use" in result.stderr
+    result = runner.invoke(get_app(), ["serve", "--snapshots", str(served_store.snapshots), "--host", "999.1.1.1"])
+    assert result.exit_code == 2 and "--host '999.1.1.1' is not an address" in result.stderr
+    assert "Serving" not in result.output
 
 
 def test_service_refuses_to_start_without_snapshot(asgi_app, served_store, tmp_path) -> None:

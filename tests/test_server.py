@@ -7,6 +7,7 @@ served OpenAPI schema (bounded examples; no 5xx, no response off the schema), th
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -85,11 +86,32 @@ def test_real_requests(server, served_store) -> None:
         assert client.get("/model", headers=AUTH).json()["churn_model"]["version"] == "1"
         assert client.get("/metrics").status_code == 401
         metrics = client.get("/metrics", headers=AUTH)
-        assert metrics.status_code == 200 and "bentoml_service_request_total" in metrics.text
+        assert metrics.status_code == 200
+        counted = re.search(r'bentoml_service_request_total\{endpoint="/score",http_response_code="200"[^}]*\} (\d+)', metrics.text)
+        assert counted and int(counted.group(1)) >= 2, metrics.text[:2000]  # the two /score calls above
         assert client.get("/livez").status_code == 200
     text = log.read_text()
     assert known not in text  # payloads are not logged
     assert "method=POST,path=/score," in text and "status=200" in text  # [serving] access_log defaults on
+    assert "churnml API ready: " in text and "models 1/1 (champion)" in text  # which models this server answers with
+
+
+def test_a_worker_that_cannot_start_stops_the_server(served_store, tmp_path) -> None:
+    # BentoML restarted the failing worker forever while the port answered nothing. `churnml serve`
+    # checks first; this is what remains when the snapshot goes between that check and the worker.
+    env = {**os.environ, **served_store.env(KEY), "CHURNML_SNAPSHOTS": str(tmp_path)}
+    log = tmp_path / "server.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(  # exec keeps the pid: the shell's $$ is the server, as for `churnml serve`
+            ["sh", "-c", f'export CHURNML_SERVER_PID=$$; exec "{sys.executable}" -m bentoml serve service:ChurnService '
+                         f"--port {_free_port()}"],
+            cwd=SERVING, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        process.wait(timeout=STARTUP_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        pytest.fail(f"the server kept running:\n{log.read_text()[-3000:]}")
+    assert "churnml API cannot start: No feature snapshot in" in log.read_text()
 
 
 def test_schemathesis_finds_no_server_errors_and_no_schema_violations(server, tmp_path) -> None:

@@ -55,6 +55,7 @@ ENV_API_KEY = "CHURNML_API_KEY"
 ENV_ALIAS = "CHURNML_ALIAS"
 ENV_SNAPSHOTS = "CHURNML_SNAPSHOTS"
 ENV_CONFIG = "CHURNML_CONFIG"
+ENV_SERVER_PID = "CHURNML_SERVER_PID"
 """Environment variables the service reads at start-up (``churnml serve`` sets them)."""
 
 EARLIEST = pd.Timestamp("1900-01-01")
@@ -183,6 +184,38 @@ def preflight(alias: str = tracking.CHAMPION, snapshot_dir: str | Path | None = 
                 "Run `churnml train DATA --as-of DATE` first (or pick another --alias; `churnml models` lists them)."
             )
     return io.latest_snapshot(snapshot_dir)
+
+
+def check_startup(alias: str = tracking.CHAMPION, snapshot_dir: str | Path | None = None) -> tuple[Path, Any]:
+    """What the server's worker does first, done before the server starts: load the models
+    behind ``alias`` and check that the newest snapshot is readable and holds every column they
+    need. A worker that fails there is restarted by BentoML again and again while the port
+    answers nothing, so ``churnml serve`` refuses to start instead. Returns (snapshot, models).
+
+    Raises
+    ------
+    ModelNotFoundError
+        No such alias, or the models' files cannot be read.
+    DataError
+        No snapshot, an unreadable one, or one without the columns the models need.
+    """
+    import pyarrow.parquet as pq
+
+    from churnml.scoring import missing_columns
+
+    path = preflight(alias, snapshot_dir)
+    models = tracking.load_models(alias)
+    try:
+        columns = pq.read_schema(path).names
+    except Exception as exc:  # pyarrow's errors for a damaged or foreign file
+        raise DataError(f"Snapshot {path} cannot be read ({str(exc).splitlines()[0][:200]}). Write a new one with "
+                        "`churnml score DATA --as-of DATE --out FILE`, or remove it to serve the one before.") from None
+    missing = missing_columns(columns, models)
+    if missing:
+        raise DataError(f"Snapshot {path} lacks column(s) {', '.join(missing)} that the models '{alias}' need: it was "
+                        "written from other data or for other models. Write a new one with `churnml score DATA --as-of "
+                        "DATE --out FILE` (it uses these models), or serve another alias with --alias.")
+    return path, models
 
 
 # --------------------------------------------------------------------------------------------
@@ -570,6 +603,13 @@ class ScoringService:
             Bad ``as_of``, bad rows, too many or no customers.
         """
         as_of_ts = parse_as_of(as_of)
+        tomorrow = pd.Timestamp(datetime.now(timezone.utc).date()) + pd.Timedelta(days=1)
+        if as_of_ts > tomorrow:
+            raise ConfigError(
+                f"as_of {as_of_ts:%Y-%m-%d} is in the future. The features would count the days still to come as "
+                f"days without purchases. Use a date up to {tomorrow:%Y-%m-%d} (tomorrow), usually the day after "
+                "the history you post ends."
+            )
         self.check_count(len(customers), "customers")
         dataset = history_dataset(customers, transactions, service_events, self.attribute_kinds)
         try:
@@ -591,14 +631,30 @@ class ScoringService:
         results = []
         for record in map(_item, customers):
             customer_id = _text(record.get("customer_id"))
-            results.append(found.get(customer_id) or {
+            item = found.get(customer_id) or {
                 "customer_id": customer_id,
                 "status": "not_found",
                 "detail": (f"Not a customer at {as_of_text}: the sign-up date is on or after it, or there is no "
                            "sign-up date and no transaction before it."),
                 "as_of": as_of_text,
-            })
+            }
+            results.append({**item, "warnings": self.attribute_warnings(record)})
         return results
+
+    def attribute_warnings(self, record: Mapping[str, Any]) -> list[str]:
+        """What a posted customer record says about attributes the caller may not mean: keys the
+        models do not use (a typo scores as if the attribute were unknown) and attributes they use
+        that are missing or empty."""
+        known = self.attribute_kinds
+        unused = [k for k in record if k not in ("customer_id", "signup_date") and k not in known]
+        missing = [k for k in known if _is_blank(record.get(k))]
+        warnings = []
+        if unused:
+            warnings.append(f"not used by the models: {', '.join(map(str, unused))} (the attributes they use: "
+                            f"{', '.join(known) or 'none'})")
+        if missing:
+            warnings.append(f"not given: {', '.join(missing)}; scored as unknown, which changes the score")
+        return warnings
 
     # -- /retention_list -------------------------------------------------------------------------
 
@@ -672,7 +728,12 @@ class ScoringService:
             },
             "scores_as_of": self._as_of_text,
             "customers": len(self.scores),
+            "attributes": dict(self.attribute_kinds),
         }
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def _split_reasons(text: Any) -> list[str]:

@@ -111,8 +111,7 @@ def check_features(features: pd.DataFrame, models: Any) -> list[str]:
     Used by every scoring path (batch, HTTP API, Spark executors) before :func:`predict`.
     """
     names = list(models.churn.feature_names_)
-    needed = ["customer_id", *names, CURRENT_VALUE_FEATURE, TENURE_FEATURE, TREND_FEATURE]
-    missing = [c for c in dict.fromkeys(needed) if c not in features.columns]
+    missing = missing_columns(features.columns, models)
     if missing:
         raise DataError(
             f"The feature table lacks column(s) {', '.join(missing)} that scoring needs. "
@@ -120,6 +119,13 @@ def check_features(features: pd.DataFrame, models: Any) -> list[str]:
             "score data shaped like the training data, or retrain on this data."
         )
     return names
+
+
+def missing_columns(columns: Iterable[str], models: Any) -> list[str]:
+    """The columns scoring needs (the models' features and a few more) that ``columns`` lacks."""
+    needed = ["customer_id", *models.churn.feature_names_, CURRENT_VALUE_FEATURE, TENURE_FEATURE, TREND_FEATURE]
+    have = set(columns)
+    return [c for c in dict.fromkeys(needed) if c not in have]
 
 
 def predict(features: pd.DataFrame, models: Any, names: list[str]) -> tuple[np.ndarray, np.ndarray]:

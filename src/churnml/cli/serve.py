@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import sys
@@ -28,6 +29,29 @@ def serving_dir() -> Path:
     )
 
 
+def check_port(host: str, port: int) -> None:
+    """Refuse a host that is not an address of this machine, or a port already in use, before the
+    server starts (BentoML would print a traceback)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise ConfigError(f"--host {host!r} is not an address or a host name this machine resolves. "
+                          "Use 127.0.0.1 (this machine only) or 0.0.0.0 (every interface).") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(f"Port {port} on {host} is in use (another churnml serve?). Pick another with --port, "
+                                  "or stop the other server.") from None
+            raise ConfigError(f"Cannot listen on {host}:{port}: {exc.strerror}. Use an address of this machine "
+                              "(127.0.0.1, 0.0.0.0) and a port you may open (1024-65535 without root).") from None
+
+
 @command("serve")
 def serve_command(
     port: Annotated[int, typer.Option("--port", help="TCP port to listen on.")] = 3000,
@@ -49,6 +73,10 @@ def serve_command(
     /livez, /readyz, /metrics; the OpenAPI page at /. Every endpoint but /livez, /readyz and the
     docs page needs `Authorization: Bearer <key>`: the key is CHURNML_API_KEY, or, when that is
     unset, a new random key printed once here.
+
+    The models, the snapshot and the port are checked before the server starts. The models are
+    loaded once: after `churnml promote` (or a training run that promotes), write a new snapshot
+    with `churnml score` and restart the server.
     """
     import pandas as pd
 
@@ -75,7 +103,9 @@ def serve_command(
         console.print(f"Wrote {written}.")
     elif as_of is not None:
         raise ConfigError("--as-of needs --data: it is the date of the snapshot built from DATA.")
-    snapshot = api.preflight(alias, snapshots)
+    with console.status("Checking the models and the snapshot…"):
+        snapshot, _ = api.check_startup(alias, snapshots)
+    check_port(host, port)
 
     env = dict(os.environ)
     key = env.get(api.ENV_API_KEY, "").strip()
@@ -84,6 +114,7 @@ def serve_command(
         env[api.ENV_API_KEY] = key
         err_console.print(f"API key (shown once; set {api.ENV_API_KEY} to choose your own): [bold]{escape(key)}[/bold]", markup=True, highlight=False, soft_wrap=True)
     env[api.ENV_ALIAS] = alias
+    env[api.ENV_SERVER_PID] = str(os.getpid())  # execve keeps the pid: the server process the worker stops on failure
     env[api.ENV_SNAPSHOTS] = str(snapshots.resolve())
     if config is not None:
         env[api.ENV_CONFIG] = str(Path(config).resolve())

@@ -160,7 +160,7 @@ def promote_command(
     from churnml import tracking
 
     number = tracking.promote(name, version)
-    console.print(f"{name} v{number} is now champion.")
+    console.print(f"{name} v{number} is now champion. A running `churnml serve` keeps its models until it is restarted.")
     runs = {}
     for model in (tracking.CHURN_MODEL_NAME, tracking.VALUE_MODEL_NAME):
         try:
