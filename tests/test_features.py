@@ -27,8 +27,8 @@ CUTOFF = pd.Timestamp("2024-01-01")
 T = pd.Timestamp
 
 
-def small_dataset(service: bool = True) -> Dataset:
-    """Three customers whose features are worked out by hand below."""
+def small_dataset(service: bool = True, churn: bool = False) -> Dataset:
+    """Three customers whose features are worked out by hand below (``churn``: with a churn_events table)."""
     frames = {
         "customers": pd.DataFrame({
             "customer_id": ["a", "b", "c", "d"],
@@ -53,6 +53,8 @@ def small_dataset(service: bool = True) -> Dataset:
             "resolved_at": [T("2024-01-10"), None, T("2023-12-06"), None, T("2023-06-15"), None],
             "satisfaction": [None, 2.0, 4.0, None, 1.0, None],
         })
+    if churn:
+        frames["churn_events"] = pd.DataFrame({"customer_id": ["d"], "timestamp": [T("2024-03-01")]})
     return Dataset.from_frames(frames)
 
 
@@ -175,9 +177,14 @@ def test_description_is_json_ready_and_complete() -> None:
     json.dumps(description)
     assert {"name", "description", "source", "window", "kind", "monotone", "reason", "missing"} <= set(description[0])
     by_name = {d["name"]: d for d in description}
-    assert by_name["days_since_last_purchase"]["monotone"] == 1
+    assert by_name["days_since_last_purchase"]["monotone"] == 1  # no churn_events: churn is inactivity
     assert by_name["frequency_90d"]["monotone"] == -1
     assert by_name["unresolved_complaints"]["monotone"] == 1
+    # With churn_events, dormant accounts close least: activity is left to the trees; reasons keep their side.
+    contractual = {d["name"]: d for d in feature_description(small_dataset(churn=True))}
+    for name, side in (("days_since_last_purchase", 1), ("recency_vs_usual_gap", 1), ("frequency_90d", -1)):
+        assert contractual[name]["monotone"] == 0 and contractual[name]["reason_side"] == side, name
+    assert contractual["unresolved_complaints"]["monotone"] == 1
     assert by_name["plan"]["kind"] == "categorical"
     assert str(int(NEVER_DAYS)) in by_name["days_since_last_complaint"]["missing"]
     assert all(d["monotone"] in (-1, 0, 1) and d["description"] for d in description)
