@@ -118,7 +118,9 @@ def test_first_model_is_champion_and_loads_with_metadata(first, dataset):
     assert (loaded.churn_version, loaded.value_version, loaded.run_id) == ("1", "1", first.run_id)
     meta = loaded.metadata
     assert meta["as_of"] == AS_OF and meta["horizon_days"] == 90 and meta["grade"] == first.grades["overall"]
-    assert meta["feature_names"][0] == "days_since_last_purchase" and meta["specs"][0]["monotone"] == 1
+    # contractual data (churn_events): activity is not constrained, its reasons still read one way
+    assert meta["feature_names"][0] == "days_since_last_purchase" and meta["specs"][0]["monotone"] == 0
+    assert meta["specs"][0]["reason_side"] == 1
     assert set(meta["feature_reference"]) == set(meta["feature_names"])
     version = tracking._client().get_model_version(tracking.CHURN_MODEL_NAME, "1")
     assert version.run_id == first.run_id
