@@ -197,6 +197,13 @@ def test_training_set_splits_out_of_time() -> None:
 def test_training_set_refuses_an_as_of_after_the_data() -> None:
     with pytest.raises(ProblemError, match="As-of date 2025-01-01 is after the data's end \\(2024-06-30\\)"):
         build_training_set(long_history(), T("2025-01-01"), Config())
+    # A scoring as-of may be a week late; a label window may not: with the non-contractual label,
+    # the test window's missing days would count as churn.
+    assert long_history().data_end == T("2024-06-30 01:00")
+    assert len(build_training_set(long_history(), T("2024-07-01"), Config()).frame) > 0
+    with pytest.raises(ProblemError, match=r"As-of date 2024-07-03 is after the data's end \(2024-06-30\): the latest label "
+                                           r"windows would count missing data as churn\. Use an as-of date on or before 2024-07-01"):
+        build_training_set(long_history(), T("2024-07-03"), Config())
 
 
 def test_scoring_frame_refuses_an_as_of_long_after_the_data() -> None:

@@ -35,8 +35,12 @@ from churnml.features import (
 
 SPLITS = ("train", "validation", "test")
 DATA_END_TOLERANCE = pd.Timedelta(days=7)
-"""How far ``as_of`` may lie after the last event before training refuses: a label window running
-past the data would count missing data as churn."""
+"""How far a scoring ``as_of`` may lie after the last event (a run on "today" over data that ends
+a few days earlier): the features then read those days as days without purchases."""
+LABEL_END_TOLERANCE = pd.Timedelta(days=1)
+"""How far a label window may end after the last event (training's ``as_of``, evaluate's
+horizon): the day after the data ends. A week later, the test window missed up to 7 of its 90
+days, and with the non-contractual label the missing days count as churn."""
 
 
 @dataclass
@@ -266,10 +270,11 @@ def checked_training_cutoffs(
     Raises
     ------
     ProblemError
-        ``as_of`` lies more than :data:`DATA_END_TOLERANCE` after ``data_end``, or too few cutoffs fit.
+        ``as_of`` lies more than :data:`LABEL_END_TOLERANCE` after ``data_end``, or too few cutoffs fit.
     """
     as_of = pd.Timestamp(as_of)
-    refuse_as_of_after_data(as_of, data_end, "the latest label windows would count missing data as churn")
+    refuse_as_of_after_data(as_of, data_end, "the latest label windows would count missing data as churn",
+                            LABEL_END_TOLERANCE)
     return training_cutoffs(as_of, config, first)
 
 
@@ -277,8 +282,10 @@ SCORING_AFTER_DATA = ("the features would read the days without data as days wit
                       "would look as if they had stopped buying when the data ends")
 
 
-def refuse_as_of_after_data(as_of: pd.Timestamp, data_end: pd.Timestamp | None, why: str = SCORING_AFTER_DATA) -> None:
-    """Raise when ``as_of`` lies more than :data:`DATA_END_TOLERANCE` after the data's end.
+def refuse_as_of_after_data(as_of: pd.Timestamp, data_end: pd.Timestamp | None, why: str = SCORING_AFTER_DATA,
+                            tolerance: pd.Timedelta = DATA_END_TOLERANCE) -> None:
+    """Raise when ``as_of`` lies more than ``tolerance`` (:data:`DATA_END_TOLERANCE` for scoring,
+    :data:`LABEL_END_TOLERANCE` for labels) after the data's end.
 
     ``why`` says what would go wrong (by default, for features to score: every customer would look
     as if they had stopped buying on the day the data ends).
@@ -287,7 +294,7 @@ def refuse_as_of_after_data(as_of: pd.Timestamp, data_end: pd.Timestamp | None, 
     ------
     ProblemError
     """
-    if data_end is not None and pd.Timestamp(as_of) > pd.Timestamp(data_end) + DATA_END_TOLERANCE:
+    if data_end is not None and pd.Timestamp(as_of) > pd.Timestamp(data_end) + tolerance:
         raise ProblemError(
             f"As-of date {pd.Timestamp(as_of):%Y-%m-%d} is after the data's end ({pd.Timestamp(data_end):%Y-%m-%d}): "
             f"{why}. Use an as-of date on or before {pd.Timestamp(data_end) + pd.Timedelta(days=1):%Y-%m-%d}, "

@@ -51,7 +51,7 @@ from churnml.config import Config
 from churnml.dataset import Dataset
 from churnml.errors import DataError, ProblemError
 from churnml.features import AGE_FEATURES, NEVER_DAYS
-from churnml.labels import DATA_END_TOLERANCE, build_labels
+from churnml.labels import LABEL_END_TOLERANCE, build_labels
 
 REFERENCE_VERSION = 1
 """Format version of :func:`reference_statistics` output."""
@@ -655,12 +655,12 @@ def evaluate_scores(scores: pd.DataFrame, dataset: Dataset, horizon_days: int, c
     as_of = pd.Timestamp(dates[0])
     label_end = as_of + pd.Timedelta(days=int(horizon_days))
     data_end = None if dataset.data_end is None else pd.Timestamp(dataset.data_end)
-    if data_end is None or label_end > data_end + DATA_END_TOLERANCE:
+    if data_end is None or label_end > data_end + LABEL_END_TOLERANCE:
         shown = "no events" if data_end is None else f"events up to {data_end:%Y-%m-%d}"
         raise ProblemError(
             f"The horizon of these scores (as of {as_of:%Y-%m-%d}, {horizon_days} days) ends on {label_end:%Y-%m-%d}, "
             f"but the data has {shown}: what actually happened is not known yet. "
-            f"Evaluate again with data that reaches {label_end - DATA_END_TOLERANCE:%Y-%m-%d} or later."
+            f"Evaluate again with data that reaches {label_end - LABEL_END_TOLERANCE:%Y-%m-%d} or later."
         )
     labels = build_labels(dataset, [as_of], config)
     try:

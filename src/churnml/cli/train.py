@@ -35,7 +35,10 @@ def _metrics_table(kind: str, grade: str, metrics: dict[str, dict[str, float]], 
 @command("train")
 def train_command(
     data: SourceArg,
-    as_of: AsOfOpt,
+    as_of: Annotated[str, typer.Option("--as-of", help=(
+        "As-of date (YYYY-MM-DD): the test cutoff's label window ends here, and features see only events "
+        "before each cutoff. At most the day after the data's last event (later, missing days would count as "
+        "churn)."))],
     horizon_days: Annotated[Optional[int], typer.Option("--horizon-days", help="Label window after each cutoff, in days [config: 90].")] = None,
     trials: Annotated[Optional[int], typer.Option("--trials", help="Optuna trials per model (trials of an interrupted run count).")] = None,
     timeout: Annotated[Optional[float], typer.Option("--timeout", help="Seconds of tuning per model; no new trial starts after it.")] = None,
