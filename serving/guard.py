@@ -7,9 +7,10 @@ Runs before BentoML sees a request, so that
   401 ``{"error": "Unauthorized."}`` and nothing else;
 * bodies above ``[serving] max_body_bytes`` get 413 before they are read in full;
 * a POST body that is not JSON, or does not match the route's request model, gets 400 with a
-  sentence naming each bad field (``customer_ids.0: Input should be a valid string``);
+  sentence naming each bad field (``transactions[0].amount: Input should be a valid number``);
 * payloads never reach a log: validation errors are built without input values;
-* a 404 or 405 from behind it (plain text there) becomes JSON ``{"error": ...}`` like every other error.
+* a 404 or 405 from behind it (plain text, or FastAPI's ``{"detail": ...}``) becomes JSON
+  ``{"error": ...}`` like every other error.
 """
 
 from __future__ import annotations
@@ -206,10 +207,10 @@ def _json_errors(send: Any, scope: dict, routes: Mapping[str, Any]) -> Any:
     async def wrapped(message: dict) -> None:
         nonlocal status, allow
         if message["type"] == "http.response.start" and message["status"] in (404, 405):
+            # the router's plain text, or FastAPI's {"detail": ...} for a mounted route
             headers = dict(message.get("headers", []))
-            if not headers.get(b"content-type", b"").startswith(b"application/json"):
-                status, allow = message["status"], headers.get(b"allow", b"").decode("latin-1")
-                return
+            status, allow = message["status"], headers.get(b"allow", b"").decode("latin-1")
+            return
         if status is None:
             return await send(message)
         if message["type"] == "http.response.body" and not message.get("more_body", False):

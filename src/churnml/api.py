@@ -765,18 +765,38 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+_UNION_MEMBERS = {"str": "text", "float": "a number", "int": "a whole number", "bool": "true/false"}
+
+
 def iter_problems(exc: Iterable[Mapping[str, Any]], limit: int = 5) -> str:
-    """Pydantic-style error dicts as one readable sentence: ``field.path: message; ...``.
+    """Pydantic-style error dicts as one readable sentence: ``field[0].path: message; ...``.
+
+    Locations are written as the API's own messages write them (``transactions[0].amount``). A
+    value that fits none of a union's types gets one message naming them, not one per type.
 
     Example
     -------
     >>> iter_problems([{"loc": ("customer_ids", 0), "msg": "Input should be a valid string"}])
-    'customer_ids.0: Input should be a valid string'
+    'customer_ids[0]: Input should be a valid string (send ids as JSON strings, e.g. "123")'
+    >>> iter_problems([{"loc": ("customers", 0, "region", t), "msg": "..."} for t in ("str", "float", "bool")])
+    'customers[0].region: Input should be text, a number or true/false (or null)'
     """
-    parts = []
-    errors = list(exc)
-    for error in errors[:limit]:
-        location = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
-        parts.append(f"{location}: {error.get('msg', 'invalid')}")
-    more = f" (and {len(errors) - limit} more)" if len(errors) > limit else ""
-    return "; ".join(parts) + more
+    grouped: dict[str, list[str]] = {}
+    messages: dict[str, str] = {}
+    for error in exc:
+        loc = [p for p in error.get("loc", ()) if p != "body"]
+        member = loc.pop() if len(loc) > 1 and loc[-1] in _UNION_MEMBERS else None
+        location = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "body"
+        if member is not None:
+            grouped.setdefault(location, []).append(_UNION_MEMBERS[member])
+        else:
+            message = str(error.get("msg", "invalid"))
+            if loc[:1] == ["customer_ids"] and "valid string" in message:
+                message += ' (send ids as JSON strings, e.g. "123")'
+            messages.setdefault(location, message)
+    for location, kinds in grouped.items():
+        listed = ", ".join(kinds[:-1]) + f" or {kinds[-1]}" if len(kinds) > 1 else kinds[0]
+        messages.setdefault(location, f"Input should be {listed} (or null)")
+    parts = [f"{location}: {message}" for location, message in messages.items()]
+    more = f" (and {len(parts) - limit} more)" if len(parts) > limit else ""
+    return "; ".join(parts[:limit]) + more
