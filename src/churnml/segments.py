@@ -11,8 +11,8 @@ Value tier (the 80/20 idea)
     On the value *if retained* (``predicted_value + value_at_risk``), not the expected value
     ``predicted_value``, which already takes the risk off: the matrix crosses value with risk, so
     a valuable customer about to leave belongs in ``high_value_at_risk``, not lower down the value
-    axis because of that risk. Customers sorted by it, largest first, ``high`` holds the customers
-    who together make the first 80 % of the population's total (the customer that crosses 80 %
+    axis because of that risk. With customers sorted by it, largest first, ``high`` holds the
+    customers who together make the first 80 % of the population's total (the customer that crosses 80 %
     included), ``medium`` the next 15 % (up to 95 %), ``low`` the rest; shares come from
     ``config.segments.value_shares`` (default ``(0.8, 0.95)``). Customers with no positive value are
     always ``low``. The cut points are computed once over the whole population
