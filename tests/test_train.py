@@ -96,6 +96,24 @@ def test_the_registered_churn_model_is_calibrated_on_the_test_cutoff(first, data
     assert loaded.metadata["base_rate"] == pytest.approx(rate)
 
 
+def test_the_auc_over_active_customers_is_reported_beside_the_headline(first, dataset):
+    # Long-dormant accounts rarely close and are easy to rank low: they lift the headline AUC.
+    from sklearn.metrics import roc_auc_score
+
+    from churnml.labels import build_training_set
+
+    test = build_training_set(dataset, pd.Timestamp(AS_OF), Config()).split("test")
+    active = test[test["days_since_last_purchase"] <= 365]
+    assert 0 < len(active) < len(test)
+    graded = tracking.load_models("1")
+    names = graded.metadata["feature_names"]
+    expected = roc_auc_score(active["churned"], graded.churn.predict_proba(active[names]))  # the level shift keeps the ranking
+    assert first.churn_metrics["model"]["roc_auc_active"] == pytest.approx(expected, abs=2e-3)
+    assert set(first.churn_metrics["recency_rule"]) == set(first.churn_metrics["model"])
+    assert tracking._client().get_run(first.run_id).data.metrics["churn_model_roc_auc_active"] == pytest.approx(
+        first.churn_metrics["model"]["roc_auc_active"])
+
+
 def test_run_metrics_params_artifacts_and_trial_runs(first):
     client = tracking._client()
     run = client.get_run(first.run_id)

@@ -31,6 +31,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_auc_score
 
 from churnml import metrics, monitoring, plots, reports, tracking, tuning
 from churnml.baselines import RecencyRule, RFMLogistic, SpendRateBaseline
@@ -365,6 +366,15 @@ def train_on(
         churn_scores = {"model": probability, **churn_scores}
         value_predictions = {"model": (1 - probability) * value_if_retained, **value_predictions}
         churn_metrics = {name: metrics.churn_metrics(churned["test"], score) for name, score in churn_scores.items()}
+        # Where churn is an account closure, long-dormant accounts rarely close and are easy to
+        # rank low: they lift the headline AUC (0.81 on the demo; 0.68 over the customers who
+        # bought in the last year). Shown beside it for every model and baseline.
+        if RECENCY_FEATURE in X["test"]:
+            active = X["test"][RECENCY_FEATURE].to_numpy(dtype=float) <= ACTIVE_DAYS
+            both = active.any() and 0 < churned["test"][active].mean() < 1
+            for name, score in churn_scores.items():
+                churn_metrics[name]["roc_auc_active"] = (
+                    float(roc_auc_score(churned["test"][active], score[active])) if both else float("nan"))
         value_metrics = {name: metrics.value_metrics(value["test"], pred) for name, pred in value_predictions.items()}
         baseline_churn = {k: v for k, v in churn_metrics.items() if k != "model"}
         best_churn_name, best_churn_auc = metrics.best_baseline(baseline_churn, "roc_auc")
@@ -491,6 +501,11 @@ def without_identifiers(training_set: TrainingSet, max_levels: int) -> tuple[Tra
         categorical_features=[n for n in training_set.categorical_features if n not in left_out],
         specs=[s for s in training_set.specs if s.name not in left_out],
     ), left_out
+
+
+RECENCY_FEATURE = "days_since_last_purchase"
+ACTIVE_DAYS = 365.0
+"""``roc_auc_active``: the test customers with a purchase in the last ``ACTIVE_DAYS`` days."""
 
 
 def _stable(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:

@@ -15,7 +15,7 @@ from churnml.cli.validate import show_data_notes
 from churnml.config import load_config
 from churnml.errors import ConfigError, ModelNotFoundError
 
-_CHURN_ROWS = (("roc_auc", "ROC AUC"), ("pr_auc", "PR AUC"), ("log_loss", "log loss"), ("brier", "Brier"),
+_CHURN_ROWS = (("roc_auc", "ROC AUC"), ("roc_auc_active", "ROC AUC, bought in last year"), ("pr_auc", "PR AUC"), ("log_loss", "log loss"), ("brier", "Brier"),
                ("ece", "ECE"), ("lift_at_10", "lift @10%"), ("recall_at_20", "recall @20%"), ("emp", "EMP / customer"))
 _VALUE_ROWS = (("normalized_gini", "normalized Gini"), ("spearman", "Spearman"), ("mae", "MAE"), ("rmse", "RMSE"),
                ("decile_mape", "decile MAPE"), ("top20_value_capture", "top-20% value share"))
@@ -28,7 +28,7 @@ def _metrics_table(kind: str, grade: str, metrics: dict[str, dict[str, float]], 
     for name in metrics:
         table.add_column(name, justify="right")
     for key, label in rows:
-        table.add_row(label, *(f"{m[key]:.4f}" for m in metrics.values()))
+        table.add_row(label, *("–" if m.get(key) is None or m[key] != m[key] else f"{m[key]:.4f}" for m in metrics.values()))
     return table
 
 
