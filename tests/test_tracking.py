@@ -132,6 +132,46 @@ def test_a_moved_store_loads_its_models_and_trains_into_its_new_place(tmp_path, 
         tracking.load_models("champion")
 
 
+def test_a_copied_store_never_writes_into_the_original(tmp_path, monkeypatch):
+    # A copy made while the original was still there wrote its new runs into the original's
+    # artifacts; a copy without artifacts/ too.
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    original = tmp_path / "original" / "mlruns"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{original / 'mlflow.db'}")
+    first = _register_dummy_pair({"as_of": "2025-01-01"})
+    before = sorted(p.name for p in (original / "artifacts").iterdir())
+    for name, keep_artifacts in (("copy", True), ("bare", False)):
+        copy = tmp_path / name / "mlruns"
+        shutil.copytree(original, copy, ignore=None if keep_artifacts else shutil.ignore_patterns("artifacts"))
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{copy / 'mlflow.db'}")
+        if keep_artifacts:
+            assert tracking.load_models("champion").run_id == first  # the original's files, still there
+        run_id = _register_dummy_pair({"as_of": "2025-02-01"})
+        assert (copy / "artifacts" / run_id / "artifacts" / tracking.METADATA_FILE).is_file(), name
+        assert tracking.load_models("champion").metadata["as_of"] == "2025-02-01"
+    assert sorted(p.name for p in (original / "artifacts").iterdir()) == before
+
+
+def test_a_run_whose_files_are_gone_says_so(tmp_path, monkeypatch):
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    store = tmp_path / "store" / "mlruns"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
+    run_id = _register_dummy_pair({"as_of": "2025-01-01"})
+    shutil.copytree(store, tmp_path / "bare", ignore=shutil.ignore_patterns("artifacts"))
+    shutil.rmtree(store)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'bare' / 'mlflow.db'}")
+    with pytest.raises(ModelNotFoundError, match=rf"Run {run_id} is in .*, but its files are not at .*The artifacts must travel"):
+        tracking.load_run(run_id)  # was "not a training run (it has no metadata.json)"
+    from churnml import train as train_module
+
+    with pytest.raises(ModelNotFoundError, match="The artifacts must travel with the store"):
+        train_module._load_champions()  # train calls this before any tuning
+
+
 def pd_frame():
     import pandas as pd
 

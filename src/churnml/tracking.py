@@ -94,6 +94,12 @@ def _client(create: bool = False) -> MlflowClient:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
+def store_exists() -> bool:
+    """Whether the tracking store is there to read (a remote server counts as there)."""
+    uri = tracking_uri()
+    return not uri.startswith("sqlite:///") or Path(uri[len("sqlite:///"):]).is_file()
+
+
 def _experiment_id(client: MlflowClient) -> str:
     experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
     if experiment is not None:
@@ -106,18 +112,20 @@ def _experiment_id(client: MlflowClient) -> str:
 
 
 def _follow_moved_store(experiment: Any) -> None:
-    """Point a moved SQLite store's experiment at its own ``artifacts`` folder.
+    """Point a moved or copied SQLite store's experiment at its own ``artifacts`` folder.
 
     The root is recorded as an absolute path when the experiment is made. After the store has
-    been moved or copied (the old folder gone), new runs would recreate the old path and write
-    there. MLflow has no call to change an experiment's artifact location, so this updates the
-    ``experiments`` table of the SQLite store itself (the column MLflow reads it from), and only
-    when the old root no longer exists and this store has its own ``artifacts`` beside it.
+    been moved, new runs would recreate the old path and write there; after a copy, into the
+    original store's folder. MLflow has no call to change an experiment's artifact location, so
+    this updates the ``experiments`` table of the SQLite store itself (the column MLflow reads
+    it from), when the root is another store's ``artifacts`` folder.
     """
     uri, own = tracking_uri(), store_dir() / "artifacts"
-    root = experiment.artifact_location or ""
-    if (not uri.startswith("sqlite:///") or not root.startswith("file:") or root.rstrip("/") == own.as_uri()
-            or Path(_local_path(root)).exists() or not own.is_dir()):
+    root = (experiment.artifact_location or "").rstrip("/")
+    # churnml made the root as <store>/artifacts; another store's (a copy's original, still
+    # there or not) is never written to. A root laid out otherwise was chosen by someone: kept.
+    if (not uri.startswith("sqlite:///") or not root.startswith("file:") or root == own.as_uri()
+            or Path(_local_path(root)).name != "artifacts"):
         return
     import sqlite3
 
@@ -567,6 +575,12 @@ def load_run(run_id: str) -> RunRecord:
                                  f"mlflow ui --backend-store-uri {tracking_uri()}") from None
     metadata = load_run_json(run_id, METADATA_FILE)
     if metadata is None:
+        root = run.info.artifact_uri or ""
+        if root.startswith("file:") and not Path(_local_path(root)).exists() and _here(root) is None:
+            raise ModelNotFoundError(
+                f"Run {run_id} is in {tracking_uri()}, but its files are not at {root}. The artifacts must travel with "
+                "the store: copy or move the whole mlruns/ folder (mlflow.db with artifacts/ beside it)."
+            )
         raise ModelNotFoundError(f"Run {run_id} is not a training run (it has no {METADATA_FILE}). Pass the run of a `churnml train`.")
     return RunRecord(run_id, dict(run.data.metrics), dict(run.data.params), dict(run.data.tags), metadata,
                      load_run_json(run_id, REPORT_DATA_FILE))

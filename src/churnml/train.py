@@ -137,10 +137,17 @@ def _progress_callback(kind: str, n_trials: int, on_trial: TrialProgress) -> Cal
     return callback
 
 
-def _champion_metrics(X_test: pd.DataFrame, churned: np.ndarray, value: np.ndarray) -> tuple[dict[str, float], str | None]:
+def _load_champions() -> tuple[Any, Any]:
+    """The current champions (each None when there is none), loaded before any tuning: a store
+    whose model files cannot be read fails here, not after an hour of trials."""
+    return (tracking.load_model(tracking.CHURN_MODEL_NAME, tracking.CHAMPION),
+            tracking.load_model(tracking.VALUE_MODEL_NAME, tracking.CHAMPION))
+
+
+def _champion_metrics(X_test: pd.DataFrame, churned: np.ndarray, value: np.ndarray,
+                      champions: tuple[Any, Any]) -> tuple[dict[str, float], str | None]:
     """Gate metrics of the current champions on this test data, or a reason they are unavailable."""
-    churn = tracking.load_model(tracking.CHURN_MODEL_NAME, tracking.CHAMPION)
-    value_model = tracking.load_model(tracking.VALUE_MODEL_NAME, tracking.CHAMPION)
+    churn, value_model = champions
     result: dict[str, float] = {}
     try:
         if churn is not None:
@@ -298,6 +305,7 @@ def train_on(
     )
     storage = tuning.storage_url(tracking.store_dir())
     run_name = f"train as-of {as_of:%Y-%m-%d} h{horizon} seed {seed}"
+    champions = _load_champions() if tracking.store_exists() else (None, None)
     with tracking.start_training_run(run_name, tags={"churnml.as_of": f"{as_of:%Y-%m-%d}", "churnml.data_fingerprint": fingerprint}) as run:
         cutoff_text = {split: [f"{c:%Y-%m-%d}" for c in cs] for split, cs in training_set.split_cutoffs.items()}
         run.log_params(
@@ -425,7 +433,7 @@ def train_on(
         run.log_dict(reference, tracking.MONITORING_REFERENCE_FILE)
 
         # Register and promote ---------------------------------------------------------------
-        champion, unavailable = _champion_metrics(X["test"], churned["test"], value["test"])
+        champion, unavailable = _champion_metrics(X["test"], churned["test"], value["test"], champions)
         newer = tracking.champion_as_of()
         if newer is not None and newer > as_of:
             # A backfill: the champion has seen data this run's test period cannot judge it on.
