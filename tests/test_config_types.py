@@ -142,3 +142,11 @@ def test_the_cli_reports_a_wrong_type_as_an_error_not_a_traceback(tmp_path: Path
     assert result.exit_code == 2, output
     assert "Error:" in output and "timeout_seconds must be a number (seconds), got '10' (text)." in output
     assert "Traceback" not in output
+
+
+def test_risk_multiples_are_multiples_of_the_average_risk(tmp_path: Path) -> None:
+    # [0.2, 0.5] loaded: "medium" from a fifth of the average risk, most customers "at risk".
+    message = _error(tmp_path, "[segments]\nrisk_multiples = [0.2, 0.5]\n")
+    assert "[segments] risk_multiples must satisfy 1 <= medium < high, got (0.2, 0.5)" in message
+    assert "[segments] risk_multiples must satisfy" in _error(tmp_path, "[segments]\nrisk_multiples = [3, 1.5]\n")
+    assert load_config(_write(tmp_path, "[segments]\nrisk_multiples = [1, 2.5]\n")).segments.risk_multiples == (1, 2.5)

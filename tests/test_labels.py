@@ -211,7 +211,7 @@ def test_scoring_frame_refuses_an_as_of_long_after_the_data() -> None:
     # that would score everyone as having stopped buying.
     assert len(build_scoring_frame(dataset(), T("2024-04-07"), Config())) > 0
     with pytest.raises(ProblemError, match=r"^As-of date 2024-07-01 is after the data's end \(2024-03-31\): the features "
-                                            r"would read the days without data as days without purchases.* on or before 2024-04-01"):
+                                            r"would read the days without data as days without purchases.* on or before 2024-04-07"):
         build_scoring_frame(dataset(), T("2024-07-01"), Config())
 
 

@@ -246,6 +246,7 @@ def test_evaluate_reproduces_the_training_test_metrics(use_trained_store, test_c
     result = runner.invoke(get_app(), ["evaluate", str(test_cutoff_scores), str(use_trained_store.data)])
     assert result.exit_code == 0, _text(result)
     assert f"Backtest of scores as of {use_trained_store.test_cutoff}" in _text(result)
+    assert "where the churn model's level was fitted after grading" in " ".join(result.stderr.split())
     trained = use_trained_store.result
     client = tracking._client()
     runs = client.search_runs([client.get_experiment_by_name(tracking.EXPERIMENT_NAME).experiment_id],

@@ -91,6 +91,9 @@ def test_run_report_content(pages, trained_store):
     top_reasons = page[page.index('id="top-reasons"'):page.index('id="data-summary"')]
     assert 'alt="' in top_reasons and "most common reasons" in top_reasons
     assert "customers without transactions" in page
+    # the registered model's level shift is stated, with the means before and after, and what is left out
+    assert "a level shift of " in page and "log-odds to the test cutoff&#x27;s churn rate" in page
+    assert "as graded" in page and "left out of the models" in page and "account_manager (" in page
 
 
 def test_scores_report_content(pages):

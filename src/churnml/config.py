@@ -77,8 +77,8 @@ class SegmentsConfig:
     rate at its test cutoff), `high` from 3 times. A 90-day churn rate is often a few percent;
     fixed cut points of 0.2 and 0.5 then called customers at 2.5 times the average risk "low"."""
     value_shares: tuple[float, float] = (0.8, 0.95)
-    """Top value tier: the customers that together make the first 80% of predicted value; `medium`
-    the next 15%; `low` the rest (80/20 idea)."""
+    """Top value tier: the customers that together make the first 80% of the value if retained;
+    `medium` the next 15%; `low` the rest (80/20 idea)."""
     names: Mapping[str, str] = field(default_factory=dict)
     """Override segment display names, e.g. {"high_value_at_risk": "Save now"}."""
     actions: Mapping[str, str] = field(default_factory=dict)
@@ -386,8 +386,9 @@ def _check_section(name: str, obj: Any, source: str) -> None:
             if not 0 < low < high < 1:
                 raise ConfigError(f"{source}: [segments] risk_thresholds must satisfy 0 < low < high < 1, got {obj.risk_thresholds}.")
         low, high = obj.risk_multiples
-        if not 0 < low < high:
-            raise ConfigError(f"{source}: [segments] risk_multiples must satisfy 0 < medium < high, got {obj.risk_multiples}.")
+        if not 1 <= low < high:
+            raise ConfigError(f"{source}: [segments] risk_multiples must satisfy 1 <= medium < high, got {obj.risk_multiples}: "
+                              "they are multiples of the average churn risk, and below 1 most customers would be at risk.")
         a, b = obj.value_shares
         if not 0 < a < b <= 1:
             raise ConfigError(f"{source}: [segments] value_shares must satisfy 0 < top < medium <= 1, got {obj.value_shares}.")

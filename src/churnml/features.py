@@ -398,15 +398,21 @@ def render_reason(spec: FeatureSpec, row: Mapping[str, Any]) -> str:
         value = row.get(spec.name) if hasattr(row, "get") else None
         if _is_missing(value) or not reason_is_true(spec, np.float64(value)):
             return ""  # "spend down 50%" for a rise
-    return _today(singular_counts(_REASON_FORMAT.format(spec.reason, **values)))
+    return _readable(singular_counts(_REASON_FORMAT.format(spec.reason, **values)))
 
 
 _ZERO_DAYS_AGO = re.compile(r"(?<![\d.,])0 days ago")
+_SPENT_NEGATIVE = re.compile(r"\bspent -([\d,.]+)")
 
 
-def _today(text: str) -> str:
-    """"complained 0 days ago" (less than a day before the cutoff) reads "complained within the last day"."""
-    return _ZERO_DAYS_AGO.sub("within the last day", text) if "0 days ago" in text else text
+def _readable(text: str) -> str:
+    """"complained 0 days ago" (less than a day before the cutoff) reads "complained within the
+    last day"; "spent -52" (net refunds) reads "refunded 52 more than bought"."""
+    if "0 days ago" in text:
+        text = _ZERO_DAYS_AGO.sub("within the last day", text)
+    if "spent -" in text:
+        text = _SPENT_NEGATIVE.sub(r"refunded \1 more than bought", text)
+    return text
 
 
 def reason_is_true(spec: FeatureSpec, values: Any, typical: float | None = None) -> Any:

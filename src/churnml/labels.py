@@ -297,7 +297,7 @@ def refuse_as_of_after_data(as_of: pd.Timestamp, data_end: pd.Timestamp | None, 
     if data_end is not None and pd.Timestamp(as_of) > pd.Timestamp(data_end) + tolerance:
         raise ProblemError(
             f"As-of date {pd.Timestamp(as_of):%Y-%m-%d} is after the data's end ({pd.Timestamp(data_end):%Y-%m-%d}): "
-            f"{why}. Use an as-of date on or before {pd.Timestamp(data_end) + pd.Timedelta(days=1):%Y-%m-%d}, "
+            f"{why}. Use an as-of date on or before {pd.Timestamp(data_end) + tolerance:%Y-%m-%d}, "
             "or load newer data."
         )
 

@@ -181,7 +181,7 @@ def plot_segment_matrix(
             ax.text(j, i, text, ha="center", va="center", fontsize="small", color="white" if dark else "black")
     ax.set_xticks(range(len(columns)), [f"{c} risk" for c in columns])
     ax.set_yticks(range(len(rows)), [f"{r} value" for r in rows])
-    ax.set(xlabel="risk tier (churn probability)", ylabel="value tier (predicted value)",
+    ax.set(xlabel="risk tier (churn probability)", ylabel="value tier (value if retained)",
            title="Value × risk segments: customers and value at risk")
     ax.figure.colorbar(image, ax=ax, label="value at risk (currency units, sum)")
     return ax

@@ -228,6 +228,20 @@ def _missing(what: str) -> str:
     return f'<p class="note">{_e(what)}</p>'
 
 
+def _calibration_text(meta: Mapping[str, Any], metrics: Mapping[str, float], tags: Mapping[str, str]) -> str:
+    """The calibration method, and the level shift the registered model got after grading."""
+    method = str(meta.get("calibration", tags.get("churnml.calibration", "?")))
+    if "level_shift" not in meta:
+        return method
+    rate, before, after = (metrics.get(k) for k in ("churn_test_rate", "churn_test_mean_predicted_graded",
+                                                      "churn_test_mean_predicted_recalibrated"))
+    text = (f"{method} on the validation cutoff; then, for the registered model, a level shift of "
+            f"{meta['level_shift']:+.3f} log-odds to the test cutoff's churn rate")
+    if None not in (rate, before, after):
+        text += f" ({rate:.3f}): mean probability {before:.3f} as graded, {after:.3f} registered"
+    return text + ". The metrics and plots on this page are those of the model as graded."
+
+
 def _key_values(pairs: Sequence[tuple[str, Any]]) -> str:
     rows = "".join(f'<tr><th class="l">{_e(k)}</th><td class="l">{_e(v)}</td></tr>' for k, v in pairs)
     return f"<table>{rows}</table>"
@@ -277,7 +291,9 @@ def run_report(run: Any) -> str:
             ("train cutoffs", ", ".join(cutoffs.get("train", []))),
             ("validation cutoff", ", ".join(cutoffs.get("validation", []))),
             ("test cutoff", ", ".join(cutoffs.get("test", []))),
-            ("calibration", meta.get("calibration", tags.get("churnml.calibration", "?"))),
+            ("calibration", _calibration_text(meta, run.metrics, tags)),
+            ("left out of the models", ", ".join(f"{k} ({v:,} values)" for k, v in (meta.get("left_out_features") or {}).items())
+             or "none"),
             ("promotion", tags.get("churnml.promotion_reason", "?")),
         ]),
     )]

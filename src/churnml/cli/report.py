@@ -266,6 +266,9 @@ def evaluate_command(
         warn(f"the models were fitted on outcomes up to {seen:%Y-%m-%d}, after these scores' as-of date "
              f"({as_of:%Y-%m-%d}): part of what this backtest checks was in their training data, so it flatters them. "
              "Backtest scores made by models trained before the scores' date.")
+    if f"{as_of:%Y-%m-%d}" in run.metadata.get("cutoffs", {}).get("test", []) and "level_shift" in run.metadata:
+        warn("these scores are as of the models' test cutoff, where the churn model's level was fitted after grading: "
+             "log loss, Brier and ECE here are in-sample and read better than on new data. Rankings (AUC, lift) are as graded.")
     if backtest.unlabelled:
         console.print(f"[yellow]{backtest.unlabelled:,} scored customers have no label[/yellow] (not in the population "
                       "of DATA at that date): is DATA the data they were scored from?", markup=True)

@@ -44,6 +44,13 @@ def show_scores_summary(sidecar: Mapping[str, Any], config: Config) -> None:
     console.print(table)
     stages = ", ".join(f"{k} {v:,}" for k, v in sidecar["counts"]["lifecycle_stage"].items())
     risk = ", ".join(f"{k} {v:,}" for k, v in sidecar["counts"]["risk_tier"].items())
+    cuts = sidecar.get("risk_tier_thresholds") or {}
+    if cuts:
+        base = (sidecar.get("models") or {}).get("base_rate")
+        fixed = ((sidecar.get("config") or {}).get("segments") or {}).get("risk_thresholds") is not None
+        relative = (f", {cuts['medium_min'] / base:.3g}× and {cuts['high_min'] / base:.3g}× the base rate {base:.3f}"
+                    if base and not fixed else "")
+        risk += f" (medium from {cuts['medium_min']:.3f}, high from {cuts['high_min']:.3f}{relative})"
     console.print(f"Risk tiers: {risk}. Lifecycle: {stages}.")
 
 
