@@ -322,7 +322,7 @@ class ChurnModel(_LightGBMBase):
         log_odds = _logit(self.predict_proba(X))
 
         def gap(shift: float) -> float:
-            return float(np.mean(1.0 / (1.0 + np.exp(-(log_odds + shift))))) - rate
+            return float(np.mean(_expit(log_odds + shift))) - rate
 
         self.level_shift_ = float(brentq(gap, -20.0, 20.0, xtol=1e-10))
         return self
@@ -339,7 +339,7 @@ class ChurnModel(_LightGBMBase):
         """
         score = self.raw_score(X)
         if self.calibrator_ is None:
-            probability = 1.0 / (1.0 + np.exp(-score))
+            probability = _expit(score)
         else:
             probability = np.clip(_apply_calibrator(self.calibration_, self.calibrator_, score), _EPS, 1 - _EPS)
         # Isotonic interpolation gives one step's customers values a unit in the last place apart;
@@ -348,7 +348,7 @@ class ChurnModel(_LightGBMBase):
         probability = np.round(probability, 10)
         shift = getattr(self, "level_shift_", 0.0)  # 0 for models pickled before it existed
         if shift:
-            probability = np.round(np.clip(1.0 / (1.0 + np.exp(-(_logit(probability) + shift))), _EPS, 1 - _EPS), 13)
+            probability = np.round(np.clip(_expit(_logit(probability) + shift), _EPS, 1 - _EPS), 13)
         return probability
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -392,6 +392,10 @@ class SmoothedIsotonic:
 
     def predict(self, score: np.ndarray) -> np.ndarray:
         return self.isotonic_.predict(np.asarray(score, dtype=float))
+
+
+def _expit(log_odds: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-log_odds))
 
 
 def _logit(probability: np.ndarray) -> np.ndarray:

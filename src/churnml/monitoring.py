@@ -203,13 +203,18 @@ def categorical_statistics(values: pd.Series | np.ndarray, max_categories: int =
     return {"kind": "categorical", "missing_rate": missing, "shares": {str(k): float(v) for k, v in shares.items()}}
 
 
+def _sentinel(name: str) -> float | None:
+    """The "never happened" stand-in a feature may hold (:data:`NEVER_DAYS` for day counts)."""
+    return NEVER_DAYS if in_days(name) else None
+
+
 def feature_statistics(frame: pd.DataFrame, feature_names: Sequence[str], categorical: Sequence[str]) -> dict[str, dict]:
     """:func:`numeric_statistics` or :func:`categorical_statistics` of every feature."""
     categorical = set(categorical)
     return {
         name: categorical_statistics(frame[name]) if name in categorical
         else numeric_statistics(frame[name], min_width=DAY_BIN_WIDTH if in_days(name) else 0.0,
-                                sentinel=NEVER_DAYS if in_days(name) else None)
+                                sentinel=_sentinel(name))
         for name in feature_names
     }
 
@@ -451,7 +456,7 @@ def drift(
         if stats.get("kind") == "categorical":
             measured = _categorical_drift(stats, values)
         else:
-            measured = _numeric_drift(stats, values, NEVER_DAYS if in_days(name) else None)
+            measured = _numeric_drift(stats, values, _sentinel(name))
         rows.append({"feature": name, "kind": stats.get("kind", "numeric"), **measured})
         if measured["new_categories"]:
             shown = ", ".join(measured["new_categories"][:5]) + (" …" if len(measured["new_categories"]) > 5 else "")

@@ -128,6 +128,12 @@ def missing_columns(columns: Iterable[str], models: Any) -> list[str]:
     return [c for c in dict.fromkeys(needed) if c not in have]
 
 
+def retained_value(scores: Mapping[str, Any]) -> Any:
+    """The value if retained of scored customers, from their score columns (value tiers are cut
+    on it): ``predicted_value + value_at_risk`` is ``(1 - p) V + p V = V``."""
+    return scores["predicted_value"] + scores["value_at_risk"]
+
+
 def predict(features: pd.DataFrame, models: Any, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Churn probability and value if retained for each row (``names``: from :func:`check_features`)."""
     X = features[names]
@@ -454,8 +460,7 @@ def write_scores(
             "rows": writer.rows,
             "columns": list(SCORE_COLUMNS),
             "counts": counts,
-            "value_tier_thresholds": compute_value_thresholds(values["predicted_value"] + values["value_at_risk"],
-                                                              _config_of(meta)).to_dict(),
+            "value_tier_thresholds": compute_value_thresholds(retained_value(values), _config_of(meta)).to_dict(),
             "totals": {c: float(values[c].sum()) for c in ("predicted_value", "value_at_risk", "current_value")},
             "segments": {
                 key: {

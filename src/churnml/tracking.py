@@ -63,15 +63,18 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd().resolve() / 'mlruns' / 'mlflow.db'}"
 
 
+def _sqlite_database(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI; None for any other store."""
+    return Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
+
+
 def store_dir() -> Path:
     """Local folder for files beside the tracking store (Optuna database, artifacts).
 
     The folder of the SQLite database for a ``sqlite:///`` URI, else ``./mlruns``.
     """
-    uri = tracking_uri()
-    if uri.startswith("sqlite:///"):
-        return Path(uri[len("sqlite:///"):]).resolve().parent
-    return (Path.cwd() / "mlruns").resolve()
+    database = _sqlite_database(tracking_uri())
+    return database.resolve().parent if database is not None else (Path.cwd() / "mlruns").resolve()
 
 
 def _client(create: bool = False) -> MlflowClient:
@@ -79,8 +82,8 @@ def _client(create: bool = False) -> MlflowClient:
     reading one that is not there is a mistyped path or a folder without training, not an empty
     registry to report."""
     uri = tracking_uri()
-    if uri.startswith("sqlite:///"):
-        database = Path(uri[len("sqlite:///"):])
+    database = _sqlite_database(uri)
+    if database is not None:
         if create:
             store_dir().mkdir(parents=True, exist_ok=True)
         elif not database.is_file():
@@ -96,8 +99,8 @@ def _client(create: bool = False) -> MlflowClient:
 
 def store_exists() -> bool:
     """Whether the tracking store is there to read (a remote server counts as there)."""
-    uri = tracking_uri()
-    return not uri.startswith("sqlite:///") or Path(uri[len("sqlite:///"):]).is_file()
+    database = _sqlite_database(tracking_uri())
+    return database is None or database.is_file()
 
 
 def _experiment_id(client: MlflowClient) -> str:
@@ -120,16 +123,16 @@ def _follow_moved_store(experiment: Any) -> None:
     this updates the ``experiments`` table of the SQLite store itself (the column MLflow reads
     it from), when the root is another store's ``artifacts`` folder.
     """
-    uri, own = tracking_uri(), store_dir() / "artifacts"
+    database, own = _sqlite_database(tracking_uri()), store_dir() / "artifacts"
     root = (experiment.artifact_location or "").rstrip("/")
     # churnml made the root as <store>/artifacts; another store's (a copy's original, still
     # there or not) is never written to. A root laid out otherwise was chosen by someone: kept.
-    if (not uri.startswith("sqlite:///") or not root.startswith("file:") or root == own.as_uri()
+    if (database is None or not root.startswith("file:") or root == own.as_uri()
             or Path(_local_path(root)).name != "artifacts"):
         return
     import sqlite3
 
-    with contextlib.closing(sqlite3.connect(uri[len("sqlite:///"):])) as db, db:
+    with contextlib.closing(sqlite3.connect(database)) as db, db:
         db.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?",
                    (own.as_uri(), int(experiment.experiment_id)))
 
@@ -430,9 +433,13 @@ def _missing_files(client: MlflowClient, version: Any, what: str) -> str:
         where = client.get_run(version.run_id).info.artifact_uri
     return (
         f"{version.name} v{version.version} is registered in {tracking_uri()}, but {what} cannot be read"
-        f"{f' from {where}' if where else ''}. The artifacts must travel with the store: copy or move the whole "
-        "mlruns/ folder (mlflow.db with artifacts/ beside it), or set MLFLOW_TRACKING_URI to the store the models were trained in."
+        f"{f' from {where}' if where else ''}. {_ARTIFACTS_TRAVEL}, or set MLFLOW_TRACKING_URI to the store the models "
+        "were trained in."
     )
+
+
+_ARTIFACTS_TRAVEL = ("The artifacts must travel with the store: copy or move the whole mlruns/ folder "
+                     "(mlflow.db with artifacts/ beside it)")
 
 
 @dataclass(frozen=True)
@@ -578,8 +585,7 @@ def load_run(run_id: str) -> RunRecord:
         root = run.info.artifact_uri or ""
         if root.startswith("file:") and not Path(_local_path(root)).exists() and _here(root) is None:
             raise ModelNotFoundError(
-                f"Run {run_id} is in {tracking_uri()}, but its files are not at {root}. The artifacts must travel with "
-                "the store: copy or move the whole mlruns/ folder (mlflow.db with artifacts/ beside it)."
+                f"Run {run_id} is in {tracking_uri()}, but its files are not at {root}. {_ARTIFACTS_TRAVEL}."
             )
         raise ModelNotFoundError(f"Run {run_id} is not a training run (it has no {METADATA_FILE}). Pass the run of a `churnml train`.")
     return RunRecord(run_id, dict(run.data.metrics), dict(run.data.params), dict(run.data.tags), metadata,
