@@ -11,6 +11,7 @@ import sqlglot
 
 from churnml.config import Config
 from churnml.dataset import Dataset
+from churnml.reasons import explain
 from churnml.features import (
     NEVER_DAYS,
     FeatureSpec,
@@ -224,6 +225,19 @@ def test_render_reason_examples(features: pd.DataFrame) -> None:
     # Less than a day before the cutoff read "complained 0 days ago"
     assert [render_reason(specs["days_since_last_complaint"], {"days_since_last_complaint": d}) for d in (0.3, 1.0, 10.2)] == [
         "complained within the last day", "complained 1 day ago", "complained 10 days ago"]
+
+
+def test_explain_with_the_real_specs_shows_each_reason_its_feature_drives(features: pd.DataFrame) -> None:
+    # explain passes a template's fields; specs with a bound are checked on their own value too,
+    # which the "usually every" sentence does not show (it went missing that way once).
+    specs = feature_specs(small_dataset())
+    names = [s.name for s in specs]
+    X = features.loc[["a"], names]
+    for name, sentence in (("recency_vs_usual_gap", "no purchase for 61 days (usually every 30)"),
+                           ("unresolved_complaints", "1 unresolved complaint")):
+        contributions = pd.DataFrame(0.0, index=X.index, columns=names)
+        contributions[name] = 1.0
+        assert explain(contributions, X, specs) == [[sentence]], name
 
 
 def test_sql_transpiles_to_spark() -> None:

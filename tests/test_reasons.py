@@ -19,7 +19,7 @@ def spec(name: str, reason: str | None, monotone: int = 1, side: int | None = No
 SPECS = [
     spec("days_since_last_purchase", "no purchase for {days_since_last_purchase:.0f} days"),
     spec("recency_vs_usual_gap",
-         "no purchase for {days_since_last_purchase:.0f} days (usually every {mean_gap_days:.0f})"),
+         "no purchase for {days_since_last_purchase:.0f} days (usually every {mean_gap_days:.0f})", bound=1.0),
     spec("mean_gap_days", None, 0),
     spec("unresolved_complaints", "{unresolved_complaints:.0f} unresolved complaints"),
     spec("spend_trend_pct", "spend down {spend_trend_pct!m:.0f}% on the previous quarter", -1, bound=0.0),
@@ -87,7 +87,8 @@ def test_at_most_three_reasons_strongest_first() -> None:
 def test_overlapping_sentences_keep_the_informative_one_and_refill() -> None:
     contributions, features = frames(
         [[0.9, 0.8, 0.0, 0.3, 0.2, 0.1]],
-        [row(days_since_last_purchase=74.2, mean_gap_days=20.0, unresolved_complaints=2.0, spend_trend_pct=-5.0)],
+        [row(days_since_last_purchase=74.2, mean_gap_days=20.0, recency_vs_usual_gap=3.71, unresolved_complaints=2.0,
+             spend_trend_pct=-5.0)],
     )
     assert explain(contributions, features, SPECS) == [[
         "no purchase for 74 days (usually every 20)",

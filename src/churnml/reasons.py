@@ -201,7 +201,9 @@ def explain(
     for j in np.unique(columns[columns >= 0]):
         spec = by_name[names[j]]
         rows, slots = np.nonzero(columns == j)
-        fields = template_fields(spec.reason) or [spec.name]
+        # The spec's own value too: render_reason checks it against the reason's bound even
+        # when the sentence shows other fields ("no purchase for 74 days (usually every 20)").
+        fields = list(dict.fromkeys([*template_fields(spec.reason), spec.name]))
         values = [features[field].to_numpy(dtype=object)[rows] for field in fields]
         sentences[rows, slots] = [render(spec, dict(zip(fields, row))) for row in zip(*values)]
     return [_distinct(row, k) for row in sentences.tolist()]
