@@ -29,11 +29,11 @@ from churnml.monitoring import reference_statistics
 from churnml.reasons import typical_values
 from churnml.scoring import (
     SCORE_COLUMNS,
-    population_value_thresholds,
     score,
     score_chunks,
     score_features,
     score_metadata,
+    scores_value_thresholds,
     write_scores,
 )
 from churnml.tracking import LoadedModels
@@ -110,8 +110,12 @@ def test_chunk_size_does_not_change_scores(scores: pd.DataFrame, dataset, models
 
 
 def test_score_features_matches_batch_for_a_few_customers(features, models, scores) -> None:
-    thresholds = population_value_thresholds(features, models)
-    few = features.sample(7, random_state=1)
+    thresholds = scores_value_thresholds(scores)   # what the API computes from its snapshot's scores
+    # Random customers and the ones sitting exactly on the value-tier cut points
+    retained = scores["predicted_value"] + scores["value_at_risk"]
+    on_cuts = scores.loc[retained.isin([thresholds.high_min, thresholds.medium_min]), "customer_id"]
+    assert len(on_cuts) == 2
+    few = pd.concat([features.sample(7, random_state=1), features[features["customer_id"].isin(on_cuts)]])
     api = score_features(few, models, SCORE_AS_OF, Config(), value_thresholds=thresholds)
     batch = scores.set_index("customer_id").loc[api["customer_id"]].reset_index()
     pd.testing.assert_frame_equal(api, batch)
@@ -150,7 +154,8 @@ def test_sidecar_records_models_data_and_distributions(scores, dataset, models, 
     tiers = pd.cut(scores["churn_probability"], [-1, 1.5 * base_rate, 3 * base_rate, 2], right=False, labels=["low", "medium", "high"])
     assert (scores["risk_tier"] == tiers.astype(str)).all()
     high_min = record["value_tier_thresholds"]["high_min"]
-    assert ((scores["predicted_value"] + scores["value_at_risk"] >= high_min - 1e-9) == (scores["value_tier"] == "high")).all()
+    assert ((scores["predicted_value"] + scores["value_at_risk"] >= high_min) == (scores["value_tier"] == "high")).all()
+    assert record["value_tier_thresholds"] == scores_value_thresholds(scores).to_dict()
     pd.testing.assert_frame_equal(pd.read_parquet(out), scores)
 
 

@@ -47,8 +47,8 @@ from churnml.errors import ChurnmlError, ConfigError, DataError, ModelNotFoundEr
 from churnml.features import build_features
 from churnml.reasons import SEPARATOR
 from churnml.schema import MAX_ABS_NUMBER
-from churnml.scoring import SCORE_COLUMNS, retained_value, score_features
-from churnml.segments import ValueThresholds, segment_names, value_thresholds as compute_value_thresholds
+from churnml.scoring import SCORE_COLUMNS, score_features, scores_value_thresholds
+from churnml.segments import ValueThresholds, segment_names
 from churnml.targeting import retention_list
 
 ENV_API_KEY = "CHURNML_API_KEY"
@@ -493,7 +493,7 @@ class ScoringService:
         self.aliases = {k: list(v) for k, v in (aliases or {}).items()}
         self.as_of = pd.Timestamp(as_of)
         self.scores = score_features(snapshot, models, self.as_of, self.config)
-        self.value_thresholds: ValueThresholds = compute_value_thresholds(retained_value(self.scores).to_numpy(), self.config)
+        self.value_thresholds: ValueThresholds = scores_value_thresholds(self.scores, self.config)
         self.attribute_kinds = _attribute_kinds(models)
         self._names = segment_names(self.config)
         self._row = {customer_id: i for i, customer_id in enumerate(self.scores["customer_id"].tolist())}

@@ -22,9 +22,9 @@ current_value           float      net revenue over the 365 days before ``as_of`
 
 One code path: :func:`score` (a whole dataset, in chunks) and :func:`score_features` (a few
 customers, e.g. from the HTTP API) share :func:`predict` and :func:`_finish`. Value tiers need the
-whole population: :func:`score` computes their cut points from every customer's predicted value
+whole population: :func:`score` computes their cut points from every customer's value if retained
 before the first chunk is finished; :func:`score_features` takes them as an argument (see
-:func:`population_value_thresholds`).
+:func:`scores_value_thresholds`).
 """
 
 from __future__ import annotations
@@ -128,10 +128,27 @@ def missing_columns(columns: Iterable[str], models: Any) -> list[str]:
     return [c for c in dict.fromkeys(needed) if c not in have]
 
 
+def value_columns(churn_probability: np.ndarray, value_if_retained: np.ndarray) -> dict[str, np.ndarray]:
+    """``predicted_value`` (expected value, ``(1 - p) V``) and ``value_at_risk`` (``p V``)."""
+    return {"predicted_value": (1.0 - churn_probability) * value_if_retained,
+            "value_at_risk": churn_probability * value_if_retained}
+
+
 def retained_value(scores: Mapping[str, Any]) -> Any:
-    """The value if retained of scored customers, from their score columns (value tiers are cut
-    on it): ``predicted_value + value_at_risk`` is ``(1 - p) V + p V = V``."""
+    """The value if retained of scored customers, from their score columns:
+    ``predicted_value + value_at_risk`` is ``(1 - p) V + p V = V``.
+
+    Value tiers are cut on this sum, not on the model's ``V``, which can differ in the last bit:
+    batch scoring, the sidecar and the HTTP API then agree exactly on every customer's tier
+    (:func:`scores_value_thresholds`).
+    """
     return scores["predicted_value"] + scores["value_at_risk"]
+
+
+def scores_value_thresholds(scores: Mapping[str, Any], config: Config | None = None) -> ValueThresholds:
+    """Value-tier cut points of a whole scored population (its score columns or
+    :func:`value_columns`): what batch scoring applies, the sidecar records and the API reuses."""
+    return compute_value_thresholds(np.asarray(retained_value(scores), dtype=float), config)
 
 
 def predict(features: pd.DataFrame, models: Any, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -168,8 +185,8 @@ def _finish(
             reasons[explained] = reason_text(explain(contributions, rows, specs, typical=typical))
         del contributions
     with _timed(timings, "segments"):
-        predicted_value = (1.0 - churn_probability) * value_if_retained
-        value = value_tiers(value_if_retained, thresholds)
+        values = value_columns(churn_probability, value_if_retained)
+        value = value_tiers(retained_value(values), thresholds)
         segment = assign_segments(value, risk)
         stage = lifecycle_stages(
             features[TENURE_FEATURE].to_numpy(dtype=float),
@@ -180,8 +197,8 @@ def _finish(
             "customer_id": features["customer_id"].astype(str).to_numpy(),
             "as_of": np.full(n, np.datetime64(as_of, "ns")),
             "churn_probability": np.asarray(churn_probability, dtype="float64"),
-            "predicted_value": predicted_value.astype("float64"),
-            "value_at_risk": (churn_probability * value_if_retained).astype("float64"),
+            "predicted_value": values["predicted_value"].astype("float64"),
+            "value_at_risk": values["value_at_risk"].astype("float64"),
             "risk_tier": np.asarray(risk, dtype=object),
             "value_tier": np.asarray(value, dtype=object),
             "segment": np.asarray(segment, dtype=object),
@@ -199,17 +216,6 @@ def _sorted(features: pd.DataFrame) -> pd.DataFrame:
     if ids.is_monotonic_increasing:
         return features.reset_index(drop=True)
     return features.iloc[np.argsort(ids.to_numpy(), kind="stable")].reset_index(drop=True)
-
-
-def population_value_thresholds(features: pd.DataFrame, models: Any, config: Config | None = None) -> ValueThresholds:
-    """Value-tier cut points over a whole population's feature table.
-
-    The HTTP API calls this once at start-up on the latest feature snapshot, then passes the result
-    to :func:`score_features` for every request, so one customer gets the tier a batch run gives.
-    """
-    names = check_features(features, models)
-    churn_probability, value_if_retained = predict(features, models, names)
-    return compute_value_thresholds(value_if_retained, config)
 
 
 def score_features(
@@ -232,7 +238,8 @@ def score_features(
     config : Config, optional
         Tier thresholds.
     value_thresholds : ValueThresholds, optional
-        Value-tier cut points of the whole population (:func:`population_value_thresholds`).
+        Value-tier cut points of the whole population (:func:`scores_value_thresholds` of its
+        scores; the HTTP API passes those of its snapshot).
         Without them, the tiers are computed over ``features`` alone, which is right only when
         ``features`` is the whole population.
 
@@ -255,7 +262,7 @@ def score_features(
     features = _sorted(features)
     churn_probability, value_if_retained = predict(features, models, names)
     if value_thresholds is None:
-        value_thresholds = compute_value_thresholds(value_if_retained, config)
+        value_thresholds = scores_value_thresholds(value_columns(churn_probability, value_if_retained), config)
     return _finish(features, churn_probability, value_if_retained, models, names, model_specs(models),
                    pd.Timestamp(as_of), config, value_thresholds)
 
@@ -311,7 +318,7 @@ def score_chunks(
             if progress:
                 progress("predict", stop, n)
     with _timed(timings, "segments"):
-        thresholds = compute_value_thresholds(value_if_retained, config)
+        thresholds = scores_value_thresholds(value_columns(churn_probability, value_if_retained), config)
     for start, stop in bounds:
         yield _finish(features.iloc[start:stop], churn_probability[start:stop], value_if_retained[start:stop],
                       models, names, specs, as_of, config, thresholds, timings)
@@ -460,7 +467,7 @@ def write_scores(
             "rows": writer.rows,
             "columns": list(SCORE_COLUMNS),
             "counts": counts,
-            "value_tier_thresholds": compute_value_thresholds(retained_value(values), _config_of(meta)).to_dict(),
+            "value_tier_thresholds": scores_value_thresholds(values, _config_of(meta)).to_dict(),
             "totals": {c: float(values[c].sum()) for c in ("predicted_value", "value_at_risk", "current_value")},
             "segments": {
                 key: {
