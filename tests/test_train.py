@@ -207,12 +207,27 @@ def test_reproducible_in_a_fresh_store(first, dataset, tmp_path, monkeypatch):
     assert same(fresh.churn_metrics, first.churn_metrics) and same(fresh.value_metrics, first.value_metrics)
 
 
-def test_interrupted_study_resumes_and_counts_finished_trials(dataset, tmp_path):
-    training_set = train_module.build_training_set(dataset, AS_OF, Config())
-    frame, names = training_set.frame, training_set.feature_names
+def tuning_data(dataset, config: Config) -> tuning.TuningData:
+    training_set = train_module.build_training_set(dataset, AS_OF, config)
+    names = training_set.feature_names
+    frame = train_module._stable(training_set.frame, [*names, "value"])   # as train does: DuckDB's float sums vary in the last bits
     part = {s: frame[frame["split"] == s] for s in ("train", "validation")}
-    data = tuning.TuningData(part["train"][names], part["train"]["churned"].to_numpy(), part["train"]["value"].to_numpy(),
+    return tuning.TuningData(part["train"][names], part["train"]["churned"].to_numpy(), part["train"]["value"].to_numpy(),
                              part["validation"][names], part["validation"]["churned"].to_numpy(), part["validation"]["value"].to_numpy())
+
+
+def test_a_changed_training_set_gets_its_own_study(dataset):
+    # The study name used to hash only the data fingerprint, as-of, horizon and seed: with fewer
+    # cutoffs (or another margin) train resumed the old study, ran no trial and reported its score.
+    default = tuning_data(dataset, Config())
+    assert default.digest() == tuning_data(dataset, Config()).digest()
+    changed = [tuning_data(dataset, Config().replace(problem=p)) for p in ({"n_cutoffs": 5}, {"margin": 0.5})]
+    names = {tuning.study_name("churn", "fp", AS_OF, 7, 90, d.digest()) for d in [default, *changed]}
+    assert len(names) == 3
+
+
+def test_interrupted_study_resumes_and_counts_finished_trials(dataset, tmp_path):
+    data = tuning_data(dataset, Config())
     storage = tuning.storage_url(tmp_path)
 
     def interrupt(study, trial):

@@ -281,8 +281,11 @@ def train_on(
     check_problem(training_set, config)
     training_set, left_out = without_identifiers(training_set, config.training.max_categorical_levels)
     names = training_set.feature_names
-    frame = _stable(training_set.frame, names)
+    frame = _stable(training_set.frame, [*names, "value"])
     parts = {split: frame[frame["split"] == split] for split in ("train", "validation", "test")}
+    # A fixed thread count: LightGBM's sums (and so its trees) depend on it, and "same data, config
+    # and seed give the same models" must not depend on the machine's cores below this.
+    n_jobs = int(n_jobs) if n_jobs else default_threads(len(parts["train"]))
     X = {split: part[names] for split, part in parts.items()}
     churned = {split: part["churned"].to_numpy(dtype=int) for split, part in parts.items()}
     value = {split: part["value"].to_numpy(dtype=float) for split, part in parts.items()}
@@ -332,6 +335,9 @@ def train_on(
 
         # Tuning ------------------------------------------------------------------------------
         results: dict[str, tuning.TuningResult] = {}
+        data_digest = tuning_data.digest()
+        setup = {kind: f"{data_digest}|{sorted((monotone if kind == 'churn' else {}).items())}|{n_estimators}"
+                 for kind in tuning.KINDS}
         for kind in tuning.KINDS:
             callbacks = [run.trial_callback(kind)]
             if on_trial is not None:
@@ -343,7 +349,7 @@ def train_on(
                 timeout=timeout,
                 seed=seed,
                 storage=storage,
-                name=tuning.study_name(kind, fingerprint, as_of, seed, horizon),
+                name=tuning.study_name(kind, fingerprint, as_of, seed, horizon, setup[kind]),
                 monotone=monotone if kind == "churn" else None,
                 callbacks=callbacks,
                 n_jobs=n_jobs,
@@ -517,11 +523,11 @@ ACTIVE_DAYS = 365.0
 
 
 def _stable(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
-    """Round float features to 6 decimals.
+    """Round float columns (the features and the value label) to 6 decimals.
 
     DuckDB's parallel float sums differ in the last bits from run to run; a 1e-12 difference can
     move a LightGBM histogram bin edge and change the trees. Rounding makes same data + seed give
-    the same models.
+    the same models, and the same tuning study (:meth:`churnml.tuning.TuningData.digest`).
     """
     frame = frame.copy()
     floats = [n for n in names if pd.api.types.is_float_dtype(frame[n])]

@@ -7,7 +7,7 @@ reports the validation metric to Optuna every :data:`REPORT_EVERY` boosting roun
 at the same round. Reporting every round would write to SQLite a thousand times per trial.
 
 Studies live in SQLite (``sqlite:///<mlruns>/optuna.db``). The study name is derived from the data
-fingerprint, as-of date, horizon and seed (:func:`study_name`), so re-running an interrupted
+fingerprint, as-of date, horizon, seed and training set (:func:`study_name`), so re-running an interrupted
 ``train`` loads the same study and only runs the trials still missing: finished trials (complete
 or pruned) count toward ``n_trials``. Trials of a killed process are marked failed by Optuna's
 heartbeat once they are stale, and do not count.
@@ -46,6 +46,16 @@ class TuningData:
     churned_val: np.ndarray
     value_val: np.ndarray
 
+    def digest(self) -> str:
+        """A hash of every matrix and label (columns, dtypes, values): what a study is tuned on."""
+        h = hashlib.sha1()
+        for frame in (self.X_train, self.X_val):
+            h.update(repr([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
+            h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+        for array in (self.churned_train, self.value_train, self.churned_val, self.value_val):
+            h.update(np.ascontiguousarray(array, dtype="float64").tobytes())
+        return h.hexdigest()
+
 
 @dataclass(frozen=True)
 class TuningResult:
@@ -69,8 +79,13 @@ def storage_url(directory: str | Path) -> str:
     return f"sqlite:///{directory / 'optuna.db'}"
 
 
-def study_name(kind: str, fingerprint: str, as_of: Any, seed: int, horizon_days: int) -> str:
-    """Stable study name: same data, as-of date, horizon and seed -> same study (resume).
+def study_name(kind: str, fingerprint: str, as_of: Any, seed: int, horizon_days: int, setup: str = "") -> str:
+    """Stable study name: same data, as-of date, horizon, seed and setup -> same study (resume).
+
+    ``setup`` identifies everything else a trial's score depends on: the training set itself
+    (:meth:`TuningData.digest`, so a changed ``[training]`` or ``[problem]`` setting, e.g. the
+    number of cutoffs, starts a new study instead of reusing the old one's trials) and the fit's
+    fixed settings (monotone constraints, number of trees).
 
     Example
     -------
@@ -78,7 +93,7 @@ def study_name(kind: str, fingerprint: str, as_of: Any, seed: int, horizon_days:
     'churnml-churn-2024-01-01-h90-s42-a9993e36'
     """
     as_of_text = pd.Timestamp(as_of).strftime("%Y-%m-%d")
-    digest = hashlib.sha1(fingerprint.encode()).hexdigest()[:8]
+    digest = hashlib.sha1((fingerprint + setup).encode()).hexdigest()[:8]
     return f"churnml-{kind}-{as_of_text}-h{horizon_days}-s{seed}-{digest}"
 
 
