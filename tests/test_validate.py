@@ -281,11 +281,25 @@ def test_a_satisfaction_survey_on_another_scale_stops_validation(tmp_path: Path)
         load_dataset(write(tmp_path / "d", customers=CUSTOMERS, transactions=TRANSACTIONS, service_events=service))
     assert str(error.value).startswith("3 of 4 satisfaction scores in service_events are outside 1-5 (they run from 7 "
                                        "to 10): the survey seems to use another scale.")
-    assert str(error.value).endswith("(for 1-10: 1 + 4 * (score - 1) / 9), or leave the column out.")
-    # An NPS-style 0-10 survey gets its own formula.
-    nps = service.assign(satisfaction=[0, 9, 10, 6])
-    with pytest.raises(DataError, match=r"\(for 0-10: 1 \+ 4 \* \(score - 0\) / 10\)"):
-        load_dataset(write(tmp_path / "e", customers=CUSTOMERS, transactions=TRANSACTIONS, service_events=nps))
+    assert str(error.value).endswith("If it runs 1-10, set [input] satisfaction_scale = [1, 10] in the config "
+                                     "(churnml rescales to 1-5 and sets aside the scores outside it), or leave the column out.")
+    # An NPS-style 0-10 survey, with a few scores typed as 99 or 100, is still told 0-10.
+    nps = pd.DataFrame({"customer_id": ["a", "b", "c"] * 100, "timestamp": "2021-01-02", "event_type": "survey",
+                        "satisfaction": [0, 9, 10, 6, 8, 7] * 49 + [99, 100, 10, 9, 8, 7]})
+    folder = write(tmp_path / "e", customers=CUSTOMERS, transactions=TRANSACTIONS, service_events=nps)
+    with pytest.raises(DataError, match=r"run from 0 to 100\).*set \[input\] satisfaction_scale = \[0, 10\]"):
+        load_dataset(folder)
+
+
+def test_a_satisfaction_scale_rescales_to_one_to_five_and_sets_aside_the_rest(tmp_path: Path) -> None:
+    service = pd.DataFrame({"customer_id": ["a", "b", "a", "b", "a"], "timestamp": ["2021-01-02"] * 5,
+                            "event_type": "survey", "satisfaction": [0, 10, 5, 11, -1]})
+    folder = write(tmp_path / "d", customers=CUSTOMERS, transactions=TRANSACTIONS, service_events=service)
+    ds = load_dataset(folder, config_from_dict({"input": {"satisfaction_scale": [0, 10]}}))
+    assert clean(ds, "service_events")["satisfaction"].tolist() == [1.0, 3.0, 5.0]
+    assert ds.summary["tables"]["service_events"]["quarantined"] == {"satisfaction outside 0-10": 2}
+    with pytest.raises(ConfigError, match=r"\[input\] satisfaction_scale must be \[lowest, highest\] with lowest < highest, got \[5, 1\]"):
+        config_from_dict({"input": {"satisfaction_scale": [5, 1]}})
 
 
 def test_summary_notes_other_event_types_and_id_like_attributes(tmp_path: Path) -> None:
@@ -457,6 +471,19 @@ def test_dates_and_numbers_written_the_local_way_read_with_input_settings(tmp_pa
     config.write_text('[input]\ndate_format = "dd.mm.yyyy"\n')
     with pytest.raises(ConfigError, match=r"\[input\] date_format must be a strftime format such as"):
         load_config(config)
+
+
+def test_a_quoted_field_after_the_sniffers_sample_reads(tmp_path: Path) -> None:
+    # DuckDB sniffs the dialect on the first 20,480 lines; a first quoted field after them made
+    # the file fail to load with "Expected 4 columns, Found 5" though it is valid CSV.
+    rows = 25_000
+    tx = pd.DataFrame({"customer_id": ["a", "b"] * (rows // 2), "timestamp": "2024-01-05",
+                       "amount": ["10.5"] * (rows - 1) + ["6,069.00"], "note": "x"})
+    folder = write(tmp_path / "late", customers=CUSTOMERS, transactions=tx)
+    assert '"6,069.00"' in (folder / "transactions.csv").read_text()[-40:]
+    ds = load_dataset(folder)
+    assert ds.summary["tables"]["transactions"]["quarantined"] == {"unparseable amount": 1}
+    assert ds.quarantine["transactions"]["amount"].tolist() == ["6,069.00"]
 
 
 def test_the_data_end_can_be_given_when_late_rows_would_stretch_it(tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from churnml import io, tracking
-from churnml.config import Config, ServingConfig, load_config
+from churnml.config import Config, InputConfig, ServingConfig, load_config
 from churnml.dataset import Dataset
 from churnml.errors import ChurnmlError, ConfigError, DataError, ModelNotFoundError
 from churnml.features import build_features
@@ -319,6 +319,7 @@ def history_dataset(
     transactions: Sequence[Any],
     service_events: Sequence[Any],
     attribute_kinds: Mapping[str, str],
+    inputs: InputConfig | None = None,
 ) -> Dataset:
     """A :class:`Dataset` from posted rows in the data contract's shape, checked like validation.
 
@@ -338,6 +339,9 @@ def history_dataset(
         (1-5), ``channel``.
     attribute_kinds : mapping
         Attribute column -> ``numeric`` or ``categorical`` (from the models' feature specs).
+    inputs : InputConfig, optional
+        ``[input]`` settings: ``event_types`` and ``satisfaction_scale`` apply to posted rows as
+        validation applies them to files.
 
     Returns
     -------
@@ -349,9 +353,10 @@ def history_dataset(
     ------
     DataError
         Duplicate or empty customer ids, events of customers not posted, unreadable dates or
-        numbers, satisfaction outside 1-5, ``resolved_at`` before ``timestamp``, duplicate
+        numbers, satisfaction outside ``[input] satisfaction_scale``, ``resolved_at`` before ``timestamp``, duplicate
         ``transaction_id``.
     """
+    inputs = inputs or InputConfig()
     customer_rows = []
     seen: set[str] = set()
     for i, record in enumerate(map(_item, customers)):
@@ -412,12 +417,16 @@ def history_dataset(
         event_type = _text(record.get("event_type"))
         if timestamp is None or event_type is None:
             raise DataError(f"{where}: timestamp and event_type are required.")
-        row = {"customer_id": owner(record, where), "timestamp": timestamp, "event_type": event_type.lower()}
+        row = {"customer_id": owner(record, where), "timestamp": timestamp, "event_type": inputs.event_type(event_type)}
         row["resolved_at"] = _timestamp(record.get("resolved_at"), f"{where}.resolved_at")
         row["satisfaction"] = _number(record.get("satisfaction"), f"{where}.satisfaction")
         row["channel"] = _text(record.get("channel"))
-        if row["satisfaction"] is not None and not 1 <= row["satisfaction"] <= 5:
-            raise DataError(f"{where}.satisfaction: {row['satisfaction']:g} is outside 1-5.")
+        if row["satisfaction"] is not None:
+            low, high = inputs.satisfaction_scale
+            if not low <= row["satisfaction"] <= high:
+                raise DataError(f"{where}.satisfaction: {row['satisfaction']:g} is outside {low:g}-{high:g}.")
+            if (low, high) != (1, 5):   # to 1-5, as InputConfig.satisfaction_sql does in validation
+                row["satisfaction"] = 1 + 4 * (row["satisfaction"] - low) / (high - low)
         if row["resolved_at"] is not None and row["resolved_at"] < timestamp:
             raise DataError(f"{where}.resolved_at: {row['resolved_at']} is before the event's timestamp {timestamp}.")
         event_rows.append(row)
@@ -610,7 +619,7 @@ class ScoringService:
                 "the history you post ends."
             )
         self.check_count(len(customers), "customers")
-        dataset = history_dataset(customers, transactions, service_events, self.attribute_kinds)
+        dataset = history_dataset(customers, transactions, service_events, self.attribute_kinds, self.config.input)
         try:
             features = build_features(dataset, [as_of_ts], self.config)
             if features.empty:

@@ -158,10 +158,28 @@ class InputConfig:
     """The last day of your data, YYYY-MM-DD; rows after it are set aside. Empty = inferred: the
     last day with ordinary transaction volume (a few stray later rows do not count), which a
     small company's data can get wrong."""
+    satisfaction_scale: tuple[float, float] = (1.0, 5.0)
+    """The lowest and highest score of your satisfaction surveys, e.g. [0, 10] for NPS. Scores are
+    rescaled to churnml's 1-5 (1 + 4 x (score - low) / (high - low)), so reasons and the service
+    score read them on 1-5; scores outside your scale are set aside as bad rows."""
     event_types: Mapping[str, str] = field(default_factory=dict)
     """Your service event types -> churnml's (complaint, ticket, call, inquiry, survey,
     account_manager_change), e.g. {"billing complaint" = "complaint", "outage" = "ticket"}.
     Case and surrounding spaces are ignored; unmapped types outside churnml's count as "other"."""
+
+    def satisfaction_sql(self, score: str) -> str:
+        """SQL rescaling ``score`` from :attr:`satisfaction_scale` to 1-5 (itself on 1-5)."""
+        low, high = self.satisfaction_scale
+        if (low, high) == (1.0, 5.0):
+            return score
+        return f"(1 + 4 * ({score} - {low!r}) / {high - low!r})"
+
+    def event_type(self, value: str) -> str:
+        """churnml's event type for one of yours: :attr:`event_types` applied (ignoring case and
+        surrounding spaces), lower case. Validation applies the same rule in SQL."""
+        key = value.strip().lower()
+        mapped = {yours.strip().lower(): ours for yours, ours in self.event_types.items()}
+        return mapped.get(key, value.lower())
 
 
 @dataclass(frozen=True)
@@ -257,6 +275,7 @@ _NOTES = {
     "risk_thresholds": "low, high",
     "risk_multiples": "medium, high",
     "value_shares": "top, medium",
+    "satisfaction_scale": "lowest, highest",
     "names": "segment key = display name",
     "actions": "segment key = suggested action",
     "skip_segments": 'segment keys, e.g. ["loyal_high_value"]',
@@ -380,6 +399,11 @@ def _check_section(name: str, obj: Any, source: str) -> None:
                 where = f"[{name}.{key}]" if isinstance(values, Mapping) else f"[{name}] {key}"
                 raise ConfigError(f"{source}: {where} names unknown segment(s) {', '.join(unknown)}. "
                                   f"Valid segments: {', '.join(SEGMENTS)}.")
+    if isinstance(obj, InputConfig):
+        low, high = obj.satisfaction_scale
+        if not low < high:
+            raise ConfigError(f"{source}: [input] satisfaction_scale must be [lowest, highest] with lowest < highest, "
+                              f"got {list(obj.satisfaction_scale)}; e.g. [0, 10] for NPS.")
     if isinstance(obj, SegmentsConfig):
         if obj.risk_thresholds is not None:
             low, high = obj.risk_thresholds

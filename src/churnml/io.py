@@ -117,7 +117,10 @@ def attach_source(con: duckdb.DuckDBPyConnection, path: Path, config: Config) ->
         elif file.suffix == ".parquet":
             reader = f"read_parquet({_lit(str(file))})"
         else:
-            reader = f"read_csv({_lit(str(file))}, all_varchar=true, header=true)"
+            # Quotes as RFC 4180 has them, always: the sniffer reads the first 20,480 lines only,
+            # and a file whose first quoted field ("$6,069.00") comes later was read with
+            # quoting off and failed at that line. The delimiter is still sniffed.
+            reader = f"read_csv({_lit(str(file))}, all_varchar=true, header=true, quote='\"', escape='\"')"
         try:
             con.execute(f"CREATE OR REPLACE VIEW raw_{table} AS SELECT * FROM {reader}")
             con.execute(f"SELECT * FROM raw_{table} LIMIT 0")

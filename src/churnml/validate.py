@@ -21,7 +21,7 @@ import duckdb
 import pandas as pd
 
 from churnml import io
-from churnml.config import Config
+from churnml.config import Config, InputConfig
 from churnml.dataset import Dataset, _lit, _q, connect
 from churnml.errors import ConfigError, DataError
 from churnml.schema import MAX_ABS_NUMBER, TABLES, TableSpec
@@ -43,7 +43,8 @@ R_BAD_TIMESTAMP = "unparseable timestamp"
 R_OLD_TIMESTAMP = "timestamp before 1900"
 R_FUTURE_TIMESTAMP = "timestamp after the data's end"
 R_DUPLICATE_TX = "duplicate transaction_id"
-R_SATISFACTION = "satisfaction outside 1-5"
+def _satisfaction_outside(scale: tuple[float, float]) -> str:
+    return f"satisfaction outside {scale[0]:g}-{scale[1]:g}"
 R_RESOLVED_BEFORE = "resolved_at before timestamp"
 R_BAD_SIGNUP = "unparseable signup_date (customer kept without a signup date)"
 # Reasons that report a row but keep it: dropping a customer would cascade to all their history.
@@ -145,7 +146,8 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
         if progress:
             progress(table)
         reading.append(found[table])
-        _load_events(con, table, TABLES[table], columns[table], types[table], data_end, quarantine, stats)
+        _load_events(con, table, TABLES[table], columns[table], types[table], data_end, quarantine, stats,
+                     config.input.satisfaction_scale)
 
     dataset = Dataset(
         con=con,
@@ -339,6 +341,7 @@ def _event_type_sql(mapping: dict[str, str], event_types: Mapping[str, str]) -> 
         raise ConfigError(f"[input.event_types] maps {yours!r} to {ours!r}, which is not one of churnml's event types: "
                           f"{', '.join(known)}.")
     raw = _q(mapping["event_type"])
+    # The rule of InputConfig.event_type, in SQL.
     cases = " ".join(f"WHEN {_lit(yours.strip().lower())} THEN {_lit(ours)}" for yours, ours in event_types.items())
     return f"CASE lower(TRIM(CAST({raw} AS VARCHAR))) {cases} ELSE {raw} END"
 
@@ -479,6 +482,7 @@ def _load_events(
     data_end: pd.Timestamp,
     quarantine: dict[str, pd.DataFrame],
     stats: dict[str, dict],
+    scale: tuple[float, float] = (1.0, 5.0),
 ) -> None:
     typed = {c: _typed(spec.kinds[c], raw, types[raw]) for c, raw in mapping.items()}
     present = {c: _present(raw, types[raw]) for c, raw in mapping.items()}
@@ -506,36 +510,45 @@ def _load_events(
                 reasons.append(f"WHEN NOT isfinite({typed[column]}) THEN {_lit(_not_finite(column))}")
                 reasons.append(f"WHEN abs({typed[column]}) > {MAX_ABS_NUMBER:.0f} THEN {_lit(_too_large(column))}")
     if "satisfaction" in mapping:
-        reasons.append(f"WHEN {typed['satisfaction']} NOT BETWEEN 1 AND 5 THEN {_lit(R_SATISFACTION)}")
+        low, high = scale
+        reasons.append(f"WHEN {typed['satisfaction']} NOT BETWEEN {low!r} AND {high!r} THEN {_lit(_satisfaction_outside(scale))}")
     if "resolved_at" in mapping:
         reasons.append(f"WHEN {typed['resolved_at']} < {ts} THEN {_lit(R_RESOLVED_BEFORE)}")
-    selects = [f"{typed[c]} AS {c}" for c in spec.all_columns if c in mapping and c not in spec.checked_only]
+    # Satisfaction is kept on churnml's 1-5, rescaled from [input] satisfaction_scale.
+    rescaled = {"satisfaction": InputConfig(satisfaction_scale=scale).satisfaction_sql(typed["satisfaction"])} if "satisfaction" in mapping else {}
+    selects = [f"{rescaled.get(c, typed[c])} AS {c}" for c in spec.all_columns if c in mapping and c not in spec.checked_only]
     # The first occurrence of a transaction_id (earliest, then input order) stays; later ones are duplicates.
     unique = (typed["transaction_id"], ts) if "transaction_id" in mapping else None
     _split_clean(con, table, selects, reasons, quarantine, stats, unique, parsed)
     _fail_if_ids_do_not_match(con, table, mapping["customer_id"], quarantine, stats[table])
     if "satisfaction" in mapping:
-        _fail_if_another_scale(con, table, mapping["satisfaction"], quarantine, stats[table])
+        _fail_if_another_scale(con, table, mapping["satisfaction"], quarantine, stats[table], scale)
 
 
 def _fail_if_another_scale(
-    con: duckdb.DuckDBPyConnection, table: str, raw: str, quarantine: dict[str, pd.DataFrame], stats: dict
+    con: duckdb.DuckDBPyConnection, table: str, raw: str, quarantine: dict[str, pd.DataFrame], stats: dict,
+    scale: tuple[float, float] = (1.0, 5.0),
 ) -> None:
-    """Stop when most satisfaction scores lie outside 1-5: a survey on another scale (1-10,
+    """Stop when most satisfaction scores lie outside the scale: a survey on another scale (1-10,
     0-100), whose rows would otherwise be set aside almost all."""
-    outside = stats["quarantined"].get(R_SATISFACTION, 0)
+    reason = _satisfaction_outside(scale)
+    outside = stats["quarantined"].get(reason, 0)
     scored = outside + con.execute(f"SELECT count(satisfaction) FROM {table}").fetchone()[0]
     if outside <= 0.5 * scored:
         return
     bad = quarantine[table]
-    values = pd.to_numeric(bad.loc[bad["reason"] == R_SATISFACTION, raw], errors="coerce")
-    # The likely scale: from 0 or 1, up to the first of 10 or 100 that holds the scores (0-10 for NPS).
+    values = pd.to_numeric(bad.loc[bad["reason"] == reason, raw], errors="coerce").dropna()
+    # The likely scale: from 0 or 1, up to the first of 10 or 100 that holds nearly all the scores
+    # (0-10 for NPS, though a few typed 99 or 100 there).
+    bulk = values.quantile(0.99)
     low = 0 if values.min() < 1 else 1
-    high = next((top for top in (10, 100) if values.max() <= top), values.max())
+    high = next((top for top in (10, 100) if bulk <= top), values.max())
     raise DataError(
-        f"{outside:,} of {scored:,} satisfaction scores in {table} are outside 1-5 (they run from {values.min():g} "
-        f"to {values.max():g}): the survey seems to use another scale. Rescale the scores to 1-5 "
-        f"(for {low}-{high:g}: 1 + 4 * (score - {low}) / {high - low:g}), or leave the column out."
+        f"{outside:,} of {scored:,} satisfaction scores in {table}{'' if raw == 'satisfaction' else f' (your column {raw!r})'} "
+        f"are outside {scale[0]:g}-{scale[1]:g} "
+        f"(they run from {values.min():g} to {values.max():g}): the survey seems to use another scale. If it runs "
+        f"{low}-{high:g}, set [input] satisfaction_scale = [{low}, {high:g}] in the config (churnml rescales to 1-5 and "
+        "sets aside the scores outside it), or leave the column out."
     )
 
 
