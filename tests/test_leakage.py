@@ -174,7 +174,7 @@ def test_an_event_exactly_at_the_cutoff_is_label_not_feature(history: dict, who:
 def test_several_cutoffs_in_one_query_equal_one_at_a_time(history: dict, offsets: list[int]) -> None:
     dataset = build(history["signups"], history["contractual"], history["pre"], history["post"])
     cutoffs = sorted(CUTOFF + pd.Timedelta(days=d) for d in offsets)
-    together = build_features(dataset, cutoffs, CONFIG)
+    together = build_features(dataset, cutoffs, CONFIG, cutoffs_per_query=len(cutoffs))
     apart = pd.concat([build_features(dataset, [c], CONFIG) for c in cutoffs], ignore_index=True)
     assert_same(together, apart)
     labels = build_labels(dataset, cutoffs, CONFIG)
