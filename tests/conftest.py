@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from churnml.config import Config
@@ -33,9 +34,14 @@ def _fit_small_models(training, trees: tuple[int, int], leaves: int, validation:
     """A churn and a value model fitted in seconds on ``training``'s train split, without tuning.
 
     ``trees`` = (churn, value) trees; ``validation`` = the splits the churn model calibrates on.
-    Returns ``(churn, value, names)``.
+    Returns ``(churn, value, names, metadata)``: ``metadata`` has what ``churnml train`` records
+    and scoring or serving read (base rate, monitoring reference, specs, cutoffs, test metrics),
+    so tests score with the production rules (risk tiers relative to the base rate, reasons
+    gated by typical values), not a hand-picked subset.
     """
+    from churnml import metrics
     from churnml.models import ChurnModel, ValueModel
+    from churnml.monitoring import reference_statistics
 
     frame, names = training.frame, training.feature_names
     train, held_out = frame[frame["split"] == "train"], frame[frame["split"].isin(validation)]
@@ -44,7 +50,26 @@ def _fit_small_models(training, trees: tuple[int, int], leaves: int, validation:
     churn.fit(train[names], train["churned"], held_out[names], held_out["churned"])
     value = ValueModel(n_estimators=trees[1], num_leaves=leaves, early_stopping_rounds=None, n_jobs=1)
     value.fit(train[names], train["value"], train["churned"] == 0)
-    return churn, value, names
+
+    test = training.split("test")
+    probability, value_if_retained = churn.predict_proba(test[names]), value.predict(test[names])
+    horizon = Config().problem.horizon_days
+    as_of = max(training.cutoffs) + pd.Timedelta(days=horizon)   # the latest label window ends at the as-of date
+    reference = reference_statistics(test, names, training.categorical_features,
+                                     {"churn_probability": probability, "predicted_value": (1 - probability) * value_if_retained}, as_of)
+    metadata = {
+        "as_of": f"{as_of:%Y-%m-%d}", "horizon_days": horizon,
+        "cutoffs": {split: [f"{c:%Y-%m-%d}" for c in cs] for split, cs in training.split_cutoffs.items()},
+        "feature_names": names, "categorical_features": training.categorical_features, "left_out_features": {},
+        "base_rate": float(test["churned"].mean()), "specs": [s.to_dict() for s in training.specs],
+        "test_metrics": {
+            "churn": {"model": metrics.churn_metrics(test["churned"].to_numpy(), probability)},
+            "value": {"model": metrics.value_metrics(test["value"].to_numpy(), (1 - probability) * value_if_retained)},
+        },
+        "grade": "B", "grades": {"churn": "B", "value": "B", "overall": "B"},
+        "feature_reference": reference["features"], "monitoring_reference": reference,
+    }
+    return churn, value, names, metadata
 
 
 @pytest.fixture(scope="session")
@@ -118,7 +143,7 @@ def served_store(tmp_path_factory: pytest.TempPathFactory) -> ServedStore:
     """
     from typer.testing import CliRunner
 
-    from churnml import metrics, tracking
+    from churnml import tracking
     from churnml.cli import get_app
     from churnml.generate import generate
     from churnml.labels import build_training_set
@@ -129,17 +154,8 @@ def served_store(tmp_path_factory: pytest.TempPathFactory) -> ServedStore:
     generate(data, 1500, seed=3)
     dataset = load_dataset(data, Config())
     training = build_training_set(dataset, "2025-09-01", Config())
-    churn, value, names = _fit_small_models(training, (60, 40), 15, ("validation",))
-    test = training.frame[training.frame["split"] == "test"]
-    probability = churn.predict_proba(test[names])
-    metadata = {
-        "as_of": "2025-09-01", "horizon_days": 90, "feature_names": names,
-        "specs": [s.to_dict() for s in training.specs], "grade": "B", "grades": {"churn": "B", "value": "B", "overall": "B"},
-        "test_metrics": {
-            "churn": {"model": metrics.churn_metrics(test["churned"].to_numpy(), probability)},
-            "value": {"model": metrics.value_metrics(test["value"].to_numpy(), (1 - probability) * value.predict(test[names]))},
-        },
-    }
+    churn, value, names, metadata = _fit_small_models(training, (60, 40), 15, ("validation",))
+    test = training.split("test")
     uri = f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
     snapshots, scores = root / "snapshots", root / "scores.parquet"
     with pytest.MonkeyPatch.context() as patch:

@@ -25,7 +25,6 @@ from churnml.errors import DataError
 from churnml.features import FeatureSpec, plural_counts
 from churnml.generate import generate
 from churnml.labels import build_scoring_frame, build_training_set
-from churnml.monitoring import reference_statistics
 from churnml.reasons import typical_values
 from churnml.scoring import (
     SCORE_COLUMNS,
@@ -59,10 +58,7 @@ def dataset(sample_dir: Path):
 @pytest.fixture(scope="session")
 def models(dataset, fit_small_models) -> LoadedModels:
     training = build_training_set(dataset, TRAIN_AS_OF, Config())
-    churn, value, _ = fit_small_models(training, (80, 60), 15, ("validation", "test"))
-    reference = reference_statistics(training.split("test"), training.feature_names, training.categorical_features, {}, TRAIN_AS_OF)
-    metadata = {"as_of": f"{TRAIN_AS_OF:%Y-%m-%d}", "specs": [s.to_dict() for s in training.specs], "grade": "B",
-                "monitoring_reference": reference, "base_rate": float(training.split("test")["churned"].mean())}
+    churn, value, _, metadata = fit_small_models(training, (80, 60), 15, ("validation", "test"))
     return LoadedModels(churn, value, "3", "4", "run-test", metadata)
 
 

@@ -162,9 +162,7 @@ def test_training_set_matches_duckdb(training_sets) -> None:
 @pytest.fixture(scope="module")
 def models(training_sets, fit_small_models) -> LoadedModels:
     training = training_sets[0]
-    churn, value, _ = fit_small_models(training, (40, 30), 7, ("validation", "test"))
-    metadata = {"as_of": f"{TRAIN_AS_OF:%Y-%m-%d}", "specs": [s.to_dict() for s in training.specs],
-                "base_rate": float(training.split("test")["churned"].mean())}
+    churn, value, _, metadata = fit_small_models(training, (40, 30), 7, ("validation", "test"))
     return LoadedModels(churn, value, "1", "2", "run-spark-test", metadata)
 
 
