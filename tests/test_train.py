@@ -156,12 +156,16 @@ def test_same_seed_resumes_the_finished_study_and_reproduces_metrics_then_gate_p
     assert tracking.champion_version(tracking.CHURN_MODEL_NAME) == "2"
 
 
-def test_gate_keeps_a_better_champion(first, dataset, monkeypatch):
-    monkeypatch.setattr(train_module, "_champion_metrics", lambda *a: ({"roc_auc": 0.999, "normalized_gini": 0.999}, None))
-    worse = train_module.train(dataset, AS_OF, Config(), **FAST)
-    assert not worse.promoted and "kept the current champion" in worse.promotion_reason
-    assert "value_if_retained_normalized_gini " in worse.promotion_reason and "< champion 0.9990" in worse.promotion_reason
-    assert tracking.champion_version(tracking.CHURN_MODEL_NAME) == "2"
+def test_gate_keeps_a_better_champion(first, dataset):
+    # A genuinely weaker challenger: 3 trees per model. The gate scores the champion on this
+    # run's test data and keeps it.
+    before = tracking.champion_version(tracking.CHURN_MODEL_NAME)
+    worse = train_module.train(dataset, AS_OF, Config(), **(FAST | {"trials": 1, "n_estimators": 3}))
+    champion_auc = tracking._client().get_run(worse.run_id).data.metrics["gate_champion_roc_auc"]
+    assert worse.churn_metrics["model"]["roc_auc"] < champion_auc
+    assert not worse.promoted and worse.promotion_reason.startswith("kept the current champion: roc_auc ")
+    assert f"< champion {champion_auc:.4f}" in worse.promotion_reason
+    assert tracking.champion_version(tracking.CHURN_MODEL_NAME) == before
     client = tracking._client()
     assert str(client.get_registered_model(tracking.CHURN_MODEL_NAME).aliases["challenger"]) == worse.churn_version
 
