@@ -202,7 +202,12 @@ def test_sigterm_stops_cleanly_with_exit_143(tmp_path: Path) -> None:
     process = subprocess.Popen([str(churnml), "generate", str(tmp_path / "g"), "--customers", "1000000"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(3)
+        # Ready when the output folder exists: generate creates it inside the command, after the
+        # signal handlers are installed (a fixed sleep raced a slow start on a busy machine).
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "g").exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
         assert process.poll() is None, process.communicate()
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=60)

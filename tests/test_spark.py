@@ -16,20 +16,20 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-pytest.importorskip("pyspark")
+import pyspark  # noqa: F401  (a dev dependency: a missing pyspark fails here rather than skipping the parity suite)
 
-from churnml import labels as duck_labels  # noqa: E402
-from churnml import spark as churn_spark  # noqa: E402
-from churnml import tracking  # noqa: E402
-from churnml import train as train_module  # noqa: E402
-from churnml.cli import get_app  # noqa: E402
-from churnml.config import Config  # noqa: E402
-from churnml.errors import DataError  # noqa: E402
-from churnml.features import build_features  # noqa: E402
-from churnml.generate import generate  # noqa: E402
-from churnml.scoring import SCORE_COLUMNS, score  # noqa: E402
-from churnml.tracking import LoadedModels  # noqa: E402
-from churnml.validate import load_dataset  # noqa: E402
+from churnml import labels as duck_labels
+from churnml import spark as churn_spark
+from churnml import tracking
+from churnml import train as train_module
+from churnml.cli import get_app
+from churnml.config import Config
+from churnml.errors import DataError
+from churnml.features import build_features
+from churnml.generate import generate
+from churnml.scoring import SCORE_COLUMNS, score
+from churnml.tracking import LoadedModels
+from churnml.validate import load_dataset
 
 pytestmark = pytest.mark.spark
 
