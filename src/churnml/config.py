@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Union, get_args, get_origin, get_type_hints
 
 from churnml.errors import ConfigError
+from churnml.schema import SEGMENTS
 
 
 @dataclass(frozen=True)
@@ -390,8 +391,6 @@ def _check_section(name: str, obj: Any, source: str) -> None:
                 f"{obj.n_validation_cutoffs} validation and {obj.n_test_cutoffs} test cutoff(s); raise n_cutoffs."
             )
     if isinstance(obj, (SegmentsConfig, TargetingConfig)):
-        from churnml.segments import SEGMENTS  # local: segments builds on this module
-
         named = {"names": obj.names, "actions": obj.actions} if isinstance(obj, SegmentsConfig) else {"skip_segments": obj.skip_segments}
         for key, values in named.items():
             unknown = [v for v in values if v not in SEGMENTS]

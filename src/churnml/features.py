@@ -56,6 +56,7 @@ import pandas as pd
 from churnml.config import Config
 from churnml.dataset import Dataset, _lit, _q
 from churnml.errors import ProblemError
+from churnml.schema import ACCOUNT_MANAGER_CHANGE, EVENT_TYPES, KNOWN_EVENT_TYPES
 
 NEVER_DAYS = 9999.0
 """"Days since" value for an event that never happened before the cutoff (about 27 years)."""
@@ -71,20 +72,6 @@ SERVICE_WINDOWS = (30, 90, 365)
 """Windows in days for service-event counts."""
 TREND_DAYS = 90
 """Trend features compare the last ``TREND_DAYS`` with the ``TREND_DAYS`` before them."""
-
-EVENT_TYPES: dict[str, str] = {
-    "complaint": "complaints",
-    "ticket": "tickets",
-    "call": "calls",
-    "inquiry": "inquiries",
-    "survey": "surveys",
-}
-"""Service event types counted on their own (``event_type`` -> feature stem). Fixed, not read from
-the data, so training and scoring always see the same columns; anything else counts as ``other``."""
-ACCOUNT_MANAGER_CHANGE = "account_manager_change"
-"""``event_type`` of a service event recording that the customer's account manager changed."""
-KNOWN_EVENT_TYPES: tuple[str, ...] = (*EVENT_TYPES, ACCOUNT_MANAGER_CHANGE)
-"""Every ``event_type`` with features of its own; the rest count as ``other``."""
 
 MAX_BITMASK_VALUES = 62
 """A ``category``/``channel`` column with at most this many distinct values is counted with a
@@ -104,7 +91,6 @@ _COUNTED = r"((?:[a-z]+ ){{0,2}}?)({nouns})\b"
 _ONE_PLURAL = re.compile(r"(?<![\d.,])\b1 " + _COUNTED.format(nouns="|".join(_PLURALS.values())))
 _N_SINGULAR = re.compile(r"\bN " + _COUNTED.format(nouns="|".join(_PLURALS)))
 _RESERVED = {"customer_id", "cutoff"}
-_SOURCES = ("transactions", "service_events", "customers")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Population, labels, training cutoffs and training sets (DESIGN.md, "Prediction problem").
 
-Labels look only at ``cutoff <= timestamp < cutoff + horizon``; features (``churn.features``)
+Labels look only at ``cutoff <= timestamp < cutoff + horizon``; features (:mod:`churnml.features`)
 only at ``timestamp < cutoff``. An event exactly at the cutoff is therefore label, never feature.
 
 * **Population** at a cutoff: see :func:`churnml.features.population_body` (the rule is written
@@ -8,8 +8,10 @@ only at ``timestamp < cutoff``. An event exactly at the cutoff is therefore labe
 * **Churn**: with ``churn_events`` (contractual), a churn event inside the horizon; without it
   (non-contractual), no transaction inside the horizon.
 * **Value**: ``sum(amount) * problem.margin`` inside the horizon (refunds included).
-* **Training set**: cutoffs every ``cutoff_step_days`` back from ``as_of - horizon``, so every
-  label window ends on or before ``as_of``; the latest are test, the ones before validation.
+* **Training set**: the test cutoff(s) at ``as_of - horizon``, so every label window ends on or
+  before ``as_of``; validation one horizon earlier, then the train cutoffs ``cutoff_step_days``
+  apart one horizon before that: the gaps are purged, no label window reaches into a later
+  split's (:func:`training_cutoffs`).
 """
 
 from __future__ import annotations

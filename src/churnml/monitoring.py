@@ -55,8 +55,6 @@ from churnml.labels import LABEL_END_TOLERANCE, build_labels
 
 REFERENCE_VERSION = 1
 """Format version of :func:`reference_statistics` output."""
-SCORE_NAMES: tuple[str, ...] = ("churn_probability", "predicted_value")
-"""Scores monitored like features."""
 N_BINS = 10
 """Numeric features are cut at their training deciles."""
 PSI_FLOOR = 1e-4

@@ -81,3 +81,28 @@ CHURN_EVENTS = TableSpec(
 
 TABLES: dict[str, TableSpec] = {t.name: t for t in (CUSTOMERS, TRANSACTIONS, SERVICE_EVENTS, CHURN_EVENTS)}
 """All contract tables by name, in dependency order (customers first)."""
+
+
+EVENT_TYPES: dict[str, str] = {
+    "complaint": "complaints",
+    "ticket": "tickets",
+    "call": "calls",
+    "inquiry": "inquiries",
+    "survey": "surveys",
+}
+"""Service event types counted on their own (``event_type`` -> feature stem). Fixed, not read from
+the data, so training and scoring always see the same columns; anything else counts as ``other``."""
+ACCOUNT_MANAGER_CHANGE = "account_manager_change"
+"""``event_type`` of a service event recording that the customer's account manager changed."""
+KNOWN_EVENT_TYPES: tuple[str, ...] = (*EVENT_TYPES, ACCOUNT_MANAGER_CHANGE)
+"""Every ``event_type`` with features of its own; the rest count as ``other``."""
+
+SEGMENTS: tuple[str, ...] = (
+    "high_value_at_risk",
+    "loyal_high_value",
+    "potential",
+    "dormant",
+    "fleeing_low_value",
+)
+"""Segment keys of the scores table, in the order reports list them (most urgent first);
+:mod:`churnml.segments` assigns them."""

@@ -56,19 +56,11 @@ import pandas as pd
 
 from churnml.config import Config
 from churnml.errors import ConfigError
+from churnml.schema import SEGMENTS
 
 RISK_TIERS: tuple[str, ...] = ("low", "medium", "high")
 VALUE_TIERS: tuple[str, ...] = ("low", "medium", "high")
 LIFECYCLE_STAGES: tuple[str, ...] = ("new", "growing", "stable", "declining")
-
-SEGMENTS: tuple[str, ...] = (
-    "high_value_at_risk",
-    "loyal_high_value",
-    "potential",
-    "dormant",
-    "fleeing_low_value",
-)
-"""Segment keys, in the order reports list them (most urgent first)."""
 
 SEGMENT_MATRIX: dict[tuple[str, str], str] = {
     ("high", "low"): "loyal_high_value",

@@ -115,16 +115,6 @@ def check_problem(training_set: TrainingSet, config: Config) -> None:
             )
 
 
-def reference_stats(frame: pd.DataFrame, feature_names: list[str], categorical: list[str]) -> dict[str, dict]:
-    """Training-feature statistics for drift checks later (:func:`churnml.monitoring.feature_statistics`).
-
-    Numeric features: ``missing_rate``, ``mean``, ``std``, decile ``edges`` (9 inner quantiles) and
-    the share of rows per bin (``bin_shares``, 10 values, bins ``(-inf, e1], (e1, e2], …``).
-    Categorical features: ``missing_rate`` and ``shares`` per category.
-    """
-    return monitoring.feature_statistics(frame, feature_names, categorical)
-
-
 def _progress_callback(kind: str, n_trials: int, on_trial: TrialProgress) -> Callable:
     def callback(study: Any, trial: Any) -> None:
         finished = sum(t.state.name in ("COMPLETE", "PRUNED") for t in study.get_trials(deepcopy=False))

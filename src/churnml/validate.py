@@ -24,7 +24,7 @@ from churnml import io
 from churnml.config import Config, InputConfig
 from churnml.dataset import Dataset, _lit, _q, connect
 from churnml.errors import ConfigError, DataError
-from churnml.schema import MAX_ABS_NUMBER, TABLES, TableSpec
+from churnml.schema import KNOWN_EVENT_TYPES, MAX_ABS_NUMBER, TABLES, TableSpec
 
 MIN_TIMESTAMP = "1900-01-01"
 EXAMPLES = 3
@@ -163,7 +163,7 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
 
 def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], attributes: dict[str, str], config: Config) -> list[str]:
     """Data that is used, but perhaps not as the user expects (and optional tables it lacks)."""
-    from churnml.features import KNOWN_EVENT_TYPES as known  # local: features builds on this module's output
+    known = KNOWN_EVENT_TYPES
 
     def table(name: str) -> str:
         yours = config.table_name(name)
@@ -331,7 +331,7 @@ def _read_formats(con: duckdb.DuckDBPyConnection, table: str, mapping: dict[str,
 
 def _event_type_sql(mapping: dict[str, str], event_types: Mapping[str, str]) -> str | None:
     """SQL giving the raw ``event_type`` column with ``[input.event_types]`` applied; None without any."""
-    from churnml.features import KNOWN_EVENT_TYPES as known
+    known = KNOWN_EVENT_TYPES
 
     if not event_types:
         return None

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from churnml.cli import command, console, warn
-from churnml.cli._options import AsOfOpt, ConfigOpt, EngineOpt, MasterOpt, SourceArg, check_engine, parse_date
+from churnml.cli._options import ConfigOpt, EngineOpt, MasterOpt, SourceArg, check_engine, parse_date
 from churnml.cli.validate import show_data_notes
 from churnml.config import load_config
 from churnml.errors import ConfigError, ModelNotFoundError
