@@ -331,6 +331,20 @@ def test_summary_notes_other_event_types_and_id_like_attributes(tmp_path: Path) 
         load_dataset(tmp_path / "d", config_from_dict({"input": {"event_types": {"chat": "chatter"}}}))
 
 
+def test_repeated_rows_without_transaction_ids_are_kept_with_a_note(tmp_path: Path) -> None:
+    # Without transaction_id a doubled export row cannot be told from a second purchase: kept, but said.
+    tx = pd.concat([TRANSACTIONS.drop(columns="transaction_id"), TRANSACTIONS.drop(columns="transaction_id").iloc[[0, 0, 2]]])
+    ds = load_dataset(write(tmp_path / "d", customers=CUSTOMERS, transactions=tx))
+    assert len(clean(ds, "transactions")) == 7
+    assert [n for n in ds.summary["notes"] if "repeat another row" in n] == [
+        "3 rows of transactions repeat another row exactly (customer, time, amount and the rest) and are kept as "
+        "separate purchases. If they are duplicates from the export, map a transaction_id column (duplicate ids are "
+        "set aside), or remove them."]
+    # With ids, duplicates are set aside and nothing is noted.
+    with_ids = load_dataset(write(tmp_path / "e", customers=CUSTOMERS, transactions=TRANSACTIONS))
+    assert not any("repeat another row" in n for n in with_ids.summary["notes"])
+
+
 def test_typed_columns_validate_like_text_and_keep_input_order(tmp_path: Path) -> None:
     """Parquet's native TIMESTAMP / TIMESTAMPTZ / DOUBLE columns take a no-parse path; it must
     give exactly what the text path gives: same clean rows in input order, same quarantine."""

@@ -157,11 +157,12 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
         quarantine=quarantine,
     )
     dataset.summary = _summary(con, dataset, stats, found)
-    dataset.summary["notes"] = _notes(con, tables, attributes, config)
+    dataset.summary["notes"] = _notes(con, tables, attributes, config, "transaction_id" in columns["transactions"])
     return dataset
 
 
-def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], attributes: dict[str, str], config: Config) -> list[str]:
+def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], attributes: dict[str, str], config: Config,
+           transaction_ids: bool = True) -> list[str]:
     """Data that is used, but perhaps not as the user expects (and optional tables it lacks)."""
     known = KNOWN_EVENT_TYPES
 
@@ -188,6 +189,18 @@ def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], attributes: 
                 f"{sum(n for _, n in rows):,} service events have event types that are counted together as 'other': "
                 f"{shown}. Types with features of their own: {', '.join(known)}; map yours where they mean the same, "
                 'e.g. [input.event_types] "support ticket" = "ticket".'
+            )
+    if not transaction_ids:
+        # Without ids a repeated row cannot be told from a second purchase, so it is kept; an
+        # export that doubled rows would double revenue, unnoticed.
+        columns = ", ".join(_q(c) for c, in con.execute("SELECT column_name FROM (DESCRIBE transactions)").fetchall())
+        repeats = con.execute(f"SELECT COALESCE(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM transactions "
+                              f"GROUP BY {columns} HAVING count(*) > 1)").fetchone()[0]
+        if repeats:
+            notes.append(
+                f"{int(repeats):,} rows of {table('transactions')} repeat another row exactly (customer, time, amount and "
+                "the rest) and are kept as separate purchases. If they are duplicates from the export, map a "
+                "transaction_id column (duplicate ids are set aside), or remove them."
             )
     n_customers = con.execute("SELECT count(*) FROM customers").fetchone()[0]
     for column, kind in attributes.items():
