@@ -219,6 +219,48 @@ def test_sigterm_stops_cleanly_with_exit_143(tmp_path: Path) -> None:
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
 
 
+def test_a_signal_during_a_duckdb_query_stops_cleanly(tmp_path: Path) -> None:
+    # DuckDB turns the KeyboardInterrupt of a signal into RuntimeError("Query interrupted"):
+    # that was a traceback and exit 1, for Ctrl-C and SIGTERM alike (one handler path; SIGTERM
+    # here, as a scheduler sends it). A DuckDB file whose tables are views over a billion rows
+    # keeps validation in a query for minutes; DuckDB takes ~20 s to notice the signal.
+    signum, code, how = "SIGTERM", 143, "Stopped (SIGTERM)"
+    import duckdb
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    source = tmp_path / "big.duckdb"
+    con = duckdb.connect(str(source))
+    con.execute("CREATE VIEW customers AS SELECT 'c' || x AS customer_id FROM range(1000) t(x)")
+    con.execute("CREATE VIEW transactions AS SELECT 'c' || (x % 1000) AS customer_id, "
+                "TIMESTAMP '2024-01-01' + to_seconds(x % 30000000) AS timestamp, 1.0 AS amount FROM range(1000000000) t(x)")
+    con.close()
+    churnml = Path(sys.executable).parent / "churnml"
+    process = subprocess.Popen([str(churnml), "validate", str(source), "--quarantine-dir", str(tmp_path / "q")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # Ready once it has the DuckDB file open (then validation's queries run for minutes).
+        deadline = time.monotonic() + 120
+        def opened() -> bool:
+            fds = Path(f"/proc/{process.pid}/fd")
+            return any(os.path.realpath(fd) == str(source) for fd in fds.iterdir()) if fds.exists() else False
+        while process.poll() is None and not opened() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(2)
+        assert process.poll() is None, process.communicate()
+        process.send_signal(getattr(signal, signum))
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == code, stderr
+    assert "Traceback" not in stderr
+    assert f"{how}. Files are written whole or not at all" in " ".join(stderr.split())
+
+
 def test_a_wrong_spark_master_is_one_error_line(tmp_path: Path) -> None:
     # Was a 110-line Py4J traceback. A subprocess: this test's failed JVM start must not meet
     # the Spark session other tests share.

@@ -54,8 +54,32 @@ class Terminated(KeyboardInterrupt):
     same cleanup runs: temporary files are removed and nothing is left half-written."""
 
 
+_signals: list[int] = []
+"""Signals received while a command runs. DuckDB turns the KeyboardInterrupt a handler raises
+during a query into ``RuntimeError("Query interrupted")``; this says what stopped it."""
+
+
 def _terminate(signum: int, frame: Any) -> None:
+    _signals.append(signum)
     raise Terminated()
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    _signals.append(signum)
+    raise KeyboardInterrupt()
+
+
+def _interrupted_query(exc: BaseException) -> bool:
+    """A DuckDB query stopped by a signal (Ctrl-C or SIGTERM) rather than a failure."""
+    return bool(_signals) and (type(exc).__name__ == "InterruptException"
+                               or (isinstance(exc, RuntimeError) and "interrupted" in str(exc).lower()))
+
+
+def _stopped(terminated: bool) -> typer.Exit:
+    """The message and exit code of a stop: 143 for SIGTERM, 130 for Ctrl-C."""
+    how = "Stopped (SIGTERM)" if terminated else "Interrupted"
+    err_console.print(f"{how}. Files are written whole or not at all, so no output was left half-written.")
+    return typer.Exit(143 if terminated else 130)
 
 
 def command(*args: Any, **kwargs: Any) -> Callable:
@@ -70,8 +94,11 @@ def command(*args: Any, **kwargs: Any) -> Callable:
     def decorate(func: Callable) -> Callable:
         @functools.wraps(func)
         def wrapper(*a: Any, **kw: Any) -> Any:
-            if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-                signal.signal(signal.SIGTERM, _terminate)
+            if threading.current_thread() is threading.main_thread():
+                if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+                    signal.signal(signal.SIGTERM, _terminate)
+                if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                    signal.signal(signal.SIGINT, _interrupt)
             try:
                 return func(*a, **kw)
             except ChurnmlError as exc:
@@ -80,15 +107,15 @@ def command(*args: Any, **kwargs: Any) -> Callable:
             except KeyboardInterrupt as exc:
                 if os.environ.get("CHURNML_DEBUG"):
                     raise
-                how = "Stopped (SIGTERM)" if isinstance(exc, Terminated) else "Interrupted"
-                err_console.print(f"{how}. Files are written whole or not at all, so no output was left half-written.")
-                raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
+                raise _stopped(isinstance(exc, Terminated)) from None
             except OSError as exc:
                 if os.environ.get("CHURNML_DEBUG"):
                     raise
                 _error(_os_error_message(exc))
                 raise typer.Exit(2) from None
             except Exception as exc:
+                if _interrupted_query(exc) and not os.environ.get("CHURNML_DEBUG"):
+                    raise _stopped(_signals[-1] == signal.SIGTERM) from None
                 if os.environ.get("CHURNML_DEBUG") or not any(k.__name__ == "MlflowException" for k in type(exc).__mro__):
                     raise
                 uri = os.environ.get("MLFLOW_TRACKING_URI")
