@@ -398,7 +398,7 @@ SNAPSHOT_DIR = Path("snapshots")
 def write_snapshot(features: pd.DataFrame, as_of: pd.Timestamp, folder: str | Path | None = None) -> Path:
     """Write the feature table of the population at ``as_of`` as ``features_<YYYY-MM-DD>.parquet``.
 
-    `churnml features` and `churnml score` both call this, so the service can answer for the
+    `churnml score` and `churnml serve --data` call this, so the service can answer for the
     latest population without recomputing features.
     """
     folder = Path(folder) if folder is not None else SNAPSHOT_DIR
@@ -412,6 +412,6 @@ def latest_snapshot(folder: str | Path | None = None) -> Path:
     if not snapshots:
         raise DataError(
             f"No feature snapshot in {folder}/. Run `churnml score DATA --as-of DATE --out scores.parquet` "
-            "(or `churnml features`) first; it writes one there."
+            "first (it writes one there), or start with `churnml serve --data DATA`, which builds one."
         )
     return snapshots[-1]

@@ -27,7 +27,7 @@ def demo_command(
 ) -> None:
     """Run the whole pipeline on a generated sample: generate → validate → train → score → retention list.
 
-    Writes OUT/data/ (the sample), OUT/quarantine/, OUT/scores.parquet (+ .json sidecar),
+    Writes OUT/data/ (the sample), OUT/quarantine/ (set-aside rows, if any), OUT/scores.parquet (+ .json sidecar),
     OUT/retention_list.csv (+ .json summary) and snapshots/features_YYYY-MM-DD.parquet for the HTTP
     service; tracks the training run and registers the models in MLflow (MLFLOW_TRACKING_URI, else
     ./mlruns). Ends with the grades, segment counts, the top of the list and every path written.
@@ -74,11 +74,14 @@ def demo_command(
                     f"  {scores} (+ .json)   scores for every active customer",
                     f"  {retention} (+ .json) who to contact, why, and with what",
                     "  snapshots/               feature snapshot for `churnml serve`",
+                    "  mlruns/                  MLflow runs and registered models",
                     "",
                     "Look at the runs:  mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db",
                     "Serve the API:     churnml serve",
+                    "(churnml and mlflow are in .venv/bin: `source .venv/bin/activate` first)",
                 ]
             ),
             title="churnml demo — done",
-        )
+        ),
+        soft_wrap=False,  # the console's soft_wrap would crop the panel's lines at the width, not wrap them
     )
