@@ -532,8 +532,8 @@ def _gate(new: Mapping[str, float], champion: Mapping[str, float], unavailable: 
     if not champion:
         return True, "first model: promoted to champion"
     # The value model is compared on what it predicts, the value if retained, over the retained
-    # customers: the run's metric value_if_retained_normalized_gini, not value_model_normalized_gini
-    # (the expected value over everyone), which `churnml models` lists.
+    # customers: the run's metric value_if_retained_normalized_gini (which `churnml models` lists),
+    # not value_model_normalized_gini (the expected value over everyone).
     label = {"roc_auc": "roc_auc", "normalized_gini": "value_if_retained_normalized_gini"}
     worse = [
         f"{label[key]} {new[key]:.4f} < champion {champion[key]:.4f}"

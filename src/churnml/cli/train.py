@@ -140,7 +140,11 @@ def models_command() -> None:
         return
     # Fits 80 columns: "as of" (the training as-of date) says more than the registration time,
     # which the MLflow UI shows.
-    table = Table(title="Registered models (test metrics: churn ROC AUC and ECE, value normalized Gini)", title_justify="left")
+    # The metrics the promotion gate compares: churn ROC AUC, and for value the normalized Gini of
+    # the value if retained over the customers who stayed (the expected value's Gini, which the
+    # run also logs, ranks differently and made a kept champion look worse).
+    table = Table(title="Registered models (test metrics the promotion gate compares: churn ROC AUC; value: "
+                        "normalized Gini of the value if retained, over retained customers. Plus churn ECE)", title_justify="left")
     for column in ("name", "v", "aliases", "as of", "AUC", "ECE", "Gini"):
         numeric = column in ("v", "AUC", "ECE", "Gini")
         table.add_column(column, justify="right" if numeric else "left", no_wrap=column in ("name", "as of"))
@@ -150,7 +154,7 @@ def models_command() -> None:
         churn = row.name == CHURN_MODEL_NAME  # each row shows its own model's metrics
         table.add_row(row.name, row.version, ", ".join(row.aliases), row.as_of or "",
                       metric("churn_model_roc_auc") if churn else "", metric("churn_model_ece") if churn else "",
-                      "" if churn else metric("value_model_normalized_gini"))
+                      "" if churn else metric("value_if_retained_normalized_gini") or metric("value_model_normalized_gini"))
     console.print(table)
 
 
