@@ -3,6 +3,7 @@ traceback, never a lost word of the message, never work done for an output that 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -275,3 +276,16 @@ def test_a_wrong_spark_master_is_one_error_line(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith(
         "Error: Spark did not start with --master local[9x]: Could not parse Master URL: 'local[9x]'. Use a master such as")
+
+
+def test_help_shows_flags_without_a_value_type_and_arguments_in_capitals() -> None:
+    # Typer printed "--strict <bool>", which reads as taking a value ("--strict true" then fails),
+    # and the usage line mixed {data} and {DATA}.
+    runner = CliRunner()
+    for command in ("validate", "score", "evaluate", "promote"):
+        result = runner.invoke(get_app(), [command, "--help"], terminal_width=120)
+        assert result.exit_code == 0, result.output
+        assert "<bool>" not in result.output, command
+        usage = next(line for line in result.output.splitlines() if "Usage:" in line)
+        arguments = re.findall(r"\{(\w+)\}", usage)
+        assert arguments and all(a.isupper() for a in arguments), usage

@@ -202,6 +202,9 @@ def test_cli_models_and_promote_rollback(first):
     # An alias names the version it carries.
     by_alias = runner.invoke(get_app(), ["promote", "churnml-churn", "champion"])
     assert by_alias.exit_code == 0 and "churnml-churn v1 is now champion." in by_alias.output
+    # "v1", as train and models print versions, is version 1.
+    with_v = runner.invoke(get_app(), ["promote", "churnml-churn", "v1"])
+    assert with_v.exit_code == 0 and "churnml-churn v1 is now champion." in with_v.output
     missing = runner.invoke(get_app(), ["promote", "churnml-churn", "99"])
     assert missing.exit_code != 0 and "No registered model churnml-churn with version 99" in missing.stderr
 

@@ -28,6 +28,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -312,6 +313,9 @@ class LoadedModels:
 
 
 def _version_for(client: MlflowClient, name: str, alias_or_version: str) -> Any:
+    # "v2" as churnml prints versions is version 2 (MLflow reserves aliases of that form).
+    if re.fullmatch(r"[vV]\d+", str(alias_or_version)):
+        alias_or_version = str(alias_or_version)[1:]
     try:
         if str(alias_or_version).isdigit():
             return client.get_model_version(name, str(alias_or_version))

@@ -34,6 +34,25 @@ app = typer.Typer(
     rich_markup_mode="markdown",
 )
 
+def _no_type_for_flags() -> None:
+    """Recent Typer prints a flag as `--strict <bool>`, which reads as an option taking a value
+    (`--strict true` then fails: "unexpected extra argument"). Flags take none: show no type."""
+    from typer.core import TyperOption
+
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None or getattr(shown, "_churnml", False):
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        return None if self.is_flag and self.metavar is None else shown(self, ctx)
+
+    display_type_rich._churnml = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_no_type_for_flags()
+
+
 @app.callback()
 def _root() -> None:
     """Keep `churnml COMMAND` a command group even while only one command is registered."""

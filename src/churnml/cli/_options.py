@@ -13,7 +13,7 @@ from churnml.errors import ConfigError
 
 DataArg = Annotated[
     Path,
-    typer.Argument(help="Data source: a folder of CSV/Parquet files named after the tables, or a DuckDB file."),
+    typer.Argument(metavar="DATA", help="Data source: a folder of CSV/Parquet files named after the tables, or a DuckDB file."),
 ]
 ConfigOpt = Annotated[
     Optional[Path],

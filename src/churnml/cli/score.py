@@ -163,7 +163,7 @@ def score_command(
     - OUT.json: model versions, data fingerprint, row counts, tier and segment counts, score
       quantiles, the config used, and `monitoring`: drift against the training data (PSI per
       feature and score, missing rates, new categories, share without history, model age);
-    - SNAPSHOT_DIR/features_YYYY-MM-DD.parquet (the as-of date): the features scored, for the HTTP service.
+    - SNAPSHOTS/features_YYYY-MM-DD.parquet (--snapshots; the as-of date): the features scored, for the HTTP service.
 
     The same data, models and config give the same file. A drift warning names the worst features;
     with --fail-on-drift the command exits with code 3 instead.

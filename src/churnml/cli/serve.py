@@ -70,9 +70,9 @@ def serve_command(
     Reads the models carrying ALIAS from the MLflow registry (MLFLOW_TRACKING_URI, else
     ./mlruns/mlflow.db) and the newest SNAPSHOTS/features_YYYY-MM-DD.parquet; with --data, first writes
     that snapshot from DATA. Endpoints: POST /score, /score_history, /retention_list; GET /model;
-    /livez, /readyz, /metrics; the OpenAPI page at /. Every endpoint but /livez, /readyz and the
-    docs page needs `Authorization: Bearer <key>`: the key is CHURNML_API_KEY, or, when that is
-    unset, a new random key printed once here.
+    /livez, /readyz, /healthz, /metrics (Prometheus); the OpenAPI page at /. Every endpoint but
+    /livez, /readyz, /healthz and the docs page needs `Authorization: Bearer <key>`, /metrics
+    included: the key is CHURNML_API_KEY, or, when that is unset, a new random key printed once here.
 
     The models, the snapshot and the port are checked before the server starts. The models are
     loaded once: after `churnml promote` (or a training run that promotes), write a new snapshot

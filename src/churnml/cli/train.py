@@ -160,8 +160,8 @@ def models_command() -> None:
 
 @command("promote")
 def promote_command(
-    name: Annotated[str, typer.Argument(help="Registered model name: churnml-churn or churnml-value.")],
-    version: Annotated[str, typer.Argument(help="Version number to make champion (also to roll back), or an alias such as challenger.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Registered model name: churnml-churn or churnml-value.")],
+    version: Annotated[str, typer.Argument(metavar="VERSION", help="Version number to make champion (also to roll back; 2 or v2), or an alias such as challenger.")],
 ) -> None:
     """Move the `champion` alias of NAME to VERSION by hand (writes the MLflow registry)."""
     from churnml import tracking

@@ -69,7 +69,7 @@ def validate_command(
     config: ConfigOpt = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any row is set aside.")] = False,
     quarantine_dir: Annotated[
-        Path, typer.Option("--quarantine-dir", help="Where to write quarantine_TABLE.csv files (raw rows + reason).")
+        Path, typer.Option("--quarantine-dir", help="Where to write quarantine_TABLE.csv files (the rows as read, with a reason column).")
     ] = Path("quarantine"),
 ) -> None:
     """Check DATA against the data contract.
