@@ -179,6 +179,15 @@ def test_scores_option_given_a_retention_list_says_pass_it_as_list(inputs, tmp_p
     assert "looks like a retention list" in _error(["report", "--scores", str(spoilt), "--out", str(out)])
 
 
+def test_retention_list_given_a_retention_list_says_pass_the_scores(inputs, tmp_path):
+    # It used to rank the list's rows again, silently.
+    out = tmp_path / "again.csv"
+    message = _error(["retention-list", str(inputs["list"]), "--out", str(out), "--budget", "500"])
+    assert message == (f"Error: {inputs['list']} looks like a retention list (it has columns rank, expected_benefit), "
+                       "not a scores table; pass the scores file `churnml score` wrote.")
+    assert not out.exists()
+
+
 def test_list_option_given_a_scores_table_says_pass_it_as_scores(inputs, tmp_path):
     out = tmp_path / "report.html"
     message = _error(["report", "--list", str(inputs["scores"]), "--out", str(out)])
