@@ -5,7 +5,7 @@ The ids follow ``churnml generate`` (``C0000001`` …), so the examples work aga
 
 from __future__ import annotations
 
-EXAMPLE_INPUT: dict = {"customer_ids": ["C0000001", "C0000011"]}
+EXAMPLE_INPUT: dict = {"customer_ids": ["C0000001", "C0000003"]}
 """Body of ``POST /score``."""
 
 EXAMPLE_HISTORY: dict = {
