@@ -27,7 +27,7 @@ from churnml.config import Config
 from churnml.errors import DataError
 from churnml.features import build_features
 from churnml.generate import generate
-from churnml.scoring import SCORE_COLUMNS, score
+from churnml.scoring import SCORE_COLUMNS, score, scores_value_thresholds
 from churnml.tracking import LoadedModels
 from churnml.validate import load_dataset
 
@@ -192,6 +192,7 @@ def test_scores_match_duckdb(dataset, sdata, models, tmp_path: Path) -> None:
     assert sum(summary["counts"]["segment"].values()) == len(duck)
     assert duck["reasons"].str.len().gt(0).any()
     assert_frames_equal(duck, spark)
+    assert summary["value_tier_thresholds"] == scores_value_thresholds(duck).to_dict()
     assert not list(tmp_path.glob("scores.tmp-*")) and not list(tmp_path.glob("scores.old-*"))
 
 
@@ -282,8 +283,9 @@ def test_score_with_spark_engine_equals_duckdb_score(spark_trained, data_dir: Pa
     assert spark_meta["engine"] == "spark" and spark_meta["scores_file"] == "spark_scores"
     for key in ("as_of", "models", "columns", "rows", "counts", "config"):
         assert spark_meta[key] == duck_meta[key], key
-    for key, value in duck_meta["value_tier_thresholds"].items():
-        assert spark_meta["value_tier_thresholds"][key] == pytest.approx(value, rel=RTOL), key
+    # Exactly: a customer on a cut point took another tier when Spark cut on the model's value and
+    # DuckDB on predicted_value + value_at_risk, which can differ in the last bit.
+    assert spark_meta["value_tier_thresholds"] == duck_meta["value_tier_thresholds"]
     for key, value in duck_meta["totals"].items():
         assert spark_meta["totals"][key] == pytest.approx(value, rel=RTOL), key
     for segment, stats in duck_meta["segments"].items():

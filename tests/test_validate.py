@@ -500,6 +500,16 @@ def test_a_quoted_field_after_the_sniffers_sample_reads(tmp_path: Path) -> None:
     assert ds.quarantine["transactions"]["amount"].tolist() == ["6,069.00"]
 
 
+@pytest.mark.parametrize("quoted, value", [("'North, East'", "North, East"),           # single quotes
+                                           ('"the \\"north, east\\""', 'the "north, east"')])  # backslash escapes
+def test_csv_quoting_the_sniffer_sees_is_kept(tmp_path: Path, quoted: str, value: str) -> None:
+    # Forcing RFC 4180 quotes on every file broke these exports, which loaded before.
+    folder = write(tmp_path / "q", transactions=TRANSACTIONS)
+    (folder / "customers.csv").write_text(f"customer_id,region\na,{quoted}\nb,plain\n")
+    ds = load_dataset(folder)
+    assert ds.con.execute("SELECT region FROM customers ORDER BY customer_id").fetchall() == [(value,), ("plain",)]
+
+
 def test_the_data_end_can_be_given_when_late_rows_would_stretch_it(tmp_path: Path) -> None:
     # A small company: a handful of payments a day, so a few rows booked after the export's real
     # end count as "ordinary volume" and stretch the inferred end. [input] data_end says it.

@@ -117,10 +117,7 @@ def attach_source(con: duckdb.DuckDBPyConnection, path: Path, config: Config) ->
         elif file.suffix == ".parquet":
             reader = f"read_parquet({_lit(str(file))})"
         else:
-            # Quotes as RFC 4180 has them, always: the sniffer reads the first 20,480 lines only,
-            # and a file whose first quoted field ("$6,069.00") comes later was read with
-            # quoting off and failed at that line. The delimiter is still sniffed.
-            reader = f"read_csv({_lit(str(file))}, all_varchar=true, header=true, quote='\"', escape='\"')"
+            reader = f"read_csv({_lit(str(file))}, all_varchar=true, header=true{_quoting(con, file)})"
         try:
             con.execute(f"CREATE OR REPLACE VIEW raw_{table} AS SELECT * FROM {reader}")
             con.execute(f"SELECT * FROM raw_{table} LIMIT 0")
@@ -129,6 +126,18 @@ def attach_source(con: duckdb.DuckDBPyConnection, path: Path, config: Config) ->
                             "file (CSV: UTF-8 text with a header row).") from None
         found[table] = str(file)
     return found
+
+
+def _quoting(con: duckdb.DuckDBPyConnection, file: Path) -> str:
+    """Extra ``read_csv`` options for quoting: RFC 4180 double quotes when DuckDB's sniffer saw no
+    quote at all. It reads the first 20,480 lines only, and a file whose first quoted field
+    ("$6,069.00") came later was read with quoting off and failed at that line. Quoting it did see
+    (single quotes, backslash escapes) is left to it."""
+    try:
+        quote = con.execute(f"SELECT Quote FROM sniff_csv({_lit(str(file))})").fetchone()[0]
+    except duckdb.Error:
+        return ""  # the read itself reports what is wrong with the file
+    return ", quote='\"', escape='\"'" if quote in ("", "(empty)", None) else ""
 
 
 def _attached_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:

@@ -655,8 +655,10 @@ def score(
         predict,
         quantile_name,
         score_features,
+        scores_value_thresholds,
+        value_columns,
     )
-    from churnml.segments import LIFECYCLE_STAGES, RISK_TIERS, SEGMENTS, VALUE_TIERS, value_thresholds
+    from churnml.segments import LIFECYCLE_STAGES, RISK_TIERS, SEGMENTS, VALUE_TIERS
 
     config = config or Config()
     as_of = pd.Timestamp(as_of)
@@ -676,14 +678,16 @@ def score(
         features = features.coalesce(scoring_partitions(
             features.count(), features.rdd.getNumPartitions(), data.spark.sparkContext.defaultParallelism))
 
-        def value_if_retained(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        def value_columns_of(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
             for batch in batches:
                 names = check_features(batch, models)
-                yield pd.DataFrame({"value_if_retained": predict(batch, models, names)[1]})
+                yield pd.DataFrame(value_columns(*predict(batch, models, names)))
 
+        # The cut points of every scoring path: over predicted_value + value_at_risk (see
+        # scoring.retained_value), which can differ from the model's value in the last bit.
         with _quiet_pandas4():
-            values = features.mapInPandas(value_if_retained, "value_if_retained DOUBLE").toPandas()["value_if_retained"]
-        thresholds = value_thresholds(values.to_numpy(dtype=float), config)
+            values = features.mapInPandas(value_columns_of, "predicted_value DOUBLE, value_at_risk DOUBLE").toPandas()
+        thresholds = scores_value_thresholds(values, config)
 
         def scored(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
             with _quiet_pandas4():
