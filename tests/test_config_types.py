@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from churnml.config import Config, load_config
+from churnml.config import Config, config_from_dict, load_config
 from churnml.errors import ConfigError
 
 REPO = Path(__file__).parent.parent
@@ -150,3 +150,14 @@ def test_risk_multiples_are_multiples_of_the_average_risk(tmp_path: Path) -> Non
     assert "[segments] risk_multiples must satisfy 1 <= medium < high, got (0.2, 0.5)" in message
     assert "[segments] risk_multiples must satisfy" in _error(tmp_path, "[segments]\nrisk_multiples = [3, 1.5]\n")
     assert load_config(_write(tmp_path, "[segments]\nrisk_multiples = [1, 2.5]\n")).segments.risk_multiples == (1, 2.5)
+
+
+def test_event_type_mapping_is_checked_when_the_config_loads() -> None:
+    # The API applies the mapping too; a target churnml does not know ("Ticket") was refused only
+    # by validate, and two keys equal but for case mapped differently in validation and the API.
+    with pytest.raises(ConfigError, match=r"\[input.event_types\] maps 'x' to 'Ticket', which is not one of churnml's event types"):
+        config_from_dict({"input": {"event_types": {"x": "Ticket"}}})
+    with pytest.raises(ConfigError, match=r"\[input.event_types\] has 'Outage' and 'outage ', one type once case"):
+        config_from_dict({"input": {"event_types": {"Outage": "ticket", "outage ": "complaint"}}})
+    inputs = config_from_dict({"input": {"event_types": {" Outage": "ticket"}}}).input
+    assert inputs.event_type("OUTAGE ") == "ticket" and inputs.event_type("Chat") == "chat"

@@ -279,7 +279,7 @@ def test_a_satisfaction_survey_on_another_scale_stops_validation(tmp_path: Path)
                             "event_type": "survey", "satisfaction": [9, 7, 10, 2]})
     with pytest.raises(DataError) as error:
         load_dataset(write(tmp_path / "d", customers=CUSTOMERS, transactions=TRANSACTIONS, service_events=service))
-    assert str(error.value).startswith("3 of 4 satisfaction scores in service_events are outside 1-5 (they run from 7 "
+    assert str(error.value).startswith("3 of 4 satisfaction scores in service_events are outside 1-5 (they run from 2 "
                                        "to 10): the survey seems to use another scale.")
     assert str(error.value).endswith("If it runs 1-10, set [input] satisfaction_scale = [1, 10] in the config "
                                      "(churnml rescales to 1-5 and sets aside the scores outside it), or leave the column out.")
@@ -289,6 +289,15 @@ def test_a_satisfaction_survey_on_another_scale_stops_validation(tmp_path: Path)
     folder = write(tmp_path / "e", customers=CUSTOMERS, transactions=TRANSACTIONS, service_events=nps)
     with pytest.raises(DataError, match=r"run from 0 to 100\).*set \[input\] satisfaction_scale = \[0, 10\]"):
         load_dataset(folder)
+    # A 1-7 Likert scale is told 1-7, not 1-10 (which would read a 7 as 3.7 of 5); the guess looks
+    # at every score, not only those outside the configured scale.
+    likert = service.assign(satisfaction=[7, 6, 6, 2])
+    with pytest.raises(DataError, match=r"satisfaction_scale = \[1, 7\]"):
+        load_dataset(write(tmp_path / "f", customers=CUSTOMERS, transactions=TRANSACTIONS, service_events=likert))
+    percent = service.assign(satisfaction=[0, 80, 95, 60])
+    with pytest.raises(DataError, match=r"satisfaction_scale = \[0, 100\]"):
+        load_dataset(write(tmp_path / "g", customers=CUSTOMERS, transactions=TRANSACTIONS, service_events=percent),
+                     config_from_dict({"input": {"satisfaction_scale": [0, 10]}}))
 
 
 def test_a_satisfaction_scale_rescales_to_one_to_five_and_sets_aside_the_rest(tmp_path: Path) -> None:
@@ -337,9 +346,13 @@ def test_repeated_rows_without_transaction_ids_are_kept_with_a_note(tmp_path: Pa
     ds = load_dataset(write(tmp_path / "d", customers=CUSTOMERS, transactions=tx))
     assert len(clean(ds, "transactions")) == 7
     assert [n for n in ds.summary["notes"] if "repeat another row" in n] == [
-        "3 rows of transactions repeat another row exactly (customer, time, amount and the rest) and are kept as "
-        "separate purchases. If they are duplicates from the export, map a transaction_id column (duplicate ids are "
-        "set aside), or remove them."]
+        "3 rows of transactions repeat another row in every column and are kept as separate purchases. If they are "
+        "duplicates from the export, remove them, or map a column that identifies each transaction as transaction_id "
+        "(repeated ids are set aside)."]
+    # A column churnml does not use tells rows apart: not repeats.
+    skus = tx.assign(sku=[f"s{i}" for i in range(len(tx))])
+    ds = load_dataset(write(tmp_path / "s", customers=CUSTOMERS, transactions=skus))
+    assert not any("repeat another row" in n for n in ds.summary["notes"])
     # With ids, duplicates are set aside and nothing is noted.
     with_ids = load_dataset(write(tmp_path / "e", customers=CUSTOMERS, transactions=TRANSACTIONS))
     assert not any("repeat another row" in n for n in with_ids.summary["notes"])

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Union, get_args, get_origin, get_type_hints
 
 from churnml.errors import ConfigError
-from churnml.schema import SEGMENTS
+from churnml.schema import KNOWN_EVENT_TYPES, SEGMENTS
 
 
 @dataclass(frozen=True)
@@ -179,7 +179,9 @@ class InputConfig:
         """churnml's event type for one of yours: :attr:`event_types` applied (ignoring case and
         surrounding spaces), lower case. Validation applies the same rule in SQL."""
         key = value.strip().lower()
-        mapped = {yours.strip().lower(): ours for yours, ours in self.event_types.items()}
+        mapped: dict[str, str] = {}
+        for yours, ours in self.event_types.items():
+            mapped.setdefault(yours.strip().lower(), ours)  # the first of two that differ only in case, as SQL's CASE
         return mapped.get(key, value.lower())
 
 
@@ -399,8 +401,19 @@ def _check_section(name: str, obj: Any, source: str) -> None:
                 raise ConfigError(f"{source}: {where} names unknown segment(s) {', '.join(unknown)}. "
                                   f"Valid segments: {', '.join(SEGMENTS)}.")
     if isinstance(obj, InputConfig):
+        wrong = {yours: ours for yours, ours in obj.event_types.items() if ours not in KNOWN_EVENT_TYPES}
+        if wrong:
+            yours, ours = next(iter(wrong.items()))
+            raise ConfigError(f"{source}: [input.event_types] maps {yours!r} to {ours!r}, which is not one of churnml's "
+                              f"event types: {', '.join(KNOWN_EVENT_TYPES)}.")
+        seen: dict[str, str] = {}
+        for yours in obj.event_types:
+            other = seen.setdefault(yours.strip().lower(), yours)
+            if other != yours:
+                raise ConfigError(f"{source}: [input.event_types] has {other!r} and {yours!r}, one type once case and "
+                                  "surrounding spaces are ignored; keep one of them.")
         low, high = obj.satisfaction_scale
-        if not low < high:
+        if not (low < high and math.isfinite(high - low)):
             raise ConfigError(f"{source}: [input] satisfaction_scale must be [lowest, highest] with lowest < highest, "
                               f"got {list(obj.satisfaction_scale)}; e.g. [0, 10] for NPS.")
     if isinstance(obj, SegmentsConfig):

@@ -193,14 +193,15 @@ def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], attributes: 
     if not transaction_ids:
         # Without ids a repeated row cannot be told from a second purchase, so it is kept; an
         # export that doubled rows would double revenue, unnoticed.
-        columns = ", ".join(_q(c) for c, in con.execute("SELECT column_name FROM (DESCRIBE transactions)").fetchall())
-        repeats = con.execute(f"SELECT COALESCE(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM transactions "
+        # Every column as written, the ones churnml does not use included (a SKU tells two rows apart).
+        columns = ", ".join(_q(c) for c, in con.execute("SELECT column_name FROM (DESCRIBE raw_transactions)").fetchall())
+        repeats = con.execute(f"SELECT COALESCE(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM raw_transactions "
                               f"GROUP BY {columns} HAVING count(*) > 1)").fetchone()[0]
         if repeats:
             notes.append(
-                f"{int(repeats):,} rows of {table('transactions')} repeat another row exactly (customer, time, amount and "
-                "the rest) and are kept as separate purchases. If they are duplicates from the export, map a "
-                "transaction_id column (duplicate ids are set aside), or remove them."
+                f"{int(repeats):,} rows of {table('transactions')} repeat another row in every column and are kept as "
+                "separate purchases. If they are duplicates from the export, remove them, or map a column that "
+                "identifies each transaction as transaction_id (repeated ids are set aside)."
             )
     n_customers = con.execute("SELECT count(*) FROM customers").fetchone()[0]
     for column, kind in attributes.items():
@@ -549,17 +550,18 @@ def _fail_if_another_scale(
     scored = outside + con.execute(f"SELECT count(satisfaction) FROM {table}").fetchone()[0]
     if outside <= 0.5 * scored:
         return
-    bad = quarantine[table]
-    values = pd.to_numeric(bad.loc[bad["reason"] == reason, raw], errors="coerce").dropna()
-    # The likely scale: from 0 or 1, up to the first of 10 or 100 that holds nearly all the scores
-    # (0-10 for NPS, though a few typed 99 or 100 there).
-    bulk = values.quantile(0.99)
-    low = 0 if values.min() < 1 else 1
-    high = next((top for top in (10, 100) if bulk <= top), values.max())
+    # The likely scale, from every score as written: from 0 or 1, up to the first usual top that
+    # holds nearly all of them (0-10 for NPS, though a few typed 99 or 100 there; 1-7 for a Likert).
+    smallest, bulk, largest = con.execute(
+        f"SELECT min(v), quantile_cont(v, 0.99), max(v) FROM (SELECT TRY_CAST({_q(raw)} AS DOUBLE) AS v FROM raw_{table}) "
+        "WHERE isfinite(v)"
+    ).fetchone()
+    low = 0 if smallest < 1 else 1
+    high = next((top for top in (5, 7, 10, 100) if bulk <= top), largest)
     raise DataError(
         f"{outside:,} of {scored:,} satisfaction scores in {table}{'' if raw == 'satisfaction' else f' (your column {raw!r})'} "
         f"are outside {scale[0]:g}-{scale[1]:g} "
-        f"(they run from {values.min():g} to {values.max():g}): the survey seems to use another scale. If it runs "
+        f"(they run from {smallest:g} to {largest:g}): the survey seems to use another scale. If it runs "
         f"{low}-{high:g}, set [input] satisfaction_scale = [{low}, {high:g}] in the config (churnml rescales to 1-5 and "
         "sets aside the scores outside it), or leave the column out."
     )

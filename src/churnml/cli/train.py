@@ -43,7 +43,7 @@ def train_command(
     trials: Annotated[Optional[int], typer.Option("--trials", help="Optuna trials per model (trials of an interrupted run count).")] = None,
     timeout: Annotated[Optional[float], typer.Option("--timeout", help="Seconds of tuning per model; no new trial starts after it.")] = None,
     config: ConfigOpt = None,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed: same data, config and seed give the same models.")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed: same data, config and seed give the same models (above 100,000 training rows, on a machine with as many cores: LightGBM's threads follow them).")] = None,
     engine: EngineOpt = "duckdb",
     master: MasterOpt = None,
 ) -> Any:
@@ -143,8 +143,7 @@ def models_command() -> None:
     # The metrics the promotion gate compares: churn ROC AUC, and for value the normalized Gini of
     # the value if retained over the customers who stayed (the expected value's Gini, which the
     # run also logs, ranks differently and made a kept champion look worse).
-    table = Table(title="Registered models (test metrics the promotion gate compares: churn ROC AUC; value: "
-                        "normalized Gini of the value if retained, over retained customers. Plus churn ECE)", title_justify="left")
+    table = Table(title="Registered models (metrics on their test cutoff)", title_justify="left")
     for column in ("name", "v", "aliases", "as of", "AUC", "ECE", "Gini"):
         numeric = column in ("v", "AUC", "ECE", "Gini")
         table.add_column(column, justify="right" if numeric else "left", no_wrap=column in ("name", "as of"))
@@ -156,6 +155,8 @@ def models_command() -> None:
                       metric("churn_model_roc_auc") if churn else "", metric("churn_model_ece") if churn else "",
                       "" if churn else metric("value_if_retained_normalized_gini") or metric("value_model_normalized_gini"))
     console.print(table)
+    console.print("AUC and Gini are what the promotion gate compares: churn ROC AUC, and the normalized Gini of the "
+                  "value if retained over the customers who stayed.", soft_wrap=False)
 
 
 @command("promote")
