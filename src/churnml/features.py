@@ -243,6 +243,8 @@ def build_features(dataset: Dataset, cutoffs: Sequence[pd.Timestamp], config: Co
     # One query per cutoff: the same SQL handles many cutoffs at once (Spark runs it that way),
     # but in DuckDB its memory grows with the cutoffs (16 GB for 6 on a million customers) while
     # one at a time stays within the [duckdb] memory limit, and time still grows linearly.
+    if cutoffs_per_query < 1:
+        raise ValueError(f"cutoffs_per_query must be at least 1, got {cutoffs_per_query}")
     ordered = sorted(cutoffs)
     groups = [ordered[i:i + cutoffs_per_query] for i in range(0, len(ordered), cutoffs_per_query)] or [[]]
     values = transaction_values(dataset)
