@@ -275,3 +275,34 @@ def test_cli_writes_feature_table_and_description(tmp_path) -> None:
     assert "Error: As-of date 2020-01-01 is not after the first transaction" in " ".join(empty.stderr.split())
     bad = runner.invoke(get_app(), ["features", str(folder), "--as-of", "01/02/2024", "--out", str(out)])
     assert bad.exit_code == 2 and "is not a date" in bad.stderr
+
+
+def test_window_edges_include_their_first_instant_and_nothing_before() -> None:
+    # A window of N days is [cutoff - N days, cutoff): a purchase or service event exactly N days
+    # before the cutoff counts, one a second earlier does not. (Mutation testing moved every edge
+    # by a day or a second, and the hand-computed tests, whose events sit inside the windows, passed.)
+    rows, events = [], []
+    for i, days in enumerate((30, 90, 180, 365)):
+        edge = CUTOFF - pd.Timedelta(days=days)
+        rows += [("in", edge, 10.0 ** i), ("out", edge - pd.Timedelta(seconds=1), 10.0 ** i)]
+    for days in (30, 90, 365):
+        edge = CUTOFF - pd.Timedelta(days=days)
+        events += [("in", edge, "ticket"), ("out", edge - pd.Timedelta(seconds=1), "ticket")]
+    # the trend's previous quarter: [cutoff - 180 days, cutoff - 90 days)
+    frames = {
+        "customers": pd.DataFrame({"customer_id": ["in", "out"], "signup_date": [T("2020-01-01")] * 2}),
+        "transactions": pd.DataFrame(rows, columns=["customer_id", "timestamp", "amount"]),
+        "service_events": pd.DataFrame(events, columns=["customer_id", "timestamp", "event_type"]),
+    }
+    got = build_features(Dataset.from_frames(frames), [CUTOFF], Config()).set_index("customer_id")
+    inside, outside = got.loc["in"], got.loc["out"]
+    # "in": purchases of 1, 10, 100, 1000 at exactly 30, 90, 180, 365 days before the cutoff
+    assert [inside[f"frequency_{d}d"] for d in (30, 90, 180, 365)] == [1, 2, 3, 4]
+    assert [inside[f"monetary_{d}d"] for d in (30, 90, 180, 365)] == [1, 11, 111, 1111]
+    assert inside["spend_prev_90d"] == 100   # at 180 days: in [cutoff - 180, cutoff - 90); at 90 days: not
+    assert [inside[f"tickets_{d}d"] for d in (30, 90, 365)] == [1, 2, 3]
+    # "out": each a second before its window opens, so in the next window only
+    assert [outside[f"frequency_{d}d"] for d in (30, 90, 180, 365)] == [0, 1, 2, 3]
+    assert [outside[f"monetary_{d}d"] for d in (30, 90, 180, 365)] == [0, 1, 11, 111]
+    assert outside["spend_prev_90d"] == 10
+    assert [outside[f"tickets_{d}d"] for d in (30, 90, 365)] == [0, 1, 2]

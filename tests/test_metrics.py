@@ -66,3 +66,73 @@ def test_best_baseline_respects_direction():
     assert metrics.best_baseline(table, "roc_auc") == ("b", 0.7)
     assert metrics.best_baseline(table, "log_loss") == ("a", 0.3)
     assert metrics.worst_grade("A", "C", "B") == "C"
+
+
+# The wrappers' numbers, from computations that do not share the module's code paths (a mutation
+# run flipped a score's sign inside churn_metrics / value_metrics and no test noticed).
+
+def _pairwise_auc(y: np.ndarray, score: np.ndarray) -> float:
+    """ROC AUC by counting pairs: P(score of a churner > score of a stayer), ties count half."""
+    pos, neg = score[y == 1], score[y == 0]
+    wins = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return wins / (len(pos) * len(neg))
+
+
+def test_churn_metrics_numbers_match_independent_computations():
+    y = np.array([1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0])
+    p = np.array([0.9, 0.8, 0.1, 0.7, 0.2, 0.3, 0.05, 0.4, 0.15, 0.25,
+                  0.12, 0.33, 0.6, 0.01, 0.02, 0.03, 0.04, 0.06, 0.07, 0.08])
+    m = metrics.churn_metrics(y, p)
+    assert m["roc_auc"] == pytest.approx(_pairwise_auc(y, p))
+    # Average precision by hand: precision at each churner's rank, averaged over the churners.
+    ranked = y[np.argsort(-p)]
+    hits = np.cumsum(ranked)
+    assert m["pr_auc"] == pytest.approx(np.mean([hits[i] / (i + 1) for i in np.flatnonzero(ranked)]))
+    # Top 10% = the 2 highest (0.9: churner, 0.8: not): rate 1/2 against 4/20.
+    assert m["lift_at_10"] == pytest.approx((1 / 2) / (4 / 20))
+    assert m["recall_at_20"] == pytest.approx(3 / 4)   # top 4: 0.9, 0.8, 0.7, 0.6 hold 3 churners
+    # ECE with 10 equal-count bins of the sorted probabilities (2 each).
+    order = np.argsort(p)
+    expected = sum(0.1 * abs(p[idx].mean() - y[idx].mean()) for idx in np.split(order, 10))
+    assert m["ece"] == pytest.approx(expected)
+    assert m["brier"] == pytest.approx(np.mean((p - y) ** 2))
+
+
+def test_value_metrics_numbers_match_independent_computations():
+    actual = np.array([0.5, 5, 1, 30, 2, 0, 8, 13, 0.1, 21])
+    predicted = np.array([1.0, 4, 3, 25, 2, 0.5, 9, 10, 0.2, 30])
+    m = metrics.value_metrics(actual, predicted)
+    rank = lambda x: np.argsort(np.argsort(x)).astype(float)  # noqa: E731  (no ties here)
+    assert m["spearman"] == pytest.approx(np.corrcoef(rank(actual), rank(predicted))[0, 1])
+    assert m["top20_value_capture"] == pytest.approx((21 + 30) / actual.sum())   # the two largest predictions
+    assert m["mae"] == pytest.approx(np.mean(np.abs(actual - predicted)))
+    # Normalized Gini by hand: 1 for the perfect order, and below it for this one.
+    assert metrics.normalized_gini(actual, actual) == pytest.approx(1.0)
+    assert 0 < m["normalized_gini"] < 1
+
+
+def test_gini_of_a_small_example_by_hand():
+    # Largest prediction first: cumulative shares 5/6, 6/6, 6/6; mean 17/18 less (n + 1) / 2n = 2/3.
+    assert metrics.gini(np.array([0.0, 1, 5]), np.array([0.1, 0.5, 0.9])) == pytest.approx(17 / 18 - 2 / 3)
+
+
+def test_ties_at_the_top_share_count_their_average_not_their_input_order():
+    y = np.array([1, 1, 0, 0])
+    assert metrics.recall_at(y, np.zeros(4), 0.5) == pytest.approx(0.5)   # 2 of 4 tied rows: one churner expected
+    # 10% of 17 is 1.7 customers, rounded to 2: the top two by score.
+    y17 = np.r_[0, 1, np.zeros(15)]
+    assert metrics.recall_at(y17, np.arange(17, 0, -1, dtype=float), 0.10) == pytest.approx(1.0)
+
+
+def test_ece_sorts_by_probability_whatever_the_input_order():
+    rng = np.random.default_rng(3)
+    p = np.r_[np.full(50, 0.1), np.full(50, 0.9)]
+    y = np.r_[np.zeros(50), np.ones(50)]
+    shuffled = rng.permutation(100)
+    assert metrics.expected_calibration_error(y[shuffled], p[shuffled], n_bins=2) == pytest.approx(0.1)
+
+
+def test_decile_mape_skips_deciles_whose_actual_mean_is_zero():
+    actual = np.r_[np.zeros(10), np.full(90, 10.0)]
+    predicted = np.r_[np.full(10, 1.0), np.full(90, 11.0)]   # the zero decile is predicted lowest
+    assert metrics.decile_mape(actual, predicted) == pytest.approx(0.1)
