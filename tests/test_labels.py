@@ -69,6 +69,28 @@ def test_non_contractual_labels() -> None:
     assert labels["churned"].dtype == "int8" and labels["value"].dtype == "float64"
 
 
+def test_edges_of_the_population_and_the_labels() -> None:
+    # Each rule at its exact edge (mutation testing moved them by an instant and the tests passed):
+    # * signed up exactly at the cutoff: not yet a customer ("signed up before it");
+    # * last transaction exactly active_days before the cutoff: active; a second earlier: not;
+    # * refunds inside the horizon lower the value, and a refund is a transaction: not churned.
+    start = CUTOFF - pd.Timedelta(days=365)
+    frames = {
+        "customers": pd.DataFrame({"customer_id": ["at_cutoff", "edge", "before_edge", "refund"],
+                                   "signup_date": [CUTOFF, T("2020-01-01"), T("2020-01-01"), T("2020-01-01")]}),
+        "transactions": pd.DataFrame({
+            "customer_id": ["at_cutoff", "edge", "before_edge", "refund", "refund", "refund", "edge"],
+            "timestamp": [CUTOFF - pd.Timedelta(days=3), start, start - pd.Timedelta(seconds=1), T("2023-12-01"),
+                          T("2024-01-10"), T("2024-02-10"), T("2024-03-01")],
+            "amount": [5.0, 5.0, 5.0, 50.0, 100.0, -30.0, -8.0],
+        }),
+    }
+    labels = labels_by_customer(Dataset.from_frames(frames))
+    assert list(labels.index) == ["edge", "refund"]
+    assert labels.loc["refund", "value"] == 70.0 and labels.loc["refund", "churned"] == 0
+    assert labels.loc["edge", "value"] == -8.0 and labels.loc["edge", "churned"] == 0   # only a refund: still active
+
+
 def test_horizon_is_half_open_and_margin_applies() -> None:
     # horizon 90 days: window [2024-01-01, 2024-03-31); a's 100 on 2024-03-31 is just outside.
     labels = labels_by_customer(dataset(), Config().replace(problem={"margin": 0.5}))
@@ -149,6 +171,18 @@ def test_training_cutoffs_keep_only_those_after_the_data_start() -> None:
     assert cutoffs == [T("2023-09-05"), T("2023-10-05"), T("2024-01-03"), T("2024-04-02")]
 
 
+def test_a_cutoff_on_the_data_start_is_dropped() -> None:
+    # A cutoff needs history strictly before it: one falling exactly on the first transaction has none.
+    config = Config().replace(problem={"n_cutoffs": 6, "cutoff_step_days": 30, "horizon_days": 90})
+    cutoffs = training_cutoffs(T("2024-07-01"), config, data_start=T("2023-09-05"))
+    assert cutoffs == [T("2023-10-05"), T("2024-01-03"), T("2024-04-02")]
+
+
+def test_the_data_end_is_the_latest_event_of_any_table() -> None:
+    ds = dataset(service_events=pd.DataFrame({"customer_id": ["a"], "timestamp": [T("2024-05-01")], "event_type": ["call"]}))
+    assert ds.data_end == T("2024-05-01")   # transactions end 2024-03-31
+
+
 def test_too_few_cutoffs_is_a_problem_error_with_a_fix() -> None:
     config = Config().replace(problem={"n_cutoffs": 6, "cutoff_step_days": 30, "horizon_days": 90})
     with pytest.raises(ProblemError) as info:
@@ -181,6 +215,7 @@ def test_training_set_splits_out_of_time() -> None:
     assert training.cutoffs == sorted(training.cutoffs) and len(training.cutoffs) == 5
     assert training.split_cutoffs["test"] == training.cutoffs[-2:]
     assert training.split_cutoffs["validation"] == training.cutoffs[-3:-2]
+    assert training.split_cutoffs["train"] == training.cutoffs[:2]   # and nothing of validation's
     assert frame.groupby("split")["cutoff"].max()["train"] < frame.groupby("split")["cutoff"].min()["validation"]
     assert set(frame.loc[frame.split == "test", "cutoff"]) == set(training.cutoffs[-2:])
     assert list(frame.columns) == ["customer_id", "cutoff", *training.feature_names, "churned", "value", "split"]
