@@ -306,3 +306,31 @@ def test_window_edges_include_their_first_instant_and_nothing_before() -> None:
     assert [outside[f"monetary_{d}d"] for d in (30, 90, 180, 365)] == [0, 1, 11, 111]
     assert outside["spend_prev_90d"] == 10
     assert [outside[f"tickets_{d}d"] for d in (30, 90, 365)] == [0, 1, 2]
+
+
+def test_service_features_of_overlapping_complaints_by_hand() -> None:
+    # Two complaints open at the cutoff (one resolved only after it), one resolved long ago, and two
+    # surveys at the same instant. Each value below is worked out from the definitions.
+    at = lambda days: CUTOFF - pd.Timedelta(days=days)  # noqa: E731
+    frames = {
+        "customers": pd.DataFrame({"customer_id": ["s", "r"], "signup_date": [T("2020-01-01")] * 2}),
+        "transactions": pd.DataFrame({"customer_id": ["s", "r", "r"], "timestamp": [at(3), at(100), at(50)],
+                                      "amount": [10.0, -5.0, 20.0]}),   # r's first transaction is a refund
+        "service_events": pd.DataFrame({
+            "customer_id": ["s"] * 5,
+            "timestamp": [at(40), at(10), at(200), at(5), at(5)],
+            "event_type": ["complaint", "complaint", "complaint", "survey", "survey"],
+            "resolved_at": [None, CUTOFF + pd.Timedelta(days=5), at(190), None, None],
+            "satisfaction": [None, None, None, 4.0, 2.0],
+        }),
+    }
+    got = build_features(Dataset.from_frames(frames), [CUTOFF], Config()).set_index("customer_id")
+    s = got.loc["s"]
+    assert s["unresolved_complaints"] == 2 and s["oldest_unresolved_complaint_days"] == 40
+    assert (s["complaints_90d"], s["complaints_365d"], s["complaints_lifetime"]) == (2, 3, 3)
+    assert s["mean_resolution_days"] == 10 and s["max_resolution_days"] == 10   # the one resolved before the cutoff
+    assert s["days_since_last_complaint"] == 10
+    assert s["last_satisfaction"] == 2   # two answers at one instant: the lower counts
+    # 60 - 5 x 2 complaints in 90 days + 10 x (2 - 3) - 10 x 2 unresolved - 10 x 10 / 30 days of resolution
+    assert s["service_experience_score"] == pytest.approx(60 - 10 - 10 - 20 - 10 / 3)
+    assert got.loc["r", "days_since_first_purchase"] == 50   # the refund 100 days ago is no purchase
