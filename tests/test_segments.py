@@ -150,3 +150,12 @@ def test_resolve_unknown_segment() -> None:
 def test_assign_segments_rejects_unknown_tiers() -> None:
     with pytest.raises(ValueError):
         assign_segments(pd.Series(["top"]), pd.Series(["low"]))
+
+
+def test_edges_of_lifecycle_stages_and_risk_cut_points() -> None:
+    # At the edge: 180 days is no longer new; a 25 % rise is growing, a 25 % fall declining.
+    stages = lifecycle_stages(tenure_days=[179.9, 180, 500, 500], spend_trend=[0.0, 0.0, 0.25, -0.25])
+    assert list(stages) == ["new", "stable", "growing", "declining"]
+    # A high base rate: the multiples would pass 1, so the cut points are capped (0.9 and 0.95).
+    assert risk_cut_points(Config(), base_rate=0.7) == (0.9, 0.95)
+    assert risk_cut_points(Config(), base_rate=0.1) == pytest.approx((0.15, 0.3))

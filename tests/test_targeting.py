@@ -187,3 +187,35 @@ def test_scores_that_are_not_numbers_or_repeat_a_customer_are_refused() -> None:
     with pytest.raises(DataError) as info:
         retention_list(pd.concat([scores, scores.iloc[[4]]]))
     assert str(info.value).startswith("Scores list 1 customer(s) more than once, e.g. 'C00004'; a list would contact them twice.")
+
+
+def test_edges_of_the_filters_and_limits() -> None:
+    # Each rule at its exact edge (a mutation run moved them without a failing test):
+    # a benefit of exactly 0 is not worth a contact; min_value includes its own value; "scored"
+    # counts the customers left after the segment and min_value filters; a budget or count that
+    # fits every candidate limits nothing.
+    scores = pd.DataFrame({
+        "customer_id": ["zero", "at_min", "above", "below_min"],
+        "segment": "high_value_at_risk",
+        "churn_probability": 0.5,
+        "predicted_value": 100.0,
+        "value_at_risk": [50.0, 60.0, 80.0, 55.0],   # x 0.1 - 5: benefit 0, 1, 3, 0.5
+        "reasons": "",
+    })
+    result = retention_list(scores, contact_cost=5, success_rate=0.1, min_value=55)
+    assert list(result.customers["customer_id"]) == ["above", "at_min", "below_min"]   # 55 >= 55; "zero" is under it
+    assert result.summary.scored == 3 and result.summary.candidates == 3
+    everyone = retention_list(scores, contact_cost=5, success_rate=0.1)
+    assert "zero" not in set(everyone.customers["customer_id"]) and everyone.summary.scored == 4
+    exact = retention_list(scores, contact_cost=5, success_rate=0.1, budget=15, max_customers=3)
+    assert exact.summary.selected == 3 and exact.summary.limited_by == "none"
+
+
+def test_summary_by_segment_uses_the_unrounded_numbers() -> None:
+    scores = pd.DataFrame({"customer_id": [f"c{i}" for i in range(3)], "segment": "dormant", "churn_probability": 0.5,
+                           "predicted_value": 1.0, "value_at_risk": [20.004, 20.004, 20.004], "reasons": ""})
+    result = retention_list(scores, contact_cost=1, success_rate=0.5)
+    row = result.summary.by_segment.iloc[0]
+    assert row["customers"] == 3 and row["expected_value_saved"] == pytest.approx(3 * 20.004 * 0.5, abs=1e-9)
+    assert result.summary.expected_value_saved == pytest.approx(3 * 20.004 * 0.5, abs=1e-9)
+    assert (result.customers["value_at_risk"] == 20.0).all()   # the list itself is in cents
