@@ -13,12 +13,14 @@ from churnml.config import Config
 from churnml.dataset import Dataset
 from churnml.reasons import explain
 from churnml.features import (
+    MAX_BITMASK_VALUES,
     NEVER_DAYS,
     FeatureSpec,
     build_features,
     feature_description,
     feature_specs,
     feature_query,
+    normalize_cutoffs,
     render_reason,
     table_columns,
     transaction_values,
@@ -334,3 +336,25 @@ def test_service_features_of_overlapping_complaints_by_hand() -> None:
     # 60 - 5 x 2 complaints in 90 days + 10 x (2 - 3) - 10 x 2 unresolved - 10 x 10 / 30 days of resolution
     assert s["service_experience_score"] == pytest.approx(60 - 10 - 10 - 20 - 10 / 3)
     assert got.loc["r", "days_since_first_purchase"] == 50   # the refund 100 days ago is no purchase
+
+
+def test_many_categories_count_only_those_used_before_the_cutoff() -> None:
+    # More values than a bitmask holds: the distinct count takes its own GROUP BY, with the same
+    # point-in-time rule (a category first used exactly at the cutoff does not count yet).
+    n = MAX_BITMASK_VALUES + 8
+    frames = {
+        "customers": pd.DataFrame({"customer_id": ["x"], "signup_date": [T("2020-01-01")]}),
+        "transactions": pd.DataFrame({
+            "customer_id": "x",
+            "timestamp": [CUTOFF - pd.Timedelta(days=1 + i) for i in range(n)] + [CUTOFF],
+            "amount": 1.0,
+            "category": [f"c{i}" for i in range(n)] + ["new"],
+        }),
+    }
+    dataset = Dataset.from_frames(frames)
+    assert transaction_values(dataset)["category"] is None   # too many values for the bitmask
+    assert build_features(dataset, [CUTOFF], Config()).set_index("customer_id").loc["x", "distinct_categories"] == n
+
+
+def test_a_cutoff_with_a_time_zone_is_taken_in_utc() -> None:
+    assert normalize_cutoffs(["2024-01-01T00:00:00+05:00"]) == [T("2023-12-31 19:00")]
