@@ -358,3 +358,30 @@ def test_many_categories_count_only_those_used_before_the_cutoff() -> None:
 
 def test_a_cutoff_with_a_time_zone_is_taken_in_utc() -> None:
     assert normalize_cutoffs(["2024-01-01T00:00:00+05:00"]) == [T("2023-12-31 19:00")]
+
+
+def test_the_year_long_counts_leave_out_what_is_older() -> None:
+    # refunds_365d, account_manager_changes_365d and lowest_satisfaction_365d look back one year:
+    # the same events a second older than that do not count.
+    year = CUTOFF - pd.Timedelta(days=365)
+    older = year - pd.Timedelta(seconds=1)
+    frames = {
+        "customers": pd.DataFrame({"customer_id": ["in", "old"], "signup_date": [T("2020-01-01")] * 2}),
+        "transactions": pd.DataFrame({"customer_id": ["in", "in", "old", "old"], "timestamp": [year, at_day(10), older, at_day(10)],
+                                      "amount": [-7.0, 20.0, -7.0, 20.0]}),
+        "service_events": pd.DataFrame({
+            "customer_id": ["in", "in", "old", "old", "in", "old"],
+            "timestamp": [year, year, older, older, at_day(5), at_day(5)],
+            "event_type": ["account_manager_change", "survey", "account_manager_change", "survey", "survey", "survey"],
+            "satisfaction": [None, 1.0, None, 1.0, 4.0, 4.0],
+        }),
+    }
+    got = build_features(Dataset.from_frames(frames), [CUTOFF], Config()).set_index("customer_id")
+    assert (got.loc["in", "refunds_365d"], got.loc["old", "refunds_365d"]) == (1, 0)
+    assert (got.loc["in", "refund_amount_365d"], got.loc["old", "refund_amount_365d"]) == (7, 0)
+    assert (got.loc["in", "account_manager_changes_365d"], got.loc["old", "account_manager_changes_365d"]) == (1, 0)
+    assert (got.loc["in", "lowest_satisfaction_365d"], got.loc["old", "lowest_satisfaction_365d"]) == (1, 4)
+
+
+def at_day(days: float) -> pd.Timestamp:
+    return CUTOFF - pd.Timedelta(days=days)

@@ -21,7 +21,10 @@ CUTOFF = pd.Timestamp("2024-01-01")
 IDS = ["a", "b", "c", "d"]
 CONFIG = Config().replace(problem={"horizon_days": 60, "active_days": 200, "margin": 0.5})
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-EVENT_TYPES = ["complaint", "ticket", "call", "survey", "inquiry", "account_manager_change", "chat"]
+# Complaints three times as often as the rest: they carry the most point-in-time rules (open at
+# the cutoff, resolution times), and a mutation run found the leak of a later resolution caught in
+# one of five seeds when they were as rare as the others.
+EVENT_TYPES = ["complaint"] * 3 + ["ticket", "call", "survey", "inquiry", "account_manager_change", "chat"]
 
 minutes = st.sampled_from([0, 1, 30, 720, 1439])
 pre_day = st.integers(-400, -1)        # + minutes < 1 day: strictly before the cutoff
@@ -116,10 +119,11 @@ def assert_same(left: pd.DataFrame, right: pd.DataFrame) -> None:
 
 
 def later_resolution(pre: dict, replacement: st.DrawFn) -> dict:
-    """``pre`` with each ``resolved_at`` on/after the cutoff moved to another date on/after it (or none)."""
+    """``pre`` with each ``resolved_at`` that is unknown at the cutoff (on/after it, or none yet)
+    moved to another such value: a resolution the cutoff cannot see, or none."""
     events = []
     for cid, stamp, kind, resolved_at, satisfaction in pre["se"]:
-        if resolved_at is not None and resolved_at >= CUTOFF:
+        if resolved_at is None or resolved_at >= CUTOFF:
             resolved_at = replacement(st.sampled_from([None, CUTOFF, CUTOFF + pd.Timedelta(minutes=1), CUTOFF + pd.Timedelta(days=9)]))
         events.append((cid, stamp, kind, resolved_at, satisfaction))
     return {**pre, "se": events}

@@ -136,3 +136,14 @@ def test_decile_mape_skips_deciles_whose_actual_mean_is_zero():
     actual = np.r_[np.zeros(10), np.full(90, 10.0)]
     predicted = np.r_[np.full(10, 1.0), np.full(90, 11.0)]   # the zero decile is predicted lowest
     assert metrics.decile_mape(actual, predicted) == pytest.approx(0.1)
+
+
+def test_gini_ignores_the_row_order_of_tied_predictions():
+    # A constant prediction orders nobody: 0, whichever row comes first (it was -1 or +1).
+    assert metrics.normalized_gini(np.array([0.0, 1.0]), np.array([5.0, 5.0])) == pytest.approx(0.0)
+    assert metrics.normalized_gini(np.array([1.0, 0.0]), np.array([5.0, 5.0])) == pytest.approx(0.0)
+    rng = np.random.default_rng(4)
+    actual = rng.lognormal(2, 1, 300)
+    predicted = np.round(actual + rng.normal(0, 5, 300), -1)   # coarse: many ties
+    shuffled = rng.permutation(300)
+    assert metrics.normalized_gini(actual, predicted) == pytest.approx(metrics.normalized_gini(actual[shuffled], predicted[shuffled]))

@@ -245,8 +245,10 @@ def churn_metrics(y_true: np.ndarray, probability: np.ndarray, **emp_kwargs: flo
 def gini(actual: np.ndarray, predicted: np.ndarray) -> float:
     """Gini of ``actual`` ordered by ``predicted`` (largest first), as in the Kaggle normalized Gini.
 
-    Ties in ``predicted`` are broken by original order (stable sort), so pass distinct scores when
-    ties matter.
+    Customers with the same prediction share their actual values (each gets the group's mean):
+    the model does not order them, so neither may the row order. A constant prediction scores 0.
+    (Ties used to be broken by row order: ``normalized_gini([0, 1], [5, 5])`` was -1, and +1 with
+    the rows swapped. LightGBM leaves and the spend-rate baseline's zeros tie many customers.)
     """
     actual = np.asarray(actual, dtype=float)
     predicted = np.asarray(predicted, dtype=float)
@@ -255,7 +257,11 @@ def gini(actual: np.ndarray, predicted: np.ndarray) -> float:
     total = actual.sum()
     if n == 0 or total == 0:
         return float("nan")
-    cumulative = np.cumsum(actual[order]) / total
+    ranked = actual[order]
+    _, group = np.unique(-predicted[order], return_inverse=True)   # tie groups, in ranked order
+    if group.max(initial=-1) + 1 < n:
+        ranked = (np.bincount(group, weights=ranked) / np.bincount(group))[group]
+    cumulative = np.cumsum(ranked) / total
     return float(cumulative.sum() / n - (n + 1) / (2 * n))
 
 
