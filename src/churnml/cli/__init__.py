@@ -34,6 +34,7 @@ app = typer.Typer(
     rich_markup_mode="markdown",
 )
 
+
 def _no_type_for_flags() -> None:
     """Recent Typer prints a flag as `--strict <bool>`, which reads as an option taking a value
     (`--strict true` then fails: "unexpected extra argument"). Flags take none: show no type."""
