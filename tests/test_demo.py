@@ -22,6 +22,7 @@ def test_demo_runs_the_whole_pipeline(tmp_path: Path, monkeypatch: pytest.Monkey
     assert "churnml demo — done" in text
     assert "Grades: churn" in text
     assert "mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db" in text
+    assert "Next:" not in text   # the demo runs each next step itself
 
     scores = pd.read_parquet(tmp_path / "out" / "scores.parquet")
     assert len(scores) > 0 and scores["churn_probability"].between(0, 1).all()

@@ -341,6 +341,7 @@ def test_cli_generates_and_prints_counts(tmp_path: Path) -> None:
     for name in TABLE_NAMES:
         assert f"{name}.parquet" in result.output
         assert f"{counts[name]:,}" in result.output
+    assert f"Next: churnml validate {out}" in result.output
 
 
 def test_cli_csv_format(tmp_path: Path) -> None:

@@ -152,6 +152,16 @@ def _error(message: str) -> None:
     err_console.print(f"[bold red]Error:[/bold red] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
 
 
+_next_steps = [True]
+"""Whether commands print their "Next: churnml …" hint; `churnml demo` runs the next step itself."""
+
+
+def next_step(command_line: str) -> None:
+    """``Next: <command_line>``: what to run after this command (unless a demo runs it anyway)."""
+    if _next_steps[-1]:
+        console.print(f"Next: {command_line}")
+
+
 def warn(message: str) -> None:
     """``Warning: …`` on stderr: the run goes on, but its result needs a second look."""
     err_console.print(f"[bold yellow]Warning:[/bold yellow] {escape(message)}", markup=True, highlight=False, soft_wrap=True)

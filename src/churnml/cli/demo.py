@@ -10,7 +10,7 @@ import typer
 from rich.panel import Panel
 from rich.rule import Rule
 
-from churnml.cli import command, console
+from churnml.cli import _next_steps, command, console
 from churnml.errors import ConfigError
 
 DEMO_END = "2025-12-31"
@@ -45,16 +45,20 @@ def demo_command(
     retention = out / "retention_list.csv"
     as_of = (pd.Timestamp(DEMO_END) + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
 
-    console.print(Rule(f"1/5  Generate {customers:,} customers"))
-    generate_command(out=data, customers=customers, seed=seed, end=DEMO_END)
-    console.print(Rule("2/5  Validate"))
-    validate_command(data=data, quarantine_dir=out / "quarantine")
-    console.print(Rule(f"3/5  Train as of {as_of} ({trials} trials per model)"))
-    result = train_command(data=data, as_of=as_of, trials=trials, seed=seed)
-    console.print(Rule("4/5  Score"))
-    score_command(data=data, as_of=as_of, out=scores)
-    console.print(Rule(f"5/5  Retention list (budget {budget:,.0f})"))
-    retention_list_command(scores=scores, out=retention, budget=budget)
+    _next_steps.append(False)  # each step runs the next one itself
+    try:
+        console.print(Rule(f"1/5  Generate {customers:,} customers"))
+        generate_command(out=data, customers=customers, seed=seed, end=DEMO_END)
+        console.print(Rule("2/5  Validate"))
+        validate_command(data=data, quarantine_dir=out / "quarantine")
+        console.print(Rule(f"3/5  Train as of {as_of} ({trials} trials per model)"))
+        result = train_command(data=data, as_of=as_of, trials=trials, seed=seed)
+        console.print(Rule("4/5  Score"))
+        score_command(data=data, as_of=as_of, out=scores)
+        console.print(Rule(f"5/5  Retention list (budget {budget:,.0f})"))
+        retention_list_command(scores=scores, out=retention, budget=budget)
+    finally:
+        _next_steps.pop()
 
     churn = result.churn_metrics["model"]
     value = result.value_metrics["model"]

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from churnml.cli import command, console
+from churnml.cli import command, console, next_step
 from churnml.cli._options import parse_date
 from churnml.errors import ConfigError
 
@@ -84,4 +84,4 @@ def generate_command(
     for name in TABLE_NAMES:
         table.add_row(name, f"{name}.{suffix}", f"{rows[name]:,}")
     console.print(table)
-    console.print(f"Next: churnml validate {out}")
+    next_step(f"churnml validate {out}")

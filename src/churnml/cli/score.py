@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from churnml.cli import command, console, warn
+from churnml.cli import command, console, next_step, warn
 from churnml.cli._options import AsOfOpt, ConfigOpt, EngineOpt, MasterOpt, SnapshotsOpt, SourceArg, check_engine, parse_date
 from churnml.cli.validate import show_data_notes
 from churnml.config import REASONS_FOR, Config, load_config
@@ -229,9 +229,9 @@ def score_command(
     show_scores_summary(io.read_json(sidecar_path), cfg)
     console.print(
         f"Models: churnml-churn v{models.churn_version}, churnml-value v{models.value_version} ({alias}).\n"
-        f"Wrote {scores_path}, {sidecar_path} and {snapshot}.\n"
-        f"Next: churnml retention-list {scores_path} --out retention_list.csv --budget 5000"
+        f"Wrote {scores_path}, {sidecar_path} and {snapshot}."
     )
+    next_step(f"churnml retention-list {scores_path} --out retention_list.csv --budget 5000")
     seen = fitted_labels_end(models.metadata, as_of_ts)
     if seen is not None:
         warn(f"the models were fitted on outcomes up to {seen:%Y-%m-%d}, after this as-of date ({as_of_ts:%Y-%m-%d}): "
