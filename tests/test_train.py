@@ -295,3 +295,8 @@ def test_a_grade_c_model_is_promoted_with_a_warning(tmp_path, monkeypatch):
     warning = warning[warning.index("Warning: the churn"):]  # after MLflow's own log lines (the CLI quiets them; the runner does not)
     assert warning.startswith("Warning: the churn model is grade C: no better than the best simple baseline")
     assert warning.endswith("It was promoted because there was no champion yet.")
+    # Run again: the studies are done, and train says so (no progress bar is drawn for them).
+    again = CliRunner().invoke(get_app(), ["train", "data", "--as-of", "2026-01-01", "--trials", "2"])
+    assert again.exit_code == 0, again.output
+    text = " ".join(again.output.split())
+    assert "Tuning churn: study churnml-churn-2026-01-01-h90-s42-" in text and "already has 2 finished trial(s)" in text

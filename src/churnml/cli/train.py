@@ -106,6 +106,11 @@ def train_command(
         else:
             result = training.train(dataset, as_of_ts, cfg, **options)
 
+    for kind, tuned in result.tuning.items():
+        if tuned.trials_run_now == 0:  # no progress bar was drawn for it
+            done = tuned.n_complete + tuned.n_pruned
+            console.print(f"Tuning {kind}: study {tuned.study_name} already has {done} finished trial(s) on this data; "
+                          f"none left to run (best {tuned.best_value:.4f}). Raise --trials for more.", soft_wrap=False)
     console.print(_metrics_table("Churn", result.grades["churn"], result.churn_metrics, _CHURN_ROWS))
     console.print(_metrics_table("Value", result.grades["value"], result.value_metrics, _VALUE_ROWS))
     console.print(
