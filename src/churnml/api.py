@@ -425,8 +425,7 @@ def history_dataset(
             low, high = inputs.satisfaction_scale
             if not low <= row["satisfaction"] <= high:
                 raise DataError(f"{where}.satisfaction: {row['satisfaction']:g} is outside {low:g}-{high:g}.")
-            if (low, high) != (1, 5):   # to 1-5, as InputConfig.satisfaction_sql does in validation
-                row["satisfaction"] = 1 + 4 * (row["satisfaction"] - low) / (high - low)
+            row["satisfaction"] = inputs.rescale_satisfaction(row["satisfaction"])
         if row["resolved_at"] is not None and row["resolved_at"] < timestamp:
             raise DataError(f"{where}.resolved_at: {row['resolved_at']} is before the event's timestamp {timestamp}.")
         event_rows.append(row)

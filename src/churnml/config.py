@@ -175,6 +175,13 @@ class InputConfig:
             return score
         return f"(1 + 4 * ({score} - {low!r}) / {high - low!r})"
 
+    def rescale_satisfaction(self, score: float) -> float:
+        """One score from :attr:`satisfaction_scale` to 1-5: :meth:`satisfaction_sql` in Python."""
+        low, high = self.satisfaction_scale
+        if (low, high) == (1.0, 5.0):
+            return score
+        return 1 + 4 * (score - low) / (high - low)
+
     def event_type(self, value: str) -> str:
         """churnml's event type for one of yours: :attr:`event_types` applied (ignoring case and
         surrounding spaces), lower case. Validation applies the same rule in SQL."""

@@ -604,8 +604,8 @@ def score(
     """Score the population at ``as_of`` on Spark; write the scores as Parquet, atomically.
 
     Two passes, as in :func:`churnml.scoring.score_chunks`. The first pass predicts every
-    customer's value if retained, and the driver computes the population-wide value-tier cut points from
-    these values (one float per customer). The second pass runs
+    customer's expected value and value at risk, and the driver computes the population-wide
+    value-tier cut points from their sums, the values if retained (two floats per customer). The second pass runs
     :func:`churnml.scoring.score_features` on each Arrow batch, inside ``mapInPandas``, with
     those cut points.
 

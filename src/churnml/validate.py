@@ -43,12 +43,16 @@ R_BAD_TIMESTAMP = "unparseable timestamp"
 R_OLD_TIMESTAMP = "timestamp before 1900"
 R_FUTURE_TIMESTAMP = "timestamp after the data's end"
 R_DUPLICATE_TX = "duplicate transaction_id"
-def _satisfaction_outside(scale: tuple[float, float]) -> str:
-    return f"satisfaction outside {scale[0]:g}-{scale[1]:g}"
 R_RESOLVED_BEFORE = "resolved_at before timestamp"
 R_BAD_SIGNUP = "unparseable signup_date (customer kept without a signup date)"
 # Reasons that report a row but keep it: dropping a customer would cascade to all their history.
 _KEPT = (R_BAD_SIGNUP,)
+
+
+def _satisfaction_outside(scale: tuple[float, float]) -> str:
+    """The reason for a satisfaction score outside ``[input] satisfaction_scale``."""
+    return f"satisfaction outside {scale[0]:g}-{scale[1]:g}"
+
 
 
 def _unparseable(column: str) -> str:
@@ -146,8 +150,7 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
         if progress:
             progress(table)
         reading.append(found[table])
-        _load_events(con, table, TABLES[table], columns[table], types[table], data_end, quarantine, stats,
-                     config.input.satisfaction_scale)
+        _load_events(con, table, TABLES[table], columns[table], types[table], data_end, quarantine, stats, config.input)
 
     dataset = Dataset(
         con=con,
@@ -344,16 +347,10 @@ def _read_formats(con: duckdb.DuckDBPyConnection, table: str, mapping: dict[str,
 
 
 def _event_type_sql(mapping: dict[str, str], event_types: Mapping[str, str]) -> str | None:
-    """SQL giving the raw ``event_type`` column with ``[input.event_types]`` applied; None without any."""
-    known = KNOWN_EVENT_TYPES
-
+    """SQL giving the raw ``event_type`` column with ``[input.event_types]`` applied; None without any.
+    (Loading the config checks the mapping's targets and keys.)"""
     if not event_types:
         return None
-    wrong = {yours: ours for yours, ours in event_types.items() if ours not in known}
-    if wrong:
-        yours, ours = next(iter(wrong.items()))
-        raise ConfigError(f"[input.event_types] maps {yours!r} to {ours!r}, which is not one of churnml's event types: "
-                          f"{', '.join(known)}.")
     raw = _q(mapping["event_type"])
     # The rule of InputConfig.event_type, in SQL.
     cases = " ".join(f"WHEN {_lit(yours.strip().lower())} THEN {_lit(ours)}" for yours, ours in event_types.items())
@@ -496,7 +493,7 @@ def _load_events(
     data_end: pd.Timestamp,
     quarantine: dict[str, pd.DataFrame],
     stats: dict[str, dict],
-    scale: tuple[float, float] = (1.0, 5.0),
+    inputs: InputConfig = InputConfig(),
 ) -> None:
     typed = {c: _typed(spec.kinds[c], raw, types[raw]) for c, raw in mapping.items()}
     present = {c: _present(raw, types[raw]) for c, raw in mapping.items()}
@@ -524,19 +521,20 @@ def _load_events(
                 reasons.append(f"WHEN NOT isfinite({typed[column]}) THEN {_lit(_not_finite(column))}")
                 reasons.append(f"WHEN abs({typed[column]}) > {MAX_ABS_NUMBER:.0f} THEN {_lit(_too_large(column))}")
     if "satisfaction" in mapping:
-        low, high = scale
-        reasons.append(f"WHEN {typed['satisfaction']} NOT BETWEEN {low!r} AND {high!r} THEN {_lit(_satisfaction_outside(scale))}")
+        low, high = inputs.satisfaction_scale
+        reasons.append(f"WHEN {typed['satisfaction']} NOT BETWEEN {low!r} AND {high!r} "
+                       f"THEN {_lit(_satisfaction_outside(inputs.satisfaction_scale))}")
     if "resolved_at" in mapping:
         reasons.append(f"WHEN {typed['resolved_at']} < {ts} THEN {_lit(R_RESOLVED_BEFORE)}")
     # Satisfaction is kept on churnml's 1-5, rescaled from [input] satisfaction_scale.
-    rescaled = {"satisfaction": InputConfig(satisfaction_scale=scale).satisfaction_sql(typed["satisfaction"])} if "satisfaction" in mapping else {}
+    rescaled = {"satisfaction": inputs.satisfaction_sql(typed["satisfaction"])} if "satisfaction" in mapping else {}
     selects = [f"{rescaled.get(c, typed[c])} AS {c}" for c in spec.all_columns if c in mapping and c not in spec.checked_only]
     # The first occurrence of a transaction_id (earliest, then input order) stays; later ones are duplicates.
     unique = (typed["transaction_id"], ts) if "transaction_id" in mapping else None
     _split_clean(con, table, selects, reasons, quarantine, stats, unique, parsed)
     _fail_if_ids_do_not_match(con, table, mapping["customer_id"], quarantine, stats[table])
     if "satisfaction" in mapping:
-        _fail_if_another_scale(con, table, mapping["satisfaction"], quarantine, stats[table], scale)
+        _fail_if_another_scale(con, table, mapping["satisfaction"], quarantine, stats[table], inputs.satisfaction_scale)
 
 
 def _fail_if_another_scale(
