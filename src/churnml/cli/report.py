@@ -85,7 +85,7 @@ def _check_columns(path: Path, table: pd.DataFrame, needed: Sequence[str], what:
                             f"Pass the {what} as {writer} wrote it, or write it again.")
 
 
-def _not_a_list(path: Path, table: pd.DataFrame, fix: str) -> None:
+def refuse_a_list(path: Path, table: pd.DataFrame, fix: str) -> None:
     """Raise :class:`DataError` when the table expected to be scores is a retention list; ``fix`` says what to pass instead."""
     listing = _marks(table.columns, _LIST_MARKS)
     if listing and not _marks(table.columns, _SCORES_MARKS):
@@ -94,7 +94,7 @@ def _not_a_list(path: Path, table: pd.DataFrame, fix: str) -> None:
 
 def _scores_sidecar(path: Path, table: pd.DataFrame) -> dict | None:
     """The sidecar of the scores ``table``; :class:`DataError` unless both are what `churnml score` writes."""
-    _not_a_list(path, table, "pass it as --list.")
+    refuse_a_list(path, table, "pass it as --list.")
     sidecar = _sidecar(path, _SCORE_WRITER)
     json_path = path.with_name(path.name + ".json")
     if sidecar is not None and "limited_by" in sidecar and "models" not in sidecar:
@@ -234,7 +234,7 @@ def evaluate_command(
 
     cfg = load_config(config)
     table = io.read_table(scores)
-    _not_a_list(scores, table, f"pass the scores file it was made from (its summary {scores.name}.json names it under \"scores\").")
+    refuse_a_list(scores, table, f"pass the scores file it was made from (its summary {scores.name}.json names it under \"scores\").")
     for column in ("churn_model_version", "value_model_version"):
         if column not in table.columns or table[column].nunique() != 1:
             raise DataError(f"{scores} needs one {column} for all rows. Use a scores file written by `churnml score`.")

@@ -333,7 +333,7 @@ def retention_list_command(
     ([targeting] skip_segments in --config; offers per segment: [segments.actions]).
     """
     from churnml import io
-    from churnml.cli.report import _not_a_list
+    from churnml.cli.report import refuse_a_list
     from churnml.targeting import retention_list
 
     cfg = load_config(config)
@@ -342,7 +342,7 @@ def retention_list_command(
     fmt = io.format_for(out, fmt, default="csv")
     segments = [part.strip() for value in (segment or []) for part in value.split(",") if part.strip()]
     table = io.read_table(scores)
-    _not_a_list(scores, table, "pass the scores file `churnml score` wrote.")
+    refuse_a_list(scores, table, "pass the scores file `churnml score` wrote.")
     result = retention_list(
         table,
         budget=budget,
