@@ -28,7 +28,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 from starlette.responses import JSONResponse
 
-from churnml.api import ENV_CONFIG, ENV_SERVER_PID, ScoringService, ServiceSettings, server_options
+from churnml.api import ENV_CONFIG, ENV_FAILURE_FILE, ENV_SERVER_PID, ScoringService, ServiceSettings, server_options
 from churnml.config import load_config
 from churnml.errors import ChurnmlError
 
@@ -270,11 +270,16 @@ ROUTE_MODELS = {"/score": ScoreRequest, "/score_history": ScoreHistoryRequest, "
 """Request model per POST route; :class:`guard.RequestGuard` validates bodies against them."""
 
 
-def _stop_server() -> None:
+def _stop_server(exc: ChurnmlError) -> None:
     """Stop the whole server, not just this worker: BentoML restarts a worker that fails to
     start, forever, while the port accepts connections and answers nothing. ``churnml serve``
     checks the models and the snapshot first (:func:`churnml.api.check_startup`); this covers
-    what changes between that check and the worker's start."""
+    what changes between that check and the worker's start. The error goes to the failure file
+    ``churnml serve`` made, so that it prints the error and exits with the error's code, not 0."""
+    failure = os.environ.get(ENV_FAILURE_FILE, "")
+    if failure:
+        with open(failure, "w", encoding="utf-8") as out:
+            out.write(f"{exc.exit_code}\n{exc.message}")
     pid = os.environ.get(ENV_SERVER_PID, "")
     if pid.isdigit():
         os.kill(int(pid), signal.SIGTERM)
@@ -307,7 +312,7 @@ class ChurnService:
             self.scoring = ScoringService.load(self.settings)
         except ChurnmlError as exc:
             logger.error("churnml API cannot start: %s", exc.message)
-            _stop_server()
+            _stop_server(exc)
             raise
         logger.info("churnml API ready: %s customers as of %s, models %s/%s (%s)", len(self.scoring.scores),
                     self.scoring.as_of.date(), self.scoring.models.churn_version, self.scoring.models.value_version,

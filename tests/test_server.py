@@ -96,14 +96,16 @@ def test_real_requests(server, served_store) -> None:
     assert "churnml API ready: " in text and "models 1/1 (champion)" in text  # which models this server answers with
 
 
-def test_a_worker_that_cannot_start_stops_the_server(served_store, tmp_path) -> None:
+def test_a_worker_that_cannot_start_stops_the_server_with_its_error(served_store, tmp_path) -> None:
     # BentoML restarted the failing worker forever while the port answered nothing. `churnml serve`
     # checks first; this is what remains when the snapshot goes between that check and the worker.
-    env = {**os.environ, **served_store.env(KEY), "CHURNML_SNAPSHOTS": str(tmp_path)}
+    # BentoML then ends with 0, which a supervisor takes for a clean stop: the error's code it is.
+    failure = tmp_path / "failure.txt"
+    env = {**os.environ, **served_store.env(KEY), "CHURNML_SNAPSHOTS": str(tmp_path), "CHURNML_FAILURE_FILE": str(failure)}
     log = tmp_path / "server.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(  # exec keeps the pid: the shell's $$ is the server, as for `churnml serve`
-            ["sh", "-c", f'export CHURNML_SERVER_PID=$$; exec "{sys.executable}" -m bentoml serve service:ChurnService '
+            ["sh", "-c", f'export CHURNML_SERVER_PID=$$; exec "{sys.executable}" -m churnml.cli.serve service:ChurnService '
                          f"--port {_free_port()}"],
             cwd=SERVING, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -111,7 +113,11 @@ def test_a_worker_that_cannot_start_stops_the_server(served_store, tmp_path) -> 
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         pytest.fail(f"the server kept running:\n{log.read_text()[-3000:]}")
-    assert "churnml API cannot start: No feature snapshot in" in log.read_text()
+    text = log.read_text()
+    assert "churnml API cannot start: No feature snapshot in" in text
+    assert process.returncode == 2, text[-3000:]
+    assert f"Error: churnml API cannot start: No feature snapshot in {tmp_path}" in " ".join(text.split())
+    assert not failure.exists()
 
 
 def test_schemathesis_finds_no_server_errors_and_no_schema_violations(server, tmp_path) -> None:

@@ -56,6 +56,7 @@ ENV_ALIAS = "CHURNML_ALIAS"
 ENV_SNAPSHOTS = "CHURNML_SNAPSHOTS"
 ENV_CONFIG = "CHURNML_CONFIG"
 ENV_SERVER_PID = "CHURNML_SERVER_PID"
+ENV_FAILURE_FILE = "CHURNML_FAILURE_FILE"
 """Environment variables the service reads at start-up (``churnml serve`` sets them)."""
 
 EARLIEST = pd.Timestamp("1900-01-01")

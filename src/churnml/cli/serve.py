@@ -6,6 +6,7 @@ import errno
 import os
 import secrets
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -74,7 +75,8 @@ def serve_command(
     /livez, /readyz, /healthz and the docs page needs `Authorization: Bearer <key>`, /metrics
     included: the key is CHURNML_API_KEY, or, when that is unset, a new random key printed once here.
 
-    The models, the snapshot and the port are checked before the server starts. The models are
+    The models, the snapshot and the port are checked before the server starts; should the worker
+    still fail to load them, the server stops with the error and exit code 2. The models are
     loaded once: after `churnml promote` (or a training run that promotes), write a new snapshot
     with `churnml score` and restart the server.
     """
@@ -115,16 +117,48 @@ def serve_command(
         err_console.print(f"API key (shown once; set {api.ENV_API_KEY} to choose your own): [bold]{escape(key)}[/bold]", markup=True, highlight=False, soft_wrap=True)
     env[api.ENV_ALIAS] = alias
     env[api.ENV_SERVER_PID] = str(os.getpid())  # execve keeps the pid: the server process the worker stops on failure
+    descriptor, failure = tempfile.mkstemp(prefix="churnml-serve-", suffix=".txt")
+    os.close(descriptor)
+    env[api.ENV_FAILURE_FILE] = failure  # where that worker writes why; run_server reads it
     env[api.ENV_SNAPSHOTS] = str(snapshots.resolve())
     if config is not None:
         env[api.ENV_CONFIG] = str(Path(config).resolve())
     env["MLFLOW_TRACKING_URI"] = tracking.tracking_uri()  # the server runs in serving/, not here
     console.print(f"Serving {snapshot.name} with models '{alias}' on http://{host}:{port} (docs at /).")
     folder = serving_dir()
-    # `python -m bentoml` from this interpreter: the bentoml that churnml was installed with.
-    command_line = [sys.executable, "-m", "bentoml", "serve", "service:ChurnService", "--host", host, "--port", str(port)]
+    # `bentoml serve` in this interpreter (the bentoml churnml was installed with), through run_server.
+    command_line = [sys.executable, "-m", "churnml.cli.serve", "service:ChurnService", "--host", host, "--port", str(port)]
     sys.stdout.flush()
     sys.stderr.flush()
     # Replace this process, so Ctrl-C and SIGTERM reach the server directly and no child is orphaned.
     os.chdir(folder)
     os.execve(sys.executable, command_line, env)
+
+
+def run_server(arguments: list[str]) -> int:
+    """Run ``bentoml serve ARGUMENTS`` in this process; return its exit code, or, when the worker
+    could not start (it writes the error to the failure file and stops the server), print that
+    error and return its code. BentoML itself ends with 0 then, which a supervisor takes for a
+    clean stop. ``churnml serve`` execs this, so signals reach BentoML directly."""
+    from bentoml_cli.cli import cli
+
+    from churnml import api  # imported by service.py in this process already
+
+    try:
+        cli.main(args=["serve", *arguments], prog_name="bentoml")
+        code = 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else 1
+    failure = os.environ.get(api.ENV_FAILURE_FILE, "")
+    if failure and os.path.exists(failure):
+        reported = Path(failure).read_text(encoding="utf-8")
+        os.unlink(failure)
+        if reported:
+            exit_code, _, message = reported.partition("\n")
+            err_console.print(f"Error: churnml API cannot start: {escape(message)}", markup=True, highlight=False, soft_wrap=True)
+            code = int(exit_code) if exit_code.isdigit() else 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(run_server(sys.argv[1:]))
