@@ -350,3 +350,16 @@ def test_the_never_happened_stand_in_is_not_averaged() -> None:
     assert reference["features"]["monetary_365d"]["mean"] == pytest.approx(days.mean())  # a sum of money is just a number
     row = monitoring.drift(reference, frame, None, "2025-10-03").features.set_index("feature").loc["days_since_last_complaint"]
     assert row["mean"] == 30.0 and row["psi"] < 1e-9
+
+
+@pytest.mark.slow
+def test_the_run_report_counts_the_reasons_scoring_gives(use_trained_store, test_cutoff_scores):
+    # The report's "most common reasons" once skipped the typical-value gate that scoring applies,
+    # and its top two ("only N purchases in the last 30 days") never appeared in any list.
+    from churnml import reports, tracking
+
+    report = tracking.load_run(use_trained_store.result.run_id).report_data
+    scores = pd.read_parquet(test_cutoff_scores)
+    assert report["sample_rows"] == report["test_rows"] == len(scores)  # every test-cutoff customer
+    counted = reports.reason_counts(scores["reasons"].fillna(""))
+    assert counted and report["reason_counts"] == counted

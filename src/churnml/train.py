@@ -40,7 +40,7 @@ from churnml.dataset import Dataset
 from churnml.errors import ProblemError
 from churnml.features import feature_description
 from churnml.labels import TrainingSet, build_training_set
-from churnml.reasons import explainable_specs, explain
+from churnml.reasons import explain, explainable_specs, typical_values
 
 TrialProgress = Callable[[str, int, int, float | None], None]
 """``(kind, finished_trials, n_trials, best_value)`` after each trial, for progress bars."""
@@ -403,13 +403,6 @@ def train_on(
                       "churnml.calibration": churn_model.calibration_})
 
         _log_plots(run, churned["test"], churn_scores, value["test"], value_predictions["model"], churn_model, value_model)
-        sample = reports.sample_index(len(parts["test"]), seed=seed)
-        sampled = parts["test"].iloc[sample]
-        run.log_dict(reports.run_report_data(
-            churned["test"][sample], {k: v[sample] for k, v in churn_scores.items()}, value["test"][sample],
-            value_predictions["model"][sample], churn_model.feature_importances_, value_model.feature_importances_,
-            explain(churn_model.contributions(sampled[names]), sampled, explainable_specs(training_set.specs, churn_model.categories_)), data_summary, len(parts["test"]),
-        ), tracking.REPORT_DATA_FILE)
         # Graded, the churn model's level is shifted to the test cutoff's churn rate, the latest
         # labels: the validation cutoff is a horizon older, and where the rate moved since, the
         # probabilities ran off it (DESIGN: "of customers scored 0.3, about 30 % churn"). One
@@ -427,6 +420,16 @@ def train_on(
             {"churn_probability": probability, "predicted_value": (1 - probability) * value_if_retained}, as_of,
         )
         run.log_dict(reference, tracking.MONITORING_REFERENCE_FILE)
+        # The report's reasons are the ones scoring gives: gated by the typical values of that reference.
+        sample = reports.sample_index(len(parts["test"]), seed=seed)
+        sampled = parts["test"].iloc[sample]
+        reasons = explain(churn_model.contributions(sampled[names]), sampled,
+                          explainable_specs(training_set.specs, churn_model.categories_), typical=typical_values(reference))
+        run.log_dict(reports.run_report_data(
+            churned["test"][sample], {k: v[sample] for k, v in churn_scores.items()}, value["test"][sample],
+            value_predictions["model"][sample], churn_model.feature_importances_, value_model.feature_importances_,
+            reasons, data_summary, len(parts["test"]),
+        ), tracking.REPORT_DATA_FILE)
 
         # Register and promote ---------------------------------------------------------------
         champion, unavailable = _champion_metrics(X["test"], churned["test"], value["test"], champions)
