@@ -148,13 +148,17 @@ class DuckDBConfig:
 class InputConfig:
     """How dates and numbers stored as text are written in your files (CSV, or text columns)."""
 
-    date_format: str = ""
-    """strftime-style format of your dates, e.g. "%d.%m.%Y" or "%d/%m/%Y %H:%M". ISO dates
-    (2024-12-31, 2024-12-31T08:00:00+01:00) are read either way; empty = ISO only."""
+    date_format: str | tuple[str, ...] = ""
+    """strftime-style format of your dates, e.g. "%d.%m.%Y" or "%d/%m/%Y %H:%M" ("%y" for
+    two-digit years), or a list of them when tables differ, e.g. ["%d/%m/%Y", "%d.%m.%Y %H:%M"]:
+    each value is read with the first format that fits. A format with a time of day also reads
+    the date alone ("%d.%m.%Y %H:%M" reads 31.12.2024). ISO dates (2024-12-31,
+    2024-12-31T08:00:00+01:00) are read either way; empty = ISO only."""
     decimal_comma: bool = False
-    """Numbers use a comma for decimals and may group thousands with "." or a space:
+    """Numbers use a comma for decimals and may group thousands with ".", a space or "'":
     "1.234,56" is 1234.56 (and "1.234" is 1234). Applies to amounts, quantities, satisfaction
-    scores and numeric customer attributes."""
+    scores and numeric customer attributes. Either way, a currency sign or code before or after
+    the number ("12,50 €", "$6,069.00") and a trailing minus ("184,33-") are read."""
     data_end: str = ""
     """The last day of your data, YYYY-MM-DD; rows after it are set aside. Empty = inferred: the
     last day with ordinary transaction volume (a few stray later rows do not count), which a
@@ -167,6 +171,26 @@ class InputConfig:
     """Your service event types -> churnml's (complaint, ticket, call, inquiry, survey,
     account_manager_change), e.g. {"billing complaint" = "complaint", "outage" = "ticket"}.
     Case and surrounding spaces are ignored; unmapped types outside churnml's count as "other"."""
+
+    @property
+    def date_formats(self) -> tuple[str, ...]:
+        """The formats dates are tried with, in order: :attr:`date_format`, each followed by its
+        date part when it has a time of day.
+
+        >>> InputConfig(date_format=["%d/%m/%Y", "%d.%m.%Y %H:%M"]).date_formats
+        ('%d/%m/%Y', '%d.%m.%Y %H:%M', '%d.%m.%Y')
+        """
+        given = (self.date_format,) if isinstance(self.date_format, str) else tuple(self.date_format)
+        formats: list[str] = []
+        for fmt in (f.strip() for f in given):
+            if not fmt:
+                continue
+            formats.append(fmt)
+            time_of_day = re.search(r"%[HIMSp]", fmt)
+            date_part = fmt[:time_of_day.start()].rstrip(" T,") if time_of_day else ""
+            if "%" in date_part:
+                formats.append(date_part)
+        return tuple(dict.fromkeys(formats))
 
     def satisfaction_sql(self, score: str) -> str:
         """SQL rescaling ``score`` from :attr:`satisfaction_scale` to 1-5 (itself on 1-5)."""
@@ -269,7 +293,8 @@ _LIMITS: dict[str, dict[str, _Rule]] = {
     "serving": {"max_customer_ids": _AT_LEAST_1, "max_body_bytes": _AT_LEAST_1},
     "scoring": {"reasons_for": (lambda v: v in REASONS_FOR, f"one of {', '.join(REASONS_FOR)}")},
     "duckdb": {"threads": _ZERO_OR_MORE, "memory_limit": (bool, 'a size such as "5GB"')},
-    "input": {"date_format": (lambda v: v == "" or "%" in v, 'a strftime format such as "%d.%m.%Y", or ""'),
+    "input": {"date_format": (lambda v: all(f == "" or "%" in f for f in ([v] if isinstance(v, str) else v)),
+                              'a strftime format such as "%d.%m.%Y", a list of them, or ""'),
               "data_end": (lambda v: v == "" or _is_date(v), 'a date YYYY-MM-DD, or ""')},
 }
 def _is_date(text: str) -> bool:
@@ -339,7 +364,7 @@ def _matches(value: Any, hint: Any) -> bool:
 def _describe(hint: Any) -> str:
     """The declared type in the user's words: "must be <this>"."""
     if _is_union(hint):
-        return _describe(next(arg for arg in get_args(hint) if arg is not type(None)))
+        return " or ".join(_describe(arg) for arg in get_args(hint) if arg is not type(None))
     if get_origin(hint) is tuple:
         args = get_args(hint)
         return f"a list of {_PLURALS[args[0]]}" if args[1:] == (Ellipsis,) else f"a list of {len(args)} {_PLURALS[args[0]]}"
@@ -367,7 +392,7 @@ def _setting(section: str, key: str, value: Any, hint: Any, source: str) -> Any:
         return dict(value)
     if not _matches(value, hint):
         raise ConfigError(f"{source}: [{section}] {key} must be {_describe(hint)}{_note(key)}, got {value!r} ({_kind(value)}).")
-    inner = next((arg for arg in get_args(hint) if arg is not type(None)), hint) if _is_union(hint) else hint
+    inner = next(arg for arg in get_args(hint) if arg is not type(None) and _matches(value, arg)) if _is_union(hint) else hint
     return tuple(value) if get_origin(inner) is tuple else value
 
 

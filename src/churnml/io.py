@@ -122,6 +122,11 @@ def attach_source(con: duckdb.DuckDBPyConnection, path: Path, config: Config) ->
             con.execute(f"CREATE OR REPLACE VIEW raw_{table} AS SELECT * FROM {reader}")
             con.execute(f"SELECT * FROM raw_{table} LIMIT 0")
         except duckdb.Error as exc:
+            if "unicode" in str(exc).lower() or "utf-8 encoded" in str(exc):
+                raise DataError(
+                    f"Cannot read {file}: it is not UTF-8 text (a Windows or Latin-1 export?). Convert the files, e.g. "
+                    f"in {file.parent}: `mkdir utf8 && for f in *.csv; do iconv -f cp1252 -t utf-8 \"$f\" > \"utf8/$f\"; done` "
+                    "(cp1252 is Windows' Western European encoding; `file -i` may name yours), then use the utf8 folder.") from None
             raise DataError(f"Cannot read {file}: {reader_message(exc)} Check that it is a valid {file.suffix.lstrip('.')} "
                             "file (CSV: UTF-8 text with a header row).") from None
         found[table] = str(file)

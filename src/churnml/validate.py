@@ -45,8 +45,9 @@ R_FUTURE_TIMESTAMP = "timestamp after the data's end"
 R_DUPLICATE_TX = "duplicate transaction_id"
 R_RESOLVED_BEFORE = "resolved_at before timestamp"
 R_BAD_SIGNUP = "unparseable signup_date (customer kept without a signup date)"
+R_OLD_SIGNUP = "signup_date before 1900 (customer kept without a signup date)"
 # Reasons that report a row but keep it: dropping a customer would cascade to all their history.
-_KEPT = (R_BAD_SIGNUP,)
+_KEPT = (R_BAD_SIGNUP, R_OLD_SIGNUP)
 
 
 def _satisfaction_outside(scale: tuple[float, float]) -> str:
@@ -131,7 +132,7 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
         _read_formats(con, table, columns[table], TABLES[table], types[table], config)
     for table in tables:
         reading.append(found[table])
-        _check_columns_readable(con, table, columns[table], TABLES[table], types[table])
+        _check_columns_readable(con, table, columns[table], TABLES[table], types[table], config.input)
 
     quarantine: dict[str, pd.DataFrame] = {}
     stats: dict[str, dict] = {}
@@ -301,46 +302,82 @@ def _present(column: str, sql_type: str = "VARCHAR") -> str:
     return f"({source} IS NOT NULL AND TRIM(CAST({source} AS VARCHAR)) <> '')"
 
 
-_GROUPED_DECIMAL = r"[-+]?([0-9]{1,3}([. ][0-9]{3})+|[0-9]+)(,[0-9]+)?"
-"""A number written with a decimal comma, thousands grouped by "." or a space, or not grouped."""
+_CURRENCY = r"(?:[€$£¥]|[A-Z]{3})"
+_GROUP_SPACES = "\u00a0\u202f"  # no-break and narrow no-break space (French, Swiss exports)
+
+
+def _number_pattern(group: str, decimal: str) -> str:
+    """A number with thousands grouped by ``group`` characters (or not grouped) and ``decimal``
+    as the decimal mark; a currency sign or code before or after it, a minus before or after it."""
+    number = rf"(?:[0-9]{{1,3}}(?:[{group}{_GROUP_SPACES} '][0-9]{{3}})+|[0-9]+)(?:[{decimal}][0-9]+)?"
+    return rf"[-+]?{_CURRENCY}?\s*[-+]?{number}\s*{_CURRENCY}?-?"
+
+
+_GROUPED_DECIMAL = _number_pattern(".", ",")
+"""A number written with a decimal comma: 1.234,56 or 1 234,56 or 1'234,56 or 12,50 € or 184,33-."""
+_GROUPED_POINT = _number_pattern(",", ".")
+"""The same with a decimal point: $6,069.00 or 1,234 or 12.50 EUR."""
+_ZERO_DATE = r"0+[./-]0+[./-]0+(?:[ T].*)?"
+"""How some systems (SAP, MySQL) write a missing date: 00.00.0000, 0000-00-00 00:00:00."""
+
+
+def _plain_number(value: str, decimal: str) -> str:
+    """SQL: a value matching :data:`_GROUPED_DECIMAL` / :data:`_GROUPED_POINT` (``decimal`` ","
+    or ".") as a plain decimal-point number: only digits, the decimal mark and the sign kept."""
+    kept = f"regexp_replace({value}, '[^0-9{decimal}-]', '', 'g')"
+    if decimal == ",":
+        kept = f"replace({kept}, ',', '.')"
+    return f"(CASE WHEN {kept} LIKE '%-' THEN '-' || rtrim({kept}, '-') ELSE {kept} END)"
 
 
 def _read_formats(con: duckdb.DuckDBPyConnection, table: str, mapping: dict[str, str], spec: TableSpec,
                   types: dict[str, str], config: Config) -> None:
-    """Rewrite ``raw_<table>`` so that text dates in ``[input] date_format`` read as ISO and
-    decimal-comma numbers as decimal-point ones; everything else, and any value the format does
-    not fit, stays as written (and is set aside with its reason as before).
+    """Rewrite ``raw_<table>`` so that text dates in ``[input] date_format`` read as ISO, numbers
+    as plain decimal-point ones (``decimal_comma``, grouped thousands, currency signs, a trailing
+    minus), and a zero date in an optional date column (00.00.0000) as missing; everything else,
+    and any value the formats do not fit, stays as written (and is set aside with its reason).
 
     Only text columns are touched: the date and number columns of the contract, and for
     ``customers`` every attribute column (numbers there decide numeric vs categorical).
     """
     fmt = config.input
-    renamed = _event_type_sql(mapping, fmt.event_types) if table == "service_events" else None
-    if not fmt.date_format and not fmt.decimal_comma and renamed is None:
-        return
+    formats = fmt.date_formats
+    for one in formats:
+        try:
+            con.execute(f"SELECT try_strptime('2024-01-31', {_lit(one)})")
+        except duckdb.Error as exc:
+            raise ConfigError(f"[input] date_format {one!r} is not a format DuckDB reads: {exc}. "
+                              'Use strftime codes, e.g. "%d.%m.%Y" or "%m/%d/%Y %H:%M".') from None
     text = {raw for raw, sql_type in types.items() if sql_type == "VARCHAR"}
     # Customer attributes (the mapping holds them too, as themselves): numbers maybe.
-    contract = {raw: spec.kinds.get(c, "number" if table == "customers" else None) for c, raw in mapping.items()}
+    contract = {raw: (c, spec.kinds.get(c, "number" if table == "customers" else None)) for c, raw in mapping.items()}
     replaced = {}
     for raw in sorted(text):
-        kind = contract.get(raw)
+        column, kind = contract.get(raw, (None, None))
         value = f"TRIM({_q(raw)})"
-        if kind == "timestamp" and fmt.date_format:
-            iso = f"strftime(try_strptime({value}, {_lit(fmt.date_format)}), '%Y-%m-%d %H:%M:%S')"
-            replaced[raw] = f"COALESCE({iso}, {_q(raw)})"
-        elif kind == "number" and fmt.decimal_comma:
-            plain = f"replace(replace(replace({value}, '.', ''), ' ', ''), ',', '.')"
-            replaced[raw] = f"CASE WHEN regexp_full_match({value}, {_lit(_GROUPED_DECIMAL)}) THEN {plain} ELSE {_q(raw)} END"
-    if renamed is not None:
-        replaced[mapping["event_type"]] = renamed
+        if kind == "timestamp":
+            sql = _q(raw)
+            if formats:
+                listed = _lit(formats[0]) if len(formats) == 1 else f"[{', '.join(_lit(f) for f in formats)}]"
+                sql = f"COALESCE(strftime(try_strptime({value}, {listed}), '%Y-%m-%d %H:%M:%S'), {sql})"
+            if column not in spec.required_columns:
+                sql = f"CASE WHEN regexp_full_match({value}, {_lit(_ZERO_DATE)}) THEN NULL ELSE {sql} END"
+            if sql != _q(raw):
+                replaced[raw] = sql
+        elif kind == "number":
+            if fmt.decimal_comma:
+                replaced[raw] = (f"CASE WHEN regexp_full_match({value}, {_lit(_GROUPED_DECIMAL)}) "
+                                 f"THEN {_plain_number(value, ',')} ELSE {_q(raw)} END")
+            else:  # a plain number costs one cast; only the others are matched
+                replaced[raw] = (f"CASE WHEN TRY_CAST({_q(raw)} AS DOUBLE) IS NOT NULL THEN {_q(raw)} "
+                                 f"WHEN regexp_full_match({value}, {_lit(_GROUPED_POINT)}) "
+                                 f"THEN {_plain_number(value, '.')} ELSE {_q(raw)} END")
+    if table == "service_events":
+        renamed = _event_type_sql(mapping, fmt.event_types)
+        if renamed is not None:
+            replaced[mapping["event_type"]] = renamed
     if not replaced:
         return
-    if fmt.date_format:
-        try:
-            con.execute(f"SELECT try_strptime('2024-01-31', {_lit(fmt.date_format)})")
-        except duckdb.Error as exc:
-            raise ConfigError(f"[input] date_format {fmt.date_format!r} is not a format DuckDB reads: {exc}. "
-                              'Use strftime codes, e.g. "%d.%m.%Y" or "%m/%d/%Y %H:%M".') from None
     con.execute(f"ALTER VIEW raw_{table} RENAME TO raw_{table}_as_written")
     columns = ", ".join(f"{sql} AS {_q(raw)}" for raw, sql in replaced.items())
     con.execute(f"CREATE VIEW raw_{table} AS SELECT * REPLACE ({columns}) FROM raw_{table}_as_written")
@@ -358,12 +395,16 @@ def _event_type_sql(mapping: dict[str, str], event_types: Mapping[str, str]) -> 
 
 
 def _check_columns_readable(
-    con: duckdb.DuckDBPyConnection, table: str, mapping: dict[str, str], spec: TableSpec, types: dict[str, str]
+    con: duckdb.DuckDBPyConnection, table: str, mapping: dict[str, str], spec: TableSpec, types: dict[str, str],
+    inputs: InputConfig,
 ) -> None:
-    """A whole column that cannot be read as its type is an error, not a quarantine of every row.
+    """A column that mostly cannot be read as its type is an error, not a quarantine of most rows:
+    a forgotten ``decimal_comma`` or a wrong ``date_format`` sets aside the values that do not fit
+    and misreads some that do (8.640 read as 8.64, 01/09 as the 1st of September).
 
     One scan of the table counts, for every date and number column stored as text, the values
-    present and the values that parse (reading a large CSV costs more than the checks).
+    present and the values that read (a date from 1900 on; reading a large CSV costs more than
+    the checks).
     """
     checked = [
         (contract, raw, spec.kinds[contract])
@@ -374,34 +415,50 @@ def _check_columns_readable(
         return
     counts = con.execute(
         "SELECT "
-        + ", ".join(f"count(*) FILTER ({_present(raw, types[raw])}), count({_typed(kind, raw, types[raw])})" for _, raw, kind in checked)
+        + ", ".join(f"count(*) FILTER ({_present(raw, types[raw])}), count(*) FILTER ({_readable(kind, raw, types[raw])})"
+                    for _, raw, kind in checked)
         + f" FROM raw_{table}"
     ).fetchone()
     for i, (contract, raw, kind) in enumerate(checked):
-        _fail_if_unreadable(con, table, contract, raw, kind, types[raw], counts[2 * i], counts[2 * i + 1])
+        _fail_if_unreadable(con, table, contract, raw, kind, types[raw], counts[2 * i], counts[2 * i + 1], inputs)
+
+
+def _readable(kind: str, raw: str, sql_type: str) -> str:
+    """SQL: the raw value reads as ``kind`` (a date from 1900 on: a two-digit year read with "%Y" is year 21)."""
+    typed = _typed(kind, raw, sql_type)
+    return f"{typed} >= TIMESTAMP '{MIN_TIMESTAMP}'" if kind == "timestamp" else f"{typed} IS NOT NULL"
 
 
 def _fail_if_unreadable(
-    con: duckdb.DuckDBPyConnection, table: str, contract: str, raw: str, kind: str, sql_type: str, n_present: int, n_ok: int
+    con: duckdb.DuckDBPyConnection, table: str, contract: str, raw: str, kind: str, sql_type: str, n_present: int,
+    n_ok: int, inputs: InputConfig = InputConfig(),
 ) -> None:
-    """Raise when values are present but none of ``n_present`` parses, with a few of them as examples."""
-    if n_present == 0 or n_ok > 0:
+    """Raise when fewer than half of the ``n_present`` values read, with a few that do not as examples."""
+    if n_present == 0 or 2 * n_ok >= n_present:
         return
+    # As read (a date's format applied: a two-digit year shows as year 0021).
     examples = [
         str(v)
         for v, in con.execute(
-            f"SELECT DISTINCT CAST({_q(raw)} AS VARCHAR) FROM raw_{table} WHERE {_present(raw, sql_type)} LIMIT {EXAMPLES}"
+            f"SELECT DISTINCT CAST({_q(raw)} AS VARCHAR) FROM raw_{table} "
+            f"WHERE {_present(raw, sql_type)} AND NOT coalesce({_readable(kind, raw, sql_type)}, false) LIMIT {EXAMPLES}"
         ).fetchall()
     ]
     if kind == "timestamp":
         what = "a date or datetime (e.g. 2024-03-31 or 2024-03-31 14:05:00)"
-        setting = 'set [input] date_format in the config (e.g. "%d.%m.%Y" for 31.12.2024)'
+        if not inputs.date_formats:
+            setting = 'set [input] date_format in the config (e.g. "%d.%m.%Y" for 31.12.2024)'
+        else:
+            setting = (f"add their format to [input] date_format (now {list(inputs.date_formats)}; a list is allowed, "
+                       '"%y" reads two-digit years, "%m/%d" and "%d/%m" put month and day in either order)')
     else:
-        what = "a number (e.g. 12.5; no thousands separators or currency signs)"
-        setting = "set [input] decimal_comma = true in the config for 1.234,56"
+        what = "a number (e.g. 12.5 or 1,234.50)"
+        setting = ("set [input] decimal_comma = true in the config for 1.234,56" if not inputs.decimal_comma
+                   else "check [input] decimal_comma = true: it reads 1.234,56 and 12,50 but not 1,234.56")
     named = contract if raw == contract else f"{contract} (your column {raw!r})"
+    share = "no value reads" if n_ok == 0 else f"only {n_ok:,} of {n_present:,} values read ({n_ok / n_present:.0%})"
     raise DataError(
-        f"Column {named} of table {table!r} cannot be read as {what}: no value parses. "
+        f"Column {named} of table {table!r} cannot be read as {what}: {share}. "
         f"Examples: {', '.join(repr(e) for e in examples)}. If they are written another way, {setting}; "
         f"else fix the column's format, or map the right column under [columns.{table}]."
     )
@@ -437,8 +494,9 @@ def _load_customers(
             continue
         if contract == "signup_date":
             typed = _typed("timestamp", raw, types[raw])
-            selects.append(f"{typed} AS signup_date")
+            selects.append(f"CASE WHEN {typed} >= TIMESTAMP '{MIN_TIMESTAMP}' THEN {typed} END AS signup_date")
             reasons.append(f"WHEN {_present(raw, types[raw])} AND {typed} IS NULL THEN {_lit(R_BAD_SIGNUP)}")
+            reasons.append(f"WHEN {typed} < TIMESTAMP '{MIN_TIMESTAMP}' THEN {_lit(R_OLD_SIGNUP)}")
             continue
         kind = _attribute_kind(con, raw)
         attributes[contract] = kind
