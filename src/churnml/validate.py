@@ -302,7 +302,8 @@ def _present(column: str, sql_type: str = "VARCHAR") -> str:
     return f"({source} IS NOT NULL AND TRIM(CAST({source} AS VARCHAR)) <> '')"
 
 
-_CURRENCY = r"(?:[€$£¥]|[A-Z]{3})"
+_CURRENCY = r"(?:[€$£¥]|EUR|USD|GBP|CHF|JPY|CNY|INR|AUD|CAD|NZD|SEK|NOK|DKK|PLN|CZK|HUF|BRL|MXN|ZAR)"
+"""Currency signs and the common ISO codes (a list: any three capitals would read "ABC 123" as 123)."""
 _GROUP_SPACES = "\u00a0\u202f"  # no-break and narrow no-break space (French, Swiss exports)
 
 
@@ -360,27 +361,32 @@ def _read_formats(con: duckdb.DuckDBPyConnection, table: str, mapping: dict[str,
             if formats:
                 listed = _lit(formats[0]) if len(formats) == 1 else f"[{', '.join(_lit(f) for f in formats)}]"
                 sql = f"COALESCE(strftime(try_strptime({value}, {listed}), '%Y-%m-%d %H:%M:%S'), {sql})"
-            if column not in spec.required_columns:
-                sql = f"CASE WHEN regexp_full_match({value}, {_lit(_ZERO_DATE)}) THEN NULL ELSE {sql} END"
+            if column not in spec.required_columns:  # (CASE, not AND: DuckDB may reorder an AND's terms)
+                zero = f"CASE WHEN starts_with({value}, '0') THEN regexp_full_match({value}, {_lit(_ZERO_DATE)}) ELSE false END"
+                sql = f"CASE WHEN {zero} THEN NULL ELSE {sql} END"
             if sql != _q(raw):
                 replaced[raw] = sql
         elif kind == "number":
             if fmt.decimal_comma:
                 replaced[raw] = (f"CASE WHEN regexp_full_match({value}, {_lit(_GROUPED_DECIMAL)}) "
                                  f"THEN {_plain_number(value, ',')} ELSE {_q(raw)} END")
-            else:  # a plain number costs one cast; only the others are matched
-                replaced[raw] = (f"CASE WHEN TRY_CAST({_q(raw)} AS DOUBLE) IS NOT NULL THEN {_q(raw)} "
-                                 f"WHEN regexp_full_match({value}, {_lit(_GROUPED_POINT)}) "
-                                 f"THEN {_plain_number(value, '.')} ELSE {_q(raw)} END")
     if table == "service_events":
         renamed = _event_type_sql(mapping, fmt.event_types)
         if renamed is not None:
             replaced[mapping["event_type"]] = renamed
+    _replace_columns(con, table, replaced)
+
+
+def _replace_columns(con: duckdb.DuckDBPyConnection, table: str, replaced: Mapping[str, str]) -> None:
+    """Put a view computing ``replaced`` (raw column -> SQL) in place of ``raw_<table>``."""
     if not replaced:
         return
-    con.execute(f"ALTER VIEW raw_{table} RENAME TO raw_{table}_as_written")
+    layer = 0
+    while con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ?", [f"raw_{table}_{layer}"]).fetchone()[0]:
+        layer += 1
+    con.execute(f"ALTER VIEW raw_{table} RENAME TO raw_{table}_{layer}")
     columns = ", ".join(f"{sql} AS {_q(raw)}" for raw, sql in replaced.items())
-    con.execute(f"CREATE VIEW raw_{table} AS SELECT * REPLACE ({columns}) FROM raw_{table}_as_written")
+    con.execute(f"CREATE VIEW raw_{table} AS SELECT * REPLACE ({columns}) FROM raw_{table}_{layer}")
 
 
 def _event_type_sql(mapping: dict[str, str], event_types: Mapping[str, str]) -> str | None:
@@ -413,14 +419,28 @@ def _check_columns_readable(
     ]
     if not checked:
         return
+    # Numbers with a decimal point that do not cast ("$6,069.00", "1,234", "184.33-") but fit
+    # _GROUPED_POINT: counted here, read through a view below; matching only the values that fail
+    # the cast keeps plain numbers at one cast (with decimal_comma, _read_formats rewrote them all).
+    # (CASE, not AND: DuckDB may evaluate an AND's regex first, on every row.)
+    cleanable = {raw: (f"CASE WHEN TRY_CAST({_q(raw)} AS DOUBLE) IS NOT NULL THEN false "
+                       f"ELSE regexp_full_match(TRIM({_q(raw)}), {_lit(_GROUPED_POINT)}) END")
+                 for _, raw, kind in checked if kind == "number" and not inputs.decimal_comma}
     counts = con.execute(
         "SELECT "
         + ", ".join(f"count(*) FILTER ({_present(raw, types[raw])}), count(*) FILTER ({_readable(kind, raw, types[raw])})"
                     for _, raw, kind in checked)
+        + "".join(f", count(*) FILTER ({matches})" for matches in cleanable.values())
         + f" FROM raw_{table}"
     ).fetchone()
+    extra = dict(zip(cleanable, counts[2 * len(checked):]))
+    _replace_columns(con, table, {
+        raw: f"CASE WHEN {cleanable[raw]} THEN {_plain_number(f'TRIM({_q(raw)})', '.')} ELSE {_q(raw)} END"
+        for raw, n in extra.items() if n
+    })
     for i, (contract, raw, kind) in enumerate(checked):
-        _fail_if_unreadable(con, table, contract, raw, kind, types[raw], counts[2 * i], counts[2 * i + 1], inputs)
+        n_ok = counts[2 * i + 1] + extra.get(raw, 0)
+        _fail_if_unreadable(con, table, contract, raw, kind, types[raw], counts[2 * i], n_ok, inputs)
 
 
 def _readable(kind: str, raw: str, sql_type: str) -> str:
