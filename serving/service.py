@@ -28,7 +28,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 from starlette.responses import JSONResponse
 
-from churnml.api import ENV_CONFIG, ENV_FAILURE_FILE, ENV_SERVER_PID, ScoringService, ServiceSettings, server_options
+from churnml.api import ENV_CONFIG, ENV_SERVER_DIR, ENV_SERVER_PID, FAILURE_FILE, ScoringService, ServiceSettings, server_options
 from churnml.config import load_config
 from churnml.errors import ChurnmlError
 
@@ -274,11 +274,11 @@ def _stop_server(exc: ChurnmlError) -> None:
     """Stop the whole server, not just this worker: BentoML restarts a worker that fails to
     start, forever, while the port accepts connections and answers nothing. ``churnml serve``
     checks the models and the snapshot first (:func:`churnml.api.check_startup`); this covers
-    what changes between that check and the worker's start. The error goes to the failure file
-    ``churnml serve`` made, so that it prints the error and exits with the error's code, not 0."""
-    failure = os.environ.get(ENV_FAILURE_FILE, "")
-    if failure:
-        with open(failure, "w", encoding="utf-8") as out:
+    what changes between that check and the worker's start. The error goes to the server's
+    folder, where ``churnml serve`` reads it to print it and exit with its code, not 0."""
+    folder = os.environ.get(ENV_SERVER_DIR, "")
+    if folder:
+        with open(os.path.join(folder, FAILURE_FILE), "w", encoding="utf-8") as out:
             out.write(f"{exc.exit_code}\n{exc.message}")
     pid = os.environ.get(ENV_SERVER_PID, "")
     if pid.isdigit():

@@ -96,12 +96,25 @@ def test_real_requests(server, served_store) -> None:
     assert "churnml API ready: " in text and "models 1/1 (champion)" in text  # which models this server answers with
 
 
-def test_a_worker_that_cannot_start_stops_the_server_with_its_error(served_store, tmp_path) -> None:
+def _score_count(url: str) -> int:
+    metrics = httpx.get(f"{url}/metrics", headers=AUTH, timeout=10).text
+    counted = re.search(r'bentoml_service_request_total\{endpoint="/score",http_response_code="200"[^}]*\} ([0-9.]+)', metrics)
+    return int(float(counted.group(1))) if counted else 0
+
+
+def test_a_worker_that_cannot_start_stops_the_server_with_its_error(server, served_store, tmp_path) -> None:
     # BentoML restarted the failing worker forever while the port answered nothing. `churnml serve`
     # checks first; this is what remains when the snapshot goes between that check and the worker.
     # BentoML then ends with 0, which a supervisor takes for a clean stop: the error's code it is.
-    failure = tmp_path / "failure.txt"
-    env = {**os.environ, **served_store.env(KEY), "CHURNML_SNAPSHOTS": str(tmp_path), "CHURNML_FAILURE_FILE": str(failure)}
+    url, _ = server
+    assert httpx.post(f"{url}/score", json={"customer_ids": ["x"]}, headers=AUTH, timeout=10).status_code == 200
+    counted = _score_count(url)
+    assert counted >= 1
+    folder = tmp_path / "churnml-serve-test"
+    folder.mkdir()
+    # Its own folder, and BentoML's default home: that server empties ~/bentoml's metrics folder as it starts.
+    env = {key: value for key, value in os.environ.items() if key != "BENTOML_HOME"}
+    env = {**env, **served_store.env(KEY), "CHURNML_SNAPSHOTS": str(tmp_path), "CHURNML_SERVER_DIR": str(folder)}
     log = tmp_path / "server.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(  # exec keeps the pid: the shell's $$ is the server, as for `churnml serve`
@@ -117,7 +130,10 @@ def test_a_worker_that_cannot_start_stops_the_server_with_its_error(served_store
     assert "churnml API cannot start: No feature snapshot in" in text
     assert process.returncode == 2, text[-3000:]
     assert f"Error: churnml API cannot start: No feature snapshot in {tmp_path}" in " ".join(text.split())
-    assert not failure.exists()
+    assert not folder.exists()
+    # `churnml serve` gives each server its own BentoML home: another server starting on the
+    # machine used to reset this one's /metrics to 0.
+    assert _score_count(url) >= counted
 
 
 def test_schemathesis_finds_no_server_errors_and_no_schema_violations(server, tmp_path) -> None:

@@ -56,8 +56,10 @@ ENV_ALIAS = "CHURNML_ALIAS"
 ENV_SNAPSHOTS = "CHURNML_SNAPSHOTS"
 ENV_CONFIG = "CHURNML_CONFIG"
 ENV_SERVER_PID = "CHURNML_SERVER_PID"
-ENV_FAILURE_FILE = "CHURNML_FAILURE_FILE"
+ENV_SERVER_DIR = "CHURNML_SERVER_DIR"
 """Environment variables the service reads at start-up (``churnml serve`` sets them)."""
+FAILURE_FILE = "failure.txt"
+"""In the server's folder (``CHURNML_SERVER_DIR``): why its worker could not start."""
 
 EARLIEST = pd.Timestamp("1900-01-01")
 LATEST = pd.Timestamp("2200-01-01")

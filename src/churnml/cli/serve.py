@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import secrets
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -117,29 +118,32 @@ def serve_command(
         err_console.print(f"API key (shown once; set {api.ENV_API_KEY} to choose your own): [bold]{escape(key)}[/bold]", markup=True, highlight=False, soft_wrap=True)
     env[api.ENV_ALIAS] = alias
     env[api.ENV_SERVER_PID] = str(os.getpid())  # execve keeps the pid: the server process the worker stops on failure
-    descriptor, failure = tempfile.mkstemp(prefix="churnml-serve-", suffix=".txt")
-    os.close(descriptor)
-    env[api.ENV_FAILURE_FILE] = failure  # where that worker writes why; run_server reads it
+    # The server's own folder: where that worker writes why (run_server reads it), and BentoML's
+    # home. BentoML empties its metrics folder there whenever a server starts: with the shared
+    # ~/bentoml, starting any other server on the machine reset this one's /metrics to 0.
+    folder = tempfile.mkdtemp(prefix="churnml-serve-")
+    env[api.ENV_SERVER_DIR] = env["BENTOML_HOME"] = folder
     env[api.ENV_SNAPSHOTS] = str(snapshots.resolve())
     if config is not None:
         env[api.ENV_CONFIG] = str(Path(config).resolve())
     env["MLFLOW_TRACKING_URI"] = tracking.tracking_uri()  # the server runs in serving/, not here
     console.print(f"Serving {snapshot.name} with models '{alias}' on http://{host}:{port} (docs at /).")
-    folder = serving_dir()
+    serving = serving_dir()
     # `bentoml serve` in this interpreter (the bentoml churnml was installed with), through run_server.
     command_line = [sys.executable, "-m", "churnml.cli.serve", "service:ChurnService", "--host", host, "--port", str(port)]
     sys.stdout.flush()
     sys.stderr.flush()
     # Replace this process, so Ctrl-C and SIGTERM reach the server directly and no child is orphaned.
-    os.chdir(folder)
+    os.chdir(serving)
     os.execve(sys.executable, command_line, env)
 
 
 def run_server(arguments: list[str]) -> int:
     """Run ``bentoml serve ARGUMENTS`` in this process; return its exit code, or, when the worker
-    could not start (it writes the error to the failure file and stops the server), print that
-    error and return its code. BentoML itself ends with 0 then, which a supervisor takes for a
-    clean stop. ``churnml serve`` execs this, so signals reach BentoML directly."""
+    could not start (it writes the error to the server's folder and stops the server), print that
+    error and return its code: BentoML itself ends with 0 then, which a supervisor takes for a
+    clean stop. Removes the server's folder. ``churnml serve`` execs this, so signals reach
+    BentoML directly."""
     from bentoml_cli.cli import cli
 
     from churnml import api  # imported by service.py in this process already
@@ -149,14 +153,14 @@ def run_server(arguments: list[str]) -> int:
         code = 0
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else 1
-    failure = os.environ.get(api.ENV_FAILURE_FILE, "")
-    if failure and os.path.exists(failure):
-        reported = Path(failure).read_text(encoding="utf-8")
-        os.unlink(failure)
-        if reported:
-            exit_code, _, message = reported.partition("\n")
-            err_console.print(f"Error: churnml API cannot start: {escape(message)}", markup=True, highlight=False, soft_wrap=True)
-            code = int(exit_code) if exit_code.isdigit() else 1
+    folder = os.environ.get(api.ENV_SERVER_DIR, "")
+    failure = Path(folder, api.FAILURE_FILE) if folder else None
+    if failure is not None and failure.is_file():
+        exit_code, _, message = failure.read_text(encoding="utf-8").partition("\n")
+        err_console.print(f"Error: churnml API cannot start: {escape(message)}", markup=True, highlight=False, soft_wrap=True)
+        code = int(exit_code) if exit_code.isdigit() else 1
+    if folder and Path(folder).name.startswith("churnml-serve-"):
+        shutil.rmtree(folder, ignore_errors=True)
     return code
 
 
