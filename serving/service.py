@@ -38,7 +38,7 @@ from guard import RequestGuard
 logger = logging.getLogger("churnml.serving")
 logger.setLevel(logging.INFO)  # the start-up line: which models and snapshot this server answers with
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")  # with Unicode line breaks and bidi overrides
 
 
 class _EscapeControlCharacters(logging.Filter):

@@ -124,6 +124,10 @@ def test_server_options_follow_the_serving_config() -> None:
 def test_no_key_configured_never_runs_open() -> None:
     with pytest.raises(ConfigError, match=r"^CHURNML_API_KEY is not set, .* `churnml serve`"):
         api.ServiceSettings.from_env({})
+    # Header values travel as Latin-1 bytes: a key with "é" never matched, and every request got 401.
+    for unusable in ("clé-ключ", "two words"):
+        with pytest.raises(ConfigError, match=r"^CHURNML_API_KEY must be printable ASCII without spaces"):
+            api.ServiceSettings.from_env({"CHURNML_API_KEY": unusable})
 
 
 # -- bad input --------------------------------------------------------------------------------
@@ -144,6 +148,8 @@ BIG = 2_000_001
     ("/score_history", {"as_of": "2025-13-01", "customers": [{"customer_id": "a"}]}, 400,
      "as_of '2025-13-01' is not a date. Use the form YYYY-MM-DD"),
     ("/score_history", {"as_of": "yesterday", "customers": [{"customer_id": "a"}]}, 400, "as_of 'yesterday' is not a date"),
+    ("/score_history", {"as_of": "20251201", "customers": [{"customer_id": "a"}]}, 400, "as_of '20251201' is not a date"),
+    ("/score_history", {"as_of": "2025-W48-1", "customers": [{"customer_id": "a"}]}, 400, "as_of '2025-W48-1' is not a date"),
     ("/score_history", {"as_of": "2026-01-01T00:00:00+05:00", "customers": [{"customer_id": "a"}]}, 400,
      "is not a date. Use the form YYYY-MM-DD"),
     ("/score_history", {"as_of": 20260101, "customers": [{"customer_id": "a"}]}, 400, "as_of: Input should be a valid string"),
@@ -327,11 +333,12 @@ def test_model_info(client) -> None:
     assert info["scores_as_of"] == "2025-12-01" and info["customers"] > 100
 
 
-def test_score_history_says_which_attributes_it_did_not_use_or_did_not_get(client) -> None:
+def test_score_history_says_which_attributes_it_did_not_use_or_did_not_get(client, served_store) -> None:
     # A typo ("regoin") or a left-out attribute scored silently: 6 of 30 customers changed risk tier.
     attributes = client.get("/model", headers=AUTH).json()["attributes"]
     assert {"region": "categorical", "product_tier": "categorical", "age_band": "categorical"}.items() <= attributes.items()
-    every = {name: "x" for name in attributes}
+    known = served_store.dataset.con.execute("SELECT * FROM customers ORDER BY customer_id LIMIT 1").df().iloc[0]
+    every = {name: str(known[name]) for name in attributes}
     history = {"as_of": "2025-12-01", "transactions": [{"customer_id": "a", "timestamp": "2025-10-01", "amount": 20}]}
     full = client.post("/score_history", json={**history, "customers": [{"customer_id": "a", **every}]}, headers=AUTH)
     assert full.status_code == 200 and full.json()["results"][0]["warnings"] == []
@@ -340,6 +347,17 @@ def test_score_history_says_which_attributes_it_did_not_use_or_did_not_get(clien
     assert warnings[0].startswith("not used by the models: regoin (the attributes they use: ") and "region" in warnings[0]
     assert warnings[1] == "not given: region; scored as unknown, which changes the score"
     assert client.post("/score", json={"customer_ids": ["NOPE"]}, headers=AUTH).json()["results"][0]["warnings"] == []
+    # A value or an event type the models never saw scored as unknown / as "other", silently:
+    # "complaints" for "complaint" took a customer from 0.47 to 0.08.
+    mars = {"customer_id": "a", **every, "region": "mars"}
+    events = [{"customer_id": "a", "timestamp": "2025-11-01", "event_type": "complaints"},
+              {"customer_id": "a", "timestamp": "2025-11-02", "event_type": "complaint"}]
+    warnings = client.post("/score_history", json={**history, "customers": [mars], "service_events": events},
+                           headers=AUTH).json()["results"][0]["warnings"]
+    assert warnings[0].startswith("region 'mars' is not a value the models were trained with (") and known["region"] in warnings[0]
+    assert warnings[0].endswith("); scored as unknown")
+    assert warnings[1].startswith("event types counted as other: complaints (churnml's: complaint, ticket,")
+    assert len(warnings) == 2
 
 
 def test_score_history_refuses_an_as_of_in_the_future(client) -> None:
@@ -378,6 +396,10 @@ def test_control_characters_in_logged_paths_are_escaped(service_module) -> None:
     record = logging.LogRecord("bentoml.access", logging.INFO, "", 0, "%s (path=%s)", ("127.0.0.1", "/x\n[ERROR] FAKE\r"), None)
     assert service_module._EscapeControlCharacters().filter(record)
     assert record.getMessage() == "127.0.0.1 (path=/x\\n[ERROR] FAKE\\r)" and "\n" not in record.getMessage()
+    # Unicode line breaks split a line for Python's splitlines(); a right-to-left override disguises it.
+    record = logging.LogRecord("bentoml.access", logging.INFO, "", 0, "%s", ("/y\u2028[ERROR] forged\x85x\u202etxt.exe",), None)
+    assert service_module._EscapeControlCharacters().filter(record)
+    assert record.getMessage() == "/y\\u2028[ERROR] forged\\x85x\\u202etxt.exe" and len(record.getMessage().splitlines()) == 1
 
 
 def test_openapi_documents_every_field_with_an_example(client) -> None:

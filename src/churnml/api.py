@@ -32,6 +32,7 @@ from __future__ import annotations
 import hmac
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -46,7 +47,7 @@ from churnml.dataset import Dataset
 from churnml.errors import ChurnmlError, ConfigError, DataError, ModelNotFoundError
 from churnml.features import build_features
 from churnml.reasons import SEPARATOR
-from churnml.schema import MAX_ABS_NUMBER
+from churnml.schema import KNOWN_EVENT_TYPES, MAX_ABS_NUMBER
 from churnml.scoring import SCORE_COLUMNS, score_features, scores_value_thresholds
 from churnml.segments import ValueThresholds, segment_names
 from churnml.targeting import retention_list
@@ -129,6 +130,7 @@ class ServiceSettings:
                 f"{ENV_API_KEY} is not set, and the API never runs without a key. Start it with `churnml serve` "
                 f"(which generates and prints a key), or set {ENV_API_KEY} before `bentoml serve`."
             )
+        check_key_text(key)
         snapshots = environ.get(ENV_SNAPSHOTS) or None
         return cls(
             api_key=key,
@@ -153,6 +155,20 @@ def server_options(serving: ServingConfig) -> dict[str, Any]:
         "logging": {"access": {"enabled": serving.access_log}},
         "tracing": {"excluded_urls": [] if serving.trace_requests else [".*"]},
     }
+
+
+def check_key_text(key: str) -> None:
+    """Refuse a key no client can send: HTTP carries header values as bytes that servers read as
+    Latin-1, so a key with other characters (or spaces) never matched and every request got 401.
+
+    Raises
+    ------
+    ConfigError
+    """
+    if not (key.isascii() and key.isprintable()) or " " in key:
+        raise ConfigError(f"{ENV_API_KEY} must be printable ASCII without spaces: a request cannot carry other "
+                          "characters in its Authorization header reliably, so every request would get 401. "
+                          "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'")
 
 
 def check_api_key(expected: str, authorization: str | None) -> bool:
@@ -237,7 +253,9 @@ def parse_as_of(value: Any, what: str = "as_of") -> pd.Timestamp:
     if isinstance(value, datetime):
         value = value.date()
     if isinstance(value, str):
-        try:
+        try:  # only YYYY-MM-DD: fromisoformat also reads 20251201 and week dates (2025-W48-1)
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+                raise ValueError
             value = date.fromisoformat(value.strip())
         except ValueError:
             raise ConfigError(f"{what} {value!r} is not a date. Use the form YYYY-MM-DD, e.g. 2025-06-30.") from None
@@ -315,6 +333,17 @@ def _attribute_kinds(models: Any) -> dict[str, str]:
         column = spec.get("column") or (template.split(":", 1)[0] if ":" in template else spec["name"])
         kinds[column] = spec.get("kind", "categorical")
     return kinds
+
+
+def _attribute_levels(models: Any) -> dict[str, frozenset[str]]:
+    """Categorical attribute column -> the values the churn model was trained with (others score as unknown)."""
+    levels: dict[str, frozenset[str]] = {}
+    categories = getattr(models.churn, "categories_", {}) or {}
+    for spec in models.metadata.get("specs", []):
+        if spec.get("source") != "customers" or spec.get("kind") != "categorical" or spec["name"] not in categories:
+            continue
+        levels[spec.get("column") or spec["name"]] = frozenset(str(v) for v in categories[spec["name"]])
+    return levels
 
 
 def history_dataset(
@@ -506,6 +535,7 @@ class ScoringService:
         self.scores = score_features(snapshot, models, self.as_of, self.config)
         self.value_thresholds: ValueThresholds = scores_value_thresholds(self.scores, self.config)
         self.attribute_kinds = _attribute_kinds(models)
+        self.attribute_levels = _attribute_levels(models)
         self._names = segment_names(self.config)
         self._row = {customer_id: i for i, customer_id in enumerate(self.scores["customer_id"].tolist())}
         # Column lists, not a frame: one lookup then costs a few list indexings, not a pandas call.
@@ -631,6 +661,7 @@ class ScoringService:
         finally:
             dataset.con.close()
         as_of_text = f"{as_of_ts:%Y-%m-%d}"
+        other_types = self._other_event_types(service_events)
         found = {}
         for record in scored.to_dict("records"):
             item = {"customer_id": record["customer_id"], "status": "ok", "as_of": as_of_text}
@@ -648,8 +679,22 @@ class ScoringService:
                            "sign-up date and no transaction before it."),
                 "as_of": as_of_text,
             }
-            results.append({**item, "warnings": self.attribute_warnings(record)})
+            results.append({**item, "warnings": self.attribute_warnings(record) + other_types.get(customer_id, [])})
         return results
+
+    def _other_event_types(self, service_events: Sequence[Any]) -> dict[str, list[str]]:
+        """Customer id -> a warning naming posted event types that count as "other" (a typo such as
+        "complaints" changed a score from 0.47 to 0.08 silently), as validation notes for files."""
+        unknown: dict[str, set[str]] = {}
+        for event in map(_item, service_events):
+            event_type = _text(event.get("event_type"))
+            if event_type and self.config.input.event_type(event_type) not in KNOWN_EVENT_TYPES:
+                unknown.setdefault(_text(event.get("customer_id")) or "", set()).add(event_type)
+        return {
+            customer_id: [f"event types counted as other: {', '.join(sorted(types))} (churnml's: "
+                          f"{', '.join(KNOWN_EVENT_TYPES)}; the server's [input.event_types] maps yours)"]
+            for customer_id, types in unknown.items()
+        }
 
     def attribute_warnings(self, record: Mapping[str, Any]) -> list[str]:
         """What a posted customer record says about attributes the caller may not mean: keys the
@@ -664,6 +709,12 @@ class ScoringService:
                             f"{', '.join(known) or 'none'})")
         if missing:
             warnings.append(f"not given: {', '.join(missing)}; scored as unknown, which changes the score")
+        for column, levels in self.attribute_levels.items():
+            value = record.get(column)
+            if not _is_blank(value) and str(value).strip() not in levels:
+                shown = ", ".join(sorted(levels)[:10]) + (", …" if len(levels) > 10 else "")
+                warnings.append(f"{column} {str(value).strip()!r} is not a value the models were trained with ({shown}); "
+                                "scored as unknown")
         return warnings
 
     # -- /retention_list -------------------------------------------------------------------------

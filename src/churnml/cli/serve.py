@@ -112,7 +112,9 @@ def serve_command(
 
     env = dict(os.environ)
     key = env.get(api.ENV_API_KEY, "").strip()
-    if not key:
+    if key:
+        api.check_key_text(key)
+    else:
         key = secrets.token_urlsafe(32)
         env[api.ENV_API_KEY] = key
         err_console.print(f"API key (shown once; set {api.ENV_API_KEY} to choose your own): [bold]{escape(key)}[/bold]", markup=True, highlight=False, soft_wrap=True)
