@@ -191,8 +191,12 @@ class RetentionRow(BaseModel):
     customer_id: str = Field(json_schema_extra={"example": "C0000001"})
     segment: str = Field(json_schema_extra={"example": "high_value_at_risk"})
     segment_name: str = Field(json_schema_extra={"example": "High-value at risk"})
+    risk_tier: str = Field(json_schema_extra={"example": "high"})
+    lifecycle_stage: str = Field(json_schema_extra={"example": "declining"})
     churn_probability: float = Field(json_schema_extra={"example": 0.61})
-    predicted_value: float = Field(json_schema_extra={"example": 140.0})
+    value_if_retained: float = Field(description="Value over the horizon if the customer stays.", json_schema_extra={"example": 359.0})
+    predicted_value: float = Field(description="Expected value over the horizon: value_if_retained x (1 - churn_probability).",
+                                   json_schema_extra={"example": 140.0})
     value_at_risk: float = Field(json_schema_extra={"example": 219.0})
     expected_benefit: float = Field(description="value_at_risk x success_rate - contact_cost.", json_schema_extra={"example": 60.7})
     reasons: list[str] = Field(json_schema_extra={"example": ["2 unresolved complaints"]})
@@ -210,6 +214,10 @@ class SegmentSummary(BaseModel):
 
 
 class RetentionSummary(BaseModel):
+    budget: Optional[float] = Field(default=None, description="The budget asked for; null: none.")
+    max_customers: Optional[int] = Field(default=None, description="The maximum count applied: the one asked for, else the API's limit.")
+    segments: list[str] = Field(default_factory=list, description="The segments asked for (keys); empty: all but skip_segments.")
+    min_value: Optional[float] = Field(default=None, description="The minimum value at risk asked for; null: none.")
     scored: int = Field(description="Customers after the segment and minimum-value filters.")
     candidates: int = Field(description="Of those, customers with a positive expected benefit.")
     selected: int = Field(description="Customers on the list.")

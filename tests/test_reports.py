@@ -109,9 +109,18 @@ def test_scores_report_content(pages):
 
 def test_list_report_content(pages):
     page = pages["list"].read_text(encoding="utf-8")
-    assert "expected value saved" in page and "Expected value saved vs budget" in page
-    assert "stopped by" in page
+    assert "expected value saved (next 90 days)" in page and "Expected value saved vs budget" in page
+    assert "stopped by the budget)" in page or "(every candidate)" in page
+    assert '<th class="l">budget</th><td class="l">1,000.00</td>' in page
     assert "left out: Loyal high-value (action is no retention contact)" in page
+
+
+def test_the_retention_list_csv_opens_in_a_spreadsheet_and_says_what_was_asked(inputs):
+    # Without a byte-order mark, Excel read the UTF-8 list as the Windows code page ("RÃ¼ckruf").
+    raw = inputs["list"].read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfrank,customer_id,as_of,segment,segment_name,")
+    summary = json.loads(inputs["list"].with_name("list.csv.json").read_text())
+    assert summary["budget"] == 1000.0 and summary["horizon_days"] == 90 and summary["limited_by"] in ("budget", "none")
 
 
 def test_reason_templates_group_customers_by_sentence():

@@ -23,6 +23,8 @@ def make_scores(n: int = 200, seed: int = 0) -> pd.DataFrame:
         "churn_probability": p,
         "predicted_value": (1 - p) * value_if_retained,
         "value_at_risk": p * value_if_retained,
+        "risk_tier": np.where(p > 0.5, "high", "low"),
+        "lifecycle_stage": "stable",
         "reasons": ["no purchase for 74 days (usually every 20)"] * n,
     })
 
@@ -47,6 +49,15 @@ def test_list_is_ranked_by_positive_benefit() -> None:
     assert (frame["value_at_risk"] == frame["value_at_risk"].round(2)).all()
     assert (frame["churn_probability"] == frame["churn_probability"].round(4)).all()
     assert (frame["as_of"] == pd.Timestamp("2025-12-01")).all()
+    # What a marketer reads: the segment's name, the tier and stage, and the value if the customer stays.
+    chosen = scores.set_index("customer_id").loc[frame["customer_id"]]
+    assert frame["segment_name"].tolist() == chosen["segment"].map({"high_value_at_risk": "High-value at risk",
+                                                                    "potential": "Potential", "dormant": "Dormant",
+                                                                    "fleeing_low_value": "Fleeing low-value"}).tolist()
+    assert frame["risk_tier"].tolist() == chosen["risk_tier"].tolist()
+    np.testing.assert_allclose(frame["value_if_retained"], chosen["predicted_value"] + chosen["value_at_risk"], atol=0.005)
+    # Without those optional score columns the list has none either.
+    assert "risk_tier" not in retention_list(scores.drop(columns=["risk_tier", "lifecycle_stage"])).customers.columns
 
 
 def test_skipped_segments_are_listed_when_asked_for_or_configured() -> None:
@@ -79,6 +90,19 @@ def test_zero_budget_selects_nobody() -> None:
     assert result.customers.empty
     assert list(result.customers.columns) == list(LIST_COLUMNS)
     assert result.summary.roi is None
+
+
+def test_free_contacts_list_only_benefits_that_show_and_the_summary_says_what_was_asked() -> None:
+    # With --contact-cost 0, 3,481 rows of benefit 0.00 (value at risk a fraction of a cent) filled the list.
+    scores = make_scores()
+    scores.loc[:9, "value_at_risk"] = 0.004
+    result = retention_list(scores, budget=0, contact_cost=0, success_rate=0.3, segments=["Dormant", "potential"], min_value=0.001)
+    assert (result.customers["expected_benefit"] >= 0.01).all()
+    kept = scores["segment"].isin(["dormant", "potential"]) & (scores["value_at_risk"] * 0.3 >= 0.005)
+    assert len(result.customers) == int(kept.sum())
+    summary = result.summary.to_dict()
+    assert (summary["budget"], summary["max_customers"], summary["segments"], summary["min_value"]) == (
+        0.0, None, ["dormant", "potential"], 0.001)
 
 
 def test_segment_and_min_value_filters() -> None:

@@ -759,7 +759,6 @@ class ScoringService:
         customers = result.customers.to_dict("records")
         for row in customers:
             row.pop("as_of", None)  # the response's own as_of says it once
-            row["segment_name"] = self._names.get(row["segment"], row["segment"])
             row["reasons"] = _split_reasons(row["reasons"])
         summary = result.summary.to_dict()
         return {"as_of": self._as_of_text, "summary": _jsonable(summary), "customers": _jsonable(customers)}

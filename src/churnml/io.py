@@ -293,7 +293,7 @@ def format_for(path: Path, fmt: str | None, default: str = "parquet") -> str:
     return suffix.lstrip(".") or check_format(default)
 
 
-def write_table(frame: pd.DataFrame, path: str | Path, fmt: str | None = None) -> Path:
+def write_table(frame: pd.DataFrame, path: str | Path, fmt: str | None = None, spreadsheet: bool = False) -> Path:
     """Write a DataFrame as Parquet or CSV, atomically.
 
     Parameters
@@ -302,6 +302,9 @@ def write_table(frame: pd.DataFrame, path: str | Path, fmt: str | None = None) -
     path : str or Path
     fmt : {"parquet", "csv"} or None
         None infers it from the suffix (``.csv`` → CSV, else Parquet).
+    spreadsheet : bool
+        A CSV for people (a retention list): UTF-8 with a byte-order mark, without which Excel
+        reads UTF-8 as the Windows code page ("RÃ¼ckruf" for "Rückruf", "â‚¬" for "€").
 
     Returns
     -------
@@ -312,7 +315,7 @@ def write_table(frame: pd.DataFrame, path: str | Path, fmt: str | None = None) -
     fmt = format_for(path, fmt)
     with atomic_path(path) as tmp:
         if fmt == "csv":
-            frame.to_csv(tmp, index=False)
+            frame.to_csv(tmp, index=False, encoding="utf-8-sig" if spreadsheet else "utf-8")
         else:
             frame.to_parquet(tmp, index=False)
     return path

@@ -550,16 +550,18 @@ def list_report(customers: pd.DataFrame, summary: Mapping[str, Any], config: Con
         ("from scores", summary.get("scores", "?")),
         ("assumptions", f"contact cost {contact_cost:g}, success rate {success_rate:g}"),
     ]))]
-    limited = {"budget": "the budget", "max_customers": "the maximum count", "none": "no limit (every candidate)"}
+    limited = {"budget": "stopped by the budget", "max_customers": "stopped by the maximum count", "none": "every candidate"}
     skipped = [(f"left out: {names.get(key, key)} (action is no retention contact)", f"{n:,}")
                for key, n in (summary.get("skipped") or {}).items()]
     sections.append(_section("retention-summary", "Summary", _key_values([
         *skipped,
         ("customers considered", f"{summary.get('scored', 0):,}"),
         ("with a positive expected benefit", f"{summary.get('candidates', 0):,}"),
-        ("selected", f"{summary.get('selected', len(customers)):,} (stopped by {limited.get(summary.get('limited_by'), '?')})"),
+        ("selected", f"{summary.get('selected', len(customers)):,} ({limited.get(summary.get('limited_by'), '?')})"),
+        *([("budget", f"{summary['budget']:,.2f}")] if summary.get("budget") is not None else []),
         ("total contact cost", f"{summary.get('total_cost', 0.0):,.2f}"),
-        ("expected value saved", f"{summary.get('expected_value_saved', 0.0):,.2f}"),
+        (f"expected value saved (next {summary['horizon_days']} days)" if summary.get("horizon_days") else "expected value saved",
+         f"{summary.get('expected_value_saved', 0.0):,.2f}"),
         ("expected net benefit", f"{summary.get('expected_net_benefit', 0.0):,.2f}"),
         ("expected ROI", "–" if roi is None else f"{roi:.1%}"),
     ])))

@@ -42,15 +42,22 @@ LIST_COLUMNS: tuple[str, ...] = (
     "customer_id",
     "as_of",
     "segment",
+    "segment_name",
+    "risk_tier",
+    "lifecycle_stage",
     "churn_probability",
+    "value_if_retained",
     "predicted_value",
     "value_at_risk",
     "expected_benefit",
     "reasons",
     "suggested_action",
 )
-"""Columns of a retention list, in order (``as_of`` only when the scores have it)."""
-DECIMALS = {"churn_probability": 4, "predicted_value": 2, "value_at_risk": 2, "expected_benefit": 2}
+"""Columns of a retention list, in order (``as_of``, ``risk_tier`` and ``lifecycle_stage`` only
+when the scores have them). ``value_if_retained`` = ``predicted_value + value_at_risk``: what the
+customer brings over the horizon if they stay; ``predicted_value`` is that times 1 - p."""
+OPTIONAL_COLUMNS: tuple[str, ...] = ("as_of", "risk_tier", "lifecycle_stage")
+DECIMALS = {"churn_probability": 4, "value_if_retained": 2, "predicted_value": 2, "value_at_risk": 2, "expected_benefit": 2}
 """Rounding of the list's numbers: a probability to 0.01 %, money to the cent."""
 
 
@@ -83,6 +90,8 @@ class RetentionSummary:
     by_segment : pandas.DataFrame
         One row per segment on the list: ``segment``, ``name``, ``customers``, ``total_cost``,
         ``expected_value_saved``, ``expected_net_benefit``, ``suggested_action``.
+    budget, max_customers, segments, min_value
+        What was asked for (None / empty: no limit), so the summary file says what the list answers.
     """
 
     scored: int
@@ -97,13 +106,19 @@ class RetentionSummary:
     expected_net_benefit: float
     roi: float | None
     by_segment: pd.DataFrame = field(repr=False)
+    budget: float | None = None
+    max_customers: int | None = None
+    segments: tuple[str, ...] = ()
+    min_value: float | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
         out = {k: getattr(self, k) for k in (
+            "budget", "max_customers", "segments", "min_value",
             "scored", "skipped", "candidates", "selected", "limited_by", "contact_cost", "success_rate",
             "total_cost", "expected_value_saved", "expected_net_benefit", "roi",
         )}
+        out["segments"] = list(self.segments)
         out["by_segment"] = self.by_segment.to_dict(orient="records")
         return out
 
@@ -268,7 +283,7 @@ def retention_list(
         keep &= value_at_risk >= min_value
     scored = int(keep.sum())
     benefit = value_at_risk * success_rate - contact_cost
-    keep &= benefit > 0
+    keep &= np.round(benefit, DECIMALS["expected_benefit"]) > 0  # a benefit the list would show as 0.00 is none
     candidates = int(keep.sum())
 
     index = np.flatnonzero(keep)
@@ -287,20 +302,24 @@ def retention_list(
     index = index[:limit]
 
     chosen = scores.iloc[index]
+    predicted_value = pd.to_numeric(chosen["predicted_value"]).to_numpy(dtype=float)
     customers = pd.DataFrame({
         "rank": np.arange(1, len(index) + 1, dtype=np.int64),
         "customer_id": chosen["customer_id"].astype(str).to_numpy(),
         "as_of": pd.to_datetime(chosen["as_of"]).to_numpy() if "as_of" in scores.columns else None,
         "segment": segment_keys.iloc[index].to_numpy(),
+        "segment_name": segment_keys.iloc[index].map(names).to_numpy(),
+        "risk_tier": chosen["risk_tier"].astype(str).to_numpy() if "risk_tier" in scores.columns else None,
+        "lifecycle_stage": chosen["lifecycle_stage"].astype(str).to_numpy() if "lifecycle_stage" in scores.columns else None,
         "churn_probability": pd.to_numeric(chosen["churn_probability"]).to_numpy(dtype=float),
-        "predicted_value": pd.to_numeric(chosen["predicted_value"]).to_numpy(dtype=float),
+        "value_if_retained": predicted_value + value_at_risk[index],
+        "predicted_value": predicted_value,
         "value_at_risk": value_at_risk[index],
         "expected_benefit": benefit[index],
         "reasons": chosen["reasons"].fillna("").astype(str).to_numpy(),
         "suggested_action": segment_keys.iloc[index].map(actions).to_numpy(),
     })
-    if "as_of" not in scores.columns:
-        customers = customers.drop(columns="as_of")
+    customers = customers.drop(columns=[c for c in OPTIONAL_COLUMNS if c not in scores.columns])
 
     total_cost = float(len(index) * contact_cost)
     saved = float((value_at_risk[index] * success_rate).sum())
@@ -320,6 +339,10 @@ def retention_list(
         expected_net_benefit=net,
         roi=net / total_cost if total_cost > 0 else None,
         by_segment=by_segment,
+        budget=None if budget is None else float(budget),
+        max_customers=max_customers,
+        segments=tuple(wanted) if segments else (),
+        min_value=None if min_value is None else float(min_value),
     )
     return RetentionList(customers=customers, summary=summary)
 

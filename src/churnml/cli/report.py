@@ -92,6 +92,15 @@ def refuse_a_list(path: Path, table: pd.DataFrame, fix: str) -> None:
         raise DataError(f"{path} looks like a retention list (it has columns {', '.join(listing)}), not a scores table; {fix}")
 
 
+def scores_horizon(path: Path, default: int) -> int:
+    """The horizon (days) the scores at ``path`` predict over, from their sidecar; ``default`` without one."""
+    try:
+        horizon = ((_sidecar(path, _SCORE_WRITER) or {}).get("config") or {}).get("problem", {}).get("horizon_days")
+    except (DataError, AttributeError):
+        return default
+    return int(horizon) if _is_number(horizon) and horizon > 0 else default
+
+
 def _scores_sidecar(path: Path, table: pd.DataFrame) -> dict | None:
     """The sidecar of the scores ``table``; :class:`DataError` unless both are what `churnml score` writes."""
     refuse_a_list(path, table, "pass it as --list.")

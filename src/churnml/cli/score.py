@@ -54,8 +54,9 @@ def show_scores_summary(sidecar: Mapping[str, Any], config: Config) -> None:
     console.print(f"Risk tiers: {risk}. Lifecycle: {stages}.")
 
 
-def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS) -> None:
-    """Print a retention list's headline numbers, its breakdown by segment and its first rows."""
+def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, horizon_days: int | None = None) -> None:
+    """Print a retention list's headline numbers, its breakdown by segment and its first rows
+    (money over ``horizon_days``, default the config's horizon)."""
     summary = result.summary
     limit = {"budget": "stopped by the budget", "max_customers": "stopped by --max-customers", "none": "every candidate"}
     headline = Table(title="Retention list", title_justify="left", show_header=False)
@@ -69,8 +70,11 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS) -> 
     headline.add_row("customers considered", f"{summary.scored:,}")
     headline.add_row("with a positive expected benefit", f"{summary.candidates:,}")
     headline.add_row("selected", f"{summary.selected:,} ({limit[summary.limited_by]})")
+    if summary.budget is not None:
+        headline.add_row("budget", f"{summary.budget:,.2f}")
     headline.add_row("total contact cost", f"{summary.total_cost:,.2f}")
-    headline.add_row("expected value saved", f"{summary.expected_value_saved:,.2f}")
+    horizon = horizon_days or config.problem.horizon_days
+    headline.add_row(f"expected value saved (next {horizon} days)", f"{summary.expected_value_saved:,.2f}")
     headline.add_row("expected net benefit", f"{summary.expected_net_benefit:,.2f}")
     headline.add_row("expected ROI", "–" if summary.roi is None else f"{summary.roi:.1%}")
     headline.add_row("assumptions", f"contact cost {summary.contact_cost:g}, success rate {summary.success_rate:g}")
@@ -321,10 +325,12 @@ def retention_list_command(
     with a positive benefit are listed, best first, until the budget (total contact cost) or the
     maximum count is reached. Writes, atomically:
 
-    - OUT: rank, customer_id, as_of, segment, churn_probability, predicted_value, value_at_risk
-      (churn_probability × value if retained), expected_benefit, reasons, suggested_action (CSV
-      unless OUT ends in .parquet or --format says so); money in the currency of your amounts,
-      over the horizon;
+    - OUT: rank, customer_id, as_of, segment, segment_name, risk_tier, lifecycle_stage,
+      churn_probability, value_if_retained, predicted_value (value_if_retained × (1 −
+      churn_probability)), value_at_risk (value_if_retained × churn_probability),
+      expected_benefit, reasons, suggested_action (CSV unless OUT ends in .parquet or --format
+      says so; UTF-8 with a byte-order mark, so that spreadsheets show accents and € right);
+      money in the currency of your amounts, over the horizon (90 days by default);
     - OUT.json: the summary printed below (customers selected, total cost, expected value saved,
       ROI, breakdown by segment).
 
@@ -333,7 +339,7 @@ def retention_list_command(
     ([targeting] skip_segments in --config; offers per segment: [segments.actions]).
     """
     from churnml import io
-    from churnml.cli.report import refuse_a_list
+    from churnml.cli.report import refuse_a_list, scores_horizon
     from churnml.targeting import retention_list
 
     cfg = load_config(config)
@@ -353,9 +359,11 @@ def retention_list_command(
         min_value=min_value,
         config=cfg,
     )
-    written = io.write_table(result.customers, out, fmt)
-    summary_path = io.write_json({"scores": str(scores), **result.summary.to_dict()}, out.with_name(out.name + ".json"))
-    show_retention_summary(result, cfg)
+    horizon = scores_horizon(scores, cfg.problem.horizon_days)
+    written = io.write_table(result.customers, out, fmt, spreadsheet=True)
+    summary_path = io.write_json({"scores": str(scores), "horizon_days": horizon, **result.summary.to_dict()},
+                                 out.with_name(out.name + ".json"))
+    show_retention_summary(result, cfg, horizon_days=horizon)
     if result.summary.selected == 0 and result.summary.candidates > 0:
         console.print(
             f"[yellow]Nobody selected.[/yellow] The budget ({budget:,.2f}) is below the cost of one contact "
