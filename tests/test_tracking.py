@@ -176,3 +176,49 @@ def pd_frame():
     import pandas as pd
 
     return pd.DataFrame({"x": [5.0]})
+
+
+def test_commands_starting_together_on_a_new_store_all_find_it_made(tmp_path: Path) -> None:
+    # Two trains on a new store both created its schema: one died ("table alembic_version already
+    # exists"), and a half-made upgrade could leave every later command failing.
+    script = ("import sys; from churnml import tracking; "
+              "print(len(tracking._client(create=True).search_experiments()))")
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}", "PATH": "/usr/bin:/bin"}
+    started = [subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, env=env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(3)]
+    results = [process.communicate(timeout=120) for process in started]
+    assert [process.returncode for process in started] == [0, 0, 0], [err[-2000:] for _, err in results]
+    assert [out.strip() for out, _ in results] == ["1", "1", "1"]
+
+
+def test_a_busy_store_is_a_retry_later_exit_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+    import threading
+
+    from churnml.cli import EXIT_RETRY
+
+    database = tmp_path / "mlruns" / "mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{database}")
+    tracking._client(create=True)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        connection = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+        connection.execute("BEGIN EXCLUSIVE")
+        locked.set()
+        release.wait(60)
+        connection.execute("ROLLBACK")
+        connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        result = subprocess.run([str(Path(sys.executable).with_name("churnml")), "models"], capture_output=True, text=True,
+                                timeout=120, cwd=tmp_path)
+    finally:
+        release.set()
+        holder.join()
+    assert result.returncode == EXIT_RETRY == 75, result.stdout + result.stderr
+    assert "is busy: another process kept it locked (database is locked)" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stdout + result.stderr

@@ -96,7 +96,40 @@ def _client(create: bool = False) -> MlflowClient:
             )
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    if database is None or uri in _ready:
+        return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    # MLflow creates or upgrades the SQLite schema when a process first opens the store: two
+    # commands starting together on a new store both did, one failed ("table alembic_version
+    # already exists"), and once a half-made upgrade left every later command failing. One
+    # process at a time, then; the others find the schema made.
+    with _store_lock(database.parent):
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        client.search_registered_models(max_results=1)  # the registry's store, made on first use
+    _ready.add(uri)
+    return client
+
+
+_ready: set[str] = set()
+"""SQLite stores this process has opened (their schema is made)."""
+
+
+@contextmanager
+def _store_lock(folder: Path) -> Iterator[None]:
+    """An exclusive lock on ``folder/.churnml.lock`` (POSIX); none where it cannot be made (a
+    read-only store is read, never created or upgraded)."""
+    import fcntl
+
+    try:
+        handle = open(folder / ".churnml.lock", "a")
+    except OSError:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def store_exists() -> bool:

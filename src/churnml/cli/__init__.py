@@ -102,6 +102,10 @@ def _stopped(terminated: bool) -> typer.Exit:
     return typer.Exit(143 if terminated else 130)
 
 
+EXIT_RETRY = 75
+"""Exit code when the MLflow store is busy: try again later (75 is EX_TEMPFAIL in sysexits.h)."""
+
+
 def command(*args: Any, **kwargs: Any) -> Callable:
     """Register a Typer command whose user-fixable failures become a clean ``Error:`` message.
 
@@ -136,6 +140,12 @@ def command(*args: Any, **kwargs: Any) -> Callable:
             except Exception as exc:
                 if _interrupted_query(exc) and not os.environ.get("CHURNML_DEBUG"):
                     raise _stopped(_signals[-1] == signal.SIGTERM) from None
+                if "database is locked" in str(exc) and not os.environ.get("CHURNML_DEBUG"):
+                    # SQLAlchemy's OperationalError, raw or wrapped by MLflow: another command writes to the store.
+                    uri = os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///mlruns/mlflow.db"
+                    _error(f"The MLflow store {uri} is busy: another process kept it locked (database is locked): "
+                           f"run the command again once that one has finished (exit code {EXIT_RETRY} means: retry later).")
+                    raise typer.Exit(EXIT_RETRY) from None
                 if os.environ.get("CHURNML_DEBUG") or not any(k.__name__ == "MlflowException" for k in type(exc).__mro__):
                     raise
                 uri = os.environ.get("MLFLOW_TRACKING_URI")
