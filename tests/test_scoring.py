@@ -268,11 +268,23 @@ def test_cli_scores_with_the_champion_from_mlflow(sample_dir: Path, tmp_path: Pa
     other = runner.invoke(get_app(), ["score", str(sample_dir), "--as-of", "2025-12-01", "--out", "s30.csv", "-c", "h30.toml"])
     assert other.exit_code == 2 and "The models predict a 90-day horizon, but the config says [problem] horizon_days = 30." in " ".join(other.stderr.split())
     assert not (tmp_path / "s30.csv").exists()
+    # A folder nothing can be written in is refused before any work, and nothing is published.
+    unwritable = runner.invoke(get_app(), ["score", str(sample_dir), "--as-of", "2025-12-01", "--out", "s.csv",
+                                           "--snapshots", "/proc/churnml-snapshots"])
+    assert unwritable.exit_code == 2 and "--snapshots /proc/churnml-snapshots: cannot write in /proc" in " ".join(unwritable.stderr.split())
+    assert not (tmp_path / "s.csv").exists()
     result = runner.invoke(get_app(), ["score", str(sample_dir), "--as-of", "2025-12-01", "--out", "scores.csv"])
     assert result.exit_code == 0, result.output
+    assert "Warning: the data ends" not in result.stderr
     written = pd.read_csv(tmp_path / "scores.csv")
     assert list(written.columns) == list(SCORE_COLUMNS)
-    assert json.loads((tmp_path / "scores.csv.json").read_text())["quarantined_rows"] == 0  # the generated sample is clean
+    sidecar = json.loads((tmp_path / "scores.csv.json").read_text())
+    assert sidecar["quarantined_rows"] == 0 and sidecar["data_last_day"] == "2025-12-31"  # the generated sample is clean
+    # A late data feed: allowed (scoring "today"), but the missing days read as days without purchases.
+    late = runner.invoke(get_app(), ["score", str(sample_dir), "--as-of", "2026-01-05", "--out", "late.csv"])
+    assert late.exit_code == 0, late.output
+    assert ("Warning: the data ends 2025-12-31, 4 day(s) before the as-of date 2026-01-05 would need it to"
+            in " ".join(late.stderr.split()))
     assert (tmp_path / "snapshots" / "features_2025-12-01.parquet").exists()
 
     result = runner.invoke(get_app(), ["retention-list", "scores.csv", "--out", "list.csv", "--budget", "50"])

@@ -191,7 +191,23 @@ def check_output_file(path: str | Path, option: str = "--out", inputs: Iterable[
             if Path(source).exists() and path.resolve() == Path(source).resolve():
                 raise ConfigError(f"{option} {path} is an input of this command; writing it would replace your data. "
                                   "Choose another file.")
+    _check_writable(path.parent, option, path)
     return path
+
+
+def _check_writable(folder: Path, option: str, given: Path) -> None:
+    """Refuse, before any work, a place no file can be written to: the folder, or the nearest of
+    its parents that exists (the write creates the rest). A file is created there and removed,
+    which also catches read-only mounts and immutable folders that permission bits do not show."""
+    existing = Path(folder).absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        with tempfile.TemporaryFile(dir=existing, prefix=".churnml-write-check-"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"{option} {given}: cannot write in {existing} ({exc.strerror or exc}). "
+                          "Choose a folder you can write to, or fix its permissions.") from None
 
 
 def check_spark_output(out: str, data: str, config: Config, option: str = "--out") -> None:
@@ -227,6 +243,7 @@ def check_output_folder(path: str | Path, option: str) -> Path:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise ConfigError(f"{option} {path} is a file, not a folder. Give a folder (it is created when missing).")
+    _check_writable(path, option, path)
     return path
 
 

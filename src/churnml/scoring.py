@@ -381,14 +381,17 @@ def score_metadata(
     data_fingerprint: str | None = None,
     alias: str | None = None,
     quarantined_rows: int | None = None,
+    data_end: pd.Timestamp | None = None,
 ) -> dict[str, Any]:
     """The context a scores sidecar records: models, data, as-of date and the config used.
 
     ``quarantined_rows``: rows validation set aside from the data (None where churnml did not
-    validate it, as on Spark, which reads clean tables)."""
+    validate it, as on Spark, which reads clean tables). ``data_end``: the data's latest event
+    (``Dataset.data_end``), recorded as its day."""
     config = config or Config()
     return {
         "as_of": f"{pd.Timestamp(as_of):%Y-%m-%d}",
+        "data_last_day": None if data_end is None else f"{pd.Timestamp(data_end):%Y-%m-%d}",
         "models": {
             "alias": alias,
             "churn_model_version": str(models.churn_version),
@@ -450,7 +453,9 @@ def write_scores(
     }
     sums = ["churn_probability", "predicted_value", "value_at_risk", "current_value"]
     by_segment = pd.DataFrame(0.0, index=list(SEGMENTS), columns=sums)
-    with io.TableWriter(out, fmt) as writer:
+    # The sidecar is published last, after the scores file: a job that waits for it finds both
+    # (and neither appears when anything fails).
+    with io.atomic_path(sidecar_path) as sidecar_tmp, io.TableWriter(out, fmt) as writer:
         for chunk in chunks:
             writer.write(chunk)
             for column in DISTRIBUTION_COLUMNS:
@@ -482,7 +487,7 @@ def write_scores(
         })
         if monitor is not None:
             meta["monitoring"] = dict(monitor(values))
-        io.write_json(meta, sidecar_path)
+        io.write_json(meta, sidecar_tmp)
     return out, sidecar_path
 
 

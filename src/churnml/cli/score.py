@@ -176,6 +176,8 @@ def score_command(
     OUT is a Parquet folder (written beside, then renamed into place) and OUT.json its sidecar
     (the same keys, without `monitoring`). No drift check and no feature snapshot.
     """
+    import pandas as pd
+
     from churnml import io
     from churnml.labels import build_scoring_frame
     from churnml.monitoring import drift, drift_message, fitted_labels_end
@@ -204,6 +206,13 @@ def score_command(
     _check_horizon(models, cfg)
     dataset = load_dataset(Path(data), cfg)
     show_data_notes(dataset.summary, data, config)
+    if dataset.data_end is not None:
+        last_day = pd.Timestamp(dataset.data_end).normalize()
+        missing = (as_of_ts - last_day).days - 1
+        if missing > 0:  # a late data feed: up to DATA_END_TOLERANCE is allowed (scoring "today")
+            warn(f"the data ends {last_day:%Y-%m-%d}, {missing} day(s) before the as-of date {as_of_ts:%Y-%m-%d} would "
+                 "need it to: the features read those days as days without purchases, so churn risk comes out "
+                 f"higher. Score as of {last_day + pd.Timedelta(days=1):%Y-%m-%d}, or load the missing days first.")
     with console.status("Building features…"):
         features = build_scoring_frame(dataset, as_of_ts, cfg)
 
@@ -219,7 +228,8 @@ def score_command(
             bar.update(tasks[stage], completed=done)
 
         chunks = score_chunks(features, as_of_ts, models, cfg, chunk_size=chunk_size, progress=progress)
-        metadata = score_metadata(models, as_of_ts, cfg, dataset.fingerprint, alias, dataset.summary.get("quarantined_rows"))
+        metadata = score_metadata(models, as_of_ts, cfg, dataset.fingerprint, alias, dataset.summary.get("quarantined_rows"),
+                                  dataset.data_end)
         reference = models.monitoring_reference
         drift_reports: list[Any] = []
 
