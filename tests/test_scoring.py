@@ -276,6 +276,9 @@ def test_cli_scores_with_the_champion_from_mlflow(sample_dir: Path, tmp_path: Pa
     result = runner.invoke(get_app(), ["score", str(sample_dir), "--as-of", "2025-12-01", "--out", "scores.csv"])
     assert result.exit_code == 0, result.output
     assert "Warning: the data ends" not in result.stderr
+    # Not a terminal (a scheduler's log): timestamped lines say what runs, as it runs.
+    assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d Reading and validating ", result.output, re.M)
+    assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d explained [0-9,]+ of [0-9,]+$", result.output, re.M)
     written = pd.read_csv(tmp_path / "scores.csv")
     assert list(written.columns) == list(SCORE_COLUMNS)
     sidecar = json.loads((tmp_path / "scores.csv.json").read_text())

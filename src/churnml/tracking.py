@@ -44,6 +44,10 @@ from mlflow.tracking import MlflowClient
 
 from churnml.errors import ConfigError, ModelNotFoundError
 
+# MLflow draws a tqdm bar on stderr for every artifact it downloads: in a scheduler's log file, a
+# line of carriage returns before each command's own output. Loading models shows nothing then.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
 EXPERIMENT_NAME = "churnml"
 CHURN_MODEL_NAME = "churnml-churn"
 VALUE_MODEL_NAME = "churnml-value"

@@ -172,6 +172,16 @@ def next_step(command_line: str) -> None:
         console.print(f"Next: {command_line}")
 
 
+def log(message: str) -> None:
+    """A timestamped line saying what a long command is doing, printed only when stdout is not a
+    terminal (cron, a scheduler's log file): there, spinners and progress bars show nothing until
+    the command ends, and a hung job looked like a slow one."""
+    if not console.is_terminal:
+        from datetime import datetime
+
+        console.print(f"{datetime.now():%Y-%m-%d %H:%M:%S} {message}", markup=False, highlight=False, soft_wrap=True)
+
+
 def warn(message: str) -> None:
     """``Warning: …`` on stderr: the run goes on, but its result needs a second look."""
     err_console.print(f"[bold yellow]Warning:[/bold yellow] {escape(message)}", markup=True, highlight=False, soft_wrap=True)

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from churnml.cli import command, console, next_step, warn
+from churnml.cli import command, console, log, next_step, warn
 from churnml.cli._options import AsOfOpt, ConfigOpt, EngineOpt, MasterOpt, SnapshotsOpt, SourceArg, check_engine, parse_date
 from churnml.cli.validate import show_data_notes
 from churnml.config import REASONS_FOR, Config, load_config
@@ -204,6 +204,7 @@ def score_command(
         raise ConfigError(f"--chunk-size must be at least 1, got {chunk_size}.")
     models = load_models(alias)  # before the data: a missing model or another horizon needs no validation run
     _check_horizon(models, cfg)
+    log(f"Reading and validating {data}")
     dataset = load_dataset(Path(data), cfg)
     show_data_notes(dataset.summary, data, config)
     if dataset.data_end is not None:
@@ -213,8 +214,10 @@ def score_command(
             warn(f"the data ends {last_day:%Y-%m-%d}, {missing} day(s) before the as-of date {as_of_ts:%Y-%m-%d} would "
                  "need it to: the features read those days as days without purchases, so churn risk comes out "
                  f"higher. Score as of {last_day + pd.Timedelta(days=1):%Y-%m-%d}, or load the missing days first.")
+    log(f"Building features as of {as_of_ts:%Y-%m-%d}")
     with console.status("Building features…"):
         features = build_scoring_frame(dataset, as_of_ts, cfg)
+    log(f"Scoring {len(features):,} customers with churnml-churn v{models.churn_version}, churnml-value v{models.value_version}")
 
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
@@ -226,6 +229,7 @@ def score_command(
 
         def progress(stage: str, done: int, total: int) -> None:
             bar.update(tasks[stage], completed=done)
+            log(f"{'predicted' if stage == 'predict' else 'explained'} {done:,} of {total:,}")
 
         chunks = score_chunks(features, as_of_ts, models, cfg, chunk_size=chunk_size, progress=progress)
         metadata = score_metadata(models, as_of_ts, cfg, dataset.fingerprint, alias, dataset.summary.get("quarantined_rows"),

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from churnml.cli import command, console, warn
+from churnml.cli import command, console, log, warn
 from churnml.cli._options import ConfigOpt, EngineOpt, MasterOpt, SourceArg, check_engine, parse_date
 from churnml.cli.validate import show_data_notes
 from churnml.config import load_config
@@ -85,8 +85,10 @@ def train_command(
                   "data_summary": summary}
         console.print(f"Training set: {len(training_set.frame):,} rows (customer x cutoff) from Spark.")
     else:
+        log(f"Reading and validating {data}")
         dataset = load_dataset(Path(data), cfg)
         show_data_notes(dataset.summary, data, config)
+        log(f"Building the training set as of {as_of_ts:%Y-%m-%d}, then tuning")
 
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -99,6 +101,7 @@ def train_command(
                 tasks[kind] = progress.add_task(f"tuning {kind}", total=total, best="–")
             shown = "–" if best is None else f"{best:.4f}"
             progress.update(tasks[kind], completed=min(finished, total), best=shown)
+            log(f"tuning {kind}: trial {finished} of {total}, best {shown}")
 
         options = {"trials": trials, "timeout": timeout, "seed": seed, "on_trial": on_trial}
         if engine == "spark":
