@@ -117,22 +117,35 @@ _ready: set[str] = set()
 """SQLite stores this process has opened (their schema is made)."""
 
 
+_locks_held: dict[Path, int] = {}
+
+
 @contextmanager
 def _store_lock(folder: Path) -> Iterator[None]:
-    """An exclusive lock on ``folder/.churnml.lock`` (POSIX); none where it cannot be made (a
-    read-only store is read, never created or upgraded)."""
+    """An exclusive lock on ``folder/.churnml.lock`` between processes (POSIX), re-entrant within
+    one; none where it cannot be made (a read-only store is read, never created or upgraded)."""
     import fcntl
 
+    key = Path(folder).resolve()
+    if _locks_held.get(key):
+        _locks_held[key] += 1
+        try:
+            yield
+        finally:
+            _locks_held[key] -= 1
+        return
     try:
-        handle = open(folder / ".churnml.lock", "a")
+        handle = open(key / ".churnml.lock", "a")
     except OSError:
         yield
         return
     with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
+        _locks_held[key] = 1
         try:
             yield
         finally:
+            _locks_held[key] = 0
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
@@ -551,8 +564,9 @@ def promote(name: str, version: str) -> str:
     if name not in MODEL_NAMES:
         raise ConfigError(f"Unknown model name {name!r}. Registered names: {', '.join(MODEL_NAMES)}.")
     client = _client()
-    number = str(_version_for(client, name, str(version)).version)
-    client.set_registered_model_alias(name, CHAMPION, number)
+    with promotion_lock():  # not in the middle of a train's promotion
+        number = str(_version_for(client, name, str(version)).version)
+        client.set_registered_model_alias(name, CHAMPION, number)
     return number
 
 
@@ -574,6 +588,48 @@ def champion_run_id() -> str:
         When there is no champion.
     """
     return str(_version_for(_client(), CHURN_MODEL_NAME, CHAMPION).run_id)
+
+
+def champion_versions() -> tuple[str | None, str | None]:
+    """Versions of the churn and value champions (None where a model has none)."""
+    client = _client()
+    versions = []
+    for name in MODEL_NAMES:
+        try:
+            versions.append(str(_version_for(client, name, CHAMPION).version))
+        except ModelNotFoundError:
+            versions.append(None)
+    return versions[0], versions[1]
+
+
+@contextmanager
+def promotion_lock() -> Iterator[None]:
+    """Held while a run compares itself with the champions and moves the aliases (a SQLite store;
+    a tracking server orders its own writes)."""
+    database = _sqlite_database(tracking_uri())
+    if database is None:
+        yield
+        return
+    with _store_lock(database.parent):
+        yield
+
+
+def set_champions(churn_version: str, value_version: str) -> None:
+    """Point both ``champion`` aliases at a run's pair; Ctrl-C and SIGTERM wait until both have
+    moved (one moved alone left a mixed pair that `score` used without a word)."""
+    import signal
+    import threading
+
+    held = {signal.SIGINT, signal.SIGTERM}
+    main = threading.current_thread() is threading.main_thread()
+    if main:
+        signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        set_alias(CHURN_MODEL_NAME, CHAMPION, churn_version)
+        set_alias(VALUE_MODEL_NAME, CHAMPION, value_version)
+    finally:
+        if main:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
 
 
 def champion_as_of() -> pd.Timestamp | None:

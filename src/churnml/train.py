@@ -432,12 +432,6 @@ def train_on(
         ), tracking.REPORT_DATA_FILE)
 
         # Register and promote ---------------------------------------------------------------
-        champion, unavailable = _champion_metrics(X["test"], churned["test"], value["test"], champions)
-        newer = tracking.champion_as_of()
-        if newer is not None and newer > as_of:
-            # A backfill: the champion has seen data this run's test period cannot judge it on.
-            unavailable = (f"the champion was trained as of {newer:%Y-%m-%d}, on newer data than this run "
-                           f"({as_of:%Y-%m-%d})")
         metadata = {
             "as_of": f"{as_of:%Y-%m-%d}",
             "horizon_days": horizon,
@@ -461,10 +455,21 @@ def train_on(
             "level_shift": churn_model.level_shift_,
         }
         churn_version, value_version = run.log_models(churn_model, value_model, X["test"].head(5), metadata)
-        promoted, reason = _gate(gate_new, champion, unavailable)
-        if promoted:
-            tracking.set_alias(tracking.CHURN_MODEL_NAME, tracking.CHAMPION, churn_version)
-            tracking.set_alias(tracking.VALUE_MODEL_NAME, tracking.CHAMPION, value_version)
+        # One promotion at a time, judged against the champion as it is now: another train (or a
+        # `churnml promote`) may have changed it while this one tuned, and was overwritten by a
+        # model worse than it. Both aliases move together, or neither (signals wait).
+        with tracking.promotion_lock():
+            if tracking.champion_versions() != tuple(c[1] if c else None for c in champions):
+                champions = _load_champions()
+            champion, unavailable = _champion_metrics(X["test"], churned["test"], value["test"], champions)
+            newer = tracking.champion_as_of()
+            if newer is not None and newer > as_of:
+                # A backfill: the champion has seen data this run's test period cannot judge it on.
+                unavailable = (f"the champion was trained as of {newer:%Y-%m-%d}, on newer data than this run "
+                               f"({as_of:%Y-%m-%d})")
+            promoted, reason = _gate(gate_new, champion, unavailable)
+            if promoted:
+                tracking.set_champions(churn_version, value_version)
         run.log_metrics({f"champion_{k}": v for k, v in champion.items()}, prefix="gate_")
         run.set_tags({"churnml.promoted": promoted, "churnml.promotion_reason": reason})
         run_id = run.run_id

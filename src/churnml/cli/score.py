@@ -204,6 +204,10 @@ def score_command(
         raise ConfigError(f"--chunk-size must be at least 1, got {chunk_size}.")
     models = load_models(alias)  # before the data: a missing model or another horizon needs no validation run
     _check_horizon(models, cfg)
+    if models.metadata.get("value_run_id", models.run_id) != models.run_id:
+        warn(f"churnml-churn v{models.churn_version} and churnml-value v{models.value_version} ('{alias}') come from "
+             "different training runs (promoted one at a time); the scores pair them as they are. To score with one "
+             "run's pair, promote the other model's version of the same run.")
     log(f"Reading and validating {data}")
     dataset = load_dataset(Path(data), cfg)
     show_data_notes(dataset.summary, data, config)
