@@ -117,6 +117,19 @@ def test_score_features_matches_batch_for_a_few_customers(features, models, scor
     pd.testing.assert_frame_equal(api, batch)
 
 
+def test_hidden_reasons_are_never_given_and_the_next_driver_takes_their_place(features, models, scores) -> None:
+    # "age band: 25-34" was a reason for 1,163 customers: a contact must not mention it.
+    aged = scores["reasons"].str.contains("age band: ")
+    assert aged.any()
+    few = features[features["customer_id"].isin(scores.loc[aged, "customer_id"].head(20))]
+    hidden = score_features(few, models, SCORE_AS_OF, Config().replace(scoring={"hidden_reasons": ("age_band",)}))
+    shown = score_features(few, models, SCORE_AS_OF, Config())
+    assert not hidden["reasons"].str.contains("age band").any()
+    assert shown["reasons"].str.contains("age band").all()
+    assert (hidden["reasons"].str.count("; ") == shown["reasons"].str.count("; ")).any()  # another reason took its place
+    pd.testing.assert_series_equal(hidden["churn_probability"], shown["churn_probability"])  # scores unchanged
+
+
 def test_missing_feature_column_is_a_clear_error(features, models) -> None:
     with pytest.raises(DataError, match=r"^The feature table lacks column\(s\) unresolved_complaints that scoring needs"):
         score_features(features.drop(columns=["unresolved_complaints"]), models, SCORE_AS_OF)

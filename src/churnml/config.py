@@ -128,6 +128,10 @@ class ScoringConfig:
     """Who gets reasons in batch scoring: ``all``, or ``at_risk`` (medium and high risk only).
     Reasons cost most of a batch run (LightGBM ``pred_contrib``); ``at_risk`` skips the customers
     a retention campaign leaves alone. The HTTP API always explains every customer it scores."""
+    hidden_reasons: tuple[str, ...] = ()
+    """Features never given as a reason, by feature or customer-column name, e.g. ["age_band"]:
+    attributes a contact must not mention (age, gender, other protected characteristics) or
+    cannot act on. They still count in the scores; the next driver takes their place."""
 
 
 @dataclass(frozen=True)

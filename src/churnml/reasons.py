@@ -113,15 +113,18 @@ MAX_REASON_LEVELS = 20
 rather than explains: "account_manager: AM270" tells a marketer nothing, so it is never a reason."""
 
 
-def explainable_specs(specs: Sequence[FeatureSpec], categories: Mapping[str, Sequence]) -> list[FeatureSpec]:
-    """``specs`` without the reason of identifier-like categoricals.
+def explainable_specs(specs: Sequence[FeatureSpec], categories: Mapping[str, Sequence],
+                      hidden: Sequence[str] = ()) -> list[FeatureSpec]:
+    """``specs`` without the reason of identifier-like categoricals and of ``hidden`` features
+    (``[scoring] hidden_reasons``: feature names or customer columns).
 
     ``categories`` are the levels the churn model was trained with (``ChurnModel.categories_``), so
     batch scoring and the API, whatever customers they see, drop the same reasons.
     """
     return [
         dataclasses.replace(spec, reason=None)
-        if spec.kind == "categorical" and len(categories.get(spec.name, ())) > MAX_REASON_LEVELS
+        if (spec.kind == "categorical" and len(categories.get(spec.name, ())) > MAX_REASON_LEVELS)
+        or spec.name in hidden or (spec.column is not None and spec.column in hidden)
         else spec
         for spec in specs
     ]

@@ -180,7 +180,7 @@ def _finish(
         with _timed(timings, "contributions"):
             contributions = models.churn.contributions(rows[names])
         with _timed(timings, "reasons"):
-            specs = explainable_specs(specs, models.churn.categories_)
+            specs = explainable_specs(specs, models.churn.categories_, config.scoring.hidden_reasons)
             typical = typical_values(models.monitoring_reference)
             reasons[explained] = reason_text(explain(contributions, rows, specs, typical=typical))
         del contributions

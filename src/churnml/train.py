@@ -424,7 +424,8 @@ def train_on(
         sample = reports.sample_index(len(parts["test"]), seed=seed)
         sampled = parts["test"].iloc[sample]
         reasons = explain(churn_model.contributions(sampled[names]), sampled,
-                          explainable_specs(training_set.specs, churn_model.categories_), typical=typical_values(reference))
+                          explainable_specs(training_set.specs, churn_model.categories_, config.scoring.hidden_reasons),
+                          typical=typical_values(reference))
         run.log_dict(reports.run_report_data(
             churned["test"][sample], {k: v[sample] for k, v in churn_scores.items()}, value["test"][sample],
             value_predictions["model"][sample], churn_model.feature_importances_, value_model.feature_importances_,
