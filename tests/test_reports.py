@@ -105,6 +105,9 @@ def test_scores_report_content(pages):
     assert "No drift" in drift and "score: churn_probability" in drift and "days_since_last_purchase" in drift
     reasons = page[page.index('id="reasons-by-segment"'):page.index('id="drift"')]
     assert "<td" in reasons and " N " in reasons
+    # A year's value beside 90 days' read as a 75 % collapse: the span is named, and the plot compares like with like.
+    value = page[page.index('id="value-by-segment"'):page.index('id="reasons-by-segment"')]
+    assert "predicted value (90 d)" in value and "current value (365 d)" in value
 
 
 def test_list_report_content(pages):

@@ -187,15 +187,18 @@ def plot_segment_matrix(
     return ax
 
 
-def plot_value_by_segment(totals: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """Grouped bars per segment: current value (last 365 days) and predicted value (horizon).
+def plot_value_by_segment(totals: pd.DataFrame, horizon_days: int = 90, ax: Axes | None = None) -> Axes:
+    """Grouped bars per segment over the same span: the last 365 days' value at its pace for
+    ``horizon_days``, and the predicted value over the horizon (side by side, a year against 90
+    days read as a 75 % collapse).
 
     ``totals``: index = segment display names; columns ``current_value``, ``predicted_value``.
     """
     ax = ax or new_axes(7.0, 4.5)
     x = np.arange(len(totals))
-    ax.bar(x - 0.2, totals["current_value"].to_numpy(dtype=float), width=0.4, label="current value (last 365 days)")
-    ax.bar(x + 0.2, totals["predicted_value"].to_numpy(dtype=float), width=0.4, label="predicted value (horizon)")
+    ax.bar(x - 0.2, totals["current_value"].to_numpy(dtype=float) * horizon_days / 365, width=0.4,
+           label=f"last 365 days' value, pro rata for {horizon_days} days")
+    ax.bar(x + 0.2, totals["predicted_value"].to_numpy(dtype=float), width=0.4, label=f"predicted value, next {horizon_days} days")
     ax.set_xticks(x, [str(n) for n in totals.index], rotation=15, ha="right")
     ax.set(xlabel="segment", ylabel="total value (currency units)", title="Current vs predicted value by segment")
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:,.0f}")

@@ -459,11 +459,14 @@ def scores_report(scores: pd.DataFrame, sidecar: Mapping[str, Any] | None = None
     totals = totals.reindex([s for s in SEGMENTS if s in totals.index])
     shown = totals.rename(index=names)
     table = shown.reset_index(names="segment").assign(customers=scores["segment"].astype(str).value_counts().reindex(totals.index).to_numpy())
+    horizon = int(((sidecar.get("config") or {}).get("problem") or {}).get("horizon_days") or Config().problem.horizon_days)
     sections.append(_section("value-by-segment", "Current vs predicted value by segment", _grid(
-        figure_html(plots.plot_value_by_segment(shown)),
+        figure_html(plots.plot_value_by_segment(shown, horizon)),
         table_html(table[["segment", "customers", "current_value", "predicted_value", "value_at_risk"]].rename(columns={
-            "current_value": "current value (365 d)", "predicted_value": "predicted value", "value_at_risk": "value at risk"}),
-            {"customers": ",.0f", "current value (365 d)": ",.0f", "predicted value": ",.0f", "value at risk": ",.0f"},
+            "current_value": "current value (365 d)", "predicted_value": f"predicted value ({horizon} d)",
+            "value_at_risk": f"value at risk ({horizon} d)"}),
+            {"customers": ",.0f", "current value (365 d)": ",.0f", f"predicted value ({horizon} d)": ",.0f",
+             f"value at risk ({horizon} d)": ",.0f"},
             left=("segment",)),
     )))
     rows = []
