@@ -606,3 +606,18 @@ def test_a_windows_encoded_csv_gets_the_conversion_command(tmp_path: Path) -> No
         load_dataset(folder)
     assert f"Cannot read {folder / 'customers.csv'}: it is not UTF-8 text" in str(err.value)
     assert 'iconv -f cp1252 -t utf-8 "$f" > "utf8/$f"' in str(err.value)
+
+
+def test_blank_rows_of_a_spreadsheet_export_are_skipped_not_set_aside(tmp_path: Path) -> None:
+    # Excel leaves ";;" lines: they were set aside as "missing customer_id", and --strict failed on them.
+    folder = tmp_path / "blank"
+    folder.mkdir()
+    (folder / "customers.csv").write_text("customer_id;region\na;north\n;\nb;south\n")
+    (folder / "transactions.csv").write_text("customer_id;timestamp;amount\na;2024-01-05;5\n;;\n;;\n;2024-01-06;7\nb;2024-01-07;3\n;;\n")
+    ds = load_dataset(folder)
+    assert ds.summary["tables"]["customers"]["rows"] == 2 and ds.summary["tables"]["customers"]["quarantined"] == {}
+    # A row with data but no id is still set aside, and counted.
+    assert ds.summary["tables"]["transactions"]["rows"] == 3
+    assert ds.summary["tables"]["transactions"]["quarantined"] == {"missing customer_id": 1}
+    assert ds.summary["tables"]["transactions"]["blank_rows_skipped"] == 3
+    assert ds.summary["tables"]["customers"]["blank_rows_skipped"] == 1

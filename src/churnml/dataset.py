@@ -9,7 +9,7 @@ from typing import Mapping
 import duckdb
 import pandas as pd
 
-from churnml.io import _lit  # noqa: F401  (re-exported: the SQL builders quote literals with it)
+from churnml.io import _lit, _q  # noqa: F401  (re-exported: the SQL builders quote literals and names with them)
 from churnml.schema import TABLES
 
 _SQL_TYPES = {"id": "VARCHAR", "timestamp": "TIMESTAMP", "number": "DOUBLE", "text": "VARCHAR"}
@@ -131,6 +131,3 @@ def connect(config: "Config | None" = None) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _q(identifier: str) -> str:
-    """Quote an SQL identifier."""
-    return '"' + identifier.replace('"', '""') + '"'

@@ -67,6 +67,11 @@ def _lit(text: str) -> str:
     return "'" + str(text).replace("'", "''") + "'"
 
 
+def _q(identifier: str) -> str:
+    """Quote an SQL identifier (the one helper; ``churnml.dataset`` re-exports it too)."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
 def attach_source(con: duckdb.DuckDBPyConnection, path: Path, config: Config) -> dict[str, str]:
     """Create views ``raw_<table>`` in ``con`` for every contract table found in the source.
 

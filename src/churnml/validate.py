@@ -46,6 +46,8 @@ R_DUPLICATE_TX = "duplicate transaction_id"
 R_RESOLVED_BEFORE = "resolved_at before timestamp"
 R_BAD_SIGNUP = "unparseable signup_date (customer kept without a signup date)"
 R_OLD_SIGNUP = "signup_date before 1900 (customer kept without a signup date)"
+_BLANK = "_blank"
+"""Marks a row with every field empty while checking; such rows are skipped, not set aside."""
 # Reasons that report a row but keep it: dropping a customer would cascade to all their history.
 _KEPT = (R_BAD_SIGNUP, R_OLD_SIGNUP)
 
@@ -682,7 +684,12 @@ def _split_clean(
     Rows keep their input order. Nothing here reorders them (the duplicate search looks only at
     the keys that repeat, in a side query), so the clean table needs no sort on the way out.
     """
-    reason_sql = "CASE " + " ".join(reasons) + " END"
+    # Rows with every field empty (the ";;;" lines a spreadsheet export leaves) hold nothing: they
+    # are skipped and counted, not set aside as "missing customer_id" (which --strict fails on).
+    # First in the CASE, but cheap: the test stops at a row's first value.
+    raw_columns = [name for name, *_ in con.execute(f"DESCRIBE raw_{table}").fetchall()]
+    blank = " AND ".join(f"{_q(c)} IS NULL" for c in raw_columns)
+    reason_sql = f"CASE WHEN {blank} THEN {_lit(_BLANK)} " + " ".join(reasons) + " END"
     parsed = parsed or {}
     helpers = "".join(f", {sql} AS {name}" for name, sql in parsed.items())
     con.execute(
@@ -711,18 +718,20 @@ def _split_clean(
     )
     bad = con.execute(
         f"SELECT * EXCLUDE (_row_index, _reason{''.join(', ' + name for name in parsed)}), _reason AS reason FROM _checked_{table} "
-        "WHERE _reason IS NOT NULL ORDER BY _row_index"
+        f"WHERE _reason IS NOT NULL AND _reason <> {_lit(_BLANK)} ORDER BY _row_index"
     ).df()
-    n_raw = con.execute(f"SELECT count(*) FROM _checked_{table}").fetchone()[0]
+    n_raw, n_blank = con.execute(f"SELECT count(*), count(*) FILTER (_reason = {_lit(_BLANK)}) FROM _checked_{table}").fetchone()
     con.execute(f"DROP TABLE _checked_{table}")
     if len(bad):
         quarantine[table] = bad
     n_clean = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     stats[table] = {
-        "rows": int(n_raw),
+        "rows": int(n_raw - n_blank),
         "clean_rows": int(n_clean),
         "quarantined": {str(k): int(v) for k, v in bad["reason"].value_counts().sort_index().items()} if len(bad) else {},
     }
+    if n_blank:
+        stats[table]["blank_rows_skipped"] = int(n_blank)
 
 
 def _max_timestamp(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...]) -> pd.Timestamp | None:
