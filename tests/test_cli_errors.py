@@ -289,3 +289,12 @@ def test_help_shows_flags_without_a_value_type_and_arguments_in_capitals() -> No
         usage = next(line for line in result.output.splitlines() if "Usage:" in line)
         arguments = re.findall(r"\{(\w+)\}", usage)
         assert arguments and all(a.isupper() for a in arguments), usage
+
+
+def test_the_root_help_lists_every_exit_code_a_scheduler_can_see() -> None:
+    from churnml.cli import EXIT_RETRY
+
+    text = " ".join(CliRunner().invoke(get_app(), ["--help"], terminal_width=120).output.split())
+    for code in ("0 done", "1 validate --strict", "2 a mistake to fix", "3 score --fail-on-drift",
+                 f"{EXIT_RETRY} the MLflow store is busy", "130/143 stopped"):
+        assert code in text, code

@@ -26,7 +26,10 @@ app = typer.Typer(
     help=(
         "Churn and customer-value prediction.\n\n"
         "Typical flow: generate or bring DATA (a folder of CSV/Parquet files or a DuckDB file) → "
-        "validate → train → score → retention-list. `churnml demo` runs all of it on a sample."
+        "validate → train → score → retention-list. `churnml demo` runs all of it on a sample.\n\n"
+        "Exit codes: 0 done; 1 `validate --strict` set rows aside; 2 a mistake to fix (the message says what); "
+        "3 `score --fail-on-drift` found drift; 75 the MLflow store is busy, retry later; 130/143 stopped by "
+        "Ctrl-C/SIGTERM (no output half-written)."
     ),
     no_args_is_help=True,
     add_completion=False,
