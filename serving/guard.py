@@ -50,6 +50,7 @@ class RequestGuard:
         path = scope.get("path", "")
         if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
             rewrite = DOCS_REWRITES.get(path) if scope.get("method") == "GET" else None
+            send = _json_errors(send, scope, self.routes)  # POST /livez, a missing static file: JSON too
             return await self.app(scope, receive, _rewritten(send, rewrite) if rewrite else send)
         if self.settings is None:
             return await _respond(send, 503, self.problem)

@@ -215,6 +215,12 @@ def test_unknown_paths_and_wrong_methods_get_json_errors(client) -> None:
     assert response.json()["error"] == "GET is not allowed on /score; use POST."
     response = client.post("/model", headers=AUTH)  # FastAPI's own {"detail": ...} before
     assert response.status_code == 405 and response.json() == {"error": "POST is not allowed on /model; use GET."}
+    # The paths that need no key answered in plain text.
+    response = client.post("/livez")
+    assert response.status_code == 405 and response.json()["error"].startswith("POST is not allowed on /livez")
+    response = client.get("/static_content/nope.css")
+    assert response.status_code == 404 and response.json()["error"].startswith("There is no /static_content/nope.css.")
+    assert client.get("/livez").status_code == 200 and client.get("/docs.json").json()["info"]["title"] == "churnml"
 
 
 def test_oversized_body_and_wrong_content_type(client) -> None:
