@@ -94,6 +94,12 @@ def test_run_report_content(pages, trained_store):
     # the registered model's level shift is stated, with the means before and after, and what is left out
     assert "a level shift of " in page and "log-odds to the test cutoff&#x27;s churn rate" in page
     assert "as graded" in page and "left out of the models" in page and "account_manager (" in page
+    # What the numbers mean, in sentences, with this run's own figures.
+    model = result.churn_metrics["model"]
+    assert (f"the model ranks the churner as riskier {model['roc_auc']:.0%} of the time (ROC AUC; 50% is chance)"
+            in page)
+    assert f"churn {model['lift_at_10']:.1f} times as often as customers on average (lift)" in page
+    assert "The probabilities as graded." in page[page.index('id="calibration"'):]
 
 
 def test_scores_report_content(pages):

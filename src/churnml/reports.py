@@ -242,6 +242,28 @@ def _calibration_text(meta: Mapping[str, Any], metrics: Mapping[str, float], tag
     return text + ". The metrics and plots on this page are those of the model as graded."
 
 
+def _plain_words(tests: Mapping[str, Any]) -> str:
+    """The test metrics as sentences a manager reads (the tables below hold the numbers)."""
+    churn = (tests.get("churn") or {}).get("model") or {}
+    value = (tests.get("value") or {}).get("model") or {}
+    said = []
+    if churn.get("roc_auc") is not None:
+        said.append(f"Of a churner and a stayer picked at random, the model ranks the churner as riskier "
+                    f"{churn['roc_auc']:.0%} of the time (ROC AUC; 50% is chance).")
+    if churn.get("lift_at_10") is not None:
+        said.append(f"The 10% it ranks riskiest churn {churn['lift_at_10']:.1f} times as often as customers on average (lift)"
+                    + (f", and the riskiest 20% hold {churn['recall_at_20']:.0%} of all churners." if churn.get("recall_at_20") is not None
+                       else "."))
+    if churn.get("ece") is not None:
+        said.append(f"Its probabilities are off by {100 * churn['ece']:.1f} percentage points on average (ECE): "
+                    "of customers given 30%, about 30% churn.")
+    if value.get("top20_value_capture") is not None:
+        said.append(f"The 20% it expects to be worth most bring {value['top20_value_capture']:.0%} of the value over the horizon.")
+    if not said:
+        return ""
+    return '<p class="note">In plain words, on the test cutoff (customers the model never saw): ' + _e(" ".join(said)) + "</p>"
+
+
 def _key_values(pairs: Sequence[tuple[str, Any]]) -> str:
     rows = "".join(f'<tr><th class="l">{_e(k)}</th><td class="l">{_e(v)}</td></tr>' for k, v in pairs)
     return f"<table>{rows}</table>"
@@ -303,6 +325,7 @@ def run_report(run: Any) -> str:
         f"<p>Churn: grade {_e(grades.get('churn', '?'))} on ROC AUC against the best of the recency rule and RFM "
         f"logistic regression. Value: grade {_e(grades.get('value', '?'))} on normalized Gini against the historical "
         "spend rate.</p>",
+        _plain_words(tests),
         _grid(_metrics_table(tests.get("churn", {}), _CHURN_ROWS), _metrics_table(tests.get("value", {}), _VALUE_ROWS)),
     ))
     if data:
@@ -316,7 +339,11 @@ def run_report(run: Any) -> str:
             figure_html(_relabel(plots.plot_pr(churned, scores), "Precision-recall",
                                  "recall (share of churners found)", "precision (share of flagged who churn)")),
         )))
-        sections.append(_section("calibration", "Calibration", _grid(figure_html(plots.plot_calibration(churned, scores["model"])))))
+        sections.append(_section("calibration", "Calibration",
+                                 '<p class="note">The probabilities as graded. Before it was registered, the model\'s level was '
+                                 "shifted to the test cutoff's churn rate (see the overview), so the probabilities it gives "
+                                 "now run a little higher than these where observed churn lies above the diagonal.</p>",
+                                 _grid(figure_html(plots.plot_calibration(churned, scores["model"])))))
         sections.append(_section("gains-lift", "Cumulative gains and lift", _grid(
             figure_html(plots.plot_gains(churned, scores)),
             figure_html(_relabel(plots.plot_lift(churned, scores), None, None, "lift (churn rate in top share ÷ overall rate)")),
