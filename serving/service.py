@@ -198,6 +198,8 @@ class RetentionRow(BaseModel):
     predicted_value: float = Field(description="Expected value over the horizon: value_if_retained x (1 - churn_probability).",
                                    json_schema_extra={"example": 140.0})
     value_at_risk: float = Field(json_schema_extra={"example": 219.0})
+    contact_cost: float = Field(description="Cost of contacting this customer (its segment's, [targeting] contact_costs).",
+                                json_schema_extra={"example": 5.0})
     expected_benefit: float = Field(description="value_at_risk x success_rate - contact_cost.", json_schema_extra={"example": 60.7})
     reasons: list[str] = Field(json_schema_extra={"example": ["2 unresolved complaints"]})
     suggested_action: str = Field(json_schema_extra={"example": "Retain now: personal call from the account manager with a tailored offer"})
@@ -222,7 +224,8 @@ class RetentionSummary(BaseModel):
     candidates: int = Field(description="Of those, customers with a positive expected benefit.")
     selected: int = Field(description="Customers on the list.")
     limited_by: str = Field(description="budget, max_customers or none.")
-    contact_cost: float
+    contact_cost: float = Field(description="Cost of one contact, for segments without their own.")
+    contact_costs: dict[str, float] = Field(default_factory=dict, description="Cost of one contact per segment key.")
     success_rate: float
     total_cost: float
     expected_value_saved: float

@@ -243,3 +243,32 @@ def test_summary_by_segment_uses_the_unrounded_numbers() -> None:
     assert row["customers"] == 3 and row["expected_value_saved"] == pytest.approx(3 * 20.004 * 0.5, abs=1e-9)
     assert result.summary.expected_value_saved == pytest.approx(3 * 20.004 * 0.5, abs=1e-9)
     assert (result.customers["value_at_risk"] == 20.0).all()   # the list itself is in cents
+
+
+def test_contacts_cost_what_their_segment_says_and_the_budget_pays_for_them_in_rank_order() -> None:
+    # One cost for all: a call from the account manager priced like an automated e-mail.
+    scores = make_scores()
+    config = Config().replace(targeting={"contact_costs": {"high_value_at_risk": 40.0, "Fleeing low-value": 0.5}})
+    result = retention_list(scores, success_rate=0.3, config=config)
+    frame = result.customers
+    expected_cost = frame["segment"].map({"high_value_at_risk": 40.0, "fleeing_low_value": 0.5}).fillna(5.0)
+    assert frame["contact_cost"].tolist() == expected_cost.tolist()
+    np.testing.assert_allclose(frame["expected_benefit"], frame["value_at_risk"] * 0.3 - frame["contact_cost"], atol=0.01)
+    assert result.summary.total_cost == pytest.approx(frame["contact_cost"].sum())
+    assert result.summary.contact_costs["high_value_at_risk"] == 40.0 and result.summary.contact_costs["dormant"] == 5.0
+    by_segment = result.summary.by_segment.set_index("segment")["total_cost"]
+    assert by_segment.to_dict() == pytest.approx(frame.groupby("segment")["contact_cost"].sum().to_dict())
+    # Only high-value customers worth more than a call are listed from that segment.
+    listed = scores[scores["segment"] == "high_value_at_risk"]
+    assert (frame["segment"] == "high_value_at_risk").sum() == int((listed["value_at_risk"] * 0.3 - 40 >= 0.005).sum())
+    # The budget pays contacts in rank order and stops at the first it cannot pay.
+    budget = float(frame["contact_cost"].iloc[:7].sum()) + 0.1
+    capped = retention_list(scores, budget=budget, success_rate=0.3, config=config)
+    assert capped.customers["customer_id"].tolist() == frame["customer_id"].iloc[:7].tolist()
+    assert capped.summary.limited_by == "budget" and capped.summary.total_cost <= budget
+    # --contact-cost sets one cost for every segment again.
+    assert set(retention_list(scores, contact_cost=2, config=config).customers["contact_cost"]) == {2.0}
+    with pytest.raises(ConfigError, match=r"^\[targeting.contact_costs\]: Unknown segment 'vip'"):
+        retention_list(scores, config=Config().replace(targeting={"contact_costs": {"vip": 1.0}}))
+    with pytest.raises(ConfigError, match=r"^\[targeting.contact_costs\] dormant must be zero or more, got -1"):
+        retention_list(scores, config=Config().replace(targeting={"contact_costs": {"dormant": -1.0}}))

@@ -90,6 +90,11 @@ class SegmentsConfig:
 class TargetingConfig:
     contact_cost: float = 5.0
     """Cost of one retention contact, in the same currency as `amount`."""
+    contact_costs: Mapping[str, float] = field(default_factory=dict)
+    """Cost of one contact per segment, where it differs from ``contact_cost`` (a call from the
+    account manager against an automated e-mail), e.g. {high_value_at_risk = 40,
+    fleeing_low_value = 0.5}; keys are segment keys or display names. ``--contact-cost`` sets
+    one cost for every segment instead."""
     success_rate: float = 0.3
     """Share of contacted at-risk customers that a contact keeps."""
     skip_segments: tuple[str, ...] = ("loyal_high_value",)

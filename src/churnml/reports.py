@@ -30,6 +30,7 @@ from churnml import plots
 from churnml.config import Config
 from churnml.features import plural_counts
 from churnml.segments import RISK_TIERS, SEGMENT_MATRIX, SEGMENTS, VALUE_TIERS, segment_names
+from churnml.targeting import contact_cost_text
 
 RUN_SECTIONS: tuple[str, ...] = (
     "overview", "model-vs-baselines", "roc-pr", "calibration", "gains-lift",
@@ -578,7 +579,8 @@ def list_report(customers: pd.DataFrame, summary: Mapping[str, Any], config: Con
     sections = [_section("overview", "Overview", _key_values([
         ("customers on the list", f"{len(customers):,}"),
         ("from scores", summary.get("scores", "?")),
-        ("assumptions", f"contact cost {contact_cost:g}, success rate {success_rate:g}"),
+        ("assumptions", f"contact cost {contact_cost_text(contact_cost, summary.get('contact_costs') or {}, names)}, "
+                        f"success rate {success_rate:g}"),
     ]))]
     limited = {"budget": "stopped by the budget", "max_customers": "stopped by the maximum count", "none": "every candidate"}
     skipped = [(f"left out: {names.get(key, key)} (action is no retention contact)", f"{n:,}")
@@ -596,7 +598,10 @@ def list_report(customers: pd.DataFrame, summary: Mapping[str, Any], config: Con
         ("expected ROI", "–" if roi is None else f"{roi:.1%}"),
     ])))
     value_at_risk = customers["value_at_risk"].to_numpy(dtype=float) if len(customers) else np.empty(0)
-    cost = np.arange(1, len(value_at_risk) + 1) * contact_cost
+    if "contact_cost" in customers.columns:  # per segment ([targeting] contact_costs)
+        cost = np.cumsum(customers["contact_cost"].to_numpy(dtype=float))
+    else:
+        cost = np.arange(1, len(value_at_risk) + 1) * contact_cost
     saved = np.cumsum(value_at_risk * success_rate)
     roi_parts = [_missing("The list is empty: nothing to plot.")] if len(customers) == 0 else [
         '<p class="note">Going down the list in rank order: what each extra budget buys. The curve flattens where '

@@ -2,7 +2,8 @@
 
 The expected net benefit of contacting a customer is
 ``value_at_risk × success_rate − contact_cost``: of the value the customer takes away by leaving,
-a contact saves the share ``success_rate``, and costs ``contact_cost`` either way. Only customers
+a contact saves the share ``success_rate``, and costs ``contact_cost`` either way (per segment
+with ``[targeting] contact_costs``: a call costs more than an e-mail). Only customers
 with a positive benefit are listed, best first; the list stops at the budget (total contact cost)
 or at the maximum count, whichever comes first. Segments whose suggested action is no retention
 contact (``[targeting] skip_segments``; by default loyal high-value customers, "reward, do not
@@ -49,6 +50,7 @@ LIST_COLUMNS: tuple[str, ...] = (
     "value_if_retained",
     "predicted_value",
     "value_at_risk",
+    "contact_cost",
     "expected_benefit",
     "reasons",
     "suggested_action",
@@ -57,7 +59,8 @@ LIST_COLUMNS: tuple[str, ...] = (
 when the scores have them). ``value_if_retained`` = ``predicted_value + value_at_risk``: what the
 customer brings over the horizon if they stay; ``predicted_value`` is that times 1 - p."""
 OPTIONAL_COLUMNS: tuple[str, ...] = ("as_of", "risk_tier", "lifecycle_stage")
-DECIMALS = {"churn_probability": 4, "value_if_retained": 2, "predicted_value": 2, "value_at_risk": 2, "expected_benefit": 2}
+DECIMALS = {"churn_probability": 4, "value_if_retained": 2, "predicted_value": 2, "value_at_risk": 2, "contact_cost": 2,
+            "expected_benefit": 2}
 """Rounding of the list's numbers: a probability to 0.01 %, money to the cent."""
 
 
@@ -78,9 +81,12 @@ class RetentionSummary:
     limited_by : str
         ``"budget"``, ``"max_customers"`` or ``"none"`` (every candidate fits).
     contact_cost, success_rate : float
-        The assumptions used.
+        The assumptions used (``contact_cost``: for segments without their own).
+    contact_costs : dict
+        Segment key -> cost of one contact, for every segment (``[targeting] contact_costs``
+        filled in with ``contact_cost``).
     total_cost : float
-        ``selected × contact_cost``.
+        The sum of the selected customers' contact costs.
     expected_value_saved : float
         Sum of ``value_at_risk × success_rate`` over the list.
     expected_net_benefit : float
@@ -106,6 +112,7 @@ class RetentionSummary:
     expected_net_benefit: float
     roi: float | None
     by_segment: pd.DataFrame = field(repr=False)
+    contact_costs: dict[str, float] = field(default_factory=dict)
     budget: float | None = None
     max_customers: int | None = None
     segments: tuple[str, ...] = ()
@@ -115,7 +122,7 @@ class RetentionSummary:
         """JSON-ready form."""
         out = {k: getattr(self, k) for k in (
             "budget", "max_customers", "segments", "min_value",
-            "scored", "skipped", "candidates", "selected", "limited_by", "contact_cost", "success_rate",
+            "scored", "skipped", "candidates", "selected", "limited_by", "contact_cost", "contact_costs", "success_rate",
             "total_cost", "expected_value_saved", "expected_net_benefit", "roi",
         )}
         out["segments"] = list(self.segments)
@@ -253,6 +260,7 @@ def retention_list(
     [[1, 'a', 175.0]]
     """
     config = config or Config()
+    costs = segment_costs(config, contact_cost)
     contact_cost = config.targeting.contact_cost if contact_cost is None else contact_cost
     success_rate = config.targeting.success_rate if success_rate is None else success_rate
     _check_arguments(budget, max_customers, contact_cost, success_rate, min_value)
@@ -282,7 +290,8 @@ def retention_list(
     if min_value is not None:
         keep &= value_at_risk >= min_value
     scored = int(keep.sum())
-    benefit = value_at_risk * success_rate - contact_cost
+    cost = segment_keys.map(costs).to_numpy(dtype=float)
+    benefit = value_at_risk * success_rate - cost
     keep &= np.round(benefit, DECIMALS["expected_benefit"]) > 0  # a benefit the list would show as 0.00 is none
     candidates = int(keep.sum())
 
@@ -293,8 +302,9 @@ def retention_list(
 
     limited_by = "none"
     limit = len(index)
-    if budget is not None and contact_cost > 0:
-        affordable = int(math.floor(budget / contact_cost + 1e-9))
+    if budget is not None:
+        # The list is a prefix of the ranking: it stops at the first contact the budget cannot pay.
+        affordable = int(np.searchsorted(np.cumsum(cost[index]), budget + 1e-9, side="right"))
         if affordable < limit:
             limit, limited_by = affordable, "budget"
     if max_customers is not None and max_customers < limit:
@@ -315,16 +325,17 @@ def retention_list(
         "value_if_retained": predicted_value + value_at_risk[index],
         "predicted_value": predicted_value,
         "value_at_risk": value_at_risk[index],
+        "contact_cost": cost[index],
         "expected_benefit": benefit[index],
         "reasons": chosen["reasons"].fillna("").astype(str).to_numpy(),
         "suggested_action": segment_keys.iloc[index].map(actions).to_numpy(),
     })
     customers = customers.drop(columns=[c for c in OPTIONAL_COLUMNS if c not in scores.columns])
 
-    total_cost = float(len(index) * contact_cost)
+    total_cost = float(cost[index].sum())
     saved = float((value_at_risk[index] * success_rate).sum())
     net = saved - total_cost
-    by_segment = _by_segment(customers, contact_cost, success_rate, names, actions)
+    by_segment = _by_segment(customers, success_rate, names, actions)
     customers = customers.round(DECIMALS)  # the totals use the unrounded numbers
     summary = RetentionSummary(
         scored=scored,
@@ -339,6 +350,7 @@ def retention_list(
         expected_net_benefit=net,
         roi=net / total_cost if total_cost > 0 else None,
         by_segment=by_segment,
+        contact_costs=costs,
         budget=None if budget is None else float(budget),
         max_customers=max_customers,
         segments=tuple(wanted) if segments else (),
@@ -347,9 +359,41 @@ def retention_list(
     return RetentionList(customers=customers, summary=summary)
 
 
+def segment_costs(config: Config, contact_cost: float | None = None) -> dict[str, float]:
+    """Segment key -> cost of one contact: ``contact_cost`` for all when given (``--contact-cost``),
+    else ``[targeting] contact_costs`` where set and ``[targeting] contact_cost`` elsewhere.
+
+    Raises
+    ------
+    ConfigError
+        An unknown segment or a cost that is not a number of zero or more.
+    """
+    if contact_cost is not None:
+        return {key: float(contact_cost) for key in SEGMENTS}
+    costs = {key: float(config.targeting.contact_cost) for key in SEGMENTS}
+    for name, value in config.targeting.contact_costs.items():
+        try:
+            key = resolve_segment(name, config)
+        except ConfigError as exc:
+            raise ConfigError(f"[targeting.contact_costs]: {exc}") from None
+        if _check_number(value, f"[targeting.contact_costs] {name}") < 0:
+            raise ConfigError(f"[targeting.contact_costs] {name} must be zero or more, got {value:g}.")
+        costs[key] = float(value)
+    return costs
+
+
+def contact_cost_text(default: float, costs: dict[str, float], names: dict[str, str]) -> str:
+    """``5`` or ``5 (High-value at risk 40, Fleeing low-value 0.5)``: the segments that cost otherwise.
+
+    >>> contact_cost_text(5, {"dormant": 5.0, "potential": 0.5}, {"potential": "Potential"})
+    '5 (Potential 0.5)'
+    """
+    other = [f"{names.get(key, key)} {cost:g}" for key, cost in costs.items() if cost != default]
+    return f"{default:g}" + (f" ({', '.join(other)})" if other else "")
+
+
 def _by_segment(
     customers: pd.DataFrame,
-    contact_cost: float,
     success_rate: float,
     names: dict[str, str],
     actions: dict[str, str],
@@ -359,7 +403,7 @@ def _by_segment(
         part = customers[customers["segment"] == key]
         if part.empty:
             continue
-        cost = float(len(part) * contact_cost)
+        cost = float(part["contact_cost"].sum())
         saved = float(part["value_at_risk"].sum() * success_rate)
         rows.append({
             "segment": key,

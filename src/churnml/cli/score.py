@@ -77,7 +77,10 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, hor
     headline.add_row(f"expected value saved (next {horizon} days)", f"{summary.expected_value_saved:,.2f}")
     headline.add_row("expected net benefit", f"{summary.expected_net_benefit:,.2f}")
     headline.add_row("expected ROI", "–" if summary.roi is None else f"{summary.roi:.1%}")
-    headline.add_row("assumptions", f"contact cost {summary.contact_cost:g}, success rate {summary.success_rate:g}")
+    from churnml.targeting import contact_cost_text
+
+    headline.add_row("assumptions", f"contact cost {contact_cost_text(summary.contact_cost, summary.contact_costs, names)}, "
+                                    f"success rate {summary.success_rate:g}")
     console.print(headline)
     for key, n in summary.skipped.items():
         console.print(f"Left out {n:,} {names[key]} customers: their suggested action is no retention contact "
@@ -323,7 +326,7 @@ def retention_list_command(
     budget: Annotated[Optional[float], typer.Option("--budget", help="Total contact cost allowed; the list stops before exceeding it [default: no limit].")] = None,
     max_customers: Annotated[Optional[int], typer.Option("--max-customers", help="At most this many customers [default: no limit].")] = None,
     contact_cost: Annotated[
-        Optional[float], typer.Option("--contact-cost", help="Cost of one contact [config: targeting.contact_cost, 5].")
+        Optional[float], typer.Option("--contact-cost", help="Cost of one contact, for every segment [config: targeting.contact_cost, 5, and per segment [targeting.contact_costs]].")
     ] = None,
     success_rate: Annotated[
         Optional[float],
@@ -345,8 +348,8 @@ def retention_list_command(
 
     - OUT: rank, customer_id, as_of, segment, segment_name, risk_tier, lifecycle_stage,
       churn_probability, value_if_retained, predicted_value (value_if_retained × (1 −
-      churn_probability)), value_at_risk (value_if_retained × churn_probability),
-      expected_benefit, reasons, suggested_action (CSV unless OUT ends in .parquet or --format
+      churn_probability)), value_at_risk (value_if_retained × churn_probability), contact_cost
+      (the segment's), expected_benefit, reasons, suggested_action (CSV unless OUT ends in .parquet or --format
       says so; UTF-8 with a byte-order mark, so that spreadsheets show accents and € right);
       money in the currency of your amounts, over the horizon (90 days by default);
     - OUT.json: the summary printed below (customers selected, total cost, expected value saved,
@@ -384,8 +387,8 @@ def retention_list_command(
     show_retention_summary(result, cfg, horizon_days=horizon)
     if result.summary.selected == 0 and result.summary.candidates > 0:
         console.print(
-            f"[yellow]Nobody selected.[/yellow] The budget ({budget:,.2f}) is below the cost of one contact "
-            f"({result.summary.contact_cost:,.2f}); {result.summary.candidates:,} customers would pay off. Raise --budget.",
+            f"[yellow]Nobody selected.[/yellow] The budget ({budget:,.2f}) is below the cost of the first contact on the "
+            f"list; {result.summary.candidates:,} customers would pay off. Raise --budget.",
             markup=True,
         )
     elif result.summary.selected == 0:
