@@ -472,7 +472,7 @@ def _fail_if_unreadable(
             setting = 'set [input] date_format in the config (e.g. "%d.%m.%Y" for 31.12.2024)'
         else:
             setting = (f"add their format to [input] date_format (now {list(inputs.date_formats)}; a list is allowed, "
-                       '"%y" reads two-digit years, "%m/%d" and "%d/%m" put month and day in either order)')
+                       '"%y" reads two-digit years; check the order of day and month)')
     else:
         what = "a number (e.g. 12.5 or 1,234.50)"
         setting = ("set [input] decimal_comma = true in the config for 1.234,56" if not inputs.decimal_comma

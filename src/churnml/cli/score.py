@@ -387,8 +387,10 @@ def retention_list_command(
     show_retention_summary(result, cfg, horizon_days=horizon)
     if result.summary.selected == 0 and result.summary.candidates > 0:
         console.print(
-            f"[yellow]Nobody selected.[/yellow] The budget ({budget:,.2f}) is below the cost of the first contact on the "
-            f"list; {result.summary.candidates:,} customers would pay off. Raise --budget.",
+            f"[yellow]Nobody selected.[/yellow] The budget ({budget:,.2f}) is below the cost of "
+            + (f"one contact ({result.summary.contact_cost:,.2f})" if len(set(result.summary.contact_costs.values())) == 1
+               else "the first contact on the list")
+            + f"; {result.summary.candidates:,} customers would pay off. Raise --budget.",
             markup=True,
         )
     elif result.summary.selected == 0:
