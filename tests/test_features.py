@@ -228,6 +228,9 @@ def test_render_reason_examples(features: pd.DataFrame) -> None:
     # Net refunds read "spent -52 in the last 30 days"
     assert render_reason(specs["monetary_30d"], {"monetary_30d": -52.4}) == "refunded 52 more than bought in the last 30 days"
     assert render_reason(specs["monetary_30d"], {"monetary_30d": 1234.0}) == "spent 1,234 in the last 30 days"
+    # One account manager change is said by "changed N days ago"; the count is a reason from two on.
+    assert [render_reason(specs["account_manager_changes_365d"], {"account_manager_changes_365d": n}) for n in (1.0, 2.0)] == [
+        "", "2 account manager changes in the last year"]
     # Less than a day before the cutoff read "complained 0 days ago"
     assert [render_reason(specs["days_since_last_complaint"], {"days_since_last_complaint": d}) for d in (0.3, 1.0, 10.2)] == [
         "complained within the last day", "complained 1 day ago", "complained 10 days ago"]

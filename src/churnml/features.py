@@ -737,7 +737,9 @@ def _service_features(columns: frozenset[str], add: Callable[..., None]) -> None
         0, "account manager changed {days_since_account_manager_change:.0f} days ago", never, side=-1)
     add("account_manager_changes_365d", "COALESCE(sa.am_changes_365d, 0)",
         f"Number of '{ACCOUNT_MANAGER_CHANGE}' service events in the 365 days before the cutoff.", se, "365d",
-        0, "{account_manager_changes_365d:.0f} account manager changes in the last year", side=+1)
+        # One change is what "account manager changed N days ago" says already: the count is a
+        # reason from two on (customers got both sentences for the same change).
+        0, "{account_manager_changes_365d:.0f} account manager changes in the last year", side=+1, bound=1)
     # Higher = better. A transparent heuristic, not a fitted model: start at 60, move 10 points
     # per satisfaction step away from a neutral 3, lose 10 per unresolved complaint (up to 3),
     # 5 per complaint in the last 90 days (up to 4) and up to 10 for slow resolution (30+ days).
