@@ -392,7 +392,7 @@ def _relabel(ax: Axes, title: str | None, xlabel: str | None, ylabel: str | None
 
 
 def _data_summary(summary: Mapping[str, Any] | None, params: Mapping[str, str]) -> str:
-    rows = [(label, params[key]) for key, label in (
+    rows = [(label, f"{int(params[key]):,}" if str(params[key]).isdigit() else params[key]) for key, label in (
         ("rows_train", "training rows (customer × cutoff)"), ("rows_validation", "validation rows"),
         ("rows_test", "test rows"), ("n_features", "features"), ("data_fingerprint", "data fingerprint"),
     ) if key in params]
