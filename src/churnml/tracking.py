@@ -604,8 +604,9 @@ def champion_versions() -> tuple[str | None, str | None]:
 
 @contextmanager
 def promotion_lock() -> Iterator[None]:
-    """Held while a run compares itself with the champions and moves the aliases (a SQLite store;
-    a tracking server orders its own writes)."""
+    """Held while a run compares itself with the champions and moves the aliases, and by `promote`.
+    A file lock beside a SQLite store; with a tracking server there is none to take, so do not
+    let trains on one server overlap."""
     database = _sqlite_database(tracking_uri())
     if database is None:
         yield
