@@ -125,7 +125,21 @@ def _openapi_for_callers(body: bytes) -> bytes:
             for code, text in answers.items():
                 if method == "post" or code == "401":
                     operation.setdefault("responses", {}).setdefault(code, {**error, "description": text})
+            body = operation.get("requestBody")
+            if method == "post" and isinstance(body, dict):
+                _body_as_accepted(body)
     return json.dumps(spec).encode("utf-8")
+
+
+def _body_as_accepted(body: dict) -> None:
+    """A POST body's schema as the route takes it: the body is required (an empty one is a 400),
+    and an optional field may be null (BentoML's inline copy of the schema drops the null that
+    the component schema has, so a valid ``{"budget": null}`` read as invalid)."""
+    body["required"] = True
+    for media in (body.get("content") or {}).values():
+        for prop in ((media.get("schema") or {}).get("properties") or {}).values():
+            if isinstance(prop, dict) and "default" in prop and prop["default"] is None and "type" in prop:
+                prop["nullable"] = True
 
 
 DOCS_REWRITES = {"/": _without_tracking, "/docs.json": _openapi_for_callers}

@@ -395,6 +395,12 @@ def test_docs_page_has_no_third_party_tracking_and_the_schema_has_the_key(client
     score = spec["paths"]["/score"]["post"]
     assert score["security"] == [{"bearer": []}] and {"401", "413", "415"} <= set(score["responses"])
     assert "security" not in spec["paths"].get("/livez", {}).get("get", {})
+    # The body is required (an empty one is a 400), and optional fields may be null, as the route takes them.
+    listing = spec["paths"]["/retention_list"]["post"]["requestBody"]
+    assert listing["required"] is True
+    fields = listing["content"]["application/json"]["schema"]["properties"]
+    assert fields["budget"].get("nullable") is True and fields["min_value"].get("nullable") is True
+    assert client.post("/retention_list", json={"budget": 500, "min_value": None}, headers=AUTH).status_code == 200
 
 
 def test_control_characters_in_logged_paths_are_escaped(service_module) -> None:
