@@ -494,6 +494,11 @@ def test_dates_and_numbers_written_the_local_way_read_with_input_settings(tmp_pa
     assert ds.quarantine["transactions"]["timestamp"].tolist() == ["29.02.2024 13:45", "31.02.2024"]  # as written
     assert ds.attributes["monthly_fee"] == "numeric"
     assert ds.con.execute("SELECT list(monthly_fee ORDER BY customer_id) FROM customers").fetchone()[0] == [34.99, 9.5]
+    # A grouped number never starts with a 0 group: a decimal-point share in such an export stays a share.
+    pd.DataFrame({"customer_id": ["a", "b"], "signup_date": ["01.12.2023", "15.01.2024"], "discount": ["0.125", "0,5"]}).to_csv(
+        folder / "customers.csv", sep=";", index=False)
+    shares = load_dataset(folder, load_config(config)).con.execute("SELECT list(discount ORDER BY customer_id) FROM customers")
+    assert shares.fetchone()[0] == [0.125, 0.5]
     config.write_text('[input]\ndate_format = "dd.mm.yyyy"\n')
     with pytest.raises(ConfigError, match=r"\[input\] date_format must be a strftime format such as"):
         load_config(config)

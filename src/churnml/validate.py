@@ -312,7 +312,9 @@ _GROUP_SPACES = "\u00a0\u202f"  # no-break and narrow no-break space (French, Sw
 def _number_pattern(group: str, decimal: str) -> str:
     """A number with thousands grouped by ``group`` characters (or not grouped) and ``decimal``
     as the decimal mark; a currency sign or code before or after it, a minus before or after it."""
-    number = rf"(?:[0-9]{{1,3}}(?:[{group}{_GROUP_SPACES} '][0-9]{{3}})+|[0-9]+)(?:[{decimal}][0-9]+)?"
+    # A grouped number never starts with a 0 group: with decimal_comma, "0.125" is no 125 (it stays
+    # as written, and reads as the decimal-point 0.125).
+    number = rf"(?:[1-9][0-9]{{0,2}}(?:[{group}{_GROUP_SPACES} '][0-9]{{3}})+|[0-9]+)(?:[{decimal}][0-9]+)?"
     return rf"[-+]?{_CURRENCY}?\s*[-+]?{number}\s*{_CURRENCY}?-?"
 
 
