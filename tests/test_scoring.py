@@ -321,6 +321,19 @@ def test_cli_scores_with_the_champion_from_mlflow(sample_dir: Path, tmp_path: Pa
     assert "\nWhy\n" not in result.output and "┃ reasons" in result.output
     assert any(line.rstrip(" │").endswith(first["reasons"].split("; ")[0]) for line in result.output.splitlines())
 
+    # A do-not-contact list: a text file of ids, or a table with customer_id; never on the list.
+    (tmp_path / "optout.txt").write_text(f"{first['customer_id']}\n\n")
+    pd.DataFrame({"id": ["x"]}).to_csv(tmp_path / "wrong.csv", index=False)
+    barred = runner.invoke(get_app(), ["retention-list", "scores.csv", "--out", "list2.csv", "--budget", "50", "--exclude", "optout.txt"])
+    assert barred.exit_code == 0, barred.output
+    assert first["customer_id"] not in set(pd.read_csv(tmp_path / "list2.csv", dtype={"customer_id": str})["customer_id"])
+    summary = json.loads((tmp_path / "list2.csv.json").read_text())
+    assert summary["excluded"] == 1 and summary["exclude_files"] == ["optout.txt"]
+    assert "left out: on an --exclude list" in barred.output
+    wrong = runner.invoke(get_app(), ["retention-list", "scores.csv", "--out", "list3.csv", "--exclude", "wrong.csv"])
+    assert wrong.exit_code == 2 and "wrong.csv has no customer_id column (columns: id)" in " ".join(wrong.stderr.split())
+    assert not (tmp_path / "list3.csv").exists()
+
     result = runner.invoke(get_app(), ["retention-list", "scores.csv", "--out", "list.csv", "--success-rate", "1.5"])
     assert result.exit_code == 2
     assert "Error: Success rate must be in (0, 1], got 1.5." in result.output

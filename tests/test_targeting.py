@@ -272,3 +272,15 @@ def test_contacts_cost_what_their_segment_says_and_the_budget_pays_for_them_in_r
         retention_list(scores, config=Config().replace(targeting={"contact_costs": {"vip": 1.0}}))
     with pytest.raises(ConfigError, match=r"^\[targeting.contact_costs\] dormant must be zero or more, got -1"):
         retention_list(scores, config=Config().replace(targeting={"contact_costs": {"dormant": -1.0}}))
+
+
+def test_customers_on_an_exclusion_list_are_never_listed() -> None:
+    # A do-not-contact list (opted out, contacted last month) is what every monthly list starts from.
+    scores = make_scores()
+    full = retention_list(scores, contact_cost=5, success_rate=0.3)
+    barred = set(full.customers["customer_id"].iloc[[0, 2, 5]]) | {"not-a-customer"}
+    result = retention_list(scores, contact_cost=5, success_rate=0.3, exclude=barred)
+    assert not barred & set(result.customers["customer_id"])
+    assert result.customers["customer_id"].tolist() == [c for c in full.customers["customer_id"] if c not in barred]
+    assert result.summary.excluded == 3 and result.summary.to_dict()["excluded"] == 3
+    assert result.summary.scored == full.summary.scored - 3

@@ -412,6 +412,29 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DataError(f"Cannot read {path}: {exc}. Is it a Parquet or CSV file written by churnml?") from None
 
 
+def read_ids(path: str | Path) -> set[str]:
+    """Customer ids listed in ``path``: a CSV or Parquet table with a ``customer_id`` column, or
+    a text file with one id per line (a do-not-contact list, say). Ids are text, as written.
+
+    Raises
+    ------
+    DataError
+        A missing file, or a table without ``customer_id``.
+    """
+    path = Path(path)
+    if path.suffix.lower() in (".csv", ".parquet"):
+        table = read_table(path)
+        if "customer_id" not in table.columns:
+            raise DataError(f"{path} has no customer_id column (columns: {', '.join(map(str, table.columns[:10]))}). "
+                            "Give a table with a customer_id column, or a text file with one id per line.")
+        ids = table["customer_id"].dropna().astype(str)
+    else:
+        if not path.is_file():
+            raise DataError(f"File {path} does not exist. Check the path.")
+        ids = pd.Series(path.read_text(encoding="utf-8-sig").splitlines())
+    return {i.strip() for i in ids if i.strip()}
+
+
 def _read_csv(path: Path) -> pd.DataFrame:
     """A CSV written by churnml, with ``customer_id`` as the text it was written as: "0002014"
     stays "0002014" (not the number 2014) and "NA" or "null" are ids, not missing values."""

@@ -585,6 +585,8 @@ def list_report(customers: pd.DataFrame, summary: Mapping[str, Any], config: Con
     limited = {"budget": "stopped by the budget", "max_customers": "stopped by the maximum count", "none": "every candidate"}
     skipped = [(f"left out: {names.get(key, key)} (action is no retention contact)", f"{n:,}")
                for key, n in (summary.get("skipped") or {}).items()]
+    if summary.get("excluded"):
+        skipped.append(("left out: on an --exclude list", f"{summary['excluded']:,}"))
     sections.append(_section("retention-summary", "Summary", _key_values([
         *skipped,
         ("customers considered", f"{summary.get('scored', 0):,}"),

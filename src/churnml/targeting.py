@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -71,7 +71,7 @@ class RetentionSummary:
     Attributes
     ----------
     scored : int
-        Customers in the scores (after the segment and minimum-value filters).
+        Customers in the scores (after the segment, exclusion and minimum-value filters).
     skipped : dict
         Segment key -> customers left out because the segment is in ``skip_segments``.
     candidates : int
@@ -96,6 +96,8 @@ class RetentionSummary:
     by_segment : pandas.DataFrame
         One row per segment on the list: ``segment``, ``name``, ``customers``, ``total_cost``,
         ``expected_value_saved``, ``expected_net_benefit``, ``suggested_action``.
+    excluded : int
+        Scored customers left out because their id is on an exclusion list (``exclude``).
     budget, max_customers, segments, min_value
         What was asked for (None / empty: no limit), so the summary file says what the list answers.
     """
@@ -113,6 +115,7 @@ class RetentionSummary:
     roi: float | None
     by_segment: pd.DataFrame = field(repr=False)
     contact_costs: dict[str, float] = field(default_factory=dict)
+    excluded: int = 0
     budget: float | None = None
     max_customers: int | None = None
     segments: tuple[str, ...] = ()
@@ -122,7 +125,7 @@ class RetentionSummary:
         """JSON-ready form."""
         out = {k: getattr(self, k) for k in (
             "budget", "max_customers", "segments", "min_value",
-            "scored", "skipped", "candidates", "selected", "limited_by", "contact_cost", "contact_costs", "success_rate",
+            "scored", "skipped", "excluded", "candidates", "selected", "limited_by", "contact_cost", "contact_costs", "success_rate",
             "total_cost", "expected_value_saved", "expected_net_benefit", "roi",
         )}
         out["segments"] = list(self.segments)
@@ -213,6 +216,7 @@ def retention_list(
     segments: Sequence[str] | None = None,
     min_value: float | None = None,
     config: Config | None = None,
+    exclude: Iterable[str] = (),
 ) -> RetentionList:
     """Rank customers by the expected net benefit of a retention contact.
 
@@ -234,6 +238,8 @@ def retention_list(
         segment but ``config.targeting.skip_segments``.
     min_value : float, optional
         Keep only customers whose ``value_at_risk`` is at least this.
+    exclude : iterable of str, optional
+        Customer ids never to list: do not contact, opted out, contacted last month.
     config : Config, optional
         Targeting defaults, segment names and actions.
 
@@ -286,6 +292,8 @@ def retention_list(
 
     keep = segment_keys.isin(wanted).to_numpy().copy()
     skipped = {key: int(n) for key, n in segment_keys[~keep].value_counts().items()} if not segments else {}
+    excluded = scores["customer_id"].astype(str).isin(set(map(str, exclude))).to_numpy()
+    keep &= ~excluded
     value_at_risk = pd.to_numeric(scores["value_at_risk"]).to_numpy(dtype=float)
     if min_value is not None:
         keep &= value_at_risk >= min_value
@@ -351,6 +359,7 @@ def retention_list(
         roi=net / total_cost if total_cost > 0 else None,
         by_segment=by_segment,
         contact_costs=costs,
+        excluded=int(excluded.sum()),
         budget=None if budget is None else float(budget),
         max_customers=max_customers,
         segments=tuple(wanted) if segments else (),

@@ -67,6 +67,8 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, hor
     names = segment_names(config)
     for key, n in summary.skipped.items():
         headline.add_row(f"left out: {names[key]}", f"{n:,}")
+    if summary.excluded:
+        headline.add_row("left out: on an --exclude list", f"{summary.excluded:,}")
     headline.add_row("customers considered", f"{summary.scored:,}")
     headline.add_row("with a positive expected benefit", f"{summary.candidates:,}")
     headline.add_row("selected", f"{summary.selected:,} ({limit[summary.limited_by]})")
@@ -337,6 +339,10 @@ def retention_list_command(
         typer.Option("--segment", help="Only this segment (key or display name); repeat or comma-separate for several."),
     ] = None,
     min_value: Annotated[Optional[float], typer.Option("--min-value", help="Only customers with at least this value at risk.")] = None,
+    exclude: Annotated[
+        Optional[list[Path]],
+        typer.Option("--exclude", help="Customers never to list (do not contact, opted out, contacted last month): a CSV/Parquet with a customer_id column, or a text file with one id per line; repeat for several."),
+    ] = None,
     fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="csv or parquet [default: from the --out suffix (.csv or .parquet), else csv].")] = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -364,12 +370,14 @@ def retention_list_command(
     from churnml.targeting import retention_list
 
     cfg = load_config(config)
-    io.check_output_file(out, "--out", [scores, f"{scores}.json"], example="retention_list.csv")
-    io.check_output_file(out.with_name(out.name + ".json"), "The summary file", [scores, f"{scores}.json"], example=None)
+    inputs = [scores, f"{scores}.json", *(exclude or [])]
+    io.check_output_file(out, "--out", inputs, example="retention_list.csv")
+    io.check_output_file(out.with_name(out.name + ".json"), "The summary file", inputs, example=None)
     fmt = io.format_for(out, fmt, default="csv")
     segments = [part.strip() for value in (segment or []) for part in value.split(",") if part.strip()]
     table = io.read_table(scores)
     refuse_a_list(scores, table, "pass the scores file `churnml score` wrote.")
+    excluded = set().union(*(io.read_ids(path) for path in exclude or []))
     result = retention_list(
         table,
         budget=budget,
@@ -379,10 +387,12 @@ def retention_list_command(
         segments=segments or None,
         min_value=min_value,
         config=cfg,
+        exclude=excluded,
     )
     horizon = scores_horizon(scores, cfg.problem.horizon_days)
     written = io.write_table(result.customers, out, fmt, spreadsheet=True)
-    summary_path = io.write_json({"scores": str(scores), "horizon_days": horizon, **result.summary.to_dict()},
+    summary_path = io.write_json({"scores": str(scores), "horizon_days": horizon,
+                                  "exclude_files": [str(path) for path in exclude or []], **result.summary.to_dict()},
                                  out.with_name(out.name + ".json"))
     show_retention_summary(result, cfg, horizon_days=horizon)
     if result.summary.selected == 0 and result.summary.candidates > 0:
