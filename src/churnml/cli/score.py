@@ -156,7 +156,7 @@ def score_command(
     master: MasterOpt = None,
     partition_by: Annotated[
         Optional[list[str]],
-        typer.Option("--partition-by", help="With --engine spark: score columns to partition the folder by, e.g. segment "
+        typer.Option("--partition-by", metavar="COLUMN", help="With --engine spark: score columns to partition the folder by, e.g. segment "
                      "(repeat or comma-separate)."),
     ] = None,
 ) -> None:
@@ -336,12 +336,12 @@ def retention_list_command(
     ] = None,
     segment: Annotated[
         Optional[list[str]],
-        typer.Option("--segment", help="Only this segment (key or display name); repeat or comma-separate for several."),
+        typer.Option("--segment", metavar="SEGMENT", help="Only this segment (key or display name); repeat or comma-separate for several."),
     ] = None,
     min_value: Annotated[Optional[float], typer.Option("--min-value", help="Only customers with at least this value at risk.")] = None,
     exclude: Annotated[
         Optional[list[Path]],
-        typer.Option("--exclude", help="Customers never to list (do not contact, opted out, contacted last month): a CSV/Parquet with a customer_id column, or a text file with one id per line; repeat for several."),
+        typer.Option("--exclude", metavar="FILE", help="Customers never to list (do not contact, opted out, contacted last month): a CSV/Parquet with a customer_id column, or a text file with one id per line; repeat for several."),
     ] = None,
     fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="csv or parquet [default: from the --out suffix (.csv or .parquet), else csv].")] = None,
     config: ConfigOpt = None,
