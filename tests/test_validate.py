@@ -626,3 +626,18 @@ def test_blank_rows_of_a_spreadsheet_export_are_skipped_not_set_aside(tmp_path: 
     assert ds.summary["tables"]["transactions"]["quarantined"] == {"missing customer_id": 1}
     assert ds.summary["tables"]["transactions"]["blank_rows_skipped"] == 3
     assert ds.summary["tables"]["customers"]["blank_rows_skipped"] == 1
+
+
+def test_set_aside_rows_show_their_values_as_written(tmp_path: Path) -> None:
+    # The quarantine file showed "2024-01-05 00:00:00" and "1234.56" for 05.01.2024 and 1.234,56:
+    # the user could not find the row in their own export.
+    folder = tmp_path / "de"
+    folder.mkdir()
+    (folder / "customers.csv").write_text("customer_id;signup_date\na;01.12.2023\n")
+    (folder / "transactions.csv").write_text("customer_id;timestamp;amount\na;05.01.2024;3\nzz;05.01.2024;1.234,56\n")
+    ds = load_dataset(folder, config_from_dict({"input": {"date_format": "%d.%m.%Y", "decimal_comma": True}}))
+    bad = ds.quarantine["transactions"]
+    assert bad[["customer_id", "timestamp", "amount", "reason"]].values.tolist() == [
+        ["zz", "05.01.2024", "1.234,56", "customer_id not in customers"]]
+    assert list(bad.columns) == ["customer_id", "timestamp", "amount", "reason"]
+    assert clean(ds, "transactions")["amount"].tolist() == [3.0]

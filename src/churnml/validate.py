@@ -200,7 +200,7 @@ def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], attributes: 
         # Without ids a repeated row cannot be told from a second purchase, so it is kept; an
         # export that doubled rows would double revenue, unnoticed.
         # Every column as written, the ones churnml does not use included (a SKU tells two rows apart).
-        columns = ", ".join(_q(c) for c, in con.execute("SELECT column_name FROM (DESCRIBE raw_transactions)").fetchall())
+        columns = ", ".join(_q(c) for c in _raw_columns(con, "transactions"))
         repeats = con.execute(f"SELECT COALESCE(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM raw_transactions "
                               f"GROUP BY {columns} HAVING count(*) > 1)").fetchone()[0]
         if repeats:
@@ -382,15 +382,28 @@ def _read_formats(con: duckdb.DuckDBPyConnection, table: str, mapping: dict[str,
 
 
 def _replace_columns(con: duckdb.DuckDBPyConnection, table: str, replaced: Mapping[str, str]) -> None:
-    """Put a view computing ``replaced`` (raw column -> SQL) in place of ``raw_<table>``."""
+    """Put a view computing ``replaced`` (raw column -> SQL) in place of ``raw_<table>``. The value
+    as written goes along, under :data:`_WRITTEN` + its name, for the quarantine file: a user looks
+    for "01.01.2026 05:38" in their export, not for "2026-01-01 05:38:00"."""
     if not replaced:
         return
     layer = 0
     while con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ?", [f"raw_{table}_{layer}"]).fetchone()[0]:
         layer += 1
+    present = {name for name, *_ in con.execute(f"DESCRIBE raw_{table}").fetchall()}
     con.execute(f"ALTER VIEW raw_{table} RENAME TO raw_{table}_{layer}")
     columns = ", ".join(f"{sql} AS {_q(raw)}" for raw, sql in replaced.items())
-    con.execute(f"CREATE VIEW raw_{table} AS SELECT * REPLACE ({columns}) FROM raw_{table}_{layer}")
+    written = "".join(f", {_q(raw)} AS {_q(_WRITTEN + raw)}" for raw in replaced if _WRITTEN + raw not in present)
+    con.execute(f"CREATE VIEW raw_{table} AS SELECT * REPLACE ({columns}){written} FROM raw_{table}_{layer}")
+
+
+_WRITTEN = "_as_written_"
+"""Prefix of the columns that carry a rewritten value as written (:func:`_replace_columns`)."""
+
+
+def _raw_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """The columns of ``raw_<table>`` as the source has them (without the as-written copies)."""
+    return [name for name, *_ in con.execute(f"DESCRIBE raw_{table}").fetchall() if not name.startswith(_WRITTEN)]
 
 
 def _event_type_sql(mapping: dict[str, str], event_types: Mapping[str, str]) -> str | None:
@@ -689,16 +702,23 @@ def _split_clean(
     # Rows with every field empty (the ";;;" lines a spreadsheet export leaves) hold nothing: they
     # are skipped and counted, not set aside as "missing customer_id" (which --strict fails on).
     # First in the CASE, but cheap: the test stops at a row's first value.
-    raw_columns = [name for name, *_ in con.execute(f"DESCRIBE raw_{table}").fetchall()]
+    raw_columns = _raw_columns(con, table)
     blank = " AND ".join(f"{_q(c)} IS NULL" for c in raw_columns)
     reason_sql = f"CASE WHEN {blank} THEN {_lit(_BLANK)} " + " ".join(reasons) + " END"
     parsed = parsed or {}
     helpers = "".join(f", {sql} AS {name}" for name, sql in parsed.items())
+    # Values as written are kept for set-aside rows only: a column of them for every row would
+    # hold a second copy of the rewritten columns in memory.
+    written = [name for name, *_ in con.execute(f"DESCRIBE raw_{table}").fetchall() if name.startswith(_WRITTEN)]
+    kept = (f" EXCLUDE ({', '.join(_q(w) for w in written)}), "
+            + ", ".join(f"CASE WHEN _reason IS NOT NULL THEN {_q(w)} END AS {_q(w)}" for w in written)) if written else ""
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _checked_{table} AS
-        SELECT *, {reason_sql} AS _reason
-        FROM (SELECT *, row_number() OVER () AS _row_index{helpers} FROM raw_{table}) AS r
+        SELECT *{kept} FROM (
+            SELECT *, {reason_sql} AS _reason
+            FROM (SELECT *, row_number() OVER () AS _row_index{helpers} FROM raw_{table}) AS r
+        )
         """
     )
     if unique is not None:
@@ -718,8 +738,12 @@ def _split_clean(
         f"CREATE OR REPLACE TABLE {table} AS SELECT {', '.join(selects)} FROM _checked_{table} "
         f"WHERE _reason IS NULL OR _reason IN ({', '.join(_lit(r) for r in _KEPT)})"
     )
+    checked = {name for name, *_ in con.execute(f"DESCRIBE _checked_{table}").fetchall()}
+    # (A duplicate transaction_id, found after this table was made, shows the value as read.)
+    as_written = ", ".join(f"COALESCE({_q(_WRITTEN + c)}, {_q(c)}) AS {_q(c)}" if _WRITTEN + c in checked else _q(c)
+                           for c in raw_columns)
     bad = con.execute(
-        f"SELECT * EXCLUDE (_row_index, _reason{''.join(', ' + name for name in parsed)}), _reason AS reason FROM _checked_{table} "
+        f"SELECT {as_written}, _reason AS reason FROM _checked_{table} "
         f"WHERE _reason IS NOT NULL AND _reason <> {_lit(_BLANK)} ORDER BY _row_index"
     ).df()
     n_raw, n_blank = con.execute(f"SELECT count(*), count(*) FILTER (_reason = {_lit(_BLANK)}) FROM _checked_{table}").fetchone()
