@@ -319,31 +319,32 @@ def _item(record: Any) -> dict[str, Any]:
     return dict(record)
 
 
-def _attribute_kinds(models: Any) -> dict[str, str]:
-    """Customer attribute column -> ``numeric``/``categorical``, as the models were trained.
+def _attribute_specs(models: Any) -> dict[str, dict]:
+    """Customer attribute column -> its feature spec (as the models' metadata has it).
 
     A feature spec from ``customers`` other than ``tenure_days`` is an attribute; its feature name is
     the column name, or ``customer_<column>`` when the column name collides with a feature.
     """
-    kinds: dict[str, str] = {}
+    attributes: dict[str, dict] = {}
     for spec in models.metadata.get("specs", []):
         if spec.get("source") != "customers" or spec.get("name") == "tenure_days":
             continue
         template = spec.get("reason") or ""  # models trained before specs named the column: "<column>: {name}"
         column = spec.get("column") or (template.split(":", 1)[0] if ":" in template else spec["name"])
-        kinds[column] = spec.get("kind", "categorical")
-    return kinds
+        attributes[column] = spec
+    return attributes
+
+
+def _attribute_kinds(models: Any) -> dict[str, str]:
+    """Customer attribute column -> ``numeric``/``categorical``, as the models were trained."""
+    return {column: spec.get("kind", "categorical") for column, spec in _attribute_specs(models).items()}
 
 
 def _attribute_levels(models: Any) -> dict[str, frozenset[str]]:
     """Categorical attribute column -> the values the churn model was trained with (others score as unknown)."""
-    levels: dict[str, frozenset[str]] = {}
     categories = getattr(models.churn, "categories_", {}) or {}
-    for spec in models.metadata.get("specs", []):
-        if spec.get("source") != "customers" or spec.get("kind") != "categorical" or spec["name"] not in categories:
-            continue
-        levels[spec.get("column") or spec["name"]] = frozenset(str(v) for v in categories[spec["name"]])
-    return levels
+    return {column: frozenset(str(v) for v in categories[spec["name"]])
+            for column, spec in _attribute_specs(models).items() if spec["name"] in categories}
 
 
 def history_dataset(
