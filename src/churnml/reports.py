@@ -243,6 +243,14 @@ def _calibration_text(meta: Mapping[str, Any], metrics: Mapping[str, float], tag
     return text + ". The metrics and plots on this page are those of the model as graded."
 
 
+def sidecar_horizon(sidecar: Mapping[str, Any], default: int) -> int:
+    """The horizon (days) a scores sidecar's config records; ``default`` where it has none."""
+    config = sidecar.get("config")
+    problem = config.get("problem") if isinstance(config, Mapping) else None
+    horizon = problem.get("horizon_days") if isinstance(problem, Mapping) else None
+    return int(horizon) if isinstance(horizon, (int, float)) and not isinstance(horizon, bool) and horizon > 0 else default
+
+
 def _plain_words(tests: Mapping[str, Any]) -> str:
     """The test metrics as sentences a manager reads (the tables below hold the numbers)."""
     churn = (tests.get("churn") or {}).get("model") or {}
@@ -487,7 +495,7 @@ def scores_report(scores: pd.DataFrame, sidecar: Mapping[str, Any] | None = None
     totals = totals.reindex([s for s in SEGMENTS if s in totals.index])
     shown = totals.rename(index=names)
     table = shown.reset_index(names="segment").assign(customers=scores["segment"].astype(str).value_counts().reindex(totals.index).to_numpy())
-    horizon = int(((sidecar.get("config") or {}).get("problem") or {}).get("horizon_days") or Config().problem.horizon_days)
+    horizon = sidecar_horizon(sidecar, Config().problem.horizon_days)
     sections.append(_section("value-by-segment", "Current vs predicted value by segment", _grid(
         figure_html(plots.plot_value_by_segment(shown, horizon)),
         table_html(table[["segment", "customers", "current_value", "predicted_value", "value_at_risk"]].rename(columns={

@@ -94,11 +94,12 @@ def refuse_a_list(path: Path, table: pd.DataFrame, fix: str) -> None:
 
 def scores_horizon(path: Path, default: int) -> int:
     """The horizon (days) the scores at ``path`` predict over, from their sidecar; ``default`` without one."""
+    from churnml.reports import sidecar_horizon
+
     try:
-        horizon = ((_sidecar(path, _SCORE_WRITER) or {}).get("config") or {}).get("problem", {}).get("horizon_days")
-    except (DataError, AttributeError):
+        return sidecar_horizon(_sidecar(path, _SCORE_WRITER) or {}, default)
+    except DataError:
         return default
-    return int(horizon) if _is_number(horizon) and horizon > 0 else default
 
 
 def _scores_sidecar(path: Path, table: pd.DataFrame) -> dict | None:
