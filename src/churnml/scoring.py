@@ -487,7 +487,7 @@ def write_scores(
         })
         if monitor is not None:
             meta["monitoring"] = dict(monitor(values))
-        io.write_json(meta, sidecar_tmp)
+        sidecar_tmp.write_text(io.json_text(meta), encoding="utf-8")
     return out, sidecar_path
 
 
