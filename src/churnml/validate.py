@@ -702,14 +702,15 @@ def _split_clean(
     # Rows with every field empty (the ";;;" lines a spreadsheet export leaves) hold nothing: they
     # are skipped and counted, not set aside as "missing customer_id" (which --strict fails on).
     # First in the CASE, but cheap: the test stops at a row's first value.
-    raw_columns = _raw_columns(con, table)
+    described = [name for name, *_ in con.execute(f"DESCRIBE raw_{table}").fetchall()]
+    raw_columns = [name for name in described if not name.startswith(_WRITTEN)]
+    written = [name for name in described if name.startswith(_WRITTEN)]
     blank = " AND ".join(f"{_q(c)} IS NULL" for c in raw_columns)
     reason_sql = f"CASE WHEN {blank} THEN {_lit(_BLANK)} " + " ".join(reasons) + " END"
     parsed = parsed or {}
     helpers = "".join(f", {sql} AS {name}" for name, sql in parsed.items())
     # Values as written are kept for set-aside rows only: a column of them for every row would
     # hold a second copy of the rewritten columns in memory.
-    written = [name for name, *_ in con.execute(f"DESCRIBE raw_{table}").fetchall() if name.startswith(_WRITTEN)]
     kept = (f" EXCLUDE ({', '.join(_q(w) for w in written)}), "
             + ", ".join(f"CASE WHEN _reason IS NOT NULL THEN {_q(w)} END AS {_q(w)}" for w in written)) if written else ""
     con.execute(
