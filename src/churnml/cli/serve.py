@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
-from churnml.cli import command, console, err_console
+from churnml.cli import _error, command, console, err_console
 from churnml.cli._options import ConfigOpt, SnapshotsOpt
 from churnml.errors import ConfigError
 
@@ -159,7 +159,7 @@ def run_server(arguments: list[str]) -> int:
     failure = Path(folder, api.FAILURE_FILE) if folder else None
     if failure is not None and failure.is_file():
         exit_code, _, message = failure.read_text(encoding="utf-8").partition("\n")
-        err_console.print(f"Error: churnml API cannot start: {escape(message)}", markup=True, highlight=False, soft_wrap=True)
+        _error(f"churnml API cannot start: {message}")
         code = int(exit_code) if exit_code.isdigit() else 1
     if folder and Path(folder).name.startswith("churnml-serve-"):
         shutil.rmtree(folder, ignore_errors=True)
