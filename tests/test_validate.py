@@ -414,6 +414,18 @@ def test_unparseable_signup_keeps_the_customer(tmp_path: Path) -> None:
     assert ds.quarantine["customers"]["reason"].tolist() == ["unparseable signup_date (customer kept without a signup date)"]
 
 
+def test_a_reason_column_of_the_users_own_does_not_replace_ours(tmp_path: Path) -> None:
+    """A cancellations export with its own ``reason`` column: the summary counts churnml's reasons,
+    and the quarantine file keeps both (ours as ``churnml_reason``)."""
+    closures = pd.DataFrame({"customer_id": ["a", "zz"], "timestamp": ["2021-01-02", "2021-01-02"],
+                             "Reason": ["price", "moved"]})
+    ds = load_dataset(write(tmp_path, customers=CUSTOMERS, transactions=TRANSACTIONS, churn_events=closures))
+    assert ds.summary["tables"]["churn_events"]["quarantined"] == {"customer_id not in customers": 1}
+    bad = ds.quarantine["churn_events"]
+    assert list(bad.columns) == ["customer_id", "timestamp", "Reason", "churnml_reason"]
+    assert bad[["Reason", "churnml_reason"]].values.tolist() == [["moved", "customer_id not in customers"]]
+
+
 # --- the CLI ------------------------------------------------------------------------------------
 
 

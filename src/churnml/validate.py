@@ -15,7 +15,7 @@ the same way everywhere.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Iterable, Mapping
 
 import duckdb
 import pandas as pd
@@ -660,6 +660,19 @@ def _fail_if_another_scale(
     )
 
 
+def reason_column(columns: Iterable[str]) -> str:
+    """The name of a quarantine file's reason column: ``reason``, unless the table has a column
+    of that name (a cancellations export often does), then ``churnml_reason`` (underscores added
+    until no column has it)."""
+    taken = {str(c).lower() for c in columns}
+    if "reason" not in taken:
+        return "reason"
+    name = "churnml_reason"
+    while name in taken:
+        name = "_" + name
+    return name
+
+
 def _fail_if_ids_do_not_match(
     con: duckdb.DuckDBPyConnection, table: str, raw_id: str, quarantine: dict[str, pd.DataFrame], stats: dict
 ) -> None:
@@ -669,7 +682,7 @@ def _fail_if_ids_do_not_match(
     if unknown <= MAX_UNKNOWN_CUSTOMER_SHARE * stats["rows"]:
         return
     bad = quarantine[table]
-    theirs = bad.loc[bad["reason"] == R_UNKNOWN_CUSTOMER, raw_id].drop_duplicates().head(EXAMPLES).tolist()
+    theirs = bad.loc[bad[reason_column(bad.columns[:-1])] == R_UNKNOWN_CUSTOMER, raw_id].drop_duplicates().head(EXAMPLES).tolist()
     ours = [value for value, in con.execute(f"SELECT customer_id FROM customers LIMIT {EXAMPLES}").fetchall()]
     raise DataError(
         f"{unknown:,} of {stats['rows']:,} rows of {table} ({unknown / stats['rows']:.0%}) have a customer_id that is "
@@ -743,8 +756,9 @@ def _split_clean(
     # (A duplicate transaction_id, found after this table was made, shows the value as read.)
     as_written = ", ".join(f"COALESCE({_q(_WRITTEN + c)}, {_q(c)}) AS {_q(c)}" if _WRITTEN + c in checked else _q(c)
                            for c in raw_columns)
+    reason = reason_column(raw_columns)
     bad = con.execute(
-        f"SELECT {as_written}, _reason AS reason FROM _checked_{table} "
+        f"SELECT {as_written}, _reason AS {_q(reason)} FROM _checked_{table} "
         f"WHERE _reason IS NOT NULL AND _reason <> {_lit(_BLANK)} ORDER BY _row_index"
     ).df()
     n_raw, n_blank = con.execute(f"SELECT count(*), count(*) FILTER (_reason = {_lit(_BLANK)}) FROM _checked_{table}").fetchone()
@@ -755,7 +769,7 @@ def _split_clean(
     stats[table] = {
         "rows": int(n_raw - n_blank),
         "clean_rows": int(n_clean),
-        "quarantined": {str(k): int(v) for k, v in bad["reason"].value_counts().sort_index().items()} if len(bad) else {},
+        "quarantined": {str(k): int(v) for k, v in bad[reason].value_counts().sort_index().items()} if len(bad) else {},
     }
     if n_blank:
         stats[table]["blank_rows_skipped"] = int(n_blank)
