@@ -76,3 +76,19 @@ def test_format_follows_the_suffix_and_refuses_a_mismatch() -> None:
         io.format_for(Path("f.csv"), "parquet")
     with pytest.raises(ConfigError, match=r"^list.xlsx: churnml writes Parquet or CSV, not .xlsx. Name the file .parquet or .csv."):
         io.format_for(Path("list.xlsx"), None, default="csv")
+
+
+def test_id_lists_read_from_spreadsheet_exports(tmp_path: Path) -> None:
+    """Do-not-contact lists as CRMs export them: any usual separator, a byte-order mark, the
+    company's own name for the id column; ids stay text ("007", "NA")."""
+    (tmp_path / "semi.csv").write_text("\ufeffcustomer_id;opted_out;note\n007;2025-01-03;a, b\nNA;2025-02-01;\n",
+                                       encoding="utf-8")
+    assert io.read_ids(tmp_path / "semi.csv") == {"007", "NA"}
+    (tmp_path / "tabs.csv").write_text("member_no\tchannel\nM-1\tmail\nM-2\tphone\n")
+    assert io.read_ids(tmp_path / "tabs.csv", ("customer_id", "member_no")) == {"M-1", "M-2"}
+    (tmp_path / "one.csv").write_text("customer_id\nx1\n x2 \n")
+    assert io.read_ids(tmp_path / "one.csv") == {"x1", "x2"}
+    with pytest.raises(DataError, match=r"tabs.csv has no customer_id column \(columns: member_no, channel\)"):
+        io.read_ids(tmp_path / "tabs.csv")
+    with pytest.raises(DataError, match="one.csv has neither member_no nor client column"):
+        io.read_ids(tmp_path / "one.csv", ("member_no", "client"))

@@ -11,12 +11,13 @@ failed or killed run never leaves a half-written file.
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 import duckdb
 import pandas as pd
@@ -412,27 +413,53 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DataError(f"Cannot read {path}: {exc}. Is it a Parquet or CSV file written by churnml?") from None
 
 
-def read_ids(path: str | Path) -> set[str]:
-    """Customer ids listed in ``path``: a CSV or Parquet table with a ``customer_id`` column, or
-    a text file with one id per line (a do-not-contact list, say). Ids are text, as written.
+def read_ids(path: str | Path, id_columns: Sequence[str] = ("customer_id",)) -> set[str]:
+    """Customer ids listed in ``path``: a CSV or Parquet table with one of ``id_columns`` (say
+    ``customer_id`` and the user's own name for it), or a text file with one id per line (a
+    do-not-contact list, say). Ids are text, as written. A CSV may use ``,``, ``;``, tab or ``|``
+    between fields, as exports from spreadsheets and CRMs do.
 
     Raises
     ------
     DataError
-        A missing file, or a table without ``customer_id``.
+        A missing file, or a table without any of ``id_columns``.
     """
     path = Path(path)
+    names = list(dict.fromkeys(id_columns))
     if path.suffix.lower() in (".csv", ".parquet"):
-        table = read_table(path)
-        if "customer_id" not in table.columns:
-            raise DataError(f"{path} has no customer_id column (columns: {', '.join(map(str, table.columns[:10]))}). "
-                            "Give a table with a customer_id column, or a text file with one id per line.")
-        ids = table["customer_id"].dropna().astype(str)
+        if not path.exists():
+            raise DataError(f"File {path} does not exist. Check the path.")
+        if path.suffix.lower() == ".csv":
+            try:
+                table = pd.read_csv(path, sep=_csv_separator(path), dtype=str, keep_default_na=False,
+                                    encoding="utf-8-sig")
+            except Exception as exc:  # pandas raises many types for a malformed file
+                raise DataError(f"Cannot read {path}: {exc}.") from None
+        else:
+            table = read_table(path)
+        found = next((name for name in names if name in table.columns), None)
+        if found is None:
+            wanted = names[0] if len(names) == 1 else f"neither {' nor '.join(names)}"
+            raise DataError(f"{path} has {'no ' if len(names) == 1 else ''}{wanted} column (columns: "
+                            f"{', '.join(map(str, table.columns[:10]))}). Give a table with a customer_id column, "
+                            "or a text file with one id per line.")
+        ids = table[found].dropna().astype(str)
     else:
         if not path.is_file():
             raise DataError(f"File {path} does not exist. Check the path.")
         ids = pd.Series(path.read_text(encoding="utf-8-sig").splitlines())
     return {i.strip() for i in ids if i.strip()}
+
+
+def _csv_separator(path: Path) -> str:
+    """The field separator of a CSV: the one of ``,;\t|`` the sniffer finds in its first lines,
+    else a comma (one column has none)."""
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+        sample = handle.read(65536)
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
 
 
 def _read_csv(path: Path) -> pd.DataFrame:

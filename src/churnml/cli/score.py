@@ -341,7 +341,7 @@ def retention_list_command(
     min_value: Annotated[Optional[float], typer.Option("--min-value", help="Only customers with at least this value at risk.")] = None,
     exclude: Annotated[
         Optional[list[Path]],
-        typer.Option("--exclude", metavar="FILE", help="Customers never to list (do not contact, opted out, contacted last month): a CSV/Parquet with a customer_id column, or a text file with one id per line; repeat for several."),
+        typer.Option("--exclude", metavar="FILE", help="Customers never to list (do not contact, opted out, contacted last month): a CSV/Parquet with a customer_id column (or your name for it under [columns.customers]), or a text file with one id per line; repeat for several."),
     ] = None,
     fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="csv or parquet [default: from the --out suffix (.csv or .parquet), else csv].")] = None,
     config: ConfigOpt = None,
@@ -377,7 +377,8 @@ def retention_list_command(
     segments = [part.strip() for value in (segment or []) for part in value.split(",") if part.strip()]
     table = io.read_table(scores)
     refuse_a_list(scores, table, "pass the scores file `churnml score` wrote.")
-    excluded = set().union(*(io.read_ids(path) for path in exclude or []))
+    id_columns = ("customer_id", cfg.column_name("customers", "customer_id"))
+    excluded = set().union(*(io.read_ids(path, id_columns) for path in exclude or []))
     result = retention_list(
         table,
         budget=budget,
