@@ -32,6 +32,12 @@ def test_demo_runs_the_whole_pipeline(tmp_path: Path, monkeypatch: pytest.Monkey
     assert "loyal_high_value" not in set(retention["segment"])  # "reward, do not disturb"
     assert (tmp_path / "mlruns" / "mlflow.db").is_file()
     assert list((tmp_path / "snapshots").glob("features_*.parquet"))
+    # The reports people open first, on this run, these scores and this list.
+    for kind, shows in (("run", "Model vs baselines"), ("scores", "Drift against the training data"),
+                        ("list", "Expected value saved vs budget")):
+        page = (tmp_path / "out" / f"report_{kind}.html").read_text()
+        assert shows in page, kind
+        assert f"out/report_{kind}.html" in text
 
 
 def test_demo_refuses_a_sample_too_small_to_train(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

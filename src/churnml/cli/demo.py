@@ -25,15 +25,17 @@ def demo_command(
     seed: Annotated[int, typer.Option("--seed", help="Seed for data generation and training.")] = 7,
     budget: Annotated[float, typer.Option("--budget", help="Retention budget (total contact cost) for the list.")] = 5_000.0,
 ) -> None:
-    """Run the whole pipeline on a generated sample: generate → validate → train → score → retention list.
+    """Run the whole pipeline on a generated sample: generate → validate → train → score → retention list → reports.
 
     Writes OUT/data/ (the sample), OUT/quarantine/ (set-aside rows, if any), OUT/scores.parquet (+ .json sidecar),
-    OUT/retention_list.csv (+ .json summary) and snapshots/features_YYYY-MM-DD.parquet for the HTTP
+    OUT/retention_list.csv (+ .json summary), the HTML reports OUT/report_run.html, OUT/report_scores.html
+    and OUT/report_list.html (open in any browser) and snapshots/features_YYYY-MM-DD.parquet for the HTTP
     service; tracks the training run and registers the models in MLflow (MLFLOW_TRACKING_URI, else
     ./mlruns). Ends with the grades, segment counts, the top of the list and every path written.
     """
     # Imported here so that `churnml --help` lists commands in workflow order (see COMMAND_MODULES).
     from churnml.cli.generate import generate_command
+    from churnml.cli.report import report_command
     from churnml.cli.score import retention_list_command, score_command
     from churnml.cli.train import train_command
     from churnml.cli.validate import validate_command
@@ -43,20 +45,25 @@ def demo_command(
     data = out / "data"
     scores = out / "scores.parquet"
     retention = out / "retention_list.csv"
+    reports = {kind: out / f"report_{kind}.html" for kind in ("run", "scores", "list")}
     as_of = (pd.Timestamp(DEMO_END) + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
 
     _next_steps.append(False)  # each step runs the next one itself
     try:
-        console.print(Rule(f"1/5  Generate {customers:,} customers"))
+        console.print(Rule(f"1/6  Generate {customers:,} customers"))
         generate_command(out=data, customers=customers, seed=seed, end=DEMO_END)
-        console.print(Rule("2/5  Validate"))
+        console.print(Rule("2/6  Validate"))
         validate_command(data=data, quarantine_dir=out / "quarantine")
-        console.print(Rule(f"3/5  Train as of {as_of} ({trials} trials per model)"))
+        console.print(Rule(f"3/6  Train as of {as_of} ({trials} trials per model)"))
         result = train_command(data=data, as_of=as_of, trials=trials, seed=seed)
-        console.print(Rule("4/5  Score"))
+        console.print(Rule("4/6  Score"))
         score_command(data=data, as_of=as_of, out=scores)
-        console.print(Rule(f"5/5  Retention list (budget {budget:,.0f})"))
+        console.print(Rule(f"5/6  Retention list (budget {budget:,.0f})"))
         retention_list_command(scores=scores, out=retention, budget=budget)
+        console.print(Rule("6/6  Reports"))
+        report_command(out=reports["run"], run_id=result.run_id)
+        report_command(out=reports["scores"], scores=scores)
+        report_command(out=reports["list"], list_file=retention)
     finally:
         _next_steps.pop()
 
@@ -73,12 +80,17 @@ def demo_command(
                     f"Value model: normalized Gini {value['normalized_gini']:.3f}, Spearman {value['spearman']:.3f}.",
                     "",
                     "Files written:",
-                    f"  {data}/                 generated sample",
-                    f"  {out / 'quarantine'}/           set-aside rows (if any)",
-                    f"  {scores} (+ .json)   scores for every active customer",
-                    f"  {retention} (+ .json) who to contact, why, and with what",
-                    "  snapshots/               feature snapshot for `churnml serve`",
-                    "  mlruns/                  MLflow runs and registered models",
+                    *_file_lines([
+                        (f"{data}/", "generated sample"),
+                        (f"{out / 'quarantine'}/", "set-aside rows (if any)"),
+                        (f"{scores} (+ .json)", "scores for every active customer"),
+                        (f"{retention} (+ .json)", "who to contact, why, with what"),
+                        (str(reports["run"]), "the run: model vs baselines"),
+                        (str(reports["scores"]), "the scores: segments, drift"),
+                        (str(reports["list"]), "the list: cost, value saved"),
+                        ("snapshots/", "snapshot for `churnml serve`"),
+                        ("mlruns/", "MLflow runs and registered models"),
+                    ]),
                     "",
                     "Look at the runs:  mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db",
                     "Serve the API:     churnml serve",
@@ -89,3 +101,9 @@ def demo_command(
         ),
         soft_wrap=False,  # the console's soft_wrap would crop the panel's lines at the width, not wrap them
     )
+
+
+def _file_lines(files: list[tuple[str, str]]) -> list[str]:
+    """``path   what it is`` lines, the descriptions lined up."""
+    width = max(len(path) for path, _ in files)
+    return [f"  {path:<{width}}  {what}" for path, what in files]
