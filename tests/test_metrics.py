@@ -61,6 +61,45 @@ def test_grade(model, baseline, expected):
     assert metrics.grade(model, baseline) == expected
 
 
+def test_grade_needs_the_difference_beyond_resampling_noise_and_the_model_beyond_chance():
+    clear = {"model_low": 0.70, "difference_low": 0.01}
+    assert metrics.grade(0.80, 0.75, interval=clear, chance=0.5) == "A"
+    assert metrics.grade(0.80, 0.75, interval={**clear, "difference_low": -0.01}, chance=0.5) == "B"
+    assert metrics.grade(0.53, 0.48, interval={**clear, "model_low": 0.5}, chance=0.5) == "C"
+    assert metrics.grade(0.30, 0.20, interval={**clear, "model_low": -0.02}, chance=0.0) == "C"
+
+
+@pytest.mark.parametrize("metric", ["roc_auc", "normalized_gini"])
+def test_bootstrap_resamples_score_what_the_metric_gives_on_the_resampled_rows(metric):
+    """Each resample is scored from weights on rows sorted once; that must equal the metric
+    recomputed on the rows drawn, ties included (scores rounded to make many)."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(4)
+    n = 400
+    if metric == "roc_auc":
+        target = (rng.random(n) < 0.25).astype(float)
+        scores = np.round(rng.random(n) + 0.4 * target, 1)
+        reference = roc_auc_score
+    else:
+        target = np.maximum(0, rng.normal(20, 30, n)).round()
+        scores = np.round(target + rng.normal(0, 25, n), -1)
+        reference = metrics.normalized_gini
+    scorer = metrics._weighted_scorer(metric, target, scores)
+    for _ in range(5):
+        drawn = rng.integers(0, n, n)
+        weights = np.bincount(drawn, minlength=n).astype(float)
+        assert scorer(weights) == pytest.approx(reference(target[drawn], scores[drawn]), abs=1e-12)
+    interval = metrics.bootstrap_interval(metric, target, scores, rng.random(n), seed=1)
+    whole = reference(target, scores)
+    assert interval["model_low"] < whole < interval["model_high"]
+    assert interval["difference_low"] > 0            # a random baseline is clearly worse
+    # Resampling more customers narrows the interval.
+    big = metrics.bootstrap_interval(metric, np.tile(target, 16), np.tile(scores, 16), seed=1)
+    assert big["model_high"] - big["model_low"] < (interval["model_high"] - interval["model_low"]) / 2
+    assert np.isnan(big["difference_low"])
+
+
 def test_best_baseline_respects_direction():
     table = {"a": {"roc_auc": 0.6, "log_loss": 0.3}, "b": {"roc_auc": 0.7, "log_loss": 0.4}}
     assert metrics.best_baseline(table, "roc_auc") == ("b", 0.7)

@@ -332,31 +332,145 @@ def value_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]
     }
 
 
-def grade(model_metric: float, best_baseline_metric: float, margin: float = GRADE_MARGIN) -> str:
+BOOTSTRAP_RESAMPLES = 200
+"""Paired bootstrap resamples of the test customers behind each grade's 95 % intervals."""
+CHANCE = {"roc_auc": 0.5, "normalized_gini": 0.0}
+"""What ranking customers at random scores on each graded metric."""
+
+
+def grade(model_metric: float, best_baseline_metric: float, margin: float = GRADE_MARGIN, *,
+          interval: Mapping[str, float] | None = None, chance: float | None = None) -> str:
     """Grade a model against its best baseline on a higher-is-better metric.
 
     - ``"A"`` — clearly better: ``model >= baseline + margin`` (default 0.02, i.e. two points of
-      ROC AUC for churn or of normalized Gini for value);
-    - ``"B"`` — better: ``model > baseline``;
-    - ``"C"`` — not better.
+      ROC AUC for churn or of normalized Gini for value) and, given the ``interval`` of
+      :func:`bootstrap_interval`, the 95 % interval of the difference above 0;
+    - ``"B"`` — better: ``model > baseline`` (by less, or within what resampling the test customers
+      moves it by);
+    - ``"C"`` — not better; or, given ``interval`` and ``chance``, the model's own 95 % interval
+      reaches what a random ranking scores (0.5 of ROC AUC, 0 of normalized Gini): no better than chance.
 
     The training pipeline grades churn on test ROC AUC, value on test normalized Gini, and the run
-    overall as the worse of the two.
+    overall as the worse of the two. Without the interval, a model that ranked shuffled labels at
+    ROC AUC 0.506 got A against baselines at 0.484, and so did one tested on 21 churners.
 
     Example
     -------
     >>> grade(0.80, 0.75), grade(0.76, 0.75), grade(0.74, 0.75)
     ('A', 'B', 'C')
+    >>> grade(0.80, 0.75, interval={"model_low": 0.72, "difference_low": -0.01}, chance=0.5)
+    'B'
+    >>> grade(0.53, 0.48, interval={"model_low": 0.49, "difference_low": 0.01}, chance=0.5)
+    'C'
     """
     if not np.isfinite(model_metric):
         return "C"
+    if interval is not None and chance is not None and not interval["model_low"] > chance:
+        return "C"
     if not np.isfinite(best_baseline_metric):
         return "A"
-    if model_metric >= best_baseline_metric + margin:
+    certain = interval is None or interval["difference_low"] > 0
+    if model_metric >= best_baseline_metric + margin and certain:
         return "A"
     if model_metric > best_baseline_metric:
         return "B"
     return "C"
+
+
+def bootstrap_interval(metric: str, target: np.ndarray, model: np.ndarray, baseline: np.ndarray | None = None,
+                       resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0, level: float = 0.95) -> dict[str, float]:
+    """Intervals of ``metric`` for ``model`` and of ``model - baseline``, from paired bootstrap
+    resamples of the rows (both scored on the same resampled customers).
+
+    Parameters
+    ----------
+    metric : {"roc_auc", "normalized_gini"}
+        ROC AUC of ``model`` as a score of the 0/1 ``target``, or the normalized Gini of the
+        ``target`` values ordered by ``model``; ties as in :func:`churn_metrics` / :func:`gini`.
+    target, model, baseline : arrays of float
+    resamples, seed, level : int, int, float
+
+    Returns
+    -------
+    dict
+        ``model_low``, ``model_high``, ``difference_low``, ``difference_high`` (NaN without a
+        baseline): the central ``level`` share of the resampled values. Resamples where the metric
+        is undefined (no churner drawn) are left out.
+
+    Each resample is a vector of row counts: the metrics are computed from the rows sorted once,
+    with those counts as weights (what the metric gives on the resampled rows, exactly), so 200
+    resamples of 400,000 customers take seconds, not minutes.
+    """
+    if metric not in CHANCE:
+        raise ValueError(f"metric must be one of {sorted(CHANCE)}, not {metric!r}")
+    target = np.asarray(target, dtype=float)
+    scorers = [_weighted_scorer(metric, target, np.asarray(scores, dtype=float))
+               for scores in ([model] if baseline is None else [model, baseline])]
+    rng = np.random.default_rng(seed)
+    n = len(target)
+    draws = np.full((resamples, len(scorers)), np.nan)
+    for r in range(resamples):
+        weights = np.bincount(rng.integers(0, n, n), minlength=n).astype(float) if n else np.zeros(0)
+        draws[r] = [score(weights) for score in scorers]
+    tail = (1 - level) / 2 * 100
+    with np.errstate(invalid="ignore"):
+        def bounds(values: np.ndarray) -> tuple[float, float]:
+            values = values[np.isfinite(values)]
+            if not len(values):
+                return float("nan"), float("nan")
+            low, high = np.percentile(values, [tail, 100 - tail])
+            return float(low), float(high)
+
+        model_low, model_high = bounds(draws[:, 0])
+        difference_low, difference_high = bounds(draws[:, 0] - draws[:, 1]) if baseline is not None else (np.nan, np.nan)
+    return {"model_low": model_low, "model_high": model_high,
+            "difference_low": float(difference_low), "difference_high": float(difference_high)}
+
+
+def _weighted_scorer(metric: str, target: np.ndarray, scores: np.ndarray):
+    """``weights -> metric`` for these rows, each row counted ``weights[i]`` times."""
+    if metric == "roc_auc":
+        order = np.argsort(scores, kind="mergesort")
+        _, group = np.unique(scores[order], return_inverse=True)  # tie groups, lowest score first
+        positive = target[order]
+        size = int(group.max(initial=-1)) + 1
+
+        def auc(weights: np.ndarray) -> float:
+            w = weights[order]
+            pos = np.bincount(group, weights=w * positive, minlength=size)
+            neg = np.bincount(group, weights=w * (1 - positive), minlength=size)
+            total_pos, total_neg = pos.sum(), neg.sum()
+            if total_pos == 0 or total_neg == 0:
+                return float("nan")
+            below = np.cumsum(neg) - neg
+            return float((pos * (below + 0.5 * neg)).sum() / (total_pos * total_neg))
+
+        return auc
+    by_model = _weighted_gini(target, scores)
+    by_itself = _weighted_gini(target, target)
+    return lambda weights: by_model(weights) / by_itself(weights)
+
+
+def _weighted_gini(actual: np.ndarray, predicted: np.ndarray):
+    """:func:`gini` with row weights: a tie group of total weight W and value A counts as W rows of
+    value A / W each, so the cumulative sum over its rows is W × (value before it) + (A / W) × W(W+1)/2."""
+    order = np.argsort(-predicted, kind="mergesort")
+    _, group = np.unique(-predicted[order], return_inverse=True)
+    ranked = actual[order]
+    size = int(group.max(initial=-1)) + 1
+
+    def value(weights: np.ndarray) -> float:
+        w = weights[order]
+        count = np.bincount(group, weights=w, minlength=size)
+        amount = np.bincount(group, weights=w * ranked, minlength=size)
+        n, total = count.sum(), amount.sum()
+        if n == 0 or total == 0:
+            return float("nan")
+        before = np.cumsum(amount) - amount
+        mean = np.divide(amount, count, out=np.zeros_like(amount), where=count > 0)
+        return float((count * before + mean * count * (count + 1) / 2).sum() / total / n - (n + 1) / (2 * n))
+
+    return value
 
 
 def worst_grade(*grades: str) -> str:

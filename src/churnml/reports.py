@@ -290,6 +290,20 @@ def _metrics_table(by_model: Mapping[str, Mapping[str, float]], rows: Sequence[t
     return table_html(frame, {c: ".4f" for c in by_model}, left=("metric",))
 
 
+def interval_text(intervals: dict[str, dict[str, float]], auc: float, gini: float) -> str:
+    """The grades' 95 % intervals in one sentence (empty for runs that predate them)."""
+    parts = []
+    for kind, label, value in (("churn", "ROC AUC", auc), ("value", "normalized Gini", gini)):
+        interval = intervals.get(kind)
+        if not interval:
+            continue
+        text = f"{kind} {label} {value:.3f} ({interval['model_low']:.3f} to {interval['model_high']:.3f}"
+        if interval["difference_low"] == interval["difference_low"]:
+            text += f"; {interval['difference_low']:+.3f} to {interval['difference_high']:+.3f} against the best baseline"
+        parts.append(text + ")")
+    return ("95 % intervals over 200 resamples of the test customers: " + "; ".join(parts) + ".") if parts else ""
+
+
 def run_report(run: Any) -> str:
     """HTML report of a training run.
 
@@ -310,11 +324,15 @@ def run_report(run: Any) -> str:
     meta, data, tags, params = run.metadata, run.report_data, run.tags, run.params
     grades = meta.get("grades", {})
     cutoffs = meta.get("cutoffs", {})
+    tests = meta.get("test_metrics", {})
+    spread = interval_text(meta.get("grade_intervals") or {}, *(
+        tests.get(kind, {}).get("model", {}).get(key, float("nan")) for kind, key in (("churn", "roc_auc"), ("value", "normalized_gini"))))
     sections = [_section(
         "overview", "Overview",
         f'<p>Overall grade <span class="grade">{_e(meta.get("grade", "?"))}</span> '
         f'(churn {_e(grades.get("churn", "?"))}, value {_e(grades.get("value", "?"))}; A = clearly better than the '
-        "best baseline, B = better, C = not better).</p>",
+        "best baseline, B = better, C = not better, or no better than chance).</p>",
+        f"<p>{_e(spread)}</p>" if spread else "",
         _key_values([
             ("run", run.run_id),
             ("as of", meta.get("as_of")),
@@ -328,7 +346,6 @@ def run_report(run: Any) -> str:
             ("promotion", tags.get("churnml.promotion_reason", "?")),
         ]),
     )]
-    tests = meta.get("test_metrics", {})
     sections.append(_section(
         "model-vs-baselines", "Model vs baselines (test cutoff)",
         f"<p>Churn: grade {_e(grades.get('churn', '?'))} on ROC AUC against the best of the recency rule and RFM "

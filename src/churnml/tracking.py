@@ -372,10 +372,17 @@ def _version_for(client: MlflowClient, name: str, alias_or_version: str) -> Any:
         return client.get_model_version_by_alias(name, alias_or_version)
     except MlflowException:
         what = f"version {alias_or_version}" if str(alias_or_version).isdigit() else f"alias {alias_or_version!r}"
-        raise ModelNotFoundError(
-            f"No registered model {name} with {what} in {tracking_uri()}. "
-            "Run `churnml train` first, or list versions with `churnml models`."
-        ) from None
+        hint = "Run `churnml train` first, or list versions with `churnml models`."
+        if not str(alias_or_version).isdigit():
+            try:
+                versions = client.search_model_versions(f"name = '{name}'")
+            except MlflowException:
+                versions = []
+            if versions:
+                # Trains that were not promoted (chance-level or leaky models) leave versions without the alias.
+                hint = (f"{len(versions)} version(s) are registered but none has it: `churnml models` lists them "
+                        f"with their metrics, `churnml promote {name} VERSION` gives it to one.")
+        raise ModelNotFoundError(f"No registered model {name} with {what} in {tracking_uri()}. {hint}") from None
 
 
 def load_run_metadata(run_id: str) -> dict:

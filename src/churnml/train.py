@@ -27,7 +27,7 @@ import os
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -38,7 +38,7 @@ from churnml.baselines import RecencyRule, RFMLogistic, SpendRateBaseline
 from churnml.config import Config
 from churnml.dataset import Dataset
 from churnml.errors import ProblemError
-from churnml.features import feature_description
+from churnml.features import FeatureSpec, feature_description
 from churnml.labels import TrainingSet, build_training_set
 from churnml.reasons import explain, explainable_specs, typical_values
 
@@ -75,6 +75,12 @@ class TrainingResult:
     left_out: dict[str, int] = field(default_factory=dict)
     """Categorical features left out of the models for their many values -> number of values
     (:func:`without_identifiers`)."""
+    leaks: dict[str, float] = field(default_factory=dict)
+    """Customer attributes that alone rank the test cutoff's churners almost perfectly -> that
+    ROC AUC (:func:`leaky_attributes`); the models are then not promoted."""
+    intervals: dict[str, dict[str, float]] = field(default_factory=dict)
+    """``churn``, ``value`` -> the 95 % intervals of the graded metric and of its difference from
+    the best baseline (:func:`churnml.metrics.bootstrap_interval`)."""
 
 
 def _pick(names: list[str], candidates: tuple[str, ...], role: str) -> str:
@@ -383,11 +389,24 @@ def train_on(
         baseline_churn = {k: v for k, v in churn_metrics.items() if k != "model"}
         best_churn_name, best_churn_auc = metrics.best_baseline(baseline_churn, "roc_auc")
         best_value_name, best_value_gini = metrics.best_baseline({"spend_rate": value_metrics["spend_rate"]}, "normalized_gini")
+        # How much of each grade is luck: the metrics again on resampled test customers.
+        intervals = {
+            "churn": metrics.bootstrap_interval("roc_auc", churned["test"], probability, churn_scores[best_churn_name], seed=seed),
+            "value": metrics.bootstrap_interval("normalized_gini", value["test"], value_predictions["model"],
+                                                value_predictions[best_value_name], seed=seed),
+        }
         grades = {
-            "churn": metrics.grade(churn_metrics["model"]["roc_auc"], best_churn_auc),
-            "value": metrics.grade(value_metrics["model"]["normalized_gini"], best_value_gini),
+            "churn": metrics.grade(churn_metrics["model"]["roc_auc"], best_churn_auc,
+                                   interval=intervals["churn"], chance=metrics.CHANCE["roc_auc"]),
+            "value": metrics.grade(value_metrics["model"]["normalized_gini"], best_value_gini,
+                                   interval=intervals["value"], chance=metrics.CHANCE["normalized_gini"]),
         }
         grades["overall"] = metrics.worst_grade(grades["churn"], grades["value"])
+        for kind, interval in intervals.items():
+            run.log_metrics(interval, prefix=f"{kind}_grade_")
+        leaks = leaky_attributes(parts, training_set.specs, names)
+        if leaks:
+            run.log_metrics({f"leak_roc_auc_{name}": auc for name, auc in leaks.items()})
         for name, values in churn_metrics.items():
             run.log_metrics(values, prefix=f"churn_{name}_")
         for name, values in value_metrics.items():
@@ -446,6 +465,8 @@ def train_on(
             "test_metrics": {"churn": churn_metrics, "value": value_metrics},
             "grade": grades["overall"],
             "grades": grades,
+            "grade_intervals": intervals,
+            "leaky_attributes": leaks,
             "feature_reference": reference["features"],
             "monitoring_reference": reference,
             "data_fingerprint": fingerprint,
@@ -468,7 +489,8 @@ def train_on(
                 # A backfill: the champion has seen data this run's test period cannot judge it on.
                 unavailable = (f"the champion was trained as of {newer:%Y-%m-%d}, on newer data than this run "
                                f"({as_of:%Y-%m-%d})")
-            promoted, reason = _gate(gate_new, champion, unavailable)
+            refused = "; ".join(filter(None, [_chance_level(churn_metrics, value_metrics, intervals), leak_text(leaks)]))
+            promoted, reason = _gate(gate_new, champion, unavailable, refused)
             if promoted:
                 tracking.set_champions(churn_version, value_version)
         run.log_metrics({f"champion_{k}": v for k, v in champion.items()}, prefix="gate_")
@@ -490,6 +512,8 @@ def train_on(
         seconds=time.perf_counter() - started,
         first_model=promoted and not champion and not unavailable,
         left_out=left_out,
+        intervals=intervals,
+        leaks=leaks,
     )
 
 
@@ -534,8 +558,76 @@ def _stable(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     return frame
 
 
-def _gate(new: Mapping[str, float], champion: Mapping[str, float], unavailable: str | None) -> tuple[bool, str]:
-    """Promotion decision: at least as good as the champion on both gate metrics."""
+LEAK_AUC = 0.95
+"""A customer attribute that alone ranks churners at this ROC AUC or better (either way round)
+at the test cutoff most likely records what happened later: a status, a closing date."""
+
+
+def leaky_attributes(parts: Mapping[str, pd.DataFrame], specs: Sequence[FeatureSpec], names: Sequence[str]) -> dict[str, float]:
+    """Customer attributes that alone separate the test cutoff's churners from the rest: ROC AUC
+    of at least :data:`LEAK_AUC`, either way round. Features from events see only the past; the
+    customers table is read as it is today at every cutoff, so a column such as ``status =
+    closed`` or ``cancelled_on`` hands the models the answer (test ROC AUC 1.0, grade A) and is
+    useless on customers still active. A categorical attribute scores each value by its churn
+    rate in the training rows (unseen values: the overall rate); a numeric one by its value.
+    """
+    train_churned = parts["train"]["churned"].astype(float)
+    test_churned = parts["test"]["churned"].to_numpy(dtype=int)
+    if len(np.unique(test_churned)) < 2:
+        return {}
+    found = {}
+    for spec in specs:
+        if spec.column is None or spec.name not in names:
+            continue
+        test = parts["test"][spec.name]
+        if spec.kind == "categorical":
+            rates = train_churned.groupby(parts["train"][spec.name], observed=True).mean()
+            score = test.map(rates).astype(float).fillna(train_churned.mean()).to_numpy()
+        else:
+            score = test.astype(float)
+            score = score.fillna(score.median() if score.notna().any() else 0.0).to_numpy()
+        auc = float(roc_auc_score(test_churned, score))
+        auc = max(auc, 1.0 - auc)
+        if auc >= LEAK_AUC:
+            found[spec.name] = round(auc, 4)
+    return found
+
+
+def leak_text(leaks: Mapping[str, float], explain: bool = False) -> str | None:
+    """Why leaky attributes stop a promotion (with ``explain``, what to do about it), or None."""
+    if not leaks:
+        return None
+    named = ", ".join(f"{name!r} (ROC AUC {auc:.3f})" for name, auc in leaks.items())
+    text = (f"customer column{'s' if len(leaks) > 1 else ''} {named} alone separate{'' if len(leaks) > 1 else 's'} "
+            "churners from the rest at the test cutoff")
+    if explain:
+        text += (": the customers table is read as it is today at every cutoff, so a column that records a "
+                 "cancellation, a status or a later date tells the models the answer, and they fail on customers "
+                 "still active. Remove it from customers (or keep its value at sign-up) and train again")
+    return text
+
+
+def _chance_level(churn_metrics: Mapping[str, Mapping[str, float]], value_metrics: Mapping[str, Mapping[str, float]],
+                  intervals: Mapping[str, Mapping[str, float]]) -> str | None:
+    """Why the new models rank no better than chance on the test cutoff, or None: then they are
+    not promoted, even as the first models (scores from them would look like any others)."""
+    found = []
+    for kind, key, label, model in (("churn", "roc_auc", "ROC AUC", churn_metrics["model"]),
+                                     ("value", "normalized_gini", "normalized Gini", value_metrics["model"])):
+        low, high = intervals[kind]["model_low"], intervals[kind]["model_high"]
+        if not low > metrics.CHANCE[key]:
+            found.append(f"the {kind} model ranks no better than chance on the test cutoff ({label} {model[key]:.3f}, "
+                         f"95 % interval {low:.3f} to {high:.3f}, chance {metrics.CHANCE[key]:g})")
+    return "; ".join(found) or None
+
+
+def _gate(new: Mapping[str, float], champion: Mapping[str, float], unavailable: str | None,
+          refused: str | None = None) -> tuple[bool, str]:
+    """Promotion decision: nothing ``refused`` (chance-level or leaky models), and at least as good
+    as the champion on both gate metrics."""
+    if refused:
+        kept = "kept the current champion" if champion or unavailable else "not promoted"
+        return False, f"{kept}: {refused}; use `churnml promote` to override"
     if unavailable:
         return False, f"kept the current champion: {unavailable}; use `churnml promote` to override"
     if not champion:

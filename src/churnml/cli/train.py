@@ -118,9 +118,14 @@ def train_command(
     console.print(_metrics_table("Value", result.grades["value"], result.value_metrics, _VALUE_ROWS))
     console.print(
         f"Grade [bold]{result.grades['overall']}[/bold] (A = clearly better than the best baseline: ≥ 0.02 higher "
-        "ROC AUC and normalized Gini; B = better; C = not better).",
+        "ROC AUC and normalized Gini, and better on 95 % of resampled test sets; B = better; C = not better, or "
+        "no better than chance).",
         markup=True,
     )
+    from churnml import reports
+
+    console.print(reports.interval_text(result.intervals, result.churn_metrics["model"]["roc_auc"],
+                                result.value_metrics["model"]["normalized_gini"]))
     console.print(f"Run {result.run_id}: churnml-churn v{result.churn_version}, churnml-value v{result.value_version} — {result.promotion_reason}.")
     if result.left_out:
         columns = ", ".join(f"{name} ({count:,} values)" for name, count in result.left_out.items())
@@ -128,8 +133,16 @@ def train_command(
              f"{cfg.training.max_categorical_levels} values names groups of customers rather than describing "
              "them, and the trees fit its rare values to noise. Map it to fewer groups to use it, or raise "
              "[training] max_categorical_levels in the config.")
+    if result.leaks:
+        from churnml.train import leak_text
+
+        warn(f"{leak_text(result.leaks, explain=True)}. The models were registered but not promoted.")
     weak = [kind for kind in ("churn", "value") if result.grades.get(kind) == "C"]
-    if weak:
+    if weak and not result.promoted and "no better than chance" in result.promotion_reason:
+        warn("no better than chance: the models were registered but not promoted, and `churnml score` keeps using "
+             "the champion, if any. Check the data (enough customers and churners? the right churn definition? "
+             "history before the first cutoff?).")
+    elif weak:
         warn(f"the {' and '.join(weak)} model{'s are' if len(weak) > 1 else ' is'} grade C: no better than the best simple "
              "baseline on the test cutoff. Scores from it rank customers no better than that baseline would; check the "
              "data (enough history? the right churn definition?) before acting on them."
