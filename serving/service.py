@@ -168,7 +168,7 @@ class CustomerScore(BaseModel):
     value_tier: Optional[str] = Field(default=None, description="low / medium / high (80/20 over the population's value if retained).", json_schema_extra={"example": "high"})
     segment: Optional[str] = Field(default=None, description="Value x risk segment key.", json_schema_extra={"example": "high_value_at_risk"})
     segment_name: Optional[str] = Field(default=None, description="Segment display name.", json_schema_extra={"example": "High-value at risk"})
-    lifecycle_stage: Optional[str] = Field(default=None, description="new / growing / stable / declining.", json_schema_extra={"example": "declining"})
+    lifecycle_stage: Optional[str] = Field(default=None, description="new / growing / stable / declining / lapsed (no purchase in 180 days).", json_schema_extra={"example": "declining"})
     reasons: list[str] = Field(default_factory=list, description="Top drivers of the churn risk, in words.",
                                json_schema_extra={"example": ["1 unresolved complaints", "no purchase for 74 days (usually every 20)"]})
     churn_model_version: Optional[str] = Field(default=None, description="Registry version of the churn model.", json_schema_extra={"example": "3"})

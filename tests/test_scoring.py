@@ -86,7 +86,9 @@ def test_columns_and_types(scores: pd.DataFrame, features: pd.DataFrame) -> None
     assert set(scores["risk_tier"]) <= {"low", "medium", "high"}
     assert set(scores["value_tier"]) == {"low", "medium", "high"}
     assert set(scores["segment"]) <= {"high_value_at_risk", "loyal_high_value", "potential", "dormant", "fleeing_low_value"}
-    assert set(scores["lifecycle_stage"]) <= {"new", "growing", "stable", "declining"}
+    assert set(scores["lifecycle_stage"]) <= {"new", "growing", "stable", "declining", "lapsed"}
+    silent = features.set_index("customer_id")["days_since_last_purchase"].loc[scores["customer_id"]].to_numpy() > 180
+    assert set(scores.loc[silent, "lifecycle_stage"]) <= {"new", "lapsed"} and (scores.loc[silent, "lifecycle_stage"] == "lapsed").any()
     assert (scores["churn_model_version"] == "3").all() and (scores["value_model_version"] == "4").all()
     by_id = features.set_index("customer_id")["monetary_365d"]
     np.testing.assert_allclose(scores["current_value"], by_id.loc[scores["customer_id"]].to_numpy(), atol=0.005)

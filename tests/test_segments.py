@@ -111,6 +111,11 @@ def test_lifecycle_stages() -> None:
         spend_trend=[-0.9, 0.9, 0.3, -0.3, 0.1, np.nan, -0.5],
     )
     assert list(stages) == ["new", "new", "growing", "declining", "stable", "stable", "declining"]
+    # Silent for longer than both trend periods: lapsed, not "stable" (a 0 % trend of nothing).
+    # New customers stay new; exactly 180 days since a purchase is not yet lapsed.
+    stages = lifecycle_stages(tenure_days=[500, 500, 500, 30], spend_trend=[0.0, -1.0, 0.0, 0.0],
+                              days_since_purchase=[1200, 181, 180, 9999])
+    assert list(stages) == ["lapsed", "lapsed", "stable", "new"]
 
 
 def test_names_and_actions_default_and_override() -> None:

@@ -13,7 +13,7 @@ value_at_risk           float      value lost if the customer churns: ``p × val
 risk_tier               str        low / medium / high (:func:`churnml.segments.risk_tiers`)
 value_tier              str        low / medium / high, 80/20 over the whole population
 segment                 str        value × risk segment key (:data:`churnml.segments.SEGMENTS`)
-lifecycle_stage         str        new / growing / stable / declining
+lifecycle_stage         str        new / growing / stable / declining / lapsed
 reasons                 str        up to 3 drivers of the churn risk, ``"; "``-separated
 churn_model_version     str        registry versions of the models used
 value_model_version     str
@@ -80,6 +80,7 @@ CURRENT_VALUE_FEATURE = "monetary_365d"
 """Feature that is the customer's net revenue over the last 365 days (``current_value``)."""
 TENURE_FEATURE = "tenure_days"
 TREND_FEATURE = "spend_trend_pct"
+RECENCY_FEATURE = "days_since_last_purchase"
 """Spend change in percent, last 90 days vs the 90 before (lifecycle stage)."""
 
 DEFAULT_CHUNK_SIZE = 100_000
@@ -123,7 +124,8 @@ def check_features(features: pd.DataFrame, models: Any) -> list[str]:
 
 def missing_columns(columns: Iterable[str], models: Any) -> list[str]:
     """The columns scoring needs (the models' features and a few more) that ``columns`` lacks."""
-    needed = ["customer_id", *models.churn.feature_names_, CURRENT_VALUE_FEATURE, TENURE_FEATURE, TREND_FEATURE]
+    needed = ["customer_id", *models.churn.feature_names_, CURRENT_VALUE_FEATURE, TENURE_FEATURE, TREND_FEATURE,
+              RECENCY_FEATURE]
     have = set(columns)
     return [c for c in dict.fromkeys(needed) if c not in have]
 
@@ -191,6 +193,7 @@ def _finish(
         stage = lifecycle_stages(
             features[TENURE_FEATURE].to_numpy(dtype=float),
             features[TREND_FEATURE].to_numpy(dtype=float) / 100.0,
+            features[RECENCY_FEATURE].to_numpy(dtype=float),
         )
         n = len(features)
         return pd.DataFrame({
