@@ -270,7 +270,7 @@ def _plain_words(tests: Mapping[str, Any]) -> str:
         said.append(f"The 20% it expects to be worth most bring {value['top20_value_capture']:.0%} of the value over the horizon.")
     if not said:
         return ""
-    return '<p class="note">In plain words, on the test cutoff (customers the model never saw): ' + _e(" ".join(said)) + "</p>"
+    return '<p class="note">In plain words, on the test cutoff (a later date than any the model learned from: the same customers may appear in training at earlier dates, but not their outcomes after this one): ' + _e(" ".join(said)) + "</p>"
 
 
 def _key_values(pairs: Sequence[tuple[str, Any]]) -> str:
