@@ -379,3 +379,21 @@ def test_an_attribute_that_records_the_future_is_found():
     assert leaky_attributes(parts, specs, ["region", "age"]) == {}           # left out of the models: not checked
     assert leak_text(found).startswith("customer columns 'status' (ROC AUC 1.000), 'days_left' (ROC AUC 1.000) alone separate")
     assert leak_text({}) is None
+
+
+def test_train_warns_when_the_first_cutoff_has_less_than_a_year_behind_it(tmp_path, monkeypatch):
+    """Ten months of transactions (sign-ups going back years): the first training cutoff has days
+    of history, and its 365-day features read every customer as buying less than they did."""
+    from churnml.cli import get_app
+
+    generate(tmp_path / "data", 1000, seed=2, start="2025-03-01", end="2025-12-31")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    result = CliRunner().invoke(get_app(), ["train", "data", "--as-of", "2026-01-01", "--trials", "1"])
+    assert result.exit_code == 0, result.output
+    warning = " ".join(result.stderr.split())
+    found = re.search(r"Warning: the first training cutoff \((\d{4}-\d{2}-\d{2})\) has (\d+) day\(s\) of transaction history", warning)
+    assert found, warning
+    first = pd.Timestamp(pd.read_parquet(tmp_path / "data" / "transactions.parquet")["timestamp"].min())
+    assert int(found.group(2)) == round((pd.Timestamp(found.group(1)) - first) / pd.Timedelta(days=1)) < 365
+    assert "features over the last 365 days read those customers as buying less" in warning

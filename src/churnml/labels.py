@@ -63,6 +63,8 @@ class TrainingSet:
     specs : list of FeatureSpec
     split_cutoffs : dict
         ``split`` -> its cutoffs.
+    data_start : pandas.Timestamp or None
+        The first transaction (None when the engine did not say).
     """
 
     frame: pd.DataFrame
@@ -71,6 +73,13 @@ class TrainingSet:
     cutoffs: list[pd.Timestamp]
     specs: list[FeatureSpec]
     split_cutoffs: dict[str, list[pd.Timestamp]] = field(default_factory=dict)
+    data_start: pd.Timestamp | None = None
+
+    def history_days(self) -> float | None:
+        """Days of transaction history before the first cutoff (None without ``data_start``)."""
+        if self.data_start is None or not self.cutoffs:
+            return None
+        return (min(self.cutoffs) - self.data_start) / pd.Timedelta(days=1)
 
     def split(self, name: str) -> pd.DataFrame:
         """Rows of one split (``train``, ``validation`` or ``test``)."""
@@ -257,11 +266,12 @@ def build_training_set(dataset: Dataset, as_of: pd.Timestamp, config: Config) ->
     >>> ts.split("test").churned.mean()                                     # doctest: +SKIP
     """
     as_of = pd.Timestamp(as_of)
-    cutoffs = checked_training_cutoffs(as_of, config, data_start(dataset), dataset.data_end)
+    first = data_start(dataset)
+    cutoffs = checked_training_cutoffs(as_of, config, first, dataset.data_end)
     features = build_features(dataset, cutoffs, config)
     labels = build_labels(dataset, cutoffs, config)
     return assemble_training_set(features, labels, feature_specs(dataset), cutoffs, as_of, config,
-                                 lambda: _population_hint(dataset, config))
+                                 lambda: _population_hint(dataset, config), data_start=first)
 
 
 def checked_training_cutoffs(
@@ -330,6 +340,7 @@ def assemble_training_set(
     as_of: pd.Timestamp,
     config: Config,
     population_hint: Callable[[], str] = lambda: "",
+    data_start: pd.Timestamp | None = None,
 ) -> TrainingSet:
     """Join features and labels and split them out of time: the last step of any engine.
 
@@ -345,6 +356,8 @@ def assemble_training_set(
     config : Config
     population_hint : callable
         Returns what to check when a split is empty (called only then).
+    data_start : pandas.Timestamp, optional
+        The first transaction, kept for :meth:`TrainingSet.history_days`.
 
     Returns
     -------
@@ -381,6 +394,7 @@ def assemble_training_set(
         cutoffs=cutoffs,
         specs=specs,
         split_cutoffs=split_cutoffs,
+        data_start=None if data_start is None else pd.Timestamp(data_start),
     )
 
 

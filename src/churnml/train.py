@@ -75,6 +75,8 @@ class TrainingResult:
     left_out: dict[str, int] = field(default_factory=dict)
     """Categorical features left out of the models for their many values -> number of values
     (:func:`without_identifiers`)."""
+    history_days: float | None = None
+    """Days of transaction history before the first training cutoff (None when unknown)."""
     leaks: dict[str, float] = field(default_factory=dict)
     """Customer attributes that alone rank the test cutoff's churners almost perfectly -> that
     ROC AUC (:func:`leaky_attributes`); the models are then not promoted."""
@@ -467,6 +469,7 @@ def train_on(
             "grades": grades,
             "grade_intervals": intervals,
             "leaky_attributes": leaks,
+            "history_days": training_set.history_days(),
             "feature_reference": reference["features"],
             "monitoring_reference": reference,
             "data_fingerprint": fingerprint,
@@ -514,6 +517,7 @@ def train_on(
         left_out=left_out,
         intervals=intervals,
         leaks=leaks,
+        history_days=training_set.history_days(),
     )
 
 

@@ -133,6 +133,15 @@ def train_command(
              f"{cfg.training.max_categorical_levels} values names groups of customers rather than describing "
              "them, and the trees fit its rare values to noise. Map it to fewer groups to use it, or raise "
              "[training] max_categorical_levels in the config.")
+    from churnml.features import TRANSACTION_WINDOWS
+
+    history, longest = result.history_days, max(TRANSACTION_WINDOWS)
+    if history is not None and history < longest:  # the longest window sees those customers' year in part
+        first = min(c for dates in result.cutoffs.values() for c in dates)
+        warn(f"the first training cutoff ({first:%Y-%m-%d}) has {history:.0f} day(s) of transaction history before it: "
+             f"features over the last {longest} days read those customers as buying less than they did, "
+             "and the models learn from that. Give more history, fewer cutoffs ([problem] n_cutoffs, "
+             "cutoff_step_days) or a shorter horizon, so that the first cutoff has a year behind it.")
     if result.leaks:
         from churnml.train import leak_text
 
