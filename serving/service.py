@@ -281,7 +281,7 @@ ROUTE_MODELS = {"/score": ScoreRequest, "/score_history": ScoreHistoryRequest, "
 """Request model per POST route; :class:`guard.RequestGuard` validates bodies against them."""
 
 
-def _stop_server(exc: ChurnmlError) -> None:
+def _stop_server(message: str, exit_code: int) -> None:
     """Stop the whole server, not just this worker: BentoML restarts a worker that fails to
     start, forever, while the port accepts connections and answers nothing. ``churnml serve``
     checks the models and the snapshot first (:func:`churnml.api.check_startup`); this covers
@@ -290,7 +290,7 @@ def _stop_server(exc: ChurnmlError) -> None:
     folder = os.environ.get(ENV_SERVER_DIR, "")
     if folder:
         with open(os.path.join(folder, FAILURE_FILE), "w", encoding="utf-8") as out:
-            out.write(f"{exc.exit_code}\n{exc.message}")
+            out.write(f"{exit_code}\n{message}")
     pid = os.environ.get(ENV_SERVER_PID, "")
     if pid.isdigit():
         os.kill(int(pid), signal.SIGTERM)
@@ -323,7 +323,11 @@ class ChurnService:
             self.scoring = ScoringService.load(self.settings)
         except ChurnmlError as exc:
             logger.error("churnml API cannot start: %s", exc.message)
-            _stop_server(exc)
+            _stop_server(exc.message, exc.exit_code)
+            raise
+        except Exception as exc:  # a bug, not a user mistake: the traceback once, then stop (not restart forever)
+            logger.exception("churnml API cannot start")
+            _stop_server(f"the API worker failed to start: {type(exc).__name__}: {exc} (traceback in the log above)", 1)
             raise
         logger.info("churnml API ready: %s customers as of %s, models %s/%s (%s)", len(self.scoring.scores),
                     self.scoring.as_of.date(), self.scoring.models.churn_version, self.scoring.models.value_version,

@@ -137,6 +137,29 @@ def test_missing_feature_column_is_a_clear_error(features, models) -> None:
         score_features(features.drop(columns=["unresolved_complaints"]), models, SCORE_AS_OF)
 
 
+def test_champions_from_runs_with_different_features_score_together(features, models, scores) -> None:
+    """A rollback of one champion pairs models trained on different columns (a customer attribute
+    added between the runs): each model takes its own. The value model used to get the churn
+    model's columns: `score` crashed with a traceback and the API worker restarted forever."""
+    from churnml.models import ValueModel
+
+    value_names = list(models.value.feature_names_)
+    churn_names = [n for n in models.churn.feature_names_ if n != "age_band"]     # an older churn model
+    assert len(churn_names) == len(value_names) - 1
+    frame = features.sample(400, random_state=2)
+    older = type(models.churn)(n_estimators=20, num_leaves=7, early_stopping_rounds=None, n_jobs=1)
+    churned = (frame["days_since_last_purchase"] > frame["days_since_last_purchase"].median()).astype(int)
+    older.fit(frame[churn_names], churned, frame[churn_names], churned)
+    assert isinstance(models.value, ValueModel)
+    mixed = LoadedModels(older, models.value, "2", "4", "run-old", models.metadata)
+    few = features.head(30)
+    scored = score_features(few, mixed, SCORE_AS_OF)
+    expected = models.value.predict(few[value_names])
+    np.testing.assert_allclose(scored["predicted_value"] + scored["value_at_risk"], expected, rtol=1e-9)
+    with pytest.raises(DataError, match=r"lacks column\(s\) age_band that scoring needs"):
+        score_features(few.drop(columns=["age_band"]), mixed, SCORE_AS_OF)
+
+
 def test_same_inputs_give_the_same_file(scores, dataset, models, tmp_path: Path) -> None:
     again = score(dataset, SCORE_AS_OF, models, Config(), chunk_size=300)
     meta = score_metadata(models, SCORE_AS_OF, Config(), dataset.fingerprint, "champion")

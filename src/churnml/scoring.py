@@ -124,8 +124,8 @@ def check_features(features: pd.DataFrame, models: Any) -> list[str]:
 
 def missing_columns(columns: Iterable[str], models: Any) -> list[str]:
     """The columns scoring needs (the models' features and a few more) that ``columns`` lacks."""
-    needed = ["customer_id", *models.churn.feature_names_, CURRENT_VALUE_FEATURE, TENURE_FEATURE, TREND_FEATURE,
-              RECENCY_FEATURE]
+    needed = ["customer_id", *models.churn.feature_names_, *models.value.feature_names_, CURRENT_VALUE_FEATURE,
+              TENURE_FEATURE, TREND_FEATURE, RECENCY_FEATURE]
     have = set(columns)
     return [c for c in dict.fromkeys(needed) if c not in have]
 
@@ -154,9 +154,12 @@ def scores_value_thresholds(scores: Mapping[str, Any], config: Config | None = N
 
 
 def predict(features: pd.DataFrame, models: Any, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Churn probability and value if retained for each row (``names``: from :func:`check_features`)."""
-    X = features[names]
-    return models.churn.predict_proba(X), models.value.predict(X)
+    """Churn probability and value if retained for each row (``names``: from :func:`check_features`).
+
+    The value model takes its own columns: champions promoted from different runs (a rollback of
+    one of them) may use different features, and the churn model's columns crashed it.
+    """
+    return models.churn.predict_proba(features[names]), models.value.predict(features)
 
 
 def _finish(
