@@ -397,3 +397,46 @@ def test_train_warns_when_the_first_cutoff_has_less_than_a_year_behind_it(tmp_pa
     first = pd.Timestamp(pd.read_parquet(tmp_path / "data" / "transactions.parquet")["timestamp"].min())
     assert int(found.group(2)) == round((pd.Timestamp(found.group(1)) - first) / pd.Timedelta(days=1)) < 365
     assert "features over the last 365 days read those customers as buying less" in warning
+
+
+def test_models_are_used_only_for_the_problem_they_were_trained_for(use_trained_store, tmp_path, monkeypatch):
+    """The churn definition (churn_events or not) and the margin are recorded with the models.
+    Scoring under another one is refused: a feed without churn_events scored closed accounts as
+    customers, and margin 0.1 cut every value tenfold, silently. A run trained for another
+    definition is not compared with the champion, and so not promoted: the gate's ranking metrics
+    cannot see a margin."""
+    import shutil
+
+    from churnml.cli import get_app
+
+    store = use_trained_store
+    trained = tracking.load_models("champion").metadata["problem"]
+    assert trained == {"horizon_days": 90, "margin": 1.0, "churn": "closure"}
+    no_closures = tmp_path / "no_closures"
+    shutil.copytree(store.data, no_closures, ignore=shutil.ignore_patterns("churn_events.*"))
+    margin = tmp_path / "margin.toml"
+    margin.write_text("[problem]\nmargin = 0.1\n")
+    runner = CliRunner()
+    for args, said in (
+        ([str(no_closures)], "churn = an account closure (a churn_events table) when trained, "
+                             "churn = no transaction in the horizon (no churn_events table) here"),
+        ([str(store.data), "--config", str(margin)], "margin 1 ([problem] margin) when trained, margin 0.1 ([problem] margin) here"),
+    ):
+        out = tmp_path / "s.parquet"
+        result = runner.invoke(get_app(), ["score", *args, "--as-of", store.as_of, "--out", str(out)])
+        assert result.exit_code == 2, result.output
+        assert f"Error: The models were trained for another problem: {said}." in " ".join(result.stderr.split())
+        assert not out.exists()
+
+    # Train for margin 0.1 into a copy of the store: registered, not promoted.
+    copy = tmp_path / "mlruns"
+    shutil.copytree(store.root / "mlruns", copy)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{copy / 'mlflow.db'}")
+    before = tracking.champion_versions()
+    result = runner.invoke(get_app(), ["train", str(store.data), "--as-of", store.as_of, "--trials", "1",
+                                       "--config", str(margin)])
+    assert result.exit_code == 0, result.output
+    assert ("kept the current champion: the champion predicts another problem (margin 1 ([problem] margin) when "
+            "trained, margin 0.1 ([problem] margin) here)") in " ".join(result.output.split())
+    assert tracking.champion_versions() == before

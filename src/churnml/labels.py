@@ -17,7 +17,7 @@ only at ``timestamp < cutoff``. An event exactly at the cutoff is therefore labe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import pandas as pd
 
@@ -108,6 +108,36 @@ def population(dataset: Dataset, cutoffs: Sequence[pd.Timestamp], config: Config
     """
     frame = dataset.con.execute(population_sql(dataset, cutoffs, config)).df()
     return _key_types(frame)
+
+
+def problem_definition(config: Config, tables: Iterable[str]) -> dict[str, Any]:
+    """What the models predict, as recorded with them: the horizon, the value label's margin and
+    the churn definition (``closure`` with a ``churn_events`` table; ``inactivity`` over
+    ``active_days`` without). Scores from models trained for another definition mean something
+    else, and their metrics do not compare: see :func:`problem_differences`."""
+    problem = config.problem
+    closure = "churn_events" in set(tables)
+    definition: dict[str, Any] = {"horizon_days": int(problem.horizon_days), "margin": float(problem.margin),
+                                  "churn": "closure" if closure else "inactivity"}
+    if not closure:
+        definition["active_days"] = int(problem.active_days)
+    return definition
+
+
+def problem_differences(trained: Mapping[str, Any] | None, current: Mapping[str, Any]) -> list[str]:
+    """How ``current`` differs from the ``trained`` definition, in words (empty when it does not,
+    or when the models predate the record)."""
+    if not trained:
+        return []
+    said = {
+        "horizon_days": lambda v: f"a {v}-day horizon ([problem] horizon_days)",
+        "margin": lambda v: f"margin {v:g} ([problem] margin)",
+        "churn": lambda v: ("churn = an account closure (a churn_events table)" if v == "closure"
+                            else "churn = no transaction in the horizon (no churn_events table)"),
+        "active_days": lambda v: f"a population of customers active in the last {v} days ([problem] active_days)",
+    }
+    return [f"{said[key](trained[key])} when trained, {said[key](current[key])} here"
+            for key in said if key in trained and key in current and trained[key] != current[key]]
 
 
 def label_sql(dataset: Dataset, cutoffs: Sequence[pd.Timestamp], config: Config) -> str:

@@ -31,15 +31,16 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from mlflow.exceptions import MlflowException
 from sklearn.metrics import roc_auc_score
 
 from churnml import metrics, monitoring, plots, reports, tracking, tuning
 from churnml.baselines import RecencyRule, RFMLogistic, SpendRateBaseline
 from churnml.config import Config
 from churnml.dataset import Dataset
-from churnml.errors import ProblemError
+from churnml.errors import ModelNotFoundError, ProblemError
 from churnml.features import FeatureSpec, feature_description
-from churnml.labels import TrainingSet, build_training_set
+from churnml.labels import TrainingSet, build_training_set, problem_definition, problem_differences
 from churnml.reasons import explain, explainable_specs, typical_values
 
 TrialProgress = Callable[[str, int, int, float | None], None]
@@ -140,6 +141,21 @@ def _load_champions() -> tuple[Any, Any]:
     whose model files cannot be read fails here, not after an hour of trials."""
     return (tracking.load_model(tracking.CHURN_MODEL_NAME, tracking.CHAMPION),
             tracking.load_model(tracking.VALUE_MODEL_NAME, tracking.CHAMPION))
+
+
+def _other_problem(problem: Mapping[str, Any]) -> str | None:
+    """How the champion's problem definition differs from this run's, or None. A margin or a
+    churn definition changes what the models predict but not the ranking metrics the gate
+    compares: a run with margin 0.1 was promoted over the champion, and scores fell tenfold."""
+    try:
+        trained = tracking.load_run_metadata(tracking.champion_run_id()).get("problem")
+    except (ModelNotFoundError, MlflowException, OSError, ValueError):  # no champion, or its run's files are gone
+        return None
+    differences = problem_differences(trained, problem)
+    if not differences:
+        return None
+    return (f"the champion predicts another problem ({'; '.join(differences)}), so their test metrics do not "
+            "compare")
 
 
 def _champion_metrics(X_test: pd.DataFrame, churned: np.ndarray, value: np.ndarray,
@@ -454,6 +470,8 @@ def train_on(
         ), tracking.REPORT_DATA_FILE)
 
         # Register and promote ---------------------------------------------------------------
+        tables = (data_summary or {}).get("tables")
+        problem = problem_definition(config, tables) if tables else None
         metadata = {
             "as_of": f"{as_of:%Y-%m-%d}",
             "horizon_days": horizon,
@@ -469,6 +487,7 @@ def train_on(
             "grades": grades,
             "grade_intervals": intervals,
             "leaky_attributes": leaks,
+            "problem": problem,
             "history_days": training_set.history_days(),
             "feature_reference": reference["features"],
             "monitoring_reference": reference,
@@ -487,6 +506,8 @@ def train_on(
             if tracking.champion_versions() != tuple(c[1] if c else None for c in champions):
                 champions = _load_champions()
             champion, unavailable = _champion_metrics(X["test"], churned["test"], value["test"], champions)
+            if champions[0] is not None and problem is not None and not unavailable:
+                unavailable = _other_problem(problem)
             newer = tracking.champion_as_of()
             if newer is not None and newer > as_of:
                 # A backfill: the champion has seen data this run's test period cannot judge it on.
