@@ -653,3 +653,18 @@ def test_set_aside_rows_show_their_values_as_written(tmp_path: Path) -> None:
         ["zz", "05.01.2024", "1.234,56", "customer_id not in customers"]]
     assert list(bad.columns) == ["customer_id", "timestamp", "amount", "reason"]
     assert clean(ds, "transactions")["amount"].tolist() == [3.0]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_quiet_weekend_days_belong_to_the_data(tmp_path: Path, fmt: str) -> None:
+    """A business that trades on weekdays, with a few rows at weekends: a feed ending on Sunday
+    ends on Sunday. A stray row weeks later, or a few rows on a day busy for its weekday, do not."""
+    days = pd.date_range("2024-01-01", "2024-03-03")                 # Monday to Sunday
+    rows = [(day + pd.Timedelta(hours=10), n) for day in days for n in range(100 if day.dayofweek < 5 else 3)]
+    rows += [(pd.Timestamp("2024-03-04 10:00"), 0), (pd.Timestamp("2024-04-20 10:00"), 0)]  # Monday: 1 row; weeks later: 1
+    tx = pd.DataFrame({"customer_id": "a", "timestamp": [t for t, _ in rows], "amount": 1.0})
+    if fmt == "csv":
+        tx["timestamp"] = tx["timestamp"].astype(str)
+    ds = load_dataset(write(tmp_path / fmt, fmt, customers=CUSTOMERS, transactions=tx))
+    assert ds.summary["tables"]["transactions"]["last"] == "2024-03-03"
+    assert ds.summary["tables"]["transactions"]["quarantined"] == {"timestamp after the data's end": 2}

@@ -554,7 +554,10 @@ def _infer_data_end(con: duckdb.DuckDBPyConnection, mapping: dict[str, str], typ
     """The end of the data: the last day with ordinary transaction volume, never after today.
 
     A few stray rows dated far after the rest (a typo year, a test record) must not stretch the
-    data's end, so days holding fewer than 5% of the median daily count are not counted.
+    data's end, so days holding fewer than 5% of the median daily count are not counted. Up to
+    a week after the last such day, a quiet day still counts when it is ordinary for its day of
+    the week (5% of that weekday's median): a business that trades little at weekends had its
+    Saturday and Sunday rows set aside as "after the data's end" on every Monday run.
     """
     ts = _typed("timestamp", mapping["timestamp"], types[mapping["timestamp"]])
     end = con.execute(
@@ -566,8 +569,13 @@ def _infer_data_end(con: duckdb.DuckDBPyConnection, mapping: dict[str, str], typ
             SELECT histogram(CAST(ts AS DATE)) FILTER (WHERE ts >= TIMESTAMP '{MIN_TIMESTAMP}' AND ts <= now()::TIMESTAMP) AS h
             FROM (SELECT {ts} AS ts FROM raw_transactions)
         ),
-        days AS (SELECT unnest(map_keys(h)) AS day, unnest(map_values(h)) AS n FROM counted)
-        SELECT max(day) FROM days WHERE n >= 0.05 * (SELECT median(n) FROM days)
+        days AS (SELECT unnest(map_keys(h)) AS day, unnest(map_values(h)) AS n FROM counted),
+        ordinary AS (SELECT max(day) AS day FROM days WHERE n >= 0.05 * (SELECT median(n) FROM days)),
+        weekdays AS (SELECT dayofweek(day) AS dow, median(n) AS m FROM days GROUP BY 1)
+        SELECT greatest(o.day, max(d.day)) FROM ordinary AS o
+        LEFT JOIN days AS d ON d.day > o.day AND d.day <= o.day + INTERVAL 7 DAY
+            AND d.n >= 0.05 * (SELECT m FROM weekdays WHERE dow = dayofweek(d.day))
+        GROUP BY o.day
         """
     ).fetchone()[0]
     if end is None:

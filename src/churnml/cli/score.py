@@ -223,7 +223,8 @@ def score_command(
         if missing > 0:  # a late data feed: up to DATA_END_TOLERANCE is allowed (scoring "today")
             warn(f"the data ends {last_day:%Y-%m-%d}, {missing} day(s) before the as-of date {as_of_ts:%Y-%m-%d} would "
                  "need it to: the features read those days as days without purchases, so churn risk comes out "
-                 f"higher. Score as of {last_day + pd.Timedelta(days=1):%Y-%m-%d}, or load the missing days first.")
+                 f"higher. Score as of {last_day + pd.Timedelta(days=1):%Y-%m-%d}, or load the missing days first; if "
+                 "the data is complete (no business on those days), say so with [input] data_end in the config.")
     log(f"Building features as of {as_of_ts:%Y-%m-%d}")
     with console.status("Building features…"):
         features = build_scoring_frame(dataset, as_of_ts, cfg)
