@@ -211,7 +211,7 @@ def score_command(
     _check_horizon(models, cfg)
     if models.metadata.get("value_run_id", models.run_id) != models.run_id:
         warn(f"churnml-churn v{models.churn_version} and churnml-value v{models.value_version} ('{alias}') come from "
-             "different training runs (promoted one at a time); the scores pair them as they are. To score with one "
+             "different training runs; the scores pair them as they are. To score with one "
              "run's pair, promote the other model's version of the same run.")
     log(f"Reading and validating {data}")
     dataset = load_dataset(Path(data), cfg)
