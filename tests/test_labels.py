@@ -229,6 +229,26 @@ def test_training_set_splits_out_of_time() -> None:
     assert (frame[frame.customer_id != "c"]["churned"] == 0).all()
 
 
+def test_training_set_quotes_satisfaction_on_the_survey_scale_and_knows_its_history() -> None:
+    """Reasons read "3/10" for a 0-10 survey (the feature is on 1-5: 2.2), as the models record
+    them; and the days of history before the first cutoff are known (train warns on short ones)."""
+    from churnml.features import render_reason
+
+    base = long_history()
+    frames = {t: base.con.execute(f"SELECT * FROM {t}").df() for t in ("customers", "transactions")}
+    frames["service_events"] = pd.DataFrame({"customer_id": ["a"], "timestamp": [T("2023-05-01")],
+                                             "event_type": ["survey"], "satisfaction": [2.2]})
+    config = Config().replace(problem={"n_cutoffs": 5}, input={"satisfaction_scale": (0.0, 10.0)})
+    training = build_training_set(Dataset.from_frames(frames), T("2024-07-01"), config)
+    specs = {s.name: s for s in training.specs}
+    assert render_reason(specs["last_satisfaction"], {"last_satisfaction": 2.2}) == "last satisfaction score 3/10"
+    assert render_reason(specs["lowest_satisfaction_365d"], {"lowest_satisfaction_365d": 1.0}) == (
+        "a satisfaction score of 0/10 in the last year")
+    plain = build_training_set(Dataset.from_frames(frames), T("2024-07-01"), Config().replace(problem={"n_cutoffs": 5}))
+    assert {s.name: s for s in plain.specs}["last_satisfaction"].reason == "last satisfaction score {last_satisfaction:.0f}/5"
+    assert training.history_days() == (min(training.cutoffs) - T("2023-01-01")) / pd.Timedelta(days=1)
+
+
 def test_training_set_refuses_an_as_of_after_the_data() -> None:
     with pytest.raises(ProblemError, match="As-of date 2025-01-01 is after the data's end \\(2024-06-30\\)"):
         build_training_set(long_history(), T("2025-01-01"), Config())

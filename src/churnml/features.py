@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import re
 import string
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -426,13 +426,44 @@ def reason_is_true(spec: FeatureSpec, values: Any, typical: float | None = None)
 
 class _ReasonFormatter(string.Formatter):
     """``str.format`` plus the conversion ``!m``, the magnitude: "spend down {spend_trend_pct!m:.0f}%"
-    reads "spend down 40%" for -40."""
+    reads "spend down 40%" for -40; and the format prefix ``scale=LOW:HIGH:``, a 1-5 score shown
+    on the LOW-HIGH scale (:func:`on_survey_scale`)."""
 
     def convert_field(self, value: Any, conversion: str | None) -> Any:
         return abs(value) if conversion == "m" else super().convert_field(value, conversion)
 
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        if format_spec.startswith("scale="):
+            low, high, format_spec = format_spec[len("scale="):].split(":", 2)
+            value = float(low) + (float(value) - 1.0) * (float(high) - float(low)) / 4.0
+        return super().format_field(value, format_spec)
+
 
 _REASON_FORMAT = _ReasonFormatter()
+
+
+SATISFACTION_FEATURES = ("last_satisfaction", "lowest_satisfaction_365d")
+"""Features holding satisfaction scores, on 1-5 whatever the survey's scale."""
+
+
+def on_survey_scale(specs: Sequence[FeatureSpec], scale: tuple[float, float]) -> list[FeatureSpec]:
+    """``specs`` with the satisfaction reasons on the survey's own scale (``[input]
+    satisfaction_scale``): the features are on 1-5, and a member who answered 3 of 10 read "last
+    satisfaction score 2/5", a detractor's 5 of 10 "3/5". The scores themselves do not change.
+
+    Example
+    -------
+    >>> spec = FeatureSpec("last_satisfaction", "", "service_events", None, "numeric", -1,
+    ...                    "last satisfaction score {last_satisfaction:.0f}/5")
+    >>> render_reason(on_survey_scale([spec], (0.0, 10.0))[0], {"last_satisfaction": 2.2})
+    'last satisfaction score 3/10'
+    """
+    low, high = scale
+    if (low, high) == (1.0, 5.0):
+        return list(specs)
+    survey = f"{{\\1:scale={low:g}:{high:g}:.0f}}/{high:g}"
+    return [replace(spec, reason=re.sub(r"\{(\w+):\.0f\}/5", survey, spec.reason))
+            if spec.name in SATISFACTION_FEATURES and spec.reason else spec for spec in specs]
 
 
 def singular_counts(text: str) -> str:

@@ -31,6 +31,7 @@ from churnml.features import (
     cutoffs_sql,
     feature_specs,
     normalize_cutoffs,
+    on_survey_scale,
     population_body,
     table_columns,
 )
@@ -417,6 +418,8 @@ def assemble_training_set(
                 f"No customers in the population at the {name} cutoff(s) {dates} (as-of {pd.Timestamp(as_of):%Y-%m-%d}). "
                 + population_hint()
             )
+    # Reasons quote satisfaction on the survey's scale; the models record these specs.
+    specs = on_survey_scale(specs, config.input.satisfaction_scale)
     return TrainingSet(
         frame=frame.reset_index(drop=True),
         feature_names=[s.name for s in specs],
