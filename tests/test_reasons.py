@@ -185,3 +185,17 @@ def test_one_reason_per_family_and_only_real_effects() -> None:
     assert explain(contributions, features, specs) == [["spent 12 in the last 90 days", "2 calls in the last 30 days"]]
     contributions.loc[0, "age_band"] = MIN_EFFECT * 2
     assert explain(contributions, features, specs)[0][-1] == "age band: 55-64"
+
+
+def test_numeric_attributes_read_as_written_and_count_as_one_reason() -> None:
+    """"age: 57", not "age: 57.0"; the run report's most common reasons count every age as one."""
+    from churnml.features import layout_feature_specs, render_reason
+    from churnml.reports import reason_template
+
+    layout = {"customers": frozenset({"customer_id", "age", "plan"}), "transactions": frozenset({"customer_id", "timestamp", "amount"})}
+    specs = {s.name: s for s in layout_feature_specs(layout, {"age": "numeric", "plan": "categorical", "limit": "numeric"})}
+    assert render_reason(specs["age"], {"age": 57.0}) == "age: 57"
+    assert render_reason(specs["limit"], {"limit": 12500.5}) == "limit: 12,500.5"
+    assert render_reason(specs["plan"], {"plan": "basic"}) == "plan: basic"
+    assert [reason_template(t) for t in ("age: 57", "age: 16", "plan: basic", "plan: 2024")] == [
+        "age: N", "age: N", "plan: basic", "plan: N"]

@@ -386,7 +386,9 @@ def render_reason(spec: FeatureSpec, row: Mapping[str, Any]) -> str:
         if field is None:
             continue
         value = row.get(field) if hasattr(row, "get") else None
-        if _is_missing(value) or (isinstance(value, (int, float)) and value >= NEVER_DAYS):
+        # NEVER_DAYS marks "never" in computed features; an attribute is the user's own number
+        # (a credit limit of 12,500 is a value, not "never").
+        if _is_missing(value) or (spec.column is None and isinstance(value, (int, float)) and value >= NEVER_DAYS):
             return ""
         values[field] = value
     if spec.reason_bound is not None and spec.reason_side:
@@ -710,7 +712,8 @@ def _features(layout: Mapping[str, frozenset[str]], attributes: Mapping[str, str
         sql = f"cu.{_q(column)}" if kind == "categorical" else f"CAST(cu.{_q(column)} AS DOUBLE)"
         spec = FeatureSpec(
             name, f"Customer attribute {column!r} from the customers table (current snapshot).",
-            "customers", None, kind, 0, f"{column.replace('_', ' ')}: {{{name}}}",
+            # A number as written ("age: 57", "credit limit: 12,500"), not as a float ("57.0").
+            "customers", None, kind, 0, f"{column.replace('_', ' ')}: {{{name}{':,.10g' if kind == 'numeric' else ''}}}",
             "missing when the customers table has no value", column=column,
         )
         feats.append(_Feature(spec, sql))

@@ -98,9 +98,14 @@ def reason_template(sentence: str) -> str:
     'only N purchases in the last 90 days'
     >>> reason_template("age_band: 25-34")
     'age_band: 25-34'
+    >>> reason_template("age: 57")
+    'age: N'
     """
     sentence = sentence.strip()
-    return sentence if _ATTRIBUTE.match(sentence) else plural_counts(_NUMBER.sub("N", sentence))
+    if _ATTRIBUTE.match(sentence):  # a value; a number counts as one reason, not one per age
+        name, _, value = sentence.partition(": ")
+        return f"{name}: N" if _NUMBER.fullmatch(value) else sentence
+    return plural_counts(_NUMBER.sub("N", sentence))
 
 
 def reason_counts(reasons: Iterable[Sequence[str] | str], separator: str = "; ") -> dict[str, int]:
