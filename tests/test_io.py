@@ -92,3 +92,29 @@ def test_id_lists_read_from_spreadsheet_exports(tmp_path: Path) -> None:
         io.read_ids(tmp_path / "tabs.csv")
     with pytest.raises(DataError, match="one.csv has neither member_no nor client column"):
         io.read_ids(tmp_path / "one.csv", ("member_no", "client"))
+
+
+def test_a_write_removes_what_killed_writers_of_this_host_left(tmp_path: Path) -> None:
+    """Temporary files of processes that are gone (kill -9) go at the next write of the same
+    output; a running writer's file and another host's stay."""
+    import subprocess
+    import sys
+
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        out = tmp_path / "scores.csv"
+        stale = tmp_path / f".scores.csv.{io._HOST}-{finished.pid}.abc123.tmp"
+        live = tmp_path / f".scores.csv.{io._HOST}-{running.pid}.def456.tmp"
+        remote = tmp_path / f".scores.csv.otherhost-{finished.pid}.ghi789.tmp"
+        unrelated = tmp_path / f".other.csv.{io._HOST}-{finished.pid}.jkl012.tmp"
+        for leftover in (stale, live, remote, unrelated):
+            leftover.write_text("half a file")
+        io.write_table(FRAME, out)
+        assert not stale.exists()
+        assert live.exists() and remote.exists() and unrelated.exists()
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, live.name, remote.name, unrelated.name])
+    finally:
+        running.kill()
+        running.wait()

@@ -15,6 +15,7 @@ import csv
 import json
 import os
 import re
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
@@ -265,12 +266,41 @@ def reader_message(exc: Exception) -> str:
     return text if text.endswith(".") else text + "."
 
 
+_HOST = re.sub(r"[^\w.-]", "_", socket.gethostname()) or "host"
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Delete the temporary files of ``path`` that a process of this host left when it was killed
+    (``kill -9``, out of memory, a reboot): they are named after the host and the process, and
+    one whose process is gone is never renamed into place. Four killed scores left six of them,
+    as large as the output, that nothing removed. Other hosts' files (a shared disk) and running
+    processes' files are left alone."""
+    own = re.compile(rf"^\.{re.escape(path.name)}\.{re.escape(_HOST)}-(\d+)\..+\.tmp$")
+    with contextlib.suppress(OSError):
+        for sibling in path.parent.iterdir():
+            found = own.match(sibling.name)
+            if found and not _running(int(found.group(1))):
+                with contextlib.suppress(OSError):
+                    sibling.unlink()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it into place only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _remove_stale_temps(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{_HOST}-{os.getpid()}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     # mkstemp creates 0600; outputs are ordinary files, so follow the umask like open() would.
