@@ -238,6 +238,9 @@ def test_score_warns_or_fails_on_drift(use_trained_store, tmp_path):
     worst = monitoring.worst_features(json.loads((tmp_path / "a.parquet.json").read_text())["monitoring"], 1)[0]
     stderr = _message(warned.stderr, "Warning:")
     assert stderr.startswith("Warning:") and f"Worst features: {worst}" in stderr
+    # What a retrain would change: the reference is the test cutoff, a horizon before the as-of date.
+    assert (f"A real shift since the reference, the customers at the training's test cutoff ({use_trained_store.test_cutoff}) "
+            "(a price change, a season) stays until models are trained on data after it") in stderr
     failed = runner.invoke(get_app(), [*args, "--out", str(tmp_path / "b.parquet"), "--fail-on-drift"])
     assert failed.exit_code == 3
     stderr = _message(failed.stderr, "Error:")

@@ -379,6 +379,8 @@ class DriftReport:
     drifted: bool
     alerts: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    reference_cutoff: str | None = None
+    """The training's test cutoff, whose customers are the reference (YYYY-MM-DD)."""
 
     def worst_features(self, n: int = 5, above: float | None = None) -> list[str]:
         """See :func:`worst_features`."""
@@ -513,6 +515,7 @@ def drift(
         drifted=bool(alerts),
         alerts=alerts,
         notes=notes,
+        reference_cutoff=reference.get("cutoff"),
     )
 
 
@@ -549,10 +552,13 @@ def worst_features(report: DriftReport | Mapping[str, Any], n: int = 5, above: f
 def drift_message(report: DriftReport) -> str:
     """One paragraph for the terminal: what drifted and what to do."""
     worst = report.worst_features(5, above=report.psi_threshold) or report.worst_features(3)
+    since = f" since the reference, the customers at the training's test cutoff ({report.reference_cutoff})" \
+        if report.reference_cutoff else ""
     return (
         " ".join(report.alerts)
-        + f" Worst features: {', '.join(worst) or 'none'}. Check the data feed for these columns, "
-        "and retrain (`churnml train`) if the shift is real."
+        + f" Worst features: {', '.join(worst) or 'none'}. Check the data feed for these columns. A real shift{since} "
+        "(a price change, a season) stays until models are trained on data after it: retraining as of the same date "
+        "compares with the same cutoff."
     )
 
 
