@@ -105,10 +105,10 @@ def test_a_write_removes_what_killed_writers_of_this_host_left(tmp_path: Path) -
     running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         out = tmp_path / "scores.csv"
-        stale = tmp_path / f".scores.csv.{io._HOST}-{finished.pid}.abc123.tmp"
-        live = tmp_path / f".scores.csv.{io._HOST}-{running.pid}.def456.tmp"
+        stale = tmp_path / f".scores.csv.{io.HOST}-{finished.pid}.abc123.tmp"
+        live = tmp_path / f".scores.csv.{io.HOST}-{running.pid}.def456.tmp"
         remote = tmp_path / f".scores.csv.otherhost-{finished.pid}.ghi789.tmp"
-        unrelated = tmp_path / f".other.csv.{io._HOST}-{finished.pid}.jkl012.tmp"
+        unrelated = tmp_path / f".other.csv.{io.HOST}-{finished.pid}.jkl012.tmp"
         for leftover in (stale, live, remote, unrelated):
             leftover.write_text("half a file")
         io.write_table(FRAME, out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -222,3 +223,22 @@ def test_a_busy_store_is_a_retry_later_exit_not_a_traceback(tmp_path: Path, monk
     assert result.returncode == EXIT_RETRY == 75, result.stdout + result.stderr
     assert "is busy: another process kept it locked (database is locked)" in " ".join(result.stderr.split())
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_the_next_train_ends_runs_whose_process_was_killed(store):
+    """A train killed with -9 leaves its MLflow run RUNNING; the next one marks it KILLED. Runs of
+    live processes or other hosts stay as they are."""
+    from churnml.io import HOST
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    client = tracking._client(create=True)
+    experiment = tracking._experiment_id(client)
+    owners = {"killed": f"{HOST}:{gone.pid}", "live": f"{HOST}:{os.getpid()}", "remote": f"otherhost:{gone.pid}"}
+    runs = {name: client.create_run(experiment, run_name=name, tags={tracking.OWNER_TAG: owner}).info.run_id
+            for name, owner in owners.items()}
+    with tracking.start_training_run("next") as run:
+        assert client.get_run(run.run_id).data.tags[tracking.OWNER_TAG] == f"{HOST}:{os.getpid()}"
+        status = {name: client.get_run(run_id).info.status for name, run_id in runs.items()}
+    assert status == {"killed": "KILLED", "live": "RUNNING", "remote": "RUNNING"}
+    assert client.get_run(runs["killed"]).data.tags["churnml.ended"].startswith("its process was gone")

@@ -266,7 +266,8 @@ def reader_message(exc: Exception) -> str:
     return text if text.endswith(".") else text + "."
 
 
-_HOST = re.sub(r"[^\w.-]", "_", socket.gethostname()) or "host"
+HOST = re.sub(r"[^\w.-]", "_", socket.gethostname()) or "host"
+"""This machine's name, safe in a file name: marks temporary files and training runs as its own."""
 
 
 def _remove_stale_temps(path: Path) -> None:
@@ -275,16 +276,17 @@ def _remove_stale_temps(path: Path) -> None:
     one whose process is gone is never renamed into place. Four killed scores left six of them,
     as large as the output, that nothing removed. Other hosts' files (a shared disk) and running
     processes' files are left alone."""
-    own = re.compile(rf"^\.{re.escape(path.name)}\.{re.escape(_HOST)}-(\d+)\..+\.tmp$")
+    own = re.compile(rf"^\.{re.escape(path.name)}\.{re.escape(HOST)}-(\d+)\..+\.tmp$")
     with contextlib.suppress(OSError):
         for sibling in path.parent.iterdir():
             found = own.match(sibling.name)
-            if found and not _running(int(found.group(1))):
+            if found and not process_running(int(found.group(1))):
                 with contextlib.suppress(OSError):
                     sibling.unlink()
 
 
-def _running(pid: int) -> bool:
+def process_running(pid: int) -> bool:
+    """Whether process ``pid`` of this host still runs."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -300,7 +302,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{_HOST}-{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{HOST}-{os.getpid()}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     # mkstemp creates 0600; outputs are ordinary files, so follow the umask like open() would.

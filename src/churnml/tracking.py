@@ -43,6 +43,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from churnml.errors import ConfigError, ModelNotFoundError
+from churnml.io import HOST, process_running
 
 # MLflow draws a tqdm bar on stderr for every artifact it downloads: in a scheduler's log file, a
 # line of carriage returns before each command's own output. Loading models shows nothing then.
@@ -318,8 +319,26 @@ def start_training_run(run_name: str, tags: Mapping[str, Any] | None = None) -> 
     """
     client = _client(create=True)
     experiment_id = _experiment_id(client)
-    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=dict(tags or {})) as active:
+    _end_abandoned_runs(client, experiment_id)
+    tags = {**(tags or {}), OWNER_TAG: f"{HOST}:{os.getpid()}"}
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags) as active:
         yield TrainingRun(active.info.run_id, experiment_id, client)
+
+
+OWNER_TAG = "churnml.process"
+"""``host:pid`` of the process that runs a training run."""
+
+
+def _end_abandoned_runs(client: MlflowClient, experiment_id: str) -> None:
+    """Mark KILLED the runs still RUNNING whose process, on this host, is gone (``kill -9``, out of
+    memory, a reboot): MLflow only ends a run from inside its process, so they showed as running
+    forever. Runs of other hosts and of live processes are left alone."""
+    with contextlib.suppress(MlflowException):
+        for run in client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000):
+            host, _, pid = run.data.tags.get(OWNER_TAG, "").rpartition(":")
+            if host == HOST and pid.isdigit() and not process_running(int(pid)):
+                client.set_tag(run.info.run_id, "churnml.ended", "its process was gone; marked KILLED by the next train")
+                client.set_terminated(run.info.run_id, status="KILLED")
 
 
 @dataclass(frozen=True)
