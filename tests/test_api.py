@@ -463,7 +463,17 @@ def test_serve_checks_the_snapshot_the_models_and_the_port_before_starting(serve
         taken.listen()
         port = taken.getsockname()[1]
         result = runner.invoke(get_app(), ["serve", "--snapshots", str(served_store.snapshots), "--port", str(port)])
-    assert result.exit_code == 2 and f"Port {port} on 127.0.0.1 is in use" in result.stderr
+        assert result.exit_code == 2 and f"Port {port} on 127.0.0.1 is in use" in result.stderr
+        assert "older than the models' training" not in result.stderr
+        # A snapshot older than the models' training date serves stale features: said before starting.
+        old = tmp_path / "old"
+        old.mkdir()
+        (old / "features_2020-01-01.parquet").write_bytes(snapshot.read_bytes())
+        result = runner.invoke(get_app(), ["serve", "--snapshots", str(old), "--port", str(port)])
+    assert result.exit_code == 2
+    assert ("Warning: the newest snapshot, features_2020-01-01.parquet, is older than the models' training as-of date "
+            f"({tracking.load_models('champion').metadata['as_of']}): /score answers with customers' features as of "
+            "2020-01-01") in " ".join(result.stderr.split())
     result = runner.invoke(get_app(), ["serve", "--snapshots", str(served_store.snapshots), "--host", "999.1.1.1"])
     assert result.exit_code == 2 and "--host '999.1.1.1' is not an address" in result.stderr
     assert "Serving" not in result.output

@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
-from churnml.cli import _error, command, console, err_console
+from churnml.cli import _error, command, console, err_console, warn
 from churnml.cli._options import ConfigOpt, SnapshotsOpt
 from churnml.errors import ConfigError
 
@@ -107,7 +107,13 @@ def serve_command(
     elif as_of is not None:
         raise ConfigError("--as-of needs --data: it is the date of the snapshot built from DATA.")
     with console.status("Checking the models and the snapshot…"):
-        snapshot, _ = api.check_startup(alias, snapshots)
+        snapshot, models = api.check_startup(alias, snapshots)
+    snapshot_day = snapshot.stem.removeprefix("features_")
+    trained = models.metadata.get("as_of")
+    if trained and snapshot_day < trained:
+        warn(f"the newest snapshot, {snapshot.name}, is older than the models' training as-of date ({trained}): "
+             f"/score answers with customers' features as of {snapshot_day}. Write a newer one with `churnml score "
+             "DATA --as-of DATE --out FILE`, or start with --data.")
     check_port(host, port)
 
     env = dict(os.environ)
