@@ -117,6 +117,26 @@ def test_value_model_predicts_non_negative_value_if_retained(data):
     assert pickle.loads(pickle.dumps(model)).predict(test[FEATURES]).tolist() == prediction.tolist()
 
 
+def test_value_model_rescales_its_level_to_later_data_and_keeps_its_order(data):
+    """Spending 30 % up since training: one factor brings the retained customers' predicted sum to
+    their value, rankings unchanged; models pickled before the factor existed predict as they did."""
+    from churnml.metrics import normalized_gini
+
+    train, val, test = data
+    model = ValueModel(n_estimators=100, n_jobs=1).fit(train[FEATURES], train.value, train.churned == 0)
+    before = model.predict(test[FEATURES])
+    retained = (test.churned == 0).to_numpy()
+    later = test.value.to_numpy() * 1.3
+    model.rescale(test[FEATURES], later, retained)
+    after = model.predict(test[FEATURES])
+    assert after[retained].sum() == pytest.approx(np.clip(later[retained], 0, None).sum(), rel=1e-9)
+    assert model.level_factor_ == pytest.approx(after[0] / before[0], rel=1e-12) and model.level_factor_ > 1.2
+    assert normalized_gini(later[retained], after[retained]) == pytest.approx(normalized_gini(later[retained], before[retained]))
+    del model.level_factor_
+    np.testing.assert_array_equal(model.predict(test[FEATURES]), before)
+    assert model.rescale(test[FEATURES], np.zeros(len(test)), retained).level_factor_ == 1.0   # nothing to scale to
+
+
 def _subscriptions(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Value = three monthly fees (three plans), a payment missed at random: the first tree ranks it."""
     rng = np.random.default_rng(seed)

@@ -533,10 +533,38 @@ class ValueModel(_LightGBMBase):
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """Expected value over the horizon if the customer is retained, shape (n,), never negative."""
+        """Expected value over the horizon if the customer is retained, shape (n,), never negative
+        (times :attr:`level_factor_` once :meth:`rescale` has run)."""
         _check_fitted(self)
         num_iteration = None if self.refit_on_validation else self.best_iteration_
-        return np.clip(self.booster_.predict(self._prepare(X), num_iteration=num_iteration), 0.0, None)
+        raw = np.clip(self.booster_.predict(self._prepare(X), num_iteration=num_iteration), 0.0, None)
+        return raw * getattr(self, "level_factor_", 1.0)  # models saved before rescale existed: 1
+
+    def rescale(self, X: pd.DataFrame, value: np.ndarray | pd.Series, retained: np.ndarray | pd.Series) -> "ValueModel":
+        """Scale the predictions' level to the value of later labelled data (training does this on
+        the test cutoff once the model is graded, as :meth:`ChurnModel.recalibrate` does for the
+        churn rate).
+
+        The booster learns the level of the train and validation cutoffs; where spending moved
+        since, every value ran off it (on the demo, the retained customers' value at the test
+        cutoff was 25 % above the sum of the predictions), and value at risk and each contact's
+        expected benefit with it. One factor (:attr:`level_factor_`) makes the predictions' sum
+        over the retained rows of ``X`` equal their value (clipped at 0, as in training). It is
+        positive, so every ranking (Gini, tiers' order, the list's order) stays as graded.
+
+        Returns
+        -------
+        ValueModel
+            ``self``.
+        """
+        _check_fitted(self)
+        self.level_factor_ = 1.0
+        keep = np.asarray(retained).astype(bool)
+        predicted = float(self.predict(X.loc[keep] if isinstance(X, pd.DataFrame) else X).sum()) if keep.any() else 0.0
+        actual = float(np.clip(np.asarray(value, dtype=float)[keep], 0.0, None).sum())
+        if predicted > 0 and actual > 0 and np.isfinite(actual / predicted):
+            self.level_factor_ = actual / predicted
+        return self
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Per-feature contributions to the raw (log-scale for Tweedie) prediction, bias dropped."""

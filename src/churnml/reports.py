@@ -245,7 +245,10 @@ def _calibration_text(meta: Mapping[str, Any], metrics: Mapping[str, float], tag
             f"{meta['level_shift']:+.3f} log-odds to the test cutoff's churn rate")
     if None not in (rate, before, after):
         text += f" ({rate:.3f}): mean probability {before:.3f} as graded, {after:.3f} registered"
-    return text + ". The metrics and plots on this page are those of the model as graded."
+    if meta.get("value_level_factor") is not None:
+        text += (f"; the value model's predictions × {meta['value_level_factor']:.3f}, to the retained customers' "
+                 "value at the test cutoff")
+    return text + ". The metrics and plots on this page are those of the models as graded."
 
 
 def sidecar_horizon(sidecar: Mapping[str, Any], default: int) -> int:

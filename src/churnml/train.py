@@ -449,6 +449,10 @@ def train_on(
         probability = churn_model.predict_proba(X["test"])
         run.log_metrics({"churn_test_rate": float(churned["test"].mean()), "churn_test_mean_predicted_graded": graded_mean,
                          "churn_test_mean_predicted_recalibrated": float(probability.mean())})
+        # The same for value: one factor to the retained customers' value at the test cutoff.
+        value_model.rescale(X["test"], value["test"], churned["test"] == 0)
+        value_if_retained = value_model.predict(X["test"])
+        run.log_metrics({"value_level_factor": value_model.level_factor_})
         # The drift reference is the test cutoff, the latest population the models were measured
         # on: the one their test metrics vouch for, and (the splits being a horizon apart) the
         # closest to the scoring date, so features that grow with time drift the least.
@@ -497,6 +501,7 @@ def train_on(
             "calibration": churn_model.calibration_,
             "calibrated_on": cutoff_text["test"],
             "level_shift": churn_model.level_shift_,
+            "value_level_factor": value_model.level_factor_,
         }
         churn_version, value_version = run.log_models(churn_model, value_model, X["test"].head(5), metadata)
         # One promotion at a time, judged against the champion as it is now: another train (or a
