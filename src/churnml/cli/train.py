@@ -125,7 +125,7 @@ def train_command(
     from churnml import reports
 
     console.print(reports.interval_text(result.intervals, result.churn_metrics["model"]["roc_auc"],
-                                result.value_metrics["model"]["normalized_gini"]))
+                                        result.value_metrics["model"]["normalized_gini"]))
     console.print(f"Run {result.run_id}: churnml-churn v{result.churn_version}, churnml-value v{result.value_version} — {result.promotion_reason}.")
     if result.left_out:
         columns = ", ".join(f"{name} ({count:,} values)" for name, count in result.left_out.items())
