@@ -23,8 +23,8 @@ from churnml import spark as churn_spark
 from churnml import tracking
 from churnml import train as train_module
 from churnml.cli import get_app
-from churnml.config import Config
-from churnml.errors import DataError
+from churnml.config import Config, config_from_dict
+from churnml.errors import ConfigError, DataError
 from churnml.features import build_features
 from churnml.generate import generate
 from churnml.scoring import SCORE_COLUMNS, score, scores_value_thresholds
@@ -126,6 +126,47 @@ def test_features_match_duckdb_with_too_many_categories_for_a_bitmask(spark, dat
     duck = build_features(load_dataset(folder, Config()), CUTOFFS, Config())
     assert_frames_equal(duck, churn_spark.build_features(sdata, CUTOFFS, Config()))
     assert duck["distinct_categories"].max() > 62
+
+
+def _copy_data(data_dir: Path, folder: Path) -> Path:
+    folder.mkdir()
+    for table in data_dir.iterdir():
+        (folder / table.name).write_bytes(table.read_bytes())
+    return folder
+
+
+def _renamed_types_and_0_10_survey(folder: Path) -> Config:
+    events = pd.read_parquet(folder / "service_events.parquet")
+    events["event_type"] = events["event_type"].replace({"complaint": "Billing Complaint", "ticket": "outage"})
+    events["satisfaction"] = (events["satisfaction"] - 1) * 10 / 4
+    events.to_parquet(folder / "service_events.parquet", index=False)
+    return config_from_dict({"input": {"satisfaction_scale": [0, 10],
+                                       "event_types": {"billing complaint": "complaint", "outage": "ticket"}}})
+
+
+def _text_timestamps_with_offsets(folder: Path) -> Config:
+    transactions = pd.read_parquet(folder / "transactions.parquet")
+    local = transactions["timestamp"] + pd.Timedelta(hours=2)
+    transactions["timestamp"] = local.dt.strftime("%Y-%m-%dT%H:%M:%S.%f+02:00")
+    transactions.to_parquet(folder / "transactions.parquet", index=False)
+    return Config()
+
+
+@pytest.mark.parametrize("export", [_renamed_types_and_0_10_survey, _text_timestamps_with_offsets])
+def test_features_match_duckdb_on_a_users_export(spark, data_dir: Path, tmp_path: Path, export) -> None:
+    """The [input] settings and text timestamps are read as validation reads them (both engines, one SQL)."""
+    folder = _copy_data(data_dir, tmp_path / "data")
+    config = export(folder)
+    duck = build_features(load_dataset(folder, config), CUTOFFS, config)
+    assert_frames_equal(duck, churn_spark.build_features(churn_spark.read_tables(spark, str(folder), config), CUTOFFS, config))
+
+
+def test_input_settings_spark_cannot_apply_are_refused_and_data_end_is_applied(spark, data_dir: Path) -> None:
+    for setting, value in (("date_format", "%d.%m.%Y"), ("decimal_comma", True)):
+        with pytest.raises(ConfigError, match=rf"\[input\] {setting} .* is not supported with --engine spark"):
+            churn_spark.read_tables(spark, str(data_dir), config_from_dict({"input": {setting: value}}))
+    data = churn_spark.read_tables(spark, str(data_dir), config_from_dict({"input": {"data_end": "2025-01-31"}}))
+    assert data.data_end < pd.Timestamp("2025-02-01") <= churn_spark.read_tables(spark, str(data_dir)).data_end
 
 
 def test_labels_match_duckdb(dataset, sdata) -> None:

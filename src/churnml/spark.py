@@ -20,10 +20,11 @@ Dialect rewrites (each one is covered by a test in ``tests/test_spark.py``)
 
 Input
     :func:`read_tables` reads the contract tables from Parquet on any Spark-readable path
-    (``file:``, ``hdfs:``, ``s3a:``, ``abfss:``). It applies the config's table and column names,
-    casts the tables to the canonical types, trims text and lower-cases ``event_type``. It does
-    *not* quarantine bad rows: Spark expects clean tables, such as ones that ``churnml validate``
-    accepted without setting rows aside, or the output of your own upstream checks.
+    (``file:``, ``hdfs:``, ``s3a:``, ``abfss:``). It applies the config's table and column names
+    and types the columns with validation's own SQL (:func:`churnml.validate._typed`,
+    ``[input.event_types]``, ``satisfaction_scale``, ``data_end``), transpiled like the features.
+    It does *not* quarantine bad rows: Spark expects clean tables, such as ones that ``churnml
+    validate`` accepted without setting rows aside, or the output of your own upstream checks.
 
 PySpark 4 with pandas 3
     Arrow transfers (``toPandas``, ``mapInPandas``) work. PySpark still calls
@@ -49,7 +50,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 import pandas as pd
 
-from churnml.config import Config
+from churnml import validate
+from churnml.config import Config, InputConfig
+from churnml.dataset import _q
 from churnml.errors import ConfigError, DataError, ProblemError
 from churnml.features import (
     DIVERSITY_COLUMNS,
@@ -81,9 +84,6 @@ SESSION_DEFAULTS: dict[str, str] = {
     "spark.ui.showConsoleProgress": "false",
 }
 """Settings every churnml Spark session carries (UTC everywhere; Arrow for pandas transfers)."""
-
-_SPARK_TYPES = {"id": "STRING", "timestamp": "TIMESTAMP_NTZ", "number": "DOUBLE", "text": "STRING"}
-_NUMERIC_SPARK = ("tinyint", "smallint", "int", "bigint", "float", "double", "decimal")
 
 
 # --------------------------------------------------------------------------------------------
@@ -244,7 +244,10 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
     """Read the contract tables from Parquet under ``path`` as canonical temporary views.
 
     Each table is ``<path>/<name>.parquet`` (a file or a Spark output folder) or ``<path>/<name>/``
-    (a folder of part files), where ``<name>`` is the table's name in ``config``.
+    (a folder of part files), where ``<name>`` is the table's name in ``config``. Columns are
+    typed by validation's own SQL (:mod:`churnml.validate`), transpiled to Spark: text timestamps
+    with a UTC offset are converted to UTC, ``[input.event_types]`` and ``satisfaction_scale``
+    are applied, and rows after ``[input] data_end`` are left out, as ``churnml validate`` does.
 
     Parameters
     ----------
@@ -253,7 +256,7 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
     path : str
         Any Spark-readable folder: ``/data/churn``, ``hdfs:///churn``, ``s3a://bucket/churn`` …
     config : Config, optional
-        Table and column name mapping.
+        Table and column name mapping, and the ``[input]`` settings.
 
     Returns
     -------
@@ -263,6 +266,8 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
     ------
     DataError
         When a required table or column is missing.
+    ConfigError
+        For ``[input]`` settings Spark does not apply (``date_format``, ``decimal_comma``).
 
     Example
     -------
@@ -271,6 +276,7 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
     from pyspark.errors import AnalysisException
 
     config = config or Config()
+    _refuse_unsupported_input(config.input)
     base = str(path).rstrip("/")
     layout: dict[str, frozenset[str]] = {}
     attributes: dict[str, str] = {}
@@ -293,29 +299,28 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
                     f"Parquet files. Spark reads Parquet only; convert CSV first, or map the table's name under [tables]."
                 )
             continue
-        selects: list[str] = []
-        raw = {c for c in frame.columns}
-        used: set[str] = set()
-        for column in spec.all_columns:
-            user = config.column_name(table, column)
-            if user not in raw:
-                if column in spec.required_columns:
-                    raise DataError(
-                        f"Table {table!r} ({candidate}) has no column {user!r}; it is required. Columns found: "
-                        f"{', '.join(sorted(raw))}. Add the column, or map it under [columns.{table}] in the config."
-                    )
-                continue
-            used.add(user)
-            selects.append(f"{_typed(spec.kinds[column], user, column)} AS `{column}`")
-        if table == "customers":
-            types = dict(frame.dtypes)
-            for column in frame.columns:
-                if column in used:
-                    continue
-                numeric = types[column].startswith(_NUMERIC_SPARK)
-                attributes[column] = "numeric" if numeric else "categorical"
-                selects.append(f"{_typed('number' if numeric else 'text', column, column)} AS `{column}`")
-        canonical = frame.selectExpr(*selects)
+        types = {column: _duckdb_type(spark_type) for column, spark_type in frame.dtypes}
+        mapping = _map_columns(table, spec, config, list(types), candidate)
+        raw_view = f"{prefix}raw_{table}"
+        frame.createOrReplaceTempView(raw_view)
+        selects = []
+        for contract, raw in mapping.items():
+            if contract in spec.kinds:
+                selects.append(f"{_canonical(spec.kinds[contract], contract, raw, types[raw], config.input)} AS {_q(contract)}")
+            else:
+                numeric = types[raw].startswith(_NUMERIC_DUCKDB)
+                attributes[contract] = "numeric" if numeric else "categorical"
+                selects.append(f"{validate._typed('number' if numeric else 'text', raw)} AS {_q(contract)}")
+        # [input.event_types] rewrites the raw column, as validation's view over the raw table does.
+        renamed = validate._event_type_sql(mapping, config.input.event_types) if table == "service_events" else None
+        source = raw_view if renamed is None else "(SELECT {} FROM {})".format(
+            ", ".join(f"{renamed} AS {_q(c)}" if c == mapping["event_type"] else _q(c) for c in types), raw_view)
+        query = f"SELECT {', '.join(selects)} FROM {source}"
+        if table != "customers" and config.input.data_end:  # the whole given day belongs to the data
+            end = pd.Timestamp(config.input.data_end) + pd.Timedelta(days=1)
+            timestamp = validate._typed("timestamp", mapping["timestamp"], types[mapping["timestamp"]])
+            query += f" WHERE {timestamp} < TIMESTAMP '{end}'"
+        canonical = spark.sql(to_spark_sql(query))
         views[table] = prefix + table
         canonical.createOrReplaceTempView(views[table])
         layout[table] = frozenset(canonical.columns)
@@ -329,13 +334,63 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
     return SparkData(spark, base, tuple(layout), layout, attributes, data_end, views)
 
 
-def _typed(kind: str, source: str, column: str) -> str:
-    """Spark SQL turning a column into its canonical type (as validation's clean tables hold it)."""
-    quoted = f"`{source}`"
-    if kind in ("id", "text"):
-        text = f"NULLIF(TRIM(CAST({quoted} AS STRING)), '')"
-        return f"LOWER({text})" if column == "event_type" else text
-    return f"CAST({quoted} AS {_SPARK_TYPES[kind]})"
+_DUCKDB_TYPES = {"string": "VARCHAR", "timestamp": "TIMESTAMP WITH TIME ZONE", "timestamp_ntz": "TIMESTAMP", "date": "DATE",
+                 "tinyint": "TINYINT", "smallint": "SMALLINT", "int": "INTEGER", "bigint": "BIGINT", "float": "FLOAT",
+                 "double": "DOUBLE", "boolean": "BOOLEAN"}
+_NUMERIC_DUCKDB = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "FLOAT", "DOUBLE", "DECIMAL")
+
+
+def _duckdb_type(spark_type: str) -> str:
+    """The DuckDB type that validation's SQL (:func:`churnml.validate._typed`) expects for a Spark column type."""
+    if spark_type.startswith(("varchar", "char")):
+        return "VARCHAR"
+    return _DUCKDB_TYPES.get(spark_type, spark_type.upper())
+
+
+def _map_columns(table: str, spec: Any, config: Config, raw: list[str], where: str) -> dict[str, str]:
+    """Contract column -> the raw column holding it; extra customer columns map to themselves."""
+    mapping: dict[str, str] = {}
+    for column in spec.all_columns:
+        user = config.column_name(table, column)
+        if user in raw:
+            mapping[column] = user
+        elif column in spec.required_columns:
+            raise DataError(
+                f"Table {table!r} ({where}) has no column {user!r}; it is required. Columns found: "
+                f"{', '.join(sorted(raw))}. Add the column, or map it under [columns.{table}] in the config."
+            )
+    if table == "customers":
+        used = set(mapping.values())
+        mapping.update({column: column for column in raw if column not in used})
+    return mapping
+
+
+def _canonical(kind: str, contract: str, raw: str, sql_type: str, inputs: InputConfig) -> str:
+    """DuckDB SQL for one contract column as validation's clean table holds it (transpiled later)."""
+    typed = validate._typed(kind, raw, sql_type)
+    if contract == "event_type" and raw != contract:  # validation lower-cases by the raw name
+        typed = f"lower({typed})"
+    if contract == "satisfaction":
+        return inputs.satisfaction_sql(typed)
+    if contract == "signup_date":  # validation keeps the customer without a signup date before 1900
+        return f"CASE WHEN {typed} >= TIMESTAMP '{validate.MIN_TIMESTAMP}' THEN {typed} END"
+    return typed
+
+
+def _refuse_unsupported_input(inputs: InputConfig) -> None:
+    """Stop on ``[input]`` settings the Spark path does not apply, rather than ignore them."""
+    if inputs.date_formats:
+        raise ConfigError(
+            f"[input] date_format = {inputs.date_format!r} is not supported with --engine spark: Spark reads dates "
+            "stored as Parquet timestamps or as ISO text (2024-12-31, 2024-12-31T08:00:00+01:00). Write the dates "
+            "that way upstream and leave date_format out of the config for Spark runs, or use --engine duckdb."
+        )
+    if inputs.decimal_comma:
+        raise ConfigError(
+            "[input] decimal_comma = true is not supported with --engine spark: Spark reads numbers stored as Parquet "
+            "numbers or as text with a decimal point (1234.56). Write them that way upstream and leave decimal_comma "
+            "out of the config for Spark runs, or use --engine duckdb."
+        )
 
 
 def describe_data(data: SparkData) -> tuple[str, dict[str, Any]]:
