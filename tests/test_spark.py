@@ -161,6 +161,20 @@ def test_features_match_duckdb_on_a_users_export(spark, data_dir: Path, tmp_path
     assert_frames_equal(duck, churn_spark.build_features(churn_spark.read_tables(spark, str(folder), config), CUTOFFS, config))
 
 
+def test_attribute_kinds_are_decided_by_the_values_as_validation_does(spark, data_dir: Path, tmp_path: Path) -> None:
+    """Digits stored as text and booleans are numeric, as DuckDB decides; a model trained on either engine scores on both."""
+    folder = _copy_data(data_dir, tmp_path / "data")
+    customers = pd.read_parquet(folder / "customers.parquet")
+    customers["employees"] = [str(i % 40) for i in range(len(customers))]
+    customers["newsletter"] = [i % 3 == 0 for i in range(len(customers))]
+    customers["branch"] = ["001" if i % 2 else None for i in range(len(customers))]
+    customers["reviewed"] = pd.Timestamp("2024-05-01")  # a date: categorical on both (Spark cannot cast it to a number)
+    customers.to_parquet(folder / "customers.parquet", index=False)
+    duck = load_dataset(folder, Config()).attributes
+    assert {duck[c] for c in ("employees", "newsletter", "branch")} == {"numeric"}
+    assert churn_spark.read_tables(spark, str(folder)).attributes == duck
+
+
 def test_input_settings_spark_cannot_apply_are_refused_and_data_end_is_applied(spark, data_dir: Path) -> None:
     for setting, value in (("date_format", "%d.%m.%Y"), ("decimal_comma", True)):
         with pytest.raises(ConfigError, match=rf"\[input\] {setting} .* is not supported with --engine spark"):

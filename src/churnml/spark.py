@@ -303,14 +303,24 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
         mapping = _map_columns(table, spec, config, list(types), candidate)
         raw_view = f"{prefix}raw_{table}"
         frame.createOrReplaceTempView(raw_view)
+        extra = [column for column in mapping if column not in spec.kinds]  # customer attributes
+        # Numeric when every present value reads as a number, as validation decides
+        # (validate._attribute_kind): digits stored as text and booleans are numbers.
+        counts = _aggregate(spark, raw_view, {
+            **{f"present_{i}": f"count({validate._typed('text', mapping[c])})" for i, c in enumerate(extra)},
+            **{f"numeric_{i}": f"count(TRY_CAST({_q(mapping[c])} AS DOUBLE))" if _casts_to_number(types[mapping[c]]) else "0"
+               for i, c in enumerate(extra)},
+        })
+        for i, column in enumerate(extra):
+            present, numeric = counts[f"present_{i}"], counts[f"numeric_{i}"]
+            attributes[column] = "numeric" if present > 0 and numeric == present else "categorical"
         selects = []
         for contract, raw in mapping.items():
             if contract in spec.kinds:
                 selects.append(f"{_canonical(spec.kinds[contract], contract, raw, types[raw], config.input)} AS {_q(contract)}")
             else:
-                numeric = types[raw].startswith(_NUMERIC_DUCKDB)
-                attributes[contract] = "numeric" if numeric else "categorical"
-                selects.append(f"{validate._typed('number' if numeric else 'text', raw)} AS {_q(contract)}")
+                kind = "number" if attributes[contract] == "numeric" else "text"
+                selects.append(f"{validate._typed(kind, raw)} AS {_q(contract)}")
         # [input.event_types] rewrites the raw column, as validation's view over the raw table does.
         renamed = validate._event_type_sql(mapping, config.input.event_types) if table == "service_events" else None
         source = raw_view if renamed is None else "(SELECT {} FROM {})".format(
@@ -345,6 +355,19 @@ def _duckdb_type(spark_type: str) -> str:
     if spark_type.startswith(("varchar", "char")):
         return "VARCHAR"
     return _DUCKDB_TYPES.get(spark_type, spark_type.upper())
+
+
+def _casts_to_number(sql_type: str) -> bool:
+    """Spark can cast the type to DOUBLE (where DuckDB's TRY_CAST gives NULL, Spark refuses the query)."""
+    return sql_type in ("VARCHAR", "BOOLEAN") or sql_type.startswith(_NUMERIC_DUCKDB)
+
+
+def _aggregate(spark: "SparkSession", view: str, aggregates: Mapping[str, str]) -> dict[str, Any]:
+    """One pass over ``view`` computing DuckDB SQL ``aggregates`` (name -> expression) on Spark; none, no pass."""
+    if not aggregates:
+        return {}
+    sql = to_spark_sql(f"SELECT {', '.join(f'{sql} AS {_q(name)}' for name, sql in aggregates.items())} FROM {view}")
+    return spark.sql(sql).collect()[0].asDict()
 
 
 def _map_columns(table: str, spec: Any, config: Config, raw: list[str], where: str) -> dict[str, str]:
