@@ -6,6 +6,7 @@ and strings exact, floats within 1e-9 relative, categoricals equal (levels and v
 
 from __future__ import annotations
 
+import decimal
 import functools
 import json
 from pathlib import Path
@@ -498,6 +499,31 @@ def test_time_zone_does_not_shift_wall_times(spark, tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------------------
 # Input errors, sampling, atomic writes
 # --------------------------------------------------------------------------------------------
+
+
+def test_folders_of_parts_whose_schemas_differ(spark, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A column added later is read (older parts give NULL); parts whose types differ are a DataError; no missing path is read."""
+    from pyspark.sql.readwriter import DataFrameReader
+
+    folder = _copy_data(data_dir, tmp_path / "data")
+    (folder / "transactions.parquet").unlink()
+    transactions = pd.read_parquet(data_dir / "transactions.parquet")
+    parts = folder / "transactions"
+    parts.mkdir()
+    half = len(transactions) // 2
+    transactions.iloc[:half].drop(columns="channel").to_parquet(parts / "part-0.parquet", index=False)
+    transactions.iloc[half:].to_parquet(parts / "part-1.parquet", index=False)
+    read = []
+    original = DataFrameReader.parquet
+    monkeypatch.setattr(DataFrameReader, "parquet", lambda self, *paths, **options: read.extend(paths) or original(self, *paths, **options))
+    data = churn_spark.read_tables(spark, str(folder))
+    assert "channel" in data.layout["transactions"]
+    assert read and all(Path(p).exists() for p in read)  # probing a missing path logged a 95-line WARN each time
+    newer = transactions.iloc[half:].astype({"amount": "object"})
+    newer["amount"] = [decimal.Decimal(f"{v:.2f}") for v in newer["amount"]]
+    newer.to_parquet(parts / "part-1.parquet", index=False)
+    with pytest.raises(DataError, match=r"disagree on the type of column 'amount': DOUBLE in some, DECIMAL\(\d+,2\) in others"):
+        churn_spark.read_tables(spark, str(folder))
 
 
 def test_missing_table_and_column_say_what_to_do(spark, tmp_path: Path) -> None:

@@ -273,8 +273,6 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
     -------
     >>> data = read_tables(spark_session(), "s3a://bucket/churn/clean")   # doctest: +SKIP
     """
-    from pyspark.errors import AnalysisException
-
     config = config or Config()
     _refuse_unsupported_input(config.input)
     base = str(path).rstrip("/")
@@ -285,22 +283,17 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
     prefix = f"churnml_{uuid.uuid4().hex[:8]}_"
     for table, spec in TABLES.items():
         name = config.table_name(table)
-        frame = None
-        for candidate in (f"{base}/{name}.parquet", f"{base}/{name}"):
-            try:
-                frame = spark.read.parquet(candidate)
-                break
-            except AnalysisException:
-                continue
-        if frame is None:
+        location = _table_location(spark, base, name)
+        if location is None:
             if spec.required:
                 raise DataError(
                     f"Required table {table!r} not found under {base}: expected {name}.parquet or a folder {name}/ of "
                     f"Parquet files. Spark reads Parquet only; convert CSV first, or map the table's name under [tables]."
                 )
             continue
+        frame = _read_parquet(spark, location, table)
         types = {column: _duckdb_type(spark_type) for column, spark_type in frame.dtypes}
-        mapping = _map_columns(table, spec, config, list(types), candidate)
+        mapping = _map_columns(table, spec, config, list(types), location)
         raw_view = f"{prefix}raw_{table}"
         frame.createOrReplaceTempView(raw_view)
         extra = [column for column in mapping if column not in spec.kinds]  # customer attributes
@@ -342,6 +335,40 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
         last = spark.sql(f"SELECT MAX(t) FROM ({union})").collect()[0][0]
         data_end = pd.Timestamp(last) if last is not None else None
     return SparkData(spark, base, tuple(layout), layout, attributes, data_end, views)
+
+
+def _table_location(spark: "SparkSession", base: str, name: str) -> str | None:
+    """The first of ``<base>/<name>.parquet`` and ``<base>/<name>`` that exists (any Hadoop file system).
+
+    Asked of the file system first: Spark's read of a missing path logs a 95-line FileNotFoundException.
+    """
+    jvm = spark._jvm
+    for candidate in (f"{base}/{name}.parquet", f"{base}/{name}"):
+        path = jvm.org.apache.hadoop.fs.Path(candidate)
+        if path.getFileSystem(spark._jsc.hadoopConfiguration()).exists(path):
+            return candidate
+    return None
+
+
+def _read_parquet(spark: "SparkSession", location: str, table: str) -> "SparkFrame":
+    """``location`` with the union of its part files' columns (``mergeSchema``): a folder whose
+    older parts lack a column read as if no part had it."""
+    try:
+        return spark.read.option("mergeSchema", "true").parquet(location)
+    except Exception as exc:  # Py4J / PySpark errors: parts whose types differ, files that are not Parquet
+        text = str(exc)
+        clash = re.search(r'incompatible data types "([^"]+)" and "([^"]+)"', text)
+        if clash:
+            structs = [dict(re.findall(r"(\w+): ([A-Z_]+(?:\(\d+,\s*\d+\))?)", m)) for m in re.findall(r'"STRUCT<(.*?)>"', text)]
+            columns = [c for c in structs[0] if len(structs) > 1 and structs[1].get(c, structs[0][c]) != structs[0][c]] if structs else []
+            named = f"column {columns[0]!r}: " if columns else "a column: "
+            raise DataError(
+                f"The Parquet files of table {table!r} ({location}) disagree on the type of {named}{clash.group(1)} in "
+                f"some, {clash.group(2)} in others. Rewrite the older files with the newer type (e.g. amount as DOUBLE), "
+                "or copy them into one table with one schema first."
+            ) from None
+        first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
+        raise DataError(f"Cannot read table {table!r} from {location}: {first[:300]}. Check that it holds Parquet files.") from None
 
 
 _DUCKDB_TYPES = {"string": "VARCHAR", "timestamp": "TIMESTAMP WITH TIME ZONE", "timestamp_ntz": "TIMESTAMP", "date": "DATE",
