@@ -160,6 +160,9 @@ def test_features_match_duckdb_on_a_users_export(spark, data_dir: Path, tmp_path
     config = export(folder)
     duck = build_features(load_dataset(folder, config), CUTOFFS, config)
     assert_frames_equal(duck, churn_spark.build_features(churn_spark.read_tables(spark, str(folder), config), CUTOFFS, config))
+    if config.input.satisfaction_scale != Config().input.satisfaction_scale:  # without it, not silently on 1-5
+        with pytest.raises(DataError, match=r"\d+ scores in service_events .*: satisfaction outside 1-5\. .*satisfaction_scale"):
+            churn_spark.read_tables(spark, str(folder))
 
 
 def test_attribute_kinds_are_decided_by_the_values_as_validation_does(spark, data_dir: Path, tmp_path: Path) -> None:
@@ -499,6 +502,25 @@ def test_time_zone_does_not_shift_wall_times(spark, tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------------------
 # Input errors, sampling, atomic writes
 # --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("table, column, values, message", [
+    ("transactions", "amount", lambda s: s.map(lambda v: f"{v:.2f}").mask(s.index % 50 == 0, "n/a"),
+     r"Column amount of table 'transactions' .*: [\d,]+ of [\d,]+ values do not read as a number .*, for example 'n/a'\. "
+     r"--engine spark reads clean tables"),
+    ("transactions", "timestamp", lambda s: s.astype("int64") // 10**6,
+     r"Column timestamp of table 'transactions' .* is stored as bigint, not as a date or datetime\. .*timestamp_seconds"),
+    ("customers", "signup_date", lambda s: s.dt.strftime("%d.%m.%Y"),
+     r"Column signup_date of table 'customers' .*: [\d,]+ of [\d,]+ values do not read as a date or datetime .*, for example '\d\d\.\d\d\.\d{4}'"),
+])
+def test_values_spark_cannot_read_are_a_data_error(spark, data_dir: Path, tmp_path: Path, table, column, values, message) -> None:
+    """Not a JVM traceback (exit 1): the table, the column, an example and the fix, as validation says it."""
+    folder = _copy_data(data_dir, tmp_path / "data")
+    frame = pd.read_parquet(folder / f"{table}.parquet")
+    frame[column] = values(frame[column])
+    frame.to_parquet(folder / f"{table}.parquet", index=False)
+    with pytest.raises(DataError, match=message):
+        churn_spark.read_tables(spark, str(folder)).spark.sql("SELECT 1").collect()
 
 
 def test_folders_of_parts_whose_schemas_differ(spark, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -297,9 +297,15 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
         raw_view = f"{prefix}raw_{table}"
         frame.createOrReplaceTempView(raw_view)
         extra = [column for column in mapping if column not in spec.kinds]  # customer attributes
+        checked = _checked_columns(table, spec, mapping, dict(frame.dtypes), location)
         # Numeric when every present value reads as a number, as validation decides
         # (validate._attribute_kind): digits stored as text and booleans are numbers.
         counts = _aggregate(spark, raw_view, {
+            **{f"present_c{i}": f"count(CASE WHEN {validate._present(raw, types[raw])} THEN 1 END)"
+               for i, (_, raw, _) in enumerate(checked)},
+            **{f"unread_c{i}": f"count(CASE WHEN {validate._present(raw, types[raw])} AND "
+                               f"{validate._typed(kind, raw, types[raw])} IS NULL THEN 1 END)"
+               for i, (_, raw, kind) in enumerate(checked)},
             **{f"present_{i}": f"count({validate._typed('text', mapping[c])})" for i, c in enumerate(extra)},
             **{f"numeric_{i}": f"count(TRY_CAST({_q(mapping[c])} AS DOUBLE))" if _casts_to_number(types[mapping[c]]) else "0"
                for i, c in enumerate(extra)},
@@ -307,6 +313,20 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
         for i, column in enumerate(extra):
             present, numeric = counts[f"present_{i}"], counts[f"numeric_{i}"]
             attributes[column] = "numeric" if present > 0 and numeric == present else "categorical"
+        if "satisfaction" in mapping:  # validation sets such scores aside, or stops when most are
+            low, high = config.input.satisfaction_scale
+            score = validate._typed("number", mapping["satisfaction"], types[mapping["satisfaction"]])
+            outside = _aggregate(spark, raw_view, {"n": f"count(CASE WHEN {score} NOT BETWEEN {low!r} AND {high!r} THEN 1 END)"})["n"]
+            if outside:
+                raise DataError(
+                    f"{outside:,} scores in {table} ({location}): {validate._satisfaction_outside((low, high))}. --engine spark "
+                    "sets no rows aside: if the survey uses another scale, set [input] satisfaction_scale = [lowest, highest] "
+                    "in the config (e.g. [0, 10]); else remove these rows upstream (`churnml validate` lists them)."
+                )
+        for i, (contract, raw, kind) in enumerate(checked):
+            present, unread = counts[f"present_c{i}"], counts[f"unread_c{i}"]
+            if unread and not (contract == "signup_date" and 2 * unread <= present):  # validation keeps the customer
+                _refuse_unreadable(spark, raw_view, table, contract, raw, kind, types[raw], present, unread, location)
         selects = []
         for contract, raw in mapping.items():
             if contract in spec.kinds:
@@ -382,6 +402,46 @@ def _duckdb_type(spark_type: str) -> str:
     if spark_type.startswith(("varchar", "char")):
         return "VARCHAR"
     return _DUCKDB_TYPES.get(spark_type, spark_type.upper())
+
+
+def _checked_columns(table: str, spec: Any, mapping: Mapping[str, str], spark_types: Mapping[str, str],
+                     where: str) -> list[tuple[str, str, str]]:
+    """(contract column, raw column, kind) of the date and number columns whose values need reading
+    (text, as validation checks them); a type that holds neither dates nor numbers is an error."""
+    checked = []
+    for contract, raw in mapping.items():
+        kind = spec.kinds.get(contract)
+        sql_type = _duckdb_type(spark_types[raw])
+        if kind not in ("timestamp", "number") or validate._is_native(kind, sql_type):
+            continue
+        if sql_type == "VARCHAR" or (kind == "number" and sql_type == "BOOLEAN"):
+            checked.append((contract, raw, kind))
+            continue
+        named = contract if raw == contract else f"{contract} (your column {raw!r})"
+        what, fix = (("a date or datetime", "Store it as a Parquet timestamp or as ISO text (2024-03-31 14:05:00); seconds "
+                      "since 1970 convert with timestamp_seconds(column) in Spark SQL")
+                     if kind == "timestamp" else ("a number", "Store it as a Parquet number or as text such as 12.5"))
+        raise DataError(f"Column {named} of table {table!r} ({where}) is stored as {spark_types[raw]}, not as {what}. "
+                        f"{fix}, or map the right column under [columns.{table}].")
+    return checked
+
+
+def _refuse_unreadable(spark: "SparkSession", view: str, table: str, contract: str, raw: str, kind: str, sql_type: str,
+                       present: int, unread: int, where: str) -> None:
+    """Stop, naming the column, a few values and the fix: Spark sets no rows aside, and NULL in
+    their place would change the features without a word."""
+    rows = spark.sql(to_spark_sql(
+        f"SELECT DISTINCT CAST({_q(raw)} AS VARCHAR) AS v FROM {view} WHERE {validate._present(raw, sql_type)} "
+        f"AND {validate._typed(kind, raw, sql_type)} IS NULL LIMIT {validate.EXAMPLES}")).collect()
+    what = ("a date or datetime (ISO: 2024-03-31 or 2024-03-31T14:05:00+02:00)" if kind == "timestamp"
+            else "a number (such as 12.5)")
+    named = contract if raw == contract else f"{contract} (your column {raw!r})"
+    raise DataError(
+        f"Column {named} of table {table!r} ({where}): {unread:,} of {present:,} values do not read as {what}, for "
+        f"example {', '.join(repr(row[0]) for row in rows)}. --engine spark reads clean tables and sets no rows aside: fix or "
+        f"remove these rows upstream (`churnml validate` lists them with the reason), or map the right column under "
+        f"[columns.{table}]."
+    )
 
 
 def _casts_to_number(sql_type: str) -> bool:
