@@ -348,8 +348,9 @@ def test_score_with_spark_engine_equals_duckdb_score(spark_trained, data_dir: Pa
     spark_meta = json.loads((tmp_path / "spark_scores.json").read_text())
     assert set(duck_meta) - {"monitoring"} <= set(spark_meta)
     assert spark_meta["engine"] == "spark" and spark_meta["scores_file"] == "spark_scores"
-    for key in ("as_of", "models", "columns", "rows", "counts", "config"):
+    for key in ("as_of", "data_last_day", "models", "columns", "rows", "counts", "config"):
         assert spark_meta[key] == duck_meta[key], key
+    assert spark_meta["data_last_day"] is not None
     # Exactly: a customer on a cut point took another tier when Spark cut on the model's value and
     # DuckDB on predicted_value + value_at_risk, which can differ in the last bit.
     assert spark_meta["value_tier_thresholds"] == duck_meta["value_tier_thresholds"]

@@ -328,7 +328,8 @@ def _score_on_spark(
         sdata = churn_spark.read_tables(churn_spark.spark_session(master), churn_spark.resolve_path(data), cfg)
         fingerprint, _ = churn_spark.describe_data(sdata)
         out = churn_spark.resolve_path(out)
-        sidecar = churn_spark.score(sdata, as_of, models, out, cfg, columns, score_metadata(models, as_of, cfg, fingerprint, alias))
+        metadata = score_metadata(models, as_of, cfg, fingerprint, alias, data_end=sdata.data_end)
+        sidecar = churn_spark.score(sdata, as_of, models, out, cfg, columns, metadata)
     show_scores_summary(sidecar, cfg)
     console.print(
         f"Models: churnml-churn v{models.churn_version}, churnml-value v{models.value_version} ({alias}).\n"
