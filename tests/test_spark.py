@@ -9,6 +9,8 @@ from __future__ import annotations
 import decimal
 import functools
 import json
+import sys
+import warnings
 from pathlib import Path
 
 import duckdb
@@ -547,6 +549,16 @@ def test_folders_of_parts_whose_schemas_differ(spark, data_dir: Path, tmp_path: 
     newer.to_parquet(parts / "part-1.parquet", index=False)
     with pytest.raises(DataError, match=r"disagree on the type of column 'amount': DOUBLE in some, DECIMAL\(\d+,2\) in others"):
         churn_spark.read_tables(spark, str(folder))
+
+
+def test_pyspark_pandas_3_warning_does_not_leak(spark, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PySpark warns once, when its first Py4J call imports pyspark.testing; the Python API hides it there too."""
+    for name in [m for m in sys.modules if m.startswith("pyspark.testing")]:
+        monkeypatch.delitem(sys.modules, name)  # as in a fresh process
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        churn_spark.spark_session()
+    assert [str(w.message) for w in caught if "PySpark does not yet fully support pandas" in str(w.message)] == []
 
 
 def test_missing_table_and_column_say_what_to_do(spark, tmp_path: Path) -> None:

@@ -129,7 +129,8 @@ def spark_session(
     for key, value in settings.items():
         builder = builder.config(key, value)
     try:
-        spark = builder.getOrCreate()
+        with _quiet_pandas4():  # PySpark warns about pandas 3 on its first Py4J call, in here
+            spark = builder.getOrCreate()
     except Exception as exc:  # Py4J / PySpark errors: a wrong master, no Java, a cluster that is down
         lines = [line.strip(" :\t") for line in str(exc).splitlines() if line.strip(" :\t")]
         # The Java exception's own message ("Could not parse Master URL: 'local[9x]'") says more
