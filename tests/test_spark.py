@@ -561,6 +561,33 @@ def test_pyspark_pandas_3_warning_does_not_leak(spark, monkeypatch: pytest.Monke
     assert [str(w.message) for w in caught if "PySpark does not yet fully support pandas" in str(w.message)] == []
 
 
+@pytest.mark.parametrize("error, java, advice", [
+    ("[JAVA_GATEWAY_EXITED] Java gateway process exited before sending its port number.", False,
+     r"Spark needs Java 17 and found none \(no java on PATH and JAVA_HOME is not set\): install it"),
+    ("java.lang.IllegalArgumentException: System memory 259522560 must be at least 471859200. Please increase heap size "
+     "using the --driver-memory option or spark.driver.memory in Spark configuration.", True,
+     r"Give the driver memory the machine has: spark.driver.memory"),
+    ("[JAVA_GATEWAY_EXITED] Java gateway process exited before sending its port number.", True,
+     r"Java started and exited: check the lines above"),
+    ("java.lang.IllegalArgumentException: Could not parse Master URL: 'local[9x]'", True, r"Use a master such as local\[2\]"),
+])
+def test_spark_start_errors_advise_by_cause(spark, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, error, java, advice) -> None:
+    from pyspark.sql.session import SparkSession
+
+    def fail(self):
+        raise RuntimeError(error)
+
+    monkeypatch.setattr(SparkSession.Builder, "getOrCreate", fail)
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    if java:
+        (tmp_path / "java").write_text("#!/bin/sh\n")
+        (tmp_path / "java").chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ConfigError, match=rf"^Spark did not start: .*\. {advice}") as raised:
+        churn_spark.spark_session()
+    assert ("Use a master" in str(raised.value)) == ("Master URL" in error)
+
+
 def test_missing_table_and_column_say_what_to_do(spark, tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"Required table 'customers' not found .* customers.parquet"):
         churn_spark.read_tables(spark, str(tmp_path))

@@ -42,6 +42,7 @@ import hashlib
 import math
 import os
 import re
+import shutil
 import sys
 import uuid
 import warnings
@@ -139,11 +140,27 @@ def spark_session(
         first = (java or lines or [type(exc).__name__])[0]
         raise ConfigError(
             f"Spark did not start{f' with --master {master}' if master else ''}: {first[:300].rstrip('.')}. "
-            "Use a master such as local[2], spark://host:7077 or yarn, and check that Java 17 is installed."
+            f"{_start_advice(str(exc))}"
         ) from None
     # getOrCreate may hand back a session started elsewhere with other settings.
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     return spark
+
+
+def _start_advice(error: str) -> str:
+    """What to do when Spark does not start, by the cause ``error`` (the exception's text) shows."""
+    java_home = os.environ.get("JAVA_HOME")
+    java = os.path.join(java_home, "bin", "java") if java_home else shutil.which("java")
+    if "JAVA_GATEWAY_EXITED" in error and not (java and os.access(java, os.X_OK)):
+        where = f"JAVA_HOME={java_home} has no bin/java" if java_home else "no java on PATH and JAVA_HOME is not set"
+        return f"Spark needs Java 17 and found none ({where}): install it (`make java`), or set JAVA_HOME to it."
+    if re.search(r"memory|heap", error, re.IGNORECASE):
+        return ("Give the driver memory the machine has: spark.driver.memory (e.g. --conf spark.driver.memory=2g with "
+                "spark-submit, or conf={'spark.driver.memory': '2g'}), at least 512m and less than the free memory.")
+    if "JAVA_GATEWAY_EXITED" in error:  # Java is there: the JVM refused its options (the lines above say which)
+        return ("Java started and exited: check the lines above it printed, spark.driver.memory (at most the free "
+                "memory) and the other Spark settings (--conf, spark-defaults.conf).")
+    return "Use a master such as local[2], spark://host:7077 or yarn."
 
 
 def resolve_path(path: str | os.PathLike) -> str:
