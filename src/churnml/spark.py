@@ -314,37 +314,7 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
         mapping = _map_columns(table, spec, config, list(types), location)
         raw_view = f"{prefix}raw_{table}"
         frame.createOrReplaceTempView(raw_view)
-        extra = [column for column in mapping if column not in spec.kinds]  # customer attributes
-        checked = _checked_columns(table, spec, mapping, dict(frame.dtypes), location)
-        # Numeric when every present value reads as a number, as validation decides
-        # (validate._attribute_kind): digits stored as text and booleans are numbers.
-        counts = _aggregate(spark, raw_view, {
-            **{f"present_c{i}": f"count(CASE WHEN {validate._present(raw, types[raw])} THEN 1 END)"
-               for i, (_, raw, _) in enumerate(checked)},
-            **{f"unread_c{i}": f"count(CASE WHEN {validate._present(raw, types[raw])} AND "
-                               f"{validate._typed(kind, raw, types[raw])} IS NULL THEN 1 END)"
-               for i, (_, raw, kind) in enumerate(checked)},
-            **{f"present_{i}": f"count({validate._typed('text', mapping[c])})" for i, c in enumerate(extra)},
-            **{f"numeric_{i}": f"count(TRY_CAST({_q(mapping[c])} AS DOUBLE))" if _casts_to_number(types[mapping[c]]) else "0"
-               for i, c in enumerate(extra)},
-        })
-        for i, column in enumerate(extra):
-            present, numeric = counts[f"present_{i}"], counts[f"numeric_{i}"]
-            attributes[column] = "numeric" if present > 0 and numeric == present else "categorical"
-        if "satisfaction" in mapping:  # validation sets such scores aside, or stops when most are
-            low, high = config.input.satisfaction_scale
-            score = validate._typed("number", mapping["satisfaction"], types[mapping["satisfaction"]])
-            outside = _aggregate(spark, raw_view, {"n": f"count(CASE WHEN {score} NOT BETWEEN {low!r} AND {high!r} THEN 1 END)"})["n"]
-            if outside:
-                raise DataError(
-                    f"{outside:,} scores in {table} ({location}): {validate._satisfaction_outside((low, high))}. --engine spark "
-                    "sets no rows aside: if the survey uses another scale, set [input] satisfaction_scale = [lowest, highest] "
-                    "in the config (e.g. [0, 10]); else remove these rows upstream (`churnml validate` lists them)."
-                )
-        for i, (contract, raw, kind) in enumerate(checked):
-            present, unread = counts[f"present_c{i}"], counts[f"unread_c{i}"]
-            if unread and not (contract == "signup_date" and 2 * unread <= present):  # validation keeps the customer
-                _refuse_unreadable(spark, raw_view, table, contract, raw, kind, types[raw], present, unread, location)
+        attributes.update(_check_values(spark, raw_view, table, spec, mapping, dict(frame.dtypes), config.input, location))
         selects = []
         for contract, raw in mapping.items():
             if contract in spec.kinds:
@@ -420,6 +390,50 @@ def _duckdb_type(spark_type: str) -> str:
     if spark_type.startswith(("varchar", "char")):
         return "VARCHAR"
     return _DUCKDB_TYPES.get(spark_type, spark_type.upper())
+
+
+def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mapping: Mapping[str, str],
+                  spark_types: Mapping[str, str], inputs: InputConfig, where: str) -> dict[str, str]:
+    """What validation checks in a table's values, in one aggregate pass over ``view`` (none when
+    nothing needs checking): dates and numbers stored as text must read, satisfaction scores must
+    lie on ``satisfaction_scale``; customer attributes are numeric when every present value reads
+    as a number (:func:`churnml.validate._attribute_kind`: digits stored as text and booleans are
+    numbers). Returns the attribute kinds.
+
+    Raises
+    ------
+    DataError
+        For values validation would set aside: Spark sets no rows aside.
+    """
+    types = {column: _duckdb_type(spark_type) for column, spark_type in spark_types.items()}
+    extra = [column for column in mapping if column not in spec.kinds]
+    checked = _checked_columns(table, spec, mapping, spark_types, where)
+    aggregates = {}
+    for i, (_, raw, kind) in enumerate(checked):
+        present = validate._present(raw, types[raw])
+        aggregates[f"present_c{i}"] = f"count(CASE WHEN {present} THEN 1 END)"
+        aggregates[f"unread_c{i}"] = f"count(CASE WHEN {present} AND {validate._typed(kind, raw, types[raw])} IS NULL THEN 1 END)"
+    for i, column in enumerate(extra):
+        aggregates[f"present_{i}"] = f"count({validate._typed('text', mapping[column])})"
+        castable = _casts_to_number(types[mapping[column]])
+        aggregates[f"numeric_{i}"] = f"count(TRY_CAST({_q(mapping[column])} AS DOUBLE))" if castable else "0"
+    low, high = inputs.satisfaction_scale
+    if "satisfaction" in mapping:
+        score = validate._typed("number", mapping["satisfaction"], types[mapping["satisfaction"]])
+        aggregates["outside"] = f"count(CASE WHEN {score} NOT BETWEEN {low!r} AND {high!r} THEN 1 END)"
+    counts = _aggregate(spark, view, aggregates)
+    if counts.get("outside"):
+        raise DataError(
+            f"{counts['outside']:,} scores in {table} ({where}): {validate._satisfaction_outside((low, high))}. --engine "
+            "spark sets no rows aside: if the survey uses another scale, set [input] satisfaction_scale = [lowest, "
+            "highest] in the config (e.g. [0, 10]); else remove these rows upstream (`churnml validate` lists them)."
+        )
+    for i, (contract, raw, kind) in enumerate(checked):
+        present, unread = counts[f"present_c{i}"], counts[f"unread_c{i}"]
+        if unread and not (contract == "signup_date" and 2 * unread <= present):  # validation keeps the customer
+            _refuse_unreadable(spark, view, table, contract, raw, kind, types[raw], present, unread, where)
+    return {column: "numeric" if counts[f"present_{i}"] > 0 and counts[f"numeric_{i}"] == counts[f"present_{i}"]
+            else "categorical" for i, column in enumerate(extra)}
 
 
 def _checked_columns(table: str, spec: Any, mapping: Mapping[str, str], spark_types: Mapping[str, str],
