@@ -668,3 +668,13 @@ def test_quiet_weekend_days_belong_to_the_data(tmp_path: Path, fmt: str) -> None
     ds = load_dataset(write(tmp_path / fmt, fmt, customers=CUSTOMERS, transactions=tx))
     assert ds.summary["tables"]["transactions"]["last"] == "2024-03-03"
     assert ds.summary["tables"]["transactions"]["quarantined"] == {"timestamp after the data's end": 2}
+
+
+def test_event_types_are_lower_case_whatever_their_column_is_called(tmp_path: Path) -> None:
+    """"Complaint" in a column mapped to event_type is a complaint, as it is in a column named
+    event_type (it stayed "Complaint" and counted as "other")."""
+    events = pd.DataFrame({"customer_id": ["a", "b"], "timestamp": ["2021-01-02", "2021-01-03"], "kind": ["Complaint", " TICKET "]})
+    folder = write(tmp_path, customers=CUSTOMERS, transactions=TRANSACTIONS, service_events=events)
+    config = config_from_dict({"columns": {"service_events": {"event_type": "kind"}}})
+    ds = load_dataset(folder, config)
+    assert sorted(v for v, in ds.con.execute("SELECT event_type FROM service_events").fetchall()) == ["complaint", "ticket"]

@@ -509,9 +509,7 @@ def _map_columns(table: str, spec: Any, config: Config, raw: list[str], where: s
 
 def _canonical(kind: str, contract: str, raw: str, sql_type: str, inputs: InputConfig) -> str:
     """DuckDB SQL for one contract column as validation's clean table holds it (transpiled later)."""
-    typed = validate._typed(kind, raw, sql_type)
-    if contract == "event_type" and raw != contract:  # validation lower-cases by the raw name
-        typed = f"lower({typed})"
+    typed = validate.canonical_sql(contract, kind, raw, sql_type)
     if contract == "satisfaction":
         return inputs.satisfaction_sql(typed)
     if contract == "signup_date":  # validation keeps the customer without a signup date before 1900

@@ -292,8 +292,15 @@ def _typed(kind: str, column: str, sql_type: str = "VARCHAR") -> str:
         return f"CAST(TRY_CAST({source} AS TIMESTAMPTZ) AS TIMESTAMP)"
     if kind == "number":
         return f"CAST({source} AS DOUBLE)" if _is_native(kind, sql_type) else f"TRY_CAST({source} AS DOUBLE)"
-    text = f"NULLIF(TRIM(CAST({source} AS VARCHAR)), '')"
-    return f"lower({text})" if column == "event_type" else text
+    return f"NULLIF(TRIM(CAST({source} AS VARCHAR)), '')"
+
+
+def canonical_sql(contract: str, kind: str, raw: str, sql_type: str = "VARCHAR") -> str:
+    """SQL for contract column ``contract`` from the raw column ``raw``: :func:`_typed`, and event
+    types in lower case whatever the raw column is called (a ``[columns.service_events]`` mapping
+    kept "Complaint" as it was, and it counted as "other")."""
+    typed = _typed(kind, raw, sql_type)
+    return f"lower({typed})" if contract == "event_type" else typed
 
 
 def _present(column: str, sql_type: str = "VARCHAR") -> str:
@@ -598,7 +605,7 @@ def _load_events(
     stats: dict[str, dict],
     inputs: InputConfig = InputConfig(),
 ) -> None:
-    typed = {c: _typed(spec.kinds[c], raw, types[raw]) for c, raw in mapping.items()}
+    typed = {c: canonical_sql(c, spec.kinds[c], raw, types[raw]) for c, raw in mapping.items()}
     present = {c: _present(raw, types[raw]) for c, raw in mapping.items()}
     # Text dates are parsed once, into a column of the checked table that every check and the
     # clean table read (parsing is the costly part: a CSV's 43 M timestamps take ~4 s per pass).
