@@ -203,6 +203,7 @@ class RetentionRow(BaseModel):
     expected_benefit: float = Field(description="value_at_risk x success_rate - contact_cost.", json_schema_extra={"example": 60.7})
     reasons: list[str] = Field(json_schema_extra={"example": ["2 unresolved complaints"]})
     suggested_action: str = Field(json_schema_extra={"example": "Retain now: personal call from the account manager with a tailored offer"})
+    group: Optional[str] = Field(default=None, description="contact, or control (not to be contacted): only with [targeting] holdout.")
 
 
 class SegmentSummary(BaseModel):
@@ -223,6 +224,8 @@ class RetentionSummary(BaseModel):
     scored: int = Field(description="Customers after the segment and minimum-value filters.")
     candidates: int = Field(description="Of those, customers with a positive expected benefit.")
     selected: int = Field(description="Customers on the list.")
+    holdout: float = Field(default=0.0, description="Share of the list asked for as a control group ([targeting] holdout).")
+    control: int = Field(default=0, description="Customers of the list in the control group (not counted in the costs and the value saved).")
     limited_by: str = Field(description="budget, max_customers or none.")
     contact_cost: float = Field(description="Cost of one contact, for segments without their own.")
     contact_costs: dict[str, float] = Field(default_factory=dict, description="Cost of one contact per segment key.")

@@ -372,3 +372,34 @@ def test_the_run_report_counts_the_reasons_scoring_gives(use_trained_store, test
     assert report["sample_rows"] == report["test_rows"] == len(scores)  # every test-cutoff customer
     counted = reports.reason_counts(scores["reasons"].fillna(""))
     assert counted and report["reason_counts"] == counted
+
+
+@pytest.mark.slow
+def test_evaluate_measures_a_list_against_its_control_group(use_trained_store, test_cutoff_scores, tmp_path):
+    """A list made with --holdout, evaluated once its horizon has passed: the churn of each group
+    as the labels of the data give it, the uplift and the success rate it implies."""
+    from churnml.labels import build_labels
+
+    listing = tmp_path / "list.csv"
+    made = runner.invoke(get_app(), ["retention-list", str(test_cutoff_scores), "--out", str(listing), "--holdout", "0.4",
+                                     "--contact-cost", "0"])
+    assert made.exit_code == 0, _text(made)
+    assert "control group, not to contact (40%)" in made.output
+    table = pd.read_csv(listing, dtype={"customer_id": str})
+    labels = build_labels(use_trained_store.dataset, [pd.Timestamp(use_trained_store.test_cutoff)], Config())
+    churned = labels.set_index("customer_id")["churned"]
+    rates = {g: churned.reindex(table.loc[table["group"] == g, "customer_id"]).mean() for g in ("contact", "control")}
+    result = runner.invoke(get_app(), ["evaluate", str(listing), str(use_trained_store.data)], terminal_width=200)
+    assert result.exit_code == 0, _text(result)
+    text = " ".join(result.output.split())
+    for group in ("contact", "control"):
+        n = int((table["group"] == group).sum())
+        assert f"{group} │ {n:,} │ {n:,} │" in text and f"{rates[group]:.1%}" in text
+    assert f"Uplift (control churn rate minus contacted): {rates['control'] - rates['contact']:+.1%}" in text
+    # The contacts were never made: nothing tells the groups apart, and evaluate says so.
+    assert "the interval includes 0" in " ".join(result.stderr.split())
+    plain = tmp_path / "plain.csv"
+    assert runner.invoke(get_app(), ["retention-list", str(test_cutoff_scores), "--out", str(plain)]).exit_code == 0
+    refused = runner.invoke(get_app(), ["evaluate", str(plain), str(use_trained_store.data)])
+    assert refused.exit_code == 2
+    assert "is a retention list without a control group (no column group)" in " ".join(refused.stderr.split())

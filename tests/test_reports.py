@@ -290,5 +290,6 @@ def test_unknown_run_id_lists_the_training_runs(use_trained_store, tmp_path):
 
 def test_evaluate_given_a_retention_list_says_pass_the_scores_it_came_from(inputs, trained_store):
     message = _error(["evaluate", str(inputs["list"]), str(trained_store.data)])
-    assert message == (f"Error: {inputs['list']} looks like a retention list (it has columns rank, expected_benefit), not a "
-                       'scores table; pass the scores file it was made from (its summary list.csv.json names it under "scores").')
+    assert message == (f"Error: {inputs['list']} is a retention list without a control group (no column group): evaluate "
+                       "measures a list made with `churnml retention-list --holdout SHARE`. To backtest the scores, pass "
+                       'the scores file it was made from (its summary list.csv.json names it under "scores").')

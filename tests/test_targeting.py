@@ -284,3 +284,30 @@ def test_customers_on_an_exclusion_list_are_never_listed() -> None:
     assert result.customers["customer_id"].tolist() == [c for c in full.customers["customer_id"] if c not in barred]
     assert result.summary.excluded == 3 and result.summary.to_dict()["excluded"] == 3
     assert result.summary.scored == full.summary.scored - 3
+
+
+def test_a_holdout_marks_a_control_group_that_costs_and_saves_nothing() -> None:
+    """About the share asked for, the same customers every time (a hash of date and id, not the
+    rank), and the totals count the contacted customers only."""
+    scores = make_scores(2000)
+    plain = retention_list(scores, contact_cost=5, success_rate=0.3)
+    held = retention_list(scores, contact_cost=5, success_rate=0.3, holdout=0.2)
+    customers = held.customers
+    assert list(customers.columns) == [*LIST_COLUMNS, "group"] and "group" not in plain.customers.columns
+    control = customers["group"] == "control"
+    assert set(customers["group"]) == {"contact", "control"} and held.summary.control == int(control.sum())
+    assert 0.15 < control.mean() < 0.25
+    assert customers["rank"].tolist() == plain.customers["rank"].tolist()                 # the same list, marked
+    contacted = customers[~control]
+    assert held.summary.total_cost == pytest.approx(contacted["contact_cost"].sum())
+    assert held.summary.expected_value_saved == pytest.approx(0.3 * contacted["value_at_risk"].sum(), rel=1e-6)
+    assert held.summary.by_segment["customers"].sum() == len(contacted)
+    assert held.summary.to_dict()["holdout"] == 0.2 and held.summary.to_dict()["control"] == held.summary.control
+    # Deterministic, independent of the order of the scores and of the rest of the list.
+    again = retention_list(scores.sample(frac=1, random_state=3), contact_cost=5, success_rate=0.3, holdout=0.2).customers
+    assert again.set_index("customer_id")["group"].to_dict() == customers.set_index("customer_id")["group"].to_dict()
+    top = retention_list(scores, max_customers=50, contact_cost=5, success_rate=0.3, holdout=0.2).customers
+    assert top.set_index("customer_id")["group"].to_dict() == customers.head(50).set_index("customer_id")["group"].to_dict()
+    with pytest.raises(ConfigError, match="Holdout must be between 0 and 0.5, got 0.7"):
+        retention_list(scores, holdout=0.7)
+    assert retention_list(scores, config=Config().replace(targeting={"holdout": 0.1})).summary.control > 0

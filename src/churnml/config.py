@@ -97,6 +97,9 @@ class TargetingConfig:
     one cost for every segment instead."""
     success_rate: float = 0.3
     """Share of contacted at-risk customers that a contact keeps."""
+    holdout: float = 0.0
+    """Share of each retention list kept uncontacted as a control group (0 to 0.5; 0: none), so
+    that `churnml evaluate LIST DATA` can measure the success rate once the horizon has passed."""
     skip_segments: tuple[str, ...] = ("loyal_high_value",)
     """Segments a retention list leaves out unless `--segment` names them, because their
     suggested action is no retention contact (loyal high-value customers: "reward, do not
@@ -297,6 +300,7 @@ _LIMITS: dict[str, dict[str, _Rule]] = {
     "targeting": {
         "contact_cost": _ZERO_OR_MORE,
         "success_rate": (lambda v: 0 < v <= 1, "more than 0 and at most 1", "It is a share, e.g. 0.3 for 30%."),
+        "holdout": (lambda v: 0 <= v <= 0.5, "between 0 and 0.5", "It is a share of the list, e.g. 0.1 for 10%."),
     },
     "monitoring": {"psi_threshold": _ZERO_OR_MORE, "max_model_age_days": _AT_LEAST_1},
     "serving": {"max_customer_ids": _AT_LEAST_1, "max_body_bytes": _AT_LEAST_1},

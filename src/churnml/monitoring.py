@@ -634,6 +634,72 @@ def backtest_metrics(scores: pd.DataFrame, labels: pd.DataFrame) -> Backtest:
     )
 
 
+def _labels_after(table: pd.DataFrame, dataset: Dataset, horizon_days: int, config: Config | None, what: str
+                  ) -> tuple[pd.Timestamp, pd.DataFrame]:
+    """The one as-of date of ``table`` and the labels of ``dataset`` at it, once its horizon has passed."""
+    config = (config or Config()).replace(problem={"horizon_days": int(horizon_days)})
+    dates = pd.to_datetime(table["as_of"]).dropna().unique()
+    if len(dates) != 1:
+        raise DataError(f"There are {len(dates)} as-of dates in {what}; evaluate one `churnml` output at a time.")
+    as_of = pd.Timestamp(dates[0])
+    label_end = as_of + pd.Timedelta(days=int(horizon_days))
+    data_end = None if dataset.data_end is None else pd.Timestamp(dataset.data_end)
+    if data_end is None or label_end > data_end + LABEL_END_TOLERANCE:
+        shown = "no events" if data_end is None else f"events up to {data_end:%Y-%m-%d}"
+        raise ProblemError(
+            f"The horizon of {what} (as of {as_of:%Y-%m-%d}, {horizon_days} days) ends on {label_end:%Y-%m-%d}, "
+            f"but the data has {shown}: what actually happened is not known yet. "
+            f"Evaluate again with data that reaches {label_end - LABEL_END_TOLERANCE:%Y-%m-%d} or later."
+        )
+    return as_of, build_labels(dataset, [as_of], config)
+
+
+def campaign_outcome(listing: pd.DataFrame, dataset: Dataset, horizon_days: int, config: Config | None = None
+                     ) -> tuple[pd.Timestamp, pd.DataFrame, dict[str, float]]:
+    """What a retention list's contacts achieved: churn in the contacted group against the control
+    group (``retention-list --holdout``) over the horizon after the list's as-of date.
+
+    Returns
+    -------
+    (Timestamp, DataFrame, dict)
+        The as-of date; per group (``contact``, ``control``) ``customers``, ``labelled`` (in the
+        population of ``dataset`` at that date), ``churned`` and ``churn_rate``; and ``uplift``
+        (control churn rate minus contact churn rate, with ``uplift_low`` / ``uplift_high``, a 95 %
+        normal interval) and ``success_rate`` (uplift / control churn rate: the share of would-be
+        churners the contacts kept, what ``[targeting] success_rate`` assumes; NaN without churn in
+        the control group).
+
+    Raises
+    ------
+    DataError
+        A list without a ``group`` column or without both groups.
+    ProblemError
+        The horizon has not passed in ``dataset`` yet.
+    """
+    missing = [c for c in ("customer_id", "as_of", "group") if c not in listing.columns]
+    if missing:
+        raise DataError(f"The list has no column(s) {', '.join(missing)}: only a list made with `churnml retention-list "
+                        "--holdout SHARE` has a control group to compare with.")
+    as_of, labels = _labels_after(listing, dataset, horizon_days, config, "this list")
+    churned = labels.set_index(labels["customer_id"].astype(str))["churned"]
+    rows = []
+    for group in ("contact", "control"):
+        ids = listing.loc[listing["group"].astype(str) == group, "customer_id"].astype(str)
+        known = churned.reindex(ids).dropna()
+        rows.append({"group": group, "customers": int(len(ids)), "labelled": int(len(known)),
+                     "churned": int(known.sum()), "churn_rate": float(known.mean()) if len(known) else float("nan")})
+    table = pd.DataFrame(rows)
+    if (table["labelled"] == 0).any():
+        raise DataError("The list needs customers in both groups, contact and control, who are in DATA's population at "
+                        "its as-of date. Is DATA the data the list was scored from?")
+    contact, control = (table.set_index("group").loc[g] for g in ("contact", "control"))
+    uplift = control["churn_rate"] - contact["churn_rate"]
+    spread = 1.96 * np.sqrt(sum(r["churn_rate"] * (1 - r["churn_rate"]) / r["labelled"] for r in (contact, control)))
+    rate = control["churn_rate"]
+    return as_of, table, {"uplift": float(uplift), "uplift_low": float(uplift - spread), "uplift_high": float(uplift + spread),
+                          "success_rate": float(uplift / rate) if rate > 0 else float("nan")}
+
+
 def evaluate_scores(scores: pd.DataFrame, dataset: Dataset, horizon_days: int, config: Config | None = None) -> tuple[pd.Timestamp, Backtest]:
     """Backtest a scores table on data that now covers its horizon.
 
@@ -660,24 +726,10 @@ def evaluate_scores(scores: pd.DataFrame, dataset: Dataset, horizon_days: int, c
     ProblemError
         The horizon has not passed in ``dataset`` yet, or the outcomes have one class only.
     """
-    config = (config or Config()).replace(problem={"horizon_days": int(horizon_days)})
     missing = [c for c in ("customer_id", "as_of", "churn_probability", "predicted_value") if c not in scores.columns]
     if missing:
         raise DataError(f"Scores are missing column(s) {', '.join(missing)}. Use a scores file written by `churnml score`.")
-    dates = pd.to_datetime(scores["as_of"]).dropna().unique()
-    if len(dates) != 1:
-        raise DataError(f"Scores hold {len(dates)} as-of dates; evaluate one `churnml score` output at a time.")
-    as_of = pd.Timestamp(dates[0])
-    label_end = as_of + pd.Timedelta(days=int(horizon_days))
-    data_end = None if dataset.data_end is None else pd.Timestamp(dataset.data_end)
-    if data_end is None or label_end > data_end + LABEL_END_TOLERANCE:
-        shown = "no events" if data_end is None else f"events up to {data_end:%Y-%m-%d}"
-        raise ProblemError(
-            f"The horizon of these scores (as of {as_of:%Y-%m-%d}, {horizon_days} days) ends on {label_end:%Y-%m-%d}, "
-            f"but the data has {shown}: what actually happened is not known yet. "
-            f"Evaluate again with data that reaches {label_end - LABEL_END_TOLERANCE:%Y-%m-%d} or later."
-        )
-    labels = build_labels(dataset, [as_of], config)
+    as_of, labels = _labels_after(scores, dataset, horizon_days, config, "these scores")
     try:
         return as_of, backtest_metrics(scores, labels)
     except ValueError as exc:

@@ -10,10 +10,16 @@ contact (``[targeting] skip_segments``; by default loyal high-value customers, "
 disturb") are left out unless asked for by name: their risk is below 1.5 times the base rate
 (the risk tiers are relative to it), so their value at risk is large because their value is, not
 because they are leaving, and they would otherwise fill the top of the list.
+
+A control group (``holdout``, ``[targeting] holdout``) measures what the contacts achieve instead
+of assuming ``success_rate``: a share of the listed customers, drawn from a hash of the as-of date
+and the customer id (the same list gives the same group), is marked ``control`` and not contacted.
+Once the horizon has passed, ``churnml evaluate LIST DATA`` compares the churn of the two groups.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
@@ -59,6 +65,8 @@ LIST_COLUMNS: tuple[str, ...] = (
 when the scores have them). ``value_if_retained`` = ``predicted_value + value_at_risk``: what the
 customer brings over the horizon if they stay; ``predicted_value`` is that times 1 - p."""
 OPTIONAL_COLUMNS: tuple[str, ...] = ("as_of", "risk_tier", "lifecycle_stage")
+GROUP_COLUMN = "group"
+"""With a holdout, the last column of a list: ``contact`` or ``control`` (not to be contacted)."""
 DECIMALS = {"churn_probability": 4, "value_if_retained": 2, "predicted_value": 2, "value_at_risk": 2, "contact_cost": 2,
             "expected_benefit": 2}
 """Rounding of the list's numbers: a probability to 0.01 %, money to the cent."""
@@ -100,6 +108,9 @@ class RetentionSummary:
         Scored customers left out because their id is on an exclusion list (``exclude``).
     budget, max_customers, segments, min_value
         What was asked for (None / empty: no limit), so the summary file says what the list answers.
+    holdout, control : float, int
+        The share of the list asked for as a control group, and the customers in it (of
+        ``selected``; the costs and the value saved count the contacted rest only).
     """
 
     scored: int
@@ -120,12 +131,15 @@ class RetentionSummary:
     max_customers: int | None = None
     segments: tuple[str, ...] = ()
     min_value: float | None = None
+    holdout: float = 0.0
+    control: int = 0
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
         out = {k: getattr(self, k) for k in (
             "budget", "max_customers", "segments", "min_value",
-            "scored", "skipped", "excluded", "candidates", "selected", "limited_by", "contact_cost", "contact_costs", "success_rate",
+            "scored", "skipped", "excluded", "candidates", "selected", "holdout", "control", "limited_by",
+            "contact_cost", "contact_costs", "success_rate",
             "total_cost", "expected_value_saved", "expected_net_benefit", "roi",
         )}
         out["segments"] = list(self.segments)
@@ -217,6 +231,7 @@ def retention_list(
     min_value: float | None = None,
     config: Config | None = None,
     exclude: Iterable[str] = (),
+    holdout: float | None = None,
 ) -> RetentionList:
     """Rank customers by the expected net benefit of a retention contact.
 
@@ -240,6 +255,9 @@ def retention_list(
         Keep only customers whose ``value_at_risk`` is at least this.
     exclude : iterable of str, optional
         Customer ids never to list: do not contact, opted out, contacted last month.
+    holdout : float, optional
+        Share of the listed customers in a control group, in [0, 0.5]; default
+        ``config.targeting.holdout`` (0: none). See the module docs.
     config : Config, optional
         Targeting defaults, segment names and actions.
 
@@ -269,7 +287,11 @@ def retention_list(
     costs = segment_costs(config, contact_cost)
     contact_cost = config.targeting.contact_cost if contact_cost is None else contact_cost
     success_rate = config.targeting.success_rate if success_rate is None else success_rate
+    holdout = config.targeting.holdout if holdout is None else holdout
     _check_arguments(budget, max_customers, contact_cost, success_rate, min_value)
+    if not 0 <= _check_number(holdout, "Holdout") <= 0.5:
+        raise ConfigError(f"Holdout must be between 0 and 0.5, got {holdout:g}. It is the share of the list kept "
+                          "uncontacted as a control group, e.g. 0.1.")
     check_scores(scores)
     actions = segment_actions(config)
     names = segment_names(config)
@@ -339,11 +361,17 @@ def retention_list(
         "suggested_action": segment_keys.iloc[index].map(actions).to_numpy(),
     })
     customers = customers.drop(columns=[c for c in OPTIONAL_COLUMNS if c not in scores.columns])
+    control = np.zeros(len(index), dtype=bool)
+    if holdout > 0:
+        dates = pd.to_datetime(chosen["as_of"]).dt.strftime("%Y-%m-%d") if "as_of" in scores.columns else pd.Series("", index=chosen.index)
+        control = control_group(customers["customer_id"], dates.to_numpy(), holdout)
+        customers[GROUP_COLUMN] = np.where(control, "control", "contact")
 
-    total_cost = float(cost[index].sum())
-    saved = float((value_at_risk[index] * success_rate).sum())
+    contacted = index[~control]
+    total_cost = float(cost[contacted].sum())
+    saved = float((value_at_risk[contacted] * success_rate).sum())
     net = saved - total_cost
-    by_segment = _by_segment(customers, success_rate, names, actions)
+    by_segment = _by_segment(customers[~control], success_rate, names, actions)
     customers = customers.round(DECIMALS)  # the totals use the unrounded numbers
     summary = RetentionSummary(
         scored=scored,
@@ -364,8 +392,28 @@ def retention_list(
         max_customers=max_customers,
         segments=tuple(wanted) if segments else (),
         min_value=None if min_value is None else float(min_value),
+        holdout=float(holdout),
+        control=int(control.sum()),
     )
     return RetentionList(customers=customers, summary=summary)
+
+
+def control_group(customer_ids: Iterable[str], as_of: Iterable[str], share: float) -> np.ndarray:
+    """Which customers are in a control group of about ``share`` of them: a hash of the as-of date
+    and the id, uniform in [0, 1), below ``share``. Not the rank (the group would be the list's
+    tail) and not a random draw (the same list gives the same group, and a customer listed twice
+    on one date is in the same group both times).
+
+    Example
+    -------
+    >>> control_group(["a", "b", "c", "d", "e", "f"], ["2025-12-01"] * 6, 0.5).tolist()
+    [False, False, False, True, True, False]
+    """
+    def uniform(date: str, customer: str) -> float:
+        digest = hashlib.sha256(f"{date}|{customer}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2.0**64
+
+    return np.array([uniform(str(d), str(c)) < share for c, d in zip(customer_ids, as_of)], dtype=bool)
 
 
 def segment_costs(config: Config, contact_cost: float | None = None) -> dict[str, float]:

@@ -85,6 +85,38 @@ def _check_columns(path: Path, table: pd.DataFrame, needed: Sequence[str], what:
                             f"Pass the {what} as {writer} wrote it, or write it again.")
 
 
+def _evaluate_campaign(path: Path, table: pd.DataFrame, data: Path, cfg: Any) -> None:
+    """`churnml evaluate LIST DATA`: churn of the contacted group against the control group."""
+    from churnml.monitoring import campaign_outcome
+    from churnml.validate import load_dataset
+
+    if "group" not in table.columns:
+        raise DataError(f"{path} is a retention list without a control group (no column group): evaluate measures a "
+                        "list made with `churnml retention-list --holdout SHARE`. To backtest the scores, pass the scores "
+                        f'file it was made from (its summary {path.name}.json names it under "scores").')
+    summary = _sidecar(path, _LIST_WRITER) or {}
+    horizon = summary.get("horizon_days")  # the list's summary records its scores' horizon
+    horizon = horizon if isinstance(horizon, int) and not isinstance(horizon, bool) and horizon > 0 else cfg.problem.horizon_days
+    as_of, groups, outcome = campaign_outcome(table, load_dataset(data, cfg), horizon, cfg)
+    shown = Table(title=f"Retention list as of {as_of:%Y-%m-%d}: churn over the next {horizon} days", title_justify="left")
+    for column in ("group", "customers", "in the data", "churned", "churn rate"):
+        shown.add_column(column, justify="left" if column == "group" else "right")
+    for row in groups.itertuples(index=False):
+        shown.add_row(row.group, f"{row.customers:,}", f"{row.labelled:,}", f"{row.churned:,}", f"{row.churn_rate:.1%}")
+    console.print(shown)
+    rate = outcome["success_rate"]
+    console.print(
+        f"Uplift (control churn rate minus contacted): {outcome['uplift']:+.1%} (95 % interval {outcome['uplift_low']:+.1%} "
+        f"to {outcome['uplift_high']:+.1%}). "
+        + (f"The contacts kept {rate:.0%} of the customers who would have left; the list assumed "
+           f"{summary.get('success_rate', cfg.targeting.success_rate):g} ([targeting] success_rate)." if rate == rate
+           else "Nobody in the control group churned: there is nothing to measure a success rate against.")
+    )
+    if outcome["uplift_low"] <= 0 <= outcome["uplift_high"]:
+        warn("the interval includes 0: with groups this size the contacts' effect cannot be told from chance. A larger "
+             "control group (--holdout) or list gives a narrower interval.")
+
+
 def refuse_a_list(path: Path, table: pd.DataFrame, fix: str) -> None:
     """Raise :class:`DataError` when the table expected to be scores is a retention list; ``fix`` says what to pass instead."""
     listing = _marks(table.columns, _LIST_MARKS)
@@ -226,7 +258,7 @@ def report_command(
 
 @command("evaluate")
 def evaluate_command(
-    scores: Annotated[Path, typer.Argument(metavar="SCORES", help="Scores file written by `churnml score` (.parquet or .csv).")],
+    scores: Annotated[Path, typer.Argument(metavar="SCORES", help="Scores file written by `churnml score`, or a retention list made with --holdout (.parquet or .csv).")],
     data: DataArg,
     config: ConfigOpt = None,
 ) -> None:
@@ -237,6 +269,10 @@ def evaluate_command(
     customers and the same metrics as training, and writes them to MLflow against the model
     versions: a `backtest` run, `backtest_*` metric history on the training run (step = days since
     the training as-of date) and tags on both registered versions, so decay over time is visible.
+
+    Given a retention list made with `--holdout`, compares instead the churn of the contacted
+    customers with the control group's over the horizon: the uplift (with a 95 % interval) and
+    the success rate it implies, to put in [targeting] success_rate.
     """
     from churnml import io, tracking
     from churnml.monitoring import evaluate_scores, fitted_labels_end
@@ -244,6 +280,9 @@ def evaluate_command(
 
     cfg = load_config(config)
     table = io.read_table(scores)
+    if _marks(table.columns, _LIST_MARKS) and not _marks(table.columns, _SCORES_MARKS):
+        _evaluate_campaign(scores, table, data, cfg)
+        return
     refuse_a_list(scores, table, f"pass the scores file it was made from (its summary {scores.name}.json names it under \"scores\").")
     for column in ("churn_model_version", "value_model_version"):
         if column not in table.columns or table[column].nunique() != 1:

@@ -72,6 +72,8 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, hor
     headline.add_row("customers considered", f"{summary.scored:,}")
     headline.add_row("with a positive expected benefit", f"{summary.candidates:,}")
     headline.add_row("selected", f"{summary.selected:,} ({limit[summary.limited_by]})")
+    if summary.holdout > 0:
+        headline.add_row(f"control group, not to contact ({summary.holdout:.0%})", f"{summary.control:,}")
     if summary.budget is not None:
         headline.add_row("budget", f"{summary.budget:,.2f}")
     headline.add_row("total contact cost", f"{summary.total_cost:,.2f}")
@@ -360,6 +362,10 @@ def retention_list_command(
         Optional[list[Path]],
         typer.Option("--exclude", metavar="FILE", help="Customers never to list (do not contact, opted out, contacted last month): a CSV/Parquet with a customer_id column (or your name for it under [columns.customers]), or a text file with one id per line; repeat for several."),
     ] = None,
+    holdout: Annotated[
+        Optional[float],
+        typer.Option("--holdout", metavar="SHARE", help="Keep this share of the list (0 to 0.5, e.g. 0.1) uncontacted as a control group, marked in a 'group' column; `churnml evaluate LIST DATA` then measures what the contacts achieved [config: targeting.holdout, 0]."),
+    ] = None,
     fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="csv or parquet [default: from the --out suffix (.csv or .parquet), else csv].")] = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -372,11 +378,13 @@ def retention_list_command(
     - OUT: rank, customer_id, as_of, segment, segment_name, risk_tier, lifecycle_stage,
       churn_probability, value_if_retained, predicted_value (value_if_retained × (1 −
       churn_probability)), value_at_risk (value_if_retained × churn_probability), contact_cost
-      (the segment's), expected_benefit, reasons, suggested_action (CSV unless OUT ends in .parquet or --format
+      (the segment's), expected_benefit, reasons, suggested_action, and with --holdout group
+      (contact / control) (CSV unless OUT ends in .parquet or --format
       says so; UTF-8 with a byte-order mark, so that spreadsheets show accents and € right);
       money in the currency of your amounts, over the horizon (90 days by default);
     - OUT.json: the summary printed below (customers selected, total cost, expected value saved,
-      ROI, breakdown by segment).
+      ROI, breakdown by segment; with --holdout the control group is in none of the costs and
+      savings: the budget selects the list, and the contacts cost about (1 − SHARE) of it).
 
     Segments: high_value_at_risk, loyal_high_value, potential, dormant, fleeing_low_value.
     loyal_high_value ("reward, do not disturb") is left out unless --segment names it
@@ -406,6 +414,7 @@ def retention_list_command(
         min_value=min_value,
         config=cfg,
         exclude=excluded,
+        holdout=holdout,
     )
     horizon = scores_horizon(scores, cfg.problem.horizon_days)
     written = io.write_table(result.customers, out, fmt, spreadsheet=True)
