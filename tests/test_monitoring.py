@@ -386,6 +386,10 @@ def test_evaluate_measures_a_list_against_its_control_group(use_trained_store, t
     assert made.exit_code == 0, _text(made)
     assert "control group, not to contact (40%)" in made.output
     table = pd.read_csv(listing, dtype={"customer_id": str})
+    page = tmp_path / "list.html"
+    assert runner.invoke(get_app(), ["report", "--list", str(listing), "--out", str(page)]).exit_code == 0
+    control_row = f'control group, not to contact (40%)</th><td class="l">{(table["group"] == "control").sum():,}</td>'
+    assert control_row in page.read_text()
     labels = build_labels(use_trained_store.dataset, [pd.Timestamp(use_trained_store.test_cutoff)], Config())
     churned = labels.set_index("customer_id")["churned"]
     rates = {g: churned.reindex(table.loc[table["group"] == g, "customer_id"]).mean() for g in ("contact", "control")}

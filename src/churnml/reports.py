@@ -625,6 +625,8 @@ def list_report(customers: pd.DataFrame, summary: Mapping[str, Any], config: Con
         ("customers considered", f"{summary.get('scored', 0):,}"),
         ("with a positive expected benefit", f"{summary.get('candidates', 0):,}"),
         ("selected", f"{summary.get('selected', len(customers)):,} ({limited.get(summary.get('limited_by'), '?')})"),
+        *([(f"control group, not to contact ({summary.get('holdout', 0):.0%})", f"{summary['control']:,}")]
+          if summary.get("control") else []),
         *([("budget", f"{summary['budget']:,.2f}")] if summary.get("budget") is not None else []),
         ("total contact cost", f"{summary.get('total_cost', 0.0):,.2f}"),
         (f"expected value saved (next {summary['horizon_days']} days)" if summary.get("horizon_days") else "expected value saved",
@@ -632,6 +634,8 @@ def list_report(customers: pd.DataFrame, summary: Mapping[str, Any], config: Con
         ("expected net benefit", f"{summary.get('expected_net_benefit', 0.0):,.2f}"),
         ("expected ROI", "–" if roi is None else f"{roi:.1%}"),
     ])))
+    if "group" in customers.columns:  # the control group is not contacted: it costs and saves nothing
+        customers = customers[customers["group"].astype(str) != "control"]
     value_at_risk = customers["value_at_risk"].to_numpy(dtype=float) if len(customers) else np.empty(0)
     if "contact_cost" in customers.columns:  # per segment ([targeting] contact_costs)
         cost = np.cumsum(customers["contact_cost"].to_numpy(dtype=float))
@@ -657,5 +661,5 @@ def list_report(customers: pd.DataFrame, summary: Mapping[str, Any], config: Con
             left=("segment", "suggested action"),
         )
     sections.append(_section("by-segment", "By segment", by_segment_html))
-    return _page("churnml retention list", f"{len(customers):,} customers, expected net benefit "
+    return _page("churnml retention list", f"{summary.get('selected', len(customers)):,} customers, expected net benefit "
                  f"{summary.get('expected_net_benefit', 0.0):,.0f}", sections)
