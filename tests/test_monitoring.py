@@ -399,7 +399,9 @@ def test_evaluate_measures_a_list_against_its_control_group(use_trained_store, t
     for group in ("contact", "control"):
         n = int((table["group"] == group).sum())
         assert f"{group} │ {n:,} │ {n:,} │" in text and f"{rates[group]:.1%}" in text
-    assert f"Uplift (control churn rate minus contacted): {rates['control'] - rates['contact']:+.1%}" in text
+    uplift = 100 * (rates["control"] - rates["contact"])
+    assert f"Uplift (control churn rate minus contacted): {uplift:+.1f} percentage points" in text
+    assert ("no effect of the contacts shows" in text) == (uplift <= 0)
     # The contacts were never made: nothing tells the groups apart, and evaluate says so.
     assert "the interval includes 0" in " ".join(result.stderr.split())
     plain = tmp_path / "plain.csv"

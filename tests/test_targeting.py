@@ -306,8 +306,12 @@ def test_a_holdout_marks_a_control_group_that_costs_and_saves_nothing() -> None:
     # Deterministic, independent of the order of the scores and of the rest of the list.
     again = retention_list(scores.sample(frac=1, random_state=3), contact_cost=5, success_rate=0.3, holdout=0.2).customers
     assert again.set_index("customer_id")["group"].to_dict() == customers.set_index("customer_id")["group"].to_dict()
+    # The budget and the maximum count buy contacts: control customers come on top, free.
     top = retention_list(scores, max_customers=50, contact_cost=5, success_rate=0.3, holdout=0.2).customers
-    assert top.set_index("customer_id")["group"].to_dict() == customers.head(50).set_index("customer_id")["group"].to_dict()
+    assert (top["group"] == "contact").sum() == 50 and len(top) > 50
+    assert top.set_index("customer_id")["group"].to_dict() == customers.head(len(top)).set_index("customer_id")["group"].to_dict()
+    paid = retention_list(scores, budget=200, contact_cost=5, success_rate=0.3, holdout=0.2)
+    assert (paid.customers["group"] == "contact").sum() == 40 and paid.summary.total_cost == 200
     with pytest.raises(ConfigError, match="Holdout must be between 0 and 0.5, got 0.7"):
         retention_list(scores, holdout=0.7)
     assert retention_list(scores, config=Config().replace(targeting={"holdout": 0.1})).summary.control > 0

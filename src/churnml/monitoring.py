@@ -689,6 +689,10 @@ def campaign_outcome(listing: pd.DataFrame, dataset: Dataset, horizon_days: int,
         rows.append({"group": group, "customers": int(len(ids)), "labelled": int(len(known)),
                      "churned": int(known.sum()), "churn_rate": float(known.mean()) if len(known) else float("nan")})
     table = pd.DataFrame(rows)
+    if (table["customers"] == 0).any():
+        found = ", ".join(f"{v!r} ({n:,})" for v, n in listing["group"].astype(str).value_counts().items())
+        raise DataError(f"The list needs customers in both groups, 'contact' and 'control'; its group column holds {found}. "
+                        "Make the list with a larger --holdout or more customers, and keep the group values as written.")
     if (table["labelled"] == 0).any():
         raise DataError("The list needs customers in both groups, contact and control, who are in DATA's population at "
                         "its as-of date. Is DATA the data the list was scored from?")

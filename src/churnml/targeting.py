@@ -240,9 +240,9 @@ def retention_list(
     scores : pandas.DataFrame
         A scores table (:func:`churnml.scoring.score`); needs :data:`REQUIRED_COLUMNS`.
     budget : float, optional
-        Total contact cost allowed; the list stops before exceeding it.
+        Total contact cost allowed; the list stops before exceeding it (control customers cost nothing).
     max_customers : int, optional
-        At most this many customers.
+        At most this many customers to contact (control customers come on top).
     contact_cost : float, optional
         Cost of one contact; default ``config.targeting.contact_cost``.
     success_rate : float, optional
@@ -330,16 +330,24 @@ def retention_list(
     order = np.lexsort((scores["customer_id"].astype(str).to_numpy()[index], -benefit[index]))
     index = index[order]
 
+    # The control group is drawn for every candidate (a hash, independent of the rank), so that
+    # the budget and the maximum count buy contacts: the control customers cost nothing.
+    dates = (pd.to_datetime(scores["as_of"].iloc[index]).dt.strftime("%Y-%m-%d").to_numpy()
+             if "as_of" in scores.columns else np.full(len(index), ""))
+    control = (control_group(scores["customer_id"].iloc[index].astype(str), dates, holdout) if holdout > 0
+               else np.zeros(len(index), dtype=bool))
     limited_by = "none"
     limit = len(index)
     if budget is not None:
         # The list is a prefix of the ranking: it stops at the first contact the budget cannot pay.
-        affordable = int(np.searchsorted(np.cumsum(cost[index]), budget + 1e-9, side="right"))
+        affordable = int(np.searchsorted(np.cumsum(np.where(control, 0.0, cost[index])), budget + 1e-9, side="right"))
         if affordable < limit:
             limit, limited_by = affordable, "budget"
-    if max_customers is not None and max_customers < limit:
-        limit, limited_by = int(max_customers), "max_customers"
-    index = index[:limit]
+    if max_customers is not None:
+        within = int(np.searchsorted(np.cumsum(~control), max_customers, side="right"))
+        if within < limit:
+            limit, limited_by = within, "max_customers"
+    index, control = index[:limit], control[:limit]
 
     chosen = scores.iloc[index]
     predicted_value = pd.to_numeric(chosen["predicted_value"]).to_numpy(dtype=float)
@@ -361,10 +369,7 @@ def retention_list(
         "suggested_action": segment_keys.iloc[index].map(actions).to_numpy(),
     })
     customers = customers.drop(columns=[c for c in OPTIONAL_COLUMNS if c not in scores.columns])
-    control = np.zeros(len(index), dtype=bool)
     if holdout > 0:
-        dates = pd.to_datetime(chosen["as_of"]).dt.strftime("%Y-%m-%d") if "as_of" in scores.columns else pd.Series("", index=chosen.index)
-        control = control_group(customers["customer_id"], dates.to_numpy(), holdout)
         customers[GROUP_COLUMN] = np.where(control, "control", "contact")
 
     contacted = index[~control]

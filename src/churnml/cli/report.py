@@ -105,13 +105,16 @@ def _evaluate_campaign(path: Path, table: pd.DataFrame, data: Path, cfg: Any) ->
         shown.add_row(row.group, f"{row.customers:,}", f"{row.labelled:,}", f"{row.churned:,}", f"{row.churn_rate:.1%}")
     console.print(shown)
     rate = outcome["success_rate"]
-    console.print(
-        f"Uplift (control churn rate minus contacted): {outcome['uplift']:+.1%} (95 % interval {outcome['uplift_low']:+.1%} "
-        f"to {outcome['uplift_high']:+.1%}). "
-        + (f"The contacts kept {rate:.0%} of the customers who would have left; the list assumed "
-           f"{summary.get('success_rate', cfg.targeting.success_rate):g} ([targeting] success_rate)." if rate == rate
-           else "Nobody in the control group churned: there is nothing to measure a success rate against.")
-    )
+    points = {k: 100 * outcome[k] for k in ("uplift", "uplift_low", "uplift_high")}
+    if rate != rate:
+        said = "Nobody in the control group churned: there is nothing to measure a success rate against."
+    elif outcome["uplift"] <= 0:
+        said = "The contacted customers churned as much as the control group or more: no effect of the contacts shows."
+    else:
+        said = (f"The contacts kept {rate:.0%} of the customers who would have left; the list assumed "
+                f"{summary.get('success_rate', cfg.targeting.success_rate):g} ([targeting] success_rate).")
+    console.print(f"Uplift (control churn rate minus contacted): {points['uplift']:+.1f} percentage points (95 % interval "
+                  f"{points['uplift_low']:+.1f} to {points['uplift_high']:+.1f}). {said}")
     if outcome["uplift_low"] <= 0 <= outcome["uplift_high"]:
         warn("the interval includes 0: with groups this size the contacts' effect cannot be told from chance. A larger "
              "control group (--holdout) or list gives a narrower interval.")

@@ -422,6 +422,9 @@ def retention_list_command(
                                   "exclude_files": [str(path) for path in exclude or []], **result.summary.to_dict()},
                                  out.with_name(out.name + ".json"))
     show_retention_summary(result, cfg, horizon_days=horizon)
+    if result.summary.holdout > 0 and result.summary.control == 0 and result.summary.selected > 0:
+        warn(f"no customer of this list fell in the control group ({result.summary.holdout:.0%} of "
+             f"{result.summary.selected:,}): there is nothing to compare with. A longer list or a larger --holdout gives one.")
     if result.summary.selected == 0 and result.summary.candidates > 0:
         console.print(
             f"[yellow]Nobody selected.[/yellow] The budget ({budget:,.2f}) is below the cost of "
