@@ -384,7 +384,7 @@ def retention_list_command(
       money in the currency of your amounts, over the horizon (90 days by default);
     - OUT.json: the summary printed below (customers selected, total cost, expected value saved,
       ROI, breakdown by segment; with --holdout the control group is in none of the costs and
-      savings: the budget selects the list, and the contacts cost about (1 − SHARE) of it).
+      savings: --budget and --max-customers buy contacts, and the control customers come on top).
 
     Segments: high_value_at_risk, loyal_high_value, potential, dormant, fleeing_low_value.
     loyal_high_value ("reward, do not disturb") is left out unless --segment names it
