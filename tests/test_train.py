@@ -427,6 +427,12 @@ def test_models_are_used_only_for_the_problem_they_were_trained_for(use_trained_
         assert result.exit_code == 2, result.output
         assert f"Error: The models were trained for another problem: {said}." in " ".join(result.stderr.split())
         assert not out.exists()
+    # Nor are their scores backtested on labels of another definition.
+    scored = tmp_path / "scored.parquet"
+    assert runner.invoke(get_app(), ["score", str(store.data), "--as-of", store.test_cutoff, "--out", str(scored)]).exit_code == 0
+    backtest = runner.invoke(get_app(), ["evaluate", str(scored), str(no_closures)])
+    assert backtest.exit_code == 2 and "Error: The models were trained for another problem: churn = an account closure" in (
+        " ".join(backtest.stderr.split()))
 
     # Train for margin 0.1 into a copy of the store: registered, not promoted.
     copy = tmp_path / "mlruns"
@@ -440,3 +446,9 @@ def test_models_are_used_only_for_the_problem_they_were_trained_for(use_trained_
     assert ("kept the current champion: the champion predicts another problem (margin 1 ([problem] margin) when "
             "trained, margin 0.1 ([problem] margin) here)") in " ".join(result.output.split())
     assert tracking.champion_versions() == before
+    # Only its value model promoted (a one-model rollback pairs two runs): checked as well.
+    assert runner.invoke(get_app(), ["promote", tracking.VALUE_MODEL_NAME, "2"]).exit_code == 0
+    mixed = runner.invoke(get_app(), ["score", str(store.data), "--as-of", store.as_of, "--out", str(tmp_path / "m.parquet")])
+    assert mixed.exit_code == 2, mixed.output
+    assert ("Error: The value model (from another run) was trained for another problem: margin 0.1 ([problem] margin) "
+            "when trained, margin 1 ([problem] margin) here.") in " ".join(mixed.stderr.split())

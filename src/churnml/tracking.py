@@ -479,6 +479,11 @@ def load_models(alias: str = CHAMPION) -> LoadedModels:
     except (MlflowException, OSError):
         raise ModelNotFoundError(_missing_files(client, churn_version, METADATA_FILE)) from None
     metadata["value_run_id"] = value_version.run_id
+    if value_version.run_id != churn_version.run_id:
+        # The value model's own problem definition (a rollback of one model pairs two runs): what
+        # it predicts, which scoring checks as it checks the churn model's.
+        with contextlib.suppress(MlflowException, OSError):
+            metadata["value_problem"] = load_run_metadata(value_version.run_id).get("problem")
     return LoadedModels(churn, value, str(churn_version.version), str(value_version.version), churn_version.run_id, metadata)
 
 

@@ -278,6 +278,7 @@ def evaluate_command(
     the success rate it implies, to put in [targeting] success_rate.
     """
     from churnml import io, tracking
+    from churnml.labels import refuse_other_problem
     from churnml.monitoring import evaluate_scores, fitted_labels_end
     from churnml.validate import load_dataset
 
@@ -297,6 +298,8 @@ def evaluate_command(
     run = _training_run(run_id, f"{scores} was scored with the models of that run: point MLFLOW_TRACKING_URI at the store that trained them.")
     horizon = int(run.metadata.get("horizon_days", cfg.problem.horizon_days))
     dataset = load_dataset(data, cfg)
+    # The labels must mean what the models predicted (the horizon is the run's own).
+    refuse_other_problem(run.metadata, cfg.replace(problem={"horizon_days": horizon}), dataset.tables)
     as_of, backtest = evaluate_scores(table, dataset, horizon, cfg)
     backtest_run = tracking.log_backtest(
         run_id, churn_version, value_version, as_of, backtest.churn, backtest.value,

@@ -215,10 +215,12 @@ def score_command(
         warn(f"churnml-churn v{models.churn_version} and churnml-value v{models.value_version} ('{alias}') come from "
              "different training runs; the scores pair them as they are. To score with one "
              "run's pair, promote the other model's version of the same run.")
+    from churnml.labels import refuse_other_problem
+
     log(f"Reading and validating {data}")
     dataset = load_dataset(Path(data), cfg)
     show_data_notes(dataset.summary, data, config)
-    _check_problem(models, cfg, dataset.tables)
+    refuse_other_problem(models.metadata, cfg, dataset.tables)
     if dataset.data_end is not None:
         last_day = pd.Timestamp(dataset.data_end).normalize()
         missing = (as_of_ts - last_day).days - 1
@@ -286,20 +288,6 @@ def _check_horizon(models: Any, cfg: Config) -> None:
             f"The models predict a {int(trained)}-day horizon, but the config says [problem] horizon_days = "
             f"{cfg.problem.horizon_days}. Score with the config used for training, or train models for "
             f"{cfg.problem.horizon_days} days."
-        )
-
-
-def _check_problem(models: Any, cfg: Config, tables: Any) -> None:
-    """The config and the tables must define churn and value as they did for training (the horizon
-    is checked before the data is read): a feed without its churn_events table scored closed
-    accounts as customers, and margin 0.1 cut every value tenfold, without a word."""
-    from churnml.labels import problem_definition, problem_differences
-
-    differences = problem_differences(models.metadata.get("problem"), problem_definition(cfg, tables))
-    if differences:
-        raise ConfigError(
-            f"The models were trained for another problem: {'; '.join(differences)}. Score with the config and "
-            "tables used for training, or train models for this definition."
         )
 
 
