@@ -375,8 +375,9 @@ def run_report(run: Any) -> str:
         )))
         sections.append(_section("calibration", "Calibration",
                                  '<p class="note">The probabilities as graded. Before it was registered, the model\'s level was '
-                                 "shifted to the test cutoff's churn rate (see the overview), so the probabilities it gives "
-                                 "now run a little higher than these where observed churn lies above the diagonal.</p>",
+                                 "shifted to the test cutoff's churn rate (see the overview): the probabilities it gives "
+                                 f"now run {'higher' if meta.get('level_shift', 0) > 0 else 'lower'} than these, towards the "
+                                 "observed churn.</p>",
                                  _grid(figure_html(plots.plot_calibration(churned, scores["model"])))))
         sections.append(_section("gains-lift", "Cumulative gains and lift", _grid(
             figure_html(plots.plot_gains(churned, scores)),

@@ -118,7 +118,7 @@ def train_command(
     console.print(_metrics_table("Value", result.grades["value"], result.value_metrics, _VALUE_ROWS))
     console.print(
         f"Grade [bold]{result.grades['overall']}[/bold] (A = clearly better than the best baseline: ≥ 0.02 higher "
-        "ROC AUC and normalized Gini, and better on 95 % of resampled test sets; B = better; C = not better, or "
+        "ROC AUC and normalized Gini, with the 95 % interval of the difference above 0; B = better; C = not better, or "
         "no better than chance).",
         markup=True,
     )
