@@ -386,6 +386,9 @@ def test_evaluate_measures_a_list_against_its_control_group(use_trained_store, t
     assert made.exit_code == 0, _text(made)
     assert "control group, not to contact (40%)" in made.output
     table = pd.read_csv(listing, dtype={"customer_id": str})
+    shown_control = table.head(10).loc[lambda t: t["group"] == "control", "customer_id"]
+    assert all(f"{c} (control)" in made.output for c in shown_control) and (table.head(10)["group"] == "contact").any()
+    assert not any(f"{c} (control)" in made.output for c in table.head(10).loc[table["group"] == "contact", "customer_id"])
     page = tmp_path / "list.html"
     assert runner.invoke(get_app(), ["report", "--list", str(listing), "--out", str(page)]).exit_code == 0
     control_row = f'control group, not to contact (40%)</th><td class="l">{(table["group"] == "control").sum():,}</td>'

@@ -108,8 +108,10 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, hor
         for column in columns:
             numeric = column in ("rank", "churn prob.", "value at risk", "benefit")
             first.add_column(column, justify="right" if numeric else "left", no_wrap=column != "reasons")
+        grouped = "group" in shown.columns  # a control customer is marked: not to be called
         for row in shown.itertuples(index=False):
-            cells = [str(row.rank), row.customer_id, names.get(row.segment, row.segment), f"{row.churn_probability:.3f}",
+            who = f"{row.customer_id} (control)" if grouped and row.group == "control" else row.customer_id
+            cells = [str(row.rank), who, names.get(row.segment, row.segment), f"{row.churn_probability:.3f}",
                      f"{row.value_at_risk:,.0f}", f"{row.expected_benefit:,.0f}"]
             first.add_row(*cells, *([reasons_text(row.reasons)] if beside else []))
         console.print(first)
@@ -119,7 +121,8 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, hor
             why.add_column(no_wrap=True)
             why.add_column()
             for row in shown.itertuples(index=False):
-                why.add_row(f"{row.rank}.", row.customer_id, row.reasons if isinstance(row.reasons, str) and row.reasons else "–")
+                who = f"{row.customer_id} (control)" if grouped and row.group == "control" else row.customer_id
+                why.add_row(f"{row.rank}.", who, row.reasons if isinstance(row.reasons, str) and row.reasons else "–")
             console.print("Why", style="bold")
             console.print(why, highlight=False)
 
