@@ -311,7 +311,7 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
             continue
         frame = _read_parquet(spark, location, table)
         types = {column: _duckdb_type(spark_type) for column, spark_type in frame.dtypes}
-        mapping = _map_columns(table, spec, config, list(types), location)
+        mapping = validate.map_columns(table, spec, config, list(types), location)
         raw_view = f"{prefix}raw_{table}"
         frame.createOrReplaceTempView(raw_view)
         attributes.update(_check_values(spark, raw_view, table, spec, mapping, dict(frame.dtypes), config.input, location))
@@ -487,24 +487,6 @@ def _aggregate(spark: "SparkSession", view: str, aggregates: Mapping[str, str]) 
         return {}
     sql = to_spark_sql(f"SELECT {', '.join(f'{sql} AS {_q(name)}' for name, sql in aggregates.items())} FROM {view}")
     return spark.sql(sql).collect()[0].asDict()
-
-
-def _map_columns(table: str, spec: Any, config: Config, raw: list[str], where: str) -> dict[str, str]:
-    """Contract column -> the raw column holding it; extra customer columns map to themselves."""
-    mapping: dict[str, str] = {}
-    for column in spec.all_columns:
-        user = config.column_name(table, column)
-        if user in raw:
-            mapping[column] = user
-        elif column in spec.required_columns:
-            raise DataError(
-                f"Table {table!r} ({where}) has no column {user!r}; it is required. Columns found: "
-                f"{', '.join(sorted(raw))}. Add the column, or map it under [columns.{table}] in the config."
-            )
-    if table == "customers":
-        used = set(mapping.values())
-        mapping.update({column: column for column in raw if column not in used})
-    return mapping
 
 
 def _canonical(kind: str, contract: str, raw: str, sql_type: str, inputs: InputConfig) -> str:

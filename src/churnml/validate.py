@@ -226,8 +226,19 @@ def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], attributes: 
 def _map_columns(
     con: duckdb.DuckDBPyConnection, table: str, spec: TableSpec, config: Config, where: str
 ) -> dict[str, str]:
-    """Contract column -> the raw column holding it; extra customer columns map to themselves."""
-    raw = [row[0] for row in con.execute(f"DESCRIBE raw_{table}").fetchall()]
+    """:func:`map_columns` of the raw table ``raw_<table>``."""
+    return map_columns(table, spec, config, [row[0] for row in con.execute(f"DESCRIBE raw_{table}").fetchall()], where)
+
+
+def map_columns(table: str, spec: TableSpec, config: Config, raw: list[str], where: str) -> dict[str, str]:
+    """Contract column -> the raw column (of ``raw``) holding it; extra customer columns map to
+    themselves. Every engine reads a table's columns through here.
+
+    Raises
+    ------
+    DataError
+        A required column is missing (``where`` says which file or folder).
+    """
     mapping: dict[str, str] = {}
     for column in spec.all_columns:
         user = config.column_name(table, column)
