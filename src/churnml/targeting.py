@@ -332,10 +332,11 @@ def retention_list(
 
     # The control group is drawn for every candidate (a hash, independent of the rank), so that
     # the budget and the maximum count buy contacts: the control customers cost nothing.
-    dates = (pd.to_datetime(scores["as_of"].iloc[index]).dt.strftime("%Y-%m-%d").to_numpy()
-             if "as_of" in scores.columns else np.full(len(index), ""))
-    control = (control_group(scores["customer_id"].iloc[index].astype(str), dates, holdout) if holdout > 0
-               else np.zeros(len(index), dtype=bool))
+    control = np.zeros(len(index), dtype=bool)
+    if holdout > 0:
+        dates = (pd.to_datetime(scores["as_of"].iloc[index]).dt.strftime("%Y-%m-%d").to_numpy()
+                 if "as_of" in scores.columns else np.full(len(index), ""))
+        control = control_group(scores["customer_id"].iloc[index].astype(str), dates, holdout)
     limited_by = "none"
     limit = len(index)
     if budget is not None:
