@@ -80,8 +80,9 @@ CURRENT_VALUE_FEATURE = "monetary_365d"
 """Feature that is the customer's net revenue over the last 365 days (``current_value``)."""
 TENURE_FEATURE = "tenure_days"
 TREND_FEATURE = "spend_trend_pct"
-RECENCY_FEATURE = "days_since_last_purchase"
 """Spend change in percent, last 90 days vs the 90 before (lifecycle stage)."""
+RECENCY_FEATURE = "days_since_last_purchase"
+"""Days since the last purchase (lifecycle stage ``lapsed``)."""
 
 DEFAULT_CHUNK_SIZE = 100_000
 QUANTILES: tuple[float, ...] = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
