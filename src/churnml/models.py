@@ -547,7 +547,7 @@ class ValueModel(_LightGBMBase):
 
         The booster learns the level of the train and validation cutoffs; where spending moved
         since, every value ran off it (on the demo, the retained customers' value at the test
-        cutoff was 25 % above the sum of the predictions), and value at risk and each contact's
+        cutoff was 16 % above the sum of the predictions), and value at risk and each contact's
         expected benefit with it. One factor (:attr:`level_factor_`) makes the predictions' sum
         over the retained rows of ``X`` equal their value (clipped at 0, as in training). It is
         positive, so every ranking (Gini, tiers' order, the list's order) stays as graded.
