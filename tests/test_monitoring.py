@@ -298,7 +298,7 @@ def test_evaluate_refuses_before_the_horizon_has_passed(use_trained_store, tmp_p
     result = runner.invoke(get_app(), ["evaluate", str(out), str(use_trained_store.data)])
     assert result.exit_code == 2
     stderr = _message(result.stderr, "Error:")
-    assert stderr.startswith(f"Error: The horizon of these scores (as of {use_trained_store.as_of}, 90 days) ends on 2026-03-01")
+    assert stderr.startswith(f"Error: The horizon of these scores (as of {use_trained_store.as_of}, 90 days) runs to 2026-02-28")
     assert "is not known yet" in stderr
 
 

@@ -647,7 +647,7 @@ def _labels_after(table: pd.DataFrame, dataset: Dataset, horizon_days: int, conf
     if data_end is None or label_end > data_end + LABEL_END_TOLERANCE:
         shown = "no events" if data_end is None else f"events up to {data_end:%Y-%m-%d}"
         raise ProblemError(
-            f"The horizon of {what} (as of {as_of:%Y-%m-%d}, {horizon_days} days) ends on {label_end:%Y-%m-%d}, "
+            f"The horizon of {what} (as of {as_of:%Y-%m-%d}, {horizon_days} days) runs to {label_end - pd.Timedelta(days=1):%Y-%m-%d}, "
             f"but the data has {shown}: what actually happened is not known yet. "
             f"Evaluate again with data that reaches {label_end - LABEL_END_TOLERANCE:%Y-%m-%d} or later."
         )
