@@ -27,7 +27,7 @@ import os
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -78,6 +78,8 @@ class TrainingResult:
     (:func:`without_identifiers`)."""
     history_days: float | None = None
     """Days of transaction history before the first training cutoff (None when unknown)."""
+    left_out_dates: list[str] = field(default_factory=list)
+    """Of :attr:`left_out`, the columns whose values are dates (:func:`dated_columns`)."""
     leaks: dict[str, float] = field(default_factory=dict)
     """Customer attributes that alone rank the test cutoff's churners almost perfectly -> that
     ROC AUC (:func:`leaky_attributes`); the models are then not promoted."""
@@ -294,6 +296,7 @@ def train_on(
 
     check_problem(training_set, config)
     training_set, left_out = without_identifiers(training_set, config.training.max_categorical_levels)
+    left_out_dates = dated_columns(training_set.frame, left_out)
     names = training_set.feature_names
     frame = _stable(training_set.frame, [*names, "value"])
     parts = {split: frame[frame["split"] == split] for split in ("train", "validation", "test")}
@@ -544,6 +547,7 @@ def train_on(
         intervals=intervals,
         leaks=leaks,
         history_days=training_set.history_days(),
+        left_out_dates=left_out_dates,
     )
 
 
@@ -568,6 +572,19 @@ def without_identifiers(training_set: TrainingSet, max_levels: int) -> tuple[Tra
         categorical_features=[n for n in training_set.categorical_features if n not in left_out],
         specs=[s for s in training_set.specs if s.name not in left_out],
     ), left_out
+
+
+def dated_columns(frame: pd.DataFrame, names: Iterable[str]) -> list[str]:
+    """The columns of ``names`` whose values (nearly all) read as dates: a customers column such as
+    ``closed_on`` or ``last_login`` holds today's value at every cutoff, so as a feature it would
+    carry the future; as text it is left out for its many values, and the usual advice (map it to
+    fewer groups) would bring the leak back."""
+    found = []
+    for name in names:
+        values = pd.Series(frame[name].dropna().unique()[:200]).astype(str)
+        if len(values) and pd.to_datetime(values, errors="coerce", format="mixed").notna().mean() >= 0.9:
+            found.append(name)
+    return found
 
 
 RECENCY_FEATURE = "days_since_last_purchase"

@@ -127,8 +127,15 @@ def train_command(
     console.print(reports.interval_text(result.intervals, result.churn_metrics["model"]["roc_auc"],
                                         result.value_metrics["model"]["normalized_gini"]))
     console.print(f"Run {result.run_id}: churnml-churn v{result.churn_version}, churnml-value v{result.value_version} — {result.promotion_reason}.")
-    if result.left_out:
-        columns = ", ".join(f"{name} ({count:,} values)" for name, count in result.left_out.items())
+    dated = {name: count for name, count in result.left_out.items() if name in result.left_out_dates}
+    if dated:
+        columns = ", ".join(f"{name} ({count:,} values)" for name, count in dated.items())
+        warn(f"left out of the models: {columns}, dates. The customers table is read as it is today at every cutoff, "
+             "so a date there (a closing date, a last login) would show the models what happened after the cutoff: "
+             "keep such columns out of customers; the sign-up date goes in signup_date.")
+    others = {name: count for name, count in result.left_out.items() if name not in dated}
+    if others:
+        columns = ", ".join(f"{name} ({count:,} values)" for name, count in others.items())
         warn(f"left out of the models: {columns}. A categorical attribute with more than "
              f"{cfg.training.max_categorical_levels} values names groups of customers rather than describing "
              "them, and the trees fit its rare values to noise. Map it to fewer groups to use it, or raise "
