@@ -8,6 +8,7 @@ give back the test metrics the training run logged.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -407,6 +408,12 @@ def test_evaluate_measures_a_list_against_its_control_group(use_trained_store, t
     assert ("no effect of the contacts shows" in text) == (uplift <= 0)
     # The contacts were never made: nothing tells the groups apart, and evaluate says so.
     assert "the interval includes 0" in " ".join(result.stderr.split())
+    # Not against labels of another churn definition (no churn_events): the list's scores name their models.
+    no_closures = tmp_path / "no_closures"
+    shutil.copytree(use_trained_store.data, no_closures, ignore=shutil.ignore_patterns("churn_events.*"))
+    other = runner.invoke(get_app(), ["evaluate", str(listing), str(no_closures)])
+    assert other.exit_code == 2
+    assert "Error: The models were trained for another problem: churn = an account closure" in " ".join(other.stderr.split())
     plain = tmp_path / "plain.csv"
     assert runner.invoke(get_app(), ["retention-list", str(test_cutoff_scores), "--out", str(plain)]).exit_code == 0
     refused = runner.invoke(get_app(), ["evaluate", str(plain), str(use_trained_store.data)])

@@ -87,6 +87,7 @@ def _check_columns(path: Path, table: pd.DataFrame, needed: Sequence[str], what:
 
 def _evaluate_campaign(path: Path, table: pd.DataFrame, data: Path, cfg: Any) -> None:
     """`churnml evaluate LIST DATA`: churn of the contacted group against the control group."""
+    from churnml.labels import refuse_other_problem
     from churnml.monitoring import campaign_outcome
     from churnml.validate import load_dataset
 
@@ -97,7 +98,11 @@ def _evaluate_campaign(path: Path, table: pd.DataFrame, data: Path, cfg: Any) ->
     summary = _sidecar(path, _LIST_WRITER) or {}
     horizon = summary.get("horizon_days")  # the list's summary records its scores' horizon
     horizon = horizon if isinstance(horizon, int) and not isinstance(horizon, bool) and horizon > 0 else cfg.problem.horizon_days
-    as_of, groups, outcome = campaign_outcome(table, load_dataset(data, cfg), horizon, cfg)
+    dataset = load_dataset(data, cfg)
+    trained = _list_models_metadata(summary)
+    if trained is not None:  # the labels must mean what the list's models predicted
+        refuse_other_problem(trained, cfg.replace(problem={"horizon_days": horizon}), dataset.tables)
+    as_of, groups, outcome = campaign_outcome(table, dataset, horizon, cfg)
     shown = Table(title=f"Retention list as of {as_of:%Y-%m-%d}: churn over the next {horizon} days", title_justify="left")
     for column in ("group", "customers", "in the data", "churned", "churn rate"):
         shown.add_column(column, justify="left" if column == "group" else "right")
@@ -118,6 +123,23 @@ def _evaluate_campaign(path: Path, table: pd.DataFrame, data: Path, cfg: Any) ->
     if outcome["uplift_low"] <= 0 <= outcome["uplift_high"]:
         warn("the interval includes 0: with groups this size the contacts' effect cannot be told from chance. A larger "
              "control group (--holdout) or list gives a narrower interval.")
+
+
+def _list_models_metadata(summary: dict) -> dict | None:
+    """The training metadata of the models behind a list: its summary names the scores file, whose
+    sidecar names the run. None when a link is gone (moved files, another MLflow store)."""
+    from mlflow.exceptions import MlflowException
+
+    from churnml import tracking
+
+    scores = summary.get("scores")
+    try:
+        sidecar = _sidecar(Path(scores), _SCORE_WRITER) if isinstance(scores, str) else None
+        models = (sidecar or {}).get("models")
+        run_id = models.get("run_id") if isinstance(models, dict) else None
+        return tracking.load_run_metadata(run_id) if isinstance(run_id, str) else None
+    except (DataError, MlflowException, OSError, ValueError):
+        return None
 
 
 def refuse_a_list(path: Path, table: pd.DataFrame, fix: str) -> None:
