@@ -9,6 +9,7 @@ from __future__ import annotations
 import decimal
 import functools
 import json
+import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -323,6 +324,24 @@ def test_data_fingerprint_and_summary_on_spark(sdata, dataset) -> None:
     other = churn_spark.SparkData(sdata.spark, sdata.source, sdata.tables, sdata.layout, sdata.attributes, sdata.data_end,
                                   {**sdata.views, "customers": view})
     assert churn_spark.describe_data(other)[0] != fingerprint
+
+
+def test_spark_scoring_refuses_another_problem_definition(spark_trained, data_dir: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """As `churnml score` does: without the churn_events table the models were trained with, closed
+    accounts would be scored as customers."""
+    root, uri, config, _, _ = spark_trained
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    no_closures = tmp_path / "no_closures"
+    shutil.copytree(data_dir, no_closures, ignore=shutil.ignore_patterns("churn_events*"))
+    out = tmp_path / "scores"
+    result = CliRunner().invoke(get_app(), ["score", str(no_closures), "--as-of", f"{SCORE_AS_OF:%Y-%m-%d}", "--out", str(out),
+                                            "--config", str(config), "--engine", "spark", "--master", "local[2]"])
+    assert result.exit_code == 2, result.output
+    assert ("Error: The models were trained for another problem: churn = an account closure (a churn_events table) "
+            "when trained") in " ".join(result.stderr.split())
+    assert not out.exists()
 
 
 def test_score_with_spark_engine_equals_duckdb_score(spark_trained, data_dir: Path, tmp_path: Path,

@@ -300,6 +300,7 @@ def _score_on_spark(
 ) -> None:
     """`churnml score --engine spark`: :func:`churnml.spark.score` with the sidecar `score` writes."""
     from churnml import spark as churn_spark
+    from churnml.labels import refuse_other_problem
     from churnml.scoring import SCORE_COLUMNS, score_metadata
     from churnml.tracking import load_models
 
@@ -319,6 +320,7 @@ def _score_on_spark(
     _check_horizon(models, cfg)
     with console.status("Scoring on Spark…"):
         sdata = churn_spark.read_tables(churn_spark.spark_session(master), churn_spark.resolve_path(data), cfg)
+        refuse_other_problem(models.metadata, cfg, sdata.tables)
         fingerprint, _ = churn_spark.describe_data(sdata)
         out = churn_spark.resolve_path(out)
         metadata = score_metadata(models, as_of, cfg, fingerprint, alias, data_end=sdata.data_end)
