@@ -255,8 +255,12 @@ def sidecar_horizon(sidecar: Mapping[str, Any], default: int) -> int:
     """The horizon (days) a scores sidecar's config records; ``default`` where it has none."""
     config = sidecar.get("config")
     problem = config.get("problem") if isinstance(config, Mapping) else None
-    horizon = problem.get("horizon_days") if isinstance(problem, Mapping) else None
-    return int(horizon) if isinstance(horizon, (int, float)) and not isinstance(horizon, bool) and horizon > 0 else default
+    return positive_days(problem.get("horizon_days") if isinstance(problem, Mapping) else None, default)
+
+
+def positive_days(value: Any, default: int) -> int:
+    """``value`` as a number of days when a file recorded a positive number there, else ``default``."""
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else default
 
 
 def _plain_words(tests: Mapping[str, Any]) -> str:

@@ -89,6 +89,7 @@ def _evaluate_campaign(path: Path, table: pd.DataFrame, data: Path, cfg: Any) ->
     """`churnml evaluate LIST DATA`: churn of the contacted group against the control group."""
     from churnml.labels import refuse_other_problem
     from churnml.monitoring import campaign_outcome
+    from churnml.reports import positive_days
     from churnml.validate import load_dataset
 
     if "group" not in table.columns:
@@ -96,8 +97,7 @@ def _evaluate_campaign(path: Path, table: pd.DataFrame, data: Path, cfg: Any) ->
                         "list made with `churnml retention-list --holdout SHARE`. To backtest the scores, pass the scores "
                         f'file it was made from (its summary {path.name}.json names it under "scores").')
     summary = _sidecar(path, _LIST_WRITER) or {}
-    horizon = summary.get("horizon_days")  # the list's summary records its scores' horizon
-    horizon = horizon if isinstance(horizon, int) and not isinstance(horizon, bool) and horizon > 0 else cfg.problem.horizon_days
+    horizon = positive_days(summary.get("horizon_days"), cfg.problem.horizon_days)  # the list's summary records it
     dataset = load_dataset(data, cfg)
     trained = _list_models_metadata(summary)
     if trained is not None:  # the labels must mean what the list's models predicted
@@ -125,6 +125,12 @@ def _evaluate_campaign(path: Path, table: pd.DataFrame, data: Path, cfg: Any) ->
              "control group (--holdout) or list gives a narrower interval.")
 
 
+def _sidecar_run_id(sidecar: dict) -> str | None:
+    """The training run a scores sidecar names (``models.run_id``), or None."""
+    models = sidecar.get("models")
+    return models.get("run_id") if isinstance(models, dict) else None
+
+
 def _list_models_metadata(summary: dict) -> dict | None:
     """The training metadata of the models behind a list: its summary names the scores file, whose
     sidecar names the run. None when a link is gone (moved files, another MLflow store)."""
@@ -134,9 +140,7 @@ def _list_models_metadata(summary: dict) -> dict | None:
 
     scores = summary.get("scores")
     try:
-        sidecar = _sidecar(Path(scores), _SCORE_WRITER) if isinstance(scores, str) else None
-        models = (sidecar or {}).get("models")
-        run_id = models.get("run_id") if isinstance(models, dict) else None
+        run_id = _sidecar_run_id(_sidecar(Path(scores), _SCORE_WRITER) or {}) if isinstance(scores, str) else None
         return tracking.load_run_metadata(run_id) if isinstance(run_id, str) else None
     except (DataError, MlflowException, OSError, ValueError):
         return None
@@ -315,8 +319,7 @@ def evaluate_command(
             raise DataError(f"{scores} needs one {column} for all rows. Use a scores file written by `churnml score`.")
     churn_version, value_version = str(table["churn_model_version"].iloc[0]), str(table["value_model_version"].iloc[0])
     sidecar = _sidecar(scores, _SCORE_WRITER) or {}
-    models = sidecar.get("models")
-    run_id = (models.get("run_id") if isinstance(models, dict) else None) or tracking.run_id_of(tracking.CHURN_MODEL_NAME, churn_version)
+    run_id = _sidecar_run_id(sidecar) or tracking.run_id_of(tracking.CHURN_MODEL_NAME, churn_version)
     run = _training_run(run_id, f"{scores} was scored with the models of that run: point MLFLOW_TRACKING_URI at the store that trained them.")
     horizon = int(run.metadata.get("horizon_days", cfg.problem.horizon_days))
     dataset = load_dataset(data, cfg)
