@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -614,7 +616,7 @@ def test_tables_with_different_date_formats_and_zero_dates_read(tmp_path: Path) 
     assert events["resolved_at"].isna().tolist() == [True, False]  # the open complaint stays, open
 
 
-def test_a_windows_encoded_csv_gets_the_conversion_command(tmp_path: Path) -> None:
+def test_a_windows_encoded_csv_names_the_encoding_setting(tmp_path: Path) -> None:
     folder = tmp_path / "cp1252"
     folder.mkdir()
     (folder / "customers.csv").write_bytes("customer_id;name\nC1;Müller Šimon\n".encode("cp1252"))
@@ -622,7 +624,48 @@ def test_a_windows_encoded_csv_gets_the_conversion_command(tmp_path: Path) -> No
     with pytest.raises(DataError) as err:
         load_dataset(folder)
     assert f"Cannot read {folder / 'customers.csv'}: it is not UTF-8 text" in str(err.value)
-    assert 'iconv -f cp1252 -t utf-8 "$f" > "utf8/$f"' in str(err.value)
+    assert '[input] encoding = "cp1252"' in str(err.value)
+
+
+def test_input_encoding_reads_windows_exports_beside_utf8_files(tmp_path: Path) -> None:
+    # A legacy system's cp1252 export ("€" and "–" are not in Latin-1) next to a UTF-8 one.
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "customers.csv").write_bytes("customer_id;region\nC1;Köln – Süd €\nC2;Île-de-France\n".encode("cp1252"))
+    (folder / "transactions.csv").write_text("customer_id,timestamp,amount,category\nC1,2021-01-01,5,Bücher\nC2,2021-01-02,7,Café\n",
+                                             encoding="utf-8")
+    config = config_from_dict({"input": {"encoding": "cp1252"}})
+    ds = load_dataset(folder, config)
+    assert sorted(clean(ds, "customers")["region"]) == ["Köln – Süd €", "Île-de-France"]
+    assert sorted(ds.con.execute("SELECT category FROM transactions").df()["category"]) == ["Bücher", "Café"]
+    copies = [p for p in (Path(tempfile.gettempdir()) / "churnml-text").glob(f".customers.csv.*-{os.getpid()}.*.tmp")]
+    assert copies  # the UTF-8 copy lives as long as the process reads it
+
+
+def test_utf16_csv_is_read_with_its_encoding(tmp_path: Path) -> None:
+    # UTF-16 text is valid UTF-8 byte by byte (NUL bytes), so it must not pass for UTF-8.
+    folder = tmp_path / "utf16"
+    folder.mkdir()
+    (folder / "customers.csv").write_text("customer_id,region\nC1,Zürich\n", encoding="utf-16")
+    (folder / "transactions.csv").write_text("customer_id,timestamp,amount\nC1,2021-01-01,5\n")
+    ds = load_dataset(folder, config_from_dict({"input": {"encoding": "utf-16"}}))
+    assert clean(ds, "customers")["region"].tolist() == ["Zürich"]
+
+
+def test_a_byte_the_encoding_does_not_define_names_its_line(tmp_path: Path) -> None:
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "customers.csv").write_bytes(b"customer_id;region\nC1;K\xf6ln\nC2;x\x81y\n")
+    (folder / "transactions.csv").write_text("customer_id,timestamp,amount\nC1,2021-01-01,5\n")
+    with pytest.raises(DataError) as err:
+        load_dataset(folder, config_from_dict({"input": {"encoding": "cp1252"}}))
+    assert "as cp1252 ([input] encoding): byte 0x81 on line 3 is not cp1252 text" in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["klingon", "base64"])
+def test_an_unknown_encoding_is_refused_with_examples(name: str) -> None:
+    with pytest.raises(ConfigError, match=rf"\[input\] encoding must be an encoding Python knows.*got '{name}'.*cp1252"):
+        config_from_dict({"input": {"encoding": name}})
 
 
 def test_blank_rows_of_a_spreadsheet_export_are_skipped_not_set_aside(tmp_path: Path) -> None:

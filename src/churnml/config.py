@@ -19,6 +19,7 @@ setting of the wrong type (``n_cutoffs = 4.5``, ``timeout_seconds = "10"``) or o
 
 from __future__ import annotations
 
+import codecs
 import collections.abc
 import dataclasses
 import datetime
@@ -179,6 +180,11 @@ class InputConfig:
     """The lowest and highest score of your satisfaction surveys, e.g. [0, 10] for NPS. Scores are
     rescaled to churnml's 1-5 (1 + 4 x (score - low) / (high - low)), so reasons and the service
     score read them on 1-5; scores outside your scale are set aside as bad rows."""
+    encoding: str = ""
+    """The text encoding of CSV files that are not UTF-8, e.g. "cp1252" (Windows, Western
+    Europe), "latin-1", "utf-16" or "shift_jis" (any name Python knows). Each file that is valid
+    UTF-8 is still read as UTF-8, so a folder may mix both; the others are decoded from this
+    encoding into a temporary UTF-8 copy. Empty = UTF-8 only."""
     event_types: Mapping[str, str] = field(default_factory=dict)
     """Your service event types -> churnml's (complaint, ticket, call, inquiry, survey,
     account_manager_change), e.g. {"billing complaint" = "complaint", "outage" = "ticket"}.
@@ -308,8 +314,18 @@ _LIMITS: dict[str, dict[str, _Rule]] = {
     "duckdb": {"threads": _ZERO_OR_MORE, "memory_limit": (bool, 'a size such as "5GB"')},
     "input": {"date_format": (lambda v: all(f == "" or "%" in f for f in ([v] if isinstance(v, str) else v)),
                               'a strftime format such as "%d.%m.%Y", a list of them, or ""'),
-              "data_end": (lambda v: v == "" or _is_date(v), 'a date YYYY-MM-DD, or ""')},
+              "data_end": (lambda v: v == "" or _is_date(v), 'a date YYYY-MM-DD, or ""'),
+              "encoding": (lambda v: v == "" or _is_encoding(v), 'an encoding Python knows, or ""',
+                           'E.g. "cp1252" (Windows, Western Europe), "latin-1", "utf-16".')},
 }
+def _is_encoding(name: str) -> bool:
+    """``name`` is a text encoding Python can decode (not a bytes-to-bytes codec such as base64)."""
+    try:
+        return codecs.lookup(name)._is_text_encoding
+    except LookupError:
+        return False
+
+
 def _is_date(text: str) -> bool:
     """``text`` is a real calendar date written YYYY-MM-DD."""
     try:

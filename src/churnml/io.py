@@ -10,6 +10,8 @@ failed or killed run never leaves a half-written file.
 
 from __future__ import annotations
 
+import atexit
+import codecs
 import contextlib
 import csv
 import json
@@ -124,20 +126,98 @@ def attach_source(con: duckdb.DuckDBPyConnection, path: Path, config: Config) ->
         elif file.suffix == ".parquet":
             reader = f"read_parquet({_lit(str(file))})"
         else:
-            reader = f"read_csv({_lit(str(file))}, all_varchar=true, header=true{_quoting(con, file)})"
+            text = utf8_text(file, config.input.encoding, config.duckdb.temp_directory)
+            reader = f"read_csv({_lit(str(text))}, all_varchar=true, header=true{_quoting(con, text)})"
         try:
             con.execute(f"CREATE OR REPLACE VIEW raw_{table} AS SELECT * FROM {reader}")
             con.execute(f"SELECT * FROM raw_{table} LIMIT 0")
         except duckdb.Error as exc:
-            if "unicode" in str(exc).lower() or "utf-8 encoded" in str(exc):
-                raise DataError(
-                    f"Cannot read {file}: it is not UTF-8 text (a Windows or Latin-1 export?). Convert the files, e.g. "
-                    f"in {file.parent}: `mkdir utf8 && for f in *.csv; do iconv -f cp1252 -t utf-8 \"$f\" > \"utf8/$f\"; done` "
-                    "(cp1252 is Windows' Western European encoding; `file -i` may name yours), then use the utf8 folder.") from None
+            if not_utf8(exc):
+                raise DataError(f"Cannot read {file}: {NOT_UTF8}") from None
             raise DataError(f"Cannot read {file}: {reader_message(exc)} Check that it is a valid {file.suffix.lstrip('.')} "
                             "file (CSV: UTF-8 text with a header row).") from None
         found[table] = str(file)
     return found
+
+
+NOT_UTF8 = ("it is not UTF-8 text (a Windows or Latin-1 export?). Name its encoding in the config: "
+            '[input] encoding = "cp1252" (Windows, Western Europe; `file -i FILE` may name yours).')
+"""The fix for a CSV that is not UTF-8, for the reader's errors at the start or later in the file."""
+
+
+def not_utf8(exc: Exception) -> bool:
+    """Whether DuckDB's reader error ``exc`` is about text that is not UTF-8."""
+    return "unicode" in str(exc).lower() or "utf-8 encoded" in str(exc)
+
+
+_CHUNK = 1 << 24
+
+
+def utf8_text(file: Path, encoding: str, folder: str = "") -> Path:
+    """``file`` itself when it is UTF-8 text (or no ``[input] encoding`` is set); otherwise a
+    temporary UTF-8 copy decoded from ``encoding``, which DuckDB's CSV reader can read (it
+    knows only UTF-8, UTF-16 and Latin-1 without an extension from the network).
+
+    The copy lies in ``folder`` (``[duckdb] temp_directory``; empty = the system's temporary
+    folder) under ``churnml-text``, is removed when the process exits, and one left by a killed
+    process of this host is removed by the next copy of a file of the same name.
+
+    Raises
+    ------
+    DataError
+        A byte the encoding does not define, with its line.
+    """
+    if not encoding or codecs.lookup(encoding).name == "utf-8" or _is_utf8(file):
+        return file
+    target = Path(folder or tempfile.gettempdir()) / "churnml-text" / file.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(target)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.{HOST}-{os.getpid()}.", suffix=".tmp", dir=target.parent)
+    copy = Path(name)
+    atexit.register(_unlink, copy)
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    lines = 0
+    try:
+        with open(file, "rb") as source, os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            while True:
+                chunk = source.read(_CHUNK)
+                try:
+                    out.write(decoder.decode(chunk, final=not chunk))
+                except UnicodeDecodeError as exc:
+                    line = lines + exc.object.count(b"\n", 0, exc.start) + 1
+                    raise DataError(
+                        f"Cannot read {file} as {encoding} ([input] encoding): byte 0x{exc.object[exc.start]:02x} on line {line} "
+                        f"is not {encoding} text. Name the file's real encoding (`file -i {file}` may tell it).") from None
+                if not chunk:
+                    return copy
+                lines += chunk.count(b"\n")
+    except BaseException:
+        _unlink(copy)
+        raise
+
+
+def _is_utf8(file: Path) -> bool:
+    """Whether the whole of ``file`` decodes as UTF-8 and holds no NUL byte, which UTF-8 text
+    never does and UTF-16 text does (read in chunks; stops at the first error)."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+    with open(file, "rb") as source:
+        while chunk := source.read(_CHUNK):
+            if b"\0" in chunk:
+                return False
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError:
+                return False
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _unlink(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
 
 
 def _quoting(con: duckdb.DuckDBPyConnection, file: Path) -> str:

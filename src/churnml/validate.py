@@ -113,6 +113,8 @@ def load_dataset(
     except (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.IOException) as exc:
         # A file DuckDB cannot read to the end: a cut-off last line, a row with extra fields, an
         # encoding other than UTF-8. Its message names the line; the SQL and options after it do not help.
+        if io.not_utf8(exc):
+            raise DataError(f"Cannot read {reading[-1]}: {io.NOT_UTF8}") from None
         raise DataError(f"Cannot read {reading[-1]}: {io.reader_message(exc)} Fix the file (or export it again) and rerun.") from None
 
 
