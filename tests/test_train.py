@@ -237,6 +237,8 @@ def test_cli_models_and_promote_rollback(first):
     listing = runner.invoke(get_app(), ["models"])
     assert listing.exit_code == 0 and "Registered models" in listing.output and "champion" in listing.output
     assert "as of" in listing.output and AS_OF in listing.output and "…" not in listing.output  # fits 80 columns
+    # Each version says what it predicts (versions for another problem do not compare).
+    assert f"{Config().problem.horizon_days}d closure" in listing.output
     # The value rows show what the gate compares (the expected value's Gini made a kept champion look worse).
     gate_gini = tracking._client().get_run(first.run_id).data.metrics["value_if_retained_normalized_gini"]
     assert f"{gate_gini:.4f}" in listing.output

@@ -540,6 +540,17 @@ class ModelVersionInfo:
     metrics: dict[str, float]
     as_of: str | None = None
     """The as-of date the run trained at (its ``as_of`` parameter)."""
+    problem: dict[str, str] = field(default_factory=dict)
+    """What the run's models predict (``labels.problem_definition``) as logged: ``horizon_days``,
+    ``churn``, ``margin``, ``active_days``; runs before the record have the horizon only."""
+
+    def problem_text(self) -> str:
+        """The definition in a few characters: "90d closure", "60d inactivity, margin 0.3"."""
+        if "horizon_days" not in self.problem:
+            return ""
+        text = f"{self.problem['horizon_days']}d {self.problem.get('churn', '')}".strip()
+        margin = self.problem.get("margin")
+        return text + (f", margin {float(margin):g}" if margin is not None and float(margin) != 1 else "")
 
 
 def list_models() -> list[ModelVersionInfo]:
@@ -557,9 +568,9 @@ def list_models() -> list[ModelVersionInfo]:
         for version in versions:
             try:
                 data = client.get_run(version.run_id).data
-                run_metrics, as_of = data.metrics, data.params.get("as_of")
+                run_metrics, as_of, params = data.metrics, data.params.get("as_of"), data.params
             except MlflowException:
-                run_metrics, as_of = {}, None
+                run_metrics, as_of, params = {}, None, {}
             rows.append(
                 ModelVersionInfo(
                     name=name,
@@ -569,6 +580,8 @@ def list_models() -> list[ModelVersionInfo]:
                     created=pd.Timestamp(version.creation_timestamp, unit="ms"),
                     metrics={k: run_metrics[k] for k in KEY_METRICS if k in run_metrics},
                     as_of=as_of,
+                    problem={key.removeprefix("problem_"): value for key, value in params.items()
+                             if key.startswith("problem_") or key == "horizon_days"},
                 )
             )
     return sorted(rows, key=lambda r: (r.name, -int(r.version)))

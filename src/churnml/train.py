@@ -479,6 +479,8 @@ def train_on(
         # Register and promote ---------------------------------------------------------------
         tables = (data_summary or {}).get("tables")
         problem = problem_definition(config, tables) if tables else None
+        if problem:  # for `churnml models` and the MLflow UI; the horizon is logged above
+            run.log_params({f"problem_{key}": v for key, v in problem.items() if key != "horizon_days"})
         metadata = {
             "as_of": f"{as_of:%Y-%m-%d}",
             "horizon_days": horizon,

@@ -180,20 +180,29 @@ def models_command() -> None:
     # The metrics the promotion gate compares: churn ROC AUC, and for value the normalized Gini of
     # the value if retained over the customers who stayed (the expected value's Gini, which the
     # run also logs, ranks differently and made a kept champion look worse).
-    table = Table(title="Registered models (metrics on their test cutoff)", title_justify="left")
-    for column in ("name", "v", "aliases", "as of", "AUC", "ECE", "Gini"):
+    # The problem (horizon, churn definition) goes in the title when all versions share it, else
+    # under each version's as-of date.
+    problems = {row.problem_text() for row in rows}
+    shared = next(iter(problems)) if len(problems) == 1 else ""
+    table = Table(title=f"Registered models (metrics on their test cutoff{'; all for ' + shared if shared else ''})",
+                  title_justify="left")
+    for column in ("name", "v", "aliases", "as of" if len(problems) == 1 else "as of, problem", "AUC", "ECE", "Gini"):
         numeric = column in ("v", "AUC", "ECE", "Gini")
-        table.add_column(column, justify="right" if numeric else "left", no_wrap=column in ("name", "as of"))
+        table.add_column(column, justify="right" if numeric else "left", no_wrap=column in ("name", "as of"),
+                         min_width=len("challenger") if column == "aliases" else None)
     for row in rows:
         def metric(key: str) -> str:
             return f"{row.metrics[key]:.4f}" if key in row.metrics else ""
         churn = row.name == CHURN_MODEL_NAME  # each row shows its own model's metrics
-        table.add_row(row.name, row.version, ", ".join(row.aliases), row.as_of or "",
+        as_of = row.as_of or ""
+        table.add_row(row.name, row.version, ", ".join(row.aliases), as_of if shared else f"{as_of}\n{row.problem_text()}",
                       metric("churn_model_roc_auc") if churn else "", metric("churn_model_ece") if churn else "",
                       "" if churn else metric("value_if_retained_normalized_gini") or metric("value_model_normalized_gini"))
     console.print(table)
     console.print("AUC and Gini are what the promotion gate compares: churn ROC AUC, and the normalized Gini of the "
-                  "value if retained over the customers who stayed.", soft_wrap=False)
+                  "value if retained over the customers who stayed. Problem: the horizon and what churn is (closure: "
+                  "an account closed in churn_events; inactivity: no transaction in the horizon). Versions for "
+                  "different problems do not compare and are not promoted over each other.", soft_wrap=False)
 
 
 @command("promote")
