@@ -21,7 +21,7 @@ Dialect rewrites (each one is covered by a test in ``tests/test_spark.py``)
 Input
     :func:`read_tables` reads the contract tables from Parquet on any Spark-readable path
     (``file:``, ``hdfs:``, ``s3a:``, ``abfss:``). It applies the config's table and column names
-    and types the columns with validation's own SQL (:func:`churnml.validate._typed`,
+    and types the columns with validation's own SQL (:func:`churnml.validate.typed_sql`,
     ``[input.event_types]``, ``satisfaction_scale``, ``data_end``), transpiled like the features.
     It does *not* quarantine bad rows: Spark expects clean tables, such as ones that ``churnml
     validate`` accepted without setting rows aside, or the output of your own upstream checks.
@@ -321,15 +321,15 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
                 selects.append(f"{_canonical(spec.kinds[contract], contract, raw, types[raw], config.input)} AS {_q(contract)}")
             else:
                 kind = "number" if attributes[contract] == "numeric" else "text"
-                selects.append(f"{validate._typed(kind, raw)} AS {_q(contract)}")
+                selects.append(f"{validate.typed_sql(kind, raw)} AS {_q(contract)}")
         # [input.event_types] rewrites the raw column, as validation's view over the raw table does.
-        renamed = validate._event_type_sql(mapping, config.input.event_types) if table == "service_events" else None
+        renamed = validate.event_type_sql(mapping, config.input.event_types) if table == "service_events" else None
         source = raw_view if renamed is None else "(SELECT {} FROM {})".format(
             ", ".join(f"{renamed} AS {_q(c)}" if c == mapping["event_type"] else _q(c) for c in types), raw_view)
         query = f"SELECT {', '.join(selects)} FROM {source}"
         if table != "customers" and config.input.data_end:  # the whole given day belongs to the data
             end = pd.Timestamp(config.input.data_end) + pd.Timedelta(days=1)
-            timestamp = validate._typed("timestamp", mapping["timestamp"], types[mapping["timestamp"]])
+            timestamp = validate.typed_sql("timestamp", mapping["timestamp"], types[mapping["timestamp"]])
             query += f" WHERE {timestamp} < TIMESTAMP '{end}'"
         canonical = spark.sql(to_spark_sql(query))
         views[table] = prefix + table
@@ -386,7 +386,7 @@ _NUMERIC_DUCKDB = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "FLOAT", "DOUBLE"
 
 
 def _duckdb_type(spark_type: str) -> str:
-    """The DuckDB type that validation's SQL (:func:`churnml.validate._typed`) expects for a Spark column type."""
+    """The DuckDB type that validation's SQL (:func:`churnml.validate.typed_sql`) expects for a Spark column type."""
     if spark_type.startswith(("varchar", "char")):
         return "VARCHAR"
     return _DUCKDB_TYPES.get(spark_type, spark_type.upper())
@@ -397,7 +397,7 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
     """What validation checks in a table's values, in one aggregate pass over ``view`` (none when
     nothing needs checking): dates and numbers stored as text must read, satisfaction scores must
     lie on ``satisfaction_scale``; customer attributes are numeric when every present value reads
-    as a number (:func:`churnml.validate._attribute_kind`: digits stored as text and booleans are
+    as a number (:func:`churnml.validate.attribute_kind`: digits stored as text and booleans are
     numbers). Returns the attribute kinds.
 
     Raises
@@ -410,21 +410,21 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
     checked = _checked_columns(table, spec, mapping, spark_types, where)
     aggregates = {}
     for i, (_, raw, kind) in enumerate(checked):
-        present = validate._present(raw, types[raw])
+        present = validate.present_sql(raw, types[raw])
         aggregates[f"present_c{i}"] = f"count(CASE WHEN {present} THEN 1 END)"
-        aggregates[f"unread_c{i}"] = f"count(CASE WHEN {present} AND {validate._typed(kind, raw, types[raw])} IS NULL THEN 1 END)"
+        aggregates[f"unread_c{i}"] = f"count(CASE WHEN {present} AND {validate.typed_sql(kind, raw, types[raw])} IS NULL THEN 1 END)"
     for i, column in enumerate(extra):
-        aggregates[f"present_{i}"] = f"count({validate._typed('text', mapping[column])})"
+        aggregates[f"present_{i}"] = f"count({validate.typed_sql('text', mapping[column])})"
         castable = _casts_to_number(types[mapping[column]])
         aggregates[f"numeric_{i}"] = f"count(TRY_CAST({_q(mapping[column])} AS DOUBLE))" if castable else "0"
     low, high = inputs.satisfaction_scale
     if "satisfaction" in mapping:
-        score = validate._typed("number", mapping["satisfaction"], types[mapping["satisfaction"]])
+        score = validate.typed_sql("number", mapping["satisfaction"], types[mapping["satisfaction"]])
         aggregates["outside"] = f"count(CASE WHEN {score} NOT BETWEEN {low!r} AND {high!r} THEN 1 END)"
     counts = _aggregate(spark, view, aggregates)
     if counts.get("outside"):
         raise DataError(
-            f"{counts['outside']:,} scores in {table} ({where}): {validate._satisfaction_outside((low, high))}. --engine "
+            f"{counts['outside']:,} scores in {table} ({where}): {validate.satisfaction_outside((low, high))}. --engine "
             "spark sets no rows aside: if the survey uses another scale, set [input] satisfaction_scale = [lowest, "
             "highest] in the config (e.g. [0, 10]); else remove these rows upstream (`churnml validate` lists them)."
         )
@@ -444,7 +444,7 @@ def _checked_columns(table: str, spec: Any, mapping: Mapping[str, str], spark_ty
     for contract, raw in mapping.items():
         kind = spec.kinds.get(contract)
         sql_type = _duckdb_type(spark_types[raw])
-        if kind not in ("timestamp", "number") or validate._is_native(kind, sql_type):
+        if kind not in ("timestamp", "number") or validate.is_native(kind, sql_type):
             continue
         if sql_type == "VARCHAR" or (kind == "number" and sql_type == "BOOLEAN"):
             checked.append((contract, raw, kind))
@@ -463,8 +463,8 @@ def _refuse_unreadable(spark: "SparkSession", view: str, table: str, contract: s
     """Stop, naming the column, a few values and the fix: Spark sets no rows aside, and NULL in
     their place would change the features without a word."""
     rows = spark.sql(to_spark_sql(
-        f"SELECT DISTINCT CAST({_q(raw)} AS VARCHAR) AS v FROM {view} WHERE {validate._present(raw, sql_type)} "
-        f"AND {validate._typed(kind, raw, sql_type)} IS NULL LIMIT {validate.EXAMPLES}")).collect()
+        f"SELECT DISTINCT CAST({_q(raw)} AS VARCHAR) AS v FROM {view} WHERE {validate.present_sql(raw, sql_type)} "
+        f"AND {validate.typed_sql(kind, raw, sql_type)} IS NULL LIMIT {validate.EXAMPLES}")).collect()
     what = ("a date or datetime (ISO: 2024-03-31 or 2024-03-31T14:05:00+02:00)" if kind == "timestamp"
             else "a number (such as 12.5)")
     named = contract if raw == contract else f"{contract} (your column {raw!r})"

@@ -52,7 +52,7 @@ _BLANK = "_blank"
 _KEPT = (R_BAD_SIGNUP, R_OLD_SIGNUP)
 
 
-def _satisfaction_outside(scale: tuple[float, float]) -> str:
+def satisfaction_outside(scale: tuple[float, float]) -> str:
     """The reason for a satisfaction score outside ``[input] satisfaction_scale``."""
     return f"satisfaction outside {scale[0]:g}-{scale[1]:g}"
 
@@ -283,14 +283,14 @@ def _raw_types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
     return {name: sql_type for name, sql_type, *_ in con.execute(f"DESCRIBE raw_{table}").fetchall()}
 
 
-def _is_native(kind: str, sql_type: str) -> bool:
+def is_native(kind: str, sql_type: str) -> bool:
     """The reader already typed the column as a date/time (``timestamp``) or a number (``number``)."""
     if kind == "timestamp":
         return sql_type in _NATIVE_TIMESTAMPS
     return kind == "number" and (sql_type in _NATIVE_NUMBERS or sql_type.startswith("DECIMAL"))
 
 
-def _typed(kind: str, column: str, sql_type: str = "VARCHAR") -> str:
+def typed_sql(kind: str, column: str, sql_type: str = "VARCHAR") -> str:
     """SQL turning a raw column into its canonical type, NULL where unreadable.
 
     ``sql_type`` is the raw column's type: a column the reader already typed (Parquet, a DuckDB
@@ -299,27 +299,27 @@ def _typed(kind: str, column: str, sql_type: str = "VARCHAR") -> str:
     """
     source = _q(column)
     if kind == "timestamp":
-        if _is_native(kind, sql_type):  # naive values are UTC wall time already (the session zone is UTC)
+        if is_native(kind, sql_type):  # naive values are UTC wall time already (the session zone is UTC)
             return f"CAST({source} AS TIMESTAMP)"
         # Through TIMESTAMPTZ so that offsets are honoured, then naive UTC (the session zone is UTC).
         return f"CAST(TRY_CAST({source} AS TIMESTAMPTZ) AS TIMESTAMP)"
     if kind == "number":
-        return f"CAST({source} AS DOUBLE)" if _is_native(kind, sql_type) else f"TRY_CAST({source} AS DOUBLE)"
+        return f"CAST({source} AS DOUBLE)" if is_native(kind, sql_type) else f"TRY_CAST({source} AS DOUBLE)"
     return f"NULLIF(TRIM(CAST({source} AS VARCHAR)), '')"
 
 
 def canonical_sql(contract: str, kind: str, raw: str, sql_type: str = "VARCHAR") -> str:
-    """SQL for contract column ``contract`` from the raw column ``raw``: :func:`_typed`, and event
+    """SQL for contract column ``contract`` from the raw column ``raw``: :func:`typed_sql`, and event
     types in lower case whatever the raw column is called (a ``[columns.service_events]`` mapping
     kept "Complaint" as it was, and it counted as "other")."""
-    typed = _typed(kind, raw, sql_type)
+    typed = typed_sql(kind, raw, sql_type)
     return f"lower({typed})" if contract == "event_type" else typed
 
 
-def _present(column: str, sql_type: str = "VARCHAR") -> str:
+def present_sql(column: str, sql_type: str = "VARCHAR") -> str:
     """SQL: the raw value is there (not NULL, not blank text); only text needs the blank check."""
     source = _q(column)
-    if _is_native("timestamp", sql_type) or _is_native("number", sql_type):
+    if is_native("timestamp", sql_type) or is_native("number", sql_type):
         return f"({source} IS NOT NULL)"
     return f"({source} IS NOT NULL AND TRIM(CAST({source} AS VARCHAR)) <> '')"
 
@@ -395,7 +395,7 @@ def _read_formats(con: duckdb.DuckDBPyConnection, table: str, mapping: dict[str,
                 replaced[raw] = (f"CASE WHEN regexp_full_match({value}, {_lit(_GROUPED_DECIMAL)}) "
                                  f"THEN {_plain_number(value, ',')} ELSE {_q(raw)} END")
     if table == "service_events":
-        renamed = _event_type_sql(mapping, fmt.event_types)
+        renamed = event_type_sql(mapping, fmt.event_types)
         if renamed is not None:
             replaced[mapping["event_type"]] = renamed
     _replace_columns(con, table, replaced)
@@ -426,7 +426,7 @@ def _raw_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [name for name, *_ in con.execute(f"DESCRIBE raw_{table}").fetchall() if not name.startswith(_WRITTEN)]
 
 
-def _event_type_sql(mapping: dict[str, str], event_types: Mapping[str, str]) -> str | None:
+def event_type_sql(mapping: dict[str, str], event_types: Mapping[str, str]) -> str | None:
     """SQL giving the raw ``event_type`` column with ``[input.event_types]`` applied; None without any.
     (Loading the config checks the mapping's targets and keys.)"""
     if not event_types:
@@ -452,7 +452,7 @@ def _check_columns_readable(
     checked = [
         (contract, raw, spec.kinds[contract])
         for contract, raw in mapping.items()
-        if spec.kinds.get(contract) in ("timestamp", "number") and not _is_native(spec.kinds[contract], types[raw])
+        if spec.kinds.get(contract) in ("timestamp", "number") and not is_native(spec.kinds[contract], types[raw])
     ]
     if not checked:
         return
@@ -465,7 +465,7 @@ def _check_columns_readable(
                  for _, raw, kind in checked if kind == "number" and not inputs.decimal_comma}
     counts = con.execute(
         "SELECT "
-        + ", ".join(f"count(*) FILTER ({_present(raw, types[raw])}), count(*) FILTER ({_readable(kind, raw, types[raw])})"
+        + ", ".join(f"count(*) FILTER ({present_sql(raw, types[raw])}), count(*) FILTER ({_readable(kind, raw, types[raw])})"
                     for _, raw, kind in checked)
         + "".join(f", count(*) FILTER ({matches})" for matches in cleanable.values())
         + f" FROM raw_{table}"
@@ -482,7 +482,7 @@ def _check_columns_readable(
 
 def _readable(kind: str, raw: str, sql_type: str) -> str:
     """SQL: the raw value reads as ``kind`` (a date from 1900 on: a two-digit year read with "%Y" is year 21)."""
-    typed = _typed(kind, raw, sql_type)
+    typed = typed_sql(kind, raw, sql_type)
     return f"{typed} >= TIMESTAMP '{MIN_TIMESTAMP}'" if kind == "timestamp" else f"{typed} IS NOT NULL"
 
 
@@ -498,7 +498,7 @@ def _fail_if_unreadable(
         str(v)
         for v, in con.execute(
             f"SELECT DISTINCT CAST({_q(raw)} AS VARCHAR) FROM raw_{table} "
-            f"WHERE {_present(raw, sql_type)} AND NOT coalesce({_readable(kind, raw, sql_type)}, false) LIMIT {EXAMPLES}"
+            f"WHERE {present_sql(raw, sql_type)} AND NOT coalesce({_readable(kind, raw, sql_type)}, false) LIMIT {EXAMPLES}"
         ).fetchall()
     ]
     if kind == "timestamp":
@@ -528,7 +528,7 @@ def _load_customers(
     quarantine: dict[str, pd.DataFrame],
     stats: dict[str, dict],
 ) -> dict[str, str]:
-    id_sql = _typed("id", mapping["customer_id"], types[mapping["customer_id"]])
+    id_sql = typed_sql("id", mapping["customer_id"], types[mapping["customer_id"]])
     duplicates = con.execute(
         f"SELECT {id_sql} AS id, count(*) AS n FROM raw_customers WHERE {id_sql} IS NOT NULL "
         f"GROUP BY 1 HAVING count(*) > 1 ORDER BY n DESC, id LIMIT {EXAMPLES}"
@@ -550,22 +550,22 @@ def _load_customers(
         if contract == "customer_id":
             continue
         if contract == "signup_date":
-            typed = _typed("timestamp", raw, types[raw])
+            typed = typed_sql("timestamp", raw, types[raw])
             selects.append(f"CASE WHEN {typed} >= TIMESTAMP '{MIN_TIMESTAMP}' THEN {typed} END AS signup_date")
-            reasons.append(f"WHEN {_present(raw, types[raw])} AND {typed} IS NULL THEN {_lit(R_BAD_SIGNUP)}")
+            reasons.append(f"WHEN {present_sql(raw, types[raw])} AND {typed} IS NULL THEN {_lit(R_BAD_SIGNUP)}")
             reasons.append(f"WHEN {typed} < TIMESTAMP '{MIN_TIMESTAMP}' THEN {_lit(R_OLD_SIGNUP)}")
             continue
-        kind = _attribute_kind(con, raw)
+        kind = attribute_kind(con, raw)
         attributes[contract] = kind
-        selects.append(f"{_typed('number' if kind == 'numeric' else 'text', raw)} AS {_q(contract)}")
+        selects.append(f"{typed_sql('number' if kind == 'numeric' else 'text', raw)} AS {_q(contract)}")
     _split_clean(con, "customers", selects, reasons, quarantine, stats)
     return attributes
 
 
-def _attribute_kind(con: duckdb.DuckDBPyConnection, raw: str) -> str:
+def attribute_kind(con: duckdb.DuckDBPyConnection, raw: str) -> str:
     """``numeric`` when every present value reads as a number, else ``categorical``."""
     n_present, n_numeric = con.execute(
-        f"SELECT count({_typed('text', raw)}), count(TRY_CAST({_q(raw)} AS DOUBLE)) FROM raw_customers"
+        f"SELECT count({typed_sql('text', raw)}), count(TRY_CAST({_q(raw)} AS DOUBLE)) FROM raw_customers"
     ).fetchone()
     return "numeric" if n_present > 0 and n_numeric == n_present else "categorical"
 
@@ -579,7 +579,7 @@ def _infer_data_end(con: duckdb.DuckDBPyConnection, mapping: dict[str, str], typ
     the week (5% of that weekday's median): a business that trades little at weekends had its
     Saturday and Sunday rows set aside as "after the data's end" on every Monday run.
     """
-    ts = _typed("timestamp", mapping["timestamp"], types[mapping["timestamp"]])
+    ts = typed_sql("timestamp", mapping["timestamp"], types[mapping["timestamp"]])
     end = con.execute(
         f"""
         WITH counted AS (
@@ -619,12 +619,12 @@ def _load_events(
     inputs: InputConfig = InputConfig(),
 ) -> None:
     typed = {c: canonical_sql(c, spec.kinds[c], raw, types[raw]) for c, raw in mapping.items()}
-    present = {c: _present(raw, types[raw]) for c, raw in mapping.items()}
+    present = {c: present_sql(raw, types[raw]) for c, raw in mapping.items()}
     # Text dates are parsed once, into a column of the checked table that every check and the
     # clean table read (parsing is the costly part: a CSV's 43 M timestamps take ~4 s per pass).
     parsed = {}
     for column, raw in mapping.items():
-        if spec.kinds[column] == "timestamp" and not _is_native("timestamp", types[raw]):
+        if spec.kinds[column] == "timestamp" and not is_native("timestamp", types[raw]):
             parsed[f"_parsed_{column}"] = typed[column]
             typed[column] = f"_parsed_{column}"
     ts = typed["timestamp"]
@@ -646,7 +646,7 @@ def _load_events(
     if "satisfaction" in mapping:
         low, high = inputs.satisfaction_scale
         reasons.append(f"WHEN {typed['satisfaction']} NOT BETWEEN {low!r} AND {high!r} "
-                       f"THEN {_lit(_satisfaction_outside(inputs.satisfaction_scale))}")
+                       f"THEN {_lit(satisfaction_outside(inputs.satisfaction_scale))}")
     if "resolved_at" in mapping:
         reasons.append(f"WHEN {typed['resolved_at']} < {ts} THEN {_lit(R_RESOLVED_BEFORE)}")
     # Satisfaction is kept on churnml's 1-5, rescaled from [input] satisfaction_scale.
@@ -666,7 +666,7 @@ def _fail_if_another_scale(
 ) -> None:
     """Stop when most satisfaction scores lie outside the scale: a survey on another scale (1-10,
     0-100), whose rows would otherwise be set aside almost all."""
-    reason = _satisfaction_outside(scale)
+    reason = satisfaction_outside(scale)
     outside = stats["quarantined"].get(reason, 0)
     scored = outside + con.execute(f"SELECT count(satisfaction) FROM {table}").fetchone()[0]
     if outside <= 0.5 * scored:
