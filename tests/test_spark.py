@@ -187,7 +187,11 @@ def test_input_settings_spark_cannot_apply_are_refused_and_data_end_is_applied(s
         with pytest.raises(ConfigError, match=rf"\[input\] {setting} .* is not supported with --engine spark"):
             churn_spark.read_tables(spark, str(data_dir), config_from_dict({"input": {setting: value}}))
     data = churn_spark.read_tables(spark, str(data_dir), config_from_dict({"input": {"data_end": "2025-01-31"}}))
-    assert data.data_end < pd.Timestamp("2025-02-01") <= churn_spark.read_tables(spark, str(data_dir)).data_end
+    last = churn_spark.read_tables(spark, str(data_dir)).data_end
+    assert data.data_end < pd.Timestamp("2025-02-01") <= last
+    # A declared end after the last event is the data's end (quiet days at the end are data too).
+    later = f"{last + pd.Timedelta(days=10):%Y-%m-%d}"
+    assert churn_spark.read_tables(spark, str(data_dir), config_from_dict({"input": {"data_end": later}})).data_end == pd.Timestamp(later)
 
 
 def test_labels_match_duckdb(dataset, sdata) -> None:
@@ -614,6 +618,10 @@ def test_missing_table_and_column_say_what_to_do(spark, tmp_path: Path) -> None:
     pd.DataFrame({"customer_id": ["a"], "amount": [1.0]}).to_parquet(tmp_path / "transactions.parquet")
     with pytest.raises(DataError, match=r"no column 'timestamp'; it is required"):
         churn_spark.read_tables(spark, str(tmp_path))
+    pd.DataFrame({"customer_id": ["a"], "amount": [1.0], "timestamp": [pd.Timestamp("2024-01-01")]}).to_parquet(
+        tmp_path / "transactions.parquet")
+    with pytest.raises(DataError, match=r"^\[tables\] churn_events = 'closures' is not found under .* closures.parquet"):
+        churn_spark.read_tables(spark, str(tmp_path), config_from_dict({"tables": {"churn_events": "closures"}}))
 
 
 def test_stratified_sample_keeps_weights(sdata) -> None:

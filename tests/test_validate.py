@@ -469,9 +469,15 @@ def test_missing_optional_tables_are_named_by_every_command_that_reads_data(tmp_
     tx = pd.DataFrame({"customer_id": ["a", "b"] * 20 + ["zz"], "amount": [5.0] * 41,
                        "timestamp": [f"2021-{m:02d}-01" for m in range(1, 11) for _ in range(4)] + ["2021-10-01"]})
     folder = write(tmp_path / "d", customers=CUSTOMERS, transactions=tx)
-    assert load_dataset(folder, config_from_dict({"tables": {"service_events": "tickets"}})).summary["notes"][0] == (
-        "No tickets (service_events) table: the service-history features (complaints, tickets, calls, satisfaction) "
-        "are left out.")
+    assert load_dataset(folder).summary["notes"][0] == (
+        "No service_events table: the service-history features (complaints, tickets, calls, satisfaction) are left out.")
+    # A table the config names but the data lacks is a mistake (a typo in the cancellations'
+    # name ran on with churn by inactivity), not a note.
+    with pytest.raises(DataError) as err:
+        load_dataset(folder, config_from_dict({"tables": {"churn_events": "kundigungen"}}))
+    assert str(err.value).startswith(f"[tables] churn_events = 'kundigungen' is not found in {folder}: expected "
+                                     "kundigungen.parquet or kundigungen.csv")
+    assert "Found: customers.csv, transactions.csv. Fix the name, or remove the mapping" in str(err.value)
     result = CliRunner().invoke(get_app(), ["features", str(folder), "--as-of", "2021-09-15", "--out", str(tmp_path / "f.parquet")])
     assert result.exit_code == 0, result.output
     output = " ".join(result.output.split())
@@ -553,6 +559,25 @@ def test_the_data_end_can_be_given_when_late_rows_would_stretch_it(tmp_path: Pat
     given = load_dataset(folder, config_from_dict({"input": {"data_end": "2024-12-31"}}))
     assert given.data_end < pd.Timestamp("2025-01-01")
     assert given.summary["tables"]["transactions"]["quarantined"] == {"timestamp after the data's end": 2}
+
+
+def test_monthly_bills_get_a_note_and_a_declared_data_end_is_the_datas_end(tmp_path: Path) -> None:
+    # A telecom bills on the 1st: the last billing day looked like the data's end, the month's
+    # cancellations after it were set aside, and setting [input] data_end moved only that:
+    # train and score still took the last bill for the end (and told the user to set data_end).
+    months = pd.date_range("2024-01-01", "2025-06-01", freq="MS")
+    tx = pd.DataFrame({"customer_id": [c for _ in months for c in ("a", "b", "c")],
+                       "timestamp": [str(m.date()) for m in months for _ in range(3)], "amount": 30.0})
+    closures = pd.DataFrame({"customer_id": ["b", "c"], "timestamp": ["2025-06-12", "2025-06-20"]})
+    folder = write(tmp_path / "bills", customers=CUSTOMERS, transactions=tx, churn_events=closures)
+    inferred = load_dataset(folder)
+    assert inferred.summary["tables"]["churn_events"]["quarantined"] == {"timestamp after the data's end": 2}
+    assert ("2 row(s) of churn_events are dated after 2025-06-01, the last day with ordinary transaction volume"
+            in " ".join(inferred.summary["notes"]))
+    declared = load_dataset(folder, config_from_dict({"input": {"data_end": "2025-06-30"}}))
+    assert declared.summary["tables"]["churn_events"]["quarantined"] == {}
+    assert declared.data_end == pd.Timestamp("2025-06-30")
+    assert not any("ordinary transaction volume" in note for note in declared.summary["notes"])
 
 
 def test_a_mostly_unreadable_column_stops_validation_instead_of_keeping_the_misread_rest(tmp_path: Path) -> None:

@@ -35,7 +35,8 @@ class Dataset:
         Customer attribute columns (everything in ``customers`` beyond the contract) ->
         ``"categorical"`` or ``"numeric"``.
     data_end : pandas.Timestamp
-        The latest event timestamp in the data.
+        The latest event timestamp in the data, or the day of ``[input] data_end`` when later
+        (:func:`churnml.validate.declared_end`).
     quarantine : dict of str to pandas.DataFrame
         Rows set aside by validation, per table: the raw columns plus ``reason``.
     summary : dict

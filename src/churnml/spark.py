@@ -241,7 +241,7 @@ class SparkData:
     attributes : dict
         Customer attribute columns -> ``"categorical"`` / ``"numeric"``.
     data_end : pandas.Timestamp or None
-        The latest event timestamp.
+        The latest event timestamp, or the day of ``[input] data_end`` when later (as validation's).
     views : dict
         Table -> the name of its temporary view (unique per read, so reads do not collide).
     """
@@ -308,6 +308,9 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
                     f"Required table {table!r} not found under {base}: expected {name}.parquet or a folder {name}/ of "
                     f"Parquet files. Spark reads Parquet only; convert CSV first, or map the table's name under [tables]."
                 )
+            if table in config.tables:
+                raise DataError(f"{validate.mapped_but_missing(table, config)} under {base}: expected {name}.parquet or a "
+                                f"folder {name}/ of Parquet files. Fix the name, or remove the mapping if the table is not there.")
             continue
         frame = _read_parquet(spark, location, table)
         types = {column: _duckdb_type(spark_type) for column, spark_type in frame.dtypes}
@@ -342,6 +345,7 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
         union = " UNION ALL ".join(f"SELECT MAX(timestamp) AS t FROM {t}" for t in ends)
         last = spark.sql(f"SELECT MAX(t) FROM ({union})").collect()[0][0]
         data_end = pd.Timestamp(last) if last is not None else None
+    data_end = validate.declared_end(data_end, config.input.data_end)
     return SparkData(spark, base, tuple(layout), layout, attributes, data_end, views)
 
 

@@ -129,6 +129,10 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
                 f"(or a table {user_name!r} in a DuckDB file). {io.found_in(con, path)}Add it, or map your table's name "
                 f'under [tables] in the config, e.g. {name} = "my_{name}" (names are case-sensitive).'
             )
+        if name not in found and name in config.tables:
+            raise DataError(f"{mapped_but_missing(name, config)} in {path}: expected {config.table_name(name)}.parquet "
+                            f"or {config.table_name(name)}.csv (or a table of that name in a DuckDB file). "
+                            f"{io.found_in(con, path)}Fix the name, or remove the mapping if the table is not there.")
     tables = tuple(t for t in TABLES if t in found)
     columns = {t: _map_columns(con, t, TABLES[t], config, found[t]) for t in tables}
     types = {t: _raw_types(con, t) for t in tables}
@@ -161,12 +165,38 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
         con=con,
         tables=tables,
         attributes=attributes,
-        data_end=_max_timestamp(con, tables),
+        data_end=declared_end(_max_timestamp(con, tables), config.input.data_end),
         quarantine=quarantine,
     )
     dataset.summary = _summary(con, dataset, stats, found)
     dataset.summary["notes"] = _notes(con, tables, attributes, config, "transaction_id" in columns["transactions"])
+    late = {t: stats[t]["quarantined"].get(R_FUTURE_TIMESTAMP, 0) for t in tables[2:]}
+    if not config.input.data_end and any(late.values()):
+        dataset.summary["notes"].append(
+            f"{' and '.join(f'{n:,} row(s) of {t}' for t, n in late.items() if n)} are dated after "
+            f"{data_end - pd.Timedelta(days=1):%Y-%m-%d}, the last day with ordinary transaction volume, and were set "
+            "aside as after the data's end. If transactions come in batches (monthly bills, weekly imports) and the "
+            'data runs later, say where it ends in the config: [input] data_end = "YYYY-MM-DD".')
     return dataset
+
+
+def mapped_but_missing(table: str, config: Config) -> str:
+    """The start of the error for an optional table the config names under ``[tables]`` and the
+    data lacks: a typo in the cancellations' name ran on without them, churn by inactivity, a
+    model graded A for another problem, and only a note said so."""
+    return f"[tables] {table} = {config.table_name(table)!r} is not found"
+
+
+def declared_end(last_event: pd.Timestamp | None, declared: str) -> pd.Timestamp | None:
+    """The data's end as ``Dataset.data_end`` holds it: the latest event, or the day of
+    ``[input] data_end`` when that is later (the user says the data is complete through it,
+    quiet days included). Rows after the declared day are set aside, so it is never earlier.
+    Before, the declared day only moved the quarantine: train and score still took the last
+    event for the end, and warned to set the very setting that was set."""
+    if not declared:
+        return last_event
+    day = pd.Timestamp(declared)
+    return day if last_event is None else max(pd.Timestamp(last_event), day)
 
 
 def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], attributes: dict[str, str], config: Config,

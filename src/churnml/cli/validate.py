@@ -45,7 +45,8 @@ def show_summary(dataset: Dataset) -> None:
         console.print(reasons)
     console.print(
         f"{summary['customers']:,} customers, {summary['customers_without_transactions']:,} "
-        f"({summary['share_without_transactions']:.1%}) with no transactions. Data ends {summary['data_end']}."
+        f"({summary['share_without_transactions']:.1%}) with no transactions. "
+        f"Data ends {str(summary['data_end']).removesuffix(' 00:00:00')}."
     )
     for note in summary.get("notes", []):
         console.print(f"Note: {note}")
