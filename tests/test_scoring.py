@@ -355,6 +355,19 @@ def test_cli_scores_with_the_champion_from_mlflow(sample_dir: Path, tmp_path: Pa
     summary = json.loads((tmp_path / "list2.csv.json").read_text())
     assert summary["excluded"] == 1 and summary["exclude_files"] == ["optout.txt"]
     assert "left out: on an --exclude list" in barred.output
+    # Written with leading zeros, in a Windows encoding, among unknown ids: still left out, and said.
+    (tmp_path / "optout_zeros.txt").write_bytes(f"000{first['customer_id']}\nMüller\n".encode("cp1252"))
+    (tmp_path / "latin.toml").write_text('[input]\nencoding = "cp1252"\n')
+    zeros = runner.invoke(get_app(), ["retention-list", "scores.csv", "--out", "list4.csv", "--budget", "50",
+                                      "--exclude", "optout_zeros.txt", "--config", "latin.toml"])
+    assert zeros.exit_code == 0, zeros.output
+    assert first["customer_id"] not in set(pd.read_csv(tmp_path / "list4.csv", dtype={"customer_id": str})["customer_id"])
+    said = " ".join((zeros.output + zeros.stderr).split())
+    assert f"1 customer(s) were left out because an --exclude id matches theirs only when leading zeros" in said
+    assert f"'000{first['customer_id']}' as '{first['customer_id']}'" in said
+    assert "1 of 2 --exclude ids match no scored customer (e.g. 'Müller')" in said
+    unreadable = runner.invoke(get_app(), ["retention-list", "scores.csv", "--out", "list5.csv", "--exclude", "optout_zeros.txt"])
+    assert unreadable.exit_code == 2 and '[input] encoding = "cp1252"' in " ".join(unreadable.stderr.split())
     wrong = runner.invoke(get_app(), ["retention-list", "scores.csv", "--out", "list3.csv", "--exclude", "wrong.csv"])
     assert wrong.exit_code == 2 and "wrong.csv has no customer_id column (columns: id)" in " ".join(wrong.stderr.split())
     assert not (tmp_path / "list3.csv").exists()

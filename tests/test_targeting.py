@@ -286,6 +286,21 @@ def test_customers_on_an_exclusion_list_are_never_listed() -> None:
     assert result.summary.scored == full.summary.scored - 3
 
 
+def test_exclusion_ids_written_another_way_still_exclude_and_are_reported() -> None:
+    # A do-not-contact list exported with leading zeros ("002475" for 2475) matched nobody, and
+    # every opted-out customer stayed on the list without a word.
+    scores = make_scores()
+    full = retention_list(scores, contact_cost=5, success_rate=0.3)
+    first, second = full.customers["customer_id"].iloc[[0, 1]]
+    barred = {f"00{first}".upper(), second, "ghost"}
+    result = retention_list(scores, contact_cost=5, success_rate=0.3, exclude=barred)
+    assert not {first, second} & set(result.customers["customer_id"])
+    assert result.summary.excluded == 2
+    assert result.summary.excluded_loosely == ((f"00{first}".upper(), first),)
+    assert result.summary.exclude_unmatched == ("ghost",)
+    assert result.summary.to_dict()["excluded_loosely"] == 1 and result.summary.to_dict()["exclude_unmatched"] == 1
+
+
 def test_a_holdout_marks_a_control_group_that_costs_and_saves_nothing() -> None:
     """About the share asked for, the same customers every time (a hash of date and id, not the
     rank), and the totals count the contacted customers only."""

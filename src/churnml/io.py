@@ -525,16 +525,17 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DataError(f"Cannot read {path}: {exc}. Is it a Parquet or CSV file written by churnml?") from None
 
 
-def read_ids(path: str | Path, id_columns: Sequence[str] = ("customer_id",)) -> set[str]:
+def read_ids(path: str | Path, id_columns: Sequence[str] = ("customer_id",), encoding: str = "") -> set[str]:
     """Customer ids listed in ``path``: a CSV or Parquet table with one of ``id_columns`` (say
     ``customer_id`` and the user's own name for it), or a text file with one id per line (a
     do-not-contact list, say). Ids are text, as written. A CSV may use ``,``, ``;``, tab or ``|``
-    between fields, as exports from spreadsheets and CRMs do.
+    between fields, as exports from spreadsheets and CRMs do. Text is UTF-8, or ``encoding``
+    (``[input] encoding``) when it is not.
 
     Raises
     ------
     DataError
-        A missing file, or a table without any of ``id_columns``.
+        A missing file, text in another encoding, or a table without any of ``id_columns``.
     """
     path = Path(path)
     names = list(dict.fromkeys(id_columns))
@@ -542,9 +543,10 @@ def read_ids(path: str | Path, id_columns: Sequence[str] = ("customer_id",)) -> 
         if not path.exists():
             raise DataError(f"File {path} does not exist. Check the path.")
         if path.suffix.lower() == ".csv":
+            text_encoding = _text_encoding(path, encoding)
             try:
-                table = pd.read_csv(path, sep=_csv_separator(path), dtype=str, keep_default_na=False,
-                                    encoding="utf-8-sig")
+                table = pd.read_csv(path, sep=_csv_separator(path, text_encoding), dtype=str, keep_default_na=False,
+                                    encoding=text_encoding)
             except Exception as exc:  # pandas raises many types for a malformed file
                 raise DataError(f"Cannot read {path}: {exc}.") from None
         else:
@@ -559,14 +561,34 @@ def read_ids(path: str | Path, id_columns: Sequence[str] = ("customer_id",)) -> 
     else:
         if not path.is_file():
             raise DataError(f"File {path} does not exist. Check the path.")
-        ids = pd.Series(path.read_text(encoding="utf-8-sig").splitlines())
+        text_encoding = _text_encoding(path, encoding)
+        try:
+            ids = pd.Series(path.read_text(encoding=text_encoding).splitlines())
+        except UnicodeDecodeError as exc:
+            raise DataError(f"Cannot read {path} as {text_encoding} ([input] encoding): {exc.reason} at byte {exc.start}. "
+                            "Name the file's real encoding.") from None
     return {i.strip() for i in ids if i.strip()}
 
 
-def _csv_separator(path: Path) -> str:
+def _text_encoding(path: Path, encoding: str) -> str:
+    """How to decode a small text file: UTF-8 (a byte-order mark skipped) when it is, else ``encoding``.
+
+    Raises
+    ------
+    DataError
+        Not UTF-8, and no ``encoding`` given.
+    """
+    if _is_utf8(path):
+        return "utf-8-sig"
+    if not encoding:
+        raise DataError(f"Cannot read {path}: {NOT_UTF8}")
+    return encoding
+
+
+def _csv_separator(path: Path, encoding: str = "utf-8-sig") -> str:
     """The field separator of a CSV: the one of ``,;\t|`` the sniffer finds in its first lines,
     else a comma (one column has none)."""
-    with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+    with open(path, encoding=encoding, errors="replace", newline="") as handle:
         sample = handle.read(65536)
     try:
         return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter

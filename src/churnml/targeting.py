@@ -106,6 +106,9 @@ class RetentionSummary:
         ``expected_value_saved``, ``expected_net_benefit``, ``suggested_action``.
     excluded : int
         Scored customers left out because their id is on an exclusion list (``exclude``).
+    excluded_loosely, exclude_unmatched : tuple
+        (listed id, scored id) pairs of :attr:`excluded` that matched only loosely, and the listed
+        ids that match no scored customer: see :func:`match_ids`.
     budget, max_customers, segments, min_value
         What was asked for (None / empty: no limit), so the summary file says what the list answers.
     holdout, control : float, int
@@ -127,6 +130,8 @@ class RetentionSummary:
     by_segment: pd.DataFrame = field(repr=False)
     contact_costs: dict[str, float] = field(default_factory=dict)
     excluded: int = 0
+    excluded_loosely: tuple[tuple[str, str], ...] = ()
+    exclude_unmatched: tuple[str, ...] = ()
     budget: float | None = None
     max_customers: int | None = None
     segments: tuple[str, ...] = ()
@@ -138,11 +143,13 @@ class RetentionSummary:
         """JSON-ready form."""
         out = {k: getattr(self, k) for k in (
             "budget", "max_customers", "segments", "min_value",
-            "scored", "skipped", "excluded", "candidates", "selected", "holdout", "control", "limited_by",
+            "scored", "skipped", "excluded", "excluded_loosely", "exclude_unmatched", "candidates", "selected", "holdout", "control", "limited_by",
             "contact_cost", "contact_costs", "success_rate",
             "total_cost", "expected_value_saved", "expected_net_benefit", "roi",
         )}
         out["segments"] = list(self.segments)
+        out["excluded_loosely"] = len(self.excluded_loosely)
+        out["exclude_unmatched"] = len(self.exclude_unmatched)
         out["by_segment"] = self.by_segment.to_dict(orient="records")
         return out
 
@@ -314,7 +321,7 @@ def retention_list(
 
     keep = segment_keys.isin(wanted).to_numpy().copy()
     skipped = {key: int(n) for key, n in segment_keys[~keep].value_counts().items()} if not segments else {}
-    excluded = scores["customer_id"].astype(str).isin(set(map(str, exclude))).to_numpy()
+    excluded, loose, unmatched = match_ids(scores["customer_id"], exclude)
     keep &= ~excluded
     value_at_risk = pd.to_numeric(scores["value_at_risk"]).to_numpy(dtype=float)
     if min_value is not None:
@@ -394,6 +401,8 @@ def retention_list(
         by_segment=by_segment,
         contact_costs=costs,
         excluded=int(excluded.sum()),
+        excluded_loosely=loose,
+        exclude_unmatched=unmatched,
         budget=None if budget is None else float(budget),
         max_customers=max_customers,
         segments=tuple(wanted) if segments else (),
@@ -402,6 +411,43 @@ def retention_list(
         control=int(control.sum()),
     )
     return RetentionList(customers=customers, summary=summary)
+
+
+def _loose_id(customer_id: str) -> str:
+    """An id as loose matching compares it: without surrounding spaces, case or leading zeros."""
+    return customer_id.strip().casefold().lstrip("0") or "0"
+
+
+def match_ids(customer_ids: pd.Series, listed: Iterable[str]) -> tuple[np.ndarray, tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """Which scored customers a do-not-contact list names.
+
+    An id matches as written, or else loosely: ignoring surrounding spaces, case and leading
+    zeros, as one system's "002475" is another's "2475". A list whose ids were all written with
+    zeros matched nobody, and every opted-out customer stayed on the retention list without a
+    word; leaving out one customer too many is the safe side of that mistake.
+
+    Returns
+    -------
+    tuple
+        A boolean mask over ``customer_ids`` (matched either way); the (listed, scored) id pairs
+        that matched loosely only; the listed ids that match no scored customer (customers
+        outside the population at the scores' date, or unknown ids).
+    """
+    ids = customer_ids.astype(str)
+    listed = {str(i) for i in listed}
+    exact = ids.isin(listed).to_numpy()
+    rest = sorted(listed - set(ids[exact]))
+    if not rest:
+        return exact, (), ()
+    wanted = {}
+    for item in rest:
+        wanted.setdefault(_loose_id(item), item)
+    loose_keys = ids.str.strip().str.casefold().str.lstrip("0").replace("", "0")  # _loose_id, vectorized
+    loose = ~exact & loose_keys.isin(wanted).to_numpy()
+    pairs = tuple((wanted[key], scored) for key, scored in zip(loose_keys[loose], ids[loose]))
+    found = {listed_id for listed_id, _ in pairs}
+    unmatched = tuple(item for item in rest if item not in found and wanted.get(_loose_id(item)) not in found)
+    return exact | loose, pairs, unmatched
 
 
 def control_group(customer_ids: Iterable[str], as_of: Iterable[str], share: float) -> np.ndarray:

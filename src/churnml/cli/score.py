@@ -54,6 +54,24 @@ def show_scores_summary(sidecar: Mapping[str, Any], config: Config) -> None:
     console.print(f"Risk tiers: {risk}. Lifecycle: {stages}.")
 
 
+def _explain_exclusions(summary: Any, listed: int) -> None:
+    """Say which --exclude ids matched only loosely, and how many matched nobody: a do-not-contact
+    list written with leading zeros matched no customer, and the list said nothing."""
+    loose, unmatched = summary.excluded_loosely, summary.exclude_unmatched
+    if loose:
+        examples = ", ".join(f"{listed_id!r} as {scored!r}" for listed_id, scored in loose[:3])
+        warn(f"{len(loose):,} customer(s) were left out because an --exclude id matches theirs only when leading zeros, "
+             f"case and spaces are ignored ({examples}). Write the ids as the scores do to be sure.")
+    if unmatched:
+        examples = ", ".join(repr(i) for i in unmatched[:3])
+        text = (f"{len(unmatched):,} of {listed:,} --exclude ids match no scored customer (e.g. {examples}): "
+                "customers outside the population at the scores' date, or ids the scores do not have.")
+        if len(unmatched) == listed:
+            warn(text + " None matched: check that the file lists the same ids as the scores' customer_id.")
+        else:
+            console.print(f"Note: {text}", markup=False, highlight=False)
+
+
 def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, horizon_days: int | None = None) -> None:
     """Print a retention list's headline numbers, its breakdown by segment and its first rows
     (money over ``horizon_days``, default the config's horizon)."""
@@ -396,7 +414,7 @@ def retention_list_command(
     table = io.read_table(scores)
     refuse_a_list(scores, table, "pass the scores file `churnml score` wrote.")
     id_columns = ("customer_id", cfg.column_name("customers", "customer_id"))
-    excluded = set().union(*(io.read_ids(path, id_columns) for path in exclude or []))
+    excluded = set().union(*(io.read_ids(path, id_columns, cfg.input.encoding) for path in exclude or []))
     result = retention_list(
         table,
         budget=budget,
@@ -415,6 +433,7 @@ def retention_list_command(
                                   "exclude_files": [str(path) for path in exclude or []], **result.summary.to_dict()},
                                  out.with_name(out.name + ".json"))
     show_retention_summary(result, cfg, horizon_days=horizon)
+    _explain_exclusions(result.summary, len(excluded))
     if result.summary.holdout > 0 and result.summary.control == 0 and result.summary.selected > 0:
         warn(f"no customer of this list fell in the control group ({result.summary.holdout:.0%} of "
              f"{result.summary.selected:,}): there is nothing to compare with. A longer list or a larger --holdout gives one.")
