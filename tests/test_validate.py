@@ -561,6 +561,20 @@ def test_the_data_end_can_be_given_when_late_rows_would_stretch_it(tmp_path: Pat
     assert given.summary["tables"]["transactions"]["quarantined"] == {"timestamp after the data's end": 2}
 
 
+def test_a_few_ids_written_another_way_are_named_in_a_note(tmp_path: Path) -> None:
+    # A third of the cancellations carried leading zeros: set aside one by one as unknown
+    # customers (below the share that stops validation), and those closed accounts scored as live.
+    customers = pd.DataFrame({"customer_id": [str(i) for i in range(1, 10)] + ["B7"]})
+    closures = pd.DataFrame({"customer_id": ["1", "2", "003", "4", "b7 ", "zz"], "timestamp": "2021-01-02"})
+    ds = load_dataset(write(tmp_path, customers=customers, transactions=TRANSACTIONS.assign(customer_id="1"),
+                            churn_events=closures))
+    assert ds.summary["tables"]["churn_events"]["quarantined"] == {"customer_id not in customers": 3}
+    note = next(n for n in ds.summary["notes"] if "leading zeros" in n)
+    assert note.startswith("2 customer_id(s) of churn_events set aside as not in customers match a customer when "
+                           "leading zeros, case and spaces are ignored ('003' ~ '3', 'b7 ' ~ 'B7')")
+    assert "loose_ids" not in ds.summary["tables"]["churn_events"]
+
+
 def test_monthly_bills_get_a_note_and_a_declared_data_end_is_the_datas_end(tmp_path: Path) -> None:
     # A telecom bills on the 1st: the last billing day looked like the data's end, the month's
     # cancellations after it were set aside, and setting [input] data_end moved only that:

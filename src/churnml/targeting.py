@@ -30,6 +30,7 @@ import pandas as pd
 from churnml.config import Config
 from churnml.errors import ConfigError, DataError
 from churnml.segments import SEGMENTS, resolve_segment, segment_actions, segment_names
+from churnml.validate import loose_ids
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "customer_id",
@@ -413,11 +414,6 @@ def retention_list(
     return RetentionList(customers=customers, summary=summary)
 
 
-def _loose_id(customer_id: str) -> str:
-    """An id as loose matching compares it: without surrounding spaces, case or leading zeros."""
-    return customer_id.strip().casefold().lstrip("0") or "0"
-
-
 def match_ids(customer_ids: pd.Series, listed: Iterable[str]) -> tuple[np.ndarray, tuple[tuple[str, str], ...], tuple[str, ...]]:
     """Which scored customers a do-not-contact list names.
 
@@ -440,13 +436,13 @@ def match_ids(customer_ids: pd.Series, listed: Iterable[str]) -> tuple[np.ndarra
     if not rest:
         return exact, (), ()
     wanted = {}
-    for item in rest:
-        wanted.setdefault(_loose_id(item), item)
-    loose_keys = ids.str.strip().str.casefold().str.lstrip("0").replace("", "0")  # _loose_id, vectorized
+    for item, key in zip(rest, loose_ids(pd.Series(rest, dtype=str))):
+        wanted.setdefault(key, item)
+    loose_keys = loose_ids(ids)
     loose = ~exact & loose_keys.isin(wanted).to_numpy()
     pairs = tuple((wanted[key], scored) for key, scored in zip(loose_keys[loose], ids[loose]))
-    found = {listed_id for listed_id, _ in pairs}
-    unmatched = tuple(item for item in rest if item not in found and wanted.get(_loose_id(item)) not in found)
+    found = {wanted[key] for key in loose_keys[loose]}
+    unmatched = tuple(item for item, key in zip(rest, loose_ids(pd.Series(rest, dtype=str))) if wanted[key] not in found)
     return exact | loose, pairs, unmatched
 
 
