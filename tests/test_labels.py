@@ -229,6 +229,21 @@ def test_training_set_splits_out_of_time() -> None:
     assert (frame[frame.customer_id != "c"]["churned"] == 0).all()
 
 
+def test_attributes_named_like_label_columns_keep_both() -> None:
+    # A CRM export with its own "churned" flag and "value" column crashed train with a KeyError;
+    # an attribute "split" was overwritten by the train/validation/test marker.
+    base = long_history()
+    frames = {t: base.con.execute(f"SELECT * FROM {t}").df() for t in base.tables}
+    frames["customers"] = frames["customers"].assign(churned=["no", "no", "yes"], value=[1.0, 2.0, 3.0], split=["x", "y", "x"])
+    training = build_training_set(Dataset.from_frames(frames), T("2024-07-01"), Config().replace(problem={"n_cutoffs": 5}))
+    frame = training.frame
+    assert {"customer_churned", "customer_value", "customer_split"} <= set(training.feature_names)
+    by_customer = frame.drop_duplicates("customer_id").set_index("customer_id")
+    assert by_customer["customer_churned"].astype(str).to_dict() == {"a": "no", "b": "no", "c": "yes"}
+    assert by_customer["customer_value"].to_dict() == {"a": 1.0, "b": 2.0, "c": 3.0}
+    assert set(frame["churned"]) <= {0, 1} and set(frame["split"]) == {"train", "validation", "test"}
+
+
 def test_training_set_quotes_satisfaction_on_the_survey_scale_and_knows_its_history() -> None:
     """Reasons read "3/10" for a 0-10 survey (the feature is on 1-5: 2.2), as the models record
     them; and the days of history before the first cutoff are known (train warns on short ones)."""
