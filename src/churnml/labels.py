@@ -426,7 +426,9 @@ def assemble_training_set(
     specs = list(specs)
     frame = features.merge(labels, on=["customer_id", "cutoff"], how="inner", validate="one_to_one")
     split_of = {c: name for name, cs in split_cutoffs.items() for c in cs}
-    frame["split"] = frame["cutoff"].map(split_of).astype(str)
+    # A column joined, not inserted: with hundreds of attributes pandas warned on the insert
+    # that the frame was fragmented.
+    frame = pd.concat([frame, frame["cutoff"].map(split_of).astype(str).rename("split")], axis=1)
     for name in SPLITS:
         if not (frame["split"] == name).any():
             dates = ", ".join(f"{c:%Y-%m-%d}" for c in split_cutoffs[name])
