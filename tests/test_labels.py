@@ -294,6 +294,11 @@ def test_scoring_frame_and_empty_population_error() -> None:
     message = str(info.value)
     assert message.startswith("No customers in the population at 2023-03-01.")
     assert "transactions run from 2022-11-27 to 2024-03-31" in message
+    # Every customer closed before the date: the churn events are the cause, not the date.
+    everyone = churn(*[(c, "2023-06-01") for c in "abcde"])
+    with pytest.raises(ProblemError) as info:
+        build_scoring_frame(dataset(everyone), CUTOFF, Config())
+    assert "5 of 5 customers have a churn event (the last one 2023-06-01)" in str(info.value)
     # Before any transaction, customers who had signed up would be scored on nothing.
     with pytest.raises(ProblemError, match=r"^As-of date 2019-01-01 is not after the first transaction \(2022-11-27\): "
                                             "no customer has any history before it"):

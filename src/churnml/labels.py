@@ -476,6 +476,16 @@ def _population_hint(dataset: Dataset, config: Config) -> str:
     span = f"transactions run from {pd.Timestamp(first):%Y-%m-%d} to {pd.Timestamp(last):%Y-%m-%d}" if first else "there are no transactions"
     if dataset.has("churn_events"):
         rule = "the population is customers who signed up before the date and have no churn event before it"
+        customers, closed, last_closure = dataset.con.execute(
+            "SELECT count(*), count(ce.customer_id), max(ce.first_ts) FROM customers AS c LEFT JOIN "
+            "(SELECT customer_id, min(timestamp) AS first_ts FROM churn_events GROUP BY 1) AS ce USING (customer_id)"
+        ).fetchone()
+        if customers and closed >= 0.95 * customers:
+            # Every customer closed: "before the first transaction or long after the last?" sent
+            # the user to the dates when the churn_events table was the cause.
+            return (f"{closed:,} of {customers:,} customers have a churn event (the last one {pd.Timestamp(last_closure):%Y-%m-%d}), "
+                    "and a customer with a churn event before the date is not in the population. Is churn_events a table "
+                    f"of closures only (not every customer's status)? ({rule}; {span}.)")
     else:
         rule = (f"the population is customers who signed up before the date and made a transaction "
                 f"in the {config.problem.active_days} days before it")
