@@ -584,6 +584,21 @@ def test_pyspark_pandas_3_warning_does_not_leak(spark, monkeypatch: pytest.Monke
     assert [str(w.message) for w in caught if "PySpark does not yet fully support pandas" in str(w.message)] == []
 
 
+def test_a_missing_pyspark_is_an_error_with_the_install_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # It was a 46-line traceback ending in ModuleNotFoundError, exit 1.
+    from typer.testing import CliRunner
+
+    from churnml.cli import get_app
+
+    for name in ("pyspark", "pyspark.sql"):
+        monkeypatch.setitem(sys.modules, name, None)  # import raises ImportError, as without the package
+    result = CliRunner().invoke(get_app(), ["features", str(tmp_path), "--as-of", "2025-07-01", "--out",
+                                            str(tmp_path / "f"), "--engine", "spark"])
+    assert result.exit_code == 2, result.output
+    assert "--engine spark needs PySpark, which is not installed here" in " ".join(result.stderr.split())
+    assert ".venv/bin/pip install -e '.[spark]'" in " ".join(result.stderr.split())
+
+
 @pytest.mark.parametrize("error, java, advice", [
     ("[JAVA_GATEWAY_EXITED] Java gateway process exited before sending its port number.", False,
      r"Spark needs Java 17 and found none \(no java on PATH and JAVA_HOME is not set\): install it"),

@@ -116,8 +116,18 @@ def spark_session(
     Example
     -------
     >>> spark = spark_session("local[2]", conf={"spark.ui.enabled": "false"})   # doctest: +SKIP
+
+    Raises
+    ------
+    ConfigError
+        PySpark is not installed (an optional dependency), or Spark did not start.
     """
-    from pyspark.sql import SparkSession
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:  # a 46-line traceback ending in ModuleNotFoundError before
+        raise ConfigError(f"--engine spark needs PySpark, which is not installed here ({exc}). Install it into "
+                          "churnml's virtualenv: `.venv/bin/pip install -e '.[spark]'` in the checkout (make demo and "
+                          "make test install it too), or use --engine duckdb.") from None
 
     builder = SparkSession.builder.appName(app_name)
     if master:
