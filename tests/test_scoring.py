@@ -304,7 +304,9 @@ def test_cli_scores_with_the_champion_from_mlflow(sample_dir: Path, tmp_path: Pa
     runner = CliRunner()
     (tmp_path / "h30.toml").write_text("[problem]\nhorizon_days = 30\n")
     other = runner.invoke(get_app(), ["score", str(sample_dir), "--as-of", "2025-12-01", "--out", "s30.csv", "-c", "h30.toml"])
-    assert other.exit_code == 2 and "The models predict a 90-day horizon, but the config says [problem] horizon_days = 30." in " ".join(other.stderr.split())
+    said = " ".join(other.stderr.split())
+    assert other.exit_code == 2 and "The models predict a 90-day horizon, but the config says [problem] horizon_days = 30." in said
+    assert "e.g. a --config file with [problem] horizon_days = 90 (train --horizon-days sets it for that run only)" in said
     assert not (tmp_path / "s30.csv").exists()
     # A folder nothing can be written in is refused before any work, and nothing is published.
     unwritable = runner.invoke(get_app(), ["score", str(sample_dir), "--as-of", "2025-12-01", "--out", "s.csv",
@@ -327,6 +329,10 @@ def test_cli_scores_with_the_champion_from_mlflow(sample_dir: Path, tmp_path: Pa
     assert ("Warning: the data ends 2025-12-31, 4 day(s) before the as-of date 2026-01-05 would need it to"
             in " ".join(late.stderr.split()))
     assert (tmp_path / "snapshots" / "features_2025-12-01.parquet").exists()
+    # Too late: refused, without first warning as if it would run.
+    too_late = runner.invoke(get_app(), ["score", str(sample_dir), "--as-of", "2026-01-09", "--out", "late2.csv"])
+    assert too_late.exit_code == 2 and "on or before 2026-01-07" in " ".join(too_late.stderr.split())
+    assert "Warning: the data ends" not in too_late.stderr
 
     result = runner.invoke(get_app(), ["retention-list", "scores.csv", "--out", "list.csv", "--budget", "50"])
     assert result.exit_code == 0, result.output

@@ -236,12 +236,13 @@ def score_command(
         warn(f"churnml-churn v{models.churn_version} and churnml-value v{models.value_version} ('{alias}') come from "
              "different training runs; the scores pair them as they are. To score with one "
              "run's pair, promote the other model's version of the same run.")
-    from churnml.labels import refuse_other_problem
+    from churnml.labels import refuse_as_of_after_data, refuse_other_problem
 
     log(f"Reading and validating {data}")
     dataset = load_dataset(Path(data), cfg)
     show_data_notes(dataset.summary, data, config)
     refuse_other_problem(models.metadata, cfg, dataset.tables)
+    refuse_as_of_after_data(as_of_ts, dataset.data_end)  # before the warning about missing days, not after it
     if dataset.data_end is not None:
         last_day = pd.Timestamp(dataset.data_end).normalize()
         missing = (as_of_ts - last_day).days - 1
@@ -307,8 +308,9 @@ def _check_horizon(models: Any, cfg: Config) -> None:
     if trained is not None and int(trained) != cfg.problem.horizon_days:
         raise ConfigError(
             f"The models predict a {int(trained)}-day horizon, but the config says [problem] horizon_days = "
-            f"{cfg.problem.horizon_days}. Score with the config used for training, or train models for "
-            f"{cfg.problem.horizon_days} days."
+            f"{cfg.problem.horizon_days}{' (the default)' if cfg.problem.horizon_days == Config().problem.horizon_days else ''}. Score with the "
+            f"config used for training, e.g. a --config file with [problem] horizon_days = {int(trained)} (train "
+            f"--horizon-days sets it for that run only), or train models for {cfg.problem.horizon_days} days."
         )
 
 
