@@ -115,8 +115,7 @@ def command(*args: Any, **kwargs: Any) -> Callable:
     Besides :class:`ChurnmlError`: file-system errors (a folder that cannot be written, a full
     disk, a port in use), MLflow refusing its tracking URI, and Ctrl-C. Outputs are written
     atomically, so none of these leaves a half-written file. ``CHURNML_DEBUG=1`` shows the
-    traceback instead.
-    """
+    traceback of these (a :class:`ChurnmlError` stays its one-line message)."""
 
     def decorate(func: Callable) -> Callable:
         @functools.wraps(func)
