@@ -408,6 +408,13 @@ def test_evaluate_measures_a_list_against_its_control_group(use_trained_store, t
     assert ("no effect of the contacts shows" in text) == (uplift <= 0)
     # The contacts were never made: nothing tells the groups apart, and evaluate says so.
     assert "the interval includes 0" in " ".join(result.stderr.split())
+    # The same list as an Excel workbook (what marketing opens) evaluates the same.
+    workbook = tmp_path / "list.xlsx"
+    assert runner.invoke(get_app(), ["retention-list", str(test_cutoff_scores), "--out", str(workbook), "--holdout", "0.4",
+                                     "--contact-cost", "0"]).exit_code == 0
+    from_workbook = runner.invoke(get_app(), ["evaluate", str(workbook), str(use_trained_store.data)], terminal_width=200)
+    assert from_workbook.exit_code == 0, _text(from_workbook)
+    assert f"Uplift (control churn rate minus contacted): {uplift:+.1f} percentage points" in " ".join(from_workbook.output.split())
     # Not against labels of another churn definition (no churn_events): the list's scores name their models.
     no_closures = tmp_path / "no_closures"
     shutil.copytree(use_trained_store.data, no_closures, ignore=shutil.ignore_patterns("churn_events.*"))

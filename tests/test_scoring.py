@@ -374,6 +374,21 @@ def test_cli_scores_with_the_champion_from_mlflow(sample_dir: Path, tmp_path: Pa
     assert "1 of 2 --exclude ids match no scored customer (e.g. 'Müller')" in said
     unreadable = runner.invoke(get_app(), ["retention-list", "scores.csv", "--out", "list5.csv", "--exclude", "optout_zeros.txt"])
     assert unreadable.exit_code == 2 and '[input] encoding = "cp1252"' in " ".join(unreadable.stderr.split())
+    # An Excel list opens in columns in any locale; an Excel opt-out export is read too (ids as text).
+    pd.DataFrame({"customer_id": [first["customer_id"]], "note": ["opted out"]}).to_excel(tmp_path / "optout.xlsx", index=False)
+    excel = runner.invoke(get_app(), ["retention-list", "scores.csv", "--out", "list.xlsx", "--budget", "50",
+                                      "--exclude", "optout.xlsx"])
+    assert excel.exit_code == 0, excel.output
+    from churnml import io as churn_io
+
+    from_excel = churn_io.read_table(tmp_path / "list.xlsx")
+    assert pd.api.types.is_datetime64_any_dtype(from_excel["as_of"])  # a date cell, as spreadsheets sort and filter it
+    from_excel["as_of"] = from_excel["as_of"].dt.strftime("%Y-%m-%d")
+    from_csv = churn_io.read_table(tmp_path / "list2.csv")
+    pd.testing.assert_frame_equal(from_excel, from_csv, check_dtype=False)  # the same list as the CSV with the same exclusion
+    assert json.loads((tmp_path / "list.xlsx.json").read_text())["excluded"] == 1
+    wrong_suffix = runner.invoke(get_app(), ["score", str(sample_dir), "--as-of", "2025-12-01", "--out", "s.xlsx"])
+    assert wrong_suffix.exit_code == 2 and "churnml writes Parquet or CSV here, not .xlsx" in " ".join(wrong_suffix.stderr.split())
     wrong = runner.invoke(get_app(), ["retention-list", "scores.csv", "--out", "list3.csv", "--exclude", "wrong.csv"])
     assert wrong.exit_code == 2 and "wrong.csv has no customer_id column (columns: id)" in " ".join(wrong.stderr.split())
     assert not (tmp_path / "list3.csv").exists()

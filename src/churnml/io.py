@@ -33,6 +33,11 @@ from churnml.errors import ConfigError, DataError
 from churnml.schema import TABLES
 
 FORMATS = ("parquet", "csv")
+LIST_FORMATS = (*FORMATS, "xlsx")
+"""Formats of a retention list: also an Excel workbook, which opens in columns whatever the
+spreadsheet's locale (a comma CSV opened as one column where Excel's list separator is ";")."""
+XLSX_MAX_ROWS = 1_048_575
+"""Data rows an Excel sheet holds (1,048,576 rows, one of them the header)."""
 _DUCKDB_SUFFIXES = (".duckdb", ".db", ".ddb")
 
 
@@ -401,42 +406,46 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             tmp.unlink()
 
 
-def check_format(fmt: str) -> str:
+def check_format(fmt: str, formats: Sequence[str] = FORMATS) -> str:
     fmt = fmt.lower()
-    if fmt not in FORMATS:
-        raise ConfigError(f"Unknown format {fmt!r}. Use one of: {', '.join(FORMATS)}.")
+    if fmt not in formats:
+        raise ConfigError(f"Unknown format {fmt!r}. Use one of: {', '.join(formats)}.")
     return fmt
 
 
-def format_for(path: Path, fmt: str | None, default: str = "parquet") -> str:
+def format_for(path: Path, fmt: str | None, default: str = "parquet", formats: Sequence[str] = FORMATS) -> str:
     """The format to write: explicit ``fmt``, else from the file suffix (.csv/.parquet), else ``default``.
+
+    ``formats``: what this output may be (:data:`LIST_FORMATS` for a retention list).
 
     Raises
     ------
     ConfigError
         When the suffix names another format than ``fmt`` (Parquet in a .csv file), or a format
-        churnml does not write (.xlsx would get CSV inside).
+        churnml does not write here (.xlsx would get CSV inside).
     """
     suffix = Path(path).suffix.lower()
-    fmt = check_format(fmt) if fmt else fmt  # a wrong --format is the mistake to name first
-    if suffix and suffix.lstrip(".") not in FORMATS:
-        raise ConfigError(f"{path}: churnml writes Parquet or CSV, not {suffix}. Name the file .parquet or .csv.")
+    fmt = check_format(fmt, formats) if fmt else fmt  # a wrong --format is the mistake to name first
+    if suffix and suffix.lstrip(".") not in formats:
+        names = " or ".join({"parquet": "Parquet", "csv": "CSV", "xlsx": "Excel (.xlsx)"}[f] for f in formats)
+        raise ConfigError(f"{path}: churnml writes {names} here, not {suffix}. Name the file "
+                          f"{' or '.join('.' + f for f in formats)}.")
     if fmt:
         if suffix and suffix.lstrip(".") != fmt:
             raise ConfigError(f"{path} ends in {suffix} but the format is {fmt}. Name the file .{fmt}, or drop --format.")
         return fmt
-    return suffix.lstrip(".") or check_format(default)
+    return suffix.lstrip(".") or check_format(default, formats)
 
 
 def write_table(frame: pd.DataFrame, path: str | Path, fmt: str | None = None, spreadsheet: bool = False) -> Path:
-    """Write a DataFrame as Parquet or CSV, atomically.
+    """Write a DataFrame as Parquet, CSV or an Excel workbook (``xlsx``, for lists), atomically.
 
     Parameters
     ----------
     frame : pandas.DataFrame
     path : str or Path
-    fmt : {"parquet", "csv"} or None
-        None infers it from the suffix (``.csv`` → CSV, else Parquet).
+    fmt : {"parquet", "csv", "xlsx"} or None
+        None infers it from the suffix (``.csv`` → CSV, ``.xlsx`` → Excel, else Parquet).
     spreadsheet : bool
         A CSV for people (a retention list): UTF-8 with a byte-order mark, without which Excel
         reads UTF-8 as the Windows code page ("RÃ¼ckruf" for "Rückruf", "â‚¬" for "€").
@@ -447,10 +456,16 @@ def write_table(frame: pd.DataFrame, path: str | Path, fmt: str | None = None, s
         The written path.
     """
     path = Path(path)
-    fmt = format_for(path, fmt)
+    fmt = format_for(path, fmt, formats=LIST_FORMATS)
+    if fmt == "xlsx" and len(frame) > XLSX_MAX_ROWS:
+        raise ConfigError(f"{path}: {len(frame):,} rows do not fit in an Excel sheet ({XLSX_MAX_ROWS:,} at most). "
+                          "Write .csv or .parquet, or shorten the list (--budget, --max-customers).")
     with atomic_path(path) as tmp:
         if fmt == "csv":
             frame.to_csv(tmp, index=False, encoding="utf-8-sig" if spreadsheet else "utf-8")
+        elif fmt == "xlsx":
+            with pd.ExcelWriter(tmp, engine="openpyxl", date_format="YYYY-MM-DD", datetime_format="YYYY-MM-DD") as book:
+                frame.to_excel(book, index=False, sheet_name="churnml")  # dates shown as dates, not "00:00:00"
         else:
             frame.to_parquet(tmp, index=False)
     return path
@@ -513,20 +528,22 @@ def read_json(path: str | Path) -> Any:
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a Parquet or CSV table written by churnml (scores, features)."""
+    """Read a Parquet, CSV or Excel table written by churnml (scores, features, lists)."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"File {path} does not exist. Check the path, or run the command that writes it first.")
     try:
         if path.suffix.lower() == ".csv":
             return _read_csv(path)
+        if path.suffix.lower() == ".xlsx":
+            return _read_xlsx(path)
         return pd.read_parquet(path)
     except Exception as exc:  # pyarrow/pandas raise many types for a corrupt file
-        raise DataError(f"Cannot read {path}: {exc}. Is it a Parquet or CSV file written by churnml?") from None
+        raise DataError(f"Cannot read {path}: {exc}. Is it a Parquet, CSV or Excel file written by churnml?") from None
 
 
 def read_ids(path: str | Path, id_columns: Sequence[str] = ("customer_id",), encoding: str = "") -> set[str]:
-    """Customer ids listed in ``path``: a CSV or Parquet table with one of ``id_columns`` (say
+    """Customer ids listed in ``path``: a CSV, Parquet or Excel table with one of ``id_columns`` (say
     ``customer_id`` and the user's own name for it), or a text file with one id per line (a
     do-not-contact list, say). Ids are text, as written. A CSV may use ``,``, ``;``, tab or ``|``
     between fields, as exports from spreadsheets and CRMs do. Text is UTF-8, or ``encoding``
@@ -539,10 +556,15 @@ def read_ids(path: str | Path, id_columns: Sequence[str] = ("customer_id",), enc
     """
     path = Path(path)
     names = list(dict.fromkeys(id_columns))
-    if path.suffix.lower() in (".csv", ".parquet"):
+    if path.suffix.lower() in (".csv", ".parquet", ".xlsx"):
         if not path.exists():
             raise DataError(f"File {path} does not exist. Check the path.")
-        if path.suffix.lower() == ".csv":
+        if path.suffix.lower() == ".xlsx":  # a CRM's opt-out export: ids as text, as the other readers give them
+            try:
+                table = _read_xlsx(path, dtype=str)
+            except Exception as exc:  # openpyxl raises many types for a damaged workbook
+                raise DataError(f"Cannot read {path}: {exc}. Is it an Excel workbook (.xlsx)?") from None
+        elif path.suffix.lower() == ".csv":
             text_encoding = _text_encoding(path, encoding)
             try:
                 table = pd.read_csv(path, sep=_csv_separator(path, text_encoding), dtype=str, keep_default_na=False,
@@ -602,6 +624,15 @@ def _read_csv(path: Path) -> pd.DataFrame:
     columns = pd.read_csv(path, nrows=0).columns
     missing = {column: [] if column == "customer_id" else sorted(STR_NA_VALUES) for column in columns}
     return pd.read_csv(path, dtype={"customer_id": str}, keep_default_na=False, na_values=missing)
+
+
+def _read_xlsx(path: Path, dtype: Any = None) -> pd.DataFrame:
+    """The first sheet of an Excel workbook, ``customer_id`` (or every column with ``dtype=str``)
+    as text: an id 0002014 typed as text stays "0002014", and "NA" is an id, not a missing value."""
+    columns = pd.read_excel(path, nrows=0, engine="openpyxl").columns
+    missing = {column: [] if column == "customer_id" or dtype is str else sorted(STR_NA_VALUES) for column in columns}
+    return pd.read_excel(path, engine="openpyxl", dtype=dtype or {"customer_id": str}, keep_default_na=False,
+                         na_values=missing)
 
 
 def _json_default(value: Any) -> Any:

@@ -373,13 +373,13 @@ def retention_list_command(
     min_value: Annotated[Optional[float], typer.Option("--min-value", help="Only customers with at least this value at risk.")] = None,
     exclude: Annotated[
         Optional[list[Path]],
-        typer.Option("--exclude", metavar="FILE", help="Customers never to list (do not contact, opted out, contacted last month): a CSV/Parquet with a customer_id column (or your name for it under [columns.customers]), or a text file with one id per line; repeat for several."),
+        typer.Option("--exclude", metavar="FILE", help="Customers never to list (do not contact, opted out, contacted last month): a CSV/Parquet/Excel (.xlsx) table with a customer_id column (or your name for it under [columns.customers]), or a text file with one id per line; repeat for several."),
     ] = None,
     holdout: Annotated[
         Optional[float],
         typer.Option("--holdout", metavar="SHARE", help="Keep this share of the list (0 to 0.5, e.g. 0.1) uncontacted as a control group, marked in a 'group' column; `churnml evaluate LIST DATA` then measures what the contacts achieved [config: targeting.holdout, 0]."),
     ] = None,
-    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="csv or parquet [default: from the --out suffix (.csv or .parquet), else csv].")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="csv, xlsx (Excel) or parquet [default: from the --out suffix (.csv, .xlsx or .parquet), else csv].")] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Rank customers by the expected net benefit of a retention contact.
@@ -392,8 +392,9 @@ def retention_list_command(
       churn_probability, value_if_retained, predicted_value (value_if_retained × (1 −
       churn_probability)), value_at_risk (value_if_retained × churn_probability), contact_cost
       (the segment's), expected_benefit, reasons, suggested_action, and with --holdout group
-      (contact / control) (CSV unless OUT ends in .parquet or --format
-      says so; UTF-8 with a byte-order mark, so that spreadsheets show accents and € right);
+      (contact / control) (CSV unless OUT ends in .xlsx or .parquet or --format
+      says so; a CSV is UTF-8 with a byte-order mark, so that spreadsheets show accents and €
+      right; an Excel workbook opens in columns in any locale, where a comma CSV may not);
       money in the currency of your amounts, over the horizon (90 days by default);
     - OUT.json: the summary printed below (customers selected, total cost, expected value saved,
       ROI, breakdown by segment; with --holdout the control group is in none of the costs and
@@ -411,7 +412,7 @@ def retention_list_command(
     inputs = [scores, f"{scores}.json", *(exclude or [])]
     io.check_output_file(out, "--out", inputs, example="retention_list.csv")
     io.check_output_file(out.with_name(out.name + ".json"), "The summary file", inputs, example=None)
-    fmt = io.format_for(out, fmt, default="csv")
+    fmt = io.format_for(out, fmt, default="csv", formats=io.LIST_FORMATS)
     segments = [part.strip() for value in (segment or []) for part in value.split(",") if part.strip()]
     table = io.read_table(scores)
     refuse_a_list(scores, table, "pass the scores file `churnml score` wrote.")
