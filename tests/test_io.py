@@ -49,8 +49,10 @@ def test_chunked_writer_appends_chunks(tmp_path: Path, fmt: str) -> None:
 
 
 def test_unknown_format_and_missing_file_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"Unknown format 'ods'. Use one of: parquet, csv, xlsx."):
+        io.write_table(FRAME, tmp_path / "x", "ods")
     with pytest.raises(ConfigError, match=r"Unknown format 'xlsx'. Use one of: parquet, csv."):
-        io.write_table(FRAME, tmp_path / "x", "xlsx")
+        io.format_for(tmp_path / "scores", "xlsx")  # scores and features: Parquet or CSV only
     with pytest.raises(DataError, match="does not exist"):
         io.read_table(tmp_path / "missing.parquet")
 
@@ -74,8 +76,12 @@ def test_format_follows_the_suffix_and_refuses_a_mismatch() -> None:
     # Parquet bytes in a .csv file, or CSV in a spreadsheet's name, open as garbage elsewhere.
     with pytest.raises(ConfigError, match=r"^f.csv ends in .csv but the format is parquet. Name the file .parquet, or drop --format."):
         io.format_for(Path("f.csv"), "parquet")
-    with pytest.raises(ConfigError, match=r"^list.xlsx: churnml writes Parquet or CSV, not .xlsx. Name the file .parquet or .csv."):
-        io.format_for(Path("list.xlsx"), None, default="csv")
+    with pytest.raises(ConfigError, match=r"^scores.xlsx: churnml writes Parquet or CSV here, not .xlsx. Name the file .parquet or .csv."):
+        io.format_for(Path("scores.xlsx"), None)
+    # A retention list may be an Excel workbook; an .ods may not.
+    assert io.format_for(Path("list.xlsx"), None, default="csv", formats=io.LIST_FORMATS) == "xlsx"
+    with pytest.raises(ConfigError, match=r"^list.ods: churnml writes Parquet or CSV or Excel \(.xlsx\) here, not .ods."):
+        io.format_for(Path("list.ods"), None, default="csv", formats=io.LIST_FORMATS)
 
 
 def test_id_lists_read_from_spreadsheet_exports(tmp_path: Path) -> None:

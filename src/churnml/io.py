@@ -427,9 +427,9 @@ def format_for(path: Path, fmt: str | None, default: str = "parquet", formats: S
     suffix = Path(path).suffix.lower()
     fmt = check_format(fmt, formats) if fmt else fmt  # a wrong --format is the mistake to name first
     if suffix and suffix.lstrip(".") not in formats:
-        names = " or ".join({"parquet": "Parquet", "csv": "CSV", "xlsx": "Excel (.xlsx)"}[f] for f in formats)
-        raise ConfigError(f"{path}: churnml writes {names} here, not {suffix}. Name the file "
-                          f"{' or '.join('.' + f for f in formats)}.")
+        names = [{"parquet": "Parquet", "csv": "CSV", "xlsx": "Excel (.xlsx)"}[f] for f in formats]
+        raise ConfigError(f"{path}: churnml writes {', '.join(names[:-1])} or {names[-1]} here, not {suffix}. Name the "
+                          f"file {', '.join('.' + f for f in formats[:-1])} or .{formats[-1]}.")
     if fmt:
         if suffix and suffix.lstrip(".") != fmt:
             raise ConfigError(f"{path} ends in {suffix} but the format is {fmt}. Name the file .{fmt}, or drop --format.")
