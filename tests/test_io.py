@@ -80,7 +80,7 @@ def test_format_follows_the_suffix_and_refuses_a_mismatch() -> None:
         io.format_for(Path("scores.xlsx"), None)
     # A retention list may be an Excel workbook; an .ods may not.
     assert io.format_for(Path("list.xlsx"), None, default="csv", formats=io.LIST_FORMATS) == "xlsx"
-    with pytest.raises(ConfigError, match=r"^list.ods: churnml writes Parquet or CSV or Excel \(.xlsx\) here, not .ods."):
+    with pytest.raises(ConfigError, match=r"^list.ods: churnml writes Parquet, CSV or Excel \(.xlsx\) here, not .ods. Name the file .parquet, .csv or .xlsx."):
         io.format_for(Path("list.ods"), None, default="csv", formats=io.LIST_FORMATS)
 
 
