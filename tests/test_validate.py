@@ -760,3 +760,32 @@ def test_event_types_are_lower_case_whatever_their_column_is_called(tmp_path: Pa
     config = config_from_dict({"columns": {"service_events": {"event_type": "kind"}}})
     ds = load_dataset(folder, config)
     assert sorted(v for v, in ds.con.execute("SELECT event_type FROM service_events").fetchall()) == ["complaint", "ticket"]
+
+
+def test_a_repeated_contract_column_name_stops_validation_and_other_repeats_are_noted(tmp_path: Path) -> None:
+    # Two "amount" headers (cents first, currency second): the reader renamed the second amount_1,
+    # the first won, and validation passed with amounts 100 times too large.
+    folder = good(tmp_path / "csv")
+    (folder / "transactions.csv").write_text("customer_id,timestamp,amount,amount\na,2021-01-01,1050,10.5\nb,2021-01-02,300,3\n")
+    with pytest.raises(DataError) as err:
+        load_dataset(folder)
+    assert str(err.value).startswith(f"Table 'transactions' ({folder / 'transactions.csv'}) has 2 columns named 'amount': "
+                                     "columns 3 and 4 of its header, and churnml cannot tell which is the amount")
+    # Mapped names count, and so does Parquet, which can hold a name twice too.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    parquet = good(tmp_path / "pq", "parquet")
+    (parquet / "transactions.parquet").unlink()
+    pq.write_table(pa.table([pa.array(["a", "b"]), pa.array(["2021-01-01", "2021-01-02"]), pa.array([1.0, 2.0]),
+                             pa.array([3.0, 4.0])], names=["customer_id", "timestamp", "Revenue", "revenue"]),
+                   parquet / "transactions.parquet")
+    with pytest.raises(DataError, match=r"2 columns named 'Revenue' \(mapped to amount under \[columns.transactions\]\): "
+                                        "columns 3 and 4"):
+        load_dataset(parquet, config_from_dict({"columns": {"transactions": {"amount": "Revenue"}}}))
+    # A repeated attribute is read as two (region, region_1): a note, not an error.
+    (folder / "transactions.csv").write_text("customer_id,timestamp,amount\na,2021-01-01,10.5\n")
+    (folder / "customers.csv").write_text("customer_id,region,region\na,north,other\nb,south,other\n")
+    ds = load_dataset(folder)
+    assert sorted(ds.attributes) == ["region", "region_1"]
+    assert f"{folder / 'customers.csv'} has 2 columns named 'region' (columns 2 and 3 of its header); they are read as " \
+           "'region' and 'region_1'." in " ".join(ds.summary["notes"])

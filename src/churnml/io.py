@@ -14,6 +14,7 @@ import atexit
 import codecs
 import contextlib
 import csv
+import gzip
 import json
 import os
 import re
@@ -81,7 +82,8 @@ def _q(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def attach_source(con: duckdb.DuckDBPyConnection, path: Path, config: Config) -> dict[str, str]:
+def attach_source(con: duckdb.DuckDBPyConnection, path: Path, config: Config,
+                  headers: dict[str, list[str]] | None = None) -> dict[str, str]:
     """Create views ``raw_<table>`` in ``con`` for every contract table found in the source.
 
     CSV files are read with every column as text, so that validation can tell an unparseable value
@@ -94,6 +96,10 @@ def attach_source(con: duckdb.DuckDBPyConnection, path: Path, config: Config) ->
         A folder or a DuckDB database file.
     config : Config
         Maps contract table names to the user's names.
+    headers : dict, optional
+        Filled with each file's column names as written, in order (:func:`file_header`): the
+        reader renames a repeated name (a second ``amount`` becomes ``amount_1``), so only these
+        show the repeat. A file of 0 bytes gets ``[]`` and no view (there is nothing to read).
 
     Returns
     -------
@@ -126,13 +132,20 @@ def attach_source(con: duckdb.DuckDBPyConnection, path: Path, config: Config) ->
         file = _find_file(path, name)
         if file is None:
             continue
+        if file.is_file() and file.stat().st_size == 0:
+            found[table] = str(file)
+            if headers is not None:
+                headers[table] = []
+            continue
+        sniffed = None
         if file.is_dir():
             reader = f"read_parquet({_lit(str(file / '*.parquet'))})"
         elif file.suffix == ".parquet":
             reader = f"read_parquet({_lit(str(file))})"
         else:
             text = utf8_text(file, config.input.encoding, config.duckdb.temp_directory)
-            reader = f"read_csv({_lit(str(text))}, all_varchar=true, header=true{_quoting(con, text)})"
+            sniffed = _sniff(con, text)
+            reader = f"read_csv({_lit(str(text))}, all_varchar=true, header=true{_quoting(sniffed)})"
         try:
             con.execute(f"CREATE OR REPLACE VIEW raw_{table} AS SELECT * FROM {reader}")
             con.execute(f"SELECT * FROM raw_{table} LIMIT 0")
@@ -142,7 +155,29 @@ def attach_source(con: duckdb.DuckDBPyConnection, path: Path, config: Config) ->
             raise DataError(f"Cannot read {file}: {reader_message(exc)} Check that it is a valid {file.suffix.lstrip('.')} "
                             "file (CSV: UTF-8 text with a header row).") from None
         found[table] = str(file)
+        if headers is not None:
+            csv_file = not (file.is_dir() or file.suffix == ".parquet")
+            written = None if csv_file and sniffed is None else file_header(text if csv_file else file, sniffed)
+            if written is not None:
+                headers[table] = written
     return found
+
+
+def file_header(file: Path, sniffed: tuple[str, str] | None = None) -> list[str] | None:
+    """A CSV's header (``sniffed``: its separator and quote) or a Parquet file's column names, as
+    written; None when it cannot be told (a separator of several characters, an unreadable file)."""
+    try:
+        if sniffed is None:
+            part = file if file.is_file() else min(file.glob("*.parquet"))
+            return list(pq.read_schema(part).names)
+        delimiter, quote = sniffed
+        if len(delimiter) != 1:
+            return None
+        opener = gzip.open if file.suffix == ".gz" else open
+        with opener(file, "rt", encoding="utf-8-sig", errors="replace", newline="") as handle:
+            return next(csv.reader(handle, delimiter=delimiter, quotechar=quote if len(quote) == 1 else '"'), [])
+    except (OSError, ValueError, csv.Error, pa.ArrowException):
+        return None
 
 
 NOT_UTF8 = ("it is not UTF-8 text (a Windows or Latin-1 export?). Name its encoding in the config: "
@@ -225,16 +260,24 @@ def _unlink(path: Path) -> None:
         path.unlink()
 
 
-def _quoting(con: duckdb.DuckDBPyConnection, file: Path) -> str:
+def _sniff(con: duckdb.DuckDBPyConnection, file: Path) -> tuple[str, str] | None:
+    """The separator and quote character DuckDB's sniffer finds in a CSV (quote ``""`` for none);
+    None when it fails (the read itself reports what is wrong with the file)."""
+    try:
+        delimiter, quote = con.execute(f"SELECT Delimiter, Quote FROM sniff_csv({_lit(str(file))})").fetchone()
+    except duckdb.Error:
+        return None
+    return str(delimiter), "" if quote in ("", "(empty)", None) else str(quote)
+
+
+def _quoting(sniffed: tuple[str, str] | None) -> str:
     """Extra ``read_csv`` options for quoting: RFC 4180 double quotes when DuckDB's sniffer saw no
     quote at all. It reads the first 20,480 lines only, and a file whose first quoted field
     ("$6,069.00") came later was read with quoting off and failed at that line. Quoting it did see
     (single quotes, backslash escapes) is left to it."""
-    try:
-        quote = con.execute(f"SELECT Quote FROM sniff_csv({_lit(str(file))})").fetchone()[0]
-    except duckdb.Error:
-        return ""  # the read itself reports what is wrong with the file
-    return ", quote='\"', escape='\"'" if quote in ("", "(empty)", None) else ""
+    if sniffed is None:
+        return ""
+    return ", quote='\"', escape='\"'" if sniffed[1] == "" else ""
 
 
 def _attached_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:

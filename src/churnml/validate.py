@@ -120,7 +120,8 @@ def load_dataset(
 
 def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: Callable[[str], None] | None,
           reading: list[str]) -> Dataset:
-    found = io.attach_source(con, path, config)
+    headers: dict[str, list[str]] = {}
+    found = io.attach_source(con, path, config, headers)
     for name, spec in TABLES.items():
         if spec.required and name not in found:
             user_name = config.table_name(name)
@@ -135,6 +136,7 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
                             f"{io.found_in(con, path)}Fix the name, or remove the mapping if the table is not there.")
     tables = tuple(t for t in TABLES if t in found)
     columns = {t: _map_columns(con, t, TABLES[t], config, found[t]) for t in tables}
+    repeated = [note for t in tables for note in _repeated_columns(con, t, columns[t], headers.get(t), found[t])]
     types = {t: _raw_types(con, t) for t in tables}
     for table in tables:
         _read_formats(con, table, columns[table], TABLES[table], types[table], config)
@@ -171,7 +173,7 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
     )
     dataset.summary = _summary(con, dataset, stats, found)
     dataset.summary["notes"] = _notes(con, tables, attributes, config, "transaction_id" in columns["transactions"])
-    dataset.summary["notes"] += loose
+    dataset.summary["notes"] += repeated + loose
     late = {t: stats[t]["quarantined"].get(R_FUTURE_TIMESTAMP, 0) for t in tables[2:]}
     if not config.input.data_end and any(late.values()):
         dataset.summary["notes"].append(
@@ -301,6 +303,49 @@ def map_columns(table: str, spec: TableSpec, config: Config, raw: list[str], whe
             if column not in used:
                 mapping[column] = column
     return mapping
+
+
+def _repeated_columns(con: duckdb.DuckDBPyConnection, table: str, mapping: dict[str, str], header: list[str] | None,
+                      where: str) -> list[str]:
+    """Stop when a contract column's name appears twice in a file's header, and return notes for
+    other repeated names. The reader renames a repeat (``amount``, ``amount_1``) and the first
+    won: a transactions export with the amount in cents first and in currency second validated
+    and trained on amounts 100 times too large. ``header`` is the file's header as written
+    (:func:`churnml.io.file_header`); names that differ only in case or surrounding spaces count
+    as the same, as they do for the reader."""
+    described = [name for name, *_ in con.execute(f"DESCRIBE raw_{table}").fetchall()]
+    if not header or len(header) != len(described):
+        return []
+    groups: dict[str, list[int]] = {}
+    for i, name in enumerate(header):
+        groups.setdefault(name.strip().casefold(), []).append(i)
+    contract = {raw: column for column, raw in mapping.items() if column in TABLES[table].all_columns}
+    notes = []
+    for positions in groups.values():
+        if len(positions) < 2:
+            continue
+        written = header[positions[0]].strip()
+        places = _listed([str(i + 1) for i in positions])
+        used = [contract[described[i]] for i in positions if described[i] in contract]
+        if used:
+            column = used[0]
+            mapped = "" if written == column else f" (mapped to {column} under [columns.{table}])"
+            raise DataError(
+                f"Table {table!r} ({where}) has {len(positions)} columns named {written!r}{mapped}: columns {places} of its "
+                f"header, and churnml cannot tell which is the {column}: only the first would be read, the "
+                f"other{'s' if len(positions) > 2 else ''} ignored. Remove or rename the ones that are not, then rerun."
+            )
+        notes.append(
+            f"{where} has {len(positions)} columns named {written!r} (columns {places} of its header); they are read as "
+            f"{_listed([repr(described[i]) for i in positions])}. If one is a copy, remove it; if they hold different "
+            "things, give them different names."
+        )
+    return notes
+
+
+def _listed(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 _NATIVE_TIMESTAMPS = frozenset({"TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DATE", "TIMESTAMP WITH TIME ZONE"})
