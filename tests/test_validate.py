@@ -230,19 +230,20 @@ def test_every_quarantine_reason_sets_rows_aside_and_keeps_them(tmp_path: Path) 
 def test_nan_and_infinite_numbers_are_set_aside(tmp_path: Path, fmt: str) -> None:
     # One NaN or infinite amount makes every sum it enters NaN or inf: the customer's monetary
     # features, the value label and current_value.
-    amounts = [1.0, float("inf"), -float("inf"), 4.0]
-    quantities = [1.0, 2.0, 3.0, float("inf")]
+    amounts = [1.0, float("inf"), -float("inf"), 4.0, 5.0]
+    quantities = [1.0, 2.0, 3.0, float("inf"), 1.0]
     if fmt == "csv":
-        amounts, quantities = ["1", "Infinity", "-inf", "4"], ["1", "2", "3", "inf"]
+        amounts, quantities = ["1", "Infinity", "-inf", "4", "5"], ["1", "2", "3", "inf", "1"]
         amounts[0] = "NaN"
-    tx = pd.DataFrame({"customer_id": ["a", "a", "b", "c"], "timestamp": ["2021-01-01", "2021-01-02", "2021-01-03", "2021-01-04"],
+    tx = pd.DataFrame({"customer_id": ["a", "a", "b", "c", "c"],
+                       "timestamp": ["2021-01-01", "2021-01-02", "2021-01-03", "2021-01-04", "2021-01-04"],
                        "amount": amounts, "quantity": quantities})
     ds = load_dataset(write(tmp_path / fmt, fmt, customers=CUSTOMERS, transactions=tx))
     expected = {"amount not a finite number (NaN or infinity)": 2, "quantity not a finite number (NaN or infinity)": 1}
     if fmt == "csv":
         expected["amount not a finite number (NaN or infinity)"] = 3
     else:
-        assert clean(ds, "transactions")["amount"].tolist() == [1.0]
+        assert clean(ds, "transactions")["amount"].tolist() == [1.0, 5.0]
     assert ds.summary["tables"]["transactions"]["quarantined"] == expected
     assert ds.con.execute("SELECT count(*) FROM transactions WHERE NOT isfinite(amount)").fetchone()[0] == 0
 
@@ -582,7 +583,7 @@ def test_monthly_bills_get_a_note_and_a_declared_data_end_is_the_datas_end(tmp_p
     months = pd.date_range("2024-01-01", "2025-06-01", freq="MS")
     tx = pd.DataFrame({"customer_id": [c for _ in months for c in ("a", "b", "c")],
                        "timestamp": [str(m.date()) for m in months for _ in range(3)], "amount": 30.0})
-    closures = pd.DataFrame({"customer_id": ["b", "c"], "timestamp": ["2025-06-12", "2025-06-20"]})
+    closures = pd.DataFrame({"customer_id": ["a", "b", "c"], "timestamp": ["2025-05-20", "2025-06-12", "2025-06-20"]})
     folder = write(tmp_path / "bills", customers=CUSTOMERS, transactions=tx, churn_events=closures)
     inferred = load_dataset(folder)
     assert inferred.summary["tables"]["churn_events"]["quarantined"] == {"timestamp after the data's end": 2}
@@ -789,3 +790,25 @@ def test_a_repeated_contract_column_name_stops_validation_and_other_repeats_are_
     assert sorted(ds.attributes) == ["region", "region_1"]
     assert f"{folder / 'customers.csv'} has 2 columns named 'region' (columns 2 and 3 of its header); they are read as " \
            "'region' and 'region_1'." in " ".join(ds.summary["notes"])
+
+
+def test_swapped_resolved_at_and_a_table_set_aside_whole_stop_validation(tmp_path: Path) -> None:
+    # Opened and resolved swapped: every event was set aside as "resolved_at before timestamp", exit 0.
+    service = pd.DataFrame({"customer_id": ["a", "b", "c", "a"], "timestamp": ["2021-01-04", "2021-01-03", "2021-01-04", "2021-01-02"],
+                            "event_type": "complaint", "resolved_at": ["2021-01-02", "2021-01-01", "2021-01-03", "2021-01-01"]})
+    folder = write(tmp_path / "s", customers=CUSTOMERS, transactions=TRANSACTIONS, service_events=service)
+    with pytest.raises(DataError) as err:
+        load_dataset(folder)
+    assert str(err.value).startswith("4 of 4 rows of service_events with a resolved_at (100%) have resolved_at before "
+                                     "timestamp ('timestamp' and 'resolved_at'), e.g. '2021-01-04' resolved '2021-01-02'")
+    assert '[columns.service_events] timestamp = "resolved_at" and resolved_at = "timestamp"' in str(err.value)
+    swapped = config_from_dict({"columns": {"service_events": {"timestamp": "resolved_at", "resolved_at": "timestamp"}}})
+    assert load_dataset(folder, swapped).summary["tables"]["service_events"]["quarantined"] == {}
+    # Every cancellation after the data's end: churn by closure would have seen no churner at all.
+    closures = pd.DataFrame({"customer_id": ["a", "b"], "timestamp": ["2022-03-01", "2022-04-01"]})
+    folder = write(tmp_path / "c", customers=CUSTOMERS, transactions=TRANSACTIONS, churn_events=closures)
+    with pytest.raises(DataError) as err:
+        load_dataset(folder)
+    assert str(err.value).startswith("Every row of churn_events (2) would be set aside, 2 of them for \"timestamp after "
+                                     "the data's end\", e.g. customer_id='a', timestamp='2022-03-01'. The data ends 2021-01-04")
+    assert '[input] data_end = "YYYY-MM-DD"' in str(err.value)

@@ -152,6 +152,7 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
         progress("customers")
     reading.append(found["customers"])
     attributes = _load_customers(con, columns["customers"], types["customers"], quarantine, stats)
+    _fail_if_all_set_aside("customers", columns["customers"], quarantine, stats["customers"])
     reading.append(found["transactions"])
     if config.input.data_end:  # the whole given day belongs to the data
         data_end = pd.Timestamp(config.input.data_end) + pd.Timedelta(days=1)
@@ -735,6 +736,63 @@ def _load_events(
     _fail_if_ids_do_not_match(con, table, mapping["customer_id"], quarantine, stats[table])
     if "satisfaction" in mapping:
         _fail_if_another_scale(con, table, mapping["satisfaction"], quarantine, stats[table], inputs.satisfaction_scale)
+    if "resolved_at" in mapping:
+        _fail_if_swapped(con, table, mapping, quarantine, stats[table])
+    _fail_if_all_set_aside(table, mapping, quarantine, stats[table], data_end)
+
+
+def _set_aside_as(quarantine: dict[str, pd.DataFrame], table: str, reason: str) -> pd.DataFrame:
+    """The rows of ``table`` set aside for ``reason``, as written."""
+    bad = quarantine[table]
+    return bad[bad[reason_column(bad.columns[:-1])] == reason]
+
+
+def _fail_if_swapped(con: duckdb.DuckDBPyConnection, table: str, mapping: dict[str, str],
+                     quarantine: dict[str, pd.DataFrame], stats: dict) -> None:
+    """Stop when most events with a ``resolved_at`` were resolved before they were opened: the
+    two columns are swapped (in the export or the mapping). Every service event of such a feed
+    was set aside, and validation exited 0."""
+    before = stats["quarantined"].get(R_RESOLVED_BEFORE, 0)
+    resolved = before + con.execute(f"SELECT count(resolved_at) FROM {table}").fetchone()[0]
+    if before <= 0.5 * resolved:
+        return
+    opened, closed = mapping["timestamp"], mapping["resolved_at"]
+    rows = _set_aside_as(quarantine, table, R_RESOLVED_BEFORE).head(EXAMPLES)
+    shown = ", ".join(f"{a!r} resolved {b!r}" for a, b in zip(rows[opened].astype(str), rows[closed].astype(str)))
+    raise DataError(
+        f"{before:,} of {resolved:,} rows of {table} with a resolved_at ({before / resolved:.0%}) have resolved_at before "
+        f"timestamp ({opened!r} and {closed!r}), e.g. {shown}: the two columns seem swapped. Swap them in the export, or "
+        f'in the config: [columns.{table}] timestamp = "{closed}" and resolved_at = "{opened}" (if resolved_at holds a '
+        "placeholder date instead, leave it empty where an event is not resolved)."
+    )
+
+
+def _fail_if_all_set_aside(table: str, mapping: dict[str, str], quarantine: dict[str, pd.DataFrame], stats: dict,
+                           data_end: pd.Timestamp | None = None) -> None:
+    """Stop when every row of a table was set aside: the table would be used as if it were empty
+    (every cancellation dated after the data's end made every customer a non-churner, and
+    validation exited 0). The message names the main reason, an example row and the fix."""
+    if not stats["rows"] or stats["clean_rows"]:
+        return
+    reason, n = max(stats["quarantined"].items(), key=lambda item: (item[1], item[0]))
+    shown = {contract: raw for contract, raw in mapping.items() if contract in TABLES[table].all_columns}
+    first = _set_aside_as(quarantine, table, reason).iloc[0]
+    example = ", ".join(f"{raw}={first[raw]!r}" for raw in shown.values() if raw in first.index and pd.notna(first[raw]))
+    if reason == R_FUTURE_TIMESTAMP and data_end is not None:
+        fix = (f"The data ends {data_end - pd.Timedelta(days=1):%Y-%m-%d} (the last day with ordinary transaction volume, "
+               f'or [input] data_end). If {table} runs later than transactions, say where the data ends: [input] data_end = '
+               '"YYYY-MM-DD"; else check its dates (a wrong year, or day and month swapped).')
+    elif reason == R_MISSING_ID:
+        fix = f'Map the column holding the ids in the config: [columns.{table}] customer_id = "<your column>".'
+    elif reason in (R_BAD_TIMESTAMP, R_OLD_TIMESTAMP):
+        fix = (f"Check the timestamp column (or map the right one under [columns.{table}]) and its format "
+               "([input] date_format); a date before 1900 is a placeholder or a misread one.")
+    else:
+        fix = f"Fix the column it names in the export, or map the right column under [columns.{table}]."
+    raise DataError(
+        f"Every row of {table} ({stats['rows']:,}) would be set aside, {n:,} of them for {reason!r}, e.g. {example}. "
+        f"{fix}"
+    )
 
 
 def _fail_if_another_scale(
