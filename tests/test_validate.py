@@ -812,3 +812,30 @@ def test_swapped_resolved_at_and_a_table_set_aside_whole_stop_validation(tmp_pat
     assert str(err.value).startswith("Every row of churn_events (2) would be set aside, 2 of them for \"timestamp after "
                                      "the data's end\", e.g. customer_id='a', timestamp='2022-03-01'. The data ends 2021-01-04")
     assert '[input] data_end = "YYYY-MM-DD"' in str(err.value)
+
+
+def test_empty_tables_are_named_required_ones_stop_and_optional_ones_count_as_absent(tmp_path: Path) -> None:
+    # A 0-byte customers.csv was "no column 'customer_id' … Columns found: column0"; header-only
+    # transactions "no row with a readable timestamp"; a header-only churn_events made every
+    # customer a non-churner, and train failed later with "no churners".
+    folder = good(tmp_path / "d")
+    (folder / "customers.csv").write_bytes(b"")
+    with pytest.raises(DataError) as err:
+        load_dataset(folder)
+    assert str(err.value).startswith(f"Table 'customers' ({folder / 'customers.csv'}) is empty (0 bytes); it is required. "
+                                     "Export it again with its rows")
+    good(folder)
+    (folder / "transactions.csv").write_text("customer_id,timestamp,amount\n")
+    with pytest.raises(DataError, match=r"Table 'transactions' \(.*\) is empty \(a header row and no data rows\)"):
+        load_dataset(folder)
+    good(folder)
+    (folder / "churn_events.csv").write_text("customer_id,timestamp\n")
+    (folder / "service_events.parquet").write_bytes(b"")
+    ds = load_dataset(folder)
+    assert ds.tables == ("customers", "transactions")
+    assert ds.summary["notes"][:2] == [
+        f"service_events: {folder / 'service_events.parquet'} is empty (0 bytes), so it is left out, and the service-history "
+        "features (complaints, tickets, calls, satisfaction) with it. Remove it or fill it.",
+        f"churn_events: {folder / 'churn_events.csv'} is empty (a header row and no data rows), so churn by inactivity is "
+        "used: a customer counts as churned after a horizon without transactions (active: one in the last 365 days). "
+        "Remove it or fill it with the account closures."]

@@ -134,7 +134,8 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
             raise DataError(f"{mapped_but_missing(name, config)} in {path}: expected {config.table_name(name)}.parquet "
                             f"or {config.table_name(name)}.csv (or a table of that name in a DuckDB file). "
                             f"{io.found_in(con, path)}Fix the name, or remove the mapping if the table is not there.")
-    tables = tuple(t for t in TABLES if t in found)
+    empty = _empty_tables(con, found, headers)
+    tables = tuple(t for t in TABLES if t in found and t not in empty)
     columns = {t: _map_columns(con, t, TABLES[t], config, found[t]) for t in tables}
     repeated = [note for t in tables for note in _repeated_columns(con, t, columns[t], headers.get(t), found[t])]
     types = {t: _raw_types(con, t) for t in tables}
@@ -173,7 +174,7 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
         quarantine=quarantine,
     )
     dataset.summary = _summary(con, dataset, stats, found)
-    dataset.summary["notes"] = _notes(con, tables, attributes, config, "transaction_id" in columns["transactions"])
+    dataset.summary["notes"] = _notes(con, tables, attributes, config, "transaction_id" in columns["transactions"], empty)
     dataset.summary["notes"] += repeated + loose
     late = {t: stats[t]["quarantined"].get(R_FUTURE_TIMESTAMP, 0) for t in tables[2:]}
     if not config.input.data_end and any(late.values()):
@@ -204,9 +205,33 @@ def declared_end(last_event: pd.Timestamp | None, declared: str) -> pd.Timestamp
     return day if last_event is None else max(pd.Timestamp(last_event), day)
 
 
+def _empty_tables(con: duckdb.DuckDBPyConnection, found: dict[str, str], headers: dict[str, list[str]]) -> dict[str, str]:
+    """Tables without a row: a required one stops validation; an optional one is taken as absent
+    (returned: table -> why, for the notes). A header-only cancellations file made every
+    customer a non-churner and train failed later with "no churners"; an empty customers file
+    was "no column 'customer_id' … Columns found: column0"."""
+    empty = {}
+    for table, where in found.items():
+        if headers.get(table) == []:
+            why = "0 bytes"
+        elif con.execute(f"SELECT 1 FROM raw_{table} LIMIT 1").fetchone() is None:
+            why = "a header row and no data rows" if where.endswith((".csv", ".csv.gz")) else "no rows"
+        else:
+            continue
+        if TABLES[table].required:
+            raise DataError(
+                f"Table {table!r} ({where}) is empty ({why}); it is required. Export it again with its rows (an export "
+                "that stopped or a filter that matched nothing leaves such a file), or point churnml at the right data."
+            )
+        con.execute(f"DROP VIEW IF EXISTS raw_{table}")
+        empty[table] = f"{where} is empty ({why})"
+    return empty
+
+
 def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], attributes: dict[str, str], config: Config,
-           transaction_ids: bool = True) -> list[str]:
-    """Data that is used, but perhaps not as the user expects (and optional tables it lacks)."""
+           transaction_ids: bool = True, empty: Mapping[str, str] = {}) -> list[str]:
+    """Data that is used, but perhaps not as the user expects (and optional tables it lacks, or
+    that are ``empty``: table -> why)."""
     known = KNOWN_EVENT_TYPES
 
     def table(name: str) -> str:
@@ -214,10 +239,17 @@ def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], attributes: 
         return name if yours == name else f"{yours} ({name})"
 
     notes = []
-    if "service_events" not in tables:
+    if "service_events" in empty:
+        notes.append(f"{table('service_events')}: {empty['service_events']}, so it is left out, and the service-history "
+                     "features (complaints, tickets, calls, satisfaction) with it. Remove it or fill it.")
+    elif "service_events" not in tables:
         notes.append(f"No {table('service_events')} table: the service-history features "
                      "(complaints, tickets, calls, satisfaction) are left out.")
-    if "churn_events" not in tables:
+    if "churn_events" in empty:
+        notes.append(f"{table('churn_events')}: {empty['churn_events']}, so churn by inactivity is used: a customer "
+                     f"counts as churned after a horizon without transactions (active: one in the last "
+                     f"{config.problem.active_days} days). Remove it or fill it with the account closures.")
+    elif "churn_events" not in tables:
         notes.append(f"No {table('churn_events')} table: a customer counts as churned after "
                      f"a horizon without transactions, and as active with one in the last {config.problem.active_days} "
                      "days (the non-contractual rule). Add account closures as churn_events for the contractual one.")
