@@ -839,3 +839,16 @@ def test_empty_tables_are_named_required_ones_stop_and_optional_ones_count_as_ab
         f"churn_events: {folder / 'churn_events.csv'} is empty (a header row and no data rows), so churn by inactivity is "
         "used: a customer counts as churned after a horizon without transactions (active: one in the last 365 days). "
         "Remove it or fill it with the account closures."]
+
+
+def test_placeholder_signup_dates_after_the_end_are_missing_and_shared_old_ones_noted(tmp_path: Path) -> None:
+    # 2999-12-31 for "unknown": those customers never entered the population and dropped out of
+    # the scores without a word. Like a date before 1900, it is now a missing one, and counted.
+    customers = CUSTOMERS.assign(signup_date=["2999-12-31", "1900-01-01", "1900-01-01"])
+    ds = load_dataset(write(tmp_path, customers=customers, transactions=TRANSACTIONS))
+    kept = clean(ds, "customers")
+    assert len(kept) == 3 and kept["signup_date"].isna().tolist() == [True, False, False]
+    assert ds.summary["tables"]["customers"]["quarantined"] == {
+        "signup_date after the data's end (customer kept without a signup date)": 1}
+    assert ("2 customers (66.7%) share the signup_date 1900-01-01 (e.g. 'b', 'c'), a date often written for 'unknown': "
+            "their tenure reads as 121 years.") in " ".join(ds.summary["notes"])

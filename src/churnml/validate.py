@@ -32,6 +32,9 @@ EXAMPLES = 3
 ID_LIKE_MIN_VALUES = 100
 """A text attribute with more distinct values than this, and at least one per two customers, is
 named in the summary's notes as id-like."""
+PLACEHOLDER_BEFORE = "1971-01-01"
+"""A signup date before this that many customers share is named in a note: 1900-01-01 or the
+Unix epoch written for "unknown" reads as a tenure of a century."""
 MAX_UNKNOWN_CUSTOMER_SHARE = 0.5
 """Above this share of an event table's rows with ids not in ``customers``, validation stops
 (the ids are written differently in the two tables) instead of setting the rows aside."""
@@ -46,10 +49,11 @@ R_DUPLICATE_TX = "duplicate transaction_id"
 R_RESOLVED_BEFORE = "resolved_at before timestamp"
 R_BAD_SIGNUP = "unparseable signup_date (customer kept without a signup date)"
 R_OLD_SIGNUP = "signup_date before 1900 (customer kept without a signup date)"
+R_LATE_SIGNUP = "signup_date after the data's end (customer kept without a signup date)"
 _BLANK = "_blank"
 """Marks a row with every field empty while checking; such rows are skipped, not set aside."""
 # Reasons that report a row but keep it: dropping a customer would cascade to all their history.
-_KEPT = (R_BAD_SIGNUP, R_OLD_SIGNUP)
+_KEPT = (R_BAD_SIGNUP, R_OLD_SIGNUP, R_LATE_SIGNUP)
 
 
 def satisfaction_outside(scale: tuple[float, float]) -> str:
@@ -148,17 +152,18 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
     quarantine: dict[str, pd.DataFrame] = {}
     stats: dict[str, dict] = {}
 
-    # customers first: every other table checks its ids against it.
-    if progress:
-        progress("customers")
-    reading.append(found["customers"])
-    attributes = _load_customers(con, columns["customers"], types["customers"], quarantine, stats)
-    _fail_if_all_set_aside("customers", columns["customers"], quarantine, stats["customers"])
+    # The data's end first (sign-up dates after it are placeholders), then customers: every
+    # other table checks its ids against it.
     reading.append(found["transactions"])
     if config.input.data_end:  # the whole given day belongs to the data
         data_end = pd.Timestamp(config.input.data_end) + pd.Timedelta(days=1)
     else:
         data_end = _infer_data_end(con, columns["transactions"], types["transactions"])
+    if progress:
+        progress("customers")
+    reading.append(found["customers"])
+    attributes = _load_customers(con, columns["customers"], types["customers"], quarantine, stats, data_end)
+    _fail_if_all_set_aside("customers", columns["customers"], quarantine, stats["customers"])
     for table in tables[1:]:
         if progress:
             progress(table)
@@ -203,6 +208,12 @@ def declared_end(last_event: pd.Timestamp | None, declared: str) -> pd.Timestamp
         return last_event
     day = pd.Timestamp(declared)
     return day if last_event is None else max(pd.Timestamp(last_event), day)
+
+
+def _years_since(con: duckdb.DuckDBPyConnection, day: pd.Timestamp) -> int:
+    """Whole years from ``day`` to the last transaction."""
+    last = con.execute("SELECT max(timestamp) FROM transactions").fetchone()[0]
+    return int((pd.Timestamp(last) - day).days // 365.25) if last is not None else 0
 
 
 def _empty_tables(con: duckdb.DuckDBPyConnection, found: dict[str, str], headers: dict[str, list[str]]) -> dict[str, str]:
@@ -279,6 +290,21 @@ def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], attributes: 
                 "identifies each transaction as transaction_id (repeated ids are set aside)."
             )
     n_customers = con.execute("SELECT count(*) FROM customers").fetchone()[0]
+    if "signup_date" in {name for name, *_ in con.execute("DESCRIBE customers").fetchall()}:
+        # Tenures of 125 years: 1900-01-01 (or 1970-01-01) written for "unknown" reads as a date.
+        shared = con.execute(
+            f"SELECT signup_date, count(*) FROM customers WHERE signup_date < TIMESTAMP '{PLACEHOLDER_BEFORE}' "
+            "GROUP BY 1 HAVING count(*) > 1 ORDER BY 2 DESC, 1 LIMIT 1").fetchone()
+        if shared:
+            day, n = pd.Timestamp(shared[0]), shared[1]
+            ids = [v for v, in con.execute(f"SELECT customer_id FROM customers WHERE signup_date = TIMESTAMP '{day}' "
+                                           f"ORDER BY 1 LIMIT {EXAMPLES}").fetchall()]
+            notes.append(
+                f"{n:,} customers ({n / n_customers:.1%}) share the signup_date {day:%Y-%m-%d} (e.g. "
+                f"{', '.join(repr(i) for i in ids)}), a date often written for 'unknown': their tenure reads as "
+                f"{_years_since(con, day)} years. If it means unknown, leave signup_date empty for them (a customer "
+                "without one counts from their first transaction)."
+            )
     for column, kind in attributes.items():
         if kind != "categorical":
             continue
@@ -637,7 +663,12 @@ def _load_customers(
     types: dict[str, str],
     quarantine: dict[str, pd.DataFrame],
     stats: dict[str, dict],
+    data_end: pd.Timestamp | None = None,
 ) -> dict[str, str]:
+    """Check ``customers``; return its attributes (column -> kind). A sign-up date before 1900 or
+    after ``data_end`` (2999-12-31 for "unknown") is taken as missing, and the customer kept: with
+    it, they never entered the population and dropped out of the scores without a word; without
+    it, a customer counts from their first transaction."""
     id_sql = typed_sql("id", mapping["customer_id"], types[mapping["customer_id"]])
     duplicates = con.execute(
         f"SELECT {id_sql} AS id, count(*) AS n FROM raw_customers WHERE {id_sql} IS NOT NULL "
@@ -661,9 +692,12 @@ def _load_customers(
             continue
         if contract == "signup_date":
             typed = typed_sql("timestamp", raw, types[raw])
-            selects.append(f"CASE WHEN {typed} >= TIMESTAMP '{MIN_TIMESTAMP}' THEN {typed} END AS signup_date")
+            before_end = "" if data_end is None else f" AND {typed} < TIMESTAMP '{data_end}'"
+            selects.append(f"CASE WHEN {typed} >= TIMESTAMP '{MIN_TIMESTAMP}'{before_end} THEN {typed} END AS signup_date")
             reasons.append(f"WHEN {present_sql(raw, types[raw])} AND {typed} IS NULL THEN {_lit(R_BAD_SIGNUP)}")
             reasons.append(f"WHEN {typed} < TIMESTAMP '{MIN_TIMESTAMP}' THEN {_lit(R_OLD_SIGNUP)}")
+            if data_end is not None:
+                reasons.append(f"WHEN {typed} >= TIMESTAMP '{data_end}' THEN {_lit(R_LATE_SIGNUP)}")
             continue
         kind = attribute_kind(con, raw)
         attributes[contract] = kind
