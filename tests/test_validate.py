@@ -852,3 +852,12 @@ def test_placeholder_signup_dates_after_the_end_are_missing_and_shared_old_ones_
         "signup_date after the data's end (customer kept without a signup date)": 1}
     assert ("2 customers (66.7%) share the signup_date 1900-01-01 (e.g. 'b', 'c'), a date often written for 'unknown': "
             "their tenure reads as 121 years.") in " ".join(ds.summary["notes"])
+
+
+def test_a_utc_offset_after_a_space_reads(tmp_path: Path) -> None:
+    # "2025-03-13 18:22:23 -0500" was an unparseable timestamp, though +02:00 and Z read.
+    tx = TRANSACTIONS.assign(timestamp=["2021-01-01 10:00:00 -0500", "2021-01-02 10:00 +02:00", "2021-01-03 00:00:00 -05", "2021-01-04"])
+    ds = load_dataset(write(tmp_path, customers=CUSTOMERS, transactions=tx))
+    assert ds.summary["tables"]["transactions"]["quarantined"] == {}
+    assert clean(ds, "transactions")["timestamp"].tolist()[:3] == [
+        pd.Timestamp("2021-01-01 15:00"), pd.Timestamp("2021-01-02 08:00"), pd.Timestamp("2021-01-03 05:00")]

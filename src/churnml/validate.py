@@ -478,6 +478,8 @@ _GROUPED_DECIMAL = _number_pattern(".", ",")
 """A number written with a decimal comma: 1.234,56 or 1 234,56 or 1'234,56 or 12,50 € or 184,33-."""
 _GROUPED_POINT = _number_pattern(",", ".")
 """The same with a decimal point: $6,069.00 or 1,234 or 12.50 EUR."""
+_SPACED_OFFSET = r"(\d) ([+-]\d\d(?::?\d\d)?)$"
+"""A UTC offset after a space at the end of a datetime (… 18:22:23 -0500), to be joined to it."""
 _ZERO_DATE = r"0+[./-]0+[./-]0+(?:[ T].*)?"
 """How some systems (SAP, MySQL) write a missing date: 00.00.0000, 0000-00-00 00:00:00."""
 
@@ -517,15 +519,17 @@ def _read_formats(con: duckdb.DuckDBPyConnection, table: str, mapping: dict[str,
         column, kind = contract.get(raw, (None, None))
         value = f"TRIM({_q(raw)})"
         if kind == "timestamp":
-            sql = _q(raw)
+            # "2025-03-13 18:22:23 -0500": the space before the offset stops DuckDB's reader. The
+            # test before the regex is cheap; most values never reach it.
+            sql = (f"CASE WHEN contains({value}, ' +') OR contains({value}, ' -') "
+                   f"THEN regexp_replace({value}, {_lit(_SPACED_OFFSET)}, '\\1\\2') ELSE {_q(raw)} END")
             if formats:
                 listed = _lit(formats[0]) if len(formats) == 1 else f"[{', '.join(_lit(f) for f in formats)}]"
                 sql = f"COALESCE(strftime(try_strptime({value}, {listed}), '%Y-%m-%d %H:%M:%S'), {sql})"
             if column not in spec.required_columns:  # (CASE, not AND: DuckDB may reorder an AND's terms)
                 zero = f"CASE WHEN starts_with({value}, '0') THEN regexp_full_match({value}, {_lit(_ZERO_DATE)}) ELSE false END"
                 sql = f"CASE WHEN {zero} THEN NULL ELSE {sql} END"
-            if sql != _q(raw):
-                replaced[raw] = sql
+            replaced[raw] = sql
         elif kind == "number":
             if fmt.decimal_comma:
                 replaced[raw] = (f"CASE WHEN regexp_full_match({value}, {_lit(_GROUPED_DECIMAL)}) "
