@@ -861,3 +861,21 @@ def test_a_utc_offset_after_a_space_reads(tmp_path: Path) -> None:
     assert ds.summary["tables"]["transactions"]["quarantined"] == {}
     assert clean(ds, "transactions")["timestamp"].tolist()[:3] == [
         pd.Timestamp("2021-01-01 15:00"), pd.Timestamp("2021-01-02 08:00"), pd.Timestamp("2021-01-03 05:00")]
+
+
+def test_dates_written_as_epoch_or_excel_numbers_are_named_with_the_conversion(tmp_path: Path) -> None:
+    # The error suggested [input] date_format, which cannot read numbers (DuckDB refuses "%s").
+    tx = TRANSACTIONS.assign(timestamp=["1609459200", "1609545600", "1609632000", "1609718400"])
+    with pytest.raises(DataError) as err:
+        load_dataset(write(tmp_path / "s", customers=CUSTOMERS, transactions=tx))
+    assert ("They are numbers (1609459200 to 1609718400) that look like Unix epoch seconds, which [input] date_format "
+            "cannot read: convert the column to dates before churnml reads it, e.g. in pandas df['timestamp'] = "
+            "pd.to_datetime(df['timestamp'], unit=\"s\"), or in SQL to_timestamp(\"timestamp\")") in str(err.value)
+    assert "set [input] date_format" not in str(err.value)
+    customers = CUSTOMERS.assign(signup_date=[43831.0, 43832.5, 43833.0])  # Excel days, one with a time of day
+    with pytest.raises(DataError, match=r"\(43831 to 43833\) that look like Excel serial day numbers .*"
+                                        r"unit=\"D\", origin=\"1899-12-30\""):
+        load_dataset(write(tmp_path / "x", "parquet", customers=customers, transactions=TRANSACTIONS))
+    ms = TRANSACTIONS.assign(timestamp=[1609459200000] * 4)
+    with pytest.raises(DataError, match=r"Unix epoch milliseconds.*to_timestamp\(\"timestamp\" / 1000\)"):
+        load_dataset(write(tmp_path / "m", "parquet", customers=CUSTOMERS, transactions=ms))

@@ -654,11 +654,46 @@ def _fail_if_unreadable(
                    else "check [input] decimal_comma = true: it reads 1.234,56 and 12,50 but not 1,234.56")
     named = contract if raw == contract else f"{contract} (your column {raw!r})"
     share = "no value reads" if n_ok == 0 else f"only {n_ok:,} of {n_present:,} values read ({n_ok / n_present:.0%})"
-    raise DataError(
-        f"Column {named} of table {table!r} cannot be read as {what}: {share}. "
-        f"Examples: {', '.join(repr(e) for e in examples)}. If they are written another way, {setting}; "
-        f"else fix the column's format, or map the right column under [columns.{table}]."
-    )
+    start = (f"Column {named} of table {table!r} cannot be read as {what}: {share}. "
+             f"Examples: {', '.join(repr(e) for e in examples)}. ")
+    numbers = _date_numbers(con, table, raw, sql_type) if kind == "timestamp" else None
+    if numbers:
+        raise DataError(start + numbers + f" Or map the right column under [columns.{table}].")
+    raise DataError(start + f"If they are written another way, {setting}; "
+                    f"else fix the column's format, or map the right column under [columns.{table}].")
+
+
+# Dates written as numbers: (lowest, highest, what they are, pandas unit, DuckDB SQL with {c} for the column).
+_DATE_NUMBERS = (
+    (1, 1e5, "Excel serial day numbers (days since 1899-12-30)", "unit=\"D\", origin=\"1899-12-30\"",
+     "DATE '1899-12-30' + CAST({c} AS INTEGER)"),
+    (1e8, 1e11, "Unix epoch seconds", "unit=\"s\"", "to_timestamp({c})"),
+    (1e11, 1e14, "Unix epoch milliseconds", "unit=\"ms\"", "to_timestamp({c} / 1000)"),
+    (1e14, 1e17, "Unix epoch microseconds", "unit=\"us\"", "make_timestamp({c})"),
+)
+
+
+def _date_numbers(con: duckdb.DuckDBPyConnection, table: str, raw: str, sql_type: str) -> str | None:
+    """When every unreadable value of a date column is a number, what they look like (epoch
+    seconds or milliseconds, Excel serial days) and how to convert them upstream; else None.
+    ``[input] date_format`` cannot read them (DuckDB refuses ``%s``), and the error suggested it."""
+    n, numeric, whole, low, high = con.execute(
+        f"SELECT count(*), count(v), count(*) FILTER (v = floor(v)), min(v), max(v) FROM (SELECT TRY_CAST(TRIM(CAST({_q(raw)} AS VARCHAR)) "
+        f"AS DOUBLE) AS v FROM raw_{table} WHERE {present_sql(raw, sql_type)} "
+        f"AND NOT coalesce({_readable('timestamp', raw, sql_type)}, false))"
+    ).fetchone()
+    if not n or numeric != n:
+        return None
+    span = f"{low:g}" if low == high else f"{low:.15g} to {high:.15g}"
+    kinds = _DATE_NUMBERS if whole == n else _DATE_NUMBERS[:1]  # Excel days may hold the time as a fraction
+    guess = next(((what, unit, sql) for bottom, top, what, unit, sql in kinds if bottom <= low and high < top), None)
+    if guess is None:
+        return (f"They are numbers ({span}), not dates, and [input] date_format cannot read numbers: if they are "
+                "epoch seconds or milliseconds, or Excel serial days, convert the column to dates before churnml reads it.")
+    what, unit, sql = guess
+    return (f"They are numbers ({span}) that look like {what}, which [input] date_format cannot read: convert "
+            f"the column to dates before churnml reads it, e.g. in pandas df[{raw!r}] = pd.to_datetime(df[{raw!r}], "
+            f"{unit}), or in SQL {sql.format(c=_q(raw))} AS {_q(raw)}.")
 
 
 def _load_customers(
