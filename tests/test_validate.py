@@ -446,6 +446,12 @@ def test_validate_cli_reports_and_strict_fails(tmp_path: Path) -> None:
     strict = runner.invoke(get_app(), ["validate", str(folder), "--quarantine-dir", str(qdir), "--strict"])
     assert strict.exit_code == 1
     assert f"Error: 1 row(s) were set aside (see {qdir}/); --strict makes this a failure." in " ".join(strict.stderr.split())
+    # Clean data into the same folder: the earlier run's file goes, or it looks like this run's.
+    write(folder, customers=CUSTOMERS, transactions=TRANSACTIONS)
+    result = runner.invoke(get_app(), ["validate", str(folder), "--quarantine-dir", str(qdir)])
+    assert result.exit_code == 0 and not (qdir / "quarantine_transactions.csv").exists()
+    assert f"Removed {qdir / 'quarantine_transactions.csv'} of an earlier run: no rows of transactions are set aside now." \
+        in " ".join(result.output.split())
 
 
 def test_validate_cli_error_has_no_traceback(tmp_path: Path) -> None:

@@ -1097,10 +1097,22 @@ def _summary(con: duckdb.DuckDBPyConnection, dataset: Dataset, stats: dict[str, 
     }
 
 
-def write_quarantine(dataset: Dataset, folder: str | Path) -> list[Path]:
-    """Write one CSV per table with set-aside rows (raw columns + ``reason``); return the paths."""
+def write_quarantine(dataset: Dataset, folder: str | Path) -> tuple[list[Path], list[Path]]:
+    """Write one CSV per table with set-aside rows (raw columns + ``reason``), and remove the
+    file of a table that has none now: a clean run into the folder of an earlier bad one left its
+    quarantine_transactions.csv, and looked as if it had set rows aside.
+
+    Returns
+    -------
+    (written, removed) : lists of Path
+    """
     folder = Path(folder)
-    written = []
+    written, removed = [], []
     for table, frame in dataset.quarantine.items():
         written.append(io.write_table(frame, folder / f"quarantine_{table}.csv", "csv"))
-    return written
+    for table in TABLES:
+        stale = folder / f"quarantine_{table}.csv"
+        if table not in dataset.quarantine and stale.is_file():
+            stale.unlink()
+            removed.append(stale)
+    return written, removed

@@ -83,9 +83,11 @@ def validate_command(
     io.check_output_folder(quarantine_dir, "--quarantine-dir")
     dataset = load_dataset(data, load_config(config))
     show_summary(dataset)
-    paths = write_quarantine(dataset, quarantine_dir)
+    paths, removed = write_quarantine(dataset, quarantine_dir)
     for path in paths:
         console.print(f"Set-aside rows written to {path}")
+    for path in removed:
+        console.print(f"Removed {path} of an earlier run: no rows of {path.stem.removeprefix('quarantine_')} are set aside now.")
     n_bad = dataset.summary["quarantined_rows"]
     if strict and n_bad:
         raise QuarantineError(f"{n_bad:,} row(s) were set aside (see {quarantine_dir}/); --strict makes this a failure.")
