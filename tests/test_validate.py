@@ -395,6 +395,9 @@ def test_typed_columns_validate_like_text_and_keep_input_order(tmp_path: Path) -
     for other_rows, other_quarantined in results[1:]:
         pd.testing.assert_frame_equal(other_rows, rows)
         assert other_quarantined == quarantined
+    # Times with a zone are converted to UTC, and the summary says so (it did not).
+    assert ds.summary["notes"][-1].startswith("transactions.timestamp holds times with a time zone, converted to UTC: "
+                                              "days (cutoffs, label windows, the data's end) are UTC days.")
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])

@@ -180,7 +180,7 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
     )
     dataset.summary = _summary(con, dataset, stats, found)
     dataset.summary["notes"] = _notes(con, tables, attributes, config, "transaction_id" in columns["transactions"], empty)
-    dataset.summary["notes"] += repeated + loose
+    dataset.summary["notes"] += repeated + _zoned(tables, columns, types) + loose
     late = {t: stats[t]["quarantined"].get(R_FUTURE_TIMESTAMP, 0) for t in tables[2:]}
     if not config.input.data_end and any(late.values()):
         dataset.summary["notes"].append(
@@ -189,6 +189,19 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
             "aside as after the data's end. If transactions come in batches (monthly bills, weekly imports) and the "
             'data runs later, say where it ends in the config: [input] data_end = "YYYY-MM-DD".')
     return dataset
+
+
+def _zoned(tables: tuple[str, ...], columns: dict[str, dict[str, str]], types: dict[str, dict[str, str]]) -> list[str]:
+    """A note naming date columns stored with a time zone (Parquet, DuckDB ``TIMESTAMPTZ``): they
+    are read as UTC, and a New York feed's "Data ends 2026-01-01 01:59" came without a word."""
+    zoned = [f"{table}.{column}" + ("" if raw == column else f" (your column {raw!r})")
+             for table in tables for column, raw in columns[table].items()
+             if TABLES[table].kinds.get(column) == "timestamp" and types[table][raw] == "TIMESTAMP WITH TIME ZONE"]
+    if not zoned:
+        return []
+    return [f"{_listed(zoned)} {'holds times' if len(zoned) == 1 else 'hold times'} with a time zone, converted to UTC: "
+            "days (cutoffs, label windows, the data's end) are UTC days. For days in your own zone, store local times "
+            'without a zone, e.g. in pandas s.dt.tz_convert("America/New_York").dt.tz_localize(None).']
 
 
 def mapped_but_missing(table: str, config: Config) -> str:
