@@ -250,6 +250,11 @@ class ModelVersion(BaseModel):
     name: str = Field(json_schema_extra={"example": "churnml-churn"})
     version: str = Field(json_schema_extra={"example": "3"})
     aliases: list[str] = Field(json_schema_extra={"example": ["champion"]})
+    run_id: Optional[str] = Field(default=None, description="MLflow training run of this model.")
+    trained_as_of: Optional[str] = Field(default=None, description="As-of date of this model's training data.",
+                                         json_schema_extra={"example": "2025-09-01"})
+    grade: Optional[str] = Field(default=None, description="This model's grade (A/B/C) in its own run.",
+                                 json_schema_extra={"example": "A"})
 
 
 class ModelInfo(BaseModel):
@@ -258,17 +263,23 @@ class ModelInfo(BaseModel):
     alias: str = Field(description="Alias the models were loaded by.", json_schema_extra={"example": "champion"})
     churn_model: ModelVersion
     value_model: ModelVersion
-    run_id: str = Field(description="MLflow training run.")
-    trained_as_of: Optional[str] = Field(description="As-of date of the training data.", json_schema_extra={"example": "2025-09-01"})
+    same_run: bool = Field(default=True, description=(
+        "Whether both models come from one training run; false after `churnml promote` of one of them (see warnings)."),
+        json_schema_extra={"example": True})
+    run_id: str = Field(description="MLflow training run of the churn model (value_model.run_id: the value model's).")
+    trained_as_of: Optional[str] = Field(description="As-of date of the churn model's training data.", json_schema_extra={"example": "2025-09-01"})
     horizon_days: Optional[int] = Field(description="Prediction horizon.", json_schema_extra={"example": 90})
-    grade: Optional[str] = Field(description="A/B/C against the baselines.", json_schema_extra={"example": "A"})
-    grades: dict[str, str] = Field(description="Grade per model and overall.")
-    test_metrics: dict[str, dict[str, Optional[float]]] = Field(description="Key metrics on the test cutoff.")
+    grade: Optional[str] = Field(description="A/B/C against the baselines: the worse of the two models' grades.", json_schema_extra={"example": "A"})
+    grades: dict[str, str] = Field(description="Grade per model (each from its own run) and overall.")
+    test_metrics: dict[str, dict[str, Optional[float]]] = Field(description="Key metrics on the test cutoff, each model's from its own run.")
     scores_as_of: str = Field(description="As-of date of the loaded snapshot.", json_schema_extra={"example": "2025-12-01"})
     customers: int = Field(description="Customers in the loaded snapshot.", json_schema_extra={"example": 20000})
     attributes: dict[str, str] = Field(default_factory=dict, description=(
         "Customer attributes the models use -> numeric or categorical: the keys /score_history reads from each "
         "customer record."), json_schema_extra={"example": {"region": "categorical", "product_tier": "categorical"}})
+    warnings: list[str] = Field(default_factory=list, description=(
+        "What to know about the loaded models: champions from different training runs; also in the server's start-up log."),
+        json_schema_extra={"example": []})
 
 
 class ErrorResponse(BaseModel):
@@ -335,6 +346,8 @@ class ChurnService:
         logger.info("churnml API ready: %s customers as of %s, models %s/%s (%s)", len(self.scoring.scores),
                     self.scoring.as_of.date(), self.scoring.models.churn_version, self.scoring.models.value_version,
                     self.settings.alias)
+        for warning in self.scoring.model_warnings():
+            logger.warning("churnml API: %s", warning)
 
     @bentoml.api(route="/score", input_spec=ScoreRequest, output_spec=ScoreResponse)
     async def score(self, customer_ids: list[str]) -> ScoreResponse:

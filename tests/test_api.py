@@ -332,8 +332,9 @@ def test_retention_list_equals_the_library_on_the_same_scores(client, served_sto
 def test_model_info(client) -> None:
     info = client.get("/model", headers=AUTH).json()
     assert info["alias"] == "champion" and info["trained_as_of"] == "2025-09-01" and info["grade"] == "B"
-    assert info["churn_model"] == {"name": "churnml-churn", "version": "1", "aliases": ["challenger", "champion"]}
-    assert info["value_model"]["version"] == "1"
+    assert info["churn_model"] == {"name": "churnml-churn", "version": "1", "aliases": ["challenger", "champion"],
+                                   "run_id": info["run_id"], "trained_as_of": "2025-09-01", "grade": "B"}
+    assert info["value_model"]["version"] == "1" and info["value_model"]["run_id"] == info["run_id"] and info["same_run"]
     assert set(info["test_metrics"]["churn"]) == set(api.CHURN_TEST_METRICS)
     assert 0.5 < info["test_metrics"]["churn"]["roc_auc"] <= 1
     assert info["scores_as_of"] == "2025-12-01" and info["customers"] > 100
@@ -489,24 +490,45 @@ def test_service_refuses_to_start_without_snapshot(asgi_app, served_store, tmp_p
         patch.undo()
 
 
-def test_model_reflects_a_promotion_after_restart(client, asgi_app, served_store) -> None:
+def test_model_reflects_a_promotion_after_restart(client, asgi_app, served_store, caplog) -> None:
     """Last in the module: it starts a second app (a restart) after promoting a new version."""
     before = client.get("/model", headers=AUTH).json()
     patch = pytest.MonkeyPatch()
     patch.setenv("MLFLOW_TRACKING_URI", served_store.tracking_uri)
     try:
         loaded = tracking.load_models("champion")
+        test_metrics = {"churn": {"model": {**loaded.metadata["test_metrics"]["churn"]["model"], "roc_auc": 0.99}},
+                        "value": {"model": {**loaded.metadata["test_metrics"]["value"]["model"], "normalized_gini": 0.01}}}
+        second = {**loaded.metadata, "as_of": "2025-10-01", "grade": "C", "grades": {"churn": "A", "value": "C", "overall": "C"},
+                  "test_metrics": test_metrics}
         with tracking.start_training_run("api tests: second") as run:
             frame = io.read_table(io.latest_snapshot(served_store.snapshots))[list(loaded.churn.feature_names_)]
-            versions = run.log_models(loaded.churn, loaded.value, frame.head(5), {**loaded.metadata, "as_of": "2025-10-01", "grade": "A"})
+            versions = run.log_models(loaded.churn, loaded.value, frame.head(5), second)
         assert versions == ("2", "2")
-        for name in tracking.MODEL_NAMES:
-            tracking.promote(name, "2")
+        # Only the churn model promoted: /model said value_model v1 with run 2's run id, metrics and grade.
+        tracking.promote(tracking.CHURN_MODEL_NAME, "2")
         assert client.get("/model", headers=AUTH).json() == before  # no reload without a restart
+        with caplog.at_level(logging.WARNING, logger="churnml.serving"), TestClient(asgi_app) as restarted:
+            mixed = restarted.get("/model", headers=AUTH).json()
+        assert mixed["churn_model"] == {"name": "churnml-churn", "version": "2", "aliases": ["challenger", "champion"],
+                                        "run_id": run.run_id, "trained_as_of": "2025-10-01", "grade": "A"}
+        assert mixed["value_model"] == {**before["value_model"], "aliases": ["champion"]}
+        assert mixed["value_model"]["run_id"] == before["run_id"] != run.run_id and mixed["same_run"] is False
+        assert mixed["test_metrics"]["churn"]["roc_auc"] == 0.99
+        assert mixed["test_metrics"]["value"] == before["test_metrics"]["value"]
+        assert mixed["grades"] == {"churn": "A", "value": "B", "overall": "B"} and mixed["grade"] == "B"
+        warning = ("churnml-churn v2 and churnml-value v1 ('champion') come from different training runs: each is "
+                   "reported with its own run's metrics and grade")
+        assert any(w.startswith(warning) for w in mixed["warnings"])
+        assert warning in caplog.text  # the start-up log says it too
+        tracking.promote(tracking.VALUE_MODEL_NAME, "2")
         with TestClient(asgi_app) as restarted:
             info = restarted.get("/model", headers=AUTH).json()
-        assert info["churn_model"] == {"name": "churnml-churn", "version": "2", "aliases": ["challenger", "champion"]}
-        assert info["value_model"]["version"] == "2" and info["trained_as_of"] == "2025-10-01" and info["grade"] == "A"
+        assert info["churn_model"]["version"] == "2" and info["churn_model"]["aliases"] == ["challenger", "champion"]
+        assert info["value_model"]["version"] == "2" and info["value_model"]["run_id"] == run.run_id
+        assert info["trained_as_of"] == "2025-10-01" and info["grade"] == "C" and info["same_run"] is True
+        assert info["test_metrics"]["value"]["normalized_gini"] == 0.01
+        assert not any("different training runs" in w for w in info["warnings"])
     finally:
         for name in tracking.MODEL_NAMES:
             tracking.promote(name, "1")

@@ -767,22 +767,37 @@ class ScoringService:
     # -- /model ----------------------------------------------------------------------------------
 
     def model_info(self) -> dict[str, Any]:
-        """Versions, aliases, training as-of date, key test metrics and grade of the loaded models."""
+        """Versions, aliases, training as-of date, key test metrics and grade of the loaded models.
+
+        Each model is reported from its own training run: after ``churnml promote`` of one model
+        the two champions come from different runs, and the churn run's value metrics and grade
+        described a value model that is not the one served.
+        """
         meta = self.models.metadata
-        test = meta.get("test_metrics", {})
-        churn = test.get("churn", {}).get("model", {})
-        value = test.get("value", {}).get("model", {})
+        value_meta = meta.get("value_run") or meta
+        value_run_id = meta.get("value_run_id", self.models.run_id)
+        churn = (meta.get("test_metrics") or {}).get("churn", {}).get("model", {})
+        value = (value_meta.get("test_metrics") or {}).get("value", {}).get("model", {})
+        churn_grade = (meta.get("grades") or {}).get("churn")
+        value_grade = (value_meta.get("grades") or {}).get("value")
+        grade = meta.get("grade")
+        if not self.same_run:  # the overall grade is the worse of the two, as train grades a pair
+            grade = max(churn_grade, value_grade) if churn_grade and value_grade else None
+        grades = {"churn": churn_grade, "value": value_grade, "overall": grade}
         return {
             "alias": self.alias,
             "churn_model": {"name": tracking.CHURN_MODEL_NAME, "version": str(self.models.churn_version),
-                            "aliases": self.aliases.get(tracking.CHURN_MODEL_NAME, [])},
+                            "aliases": self.aliases.get(tracking.CHURN_MODEL_NAME, []), "run_id": self.models.run_id,
+                            "trained_as_of": meta.get("as_of"), "grade": churn_grade},
             "value_model": {"name": tracking.VALUE_MODEL_NAME, "version": str(self.models.value_version),
-                            "aliases": self.aliases.get(tracking.VALUE_MODEL_NAME, [])},
+                            "aliases": self.aliases.get(tracking.VALUE_MODEL_NAME, []), "run_id": value_run_id,
+                            "trained_as_of": value_meta.get("as_of"), "grade": value_grade},
+            "same_run": self.same_run,
             "run_id": self.models.run_id,
             "trained_as_of": meta.get("as_of"),
             "horizon_days": meta.get("horizon_days"),
-            "grade": meta.get("grade"),
-            "grades": meta.get("grades", {}),
+            "grade": grade,
+            "grades": {k: v for k, v in grades.items() if v is not None},
             "test_metrics": {
                 "churn": {k: _finite(churn[k]) for k in CHURN_TEST_METRICS if k in churn},
                 "value": {k: _finite(value[k]) for k in VALUE_TEST_METRICS if k in value},
@@ -790,7 +805,25 @@ class ScoringService:
             "scores_as_of": self._as_of_text,
             "customers": len(self.scores),
             "attributes": dict(self.attribute_kinds),
+            "warnings": self.model_warnings(),
         }
+
+    @property
+    def same_run(self) -> bool:
+        """Whether the churn and value models come from one training run (a pair graded together)."""
+        return self.models.metadata.get("value_run_id", self.models.run_id) == self.models.run_id
+
+    def model_warnings(self) -> list[str]:
+        """What an operator should know about the loaded models, for ``/model`` and the start-up log."""
+        warnings = []
+        if not self.same_run:
+            warnings.append(
+                f"{tracking.CHURN_MODEL_NAME} v{self.models.churn_version} and {tracking.VALUE_MODEL_NAME} "
+                f"v{self.models.value_version} ('{self.alias}') come from different training runs: each is reported "
+                "with its own run's metrics and grade, and the scores pair them as they are. To serve one run's pair, "
+                "promote the other model's version of the same run (`churnml promote`) and restart the server."
+            )
+        return warnings
 
 
 def _is_blank(value: Any) -> bool:

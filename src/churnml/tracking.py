@@ -341,6 +341,10 @@ def _end_abandoned_runs(client: MlflowClient, experiment_id: str) -> None:
                 client.set_terminated(run.info.run_id, status="KILLED")
 
 
+VALUE_RUN_KEYS = ("as_of", "grades", "test_metrics")
+"""What :func:`load_models` keeps of the value model's run when it is not the churn model's."""
+
+
 @dataclass(frozen=True)
 class LoadedModels:
     """The churn and value models behind an alias, with what scoring needs to use them.
@@ -357,7 +361,8 @@ class LoadedModels:
         ``metadata.json`` of that run: ``as_of``, ``horizon_days``, ``cutoffs``, ``feature_names``,
         ``categorical_features``, ``specs``, ``test_metrics``, ``grade``, ``grades``,
         ``feature_reference`` (per-feature training statistics for drift), ``data_fingerprint``,
-        ``seed``, ``best_params``; plus ``value_run_id``.
+        ``seed``, ``best_params``; plus ``value_run_id``, and when the value model comes from
+        another run, ``value_problem`` and ``value_run`` (that run's :data:`VALUE_RUN_KEYS`).
     """
 
     churn: Any
@@ -481,9 +486,12 @@ def load_models(alias: str = CHAMPION) -> LoadedModels:
     metadata["value_run_id"] = value_version.run_id
     if value_version.run_id != churn_version.run_id:
         # The value model's own problem definition (a rollback of one model pairs two runs): what
-        # it predicts, which scoring checks as it checks the churn model's.
+        # it predicts, which scoring checks as it checks the churn model's; and how it was graded,
+        # which /model reports for it (the churn run's value metrics describe another model).
         with contextlib.suppress(MlflowException, OSError):
-            metadata["value_problem"] = load_run_metadata(value_version.run_id).get("problem")
+            value_metadata = load_run_metadata(value_version.run_id)
+            metadata["value_problem"] = value_metadata.get("problem")
+            metadata["value_run"] = {key: value_metadata.get(key) for key in VALUE_RUN_KEYS}
     return LoadedModels(churn, value, str(churn_version.version), str(value_version.version), churn_version.run_id, metadata)
 
 
