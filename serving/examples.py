@@ -19,10 +19,13 @@ EXAMPLE_HISTORY: dict = {
         {"customer_id": "C0000001", "timestamp": "2025-10-20T16:40:00", "amount": 30.0, "category": "equities", "channel": "web"},
     ],
     "service_events": [
-        {"customer_id": "C0000001", "timestamp": "2025-11-28T09:00:00", "event_type": "complaint", "channel": "phone"},
+        {"customer_id": "C0000001", "timestamp": "2025-10-21T08:30:00", "event_type": "ticket",
+         "resolved_at": "2025-10-21T15:00:00", "channel": "email"},
+        {"customer_id": "C0000001", "timestamp": "2025-11-28T09:00:00", "event_type": "complaint", "resolved_at": None,
+         "channel": "phone"},
     ],
 }
-"""Body of ``POST /score_history``: one customer who has just complained."""
+"""Body of ``POST /score_history``: one customer who has just complained (still open: ``resolved_at`` null)."""
 
 EXAMPLE_RETENTION: dict = {"budget": 500.0, "contact_cost": 5.0, "success_rate": 0.3, "segments": ["high_value_at_risk"]}
 """Body of ``POST /retention_list``."""

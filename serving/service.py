@@ -116,9 +116,13 @@ class ServiceEventRow(BaseModel):
     timestamp: Timestamp = Field(description="When it was opened (ISO 8601).", json_schema_extra={"example": "2025-11-28T09:00:00"})
     event_type: str = Field(min_length=1, description="complaint, ticket, call, survey, account_manager_change …",
                             json_schema_extra={"example": "complaint"})
-    resolved_at: Optional[Timestamp] = Field(default=None, description="When it was resolved; empty = still open.",
+    resolved_at: Optional[Timestamp] = Field(default=None, description=(
+        "When it was resolved; null = still open. The models read it: a customer none of whose events has it "
+        "gets a warning (every complaint counts as unresolved)."),
                                             json_schema_extra={"example": None})
-    satisfaction: Optional[Number] = Field(default=None, description="Survey score 1-5.", json_schema_extra={"example": None})
+    satisfaction: Optional[Number] = Field(default=None, description=(
+        "Survey score 1-5 ([input] satisfaction_scale). The models read it: a customer none of whose surveys has it "
+        "gets a warning (counts as never rated)."), json_schema_extra={"example": None})
     channel: Optional[str] = Field(default=None, description="Service channel.", json_schema_extra={"example": "phone"})
 
 
@@ -176,7 +180,9 @@ class CustomerScore(BaseModel):
     current_value: Optional[float] = Field(default=None, description="Net revenue over the last 365 days.", json_schema_extra={"example": 310.0})
     warnings: list[str] = Field(default_factory=list, description=(
         "/score_history only: posted customer attributes the models do not use (a typo?), and attributes they use "
-        "that were not posted (scored as unknown, which changes the score). GET /model lists the attributes."),
+        "that were not posted (scored as unknown, which changes the score); event types counted as other; "
+        "resolved_at or satisfaction missing from all of a customer's service events or surveys (every complaint then "
+        "counts as unresolved, the customer as never rated). GET /model lists the attributes."),
         json_schema_extra={"example": []})
 
 

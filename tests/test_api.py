@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -365,6 +366,31 @@ def test_score_history_says_which_attributes_it_did_not_use_or_did_not_get(clien
     assert warnings[0].endswith("); scored as unknown")
     assert warnings[1].startswith("event types counted as other: complaints (churnml's: complaint, ticket,")
     assert len(warnings) == 2
+
+
+def test_score_history_warns_when_event_fields_the_models_read_are_left_out(client, served_store, batch) -> None:
+    # Demo histories posted without resolved_at moved churn probabilities by up to 0.45 (every
+    # complaint open), without satisfaction by up to 0.41 (never rated), with `warnings: []`.
+    ids = served_store.dataset.con.execute(
+        "SELECT customer_id FROM service_events WHERE timestamp < '2025-12-01' GROUP BY customer_id "
+        "HAVING COUNT(*) FILTER (WHERE event_type = 'complaint') > 0 AND COUNT(resolved_at) > 0 "
+        "AND COUNT(satisfaction) FILTER (WHERE event_type = 'survey') > 0 ORDER BY customer_id LIMIT 8"
+    ).df()["customer_id"].tolist()
+    ids = [i for i in ids if i in batch.index]
+    body = {"as_of": served_store.as_of, **_history(served_store.dataset, ids)}
+    full = client.post("/score_history", json=body, headers=AUTH).json()["results"]
+    assert all(not any(w.startswith(("resolved_at", "satisfaction")) for w in r["warnings"]) for r in full)
+    stripped = [{k: v for k, v in e.items() if k not in ("resolved_at", "satisfaction")} for e in body["service_events"]]
+    bare = client.post("/score_history", json={**body, "service_events": stripped}, headers=AUTH).json()["results"]
+    for item in bare:
+        read = [w for w in item["warnings"] if w.startswith(("resolved_at", "satisfaction"))]
+        assert len(read) == 2, item["warnings"]
+        assert re.fullmatch(r"resolved_at not given on any of its \d+ service event\(s\) before as_of: every complaint "
+                            r"counts as unresolved and resolution times as unknown, which changes the score .*", read[0])
+        assert re.fullmatch(r"satisfaction not given on any of its \d+ survey\(s\) before as_of: the customer counts "
+                            r"as never rated, which changes the score .*", read[1])
+    moved = max(abs(a["churn_probability"] - b["churn_probability"]) for a, b in zip(full, bare))
+    assert moved > 0.01
 
 
 def test_score_history_refuses_an_as_of_in_the_future(client) -> None:

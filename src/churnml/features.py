@@ -449,6 +449,9 @@ _REASON_FORMAT = _ReasonFormatter()
 
 SATISFACTION_FEATURES = ("last_satisfaction", "lowest_satisfaction_365d")
 """Features holding satisfaction scores, on 1-5 whatever the survey's scale."""
+RESOLUTION_FEATURES = ("unresolved_complaints", "oldest_unresolved_complaint_days", "mean_resolution_days",
+                       "max_resolution_days")
+"""Features read from service events' ``resolved_at``: without it every complaint is open."""
 
 
 def on_survey_scale(specs: Sequence[FeatureSpec], scale: tuple[float, float]) -> list[FeatureSpec]:
