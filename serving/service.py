@@ -126,6 +126,15 @@ class ServiceEventRow(BaseModel):
     channel: Optional[str] = Field(default=None, description="Service channel.", json_schema_extra={"example": "phone"})
 
 
+class ChurnEventRow(BaseModel):
+    """A row of the `churn_events` table: an account's explicit end."""
+
+    model_config = _STRICT
+    customer_id: CustomerId = Field(description="Id of a customer posted in `customers`.", json_schema_extra={"example": "C0000001"})
+    timestamp: Timestamp = Field(description="When the account closed, was cancelled or transferred out (ISO 8601).",
+                                 json_schema_extra={"example": "2025-11-15T00:00:00"})
+
+
 class ScoreHistoryRequest(bentoml.IODescriptor):
     """Customers' own history, in the data contract's shape, and the date to score them at."""
 
@@ -138,6 +147,9 @@ class ScoreHistoryRequest(bentoml.IODescriptor):
                                                 json_schema_extra={"example": EXAMPLE_HISTORY["transactions"]})
     service_events: list[ServiceEventRow] = Field(default_factory=list, description="Their service events.",
                                                     json_schema_extra={"example": EXAMPLE_HISTORY["service_events"]})
+    churn_events: list[ChurnEventRow] = Field(default_factory=list, description=(
+        "Account closures, if any: a customer who closed before as_of is not in the population (`not_found`), as in "
+        "batch scoring. Without them a closed account is scored as a live one."), json_schema_extra={"example": []})
 
 
 class RetentionListRequest(bentoml.IODescriptor):
@@ -365,13 +377,15 @@ class ChurnService:
 
     @bentoml.api(route="/score_history", input_spec=ScoreHistoryRequest, output_spec=ScoreResponse)
     def score_history(self, as_of: str, customers: list[Any], transactions: list[Any],
-                      service_events: list[Any]) -> ScoreResponse:
+                      service_events: list[Any], churn_events: list[Any]) -> ScoreResponse:
         """Score customers from their own posted history, with the batch feature and scoring code.
 
-        Value tiers and segments use the value cut points of the loaded snapshot's population.
+        Value tiers and segments use the value cut points of the loaded snapshot's population;
+        customers whose account closed before `as_of` (posted `churn_events`) get `not_found`.
         """
         try:
-            return ScoreResponse(results=self.scoring.score_history(customers, transactions, service_events, as_of))
+            return ScoreResponse(results=self.scoring.score_history(customers, transactions, service_events, as_of,
+                                                                    churn_events))
         except ChurnmlError as exc:
             return _error(exc)
 

@@ -393,6 +393,29 @@ def test_score_history_warns_when_event_fields_the_models_read_are_left_out(clie
     assert moved > 0.01
 
 
+def test_score_history_answers_closed_accounts_as_not_in_the_population(client, served_store, batch) -> None:
+    # A request could not say that an account had closed, so closed accounts were scored as live,
+    # while batch scoring (and the models' training) leave them out from their churn event on.
+    customer = batch.index[0]
+    body = {"as_of": served_store.as_of, **_history(served_store.dataset, [customer])}
+
+    def post(closures: list[dict]) -> dict:
+        response = client.post("/score_history", json={**body, "churn_events": closures}, headers=AUTH)
+        assert response.status_code == 200, response.text
+        return response.json()["results"][0]
+
+    live = post([])
+    _check_same(live, batch.loc[customer])
+    closed = post([{"customer_id": customer, "timestamp": "2025-11-15T10:00:00"}])
+    assert closed["status"] == "not_found" and closed["churn_probability"] is None
+    assert closed["detail"] == "Not a customer at 2025-12-01: the account closed on 2025-11-15 (churn_events), before it."
+    assert post([{"customer_id": customer, "timestamp": "2025-12-01T00:00:00"}]) == live  # on or after as_of: still a customer
+    response = client.post("/score_history", json={**body, "churn_events": [{"customer_id": "x", "timestamp": "2025-11-15"}]},
+                           headers=AUTH)
+    assert response.status_code == 400
+    assert "churn_events[0]: customer_id 'x' is not among the posted customers" in response.json()["error"]
+
+
 def test_score_history_refuses_an_as_of_in_the_future(client) -> None:
     future = (pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=30)).strftime("%Y-%m-%d")
     body = {"as_of": future, "customers": [{"customer_id": "a"}],
@@ -445,7 +468,8 @@ def test_openapi_documents_every_field_with_an_example(client) -> None:
     spec = client.get("/docs.json").json()
     assert {"/score", "/score_history", "/retention_list", "/model"} <= set(spec["paths"])
     schemas = spec["components"]["schemas"]
-    for name in ("ScoreRequest", "ScoreHistoryRequest", "RetentionListRequest", "TransactionRow", "ServiceEventRow"):
+    for name in ("ScoreRequest", "ScoreHistoryRequest", "RetentionListRequest", "TransactionRow", "ServiceEventRow",
+                 "ChurnEventRow"):
         schema = schemas[name]
         for field, prop in schema["properties"].items():
             assert prop.get("description") and "example" in prop, (name, field)

@@ -19,9 +19,10 @@ Population of ad-hoc histories
 ------------------------------
 Batch scoring scores the population at the as-of date. A posted history is scored when the customer
 existed before ``as_of`` (``signup_date`` before it, or a transaction before it without a sign-up
-date); the "active in the last ``active_days``" rule is not applied, since a caller asking about a
-customer has already decided they are one. Posted customers that did not exist yet get a
-``not_found`` item.
+date) and had not closed before it (posted ``churn_events``, as batch scoring reads that table); the
+"active in the last ``active_days``" rule is not applied, since a caller asking about a customer has
+already decided they are one. Posted customers that did not exist yet or had closed get a
+``not_found`` item that says which.
 
 Everything here raises :class:`churnml.errors.ChurnmlError` subclasses for bad input; the service
 maps them to 4xx responses with the message.
@@ -353,6 +354,7 @@ def history_dataset(
     service_events: Sequence[Any],
     attribute_kinds: Mapping[str, str],
     inputs: InputConfig | None = None,
+    churn_events: Sequence[Any] = (),
 ) -> Dataset:
     """A :class:`Dataset` from posted rows in the data contract's shape, checked like validation.
 
@@ -375,12 +377,15 @@ def history_dataset(
     inputs : InputConfig, optional
         ``[input]`` settings: ``event_types`` and ``satisfaction_scale`` apply to posted rows as
         validation applies them to files.
+    churn_events : sequence of mapping, optional
+        ``customer_id``, ``timestamp`` of an account's end (closure, cancellation): a customer
+        with one before the as-of date is not in the population, as in batch scoring.
 
     Returns
     -------
     Dataset
-        Tables ``customers``, ``transactions``, ``service_events`` and an empty ``churn_events``
-        (see the module docs, "Population of ad-hoc histories").
+        Tables ``customers``, ``transactions``, ``service_events`` and ``churn_events`` (see the
+        module docs, "Population of ad-hoc histories").
 
     Raises
     ------
@@ -463,12 +468,20 @@ def history_dataset(
             raise DataError(f"{where}.resolved_at: {row['resolved_at']} is before the event's timestamp {timestamp}.")
         event_rows.append(row)
 
+    closures = []
+    for i, record in enumerate(map(_item, churn_events)):
+        where = f"churn_events[{i}]"
+        timestamp = _timestamp(record.get("timestamp"), f"{where}.timestamp")
+        if timestamp is None:
+            raise DataError(f"{where}: timestamp is required (when the account ended).")
+        closures.append({"customer_id": owner(record, where), "timestamp": timestamp})
+
     frames = {
         "customers": _frame(customer_rows, {"customer_id": "text", "signup_date": "timestamp",
                                             **{c: ("number" if k == "numeric" else "text") for c, k in attribute_kinds.items()}}),
         "transactions": _frame(tx_rows, {"customer_id": "text", "timestamp": "timestamp", "amount": "number", **_TRANSACTION_COLUMNS}),
         "service_events": _frame(event_rows, {"customer_id": "text", "timestamp": "timestamp", "event_type": "text", **_SERVICE_COLUMNS}),
-        "churn_events": _frame([], {"customer_id": "text", "timestamp": "timestamp"}),
+        "churn_events": _frame(closures, {"customer_id": "text", "timestamp": "timestamp"}),
     }
     return Dataset.from_frames(frames)
 
@@ -626,12 +639,13 @@ class ScoringService:
         transactions: Sequence[Any],
         service_events: Sequence[Any],
         as_of: Any,
+        churn_events: Sequence[Any] = (),
     ) -> list[dict[str, Any]]:
         """Score posted histories with the features and scoring code batch scoring uses.
 
         Parameters
         ----------
-        customers, transactions, service_events
+        customers, transactions, service_events, churn_events
             Rows in the data contract's shape (see :func:`history_dataset`).
         as_of : str or date
             Features see events strictly before it.
@@ -655,7 +669,8 @@ class ScoringService:
                 "the history you post ends."
             )
         self.check_count(len(customers), "customers")
-        dataset = history_dataset(customers, transactions, service_events, self.attribute_kinds, self.config.input)
+        dataset = history_dataset(customers, transactions, service_events, self.attribute_kinds, self.config.input,
+                                  churn_events)
         try:
             features = build_features(dataset, [as_of_ts], self.config)
             if features.empty:
@@ -663,6 +678,9 @@ class ScoringService:
             else:
                 scored = score_features(features, self.models, as_of_ts, self.config, self.value_thresholds)
             unread = self._missing_event_fields(dataset, as_of_ts)
+            closed = dict(dataset.con.execute(
+                "SELECT customer_id, MIN(timestamp) FROM churn_events WHERE timestamp < ? GROUP BY customer_id",
+                [as_of_ts.to_pydatetime()]).fetchall())
         finally:
             dataset.con.close()
         as_of_text = f"{as_of_ts:%Y-%m-%d}"
@@ -677,12 +695,14 @@ class ScoringService:
         results = []
         for record in map(_item, customers):
             customer_id = _text(record.get("customer_id"))
+            if customer_id in closed:
+                detail = (f"Not a customer at {as_of_text}: the account closed on {pd.Timestamp(closed[customer_id]):%Y-%m-%d} "
+                          "(churn_events), before it.")
+            else:
+                detail = (f"Not a customer at {as_of_text}: the sign-up date is on or after it, or there is no "
+                          "sign-up date and no transaction before it.")
             item = found.get(customer_id) or {
-                "customer_id": customer_id,
-                "status": "not_found",
-                "detail": (f"Not a customer at {as_of_text}: the sign-up date is on or after it, or there is no "
-                           "sign-up date and no transaction before it."),
-                "as_of": as_of_text,
+                "customer_id": customer_id, "status": "not_found", "detail": detail, "as_of": as_of_text,
             }
             warnings = self.attribute_warnings(record) + other_types.get(customer_id, []) + unread.get(customer_id, [])
             results.append({**item, "warnings": warnings})
