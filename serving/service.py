@@ -164,7 +164,7 @@ class RetentionListRequest(bentoml.IODescriptor):
                                           json_schema_extra={"example": 0.3})
     segments: Optional[list[str]] = Field(default=None, description="Only these segments (keys or display names).",
                                           json_schema_extra={"example": ["high_value_at_risk"]})
-    min_value: Optional[Number] = Field(default=None, description="Only customers with at least this value at risk.", json_schema_extra={"example": 50.0})
+    min_value: Optional[Number] = Field(default=None, description="Only customers with at least this value at risk (the expected loss, churn_probability x value if retained).", json_schema_extra={"example": 50.0})
 
 
 # -- responses --------------------------------------------------------------------------------
@@ -179,7 +179,9 @@ class CustomerScore(BaseModel):
     as_of: str = Field(description="As-of date of the scores.", json_schema_extra={"example": "2025-12-01"})
     churn_probability: Optional[float] = Field(default=None, description="Calibrated probability of churning within the horizon.", json_schema_extra={"example": 0.42})
     predicted_value: Optional[float] = Field(default=None, description="Expected value over the horizon.", json_schema_extra={"example": 120.5})
-    value_at_risk: Optional[float] = Field(default=None, description="Value lost if the customer churns.", json_schema_extra={"example": 87.2})
+    value_at_risk: Optional[float] = Field(default=None, description=(
+        "Expected loss over the horizon: churn_probability x the value if retained (predicted_value + value_at_risk); "
+        "not the whole value lost should the customer churn."), json_schema_extra={"example": 87.2})
     risk_tier: Optional[str] = Field(default=None, description="low / medium / high: below 1.5 times the base rate, from 1.5 times, from 3 times (configurable).", json_schema_extra={"example": "medium"})
     value_tier: Optional[str] = Field(default=None, description="low / medium / high (80/20 over the population's value if retained).", json_schema_extra={"example": "high"})
     segment: Optional[str] = Field(default=None, description="Value x risk segment key.", json_schema_extra={"example": "high_value_at_risk"})
@@ -215,7 +217,8 @@ class RetentionRow(BaseModel):
     value_if_retained: float = Field(description="Value over the horizon if the customer stays.", json_schema_extra={"example": 359.0})
     predicted_value: float = Field(description="Expected value over the horizon: value_if_retained x (1 - churn_probability).",
                                    json_schema_extra={"example": 140.0})
-    value_at_risk: float = Field(json_schema_extra={"example": 219.0})
+    value_at_risk: float = Field(description="Expected loss over the horizon: churn_probability x value_if_retained.",
+                                 json_schema_extra={"example": 219.0})
     contact_cost: float = Field(description="Cost of contacting this customer (its segment's, [targeting] contact_costs).",
                                 json_schema_extra={"example": 5.0})
     expected_benefit: float = Field(description="value_at_risk x success_rate - contact_cost.", json_schema_extra={"example": 60.7})

@@ -473,6 +473,10 @@ def test_openapi_documents_every_field_with_an_example(client) -> None:
         schema = schemas[name]
         for field, prop in schema["properties"].items():
             assert prop.get("description") and "example" in prop, (name, field)
+    # It said "Value lost if the customer churns": it is an expected loss, churn_probability x value if retained.
+    for name in ("CustomerScore", "RetentionRow"):
+        described = schemas[name]["properties"]["value_at_risk"]["description"]
+        assert described.startswith("Expected loss over the horizon: churn_probability x ") and "lost if" not in described
 
 
 # -- start-up ---------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ customer_id             str
 as_of                   datetime   features see only events before it
 churn_probability       float      calibrated probability of churning within the horizon
 predicted_value         float      expected value over the horizon: ``(1 - p) × value_if_retained``
-value_at_risk           float      value lost if the customer churns: ``p × value_if_retained``
+value_at_risk           float      expected loss if nothing is done: ``p × value_if_retained``
 risk_tier               str        low / medium / high (:func:`churnml.segments.risk_tiers`)
 value_tier              str        low / medium / high, 80/20 over the whole population
 segment                 str        value × risk segment key (:data:`churnml.segments.SEGMENTS`)
