@@ -173,7 +173,8 @@ class RetentionListRequest(bentoml.IODescriptor):
 class CustomerScore(BaseModel):
     """One customer's scores, or why there are none."""
 
-    customer_id: str = Field(description="The id asked for.", json_schema_extra={"example": "C0000001"})
+    customer_id: str = Field(description="The id as sent (ids are trimmed of surrounding spaces to look them up).",
+                             json_schema_extra={"example": "C0000001"})
     status: Literal["ok", "not_found"] = Field(description="`not_found`: not in the scored population.", json_schema_extra={"example": "ok"})
     detail: Optional[str] = Field(default=None, description="Why not found.", json_schema_extra={"example": None})
     as_of: str = Field(description="As-of date of the scores.", json_schema_extra={"example": "2025-12-01"})

@@ -309,6 +309,11 @@ def test_score_trims_ids_like_validation_does(client, batch) -> None:
     item = client.post("/score", json={"customer_ids": [f" {customer} "]}, headers=AUTH).json()["results"][0]
     assert item["status"] == "ok" and item["customer_id"] == f" {customer} "
     _check_same(item, batch.loc[customer])
+    # /score_history echoed the trimmed id while /score echoes it as sent: both as sent now.
+    history = {"as_of": "2025-12-01", "customers": [{"customer_id": " a "}, {"customer_id": "b\t", "signup_date": "2026-01-01"}],
+               "transactions": [{"customer_id": "a", "timestamp": "2025-10-01", "amount": 20}]}
+    results = client.post("/score_history", json=history, headers=AUTH).json()["results"]
+    assert [(r["customer_id"], r["status"]) for r in results] == [(" a ", "ok"), ("b\t", "not_found")]
 
 
 def test_score_history_example_input_works(client, service_module) -> None:

@@ -613,7 +613,8 @@ class ScoringService:
         return [self._lookup(str(customer_id)) for customer_id in customer_ids]
 
     def _lookup(self, customer_id: str) -> dict[str, Any]:
-        # Ids are trimmed, as validation trims them in batch data and /score_history in posts.
+        # Ids are trimmed for the lookup, as validation trims them in batch data and /score_history in
+        # posts; the answer echoes the id as sent, so that the client can match it.
         row = self._row.get(customer_id.strip())
         if row is None:
             return {
@@ -705,7 +706,8 @@ class ScoringService:
                 "customer_id": customer_id, "status": "not_found", "detail": detail, "as_of": as_of_text,
             }
             warnings = self.attribute_warnings(record) + other_types.get(customer_id, []) + unread.get(customer_id, [])
-            results.append({**item, "warnings": warnings})
+            # The id as sent, as /score echoes it: a client matches replies to its requests by it.
+            results.append({**item, "customer_id": str(record.get("customer_id")), "warnings": warnings})
         return results
 
     def _missing_event_fields(self, dataset: Dataset, as_of: pd.Timestamp) -> dict[str, list[str]]:
