@@ -117,12 +117,12 @@ class ServiceEventRow(BaseModel):
     event_type: str = Field(min_length=1, description="complaint, ticket, call, survey, account_manager_change …",
                             json_schema_extra={"example": "complaint"})
     resolved_at: Optional[Timestamp] = Field(default=None, description=(
-        "When it was resolved; null = still open. The models read it: a customer none of whose events has it "
-        "gets a warning (every complaint counts as unresolved)."),
+        "When it was resolved; null = still open. The models read it: a customer none of whose events carries the "
+        "field gets a warning (every complaint counts as unresolved)."),
                                             json_schema_extra={"example": None})
     satisfaction: Optional[Number] = Field(default=None, description=(
-        "Survey score 1-5 ([input] satisfaction_scale). The models read it: a customer none of whose surveys has it "
-        "gets a warning (counts as never rated)."), json_schema_extra={"example": None})
+        "Survey score 1-5 ([input] satisfaction_scale); null = not answered. The models read it: a customer none of "
+        "whose surveys carries the field gets a warning (counts as never rated)."), json_schema_extra={"example": None})
     channel: Optional[str] = Field(default=None, description="Service channel.", json_schema_extra={"example": "phone"})
 
 

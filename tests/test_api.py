@@ -363,8 +363,8 @@ def test_score_history_says_which_attributes_it_did_not_use_or_did_not_get(clien
     # A value or an event type the models never saw scored as unknown / as "other", silently:
     # "complaints" for "complaint" took a customer from 0.47 to 0.08.
     mars = {"customer_id": "a", **every, "region": "mars"}
-    events = [{"customer_id": "a", "timestamp": "2025-11-01", "event_type": "complaints"},
-              {"customer_id": "a", "timestamp": "2025-11-02", "event_type": "complaint"}]
+    events = [{"customer_id": "a", "timestamp": "2025-11-01", "event_type": "complaints", "resolved_at": None},
+              {"customer_id": "a", "timestamp": "2025-11-02", "event_type": "complaint", "resolved_at": None}]
     warnings = client.post("/score_history", json={**history, "customers": [mars], "service_events": events},
                            headers=AUTH).json()["results"][0]["warnings"]
     assert warnings[0].startswith("region 'mars' is not a value the models were trained with (") and known["region"] in warnings[0]

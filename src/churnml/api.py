@@ -313,6 +313,15 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
+def _sent(record: Any, name: str) -> bool:
+    """Whether a request row carries field ``name``, null included (a pydantic model's set fields,
+    a mapping's keys): null says "none" (still open, not answered), a missing field says nothing."""
+    fields = getattr(record, "model_fields_set", None)
+    if fields is not None:
+        return name in fields
+    return name in record
+
+
 def _item(record: Any) -> dict[str, Any]:
     """A request row as a plain dict (pydantic models and mappings alike), extras included."""
     if hasattr(record, "model_dump"):
@@ -678,7 +687,6 @@ class ScoringService:
                 scored = pd.DataFrame(columns=list(SCORE_COLUMNS))
             else:
                 scored = score_features(features, self.models, as_of_ts, self.config, self.value_thresholds)
-            unread = self._missing_event_fields(dataset, as_of_ts)
             closed = dict(dataset.con.execute(
                 "SELECT customer_id, MIN(timestamp) FROM churn_events WHERE timestamp < ? GROUP BY customer_id",
                 [as_of_ts.to_pydatetime()]).fetchall())
@@ -686,6 +694,7 @@ class ScoringService:
             dataset.con.close()
         as_of_text = f"{as_of_ts:%Y-%m-%d}"
         other_types = self._other_event_types(service_events)
+        unread = self._missing_event_fields(service_events, as_of_ts)
         found = {}
         for record in scored.to_dict("records"):
             item = {"customer_id": record["customer_id"], "status": "ok", "as_of": as_of_text}
@@ -710,29 +719,37 @@ class ScoringService:
             results.append({**item, "customer_id": str(record.get("customer_id")), "warnings": warnings})
         return results
 
-    def _missing_event_fields(self, dataset: Dataset, as_of: pd.Timestamp) -> dict[str, list[str]]:
+    def _missing_event_fields(self, service_events: Sequence[Any], as_of: pd.Timestamp) -> dict[str, list[str]]:
         """Customer id -> warnings naming optional service-event fields the models read but the
         customer's events before ``as_of`` never carry. Left out, they are not "unknown": every
         complaint is then open and every survey unanswered, which moved demo customers' churn
-        probabilities by up to 0.45 (``resolved_at``) and 0.41 (``satisfaction``) without a word."""
+        probabilities by up to 0.45 (``resolved_at``) and 0.41 (``satisfaction``) without a word.
+        A field sent as null counts as given: null is how a caller says "still open", "no answer"."""
         if not (self.reads_resolution or self.reads_satisfaction):
             return {}
-        rows = dataset.con.execute(
-            "SELECT customer_id, COUNT(*), COUNT(resolved_at), COUNT(*) FILTER (WHERE event_type = 'survey'), "
-            "COUNT(satisfaction) FILTER (WHERE event_type = 'survey') "
-            "FROM service_events WHERE timestamp < ? GROUP BY customer_id", [as_of.to_pydatetime()]
-        ).fetchall()
+        counts: dict[str, list[int]] = {}  # events, with resolved_at, surveys, with satisfaction
+        for record in service_events:
+            event = _item(record)
+            timestamp = _timestamp(event.get("timestamp"), "service_events.timestamp")  # checked by history_dataset
+            if timestamp is None or timestamp >= as_of:
+                continue
+            tally = counts.setdefault(_text(event.get("customer_id")) or "", [0, 0, 0, 0])
+            survey = self.config.input.event_type(_text(event.get("event_type")) or "") == "survey"
+            tally[0] += 1
+            tally[1] += _sent(record, "resolved_at")
+            tally[2] += survey
+            tally[3] += survey and _sent(record, "satisfaction")
         unread: dict[str, list[str]] = {}
-        for customer_id, events, resolved, surveys, rated in rows:
-            if self.reads_resolution and events and not resolved:
+        for customer_id, (events, resolved, surveys, rated) in counts.items():
+            if self.reads_resolution and not resolved:
                 unread.setdefault(customer_id, []).append(
                     f"resolved_at not given on any of its {events} service event(s) before as_of: every complaint counts "
                     "as unresolved and resolution times as unknown, which changes the score (send resolved_at for the "
-                    "resolved events; null only for those still open)")
+                    "resolved events, null for those still open)")
             if self.reads_satisfaction and surveys and not rated:
                 unread.setdefault(customer_id, []).append(
                     f"satisfaction not given on any of its {surveys} survey(s) before as_of: the customer counts as never "
-                    "rated, which changes the score (send each survey's score)")
+                    "rated, which changes the score (send each survey's score, null for one not answered)")
         return unread
 
     def _other_event_types(self, service_events: Sequence[Any]) -> dict[str, list[str]]:
