@@ -371,6 +371,13 @@ def test_score_history_says_which_attributes_it_did_not_use_or_did_not_get(clien
     assert warnings[0].endswith("); scored as unknown")
     assert warnings[1].startswith("event types counted as other: complaints (churnml's: complaint, ticket,")
     assert len(warnings) == 2
+    # A JSON number for a text attribute read "5.0": a CRM's code 12 never matched the trained level "12".
+    coded = {"customer_id": "a", **every, "region": 5}
+    warnings = client.post("/score_history", json={**history, "customers": [coded]}, headers=AUTH).json()["results"][0]["warnings"]
+    assert warnings[0].startswith("region '5' is not a value the models were trained with (")
+    dataset = api.history_dataset([{"customer_id": "a", "code": 12}, {"customer_id": "b", "code": 12.5}], [], [],
+                                  {"code": "categorical"})
+    assert dataset.con.execute("SELECT code FROM customers ORDER BY customer_id").df()["code"].tolist() == ["12", "12.5"]
 
 
 def test_score_history_warns_when_event_fields_the_models_read_are_left_out(client, served_store, batch) -> None:

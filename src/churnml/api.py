@@ -313,6 +313,14 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
+def _category(value: Any) -> str | None:
+    """A categorical attribute's value as text, as a CSV export gives it: JSON ``12`` (which arrives
+    as 12.0) is ``"12"``, so a CRM sending code 12 matches the trained level "12", not "12.0"."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return _text(value)
+
+
 def _sent(record: Any, name: str) -> bool:
     """Whether a request row carries field ``name``, null included (a pydantic model's set fields,
     a mapping's keys): null says "none" (still open, not answered), a missing field says nothing."""
@@ -427,7 +435,7 @@ def history_dataset(
                         raise DataError(f"customers[{i}].{column}: expected a number, got {value!r}.") from None
                 row[column] = _number(value, f"customers[{i}].{column}")
             else:
-                row[column] = None if value is None else _text(value)
+                row[column] = _category(value)
         customer_rows.append(row)
 
     def owner(record: Mapping[str, Any], where: str) -> str:
@@ -780,10 +788,10 @@ class ScoringService:
         if missing:
             warnings.append(f"not given: {', '.join(missing)}; scored as unknown, which changes the score")
         for column, levels in self.attribute_levels.items():
-            value = record.get(column)
-            if not _is_blank(value) and str(value).strip() not in levels:
+            value = _category(record.get(column))
+            if value is not None and value not in levels:
                 shown = ", ".join(sorted(levels)[:10]) + (", …" if len(levels) > 10 else "")
-                warnings.append(f"{column} {str(value).strip()!r} is not a value the models were trained with ({shown}); "
+                warnings.append(f"{column} {value!r} is not a value the models were trained with ({shown}); "
                                 "scored as unknown")
         return warnings
 
