@@ -147,14 +147,18 @@ def served_store(tmp_path_factory: pytest.TempPathFactory) -> ServedStore:
     from churnml.cli import get_app
     from churnml.generate import generate
     from churnml.labels import build_training_set
+    from churnml.train import without_identifiers
     from churnml.validate import load_dataset
 
     root = tmp_path_factory.mktemp("served_store")
     data = root / "data"
     generate(data, 1500, seed=3)
     dataset = load_dataset(data, Config())
-    training = build_training_set(dataset, "2025-09-01", Config())
+    # As `churnml train` does: the account managers' codes (too many values) are left out.
+    training, left_out = without_identifiers(build_training_set(dataset, "2025-09-01", Config()),
+                                             Config().training.max_categorical_levels)
     churn, value, names, metadata = _fit_small_models(training, (60, 40), 15, ("validation",))
+    metadata["left_out_features"] = left_out
     test = training.split("test")
     uri = f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
     snapshots, scores = root / "snapshots", root / "scores.parquet"

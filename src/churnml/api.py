@@ -365,6 +365,13 @@ def _attribute_levels(models: Any) -> dict[str, frozenset[str]]:
             for column, spec in _attribute_specs(models).items() if spec["name"] in categories}
 
 
+def _left_out_attributes(models: Any) -> list[str]:
+    """Customer columns training left out on purpose (``[training] max_categorical_levels``): a
+    feature ``customer_<column>`` is the column whose name collides with a feature's."""
+    left_out = models.metadata.get("left_out_features") or {}
+    return [name.removeprefix("customer_") if name.startswith("customer_") else name for name in left_out]
+
+
 def history_dataset(
     customers: Sequence[Any],
     transactions: Sequence[Any],
@@ -567,6 +574,7 @@ class ScoringService:
         self.value_thresholds: ValueThresholds = scores_value_thresholds(self.scores, self.config)
         self.attribute_kinds = _attribute_kinds(models)
         self.attribute_levels = _attribute_levels(models)
+        self.left_out = _left_out_attributes(models)
         used = set(models.churn.feature_names_) | set(models.value.feature_names_)
         self.reads_resolution = bool(used & set(RESOLUTION_FEATURES))
         self.reads_satisfaction = bool(used & set(SATISFACTION_FEATURES))
@@ -776,15 +784,22 @@ class ScoringService:
 
     def attribute_warnings(self, record: Mapping[str, Any]) -> list[str]:
         """What a posted customer record says about attributes the caller may not mean: keys the
-        models do not use (a typo scores as if the attribute were unknown) and attributes they use
-        that are missing or empty."""
+        models do not know (a typo scores as if the attribute were unknown), keys training left out
+        on purpose (worded apart: a full CRM record carries them on every call), and attributes
+        they use that are missing, empty or hold a value they were not trained with."""
         known = self.attribute_kinds
         unused = [k for k in record if k not in ("customer_id", "signup_date") and k not in known]
+        left_out = [k for k in unused if k in self.left_out]
+        unknown = [k for k in unused if k not in self.left_out]
         missing = [k for k in known if _is_blank(record.get(k))]
         warnings = []
-        if unused:
-            warnings.append(f"not used by the models: {', '.join(map(str, unused))} (the attributes they use: "
-                            f"{', '.join(known) or 'none'})")
+        if unknown:
+            warnings.append(f"not attributes the models know: {', '.join(map(str, unknown))} (a typo? the attributes "
+                            f"they use: {', '.join(known) or 'none'}); ignored")
+        if left_out:  # a full CRM record carries them on every call: no typo, and nothing to fix
+            warnings.append(f"left out of the models by training, so not read: {', '.join(left_out)} (more values "
+                            "than [training] max_categorical_levels: codes such as an account manager's name groups of "
+                            "customers rather than describe them)")
         if missing:
             warnings.append(f"not given: {', '.join(missing)}; scored as unknown, which changes the score")
         for column, levels in self.attribute_levels.items():
