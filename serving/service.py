@@ -299,8 +299,16 @@ class ModelInfo(BaseModel):
     attributes: dict[str, str] = Field(default_factory=dict, description=(
         "Customer attributes the models use -> numeric or categorical: the keys /score_history reads from each "
         "customer record."), json_schema_extra={"example": {"region": "categorical", "product_tier": "categorical"}})
+    model_age_days: Optional[int] = Field(default=None, description=(
+        "Days from the models' training as-of date (the older model's) to today."), json_schema_extra={"example": 45})
+    max_model_age_days: int = Field(default=120, description="[monitoring] max_model_age_days: older models get a warning.",
+                                    json_schema_extra={"example": 120})
+    scores_age_days: int = Field(default=0, description=(
+        "Days from scores_as_of to today; past the horizon the scores predict a window that has ended (a warning)."),
+        json_schema_extra={"example": 3})
     warnings: list[str] = Field(default_factory=list, description=(
-        "What to know about the loaded models: champions from different training runs; also in the server's start-up log."),
+        "What to know about the loaded models: champions from different training runs, models older than "
+        "max_model_age_days, scores older than the horizon; also in the server's start-up log."),
         json_schema_extra={"example": []})
 
 

@@ -345,6 +345,18 @@ def test_model_info(client) -> None:
     assert set(info["test_metrics"]["churn"]) == set(api.CHURN_TEST_METRICS)
     assert 0.5 < info["test_metrics"]["churn"]["roc_auc"] <= 1
     assert info["scores_as_of"] == "2025-12-01" and info["customers"] > 100
+    # Models past [monitoring] max_model_age_days, and scores past their horizon, went unsaid.
+    today = pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()
+    assert info["model_age_days"] == (today - pd.Timestamp("2025-09-01")).days > 120 == info["max_model_age_days"]
+    assert info["scores_age_days"] == (today - pd.Timestamp("2025-12-01")).days > 90
+    assert info["warnings"] == [
+        f"the models were trained on data up to 2025-09-01, {info['model_age_days']} days ago, more than [monitoring] "
+        "max_model_age_days (120): customers may behave differently by now. Retrain (`churnml train DATA --as-of DATE`) "
+        "and restart the server.",
+        f"the scores are as of 2025-12-01, {info['scores_age_days']} days ago, more than the 90-day horizon they predict: "
+        "/score and /retention_list answer for a window that has ended. Write a new snapshot (`churnml score DATA "
+        "--as-of DATE --out FILE`) and restart the server."]
+    assert client.get("/readyz").status_code == 200
 
 
 def test_score_history_says_which_attributes_it_did_not_use_or_did_not_get(client, served_store) -> None:

@@ -897,7 +897,20 @@ class ScoringService:
             "scores_as_of": self._as_of_text,
             "customers": len(self.scores),
             "attributes": dict(self.attribute_kinds),
+            **self.ages(),
             "warnings": self.model_warnings(),
+        }
+
+    def ages(self, today: date | None = None) -> dict[str, Any]:
+        """Days from the models' training as-of date (the older model's) and from the scores' as-of
+        date to ``today`` (UTC), with ``[monitoring] max_model_age_days``. The API said nothing when
+        its models were past that age or its snapshot predicted a window that had ended."""
+        today = today or datetime.now(timezone.utc).date()
+        oldest = self._trained_as_of()
+        return {
+            "model_age_days": (pd.Timestamp(today) - oldest).days if oldest is not None else None,
+            "max_model_age_days": self.config.monitoring.max_model_age_days,
+            "scores_age_days": (pd.Timestamp(today) - self.as_of).days,
         }
 
     @property
@@ -905,9 +918,32 @@ class ScoringService:
         """Whether the churn and value models come from one training run (a pair graded together)."""
         return self.models.metadata.get("value_run_id", self.models.run_id) == self.models.run_id
 
-    def model_warnings(self) -> list[str]:
-        """What an operator should know about the loaded models, for ``/model`` and the start-up log."""
+    def _trained_as_of(self) -> pd.Timestamp | None:
+        """The training as-of date of the older of the two models (None for models that lack it)."""
+        trained = [value for value in (self.models.metadata.get("as_of"),
+                                       (self.models.metadata.get("value_run") or {}).get("as_of")) if value]
+        return min(pd.Timestamp(value) for value in trained) if trained else None
+
+    def model_warnings(self, today: date | None = None) -> list[str]:
+        """What an operator should know about the loaded models and scores, for ``/model`` and the
+        start-up log: champions from different runs, models past ``[monitoring] max_model_age_days``
+        (as ``churnml score`` warns), scores older than the horizon they predict."""
+        ages = self.ages(today)
+        horizon = self.models.metadata.get("horizon_days") or self.config.problem.horizon_days
         warnings = []
+        if ages["model_age_days"] is not None and ages["model_age_days"] > ages["max_model_age_days"]:
+            warnings.append(
+                f"the models were trained on data up to {self._trained_as_of():%Y-%m-%d}, {ages['model_age_days']} days "
+                "ago, more than [monitoring] "
+                f"max_model_age_days ({ages['max_model_age_days']}): customers may behave differently by now. Retrain "
+                "(`churnml train DATA --as-of DATE`) and restart the server."
+            )
+        if ages["scores_age_days"] > horizon:
+            warnings.append(
+                f"the scores are as of {self._as_of_text}, {ages['scores_age_days']} days ago, more than the "
+                f"{horizon}-day horizon they predict: /score and /retention_list answer for a window that has ended. "
+                "Write a new snapshot (`churnml score DATA --as-of DATE --out FILE`) and restart the server."
+            )
         if not self.same_run:
             warnings.append(
                 f"{tracking.CHURN_MODEL_NAME} v{self.models.churn_version} and {tracking.VALUE_MODEL_NAME} "
