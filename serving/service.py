@@ -6,7 +6,8 @@ Endpoints (all but ``/livez``, ``/readyz``, ``/healthz`` and the docs page need
 * ``POST /score``           precomputed scores of customers in the latest snapshot
 * ``POST /score_history``   score posted histories with the batch feature and scoring code
 * ``POST /retention_list``  the retention list over the latest scores
-* ``GET  /model``           versions, aliases, training as-of date, test metrics, grade
+* ``GET  /model``           versions, aliases, training as-of date, test metrics, grade (each model's from
+  its own run), the models' and the scores' age, and warnings (also logged at start-up)
 
 Start with ``churnml serve`` (or ``bentoml serve`` in this folder with ``CHURNML_API_KEY`` set).
 Start-up loads the models by alias and the newest snapshot once; it refuses to start, naming the

@@ -76,7 +76,9 @@ def serve_command(
     /livez, /readyz, /healthz and the docs page needs `Authorization: Bearer <key>`, /metrics
     included: the key is CHURNML_API_KEY, or, when that is unset, a new random key printed once here.
 
-    The models, the snapshot and the port are checked before the server starts; should the worker
+    The server log and GET /model warn when the two champions come from different training runs,
+    when the models are older than [monitoring] max_model_age_days, or the snapshot older than the
+    horizon. The models, the snapshot and the port are checked before the server starts; should the worker
     still fail to load them, the server stops with the error and exit code 2. The models are
     loaded once: after `churnml promote` (or a training run that promotes), write a new snapshot
     with `churnml score` and restart the server.
