@@ -365,11 +365,12 @@ def _attribute_levels(models: Any) -> dict[str, frozenset[str]]:
             for column, spec in _attribute_specs(models).items() if spec["name"] in categories}
 
 
-def _left_out_attributes(models: Any) -> list[str]:
-    """Customer columns training left out on purpose (``[training] max_categorical_levels``): a
-    feature ``customer_<column>`` is the column whose name collides with a feature's."""
+def _left_out_attributes(models: Any) -> frozenset[str]:
+    """Customer columns training left out on purpose (``[training] max_categorical_levels``), by
+    feature name and, since a feature ``customer_<column>`` is a column whose name collides with a
+    feature's, by that column's name too."""
     left_out = models.metadata.get("left_out_features") or {}
-    return [name.removeprefix("customer_") if name.startswith("customer_") else name for name in left_out]
+    return frozenset(left_out) | {name.removeprefix("customer_") for name in left_out}
 
 
 def history_dataset(
