@@ -730,6 +730,9 @@ def test_blank_rows_of_a_spreadsheet_export_are_skipped_not_set_aside(tmp_path: 
     assert ds.summary["tables"]["transactions"]["quarantined"] == {"missing customer_id": 1}
     assert ds.summary["tables"]["transactions"]["blank_rows_skipped"] == 3
     assert ds.summary["tables"]["customers"]["blank_rows_skipped"] == 1
+    # validate says so (the count was in the summary only).
+    shown = CliRunner().invoke(get_app(), ["validate", str(folder), "--quarantine-dir", str(tmp_path / "q")])
+    assert "Skipped 1 empty row(s) of customers, 3 empty row(s) of transactions (every field blank" in " ".join(shown.output.split())
 
 
 def test_set_aside_rows_show_their_values_as_written(tmp_path: Path) -> None:

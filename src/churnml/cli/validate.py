@@ -48,6 +48,10 @@ def show_summary(dataset: Dataset) -> None:
         f"({summary['share_without_transactions']:.1%}) with no transactions. "
         f"Data ends {str(summary['data_end']).removesuffix(' 00:00:00')}."
     )
+    blank = {name: stats["blank_rows_skipped"] for name, stats in summary["tables"].items() if stats.get("blank_rows_skipped")}
+    if blank:  # not set aside (nothing in them to find), but not silently gone either
+        console.print(f"Skipped {', '.join(f'{n:,} empty row(s) of {name}' for name, n in blank.items())} "
+                      "(every field blank, as spreadsheet exports leave them); they are not counted as rows read.")
     for note in summary.get("notes", []):
         console.print(f"Note: {note}")
 
