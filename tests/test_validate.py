@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import tempfile
 from pathlib import Path
@@ -689,6 +690,16 @@ def test_input_encoding_reads_windows_exports_beside_utf8_files(tmp_path: Path) 
     assert sorted(ds.con.execute("SELECT category FROM transactions").df()["category"]) == ["Bücher", "Café"]
     copies = [p for p in (Path(tempfile.gettempdir()) / "churnml-text").glob(f".customers.csv.*-{os.getpid()}.*.tmp")]
     assert copies  # the UTF-8 copy lives as long as the process reads it
+
+
+def test_a_gzipped_windows_export_is_read_with_its_encoding(tmp_path: Path) -> None:
+    folder = tmp_path / "gz"
+    folder.mkdir()
+    with gzip.open(folder / "customers.csv.gz", "wb") as out:
+        out.write("customer_id;region\nC1;Köln €\n".encode("cp1252"))
+    (folder / "transactions.csv").write_text("customer_id,timestamp,amount\nC1,2021-01-01,5\n")
+    ds = load_dataset(folder, config_from_dict({"input": {"encoding": "cp1252"}}))
+    assert clean(ds, "customers")["region"].tolist() == ["Köln €"]
 
 
 def test_utf16_csv_is_read_with_its_encoding(tmp_path: Path) -> None:

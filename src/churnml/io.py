@@ -218,7 +218,7 @@ def utf8_text(file: Path, encoding: str, folder: str = "") -> Path:
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     lines = 0
     try:
-        with open(file, "rb") as source, os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+        with _open_bytes(file) as source, os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
             while True:
                 chunk = source.read(_CHUNK)
                 try:
@@ -240,7 +240,7 @@ def _is_utf8(file: Path) -> bool:
     """Whether the whole of ``file`` decodes as UTF-8 and holds no NUL byte, which UTF-8 text
     never does and UTF-16 text does (read in chunks; stops at the first error)."""
     decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
-    with open(file, "rb") as source:
+    with _open_bytes(file) as source:
         while chunk := source.read(_CHUNK):
             if b"\0" in chunk:
                 return False
@@ -253,6 +253,11 @@ def _is_utf8(file: Path) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+def _open_bytes(file: Path) -> Any:
+    """``file`` opened for reading bytes, decompressed when it is gzipped (``.csv.gz``)."""
+    return gzip.open(file, "rb") if file.suffix == ".gz" else open(file, "rb")
 
 
 def _unlink(path: Path) -> None:
