@@ -8,7 +8,7 @@ import pytest
 
 from churnml.config import Config
 from churnml.errors import ConfigError, DataError
-from churnml.targeting import LIST_COLUMNS, retention_list
+from churnml.targeting import CONTROL_ACTION, LIST_COLUMNS, retention_list
 
 
 def make_scores(n: int = 200, seed: int = 0) -> pd.DataFrame:
@@ -292,13 +292,31 @@ def test_exclusion_ids_written_another_way_still_exclude_and_are_reported() -> N
     scores = make_scores()
     full = retention_list(scores, contact_cost=5, success_rate=0.3)
     first, second = full.customers["customer_id"].iloc[[0, 1]]
-    barred = {f"00{first}".upper(), second, "ghost"}
+    barred = {f"00{first}".upper(), second, second.lower(), "ghost"}  # both ways of writing `second`: neither unmatched
     result = retention_list(scores, contact_cost=5, success_rate=0.3, exclude=barred)
     assert not {first, second} & set(result.customers["customer_id"])
     assert result.summary.excluded == 2
     assert result.summary.excluded_loosely == ((f"00{first}".upper(), first),)
     assert result.summary.exclude_unmatched == ("ghost",)
     assert result.summary.to_dict()["excluded_loosely"] == 1 and result.summary.to_dict()["exclude_unmatched"] == 1
+
+
+def test_a_budget_skips_a_contact_it_cannot_pay_for_cheaper_ones_below() -> None:
+    # Calls at 40 and e-mails at 0.5: the list stopped at the first call the rest of the budget
+    # could not pay, and left it unspent though e-mails further down fitted.
+    scores = pd.DataFrame({
+        "customer_id": ["A", "B", "C", "D"], "segment": ["potential", "high_value_at_risk", "potential", "potential"],
+        "churn_probability": 0.5, "predicted_value": 100.0, "value_at_risk": [1000.0, 900.0, 500.0, 400.0], "reasons": "",
+    })
+    config = Config().replace(targeting={"contact_costs": {"high_value_at_risk": 40.0, "potential": 0.5}})
+    assert retention_list(scores, success_rate=0.3, config=config).customers["customer_id"].tolist() == ["A", "B", "C", "D"]
+    paid = retention_list(scores, budget=30, success_rate=0.3, config=config)
+    assert paid.customers["customer_id"].tolist() == ["A", "C", "D"]
+    assert paid.summary.limited_by == "budget" and paid.summary.total_cost == 1.5
+    # One cost for all: the list is still the top of the ranking.
+    many = make_scores(400)
+    uniform = retention_list(many, budget=100, contact_cost=5, success_rate=0.3).customers
+    assert uniform["customer_id"].tolist() == retention_list(many, contact_cost=5, success_rate=0.3).customers["customer_id"].head(20).tolist()
 
 
 def test_a_holdout_marks_a_control_group_that_costs_and_saves_nothing() -> None:
@@ -308,8 +326,14 @@ def test_a_holdout_marks_a_control_group_that_costs_and_saves_nothing() -> None:
     plain = retention_list(scores, contact_cost=5, success_rate=0.3)
     held = retention_list(scores, contact_cost=5, success_rate=0.3, holdout=0.2)
     customers = held.customers
-    assert list(customers.columns) == [*LIST_COLUMNS, "group"] and "group" not in plain.customers.columns
+    assert list(customers.columns) == [*LIST_COLUMNS[:2], "group", *LIST_COLUMNS[2:]] and "group" not in plain.customers.columns
     control = customers["group"] == "control"
+    # A control row says not to call, costs nothing and expects nothing, so the columns add up
+    # to the summary: before, it carried the segment's call, its cost and its benefit.
+    assert (customers.loc[control, "suggested_action"] == CONTROL_ACTION).all()
+    assert (customers.loc[control, ["contact_cost", "expected_benefit"]] == 0).all().all()
+    assert customers["contact_cost"].sum() == pytest.approx(held.summary.total_cost)
+    assert customers["expected_benefit"].sum() == pytest.approx(held.summary.expected_net_benefit, abs=0.01 * len(customers))
     assert set(customers["group"]) == {"contact", "control"} and held.summary.control == int(control.sum())
     assert 0.15 < control.mean() < 0.25
     assert customers["rank"].tolist() == plain.customers["rank"].tolist()                 # the same list, marked

@@ -67,7 +67,11 @@ when the scores have them). ``value_if_retained`` = ``predicted_value + value_at
 customer brings over the horizon if they stay; ``predicted_value`` is that times 1 - p."""
 OPTIONAL_COLUMNS: tuple[str, ...] = ("as_of", "risk_tier", "lifecycle_stage")
 GROUP_COLUMN = "group"
-"""With a holdout, the last column of a list: ``contact`` or ``control`` (not to be contacted)."""
+"""With a holdout, the column after ``customer_id``: ``contact`` or ``control`` (not to be
+contacted). A control row costs nothing, expects no benefit and its action says not to call: as
+the last column after the reasons, with the segment's call as its action, a call centre would
+have called them, and the columns did not add up to the summary."""
+CONTROL_ACTION = "Do not contact: control group (it measures what the contacts achieve)"
 DECIMALS = {"churn_probability": 4, "value_if_retained": 2, "predicted_value": 2, "value_at_risk": 2, "contact_cost": 2,
             "expected_benefit": 2}
 """Rounding of the list's numbers: a probability to 0.01 %, money to the cent."""
@@ -248,7 +252,8 @@ def retention_list(
     scores : pandas.DataFrame
         A scores table (:func:`churnml.scoring.score`); needs :data:`REQUIRED_COLUMNS`.
     budget : float, optional
-        Total contact cost allowed; the list stops before exceeding it (control customers cost nothing).
+        Total contact cost allowed, paid in rank order; a contact the rest cannot pay is skipped
+        for cheaper ones further down (control customers cost nothing).
     max_customers : int, optional
         At most this many customers to contact (control customers come on top).
     contact_cost : float, optional
@@ -346,17 +351,16 @@ def retention_list(
                  if "as_of" in scores.columns else np.full(len(index), ""))
         control = control_group(scores["customer_id"].iloc[index].astype(str), dates, holdout)
     limited_by = "none"
-    limit = len(index)
     if budget is not None:
-        # The list is a prefix of the ranking: it stops at the first contact the budget cannot pay.
-        affordable = int(np.searchsorted(np.cumsum(np.where(control, 0.0, cost[index])), budget + 1e-9, side="right"))
-        if affordable < limit:
-            limit, limited_by = affordable, "budget"
+        fits = _within_budget(cost[index], control, budget)
+        if not fits.all():
+            limited_by = "budget"
+        index, control = index[fits], control[fits]
     if max_customers is not None:
         within = int(np.searchsorted(np.cumsum(~control), max_customers, side="right"))
-        if within < limit:
-            limit, limited_by = within, "max_customers"
-    index, control = index[:limit], control[:limit]
+        if within < len(index):
+            limited_by = "max_customers"
+        index, control = index[:within], control[:within]
 
     chosen = scores.iloc[index]
     predicted_value = pd.to_numeric(chosen["predicted_value"]).to_numpy(dtype=float)
@@ -379,7 +383,9 @@ def retention_list(
     })
     customers = customers.drop(columns=[c for c in OPTIONAL_COLUMNS if c not in scores.columns])
     if holdout > 0:
-        customers[GROUP_COLUMN] = np.where(control, "control", "contact")
+        customers.insert(2, GROUP_COLUMN, np.where(control, "control", "contact"))
+        customers.loc[control, ["contact_cost", "expected_benefit"]] = 0.0
+        customers.loc[control, "suggested_action"] = CONTROL_ACTION
 
     contacted = index[~control]
     total_cost = float(cost[contacted].sum())
@@ -441,9 +447,32 @@ def match_ids(customer_ids: pd.Series, listed: Iterable[str]) -> tuple[np.ndarra
     loose_keys = loose_ids(ids)
     loose = ~exact & loose_keys.isin(wanted).to_numpy()
     pairs = tuple((wanted[key], scored) for key, scored in zip(loose_keys[loose], ids[loose]))
-    found = {wanted[key] for key in loose_keys[loose]}
-    unmatched = tuple(item for item, key in zip(rest, loose_ids(pd.Series(rest, dtype=str))) if wanted[key] not in found)
+    # An id that matches a customer loosely is not unmatched, even when another way of writing it
+    # matched that customer exactly (the list had both 'C0003548' and 'c0003548').
+    matched = set(loose_keys[exact | loose])
+    unmatched = tuple(item for item, key in zip(rest, loose_ids(pd.Series(rest, dtype=str))) if key not in matched)
     return exact | loose, pairs, unmatched
+
+
+def _within_budget(costs: np.ndarray, control: np.ndarray, budget: float) -> np.ndarray:
+    """Which of the ranked candidates the budget pays for, best first: each contact that still
+    fits, skipping one that does not (a cheaper one further down may). Control customers cost
+    nothing and come with the contacts ranked around them, as far down as a contact was paid.
+    With one cost for all this is a prefix of the ranking; with a 40 call among 0.5 e-mails the
+    list used to stop at the first call it could not pay and leave most of the budget unspent."""
+    fits = np.zeros(len(costs), dtype=bool)
+    left = budget + 1e-9
+    cheapest = float(costs[~control].min()) if (~control).any() else 0.0
+    for i in range(len(costs)):
+        if control[i]:
+            fits[i] = costs[i] <= left
+        elif costs[i] <= left:
+            fits[i] = True
+            left -= costs[i]
+        if left < cheapest:  # nothing further down can be paid
+            fits[i + 1:] = control[i + 1:] & (costs[i + 1:] <= left)
+            break
+    return fits
 
 
 def control_group(customer_ids: Iterable[str], as_of: Iterable[str], share: float) -> np.ndarray:

@@ -391,8 +391,8 @@ def retention_list_command(
     - OUT: rank, customer_id, as_of, segment, segment_name, risk_tier, lifecycle_stage,
       churn_probability, value_if_retained, predicted_value (value_if_retained × (1 −
       churn_probability)), value_at_risk (value_if_retained × churn_probability), contact_cost
-      (the segment's), expected_benefit, reasons, suggested_action, and with --holdout group
-      (contact / control) (CSV unless OUT ends in .xlsx or .parquet or --format
+      (the segment's), expected_benefit, reasons, suggested_action; with --holdout a column group
+      (contact / control) after customer_id, control rows costing 0 with the action "Do not contact" (CSV unless OUT ends in .xlsx or .parquet or --format
       says so; a CSV is UTF-8 with a byte-order mark, so that spreadsheets show accents and €
       right; an Excel workbook opens in columns in any locale, where a comma CSV may not);
       money in the currency of your amounts, over the horizon (90 days by default);
