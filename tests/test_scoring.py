@@ -383,6 +383,13 @@ def test_cli_scores_with_the_champion_from_mlflow(sample_dir: Path, tmp_path: Pa
 
     from_excel = churn_io.read_table(tmp_path / "list.xlsx")
     assert pd.api.types.is_datetime64_any_dtype(from_excel["as_of"])  # a date cell, as spreadsheets sort and filter it
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(tmp_path / "list.xlsx").active
+    header = [cell.value for cell in sheet[1]]
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref
+    assert sheet.cell(row=2, column=header.index("as_of") + 1).number_format == "yyyy-mm-dd"  # not 00:00:00
+    assert sheet.cell(row=2, column=header.index("value_at_risk") + 1).number_format == "#,##0.00"
     from_excel["as_of"] = from_excel["as_of"].dt.strftime("%Y-%m-%d")
     from_csv = churn_io.read_table(tmp_path / "list2.csv")
     pd.testing.assert_frame_equal(from_excel, from_csv, check_dtype=False)  # the same list as the CSV with the same exclusion

@@ -512,11 +512,35 @@ def write_table(frame: pd.DataFrame, path: str | Path, fmt: str | None = None, s
         if fmt == "csv":
             frame.to_csv(tmp, index=False, encoding="utf-8-sig" if spreadsheet else "utf-8")
         elif fmt == "xlsx":
-            with pd.ExcelWriter(tmp, engine="openpyxl", date_format="YYYY-MM-DD", datetime_format="YYYY-MM-DD") as book:
-                frame.to_excel(book, index=False, sheet_name="churnml")  # dates shown as dates, not "00:00:00"
+            with pd.ExcelWriter(tmp, engine="openpyxl") as book:
+                frame.to_excel(book, index=False, sheet_name="churnml")
+                _format_sheet(book.sheets["churnml"], frame)
         else:
             frame.to_parquet(tmp, index=False)
     return path
+
+
+_MONEY = ("value_if_retained", "predicted_value", "value_at_risk", "contact_cost", "expected_benefit", "current_value")
+
+
+def _format_sheet(sheet: Any, frame: pd.DataFrame) -> None:
+    """Make a written sheet readable as opened: the header frozen and filterable, columns as wide
+    as their contents (up to 60 characters), dates as dates (pandas wrote "2026-01-01 00:00:00"),
+    money with two decimals and thousands, probabilities as percentages."""
+    sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = sheet.dimensions
+    for i, column in enumerate(frame.columns, start=1):
+        letter = sheet.cell(row=1, column=i).column_letter
+        values = frame[column].head(500)
+        if pd.api.types.is_datetime64_any_dtype(values):
+            fmt, width = "yyyy-mm-dd", 10
+        else:
+            fmt = "#,##0.00" if column in _MONEY else "0.00%" if column == "churn_probability" else None
+            width = int(values.astype(str).str.len().max()) if len(values) else 0
+        sheet.column_dimensions[letter].width = min(max(width, len(str(column))) + 2, 60)
+        if fmt:
+            for (cell,) in sheet.iter_rows(min_row=2, min_col=i, max_col=i):
+                cell.number_format = fmt
 
 
 class TableWriter:

@@ -356,7 +356,7 @@ def _score_on_spark(
 @command("retention-list")
 def retention_list_command(
     scores: Annotated[Path, typer.Argument(metavar="SCORES", help="Scores file written by `churnml score` (.parquet or .csv).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Retention list to write (.csv or .parquet).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Retention list to write: .csv, .xlsx (an Excel workbook) or .parquet.")],
     budget: Annotated[Optional[float], typer.Option("--budget", help="Total contact cost allowed; the list stops before exceeding it [default: no limit].")] = None,
     max_customers: Annotated[Optional[int], typer.Option("--max-customers", help="At most this many customers [default: no limit].")] = None,
     contact_cost: Annotated[
