@@ -393,7 +393,11 @@ def test_cli_scores_with_the_champion_from_mlflow(sample_dir: Path, tmp_path: Pa
     from_excel["as_of"] = from_excel["as_of"].dt.strftime("%Y-%m-%d")
     from_csv = churn_io.read_table(tmp_path / "list2.csv")
     pd.testing.assert_frame_equal(from_excel, from_csv, check_dtype=False)  # the same list as the CSV with the same exclusion
-    assert json.loads((tmp_path / "list.xlsx.json").read_text())["excluded"] == 1
+    listed = json.loads((tmp_path / "list.xlsx.json").read_text())
+    assert listed["excluded"] == 1 and listed["as_of"] == "2025-12-01"  # "next 90 days" from when
+    page = tmp_path / "list.html"
+    assert runner.invoke(get_app(), ["report", "--list", "list.xlsx", "--out", str(page)]).exit_code == 0
+    assert "2025-12-01 (the money is over 2025-12-01 to 2026-02-28)" in page.read_text()
     wrong_suffix = runner.invoke(get_app(), ["score", str(sample_dir), "--as-of", "2025-12-01", "--out", "s.xlsx"])
     assert wrong_suffix.exit_code == 2 and "churnml writes Parquet or CSV here, not .xlsx" in " ".join(wrong_suffix.stderr.split())
     wrong = runner.invoke(get_app(), ["retention-list", "scores.csv", "--out", "list3.csv", "--exclude", "wrong.csv"])

@@ -617,6 +617,11 @@ def list_report(customers: pd.DataFrame, summary: Mapping[str, Any], config: Con
     sections = [_section("overview", "Overview", _key_values([
         ("customers on the list", f"{len(customers):,}"),
         ("from scores", summary.get("scores", "?")),
+        # "next 90 days" needs a start: the scores' as-of date and the window the money is over.
+        *([("as of", f"{summary['as_of']}" + (f" (the money is over {summary['as_of']} to "
+                                               f"{pd.Timestamp(summary['as_of']) + pd.Timedelta(days=summary['horizon_days'] - 1):%Y-%m-%d})"
+                                               if summary.get("horizon_days") else ""))]
+          if summary.get("as_of") else []),
         ("assumptions", f"contact cost {contact_cost_text(contact_cost, summary.get('contact_costs') or {}, names)}, "
                         f"success rate {success_rate:g}"),
     ]))]

@@ -404,6 +404,8 @@ def retention_list_command(
     loyal_high_value ("reward, do not disturb") is left out unless --segment names it
     ([targeting] skip_segments in --config; offers per segment: [segments.actions]).
     """
+    import pandas as pd
+
     from churnml import io
     from churnml.cli.report import refuse_a_list, scores_horizon
     from churnml.targeting import retention_list
@@ -432,7 +434,8 @@ def retention_list_command(
     )
     horizon = scores_horizon(scores, cfg.problem.horizon_days)
     written = io.write_table(result.customers, out, fmt, spreadsheet=True)
-    summary_path = io.write_json({"scores": str(scores), "horizon_days": horizon,
+    dates = pd.to_datetime(table["as_of"]).dt.strftime("%Y-%m-%d").unique() if "as_of" in table.columns else []
+    summary_path = io.write_json({"scores": str(scores), "as_of": dates[0] if len(dates) == 1 else None, "horizon_days": horizon,
                                   "exclude_files": [str(path) for path in exclude or []], **result.summary.to_dict()},
                                  out.with_name(out.name + ".json"))
     show_retention_summary(result, cfg, horizon_days=horizon)
