@@ -147,8 +147,8 @@ def test_resolve_unknown_segment() -> None:
     with pytest.raises(ConfigError) as info:
         resolve_segment("vip")
     assert str(info.value) == (
-        "Unknown segment 'vip'. Valid segments: "
-        "high_value_at_risk, loyal_high_value, potential, dormant, fleeing_low_value."
+        "Unknown segment 'vip'. Valid segments: high_value_at_risk (High-value at risk), loyal_high_value "
+        "(Loyal high-value), potential (Potential), dormant (Dormant), fleeing_low_value (Fleeing low-value)."
     )
 
 

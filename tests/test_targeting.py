@@ -163,7 +163,8 @@ def test_ties_are_broken_by_customer_id() -> None:
         ({"budget": float("nan")}, "Budget must be a number, got nan."),
         (
             {"segments": ["vip"]},
-            "Unknown segment 'vip'. Valid segments: high_value_at_risk, loyal_high_value, potential, dormant, fleeing_low_value.",
+            "Unknown segment 'vip'. Valid segments: high_value_at_risk (High-value at risk), loyal_high_value (Loyal "
+            "high-value), potential (Potential), dormant (Dormant), fleeing_low_value (Fleeing low-value).",
         ),
     ],
 )

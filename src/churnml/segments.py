@@ -51,6 +51,7 @@ Lifecycle stage (from tenure and spend trend)
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -359,9 +360,15 @@ def resolve_segment(name: str, config: Config | None = None) -> str:
     -------
     >>> resolve_segment("High-value at risk")
     'high_value_at_risk'
+    >>> resolve_segment("high value at risk")
+    'high_value_at_risk'
     """
-    wanted = name.strip().casefold()
-    for key, display in segment_names(config).items():
-        if wanted in (key.casefold(), display.casefold()):
+    def plain(text: str) -> str:  # "High-value at risk", "high value at risk", "high_value_at_risk" alike
+        return " ".join(re.split(r"[\s_-]+", text.strip().casefold()))
+
+    names = segment_names(config)
+    for key, display in names.items():
+        if plain(name) in (plain(key), plain(display)):
             return key
-    raise ConfigError(f"Unknown segment {name!r}. Valid segments: {', '.join(SEGMENTS)}.")
+    raise ConfigError(f"Unknown segment {name!r}. Valid segments: "
+                      f"{', '.join(f'{key} ({display})' for key, display in names.items())}.")
