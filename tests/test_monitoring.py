@@ -415,6 +415,17 @@ def test_evaluate_measures_a_list_against_its_control_group(use_trained_store, t
     from_workbook = runner.invoke(get_app(), ["evaluate", str(workbook), str(use_trained_store.data)], terminal_width=200)
     assert from_workbook.exit_code == 0, _text(from_workbook)
     assert f"Uplift (control churn rate minus contacted): {uplift:+.1f} percentage points" in " ".join(from_workbook.output.split())
+    # Against data that lacks a third of the list's customers (another export): said, not silent.
+    fewer = tmp_path / "fewer"
+    shutil.copytree(use_trained_store.data, fewer)
+    customers = pd.read_parquet(fewer / "customers.parquet")
+    customers[~customers["customer_id"].isin(table["customer_id"].iloc[::3])].to_parquet(fewer / "customers.parquet")
+    partial = runner.invoke(get_app(), ["evaluate", str(listing), str(fewer)], terminal_width=200)
+    assert partial.exit_code == 0, _text(partial)
+    missing = len(table["customer_id"].iloc[::3])
+    assert (f"{missing:,} of {len(table):,} listed customers are not in the population of DATA at "
+            in " ".join(partial.stderr.split()))
+    assert "listed customers are not in the population" not in result.stderr  # the matching data: no warning
     # Not against labels of another churn definition (no churn_events): the list's scores name their models.
     no_closures = tmp_path / "no_closures"
     shutil.copytree(use_trained_store.data, no_closures, ignore=shutil.ignore_patterns("churn_events.*"))

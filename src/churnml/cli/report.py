@@ -109,6 +109,13 @@ def _evaluate_campaign(path: Path, table: pd.DataFrame, data: Path, cfg: Any) ->
     for row in groups.itertuples(index=False):
         shown.add_row(row.group, f"{row.customers:,}", f"{row.labelled:,}", f"{row.churned:,}", f"{row.churn_rate:.1%}")
     console.print(shown)
+    listed, labelled = int(groups["customers"].sum()), int(groups["labelled"].sum())
+    if labelled < 0.9 * listed:
+        # Another generation of the data (a re-export, other ids) left half the list unlabelled, and
+        # the uplift on the rest read as a result without a word.
+        warn(f"{listed - labelled:,} of {listed:,} listed customers are not in the population of DATA at "
+             f"{as_of:%Y-%m-%d}: is DATA the data the list's scores came from? The figures below count the other "
+             f"{labelled:,} only.")
     rate = outcome["success_rate"]
     points = {k: 100 * outcome[k] for k in ("uplift", "uplift_low", "uplift_high")}
     if rate != rate:
