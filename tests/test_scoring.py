@@ -337,6 +337,7 @@ def test_cli_scores_with_the_champion_from_mlflow(sample_dir: Path, tmp_path: Pa
     result = runner.invoke(get_app(), ["retention-list", "scores.csv", "--out", "list.csv", "--budget", "50"])
     assert result.exit_code == 0, result.output
     assert "Retention list" in result.output
+    assert "value at risk, no contact (next 90 days)" in result.output
     listed = pd.read_csv(tmp_path / "list.csv")
     assert 0 < len(listed) <= 10
     # 80 columns: ids and numbers stay whole; the reasons are listed under the table.

@@ -341,6 +341,9 @@ def test_a_holdout_marks_a_control_group_that_costs_and_saves_nothing() -> None:
     contacted = customers[~control]
     assert held.summary.total_cost == pytest.approx(contacted["contact_cost"].sum())
     assert held.summary.expected_value_saved == pytest.approx(0.3 * contacted["value_at_risk"].sum(), rel=1e-6)
+    # What the contacted customers take with them if nobody calls ("what do we lose if we do nothing?").
+    assert held.summary.value_at_risk == pytest.approx(contacted["value_at_risk"].sum(), rel=1e-6)
+    assert held.summary.to_dict()["value_at_risk"] == held.summary.value_at_risk
     assert held.summary.by_segment["customers"].sum() == len(contacted)
     assert held.summary.to_dict()["holdout"] == 0.2 and held.summary.to_dict()["control"] == held.summary.control
     # Deterministic, independent of the order of the scores and of the rest of the list.

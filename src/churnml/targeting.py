@@ -100,6 +100,9 @@ class RetentionSummary:
         filled in with ``contact_cost``).
     total_cost : float
         The sum of the selected customers' contact costs.
+    value_at_risk : float
+        Sum of ``value_at_risk`` over the contacted customers: what they are expected to take
+        with them if nobody calls (the value saved is ``success_rate`` of it).
     expected_value_saved : float
         Sum of ``value_at_risk × success_rate`` over the list.
     expected_net_benefit : float
@@ -129,6 +132,7 @@ class RetentionSummary:
     contact_cost: float
     success_rate: float
     total_cost: float
+    value_at_risk: float
     expected_value_saved: float
     expected_net_benefit: float
     roi: float | None
@@ -150,7 +154,7 @@ class RetentionSummary:
             "budget", "max_customers", "segments", "min_value",
             "scored", "skipped", "excluded", "excluded_loosely", "exclude_unmatched", "candidates", "selected", "holdout", "control", "limited_by",
             "contact_cost", "contact_costs", "success_rate",
-            "total_cost", "expected_value_saved", "expected_net_benefit", "roi",
+            "total_cost", "value_at_risk", "expected_value_saved", "expected_net_benefit", "roi",
         )}
         out["segments"] = list(self.segments)
         out["excluded_loosely"] = len(self.excluded_loosely)
@@ -389,7 +393,8 @@ def retention_list(
 
     contacted = index[~control]
     total_cost = float(cost[contacted].sum())
-    saved = float((value_at_risk[contacted] * success_rate).sum())
+    at_risk = float(value_at_risk[contacted].sum())
+    saved = at_risk * success_rate
     net = saved - total_cost
     by_segment = _by_segment(customers[~control], success_rate, names, actions)
     customers = customers.round(DECIMALS)  # the totals use the unrounded numbers
@@ -402,6 +407,7 @@ def retention_list(
         contact_cost=float(contact_cost),
         success_rate=float(success_rate),
         total_cost=total_cost,
+        value_at_risk=at_risk,
         expected_value_saved=saved,
         expected_net_benefit=net,
         roi=net / total_cost if total_cost > 0 else None,

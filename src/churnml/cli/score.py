@@ -96,6 +96,8 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, hor
         headline.add_row("budget", f"{summary.budget:,.2f}")
     headline.add_row("total contact cost", f"{summary.total_cost:,.2f}")
     horizon = horizon_days or config.problem.horizon_days
+    # "What do we lose if we do nothing?": the list's value at risk, of which contacts save a share.
+    headline.add_row(f"value at risk, no contact (next {horizon} days)", f"{summary.value_at_risk:,.2f}")
     headline.add_row(f"expected value saved (next {horizon} days)", f"{summary.expected_value_saved:,.2f}")
     headline.add_row("expected net benefit", f"{summary.expected_net_benefit:,.2f}")
     headline.add_row("expected ROI", "–" if summary.roi is None else f"{summary.roi:.1%}")
