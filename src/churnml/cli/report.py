@@ -204,7 +204,7 @@ def _list_summary(path: Path, table: pd.DataFrame) -> dict:
     if summary is None:
         raise DataError(f"{path} has no summary {json_path.name} beside it. "
                         f"Write the list with {_LIST_WRITER}, which writes both.")
-    if "limited_by" not in summary and ("models" in summary or "as_of" in summary):
+    if "limited_by" not in summary and "models" in summary:  # (a list's summary has an as_of too)
         raise DataError(f"{json_path} is the sidecar of a scores table, not the summary of a retention list. {again}")
     missing = [k for k in ("limited_by", *_SUMMARY_NUMBERS, "roi", "by_segment") if k not in summary]
     if missing:
