@@ -91,6 +91,7 @@ def test_run_report_content(pages, trained_store):
     top_reasons = page[page.index('id="top-reasons"'):page.index('id="data-summary"')]
     assert 'alt="' in top_reasons and "most common reasons" in top_reasons
     assert "customers without transactions" in page
+    assert "what churn means</th><td" in page and "churn = the account closes (a row in churn_events) within 90 days" in page
     # the registered model's level shift is stated, with the means before and after, and what is left out
     assert "a level shift of " in page and "log-odds to the test cutoff&#x27;s churn rate" in page
     assert "as graded" in page and "left out of the models" in page and "account_manager (" in page
@@ -104,6 +105,7 @@ def test_run_report_content(pages, trained_store):
 
 def test_scores_report_content(pages):
     page = pages["scores"].read_text(encoding="utf-8")
+    assert "churn = the account closes (a row in churn_events) within 90 days" in page  # from the sidecar's models
     matrix = page[page.index('id="segment-matrix"'):page.index('id="value-by-segment"')]
     for name in ("High-value at risk", "Loyal high-value", "Potential", "Dormant", "Fleeing low-value"):
         assert name in matrix

@@ -399,6 +399,9 @@ def test_cli_scores_with_the_champion_from_mlflow(sample_dir: Path, tmp_path: Pa
     page = tmp_path / "list.html"
     assert runner.invoke(get_app(), ["report", "--list", "list.xlsx", "--out", str(page)]).exit_code == 0
     assert "2025-12-01 (the money is over 2025-12-01 to 2026-02-28)" in page.read_text()
+    # Every report says what churn means (a reader took it for "stops buying").
+    assert listed["problem"] == {"horizon_days": 90, "margin": 1.0, "churn": "closure"}
+    assert "churn = the account closes (a row in churn_events) within 90 days" in page.read_text()
     wrong_suffix = runner.invoke(get_app(), ["score", str(sample_dir), "--as-of", "2025-12-01", "--out", "s.xlsx"])
     assert wrong_suffix.exit_code == 2 and "churnml writes Parquet or CSV here, not .xlsx" in " ".join(wrong_suffix.stderr.split())
     wrong = runner.invoke(get_app(), ["retention-list", "scores.csv", "--out", "list3.csv", "--exclude", "wrong.csv"])

@@ -125,6 +125,27 @@ def problem_definition(config: Config, tables: Iterable[str]) -> dict[str, Any]:
     return definition
 
 
+def describe_problem(definition: Mapping[str, Any] | None) -> str | None:
+    """What churn (and value) mean for models of ``definition`` (:func:`problem_definition`), in
+    a marketer's words for reports; None for models that predate the record. No report said it,
+    and a reader took "churn" for "stops buying" where it meant an account closure.
+
+    >>> describe_problem({"horizon_days": 90, "margin": 1.0, "churn": "closure"})
+    'churn = the account closes (a row in churn_events) within 90 days; a customer who only stops buying does not count'
+    """
+    if not definition:
+        return None
+    horizon = definition.get("horizon_days")
+    if definition.get("churn") == "closure":
+        text = (f"churn = the account closes (a row in churn_events) within {horizon} days; a customer who only stops "
+                "buying does not count")
+    else:
+        text = (f"churn = no transaction within {horizon} days, among customers with one in the "
+                f"{definition.get('active_days')} days before")
+    margin = float(definition.get("margin", 1.0))
+    return text + ("" if margin == 1 else f"; value = {margin:g} × amount ([problem] margin)")
+
+
 def problem_differences(trained: Mapping[str, Any] | None, current: Mapping[str, Any]) -> list[str]:
     """How ``current`` differs from the ``trained`` definition, in words (empty when it does not,
     or when the models predate the record)."""

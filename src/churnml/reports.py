@@ -29,6 +29,7 @@ from matplotlib.axes import Axes
 from churnml import plots
 from churnml.config import Config
 from churnml.features import plural_counts
+from churnml.labels import describe_problem
 from churnml.segments import RISK_TIERS, SEGMENT_MATRIX, SEGMENTS, VALUE_TIERS, segment_names
 from churnml.targeting import contact_cost_text
 
@@ -349,6 +350,7 @@ def run_report(run: Any) -> str:
             ("run", run.run_id),
             ("as of", meta.get("as_of")),
             ("horizon", f"{meta.get('horizon_days')} days"),
+            *([("what churn means", churn_means)] if (churn_means := describe_problem(meta.get("problem"))) else []),
             ("train cutoffs", ", ".join(cutoffs.get("train", []))),
             ("validation cutoff", ", ".join(cutoffs.get("validation", []))),
             ("test cutoff", ", ".join(cutoffs.get("test", []))),
@@ -496,6 +498,7 @@ def scores_report(scores: pd.DataFrame, sidecar: Mapping[str, Any] | None = None
     as_of = sidecar.get("as_of") or (f"{pd.Timestamp(scores['as_of'].iloc[0]):%Y-%m-%d}" if len(scores) else "?")
     sections = [_section("overview", "Overview", _key_values([
         ("as of", as_of),
+        *([("what churn means", churn_means)] if (churn_means := describe_problem(models.get("problem"))) else []),
         ("customers scored", f"{len(scores):,}"),
         ("mean churn probability", f"{scores['churn_probability'].mean():.3f}"),
         ("total predicted value (horizon)", f"{scores['predicted_value'].sum():,.0f}"),
@@ -617,6 +620,7 @@ def list_report(customers: pd.DataFrame, summary: Mapping[str, Any], config: Con
     sections = [_section("overview", "Overview", _key_values([
         ("customers on the list", f"{len(customers):,}"),
         ("from scores", summary.get("scores", "?")),
+        *([("what churn means", churn_means)] if (churn_means := describe_problem(summary.get("problem"))) else []),
         # "next 90 days" needs a start: the scores' as-of date and the window the money is over.
         *([("as of", f"{summary['as_of']}" + (f" (the money is over {summary['as_of']} to "
                                                f"{pd.Timestamp(summary['as_of']) + pd.Timedelta(days=summary['horizon_days'] - 1):%Y-%m-%d})"

@@ -407,6 +407,7 @@ def score_metadata(
             "trained_as_of": models.metadata.get("as_of"),
             "grade": models.metadata.get("grade"),
             "base_rate": models.metadata.get("base_rate"),
+            "problem": models.metadata.get("problem"),  # what churn means, for reports and lists
         },
         "risk_tier_thresholds": dict(zip(("medium_min", "high_min"), risk_cut_points(config, models.metadata.get("base_rate")))),
         "data_fingerprint": data_fingerprint,

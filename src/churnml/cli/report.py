@@ -170,6 +170,16 @@ def scores_horizon(path: Path, default: int) -> int:
         return default
 
 
+def scores_problem(path: Path) -> dict | None:
+    """The problem definition of the models behind the scores at ``path`` (their sidecar's
+    ``models.problem``), for the list made from them; None without one."""
+    try:
+        models = (_sidecar(path, _SCORE_WRITER) or {}).get("models")
+    except DataError:
+        return None
+    return models.get("problem") if isinstance(models, dict) else None
+
+
 def _scores_sidecar(path: Path, table: pd.DataFrame) -> dict | None:
     """The sidecar of the scores ``table``; :class:`DataError` unless both are what `churnml score` writes."""
     refuse_a_list(path, table, "pass it as --list.")

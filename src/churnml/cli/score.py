@@ -409,7 +409,7 @@ def retention_list_command(
     import pandas as pd
 
     from churnml import io
-    from churnml.cli.report import refuse_a_list, scores_horizon
+    from churnml.cli.report import refuse_a_list, scores_horizon, scores_problem
     from churnml.targeting import retention_list
 
     cfg = load_config(config)
@@ -438,6 +438,7 @@ def retention_list_command(
     written = io.write_table(result.customers, out, fmt, spreadsheet=True)
     dates = pd.to_datetime(table["as_of"]).dt.strftime("%Y-%m-%d").unique() if "as_of" in table.columns else []
     summary_path = io.write_json({"scores": str(scores), "as_of": dates[0] if len(dates) == 1 else None, "horizon_days": horizon,
+                                  "problem": scores_problem(scores),
                                   "exclude_files": [str(path) for path in exclude or []], **result.summary.to_dict()},
                                  out.with_name(out.name + ".json"))
     show_retention_summary(result, cfg, horizon_days=horizon)
