@@ -346,15 +346,20 @@ def test_a_chance_level_model_is_registered_not_promoted(tmp_path, monkeypatch):
     assert "Warning: left out of the models: last_login (" in warning and "values), dates. The customers table is read" in warning
     assert "last_login" not in warning.split("left out of the models: account_manager")[1].split("Warning:")[0]
     assert "Warning: no better than chance: the models were registered but not promoted" in warning
+    # The generated age_band is a personal characteristic: said, with how to keep it out of reasons.
+    assert ('Note: age_band look(s) like a personal characteristic: the models use it and reasons quote it'
+            in text) and '[scoring] hidden_reasons = ["age_band"]' in text
     # Nothing to score with; the error says what there is and how to use it anyway.
     scored = CliRunner().invoke(get_app(), ["score", "data", "--as-of", "2026-01-01", "--out", "s.parquet"])
     assert scored.exit_code == 2
     assert ("1 version(s) are registered but none has it: `churnml models` lists them with their metrics, "
             "`churnml promote churnml-churn VERSION` gives it to one.") in " ".join(scored.stderr.split())
     # Run again: the studies are done, and train says so (no progress bar is drawn for them).
-    again = CliRunner().invoke(get_app(), ["train", "data", "--as-of", "2026-01-01", "--trials", "2"])
+    (tmp_path / "hidden.toml").write_text('[scoring]\nhidden_reasons = ["age_band"]\n')
+    again = CliRunner().invoke(get_app(), ["train", "data", "--as-of", "2026-01-01", "--trials", "2", "-c", "hidden.toml"])
     assert again.exit_code == 0, again.output
     text = " ".join(again.output.split())
+    assert "personal characteristic" not in text  # hidden from reasons: nothing to say
     assert "Tuning churn: study churnml-churn-2026-01-01-h90-s42-" in text and "already has 2 finished trial(s)" in text
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -81,6 +82,7 @@ def train_command(
             sdata = churn_spark.read_tables(churn_spark.spark_session(master), churn_spark.resolve_path(data), cfg)
             training_set = churn_spark.build_training_set(sdata, as_of_ts, cfg)
             fingerprint, summary = churn_spark.describe_data(sdata)
+        attributes = sdata.attributes
         inputs = {"fingerprint": fingerprint, "feature_description": [s.to_dict() for s in training_set.specs],
                   "data_summary": summary}
         console.print(f"Training set: {len(training_set.frame):,} rows (customer x cutoff) from Spark.")
@@ -88,6 +90,7 @@ def train_command(
         log(f"Reading and validating {data}")
         dataset = load_dataset(Path(data), cfg)
         show_data_notes(dataset.summary, data, config)
+        attributes = dataset.attributes
         log(f"Building the training set as of {as_of_ts:%Y-%m-%d}, then tuning")
 
     with Progress(
@@ -140,6 +143,13 @@ def train_command(
              f"{cfg.training.max_categorical_levels} values names groups of customers rather than describing "
              "them, and the trees fit its rare values to noise. Map it to fewer groups to use it, or raise "
              "[training] max_categorical_levels in the config.")
+    personal = _personal_attributes(attributes, {*result.left_out, *cfg.scoring.hidden_reasons})
+    if personal:
+        listed = ", ".join(f'"{name}"' for name in personal)
+        console.print(f"Note: {', '.join(personal)} look(s) like a personal characteristic: the models use it and "
+                      "reasons quote it (\"age band: 25-34\"). Where it must not decide who is contacted, leave it out of "
+                      f"customers; to keep it in the scores but out of the reasons: [scoring] hidden_reasons = [{listed}].",
+                      markup=False, soft_wrap=False)
     from churnml.features import TRANSACTION_WINDOWS
 
     history, longest = result.history_days, max(TRANSACTION_WINDOWS)
@@ -203,6 +213,17 @@ def models_command() -> None:
                   "value if retained over the customers who stayed. Problem: the horizon and what churn is (closure: "
                   "an account closed in churn_events; inactivity: no transaction in the horizon). Versions for "
                   "different problems do not compare and are not promoted over each other.", soft_wrap=False)
+
+
+_PERSONAL = re.compile(r"(^|_)(age|gender|sex|birth\w*|born|ethnic\w*|race|religio\w*|nationality|marital)(_|$)", re.I)
+"""Attribute names that read as a personal characteristic (age_band, gender, date_of_birth …):
+the demo's reasons said "age band: 25-34" to marketers, which in many places may not decide who
+gets an offer."""
+
+
+def _personal_attributes(attributes: Any, left_out: set[str]) -> list[str]:
+    """Customer attributes the models use whose names read as a personal characteristic."""
+    return [name for name in attributes if _PERSONAL.search(name) and name not in left_out]
 
 
 @command("promote")
