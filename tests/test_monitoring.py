@@ -290,6 +290,55 @@ def test_evaluate_reproduces_the_training_test_metrics(use_trained_store, test_c
     assert f"churnml.backtest.{use_trained_store.test_cutoff}.roc_auc" in version.tags
 
 
+def test_a_backtest_measures_the_level_and_says_when_it_is_off() -> None:
+    # What a forward test found: the rankings fine, the value 25 % and the probabilities 12 % low.
+    rng = np.random.default_rng(1)
+    n = 4000
+    risk = rng.beta(2, 18, n)
+    churned = (rng.random(n) < risk).astype(int)
+    value = rng.gamma(2.0, 50.0, n) * (1 - churned)
+    scores = pd.DataFrame({"customer_id": np.arange(n), "churn_probability": risk * 0.88 * churned.mean() / risk.mean(),
+                           "predicted_value": value * 0.75})
+    labels = pd.DataFrame({"customer_id": np.arange(n), "churned": churned, "value": value})
+    result = monitoring.backtest_metrics(scores, labels)
+    assert result.churn["churn_rate"] == pytest.approx(churned.mean())
+    assert result.churn["level_ratio"] == pytest.approx(0.88)
+    assert result.value["predicted_total"] == pytest.approx(0.75 * value.sum())
+    assert result.value["level_ratio"] == pytest.approx(0.75)
+    assert result.to_dict()["level_notes"] == result.level_notes() == [
+        "churn probability ran 12% below the churn rate that happened: value at risk and expected benefit are that much "
+        "low, and fewer customers reach the high risk tier.",
+        "predicted value ran 25% below what happened: money figures (value at risk, expected benefit) are that much low.",
+    ]
+    near = monitoring.backtest_metrics(scores.assign(predicted_value=value * 1.05), labels)
+    assert len(near.level_notes()) == 1  # 5 % off is within what a horizon's luck moves
+
+
+@pytest.mark.slow
+def test_evaluate_shows_logs_and_warns_about_the_level(use_trained_store, test_cutoff_scores, tmp_path):
+    from churnml import tracking
+
+    skewed = tmp_path / "skewed.parquet"
+    table = pd.read_parquet(test_cutoff_scores)
+    table.assign(predicted_value=table["predicted_value"] * 0.75).to_parquet(skewed)
+    shutil.copy(test_cutoff_scores.with_name("scores.parquet.json"), tmp_path / "skewed.parquet.json")
+    result = runner.invoke(get_app(), ["evaluate", str(skewed), str(use_trained_store.data)], terminal_width=200)
+    assert result.exit_code == 0, _text(result)
+    for row in ("mean churn probability", "churn rate, actual", "churn: predicted ÷ actual",
+                "value predicted, total", "value actual, total", "value: predicted ÷ actual"):
+        assert row in result.output, row
+    stderr = " ".join(result.stderr.split())
+    assert "Warning: Predicted value ran 2" in stderr and "below what happened: money figures" in stderr
+    assert "Churn probability ran" not in stderr  # its level was set to this very cutoff
+    client = tracking._client()
+    run = client.search_runs([client.get_experiment_by_name(tracking.EXPERIMENT_NAME).experiment_id],
+                             "tags.`churnml.kind` = 'backtest'", order_by=["attributes.start_time DESC"])[0]
+    assert run.data.params["scores"] == str(skewed)
+    assert run.data.metrics["value_model_level_ratio"] < 0.9
+    assert run.data.metrics["churn_model_level_ratio"] == pytest.approx(1.0, abs=0.1)
+    assert run.data.metrics["value_model_predicted_total"] == pytest.approx(table["predicted_value"].sum() * 0.75, rel=1e-6)
+
+
 @pytest.mark.slow
 def test_evaluate_refuses_before_the_horizon_has_passed(use_trained_store, tmp_path):
     out = tmp_path / "late.parquet"

@@ -332,6 +332,81 @@ def value_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]
     }
 
 
+LEVEL_TOLERANCE = 0.10
+"""A level (predicted ÷ what happened) further than this from 1 is named in plain words."""
+
+
+def churn_level(y_true: np.ndarray, probability: np.ndarray) -> dict[str, float]:
+    """Mean predicted churn probability against the churn rate that happened.
+
+    ECE averages the gap per bin, so a probability level 12 % low can still read as a small ECE
+    (0.0103 in a forward test); every money figure scales with the level, so it is shown on its own.
+
+    Returns
+    -------
+    dict
+        ``mean_probability``, ``churn_rate`` and ``level_ratio`` (the first ÷ the second; NaN
+        without churn).
+
+    Example
+    -------
+    >>> churn_level(np.array([0, 1, 0, 0]), np.array([0.2, 0.2, 0.2, 0.2]))["level_ratio"]
+    0.8
+    """
+    y_true = np.asarray(y_true, dtype=float)
+    probability = np.asarray(probability, dtype=float)
+    mean, rate = float(probability.mean()), float(y_true.mean())
+    return {"mean_probability": mean, "churn_rate": rate, "level_ratio": mean / rate if rate > 0 else float("nan")}
+
+
+def value_level(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """Summed predicted value against the summed value that happened.
+
+    MAE and decile MAPE mix the level with the spread per customer; the sum ratio is what value
+    at risk and a list's expected benefit are off by.
+
+    Returns
+    -------
+    dict
+        ``predicted_total``, ``actual_total`` and ``level_ratio`` (the first ÷ the second; NaN
+        when nothing, or less than nothing, happened).
+
+    Example
+    -------
+    >>> value_level(np.array([100.0, 300.0]), np.array([100.0, 200.0]))["level_ratio"]
+    0.75
+    """
+    predicted_total = float(np.sum(np.asarray(predicted, dtype=float)))
+    actual_total = float(np.sum(np.asarray(actual, dtype=float)))
+    return {"predicted_total": predicted_total, "actual_total": actual_total,
+            "level_ratio": predicted_total / actual_total if actual_total > 0 else float("nan")}
+
+
+def level_notes(churn_ratio: float, value_ratio: float, tolerance: float = LEVEL_TOLERANCE) -> list[str]:
+    """Plain sentences for the levels further than ``tolerance`` from 1 (see :func:`churn_level`,
+    :func:`value_level`); NaN ratios say nothing.
+
+    Example
+    -------
+    >>> level_notes(0.88, 0.75)[1]
+    'predicted value ran 25% below what happened: money figures (value at risk, expected benefit) are that much low.'
+    >>> level_notes(1.05, float("nan"))
+    []
+    """
+    notes = []
+    for ratio, what, happened, effect in (
+        (churn_ratio, "churn probability", "the churn rate that happened",
+         "value at risk and expected benefit are that much {}, and {} customers reach the high risk tier"),
+        (value_ratio, "predicted value", "what happened", "money figures (value at risk, expected benefit) are that much {}"),
+    ):
+        if not np.isfinite(ratio) or abs(ratio - 1) <= tolerance:
+            continue
+        low = ratio < 1
+        said = effect.format("low" if low else "high", "fewer" if low else "more")
+        notes.append(f"{what} ran {abs(ratio - 1):.0%} {'below' if low else 'above'} {happened}: {said}.")
+    return notes
+
+
 BOOTSTRAP_RESAMPLES = 200
 """Paired bootstrap resamples of the test customers behind each grade's 95 % intervals."""
 CHANCE = {"roc_auc": 0.5, "normalized_gini": 0.0}

@@ -36,7 +36,8 @@ Drift (at scoring time)
 
 Backtest (after the horizon)
     :func:`backtest_metrics` joins old scores with the labels that became known and computes the
-    training metrics (:mod:`churnml.metrics`) on them.
+    training metrics (:mod:`churnml.metrics`) on them, and the levels: mean probability against
+    the churn rate, summed predicted value against the value that happened.
 """
 
 from __future__ import annotations
@@ -574,9 +575,11 @@ class Backtest:
     Attributes
     ----------
     churn : dict
-        :func:`churnml.metrics.churn_metrics` of ``churn_probability``.
+        :func:`churnml.metrics.churn_metrics` of ``churn_probability``, and its level
+        (:func:`churnml.metrics.churn_level`: the rankings can hold while the level runs off).
     value : dict
-        :func:`churnml.metrics.value_metrics` of ``predicted_value``.
+        :func:`churnml.metrics.value_metrics` of ``predicted_value``, and its level
+        (:func:`churnml.metrics.value_level`).
     customers : int
         Scored customers with a label.
     unlabelled : int
@@ -594,7 +597,12 @@ class Backtest:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {"churn": self.churn, "value": self.value, "customers": self.customers,
-                "unlabelled": self.unlabelled, "churn_rate": self.churn_rate}
+                "unlabelled": self.unlabelled, "churn_rate": self.churn_rate, "level_notes": self.level_notes()}
+
+    def level_notes(self) -> list[str]:
+        """Plain sentences for a churn or value level more than 10 % off what happened
+        (:func:`churnml.metrics.level_notes`); empty when both are near."""
+        return metrics.level_notes(self.churn.get("level_ratio", float("nan")), self.value.get("level_ratio", float("nan")))
 
 
 def backtest_metrics(scores: pd.DataFrame, labels: pd.DataFrame) -> Backtest:
@@ -625,9 +633,11 @@ def backtest_metrics(scores: pd.DataFrame, labels: pd.DataFrame) -> Backtest:
         raise ValueError("no scored customer has a label")
     if churned.min() == churned.max():
         raise ValueError(f"every labelled customer has churned={churned[0]}; churn metrics need both classes")
+    probability = joined["churn_probability"].to_numpy(dtype=float)
+    actual, predicted = joined["value"].to_numpy(dtype=float), joined["predicted_value"].to_numpy(dtype=float)
     return Backtest(
-        churn=metrics.churn_metrics(churned, joined["churn_probability"].to_numpy(dtype=float)),
-        value=metrics.value_metrics(joined["value"].to_numpy(dtype=float), joined["predicted_value"].to_numpy(dtype=float)),
+        churn={**metrics.churn_metrics(churned, probability), **metrics.churn_level(churned, probability)},
+        value={**metrics.value_metrics(actual, predicted), **metrics.value_level(actual, predicted)},
         customers=int(len(joined)),
         unlabelled=int(len(left) - len(joined)),
         churn_rate=float(churned.mean()),
