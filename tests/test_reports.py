@@ -85,6 +85,9 @@ def test_run_report_content(pages, trained_store):
     page = pages["run"].read_text(encoding="utf-8")
     result = trained_store.result
     assert f"Overall grade <span class=\"grade\">{result.grades['overall']}</span>" in page
+    # The legend states the whole rule for A, as metrics.grade applies it: the margin and the interval.
+    assert ("A = clearly better than the best baseline: ≥ 0.02 higher ROC AUC for churn, normalized Gini for value, "
+            "with the 95 % interval of the difference above 0; B = better; C = not better, or no better than chance") in page
     for name in ("recency_rule", "rfm_logistic", "spend_rate"):
         assert f"<th class=\"\">{name}</th>" in page
     assert f"{result.churn_metrics['model']['roc_auc']:.4f}" in page

@@ -40,6 +40,12 @@ LOWER_IS_BETTER = frozenset({"log_loss", "brier", "ece", "mae", "rmse", "decile_
 
 GRADE_MARGIN = 0.02
 """How much "clearly better" is: 0.02 of ROC AUC (churn) and of normalized Gini (value)."""
+GRADE_LEGEND = (f"A = clearly better than the best baseline: ≥ {GRADE_MARGIN:g} higher ROC AUC for churn, normalized Gini "
+                "for value, with the 95 % interval of the difference above 0; B = better; C = not better, or no better "
+                "than chance")
+"""What the grades mean, as :func:`grade` decides them; every place that shows a grade says this.
+The report and the demo said only "A = clearly better than the best baseline", which reads as
+either half of the rule: the margin, or the interval."""
 
 
 def expected_calibration_error(y_true: np.ndarray, probability: np.ndarray, n_bins: int = 10) -> float:

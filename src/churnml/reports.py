@@ -30,6 +30,7 @@ from churnml import plots
 from churnml.config import Config
 from churnml.features import plural_counts
 from churnml.labels import describe_problem
+from churnml.metrics import GRADE_LEGEND
 from churnml.segments import RISK_TIERS, SEGMENT_MATRIX, SEGMENTS, VALUE_TIERS, segment_names
 from churnml.targeting import contact_cost_text
 
@@ -343,8 +344,7 @@ def run_report(run: Any) -> str:
     sections = [_section(
         "overview", "Overview",
         f'<p>Overall grade <span class="grade">{_e(meta.get("grade", "?"))}</span> '
-        f'(churn {_e(grades.get("churn", "?"))}, value {_e(grades.get("value", "?"))}; A = clearly better than the '
-        "best baseline, B = better, C = not better, or no better than chance).</p>",
+        f'(churn {_e(grades.get("churn", "?"))}, value {_e(grades.get("value", "?"))}; {_e(GRADE_LEGEND)}).</p>',
         f"<p>{_e(spread)}</p>" if spread else "",
         _key_values([
             ("run", run.run_id),

@@ -67,6 +67,8 @@ def demo_command(
     finally:
         _next_steps.pop()
 
+    from churnml.metrics import GRADE_LEGEND
+
     churn = result.churn_metrics["model"]
     value = result.value_metrics["model"]
     console.print(
@@ -74,7 +76,7 @@ def demo_command(
             "\n".join(
                 [
                     f"Grades: churn {result.grades['churn']}, value {result.grades['value']}, overall {result.grades['overall']} "
-                    f"(A = clearly better than the best baseline).",
+                    f"({GRADE_LEGEND}).",
                     f"Churn model on the test cutoff: ROC AUC {churn['roc_auc']:.3f}, PR AUC {churn['pr_auc']:.3f}, "
                     f"ECE {churn['ece']:.3f}, lift@10% {churn['lift_at_10']:.2f}.",
                     f"Value model: normalized Gini {value['normalized_gini']:.3f}, Spearman {value['spearman']:.3f}.",

@@ -117,12 +117,12 @@ def train_command(
             done = tuned.n_complete + tuned.n_pruned
             console.print(f"Tuning {kind}: study {tuned.study_name} already has {done} finished trial(s) on this data; "
                           f"none left to run (best {tuned.best_value:.4f}). Raise --trials for more.", soft_wrap=False)
+    from churnml.metrics import GRADE_LEGEND
+
     console.print(_metrics_table("Churn", result.grades["churn"], result.churn_metrics, _CHURN_ROWS))
     console.print(_metrics_table("Value", result.grades["value"], result.value_metrics, _VALUE_ROWS))
     console.print(
-        f"Grade [bold]{result.grades['overall']}[/bold] (A = clearly better than the best baseline: ≥ 0.02 higher "
-        "ROC AUC and normalized Gini, with the 95 % interval of the difference above 0; B = better; C = not better, or "
-        "no better than chance).",
+        f"Grade [bold]{result.grades['overall']}[/bold] ({GRADE_LEGEND}).",
         markup=True,
     )
     from churnml import reports
