@@ -116,6 +116,20 @@ def test_the_auc_over_active_customers_is_reported_beside_the_headline(first, da
     assert set(first.churn_metrics["recency_rule"]) == set(first.churn_metrics["model"])
     assert tracking._client().get_run(first.run_id).data.metrics["churn_model_roc_auc_active"] == pytest.approx(
         first.churn_metrics["model"]["roc_auc_active"])
+    assert first.active_days == 365 and graded.metadata["roc_auc_active_days"] == 365
+
+
+def test_without_closures_the_active_subgroup_bought_within_the_horizon():
+    # Without churn_events the population is those who bought in the last 365 days (active_days):
+    # "bought in last year" was everyone, and its AUC the headline's. Those who bought within the
+    # horizon are the ones still active, where the model must tell who lapses.
+    from churnml.train import active_subgroup_days, active_subgroup_label
+
+    assert active_subgroup_days({"customers": {}, "transactions": {}, "churn_events": {}}, 90) == 365
+    assert active_subgroup_days({"customers": {}, "transactions": {}}, 90) == 90
+    assert active_subgroup_days(None, 90) == 365   # a summary that does not say: as before
+    assert active_subgroup_label(90.0) == "ROC AUC, bought in last 90 days"
+    assert active_subgroup_label(365.0) == "ROC AUC, bought in last year"
 
 
 def test_run_metrics_params_artifacts_and_trial_runs(first):

@@ -86,6 +86,9 @@ class TrainingResult:
     intervals: dict[str, dict[str, float]] = field(default_factory=dict)
     """``churn``, ``value`` -> the 95 % intervals of the graded metric and of its difference from
     the best baseline (:func:`churnml.metrics.bootstrap_interval`)."""
+    active_days: float = 365.0
+    """``roc_auc_active`` is over the test customers who bought in this many days
+    (:func:`active_subgroup_days`)."""
 
 
 def _pick(names: list[str], candidates: tuple[str, ...], role: str) -> str:
@@ -399,9 +402,12 @@ def train_on(
         churn_metrics = {name: metrics.churn_metrics(churned["test"], score) for name, score in churn_scores.items()}
         # Where churn is an account closure, long-dormant accounts rarely close and are easy to
         # rank low: they lift the headline AUC (0.81 on the demo; 0.72 over the customers who
-        # bought in the last year). Shown beside it for every model and baseline.
+        # bought in the last year). Shown beside it for every model and baseline. Without
+        # churn_events everyone bought in the last year (the population rule), so there the
+        # subgroup is those who bought within the horizon.
+        active_days = active_subgroup_days((data_summary or {}).get("tables"), horizon)
         if RECENCY_FEATURE in X["test"]:
-            active = X["test"][RECENCY_FEATURE].to_numpy(dtype=float) <= ACTIVE_DAYS
+            active = X["test"][RECENCY_FEATURE].to_numpy(dtype=float) <= active_days
             both = active.any() and 0 < churned["test"][active].mean() < 1
             for name, score in churn_scores.items():
                 churn_metrics[name]["roc_auc_active"] = (
@@ -495,6 +501,7 @@ def train_on(
             "grade": grades["overall"],
             "grades": grades,
             "grade_intervals": intervals,
+            "roc_auc_active_days": active_days,
             "leaky_attributes": leaks,
             "problem": problem,
             "history_days": training_set.history_days(),
@@ -550,6 +557,7 @@ def train_on(
         leaks=leaks,
         history_days=training_set.history_days(),
         left_out_dates=left_out_dates,
+        active_days=active_days,
     )
 
 
@@ -591,7 +599,37 @@ def dated_columns(frame: pd.DataFrame, names: Iterable[str]) -> list[str]:
 
 RECENCY_FEATURE = "days_since_last_purchase"
 ACTIVE_DAYS = 365.0
-"""``roc_auc_active``: the test customers with a purchase in the last ``ACTIVE_DAYS`` days."""
+"""``roc_auc_active``: the test customers with a purchase in the last ``ACTIVE_DAYS`` days, where
+churn is an account closure (see :func:`active_subgroup_days`)."""
+
+
+def active_subgroup_days(tables: Iterable[str] | None, horizon_days: int) -> float:
+    """The purchase window of the ``roc_auc_active`` subgroup.
+
+    With a ``churn_events`` table (or when the tables are not known): a year, :data:`ACTIVE_DAYS`.
+    Without one, the population is the customers who bought in the last ``active_days`` (365), so
+    "bought in the last year" was everyone and its AUC the headline's; there it is the customers
+    who bought within the horizon, still active, where the model must tell who lapses.
+
+    Example
+    -------
+    >>> active_subgroup_days(["customers", "transactions", "churn_events"], 90), active_subgroup_days(["customers", "transactions"], 90)
+    (365.0, 90.0)
+    """
+    if tables is None or "churn_events" in set(tables):
+        return ACTIVE_DAYS
+    return float(horizon_days)
+
+
+def active_subgroup_label(days: float) -> str:
+    """What the ``roc_auc_active`` row is called: "ROC AUC, bought in last year" or "… last 90 days".
+
+    Example
+    -------
+    >>> active_subgroup_label(365.0), active_subgroup_label(90.0)
+    ('ROC AUC, bought in last year', 'ROC AUC, bought in last 90 days')
+    """
+    return "ROC AUC, bought in last year" if days == ACTIVE_DAYS else f"ROC AUC, bought in last {days:g} days"
 
 
 def _stable(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:

@@ -119,7 +119,10 @@ def train_command(
                           f"none left to run (best {tuned.best_value:.4f}). Raise --trials for more.", soft_wrap=False)
     from churnml.metrics import GRADE_LEGEND
 
-    console.print(_metrics_table("Churn", result.grades["churn"], result.churn_metrics, _CHURN_ROWS))
+    # Without churn_events the "active" subgroup is those who bought within the horizon: say which.
+    rows = tuple((key, training.active_subgroup_label(result.active_days) if key == "roc_auc_active" else label)
+                 for key, label in _CHURN_ROWS)
+    console.print(_metrics_table("Churn", result.grades["churn"], result.churn_metrics, rows))
     console.print(_metrics_table("Value", result.grades["value"], result.value_metrics, _VALUE_ROWS))
     console.print(
         f"Grade [bold]{result.grades['overall']}[/bold] ({GRADE_LEGEND}).",
