@@ -692,24 +692,18 @@ def test_input_encoding_reads_windows_exports_beside_utf8_files(tmp_path: Path) 
     assert copies  # the UTF-8 copy lives as long as the process reads it
 
 
-def test_a_gzipped_windows_export_is_read_with_its_encoding(tmp_path: Path) -> None:
-    folder = tmp_path / "gz"
+@pytest.mark.parametrize("name, encoding, region", [
+    ("customers.csv.gz", "cp1252", "Köln €"),  # gzipped: the check and the copy read the decompressed bytes
+    ("customers.csv", "utf-16", "Zürich"),      # UTF-16 is valid UTF-8 byte by byte (NUL bytes): not to pass for it
+])
+def test_gzipped_and_utf16_exports_are_read_with_their_encoding(tmp_path: Path, name: str, encoding: str, region: str) -> None:
+    folder = tmp_path / "data"
     folder.mkdir()
-    with gzip.open(folder / "customers.csv.gz", "wb") as out:
-        out.write("customer_id;region\nC1;Köln €\n".encode("cp1252"))
+    text = f"customer_id;region\nC1;{region}\n".encode(encoding)
+    (folder / name).write_bytes(gzip.compress(text) if name.endswith(".gz") else text)
     (folder / "transactions.csv").write_text("customer_id,timestamp,amount\nC1,2021-01-01,5\n")
-    ds = load_dataset(folder, config_from_dict({"input": {"encoding": "cp1252"}}))
-    assert clean(ds, "customers")["region"].tolist() == ["Köln €"]
-
-
-def test_utf16_csv_is_read_with_its_encoding(tmp_path: Path) -> None:
-    # UTF-16 text is valid UTF-8 byte by byte (NUL bytes), so it must not pass for UTF-8.
-    folder = tmp_path / "utf16"
-    folder.mkdir()
-    (folder / "customers.csv").write_text("customer_id,region\nC1,Zürich\n", encoding="utf-16")
-    (folder / "transactions.csv").write_text("customer_id,timestamp,amount\nC1,2021-01-01,5\n")
-    ds = load_dataset(folder, config_from_dict({"input": {"encoding": "utf-16"}}))
-    assert clean(ds, "customers")["region"].tolist() == ["Zürich"]
+    ds = load_dataset(folder, config_from_dict({"input": {"encoding": encoding}}))
+    assert clean(ds, "customers")["region"].tolist() == [region]
 
 
 def test_a_byte_the_encoding_does_not_define_names_its_line(tmp_path: Path) -> None:
