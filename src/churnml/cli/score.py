@@ -388,15 +388,17 @@ def retention_list_command(
 
     Reads SCORES. Expected benefit = value_at_risk × success_rate − contact_cost; only customers
     with a positive benefit are listed, best first, until the budget (total contact cost) or the
-    maximum count is reached. Writes, atomically:
+    maximum count is reached (a contact the rest of the budget cannot pay is skipped for cheaper
+    ones further down). Writes, atomically:
 
     - OUT: rank, customer_id, as_of, segment, segment_name, risk_tier, lifecycle_stage,
       churn_probability, value_if_retained, predicted_value (value_if_retained × (1 −
       churn_probability)), value_at_risk (value_if_retained × churn_probability), contact_cost
       (the segment's), expected_benefit, reasons, suggested_action; with --holdout a column group
-      (contact / control) after customer_id, control rows costing 0 with the action "Do not contact" (CSV unless OUT ends in .xlsx or .parquet or --format
-      says so; a CSV is UTF-8 with a byte-order mark, so that spreadsheets show accents and €
-      right; an Excel workbook opens in columns in any locale, where a comma CSV may not);
+      (contact / control) after customer_id, control rows costing 0 with the action "Do not
+      contact". CSV unless OUT ends in .xlsx or .parquet or --format says so; a CSV is UTF-8
+      with a byte-order mark, so that spreadsheets show accents and € right; an Excel workbook
+      opens in columns in any locale, where a comma CSV may not;
       money in the currency of your amounts, over the horizon (90 days by default);
     - OUT.json: the summary printed below (customers selected, total cost, expected value saved,
       ROI, breakdown by segment; with --holdout the control group is in none of the costs and
