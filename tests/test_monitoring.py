@@ -435,6 +435,13 @@ def test_evaluate_measures_a_list_against_its_control_group(use_trained_store, t
                                      "--contact-cost", "0"])
     assert made.exit_code == 0, _text(made)
     assert "control group, not to contact (40%)" in made.output
+    assert "the control group has" not in made.stderr  # large enough
+    # A tiny control group is said at once, not months later by evaluate's interval.
+    tiny = runner.invoke(get_app(), ["retention-list", str(test_cutoff_scores), "--out", str(tmp_path / "tiny.csv"),
+                                     "--max-customers", "20", "--holdout", "0.2", "--contact-cost", "0"])
+    control = int((pd.read_csv(tmp_path / "tiny.csv")["group"] == "control").sum())
+    assert 0 < control < 30 and f"the control group has {control:,} customer(s): `churnml evaluate` will measure" in \
+        " ".join(tiny.stderr.split())
     table = pd.read_csv(listing, dtype={"customer_id": str})
     shown_control = table.head(10).loc[lambda t: t["group"] == "control", "customer_id"]
     assert all(f"{c} (control)" in made.output for c in shown_control) and (table.head(10)["group"] == "contact").any()

@@ -54,6 +54,10 @@ def show_scores_summary(sidecar: Mapping[str, Any], config: Config) -> None:
     console.print(f"Risk tiers: {risk}. Lifecycle: {stages}.")
 
 
+SMALL_CONTROL = 30
+"""Below this many control customers, a list warns how coarse the uplift `evaluate` can measure will be."""
+
+
 def _explain_exclusions(summary: Any, listed: int) -> None:
     """Say which --exclude ids matched only loosely, and how many matched nobody: a do-not-contact
     list written with leading zeros matched no customer, and the list said nothing."""
@@ -448,6 +452,15 @@ def retention_list_command(
     if result.summary.holdout > 0 and result.summary.control == 0 and result.summary.selected > 0:
         warn(f"no customer of this list fell in the control group ({result.summary.holdout:.0%} of "
              f"{result.summary.selected:,}): there is nothing to compare with. A longer list or a larger --holdout gives one.")
+    elif 0 < result.summary.control < SMALL_CONTROL:
+        # A control group of 3 let evaluate say only "the interval includes 0", months later.
+        customers = result.customers
+        p = float(customers.loc[customers["group"] == "control", "churn_probability"].mean())
+        contacts = max(result.summary.selected - result.summary.control, 1)
+        spread = 196 * (p * (1 - p) * (1 / result.summary.control + 1 / contacts)) ** 0.5
+        warn(f"the control group has {result.summary.control:,} customer(s): `churnml evaluate` will measure the uplift "
+             f"only to about ±{spread:.0f} percentage points (at their predicted churn of {p:.0%}). A larger --holdout or "
+             "a longer list narrows it.")
     if result.summary.selected == 0 and result.summary.candidates > 0:
         console.print(
             f"[yellow]Nobody selected.[/yellow] The budget ({budget:,.2f}) is below the cost of "
