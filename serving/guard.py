@@ -27,6 +27,8 @@ from churnml.errors import ChurnmlError
 PUBLIC_PATHS = frozenset({"/livez", "/readyz", "/healthz", "/", "/docs.json"})
 """Open without a key: liveness/readiness probes and the OpenAPI page (no data behind them)."""
 PUBLIC_PREFIXES = ("/static_content/",)
+GET_PATHS = frozenset({"/model", "/metrics"})
+"""The protected GET endpoints (the POST ones are the guard's ``routes``)."""
 
 
 class RequestGuard:
@@ -48,6 +50,11 @@ class RequestGuard:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path = scope.get("path", "")
+        if len(path) > 1 and path.endswith("/") and path.rstrip("/") in {*self.routes, *PUBLIC_PATHS, *GET_PATHS}:
+            # POST /score/ got a 307 to http://<host>/score, plain http even behind a TLS proxy:
+            # a known path with a trailing slash is served as that path.
+            path = path.rstrip("/")
+            scope = {**scope, "path": path, "raw_path": path.encode()}
         if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
             rewrite = DOCS_REWRITES.get(path) if scope.get("method") == "GET" else None
             send = _json_errors(send, scope, self.routes)  # POST /livez, a missing static file: JSON too

@@ -78,6 +78,10 @@ def test_real_requests(server, served_store) -> None:
     with httpx.Client(base_url=url, timeout=30) as client:
         assert client.post("/score", json=EXAMPLE_INPUT).status_code == 401
         assert client.post("/score", json=EXAMPLE_INPUT, headers=AUTH).status_code == 200
+        # A trailing slash is the same endpoint, not a 307 to plain http.
+        slashed = client.post("/score/", json=EXAMPLE_INPUT, headers=AUTH)
+        assert slashed.status_code == 200 and slashed.json() == client.post("/score", json=EXAMPLE_INPUT, headers=AUTH).json()
+        assert client.get("/model/", headers=AUTH).status_code == 200
         known = str(pd.read_parquet(served_store.scores)["customer_id"].iloc[0])
         scored = client.post("/score", json={"customer_ids": [known, "NOPE"]}, headers=AUTH)
         assert scored.status_code == 200 and [r["status"] for r in scored.json()["results"]] == ["ok", "not_found"]
@@ -88,7 +92,7 @@ def test_real_requests(server, served_store) -> None:
         metrics = client.get("/metrics", headers=AUTH)
         assert metrics.status_code == 200
         counted = re.search(r'bentoml_service_request_total\{endpoint="/score",http_response_code="200"[^}]*\} (\d+)', metrics.text)
-        assert counted and int(counted.group(1)) >= 2, metrics.text[:2000]  # the two /score calls above
+        assert counted and int(counted.group(1)) >= 2, metrics.text[:2000]  # the /score calls above
         assert client.get("/livez").status_code == 200
     text = log.read_text()
     assert known not in text  # payloads are not logged
