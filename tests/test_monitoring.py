@@ -8,6 +8,7 @@ give back the test metrics the training run logged.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -462,6 +463,13 @@ def test_evaluate_measures_a_list_against_its_control_group(use_trained_store, t
     uplift = 100 * (rates["control"] - rates["contact"])
     assert f"Uplift (control churn rate minus contacted): {uplift:+.1f} percentage points" in text
     assert ("no effect of the contacts shows" in text) == (uplift <= 0)
+    # In money: what the list expected beside what the measured rate makes of its value at risk.
+    summary = json.loads((tmp_path / "list.csv.json").read_text())
+    measured = max(uplift / 100 / rates["control"], 0.0) if rates["control"] > 0 else 0.0
+    assert (f"In money: the list expected to save {summary['expected_value_saved']:,.2f} (success rate "
+            f"{summary['success_rate']:g})" in text)
+    saved = float(re.search(r"the contacts saved about ([\d,.]+)", text).group(1).replace(",", ""))
+    assert saved == pytest.approx(summary["value_at_risk"] * measured, abs=0.01)
     # The contacts were never made: nothing tells the groups apart, and evaluate says so.
     assert "the interval includes 0" in " ".join(result.stderr.split())
     # The same list as an Excel workbook (what marketing opens) evaluates the same.

@@ -136,9 +136,26 @@ def _evaluate_campaign(path: Path, table: pd.DataFrame, data: Path, cfg: Any) ->
                 f"{summary.get('success_rate', cfg.targeting.success_rate):g} ([targeting] success_rate).")
     console.print(f"Uplift (control churn rate minus contacted): {points['uplift']:+.1f} percentage points (95 % interval "
                   f"{points['uplift_low']:+.1f} to {points['uplift_high']:+.1f}). {said}")
+    money = _campaign_money(summary, rate if outcome["uplift"] > 0 else 0.0)
+    if money:
+        console.print(money)
     if outcome["uplift_low"] <= 0 <= outcome["uplift_high"]:
         warn("the interval includes 0: with groups this size the contacts' effect cannot be told from chance. A larger "
              "control group (--holdout) or list gives a narrower interval.")
+
+
+def _campaign_money(summary: dict, measured: float) -> str | None:
+    """The list's expected value saved beside what the measured success rate makes of it (the
+    contacted customers' value at risk × the rate): the uplift alone did not say whether the
+    campaign paid. None when the summary lacks the figures or the rate is unknown."""
+    expected, assumed = summary.get("expected_value_saved"), summary.get("success_rate")
+    if not isinstance(expected, (int, float)) or not assumed or measured != measured:
+        return None
+    at_risk = summary.get("value_at_risk")
+    at_risk = float(at_risk) if isinstance(at_risk, (int, float)) else expected / assumed
+    saved, cost = at_risk * measured, float(summary.get("total_cost") or 0.0)
+    return (f"In money: the list expected to save {expected:,.2f} (success rate {assumed:g}) for {cost:,.2f} of contacts; "
+            f"at the measured rate ({measured:.0%}) the contacts saved about {saved:,.2f}, a net {saved - cost:+,.2f}.")
 
 
 def _sidecar_run_id(sidecar: dict) -> str | None:
