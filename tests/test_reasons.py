@@ -187,6 +187,19 @@ def test_one_reason_per_family_and_only_real_effects() -> None:
     assert explain(contributions, features, specs)[0][-1] == "age band: 55-64"
 
 
+def test_the_two_satisfaction_reasons_are_one_family() -> None:
+    # "a satisfaction score of 4/10 in the last year; last satisfaction score 4/10": one survey,
+    # two of three reasons. The stronger stays and the next reason moves up.
+    specs = [spec("last_satisfaction", "last satisfaction score {last_satisfaction:.0f}/5", 0, side=-1),
+             spec("lowest_satisfaction_365d", "a satisfaction score of {lowest_satisfaction_365d:.0f}/5 in the last year",
+                  0, side=-1),
+             spec("calls_30d", "{calls_30d:.0f} calls in the last 30 days", 0, side=+1)]
+    contributions = pd.DataFrame([[0.4, 0.5, 0.2]], columns=[s.name for s in specs])
+    features = pd.DataFrame([{"last_satisfaction": 2.0, "lowest_satisfaction_365d": 2.0, "calls_30d": 3.0}])
+    assert explain(contributions, features, specs) == [["a satisfaction score of 2/5 in the last year",
+                                                        "3 calls in the last 30 days"]]
+
+
 def test_numeric_attributes_read_as_written_and_count_as_one_reason() -> None:
     """"age: 57", not "age: 57.0"; the run report's most common reasons count every age as one."""
     from churnml.features import layout_feature_specs, render_reason

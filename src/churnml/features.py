@@ -449,6 +449,10 @@ _REASON_FORMAT = _ReasonFormatter()
 
 SATISFACTION_FEATURES = ("last_satisfaction", "lowest_satisfaction_365d")
 """Features holding satisfaction scores, on 1-5 whatever the survey's scale."""
+REASON_FAMILIES = {name: "satisfaction" for name in SATISFACTION_FEATURES}
+"""Features whose reasons say one thing in different sentences: a customer gets the strongest of a
+family only ("a satisfaction score of 4/10 in the last year; last satisfaction score 4/10" was
+two of three reasons about one survey)."""
 RESOLUTION_FEATURES = ("unresolved_complaints", "oldest_unresolved_complaint_days", "mean_resolution_days",
                        "max_resolution_days")
 """Features read from service events' ``resolved_at``: without it every complaint is open."""

@@ -26,7 +26,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from churnml.features import FeatureSpec, reason_is_true, render_reason
+from churnml.features import REASON_FAMILIES, FeatureSpec, reason_is_true, render_reason
 
 TOP_K = 3
 MIN_EFFECT = 0.01
@@ -194,7 +194,7 @@ def explain(
             eligible[:, j] &= rows
     # The same sentence over other windows ("spent 0 in the last 30 days", "... 90 days") says
     # one thing: only the strongest of a family stays, and the next family moves up.
-    families = np.array([_family(by_name[name].reason) if ok else "" for name, ok in zip(names, has_reason)])
+    families = np.array([_family(by_name[name].reason, name) if ok else "" for name, ok in zip(names, has_reason)])
     columns, _ = top_drivers(contributions, eligible, 2 * k + 1, MIN_EFFECT)
     # One spare driver: two features can say the same thing ("no purchase for 74 days" and
     # "no purchase for 74 days (usually every 20)"); the shorter is dropped and the spare moves up.
@@ -212,9 +212,11 @@ def explain(
     return [_distinct(row, k) for row in sentences.tolist()]
 
 
-def _family(template: str) -> str:
-    """A reason template without its numbers: the same sentence over another window."""
-    return re.sub(r"\{[^}]*\}|\d+", "N", template)
+def _family(template: str, name: str = "") -> str:
+    """A reason template without its numbers: the same sentence over another window; or the
+    feature's entry in :data:`churnml.features.REASON_FAMILIES`, for sentences that differ but
+    say one thing."""
+    return REASON_FAMILIES.get(name) or re.sub(r"\{[^}]*\}|\d+", "N", template)
 
 
 def _one_per_family(columns: np.ndarray, families: np.ndarray, k: int) -> np.ndarray:
