@@ -173,8 +173,7 @@ def file_header(file: Path, sniffed: tuple[str, str] | None = None) -> list[str]
         delimiter, quote = sniffed
         if len(delimiter) != 1:
             return None
-        opener = gzip.open if file.suffix == ".gz" else open
-        with opener(file, "rt", encoding="utf-8-sig", errors="replace", newline="") as handle:
+        with _open(file, "rt", encoding="utf-8-sig", errors="replace", newline="") as handle:
             return next(csv.reader(handle, delimiter=delimiter, quotechar=quote if len(quote) == 1 else '"'), [])
     except (OSError, ValueError, csv.Error, pa.ArrowException):
         return None
@@ -209,16 +208,12 @@ def utf8_text(file: Path, encoding: str, folder: str = "") -> Path:
     """
     if not encoding or codecs.lookup(encoding).name == "utf-8" or _is_utf8(file):
         return file
-    target = Path(folder or tempfile.gettempdir()) / "churnml-text" / file.name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temps(target)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.{HOST}-{os.getpid()}.", suffix=".tmp", dir=target.parent)
-    copy = Path(name)
+    fd, copy = _own_temp(Path(folder or tempfile.gettempdir()) / "churnml-text" / file.name)
     atexit.register(_unlink, copy)
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     lines = 0
     try:
-        with _open_bytes(file) as source, os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+        with _open(file) as source, os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
             while True:
                 chunk = source.read(_CHUNK)
                 try:
@@ -240,7 +235,7 @@ def _is_utf8(file: Path) -> bool:
     """Whether the whole of ``file`` decodes as UTF-8 and holds no NUL byte, which UTF-8 text
     never does and UTF-16 text does (read in chunks; stops at the first error)."""
     decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
-    with _open_bytes(file) as source:
+    with _open(file) as source:
         while chunk := source.read(_CHUNK):
             if b"\0" in chunk:
                 return False
@@ -255,9 +250,10 @@ def _is_utf8(file: Path) -> bool:
     return True
 
 
-def _open_bytes(file: Path) -> Any:
-    """``file`` opened for reading bytes, decompressed when it is gzipped (``.csv.gz``)."""
-    return gzip.open(file, "rb") if file.suffix == ".gz" else open(file, "rb")
+def _open(file: Path, mode: str = "rb", **text: Any) -> Any:
+    """``file`` opened for reading (bytes, or text with ``mode="rt"`` and ``text`` options),
+    decompressed when it is gzipped (``.csv.gz``)."""
+    return gzip.open(file, mode, **text) if file.suffix == ".gz" else open(file, mode, **text)
 
 
 def _unlink(path: Path) -> None:
@@ -418,6 +414,16 @@ def _remove_stale_temps(path: Path) -> None:
                     sibling.unlink()
 
 
+def _own_temp(path: Path) -> tuple[int, Path]:
+    """A new temporary file beside ``path`` (its folder made if need be), named after this host and
+    process so that :func:`_remove_stale_temps` can tell a killed writer's from a running one's;
+    those of killed writers of ``path`` go first. Returns the open descriptor and the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(path)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.{HOST}-{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    return fd, Path(name)
+
+
 def process_running(pid: int) -> bool:
     """Whether process ``pid`` of this host still runs."""
     try:
@@ -433,11 +439,8 @@ def process_running(pid: int) -> bool:
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it into place only if the block succeeds."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temps(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{HOST}-{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _own_temp(path)
     os.close(fd)
-    tmp = Path(tmp_name)
     # mkstemp creates 0600; outputs are ordinary files, so follow the umask like open() would.
     umask = os.umask(0)
     os.umask(umask)
@@ -694,17 +697,22 @@ def _read_csv(path: Path) -> pd.DataFrame:
     """A CSV written by churnml, with ``customer_id`` as the text it was written as: "0002014"
     stays "0002014" (not the number 2014) and "NA" or "null" are ids, not missing values."""
     columns = pd.read_csv(path, nrows=0).columns
-    missing = {column: [] if column == "customer_id" else sorted(STR_NA_VALUES) for column in columns}
-    return pd.read_csv(path, dtype={"customer_id": str}, keep_default_na=False, na_values=missing)
+    return pd.read_csv(path, dtype={"customer_id": str}, keep_default_na=False, na_values=_missing_values(columns))
+
+
+def _missing_values(columns: Iterable[Any], text: bool = False) -> dict[Any, list[str]]:
+    """``na_values`` for pandas' readers of churnml's own tables: pandas' usual markers ("NA",
+    "null" …) in every column but ``customer_id`` (or in none, for ``text`` tables), where they
+    are ids."""
+    return {column: [] if text or column == "customer_id" else sorted(STR_NA_VALUES) for column in columns}
 
 
 def _read_xlsx(path: Path, dtype: Any = None) -> pd.DataFrame:
     """The first sheet of an Excel workbook, ``customer_id`` (or every column with ``dtype=str``)
     as text: an id 0002014 typed as text stays "0002014", and "NA" is an id, not a missing value."""
     columns = pd.read_excel(path, nrows=0, engine="openpyxl").columns
-    missing = {column: [] if column == "customer_id" or dtype is str else sorted(STR_NA_VALUES) for column in columns}
     return pd.read_excel(path, engine="openpyxl", dtype=dtype or {"customer_id": str}, keep_default_na=False,
-                         na_values=missing)
+                         na_values=_missing_values(columns, text=dtype is str))
 
 
 def _json_default(value: Any) -> Any:
