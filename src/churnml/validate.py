@@ -164,13 +164,14 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
     reading.append(found["customers"])
     attributes = _load_customers(con, columns["customers"], types["customers"], quarantine, stats, data_end)
     _fail_if_all_set_aside("customers", columns["customers"], quarantine, stats["customers"])
+    loose: list[str] = []  # notes on ids written another way
     for table in tables[1:]:
         if progress:
             progress(table)
         reading.append(found[table])
-        _load_events(con, table, TABLES[table], columns[table], types[table], data_end, quarantine, stats, config.input)
+        loose += _load_events(con, table, TABLES[table], columns[table], types[table], data_end, quarantine, stats,
+                              config.input)
 
-    loose = [stats[t].pop("loose_ids") for t in tables if "loose_ids" in stats[t]]
     dataset = Dataset(
         con=con,
         tables=tables,
@@ -813,7 +814,8 @@ def _load_events(
     quarantine: dict[str, pd.DataFrame],
     stats: dict[str, dict],
     inputs: InputConfig = InputConfig(),
-) -> None:
+) -> list[str]:
+    """Check an event table into its clean table and the quarantine; return notes for the summary."""
     typed = {c: canonical_sql(c, spec.kinds[c], raw, types[raw]) for c, raw in mapping.items()}
     present = {c: present_sql(raw, types[raw]) for c, raw in mapping.items()}
     # Text dates are parsed once, into a column of the checked table that every check and the
@@ -852,11 +854,13 @@ def _load_events(
     unique = (typed["transaction_id"], ts) if "transaction_id" in mapping else None
     _split_clean(con, table, selects, reasons, quarantine, stats, unique, parsed)
     _fail_if_ids_do_not_match(con, table, mapping["customer_id"], quarantine, stats[table])
+    loose = _loose_id_note(con, table, mapping["customer_id"], quarantine)
     if "satisfaction" in mapping:
         _fail_if_another_scale(con, table, mapping["satisfaction"], quarantine, stats[table], inputs.satisfaction_scale)
     if "resolved_at" in mapping:
         _fail_if_swapped(con, table, mapping, quarantine, stats[table])
     _fail_if_all_set_aside(table, mapping, quarantine, stats[table], data_end)
+    return [loose] if loose else []
 
 
 def _set_aside_as(quarantine: dict[str, pd.DataFrame], table: str, reason: str) -> pd.DataFrame:
@@ -960,17 +964,25 @@ def loose_ids(ids: pd.Series) -> pd.Series:
     return ids.astype(str).str.strip().str.casefold().str.lstrip("0").replace("", "0")
 
 
-def _loosely_known(con: duckdb.DuckDBPyConnection, bad: pd.DataFrame, raw_id: str) -> tuple[int, list[str]]:
-    """How many distinct ids set aside as unknown customers match one of ``customers`` loosely
-    (:func:`loose_ids`), with examples "listed ~ known"."""
-    reason = bad[reason_column(bad.columns[:-1])]
-    unknown = bad.loc[reason == R_UNKNOWN_CUSTOMER, raw_id].dropna().astype(str).drop_duplicates()
+def _loose_id_note(con: duckdb.DuckDBPyConnection, table: str, raw_id: str, quarantine: dict[str, pd.DataFrame]) -> str | None:
+    """A note naming the ids set aside as unknown customers that match one of ``customers``
+    loosely (:func:`loose_ids`), with examples "listed ~ known"; None when none does. A few ids
+    written another way (a third of the cancellations with leading zeros) were set aside one by
+    one, and those customers scored as live ones without a word about why."""
+    if table not in quarantine:
+        return None
+    unknown = _set_aside_as(quarantine, table, R_UNKNOWN_CUSTOMER)[raw_id].dropna().astype(str).drop_duplicates()
     if unknown.empty:
-        return 0, []
+        return None
     known = con.execute("SELECT customer_id FROM customers").df()["customer_id"].astype(str)
     by_key = dict(zip(loose_ids(known), known))
     pairs = [(theirs, by_key[key]) for theirs, key in zip(unknown, loose_ids(unknown)) if key in by_key]
-    return len(pairs), [f"{theirs!r} ~ {ours!r}" for theirs, ours in pairs[:EXAMPLES]]
+    if not pairs:
+        return None
+    examples = ", ".join(f"{theirs!r} ~ {ours!r}" for theirs, ours in pairs[:EXAMPLES])
+    return (f"{len(pairs):,} customer_id(s) of {table} set aside as not in customers match a customer when leading "
+            f"zeros, case and spaces are ignored ({examples}): write the ids the same way in both tables, or their rows "
+            "are lost.")
 
 
 def _fail_if_ids_do_not_match(
@@ -979,19 +991,9 @@ def _fail_if_ids_do_not_match(
     """Stop when most of a table's rows name customers that ``customers`` lacks: that is ids
     written two ways (1.0 vs 1, 00123 vs 123, a prefix), not bad rows to set aside one by one."""
     unknown = stats["quarantined"].get(R_UNKNOWN_CUSTOMER, 0)
-    if not unknown:
-        return
     if unknown <= MAX_UNKNOWN_CUSTOMER_SHARE * stats["rows"]:
-        # A few ids written another way (a third of the cancellations with leading zeros) were set
-        # aside one by one, and those customers scored as live ones without a word about why.
-        n, examples = _loosely_known(con, quarantine[table], raw_id)
-        if n:
-            stats["loose_ids"] = (f"{n:,} customer_id(s) of {table} set aside as not in customers match a customer "
-                                  f"when leading zeros, case and spaces are ignored ({', '.join(examples)}): write the "
-                                  "ids the same way in both tables, or their rows are lost.")
         return
-    bad = quarantine[table]
-    theirs = bad.loc[bad[reason_column(bad.columns[:-1])] == R_UNKNOWN_CUSTOMER, raw_id].drop_duplicates().head(EXAMPLES).tolist()
+    theirs = _set_aside_as(quarantine, table, R_UNKNOWN_CUSTOMER)[raw_id].drop_duplicates().head(EXAMPLES).tolist()
     ours = [value for value, in con.execute(f"SELECT customer_id FROM customers LIMIT {EXAMPLES}").fetchall()]
     raise DataError(
         f"{unknown:,} of {stats['rows']:,} rows of {table} ({unknown / stats['rows']:.0%}) have a customer_id that is "
