@@ -447,8 +447,9 @@ def match_ids(customer_ids: pd.Series, listed: Iterable[str]) -> tuple[np.ndarra
     rest = sorted(listed - set(ids[exact]))
     if not rest:
         return exact, (), ()
+    rest_keys = loose_ids(pd.Series(rest, dtype=str)).tolist()
     wanted = {}
-    for item, key in zip(rest, loose_ids(pd.Series(rest, dtype=str))):
+    for item, key in zip(rest, rest_keys):
         wanted.setdefault(key, item)
     loose_keys = loose_ids(ids)
     loose = ~exact & loose_keys.isin(wanted).to_numpy()
@@ -456,7 +457,7 @@ def match_ids(customer_ids: pd.Series, listed: Iterable[str]) -> tuple[np.ndarra
     # An id that matches a customer loosely is not unmatched, even when another way of writing it
     # matched that customer exactly (the list had both 'C0003548' and 'c0003548').
     matched = set(loose_keys[exact | loose])
-    unmatched = tuple(item for item, key in zip(rest, loose_ids(pd.Series(rest, dtype=str))) if key not in matched)
+    unmatched = tuple(item for item, key in zip(rest, rest_keys) if key not in matched)
     return exact | loose, pairs, unmatched
 
 
@@ -469,7 +470,7 @@ def _within_budget(costs: np.ndarray, control: np.ndarray, budget: float) -> np.
     paid = np.where(control, 0.0, costs)
     if paid.sum() <= budget + 1e-9:  # everyone fits: no walk over a million candidates
         return np.ones(len(costs), dtype=bool)
-    if np.ptp(costs[~control]) == 0 and np.ptp(costs) == 0:  # one cost for all: the top of the ranking
+    if np.ptp(costs) == 0:  # one cost for all: the top of the ranking
         return np.arange(len(costs)) < int(np.searchsorted(np.cumsum(paid), budget + 1e-9, side="right"))
     fits = np.zeros(len(costs), dtype=bool)
     left = budget + 1e-9
