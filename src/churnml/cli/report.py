@@ -158,10 +158,15 @@ def _campaign_money(summary: dict, measured: float) -> str | None:
             f"at the measured rate ({measured:.0%}) the contacts saved about {saved:,.2f}, a net {saved - cost:+,.2f}.")
 
 
+def _sidecar_models(sidecar: dict) -> dict:
+    """A scores sidecar's ``models`` section (run, versions, problem …); empty without one."""
+    models = sidecar.get("models")
+    return models if isinstance(models, dict) else {}
+
+
 def _sidecar_run_id(sidecar: dict) -> str | None:
     """The training run a scores sidecar names (``models.run_id``), or None."""
-    models = sidecar.get("models")
-    return models.get("run_id") if isinstance(models, dict) else None
+    return _sidecar_models(sidecar).get("run_id")
 
 
 def _list_models_metadata(summary: dict) -> dict | None:
@@ -200,10 +205,9 @@ def scores_problem(path: Path) -> dict | None:
     """The problem definition of the models behind the scores at ``path`` (their sidecar's
     ``models.problem``), for the list made from them; None without one."""
     try:
-        models = (_sidecar(path, _SCORE_WRITER) or {}).get("models")
+        return _sidecar_models(_sidecar(path, _SCORE_WRITER) or {}).get("problem")
     except DataError:
         return None
-    return models.get("problem") if isinstance(models, dict) else None
 
 
 def _scores_sidecar(path: Path, table: pd.DataFrame) -> dict | None:
