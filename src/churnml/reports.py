@@ -318,6 +318,12 @@ def interval_text(intervals: dict[str, dict[str, float]], auc: float, gini: floa
     return ("95 % intervals over 200 resamples of the test customers: " + "; ".join(parts) + ".") if parts else ""
 
 
+def _churn_means(definition: Any) -> list[tuple[str, str]]:
+    """The overview row saying what churn means for models of ``definition`` (none without one)."""
+    text = describe_problem(definition)
+    return [("what churn means", text)] if text else []
+
+
 def run_report(run: Any) -> str:
     """HTML report of a training run.
 
@@ -350,7 +356,7 @@ def run_report(run: Any) -> str:
             ("run", run.run_id),
             ("as of", meta.get("as_of")),
             ("horizon", f"{meta.get('horizon_days')} days"),
-            *([("what churn means", churn_means)] if (churn_means := describe_problem(meta.get("problem"))) else []),
+            *_churn_means(meta.get("problem")),
             ("train cutoffs", ", ".join(cutoffs.get("train", []))),
             ("validation cutoff", ", ".join(cutoffs.get("validation", []))),
             ("test cutoff", ", ".join(cutoffs.get("test", []))),
@@ -498,7 +504,7 @@ def scores_report(scores: pd.DataFrame, sidecar: Mapping[str, Any] | None = None
     as_of = sidecar.get("as_of") or (f"{pd.Timestamp(scores['as_of'].iloc[0]):%Y-%m-%d}" if len(scores) else "?")
     sections = [_section("overview", "Overview", _key_values([
         ("as of", as_of),
-        *([("what churn means", churn_means)] if (churn_means := describe_problem(models.get("problem"))) else []),
+        *_churn_means(models.get("problem")),
         ("customers scored", f"{len(scores):,}"),
         ("mean churn probability", f"{scores['churn_probability'].mean():.3f}"),
         ("total predicted value (horizon)", f"{scores['predicted_value'].sum():,.0f}"),
@@ -620,7 +626,7 @@ def list_report(customers: pd.DataFrame, summary: Mapping[str, Any], config: Con
     sections = [_section("overview", "Overview", _key_values([
         ("customers on the list", f"{len(customers):,}"),
         ("from scores", summary.get("scores", "?")),
-        *([("what churn means", churn_means)] if (churn_means := describe_problem(summary.get("problem"))) else []),
+        *_churn_means(summary.get("problem")),
         # "next 90 days" needs a start: the scores' as-of date and the window the money is over.
         *([("as of", f"{summary['as_of']}" + (f" (the money is over {summary['as_of']} to "
                                                f"{pd.Timestamp(summary['as_of']) + pd.Timedelta(days=summary['horizon_days'] - 1):%Y-%m-%d})"
