@@ -132,10 +132,11 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, hor
         for column in columns:
             numeric = column in ("rank", "churn prob.", "value at risk", "benefit")
             first.add_column(column, justify="right" if numeric else "left", no_wrap=column != "reasons")
-        grouped = "group" in shown.columns  # a control customer is marked: not to be called
-        for row in shown.itertuples(index=False):
-            who = f"{row.customer_id} (control)" if grouped and row.group == "control" else row.customer_id
-            cells = [str(row.rank), who, names.get(row.segment, row.segment), f"{row.churn_probability:.3f}",
+        # A control customer is marked: not to be called.
+        ids = shown["customer_id"].astype(str)
+        who = (ids.where(shown["group"] != "control", ids + " (control)") if "group" in shown.columns else ids).tolist()
+        for row, name in zip(shown.itertuples(index=False), who):
+            cells = [str(row.rank), name, names.get(row.segment, row.segment), f"{row.churn_probability:.3f}",
                      f"{row.value_at_risk:,.0f}", f"{row.expected_benefit:,.0f}"]
             first.add_row(*cells, *([reasons_text(row.reasons)] if beside else []))
         console.print(first)
@@ -144,9 +145,8 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, hor
             why.add_column(justify="right", no_wrap=True)
             why.add_column(no_wrap=True)
             why.add_column()
-            for row in shown.itertuples(index=False):
-                who = f"{row.customer_id} (control)" if grouped and row.group == "control" else row.customer_id
-                why.add_row(f"{row.rank}.", who, row.reasons if isinstance(row.reasons, str) and row.reasons else "–")
+            for row, name in zip(shown.itertuples(index=False), who):
+                why.add_row(f"{row.rank}.", name, row.reasons if isinstance(row.reasons, str) and row.reasons else "–")
             console.print("Why", style="bold")
             console.print(why, highlight=False)
 
