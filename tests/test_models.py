@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from churnml.baselines import RecencyRule, RFMLogistic, SpendRateBaseline
+from churnml.baselines import FeatureLogistic, FeaturePoisson, RecencyRule, RFMLogistic, SpendRateBaseline
 from churnml.errors import NotFittedError
 from churnml.models import ChurnModel, ValueModel
 
@@ -68,6 +68,32 @@ def test_predict_proba_is_1d_calibrated_and_beats_baselines(churn_model, data):
     model_auc = roc_auc_score(test.churned, probability)
     assert model_auc > roc_auc_score(test.churned, rule.predict_proba(test))
     assert model_auc > roc_auc_score(test.churned, rfm.predict_proba(test)) - 0.02  # the truth is nearly logistic in RFM
+
+
+def test_linear_baselines_read_every_feature_and_unknown_values(data):
+    """The regressions on every feature see what RFM cannot (complaints, the plan), so they rank
+    churners better than RFM logistic on data where those matter; a missing number, a missing
+    category and one never seen in training are scored, not refused."""
+    from sklearn.metrics import roc_auc_score
+    from scipy.stats import spearmanr
+
+    train, _, test = data
+    numeric = [f for f in FEATURES if f != "plan"]
+    logistic = FeatureLogistic(numeric, ["plan"]).fit(train, train.churned)
+    rfm = RFMLogistic("days_since_last_purchase", "frequency_365d", "monetary_365d").fit(train, train.churned)
+    assert roc_auc_score(test.churned, logistic.predict_proba(test)) > roc_auc_score(test.churned, rfm.predict_proba(test)) + 0.005
+    poisson = FeaturePoisson(numeric, ["plan"]).fit(train, train.value)
+    predicted = poisson.predict(test)
+    assert (predicted >= 0).all()
+    # Churners bring 0 here: the regression on every feature ranks value better than spend alone.
+    spend = SpendRateBaseline("monetary_365d", 365, 90).fit().predict(test)
+    assert spearmanr(test.value, predicted).statistic > spearmanr(test.value, spend).statistic
+    odd = test.head(3).copy()
+    odd["plan"] = pd.Series(["brand-new-plan", None, "vip"], index=odd.index, dtype=object)
+    odd.loc[odd.index[2], "monetary_365d"] = np.nan
+    assert np.isfinite(logistic.predict_proba(odd)).all() and np.isfinite(poisson.predict(odd)).all()
+    with pytest.raises(NotFittedError):
+        FeatureLogistic(numeric, ["plan"]).predict_proba(odd)
 
 
 def test_monotone_constraints_survive_calibration(churn_model, data):

@@ -3,6 +3,8 @@
 - :class:`RecencyRule` — churn = "no purchase in the last N days", with the best N.
 - :class:`RFMLogistic` — logistic regression on recency, frequency and monetary value.
 - :class:`SpendRateBaseline` — value = the customer's historical spend rate × the horizon.
+- :class:`FeatureLogistic` and :class:`FeaturePoisson` — the linear models on every feature the
+  boosted models see: what the trees add over a plain regression on the same inputs.
 
 They take the names of the RFM columns of the training frame, so they work with whatever the
 feature set calls them (:func:`churnml.train` finds them among the features).
@@ -10,15 +12,17 @@ feature set calls them (:func:`churnml.train` finds them among the features).
 
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
+from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, PoissonRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from churnml.errors import NotFittedError
 
@@ -160,3 +164,95 @@ class SpendRateBaseline(BaseEstimator):
             per_customer = pd.to_numeric(X[self.window_column], errors="coerce").to_numpy(dtype=float)
             window = np.where(np.isfinite(per_customer) & (per_customer > 0), np.minimum(per_customer, window), window)
         return spend / np.maximum(window, 1.0) * self.horizon_days
+
+
+def _signed_log(matrix: np.ndarray) -> np.ndarray:
+    return np.sign(matrix) * np.log1p(np.abs(matrix))
+
+
+class _FeatureLinear(BaseEstimator):
+    """A linear model on every feature. Numeric features are put on a log scale (sign kept: spend
+    and counts are heavy-tailed, and a few big spenders would otherwise set the slope), imputed
+    with the training median plus a was-missing flag, and standardised; categorical ones are
+    one-hot encoded (a missing value is its own level; one unseen in training sets no column).
+    Everything is fitted on the training rows only."""
+
+    def __init__(self, numeric: Sequence[str], categorical: Sequence[str] = ()) -> None:
+        self.numeric = numeric
+        self.categorical = categorical
+
+    def _estimator(self) -> BaseEstimator:
+        raise NotImplementedError
+
+    def _frame(self, X: pd.DataFrame) -> pd.DataFrame:
+        numeric = X[list(self.numeric)].apply(pd.to_numeric, errors="coerce").astype(float)
+        categorical = X[list(self.categorical)].astype(object).where(X[list(self.categorical)].notna(), "(missing)")
+        return pd.concat([numeric, categorical.astype(str)], axis=1)
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> "_FeatureLinear":
+        """Fit the encoding and the model on the training rows."""
+        imputer = SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)
+        numeric = make_pipeline(FunctionTransformer(_signed_log), imputer, StandardScaler())
+        design = ColumnTransformer([("numeric", numeric, list(self.numeric)),
+                                    ("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False), list(self.categorical))])
+        self.pipeline_: Pipeline = make_pipeline(design, self._estimator())
+        # A yardstick, not a model anyone deploys: a solver that falls back or stops early on
+        # collinear one-hot columns is no news for the person training, so it does not warn them.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.pipeline_.fit(self._frame(X), np.asarray(y, dtype=float))
+        return self
+
+
+class FeatureLogistic(_FeatureLinear):
+    """Logistic regression on every feature (see :class:`_FeatureLinear` for the encoding).
+
+    Parameters
+    ----------
+    numeric, categorical : sequence of str
+        Feature columns of each kind.
+    C : float
+        Inverse regularisation strength.
+    """
+
+    def __init__(self, numeric: Sequence[str], categorical: Sequence[str] = (), C: float = 1.0) -> None:
+        super().__init__(numeric, categorical)
+        self.C = C
+
+    def _estimator(self) -> BaseEstimator:
+        return LogisticRegression(C=self.C, solver="newton-cholesky", max_iter=100)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Churn probability, shape (n,)."""
+        _require(self, "pipeline_")
+        return self.pipeline_.predict_proba(self._frame(X))[:, 1]
+
+
+class FeaturePoisson(_FeatureLinear):
+    """Value over the horizon from a Poisson regression (log link) on every feature: a linear
+    model of the log of the expected value, fitted to the value clipped at 0 (net refunds are
+    rare and a log link cannot predict them). Its prediction already includes churn (a churner's
+    value counts as the little they bring), like the boosted models' (1 − p) × value if retained.
+
+    Parameters
+    ----------
+    numeric, categorical : sequence of str
+    alpha : float
+        L2 penalty on the standardised coefficients.
+    """
+
+    def __init__(self, numeric: Sequence[str], categorical: Sequence[str] = (), alpha: float = 1e-4) -> None:
+        super().__init__(numeric, categorical)
+        self.alpha = alpha
+
+    def _estimator(self) -> BaseEstimator:
+        return PoissonRegressor(alpha=self.alpha, solver="newton-cholesky", max_iter=100)
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> "FeaturePoisson":
+        """Fit on the training rows, the value clipped at 0."""
+        return super().fit(X, np.clip(np.asarray(y, dtype=float), 0, None))
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Expected value over the horizon, shape (n,)."""
+        _require(self, "pipeline_")
+        return self.pipeline_.predict(self._frame(X))

@@ -304,8 +304,10 @@ def _metrics_table(by_model: Mapping[str, Mapping[str, float]], rows: Sequence[t
     return table_html(frame, {c: ".4f" for c in by_model}, left=("metric",))
 
 
-def interval_text(intervals: dict[str, dict[str, float]], auc: float, gini: float) -> str:
-    """The grades' 95 % intervals in one sentence (empty for runs that predate them)."""
+def interval_text(intervals: dict[str, dict[str, float]], auc: float, gini: float,
+                  baselines: Mapping[str, str | None] | None = None) -> str:
+    """The grades' 95 % intervals in one sentence (empty for runs that predate them), naming the
+    baseline each difference is from when ``baselines`` (``churn``, ``value`` -> name) says."""
     parts = []
     for kind, label, value in (("churn", "ROC AUC", auc), ("value", "normalized Gini", gini)):
         interval = intervals.get(kind)
@@ -313,7 +315,9 @@ def interval_text(intervals: dict[str, dict[str, float]], auc: float, gini: floa
             continue
         text = f"{kind} {label} {value:.3f} ({interval['model_low']:.3f} to {interval['model_high']:.3f}"
         if interval["difference_low"] == interval["difference_low"]:
-            text += f"; {interval['difference_low']:+.3f} to {interval['difference_high']:+.3f} against the best baseline"
+            best = (baselines or {}).get(kind)
+            text += (f"; {interval['difference_low']:+.3f} to {interval['difference_high']:+.3f} against the best "
+                     f"baseline{f', {best}' if best else ''}")
         parts.append(text + ")")
     return ("95 % intervals over 200 resamples of the test customers: " + "; ".join(parts) + ".") if parts else ""
 
@@ -346,7 +350,8 @@ def run_report(run: Any) -> str:
     cutoffs = meta.get("cutoffs", {})
     tests = meta.get("test_metrics", {})
     spread = interval_text(meta.get("grade_intervals") or {}, *(
-        tests.get(kind, {}).get("model", {}).get(key, float("nan")) for kind, key in (("churn", "roc_auc"), ("value", "normalized_gini"))))
+        tests.get(kind, {}).get("model", {}).get(key, float("nan")) for kind, key in (("churn", "roc_auc"), ("value", "normalized_gini"))),
+        baselines={kind: tags.get(f"churnml.best_{kind}_baseline") for kind in ("churn", "value")})
     sections = [_section(
         "overview", "Overview",
         f'<p>Overall grade <span class="grade">{_e(meta.get("grade", "?"))}</span> '
@@ -368,9 +373,11 @@ def run_report(run: Any) -> str:
     )]
     sections.append(_section(
         "model-vs-baselines", "Model vs baselines (test cutoff)",
-        f"<p>Churn: grade {_e(grades.get('churn', '?'))} on ROC AUC against the best of the recency rule and RFM "
-        f"logistic regression. Value: grade {_e(grades.get('value', '?'))} on normalized Gini against the historical "
-        "spend rate.</p>",
+        f"<p>Churn: grade {_e(grades.get('churn', '?'))} on ROC AUC against the best of the recency rule, RFM "
+        "logistic regression and logistic regression on every feature. Value: grade "
+        f"{_e(grades.get('value', '?'))} on normalized Gini against the better of the historical spend rate and a "
+        "Poisson regression on every feature. The regressions on every feature show what the trees add over a "
+        "plain model of the same inputs.</p>",
         _plain_words(tests),
         _grid(_metrics_table(tests.get("churn", {}), _CHURN_ROWS), _metrics_table(tests.get("value", {}), _VALUE_ROWS)),
     ))

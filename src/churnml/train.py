@@ -3,7 +3,8 @@
 1. :func:`churnml.labels.build_training_set` gives features and labels over several cutoffs, split
    out of time into train / validation / test. Problems that make a model meaningless (too few
    cutoffs, too few customers, one class only) stop here with a :class:`ProblemError`.
-2. Baselines: the "no purchase in N days" rule, RFM logistic regression, historical spend rate.
+2. Baselines: the "no purchase in N days" rule, RFM logistic regression, historical spend rate,
+   and logistic / Poisson regression on every feature.
 3. Optuna tunes the churn and the value model on train, scored on validation
    (:mod:`churnml.tuning`); each trial is a nested MLflow run.
 4. The final models are refitted on train + validation with the tuned parameters; the churn
@@ -35,7 +36,7 @@ from mlflow.exceptions import MlflowException
 from sklearn.metrics import roc_auc_score
 
 from churnml import metrics, monitoring, plots, reports, tracking, tuning
-from churnml.baselines import RecencyRule, RFMLogistic, SpendRateBaseline
+from churnml.baselines import FeatureLogistic, FeaturePoisson, RecencyRule, RFMLogistic, SpendRateBaseline
 from churnml.config import Config
 from churnml.dataset import Dataset
 from churnml.errors import ModelNotFoundError, ProblemError
@@ -64,9 +65,9 @@ class TrainingResult:
     as_of: pd.Timestamp
     cutoffs: dict[str, list[pd.Timestamp]]
     churn_metrics: dict[str, dict[str, float]]
-    """``model``, ``recency_rule``, ``rfm_logistic`` -> metrics on the test cutoff."""
+    """``model``, ``recency_rule``, ``rfm_logistic``, ``feature_logistic`` -> metrics on the test cutoff."""
     value_metrics: dict[str, dict[str, float]]
-    """``model``, ``spend_rate`` -> metrics on the test cutoff."""
+    """``model``, ``spend_rate``, ``feature_poisson`` -> metrics on the test cutoff."""
     grades: dict[str, str]
     """``churn``, ``value`` and ``overall`` (the worse of the two)."""
     tuning: dict[str, tuning.TuningResult] = field(default_factory=dict)
@@ -86,9 +87,23 @@ class TrainingResult:
     intervals: dict[str, dict[str, float]] = field(default_factory=dict)
     """``churn``, ``value`` -> the 95 % intervals of the graded metric and of its difference from
     the best baseline (:func:`churnml.metrics.bootstrap_interval`)."""
+    best_baselines: dict[str, str] = field(default_factory=dict)
+    """``churn``, ``value`` -> the name of the baseline each grade was measured against."""
     active_days: float = 365.0
     """``roc_auc_active`` is over the test customers who bought in this many days
     (:func:`active_subgroup_days`)."""
+
+
+LINEAR_BASELINE_ROWS = 200_000
+"""Training rows the linear baselines fit on, at most (a seeded sample above it)."""
+
+
+def _linear_sample(rows: int, seed: int) -> np.ndarray:
+    """Positions of the training rows the linear baselines fit on: all of them up to
+    :data:`LINEAR_BASELINE_ROWS`, else a seeded sample in their order."""
+    if rows <= LINEAR_BASELINE_ROWS:
+        return np.arange(rows)
+    return np.sort(np.random.default_rng(seed).choice(rows, LINEAR_BASELINE_ROWS, replace=False))
 
 
 def _pick(names: list[str], candidates: tuple[str, ...], role: str) -> str:
@@ -320,8 +335,16 @@ def train_on(
     rfm = RFMLogistic(recency, frequency, monetary).fit(X["train"], churned["train"])
     window_days = 365.0 if monetary.endswith("365d") else 3650.0
     spend_rate = SpendRateBaseline(monetary, window_days, horizon, window_column=tenure).fit()
-    churn_scores = {"recency_rule": rule.predict_proba(X["test"]), "rfm_logistic": rfm.predict_proba(X["test"])}
-    value_predictions = {"spend_rate": spend_rate.predict(X["test"])}
+    # The linear models on every feature: what the trees add over a plain regression on the same
+    # inputs. A sample of the training rows is plenty for their hundred-odd coefficients.
+    linear_rows = _linear_sample(len(X["train"]), seed)
+    numeric = [n for n in names if n not in training_set.categorical_features]
+    linear_X = X["train"].iloc[linear_rows]
+    feature_logistic = FeatureLogistic(numeric, training_set.categorical_features).fit(linear_X, churned["train"][linear_rows])
+    feature_poisson = FeaturePoisson(numeric, training_set.categorical_features).fit(linear_X, value["train"][linear_rows])
+    churn_scores = {"recency_rule": rule.predict_proba(X["test"]), "rfm_logistic": rfm.predict_proba(X["test"]),
+                    "feature_logistic": feature_logistic.predict_proba(X["test"])}
+    value_predictions = {"spend_rate": spend_rate.predict(X["test"]), "feature_poisson": feature_poisson.predict(X["test"])}
 
     tuning_data = tuning.TuningData(
         X["train"], churned["train"], value["train"], X["validation"], churned["validation"], value["validation"]
@@ -415,7 +438,8 @@ def train_on(
         value_metrics = {name: metrics.value_metrics(value["test"], pred) for name, pred in value_predictions.items()}
         baseline_churn = {k: v for k, v in churn_metrics.items() if k != "model"}
         best_churn_name, best_churn_auc = metrics.best_baseline(baseline_churn, "roc_auc")
-        best_value_name, best_value_gini = metrics.best_baseline({"spend_rate": value_metrics["spend_rate"]}, "normalized_gini")
+        baseline_value = {k: v for k, v in value_metrics.items() if k != "model"}
+        best_value_name, best_value_gini = metrics.best_baseline(baseline_value, "normalized_gini")
         # How much of each grade is luck: the metrics again on resampled test customers.
         intervals = {
             "churn": metrics.bootstrap_interval("roc_auc", churned["test"], probability, churn_scores[best_churn_name], seed=seed),
@@ -554,6 +578,7 @@ def train_on(
         first_model=promoted and not champion and not unavailable,
         left_out=left_out,
         intervals=intervals,
+        best_baselines={"churn": best_churn_name, "value": best_value_name},
         leaks=leaks,
         history_days=training_set.history_days(),
         left_out_dates=left_out_dates,

@@ -131,7 +131,7 @@ def train_command(
     from churnml import reports
 
     console.print(reports.interval_text(result.intervals, result.churn_metrics["model"]["roc_auc"],
-                                        result.value_metrics["model"]["normalized_gini"]))
+                                        result.value_metrics["model"]["normalized_gini"], result.best_baselines))
     console.print(f"Run {result.run_id}: churnml-churn v{result.churn_version}, churnml-value v{result.value_version} — {result.promotion_reason}.")
     dated = {name: count for name, count in result.left_out.items() if name in result.left_out_dates}
     if dated:
