@@ -24,8 +24,10 @@ EXAMPLE_HISTORY: dict = {
         {"customer_id": "C0000001", "timestamp": "2025-11-28T09:00:00", "event_type": "complaint", "resolved_at": None,
          "channel": "phone"},
     ],
+    "churn_events": [],
 }
-"""Body of ``POST /score_history``: one customer who has just complained (still open: ``resolved_at`` null)."""
+"""Body of ``POST /score_history``: one customer who has just complained (still open: ``resolved_at`` null)
+and whose account is open (``churn_events`` empty)."""
 
 EXAMPLE_RETENTION: dict = {"budget": 500.0, "contact_cost": 5.0, "success_rate": 0.3, "segments": ["high_value_at_risk"]}
 """Body of ``POST /retention_list``."""

@@ -148,9 +148,10 @@ class ScoreHistoryRequest(bentoml.IODescriptor):
                                                 json_schema_extra={"example": EXAMPLE_HISTORY["transactions"]})
     service_events: list[ServiceEventRow] = Field(default_factory=list, description="Their service events.",
                                                     json_schema_extra={"example": EXAMPLE_HISTORY["service_events"]})
-    churn_events: list[ChurnEventRow] = Field(default_factory=list, description=(
-        "Account closures, if any: a customer who closed before as_of is not in the population (`not_found`), as in "
-        "batch scoring. Without them a closed account is scored as a live one."), json_schema_extra={"example": []})
+    churn_events: Optional[list[ChurnEventRow]] = Field(default=None, description=(
+        "Account closures; [] when none closed. A customer who closed before as_of is not in the population "
+        "(`not_found`), as in batch scoring. Without them a closed account is scored as a live one: left out "
+        "altogether, where the models count closures as churn, every result warns."), json_schema_extra={"example": []})
 
 
 class RetentionListRequest(bentoml.IODescriptor):
@@ -390,7 +391,7 @@ class ChurnService:
 
     @bentoml.api(route="/score_history", input_spec=ScoreHistoryRequest, output_spec=ScoreResponse)
     def score_history(self, as_of: str, customers: list[Any], transactions: list[Any],
-                      service_events: list[Any], churn_events: list[Any]) -> ScoreResponse:
+                      service_events: list[Any], churn_events: Optional[list[Any]]) -> ScoreResponse:
         """Score customers from their own posted history, with the batch feature and scoring code.
 
         Value tiers and segments use the value cut points of the loaded snapshot's population;

@@ -146,7 +146,7 @@ def served_store(tmp_path_factory: pytest.TempPathFactory) -> ServedStore:
     from churnml import tracking
     from churnml.cli import get_app
     from churnml.generate import generate
-    from churnml.labels import build_training_set
+    from churnml.labels import build_training_set, problem_definition
     from churnml.train import without_identifiers
     from churnml.validate import load_dataset
 
@@ -159,6 +159,7 @@ def served_store(tmp_path_factory: pytest.TempPathFactory) -> ServedStore:
                                              Config().training.max_categorical_levels)
     churn, value, names, metadata = _fit_small_models(training, (60, 40), 15, ("validation",))
     metadata["left_out_features"] = left_out
+    metadata["problem"] = problem_definition(Config(), dataset.summary["tables"])  # as `churnml train` records it
     test = training.split("test")
     uri = f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
     snapshots, scores = root / "snapshots", root / "scores.parquet"

@@ -365,7 +365,8 @@ def test_score_history_says_which_attributes_it_did_not_use_or_did_not_get(clien
     assert {"region": "categorical", "product_tier": "categorical", "age_band": "categorical"}.items() <= attributes.items()
     known = served_store.dataset.con.execute("SELECT * FROM customers ORDER BY customer_id LIMIT 1").df().iloc[0]
     every = {name: str(known[name]) for name in attributes}
-    history = {"as_of": "2025-12-01", "transactions": [{"customer_id": "a", "timestamp": "2025-10-01", "amount": 20}]}
+    history = {"as_of": "2025-12-01", "transactions": [{"customer_id": "a", "timestamp": "2025-10-01", "amount": 20}],
+               "churn_events": []}
     full = client.post("/score_history", json={**history, "customers": [{"customer_id": "a", **every}]}, headers=AUTH)
     assert full.status_code == 200 and full.json()["results"][0]["warnings"] == []
     typo = {"customer_id": "a", **{k: v for k, v in every.items() if k != "region"}, "regoin": "west"}
@@ -440,6 +441,12 @@ def test_score_history_answers_closed_accounts_as_not_in_the_population(client, 
 
     live = post([])
     _check_same(live, batch.loc[customer])
+    assert api.NO_CLOSURES_SENT not in live["warnings"]
+    # The models count closures as churn: a request that does not send the field cannot say an
+    # account closed, and each result says so; [] (none closed) does not warn.
+    unsent = client.post("/score_history", json=body, headers=AUTH).json()["results"][0]
+    assert unsent["warnings"][-1] == api.NO_CLOSURES_SENT
+    assert {k: v for k, v in unsent.items() if k != "warnings"} == {k: v for k, v in live.items() if k != "warnings"}
     closed = post([{"customer_id": customer, "timestamp": "2025-11-15T10:00:00"}])
     assert closed["status"] == "not_found" and closed["churn_probability"] is None
     assert closed["detail"] == "Not a customer at 2025-12-01: the account closed on 2025-11-15 (churn_events), before it."

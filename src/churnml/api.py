@@ -67,6 +67,11 @@ EARLIEST = pd.Timestamp("1900-01-01")
 LATEST = pd.Timestamp("2200-01-01")
 """Dates outside ``[EARLIEST, LATEST)`` are refused: they are typos, and pandas cannot hold all of them."""
 
+NO_CLOSURES_SENT = ("churn_events not sent: these models count an account closure as churn, and a customer whose account "
+                    "closed before as_of scores as a live one (send churn_events; [] says none closed)")
+"""The warning on every /score_history result of a request without ``churn_events`` when the models
+were trained on closures: the request cannot otherwise say an account closed."""
+
 CHURN_TEST_METRICS = ("roc_auc", "pr_auc", "brier", "ece", "lift_at_10", "emp")
 VALUE_TEST_METRICS = ("normalized_gini", "spearman", "mae", "top20_value_capture")
 """Test-cutoff metrics ``/model`` shows."""
@@ -666,14 +671,16 @@ class ScoringService:
         transactions: Sequence[Any],
         service_events: Sequence[Any],
         as_of: Any,
-        churn_events: Sequence[Any] = (),
+        churn_events: Sequence[Any] | None = None,
     ) -> list[dict[str, Any]]:
         """Score posted histories with the features and scoring code batch scoring uses.
 
         Parameters
         ----------
         customers, transactions, service_events, churn_events
-            Rows in the data contract's shape (see :func:`history_dataset`).
+            Rows in the data contract's shape (see :func:`history_dataset`). ``churn_events``
+            ``None`` (not sent) differs from empty (none closed): where the models count account
+            closures as churn, every result then warns that a closed account scores as a live one.
         as_of : str or date
             Features see events strictly before it.
 
@@ -697,7 +704,7 @@ class ScoringService:
             )
         self.check_count(len(customers), "customers")
         dataset = history_dataset(customers, transactions, service_events, self.attribute_kinds, self.config.input,
-                                  churn_events)
+                                  churn_events or ())
         try:
             features = build_features(dataset, [as_of_ts], self.config)
             if features.empty:
@@ -732,9 +739,16 @@ class ScoringService:
                 "customer_id": customer_id, "status": "not_found", "detail": detail, "as_of": as_of_text,
             }
             warnings = self.attribute_warnings(record) + other_types.get(customer_id, []) + unread.get(customer_id, [])
+            if churn_events is None and self.counts_closures:
+                warnings.append(NO_CLOSURES_SENT)
             # The id as sent, as /score echoes it: a client matches replies to its requests by it.
             results.append({**item, "customer_id": str(record.get("customer_id")), "warnings": warnings})
         return results
+
+    @property
+    def counts_closures(self) -> bool:
+        """Whether the churn model was trained on account closures (a ``churn_events`` table)."""
+        return (self.models.metadata.get("problem") or {}).get("churn") == "closure"
 
     def _missing_event_fields(self, service_events: Sequence[Any], as_of: pd.Timestamp) -> dict[str, list[str]]:
         """Customer id -> warnings naming optional service-event fields the models read but the
