@@ -94,7 +94,7 @@ class TrainingResult:
     (:func:`active_subgroup_days`)."""
 
 
-LINEAR_BASELINE_ROWS = 200_000
+LINEAR_BASELINE_ROWS = 100_000
 """Training rows the linear baselines fit on, at most (a seeded sample above it)."""
 
 

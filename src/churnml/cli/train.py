@@ -91,7 +91,7 @@ def train_command(
         dataset = load_dataset(Path(data), cfg)
         show_data_notes(dataset.summary, data, config)
         attributes = dataset.attributes
-        log(f"Building the training set as of {as_of_ts:%Y-%m-%d}, then tuning")
+        log(f"Building the training set as of {as_of_ts:%Y-%m-%d}, then fitting the baselines and tuning")
 
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
