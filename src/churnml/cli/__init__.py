@@ -83,14 +83,22 @@ _signals: list[int] = []
 during a query into ``RuntimeError("Query interrupted")``; this says what stopped it."""
 
 
+_stopping: list[bool] = [False]
+"""Set once a command has begun to stop: a signal's handler then only records the signal (the
+same signal reaches it after :func:`_watch_signals` already stopped the query, and raising again
+would cut the stop message short)."""
+
+
 def _terminate(signum: int, frame: Any) -> None:
     _signals.append(signum)
-    raise Terminated()
+    if not _stopping[0]:
+        raise Terminated()
 
 
 def _interrupt(signum: int, frame: Any) -> None:
     _signals.append(signum)
-    raise KeyboardInterrupt()
+    if not _stopping[0]:
+        raise KeyboardInterrupt()
 
 
 _watching: list[socket.socket] = []
@@ -130,8 +138,12 @@ def _interrupted_query(exc: BaseException) -> bool:
                                or (isinstance(exc, RuntimeError) and "interrupted" in str(exc).lower()))
 
 
-def _stopped(terminated: bool) -> typer.Exit:
-    """The message and exit code of a stop: 143 for SIGTERM, 130 for Ctrl-C."""
+def _stopped(exc: BaseException) -> typer.Exit:
+    """The message and exit code of a stop: 143 for SIGTERM, 130 for Ctrl-C. DuckDB hands a
+    handler's :class:`Terminated` back as a plain KeyboardInterrupt or its own error, so the last
+    signal received says which it was."""
+    _stopping[0] = True
+    terminated = isinstance(exc, Terminated) or (bool(_signals) and _signals[-1] == signal.SIGTERM)
     how = "Stopped (SIGTERM)" if terminated else "Interrupted"
     err_console.print(f"{how}. Files are written whole or not at all, so no output was left half-written.")
     return typer.Exit(143 if terminated else 130)
@@ -158,6 +170,15 @@ def command(*args: Any, **kwargs: Any) -> Callable:
                 if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
                     signal.signal(signal.SIGINT, _interrupt)
                 _watch_signals()
+            _stopping[0] = False
+            try:
+                return _guarded(*a, **kw)
+            except KeyboardInterrupt as exc:  # a signal's handler ran while an error below was handled
+                if os.environ.get("CHURNML_DEBUG"):
+                    raise
+                raise _stopped(exc) from None
+
+        def _guarded(*a: Any, **kw: Any) -> Any:
             try:
                 return func(*a, **kw)
             except ChurnmlError as exc:
@@ -166,7 +187,7 @@ def command(*args: Any, **kwargs: Any) -> Callable:
             except KeyboardInterrupt as exc:
                 if os.environ.get("CHURNML_DEBUG"):
                     raise
-                raise _stopped(isinstance(exc, Terminated)) from None
+                raise _stopped(exc) from None
             except OSError as exc:
                 if os.environ.get("CHURNML_DEBUG"):
                     raise
@@ -174,7 +195,7 @@ def command(*args: Any, **kwargs: Any) -> Callable:
                 raise typer.Exit(2) from None
             except Exception as exc:
                 if _interrupted_query(exc) and not os.environ.get("CHURNML_DEBUG"):
-                    raise _stopped(_signals[-1] == signal.SIGTERM) from None
+                    raise _stopped(exc) from None
                 if "database is locked" in str(exc) and not os.environ.get("CHURNML_DEBUG"):
                     # SQLAlchemy's OperationalError, raw or wrapped by MLflow: another command writes to the store.
                     uri = os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///mlruns/mlflow.db"
