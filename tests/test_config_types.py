@@ -161,3 +161,18 @@ def test_event_type_mapping_is_checked_when_the_config_loads() -> None:
         config_from_dict({"input": {"event_types": {"Outage": "ticket", "outage ": "complaint"}}})
     inputs = config_from_dict({"input": {"event_types": {" Outage": "ticket"}}}).input
     assert inputs.event_type("OUTAGE ") == "ticket" and inputs.event_type("Chat") == "chat"
+
+
+def test_duckdb_settings_are_values_not_sql(tmp_path: Path) -> None:
+    # A spill folder with an apostrophe (o'brien) used to stop every command with a parser error
+    # blamed on memory_limit, and a memory_limit holding "'; <statement>" ran the statement.
+    import duckdb
+
+    from churnml.dataset import connect
+
+    spill = tmp_path / "o'brien spill"
+    con = connect(config_from_dict({"duckdb": {"temp_directory": str(spill)}}))
+    assert con.execute("SELECT current_setting('temp_directory')").fetchone()[0] == str(spill)
+    injected = "1GB'; CREATE TABLE pwned AS SELECT 1; SET memory_limit='2GB"
+    with pytest.raises(duckdb.Error, match="[Mm]emory"):
+        connect(config_from_dict({"duckdb": {"memory_limit": injected}}))

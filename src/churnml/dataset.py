@@ -143,9 +143,10 @@ def connect(config: "Config | None" = None) -> duckdb.DuckDBPyConnection:
     settings = (config or Config()).duckdb
     con = duckdb.connect()
     con.execute("SET TimeZone='UTC'")
-    con.execute(f"SET memory_limit='{settings.memory_limit}'")
+    # Literals, not pasted text: a folder named o'brien is a folder, and a setting never runs as SQL.
+    con.execute(f"SET memory_limit={_lit(settings.memory_limit)}")
     spill = settings.temp_directory or os.path.join(tempfile.gettempdir(), "churnml-duckdb")
-    con.execute(f"SET temp_directory='{spill}'")
+    con.execute(f"SET temp_directory={_lit(spill)}")
     if settings.threads:
         con.execute(f"SET threads={int(settings.threads)}")
     _live.add(con)
