@@ -303,3 +303,19 @@ def test_the_root_help_lists_every_exit_code_a_scheduler_can_see() -> None:
     for code in ("0 done", "1 validate --strict", "2 a mistake to fix", "3 score --fail-on-drift",
                  f"{EXIT_RETRY} the MLflow store is busy", "130/143 stopped"):
         assert code in text, code
+
+
+def test_tracking_uri_passwords_are_never_printed(tmp_path: Path, monkeypatch) -> None:
+    # MLflow's message and churnml's "Check MLFLOW_TRACKING_URI (now ...)" both printed
+    # http://alice:S3cretPW@...: into terminals, CI logs and schedulers' mails.
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://alice:S3cretPW@127.0.0.1:1/")
+    result, err = run("models")
+    assert result.exit_code == 2 and "S3cretPW" not in result.output + result.stderr
+    assert "http://alice:***@127.0.0.1:1/" in err
+    # A database store whose driver is not installed: one line naming it, not a traceback.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "postgresql://alice:S3cretPW@127.0.0.1:1/mlflow")
+    result, err = run("models")
+    assert result.exit_code == 2 and "S3cretPW" not in result.output + result.stderr
+    assert err.startswith("Error: MLflow cannot open MLFLOW_TRACKING_URI (postgresql://alice:***@127.0.0.1:1/mlflow)")
+    assert "pip install psycopg" in err

@@ -7,6 +7,19 @@ Anything else escaping the library is a bug, and shows as one.
 
 from __future__ import annotations
 
+import re
+
+_CREDENTIALS = re.compile(r"\b([A-Za-z][A-Za-z0-9+.\-]*://[^\s/@:]*):[^\s/@]*@")
+
+
+def without_credentials(text: str) -> str:
+    """``text`` with the password of every URI in it masked: ``postgresql://churn:***@db/mlflow``.
+
+    A tracking URI such as ``http://user:password@mlflow:5000`` is quoted by the messages that
+    name the store; they reach terminals, CI logs and the server's log, the password must not.
+    """
+    return _CREDENTIALS.sub(r"\1:***@", text)
+
 
 class ChurnmlError(Exception):
     """Base class: a user-facing error with a fix in its message.
@@ -21,6 +34,7 @@ class ChurnmlError(Exception):
     http_status: int = 400
 
     def __init__(self, message: str) -> None:
+        message = without_credentials(message)
         super().__init__(message)
         self.message = message
 

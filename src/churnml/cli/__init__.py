@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from churnml.errors import ChurnmlError
+from churnml.errors import ChurnmlError, without_credentials
 
 app = typer.Typer(
     name="churnml",
@@ -202,9 +202,15 @@ def command(*args: Any, **kwargs: Any) -> Callable:
                     _error(f"The MLflow store {uri} is busy: another process kept it locked (database is locked): "
                            f"run the command again once that one has finished (exit code {EXIT_RETRY} means: retry later).")
                     raise typer.Exit(EXIT_RETRY) from None
+                uri = os.environ.get("MLFLOW_TRACKING_URI")
+                if isinstance(exc, ImportError) and uri and not uri.startswith("sqlite:") and not os.environ.get("CHURNML_DEBUG"):
+                    # SQLAlchemy imports the database's driver on first use: postgresql:// without psycopg.
+                    _error(f"MLflow cannot open MLFLOW_TRACKING_URI ({uri}): the Python package {exc.name or exc} its "
+                           f"database needs is not installed. Install it in churnml's environment (pip install "
+                           f"{exc.name or '<driver>'}), or point MLFLOW_TRACKING_URI at another store.")
+                    raise typer.Exit(2) from None
                 if os.environ.get("CHURNML_DEBUG") or not any(k.__name__ == "MlflowException" for k in type(exc).__mro__):
                     raise
-                uri = os.environ.get("MLFLOW_TRACKING_URI")
                 now = f"now {uri}" if uri else "unset, churnml uses sqlite:///mlruns/mlflow.db with artifacts under mlruns/"
                 _error(f"MLflow: {str(exc).strip().splitlines()[0] or type(exc).__name__} Check MLFLOW_TRACKING_URI ({now}).")
                 raise typer.Exit(2) from None
@@ -215,6 +221,7 @@ def command(*args: Any, **kwargs: Any) -> Callable:
 
 
 def _error(message: str) -> None:
+    message = without_credentials(message)  # MLflow's own messages quote the tracking URI, password and all
     err_console.print(f"[bold red]Error:[/bold red] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
 
 
@@ -240,7 +247,7 @@ def log(message: str) -> None:
 
 def warn(message: str) -> None:
     """``Warning: …`` on stderr: the run goes on, but its result needs a second look."""
-    err_console.print(f"[bold yellow]Warning:[/bold yellow] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
+    err_console.print(f"[bold yellow]Warning:[/bold yellow] {escape(without_credentials(message))}", markup=True, highlight=False, soft_wrap=True)
 
 
 def _os_error_message(exc: OSError) -> str:
