@@ -392,3 +392,28 @@ def test_the_year_long_counts_leave_out_what_is_older() -> None:
 
 def at_day(days: float) -> pd.Timestamp:
     return CUTOFF - pd.Timedelta(days=days)
+
+
+def test_attribute_names_with_punctuation_make_usable_features() -> None:
+    # A customers column named 'plan "gold"' stopped `churnml train` with LightGBM's "Do not support
+    # special JSON characters in feature name" traceback, and 'price.eur' or '{x}' broke its reason
+    # template ("{price.eur}" reads attribute eur of price).
+    import lightgbm as lgb
+
+    weird = {'plan "gold"': ["y", "n", "y", "n"], "price.eur": [1.5, 2.0, 3.0, 4.0], "{x}": ["a", "b", "a", "b"],
+             "a:b[0]": [1, 2, 3, 4], "price_eur": [5, 6, 7, 8]}
+    base = small_dataset()
+    frames = {t: base.con.execute(f"SELECT * FROM {t}").fetchdf() for t in base.tables}
+    frames["customers"] = frames["customers"].assign(**weird)
+    dataset = Dataset.from_frames(frames)
+    features = build_features(dataset, [CUTOFF], Config()).set_index("customer_id")
+    specs = {spec.column: spec for spec in feature_specs(dataset) if spec.column in weird}
+    assert len({spec.name for spec in specs.values()}) == len(weird)
+    assert features.loc["a", specs["price.eur"].name] == 1.5 and features.loc["b", specs["{x}"].name] == "b"
+    assert render_reason(specs['plan "gold"'], {specs['plan "gold"'].name: "y"}) == 'plan "gold": y'
+    assert render_reason(specs["price.eur"], {specs["price.eur"].name: 2.0}) == "price.eur: 2"
+    assert render_reason(specs["{x}"], {specs["{x}"].name: "a"}) == "{x}: a"
+    frame = features[[spec.name for spec in specs.values()]].copy()
+    for name in (specs['plan "gold"'].name, specs["{x}"].name):
+        frame[name] = frame[name].astype("category")
+    lgb.Dataset(frame, label=[0, 1, 0, 1][: len(frame)], params={"verbosity": -1}).construct()

@@ -91,6 +91,10 @@ _COUNTED = r"((?:[a-z]+ ){{0,2}}?)({nouns})\b"
 _ONE_PLURAL = re.compile(r"(?<![\d.,])\b1 " + _COUNTED.format(nouns="|".join(_PLURALS.values())))
 _N_SINGULAR = re.compile(r"\bN " + _COUNTED.format(nouns="|".join(_PLURALS)))
 _RESERVED = {"customer_id", "cutoff", "churned", "value", "split", "as_of"}
+_UNSAFE_NAME = re.compile(r'[",:\[\]{}.!\x00-\x1f]')
+"""Characters of a customers column name that its feature's name does without: LightGBM refuses
+``"`` ``,`` ``:`` ``[`` ``]`` ``{`` ``}`` in a feature name, and a reason template reads ``.`` ``[``
+``:`` ``!`` inside ``{field}`` as attribute, index, format and conversion. They become ``_``."""
 """Columns a feature table or training set holds beside the features: an attribute of that name
 becomes ``customer_<name>``. A CRM export's own ``churned`` flag or ``value`` column crashed
 training, and ``split`` was silently overwritten by the train/validation/test marker."""
@@ -718,12 +722,17 @@ def _features(layout: Mapping[str, frozenset[str]], attributes: Mapping[str, str
         "missing (NaN) with no sign-up date and no transaction", side=-1)
     taken = {f.spec.name for f in feats} | _RESERVED
     for column, kind in attributes.items():
-        name = column if column not in taken else f"customer_{column}"
+        name = _UNSAFE_NAME.sub("_", column)
+        name = name if name not in taken else f"customer_{name}"
+        while name in taken:  # "price.eur" and "price_eur" both
+            name += "_"
+        taken.add(name)
         sql = f"cu.{_q(column)}" if kind == "categorical" else f"CAST(cu.{_q(column)} AS DOUBLE)"
+        label = column.replace("_", " ").replace("{", "{{").replace("}", "}}")
         spec = FeatureSpec(
             name, f"Customer attribute {column!r} from the customers table (current snapshot).",
             # A number as written ("age: 57", "credit limit: 12,500"), not as a float ("57.0").
-            "customers", None, kind, 0, f"{column.replace('_', ' ')}: {{{name}{':,.10g' if kind == 'numeric' else ''}}}",
+            "customers", None, kind, 0, f"{label}: {{{name}{':,.10g' if kind == 'numeric' else ''}}}",
             "missing when the customers table has no value", column=column,
         )
         feats.append(_Feature(spec, sql))
