@@ -112,6 +112,21 @@ def test_duckdb_tables_in_another_schema_are_found(tmp_path: Path) -> None:
 
 
 
+def test_duckdb_table_names_with_quotes_are_read(tmp_path: Path) -> None:
+    # A schema or table named with a double quote stopped validate with DuckDB's parser traceback:
+    # the view over it pasted the name between quotes instead of quoting it.
+    path = tmp_path / "source.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute('CREATE SCHEMA "cr""m"')
+        for name, frame in (('"cr""m"."cus""tomers"', CUSTOMERS), ('"trans; actions"', TRANSACTIONS)):
+            con.register("frame", frame)
+            con.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
+    mapped = config_from_dict({"tables": {"customers": 'cr"m.cus"tomers', "transactions": "trans; actions"}})
+    summary = load_dataset(path, mapped).summary["tables"]
+    assert summary["customers"]["clean_rows"] == len(CUSTOMERS) and summary["transactions"]["clean_rows"] == len(TRANSACTIONS)
+
+
+
 def test_two_files_for_one_table_are_refused(tmp_path: Path) -> None:
     # Both customers.csv and customers.parquet: silently reading the Parquet one could mean an
     # old export wins over the file the user just fixed.

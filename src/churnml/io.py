@@ -124,7 +124,7 @@ def attach_source(con: duckdb.DuckDBPyConnection, path: Path, config: Config,
             name = config.table_name(table)
             if name in existing:
                 bare = name.split(".", 1)[1] if name.startswith(existing[name] + ".") else name
-                con.execute(f'CREATE OR REPLACE VIEW raw_{table} AS SELECT * FROM src."{existing[name]}"."{bare}"')
+                con.execute(f"CREATE OR REPLACE VIEW raw_{table} AS SELECT * FROM src.{_q(existing[name])}.{_q(bare)}")
                 found[table] = f"table {existing[name]}.{bare} in {path.name}"
         return found
     for table in TABLES:
