@@ -137,3 +137,10 @@ def test_xlsx_text_that_looks_like_a_formula_stays_text(tmp_path: Path) -> None:
     rows = list(openpyxl.load_workbook(tmp_path / "list.xlsx").active.iter_rows(min_row=2))
     assert [[cell.data_type for cell in row] for row in rows] == [["s", "s", "n"]] * 3
     assert io.read_table(tmp_path / "list.xlsx")["customer_id"].tolist() == frame["customer_id"].tolist()
+
+
+def test_an_id_list_that_is_a_folder_says_so(tmp_path: Path) -> None:
+    # "File optout does not exist" for a folder that exists sent the user looking for a typo.
+    (tmp_path / "optout").mkdir()
+    with pytest.raises(DataError, match=r"optout is a folder, not a file of ids"):
+        io.read_ids(tmp_path / "optout")

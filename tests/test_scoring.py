@@ -407,6 +407,11 @@ def test_cli_scores_with_the_champion_from_mlflow(sample_dir: Path, tmp_path: Pa
     wrong = runner.invoke(get_app(), ["retention-list", "scores.csv", "--out", "list3.csv", "--exclude", "wrong.csv"])
     assert wrong.exit_code == 2 and "wrong.csv has no customer_id column (columns: id)" in " ".join(wrong.stderr.split())
     assert not (tmp_path / "list3.csv").exists()
+    # The wrong file given as a list: its 5 MB line used to be printed whole as the unmatched "example".
+    (tmp_path / "payload.json").write_text('{"customer_ids": ["' + "A" * 5_000_000 + '"]}')
+    flood = runner.invoke(get_app(), ["retention-list", "scores.csv", "--out", "list6.csv", "--exclude", "payload.json"])
+    assert flood.exit_code == 0 and "1 of 1 --exclude ids match no scored customer" in " ".join(flood.stderr.split())
+    assert len(flood.stderr) < 2_000
 
     result = runner.invoke(get_app(), ["retention-list", "scores.csv", "--out", "list.csv", "--success-rate", "1.5"])
     assert result.exit_code == 2

@@ -662,6 +662,9 @@ def read_ids(path: str | Path, id_columns: Sequence[str] = ("customer_id",), enc
                             "or a text file with one id per line.")
         ids = table[found].dropna().astype(str)
     else:
+        if path.is_dir():
+            raise DataError(f"{path} is a folder, not a file of ids. Give the file inside it (a table with customer_id, "
+                            "or one id per line).")
         if not path.is_file():
             raise DataError(f"File {path} does not exist. Check the path.")
         text_encoding = _text_encoding(path, encoding)

@@ -63,11 +63,11 @@ def _explain_exclusions(summary: Any, listed: int) -> None:
     list written with leading zeros matched no customer, and the list said nothing."""
     loose, unmatched = summary.excluded_loosely, summary.exclude_unmatched
     if loose:
-        examples = ", ".join(f"{listed_id!r} as {scored!r}" for listed_id, scored in loose[:3])
+        examples = ", ".join(f"{listed_id!r:.60} as {scored!r:.60}" for listed_id, scored in loose[:3])
         warn(f"{len(loose):,} customer(s) were left out because an --exclude id matches theirs only when leading zeros, "
              f"case and spaces are ignored ({examples}). Write the ids as the scores do to be sure.")
     if unmatched:
-        examples = ", ".join(repr(i) for i in unmatched[:3])
+        examples = ", ".join(f"{i!r:.60}" for i in unmatched[:3])  # a wrong file's 5 MB line is not an example
         text = (f"{len(unmatched):,} of {listed:,} --exclude ids match no scored customer (e.g. {examples}): "
                 "customers outside the population at the scores' date, or ids the scores do not have.")
         if len(unmatched) == listed:
