@@ -561,6 +561,12 @@ def test_serve_checks_the_snapshot_the_models_and_the_port_before_starting(serve
         result = runner.invoke(get_app(), ["serve", "--snapshots", str(served_store.snapshots), "--port", str(port)])
         assert result.exit_code == 2 and f"Port {port} on 127.0.0.1 is in use" in result.stderr
         assert "older than the models' training" not in result.stderr
+        # A guessable key is said before anything else can fail (the docs once showed change-me).
+        monkeypatch.setenv("CHURNML_API_KEY", "change-me")
+        result = runner.invoke(get_app(), ["serve", "--snapshots", str(served_store.snapshots), "--port", str(port)])
+        assert result.exit_code == 2 and f"Port {port} on 127.0.0.1 is in use" in result.stderr
+        assert "Warning: CHURNML_API_KEY is 9 characters long: a short key (such as change-me) can be guessed" in " ".join(result.stderr.split())
+        monkeypatch.delenv("CHURNML_API_KEY")
         # A snapshot older than the models' training date serves stale features: said before starting.
         old = tmp_path / "old"
         old.mkdir()

@@ -31,6 +31,10 @@ def serving_dir() -> Path:
     )
 
 
+MIN_KEY_LENGTH = 16
+"""Shorter API keys get a warning at start-up: the server answers wrong keys as fast as it can."""
+
+
 def check_port(host: str, port: int) -> None:
     """Refuse a host that is not an address of this machine, or a port already in use, before the
     server starts (BentoML would print a traceback)."""
@@ -116,13 +120,16 @@ def serve_command(
         warn(f"the newest snapshot, {snapshot.name}, is older than the models' training as-of date ({trained}): "
              f"/score answers with customers' features as of {snapshot_day}. Write a newer one with `churnml score "
              "DATA --as-of DATE --out FILE`, or start with --data.")
-    check_port(host, port)
-
     env = dict(os.environ)
     key = env.get(api.ENV_API_KEY, "").strip()
     if key:
         api.check_key_text(key)
-    else:
+        if len(key) < MIN_KEY_LENGTH:
+            warn(f"{api.ENV_API_KEY} is {len(key)} characters long: a short key (such as change-me) can be "
+                 "guessed, and the API does not slow down wrong guesses. Use at least "
+                 f"{MIN_KEY_LENGTH} random characters: python -c 'import secrets; print(secrets.token_urlsafe(32))'")
+    check_port(host, port)
+    if not key:
         key = secrets.token_urlsafe(32)
         env[api.ENV_API_KEY] = key
         err_console.print(f"API key (shown once; set {api.ENV_API_KEY} to choose your own): [bold]{escape(key)}[/bold]", markup=True, highlight=False, soft_wrap=True)
