@@ -102,7 +102,8 @@ def test_different_seed_gives_different_data(tmp_path: Path) -> None:
 
 def test_files_columns_and_counts(sample: tuple[Path, dict[str, int]], tables: dict[str, pd.DataFrame]) -> None:
     out, counts = sample
-    assert sorted(p.name for p in out.iterdir()) == sorted(f"{t}.parquet" for t in TABLE_NAMES)
+    # The tables, and the mark that lets a later `generate` replace them (never a user's own tables).
+    assert sorted(p.name for p in out.iterdir()) == sorted([*(f"{t}.parquet" for t in TABLE_NAMES), ".churnml-generated"])
     assert counts == {t: len(f) for t, f in tables.items()}
     assert counts["customers"] == N
     assert list(tables["customers"].columns) == [
@@ -237,7 +238,7 @@ def test_csv_output_in_chunks_reads_back_and_validates(tmp_path: Path) -> None:
     from churnml.validate import load_dataset
 
     counts = generate(tmp_path, 700, seed=3, fmt="csv", chunk_size=128)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{t}.csv" for t in TABLE_NAMES)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*(f"{t}.csv" for t in TABLE_NAMES), ".churnml-generated"])
     for name in TABLE_NAMES:
         frame = pd.read_csv(tmp_path / f"{name}.csv")
         assert len(frame) == counts[name]  # one header, no repeated headers between chunks
@@ -382,3 +383,19 @@ def test_cli_refuses_a_file_as_output(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.stderr.strip() == f"Error: {target} exists and is not a folder. Pass a folder to write the tables into."
     assert target.read_text() == "x"
+
+
+def test_a_folder_of_real_data_is_never_overwritten(tmp_path: Path) -> None:
+    # `churnml generate data/` on the folder holding a company's own tables replaced them with a
+    # synthetic sample, silently. A folder generate wrote itself may be generated again.
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "customers.csv").write_text("customer_id\nREAL-1\n")
+    (real / "transactions.parquet").write_bytes(b"theirs")
+    with pytest.raises(ConfigError) as info:
+        generate(real, 5)
+    assert info.value.message.startswith(f"{real} already holds customers.csv, transactions.parquet, which `churnml generate` "
+                                         "did not write: generating here would replace them with synthetic data.")
+    assert (real / "customers.csv").read_text() == "customer_id\nREAL-1\n" and (real / "transactions.parquet").read_bytes() == b"theirs"
+    generate(tmp_path / "sample", 5, seed=1)
+    assert generate(tmp_path / "sample", 7, seed=2)["customers"] == 7

@@ -511,19 +511,32 @@ def _service_events(
     )
 
 
+GENERATED_MARK = ".churnml-generated"
+"""Written beside the tables by :func:`generate`: a folder with it holds a sample, which a new run
+may replace; tables without it may be a user's data, which it never overwrites."""
+
+
 def check_output(out_dir: str | Path, fmt: str) -> Path:
     """Check that ``out_dir`` can take the tables in ``fmt``; return it as a Path.
 
     Raises
     ------
     ConfigError
-        When ``out_dir`` is a file, ``fmt`` is unknown, or CSV would be written beside Parquet
-        files of the same tables (readers prefer the Parquet ones, so the new data would be ignored).
+        When ``out_dir`` is a file, ``fmt`` is unknown, the folder holds tables that ``generate``
+        did not write (a user's data: see :data:`GENERATED_MARK`), or CSV would be written beside
+        Parquet files of the same tables (readers prefer the Parquet ones, so the new data would be ignored).
     """
     fmt = check_format(fmt)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{out} exists and is not a folder. Pass a folder to write the tables into.")
+    theirs = [p.name for t in TABLE_NAMES for p in (out / f"{t}.parquet", out / f"{t}.csv", out / f"{t}.csv.gz", out / t)
+              if p.exists()] if not (out / GENERATED_MARK).exists() else []
+    if theirs:
+        raise ConfigError(
+            f"{out} already holds {', '.join(theirs)}, which `churnml generate` did not write: generating here would "
+            "replace them with synthetic data. Choose a new folder (e.g. sample/), or move them away first."
+        )
     if fmt == "csv":
         shadowing = [f"{t}.parquet" for t in TABLE_NAMES if (out / f"{t}.parquet").exists()]
         if shadowing:
@@ -613,4 +626,5 @@ def generate(
             del tables
             if progress is not None:
                 progress(first + n, customers)
+    (out / GENERATED_MARK).write_text(f"churnml generate --customers {customers} --seed {seed}\n", encoding="utf-8")
     return rows

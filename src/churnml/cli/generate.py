@@ -41,7 +41,8 @@ def generate_command(
 
     Churn is driven by falling activity, unresolved complaints, low satisfaction, account-manager
     changes, short tenure and product tier, plus noise; some churners close the account, others
-    lapse silently. Existing files of the same names are replaced.
+    lapse silently. A sample generated earlier in OUT is replaced; tables that `churnml generate`
+    did not write there (your own data) are never: the command refuses and says so.
     """
     from churnml.generate import TABLE_NAMES, check_output, generate  # keeps `churnml --help` fast
 
