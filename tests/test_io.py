@@ -144,3 +144,22 @@ def test_an_id_list_that_is_a_folder_says_so(tmp_path: Path) -> None:
     (tmp_path / "optout").mkdir()
     with pytest.raises(DataError, match=r"optout is a folder, not a file of ids"):
         io.read_ids(tmp_path / "optout")
+
+
+def test_rewriting_an_output_keeps_its_permissions(tmp_path: Path) -> None:
+    # A retention list made readable to its owner only (chmod 600: names and values of customers)
+    # became 644, readable by every account of the machine, when the next run replaced it.
+    import os
+    import stat
+
+    target = io.write_table(FRAME, tmp_path / "list.csv")
+    os.chmod(target, 0o600)
+    io.write_table(FRAME, target)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    with io.TableWriter(tmp_path / "list.csv") as writer:
+        writer.write(FRAME)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    fresh = io.write_table(FRAME, tmp_path / "new.csv")  # a new file follows the umask, as open() does
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o666 & ~umask

@@ -19,6 +19,7 @@ import json
 import os
 import re
 import socket
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
@@ -441,10 +442,18 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     fd, tmp = _own_temp(path)
     os.close(fd)
-    # mkstemp creates 0600; outputs are ordinary files, so follow the umask like open() would.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
+    # mkstemp creates 0600; outputs are ordinary files, so follow the umask like open() would, or
+    # keep the mode of the file replaced: a list of customers someone made readable to its owner
+    # only (chmod 600) stayed so when written again, as it does when open() overwrites it.
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode) if path.is_file() else None
+    except OSError:
+        mode = None
+    if mode is None:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    os.chmod(tmp, mode)
     try:
         yield tmp
         os.replace(tmp, path)
