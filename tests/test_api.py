@@ -187,6 +187,10 @@ BIG = 2_000_001
     ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a"}],
                         "transactions": [{"customer_id": "a", "timestamp": "2025-01-01", "amount": 1e300}]}, 400,
      "transactions[0].amount: 1e+300 is beyond ±1e+12; no transaction is that large."),
+    # A survey score said "no transaction is that large".
+    ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a"}],
+                        "service_events": [{"customer_id": "a", "timestamp": "2025-01-01", "event_type": "survey", "satisfaction": 1e300}]},
+     400, "service_events[0].satisfaction: 1e+300 is beyond ±1e+12; no real value of it is that large."),
     ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a"}],
                         "service_events": [{"customer_id": "a", "timestamp": "2025-01-01", "event_type": "survey", "satisfaction": 9}]},
      400, "service_events[0].satisfaction: 9 is outside 1-5"),

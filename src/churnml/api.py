@@ -307,7 +307,8 @@ def _number(value: Any, where: str) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise DataError(f"{where}: expected a finite number, got {value!r}.")
     if abs(value) > MAX_ABS_NUMBER:  # as validation sets aside in batch data
-        raise DataError(f"{where}: {value!r} is beyond ±{MAX_ABS_NUMBER:.0e}; no transaction is that large. Check the field.")
+        real = "no transaction is that large" if where.endswith(".amount") else "no real value of it is that large"
+        raise DataError(f"{where}: {value!r} is beyond ±{MAX_ABS_NUMBER:.0e}; {real}. Check the field.")
     return float(value)
 
 
