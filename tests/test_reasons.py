@@ -212,3 +212,12 @@ def test_numeric_attributes_read_as_written_and_count_as_one_reason() -> None:
     assert render_reason(specs["plan"], {"plan": "basic"}) == "plan: basic"
     assert [reason_template(t) for t in ("age: 57", "age: 16", "plan: basic", "plan: 2024")] == [
         "age: N", "age: N", "plan: basic", "plan: N"]
+
+
+def test_a_reason_holding_the_separator_stays_one_reason() -> None:
+    # A customers column 'region; legacy' (or a value "a; b") made the API answer the reasons
+    # ["region", "legacy: west", ...]: the stored text is split at "; ".
+    from churnml.api import _split_reasons
+
+    text = reason_text([['region; legacy: west; north', "2 unresolved complaints"]])[0]
+    assert _split_reasons(text) == ["region, legacy: west, north", "2 unresolved complaints"]

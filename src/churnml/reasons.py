@@ -248,4 +248,6 @@ def reason_text(reasons: Sequence[Sequence[str]]) -> np.ndarray:
     >>> reason_text([["2 unresolved complaints", "spend down 60% on the previous quarter"], []]).tolist()
     ['2 unresolved complaints; spend down 60% on the previous quarter', '']
     """
-    return np.array([SEPARATOR.join(r) for r in reasons], dtype=object)
+    # A reason quoting a column or value that holds "; " ("region; legacy: west") would read back
+    # as two (the API and the list printout split the text): inside a reason it becomes ", ".
+    return np.array([SEPARATOR.join(s.replace(SEPARATOR, ", ") for s in r) for r in reasons], dtype=object)
