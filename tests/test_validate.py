@@ -76,6 +76,33 @@ def test_csv_and_parquet_give_the_same_fingerprint(tmp_path: Path) -> None:
     assert c.fingerprint != a.fingerprint
 
 
+
+def test_a_folder_of_parquet_parts_reads_every_part_by_column_name(tmp_path: Path) -> None:
+    """A warehouse unload: parts whose schemas drifted between exports, some in Hive subfolders.
+    Read by the first part's schema, a column a later export added (category) was silently gone,
+    one it dropped stopped the read, and a part's text ids and float amounts were cast to its types."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = write(tmp_path / "unload", "parquet", customers=CUSTOMERS)
+    parts = folder / "transactions"
+    (parts / "year=2021").mkdir(parents=True)
+    old = pa.table({"transaction_id": ["t1", "t2"], "customer_id": ["a", "a"],
+                    "timestamp": pd.to_datetime(["2021-01-01 00:00", "2021-01-02 10:30"]),
+                    "amount": pa.array([10.5, -2.0]).cast(pa.decimal128(18, 2))})
+    new = pa.table({"customer_id": ["b", "b"], "transaction_id": ["t3", "t4"],
+                    "timestamp": pd.to_datetime(["2021-01-03", "2021-01-04"]), "amount": [3.25, 4.0],
+                    "category": ["etf", "bond"]})
+    pq.write_table(old, parts / "part-000.parquet")
+    pq.write_table(new, parts / "year=2021" / "part-001.parquet")
+    ds = load_dataset(folder)
+    tx = clean(ds, "transactions")
+    assert tx["amount"].tolist() == [10.5, -2.0, 3.25, 4.0]
+    assert tx["category"].fillna("-").tolist() == ["-", "-", "etf", "bond"]
+    assert ds.summary["tables"]["transactions"]["clean_rows"] == 4
+    assert ds.summary["customers_without_transactions"] == 1
+
+
 def test_reads_duckdb_file_with_mapped_table_and_column_names(tmp_path: Path) -> None:
     db = tmp_path / "shop.duckdb"
     con = duckdb.connect(str(db))

@@ -64,8 +64,8 @@ def source_kind(path: Path) -> str:
 def _find_file(folder: Path, stem: str) -> Path | None:
     """The file (or folder of Parquet parts) holding table ``stem``; an error when there are two."""
     found = [folder / f"{stem}{suffix}" for suffix in (".parquet", ".csv", ".csv.gz") if (folder / f"{stem}{suffix}").is_file()]
-    part_dir = folder / stem  # a folder of parquet parts, as Spark and our chunked writers produce
-    if part_dir.is_dir() and any(part_dir.glob("*.parquet")):
+    part_dir = folder / stem  # a folder of parquet parts, as Spark, warehouse unloads and our chunked writers produce
+    if part_dir.is_dir() and any(part_dir.rglob("*.parquet")):
         found.append(part_dir)
     if len(found) > 1:
         raise DataError(f"{folder} holds {' and '.join(p.name for p in found)}: which is table {stem!r}? "
@@ -140,7 +140,10 @@ def attach_source(con: duckdb.DuckDBPyConnection, path: Path, config: Config,
             continue
         sniffed = None
         if file.is_dir():
-            reader = f"read_parquet({_lit(str(file / '*.parquet'))})"
+            # Parts in subfolders too (Hive partitions, year=2024/, become columns), and matched by
+            # column name: the first part's schema alone dropped a column a later export added
+            # (or stopped on one it dropped) and cast the other parts' values to its types.
+            reader = f"read_parquet({_lit(str(file / '**' / '*.parquet'))}, union_by_name=true)"
         elif file.suffix == ".parquet":
             reader = f"read_parquet({_lit(str(file))})"
         else:
@@ -169,7 +172,7 @@ def file_header(file: Path, sniffed: tuple[str, str] | None = None) -> list[str]
     written; None when it cannot be told (a separator of several characters, an unreadable file)."""
     try:
         if sniffed is None:
-            part = file if file.is_file() else min(file.glob("*.parquet"))
+            part = file if file.is_file() else min(file.rglob("*.parquet"))
             return list(pq.read_schema(part).names)
         delimiter, quote = sniffed
         if len(delimiter) != 1:
