@@ -130,6 +130,19 @@ def test_timestamps_with_offsets_become_naive_utc(tmp_path: Path) -> None:
     assert clean(ds, "transactions")["timestamp"].min() == pd.Timestamp("2021-01-01 08:00:00")
 
 
+
+def test_column_names_in_capitals_match_the_contract_and_the_mapping(tmp_path: Path) -> None:
+    """Snowflake writes unquoted names in capitals (CUSTOMER_ID, AMOUNT): every column of every table
+    had to be mapped by hand, though SQL reads them either way."""
+    upper = write(tmp_path / "upper", "parquet", customers=CUSTOMERS.rename(columns=str.upper),
+                  transactions=TRANSACTIONS.rename(columns=str.upper).rename(columns={"AMOUNT": "REVENUE"}))
+    ds = load_dataset(upper, config_from_dict({"columns": {"transactions": {"amount": "revenue"}}}))
+    plain = load_dataset(good(tmp_path / "plain", "parquet"))
+    pd.testing.assert_frame_equal(clean(ds, "transactions"), clean(plain, "transactions"))
+    assert clean(ds, "customers")["customer_id"].tolist() == ["a", "b", "c"]
+    assert ds.attributes == {"REGION": "categorical", "AGE": "numeric"}
+    assert ds.summary["quarantined_rows"] == 0
+
 # --- errors: stop with a message naming table, column, values and the fix -------------------------
 
 

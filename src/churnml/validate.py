@@ -343,16 +343,24 @@ def map_columns(table: str, spec: TableSpec, config: Config, raw: list[str], whe
     """Contract column -> the raw column (of ``raw``) holding it; extra customer columns map to
     themselves. Every engine reads a table's columns through here.
 
+    A name matches whatever its case when no column is written exactly so (Snowflake writes
+    CUSTOMER_ID, and every column of every table had to be mapped); SQL reads the column either way.
+
     Raises
     ------
     DataError
         A required column is missing (``where`` says which file or folder).
     """
     mapping: dict[str, str] = {}
+    folded: dict[str, str] = {}
+    for name in raw:
+        folded.setdefault(name.casefold(), name)
     for column in spec.all_columns:
         user = config.column_name(table, column)
         if user in raw:
             mapping[column] = user
+        elif user.casefold() in folded:
+            mapping[column] = folded[user.casefold()]
         elif column in spec.required_columns:
             if len(raw) == 1 and any(sep in raw[0] for sep in ",;\t|"):
                 raise DataError(
