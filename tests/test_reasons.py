@@ -210,6 +210,9 @@ def test_numeric_attributes_read_as_written_and_count_as_one_reason() -> None:
     assert render_reason(specs["age"], {"age": 57.0}) == "age: 57"
     assert render_reason(specs["limit"], {"limit": 12500.5}) == "limit: 12,500.5"
     assert render_reason(specs["plan"], {"plan": "basic"}) == "plan: basic"
+    # A long or multi-line text value (a warehouse's description column) is quoted on one line, cut short.
+    long = "Gold tier " + "lorem ipsum " * 200
+    assert render_reason(specs["plan"], {"plan": long.replace(" tier", "\n  tier")}) == f"plan: {long[:59].rstrip()}…"
     assert [reason_template(t) for t in ("age: 57", "age: 16", "plan: basic", "plan: 2024")] == [
         "age: N", "age: N", "plan: basic", "plan: N"]
 

@@ -397,6 +397,8 @@ def render_reason(spec: FeatureSpec, row: Mapping[str, Any]) -> str:
         # (a credit limit of 12,500 is a value, not "never").
         if _is_missing(value) or (spec.column is None and isinstance(value, (int, float)) and value >= NEVER_DAYS):
             return ""
+        if spec.column is not None and isinstance(value, str):
+            value = _short_text(value)
         values[field] = value
     if spec.reason_bound is not None and spec.reason_side:
         value = row.get(spec.name) if hasattr(row, "get") else None
@@ -407,6 +409,23 @@ def render_reason(spec: FeatureSpec, row: Mapping[str, Any]) -> str:
 
 _ZERO_DAYS_AGO = re.compile(r"(?<![\d.,])0 days ago")
 _SPENT_NEGATIVE = re.compile(r"\bspent -([\d,.]+)")
+
+
+MAX_REASON_TEXT = 60
+"""Characters of a text attribute's value a reason quotes: a description column of 2,400
+characters made a scores row's and a retention list's reasons 2,500 characters long."""
+
+
+def _short_text(value: str) -> str:
+    """A text attribute's value for a reason: on one line, cut to :data:`MAX_REASON_TEXT` characters.
+
+    >>> _short_text("Premium   plan ")
+    'Premium plan'
+    >>> len(_short_text("x" * 500))
+    60
+    """
+    value = " ".join(value.split())
+    return value if len(value) <= MAX_REASON_TEXT else value[:MAX_REASON_TEXT - 1].rstrip() + "…"
 
 
 def _readable(text: str) -> str:
