@@ -358,8 +358,10 @@ def test_a_chance_level_model_is_registered_not_promoted(tmp_path, monkeypatch):
     churn = pd.read_parquet(tmp_path / "data" / "churn_events.parquet")
     churn["customer_id"] = rng.choice(customers["customer_id"].to_numpy(), len(churn), replace=False)
     churn.to_parquet(tmp_path / "data" / "churn_events.parquet")
-    # A date column in customers (a last login): left out for its many values, with its own reason.
+    # A date column in customers (a last login): left out by validation, which says why.
     customers["last_login"] = (pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 400, len(customers)), unit="D")).strftime("%Y-%m-%d")
+    # Not ISO, so validation reads it as text: left out by train for its many values, with its own reason.
+    customers["closed_on"] = (pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 400, len(customers)), unit="D")).strftime("%d.%m.%Y")
     customers.to_parquet(tmp_path / "data" / "customers.parquet")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
@@ -372,8 +374,10 @@ def test_a_chance_level_model_is_registered_not_promoted(tmp_path, monkeypatch):
     assert "not promoted: the churn model ranks no better than chance on the test cutoff" in text
     warning = " ".join(result.stderr.split())
     assert "Warning: left out of the models: account_manager (" in warning and "[training] max_categorical_levels" in warning
-    assert "Warning: left out of the models: last_login (" in warning and "values), dates. The customers table is read" in warning
-    assert "last_login" not in warning.split("left out of the models: account_manager")[1].split("Warning:")[0]
+    assert "Note: customers.last_login holds dates, so it is left out of the models: customers is read as it is today" in text
+    assert "last_login" not in warning
+    assert "Warning: left out of the models: closed_on (" in warning and "values), dates. The customers table is read" in warning
+    assert "closed_on" not in warning.split("left out of the models: account_manager")[1].split("Warning:")[0]
     assert "Warning: no better than chance: the models were registered but not promoted" in warning
     # The generated age_band is a personal characteristic: said, with how to keep it out of reasons.
     assert ('Note: age_band look(s) like a personal characteristic: the models use it and reasons quote it'

@@ -354,6 +354,28 @@ def test_a_satisfaction_scale_rescales_to_one_to_five_and_sets_aside_the_rest(tm
         config_from_dict({"input": {"satisfaction_scale": [5, 1]}})
 
 
+
+def test_date_columns_of_customers_are_left_out_of_the_models_with_a_note(tmp_path: Path) -> None:
+    """A warehouse customers table carries last_login_at, created_at, birth_date. Read as it is today
+    at every training cutoff, a last login after the cutoff told the models who stayed; it became a
+    categorical feature ("2021-06-01 00:00:00+00") in Parquet and CSV alike."""
+    customers = CUSTOMERS.drop(columns="signup_date").assign(
+        last_login_at=pd.to_datetime(["2021-06-01", "2021-06-03", None]).tz_localize("UTC"),
+        birth_date=pd.to_datetime(["1980-02-03", "1975-12-01", "1990-07-07"]).date)
+    parquet = load_dataset(write(tmp_path / "pq", "parquet", customers=customers, transactions=TRANSACTIONS))
+    csv = load_dataset(write(tmp_path / "csv", customers=customers, transactions=TRANSACTIONS))
+    for ds in (parquet, csv):
+        assert ds.attributes == {"region": "categorical", "age": "numeric"}
+        assert list(clean(ds, "customers").columns) == ["customer_id", "region", "age"]
+        [note] = [n for n in ds.summary["notes"] if n.startswith("customers.")]
+        assert note.startswith("customers.last_login_at and customers.birth_date hold dates, so they are left out of the "
+                               "models: customers is read as it is today at every training cutoff")
+        assert note.endswith('map it: [columns.customers] signup_date = "<your column>".')
+    assert parquet.fingerprint == csv.fingerprint
+    # Text that is not a date stays an attribute (years, months, codes).
+    coded = CUSTOMERS.assign(cohort=["2020", "2020-01", "2021"])
+    assert load_dataset(write(tmp_path / "c", customers=coded, transactions=TRANSACTIONS)).attributes["cohort"] == "categorical"
+
 def test_summary_notes_other_event_types_and_id_like_attributes(tmp_path: Path) -> None:
     n = 300
     customers = pd.DataFrame({"customer_id": [f"c{i}" for i in range(n)], "email": [f"u{i}@x.org" for i in range(n)],

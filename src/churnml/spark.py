@@ -327,12 +327,13 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
         mapping = validate.map_columns(table, spec, config, list(types), location)
         raw_view = f"{prefix}raw_{table}"
         frame.createOrReplaceTempView(raw_view)
-        attributes.update(_check_values(spark, raw_view, table, spec, mapping, dict(frame.dtypes), config.input, location))
+        kinds = _check_values(spark, raw_view, table, spec, mapping, dict(frame.dtypes), config.input, location)
+        attributes.update({column: kind for column, kind in kinds.items() if kind != "date"})
         selects = []
         for contract, raw in mapping.items():
             if contract in spec.kinds:
                 selects.append(f"{_canonical(spec.kinds[contract], contract, raw, types[raw], config.input)} AS {_q(contract)}")
-            else:
+            elif contract in attributes:
                 kind = "number" if attributes[contract] == "numeric" else "text"
                 selects.append(f"{validate.typed_sql(kind, raw)} AS {_q(contract)}")
         # [input.event_types] rewrites the raw column, as validation's view over the raw table does.
@@ -431,6 +432,8 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
         aggregates[f"present_{i}"] = f"count({validate.typed_sql('text', mapping[column])})"
         castable = _casts_to_number(types[mapping[column]])
         aggregates[f"numeric_{i}"] = f"count(TRY_CAST({_q(mapping[column])} AS DOUBLE))" if castable else "0"
+        if types[mapping[column]] == "VARCHAR":
+            aggregates[f"dates_{i}"] = f"count(CASE WHEN {validate.date_text_sql(mapping[column])} THEN 1 END)"
     low, high = inputs.satisfaction_scale
     if "satisfaction" in mapping:
         score = validate.typed_sql("number", mapping["satisfaction"], types[mapping["satisfaction"]])
@@ -446,8 +449,14 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
         present, unread = counts[f"present_c{i}"], counts[f"unread_c{i}"]
         if unread and not (contract == "signup_date" and 2 * unread <= present):  # validation keeps the customer
             _refuse_unreadable(spark, view, table, contract, raw, kind, types[raw], present, unread, where)
-    return {column: "numeric" if counts[f"present_{i}"] > 0 and counts[f"numeric_{i}"] == counts[f"present_{i}"]
-            else "categorical" for i, column in enumerate(extra)}
+    kinds = {}
+    for i, column in enumerate(extra):
+        present = counts[f"present_{i}"]
+        if validate.is_native("timestamp", types[mapping[column]]) or (present and counts.get(f"dates_{i}") == present):
+            kinds[column] = "date"  # left out, as validation leaves it out (validate.attribute_kind)
+        else:
+            kinds[column] = "numeric" if present > 0 and counts[f"numeric_{i}"] == present else "categorical"
+    return kinds
 
 
 def _checked_columns(table: str, spec: Any, mapping: Mapping[str, str], spark_types: Mapping[str, str],

@@ -162,7 +162,7 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
     if progress:
         progress("customers")
     reading.append(found["customers"])
-    attributes = _load_customers(con, columns["customers"], types["customers"], quarantine, stats, data_end)
+    attributes, dated = _load_customers(con, columns["customers"], types["customers"], quarantine, stats, data_end)
     _fail_if_all_set_aside("customers", columns["customers"], quarantine, stats["customers"])
     loose: list[str] = []  # notes on ids written another way
     for table in tables[1:]:
@@ -181,7 +181,7 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
     )
     dataset.summary = _summary(con, dataset, stats, found)
     dataset.summary["notes"] = _notes(con, tables, attributes, config, "transaction_id" in columns["transactions"], empty)
-    dataset.summary["notes"] += repeated + _zoned(tables, columns, types) + loose
+    dataset.summary["notes"] += repeated + ([dated] if dated else []) + _zoned(tables, columns, types) + loose
     late = {t: stats[t]["quarantined"].get(R_FUTURE_TIMESTAMP, 0) for t in tables[2:]}
     if not config.input.data_end and any(late.values()):
         dataset.summary["notes"].append(
@@ -725,8 +725,9 @@ def _load_customers(
     quarantine: dict[str, pd.DataFrame],
     stats: dict[str, dict],
     data_end: pd.Timestamp | None = None,
-) -> dict[str, str]:
-    """Check ``customers``; return its attributes (column -> kind). A sign-up date before 1900 or
+) -> tuple[dict[str, str], str | None]:
+    """Check ``customers``; return its attributes (column -> kind) and the note on date columns
+    left out of them (:func:`_dated_note`). A sign-up date before 1900 or
     after ``data_end`` (2999-12-31 for "unknown") is taken as missing, and the customer kept: with
     it, they never entered the population and dropped out of the scores without a word; without
     it, a customer counts from their first transaction."""
@@ -746,6 +747,7 @@ def _load_customers(
         )
 
     attributes: dict[str, str] = {}
+    dated: list[str] = []
     selects = [f"{id_sql} AS customer_id"]
     reasons = [f"WHEN {id_sql} IS NULL THEN {_lit(R_MISSING_ID)}"]
     for contract, raw in mapping.items():
@@ -760,19 +762,52 @@ def _load_customers(
             if data_end is not None:
                 reasons.append(f"WHEN {typed} >= TIMESTAMP '{data_end}' THEN {_lit(R_LATE_SIGNUP)}")
             continue
-        kind = attribute_kind(con, raw)
+        kind = attribute_kind(con, raw, types[raw])
+        if kind == "date":
+            dated.append(contract)
+            continue
         attributes[contract] = kind
         selects.append(f"{typed_sql('number' if kind == 'numeric' else 'text', raw)} AS {_q(contract)}")
     _split_clean(con, "customers", selects, reasons, quarantine, stats)
-    return attributes
+    return attributes, _dated_note(dated, "signup_date" in mapping)
 
 
-def attribute_kind(con: duckdb.DuckDBPyConnection, raw: str) -> str:
-    """``numeric`` when every present value reads as a number, else ``categorical``."""
-    n_present, n_numeric = con.execute(
-        f"SELECT count({typed_sql('text', raw)}), count(TRY_CAST({_q(raw)} AS DOUBLE)) FROM raw_customers"
+def attribute_kind(con: duckdb.DuckDBPyConnection, raw: str, sql_type: str = "VARCHAR") -> str:
+    """``numeric`` when every present value reads as a number, ``date`` when the column holds dates
+    (stored as dates, or every present value reads as an ISO date), else ``categorical``."""
+    if is_native("timestamp", sql_type):
+        return "date"
+    n_present, n_numeric, n_dates = con.execute(
+        f"SELECT count({typed_sql('text', raw)}), count(TRY_CAST({_q(raw)} AS DOUBLE)), count(*) FILTER ({date_text_sql(raw)}) "
+        "FROM raw_customers"
     ).fetchone()
-    return "numeric" if n_present > 0 and n_numeric == n_present else "categorical"
+    if n_present > 0 and n_numeric == n_present:
+        return "numeric"
+    return "date" if n_present > 0 and n_dates == n_present else "categorical"
+
+
+def date_text_sql(raw: str) -> str:
+    """SQL (DuckDB's; Spark's transpiled): the text value reads as an ISO date or datetime. The
+    pattern first: Spark reads "2024" and "2024-01" as dates, DuckDB does not."""
+    text = typed_sql("text", raw)
+    return f"regexp_matches({text}, '^[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}') AND TRY_CAST({text} AS TIMESTAMPTZ) IS NOT NULL"
+
+
+def _dated_note(columns: list[str], signup: bool) -> str | None:
+    """The note on date columns of ``customers`` left out of the models (None when there are none).
+
+    The table is read as it is today at every training cutoff: a last login or last order date
+    from after the cutoff told the models who stayed, and read as a category ("2025-11-15
+    00:00:00+00") a date is nothing the trees can order or meet again at scoring. ``signup``: the
+    table has a sign-up date; without one, the note says how to map it."""
+    if not columns:
+        return None
+    named = _listed([f"customers.{c}" for c in columns])
+    return (f"{named} {'holds dates' if len(columns) == 1 else 'hold dates'}, so {'it is' if len(columns) == 1 else 'they are'} "
+            "left out of the models: customers is read as it is today at every training cutoff, and a date in it (a "
+            "last login, a last order, a closing date) would tell the models what happened after the cutoff. Put events "
+            "in transactions or service_events, and a date fixed at sign-up in as a number (a birth date as the birth "
+            "year)" + ("." if signup else '; if one is the sign-up date, map it: [columns.customers] signup_date = "<your column>".'))
 
 
 def _infer_data_end(con: duckdb.DuckDBPyConnection, mapping: dict[str, str], types: dict[str, str]) -> pd.Timestamp:
