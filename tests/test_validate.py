@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -151,10 +152,19 @@ def test_missing_required_table(tmp_path: Path) -> None:
     with pytest.raises(DataError) as err:
         load_dataset(folder)
     assert str(err.value) == (
-        f"Required table 'transactions' not found in {folder}: expected transactions.parquet or transactions.csv "
-        "(or a table 'transactions' in a DuckDB file). Found: customers.csv. Add it, or map your table's name under "
-        '[tables] in the config, e.g. transactions = "my_transactions" (names are case-sensitive).'
+        f"Required table 'transactions' not found in {folder}: expected transactions.parquet, transactions.csv or a "
+        "folder transactions/ of Parquet parts (or a table 'transactions' in a DuckDB file). Found: customers.csv. Add "
+        'it, or map your table\'s name under [tables] in the config, e.g. transactions = "my_transactions" (names are '
+        "case-sensitive)."
     )
+    # A BigQuery export to transactions-*.parquet: its files are named, with where to put them.
+    for i in range(4):
+        TRANSACTIONS.to_parquet(folder / f"transactions-{i:012d}.parquet")
+    with pytest.raises(DataError, match=(
+            r"Found: customers.csv, transactions-000000000000.parquet, .* transactions-000000000000.parquet, "
+            r"transactions-000000000001.parquet, transactions-000000000002.parquet … look like parts of it: move them "
+            rf"into a folder {re.escape(str(folder))}/transactions/, whose Parquet files are read as one table. Add it")):
+        load_dataset(folder)
 
 
 def test_missing_required_column(tmp_path: Path) -> None:
@@ -549,7 +559,7 @@ def test_missing_optional_tables_are_named_by_every_command_that_reads_data(tmp_
     with pytest.raises(DataError) as err:
         load_dataset(folder, config_from_dict({"tables": {"churn_events": "kundigungen"}}))
     assert str(err.value).startswith(f"[tables] churn_events = 'kundigungen' is not found in {folder}: expected "
-                                     "kundigungen.parquet or kundigungen.csv")
+                                     "kundigungen.parquet, kundigungen.csv or a folder kundigungen/ of Parquet parts")
     assert "Found: customers.csv, transactions.csv. Fix the name, or remove the mapping" in str(err.value)
     result = CliRunner().invoke(get_app(), ["features", str(folder), "--as-of", "2021-09-15", "--out", str(tmp_path / "f.parquet")])
     assert result.exit_code == 0, result.output

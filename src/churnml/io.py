@@ -14,6 +14,7 @@ import atexit
 import codecs
 import contextlib
 import csv
+import glob
 import gzip
 import json
 import os
@@ -71,6 +72,20 @@ def _find_file(folder: Path, stem: str) -> Path | None:
         raise DataError(f"{folder} holds {' and '.join(p.name for p in found)}: which is table {stem!r}? "
                         "Keep one (move the others out of the folder).")
     return found[0] if found else None
+
+
+def loose_parts(path: Path, stem: str) -> str:
+    """A hint when the folder ``path`` holds parts of table ``stem`` as files of their own
+    (``transactions-000000000000.parquet``, as a BigQuery export to ``transactions-*.parquet``
+    names them), which are read only from a folder ``stem/``; "" when there are none."""
+    if not Path(path).is_dir():
+        return ""
+    parts = sorted(p.name for p in Path(path).glob(f"{glob.escape(stem)}[-_.]*.parquet") if p.is_file())
+    if not parts:
+        return ""
+    shown = ", ".join(parts[:3]) + (" …" if len(parts) > 3 else "")
+    return (f"{shown} look{'s' if len(parts) == 1 else ''} like parts of it: move them into a folder "
+            f"{Path(path) / stem}/, whose Parquet files are read as one table. ")
 
 
 def _lit(text: str) -> str:

@@ -130,14 +130,17 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
         if spec.required and name not in found:
             user_name = config.table_name(name)
             raise DataError(
-                f"Required table {name!r} not found in {path}: expected {user_name}.parquet or {user_name}.csv "
-                f"(or a table {user_name!r} in a DuckDB file). {io.found_in(con, path)}Add it, or map your table's name "
+                f"Required table {name!r} not found in {path}: expected {user_name}.parquet, {user_name}.csv or a folder "
+                f"{user_name}/ of Parquet parts (or a table {user_name!r} in a DuckDB file). {io.found_in(con, path)}"
+                f"{io.loose_parts(path, user_name)}Add it, or map your table's name "
                 f'under [tables] in the config, e.g. {name} = "my_{name}" (names are case-sensitive).'
             )
         if name not in found and name in config.tables:
-            raise DataError(f"{mapped_but_missing(name, config)} in {path}: expected {config.table_name(name)}.parquet "
-                            f"or {config.table_name(name)}.csv (or a table of that name in a DuckDB file). "
-                            f"{io.found_in(con, path)}Fix the name, or remove the mapping if the table is not there.")
+            user_name = config.table_name(name)
+            raise DataError(f"{mapped_but_missing(name, config)} in {path}: expected {user_name}.parquet, {user_name}.csv "
+                            f"or a folder {user_name}/ of Parquet parts (or a table of that name in a DuckDB file). "
+                            f"{io.found_in(con, path)}{io.loose_parts(path, user_name)}Fix the name, or remove the mapping "
+                            "if the table is not there.")
     empty = _empty_tables(con, found, headers)
     tables = tuple(t for t in TABLES if t in found and t not in empty)
     columns = {t: _map_columns(con, t, TABLES[t], config, found[t]) for t in tables}
