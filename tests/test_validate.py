@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
@@ -310,10 +311,10 @@ def test_absurdly_large_numbers_are_set_aside(tmp_path: Path) -> None:
 
 
 def test_ids_written_differently_in_two_tables_stop_validation(tmp_path: Path) -> None:
-    # Integer ids in customers, the same ids as floats in transactions: every transaction would
-    # be set aside and every customer scored on an empty history.
+    # Integer ids in customers, the same ids written as decimals in transactions: every transaction
+    # would be set aside and every customer scored on an empty history.
     customers = pd.DataFrame({"customer_id": [1, 2, 3], "signup_date": ["2020-01-01"] * 3})
-    tx = pd.DataFrame({"customer_id": [1.0, 2.0, 2.0, 3.0], "timestamp": ["2021-01-01"] * 4, "amount": [1.0, 2.0, 3.0, 4.0]})
+    tx = pd.DataFrame({"customer_id": ["1.0", "2.0", "2.0", "3.0"], "timestamp": ["2021-01-01"] * 4, "amount": [1.0, 2.0, 3.0, 4.0]})
     folder = write(tmp_path / "d", "parquet", customers=customers, transactions=tx)
     with pytest.raises(DataError) as error:
         load_dataset(folder)
@@ -324,6 +325,15 @@ def test_ids_written_differently_in_two_tables_stop_validation(tmp_path: Path) -
     # A few unknown ids are bad rows, set aside as before.
     ds = load_dataset(write(tmp_path / "e", "parquet", customers=customers, transactions=tx.assign(customer_id=[1, 2, 2, 9])))
     assert ds.summary["tables"]["transactions"]["quarantined"] == {"customer_id not in customers": 1}
+    # Stored as float numbers (pandas writes an integer column with a gap as float64), whole ids are
+    # the integers they hold, as a DECIMAL(38,0) (Snowflake's NUMBER) is; 1.5 is not one.
+    floats = tx.assign(customer_id=[1.0, 2.0, None, 1.5])
+    churn = pd.DataFrame({"customer_id": pa.array([3], pa.decimal128(38, 0)), "timestamp": ["2021-01-01"]})
+    ds = load_dataset(write(tmp_path / "f", "parquet", customers=customers, transactions=floats, churn_events=churn))
+    assert clean(ds, "transactions")["customer_id"].tolist() == ["1", "2"]
+    assert clean(ds, "churn_events")["customer_id"].tolist() == ["3"]
+    assert ds.summary["tables"]["transactions"]["quarantined"] == {"missing customer_id": 1, "customer_id not in customers": 1}
+    assert ds.quarantine["transactions"]["customer_id"].dropna().tolist() == [1.5]
 
 
 def test_a_satisfaction_survey_on_another_scale_stops_validation(tmp_path: Path) -> None:

@@ -466,6 +466,11 @@ def typed_sql(kind: str, column: str, sql_type: str = "VARCHAR") -> str:
         return f"CAST(TRY_CAST({source} AS TIMESTAMPTZ) AS TIMESTAMP)"
     if kind == "number":
         return f"CAST({source} AS DOUBLE)" if is_native(kind, sql_type) else f"TRY_CAST({source} AS DOUBLE)"
+    if kind == "id" and sql_type in ("FLOAT", "DOUBLE"):
+        # Whole-number ids stored as floats (pandas writes an integer column with a gap as float64)
+        # are the integers: 1.0 did not meet customers' 1, and every row was "not in customers".
+        return (f"CASE WHEN {source} = floor({source}) AND abs({source}) < 1e15 "
+                f"THEN CAST(CAST({source} AS BIGINT) AS VARCHAR) ELSE CAST({source} AS VARCHAR) END")
     return f"NULLIF(TRIM(CAST({source} AS VARCHAR)), '')"
 
 
