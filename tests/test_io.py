@@ -98,6 +98,13 @@ def test_id_lists_read_from_spreadsheet_exports(tmp_path: Path) -> None:
         io.read_ids(tmp_path / "tabs.csv")
     with pytest.raises(DataError, match="one.csv has neither member_no nor client column"):
         io.read_ids(tmp_path / "one.csv", ("member_no", "client"))
+    # A warehouse's Parquet: the name in capitals, ids as integers or as floats with a gap (pandas).
+    pd.DataFrame({"CUSTOMER_ID": [7, 12]}).to_parquet(tmp_path / "upper.parquet")
+    assert io.read_ids(tmp_path / "upper.parquet") == {"7", "12"}
+    pd.DataFrame({"customer_id": [7.0, None, 12.0]}).to_parquet(tmp_path / "floats.parquet")
+    assert io.read_ids(tmp_path / "floats.parquet") == {"7", "12"}
+    pd.DataFrame({"customer_id": [7.5, 12.0]}).to_parquet(tmp_path / "halves.parquet")
+    assert io.read_ids(tmp_path / "halves.parquet") == {"7.5", "12.0"}
 
 
 def test_a_write_removes_what_killed_writers_of_this_host_left(tmp_path: Path) -> None:

@@ -682,12 +682,18 @@ def read_ids(path: str | Path, id_columns: Sequence[str] = ("customer_id",), enc
         else:
             table = read_table(path)
         found = next((name for name in names if name in table.columns), None)
+        if found is None:  # whatever its case, as the data's columns (Snowflake writes CUSTOMER_ID)
+            folded = {str(c).casefold(): c for c in reversed(table.columns)}
+            found = next((folded[name.casefold()] for name in names if name.casefold() in folded), None)
         if found is None:
             wanted = names[0] if len(names) == 1 else f"neither {' nor '.join(names)}"
             raise DataError(f"{path} has {'no ' if len(names) == 1 else ''}{wanted} column (columns: "
                             f"{', '.join(map(str, table.columns[:10]))}). Give a table with a customer_id column, "
                             "or a text file with one id per line.")
-        ids = table[found].dropna().astype(str)
+        ids = table[found].dropna()
+        if pd.api.types.is_float_dtype(ids) and ((ids == ids.round()) & (ids.abs() < 1e15)).all():
+            ids = ids.astype("int64")  # whole ids stored as floats, read as validation reads them
+        ids = ids.astype(str)
     else:
         if path.is_dir():
             raise DataError(f"{path} is a folder, not a file of ids. Give the file inside it (a table with customer_id, "
