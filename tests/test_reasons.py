@@ -206,7 +206,11 @@ def test_numeric_attributes_read_as_written_and_count_as_one_reason() -> None:
     from churnml.reports import reason_template
 
     layout = {"customers": frozenset({"customer_id", "age", "plan"}), "transactions": frozenset({"customer_id", "timestamp", "amount"})}
-    specs = {s.name: s for s in layout_feature_specs(layout, {"age": "numeric", "plan": "categorical", "limit": "numeric"})}
+    specs = {s.name: s for s in layout_feature_specs(layout, {"age": "numeric", "plan": "categorical", "limit": "numeric",
+                                                              "AGE_BAND": "categorical", "NPS_Group": "categorical"})}
+    # Snowflake's capitals are not shouted at the marketer; a name in mixed case is kept as written.
+    assert render_reason(specs["AGE_BAND"], {"AGE_BAND": "25-34"}) == "age band: 25-34"
+    assert render_reason(specs["NPS_Group"], {"NPS_Group": "detractor"}) == "NPS Group: detractor"
     assert render_reason(specs["age"], {"age": 57.0}) == "age: 57"
     assert render_reason(specs["limit"], {"limit": 12500.5}) == "limit: 12,500.5"
     assert render_reason(specs["plan"], {"plan": "basic"}) == "plan: basic"

@@ -747,7 +747,9 @@ def _features(layout: Mapping[str, frozenset[str]], attributes: Mapping[str, str
             name += "_"
         taken.add(name)
         sql = f"cu.{_q(column)}" if kind == "categorical" else f"CAST(cu.{_q(column)} AS DOUBLE)"
-        label = column.replace("_", " ").replace("{", "{{").replace("}", "}}")
+        # "age band: 25-34", also for a warehouse's AGE_BAND (reasons in capitals read as shouting).
+        label = column.replace("_", " ")
+        label = (label.lower() if label.isupper() else label).replace("{", "{{").replace("}", "}}")
         spec = FeatureSpec(
             name, f"Customer attribute {column!r} from the customers table (current snapshot).",
             # A number as written ("age: 57", "credit limit: 12,500"), not as a float ("57.0").
