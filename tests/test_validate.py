@@ -246,6 +246,9 @@ def test_every_quarantine_reason_sets_rows_aside_and_keeps_them(tmp_path: Path) 
             "amount": ["1", "2", "x", "3", "4", "5", "6", "7", "8"],
         }
     )
+    # Values that are not there are missing, not unparseable (a Parquet column's NULLs were "unparseable").
+    tx = pd.concat([tx, pd.DataFrame({"transaction_id": ["t10", "t11"], "customer_id": ["a", "b"],
+                                      "timestamp": [" ", "2021-01-08"], "amount": ["9", None]})], ignore_index=True)
     service = pd.DataFrame(
         {
             "customer_id": ["a", "a", "b", "c"],
@@ -260,7 +263,9 @@ def test_every_quarantine_reason_sets_rows_aside_and_keeps_them(tmp_path: Path) 
     assert ds.summary["tables"]["transactions"]["quarantined"] == {
         "customer_id not in customers": 1,
         "duplicate transaction_id": 1,
+        "missing amount": 1,
         "missing customer_id": 1,
+        "missing timestamp": 1,
         "timestamp after the data's end": 1,
         "timestamp before 1900": 1,
         "unparseable amount": 1,
@@ -272,7 +277,7 @@ def test_every_quarantine_reason_sets_rows_aside_and_keeps_them(tmp_path: Path) 
     }
     assert clean(ds, "transactions")["amount"].tolist() == [1.0, 8.0]  # t1 and t9
     assert clean(ds, "service_events")["event_type"].tolist() == ["complaint", "call"]
-    assert ds.summary["quarantined_rows"] == 9
+    assert ds.summary["quarantined_rows"] == 11
     # The raw rows survive, with their reason, in the quarantine file.
     bad = ds.quarantine["transactions"]
     assert bad.loc[bad["transaction_id"] == "t3", "amount"].item() == "x"
@@ -474,7 +479,7 @@ def test_typed_columns_validate_like_text_and_keep_input_order(tmp_path: Path) -
     assert rows["customer_id"].tolist() == ["b", "c"]
     assert rows["timestamp"].tolist() == [pd.Timestamp("2021-01-01"), pd.Timestamp("2021-01-10")]
     assert quarantined == {"customer_id not in customers": 1, "duplicate transaction_id": 3,
-                           "timestamp before 1900": 1, "unparseable amount": 1}
+                           "timestamp before 1900": 1, "missing amount": 1}
     for other_rows, other_quarantined in results[1:]:
         pd.testing.assert_frame_equal(other_rows, rows)
         assert other_quarantined == quarantined

@@ -42,6 +42,7 @@ MAX_UNKNOWN_CUSTOMER_SHARE = 0.5
 # Reasons a row is set aside, as the user reads them in the quarantine file and the summary.
 R_MISSING_ID = "missing customer_id"
 R_UNKNOWN_CUSTOMER = "customer_id not in customers"
+R_MISSING_TIMESTAMP = "missing timestamp"
 R_BAD_TIMESTAMP = "unparseable timestamp"
 R_OLD_TIMESTAMP = "timestamp before 1900"
 R_FUTURE_TIMESTAMP = "timestamp after the data's end"
@@ -64,6 +65,12 @@ def satisfaction_outside(scale: tuple[float, float]) -> str:
 
 def _unparseable(column: str) -> str:
     return f"unparseable {column}"
+
+
+def _missing(column: str) -> str:
+    """The reason for a required value that is not there (NULL, or blank text): a Parquet column's
+    NULL amounts were "unparseable", and the export was searched for malformed numbers."""
+    return f"missing {column}"
 
 
 def _not_finite(column: str) -> str:
@@ -880,15 +887,16 @@ def _load_events(
     reasons = [
         f"WHEN {typed['customer_id']} IS NULL THEN {_lit(R_MISSING_ID)}",
         f"WHEN {typed['customer_id']} NOT IN (SELECT customer_id FROM customers) THEN {_lit(R_UNKNOWN_CUSTOMER)}",
+        f"WHEN NOT {present['timestamp']} THEN {_lit(R_MISSING_TIMESTAMP)}",
         f"WHEN {ts} IS NULL THEN {_lit(R_BAD_TIMESTAMP)}",
         f"WHEN {ts} < TIMESTAMP '{MIN_TIMESTAMP}' THEN {_lit(R_OLD_TIMESTAMP)}",
         f"WHEN {ts} >= TIMESTAMP '{data_end}' THEN {_lit(R_FUTURE_TIMESTAMP)}",
     ]
     for column in spec.all_columns:
         if column in mapping and spec.kinds[column] in ("number", "timestamp") and column != "timestamp":
-            required = column in spec.required_columns
-            condition = f"{typed[column]} IS NULL" if required else f"{present[column]} AND {typed[column]} IS NULL"
-            reasons.append(f"WHEN {condition} THEN {_lit(_unparseable(column))}")
+            if column in spec.required_columns:
+                reasons.append(f"WHEN NOT {present[column]} THEN {_lit(_missing(column))}")
+            reasons.append(f"WHEN {present[column]} AND {typed[column]} IS NULL THEN {_lit(_unparseable(column))}")
             if spec.kinds[column] == "number":  # NaN or infinity would turn every sum it enters into NaN/inf
                 reasons.append(f"WHEN NOT isfinite({typed[column]}) THEN {_lit(_not_finite(column))}")
                 reasons.append(f"WHEN abs({typed[column]}) > {MAX_ABS_NUMBER:.0f} THEN {_lit(_too_large(column))}")
@@ -957,7 +965,7 @@ def _fail_if_all_set_aside(table: str, mapping: dict[str, str], quarantine: dict
                '"YYYY-MM-DD"; else check its dates (a wrong year, or day and month swapped).')
     elif reason == R_MISSING_ID:
         fix = f'Map the column holding the ids in the config: [columns.{table}] customer_id = "<your column>".'
-    elif reason in (R_BAD_TIMESTAMP, R_OLD_TIMESTAMP):
+    elif reason in (R_MISSING_TIMESTAMP, R_BAD_TIMESTAMP, R_OLD_TIMESTAMP):
         fix = (f"Check the timestamp column (or map the right one under [columns.{table}]) and its format "
                "([input] date_format); a date before 1900 is a placeholder or a misread one.")
     else:
