@@ -577,6 +577,21 @@ def test_folders_of_parts_whose_schemas_differ(spark, data_dir: Path, tmp_path: 
         churn_spark.read_tables(spark, str(folder))
 
 
+
+def test_nanosecond_timestamps_are_refused_with_the_fix(spark, data_dir: Path, tmp_path: Path) -> None:
+    """A warehouse unload with TIMESTAMP(NANOS): Spark's PARQUET_TYPE_ILLEGAL came with "check that it holds Parquet files"."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = _copy_data(data_dir, tmp_path / "data")
+    transactions = pa.Table.from_pandas(pd.read_parquet(folder / "transactions.parquet"), preserve_index=False)
+    at = transactions.schema.get_field_index("timestamp")
+    pq.write_table(transactions.set_column(at, "timestamp", transactions["timestamp"].cast(pa.timestamp("ns"))),
+                   folder / "transactions.parquet")
+    with pytest.raises(DataError, match=r"^Table 'transactions' \(.*transactions.parquet\) holds timestamps in nanoseconds, "
+                                        r"which Spark cannot read\. Write them in microseconds .*coerce_timestamps=\"us\""):
+        churn_spark.read_tables(spark, str(folder))
+
 def test_pyspark_pandas_3_warning_does_not_leak(spark, monkeypatch: pytest.MonkeyPatch) -> None:
     """PySpark warns once, when its first Py4J call imports pyspark.testing; the Python API hides it there too."""
     for name in [m for m in sys.modules if m.startswith("pyspark.testing")]:

@@ -390,6 +390,12 @@ def _read_parquet(spark: "SparkSession", location: str, table: str) -> "SparkFra
                 f"some, {clash.group(2)} in others. Rewrite the older files with the newer type (e.g. amount as DOUBLE), "
                 "or copy them into one table with one schema first."
             ) from None
+        if "TIMESTAMP(NANOS" in text:  # pandas' and Snowflake's default unit; Spark reads micro- and milliseconds only
+            raise DataError(
+                f"Table {table!r} ({location}) holds timestamps in nanoseconds, which Spark cannot read. Write them in "
+                'microseconds (pyarrow: pq.write_table(table, path, coerce_timestamps="us"); pandas: '
+                'df.to_parquet(path, coerce_timestamps="us")), or leave out --engine spark: DuckDB reads them.'
+            ) from None
         first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
         raise DataError(f"Cannot read table {table!r} from {location}: {first[:300]}. Check that it holds Parquet files.") from None
 
