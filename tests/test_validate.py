@@ -130,6 +130,11 @@ def test_timestamps_with_offsets_become_naive_utc(tmp_path: Path) -> None:
     tx = TRANSACTIONS.assign(timestamp=["2021-01-01T10:00:00+02:00", "2021-01-02", "2021-01-03", "2021-01-04"])
     ds = load_dataset(write(tmp_path, customers=CUSTOMERS, transactions=tx))
     assert clean(ds, "transactions")["timestamp"].min() == pd.Timestamp("2021-01-01 08:00:00")
+    # Said, as for a Parquet column with a zone: the days are UTC days, not the feed's (it was silent).
+    assert ds.summary["notes"][-1].startswith("transactions.timestamp holds times with a time zone, converted to UTC")
+    utc = TRANSACTIONS.assign(timestamp=["2021-01-01T10:00:00Z", "2021-01-02 10:00+00:00", "2021-01-03", "2021-01-04"])
+    assert not any("time zone" in n for n in load_dataset(write(tmp_path / "utc", customers=CUSTOMERS, transactions=utc))
+                   .summary["notes"])
 
 
 

@@ -191,7 +191,7 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
     )
     dataset.summary = _summary(con, dataset, stats, found)
     dataset.summary["notes"] = _notes(con, tables, attributes, config, "transaction_id" in columns["transactions"], empty)
-    dataset.summary["notes"] += repeated + ([dated] if dated else []) + _zoned(tables, columns, types) + loose
+    dataset.summary["notes"] += repeated + ([dated] if dated else []) + _zoned(con, tables, columns, types) + loose
     late = {t: stats[t]["quarantined"].get(R_FUTURE_TIMESTAMP, 0) for t in tables[2:]}
     if not config.input.data_end and any(late.values()):
         dataset.summary["notes"].append(
@@ -202,12 +202,34 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
     return dataset
 
 
-def _zoned(tables: tuple[str, ...], columns: dict[str, dict[str, str]], types: dict[str, dict[str, str]]) -> list[str]:
-    """A note naming date columns stored with a time zone (Parquet, DuckDB ``TIMESTAMPTZ``): they
-    are read as UTC, and a New York feed's "Data ends 2026-01-01 01:59" came without a word."""
+_OFFSET = r"[0-9]:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)? ?[+-][0-9]{2}(:?[0-9]{2})?$"
+"""A time of day followed by a UTC offset (14:05:00-05:00, 14:05:00 -0500, 14:05+02)."""
+_ZERO_OFFSET = r"[+-]00(:?00)?$"
+_OFFSET_ROWS = 10_000
+"""Rows of a text date column looked at for offsets: exports write one zone throughout."""
+
+
+def _zoned(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], columns: dict[str, dict[str, str]],
+           types: dict[str, dict[str, str]]) -> list[str]:
+    """A note naming date columns stored with a time zone (Parquet, DuckDB ``TIMESTAMPTZ``), or
+    written as text with an offset other than UTC's among their first :data:`_OFFSET_ROWS` rows:
+    they are read as UTC, and a New York feed's "Data ends 2026-01-01 01:59" came without a word
+    (for text with "-05:00" it still did)."""
+
+    def zoned(table: str, raw: str) -> bool:
+        if types[table][raw] == "TIMESTAMP WITH TIME ZONE":
+            return True
+        if is_native("timestamp", types[table][raw]):
+            return False
+        value = typed_sql("text", raw)
+        return con.execute(
+            f"SELECT count(*) FROM (SELECT {value} AS v FROM raw_{table} LIMIT {_OFFSET_ROWS}) "
+            f"WHERE regexp_matches(v, {_lit(_OFFSET)}) AND NOT regexp_matches(v, {_lit(_ZERO_OFFSET)})"
+        ).fetchone()[0] > 0
+
     zoned = [f"{table}.{column}" + ("" if raw == column else f" (your column {raw!r})")
              for table in tables for column, raw in columns[table].items()
-             if TABLES[table].kinds.get(column) == "timestamp" and types[table][raw] == "TIMESTAMP WITH TIME ZONE"]
+             if TABLES[table].kinds.get(column) == "timestamp" and zoned(table, raw)]
     if not zoned:
         return []
     return [f"{_listed(zoned)} {'holds times' if len(zoned) == 1 else 'hold times'} with a time zone, converted to UTC: "
