@@ -182,6 +182,10 @@ def test_attribute_kinds_are_decided_by_the_values_as_validation_does(spark, dat
     duck = load_dataset(folder, Config()).attributes
     assert [duck[c] for c in ("employees", "newsletter", "branch", "cohort")] == ["numeric"] * 3 + ["categorical"]
     assert "reviewed" not in duck and "last_visit" not in duck
+    customers["never_filled"] = None
+    customers.to_parquet(folder / "customers.parquet", index=False)
+    duck = load_dataset(folder, Config()).attributes
+    assert "never_filled" not in duck and "employees" in duck
     assert churn_spark.read_tables(spark, str(folder)).attributes == duck
 
 

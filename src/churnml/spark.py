@@ -328,7 +328,7 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
         raw_view = f"{prefix}raw_{table}"
         frame.createOrReplaceTempView(raw_view)
         kinds = _check_values(spark, raw_view, table, spec, mapping, dict(frame.dtypes), config.input, location)
-        attributes.update({column: kind for column, kind in kinds.items() if kind != "date"})
+        attributes.update({column: kind for column, kind in kinds.items() if kind not in ("date", "empty")})
         selects = []
         for contract, raw in mapping.items():
             if contract in spec.kinds:
@@ -460,8 +460,10 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
         present = counts[f"present_{i}"]
         if validate.is_native("timestamp", types[mapping[column]]) or (present and counts.get(f"dates_{i}") == present):
             kinds[column] = "date"  # left out, as validation leaves it out (validate.attribute_kind)
+        elif not present:
+            kinds[column] = "empty"  # left out too
         else:
-            kinds[column] = "numeric" if present > 0 and counts[f"numeric_{i}"] == present else "categorical"
+            kinds[column] = "numeric" if counts[f"numeric_{i}"] == present else "categorical"
     return kinds
 
 

@@ -172,7 +172,7 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
     if progress:
         progress("customers")
     reading.append(found["customers"])
-    attributes, dated = _load_customers(con, columns["customers"], types["customers"], quarantine, stats, data_end)
+    attributes, left_out = _load_customers(con, columns["customers"], types["customers"], quarantine, stats, data_end)
     _fail_if_all_set_aside("customers", columns["customers"], quarantine, stats["customers"])
     loose: list[str] = []  # notes on ids written another way
     for table in tables[1:]:
@@ -191,7 +191,7 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
     )
     dataset.summary = _summary(con, dataset, stats, found)
     dataset.summary["notes"] = _notes(con, tables, attributes, config, "transaction_id" in columns["transactions"], empty)
-    dataset.summary["notes"] += repeated + ([dated] if dated else []) + _zoned(con, tables, columns, types) + loose
+    dataset.summary["notes"] += repeated + left_out + _zoned(con, tables, columns, types) + loose
     late = {t: stats[t]["quarantined"].get(R_FUTURE_TIMESTAMP, 0) for t in tables[2:]}
     if not config.input.data_end and any(late.values()):
         dataset.summary["notes"].append(
@@ -762,9 +762,9 @@ def _load_customers(
     quarantine: dict[str, pd.DataFrame],
     stats: dict[str, dict],
     data_end: pd.Timestamp | None = None,
-) -> tuple[dict[str, str], str | None]:
-    """Check ``customers``; return its attributes (column -> kind) and the note on date columns
-    left out of them (:func:`_dated_note`). A sign-up date before 1900 or
+) -> tuple[dict[str, str], list[str]]:
+    """Check ``customers``; return its attributes (column -> kind) and notes on the columns left
+    out of them (dates: :func:`_dated_note`; columns without a value). A sign-up date before 1900 or
     after ``data_end`` (2999-12-31 for "unknown") is taken as missing, and the customer kept: with
     it, they never entered the population and dropped out of the scores without a word; without
     it, a customer counts from their first transaction."""
@@ -785,6 +785,7 @@ def _load_customers(
 
     attributes: dict[str, str] = {}
     dated: list[str] = []
+    empty: list[str] = []
     selects = [f"{id_sql} AS customer_id"]
     reasons = [f"WHEN {id_sql} IS NULL THEN {_lit(R_MISSING_ID)}"]
     for contract, raw in mapping.items():
@@ -800,27 +801,34 @@ def _load_customers(
                 reasons.append(f"WHEN {typed} >= TIMESTAMP '{data_end}' THEN {_lit(R_LATE_SIGNUP)}")
             continue
         kind = attribute_kind(con, raw, types[raw])
-        if kind == "date":
-            dated.append(contract)
+        if kind in ("date", "empty"):
+            (dated if kind == "date" else empty).append(contract)
             continue
         attributes[contract] = kind
         selects.append(f"{typed_sql('number' if kind == 'numeric' else 'text', raw)} AS {_q(contract)}")
     _split_clean(con, "customers", selects, reasons, quarantine, stats)
-    return attributes, _dated_note(dated, "signup_date" in mapping)
+    notes = [note] if (note := _dated_note(dated, "signup_date" in mapping)) else []
+    if empty:  # a feature that is missing for everyone, and that the API warned was never posted
+        notes.append(f"{_listed([f'customers.{c}' for c in empty])} {'is' if len(empty) == 1 else 'are'} empty in "
+                     "every row, so left out of the models.")
+    return attributes, notes
 
 
 def attribute_kind(con: duckdb.DuckDBPyConnection, raw: str, sql_type: str = "VARCHAR") -> str:
     """``numeric`` when every present value reads as a number, ``date`` when the column holds dates
-    (stored as dates, or every present value reads as an ISO date), else ``categorical``."""
+    (stored as dates, or every present value reads as an ISO date), ``empty`` when it holds no
+    value at all (a warehouse column never filled), else ``categorical``."""
     if is_native("timestamp", sql_type):
         return "date"
     n_present, n_numeric, n_dates = con.execute(
         f"SELECT count({typed_sql('text', raw)}), count(TRY_CAST({_q(raw)} AS DOUBLE)), count(*) FILTER ({date_text_sql(raw)}) "
         "FROM raw_customers"
     ).fetchone()
-    if n_present > 0 and n_numeric == n_present:
+    if n_present == 0:
+        return "empty"
+    if n_numeric == n_present:
         return "numeric"
-    return "date" if n_present > 0 and n_dates == n_present else "categorical"
+    return "date" if n_dates == n_present else "categorical"
 
 
 def date_text_sql(raw: str) -> str:
