@@ -176,3 +176,31 @@ def test_duckdb_settings_are_values_not_sql(tmp_path: Path) -> None:
     injected = "1GB'; CREATE TABLE pwned AS SELECT 1; SET memory_limit='2GB"
     with pytest.raises(duckdb.Error, match="[Mm]emory"):
         connect(config_from_dict({"duckdb": {"memory_limit": injected}}))
+
+
+def test_the_default_spill_folder_is_this_accounts_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Spill files and decoded CSV copies hold customer data. Under the shared name
+    # /tmp/churnml-duckdb, another account could make the folder first and read what DuckDB
+    # spilled there (it writes the files readable by all).
+    import os
+    import stat
+    import tempfile
+
+    from churnml.dataset import connect
+    from churnml.io import private_temp_dir
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    spill = connect(Config()).execute("SELECT current_setting('temp_directory')").fetchone()[0]
+    assert spill == str(tmp_path / f"churnml-duckdb-{os.getuid()}")
+    assert stat.S_IMODE(os.stat(spill).st_mode) == 0o700
+    shared = tmp_path / f"churnml-text-{os.getuid()}"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)  # made first, by another account's umask, open to all
+    with pytest.raises(ConfigError, match=r"is not this account's alone .* Remove it \(churnml makes it anew\), or set "
+                                          r"\[duckdb\] temp_directory"):
+        private_temp_dir("churnml-text")
+    shared.rmdir()
+    (tmp_path / "elsewhere").mkdir(mode=0o700)
+    shared.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(ConfigError, match="is not this account's alone"):
+        private_temp_dir("churnml-text")

@@ -782,7 +782,7 @@ def test_input_encoding_reads_windows_exports_beside_utf8_files(tmp_path: Path) 
     ds = load_dataset(folder, config)
     assert sorted(clean(ds, "customers")["region"]) == ["Köln – Süd €", "Île-de-France"]
     assert sorted(ds.con.execute("SELECT category FROM transactions").df()["category"]) == ["Bücher", "Café"]
-    copies = [p for p in (Path(tempfile.gettempdir()) / "churnml-text").glob(f".customers.csv.*-{os.getpid()}.*.tmp")]
+    copies = [p for p in (Path(tempfile.gettempdir()) / f"churnml-text-{os.getuid()}").glob(f".customers.csv.*-{os.getpid()}.*.tmp")]
     assert copies  # the UTF-8 copy lives as long as the process reads it
 
 

@@ -154,7 +154,8 @@ class DuckDBConfig:
     threads: int = 0
     """Worker threads; 0 = one per core."""
     temp_directory: str = ""
-    """Where DuckDB spills; empty = a churnml-duckdb folder in the system temp directory."""
+    """Where DuckDB spills; empty = this account's own ``churnml-duckdb-<uid>`` folder (mode 0700)
+    in the system temp directory."""
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Mapping
 import duckdb
 import pandas as pd
 
-from churnml.io import _lit, _q  # noqa: F401  (re-exported: the SQL builders quote literals and names with them)
+from churnml.io import _lit, _q, private_temp_dir  # noqa: F401  (re-exported: the SQL builders quote literals and names with them)
 from churnml.schema import TABLES
 
 _SQL_TYPES = {"id": "VARCHAR", "timestamp": "TIMESTAMP", "number": "DOUBLE", "text": "VARCHAR"}
@@ -135,9 +135,6 @@ def interrupt_queries() -> None:
 def connect(config: "Config | None" = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with churnml's settings: UTC, the configured memory limit and spill
     folder. Ctrl-C and SIGTERM stop its queries at once (:func:`interrupt_queries`)."""
-    import os
-    import tempfile
-
     from churnml.config import Config
 
     settings = (config or Config()).duckdb
@@ -145,7 +142,7 @@ def connect(config: "Config | None" = None) -> duckdb.DuckDBPyConnection:
     con.execute("SET TimeZone='UTC'")
     # Literals, not pasted text: a folder named o'brien is a folder, and a setting never runs as SQL.
     con.execute(f"SET memory_limit={_lit(settings.memory_limit)}")
-    spill = settings.temp_directory or os.path.join(tempfile.gettempdir(), "churnml-duckdb")
+    spill = settings.temp_directory or str(private_temp_dir("churnml-duckdb"))
     con.execute(f"SET temp_directory={_lit(spill)}")
     if settings.threads:
         con.execute(f"SET threads={int(settings.threads)}")

@@ -216,8 +216,8 @@ def utf8_text(file: Path, encoding: str, folder: str = "") -> Path:
     temporary UTF-8 copy decoded from ``encoding``, which DuckDB's CSV reader can read (it
     knows only UTF-8, UTF-16 and Latin-1 without an extension from the network).
 
-    The copy lies in ``folder`` (``[duckdb] temp_directory``; empty = the system's temporary
-    folder) under ``churnml-text``, is removed when the process exits, and one left by a killed
+    The copy lies in ``folder`` (``[duckdb] temp_directory``) under ``churnml-text``, or when it is
+    empty in this account's own :func:`private_temp_dir`, is removed when the process exits, and one left by a killed
     process of this host is removed by the next copy of a file of the same name.
 
     Raises
@@ -227,7 +227,7 @@ def utf8_text(file: Path, encoding: str, folder: str = "") -> Path:
     """
     if not encoding or codecs.lookup(encoding).name == "utf-8" or _is_utf8(file):
         return file
-    fd, copy = _own_temp(Path(folder or tempfile.gettempdir()) / "churnml-text" / file.name)
+    fd, copy = _own_temp((Path(folder) / "churnml-text" if folder else private_temp_dir("churnml-text")) / file.name)
     atexit.register(_unlink, copy)
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     lines = 0
@@ -431,6 +431,30 @@ def _remove_stale_temps(path: Path) -> None:
             if found and not process_running(int(found.group(1))):
                 with contextlib.suppress(OSError):
                     sibling.unlink()
+
+
+def private_temp_dir(name: str) -> Path:
+    """``name-<uid>`` in the system's temporary folder, made for this account alone (mode 0700).
+
+    DuckDB's spill files and the decoded copies of CSVs hold customer data. Under a fixed shared
+    name (``/tmp/churnml-duckdb``), another account on the machine could make the folder first
+    and then read the spill files (DuckDB writes them readable by all) or swap a copy before
+    DuckDB reads it.
+
+    Raises
+    ------
+    ConfigError
+        The folder exists but is a link, belongs to another account or others may write to it.
+    """
+    path = Path(tempfile.gettempdir()) / f"{name}-{os.getuid()}"
+    path.mkdir(mode=0o700, exist_ok=True)
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise ConfigError(
+            f"The temporary folder {path} is not this account's alone (a link, another owner, or open to others), and "
+            "churnml keeps customer data there while it works. Remove it (churnml makes it anew), or set [duckdb] "
+            "temp_directory to a folder of your own.")
+    return path
 
 
 def _own_temp(path: Path) -> tuple[int, Path]:
