@@ -121,8 +121,10 @@ class _LightGBMBase(BaseEstimator):
         callbacks: Sequence[Callable] | None,
         feval: Callable | None = None,
         num_boost_round: int | None = None,
+        init_score: float | None = None,
     ) -> lgb.Booster:
-        train_set = lgb.Dataset(X, label=y, categorical_feature="auto", free_raw_data=True)
+        start = None if init_score is None else np.full(len(y), init_score)
+        train_set = lgb.Dataset(X, label=y, init_score=start, categorical_feature="auto", free_raw_data=True)
         valid_sets, all_callbacks = [], list(callbacks or [])
         if X_val is not None and num_boost_round is None:
             valid_sets = [lgb.Dataset(X_val, label=y_val, reference=train_set)]
@@ -138,12 +140,14 @@ class _LightGBMBase(BaseEstimator):
             callbacks=all_callbacks,
         )
 
-    def _refit(self, params: dict[str, Any], X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame, y_val: np.ndarray) -> lgb.Booster:
+    def _refit(self, params: dict[str, Any], X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame, y_val: np.ndarray,
+               init_score: float | None = None) -> lgb.Booster:
         both = pd.concat([X, X_val], ignore_index=True)
         for column, categories in self.categories_.items():
             both[column] = pd.Categorical(both[column].astype(object), categories=categories)
         rounds = max(1, int(self.best_iteration_))
-        return self._train(params, both, np.concatenate([y, y_val]), None, None, None, num_boost_round=rounds)
+        return self._train(params, both, np.concatenate([y, y_val]), None, None, None, num_boost_round=rounds,
+                           init_score=init_score)
 
     def _monotone(self) -> list[int]:
         # LightGBM cannot constrain categorical splits; a constraint there has no meaning anyway.
@@ -272,7 +276,14 @@ class ChurnModel(_LightGBMBase):
         self.calibration_, self.calibrator_, self.calibration_log_loss_ = self._fit_calibrator(validation_score, y_val)
         self.level_shift_ = 0.0  # see recalibrate
         if self.refit_on_validation:
-            self.booster_ = self._refit(params, X, y, X_val, y_val)
+            # The calibrator reads raw scores on the first booster's scale, which starts from the
+            # log-odds of the train rows' churn rate; LightGBM would start the refit from train +
+            # validation's. Started there instead, the refit keeps that scale. On a 200-member gym
+            # (8.8 % churn in train, 11 % with validation) tuning stopped after 2 trees, Platt's
+            # slope was 32, and the refit's 0.26 higher start sent the test probabilities to a mean
+            # of 0.99 against a churn rate of 0.22 (Brier 0.765; 0.039 started as the first).
+            self.init_score_ = float(_logit(np.array([y.mean()]))[0])
+            self.booster_ = self._refit(params, X, y, X_val, y_val, init_score=self.init_score_)
             self.best_iteration_ = self.booster_.current_iteration()
         return self
 
@@ -330,7 +341,8 @@ class ChurnModel(_LightGBMBase):
     def raw_score(self, X: pd.DataFrame) -> np.ndarray:
         """Uncalibrated LightGBM log-odds, shape (n,)."""
         _check_fitted(self)
-        return self.booster_.predict(self._prepare(X), raw_score=True)
+        # A refitted booster was trained from a given start (see fit), which its predictions leave out.
+        return self.booster_.predict(self._prepare(X), raw_score=True) + getattr(self, "init_score_", 0.0)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated churn probability, shape (n,).
