@@ -345,6 +345,24 @@ def test_no_churners_is_a_clear_error(store):
         train_module.train(loyal, "2025-06-30", config, **FAST)
 
 
+def test_a_handful_of_churners_in_a_split_is_a_clear_error(store):
+    # A gym: 40 members paying weekly; six lapse in March 2024 (churners at the train and
+    # validation cutoffs), and one in November (the test cutoff's only churner: the six have been
+    # gone a year by then). One validation churner crashed the calibration's 5-fold split with a
+    # traceback after the whole tuning; one test churner grades nothing.
+    days = pd.date_range("2023-01-01", "2025-06-30", freq="7D")
+    last = {f"c{i}": pd.Timestamp("2024-03-01") for i in range(6)} | {"c6": pd.Timestamp("2024-11-15")}
+    ids = [f"c{i}" for i in range(40)]
+    transactions = pd.DataFrame([(c, d, 10.0) for c in ids for d in days if d <= last.get(c, d)],
+                                columns=["customer_id", "timestamp", "amount"])
+    customers = pd.DataFrame({"customer_id": ids, "signup_date": pd.Timestamp("2022-12-01")})
+    gym = Dataset.from_frames({"customers": customers, "transactions": transactions})
+    config = Config().replace(training={"min_customers": 10})
+    with pytest.raises(ProblemError, match=r"test cutoff\(s\) 2025-04-01 have only 1 churner among 34 customers; "
+                                           r".*at least 5 churners.*horizon_days"):
+        train_module.train(gym, "2025-06-30", config, **FAST)
+
+
 def test_a_chance_level_model_is_registered_not_promoted(tmp_path, monkeypatch):
     # Churn events handed to random customers: nothing in the features predicts them, so the
     # churn model ranks no better than chance. Its ROC AUC can still beat the baselines by the

@@ -2,7 +2,7 @@
 
 1. :func:`churnml.labels.build_training_set` gives features and labels over several cutoffs, split
    out of time into train / validation / test. Problems that make a model meaningless (too few
-   cutoffs, too few customers, one class only) stop here with a :class:`ProblemError`.
+   cutoffs, too few customers, fewer than five churners in a split) stop here with a :class:`ProblemError`.
 2. Baselines: the "no purchase in N days" rule, RFM logistic regression, historical spend rate,
    and logistic / Poisson regression on every feature.
 3. Optuna tunes the churn and the value model on train, scored on validation
@@ -113,14 +113,20 @@ def _pick(names: list[str], candidates: tuple[str, ...], role: str) -> str:
     raise ProblemError(f"The features have no {role} column (looked for {', '.join(candidates)}); the baselines need it.")
 
 
+MIN_CLASS_ROWS = 5
+"""Fewest churners, and retained customers, any split may have: the calibration picks its method by
+5-fold stratified cross-validation on the validation cutoff (a gym's one validation churner crashed
+it), and with fewer, early stopping and the test grade rest on a handful of customers."""
+
+
 def check_problem(training_set: TrainingSet, config: Config) -> None:
     """Refuse data a model cannot be meaningfully trained or judged on.
 
     Raises
     ------
     ProblemError
-        Fewer customers than ``[training] min_customers``, or a split with only churners or only
-        non-churners.
+        Fewer customers than ``[training] min_customers``, or a split with fewer than
+        :data:`MIN_CLASS_ROWS` churners or retained customers.
     """
     frame = training_set.frame
     n_customers = frame["customer_id"].nunique()
@@ -133,15 +139,26 @@ def check_problem(training_set: TrainingSet, config: Config) -> None:
         )
     for split in ("train", "validation", "test"):
         churned = frame.loc[frame["split"] == split, "churned"]
-        rate = churned.mean()
-        if rate in (0.0, 1.0):
-            which = "no churners" if rate == 0.0 else "only churners (no retained customers)"
-            dates = ", ".join(f"{c:%Y-%m-%d}" for c in training_set.split_cutoffs.get(split, []))
+        n_churned = int(churned.sum())
+        n_retained = len(churned) - n_churned
+        if min(n_churned, n_retained) >= MIN_CLASS_ROWS:
+            continue
+        dates = ", ".join(f"{c:%Y-%m-%d}" for c in training_set.split_cutoffs.get(split, []))
+        if n_churned == 0 or n_retained == 0:
+            which = "no churners" if n_churned == 0 else "only churners (no retained customers)"
             raise ProblemError(
                 f"The {split} cutoff(s) {dates} have {which} among {len(churned)} customers, so there is "
                 "nothing to learn or measure. Check the churn events / activity in the data, use another "
                 "--as-of, or a different [problem] horizon_days."
             )
+        which = (f"{n_churned} churner{'s' if n_churned > 1 else ''}" if n_churned < MIN_CLASS_ROWS
+                 else f"{n_retained} retained customer{'s' if n_retained > 1 else ''}")
+        raise ProblemError(
+            f"The {split} cutoff(s) {dates} have only {which} among {len(churned)} customers; each of the train, "
+            f"validation and test cutoffs needs at least {MIN_CLASS_ROWS} churners and {MIN_CLASS_ROWS} retained "
+            "customers to tune, calibrate and grade the models on. Use more history or more customers, or a longer "
+            "[problem] horizon_days in the config (more churners per label window; score then needs the same)."
+        )
 
 
 def _progress_callback(kind: str, n_trials: int, on_trial: TrialProgress) -> Callable:
@@ -243,7 +260,7 @@ def train(
     Raises
     ------
     ProblemError
-        Too few cutoffs, too few customers, or a split with one class only.
+        Too few cutoffs, too few customers, or a split with fewer than five churners or retained customers.
 
     Example
     -------
