@@ -501,3 +501,30 @@ def test_evaluate_measures_a_list_against_its_control_group(use_trained_store, t
     refused = runner.invoke(get_app(), ["evaluate", str(plain), str(use_trained_store.data)])
     assert refused.exit_code == 2
     assert "is a retention list without a control group (no column group)" in " ".join(refused.stderr.split())
+
+
+def test_features_over_windows_longer_than_the_history_are_said_to_grow_with_it(reference):
+    # A gym with a year of data, trained as of its last day: its test cutoff had 274 days of
+    # history behind it, so every member's 365-day and lifetime counts grew by a quarter by the
+    # scoring date (PSI 1.74), and the warning said to check the data feed.
+    rng = np.random.default_rng(4)
+    now = _frame(rng, 3000)
+    now["monetary_365d"] *= 1.4
+    now["frequency_lifetime"] += 3
+    now["tenure_days"] += 400  # no window: a real shift, whatever the history
+    metadata = {"history_days": 4.0, "cutoffs": {"train": ["2025-01-05", "2025-02-04"], "validation": ["2025-07-04"],
+                                                 "test": ["2025-10-02"]}}
+    assert monitoring.reference_history_days(metadata) == 274.0
+    report = monitoring.drift(reference, now, None, "2025-12-31", history_days=274.0)
+    assert set(report.features.loc[report.features["drifted"], "feature"]) == {"tenure_days", "monetary_365d", "frequency_lifetime"}
+    assert report.short_history == ["frequency_lifetime", "monetary_365d"]
+    assert report.to_dict()["short_history"] == report.short_history
+    message = monitoring.drift_message(report)
+    assert "frequency_lifetime, monetary_365d count over more days than the data held before the training's test cutoff (274)" in message
+    assert "the data is young" in message and "Check the data feed" in message  # tenure_days is no window's doing
+    # A year of history before the cutoff: the 365-day window is full, its shift is real.
+    assert monitoring.drift(reference, now, None, "2025-12-31", history_days=400.0).short_history == ["frequency_lifetime"]
+    only_windows = now.assign(tenure_days=_frame(np.random.default_rng(5), 3000)["tenure_days"])
+    quiet = monitoring.drift_message(monitoring.drift(reference, only_windows, None, "2025-12-31", history_days=274.0))
+    assert "Check the data feed" not in quiet and "the data is young" in quiet
+    assert monitoring.drift(reference, now, None, "2025-12-31").short_history == []  # history unknown

@@ -42,6 +42,7 @@ Backtest (after the horizon)
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -382,6 +383,11 @@ class DriftReport:
     notes: list[str] = field(default_factory=list)
     reference_cutoff: str | None = None
     """The training's test cutoff, whose customers are the reference (YYYY-MM-DD)."""
+    reference_history_days: float | None = None
+    """Days of transaction history the data held before the reference cutoff (None: unknown)."""
+    short_history: list[str] = field(default_factory=list)
+    """Drifted features counted over a window longer than :attr:`reference_history_days`
+    (``frequency_365d``, ``monetary_lifetime`` …): they grow as the data's history does."""
 
     def worst_features(self, n: int = 5, above: float | None = None) -> list[str]:
         """See :func:`worst_features`."""
@@ -401,6 +407,8 @@ class DriftReport:
             "notes": list(self.notes),
             "worst_features": self.worst_features(),
             "share_without_history": dict(self.share_without_history),
+            "reference_history_days": self.reference_history_days,
+            "short_history": list(self.short_history),
             "scores": self.scores,
             "features": rows,
         }
@@ -412,6 +420,7 @@ def drift(
     scores: pd.DataFrame | Mapping[str, np.ndarray] | None = None,
     as_of: pd.Timestamp | str | None = None,
     config: Config | None = None,
+    history_days: float | None = None,
 ) -> DriftReport:
     """Compare a scored population with the training reference.
 
@@ -427,6 +436,9 @@ def drift(
         The scoring as-of date; with the reference's ``as_of`` it gives the model's age.
     config : Config, optional
         ``[monitoring] psi_threshold`` and ``max_model_age_days``.
+    history_days : float, optional
+        Days of transaction history before the reference cutoff (:func:`reference_history_days`):
+        drifted features over a longer window are named in :attr:`DriftReport.short_history`.
 
     Returns
     -------
@@ -506,6 +518,8 @@ def drift(
             f"The model is {age} days old (trained as of {reference['as_of']}), "
             f"older than max_model_age_days={settings.max_model_age_days}; retrain it."
         )
+    short = [name for name in drifted_features["feature"]
+             if history_days is not None and _window_days(name) > history_days]
     return DriftReport(
         features=table,
         scores=score_drift,
@@ -517,7 +531,30 @@ def drift(
         alerts=alerts,
         notes=notes,
         reference_cutoff=reference.get("cutoff"),
+        reference_history_days=history_days,
+        short_history=short,
     )
+
+
+def _window_days(name: str) -> float:
+    """The window a feature counts over, from its name (``monetary_365d`` 365, ``frequency_lifetime``
+    infinite), or 0 for a feature without one."""
+    if name.endswith("_lifetime"):
+        return float("inf")
+    match = re.search(r"_(\d+)d$", name)
+    return float(match.group(1)) if match else 0.0
+
+
+def reference_history_days(metadata: Mapping[str, Any]) -> float | None:
+    """Days of transaction history before the models' test cutoff, the drift reference: the
+    history before the first training cutoff plus the days from it to the test cutoff (None when
+    the models do not record it)."""
+    history = metadata.get("history_days")
+    cutoffs = metadata.get("cutoffs") or {}
+    dates = [pd.Timestamp(c) for split in cutoffs.values() for c in split]
+    if history is None or not cutoffs.get("test") or not dates:
+        return None
+    return float(history) + (pd.Timestamp(cutoffs["test"][-1]) - min(dates)).days
 
 
 def worst_features(report: DriftReport | Mapping[str, Any], n: int = 5, above: float | None = None) -> list[str]:
@@ -555,9 +592,16 @@ def drift_message(report: DriftReport) -> str:
     worst = report.worst_features(5, above=report.psi_threshold) or report.worst_features(3)
     since = f" since the reference, the customers at the training's test cutoff ({report.reference_cutoff})" \
         if report.reference_cutoff else ""
+    young = ""
+    if report.short_history:
+        young = (f" {', '.join(report.short_history)} count over more days than the data held before the training's "
+                 f"test cutoff ({report.reference_history_days:.0f}): they grow as the history does, for every customer, until "
+                 "the models are trained as of a date with a year of data before their test cutoff; their shift says "
+                 "the data is young, not that the feed is wrong.")
+    check = "" if set(worst) <= set(report.short_history) else " Check the data feed for these columns."
     return (
         " ".join(report.alerts)
-        + f" Worst features: {', '.join(worst) or 'none'}. Check the data feed for these columns. A real shift{since} "
+        + f" Worst features: {', '.join(worst) or 'none'}.{check}{young} A real shift{since} "
         "(a price change, a season) stays until models are trained on data after it: retraining as of the same date "
         "compares with the same cutoff."
     )

@@ -214,7 +214,7 @@ def score_command(
 
     from churnml import io
     from churnml.labels import build_scoring_frame
-    from churnml.monitoring import drift, drift_message, fitted_labels_end
+    from churnml.monitoring import drift, drift_message, fitted_labels_end, reference_history_days
     from churnml.scoring import score_chunks, score_metadata, write_scores
     from churnml.tracking import load_models
     from churnml.validate import load_dataset
@@ -281,7 +281,8 @@ def score_command(
         drift_reports: list[Any] = []
 
         def monitor(values: Mapping[str, Any]) -> dict[str, Any]:
-            drift_reports.append(drift(reference, features, values, as_of_ts, cfg))
+            drift_reports.append(drift(reference, features, values, as_of_ts, cfg,
+                                       history_days=reference_history_days(models.metadata)))
             return drift_reports[0].to_dict()
 
         scores_path, sidecar_path = write_scores(chunks, out_path, fmt, metadata, monitor=monitor if reference else None)
