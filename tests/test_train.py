@@ -363,6 +363,29 @@ def test_a_handful_of_churners_in_a_split_is_a_clear_error(store):
         train_module.train(gym, "2025-06-30", config, **FAST)
 
 
+def test_train_says_how_many_churners_the_test_grade_rests_on(tmp_path, monkeypatch):
+    # A gym of 60 members paying weekly: 6 lapse in March 2024, 6 in November. The test cutoff has
+    # 6 churners; the tables showed metrics and a grade with no word of how few.
+    days = pd.date_range("2023-01-01", "2025-06-30", freq="7D")
+    last = {f"c{i}": pd.Timestamp("2024-03-01") for i in range(6)} | {f"c{i}": pd.Timestamp("2024-11-15") for i in range(6, 12)}
+    ids = [f"c{i}" for i in range(60)]
+    (tmp_path / "gym").mkdir()
+    pd.DataFrame([(c, d.date(), 10.0 + i % 3) for i, c in enumerate(ids) for d in days if d <= last.get(c, d)],
+                 columns=["customer_id", "timestamp", "amount"]).to_csv(tmp_path / "gym" / "transactions.csv", index=False)
+    pd.DataFrame({"customer_id": ids, "signup_date": "2022-12-01"}).to_csv(tmp_path / "gym" / "customers.csv", index=False)
+    (tmp_path / "small.toml").write_text("[training]\nmin_customers = 10\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    result = CliRunner().invoke(get_app(), ["train", "gym", "--as-of", "2025-06-30", "--trials", "2", "-c", "small.toml"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "Churn on the test cutoff 2025-04-01 (54 customers, 6 churned) — grade" in text
+    assert "Value on the test cutoff 2025-04-01 (54 customers) — grade" in text
+    warning = " ".join(result.stderr.split())
+    assert ("Warning: the test cutoff (2025-04-01) has only 6 churners among 54 customers: every churn metric above "
+            "rests on them, and one of them ranked last instead of first moves the ROC AUC by 0.167.") in warning
+
+
 def test_a_chance_level_model_is_registered_not_promoted(tmp_path, monkeypatch):
     # Churn events handed to random customers: nothing in the features predicts them, so the
     # churn model ranks no better than chance. Its ROC AUC can still beat the baselines by the

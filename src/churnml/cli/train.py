@@ -22,9 +22,9 @@ _VALUE_ROWS = (("normalized_gini", "normalized Gini"), ("spearman", "Spearman"),
                ("decile_mape", "decile MAPE"), ("top20_value_capture", "top-20% value share"))
 
 
-def _metrics_table(kind: str, grade: str, metrics: dict[str, dict[str, float]], rows: tuple) -> Table:
+def _metrics_table(kind: str, grade: str, metrics: dict[str, dict[str, float]], rows: tuple, counts: str = "") -> Table:
     """Model and baselines side by side on the test cutoff, one row per metric."""
-    table = Table(title=f"{kind} on the test cutoff — grade {grade}", title_justify="left")
+    table = Table(title=f"{kind} on the test cutoff{counts} — grade {grade}", title_justify="left")
     table.add_column("metric")
     for name in metrics:
         table.add_column(name, justify="right")
@@ -122,8 +122,11 @@ def train_command(
     # Without churn_events the "active" subgroup is those who bought within the horizon: say which.
     rows = tuple((key, training.active_subgroup_label(result.active_days) if key == "roc_auc_active" else label)
                  for key, label in _CHURN_ROWS)
-    console.print(_metrics_table("Churn", result.grades["churn"], result.churn_metrics, rows))
-    console.print(_metrics_table("Value", result.grades["value"], result.value_metrics, _VALUE_ROWS))
+    test_cutoff = ", ".join(f"{c:%Y-%m-%d}" for c in result.cutoffs.get("test", []))
+    counts = f" {test_cutoff} ({result.test_customers:,} customers, {result.test_churners:,} churned)"
+    console.print(_metrics_table("Churn", result.grades["churn"], result.churn_metrics, rows, counts))
+    console.print(_metrics_table("Value", result.grades["value"], result.value_metrics, _VALUE_ROWS,
+                                 f" {test_cutoff} ({result.test_customers:,} customers)"))
     console.print(
         f"Grade [bold]{result.grades['overall']}[/bold] ({GRADE_LEGEND}).",
         markup=True,
@@ -133,6 +136,11 @@ def train_command(
     console.print(reports.interval_text(result.intervals, result.churn_metrics["model"]["roc_auc"],
                                         result.value_metrics["model"]["normalized_gini"], result.best_baselines))
     console.print(f"Run {result.run_id}: churnml-churn v{result.churn_version}, churnml-value v{result.value_version} — {result.promotion_reason}.")
+    if result.test_churners < training.FEW_TEST_CHURNERS:
+        warn(f"the test cutoff ({test_cutoff}) has only {result.test_churners} churners among {result.test_customers:,} "
+             f"customers: every churn metric above rests on them, and one of them ranked last instead of first moves "
+             f"the ROC AUC by {1 / result.test_churners:.3f}. Read the grade with its 95 % interval; more customers, "
+             "more history or a longer [problem] horizon_days give a firmer one.")
     dated = {name: count for name, count in result.left_out.items() if name in result.left_out_dates}
     if dated:
         columns = ", ".join(f"{name} ({count:,} values)" for name, count in dated.items())
