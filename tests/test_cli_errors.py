@@ -334,3 +334,37 @@ def test_tracking_uri_passwords_are_never_printed(tmp_path: Path, monkeypatch) -
     assert result.exit_code == 2 and "S3cretPW" not in result.output + result.stderr
     assert err.startswith("Error: MLflow cannot open MLFLOW_TRACKING_URI (postgresql://alice:***@127.0.0.1:1/mlflow)")
     assert "pip install psycopg" in err
+
+
+def test_a_list_of_lapsed_members_and_a_tiny_certain_control_group_say_so(tmp_path: Path) -> None:
+    # A gym without churn_events: members who stopped paying half a year ago are still customers
+    # (active_days 365) and near-certain churners, so 9 of a 20-contact list had not paid for
+    # 180-358 days. Their control group's predicted churn of 100 % made the precision warning
+    # read "±0 percentage points" for 8 customers.
+    import json
+
+    scores = scores_file(tmp_path / "s")
+    frame = pd.concat([pd.read_csv(scores)] * 5, ignore_index=True)
+    frame["customer_id"] = [f"M{i:04d}" for i in range(len(frame))]
+    frame["churn_probability"] = 1.0
+    frame["lifecycle_stage"] = ["lapsed", "lapsed", "declining", "lapsed", "stable", "stable"] * 5
+    frame.to_csv(scores, index=False)
+    sidecar = {"as_of": "2025-12-01", "models": {"problem": {"horizon_days": 90, "margin": 1.0, "churn": "inactivity",
+                                                             "active_days": 365}}}
+    (scores.parent / "scores.csv.json").write_text(json.dumps(sidecar))
+    result, err = run("retention-list", scores, "--out", tmp_path / "list.csv", "--holdout", "0.5")
+    assert result.exit_code == 0, result.output
+    listed = pd.read_csv(tmp_path / "list.csv", encoding="utf-8-sig")
+    contacted = listed[listed["group"] == "contact"]
+    lapsed = int((contacted["lifecycle_stage"] == "lapsed").sum())
+    assert lapsed and (f"Warning: {lapsed} of the {len(contacted)} customers to contact have not bought for 180 days or "
+                       "more (lifecycle_stage lapsed): without churn_events they count as customers until 365 days") in err
+    control = int((listed["group"] == "control").sum())
+    spread = 196 * (0.7 * 0.3 / len(contacted)) ** 0.5  # the controls all churn; the contacts at 1 - success_rate
+    assert f"the control group has {control} customer(s): `churnml evaluate` will measure the uplift only to about " \
+           f"±{spread:.0f} percentage points" in err
+    # Churn as an account closure: a dormant account is a customer still, and nothing is said.
+    sidecar["models"]["problem"] = {"horizon_days": 90, "margin": 1.0, "churn": "closure"}
+    (scores.parent / "scores.csv.json").write_text(json.dumps(sidecar))
+    result, err = run("retention-list", scores, "--out", tmp_path / "list2.csv")
+    assert result.exit_code == 0 and "lifecycle_stage lapsed" not in err

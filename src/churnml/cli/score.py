@@ -308,6 +308,24 @@ def score_command(
         warn(drift_message(drift_reports[0]))
 
 
+def _warn_lapsed(customers: Any, problem: Mapping[str, Any] | None) -> None:
+    """Contacts on the list who stopped buying half a year ago, where churn is inactivity: the
+    models count them as customers for ``active_days`` (365) without a purchase and as near-certain
+    churners, so on a gym's list 9 of the 20 contacts had not paid for 180 to 358 days."""
+    from churnml.segments import LAPSED_DAYS
+
+    if not problem or problem.get("churn") != "inactivity" or "lifecycle_stage" not in customers.columns:
+        return
+    contacted = customers if "group" not in customers.columns else customers[customers["group"] != "control"]
+    lapsed = int((contacted["lifecycle_stage"] == "lapsed").sum())
+    if lapsed:
+        warn(f"{lapsed:,} of the {len(contacted):,} customers to contact have not bought for {LAPSED_DAYS:.0f} days or "
+             f"more (lifecycle_stage lapsed): without churn_events they count as customers until "
+             f"{problem.get('active_days')} days without a purchase ([problem] active_days), but for a subscription "
+             "paid monthly they have left already, and a win-back succeeds far less often than the success rate "
+             "assumes. --exclude them, or train with churn_events or a shorter active_days.")
+
+
 def _check_horizon(models: Any, cfg: Config) -> None:
     """The config's horizon must be the one the models predict: the sidecar records it, and
     value_at_risk and every tier mean "over the model's horizon"."""
@@ -454,14 +472,18 @@ def retention_list_command(
         warn(f"no customer of this list fell in the control group ({result.summary.holdout:.0%} of "
              f"{result.summary.selected:,}): there is nothing to compare with. A longer list or a larger --holdout gives one.")
     elif 0 < result.summary.control < SMALL_CONTROL:
-        # A control group of 3 let evaluate say only "the interval includes 0", months later.
+        # A control group of 3 let evaluate say only "the interval includes 0", months later. The
+        # contacts churn at the rate the list assumes (1 - success_rate of it): taken at the control's
+        # rate, a gym's lapsed members (predicted churn 100 %) read "±0 percentage points" for 8 controls.
         customers = result.customers
         p = float(customers.loc[customers["group"] == "control", "churn_probability"].mean())
+        contacted = p * (1 - result.summary.success_rate)
         contacts = max(result.summary.selected - result.summary.control, 1)
-        spread = 196 * (p * (1 - p) * (1 / result.summary.control + 1 / contacts)) ** 0.5
+        spread = 196 * (p * (1 - p) / result.summary.control + contacted * (1 - contacted) / contacts) ** 0.5
         warn(f"the control group has {result.summary.control:,} customer(s): `churnml evaluate` will measure the uplift "
              f"only to about ±{spread:.0f} percentage points (at their predicted churn of {p:.0%}). A larger --holdout or "
              "a longer list narrows it.")
+    _warn_lapsed(result.customers, scores_problem(scores))
     if result.summary.selected == 0 and result.summary.candidates > 0:
         console.print(
             f"[yellow]Nobody selected.[/yellow] The budget ({budget:,.2f}) is below the cost of "
