@@ -528,3 +528,23 @@ def test_features_over_windows_longer_than_the_history_are_said_to_grow_with_it(
     quiet = monitoring.drift_message(monitoring.drift(reference, only_windows, None, "2025-12-31", history_days=274.0))
     assert "Check the data feed" not in quiet and "the data is young" in quiet
     assert monitoring.drift(reference, now, None, "2025-12-31").short_history == []  # history unknown
+
+
+@pytest.mark.slow
+def test_evaluate_says_how_few_churners_its_metrics_rest_on(use_trained_store, test_cutoff_scores, tmp_path):
+    # A small business's backtest: 400 members, 6 churners, ROC AUC printed to four decimals with
+    # no word of how few customers moved it.
+    few = tmp_path / "few.parquet"
+    table = pd.read_parquet(test_cutoff_scores).sort_values("churn_probability", ascending=False)
+    pd.concat([table.head(10), table.tail(90)]).to_parquet(few)
+    shutil.copy(test_cutoff_scores.with_name("scores.parquet.json"), tmp_path / "few.parquet.json")
+    result = runner.invoke(get_app(), ["evaluate", str(few), str(use_trained_store.data)], terminal_width=200)
+    assert result.exit_code == 0, _text(result)
+    rate = float(re.search(r"\(100 customers, churn rate ([\d.]+)%\)", result.output).group(1))
+    churners = round(rate)
+    assert 0 < churners < 30
+    assert (f"Warning: Only {churners} churner{'s' if churners > 1 else ''} among 100 customers: every churn metric above "
+            f"rests on them, and one of them ranked last instead of first moves the ROC AUC by {1 / churners:.3f}. "
+            "Read the change from the training test") in " ".join(result.stderr.split())
+    whole = runner.invoke(get_app(), ["evaluate", str(test_cutoff_scores), str(use_trained_store.data)], terminal_width=200)
+    assert "every churn metric above rests on them" not in whole.stderr

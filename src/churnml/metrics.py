@@ -415,6 +415,23 @@ def level_notes(churn_ratio: float, value_ratio: float, tolerance: float = LEVEL
 
 BOOTSTRAP_RESAMPLES = 200
 """Paired bootstrap resamples of the test customers behind each grade's 95 % intervals."""
+FEW_CHURNERS = 30
+"""Below this many churners, `train` (at its test cutoff) and `evaluate` warn that the churn metrics
+rest on a handful of customers (:func:`few_churners_note`)."""
+
+
+def few_churners_note(churners: int, customers: int) -> str | None:
+    """What a handful of churners does to the churn metrics, or None from :data:`FEW_CHURNERS` on.
+
+    >>> few_churners_note(6, 54)
+    'only 6 churners among 54 customers: every churn metric above rests on them, and one of them ranked last instead of first moves the ROC AUC by 0.167'
+    """
+    if churners >= FEW_CHURNERS or churners < 1:
+        return None
+    return (f"only {churners} churner{'s' if churners > 1 else ''} among {customers:,} customers: every churn metric above "
+            f"rests on them, and one of them ranked last instead of first moves the ROC AUC by {1 / churners:.3f}")
+
+
 CHANCE = {"roc_auc": 0.5, "normalized_gini": 0.0}
 """What ranking customers at random scores on each graded metric."""
 

@@ -117,10 +117,6 @@ def _pick(names: list[str], candidates: tuple[str, ...], role: str) -> str:
     raise ProblemError(f"The features have no {role} column (looked for {', '.join(candidates)}); the baselines need it.")
 
 
-FEW_TEST_CHURNERS = 30
-"""Below this many churners at the test cutoff, `train` warns that its metrics rest on a handful of
-customers: one churner ranked last instead of first moves the ROC AUC by 1 / churners."""
-
 MIN_CLASS_ROWS = 5
 """Fewest churners, and retained customers, any split may have: the calibration picks its method by
 5-fold stratified cross-validation on the validation cutoff (a gym's one validation churner crashed

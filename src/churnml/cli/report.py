@@ -354,6 +354,7 @@ def evaluate_command(
     """
     from churnml import io, tracking
     from churnml.labels import refuse_other_problem
+    from churnml.metrics import few_churners_note
     from churnml.monitoring import evaluate_scores, fitted_labels_end
     from churnml.validate import load_dataset
 
@@ -396,6 +397,9 @@ def evaluate_command(
     for note in backtest.level_notes():
         warn(note[0].upper() + note[1:] + " Training sets both levels to its latest labels: retrain on data that reaches "
              "past these scores' horizon.")
+    few = few_churners_note(round(backtest.churn_rate * backtest.customers), backtest.customers)
+    if few:
+        warn(f"{few[0].upper()}{few[1:]}. Read the change from the training test with that in mind.")
     seen = fitted_labels_end(run.metadata, as_of)
     if seen is not None:
         warn(f"the models were fitted on outcomes up to {seen:%Y-%m-%d}, after these scores' as-of date "

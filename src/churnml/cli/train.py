@@ -117,7 +117,7 @@ def train_command(
             done = tuned.n_complete + tuned.n_pruned
             console.print(f"Tuning {kind}: study {tuned.study_name} already has {done} finished trial(s) on this data; "
                           f"none left to run (best {tuned.best_value:.4f}). Raise --trials for more.", soft_wrap=False)
-    from churnml.metrics import GRADE_LEGEND
+    from churnml.metrics import GRADE_LEGEND, few_churners_note
 
     # Without churn_events the "active" subgroup is those who bought within the horizon: say which.
     rows = tuple((key, training.active_subgroup_label(result.active_days) if key == "roc_auc_active" else label)
@@ -136,10 +136,9 @@ def train_command(
     console.print(reports.interval_text(result.intervals, result.churn_metrics["model"]["roc_auc"],
                                         result.value_metrics["model"]["normalized_gini"], result.best_baselines))
     console.print(f"Run {result.run_id}: churnml-churn v{result.churn_version}, churnml-value v{result.value_version} — {result.promotion_reason}.")
-    if result.test_churners < training.FEW_TEST_CHURNERS:
-        warn(f"the test cutoff ({test_cutoff}) has only {result.test_churners} churners among {result.test_customers:,} "
-             f"customers: every churn metric above rests on them, and one of them ranked last instead of first moves "
-             f"the ROC AUC by {1 / result.test_churners:.3f}. Read the grade with its 95 % interval; more customers, "
+    few = few_churners_note(result.test_churners, result.test_customers)
+    if few:
+        warn(f"the test cutoff ({test_cutoff}) has {few}. Read the grade with its 95 % interval; more customers, "
              "more history or a longer [problem] horizon_days give a firmer one.")
     dated = {name: count for name, count in result.left_out.items() if name in result.left_out_dates}
     if dated:
