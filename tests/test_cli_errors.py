@@ -368,3 +368,21 @@ def test_a_list_of_lapsed_members_and_a_tiny_certain_control_group_say_so(tmp_pa
     (scores.parent / "scores.csv.json").write_text(json.dumps(sidecar))
     result, err = run("retention-list", scores, "--out", tmp_path / "list2.csv")
     assert result.exit_code == 0 and "lifecycle_stage lapsed" not in err
+
+
+def test_value_tiers_of_a_flat_fee_are_said_to_mean_little(capsys) -> None:
+    # A gym charging everyone 30 a month: the value tiers cut at 84.70 and 82.76 over 90 days, so
+    # "high-value at risk" and "fleeing low-value" split members worth the same.
+    from churnml.cli.score import show_scores_summary
+    from churnml.config import Config
+
+    sidecar = {"rows": 200, "as_of": "2025-12-31", "segments": {}, "models": {"problem": {"horizon_days": 90}},
+               "counts": {"lifecycle_stage": {"stable": 200}, "risk_tier": {"low": 200}},
+               "value_tier_thresholds": {"high_min": 84.69992507478999, "medium_min": 82.75623994045397}}
+    show_scores_summary(sidecar, Config())
+    out = " ".join(capsys.readouterr().out.split())
+    assert ("Note: the value tiers split customers worth nearly the same over 90 days (high from 84.70, medium from "
+            "82.76, value if retained)") in out
+    sidecar["value_tier_thresholds"] = {"high_min": 98.62, "medium_min": 39.61}  # a cafe: tiers that mean something
+    show_scores_summary(sidecar, Config())
+    assert "value tiers split" not in capsys.readouterr().out

@@ -52,7 +52,20 @@ def show_scores_summary(sidecar: Mapping[str, Any], config: Config) -> None:
                     if base and not fixed else "")
         risk += f" (medium from {cuts['medium_min']:.3f}, high from {cuts['high_min']:.3f}{relative})"
     console.print(f"Risk tiers: {risk}. Lifecycle: {stages}.")
+    values = sidecar.get("value_tier_thresholds") or {}
+    high, medium = values.get("high_min"), values.get("medium_min")
+    if high is not None and medium is not None and 0 < medium and high < FLAT_VALUE_RATIO * medium:
+        horizon = (sidecar.get("models") or {}).get("problem", {}).get("horizon_days") or config.problem.horizon_days
+        console.print(f"Note: the value tiers split customers worth nearly the same over {horizon} days (high from "
+                      f"{high:,.2f}, medium from {medium:,.2f}, value if retained): with one price for everyone, high, "
+                      "medium and low value, and the segments made from them (loyal high-value, dormant, fleeing "
+                      "low-value), say little. Rank by churn probability or value at risk instead.",
+                      markup=False, highlight=False)
 
+
+FLAT_VALUE_RATIO = 1.25
+"""The value tiers' cut points closer than this (high_min < 1.25 x medium_min) split customers worth
+nearly the same: a gym's flat fee gave 84.70 and 82.76 over 90 days (a generated cafe: 98.62 and 39.61)."""
 
 SMALL_CONTROL = 30
 """Below this many control customers, a list warns how coarse the uplift `evaluate` can measure will be."""
