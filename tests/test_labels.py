@@ -274,6 +274,11 @@ def test_training_set_refuses_an_as_of_after_the_data() -> None:
     with pytest.raises(ProblemError, match=r"As-of date 2024-07-03 is after the data's end \(2024-06-30\): the latest label "
                                            r"windows would count missing data as churn\. Use an as-of date on or before 2024-07-01"):
         build_training_set(long_history(), T("2024-07-03"), Config())
+    # A gym billing every member on the 1st: its data ends on the last billing day, though the
+    # export was made at the month's end. The error names the setting that says so.
+    with pytest.raises(ProblemError, match=r"load newer data\. If the data is complete to a later day \(members billed on "
+                                           r"the 1st, nothing since\), say so with \[input\] data_end = \"YYYY-MM-DD\""):
+        build_training_set(long_history(), T("2024-07-03"), Config())
 
 
 def test_scoring_frame_refuses_an_as_of_long_after_the_data() -> None:

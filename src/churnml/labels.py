@@ -378,7 +378,8 @@ def refuse_as_of_after_data(as_of: pd.Timestamp, data_end: pd.Timestamp | None, 
         raise ProblemError(
             f"As-of date {pd.Timestamp(as_of):%Y-%m-%d} is after the data's end ({pd.Timestamp(data_end):%Y-%m-%d}): "
             f"{why}. Use an as-of date on or before {pd.Timestamp(data_end) + tolerance:%Y-%m-%d}, "
-            "or load newer data."
+            "or load newer data. If the data is complete to a later day (members billed on the 1st, nothing "
+            "since), say so with [input] data_end = \"YYYY-MM-DD\" in the config."
         )
 
 
