@@ -98,6 +98,9 @@ def test_run_report_content(pages, trained_store):
     # the registered model's level shift is stated, with the means before and after, and what is left out
     assert "a level shift of " in page and "log-odds to the test cutoff&#x27;s churn rate" in page
     assert "as graded" in page and "left out of the models" in page and "account_manager (" in page
+    # How many the test metrics rest on (the trained store's test cutoff has hundreds of churners: no note).
+    assert f" ({result.test_customers:,} customers, {result.test_churners:,} churned)</td>" in page
+    assert result.test_churners >= 30 and "every churn metric rests on them" not in page
     # What the numbers mean, in sentences, with this run's own figures.
     model = result.churn_metrics["model"]
     assert (f"the model ranks the churner as riskier {model['roc_auc']:.0%} of the time (ROC AUC; 50% is chance)"

@@ -382,7 +382,7 @@ def test_train_says_how_many_churners_the_test_grade_rests_on(tmp_path, monkeypa
     assert "Churn on the test cutoff 2025-04-01 (54 customers, 6 churned) — grade" in text
     assert "Value on the test cutoff 2025-04-01 (54 customers) — grade" in text
     warning = " ".join(result.stderr.split())
-    assert ("Warning: the test cutoff (2025-04-01) has only 6 churners among 54 customers: every churn metric above "
+    assert ("Warning: the test cutoff (2025-04-01) has only 6 churners among 54 customers: every churn metric "
             "rests on them, and one of them ranked last instead of first moves the ROC AUC by 0.167.") in warning
 
 

@@ -424,11 +424,11 @@ def few_churners_note(churners: int, customers: int) -> str | None:
     """What a handful of churners does to the churn metrics, or None from :data:`FEW_CHURNERS` on.
 
     >>> few_churners_note(6, 54)
-    'only 6 churners among 54 customers: every churn metric above rests on them, and one of them ranked last instead of first moves the ROC AUC by 0.167'
+    'only 6 churners among 54 customers: every churn metric rests on them, and one of them ranked last instead of first moves the ROC AUC by 0.167'
     """
     if churners >= FEW_CHURNERS or churners < 1:
         return None
-    return (f"only {churners} churner{'s' if churners > 1 else ''} among {customers:,} customers: every churn metric above "
+    return (f"only {churners} churner{'s' if churners > 1 else ''} among {customers:,} customers: every churn metric "
             f"rests on them, and one of them ranked last instead of first moves the ROC AUC by {1 / churners:.3f}")
 
 

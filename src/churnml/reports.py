@@ -30,7 +30,7 @@ from churnml import plots
 from churnml.config import Config
 from churnml.features import plural_counts
 from churnml.labels import describe_problem
-from churnml.metrics import GRADE_LEGEND
+from churnml.metrics import GRADE_LEGEND, few_churners_note
 from churnml.segments import RISK_TIERS, SEGMENT_MATRIX, SEGMENTS, VALUE_TIERS, segment_names
 from churnml.targeting import contact_cost_text
 
@@ -352,11 +352,17 @@ def run_report(run: Any) -> str:
     spread = interval_text(meta.get("grade_intervals") or {}, *(
         tests.get(kind, {}).get("model", {}).get(key, float("nan")) for kind, key in (("churn", "roc_auc"), ("value", "normalized_gini"))),
         baselines={kind: tags.get(f"churnml.best_{kind}_baseline") for kind in ("churn", "value")})
+    # The test cutoff's size: every metric and the grade rest on it (base_rate is its churn rate).
+    test_rows, base_rate = (data or {}).get("test_rows"), meta.get("base_rate")
+    churners = round(base_rate * test_rows) if test_rows and base_rate is not None else None
+    test_size = f" ({test_rows:,} customers, {churners:,} churned)" if churners is not None else ""
+    few = few_churners_note(churners, test_rows) if churners is not None else None
     sections = [_section(
         "overview", "Overview",
         f'<p>Overall grade <span class="grade">{_e(meta.get("grade", "?"))}</span> '
         f'(churn {_e(grades.get("churn", "?"))}, value {_e(grades.get("value", "?"))}; {_e(GRADE_LEGEND)}).</p>',
         f"<p>{_e(spread)}</p>" if spread else "",
+        f'<p class="note">The test cutoff has {_e(few)}.</p>' if few else "",
         _key_values([
             ("run", run.run_id),
             ("as of", meta.get("as_of")),
@@ -364,7 +370,7 @@ def run_report(run: Any) -> str:
             *_churn_means(meta.get("problem")),
             ("train cutoffs", ", ".join(cutoffs.get("train", []))),
             ("validation cutoff", ", ".join(cutoffs.get("validation", []))),
-            ("test cutoff", ", ".join(cutoffs.get("test", []))),
+            ("test cutoff", ", ".join(cutoffs.get("test", [])) + test_size),
             ("calibration", _calibration_text(meta, run.metrics, tags)),
             ("left out of the models", ", ".join(f"{k} ({v:,} values)" for k, v in (meta.get("left_out_features") or {}).items())
              or "none"),
