@@ -363,6 +363,25 @@ def test_a_handful_of_churners_in_a_split_is_a_clear_error(store):
         train_module.train(gym, "2025-06-30", config, **FAST)
 
 
+def test_one_fee_for_every_retained_customer_is_a_clear_error(store):
+    # A gym billing every member 30 on the 1st, with its cancellations: every member still there
+    # paid 90 over the validation horizon, and tuning crashed on the value model's normalized Gini
+    # (a division by the perfect ordering's Gini of 0) with a traceback.
+    months = pd.date_range("2023-01-01", "2025-06-01", freq="MS")
+    closed = ({f"c{i}": pd.Timestamp("2024-10-15") for i in range(6)} | {f"c{i}": pd.Timestamp("2025-02-15") for i in range(6, 12)}
+              | {f"c{i}": pd.Timestamp("2025-05-15") for i in range(12, 18)})
+    ids = [f"c{i}" for i in range(60)]
+    transactions = pd.DataFrame([(c, d, 30.0) for c in ids for d in months if d < closed.get(c, d + pd.Timedelta(days=1))],
+                                columns=["customer_id", "timestamp", "amount"])
+    customers = pd.DataFrame({"customer_id": ids, "signup_date": pd.Timestamp("2022-12-01")})
+    churn_events = pd.DataFrame({"customer_id": list(closed), "timestamp": list(closed.values())})
+    gym = Dataset.from_frames({"customers": customers, "transactions": transactions, "churn_events": churn_events})
+    config = Config().replace(training={"min_customers": 10})
+    with pytest.raises(ProblemError, match=r"Every retained customer at the validation cutoff\(s\) 2024-12-04 brought the same "
+                                           r"value over the 90-day horizon \(90\.00: one fee billed on fixed days\?\)"):
+        train_module.train(gym, "2025-06-02", config, **FAST)
+
+
 def test_train_says_how_many_churners_the_test_grade_rests_on(tmp_path, monkeypatch):
     # A gym of 60 members paying weekly: 6 lapse in March 2024, 6 in November. The test cutoff has
     # 6 churners; the tables showed metrics and a grade with no word of how few.

@@ -278,8 +278,15 @@ def normalized_gini(actual: np.ndarray, predicted: np.ndarray) -> float:
     -------
     >>> normalized_gini(np.array([0, 1, 5]), np.array([0.1, 0.5, 0.9]))
     1.0
+
+    NaN where every actual value is the same (one fee billed on fixed days): there is no order to
+    find, and dividing by the perfect ordering's Gini of 0 crashed training.
+
+    >>> normalized_gini(np.array([90.0, 90.0]), np.array([1.0, 2.0]))
+    nan
     """
-    return float(gini(actual, predicted) / gini(actual, actual))
+    perfect = gini(actual, actual)
+    return float(gini(actual, predicted) / perfect) if perfect else float("nan")
 
 
 def decile_mape(actual: np.ndarray, predicted: np.ndarray) -> float:

@@ -163,6 +163,17 @@ def check_problem(training_set: TrainingSet, config: Config) -> None:
             "customers to tune, calibrate and grade the models on. Use more history or more customers, or a longer "
             "[problem] horizon_days in the config (more churners per label window; score then needs the same)."
         )
+    for split in ("validation", "test"):  # tuning ranks on the first, the grade on the second
+        part = frame[(frame["split"] == split) & (frame["churned"] == 0)]
+        if part["value"].nunique() == 1:
+            dates = ", ".join(f"{c:%Y-%m-%d}" for c in training_set.split_cutoffs.get(split, []))
+            raise ProblemError(
+                f"Every retained customer at the {split} cutoff(s) {dates} brought the same value over the "
+                f"{config.problem.horizon_days}-day horizon ({part['value'].iloc[0]:,.2f}: one fee billed on fixed days?), "
+                "so the value model has nothing to rank there and can be neither tuned nor graded; churnml trains the "
+                "churn and value models together. Put the money that differs between customers in transactions "
+                "(extras, upgrades, refunds), or train on data where what they pay differs."
+            )
 
 
 def _progress_callback(kind: str, n_trials: int, on_trial: TrialProgress) -> Callable:
