@@ -93,13 +93,18 @@ def test_file_system_errors_are_one_line(tmp_path: Path) -> None:
     assert err.startswith("Error: Not a directory") and "A part of that path is a file, not a folder." in err
 
 
-def test_duckdb_tables_in_another_schema_are_found(tmp_path: Path) -> None:
-    path = tmp_path / "source.duckdb"
+def _duckdb_source(path: Path, schema: str, tables: dict[str, pd.DataFrame]) -> Path:
+    """A DuckDB file at ``path`` with ``schema`` (SQL, quoted as needed) and one table per frame."""
     with duckdb.connect(str(path)) as con:
-        con.execute("CREATE SCHEMA crm")
-        for name, frame in (("customers", CUSTOMERS), ("transactions", TRANSACTIONS)):
+        con.execute(f"CREATE SCHEMA {schema}")
+        for name, frame in tables.items():
             con.register("frame", frame)
-            con.execute(f"CREATE TABLE crm.{name} AS SELECT * FROM frame")
+            con.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
+    return path
+
+
+def test_duckdb_tables_in_another_schema_are_found(tmp_path: Path) -> None:
+    path = _duckdb_source(tmp_path / "source.duckdb", "crm", {"crm.customers": CUSTOMERS, "crm.transactions": TRANSACTIONS})
     result, err = run("validate", path)
     assert result.exit_code == 0, err
     assert load_dataset(path).summary["tables"]["transactions"]["clean_rows"] == len(TRANSACTIONS)
@@ -111,16 +116,11 @@ def test_duckdb_tables_in_another_schema_are_found(tmp_path: Path) -> None:
     assert load_dataset(path, mapped).summary["tables"]["transactions"]["clean_rows"] == len(TRANSACTIONS)
 
 
-
 def test_duckdb_table_names_with_quotes_are_read(tmp_path: Path) -> None:
     # A schema or table named with a double quote stopped validate with DuckDB's parser traceback:
     # the view over it pasted the name between quotes instead of quoting it.
-    path = tmp_path / "source.duckdb"
-    with duckdb.connect(str(path)) as con:
-        con.execute('CREATE SCHEMA "cr""m"')
-        for name, frame in (('"cr""m"."cus""tomers"', CUSTOMERS), ('"trans; actions"', TRANSACTIONS)):
-            con.register("frame", frame)
-            con.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
+    path = _duckdb_source(tmp_path / "source.duckdb", '"cr""m"',
+                          {'"cr""m"."cus""tomers"': CUSTOMERS, '"trans; actions"': TRANSACTIONS})
     mapped = config_from_dict({"tables": {"customers": 'cr"m.cus"tomers', "transactions": "trans; actions"}})
     summary = load_dataset(path, mapped).summary["tables"]
     assert summary["customers"]["clean_rows"] == len(CUSTOMERS) and summary["transactions"]["clean_rows"] == len(TRANSACTIONS)
