@@ -170,3 +170,36 @@ def test_rewriting_an_output_keeps_its_permissions(tmp_path: Path) -> None:
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(fresh.stat().st_mode) == 0o666 & ~umask
+
+
+def test_the_code_version_names_the_commit_only_of_a_checkout_of_the_package(tmp_path: Path) -> None:
+    # A run recorded its data and seed but not its code; and a package installed in a .venv inside
+    # some other repository must not report that repository's commit.
+    import subprocess
+
+    import churnml
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path,
+                              check=True, capture_output=True, text=True).stdout.strip()
+
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("x = 1\n")
+    git("init", "-q")
+    (tmp_path / ".gitignore").write_text("venv/\n")
+    venv_copy = tmp_path / "venv" / "pkg"
+    venv_copy.mkdir(parents=True)
+    (venv_copy / "__init__.py").write_text("x = 1\n")
+    assert io.git_state(package) == {}  # nothing committed yet
+    git("add", ".")
+    git("commit", "-q", "-m", "first")
+    commit = git("rev-parse", "HEAD")
+    assert io.git_state(package) == {"git_commit": commit, "git_dirty": False}
+    assert io.git_state(venv_copy) == {}  # ignored, untracked: not this repository's code
+    (tmp_path / "README").write_text("outside the package\n")
+    (package / "new.py").write_text("untracked\n")
+    assert io.git_state(package)["git_dirty"] is False
+    (package / "__init__.py").write_text("x = 2\n")
+    assert io.git_state(package) == {"git_commit": commit, "git_dirty": True}
+    assert io.code_version()["churnml"] == churnml.__version__

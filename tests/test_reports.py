@@ -107,6 +107,14 @@ def test_run_report_content(pages, trained_store):
             in page)
     assert f"churn {model['lift_at_10']:.1f} times as often as customers on average (lift)" in page
     assert "The probabilities as graded." in page[page.index('id="calibration"'):]
+    # the code, seed and threads that made the models: what reproducing the run needs beside the data
+    from churnml.io import code_version
+
+    code = code_version()
+    overview = page[:page.index('id="model-vs-baselines"')]
+    assert f'code</th><td class="l">churnml {code["churnml"]}' in overview and "; seed 3, 1 LightGBM thread(s)" in overview
+    if "git_commit" in code:
+        assert f"commit {code['git_commit']}" in overview
 
 
 def test_scores_report_content(pages):

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import churnml
 from churnml import io
 from churnml.config import Config
 from churnml.errors import DataError
@@ -177,6 +178,9 @@ def test_sidecar_records_models_data_and_distributions(scores, dataset, models, 
     record = io.read_json(sidecar)
     assert record["models"]["churn_model_version"] == "3" and record["models"]["value_model_version"] == "4"
     assert record["data_fingerprint"] == dataset.fingerprint
+    # the code that scored, and that trained the models (not recorded by these test models)
+    assert record["code"] == io.code_version() and record["code"]["churnml"] == churnml.__version__
+    assert record["models"]["code"] == models.metadata.get("code")
     assert record["rows"] == len(scores)
     assert sum(record["counts"]["segment"].values()) == len(scores)
     assert record["distributions"]["churn_probability"]["q50"] == pytest.approx(scores["churn_probability"].median())

@@ -242,3 +242,21 @@ def test_the_next_train_ends_runs_whose_process_was_killed(store):
         status = {name: client.get_run(run_id).info.status for name, run_id in runs.items()}
     assert status == {"killed": "KILLED", "live": "RUNNING", "remote": "RUNNING"}
     assert client.get_run(runs["killed"]).data.tags["churnml.ended"].startswith("its process was gone")
+
+
+def test_a_training_run_is_tagged_with_the_code_that_made_it(store):
+    # Same data and seed give other models once the features or the tuning change: a run has to
+    # name its code as well as its data, in the tags the MLflow UI shows.
+    from churnml import __version__
+    from churnml.io import code_version
+
+    with tracking.start_training_run("test") as run:
+        pass
+    tags = tracking._client().get_run(run.run_id).data.tags
+    assert tags["churnml.version"] == __version__
+    code = code_version()
+    if "git_commit" in code:  # run from a checkout, as the test suite is
+        assert tags[tracking.GIT_COMMIT_TAG] == code["git_commit"] and len(code["git_commit"]) == 40
+        assert tags["churnml.git_dirty"] == str(code["git_dirty"]).lower()  # "true" while files differ from it
+    else:
+        assert tracking.GIT_COMMIT_TAG not in tags

@@ -99,6 +99,19 @@ def test_identifier_like_categoricals_are_left_out_of_the_models(first, dataset)
     assert left_out == {} and kept is training_set
 
 
+def test_the_models_record_the_code_and_threads_that_made_them(first):
+    # Same data, config and seed give the same models only with the same code and, above 100,000
+    # training rows, the same LightGBM thread count: both are recorded for whoever reproduces a run.
+    from churnml.io import code_version
+
+    metadata = tracking.load_models("1").metadata
+    assert metadata["code"] == code_version() and metadata["code"]["churnml"]
+    assert metadata["lightgbm_threads"] == FAST["n_jobs"]
+    run = tracking._client().get_run(first.run_id).data
+    assert run.params["lightgbm_threads"] == str(FAST["n_jobs"])
+    assert run.tags["churnml.version"] == metadata["code"]["churnml"]
+
+
 def test_the_registered_churn_model_is_calibrated_on_the_test_cutoff(first, dataset):
     # Calibrated on the validation cutoff only, the demo's probabilities averaged 0.065 against a
     # test churn rate of 0.076: the rate had moved in the horizon between the two cutoffs.

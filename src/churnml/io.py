@@ -21,7 +21,9 @@ import os
 import re
 import socket
 import stat
+import subprocess
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -416,6 +418,42 @@ def reader_message(exc: Exception) -> str:
 
 HOST = re.sub(r"[^\w.-]", "_", socket.gethostname()) or "host"
 """This machine's name, safe in a file name: marks temporary files and training runs as its own."""
+
+
+@lru_cache(maxsize=1)
+def code_version() -> dict[str, Any]:
+    """The code that runs: churnml's version and, when it runs from a git checkout, the commit and
+    whether the package's files differ from it (``git_dirty``).
+
+    Recorded with every training run (MLflow tags, ``metadata.json``) and scores file (the
+    sidecar), so a model or a score leads back to the code that made it: runs recorded the data's
+    fingerprint and the seed but not the code, and the same data and seed give other models after
+    a change to the features or the tuning. An installed wheel has no git: its version alone.
+    """
+    from churnml import __version__
+
+    return {"churnml": __version__, **git_state(Path(__file__).resolve().parent)}
+
+
+def git_state(package: Path) -> dict[str, Any]:
+    """``git_commit`` and ``git_dirty`` (tracked files under ``package`` changed since it) when
+    git tracks ``package``'s ``__init__.py``; else nothing (no git, or not a checkout of it: a
+    wheel installed in a ``.venv`` inside another repository would report that one's commit)."""
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *args], cwd=package, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    if git("ls-files", "--error-unmatch", "--", "__init__.py") is None:
+        return {}
+    commit = git("rev-parse", "HEAD")
+    if not commit:
+        return {}
+    changes = git("status", "--porcelain", "--untracked-files=no", "--", ".")
+    return {"git_commit": commit, "git_dirty": None if changes is None else bool(changes)}
 
 
 def _remove_stale_temps(path: Path) -> None:

@@ -236,6 +236,24 @@ def _missing(what: str) -> str:
     return f'<p class="note">{_e(what)}</p>'
 
 
+def _code_text(meta: Mapping[str, Any], tags: Mapping[str, str]) -> str:
+    """The code that trained the run (:func:`churnml.io.code_version`), and the seed."""
+    code = meta.get("code") or {}
+    version = code.get("churnml") or tags.get("churnml.version")
+    if not version:
+        return "not recorded (trained before churnml recorded its code)"
+    text = f"churnml {version}"
+    commit = code.get("git_commit") or tags.get("mlflow.source.git.commit")
+    if commit:
+        dirty = code.get("git_dirty", tags.get("churnml.git_dirty"))
+        text += f", commit {commit}" + (" with uncommitted changes to the package" if dirty in (True, "true") else "")
+    if meta.get("seed") is not None:
+        text += f"; seed {meta['seed']}"
+    if meta.get("lightgbm_threads") is not None:
+        text += f", {meta['lightgbm_threads']} LightGBM thread(s)"
+    return text
+
+
 def _calibration_text(meta: Mapping[str, Any], metrics: Mapping[str, float], tags: Mapping[str, str]) -> str:
     """The calibration method, and the level shift the registered model got after grading."""
     method = str(meta.get("calibration", tags.get("churnml.calibration", "?")))
@@ -365,6 +383,7 @@ def run_report(run: Any) -> str:
         f'<p class="note">The test cutoff has {_e(few)}.</p>' if few else "",
         _key_values([
             ("run", run.run_id),
+            ("code", _code_text(meta, tags)),
             ("as of", meta.get("as_of")),
             ("horizon", f"{meta.get('horizon_days')} days"),
             *_churn_means(meta.get("problem")),

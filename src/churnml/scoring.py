@@ -394,7 +394,8 @@ def score_metadata(
 
     ``quarantined_rows``: rows validation set aside from the data (None where churnml did not
     validate it, as on Spark, which reads clean tables). ``data_end``: the data's latest event
-    (``Dataset.data_end``), recorded as its day."""
+    (``Dataset.data_end``), recorded as its day. ``code``: the code that scored
+    (:func:`churnml.io.code_version`); ``models.code`` the code that trained the models."""
     config = config or Config()
     return {
         "as_of": f"{pd.Timestamp(as_of):%Y-%m-%d}",
@@ -408,10 +409,12 @@ def score_metadata(
             "grade": models.metadata.get("grade"),
             "base_rate": models.metadata.get("base_rate"),
             "problem": models.metadata.get("problem"),  # what churn means, for reports and lists
+            "code": models.metadata.get("code"),  # None for models trained before it was recorded
         },
         "risk_tier_thresholds": dict(zip(("medium_min", "high_min"), risk_cut_points(config, models.metadata.get("base_rate")))),
         "data_fingerprint": data_fingerprint,
         "quarantined_rows": quarantined_rows,
+        "code": io.code_version(),
         "config": _jsonable(config),
     }
 

@@ -43,7 +43,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from churnml.errors import ConfigError, ModelNotFoundError
-from churnml.io import HOST, process_running
+from churnml.io import HOST, code_version, process_running
 
 # MLflow draws a tqdm bar on stderr for every artifact it downloads: in a scheduler's log file, a
 # line of carriage returns before each command's own output. Loading models shows nothing then.
@@ -312,6 +312,9 @@ def _requirements() -> list[str]:
 def start_training_run(run_name: str, tags: Mapping[str, Any] | None = None) -> Iterator[TrainingRun]:
     """Open the parent run of one ``train``; it ends FINISHED, or FAILED on an exception.
 
+    Tagged with the code that runs (:func:`churnml.io.code_version`): ``churnml.version`` and, from
+    a git checkout, ``mlflow.source.git.commit`` (the MLflow UI shows it) and ``churnml.git_dirty``.
+
     Example
     -------
     >>> with start_training_run("train 2024-06-30") as run:  # doctest: +SKIP
@@ -320,11 +323,17 @@ def start_training_run(run_name: str, tags: Mapping[str, Any] | None = None) -> 
     client = _client(create=True)
     experiment_id = _experiment_id(client)
     _end_abandoned_runs(client, experiment_id)
-    tags = {**(tags or {}), OWNER_TAG: f"{HOST}:{os.getpid()}"}
+    code = code_version()
+    code_tags = {"churnml.version": code["churnml"]}
+    if "git_commit" in code:
+        code_tags.update({GIT_COMMIT_TAG: code["git_commit"], "churnml.git_dirty": str(code["git_dirty"]).lower()})
+    tags = {**code_tags, **(tags or {}), OWNER_TAG: f"{HOST}:{os.getpid()}"}
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags) as active:
         yield TrainingRun(active.info.run_id, experiment_id, client)
 
 
+GIT_COMMIT_TAG = "mlflow.source.git.commit"
+"""MLflow's own tag for the commit of the code (its UI shows it); set from churnml's checkout."""
 OWNER_TAG = "churnml.process"
 """``host:pid`` of the process that runs a training run."""
 

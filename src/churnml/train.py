@@ -41,6 +41,7 @@ from churnml.config import Config
 from churnml.dataset import Dataset
 from churnml.errors import ModelNotFoundError, ProblemError
 from churnml.features import FeatureSpec, feature_description
+from churnml.io import code_version
 from churnml.labels import TrainingSet, build_training_set, problem_definition, problem_differences
 from churnml.reasons import explain, explainable_specs, typical_values
 
@@ -404,6 +405,7 @@ def train_on(
                 "rows_validation": len(parts["validation"]),
                 "rows_test": len(parts["test"]),
                 "recency_rule_days": rule.days_,
+                "lightgbm_threads": n_jobs,
             }
         )
         run.log_dict(list(feature_description), "features.json")
@@ -565,6 +567,8 @@ def train_on(
             "monitoring_reference": reference,
             "data_fingerprint": fingerprint,
             "seed": seed,
+            "lightgbm_threads": n_jobs,  # above 100,000 training rows, the trees depend on it
+            "code": code_version(),
             "best_params": {k: r.best_params for k, r in results.items()},
             "calibration": churn_model.calibration_,
             "calibrated_on": cutoff_text["test"],
