@@ -81,7 +81,8 @@ def test_report_has_every_section_and_embedded_images_only(pages, kind):
     assert "<script" not in page
 
 
-def test_run_report_content(pages, trained_store):
+def test_run_report_content(pages, use_trained_store):
+    trained_store = use_trained_store
     page = pages["run"].read_text(encoding="utf-8")
     result = trained_store.result
     assert f"Overall grade <span class=\"grade\">{result.grades['overall']}</span>" in page
@@ -115,6 +116,22 @@ def test_run_report_content(pages, trained_store):
     assert f'code</th><td class="l">churnml {code["churnml"]}' in overview and "; seed 3, 1 LightGBM thread(s)" in overview
     if "git_commit" in code:
         assert f"commit {code['git_commit']}" in overview
+    # Calibration in numbers, not only a plot: expected against actual churners by decile of the
+    # probability on the test cutoff, and the churn rate of every split (a model card's population).
+    from churnml import tracking
+
+    run = tracking._client().get_run(result.run_id).data
+    test_rows, churn_rate = int(run.params["rows_test"]), run.metrics["churn_test_rate"]
+    calibration = page[page.index('id="calibration"'):page.index('id="gains-lift"')]
+    body = [re.findall(r"<td[^>]*>([^<]*)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", calibration)[1:]]
+    assert [row[0] for row in body] == [*map(str, range(1, 11)), "all"]
+    assert sum(int(row[3].replace(",", "")) for row in body[:-1]) == int(body[-1][3].replace(",", "")) == test_rows
+    assert int(body[-1][5].replace(",", "")) == round(churn_rate * test_rows)
+    assert float(body[-1][7]) == pytest.approx(churn_rate, abs=5e-5)
+    assert [float(row[6]) for row in body[:-1]] == sorted(float(row[6]) for row in body[:-1])
+    summary = page[page.index('id="data-summary"'):]
+    for split in ("train", "validation", "test"):
+        assert f"(churn rate {run.metrics[f'churn_{split}_rate']:.2%})" in summary
 
 
 def test_scores_report_content(pages):

@@ -69,15 +69,35 @@ def expected_calibration_error(y_true: np.ndarray, probability: np.ndarray, n_bi
     >>> expected_calibration_error(np.array([0, 1, 0, 1]), np.array([0.5, 0.5, 0.5, 0.5]), n_bins=2)
     0.0
     """
+    bins = calibration_bins(y_true, probability, n_bins)
+    n = sum(b["customers"] for b in bins)
+    return float(sum(b["customers"] / n * abs(b["mean_predicted"] - b["churn_rate"]) for b in bins))
+
+
+def calibration_bins(y_true: np.ndarray, probability: np.ndarray, n_bins: int = 10) -> list[dict[str, float]]:
+    """Expected against actual churn in equal-mass bins of the probability, lowest first (the
+    bins of :func:`expected_calibration_error` and of the calibration plot).
+
+    Returns
+    -------
+    list of dict
+        Per bin: ``customers``, ``min_predicted`` and ``max_predicted``, ``mean_predicted``,
+        ``churn_rate`` (observed), ``expected_churners`` (the probabilities' sum) and ``churners``.
+
+    Example
+    -------
+    >>> [(b["customers"], round(b["expected_churners"], 2), b["churners"]) for b in calibration_bins([0, 1, 1, 1], [0.1, 0.3, 0.6, 0.8], 2)]
+    [(2, 0.4, 1.0), (2, 1.4, 2.0)]
+    """
     y_true = np.asarray(y_true, dtype=float)
     probability = np.asarray(probability, dtype=float)
     order = np.argsort(probability, kind="mergesort")
-    n = len(order)
-    total = 0.0
-    for idx in np.array_split(order, min(n_bins, n)):
-        if len(idx):
-            total += len(idx) / n * abs(probability[idx].mean() - y_true[idx].mean())
-    return float(total)
+    return [
+        {"customers": len(idx), "min_predicted": float(probability[idx].min()), "max_predicted": float(probability[idx].max()),
+         "mean_predicted": float(probability[idx].mean()), "churn_rate": float(y_true[idx].mean()),
+         "expected_churners": float(probability[idx].sum()), "churners": float(y_true[idx].sum())}
+        for idx in np.array_split(order, min(n_bins, len(order))) if len(idx)
+    ]
 
 
 def _top_share_positives(y_true: np.ndarray, score: np.ndarray, share: float) -> tuple[float, float]:

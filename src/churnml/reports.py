@@ -30,7 +30,7 @@ from churnml import plots
 from churnml.config import Config
 from churnml.features import plural_counts
 from churnml.labels import describe_problem
-from churnml.metrics import GRADE_LEGEND, few_churners_note
+from churnml.metrics import GRADE_LEGEND, calibration_bins, few_churners_note
 from churnml.segments import RISK_TIERS, SEGMENT_MATRIX, SEGMENTS, VALUE_TIERS, segment_names
 from churnml.targeting import contact_cost_text
 
@@ -283,6 +283,32 @@ def positive_days(value: Any, default: int) -> int:
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else default
 
 
+def _calibration_table(churned: np.ndarray, probability: np.ndarray, rows: int, of: int) -> str:
+    """Expected against actual churners by decile of the probability, on the test cutoff: the
+    numbers behind the calibration plot, which a validator signs off rather than a picture."""
+    bins = calibration_bins(churned, probability)
+    frame = pd.DataFrame({
+        "decile": [f"{i + 1}" for i in range(len(bins))],
+        "probability from": [b["min_predicted"] for b in bins],
+        "to": [b["max_predicted"] for b in bins],
+        "customers": [b["customers"] for b in bins],
+        "expected churners": [b["expected_churners"] for b in bins],
+        "churners": [b["churners"] for b in bins],
+        "mean probability": [b["mean_predicted"] for b in bins],
+        "churn rate": [b["churn_rate"] for b in bins],
+    })
+    total = {"decile": "all", "probability from": float(np.min(probability)), "to": float(np.max(probability)),
+             "customers": int(frame["customers"].sum()), "expected churners": float(np.sum(probability)),
+             "churners": float(np.sum(churned)), "mean probability": float(np.mean(probability)),
+             "churn rate": float(np.mean(churned))}
+    frame = pd.concat([frame, pd.DataFrame([total])], ignore_index=True)
+    where = "all" if rows == of else f"a sample of {rows:,} of the {of:,}"
+    return (f'<p class="note">Expected (the probabilities\' sum) against actual churners by decile of the probability, '
+            f"over {where} customers at the test cutoff, whose outcomes the model as graded had not seen.</p>"
+            + table_html(frame, {"probability from": ".4f", "to": ".4f", "customers": ",.0f", "expected churners": ",.1f",
+                                 "churners": ",.0f", "mean probability": ".4f", "churn rate": ".4f"}, left=("decile",)))
+
+
 def _plain_words(tests: Mapping[str, Any]) -> str:
     """The test metrics as sentences a manager reads (the tables below hold the numbers)."""
     churn = (tests.get("churn") or {}).get("model") or {}
@@ -422,7 +448,8 @@ def run_report(run: Any) -> str:
                                  "shifted to the test cutoff's churn rate (see the overview): the probabilities it gives "
                                  f"now run {'higher' if meta.get('level_shift', 0) > 0 else 'lower'} than these, towards the "
                                  "observed churn.</p>",
-                                 _grid(figure_html(plots.plot_calibration(churned, scores["model"])))))
+                                 _grid(figure_html(plots.plot_calibration(churned, scores["model"]))),
+                                 _calibration_table(churned, scores["model"], data["sample_rows"], data["test_rows"])))
         sections.append(_section("gains-lift", "Cumulative gains and lift", _grid(
             figure_html(plots.plot_gains(churned, scores)),
             figure_html(_relabel(plots.plot_lift(churned, scores), None, None, "lift (churn rate in top share ÷ overall rate)")),
@@ -446,7 +473,7 @@ def run_report(run: Any) -> str:
                                   ("gains-lift", "Cumulative gains and lift"), ("value-deciles", "Value by decile"),
                                   ("feature-importance", "Feature importance"), ("top-reasons", f"{TOP_REASONS} most common reasons")):
             sections.append(_section(section_id, title, absent))
-    sections.append(_section("data-summary", "Data summary", _data_summary(data.get("data_summary") if data else None, params)))
+    sections.append(_section("data-summary", "Data summary", _data_summary(data.get("data_summary") if data else None, params, run.metrics)))
     return _page(f"churnml training run {run.run_id[:12]}", f"Trained as of {meta.get('as_of', '?')}, "
                  f"horizon {meta.get('horizon_days', '?')} days, {len(meta.get('feature_names', []))} features", sections)
 
@@ -469,8 +496,15 @@ def _relabel(ax: Axes, title: str | None, xlabel: str | None, ylabel: str | None
     return ax
 
 
-def _data_summary(summary: Mapping[str, Any] | None, params: Mapping[str, str]) -> str:
-    rows = [(label, f"{int(params[key]):,}" if str(params[key]).isdigit() else params[key]) for key, label in (
+def _data_summary(summary: Mapping[str, Any] | None, params: Mapping[str, str], metrics: Mapping[str, float] | None = None) -> str:
+    metrics = metrics or {}
+
+    def rows_text(key: str) -> str:
+        text = f"{int(params[key]):,}" if str(params[key]).isdigit() else params[key]
+        rate = metrics.get(f"churn_{key.removeprefix('rows_')}_rate")  # the split's churn rate, where logged
+        return text if rate is None else f"{text} (churn rate {rate:.2%})"
+
+    rows = [(label, rows_text(key)) for key, label in (
         ("rows_train", "training rows (customer × cutoff)"), ("rows_validation", "validation rows"),
         ("rows_test", "test rows"), ("n_features", "features"), ("data_fingerprint", "data fingerprint"),
     ) if key in params]

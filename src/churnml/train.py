@@ -514,7 +514,8 @@ def train_on(
         graded_mean = float(probability.mean())
         churn_model.recalibrate(X["test"], churned["test"])
         probability = churn_model.predict_proba(X["test"])
-        run.log_metrics({"churn_test_rate": float(churned["test"].mean()), "churn_test_mean_predicted_graded": graded_mean,
+        run.log_metrics({"churn_train_rate": float(churned["train"].mean()), "churn_validation_rate": float(churned["validation"].mean()),
+                         "churn_test_rate": float(churned["test"].mean()), "churn_test_mean_predicted_graded": graded_mean,
                          "churn_test_mean_predicted_recalibrated": float(probability.mean())})
         # The same for value: one factor to the retained customers' value at the test cutoff.
         value_model.rescale(X["test"], value["test"], churned["test"] == 0)
