@@ -336,6 +336,32 @@ def test_interrupted_study_resumes_and_counts_finished_trials(dataset, tmp_path)
     assert len(optuna.load_study(study_name="resume-test", storage=storage).trials) == 3
 
 
+def test_a_resumed_or_extended_study_tries_what_one_run_in_one_go_tries(dataset, tmp_path):
+    # The sampler was seeded once per run: resumed, or run with --trials 5 after --trials 3, a study
+    # tried other parameters than one run at once, so the models depended on the store's history.
+    data = tuning_data(dataset, Config())
+    kwargs = dict(timeout=None, seed=3, n_estimators=40, n_jobs=1)
+
+    def history(storage: str, name: str) -> list[tuple]:
+        trials = optuna.load_study(study_name=name, storage=storage).trials
+        return [(t.state.name, t.params, t.value) for t in trials]
+
+    one_go = tuning.storage_url(tmp_path / "a")
+    tuning.tune("churn", data, n_trials=5, storage=one_go, name="s", **kwargs)
+
+    def interrupt(study, trial):
+        raise KeyboardInterrupt
+
+    stepwise = tuning.storage_url(tmp_path / "b")
+    with pytest.raises(KeyboardInterrupt):
+        tuning.tune("churn", data, n_trials=5, storage=stepwise, name="s", callbacks=[interrupt], **kwargs)
+    tuning.tune("churn", data, n_trials=3, storage=stepwise, name="s", **kwargs)
+    extended = tuning.tune("churn", data, n_trials=5, storage=stepwise, name="s", **kwargs)
+    assert extended.trials_run_now == 2
+    assert history(stepwise, "s") == history(one_go, "s")
+    assert len({str(params) for _, params, _ in history(one_go, "s")}) == 5  # no proposal replayed
+
+
 def test_too_early_as_of_is_a_clear_error(dataset, store):
     with pytest.raises(ProblemError, match="training cutoff"):
         train_module.train(dataset, "2021-03-01", Config(), **FAST)

@@ -163,6 +163,29 @@ def _objective(kind: str, data: TuningData, monotone: Mapping[str, int] | None, 
     return objective
 
 
+def _sampler(seed: int, finished: int) -> optuna.samplers.TPESampler:
+    """The sampler that proposes a study's next trial once ``finished`` trials are done.
+
+    One seeded sampler for a whole run drew the k-th proposal from its k-th random state, so a
+    study resumed after an interruption (or by ``train --trials 5`` after ``--trials 3``), whose new
+    sampler started over, tried other parameters than a run in one go: the same data, config and
+    seed gave other models, depending on the store's history. Seeded by the count of finished
+    trials, each proposal depends only on the seed and the trials before it (TPE reads the finished
+    ones; a trial killed midway does not count, and its replacement gets its proposal).
+    """
+    return optuna.samplers.TPESampler(seed=seed + finished)
+
+
+def _reseed(seed: int) -> TrialCallback:
+    """Callback: after each trial, the sampler for the next one (:func:`_sampler`)."""
+
+    def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        finished = sum(t.state in _FINISHED for t in study.get_trials(deepcopy=False))
+        study.sampler = _sampler(seed, finished)
+
+    return callback
+
+
 def tune(
     kind: str,
     data: TuningData,
@@ -188,8 +211,9 @@ def tune(
     timeout : float or None
         Seconds for this call; the study stops starting new trials after it.
     seed : int
-        Seeds the TPE sampler (offset by the trials already finished, so a resumed study does not
-        replay the first random proposals) and LightGBM.
+        Seeds LightGBM and the TPE sampler: the proposal for the study's k-th finished trial comes
+        from a sampler seeded ``seed + k`` (:func:`_sampler`), so a study interrupted, or extended
+        with more trials, tries the same parameters as one run in one go.
     storage : str
         Optuna storage URL, e.g. from :func:`storage_url`.
     name : str
@@ -216,7 +240,7 @@ def tune(
     study = optuna.load_study(
         study_name=name,
         storage=rdb,
-        sampler=optuna.samplers.TPESampler(seed=seed + done_before),
+        sampler=_sampler(seed, done_before),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2 * REPORT_EVERY, interval_steps=REPORT_EVERY),
     )
     remaining = max(0, n_trials - done_before)
@@ -225,7 +249,7 @@ def tune(
             _objective(kind, data, monotone, seed, n_jobs, n_estimators),
             n_trials=remaining,
             timeout=timeout,
-            callbacks=list(callbacks),
+            callbacks=[_reseed(seed), *callbacks],
             gc_after_trial=False,
         )
     trials = study.get_trials(deepcopy=False)

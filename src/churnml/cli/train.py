@@ -44,7 +44,7 @@ def train_command(
     trials: Annotated[Optional[int], typer.Option("--trials", help="Optuna trials per model (trials of an interrupted run count).")] = None,
     timeout: Annotated[Optional[float], typer.Option("--timeout", help="Seconds of tuning per model; no new trial starts after it.")] = None,
     config: ConfigOpt = None,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed: same data, config and seed give the same models (above 100,000 training rows, on a machine with as many cores: LightGBM's threads follow them).")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed: same data, config, code and seed give the same models, also when tuning was interrupted and resumed; not when --timeout cut tuning short (it counts seconds, not trials), and above 100,000 training rows only on a machine with as many cores (LightGBM's threads follow them; the run logs lightgbm_threads).")] = None,
     engine: EngineOpt = "duckdb",
     master: MasterOpt = None,
 ) -> Any:
