@@ -149,6 +149,30 @@ def test_scores_report_content(pages):
     assert "predicted value (90 d)" in value and "current value (365 d)" in value
 
 
+def test_a_list_records_the_models_and_data_of_its_scores_and_keeps_them_when_the_scores_are_overwritten(
+        inputs, pages, use_trained_store, tmp_path):
+    # A list named only its scores file: once a daily `churnml score` overwrote scores.parquet with
+    # other models, `evaluate LIST` and the list's report followed the file to the wrong run.
+    import json
+
+    from churnml import tracking
+    from churnml.cli.report import _list_models_metadata
+
+    result = use_trained_store.result
+    summary = json.loads(inputs["list"].with_name(inputs["list"].name + ".json").read_text())
+    assert summary["models"]["run_id"] == result.run_id and summary["models"]["churn_model_version"] == result.churn_version
+    assert summary["data_fingerprint"] == use_trained_store.dataset.fingerprint
+    assert summary["scores_code"]["churnml"] and "problem" not in summary["models"]
+    assert f"run {result.run_id}" in pages["list"].read_text(encoding="utf-8")
+    assert f"run {result.run_id}" in pages["scores"].read_text(encoding="utf-8")
+    overwritten = tmp_path / "scores.parquet"
+    sidecar = json.loads(inputs["scores"].with_name(inputs["scores"].name + ".json").read_text())
+    sidecar["models"]["run_id"] = "0" * 32  # the file now holds scores of another run
+    overwritten.write_bytes(inputs["scores"].read_bytes())
+    overwritten.with_name(overwritten.name + ".json").write_text(json.dumps(sidecar))
+    assert _list_models_metadata({**summary, "scores": str(overwritten)}) == tracking.load_run_metadata(result.run_id)
+
+
 def test_list_report_content(pages):
     page = pages["list"].read_text(encoding="utf-8")
     assert "expected value saved (next 90 days)" in page and "Expected value saved vs budget" in page

@@ -577,7 +577,8 @@ def scores_report(scores: pd.DataFrame, sidecar: Mapping[str, Any] | None = None
         ("total value at risk", f"{scores['value_at_risk'].sum():,.0f}"),
         ("models", f"churn v{models.get('churn_model_version', scores['churn_model_version'].iloc[0] if len(scores) else '?')}, "
                    f"value v{models.get('value_model_version', scores['value_model_version'].iloc[0] if len(scores) else '?')}"
-                   + (f", trained as of {models['trained_as_of']}" if models.get("trained_as_of") else "")),
+                   + (f", trained as of {models['trained_as_of']}" if models.get("trained_as_of") else "")
+                   + (f", run {models['run_id']}" if models.get("run_id") else "")),
     ]))]
     sections.append(_section("score-distributions", "Distribution of churn probability and predicted value", _grid(
         figure_html(plots.plot_distribution(scores["churn_probability"].to_numpy(), "Churn probability",
@@ -692,6 +693,9 @@ def list_report(customers: pd.DataFrame, summary: Mapping[str, Any], config: Con
     sections = [_section("overview", "Overview", _key_values([
         ("customers on the list", f"{len(customers):,}"),
         ("from scores", summary.get("scores", "?")),
+        *([("models", f"churn v{listed['churn_model_version']}, value v{listed['value_model_version']}, "
+                      f"trained as of {listed.get('trained_as_of', '?')}, run {listed['run_id']}")]
+          if (listed := summary.get("models") or {}).get("run_id") else []),
         *_churn_means(summary.get("problem")),
         # "next 90 days" needs a start: the scores' as-of date and the window the money is over.
         *([("as of", f"{summary['as_of']}" + (f" (the money is over {summary['as_of']} to "

@@ -178,7 +178,11 @@ def _list_models_metadata(summary: dict) -> dict | None:
 
     scores = summary.get("scores")
     try:
-        run_id = _sidecar_run_id(_sidecar(Path(scores), _SCORE_WRITER) or {}) if isinstance(scores, str) else None
+        # The run the list recorded when it was made: the scores file it names may have been
+        # overwritten since by scores of other models (a daily job writing scores.parquet).
+        run_id = _sidecar_run_id(summary)
+        if not isinstance(run_id, str):  # a list made before it recorded its models
+            run_id = _sidecar_run_id(_sidecar(Path(scores), _SCORE_WRITER) or {}) if isinstance(scores, str) else None
         return tracking.load_run_metadata(run_id) if isinstance(run_id, str) else None
     except (DataError, MlflowException, OSError, ValueError):
         return None
@@ -201,13 +205,15 @@ def scores_horizon(path: Path, default: int) -> int:
         return default
 
 
-def scores_problem(path: Path) -> dict | None:
-    """The problem definition of the models behind the scores at ``path`` (their sidecar's
-    ``models.problem``), for the list made from them; None without one."""
+def scores_provenance(path: Path) -> dict:
+    """What the scores at ``path`` came from, for the list made from them: their sidecar's
+    ``models`` section (run, versions, problem; empty without a sidecar), ``data_fingerprint`` and
+    ``code``. A list named only its scores file, which a later ``churnml score`` may overwrite."""
     try:
-        return _sidecar_models(_sidecar(path, _SCORE_WRITER) or {}).get("problem")
+        sidecar = _sidecar(path, _SCORE_WRITER) or {}
     except DataError:
-        return None
+        sidecar = {}
+    return {"models": _sidecar_models(sidecar), "data_fingerprint": sidecar.get("data_fingerprint"), "code": sidecar.get("code")}
 
 
 def _scores_sidecar(path: Path, table: pd.DataFrame) -> dict | None:
@@ -215,7 +221,7 @@ def _scores_sidecar(path: Path, table: pd.DataFrame) -> dict | None:
     refuse_a_list(path, table, "pass it as --list.")
     sidecar = _sidecar(path, _SCORE_WRITER)
     json_path = path.with_name(path.name + ".json")
-    if sidecar is not None and "limited_by" in sidecar and "models" not in sidecar:
+    if sidecar is not None and "limited_by" in sidecar and "rows" not in sidecar:  # a list's summary names its models too
         raise DataError(f"{json_path} is the summary of a retention list, not the sidecar {_SCORE_WRITER} writes beside a "
                         f"scores table. Re-run {_SCORE_WRITER} to write {path.name} and its sidecar again, or delete {json_path.name}.")
     needed = _SCORES_NEEDS + (() if sidecar and sidecar.get("as_of") else ("as_of",))
@@ -244,7 +250,7 @@ def _list_summary(path: Path, table: pd.DataFrame) -> dict:
     if summary is None:
         raise DataError(f"{path} has no summary {json_path.name} beside it. "
                         f"Write the list with {_LIST_WRITER}, which writes both.")
-    if "limited_by" not in summary and "models" in summary:  # (a list's summary has an as_of too)
+    if "limited_by" not in summary and "rows" in summary:  # (a list's summary has an as_of and models too)
         raise DataError(f"{json_path} is the sidecar of a scores table, not the summary of a retention list. {again}")
     missing = [k for k in ("limited_by", *_SUMMARY_NUMBERS, "roi", "by_segment") if k not in summary]
     if missing:

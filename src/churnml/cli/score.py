@@ -447,7 +447,7 @@ def retention_list_command(
     import pandas as pd
 
     from churnml import io
-    from churnml.cli.report import refuse_a_list, scores_horizon, scores_problem
+    from churnml.cli.report import refuse_a_list, scores_horizon, scores_provenance
     from churnml.targeting import retention_list
 
     cfg = load_config(config)
@@ -475,8 +475,11 @@ def retention_list_command(
     horizon = scores_horizon(scores, cfg.problem.horizon_days)
     written = io.write_table(result.customers, out, fmt, spreadsheet=True)
     dates = pd.to_datetime(table["as_of"]).dt.strftime("%Y-%m-%d").unique() if "as_of" in table.columns else []
+    provenance = scores_provenance(scores)
     summary_path = io.write_json({"scores": str(scores), "as_of": dates[0] if len(dates) == 1 else None, "horizon_days": horizon,
-                                  "problem": scores_problem(scores),
+                                  "problem": provenance["models"].get("problem"),
+                                  "models": {k: v for k, v in provenance["models"].items() if k != "problem"} or None,
+                                  "data_fingerprint": provenance["data_fingerprint"], "scores_code": provenance["code"],
                                   "exclude_files": [str(path) for path in exclude or []], **result.summary.to_dict()},
                                  out.with_name(out.name + ".json"))
     show_retention_summary(result, cfg, horizon_days=horizon)
