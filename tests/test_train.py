@@ -5,6 +5,7 @@ One trained store is shared by the module; every later step reuses it, to keep t
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -110,6 +111,11 @@ def test_the_models_record_the_code_and_threads_that_made_them(first):
     run = tracking._client().get_run(first.run_id).data
     assert run.params["lightgbm_threads"] == str(FAST["n_jobs"])
     assert run.tags["churnml.version"] == metadata["code"]["churnml"]
+    # and the config it applied, with the trials and seed given to train rather than the config's
+    applied = tracking.load_run_json(first.run_id, train_module.CONFIG_FILE)
+    assert applied["training"]["seed"] == FAST["seed"] and applied["training"]["trials"] == FAST["trials"]
+    assert applied["problem"] == dataclasses.asdict(Config().problem)
+    assert applied["training"]["max_categorical_levels"] == Config().training.max_categorical_levels
 
 
 def test_the_registered_churn_model_is_calibrated_on_the_test_cutoff(first, dataset):

@@ -11,7 +11,7 @@ Runs
 ----
 One parent run per ``train`` (:func:`start_training_run`), one nested run per Optuna trial
 (:meth:`TrainingRun.trial_callback`). The parent run holds params, metrics of models and baselines,
-plots, ``features.json``, and ``metadata.json`` — what scoring and the API need: as-of date,
+plots, ``features.json``, ``config.json`` (the config the run applied), and ``metadata.json`` — what scoring and the API need: as-of date,
 horizon, cutoffs, feature names and specs, test metrics, grade, and reference statistics of the
 features at the test cutoff for drift checks.
 

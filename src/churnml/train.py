@@ -227,6 +227,9 @@ def _champion_metrics(X_test: pd.DataFrame, churned: np.ndarray, value: np.ndarr
     return result, None
 
 
+CONFIG_FILE = "config.json"
+"""The run's artifact holding the config the run applied."""
+
 ROWS_PER_THREAD = 100_000
 
 
@@ -409,6 +412,11 @@ def train_on(
             }
         )
         run.log_dict(list(feature_description), "features.json")
+        # The whole config, as this run applied it (--trials, --seed, --timeout included): the params
+        # above hold a few settings; the column mapping, input formats or max_categorical_levels
+        # also decide what the models learn.
+        effective = config.replace(training={"trials": n_trials, "seed": seed, "timeout_seconds": timeout})
+        run.log_dict(dataclasses.asdict(effective), CONFIG_FILE)
 
         # Tuning ------------------------------------------------------------------------------
         results: dict[str, tuning.TuningResult] = {}
