@@ -126,6 +126,9 @@ def test_the_registered_churn_model_is_calibrated_on_the_test_cutoff(first, data
     test = build_training_set(dataset, pd.Timestamp(AS_OF), Config()).split("test")
     loaded = tracking.load_models("1")
     assert loaded.metadata["calibrated_on"] == [f"{c:%Y-%m-%d}" for c in sorted(test["cutoff"].unique())]
+    # the calibrator itself was fitted on the validation cutoff, before the test metrics were taken
+    assert loaded.metadata["calibrator_fitted_on"] == [f"{c:%Y-%m-%d}" for c in first.cutoffs["validation"]]
+    assert loaded.metadata["calibrator_fitted_on"] != loaded.metadata["calibrated_on"]
     rate = test["churned"].mean()
     deployed = loaded.churn.predict_proba(test[loaded.metadata["feature_names"]]).mean()
     assert abs(deployed - rate) < 0.005

@@ -580,6 +580,9 @@ def train_on(
             "code": code_version(),
             "best_params": {k: r.best_params for k, r in results.items()},
             "calibration": churn_model.calibration_,
+            # The calibrator was fitted on the validation cutoff; only the level shift on the test
+            # cutoff, after grading (``calibrated_on`` alone read as a calibrator fitted on test data).
+            "calibrator_fitted_on": cutoff_text["validation"],
             "calibrated_on": cutoff_text["test"],
             "level_shift": churn_model.level_shift_,
             "value_level_factor": value_model.level_factor_,
