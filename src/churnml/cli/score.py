@@ -499,7 +499,7 @@ def retention_list_command(
         warn(f"the control group has {result.summary.control:,} customer(s): `churnml evaluate` will measure the uplift "
              f"only to about ±{spread:.0f} percentage points (at their predicted churn of {p:.0%}). A larger --holdout or "
              "a longer list narrows it.")
-    _warn_lapsed(result.customers, scores_problem(scores))
+    _warn_lapsed(result.customers, provenance["models"].get("problem"))
     if result.summary.selected == 0 and result.summary.candidates > 0:
         console.print(
             f"[yellow]Nobody selected.[/yellow] The budget ({budget:,.2f}) is below the cost of "
