@@ -231,3 +231,21 @@ def test_the_refit_booster_keeps_the_scale_its_calibrator_was_fitted_on() -> Non
         refit = clone(first).set_params(refit_on_validation=True).fit(X, y, X_val, y_val)
         assert abs(first.predict_proba(X_test).mean() - y_val.mean()) < 0.01
         assert abs(refit.predict_proba(X_test).mean() - y_val.mean()) < 0.08
+
+
+def test_linear_baselines_take_infinite_numbers_as_missing(data):
+    # Validation keeps a customers column's "inf" / "-Infinity" as a number (LightGBM reads it), and
+    # the regressions on every feature stopped `churnml train` with scikit-learn's "Input X contains
+    # infinity" traceback after validation had passed.
+    train, _, test = data
+    numeric = [f for f in FEATURES if f != "plan"]
+    train = train.copy()
+    train.loc[train.index[:3], "monetary_365d"] = [np.inf, -np.inf, np.inf]
+    odd = test.head(2).copy()
+    odd["monetary_365d"] = [np.inf, -np.inf]
+    logistic = FeatureLogistic(numeric, ["plan"]).fit(train, train.churned)
+    poisson = FeaturePoisson(numeric, ["plan"]).fit(train, train.value)
+    assert np.isfinite(logistic.predict_proba(odd)).all() and np.isfinite(poisson.predict(odd)).all()
+    # An infinite value scores as a missing one (imputed, with its was-missing flag), not as a crash.
+    missing = odd.assign(monetary_365d=np.nan)
+    np.testing.assert_allclose(logistic.predict_proba(odd), logistic.predict_proba(missing))

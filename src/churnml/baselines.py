@@ -173,8 +173,9 @@ def _signed_log(matrix: np.ndarray) -> np.ndarray:
 class _FeatureLinear(BaseEstimator):
     """A linear model on every feature. Numeric features are put on a log scale (sign kept: spend
     and counts are heavy-tailed, and a few big spenders would otherwise set the slope), imputed
-    with the training median plus a was-missing flag, and standardised; categorical ones are
-    one-hot encoded (a missing value is its own level; one unseen in training sets no column).
+    with the training median plus a was-missing flag (an infinite number counts as missing), and
+    standardised; categorical ones are one-hot encoded (a missing value is its own level; one
+    unseen in training sets no column).
     Everything is fitted on the training rows only."""
 
     def __init__(self, numeric: Sequence[str], categorical: Sequence[str] = ()) -> None:
@@ -185,7 +186,9 @@ class _FeatureLinear(BaseEstimator):
         raise NotImplementedError
 
     def _frame(self, X: pd.DataFrame) -> pd.DataFrame:
-        numeric = X[list(self.numeric)].apply(pd.to_numeric, errors="coerce").astype(float)
+        # An infinite number (validation keeps a customers column's "inf"; LightGBM reads it) is
+        # missing here: scikit-learn refuses it, and no slope makes sense of it.
+        numeric = X[list(self.numeric)].apply(pd.to_numeric, errors="coerce").astype(float).replace([np.inf, -np.inf], np.nan)
         categorical = X[list(self.categorical)].astype(object).where(X[list(self.categorical)].notna(), "(missing)")
         return pd.concat([numeric, categorical.astype(str)], axis=1)
 
