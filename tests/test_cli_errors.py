@@ -386,3 +386,23 @@ def test_value_tiers_of_a_flat_fee_are_said_to_mean_little(capsys) -> None:
     sidecar["value_tier_thresholds"] = {"high_min": 98.62, "medium_min": 39.61}  # a cafe: tiers that mean something
     show_scores_summary(sidecar, Config())
     assert "value tiers split" not in capsys.readouterr().out
+
+
+def test_a_stopped_command_leaves_ctrl_c_working_in_the_process_that_ran_it(tmp_path: Path, monkeypatch) -> None:
+    # A command stopped by Ctrl-C marks itself as stopping, so that the late handler of the same
+    # signal does not cut its message short. The mark outlived the command: in a process that runs
+    # commands in-process (a notebook, pytest), every later Ctrl-C and SIGTERM was swallowed.
+    import signal
+    import time
+
+    import churnml.cli.validate
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt()
+
+    monkeypatch.setattr(churnml.cli.validate, "load_dataset", stopped)
+    result, err = run("validate", write_csv(tmp_path / "d", customers=CUSTOMERS, transactions=TRANSACTIONS))
+    assert result.exit_code == 130 and err.startswith("Interrupted.")
+    with pytest.raises(KeyboardInterrupt):
+        signal.raise_signal(signal.SIGINT)
+        time.sleep(1)

@@ -84,9 +84,9 @@ during a query into ``RuntimeError("Query interrupted")``; this says what stoppe
 
 
 _stopping: list[bool] = [False]
-"""Set once a command has begun to stop: a signal's handler then only records the signal (the
-same signal reaches it after :func:`_watch_signals` already stopped the query, and raising again
-would cut the stop message short)."""
+"""Set while a command stops: a signal's handler then only records the signal (the same signal
+reaches it after :func:`_watch_signals` already stopped the query, and raising again would cut the
+stop message short). Cleared when the command returns."""
 
 
 def _terminate(signum: int, frame: Any) -> None:
@@ -177,6 +177,11 @@ def command(*args: Any, **kwargs: Any) -> Callable:
                 if os.environ.get("CHURNML_DEBUG"):
                     raise
                 raise _stopped(exc) from None
+            finally:
+                # The late handler has run by now (Python runs it as soon as the query returns). A
+                # signal after the command is the process's again: in a notebook or a test session
+                # that runs commands in-process, Ctrl-C and SIGTERM were swallowed from then on.
+                _stopping[0] = False
 
         def _guarded(*a: Any, **kw: Any) -> Any:
             try:
