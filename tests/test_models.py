@@ -249,3 +249,13 @@ def test_linear_baselines_take_infinite_numbers_as_missing(data):
     # An infinite value scores as a missing one (imputed, with its was-missing flag), not as a crash.
     missing = odd.assign(monetary_365d=np.nan)
     np.testing.assert_allclose(logistic.predict_proba(odd), logistic.predict_proba(missing))
+
+
+def test_a_model_fitted_again_without_refit_forgets_the_refit_start(data):
+    # The refit's start (init_score_) outlived a later fit without refit on the same object, and
+    # was added to every raw score of the new booster: the probabilities ran off by its log-odds.
+    train, val, test = data
+    model = ChurnModel(n_estimators=20, refit_on_validation=True, n_jobs=1).fit(train[FEATURES], train.churned, val[FEATURES], val.churned)
+    model.set_params(refit_on_validation=False).fit(train[FEATURES], train.churned, val[FEATURES], val.churned)
+    fresh = ChurnModel(n_estimators=20, n_jobs=1).fit(train[FEATURES], train.churned, val[FEATURES], val.churned)
+    np.testing.assert_allclose(model.raw_score(test[FEATURES]), fresh.raw_score(test[FEATURES]))

@@ -275,6 +275,7 @@ class ChurnModel(_LightGBMBase):
         self.validation_auc_ = float(self.booster_.best_score.get("validation", {}).get("auc", np.nan))
         self.calibration_, self.calibrator_, self.calibration_log_loss_ = self._fit_calibrator(validation_score, y_val)
         self.level_shift_ = 0.0  # see recalibrate
+        self.init_score_ = 0.0  # the refit's start, below; none for a booster boosted from the average
         if self.refit_on_validation:
             # The calibrator reads raw scores on the first booster's scale, which starts from the
             # log-odds of the train rows' churn rate; LightGBM would start the refit from train +
@@ -373,7 +374,8 @@ class ChurnModel(_LightGBMBase):
         Returns
         -------
         pandas.DataFrame
-            Same index as ``X``, one column per feature; rows sum to ``raw_score`` minus the bias.
+            Same index as ``X``, one column per feature; rows sum to ``raw_score`` minus the bias
+            (and minus ``init_score_``, the refit's start, which the booster's bias leaves out).
         """
         _check_fitted(self)
         values = self.booster_.predict(self._prepare(X), pred_contrib=True)
