@@ -91,13 +91,13 @@ _COUNTED = r"((?:[a-z]+ ){{0,2}}?)({nouns})\b"
 _ONE_PLURAL = re.compile(r"(?<![\d.,])\b1 " + _COUNTED.format(nouns="|".join(_PLURALS.values())))
 _N_SINGULAR = re.compile(r"\bN " + _COUNTED.format(nouns="|".join(_PLURALS)))
 _RESERVED = {"customer_id", "cutoff", "churned", "value", "split", "as_of"}
+"""Columns a feature table or training set holds beside the features: an attribute of that name
+becomes ``customer_<name>``. A CRM export's own ``churned`` flag or ``value`` column crashed
+training, and ``split`` was silently overwritten by the train/validation/test marker."""
 _UNSAFE_NAME = re.compile(r'[",:\[\]{}.!\x00-\x1f]')
 """Characters of a customers column name that its feature's name does without: LightGBM refuses
 ``"`` ``,`` ``:`` ``[`` ``]`` ``{`` ``}`` in a feature name, and a reason template reads ``.`` ``[``
 ``:`` ``!`` inside ``{field}`` as attribute, index, format and conversion. They become ``_``."""
-"""Columns a feature table or training set holds beside the features: an attribute of that name
-becomes ``customer_<name>``. A CRM export's own ``churned`` flag or ``value`` column crashed
-training, and ``split`` was silently overwritten by the train/validation/test marker."""
 
 
 @dataclass(frozen=True)
