@@ -605,3 +605,15 @@ def test_models_are_used_only_for_the_problem_they_were_trained_for(use_trained_
     assert mixed.exit_code == 2, mixed.output
     assert ("Error: The value model (from another run) was trained for another problem: margin 0.1 ([problem] margin) "
             "when trained, margin 1 ([problem] margin) here.") in " ".join(mixed.stderr.split())
+
+
+def test_the_leak_check_reads_an_infinite_attribute_value_in_its_order():
+    # Validation keeps a customers column's "inf" as a number: the leak check stopped `churnml
+    # train` with scikit-learn's "Input contains infinity" traceback after tuning.
+    from churnml.features import FeatureSpec
+
+    spec = FeatureSpec("score", "Customer attribute 'score'.", "customers", None, "numeric", 0, None, "", column="score")
+    churned = [0, 0, 0, 0, 1, 1]
+    train = pd.DataFrame({"score": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "churned": churned})
+    test = pd.DataFrame({"score": [1.0, 2.0, -np.inf, 4.0, 5.0, np.inf], "churned": churned})
+    assert train_module.leaky_attributes({"train": train, "test": test}, [spec], ["score"]) == {"score": 1.0}

@@ -747,7 +747,9 @@ def leaky_attributes(parts: Mapping[str, pd.DataFrame], specs: Sequence[FeatureS
             score = test.map(rates).astype(float).fillna(train_churned.mean()).to_numpy()
         else:
             score = test.astype(float)
-            score = score.fillna(score.median() if score.notna().any() else 0.0).to_numpy()
+            # Ordered as they are, but finite: scikit-learn refuses a customers column's "inf".
+            score = np.nan_to_num(score.fillna(score.median() if score.notna().any() else 0.0).to_numpy(),
+                                  posinf=np.finfo(float).max, neginf=-np.finfo(float).max)
         auc = float(roc_auc_score(test_churned, score))
         auc = max(auc, 1.0 - auc)
         if auc >= LEAK_AUC:
