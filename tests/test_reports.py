@@ -350,3 +350,30 @@ def test_evaluate_given_a_retention_list_says_pass_the_scores_it_came_from(input
     assert message == (f"Error: {inputs['list']} is a retention list without a control group (no column group): evaluate "
                        "measures a list made with `churnml retention-list --holdout SHARE`. To backtest the scores, pass "
                        'the scores file it was made from (its summary list.csv.json names it under "scores").')
+
+
+def test_the_run_report_names_the_baselines_the_run_was_graded_against() -> None:
+    # Since the regressions on every feature joined the baselines, the report of a run trained
+    # before them said its grade was measured against them too.
+    from types import SimpleNamespace
+
+    def churn():
+        return {"roc_auc": 0.8, "pr_auc": 0.3, "brier": 0.1, "ece": 0.01, "lift_at_10": 3.0, "emp": 0.1}
+
+    def value():
+        return {"normalized_gini": 0.9, "spearman": 0.5, "mae": 10.0, "top20_value_capture": 0.6}
+
+    def page(churn_baselines, value_baselines):
+        tests = {"churn": {"model": churn(), **{b: churn() for b in churn_baselines}},
+                 "value": {"model": value(), **{b: value() for b in value_baselines}}}
+        meta = {"grades": {"churn": "A", "value": "B"}, "grade": "B", "test_metrics": tests}
+        text = reports.run_report(SimpleNamespace(run_id="r" * 32, metrics={}, params={}, tags={}, metadata=meta, report_data=None))
+        return text[text.index("Churn: grade"):].split("</p>")[0]
+
+    old = page(["recency_rule", "rfm_logistic"], ["spend_rate"])
+    assert old == ("Churn: grade A on ROC AUC against the better of the recency rule and RFM logistic regression. Value: "
+                   "grade B on normalized Gini against the historical spend rate.")
+    new = page(["recency_rule", "rfm_logistic", "feature_logistic"], ["spend_rate", "feature_poisson"])
+    assert new.startswith("Churn: grade A on ROC AUC against the best of the recency rule, RFM logistic regression and "
+                          "logistic regression on every feature. Value: grade B on normalized Gini against the better of "
+                          "the historical spend rate and a Poisson regression on every feature. The regressions on every")

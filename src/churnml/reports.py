@@ -348,6 +348,25 @@ def _metrics_table(by_model: Mapping[str, Mapping[str, float]], rows: Sequence[t
     return table_html(frame, {c: ".4f" for c in by_model}, left=("metric",))
 
 
+_BASELINE_NAMES = {
+    "recency_rule": "the recency rule", "rfm_logistic": "RFM logistic regression",
+    "feature_logistic": "logistic regression on every feature", "spend_rate": "the historical spend rate",
+    "feature_poisson": "a Poisson regression on every feature",
+}
+"""How the run report names each baseline of the metric tables."""
+
+
+def _baselines_text(by_model: Mapping[str, Any] | None) -> str:
+    """The baselines a grade was measured against, as the run recorded them: a run trained before
+    the regressions on every feature had only the recency rule and RFM (or the spend rate)."""
+    names = [_BASELINE_NAMES.get(name, name.replace("_", " ")) for name in (by_model or {}) if name != "model"]
+    if not names:
+        return "the baselines"
+    if len(names) == 1:
+        return names[0]
+    return f"the {'better' if len(names) == 2 else 'best'} of {', '.join(names[:-1])} and {names[-1]}"
+
+
 def interval_text(intervals: dict[str, dict[str, float]], auc: float, gini: float,
                   baselines: Mapping[str, str | None] | None = None) -> str:
     """The grades' 95 % intervals in one sentence (empty for runs that predate them), naming the
@@ -424,11 +443,11 @@ def run_report(run: Any) -> str:
     )]
     sections.append(_section(
         "model-vs-baselines", "Model vs baselines (test cutoff)",
-        f"<p>Churn: grade {_e(grades.get('churn', '?'))} on ROC AUC against the best of the recency rule, RFM "
-        "logistic regression and logistic regression on every feature. Value: grade "
-        f"{_e(grades.get('value', '?'))} on normalized Gini against the better of the historical spend rate and a "
-        "Poisson regression on every feature. The regressions on every feature show what the trees add over a "
-        "plain model of the same inputs.</p>",
+        f"<p>Churn: grade {_e(grades.get('churn', '?'))} on ROC AUC against {_e(_baselines_text(tests.get('churn')))}. "
+        f"Value: grade {_e(grades.get('value', '?'))} on normalized Gini against {_e(_baselines_text(tests.get('value')))}."
+        + (" The regressions on every feature show what the trees add over a plain model of the same inputs."
+           if any(name in (tests.get(kind) or {}) for kind in ("churn", "value") for name in ("feature_logistic", "feature_poisson"))
+           else "") + "</p>",
         _plain_words(tests),
         _grid(_metrics_table(tests.get("churn", {}), _CHURN_ROWS), _metrics_table(tests.get("value", {}), _VALUE_ROWS)),
     ))
