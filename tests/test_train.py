@@ -617,3 +617,15 @@ def test_the_leak_check_reads_an_infinite_attribute_value_in_its_order():
     train = pd.DataFrame({"score": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "churned": churned})
     test = pd.DataFrame({"score": [1.0, 2.0, -np.inf, 4.0, 5.0, np.inf], "churned": churned})
     assert train_module.leaky_attributes({"train": train, "test": test}, [spec], ["score"]) == {"score": 1.0}
+
+
+def test_the_linear_baselines_sample_keeps_the_few_churners_the_checks_let_through():
+    # check_problem lets 5 churners through; a plain 100,000-row sample of 300,000 training rows
+    # held 1.7 of them on average, and none (or one class) stopped train with a scikit-learn traceback.
+    churned = np.zeros(300_000, dtype=int)
+    churned[[10, 70_000, 150_000, 220_000, 299_999]] = 1
+    for seed in range(5):
+        rows = train_module._linear_sample(churned, seed)
+        assert churned[rows].sum() == 5 and abs(len(rows) - train_module.LINEAR_BASELINE_ROWS) <= 5
+        assert (np.diff(rows) > 0).all()  # in their order, no row twice
+    assert (train_module._linear_sample(churned[:1000], 0) == np.arange(1000)).all()

@@ -103,12 +103,23 @@ LINEAR_BASELINE_ROWS = 100_000
 """Training rows the linear baselines fit on, at most (a seeded sample above it)."""
 
 
-def _linear_sample(rows: int, seed: int) -> np.ndarray:
+def _linear_sample(churned: np.ndarray, seed: int) -> np.ndarray:
     """Positions of the training rows the linear baselines fit on: all of them up to
-    :data:`LINEAR_BASELINE_ROWS`, else a seeded sample in their order."""
+    :data:`LINEAR_BASELINE_ROWS`, else a seeded sample in their order, drawn from churners and
+    retained customers apart, with at least :data:`MIN_CLASS_ROWS` of each (all, when there are
+    fewer). A plain sample of 100,000 of 300,000 rows with the 5 churners :func:`check_problem`
+    lets through held 1.7 of them on average, and none stopped train with scikit-learn's "needs
+    samples of at least 2 classes" traceback."""
+    rows = len(churned)
     if rows <= LINEAR_BASELINE_ROWS:
         return np.arange(rows)
-    return np.sort(np.random.default_rng(seed).choice(rows, LINEAR_BASELINE_ROWS, replace=False))
+    rng = np.random.default_rng(seed)
+    picked = []
+    for label in (0, 1):
+        where = np.flatnonzero(churned == label)
+        take = min(len(where), max(MIN_CLASS_ROWS, round(len(where) * LINEAR_BASELINE_ROWS / rows)))
+        picked.append(rng.choice(where, take, replace=False))
+    return np.sort(np.concatenate(picked))
 
 
 def _pick(names: list[str], candidates: tuple[str, ...], role: str) -> str:
@@ -373,7 +384,7 @@ def train_on(
     spend_rate = SpendRateBaseline(monetary, window_days, horizon, window_column=tenure).fit()
     # The linear models on every feature: what the trees add over a plain regression on the same
     # inputs. A sample of the training rows is plenty for their hundred-odd coefficients.
-    linear_rows = _linear_sample(len(X["train"]), seed)
+    linear_rows = _linear_sample(churned["train"], seed)
     numeric = [n for n in names if n not in training_set.categorical_features]
     linear_X = X["train"].iloc[linear_rows]
     feature_logistic = FeatureLogistic(numeric, training_set.categorical_features).fit(linear_X, churned["train"][linear_rows])
