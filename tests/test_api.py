@@ -660,3 +660,29 @@ def test_posted_event_types_are_mapped_like_the_files() -> None:
         events()
     posted["service_events"][1]["satisfaction"] = 4
     assert events()["event_type"].tolist() == ["support_ticket", "complaint"]   # unmapped: "other" in the features
+
+
+def test_score_history_names_the_customer_columns_validation_left_out(served_store, monkeypatch) -> None:
+    # Validation leaves date columns (a last login) and columns never filled out of the models; a
+    # full CRM record carries them on every call, and each was answered "not attributes the models
+    # know: last_login_at (a typo? ...)".
+    import dataclasses
+
+    from churnml import tracking
+
+    for name, value in served_store.env(KEY).items():
+        monkeypatch.setenv(name, value)
+    models = tracking.load_models()
+    models = dataclasses.replace(models, metadata={**models.metadata,
+                                                   "left_out_columns": {"last_login_at": "dates", "loyalty_tier": "empty"}})
+    snapshot = pd.read_parquet(next(served_store.snapshots.glob("*.parquet")))
+    service = api.ScoringService(models, snapshot, pd.Timestamp(served_store.as_of))
+    known = served_store.dataset.con.execute("SELECT * FROM customers ORDER BY customer_id LIMIT 1").df().iloc[0]
+    record = {"customer_id": "a", **{name: str(known[name]) for name in service.attribute_kinds},
+              "last_login_at": "2025-11-30", "loyalty_tier": None, "regoin": "west"}
+    warnings = service.attribute_warnings(record)
+    assert warnings[0].startswith("not attributes the models know: regoin (a typo?")
+    assert warnings[1] == ("left out of the models by validation, so not read: last_login_at (dates: the customers table "
+                           "is read as it is today, so a date in it tells what came later), loyalty_tier (empty in every "
+                           "row of the training data)")
+    assert len(warnings) == 2

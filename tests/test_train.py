@@ -483,6 +483,8 @@ def test_a_chance_level_model_is_registered_not_promoted(tmp_path, monkeypatch):
     warning = " ".join(result.stderr.split())
     assert "Warning: left out of the models: account_manager (" in warning and "[training] max_categorical_levels" in warning
     assert "Note: customers.last_login holds dates, so it is left out of the models: customers is read as it is today" in text
+    # recorded with the models, so the API tells it from a typo when a CRM record carries it
+    assert tracking.load_models("1").metadata["left_out_columns"] == {"last_login": "dates"}
     assert "last_login" not in warning
     assert "Warning: left out of the models: closed_on (" in warning and "values), dates. The customers table is read" in warning
     assert "closed_on" not in warning.split("left out of the models: account_manager")[1].split("Warning:")[0]

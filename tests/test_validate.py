@@ -400,6 +400,7 @@ def test_date_columns_of_customers_are_left_out_of_the_models_with_a_note(tmp_pa
         assert list(clean(ds, "customers").columns) == ["customer_id", "region", "age"]
         [note, empty] = [n for n in ds.summary["notes"] if n.startswith("customers.")]
         assert empty == "customers.loyalty_tier is empty in every row, so left out of the models."
+        assert ds.summary["left_out_columns"] == {"last_login_at": "dates", "birth_date": "dates", "loyalty_tier": "empty"}
         assert note.startswith("customers.last_login_at and customers.birth_date hold dates, so they are left out of the "
                                "models: customers is read as it is today at every training cutoff")
         assert note.endswith('map it: [columns.customers] signup_date = "<your column>".')

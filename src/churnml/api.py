@@ -582,6 +582,8 @@ class ScoringService:
         self.attribute_kinds = _attribute_kinds(models)
         self.attribute_levels = _attribute_levels(models)
         self.left_out = _left_out_attributes(models)
+        # Customer columns validation left out (column -> "dates" / "empty"), as train recorded them.
+        self.left_out_columns: dict[str, str] = dict(models.metadata.get("left_out_columns") or {})
         used = set(models.churn.feature_names_) | set(models.value.feature_names_)
         self.reads_resolution = bool(used & set(RESOLUTION_FEATURES))
         self.reads_satisfaction = bool(used & set(SATISFACTION_FEATURES))
@@ -806,7 +808,8 @@ class ScoringService:
         known = self.attribute_kinds
         unused = [k for k in record if k not in ("customer_id", "signup_date") and k not in known]
         left_out = [k for k in unused if k in self.left_out]
-        unknown = [k for k in unused if k not in self.left_out]
+        by_validation = [k for k in unused if k in self.left_out_columns and k not in self.left_out]
+        unknown = [k for k in unused if k not in self.left_out and k not in self.left_out_columns]
         missing = [k for k in known if _is_blank(record.get(k))]
         warnings = []
         if unknown:
@@ -816,6 +819,12 @@ class ScoringService:
             warnings.append(f"left out of the models by training, so not read: {', '.join(left_out)} (more values "
                             "than [training] max_categorical_levels: codes such as an account manager's name groups of "
                             "customers rather than describe them)")
+        if by_validation:  # a full CRM record carries them too: no typo either
+            why = {"dates": "dates: the customers table is read as it is today, so a date in it tells what came later",
+                   "empty": "empty in every row of the training data"}
+            warnings.append("left out of the models by validation, so not read: "
+                            + ", ".join(f"{k} ({why.get(self.left_out_columns[k], self.left_out_columns[k])})"
+                                        for k in by_validation))
         if missing:
             warnings.append(f"not given: {', '.join(missing)}; scored as unknown, which changes the score")
         for column, levels in self.attribute_levels.items():

@@ -572,6 +572,8 @@ def train_on(
             "feature_names": names,
             "categorical_features": training_set.categorical_features,
             "left_out_features": left_out,
+            # Customer columns validation left out (dates, never filled): the API names them as such.
+            "left_out_columns": dict((data_summary or {}).get("left_out_columns") or {}),
             # Churn rate at the test cutoff, the latest labelled one: risk tiers are multiples of it.
             "base_rate": float(churned["test"].mean()),
             "specs": [s.to_dict() for s in training_set.specs],

@@ -172,7 +172,8 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
     if progress:
         progress("customers")
     reading.append(found["customers"])
-    attributes, left_out = _load_customers(con, columns["customers"], types["customers"], quarantine, stats, data_end)
+    attributes, left_out, left_out_columns = _load_customers(con, columns["customers"], types["customers"], quarantine,
+                                                             stats, data_end)
     _fail_if_all_set_aside("customers", columns["customers"], quarantine, stats["customers"])
     loose: list[str] = []  # notes on ids written another way
     for table in tables[1:]:
@@ -192,6 +193,9 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
     dataset.summary = _summary(con, dataset, stats, found)
     dataset.summary["notes"] = _notes(con, tables, attributes, config, "transaction_id" in columns["transactions"], empty)
     dataset.summary["notes"] += repeated + left_out + _zoned(con, tables, columns, types) + loose
+    # Train records them with the models: the API then tells a posted CRM record's date or empty
+    # column from a typo (it called last_login_at "not an attribute the models know (a typo?)").
+    dataset.summary["left_out_columns"] = left_out_columns
     late = {t: stats[t]["quarantined"].get(R_FUTURE_TIMESTAMP, 0) for t in tables[2:]}
     if not config.input.data_end and any(late.values()):
         dataset.summary["notes"].append(
@@ -762,9 +766,10 @@ def _load_customers(
     quarantine: dict[str, pd.DataFrame],
     stats: dict[str, dict],
     data_end: pd.Timestamp | None = None,
-) -> tuple[dict[str, str], list[str]]:
-    """Check ``customers``; return its attributes (column -> kind) and notes on the columns left
-    out of them (dates: :func:`_dated_note`; columns without a value). A sign-up date before 1900 or
+) -> tuple[dict[str, str], list[str], dict[str, str]]:
+    """Check ``customers``; return its attributes (column -> kind), notes on the columns left out
+    of them (dates: :func:`_dated_note`; columns without a value) and those columns (column ->
+    ``dates`` or ``empty``). A sign-up date before 1900 or
     after ``data_end`` (2999-12-31 for "unknown") is taken as missing, and the customer kept: with
     it, they never entered the population and dropped out of the scores without a word; without
     it, a customer counts from their first transaction."""
@@ -811,7 +816,7 @@ def _load_customers(
     if empty:  # a feature that is missing for everyone, and that the API warned was never posted
         notes.append(f"{_listed([f'customers.{c}' for c in empty])} {'is' if len(empty) == 1 else 'are'} empty in "
                      "every row, so left out of the models.")
-    return attributes, notes
+    return attributes, notes, {**{c: "dates" for c in dated}, **{c: "empty" for c in empty}}
 
 
 def attribute_kind(con: duckdb.DuckDBPyConnection, raw: str, sql_type: str = "VARCHAR") -> str:
