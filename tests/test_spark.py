@@ -186,7 +186,12 @@ def test_attribute_kinds_are_decided_by_the_values_as_validation_does(spark, dat
     customers.to_parquet(folder / "customers.parquet", index=False)
     duck = load_dataset(folder, Config()).attributes
     assert "never_filled" not in duck and "employees" in duck
-    assert churn_spark.read_tables(spark, str(folder)).attributes == duck
+    read = churn_spark.read_tables(spark, str(folder))
+    assert read.attributes == duck
+    # and say which columns they left out, which train records for the API
+    left_out = load_dataset(folder, Config()).summary["left_out_columns"]
+    assert left_out == {"reviewed": "dates", "last_visit": "dates", "never_filled": "empty"}
+    assert churn_spark.describe_data(read)[1]["left_out_columns"] == left_out
 
 
 def test_input_settings_spark_cannot_apply_are_refused_and_data_end_is_applied(spark, data_dir: Path) -> None:

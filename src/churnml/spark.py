@@ -254,6 +254,9 @@ class SparkData:
         The latest event timestamp, or the day of ``[input] data_end`` when later (as validation's).
     views : dict
         Table -> the name of its temporary view (unique per read, so reads do not collide).
+    left_out_columns : dict
+        Customer columns left out of the attributes, as validation leaves them out: column ->
+        ``"dates"`` or ``"empty"`` (``Dataset.summary["left_out_columns"]``).
     """
 
     spark: Any
@@ -263,6 +266,7 @@ class SparkData:
     attributes: dict[str, str]
     data_end: pd.Timestamp | None = field(default=None)
     views: dict[str, str] = field(default_factory=dict)
+    left_out_columns: dict[str, str] = field(default_factory=dict)
 
     def has(self, table: str) -> bool:
         return table in self.tables
@@ -306,6 +310,7 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
     base = str(path).rstrip("/")
     layout: dict[str, frozenset[str]] = {}
     attributes: dict[str, str] = {}
+    left_out: dict[str, str] = {}  # customer columns of dates or without a value, as validation leaves out
     ends: list[str] = []
     views: dict[str, str] = {}
     prefix = f"churnml_{uuid.uuid4().hex[:8]}_"
@@ -329,6 +334,8 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
         frame.createOrReplaceTempView(raw_view)
         kinds = _check_values(spark, raw_view, table, spec, mapping, dict(frame.dtypes), config.input, location)
         attributes.update({column: kind for column, kind in kinds.items() if kind not in ("date", "empty")})
+        left_out.update({column: "dates" if kind == "date" else "empty" for column, kind in kinds.items()
+                         if kind in ("date", "empty")})
         selects = []
         for contract, raw in mapping.items():
             if contract in spec.kinds:
@@ -357,7 +364,7 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
         last = spark.sql(f"SELECT MAX(t) FROM ({union})").collect()[0][0]
         data_end = pd.Timestamp(last) if last is not None else None
     data_end = validate.declared_end(data_end, config.input.data_end)
-    return SparkData(spark, base, tuple(layout), layout, attributes, data_end, views)
+    return SparkData(spark, base, tuple(layout), layout, attributes, data_end, views, left_out)
 
 
 def _table_location(spark: "SparkSession", base: str, name: str) -> str | None:
@@ -561,8 +568,8 @@ def describe_data(data: SparkData) -> tuple[str, dict[str, Any]]:
 
     Summary
         ``tables`` (``rows``, ``first`` / ``last`` event date, ``source``), ``customers``,
-        ``customers_without_transactions``, ``share_without_transactions``, ``data_end`` and
-        ``engine: "spark"``. There is no ``quarantined_rows``: Spark reads clean tables as they are.
+        ``customers_without_transactions``, ``share_without_transactions``, ``data_end``,
+        ``left_out_columns`` (as validation's) and ``engine: "spark"``. There is no ``quarantined_rows``: Spark reads clean tables as they are.
 
     Returns
     -------
@@ -596,6 +603,7 @@ def describe_data(data: SparkData) -> tuple[str, dict[str, Any]]:
         "share_without_transactions": (without / customers) if customers else 0.0,
         "data_end": None if data.data_end is None else str(data.data_end),
         "engine": "spark",
+        "left_out_columns": dict(data.left_out_columns),  # train records them for the API, as validation's
     }
     return digest.hexdigest(), summary
 
