@@ -399,3 +399,35 @@ def test_a_folder_of_real_data_is_never_overwritten(tmp_path: Path) -> None:
     assert (real / "customers.csv").read_text() == "customer_id\nREAL-1\n" and (real / "transactions.parquet").read_bytes() == b"theirs"
     generate(tmp_path / "sample", 5, seed=1)
     assert generate(tmp_path / "sample", 7, seed=2)["customers"] == 7
+
+
+def test_a_sample_from_before_the_mark_is_generated_again(tmp_path: Path) -> None:
+    # churnml before .churnml-generated wrote samples without it: after the upgrade `make demo`
+    # (churnml demo --out demo_out) refused its own demo_out/data from the release before, saying
+    # `churnml generate` had not written it. Such a sample is told by its tables, ids and columns.
+    from churnml.generate import GENERATED_MARK
+
+    for fmt in ("parquet", "csv"):
+        old = tmp_path / f"old_{fmt}"
+        generate(old, 5, seed=1, fmt=fmt)
+        (old / GENERATED_MARK).unlink()  # as churnml wrote it then
+        assert generate(old, 7, seed=2, fmt=fmt)["customers"] == 7
+        assert (old / GENERATED_MARK).exists()
+    # The same columns with a company's ids, or a sample beside a file of the user's, stay refused,
+    # and the message says how to let generate replace a sample it does not recognise.
+    real = tmp_path / "real"
+    generate(real, 5, seed=1)
+    (real / GENERATED_MARK).unlink()
+    customers = pd.read_parquet(real / "customers.parquet")
+    customers["customer_id"] = [f"C{i:07d}" for i in (1, 2, 3, 4, 9)]
+    customers.to_parquet(real / "customers.parquet")
+    with pytest.raises(ConfigError) as info:
+        generate(real, 5)
+    assert f"`touch {real / GENERATED_MARK}` lets generate replace them" in info.value.message
+    kept = tmp_path / "kept"
+    generate(kept, 5, seed=1)
+    (kept / GENERATED_MARK).unlink()
+    (kept / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError):
+        generate(kept, 5)
+    assert (kept / "notes.txt").read_text() == "mine" and not (kept / GENERATED_MARK).exists()

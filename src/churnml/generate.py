@@ -516,6 +516,25 @@ GENERATED_MARK = ".churnml-generated"
 may replace; tables without it may be a user's data, which it never overwrites."""
 
 
+def _sample_before_the_mark(out: Path) -> bool:
+    """Whether ``out`` holds a sample that ``generate`` wrote before it left :data:`GENERATED_MARK`
+    (churnml up to d8970fa, so every ``demo_out/data`` of an earlier ``make demo``): its four tables in
+    one format and nothing else, ``customers`` with its columns and the ids C0000001, C0000002 … in
+    order. A company's own tables differ in one of these, and stay refused."""
+    names = {p.name for p in out.iterdir()}
+    fmt = next((f for f in ("parquet", "csv") if names == {f"{t}.{f}" for t in TABLE_NAMES}), None)
+    if fmt is None:
+        return False
+    path = out / f"customers.{fmt}"
+    try:
+        customers = pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError):
+        return False
+    columns = ["customer_id", "signup_date", "region", "product_tier", "acquisition_channel", "age_band", "account_manager"]
+    return (list(customers.columns) == columns
+            and customers["customer_id"].astype(str).tolist() == [f"C{i:07d}" for i in range(1, len(customers) + 1)])
+
+
 def check_output(out_dir: str | Path, fmt: str) -> Path:
     """Check that ``out_dir`` can take the tables in ``fmt``; return it as a Path.
 
@@ -532,10 +551,12 @@ def check_output(out_dir: str | Path, fmt: str) -> Path:
         raise ConfigError(f"{out} exists and is not a folder. Pass a folder to write the tables into.")
     theirs = [p.name for t in TABLE_NAMES for p in (out / f"{t}.parquet", out / f"{t}.csv", out / f"{t}.csv.gz", out / t)
               if p.exists()] if not (out / GENERATED_MARK).exists() else []
-    if theirs:
+    if theirs and not _sample_before_the_mark(out):
         raise ConfigError(
             f"{out} already holds {', '.join(theirs)}, which `churnml generate` did not write: generating here would "
-            "replace them with synthetic data. Choose a new folder (e.g. sample/), or move them away first."
+            "replace them with synthetic data. Choose a new folder (e.g. sample/), or move them away first. (A sample "
+            f"an older churnml generated has no {GENERATED_MARK} file: if these are one, `touch {out / GENERATED_MARK}` "
+            "lets generate replace them.)"
         )
     if fmt == "csv":
         shadowing = [f"{t}.parquet" for t in TABLE_NAMES if (out / f"{t}.parquet").exists()]
