@@ -631,3 +631,14 @@ def test_the_linear_baselines_sample_keeps_the_few_churners_the_checks_let_throu
         assert churned[rows].sum() == 5 and abs(len(rows) - train_module.LINEAR_BASELINE_ROWS) <= 5
         assert (np.diff(rows) > 0).all()  # in their order, no row twice
     assert (train_module._linear_sample(churned[:1000], 0) == np.arange(1000)).all()
+
+
+def test_the_gate_shows_the_digits_that_separate_a_near_tie() -> None:
+    # The demo's champion refitted by the next churnml release lost the gate by 0.00002 of ROC AUC,
+    # and train said "roc_auc 0.8011 < champion 0.8011".
+    promoted, reason = train_module._gate({"roc_auc": 0.8011268964307638, "normalized_gini": 0.9383},
+                                          {"roc_auc": 0.8011463844797179, "normalized_gini": 0.9383}, None)
+    assert not promoted and reason == "kept the current champion: roc_auc 0.80113 < champion 0.80115"
+    promoted, reason = train_module._gate({"roc_auc": 0.8012, "normalized_gini": 0.93831},
+                                          {"roc_auc": 0.8011, "normalized_gini": 0.93829}, None)
+    assert promoted and "(roc_auc 0.8012 >= 0.8011, value_if_retained_normalized_gini 0.93831 >= 0.93829)" in reason

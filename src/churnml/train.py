@@ -798,6 +798,15 @@ def _chance_level(churn_metrics: Mapping[str, Mapping[str, float]], value_metric
     return "; ".join(found) or None
 
 
+def _apart(new: float, champion: float, between: str) -> str:
+    """``new`` and ``champion`` joined by ``between``, with the digits that tell them apart: the same
+    model refitted by a later churnml lost the gate by 0.00002 and read 'roc_auc 0.8011 < champion 0.8011'."""
+    digits = 4
+    while new != champion and digits < 10 and f"{new:.{digits}f}" == f"{champion:.{digits}f}":
+        digits += 1
+    return f"{new:.{digits}f}{between}{champion:.{digits}f}"
+
+
 def _gate(new: Mapping[str, float], champion: Mapping[str, float], unavailable: str | None,
           refused: str | None = None) -> tuple[bool, str]:
     """Promotion decision: nothing ``refused`` (chance-level or leaky models), and at least as good
@@ -814,13 +823,13 @@ def _gate(new: Mapping[str, float], champion: Mapping[str, float], unavailable: 
     # not value_model_normalized_gini (the expected value over everyone).
     label = {"roc_auc": "roc_auc", "normalized_gini": "value_if_retained_normalized_gini"}
     worse = [
-        f"{label[key]} {new[key]:.4f} < champion {champion[key]:.4f}"
+        f"{label[key]} {_apart(new[key], champion[key], ' < champion ')}"
         for key in ("roc_auc", "normalized_gini")
         if key in champion and new[key] < champion[key]
     ]
     if worse:
         return False, "kept the current champion: " + "; ".join(worse)
-    shown = ", ".join(f"{label[k]} {new[k]:.4f} >= {champion[k]:.4f}" for k in ("roc_auc", "normalized_gini") if k in champion)
+    shown = ", ".join(f"{label[k]} {_apart(new[k], champion[k], ' >= ')}" for k in ("roc_auc", "normalized_gini") if k in champion)
     return True, f"at least as good as the champion on the test cutoff ({shown}): promoted"
 
 
