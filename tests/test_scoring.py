@@ -32,6 +32,7 @@ from churnml.scoring import (
     score,
     score_chunks,
     score_features,
+    model_specs,
     score_metadata,
     scores_value_thresholds,
     write_scores,
@@ -136,6 +137,18 @@ def test_hidden_reasons_are_never_given_and_the_next_driver_takes_their_place(fe
 def test_missing_feature_column_is_a_clear_error(features, models) -> None:
     with pytest.raises(DataError, match=r"^The feature table lacks column\(s\) unresolved_complaints that scoring needs"):
         score_features(features.drop(columns=["unresolved_complaints"]), models, SCORE_AS_OF)
+
+
+def test_a_missing_customers_attribute_names_the_column_and_the_way_forward(features, models) -> None:
+    # An old champion used an all-empty customers column; validation now leaves such columns out, so
+    # after the upgrade score stopped with 'trained on data with more columns than this data has',
+    # about data that has the column, and train's gate could not score that champion either.
+    attribute = next(spec for spec in model_specs(models) if spec.column is not None and spec.kind == "categorical")
+    with pytest.raises(DataError) as info:
+        score_features(features.drop(columns=[attribute.name]), models, SCORE_AS_OF)
+    assert (f"The models use the customers column(s) {attribute.column}, which this data lacks or validation leaves out "
+            "of the models (a column empty in every row or holding dates") in info.value.message
+    assert "`churnml promote churnml-churn VERSION` and `churnml promote churnml-value VERSION`" in info.value.message
 
 
 def test_champions_from_runs_with_different_features_score_together(features, models, scores) -> None:

@@ -115,10 +115,19 @@ def check_features(features: pd.DataFrame, models: Any) -> list[str]:
     names = list(models.churn.feature_names_)
     missing = missing_columns(features.columns, models)
     if missing:
+        # An attribute validation now leaves out (empty in every row, or dates) was a feature of
+        # models an earlier churnml trained: the data has the column, the models cannot score it.
+        attributes = [spec.column for spec in model_specs(models) if spec.column is not None and spec.name in missing]
+        hint = "" if not attributes else (
+            f" The models use the customers column(s) {', '.join(attributes)}, which this data lacks or validation "
+            "leaves out of the models (a column empty in every row or holding dates: its notes say so; an earlier "
+            "churnml used such columns). Retrain on this data (`churnml train`); where its gate cannot score these "
+            "models either, make the new versions champion with `churnml promote churnml-churn VERSION` and "
+            "`churnml promote churnml-value VERSION`.")
         raise DataError(
             f"The feature table lacks column(s) {', '.join(missing)} that scoring needs. "
             "The models were trained on data with more tables or columns than this data has; "
-            "score data shaped like the training data, or retrain on this data."
+            "score data shaped like the training data, or retrain on this data." + hint
         )
     return names
 
