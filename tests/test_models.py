@@ -119,6 +119,16 @@ def test_unknown_category_and_string_input_are_scored(churn_model, data):
     assert np.isfinite(churn_model.predict_proba(X)).all()
 
 
+def test_a_missing_feature_is_named_alone(churn_model, data):
+    # train's gate printed the champion's 57 feature names to say that one, an emptied customers
+    # column, was missing.
+    dropped = churn_model.feature_names_[-1]
+    with pytest.raises(ValueError) as info:
+        churn_model.predict_proba(data[0][FEATURES].drop(columns=[dropped]))
+    assert str(info.value) == (f"X lacks feature column(s) {dropped} that the model was fitted on "
+                               f"({len(churn_model.feature_names_)} in all).")
+
+
 def test_pickle_clone_and_determinism(churn_model, data):
     train, val, test = data
     again = pickle.loads(pickle.dumps(churn_model))

@@ -80,7 +80,9 @@ class _LightGBMBase(BaseEstimator):
             raise TypeError(f"{type(self).__name__} needs a pandas DataFrame, got {type(X).__name__}.")
         missing = [c for c in self.feature_names_ if c not in X.columns]
         if missing:
-            raise ValueError(f"X lacks feature column(s) {missing}; the model was fitted on {self.feature_names_}.")
+            # Named alone: the whole list (57 names on the demo) buried the one missing in train's gate message.
+            raise ValueError(f"X lacks feature column(s) {', '.join(missing)} that the model was fitted on "
+                             f"({len(self.feature_names_)} in all).")
         X = X[self.feature_names_].copy()
         for column, categories in self.categories_.items():
             values = X[column].astype(object)
