@@ -34,6 +34,7 @@ from churnml.scoring import (
     score_features,
     model_specs,
     score_metadata,
+    with_empty_attributes,
     scores_value_thresholds,
     write_scores,
 )
@@ -149,6 +150,42 @@ def test_a_missing_customers_attribute_names_the_column_and_the_way_forward(feat
     assert (f"The models use the customers column(s) {attribute.column}, which this data lacks or validation leaves out "
             "of the models (a column empty in every row or holding dates") in info.value.message
     assert "`churnml promote churnml-churn VERSION` and `churnml promote churnml-value VERSION`" in info.value.message
+
+
+def test_models_that_used_an_empty_customers_column_score_as_they_did(sample_dir: Path, fit_small_models,
+                                                                      tmp_path: Path) -> None:
+    # Before validation left out a customers column without any value, the models took it as a
+    # feature missing for everyone. After the upgrade such a champion could score nothing: the
+    # column is gone from the features ("lacks column(s) notes"). Old-format models are fitted here
+    # on the data as the earlier release read it (the column kept, empty).
+    from churnml.dataset import Dataset
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for table in ("transactions", "service_events", "churn_events"):
+        (data / f"{table}.parquet").write_bytes((sample_dir / f"{table}.parquet").read_bytes())
+    customers = pd.read_parquet(sample_dir / "customers.parquet")
+    customers["notes"] = pd.Series([None] * len(customers), dtype=object)
+    customers.to_parquet(data / "customers.parquet")
+    frames = {t: pd.read_parquet(data / f"{t}.parquet") for t in ("customers", "transactions", "service_events", "churn_events")}
+    before = Dataset.from_frames(frames)
+    assert before.attributes["notes"] == "categorical"
+    churn, value, _, metadata = fit_small_models(build_training_set(before, TRAIN_AS_OF, Config()), (40, 30), 7,
+                                                 ("validation", "test"))
+    old = LoadedModels(churn, value, "1", "1", "run-old", metadata)
+    assert "notes" in churn.feature_names_
+    expected = score_features(build_scoring_frame(before, SCORE_AS_OF, Config()), old, SCORE_AS_OF)
+
+    now = load_dataset(data, Config())
+    assert "notes" not in now.attributes and now.summary["left_out_columns"] == {"notes": "empty"}
+    features = build_scoring_frame(now, SCORE_AS_OF, Config())
+    with pytest.raises(DataError, match="lacks column"):
+        score_features(features, old, SCORE_AS_OF)
+    restored = with_empty_attributes(features, [*churn.feature_names_, *value.feature_names_], now.summary)
+    got = score_features(restored, old, SCORE_AS_OF)
+    pd.testing.assert_frame_equal(got, expected)
+    # A column the data lacks altogether is not made up.
+    assert "region" not in with_empty_attributes(features.drop(columns=["region"]), ["region"], now.summary).columns
 
 
 def test_champions_from_runs_with_different_features_score_together(features, models, scores) -> None:

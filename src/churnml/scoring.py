@@ -132,6 +132,19 @@ def check_features(features: pd.DataFrame, models: Any) -> list[str]:
     return names
 
 
+def with_empty_attributes(features: pd.DataFrame, needed: Iterable[str], summary: Mapping[str, Any] | None) -> pd.DataFrame:
+    """``features`` with each column in ``needed`` that it lacks and validation left out of the models
+    as empty in every row (``"empty"`` in the data ``summary``'s ``left_out_columns``), missing for everyone.
+
+    Models an earlier churnml trained took such a customers column as a feature missing for
+    everyone; validation now leaves it out, and after the upgrade those champions scored nothing
+    ("lacks column(s) notes"). Missing for everyone is what they saw, so they score as they did.
+    """
+    empty = {name for name, why in ((summary or {}).get("left_out_columns") or {}).items() if why == "empty"}
+    added = [name for name in dict.fromkeys(needed) if name in empty and name not in features.columns]
+    return features.assign(**dict.fromkeys(added, np.nan)) if added else features
+
+
 def missing_columns(columns: Iterable[str], models: Any) -> list[str]:
     """The columns scoring needs (the models' features and a few more) that ``columns`` lacks."""
     needed = ["customer_id", *models.churn.feature_names_, *models.value.feature_names_, CURRENT_VALUE_FEATURE,

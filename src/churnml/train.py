@@ -44,6 +44,7 @@ from churnml.features import FeatureSpec, feature_description
 from churnml.io import code_version
 from churnml.labels import TrainingSet, build_training_set, problem_definition, problem_differences
 from churnml.reasons import explain, explainable_specs, typical_values
+from churnml.scoring import with_empty_attributes
 
 TrialProgress = Callable[[str, int, int, float | None], None]
 """``(kind, finished_trials, n_trials, best_value)`` after each trial, for progress bars."""
@@ -607,7 +608,10 @@ def train_on(
         with tracking.promotion_lock():
             if tracking.champion_versions() != tuple(c[1] if c else None for c in champions):
                 champions = _load_champions()
-            champion, unavailable = _champion_metrics(X["test"], churned["test"], value["test"], champions)
+            # A champion an earlier churnml trained may use a customers column validation now leaves out as empty.
+            needed = [name for c in champions if c is not None for name in c[0].feature_names_]
+            champion, unavailable = _champion_metrics(with_empty_attributes(X["test"], needed, data_summary), churned["test"],
+                                                      value["test"], champions)
             if champions[0] is not None and problem is not None and not unavailable:
                 unavailable = _other_problem(problem)
             newer = tracking.champion_as_of()

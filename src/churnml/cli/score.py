@@ -228,7 +228,7 @@ def score_command(
     from churnml import io
     from churnml.labels import build_scoring_frame
     from churnml.monitoring import drift, drift_message, fitted_labels_end, reference_history_days
-    from churnml.scoring import score_chunks, score_metadata, write_scores
+    from churnml.scoring import score_chunks, score_metadata, with_empty_attributes, write_scores
     from churnml.tracking import load_models
     from churnml.validate import load_dataset
 
@@ -273,6 +273,7 @@ def score_command(
     log(f"Building features as of {as_of_ts:%Y-%m-%d}")
     with console.status("Building features…"):
         features = build_scoring_frame(dataset, as_of_ts, cfg)
+    features = with_empty_attributes(features, [*models.churn.feature_names_, *models.value.feature_names_], dataset.summary)
     log(f"Scoring {len(features):,} customers with churnml-churn v{models.churn_version}, churnml-value v{models.value_version}")
 
     with Progress(
