@@ -302,11 +302,14 @@ def report_command(
     """Write a self-contained HTML report (plots embedded, opens offline).
 
     Give one of --run-id, --scores or --list; with none, the report is on the champion's training
-    run. A run report reads the MLflow store (MLFLOW_TRACKING_URI, else ./mlruns/mlflow.db): model
-    vs baselines and grade, ROC/PR, calibration, gains and lift, value deciles, feature importance,
-    the most common reasons and the data summary. A scores report shows the score distributions,
-    the value × risk matrix, value by segment, top reasons by segment and drift. A list report
-    shows its summary and the expected value saved against budget. Writes OUT atomically.
+    run. A run report reads the MLflow store (MLFLOW_TRACKING_URI, else ./mlruns/mlflow.db): the
+    code, seed and LightGBM threads that made the models, model vs baselines and grade, ROC/PR,
+    calibration (plot, and expected vs actual churners by decile on the test cutoff), the churn
+    rate of each split, gains and lift, value deciles, feature importance, the most common reasons
+    and the data summary. A scores report shows the score distributions, the value × risk matrix,
+    value by segment, top reasons by segment and drift. A list report shows its summary and the
+    expected value saved against budget. Scores and list reports name the models' run. Writes OUT
+    atomically.
     """
     from churnml import io, reports, tracking
 
