@@ -211,7 +211,8 @@ def score_command(
     - OUT: one row per customer, ordered by customer_id — customer_id, as_of, churn_probability,
       predicted_value, value_at_risk, risk_tier, value_tier, segment, lifecycle_stage, reasons,
       churn_model_version, value_model_version, current_value;
-    - OUT.json: model versions, data fingerprint, row counts, tier and segment counts, score
+    - OUT.json: model versions and their run, data fingerprint, the code that scored and that
+      trained (churnml version, git commit), row counts, tier and segment counts, score
       quantiles, the config used, and `monitoring`: drift against the training data (PSI per
       feature and score, missing rates, new categories, share without history, model age);
     - SNAPSHOTS/features_YYYY-MM-DD.parquet (--snapshots; the as-of date): the features scored, for the HTTP service.
@@ -439,7 +440,9 @@ def retention_list_command(
       money in the currency of your amounts, over the horizon (90 days by default);
     - OUT.json: the summary printed below (customers selected, total cost, expected value saved,
       ROI, breakdown by segment; with --holdout the control group is in none of the costs and
-      savings: --budget and --max-customers buy contacts, and the control customers come on top).
+      savings: --budget and --max-customers buy contacts, and the control customers come on top),
+      and what the scores came from (models and run, data fingerprint, code), which evaluate and
+      report --list follow even after the scores file is overwritten.
 
     Segments: high_value_at_risk, loyal_high_value, potential, dormant, fleeing_low_value.
     loyal_high_value ("reward, do not disturb") is left out unless --segment names it
