@@ -41,10 +41,10 @@ def train_command(
         "before each cutoff. At most the day after the data's last event (later, missing days would count as "
         "churn)."))],
     horizon_days: Annotated[Optional[int], typer.Option("--horizon-days", help="Label window after each cutoff, in days [config: 90]. For this run only: score, evaluate and retention-list then need [problem] horizon_days set to it in their --config; put it in the config to set it once.")] = None,
-    trials: Annotated[Optional[int], typer.Option("--trials", help="Optuna trials per model (trials of an interrupted run count).")] = None,
-    timeout: Annotated[Optional[float], typer.Option("--timeout", help="Seconds of tuning per model; no new trial starts after it.")] = None,
+    trials: Annotated[Optional[int], typer.Option("--trials", help="Optuna trials per model (trials of an interrupted run count) [config: training.trials, 30].")] = None,
+    timeout: Annotated[Optional[float], typer.Option("--timeout", help="Seconds of tuning per model; no new trial starts after it [config: training.timeout_seconds, none].")] = None,
     config: ConfigOpt = None,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed: same data, config, code and seed give the same models, also when tuning was interrupted and resumed; not when --timeout cut tuning short (it counts seconds, not trials), and above 100,000 training rows only on a machine with as many cores (LightGBM's threads follow them; the run logs lightgbm_threads).")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed: same data, config, code and seed give the same models, also when tuning was interrupted and resumed; not when --timeout cut tuning short (it counts seconds, not trials), and above 100,000 training rows only on a machine with as many cores (LightGBM's threads follow them; the run logs lightgbm_threads) [config: training.seed, 42].")] = None,
     engine: EngineOpt = "duckdb",
     master: MasterOpt = None,
 ) -> Any:
