@@ -78,7 +78,8 @@ def serve_command(
     that snapshot from DATA. Endpoints: POST /score, /score_history, /retention_list; GET /model;
     /livez, /readyz, /healthz, /metrics (Prometheus); the OpenAPI page at /. Every endpoint but
     /livez, /readyz, /healthz and the docs page needs `Authorization: Bearer <key>`, /metrics
-    included: the key is CHURNML_API_KEY, or, when that is unset, a new random key printed once here.
+    included: the key is CHURNML_API_KEY (a warning when it is under 16 characters), or, when that
+    is unset, a new random key printed once here.
 
     The server log and GET /model warn when the two champions come from different training runs,
     when the models are older than [monitoring] max_model_age_days, or the snapshot older than the
