@@ -13,7 +13,7 @@ from churnml.errors import ConfigError
 
 DataArg = Annotated[
     Path,
-    typer.Argument(metavar="DATA", help="Data source: a folder of CSV/Parquet files named after the tables, or a DuckDB file."),
+    typer.Argument(metavar="DATA", help="Data source: a folder of CSV/Parquet files named after the tables (or of Parquet part folders), or a DuckDB file."),
 ]
 ConfigOpt = Annotated[
     Optional[Path],
@@ -28,7 +28,7 @@ SourceArg = Annotated[
     str,
     typer.Argument(
         metavar="DATA",
-        help="Data source: a folder of CSV/Parquet files named after the tables, or a DuckDB file. With --engine spark: "
+        help="Data source: a folder of CSV/Parquet files named after the tables (or of Parquet part folders), or a DuckDB file. With --engine spark: "
         "a Spark-readable folder of clean Parquet (local, hdfs://, s3a://, abfss://).",
     ),
 ]
