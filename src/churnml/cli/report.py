@@ -359,7 +359,8 @@ def evaluate_command(
 
     Given a retention list made with `--holdout`, compares instead the churn of the contacted
     customers with the control group's over the horizon: the uplift (with a 95 % interval) and
-    the success rate it implies, to put in [targeting] success_rate.
+    the success rate it implies, to put in [targeting] success_rate. The list's .json summary names
+    the models that scored it, which are used even when its scores file has been overwritten since.
     """
     from churnml import io, tracking
     from churnml.labels import refuse_other_problem
