@@ -406,3 +406,10 @@ def test_a_stopped_command_leaves_ctrl_c_working_in_the_process_that_ran_it(tmp_
     with pytest.raises(KeyboardInterrupt):
         signal.raise_signal(signal.SIGINT)
         time.sleep(1)
+    # Nor does an earlier command's signal decide how a later one stopped: a SIGTERM recorded
+    # before made this Ctrl-C read "Stopped (SIGTERM)", exit 143.
+    from churnml import cli
+
+    cli._signals.append(signal.SIGTERM)
+    result, err = run("validate", tmp_path / "d")
+    assert result.exit_code == 130 and err.startswith("Interrupted.")

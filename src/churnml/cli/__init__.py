@@ -171,6 +171,10 @@ def command(*args: Any, **kwargs: Any) -> Callable:
                     signal.signal(signal.SIGINT, _interrupt)
                 _watch_signals()
             _stopping[0] = False
+            # This command's signals only: one left from an earlier command run in the same process
+            # made a later KeyboardInterrupt read as SIGTERM, or a DuckDB error saying "interrupted"
+            # read as a stop.
+            _signals.clear()
             try:
                 return _guarded(*a, **kw)
             except KeyboardInterrupt as exc:  # a signal's handler ran while an error below was handled
