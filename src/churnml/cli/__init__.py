@@ -102,7 +102,7 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 _watching: list[socket.socket] = []
-"""The reading end of the signal wake-up pipe, once :func:`_watch_signals` has started."""
+"""The two ends of the signal wake-up socket pair, kept open once :func:`_watch_signals` has started."""
 
 
 def _watch_signals() -> None:
