@@ -462,16 +462,10 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
         present, unread = counts[f"present_c{i}"], counts[f"unread_c{i}"]
         if unread and not (contract == "signup_date" and 2 * unread <= present):  # validation keeps the customer
             _refuse_unreadable(spark, view, table, contract, raw, kind, types[raw], present, unread, where)
-    kinds = {}
-    for i, column in enumerate(extra):
-        present = counts[f"present_{i}"]
-        if validate.is_native("timestamp", types[mapping[column]]) or (present and counts.get(f"dates_{i}") == present):
-            kinds[column] = "date"  # left out, as validation leaves it out (validate.attribute_kind)
-        elif not present:
-            kinds[column] = "empty"  # left out too
-        else:
-            kinds[column] = "numeric" if counts[f"numeric_{i}"] == present else "categorical"
-    return kinds
+    # "date" and "empty" columns are left out, as validation leaves them out.
+    return {column: validate.kind_from_counts(types[mapping[column]], counts[f"present_{i}"], counts[f"numeric_{i}"],
+                                              counts.get(f"dates_{i}"))
+            for i, column in enumerate(extra)}
 
 
 def _checked_columns(table: str, spec: Any, mapping: Mapping[str, str], spark_types: Mapping[str, str],

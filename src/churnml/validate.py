@@ -829,11 +829,20 @@ def attribute_kind(con: duckdb.DuckDBPyConnection, raw: str, sql_type: str = "VA
         f"SELECT count({typed_sql('text', raw)}), count(TRY_CAST({_q(raw)} AS DOUBLE)), count(*) FILTER ({date_text_sql(raw)}) "
         "FROM raw_customers"
     ).fetchone()
-    if n_present == 0:
+    return kind_from_counts(sql_type, n_present, n_numeric, n_dates)
+
+
+def kind_from_counts(sql_type: str, present: int, numeric: int, dates: int | None) -> str:
+    """:func:`attribute_kind`'s rule, from a column's type and its counts of present values, of
+    values that read as numbers and as ISO dates (None: not counted, the column is not text). The
+    Spark reader counts them in its own pass over the table and decides by this rule too."""
+    if is_native("timestamp", sql_type):
+        return "date"
+    if present == 0:
         return "empty"
-    if n_numeric == n_present:
+    if numeric == present:
         return "numeric"
-    return "date" if n_dates == n_present else "categorical"
+    return "date" if dates == present else "categorical"
 
 
 def date_text_sql(raw: str) -> str:
