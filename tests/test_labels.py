@@ -13,6 +13,7 @@ from churnml.labels import (
     build_scoring_frame,
     build_training_set,
     population,
+    same_season_cutoff,
     training_cutoffs,
 )
 
@@ -163,6 +164,14 @@ def test_no_label_window_reaches_into_a_later_split(step: int, horizon: int, n_v
     assert max(test) == T("2024-07-01") - window
     for split in (train, validation, test):  # within a split, cutoffs are one step apart
         assert all(b - a == pd.Timedelta(days=step) for a, b in zip(split, split[1:]))
+
+
+def test_the_same_season_cutoff_is_the_oldest_default_one_and_none_when_no_cutoff_is_a_year_back() -> None:
+    as_of = T("2025-10-01")
+    cutoffs = training_cutoffs(as_of, Config(), data_start=T("2020-01-01"))
+    assert same_season_cutoff(cutoffs, as_of) == cutoffs[0] == as_of - pd.Timedelta(days=360)
+    short = Config().replace(problem={"horizon_days": 30, "cutoff_step_days": 30})   # cutoffs span 7 months
+    assert same_season_cutoff(training_cutoffs(as_of, short, data_start=T("2020-01-01")), as_of) is None
 
 
 def test_training_cutoffs_keep_only_those_after_the_data_start() -> None:

@@ -137,6 +137,21 @@ def test_the_registered_churn_model_is_calibrated_on_the_test_cutoff(first, data
     assert loaded.metadata["base_rate"] == pytest.approx(rate)
 
 
+def test_the_value_level_is_fitted_on_the_same_season_a_year_before_the_as_of_date(first, dataset):
+    # Fitted on the test cutoff, the value level carried that quarter's season into the next: trained
+    # as of 2025-04-01 on generated data, predicted value ran 41 % above what happened in April-June.
+    from churnml.labels import build_training_set
+
+    frame = build_training_set(dataset, pd.Timestamp(AS_OF), Config()).frame
+    loaded = tracking.load_models("1")
+    assert loaded.metadata["value_level_fitted_on"] == ["2024-12-06"]   # AS_OF - 360 days, the oldest train cutoff
+    rows = frame[(frame["cutoff"] == pd.Timestamp("2024-12-06")) & (frame["churned"] == 0)]
+    predicted = loaded.value.predict(rows[loaded.value.feature_names_]).sum()
+    assert predicted == pytest.approx(rows["value"].clip(lower=0).sum(), rel=1e-4)
+    assert tracking._client().get_run(first.run_id).data.params["value_level_fitted_on"] == "2024-12-06"
+    assert "value at 2024-12-06, a year before the as-of date" in reports.run_report(tracking.load_run(first.run_id))
+
+
 def test_the_auc_over_active_customers_is_reported_beside_the_headline(first, dataset):
     # Long-dormant accounts rarely close and are easy to rank low: they lift the headline AUC.
     from sklearn.metrics import roc_auc_score

@@ -557,9 +557,10 @@ class ValueModel(_LightGBMBase):
         return raw * getattr(self, "level_factor_", 1.0)  # models saved before rescale existed: 1
 
     def rescale(self, X: pd.DataFrame, value: np.ndarray | pd.Series, retained: np.ndarray | pd.Series) -> "ValueModel":
-        """Scale the predictions' level to the value of later labelled data (training does this on
-        the test cutoff once the model is graded, as :meth:`ChurnModel.recalibrate` does for the
-        churn rate).
+        """Scale the predictions' level to the value of labelled data (training does this once the
+        model is graded, as :meth:`ChurnModel.recalibrate` does for the churn rate, on the cutoff a
+        year before its as-of date: the season of the horizon the scores predict; see
+        :func:`churnml.labels.same_season_cutoff`).
 
         The booster learns the level of the train and validation cutoffs; where spending moved
         since, every value ran off it (on the demo, the retained customers' value at the test

@@ -266,8 +266,15 @@ def _calibration_text(meta: Mapping[str, Any], metrics: Mapping[str, float], tag
     if None not in (rate, before, after):
         text += f" ({rate:.3f}): mean probability {before:.3f} as graded, {after:.3f} registered"
     if meta.get("value_level_factor") is not None:
+        fitted_on = meta.get("value_level_fitted_on")
+        if fitted_on is None:  # runs before the value level moved to the same season a year earlier
+            where = "the test cutoff"
+        elif fitted_on == (meta.get("cutoffs") or {}).get("test"):
+            where = f"the test cutoff ({', '.join(fitted_on)}): no cutoff lies a year before the as-of date"
+        else:
+            where = f"{', '.join(fitted_on)}, a year before the as-of date: the season of the horizon the scores predict"
         text += (f"; the value model's predictions × {meta['value_level_factor']:.3f}, to the retained customers' "
-                 "value at the test cutoff")
+                 f"value at {where}")
     return text + ". The metrics and plots on this page are those of the models as graded."
 
 

@@ -26,7 +26,8 @@ _LEVELS = (("churn", "mean_probability", "mean churn probability", "{:.4f}"),
            ("value", "level_ratio", "value: predicted ÷ actual", "{:.3f}"))
 """Rows on the level: rankings and ECE can look fine while every probability or value runs low
 (value 25 % and churn 12 % low in a forward test, with ECE 0.0103). Training's test metrics have
-no such rows: its models' levels were set to the test cutoff after grading."""
+no such rows: its models' levels were set after grading (churn to the test cutoff, value to the
+cutoff a year before the as-of date)."""
 
 
 _LIST_MARKS = ("rank", "expected_benefit")
@@ -405,8 +406,9 @@ def evaluate_command(
         shown.add_row(label, "–" if now != now else shape.format(now), "–", "–")
     console.print(shown)
     for note in backtest.level_notes():
-        warn(note[0].upper() + note[1:] + " Training sets both levels to its latest labels: retrain on data that reaches "
-             "past these scores' horizon.")
+        warn(note[0].upper() + note[1:] + " Training sets the churn level to its latest labels and the value level to "
+             "the same season a year before its as-of date (its latest labels when its cutoffs do not reach back a year): "
+             "retrain on data that reaches past these scores' horizon.")
     few = few_churners_note(round(backtest.churn_rate * backtest.customers), backtest.customers)
     if few:
         warn(f"{few[0].upper()}{few[1:]}. Read the change from the training test with that in mind.")
@@ -417,7 +419,7 @@ def evaluate_command(
              "Backtest scores made by models trained before the scores' date.")
     if f"{as_of:%Y-%m-%d}" in run.metadata.get("cutoffs", {}).get("test", []) and "level_shift" in run.metadata:
         warn("these scores are as of the models' test cutoff, where the churn model's level was fitted after grading: "
-             "log loss, Brier, ECE and the levels here are in-sample and read better than on new data. Rankings (AUC, lift) are as graded.")
+             "log loss, Brier, ECE and the churn level here are in-sample and read better than on new data. Rankings (AUC, lift) are as graded.")
     if backtest.unlabelled:
         console.print(f"[yellow]{backtest.unlabelled:,} scored customers have no label[/yellow] (not in the population "
                       "of DATA at that date): is DATA the data they were scored from?", markup=True)
