@@ -137,6 +137,19 @@ def test_churn_metrics_numbers_match_independent_computations():
     assert m["brier"] == pytest.approx(np.mean((p - y) ** 2))
 
 
+def test_value_ranking_is_also_measured_among_customers_who_brought_value():
+    # A model that only tells buyers from non-buyers: it ranks the zeros last and the buyers backwards.
+    actual = np.array([0.0] * 6 + [1.0, 2.0, 4.0, 8.0])
+    predicted = np.array([0.0] * 6 + [4.0, 3.0, 2.0, 1.0])
+    m = metrics.value_metrics(actual, predicted)
+    assert m["normalized_gini"] > 0.2 and m["spearman"] > 0.5   # the zeros carry the overall ranking ...
+    assert m["normalized_gini_positive"] == pytest.approx(-1.0)   # ... among the buyers it is backwards
+    assert m["spearman_positive"] == pytest.approx(-1.0)
+    assert m["zero_value_share"] == pytest.approx(0.6)
+    assert m["top10_value_capture"] == pytest.approx(1 / 15)   # the one largest prediction brought 1 of 15
+    assert np.isnan(metrics.value_metrics(np.array([0.0, 0.0, 5.0]), np.array([1.0, 2.0, 3.0]))["spearman_positive"])
+
+
 def test_value_metrics_numbers_match_independent_computations():
     actual = np.array([0.5, 5, 1, 30, 2, 0, 8, 13, 0.1, 21])
     predicted = np.array([1.0, 4, 3, 25, 2, 0.5, 9, 10, 0.2, 30])

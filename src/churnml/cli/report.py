@@ -17,7 +17,9 @@ from churnml.errors import ConfigError, DataError
 _SHOWN = (("churn", "roc_auc", "ROC AUC"), ("churn", "pr_auc", "PR AUC"), ("churn", "log_loss", "log loss"),
           ("churn", "ece", "ECE"), ("churn", "lift_at_10", "lift @10%"), ("churn", "emp", "EMP / customer"),
           ("value", "normalized_gini", "normalized Gini"), ("value", "mae", "MAE"),
-          ("value", "top20_value_capture", "top-20% value share"))
+          ("value", "top20_value_capture", "top-20% value share"), ("value", "top10_value_capture", "top-10% value share"),
+          ("value", "normalized_gini_positive", "normalized Gini, value > 0"),
+          ("value", "spearman_positive", "Spearman, value > 0"), ("value", "zero_value_share", "share with no value"))
 _LEVELS = (("churn", "mean_probability", "mean churn probability", "{:.4f}"),
            ("churn", "churn_rate", "churn rate, actual", "{:.4f}"),
            ("churn", "level_ratio", "churn: predicted ÷ actual", "{:.3f}"),
