@@ -268,6 +268,10 @@ class RetentionListResponse(bentoml.IODescriptor):
     as_of: str = Field(description="As-of date of the scores the list is built from.", json_schema_extra={"example": "2025-12-01"})
     summary: RetentionSummary
     customers: list[RetentionRow]
+    warnings: list[str] = Field(default_factory=list, description=(
+        "Why the list holds no contact, as `churnml retention-list` says it: a budget below the cheapest contact "
+        "(its cost named), nobody paying off, or filters that leave nobody; empty otherwise."),
+        json_schema_extra={"example": []})
 
 
 class ModelVersion(BaseModel):

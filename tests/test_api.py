@@ -340,6 +340,17 @@ def test_retention_list_equals_the_library_on_the_same_scores(client, served_sto
     np.testing.assert_allclose([c["expected_benefit"] for c in body["customers"]], expected.customers["expected_benefit"])
 
 
+def test_retention_list_says_when_the_budget_pays_for_no_contact(client, served_store) -> None:
+    # A budget below one contact answered `"customers": []` and no word of why.
+    body = client.post("/retention_list", json={"budget": 2.0}, headers=AUTH).json()
+    expected = retention_list(io.read_table(served_store.scores), budget=2.0, max_customers=1000, config=Config()).summary
+    assert body["customers"] == [] and body["summary"]["candidates"] > 0
+    assert body["warnings"] == list(expected.warnings) and len(body["warnings"]) == 1
+    assert body["warnings"][0].startswith("The budget (2.00) pays for no contact: the cheapest contact of the ")
+    assert "costs 5.00" in body["warnings"][0] and "warnings" not in body["summary"]
+    assert client.post("/retention_list", json={"budget": 200.0}, headers=AUTH).json()["warnings"] == []
+
+
 def test_model_info(client) -> None:
     info = client.get("/model", headers=AUTH).json()
     assert info["alias"] == "champion" and info["trained_as_of"] == "2025-09-01" and info["grade"] == "B"

@@ -3,6 +3,7 @@ traceback, never a lost word of the message, never work done for an output that 
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -170,10 +171,13 @@ def test_report_and_list_outputs_never_replace_inputs_or_half_write(tmp_path: Pa
     (tmp_path / "edited.csv").write_text(text)
     result, err = run("retention-list", tmp_path / "edited.csv", "--out", tmp_path / "l2.csv")
     assert result.exit_code == 2 and "Scores column value_at_risk holds 1 value(s) that are not finite numbers, e.g. 'abc'" in err
-    # A budget below one contact says so, not "nobody pays off".
-    result, _ = run("retention-list", scores, "--out", tmp_path / "l3.csv", "--budget", "3")
+    # A budget below one contact says so, not "nobody pays off", as POST /retention_list does, and in the summary file.
+    result, err = run("retention-list", scores, "--out", tmp_path / "l3.csv", "--budget", "3")
     assert result.exit_code == 0
-    assert "The budget (3.00) is below the cost of one contact (5.00); 5 customers would pay off." in " ".join(result.stdout.split())
+    said = ("The budget (3.00) pays for no contact: the cheapest contact of the 5 customers who would pay off costs 5.00 "
+            "(High-value at risk). Raise the budget to at least 5.00.")
+    assert said in " ".join(err.split())
+    assert json.loads((tmp_path / "l3.csv.json").read_text())["warnings"] == [said]
     assert "Left out 1 Loyal high-value customers" in " ".join(result.stdout.split())
 
 
@@ -341,7 +345,6 @@ def test_a_list_of_lapsed_members_and_a_tiny_certain_control_group_say_so(tmp_pa
     # (active_days 365) and near-certain churners, so 9 of a 20-contact list had not paid for
     # 180-358 days. Their control group's predicted churn of 100 % made the precision warning
     # read "±0 percentage points" for 8 customers.
-    import json
 
     scores = scores_file(tmp_path / "s")
     frame = pd.concat([pd.read_csv(scores)] * 5, ignore_index=True)

@@ -7,6 +7,7 @@ renders, and the PNGs stay in the test's tmp dir for a human look.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -179,6 +180,17 @@ def test_list_report_content(pages):
     assert "stopped by the budget)" in page or "(every candidate)" in page
     assert '<th class="l">budget</th><td class="l">1,000.00</td>' in page
     assert "left out: Loyal high-value (action is no retention contact)" in page
+
+
+def test_an_empty_list_is_reported_with_the_reason_it_is_empty(inputs, tmp_path):
+    # A budget below one contact: the list is a header only, whose columns a CSV reader types as
+    # text, and `report --list` refused it ("column churn_probability must hold numbers").
+    empty = tmp_path / "empty.csv"
+    _ok(runner.invoke(get_app(), ["retention-list", str(inputs["scores"]), "--out", str(empty), "--budget", "0.01"]))
+    out = tmp_path / "empty.html"
+    _ok(runner.invoke(get_app(), ["report", "--list", str(empty), "--out", str(out)]))
+    page = html.unescape(out.read_text(encoding="utf-8"))
+    assert "Nobody selected. The budget (0.01) pays for no contact: the cheapest contact of the " in page
 
 
 def test_the_retention_list_csv_opens_in_a_spreadsheet_and_says_what_was_asked(inputs):

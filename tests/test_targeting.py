@@ -320,6 +320,25 @@ def test_a_budget_skips_a_contact_it_cannot_pay_for_cheaper_ones_below() -> None
     assert uniform["customer_id"].tolist() == retention_list(many, contact_cost=5, success_rate=0.3).customers["customer_id"].head(20).tolist()
 
 
+def test_an_empty_list_says_why_naming_the_cheapest_contact() -> None:
+    # POST /retention_list with a budget below one contact answered [] and nothing else; the CLI
+    # blamed "the first contact on the list", though the budget skips a call for cheaper e-mails.
+    scores = pd.DataFrame({
+        "customer_id": ["A", "B", "C"], "segment": ["high_value_at_risk", "potential", "dormant"],
+        "churn_probability": 0.5, "predicted_value": 100.0, "value_at_risk": [1000.0, 900.0, 500.0], "reasons": "",
+    })
+    config = Config().replace(targeting={"contact_costs": {"high_value_at_risk": 40.0, "potential": 0.75}})
+    poor = retention_list(scores, budget=0.5, success_rate=0.3, config=config)
+    assert poor.customers.empty and poor.summary.candidates == 3
+    assert poor.summary.warnings == (
+        "The budget (0.50) pays for no contact: the cheapest contact of the 3 customers who would pay off costs 0.75 "
+        "(Potential). Raise the budget to at least 0.75.",)
+    assert poor.summary.to_dict()["warnings"] == list(poor.summary.warnings)
+    assert retention_list(scores, budget=0.75, success_rate=0.3, config=config).summary.warnings == ()
+    assert retention_list(scores, contact_cost=10_000, success_rate=0.3).summary.warnings[0].startswith("Nobody would pay off")
+    assert retention_list(scores, min_value=10_000).summary.warnings[0].startswith("No customer left to consider")
+
+
 def test_a_holdout_marks_a_control_group_that_costs_and_saves_nothing() -> None:
     """About the share asked for, the same customers every time (a hash of date and id, not the
     rank), and the totals count the contacted customers only."""

@@ -855,8 +855,9 @@ class ScoringService:
         Returns
         -------
         dict
-            ``summary`` (:meth:`churnml.targeting.RetentionSummary.to_dict`) and ``customers``
-            (ranked rows with ``reasons`` as a list).
+            ``summary`` (:meth:`churnml.targeting.RetentionSummary.to_dict`), ``customers``
+            (ranked rows with ``reasons`` as a list) and ``warnings`` (why the list holds no
+            contact, as `churnml retention-list` prints it; empty otherwise).
         """
         limit = self.config.serving.max_customer_ids
         if max_customers is not None and not isinstance(max_customers, bool) and isinstance(max_customers, int) and max_customers > limit:
@@ -879,7 +880,9 @@ class ScoringService:
             row.pop("as_of", None)  # the response's own as_of says it once
             row["reasons"] = _split_reasons(row["reasons"])
         summary = result.summary.to_dict()
-        return {"as_of": self._as_of_text, "summary": _jsonable(summary), "customers": _jsonable(customers)}
+        warnings = summary.pop("warnings")
+        return {"as_of": self._as_of_text, "summary": _jsonable(summary), "customers": _jsonable(customers),
+                "warnings": warnings}
 
     # -- /model ----------------------------------------------------------------------------------
 

@@ -772,7 +772,7 @@ def list_report(customers: pd.DataFrame, summary: Mapping[str, Any], config: Con
     sections.append(_section("roi-curve", "Expected value saved vs budget", *roi_parts))
     by_segment = pd.DataFrame(summary.get("by_segment") or [])
     if by_segment.empty:
-        by_segment_html = _missing("Nobody selected.")
+        by_segment_html = _missing(" ".join(["Nobody selected.", *summary.get("warnings", [])]))  # why, as the CLI said
     else:
         by_segment = by_segment.assign(name=by_segment["segment"].map(names).fillna(by_segment.get("name")))
         by_segment_html = table_html(

@@ -122,6 +122,9 @@ class RetentionSummary:
     holdout, control : float, int
         The share of the list asked for as a control group, and the customers in it (of
         ``selected``; the costs and the value saved count the contacted rest only).
+    warnings : tuple of str
+        Why a list is empty, in words (:func:`empty_list_warnings`): `churnml retention-list`
+        prints them, ``POST /retention_list`` returns them, the summary file records them.
     """
 
     scored: int
@@ -147,6 +150,7 @@ class RetentionSummary:
     min_value: float | None = None
     holdout: float = 0.0
     control: int = 0
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
@@ -160,6 +164,7 @@ class RetentionSummary:
         out["excluded_loosely"] = len(self.excluded_loosely)
         out["exclude_unmatched"] = len(self.exclude_unmatched)
         out["by_segment"] = self.by_segment.to_dict(orient="records")
+        out["warnings"] = list(self.warnings)
         return out
 
 
@@ -422,8 +427,41 @@ def retention_list(
         min_value=None if min_value is None else float(min_value),
         holdout=float(holdout),
         control=int(control.sum()),
+        warnings=empty_list_warnings(len(contacted), scored, candidates, budget, cost[np.flatnonzero(keep)],
+                                     segment_keys.to_numpy()[np.flatnonzero(keep)], names),
     )
     return RetentionList(customers=customers, summary=summary)
+
+
+def empty_list_warnings(contacts: int, scored: int, candidates: int, budget: float | None, candidate_costs: np.ndarray,
+                        candidate_segments: np.ndarray, names: dict[str, str]) -> tuple[str, ...]:
+    """Why a list holds no contact, when it holds none: the budget pays for none of the
+    ``candidates`` (and what the cheapest of their contacts costs), nobody pays off, or the
+    filters left nobody to consider.
+    ``POST /retention_list`` answered a budget too small for one contact with ``[]`` and nothing
+    else, and the CLI named "the first contact on the list" although the budget skips a contact
+    it cannot pay for a cheaper one further down: only the cheapest candidate decides.
+
+    Example
+    -------
+    >>> empty_list_warnings(0, 7803, 870, 2.0, np.array([5.0, 0.5, 40.0]), np.array(["dormant", "fleeing_low_value", "potential"]),
+    ...                     {"fleeing_low_value": "Fleeing low-value"})[0]
+    'The budget (2.00) pays for no contact: the cheapest contact of the 870 customers who would pay off costs 0.50 (Fleeing low-value). Raise the budget to at least 0.50.'
+    """
+    if contacts:
+        return ()
+    if candidates and budget is not None:
+        cheapest = int(np.argmin(candidate_costs))
+        cost, segment = float(candidate_costs[cheapest]), str(candidate_segments[cheapest])
+        return (f"The budget ({budget:,.2f}) pays for no contact: the cheapest contact of the {candidates:,} "
+                f"customer{'s' if candidates != 1 else ''} who would pay off costs {cost:,.2f} "
+                f"({names.get(segment, segment)}). Raise the budget to at least {cost:,.2f}.",)
+    if not scored:
+        return ("No customer left to consider: the segment, exclusion and minimum-value filters left out everyone.",)
+    if not candidates:
+        return ("Nobody would pay off: a contact pays off only when value_at_risk × success_rate exceeds its contact cost. "
+                "Lower the contact cost, raise the success rate, or widen the segments.",)
+    return ()
 
 
 def match_ids(customer_ids: pd.Series, listed: Iterable[str]) -> tuple[np.ndarray, tuple[tuple[str, str], ...], tuple[str, ...]]:

@@ -504,19 +504,7 @@ def retention_list_command(
              f"only to about ±{spread:.0f} percentage points (at their predicted churn of {p:.0%}). A larger --holdout or "
              "a longer list narrows it.")
     _warn_lapsed(result.customers, provenance["models"].get("problem"))
-    if result.summary.selected == 0 and result.summary.candidates > 0:
-        console.print(
-            f"[yellow]Nobody selected.[/yellow] The budget ({budget:,.2f}) is below the cost of "
-            + (f"one contact ({result.summary.contact_cost:,.2f})" if len(set(result.summary.contact_costs.values())) == 1
-               else "the first contact on the list")
-            + f"; {result.summary.candidates:,} customers would pay off. Raise --budget.",
-            markup=True,
-        )
-    elif result.summary.selected == 0:
-        console.print(
-            "[yellow]Nobody selected.[/yellow] A contact pays off only when value_at_risk × success_rate exceeds "
-            "contact_cost: lower --contact-cost, raise --success-rate, or widen the segments.",
-            markup=True,
-        )
+    for text in result.summary.warnings:  # why the list holds no contact: the same words as POST /retention_list
+        warn(text)
     console.print(f"Wrote {written} and {summary_path}.")
 
