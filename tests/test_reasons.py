@@ -200,6 +200,38 @@ def test_the_two_satisfaction_reasons_are_one_family() -> None:
                                                         "3 calls in the last 30 days"]]
 
 
+def test_one_complaint_gives_one_reason_and_the_service_score_none_beside_its_parts() -> None:
+    # The demo: "a complaint open for 40 days; complained 40 days ago" (one complaint, 42 customers)
+    # and "poor service experience (score 35/100); complained 12 days ago" (the score is made of
+    # the complaints and the satisfaction; 237 customers): two of three reasons about one thing.
+    from churnml.features import REASON_FAMILIES
+
+    specs = [spec("unresolved_complaints", "{unresolved_complaints:.0f} unresolved complaints"),
+             spec("oldest_unresolved_complaint_days", "a complaint open for {oldest_unresolved_complaint_days:.0f} days"),
+             spec("days_since_last_complaint", "complained {days_since_last_complaint:.0f} days ago", -1),
+             spec("complaints_90d", "{complaints_90d:.0f} complaints in the last 90 days", side=+1),
+             spec("complaints_365d", "{complaints_365d:.0f} complaints in the last year", side=+1),
+             spec("service_experience_score", "poor service experience (score {service_experience_score:.0f}/100)", -1),
+             spec("last_satisfaction", "last satisfaction score {last_satisfaction:.0f}/5", -1),
+             spec("calls_30d", "{calls_30d:.0f} calls in the last 30 days", 0, side=+1),
+             spec("tenure_days", "customer for only {tenure_days:.0f} days", 0, side=-1)]
+    names = [s.name for s in specs]
+    features = pd.DataFrame([{"unresolved_complaints": 1.0, "oldest_unresolved_complaint_days": 40.0,
+                              "days_since_last_complaint": 40.0, "complaints_90d": 1.0, "complaints_365d": 1.0,
+                              "service_experience_score": 35.0, "last_satisfaction": 2.0, "calls_30d": 2.0,
+                              "tenure_days": 90.0}] * 3)
+    contributions = pd.DataFrame([[0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1],     # a complaint first
+                                  [0.1, 0.8, 0.7, 0.6, 0.5, 0.9, 0.3, 0.2, 0.15],    # the service score first
+                                  [0.0, 0.0, 0.0, 0.0, 0.0, 0.5, 0.0, 0.2, 0.1]], columns=names)  # no part a driver
+    # The score yields to its parts, which say what it says more precisely; alone, it is a reason.
+    assert explain(contributions, features, specs) == [
+        ["1 unresolved complaint", "last satisfaction score 2/5", "2 calls in the last 30 days"],
+        ["a complaint open for 40 days", "last satisfaction score 2/5", "2 calls in the last 30 days"],
+        ["poor service experience (score 35/100)", "2 calls in the last 30 days", "customer for only 90 days"],
+    ]
+    assert {REASON_FAMILIES[name] for name in names[:5]} == {("complaint",)}
+
+
 def test_numeric_attributes_read_as_written_and_count_as_one_reason() -> None:
     """"age: 57", not "age: 57.0"; the run report's most common reasons count every age as one."""
     from churnml.features import layout_feature_specs, render_reason

@@ -472,10 +472,23 @@ _REASON_FORMAT = _ReasonFormatter()
 
 SATISFACTION_FEATURES = ("last_satisfaction", "lowest_satisfaction_365d")
 """Features holding satisfaction scores, on 1-5 whatever the survey's scale."""
-REASON_FAMILIES = {name: "satisfaction" for name in SATISFACTION_FEATURES}
-"""Features whose reasons say one thing in different sentences: a customer gets the strongest of a
-family only ("a satisfaction score of 4/10 in the last year; last satisfaction score 4/10" was
-two of three reasons about one survey)."""
+COMPLAINT_FEATURES = ("complaints_30d", "complaints_90d", "complaints_365d", "unresolved_complaints",
+                      "oldest_unresolved_complaint_days", "days_since_last_complaint")
+"""Features counting or dating complaints: one complaint raises all of them."""
+REASON_FAMILIES: dict[str, tuple[str, ...]] = {
+    **{name: ("satisfaction",) for name in SATISFACTION_FEATURES},
+    **{name: ("complaint",) for name in COMPLAINT_FEATURES},
+    "max_resolution_days": ("resolution",),
+    # Made of the complaints, the last satisfaction score and the resolution times: beside any of
+    # them it says the same thing again, less precisely.
+    "service_experience_score": ("complaint", "satisfaction", "resolution"),
+}
+"""Features whose reasons say one thing in different sentences, and the families of that thing: a
+customer gets the strongest reason of a family only, and no reason of a family that an earlier
+reason's families already hold ("a satisfaction score of 4/10 in the last year; last satisfaction
+score 4/10" was two of three reasons about one survey; "a complaint open for 40 days; complained
+40 days ago" and "poor service experience (score 35/100); complained 12 days ago" two about one
+complaint: 415 of the demo's 9,137 customers had two or three such reasons)."""
 RESOLUTION_FEATURES = ("unresolved_complaints", "oldest_unresolved_complaint_days", "mean_resolution_days",
                        "max_resolution_days")
 """Features read from service events' ``resolved_at``: without it every complaint is open."""

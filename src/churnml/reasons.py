@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import string
+from collections import Counter
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -194,8 +195,10 @@ def explain(
             eligible[:, j] &= rows
     # The same sentence over other windows ("spent 0 in the last 30 days", "... 90 days") says
     # one thing: only the strongest of a family stays, and the next family moves up.
-    families = np.array([_family(by_name[name].reason, name) if ok else "" for name, ok in zip(names, has_reason)])
-    columns, _ = top_drivers(contributions, eligible, 2 * k + 1, MIN_EFFECT)
+    families = [_family(by_name[name].reason, name) if ok else () for name, ok in zip(names, has_reason)]
+    # Spare drivers for the family members that drop out (a complaint raises six features).
+    spare = max(Counter(f for fs in REASON_FAMILIES.values() for f in fs).values(), default=1)
+    columns, _ = top_drivers(contributions, eligible, 2 * k + spare, MIN_EFFECT)
     # One spare driver: two features can say the same thing ("no purchase for 74 days" and
     # "no purchase for 74 days (usually every 20)"); the shorter is dropped and the spare moves up.
     columns = _one_per_family(columns, families, k + 1)
@@ -212,20 +215,38 @@ def explain(
     return [_distinct(row, k) for row in sentences.tolist()]
 
 
-def _family(template: str, name: str = "") -> str:
-    """A reason template without its numbers: the same sentence over another window; or the
-    feature's entry in :data:`churnml.features.REASON_FAMILIES`, for sentences that differ but
-    say one thing."""
-    return REASON_FAMILIES.get(name) or re.sub(r"\{[^}]*\}|\d+", "N", template)
+def _family(template: str, name: str = "") -> tuple[str, ...]:
+    """The families of a reason: its template without its numbers (the same sentence over another
+    window); or the feature's entry in :data:`churnml.features.REASON_FAMILIES`, for sentences that
+    differ but say one thing (a composite score belongs to the family of each of its parts)."""
+    return REASON_FAMILIES.get(name) or (re.sub(r"\{[^}]*\}|\d+", "N", template),)
 
 
-def _one_per_family(columns: np.ndarray, families: np.ndarray, k: int) -> np.ndarray:
-    """Each row's first ``k`` columns (as ranked) whose reason family has not come earlier in the row."""
-    codes = np.unique(families, return_inverse=True)[1]
-    family = np.where(columns >= 0, codes[np.maximum(columns, 0)], -1 - np.arange(columns.shape[1]))
+def _one_per_family(columns: np.ndarray, families: Sequence[tuple[str, ...]], k: int) -> np.ndarray:
+    """Each row's first ``k`` columns (as ranked) none of whose reason families a kept column holds.
+
+    A column of several families (a composite score) is weighed after the others: it is kept only
+    where none of its parts is, since "a complaint open for 65 days" tells a marketer what "poor
+    service experience (score 10/100)" does not. The kept columns stay in rank order.
+    """
+    f = len(families)
+    # shared[a, b]: columns a and b have a family in common; index f (for -1, no driver) shares none.
+    shared = np.zeros((f + 1, f + 1), dtype=bool)
+    members: dict[str, list[int]] = {}
+    for j, names in enumerate(families):
+        for family in names:
+            members.setdefault(family, []).append(j)
+    for group in members.values():
+        shared[np.ix_(group, group)] = True
+    composite = np.array([len(names) > 1 for names in families] + [False])
+    slots = np.where(columns >= 0, columns, f)
+    weighed = np.argsort(composite[slots], axis=1, kind="stable")  # composites last, else in rank order
+    slots = np.take_along_axis(slots, weighed, axis=1)
     repeat = np.zeros(columns.shape, dtype=bool)
     for i in range(1, columns.shape[1]):
-        repeat[:, i] = (family[:, :i] == family[:, i:i + 1]).any(axis=1)
+        for j in range(i):  # against the columns kept: a dropped composite does not drop its other parts
+            repeat[:, i] |= ~repeat[:, j] & shared[slots[:, i], slots[:, j]]
+    np.put_along_axis(repeat, weighed, repeat.copy(), axis=1)  # back to rank order
     kept = np.where(repeat, -1, columns)
     order = np.argsort(kept < 0, axis=1, kind="stable")
     return np.take_along_axis(kept, order, axis=1)[:, :k]
