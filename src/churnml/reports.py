@@ -617,7 +617,9 @@ def scores_report(scores: pd.DataFrame, sidecar: Mapping[str, Any] | None = None
                                             "predicted value over the horizon (currency units)", clip_quantile=0.99)),
     )))
     counts, risk = segment_matrix(scores)
-    labels = pd.DataFrame({r: [names[SEGMENT_MATRIX[(v, r)]] for v in VALUE_TIERS] for r in RISK_TIERS}, index=list(VALUE_TIERS))
+    # The little-value cells hold the new customers too, in a segment of their own (segments.assign_segments).
+    cell_names = {**names, "dormant": f"{names['dormant']} / {names['new_customer']}"}
+    labels = pd.DataFrame({r: [cell_names[SEGMENT_MATRIX[(v, r)]] for v in VALUE_TIERS] for r in RISK_TIERS}, index=list(VALUE_TIERS))
     cells = pd.DataFrame([
         {"value tier": v, "risk tier": r, "segment": labels.loc[v, r], "customers": int(counts.loc[v, r]),
          "value at risk": float(risk.loc[v, r])}

@@ -101,6 +101,7 @@ SEGMENTS: tuple[str, ...] = (
     "high_value_at_risk",
     "loyal_high_value",
     "potential",
+    "new_customer",
     "dormant",
     "fleeing_low_value",
 )

@@ -12,7 +12,8 @@ predicted_value         float      expected value over the horizon: ``(1 - p) ×
 value_at_risk           float      expected loss if nothing is done: ``p × value_if_retained``
 risk_tier               str        low / medium / high (:func:`churnml.segments.risk_tiers`)
 value_tier              str        low / medium / high, 80/20 over the whole population
-segment                 str        value × risk segment key (:data:`churnml.segments.SEGMENTS`)
+segment                 str        value × risk segment key (:data:`churnml.segments.SEGMENTS`; the
+                                   little-value cells' new customers: ``new_customer``)
 lifecycle_stage         str        new / growing / stable / declining / lapsed
 reasons                 str        up to 3 drivers of the churn risk, ``"; "``-separated
 churn_model_version     str        registry versions of the models used
@@ -215,12 +216,12 @@ def _finish(
     with _timed(timings, "segments"):
         values = value_columns(churn_probability, value_if_retained)
         value = value_tiers(retained_value(values), thresholds)
-        segment = assign_segments(value, risk)
         stage = lifecycle_stages(
             features[TENURE_FEATURE].to_numpy(dtype=float),
             features[TREND_FEATURE].to_numpy(dtype=float) / 100.0,
             features[RECENCY_FEATURE].to_numpy(dtype=float),
         )
+        segment = assign_segments(value, risk, stage)
         n = len(features)
         return pd.DataFrame({
             "customer_id": features["customer_id"].astype(str).to_numpy(),

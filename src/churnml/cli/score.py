@@ -444,7 +444,8 @@ def retention_list_command(
       and what the scores came from (models and run, data fingerprint, code), which evaluate and
       report --list follow even after the scores file is overwritten.
 
-    Segments: high_value_at_risk, loyal_high_value, potential, dormant, fleeing_low_value.
+    Segments: high_value_at_risk, loyal_high_value, potential, new_customer, dormant,
+    fleeing_low_value.
     loyal_high_value ("reward, do not disturb") is left out unless --segment names it
     ([targeting] skip_segments in --config; offers per segment: [segments.actions]).
     """
