@@ -255,6 +255,9 @@ class RetentionSummary(BaseModel):
     contact_costs: dict[str, float] = Field(default_factory=dict, description="Cost of one contact per segment key.")
     success_rate: float
     total_cost: float
+    value_at_risk: float = Field(default=0.0, description=(
+        "Sum of value_at_risk over the contacted customers: what they take with them if nobody calls (the value "
+        "saved is success_rate of it), as `churnml retention-list` shows it."))
     expected_value_saved: float
     expected_net_benefit: float
     roi: Optional[float] = Field(description="Net benefit / cost; null when nothing is spent.")

@@ -336,6 +336,9 @@ def test_retention_list_equals_the_library_on_the_same_scores(client, served_sto
     expected = retention_list(io.read_table(served_store.scores), max_customers=1000, config=Config(), **options)
     assert body["summary"]["selected"] == expected.summary.selected == len(body["customers"])
     assert body["summary"]["total_cost"] == pytest.approx(expected.summary.total_cost)
+    # The CLI's "value at risk, no contact": the API's summary dropped it, so its numbers did not add up to the saving.
+    assert body["summary"]["value_at_risk"] == pytest.approx(expected.summary.value_at_risk) and expected.summary.value_at_risk > 0
+    assert body["summary"]["expected_value_saved"] == pytest.approx(body["summary"]["value_at_risk"] * 0.35)
     assert [c["customer_id"] for c in body["customers"]] == expected.customers["customer_id"].tolist()
     np.testing.assert_allclose([c["expected_benefit"] for c in body["customers"]], expected.customers["expected_benefit"])
 
