@@ -339,6 +339,22 @@ def test_an_empty_list_says_why_naming_the_cheapest_contact() -> None:
     assert retention_list(scores, min_value=10_000).summary.warnings[0].startswith("No customer left to consider")
 
 
+def test_a_budget_short_of_one_contact_lists_no_control_customer_either() -> None:
+    # One cost for all and the best candidate in the control group: a budget of 2 for contacts of 5
+    # gave a list of that one control customer, to compare with no contact; costs per segment gave none.
+    scores = pd.DataFrame({"customer_id": [f"c{i}" for i in range(20)], "as_of": pd.Timestamp("2025-12-01"),
+                           "segment": "potential", "churn_probability": 0.5, "predicted_value": 100.0,
+                           "value_at_risk": [1000.0 - i for i in range(20)], "reasons": ""})
+    full = retention_list(scores, contact_cost=5, holdout=0.5).customers
+    assert full["group"].iloc[0] == "control"
+    assert retention_list(scores, budget=2, contact_cost=5, holdout=0.5).customers.empty
+    mixed = scores.assign(segment=["potential"] * 19 + ["dormant"])  # costs per segment: the walk down the list
+    assert retention_list(mixed, budget=2, holdout=0.5,
+                          config=Config().replace(targeting={"contact_costs": {"dormant": 6.0}})).customers.empty
+    paid = retention_list(scores, budget=5, contact_cost=5, holdout=0.5).customers
+    assert paid["group"].tolist()[:2] == ["control", "contact"] and (paid["group"] == "contact").sum() == 1
+
+
 def test_a_holdout_marks_a_control_group_that_costs_and_saves_nothing() -> None:
     """About the share asked for, the same customers every time (a hash of date and id, not the
     rank), and the totals count the contacted customers only."""

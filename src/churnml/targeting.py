@@ -509,7 +509,11 @@ def _within_budget(costs: np.ndarray, control: np.ndarray, budget: float) -> np.
     if paid.sum() <= budget + 1e-9:  # everyone fits: no walk over a million candidates
         return np.ones(len(costs), dtype=bool)
     if np.ptp(costs) == 0:  # one cost for all: the top of the ranking
-        return np.arange(len(costs)) < int(np.searchsorted(np.cumsum(paid), budget + 1e-9, side="right"))
+        spent = np.cumsum(paid)
+        top = np.arange(len(costs)) < int(np.searchsorted(spent, budget + 1e-9, side="right"))
+        # A control customer comes only where the budget left could have paid its contact, as
+        # below: a budget short of one contact listed the control customers ranked first, and nobody else.
+        return top & (~control | (costs <= budget + 1e-9 - spent))
     fits = np.zeros(len(costs), dtype=bool)
     left = budget + 1e-9
     cheapest = float(costs[~control].min()) if (~control).any() else 0.0
