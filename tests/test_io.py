@@ -94,6 +94,11 @@ def test_id_lists_read_from_spreadsheet_exports(tmp_path: Path) -> None:
     assert io.read_ids(tmp_path / "tabs.csv", ("customer_id", "member_no")) == {"M-1", "M-2"}
     (tmp_path / "one.csv").write_text("customer_id\nx1\n x2 \n")
     assert io.read_ids(tmp_path / "one.csv") == {"x1", "x2"}
+    # A CRM's header: "Customer ID" for customer_id (the list was refused: "has no customer_id column").
+    (tmp_path / "crm.csv").write_text("Customer ID,E-mail\nC0000688,a@b.c\nC0003548,d@e.f\n")
+    assert io.read_ids(tmp_path / "crm.csv") == {"C0000688", "C0003548"}
+    pd.DataFrame({"CustomerId": ["C1"], "Customer": ["Ann"]}).to_excel(tmp_path / "crm.xlsx", index=False)
+    assert io.read_ids(tmp_path / "crm.xlsx") == {"C1"}
     with pytest.raises(DataError, match=r"tabs.csv has no customer_id column \(columns: member_no, channel\)"):
         io.read_ids(tmp_path / "tabs.csv")
     with pytest.raises(DataError, match="one.csv has neither member_no nor client column"):

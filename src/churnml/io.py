@@ -744,9 +744,13 @@ def read_ids(path: str | Path, id_columns: Sequence[str] = ("customer_id",), enc
         else:
             table = read_table(path)
         found = next((name for name in names if name in table.columns), None)
-        if found is None:  # whatever its case, as the data's columns (Snowflake writes CUSTOMER_ID)
-            folded = {str(c).casefold(): c for c in reversed(table.columns)}
-            found = next((folded[name.casefold()] for name in names if name.casefold() in folded), None)
+        if found is None:  # whatever its case, as the data's columns (Snowflake writes CUSTOMER_ID), and
+            # then whatever its spaces and punctuation: CRMs export "Customer ID" or "CustomerId"
+            for fold in (str.casefold, lambda text: re.sub(r"[\W_]+", "", text.casefold())):
+                folded = {fold(str(c)): c for c in reversed(table.columns)}
+                found = next((folded[fold(name)] for name in names if fold(name) in folded), None)
+                if found is not None:
+                    break
         if found is None:
             wanted = names[0] if len(names) == 1 else f"neither {' nor '.join(names)}"
             raise DataError(f"{path} has {'no ' if len(names) == 1 else ''}{wanted} column (columns: "
