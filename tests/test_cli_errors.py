@@ -181,6 +181,18 @@ def test_report_and_list_outputs_never_replace_inputs_or_half_write(tmp_path: Pa
     assert "Left out 1 Loyal high-value customers" in " ".join(result.stdout.split())
 
 
+def test_an_empty_exclusion_list_is_named(tmp_path: Path) -> None:
+    # A do-not-contact export that came out empty kept nobody off the list, without a word.
+    scores = scores_file(tmp_path / "s")
+    (tmp_path / "optout.txt").write_text("")
+    (tmp_path / "optout.csv").write_text("customer_id\n")
+    result, err = run("retention-list", scores, "--out", tmp_path / "list.csv", "--exclude", tmp_path / "optout.txt",
+                      "--exclude", tmp_path / "optout.csv")
+    assert result.exit_code == 0
+    for name in ("optout.txt", "optout.csv"):
+        assert f"{tmp_path / name} lists no customer id: nobody is left out for it." in err
+
+
 def test_a_failed_write_names_the_users_file_not_a_temporary_one(tmp_path: Path) -> None:
     from churnml import io
 

@@ -464,7 +464,12 @@ def retention_list_command(
     table = io.read_table(scores)
     refuse_a_list(scores, table, "pass the scores file `churnml score` wrote.")
     id_columns = ("customer_id", cfg.column_name("customers", "customer_id"))
-    excluded = set().union(*(io.read_ids(path, id_columns, cfg.input.encoding) for path in exclude or []))
+    excluded: set[str] = set()
+    for path in exclude or []:
+        ids = io.read_ids(path, id_columns, cfg.input.encoding)
+        if not ids:  # a do-not-contact export that failed: nobody is kept off the list for it
+            warn(f"--exclude {path} lists no customer id: nobody is left out for it. Check that the export worked.")
+        excluded |= ids
     result = retention_list(
         table,
         budget=budget,
