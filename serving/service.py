@@ -167,6 +167,10 @@ class RetentionListRequest(bentoml.IODescriptor):
     segments: Optional[list[str]] = Field(default=None, description="Only these segments (keys or display names).",
                                           json_schema_extra={"example": ["high_value_at_risk"]})
     min_value: Optional[Number] = Field(default=None, description="Only customers with at least this value at risk (the expected loss, churn_probability x value if retained).", json_schema_extra={"example": 50.0})
+    exclude: Optional[list[CustomerId]] = Field(default=None, description=(
+        "Customer ids never to list (do not contact, opted out, contacted last month), as `--exclude` of "
+        "`churnml retention-list`: an id written another way (leading zeros, case, spaces) still matches; the summary "
+        "counts them (excluded, excluded_loosely, exclude_unmatched)."), json_schema_extra={"example": ["C0000002"]})
 
 
 # -- responses --------------------------------------------------------------------------------
@@ -261,6 +265,9 @@ class RetentionSummary(BaseModel):
     expected_value_saved: float
     expected_net_benefit: float
     roi: Optional[float] = Field(description="Net benefit / cost; null when nothing is spent.")
+    excluded: int = Field(default=0, description="Scored customers left out because `exclude` names them.")
+    excluded_loosely: int = Field(default=0, description="Of those, customers whose id matched only when leading zeros, case and spaces are ignored.")
+    exclude_unmatched: int = Field(default=0, description="Ids of `exclude` that match no scored customer.")
     skipped: dict[str, int] = Field(default_factory=dict, description=(
         "Customers left out by [targeting] skip_segments, per segment key (their suggested action is no retention "
         "contact); empty when `segments` names the segments."), json_schema_extra={"example": {"loyal_high_value": 1564}})

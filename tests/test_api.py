@@ -354,6 +354,17 @@ def test_retention_list_says_when_the_budget_pays_for_no_contact(client, served_
     assert client.post("/retention_list", json={"budget": 200.0}, headers=AUTH).json()["warnings"] == []
 
 
+def test_retention_list_keeps_excluded_customers_off(client) -> None:
+    # Opted-out customers could be kept off a list only by the CLI's --exclude: the API listed them.
+    full = client.post("/retention_list", json={"budget": 200.0}, headers=AUTH).json()
+    first, second = full["customers"][0]["customer_id"], full["customers"][1]["customer_id"]
+    body = client.post("/retention_list", json={"budget": 200.0, "exclude": [first, second.lower(), "ghost"]},
+                       headers=AUTH).json()
+    listed = [c["customer_id"] for c in body["customers"]]
+    assert first not in listed and second not in listed and listed[0] == full["customers"][2]["customer_id"]
+    assert (body["summary"]["excluded"], body["summary"]["excluded_loosely"], body["summary"]["exclude_unmatched"]) == (2, 1, 1)
+
+
 def test_model_info(client) -> None:
     info = client.get("/model", headers=AUTH).json()
     assert info["alias"] == "champion" and info["trained_as_of"] == "2025-09-01" and info["grade"] == "B"

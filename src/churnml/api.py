@@ -845,8 +845,10 @@ class ScoringService:
         success_rate: float | None = None,
         segments: Sequence[str] | None = None,
         min_value: float | None = None,
+        exclude: Sequence[str] | None = None,
     ) -> dict[str, Any]:
-        """The retention list over the loaded scores, as ``churnml retention-list`` builds it.
+        """The retention list over the loaded scores, as ``churnml retention-list`` builds it
+        (``exclude``: ids never to list, as its ``--exclude``).
 
         At most ``[serving] max_customer_ids`` customers come back: without ``max_customers`` that
         limit applies (the summary then says ``limited_by: max_customers`` when it cut the list);
@@ -874,6 +876,7 @@ class ScoringService:
             segments=list(segments) if segments else None,
             min_value=min_value,
             config=self.config,
+            exclude=[i.strip() for i in exclude or () if i.strip()],
         )
         customers = result.customers.to_dict("records")
         for row in customers:
