@@ -181,6 +181,24 @@ def test_report_and_list_outputs_never_replace_inputs_or_half_write(tmp_path: Pa
     assert "Left out 1 Loyal high-value customers" in " ".join(result.stdout.split())
 
 
+def test_an_excel_list_carries_its_summary_in_sheets_after_the_list(tmp_path: Path) -> None:
+    # The workbook showed whom to call, but what the list costs and saves was only in the .json beside it.
+    from churnml import io
+
+    scores = scores_file(tmp_path / "s")
+    result, _ = run("retention-list", scores, "--out", tmp_path / "list.xlsx", "--budget", "12")
+    assert result.exit_code == 0
+    summary = json.loads((tmp_path / "list.xlsx.json").read_text())
+    sheets = pd.read_excel(tmp_path / "list.xlsx", sheet_name=None)
+    assert list(sheets) == ["churnml", "summary", "by segment"]
+    lines = dict(zip(sheets["summary"]["what"], sheets["summary"]["value"]))
+    assert float(lines["total contact cost"]) == summary["total_cost"] == 10.0
+    assert float(lines["budget"]) == 12.0 and int(lines["selected"]) == summary["selected"] == 2
+    assert float(lines["expected value saved (next 90 days)"]) == pytest.approx(summary["expected_value_saved"], abs=0.005)
+    assert sheets["by segment"]["customers"].sum() == 2
+    assert len(io.read_table(tmp_path / "list.xlsx")) == 2  # evaluate and report --list read the list sheet
+
+
 def test_an_empty_exclusion_list_is_named(tmp_path: Path) -> None:
     # A do-not-contact export that came out empty kept nobody off the list, without a word.
     scores = scores_file(tmp_path / "s")

@@ -25,7 +25,7 @@ import subprocess
 import tempfile
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import duckdb
 import pandas as pd
@@ -577,7 +577,8 @@ def format_for(path: Path, fmt: str | None, default: str = "parquet", formats: S
     return suffix.lstrip(".") or check_format(default, formats)
 
 
-def write_table(frame: pd.DataFrame, path: str | Path, fmt: str | None = None, spreadsheet: bool = False) -> Path:
+def write_table(frame: pd.DataFrame, path: str | Path, fmt: str | None = None, spreadsheet: bool = False,
+                sheets: Mapping[str, pd.DataFrame] | None = None) -> Path:
     """Write a DataFrame as Parquet, CSV or an Excel workbook (``xlsx``, for lists), atomically.
 
     Parameters
@@ -589,6 +590,9 @@ def write_table(frame: pd.DataFrame, path: str | Path, fmt: str | None = None, s
     spreadsheet : bool
         A CSV for people (a retention list): UTF-8 with a byte-order mark, without which Excel
         reads UTF-8 as the Windows code page ("RÃ¼ckruf" for "Rückruf", "â‚¬" for "€").
+    sheets : mapping, optional
+        Further sheets of an Excel workbook, after ``frame``'s (a list's summary and its breakdown
+        by segment); readers of a workbook read its first sheet only. Ignored by other formats.
 
     Returns
     -------
@@ -607,6 +611,9 @@ def write_table(frame: pd.DataFrame, path: str | Path, fmt: str | None = None, s
             with pd.ExcelWriter(tmp, engine="openpyxl") as book:
                 frame.to_excel(book, index=False, sheet_name="churnml")
                 _format_sheet(book.sheets["churnml"], frame)
+                for name, extra in (sheets or {}).items():
+                    extra.to_excel(book, index=False, sheet_name=name)
+                    _format_sheet(book.sheets[name], extra)
         else:
             frame.to_parquet(tmp, index=False)
     return path

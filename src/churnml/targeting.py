@@ -570,6 +570,49 @@ def segment_costs(config: Config, contact_cost: float | None = None) -> dict[str
     return costs
 
 
+def summary_sheets(summary: RetentionSummary, names: dict[str, str], horizon_days: int) -> dict[str, pd.DataFrame]:
+    """A list's summary as the sheets of its Excel workbook, after the list: ``summary`` (what was
+    asked, the counts, the money and ``warnings``, one line each, as `churnml retention-list`
+    prints them) and ``by segment``. The summary used to be only in the .json beside the workbook,
+    which a marketer does not open: the workbook showed whom to call but not what it costs.
+
+    Example
+    -------
+    >>> empty = retention_list(pd.DataFrame({"customer_id": ["a"], "segment": ["dormant"], "churn_probability": [0.5],
+    ...     "predicted_value": [10.0], "value_at_risk": [10.0], "reasons": [""]}), budget=1)
+    >>> sheets = summary_sheets(empty.summary, segment_names(), 90)
+    >>> sheets["summary"].iloc[[0, -1]].values.tolist()
+    [['budget', 1.0], ['warning', 'Nobody would pay off: a contact pays off only when value_at_risk × success_rate exceeds its contact cost. Lower the contact cost, raise the success rate, or widen the segments.']]
+    """
+    def money(value: float) -> float:
+        return round(float(value), 2)
+
+    rows: list[tuple[str, object]] = [
+        ("budget", "no limit" if summary.budget is None else money(summary.budget)),
+        ("max customers", "no limit" if summary.max_customers is None else summary.max_customers),
+        ("segments", ", ".join(names.get(k, k) for k in summary.segments) or "all but those left out below"),
+        *([("minimum value at risk", money(summary.min_value))] if summary.min_value is not None else []),
+        *[(f"left out: {names.get(key, key)} (action is no retention contact)", n) for key, n in summary.skipped.items()],
+        *([("left out: on an exclusion list", summary.excluded)] if summary.excluded else []),
+        ("customers considered", summary.scored),
+        ("with a positive expected benefit", summary.candidates),
+        ("selected", summary.selected),
+        *([(f"control group, not to contact ({summary.holdout:.0%})", summary.control)] if summary.holdout > 0 else []),
+        ("limited by", summary.limited_by),
+        ("total contact cost", money(summary.total_cost)),
+        (f"value at risk, no contact (next {horizon_days} days)", money(summary.value_at_risk)),
+        (f"expected value saved (next {horizon_days} days)", money(summary.expected_value_saved)),
+        ("expected net benefit", money(summary.expected_net_benefit)),
+        ("expected ROI", "–" if summary.roi is None else f"{summary.roi:.1%}"),
+        ("contact cost", contact_cost_text(summary.contact_cost, summary.contact_costs, names)),
+        ("success rate", summary.success_rate),
+        *[("warning", text) for text in summary.warnings],
+    ]
+    by_segment = summary.by_segment.drop(columns="segment").rename(columns={"name": "segment"})
+    by_segment = by_segment.round({"total_cost": 2, "expected_value_saved": 2, "expected_net_benefit": 2})
+    return {"summary": pd.DataFrame(rows, columns=["what", "value"]), "by segment": by_segment}
+
+
 def contact_cost_text(default: float, costs: dict[str, float], names: dict[str, str]) -> str:
     """``5`` or ``5 (High-value at risk 40, Fleeing low-value 0.5)``: the segments that cost otherwise.
 

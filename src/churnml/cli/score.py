@@ -436,7 +436,8 @@ def retention_list_command(
       (contact / control) after customer_id, control rows costing 0 with the action "Do not
       contact". CSV unless OUT ends in .xlsx or .parquet or --format says so; a CSV is UTF-8
       with a byte-order mark, so that spreadsheets show accents and € right; an Excel workbook
-      opens in columns in any locale, where a comma CSV may not;
+      opens in columns in any locale, where a comma CSV may not, and holds the summary and the
+      breakdown by segment in two sheets after the list;
       money in the currency of your amounts, over the horizon (90 days by default);
     - OUT.json: the summary printed below (customers selected, total cost, expected value saved,
       ROI, breakdown by segment; with --holdout the control group is in none of the costs and
@@ -483,7 +484,11 @@ def retention_list_command(
         holdout=holdout,
     )
     horizon = scores_horizon(scores, cfg.problem.horizon_days)
-    written = io.write_table(result.customers, out, fmt, spreadsheet=True)
+    from churnml.segments import segment_names
+    from churnml.targeting import summary_sheets
+
+    written = io.write_table(result.customers, out, fmt, spreadsheet=True,
+                             sheets=summary_sheets(result.summary, segment_names(cfg), horizon) if fmt == "xlsx" else None)
     dates = pd.to_datetime(table["as_of"]).dt.strftime("%Y-%m-%d").unique() if "as_of" in table.columns else []
     provenance = scores_provenance(scores)
     summary_path = io.write_json({"scores": str(scores), "as_of": dates[0] if len(dates) == 1 else None, "horizon_days": horizon,
