@@ -40,6 +40,19 @@ def test_demo_runs_the_whole_pipeline(tmp_path: Path, monkeypatch: pytest.Monkey
         assert f"out/report_{kind}.html" in text
 
 
+def test_demo_names_the_tracking_store_it_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # With MLFLOW_TRACKING_URI set, the panel still sent the user to mlruns/, where nothing was.
+    monkeypatch.chdir(tmp_path)
+    store = f"sqlite:///{tmp_path / 'elsewhere' / 'mlflow.db'}"
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    result = CliRunner().invoke(get_app(), ["demo", "--customers", "1000", "--trials", "1", "--out", "out"])
+    assert result.exit_code == 0, result.output + str(result.exception)
+    text = "".join(result.output.replace("│", " ").split())  # the panel may break a long path anywhere
+    assert f"mlflowui--backend-store-uri{store}" in text and "mlruns/" not in text
+    assert (tmp_path / "elsewhere" / "mlflow.db").is_file() and not (tmp_path / "mlruns").exists()
+
+
 def test_demo_refuses_a_sample_too_small_to_train(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(get_app(), ["demo", "--customers", "50"])

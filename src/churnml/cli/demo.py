@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +12,7 @@ from rich.panel import Panel
 from rich.rule import Rule
 
 from churnml.cli import _next_steps, command, console
-from churnml.errors import ConfigError
+from churnml.errors import ConfigError, without_credentials
 
 DEMO_END = "2025-12-31"
 """Last day of the generated history; the demo scores as of the day after."""
@@ -40,6 +41,9 @@ def demo_command(
     from churnml.cli.train import train_command
     from churnml.cli.validate import validate_command
 
+    # Where the runs go: ./mlruns unless MLFLOW_TRACKING_URI says otherwise (the panel named mlruns/
+    # and its database whatever the variable said). Read now: training sets the variable to the store it used.
+    store = os.environ.get("MLFLOW_TRACKING_URI")
     if customers < 300:
         raise ConfigError(f"--customers must be at least 300 for a model worth training, got {customers}.")
     data = out / "data"
@@ -71,6 +75,8 @@ def demo_command(
 
     churn = result.churn_metrics["model"]
     value = result.value_metrics["model"]
+    shown = without_credentials(store) if store else "sqlite:///mlruns/mlflow.db"
+    look = f"mlflow ui --backend-store-uri {shown}" if shown.startswith("sqlite:") else shown
     console.print(
         Panel.fit(
             "\n".join(
@@ -91,10 +97,10 @@ def demo_command(
                         (str(reports["scores"]), "the scores: segments, drift"),
                         (str(reports["list"]), "the list: cost, value saved"),
                         ("snapshots/", "snapshot for `churnml serve`"),
-                        ("mlruns/", "MLflow runs and registered models"),
+                        (shown if store else "mlruns/", "MLflow runs and registered models"),
                     ]),
                     "",
-                    "Look at the runs:  mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db",
+                    f"Look at the runs:  {look}",
                     "Serve the API:     churnml serve",
                     "(churnml and mlflow are in .venv/bin: `source .venv/bin/activate` first)",
                 ]
