@@ -33,6 +33,17 @@ def test_env_uri_wins_and_store_dir_follows_it(store):
     assert tracking.store_dir() == (store / "store").resolve()
 
 
+def test_a_relative_sqlite_uri_is_made_absolute(tmp_path, monkeypatch):
+    # `churnml serve` hands the URI to a server that runs in serving/: relative, it named another
+    # file there (the demo prints MLFLOW_TRACKING_URI=sqlite:///demo_out/mlruns/mlflow.db churnml serve).
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///demo_out/mlruns/mlflow.db")
+    assert tracking.tracking_uri() == f"sqlite:///{tmp_path.resolve() / 'demo_out' / 'mlruns' / 'mlflow.db'}"
+    assert tracking.store_dir() == (tmp_path / "demo_out" / "mlruns").resolve()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://tracking.example:5000")
+    assert tracking.tracking_uri() == "http://tracking.example:5000"
+
+
 def test_import_has_no_side_effects(tmp_path):
     code = "import churnml.tracking, churnml.train, churnml.tuning, churnml.plots"
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True, env={"PATH": "/usr/bin:/bin"})

@@ -66,8 +66,18 @@ KEY_METRICS = ("churn_model_roc_auc", "churn_model_ece", "churn_model_emp", "val
 
 
 def tracking_uri() -> str:
-    """``MLFLOW_TRACKING_URI`` if set, else ``sqlite:///<absolute cwd>/mlruns/mlflow.db``."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd().resolve() / 'mlruns' / 'mlflow.db'}"
+    """``MLFLOW_TRACKING_URI`` if set, else ``sqlite:///<absolute cwd>/mlruns/mlflow.db``.
+
+    A relative SQLite path (``sqlite:///demo_out/mlruns/mlflow.db``) is made absolute from the
+    working directory: ``churnml serve`` hands the URI to a server that runs in ``serving/``.
+    """
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if not uri:
+        return f"sqlite:///{Path.cwd().resolve() / 'mlruns' / 'mlflow.db'}"
+    database = _sqlite_database(uri)
+    if database is not None and not database.is_absolute() and str(database) != ":memory:":
+        return f"sqlite:///{Path.cwd().resolve() / database}"
+    return uri
 
 
 def _sqlite_database(uri: str) -> Path | None:
