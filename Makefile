@@ -10,7 +10,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: demo test setup java browser clean help
 
 help:
-	@echo "make demo   - set up, then run the whole pipeline on a generated sample (see demo_out/)"
+	@echo "make demo   - set up, then run the whole pipeline on a generated sample (everything in demo_out/, its MLflow store too)"
 	@echo "make test   - set up (Python deps, Java for Spark, Chromium for report screenshots), then run the tests"
 
 setup: $(STAMP)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
@@ -12,7 +12,7 @@ from rich.panel import Panel
 from rich.rule import Rule
 
 from churnml.cli import _next_steps, command, console
-from churnml.errors import ConfigError, without_credentials
+from churnml.errors import ConfigError
 
 DEMO_END = "2025-12-31"
 """Last day of the generated history; the demo scores as of the day after."""
@@ -30,9 +30,11 @@ def demo_command(
 
     Writes OUT/data/ (the sample), OUT/quarantine/ (set-aside rows, if any), OUT/scores.parquet (+ .json sidecar),
     OUT/retention_list.csv (+ .json summary), the HTML reports OUT/report_run.html, OUT/report_scores.html
-    and OUT/report_list.html (open in any browser) and snapshots/features_YYYY-MM-DD.parquet for the HTTP
-    service; tracks the training run and registers the models in MLflow (MLFLOW_TRACKING_URI, else
-    ./mlruns). Ends with the grades, segment counts, the top of the list and every path written.
+    and OUT/report_list.html (open in any browser) and OUT/snapshots/features_YYYY-MM-DD.parquet for the HTTP
+    service; tracks the training run and registers the models in an MLflow store of its own, OUT/mlruns.
+    Everything stays under OUT: ./mlruns, ./snapshots and the store MLFLOW_TRACKING_URI names are not
+    touched, so the demo can run beside production. Ends with the grades of the run it trained, whether
+    its models became champion, segment counts, the top of the list and every path written.
     """
     # Imported here so that `churnml --help` lists commands in workflow order (see COMMAND_MODULES).
     from churnml.cli.generate import generate_command
@@ -41,18 +43,23 @@ def demo_command(
     from churnml.cli.train import train_command
     from churnml.cli.validate import validate_command
 
-    # Where the runs go: ./mlruns unless MLFLOW_TRACKING_URI says otherwise (the panel named mlruns/
-    # and its database whatever the variable said). Read now: training sets the variable to the store it used.
-    store = os.environ.get("MLFLOW_TRACKING_URI")
     if customers < 300:
         raise ConfigError(f"--customers must be at least 300 for a model worth training, got {customers}.")
     data = out / "data"
     scores = out / "scores.parquet"
     retention = out / "retention_list.csv"
     reports = {kind: out / f"report_{kind}.html" for kind in ("run", "scores", "list")}
+    snapshots = out / "snapshots"
+    store = f"sqlite:///{out / 'mlruns' / 'mlflow.db'}"
     as_of = (pd.Timestamp(DEMO_END) + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
 
     _next_steps.append(False)  # each step runs the next one itself
+    # The demo's own store: run in a production folder (or with MLFLOW_TRACKING_URI exported for
+    # production), it registered its models beside the real ones, compared them with the real
+    # champion and overwrote the real snapshot of its as-of date, which `churnml serve` then served.
+    # The absolute path: the steps resolve the store once each, all from this working directory.
+    previous_uri = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{(out / 'mlruns' / 'mlflow.db').resolve()}"
     try:
         console.print(Rule(f"1/6  Generate {customers:,} customers"))
         generate_command(out=data, customers=customers, seed=seed, end=DEMO_END)
@@ -61,7 +68,7 @@ def demo_command(
         console.print(Rule(f"3/6  Train as of {as_of} ({trials} trials per model)"))
         result = train_command(data=data, as_of=as_of, trials=trials, seed=seed)
         console.print(Rule("4/6  Score"))
-        score_command(data=data, as_of=as_of, out=scores)
+        score_command(data=data, as_of=as_of, out=scores, snapshot_dir=snapshots)
         console.print(Rule(f"5/6  Retention list (budget {budget:,.0f})"))
         retention_list_command(scores=scores, out=retention, budget=budget)
         console.print(Rule("6/6  Reports"))
@@ -70,18 +77,25 @@ def demo_command(
         report_command(out=reports["list"], list_file=retention)
     finally:
         _next_steps.pop()
+        if previous_uri is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = previous_uri
 
+    from churnml.io import read_json
     from churnml.metrics import GRADE_LEGEND
 
     churn = result.churn_metrics["model"]
     value = result.value_metrics["model"]
-    shown = without_credentials(store) if store else "sqlite:///mlruns/mlflow.db"
-    look = f"mlflow ui --backend-store-uri {shown}" if shown.startswith("sqlite:") else shown
+    used = read_json(scores.with_name(scores.name + ".json"))["models"]
     console.print(
         Panel.fit(
             "\n".join(
                 [
-                    f"Grades: churn {result.grades['churn']}, value {result.grades['value']}, overall {result.grades['overall']} "
+                    f"Trained run {result.run_id} (churnml-churn v{result.churn_version}, churnml-value v{result.value_version}): "
+                    f"{result.promotion_reason}.",
+                    *_scored_with(result, used),
+                    f"Grades of that run: churn {result.grades['churn']}, value {result.grades['value']}, overall {result.grades['overall']} "
                     f"({GRADE_LEGEND}).",
                     f"Churn model on the test cutoff: ROC AUC {churn['roc_auc']:.3f}, PR AUC {churn['pr_auc']:.3f}, "
                     f"ECE {churn['ece']:.3f}, lift@10% {churn['lift_at_10']:.2f}.",
@@ -96,12 +110,12 @@ def demo_command(
                         (str(reports["run"]), "the run: model vs baselines"),
                         (str(reports["scores"]), "the scores: segments, drift"),
                         (str(reports["list"]), "the list: cost, value saved"),
-                        ("snapshots/", "snapshot for `churnml serve`"),
-                        (shown if store else "mlruns/", "MLflow runs and registered models"),
+                        (f"{snapshots}/", "snapshot for `churnml serve`"),
+                        (f"{out / 'mlruns'}/", "MLflow runs and registered models (the demo's own)"),
                     ]),
                     "",
-                    f"Look at the runs:  {look}",
-                    "Serve the API:     churnml serve",
+                    f"Look at the runs:  mlflow ui --backend-store-uri {store}",
+                    f"Serve the API:     MLFLOW_TRACKING_URI={store} churnml serve --snapshots {snapshots}",
                     "(churnml and mlflow are in .venv/bin: `source .venv/bin/activate` first)",
                 ]
             ),
@@ -115,3 +129,14 @@ def _file_lines(files: list[tuple[str, str]]) -> list[str]:
     """``path   what it is`` lines, the descriptions lined up."""
     width = max(len(path) for path, _ in files)
     return [f"  {path:<{width}}  {what}" for path, what in files]
+
+
+def _scored_with(result: Any, used: dict[str, Any]) -> list[str]:
+    """What the scores, the list and their reports came from, when not the models the demo trained: a
+    demo run again in the same folder after an upgrade may not beat the champion its last run left,
+    and its summary graded the new run while everything after training came from the old one."""
+    if (used.get("churn_model_version"), used.get("value_model_version")) == (result.churn_version, result.value_version):
+        return []
+    return [f"The scores, the list and their reports come from the champion, churnml-churn v{used.get('churn_model_version')} "
+            f"and churnml-value v{used.get('value_model_version')} (run {used.get('run_id')}, grade {used.get('grade')}), "
+            "not from this run. `churnml promote` moves the champion by hand; a new --out starts afresh."]
