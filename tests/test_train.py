@@ -215,15 +215,63 @@ def test_first_model_is_champion_and_loads_with_metadata(first, dataset):
     assert {"champion", "challenger"} <= set(tracking._client().get_registered_model(tracking.CHURN_MODEL_NAME).aliases)
 
 
-def test_same_seed_resumes_the_finished_study_and_reproduces_metrics_then_gate_promotes(first, dataset):
+def test_an_identical_retrain_is_logged_but_neither_registered_nor_promoted(first, dataset):
+    # A monthly job rerun on data that had not changed registered a copy of the champion as v2 and
+    # promoted it (a tie passes the gate).
     again = train_module.train(dataset, AS_OF, Config(), **FAST)
     assert all(r.trials_run_now == 0 for r in again.tuning.values())  # study resumed, nothing left to do
     assert same(again.churn_metrics, first.churn_metrics) and same(again.value_metrics, first.value_metrics)
-    assert again.promoted and not again.first_model and (again.churn_version, again.value_version) == ("2", "2")
+    assert not again.registered and not again.promoted and (again.churn_version, again.value_version) == ("1", "1")
+    assert again.promotion_reason.startswith("identical to the run that registered these versions (same data fingerprint")
+    client = tracking._client()
+    assert [str(v.version) for v in client.search_model_versions(f"name = '{tracking.CHURN_MODEL_NAME}'")] == ["1"]
+    assert tracking.champion_versions() == ("1", "1")
+    tags = client.get_run(again.run_id).data.tags
+    assert tags["churnml.identical_to"] == "churnml-churn v1, churnml-value v1" and tags["churnml.promoted"] == "False"
+    assert tracking.load_run_metadata(again.run_id)["data_fingerprint"] == dataset.fingerprint  # its report can be drawn
+    result = CliRunner().invoke(get_app(), ["report", "--run-id", again.run_id, "--out", str(Path.cwd() / "again.html")])
+    assert result.exit_code == 0, result.output
+
+
+def test_a_changed_config_registers_and_the_gate_promotes_a_tie(first, dataset):
+    # Another input, the config (the same study, so the same models): a new version, which the gate judges.
+    again = train_module.train(dataset, AS_OF, Config().replace(monitoring={"psi_threshold": 0.25}), **FAST)
+    assert all(r.trials_run_now == 0 for r in again.tuning.values())
+    assert same(again.churn_metrics, first.churn_metrics) and same(again.value_metrics, first.value_metrics)
+    assert again.registered and again.promoted and not again.first_model
+    assert (again.churn_version, again.value_version) == ("2", "2")
     # the gate names the metric it compares, which is logged under that name in the run
     gini = tracking._client().get_run(again.run_id).data.metrics["value_if_retained_normalized_gini"]
     assert f"value_if_retained_normalized_gini {gini:.4f} >= " in again.promotion_reason
     assert tracking.champion_version(tracking.CHURN_MODEL_NAME) == "2"
+
+
+def test_the_inputs_digest_changes_with_the_data_the_as_of_date_the_config_and_the_code(monkeypatch):
+    from churnml import io
+
+    base = ("f" * 64, pd.Timestamp(AS_OF), Config(), 1, 150)
+    digest = train_module.inputs_digest(*base)
+    assert digest == train_module.inputs_digest(*base)
+    assert digest != train_module.inputs_digest("e" * 64, *base[1:])
+    assert digest != train_module.inputs_digest(base[0], pd.Timestamp("2025-11-01"), *base[2:])
+    assert digest != train_module.inputs_digest(*base[:2], Config().replace(training={"seed": 8}), *base[3:])
+    assert digest != train_module.inputs_digest(*base[:3], 2, 150)
+    monkeypatch.setattr(io, "code_digest", lambda: "another churnml")
+    assert digest != train_module.inputs_digest(*base)
+
+
+def test_the_code_digest_is_the_package_source_uncommitted_changes_included(tmp_path):
+    import shutil
+
+    import churnml
+    from churnml import io
+
+    copy = tmp_path / "churnml"
+    shutil.copytree(Path(churnml.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert io.code_digest(copy) == io.code_digest()
+    with (copy / "features.py").open("a") as source:
+        source.write("\n# a local edit: same commit, same version, other code\n")
+    assert io.code_digest(copy) != io.code_digest()
 
 
 def test_gate_keeps_a_better_champion(first, dataset):

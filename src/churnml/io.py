@@ -435,6 +435,19 @@ def code_version() -> dict[str, Any]:
     return {"churnml": __version__, **git_state(Path(__file__).resolve().parent)}
 
 
+def code_digest(package: Path | None = None) -> str:
+    """sha256 of churnml's own source files (``*.py`` under the package, by relative path): what
+    the code *is*, where :func:`code_version` says what it is called. A checkout with changes
+    (``git_dirty``) keeps its commit, and an installed wheel its version, while the code differs."""
+    import hashlib
+
+    package = Path(package) if package is not None else Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def git_state(package: Path) -> dict[str, Any]:
     """``git_commit`` and ``git_dirty`` (tracked files under ``package`` changed since it) when
     git tracks ``package``'s ``__init__.py``; else nothing (no git, or not a checkout of it: a

@@ -269,8 +269,12 @@ class TrainingRun:
         value_model: Any,
         input_example: pd.DataFrame,
         metadata: Mapping[str, Any],
+        inputs: str | None = None,
     ) -> tuple[str, str]:
         """Log both models with signature and input example, register them, tag ``challenger``.
+
+        ``inputs`` (:func:`churnml.train.inputs_digest`) tags the new versions as :data:`INPUTS_TAG`,
+        for :func:`identical_versions` to find.
 
         Returns
         -------
@@ -298,9 +302,36 @@ class TrainingRun:
                 )
             version = str(info.registered_model_version)
             self.client.set_model_version_tag(name, version, "churnml.run_id", self.run_id)
+            if inputs:
+                self.client.set_model_version_tag(name, version, INPUTS_TAG, inputs)
             self.client.set_registered_model_alias(name, CHALLENGER, version)
             versions.append(version)
         return versions[0], versions[1]
+
+
+INPUTS_TAG = "churnml.inputs"
+"""Tag of a training run and of the versions it registered: the digest of everything that decides
+the models (data fingerprint, as-of date, config, code, seed; :func:`churnml.train.inputs_digest`)."""
+
+
+def identical_versions(inputs: str) -> tuple[str, str] | None:
+    """The newest churn and value versions one run registered from these ``inputs``, or None.
+
+    Versions registered before the tag existed carry none, and are never found."""
+    client = _client()
+    found: dict[str, dict[str, str]] = {}
+    for name in MODEL_NAMES:
+        try:
+            versions = client.search_model_versions(f"name = '{name}'")
+        except MlflowException as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise
+        found[name] = {v.run_id: str(v.version) for v in sorted(versions, key=lambda v: int(v.version))
+                       if (v.tags or {}).get(INPUTS_TAG) == inputs}
+    pairs = [(churn, found[VALUE_MODEL_NAME][run]) for run, churn in found[CHURN_MODEL_NAME].items()
+             if run in found[VALUE_MODEL_NAME]]
+    return max(pairs, key=lambda pair: int(pair[0])) if pairs else None
 
 
 def _signature_frame(frame: pd.DataFrame) -> pd.DataFrame:

@@ -10,7 +10,8 @@
 4. The final models are refitted on train + validation with the tuned parameters; the churn
    calibrator stays the one fitted on validation (see :mod:`churnml.models`).
 5. Everything is evaluated once on the test cutoff, graded (:func:`churnml.metrics.grade`), logged.
-6. Both models are registered; the new versions get ``challenger``.
+6. Both models are registered; the new versions get ``challenger``. Not when registered versions
+   came from the same inputs (:func:`inputs_digest`): the run is logged, nothing is registered.
 7. Promotion gate: the new pair becomes ``champion`` when it is at least as good as the current
    champions *on this run's test data* — churn ROC AUC, and normalized Gini of the value model on
    the retained test customers. The first pair becomes champion. A champion that cannot score this
@@ -98,6 +99,9 @@ class TrainingResult:
     """Customers at the test cutoff, which every test metric and the grade are measured on."""
     test_churners: int = 0
     """Of :attr:`test_customers`, those who churned."""
+    registered: bool = True
+    """False when an earlier run had the same inputs (:func:`inputs_digest`): :attr:`churn_version`
+    and :attr:`value_version` are then the versions that run registered."""
 
 
 LINEAR_BASELINE_ROWS = 100_000
@@ -615,28 +619,45 @@ def train_on(
             # The cutoff(s) whose retained customers' value the factor matches: a year before as_of, else the test cutoff.
             "value_level_fitted_on": value_level_cutoffs,
         }
-        churn_version, value_version = run.log_models(churn_model, value_model, X["test"].head(5), metadata)
+        inputs = inputs_digest(fingerprint, as_of, effective, n_jobs, n_estimators)
+        run.set_tags({tracking.INPUTS_TAG: inputs})
         # One promotion at a time, judged against the champion as it is now: another train (or a
         # `churnml promote`) may have changed it while this one tuned, and was overwritten by a
-        # model worse than it. Both aliases move together, or neither (signals wait).
+        # model worse than it. Both aliases move together, or neither (signals wait). Registered
+        # under the same lock, so that two identical trains at once register one pair, not two.
         with tracking.promotion_lock():
-            if tracking.champion_versions() != tuple(c[1] if c else None for c in champions):
-                champions = _load_champions()
-            # A champion an earlier churnml trained may use a customers column validation now leaves out as empty.
-            needed = [name for c in champions if c is not None for name in c[0].feature_names_]
-            champion, unavailable = _champion_metrics(with_empty_attributes(X["test"], needed, data_summary), churned["test"],
-                                                      value["test"], champions)
-            if champions[0] is not None and problem is not None and not unavailable:
-                unavailable = _other_problem(problem)
-            newer = tracking.champion_as_of()
-            if newer is not None and newer > as_of:
-                # A backfill: the champion has seen data this run's test period cannot judge it on.
-                unavailable = (f"the champion was trained as of {newer:%Y-%m-%d}, on newer data than this run "
-                               f"({as_of:%Y-%m-%d})")
-            refused = "; ".join(filter(None, [_chance_level(churn_metrics, value_metrics, intervals), leak_text(leaks)]))
-            promoted, reason = _gate(gate_new, champion, unavailable, refused)
-            if promoted:
-                tracking.set_champions(churn_version, value_version)
+            same = tracking.identical_versions(inputs)
+            if same is not None:
+                # The same data, as-of date, config, code and seed make the same models (README,
+                # *Models*): a scheduled retrain on data that had not changed registered a copy of
+                # the champion, and promoted it (a tie passes the gate). The run stays, as the
+                # record that the job ran and what it measured; the registry stays as it was.
+                run.log_dict(dict(metadata), tracking.METADATA_FILE)
+                churn_version, value_version = same
+                run.set_tags({"churnml.identical_to": f"{tracking.CHURN_MODEL_NAME} v{churn_version}, "
+                                                      f"{tracking.VALUE_MODEL_NAME} v{value_version}"})
+                champion, promoted, unavailable = {}, False, None
+                reason = ("identical to the run that registered these versions (same data fingerprint, as-of date, "
+                          "config, seed and code): not registered again, and the champion is unchanged")
+            else:
+                churn_version, value_version = run.log_models(churn_model, value_model, X["test"].head(5), metadata, inputs)
+                if tracking.champion_versions() != tuple(c[1] if c else None for c in champions):
+                    champions = _load_champions()
+                # A champion an earlier churnml trained may use a customers column validation now leaves out as empty.
+                needed = [name for c in champions if c is not None for name in c[0].feature_names_]
+                champion, unavailable = _champion_metrics(with_empty_attributes(X["test"], needed, data_summary), churned["test"],
+                                                          value["test"], champions)
+                if champions[0] is not None and problem is not None and not unavailable:
+                    unavailable = _other_problem(problem)
+                newer = tracking.champion_as_of()
+                if newer is not None and newer > as_of:
+                    # A backfill: the champion has seen data this run's test period cannot judge it on.
+                    unavailable = (f"the champion was trained as of {newer:%Y-%m-%d}, on newer data than this run "
+                                   f"({as_of:%Y-%m-%d})")
+                refused = "; ".join(filter(None, [_chance_level(churn_metrics, value_metrics, intervals), leak_text(leaks)]))
+                promoted, reason = _gate(gate_new, champion, unavailable, refused)
+                if promoted:
+                    tracking.set_champions(churn_version, value_version)
         run.log_metrics({f"champion_{k}": v for k, v in champion.items()}, prefix="gate_")
         run.set_tags({"churnml.promoted": promoted, "churnml.promotion_reason": reason})
         run_id = run.run_id
@@ -655,6 +676,7 @@ def train_on(
         tuning=results,
         seconds=time.perf_counter() - started,
         first_model=promoted and not champion and not unavailable,
+        registered=same is None,
         left_out=left_out,
         intervals=intervals,
         best_baselines={"churn": best_churn_name, "value": best_value_name},
@@ -665,6 +687,23 @@ def train_on(
         test_customers=len(churned["test"]),
         test_churners=int(churned["test"].sum()),
     )
+
+
+def inputs_digest(fingerprint: str, as_of: pd.Timestamp, config: Config, n_jobs: int, n_estimators: int) -> str:
+    """What decides the models of a run, as one sha256: the data's fingerprint, the as-of date, the
+    whole config as the run applied it (``--trials``, ``--seed`` and ``--timeout`` included), the
+    code (:func:`churnml.io.code_digest`: the source itself, so uncommitted changes count) and the
+    LightGBM threads and tree cap. A run with the digest of registered versions is not registered
+    again (:func:`churnml.tracking.identical_versions`)."""
+    import hashlib
+    import json
+
+    from churnml.io import code_digest
+
+    inputs = {"data_fingerprint": fingerprint, "as_of": f"{pd.Timestamp(as_of):%Y-%m-%d}",
+              "config": dataclasses.asdict(config), "code": code_digest(), "lightgbm_threads": int(n_jobs),
+              "n_estimators": int(n_estimators)}
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def without_identifiers(training_set: TrainingSet, max_levels: int) -> tuple[TrainingSet, dict[str, int]]:
