@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from churnml import monitoring
 from churnml.cli import get_app
 from churnml.config import Config
+from churnml.features import FeatureSpec
 from churnml.labels import build_scoring_frame
 
 runner = CliRunner()
@@ -56,6 +57,11 @@ def _frame(rng: np.random.Generator, n: int, shift: float = 0.0, new_plan: bool 
 
 
 NAMES = ["tenure_days", "monetary_365d", "frequency_lifetime", "plan"]
+SPECS = [FeatureSpec("tenure_days", "", "customers", None, "numeric", 0, None).to_dict(),
+         FeatureSpec("monetary_365d", "", "transactions", "365d", "numeric", 0, None).to_dict(),
+         FeatureSpec("frequency_lifetime", "", "transactions", "lifetime", "numeric", 0, None).to_dict(),
+         FeatureSpec("plan", "", "customers", None, "categorical", 0, None, column="plan").to_dict()]
+"""What metadata.json records of these features (every model that records ``history_days`` does)."""
 
 
 @pytest.fixture(scope="module")
@@ -517,7 +523,8 @@ def test_features_over_windows_longer_than_the_history_are_said_to_grow_with_it(
     metadata = {"history_days": 4.0, "cutoffs": {"train": ["2025-01-05", "2025-02-04"], "validation": ["2025-07-04"],
                                                  "test": ["2025-10-02"]}}
     assert monitoring.reference_history_days(metadata) == 274.0
-    report = monitoring.drift(reference, now, None, "2025-12-31", history_days=274.0)
+    windows = monitoring.feature_window_days({"specs": SPECS})
+    report = monitoring.drift(reference, now, None, "2025-12-31", history_days=274.0, windows=windows)
     assert set(report.features.loc[report.features["drifted"], "feature"]) == {"tenure_days", "monetary_365d", "frequency_lifetime"}
     assert report.short_history == ["frequency_lifetime", "monetary_365d"]
     assert report.to_dict()["short_history"] == report.short_history
@@ -525,11 +532,33 @@ def test_features_over_windows_longer_than_the_history_are_said_to_grow_with_it(
     assert "frequency_lifetime, monetary_365d count over more days than the data held before the training's test cutoff (274)" in message
     assert "the data is young" in message and "Check the data feed" in message  # tenure_days is no window's doing
     # A year of history before the cutoff: the 365-day window is full, its shift is real.
-    assert monitoring.drift(reference, now, None, "2025-12-31", history_days=400.0).short_history == ["frequency_lifetime"]
+    assert monitoring.drift(reference, now, None, "2025-12-31", history_days=400.0, windows=windows).short_history == ["frequency_lifetime"]
     only_windows = now.assign(tenure_days=_frame(np.random.default_rng(5), 3000)["tenure_days"])
-    quiet = monitoring.drift_message(monitoring.drift(reference, only_windows, None, "2025-12-31", history_days=274.0))
+    quiet = monitoring.drift_message(monitoring.drift(reference, only_windows, None, "2025-12-31", history_days=274.0,
+                                                      windows=windows))
     assert "Check the data feed" not in quiet and "the data is young" in quiet
-    assert monitoring.drift(reference, now, None, "2025-12-31").short_history == []  # history unknown
+    assert monitoring.drift(reference, now, None, "2025-12-31", windows=windows).short_history == []  # history unknown
+    assert monitoring.drift(reference, now, None, "2025-12-31", history_days=274.0).short_history == []  # windows unknown
+
+
+def test_the_young_data_note_reads_each_feature_s_window_from_its_spec():
+    # The windows came from the names: spend_prev_90d (days 91-180 before the cutoff) read as 90 days,
+    # so 120 days of history passed for enough, and a customers column named visits_365d (an
+    # attribute: no window) read as a year of transactions.
+    rng = np.random.default_rng(6)
+    names = ["spend_prev_90d", "visits_365d", "monetary_90d"]
+    before = pd.DataFrame({name: rng.gamma(2.0, 50.0, 4000) for name in names})
+    reference = monitoring.reference_statistics(before, names, [], None, "2025-06-30")
+    now = pd.DataFrame({name: rng.gamma(2.0, 50.0, 3000) * 1.6 for name in names})
+    specs = [FeatureSpec("spend_prev_90d", "", "transactions", "prev 90d", "numeric", 0, None).to_dict(),
+             FeatureSpec("visits_365d", "", "customers", None, "numeric", 0, None, column="visits_365d").to_dict(),
+             FeatureSpec("monetary_90d", "", "transactions", "90d", "numeric", 0, None).to_dict()]
+    windows = monitoring.feature_window_days({"specs": specs})
+    assert windows == {"spend_prev_90d": 180.0, "visits_365d": 0.0, "monetary_90d": 90.0}
+    report = monitoring.drift(reference, now, None, "2025-12-31", history_days=120.0, windows=windows)
+    assert set(report.features.loc[report.features["drifted"], "feature"]) == set(names)
+    assert report.short_history == ["spend_prev_90d"]
+    assert "Check the data feed" in monitoring.drift_message(report)  # visits_365d and monetary_90d are real shifts
 
 
 @pytest.mark.slow

@@ -155,6 +155,24 @@ class FeatureSpec:
         return asdict(self)
 
 
+def window_days(window: str | None) -> float:
+    """How many days before the cutoff a :attr:`FeatureSpec.window` reaches back: ``"90d"`` 90,
+    ``"prev 90d"`` (days 91-180) and ``"90d vs prev 90d"`` 180, ``"lifetime"`` without end, and
+    0 for a feature without a window (a customer attribute, tenure).
+
+    >>> [window_days(w) for w in ("365d", "prev 90d", "90d vs prev 90d", "lifetime", None)]
+    [365.0, 180.0, 180.0, inf, 0.0]
+    """
+    if not window:
+        return 0.0
+    if window == "lifetime":
+        return float("inf")
+    days = [int(n) for n in re.findall(r"(\d+)d\b", window)]
+    if not days:  # not a window churnml writes: no note rather than a failed scoring run
+        return 0.0
+    return float(2 * days[-1] if "prev" in window else max(days))
+
+
 @dataclass(frozen=True)
 class _Feature:
     spec: FeatureSpec

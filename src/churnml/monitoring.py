@@ -42,7 +42,6 @@ Backtest (after the horizon)
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -53,7 +52,7 @@ from churnml import metrics
 from churnml.config import Config
 from churnml.dataset import Dataset
 from churnml.errors import DataError, ProblemError
-from churnml.features import AGE_FEATURES, NEVER_DAYS
+from churnml.features import AGE_FEATURES, NEVER_DAYS, window_days
 from churnml.labels import LABEL_END_TOLERANCE, build_labels
 
 REFERENCE_VERSION = 1
@@ -421,6 +420,7 @@ def drift(
     as_of: pd.Timestamp | str | None = None,
     config: Config | None = None,
     history_days: float | None = None,
+    windows: Mapping[str, float] | None = None,
 ) -> DriftReport:
     """Compare a scored population with the training reference.
 
@@ -439,6 +439,9 @@ def drift(
     history_days : float, optional
         Days of transaction history before the reference cutoff (:func:`reference_history_days`):
         drifted features over a longer window are named in :attr:`DriftReport.short_history`.
+    windows : mapping, optional
+        Feature name -> days its window reaches back (:func:`feature_window_days`); without it,
+        or ``history_days``, no feature is named so.
 
     Returns
     -------
@@ -519,7 +522,7 @@ def drift(
             f"older than max_model_age_days={settings.max_model_age_days}; retrain it."
         )
     short = [name for name in drifted_features["feature"]
-             if history_days is not None and _window_days(name) > history_days]
+             if history_days is not None and (windows or {}).get(name, 0.0) > history_days]
     return DriftReport(
         features=table,
         scores=score_drift,
@@ -536,13 +539,15 @@ def drift(
     )
 
 
-def _window_days(name: str) -> float:
-    """The window a feature counts over, from its name (``monetary_365d`` 365, ``frequency_lifetime``
-    infinite), or 0 for a feature without one."""
-    if name.endswith("_lifetime"):
-        return float("inf")
-    match = re.search(r"_(\d+)d$", name)
-    return float(match.group(1)) if match else 0.0
+def feature_window_days(metadata: Mapping[str, Any]) -> dict[str, float]:
+    """Feature name -> days its window reaches back before the cutoff, from the specs the models
+    record (``metadata.json``'s ``specs``; :func:`churnml.features.window_days`).
+
+    The windows used to be read from the names (``_365d``), which took ``spend_prev_90d`` (days
+    91-180) for 90 days and a customers column named ``visits_365d`` for a year of transactions.
+    Every model that records ``history_days`` (which the young-data note needs) records its specs,
+    windows included; a model without them gets no note."""
+    return {spec["name"]: window_days(spec.get("window")) for spec in metadata.get("specs") or [] if spec.get("name")}
 
 
 def reference_history_days(metadata: Mapping[str, Any]) -> float | None:

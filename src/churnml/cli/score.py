@@ -228,7 +228,7 @@ def score_command(
 
     from churnml import io
     from churnml.labels import build_scoring_frame
-    from churnml.monitoring import drift, drift_message, fitted_labels_end, reference_history_days
+    from churnml.monitoring import drift, drift_message, feature_window_days, fitted_labels_end, reference_history_days
     from churnml.scoring import score_chunks, score_metadata, with_empty_attributes, write_scores
     from churnml.tracking import load_models
     from churnml.validate import load_dataset
@@ -297,7 +297,8 @@ def score_command(
 
         def monitor(values: Mapping[str, Any]) -> dict[str, Any]:
             drift_reports.append(drift(reference, features, values, as_of_ts, cfg,
-                                       history_days=reference_history_days(models.metadata)))
+                                       history_days=reference_history_days(models.metadata),
+                                       windows=feature_window_days(models.metadata)))
             return drift_reports[0].to_dict()
 
         scores_path, sidecar_path = write_scores(chunks, out_path, fmt, metadata, monitor=monitor if reference else None)
