@@ -111,18 +111,18 @@ def demo_command(
                         (str(reports["scores"]), "the scores: segments, drift"),
                         (str(reports["list"]), "the list: cost, value saved"),
                         (f"{snapshots}/", "snapshot for `churnml serve`"),
-                        (f"{out / 'mlruns'}/", "MLflow runs and registered models (the demo's own)"),
+                        (f"{out / 'mlruns'}/", "the demo's MLflow runs and models"),
                     ]),
-                    "",
-                    f"Look at the runs:  mlflow ui --backend-store-uri {store}",
-                    f"Serve the API:     MLFLOW_TRACKING_URI={store} churnml serve --snapshots {snapshots}",
-                    "(churnml and mlflow are in .venv/bin: `source .venv/bin/activate` first)",
                 ]
             ),
             title="churnml demo — done",
         ),
         soft_wrap=False,  # the console's soft_wrap would crop the panel's lines at the width, not wrap them
     )
+    # Below the box, one line each: commands to copy, which the box's borders would cut.
+    console.print(f"Look at the runs:  mlflow ui --backend-store-uri {store}\n"
+                  f"Serve the API:     MLFLOW_TRACKING_URI={store} churnml serve --snapshots {snapshots}\n"
+                  "(churnml and mlflow are in .venv/bin: `source .venv/bin/activate` first)", soft_wrap=True, markup=False)
 
 
 def _file_lines(files: list[tuple[str, str]]) -> list[str]:
