@@ -5,6 +5,7 @@ One trained store is shared by the module; every later step reuses it, to keep t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 from pathlib import Path
@@ -244,6 +245,42 @@ def test_a_changed_config_registers_and_the_gate_promotes_a_tie(first, dataset):
     gini = tracking._client().get_run(again.run_id).data.metrics["value_if_retained_normalized_gini"]
     assert f"value_if_retained_normalized_gini {gini:.4f} >= " in again.promotion_reason
     assert tracking.champion_version(tracking.CHURN_MODEL_NAME) == "2"
+
+
+def test_two_trains_of_the_same_inputs_at_once_tune_one_study_once_and_register_one_pair(dataset, tmp_path, monkeypatch):
+    # Two such jobs at once both added trials to the study: it held 3 and 4 trials where 2 were
+    # asked, and the second run's models came from the best of 4.
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    folder = Path(dataset.summary["tables"]["transactions"]["source"]).parent
+    code = ("from churnml import train; from churnml.config import Config; from churnml.validate import load_dataset; "
+            f"train.train(load_dataset({str(folder)!r}, Config()), {AS_OF!r}, Config(), **{FAST!r})")
+    other = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path)
+    optuna_db = tmp_path / "mlruns" / "optuna.db"
+    try:
+        started = time.monotonic()
+        while time.monotonic() - started < 240 and other.poll() is None:  # until the other job is tuning
+            if optuna_db.is_file():
+                with contextlib.closing(sqlite3.connect(optuna_db)) as db:
+                    if db.execute("SELECT name FROM sqlite_master WHERE name = 'trials'").fetchone() and \
+                            db.execute("SELECT COUNT(*) FROM trials").fetchone()[0]:
+                        break
+            time.sleep(0.2)
+        here = train_module.train(dataset, AS_OF, Config(), **FAST)
+    finally:
+        assert other.wait(timeout=600) == 0
+    assert all(result.trials_run_now == 0 for result in here.tuning.values())  # it waited, then found them done
+    storage = tuning.storage_url(tmp_path / "mlruns")
+    for result in here.tuning.values():
+        study = optuna.load_study(study_name=result.study_name, storage=storage)
+        assert sum(t.state.is_finished() for t in study.get_trials()) == FAST["trials"]
+    client = tracking._client()
+    assert len(client.search_model_versions(f"name = '{tracking.CHURN_MODEL_NAME}'")) == 1
 
 
 def test_the_inputs_digest_changes_with_the_data_the_as_of_date_the_config_and_the_code(monkeypatch):

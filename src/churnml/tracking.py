@@ -132,12 +132,12 @@ _locks_held: dict[Path, int] = {}
 
 
 @contextmanager
-def _store_lock(folder: Path) -> Iterator[None]:
-    """An exclusive lock on ``folder/.churnml.lock`` between processes (POSIX), re-entrant within
+def _store_lock(folder: Path, name: str = ".churnml.lock") -> Iterator[None]:
+    """An exclusive lock on ``folder/name`` between processes (POSIX), re-entrant within
     one; none where it cannot be made (a read-only store is read, never created or upgraded)."""
     import fcntl
 
-    key = Path(folder).resolve()
+    key = Path(folder).resolve() / name
     if _locks_held.get(key):
         _locks_held[key] += 1
         try:
@@ -146,7 +146,7 @@ def _store_lock(folder: Path) -> Iterator[None]:
             _locks_held[key] -= 1
         return
     try:
-        handle = open(key / ".churnml.lock", "a")
+        handle = open(key, "a")
     except OSError:
         yield
         return
@@ -158,6 +158,19 @@ def _store_lock(folder: Path) -> Iterator[None]:
         finally:
             _locks_held[key] = 0
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def study_lock(study: str) -> contextlib.AbstractContextManager[None]:
+    """Held while a run tunes the Optuna study ``study`` (a file beside the store's Optuna database).
+
+    Two trains of the same inputs at once both added trials to the one study: it ended with 4
+    where 2 were asked, the second run's models came from the best of 4, and every later run on
+    those inputs read the 4. The second now waits, then finds the study done and tunes nothing.
+    Its own file, not the store's lock: tuning takes minutes to hours, and other commands take
+    the store's lock when they first open it."""
+    folder = store_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    return _store_lock(folder, f".study-{study}.lock")
 
 
 def store_exists() -> bool:

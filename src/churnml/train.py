@@ -443,19 +443,21 @@ def train_on(
             callbacks = [run.trial_callback(kind)]
             if on_trial is not None:
                 callbacks.append(_progress_callback(kind, n_trials, on_trial))
-            results[kind] = tuning.tune(
-                kind,
-                tuning_data,
-                n_trials=n_trials,
-                timeout=timeout,
-                seed=seed,
-                storage=storage,
-                name=tuning.study_name(kind, fingerprint, as_of, seed, horizon, setup[kind]),
-                monotone=monotone if kind == "churn" else None,
-                callbacks=callbacks,
-                n_jobs=n_jobs,
-                n_estimators=n_estimators,
-            )
+            name = tuning.study_name(kind, fingerprint, as_of, seed, horizon, setup[kind])
+            with tracking.study_lock(name):  # one run at a time adds trials to a study
+                results[kind] = tuning.tune(
+                    kind,
+                    tuning_data,
+                    n_trials=n_trials,
+                    timeout=timeout,
+                    seed=seed,
+                    storage=storage,
+                    name=name,
+                    monotone=monotone if kind == "churn" else None,
+                    callbacks=callbacks,
+                    n_jobs=n_jobs,
+                    n_estimators=n_estimators,
+                )
             run.log_params({f"{kind}_param_{k}": v for k, v in results[kind].best_params.items()})
             run.log_params({f"{kind}_study": results[kind].study_name})
             run.log_metrics(
