@@ -286,13 +286,16 @@ def test_two_trains_of_the_same_inputs_at_once_tune_one_study_once_and_register_
 def test_the_inputs_digest_changes_with_the_data_the_as_of_date_the_config_and_the_code(monkeypatch):
     from churnml import io
 
-    base = ("f" * 64, pd.Timestamp(AS_OF), Config(), 1, 150)
+    tuned = {"churn": {"num_leaves": 15}, "value": {"num_leaves": 31}}
+    base = ("f" * 64, pd.Timestamp(AS_OF), Config(), 1, 150, tuned)
     digest = train_module.inputs_digest(*base)
     assert digest == train_module.inputs_digest(*base)
     assert digest != train_module.inputs_digest("e" * 64, *base[1:])
     assert digest != train_module.inputs_digest(base[0], pd.Timestamp("2025-11-01"), *base[2:])
     assert digest != train_module.inputs_digest(*base[:2], Config().replace(training={"seed": 8}), *base[3:])
-    assert digest != train_module.inputs_digest(*base[:3], 2, 150)
+    assert digest != train_module.inputs_digest(*base[:3], 2, 150, tuned)
+    # A study cut short by --timeout resumes on a rerun of the same inputs, and may tune further.
+    assert digest != train_module.inputs_digest(*base[:5], {**tuned, "churn": {"num_leaves": 7}})
     monkeypatch.setattr(io, "code_digest", lambda: "another churnml")
     assert digest != train_module.inputs_digest(*base)
 

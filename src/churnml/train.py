@@ -621,7 +621,8 @@ def train_on(
             # The cutoff(s) whose retained customers' value the factor matches: a year before as_of, else the test cutoff.
             "value_level_fitted_on": value_level_cutoffs,
         }
-        inputs = inputs_digest(fingerprint, as_of, effective, n_jobs, n_estimators)
+        inputs = inputs_digest(fingerprint, as_of, effective, n_jobs, n_estimators,
+                               {kind: result.best_params for kind, result in results.items()})
         run.set_tags({tracking.INPUTS_TAG: inputs})
         # One promotion at a time, judged against the champion as it is now: another train (or a
         # `churnml promote`) may have changed it while this one tuned, and was overwritten by a
@@ -691,12 +692,14 @@ def train_on(
     )
 
 
-def inputs_digest(fingerprint: str, as_of: pd.Timestamp, config: Config, n_jobs: int, n_estimators: int) -> str:
+def inputs_digest(fingerprint: str, as_of: pd.Timestamp, config: Config, n_jobs: int, n_estimators: int,
+                  best_params: Mapping[str, Mapping[str, Any]]) -> str:
     """What decides the models of a run, as one sha256: the data's fingerprint, the as-of date, the
     whole config as the run applied it (``--trials``, ``--seed`` and ``--timeout`` included), the
-    code (:func:`churnml.io.code_digest`: the source itself, so uncommitted changes count) and the
-    LightGBM threads and tree cap. A run with the digest of registered versions is not registered
-    again (:func:`churnml.tracking.identical_versions`)."""
+    code (:func:`churnml.io.code_digest`: the source itself, so uncommitted changes count), the
+    LightGBM threads and tree cap, and the parameters tuning chose for each model: a study cut
+    short by ``--timeout`` resumes on a rerun and may choose others. A run with the digest of
+    registered versions is not registered again (:func:`churnml.tracking.identical_versions`)."""
     import hashlib
     import json
 
@@ -704,7 +707,7 @@ def inputs_digest(fingerprint: str, as_of: pd.Timestamp, config: Config, n_jobs:
 
     inputs = {"data_fingerprint": fingerprint, "as_of": f"{pd.Timestamp(as_of):%Y-%m-%d}",
               "config": dataclasses.asdict(config), "code": code_digest(), "lightgbm_threads": int(n_jobs),
-              "n_estimators": int(n_estimators)}
+              "n_estimators": int(n_estimators), "best_params": best_params}
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
 
 
