@@ -28,6 +28,7 @@ def test_demo_runs_the_whole_pipeline(tmp_path: Path, monkeypatch: pytest.Monkey
     text = " ".join(result.output.replace("│", " ").split())  # the summary box's lines wrap inside its borders
     assert "churnml demo — done" in text
     assert "Grades of that run: churn" in text
+    assert "Note: MLFLOW_TRACKING_URI is set; the demo keeps its runs and models in out/mlruns all the same" in text
     # A new folder, a new store: the run it trained is the champion that scored.
     assert "(churnml-churn v1, churnml-value v1): first model: promoted to champion." in text
     assert "come from the champion" not in text

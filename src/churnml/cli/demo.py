@@ -60,6 +60,9 @@ def demo_command(
     # The absolute path: the steps resolve the store once each, all from this working directory.
     previous_uri = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{(out / 'mlruns' / 'mlflow.db').resolve()}"
+    if previous_uri:
+        console.print(f"Note: MLFLOW_TRACKING_URI is set; the demo keeps its runs and models in {out / 'mlruns'} all the "
+                      "same, away from that store.", soft_wrap=False)
     try:
         console.print(Rule(f"1/6  Generate {customers:,} customers"))
         generate_command(out=data, customers=customers, seed=seed, end=DEMO_END)
