@@ -194,6 +194,38 @@ def test_attribute_kinds_are_decided_by_the_values_as_validation_does(spark, dat
     assert churn_spark.describe_data(read)[1]["left_out_columns"] == left_out
 
 
+def test_nan_and_infinite_numbers_are_blanked_or_refused_as_validation_sets_them_aside(spark, data_dir: Path,
+                                                                                       tmp_path: Path) -> None:
+    """A customer attribute's NaN or infinity is blanked on both engines (validation keeps the
+    customer); in an event table, whose rows validation sets aside, Spark refuses it. Both passed
+    straight into the clean tables."""
+    folder = _copy_data(data_dir, tmp_path / "data")
+    customers = pd.read_parquet(folder / "customers.parquet")
+    customers["credit"] = [float("inf") if i % 7 == 0 else -float("inf") if i % 11 == 0 else float(i)
+                           for i in range(len(customers))]
+    customers["score_text"] = ["nan" if i % 5 == 0 else str(i) for i in range(len(customers))]
+    customers.to_parquet(folder / "customers.parquet", index=False)
+    duck = load_dataset(folder, Config())
+    read = churn_spark.read_tables(spark, str(folder))
+    assert read.attributes == duck.attributes and duck.attributes["credit"] == duck.attributes["score_text"] == "numeric"
+    query = "SELECT customer_id, credit, score_text FROM {} ORDER BY customer_id"
+    assert_frames_equal(duck.con.execute(query.format("customers")).df(),
+                        churn_spark.to_pandas(spark.sql(query.format(read.views["customers"]))))
+    assert duck.con.execute("SELECT count(credit), count(score_text) FROM customers").fetchone() == (
+        len(customers) - sum(1 for i in range(len(customers)) if i % 7 == 0 or i % 11 == 0),
+        len(customers) - sum(1 for i in range(len(customers)) if i % 5 == 0))
+    for table, column in (("transactions", "amount"), ("service_events", "satisfaction")):
+        folder = _copy_data(data_dir, tmp_path / f"{table}_inf")
+        frame = pd.read_parquet(folder / f"{table}.parquet")
+        frame.loc[frame.index[::40], column] = float("inf")
+        frame.to_parquet(folder / f"{table}.parquet", index=False)
+        assert load_dataset(folder, Config()).summary["tables"][table]["quarantined"] == {
+            f"{column} not a finite number (NaN or infinity)": len(frame.index[::40])}
+        with pytest.raises(DataError, match=rf"Column {column} of table '{table}' .*: [\d,]+ values are not a finite "
+                                            r"number \(NaN or infinity\)\. --engine spark reads clean tables"):
+            churn_spark.read_tables(spark, str(folder))
+
+
 def test_input_settings_spark_cannot_apply_are_refused_and_data_end_is_applied(spark, data_dir: Path) -> None:
     for setting, value in (("date_format", "%d.%m.%Y"), ("decimal_comma", True)):
         with pytest.raises(ConfigError, match=rf"\[input\] {setting} .* is not supported with --engine spark"):

@@ -310,6 +310,26 @@ def test_nan_and_infinite_numbers_are_set_aside(tmp_path: Path, fmt: str) -> Non
     assert ds.con.execute("SELECT count(*) FROM transactions WHERE NOT isfinite(amount)").fetchone()[0] == 0
 
 
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_nan_and_infinite_customer_attributes_are_blanked_and_counted(tmp_path: Path, fmt: str) -> None:
+    # An infinite credit limit went into the clean table as it was: the trees split on it and
+    # drift's PSI met it. It is blanked with a reason, and the customer kept (as a bad signup_date).
+    customers = CUSTOMERS.assign(age=[31.0, float("inf"), -float("inf")], limit=[1.0, 2.0, float("nan")])
+    if fmt == "csv":
+        customers = customers.astype({"age": str, "limit": str})  # "inf", "-inf", "nan"
+    ds = load_dataset(write(tmp_path / fmt, fmt, customers=customers, transactions=TRANSACTIONS))
+    assert ds.attributes["age"] == "numeric"
+    rows = clean(ds, "customers")
+    assert rows["customer_id"].tolist() == ["a", "b", "c"]
+    assert rows["age"].tolist()[0] == 31.0 and rows["age"].iloc[1:].isna().all()
+    expected = {"age not a finite number (customer kept without it)": 2}  # c's first reason is age's
+    if fmt == "csv":  # a Parquet NaN is written as null by pandas; CSV's "nan" reads as NaN
+        assert ds.attributes["limit"] == "numeric" and rows["limit"].isna().tolist() == [False, False, True]
+    assert ds.summary["tables"]["customers"]["quarantined"] == expected
+    assert ds.summary["tables"]["customers"]["clean_rows"] == 3
+    assert ds.quarantine["customers"]["customer_id"].tolist() == ["b", "c"]
+
+
 def test_absurdly_large_numbers_are_set_aside(tmp_path: Path) -> None:
     # A trillion is no transaction; it is a misread field (here an id and a timestamp in the
     # amount column) and would outweigh every other customer's spend.

@@ -340,9 +340,8 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
         for contract, raw in mapping.items():
             if contract in spec.kinds:
                 selects.append(f"{_canonical(spec.kinds[contract], contract, raw, types[raw], config.input)} AS {_q(contract)}")
-            elif contract in attributes:
-                kind = "number" if attributes[contract] == "numeric" else "text"
-                selects.append(f"{validate.typed_sql(kind, raw)} AS {_q(contract)}")
+            elif contract in attributes:  # NaN and infinities blanked, as validation keeps the customer without them
+                selects.append(f"{validate.attribute_sql(attributes[contract], raw)} AS {_q(contract)}")
         # [input.event_types] rewrites the raw column, as validation's view over the raw table does.
         renamed = validate.event_type_sql(mapping, config.input.event_types) if table == "service_events" else None
         source = raw_view if renamed is None else "(SELECT {} FROM {})".format(
@@ -447,11 +446,25 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
         aggregates[f"numeric_{i}"] = f"count(TRY_CAST({_q(mapping[column])} AS DOUBLE))" if castable else "0"
         if types[mapping[column]] == "VARCHAR":
             aggregates[f"dates_{i}"] = f"count(CASE WHEN {validate.date_text_sql(mapping[column])} THEN 1 END)"
+    # NaN and infinities (Parquet doubles, or "inf" as text): validation sets such rows aside.
+    numbers = [(contract, raw) for contract, raw in mapping.items() if spec.kinds.get(contract) == "number"
+               and _casts_to_number(types[raw])]
+    for i, (_, raw) in enumerate(numbers):
+        aggregates[f"infinite_{i}"] = (
+            f"count(CASE WHEN NOT {validate.finite_sql(validate.typed_sql('number', raw, types[raw]))} THEN 1 END)")
     low, high = inputs.satisfaction_scale
     if "satisfaction" in mapping:
         score = validate.typed_sql("number", mapping["satisfaction"], types[mapping["satisfaction"]])
         aggregates["outside"] = f"count(CASE WHEN {score} NOT BETWEEN {low!r} AND {high!r} THEN 1 END)"
     counts = _aggregate(spark, view, aggregates)
+    for i, (contract, raw) in enumerate(numbers):
+        if counts[f"infinite_{i}"]:
+            named = contract if raw == contract else f"{contract} (your column {raw!r})"
+            raise DataError(
+                f"Column {named} of table {table!r} ({where}): {counts[f'infinite_{i}']:,} values are not a finite number "
+                "(NaN or infinity). --engine spark reads clean tables and sets no rows aside: fix or remove these rows "
+                "upstream (`churnml validate` lists them with the reason)."
+            )
     if counts.get("outside"):
         raise DataError(
             f"{counts['outside']:,} scores in {table} ({where}): {validate.satisfaction_outside((low, high))}. --engine "

@@ -77,6 +77,13 @@ def _not_finite(column: str) -> str:
     return f"{column} not a finite number (NaN or infinity)"
 
 
+def kept_without(column: str) -> str:
+    """The reason for a customer attribute that is not a finite number (NaN, +inf, -inf as read):
+    the value is blanked and the customer kept, as for a bad signup_date. They went into the
+    clean table as they were, and only later stages coped with them."""
+    return f"{column} not a finite number (customer kept without it)"
+
+
 def _too_large(column: str) -> str:
     return f"{column} beyond ±{MAX_ABS_NUMBER:.0e} (a misread field or unit?)"
 
@@ -793,6 +800,7 @@ def _load_customers(
     empty: list[str] = []
     selects = [f"{id_sql} AS customer_id"]
     reasons = [f"WHEN {id_sql} IS NULL THEN {_lit(R_MISSING_ID)}"]
+    kept = list(_KEPT)
     for contract, raw in mapping.items():
         if contract == "customer_id":
             continue
@@ -810,13 +818,31 @@ def _load_customers(
             (dated if kind == "date" else empty).append(contract)
             continue
         attributes[contract] = kind
-        selects.append(f"{typed_sql('number' if kind == 'numeric' else 'text', raw)} AS {_q(contract)}")
-    _split_clean(con, "customers", selects, reasons, quarantine, stats)
+        selects.append(f"{attribute_sql(kind, raw)} AS {_q(contract)}")
+        if kind == "numeric":
+            reasons.append(f"WHEN NOT {finite_sql(typed_sql('number', raw))} THEN {_lit(kept_without(contract))}")
+            kept.append(kept_without(contract))
+    _split_clean(con, "customers", selects, reasons, quarantine, stats, kept_reasons=tuple(kept))
     notes = [note] if (note := _dated_note(dated, "signup_date" in mapping)) else []
     if empty:  # a feature that is missing for everyone, and that the API warned was never posted
         notes.append(f"{_listed([f'customers.{c}' for c in empty])} {'is' if len(empty) == 1 else 'are'} empty in "
                      "every row, so left out of the models.")
     return attributes, notes, {**{c: "dates" for c in dated}, **{c: "empty" for c in empty}}
+
+
+def finite_sql(value: str) -> str:
+    """SQL (DuckDB's; Spark's transpiled, which has no ``isfinite``): the number is neither NaN nor
+    infinite; NULL stays NULL. Both engines order NaN above infinity."""
+    return f"(abs({value}) < CAST('Infinity' AS DOUBLE))"
+
+
+def attribute_sql(kind: str, raw: str) -> str:
+    """SQL for a customer attribute of ``kind`` as the clean table holds it: text, or a number with
+    NaN and infinities blanked (:func:`kept_without`). The Spark reader selects the same."""
+    if kind != "numeric":
+        return typed_sql("text", raw)
+    typed = typed_sql("number", raw)
+    return f"CASE WHEN {finite_sql(typed)} THEN {typed} END"
 
 
 def attribute_kind(con: duckdb.DuckDBPyConnection, raw: str, sql_type: str = "VARCHAR") -> str:
@@ -1115,8 +1141,12 @@ def _split_clean(
     stats: dict[str, dict],
     unique: tuple[str, str] | None = None,
     parsed: dict[str, str] | None = None,
+    kept_reasons: tuple[str, ...] = _KEPT,
 ) -> None:
     """Materialise ``table`` (clean rows) and collect its quarantined rows with their reason.
+
+    Rows with a reason in ``kept_reasons`` are reported but stay in the clean table (``selects`` blanks
+    the value the reason names).
 
     ``unique`` is ``(key, order)`` SQL for ``transaction_id``: among rows sharing a key, all but
     the first by ``order`` (then input order) are duplicates, unless they have another reason.
@@ -1164,7 +1194,7 @@ def _split_clean(
         )
     con.execute(
         f"CREATE OR REPLACE TABLE {table} AS SELECT {', '.join(selects)} FROM _checked_{table} "
-        f"WHERE _reason IS NULL OR _reason IN ({', '.join(_lit(r) for r in _KEPT)})"
+        f"WHERE _reason IS NULL OR _reason IN ({', '.join(_lit(r) for r in kept_reasons)})"
     )
     checked = {name for name, *_ in con.execute(f"DESCRIBE _checked_{table}").fetchall()}
     # (A duplicate transaction_id, found after this table was made, shows the value as read.)
