@@ -611,11 +611,39 @@ def test_folders_of_parts_whose_schemas_differ(spark, data_dir: Path, tmp_path: 
     data = churn_spark.read_tables(spark, str(folder))
     assert "channel" in data.layout["transactions"]
     assert read and all(Path(p).exists() for p in read)  # probing a missing path logged a 95-line WARN each time
-    newer = transactions.iloc[half:].astype({"amount": "object"})
-    newer["amount"] = [decimal.Decimal(f"{v:.2f}") for v in newer["amount"]]
-    newer.to_parquet(parts / "part-1.parquet", index=False)
-    with pytest.raises(DataError, match=r"disagree on the type of column 'amount': DOUBLE in some, DECIMAL\(\d+,2\) in others"):
+
+
+
+def test_parts_whose_types_differ_are_read_as_duckdb_reads_them(spark, data_dir: Path, tmp_path: Path, capfd) -> None:
+    """Two systems' exports in one folder: amount as int64, DECIMAL and double, quantity as text and
+    as numbers. DuckDB's union_by_name read them; Spark stopped after an 80-line Java stack trace.
+    Types no type holds both of stop with the folder, the column, both types and the fix, and no trace."""
+    folder = _copy_data(data_dir, tmp_path / "data")
+    (folder / "transactions.parquet").unlink()
+    transactions = pd.read_parquet(data_dir / "transactions.parquet")
+    transactions["amount"] = transactions["amount"].round()  # whole amounts: int64 holds them as they are
+    parts = folder / "transactions"
+    parts.mkdir()
+    third = len(transactions) // 3
+    transactions.iloc[:third].astype({"amount": "int64", "quantity": str}).to_parquet(parts / "part-0.parquet", index=False)
+    middle = transactions.iloc[third:2 * third].astype({"amount": "object"})
+    middle["amount"] = [decimal.Decimal(f"{v:.2f}") for v in middle["amount"]]
+    middle.to_parquet(parts / "part-1.parquet", index=False)
+    transactions.iloc[2 * third:].to_parquet(parts / "part-2.parquet", index=False)
+    capfd.readouterr()
+    read = churn_spark.read_tables(spark, str(folder))
+    assert "at org.apache.spark" not in capfd.readouterr().err
+    assert dict(spark.table(read.views["transactions"]).dtypes)["amount"] == "double"
+    assert_frames_equal(build_features(load_dataset(folder, Config()), CUTOFFS, Config()),
+                        churn_spark.build_features(read, CUTOFFS, Config()))
+    clash = transactions.iloc[2 * third:].copy()
+    clash["timestamp"] = clash["timestamp"].astype("int64") // 10**6
+    clash.to_parquet(parts / "part-2.parquet", index=False)
+    with pytest.raises(DataError, match=r"^The Parquet files of table 'transactions' \(.*transactions\) disagree on the type "
+                                        r"of column 'timestamp': TIMESTAMP_NTZ in some \(e\.g\. .*part-0\.parquet\), BIGINT in "
+                                        r"others \(e\.g\. .*part-2\.parquet\), and no type holds both\. Rewrite the files"):
         churn_spark.read_tables(spark, str(folder))
+    assert "at org.apache.spark" not in capfd.readouterr().err
 
 
 

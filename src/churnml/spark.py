@@ -381,21 +381,15 @@ def _table_location(spark: "SparkSession", base: str, name: str) -> str | None:
 
 def _read_parquet(spark: "SparkSession", location: str, table: str) -> "SparkFrame":
     """``location`` with the union of its part files' columns (``mergeSchema``): a folder whose
-    older parts lack a column read as if no part had it."""
+    older parts lack a column read as if no part had it. Parts that store a column as different
+    types are read as DuckDB's ``union_by_name`` reads them (:func:`_read_parts_widened`)."""
     try:
-        return spark.read.option("mergeSchema", "true").parquet(location)
+        with _quiet_task_failures(spark):
+            return spark.read.option("mergeSchema", "true").parquet(location)
     except Exception as exc:  # Py4J / PySpark errors: parts whose types differ, files that are not Parquet
         text = str(exc)
-        clash = re.search(r'incompatible data types "([^"]+)" and "([^"]+)"', text)
-        if clash:
-            structs = [dict(re.findall(r"(\w+): ([A-Z_]+(?:\(\d+,\s*\d+\))?)", m)) for m in re.findall(r'"STRUCT<(.*?)>"', text)]
-            columns = [c for c in structs[0] if len(structs) > 1 and structs[1].get(c, structs[0][c]) != structs[0][c]] if structs else []
-            named = f"column {columns[0]!r}: " if columns else "a column: "
-            raise DataError(
-                f"The Parquet files of table {table!r} ({location}) disagree on the type of {named}{clash.group(1)} in "
-                f"some, {clash.group(2)} in others. Rewrite the older files with the newer type (e.g. amount as DOUBLE), "
-                "or copy them into one table with one schema first."
-            ) from None
+        if "CANNOT_MERGE_SCHEMAS" in text or "incompatible data types" in text:
+            return _read_parts_widened(spark, location, table)
         if "TIMESTAMP(NANOS" in text:  # pandas' and Snowflake's default unit; Spark reads micro- and milliseconds only
             raise DataError(
                 f"Table {table!r} ({location}) holds timestamps in nanoseconds, which Spark cannot read. Write them in "
@@ -404,6 +398,116 @@ def _read_parquet(spark: "SparkSession", location: str, table: str) -> "SparkFra
             ) from None
         first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
         raise DataError(f"Cannot read table {table!r} from {location}: {first[:300]}. Check that it holds Parquet files.") from None
+
+
+_TASK_LOGGERS = ("org.apache.spark.executor.Executor", "org.apache.spark.scheduler.TaskSetManager")
+"""The loggers that print a failed task's Java stack trace (ERROR, and WARN "Lost task") on a local master."""
+
+
+@contextlib.contextmanager
+def _quiet_task_failures(spark: "SparkSession") -> Iterator[None]:
+    """Silence :data:`_TASK_LOGGERS` while reading the part files' schemas: a clash of types failed
+    the schema-merging job, and 80 lines of Java stack trace came before churnml's ``Error:`` line.
+    The failure itself still reaches the caller as an exception (read, or turned into a
+    :class:`DataError`); nothing else is silenced, and the levels are restored after."""
+    try:
+        log4j = spark._jvm.org.apache.logging.log4j
+        context = log4j.LogManager.getContext(False)
+        config = context.getConfiguration()
+        # Each logger's own setting (None: it follows its parent), restored exactly after.
+        own = {name: (config.getLoggers().get(name).getLevel() if config.getLoggers().containsKey(name) else None)
+               for name in _TASK_LOGGERS}
+        for name in own:
+            log4j.core.config.Configurator.setLevel(name, log4j.Level.OFF)
+    except Exception:  # another logging backend: nothing to quiet
+        own = {}
+    try:
+        yield
+    finally:
+        if own:
+            config = context.getConfiguration()
+            for name, level in own.items():
+                if level is None:
+                    config.removeLogger(name)
+                else:
+                    config.getLoggers().get(name).setLevel(level)
+            context.updateLoggers()
+
+
+_INTEGER_TYPES = ("tinyint", "smallint", "int", "bigint")
+_NUMBER_TYPES = _INTEGER_TYPES + ("float", "double")
+
+
+def wider_type(types: Sequence[str]) -> str | None:
+    """The Spark type that holds every one of ``types`` (Spark's ``simpleString``s) as DuckDB's
+    ``union_by_name`` would read it: integers as BIGINT, numbers as DOUBLE (DECIMAL included),
+    anything beside text as text; None when there is none (a number in some parts, a timestamp in
+    others).
+
+    >>> wider_type(["bigint", "double"]), wider_type(["int", "bigint"]), wider_type(["string", "bigint"])
+    ('double', 'bigint', 'string')
+    """
+    kinds = set(types)
+    if len(kinds) == 1:
+        return kinds.pop()
+    if kinds <= set(_INTEGER_TYPES):
+        return "bigint"
+    if all(t in _NUMBER_TYPES or t.startswith("decimal") for t in kinds):
+        return "double"
+    if "string" in kinds and not any(t.startswith(("struct", "array", "map", "binary")) for t in kinds):
+        return "string"
+    return None
+
+
+def _read_parts_widened(spark: "SparkSession", location: str, table: str) -> "SparkFrame":
+    """The part files under ``location`` read by schema, each column cast to :func:`wider_type` of
+    its types, and put together by name (a column a part lacks is NULL there). A folder exported
+    by two systems (``amount`` as int64 in one, double in another; ids as text and as numbers)
+    stopped the Spark path, though DuckDB read it.
+
+    Raises
+    ------
+    DataError
+        Two parts store a column as types no type holds both of: the folder, the column, the two
+        types with a file of each, and the fix.
+    """
+    from functools import reduce
+
+    from pyspark.sql import functions as F
+
+    jvm = spark._jvm
+    root = jvm.org.apache.hadoop.fs.Path(location)
+    listing = root.getFileSystem(spark._jsc.hadoopConfiguration()).listFiles(root, True)
+    files = []
+    while listing.hasNext():
+        path = listing.next().getPath()
+        if not path.getName().startswith(("_", ".")):
+            files.append(path.toString())
+    groups: dict[str, list[str]] = {}
+    schemas = {}
+    for name in sorted(files):  # each part's own schema: one footer read per file
+        schema = spark.read.parquet(name).schema
+        groups.setdefault(schema.json(), []).append(name)
+        schemas.setdefault(schema.json(), schema)
+    seen: dict[str, dict[str, str]] = {}  # column -> type -> a file storing it so
+    for key, schema in schemas.items():
+        for column in schema.fields:
+            seen.setdefault(column.name, {}).setdefault(column.dataType.simpleString(), groups[key][0])
+    wider = {}
+    for column, stored in seen.items():
+        wider[column] = wider_type(list(stored))
+        if wider[column] is None:
+            (one, first), (other, second) = list(stored.items())[:2]
+            raise DataError(
+                f"The Parquet files of table {table!r} ({location}) disagree on the type of column {column!r}: "
+                f"{one.upper()} in some (e.g. {first}), {other.upper()} in others (e.g. {second}), and no type holds "
+                f"both. Rewrite the files with one type for {column!r} (as the column's contract type: numbers, dates "
+                "or text), or copy them into one table with one schema first."
+            )
+    frames = [spark.read.parquet(*names).select(*[F.col(f"`{c.name}`").cast(wider[c.name]).alias(c.name)
+                                                   for c in schemas[key].fields])
+              for key, names in groups.items()]
+    return reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames).select(*[f"`{c}`" for c in seen])
 
 
 _DUCKDB_TYPES = {"string": "VARCHAR", "timestamp": "TIMESTAMP WITH TIME ZONE", "timestamp_ntz": "TIMESTAMP", "date": "DATE",
