@@ -308,6 +308,27 @@ def test_failed_run_leaves_no_files(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_run_stopped_while_putting_its_tables_in_place_can_be_run_again(tmp_path: Path) -> None:
+    # Stopped after some tables were in place (a kill, or here a file that cannot take the last
+    # one): the folder was left without the mark, and every rerun refused it as a user's data.
+    from churnml.generate import GENERATED_MARK
+
+    out = tmp_path / "sample"
+
+    def block_customers(done: int, total: int) -> None:
+        if done == total:  # after the last chunk, before the tables are put in place
+            (out / "customers.parquet" / "in-the-way").mkdir(parents=True)
+
+    with pytest.raises(OSError):
+        generate(out, 50, chunk_size=10, progress=block_customers)
+    assert (out / "transactions.parquet").exists() and "incomplete" in (out / GENERATED_MARK).read_text()
+    (out / "customers.parquet" / "in-the-way").rmdir()
+    (out / "customers.parquet").rmdir()
+    assert generate(out, 20, seed=3)["customers"] == 20
+    assert (out / GENERATED_MARK).read_text() == "churnml generate --customers 20 --seed 3\n"
+    assert len(pd.read_parquet(out / "customers.parquet")) == 20
+
+
 # --- CLI ----------------------------------------------------------------------------------------
 
 

@@ -512,8 +512,9 @@ def _service_events(
 
 
 GENERATED_MARK = ".churnml-generated"
-"""Written beside the tables by :func:`generate`: a folder with it holds a sample, which a new run
-may replace; tables without it may be a user's data, which it never overwrites."""
+"""Written beside the tables by :func:`generate` before the first of them (it says "incomplete" until
+the last is in place): a folder with it holds a sample, which a new run may replace; tables without
+it may be a user's data, which it never overwrites."""
 
 
 def _sample_before_the_mark(out: Path) -> bool:
@@ -624,8 +625,26 @@ def generate(
         )
     out = check_output(out_dir, fmt)
     out.mkdir(parents=True, exist_ok=True)
+    # The mark goes first: a run stopped while its tables were being put in place (killed, the
+    # disk full at the last file) left some of them and no mark, and every rerun refused the
+    # folder as a user's data until it was deleted by hand. A failure that leaves no table takes it away again.
+    mark = out / GENERATED_MARK
+    ours = not mark.exists()
+    command = f"churnml generate --customers {int(customers)} --seed {int(seed)}"
+    mark.write_text(f"{command} (incomplete: stopped before every table was written)\n", encoding="utf-8")
+    try:
+        rows = _generate(out, int(customers), int(seed), start_ts, end_ts, fmt, int(chunk_size), progress)
+    except BaseException:
+        if ours and not any((out / f"{t}.{fmt}").exists() for t in TABLE_NAMES):
+            mark.unlink(missing_ok=True)
+        raise
+    mark.write_text(f"{command}\n", encoding="utf-8")
+    return rows
 
-    customers, chunk_size, seed = int(customers), int(chunk_size), int(seed)
+
+def _generate(out: Path, customers: int, seed: int, start_ts: pd.Timestamp, end_ts: pd.Timestamp, fmt: str,
+              chunk_size: int, progress: ProgressFn | None) -> dict[str, int]:
+    """:func:`generate`'s tables, written into ``out`` (checked, and marked as a sample)."""
     cal = _calendar(start_ts, end_ts)
     ams = _account_managers(customers, cal.months, seed)
     rows = dict.fromkeys(TABLE_NAMES, 0)
@@ -647,5 +666,4 @@ def generate(
             del tables
             if progress is not None:
                 progress(first + n, customers)
-    (out / GENERATED_MARK).write_text(f"churnml generate --customers {customers} --seed {seed}\n", encoding="utf-8")
     return rows
