@@ -57,14 +57,24 @@ class Dataset:
 
     @property
     def fingerprint(self) -> str:
-        """sha256 over the clean tables' content (order-independent), stable across runs."""
+        """sha256 over the clean tables' content (order-independent), stable across runs, DuckDB
+        versions and platforms.
+
+        Per table: its name, columns, row count and the sum over rows of the first 64 bits of the
+        MD5 of the row as text (``md5_number``: the digest's bytes as an unsigned little-endian
+        number, of which the top 64 bits are bytes 8-15). It summed DuckDB's ``hash()``, which is
+        DuckDB's internal hash and changed between releases (duckdb/duckdb#17596: 1.2.2 and 1.3.0
+        differ on strings), so an upgrade changed every fingerprint. MD5 cost 2-3 s more at 200,000
+        customers (10 M rows); the hex ``md5()`` cut to 64 bits cost 7 s more. Fingerprints are
+        recorded (runs, score sidecars) and name the Optuna studies: a fingerprint from before
+        this change does not resume its study, nothing else compares them."""
         if self._fingerprint is None:
             digest = hashlib.sha256()
             for table in self.tables:
                 cols = [c for c, in self.con.execute(f"SELECT column_name FROM (DESCRIBE {table})").fetchall()]
-                row_hash = " || '|' || ".join(f"coalesce(CAST({_q(c)} AS VARCHAR), '∅')" for c in cols)
+                row = " || '|' || ".join(f"coalesce(CAST({_q(c)} AS VARCHAR), '∅')" for c in cols)
                 n, h = self.con.execute(
-                    f"SELECT count(*), coalesce(sum(hash({row_hash})::HUGEINT), 0) FROM {table}"
+                    f"SELECT count(*), coalesce(sum(CAST(md5_number({row}) >> 64 AS UBIGINT)::HUGEINT), 0) FROM {table}"
                 ).fetchone()
                 digest.update(f"{table}:{','.join(cols)}:{n}:{h};".encode())
             self._fingerprint = digest.hexdigest()
