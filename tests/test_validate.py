@@ -149,6 +149,11 @@ def test_timestamps_with_offsets_become_naive_utc(tmp_path: Path) -> None:
     assert clean(ds, "transactions")["timestamp"].min() == pd.Timestamp("2021-01-01 08:00:00")
     # Said, as for a Parquet column with a zone: the days are UTC days, not the feed's (it was silent).
     assert ds.summary["notes"][-1].startswith("transactions.timestamp holds times with a time zone, converted to UTC")
+    # Beside values without a zone (two systems' exports in one file), which are read as UTC: said too.
+    assert ds.summary["notes"][-1].endswith(
+        "Values with and without a zone are mixed in transactions.timestamp: 3 of its first 4 values have no zone and 1 has "
+        "one (e.g. '2021-01-01T10:00:00+02:00'). Those without one are read as UTC: if they are local times, they are off "
+        "by the offset. Write every value with its zone (or none).")
     utc = TRANSACTIONS.assign(timestamp=["2021-01-01T10:00:00Z", "2021-01-02 10:00+00:00", "2021-01-03", "2021-01-04"])
     assert not any("time zone" in n for n in load_dataset(write(tmp_path / "utc", customers=CUSTOMERS, transactions=utc))
                    .summary["notes"])

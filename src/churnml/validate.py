@@ -216,6 +216,8 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
 _OFFSET = r"[0-9]:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)? ?[+-][0-9]{2}(:?[0-9]{2})?$"
 """A time of day followed by a UTC offset (14:05:00-05:00, 14:05:00 -0500, 14:05+02)."""
 _ZERO_OFFSET = r"[+-]00(:?00)?$"
+_UTC_MARK = r"(Z|UTC| ?[+-]00(:?00)?)$"
+"""A value that says it is UTC (…Z, … UTC, …+00:00): no zone missing there."""
 _OFFSET_ROWS = 10_000
 """Rows of a text date column looked at for offsets: exports write one zone throughout."""
 
@@ -227,25 +229,39 @@ def _zoned(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], columns: dic
     they are read as UTC, and a New York feed's "Data ends 2026-01-01 01:59" came without a word
     (for text with "-05:00" it still did)."""
 
-    def zoned(table: str, raw: str) -> bool:
+    mixed: list[str] = []  # text columns where values with an offset sit beside values without a zone
+
+    def zoned(table: str, raw: str, named: str) -> bool:
         if types[table][raw] == "TIMESTAMP WITH TIME ZONE":
             return True
         if is_native("timestamp", types[table][raw]):
             return False
         value = typed_sql("text", raw)
-        return con.execute(
-            f"SELECT count(*) FROM (SELECT {value} AS v FROM raw_{table} LIMIT {_OFFSET_ROWS}) "
-            f"WHERE regexp_matches(v, {_lit(_OFFSET)}) AND NOT regexp_matches(v, {_lit(_ZERO_OFFSET)})"
-        ).fetchone()[0] > 0
+        offset, naive, checked, example = con.execute(
+            f"SELECT count(*) FILTER (regexp_matches(v, {_lit(_OFFSET)}) AND NOT regexp_matches(v, {_lit(_ZERO_OFFSET)})), "
+            f"count(*) FILTER (NOT regexp_matches(v, {_lit(_OFFSET)}) AND NOT regexp_matches(v, {_lit(_UTC_MARK)})), "
+            f"count(v), min(v) FILTER (regexp_matches(v, {_lit(_OFFSET)}) AND NOT regexp_matches(v, {_lit(_ZERO_OFFSET)})) "
+            f"FROM (SELECT {value} AS v FROM raw_{table} LIMIT {_OFFSET_ROWS})"
+        ).fetchone()
+        if offset and naive:
+            mixed.append(f"{named}: {naive:,} of its first {checked:,} values have no zone and {offset:,} {'has' if offset == 1 else 'have'} one (e.g. "
+                         f"{example!r})")
+        return offset > 0
 
-    zoned = [f"{table}.{column}" + ("" if raw == column else f" (your column {raw!r})")
-             for table in tables for column, raw in columns[table].items()
-             if TABLES[table].kinds.get(column) == "timestamp" and zoned(table, raw)]
+    zoned = [named for table in tables for column, raw in columns[table].items()
+             if TABLES[table].kinds.get(column) == "timestamp"
+             and zoned(table, raw, named := f"{table}.{column}" + ("" if raw == column else f" (your column {raw!r})"))]
     if not zoned:
         return []
-    return [f"{_listed(zoned)} {'holds times' if len(zoned) == 1 else 'hold times'} with a time zone, converted to UTC: "
+    note = (f"{_listed(zoned)} {'holds times' if len(zoned) == 1 else 'hold times'} with a time zone, converted to UTC: "
             "days (cutoffs, label windows, the data's end) are UTC days. For days in your own zone, store local times "
-            'without a zone, e.g. in pandas s.dt.tz_convert("America/New_York").dt.tz_localize(None).']
+            'without a zone, e.g. in pandas s.dt.tz_convert("America/New_York").dt.tz_localize(None).')
+    if mixed:
+        # Two systems' exports in one file: the values without a zone are read as UTC, and if they are
+        # local times they are hours off the others (purchases on the wrong day, the order of events changed).
+        note += (f" Values with and without a zone are mixed in {'; '.join(mixed)}. Those without one are read as UTC: "
+                 "if they are local times, they are off by the offset. Write every value with its zone (or none).")
+    return [note]
 
 
 def mapped_but_missing(table: str, config: Config) -> str:
