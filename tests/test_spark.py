@@ -204,11 +204,14 @@ def test_nan_and_infinite_numbers_are_blanked_or_refused_as_validation_sets_them
     customers["credit"] = [float("inf") if i % 7 == 0 else -float("inf") if i % 11 == 0 else float(i)
                            for i in range(len(customers))]
     customers["score_text"] = ["nan" if i % 5 == 0 else str(i) for i in range(len(customers))]
+    # and a placeholder for "unknown" in a few rows of a column of numbers: numeric, blanked there
+    customers["credit_limit"] = ["N/A" if i % 40 == 0 else str(10 * i) for i in range(len(customers))]
     customers.to_parquet(folder / "customers.parquet", index=False)
     duck = load_dataset(folder, Config())
     read = churn_spark.read_tables(spark, str(folder))
-    assert read.attributes == duck.attributes and duck.attributes["credit"] == duck.attributes["score_text"] == "numeric"
-    query = "SELECT customer_id, credit, score_text FROM {} ORDER BY customer_id"
+    assert read.attributes == duck.attributes
+    assert duck.attributes["credit"] == duck.attributes["score_text"] == duck.attributes["credit_limit"] == "numeric"
+    query = "SELECT customer_id, credit, score_text, credit_limit FROM {} ORDER BY customer_id"
     assert_frames_equal(duck.con.execute(query.format("customers")).df(),
                         churn_spark.to_pandas(spark.sql(query.format(read.views["customers"]))))
     assert duck.con.execute("SELECT count(credit), count(score_text) FROM customers").fetchone() == (

@@ -352,6 +352,32 @@ def test_nan_and_infinite_customer_attributes_are_blanked_and_counted(tmp_path: 
     assert ds.quarantine["customers"]["customer_id"].tolist() == ["b", "c"]
 
 
+def test_a_numeric_customer_column_with_a_placeholder_for_unknown_stays_numeric(tmp_path: Path) -> None:
+    # A credit limit with "N/A" in a few rows was a category of 80 levels, left out of the models
+    # (too many levels) and named as id-like. A placeholder or two in a few rows is blanked and
+    # counted; more kinds of text, or in more rows, leave the column a category, and so do
+    # columns with few numbers (a category the models may have been trained on).
+    n = 80
+    customers = pd.DataFrame({
+        "customer_id": [f"c{i}" for i in range(n)],
+        "limit": ["N/A" if i == 3 else "-" if i == 7 else str(100 * i) for i in range(n)],
+        "plan": ["gold" if i % 20 == 0 else str(i) for i in range(n)],              # 5% text, 1 value: numeric
+        "code": [f"X{i}" if i < 4 else str(i) for i in range(n)],                  # 4 distinct texts: a category
+        "size": ["big" if i % 10 == 0 else str(i) for i in range(n)],              # 10% text: a category
+        "products": ["N/A" if i == 5 else str(i % 4) for i in range(n)],           # 4 numbers: a category, as before
+    })
+    tx = pd.DataFrame({"customer_id": ["c1", "c2"], "timestamp": ["2021-01-01", "2021-01-02"], "amount": [1, 2]})
+    ds = load_dataset(write(tmp_path / "d", customers=customers, transactions=tx))
+    assert {c: ds.attributes[c] for c in ("limit", "plan", "code", "size", "products")} == {
+        "limit": "numeric", "plan": "numeric", "code": "categorical", "size": "categorical", "products": "categorical"}
+    rows = clean(ds, "customers").set_index("customer_id")
+    assert rows["limit"].isna().sum() == 2 and rows.loc["c4", "limit"] == 400.0 and pd.isna(rows.loc["c3", "limit"])
+    assert len(rows) == n and rows.loc["c5", "products"] == "N/A"
+    assert ds.summary["tables"]["customers"]["quarantined"] == {
+        "unparseable limit (customer kept without it)": 2, "unparseable plan (customer kept without it)": 4}
+    assert not any("customers.limit has" in note for note in ds.summary["notes"])
+
+
 def test_absurdly_large_numbers_are_set_aside(tmp_path: Path) -> None:
     # A trillion is no transaction; it is a misread field (here an id and a timestamp in the
     # amount column) and would outweigh every other customer's spend.

@@ -332,7 +332,8 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
         mapping = validate.map_columns(table, spec, config, list(types), location)
         raw_view = f"{prefix}raw_{table}"
         frame.createOrReplaceTempView(raw_view)
-        kinds = _check_values(spark, raw_view, table, spec, mapping, dict(frame.dtypes), config.input, location)
+        kinds = _check_values(spark, raw_view, table, spec, mapping, dict(frame.dtypes), config.input, location,
+                              config.training.max_categorical_levels)
         attributes.update({column: kind for column, kind in kinds.items() if kind not in ("date", "empty")})
         left_out.update({column: "dates" if kind == "date" else "empty" for column, kind in kinds.items()
                          if kind in ("date", "empty")})
@@ -524,7 +525,7 @@ def _duckdb_type(spark_type: str) -> str:
 
 
 def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mapping: Mapping[str, str],
-                  spark_types: Mapping[str, str], inputs: InputConfig, where: str) -> dict[str, str]:
+                  spark_types: Mapping[str, str], inputs: InputConfig, where: str, levels: int | None = None) -> dict[str, str]:
     """What validation checks in a table's values, in one aggregate pass over ``view`` (none when
     nothing needs checking): dates and numbers stored as text must read, satisfaction scores must
     lie on ``satisfaction_scale``; customer attributes are numeric when every present value reads
@@ -550,6 +551,8 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
         aggregates[f"numeric_{i}"] = f"count(TRY_CAST({_q(mapping[column])} AS DOUBLE))" if castable else "0"
         if types[mapping[column]] == "VARCHAR":
             aggregates[f"dates_{i}"] = f"count(CASE WHEN {validate.date_text_sql(mapping[column])} THEN 1 END)"
+            aggregates[f"others_{i}"] = f"count(DISTINCT {validate.unread_number_sql(mapping[column])})"
+            aggregates[f"numbers_{i}"] = f"count(DISTINCT TRY_CAST({_q(mapping[column])} AS DOUBLE))"
     # NaN and infinities (Parquet doubles, or "inf" as text): validation sets such rows aside.
     numbers = [(contract, raw) for contract, raw in mapping.items() if spec.kinds.get(contract) == "number"
                and _casts_to_number(types[raw])]
@@ -581,7 +584,8 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
             _refuse_unreadable(spark, view, table, contract, raw, kind, types[raw], present, unread, where)
     # "date" and "empty" columns are left out, as validation leaves them out.
     return {column: validate.kind_from_counts(types[mapping[column]], counts[f"present_{i}"], counts[f"numeric_{i}"],
-                                              counts.get(f"dates_{i}"))
+                                              counts.get(f"dates_{i}"), counts.get(f"others_{i}"),
+                                              counts.get(f"numbers_{i}", 0), levels)
             for i, column in enumerate(extra)}
 
 

@@ -35,6 +35,10 @@ named in the summary's notes as id-like."""
 PLACEHOLDER_BEFORE = "1971-01-01"
 """A signup date before this that many customers share is named in a note: 1900-01-01 or the
 Unix epoch written for "unknown" reads as a tenure of a century."""
+PLACEHOLDER_VALUES = 3
+PLACEHOLDER_SHARE = 0.05
+"""A customer column of numbers with at most this many other values, in at most this share of the
+rows with a value, is numeric; the other values (N/A, -, unknown) are placeholders, blanked."""
 MAX_UNKNOWN_CUSTOMER_SHARE = 0.5
 """Above this share of an event table's rows with ids not in ``customers``, validation stops
 (the ids are written differently in the two tables) instead of setting the rows aside."""
@@ -82,6 +86,12 @@ def kept_without(column: str) -> str:
     the value is blanked and the customer kept, as for a bad signup_date. They went into the
     clean table as they were, and only later stages coped with them."""
     return f"{column} not a finite number (customer kept without it)"
+
+
+def kept_unread(column: str) -> str:
+    """The reason for a placeholder ("N/A", "-") in a numeric customer attribute
+    (:func:`kind_from_counts`): blanked, and the customer kept."""
+    return f"unparseable {column} (customer kept without it)"
 
 
 def _too_large(column: str) -> str:
@@ -180,7 +190,7 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
         progress("customers")
     reading.append(found["customers"])
     attributes, left_out, left_out_columns = _load_customers(con, columns["customers"], types["customers"], quarantine,
-                                                             stats, data_end)
+                                                             stats, data_end, config.training.max_categorical_levels)
     _fail_if_all_set_aside("customers", columns["customers"], quarantine, stats["customers"])
     loose: list[str] = []  # notes on ids written another way
     for table in tables[1:]:
@@ -789,10 +799,11 @@ def _load_customers(
     quarantine: dict[str, pd.DataFrame],
     stats: dict[str, dict],
     data_end: pd.Timestamp | None = None,
+    levels: int | None = None,
 ) -> tuple[dict[str, str], list[str], dict[str, str]]:
     """Check ``customers``; return its attributes (column -> kind), notes on the columns left out
     of them (dates: :func:`_dated_note`; columns without a value) and those columns (column ->
-    ``dates`` or ``empty``). A sign-up date before 1900 or
+    ``dates`` or ``empty``; ``levels``: :func:`kind_from_counts`). A sign-up date before 1900 or
     after ``data_end`` (2999-12-31 for "unknown") is taken as missing, and the customer kept: with
     it, they never entered the population and dropped out of the scores without a word; without
     it, a customer counts from their first transaction."""
@@ -829,15 +840,17 @@ def _load_customers(
             if data_end is not None:
                 reasons.append(f"WHEN {typed} >= TIMESTAMP '{data_end}' THEN {_lit(R_LATE_SIGNUP)}")
             continue
-        kind = attribute_kind(con, raw, types[raw])
+        kind = attribute_kind(con, raw, types[raw], levels)
         if kind in ("date", "empty"):
             (dated if kind == "date" else empty).append(contract)
             continue
         attributes[contract] = kind
         selects.append(f"{attribute_sql(kind, raw)} AS {_q(contract)}")
         if kind == "numeric":
+            reasons.append(f"WHEN {present_sql(raw, types[raw])} AND TRY_CAST({_q(raw)} AS DOUBLE) IS NULL "
+                           f"THEN {_lit(kept_unread(contract))}")
             reasons.append(f"WHEN NOT {finite_sql(typed_sql('number', raw))} THEN {_lit(kept_without(contract))}")
-            kept.append(kept_without(contract))
+            kept += [kept_unread(contract), kept_without(contract)]
     _split_clean(con, "customers", selects, reasons, quarantine, stats, kept_reasons=tuple(kept))
     notes = [note] if (note := _dated_note(dated, "signup_date" in mapping)) else []
     if empty:  # a feature that is missing for everyone, and that the API warned was never posted
@@ -861,30 +874,50 @@ def attribute_sql(kind: str, raw: str) -> str:
     return f"CASE WHEN {finite_sql(typed)} THEN {typed} END"
 
 
-def attribute_kind(con: duckdb.DuckDBPyConnection, raw: str, sql_type: str = "VARCHAR") -> str:
+def attribute_kind(con: duckdb.DuckDBPyConnection, raw: str, sql_type: str = "VARCHAR", levels: int | None = None) -> str:
     """``numeric`` when every present value reads as a number, ``date`` when the column holds dates
     (stored as dates, or every present value reads as an ISO date), ``empty`` when it holds no
     value at all (a warehouse column never filled), else ``categorical``."""
     if is_native("timestamp", sql_type):
         return "date"
-    n_present, n_numeric, n_dates = con.execute(
-        f"SELECT count({typed_sql('text', raw)}), count(TRY_CAST({_q(raw)} AS DOUBLE)), count(*) FILTER ({date_text_sql(raw)}) "
-        "FROM raw_customers"
+    n_present, n_numeric, n_dates, n_others, n_numbers = con.execute(
+        f"SELECT count({typed_sql('text', raw)}), count(TRY_CAST({_q(raw)} AS DOUBLE)), count(*) FILTER ({date_text_sql(raw)}), "
+        f"count(DISTINCT {unread_number_sql(raw)}), count(DISTINCT TRY_CAST({_q(raw)} AS DOUBLE)) FROM raw_customers"
     ).fetchone()
-    return kind_from_counts(sql_type, n_present, n_numeric, n_dates)
+    return kind_from_counts(sql_type, n_present, n_numeric, n_dates, n_others, n_numbers, levels)
 
 
-def kind_from_counts(sql_type: str, present: int, numeric: int, dates: int | None) -> str:
+def kind_from_counts(sql_type: str, present: int, numeric: int, dates: int | None, others: int | None = None,
+                     numbers: int = 0, levels: int | None = None) -> str:
     """:func:`attribute_kind`'s rule, from a column's type and its counts of present values, of
-    values that read as numbers and as ISO dates (None: not counted, the column is not text). The
-    Spark reader counts them in its own pass over the table and decides by this rule too."""
+    values that read as numbers and as ISO dates (None: not counted, the column is not text), and
+    of the distinct values that do not read as numbers (``others``) and that do (``numbers``). The
+    Spark reader counts them in its own pass over the table and decides by this rule too.
+
+    A column of numbers with a placeholder or two for "unknown" (N/A, -, ?) in a few rows is
+    numeric (at most :data:`PLACEHOLDER_VALUES` distinct values, in at most
+    :data:`PLACEHOLDER_SHARE` of the rows with a value) when it has more different numbers than
+    ``levels`` (``[training] max_categorical_levels``): a credit limit with "N/A" in 2% of rows
+    was a category of 295 levels, left out of the models and named in a note as id-like. The
+    placeholders are blanked and counted (:func:`kept_unread`). With fewer numbers the column stays
+    a category as before: models trained on it as one would read its numbers as unknown levels."""
     if is_native("timestamp", sql_type):
         return "date"
     if present == 0:
         return "empty"
     if numeric == present:
         return "numeric"
+    if (numeric and others is not None and levels is not None and others <= PLACEHOLDER_VALUES
+            and present - numeric <= PLACEHOLDER_SHARE * present and numbers > levels):
+        return "numeric"
     return "date" if dates == present else "categorical"
+
+
+def unread_number_sql(raw: str) -> str:
+    """SQL (DuckDB's; Spark's transpiled): the customer attribute's text value, where it is there
+    and does not read as a number (NULL elsewhere)."""
+    text = typed_sql("text", raw)
+    return f"CASE WHEN TRY_CAST({_q(raw)} AS DOUBLE) IS NULL THEN {text} END"
 
 
 def date_text_sql(raw: str) -> str:
