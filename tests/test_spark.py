@@ -650,6 +650,18 @@ def test_parts_whose_types_differ_are_read_as_duckdb_reads_them(spark, data_dir:
 
 
 
+def test_columns_whose_names_differ_only_in_case_are_named_with_the_fix(spark, data_dir: Path, tmp_path: Path) -> None:
+    """`region` and `Region` in one export: Spark's COLUMN_ALREADY_EXISTS came with "Check that it
+    holds Parquet files" (DuckDB reads the second as Region_1, with a note)."""
+    folder = _copy_data(data_dir, tmp_path / "data")
+    customers = pd.read_parquet(folder / "customers.parquet")
+    customers["Region"] = customers["region"].str.upper()
+    customers.to_parquet(folder / "customers.parquet", index=False)
+    with pytest.raises(DataError, match=r"^Table 'customers' \(.*customers.parquet\) has two columns named 'region' \(written "
+                                        r"in another case: .*\)\. Remove the copy, or rename one of them, then rerun\.$"):
+        churn_spark.read_tables(spark, str(folder))
+
+
 def test_nanosecond_timestamps_are_refused_with_the_fix(spark, data_dir: Path, tmp_path: Path) -> None:
     """A warehouse unload with TIMESTAMP(NANOS): Spark's PARQUET_TYPE_ILLEGAL came with "check that it holds Parquet files"."""
     import pyarrow as pa

@@ -391,6 +391,12 @@ def _read_parquet(spark: "SparkSession", location: str, table: str) -> "SparkFra
         text = str(exc)
         if "CANNOT_MERGE_SCHEMAS" in text or "incompatible data types" in text:
             return _read_parts_widened(spark, location, table)
+        repeated = re.search(r"\[COLUMN_ALREADY_EXISTS\] The column `([^`]+)` already exists", text)
+        if repeated:  # DuckDB reads the second as <name>_1, with a note; Spark's names are case-insensitive
+            raise DataError(
+                f"Table {table!r} ({location}) has two columns named {repeated.group(1)!r} (written in another case: Spark "
+                "reads column names whatever their case). Remove the copy, or rename one of them, then rerun."
+            ) from None
         if "TIMESTAMP(NANOS" in text:  # pandas' and Snowflake's default unit; Spark reads micro- and milliseconds only
             raise DataError(
                 f"Table {table!r} ({location}) holds timestamps in nanoseconds, which Spark cannot read. Write them in "
