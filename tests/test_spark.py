@@ -619,7 +619,7 @@ def test_folders_of_parts_whose_schemas_differ(spark, data_dir: Path, tmp_path: 
 
 def test_parts_whose_types_differ_are_read_as_duckdb_reads_them(spark, data_dir: Path, tmp_path: Path, capfd) -> None:
     """Two systems' exports in one folder: amount as int64, DECIMAL and double, quantity as text and
-    as numbers. DuckDB's union_by_name read them; Spark stopped after an 80-line Java stack trace.
+    as numbers, timestamps with a zone (UTC) and without. DuckDB's union_by_name read them; Spark stopped after an 80-line Java stack trace.
     Types no type holds both of stop with the folder, the column, both types and the fix, and no trace."""
     folder = _copy_data(data_dir, tmp_path / "data")
     (folder / "transactions.parquet").unlink()
@@ -631,6 +631,7 @@ def test_parts_whose_types_differ_are_read_as_duckdb_reads_them(spark, data_dir:
     transactions.iloc[:third].astype({"amount": "int64", "quantity": str}).to_parquet(parts / "part-0.parquet", index=False)
     middle = transactions.iloc[third:2 * third].astype({"amount": "object"})
     middle["amount"] = [decimal.Decimal(f"{v:.2f}") for v in middle["amount"]]
+    middle["timestamp"] = middle["timestamp"].dt.tz_localize("UTC")
     middle.to_parquet(parts / "part-1.parquet", index=False)
     transactions.iloc[2 * third:].to_parquet(parts / "part-2.parquet", index=False)
     capfd.readouterr()
@@ -643,8 +644,9 @@ def test_parts_whose_types_differ_are_read_as_duckdb_reads_them(spark, data_dir:
     clash["timestamp"] = clash["timestamp"].astype("int64") // 10**6
     clash.to_parquet(parts / "part-2.parquet", index=False)
     with pytest.raises(DataError, match=r"^The Parquet files of table 'transactions' \(.*transactions\) disagree on the type "
-                                        r"of column 'timestamp': TIMESTAMP_NTZ in some \(e\.g\. .*part-0\.parquet\), BIGINT in "
-                                        r"others \(e\.g\. .*part-2\.parquet\), and no type holds both\. Rewrite the files"):
+                                        r"of column 'timestamp': TIMESTAMP_NTZ \(e\.g\. .*part-0\.parquet\), TIMESTAMP \(e\.g\. "
+                                        r".*part-1\.parquet\) in some, BIGINT \(e\.g\. .*part-2\.parquet\) in others, and no "
+                                        r"type holds them all\. Rewrite the files"):
         churn_spark.read_tables(spark, str(folder))
     assert "at org.apache.spark" not in capfd.readouterr().err
 

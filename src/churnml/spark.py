@@ -448,8 +448,9 @@ _NUMBER_TYPES = _INTEGER_TYPES + ("float", "double")
 def wider_type(types: Sequence[str]) -> str | None:
     """The Spark type that holds every one of ``types`` (Spark's ``simpleString``s) as DuckDB's
     ``union_by_name`` would read it: integers as BIGINT, numbers as DOUBLE (DECIMAL included),
-    anything beside text as text; None when there is none (a number in some parts, a timestamp in
-    others).
+    dates and times with and without a zone as times with one (naive ones are UTC, as everywhere in
+    churnml), anything beside text as text; None when there is none (a number in some parts, a
+    timestamp in others).
 
     >>> wider_type(["bigint", "double"]), wider_type(["int", "bigint"]), wider_type(["string", "bigint"])
     ('double', 'bigint', 'string')
@@ -461,6 +462,8 @@ def wider_type(types: Sequence[str]) -> str | None:
         return "bigint"
     if all(t in _NUMBER_TYPES or t.startswith("decimal") for t in kinds):
         return "double"
+    if kinds <= {"timestamp", "timestamp_ntz", "date"}:
+        return "timestamp"
     if "string" in kinds and not any(t.startswith(("struct", "array", "map", "binary")) for t in kinds):
         return "string"
     return None
@@ -475,8 +478,8 @@ def _read_parts_widened(spark: "SparkSession", location: str, table: str) -> "Sp
     Raises
     ------
     DataError
-        Two parts store a column as types no type holds both of: the folder, the column, the two
-        types with a file of each, and the fix.
+        Parts store a column as types no type holds all of: the folder, the column, each
+        type with a file holding it, and the fix.
     """
     from functools import reduce
 
@@ -504,11 +507,10 @@ def _read_parts_widened(spark: "SparkSession", location: str, table: str) -> "Sp
     for column, stored in seen.items():
         wider[column] = wider_type(list(stored))
         if wider[column] is None:
-            (one, first), (other, second) = list(stored.items())[:2]
+            types = [f"{kind.upper()} (e.g. {name})" for kind, name in stored.items()]
             raise DataError(
                 f"The Parquet files of table {table!r} ({location}) disagree on the type of column {column!r}: "
-                f"{one.upper()} in some (e.g. {first}), {other.upper()} in others (e.g. {second}), and no type holds "
-                f"both. Rewrite the files with one type for {column!r} (as the column's contract type: numbers, dates "
+                f"{', '.join(types[:-1])} in some, {types[-1]} in others, and no type holds them all. Rewrite the files with one type for {column!r} (as the column's contract type: numbers, dates "
                 "or text), or copy them into one table with one schema first."
             )
     frames = [spark.read.parquet(*names).select(*[F.col(f"`{c.name}`").cast(wider[c.name]).alias(c.name)
