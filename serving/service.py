@@ -287,7 +287,7 @@ class RetentionListResponse(bentoml.IODescriptor):
 class ModelVersion(BaseModel):
     name: str = Field(json_schema_extra={"example": "churnml-churn"})
     version: str = Field(json_schema_extra={"example": "3"})
-    aliases: list[str] = Field(json_schema_extra={"example": ["champion"]})
+    aliases: list[str] = Field(description="Aliases this version carries in the registry now.", json_schema_extra={"example": ["champion"]})
     run_id: Optional[str] = Field(default=None, description="MLflow training run of this model.")
     trained_as_of: Optional[str] = Field(default=None, description="As-of date of this model's training data.",
                                          json_schema_extra={"example": "2025-09-01"})
@@ -324,7 +324,9 @@ class ModelInfo(BaseModel):
         json_schema_extra={"example": 3})
     warnings: list[str] = Field(default_factory=list, description=(
         "What to know about the loaded models: champions from different training runs, models older than "
-        "max_model_age_days, scores older than the horizon; also in the server's start-up log."),
+        "max_model_age_days, scores older than the horizon (also in the server's start-up log); since the server "
+        "started, its alias moved to other versions by a promotion (it still answers with the loaded ones: restart "
+        "it) or a newer snapshot written."),
         json_schema_extra={"example": []})
 
 

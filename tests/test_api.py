@@ -620,6 +620,26 @@ def test_service_refuses_to_start_without_snapshot(asgi_app, served_store, tmp_p
         patch.undo()
 
 
+def test_model_says_when_a_newer_snapshot_was_written_after_start(served_store, tmp_path, monkeypatch) -> None:
+    # `churnml score` for a later day (or the same day again) while the server runs: /score kept
+    # answering from the snapshot loaded at start-up, and nothing said so.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", served_store.tracking_uri)
+    loaded = io.latest_snapshot(served_store.snapshots)
+    path = tmp_path / loaded.name
+    path.write_bytes(loaded.read_bytes())
+    service = api.ScoringService(tracking.load_models("champion"), io.read_table(path), pd.Timestamp("2025-12-01"),
+                                 snapshot_path=path)
+    assert not any("snapshot" in w and "Restart" in w for w in service.model_info()["warnings"])
+    newer = tmp_path / "features_2025-12-08.parquet"
+    newer.write_bytes(loaded.read_bytes())
+    assert service.model_info()["warnings"][0] == (
+        f"a newer snapshot, features_2025-12-08.parquet, was written to {tmp_path} after this server loaded "
+        f"{loaded.name}: /score and /retention_list still answer as of 2025-12-01. Restart the server to serve it.")
+    newer.unlink()
+    path.write_bytes(loaded.read_bytes() + b"\0")  # rewritten in place (the size tells even where mtimes are coarse)
+    assert service.model_info()["warnings"][0].startswith(f"{path} was written again after this server loaded it")
+
+
 def test_model_reflects_a_promotion_after_restart(client, asgi_app, served_store, caplog) -> None:
     """Last in the module: it starts a second app (a restart) after promoting a new version."""
     before = client.get("/model", headers=AUTH).json()
@@ -637,7 +657,16 @@ def test_model_reflects_a_promotion_after_restart(client, asgi_app, served_store
         assert versions == ("2", "2")
         # Only the churn model promoted: /model said value_model v1 with run 2's run id, metrics and grade.
         tracking.promote(tracking.CHURN_MODEL_NAME, "2")
-        assert client.get("/model", headers=AUTH).json() == before  # no reload without a restart
+        # No reload without a restart, but no silence either: /model showed v1 as champion, as before the promotion.
+        stale = client.get("/model", headers=AUTH).json()
+        assert stale["churn_model"] == {**before["churn_model"], "aliases": []}
+        assert stale["value_model"] == {**before["value_model"], "aliases": ["champion"]}  # v2 is the challenger now
+        assert stale["warnings"] == [
+            "'champion' is now churnml-churn v2 in the registry (since this server started), but this server still "
+            "answers with churnml-churn v1 and churnml-value v1, as every result's churn_model_version and "
+            "value_model_version say: it loads the models once. Write a new snapshot with them (`churnml score DATA "
+            "--as-of DATE --out FILE`) and restart the server.", *before["warnings"]]
+        assert client.post("/score", json={"customer_ids": ["x"]}, headers=AUTH).status_code == 200
         with caplog.at_level(logging.WARNING, logger="churnml.serving"), TestClient(asgi_app) as restarted:
             mixed = restarted.get("/model", headers=AUTH).json()
         assert mixed["churn_model"] == {"name": "churnml-churn", "version": "2", "aliases": ["challenger", "champion"],

@@ -553,7 +553,10 @@ class ScoringService:
     alias : str
         The alias the models were loaded by (shown by ``/model``).
     aliases : mapping, optional
-        Model name -> aliases its loaded version carries (shown by ``/model``).
+        Model name -> aliases its loaded version carried at start-up (``/model`` shows the registry's
+        current ones when it can read them).
+    snapshot : Path, optional
+        The snapshot file loaded; ``/model`` warns when a newer one is written beside it.
 
     Attributes
     ----------
@@ -571,8 +574,11 @@ class ScoringService:
         config: Config | None = None,
         alias: str = tracking.CHAMPION,
         aliases: Mapping[str, Sequence[str]] | None = None,
+        snapshot_path: Path | None = None,
     ) -> None:
         self.models = models
+        self.snapshot_path = snapshot_path
+        self._snapshot_stamp = _file_stamp(snapshot_path)
         self.config = config or Config()
         self.alias = alias
         self.aliases = {k: list(v) for k, v in (aliases or {}).items()}
@@ -614,7 +620,7 @@ class ScoringService:
         aliases = {
             row.name: list(row.aliases) for row in tracking.list_models() if versions.get(row.name) == row.version
         }
-        return cls(models, snapshot, as_of, settings.config, settings.alias, aliases)
+        return cls(models, snapshot, as_of, settings.config, settings.alias, aliases, path)
 
     # -- /score ----------------------------------------------------------------------------------
 
@@ -907,13 +913,14 @@ class ScoringService:
         if not self.same_run:  # the overall grade is the worse of the two, as train grades a pair
             grade = max(churn_grade, value_grade) if churn_grade and value_grade else None
         grades = {"churn": churn_grade, "value": value_grade, "overall": grade}
+        aliases, changed = self.registry_changes()
         return {
             "alias": self.alias,
             "churn_model": {"name": tracking.CHURN_MODEL_NAME, "version": str(self.models.churn_version),
-                            "aliases": self.aliases.get(tracking.CHURN_MODEL_NAME, []), "run_id": self.models.run_id,
+                            "aliases": aliases.get(tracking.CHURN_MODEL_NAME, []), "run_id": self.models.run_id,
                             "trained_as_of": meta.get("as_of"), "grade": churn_grade},
             "value_model": {"name": tracking.VALUE_MODEL_NAME, "version": str(self.models.value_version),
-                            "aliases": self.aliases.get(tracking.VALUE_MODEL_NAME, []), "run_id": value_run_id,
+                            "aliases": aliases.get(tracking.VALUE_MODEL_NAME, []), "run_id": value_run_id,
                             "trained_as_of": value_meta.get("as_of"), "grade": value_grade},
             "same_run": self.same_run,
             "run_id": self.models.run_id,
@@ -929,8 +936,58 @@ class ScoringService:
             "customers": len(self.scores),
             "attributes": dict(self.attribute_kinds),
             **self.ages(),
-            "warnings": self.model_warnings(),
+            "warnings": changed + self.model_warnings(),
         }
+
+    def registry_changes(self) -> tuple[dict[str, list[str]], list[str]]:
+        """The aliases the loaded versions carry in the registry now, and warnings about what changed
+        since start-up: the served alias moved to other versions (a promotion: this server still
+        answers with the ones it loaded, and said nothing while ``/model`` showed the old aliases),
+        or a newer snapshot was written. Falls back to the start-up aliases, with a warning, when
+        the registry cannot be read."""
+        loaded = {tracking.CHURN_MODEL_NAME: str(self.models.churn_version),
+                  tracking.VALUE_MODEL_NAME: str(self.models.value_version)}
+        warnings = []
+        try:
+            registry = tracking.registry_aliases()
+        except Exception as exc:  # a locked store, a tracking server that does not answer: say so, answer anyway
+            registry = None
+            warnings.append(f"could not read the model registry to compare its aliases with the loaded models "
+                            f"({type(exc).__name__}: {str(exc)[:200]}); aliases are shown as at start-up")
+        if registry is None:
+            aliases = {name: list(self.aliases.get(name, [])) for name in loaded}
+        else:
+            aliases = {name: sorted(a for a, v in registry.get(name, {}).items() if v == version)
+                       for name, version in loaded.items()}
+            served = str(self.alias)
+            if not re.fullmatch(r"[vV]?\d+", served):  # an alias, not a pinned version number
+                moved = {name: registry.get(name, {}).get(served) for name, version in loaded.items()
+                         if registry.get(name, {}).get(served) != version}
+                if moved:
+                    now = ", ".join(f"{name} v{version}" if version else f"no version of {name}"
+                                    for name, version in moved.items())
+                    warnings.append(
+                        f"'{served}' is now {now} in the registry (since this server started), but this server still "
+                        f"answers with {tracking.CHURN_MODEL_NAME} v{loaded[tracking.CHURN_MODEL_NAME]} and "
+                        f"{tracking.VALUE_MODEL_NAME} v{loaded[tracking.VALUE_MODEL_NAME]}, as every result's "
+                        "churn_model_version and value_model_version say: it loads the models once. Write a new "
+                        "snapshot with them (`churnml score DATA --as-of DATE --out FILE`) and restart the server.")
+        if self.snapshot_path is not None:
+            try:
+                newest = io.latest_snapshot(self.snapshot_path.parent)
+            except ChurnmlError:
+                newest = self.snapshot_path
+            if newest.name > self.snapshot_path.name:
+                warnings.append(
+                    f"a newer snapshot, {newest.name}, was written to {newest.parent} after this server loaded "
+                    f"{self.snapshot_path.name}: /score and /retention_list still answer as of {self._as_of_text}. "
+                    "Restart the server to serve it.")
+            elif newest == self.snapshot_path and _file_stamp(newest) != self._snapshot_stamp:
+                warnings.append(
+                    f"{newest} was written again after this server loaded it (another `churnml score` for "
+                    f"{self._as_of_text}): /score and /retention_list still answer from the copy loaded at start-up. "
+                    "Restart the server to serve the new one.")
+        return aliases, warnings
 
     def ages(self, today: date | None = None) -> dict[str, Any]:
         """Days from the models' training as-of date (the older model's) and from the scores' as-of
@@ -983,6 +1040,15 @@ class ScoringService:
                 "promote the other model's version of the same run (`churnml promote`) and restart the server."
             )
         return warnings
+
+
+def _file_stamp(path: Path | None) -> tuple[int, int] | None:
+    """(modification time, size) of a file, None when there is none: a snapshot rewritten in place."""
+    try:
+        stat = path.stat() if path is not None else None
+    except OSError:
+        return None
+    return (stat.st_mtime_ns, stat.st_size) if stat else None
 
 
 def _is_blank(value: Any) -> bool:

@@ -658,6 +658,24 @@ def list_models() -> list[ModelVersionInfo]:
     return sorted(rows, key=lambda r: (r.name, -int(r.version)))
 
 
+def registry_aliases() -> dict[str, dict[str, str]]:
+    """Model name -> {alias: version} as the registry has them now (a model not registered: empty).
+
+    Two reads of the registry, no run: cheap enough for a running server to compare what it
+    loaded with what the aliases point at today.
+    """
+    client = _client()
+    aliases: dict[str, dict[str, str]] = {}
+    for name in MODEL_NAMES:
+        try:
+            aliases[name] = {alias: str(version) for alias, version in (client.get_registered_model(name).aliases or {}).items()}
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+            aliases[name] = {}
+    return aliases
+
+
 def set_alias(name: str, alias: str, version: str) -> None:
     """Point ``alias`` of ``name`` at ``version``."""
     _client().set_registered_model_alias(name, alias, str(version))

@@ -83,7 +83,8 @@ def serve_command(
 
     The server log and GET /model warn when the two champions come from different training runs,
     when the models are older than [monitoring] max_model_age_days, or the snapshot older than the
-    horizon. The models, the snapshot and the port are checked before the server starts; should the worker
+    horizon; GET /model also when the alias has moved to other versions or a newer snapshot was
+    written since the server started. The models, the snapshot and the port are checked before the server starts; should the worker
     still fail to load them, the server stops with the error and exit code 2. The models are
     loaded once: after `churnml promote` (or a training run that promotes), write a new snapshot
     with `churnml score` and restart the server.
