@@ -250,18 +250,33 @@ def test_payloads_are_not_logged_or_echoed(client, caplog) -> None:
 
 
 def test_score_equals_batch_scores_and_reports_unknown_ids(client, batch) -> None:
-    ids = list(batch.index[:40]) + ["NOPE-1"] + list(batch.index[-3:])
+    ids = list(batch.index[:40]) + ["NOPE-1", batch.index[0].lower(), f"00{batch.index[1]}"] + list(batch.index[-3:])
     response = client.post("/score", json={"customer_ids": ids}, headers=AUTH)
     assert response.status_code == 200
     results = response.json()["results"]
     assert [r["customer_id"] for r in results] == ids
     for item in results:
         if item["customer_id"] == "NOPE-1":
-            assert item["status"] == "not_found" and item["detail"] == "Not in the scored population at 2025-12-01."
+            assert item["status"] == "not_found" and item["detail"] == (
+                "Not in the scored population at 2025-12-01 (signed up since, account closed, inactive, or an id the "
+                "data does not have). POST /score_history scores a customer from their own record and history.")
             assert item["churn_probability"] is None
+        elif item["customer_id"] in ids[41:43]:  # written another way: the detail names the scored id, no score
+            assert item["status"] == "not_found" and item["churn_probability"] is None
+            similar = batch.index[0] if item["customer_id"] == ids[41] else batch.index[1]
+            assert item["detail"] == (f"Not in the scored population at 2025-12-01; {similar!r} is, and matches this id "
+                                      "when case, spaces and leading zeros are ignored: send the id as the customers "
+                                      "table writes it.")
         else:
             _check_same(item, batch.loc[item["customer_id"]])
             assert item["as_of"] == "2025-12-01"
+
+
+def test_loose_ids_of_the_api_are_validations() -> None:
+    from churnml.validate import loose_ids
+
+    ids = ["C0000001", " c0000001\t", "002475", "2475", "000", "", " ", "Straße", "STRASSE", "İd", "0x0"]
+    assert [api._loose_id(i) for i in ids] == loose_ids(pd.Series(ids)).tolist()
 
 
 def _history(dataset, ids: list[str]) -> dict:
