@@ -203,7 +203,8 @@ class CustomerScore(BaseModel):
         "/score_history only: posted customer attributes the models do not use (a typo?), and attributes they use "
         "that were not posted (scored as unknown, which changes the score); event types counted as other; "
         "resolved_at or satisfaction missing from all of a customer's service events or surveys (every complaint then "
-        "counts as unresolved, the customer as never rated). GET /model lists the attributes."),
+        "counts as unresolved, the customer as never rated); transactions and service events on or after as_of, which "
+        "are not counted. GET /model lists the attributes."),
         json_schema_extra={"example": []})
 
 

@@ -302,6 +302,14 @@ def test_score_history_equals_batch_scoring_for_the_same_history(client, batch, 
     assert sorted(r["customer_id"] for r in results) == sorted(ids)
     for item in results:
         _check_same(item, batch.loc[item["customer_id"]])
+        # ... but not silently: a CRM posting today's purchases with as_of today lost them without a word.
+        later = {table: sum(e["customer_id"] == item["customer_id"] and e["timestamp"] >= "2025-12-01" for e in body[table])
+                 for table in ("transactions", "service_events")}
+        counted = " and ".join(f"{n} {table}" for table, n in later.items() if n)
+        expected = ([f"{counted} on or after as_of 2025-12-01 not counted: the scores see events before as_of (as of "
+                     "the day after the last event counts them)"] if counted else [])
+        assert [w for w in item["warnings"] if "on or after as_of" in w] == expected
+    assert sum(bool(r["warnings"]) for r in results) >= 3
 
 
 def test_score_history_for_a_customer_who_did_not_exist_yet(client) -> None:

@@ -746,6 +746,7 @@ class ScoringService:
         as_of_text = f"{as_of_ts:%Y-%m-%d}"
         other_types = self._other_event_types(service_events)
         unread = self._missing_event_fields(service_events, as_of_ts)
+        later = _events_from(as_of_ts, transactions=transactions, service_events=service_events)
         found = {}
         for record in scored.to_dict("records"):
             item = {"customer_id": record["customer_id"], "status": "ok", "as_of": as_of_text}
@@ -765,7 +766,8 @@ class ScoringService:
             item = found.get(customer_id) or {
                 "customer_id": customer_id, "status": "not_found", "detail": detail, "as_of": as_of_text,
             }
-            warnings = self.attribute_warnings(record) + other_types.get(customer_id, []) + unread.get(customer_id, [])
+            warnings = (self.attribute_warnings(record) + other_types.get(customer_id, []) + unread.get(customer_id, [])
+                        + later.get(customer_id, []))
             if churn_events is None and self.counts_closures:
                 warnings.append(NO_CLOSURES_SENT)
             # The id as sent, as /score echoes it: a client matches replies to its requests by it.
@@ -1058,6 +1060,24 @@ class ScoringService:
                 "promote the other model's version of the same run (`churnml promote`) and restart the server."
             )
         return warnings
+
+
+def _events_from(as_of: pd.Timestamp, **tables: Sequence[Any]) -> dict[str, list[str]]:
+    """Customer id -> a warning counting posted rows on or after ``as_of``, which the features do not
+    see (they see events before it). A CRM posting today's purchases with ``as_of`` today had them
+    left out without a word."""
+    counts: dict[str, dict[str, int]] = {}
+    for table, rows in tables.items():
+        for record in map(_item, rows):
+            timestamp = _timestamp(record.get("timestamp"), f"{table}.timestamp")  # checked by history_dataset
+            if timestamp is not None and timestamp >= as_of:
+                tally = counts.setdefault(_text(record.get("customer_id")) or "", {})
+                tally[table] = tally.get(table, 0) + 1
+    return {
+        customer_id: [f"{' and '.join(f'{n} {table}' for table, n in tally.items())} on or after as_of {as_of:%Y-%m-%d} "
+                      "not counted: the scores see events before as_of (as of the day after the last event counts them)"]
+        for customer_id, tally in counts.items()
+    }
 
 
 def _loose_id(customer_id: str) -> str:
