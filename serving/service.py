@@ -277,6 +277,8 @@ class RetentionSummary(BaseModel):
 
 class RetentionListResponse(bentoml.IODescriptor):
     as_of: str = Field(description="As-of date of the scores the list is built from.", json_schema_extra={"example": "2025-12-01"})
+    churn_model_version: str = Field(description="Registry version of the churn model the scores come from.", json_schema_extra={"example": "3"})
+    value_model_version: str = Field(description="Registry version of the value model the scores come from.", json_schema_extra={"example": "3"})
     summary: RetentionSummary
     customers: list[RetentionRow]
     warnings: list[str] = Field(default_factory=list, description=(

@@ -358,6 +358,10 @@ def test_retention_list_equals_the_library_on_the_same_scores(client, served_sto
     body = response.json()
     expected = retention_list(io.read_table(served_store.scores), max_customers=1000, config=Config(), **options)
     assert body["summary"]["selected"] == expected.summary.selected == len(body["customers"])
+    # Which models made the list, named as the scores file names them: the list said nothing of it.
+    batch = io.read_table(served_store.scores)
+    assert (body["churn_model_version"], body["value_model_version"]) == (batch["churn_model_version"].iloc[0],
+                                                                         batch["value_model_version"].iloc[0]) == ("1", "1")
     assert body["summary"]["total_cost"] == pytest.approx(expected.summary.total_cost)
     # The CLI's "value at risk, no contact": the API's summary dropped it, so its numbers did not add up to the saving.
     assert body["summary"]["value_at_risk"] == pytest.approx(expected.summary.value_at_risk) and expected.summary.value_at_risk > 0

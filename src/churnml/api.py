@@ -910,8 +910,9 @@ class ScoringService:
             row["reasons"] = _split_reasons(row["reasons"])
         summary = result.summary.to_dict()
         warnings = summary.pop("warnings")
-        return {"as_of": self._as_of_text, "summary": _jsonable(summary), "customers": _jsonable(customers),
-                "warnings": warnings}
+        return {"as_of": self._as_of_text, "churn_model_version": str(self.models.churn_version),
+                "value_model_version": str(self.models.value_version), "summary": _jsonable(summary),
+                "customers": _jsonable(customers), "warnings": warnings}
 
     # -- /model ----------------------------------------------------------------------------------
 
