@@ -477,6 +477,23 @@ def test_date_columns_of_customers_are_left_out_of_the_models_with_a_note(tmp_pa
     coded = CUSTOMERS.assign(cohort=["2020", "2020-01", "2021"])
     assert load_dataset(write(tmp_path / "c", customers=coded, transactions=TRANSACTIONS)).attributes["cohort"] == "categorical"
 
+def test_customers_dates_in_the_date_format_are_left_out_too(tmp_path: Path) -> None:
+    """A German export writes its last login as 04.12.2025, read with [input] date_format. Only ISO
+    dates were taken for dates in customers: this one became a categorical feature carrying the
+    future (with few values, a contract end at month ends, the models used it), and validate said
+    nothing."""
+    customers = CUSTOMERS.assign(contract_end=["31.01.2022", "28.02.2022", ""],
+                                 last_login=["04.12.2021 10:15", "01.06.2021", "15.03.2021 08:00"])
+    folder = write(tmp_path / "d", customers=customers, transactions=TRANSACTIONS)
+    ds = load_dataset(folder, config_from_dict({"input": {"date_format": ["%d.%m.%Y", "%d.%m.%Y %H:%M"]}}))
+    assert ds.summary["left_out_columns"] == {"contract_end": "dates", "last_login": "dates"}
+    assert "contract_end" not in ds.attributes and "last_login" not in ds.attributes
+    assert any(n.startswith("customers.contract_end and customers.last_login hold dates") for n in ds.summary["notes"])
+    # Without the setting they are text, as before; numbers stay numbers with it.
+    assert load_dataset(folder).attributes["contract_end"] == "categorical"
+    assert ds.attributes["age"] == "numeric"
+
+
 def test_summary_notes_other_event_types_and_id_like_attributes(tmp_path: Path) -> None:
     n = 300
     customers = pd.DataFrame({"customer_id": [f"c{i}" for i in range(n)], "email": [f"u{i}@x.org" for i in range(n)],

@@ -190,7 +190,8 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
         progress("customers")
     reading.append(found["customers"])
     attributes, left_out, left_out_columns = _load_customers(con, columns["customers"], types["customers"], quarantine,
-                                                             stats, data_end, config.training.max_categorical_levels)
+                                                             stats, data_end, config.training.max_categorical_levels,
+                                                             config.input.date_formats)
     _fail_if_all_set_aside("customers", columns["customers"], quarantine, stats["customers"])
     loose: list[str] = []  # notes on ids written another way
     for table in tables[1:]:
@@ -800,10 +801,11 @@ def _load_customers(
     stats: dict[str, dict],
     data_end: pd.Timestamp | None = None,
     levels: int | None = None,
+    date_formats: tuple[str, ...] = (),
 ) -> tuple[dict[str, str], list[str], dict[str, str]]:
     """Check ``customers``; return its attributes (column -> kind), notes on the columns left out
     of them (dates: :func:`_dated_note`; columns without a value) and those columns (column ->
-    ``dates`` or ``empty``; ``levels``: :func:`kind_from_counts`). A sign-up date before 1900 or
+    ``dates`` or ``empty``; ``levels``: :func:`kind_from_counts`; ``date_formats``: :func:`attribute_kind`). A sign-up date before 1900 or
     after ``data_end`` (2999-12-31 for "unknown") is taken as missing, and the customer kept: with
     it, they never entered the population and dropped out of the scores without a word; without
     it, a customer counts from their first transaction."""
@@ -840,7 +842,7 @@ def _load_customers(
             if data_end is not None:
                 reasons.append(f"WHEN {typed} >= TIMESTAMP '{data_end}' THEN {_lit(R_LATE_SIGNUP)}")
             continue
-        kind = attribute_kind(con, raw, types[raw], levels)
+        kind = attribute_kind(con, raw, types[raw], levels, date_formats)
         if kind in ("date", "empty"):
             (dated if kind == "date" else empty).append(contract)
             continue
@@ -874,14 +876,21 @@ def attribute_sql(kind: str, raw: str) -> str:
     return f"CASE WHEN {finite_sql(typed)} THEN {typed} END"
 
 
-def attribute_kind(con: duckdb.DuckDBPyConnection, raw: str, sql_type: str = "VARCHAR", levels: int | None = None) -> str:
+def attribute_kind(con: duckdb.DuckDBPyConnection, raw: str, sql_type: str = "VARCHAR", levels: int | None = None,
+                   date_formats: tuple[str, ...] = ()) -> str:
     """``numeric`` when every present value reads as a number, ``date`` when the column holds dates
-    (stored as dates, or every present value reads as an ISO date), ``empty`` when it holds no
-    value at all (a warehouse column never filled), else ``categorical``."""
+    (stored as dates, or every present value reads as an ISO date or in one of ``date_formats``,
+    ``[input] date_format``: a German export's last login 04.12.2025 is a date as much as
+    2025-12-04), ``empty`` when it holds no value at all (a warehouse column never filled), else
+    ``categorical``."""
     if is_native("timestamp", sql_type):
         return "date"
+    dated = date_text_sql(raw)
+    if date_formats:
+        listed = ", ".join(_lit(f) for f in date_formats)
+        dated = f"({dated}) OR try_strptime({typed_sql('text', raw)}, [{listed}]) IS NOT NULL"
     n_present, n_numeric, n_dates, n_others, n_numbers = con.execute(
-        f"SELECT count({typed_sql('text', raw)}), count(TRY_CAST({_q(raw)} AS DOUBLE)), count(*) FILTER ({date_text_sql(raw)}), "
+        f"SELECT count({typed_sql('text', raw)}), count(TRY_CAST({_q(raw)} AS DOUBLE)), count(*) FILTER ({dated}), "
         f"count(DISTINCT {unread_number_sql(raw)}), count(DISTINCT TRY_CAST({_q(raw)} AS DOUBLE)) FROM raw_customers"
     ).fetchone()
     return kind_from_counts(sql_type, n_present, n_numeric, n_dates, n_others, n_numbers, levels)
