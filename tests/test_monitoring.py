@@ -249,6 +249,8 @@ def test_score_warns_or_fails_on_drift(use_trained_store, tmp_path):
     # What a retrain would change: the reference is the test cutoff, a horizon before the as-of date.
     assert (f"A real shift since the reference, the customers at the training's test cutoff ({use_trained_store.test_cutoff}) "
             "(a price change, a season) stays until models are trained on data after it") in stderr
+    # The hint to copy keeps the config: its [targeting] costs and [segments] actions shape the list.
+    assert f"--budget5000--config{config}" in re.sub(r"\s+", "", warned.stdout)
     failed = runner.invoke(get_app(), [*args, "--out", str(tmp_path / "b.parquet"), "--fail-on-drift"])
     assert failed.exit_code == 3
     stderr = _message(failed.stderr, "Error:")

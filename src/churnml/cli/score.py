@@ -309,7 +309,8 @@ def score_command(
         f"Models: churnml-churn v{models.churn_version}, churnml-value v{models.value_version} ({alias}).\n"
         f"Wrote {scores_path}, {sidecar_path} and {snapshot}."
     )
-    next_step(f"churnml retention-list {scores_path} --out retention_list.csv --budget 5000")
+    next_step(f"churnml retention-list {scores_path} --out retention_list.csv --budget 5000"
+              + (f" --config {config}" if config else ""))
     seen = fitted_labels_end(models.metadata, as_of_ts)
     if seen is not None:
         warn(f"the models were fitted on outcomes up to {seen:%Y-%m-%d}, after this as-of date ({as_of_ts:%Y-%m-%d}): "
