@@ -1076,3 +1076,17 @@ def test_dates_written_as_epoch_or_excel_numbers_are_named_with_the_conversion(t
     ms = TRANSACTIONS.assign(timestamp=[1609459200000] * 4)
     with pytest.raises(DataError, match=r"Unix epoch milliseconds.*to_timestamp\(\"timestamp\" / 1000\)"):
         load_dataset(write(tmp_path / "m", "parquet", customers=CUSTOMERS, transactions=ms))
+
+
+def test_validate_table_counts_customers_kept_apart_from_rows_set_aside(tmp_path: Path) -> None:
+    """A customer whose signup date (or numeric attribute) was blanked is listed in the quarantine
+    but kept: the table read "3,000 read, 3,000 clean, 101 set aside", which does not add up."""
+    customers = CUSTOMERS.assign(signup_date=["2020-01-01", "2999-12-31", "01/02/2020"])
+    tx = TRANSACTIONS.assign(customer_id=["a", "a", "b", "zz"])
+    folder = write(tmp_path / "d", customers=customers, transactions=tx)
+    result = CliRunner().invoke(get_app(), ["validate", str(folder), "--quarantine-dir", str(tmp_path / "q")])
+    assert result.exit_code == 0, result.output
+    rows = {line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:5]]
+            for line in result.output.split("Rows set aside")[0].splitlines() if line.startswith("│")}
+    assert rows["customers"] == ["3", "3", "2 (2 kept)"]
+    assert rows["transactions"] == ["4", "3", "1"]

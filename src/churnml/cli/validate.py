@@ -25,11 +25,14 @@ def show_summary(dataset: Dataset) -> None:
         # Table names whole (service_events), dates whole; the counts give way first.
         tables.add_column(column, justify="right" if column != "table" else "left", no_wrap=column in ("table", "first", "last"))
     for name, stats in summary["tables"].items():
+        aside = sum(stats["quarantined"].values())
+        # Customers with a blanked signup date or attribute are listed but stay in the clean table.
+        kept = stats["clean_rows"] + aside - stats["rows"]
         tables.add_row(
             name,
             f"{stats['rows']:,}",
             f"{stats['clean_rows']:,}",
-            f"{sum(stats['quarantined'].values()):,}",
+            f"{aside:,}" + (f" ({kept:,} kept)" if kept > 0 else ""),
             stats.get("first") or "",
             stats.get("last") or "",
         )
