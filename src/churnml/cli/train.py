@@ -191,7 +191,10 @@ def train_command(
 
 @command("models")
 def models_command() -> None:
-    """List registered model versions with their aliases and key test metrics (reads the MLflow registry)."""
+    """List registered model versions with their aliases and key test metrics (reads the MLflow registry).
+
+    The registry is MLFLOW_TRACKING_URI's, else ./mlruns/mlflow.db (the demo's: MLFLOW_TRACKING_URI=sqlite:///demo_out/mlruns/mlflow.db).
+    """
     from churnml.tracking import CHURN_MODEL_NAME, list_models
 
     rows = list_models()
@@ -244,7 +247,12 @@ def promote_command(
     name: Annotated[str, typer.Argument(metavar="NAME", help="Registered model name: churnml-churn or churnml-value.")],
     version: Annotated[str, typer.Argument(metavar="VERSION", help="Version number to make champion (also to roll back; 2 or v2), or an alias such as challenger.")],
 ) -> None:
-    """Move the `champion` alias of NAME to VERSION by hand (writes the MLflow registry)."""
+    """Move the `champion` alias of NAME to VERSION by hand (writes the MLflow registry).
+
+    The registry is MLFLOW_TRACKING_URI's, else ./mlruns/mlflow.db. Example: `churnml promote churnml-churn 2`
+    rolls the churn model back to version 2 (see `churnml models`); the value model keeps its champion. A running
+    `churnml serve` keeps its models until restarted.
+    """
     from churnml import tracking
 
     number = tracking.promote(name, version)
