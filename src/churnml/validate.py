@@ -1315,7 +1315,7 @@ def write_quarantine(dataset: Dataset, folder: str | Path) -> tuple[list[Path], 
     folder = Path(folder)
     written, removed = [], []
     for table, frame in dataset.quarantine.items():
-        written.append(io.write_table(frame, folder / f"quarantine_{table}.csv", "csv"))
+        written.append(io.write_table(frame, folder / f"quarantine_{table}.csv", "csv", spreadsheet=True))
     for table in TABLES:
         stale = folder / f"quarantine_{table}.csv"
         if table not in dataset.quarantine and stale.is_file():
