@@ -446,3 +446,19 @@ def test_a_stopped_command_leaves_ctrl_c_working_in_the_process_that_ran_it(tmp_
     cli._signals.append(signal.SIGTERM)
     result, err = run("validate", tmp_path / "d")
     assert result.exit_code == 130 and err.startswith("Interrupted.")
+
+
+def test_the_top_of_the_list_fits_an_80_column_terminal_with_control_customers(tmp_path: Path) -> None:
+    # On a laptop's 80 columns a control customer's "C0003259 (control)" squeezed every column:
+    # headers "r…", "churn pro…", "benef…" and "C0003259 (contr…", the mark cut off.
+    scores = scores_file(tmp_path / "s")
+    frame = pd.read_csv(scores)
+    frame["customer_id"] = [f"C000{3250 + i}" for i in range(len(frame))]
+    frame.to_csv(scores, index=False)
+    result = CliRunner().invoke(get_app(), ["retention-list", str(scores), "--out", str(tmp_path / "l.csv"),
+                                            "--holdout", "0.5"], terminal_width=80)
+    assert result.exit_code == 0, result.output
+    top = result.output.split("Top ")[1].split("Why")[0]
+    assert "(control)" in top and "…" not in top, top
+    for header in ("rank", "customer", "churn", "value at", "benefit"):
+        assert header in top, header

@@ -144,7 +144,10 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, hor
         columns = ("rank", "customer", "segment", "churn prob.", "value at risk", "benefit") + (("reasons",) if beside else ())
         for column in columns:
             numeric = column in ("rank", "churn prob.", "value at risk", "benefit")
-            first.add_column(column, justify="right" if numeric else "left", no_wrap=column != "reasons")
+            # Segment names wrap ("High-value / at risk"): kept on one line, on 80 columns they
+            # squeezed the ids, numbers and headers into "r…", "churn pro…", "C0003259 (contr…".
+            first.add_column(column, justify="right" if numeric else "left", no_wrap=column not in ("reasons", "segment"),
+                             min_width=10 if column == "segment" else None)
         # A control customer is marked: not to be called.
         ids = shown["customer_id"].astype(str)
         who = (ids.where(shown["group"] != "control", ids + " (control)") if "group" in shown.columns else ids).tolist()
