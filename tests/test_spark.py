@@ -178,10 +178,12 @@ def test_attribute_kinds_are_decided_by_the_values_as_validation_does(spark, dat
     customers["reviewed"] = pd.Timestamp("2024-05-01")  # dates: left out on both (a snapshot's dates leak)
     customers["last_visit"] = ["2024-05-01 10:00:00+02:00" if i % 2 else None for i in range(len(customers))]
     customers["cohort"] = ["2024-05" if i % 2 else "2024" for i in range(len(customers))]  # Spark reads both as dates
+    # a last login with "never" for the few who never logged in: dates too, not a category
+    customers["last_login"] = ["never" if i % 40 == 0 else f"2024-05-{1 + i % 28:02d}" for i in range(len(customers))]
     customers.to_parquet(folder / "customers.parquet", index=False)
     duck = load_dataset(folder, Config()).attributes
     assert [duck[c] for c in ("employees", "newsletter", "branch", "cohort")] == ["numeric"] * 3 + ["categorical"]
-    assert "reviewed" not in duck and "last_visit" not in duck
+    assert "reviewed" not in duck and "last_visit" not in duck and "last_login" not in duck
     customers["never_filled"] = None
     customers.to_parquet(folder / "customers.parquet", index=False)
     duck = load_dataset(folder, Config()).attributes
@@ -190,7 +192,7 @@ def test_attribute_kinds_are_decided_by_the_values_as_validation_does(spark, dat
     assert read.attributes == duck
     # and say which columns they left out, which train records for the API
     left_out = load_dataset(folder, Config()).summary["left_out_columns"]
-    assert left_out == {"reviewed": "dates", "last_visit": "dates", "never_filled": "empty"}
+    assert left_out == {"reviewed": "dates", "last_visit": "dates", "last_login": "dates", "never_filled": "empty"}
     assert churn_spark.describe_data(read)[1]["left_out_columns"] == left_out
 
 

@@ -494,6 +494,21 @@ def test_customers_dates_in_the_date_format_are_left_out_too(tmp_path: Path) -> 
     assert ds.attributes["age"] == "numeric"
 
 
+def test_customers_dates_with_a_placeholder_for_unknown_are_left_out(tmp_path: Path) -> None:
+    """A CRM writes "never" as the last login of the few who never logged in, or "n/a": the column
+    was a category, and with few dates (a contract end at month ends) the models used it."""
+    n = 40
+    customers = pd.DataFrame({"customer_id": [f"c{i}" for i in range(n)],
+                              "last_login": ["never" if i == 3 else f"2021-0{1 + i % 9}-01" for i in range(n)],
+                              "contract_end": ["open" if i % 2 else "2021-06-30" for i in range(n)],
+                              "plan": ["basic", "plus"] * (n // 2)})
+    tx = pd.DataFrame({"customer_id": customers["customer_id"], "timestamp": "2021-01-05", "amount": 1.0})
+    ds = load_dataset(write(tmp_path / "d", customers=customers, transactions=tx))
+    assert ds.summary["left_out_columns"] == {"last_login": "dates"}
+    # Half the rows not dates: a category as before.
+    assert ds.attributes == {"contract_end": "categorical", "plan": "categorical"}
+
+
 def test_summary_notes_other_event_types_and_id_like_attributes(tmp_path: Path) -> None:
     n = 300
     customers = pd.DataFrame({"customer_id": [f"c{i}" for i in range(n)], "email": [f"u{i}@x.org" for i in range(n)],

@@ -561,6 +561,8 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
             aggregates[f"dates_{i}"] = f"count(CASE WHEN {validate.date_text_sql(mapping[column])} THEN 1 END)"
             aggregates[f"others_{i}"] = f"count(DISTINCT {validate.unread_number_sql(mapping[column])})"
             aggregates[f"numbers_{i}"] = f"count(DISTINCT TRY_CAST({_q(mapping[column])} AS DOUBLE))"
+            aggregates[f"undated_{i}"] = (f"count(DISTINCT CASE WHEN NOT ({validate.date_text_sql(mapping[column])}) "
+                                          f"THEN {validate.typed_sql('text', mapping[column])} END)")
     # NaN and infinities (Parquet doubles, or "inf" as text): validation sets such rows aside.
     numbers = [(contract, raw) for contract, raw in mapping.items() if spec.kinds.get(contract) == "number"
                and _casts_to_number(types[raw])]
@@ -593,7 +595,7 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
     # "date" and "empty" columns are left out, as validation leaves them out.
     return {column: validate.kind_from_counts(types[mapping[column]], counts[f"present_{i}"], counts[f"numeric_{i}"],
                                               counts.get(f"dates_{i}"), counts.get(f"others_{i}"),
-                                              counts.get(f"numbers_{i}", 0), levels)
+                                              counts.get(f"numbers_{i}", 0), levels, counts.get(f"undated_{i}"))
             for i, column in enumerate(extra)}
 
 

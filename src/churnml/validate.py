@@ -889,15 +889,16 @@ def attribute_kind(con: duckdb.DuckDBPyConnection, raw: str, sql_type: str = "VA
     if date_formats:
         listed = ", ".join(_lit(f) for f in date_formats)
         dated = f"({dated}) OR try_strptime({typed_sql('text', raw)}, [{listed}]) IS NOT NULL"
-    n_present, n_numeric, n_dates, n_others, n_numbers = con.execute(
+    n_present, n_numeric, n_dates, n_others, n_numbers, n_undated = con.execute(
         f"SELECT count({typed_sql('text', raw)}), count(TRY_CAST({_q(raw)} AS DOUBLE)), count(*) FILTER ({dated}), "
-        f"count(DISTINCT {unread_number_sql(raw)}), count(DISTINCT TRY_CAST({_q(raw)} AS DOUBLE)) FROM raw_customers"
+        f"count(DISTINCT {unread_number_sql(raw)}), count(DISTINCT TRY_CAST({_q(raw)} AS DOUBLE)), "
+        f"count(DISTINCT CASE WHEN NOT ({dated}) THEN {typed_sql('text', raw)} END) FROM raw_customers"
     ).fetchone()
-    return kind_from_counts(sql_type, n_present, n_numeric, n_dates, n_others, n_numbers, levels)
+    return kind_from_counts(sql_type, n_present, n_numeric, n_dates, n_others, n_numbers, levels, n_undated)
 
 
 def kind_from_counts(sql_type: str, present: int, numeric: int, dates: int | None, others: int | None = None,
-                     numbers: int = 0, levels: int | None = None) -> str:
+                     numbers: int = 0, levels: int | None = None, undated: int | None = None) -> str:
     """:func:`attribute_kind`'s rule, from a column's type and its counts of present values, of
     values that read as numbers and as ISO dates (None: not counted, the column is not text), and
     of the distinct values that do not read as numbers (``others``) and that do (``numbers``). The
@@ -909,7 +910,11 @@ def kind_from_counts(sql_type: str, present: int, numeric: int, dates: int | Non
     ``levels`` (``[training] max_categorical_levels``): a credit limit with "N/A" in 2% of rows
     was a category of 295 levels, left out of the models and named in a note as id-like. The
     placeholders are blanked and counted (:func:`kept_unread`). With fewer numbers the column stays
-    a category as before: models trained on it as one would read its numbers as unknown levels."""
+    a category as before: models trained on it as one would read its numbers as unknown levels.
+
+    A column of dates with such a placeholder ("never" as the last login of those who never logged
+    in; ``undated``: the distinct values that do not read as dates) is a date column, left out as
+    the others: as a category it carried the future into every cutoff."""
     if is_native("timestamp", sql_type):
         return "date"
     if present == 0:
@@ -919,7 +924,12 @@ def kind_from_counts(sql_type: str, present: int, numeric: int, dates: int | Non
     if (numeric and others is not None and levels is not None and others <= PLACEHOLDER_VALUES
             and present - numeric <= PLACEHOLDER_SHARE * present and numbers > levels):
         return "numeric"
-    return "date" if dates == present else "categorical"
+    if dates and dates == present:
+        return "date"
+    if (dates and undated is not None and undated <= PLACEHOLDER_VALUES
+            and present - dates <= PLACEHOLDER_SHARE * present):
+        return "date"
+    return "categorical"
 
 
 def unread_number_sql(raw: str) -> str:
