@@ -533,8 +533,11 @@ def test_features_over_windows_longer_than_the_history_are_said_to_grow_with_it(
     message = monitoring.drift_message(report)
     assert "frequency_lifetime, monetary_365d count over more days than the data held before the training's test cutoff (274)" in message
     assert "the data is young" in message and "Check the data feed" in message  # tenure_days is no window's doing
-    # A year of history before the cutoff: the 365-day window is full, its shift is real.
-    assert monitoring.drift(reference, now, None, "2025-12-31", history_days=400.0, windows=windows).short_history == ["frequency_lifetime"]
+    # A year of history before the cutoff: the 365-day window is full, its shift is real; and so is a
+    # lifetime count's, as the message promises ("until ... a year of data"): a brokerage with 1,735
+    # days of history was told its data was young whenever a lifetime feature moved.
+    assert monitoring.drift(reference, now, None, "2025-12-31", history_days=400.0, windows=windows).short_history == []
+    assert monitoring.drift(reference, now, None, "2025-12-31", history_days=1735.0, windows=windows).short_history == []
     only_windows = now.assign(tenure_days=_frame(np.random.default_rng(5), 3000)["tenure_days"])
     quiet = monitoring.drift_message(monitoring.drift(reference, only_windows, None, "2025-12-31", history_days=274.0,
                                                       windows=windows))

@@ -66,6 +66,9 @@ MAX_CATEGORIES = 200
 OTHER = "(other)"
 NO_HISTORY_FEATURE = "frequency_lifetime"
 """A customer without purchase history has 0 purchases before the cutoff."""
+YOUNG_DATA_DAYS = 365.0
+"""History before the reference cutoff under which longer windows still fill (the young-data note):
+a lifetime window counts as this long, since the note promises its end once a year of data is there."""
 MISSING_RATE_ALERT = 0.10
 """A missing rate this much higher than in training is named in the notes."""
 
@@ -385,8 +388,8 @@ class DriftReport:
     reference_history_days: float | None = None
     """Days of transaction history the data held before the reference cutoff (None: unknown)."""
     short_history: list[str] = field(default_factory=list)
-    """Drifted features counted over a window longer than :attr:`reference_history_days`
-    (``frequency_365d``, ``monetary_lifetime`` …): they grow as the data's history does."""
+    """Drifted features counted over a window longer than :attr:`reference_history_days`, when that
+    is under a year (``frequency_365d``, ``monetary_lifetime`` …): they grow as the data's history does."""
 
     def worst_features(self, n: int = 5, above: float | None = None) -> list[str]:
         """See :func:`worst_features`."""
@@ -438,7 +441,8 @@ def drift(
         ``[monitoring] psi_threshold`` and ``max_model_age_days``.
     history_days : float, optional
         Days of transaction history before the reference cutoff (:func:`reference_history_days`):
-        drifted features over a longer window are named in :attr:`DriftReport.short_history`.
+        drifted features over a longer window (a lifetime one: while it is under a year,
+        :data:`YOUNG_DATA_DAYS`) are named in :attr:`DriftReport.short_history`.
     windows : mapping, optional
         Feature name -> days its window reaches back (:func:`feature_window_days`); without it,
         or ``history_days``, no feature is named so.
@@ -522,7 +526,7 @@ def drift(
             f"older than max_model_age_days={settings.max_model_age_days}; retrain it."
         )
     short = [name for name in drifted_features["feature"]
-             if history_days is not None and (windows or {}).get(name, 0.0) > history_days]
+             if history_days is not None and min((windows or {}).get(name, 0.0), YOUNG_DATA_DAYS) > history_days]
     return DriftReport(
         features=table,
         scores=score_drift,
