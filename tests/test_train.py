@@ -296,6 +296,13 @@ def test_the_inputs_digest_changes_with_the_data_the_as_of_date_the_config_and_t
     assert digest != train_module.inputs_digest(*base[:3], 2, 150, tuned)
     # A study cut short by --timeout resumes on a rerun of the same inputs, and may tune further.
     assert digest != train_module.inputs_digest(*base[:5], {**tuned, "churn": {"num_leaves": 7}})
+    # An upgraded LightGBM makes other trees from the same data and code: another input.
+    import duckdb
+
+    libraries = [*tracking._requirements(), f"duckdb=={duckdb.__version__}"]
+    assert digest == train_module.inputs_digest(*base, libraries=libraries)
+    upgraded = ["lightgbm==99.0.0" if name.startswith("lightgbm==") else name for name in libraries]
+    assert digest != train_module.inputs_digest(*base, libraries=upgraded)
     monkeypatch.setattr(io, "code_digest", lambda: "another churnml")
     assert digest != train_module.inputs_digest(*base)
 

@@ -641,7 +641,7 @@ def train_on(
                                                       f"{tracking.VALUE_MODEL_NAME} v{value_version}"})
                 champion, promoted, unavailable = {}, False, None
                 reason = ("identical to the run that registered these versions (same data fingerprint, as-of date, "
-                          "config, seed and code): not registered again, and the champion is unchanged")
+                          "config, seed, code and library versions): not registered again, and the champion is unchanged")
             else:
                 churn_version, value_version = run.log_models(churn_model, value_model, X["test"].head(5), metadata, inputs)
                 if tracking.champion_versions() != tuple(c[1] if c else None for c in champions):
@@ -693,21 +693,28 @@ def train_on(
 
 
 def inputs_digest(fingerprint: str, as_of: pd.Timestamp, config: Config, n_jobs: int, n_estimators: int,
-                  best_params: Mapping[str, Mapping[str, Any]]) -> str:
+                  best_params: Mapping[str, Mapping[str, Any]], libraries: Sequence[str] | None = None) -> str:
     """What decides the models of a run, as one sha256: the data's fingerprint, the as-of date, the
     whole config as the run applied it (``--trials``, ``--seed`` and ``--timeout`` included), the
     code (:func:`churnml.io.code_digest`: the source itself, so uncommitted changes count), the
-    LightGBM threads and tree cap, and the parameters tuning chose for each model: a study cut
-    short by ``--timeout`` resumes on a rerun and may choose others. A run with the digest of
-    registered versions is not registered again (:func:`churnml.tracking.identical_versions`)."""
+    LightGBM threads and tree cap, the parameters tuning chose for each model (a study cut short
+    by ``--timeout`` resumes on a rerun and may choose others), and the ``libraries`` that fit
+    them (default: the versions the logged models pin, and DuckDB's, which builds the training
+    set): after an upgrade of LightGBM the same data and code give other trees, and without them
+    the check took those for the registered ones. A run with the digest of registered versions is
+    not registered again (:func:`churnml.tracking.identical_versions`)."""
     import hashlib
     import json
 
+    import duckdb
+
     from churnml.io import code_digest
 
+    if libraries is None:
+        libraries = [*tracking._requirements(), f"duckdb=={duckdb.__version__}"]
     inputs = {"data_fingerprint": fingerprint, "as_of": f"{pd.Timestamp(as_of):%Y-%m-%d}",
               "config": dataclasses.asdict(config), "code": code_digest(), "lightgbm_threads": int(n_jobs),
-              "n_estimators": int(n_estimators), "best_params": best_params}
+              "n_estimators": int(n_estimators), "best_params": best_params, "libraries": sorted(libraries)}
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -55,8 +55,9 @@ def train_command(
     Reads DATA (validated first). Writes an MLflow run (MLFLOW_TRACKING_URI, else
     ./mlruns/mlflow.db with artifacts under ./mlruns) and the Optuna study next to it, registers
     churnml-churn and churnml-value, and makes them champion if they are at least as good as the
-    current champions on the test cutoff. A run with the same data, as-of date, config, seed and
-    code as registered versions is logged but registers and promotes nothing (it says which).
+    current champions on the test cutoff. A run with the same data, as-of date, config, seed,
+    code and library versions as registered versions is logged but registers and promotes nothing
+    (it says which).
 
     With --engine spark, Spark builds the training set from clean Parquet under DATA (no
     validation step) and collects it; LightGBM trains here, as with DuckDB.
