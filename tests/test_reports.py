@@ -389,3 +389,16 @@ def test_the_run_report_names_the_baselines_the_run_was_graded_against() -> None
     assert new.startswith("Churn: grade A on ROC AUC against the best of the recency rule, RFM logistic regression and "
                           "logistic regression on every feature. Value: grade B on normalized Gini against the better of "
                           "the historical spend rate and a Poisson regression on every feature. The regressions on every")
+
+
+def test_the_run_report_says_where_the_value_level_was_fitted() -> None:
+    # With a 365-day horizon the test cutoff is the one a year back: the report said "no cutoff
+    # lies a year before the as-of date" for the very cutoff a year before it.
+    meta = {"calibration": "isotonic", "level_shift": 0.1, "value_level_factor": 1.1, "as_of": "2026-01-01",
+            "cutoffs": {"test": ["2025-01-01"]}, "value_level_fitted_on": ["2025-01-01"]}
+    assert "value at 2025-01-01, a year before the as-of date" in reports._calibration_text(meta, {}, {})
+    short = {**meta, "cutoffs": {"test": ["2025-10-03"]}, "value_level_fitted_on": ["2025-10-03"]}
+    assert "value at the test cutoff (2025-10-03): no cutoff lies a year before" in reports._calibration_text(short, {}, {})
+    old = {key: v for key, v in meta.items() if key != "value_level_fitted_on"}
+    assert reports._calibration_text(old, {}, {}).endswith("value at the test cutoff. The metrics and plots on this page "
+                                                           "are those of the models as graded.")

@@ -29,7 +29,7 @@ from matplotlib.axes import Axes
 from churnml import plots
 from churnml.config import Config
 from churnml.features import plural_counts
-from churnml.labels import describe_problem
+from churnml.labels import describe_problem, same_season_cutoff
 from churnml.metrics import GRADE_LEGEND, calibration_bins, few_churners_note
 from churnml.segments import RISK_TIERS, SEGMENT_MATRIX, SEGMENTS, VALUE_TIERS, segment_names
 from churnml.targeting import contact_cost_text
@@ -273,9 +273,9 @@ def _calibration_text(meta: Mapping[str, Any], metrics: Mapping[str, float], tag
         fitted_on = meta.get("value_level_fitted_on")
         if fitted_on is None:  # runs before the value level moved to the same season a year earlier
             where = "the test cutoff"
-        elif fitted_on == (meta.get("cutoffs") or {}).get("test"):
+        elif meta.get("as_of") is None or same_season_cutoff([pd.Timestamp(d) for d in fitted_on], pd.Timestamp(meta["as_of"])) is None:
             where = f"the test cutoff ({', '.join(fitted_on)}): no cutoff lies a year before the as-of date"
-        else:
+        else:  # with a 365-day horizon, the test cutoff itself
             where = f"{', '.join(fitted_on)}, a year before the as-of date: the season of the horizon the scores predict"
         text += (f"; the value model's predictions × {meta['value_level_factor']:.3f}, to the retained customers' "
                  f"value at {where}")
