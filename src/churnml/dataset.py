@@ -66,8 +66,9 @@ class Dataset:
         DuckDB's internal hash and changed between releases (duckdb/duckdb#17596: 1.2.2 and 1.3.0
         differ on strings), so an upgrade changed every fingerprint. MD5 cost 2-3 s more at 200,000
         customers (10 M rows); the hex ``md5()`` cut to 64 bits cost 7 s more. Fingerprints are
-        recorded (runs, score sidecars) and name the Optuna studies: a fingerprint from before
-        this change does not resume its study, nothing else compares them."""
+        recorded (runs, score sidecars), name the Optuna studies and are part of a run's inputs
+        digest (:func:`churnml.train.inputs_digest`): a fingerprint from before this change does not
+        resume its study, and a retrain on the same data registers its models once more."""
         if self._fingerprint is None:
             digest = hashlib.sha256()
             for table in self.tables:

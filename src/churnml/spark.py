@@ -536,9 +536,10 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
                   spark_types: Mapping[str, str], inputs: InputConfig, where: str, levels: int | None = None) -> dict[str, str]:
     """What validation checks in a table's values, in one aggregate pass over ``view`` (none when
     nothing needs checking): dates and numbers stored as text must read, satisfaction scores must
-    lie on ``satisfaction_scale``; customer attributes are numeric when every present value reads
-    as a number (:func:`churnml.validate.attribute_kind`: digits stored as text and booleans are
-    numbers). Returns the attribute kinds.
+    lie on ``satisfaction_scale``, event numbers must be finite; customer attributes are numeric
+    when every present value reads as a number, or all but a placeholder or two for unknown
+    (:func:`churnml.validate.kind_from_counts`: digits stored as text and booleans are numbers).
+    Returns the attribute kinds.
 
     Raises
     ------

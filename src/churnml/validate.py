@@ -878,11 +878,12 @@ def attribute_sql(kind: str, raw: str) -> str:
 
 def attribute_kind(con: duckdb.DuckDBPyConnection, raw: str, sql_type: str = "VARCHAR", levels: int | None = None,
                    date_formats: tuple[str, ...] = ()) -> str:
-    """``numeric`` when every present value reads as a number, ``date`` when the column holds dates
-    (stored as dates, or every present value reads as an ISO date or in one of ``date_formats``,
-    ``[input] date_format``: a German export's last login 04.12.2025 is a date as much as
-    2025-12-04), ``empty`` when it holds no value at all (a warehouse column never filled), else
-    ``categorical``."""
+    """``numeric`` when every present value reads as a number (or all but a placeholder or two for
+    unknown, with more numbers than ``levels``: :func:`kind_from_counts`), ``date`` when the column
+    holds dates (stored as dates, or every present value, but for a placeholder or two, reads as an
+    ISO date or in one of ``date_formats``, ``[input] date_format``: a German export's last login
+    04.12.2025 is a date as much as 2025-12-04), ``empty`` when it holds no value at all (a
+    warehouse column never filled), else ``categorical``."""
     if is_native("timestamp", sql_type):
         return "date"
     dated = date_text_sql(raw)
