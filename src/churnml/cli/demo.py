@@ -57,9 +57,10 @@ def demo_command(
     # The demo's own store: run in a production folder (or with MLFLOW_TRACKING_URI exported for
     # production), it registered its models beside the real ones, compared them with the real
     # champion and overwrote the real snapshot of its as-of date, which `churnml serve` then served.
-    # The absolute path: the steps resolve the store once each, all from this working directory.
+    # The store the closing lines print: tracking.tracking_uri() reads a relative path from this
+    # working directory, as it does for `churnml serve`.
     previous_uri = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{(out / 'mlruns' / 'mlflow.db').resolve()}"
+    os.environ["MLFLOW_TRACKING_URI"] = store
     if previous_uri:
         console.print(f"Note: MLFLOW_TRACKING_URI is set; the demo keeps its runs and models in {out / 'mlruns'} all the "
                       "same, away from that store.", soft_wrap=False)
