@@ -283,6 +283,28 @@ def test_two_trains_of_the_same_inputs_at_once_tune_one_study_once_and_register_
     assert len(client.search_model_versions(f"name = '{tracking.CHURN_MODEL_NAME}'")) == 1
 
 
+def test_another_training_set_under_the_same_fingerprint_is_registered(dataset, tmp_path, monkeypatch):
+    # train_on takes a training set built elsewhere (a Spark sample) with the data's fingerprint. With
+    # the same train and validation rows the study and its parameters are the same, but the test
+    # cutoff the churn level is shifted to differs: other models, which the check took as identical.
+    from churnml.features import feature_description
+    from churnml.labels import build_training_set
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    built = build_training_set(dataset, pd.Timestamp(AS_OF), Config())
+    inputs = {"fingerprint": dataset.fingerprint, "feature_description": feature_description(dataset),
+              "data_summary": dataset.summary, **FAST}
+    whole = train_module.train_on(built, AS_OF, Config(), **inputs)
+    frame = built.frame
+    test_rows = frame.index[frame["split"] == "test"]
+    fewer = dataclasses.replace(built, frame=frame.drop(test_rows[::10]))
+    other = train_module.train_on(fewer, AS_OF, Config(), **inputs)
+    assert all(r.trials_run_now == 0 for r in other.tuning.values())  # the same study, the same parameters
+    assert whole.registered and other.registered and (other.churn_version, other.value_version) == ("2", "2")
+    assert train_module.train_on(fewer, AS_OF, Config(), **inputs).registered is False  # the same again: identical
+
+
 def test_the_inputs_digest_changes_with_the_data_the_as_of_date_the_config_and_the_code(monkeypatch):
     from churnml import io
 

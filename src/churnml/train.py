@@ -621,8 +621,11 @@ def train_on(
             # The cutoff(s) whose retained customers' value the factor matches: a year before as_of, else the test cutoff.
             "value_level_fitted_on": value_level_cutoffs,
         }
+        # The training set itself, test cutoff included (levels and the churn level shift are fitted
+        # on it): train_on takes one built elsewhere (a Spark sample), under the same fingerprint.
+        training_digest = f"{data_digest}|{tuning.frames_digest([X['test']], [churned['test'], value['test']])}"
         inputs = inputs_digest(fingerprint, as_of, effective, n_jobs, n_estimators,
-                               {kind: result.best_params for kind, result in results.items()})
+                               {kind: result.best_params for kind, result in results.items()}, training_set=training_digest)
         run.set_tags({tracking.INPUTS_TAG: inputs})
         # One promotion at a time, judged against the champion as it is now: another train (or a
         # `churnml promote`) may have changed it while this one tuned, and was overwritten by a
@@ -693,7 +696,8 @@ def train_on(
 
 
 def inputs_digest(fingerprint: str, as_of: pd.Timestamp, config: Config, n_jobs: int, n_estimators: int,
-                  best_params: Mapping[str, Mapping[str, Any]], libraries: Sequence[str] | None = None) -> str:
+                  best_params: Mapping[str, Mapping[str, Any]], libraries: Sequence[str] | None = None,
+                  training_set: str = "") -> str:
     """What decides the models of a run, as one sha256: the data's fingerprint, the as-of date, the
     whole config as the run applied it (``--trials``, ``--seed`` and ``--timeout`` included), the
     code (:func:`churnml.io.code_digest`: the source itself, so uncommitted changes count), the
@@ -701,7 +705,10 @@ def inputs_digest(fingerprint: str, as_of: pd.Timestamp, config: Config, n_jobs:
     by ``--timeout`` resumes on a rerun and may choose others), and the ``libraries`` that fit
     them (default: the versions the logged models pin, and DuckDB's, which builds the training
     set): after an upgrade of LightGBM the same data and code give other trees, and without them
-    the check took those for the registered ones. A run with the digest of registered versions is
+    the check took those for the registered ones; and a digest of the ``training_set`` the models
+    were fitted, tuned, graded and levelled on (:func:`churnml.tuning.frames_digest`):
+    :func:`train_on` takes one built elsewhere, e.g. a Spark sample of another fraction, under the
+    data's fingerprint, whose seeded trials could choose the same parameters. A run with the digest of registered versions is
     not registered again (:func:`churnml.tracking.identical_versions`)."""
     import hashlib
     import json
@@ -714,7 +721,8 @@ def inputs_digest(fingerprint: str, as_of: pd.Timestamp, config: Config, n_jobs:
         libraries = [*tracking._requirements(), f"duckdb=={duckdb.__version__}"]
     inputs = {"data_fingerprint": fingerprint, "as_of": f"{pd.Timestamp(as_of):%Y-%m-%d}",
               "config": dataclasses.asdict(config), "code": code_digest(), "lightgbm_threads": int(n_jobs),
-              "n_estimators": int(n_estimators), "best_params": best_params, "libraries": sorted(libraries)}
+              "n_estimators": int(n_estimators), "best_params": best_params, "libraries": sorted(libraries),
+              "training_set": training_set}
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -48,13 +48,18 @@ class TuningData:
 
     def digest(self) -> str:
         """A hash of every matrix and label (columns, dtypes, values): what a study is tuned on."""
-        h = hashlib.sha1()
-        for frame in (self.X_train, self.X_val):
-            h.update(repr([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
-            h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-        for array in (self.churned_train, self.value_train, self.churned_val, self.value_val):
-            h.update(np.ascontiguousarray(array, dtype="float64").tobytes())
-        return h.hexdigest()
+        return frames_digest((self.X_train, self.X_val), (self.churned_train, self.value_train, self.churned_val, self.value_val))
+
+
+def frames_digest(frames: Sequence[pd.DataFrame], arrays: Sequence[np.ndarray]) -> str:
+    """sha1 of ``frames`` (columns, dtypes, values) and ``arrays`` (as float64), in order."""
+    h = hashlib.sha1()
+    for frame in frames:
+        h.update(repr([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
+        h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    for array in arrays:
+        h.update(np.ascontiguousarray(array, dtype="float64").tobytes())
+    return h.hexdigest()
 
 
 @dataclass(frozen=True)
