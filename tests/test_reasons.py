@@ -260,3 +260,24 @@ def test_a_reason_holding_the_separator_stays_one_reason() -> None:
 
     text = reason_text([['region; legacy: west; north', "2 unresolved complaints"]])[0]
     assert _split_reasons(text) == ["region, legacy: west, north", "2 unresolved complaints"]
+
+
+def test_the_service_score_yields_only_to_a_part_that_is_given_as_a_reason() -> None:
+    # The score was the strongest driver by far and a complaint the sixth, too weak to be among the
+    # three reasons: the score was dropped for the complaint, and neither was given.
+    specs = [spec("service_experience_score", "poor service experience (score {service_experience_score:.0f}/100)", -1),
+             spec("calls_30d", "{calls_30d:.0f} calls in the last 30 days", 0, side=+1),
+             spec("tenure_days", "customer for only {tenure_days:.0f} days", 0, side=-1),
+             spec("days_since_last_purchase", "no purchase for {days_since_last_purchase:.0f} days"),
+             spec("spend_90d", "spent {spend_90d:.0f} in the last 90 days", 0, side=-1),
+             spec("complaints_365d", "{complaints_365d:.0f} complaints in the last year", side=+1)]
+    names = [s.name for s in specs]
+    features = pd.DataFrame([{"service_experience_score": 20.0, "calls_30d": 2.0, "tenure_days": 90.0,
+                              "days_since_last_purchase": 50.0, "spend_90d": 3.0, "complaints_365d": 1.0}] * 2)
+    contributions = pd.DataFrame([[0.9, 0.5, 0.4, 0.3, 0.2, 0.05],     # the complaint too weak to be a reason
+                                  [0.9, 0.5, 0.4, 0.3, 0.2, 0.45]],    # the complaint among the first three
+                                 columns=names)
+    assert explain(contributions, features, specs) == [
+        ["poor service experience (score 20/100)", "2 calls in the last 30 days", "customer for only 90 days"],
+        ["2 calls in the last 30 days", "1 complaint in the last year", "customer for only 90 days"],
+    ]

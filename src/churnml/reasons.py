@@ -226,8 +226,8 @@ def _one_per_family(columns: np.ndarray, families: Sequence[tuple[str, ...]], k:
     """Each row's first ``k`` columns (as ranked) none of whose reason families a kept column holds.
 
     A column of several families (a composite score) is weighed after the others: it is kept only
-    where none of its parts is, since "a complaint open for 65 days" tells a marketer what "poor
-    service experience (score 10/100)" does not. The kept columns stay in rank order.
+    where none of its parts is among the first ``k``, since "a complaint open for 65 days" tells a
+    marketer what "poor service experience (score 10/100)" does not. The kept columns stay in rank order.
     """
     f = len(families)
     # shared[a, b]: columns a and b have a family in common; index f (for -1, no driver) shares none.
@@ -247,6 +247,18 @@ def _one_per_family(columns: np.ndarray, families: Sequence[tuple[str, ...]], k:
         for j in range(i):  # against the columns kept: a dropped composite does not drop its other parts
             repeat[:, i] |= ~repeat[:, j] & shared[slots[:, i], slots[:, j]]
     np.put_along_axis(repeat, weighed, repeat.copy(), axis=1)  # back to rank order
+    # A composite yields only to a part that is among the first k: the service score, by far the
+    # strongest driver, was dropped for a complaint ranked sixth, and neither was given.
+    slots = np.where(columns >= 0, columns, f)
+    for i in np.flatnonzero(composite[slots].any(axis=0)):
+        dropped = composite[slots[:, i]] & repeat[:, i]
+        if not dropped.any():
+            continue
+        kept = ~repeat & (columns >= 0)
+        # Each kept column's place in the list with the composite back at its rank.
+        place = np.cumsum(kept, axis=1) - 1 + (np.arange(columns.shape[1]) > i)
+        shown = kept & (place < k) & shared[slots[:, [i]], slots]
+        repeat[:, i] &= ~(dropped & ~shown.any(axis=1))
     kept = np.where(repeat, -1, columns)
     order = np.argsort(kept < 0, axis=1, kind="stable")
     return np.take_along_axis(kept, order, axis=1)[:, :k]
