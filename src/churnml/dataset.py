@@ -60,9 +60,9 @@ class Dataset:
         """sha256 over the clean tables' content (order-independent), stable across runs, DuckDB
         versions and platforms.
 
-        Per table: its name, columns, row count and the sum over rows of the first 64 bits of the
-        MD5 of the row as text (``md5_number``: the digest's bytes as an unsigned little-endian
-        number, of which the top 64 bits are bytes 8-15). It summed DuckDB's ``hash()``, which is
+        Per table: its name, columns, row count and the sum over rows of 64 bits of the MD5 of the
+        row as text: the digest's bytes 8-15, read little-endian (``md5_number`` reads all 16 as
+        one unsigned little-endian number; ``>> 64`` keeps its top 64 bits, those bytes). It summed DuckDB's ``hash()``, which is
         DuckDB's internal hash and changed between releases (duckdb/duckdb#17596: 1.2.2 and 1.3.0
         differ on strings), so an upgrade changed every fingerprint. MD5 cost 2-3 s more at 200,000
         customers (10 M rows); the hex ``md5()`` cut to 64 bits cost 7 s more. Fingerprints are
