@@ -636,6 +636,13 @@ def test_a_chance_level_model_is_registered_not_promoted(tmp_path, monkeypatch):
     text = " ".join(again.output.split())
     assert "personal characteristic" not in text  # hidden from reasons: nothing to say
     assert "Tuning churn: study churnml-churn-2026-01-01-h90-s42-" in text and "already has 2 finished trial(s)" in text
+    # And once more, identical: nothing registered, and no champion to call unchanged.
+    same = CliRunner().invoke(get_app(), ["train", "data", "--as-of", "2026-01-01", "--trials", "2", "-c", "hidden.toml"])
+    assert same.exit_code == 0, same.output
+    text, warning = " ".join(same.output.split()), " ".join(same.stderr.split())
+    assert ("not registered again, and there is still no champion: `churnml promote` makes these versions champion"
+            in text) and "the champion is unchanged" not in text
+    assert "Warning: no better than chance: the models were not promoted" in warning and "registered but" not in warning
 
 
 def test_an_attribute_that_records_the_future_is_found():

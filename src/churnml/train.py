@@ -643,8 +643,12 @@ def train_on(
                 run.set_tags({"churnml.identical_to": f"{tracking.CHURN_MODEL_NAME} v{churn_version}, "
                                                       f"{tracking.VALUE_MODEL_NAME} v{value_version}"})
                 champion, promoted, unavailable = {}, False, None
+                current = tracking.champion_versions()
+                # A first run not promoted (no better than chance, a leaky column) left no champion to keep.
+                kept = ("there is still no champion: `churnml promote` makes these versions champion" if current == (None, None)
+                        else "the champion is unchanged")
                 reason = ("identical to the run that registered these versions (same data fingerprint, as-of date, "
-                          "config, seed, code and library versions): not registered again, and the champion is unchanged")
+                          f"config, seed, code and library versions): not registered again, and {kept}")
             else:
                 churn_version, value_version = run.log_models(churn_model, value_model, X["test"].head(5), metadata, inputs)
                 if tracking.champion_versions() != tuple(c[1] if c else None for c in champions):

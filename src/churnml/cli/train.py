@@ -176,10 +176,13 @@ def train_command(
     if result.leaks:
         from churnml.train import leak_text
 
-        warn(f"{leak_text(result.leaks, explain=True)}. The models were registered but not promoted.")
+        warn(f"{leak_text(result.leaks, explain=True)}. The models were {'registered but ' if result.registered else ''}not promoted.")
     weak = [kind for kind in ("churn", "value") if result.grades.get(kind) == "C"]
-    if weak and not result.promoted and "no better than chance" in result.promotion_reason:
-        warn("no better than chance: the models were registered but not promoted, and `churnml score` keeps using "
+    # An identical rerun's reason says so, not why its versions were not promoted: asked again.
+    chance = "no better than chance" in result.promotion_reason or (
+        not result.registered and training._chance_level(result.churn_metrics, result.value_metrics, result.intervals))
+    if weak and not result.promoted and chance:
+        warn(f"no better than chance: the models were {'registered but ' if result.registered else ''}not promoted, and `churnml score` keeps using "
              "the champion, if any. Check the data (enough customers and churners? the right churn definition? "
              "history before the first cutoff?).")
     elif weak:
