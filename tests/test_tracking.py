@@ -44,6 +44,32 @@ def test_a_relative_sqlite_uri_is_made_absolute(tmp_path, monkeypatch):
     assert tracking.tracking_uri() == "http://tracking.example:5000"
 
 
+def test_a_train_waiting_for_another_on_its_study_is_told(store):
+    # The second of two trains of the same study waited for the first to finish tuning (minutes to
+    # hours) and showed nothing at all meanwhile.
+    import time
+
+    folder = store / "store"
+    folder.mkdir()
+    lock = folder / ".study-churnml-churn-x.lock"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, sys, time; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); "
+        "time.sleep(1.5)"), str(lock)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        told = []
+        started = time.monotonic()
+        with tracking.study_lock("churnml-churn-x", on_wait=lambda: told.append(time.monotonic() - started)):
+            waited = time.monotonic() - started
+    finally:
+        holder.wait(timeout=30)
+    assert len(told) == 1 and told[0] < 0.5 and waited >= 1.0   # told at once, then it waited its turn
+    told.clear()
+    with tracking.study_lock("churnml-churn-x", on_wait=lambda: told.append(1)):
+        pass
+    assert told == []   # nobody else holds it: nothing to say
+
+
 def test_import_has_no_side_effects(tmp_path):
     code = "import churnml.tracking, churnml.train, churnml.tuning, churnml.plots"
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True, env={"PATH": "/usr/bin:/bin"})

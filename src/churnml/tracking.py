@@ -132,9 +132,10 @@ _locks_held: dict[Path, int] = {}
 
 
 @contextmanager
-def _store_lock(folder: Path, name: str = ".churnml.lock") -> Iterator[None]:
+def _store_lock(folder: Path, name: str = ".churnml.lock", on_wait: Callable[[], None] | None = None) -> Iterator[None]:
     """An exclusive lock on ``folder/name`` between processes (POSIX), re-entrant within
-    one; none where it cannot be made (a read-only store is read, never created or upgraded)."""
+    one; none where it cannot be made (a read-only store is read, never created or upgraded).
+    ``on_wait`` is called once when another process holds it, before waiting for it."""
     import fcntl
 
     key = Path(folder).resolve() / name
@@ -151,7 +152,12 @@ def _store_lock(folder: Path, name: str = ".churnml.lock") -> Iterator[None]:
         yield
         return
     with handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(handle, fcntl.LOCK_EX)
         _locks_held[key] = 1
         try:
             yield
@@ -160,17 +166,18 @@ def _store_lock(folder: Path, name: str = ".churnml.lock") -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def study_lock(study: str) -> contextlib.AbstractContextManager[None]:
+def study_lock(study: str, on_wait: Callable[[], None] | None = None) -> contextlib.AbstractContextManager[None]:
     """Held while a run tunes the Optuna study ``study`` (a file beside the store's Optuna database).
 
     Two trains of the same inputs at once both added trials to the one study: it ended with 4
     where 2 were asked, the second run's models came from the best of 4, and every later run on
     those inputs read the 4. The second now waits, then finds the study done and tunes nothing.
     Its own file, not the store's lock: tuning takes minutes to hours, and other commands take
-    the store's lock when they first open it."""
+    the store's lock when they first open it. ``on_wait`` is called when it has to wait: for
+    minutes to hours the second train showed nothing at all."""
     folder = store_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    return _store_lock(folder, f".study-{study}.lock")
+    return _store_lock(folder, f".study-{study}.lock", on_wait)
 
 
 def store_exists() -> bool:

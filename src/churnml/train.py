@@ -49,6 +49,8 @@ from churnml.scoring import with_empty_attributes
 
 TrialProgress = Callable[[str, int, int, float | None], None]
 """``(kind, finished_trials, n_trials, best_value)`` after each trial, for progress bars."""
+WaitNotice = Callable[[str], None]
+"""Called with a sentence when the run waits for another train tuning the same study."""
 
 RECENCY_CANDIDATES = ("days_since_last_purchase",)
 FREQUENCY_CANDIDATES = ("frequency_365d", "frequency_lifetime")
@@ -265,6 +267,7 @@ def train(
     on_trial: TrialProgress | None = None,
     n_jobs: int | None = None,
     n_estimators: int = 1000,
+    on_wait: WaitNotice | None = None,
 ) -> TrainingResult:
     """Train, evaluate, track, register and (maybe) promote the churn and value models.
 
@@ -287,6 +290,8 @@ def train(
         on small data a second thread costs more in synchronisation than it saves.
     n_estimators : int
         Maximum boosting rounds.
+    on_wait : callable, optional
+        Told (a sentence) when another train is tuning the same study and this one waits for it.
 
     Returns
     -------
@@ -311,7 +316,7 @@ def train(
         training_set, as_of, config,
         fingerprint=dataset.fingerprint, feature_description=feature_description(dataset), data_summary=dataset.summary,
         trials=trials, timeout=timeout, seed=seed, on_trial=on_trial, n_jobs=n_jobs, n_estimators=n_estimators,
-        started=started,
+        started=started, on_wait=on_wait,
     )
 
 
@@ -330,6 +335,7 @@ def train_on(
     n_jobs: int | None = None,
     n_estimators: int = 1000,
     started: float | None = None,
+    on_wait: WaitNotice | None = None,
 ) -> TrainingResult:
     """:func:`train` from a training set built elsewhere (e.g. on Spark: :func:`churnml.spark.build_training_set`).
 
@@ -347,7 +353,7 @@ def train_on(
         Logged as ``features.json`` (:func:`churnml.features.feature_description`).
     data_summary : mapping, optional
         Shown in the run report (``Dataset.summary`` or :func:`churnml.spark.describe_data`).
-    trials, timeout, seed, on_trial, n_jobs, n_estimators
+    trials, timeout, seed, on_trial, n_jobs, n_estimators, on_wait
         As in :func:`train`.
     started : float, optional
         ``time.perf_counter()`` when the work began, for :attr:`TrainingResult.seconds`.
@@ -444,7 +450,10 @@ def train_on(
             if on_trial is not None:
                 callbacks.append(_progress_callback(kind, n_trials, on_trial))
             name = tuning.study_name(kind, fingerprint, as_of, seed, horizon, setup[kind])
-            with tracking.study_lock(name):  # one run at a time adds trials to a study
+            waiting = None if on_wait is None else (lambda name=name: on_wait(
+                f"Waiting for another train tuning study {name} (the same data, as-of date and settings); "
+                "this one then reuses its trials."))
+            with tracking.study_lock(name, waiting):  # one run at a time adds trials to a study
                 results[kind] = tuning.tune(
                     kind,
                     tuning_data,

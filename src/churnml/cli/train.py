@@ -110,7 +110,8 @@ def train_command(
             progress.update(tasks[kind], completed=min(finished, total), best=shown)
             log(f"tuning {kind}: trial {finished} of {total}, best {shown}")
 
-        options = {"trials": trials, "timeout": timeout, "seed": seed, "on_trial": on_trial}
+        options = {"trials": trials, "timeout": timeout, "seed": seed, "on_trial": on_trial,
+                   "on_wait": lambda text: progress.console.print(text, markup=False, soft_wrap=True)}
         if engine == "spark":
             result = training.train_on(training_set, as_of_ts, cfg, **inputs, **options, started=started)
         else:
