@@ -393,3 +393,27 @@ def test_a_holdout_marks_a_control_group_that_costs_and_saves_nothing() -> None:
     with pytest.raises(ConfigError, match="Holdout must be between 0 and 0.5, got 0.7"):
         retention_list(scores, holdout=0.7)
     assert retention_list(scores, config=Config().replace(targeting={"holdout": 0.1})).summary.control > 0
+
+
+def test_a_config_written_for_dormant_is_told_that_it_does_not_cover_new_customers() -> None:
+    # new_customer was split from dormant: a config pricing or skipping dormant silently left the
+    # new customers at the default cost, or on the list.
+    scores = pd.DataFrame({"customer_id": ["a", "b", "c"], "segment": ["new_customer", "new_customer", "dormant"],
+                           "churn_probability": 0.5, "predicted_value": 10.0, "value_at_risk": 100.0, "reasons": ""})
+    priced = retention_list(scores, success_rate=0.3, config=Config().replace(targeting={"contact_costs": {"Dormant": 0.5}}))
+    assert priced.customers.set_index("customer_id")["contact_cost"].to_dict() == {"a": 5.0, "b": 5.0, "c": 0.5}
+    (text,) = priced.summary.warnings
+    assert text.startswith("[targeting.contact_costs] prices dormant (0.50) but not new_customer, split from dormant: "
+                           "its 2 contact(s) on this list cost [targeting] contact_cost (5.00) each.")
+    skipping = retention_list(scores, success_rate=0.3, config=Config().replace(targeting={"skip_segments": ["dormant"]}))
+    assert skipping.customers["customer_id"].tolist() == ["a", "b"]
+    (text,) = skipping.summary.warnings
+    assert "skip_segments leaves out dormant but not new_customer" in text and "2 customer(s) of new_customer" in text
+    # Covered, asked for directly, or no new customer listed: nothing to say.
+    both = {"contact_costs": {"dormant": 0.5, "new_customer": 1.0}, "skip_segments": ["dormant", "New customer"]}
+    covered = retention_list(scores, success_rate=0.3, config=Config().replace(targeting=both))
+    assert covered.summary.warnings == (covered.summary.warnings[0],) and covered.summary.warnings[0].startswith("No customer left")
+    assert retention_list(scores, success_rate=0.3, contact_cost=2.0,
+                          config=Config().replace(targeting={"contact_costs": {"dormant": 0.5}})).summary.warnings == ()
+    assert retention_list(scores[scores["segment"] == "dormant"], success_rate=0.3,
+                          config=Config().replace(targeting={"contact_costs": {"dormant": 0.5}})).summary.warnings == ()

@@ -306,6 +306,7 @@ def retention_list(
     [[1, 'a', 175.0]]
     """
     config = config or Config()
+    explicit_cost = contact_cost is not None
     costs = segment_costs(config, contact_cost)
     contact_cost = config.targeting.contact_cost if contact_cost is None else contact_cost
     success_rate = config.targeting.success_rate if success_rate is None else success_rate
@@ -428,7 +429,9 @@ def retention_list(
         holdout=float(holdout),
         control=int(control.sum()),
         warnings=empty_list_warnings(len(contacted), scored, candidates, budget, cost[np.flatnonzero(keep)],
-                                     segment_keys.to_numpy()[np.flatnonzero(keep)], names),
+                                     segment_keys.to_numpy()[np.flatnonzero(keep)], names)
+        + split_segment_warnings(config, segment_keys.iloc[contacted], explicit_cost=explicit_cost,
+                                 explicit_segments=bool(segments)),
     )
     return RetentionList(customers=customers, summary=summary)
 
@@ -462,6 +465,49 @@ def empty_list_warnings(contacts: int, scored: int, candidates: int, budget: flo
         return ("Nobody would pay off: a contact pays off only when value_at_risk × success_rate exceeds its contact cost. "
                 "Lower the contact cost, raise the success rate, or widen the segments.",)
     return ()
+
+
+NEW_FROM = {"new_customer": "dormant"}
+"""Segments split from another one, and where they came from: a config written before the split
+names only the old one."""
+
+
+def split_segment_warnings(config: Config, contacted: pd.Series, *, explicit_cost: bool = False,
+                           explicit_segments: bool = False) -> tuple[str, ...]:
+    """What a config written before a segment split does not cover, where this list shows it.
+
+    ``new_customer`` was part of ``dormant``: a config that prices ``dormant`` or skips it now
+    leaves the new customers at ``[targeting] contact_cost`` or on the list, silently. ``contacted``
+    holds the contacted customers' segment keys; ``explicit_cost`` / ``explicit_segments`` say
+    that the costs or segments were asked for directly (``--contact-cost``, ``--segments``), and
+    the config's then do not apply.
+
+    Example
+    -------
+    >>> cfg = Config().replace(targeting={"contact_costs": {"dormant": 0.5}})
+    >>> split_segment_warnings(cfg, pd.Series(["new_customer", "dormant"]))[0][:80]
+    '[targeting.contact_costs] prices dormant (0.50) but not new_customer, split from'
+    """
+    listed = contacted.astype(str).value_counts()
+    try:
+        priced = {resolve_segment(name, config): value for name, value in config.targeting.contact_costs.items()}
+        skipped = {resolve_segment(name, config) for name in config.targeting.skip_segments}
+    except ConfigError:
+        return ()  # the list itself names the bad setting
+    texts = []
+    for new, old in NEW_FROM.items():
+        count = int(listed.get(new, 0))
+        if not count:
+            continue
+        if not explicit_cost and old in priced and new not in priced:
+            texts.append(f"[targeting.contact_costs] prices {old} ({float(priced[old]):,.2f}) but not {new}, split from {old}: "
+                         f"its {count:,} contact(s) on this list cost [targeting] contact_cost "
+                         f"({float(config.targeting.contact_cost):,.2f}) each. Add {new} = ... to [targeting.contact_costs] "
+                         "to price them.")
+        if not explicit_segments and old in skipped and new not in skipped:
+            texts.append(f"[targeting] skip_segments leaves out {old} but not {new}, split from {old}: {count:,} "
+                         f"customer(s) of {new} are on this list. Add \"{new}\" to skip_segments to leave them out.")
+    return tuple(texts)
 
 
 def match_ids(customer_ids: pd.Series, listed: Iterable[str]) -> tuple[np.ndarray, tuple[tuple[str, str], ...], tuple[str, ...]]:
