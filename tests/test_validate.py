@@ -1108,3 +1108,11 @@ def test_validate_table_counts_customers_kept_apart_from_rows_set_aside(tmp_path
             for line in result.output.split("Rows set aside")[0].splitlines() if line.startswith("│")}
     assert rows["customers"] == ["3", "3", "2 (2 kept)"]
     assert rows["transactions"] == ["4", "3", "1"]
+
+
+def test_one_loose_id_reads_as_loose_ids_reads_a_column() -> None:
+    # POST /score matches one id with loose_id, --exclude and validation a column with loose_ids.
+    from churnml.validate import loose_id, loose_ids
+
+    ids = ["C0000001", " c0000001\t", "002475", "2475", "000", "", " ", "Straße", "STRASSE", "İd", "0x0"]
+    assert [loose_id(i) for i in ids] == loose_ids(pd.Series(ids)).tolist()

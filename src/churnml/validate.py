@@ -1162,6 +1162,18 @@ def loose_ids(ids: pd.Series) -> pd.Series:
     return ids.astype(str).str.strip().str.casefold().str.lstrip("0").replace("", "0")
 
 
+def loose_id(customer_id: str) -> str:
+    """One id as :func:`loose_ids` compares ids, without a pandas call: 0.7 ms each for a request of
+    unknown ids (``POST /score``).
+
+    >>> loose_id(" 002475 "), loose_ids(pd.Series([" 002475 "])).tolist()
+    ('2475', ['2475'])
+    >>> loose_id("C0001"), loose_id("000")
+    ('c0001', '0')
+    """
+    return customer_id.strip().casefold().lstrip("0") or "0"
+
+
 def _loose_id_note(con: duckdb.DuckDBPyConnection, table: str, raw_id: str, quarantine: dict[str, pd.DataFrame]) -> str | None:
     """A note naming the ids set aside as unknown customers that match one of ``customers``
     loosely (:func:`loose_ids`), with examples "listed ~ known"; None when none does. A few ids
