@@ -334,9 +334,9 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
         frame.createOrReplaceTempView(raw_view)
         kinds = _check_values(spark, raw_view, table, spec, mapping, dict(frame.dtypes), config.input, location,
                               config.training.max_categorical_levels)
-        attributes.update({column: kind for column, kind in kinds.items() if kind not in ("date", "empty")})
-        left_out.update({column: "dates" if kind == "date" else "empty" for column, kind in kinds.items()
-                         if kind in ("date", "empty")})
+        attributes.update({column: kind for column, kind in kinds.items() if kind not in validate.LEFT_OUT_KINDS})
+        left_out.update({column: validate.LEFT_OUT_KINDS[kind] for column, kind in kinds.items()
+                         if kind in validate.LEFT_OUT_KINDS})
         selects = []
         for contract, raw in mapping.items():
             if contract in spec.kinds:

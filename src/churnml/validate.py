@@ -843,7 +843,7 @@ def _load_customers(
                 reasons.append(f"WHEN {typed} >= TIMESTAMP '{data_end}' THEN {_lit(R_LATE_SIGNUP)}")
             continue
         kind = attribute_kind(con, raw, types[raw], levels, date_formats)
-        if kind in ("date", "empty"):
+        if kind in LEFT_OUT_KINDS:
             (dated if kind == "date" else empty).append(contract)
             continue
         attributes[contract] = kind
@@ -858,7 +858,7 @@ def _load_customers(
     if empty:  # a feature that is missing for everyone, and that the API warned was never posted
         notes.append(f"{_listed([f'customers.{c}' for c in empty])} {'is' if len(empty) == 1 else 'are'} empty in "
                      "every row, so left out of the models.")
-    return attributes, notes, {**{c: "dates" for c in dated}, **{c: "empty" for c in empty}}
+    return attributes, notes, {**{c: LEFT_OUT_KINDS["date"] for c in dated}, **{c: LEFT_OUT_KINDS["empty"] for c in empty}}
 
 
 def finite_sql(value: str) -> str:
@@ -874,6 +874,11 @@ def attribute_sql(kind: str, raw: str) -> str:
         return typed_sql("text", raw)
     typed = typed_sql("number", raw)
     return f"CASE WHEN {finite_sql(typed)} THEN {typed} END"
+
+
+LEFT_OUT_KINDS = {"date": "dates", "empty": "empty"}
+"""The attribute kinds (:func:`attribute_kind`) left out of the models, and the label
+``Dataset.summary["left_out_columns"]`` gives each (validation and the Spark reader alike)."""
 
 
 def attribute_kind(con: duckdb.DuckDBPyConnection, raw: str, sql_type: str = "VARCHAR", levels: int | None = None,
