@@ -925,15 +925,18 @@ def kind_from_counts(sql_type: str, present: int, numeric: int, dates: int | Non
         return "date"
     if present == 0:
         return "empty"
+    def all_but_placeholders(read: int | None, unread_values: int | None) -> bool:
+        """All present values but at most a few placeholders in a few rows read as this kind."""
+        return bool(read) and unread_values is not None and unread_values <= PLACEHOLDER_VALUES \
+            and present - read <= PLACEHOLDER_SHARE * present
+
     if numeric == present:
         return "numeric"
-    if (numeric and others is not None and levels is not None and others <= PLACEHOLDER_VALUES
-            and present - numeric <= PLACEHOLDER_SHARE * present and numbers > levels):
+    if levels is not None and all_but_placeholders(numeric, others) and numbers > levels:
         return "numeric"
     if dates and dates == present:
         return "date"
-    if (dates and undated is not None and undated <= PLACEHOLDER_VALUES
-            and present - dates <= PLACEHOLDER_SHARE * present):
+    if all_but_placeholders(dates, undated):
         return "date"
     return "categorical"
 
