@@ -11,15 +11,16 @@ from rich.table import Table
 
 from churnml.cli import command, console, warn
 from churnml.cli._options import ConfigOpt, DataArg
+from churnml.cli.train import CHURN_ROWS, VALUE_ROWS
 from churnml.config import load_config
 from churnml.errors import ConfigError, DataError
 
-_SHOWN = (("churn", "roc_auc", "ROC AUC"), ("churn", "pr_auc", "PR AUC"), ("churn", "log_loss", "log loss"),
-          ("churn", "ece", "ECE"), ("churn", "lift_at_10", "lift @10%"), ("churn", "emp", "EMP / customer"),
-          ("value", "normalized_gini", "normalized Gini"), ("value", "mae", "MAE"),
-          ("value", "top20_value_capture", "top-20% value share"), ("value", "top10_value_capture", "top-10% value share"),
-          ("value", "normalized_gini_positive", "normalized Gini, value > 0"),
-          ("value", "spearman_positive", "Spearman, value > 0"), ("value", "zero_value_share", "share with no value"))
+_SHOWN_KEYS = {"churn": ("roc_auc", "pr_auc", "log_loss", "ece", "lift_at_10", "emp"),
+               "value": ("normalized_gini", "mae", "top20_value_capture", "top10_value_capture", "normalized_gini_positive",
+                         "spearman_positive", "zero_value_share")}
+_SHOWN = tuple((kind, key, label) for kind, rows in (("churn", CHURN_ROWS), ("value", VALUE_ROWS))
+               for key, label in rows if key in _SHOWN_KEYS[kind])
+"""The test metrics `evaluate` compares, labelled as `train` prints them (in its order)."""
 _LEVELS = (("churn", "mean_probability", "mean churn probability", "{:.4f}"),
            ("churn", "churn_rate", "churn rate, actual", "{:.4f}"),
            ("churn", "level_ratio", "churn: predicted ÷ actual", "{:.3f}"),

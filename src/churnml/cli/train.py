@@ -16,12 +16,13 @@ from churnml.cli.validate import show_data_notes
 from churnml.config import load_config
 from churnml.errors import ConfigError, ModelNotFoundError
 
-_CHURN_ROWS = (("roc_auc", "ROC AUC"), ("roc_auc_active", "ROC AUC, bought in last year"), ("pr_auc", "PR AUC"), ("log_loss", "log loss"), ("brier", "Brier"),
-               ("ece", "ECE"), ("lift_at_10", "lift @10%"), ("recall_at_20", "recall @20%"), ("emp", "EMP / customer"))
-_VALUE_ROWS = (("normalized_gini", "normalized Gini"), ("spearman", "Spearman"), ("mae", "MAE"), ("rmse", "RMSE"),
-               ("decile_mape", "decile MAPE"), ("top20_value_capture", "top-20% value share"),
-               ("top10_value_capture", "top-10% value share"), ("normalized_gini_positive", "normalized Gini, value > 0"),
-               ("spearman_positive", "Spearman, value > 0"), ("zero_value_share", "share with no value"))
+CHURN_ROWS = (("roc_auc", "ROC AUC"), ("roc_auc_active", "ROC AUC, bought in last year"), ("pr_auc", "PR AUC"), ("log_loss", "log loss"), ("brier", "Brier"),
+              ("ece", "ECE"), ("lift_at_10", "lift @10%"), ("recall_at_20", "recall @20%"), ("emp", "EMP / customer"))
+VALUE_ROWS = (("normalized_gini", "normalized Gini"), ("spearman", "Spearman"), ("mae", "MAE"), ("rmse", "RMSE"),
+              ("decile_mape", "decile MAPE"), ("top20_value_capture", "top-20% value share"),
+              ("top10_value_capture", "top-10% value share"), ("normalized_gini_positive", "normalized Gini, value > 0"),
+              ("spearman_positive", "Spearman, value > 0"), ("zero_value_share", "share with no value"))
+"""The test metrics `train` prints, and their labels (`evaluate` shows some of them, labelled alike)."""
 
 
 def _metrics_table(kind: str, grade: str, metrics: dict[str, dict[str, float]], rows: tuple, counts: str = "") -> Table:
@@ -126,11 +127,11 @@ def train_command(
 
     # Without churn_events the "active" subgroup is those who bought within the horizon: say which.
     rows = tuple((key, training.active_subgroup_label(result.active_days) if key == "roc_auc_active" else label)
-                 for key, label in _CHURN_ROWS)
+                 for key, label in CHURN_ROWS)
     test_cutoff = ", ".join(f"{c:%Y-%m-%d}" for c in result.cutoffs.get("test", []))
     counts = f" {test_cutoff} ({result.test_customers:,} customers, {result.test_churners:,} churned)"
     console.print(_metrics_table("Churn", result.grades["churn"], result.churn_metrics, rows, counts))
-    console.print(_metrics_table("Value", result.grades["value"], result.value_metrics, _VALUE_ROWS,
+    console.print(_metrics_table("Value", result.grades["value"], result.value_metrics, VALUE_ROWS,
                                  f" {test_cutoff} ({result.test_customers:,} customers)"))
     console.print(
         f"Grade [bold]{result.grades['overall']}[/bold] ({GRADE_LEGEND}).",
