@@ -708,11 +708,18 @@ def train_on(
     )
 
 
+UNTRAINED_SECTIONS = ("segments", "targeting", "monitoring", "serving")
+"""Config sections no model depends on: read when scoring, listing, monitoring and serving, never
+by training, so a change to them alone is not a new model (:func:`inputs_digest` leaves them out).
+A section added later counts until it is listed here: the digest errs towards registering."""
+
+
 def inputs_digest(fingerprint: str, as_of: pd.Timestamp, config: Config, n_jobs: int, n_estimators: int,
                   best_params: Mapping[str, Mapping[str, Any]], libraries: Sequence[str] | None = None,
                   training_set: str = "") -> str:
     """What decides the models of a run, as one sha256: the data's fingerprint, the as-of date, the
-    whole config as the run applied it (``--trials``, ``--seed`` and ``--timeout`` included), the
+    config as the run applied it (``--trials``, ``--seed`` and ``--timeout`` included; not the
+    :data:`UNTRAINED_SECTIONS`), the
     code (:func:`churnml.io.code_digest`: the source itself, so uncommitted changes count), the
     LightGBM threads and tree cap, the parameters tuning chose for each model (a study cut short
     by ``--timeout`` resumes on a rerun and may choose others), and the ``libraries`` that fit
@@ -732,8 +739,9 @@ def inputs_digest(fingerprint: str, as_of: pd.Timestamp, config: Config, n_jobs:
 
     if libraries is None:
         libraries = [*tracking._requirements(), f"duckdb=={duckdb.__version__}"]
+    settings = {name: value for name, value in dataclasses.asdict(config).items() if name not in UNTRAINED_SECTIONS}
     inputs = {"data_fingerprint": fingerprint, "as_of": f"{pd.Timestamp(as_of):%Y-%m-%d}",
-              "config": dataclasses.asdict(config), "code": code_digest(), "lightgbm_threads": int(n_jobs),
+              "config": settings, "code": code_digest(), "lightgbm_threads": int(n_jobs),
               "n_estimators": int(n_estimators), "best_params": best_params, "libraries": sorted(libraries),
               "training_set": training_set}
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
