@@ -326,7 +326,7 @@ def test_the_inputs_digest_changes_with_the_data_the_as_of_date_the_config_and_t
     # An upgraded LightGBM makes other trees from the same data and code: another input.
     import duckdb
 
-    libraries = [*tracking._requirements(), f"duckdb=={duckdb.__version__}"]
+    libraries = [*tracking.model_requirements(), f"duckdb=={duckdb.__version__}"]
     assert digest == train_module.inputs_digest(*base, libraries=libraries)
     upgraded = ["lightgbm==99.0.0" if name.startswith("lightgbm==") else name for name in libraries]
     assert digest != train_module.inputs_digest(*base, libraries=upgraded)

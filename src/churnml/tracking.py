@@ -317,7 +317,7 @@ class TrainingRun:
                     signature=signature,
                     input_example=example,
                     registered_model_name=name,
-                    pip_requirements=_requirements(),
+                    pip_requirements=model_requirements(),
                     serialization_format="cloudpickle",
                 )
             version = str(info.registered_model_version)
@@ -363,7 +363,9 @@ def _signature_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _requirements() -> list[str]:
+def model_requirements() -> list[str]:
+    """The pinned versions of the libraries a logged model needs to load and predict; also an
+    input of :func:`churnml.train.inputs_digest` (another LightGBM makes other trees)."""
     from importlib.metadata import version
 
     return [f"{package}=={version(package)}" for package in ("lightgbm", "scikit-learn", "pandas", "numpy", "cloudpickle")]

@@ -673,7 +673,7 @@ def train_on(
                     # A backfill: the champion has seen data this run's test period cannot judge it on.
                     unavailable = (f"the champion was trained as of {newer:%Y-%m-%d}, on newer data than this run "
                                    f"({as_of:%Y-%m-%d})")
-                refused = "; ".join(filter(None, [_chance_level(churn_metrics, value_metrics, intervals), leak_text(leaks)]))
+                refused = "; ".join(filter(None, [chance_level(churn_metrics, value_metrics, intervals), leak_text(leaks)]))
                 promoted, reason = _gate(gate_new, champion, unavailable, refused)
                 if promoted:
                     tracking.set_champions(churn_version, value_version)
@@ -738,7 +738,7 @@ def inputs_digest(fingerprint: str, as_of: pd.Timestamp, config: Config, n_jobs:
     from churnml.io import code_digest
 
     if libraries is None:
-        libraries = [*tracking._requirements(), f"duckdb=={duckdb.__version__}"]
+        libraries = [*tracking.model_requirements(), f"duckdb=={duckdb.__version__}"]
     settings = {name: value for name, value in dataclasses.asdict(config).items() if name not in UNTRAINED_SECTIONS}
     inputs = {"data_fingerprint": fingerprint, "as_of": f"{pd.Timestamp(as_of):%Y-%m-%d}",
               "config": settings, "code": code_digest(), "lightgbm_threads": int(n_jobs),
@@ -882,7 +882,7 @@ def leak_text(leaks: Mapping[str, float], explain: bool = False) -> str | None:
     return text
 
 
-def _chance_level(churn_metrics: Mapping[str, Mapping[str, float]], value_metrics: Mapping[str, Mapping[str, float]],
+def chance_level(churn_metrics: Mapping[str, Mapping[str, float]], value_metrics: Mapping[str, Mapping[str, float]],
                   intervals: Mapping[str, Mapping[str, float]]) -> str | None:
     """Why the new models rank no better than chance on the test cutoff, or None: then they are
     not promoted, even as the first models (scores from them would look like any others)."""

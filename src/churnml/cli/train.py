@@ -182,7 +182,7 @@ def train_command(
     weak = [kind for kind in ("churn", "value") if result.grades.get(kind) == "C"]
     # An identical rerun's reason says so, not why its versions were not promoted: asked again.
     chance = "no better than chance" in result.promotion_reason or (
-        not result.registered and training._chance_level(result.churn_metrics, result.value_metrics, result.intervals))
+        not result.registered and training.chance_level(result.churn_metrics, result.value_metrics, result.intervals))
     if weak and not result.promoted and chance:
         warn(f"no better than chance: the models were {'registered but ' if result.registered else ''}not promoted, and `churnml score` keeps using "
              "the champion, if any. Check the data (enough customers and churners? the right churn definition? "
