@@ -74,11 +74,11 @@ def _write(tmp_path: Path, toml: str) -> Path:
         # Segment keys, checked as the file loads (a typo used to surface after the scores were written).
         ('[segments]\nnames = {high_value_atrisk = "Save now"}\n',
          "[segments.names] names unknown segment(s) high_value_atrisk. Valid segments: high_value_at_risk, "
-         "loyal_high_value, potential, new_customer, dormant, fleeing_low_value."),
+         "loyal_high_value, potential, new_customer, low_value_active, dormant, fleeing_low_value."),
         ('[segments.actions]\nvip = "Call"\n', "[segments.actions] names unknown segment(s) vip. Valid segments: high_value_at_risk, "
-         "loyal_high_value, potential, new_customer, dormant, fleeing_low_value."),
+         "loyal_high_value, potential, new_customer, low_value_active, dormant, fleeing_low_value."),
         ('[targeting]\nskip_segments = ["loyal"]\n', "[targeting] skip_segments names unknown segment(s) loyal. Valid segments: high_value_at_risk, "
-         "loyal_high_value, potential, new_customer, dormant, fleeing_low_value."),
+         "loyal_high_value, potential, new_customer, low_value_active, dormant, fleeing_low_value."),
         ('[targeting]\nskip_segments = "loyal_high_value"\n',
          "[targeting] skip_segments must be a list of texts (segment keys, e.g. [\"loyal_high_value\"]), got 'loyal_high_value' (text)."),
         ('[input]\ndata_end = "2025-13-45"\n', '[input] data_end must be a date YYYY-MM-DD, or "", got \'2025-13-45\'.'),

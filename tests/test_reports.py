@@ -139,7 +139,7 @@ def test_scores_report_content(pages):
     page = pages["scores"].read_text(encoding="utf-8")
     assert "churn = the account closes (a row in churn_events) within 90 days" in page  # from the sidecar's models
     matrix = page[page.index('id="segment-matrix"'):page.index('id="value-by-segment"')]
-    for name in ("High-value at risk", "Loyal high-value", "Potential", "Dormant / New customer", "Fleeing low-value"):
+    for name in ("High-value at risk", "Loyal high-value", "Potential", "Dormant / New customer / Low-value active", "Fleeing low-value"):
         assert name in matrix
     drift = page[page.index('id="drift"'):]
     assert "No drift" in drift and "score: churn_probability" in drift and "days_since_last_purchase" in drift

@@ -88,12 +88,20 @@ def test_columns_and_types(scores: pd.DataFrame, features: pd.DataFrame) -> None
     np.testing.assert_allclose(scores["value_at_risk"], scores["churn_probability"] * value_if_retained, rtol=1e-9)
     assert set(scores["risk_tier"]) <= {"low", "medium", "high"}
     assert set(scores["value_tier"]) == {"low", "medium", "high"}
-    assert set(scores["segment"]) <= {"high_value_at_risk", "loyal_high_value", "potential", "new_customer", "dormant",
-                                      "fleeing_low_value"}
+    assert set(scores["segment"]) <= {"high_value_at_risk", "loyal_high_value", "potential", "new_customer",
+                                      "low_value_active", "dormant", "fleeing_low_value"}
     # A customer of a few weeks is no one to win back: new customers of little value are new_customer, not dormant.
     assert not ((scores["segment"] == "dormant") & (scores["lifecycle_stage"] == "new")).any()
     assert (scores["segment"] == "new_customer").any()
     assert set(scores.loc[scores["segment"] == "new_customer", "lifecycle_stage"]) == {"new"}
+    # Nor is a customer who bought last month and spends as much or more: they are low_value_active, and
+    # dormant keeps those who slipped (declining) or stopped (lapsed).
+    assert set(scores.loc[scores["segment"] == "dormant", "lifecycle_stage"]) == {"declining", "lapsed"}
+    active = scores[scores["segment"] == "low_value_active"]
+    assert set(active["lifecycle_stage"]) == {"growing", "stable"} and set(active["value_tier"]) == {"low"}
+    assert set(active["risk_tier"]) <= {"low", "medium"}
+    recency = features.set_index("customer_id")["days_since_last_purchase"]
+    assert recency.loc[active["customer_id"]].median() < 45 < recency.loc[scores.loc[scores["segment"] == "dormant", "customer_id"]].median()
     assert set(scores["lifecycle_stage"]) <= {"new", "growing", "stable", "declining", "lapsed"}
     silent = features.set_index("customer_id")["days_since_last_purchase"].loc[scores["customer_id"]].to_numpy() > 180
     assert set(scores.loc[silent, "lifecycle_stage"]) <= {"new", "lapsed"} and (scores.loc[silent, "lifecycle_stage"] == "lapsed").any()

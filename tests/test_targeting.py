@@ -164,7 +164,7 @@ def test_ties_are_broken_by_customer_id() -> None:
         (
             {"segments": ["vip"]},
             "Unknown segment 'vip'. Valid segments: high_value_at_risk (High-value at risk), loyal_high_value (Loyal "
-            "high-value), potential (Potential), new_customer (New customer), dormant (Dormant), fleeing_low_value (Fleeing low-value).",
+            "high-value), potential (Potential), new_customer (New customer), low_value_active (Low-value active), dormant (Dormant), fleeing_low_value (Fleeing low-value).",
         ),
     ],
 )

@@ -31,7 +31,7 @@ from churnml.config import Config
 from churnml.features import plural_counts
 from churnml.labels import describe_problem, same_season_cutoff
 from churnml.metrics import GRADE_LEGEND, calibration_bins, few_churners_note
-from churnml.segments import RISK_TIERS, SEGMENT_MATRIX, SEGMENTS, VALUE_TIERS, segment_names
+from churnml.segments import RISK_TIERS, SEGMENT_MATRIX, SEGMENTS, STAGE_SEGMENTS, VALUE_TIERS, segment_names
 from churnml.targeting import contact_cost_text
 
 RUN_SECTIONS: tuple[str, ...] = (
@@ -617,8 +617,10 @@ def scores_report(scores: pd.DataFrame, sidecar: Mapping[str, Any] | None = None
                                             "predicted value over the horizon (currency units)", clip_quantile=0.99)),
     )))
     counts, risk = segment_matrix(scores)
-    # The little-value cells hold the new customers too, in a segment of their own (segments.assign_segments).
-    cell_names = {**names, "dormant": f"{names['dormant']} / {names['new_customer']}"}
+    # The little-value cells hold the new, growing and stable customers too, in segments of their own
+    # (segments.STAGE_SEGMENTS).
+    cell_names = {**names, **{old: " / ".join(dict.fromkeys([names[old], *(names[new] for new in stages.values())]))
+                              for old, stages in STAGE_SEGMENTS.items()}}
     labels = pd.DataFrame({r: [cell_names[SEGMENT_MATRIX[(v, r)]] for v in VALUE_TIERS] for r in RISK_TIERS}, index=list(VALUE_TIERS))
     cells = pd.DataFrame([
         {"value tier": v, "risk tier": r, "segment": labels.loc[v, r], "customers": int(counts.loc[v, r]),

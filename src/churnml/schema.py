@@ -102,6 +102,7 @@ SEGMENTS: tuple[str, ...] = (
     "loyal_high_value",
     "potential",
     "new_customer",
+    "low_value_active",
     "dormant",
     "fleeing_low_value",
 )

@@ -13,7 +13,8 @@ value_at_risk           float      expected loss if nothing is done: ``p × valu
 risk_tier               str        low / medium / high (:func:`churnml.segments.risk_tiers`)
 value_tier              str        low / medium / high, 80/20 over the whole population
 segment                 str        value × risk segment key (:data:`churnml.segments.SEGMENTS`; the
-                                   little-value cells' new customers: ``new_customer``)
+                                   little-value cells' new customers: ``new_customer``, their
+                                   growing and stable ones: ``low_value_active``)
 lifecycle_stage         str        new / growing / stable / declining / lapsed
 reasons                 str        up to 3 drivers of the churn risk, ``"; "``-separated
 churn_model_version     str        registry versions of the models used

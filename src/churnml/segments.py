@@ -39,6 +39,15 @@ Segment (value tier × risk tier)
                             only just started, not because they stopped; onboard them, there is
                             nothing to win back (551 of the demo's 9,137 customers, 97 of whom had
                             not bought yet, read "win-back e-mail").
+    ``low_value_active``    the ``dormant`` cells' customers in the ``growing`` or ``stable`` stage:
+                            little value, but buying as much as before or more; develop them
+                            cheaply, there is nothing to win back (662 of the demo's 9,137
+                            customers, 507 growing and 155 stable, read "win-back e-mail": a
+                            purchase 19 days before and 4 in the last 90 days, medians, against
+                            1,034 days and none for the lapsed ones left in ``dormant``).
+
+    ``dormant`` keeps its ``declining`` and ``lapsed`` customers, the ones who slipped or stopped:
+    :data:`STAGE_SEGMENTS` says which stages of a matrix cell get a segment of their own.
 
     Display names and actions can be overridden per key in ``[segments.names]`` and
     ``[segments.actions]``; keys outside :data:`SEGMENTS` are an error.
@@ -84,11 +93,23 @@ SEGMENT_MATRIX: dict[tuple[str, str], str] = {
 }
 """(value tier, risk tier) -> segment key."""
 
+STAGE_SEGMENTS: dict[str, dict[str, str]] = {
+    "dormant": {"new": "new_customer", "growing": "low_value_active", "stable": "low_value_active"},
+}
+"""Matrix segment -> {lifecycle stage: the segment its customers in that stage get instead}: the
+``dormant`` cells' win-back advice fits the customers who slipped or stopped, not those who have just
+started (``new_customer``) or buy as much as before or more (``low_value_active``)."""
+
+SPLIT_FROM: dict[str, str] = {new: old for old, stages in STAGE_SEGMENTS.items() for new in stages.values()}
+"""Segment split from a matrix segment by lifecycle stage -> that segment (``new_customer`` ->
+``dormant``): a config written before the split names only the old one."""
+
 DEFAULT_NAMES: dict[str, str] = {
     "high_value_at_risk": "High-value at risk",
     "loyal_high_value": "Loyal high-value",
     "potential": "Potential",
     "new_customer": "New customer",
+    "low_value_active": "Low-value active",
     "dormant": "Dormant",
     "fleeing_low_value": "Fleeing low-value",
 }
@@ -98,6 +119,7 @@ DEFAULT_ACTIONS: dict[str, str] = {
     "loyal_high_value": "Reward, do not disturb: loyalty perks, no retention offers",
     "potential": "Grow: cross-sell and upgrade offers",
     "new_customer": "Onboard: welcome series and help towards the first or next purchase",
+    "low_value_active": "Develop cheaply: automated cross-sell or loyalty e-mail",
     "dormant": "Reactivate cheaply: automated reminder or win-back e-mail",
     "fleeing_low_value": "Low-cost or no action: automated e-mail at most",
 }
@@ -255,14 +277,16 @@ def value_tiers(value: np.ndarray | pd.Series, thresholds: ValueThresholds) -> p
 def assign_segments(value_tier: pd.Categorical | pd.Series, risk_tier: pd.Categorical | pd.Series,
                     lifecycle_stage: pd.Categorical | pd.Series | None = None) -> pd.Categorical:
     """Segment key of each customer from the value × risk matrix (:data:`SEGMENT_MATRIX`), with
-    new customers of the ``dormant`` cells in ``new_customer``.
+    the ``dormant`` cells' new customers in ``new_customer`` and their growing and stable ones in
+    ``low_value_active`` (:data:`STAGE_SEGMENTS`).
 
     Parameters
     ----------
     value_tier, risk_tier : array-like of str
         Tiers from :func:`value_tiers` and :func:`risk_tiers`.
     lifecycle_stage : array-like of str, optional
-        Stages from :func:`lifecycle_stages`; without it nobody is ``new_customer``.
+        Stages from :func:`lifecycle_stages`; without it nobody is ``new_customer`` or
+        ``low_value_active``.
 
     Returns
     -------
@@ -271,8 +295,9 @@ def assign_segments(value_tier: pd.Categorical | pd.Series, risk_tier: pd.Catego
 
     Example
     -------
-    >>> list(assign_segments(["high", "low", "low"], ["high", "low", "low"], ["new", "stable", "new"]))
-    ['high_value_at_risk', 'dormant', 'new_customer']
+    >>> list(assign_segments(["high", "low", "low", "low"], ["high", "low", "low", "medium"],
+    ...                      ["new", "lapsed", "new", "stable"]))
+    ['high_value_at_risk', 'dormant', 'new_customer', 'low_value_active']
     """
     value_codes = pd.Categorical(value_tier, categories=list(VALUE_TIERS)).codes
     risk_codes = pd.Categorical(risk_tier, categories=list(RISK_TIERS)).codes
@@ -283,8 +308,12 @@ def assign_segments(value_tier: pd.Categorical | pd.Series, risk_tier: pd.Catego
     )
     codes = lookup[value_codes, risk_codes]
     if lifecycle_stage is not None:
-        new = np.asarray(pd.Categorical(lifecycle_stage, categories=list(LIFECYCLE_STAGES)).codes == LIFECYCLE_STAGES.index("new"))
-        codes = np.where(new & (codes == SEGMENTS.index("dormant")), np.int8(SEGMENTS.index("new_customer")), codes)
+        stage_codes = np.asarray(pd.Categorical(lifecycle_stage, categories=list(LIFECYCLE_STAGES)).codes)
+        cell = codes.copy()
+        for old, stages in STAGE_SEGMENTS.items():
+            for stage, segment in stages.items():
+                split = (cell == SEGMENTS.index(old)) & (stage_codes == LIFECYCLE_STAGES.index(stage))
+                codes[split] = SEGMENTS.index(segment)
     return pd.Categorical.from_codes(codes, categories=list(SEGMENTS))
 
 
