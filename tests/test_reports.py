@@ -402,3 +402,23 @@ def test_the_run_report_says_where_the_value_level_was_fitted() -> None:
     old = {key: v for key, v in meta.items() if key != "value_level_fitted_on"}
     assert reports._calibration_text(old, {}, {}).endswith("value at the test cutoff. The metrics and plots on this page "
                                                            "are those of the models as graded.")
+
+
+def test_the_segment_matrix_draws_a_cell_of_several_segments_inside_the_cell() -> None:
+    # The little-value cells hold dormant, new_customer and low_value_active: "Dormant / New customer /
+    # Low-value active" on one line ran into the next cells' text.
+    from churnml import plots
+    from churnml.segments import RISK_TIERS, VALUE_TIERS
+
+    counts = pd.DataFrame(1000, index=list(VALUE_TIERS), columns=list(RISK_TIERS))
+    risk = pd.DataFrame(5000.0, index=list(VALUE_TIERS), columns=list(RISK_TIERS))
+    labels = pd.DataFrame("Fleeing low-value", index=list(VALUE_TIERS), columns=list(RISK_TIERS))
+    labels.loc["low", ["low", "medium"]] = "Dormant / New customer / Low-value active"
+    ax = plots.plot_segment_matrix(counts, risk, labels)
+    renderer = ax.figure.canvas.get_renderer()
+    cell_width = ax.transData.transform((1, 0))[0] - ax.transData.transform((0, 0))[0]
+    texts = [t for t in ax.texts if "customers" in t.get_text()]
+    assert len(texts) == 9
+    assert max(t.get_window_extent(renderer).width for t in texts) < cell_width
+    several = [t for t in texts if t.get_text().startswith("Dormant /\nNew customer /\nLow-value active\n")]
+    assert len(several) == 2

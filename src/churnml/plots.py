@@ -164,7 +164,8 @@ def plot_segment_matrix(
     counts, value_at_risk : pandas.DataFrame
         Index = value tiers (low → high), columns = risk tiers (low → high).
     labels : pandas.DataFrame, optional
-        Segment name per cell, same shape.
+        Segment name per cell, same shape; names of a cell's segments are joined by ``" / "``
+        and drawn one per line.
     """
     ax = ax or new_axes(7.0, 5.0)
     rows = list(counts.index)[::-1]  # high value on top
@@ -175,8 +176,9 @@ def plot_segment_matrix(
     for i, value_tier in enumerate(rows):
         for j, risk_tier in enumerate(columns):
             text = f"{int(counts.loc[value_tier, risk_tier]):,} customers\nVaR {risk[i, j]:,.0f}"
-            if labels is not None:
-                text = f"{labels.loc[value_tier, risk_tier]}\n{text}"
+            if labels is not None:  # a cell of several segments ("Dormant / New customer / ...") one per line
+                label = str(labels.loc[value_tier, risk_tier]).replace(" / ", " /\n")
+                text = f"{label}\n{text}"
             dark = top > 0 and risk[i, j] > 0.6 * top
             ax.text(j, i, text, ha="center", va="center", fontsize="small", color="white" if dark else "black")
     ax.set_xticks(range(len(columns)), [f"{c} risk" for c in columns])
