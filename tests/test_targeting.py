@@ -417,3 +417,31 @@ def test_a_config_written_for_dormant_is_told_that_it_does_not_cover_new_custome
                           config=Config().replace(targeting={"contact_costs": {"dormant": 0.5}})).summary.warnings == ()
     assert retention_list(scores[scores["segment"] == "dormant"], success_rate=0.3,
                           config=Config().replace(targeting={"contact_costs": {"dormant": 0.5}})).summary.warnings == ()
+
+
+def test_a_config_written_for_dormant_is_told_that_it_does_not_cover_low_value_active_customers() -> None:
+    # low_value_active was split from dormant too (its growing and stable customers): one warning per
+    # setting names every segment split from dormant that the list shows and the config leaves out.
+    scores = pd.DataFrame({"customer_id": list("abcde"), "churn_probability": 0.5, "predicted_value": 10.0,
+                           "segment": ["low_value_active", "low_value_active", "low_value_active", "new_customer", "dormant"],
+                           "value_at_risk": 100.0, "reasons": ""})
+    old = {"contact_costs": {"dormant": 0.5}, "skip_segments": ["dormant"]}
+    (priced, skipped) = retention_list(scores, success_rate=0.3, config=Config().replace(targeting=old)).summary.warnings
+    assert priced == (
+        "[targeting.contact_costs] prices dormant (0.50) but not new_customer or low_value_active, split from dormant: "
+        "their 4 contact(s) on this list (new_customer 1, low_value_active 3) cost [targeting] contact_cost (5.00) each. "
+        "Add new_customer = ... and low_value_active = ... to [targeting.contact_costs] to price them.")
+    assert skipped == (
+        "[targeting] skip_segments leaves out dormant but not new_customer or low_value_active, split from dormant: "
+        "4 customer(s) of them are on this list (new_customer 1, low_value_active 3). Add \"new_customer\" and "
+        "\"low_value_active\" to skip_segments to leave them out.")
+    # new_customer covered: only low_value_active is named, in the words of a single split.
+    covered = {"contact_costs": {"dormant": 0.5, "new_customer": 1.0}, "skip_segments": ["dormant", "new_customer"]}
+    (priced, skipped) = retention_list(scores, success_rate=0.3, config=Config().replace(targeting=covered)).summary.warnings
+    assert priced.startswith("[targeting.contact_costs] prices dormant (0.50) but not low_value_active, split from dormant: "
+                             "its 3 contact(s) on this list cost [targeting] contact_cost (5.00) each.")
+    assert "3 customer(s) of low_value_active are on this list" in skipped
+    both = {"contact_costs": {"dormant": 0.5, "new_customer": 1.0, "Low-value active": 1.0},
+            "skip_segments": ["dormant", "new_customer", "low_value_active"]}
+    assert retention_list(scores, success_rate=0.3, config=Config().replace(targeting=both)).summary.warnings[0].startswith(
+        "No customer left")

@@ -29,7 +29,7 @@ import pandas as pd
 
 from churnml.config import Config
 from churnml.errors import ConfigError, DataError
-from churnml.segments import SEGMENTS, resolve_segment, segment_actions, segment_names
+from churnml.segments import SEGMENTS, SPLIT_FROM, resolve_segment, segment_actions, segment_names
 from churnml.validate import loose_ids
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
@@ -467,20 +467,17 @@ def empty_list_warnings(contacts: int, scored: int, candidates: int, budget: flo
     return ()
 
 
-NEW_FROM = {"new_customer": "dormant"}
-"""Segments split from another one, and where they came from: a config written before the split
-names only the old one."""
-
-
 def split_segment_warnings(config: Config, contacted: pd.Series, *, explicit_cost: bool = False,
                            explicit_segments: bool = False) -> tuple[str, ...]:
     """What a config written before a segment split does not cover, where this list shows it.
 
-    ``new_customer`` was part of ``dormant``: a config that prices ``dormant`` or skips it now
-    leaves the new customers at ``[targeting] contact_cost`` or on the list, silently. ``contacted``
-    holds the contacted customers' segment keys; ``explicit_cost`` / ``explicit_segments`` say
-    that the costs or segments were asked for directly (``--contact-cost``, ``--segments``), and
-    the config's then do not apply.
+    ``new_customer`` and ``low_value_active`` were part of ``dormant``
+    (:data:`churnml.segments.SPLIT_FROM`): a config that prices ``dormant`` or skips it now leaves
+    their customers at ``[targeting] contact_cost`` or on the list, silently. One warning per
+    setting and old segment names every segment split from it that the list shows and the setting
+    leaves out. ``contacted`` holds the contacted customers' segment keys; ``explicit_cost`` /
+    ``explicit_segments`` say that the costs or segments were asked for directly
+    (``--contact-cost``, ``--segments``), and the config's then do not apply.
 
     Example
     -------
@@ -495,19 +492,35 @@ def split_segment_warnings(config: Config, contacted: pd.Series, *, explicit_cos
     except ConfigError:
         return ()  # the list itself names the bad setting
     texts = []
-    for new, old in NEW_FROM.items():
-        count = int(listed.get(new, 0))
-        if not count:
-            continue
-        if not explicit_cost and old in priced and new not in priced:
-            texts.append(f"[targeting.contact_costs] prices {old} ({float(priced[old]):,.2f}) but not {new}, split from {old}: "
-                         f"its {count:,} contact(s) on this list cost [targeting] contact_cost "
-                         f"({float(config.targeting.contact_cost):,.2f}) each. Add {new} = ... to [targeting.contact_costs] "
-                         "to price them.")
-        if not explicit_segments and old in skipped and new not in skipped:
-            texts.append(f"[targeting] skip_segments leaves out {old} but not {new}, split from {old}: {count:,} "
-                         f"customer(s) of {new} are on this list. Add \"{new}\" to skip_segments to leave them out.")
+    for old in dict.fromkeys(SPLIT_FROM.values()):
+        shown = {new: int(listed.get(new, 0)) for new, source in SPLIT_FROM.items() if source == old and listed.get(new, 0)}
+        if not explicit_cost and old in priced:
+            left = {new: count for new, count in shown.items() if new not in priced}
+            if left:
+                count = sum(left.values())
+                texts.append(f"[targeting.contact_costs] prices {old} ({float(priced[old]):,.2f}) but not {_or(left)}, split "
+                             f"from {old}: {'its' if len(left) == 1 else 'their'} {count:,} contact(s) on this list"
+                             f"{_each(left)} cost [targeting] contact_cost ({float(config.targeting.contact_cost):,.2f}) each. "
+                             f"Add {' and '.join(f'{new} = ...' for new in left)} to [targeting.contact_costs] to price them.")
+        if not explicit_segments and old in skipped:
+            left = {new: count for new, count in shown.items() if new not in skipped}
+            if left:
+                count, quoted = sum(left.values()), " and ".join(f'"{new}"' for new in left)
+                texts.append(f"[targeting] skip_segments leaves out {old} but not {_or(left)}, split from {old}: {count:,} "
+                             f"customer(s) of {_or(left) if len(left) == 1 else 'them'} are on this list{_each(left)}. "
+                             f"Add {quoted} to skip_segments to leave them out.")
     return tuple(texts)
+
+
+def _or(counts: dict[str, int]) -> str:
+    """``a``, ``a or b``, ``a, b or c``: the segment keys of ``counts``."""
+    keys = list(counts)
+    return keys[0] if len(keys) == 1 else f"{', '.join(keys[:-1])} or {keys[-1]}"
+
+
+def _each(counts: dict[str, int]) -> str:
+    """`` (a 1, b 3)`` for more than one segment key; nothing for one."""
+    return "" if len(counts) == 1 else f" ({', '.join(f'{key} {count:,}' for key, count in counts.items())})"
 
 
 def match_ids(customer_ids: pd.Series, listed: Iterable[str]) -> tuple[np.ndarray, tuple[tuple[str, str], ...], tuple[str, ...]]:
