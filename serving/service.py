@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse
 from churnml.api import ENV_CONFIG, ENV_SERVER_DIR, ENV_SERVER_PID, FAILURE_FILE, ScoringService, ServiceSettings, server_options
 from churnml.config import load_config
 from churnml.errors import ChurnmlError
+from churnml.schema import SEGMENTS
 
 from examples import EXAMPLE_HISTORY, EXAMPLE_INPUT, EXAMPLE_RETENTION
 from guard import RequestGuard
@@ -176,6 +177,11 @@ class RetentionListRequest(bentoml.IODescriptor):
 # -- responses --------------------------------------------------------------------------------
 
 
+SEGMENT_TEXT = (f"Value x risk segment key: {', '.join(SEGMENTS)} (new_customer and low_value_active: the new, and "
+                "the growing or stable, customers of little value and low or medium risk; dormant keeps the declining "
+                "and lapsed ones).")
+
+
 class CustomerScore(BaseModel):
     """One customer's scores, or why there are none."""
 
@@ -191,7 +197,7 @@ class CustomerScore(BaseModel):
         "not the whole value lost should the customer churn."), json_schema_extra={"example": 87.2})
     risk_tier: Optional[str] = Field(default=None, description="low / medium / high: below 1.5 times the base rate, from 1.5 times, from 3 times (configurable).", json_schema_extra={"example": "medium"})
     value_tier: Optional[str] = Field(default=None, description="low / medium / high (80/20 over the population's value if retained).", json_schema_extra={"example": "high"})
-    segment: Optional[str] = Field(default=None, description="Value x risk segment key.", json_schema_extra={"example": "high_value_at_risk"})
+    segment: Optional[str] = Field(default=None, description=SEGMENT_TEXT, json_schema_extra={"example": "high_value_at_risk"})
     segment_name: Optional[str] = Field(default=None, description="Segment display name.", json_schema_extra={"example": "High-value at risk"})
     lifecycle_stage: Optional[str] = Field(default=None, description="new / growing / stable / declining / lapsed (no purchase in 180 days).", json_schema_extra={"example": "declining"})
     reasons: list[str] = Field(default_factory=list, description="Top drivers of the churn risk, in words.",
@@ -217,7 +223,7 @@ class ScoreResponse(bentoml.IODescriptor):
 class RetentionRow(BaseModel):
     rank: int = Field(description="1 = best expected benefit.", json_schema_extra={"example": 1})
     customer_id: str = Field(json_schema_extra={"example": "C0000001"})
-    segment: str = Field(json_schema_extra={"example": "high_value_at_risk"})
+    segment: str = Field(description=SEGMENT_TEXT, json_schema_extra={"example": "high_value_at_risk"})
     segment_name: str = Field(json_schema_extra={"example": "High-value at risk"})
     risk_tier: str = Field(json_schema_extra={"example": "high"})
     lifecycle_stage: str = Field(json_schema_extra={"example": "declining"})

@@ -22,6 +22,7 @@ from churnml import api, io, tracking
 from churnml.cli import get_app
 from churnml.config import Config, config_from_dict
 from churnml.errors import ConfigError, DataError
+from churnml.schema import SEGMENTS
 from churnml.targeting import retention_list
 
 pytestmark = pytest.mark.slow
@@ -567,6 +568,9 @@ def test_openapi_documents_every_field_with_an_example(client) -> None:
     for name in ("CustomerScore", "RetentionRow"):
         described = schemas[name]["properties"]["value_at_risk"]["description"]
         assert described.startswith("Expected loss over the horizon: churn_probability x ") and "lost if" not in described
+        # Every segment key, the ones split from dormant by lifecycle stage included.
+        segment = schemas[name]["properties"]["segment"]["description"]
+        assert all(key in segment for key in SEGMENTS) and "low_value_active" in segment, (name, segment)
 
 
 # -- start-up ---------------------------------------------------------------------------------
