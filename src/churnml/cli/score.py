@@ -450,8 +450,9 @@ def retention_list_command(
       and what the scores came from (models and run, data fingerprint, code), which evaluate and
       report --list follow even after the scores file is overwritten.
 
-    Segments: high_value_at_risk, loyal_high_value, potential, new_customer, dormant,
-    fleeing_low_value.
+    Segments: high_value_at_risk, loyal_high_value, potential, new_customer, low_value_active,
+    dormant, fleeing_low_value. new_customer and low_value_active are the new, and the growing or
+    stable, customers of dormant's cells: where a config prices or skips dormant, name them too.
     loyal_high_value ("reward, do not disturb") is left out unless --segment names it
     ([targeting] skip_segments in --config; offers per segment: [segments.actions]).
     """
