@@ -70,6 +70,52 @@ def test_a_train_waiting_for_another_on_its_study_is_told(store):
     assert told == []   # nobody else holds it: nothing to say
 
 
+def test_a_study_lock_is_removed_when_released_and_still_excludes(store):
+    # Every study left its .study-<name>.lock beside the store for good (one per data, as-of date
+    # and settings). Removed on release, the lock must still hold: a process that waited on the
+    # removed file must not think it holds the lock while a newcomer locks a new file of that name.
+    import threading
+
+    folder = store / "store"
+    lock = folder / ".study-churnml-churn-y.lock"
+    code = ("import sys\nfrom churnml import tracking\n"
+            "with tracking.study_lock('churnml-churn-y', on_wait=lambda: print('waiting', flush=True)):\n"
+            "    print('held', flush=True); sys.stdin.readline()")
+    env = {**os.environ, "PYTHONPATH": str(Path(tracking.__file__).parents[1])}
+    first = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert first.stdout.readline().strip() == "held" and lock.exists()
+        acquired = threading.Event()
+        leave = threading.Event()
+
+        def wait_for_it() -> None:
+            with tracking.study_lock("churnml-churn-y"):  # waits on the file the first process removes
+                acquired.set()
+                leave.wait(30)
+
+        waiter = threading.Thread(target=wait_for_it)
+        waiter.start()
+        assert not acquired.wait(0.5)
+        first.communicate("\n", timeout=30)  # the first releases (and removes the file)
+        assert acquired.wait(30)
+        newcomer = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                    env=env)
+        try:
+            said = newcomer.stdout.readline().strip()
+        finally:
+            leave.set()
+            waiter.join(30)
+            later = newcomer.communicate("\n", timeout=60)[0]
+        assert said == "waiting" and later.strip() == "held"  # the waiter held it: the newcomer waited its turn
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert not lock.exists()
+    with tracking.study_lock("churnml-churn-y"):
+        assert lock.exists()
+    assert sorted(p.name for p in folder.iterdir()) == []
+
+
 def test_import_has_no_side_effects(tmp_path):
     code = "import churnml.tracking, churnml.train, churnml.tuning, churnml.plots"
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True, env={"PATH": "/usr/bin:/bin"})

@@ -132,10 +132,17 @@ _locks_held: dict[Path, int] = {}
 
 
 @contextmanager
-def _store_lock(folder: Path, name: str = ".churnml.lock", on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+def _store_lock(folder: Path, name: str = ".churnml.lock", on_wait: Callable[[], None] | None = None,
+                remove: bool = False) -> Iterator[None]:
     """An exclusive lock on ``folder/name`` between processes (POSIX), re-entrant within
     one; none where it cannot be made (a read-only store is read, never created or upgraded).
-    ``on_wait`` is called once when another process holds it, before waiting for it."""
+    ``on_wait`` is called once when another process holds it, before waiting for it.
+
+    ``remove``: delete the file on release, for locks named after something that ends (a study).
+    The holder deletes it while it still holds it, and whoever then gets the lock checks that the
+    file it locked is still the one of that name, else opens and locks it anew: a process that had
+    waited on the deleted file would otherwise hold a lock on a file nobody else can open, while a
+    newcomer made and locked a new one, and both went on at once."""
     import fcntl
 
     key = Path(folder).resolve() / name
@@ -146,24 +153,42 @@ def _store_lock(folder: Path, name: str = ".churnml.lock", on_wait: Callable[[],
         finally:
             _locks_held[key] -= 1
         return
-    try:
-        handle = open(key, "a")
-    except OSError:
-        yield
-        return
-    with handle:
+    while True:
+        try:
+            handle = open(key, "a")
+        except OSError:
+            yield
+            return
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             if on_wait is not None:
                 on_wait()
+                on_wait = None
             fcntl.flock(handle, fcntl.LOCK_EX)
+        if not remove or _same_file(handle, key):
+            break
+        handle.close()  # the holder before us removed it: lock the file now under that name
+    with handle:
         _locks_held[key] = 1
         try:
             yield
         finally:
             _locks_held[key] = 0
+            if remove:
+                with contextlib.suppress(OSError):
+                    key.unlink()
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _same_file(handle: Any, path: Path) -> bool:
+    """Whether the open ``handle`` is the file ``path`` names now (not one removed since it was opened)."""
+    try:
+        named = os.stat(path)
+    except OSError:
+        return False
+    opened = os.fstat(handle.fileno())
+    return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
 
 
 def study_lock(study: str, on_wait: Callable[[], None] | None = None) -> contextlib.AbstractContextManager[None]:
@@ -174,10 +199,11 @@ def study_lock(study: str, on_wait: Callable[[], None] | None = None) -> context
     those inputs read the 4. The second now waits, then finds the study done and tunes nothing.
     Its own file, not the store's lock: tuning takes minutes to hours, and other commands take
     the store's lock when they first open it. ``on_wait`` is called when it has to wait: for
-    minutes to hours the second train showed nothing at all."""
+    minutes to hours the second train showed nothing at all. The file is removed on release (one
+    was left per study for good)."""
     folder = store_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    return _store_lock(folder, f".study-{study}.lock", on_wait)
+    return _store_lock(folder, f".study-{study}.lock", on_wait, remove=True)
 
 
 def store_exists() -> bool:
