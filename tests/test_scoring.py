@@ -234,6 +234,42 @@ def test_same_inputs_give_the_same_file(scores, dataset, models, tmp_path: Path)
         assert first_json.read_text().replace("a." + fmt, "b." + fmt) == second_json.read_text()
 
 
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_scores_beside_another_runs_sidecar_are_refused(scores, dataset, models, sample_dir, tmp_path: Path, fmt) -> None:
+    # `churnml score --out` renames the scores file, then its sidecar, into place: two runs writing
+    # one --out at once, or a run stopped between the two renames, left one run's scores beside the
+    # other's sidecar, and retention-list, report and evaluate read them as a pair (another run's
+    # models, horizon and row counts). The sidecar records the digest of its scores file.
+    import hashlib
+
+    from typer.testing import CliRunner
+
+    from churnml.cli import get_app
+
+    meta = score_metadata(models, SCORE_AS_OF, Config(), dataset.fingerprint, "champion")
+    out, sidecar = write_scores(scores, tmp_path / f"scores.{fmt}", fmt, meta)
+    assert io.read_json(sidecar)["scores_sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    runner = CliRunner()
+    result = runner.invoke(get_app(), ["report", "--scores", str(out), "--out", str(tmp_path / "ok.html")])
+    assert result.exit_code == 0, result.stderr  # a pair as written is read as before
+    other, _ = write_scores(scores.head(100), tmp_path / "other" / f"scores.{fmt}", fmt, meta)
+    os.replace(other, out)  # the other run's scores land in place; this run's sidecar stays
+    expected = (f"Error: {sidecar} belongs to another scores file than {out}: it was written for {len(scores):,} rows "
+                f"(sha256 {io.read_json(sidecar)['scores_sha256'][:12]}…), and {out} now holds other contents (sha256 "
+                f"{hashlib.sha256(out.read_bytes()).hexdigest()[:12]}…). Two `churnml score` runs wrote --out {out} at "
+                "once, or one stopped between writing the two files. Re-run `churnml score` to write both again, or "
+                f"delete {sidecar.name} to use the scores without it (then nothing records the models that made them).")
+    for args, output in ((["retention-list", out, "--out", tmp_path / "list.csv"], tmp_path / "list.csv"),
+                         (["report", "--scores", out, "--out", tmp_path / "r.html"], tmp_path / "r.html"),
+                         (["evaluate", out, sample_dir], None)):
+        result = runner.invoke(get_app(), [str(a) for a in args])
+        assert result.exit_code == 2 and " ".join(result.stderr.split()) == expected, (args, result.stderr)
+        assert output is None or not output.exists()
+    sidecar.unlink()  # the way out the message gives
+    result = runner.invoke(get_app(), ["retention-list", str(out), "--out", str(tmp_path / "list.csv")])
+    assert result.exit_code == 0, result.stderr
+
+
 def test_sidecar_records_models_data_and_distributions(scores, dataset, models, tmp_path: Path) -> None:
     meta = score_metadata(models, SCORE_AS_OF, Config(), dataset.fingerprint, "champion")
     out, sidecar = write_scores(scores, tmp_path / "scores.parquet", None, meta)

@@ -667,14 +667,17 @@ class TableWriter:
     Use as a context manager; an exception inside the block discards everything written.
     """
 
-    def __init__(self, path: str | Path, fmt: str | None = None) -> None:
+    def __init__(self, path: str | Path, fmt: str | None = None, digest: bool = False) -> None:
         self.path = Path(path)
         self.fmt = format_for(self.path, fmt)
         self._ctx = atomic_path(self.path)
         self._tmp: Path | None = None
         self._parquet: pq.ParquetWriter | None = None
         self._schema: pa.Schema | None = None
+        self._digest = digest
         self.rows = 0
+        self.sha256: str | None = None
+        """With ``digest``: :func:`file_sha256` of the file written, known once it is closed."""
 
     def __enter__(self) -> "TableWriter":
         self._tmp = self._ctx.__enter__()
@@ -697,7 +700,18 @@ class TableWriter:
             self._parquet.close()
         elif self.fmt == "parquet" and exc_type is None and self._tmp is not None:
             pq.write_table(pa.table({}), self._tmp)
+        if self._digest and exc_type is None and self._tmp is not None:
+            self.sha256 = file_sha256(self._tmp)
         return bool(self._ctx.__exit__(exc_type, exc, tb))
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file's bytes (hex): ties a sidecar to the one file it describes, whatever its
+    name or modification time (a copy keeps it, another run's file does not)."""
+    import hashlib
+
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def json_text(obj: Any) -> str:

@@ -443,6 +443,34 @@ def score_metadata(
     }
 
 
+def check_sidecar(path: str | Path, sidecar: Mapping[str, Any]) -> None:
+    """Refuse a scores file that is not the one its sidecar (:func:`write_scores`) was written for.
+
+    Nothing to check for a sidecar without ``scores_sha256`` (written before it was recorded, by
+    ``--engine spark`` beside a folder, or by hand).
+
+    Raises
+    ------
+    DataError
+        The file's sha256 differs from the one the sidecar records.
+    """
+    path = Path(path)
+    recorded = sidecar.get("scores_sha256")
+    if not isinstance(recorded, str) or not path.is_file():
+        return
+    actual = io.file_sha256(path)
+    if actual == recorded:
+        return
+    json_path = path.with_name(path.name + ".json")
+    rows = sidecar.get("rows")
+    raise DataError(
+        f"{json_path} belongs to another scores file than {path}: it was written for "
+        f"{f'{rows:,} rows ' if isinstance(rows, int) else ''}(sha256 {recorded[:12]}…), and {path} now holds other "
+        f"contents (sha256 {actual[:12]}…). Two `churnml score` runs wrote --out {path} at once, or one stopped between "
+        f"writing the two files. Re-run `churnml score` to write both again, or delete {json_path.name} to use the scores "
+        "without it (then nothing records the models that made them).")
+
+
 def write_scores(
     scores: pd.DataFrame | Iterable[pd.DataFrame],
     out: str | Path,
@@ -453,7 +481,10 @@ def write_scores(
     """Write scores and their JSON sidecar ``<out>.json``, atomically.
 
     Both files appear only when everything was written: a failure (or a killed process) midway
-    leaves neither a partial table nor a sidecar describing one.
+    leaves neither a partial table nor a sidecar describing one. The sidecar records the scores
+    file's sha256 (``scores_sha256``), so that a scores file left beside another run's sidecar
+    (two writers of one ``out``, or a run stopped between the two renames) is refused by its
+    readers (:func:`check_sidecar`).
 
     Parameters
     ----------
@@ -489,39 +520,44 @@ def write_scores(
     sums = ["churn_probability", "predicted_value", "value_at_risk", "current_value"]
     by_segment = pd.DataFrame(0.0, index=list(SEGMENTS), columns=sums)
     # The sidecar is published last, after the scores file: a job that waits for it finds both
-    # (and neither appears when anything fails).
-    with io.atomic_path(sidecar_path) as sidecar_tmp, io.TableWriter(out, fmt) as writer:
-        for chunk in chunks:
-            writer.write(chunk)
-            for column in DISTRIBUTION_COLUMNS:
-                numeric[column].append(chunk[column].to_numpy(dtype=float))
-            for column, table in counts.items():
-                for key, count in chunk[column].value_counts().items():
-                    table[str(key)] = table.get(str(key), 0) + int(count)
-            by_segment = by_segment.add(chunk.groupby("segment")[sums].sum(), fill_value=0.0).reindex(list(SEGMENTS))
-        values = {c: np.concatenate(v) if v else np.empty(0) for c, v in numeric.items()}
-        meta = dict(sidecar or {})
-        meta.update({
-            "scores_file": out.name,
-            "format": writer.fmt,
-            "rows": writer.rows,
-            "columns": list(SCORE_COLUMNS),
-            "counts": counts,
-            "value_tier_thresholds": scores_value_thresholds(values, _config_of(meta)).to_dict(),
-            "totals": {c: float(values[c].sum()) for c in ("predicted_value", "value_at_risk", "current_value")},
-            "segments": {
-                key: {
-                    "customers": counts["segment"].get(key, 0),
-                    "mean_churn_probability": (float(by_segment.loc[key, "churn_probability"]) / counts["segment"][key]
-                                               if counts["segment"].get(key) else None),
-                    **{c: float(by_segment.loc[key, c]) for c in sums[1:]},
-                }
-                for key in by_segment.index
-            },
-            "distributions": {c: _distribution(v) for c, v in values.items()},
-        })
-        if monitor is not None:
-            meta["monitoring"] = dict(monitor(values))
+    # (and neither appears when anything fails). The two renames are not one step, so the sidecar
+    # records the scores file's digest, and readers refuse a scores file it does not match
+    # (:func:`check_sidecar`): another run's scores renamed in between, or a run stopped there.
+    with io.atomic_path(sidecar_path) as sidecar_tmp:
+        with io.TableWriter(out, fmt, digest=True) as writer:
+            for chunk in chunks:
+                writer.write(chunk)
+                for column in DISTRIBUTION_COLUMNS:
+                    numeric[column].append(chunk[column].to_numpy(dtype=float))
+                for column, table in counts.items():
+                    for key, count in chunk[column].value_counts().items():
+                        table[str(key)] = table.get(str(key), 0) + int(count)
+                by_segment = by_segment.add(chunk.groupby("segment")[sums].sum(), fill_value=0.0).reindex(list(SEGMENTS))
+            values = {c: np.concatenate(v) if v else np.empty(0) for c, v in numeric.items()}
+            meta = dict(sidecar or {})
+            meta.update({
+                "scores_file": out.name,
+                "scores_sha256": None,  # known once the file is closed, below
+                "format": writer.fmt,
+                "rows": writer.rows,
+                "columns": list(SCORE_COLUMNS),
+                "counts": counts,
+                "value_tier_thresholds": scores_value_thresholds(values, _config_of(meta)).to_dict(),
+                "totals": {c: float(values[c].sum()) for c in ("predicted_value", "value_at_risk", "current_value")},
+                "segments": {
+                    key: {
+                        "customers": counts["segment"].get(key, 0),
+                        "mean_churn_probability": (float(by_segment.loc[key, "churn_probability"]) / counts["segment"][key]
+                                                   if counts["segment"].get(key) else None),
+                        **{c: float(by_segment.loc[key, c]) for c in sums[1:]},
+                    }
+                    for key in by_segment.index
+                },
+                "distributions": {c: _distribution(v) for c, v in values.items()},
+            })
+            if monitor is not None:
+                meta["monitoring"] = dict(monitor(values))
+        meta["scores_sha256"] = writer.sha256
         sidecar_tmp.write_text(io.json_text(meta), encoding="utf-8")
     return out, sidecar_path
 

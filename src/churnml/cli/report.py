@@ -78,6 +78,30 @@ def _sidecar(path: Path, writer: str) -> dict | None:
     return meta
 
 
+def score_sidecar(path: Path, lenient: bool = False) -> dict | None:
+    """The sidecar `churnml score` wrote beside the scores at ``path``; None when there is none.
+
+    ``lenient``: one that is not a JSON object counts as none (a list is made without it).
+
+    Raises
+    ------
+    DataError
+        The sidecar belongs to another scores file (:func:`churnml.scoring.check_sidecar`), or,
+        unless ``lenient``, it is not a JSON object.
+    """
+    from churnml.scoring import check_sidecar
+
+    try:
+        sidecar = _sidecar(path, _SCORE_WRITER)
+    except DataError:
+        if lenient:
+            return None
+        raise
+    if sidecar is not None:
+        check_sidecar(path, sidecar)
+    return sidecar
+
+
 def _marks(columns: Sequence[str], marks: Sequence[str]) -> list[str]:
     return [c for c in marks if c in columns]
 
@@ -188,7 +212,7 @@ def _list_models_metadata(summary: dict) -> dict | None:
         # overwritten since by scores of other models (a daily job writing scores.parquet).
         run_id = _sidecar_run_id(summary)
         if not isinstance(run_id, str):  # a list made before it recorded its models
-            run_id = _sidecar_run_id(_sidecar(Path(scores), _SCORE_WRITER) or {}) if isinstance(scores, str) else None
+            run_id = _sidecar_run_id(score_sidecar(Path(scores)) or {}) if isinstance(scores, str) else None
         return tracking.load_run_metadata(run_id) if isinstance(run_id, str) else None
     except (DataError, MlflowException, OSError, ValueError):
         return None
@@ -201,31 +225,18 @@ def refuse_a_list(path: Path, table: pd.DataFrame, fix: str) -> None:
         raise DataError(f"{path} looks like a retention list (it has columns {', '.join(listing)}), not a scores table; {fix}")
 
 
-def scores_horizon(path: Path, default: int) -> int:
-    """The horizon (days) the scores at ``path`` predict over, from their sidecar; ``default`` without one."""
-    from churnml.reports import sidecar_horizon
-
-    try:
-        return sidecar_horizon(_sidecar(path, _SCORE_WRITER) or {}, default)
-    except DataError:
-        return default
-
-
-def scores_provenance(path: Path) -> dict:
-    """What the scores at ``path`` came from, for the list made from them: their sidecar's
-    ``models`` section (run, versions, problem; empty without a sidecar), ``data_fingerprint`` and
-    ``code``. A list named only its scores file, which a later ``churnml score`` may overwrite."""
-    try:
-        sidecar = _sidecar(path, _SCORE_WRITER) or {}
-    except DataError:
-        sidecar = {}
+def scores_provenance(sidecar: dict | None) -> dict:
+    """What scores came from, for the list made from them: their ``sidecar``'s ``models`` section
+    (run, versions, problem; empty without a sidecar), ``data_fingerprint`` and ``code``. A list
+    named only its scores file, which a later ``churnml score`` may overwrite."""
+    sidecar = sidecar or {}
     return {"models": _sidecar_models(sidecar), "data_fingerprint": sidecar.get("data_fingerprint"), "code": sidecar.get("code")}
 
 
 def _scores_sidecar(path: Path, table: pd.DataFrame) -> dict | None:
     """The sidecar of the scores ``table``; :class:`DataError` unless both are what `churnml score` writes."""
     refuse_a_list(path, table, "pass it as --list.")
-    sidecar = _sidecar(path, _SCORE_WRITER)
+    sidecar = score_sidecar(path)
     json_path = path.with_name(path.name + ".json")
     if sidecar is not None and "limited_by" in sidecar and "rows" not in sidecar:  # a list's summary names its models too
         raise DataError(f"{json_path} is the summary of a retention list, not the sidecar {_SCORE_WRITER} writes beside a "
@@ -384,7 +395,7 @@ def evaluate_command(
         if column not in table.columns or table[column].nunique() != 1:
             raise DataError(f"{scores} needs one {column} for all rows. Use a scores file written by `churnml score`.")
     churn_version, value_version = str(table["churn_model_version"].iloc[0]), str(table["value_model_version"].iloc[0])
-    sidecar = _sidecar(scores, _SCORE_WRITER) or {}
+    sidecar = score_sidecar(scores) or {}
     run_id = _sidecar_run_id(sidecar) or tracking.run_id_of(tracking.CHURN_MODEL_NAME, churn_version)
     run = _training_run(run_id, f"{scores} was scored with the models of that run: point MLFLOW_TRACKING_URI at the store that trained them.")
     horizon = int(run.metadata.get("horizon_days", cfg.problem.horizon_days))

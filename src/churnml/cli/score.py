@@ -215,7 +215,8 @@ def score_command(
       predicted_value, value_at_risk, risk_tier, value_tier, segment, lifecycle_stage, reasons,
       churn_model_version, value_model_version, current_value;
     - OUT.json: model versions and their run, data fingerprint, the code that scored and that
-      trained (churnml version, git commit), row counts, tier and segment counts, score
+      trained (churnml version, git commit), OUT's sha256 (readers refuse an OUT it does not
+      match: another run's, written at the same time), row counts, tier and segment counts, score
       quantiles, the config used, and `monitoring`: drift against the training data (PSI per
       feature and score, missing rates, new categories, share without history, model age);
     - SNAPSHOTS/features_YYYY-MM-DD.parquet (--snapshots; the as-of date): the features scored, for the HTTP service.
@@ -459,7 +460,8 @@ def retention_list_command(
     import pandas as pd
 
     from churnml import io
-    from churnml.cli.report import refuse_a_list, scores_horizon, scores_provenance
+    from churnml.cli.report import refuse_a_list, score_sidecar, scores_provenance
+    from churnml.reports import sidecar_horizon
     from churnml.targeting import retention_list
 
     cfg = load_config(config)
@@ -470,6 +472,7 @@ def retention_list_command(
     segments = [part.strip() for value in (segment or []) for part in value.split(",") if part.strip()]
     table = io.read_table(scores)
     refuse_a_list(scores, table, "pass the scores file `churnml score` wrote.")
+    sidecar = score_sidecar(scores, lenient=True)
     id_columns = ("customer_id", cfg.column_name("customers", "customer_id"))
     excluded: set[str] = set()
     for path in exclude or []:
@@ -489,14 +492,14 @@ def retention_list_command(
         exclude=excluded,
         holdout=holdout,
     )
-    horizon = scores_horizon(scores, cfg.problem.horizon_days)
+    horizon = sidecar_horizon(sidecar or {}, cfg.problem.horizon_days)
     from churnml.segments import segment_names
     from churnml.targeting import summary_sheets
 
     written = io.write_table(result.customers, out, fmt, spreadsheet=True,
                              sheets=summary_sheets(result.summary, segment_names(cfg), horizon) if fmt == "xlsx" else None)
     dates = pd.to_datetime(table["as_of"]).dt.strftime("%Y-%m-%d").unique() if "as_of" in table.columns else []
-    provenance = scores_provenance(scores)
+    provenance = scores_provenance(sidecar)
     summary_path = io.write_json({"scores": str(scores), "as_of": dates[0] if len(dates) == 1 else None, "horizon_days": horizon,
                                   "problem": provenance["models"].get("problem"),
                                   "models": {k: v for k, v in provenance["models"].items() if k != "problem"} or None,
