@@ -94,6 +94,9 @@ def _write(tmp_path: Path, toml: str) -> Path:
          "[targeting] success_rate must be more than 0 and at most 1, got 1.5. It is a share, e.g. 0.3 for 30%."),
         ("[targeting]\ncontact_cost = -1\n", "[targeting] contact_cost must be zero or more, got -1."),
         ("[serving]\nmax_customer_ids = 0\n", "[serving] max_customer_ids must be at least 1, got 0."),
+        ("[scoring]\nkeep_snapshots = 0\n",
+         "[scoring] keep_snapshots must be at least 1, got 0. The newest snapshot is the one `churnml serve` loads."),
+        ('[scoring]\nkeep_snapshots = "7"\n', "[scoring] keep_snapshots must be a whole number, got '7' (text)."),
         ('[duckdb]\nmemory_limit = ""\n', "[duckdb] memory_limit must be a size such as \"5GB\", got ''."),
     ],
 )

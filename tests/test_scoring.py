@@ -270,6 +270,76 @@ def test_scores_beside_another_runs_sidecar_are_refused(scores, dataset, models,
     assert result.exit_code == 0, result.stderr
 
 
+def test_old_snapshots_are_pruned_on_demand_and_the_newest_always_stays(features, tmp_path: Path) -> None:
+    # One snapshot per scored day (about 70 MB a day at a million customers), and nothing removed them.
+    from typer.testing import CliRunner
+
+    from churnml.cli import get_app
+
+    folder = tmp_path / "snapshots"
+    days = ["2025-09-01", "2025-10-01", "2025-11-01", "2025-12-01"]
+    written = [io.write_snapshot(features.head(50), pd.Timestamp(day), folder) for day in days]
+    (folder / "notes.txt").write_text("not a snapshot")
+    assert io.stale_snapshots(folder) == []  # nothing asked: nothing goes
+
+    def prune(*args: str):
+        result = CliRunner().invoke(get_app(), ["prune-snapshots", "--snapshots", str(folder), *args])
+        return result, " ".join(result.stderr.split())
+
+    result, err = prune()
+    assert result.exit_code == 2 and err == (
+        "Error: Say which snapshots to keep: --keep N (the newest N), --older-than DAYS (those within DAYS days of the "
+        "newest), or [scoring] keep_snapshots in --config. Add --dry-run to see what would go.")
+    result, err = prune("--keep", "0")
+    assert result.exit_code == 2 and "--keep must be at least 1, got 0" in err
+    result, err = CliRunner().invoke(get_app(), ["prune-snapshots", "--snapshots", str(tmp_path / "nowhere"), "--keep", "1"]), ""
+    assert result.exit_code == 2 and f"--snapshots {tmp_path / 'nowhere'} does not exist" in " ".join(result.stderr.split())
+
+    size = written[0].stat().st_size
+    result, _ = prune("--keep", "2", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert f"would remove {written[0]}  ({size / 1e3:.1f} kB)" in result.output and f"would remove {written[1]}" in result.output
+    assert (f"Dry run: would remove 2 snapshot(s), {(size + written[1].stat().st_size) / 1e3:.1f} kB, and keep 2, the newest "
+            "features_2025-12-01.parquet (what `churnml serve` loads). Nothing was removed.") in " ".join(result.output.split())
+    assert all(path.exists() for path in written)
+    # Both given: a snapshot goes only when both say so (2025-10-01 is beyond the newest 2 but within 70 days).
+    result, _ = prune("--keep", "2", "--older-than", "70")
+    assert result.exit_code == 0 and [p.name for p in io.snapshots(folder)] == [p.name for p in written[1:]]
+    assert f"Removed 1 snapshot(s) from {folder}" in result.output
+    # Even asked to remove everything, the newest (what `churnml serve` loads) stays, and other files too.
+    result, _ = prune("--older-than", "0")
+    assert result.exit_code == 0 and io.snapshots(folder) == [written[-1]] == [io.latest_snapshot(folder)]
+    assert (folder / "notes.txt").exists()
+
+
+def test_score_keeps_the_newest_snapshots_the_config_asks_for(served_store, tmp_path: Path, monkeypatch) -> None:
+    # [scoring] keep_snapshots bounds the folder as `churnml score` writes it; the server still
+    # starts on the newest snapshot.
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from churnml import api
+    from churnml.cli import get_app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", served_store.tracking_uri)
+    folder = tmp_path / "snapshots"
+    folder.mkdir()
+    served = io.latest_snapshot(served_store.snapshots)
+    for day in ("2025-10-01", "2025-11-01"):
+        shutil.copy(served, folder / f"features_{day}.parquet")
+    (tmp_path / "keep.toml").write_text("[scoring]\nkeep_snapshots = 2\n")
+    result = CliRunner().invoke(get_app(), ["score", str(served_store.data), "--as-of", "2025-12-01", "--out", "s.parquet",
+                                            "--snapshots", str(folder), "--config", "keep.toml"])
+    assert result.exit_code == 0, result.stderr
+    assert [p.name for p in io.snapshots(folder)] == ["features_2025-11-01.parquet", "features_2025-12-01.parquet"]
+    assert (f"Removed 1 older snapshot(s) from {folder} ([scoring] keep_snapshots = 2), "
+            f"{served.stat().st_size / 1e3:.1f} kB: features_2025-10-01.parquet.") in " ".join(result.output.split())
+    path, _ = api.check_startup("champion", folder)  # what `churnml serve` checks before it starts
+    assert path == folder / "features_2025-12-01.parquet"
+
+
 def test_sidecar_records_models_data_and_distributions(scores, dataset, models, tmp_path: Path) -> None:
     meta = score_metadata(models, SCORE_AS_OF, Config(), dataset.fingerprint, "champion")
     out, sidecar = write_scores(scores, tmp_path / "scores.parquet", None, meta)

@@ -141,6 +141,11 @@ class ScoringConfig:
     """Features never given as a reason, by feature or customer-column name, e.g. ["age_band"]:
     attributes a contact must not mention (age, gender, other protected characteristics) or
     cannot act on. They still count in the scores; the next driver takes their place."""
+    keep_snapshots: int | None = None
+    """Feature snapshots `churnml score` keeps in its --snapshots folder: after writing its own,
+    it removes all but the newest this many (by as-of date; the newest, which `churnml serve`
+    loads, always stays). Unset (the default) keeps every one; `churnml prune-snapshots` removes
+    them on demand."""
 
 
 @dataclass(frozen=True)
@@ -311,7 +316,8 @@ _LIMITS: dict[str, dict[str, _Rule]] = {
     },
     "monitoring": {"psi_threshold": _ZERO_OR_MORE, "max_model_age_days": _AT_LEAST_1},
     "serving": {"max_customer_ids": _AT_LEAST_1, "max_body_bytes": _AT_LEAST_1},
-    "scoring": {"reasons_for": (lambda v: v in REASONS_FOR, f"one of {', '.join(REASONS_FOR)}")},
+    "scoring": {"reasons_for": (lambda v: v in REASONS_FOR, f"one of {', '.join(REASONS_FOR)}"),
+                "keep_snapshots": (lambda v: v >= 1, "at least 1", "The newest snapshot is the one `churnml serve` loads.")},
     "duckdb": {"threads": _ZERO_OR_MORE, "memory_limit": (bool, 'a size such as "5GB"')},
     "input": {"date_format": (lambda v: all(f == "" or "%" in f for f in ([v] if isinstance(v, str) else v)),
                               'a strftime format such as "%d.%m.%Y", a list of them, or ""'),

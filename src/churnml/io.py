@@ -23,6 +23,7 @@ import socket
 import stat
 import subprocess
 import tempfile
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -881,13 +882,81 @@ def write_snapshot(features: pd.DataFrame, as_of: pd.Timestamp, folder: str | Pa
     return write_table(features, folder / f"features_{pd.Timestamp(as_of):%Y-%m-%d}.parquet", "parquet")
 
 
+def snapshots(folder: str | Path | None = None) -> list[Path]:
+    """The feature snapshots in ``folder``, oldest first (by the as-of date in their names)."""
+    folder = Path(folder) if folder is not None else SNAPSHOT_DIR
+    return sorted(p for p in folder.glob("features_????-??-??.parquet") if p.is_file()) if folder.is_dir() else []
+
+
+def stale_snapshots(folder: str | Path | None = None, keep: int | None = None,
+                    older_than_days: int | None = None) -> list[Path]:
+    """The snapshots in ``folder`` that may go, oldest first: never the newest, which the HTTP
+    service loads at start-up (:func:`latest_snapshot`).
+
+    Snapshots accumulate, one per as-of date scored (about 70 MB a day at a million customers),
+    and nothing else removes them.
+
+    Parameters
+    ----------
+    keep : int, optional
+        Keep the newest ``keep`` (at least 1); the others may go.
+    older_than_days : int, optional
+        Those whose as-of date is more than this many days before the newest snapshot's may go
+        (before the newest's, not today's: a server left unscored for a month keeps its history).
+        With ``keep`` too, a snapshot goes only when both say so. With neither, none goes.
+
+    Example
+    -------
+    >>> stale_snapshots("snapshots", keep=7)  # doctest: +SKIP
+    [PosixPath('snapshots/features_2025-10-01.parquet')]
+    """
+    if keep is None and older_than_days is None:
+        return []
+    if keep is not None and keep < 1:
+        raise ConfigError(f"Keep at least 1 snapshot (the newest, which `churnml serve` loads), not {keep}.")
+    if older_than_days is not None and older_than_days < 0:
+        raise ConfigError(f"The age of snapshots to remove is a number of days, 0 or more, not {older_than_days}.")
+    found = snapshots(folder)
+    if not found:
+        return []
+    candidates = found[:-1]  # the newest always stays
+    if keep is not None:
+        candidates = candidates[:max(len(found) - keep, 0)]
+    if older_than_days is not None:
+        newest = _snapshot_day(found[-1])
+        candidates = [p for p in candidates if newest is not None and (day := _snapshot_day(p)) is not None
+                      and (newest - day).days > older_than_days]
+    return candidates
+
+
+def _snapshot_day(path: Path) -> pd.Timestamp | None:
+    """The as-of date in a snapshot's name; None when the name holds no date."""
+    try:
+        return pd.Timestamp(datetime.strptime(path.stem.removeprefix("features_"), "%Y-%m-%d"))
+    except ValueError:
+        return None
+
+
+def remove_files(paths: Iterable[Path]) -> int:
+    """Delete ``paths``; returns the bytes freed. One already gone (removed by another process) is skipped."""
+    freed = 0
+    for path in paths:
+        try:
+            size = path.stat().st_size
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        freed += size
+    return freed
+
+
 def latest_snapshot(folder: str | Path | None = None) -> Path:
     """The newest snapshot (by as-of date in its name); a clear error when there is none."""
     folder = Path(folder) if folder is not None else SNAPSHOT_DIR
-    snapshots = sorted(folder.glob("features_????-??-??.parquet")) if folder.is_dir() else []
-    if not snapshots:
+    found = snapshots(folder)
+    if not found:
         raise DataError(
             f"No feature snapshot in {folder}/. Run `churnml score DATA --as-of DATE --out scores.parquet` "
             "first (it writes one there), or start with `churnml serve --data DATA`, which builds one."
         )
-    return snapshots[-1]
+    return found[-1]

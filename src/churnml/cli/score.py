@@ -220,6 +220,8 @@ def score_command(
       quantiles, the config used, and `monitoring`: drift against the training data (PSI per
       feature and score, missing rates, new categories, share without history, model age);
     - SNAPSHOTS/features_YYYY-MM-DD.parquet (--snapshots; the as-of date): the features scored, for the HTTP service.
+      With [scoring] keep_snapshots = N in --config, all but the newest N snapshots there are then
+      removed (`churnml prune-snapshots` removes them on demand).
 
     The same data, models and config give the same file. A drift warning names the worst features;
     with --fail-on-drift the command exits with code 3 instead.
@@ -307,12 +309,17 @@ def score_command(
 
         scores_path, sidecar_path = write_scores(chunks, out_path, fmt, metadata, monitor=monitor if reference else None)
     snapshot = io.write_snapshot(features, as_of_ts, snapshot_dir)
+    stale = io.stale_snapshots(snapshot_dir, keep=cfg.scoring.keep_snapshots)
+    freed = io.remove_files(stale)
 
     show_scores_summary(io.read_json(sidecar_path), cfg)
     console.print(
         f"Models: churnml-churn v{models.churn_version}, churnml-value v{models.value_version} ({alias}).\n"
         f"Wrote {scores_path}, {sidecar_path} and {snapshot}."
     )
+    if stale:
+        console.print(f"Removed {len(stale)} older snapshot(s) from {snapshot_dir} ([scoring] keep_snapshots = "
+                      f"{cfg.scoring.keep_snapshots}), {size_text(freed)}: {', '.join(p.name for p in stale)}.")
     next_step(f"churnml retention-list {scores_path} --out retention_list.csv --budget 5000"
               + (f" --config {config}" if config else ""))
     seen = fitted_labels_end(models.metadata, as_of_ts)
@@ -327,6 +334,80 @@ def score_command(
             raise DriftError(f"{drift_message(drift_reports[0])} The scores were written to {scores_path} for inspection; "
                              "the exit code is 3 so a batch job stops here.")
         warn(drift_message(drift_reports[0]))
+
+
+def size_text(size: float) -> str:
+    """A number of bytes as people read it: 512 B, 70.1 MB, 2.1 GB."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{int(size)} B"
+
+
+def _sizes(paths: list[Path]) -> dict[Path, int]:
+    """Each file's size in bytes (0 for one gone since it was listed)."""
+    sizes = {}
+    for path in paths:
+        try:
+            sizes[path] = path.stat().st_size
+        except OSError:
+            sizes[path] = 0
+    return sizes
+
+
+@command("prune-snapshots")
+def prune_snapshots_command(
+    snapshot_dir: SnapshotsOpt = Path("snapshots"),
+    keep: Annotated[
+        Optional[int],
+        typer.Option("--keep", metavar="N", help="Keep the newest N snapshots (by as-of date), at least 1 [config: scoring.keep_snapshots]."),
+    ] = None,
+    older_than: Annotated[
+        Optional[int],
+        typer.Option("--older-than", metavar="DAYS", help="Remove those whose as-of date is more than DAYS days before the newest snapshot's."),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be removed and its size; remove nothing.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Remove old feature snapshots: `churnml score` writes one per as-of date (about 70 MB a day
+    at a million customers) and keeps every one unless [scoring] keep_snapshots says otherwise.
+
+    Reads the SNAPSHOTS folder (--snapshots) and deletes the features_YYYY-MM-DD.parquet files
+    there beyond the newest --keep, or with an as-of date more than --older-than days before the
+    newest one's; given both, a snapshot goes only when both say so. The newest snapshot, which
+    `churnml serve` loads at start-up, always stays, and no other file in the folder is touched. A
+    running server keeps the snapshot it loaded in memory. Prints each snapshot and its size; with
+    --dry-run it removes nothing.
+    """
+    from churnml import io
+
+    cfg = load_config(config)
+    keep = keep if keep is not None else cfg.scoring.keep_snapshots
+    if keep is None and older_than is None:
+        raise ConfigError("Say which snapshots to keep: --keep N (the newest N), --older-than DAYS (those within DAYS "
+                          "days of the newest), or [scoring] keep_snapshots in --config. Add --dry-run to see what would go.")
+    if keep is not None and keep < 1:
+        raise ConfigError(f"--keep must be at least 1, got {keep}: the newest snapshot is the one `churnml serve` loads.")
+    if older_than is not None and older_than < 0:
+        raise ConfigError(f"--older-than is a number of days, 0 or more, got {older_than}.")
+    if not snapshot_dir.is_dir():
+        what = "is a file, not a folder" if snapshot_dir.exists() else "does not exist"
+        raise ConfigError(f"--snapshots {snapshot_dir} {what}. Give the folder `churnml score --snapshots` writes "
+                          "snapshots to (./snapshots by default).")
+    found = io.snapshots(snapshot_dir)
+    stale = io.stale_snapshots(snapshot_dir, keep=keep, older_than_days=older_than)
+    sizes = _sizes(stale)
+    for path, size in sizes.items():
+        console.print(f"{'would remove' if dry_run else 'remove'} {path}  ({size_text(size)})", highlight=False)
+    kept = len(found) - len(stale)
+    newest = f", the newest {found[-1].name} (what `churnml serve` loads)" if found else ""
+    if dry_run:
+        console.print(f"Dry run: would remove {len(stale)} snapshot(s), {size_text(sum(sizes.values()))}, and keep {kept}"
+                      f"{newest}. Nothing was removed.", highlight=False)
+        return
+    freed = io.remove_files(stale)
+    console.print(f"Removed {len(stale)} snapshot(s) from {snapshot_dir}, {size_text(freed)}; kept {kept}{newest}.",
+                  highlight=False)
 
 
 def _warn_lapsed(customers: Any, problem: Mapping[str, Any] | None) -> None:
