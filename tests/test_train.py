@@ -318,7 +318,8 @@ def test_the_inputs_digest_changes_with_the_data_the_as_of_date_the_config_and_t
     assert digest != train_module.inputs_digest(*base[:3], 2, 150, tuned)
     # What only scoring, lists, monitoring and the API read is not an input of the models.
     for section, change in (("serving", {"max_customer_ids": 5}), ("targeting", {"contact_cost": 10.0}),
-                            ("segments", {"value_shares": (0.5, 0.9)}), ("monitoring", {"psi_threshold": 0.5})):
+                            ("segments", {"value_shares": (0.5, 0.9)}), ("monitoring", {"psi_threshold": 0.5}),
+                            ("scoring", {"reasons_for": "at_risk", "keep_snapshots": 3})):
         assert digest == train_module.inputs_digest(*base[:2], Config().replace(**{section: change}), *base[3:]), section
     assert digest != train_module.inputs_digest(*base[:2], Config().replace(scoring={"hidden_reasons": ["age"]}), *base[3:])
     # A study cut short by --timeout resumes on a rerun of the same inputs, and may tune further.

@@ -708,10 +708,25 @@ def train_on(
     )
 
 
-UNTRAINED_SECTIONS = ("segments", "targeting", "monitoring", "serving")
-"""Config sections no model depends on: read when scoring, listing, monitoring and serving, never
-by training, so a change to them alone is not a new model (:func:`inputs_digest` leaves them out).
-A section added later counts until it is listed here: the digest errs towards registering."""
+UNTRAINED_SETTINGS: dict[str, tuple[str, ...] | None] = {
+    "segments": None, "targeting": None, "monitoring": None, "serving": None,
+    "scoring": ("reasons_for", "keep_snapshots"),
+}
+"""Config settings no model depends on, by section (None: the whole section): read when scoring,
+listing, monitoring and serving, never by training, so a change to them alone is not a new model
+(:func:`inputs_digest` leaves them out). A setting added later counts until it is listed here:
+the digest errs towards registering. ``[scoring] hidden_reasons`` counts (training reads it)."""
+
+
+def trained_settings(config: Config) -> dict[str, Any]:
+    """The config as a dict without the :data:`UNTRAINED_SETTINGS`."""
+    settings = dataclasses.asdict(config)
+    for section, keys in UNTRAINED_SETTINGS.items():
+        if keys is None:
+            settings.pop(section, None)
+        else:
+            settings[section] = {k: v for k, v in settings[section].items() if k not in keys}
+    return settings
 
 
 def inputs_digest(fingerprint: str, as_of: pd.Timestamp, config: Config, n_jobs: int, n_estimators: int,
@@ -719,7 +734,7 @@ def inputs_digest(fingerprint: str, as_of: pd.Timestamp, config: Config, n_jobs:
                   training_set: str = "") -> str:
     """What decides the models of a run, as one sha256: the data's fingerprint, the as-of date, the
     config as the run applied it (``--trials``, ``--seed`` and ``--timeout`` included; not the
-    :data:`UNTRAINED_SECTIONS`), the
+    :data:`UNTRAINED_SETTINGS`), the
     code (:func:`churnml.io.code_digest`: the source itself, so uncommitted changes count), the
     LightGBM threads and tree cap, the parameters tuning chose for each model (a study cut short
     by ``--timeout`` resumes on a rerun and may choose others), and the ``libraries`` that fit
@@ -739,9 +754,8 @@ def inputs_digest(fingerprint: str, as_of: pd.Timestamp, config: Config, n_jobs:
 
     if libraries is None:
         libraries = [*tracking.model_requirements(), f"duckdb=={duckdb.__version__}"]
-    settings = {name: value for name, value in dataclasses.asdict(config).items() if name not in UNTRAINED_SECTIONS}
     inputs = {"data_fingerprint": fingerprint, "as_of": f"{pd.Timestamp(as_of):%Y-%m-%d}",
-              "config": settings, "code": code_digest(), "lightgbm_threads": int(n_jobs),
+              "config": trained_settings(config), "code": code_digest(), "lightgbm_threads": int(n_jobs),
               "n_estimators": int(n_estimators), "best_params": best_params, "libraries": sorted(libraries),
               "training_set": training_set}
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
