@@ -207,7 +207,8 @@ class CustomerScore(BaseModel):
     current_value: Optional[float] = Field(default=None, description="Net revenue over the last 365 days.", json_schema_extra={"example": 310.0})
     warnings: list[str] = Field(default_factory=list, description=(
         "/score_history only: posted customer attributes the models do not use (a typo?), and attributes they use "
-        "that were not posted (scored as unknown, which changes the score); event types counted as other; "
+        "that were not posted (scored as unknown, which changes the score); numeric attributes posted as a placeholder "
+        "such as \"N/A\" or \"-\" (blanked and scored as unknown, as validation blanks them); event types counted as other; "
         "resolved_at or satisfaction missing from all of a customer's service events or surveys (every complaint then "
         "counts as unresolved, the customer as never rated); transactions and service events on or after as_of, which "
         "are not counted. GET /model lists the attributes."),

@@ -141,6 +141,39 @@ def served_store(tmp_path_factory: pytest.TempPathFactory) -> ServedStore:
     same registry, alias and snapshot hand-over as trained ones. The store is private: its
     environment is set only while building it.
     """
+    return _served_store(tmp_path_factory.mktemp("served_store"), 1500, seed=3)
+
+
+PLACEHOLDER_CUSTOMERS = {"N/A": 2, "-": 1}
+"""How many customers of :func:`served_store_numeric` have each placeholder as their credit limit."""
+
+
+@pytest.fixture(scope="session")
+def served_store_numeric(tmp_path_factory: pytest.TempPathFactory) -> ServedStore:
+    """As :func:`served_store` (600 customers, ~15 s), with a numeric attribute ``credit_limit``
+    written as text, as an export gives it: whole numbers, and the placeholders
+    :data:`PLACEHOLDER_CUSTOMERS` for customers active in the 90 days before the as-of date, whom
+    validation keeps with the value blanked."""
+
+    def credit_limits(customers: pd.DataFrame, data: Path) -> pd.DataFrame:
+        recent = pd.read_parquet(data / "transactions.parquet", columns=["customer_id", "timestamp"])
+        recent = recent[recent["timestamp"].between(pd.Timestamp(SERVED_AS_OF) - pd.Timedelta(days=90),
+                                                    pd.Timestamp(SERVED_AS_OF), inclusive="left")]
+        active = sorted(set(recent["customer_id"]))
+        limits = [str(500 * (1 + i % 97)) for i in range(len(customers))]
+        customers = customers.assign(credit_limit=limits)
+        chosen = iter(active[::max(1, len(active) // 5)])
+        for text, n in PLACEHOLDER_CUSTOMERS.items():
+            for _ in range(n):
+                customers.loc[customers["customer_id"] == next(chosen), "credit_limit"] = text
+        return customers
+
+    return _served_store(tmp_path_factory.mktemp("served_store_numeric"), 600, seed=11, edit_customers=credit_limits)
+
+
+def _served_store(root: Path, customers: int, seed: int, edit_customers=None) -> ServedStore:
+    """Generate ``customers`` into ``root / "data"`` (``edit_customers(frame, data)`` rewrites the
+    customers table), fit and register small models as champion, run `churnml score`."""
     from typer.testing import CliRunner
 
     from churnml import tracking
@@ -150,9 +183,10 @@ def served_store(tmp_path_factory: pytest.TempPathFactory) -> ServedStore:
     from churnml.train import without_identifiers
     from churnml.validate import load_dataset
 
-    root = tmp_path_factory.mktemp("served_store")
     data = root / "data"
-    generate(data, 1500, seed=3)
+    generate(data, customers, seed=seed)
+    if edit_customers is not None:
+        edit_customers(pd.read_parquet(data / "customers.parquet"), data).to_parquet(data / "customers.parquet", index=False)
     dataset = load_dataset(data, Config())
     # As `churnml train` does: the account managers' codes (too many values) are left out.
     training, left_out = without_identifiers(build_training_set(dataset, "2025-09-01", Config()),

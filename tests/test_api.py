@@ -18,7 +18,7 @@ import pytest
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
-from churnml import api, io, tracking
+from churnml import api, io, tracking, validate
 from churnml.cli import get_app
 from churnml.config import Config, config_from_dict
 from churnml.errors import ConfigError, DataError
@@ -764,3 +764,56 @@ def test_score_history_names_the_customer_columns_validation_left_out(served_sto
                            "is read as it is today, so a date in it tells what came later), loyalty_tier (empty in every "
                            "row of the training data)")
     assert len(warnings) == 2
+
+
+def test_score_history_blanks_a_placeholder_in_a_numeric_attribute_as_validation_does(asgi_app, served_store_numeric) -> None:
+    """Restarts the app on other models (as the test before last): keep it at the module's end.
+
+    Validation blanks "N/A" or "-" in a numeric attribute and keeps the customer; /score_history
+    answered 400 "expected a number" for the same record, so a CRM could not score the customers
+    whose batch scores had been written without a word."""
+    store = served_store_numeric
+    assert store.dataset.attributes["credit_limit"] == "numeric"
+    quarantined = store.dataset.quarantine["customers"].set_index("customer_id")
+    placeholders = quarantined.loc[quarantined["credit_limit"].isin(["N/A", "-"]), ["credit_limit", "reason"]]
+    assert len(placeholders) == 3 and set(placeholders["reason"]) == {validate.kept_unread("credit_limit")}
+    batch = io.read_table(store.scores).set_index("customer_id")
+    assert set(placeholders.index) <= set(batch.index)
+    patch = _environment(store)
+    try:
+        with TestClient(asgi_app) as numeric:
+            for customer, (written, reason) in placeholders.iterrows():
+                body = {"as_of": store.as_of, **_history(store.dataset, [customer]), "churn_events": []}
+                for sent in (written, written.lower(), f" {written} ", "unknown", "?"):
+                    body["customers"][0]["credit_limit"] = sent
+                    response = numeric.post("/score_history", json=body, headers=AUTH)
+                    assert response.status_code == 200, response.text
+                    item = response.json()["results"][0]
+                    _check_same(item, batch.loc[customer])  # the batch score, from the blanked value
+                    assert [w for w in item["warnings"] if "credit_limit" in w] == [
+                        f"credit_limit {sent!r} is not a number: blanked and scored as unknown, as validation does in "
+                        f"batch data ({reason}), which changes the score"]
+                body["customers"][0]["credit_limit"] = ""  # empty: not given, as before
+                item = numeric.post("/score_history", json=body, headers=AUTH).json()["results"][0]
+                _check_same(item, batch.loc[customer])
+                assert [w for w in item["warnings"] if "credit_limit" in w] == [
+                    "not given: credit_limit; scored as unknown, which changes the score"]
+            # Text reading as NaN or infinity is blanked too, as validation blanks it (it was a 400).
+            body["customers"][0]["credit_limit"] = "NaN"
+            item = numeric.post("/score_history", json=body, headers=AUTH).json()["results"][0]
+            _check_same(item, batch.loc[customer])
+            assert [w for w in item["warnings"] if "credit_limit" in w] == [f"credit_limit 'NaN' is not a number: blanked and scored as unknown, as validation "
+                                        f"does in batch data ({validate.kept_without('credit_limit')}), which changes the score"]
+            # A number as text still reads as one; a wrong value is still refused, naming field and value.
+            body["customers"][0]["credit_limit"] = "2500"
+            item = numeric.post("/score_history", json=body, headers=AUTH).json()["results"][0]
+            assert item["status"] == "ok" and not [w for w in item["warnings"] if "credit_limit" in w]
+            for wrong in ("gold", "12k"):
+                body["customers"][0]["credit_limit"] = wrong
+                response = numeric.post("/score_history", json=body, headers=AUTH)
+                assert response.status_code == 400, response.text
+                assert response.json()["error"] == (
+                    f"customers[0].credit_limit: expected a number, got {wrong!r}. Send a JSON number, or null (or a "
+                    'placeholder such as "N/A") when it is not known.')
+    finally:
+        patch.undo()

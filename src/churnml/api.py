@@ -52,7 +52,7 @@ from churnml.schema import KNOWN_EVENT_TYPES, MAX_ABS_NUMBER
 from churnml.scoring import SCORE_COLUMNS, score_features, scores_value_thresholds
 from churnml.segments import ValueThresholds, segment_names
 from churnml.targeting import retention_list
-from churnml.validate import loose_id, loose_ids
+from churnml.validate import is_placeholder, kept_unread, kept_without, loose_id, loose_ids
 
 ENV_API_KEY = "CHURNML_API_KEY"
 ENV_ALIAS = "CHURNML_ALIAS"
@@ -313,6 +313,20 @@ def _number(value: Any, where: str) -> float | None:
     return float(value)
 
 
+def _unread_attribute(column: str, value: Any) -> str | None:
+    """The reason validation gives when it blanks this value of numeric attribute ``column`` and keeps
+    the customer: a placeholder for unknown such as "N/A" or "-" (:func:`churnml.validate.is_placeholder`,
+    :func:`~churnml.validate.kept_unread`), or text that reads as NaN or infinity
+    (:func:`~churnml.validate.kept_without`). None for a number, a blank, or any other text (refused)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return kept_unread(column) if is_placeholder(value) else None
+    return None if math.isfinite(number) else kept_without(column)
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
@@ -423,7 +437,8 @@ def history_dataset(
     ------
     DataError
         Duplicate or empty customer ids, events of customers not posted, unreadable dates or
-        numbers, satisfaction outside ``[input] satisfaction_scale``, ``resolved_at`` before ``timestamp``, duplicate
+        numbers (a numeric attribute's placeholder for unknown, "N/A" or "-", is blanked as validation
+        blanks it, and so is text reading as NaN or infinity), satisfaction outside ``[input] satisfaction_scale``, ``resolved_at`` before ``timestamp``, duplicate
         ``transaction_id``.
     """
     inputs = inputs or InputConfig()
@@ -443,11 +458,14 @@ def history_dataset(
         for column, kind in attribute_kinds.items():
             value = record.get(column)
             if kind == "numeric":
-                if isinstance(value, str):
+                if _unread_attribute(column, value) is not None:
+                    value = None  # blanked, as validation blanks it in batch data (the warnings say so)
+                elif isinstance(value, str):
                     try:
                         value = float(value) if value.strip() else None
                     except ValueError:
-                        raise DataError(f"customers[{i}].{column}: expected a number, got {value!r}.") from None
+                        raise DataError(f"customers[{i}].{column}: expected a number, got {value!r}. Send a JSON number, "
+                                        'or null (or a placeholder such as "N/A") when it is not known.') from None
                 row[column] = _number(value, f"customers[{i}].{column}")
             else:
                 row[column] = _category(value)
@@ -830,7 +848,8 @@ class ScoringService:
         """What a posted customer record says about attributes the caller may not mean: keys the
         models do not know (a typo scores as if the attribute were unknown), keys training left out
         on purpose (worded apart: a full CRM record carries them on every call), and attributes
-        they use that are missing, empty or hold a value they were not trained with."""
+        they use that are missing, empty, hold a value they were not trained with, or, numeric ones, a
+        placeholder ("N/A") that is blanked as validation blanks it."""
         known = self.attribute_kinds
         unused = [k for k in record if k not in ("customer_id", "signup_date") and k not in known]
         left_out = [k for k in unused if k in self.left_out]
@@ -853,6 +872,11 @@ class ScoringService:
                                         for k in by_validation))
         if missing:
             warnings.append(f"not given: {', '.join(missing)}; scored as unknown, which changes the score")
+        for column, kind in known.items():
+            reason = _unread_attribute(column, record.get(column)) if kind == "numeric" else None
+            if reason is not None:
+                warnings.append(f"{column} {record.get(column)!r} is not a number: blanked and scored as unknown, as "
+                                f"validation does in batch data ({reason}), which changes the score")
         for column, levels in self.attribute_levels.items():
             value = _category(record.get(column))
             if value is not None and value not in levels:

@@ -94,6 +94,28 @@ def kept_unread(column: str) -> str:
     return f"unparseable {column} (customer kept without it)"
 
 
+PLACEHOLDER_WORDS = frozenset({"na", "none", "null", "nil", "unknown", "missing", "notavailable", "notknown"})
+"""Words for "not known" that placeholders spell (N/A, n.a., #N/A, NULL, unknown), compared without
+case, spaces and punctuation (:func:`is_placeholder`)."""
+
+
+def is_placeholder(text: str) -> bool:
+    """Whether one value of a numeric customer attribute is a placeholder for unknown: nothing but
+    punctuation ("-", "?", "--") or a word for it (:data:`PLACEHOLDER_WORDS`: "N/A", "n/a", "NULL",
+    "unknown").
+
+    In a file, a column's placeholders are its few texts that are not numbers
+    (:func:`kind_from_counts`), blanked with :func:`kept_unread`. One customer record posted to the
+    API has no column to count them in; this names the texts that are placeholders there, and any
+    other text ("gold", "12k") is a wrong value, not an unknown one.
+
+    >>> [is_placeholder(t) for t in ("N/A", "n/a", "-", " ? ", "#N/A", "Unknown", "gold", "12k")]
+    [True, True, True, True, True, True, False, False]
+    """
+    letters = "".join(c for c in text.casefold() if c.isalnum())
+    return not letters or letters in PLACEHOLDER_WORDS
+
+
 def _too_large(column: str) -> str:
     return f"{column} beyond ±{MAX_ABS_NUMBER:.0e} (a misread field or unit?)"
 
@@ -917,6 +939,8 @@ def kind_from_counts(sql_type: str, present: int, numeric: int, dates: int | Non
     was a category of 295 levels, left out of the models and named in a note as id-like. The
     placeholders are blanked and counted (:func:`kept_unread`). With fewer numbers the column stays
     a category as before: models trained on it as one would read its numbers as unknown levels.
+    (One record posted to the API has no column to count: :func:`is_placeholder` says there which
+    texts are placeholders.)
 
     A column of dates with such a placeholder ("never" as the last login of those who never logged
     in; ``undated``: the distinct values that do not read as dates) is a date column, left out as
