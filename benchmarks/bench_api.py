@@ -14,6 +14,12 @@ let ``--prepare`` make one (a generated sample, small models fitted directly, `c
     .venv/bin/python benchmarks/bench_api.py --prepare /tmp/bench_api --seconds 10
     .venv/bin/python benchmarks/bench_api.py --store /tmp/bench_api --variant batched
     .venv/bin/python benchmarks/bench_api.py --store /tmp/bench_api --config no-access-log.toml
+    .venv/bin/python benchmarks/bench_api.py --store /tmp/bench_api --endpoint score_history --calls 200
+
+``--endpoint score_history`` times ``POST /score_history`` instead: one scored customer's own
+history per request (customers of the batch scores, their rows from the store's data), called
+in-process (:meth:`churnml.api.ScoringService.score_history`) and then one request at a time
+over HTTP.
 
 Only 127.0.0.1 is ever contacted.
 """
@@ -196,6 +202,65 @@ def in_process(store: Path, ids: list[str], calls: int = 20000) -> dict:
     return {"p50_us": float(np.percentile(us, 50)), "p99_us": float(np.percentile(us, 99)), "mean_us": float(statistics.fmean(us))}
 
 
+def histories(store: Path, ids: list[str], n: int = 50) -> list[dict]:
+    """``/score_history`` bodies of ``n`` scored customers, one each, from the store's data."""
+    from churnml.config import Config
+    from churnml.validate import load_dataset
+
+    dataset = load_dataset(store / "data", Config())
+    chosen = random.Random(0).sample(ids, min(n, len(ids)))
+
+    def rows(table: str, customer_id: str) -> list[dict]:
+        if not dataset.has(table):
+            return []
+        frame = dataset.con.execute(f"SELECT * FROM {table} WHERE customer_id = ?", [customer_id]).df()
+        return [{k: v for k, v in r.items() if v is not None} for r in json.loads(frame.to_json(orient="records", date_format="iso"))]
+
+    return [{"as_of": AS_OF, **{t: rows(t, c) for t in ("customers", "transactions", "service_events", "churn_events")}}
+            for c in chosen]
+
+
+def history_in_process(store: Path, bodies: list[dict], calls: int) -> dict:
+    from churnml.api import ScoringService, ServiceSettings
+
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{store / 'mlruns' / 'mlflow.db'}"
+    service = ScoringService.load(ServiceSettings(api_key=KEY, snapshot_dir=store / "snapshots"))
+    times = []
+    for i in range(calls + 5):
+        body = bodies[i % len(bodies)]
+        started = time.perf_counter()
+        service.score_history(body["customers"], body["transactions"], body["service_events"], body["as_of"], body["churn_events"])
+        times.append(time.perf_counter() - started)
+    ms = np.array(times[5:]) * 1000  # the first calls warm up
+    return {"p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95)), "mean_ms": float(ms.mean())}
+
+
+def history_http(url: str, bodies: list[dict], calls: int) -> dict:
+    times, errors = [], 0
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {KEY}"}, timeout=30) as client:
+        for i in range(calls + 5):
+            started = time.perf_counter()
+            errors += client.post("/score_history", json=bodies[i % len(bodies)]).status_code != 200
+            times.append(time.perf_counter() - started)
+    ms = np.array(times[5:]) * 1000
+    return {"p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95)), "mean_ms": float(ms.mean()),
+            "errors": errors}
+
+
+def bench_history(store: Path, ids: list[str], calls: int, config: Path | None) -> None:
+    bodies = histories(store, ids)
+    local = history_in_process(store, bodies, calls)
+    print(f"in-process ScoringService.score_history, 1 customer, {calls} calls: p50 {local['p50_ms']:.1f} ms, "
+          f"p95 {local['p95_ms']:.1f} ms, mean {local['mean_ms']:.1f} ms")
+    process, url = start_server(store, "plain", config)
+    try:
+        r = history_http(url, bodies, calls)
+        print(f"POST /score_history, 1 customer, one request at a time, {calls} requests: p50 {r['p50_ms']:.1f} ms, "
+              f"p95 {r['p95_ms']:.1f} ms, mean {r['mean_ms']:.1f} ms, errors {r['errors']}")
+    finally:
+        stop(process)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     where = parser.add_mutually_exclusive_group(required=True)
@@ -208,11 +273,16 @@ def main() -> None:
     parser.add_argument("--client", choices=("wrk", "httpx"), default="wrk" if shutil.which("wrk") else "httpx",
                         help="Load generator (default: wrk when installed).")
     parser.add_argument("--config", type=Path, help="churnml config for the server, e.g. [serving] access_log = false.")
+    parser.add_argument("--endpoint", choices=("score", "score_history"), default="score",
+                        help="score_history: time POST /score_history (in-process, then over HTTP) instead of /score.")
+    parser.add_argument("--calls", type=int, default=200, help="Calls per measurement with --endpoint score_history.")
     args = parser.parse_args()
     store = (args.prepare or args.store).resolve()
     if args.prepare:
         prepare(store, args.customers)
     ids = pd.read_parquet(store / "scores.parquet", columns=["customer_id"])["customer_id"].astype(str).tolist()
+    if args.endpoint == "score_history":
+        return bench_history(store, ids, args.calls, args.config)
     local = in_process(store, ids)
     print(f"in-process ScoringService.score([id]): p50 {local['p50_us']:.1f} us, p99 {local['p99_us']:.1f} us ({len(ids):,} customers)")
     process, url = start_server(store, args.variant, args.config)
