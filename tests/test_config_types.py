@@ -97,6 +97,9 @@ def _write(tmp_path: Path, toml: str) -> Path:
         ("[scoring]\nkeep_snapshots = 0\n",
          "[scoring] keep_snapshots must be at least 1, got 0. The newest snapshot is the one `churnml serve` loads."),
         ('[scoring]\nkeep_snapshots = "7"\n', "[scoring] keep_snapshots must be a whole number, got '7' (text)."),
+        ("[serving]\ngraceful_shutdown_seconds = -5\n", "[serving] graceful_shutdown_seconds must be zero or more, got -5."),
+        ("[serving]\ngraceful_shutdown_seconds = 2.5\n",
+         "[serving] graceful_shutdown_seconds must be a whole number (seconds), got 2.5 (decimal number)."),
         ('[duckdb]\nmemory_limit = ""\n', "[duckdb] memory_limit must be a size such as \"5GB\", got ''."),
     ],
 )

@@ -25,6 +25,8 @@ KEY = "server-test-key-91c2"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 SERVING = Path(__file__).resolve().parents[1] / "serving"
 STARTUP_SECONDS = 90
+GRACE_SECONDS = 17
+"""[serving] graceful_shutdown_seconds of the module's server."""
 
 
 def _free_port() -> int:
@@ -36,12 +38,15 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(served_store, tmp_path_factory):
     port = _free_port()
-    log = tmp_path_factory.mktemp("server") / "server.log"
+    folder = tmp_path_factory.mktemp("server")
+    log = folder / "server.log"
+    config = folder / "churnml.toml"
+    config.write_text(f"[serving]\ngraceful_shutdown_seconds = {GRACE_SECONDS}\n")
     env = {**os.environ, **served_store.env(KEY)}
     churnml = Path(sys.executable).with_name("churnml")
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [str(churnml), "serve", "--port", str(port), "--snapshots", str(served_store.snapshots)],
+            [str(churnml), "serve", "--port", str(port), "--snapshots", str(served_store.snapshots), "--config", str(config)],
             env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
@@ -58,7 +63,7 @@ def server(served_store, tmp_path_factory):
             if time.monotonic() > deadline:
                 pytest.fail(f"server not ready after {STARTUP_SECONDS} s:\n{log.read_text()[-3000:]}")
             time.sleep(0.5)
-        yield url, log
+        yield url, log, process.pid
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -69,7 +74,7 @@ def server(served_store, tmp_path_factory):
 
 
 def test_real_requests(server, served_store) -> None:
-    url, log = server
+    url, log, _ = server
     sys.path.insert(0, str(SERVING))
     try:
         from examples import EXAMPLE_HISTORY, EXAMPLE_INPUT
@@ -101,6 +106,18 @@ def test_real_requests(server, served_store) -> None:
     assert "churnml API: the models were trained on data up to 2025-09-01" in text  # too old: said at start-up too
 
 
+def test_the_graceful_shutdown_timeout_reaches_the_server(server) -> None:
+    # After SIGTERM uvicorn waits for requests in flight; [serving] graceful_shutdown_seconds bounds
+    # that wait, as BentoML's --timeout-graceful-shutdown, which reaches the worker that runs uvicorn.
+    import psutil
+
+    _, _, pid = server
+    workers = [p.cmdline() for p in psutil.Process(pid).children(recursive=True)
+               if "_bentoml_impl.worker.service" in " ".join(p.cmdline())]
+    assert len(workers) == 1, workers
+    assert " ".join(workers[0]).count(f"--timeout-graceful-shutdown {GRACE_SECONDS}") == 1, workers[0]
+
+
 def _score_count(url: str) -> int:
     metrics = httpx.get(f"{url}/metrics", headers=AUTH, timeout=10).text
     counted = re.search(r'bentoml_service_request_total\{endpoint="/score",http_response_code="200"[^}]*\} ([0-9.]+)', metrics)
@@ -111,7 +128,7 @@ def test_a_worker_that_cannot_start_stops_the_server_with_its_error(server, serv
     # BentoML restarted the failing worker forever while the port answered nothing. `churnml serve`
     # checks first; this is what remains when the snapshot goes between that check and the worker.
     # BentoML then ends with 0, which a supervisor takes for a clean stop: the error's code it is.
-    url, _ = server
+    url, _, _ = server
     assert httpx.post(f"{url}/score", json={"customer_ids": ["x"]}, headers=AUTH, timeout=10).status_code == 200
     counted = _score_count(url)
     assert counted >= 1
@@ -142,7 +159,7 @@ def test_a_worker_that_cannot_start_stops_the_server_with_its_error(server, serv
 
 
 def test_schemathesis_finds_no_server_errors_and_no_schema_violations(server, tmp_path) -> None:
-    url, _ = server
+    url, _, _ = server
     command = [
         str(Path(sys.executable).with_name("schemathesis")), "run", f"{url}/docs.json",
         "--header", f"Authorization: Bearer {KEY}",

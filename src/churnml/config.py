@@ -126,6 +126,11 @@ class ServingConfig:
     """OpenTelemetry spans for the API routes. BentoML builds a span for every request even when
     no exporter is configured; off (the default) skips that work, which is over a third of the
     CPU of a `/score` call. Turn on together with a BentoML tracing exporter."""
+    graceful_shutdown_seconds: int = 0
+    """After SIGTERM (or Ctrl-C), how long the server waits for requests in flight before it cancels
+    them (`churnml serve` passes it to BentoML's ``--timeout-graceful-shutdown``). 0: no limit; each
+    request still ends within the 30-second request timeout. It stops accepting connections at
+    once: take it out of the load balancer first (README, *HTTP API*)."""
 
 
 REASONS_FOR = ("all", "at_risk")
@@ -315,7 +320,7 @@ _LIMITS: dict[str, dict[str, _Rule]] = {
         "holdout": (lambda v: 0 <= v <= 0.5, "between 0 and 0.5", "It is a share of the list, e.g. 0.1 for 10%."),
     },
     "monitoring": {"psi_threshold": _ZERO_OR_MORE, "max_model_age_days": _AT_LEAST_1},
-    "serving": {"max_customer_ids": _AT_LEAST_1, "max_body_bytes": _AT_LEAST_1},
+    "serving": {"max_customer_ids": _AT_LEAST_1, "max_body_bytes": _AT_LEAST_1, "graceful_shutdown_seconds": _ZERO_OR_MORE},
     "scoring": {"reasons_for": (lambda v: v in REASONS_FOR, f"one of {', '.join(REASONS_FOR)}"),
                 "keep_snapshots": (lambda v: v >= 1, "at least 1", "The newest snapshot is the one `churnml serve` loads.")},
     "duckdb": {"threads": _ZERO_OR_MORE, "memory_limit": (bool, 'a size such as "5GB"')},

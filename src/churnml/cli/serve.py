@@ -88,6 +88,10 @@ def serve_command(
     still fail to load them, the server stops with the error and exit code 2. The models are
     loaded once: after `churnml promote` (or a training run that promotes), write a new snapshot
     with `churnml score` and restart the server.
+
+    On SIGTERM or Ctrl-C the server stops accepting connections at once, closes idle kept-alive
+    ones, and lets requests in flight finish (for at most [serving] graceful_shutdown_seconds, when
+    set): take it out of the load balancer before stopping it.
     """
     import pandas as pd
 
@@ -150,6 +154,8 @@ def serve_command(
     serving = serving_dir()
     # `bentoml serve` in this interpreter (the bentoml churnml was installed with), through run_server.
     command_line = [sys.executable, "-m", "churnml.cli.serve", "service:ChurnService", "--host", host, "--port", str(port)]
+    if cfg.serving.graceful_shutdown_seconds:  # how long requests in flight may run on after SIGTERM
+        command_line += ["--timeout-graceful-shutdown", str(cfg.serving.graceful_shutdown_seconds)]
     sys.stdout.flush()
     sys.stderr.flush()
     # Replace this process, so Ctrl-C and SIGTERM reach the server directly and no child is orphaned.
