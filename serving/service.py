@@ -289,8 +289,8 @@ class RetentionSummary(BaseModel):
     excluded_loosely: int = Field(default=0, description="Of those, customers whose id matched only when leading zeros, case and spaces are ignored.")
     exclude_unmatched: int = Field(default=0, description="Ids of `exclude` that match no scored customer.")
     skipped: dict[str, int] = Field(default_factory=dict, description=(
-        "Customers left out by [targeting] skip_segments, per segment key (their suggested action is no retention "
-        "contact); empty when `segments` names the segments."), json_schema_extra={"example": {"loyal_high_value": 1564}})
+        "Customers left out by [targeting] skip_segments, per segment key (by default loyal_high_value, whose "
+        "suggested action is no retention contact); empty when `segments` names the segments."), json_schema_extra={"example": {"loyal_high_value": 1564}})
     by_segment: list[SegmentSummary]
 
 

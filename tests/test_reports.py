@@ -179,7 +179,7 @@ def test_list_report_content(pages):
     assert "expected value saved (next 90 days)" in page and "Expected value saved vs budget" in page
     assert "stopped by the budget)" in page or "(every candidate)" in page
     assert '<th class="l">budget</th><td class="l">1,000.00</td>' in page
-    assert "left out: Loyal high-value (action is no retention contact)" in page
+    assert "left out: Loyal high-value ([targeting] skip_segments)" in page
 
 
 def test_an_empty_list_is_reported_with_the_reason_it_is_empty(inputs, tmp_path):

@@ -445,3 +445,40 @@ def test_a_config_written_for_dormant_is_told_that_it_does_not_cover_low_value_a
             "skip_segments": ["dormant", "new_customer", "low_value_active"]}
     assert retention_list(scores, success_rate=0.3, config=Config().replace(targeting=both)).summary.warnings[0].startswith(
         "No customer left")
+
+
+def test_a_segment_a_config_leaves_out_is_not_said_to_have_no_contact_action() -> None:
+    # The README says to name low_value_active in skip_segments beside dormant; its action is "develop
+    # cheaply: automated cross-sell or loyalty e-mail". The summary said every skipped segment's
+    # "action is no retention contact", true only of loyal_high_value. It now names the setting.
+    from churnml import reports
+    from churnml.segments import segment_names
+    from churnml.targeting import summary_sheets
+
+    scores = pd.DataFrame({"customer_id": list("abc"), "churn_probability": 0.5, "predicted_value": 10.0,
+                           "segment": ["low_value_active", "loyal_high_value", "potential"], "value_at_risk": 100.0,
+                           "reasons": ""})
+    config = Config().replace(targeting={"skip_segments": ["loyal_high_value", "low_value_active"]},
+                              segments={"names": {"low_value_active": "Small active"}})
+    result = retention_list(scores, success_rate=0.3, config=config)
+    assert result.summary.skipped == {"loyal_high_value": 1, "low_value_active": 1}
+    labels = list(summary_sheets(result.summary, segment_names(config), 90)["summary"].iloc[:, 0])
+    assert "left out: Small active ([targeting] skip_segments)" in labels
+    assert not [label for label in labels if "no retention contact" in label]
+    page = reports.list_report(result.customers, result.summary.to_dict(), config)
+    assert "left out: Small active ([targeting] skip_segments)" in page and "no retention contact" not in page
+
+
+def test_the_printed_summary_gives_a_left_out_segment_its_own_action(capsys) -> None:
+    from churnml.cli.score import show_retention_summary
+
+    scores = pd.DataFrame({"customer_id": list("abc"), "churn_probability": 0.5, "predicted_value": 10.0,
+                           "segment": ["low_value_active", "loyal_high_value", "potential"], "value_at_risk": 100.0,
+                           "reasons": ""})
+    config = Config().replace(targeting={"skip_segments": ["loyal_high_value", "low_value_active"]})
+    show_retention_summary(retention_list(scores, success_rate=0.3, config=config), config)
+    out = " ".join(capsys.readouterr().out.split())
+    assert ("Left out 1 Low-value active customers ([targeting] skip_segments; suggested action: Develop cheaply: "
+            "automated cross-sell or loyalty e-mail). --segment low_value_active lists them.") in out
+    assert ("Left out 1 Loyal high-value customers ([targeting] skip_segments; suggested action: Reward, do not "
+            "disturb: loyalty perks, no retention offers).") in out

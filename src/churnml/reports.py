@@ -740,7 +740,7 @@ def list_report(customers: pd.DataFrame, summary: Mapping[str, Any], config: Con
                         f"success rate {success_rate:g}"),
     ]))]
     limited = {"budget": "stopped by the budget", "max_customers": "stopped by the maximum count", "none": "every candidate"}
-    skipped = [(f"left out: {names.get(key, key)} (action is no retention contact)", f"{n:,}")
+    skipped = [(f"left out: {names.get(key, key)} ([targeting] skip_segments)", f"{n:,}")
                for key, n in (summary.get("skipped") or {}).items()]
     if summary.get("excluded"):
         skipped.append(("left out: on an --exclude list", f"{summary['excluded']:,}"))

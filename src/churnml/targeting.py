@@ -651,7 +651,7 @@ def summary_sheets(summary: RetentionSummary, names: dict[str, str], horizon_day
         ("max customers", "no limit" if summary.max_customers is None else summary.max_customers),
         ("segments", ", ".join(names.get(k, k) for k in summary.segments) or "all but those left out below"),
         *([("minimum value at risk", money(summary.min_value))] if summary.min_value is not None else []),
-        *[(f"left out: {names.get(key, key)} (action is no retention contact)", n) for key, n in summary.skipped.items()],
+        *[(f"left out: {names.get(key, key)} ([targeting] skip_segments)", n) for key, n in summary.skipped.items()],
         *([("left out: on an exclusion list", summary.excluded)] if summary.excluded else []),
         ("customers considered", summary.scored),
         ("with a positive expected benefit", summary.candidates),

@@ -97,7 +97,7 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, hor
     headline = Table(title="Retention list", title_justify="left", show_header=False)
     headline.add_column("what")
     headline.add_column("value", justify="right")
-    from churnml.segments import segment_names
+    from churnml.segments import segment_actions, segment_names
 
     names = segment_names(config)
     for key, n in summary.skipped.items():
@@ -123,9 +123,12 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, hor
     headline.add_row("assumptions", f"contact cost {contact_cost_text(summary.contact_cost, summary.contact_costs, names)}, "
                                     f"success rate {summary.success_rate:g}")
     console.print(headline)
+    # Any segment can be in skip_segments (the README suggests low_value_active beside dormant): say
+    # its own action, not that it has no contact to make, which only loyal_high_value's says.
+    actions = segment_actions(config)
     for key, n in summary.skipped.items():
-        console.print(f"Left out {n:,} {names[key]} customers: their suggested action is no retention contact "
-                      f"([targeting] skip_segments). --segment {key} lists them.")
+        console.print(f"Left out {n:,} {names[key]} customers ([targeting] skip_segments; suggested action: "
+                      f"{actions[key]}). --segment {key} lists them.", markup=False, highlight=False)
     if not summary.by_segment.empty:
         segments = Table(title="By segment", title_justify="left")
         for column in ("segment", "customers", "cost", "value saved", "net benefit", "suggested action"):
