@@ -301,8 +301,10 @@ class RetentionListResponse(bentoml.IODescriptor):
     summary: RetentionSummary
     customers: list[RetentionRow]
     warnings: list[str] = Field(default_factory=list, description=(
-        "Why the list holds no contact, as `churnml retention-list` says it: a budget below the cheapest contact "
-        "(its cost named), nobody paying off, or filters that leave nobody; empty otherwise."),
+        "As `churnml retention-list` says them: why the list holds no contact (a budget below the cheapest "
+        "contact, its cost named; nobody paying off; filters that leave nobody), and where [targeting] "
+        "contact_costs or skip_segments name dormant but not new_customer or low_value_active, split from it, "
+        "whose customers this list shows; empty otherwise."),
         json_schema_extra={"example": []})
 
 

@@ -909,7 +909,8 @@ class ScoringService:
         dict
             ``summary`` (:meth:`churnml.targeting.RetentionSummary.to_dict`), ``customers``
             (ranked rows with ``reasons`` as a list) and ``warnings`` (why the list holds no
-            contact, as `churnml retention-list` prints it; empty otherwise).
+            contact, and what a config written for ``dormant`` leaves out of the segments split from
+            it, as `churnml retention-list` prints them; empty otherwise).
         """
         limit = self.config.serving.max_customer_ids
         if max_customers is not None and not isinstance(max_customers, bool) and isinstance(max_customers, int) and max_customers > limit:

@@ -123,7 +123,8 @@ class RetentionSummary:
         The share of the list asked for as a control group, and the customers in it (of
         ``selected``; the costs and the value saved count the contacted rest only).
     warnings : tuple of str
-        Why a list is empty, in words (:func:`empty_list_warnings`): `churnml retention-list`
+        Why a list is empty (:func:`empty_list_warnings`), and what a config written for a segment
+        before a split leaves out (:func:`split_segment_warnings`), in words: `churnml retention-list`
         prints them, ``POST /retention_list`` returns them, the summary file records them.
     """
 

@@ -608,7 +608,7 @@ def retention_list_command(
              f"only to about ±{spread:.0f} percentage points (at their predicted churn of {p:.0%}). A larger --holdout or "
              "a longer list narrows it.")
     _warn_lapsed(result.customers, provenance["models"].get("problem"))
-    for text in result.summary.warnings:  # why the list holds no contact: the same words as POST /retention_list
+    for text in result.summary.warnings:  # why no contact, split segments a config misses: as POST /retention_list
         warn(text)
     console.print(f"Wrote {written} and {summary_path}.")
 
