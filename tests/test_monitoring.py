@@ -323,6 +323,16 @@ def test_a_backtest_measures_the_level_and_says_when_it_is_off() -> None:
     assert len(near.level_notes()) == 1  # 5 % off is within what a horizon's luck moves
 
 
+def _sidecar_for(edited: Path, scores: Path) -> None:
+    """Give a hand-edited copy of ``scores`` its sidecar, recording the edited file's digest (readers
+    refuse a sidecar written for other contents)."""
+    from churnml.io import file_sha256
+
+    sidecar = json.loads(scores.with_name(scores.name + ".json").read_text())
+    sidecar["scores_sha256"] = file_sha256(edited)
+    edited.with_name(edited.name + ".json").write_text(json.dumps(sidecar))
+
+
 @pytest.mark.slow
 def test_evaluate_shows_logs_and_warns_about_the_level(use_trained_store, test_cutoff_scores, tmp_path):
     from churnml import tracking
@@ -330,7 +340,7 @@ def test_evaluate_shows_logs_and_warns_about_the_level(use_trained_store, test_c
     skewed = tmp_path / "skewed.parquet"
     table = pd.read_parquet(test_cutoff_scores)
     table.assign(predicted_value=table["predicted_value"] * 0.75).to_parquet(skewed)
-    shutil.copy(test_cutoff_scores.with_name("scores.parquet.json"), tmp_path / "skewed.parquet.json")
+    _sidecar_for(skewed, test_cutoff_scores)
     result = runner.invoke(get_app(), ["evaluate", str(skewed), str(use_trained_store.data)], terminal_width=200)
     assert result.exit_code == 0, _text(result)
     for row in ("mean churn probability", "churn rate, actual", "churn: predicted ÷ actual",
@@ -573,7 +583,7 @@ def test_evaluate_says_how_few_churners_its_metrics_rest_on(use_trained_store, t
     few = tmp_path / "few.parquet"
     table = pd.read_parquet(test_cutoff_scores).sort_values("churn_probability", ascending=False)
     pd.concat([table.head(10), table.tail(90)]).to_parquet(few)
-    shutil.copy(test_cutoff_scores.with_name("scores.parquet.json"), tmp_path / "few.parquet.json")
+    _sidecar_for(few, test_cutoff_scores)
     result = runner.invoke(get_app(), ["evaluate", str(few), str(use_trained_store.data)], terminal_width=200)
     assert result.exit_code == 0, _text(result)
     rate = float(re.search(r"\(100 customers, churn rate ([\d.]+)%\)", result.output).group(1))
