@@ -156,12 +156,41 @@ def _text_timestamps_with_offsets(folder: Path) -> Config:
     return Config()
 
 
-@pytest.mark.parametrize("export", [_renamed_types_and_0_10_survey, _text_timestamps_with_offsets])
+def _write_hive(frame: pd.DataFrame, folder: Path, keys: list[str], retype=lambda part, values: part) -> None:
+    """``frame`` as ``folder/k1=v1/k2=v2/part-0.parquet`` files without the key columns (a missing
+    value in Hive's ``__HIVE_DEFAULT_PARTITION__``); ``retype(part, values)`` may change a part's types."""
+    folder.mkdir(parents=True)
+    for values, part in frame.groupby(keys, dropna=False, sort=True):
+        where = folder.joinpath(*[f"{k}={'__HIVE_DEFAULT_PARTITION__' if pd.isna(v) else v}" for k, v in zip(keys, values)])
+        where.mkdir(parents=True)
+        retype(part.drop(columns=keys), dict(zip(keys, values))).to_parquet(where / "part-0.parquet", index=False)
+
+
+def _hive_partitions_with_mixed_part_types(folder: Path) -> Config:
+    """Customers under region=…/ and transactions under year=…/channel=…/, with parts that store a
+    column as different types (signup dates with a zone in one region; quantity as int32 in 2021's
+    parts), so Spark reads the parts one by one and widens the types."""
+    customers = pd.read_parquet(folder / "customers.parquet")
+    (folder / "customers.parquet").unlink()
+    _write_hive(customers, folder / "customers", ["region"], lambda part, values: part.assign(
+        signup_date=part["signup_date"].dt.tz_localize("UTC")) if values["region"] == "west" else part)
+    transactions = pd.read_parquet(folder / "transactions.parquet")
+    (folder / "transactions.parquet").unlink()
+    transactions["year"] = transactions["timestamp"].dt.year
+    _write_hive(transactions, folder / "transactions", ["year", "channel"], lambda part, values: part.astype(
+        {"quantity": "int32"}) if values["year"] == 2021 else part)
+    return Config()
+
+
+@pytest.mark.parametrize("export", [_renamed_types_and_0_10_survey, _text_timestamps_with_offsets,
+                                    _hive_partitions_with_mixed_part_types])
 def test_features_match_duckdb_on_a_users_export(spark, data_dir: Path, tmp_path: Path, export) -> None:
     """The [input] settings and text timestamps are read as validation reads them (both engines, one SQL)."""
     folder = _copy_data(data_dir, tmp_path / "data")
     config = export(folder)
-    duck = build_features(load_dataset(folder, config), CUTOFFS, config)
+    dataset = load_dataset(folder, config)
+    assert dataset.summary["quarantined_rows"] == 0
+    duck = build_features(dataset, CUTOFFS, config)
     assert_frames_equal(duck, churn_spark.build_features(churn_spark.read_tables(spark, str(folder), config), CUTOFFS, config))
     if config.input.satisfaction_scale != Config().input.satisfaction_scale:  # without it, not silently on 1-5
         with pytest.raises(DataError, match=r"\d+ scores in service_events .*: satisfaction outside 1-5\. .*satisfaction_scale"):
@@ -652,6 +681,32 @@ def test_parts_whose_types_differ_are_read_as_duckdb_reads_them(spark, data_dir:
         churn_spark.read_tables(spark, str(folder))
     assert "at org.apache.spark" not in capfd.readouterr().err
 
+
+
+def test_parts_whose_types_differ_keep_their_hive_partition_columns_as_spark_reads_them(spark, tmp_path: Path) -> None:
+    """transactions/year=2024/month=01/part-0.parquet: reading the parts one by one (their types
+    differ) lost year and month, which Spark's directory read (and DuckDB's) gives. They come back
+    with the types and values of Spark's own read: inferred over every folder (month: text, as one
+    is "x"), Hive's NULL folder, and a partition column the files also hold (the folder's value wins)."""
+    years, months = [2024, 2024, 2024, 2025, 2025, 2025, 2025, 2025], ["01", "01", "02", "x", "x", None, None, "10"]
+    frame = pd.DataFrame({"id": range(8), "amount": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], "year": years, "month": months})
+    for name in ("same", "mixed"):
+        def stored(part: pd.DataFrame, values: dict, name=name) -> pd.DataFrame:
+            part = part.assign(year=1999)  # a stale copy of a partition column in the files: the folder's value wins
+            return part.astype({"amount": "int64"}) if name == "mixed" and values["month"] == "x" else part
+
+        _write_hive(frame, tmp_path / name, ["year", "month"], stored)
+        (tmp_path / name / "_temporary" / "0").mkdir(parents=True)  # a killed job's leftovers: Spark's read skips them
+        frame.iloc[:1].to_parquet(tmp_path / name / "_temporary" / "0" / "part-9.parquet", index=False)
+
+    expected = churn_spark._read_parquet(spark, str(tmp_path / "same"), "transactions")  # one directory read
+    widened = churn_spark._read_parquet(spark, str(tmp_path / "mixed"), "transactions")  # part by part
+    assert dict(expected.dtypes) == {"id": "bigint", "amount": "double", "year": "int", "month": "string"}
+    assert dict(widened.dtypes) == dict(expected.dtypes)
+    assert widened.columns == expected.columns
+    rows = [tuple(r) for r in expected.orderBy("id").collect()]
+    assert [tuple(r) for r in widened.orderBy("id").collect()] == rows
+    assert [(r[2], r[3]) for r in rows] == list(zip(years, months))  # the folders' values, None for Hive's NULL
 
 
 def test_columns_whose_names_differ_only_in_case_are_named_with_the_fix(spark, data_dir: Path, tmp_path: Path) -> None:

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import math
 import os
 import re
@@ -77,6 +78,7 @@ from churnml.schema import TABLES
 if TYPE_CHECKING:  # pyspark is an optional dependency: imported only by the functions using it
     from pyspark.sql import DataFrame as SparkFrame
     from pyspark.sql import SparkSession
+    from pyspark.sql.types import StructType
 
 SESSION_DEFAULTS: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",
@@ -475,6 +477,11 @@ def _read_parts_widened(spark: "SparkSession", location: str, table: str) -> "Sp
     by two systems (``amount`` as int64 in one, double in another; ids as text and as numbers)
     stopped the Spark path, though DuckDB read it.
 
+    Hive-style partition columns (``year=2024/month=01/``) are kept as Spark's read of the whole
+    folder gives them (:func:`_partition_schema`): their types inferred over every folder, the
+    folder's value winning over a column of the same name in the files, and the parts that read
+    skips (``_temporary/``, ``.hidden/``) skipped too.
+
     Raises
     ------
     DataError
@@ -484,27 +491,42 @@ def _read_parts_widened(spark: "SparkSession", location: str, table: str) -> "Sp
     from functools import reduce
 
     from pyspark.sql import functions as F
+    from pyspark.sql.types import StructType
 
     jvm = spark._jvm
     root = jvm.org.apache.hadoop.fs.Path(location)
-    listing = root.getFileSystem(spark._jsc.hadoopConfiguration()).listFiles(root, True)
+    fs = root.getFileSystem(spark._jsc.hadoopConfiguration())
+    depth = fs.makeQualified(root).depth()
+    listing = fs.listFiles(root, True)
     files = []
     while listing.hasNext():
         path = listing.next().getPath()
-        if not path.getName().startswith(("_", ".")):
+        folder, hidden = path.getParent(), False
+        while folder is not None and folder.depth() > depth:  # the folders between location and the file
+            hidden, folder = hidden or _hidden_folder(folder.getName()), folder.getParent()
+        if not path.getName().startswith(("_", ".")) and not hidden:
             files.append(path.toString())
+    partitions = _partition_schema(spark, location)
+    partitioned = {f.name.lower(): f for f in partitions.fields}  # Spark matches names whatever their case
     groups: dict[str, list[str]] = {}
     schemas = {}
-    for name in sorted(files):  # each part's own schema: one footer read per file
+    for name in sorted(files):  # each part's own schema (without the folders' columns): one footer read per file
         schema = spark.read.parquet(name).schema
         groups.setdefault(schema.json(), []).append(name)
         schemas.setdefault(schema.json(), schema)
     seen: dict[str, dict[str, str]] = {}  # column -> type -> a file storing it so
     for key, schema in schemas.items():
         for column in schema.fields:
-            seen.setdefault(column.name, {}).setdefault(column.dataType.simpleString(), groups[key][0])
-    wider = {}
+            if column.name.lower() in partitioned:  # the folder's value is read, not the file's
+                seen.setdefault(partitioned[column.name.lower()].name, {})
+            else:
+                seen.setdefault(column.name, {}).setdefault(column.dataType.simpleString(), groups[key][0])
+    for column in partitions.fields:
+        seen.setdefault(column.name, {})
+    wider = {column.name: column.dataType.simpleString() for column in partitions.fields}
     for column, stored in seen.items():
+        if column in wider:
+            continue
         wider[column] = wider_type(list(stored))
         if wider[column] is None:
             types = [f"{kind.upper()} (e.g. {name})" for kind, name in stored.items()]
@@ -513,10 +535,35 @@ def _read_parts_widened(spark: "SparkSession", location: str, table: str) -> "Sp
                 f"{', '.join(types[:-1])} in some, {types[-1]} in others, and no type holds them all. Rewrite the files with one type for {column!r} (as the column's contract type: numbers, dates "
                 "or text), or copy them into one table with one schema first."
             )
-    frames = [spark.read.parquet(*names).select(*[F.col(f"`{c.name}`").cast(wider[c.name]).alias(c.name)
-                                                   for c in schemas[key].fields])
-              for key, names in groups.items()]
+
+    def read(key: str, names: list[str]) -> "SparkFrame":
+        # The parts' own columns plus the partition columns, typed as the whole folder's read types
+        # them: Spark then parses each folder's value as that type instead of inferring it again.
+        fields = [c for c in schemas[key].fields if c.name.lower() not in partitioned] + list(partitions.fields)
+        frame = spark.read.schema(StructType(fields)).option("basePath", location).parquet(*names)
+        return frame.select(*[F.col(f"`{c.name}`").cast(wider[c.name]).alias(c.name) for c in fields])
+
+    frames = [read(key, names) for key, names in groups.items()]
     return reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames).select(*[f"`{c}`" for c in seen])
+
+
+def _hidden_folder(name: str) -> bool:
+    """Spark's rule for a folder its directory reads skip: ``.name``, or ``_name`` without a ``=``
+    (``_temporary`` of a killed job; ``_col=1`` is a partition)."""
+    return name.startswith(".") or (name.startswith("_") and "=" not in name)
+
+
+def _partition_schema(spark: "SparkSession", location: str) -> "StructType":
+    """The Hive-style partition columns (``year=2024/``) of a read of the folder ``location``, with
+    the types Spark infers for them over all its folders (an empty ``StructType`` when none).
+
+    Read without ``mergeSchema``: only one part's footer is read, so parts whose types differ do
+    not stop it, and the partition columns do not depend on the parts' schemas.
+    """
+    from pyspark.sql.types import StructType
+
+    relation = spark.read.parquet(location)._jdf.queryExecution().analyzed().relation()
+    return StructType.fromJson(json.loads(relation.partitionSchema().json()))
 
 
 _DUCKDB_TYPES = {"string": "VARCHAR", "timestamp": "TIMESTAMP WITH TIME ZONE", "timestamp_ntz": "TIMESTAMP", "date": "DATE",
