@@ -9,7 +9,9 @@ from __future__ import annotations
 import decimal
 import functools
 import json
+import os
 import shutil
+import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -484,6 +486,44 @@ def test_features_cli_with_spark_engine(spark, data_dir: Path, tmp_path: Path) -
     wrong = CliRunner().invoke(get_app(), ["features", str(data_dir), "--as-of", "2025-01-01", "--out", str(out),
                                            "--master", "local[2]"])
     assert wrong.exit_code != 0 and "--master applies to --engine spark only" in wrong.output
+
+
+
+SPARK_START_NOISE = ("WARN", "WARNING: Using incubator modules", "Using Spark's default log4j profile",
+                     "Setting default log level", "To adjust logging level", "NativeCodeLoader", "loopback address",
+                     "SPARK_LOCAL_IP", "PySpark does not yet fully support pandas")
+
+
+def test_a_spark_run_prints_no_start_up_warnings_but_errors(data_dir: Path, tmp_path: Path) -> None:
+    """`churnml features --engine spark` in a fresh process, as a user runs it: the JVM's incubator
+    module line, Spark's log4j profile and log level lines, and start-up WARNs (native Hadoop
+    library, hostname on loopback) came before churnml's one line. What the JVM prints when it
+    fails still reaches the terminal, with churnml's advice."""
+    churnml = Path(sys.executable).with_name("churnml")
+    assert churnml.exists(), "the churnml console script beside the test's interpreter"
+    out = tmp_path / "features"
+    command = [str(churnml), "features", str(data_dir), "--as-of", f"{SCORE_AS_OF:%Y-%m-%d}", "--out", str(out),
+               "--engine", "spark", "--master", "local[2]"]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert "written to" in run.stdout and out.exists()
+    assert [line for line in run.stderr.splitlines() if any(noise in line for noise in SPARK_START_NOISE)] == []
+    assert run.stderr.strip() == ""
+    failed = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "SPARK_SUBMIT_OPTS": "-Xmx1x"})  # a heap size the JVM refuses
+    assert failed.returncode != 0
+    assert "Invalid maximum heap size: -Xmx1x" in failed.stderr  # the JVM's own words, before churnml's
+    assert failed.stderr.index("Invalid maximum heap size") < failed.stderr.index("Error: Spark did not start")
+    # A logging setup of the user's own wins over churnml's.
+    (tmp_path / "log4j2.properties").write_text(
+        "rootLogger.level = warn\nrootLogger.appenderRef.stdout.ref = console\nappender.console.type = Console\n"
+        "appender.console.name = console\nappender.console.target = SYSTEM_ERR\n"
+        "appender.console.layout.type = PatternLayout\nappender.console.layout.pattern = OWN %p %c{1}: %m%n\n")
+    own = subprocess.run([sys.executable, "-c", "from churnml.spark import spark_session; spark_session('local[1]').stop()"],
+                         capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "SPARK_SUBMIT_OPTS": f"-Dlog4j2.configurationFile={tmp_path / 'log4j2.properties'}"})
+    assert own.returncode == 0, own.stderr
+    assert "OWN WARN NativeCodeLoader: Unable to load native-hadoop library" in own.stderr
 
 
 # --------------------------------------------------------------------------------------------

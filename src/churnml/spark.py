@@ -26,6 +26,11 @@ Input
     It does *not* quarantine bad rows: Spark expects clean tables, such as ones that ``churnml
     validate`` accepted without setting rows aside, or the output of your own upstream checks.
 
+Logging
+    When churnml starts the JVM (:func:`spark_session` without ``spark-submit``), Spark logs with
+    :data:`LOG4J_CONFIG` (WARN, start-up notes a user cannot act on at ERROR) and the JVM's own
+    incubator-module line is left out of its standard error (:func:`_start_jvm`); errors print.
+
 PySpark 4 with pandas 3
     Arrow transfers (``toPandas``, ``mapInPandas``) work. PySpark still calls
     ``Series.astype(..., copy=False)``, and pandas 3 warns about this with ``Pandas4Warning``.
@@ -48,6 +53,7 @@ import sys
 import uuid
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 import pandas as pd
@@ -143,6 +149,7 @@ def spark_session(
         builder = builder.config(key, value)
     try:
         with _quiet_pandas4():  # PySpark warns about pandas 3 on its first Py4J call, in here
+            _start_jvm({**settings, "spark.app.name": app_name, **({"spark.master": master} if master else {})})
             spark = builder.getOrCreate()
     except Exception as exc:  # Py4J / PySpark errors: a wrong master, no Java, a cluster that is down
         lines = [line.strip(" :\t") for line in str(exc).splitlines() if line.strip(" :\t")]
@@ -157,6 +164,71 @@ def spark_session(
     # getOrCreate may hand back a session started elsewhere with other settings.
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     return spark
+
+
+LOG4J_CONFIG = os.path.join(os.path.dirname(__file__), "spark-log4j2.properties")
+"""Spark's logging when churnml starts the JVM: Spark's defaults at WARN, start-up warnings a user
+cannot act on (native Hadoop library, hostname on loopback) at ERROR."""
+
+_JVM_NOISE = (b"WARNING: Using incubator modules:",)
+"""Lines the JVM prints itself, which no logging setting reaches: Spark 4 adds the incubating
+Vector API module on Java 17 and later, and the JVM says so on every start."""
+
+
+def _start_jvm(settings: Mapping[str, str]) -> None:
+    """Start Spark's JVM, as PySpark's first session does, with churnml's logging and without the
+    JVM's own start-up notes (:data:`_JVM_NOISE`); nothing when a JVM runs already (an earlier
+    session, or ``spark-submit`` started this Python).
+
+    The JVM's standard error goes through a pipe that a thread copies to this process's, line by
+    line, leaving out only :data:`_JVM_NOISE`: what it prints when it fails (an invalid
+    option, too little memory) and the errors Spark logs still reach the terminal.
+    :data:`LOG4J_CONFIG` is given to the driver unless Spark's conf folder has a log4j2 file or
+    ``-Dlog4j2.configurationFile`` is set (in ``SPARK_SUBMIT_OPTS`` or
+    ``spark.driver.extraJavaOptions``): those win.
+    """
+    import threading
+
+    from pyspark import SparkConf, SparkContext
+    from pyspark.find_spark_home import _find_spark_home
+    from pyspark.java_gateway import launch_gateway
+
+    if SparkContext._gateway is not None or "PYSPARK_GATEWAY_PORT" in os.environ:
+        return
+    given = f"{os.environ.get('SPARK_SUBMIT_OPTS', '')} {settings.get('spark.driver.extraJavaOptions', '')}"
+    conf_dir = os.environ.get("SPARK_CONF_DIR") or os.path.join(_find_spark_home(), "conf")
+    own_config = "log4j2.configurationFile" in given or (
+        os.path.isdir(conf_dir) and any(name.startswith("log4j2") for name in os.listdir(conf_dir)))
+    read, write = os.pipe()
+
+    def copy() -> None:  # until every process holding the pipe (the JVM, its Python workers) has exited
+        with open(read, "rb") as lines:
+            for line in lines:
+                if not line.startswith(_JVM_NOISE):
+                    try:
+                        os.write(2, line)
+                    except OSError:
+                        pass
+
+    copier = threading.Thread(target=copy, name="churnml-spark-stderr", daemon=True)
+    copier.start()
+    before = os.environ.get("SPARK_SUBMIT_OPTS")
+    if not own_config and os.path.exists(LOG4J_CONFIG):  # read by Spark's launcher for the driver JVM; options given after it win
+        os.environ["SPARK_SUBMIT_OPTS"] = f"{before or ''} -Dlog4j2.configurationFile={Path(LOG4J_CONFIG).as_uri()}".strip()
+    try:
+        gateway = launch_gateway(SparkConf(loadDefaults=False).setAll(list(settings.items())),
+                                 popen_kwargs={"stderr": write})
+    except BaseException:
+        os.close(write)
+        copier.join(5)  # the JVM's last words before churnml's message
+        raise
+    finally:
+        if before is None:
+            os.environ.pop("SPARK_SUBMIT_OPTS", None)
+        else:
+            os.environ["SPARK_SUBMIT_OPTS"] = before
+    os.close(write)
+    SparkContext._ensure_initialized(gateway=gateway)
 
 
 def _start_advice(error: str) -> str:
