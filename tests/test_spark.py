@@ -169,12 +169,12 @@ def _write_hive(frame: pd.DataFrame, folder: Path, keys: list[str], retype=lambd
 
 
 def _hive_partitions_with_mixed_part_types(folder: Path) -> Config:
-    """Customers under region=…/ and transactions under year=…/channel=…/, with parts that store a
+    """Customers under region=…/age_band=…/ and transactions under year=…/channel=…/, with parts that store a
     column as different types (signup dates with a zone in one region; quantity as int32 in 2021's
     parts), so Spark reads the parts one by one and widens the types."""
     customers = pd.read_parquet(folder / "customers.parquet")
     (folder / "customers.parquet").unlink()
-    _write_hive(customers, folder / "customers", ["region"], lambda part, values: part.assign(
+    _write_hive(customers, folder / "customers", ["region", "age_band"], lambda part, values: part.assign(
         signup_date=part["signup_date"].dt.tz_localize("UTC")) if values["region"] == "west" else part)
     transactions = pd.read_parquet(folder / "transactions.parquet")
     (folder / "transactions.parquet").unlink()
@@ -724,29 +724,33 @@ def test_parts_whose_types_differ_are_read_as_duckdb_reads_them(spark, data_dir:
 
 
 def test_parts_whose_types_differ_keep_their_hive_partition_columns_as_spark_reads_them(spark, tmp_path: Path) -> None:
-    """transactions/year=2024/month=01/part-0.parquet: reading the parts one by one (their types
-    differ) lost year and month, which Spark's directory read (and DuckDB's) gives. They come back
-    with the types and values of Spark's own read: inferred over every folder (month: text, as one
-    is "x"), Hive's NULL folder, and a partition column the files also hold (the folder's value wins)."""
-    years, months = [2024, 2024, 2024, 2025, 2025, 2025, 2025, 2025], ["01", "01", "02", "x", "x", None, None, "10"]
-    frame = pd.DataFrame({"id": range(8), "amount": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], "year": years, "month": months})
+    """transactions/year=2024/month=01/day=5/part-0.parquet: reading the parts one by one (their types
+    differ) lost year, month and day, which Spark's directory read (and DuckDB's) gives. They come
+    back with the types and values of Spark's own read: inferred over every folder (month: text, as
+    one is "x"), Hive's NULL folder, and a partition column the files also hold (the folder's value
+    wins). The folders' columns the files lack follow in DuckDB's order (validation's): by name."""
+    years, months, days = [2024, 2024, 2024, 2025, 2025, 2025, 2025, 2025], ["01", "01", "02", "x", "x", None, None, "10"], \
+        [5, 5, 6, 7, 7, 8, 8, 9]
+    frame = pd.DataFrame({"id": range(8), "amount": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], "year": years, "month": months,
+                          "day": days})
     for name in ("same", "mixed"):
         def stored(part: pd.DataFrame, values: dict, name=name) -> pd.DataFrame:
             part = part.assign(year=1999)  # a stale copy of a partition column in the files: the folder's value wins
             return part.astype({"amount": "int64"}) if name == "mixed" and values["month"] == "x" else part
 
-        _write_hive(frame, tmp_path / name, ["year", "month"], stored)
+        _write_hive(frame, tmp_path / name, ["year", "month", "day"], stored)
         (tmp_path / name / "_temporary" / "0").mkdir(parents=True)  # a killed job's leftovers: Spark's read skips them
         frame.iloc[:1].to_parquet(tmp_path / name / "_temporary" / "0" / "part-9.parquet", index=False)
 
     expected = churn_spark._read_parquet(spark, str(tmp_path / "same"), "transactions")  # one directory read
     widened = churn_spark._read_parquet(spark, str(tmp_path / "mixed"), "transactions")  # part by part
-    assert dict(expected.dtypes) == {"id": "bigint", "amount": "double", "year": "int", "month": "string"}
+    assert dict(expected.dtypes) == {"id": "bigint", "amount": "double", "year": "int", "month": "string", "day": "int"}
     assert dict(widened.dtypes) == dict(expected.dtypes)
-    assert widened.columns == expected.columns
-    rows = [tuple(r) for r in expected.orderBy("id").collect()]
-    assert [tuple(r) for r in widened.orderBy("id").collect()] == rows
-    assert [(r[2], r[3]) for r in rows] == list(zip(years, months))  # the folders' values, None for Hive's NULL
+    duck = duckdb.sql(f"SELECT * FROM read_parquet('{tmp_path / 'same'}/year=*/*/*/*.parquet', union_by_name=true)")
+    assert widened.columns == expected.columns == duck.columns == ["id", "amount", "year", "day", "month"]
+    rows = [r.asDict() for r in expected.orderBy("id").collect()]
+    assert [r.asDict() for r in widened.orderBy("id").collect()] == rows
+    assert [(r["year"], r["month"], r["day"]) for r in rows] == list(zip(years, months, days))  # None: Hive's NULL folder
 
 
 def test_columns_whose_names_differ_only_in_case_are_named_with_the_fix(spark, data_dir: Path, tmp_path: Path) -> None:

@@ -457,10 +457,11 @@ def _table_location(spark: "SparkSession", base: str, name: str) -> str | None:
 def _read_parquet(spark: "SparkSession", location: str, table: str) -> "SparkFrame":
     """``location`` with the union of its part files' columns (``mergeSchema``): a folder whose
     older parts lack a column read as if no part had it. Parts that store a column as different
-    types are read as DuckDB's ``union_by_name`` reads them (:func:`_read_parts_widened`)."""
+    types are read as DuckDB's ``union_by_name`` reads them (:func:`_read_parts_widened`). Hive
+    partition columns (``year=2024/``) follow the files' columns in DuckDB's order (:func:`_in_duckdb_order`)."""
     try:
         with _quiet_task_failures(spark):
-            return spark.read.option("mergeSchema", "true").parquet(location)
+            frame = spark.read.option("mergeSchema", "true").parquet(location)
     except Exception as exc:  # Py4J / PySpark errors: parts whose types differ, files that are not Parquet
         text = str(exc)
         if "CANNOT_MERGE_SCHEMAS" in text or "incompatible data types" in text:
@@ -479,6 +480,9 @@ def _read_parquet(spark: "SparkSession", location: str, table: str) -> "SparkFra
             ) from None
         first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
         raise DataError(f"Cannot read table {table!r} from {location}: {first[:300]}. Check that it holds Parquet files.") from None
+    relation = _relation(frame)
+    in_files = {name.lower() for name in relation.dataSchema().fieldNames()}
+    return _in_duckdb_order(frame, [name for name in relation.partitionSchema().fieldNames() if name.lower() not in in_files])
 
 
 _TASK_LOGGERS = ("org.apache.spark.executor.Executor", "org.apache.spark.scheduler.TaskSetManager")
@@ -586,6 +590,7 @@ def _read_parts_widened(spark: "SparkSession", location: str, table: str) -> "Sp
         schema = spark.read.parquet(name).schema
         groups.setdefault(schema.json(), []).append(name)
         schemas.setdefault(schema.json(), schema)
+    in_files = {column.name.lower() for schema in schemas.values() for column in schema.fields}
     seen: dict[str, dict[str, str]] = {}  # column -> type -> a file storing it so
     for key, schema in schemas.items():
         for column in schema.fields:
@@ -616,7 +621,8 @@ def _read_parts_widened(spark: "SparkSession", location: str, table: str) -> "Sp
         return frame.select(*[F.col(f"`{c.name}`").cast(wider[c.name]).alias(c.name) for c in fields])
 
     frames = [read(key, names) for key, names in groups.items()]
-    return reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames).select(*[f"`{c}`" for c in seen])
+    return _in_duckdb_order(reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames).select(*[f"`{c}`" for c in seen]),
+                            [column.name for column in partitions.fields if column.name.lower() not in in_files])
 
 
 def _hidden_folder(name: str) -> bool:
@@ -634,8 +640,23 @@ def _partition_schema(spark: "SparkSession", location: str) -> "StructType":
     """
     from pyspark.sql.types import StructType
 
-    relation = spark.read.parquet(location)._jdf.queryExecution().analyzed().relation()
-    return StructType.fromJson(json.loads(relation.partitionSchema().json()))
+    return StructType.fromJson(json.loads(_relation(spark.read.parquet(location)).partitionSchema().json()))
+
+
+def _relation(frame: "SparkFrame") -> Any:
+    """The ``HadoopFsRelation`` of a Parquet read (``spark.read.parquet``): its ``dataSchema()``
+    (the files' columns) and ``partitionSchema()`` (the folders' ``key=value`` columns)."""
+    return frame._jdf.queryExecution().analyzed().relation()
+
+
+def _in_duckdb_order(frame: "SparkFrame", appended: Sequence[str]) -> "SparkFrame":
+    """``frame`` with the partition columns the files do not hold (``appended``) after the others in
+    name order, where DuckDB's ``hive_partitioning`` read in validation puts them; Spark puts them
+    in folder order (``region=…/age_band=…/``). Customer attributes, so the features, then come in
+    one order on both engines."""
+    if not appended:
+        return frame
+    return frame.select(*[f"`{c}`" for c in [c for c in frame.columns if c not in appended] + sorted(appended)])
 
 
 _DUCKDB_TYPES = {"string": "VARCHAR", "timestamp": "TIMESTAMP WITH TIME ZONE", "timestamp_ntz": "TIMESTAMP", "date": "DATE",
