@@ -122,6 +122,69 @@ def test_a_folder_of_parquet_parts_reads_every_part_by_column_name(tmp_path: Pat
     assert ds.summary["customers_without_transactions"] == 1
 
 
+def _spark_output(parts: Path, frames: dict[str, pd.DataFrame], leftover: pd.DataFrame) -> None:
+    """A folder as a Spark job writes it, Hive partitions included, with what a killed run, the
+    committer and a file manager leave beside them: the parts of an unfinished attempt under
+    _temporary/, _SUCCESS, checksums (.crc) and a hidden folder and file."""
+    for key, frame in frames.items():
+        (parts / key).mkdir(parents=True)
+        frame.to_parquet(parts / key / "part-00000.parquet", index=False)
+        (parts / key / ".part-00000.parquet.crc").write_bytes(b"crc")
+    attempt = parts / "_temporary" / "0" / "_temporary" / "attempt_202401010000_0001_m_000000_0"
+    attempt.mkdir(parents=True)
+    leftover.to_parquet(attempt / "part-00000.parquet", index=False)
+    (parts / ".hidden").mkdir()
+    leftover.to_parquet(parts / ".hidden" / "part-00000.parquet", index=False)
+    leftover.to_parquet(parts / next(iter(frames)) / ".part-00001.parquet", index=False)
+    (parts / "_SUCCESS").write_bytes(b"")
+
+
+def test_a_spark_output_folder_is_read_without_its_leftovers_and_hidden_files(tmp_path: Path) -> None:
+    """Parts under _temporary/ (a killed job's attempt) and hidden ones were read as well: every
+    customer twice ("duplicate customer ids"), transactions counted twice, and the Hive partition
+    column (region=north/) silently gone beside the _temporary/ folder. Spark and Hadoop skip paths
+    starting with "_" or "."; so does validation, and a note says what it skipped."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    customers = CUSTOMERS.drop(columns="region")
+    _spark_output(folder / "customers", {"region=north": customers.iloc[[0, 2]], "region=south": customers.iloc[[1]]},
+                  leftover=customers)
+    _spark_output(folder / "transactions", {"year=2021": TRANSACTIONS}, leftover=TRANSACTIONS)
+    ds = load_dataset(folder)
+    assert clean(ds, "customers")[["customer_id", "region"]].values.tolist() == [["a", "north"], ["b", "south"],
+                                                                                  ["c", "north"]]
+    assert ds.attributes["region"] == "categorical"
+    assert ds.summary["tables"]["transactions"]["clean_rows"] == len(TRANSACTIONS)
+    assert ds.summary["quarantined_rows"] == 0
+    skipped = [note for note in ds.summary["notes"] if "skipped" in note]
+    assert skipped == [
+        f'{folder / "customers"}: 3 Parquet files skipped (.hidden/, _temporary/, region=north/.part-00001.parquet): paths '
+        'starting with "_" or "." are a job\'s leftovers or hidden files, which Spark and Hadoop skip too.',
+        f'{folder / "transactions"}: 3 Parquet files skipped (.hidden/, _temporary/, year=2021/.part-00001.parquet): '
+        'paths starting with "_" or "." are a job\'s leftovers or hidden files, which Spark and Hadoop skip too.',
+    ]
+    result = CliRunner().invoke(get_app(), ["validate", str(folder), "--quarantine-dir", str(tmp_path / "q")])
+    assert result.exit_code == 0, result.output
+    assert f"Note: {skipped[0]}" in " ".join(result.output.split())
+
+
+def test_a_parts_folder_holding_only_leftovers_is_an_error_naming_it(tmp_path: Path) -> None:
+    """A job killed before it committed a part: only _temporary/ (and hidden files), nothing to read."""
+    folder = good(tmp_path / "data", "parquet")
+    (folder / "transactions.parquet").unlink()
+    attempt = folder / "transactions" / "_temporary" / "0" / "_temporary" / "attempt_1"
+    attempt.mkdir(parents=True)
+    TRANSACTIONS.to_parquet(attempt / "part-00000.parquet", index=False)
+    TRANSACTIONS.to_parquet(folder / "transactions" / ".part-00001.parquet", index=False)
+    with pytest.raises(DataError) as err:
+        load_dataset(folder)
+    assert str(err.value) == (
+        f"Folder {folder / 'transactions'} (table 'transactions') holds no Parquet part to read: its 2 Parquet files are "
+        'under paths starting with "_" or "." (.part-00001.parquet, _temporary/), a job\'s leftovers or hidden files, which '
+        "Spark and Hadoop skip too. Rerun the job that writes it, or move the parts that hold the data out of those paths."
+    )
+
+
 def test_reads_duckdb_file_with_mapped_table_and_column_names(tmp_path: Path) -> None:
     db = tmp_path / "shop.duckdb"
     con = duckdb.connect(str(db))

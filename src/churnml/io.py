@@ -77,6 +77,59 @@ def _find_file(folder: Path, stem: str) -> Path | None:
     return found[0] if found else None
 
 
+def skipped_name(name: str) -> bool:
+    """Whether a file or folder of this name inside a folder of parts is left unread, as Spark and
+    Hadoop leave it: a job's leftovers (``_temporary/``, ``_SUCCESS``, ``_committed_…``) and hidden
+    files (``.part-0.parquet.crc``, ``.DS_Store``). A Hive partition folder is read whatever its
+    value (``_key=…`` too, as Spark reads it).
+
+    >>> skipped_name("_temporary"), skipped_name(".hidden"), skipped_name("year=2024"), skipped_name("part-0.parquet")
+    (True, True, False, False)
+    """
+    return name.startswith(".") or (name.startswith("_") and "=" not in name)
+
+
+def parquet_parts(folder: Path, table: str) -> tuple[list[Path], str]:
+    """The Parquet files under ``folder`` (a table written as parts, in subfolders too) that are
+    read, sorted, and a note on those skipped (:func:`skipped_name` of any folder or file below
+    ``folder``), "" when none is.
+
+    Read with a pattern (``folder/**/*.parquet``), the parts of a killed job's ``_temporary/``
+    attempt and hidden copies came in as duplicate rows, and DuckDB dropped the Hive partition
+    column (``year=2024/``) of the real parts beside them.
+
+    Raises
+    ------
+    DataError
+        Every Parquet file under ``folder`` is skipped: there is nothing to read.
+    """
+    read: list[Path] = []
+    skipped: dict[str, int] = {}  # the first skipped part of each skipped file's path -> files under it
+    for file in sorted(folder.rglob("*.parquet")):
+        if not file.is_file():
+            continue
+        parts = file.relative_to(folder).parts
+        first = next((i for i, name in enumerate(parts) if skipped_name(name)), None)
+        if first is None:
+            read.append(file)
+        else:
+            where = "/".join(parts[:first + 1]) + ("/" if first < len(parts) - 1 else "")
+            skipped[where] = skipped.get(where, 0) + 1
+    count = sum(skipped.values())
+    shown = ", ".join(list(skipped)[:3]) + (" …" if len(skipped) > 3 else "")
+    files = f"{count} Parquet file{'s' if count != 1 else ''}"
+    why = 'paths starting with "_" or "."'
+    if not read:
+        raise DataError(
+            f"Folder {folder} (table {table!r}) holds no Parquet part to read: its {files} "
+            f"{'is' if count == 1 else 'are'} under {why} ({shown}), a job's leftovers or hidden files, which Spark and Hadoop "
+            "skip too. Rerun the job that writes it, or move the parts that hold the data out of those paths.")
+    if not skipped:
+        return read, ""
+    return read, (f"{folder}: {files} skipped ({shown}): {why} are a job's leftovers or hidden files, "
+                  "which Spark and Hadoop skip too.")
+
+
 def loose_parts(path: Path, stem: str) -> str:
     """A hint when the folder ``path`` holds parts of table ``stem`` as files of their own
     (``transactions-000000000000.parquet``, as a BigQuery export to ``transactions-*.parquet``
@@ -102,7 +155,7 @@ def _q(identifier: str) -> str:
 
 
 def attach_source(con: duckdb.DuckDBPyConnection, path: Path, config: Config,
-                  headers: dict[str, list[str]] | None = None) -> dict[str, str]:
+                  headers: dict[str, list[str]] | None = None, notes: list[str] | None = None) -> dict[str, str]:
     """Create views ``raw_<table>`` in ``con`` for every contract table found in the source.
 
     CSV files are read with every column as text, so that validation can tell an unparseable value
@@ -119,6 +172,8 @@ def attach_source(con: duckdb.DuckDBPyConnection, path: Path, config: Config,
         Filled with each file's column names as written, in order (:func:`file_header`): the
         reader renames a repeated name (a second ``amount`` becomes ``amount_1``), so only these
         show the repeat. A file of 0 bytes gets ``[]`` and no view (there is nothing to read).
+    notes : list, optional
+        Appended a note for each folder of parts with files left unread (:func:`parquet_parts`).
 
     Returns
     -------
@@ -157,16 +212,22 @@ def attach_source(con: duckdb.DuckDBPyConnection, path: Path, config: Config,
                 headers[table] = []
             continue
         sniffed = None
+        header_file = file  # whose column names are the table's, as written
         if file.is_dir():
             # Parts in subfolders too (Hive partitions, year=2024/, become columns), and matched by
             # column name: the first part's schema alone dropped a column a later export added
             # (or stopped on one it dropped) and cast the other parts' values to its types.
-            reader = f"read_parquet({_lit(str(file / '**' / '*.parquet'))}, union_by_name=true)"
+            parts, note = parquet_parts(file, name)
+            if note and notes is not None:
+                notes.append(note)
+            header_file = parts[0]
+            reader = f"read_parquet([{', '.join(_lit(str(part)) for part in parts)}], union_by_name=true)"
         elif file.suffix == ".parquet":
             reader = f"read_parquet({_lit(str(file))})"
         else:
             text = utf8_text(file, config.input.encoding, config.duckdb.temp_directory)
             sniffed = _sniff(con, text)
+            header_file = text
             reader = f"read_csv({_lit(str(text))}, all_varchar=true, header=true{_quoting(sniffed)})"
         try:
             con.execute(f"CREATE OR REPLACE VIEW raw_{table} AS SELECT * FROM {reader}")
@@ -179,7 +240,7 @@ def attach_source(con: duckdb.DuckDBPyConnection, path: Path, config: Config,
         found[table] = str(file)
         if headers is not None:
             csv_file = not (file.is_dir() or file.suffix == ".parquet")
-            written = None if csv_file and sniffed is None else file_header(text if csv_file else file, sniffed)
+            written = None if csv_file and sniffed is None else file_header(header_file, sniffed)
             if written is not None:
                 headers[table] = written
     return found
@@ -190,8 +251,7 @@ def file_header(file: Path, sniffed: tuple[str, str] | None = None) -> list[str]
     written; None when it cannot be told (a separator of several characters, an unreadable file)."""
     try:
         if sniffed is None:
-            part = file if file.is_file() else min(file.rglob("*.parquet"))
-            return list(pq.read_schema(part).names)
+            return list(pq.read_schema(file).names)
         delimiter, quote = sniffed
         if len(delimiter) != 1:
             return None

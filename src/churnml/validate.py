@@ -171,7 +171,8 @@ def load_dataset(
 def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: Callable[[str], None] | None,
           reading: list[str]) -> Dataset:
     headers: dict[str, list[str]] = {}
-    found = io.attach_source(con, path, config, headers)
+    skipped: list[str] = []  # notes on files in folders of parts left unread, as Spark leaves them
+    found = io.attach_source(con, path, config, headers, skipped)
     for name, spec in TABLES.items():
         if spec.required and name not in found:
             user_name = config.table_name(name)
@@ -232,7 +233,7 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
     )
     dataset.summary = _summary(con, dataset, stats, found)
     dataset.summary["notes"] = _notes(con, tables, attributes, config, "transaction_id" in columns["transactions"], empty)
-    dataset.summary["notes"] += repeated + left_out + _zoned(con, tables, columns, types) + loose
+    dataset.summary["notes"] += skipped + repeated + left_out + _zoned(con, tables, columns, types) + loose
     # Train records them with the models: the API then tells a posted CRM record's date or empty
     # column from a typo (it called last_login_at "not an attribute the models know (a typo?)").
     dataset.summary["left_out_columns"] = left_out_columns
