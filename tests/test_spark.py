@@ -754,6 +754,35 @@ def test_parts_whose_types_differ_keep_their_hive_partition_columns_as_spark_rea
     assert [(r["year"], r["month"], r["day"]) for r in rows] == list(zip(years, months, days))  # None: Hive's NULL folder
 
 
+@pytest.mark.parametrize("types_differ", [False, True], ids=["one-schema", "types-differ"])
+def test_a_spark_output_folder_is_read_as_duckdb_reads_it(spark, data_dir: Path, tmp_path: Path, types_differ: bool) -> None:
+    """Customers written by Spark partitioned by region, beside a killed attempt's parts under
+    _temporary/ and hidden files: both engines read the same parts (every customer once) with the
+    partition column. Parts whose types differ were read file by file, _temporary/ included
+    (every customer twice) and the partition column lost."""
+    folder = _copy_data(data_dir, tmp_path / "data")
+    (folder / "customers.parquet").unlink()
+    customers = pd.read_parquet(data_dir / "customers.parquet")
+    customers["employees"] = np.arange(len(customers)) % 40
+    parts = folder / "customers"
+    for i, (region, group) in enumerate(customers.groupby("region")):
+        (parts / f"region={region}").mkdir(parents=True)
+        group = group.drop(columns="region").astype({"employees": "float64" if types_differ and i % 2 else "int64"})
+        group.to_parquet(parts / f"region={region}" / "part-00000.parquet", index=False)
+    (parts / "_SUCCESS").write_bytes(b"")
+    attempt = parts / "_temporary" / "0" / "_temporary" / "attempt_0"
+    attempt.mkdir(parents=True)
+    customers.drop(columns="region").to_parquet(attempt / "part-00000.parquet", index=False)
+    (parts / ".hidden").mkdir()
+    customers.drop(columns="region").to_parquet(parts / ".hidden" / "part-00000.parquet", index=False)
+    duck = load_dataset(folder, Config())
+    assert duck.summary["tables"]["customers"]["rows"] == len(customers)
+    assert "region" in duck.attributes and "employees" in duck.attributes
+    read = churn_spark.read_tables(spark, str(folder))
+    assert read.attributes == duck.attributes
+    assert_frames_equal(build_features(duck, CUTOFFS, Config()), churn_spark.build_features(read, CUTOFFS, Config()))
+
+
 def test_columns_whose_names_differ_only_in_case_are_named_with_the_fix(spark, data_dir: Path, tmp_path: Path) -> None:
     """`region` and `Region` in one export: Spark's COLUMN_ALREADY_EXISTS came with "Check that it
     holds Parquet files" (DuckDB reads the second as Region_1, with a note)."""

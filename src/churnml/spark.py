@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 import pandas as pd
 
-from churnml import validate
+from churnml import io, validate
 from churnml.config import Config, InputConfig
 from churnml.dataset import _q
 from churnml.errors import ConfigError, DataError, ProblemError
@@ -551,7 +551,9 @@ def _read_parts_widened(spark: "SparkSession", location: str, table: str) -> "Sp
     """The part files under ``location`` read by schema, each column cast to :func:`wider_type` of
     its types, and put together by name (a column a part lacks is NULL there). A folder exported
     by two systems (``amount`` as int64 in one, double in another; ids as text and as numbers)
-    stopped the Spark path, though DuckDB read it.
+    stopped the Spark path, though DuckDB read it. The files are those Spark's own reader and
+    DuckDB's (:func:`churnml.io.parquet_parts`) read: none under a path starting with "_" or "."
+    (a killed job's ``_temporary/``, hidden files); Hive partition folders (``year=2024/``) are columns.
 
     Hive-style partition columns (``year=2024/month=01/``) are kept as Spark's read of the whole
     folder gives them (:func:`_partition_schema`): their types inferred over every folder, the
@@ -571,17 +573,14 @@ def _read_parts_widened(spark: "SparkSession", location: str, table: str) -> "Sp
 
     jvm = spark._jvm
     root = jvm.org.apache.hadoop.fs.Path(location)
-    fs = root.getFileSystem(spark._jsc.hadoopConfiguration())
-    depth = fs.makeQualified(root).depth()
-    listing = fs.listFiles(root, True)
+    system = root.getFileSystem(spark._jsc.hadoopConfiguration())
+    prefix = system.makeQualified(root).toString().rstrip("/") + "/"
+    listing = system.listFiles(root, True)
     files = []
     while listing.hasNext():
-        path = listing.next().getPath()
-        folder, hidden = path.getParent(), False
-        while folder is not None and folder.depth() > depth:  # the folders between location and the file
-            hidden, folder = hidden or _hidden_folder(folder.getName()), folder.getParent()
-        if not path.getName().startswith(("_", ".")) and not hidden:
-            files.append(path.toString())
+        path = listing.next().getPath().toString()
+        if not any(io.skipped_name(name) for name in path.removeprefix(prefix).split("/")):
+            files.append(path)
     partitions = _partition_schema(spark, location)
     partitioned = {f.name.lower(): f for f in partitions.fields}  # Spark matches names whatever their case
     groups: dict[str, list[str]] = {}
@@ -623,12 +622,6 @@ def _read_parts_widened(spark: "SparkSession", location: str, table: str) -> "Sp
     frames = [read(key, names) for key, names in groups.items()]
     return _in_duckdb_order(reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames).select(*[f"`{c}`" for c in seen]),
                             [column.name for column in partitions.fields if column.name.lower() not in in_files])
-
-
-def _hidden_folder(name: str) -> bool:
-    """Spark's rule for a folder its directory reads skip: ``.name``, or ``_name`` without a ``=``
-    (``_temporary`` of a killed job; ``_col=1`` is a partition)."""
-    return name.startswith(".") or (name.startswith("_") and "=" not in name)
 
 
 def _partition_schema(spark: "SparkSession", location: str) -> "StructType":
