@@ -168,6 +168,16 @@ def test_a_spark_output_folder_is_read_without_its_leftovers_and_hidden_files(tm
     assert f"Note: {skipped[0]}" in " ".join(result.output.split())
 
 
+def test_a_spark_output_folder_named_like_a_file_is_read(tmp_path: Path) -> None:
+    """df.write.parquet("data/transactions.parquet") writes a folder of that name, which the Spark
+    path reads; validation said "Required table 'transactions' not found … Found: …, transactions.parquet"."""
+    folder = write(tmp_path / "data", "parquet", customers=CUSTOMERS)
+    _spark_output(folder / "transactions.parquet", {"year=2021": TRANSACTIONS}, leftover=TRANSACTIONS)
+    ds = load_dataset(folder)
+    assert clean(ds, "transactions")["amount"].tolist() == [10.5, -2.0, 3.0, 4.0]
+    assert any(note.startswith(f"{folder / 'transactions.parquet'}: 3 Parquet files skipped") for note in ds.summary["notes"])
+
+
 def test_a_parts_folder_holding_only_leftovers_is_an_error_naming_it(tmp_path: Path) -> None:
     """A job killed before it committed a part: only _temporary/ (and hidden files), nothing to read."""
     folder = good(tmp_path / "data", "parquet")

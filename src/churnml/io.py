@@ -66,11 +66,14 @@ def source_kind(path: Path) -> str:
 
 
 def _find_file(folder: Path, stem: str) -> Path | None:
-    """The file (or folder of Parquet parts) holding table ``stem``; an error when there are two."""
+    """The file (or folder of Parquet parts) holding table ``stem``; an error when there are two.
+
+    A folder of parts is ``stem/`` (as warehouse unloads and our chunked writers name it) or
+    ``stem.parquet/`` (as ``df.write.parquet("stem.parquet")`` in Spark does), as the Spark path reads them."""
     found = [folder / f"{stem}{suffix}" for suffix in (".parquet", ".csv", ".csv.gz") if (folder / f"{stem}{suffix}").is_file()]
-    part_dir = folder / stem  # a folder of parquet parts, as Spark, warehouse unloads and our chunked writers produce
-    if part_dir.is_dir() and any(part_dir.rglob("*.parquet")):
-        found.append(part_dir)
+    for part_dir in (folder / f"{stem}.parquet", folder / stem):
+        if part_dir.is_dir() and any(part_dir.rglob("*.parquet")):
+            found.append(part_dir)
     if len(found) > 1:
         raise DataError(f"{folder} holds {' and '.join(p.name for p in found)}: which is table {stem!r}? "
                         "Keep one (move the others out of the folder).")
