@@ -345,6 +345,19 @@ def test_help_shows_flags_without_a_value_type_and_arguments_in_capitals() -> No
         assert arguments and all(a.isupper() for a in arguments), usage
 
 
+def test_retention_list_help_names_every_segment_key() -> None:
+    # The help lists the segment keys --segment takes in hand-written text; new_customer and
+    # low_value_active were added to SEGMENTS later, and nothing kept the two in step.
+    from churnml.segments import SEGMENTS
+
+    result = CliRunner().invoke(get_app(), ["retention-list", "--help"], terminal_width=120)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    listed = re.search(r"Segments: ([a-z_, ]+)\.", text)
+    assert listed, text
+    assert [key.strip() for key in listed.group(1).split(",")] == list(SEGMENTS)
+
+
 def test_the_root_help_lists_every_exit_code_a_scheduler_can_see() -> None:
     from churnml.cli import EXIT_RETRY
 
