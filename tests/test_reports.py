@@ -404,6 +404,31 @@ def test_the_run_report_says_where_the_value_level_was_fitted() -> None:
                                                            "are those of the models as graded.")
 
 
+def test_the_value_by_segment_plot_keeps_seven_long_segment_names_apart() -> None:
+    # Upright bars with the names as slanted x labels: with 7 segments "New customer" and
+    # "Low-value active" nearly touched, and display names from [segments] names ran into each other.
+    from churnml import plots
+    from churnml.segments import SEGMENTS
+
+    names = ["High-value customers at risk", "Loyal high-value customers", "Potential growers",
+             "Newly signed-up customers", "Active small spenders", "Dormant accounts", "Fleeing low-value accounts"]
+    assert len(names) == len(SEGMENTS)
+    totals = pd.DataFrame({"current_value": [9e5, 1.5e6, 4e5, 3e4, 6e4, 8e4, 1.2e5],
+                           "predicted_value": [1.5e5, 3.8e5, 9e4, 1.2e4, 2e4, 5e3, 1e4]}, index=names)
+    ax = plots.plot_value_by_segment(totals, 90)
+    ax.figure.canvas.draw()
+    renderer = ax.figure.canvas.get_renderer()
+    labels = [t for t in ax.get_xticklabels() + ax.get_yticklabels() if " ".join(t.get_text().split()) in names]
+    assert sorted(" ".join(t.get_text().split()) for t in labels) == sorted(names)
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    figure = ax.figure.bbox
+    for box in boxes:
+        assert figure.x0 <= box.x0 and box.x1 <= figure.x1 and figure.y0 <= box.y0 and box.y1 <= figure.y1
+    for i, box in enumerate(boxes):
+        for other in boxes[i + 1:]:
+            assert not box.overlaps(other), (box, other)
+
+
 def test_the_segment_matrix_draws_a_cell_of_several_segments_inside_the_cell() -> None:
     # The little-value cells hold dormant, new_customer and low_value_active: "Dormant / New customer /
     # Low-value active" on one line ran into the next cells' text.

@@ -190,21 +190,25 @@ def plot_segment_matrix(
 
 
 def plot_value_by_segment(totals: pd.DataFrame, horizon_days: int = 90, ax: Axes | None = None) -> Axes:
-    """Grouped bars per segment over the same span: the last 365 days' value at its pace for
-    ``horizon_days``, and the predicted value over the horizon (side by side, a year against 90
+    """Grouped horizontal bars per segment over the same span: the last 365 days' value at its pace
+    for ``horizon_days``, and the predicted value over the horizon (side by side, a year against 90
     days read as a 75 % collapse).
 
-    ``totals``: index = segment display names; columns ``current_value``, ``predicted_value``.
+    ``totals``: index = segment display names, in the order to show them top down; columns
+    ``current_value``, ``predicted_value``. The names are the bars' labels on the left, a long one
+    on two lines: as x labels under upright bars, seven names ran into each other ("New customer",
+    "Low-value active", and any longer ``[segments] names``).
     """
-    ax = ax or new_axes(7.0, 4.5)
-    x = np.arange(len(totals))
-    ax.bar(x - 0.2, totals["current_value"].to_numpy(dtype=float) * horizon_days / 365, width=0.4,
-           label=f"last 365 days' value, pro rata for {horizon_days} days")
-    ax.bar(x + 0.2, totals["predicted_value"].to_numpy(dtype=float), width=0.4, label=f"predicted value, next {horizon_days} days")
-    ax.set_xticks(x, [str(n) for n in totals.index], rotation=15, ha="right")
-    ax.set(xlabel="segment", ylabel="total value (currency units)", title="Current vs predicted value by segment")
-    ax.yaxis.set_major_formatter(lambda v, _: f"{v:,.0f}")
-    ax.legend(loc="upper right", fontsize="small")
+    ax = ax or new_axes(7.0, max(3.0, 0.5 * len(totals) + 1.6))
+    y = np.arange(len(totals))
+    ax.barh(y - 0.2, totals["current_value"].to_numpy(dtype=float) * horizon_days / 365, height=0.4,
+            label=f"last 365 days' value, pro rata for {horizon_days} days")
+    ax.barh(y + 0.2, totals["predicted_value"].to_numpy(dtype=float), height=0.4, label=f"predicted value, next {horizon_days} days")
+    ax.set_yticks(y, [_wrap(str(n), 20) for n in totals.index])
+    ax.invert_yaxis()  # the first segment (the most urgent, in reports) on top
+    ax.set(xlabel="total value (currency units)", title="Current vs predicted value by segment")
+    ax.xaxis.set_major_formatter(lambda v, _: f"{v:,.0f}")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2, fontsize="small", frameon=False)
     return ax
 
 
