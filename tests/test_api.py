@@ -735,19 +735,51 @@ def test_posted_event_types_are_mapped_like_the_files() -> None:
               "transactions": [],
               "service_events": [{"customer_id": "a", "timestamp": "2025-01-02", "event_type": " Support_Ticket"},
                                  {"customer_id": "a", "timestamp": "2025-01-03", "event_type": "Complaint", "satisfaction": 9}]}
-    inputs = config_from_dict({"input": {"event_types": {"support_ticket ": "ticket"}, "satisfaction_scale": [0, 10]}}).input
+    config = config_from_dict({"input": {"event_types": {"support_ticket ": "ticket"}, "satisfaction_scale": [0, 10]}})
 
     def events(**kwargs) -> pd.DataFrame:
         dataset = api.history_dataset(posted["customers"], posted["transactions"], posted["service_events"], {}, **kwargs)
         return dataset.con.execute("SELECT event_type, satisfaction FROM service_events ORDER BY timestamp").df()
 
-    mapped = events(inputs=inputs)
+    mapped = events(config=config)
     assert mapped["event_type"].tolist() == ["ticket", "complaint"]
     assert mapped["satisfaction"].iloc[1] == pytest.approx(4.6)   # 9 of 0-10 on 1-5, as validation rescales it
     with pytest.raises(DataError, match=r"service_events\[1\].satisfaction: 9 is outside 1-5"):
         events()
     posted["service_events"][1]["satisfaction"] = 4
     assert events()["event_type"].tolist() == ["support_ticket", "complaint"]   # unmapped: "other" in the features
+
+
+def _duckdb_settings(con) -> tuple[str, int, str]:
+    return con.execute("SELECT current_setting('memory_limit'), current_setting('threads'), "
+                       "current_setting('temp_directory')").fetchone()
+
+
+def test_posted_histories_are_loaded_with_the_duckdb_config(served_store, tmp_path, monkeypatch) -> None:
+    # /score_history loaded each request's rows on a connection with churnml's default [duckdb]
+    # settings (5GB, a thread per core, the default spill folder): the server's memory limit,
+    # threads and spill folder applied to batch loading only.
+    config = config_from_dict({"duckdb": {"memory_limit": "300MB", "threads": 1, "temp_directory": str(tmp_path / "spill")}})
+    expected = ("286.1 MiB", 1, str(tmp_path / "spill"))
+    posted = {"customers": [{"customer_id": "a"}], "transactions": [{"customer_id": "a", "timestamp": "2025-01-02", "amount": 5}],
+              "service_events": []}
+    dataset = api.history_dataset(posted["customers"], posted["transactions"], posted["service_events"], {}, config)
+    assert _duckdb_settings(dataset.con) == expected
+    dataset.con.close()
+    # ... and through the service, on the dataset the features are built from.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", served_store.tracking_uri)
+    service = api.ScoringService(tracking.load_models("champion"), pd.read_parquet(io.latest_snapshot(served_store.snapshots)),
+                                 pd.Timestamp(served_store.as_of), config)
+    seen = []
+
+    def build_features(dataset, *args, **kwargs):
+        seen.append(_duckdb_settings(dataset.con))
+        return api_build_features(dataset, *args, **kwargs)
+
+    api_build_features = api.build_features
+    monkeypatch.setattr(api, "build_features", build_features)
+    results = service.score_history(posted["customers"], posted["transactions"], posted["service_events"], served_store.as_of, [])
+    assert results[0]["status"] == "ok" and seen == [expected]
 
 
 def test_score_history_names_the_customer_columns_validation_left_out(served_store, monkeypatch) -> None:

@@ -43,8 +43,8 @@ import numpy as np
 import pandas as pd
 
 from churnml import io, tracking
-from churnml.config import Config, InputConfig, ServingConfig, load_config
-from churnml.dataset import Dataset
+from churnml.config import Config, ServingConfig, load_config
+from churnml.dataset import Dataset, connect
 from churnml.errors import ChurnmlError, ConfigError, DataError, ModelNotFoundError
 from churnml.features import RESOLUTION_FEATURES, SATISFACTION_FEATURES, build_features
 from churnml.reasons import SEPARATOR
@@ -399,7 +399,7 @@ def history_dataset(
     transactions: Sequence[Any],
     service_events: Sequence[Any],
     attribute_kinds: Mapping[str, str],
-    inputs: InputConfig | None = None,
+    config: Config | None = None,
     churn_events: Sequence[Any] = (),
 ) -> Dataset:
     """A :class:`Dataset` from posted rows in the data contract's shape, checked like validation.
@@ -420,9 +420,13 @@ def history_dataset(
         (1-5), ``channel``.
     attribute_kinds : mapping
         Attribute column -> ``numeric`` or ``categorical`` (from the models' feature specs).
-    inputs : InputConfig, optional
-        ``[input]`` settings: ``event_types`` and ``satisfaction_scale`` apply to posted rows as
-        validation applies them to files.
+    config : Config, optional
+        The server's settings: ``[input]`` ``event_types`` and ``satisfaction_scale`` apply to
+        posted rows as validation applies them to files, and the tables are loaded on a
+        connection with its ``[duckdb]`` memory limit, threads and spill folder, as validation
+        loads files (:func:`churnml.dataset.connect`). Requests were loaded with churnml's default
+        ``[duckdb]`` settings (5GB, a thread per core, the default spill folder), whatever the
+        server's config set.
     churn_events : sequence of mapping, optional
         ``customer_id``, ``timestamp`` of an account's end (closure, cancellation): a customer
         with one before the as-of date is not in the population, as in batch scoring.
@@ -441,7 +445,8 @@ def history_dataset(
         blanks it, and so is text reading as NaN or infinity), satisfaction outside ``[input] satisfaction_scale``, ``resolved_at`` before ``timestamp``, duplicate
         ``transaction_id``.
     """
-    inputs = inputs or InputConfig()
+    config = config or Config()
+    inputs = config.input
     customer_rows = []
     seen: set[str] = set()
     for i, record in enumerate(map(_item, customers)):
@@ -533,7 +538,7 @@ def history_dataset(
         "service_events": _frame(event_rows, {"customer_id": "text", "timestamp": "timestamp", "event_type": "text", **_SERVICE_COLUMNS}),
         "churn_events": _frame(closures, {"customer_id": "text", "timestamp": "timestamp"}),
     }
-    return Dataset.from_frames(frames)
+    return Dataset.from_frames(frames, connect(config))
 
 
 def _frame(rows: list[dict[str, Any]], kinds: Mapping[str, str]) -> pd.DataFrame:
@@ -748,7 +753,7 @@ class ScoringService:
                 "the history you post ends."
             )
         self.check_count(len(customers), "customers")
-        dataset = history_dataset(customers, transactions, service_events, self.attribute_kinds, self.config.input,
+        dataset = history_dataset(customers, transactions, service_events, self.attribute_kinds, self.config,
                                   churn_events or ())
         try:
             features = build_features(dataset, [as_of_ts], self.config)
