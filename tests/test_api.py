@@ -396,6 +396,26 @@ def test_retention_list_keeps_excluded_customers_off(client) -> None:
     assert (body["summary"]["excluded"], body["summary"]["excluded_loosely"], body["summary"]["exclude_unmatched"]) == (2, 1, 1)
 
 
+def test_the_library_refuses_a_blank_exclude_id_as_the_api_does(served_store, monkeypatch) -> None:
+    # POST /retention_list answers 400 for an id of spaces only; ScoringService.retention_list
+    # dropped it without a word, and the customer meant to be kept off stayed on the list.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", served_store.tracking_uri)
+    service = api.ScoringService(tracking.load_models("champion"), pd.read_parquet(io.latest_snapshot(served_store.snapshots)),
+                                 pd.Timestamp(served_store.as_of))
+    full = service.retention_list(budget=200.0)
+    first = full["customers"][0]["customer_id"]
+    for blank in ("   ", "", None):
+        with pytest.raises(DataError) as error:
+            service.retention_list(budget=200.0, exclude=[first, blank])
+        assert str(error.value) == (f"exclude[1]: Customer ids must not be blank (got {blank!r}): send the id, "
+                                    "or leave the item out.")
+    # One id as text instead of a list was read as a list of its characters.
+    with pytest.raises(DataError, match=rf"exclude must be a list of customer ids, got the text '{first}'"):
+        service.retention_list(budget=200.0, exclude=first)
+    kept_off = service.retention_list(budget=200.0, exclude=[f" {first} "])
+    assert first not in [c["customer_id"] for c in kept_off["customers"]] and kept_off["summary"]["excluded"] == 1
+
+
 def test_model_info(client) -> None:
     info = client.get("/model", headers=AUTH).json()
     assert info["alias"] == "champion" and info["trained_as_of"] == "2025-09-01" and info["grade"] == "B"

@@ -916,6 +916,12 @@ class ScoringService:
             (ranked rows with ``reasons`` as a list) and ``warnings`` (why the list holds no
             contact, and what a config written for ``dormant`` leaves out of the segments split from
             it, as `churnml retention-list` prints them; empty otherwise).
+
+        Raises
+        ------
+        ConfigError, DataError, RequestTooLarge
+            Bad settings or segments; a blank ``exclude`` id (named by its position), as the HTTP
+            API refuses it; ``max_customers`` above ``[serving] max_customer_ids``.
         """
         limit = self.config.serving.max_customer_ids
         if max_customers is not None and not isinstance(max_customers, bool) and isinstance(max_customers, int) and max_customers > limit:
@@ -932,7 +938,7 @@ class ScoringService:
             segments=list(segments) if segments else None,
             min_value=min_value,
             config=self.config,
-            exclude=[i.strip() for i in exclude or () if i.strip()],
+            exclude=_exclude_ids(exclude),
         )
         customers = result.customers.to_dict("records")
         for row in customers:
@@ -1122,6 +1128,31 @@ def _file_stamp(path: Path | None) -> tuple[int, int] | None:
 
 def _is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _exclude_ids(exclude: Sequence[str] | None) -> list[str]:
+    """The ids of a retention list's ``exclude``, trimmed as lookups trim them.
+
+    A blank item (empty, spaces only, None) was dropped without a word: the customer a caller
+    meant to keep off the list stayed on it when its id field came through empty. The HTTP API
+    refuses such an item (400, ``CustomerId`` in serving/service.py); the library call now does too.
+
+    Raises
+    ------
+    DataError
+        A blank item, named by its position; or one string instead of a list of ids (its
+        characters were taken for ids).
+    """
+    if isinstance(exclude, str):
+        raise DataError(f"exclude must be a list of customer ids, got the text {exclude[:40]!r}. "
+                        f"Pass a list, e.g. [{exclude[:40]!r}].")
+    ids = []
+    for i, item in enumerate(exclude or ()):
+        text = "" if item is None else str(item).strip()
+        if not text:
+            raise DataError(f"exclude[{i}]: Customer ids must not be blank (got {item!r}): send the id, or leave the item out.")
+        ids.append(text)
+    return ids
 
 
 def _split_reasons(text: Any) -> list[str]:
