@@ -188,6 +188,15 @@ BIG = 2_000_001
     # One message for a value that fits none of an attribute's types (was one per type)
     ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a", "region": {"a": 1}}]}, 400,
      "Invalid request: customers[0].region: Input should be text, a number or true/false (or null)."),
+    # A history nested in its customer's record, as a first-time client writes it, read as attributes
+    # that should be "text, a number or true/false": now told where the rows go.
+    ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a", "service_events": [
+        {"timestamp": "2025-01-01", "event_type": "Outage"}]}]}, 400,
+     "customers[0].service_events: a customer record holds only its customer_id, signup_date and attributes: send "
+     "service_events as one list at the top level of the body, beside customers, each row with its customer_id"),
+    ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer": {"customer_id": "a"},
+                                                              "transactions": [{"timestamp": "2025-01-01", "amount": 3}]}]}, 400,
+     "customers[0].customer: a customer record is the customer's row itself"),
     ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a"}],
                         "transactions": [{"customer_id": "b", "timestamp": "2025-01-01", "amount": 3}]}, 400,
      "transactions[0]: customer_id 'b' is not among the posted customers"),

@@ -1186,6 +1186,15 @@ def _jsonable(value: Any) -> Any:
 
 _UNION_MEMBERS = {"str": "text", "float": "a number", "int": "a whole number", "bool": "true/false"}
 
+_NESTED_HINTS = {
+    **{table: ("a customer record holds only its customer_id, signup_date and attributes: send "
+               f"{table} as one list at the top level of the body, beside customers, each row with its customer_id "
+               "(see the example in the API docs at /)") for table in ("transactions", "service_events", "churn_events")},
+    "customer": ("a customer record is the customer's row itself: put customer_id, signup_date and the attributes "
+                 "in it, not under \"customer\" (see the example in the API docs at /)"),
+}
+"""Keys of a posted customer record that say the client nested what belongs elsewhere."""
+
 
 def iter_problems(exc: Iterable[Mapping[str, Any]], limit: int = 5) -> str:
     """Pydantic-style error dicts as one readable sentence: ``field[0].path: message; ...``.
@@ -1199,6 +1208,11 @@ def iter_problems(exc: Iterable[Mapping[str, Any]], limit: int = 5) -> str:
     'customer_ids[0]: Input should be a valid string (send ids as JSON strings, e.g. "123")'
     >>> iter_problems([{"loc": ("customers", 0, "region", t), "msg": "..."} for t in ("str", "float", "bool")])
     'customers[0].region: Input should be text, a number or true/false (or null)'
+
+    A history nested in its customer's record (the shape most clients try first) is told where it goes:
+
+    >>> iter_problems([{"loc": ("customers", 0, "transactions", t), "msg": "..."} for t in ("str", "float")])[:99]
+    'customers[0].transactions: a customer record holds only its customer_id, signup_date and attributes'
     """
     grouped: dict[str, list[str]] = {}
     messages: dict[str, str] = {}
@@ -1206,6 +1220,10 @@ def iter_problems(exc: Iterable[Mapping[str, Any]], limit: int = 5) -> str:
         loc = [p for p in error.get("loc", ()) if p != "body"]
         member = loc.pop() if len(loc) > 1 and loc[-1] in _UNION_MEMBERS else None
         location = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "body"
+        if len(loc) == 3 and loc[0] == "customers" and loc[2] in _NESTED_HINTS:
+            # Read as an attribute, a list of rows got "Input should be text, a number or true/false".
+            messages.setdefault(location, _NESTED_HINTS[loc[2]])
+            continue
         if member is not None:
             grouped.setdefault(location, []).append(_UNION_MEMBERS[member])
         else:
