@@ -611,6 +611,23 @@ def test_summary_notes_other_event_types_and_id_like_attributes(tmp_path: Path) 
         load_dataset(tmp_path / "d", config_from_dict({"input": {"event_types": {"chat": "chatter"}}}))
 
 
+def test_an_event_type_mapping_that_matches_no_event_is_named(tmp_path: Path) -> None:
+    # "Outages" = "ticket" against an export writing "Outage": the note only said 'outage' counted as
+    # 'other', and not that the mapping written for it matched nothing.
+    n = 300
+    customers = pd.DataFrame({"customer_id": [f"c{i}" for i in range(n)]})
+    tx = pd.DataFrame({"customer_id": customers["customer_id"], "timestamp": "2021-01-05", "amount": 1.0})
+    service = pd.DataFrame({"customer_id": ["c1", "c2", "c3"], "timestamp": "2021-01-02",
+                            "event_type": ["Outage", "Outage", "NPS survey"]})
+    data = write(tmp_path / "d", customers=customers, transactions=tx, service_events=service)
+    config = config_from_dict({"input": {"event_types": {"Outages": "ticket", "nps survey": "survey", "Billing dispute": "complaint"}}})
+    notes = load_dataset(data, config).summary["notes"]
+    assert ("[input.event_types] maps 'Outages' and 'Billing dispute', which no row of service_events has as its "
+            "event type (case and spaces ignored), so they count nothing: a typo? 'Outages' is close to 'Outage' "
+            "(2 rows).") in notes
+    assert not any("maps 'nps survey'" in note for note in notes)
+
+
 def test_repeated_rows_without_transaction_ids_are_kept_with_a_note(tmp_path: Path) -> None:
     # Without transaction_id a doubled export row cannot be told from a second purchase: kept, but said.
     tx = pd.concat([TRANSACTIONS.drop(columns="transaction_id"), TRANSACTIONS.drop(columns="transaction_id").iloc[[0, 0, 2]]])

@@ -14,6 +14,7 @@ the same way everywhere.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
@@ -232,7 +233,8 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
         quarantine=quarantine,
     )
     dataset.summary = _summary(con, dataset, stats, found)
-    dataset.summary["notes"] = _notes(con, tables, attributes, config, "transaction_id" in columns["transactions"], empty)
+    dataset.summary["notes"] = _notes(con, tables, attributes, config, "transaction_id" in columns["transactions"], empty,
+                                      columns["service_events"]["event_type"] if "service_events" in tables else None)
     dataset.summary["notes"] += skipped + repeated + left_out + _zoned(con, tables, columns, types) + loose
     # Train records them with the models: the API then tells a posted CRM record's date or empty
     # column from a typo (it called last_login_at "not an attribute the models know (a typo?)").
@@ -347,9 +349,10 @@ def _empty_tables(con: duckdb.DuckDBPyConnection, found: dict[str, str], headers
 
 
 def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], attributes: dict[str, str], config: Config,
-           transaction_ids: bool = True, empty: Mapping[str, str] = {}) -> list[str]:
+           transaction_ids: bool = True, empty: Mapping[str, str] = {}, event_type_column: str | None = None) -> list[str]:
     """Data that is used, but perhaps not as the user expects (and optional tables it lacks, or
-    that are ``empty``: table -> why)."""
+    that are ``empty``: table -> why). ``event_type_column``: the service events' raw event type
+    column, to name ``[input.event_types]`` keys that match no event."""
     known = KNOWN_EVENT_TYPES
 
     def table(name: str) -> str:
@@ -383,6 +386,8 @@ def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], attributes: 
                 f"{shown}. Types with features of their own: {', '.join(known)}; map yours where they mean the same, "
                 'e.g. [input.event_types] "support ticket" = "ticket".'
             )
+        if config.input.event_types and event_type_column is not None:
+            notes += _unmatched_event_types(con, config.input.event_types, event_type_column, table("service_events"))
     if not transaction_ids:
         # Without ids a repeated row cannot be told from a second purchase, so it is kept; an
         # export that doubled rows would double revenue, unnoticed.
@@ -684,6 +689,33 @@ _WRITTEN = "_as_written_"
 def _raw_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     """The columns of ``raw_<table>`` as the source has them (without the as-written copies)."""
     return [name for name, *_ in con.execute(f"DESCRIBE raw_{table}").fetchall() if not name.startswith(_WRITTEN)]
+
+
+def _unmatched_event_types(con: duckdb.DuckDBPyConnection, event_types: Mapping[str, str], column: str,
+                           table: str) -> list[str]:
+    """A note naming ``[input.event_types]`` keys that no service event has (a typo such as "Outages"
+    for "Outage" otherwise showed only as 'outage' counted as 'other'), with the closest type written."""
+    names = {name for name, *_ in con.execute("DESCRIBE raw_service_events").fetchall()}
+    raw = _q(_WRITTEN + column if _WRITTEN + column in names else column)
+    written = con.execute(f"SELECT TRIM(CAST({raw} AS VARCHAR)) AS t, count(*) FROM raw_service_events "
+                          "WHERE t IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()
+    seen = {value.lower() for value, _ in written}
+    unmatched = [key for key in event_types if key.strip().lower() not in seen]
+    if not unmatched:
+        return []
+    listed = " and ".join([", ".join(repr(k) for k in unmatched[:-1]), repr(unmatched[-1])] if len(unmatched) > 1
+                          else [repr(unmatched[0])])
+    counts = {}
+    for value, n in written:  # the most common spelling of each type, as the export writes it
+        counts.setdefault(value.lower(), (value, n))
+    hints = []
+    for key in unmatched:
+        close = difflib.get_close_matches(key.strip().lower(), list(counts), n=1, cutoff=0.75)
+        if close:
+            value, n = counts[close[0]]
+            hints.append(f" {key!r} is close to {value!r} ({n:,} rows).")
+    return [f"[input.event_types] maps {listed}, which no row of {table} has as its event type (case and spaces "
+            f"ignored), so {'they count' if len(unmatched) > 1 else 'it counts'} nothing: a typo?{''.join(hints)}"]
 
 
 def event_type_sql(mapping: dict[str, str], event_types: Mapping[str, str]) -> str | None:
