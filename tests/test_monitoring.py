@@ -405,6 +405,21 @@ def test_a_weekend_without_trades_is_not_drift() -> None:
     assert monitoring.drift(reference, lapsed, None, "2025-10-06").features.set_index("feature")["psi"]["days_since_last_purchase"] > 0.2
 
 
+def test_a_monthly_bill_a_few_days_later_is_not_drift() -> None:
+    # Everyone billed on the 1st-3rd: scored on the 5th, recency over the usual 30-day gap is 0.07-0.13;
+    # the reference cutoff on the 7th read 0.13-0.2. Quantile bins a few hundredths wide called that
+    # PSI 5 on an internet provider's export, at every scoring date: the billing calendar, not the customers.
+    rng = np.random.default_rng(3)
+    billed = rng.integers(1, 4, 5_000).astype(float)
+    reference = monitoring.reference_statistics(pd.DataFrame({"recency_vs_usual_gap": (7 - billed) / 30}),
+                                                ["recency_vs_usual_gap"], [], None, "2025-05-07")
+    later = pd.DataFrame({"recency_vs_usual_gap": (5 - billed) / 30})
+    assert monitoring.drift(reference, later, None, "2025-08-05").features.set_index("feature")["psi"]["recency_vs_usual_gap"] < 0.1
+    # Half of them overdue by half a gap (a bill missed) still shows.
+    overdue = pd.DataFrame({"recency_vs_usual_gap": np.where(np.arange(5_000) % 2 == 0, 1.5, (5 - billed) / 30)})
+    assert monitoring.drift(reference, overdue, None, "2025-08-05").features.set_index("feature")["psi"]["recency_vs_usual_gap"] > 0.2
+
+
 def test_repeated_amounts_on_an_edge_do_not_flip_bins_on_float_noise() -> None:
     # Subscription fees repeat exactly, so quantile edges land on values many rows share. The same
     # sums added up in another order differ in the last bit; the reference's own rows read as

@@ -18,7 +18,9 @@ Drift (at scoring time)
       *missing* bin, with ``e`` the reference shares and ``a`` the current ones, both floored at
       :data:`PSI_FLOOR`. Categorical features use one bin per category (new categories included);
       features counted in days use bins at least a week wide (:data:`DAY_BIN_WIDTH`), so a
-      Monday's weekend without trades does not read as drift.
+      Monday's weekend without trades does not read as drift, and recency over the usual gap
+      bins at least a quarter of a gap wide with edges at 1 and 2 gaps (:data:`RATIO_BIN_WIDTH`),
+      so a monthly bill a few days later does not either.
       Rule of thumb: below 0.1 stable, 0.1-0.2 moderate shift, above 0.2 (the default
       ``[monitoring] psi_threshold``) a shift worth acting on. Ages
       (:data:`churnml.features.AGE_FEATURES`: days since the first purchase, tenure) are compared
@@ -109,6 +111,25 @@ read that as drift (PSI 0.88 on a Monday against a Friday reference in the demo)
 give 0.01, and a real lapse (weeks without purchases) still moves customers across them."""
 
 
+RATIO_BIN_WIDTH = 0.25
+"""Features measured in usual gaps between purchases (:data:`GAP_RATIOS`) get bins at least a
+quarter of a gap wide, as day counts get a week, and always edges at 1 and 2 gaps
+(:data:`GAP_RATIO_EDGES`: overdue, and a whole gap overdue). Billed monthly on the 1st-3rd,
+recency over the usual gap is 0.07-0.13 scored on the 5th and 0.13-0.2 on the 7th; bins a few
+hundredths wide read that as PSI 5 at every scoring date of an internet provider's export. A
+bill missed (1.5 gaps) still crosses the fixed edges, even where the reference held no one
+overdue."""
+
+GAP_RATIOS = frozenset({"recency_vs_usual_gap"})
+GAP_RATIO_EDGES = (1.0, 2.0)
+
+
+def min_bin_width(name: str) -> float:
+    """The narrowest drift bin of a feature: :data:`DAY_BIN_WIDTH` for day counts,
+    :data:`RATIO_BIN_WIDTH` for ratios of the usual gap, else none (quantiles as they fall)."""
+    return DAY_BIN_WIDTH if in_days(name) else RATIO_BIN_WIDTH if name in GAP_RATIOS else 0.0
+
+
 def in_days(name: str) -> bool:
     """Whether a feature counts days (``days_since_…``, ``…_days``)."""
     return name.startswith("days_since_") or name.endswith("_days")
@@ -122,7 +143,7 @@ def _mean(finite: np.ndarray, sentinel: float | None) -> float | None:
 
 
 def numeric_statistics(values: pd.Series | np.ndarray, n_bins: int = N_BINS, min_width: float = 0.0,
-                       sentinel: float | None = None) -> dict[str, Any]:
+                       sentinel: float | None = None, fixed_edges: Sequence[float] = ()) -> dict[str, Any]:
     """Binned summary of one numeric column: edges at its quantiles, shares per bin, missing rate.
 
     Bins are ``(-inf, e1], (e1, e2], …, (ek, inf)``; repeated quantiles (a spike at 0, say) are
@@ -138,6 +159,8 @@ def numeric_statistics(values: pd.Series | np.ndarray, n_bins: int = N_BINS, min
         dropped, merging their bins.
     sentinel : float, optional
         A stand-in value left out of ``mean`` (it still has its bin).
+    fixed_edges : sequence of float
+        Edges kept whatever the data (bins may be empty): thresholds a shift across must show.
 
     Returns
     -------
@@ -176,6 +199,10 @@ def numeric_statistics(values: pd.Series | np.ndarray, n_bins: int = N_BINS, min
     above = np.searchsorted(values, edges, side="right")
     inside = above < len(values)
     edges = (edges[inside] + values[above[inside]]) / 2.0
+    if len(fixed_edges):
+        # Quantile edges within half a bin of a fixed one would leave a sliver: they go.
+        keep = [e for e in edges if all(abs(e - f) >= min_width / 2 for f in fixed_edges)]
+        edges = np.unique(np.asarray([*keep, *fixed_edges], dtype=float))
     counts = np.bincount(np.searchsorted(edges, finite, side="left"), minlength=len(edges) + 1)
     return {
         "kind": "numeric",
@@ -216,8 +243,8 @@ def feature_statistics(frame: pd.DataFrame, feature_names: Sequence[str], catego
     categorical = set(categorical)
     return {
         name: categorical_statistics(frame[name]) if name in categorical
-        else numeric_statistics(frame[name], min_width=DAY_BIN_WIDTH if in_days(name) else 0.0,
-                                sentinel=_sentinel(name))
+        else numeric_statistics(frame[name], min_width=min_bin_width(name), sentinel=_sentinel(name),
+                                fixed_edges=GAP_RATIO_EDGES if name in GAP_RATIOS else ())
         for name in feature_names
     }
 
