@@ -269,3 +269,30 @@ def test_a_model_fitted_again_without_refit_forgets_the_refit_start(data):
     model.set_params(refit_on_validation=False).fit(train[FEATURES], train.churned, val[FEATURES], val.churned)
     fresh = ChurnModel(n_estimators=20, n_jobs=1).fit(train[FEATURES], train.churned, val[FEATURES], val.churned)
     np.testing.assert_allclose(model.raw_score(test[FEATURES]), fresh.raw_score(test[FEATURES]))
+
+
+def test_auto_calibration_refuses_an_isotonic_step_function_too_coarse_to_rank() -> None:
+    # An ISP of 3,000 customers: isotonic won the log loss with 12 steps, 38 % of the customers on
+    # one probability, the medium risk tier empty and the retention list's top 5 tied. Here 600
+    # validation customers (62 churners) give isotonic 9 steps and the lower log loss.
+    from churnml.models import MIN_ISOTONIC_LEVELS, distinct_levels
+
+    def customers(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+        rng = np.random.default_rng(seed)
+        recency, tickets = rng.exponential(40, n), rng.poisson(0.5, n).astype(float)
+        rate = np.where(recency > 60, 0.25, 0.03) + 0.03 * tickets
+        X = pd.DataFrame({"days_since_last_purchase": recency, "complaints_90d": tickets, "tenure_days": rng.uniform(30, 2000, n)})
+        return X, (rng.random(n) < rate).astype(int)
+
+    (X, y), (X_val, y_val) = customers(1500, 1), customers(600, 101)
+    monotone = {"days_since_last_purchase": 1, "complaints_90d": 1}
+    model = ChurnModel(monotone=monotone, n_jobs=1).fit(X, y, X_val, y_val)
+    assert model.calibration_log_loss_["isotonic"] < model.calibration_log_loss_["platt"]
+    assert model.isotonic_levels_ < MIN_ISOTONIC_LEVELS
+    assert model.calibration_ == "platt"
+    assert f"only {model.isotonic_levels_} distinct churn probabilities" in model.calibration_note_
+    assert distinct_levels(model.predict_proba(X_val)) > 10 * MIN_ISOTONIC_LEVELS
+    # Asked for by name, isotonic is what the user gets, steps and all.
+    isotonic = ChurnModel(monotone=monotone, calibration="isotonic", n_jobs=1).fit(X, y, X_val, y_val)
+    assert isotonic.calibration_ == "isotonic" and distinct_levels(isotonic.predict_proba(X_val)) == model.isotonic_levels_
+    assert isotonic.calibration_note_ == "" and isotonic.isotonic_levels_ is None

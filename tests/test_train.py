@@ -788,3 +788,24 @@ def test_the_gate_shows_the_digits_that_separate_a_near_tie() -> None:
     promoted, reason = train_module._gate({"roc_auc": 0.8012, "normalized_gini": 0.93831},
                                           {"roc_auc": 0.8011, "normalized_gini": 0.93829}, None)
     assert promoted and "(roc_auc 0.8012 >= 0.8011, value_if_retained_normalized_gini 0.93831 >= 0.93829)" in reason
+
+
+def test_train_says_when_isotonic_calibration_was_too_coarse_to_keep(tmp_path, monkeypatch):
+    # 1,500 generated customers as of 2025-10-01: isotonic won the calibration's log loss and the
+    # champion then scored 710 customers with 11 distinct probabilities, 399 of them on 0.000559,
+    # and nothing said so. (An ISP of 3,000 customers: 12 values, the medium risk tier empty.)
+    from churnml.models import MIN_ISOTONIC_LEVELS
+
+    generate(tmp_path / "data", customers=1500, seed=1)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    result = CliRunner().invoke(get_app(), ["train", str(tmp_path / "data"), "--as-of", "2025-10-01", "--trials", "3"])
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert "Calibration: Platt scaling, not isotonic: isotonic calibration gave the" in output
+    assert f"(fewer than {MIN_ISOTONIC_LEVELS}), too coarse to rank them" in output
+    metadata = tracking.load_models("champion").metadata
+    assert metadata["calibration"] == "platt" and "distinct churn probabilities" in metadata["calibration_note"]
+    run = tracking._client().get_run(metadata.get("run_id") or tracking.load_models("champion").run_id).data
+    assert run.tags["churnml.calibration"] == "platt" and run.metrics["calibration_is_isotonic"] == 0.0
+    assert 1 <= run.metrics["calibration_isotonic_levels"] < MIN_ISOTONIC_LEVELS

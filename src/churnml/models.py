@@ -36,6 +36,16 @@ from churnml.errors import NotFittedError
 
 _EPS = 1e-6
 CALIBRATIONS = ("auto", "isotonic", "platt", "none")
+MIN_ISOTONIC_LEVELS = 20
+"""Fewest distinct probabilities isotonic calibration must give the validation customers for
+``calibration="auto"`` to keep it; below, Platt scaling is used even where isotonic's
+cross-validated log loss was lower. Isotonic regression is a step function with about one step
+per few churners: on generated data of 1,500 customers (465-615 validation customers, 33-75
+churners) it had 6-12 steps, the largest holding 25-39 % of the customers, and won the log loss in
+7 of 18 fits by 0.0002-0.009; Platt gave 82-573 distinct values. On an ISP of 3,000 customers its
+12 steps put 38 % of the customers on one probability and none in the medium risk tier, and tied
+the retention list's top 5. Rankings, risk tiers and retention lists need more values than that
+(scikit-learn advises against isotonic calibration with far fewer than 1,000 samples)."""
 
 
 def _check_fitted(model: BaseEstimator) -> None:
@@ -193,7 +203,11 @@ class ChurnModel(_LightGBMBase):
     calibration : {"auto", "isotonic", "platt", "none"}
         "auto" picks isotonic or Platt scaling by 5-fold cross-validated log loss on the validation
         data, then fits the winner on all of it. Isotonic is increasing, so the calibrated
-        probability keeps the booster's order and its monotone constraints.
+        probability keeps the booster's order and its monotone constraints. Isotonic is kept only
+        when it gives the validation customers at least :data:`MIN_ISOTONIC_LEVELS` distinct
+        probabilities; a coarser step function ties too many customers to rank them, so Platt
+        scaling is used instead (:attr:`calibration_note_` says so, :attr:`isotonic_levels_`
+        holds the count).
     refit_on_validation : bool
         Retrain the booster on train + validation after early stopping (see module docs).
     random_state : int
@@ -275,6 +289,8 @@ class ChurnModel(_LightGBMBase):
         self.best_iteration_ = self.booster_.best_iteration or self.booster_.current_iteration()
         validation_score = self.booster_.predict(X_val, raw_score=True, num_iteration=self.best_iteration_)
         self.validation_auc_ = float(self.booster_.best_score.get("validation", {}).get("auc", np.nan))
+        self.isotonic_levels_: int | None = None  # distinct isotonic probabilities on validation, when auto tried it
+        self.calibration_note_ = ""  # why the log loss's choice was overruled, if it was
         self.calibration_, self.calibrator_, self.calibration_log_loss_ = self._fit_calibrator(validation_score, y_val)
         self.level_shift_ = 0.0  # see recalibrate
         self.init_score_ = 0.0  # the refit's start, below; none for a booster boosted from the average
@@ -304,6 +320,17 @@ class ChurnModel(_LightGBMBase):
                     out_of_fold[held_idx] = _apply_calibrator(method, calibrator, score[held_idx])
                 losses[method] = float(log_loss(y, np.clip(out_of_fold, _EPS, 1 - _EPS), labels=[0, 1]))
             chosen = min(candidates, key=lambda m: (losses[m], m))
+            if chosen == "isotonic":
+                calibrator = _make_calibrator("isotonic").fit(score, y)
+                self.isotonic_levels_ = distinct_levels(np.clip(calibrator.predict(score), _EPS, 1 - _EPS))
+                if self.isotonic_levels_ >= MIN_ISOTONIC_LEVELS:
+                    return chosen, calibrator, losses
+                self.calibration_note_ = (
+                    f"Platt scaling, not isotonic: isotonic calibration gave the {len(y):,} validation customers only "
+                    f"{self.isotonic_levels_} distinct churn probabilities (fewer than {MIN_ISOTONIC_LEVELS}), too "
+                    f"coarse to rank them, though its cross-validated log loss was lower ({losses['isotonic']:.4f} "
+                    f"against {losses['platt']:.4f})")
+                chosen = "platt"
         else:
             chosen = candidates[0]
         calibrator = _make_calibrator(chosen).fit(score.reshape(-1, 1) if chosen == "platt" else score, y)
@@ -408,6 +435,11 @@ class SmoothedIsotonic:
 
     def predict(self, score: np.ndarray) -> np.ndarray:
         return self.isotonic_.predict(np.asarray(score, dtype=float))
+
+
+def distinct_levels(probability: np.ndarray) -> int:
+    """Distinct values of ``probability`` as :meth:`ChurnModel.predict_proba` rounds them."""
+    return int(len(np.unique(np.round(np.asarray(probability, dtype=float), 10))))
 
 
 def _expit(log_odds: np.ndarray) -> np.ndarray:

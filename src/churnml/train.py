@@ -101,6 +101,9 @@ class TrainingResult:
     """Customers at the test cutoff, which every test metric and the grade are measured on."""
     test_churners: int = 0
     """Of :attr:`test_customers`, those who churned."""
+    calibration_note: str = ""
+    """Why the churn model uses Platt scaling though isotonic calibration had the lower log loss
+    (:attr:`churnml.models.ChurnModel.calibration_note_`); empty when the log loss decided."""
     registered: bool = True
     """False when an earlier run had the same inputs (:func:`inputs_digest`): :attr:`churn_version`
     and :attr:`value_version` are then the versions that run registered."""
@@ -537,6 +540,8 @@ def train_on(
             "normalized_gini": metrics.normalized_gini(value["test"][retained_test], value_if_retained[retained_test]),
         }
         run.log_metrics({"value_if_retained_normalized_gini": gate_new["normalized_gini"], "calibration_is_isotonic": float(churn_model.calibration_ == "isotonic")})
+        if churn_model.isotonic_levels_ is not None:  # auto tried isotonic and it won the log loss
+            run.log_metrics({"calibration_isotonic_levels": float(churn_model.isotonic_levels_)})
         run.set_tags({"churnml.grade": grades["overall"], "churnml.churn_grade": grades["churn"], "churnml.value_grade": grades["value"],
                       "churnml.best_churn_baseline": best_churn_name, "churnml.best_value_baseline": best_value_name,
                       "churnml.calibration": churn_model.calibration_})
@@ -621,6 +626,8 @@ def train_on(
             "code": code_version(),
             "best_params": {k: r.best_params for k, r in results.items()},
             "calibration": churn_model.calibration_,
+            # Why Platt was used where isotonic won the log loss: too few distinct probabilities ("" otherwise).
+            "calibration_note": churn_model.calibration_note_,
             # The calibrator was fitted on the validation cutoff; only the level shift on the test
             # cutoff, after grading (``calibrated_on`` alone read as a calibrator fitted on test data).
             "calibrator_fitted_on": cutoff_text["validation"],
@@ -705,6 +712,7 @@ def train_on(
         active_days=active_days,
         test_customers=len(churned["test"]),
         test_churners=int(churned["test"].sum()),
+        calibration_note=churn_model.calibration_note_,
     )
 
 

@@ -142,6 +142,9 @@ def train_command(
     console.print(reports.interval_text(result.intervals, result.churn_metrics["model"]["roc_auc"],
                                         result.value_metrics["model"]["normalized_gini"], result.best_baselines))
     console.print(f"Run {result.run_id}: churnml-churn v{result.churn_version}, churnml-value v{result.value_version} — {result.promotion_reason}.")
+    if result.calibration_note:
+        console.print(f"Calibration: {result.calibration_note}.",
+                      markup=False, highlight=False)
     few = few_churners_note(result.test_churners, result.test_customers)
     if few:
         warn(f"the test cutoff ({test_cutoff}) has {few}. Read the grade with its 95 % interval; more customers, "
