@@ -602,3 +602,49 @@ def test_at_risk_reasons_skip_only_low_risk_customers(scores: pd.DataFrame, data
     assert (at_risk.loc[low, "reasons"] == "").all()
     pd.testing.assert_series_equal(at_risk.loc[~low, "reasons"], scores.loc[~low, "reasons"])
     pd.testing.assert_frame_equal(at_risk.drop(columns="reasons"), scores.drop(columns="reasons"))
+
+
+def test_score_warns_when_few_distinct_probabilities_tie_customers_and_a_risk_tier_is_empty(
+        dataset, sample_dir: Path, fit_small_models, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An ISP of 3,000 customers: isotonic calibration gave 1,343 scored customers 12 distinct
+    # probabilities, 38 % of them 0.0750, "Risk tiers: low 1,261, medium 0, high 82", and the
+    # retention list's top 5 tied. Nothing warned. Here a churn model calibrated by isotonic
+    # regression on 1,500 generated customers' validation cutoff, registered and scored as usual.
+    from sklearn.base import clone
+    from typer.testing import CliRunner
+
+    from churnml import tracking
+    from churnml.cli import get_app
+    from churnml.scoring import FEW_PROBABILITIES
+
+    training = build_training_set(dataset, TRAIN_AS_OF, Config())
+    churn, value, names, metadata = fit_small_models(training, (80, 60), 15, ("validation",))
+    train, validation = training.split("train"), training.split("validation")
+    coarse = clone(churn).set_params(calibration="isotonic").fit(train[names], train["churned"], validation[names], validation["churned"])
+    metadata["calibration"] = coarse.calibration_
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    with tracking.start_training_run("coarse calibration") as run:
+        versions = run.log_models(coarse, value, training.split("test")[names].head(5), metadata)
+    for name, version in zip(tracking.MODEL_NAMES, versions):
+        tracking.promote(name, version)
+    runner = CliRunner()
+    result = runner.invoke(get_app(), ["score", str(sample_dir), "--as-of", f"{SCORE_AS_OF:%Y-%m-%d}", "--out", "coarse.parquet"])
+    assert result.exit_code == 0, result.output
+    probability = pd.read_parquet(tmp_path / "coarse.parquet")["churn_probability"]
+    counts = probability.value_counts()
+    assert probability.nunique() < FEW_PROBABILITIES
+    said = " ".join(result.stderr.split())
+    assert (f"Warning: the churn probabilities take only {probability.nunique()} distinct value(s) across the "
+            f"{len(probability):,} customers scored; the largest group, {counts.iloc[0]:,} customers "
+            f"({counts.iloc[0] / len(probability):.0%}), all have {counts.index[0]:.4f}.") in said
+    assert "(its calibration is isotonic, a step function). Retrain with `churnml train`" in said
+    sidecar = json.loads((tmp_path / "coarse.parquet.json").read_text())
+    assert sidecar["churn_probability_levels"] == {"distinct": probability.nunique(), "largest_tie": int(counts.iloc[0]),
+                                                   "largest_tie_value": float(counts.index[0])}
+    # Fixed cut points above every probability: the medium and high tiers come out empty, and it says so.
+    (tmp_path / "high.toml").write_text(f"[segments]\nrisk_thresholds = [{probability.max() + 0.01:.4f}, {probability.max() + 0.02:.4f}]\n")
+    empty = runner.invoke(get_app(), ["score", str(sample_dir), "--as-of", f"{SCORE_AS_OF:%Y-%m-%d}", "--out", "high.parquet",
+                                      "-c", "high.toml"])
+    assert empty.exit_code == 0, empty.output
+    assert f"Warning: no customer fell in the medium or high risk tiers (medium from {probability.max() + 0.01:.3f}" in " ".join(empty.stderr.split())

@@ -89,6 +89,13 @@ RECENCY_FEATURE = "days_since_last_purchase"
 DEFAULT_CHUNK_SIZE = 100_000
 QUANTILES: tuple[float, ...] = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
 DISTRIBUTION_COLUMNS = ("churn_probability", "predicted_value", "value_at_risk", "current_value")
+FEW_PROBABILITIES = 20
+"""Fewer distinct churn probabilities than this across a scored population make :func:`score_warnings`
+warn: a step-function calibration that ties customers the risk tiers and retention lists then
+cannot tell apart (an ISP of 3,000 customers: 12 values, 38 % of the customers on 0.0750)."""
+SMALL_POPULATION = 100
+"""Below this many scored customers, few distinct probabilities and an empty risk tier are expected:
+:func:`score_warnings` says nothing about them."""
 
 Progress = Callable[[str, int, int], None]
 """``progress(stage, rows_done, rows_total)``; stages are ``"predict"`` and ``"explain"``."""
@@ -431,6 +438,7 @@ def score_metadata(
             "run_id": models.run_id,
             "trained_as_of": models.metadata.get("as_of"),
             "grade": models.metadata.get("grade"),
+            "calibration": models.metadata.get("calibration"),  # isotonic, platt or none (None: not recorded)
             "base_rate": models.metadata.get("base_rate"),
             "problem": models.metadata.get("problem"),  # what churn means, for reports and lists
             "code": models.metadata.get("code"),  # None for models trained before it was recorded
@@ -554,12 +562,59 @@ def write_scores(
                     for key in by_segment.index
                 },
                 "distributions": {c: _distribution(v) for c, v in values.items()},
+                "churn_probability_levels": probability_levels(values["churn_probability"]),
             })
             if monitor is not None:
                 meta["monitoring"] = dict(monitor(values))
         meta["scores_sha256"] = writer.sha256
         sidecar_tmp.write_text(io.json_text(meta), encoding="utf-8")
     return out, sidecar_path
+
+
+def probability_levels(probability: np.ndarray) -> dict[str, Any]:
+    """Distinct churn probabilities and the largest group of customers sharing one:
+    ``{"distinct": n, "largest_tie": customers, "largest_tie_value": p}`` (a sidecar's
+    ``churn_probability_levels``, read by :func:`score_warnings`)."""
+    probability = np.asarray(probability, dtype=float)
+    probability = probability[np.isfinite(probability)]
+    if len(probability) == 0:
+        return {"distinct": 0, "largest_tie": 0, "largest_tie_value": None}
+    levels, counts = np.unique(probability, return_counts=True)
+    top = int(counts.argmax())
+    return {"distinct": int(len(levels)), "largest_tie": int(counts[top]), "largest_tie_value": float(levels[top])}
+
+
+def score_warnings(sidecar: Mapping[str, Any]) -> list[str]:
+    """What a scores sidecar (:func:`write_scores`) shows that needs a second look before anyone is
+    contacted: churn probabilities with fewer than :data:`FEW_PROBABILITIES` distinct values, and
+    empty risk tiers (both only from :data:`SMALL_POPULATION` customers on)."""
+    rows = int(sidecar.get("rows") or 0)
+    if rows < SMALL_POPULATION:
+        return []
+    warnings = []
+    levels = sidecar.get("churn_probability_levels") or {}
+    distinct, tie, value = levels.get("distinct"), levels.get("largest_tie"), levels.get("largest_tie_value")
+    calibration = (sidecar.get("models") or {}).get("calibration")
+    if distinct is not None and 0 < distinct < FEW_PROBABILITIES:
+        warnings.append(
+            f"the churn probabilities take only {distinct} distinct value(s) across the {rows:,} customers scored; the "
+            f"largest group, {tie:,} customers ({tie / rows:.0%}), all have {value:.4f}. The model cannot tell these "
+            "customers apart: risk tiers and retention lists rank them in an arbitrary order"
+            + (f" (its calibration is {calibration}, a step function)" if calibration == "isotonic" else "")
+            + ". Retrain with `churnml train` (auto calibration then uses Platt scaling where isotonic gives fewer than "
+            "20 values), with more customers or history if you can, and rank by value at risk meanwhile.")
+    counts = (sidecar.get("counts") or {}).get("risk_tier") or {}
+    empty = [tier for tier, count in counts.items() if not count]
+    if empty:
+        cuts = sidecar.get("risk_tier_thresholds") or {}
+        bounds = (f" (medium from {cuts['medium_min']:.3f}, high from {cuts['high_min']:.3f})"
+                  if {"medium_min", "high_min"} <= set(cuts) else "")
+        warnings.append(
+            f"no customer fell in the {' or '.join(empty)} risk tier{'s' if len(empty) > 1 else ''}{bounds} of the {rows:,} "
+            "scored, so the segments built on the tiers leave those cells empty. Look at the churn probabilities' spread in "
+            "the sidecar's distributions; if they are few distinct values, retrain (above), else set the tiers with "
+            "[segments] risk_multiples or risk_thresholds in the config.")
+    return warnings
 
 
 def quantile_name(q: float) -> str:

@@ -22,7 +22,9 @@ WIDE_TERMINAL = 140
 
 
 def show_scores_summary(sidecar: Mapping[str, Any], config: Config) -> None:
-    """Print segment counts and totals from a scores sidecar (:func:`churnml.scoring.write_scores`)."""
+    """Print segment counts and totals from a scores sidecar (:func:`churnml.scoring.write_scores`),
+    and warn about what needs a second look (:func:`churnml.scoring.score_warnings`)."""
+    from churnml.scoring import score_warnings
     from churnml.segments import segment_names
 
     names = segment_names(config)
@@ -52,6 +54,8 @@ def show_scores_summary(sidecar: Mapping[str, Any], config: Config) -> None:
                     if base and not fixed else "")
         risk += f" (medium from {cuts['medium_min']:.3f}, high from {cuts['high_min']:.3f}{relative})"
     console.print(f"Risk tiers: {risk}. Lifecycle: {stages}.")
+    for text in score_warnings(sidecar):  # few distinct probabilities, empty risk tiers
+        warn(text)
     values = sidecar.get("value_tier_thresholds") or {}
     high, medium = values.get("high_min"), values.get("medium_min")
     if high is not None and medium is not None and 0 < medium and high < FLAT_VALUE_RATIO * medium:
@@ -220,7 +224,7 @@ def score_command(
     - OUT.json: model versions and their run, data fingerprint, the code that scored and that
       trained (churnml version, git commit), OUT's sha256 (readers refuse an OUT it does not
       match: another run's, written at the same time), row counts, tier and segment counts, score
-      quantiles, the config used, and `monitoring`: drift against the training data (PSI per
+      quantiles, distinct churn probabilities and the largest group sharing one, the config used, and `monitoring`: drift against the training data (PSI per
       feature and score, missing rates, new categories, share without history, model age);
     - SNAPSHOTS/features_YYYY-MM-DD.parquet (--snapshots; the as-of date): the features scored, for the HTTP service.
       With [scoring] keep_snapshots = N in --config, all but the newest N snapshots there are then
@@ -228,6 +232,8 @@ def score_command(
 
     The same data, models and config give the same file. A drift warning names the worst features;
     with --fail-on-drift the command exits with code 3 instead.
+    From 100 customers on, it warns when the churn probabilities take fewer than 20 distinct values
+    (customers the model cannot order: retrain) or a risk tier comes out empty.
 
     With --engine spark, Spark scores clean Parquet under DATA on its executors with the same code:
     OUT is a Parquet folder (written beside, then renamed into place) and OUT.json its sidecar
