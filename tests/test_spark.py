@@ -454,7 +454,7 @@ def test_score_with_spark_engine_equals_duckdb_score(spark_trained, data_dir: Pa
     # Spark writes a folder of parts: no one file for the sidecar to record the sha256 of.
     assert set(duck_meta) - {"monitoring", "scores_sha256"} <= set(spark_meta)
     assert spark_meta["engine"] == "spark" and spark_meta["scores_file"] == "spark_scores"
-    for key in ("as_of", "data_last_day", "models", "columns", "rows", "counts", "config"):
+    for key in ("as_of", "data_last_day", "models", "columns", "rows", "counts", "config", "churn_probability_levels"):
         assert spark_meta[key] == duck_meta[key], key
     assert spark_meta["data_last_day"] is not None
     # Exactly: a customer on a cut point took another tier when Spark cut on the model's value and

@@ -1108,7 +1108,8 @@ def score(
     dict
         ``sidecar`` plus the facts the DuckDB sidecar (:func:`churnml.scoring.write_scores`) holds:
         ``scores_file``, ``format``, ``rows``, ``columns``, ``counts``, ``value_tier_thresholds``,
-        ``totals``, ``segments``, ``distributions`` (mean and quantiles of each score column), and
+        ``totals``, ``segments``, ``distributions`` (mean and quantiles of each score column),
+        ``churn_probability_levels`` (distinct churn probabilities and the largest tie), and
         ``engine``, ``partition_by``. The quantiles come from ``percentile_approx`` (rank error at
         most 1e-5, an observed value rather than an interpolated one), so they may differ from the
         DuckDB sidecar's in the last digits. Drift monitoring is not part of the Spark sidecar.
@@ -1202,6 +1203,11 @@ def score(
         quantiles = overall[f"quantiles_{c}"] or [None] * len(QUANTILES)  # None: no finite value
         distributions[c] = {"mean": overall[f"mean_{c}"],
                             **{quantile_name(q): None if v is None else float(v) for q, v in zip(QUANTILES, quantiles)}}
+    # As scoring.probability_levels: distinct values, and the largest tie (the lowest value among equals).
+    ties = written.where(finite["churn_probability"].isNotNull()).groupBy("churn_probability").count()
+    top = ties.orderBy(F.desc("count"), F.asc("churn_probability")).first()
+    levels = {"distinct": int(ties.count()), "largest_tie": int(top["count"]) if top else 0,
+              "largest_tie_value": float(top["churn_probability"]) if top else None}
     result = {
         **dict(sidecar or {}),
         "engine": "spark",
@@ -1220,6 +1226,7 @@ def score(
             for key in SEGMENTS
         },
         "distributions": distributions,
+        "churn_probability_levels": levels,
     }
     if sidecar is not None:
         write_text_atomically(data.spark, json_text(result), sidecar_path)
