@@ -637,7 +637,7 @@ def test_score_warns_when_few_distinct_probabilities_tie_customers_and_a_risk_ti
     said = " ".join(result.stderr.split())
     assert (f"Warning: the churn probabilities take only {probability.nunique()} distinct value(s) across the "
             f"{len(probability):,} customers scored; the largest group, {counts.iloc[0]:,} customers "
-            f"({counts.iloc[0] / len(probability):.0%}), all have {counts.index[0]:.4f}.") in said
+            f"({counts.iloc[0] / len(probability):.0%}), all have {counts.index[0]:.4g}.") in said
     assert "(its calibration is isotonic, a step function). Retrain with `churnml train`" in said
     sidecar = json.loads((tmp_path / "coarse.parquet.json").read_text())
     assert sidecar["churn_probability_levels"] == {"distinct": probability.nunique(), "largest_tie": int(counts.iloc[0]),

@@ -598,7 +598,7 @@ def score_warnings(sidecar: Mapping[str, Any]) -> list[str]:
     if distinct is not None and 0 < distinct < FEW_PROBABILITIES:
         warnings.append(
             f"the churn probabilities take only {distinct} distinct value(s) across the {rows:,} customers scored; the "
-            f"largest group, {tie:,} customers ({tie / rows:.0%}), all have {value:.4f}. The model cannot tell these "
+            f"largest group, {tie:,} customers ({tie / rows:.0%}), all have {value:.4g}. The model cannot tell these "
             "customers apart: risk tiers and retention lists rank them in an arbitrary order"
             + (f" (its calibration is {calibration}, a step function)" if calibration == "isotonic" else "")
             + ". Retrain with `churnml train` (auto calibration then uses Platt scaling where isotonic gives fewer than "
