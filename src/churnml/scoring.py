@@ -46,6 +46,7 @@ from churnml.dataset import Dataset
 from churnml.errors import DataError
 from churnml.features import FeatureSpec
 from churnml.labels import build_scoring_frame
+from churnml.models import MIN_ISOTONIC_LEVELS
 from churnml.reasons import explain, explainable_specs, reason_text, typical_values
 from churnml.segments import (
     LIFECYCLE_STAGES,
@@ -602,7 +603,7 @@ def score_warnings(sidecar: Mapping[str, Any]) -> list[str]:
             "customers apart: risk tiers and retention lists rank them in an arbitrary order"
             + (f" (its calibration is {calibration}, a step function)" if calibration == "isotonic" else "")
             + ". Retrain with `churnml train` (auto calibration then uses Platt scaling where isotonic gives fewer than "
-            "20 values), with more customers or history if you can, and rank by value at risk meanwhile.")
+            f"{MIN_ISOTONIC_LEVELS} values), with more customers or history if you can, and rank by value at risk meanwhile.")
     counts = (sidecar.get("counts") or {}).get("risk_tier") or {}
     empty = [tier for tier, count in counts.items() if not count]
     if empty:
