@@ -97,6 +97,7 @@ def _write(tmp_path: Path, toml: str) -> Path:
         ("[scoring]\nkeep_snapshots = 0\n",
          "[scoring] keep_snapshots must be at least 1, got 0. The newest snapshot is the one `churnml serve` loads."),
         ('[scoring]\nkeep_snapshots = "7"\n', "[scoring] keep_snapshots must be a whole number, got '7' (text)."),
+        ('[training]\ncalibration = "sigmoid"\n', "[training] calibration must be one of auto, isotonic, platt, got 'sigmoid'."),
         ("[serving]\ngraceful_shutdown_seconds = -5\n", "[serving] graceful_shutdown_seconds must be zero or more, got -5."),
         ("[serving]\ngraceful_shutdown_seconds = 2.5\n",
          "[serving] graceful_shutdown_seconds must be a whole number (seconds), got 2.5 (decimal number)."),

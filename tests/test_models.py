@@ -292,7 +292,11 @@ def test_auto_calibration_refuses_an_isotonic_step_function_too_coarse_to_rank()
     assert model.calibration_ == "platt"
     assert f"only {model.isotonic_levels_} distinct churn probabilities" in model.calibration_note_
     assert distinct_levels(model.predict_proba(X_val)) > 10 * MIN_ISOTONIC_LEVELS
-    # Asked for by name, isotonic is what the user gets, steps and all.
+    # Asked for by name, isotonic is what the user gets, steps and all, and the note says so.
     isotonic = ChurnModel(monotone=monotone, calibration="isotonic", n_jobs=1).fit(X, y, X_val, y_val)
     assert isotonic.calibration_ == "isotonic" and distinct_levels(isotonic.predict_proba(X_val)) == model.isotonic_levels_
-    assert isotonic.calibration_note_ == "" and isotonic.isotonic_levels_ is None
+    assert isotonic.isotonic_levels_ == model.isotonic_levels_
+    assert isotonic.calibration_note_.startswith(f"isotonic, as set (calibration = \"isotonic\"), though it gave the 600 "
+                                                 f"validation customers only {model.isotonic_levels_} distinct")
+    platt = ChurnModel(monotone=monotone, calibration="platt", n_jobs=1).fit(X, y, X_val, y_val)
+    assert platt.calibration_ == "platt" and platt.calibration_note_ == "" and platt.isotonic_levels_ is None

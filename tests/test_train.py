@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import html
 import re
 from pathlib import Path
 
@@ -809,3 +810,16 @@ def test_train_says_when_isotonic_calibration_was_too_coarse_to_keep(tmp_path, m
     run = tracking._client().get_run(metadata.get("run_id") or tracking.load_models("champion").run_id).data
     assert run.tags["churnml.calibration"] == "platt" and run.metrics["calibration_is_isotonic"] == 0.0
     assert 1 <= run.metrics["calibration_isotonic_levels"] < MIN_ISOTONIC_LEVELS
+
+    # Asked for in the config, isotonic is kept, and the same note says what it costs.
+    (tmp_path / "isotonic.toml").write_text('[training]\ncalibration = "isotonic"\n')
+    result = CliRunner().invoke(get_app(), ["train", str(tmp_path / "data"), "--as-of", "2025-10-01", "--trials", "1",
+                                            "--config", str(tmp_path / "isotonic.toml")])
+    assert result.exit_code == 0, result.output
+    assert 'Calibration: isotonic, as set (calibration = "isotonic"), though it gave the' in " ".join(result.output.split())
+    run_id = re.search(r"Run (\w+): churnml-churn", result.output).group(1)
+    forced = tracking._client().get_run(run_id).data
+    assert forced.tags["churnml.calibration"] == "isotonic" and forced.metrics["calibration_is_isotonic"] == 1.0
+    assert forced.metrics["calibration_isotonic_levels"] < MIN_ISOTONIC_LEVELS
+    report = html.unescape(reports.run_report(tracking.load_run(run_id)))
+    assert 'calibration</th><td class="l">isotonic, as set (calibration = "isotonic"), though it gave the' in report

@@ -53,6 +53,11 @@ class ProblemConfig:
     """Multiplier applied to `amount` in the value label (1.0 = amounts already are revenue)."""
 
 
+TRAINING_CALIBRATIONS = ("auto", "isotonic", "platt")
+"""``[training] calibration`` values (:data:`churnml.models.CALIBRATIONS` less "none": training
+always calibrates)."""
+
+
 @dataclass(frozen=True)
 class TrainingConfig:
     trials: int = 30
@@ -65,6 +70,11 @@ class TrainingConfig:
     manager's code, a postcode) is left out of the models: it names groups of customers rather
     than describing them, and the trees fit its rare values to noise. Map it to fewer groups
     (a view over the customers table) to use it."""
+    calibration: str = "auto"
+    """How the churn model's scores become probabilities, fitted on the validation cutoff: "auto"
+    (isotonic regression or Platt scaling, whichever has the lower cross-validated log loss there;
+    isotonic only when it gives at least 20 distinct probabilities), "isotonic" or "platt"
+    (see :class:`churnml.models.ChurnModel`)."""
 
 
 @dataclass(frozen=True)
@@ -313,6 +323,7 @@ _LIMITS: dict[str, dict[str, _Rule]] = {
         "seed": (lambda v: 0 <= v < 2**32, f"between 0 and {2**32 - 1}"),  # Optuna's (NumPy's) seed range
         "min_customers": _ZERO_OR_MORE,
         "max_categorical_levels": _ZERO_OR_MORE,
+        "calibration": (lambda v: v in TRAINING_CALIBRATIONS, f"one of {', '.join(TRAINING_CALIBRATIONS)}"),
     },
     "targeting": {
         "contact_cost": _ZERO_OR_MORE,

@@ -207,7 +207,8 @@ class ChurnModel(_LightGBMBase):
         when it gives the validation customers at least :data:`MIN_ISOTONIC_LEVELS` distinct
         probabilities; a coarser step function ties too many customers to rank them, so Platt
         scaling is used instead (:attr:`calibration_note_` says so, :attr:`isotonic_levels_`
-        holds the count).
+        holds the count). "isotonic" asked for by name is kept whatever its steps (the note says
+        when they are few). ``churnml train`` reads it from ``[training] calibration``.
     refit_on_validation : bool
         Retrain the booster on train + validation after early stopping (see module docs).
     random_state : int
@@ -289,7 +290,7 @@ class ChurnModel(_LightGBMBase):
         self.best_iteration_ = self.booster_.best_iteration or self.booster_.current_iteration()
         validation_score = self.booster_.predict(X_val, raw_score=True, num_iteration=self.best_iteration_)
         self.validation_auc_ = float(self.booster_.best_score.get("validation", {}).get("auc", np.nan))
-        self.isotonic_levels_: int | None = None  # distinct isotonic probabilities on validation, when auto tried it
+        self.isotonic_levels_: int | None = None  # distinct isotonic probabilities on validation, when isotonic was fitted
         self.calibration_note_ = ""  # why the log loss's choice was overruled, if it was
         self.calibration_, self.calibrator_, self.calibration_log_loss_ = self._fit_calibrator(validation_score, y_val)
         self.level_shift_ = 0.0  # see recalibrate
@@ -334,6 +335,13 @@ class ChurnModel(_LightGBMBase):
         else:
             chosen = candidates[0]
         calibrator = _make_calibrator(chosen).fit(score.reshape(-1, 1) if chosen == "platt" else score, y)
+        if self.calibration == "isotonic":  # asked for by name: kept, but a coarse one is said
+            self.isotonic_levels_ = distinct_levels(np.clip(calibrator.predict(score), _EPS, 1 - _EPS))
+            if self.isotonic_levels_ < MIN_ISOTONIC_LEVELS:
+                self.calibration_note_ = (
+                    f"isotonic, as set (calibration = \"isotonic\"), though it gave the {len(y):,} validation customers "
+                    f"only {self.isotonic_levels_} distinct churn probabilities (fewer than {MIN_ISOTONIC_LEVELS}): "
+                    f"many customers tie in the risk tiers and the retention list; \"auto\" would use Platt scaling")
         return chosen, calibrator, losses
 
     def recalibrate(self, X: pd.DataFrame, y: np.ndarray | pd.Series) -> "ChurnModel":

@@ -261,6 +261,8 @@ def _code_text(meta: Mapping[str, Any], tags: Mapping[str, str]) -> str:
 def _calibration_text(meta: Mapping[str, Any], metrics: Mapping[str, float], tags: Mapping[str, str]) -> str:
     """The calibration method, and the level shift the registered model got after grading."""
     method = str(meta.get("calibration", tags.get("churnml.calibration", "?")))
+    if meta.get("calibration_note"):  # names the method, and why not the log loss's choice or that it is coarse
+        method = str(meta["calibration_note"])
     if "level_shift" not in meta:
         return method
     rate, before, after = (metrics.get(k) for k in ("churn_test_rate", "churn_test_mean_predicted_graded",

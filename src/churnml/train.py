@@ -102,8 +102,9 @@ class TrainingResult:
     test_churners: int = 0
     """Of :attr:`test_customers`, those who churned."""
     calibration_note: str = ""
-    """Why the churn model uses Platt scaling though isotonic calibration had the lower log loss
-    (:attr:`churnml.models.ChurnModel.calibration_note_`); empty when the log loss decided."""
+    """Why the churn model uses Platt scaling though isotonic calibration had the lower log loss, or
+    that the isotonic calibration ``[training] calibration`` asks for is coarse
+    (:attr:`churnml.models.ChurnModel.calibration_note_`); empty otherwise."""
     registered: bool = True
     """False when an earlier run had the same inputs (:func:`inputs_digest`): :attr:`churn_version`
     and :attr:`value_version` are then the versions that run registered."""
@@ -480,7 +481,8 @@ def train_on(
 
         # Final fit on train + validation -----------------------------------------------------
         churn_model = tuning.make_model(
-            "churn", results["churn"].best_params, monotone, seed, n_jobs, n_estimators=n_estimators, refit_on_validation=True
+            "churn", results["churn"].best_params, monotone, seed, n_jobs, n_estimators=n_estimators, refit_on_validation=True,
+            calibration=config.training.calibration,
         ).fit(X["train"], churned["train"], X["validation"], churned["validation"])
         value_model = tuning.make_model(
             "value", results["value"].best_params, None, seed, n_jobs, n_estimators=n_estimators, refit_on_validation=True
@@ -540,7 +542,7 @@ def train_on(
             "normalized_gini": metrics.normalized_gini(value["test"][retained_test], value_if_retained[retained_test]),
         }
         run.log_metrics({"value_if_retained_normalized_gini": gate_new["normalized_gini"], "calibration_is_isotonic": float(churn_model.calibration_ == "isotonic")})
-        if churn_model.isotonic_levels_ is not None:  # auto tried isotonic and it won the log loss
+        if churn_model.isotonic_levels_ is not None:  # isotonic was fitted (won auto's log loss, or asked for)
             run.log_metrics({"calibration_isotonic_levels": float(churn_model.isotonic_levels_)})
         run.set_tags({"churnml.grade": grades["overall"], "churnml.churn_grade": grades["churn"], "churnml.value_grade": grades["value"],
                       "churnml.best_churn_baseline": best_churn_name, "churnml.best_value_baseline": best_value_name,
