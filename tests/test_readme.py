@@ -1,4 +1,4 @@
-"""README.md stays navigable and names only commands and options that exist."""
+"""README.md stays navigable and names only commands and options that exist; --help names real settings."""
 
 from __future__ import annotations
 
@@ -37,4 +37,30 @@ def test_readme_commands_use_options_that_exist() -> None:
             continue  # prose ("churnml finds the runs"), not a command line
         wrong += [(name, flag) for flag in re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", rest)
                   if flag not in options[name] | {"--help"}]
+    assert not wrong
+
+
+def test_help_texts_name_the_setting_and_its_default() -> None:
+    """``[config: section.key, default]`` in an option's help: the setting exists and has that default
+    (``--reasons`` said "[config: all]" and ``--success-rate`` "[config: 0.3]", naming no setting)."""
+    from churnml.config import Config
+
+    command = typer.main.get_command(get_app())
+    wrong = []
+    for name, sub in command.commands.items():
+        for param in sub.params:
+            help_text = getattr(param, "help", None) or ""
+            if "[config:" not in help_text:
+                continue
+            m = re.search(r"\[config: ([a-z_]+)\.([a-z_]+)(?:, ([^,\]]+))?", help_text)
+            if m is None or not hasattr(getattr(Config(), m.group(1), None), m.group(2)):
+                wrong.append((name, param.opts[0], help_text[help_text.index("[config:"):]))
+                continue
+            default, written = getattr(getattr(Config(), m.group(1)), m.group(2)), m.group(3)
+            if written is not None:
+                expected = "none" if default is None else default
+                same = (str(expected) == written if isinstance(expected, str)
+                        else float(written) == float(expected))
+                if not same:
+                    wrong.append((name, param.opts[0], written, default))
     assert not wrong

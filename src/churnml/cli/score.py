@@ -197,7 +197,7 @@ def score_command(
     snapshot_dir: SnapshotsOpt = Path("snapshots"),
     reasons: Annotated[
         Optional[str],
-        typer.Option("--reasons", help="Who gets reasons: all, or at-risk (medium/high risk only; much faster on millions) [config: all]."),
+        typer.Option("--reasons", help="Who gets reasons: all, or at-risk (medium/high risk only; much faster on millions) [config: scoring.reasons_for, all]."),
     ] = None,
     fail_on_drift: Annotated[
         bool,
@@ -500,7 +500,7 @@ def retention_list_command(
     ] = None,
     success_rate: Annotated[
         Optional[float],
-        typer.Option("--success-rate", help="Share of contacted at-risk customers a contact keeps, in (0, 1] [config: 0.3]."),
+        typer.Option("--success-rate", help="Share of contacted at-risk customers a contact keeps, in (0, 1] [config: targeting.success_rate, 0.3]."),
     ] = None,
     segment: Annotated[
         Optional[list[str]],
