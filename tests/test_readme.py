@@ -64,3 +64,36 @@ def test_help_texts_name_the_setting_and_its_default() -> None:
                 if not same:
                     wrong.append((name, param.opts[0], written, default))
     assert not wrong
+
+
+def test_settings_table_defaults_are_the_config_defaults() -> None:
+    """Each "`key` [default]" of the README's settings table is that section's default in config.py."""
+    import dataclasses
+    import tomllib
+
+    from churnml.config import Config
+
+    config = Config()
+    checked, wrong = 0, []
+    for section, settings in re.findall(r"^\| `\[(\w+)\]`[^|]*\| (.+) \|$", README, flags=re.M):
+        values = getattr(config, section)
+        if not dataclasses.is_dataclass(values):
+            continue  # [tables], [columns.<table>]: names, no defaults
+        names = {f.name for f in dataclasses.fields(values)}
+        for key, written in re.findall(r"`(\w+)` \[(\[[^\]]*\]|[^\]:;\[]*)", settings):
+            if key not in names:
+                continue
+            text = written.strip().replace("2,000,000", "2000000")
+            if "," in text and not text.startswith("["):
+                text = f"[{text}]"  # a pair: [1.5, 3]
+            try:
+                value = tomllib.loads(f"v = {text}")["v"]
+            except tomllib.TOMLDecodeError:
+                continue  # words: "none", "UTF-8 only", "unset", "empty"
+            default = getattr(values, key)
+            same = (list(default) == value if isinstance(default, tuple)
+                    else default == value)
+            checked += 1
+            if not same:
+                wrong.append((section, key, written, default))
+    assert checked >= 28 and not wrong, (checked, wrong)
