@@ -1206,3 +1206,29 @@ def test_one_loose_id_reads_as_loose_ids_reads_a_column() -> None:
 
     ids = ["C0000001", " c0000001\t", "002475", "2475", "000", "", " ", "Straße", "STRASSE", "İd", "0x0"]
     assert [loose_id(i) for i in ids] == loose_ids(pd.Series(ids)).tolist()
+
+
+def test_accounting_negatives_in_parentheses_read_as_negative(tmp_path: Path) -> None:
+    # Billing and accounting exports (QuickBooks, Xero, Excel's accounting format) write a credit
+    # note as ($508.15): it was set aside as an unparseable amount, so refunds vanished and the
+    # value the models learn ran high.
+    folder = tmp_path / "billing"
+    folder.mkdir()
+    (folder / "customers.csv").write_text("customer_id\na\nb\n")
+    (folder / "transactions.csv").write_text(
+        'customer_id,timestamp,amount\na,2024-01-05,"$1,250.00"\na,2024-01-06,"($508.15)"\n'
+        'b,2024-01-07,"$(1,234.50)"\nb,2024-01-08,(12)\nb,2024-01-09,(7.5 USD)\n')
+    ds = load_dataset(folder)
+    assert all(not table["quarantined"] for table in ds.summary["tables"].values()), ds.summary["tables"]
+    tx = ds.con.execute("SELECT amount FROM transactions ORDER BY timestamp").df()
+    assert tx["amount"].tolist() == [1250.0, -508.15, -1234.5, -12.0, -7.5]
+    (folder / "transactions.csv").write_text(
+        'customer_id;timestamp;amount\na;2024-01-05;1.250,00 €\na;2024-01-06;(508,15 €)\n')
+    ds = load_dataset(folder, config_from_dict({"input": {"decimal_comma": True}}))
+    assert ds.con.execute("SELECT amount FROM transactions ORDER BY timestamp").df()["amount"].tolist() == [1250.0, -508.15]
+    # Unbalanced or doubled signs stay unreadable and are set aside.
+    (folder / "transactions.csv").write_text('customer_id,timestamp,amount\na,2024-01-05,10\na,2024-01-06,(508.15\n'
+                                             'a,2024-01-07,-(5)\na,2024-01-08,11\na,2024-01-09,12\n')
+    ds = load_dataset(folder)
+    assert ds.summary["tables"]["transactions"]["quarantined"] == {"unparseable amount": 2}
+

@@ -592,11 +592,15 @@ _GROUP_SPACES = "\u00a0\u202f"  # no-break and narrow no-break space (French, Sw
 
 def _number_pattern(group: str, decimal: str) -> str:
     """A number with thousands grouped by ``group`` characters (or not grouped) and ``decimal``
-    as the decimal mark; a currency sign or code before or after it, a minus before or after it."""
+    as the decimal mark; a currency sign or code before or after it, a minus before or after it,
+    or the whole in parentheses for a negative, as accounting exports write a credit note:
+    ($508.15), $(1,234.50), (12,50 €)."""
     # A grouped number never starts with a 0 group: with decimal_comma, "0.125" is no 125 (it stays
     # as written, and reads as the decimal-point 0.125).
     number = rf"(?:[1-9][0-9]{{0,2}}(?:[{group}{_GROUP_SPACES} '][0-9]{{3}})+|[0-9]+)(?:[{decimal}][0-9]+)?"
-    return rf"[-+]?{_CURRENCY}?\s*[-+]?{number}\s*{_CURRENCY}?-?"
+    signed = rf"[-+]?{_CURRENCY}?\s*[-+]?{number}\s*{_CURRENCY}?-?"
+    bracketed = rf"{_CURRENCY}?\s*\(\s*{_CURRENCY}?\s*{number}\s*{_CURRENCY}?\s*\)\s*{_CURRENCY}?"
+    return rf"(?:{signed}|{bracketed})"
 
 
 _GROUPED_DECIMAL = _number_pattern(".", ",")
@@ -611,11 +615,13 @@ _ZERO_DATE = r"0+[./-]0+[./-]0+(?:[ T].*)?"
 
 def _plain_number(value: str, decimal: str) -> str:
     """SQL: a value matching :data:`_GROUPED_DECIMAL` / :data:`_GROUPED_POINT` (``decimal`` ","
-    or ".") as a plain decimal-point number: only digits, the decimal mark and the sign kept."""
+    or ".") as a plain decimal-point number: only digits, the decimal mark and the sign kept (a
+    value in parentheses, which the patterns allow only without a sign, is negative)."""
     kept = f"regexp_replace({value}, '[^0-9{decimal}-]', '', 'g')"
     if decimal == ",":
         kept = f"replace({kept}, ',', '.')"
-    return f"(CASE WHEN {kept} LIKE '%-' THEN '-' || rtrim({kept}, '-') ELSE {kept} END)"
+    return (f"(CASE WHEN contains({value}, '(') THEN '-' || {kept} "
+            f"WHEN {kept} LIKE '%-' THEN '-' || rtrim({kept}, '-') ELSE {kept} END)")
 
 
 def _read_formats(con: duckdb.DuckDBPyConnection, table: str, mapping: dict[str, str], spec: TableSpec,
