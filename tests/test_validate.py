@@ -1232,3 +1232,21 @@ def test_accounting_negatives_in_parentheses_read_as_negative(tmp_path: Path) ->
     ds = load_dataset(folder)
     assert ds.summary["tables"]["transactions"]["quarantined"] == {"unparseable amount": 2}
 
+
+def test_grouped_and_currency_attributes_are_numeric_without_decimal_comma(tmp_path: Path) -> None:
+    # A billing export's customers: seats as 1,200 and MRR as $1,080.00. With decimal_comma such
+    # attributes read as numbers; with decimal points they stayed text, categories of one level
+    # per customer that training left out, though the README says grouped thousands and currency
+    # signs are read either way.
+    n = 80
+    customers = pd.DataFrame({"customer_id": [f"c{i}" for i in range(n)],
+                              "seats": [f"{(i + 1) * 100:,}" for i in range(n)],
+                              "mrr": [f"${(i + 1) * 1080.5:,.2f}" for i in range(n)],
+                              "plan": ["Growth"] * n})
+    transactions = pd.DataFrame({"customer_id": [f"c{i}" for i in range(n)], "timestamp": ["2024-01-05"] * n,
+                                 "amount": [10.0] * n})
+    ds = load_dataset(write(tmp_path / "d", customers=customers, transactions=transactions))
+    got = clean(ds, "customers").set_index("customer_id")
+    assert pd.api.types.is_numeric_dtype(got["seats"]) and pd.api.types.is_numeric_dtype(got["mrr"]), got.dtypes
+    assert got.loc["c11", "seats"] == 1200 and got.loc["c1", "mrr"] == 2161.0
+    assert got["plan"].tolist() == ["Growth"] * n

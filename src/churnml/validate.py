@@ -665,6 +665,13 @@ def _read_formats(con: duckdb.DuckDBPyConnection, table: str, mapping: dict[str,
             if fmt.decimal_comma:
                 replaced[raw] = (f"CASE WHEN regexp_full_match({value}, {_lit(_GROUPED_DECIMAL)}) "
                                  f"THEN {_plain_number(value, ',')} ELSE {_q(raw)} END")
+            elif table == "customers":
+                # Attributes with a decimal point ("$1,080.00", seats "1,200"): the contract's number
+                # columns are read so in _check_columns_readable, which does not see attributes.
+                # (CASE: only values that do not cast reach the regex.)
+                replaced[raw] = (f"CASE WHEN TRY_CAST({_q(raw)} AS DOUBLE) IS NOT NULL THEN {_q(raw)} "
+                                 f"WHEN regexp_full_match({value}, {_lit(_GROUPED_POINT)}) "
+                                 f"THEN {_plain_number(value, '.')} ELSE {_q(raw)} END")
     if table == "service_events":
         renamed = event_type_sql(mapping, fmt.event_types)
         if renamed is not None:
