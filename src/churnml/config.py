@@ -192,7 +192,8 @@ class InputConfig:
     """Numbers use a comma for decimals and may group thousands with ".", a space or "'":
     "1.234,56" is 1234.56 (and "1.234" is 1234). Applies to amounts, quantities, satisfaction
     scores and numeric customer attributes. Either way, a currency sign or code before or after
-    the number ("12,50 €", "$6,069.00") and a trailing minus ("184,33-") are read."""
+    the number ("12,50 €", "$6,069.00"), a trailing minus ("184,33-") and an accounting negative
+    in parentheses ("($508.15)") are read, in numeric customer attributes too."""
     data_end: str = ""
     """The last day of your data, YYYY-MM-DD; rows after it are set aside. Empty = inferred: the
     last day with ordinary transaction volume (a few stray later rows do not count), which a

@@ -628,7 +628,8 @@ def _read_formats(con: duckdb.DuckDBPyConnection, table: str, mapping: dict[str,
                   types: dict[str, str], config: Config) -> None:
     """Rewrite ``raw_<table>`` so that text dates in ``[input] date_format`` read as ISO, numbers
     as plain decimal-point ones (``decimal_comma``, grouped thousands, currency signs, a trailing
-    minus), and a zero date in an optional date column (00.00.0000) as missing; everything else,
+    minus, parentheses; without ``decimal_comma`` only in ``customers`` attributes, as
+    :func:`_check_columns_readable` reads the contract's number columns), and a zero date in an optional date column (00.00.0000) as missing; everything else,
     and any value the formats do not fit, stays as written (and is set aside with its reason).
 
     Only text columns are touched: the date and number columns of the contract, and for
