@@ -103,6 +103,8 @@ def test_real_requests(server, served_store) -> None:
     assert known not in text  # payloads are not logged
     assert "method=POST,path=/score," in text and "status=200" in text  # [serving] access_log defaults on
     assert "churnml API ready: " in text and "models 1/1 (champion)" in text  # which models this server answers with
+    # The first line says the server is not answering yet, and what says it is.
+    assert "Starting: serving features_" in text and "once the log says 'churnml API ready'" in text
     assert "churnml API: the models were trained on data up to 2025-09-01" in text  # too old: said at start-up too
 
 

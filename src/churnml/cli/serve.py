@@ -150,7 +150,10 @@ def serve_command(
     if config is not None:
         env[api.ENV_CONFIG] = str(Path(config).resolve())
     env["MLFLOW_TRACKING_URI"] = tracking.tracking_uri()  # the server runs in serving/, not here
-    console.print(f"Serving {snapshot.name} with models '{alias}' on http://{host}:{port} (docs at /).")
+    # Loading the models and the snapshot in the worker takes a while (20-30 s on 2 busy cores): a
+    # request sent on reading "Serving" alone was refused, with nothing to say why.
+    console.print(f"Starting: serving {snapshot.name} with models '{alias}' on http://{host}:{port} (docs at /) "
+                  "once the log says 'churnml API ready' (GET /readyz is 200 from then on).")
     serving = serving_dir()
     # `bentoml serve` in this interpreter (the bentoml churnml was installed with), through run_server.
     command_line = [sys.executable, "-m", "churnml.cli.serve", "service:ChurnService", "--host", host, "--port", str(port)]
