@@ -150,7 +150,7 @@ def serve_command(
     if config is not None:
         env[api.ENV_CONFIG] = str(Path(config).resolve())
     env["MLFLOW_TRACKING_URI"] = tracking.tracking_uri()  # the server runs in serving/, not here
-    # Loading the models and the snapshot in the worker takes a while (20-30 s on 2 busy cores): a
+    # Loading the models and the snapshot in the worker takes a while (20-50 s on 2 busy cores): a
     # request sent on reading "Serving" alone was refused, with nothing to say why.
     console.print(f"Starting: serving {snapshot.name} with models '{alias}' on http://{host}:{port} (docs at /) "
                   "once the log says 'churnml API ready' (GET /readyz is 200 from then on).")
