@@ -670,7 +670,7 @@ def test_serve_checks_the_snapshot_the_models_and_the_port_before_starting(serve
             "2020-01-01") in " ".join(result.stderr.split())
     result = runner.invoke(get_app(), ["serve", "--snapshots", str(served_store.snapshots), "--host", "999.1.1.1"])
     assert result.exit_code == 2 and "--host '999.1.1.1' is not an address" in result.stderr
-    assert "Serving" not in result.output
+    assert "Starting: serving" not in result.output
 
 
 def test_service_refuses_to_start_without_snapshot(asgi_app, served_store, tmp_path) -> None:
