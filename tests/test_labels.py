@@ -12,6 +12,7 @@ from churnml.labels import (
     build_labels,
     build_scoring_frame,
     build_training_set,
+    outside_population,
     population,
     same_season_cutoff,
     training_cutoffs,
@@ -107,6 +108,37 @@ def test_labels_have_the_feature_rows() -> None:
     features = build_features(dataset(), cutoffs, Config())
     labels = build_labels(dataset(), cutoffs, Config())
     pd.testing.assert_frame_equal(features[["customer_id", "cutoff"]], labels[["customer_id", "cutoff"]])
+
+
+def outside(ds: Dataset, config: Config = Config(), cutoff: pd.Timestamp = CUTOFF) -> list[tuple]:
+    """(customer_id, reason, date) of :func:`outside_population`, checked to be every customer the
+    population leaves out, once."""
+    frame = outside_population(ds, cutoff, config)
+    members = set(population(ds, [cutoff], config)["customer_id"])
+    customers = ds.con.execute("SELECT customer_id FROM customers").df()["customer_id"]
+    assert sorted(frame["customer_id"]) == sorted(set(customers) - members) and not members & set(frame["customer_id"])
+    assert str(frame["reason"].dtype) == "category" and frame["date"].dtype.kind == "M"
+    return [(c, r, None if pd.isna(d) else d) for c, r, d in frame[["customer_id", "reason", "date"]].itertuples(index=False)]
+
+
+def test_outside_population_names_the_rule_that_left_each_customer_out() -> None:
+    # The HTTP API's not_found said only "signed up since, account closed, inactive, or an id the data
+    # does not have": a CRM could not tell which.
+    assert outside(dataset()) == [("c", "inactive", T("2022-11-27")), ("d", "signed_up", T("2024-01-15")),
+                                  ("e", "no_history", None)]
+    # Inactive without any transaction before the cutoff: no date; a wider active_days lets c in.
+    silent = dataset(customers=pd.DataFrame({"customer_id": ["a", "s"], "signup_date": [T("2020-01-01")] * 2}))
+    assert outside(silent) == [("s", "inactive", None)]
+    assert outside(dataset(), Config().replace(problem={"active_days": 500})) == [
+        ("d", "signed_up", T("2024-01-15")), ("e", "no_history", None)]
+    # With churn_events: the first closure's date, activity does not count (c closes exactly at the cutoff: in).
+    closures = dataset(churn(("b", "2023-12-31"), ("b", "2023-12-31 10:00"), ("c", "2024-01-01"), ("a", "2024-06-01")))
+    assert outside(closures) == [("b", "closed", T("2023-12-31")), ("d", "signed_up", T("2024-01-15")),
+                                 ("e", "no_history", None)]
+    # Without a signup_date column, a customer exists from their first transaction.
+    no_signup = dataset(customers=pd.DataFrame({"customer_id": ["a", "b", "c", "d", "e"]}))
+    assert outside(no_signup) == [("c", "inactive", T("2022-11-27")), ("d", "no_history", None),
+                                  ("e", "no_history", None)]
 
 
 # -- contractual -------------------------------------------------------------------------------

@@ -633,11 +633,22 @@ def population_body(
         SQL selecting ``columns`` (by default ``customer_id, cutoff``) for each (customer, cutoff)
         in the population; expects a ``cutoffs`` relation (:func:`cutoffs_sql`).
     """
-    has_signup = "signup_date" in layout["customers"]
+    sources, conditions = population_rule(layout, activity, alias)
+    return f"SELECT {columns} FROM {' '.join([*sources, *joins])} WHERE {' AND '.join(conditions.values())}"
+
+
+def population_rule(layout: Mapping[str, frozenset[str]], activity: str,
+                    alias: str = "act") -> tuple[list[str], dict[str, str]]:
+    """The population rule of :func:`population_body` as its parts: the FROM clauses (``customers
+    AS cu``, ``cutoffs AS k``, ``activity`` as ``alias`` and, with ``churn_events``, ``ce`` with
+    each customer's ``first_churn_ts``) and the conditions, by what each says: ``existed``, then
+    ``open`` (with ``churn_events``) or ``active`` (without). A customer is in the population
+    when every condition holds; a NULL counts as false. :func:`churnml.labels.outside_population`
+    reads the same parts to say which condition left a customer out."""
     exists = f"{alias}.first_txn_ts IS NOT NULL"
-    if has_signup:
+    if "signup_date" in layout["customers"]:
         exists = f"(cu.signup_date < k.cutoff OR (cu.signup_date IS NULL AND {exists}))"
-    conditions = [exists]
+    conditions = {"existed": exists}
     sources = [
         "customers AS cu",
         "CROSS JOIN cutoffs AS k",
@@ -648,10 +659,10 @@ def population_body(
             "LEFT JOIN (SELECT customer_id, MIN(timestamp) AS first_churn_ts FROM churn_events GROUP BY customer_id) AS ce "
             "ON ce.customer_id = cu.customer_id"
         )
-        conditions.append("(ce.first_churn_ts IS NULL OR ce.first_churn_ts >= k.cutoff)")
+        conditions["open"] = "(ce.first_churn_ts IS NULL OR ce.first_churn_ts >= k.cutoff)"
     else:
-        conditions.append(f"{alias}.last_txn_ts >= k.start_active")
-    return f"SELECT {columns} FROM {' '.join([*sources, *joins])} WHERE {' AND '.join(conditions)}"
+        conditions["active"] = f"{alias}.last_txn_ts >= k.start_active"
+    return sources, conditions
 
 
 def activity_body() -> str:
@@ -1087,6 +1098,7 @@ __all__ = [
     "categorical_sources",
     "typed_feature_frame",
     "population_body",
+    "population_rule",
     "activity_body",
     "cutoffs_sql",
     "normalize_cutoffs",

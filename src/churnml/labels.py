@@ -5,6 +5,8 @@ only at ``timestamp < cutoff``. An event exactly at the cutoff is therefore labe
 
 * **Population** at a cutoff: see :func:`churnml.features.population_body` (the rule is written
   once there because the feature query needs it too).
+* **Outside the population**: the customers of the customers table the rule leaves out, each
+  with the reason and its date (:func:`outside_population`), for the HTTP API's ``not_found``.
 * **Churn**: with ``churn_events`` (contractual), a churn event inside the horizon; without it
   (non-contractual), no transaction inside the horizon.
 * **Value**: ``sum(amount) * problem.margin`` inside the horizon (refunds included).
@@ -33,6 +35,7 @@ from churnml.features import (
     normalize_cutoffs,
     on_survey_scale,
     population_body,
+    population_rule,
     table_columns,
 )
 
@@ -109,6 +112,63 @@ def population(dataset: Dataset, cutoffs: Sequence[pd.Timestamp], config: Config
     """
     frame = dataset.con.execute(population_sql(dataset, cutoffs, config)).df()
     return _key_types(frame)
+
+
+OUTSIDE_REASONS = {
+    "signed_up": "the sign-up date (on or after the as-of date)",
+    "no_history": "none: no sign-up date and no transaction before the as-of date",
+    "closed": "the first churn event (before the as-of date)",
+    "inactive": "the last transaction before the as-of date (none when there is none)",
+}
+"""Why :func:`outside_population` leaves a customer out (its ``reason``) -> what its ``date`` is.
+The first that applies, in this order."""
+
+
+def outside_population_sql(layout: Mapping[str, frozenset[str]], as_of: pd.Timestamp, config: Config) -> str:
+    """Query of ``customer_id, reason, date`` for the customers outside the population at ``as_of``
+    (:func:`outside_population`), from the rule the population query uses
+    (:func:`churnml.features.population_rule`)."""
+    sources, conditions = population_rule(layout, activity="act")
+    holds = {name: f"COALESCE({condition}, FALSE)" for name, condition in conditions.items()}  # NULL: left out
+    has_signup = "signup_date" in layout["customers"]
+    existed = (f"WHEN NOT {holds['existed']} THEN "
+               + ("CASE WHEN cu.signup_date IS NOT NULL THEN 'signed_up' ELSE 'no_history' END" if has_signup else "'no_history'"))
+    if "open" in holds:
+        last = f"WHEN NOT {holds['open']} THEN 'closed'"
+        dated = "ce.first_churn_ts"
+    else:
+        last = f"WHEN NOT {holds['active']} THEN 'inactive'"
+        dated = "act.last_txn_ts"
+    signup = "WHEN 'signed_up' THEN CAST(cu.signup_date AS TIMESTAMP) " if has_signup else ""
+    reason = f"CASE {existed} {last} END"
+    return (
+        f"WITH cutoffs AS ({cutoffs_sql([as_of], config)}),\n"
+        f"act AS ({activity_body()})\n"
+        f"SELECT CAST(cu.customer_id AS VARCHAR) AS customer_id, {reason} AS reason, "
+        f"CASE {reason} {signup}WHEN 'no_history' THEN NULL ELSE CAST({dated} AS TIMESTAMP) END AS date\n"
+        f"FROM {' '.join(sources)}\nWHERE NOT ({' AND '.join(holds.values())})\nORDER BY customer_id"
+    )
+
+
+def outside_population(dataset: Dataset, as_of: pd.Timestamp, config: Config) -> pd.DataFrame:
+    """The customers of the customers table outside the population at ``as_of``, and why.
+
+    The HTTP API names the reason in the ``not_found`` detail of such a customer (``churnml score``
+    writes this beside its feature snapshot: :func:`churnml.io.write_outside`), where it could only
+    list the possible ones.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id`` (str), ``reason`` (a key of :data:`OUTSIDE_REASONS`, category) and
+        ``date`` (datetime64, NaT for none), ordered by customer; together with
+        :func:`population` at ``as_of``, every customer once.
+    """
+    frame = dataset.con.execute(outside_population_sql(table_columns(dataset), pd.Timestamp(as_of), config)).df()
+    frame["customer_id"] = frame["customer_id"].astype(str)
+    frame["reason"] = pd.Categorical(frame["reason"], categories=list(OUTSIDE_REASONS))
+    frame["date"] = pd.to_datetime(frame["date"])
+    return frame
 
 
 def problem_definition(config: Config, tables: Iterable[str]) -> dict[str, Any]:
