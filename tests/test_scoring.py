@@ -278,7 +278,12 @@ def test_old_snapshots_are_pruned_on_demand_and_the_newest_always_stays(features
 
     folder = tmp_path / "snapshots"
     days = ["2025-09-01", "2025-10-01", "2025-11-01", "2025-12-01"]
-    written = [io.write_snapshot(features.head(50), pd.Timestamp(day), folder) for day in days]
+    # Each with the customers left out of its population, which go with it.
+    outside = pd.DataFrame({"customer_id": ["x1", "x2"], "reason": pd.Categorical(["closed", "no_history"]),
+                            "date": pd.to_datetime(["2025-01-02", None])})
+    written = [io.write_snapshot(features.head(50), pd.Timestamp(day), folder, outside) for day in days]
+    besides = [io.outside_path(path) for path in written]
+    assert [p.name for p in besides] == [f"outside_{day}.parquet" for day in days] and all(p.is_file() for p in besides)
     (folder / "notes.txt").write_text("not a snapshot")
     assert io.stale_snapshots(folder) == []  # nothing asked: nothing goes
 
@@ -299,17 +304,23 @@ def test_old_snapshots_are_pruned_on_demand_and_the_newest_always_stays(features
     result, _ = prune("--keep", "2", "--dry-run")
     assert result.exit_code == 0, result.stderr
     assert f"would remove {written[0]}  ({size / 1e3:.1f} kB)" in result.output and f"would remove {written[1]}" in result.output
-    assert (f"Dry run: would remove 2 snapshot(s), {(size + written[1].stat().st_size) / 1e3:.1f} kB, and keep 2, the newest "
+    assert f"would remove {besides[0]}  ({besides[0].stat().st_size / 1e3:.1f} kB)" in result.output
+    total = sum(p.stat().st_size for p in written[:2] + besides[:2])
+    assert (f"Dry run: would remove 2 snapshot(s), {total / 1e3:.1f} kB, and keep 2, the newest "
             "features_2025-12-01.parquet (what `churnml serve` loads). Nothing was removed.") in " ".join(result.output.split())
-    assert all(path.exists() for path in written)
+    assert all(path.exists() for path in written + besides)
     # Both given: a snapshot goes only when both say so (2025-10-01 is beyond the newest 2 but within 70 days).
     result, _ = prune("--keep", "2", "--older-than", "70")
     assert result.exit_code == 0 and [p.name for p in io.snapshots(folder)] == [p.name for p in written[1:]]
+    assert [p.exists() for p in besides] == [False, True, True, True]
     assert f"Removed 1 snapshot(s) from {folder}" in result.output
     # Even asked to remove everything, the newest (what `churnml serve` loads) stays, and other files too.
     result, _ = prune("--older-than", "0")
     assert result.exit_code == 0 and io.snapshots(folder) == [written[-1]] == [io.latest_snapshot(folder)]
-    assert (folder / "notes.txt").exists()
+    assert (folder / "notes.txt").exists() and [p.exists() for p in besides] == [False, False, False, True]
+    # Written again for the same date without one, the snapshot loses the earlier write's: it is not its.
+    io.write_snapshot(features.head(50), pd.Timestamp(days[-1]), folder)
+    assert not besides[-1].exists() and written[-1].exists()
 
 
 def test_score_keeps_the_newest_snapshots_the_config_asks_for(served_store, tmp_path: Path, monkeypatch) -> None:
@@ -329,13 +340,16 @@ def test_score_keeps_the_newest_snapshots_the_config_asks_for(served_store, tmp_
     served = io.latest_snapshot(served_store.snapshots)
     for day in ("2025-10-01", "2025-11-01"):
         shutil.copy(served, folder / f"features_{day}.parquet")
+        shutil.copy(io.outside_path(served), folder / f"outside_{day}.parquet")
     (tmp_path / "keep.toml").write_text("[scoring]\nkeep_snapshots = 2\n")
     result = CliRunner().invoke(get_app(), ["score", str(served_store.data), "--as-of", "2025-12-01", "--out", "s.parquet",
                                             "--snapshots", str(folder), "--config", "keep.toml"])
     assert result.exit_code == 0, result.stderr
     assert [p.name for p in io.snapshots(folder)] == ["features_2025-11-01.parquet", "features_2025-12-01.parquet"]
+    assert sorted(p.name for p in folder.glob("outside_*")) == ["outside_2025-11-01.parquet", "outside_2025-12-01.parquet"]
+    freed = served.stat().st_size + io.outside_path(served).stat().st_size
     assert (f"Removed 1 older snapshot(s) from {folder} ([scoring] keep_snapshots = 2), "
-            f"{served.stat().st_size / 1e3:.1f} kB: features_2025-10-01.parquet.") in " ".join(result.output.split())
+            f"{freed / 1e3:.1f} kB: features_2025-10-01.parquet.") in " ".join(result.output.split())
     path, _ = api.check_startup("champion", folder)  # what `churnml serve` checks before it starts
     assert path == folder / "features_2025-12-01.parquet"
 

@@ -935,14 +935,39 @@ SNAPSHOT_DIR = Path("snapshots")
 """Default folder for feature snapshots, which the HTTP service loads at start-up."""
 
 
-def write_snapshot(features: pd.DataFrame, as_of: pd.Timestamp, folder: str | Path | None = None) -> Path:
-    """Write the feature table of the population at ``as_of`` as ``features_<YYYY-MM-DD>.parquet``.
+def write_snapshot(features: pd.DataFrame, as_of: pd.Timestamp, folder: str | Path | None = None,
+                   outside: pd.DataFrame | None = None) -> Path:
+    """Write the feature table of the population at ``as_of`` as ``features_<YYYY-MM-DD>.parquet``
+    and, beside it, ``outside`` as ``outside_<YYYY-MM-DD>.parquet`` (:func:`outside_path`).
 
     `churnml score` and `churnml serve --data` call this, so the service can answer for the
-    latest population without recomputing features.
+    latest population without recomputing features. ``outside`` holds the customers of the
+    customers table left out of that population, with the reason and its date
+    (:func:`churnml.labels.outside_population`), so that the service can say why an id has no
+    score. Each file is written atomically; the outside file of an earlier write for the same
+    date is removed first and the new one written after the snapshot, so a failure on the way
+    leaves a snapshot without one (served with the generic detail), never with another write's.
     """
     folder = Path(folder) if folder is not None else SNAPSHOT_DIR
-    return write_table(features, folder / f"features_{pd.Timestamp(as_of):%Y-%m-%d}.parquet", "parquet")
+    path = folder / f"features_{pd.Timestamp(as_of):%Y-%m-%d}.parquet"
+    outside_path(path).unlink(missing_ok=True)
+    write_table(features, path, "parquet")
+    if outside is not None:
+        write_table(outside, outside_path(path), "parquet")
+    return path
+
+
+def outside_path(snapshot: str | Path) -> Path:
+    """Where the customers outside the population of ``snapshot`` are (whether or not written):
+    ``outside_<YYYY-MM-DD>.parquet`` beside ``features_<YYYY-MM-DD>.parquet``."""
+    snapshot = Path(snapshot)
+    return snapshot.with_name("outside_" + snapshot.name.removeprefix("features_"))
+
+
+def with_outside(snapshots: Iterable[Path]) -> list[Path]:
+    """``snapshots``, each followed by its outside file when there is one: what goes with it."""
+    return [path for snapshot in snapshots for path in (snapshot, outside_path(snapshot))
+            if path == snapshot or path.is_file()]
 
 
 def snapshots(folder: str | Path | None = None) -> list[Path]:

@@ -226,9 +226,11 @@ def score_command(
       match: another run's, written at the same time), row counts, tier and segment counts, score
       quantiles, distinct churn probabilities and the largest group sharing one, the config used, and `monitoring`: drift against the training data (PSI per
       feature and score, missing rates, new categories, share without history, model age);
-    - SNAPSHOTS/features_YYYY-MM-DD.parquet (--snapshots; the as-of date): the features scored, for the HTTP service.
-      With [scoring] keep_snapshots = N in --config, all but the newest N snapshots there are then
-      removed (`churnml prune-snapshots` removes them on demand).
+    - SNAPSHOTS/features_YYYY-MM-DD.parquet (--snapshots; the as-of date): the features scored, for the HTTP service,
+      and SNAPSHOTS/outside_YYYY-MM-DD.parquet: the customers left out of the population (customer_id, reason:
+      signed_up / no_history / closed / inactive, and its date), so /score can say why an id has no score.
+      With [scoring] keep_snapshots = N in --config, all but the newest N snapshots there (each with its outside
+      file) are then removed (`churnml prune-snapshots` removes them on demand).
 
     The same data, models and config give the same file. A drift warning names the worst features;
     with --fail-on-drift the command exits with code 3 instead.
@@ -242,7 +244,7 @@ def score_command(
     import pandas as pd
 
     from churnml import io
-    from churnml.labels import build_scoring_frame
+    from churnml.labels import build_scoring_frame, outside_population
     from churnml.monitoring import drift, drift_message, feature_window_days, fitted_labels_end, reference_history_days
     from churnml.scoring import score_chunks, score_metadata, with_empty_attributes, write_scores
     from churnml.tracking import load_models
@@ -317,9 +319,9 @@ def score_command(
             return drift_reports[0].to_dict()
 
         scores_path, sidecar_path = write_scores(chunks, out_path, fmt, metadata, monitor=monitor if reference else None)
-    snapshot = io.write_snapshot(features, as_of_ts, snapshot_dir)
+    snapshot = io.write_snapshot(features, as_of_ts, snapshot_dir, outside_population(dataset, as_of_ts, cfg))
     stale = io.stale_snapshots(snapshot_dir, keep=cfg.scoring.keep_snapshots)
-    freed = io.remove_files(stale)
+    freed = io.remove_files(io.with_outside(stale))
 
     show_scores_summary(io.read_json(sidecar_path), cfg)
     console.print(
@@ -383,7 +385,8 @@ def prune_snapshots_command(
 
     Reads the SNAPSHOTS folder (--snapshots) and deletes the features_YYYY-MM-DD.parquet files
     there beyond the newest --keep, or with an as-of date more than --older-than days before the
-    newest one's; given both, a snapshot goes only when both say so. The newest snapshot, which
+    newest one's, each with its outside_YYYY-MM-DD.parquet (the customers left out of that
+    population); given both, a snapshot goes only when both say so. The newest snapshot, which
     `churnml serve` loads at start-up, always stays, and no other file in the folder is touched. A
     running server keeps the snapshot it loaded in memory. Prints each snapshot and its size; with
     --dry-run it removes nothing.
@@ -405,7 +408,7 @@ def prune_snapshots_command(
                           "snapshots to (./snapshots by default).")
     found = io.snapshots(snapshot_dir)
     stale = io.stale_snapshots(snapshot_dir, keep=keep, older_than_days=older_than)
-    sizes = _sizes(stale)
+    sizes = _sizes(io.with_outside(stale))
     for path, size in sizes.items():
         console.print(f"{'would remove' if dry_run else 'remove'} {path}  ({size_text(size)})", highlight=False)
     kept = len(found) - len(stale)
@@ -414,7 +417,7 @@ def prune_snapshots_command(
         console.print(f"Dry run: would remove {len(stale)} snapshot(s), {size_text(sum(sizes.values()))}, and keep {kept}"
                       f"{newest}. Nothing was removed.", highlight=False)
         return
-    freed = io.remove_files(stale)
+    freed = io.remove_files(sizes)
     console.print(f"Removed {len(stale)} snapshot(s) from {snapshot_dir}, {size_text(freed)}; kept {kept}{newest}.",
                   highlight=False)
 

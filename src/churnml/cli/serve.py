@@ -103,7 +103,7 @@ def serve_command(
         raise ConfigError(f"--port must be between 1 and 65535, got {port}.")
     cfg = load_config(config)
     if data is not None:
-        from churnml.labels import build_scoring_frame
+        from churnml.labels import build_scoring_frame, outside_population
         from churnml.validate import load_dataset
 
         dataset = load_dataset(data, cfg)
@@ -114,7 +114,8 @@ def serve_command(
         else:
             raise ConfigError(f"{data} has no dated events; pass --as-of.")
         with console.status("Building the feature snapshot…"):
-            written = io.write_snapshot(build_scoring_frame(dataset, as_of_ts, cfg), as_of_ts, snapshots)
+            written = io.write_snapshot(build_scoring_frame(dataset, as_of_ts, cfg), as_of_ts, snapshots,
+                                        outside_population(dataset, as_of_ts, cfg))
         console.print(f"Wrote {written}.")
     elif as_of is not None:
         raise ConfigError("--as-of needs --data: it is the date of the snapshot built from DATA.")
