@@ -278,8 +278,8 @@ def test_score_equals_batch_scores_and_reports_unknown_ids(client, batch) -> Non
     for item in results:
         if item["customer_id"] == "NOPE-1":
             assert item["status"] == "not_found" and item["detail"] == (
-                "Not in the scored population at 2025-12-01 (signed up since, account closed, inactive, or an id the "
-                "data does not have). POST /score_history scores a customer from their own record and history.")
+                "Not in the scored population at 2025-12-01: not in the customers table scored, an id the data does not "
+                "have. POST /score_history scores a customer from their own record and history.")
             assert item["churn_probability"] is None
         elif item["customer_id"] in ids[41:43]:  # written another way: the detail names the scored id, no score
             assert item["status"] == "not_found" and item["churn_probability"] is None
@@ -290,6 +290,61 @@ def test_score_equals_batch_scores_and_reports_unknown_ids(client, batch) -> Non
         else:
             _check_same(item, batch.loc[item["customer_id"]])
             assert item["as_of"] == "2025-12-01"
+
+
+def test_score_says_why_a_customer_of_the_data_has_no_score(client, served_store, batch, tmp_path, monkeypatch) -> None:
+    # A CRM asking about one customer got "signed up since, account closed, inactive, or an id the
+    # data does not have" and could not tell which; `churnml score` now writes who was left out and why.
+    con, as_of = served_store.dataset.con, pd.Timestamp(served_store.as_of)
+    closed = con.execute("SELECT customer_id, MIN(timestamp) FROM churn_events GROUP BY 1 HAVING MIN(timestamp) < ? "
+                         "ORDER BY 1 LIMIT 2", [as_of.to_pydatetime()]).fetchall()
+    later = con.execute("SELECT customer_id, signup_date FROM customers WHERE signup_date >= ? ORDER BY 1 LIMIT 1",
+                        [as_of.to_pydatetime()]).fetchall()
+    assert len(closed) == 2 and len(later) == 1
+    ids = [closed[0][0], f" {closed[1][0]} ", later[0][0], "NOPE-1", batch.index[0]]
+    results = client.post("/score", json={"customer_ids": ids}, headers=AUTH).json()["results"]
+    assert [r["status"] for r in results] == ["not_found"] * 4 + ["ok"]
+    score_history = "POST /score_history scores a customer from their own record and history."
+    assert [r["detail"] for r in results[:4]] == [
+        f"Not in the scored population at 2025-12-01: the account closed on {pd.Timestamp(closed[0][1]):%Y-%m-%d} "
+        "(churn_events), before it.",
+        f"Not in the scored population at 2025-12-01: the account closed on {pd.Timestamp(closed[1][1]):%Y-%m-%d} "
+        "(churn_events), before it.",
+        f"Not in the scored population at 2025-12-01: signed up on {pd.Timestamp(later[0][1]):%Y-%m-%d}, on or after it. "
+        + score_history,
+        "Not in the scored population at 2025-12-01: not in the customers table scored, an id the data does not have. "
+        + score_history,
+    ]
+    # The file beside the snapshot holds every customer of the table the snapshot does not.
+    snapshot = io.latest_snapshot(served_store.snapshots)
+    outside = io.read_table(io.outside_path(snapshot))
+    customers = set(con.execute("SELECT customer_id FROM customers").df()["customer_id"])
+    in_snapshot = set(io.read_table(snapshot)["customer_id"])
+    assert set(outside["customer_id"]) == customers - in_snapshot and len(outside) == len(customers) - len(in_snapshot)
+
+    # A snapshot written before these files were is still served, with the detail listing the reasons.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", served_store.tracking_uri)
+    (tmp_path / snapshot.name).write_bytes(snapshot.read_bytes())
+    older = api.ScoringService.load(api.ServiceSettings(api_key=KEY, snapshot_dir=tmp_path))
+    assert [r["detail"] for r in older.score([closed[0][0], "NOPE-1"])] == [
+        "Not in the scored population at 2025-12-01 (signed up since, account closed, inactive, or an id the data does "
+        "not have). " + score_history] * 2
+    # So is one whose outside file cannot be read: the scores do not depend on it.
+    io.outside_path(tmp_path / snapshot.name).write_bytes(b"junk")
+    damaged = api.ScoringService.load(api.ServiceSettings(api_key=KEY, snapshot_dir=tmp_path))
+    assert damaged.score([closed[0][0]])[0]["detail"] == older.score([closed[0][0]])[0]["detail"]
+    # Without churn_events the rule is activity: the detail names active_days and the last purchase.
+    inactive = pd.DataFrame({"customer_id": ["q1", "q2", "q3"], "reason": ["inactive", "inactive", "no_history"],
+                             "date": pd.to_datetime(["2024-06-30", None, None])})
+    service = api.ScoringService(older.models, io.read_table(snapshot), as_of, outside=inactive)
+    assert [r["detail"] for r in service.score(["q1", "q2", "q3"])] == [
+        "Not in the scored population at 2025-12-01: no purchase in the 365 days before it (last on 2024-06-30); "
+        "/score_history does not apply that rule. " + score_history,
+        "Not in the scored population at 2025-12-01: no purchase in the 365 days before it (none before it); "
+        "/score_history does not apply that rule. " + score_history,
+        "Not in the scored population at 2025-12-01: no sign-up date and no transaction before it (a sign-up date "
+        "validation set aside counts as none). " + score_history,
+    ]
 
 
 def _history(dataset, ids: list[str]) -> dict:
@@ -653,6 +708,13 @@ def test_serve_checks_the_snapshot_the_models_and_the_port_before_starting(serve
         result = runner.invoke(get_app(), ["serve", "--snapshots", str(served_store.snapshots), "--port", str(port)])
         assert result.exit_code == 2 and f"Port {port} on 127.0.0.1 is in use" in result.stderr
         assert "older than the models' training" not in result.stderr
+        # --data writes the snapshot as `churnml score` does, with the customers left out of it and why.
+        fresh = tmp_path / "fresh"
+        result = runner.invoke(get_app(), ["serve", "--snapshots", str(fresh), "--data", str(served_store.data),
+                                           "--as-of", served_store.as_of, "--port", str(port)])
+        assert result.exit_code == 2 and f"Port {port} on 127.0.0.1 is in use" in result.stderr
+        pd.testing.assert_frame_equal(io.read_table(fresh / f"outside_{served_store.as_of}.parquet"),
+                                      io.read_table(io.outside_path(snapshot)))
         # A guessable key is said before anything else can fail (the docs once showed change-me).
         monkeypatch.setenv("CHURNML_API_KEY", "change-me")
         result = runner.invoke(get_app(), ["serve", "--snapshots", str(served_store.snapshots), "--port", str(port)])

@@ -131,8 +131,8 @@ def test_outside_population_names_the_rule_that_left_each_customer_out() -> None
     assert outside(silent) == [("s", "inactive", None)]
     assert outside(dataset(), Config().replace(problem={"active_days": 500})) == [
         ("d", "signed_up", T("2024-01-15")), ("e", "no_history", None)]
-    # With churn_events: the first closure's date, activity does not count (c closes exactly at the cutoff: in).
-    closures = dataset(churn(("b", "2023-12-31"), ("b", "2023-12-31 10:00"), ("c", "2024-01-01"), ("a", "2024-06-01")))
+    # With churn_events: the first closure's day, activity does not count (c closes exactly at the cutoff: in).
+    closures = dataset(churn(("b", "2023-12-31 08:30"), ("b", "2023-12-31 10:00"), ("c", "2024-01-01"), ("a", "2024-06-01")))
     assert outside(closures) == [("b", "closed", T("2023-12-31")), ("d", "signed_up", T("2024-01-15")),
                                  ("e", "no_history", None)]
     # Without a signup_date column, a customer exists from their first transaction.

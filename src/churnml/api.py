@@ -4,7 +4,9 @@
 
 * the churn and value models behind a registry **alias** (never "latest"), via
   :func:`churnml.tracking.load_models`;
-* the newest feature snapshot (:func:`churnml.io.latest_snapshot`), written by ``churnml score``;
+* the newest feature snapshot (:func:`churnml.io.latest_snapshot`), written by ``churnml score``, and
+  the customers left out of its population with the reason (:func:`churnml.io.outside_path`), which
+  the ``not_found`` detail of ``/score`` names;
 * the snapshot's population scored with :func:`churnml.scoring.score_features` — the function batch
   scoring uses — so ``/score`` is a lookup and answers exactly what ``churnml score`` wrote.
 
@@ -47,6 +49,7 @@ from churnml.config import Config, ServingConfig, load_config
 from churnml.dataset import Dataset, connect
 from churnml.errors import ChurnmlError, ConfigError, DataError, ModelNotFoundError
 from churnml.features import RESOLUTION_FEATURES, SATISFACTION_FEATURES, build_features
+from churnml.labels import OUTSIDE_REASONS
 from churnml.reasons import SEPARATOR
 from churnml.schema import KNOWN_EVENT_TYPES, MAX_ABS_NUMBER
 from churnml.scoring import SCORE_COLUMNS, score_features, scores_value_thresholds
@@ -581,6 +584,12 @@ class ScoringService:
         current ones when it can read them).
     snapshot : Path, optional
         The snapshot file loaded; ``/model`` warns when a newer one is written beside it.
+    outside : pandas.DataFrame, optional
+        The customers left out of the snapshot's population, with ``reason`` and ``date``
+        (:func:`churnml.labels.outside_population`, written beside the snapshot by ``churnml
+        score``): the ``not_found`` detail of such an id names its reason, and that of any other
+        id says the customers table did not have it. None (a snapshot written before these files
+        were): the detail lists the possible reasons.
 
     Attributes
     ----------
@@ -599,6 +608,7 @@ class ScoringService:
         alias: str = tracking.CHAMPION,
         aliases: Mapping[str, Sequence[str]] | None = None,
         snapshot_path: Path | None = None,
+        outside: pd.DataFrame | None = None,
     ) -> None:
         self.models = models
         self.snapshot_path = snapshot_path
@@ -628,6 +638,11 @@ class ScoringService:
         # Column lists, not a frame: one lookup then costs a few list indexings, not a pandas call.
         self._columns = {c: self.scores[c].tolist() for c in SCORE_COLUMNS if c not in ("as_of",)}
         self._as_of_text = f"{self.as_of:%Y-%m-%d}"
+        self._outside = None if outside is None else _Outside(outside, self._active_days())
+
+    def _active_days(self) -> int:
+        """The population's ``active_days``: the models' (scoring refuses another), else the config's."""
+        return int((self.models.metadata.get("problem") or {}).get("active_days") or self.config.problem.active_days)
 
     @classmethod
     def load(cls, settings: ServiceSettings) -> "ScoringService":
@@ -643,6 +658,7 @@ class ScoringService:
         path = preflight(settings.alias, settings.snapshot_dir)
         models = tracking.load_models(settings.alias)
         snapshot = io.read_table(path)
+        outside = _read_outside(io.outside_path(path))
         if snapshot.empty or "customer_id" not in snapshot.columns:
             raise DataError(f"Snapshot {path} holds no customers. Re-run `churnml score DATA --as-of DATE --out FILE`.")
         as_of = pd.Timestamp(snapshot["cutoff"].iloc[0]) if "cutoff" in snapshot.columns else pd.Timestamp(path.stem.split("_", 1)[1])
@@ -650,7 +666,7 @@ class ScoringService:
         aliases = {
             row.name: list(row.aliases) for row in tracking.list_models() if versions.get(row.name) == row.version
         }
-        return cls(models, snapshot, as_of, settings.config, settings.alias, aliases, path)
+        return cls(models, snapshot, as_of, settings.config, settings.alias, aliases, path, outside)
 
     # -- /score ----------------------------------------------------------------------------------
 
@@ -704,14 +720,19 @@ class ScoringService:
 
     def _not_found_detail(self, customer_id: str) -> str:
         """Why an id has no score, and what to do: a CRM asking about a customer the snapshot lacks
-        learned only "not in the scored population", not that /score_history scores one."""
+        learned only "not in the scored population", not that /score_history scores one, nor which
+        of the population's rules left the customer out (the snapshot's outside file says)."""
         detail = f"Not in the scored population at {self._as_of_text}"
+        score_history = "POST /score_history scores a customer from their own record and history."
+        if self._outside is not None and (why := self._outside.detail(customer_id.strip())) is not None:
+            return f"{detail}: {why}"
         similar = self._loose.get(loose_id(customer_id))
         if similar is not None:
             return (f"{detail}; {similar!r} is, and matches this id when case, spaces and leading zeros are ignored: "
                     "send the id as the customers table writes it.")
-        return (f"{detail} (signed up since, account closed, inactive, or an id the data does not have). "
-                "POST /score_history scores a customer from their own record and history.")
+        if self._outside is not None:
+            return f"{detail}: not in the customers table scored, an id the data does not have. {score_history}"
+        return f"{detail} (signed up since, account closed, inactive, or an id the data does not have). {score_history}"
 
     # -- /score_history --------------------------------------------------------------------------
 
@@ -1097,6 +1118,61 @@ class ScoringService:
                 "promote the other model's version of the same run (`churnml promote`) and restart the server."
             )
         return warnings
+
+
+OUTSIDE_REASONS_ORDER = list(OUTSIDE_REASONS)
+
+
+def _read_outside(path: Path) -> pd.DataFrame | None:
+    """The customers outside a snapshot's population, from the file beside it; None when there is
+    none or it cannot be read (damaged, or not this shape): ``/score`` then gives the generic
+    ``not_found`` detail, and the server still starts, as it did before these files existed."""
+    if not path.is_file():
+        return None
+    try:
+        frame = io.read_table(path)
+    except Exception:  # pyarrow's errors for a damaged or foreign file: the scores do not depend on it
+        return None
+    return frame if {"customer_id", "reason", "date"} <= set(frame.columns) else None
+
+
+class _Outside:
+    """The customers outside a snapshot's population (:func:`churnml.labels.outside_population`),
+    looked up by id: sorted ids, their reasons (one byte each) and dates as arrays, kept small since
+    half of a customers table can be outside (54 % of the 100,000 generated customers at 2026-01-01);
+    the sentence is made when asked."""
+
+    def __init__(self, outside: pd.DataFrame, active_days: int) -> None:
+        ids = outside["customer_id"].astype(str).to_numpy(dtype=object)
+        order = np.argsort(ids, kind="stable")
+        self.ids = ids[order]
+        reasons = pd.Categorical(outside["reason"].astype(str), categories=list(OUTSIDE_REASONS))
+        self.reasons = reasons.codes[order]  # one byte a customer, not a string
+        self.dates = pd.to_datetime(outside["date"]).to_numpy()[order]
+        self.active_days = active_days
+
+    def detail(self, customer_id: str) -> str | None:
+        """Why ``customer_id`` is outside the population (the rest of the ``not_found`` detail,
+        after "at DATE"), with what POST /score_history can do about it; None when it is not."""
+        i = int(np.searchsorted(self.ids, customer_id))
+        if i >= len(self.ids) or self.ids[i] != customer_id:
+            return None
+        code, stamp = self.reasons[i], self.dates[i]
+        reason = OUTSIDE_REASONS_ORDER[code] if code >= 0 else None
+        day = None if pd.isna(stamp) else f"{pd.Timestamp(stamp):%Y-%m-%d}"
+        score_history = " POST /score_history scores a customer from their own record and history."
+        if reason == "closed":
+            return f"the account closed on {day} (churn_events), before it."
+        if reason == "inactive":
+            last = f"last on {day}" if day else "none before it"
+            return (f"no purchase in the {self.active_days} days before it ({last}); /score_history does not apply "
+                    "that rule." + score_history)
+        if reason == "signed_up":
+            return f"signed up on {day}, on or after it." + score_history
+        if reason != "no_history":  # a reason this code does not know (a file of a newer churnml)
+            return "left out of it (signed up since, account closed or inactive)." + score_history
+        return ("no sign-up date and no transaction before it (a sign-up date validation set aside counts as none)."
+                + score_history)
 
 
 def _events_from(as_of: pd.Timestamp, **tables: Sequence[Any]) -> dict[str, list[str]]:

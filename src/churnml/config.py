@@ -159,7 +159,7 @@ class ScoringConfig:
     keep_snapshots: int | None = None
     """Feature snapshots `churnml score` keeps in its --snapshots folder: after writing its own,
     it removes all but the newest this many (by as-of date; the newest, which `churnml serve`
-    loads, always stays). Unset (the default) keeps every one; `churnml prune-snapshots` removes
+    loads, always stays), each with its outside_YYYY-MM-DD.parquet. Unset (the default) keeps every one; `churnml prune-snapshots` removes
     them on demand."""
 
 

@@ -161,13 +161,13 @@ def outside_population(dataset: Dataset, as_of: pd.Timestamp, config: Config) ->
     -------
     pandas.DataFrame
         ``customer_id`` (str), ``reason`` (a key of :data:`OUTSIDE_REASONS`, category) and
-        ``date`` (datetime64, NaT for none), ordered by customer; together with
+        ``date`` (datetime64 at midnight: the day of it; NaT for none), ordered by customer; together with
         :func:`population` at ``as_of``, every customer once.
     """
     frame = dataset.con.execute(outside_population_sql(table_columns(dataset), pd.Timestamp(as_of), config)).df()
     frame["customer_id"] = frame["customer_id"].astype(str)
     frame["reason"] = pd.Categorical(frame["reason"], categories=list(OUTSIDE_REASONS))
-    frame["date"] = pd.to_datetime(frame["date"])
+    frame["date"] = pd.to_datetime(frame["date"]).dt.floor("D")  # the day is what is said: half the file's size
     return frame
 
 
