@@ -74,8 +74,9 @@ def serve_command(
     """Serve churn and value scores over HTTP (BentoML), until Ctrl-C.
 
     Reads the models carrying ALIAS from the MLflow registry (MLFLOW_TRACKING_URI, else
-    ./mlruns/mlflow.db) and the newest SNAPSHOTS/features_YYYY-MM-DD.parquet; with --data, first writes
-    that snapshot from DATA. Endpoints: POST /score, /score_history, /retention_list; GET /model;
+    ./mlruns/mlflow.db) and the newest SNAPSHOTS/features_YYYY-MM-DD.parquet, with the outside_YYYY-MM-DD.parquet
+    beside it (the customers left out of its population, which /score's not_found detail names); with --data,
+    first writes both from DATA. Endpoints: POST /score, /score_history, /retention_list; GET /model;
     /livez, /readyz, /healthz, /metrics (Prometheus); the OpenAPI page at /. Every endpoint but
     /livez, /readyz, /healthz and the docs page needs `Authorization: Bearer <key>`, /metrics
     included: the key is CHURNML_API_KEY (a warning when it is under 16 characters), or, when that
