@@ -886,7 +886,7 @@ def test_score_history_names_the_customer_columns_validation_left_out(served_sto
     models = tracking.load_models()
     models = dataclasses.replace(models, metadata={**models.metadata,
                                                    "left_out_columns": {"last_login_at": "dates", "loyalty_tier": "empty"}})
-    snapshot = pd.read_parquet(next(served_store.snapshots.glob("*.parquet")))
+    snapshot = pd.read_parquet(io.latest_snapshot(served_store.snapshots))  # not outside_DATE.parquet beside it
     service = api.ScoringService(models, snapshot, pd.Timestamp(served_store.as_of))
     known = served_store.dataset.con.execute("SELECT * FROM customers ORDER BY customer_id LIMIT 1").df().iloc[0]
     record = {"customer_id": "a", **{name: str(known[name]) for name in service.attribute_kinds},
