@@ -154,7 +154,7 @@ def outside_population(dataset: Dataset, as_of: pd.Timestamp, config: Config) ->
     """The customers of the customers table outside the population at ``as_of``, and why.
 
     The HTTP API names the reason in the ``not_found`` detail of such a customer (``churnml score``
-    writes this beside its feature snapshot: :func:`churnml.io.write_outside`), where it could only
+    writes this beside its feature snapshot: :func:`churnml.io.write_snapshot`), where it could only
     list the possible ones.
 
     Returns
