@@ -6,6 +6,7 @@ the CLI test trains once through MLflow in a temporary store (marked slow).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -662,3 +663,33 @@ def test_score_warns_when_few_distinct_probabilities_tie_customers_and_a_risk_ti
                                       "-c", "high.toml"])
     assert empty.exit_code == 0, empty.output
     assert f"Warning: no customer fell in the medium or high risk tiers (medium from {probability.max() + 0.01:.3f}" in " ".join(empty.stderr.split())
+
+
+def test_a_sidecar_that_cannot_be_written_publishes_no_scores(scores, tmp_path: Path) -> None:
+    # On a full disk `churnml score` renamed the new scores file into place, then failed writing
+    # its sidecar: a scores file without one (or beside the previous run's, which readers then
+    # refuse) and exit 2. The sidecar is now written before the scores file is published. Here
+    # the file-size limit (RLIMIT_FSIZE) makes a real write fail as a full disk does, on the
+    # sidecar only (its drift report is large, the scores small).
+    out = tmp_path / "scores.parquet"
+    write_scores(scores.iloc[:50], out)  # last month's pair
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    part = tmp_path / "part.parquet"
+    scores.iloc[50:70].to_parquet(part)
+    script = textwrap.dedent(f"""
+        import resource, signal, sys, pandas as pd
+        from churnml.scoring import write_scores
+        chunk = pd.read_parquet({str(part)!r})
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+        try:
+            write_scores([chunk], {str(out)!r}, monitor=lambda values: {{"notes": ["x" * 400_000]}})
+        except OSError as exc:
+            print(exc.errno, exc.filename)
+            sys.exit(1)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    part.unlink()
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # no new scores, no temporary file
+    assert done.stdout.split() == [str(errno.EFBIG), str(out) + ".json"]  # the error names the file not written

@@ -26,7 +26,7 @@ import tempfile
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import duckdb
 import pandas as pd
@@ -615,7 +615,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         yield tmp
         os.replace(tmp, path)
     except OSError as exc:
-        if exc.filename and Path(exc.filename) == tmp:  # name the user's file, not ours
+        # Name the user's file, not ours, and name it where the error names none: a full disk
+        # failed a write with "No space left on device" and no path, so a job's log did not say
+        # which output (the scores, their sidecar, the snapshot) was not written.
+        if exc.errno is not None and (not exc.filename or Path(exc.filename) == tmp):
             raise OSError(exc.errno, exc.strerror, str(path)) from None
         raise
     finally:
@@ -731,8 +734,14 @@ class TableWriter:
     Use as a context manager; an exception inside the block discards everything written.
     """
 
-    def __init__(self, path: str | Path, fmt: str | None = None, digest: bool = False) -> None:
+    def __init__(self, path: str | Path, fmt: str | None = None, digest: bool = False,
+                 before_publish: Callable[["TableWriter"], None] | None = None) -> None:
         self.path = Path(path)
+        self.before_publish = before_publish
+        """Called once the file is complete (and its digest known), before it is renamed into place:
+        an exception there discards it, as one inside the block does. ``write_scores`` writes the
+        sidecar's temporary file here, so a sidecar that cannot be written (a full disk) leaves no
+        new scores file either."""
         self.fmt = format_for(self.path, fmt)
         self._ctx = atomic_path(self.path)
         self._tmp: Path | None = None
@@ -760,12 +769,19 @@ class TableWriter:
         self.rows += len(frame)
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
-        if self._parquet is not None:
-            self._parquet.close()
-        elif self.fmt == "parquet" and exc_type is None and self._tmp is not None:
-            pq.write_table(pa.table({}), self._tmp)
-        if self._digest and exc_type is None and self._tmp is not None:
-            self.sha256 = file_sha256(self._tmp)
+        try:
+            if self._parquet is not None:
+                self._parquet.close()
+            elif self.fmt == "parquet" and exc_type is None and self._tmp is not None:
+                pq.write_table(pa.table({}), self._tmp)
+            if self._digest and exc_type is None and self._tmp is not None:
+                self.sha256 = file_sha256(self._tmp)
+            if self.before_publish is not None and exc_type is None:
+                self.before_publish(self)
+        except BaseException as failure:  # closing on a full disk, say: remove the temporary file, publish nothing
+            if exc_type is None:
+                self._ctx.__exit__(type(failure), failure, failure.__traceback__)
+                raise
         return bool(self._ctx.__exit__(exc_type, exc, tb))
 
 

@@ -529,11 +529,21 @@ def write_scores(
     sums = ["churn_probability", "predicted_value", "value_at_risk", "current_value"]
     by_segment = pd.DataFrame(0.0, index=list(SEGMENTS), columns=sums)
     # The sidecar is published last, after the scores file: a job that waits for it finds both
-    # (and neither appears when anything fails). The two renames are not one step, so the sidecar
-    # records the scores file's digest, and readers refuse a scores file it does not match
-    # (:func:`check_sidecar`): another run's scores renamed in between, or a run stopped there.
+    # (and neither appears when anything fails). Its temporary file is written before the scores
+    # file is renamed into place, so a sidecar that cannot be written (a full disk: the scores were
+    # left without one) publishes neither; only the two renames remain. They are not one step, so
+    # the sidecar records the scores file's digest, and readers refuse a scores file it does not
+    # match (:func:`check_sidecar`): another run's scores renamed in between, or a run stopped there.
+    meta: dict[str, Any] = {}
     with io.atomic_path(sidecar_path) as sidecar_tmp:
-        with io.TableWriter(out, fmt, digest=True) as writer:
+        def write_sidecar(writer: io.TableWriter) -> None:
+            meta["scores_sha256"] = writer.sha256
+            try:
+                sidecar_tmp.write_text(io.json_text(meta), encoding="utf-8")
+            except OSError as exc:  # named after the sidecar, not the scores file it fails to publish
+                raise OSError(exc.errno, exc.strerror, str(sidecar_path)) from None
+
+        with io.TableWriter(out, fmt, digest=True, before_publish=write_sidecar) as writer:
             for chunk in chunks:
                 writer.write(chunk)
                 for column in DISTRIBUTION_COLUMNS:
@@ -543,10 +553,10 @@ def write_scores(
                         table[str(key)] = table.get(str(key), 0) + int(count)
                 by_segment = by_segment.add(chunk.groupby("segment")[sums].sum(), fill_value=0.0).reindex(list(SEGMENTS))
             values = {c: np.concatenate(v) if v else np.empty(0) for c, v in numeric.items()}
-            meta = dict(sidecar or {})
+            meta.update(sidecar or {})
             meta.update({
                 "scores_file": out.name,
-                "scores_sha256": None,  # known once the file is closed, below
+                "scores_sha256": None,  # known once the file is closed: write_sidecar
                 "format": writer.fmt,
                 "rows": writer.rows,
                 "columns": list(SCORE_COLUMNS),
@@ -567,8 +577,6 @@ def write_scores(
             })
             if monitor is not None:
                 meta["monitoring"] = dict(monitor(values))
-        meta["scores_sha256"] = writer.sha256
-        sidecar_tmp.write_text(io.json_text(meta), encoding="utf-8")
     return out, sidecar_path
 
 
