@@ -208,3 +208,34 @@ def test_the_code_version_names_the_commit_only_of_a_checkout_of_the_package(tmp
     (package / "__init__.py").write_text("x = 2\n")
     assert io.git_state(package) == {"git_commit": commit, "git_dirty": True}
     assert io.code_version()["churnml"] == churnml.__version__
+
+
+@pytest.mark.parametrize("name", ["scores.parquet", "scores.csv", "summary.json"])
+def test_a_failed_write_names_the_output(tmp_path: Path, name: str) -> None:
+    # A full disk failed `churnml score` with "Error writing bytes to file. Detail: [errno 28] No
+    # space left on device" and no path: the job's log did not say which output was not written.
+    # The file-size limit (RLIMIT_FSIZE) fails a real write the same way.
+    import errno
+    import subprocess
+    import sys
+    import textwrap
+
+    out = tmp_path / name
+    write = ("io.write_json({'x': 'y' * 300_000}, out)" if name.endswith(".json")
+             else "io.write_table(pd.DataFrame({'x': [str(i) * 20 for i in range(20_000)]}), out)")
+    script = textwrap.dedent(f"""
+        import resource, signal, sys, pandas as pd
+        from churnml import io
+        out = {str(out)!r}
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+        try:
+            {write}
+        except OSError as exc:
+            print(exc.errno, exc.filename)
+            sys.exit(1)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.split() == [str(errno.EFBIG), str(out)]
+    assert list(tmp_path.iterdir()) == []
