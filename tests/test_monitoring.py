@@ -609,3 +609,22 @@ def test_evaluate_says_how_few_churners_its_metrics_rest_on(use_trained_store, t
             "Read the change from the training test") in " ".join(result.stderr.split())
     whole = runner.invoke(get_app(), ["evaluate", str(test_cutoff_scores), str(use_trained_store.data)], terminal_width=200)
     assert "every churn metric rests on them" not in whole.stderr
+
+
+def test_the_uplift_interval_has_width_where_a_group_churned_none_or_all() -> None:
+    # `churnml evaluate LIST DATA` on a list whose 4 control customers all stayed, against 9
+    # churners among its 32 contacts, said "-28.1 percentage points (95 % interval -43.7 to
+    # -12.5)": the normal interval has no width at a rate of 0, so 4 customers read as a certain
+    # (harmful) effect, and no "the interval includes 0" warning followed.
+    from churnml.monitoring import rate_difference_interval
+
+    low, high = rate_difference_interval(0, 4, 9, 32)
+    assert low < -9 / 32 < high and low < 0 < high
+    assert (round(low, 3), round(high, 3)) == (-0.454, 0.224)
+    # Where both groups are large and their rates inside (0, 1), it is close to the normal interval.
+    low, high = rate_difference_interval(300, 1000, 250, 1000)
+    spread = 1.96 * np.sqrt(0.3 * 0.7 / 1000 + 0.25 * 0.75 / 1000)
+    assert low == pytest.approx(0.05 - spread, abs=0.002) and high == pytest.approx(0.05 + spread, abs=0.002)
+    # Nobody churned in either group: no effect can be told, and the interval is not a point.
+    low, high = rate_difference_interval(0, 10, 0, 10)
+    assert low < 0 < high
