@@ -475,3 +475,17 @@ def test_the_top_of_the_list_fits_an_80_column_terminal_with_control_customers(t
     assert "(control)" in top and "…" not in top, top
     for header in ("rank", "customer", "churn", "value at", "benefit"):
         assert header in top, header
+
+
+@pytest.mark.parametrize("command", ["score", "features"])
+def test_a_missing_data_source_is_named_before_the_models_are_loaded(tmp_path: Path, monkeypatch, command) -> None:
+    # A scheduled `churnml score` whose data path was mistyped (or whose export had not landed yet)
+    # loaded the models first, printed their warnings, and failed on the data only then; with no
+    # champion in the store it blamed the models. The data source is checked with the outputs.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'empty' / 'mlflow.db'}")
+    missing = tmp_path / "export_2025-12-01"
+    result, err = run(command, str(missing), "--as-of", "2025-12-01", "--out", str(tmp_path / "out.parquet"),
+                    *(["--snapshots", str(tmp_path / "snaps")] if command == "score" else []))
+    assert result.exit_code == 2
+    assert err.startswith(f"Error: Data source {missing} does not exist."), err
+    assert not (tmp_path / "empty").exists()  # no store was opened (nor made)

@@ -385,9 +385,16 @@ def found_in(con: duckdb.DuckDBPyConnection, path: Path, limit: int = 12) -> str
 
 
 def source_files(path: str | Path, config: Config) -> list[Path]:
-    """The files a data source is read from: the DuckDB file, or each table's file in the folder."""
+    """The files a data source is read from: the DuckDB file, or each table's file in the folder.
+
+    Raises
+    ------
+    DataError
+        ``path`` does not exist, or is neither a folder nor a DuckDB file (:func:`source_kind`):
+        said before any work, as commands check their outputs with it before loading models.
+    """
     path = Path(path)
-    if not path.is_dir():
+    if source_kind(path) == "duckdb":
         return [path]
     return [file for table in TABLES if (file := _find_file(path, config.table_name(table))) is not None]
 
