@@ -37,7 +37,7 @@ demo: $(STAMP)
 	$(BIN)/churnml demo --out demo_out
 
 test: $(STAMP) java browser
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n auto --maxprocesses 4 --dist loadfile
 
 clean:
 	rm -rf demo_out .pytest_cache
