@@ -735,6 +735,25 @@ def test_serve_checks_the_snapshot_the_models_and_the_port_before_starting(serve
     assert "Starting: serving" not in result.output
 
 
+def _readme_curl_bodies() -> dict[str, dict]:
+    """The JSON bodies of the README's curl examples, by path (``-d '...'`` after ``localhost:3000/PATH``)."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    found = re.findall(r"curl [^\n]*localhost:3000(/\w+) .*?-d '(.*?)'", readme, flags=re.S)
+    return {path: json.loads(body) for path, body in found}
+
+
+def test_readme_curl_examples_score_as_the_readme_says(client, service_module) -> None:
+    from examples import EXAMPLE_INPUT
+
+    bodies = _readme_curl_bodies()
+    assert set(bodies) == {"/score", "/score_history"}
+    assert bodies["/score"] == EXAMPLE_INPUT
+    # The README offers the demo's server to try it on; its example named a subscription company's
+    # attributes (plan, monthly_fee), so every reply warned of unknown and missing attributes.
+    item = client.post("/score_history", json=bodies["/score_history"], headers=AUTH).json()["results"][0]
+    assert item["status"] == "ok" and item["warnings"] == [], item
+
+
 def test_service_refuses_to_start_without_snapshot(asgi_app, served_store, tmp_path) -> None:
     patch = _environment(served_store, CHURNML_SNAPSHOTS=str(tmp_path))
     try:
@@ -950,22 +969,3 @@ def test_score_history_blanks_a_placeholder_in_a_numeric_attribute_as_validation
                     'placeholder such as "N/A") when it is not known.')
     finally:
         patch.undo()
-
-
-def _readme_curl_bodies() -> dict[str, dict]:
-    """The JSON bodies of the README's curl examples, by path (``-d '...'`` after ``localhost:3000/PATH``)."""
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    found = re.findall(r"curl [^\n]*localhost:3000(/\w+) .*?-d '(.*?)'", readme, flags=re.S)
-    return {path: json.loads(body) for path, body in found}
-
-
-def test_readme_curl_examples_score_as_the_readme_says(client, service_module) -> None:
-    from examples import EXAMPLE_INPUT
-
-    bodies = _readme_curl_bodies()
-    assert set(bodies) == {"/score", "/score_history"}
-    assert bodies["/score"] == EXAMPLE_INPUT
-    # The README offers the demo's server to try it on; its example named a subscription company's
-    # attributes (plan, monthly_fee), so every reply warned of unknown and missing attributes.
-    item = client.post("/score_history", json=bodies["/score_history"], headers=AUTH).json()["results"][0]
-    assert item["status"] == "ok" and item["warnings"] == [], item

@@ -428,6 +428,9 @@ def test_cli_models_and_promote_rollback(first):
     listing = runner.invoke(get_app(), ["models"])
     assert listing.exit_code == 0 and "Registered models" in listing.output and "champion" in listing.output
     assert "as of" in listing.output and AS_OF in listing.output and "…" not in listing.output  # fits 80 columns
+    # The note under the table is one line in a log, not broken at 80 columns mid-sentence.
+    assert any(line.startswith("AUC and Gini are what") and line.endswith("not promoted over each other.")
+               for line in listing.output.splitlines())
     # Each version says what it predicts (versions for another problem do not compare).
     assert f"{Config().problem.horizon_days}d closure" in listing.output
     # The value rows show what the gate compares (the expected value's Gini made a kept champion look worse).
@@ -632,6 +635,9 @@ def test_a_chance_level_model_is_registered_not_promoted(tmp_path, monkeypatch):
     # The generated age_band is a personal characteristic: said, with how to keep it out of reasons.
     assert ('Note: age_band look(s) like a personal characteristic: the models use it and reasons quote it'
             in text) and '[scoring] hidden_reasons = ["age_band"]' in text
+    # One line each in a scheduler's log (not a terminal: 80 columns), as the console's other lines.
+    lines = result.output.splitlines()
+    assert any(line.startswith("Note: age_band look(s)") and line.endswith('hidden_reasons = ["age_band"].') for line in lines)
     # Nothing to score with; the error says what there is and how to use it anyway.
     scored = CliRunner().invoke(get_app(), ["score", "data", "--as-of", "2026-01-01", "--out", "s.parquet"])
     assert scored.exit_code == 2

@@ -122,7 +122,7 @@ def train_command(
         if tuned.trials_run_now == 0:  # no progress bar was drawn for it
             done = tuned.n_complete + tuned.n_pruned
             console.print(f"Tuning {kind}: study {tuned.study_name} already has {done} finished trial(s) on this data; "
-                          f"none left to run (best {tuned.best_value:.4f}). Raise --trials for more.", soft_wrap=False)
+                          f"none left to run (best {tuned.best_value:.4f}). Raise --trials for more.")
     from churnml.metrics import GRADE_LEGEND, few_churners_note
 
     # Without churn_events the "active" subgroup is those who bought within the horizon: say which.
@@ -168,7 +168,7 @@ def train_command(
         console.print(f"Note: {', '.join(personal)} look(s) like a personal characteristic: the models use it and "
                       "reasons quote it (\"age band: 25-34\"). Where it must not decide who is contacted, leave it out of "
                       f"customers; to keep it in the scores but out of the reasons: [scoring] hidden_reasons = [{listed}].",
-                      markup=False, soft_wrap=False)
+                      markup=False)
     from churnml.features import TRANSACTION_WINDOWS
 
     history, longest = result.history_days, max(TRANSACTION_WINDOWS)
@@ -237,7 +237,7 @@ def models_command() -> None:
     console.print("AUC and Gini are what the promotion gate compares: churn ROC AUC, and the normalized Gini of the "
                   "value if retained over the customers who stayed. Problem: the horizon and what churn is (closure: "
                   "an account closed in churn_events; inactivity: no transaction in the horizon). Versions for "
-                  "different problems do not compare and are not promoted over each other.", soft_wrap=False)
+                  "different problems do not compare and are not promoted over each other.")
 
 
 _PERSONAL = re.compile(r"(^|_)(age|gender|sex|birth\w*|born|ethnic\w*|race|religio\w*|nationality|marital)(_|$)", re.I)
