@@ -200,6 +200,15 @@ BIG = 2_000_001
     ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a"}],
                         "transactions": [{"customer_id": "b", "timestamp": "2025-01-01", "amount": 3}]}, 400,
      "transactions[0]: customer_id 'b' is not among the posted customers"),
+    # A row in the client's own export's names: the config's [columns] mapping is for files.
+    ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a"}],
+                        "transactions": [{"Account ID": "a", "Invoice Date": "2025-01-01", "Total": 3}]}, 400,
+     "transactions[0].customer_id: Field required; transactions[0].timestamp: Field required; transactions[0].amount: "
+     "Field required"),
+    ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a"}],
+                        "transactions": [{"Account ID": "a", "Invoice Date": "2025-01-01", "Total": 3}]}, 400,
+     "Posted rows use churnml's field names (customer_id; timestamp and amount; event_type), whatever [columns] "
+     "in the config maps in files: rename the fields in the request."),
     ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a"}],
                         "transactions": [{"customer_id": "a", "timestamp": "2025-01-01", "amount": "lots"}]}, 400,
      "transactions[0].amount: Input should be a valid number"),

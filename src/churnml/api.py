@@ -1312,4 +1312,12 @@ def iter_problems(exc: Iterable[Mapping[str, Any]], limit: int = 5) -> str:
         messages.setdefault(location, f"Input should be {listed} (or null)")
     parts = [f"{location}: {message}" for location, message in messages.items()]
     more = f" (and {len(parts) - limit} more)" if len(parts) > limit else ""
+    if any(message == "Field required" and location.split("[")[0] in _POSTED_TABLES for location, message in messages.items()):
+        # A client posting its own export's rows ("Invoice Date", "Total") learned only which
+        # fields were missing, not that the config's column mapping is for files.
+        more += (". Posted rows use churnml's field names (customer_id; timestamp and amount; event_type), "
+                 "whatever [columns] in the config maps in files: rename the fields in the request")
     return "; ".join(parts[:limit]) + more
+
+
+_POSTED_TABLES = ("customers", "transactions", "service_events", "churn_events")
