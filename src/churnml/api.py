@@ -723,7 +723,6 @@ class ScoringService:
         learned only "not in the scored population", not that /score_history scores one, nor which
         of the population's rules left the customer out (the snapshot's outside file says)."""
         detail = f"Not in the scored population at {self._as_of_text}"
-        score_history = "POST /score_history scores a customer from their own record and history."
         if self._outside is not None and (why := self._outside.detail(customer_id.strip())) is not None:
             return f"{detail}: {why}"
         similar = self._loose.get(loose_id(customer_id))
@@ -731,8 +730,8 @@ class ScoringService:
             return (f"{detail}; {similar!r} is, and matches this id when case, spaces and leading zeros are ignored: "
                     "send the id as the customers table writes it.")
         if self._outside is not None:
-            return f"{detail}: not in the customers table scored, an id the data does not have. {score_history}"
-        return f"{detail} (signed up since, account closed, inactive, or an id the data does not have). {score_history}"
+            return f"{detail}: not in the customers table scored, an id the data does not have. {_SCORE_HISTORY_HINT}"
+        return f"{detail} (signed up since, account closed, inactive, or an id the data does not have). {_SCORE_HISTORY_HINT}"
 
     # -- /score_history --------------------------------------------------------------------------
 
@@ -1120,7 +1119,11 @@ class ScoringService:
         return warnings
 
 
-OUTSIDE_REASONS_ORDER = list(OUTSIDE_REASONS)
+_OUTSIDE_REASONS = list(OUTSIDE_REASONS)
+"""The reasons in their order: the codes of :class:`_Outside`'s ``reasons``."""
+
+_SCORE_HISTORY_HINT = "POST /score_history scores a customer from their own record and history."
+"""Ends a ``not_found`` detail where /score_history can score the customer."""
 
 
 def _read_outside(path: Path) -> pd.DataFrame | None:
@@ -1146,7 +1149,7 @@ class _Outside:
         ids = outside["customer_id"].astype(str).to_numpy(dtype=object)
         order = np.argsort(ids, kind="stable")
         self.ids = ids[order]
-        reasons = pd.Categorical(outside["reason"].astype(str), categories=list(OUTSIDE_REASONS))
+        reasons = pd.Categorical(outside["reason"].astype(str), categories=_OUTSIDE_REASONS)
         self.reasons = reasons.codes[order]  # one byte a customer, not a string
         self.dates = pd.to_datetime(outside["date"]).to_numpy()[order]
         self.active_days = active_days
@@ -1158,21 +1161,20 @@ class _Outside:
         if i >= len(self.ids) or self.ids[i] != customer_id:
             return None
         code, stamp = self.reasons[i], self.dates[i]
-        reason = OUTSIDE_REASONS_ORDER[code] if code >= 0 else None
+        reason = _OUTSIDE_REASONS[code] if code >= 0 else None
         day = None if pd.isna(stamp) else f"{pd.Timestamp(stamp):%Y-%m-%d}"
-        score_history = " POST /score_history scores a customer from their own record and history."
         if reason == "closed":
             return f"the account closed on {day} (churn_events), before it."
         if reason == "inactive":
             last = f"last on {day}" if day else "none before it"
             return (f"no purchase in the {self.active_days} days before it ({last}); /score_history does not apply "
-                    "that rule." + score_history)
+                    f"that rule. {_SCORE_HISTORY_HINT}")
         if reason == "signed_up":
-            return f"signed up on {day}, on or after it." + score_history
+            return f"signed up on {day}, on or after it. {_SCORE_HISTORY_HINT}"
         if reason != "no_history":  # a reason this code does not know (a file of a newer churnml)
-            return "left out of it (signed up since, account closed or inactive)." + score_history
-        return ("no sign-up date and no transaction before it (a sign-up date validation set aside counts as none)."
-                + score_history)
+            return f"left out of it (signed up since, account closed or inactive). {_SCORE_HISTORY_HINT}"
+        return ("no sign-up date and no transaction before it (a sign-up date validation set aside counts as none). "
+                + _SCORE_HISTORY_HINT)
 
 
 def _events_from(as_of: pd.Timestamp, **tables: Sequence[Any]) -> dict[str, list[str]]:

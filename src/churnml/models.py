@@ -291,7 +291,7 @@ class ChurnModel(_LightGBMBase):
         validation_score = self.booster_.predict(X_val, raw_score=True, num_iteration=self.best_iteration_)
         self.validation_auc_ = float(self.booster_.best_score.get("validation", {}).get("auc", np.nan))
         self.isotonic_levels_: int | None = None  # distinct isotonic probabilities on validation, when isotonic was fitted
-        self.calibration_note_ = ""  # why the log loss's choice was overruled, if it was
+        self.calibration_note_ = ""  # why the log loss's choice was overruled, or that an isotonic asked for is coarse
         self.calibration_, self.calibrator_, self.calibration_log_loss_ = self._fit_calibrator(validation_score, y_val)
         self.level_shift_ = 0.0  # see recalibrate
         self.init_score_ = 0.0  # the refit's start, below; none for a booster boosted from the average
@@ -321,23 +321,19 @@ class ChurnModel(_LightGBMBase):
                     out_of_fold[held_idx] = _apply_calibrator(method, calibrator, score[held_idx])
                 losses[method] = float(log_loss(y, np.clip(out_of_fold, _EPS, 1 - _EPS), labels=[0, 1]))
             chosen = min(candidates, key=lambda m: (losses[m], m))
-            if chosen == "isotonic":
-                calibrator = _make_calibrator("isotonic").fit(score, y)
-                self.isotonic_levels_ = distinct_levels(np.clip(calibrator.predict(score), _EPS, 1 - _EPS))
-                if self.isotonic_levels_ >= MIN_ISOTONIC_LEVELS:
-                    return chosen, calibrator, losses
+        else:
+            chosen = candidates[0]
+        calibrator = _make_calibrator(chosen).fit(score.reshape(-1, 1) if chosen == "platt" else score, y)
+        if chosen == "isotonic":  # won auto's log loss, or asked for by name: how many steps it has
+            self.isotonic_levels_ = distinct_levels(np.clip(calibrator.predict(score), _EPS, 1 - _EPS))
+            if self.isotonic_levels_ < MIN_ISOTONIC_LEVELS and self.calibration == "auto":
                 self.calibration_note_ = (
                     f"Platt scaling, not isotonic: isotonic calibration gave the {len(y):,} validation customers only "
                     f"{self.isotonic_levels_} distinct churn probabilities (fewer than {MIN_ISOTONIC_LEVELS}), too "
                     f"coarse to rank them, though its cross-validated log loss was lower ({losses['isotonic']:.4f} "
                     f"against {losses['platt']:.4f})")
-                chosen = "platt"
-        else:
-            chosen = candidates[0]
-        calibrator = _make_calibrator(chosen).fit(score.reshape(-1, 1) if chosen == "platt" else score, y)
-        if self.calibration == "isotonic":  # asked for by name: kept, but a coarse one is said
-            self.isotonic_levels_ = distinct_levels(np.clip(calibrator.predict(score), _EPS, 1 - _EPS))
-            if self.isotonic_levels_ < MIN_ISOTONIC_LEVELS:
+                chosen, calibrator = "platt", _make_calibrator("platt").fit(score.reshape(-1, 1), y)
+            elif self.isotonic_levels_ < MIN_ISOTONIC_LEVELS:  # asked for by name: kept, and said
                 self.calibration_note_ = (
                     f"isotonic, as set (calibration = \"isotonic\"), though it gave the {len(y):,} validation customers "
                     f"only {self.isotonic_levels_} distinct churn probabilities (fewer than {MIN_ISOTONIC_LEVELS}): "
