@@ -367,6 +367,28 @@ def test_the_root_help_lists_every_exit_code_a_scheduler_can_see() -> None:
         assert code in text, code
 
 
+def test_version_names_churnml_its_commit_and_the_libraries_that_decide_the_numbers() -> None:
+    # A bug report needs these; there was no --version ("No such option").
+    import subprocess
+    import sys
+
+    import lightgbm
+
+    import churnml
+
+    done = subprocess.run([str(Path(sys.executable).parent / "churnml"), "--version"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    first, libraries = done.stdout.strip().splitlines()
+    assert first.startswith(f"churnml {churnml.__version__}")
+    commit = subprocess.run(["git", "rev-parse", "--short=7", "HEAD"], cwd=Path(churnml.__file__).parent,
+                            capture_output=True, text=True).stdout.strip()
+    if commit:  # a checkout, not an installed wheel
+        assert f"(git {commit}" in first
+    assert f"duckdb {duckdb.__version__}" in libraries and f"lightgbm {lightgbm.__version__}" in libraries
+    assert f"python {sys.version.split()[0]}" in libraries
+
+
 def test_tracking_uri_passwords_are_never_printed(tmp_path: Path, monkeypatch) -> None:
     # MLflow's message and churnml's "Check MLFLOW_TRACKING_URI (now ...)" both printed
     # http://alice:S3cretPW@...: into terminals, CI logs and schedulers' mails.

@@ -62,8 +62,46 @@ def _no_type_for_flags() -> None:
 _no_type_for_flags()
 
 
+VERSION_LIBRARIES = ("python", "duckdb", "pandas", "lightgbm", "optuna", "mlflow", "bentoml", "pyspark")
+"""What ``churnml --version`` reports beside churnml itself: what a bug report needs to reproduce."""
+
+
+def version_text() -> str:
+    """``churnml 0.1.0 (git 1a2b3c4, modified)`` and, on a second line, the versions of the
+    libraries that decide the numbers (read from package metadata, nothing imported)."""
+    from importlib import metadata
+
+    from churnml.io import code_version
+
+    code = code_version()
+    head = f"churnml {code['churnml']}"
+    if code.get("git_commit"):
+        head += f" (git {code['git_commit'][:7]}{', modified' if code.get('git_dirty') else ''})"
+    found = []
+    for name in VERSION_LIBRARIES:
+        if name == "python":
+            found.append(f"python {sys.version.split()[0]}")
+            continue
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name} not installed")
+    return head + "\n" + ", ".join(found)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        console.print(version_text())
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=_show_version,
+        help="Print churnml's version (and git commit) and the versions of the libraries it runs on, then exit.",
+    ),
+) -> None:
     """Keep `churnml COMMAND` a command group even while only one command is registered."""
 
 
