@@ -339,6 +339,30 @@ def test_an_empty_list_says_why_naming_the_cheapest_contact() -> None:
     assert retention_list(scores, min_value=10_000).summary.warnings[0].startswith("No customer left to consider")
 
 
+def test_an_empty_list_names_the_filter_that_left_nobody() -> None:
+    # "--segment potential" on scores without a Potential customer, an exclusion list naming everyone
+    # and a minimum value above everyone all read "the segment, exclusion and minimum-value filters
+    # left out everyone": the marketer could not tell which to change, nor what the scores hold.
+    scores = pd.DataFrame({
+        "customer_id": ["A", "B", "C"], "segment": ["high_value_at_risk", "dormant", "dormant"],
+        "churn_probability": 0.5, "predicted_value": 100.0, "value_at_risk": [1000.0, 900.0, 500.0], "reasons": "",
+    })
+    (text,) = retention_list(scores, segments=["potential", "New customer"]).summary.warnings
+    assert text == ("No customer left to consider: none of the 3 scored customers is in the segments asked for "
+                    "(Potential, New customer); the scores hold High-value at risk 1, Dormant 2.")
+    (text,) = retention_list(scores, segments=["dormant"], exclude=["B", "C"]).summary.warnings
+    assert text == "No customer left to consider: the exclusion lists name all 2 customers of the segments considered."
+    (text,) = retention_list(scores, min_value=2000).summary.warnings
+    assert text == ("No customer left to consider: none of the 3 customers of the segments considered has a value at "
+                    "risk of at least 2,000.00 (the minimum asked for); the highest is 1,000.00.")
+    skipping = Config().replace(targeting={"skip_segments": ["dormant", "high_value_at_risk"]})
+    (text,) = retention_list(scores, config=skipping).summary.warnings
+    assert text == ("No customer left to consider: all 3 scored customers are in segments [targeting] skip_segments "
+                    "leaves out (High-value at risk 1, Dormant 2); name one as a segment to list it.")
+    (text,) = retention_list(scores.iloc[:0]).summary.warnings
+    assert text == "No customer left to consider: the scores hold no customer."
+
+
 def test_a_budget_short_of_one_contact_lists_no_control_customer_either() -> None:
     # One cost for all and the best candidate in the control group: a budget of 2 for contacts of 5
     # gave a list of that one control customer, to compare with no contact; costs per segment gave none.

@@ -338,12 +338,18 @@ def retention_list(
 
     keep = segment_keys.isin(wanted).to_numpy().copy()
     skipped = {key: int(n) for key, n in segment_keys[~keep].value_counts().items()} if not segments else {}
+    in_segments = int(keep.sum())
     excluded, loose, unmatched = match_ids(scores["customer_id"], exclude)
     keep &= ~excluded
+    not_excluded = int(keep.sum())
     value_at_risk = pd.to_numeric(scores["value_at_risk"]).to_numpy(dtype=float)
     if min_value is not None:
         keep &= value_at_risk >= min_value
     scored = int(keep.sum())
+    nobody_left = ""
+    if not scored:
+        nobody_left = _nobody_left(segment_keys, wanted if segments else [], names, in_segments, not_excluded,
+                                   value_at_risk[segment_keys.isin(wanted).to_numpy() & ~excluded], min_value)
     cost = segment_keys.map(costs).to_numpy(dtype=float)
     benefit = value_at_risk * success_rate - cost
     keep &= np.round(benefit, DECIMALS["expected_benefit"]) > 0  # a benefit the list would show as 0.00 is none
@@ -430,18 +436,45 @@ def retention_list(
         holdout=float(holdout),
         control=int(control.sum()),
         warnings=empty_list_warnings(len(contacted), scored, candidates, budget, cost[np.flatnonzero(keep)],
-                                     segment_keys.to_numpy()[np.flatnonzero(keep)], names)
+                                     segment_keys.to_numpy()[np.flatnonzero(keep)], names, nobody_left=nobody_left)
         + split_segment_warnings(config, segment_keys.iloc[contacted], explicit_cost=explicit_cost,
                                  explicit_segments=bool(segments)),
     )
     return RetentionList(customers=customers, summary=summary)
 
 
+def _nobody_left(segment_keys: pd.Series, asked: Sequence[str], names: dict[str, str], in_segments: int,
+                 not_excluded: int, values: np.ndarray, min_value: float | None) -> str:
+    """Which filter left no customer to consider, and what the scores hold instead: the segments
+    asked for (``asked``; else those ``skip_segments`` leaves), the exclusion lists, the minimum value."""
+    def held(keys: pd.Series) -> str:
+        counts = keys.value_counts()
+        return ", ".join(f"{names.get(key, key)} {int(counts[key]):,}" for key in SEGMENTS if key in counts)
+
+    total = len(segment_keys)
+    if not total:
+        return "the scores hold no customer"
+    if not in_segments and asked:
+        return (f"none of the {total:,} scored customer{'s' if total != 1 else ''} is in the segment"
+                f"{'s' if len(asked) != 1 else ''} asked for ({', '.join(names.get(k, k) for k in asked)}); "
+                f"the scores hold {held(segment_keys)}")
+    if not in_segments:
+        return (f"{'all ' if total != 1 else ''}{total:,} scored customer{'s are' if total != 1 else ' is'} in segments "
+                f"[targeting] skip_segments leaves out ({held(segment_keys)}); name one as a segment to list it")
+    if not not_excluded:
+        return (f"the exclusion lists name all {in_segments:,} customer{'s' if in_segments != 1 else ''} of the "
+                "segments considered")
+    return (f"none of the {not_excluded:,} customer{'s' if not_excluded != 1 else ''} of the segments considered has a "
+            f"value at risk of at least {float(min_value or 0):,.2f} (the minimum asked for); the highest is "
+            f"{float(values.max()):,.2f}")
+
+
 def empty_list_warnings(contacts: int, scored: int, candidates: int, budget: float | None, candidate_costs: np.ndarray,
-                        candidate_segments: np.ndarray, names: dict[str, str]) -> tuple[str, ...]:
+                        candidate_segments: np.ndarray, names: dict[str, str], nobody_left: str = "") -> tuple[str, ...]:
     """Why a list holds no contact, when it holds none: the budget pays for none of the
     ``candidates`` (and what the cheapest of their contacts costs), nobody pays off, or the
-    filters left nobody to consider.
+    filters left nobody to consider (``nobody_left``: which one, and what the scores hold; "the
+    segment, exclusion and minimum-value filters left out everyone" did not say which to change).
     ``POST /retention_list`` answered a budget too small for one contact with ``[]`` and nothing
     else, and the CLI named "the first contact on the list" although the budget skips a contact
     it cannot pay for a cheaper one further down: only the cheapest candidate decides.
@@ -461,7 +494,8 @@ def empty_list_warnings(contacts: int, scored: int, candidates: int, budget: flo
                 f"customer{'s' if candidates != 1 else ''} who would pay off costs {cost:,.2f} "
                 f"({names.get(segment, segment)}). Raise the budget to at least {cost:,.2f}.",)
     if not scored:
-        return ("No customer left to consider: the segment, exclusion and minimum-value filters left out everyone.",)
+        why = nobody_left or "the segment, exclusion and minimum-value filters left out everyone"
+        return (f"No customer left to consider: {why}.",)
     if not candidates:
         return ("Nobody would pay off: a contact pays off only when value_at_risk × success_rate exceeds its contact cost. "
                 "Lower the contact cost, raise the success rate, or widen the segments.",)
