@@ -199,6 +199,24 @@ def test_an_excel_list_carries_its_summary_in_sheets_after_the_list(tmp_path: Pa
     assert len(io.read_table(tmp_path / "list.xlsx")) == 2  # evaluate and report --list read the list sheet
 
 
+def test_a_csv_list_warns_of_ids_excel_would_change(tmp_path: Path) -> None:
+    # Ids such as 002475 or a 19-digit account number were written correctly, but Excel opening the
+    # CSV read them as numbers (2475, 1.23457E+18): the marketer's upload to the CRM matched nobody,
+    # without a word. The workbook keeps them as text.
+    scores = scores_file(tmp_path / "s")
+    frame = pd.read_csv(scores, dtype={"customer_id": str})
+    frame["customer_id"] = ["002475", "0042", "1234567890123456789", "C3", "4711", "C5"]
+    frame.to_csv(scores, index=False)
+    result, err = run("retention-list", scores, "--out", tmp_path / "list.csv")
+    assert result.exit_code == 0
+    assert ("3 customer id(s) of the list look like numbers that Excel changes when it opens a CSV, e.g. 002475 "
+            "(a leading zero is dropped, digits beyond the 15th become zeros)") in err
+    assert "--out list.xlsx" in err
+    assert pd.read_csv(tmp_path / "list.csv", dtype=str)["customer_id"].tolist()[:3] == ["002475", "0042", "1234567890123456789"]
+    result, err = run("retention-list", scores, "--out", tmp_path / "list.xlsx")
+    assert result.exit_code == 0 and "Excel changes" not in err
+
+
 def test_an_empty_exclusion_list_is_named(tmp_path: Path) -> None:
     # A do-not-contact export that came out empty kept nobody off the list, without a word.
     scores = scores_file(tmp_path / "s")

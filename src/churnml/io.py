@@ -771,6 +771,21 @@ def _map_text(frame: pd.DataFrame, function: Callable[[Any], Any], candidates: s
     return out
 
 
+_EXCEL_CHANGES = re.compile(r"0[0-9]+|[0-9]{16,}|[0-9]+(\.[0-9]*)?[eE][+-]?[0-9]+")
+
+
+def excel_changed_ids(ids: pd.Series) -> list[str]:
+    """The ids Excel changes when it opens a CSV, as it reads them as numbers: a leading zero dropped
+    ("002475" → 2475), digits beyond the 15th set to zero ("1234567890123456789"), "1E5" read as
+    100000. A workbook keeps them as text; a CSV cannot say "text" to Excel without a formula.
+
+    >>> excel_changed_ids(pd.Series(["002475", "2475", "C0001", "1234567890123456789", "1E5", "0"]))
+    ['002475', '1234567890123456789', '1E5']
+    """
+    text = ids.astype(str).str.strip()
+    return text[text.str.fullmatch(_EXCEL_CHANGES)].tolist()
+
+
 _MONEY = ("value_if_retained", "predicted_value", "value_at_risk", "contact_cost", "expected_benefit", "current_value")
 
 

@@ -535,7 +535,8 @@ def retention_list_command(
       (contact / control) after customer_id, control rows costing 0 with the action "Do not
       contact". CSV unless OUT ends in .xlsx or .parquet or --format says so; a CSV is UTF-8
       with a byte-order mark, so that spreadsheets show accents and € right, and text starting
-      with = + - @ (a formula to a spreadsheet) gets a leading ' (negative numbers excepted); an Excel workbook
+      with = + - @ (a formula to a spreadsheet) gets a leading ' (negative numbers excepted), and ids
+      Excel would read as numbers (002475) are warned of; an Excel workbook
       opens in columns in any locale, where a comma CSV may not, and holds the summary and the
       breakdown by segment in two sheets after the list;
       money in the currency of your amounts, over the horizon (90 days by default);
@@ -618,6 +619,12 @@ def retention_list_command(
              f"only to about ±{spread:.0f} percentage points (at their predicted churn of {p:.0%}). A larger --holdout or "
              "a longer list narrows it.")
     _warn_lapsed(result.customers, provenance["models"].get("problem"))
+    changed = io.excel_changed_ids(result.customers["customer_id"]) if fmt == "csv" else []
+    if changed:
+        warn(f"{len(changed):,} customer id(s) of the list look like numbers that Excel changes when it opens a CSV, "
+             f"e.g. {changed[0]} (a leading zero is dropped, digits beyond the 15th become zeros): the file is right, but "
+             f"ids copied from Excel into a CRM would match nobody. Write --out {out.with_suffix('.xlsx').name}, which keeps "
+             "them as text, or import the CSV into Excel with customer_id as a Text column.")
     for text in result.summary.warnings:  # why no contact, split segments a config misses: as POST /retention_list
         warn(text)
     console.print(f"Wrote {written} and {summary_path}.")
