@@ -208,6 +208,13 @@ def test_reason_templates_group_customers_by_sentence():
     assert counts == {"no purchase for N days": 2, "only N purchases in the last 90 days": 2, "plan: basic": 1}
 
 
+def test_reason_templates_keep_the_percent_sign():
+    # The scores report's top reasons read "spend down N on the previous quarter": the % went with the
+    # number, and a marketer read an amount of money where the reason is a share.
+    counts = reports.reason_counts(["spend down 58% on the previous quarter", "spend down 40% on the previous quarter"])
+    assert counts == {"spend down N% on the previous quarter": 2}
+
+
 def _screenshot(page: Path, png: Path, profile: Path) -> None:
     command = [
         CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -106,12 +106,15 @@ def reason_template(sentence: str) -> str:
     'age_band: 25-34'
     >>> reason_template("age: 57")
     'age: N'
+    >>> reason_template("spend down 58% on the previous quarter")
+    'spend down N% on the previous quarter'
     """
     sentence = sentence.strip()
     if _ATTRIBUTE.match(sentence):  # a value; a number counts as one reason, not one per age
         name, _, value = sentence.partition(": ")
         return f"{name}: N" if _NUMBER.fullmatch(value) else sentence
-    return plural_counts(_NUMBER.sub("N", sentence))
+    # A share keeps its sign: "spend down N% on the previous quarter", not an amount "spend down N".
+    return plural_counts(_NUMBER.sub(lambda m: "N%" if m.group().endswith("%") else "N", sentence))
 
 
 def reason_counts(reasons: Iterable[Sequence[str] | str], separator: str = "; ") -> dict[str, int]:
