@@ -262,10 +262,11 @@ def test_contacts_cost_what_their_segment_says_and_the_budget_pays_for_them_in_r
     # Only high-value customers worth more than a call are listed from that segment.
     listed = scores[scores["segment"] == "high_value_at_risk"]
     assert (frame["segment"] == "high_value_at_risk").sum() == int((listed["value_at_risk"] * 0.3 - 40 >= 0.005).sum())
-    # The budget pays contacts in rank order and stops at the first it cannot pay.
+    # The budget buys at least what the top of the ranking it can pay would save, and the list stays ranked.
     budget = float(frame["contact_cost"].iloc[:7].sum()) + 0.1
     capped = retention_list(scores, budget=budget, success_rate=0.3, config=config)
-    assert capped.customers["customer_id"].tolist() == frame["customer_id"].iloc[:7].tolist()
+    assert capped.summary.expected_net_benefit >= frame["expected_benefit"].iloc[:7].sum() - 0.01
+    assert capped.customers["expected_benefit"].is_monotonic_decreasing
     assert capped.summary.limited_by == "budget" and capped.summary.total_cost <= budget
     # --contact-cost sets one cost for every segment again.
     assert set(retention_list(scores, contact_cost=2, config=config).customers["contact_cost"]) == {2.0}
@@ -318,6 +319,31 @@ def test_a_budget_skips_a_contact_it_cannot_pay_for_cheaper_ones_below() -> None
     many = make_scores(400)
     uniform = retention_list(many, budget=100, contact_cost=5, success_rate=0.3).customers
     assert uniform["customer_id"].tolist() == retention_list(many, contact_cost=5, success_rate=0.3).customers["customer_id"].head(20).tolist()
+
+
+def test_a_larger_budget_never_saves_less_when_contacts_cost_differently() -> None:
+    # Calls at 40 among e-mails at 0.5: paid in rank order, a budget of 100 bought 2 calls and 40
+    # e-mails, and one of 160 bought the 4 calls and nothing else: more money, less saved (on the
+    # generated 3,000 customers, 367 expected net benefit at 100 and 154 at 160). The budget now buys
+    # the better of the contacts in rank order and those with the most benefit per cost; the list
+    # stays in rank order.
+    calls = pd.DataFrame({"customer_id": [f"H{i}" for i in range(4)], "segment": "high_value_at_risk",
+                          "value_at_risk": 200.0})  # benefit 20 for 40: 0.5 per unit of cost
+    mails = pd.DataFrame({"customer_id": [f"P{i:03d}" for i in range(300)], "segment": "potential",
+                          "value_at_risk": 50.0})  # benefit 14.5 for 0.5: 29 per unit of cost
+    scores = pd.concat([calls, mails]).assign(churn_probability=0.5, predicted_value=100.0, reasons="")
+    config = Config().replace(targeting={"contact_costs": {"high_value_at_risk": 40.0, "potential": 0.5}})
+    nets = {budget: retention_list(scores, budget=budget, success_rate=0.3, config=config).summary
+            for budget in (100, 160)}
+    assert nets[160].expected_net_benefit >= nets[100].expected_net_benefit
+    assert nets[160].total_cost == 150 and nets[160].selected == 300  # the 300 e-mails, and no call in the 10 left
+    listed = retention_list(scores, budget=160, success_rate=0.3, config=config).customers
+    assert listed["expected_benefit"].is_monotonic_decreasing and listed["rank"].tolist() == list(range(1, 301))
+    # One valuable call against one e-mail, a budget for the call alone: the call, not the e-mail
+    # that the most benefit per cost would take first.
+    two = pd.DataFrame({"customer_id": ["H", "P"], "segment": ["high_value_at_risk", "potential"], "value_at_risk": [1000.0, 50.0],
+                        "churn_probability": 0.5, "predicted_value": 100.0, "reasons": ""})
+    assert retention_list(two, budget=40, success_rate=0.3, config=config).customers["customer_id"].tolist() == ["H"]
 
 
 def test_an_empty_list_says_why_naming_the_cheapest_contact() -> None:

@@ -5,7 +5,8 @@ The expected net benefit of contacting a customer is
 a contact saves the share ``success_rate``, and costs ``contact_cost`` either way (per segment
 with ``[targeting] contact_costs``: a call costs more than an e-mail). Only customers
 with a positive benefit are listed, best first; the list stops at the budget (total contact cost)
-or at the maximum count, whichever comes first. Segments whose suggested action is no retention
+or at the maximum count, whichever comes first (where contacts cost differently, the budget buys
+the contacts with the most benefit per cost when that expects more than the top of the ranking). Segments whose suggested action is no retention
 contact (``[targeting] skip_segments``; by default loyal high-value customers, "reward, do not
 disturb") are left out unless asked for by name: their risk is below 1.5 times the base rate
 (the risk tiers are relative to it), so their value at risk is large because their value is, not
@@ -262,8 +263,9 @@ def retention_list(
     scores : pandas.DataFrame
         A scores table (:func:`churnml.scoring.score`); needs :data:`REQUIRED_COLUMNS`.
     budget : float, optional
-        Total contact cost allowed, paid in rank order; a contact the rest cannot pay is skipped
-        for cheaper ones further down (control customers cost nothing).
+        Total contact cost allowed, paid in rank order (a contact the rest cannot pay is skipped
+        for cheaper ones further down) or in order of benefit per cost, whichever expects the
+        larger net benefit (control customers cost nothing); see :func:`_best_within_budget`.
     max_customers : int, optional
         At most this many customers to contact (control customers come on top).
     contact_cost : float, optional
@@ -369,7 +371,7 @@ def retention_list(
         control = control_group(scores["customer_id"].iloc[index].astype(str), dates, holdout)
     limited_by = "none"
     if budget is not None:
-        fits = _within_budget(cost[index], control, budget)
+        fits = _best_within_budget(cost[index], benefit[index], control, budget)
         if not fits.all():
             limited_by = "budget"
         index, control = index[fits], control[fits]
@@ -591,6 +593,24 @@ def match_ids(customer_ids: pd.Series, listed: Iterable[str]) -> tuple[np.ndarra
     matched = set(loose_keys[exact | loose])
     unmatched = tuple(item for item, key in zip(rest, rest_keys) if key not in matched)
     return exact | loose, pairs, unmatched
+
+
+def _best_within_budget(costs: np.ndarray, benefits: np.ndarray, control: np.ndarray, budget: float) -> np.ndarray:
+    """Which of the ranked candidates the budget buys: the contacts paid in rank order
+    (:func:`_within_budget`), or those paid in order of benefit per unit of cost, whichever expects
+    the larger net benefit; control customers come with the contacts as the walk chosen meets them.
+    Paid in rank order only, calls at 40 among e-mails at 0.5 made a larger budget save less: 100
+    bought 2 calls and 40 e-mails, 160 the 4 calls alone. In order of benefit per cost only, a budget
+    for one valuable call went to one e-mail. The better of the two is never worse than either."""
+    in_rank = _within_budget(costs, control, budget)
+    if in_rank.all() or np.ptp(costs) == 0:  # everyone fits, or one cost for all: both orders are the ranking
+        return in_rank
+    per_cost = np.divide(benefits, costs, out=np.full(len(costs), np.inf), where=costs > 0)
+    order = np.argsort(-per_cost, kind="stable")  # ties keep the ranking's order
+    by_ratio = np.empty(len(costs), dtype=bool)
+    by_ratio[order] = _within_budget(costs[order], control[order], budget)
+    contact = ~control
+    return by_ratio if benefits[by_ratio & contact].sum() > benefits[in_rank & contact].sum() else in_rank
 
 
 def _within_budget(costs: np.ndarray, control: np.ndarray, budget: float) -> np.ndarray:

@@ -526,7 +526,8 @@ def retention_list_command(
     Reads SCORES. Expected benefit = value_at_risk × success_rate − contact_cost; only customers
     with a positive benefit are listed, best first, until the budget (total contact cost) or the
     maximum count is reached (a contact the rest of the budget cannot pay is skipped for cheaper
-    ones further down). Writes, atomically:
+    ones further down; where contacts cost differently, the budget buys those with the most
+    benefit per cost instead when that expects more). Writes, atomically:
 
     - OUT: rank, customer_id, as_of, segment, segment_name, risk_tier, lifecycle_stage,
       churn_probability, value_if_retained, predicted_value (value_if_retained × (1 −
