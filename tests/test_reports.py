@@ -150,6 +150,20 @@ def test_scores_report_content(pages):
     assert "predicted value (90 d)" in value and "current value (365 d)" in value
 
 
+def test_scores_and_list_reports_say_what_their_numbers_mean(pages, inputs):
+    # A marketer opening the reports read "mean churn probability 0.072", "total value at risk 14,282"
+    # and "expected ROI 201.2%" without a word of what they are or how they are made.
+    page = html.unescape(pages["scores"].read_text(encoding="utf-8"))
+    mean = pd.read_parquet(inputs["scores"])["churn_probability"].mean()
+    overview = page[page.index('id="overview"'):page.index('id="score-distributions"')]
+    assert f"the chance that a customer churns within the next 90 days ({mean:.3f} = {mean:.1%}: on average" in overview
+    assert "value at risk is what they would bring if they stay, times that chance" in overview
+    page = html.unescape(pages["list"].read_text(encoding="utf-8"))
+    summary = page[page.index('id="retention-summary"'):page.index('id="roi-curve"')]
+    assert "expected value saved = value at risk of the customers contacted × success rate 0.3" in summary
+    assert "net benefit = value saved − contact cost; ROI = net benefit ÷ contact cost" in summary
+
+
 def test_a_list_records_the_models_and_data_of_its_scores_and_keeps_them_when_the_scores_are_overwritten(
         inputs, pages, use_trained_store, tmp_path):
     # A list named only its scores file: once a daily `churnml score` overwrote scores.parquet with

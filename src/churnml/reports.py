@@ -239,8 +239,13 @@ def _page(title: str, subtitle: str, sections: Sequence[str]) -> str:
     )
 
 
+def _note(text: str) -> str:
+    """A paragraph of explanation under a table or plot."""
+    return f'<p class="note">{_e(text)}</p>'
+
+
 def _missing(what: str) -> str:
-    return f'<p class="note">{_e(what)}</p>'
+    return _note(what)
 
 
 def _code_text(meta: Mapping[str, Any], tags: Mapping[str, str]) -> str:
@@ -603,6 +608,14 @@ def scores_report(scores: pd.DataFrame, sidecar: Mapping[str, Any] | None = None
     sidecar = dict(sidecar or {})
     models = sidecar.get("models", {})
     as_of = sidecar.get("as_of") or (f"{pd.Timestamp(scores['as_of'].iloc[0]):%Y-%m-%d}" if len(scores) else "?")
+    horizon = sidecar_horizon(sidecar, (config or Config()).problem.horizon_days)
+    mean = float(scores["churn_probability"].mean()) if len(scores) else 0.0
+    # The figures read "0.072" and "14,282" without a word of what they are, to a marketer.
+    how_to_read = (f"How to read these numbers: the churn probability is the chance that a customer churns within the next "
+                   f"{horizon} days ({mean:.3f} = {mean:.1%}: on average, about {round(mean * 100)} in 100 of the customers scored). The "
+                   f"predicted value is what a customer is expected to bring over those {horizon} days, their chance of leaving "
+                   "taken into account; the value at risk is what they would bring if they stay, times that chance: what is "
+                   "expected to be lost if nobody acts. Money is in the currency of the transaction amounts.")
     sections = [_section("overview", "Overview", _key_values([
         ("as of", as_of),
         *_churn_means(models.get("problem")),
@@ -614,7 +627,7 @@ def scores_report(scores: pd.DataFrame, sidecar: Mapping[str, Any] | None = None
                    f"value v{models.get('value_model_version', scores['value_model_version'].iloc[0] if len(scores) else '?')}"
                    + (f", trained as of {models['trained_as_of']}" if models.get("trained_as_of") else "")
                    + (f", run {models['run_id']}" if models.get("run_id") else "")),
-    ]))]
+    ]), _note(how_to_read))]
     sections.append(_section("score-distributions", "Distribution of churn probability and predicted value", _grid(
         figure_html(plots.plot_distribution(scores["churn_probability"].to_numpy(), "Churn probability",
                                             "churn probability within the horizon (0-1)")),
@@ -764,7 +777,10 @@ def list_report(customers: pd.DataFrame, summary: Mapping[str, Any], config: Con
          f"{summary.get('expected_value_saved', 0.0):,.2f}"),
         ("expected net benefit", f"{summary.get('expected_net_benefit', 0.0):,.2f}"),
         ("expected ROI", "–" if roi is None else f"{roi:.1%}"),
-    ])))
+    ]), _note(f"How the money is reckoned: expected value saved = value at risk of the customers contacted × success rate "
+              f"{success_rate:g} (the share of them a contact keeps: an assumption until `churnml evaluate` measures it on a "
+              "control group, --holdout); net benefit = value saved − contact cost; ROI = net benefit ÷ contact cost (100% "
+              "means each unit spent brings two back).")))
     if "group" in customers.columns:  # the control group is not contacted: it costs and saves nothing
         customers = customers[customers["group"].astype(str) != "control"]
     value_at_risk = customers["value_at_risk"].to_numpy(dtype=float) if len(customers) else np.empty(0)
