@@ -339,6 +339,10 @@ def test_a_larger_budget_never_saves_less_when_contacts_cost_differently() -> No
     assert nets[160].total_cost == 150 and nets[160].selected == 300  # the 300 e-mails, and no call in the 10 left
     listed = retention_list(scores, budget=160, success_rate=0.3, config=config).customers
     assert listed["expected_benefit"].is_monotonic_decreasing and listed["rank"].tolist() == list(range(1, 301))
+    # With a maximum count as well, the walks are compared on what the count keeps: of 200 e-mails, 2
+    # (29) are worth less than the 2 calls at the top of the ranking (40).
+    capped = retention_list(scores, budget=100, max_customers=2, success_rate=0.3, config=config).summary
+    assert capped.expected_net_benefit == pytest.approx(2 * 20)
     # One valuable call against one e-mail, a budget for the call alone: the call, not the e-mail
     # that the most benefit per cost would take first.
     two = pd.DataFrame({"customer_id": ["H", "P"], "segment": ["high_value_at_risk", "potential"], "value_at_risk": [1000.0, 50.0],
