@@ -174,6 +174,19 @@ def test_spreadsheet_csv_text_cannot_become_a_formula(tmp_path: Path) -> None:
     assert io.read_ids(path) == {text.strip() for text in frame["customer_id"]}
 
 
+def test_spreadsheet_csv_quotes_a_carriage_return_inside_a_value(tmp_path: Path) -> None:
+    # A raw value holding a lone carriage return (a quarantined row from a Windows export) was written
+    # unquoted: spreadsheets and CSV readers broke the row in two there, shifting every column after it.
+    import csv
+
+    frame = pd.DataFrame({"customer_id": ["a", "b"], "note": ["first\rsecond", "x"], "amount": [1.5, 2.0]})
+    path = io.write_table(frame, tmp_path / "quarantine.csv", spreadsheet=True)
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows == [["customer_id", "note", "amount"], ["a", "first\rsecond", "1.5"], ["b", "x", "2.0"]]
+    pd.testing.assert_frame_equal(io.read_table(path), frame)
+
+
 def test_an_id_list_that_is_a_folder_says_so(tmp_path: Path) -> None:
     # "File optout does not exist" for a folder that exists sent the user looking for a typo.
     (tmp_path / "optout").mkdir()

@@ -695,9 +695,11 @@ def write_table(frame: pd.DataFrame, path: str | Path, fmt: str | None = None, s
                           "Write .csv or .parquet, or shorten the list (--budget, --max-customers).")
     with atomic_path(path) as tmp:
         if fmt == "csv":
-            if spreadsheet:
+            if spreadsheet:  # lines end in CRLF, as Excel writes them (RFC 4180): a value holding a lone
+                # carriage return is then quoted, where it used to break the row in two
                 frame = _defuse_formulas(frame)
-            frame.to_csv(tmp, index=False, encoding="utf-8-sig" if spreadsheet else "utf-8")
+            frame.to_csv(tmp, index=False, encoding="utf-8-sig" if spreadsheet else "utf-8",
+                         lineterminator="\r\n" if spreadsheet else None)
         elif fmt == "xlsx":
             with pd.ExcelWriter(tmp, engine="openpyxl") as book:
                 frame.to_excel(book, index=False, sheet_name="churnml")
