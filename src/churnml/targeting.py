@@ -1,16 +1,16 @@
 """Retention lists: who to contact, in which order, within a budget.
 
-The expected net benefit of contacting a customer is
-``value_at_risk × success_rate − contact_cost``: of the value the customer takes away by leaving,
-a contact saves the share ``success_rate``, and costs ``contact_cost`` either way (per segment
-with ``[targeting] contact_costs``: a call costs more than an e-mail). Only customers
-with a positive benefit are listed, best first; the list stops at the budget (total contact cost)
-or at the maximum count, whichever comes first (where contacts cost differently, the budget buys
-the contacts with the most benefit per cost when that expects more than the top of the ranking). Segments whose suggested action is no retention
-contact (``[targeting] skip_segments``; by default loyal high-value customers, "reward, do not
-disturb") are left out unless asked for by name: their risk is below 1.5 times the base rate
-(the risk tiers are relative to it), so their value at risk is large because their value is, not
-because they are leaving, and they would otherwise fill the top of the list.
+The expected net benefit of contacting a customer is ``value_at_risk × success_rate −
+contact_cost``: of the value the customer takes away by leaving, a contact saves the share
+``success_rate``, and costs ``contact_cost`` either way (per segment with ``[targeting]
+contact_costs``: a call costs more than an e-mail). Only customers with a positive benefit are
+listed, best first; the list stops at the budget (total contact cost) or at the maximum count,
+whichever comes first (where contacts cost differently, the budget buys the contacts with the most
+benefit per cost when that expects more than the top of the ranking). Segments whose suggested
+action is no retention contact (``[targeting] skip_segments``; by default loyal high-value
+customers, "reward, do not disturb") are left out unless asked for by name: their risk is below 1.5
+times the base rate (the risk tiers are relative to it), so their value at risk is large because
+their value is, not because they are leaving, and they would otherwise fill the top of the list.
 
 A control group (``holdout``, ``[targeting] holdout``) measures what the contacts achieve instead
 of assuming ``success_rate``: a share of the listed customers, drawn from a hash of the as-of date
