@@ -628,3 +628,40 @@ def test_the_uplift_interval_has_width_where_a_group_churned_none_or_all() -> No
     # Nobody churned in either group: no effect can be told, and the interval is not a point.
     low, high = rate_difference_interval(0, 10, 0, 10)
     assert low < 0 < high
+
+
+def _yearly_bills(rng: np.random.Generator, rise: float) -> tuple[np.ndarray, np.ndarray]:
+    """A year's spend of monthly subscribers at a test cutoff (bills 0-11) and a quarter later
+    (bills 3-14), the price rising by ``rise`` from bill 6 on: a handful of plan prices, a plan
+    change for one in ten, a fifth of them joining during the 15 months, a few credit notes."""
+    n = 5000
+    plans = np.array([12.00, 25.00, 29.99, 44.99, 59.99, 64.99])
+    first, second = rng.choice(plans, n), rng.choice(plans, n)
+    second = np.where(rng.random(n) < 0.1, second, first)
+    change, start = rng.integers(0, 15, n), np.where(rng.random(n) < 0.2, rng.integers(0, 15, n), 0)
+    months = np.arange(15)
+    price = np.where(months < change[:, None], first[:, None], second[:, None])
+    price = np.where(months >= 6, np.round(price * (1 + rise), 2), price)
+    bills = np.where(months >= start[:, None], price, 0.0)
+    credits = np.where(rng.random((n, 15)) < 0.01, -rng.choice([5.0, 10.0, 15.0], (n, 15)), 0.0)
+    bills = bills + credits
+    return np.round(bills[start < 12, :12].sum(axis=1), 2), np.round(bills[:, 3:].sum(axis=1), 2)
+
+
+def test_a_price_rise_of_a_few_percent_is_not_drift_but_a_larger_one_is() -> None:
+    # A 5 % price rise from April: a year's spend at the test cutoff in September held 6 old and
+    # 6 new bills, scored in December 3 old and 9 new, 1.2 % more for everyone. Edges halfway to
+    # the next amount up sat cents above each plan's total, and the whole population crossed them:
+    # PSI 1.00 on monetary_365d for a mean that moved from 437 to 438 on a broadband provider's export.
+    september, december = _yearly_bills(np.random.default_rng(11), rise=0.05)
+    reference = monitoring.reference_statistics(pd.DataFrame({"monetary_365d": september}), ["monetary_365d"], [],
+                                                None, "2025-09-06")
+    psi = monitoring.drift(reference, pd.DataFrame({"monetary_365d": december}), None, "2025-12-05").features
+    assert psi.set_index("feature")["psi"]["monetary_365d"] < 0.1
+    # The same numbers under a name that is not money keep the bins as the quantiles fall.
+    plain = monitoring.reference_statistics(pd.DataFrame({"x": september}), ["x"], [], None, "2025-09-06")
+    assert monitoring.drift(plain, pd.DataFrame({"x": december}), None, "2025-12-05").features["psi"].iloc[0] > 0.2
+    # A rise of 25 % on every bill is a shift the models have not seen: it still shows.
+    september, december = _yearly_bills(np.random.default_rng(11), rise=0.25)
+    shifted = monitoring.drift(reference, pd.DataFrame({"monetary_365d": december}), None, "2025-12-05").features
+    assert shifted.set_index("feature")["psi"]["monetary_365d"] > 0.2
