@@ -281,3 +281,29 @@ def test_the_service_score_yields_only_to_a_part_that_is_given_as_a_reason() -> 
         ["poor service experience (score 20/100)", "2 calls in the last 30 days", "customer for only 90 days"],
         ["2 calls in the last 30 days", "1 complaint in the last year", "customer for only 90 days"],
     ]
+
+
+def test_spend_over_a_window_longer_than_the_customer_s_history_is_no_reason() -> None:
+    # A broadband customer of two months "spent 180 in the last 365 days": true, and low beside
+    # the typical 373, but it says they are new, not that they spend little (48 of 143 such
+    # sentences on a hand-made broadband/mobile export, one for a customer of 3 days who "spent
+    # 25 in the last 365 days"). Where the purchase history is shorter than a window, that
+    # window's spend and purchase counts are no reason; the next driver takes the slot.
+    windowed = [FeatureSpec(f"{kind}_{d}d", "", "transactions", f"{d}d", "numeric", 0, text.format(d=d), None, -1)
+                for kind, text in (("monetary", "spent {{monetary_{d}d:,.0f}} in the last {d} days"),
+                                   ("frequency", "only {{frequency_{d}d:.0f}} purchases in the last {d} days"))
+                for d in (30, 365)]
+    specs = [*windowed, spec("days_since_first_purchase", None, 0),
+             spec("tenure_days", "customer for only {tenure_days:.0f} days", 0, side=-1)]
+    names = [s.name for s in specs]
+    contributions = pd.DataFrame([[0.1, 0.9, 0.0, 0.5, 0.0, 0.3]] * 3, columns=names)
+    features = pd.DataFrame({"monetary_30d": [10.0, 10.0, 10.0], "monetary_365d": [180.0, 180.0, 180.0],
+                             "frequency_30d": [1.0, 1.0, 1.0], "frequency_365d": [2.0, 2.0, 2.0],
+                             "days_since_first_purchase": [64.0, 900.0, np.nan], "tenure_days": [64.0, 900.0, 64.0]})
+    typical = {"monetary_30d": 40.0, "monetary_365d": 373.0, "frequency_30d": 1.0, "frequency_365d": 12.0,
+               "tenure_days": 1100.0}
+    assert explain(contributions, features, specs, typical=typical) == [
+        ["customer for only 64 days", "spent 10 in the last 30 days"],
+        ["spent 180 in the last 365 days", "only 2 purchases in the last 365 days", "customer for only 900 days"],
+        ["customer for only 64 days"],  # no purchase yet: no window of purchases says anything
+    ]

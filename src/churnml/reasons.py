@@ -27,13 +27,16 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from churnml.features import REASON_FAMILIES, FeatureSpec, reason_is_true, render_reason
+from churnml.features import REASON_FAMILIES, FeatureSpec, reason_is_true, render_reason, window_days
 
 TOP_K = 3
 MIN_EFFECT = 0.01
 """A driver must raise the churn model's log-odds by more than this (odds x 1.01) to be a reason.
 Below it the feature barely moved the score ("age band: 55-64" at +0.001 in the demo); shown, it
 would read as a cause to a marketer."""
+HISTORY_FEATURE = "days_since_first_purchase"
+"""How far a customer's purchases reach back: a transaction feature over a longer window
+(``monetary_365d`` for a customer of 60 days) is no reason (:func:`explain`)."""
 SEPARATOR = "; "
 """Joins a customer's reasons into the single ``reasons`` text column of the scores."""
 
@@ -168,6 +171,8 @@ def explain(
         Feature name -> typical value (:func:`typical_values`). A feature is a reason only for
         rows whose value lies beyond it on :attr:`FeatureSpec.reason_side` (and beyond
         :attr:`FeatureSpec.reason_bound`); features not in it are gated by the bound alone.
+        Transaction features over a window of N days (``"90d"``) are reasons only for rows whose
+        :data:`HISTORY_FEATURE` is at least N (when ``features`` has that column).
 
     Returns
     -------
@@ -188,6 +193,16 @@ def explain(
     gates = {j: reason_is_true(by_name[names[j]], features[names[j]].to_numpy(dtype=float), typical.get(names[j]))
              for j in np.flatnonzero(has_reason) if by_name[names[j]].kind == "numeric"}
     gates = {j: rows for j, rows in gates.items() if rows is not None}
+    # Spend and purchases over a window longer than the customer's purchase history say they are
+    # new, not that they buy little ("spent 180 in the last 365 days" two months in): no reason.
+    if HISTORY_FEATURE in features.columns:
+        history = features[HISTORY_FEATURE].to_numpy(dtype=float)
+        for j in np.flatnonzero(has_reason):
+            window = by_name[names[j]].window
+            if by_name[names[j]].source == "transactions" and window and re.fullmatch(r"\d+d", window):
+                with np.errstate(invalid="ignore"):
+                    covered = history >= window_days(window)
+                gates[j] = covered & gates[j] if j in gates else covered
     eligible = has_reason
     if gates:
         eligible = np.broadcast_to(has_reason, (len(features), len(names))).copy()
