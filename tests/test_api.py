@@ -691,6 +691,38 @@ def test_serve_refuses_to_start_without_snapshot_or_model(served_store, tmp_path
     assert "Run `churnml train DATA --as-of DATE` first" in result.stderr
 
 
+def test_serve_says_when_it_would_read_posted_histories_otherwise_than_training_read_the_data(
+        use_trained_store, tmp_path) -> None:
+    # Trained with an NPS survey on 0-10 and the CRM's own event types, then served as the README's
+    # `churnml serve --port 3000` shows, without --config: a posted score of 9 was refused as
+    # outside 1-5 and "Billing complaint" counted as other, with nothing at start-up to say why.
+    import socket
+
+    trained = Config()  # the trained store's models were trained with the defaults
+    served = tmp_path / "served.toml"
+    served.write_text('[input]\nsatisfaction_scale = [0, 10]\n\n[input.event_types]\n"Billing complaint" = "complaint"\n',
+                      encoding="utf-8")
+    same = tmp_path / "same.toml"
+    same.write_text("[input]\nsatisfaction_scale = [%g, %g]\n" % trained.input.satisfaction_scale, encoding="utf-8")
+    snapshots = tmp_path / "snapshots"
+    runner = CliRunner()
+    with socket.socket() as taken:  # the port check comes last: the server never starts
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        arguments = ["serve", "--snapshots", str(snapshots), "--data", str(use_trained_store.data), "--as-of",
+                     use_trained_store.as_of, "--port", port]
+        differs = runner.invoke(get_app(), [*arguments, "--config", str(served)])
+        agrees = runner.invoke(get_app(), [*arguments, "--config", str(same)])
+    assert differs.exit_code == 2 and "is in use" in differs.stderr
+    text = " ".join(differs.stderr.split())
+    assert ("Warning: POST /score_history reads posted histories otherwise than training read the data the models "
+            "learned on: satisfaction_scale [0, 10] here, [1, 5] in training; [input.event_types] maps 1 type "
+            "('Billing complaint') here, no types in training") in text
+    assert "start the server with the config the models were trained with" in text
+    assert agrees.exit_code == 2 and "/score_history reads posted histories" not in agrees.stderr
+
+
 def test_serve_checks_the_snapshot_the_models_and_the_port_before_starting(served_store, tmp_path, monkeypatch) -> None:
     # Each of these used to start a server whose worker failed, was restarted, failed... forever.
     import socket
@@ -978,3 +1010,4 @@ def test_score_history_blanks_a_placeholder_in_a_numeric_attribute_as_validation
                     'placeholder such as "N/A") when it is not known.')
     finally:
         patch.undo()
+

@@ -215,6 +215,54 @@ def preflight(alias: str = tracking.CHAMPION, snapshot_dir: str | Path | None = 
     return io.latest_snapshot(snapshot_dir)
 
 
+def trained_input_warning(models: Any, cfg: Config) -> str | None:
+    """What ``POST /score_history`` would read otherwise than training read the data, or None.
+
+    The server reads posted surveys on ``[input] satisfaction_scale`` and maps event types with
+    ``[input.event_types]`` of its own config; the models learned from data read with the
+    training run's (its ``config.json``). A server started without the training's config (as
+    ``churnml serve --port 3000``) refused an NPS score of 9 as outside 1-5 and counted the CRM's
+    "Billing complaint" as other. None when they agree, or the run recorded no config.
+    """
+    from churnml.train import CONFIG_FILE
+
+    recorded = tracking.load_run_json(models.run_id, CONFIG_FILE)
+    applied = (recorded or {}).get("input") if isinstance(recorded, Mapping) else None
+    if not isinstance(applied, Mapping):
+        return None
+
+    def scale(value: Any) -> str:
+        return "[" + ", ".join(f"{float(v):g}" for v in value) + "]"
+
+    def types(mapping: Mapping[str, str]) -> dict[str, str]:
+        normalised: dict[str, str] = {}
+        for yours, ours in mapping.items():
+            normalised.setdefault(str(yours).strip().lower(), str(ours).strip().lower())
+        return normalised
+
+    def named(mapping: Mapping[str, str]) -> str:
+        if not mapping:
+            return "no types"
+        keys = list(mapping)
+        shown = ", ".join(repr(k) for k in keys[:3]) + (", …" if len(keys) > 3 else "")
+        return f"{len(keys)} type{'s' if len(keys) != 1 else ''} ({shown})"
+
+    differences = []
+    here_scale, trained_scale = scale(cfg.input.satisfaction_scale), scale(applied.get("satisfaction_scale", (1, 5)))
+    if here_scale != trained_scale:
+        differences.append(f"satisfaction_scale {here_scale} here, {trained_scale} in training")
+    trained_types = applied.get("event_types") or {}
+    if types(cfg.input.event_types) != types(trained_types):
+        differences.append(f"[input.event_types] maps {named(cfg.input.event_types)} here, "
+                           f"{named(trained_types)} in training")
+    if not differences:
+        return None
+    return ("POST /score_history reads posted histories otherwise than training read the data the models learned on: "
+            + "; ".join(differences) + ". Posted survey scores are then refused or rescaled wrongly, and event types "
+            "count as other: start the server with the config the models were trained with (churnml serve --config "
+            "FILE; the training run keeps it as config.json).")
+
+
 def check_startup(alias: str = tracking.CHAMPION, snapshot_dir: str | Path | None = None) -> tuple[Path, Any]:
     """What the server's worker does first, done before the server starts: load the models
     behind ``alias`` and check that the newest snapshot is readable and holds every column they

@@ -85,7 +85,9 @@ def serve_command(
     The server log and GET /model warn when the two champions come from different training runs,
     when the models are older than [monitoring] max_model_age_days, or the snapshot older than the
     horizon; GET /model also when the alias has moved to other versions or a newer snapshot was
-    written since the server started. The models, the snapshot and the port are checked before the server starts; should the worker
+    written since the server started. A warning at start-up says when --config reads POST
+    /score_history otherwise than the training's config read the data ([input] satisfaction_scale,
+    [input.event_types]): start it with the config the models were trained with. The models, the snapshot and the port are checked before the server starts; should the worker
     still fail to load them, the server stops with the error and exit code 2. The models are
     loaded once: after `churnml promote` (or a training run that promotes), write a new snapshot
     with `churnml score` and restart the server.
@@ -128,6 +130,9 @@ def serve_command(
         warn(f"the newest snapshot, {snapshot.name}, is older than the models' training as-of date ({trained}): "
              f"/score answers with customers' features as of {snapshot_day}. Write a newer one with `churnml score "
              "DATA --as-of DATE --out FILE`, or start with --data.")
+    differs = api.trained_input_warning(models, cfg)
+    if differs:
+        warn(differs)
     env = dict(os.environ)
     key = env.get(api.ENV_API_KEY, "").strip()
     if key:
