@@ -1011,3 +1011,16 @@ def test_score_history_blanks_a_placeholder_in_a_numeric_attribute_as_validation
     finally:
         patch.undo()
 
+
+def test_a_posted_case_closed_with_a_date_alone_on_its_day_is_resolved_then_as_in_batch() -> None:
+    # Batch validation reads a closing date alone on the day the case was opened as resolved
+    # then; the same rows posted to /score_history were a 400 ("resolved_at ... is before").
+    customers = [{"customer_id": "a"}]
+    transactions = [{"customer_id": "a", "timestamp": "2025-01-02", "amount": 5}]
+    events = [{"customer_id": "a", "timestamp": "2025-01-03T14:05:00+01:00", "event_type": "complaint", "resolved_at": "2025-01-03"}]
+    dataset = api.history_dataset(customers, transactions, events, {})
+    assert dataset.con.execute("SELECT resolved_at FROM service_events").fetchone()[0] == pd.Timestamp("2025-01-03 13:05")
+    dataset.con.close()
+    events[0]["resolved_at"] = "2025-01-02"  # the day before is still before: refused, naming the field
+    with pytest.raises(DataError, match=r"service_events\[0\]\.resolved_at: 2025-01-02 00:00:00 is before"):
+        api.history_dataset(customers, transactions, events, {})

@@ -1250,3 +1250,23 @@ def test_grouped_and_currency_attributes_are_numeric_without_decimal_comma(tmp_p
     assert pd.api.types.is_numeric_dtype(got["seats"]) and pd.api.types.is_numeric_dtype(got["mrr"]), got.dtypes
     assert got.loc["c11", "seats"] == 1200 and got.loc["c1", "mrr"] == 2161.0
     assert got["plan"].tolist() == ["Growth"] * n
+
+
+def test_a_case_closed_the_day_it_was_opened_with_a_date_alone_is_resolved_that_day(tmp_path: Path) -> None:
+    # A CRM that writes "Closed" as a date and "Opened" with a time: every case closed the day it
+    # was opened read as resolved at midnight, before it was opened, and was set aside (298 of
+    # 6,198 cases of a broadband provider's export, the complaints handled fastest among them).
+    service = pd.DataFrame({"customer_id": ["a", "b", "c", "a"],
+                            "timestamp": ["2021-01-04 14:05", "2021-01-02 09:30", "2021-01-03 10:00", "2021-01-04 08:00"],
+                            "event_type": "complaint",
+                            "resolved_at": ["2021-01-04", "2021-01-03", None, "2021-01-03"]})
+    folder = write(tmp_path / "s", customers=CUSTOMERS, transactions=TRANSACTIONS, service_events=service)
+    ds = load_dataset(folder)
+    # A date the day before is still before: that row is set aside.
+    assert ds.summary["tables"]["service_events"]["quarantined"] == {"resolved_at before timestamp": 1}
+    kept = clean(ds, "service_events").sort_values("timestamp")
+    assert kept["customer_id"].tolist() == ["b", "c", "a"]
+    # Resolved that day, when it was opened (0 days to resolve), not at the midnight before; still open stays open.
+    assert kept["resolved_at"].tolist()[0] == pd.Timestamp("2021-01-03")
+    assert pd.isna(kept["resolved_at"].tolist()[1])
+    assert kept["resolved_at"].tolist()[2] == pd.Timestamp("2021-01-04 14:05")

@@ -570,6 +570,8 @@ def history_dataset(
             if not low <= row["satisfaction"] <= high:
                 raise DataError(f"{where}.satisfaction: {row['satisfaction']:g} is outside {low:g}-{high:g}.")
             row["satisfaction"] = inputs.rescale_satisfaction(row["satisfaction"])
+        if row["resolved_at"] is not None and row["resolved_at"] == timestamp.normalize() < timestamp:
+            row["resolved_at"] = timestamp  # a date alone, the day it was opened: resolved then, as validation reads it
         if row["resolved_at"] is not None and row["resolved_at"] < timestamp:
             raise DataError(f"{where}.resolved_at: {row['resolved_at']} is before the event's timestamp {timestamp}.")
         event_rows.append(row)
