@@ -180,6 +180,10 @@ class RetentionListRequest(bentoml.IODescriptor):
     segments: Optional[list[str]] = Field(default=None, description="Only these segments (keys or display names).",
                                           json_schema_extra={"example": ["high_value_at_risk"]})
     min_value: Optional[Number] = Field(default=None, description="Only customers with at least this value at risk (the expected loss, churn_probability x value if retained).", json_schema_extra={"example": 50.0})
+    holdout: Optional[Number] = Field(default=None, description=(
+        "Share of the list marked as a control group, not to be contacted, in [0, 0.5], as `--holdout` of `churnml "
+        "retention-list` [config: [targeting] holdout, 0]: `churnml evaluate` compares its churn with the contacted."),
+        json_schema_extra={"example": 0.1})
     exclude: Optional[list[CustomerId]] = Field(default=None, description=(
         "Customer ids never to list (do not contact, opted out, contacted last month), as `--exclude` of "
         "`churnml retention-list`: an id written another way (leading zeros, case, spaces) still matches; the summary "

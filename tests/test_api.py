@@ -447,6 +447,22 @@ def test_retention_list_equals_the_library_on_the_same_scores(client, served_sto
     np.testing.assert_allclose([c["expected_benefit"] for c in body["customers"]], expected.customers["expected_benefit"])
 
 
+def test_retention_list_takes_a_control_group_as_the_cli_does(client, served_store) -> None:
+    # `churnml retention-list --holdout 0.1` marks a control group; the API took no holdout
+    # ("holdout: Extra inputs are not permitted"), so a CRM pulling its list over HTTP could not
+    # measure its campaign with `churnml evaluate`.
+    options = {"budget": 200.0, "holdout": 0.3}
+    response = client.post("/retention_list", json=options, headers=AUTH)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    expected = retention_list(io.read_table(served_store.scores), max_customers=1000, config=Config(), **options)
+    assert body["summary"]["holdout"] == 0.3 and body["summary"]["control"] == expected.summary.control > 0
+    assert [c["group"] for c in body["customers"]] == expected.customers["group"].tolist()
+    assert all(c["contact_cost"] == 0 for c in body["customers"] if c["group"] == "control")
+    refused = client.post("/retention_list", json={"holdout": 0.9}, headers=AUTH)
+    assert refused.status_code == 400 and "Holdout must be between 0 and 0.5, got 0.9" in refused.json()["error"]
+
+
 def test_retention_list_says_when_the_budget_pays_for_no_contact(client, served_store) -> None:
     # A budget below one contact answered `"customers": []` and no word of why.
     body = client.post("/retention_list", json={"budget": 2.0}, headers=AUTH).json()

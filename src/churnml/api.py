@@ -971,9 +971,11 @@ class ScoringService:
         segments: Sequence[str] | None = None,
         min_value: float | None = None,
         exclude: Sequence[str] | None = None,
+        holdout: float | None = None,
     ) -> dict[str, Any]:
         """The retention list over the loaded scores, as ``churnml retention-list`` builds it
-        (``exclude``: ids never to list, as its ``--exclude``).
+        (``exclude``: ids never to list, as its ``--exclude``; ``holdout``: the control group's
+        share, as its ``--holdout``, else ``[targeting] holdout``).
 
         At most ``[serving] max_customer_ids`` customers come back: without ``max_customers`` that
         limit applies (the summary then says ``limited_by: max_customers`` when it cut the list);
@@ -1009,6 +1011,7 @@ class ScoringService:
             min_value=min_value,
             config=self.config,
             exclude=_exclude_ids(exclude),
+            holdout=holdout,
         )
         customers = result.customers.to_dict("records")
         for row in customers:
