@@ -413,7 +413,7 @@ def test_tracking_uri_passwords_are_never_printed(tmp_path: Path, monkeypatch) -
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://alice:S3cretPW@127.0.0.1:1/")
     result, err = run("models")
-    assert result.exit_code == 2 and "S3cretPW" not in result.output + result.stderr
+    assert result.exit_code == 75 and "S3cretPW" not in result.output + result.stderr
     assert "http://alice:***@127.0.0.1:1/" in err
     # A database store whose driver is not installed: one line naming it, not a traceback.
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "postgresql://alice:S3cretPW@127.0.0.1:1/mlflow")
@@ -421,6 +421,27 @@ def test_tracking_uri_passwords_are_never_printed(tmp_path: Path, monkeypatch) -
     assert result.exit_code == 2 and "S3cretPW" not in result.output + result.stderr
     assert err.startswith("Error: MLflow cannot open MLFLOW_TRACKING_URI (postgresql://alice:***@127.0.0.1:1/mlflow)")
     assert "pip install psycopg" in err
+
+
+def test_a_tracking_server_that_does_not_answer_is_retry_later_not_train_first(tmp_path: Path, monkeypatch) -> None:
+    # A monthly score under a scheduler, its tracking server down (here: nothing listens on the
+    # port): the registry lookup's connection error read "No registered model churnml-churn with
+    # alias 'champion' ... Run `churnml train` first" with exit 2, sending the operator to retrain
+    # instead of retrying. Real MLflow client, real refused connection.
+    import socket
+
+    from churnml.cli import EXIT_RETRY
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{port}/")
+    for args in (("promote", "churnml-churn", "champion"), ("models",)):
+        result, err = run(*args)
+        assert result.exit_code == EXIT_RETRY, (args, err)
+        assert err.startswith(f"Error: The MLflow tracking server http://127.0.0.1:{port}/ could not be reached"), err
+        assert "churnml train" not in err and "No registered model" not in err
 
 
 def test_a_list_of_lapsed_members_and_a_tiny_certain_control_group_say_so(tmp_path: Path) -> None:

@@ -484,6 +484,22 @@ class LoadedModels:
         return reference
 
 
+def unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` (an MLflow error) comes from a tracking server that could not be reached:
+    refused, reset or timed out, after MLflow's own retries. MLflow wraps the connection error in
+    an ``MlflowException`` as it wraps "no such model", so the cause is looked for."""
+    import requests
+
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 def _version_for(client: MlflowClient, name: str, alias_or_version: str) -> Any:
     # "v2" as churnml prints versions is version 2 (MLflow reserves aliases of that form).
     if re.fullmatch(r"[vV]\d+", str(alias_or_version)):
@@ -492,7 +508,9 @@ def _version_for(client: MlflowClient, name: str, alias_or_version: str) -> Any:
         if str(alias_or_version).isdigit():
             return client.get_model_version(name, str(alias_or_version))
         return client.get_model_version_by_alias(name, alias_or_version)
-    except MlflowException:
+    except MlflowException as exc:
+        if unreachable(exc):  # a server that is down says nothing about which models it has
+            raise
         what = f"version {alias_or_version}" if str(alias_or_version).isdigit() else f"alias {alias_or_version!r}"
         hint = "Run `churnml train` first, or list versions with `churnml models`."
         if not str(alias_or_version).isdigit():

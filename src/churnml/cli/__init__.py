@@ -33,7 +33,8 @@ app = typer.Typer(
         "`churnml validate export/ --config company.toml`, then "
         "`churnml train export/ --config company.toml --as-of 2026-01-01`.\n\n"
         "Exit codes: 0 done; 1 `validate --strict` set rows aside; 2 a mistake to fix (the message says what); "
-        "3 `score --fail-on-drift` found drift; 75 the MLflow store is busy, retry later; 130/143 stopped by "
+        "3 `score --fail-on-drift` found drift; 75 the MLflow store is busy (or its tracking server does not answer), "
+        "retry later; 130/143 stopped by "
         "Ctrl-C/SIGTERM (no output half-written)."
     ),
     no_args_is_help=True,
@@ -192,7 +193,8 @@ def _stopped(exc: BaseException) -> typer.Exit:
 
 
 EXIT_RETRY = 75
-"""Exit code when the MLflow store is busy: try again later (75 is EX_TEMPFAIL in sysexits.h)."""
+"""Exit code when the MLflow store is busy, or its tracking server cannot be reached: try again later (75 is
+EX_TEMPFAIL in sysexits.h)."""
 
 
 def command(*args: Any, **kwargs: Any) -> Callable:
@@ -262,6 +264,13 @@ def command(*args: Any, **kwargs: Any) -> Callable:
                     raise typer.Exit(2) from None
                 if os.environ.get("CHURNML_DEBUG") or not any(k.__name__ == "MlflowException" for k in type(exc).__mro__):
                     raise
+                from churnml.tracking import tracking_uri, unreachable
+
+                if unreachable(exc):
+                    _error(f"The MLflow tracking server {tracking_uri()} could not be reached (no answer after MLflow's "
+                           f"retries): run the command again once it is up (exit code {EXIT_RETRY} means: retry later), "
+                           "or check MLFLOW_TRACKING_URI.")
+                    raise typer.Exit(EXIT_RETRY) from None
                 now = f"now {uri}" if uri else "unset, churnml uses sqlite:///mlruns/mlflow.db with artifacts under mlruns/"
                 _error(f"MLflow: {str(exc).strip().splitlines()[0] or type(exc).__name__} Check MLFLOW_TRACKING_URI ({now}).")
                 raise typer.Exit(2) from None
