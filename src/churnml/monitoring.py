@@ -88,18 +88,20 @@ def _numeric_values(column: pd.Series | np.ndarray) -> np.ndarray:
 
 
 def fitted_labels_end(metadata: Mapping[str, Any], as_of: pd.Timestamp | str) -> pd.Timestamp | None:
-    """The end of the last label window the models were fitted on, when scores as of ``as_of``
+    """The end of the last label window the models have seen, when scores as of ``as_of``
     predict a period that overlaps it; None otherwise (or when the metadata does not say).
 
-    The final models are fitted on the train and validation cutoffs (the test cutoff only grades
-    them), so scores whose horizon starts before the last of those windows ends are backfills
-    whose outcome the models have already seen: a backtest of them flatters the models.
+    The final models are fitted on the train and validation cutoffs, and the registered churn
+    model's level is then set on the test cutoff's labels (:meth:`ChurnModel.recalibrate`), which
+    also decided its promotion. So every window up to the training's as-of date has been seen:
+    scores whose horizon starts before it ends are backfills whose outcome the models already
+    know in part, and a backtest of them flatters the models.
     """
     cutoffs = metadata.get("cutoffs")
     horizon = metadata.get("horizon_days")
     if not isinstance(cutoffs, Mapping) or not horizon:
         return None
-    fitted = [pd.Timestamp(c) for split in ("train", "validation") for c in cutoffs.get(split, [])]
+    fitted = [pd.Timestamp(c) for split in ("train", "validation", "test") for c in cutoffs.get(split, [])]
     if not fitted:
         return None
     end = max(fitted) + pd.Timedelta(days=int(horizon))

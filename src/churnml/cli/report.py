@@ -429,11 +429,12 @@ def evaluate_command(
     if few:
         warn(f"{few[0].upper()}{few[1:]}. Read the change from the training test with that in mind.")
     seen = fitted_labels_end(run.metadata, as_of)
-    if seen is not None:
+    at_test_cutoff = f"{as_of:%Y-%m-%d}" in run.metadata.get("cutoffs", {}).get("test", []) and "level_shift" in run.metadata
+    if seen is not None and not at_test_cutoff:  # there, the warning below says what is in-sample
         warn(f"the models were fitted on outcomes up to {seen:%Y-%m-%d}, after these scores' as-of date "
              f"({as_of:%Y-%m-%d}): part of what this backtest checks was in their training data, so it flatters them. "
              "Backtest scores made by models trained before the scores' date.")
-    if f"{as_of:%Y-%m-%d}" in run.metadata.get("cutoffs", {}).get("test", []) and "level_shift" in run.metadata:
+    if at_test_cutoff:
         warn("these scores are as of the models' test cutoff, where the churn model's level was fitted after grading: "
              "log loss, Brier, ECE and the churn level here are in-sample and read better than on new data. Rankings (AUC, lift) are as graded.")
     if backtest.unlabelled:
