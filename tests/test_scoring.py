@@ -355,6 +355,39 @@ def test_score_keeps_the_newest_snapshots_the_config_asks_for(served_store, tmp_
     assert path == folder / "features_2025-12-01.parquet"
 
 
+def test_a_snapshot_that_cannot_be_written_leaves_last_months_scores(served_store, tmp_path: Path) -> None:
+    # A monthly `churnml score` on a disk that filled up while it wrote the feature snapshot (the
+    # largest file it writes) exited 2 with "No space left on device", yet had already replaced
+    # last month's scores and sidecar with this month's: a scheduler saw a failed task and new
+    # output. The file-size limit (RLIMIT_FSIZE) fails a real write as a full disk does, on the
+    # snapshot only (several times the size of the scores and their sidecar).
+    churnml = str(Path(sys.executable).with_name("churnml"))
+    env = {**os.environ, "MLFLOW_TRACKING_URI": served_store.tracking_uri}
+    snapshots, out = tmp_path / "snapshots", tmp_path / "scores.parquet"
+    last = subprocess.run([churnml, "score", str(served_store.data), "--as-of", "2025-11-01", "--out", str(out),
+                           "--snapshots", str(snapshots)], capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+    assert last.returncode == 0, last.stderr
+    before = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    written = max(out.stat().st_size, Path(f"{out}.json").stat().st_size)
+    snapshot = io.latest_snapshot(served_store.snapshots).stat().st_size  # this month's, as served_store wrote it
+    assert snapshot > 2 * written, (snapshot, written)
+    limit = (snapshot + 2 * written) // 2
+
+    def small_disk() -> None:
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    now = subprocess.run([churnml, "score", str(served_store.data), "--as-of", "2025-12-01", "--out", str(out),
+                          "--snapshots", str(snapshots)], capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                         env=env, preexec_fn=small_disk)
+    assert now.returncode == 2, now.stdout + now.stderr
+    assert f"{snapshots / 'features_2025-12-01.parquet'}" in " ".join(now.stderr.split())
+    after = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert after == before  # last month's scores, sidecar and snapshot as they were; no temporary file
+
+
 def test_sidecar_records_models_data_and_distributions(scores, dataset, models, tmp_path: Path) -> None:
     meta = score_metadata(models, SCORE_AS_OF, Config(), dataset.fingerprint, "champion")
     out, sidecar = write_scores(scores, tmp_path / "scores.parquet", None, meta)

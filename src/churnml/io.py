@@ -1047,21 +1047,43 @@ def write_snapshot(features: pd.DataFrame, as_of: pd.Timestamp, folder: str | Pa
     """Write the feature table of the population at ``as_of`` as ``features_<YYYY-MM-DD>.parquet``
     and, beside it, ``outside`` as ``outside_<YYYY-MM-DD>.parquet`` (:func:`outside_path`).
 
-    `churnml score` and `churnml serve --data` call this, so the service can answer for the
-    latest population without recomputing features. ``outside`` holds the customers of the
-    customers table left out of that population, with the reason and its date
-    (:func:`churnml.labels.outside_population`), so that the service can say why an id has no
-    score. Each file is written atomically; the outside file of an earlier write for the same
-    date is removed first and the new one written after the snapshot, so a failure on the way
-    leaves a snapshot without one (served with the generic detail), never with another write's.
+    `churnml serve --data` calls this, so the service can answer for the latest population without
+    recomputing features; `churnml score` uses :func:`staged_snapshot`, which this wraps. ``outside``
+    holds the customers of the customers table left out of that population, with the reason and
+    its date (:func:`churnml.labels.outside_population`), so that the service can say why an id has
+    no score.
+    """
+    with staged_snapshot(features, as_of, folder, outside) as path:
+        pass
+    return path
+
+
+@contextlib.contextmanager
+def staged_snapshot(features: pd.DataFrame, as_of: pd.Timestamp, folder: str | Path | None = None,
+                    outside: pd.DataFrame | None = None) -> Iterator[Path]:
+    """Write a snapshot (:func:`write_snapshot`) to temporary files first and yield its path; both
+    files are renamed into place when the block ends without an error, and discarded otherwise.
+
+    `churnml score` publishes its scores inside the block: on a full disk the snapshot, several
+    times the size of the scores, failed after the scores had replaced last month's, and a run that
+    exited 2 left new output. Now a snapshot that cannot be written leaves the scores as they were,
+    and scores that cannot be written leave no new snapshot for `churnml serve` to load. The outside
+    file of an earlier write for the same date is removed just before the new files are renamed, and
+    the new one renamed after the snapshot, so a failure there leaves a snapshot without one (served
+    with the generic detail), never with another write's.
     """
     folder = Path(folder) if folder is not None else SNAPSHOT_DIR
     path = folder / f"features_{pd.Timestamp(as_of):%Y-%m-%d}.parquet"
-    outside_path(path).unlink(missing_ok=True)
-    write_table(features, path, "parquet")
-    if outside is not None:
-        write_table(outside, outside_path(path), "parquet")
-    return path
+    outside_file = outside_path(path)
+    with contextlib.ExitStack() as stack:
+        # Entered outside first, so it is renamed after the snapshot (the stack exits last in, first out).
+        outside_tmp = stack.enter_context(atomic_path(outside_file)) if outside is not None else None
+        snapshot_tmp = stack.enter_context(atomic_path(path))
+        features.to_parquet(snapshot_tmp, index=False)
+        if outside is not None:
+            outside.to_parquet(outside_tmp, index=False)
+        yield path
+        outside_file.unlink(missing_ok=True)
 
 
 def outside_path(snapshot: str | Path) -> Path:

@@ -318,8 +318,9 @@ def score_command(
                                        windows=feature_window_days(models.metadata)))
             return drift_reports[0].to_dict()
 
-        scores_path, sidecar_path = write_scores(chunks, out_path, fmt, metadata, monitor=monitor if reference else None)
-    snapshot = io.write_snapshot(features, as_of_ts, snapshot_dir, outside_population(dataset, as_of_ts, cfg))
+        # The snapshot is written first and published with the scores: either failing leaves both as they were.
+        with io.staged_snapshot(features, as_of_ts, snapshot_dir, outside_population(dataset, as_of_ts, cfg)) as snapshot:
+            scores_path, sidecar_path = write_scores(chunks, out_path, fmt, metadata, monitor=monitor if reference else None)
     stale = io.stale_snapshots(snapshot_dir, keep=cfg.scoring.keep_snapshots)
     freed = io.remove_files(io.with_outside(stale))
 
