@@ -444,6 +444,34 @@ def test_a_tracking_server_that_does_not_answer_is_retry_later_not_train_first(t
         assert "churnml train" not in err and "No registered model" not in err
 
 
+def test_an_as_of_date_in_the_future_is_refused_whatever_data_end_says(tmp_path: Path) -> None:
+    # [input] data_end a year ahead (a typo, or "complete through the end of the year" written in
+    # advance) let `churnml score` and `features` run as of a month from now: every customer read
+    # as a month without purchases, and no message. The data cannot be complete to a day that has
+    # not come. Transactions up to today, as a monthly job sees them.
+    from datetime import datetime, timedelta, timezone
+
+    today = datetime.now(timezone.utc).date()
+    days = [today - timedelta(days=n) for n in range(0, 200, 4)]
+    transactions = pd.DataFrame({"customer_id": ["a", "b"] * (len(days) // 2),
+                                 "timestamp": [f"{d:%Y-%m-%d} 10:00:00" for d in days[: len(days) // 2 * 2]],
+                                 "amount": "12.5"})
+    customers = pd.DataFrame({"customer_id": ["a", "b"], "signup_date": [f"{today - timedelta(days=400):%Y-%m-%d}"] * 2})
+    folder = write_csv(tmp_path / "d", customers=customers, transactions=transactions)
+    config = tmp_path / "c.toml"
+    config.write_text(f'[input]\ndata_end = "{today + timedelta(days=365):%Y-%m-%d}"\n')
+    tomorrow, later = today + timedelta(days=1), today + timedelta(days=30)
+    ok, _ = run("features", folder, "--as-of", f"{tomorrow:%Y-%m-%d}", "--out", tmp_path / "f.parquet", "-c", config)
+    assert ok.exit_code == 0  # tomorrow: the events up to today, as the API allows too
+    for command in ("features", "train"):
+        args = ["--out", tmp_path / "f2.parquet"] if command == "features" else []
+        result, err = run(command, folder, "--as-of", f"{later:%Y-%m-%d}", *args, "-c", config)
+        assert result.exit_code == 2, (command, err)
+        assert err.startswith(f"Error: As-of date {later:%Y-%m-%d} is in the future (today is {today:%Y-%m-%d}, UTC)"), err
+        assert f"up to {tomorrow:%Y-%m-%d}" in err
+    assert not (tmp_path / "f2.parquet").exists()
+
+
 def test_a_list_of_lapsed_members_and_a_tiny_certain_control_group_say_so(tmp_path: Path) -> None:
     # A gym without churn_events: members who stopped paying half a year ago are still customers
     # (active_days 365) and near-certain churners, so 9 of a 20-contact list had not paid for

@@ -452,7 +452,10 @@ SCORING_AFTER_DATA = ("the features would read the days without data as days wit
 def refuse_as_of_after_data(as_of: pd.Timestamp, data_end: pd.Timestamp | None, why: str = SCORING_AFTER_DATA,
                             tolerance: pd.Timedelta = DATA_END_TOLERANCE) -> None:
     """Raise when ``as_of`` lies more than ``tolerance`` (:data:`DATA_END_TOLERANCE` for scoring,
-    :data:`LABEL_END_TOLERANCE` for labels) after the data's end.
+    :data:`LABEL_END_TOLERANCE` for labels) after the data's end, or after tomorrow (UTC), whatever
+    the data's end: an ``[input] data_end`` a year ahead let a monthly job score as of a month from
+    now, with every customer a month without purchases. Tomorrow sees the events up to today, as
+    ``POST /score_history`` allows.
 
     ``why`` says what would go wrong (by default, for features to score: every customer would look
     as if they had stopped buying on the day the data ends).
@@ -467,6 +470,17 @@ def refuse_as_of_after_data(as_of: pd.Timestamp, data_end: pd.Timestamp | None, 
             f"{why}. Use an as-of date on or before {pd.Timestamp(data_end) + tolerance:%Y-%m-%d}, "
             "or load newer data. If the data is complete to a later day (members billed on the 1st, nothing "
             "since), say so with [input] data_end = \"YYYY-MM-DD\" in the config."
+        )
+
+    from datetime import datetime, timezone
+
+    today = pd.Timestamp(datetime.now(timezone.utc).date())
+    if pd.Timestamp(as_of) > today + pd.Timedelta(days=1):
+        raise ProblemError(
+            f"As-of date {pd.Timestamp(as_of):%Y-%m-%d} is in the future (today is {today:%Y-%m-%d}, UTC): "
+            f"{why.replace('when the data ends', 'from today')}, and no data can cover the days still to come. "
+            f"Use an as-of date up to {today + pd.Timedelta(days=1):%Y-%m-%d} (tomorrow: the events up to today). "
+            "If [input] data_end in the config is later than today, correct it."
         )
 
 

@@ -22,7 +22,8 @@ ConfigOpt = Annotated[
 AsOfOpt = Annotated[
     str,
     typer.Option("--as-of", help="As-of date (YYYY-MM-DD): features see only events before it. At most 7 days after "
-                                 "the data's last event (later, missing days would read as customers who stopped buying)."),
+                                 "the data's last event, and not after tomorrow (later, missing days would read as customers who "
+                                 "stopped buying)."),
 ]
 SourceArg = Annotated[
     str,
