@@ -540,6 +540,9 @@ def test_cli_scores_with_the_champion_from_mlflow(sample_dir: Path, tmp_path: Pa
     # Not a terminal (a scheduler's log): timestamped lines say what runs, as it runs.
     assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d Reading and validating ", result.output, re.M)
     assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d explained [0-9,]+ of [0-9,]+$", result.output, re.M)
+    # ... and no progress bar's last frame after them ("Predicting churn and value ━━━━ 1094/1094"),
+    # which repeated those lines in box-drawing characters at the end of every monthly log.
+    assert not re.search(r"^(Predicting churn and value|Reasons and segments) +━", result.output, re.M), result.output
     written = pd.read_csv(tmp_path / "scores.csv")
     assert list(written.columns) == list(SCORE_COLUMNS)
     sidecar = json.loads((tmp_path / "scores.csv.json").read_text())

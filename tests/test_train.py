@@ -637,6 +637,9 @@ def test_a_chance_level_model_is_registered_not_promoted(tmp_path, monkeypatch):
             in text) and '[scoring] hidden_reasons = ["age_band"]' in text
     # One line each in a scheduler's log (not a terminal: 80 columns), as the console's other lines.
     lines = result.output.splitlines()
+    # The timestamped "tuning churn: trial 2 of 2" lines say it; no progress bar's last frame repeats them.
+    assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d tuning churn: trial \d+ of \d+", result.output, re.M)
+    assert not re.search(r"^tuning (churn|value) +━", result.output, re.M), result.output
     assert any(line.startswith("Note: age_band look(s)") and line.endswith('hidden_reasons = ["age_band"].') for line in lines)
     # Nothing to score with; the error says what there is and how to use it anyway.
     scored = CliRunner().invoke(get_app(), ["score", "data", "--as-of", "2026-01-01", "--out", "s.parquet"])

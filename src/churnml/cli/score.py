@@ -296,6 +296,7 @@ def score_command(
 
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+        disable=not console.is_terminal,  # a scheduler's log has the timestamped lines of log() instead
     ) as bar:
         tasks = {
             "predict": bar.add_task("Predicting churn and value", total=len(features)),

@@ -101,6 +101,7 @@ def train_command(
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("best {task.fields[best]}"), TimeElapsedColumn(), console=console, transient=False,
+        disable=not console.is_terminal,  # a scheduler's log has the timestamped lines of log() instead
     ) as progress:
         tasks: dict[str, int] = {}
 
