@@ -616,6 +616,35 @@ def test_evaluate_says_how_few_churners_its_metrics_rest_on(use_trained_store, t
     assert "every churn metric rests on them" not in whole.stderr
 
 
+@pytest.mark.slow
+def test_evaluate_run_again_on_the_same_scores_and_data_logs_one_backtest(use_trained_store, tmp_path):
+    # A scheduler retrying its monthly evaluate (or a backfill run twice) logged a second backtest
+    # run, and a second point of the same date in the training run's metric history, each time.
+    from churnml import tracking
+
+    out = tmp_path / "scores.parquet"
+    scored = runner.invoke(get_app(), ["score", str(use_trained_store.data), "--as-of", "2025-09-15", "--out", str(out),
+                                       "--snapshot-dir", str(tmp_path / "snapshots")])
+    assert scored.exit_code == 0, _text(scored)
+    client = tracking._client()
+    experiment = client.get_experiment_by_name(tracking.EXPERIMENT_NAME).experiment_id
+
+    def backtests() -> list:
+        return client.search_runs([experiment], "tags.`churnml.kind` = 'backtest' and tags.`churnml.as_of` = '2025-09-15'")
+
+    first = runner.invoke(get_app(), ["evaluate", str(out), str(use_trained_store.data)])
+    assert first.exit_code == 0, _text(first)
+    runs = backtests()
+    assert len(runs) == 1 and f"Logged to MLflow: backtest run {runs[0].info.run_id}" in " ".join(first.output.split())
+    history = len(client.get_metric_history(use_trained_store.result.run_id, "backtest_churn_model_roc_auc"))
+    again = runner.invoke(get_app(), ["evaluate", str(out), str(use_trained_store.data)])
+    assert again.exit_code == 0, _text(again)
+    assert [r.info.run_id for r in backtests()] == [runs[0].info.run_id]
+    assert len(client.get_metric_history(use_trained_store.result.run_id, "backtest_churn_model_roc_auc")) == history
+    assert (f"Already logged to MLflow: backtest run {runs[0].info.run_id} (the same scores and data)"
+            in " ".join(again.output.split()))
+
+
 def test_the_uplift_interval_has_width_where_a_group_churned_none_or_all() -> None:
     # `churnml evaluate LIST DATA` on a list whose 4 control customers all stayed, against 9
     # churners among its 32 contacts, said "-28.1 percentage points (95 % interval -43.7 to

@@ -877,6 +877,21 @@ def load_run(run_id: str) -> RunRecord:
                      load_run_json(run_id, REPORT_DATA_FILE))
 
 
+BACKTEST_INPUTS_TAG = "churnml.backtest_inputs"
+"""Tag of a backtest run: the digest of what decides its result (the scores file's bytes, the
+data's fingerprint, the horizon, the models), so the same backtest run again is found."""
+
+
+def logged_backtest(inputs: str) -> str | None:
+    """The backtest run already logged from these ``inputs`` (:data:`BACKTEST_INPUTS_TAG`), or None.
+
+    A scheduler retrying its monthly `churnml evaluate`, or a backfill run twice, logged a second
+    run and a second point of the same date in the training run's metric history each time."""
+    client = _client()
+    runs = client.search_runs([_experiment_id(client)], f"tags.`{BACKTEST_INPUTS_TAG}` = '{inputs}'", max_results=1)
+    return runs[0].info.run_id if runs else None
+
+
 def log_backtest(
     training_run_id: str,
     churn_version: str,
@@ -885,6 +900,7 @@ def log_backtest(
     churn_metrics: Mapping[str, float],
     value_metrics: Mapping[str, float],
     details: Mapping[str, Any] | None = None,
+    inputs: str | None = None,
 ) -> str:
     """Record a backtest of old scores against the models that made them.
 
@@ -892,7 +908,8 @@ def log_backtest(
     versions and the training run, metrics named as in training: ``churn_model_roc_auc`` …); the
     training run's metric history (``backtest_churn_model_roc_auc`` …, ``step`` = days from the
     training as-of date to ``as_of``, timestamp = ``as_of``); and tags on both model versions
-    (``churnml.backtest.<as_of>.roc_auc`` / ``.normalized_gini``).
+    (``churnml.backtest.<as_of>.roc_auc`` / ``.normalized_gini``). ``inputs`` tags the run, for
+    :func:`logged_backtest`.
 
     Returns
     -------
@@ -908,7 +925,8 @@ def log_backtest(
         _experiment_id(client),
         run_name=f"backtest {day} churn v{churn_version} value v{value_version}",
         tags={"churnml.kind": "backtest", "churnml.as_of": day, "churnml.training_run_id": training_run_id,
-              "churnml.churn_model_version": str(churn_version), "churnml.value_model_version": str(value_version)},
+              "churnml.churn_model_version": str(churn_version), "churnml.value_model_version": str(value_version),
+              **({BACKTEST_INPUTS_TAG: inputs} if inputs else {})},
     )
     now = int(pd.Timestamp.now().timestamp() * 1000)
     params = [Param(k, str(v)[:6000]) for k, v in {"as_of": day, **(details or {})}.items()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Annotated, Any, Optional, Sequence
 
@@ -403,10 +404,17 @@ def evaluate_command(
     # The labels must mean what the models predicted (the horizon is the run's own).
     refuse_other_problem(run.metadata, cfg.replace(problem={"horizon_days": horizon}), dataset.tables)
     as_of, backtest = evaluate_scores(table, dataset, horizon, cfg)
-    backtest_run = tracking.log_backtest(
+    # Run again on the same scores and data (a scheduler's retry), it logs nothing new: same result.
+    inputs = hashlib.sha256(io.json_text({
+        "scores_sha256": io.file_sha256(scores), "data_fingerprint": dataset.fingerprint, "horizon_days": horizon,
+        "run_id": run_id, "churn_model_version": churn_version, "value_model_version": value_version,
+    }).encode()).hexdigest()
+    logged_before = tracking.logged_backtest(inputs)
+    backtest_run = logged_before or tracking.log_backtest(
         run_id, churn_version, value_version, as_of, backtest.churn, backtest.value,
         {"scores": str(scores), "customers": backtest.customers, "unlabelled": backtest.unlabelled,
          "churn_rate": f"{backtest.churn_rate:.4f}", "data_fingerprint": dataset.fingerprint, "horizon_days": horizon},
+        inputs=inputs,
     )
     trained = run.metadata.get("test_metrics", {})
     shown = Table(title=f"Backtest of scores as of {as_of:%Y-%m-%d} ({backtest.customers:,} customers, "
@@ -440,5 +448,6 @@ def evaluate_command(
     if backtest.unlabelled:
         console.print(f"[yellow]{backtest.unlabelled:,} scored customers have no label[/yellow] (not in the population "
                       "of DATA at that date): is DATA the data they were scored from?", markup=True)
-    console.print(f"Logged to MLflow: backtest run {backtest_run} against churnml-churn v{churn_version} and "
+    console.print(f"{'Already logged' if logged_before else 'Logged'} to MLflow: backtest run {backtest_run}"
+                  f"{' (the same scores and data)' if logged_before else ''} against churnml-churn v{churn_version} and "
                   f"churnml-value v{value_version} (training run {run_id}).")
