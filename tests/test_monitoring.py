@@ -263,6 +263,45 @@ def test_score_warns_or_fails_on_drift(use_trained_store, tmp_path):
     assert json.loads((tmp_path / "b.parquet.json").read_text())["monitoring"]["drifted"] is True
 
 
+def test_an_old_champion_s_alert_names_the_later_training_that_was_not_promoted(use_trained_store, tmp_path, monkeypatch):
+    # A monthly job with --fail-on-drift exited 3 every month, "older than max_model_age_days; retrain
+    # it", after a retraining had lost to the champion: retraining again may not help, promoting may.
+    from mlflow.tracking import MlflowClient
+
+    from churnml import tracking
+
+    store = Path(use_trained_store.tracking_uri.removeprefix("sqlite:///"))
+    copy = tmp_path / "mlruns" / store.name
+    copy.parent.mkdir()
+    shutil.copy(store, copy)  # the session's store stays as it is
+    uri = f"sqlite:///{copy}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    config = tmp_path / "young.toml"
+    config.write_text("[monitoring]\nmax_model_age_days = 10\n")
+    args = ["score", str(use_trained_store.data), "--as-of", "2025-12-31", "--config", str(config),
+            "--snapshot-dir", str(tmp_path / "snapshots")]
+    alone = runner.invoke(get_app(), [*args, "--out", str(tmp_path / "a.parquet")])
+    assert alone.exit_code == 0, _text(alone)
+    message = _message(alone.stderr, "Warning:")
+    assert "older than max_model_age_days=10; retrain it" in message and "not champion" not in message
+
+    # A later training registered both models and lost the promotion: the champions stay at v1.
+    client = MlflowClient(tracking_uri=uri)
+    first = {name: client.get_model_version_by_alias(name, tracking.CHAMPION) for name in tracking.MODEL_NAMES}
+    run = client.create_run(client.get_run(first[tracking.CHURN_MODEL_NAME].run_id).info.experiment_id)
+    client.log_param(run.info.run_id, "as_of", "2025-12-20")
+    client.set_terminated(run.info.run_id)
+    later = {name: client.create_model_version(name, version.source, run.info.run_id) for name, version in first.items()}
+    failed = runner.invoke(get_app(), [*args, "--out", str(tmp_path / "b.parquet"), "--fail-on-drift"])
+    assert failed.exit_code == 3, _text(failed)
+    message = _message(failed.stderr, "Error:")
+    churn, value = later[tracking.CHURN_MODEL_NAME].version, later[tracking.VALUE_MODEL_NAME].version
+    assert (f"A later training is registered but not champion: churnml-churn v{churn}, trained as of 2025-12-20 "
+            f"(v{first[tracking.CHURN_MODEL_NAME].version} is as of {use_trained_store.as_of})") in message
+    assert f"`churnml promote churnml-churn {churn}` and `churnml promote churnml-value {value}`" in message
+    assert "exit code is 3" in message
+
+
 @pytest.mark.slow
 def test_evaluate_reproduces_the_training_test_metrics(use_trained_store, test_cutoff_scores):
     from churnml import tracking

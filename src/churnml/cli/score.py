@@ -343,10 +343,46 @@ def score_command(
     if not drift_reports:
         console.print("[yellow]No drift check:[/yellow] the model has no monitoring reference; retrain it to get one.", markup=True)
     elif drift_reports[0].drifted:
+        report = drift_reports[0]
+        message = drift_message(report)
+        if report.model_age_days is not None and report.model_age_days > report.max_model_age_days:
+            message += newer_versions_note(models.churn_version)
         if fail_on_drift:
-            raise DriftError(f"{drift_message(drift_reports[0])} The scores were written to {scores_path} for inspection; "
+            raise DriftError(f"{message} The scores were written to {scores_path} for inspection; "
                              "the exit code is 3 so a batch job stops here.")
-        warn(drift_message(drift_reports[0]))
+        warn(message)
+
+
+def newer_versions_note(churn_version: str) -> str:
+    """For a champion past ``[monitoring] max_model_age_days``: the newest registered churn model
+    trained as of a later date that is not champion (a retraining that did not pass promotion),
+    and how to promote it by hand. "Retrain it" alone sent a monthly job with ``--fail-on-drift``
+    to exit 3 every month after a retraining had lost to the champion. Empty when there is none
+    or the registry cannot be read (the note is advice, not the check)."""
+    from mlflow.exceptions import MlflowException
+
+    from churnml import tracking
+
+    try:
+        rows = tracking.list_models()
+    except (MlflowException, OSError):
+        return ""
+    churn = [r for r in rows if r.name == tracking.CHURN_MODEL_NAME]
+    champion = next((r for r in churn if r.version == str(churn_version)), None)
+    if champion is None or not champion.as_of:
+        return ""
+    newer = [r for r in churn if r.as_of and r.as_of > champion.as_of and tracking.CHAMPION not in r.aliases]
+    if not newer:
+        return ""
+    latest = max(newer, key=lambda r: (r.as_of, int(r.version)))
+    pair = next((r.version for r in rows if r.name == tracking.VALUE_MODEL_NAME and r.run_id == latest.run_id), None)
+    promote = f"`churnml promote {tracking.CHURN_MODEL_NAME} {latest.version}`"
+    if pair is not None:
+        promote += f" and `churnml promote {tracking.VALUE_MODEL_NAME} {pair}`"
+    return (f" A later training is registered but not champion: {tracking.CHURN_MODEL_NAME} v{latest.version}, trained "
+            f"as of {latest.as_of} (v{champion.version} is as of {champion.as_of}); it did not pass promotion, so "
+            f"retraining alone may not end this alert. Compare them with `churnml models`; to use it, {promote}; "
+            "or raise [monitoring] max_model_age_days.")
 
 
 def size_text(size: float) -> str:
