@@ -194,6 +194,8 @@ def test_an_excel_list_carries_its_summary_in_sheets_after_the_list(tmp_path: Pa
     lines = dict(zip(sheets["summary"]["what"], sheets["summary"]["value"]))
     assert float(lines["total contact cost"]) == summary["total_cost"] == 10.0
     assert float(lines["budget"]) == 12.0 and int(lines["selected"]) == summary["selected"] == 2
+    # The console says what the list leaves of the budget for other campaigns.
+    assert "12.00 (2.00 unspent)" in " ".join(result.stdout.split())
     assert float(lines["expected value saved (next 90 days)"]) == pytest.approx(summary["expected_value_saved"], abs=0.005)
     assert sheets["by segment"]["customers"].sum() == 2
     assert len(io.read_table(tmp_path / "list.xlsx")) == 2  # evaluate and report --list read the list sheet

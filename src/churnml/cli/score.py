@@ -114,7 +114,9 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, hor
     if summary.holdout > 0:
         headline.add_row(f"control group, not to contact ({summary.holdout:.0%})", f"{summary.control:,}")
     if summary.budget is not None:
-        headline.add_row("budget", f"{summary.budget:,.2f}")
+        # A budget larger than the list needs: what is left for other campaigns.
+        unspent = summary.budget - summary.total_cost
+        headline.add_row("budget", f"{summary.budget:,.2f}" + (f" ({unspent:,.2f} unspent)" if unspent >= 0.005 else ""))
     headline.add_row("total contact cost", f"{summary.total_cost:,.2f}")
     horizon = horizon_days or config.problem.horizon_days
     # "What do we lose if we do nothing?": the list's value at risk, of which contacts save a share.
