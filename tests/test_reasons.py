@@ -307,3 +307,20 @@ def test_spend_over_a_window_longer_than_the_customer_s_history_is_no_reason() -
         ["spent 180 in the last 365 days", "only 2 purchases in the last 365 days", "customer for only 900 days"],
         ["customer for only 64 days"],  # no purchase yet: no window of purchases says anything
     ]
+
+
+def test_tenure_says_newer_than_most_rather_than_only_so_many_days() -> None:
+    # "customer for only 1049 days" puzzled two reviewers (a subscription analyst and a marketer):
+    # "only" meant "below the training median", which the sentence now says.
+    from churnml.features import layout_feature_specs, render_reason
+
+    layout = {"customers": frozenset({"customer_id", "signup_date"}),
+              "transactions": frozenset({"customer_id", "timestamp", "amount"})}
+    tenure = next(s for s in layout_feature_specs(layout, {}) if s.name == "tenure_days")
+    assert render_reason(tenure, {"tenure_days": 1049.0}) == "customer for 1,049 days, newer than most"
+    assert render_reason(tenure, {"tenure_days": 1.0}) == "customer for 1 day, newer than most"
+    # Shown only below the median the phrase names.
+    contributions = pd.DataFrame({"tenure_days": [0.5, 0.5]})
+    features = pd.DataFrame({"tenure_days": [1049.0, 1400.0]})
+    assert explain(contributions, features, [tenure], typical={"tenure_days": 1250.0}) == [
+        ["customer for 1,049 days, newer than most"], []]

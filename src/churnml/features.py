@@ -779,7 +779,7 @@ def _features(layout: Mapping[str, frozenset[str]], attributes: Mapping[str, str
     since = "cu.signup_date" if "signup_date" in layout["customers"] else "NULL"
     add("tenure_days", f"k.cutoff_day - {_day(f'COALESCE({since}, ta.first_txn_ts)')}",
         "Days from sign-up to the cutoff; from the first transaction when the sign-up date is unknown.",
-        "customers", None, 0, "customer for only {tenure_days:.0f} days",
+        "customers", None, 0, "customer for {tenure_days:,.0f} days, newer than most",
         "missing (NaN) with no sign-up date and no transaction", side=-1)
     taken = {f.spec.name for f in feats} | _RESERVED
     for column, kind in attributes.items():
