@@ -343,15 +343,15 @@ def retention_list(
     in_segments = int(keep.sum())
     excluded, loose, unmatched = match_ids(scores["customer_id"], exclude)
     keep &= ~excluded
-    not_excluded = int(keep.sum())
+    considered = keep.copy()  # before the minimum value: what _nobody_left compares it with
     value_at_risk = pd.to_numeric(scores["value_at_risk"]).to_numpy(dtype=float)
     if min_value is not None:
         keep &= value_at_risk >= min_value
     scored = int(keep.sum())
     nobody_left = ""
     if not scored:
-        nobody_left = _nobody_left(segment_keys, wanted if segments else [], names, in_segments, not_excluded,
-                                   value_at_risk[segment_keys.isin(wanted).to_numpy() & ~excluded], min_value)
+        nobody_left = _nobody_left(segment_keys, wanted if segments else [], names, in_segments, int(considered.sum()),
+                                   value_at_risk[considered], min_value)
     cost = segment_keys.map(costs).to_numpy(dtype=float)
     benefit = value_at_risk * success_rate - cost
     keep &= np.round(benefit, DECIMALS["expected_benefit"]) > 0  # a benefit the list would show as 0.00 is none
@@ -612,6 +612,7 @@ def _best_within_budget(costs: np.ndarray, benefits: np.ndarray, control: np.nda
     order = np.argsort(-per_cost, kind="stable")  # ties keep the ranking's order
     by_ratio = np.empty(len(costs), dtype=bool)
     by_ratio[order] = _within_budget(costs[order], control[order], budget)
+
     def kept(fits: np.ndarray) -> float:
         return float(benefits[fits & ~control][:max_contacts].sum())
 
