@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from churnml import io, tracking
-from churnml.config import Config, ServingConfig, load_config
+from churnml.config import Config, ServingConfig, load_config, normalised_event_types
 from churnml.dataset import Dataset, connect
 from churnml.errors import ChurnmlError, ConfigError, DataError, ModelNotFoundError
 from churnml.features import RESOLUTION_FEATURES, SATISFACTION_FEATURES, build_features
@@ -235,10 +235,7 @@ def trained_input_warning(models: Any, cfg: Config) -> str | None:
         return "[" + ", ".join(f"{float(v):g}" for v in value) + "]"
 
     def types(mapping: Mapping[str, str]) -> dict[str, str]:
-        normalised: dict[str, str] = {}
-        for yours, ours in mapping.items():
-            normalised.setdefault(str(yours).strip().lower(), str(ours).strip().lower())
-        return normalised
+        return {yours: str(ours).strip().lower() for yours, ours in normalised_event_types(mapping).items()}
 
     def named(mapping: Mapping[str, str]) -> str:
         if not mapping:

@@ -249,11 +249,16 @@ class InputConfig:
     def event_type(self, value: str) -> str:
         """churnml's event type for one of yours: :attr:`event_types` applied (ignoring case and
         surrounding spaces), lower case. Validation applies the same rule in SQL."""
-        key = value.strip().lower()
-        mapped: dict[str, str] = {}
-        for yours, ours in self.event_types.items():
-            mapped.setdefault(yours.strip().lower(), ours)  # the first of two that differ only in case, as SQL's CASE
-        return mapped.get(key, value.lower())
+        return normalised_event_types(self.event_types).get(value.strip().lower(), value.lower())
+
+
+def normalised_event_types(mapping: Mapping[str, str]) -> dict[str, str]:
+    """``[input.event_types]`` keyed by your type in lower case without surrounding spaces: the first
+    of two that differ only so wins, as SQL's CASE does (:meth:`InputConfig.event_type`)."""
+    mapped: dict[str, str] = {}
+    for yours, ours in mapping.items():
+        mapped.setdefault(str(yours).strip().lower(), ours)
+    return mapped
 
 
 @dataclass(frozen=True)
