@@ -15,6 +15,7 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
+from typing import Callable
 
 import duckdb
 import numpy as np
@@ -260,6 +261,57 @@ def test_nan_and_infinite_numbers_are_blanked_or_refused_as_validation_sets_them
         with pytest.raises(DataError, match=rf"Column {column} of table '{table}' .*: [\d,]+ values are not a finite "
                                             r"number \(NaN or infinity\)\. --engine spark reads clean tables"):
             churn_spark.read_tables(spark, str(folder))
+
+
+def _complaints_resolved(folder: Path, resolved: Callable[[pd.Series], pd.Series], share: int = 10) -> int:
+    """Every ``share``-th resolved complaint before the first cutoff gets ``resolved(timestamp)`` as its
+    resolved_at (every resolved event when ``share`` is 1); returns how many rows changed."""
+    events = pd.read_parquet(folder / "service_events.parquet")
+    chosen = events["resolved_at"].notna()
+    if share > 1:
+        chosen &= (events["event_type"] == "complaint") & (events["timestamp"] < CUTOFFS[0])
+    rows = events.index[chosen][::share]
+    events.loc[rows, "resolved_at"] = resolved(events.loc[rows, "timestamp"])
+    events.to_parquet(folder / "service_events.parquet", index=False)
+    return len(rows)
+
+
+def test_a_case_closed_the_day_it_was_opened_with_a_date_alone_is_resolved_then_on_both(spark, data_dir: Path,
+                                                                                         tmp_path: Path) -> None:
+    """A closing date alone (midnight) on the day a complaint was opened at some time of day: validation
+    takes it as resolved at its opening (0 days); Spark took midnight, a negative resolution time."""
+    folder = _copy_data(data_dir, tmp_path / "data")
+    changed = _complaints_resolved(folder, lambda opened: opened.dt.normalize())
+    dataset = load_dataset(folder, Config())
+    assert changed and dataset.summary["quarantined_rows"] == 0
+    duck = build_features(dataset, CUTOFFS, Config())
+    assert duck["mean_resolution_days"].min() == 0  # some customers' only complaints closed that day
+    assert_frames_equal(duck, churn_spark.build_features(churn_spark.read_tables(spark, str(folder)), CUTOFFS, Config()))
+
+
+def test_resolved_before_opened_is_refused_and_swapped_columns_are_named(spark, data_dir: Path, tmp_path: Path) -> None:
+    """Validation sets a service event resolved before it was opened aside (and stops when most are:
+    the columns are swapped); Spark read them as negative resolution times."""
+    folder = _copy_data(data_dir, tmp_path / "before")
+    changed = _complaints_resolved(folder, lambda opened: opened - pd.Timedelta(days=3))
+    assert load_dataset(folder, Config()).summary["tables"]["service_events"]["quarantined"] == {
+        "resolved_at before timestamp": changed}
+    with pytest.raises(DataError, match=rf"^{changed} of [\d,]+ rows of service_events with a resolved_at \(.*\) have "
+                                        r"resolved_at before timestamp \('timestamp' and 'resolved_at'\), e\.g\. '\d{4}-.*' "
+                                        r"resolved '\d{4}-.*'\. --engine spark reads clean tables and sets no rows aside: "
+                                        r"fix or remove these rows upstream \(`churnml validate` lists them"):
+        churn_spark.read_tables(spark, str(folder))
+    folder = _copy_data(data_dir, tmp_path / "swapped")
+    _complaints_resolved(folder, lambda opened: opened - pd.Timedelta(days=2), share=1)
+    with pytest.raises(DataError) as duck:
+        load_dataset(folder, Config())
+    with pytest.raises(DataError) as spark_error:
+        churn_spark.read_tables(spark, str(folder))
+    def without_examples(message: str) -> tuple[str, str]:  # the examples are the first rows each engine finds
+        head, _, rest = message.partition(", e.g. ")
+        return head, rest[rest.index(": the two columns seem swapped"):]
+
+    assert without_examples(str(spark_error.value)) == without_examples(str(duck.value))
 
 
 def test_input_settings_spark_cannot_apply_are_refused_and_data_end_is_applied(spark, data_dir: Path) -> None:

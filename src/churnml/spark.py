@@ -414,7 +414,12 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
         selects = []
         for contract, raw in mapping.items():
             if contract in spec.kinds:
-                selects.append(f"{_canonical(spec.kinds[contract], contract, raw, types[raw], config.input)} AS {_q(contract)}")
+                expression = _canonical(spec.kinds[contract], contract, raw, types[raw], config.input)
+                if contract == "resolved_at":  # a closing date alone on the day it was opened: resolved then, as validation reads it
+                    opened = mapping["timestamp"]
+                    expression = validate.resolved_at_sql(expression, _canonical("timestamp", "timestamp", opened, types[opened],
+                                                                                 config.input))
+                selects.append(f"{expression} AS {_q(contract)}")
             elif contract in attributes:  # NaN and infinities blanked, as validation keeps the customer without them
                 selects.append(f"{validate.attribute_sql(attributes[contract], raw)} AS {_q(contract)}")
         # [input.event_types] rewrites the raw column, as validation's view over the raw table does.
@@ -669,7 +674,8 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
                   spark_types: Mapping[str, str], inputs: InputConfig, where: str, levels: int | None = None) -> dict[str, str]:
     """What validation checks in a table's values, in one aggregate pass over ``view`` (none when
     nothing needs checking): dates and numbers stored as text must read, satisfaction scores must
-    lie on ``satisfaction_scale``, event numbers must be finite; customer attributes are numeric
+    lie on ``satisfaction_scale``, event numbers must be finite, no service event may be resolved
+    before it was opened (a closing date alone that day aside); customer attributes are numeric
     when every present value reads as a number, or all but a placeholder or two for unknown
     (:func:`churnml.validate.kind_from_counts`: digits stored as text and booleans are numbers).
     Returns the attribute kinds.
@@ -707,6 +713,10 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
     if "satisfaction" in mapping:
         score = validate.typed_sql("number", mapping["satisfaction"], types[mapping["satisfaction"]])
         aggregates["outside"] = f"count(CASE WHEN {score} NOT BETWEEN {low!r} AND {high!r} THEN 1 END)"
+    resolution = _resolution_sql(mapping, types, inputs)
+    if resolution:
+        aggregates["resolved"] = f"count(CASE WHEN {resolution['kept']} THEN {resolution['resolved']} END)"
+        aggregates["resolved_before"] = f"count(CASE WHEN {resolution['kept']} AND {resolution['before']} THEN 1 END)"
     counts = _aggregate(spark, view, aggregates)
     for i, (contract, raw) in enumerate(numbers):
         if counts[f"infinite_{i}"]:
@@ -722,6 +732,8 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
             "spark sets no rows aside: if the survey uses another scale, set [input] satisfaction_scale = [lowest, "
             "highest] in the config (e.g. [0, 10]); else remove these rows upstream (`churnml validate` lists them)."
         )
+    if counts.get("resolved_before"):
+        _refuse_resolved_before(spark, view, table, mapping, resolution, counts["resolved_before"], counts["resolved"], where)
     for i, (contract, raw, kind) in enumerate(checked):
         present, unread = counts[f"present_c{i}"], counts[f"unread_c{i}"]
         if unread and not (contract == "signup_date" and 2 * unread <= present):  # validation keeps the customer
@@ -770,6 +782,41 @@ def _refuse_unreadable(spark: "SparkSession", view: str, table: str, contract: s
         f"example {', '.join(repr(row[0]) for row in rows)}. --engine spark reads clean tables and sets no rows aside: fix or "
         f"remove these rows upstream (`churnml validate` lists them with the reason), or map the right column under "
         f"[columns.{table}]."
+    )
+
+
+def _resolution_sql(mapping: Mapping[str, str], types: Mapping[str, str], inputs: InputConfig) -> dict[str, str]:
+    """DuckDB SQL over the raw service events for validation's check of ``resolved_at`` (none without
+    the column): ``kept``, a row validation checks it on (a readable timestamp before ``[input]
+    data_end``); ``resolved``, the typed ``resolved_at``; ``before``, resolved before it was opened
+    (:func:`churnml.validate.resolved_before_sql`, a closing date alone that day is not)."""
+    if "resolved_at" not in mapping:
+        return {}
+    opened = validate.typed_sql("timestamp", mapping["timestamp"], types[mapping["timestamp"]])
+    resolved = validate.typed_sql("timestamp", mapping["resolved_at"], types[mapping["resolved_at"]])
+    kept = f"{opened} IS NOT NULL"
+    if inputs.data_end:  # rows after it are left out (validation sets them aside for that reason first)
+        kept += f" AND {opened} < TIMESTAMP '{pd.Timestamp(inputs.data_end) + pd.Timedelta(days=1)}'"
+    return {"kept": f"({kept})", "resolved": resolved, "before": validate.resolved_before_sql(resolved, opened)}
+
+
+def _refuse_resolved_before(spark: "SparkSession", view: str, table: str, mapping: Mapping[str, str],
+                            resolution: Mapping[str, str], before: int, resolved: int, where: str) -> None:
+    """Stop on service events resolved before they were opened, which validation sets aside
+    (:data:`churnml.validate.R_RESOLVED_BEFORE`): as validation, with its "columns swapped" error
+    when most are; else naming how many, a few and the fix. Their resolution times were negative."""
+    opened, closed = mapping["timestamp"], mapping["resolved_at"]
+    rows = spark.sql(to_spark_sql(
+        f"SELECT CAST({_q(opened)} AS VARCHAR) AS o, CAST({_q(closed)} AS VARCHAR) AS c FROM {view} "
+        f"WHERE {resolution['kept']} AND {resolution['before']} LIMIT {validate.EXAMPLES}")).collect()
+    examples = [(row["o"], row["c"]) for row in rows]
+    if validate.seems_swapped(before, resolved):
+        raise DataError(validate.swapped_message(table, opened, closed, before, resolved, examples))
+    shown = ", ".join(f"{a!r} resolved {b!r}" for a, b in examples)
+    raise DataError(
+        f"{before:,} of {resolved:,} rows of {table} with a resolved_at ({where}) have {validate.R_RESOLVED_BEFORE} "
+        f"({opened!r} and {closed!r}), e.g. {shown}. --engine spark reads clean tables and sets no rows aside: fix or "
+        "remove these rows upstream (`churnml validate` lists them with the reason)."
     )
 
 

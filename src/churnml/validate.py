@@ -1125,14 +1125,8 @@ def _load_events(
     # Satisfaction is kept on churnml's 1-5, rescaled from [input] satisfaction_scale.
     adjusted = {"satisfaction": inputs.satisfaction_sql(typed["satisfaction"])} if "satisfaction" in mapping else {}
     if "resolved_at" in mapping:
-        # A CRM writing the closing date alone (midnight) and the opening with its time: a case
-        # closed the day it was opened reads as resolved before it was opened. It was resolved
-        # that day: at its timestamp (0 days), not set aside (298 of 6,198 cases of a broadband
-        # export, the fastest handled, were; where most close the same day, "columns swapped").
-        resolved = typed["resolved_at"]
-        that_day = f"({resolved} < {ts} AND {resolved} = CAST(CAST({ts} AS DATE) AS TIMESTAMP))"
-        reasons.append(f"WHEN {resolved} < {ts} AND NOT {that_day} THEN {_lit(R_RESOLVED_BEFORE)}")
-        adjusted["resolved_at"] = f"CASE WHEN {that_day} THEN {ts} ELSE {resolved} END"
+        reasons.append(f"WHEN {resolved_before_sql(typed['resolved_at'], ts)} THEN {_lit(R_RESOLVED_BEFORE)}")
+        adjusted["resolved_at"] = resolved_at_sql(typed["resolved_at"], ts)
     selects = [f"{adjusted.get(c, typed[c])} AS {c}" for c in spec.all_columns if c in mapping and c not in spec.checked_only]
     # The first occurrence of a transaction_id (earliest, then input order) stays; later ones are duplicates.
     unique = (typed["transaction_id"], ts) if "transaction_id" in mapping else None
@@ -1145,6 +1139,46 @@ def _load_events(
         _fail_if_swapped(con, table, mapping, quarantine, stats[table])
     _fail_if_all_set_aside(table, mapping, quarantine, stats[table], data_end)
     return [loose] if loose else []
+
+
+def _closed_that_day_sql(resolved: str, opened: str) -> str:
+    # A CRM writing the closing date alone (midnight) and the opening with its time: a case
+    # closed the day it was opened reads as resolved before it was opened. It was resolved
+    # that day: at its timestamp (0 days), not set aside (298 of 6,198 cases of a broadband
+    # export, the fastest handled, were; where most close the same day, "columns swapped").
+    return f"({resolved} < {opened} AND {resolved} = CAST(CAST({opened} AS DATE) AS TIMESTAMP))"
+
+
+def resolved_before_sql(resolved: str, opened: str) -> str:
+    """SQL: a service event was resolved before it was opened (:data:`R_RESOLVED_BEFORE`), from the
+    typed ``resolved_at`` and ``timestamp`` expressions. A closing date alone (midnight) on the day
+    it was opened is not before: it was closed that day (:func:`resolved_at_sql`). The Spark path
+    (:mod:`churnml.spark`) counts these rows with the same SQL."""
+    return f"({resolved} < {opened} AND NOT {_closed_that_day_sql(resolved, opened)})"
+
+
+def resolved_at_sql(resolved: str, opened: str) -> str:
+    """SQL: ``resolved_at`` as the clean table holds it: a closing date alone (midnight) on the day the
+    event was opened at some time of day is its opening (resolved in 0 days), not the midnight before it."""
+    return f"CASE WHEN {_closed_that_day_sql(resolved, opened)} THEN {opened} ELSE {resolved} END"
+
+
+def swapped_message(table: str, opened: str, closed: str, before: int, resolved: int, examples: Iterable[tuple[str, str]]) -> str:
+    """The error when most of ``table``'s ``before`` of ``resolved`` events with a ``resolved_at``
+    were resolved before they were opened (raw columns ``opened``, ``closed``; a few example pairs)."""
+    shown = ", ".join(f"{a!r} resolved {b!r}" for a, b in examples)
+    return (
+        f"{before:,} of {resolved:,} rows of {table} with a resolved_at ({before / resolved:.0%}) have resolved_at before "
+        f"timestamp ({opened!r} and {closed!r}), e.g. {shown}: the two columns seem swapped. Swap them in the export, or "
+        f'in the config: [columns.{table}] timestamp = "{closed}" and resolved_at = "{opened}" (if resolved_at holds a '
+        "placeholder date instead, leave it empty where an event is not resolved)."
+    )
+
+
+def seems_swapped(before: int, resolved: int) -> bool:
+    """Whether ``before`` of ``resolved`` events with a ``resolved_at`` resolved before they were
+    opened say that the two columns are swapped: more than half of them."""
+    return before > 0.5 * resolved
 
 
 def _set_aside_as(quarantine: dict[str, pd.DataFrame], table: str, reason: str) -> pd.DataFrame:
@@ -1160,17 +1194,12 @@ def _fail_if_swapped(con: duckdb.DuckDBPyConnection, table: str, mapping: dict[s
     was set aside, and validation exited 0."""
     before = stats["quarantined"].get(R_RESOLVED_BEFORE, 0)
     resolved = before + con.execute(f"SELECT count(resolved_at) FROM {table}").fetchone()[0]
-    if before <= 0.5 * resolved:
+    if not seems_swapped(before, resolved):
         return
     opened, closed = mapping["timestamp"], mapping["resolved_at"]
     rows = _set_aside_as(quarantine, table, R_RESOLVED_BEFORE).head(EXAMPLES)
-    shown = ", ".join(f"{a!r} resolved {b!r}" for a, b in zip(rows[opened].astype(str), rows[closed].astype(str)))
-    raise DataError(
-        f"{before:,} of {resolved:,} rows of {table} with a resolved_at ({before / resolved:.0%}) have resolved_at before "
-        f"timestamp ({opened!r} and {closed!r}), e.g. {shown}: the two columns seem swapped. Swap them in the export, or "
-        f'in the config: [columns.{table}] timestamp = "{closed}" and resolved_at = "{opened}" (if resolved_at holds a '
-        "placeholder date instead, leave it empty where an event is not resolved)."
-    )
+    raise DataError(swapped_message(table, opened, closed, before, resolved,
+                                    zip(rows[opened].astype(str), rows[closed].astype(str))))
 
 
 def _fail_if_all_set_aside(table: str, mapping: dict[str, str], quarantine: dict[str, pd.DataFrame], stats: dict,
