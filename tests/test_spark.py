@@ -779,9 +779,9 @@ def test_parts_whose_types_differ_are_read_as_duckdb_reads_them(spark, data_dir:
 def test_parts_whose_types_differ_keep_their_hive_partition_columns_as_spark_reads_them(spark, tmp_path: Path) -> None:
     """transactions/year=2024/month=01/day=5/part-0.parquet: reading the parts one by one (their types
     differ) lost year, month and day, which Spark's directory read (and DuckDB's) gives. They come
-    back with the types and values of Spark's own read: inferred over every folder (month: text, as
-    one is "x"), Hive's NULL folder, and a partition column the files also hold (the folder's value
-    wins). The folders' columns the files lack follow in DuckDB's order (validation's): by name."""
+    back with the types and values of Spark's own read: the folders' text (as DuckDB keeps "01"),
+    Hive's NULL folder, and a partition column the files also hold (the folder's value wins). The
+    folders' columns the files lack follow in DuckDB's order (validation's): by name."""
     years, months, days = [2024, 2024, 2024, 2025, 2025, 2025, 2025, 2025], ["01", "01", "02", "x", "x", None, None, "10"], \
         [5, 5, 6, 7, 7, 8, 8, 9]
     frame = pd.DataFrame({"id": range(8), "amount": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], "year": years, "month": months,
@@ -797,13 +797,30 @@ def test_parts_whose_types_differ_keep_their_hive_partition_columns_as_spark_rea
 
     expected = churn_spark._read_parquet(spark, str(tmp_path / "same"), "transactions")  # one directory read
     widened = churn_spark._read_parquet(spark, str(tmp_path / "mixed"), "transactions")  # part by part
-    assert dict(expected.dtypes) == {"id": "bigint", "amount": "double", "year": "int", "month": "string", "day": "int"}
+    assert dict(expected.dtypes) == {"id": "bigint", "amount": "double", "year": "string", "month": "string", "day": "string"}
     assert dict(widened.dtypes) == dict(expected.dtypes)
     duck = duckdb.sql(f"SELECT * FROM read_parquet('{tmp_path / 'same'}/year=*/*/*/*.parquet', union_by_name=true)")
     assert widened.columns == expected.columns == duck.columns == ["id", "amount", "year", "day", "month"]
     rows = [r.asDict() for r in expected.orderBy("id").collect()]
     assert [r.asDict() for r in widened.orderBy("id").collect()] == rows
-    assert [(r["year"], r["month"], r["day"]) for r in rows] == list(zip(years, months, days))  # None: Hive's NULL folder
+    assert [(r["year"], r["month"], r["day"]) for r in rows] == list(zip(map(str, years), months, map(str, days)))  # None: Hive's NULL folder
+
+
+def test_partition_folder_values_keep_their_leading_zeros_as_duckdb_reads_them(spark, tmp_path: Path) -> None:
+    """branch=007/: Spark's read typed the folders' values as numbers (007 read as 7, and 012 as 12),
+    where validation's DuckDB read keeps the text: ids and codes in folder names lost their zeros.
+    Both Spark reads, of the folder at once and part by part (the parts' types differ), as DuckDB's."""
+    frame = pd.DataFrame({"id": range(4), "amount": [1.0, 2.0, 3.0, 4.0], "branch": ["007", "007", "012", None]})
+    for name in ("same", "mixed"):
+        _write_hive(frame, tmp_path / name, ["branch"], lambda part, values, name=name: part.astype(
+            {"amount": "int64"}) if name == "mixed" and values["branch"] == "012" else part)
+    duck = duckdb.sql(f"SELECT id, branch FROM read_parquet('{tmp_path / 'same'}/*/*.parquet') ORDER BY id").fetchall()
+    assert [branch for _, branch in duck] == ["007", "007", "012", None]
+    for name in ("same", "mixed"):
+        read = churn_spark._read_parquet(spark, str(tmp_path / name), "customers")
+        assert [tuple(row) for row in read.select("id", "branch").orderBy("id").collect()] == duck, name
+    # The session's own setting is left as it was.
+    assert spark.conf.get("spark.sql.sources.partitionColumnTypeInference.enabled") == "true"
 
 
 @pytest.mark.parametrize("types_differ", [False, True], ids=["one-schema", "types-differ"])

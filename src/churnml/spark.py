@@ -459,11 +459,39 @@ def _table_location(spark: "SparkSession", base: str, name: str) -> str | None:
     return None
 
 
+_PARTITION_TYPE_INFERENCE = "spark.sql.sources.partitionColumnTypeInference.enabled"
+
+
+@contextlib.contextmanager
+def _partition_values_as_text(spark: "SparkSession") -> Iterator[None]:
+    """Read Hive partition folders' values (``branch=007/``) as text while resolving a read: Spark
+    inferred ``007`` as the number 7 (``1.10`` as 1.1, a 20-digit id as a DECIMAL), where DuckDB's
+    read in validation keeps such values as the text the folder names. As text they are read as
+    validation reads a text column: numeric customer attributes still are numeric, dates still are
+    dates, and ids and codes keep their zeros. The session's own setting is restored after."""
+    before = spark.conf.get(_PARTITION_TYPE_INFERENCE, None)
+    spark.conf.set(_PARTITION_TYPE_INFERENCE, "false")
+    try:
+        yield
+    finally:
+        if before is None:
+            spark.conf.unset(_PARTITION_TYPE_INFERENCE)
+        else:
+            spark.conf.set(_PARTITION_TYPE_INFERENCE, before)
+
+
 def _read_parquet(spark: "SparkSession", location: str, table: str) -> "SparkFrame":
     """``location`` with the union of its part files' columns (``mergeSchema``): a folder whose
     older parts lack a column read as if no part had it. Parts that store a column as different
     types are read as DuckDB's ``union_by_name`` reads them (:func:`_read_parts_widened`). Hive
-    partition columns (``year=2024/``) follow the files' columns in DuckDB's order (:func:`_in_duckdb_order`)."""
+    partition columns (``year=2024/``) are text (:func:`_partition_values_as_text`) and follow
+    the files' columns in DuckDB's order (:func:`_in_duckdb_order`)."""
+    with _partition_values_as_text(spark):
+        return _read_folder(spark, location, table)
+
+
+def _read_folder(spark: "SparkSession", location: str, table: str) -> "SparkFrame":
+    """:func:`_read_parquet`, with the session set to read partition values as text."""
     try:
         with _quiet_task_failures(spark):
             frame = spark.read.option("mergeSchema", "true").parquet(location)
@@ -561,7 +589,7 @@ def _read_parts_widened(spark: "SparkSession", location: str, table: str) -> "Sp
     (a killed job's ``_temporary/``, hidden files); Hive partition folders (``year=2024/``) are columns.
 
     Hive-style partition columns (``year=2024/month=01/``) are kept as Spark's read of the whole
-    folder gives them (:func:`_partition_schema`): their types inferred over every folder, the
+    folder gives them (:func:`_partition_schema`): their types as that read gives them, the
     folder's value winning over a column of the same name in the files, and the parts that read
     skips (``_temporary/``, ``.hidden/``) skipped too.
 
@@ -631,7 +659,8 @@ def _read_parts_widened(spark: "SparkSession", location: str, table: str) -> "Sp
 
 def _partition_schema(spark: "SparkSession", location: str) -> "StructType":
     """The Hive-style partition columns (``year=2024/``) of a read of the folder ``location``, with
-    the types Spark infers for them over all its folders (an empty ``StructType`` when none).
+    the types Spark gives them over all its folders (an empty ``StructType`` when none; text, within
+    :func:`_read_parquet`).
 
     Read without ``mergeSchema``: only one part's footer is read, so parts whose types differ do
     not stop it, and the partition columns do not depend on the parts' schemas.
