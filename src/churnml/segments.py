@@ -317,6 +317,28 @@ def assign_segments(value_tier: pd.Categorical | pd.Series, risk_tier: pd.Catego
     return pd.Categorical.from_codes(codes, categories=list(SEGMENTS))
 
 
+def unsplit_segments(segment: pd.Series, lifecycle_stage: pd.Series) -> dict[str, int]:
+    """Customers of a scores table written before a split (:data:`STAGE_SEGMENTS`) that
+    :func:`assign_segments` would now put in a segment of their own: split segment -> how many.
+
+    Current scores never hold a ``dormant`` customer in a stage split from it, so anything counted
+    here comes from an older churnml (``low_value_active`` and ``new_customer`` were ``dormant``
+    then); empty for current scores.
+
+    >>> unsplit_segments(pd.Series(["dormant", "dormant", "dormant", "potential"]),
+    ...                  pd.Series(["growing", "lapsed", "new", "growing"]))
+    {'new_customer': 1, 'low_value_active': 1}
+    """
+    keys, stages = segment.astype(str).to_numpy(), lifecycle_stage.astype(str).to_numpy()
+    counts: dict[str, int] = {}
+    for old, by_stage in STAGE_SEGMENTS.items():
+        for stage, new in by_stage.items():
+            count = int(((keys == old) & (stages == stage)).sum())
+            if count:
+                counts[new] = counts.get(new, 0) + count
+    return counts
+
+
 def lifecycle_stages(
     tenure_days: np.ndarray | pd.Series,
     spend_trend: np.ndarray | pd.Series,

@@ -462,6 +462,31 @@ def prune_snapshots_command(
                   highlight=False)
 
 
+def _warn_unsplit_segments(scores: Path, table: Any, segments: tuple[str, ...]) -> None:
+    """Warn that ``scores`` were written before a segment was split from ``dormant``
+    (:func:`churnml.segments.unsplit_segments`): the list treats those customers as ``dormant``
+    (its action, cost and skip), and ``--segment low_value_active`` found none of them without
+    saying why."""
+    from churnml.segments import SPLIT_FROM, STAGE_SEGMENTS, unsplit_segments
+
+    if "segment" not in table.columns or "lifecycle_stage" not in table.columns:
+        return
+    counts = unsplit_segments(table["segment"], table["lifecycle_stage"])
+    if not counts:
+        return
+    for old in dict.fromkeys(SPLIT_FROM[new] for new in counts):
+        split = {new: count for new, count in counts.items() if SPLIT_FROM[new] == old}
+        held = ", ".join(f"{count:,} {' or '.join(s for s, n in STAGE_SEGMENTS[old].items() if n == new)} ({new})"
+                         for new, count in split.items())
+        keys = " and ".join(split)
+        asked = [key for key in dict.fromkeys(segments) if key in split]  # segment keys, as the summary has them
+        warn(f"{scores} was written by an older churnml, before {keys} {'was' if len(split) == 1 else 'were'} split "
+             f"from {old}: its {old} customers include {held} by lifecycle stage. This list treats them as {old} "
+             f"(its action, [targeting] contact_costs and skip_segments)"
+             + (f", and --segment {', '.join(asked)} finds none of them" if asked else "")
+             + f". Run `churnml score` again for scores with the current segments.")
+
+
 def _warn_lapsed(customers: Any, problem: Mapping[str, Any] | None) -> None:
     """Contacts on the list who stopped buying half a year ago, where churn is inactivity: the
     models count them as customers for ``active_days`` (365) without a purchase and as near-certain
@@ -589,7 +614,8 @@ def retention_list_command(
 
     Segments: high_value_at_risk, loyal_high_value, potential, new_customer, low_value_active,
     dormant, fleeing_low_value. new_customer and low_value_active are the new, and the growing or
-    stable, customers of dormant's cells: where a config prices or skips dormant, name them too.
+    stable, customers of dormant's cells: where a config prices or skips dormant, name them too
+    (scores an older churnml wrote still hold them under dormant: a warning says so).
     loyal_high_value ("reward, do not disturb") is left out unless --segment names it
     ([targeting] skip_segments in --config; offers per segment: [segments.actions]).
     """
@@ -668,5 +694,6 @@ def retention_list_command(
              "them as text, or import the CSV into Excel with customer_id as a Text column.")
     for text in result.summary.warnings:  # why no contact, split segments a config misses: as POST /retention_list
         warn(text)
+    _warn_unsplit_segments(scores, table, result.summary.segments)
     console.print(f"Wrote {written} and {summary_path}.")
 
