@@ -56,3 +56,38 @@ def test_a_list_from_scores_written_before_the_dormant_split_says_so(tmp_path: P
     # Scores of this churnml: nothing to say.
     code, err = run("retention-list", scores_before_the_split(tmp_path / "new", split=True), "--out", tmp_path / "n.csv")
     assert code == 0 and "older churnml" not in err
+
+
+def test_train_says_the_mlflow_store_is_out_of_date_before_reading_the_data(tmp_path: Path, monkeypatch) -> None:
+    # churnml reinstalled with a newer MLflow (mlflow>=3.4,<4) finds the store an older MLflow made
+    # out of date. `train` read and validated the data, built the training set and fitted the
+    # baselines first, and only then said "Detected out-of-date database schema".
+    import sqlite3
+    import subprocess
+    import sys
+
+    import mlflow.store.db_migrations
+    from alembic.script import ScriptDirectory
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    database = tmp_path / "mlruns" / "mlflow.db"
+    database.parent.mkdir()
+    # This MLflow's schema, made in another process: MLflow checks a store's schema once per process.
+    subprocess.run([sys.executable, "-c", "import mlflow, sys; mlflow.MlflowClient(sys.argv[1]).search_experiments()",
+                    f"sqlite:///{database}"], check=True, capture_output=True)
+    script = ScriptDirectory(str(Path(mlflow.store.db_migrations.__file__).parent))
+    older = script.get_revision(script.get_current_head()).down_revision
+    with sqlite3.connect(database) as connection:  # as the MLflow before the last migration left it
+        connection.execute("UPDATE alembic_version SET version_num = ?", (older,))
+    data = tmp_path / "data"
+    data.mkdir()
+    pd.DataFrame({"customer_id": ["a", "b"]}).to_csv(data / "customers.csv", index=False)
+    pd.DataFrame({"customer_id": ["a", "b"], "timestamp": ["2025-01-02", "2025-01-03"],
+                  "amount": [10.0, 20.0]}).to_csv(data / "transactions.csv", index=False)
+    result = CliRunner().invoke(get_app(), ["train", str(data), "--as-of", "2025-01-04"])
+    err = " ".join(result.stderr.split())
+    assert result.exit_code == 2, result.output + result.stderr
+    assert f"Detected out-of-date database schema (found version {older}" in err
+    assert "mlflow db upgrade" in err and f"now sqlite:///{database}" in err
+    assert "Reading and validating" not in result.output

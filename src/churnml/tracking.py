@@ -212,6 +212,18 @@ def store_exists() -> bool:
     return database is None or database.is_file()
 
 
+def check_store() -> None:
+    """Open an existing SQLite store as training will, so that one this MLflow cannot use is
+    refused before the data is read and the training set built, not after.
+
+    MLflow checks the schema when it opens a store: churnml reinstalled with a newer MLflow finds
+    the store an older one made out of date (``mlflow db upgrade`` migrates it), and ``train``
+    said so only once the baselines were fitted, minutes or hours in.
+    """
+    if _sqlite_database(tracking_uri()) is not None and store_exists():
+        _client()
+
+
 def _experiment_id(client: MlflowClient) -> str:
     experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
     if experiment is not None:

@@ -79,6 +79,9 @@ def train_command(
     if timeout is not None and timeout <= 0:
         raise ConfigError(f"--timeout must be a positive number of seconds, got {timeout}.")
     check_engine(engine, master)
+    from churnml import tracking
+
+    tracking.check_store()  # an out-of-date schema (a newer MLflow) before the data, not after the training set
     started = time.perf_counter()
     if engine == "spark":
         from churnml import spark as churn_spark
