@@ -324,3 +324,17 @@ def test_tenure_says_newer_than_most_rather_than_only_so_many_days() -> None:
     features = pd.DataFrame({"tenure_days": [1049.0, 1400.0]})
     assert explain(contributions, features, [tenure], typical={"tenure_days": 1250.0}) == [
         ["customer for 1,049 days, newer than most"], []]
+
+
+def test_a_usual_gap_under_half_a_day_does_not_read_every_0() -> None:
+    # Two purchases on a customer's first day gave "no purchase for 12 days (usually every 0)" on 3
+    # of 909 generated customers' reasons (the mean gap, 0.3 days, rounded to 0).
+    from churnml.features import layout_feature_specs, render_reason
+
+    layout = {"customers": frozenset({"customer_id"}),
+              "transactions": frozenset({"customer_id", "timestamp", "amount"})}
+    overdue = next(s for s in layout_feature_specs(layout, {}) if s.name == "recency_vs_usual_gap")
+    row = {"recency_vs_usual_gap": 12.0, "days_since_last_purchase": 12.0}
+    assert render_reason(overdue, {**row, "mean_gap_days": 0.3}) == "no purchase for 12 days (usually more than once a day)"
+    assert render_reason(overdue, {**row, "mean_gap_days": 0.6}) == "no purchase for 12 days (usually every 1)"
+    assert render_reason(overdue, {**row, "mean_gap_days": 20.0}) == "no purchase for 12 days (usually every 20)"

@@ -426,6 +426,7 @@ def render_reason(spec: FeatureSpec, row: Mapping[str, Any]) -> str:
 
 
 _ZERO_DAYS_AGO = re.compile(r"(?<![\d.,])0 days ago")
+_EVERY_ZERO_DAYS = re.compile(r"\(usually every 0\)")
 _SPENT_NEGATIVE = re.compile(r"\bspent -([\d,.]+)")
 
 
@@ -448,9 +449,12 @@ def _short_text(value: str) -> str:
 
 def _readable(text: str) -> str:
     """"complained 0 days ago" (less than a day before the cutoff) reads "complained within the
-    last day"; "spent -52" (net refunds) reads "refunded 52 more than bought"."""
+    last day"; "(usually every 0)" (a usual gap under half a day) "(usually more than once a
+    day)"; "spent -52" (net refunds) reads "refunded 52 more than bought"."""
     if "0 days ago" in text:
         text = _ZERO_DAYS_AGO.sub("within the last day", text)
+    if "usually every 0)" in text:
+        text = _EVERY_ZERO_DAYS.sub("(usually more than once a day)", text)
     if "spent -" in text:
         text = _SPENT_NEGATIVE.sub(r"refunded \1 more than bought", text)
     return text
