@@ -97,6 +97,22 @@ def test_overlapping_sentences_keep_the_informative_one_and_refill() -> None:
     ]]
 
 
+def test_a_sentence_that_extends_a_stronger_one_takes_its_place() -> None:
+    # "no purchase for 49 days (usually every 20)" says what "no purchase for 49 days" says, and
+    # more: it replaces it, so it stands where the stronger of the two drivers ranks. Kept at the
+    # weaker one's rank, it came after "1 unresolved complaint" (0.4) though the silence drove the
+    # score most (0.5). On 3,000 generated customers (seed 7) scored as of 2025-10-01, 9 of 1,358
+    # lists put a weaker reason first ("1 call in the last 30 days" above a silence of 49 days).
+    contributions, features = frames(
+        [[0.5, 0.3, 0.0, 0.4, 0.0, 0.0]],
+        [row(days_since_last_purchase=49.0, mean_gap_days=20.0, recency_vs_usual_gap=2.45, unresolved_complaints=1.0)],
+    )
+    assert explain(contributions, features, SPECS) == [[
+        "no purchase for 49 days (usually every 20)",
+        "1 unresolved complaint",
+    ]]
+
+
 def test_missing_and_sentinel_values_are_not_shown() -> None:
     contributions, features = frames(
         [[0.9, 0.8, 0.0, 0.0, 0.0, 0.5]],

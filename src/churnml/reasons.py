@@ -280,11 +280,18 @@ def _one_per_family(columns: np.ndarray, families: Sequence[tuple[str, ...]], k:
 
 
 def _distinct(sentences: list[str | None], k: int) -> list[str]:
-    """Non-empty sentences in order, without one that another repeats or extends; at most ``k``."""
+    """Non-empty sentences in order, without one that another repeats or extends; at most ``k``.
+
+    A sentence that extends a dropped one takes the place of whichever of the two came first
+    (the stronger driver): "no purchase for 49 days (usually every 20)" says what "no purchase
+    for 49 days" says, so it ranks where the silence ranked, not where the usual gap did.
+    """
     kept = [s for s in sentences if s]
     if len(kept) > 1:
-        kept = [s for i, s in enumerate(kept)
-                if not any(o.startswith(s) and (o != s or j < i) for j, o in enumerate(kept) if j != i)]
+        survivors = [(i, s) for i, s in enumerate(kept)
+                     if not any(o.startswith(s) and (o != s or j < i) for j, o in enumerate(kept) if j != i)]
+        place = {i: min(j for j, o in enumerate(kept) if s.startswith(o)) for i, s in survivors}
+        kept = [s for i, s in sorted(survivors, key=lambda item: (place[item[0]], item[0]))]
     return kept[:k]
 
 
