@@ -734,7 +734,8 @@ def _features(layout: Mapping[str, frozenset[str]], attributes: Mapping[str, str
     add("spend_trend_pct",
         f"CASE WHEN {prev} > 0 THEN 100.0 * ({cur} - {prev}) / {prev} WHEN {cur} > 0 THEN 100.0 ELSE 0.0 END",
         "Change in net spend, last 90 days vs the 90 before, in percent. +100 when there was no "
-        "spend before and some now; 0 when there was none in either.", tx, "90d vs prev 90d",
+        "spend before and some now; 0 when there was none in either. Net spend of 0 or less (refunds "
+        "outweighing purchases) counts as none.", tx, "90d vs prev 90d",
         -1, "spend down {spend_trend_pct!m:.0f}% on the previous quarter", bound=0.0)
     add("frequency_trend",
         f"COALESCE(ta.purchases_{TREND_DAYS}d, 0) - COALESCE(ta.purchases_prev, 0)",
@@ -770,10 +771,11 @@ def _features(layout: Mapping[str, frozenset[str]], attributes: Mapping[str, str
     # -- diversity ----------------------------------------------------------------------------
     if "category" in layout[tx]:
         add("distinct_categories", "COALESCE(ta.distinct_categories, 0)",
-            "Number of distinct product categories bought before the cutoff.", tx, "lifetime", 0, None)
+            "Number of distinct product categories in the transactions before the cutoff, refunds included "
+            "(a category only returned counts).", tx, "lifetime", 0, None)
     if "channel" in layout[tx]:
         add("distinct_channels", "COALESCE(ta.distinct_channels, 0)",
-            "Number of distinct sales channels used before the cutoff.", tx, "lifetime", 0, None)
+            "Number of distinct sales channels in the transactions before the cutoff, refunds included.", tx, "lifetime", 0, None)
 
     # -- service history ----------------------------------------------------------------------
     if "service_events" in layout:
