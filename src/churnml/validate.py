@@ -15,6 +15,7 @@ the same way everywhere.
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
@@ -60,6 +61,9 @@ _BLANK = "_blank"
 """Marks a row with every field empty while checking; such rows are skipped, not set aside."""
 # Reasons that report a row but keep it: dropping a customer would cascade to all their history.
 _KEPT = (R_BAD_SIGNUP, R_OLD_SIGNUP, R_LATE_SIGNUP)
+PANDAS_INDEX = re.compile(r"__index_level_\d+__")
+"""The name pandas (through pyarrow) gives an unnamed index it stores in a Parquet file: the row
+numbers of a filtered frame, which read as a numeric customer attribute became a feature."""
 
 
 def satisfaction_outside(scale: tuple[float, float]) -> str:
@@ -896,6 +900,7 @@ def _load_customers(
     attributes: dict[str, str] = {}
     dated: list[str] = []
     empty: list[str] = []
+    index_columns: list[str] = []
     selects = [f"{id_sql} AS customer_id"]
     reasons = [f"WHEN {id_sql} IS NULL THEN {_lit(R_MISSING_ID)}"]
     kept = list(_KEPT)
@@ -910,6 +915,9 @@ def _load_customers(
             reasons.append(f"WHEN {typed} < TIMESTAMP '{MIN_TIMESTAMP}' THEN {_lit(R_OLD_SIGNUP)}")
             if data_end is not None:
                 reasons.append(f"WHEN {typed} >= TIMESTAMP '{data_end}' THEN {_lit(R_LATE_SIGNUP)}")
+            continue
+        if PANDAS_INDEX.fullmatch(raw):
+            index_columns.append(contract)
             continue
         kind = attribute_kind(con, raw, types[raw], levels, date_formats)
         if kind in LEFT_OUT_KINDS:
@@ -927,6 +935,10 @@ def _load_customers(
     if empty:  # a feature that is missing for everyone, and that the API warned was never posted
         notes.append(f"{_listed([f'customers.{c}' for c in empty])} {'is' if len(empty) == 1 else 'are'} empty in "
                      "every row, so left out of the models.")
+    if index_columns:  # row numbers of a filtered frame: an identifier, never a description of the customer
+        notes.append(f"{_listed([f'customers.{c}' for c in index_columns])} {'is' if len(index_columns) == 1 else 'are'} "
+                     "the index pandas wrote into the file (DataFrame.to_parquet keeps it unless index=False), not a "
+                     "column of the data: left out of the models. Write the file with index=False to drop it.")
     return attributes, notes, {**{c: LEFT_OUT_KINDS["date"] for c in dated}, **{c: LEFT_OUT_KINDS["empty"] for c in empty}}
 
 
