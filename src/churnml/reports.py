@@ -330,8 +330,13 @@ def _calibration_table(churned: np.ndarray, probability: np.ndarray, rows: int, 
                                  "churners": ",.0f", "mean probability": ".4f", "churn rate": ".4f"}, left=("decile",)))
 
 
-def _plain_words(tests: Mapping[str, Any]) -> str:
-    """The test metrics as sentences a manager reads (the tables below hold the numbers)."""
+def _plain_words(tests: Mapping[str, Any], churn_rate: float | None = None, graded_mean: float | None = None) -> str:
+    """The test metrics as sentences a manager reads (the tables below hold the numbers).
+
+    ``churn_rate`` (the test cutoff's) and ``graded_mean`` (the probabilities' mean there, as
+    graded) put the ECE beside the level it is measured against: two points of ECE are little
+    against a churn rate of 30 % and a great deal against one of 7 %. (The sentence used to add
+    "of customers given 30%, about 30% churn" to every run, whatever its calibration.)"""
     churn = (tests.get("churn") or {}).get("model") or {}
     value = (tests.get("value") or {}).get("model") or {}
     said = []
@@ -343,8 +348,14 @@ def _plain_words(tests: Mapping[str, Any]) -> str:
                     + (f", and the riskiest 20% hold {churn['recall_at_20']:.0%} of all churners." if churn.get("recall_at_20") is not None
                        else "."))
     if churn.get("ece") is not None:
-        said.append(f"Its probabilities are off by {100 * churn['ece']:.1f} percentage points on average (ECE): "
-                    "of customers given 30%, about 30% churn.")
+        sentence = f"Its probabilities are off by {100 * churn['ece']:.1f} percentage points on average (ECE)"
+        if churn_rate is not None and churn_rate > 0:
+            sentence += f", against a churn rate of {churn_rate:.1%}"
+            if graded_mean is not None:
+                gap = graded_mean / churn_rate - 1
+                sentence += (f"; they averaged {graded_mean:.1%}, {abs(gap):.0%} {'above' if gap >= 0 else 'below'} it "
+                             "(the registered model's level was then shifted to the churn rate)")
+        said.append(sentence + ".")
     if value.get("top20_value_capture") is not None:
         said.append(f"The 20% it expects to be worth most bring {value['top20_value_capture']:.0%} of the value over the horizon.")
     if not said:
@@ -469,7 +480,7 @@ def run_report(run: Any) -> str:
         + (" The regressions on every feature show what the trees add over a plain model of the same inputs."
            if any(name in (tests.get(kind) or {}) for kind in ("churn", "value") for name in ("feature_logistic", "feature_poisson"))
            else "") + "</p>",
-        _plain_words(tests),
+        _plain_words(tests, run.metrics.get("churn_test_rate", base_rate), run.metrics.get("churn_test_mean_predicted_graded")),
         _grid(_metrics_table(tests.get("churn", {}), _CHURN_ROWS), _metrics_table(tests.get("value", {}), _VALUE_ROWS)),
     ))
     if data:
