@@ -300,3 +300,33 @@ def test_auto_calibration_refuses_an_isotonic_step_function_too_coarse_to_rank()
                                                  f"validation customers only {model.isotonic_levels_} distinct")
     platt = ChurnModel(monotone=monotone, calibration="platt", n_jobs=1).fit(X, y, X_val, y_val)
     assert platt.calibration_ == "platt" and platt.calibration_note_ == "" and platt.isotonic_levels_ is None
+
+
+def test_the_recency_rule_picks_the_days_that_rank_best_as_it_predicts_also_when_silence_means_staying():
+    """Where churn is an account closure, long-silent accounts close least: flagging "no purchase for
+    N days" finds fewer churners than stayers at every N (Youden's J below 0). The rule predicts each
+    group's churn rate, so it ranks the unflagged first, and its ROC AUC is 0.5 + |J| / 2; the largest
+    J (the least negative, at 7 days) made it the weakest rule of all. On 3,000 generated customers
+    (seed 7, as of 2025-10-01) it picked 7 days, J -0.054 on validation and a test ROC AUC of 0.540,
+    where 90 days (J -0.350), picked now, gives 0.684."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(3)
+
+    def closures(n):
+        recency = rng.choice([3.0, 20.0, 60.0, 200.0, 500.0], n)
+        rate = np.select([recency <= 20, recency <= 60], [0.20, 0.12], 0.01)  # silence: fewer closures
+        return pd.DataFrame({"days_since_last_purchase": recency, "churned": (rng.random(n) < rate).astype(int)})
+
+    train, val, test = closures(4000), closures(4000), closures(4000)
+    rule = RecencyRule("days_since_last_purchase", candidate_days=(7, 30, 90)).fit(train, train.churned, val, val.churned)
+    # Each N's validation ROC AUC as the rule predicts (the group rates of train + validation), by hand.
+    both = pd.concat([train, val])
+    aucs = {}
+    for days in (7, 30, 90):
+        rates = both.groupby(both.days_since_last_purchase >= days).churned.mean()
+        aucs[days] = roc_auc_score(val.churned, (val.days_since_last_purchase >= days).map(rates))
+    best = max(aucs, key=aucs.get)
+    assert best == 90 and aucs[90] > aucs[7] + 0.1   # the data as built: 90 days separates best
+    assert rule.days_ == best
+    assert roc_auc_score(test.churned, rule.predict_proba(test)) > 0.6

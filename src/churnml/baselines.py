@@ -37,10 +37,13 @@ def _require(model: BaseEstimator, attribute: str) -> None:
 class RecencyRule(BaseEstimator):
     """Flag a customer as churning when their last purchase is at least ``N`` days old.
 
-    ``N`` is the candidate with the highest Youden's J (TPR − FPR, which for a yes/no rule is the
-    same as the best ROC AUC) on the validation data. The predicted probability is the churn rate
-    observed on train + validation among flagged and among unflagged customers, so the rule also
-    has a log loss and a calibration.
+    The predicted probability is the churn rate observed on train + validation among flagged and
+    among unflagged customers, so the rule also has a log loss and a calibration. ``N`` is the
+    candidate whose rule, scored that way, has the highest ROC AUC on the validation data:
+    ``0.5 + |J| / 2`` with Youden's J (TPR − FPR of the flag), the sign following which group's rate
+    is higher. Where churn is an account closure, long-silent accounts close least and J is below 0
+    at every N; the largest J (the least negative) picked the N that separated worst (7 days: test
+    ROC AUC 0.540 on 3,000 generated customers; 90 days, picked now, 0.684).
 
     Parameters
     ----------
@@ -66,20 +69,26 @@ class RecencyRule(BaseEstimator):
     def fit(self, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame, y_val: np.ndarray) -> "RecencyRule":
         """Choose ``N`` on validation, estimate flagged/unflagged churn rates on train + validation."""
         y_val = np.asarray(y_val, dtype=int)
-        scores = {}
+        labels = np.concatenate([np.asarray(y, dtype=int), y_val])
+        base = labels.mean()
+
+        def rates(days: float) -> tuple[float, float]:
+            flags = np.concatenate([self._flag(X, days), self._flag(X_val, days)])
+            # Add-one smoothing keeps the rates off 0 and 1 when a group is small.
+            return ((labels[flags].sum() + base) / (flags.sum() + 1),
+                    (labels[~flags].sum() + base) / ((~flags).sum() + 1))
+
+        youden, auc = {}, {}
         for days in self.candidate_days:
             flagged = self._flag(X_val, days)
             tpr = flagged[y_val == 1].mean() if (y_val == 1).any() else 0.0
             fpr = flagged[y_val == 0].mean() if (y_val == 0).any() else 0.0
-            scores[days] = tpr - fpr
-        self.youden_by_days_ = scores
-        self.days_ = max(scores, key=lambda d: (scores[d], -d))
-        flags = np.concatenate([self._flag(X, self.days_), self._flag(X_val, self.days_)])
-        labels = np.concatenate([np.asarray(y, dtype=int), y_val])
-        base = labels.mean()
-        # Add-one smoothing keeps the rates off 0 and 1 when a group is small.
-        self.rate_flagged_ = (labels[flags].sum() + base) / (flags.sum() + 1)
-        self.rate_unflagged_ = (labels[~flags].sum() + base) / ((~flags).sum() + 1)
+            youden[days] = tpr - fpr
+            flagged_rate, unflagged_rate = rates(days)
+            auc[days] = 0.5 + np.sign(flagged_rate - unflagged_rate) * youden[days] / 2  # as predict_proba ranks
+        self.youden_by_days_ = youden
+        self.days_ = max(auc, key=lambda d: (auc[d], -d))
+        self.rate_flagged_, self.rate_unflagged_ = rates(self.days_)
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
