@@ -60,6 +60,10 @@ from churnml.schema import ACCOUNT_MANAGER_CHANGE, EVENT_TYPES, KNOWN_EVENT_TYPE
 
 NEVER_DAYS = 9999.0
 """"Days since" value for an event that never happened before the cutoff (about 27 years)."""
+FEATURE_DECIMALS = 6
+"""Decimals training keeps of each float feature (:func:`churnml.train._stable`): DuckDB's parallel
+sums differ in the last bits between runs. The typical values reasons compare with are medians at
+this precision, so a scored value is compared at it too (:func:`churnml.reasons.explain`)."""
 
 AGE_FEATURES = ("days_since_first_purchase", "tenure_days")
 """Ages: days since a fixed date in the customer's past, so they grow by one a day for every

@@ -27,7 +27,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from churnml.features import REASON_FAMILIES, FeatureSpec, reason_is_true, render_reason, window_days
+from churnml.features import FEATURE_DECIMALS, REASON_FAMILIES, FeatureSpec, reason_is_true, render_reason, window_days
 
 TOP_K = 3
 MIN_EFFECT = 0.01
@@ -190,7 +190,10 @@ def explain(
     names = list(contributions.columns)
     has_reason = np.array([by_name.get(name) is not None and by_name[name].reason is not None for name in names])
     typical = typical or {}
-    gates = {j: reason_is_true(by_name[names[j]], features[names[j]].to_numpy(dtype=float), typical.get(names[j]))
+    # At the precision training kept, which the typical values (medians of the training's test
+    # cutoff) have: a customer at the median, with every decimal, read as beyond it.
+    gates = {j: reason_is_true(by_name[names[j]], np.round(features[names[j]].to_numpy(dtype=float), FEATURE_DECIMALS),
+                               typical.get(names[j]))
              for j in np.flatnonzero(has_reason) if by_name[names[j]].kind == "numeric"}
     gates = {j: rows for j, rows in gates.items() if rows is not None}
     # Spend and purchases over a window longer than the customer's purchase history say they are

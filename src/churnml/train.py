@@ -41,7 +41,7 @@ from churnml.baselines import FeatureLogistic, FeaturePoisson, RecencyRule, RFML
 from churnml.config import Config
 from churnml.dataset import Dataset
 from churnml.errors import ModelNotFoundError, ProblemError
-from churnml.features import FeatureSpec, feature_description
+from churnml.features import FEATURE_DECIMALS, FeatureSpec, feature_description
 from churnml.io import code_version
 from churnml.labels import TrainingSet, build_training_set, problem_definition, problem_differences, same_season_cutoff
 from churnml.reasons import explain, explainable_specs, typical_values
@@ -843,7 +843,7 @@ def active_subgroup_label(days: float) -> str:
 
 
 def _stable(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
-    """Round float columns (the features and the value label) to 6 decimals.
+    """Round float columns (the features and the value label) to :data:`FEATURE_DECIMALS` (6) decimals.
 
     DuckDB's parallel float sums differ in the last bits from run to run; a 1e-12 difference can
     move a LightGBM histogram bin edge and change the trees. Rounding makes same data + seed give
@@ -851,7 +851,7 @@ def _stable(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     """
     frame = frame.copy()
     floats = [n for n in names if pd.api.types.is_float_dtype(frame[n])]
-    frame[floats] = frame[floats].round(6)
+    frame[floats] = frame[floats].round(FEATURE_DECIMALS)
     return frame
 
 
