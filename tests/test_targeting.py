@@ -114,6 +114,12 @@ def test_segment_and_min_value_filters() -> None:
     assert set(result.summary.by_segment["segment"]) == set(frame["segment"])
 
 
+def test_a_segment_named_twice_is_asked_for_once() -> None:
+    # "--segment dormant --segment Dormant" listed dormant twice in the summary and its messages.
+    result = retention_list(make_scores(), segments=["dormant", "Dormant", "potential", "dormant"], contact_cost=1, success_rate=0.5)
+    assert result.summary.to_dict()["segments"] == ["dormant", "potential"]
+
+
 def test_summary_adds_up() -> None:
     result = retention_list(make_scores(), contact_cost=5, success_rate=0.3)
     summary, frame = result.summary, result.customers

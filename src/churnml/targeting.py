@@ -322,7 +322,9 @@ def retention_list(
     actions = segment_actions(config)
     names = segment_names(config)
     if segments:
-        wanted = [resolve_segment(s, config) for s in segments]
+        # Once each, however often named ("--segment dormant --segment Dormant"): the summary and
+        # its messages list the segments asked for.
+        wanted = list(dict.fromkeys(resolve_segment(s, config) for s in segments))
     else:
         try:
             skip = {resolve_segment(s, config) for s in config.targeting.skip_segments}
