@@ -89,7 +89,8 @@ def assert_frames_equal(duck: pd.DataFrame, spark: pd.DataFrame) -> None:
             assert list(left.cat.categories) == list(right.cat.categories), column
             assert left.astype(object).fillna("∅").tolist() == right.astype(object).fillna("∅").tolist(), column
         elif pd.api.types.is_datetime64_any_dtype(left):
-            assert (left.to_numpy("datetime64[us]") == right.to_numpy("datetime64[us]")).all(), column
+            a, b = left.to_numpy("datetime64[us]"), right.to_numpy("datetime64[us]")
+            assert (np.isnat(a) == np.isnat(b)).all() and (np.isnat(a) | (a == b)).all(), column
         elif pd.api.types.is_float_dtype(left):
             assert right.dtype == left.dtype, column
             a, b = left.to_numpy(float), right.to_numpy(float)
@@ -324,6 +325,61 @@ def test_input_settings_spark_cannot_apply_are_refused_and_data_end_is_applied(s
     # A declared end after the last event is the data's end (quiet days at the end are data too).
     later = f"{last + pd.Timedelta(days=10):%Y-%m-%d}"
     assert churn_spark.read_tables(spark, str(data_dir), config_from_dict({"input": {"data_end": later}})).data_end == pd.Timestamp(later)
+
+
+def test_rows_after_the_datas_end_are_refused_and_the_end_is_validations(spark, data_dir: Path, tmp_path: Path,
+                                                                         dataset) -> None:
+    """Validation ends the data on the last day with ordinary transaction volume and sets later rows
+    aside; Spark took the latest row of any table, so a stray transaction half a year after the rest
+    (or a service event after the last transaction) moved its data_end, and so the training cutoffs
+    and the as-of checks. Spark now refuses such rows, naming validation's end; with the end declared,
+    both engines read the same tables. A sign-up date after the end (2999-12-31 for unknown) is
+    missing on both, as validation keeps the customer without it (Spark kept the date, and the
+    customer never entered the population)."""
+    folder = _copy_data(data_dir, tmp_path / "late")
+    # four copies of each transaction: a day of one is then under 5% of the median day, as it is in real data
+    transactions = pd.read_parquet(folder / "transactions.parquet")
+    transactions = pd.concat([transactions.assign(transaction_id=transactions["transaction_id"] + f"-{copy}")
+                              for copy in range(4)], ignore_index=True)
+    last = transactions["timestamp"].max()
+    stray = transactions.iloc[[0]].assign(transaction_id="T-stray", timestamp=last + pd.Timedelta(days=180))
+    pd.concat([transactions, stray]).to_parquet(folder / "transactions.parquet", index=False)
+    events = pd.read_parquet(folder / "service_events.parquet")
+    late_event = events.iloc[[0]].assign(timestamp=last + pd.Timedelta(days=20), resolved_at=last + pd.Timedelta(days=21))
+    pd.concat([events, late_event]).to_parquet(folder / "service_events.parquet", index=False)
+    customers = pd.read_parquet(folder / "customers.parquet")
+    customers.loc[customers.index[::50], "signup_date"] = pd.Timestamp("2999-12-31")
+    customers.to_parquet(folder / "customers.parquet", index=False)
+
+    duck = load_dataset(folder, Config())
+    assert duck.data_end == dataset.data_end  # the stray rows set aside, the end as without them
+    assert {t: duck.summary["tables"][t]["quarantined"].get("timestamp after the data's end")
+            for t in ("transactions", "service_events")} == {"transactions": 1, "service_events": 1}
+    day = f"{duck.data_end:%Y-%m-%d}"
+    with pytest.raises(DataError, match=(
+            rf"^1 row\(s\) of transactions \(.*\) and 1 row\(s\) of service_events \(.*\) are dated after {day}, the last "
+            r"day with ordinary transaction volume, .*\"timestamp after the data's end\"\)\. The latest: transactions: "
+            rf"customer '{stray['customer_id'].iloc[0]}' at '{stray['timestamp'].iloc[0]}'; service_events: customer "
+            rf"'{late_event['customer_id'].iloc[0]}' at '{late_event['timestamp'].iloc[0]}'\. --engine spark reads clean "
+            r"tables and sets no rows aside: .*remove the rows upstream.*\[input\] data_end = \"YYYY-MM-DD\"\.$")):
+        churn_spark.read_tables(spark, str(folder))
+
+    def same_tables(config: Config) -> churn_spark.SparkData:
+        duck, read = load_dataset(folder, config), churn_spark.read_tables(spark, str(folder), config)
+        assert read.data_end == duck.data_end
+        query = "SELECT customer_id, signup_date FROM {} ORDER BY customer_id"
+        assert_frames_equal(duck.con.execute(query.format("customers")).df(),
+                            churn_spark.to_pandas(spark.sql(query.format(read.views["customers"]))))
+        assert duck.con.execute("SELECT count(*) FROM customers WHERE signup_date IS NULL").fetchone()[0] == len(
+            customers.index[::50])
+        return read
+
+    # the fix the message gives: the data's end declared (the late rows left out on both)
+    assert same_tables(config_from_dict({"input": {"data_end": day}})).data_end == dataset.data_end
+    # or the late rows removed: the end inferred on both, the sign-up dates after it missing on both
+    transactions.to_parquet(folder / "transactions.parquet", index=False)
+    events.to_parquet(folder / "service_events.parquet", index=False)
+    assert same_tables(Config()).data_end == dataset.data_end
 
 
 def test_labels_match_duckdb(dataset, sdata) -> None:

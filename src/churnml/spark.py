@@ -22,9 +22,11 @@ Input
     :func:`read_tables` reads the contract tables from Parquet on any Spark-readable path
     (``file:``, ``hdfs:``, ``s3a:``, ``abfss:``). It applies the config's table and column names
     and types the columns with validation's own SQL (:func:`churnml.validate.typed_sql`,
-    ``[input.event_types]``, ``satisfaction_scale``, ``data_end``), transpiled like the features.
-    It does *not* quarantine bad rows: Spark expects clean tables, such as ones that ``churnml
-    validate`` accepted without setting rows aside, or the output of your own upstream checks.
+    ``[input.event_types]``, ``satisfaction_scale``, ``data_end``; the data's end by
+    :func:`churnml.validate.data_end_sql`), transpiled like the features. It does *not*
+    quarantine bad rows: Spark expects clean tables, such as ones that ``churnml validate``
+    accepted without setting rows aside, or the output of your own upstream checks; rows that
+    validation would set aside stop the read with a :class:`~churnml.errors.DataError`.
 
 Logging
     When churnml starts the JVM (:func:`spark_session` without ``spark-submit``), Spark logs with
@@ -54,7 +56,7 @@ import uuid
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, NamedTuple, Sequence
 
 import pandas as pd
 
@@ -325,7 +327,9 @@ class SparkData:
     attributes : dict
         Customer attribute columns -> ``"categorical"`` / ``"numeric"``.
     data_end : pandas.Timestamp or None
-        The latest event timestamp, or the day of ``[input] data_end`` when later (as validation's).
+        The latest event timestamp (no event lies after validation's end of the data: such rows
+        are refused, or left out after ``[input] data_end``), or the day of ``[input] data_end``
+        when later: ``Dataset.data_end``, as validation sets it.
     views : dict
         Table -> the name of its temporary view (unique per read, so reads do not collide).
     left_out_columns : dict
@@ -346,6 +350,16 @@ class SparkData:
         return table in self.tables
 
 
+class _RawTable(NamedTuple):
+    """A contract table as :func:`read_tables` found it: its raw view and how validation reads it."""
+
+    spec: Any
+    mapping: dict[str, str]  # contract column -> raw column (validate.map_columns)
+    types: dict[str, str]  # raw column -> the DuckDB type validation's SQL expects
+    view: str  # the raw temporary view
+    location: str  # where the table was read from, for messages
+
+
 def read_tables(spark: "SparkSession", path: str, config: Config | None = None) -> SparkData:
     """Read the contract tables from Parquet under ``path`` as canonical temporary views.
 
@@ -354,6 +368,9 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
     typed by validation's own SQL (:mod:`churnml.validate`), transpiled to Spark: text timestamps
     with a UTC offset are converted to UTC, ``[input.event_types]`` and ``satisfaction_scale``
     are applied, and rows after ``[input] data_end`` are left out, as ``churnml validate`` does.
+    Without ``data_end``, the data's end is validation's (:func:`churnml.validate.data_end_sql`:
+    the last day with ordinary transaction volume), and event rows after it are refused; a
+    sign-up date after the end is missing, as validation keeps the customer without it.
 
     Parameters
     ----------
@@ -371,7 +388,8 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
     Raises
     ------
     DataError
-        When a required table or column is missing.
+        When a required table or column is missing, or for values validation would set aside
+        (unreadable, not finite, resolved before opened, after the data's end …).
     ConfigError
         For ``[input]`` settings Spark does not apply (``date_format``, ``decimal_comma``).
 
@@ -382,11 +400,11 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
     config = config or Config()
     _refuse_unsupported_input(config.input)
     base = str(path).rstrip("/")
-    layout: dict[str, frozenset[str]] = {}
+    declared = pd.Timestamp(config.input.data_end) + pd.Timedelta(days=1) if config.input.data_end else None
+    end = declared  # the data's end (exclusive): [input] data_end, else inferred once transactions are checked
+    read: dict[str, _RawTable] = {}
     attributes: dict[str, str] = {}
     left_out: dict[str, str] = {}  # customer columns of dates or without a value, as validation leaves out
-    ends: list[str] = []
-    views: dict[str, str] = {}
     prefix = f"churnml_{uuid.uuid4().hex[:8]}_"
     for table, spec in TABLES.items():
         name = config.table_name(table)
@@ -407,18 +425,25 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
         raw_view = f"{prefix}raw_{table}"
         frame.createOrReplaceTempView(raw_view)
         kinds = _check_values(spark, raw_view, table, spec, mapping, dict(frame.dtypes), config.input, location,
-                              config.training.max_categorical_levels)
+                              config.training.max_categorical_levels, end)
         attributes.update({column: kind for column, kind in kinds.items() if kind not in validate.LEFT_OUT_KINDS})
         left_out.update({column: validate.LEFT_OUT_KINDS[kind] for column, kind in kinds.items()
                          if kind in validate.LEFT_OUT_KINDS})
+        if table == "transactions" and end is None:  # validation's own query: the last day with ordinary volume
+            timestamp = validate.typed_sql("timestamp", mapping["timestamp"], types[mapping["timestamp"]])
+            end = validate.data_end_after(spark.sql(to_spark_sql(validate.data_end_sql(timestamp, raw_view))).collect()[0][0])
+        read[table] = _RawTable(spec, mapping, types, raw_view, location)
+    views: dict[str, str] = {}
+    layout: dict[str, frozenset[str]] = {}
+    for table, (spec, mapping, types, raw_view, _) in read.items():
         selects = []
         for contract, raw in mapping.items():
             if contract in spec.kinds:
-                expression = _canonical(spec.kinds[contract], contract, raw, types[raw], config.input)
+                expression = _canonical(spec.kinds[contract], contract, raw, types[raw], config.input, end)
                 if contract == "resolved_at":  # a closing date alone on the day it was opened: resolved then, as validation reads it
                     opened = mapping["timestamp"]
                     expression = validate.resolved_at_sql(expression, _canonical("timestamp", "timestamp", opened, types[opened],
-                                                                                 config.input))
+                                                                                 config.input, end))
                 selects.append(f"{expression} AS {_q(contract)}")
             elif contract in attributes:  # NaN and infinities blanked, as validation keeps the customer without them
                 selects.append(f"{validate.attribute_sql(attributes[contract], raw)} AS {_q(contract)}")
@@ -427,23 +452,60 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
         source = raw_view if renamed is None else "(SELECT {} FROM {})".format(
             ", ".join(f"{renamed} AS {_q(c)}" if c == mapping["event_type"] else _q(c) for c in types), raw_view)
         query = f"SELECT {', '.join(selects)} FROM {source}"
-        if table != "customers" and config.input.data_end:  # the whole given day belongs to the data
-            end = pd.Timestamp(config.input.data_end) + pd.Timedelta(days=1)
+        if table != "customers" and declared is not None:  # the whole given day belongs to the data
             timestamp = validate.typed_sql("timestamp", mapping["timestamp"], types[mapping["timestamp"]])
-            query += f" WHERE {timestamp} < TIMESTAMP '{end}'"
+            query += f" WHERE {timestamp} < TIMESTAMP '{declared}'"
         canonical = spark.sql(to_spark_sql(query))
         views[table] = prefix + table
         canonical.createOrReplaceTempView(views[table])
         layout[table] = frozenset(canonical.columns)
-        if table != "customers":
-            ends.append(views[table])
-    data_end = None
-    if ends:
-        union = " UNION ALL ".join(f"SELECT MAX(timestamp) AS t FROM {t}" for t in ends)
-        last = spark.sql(f"SELECT MAX(t) FROM ({union})").collect()[0][0]
-        data_end = pd.Timestamp(last) if last is not None else None
-    data_end = validate.declared_end(data_end, config.input.data_end)
+    data_end = validate.declared_end(_last_event(spark, read, views, end), config.input.data_end)
     return SparkData(spark, base, tuple(layout), layout, attributes, data_end, views, left_out)
+
+
+def _last_event(spark: "SparkSession", read: Mapping[str, _RawTable], views: Mapping[str, str],
+                end: pd.Timestamp | None) -> pd.Timestamp | None:
+    """The latest event of the canonical event tables (one aggregate pass over each), after
+    refusing the rows dated from ``end`` on, which validation sets aside as
+    :data:`churnml.validate.R_FUTURE_TIMESTAMP` (after ``[input] data_end`` they are left out of
+    the views already). Taking the latest row as it was, one transaction dated a year after the
+    rest, or a service event after the last transaction, moved Spark's end (the training
+    cutoffs, the as-of checks) away from validation's."""
+    events = [table for table in views if table != "customers"]
+    if not events:
+        return None
+    late = "0" if end is None else f"count(CASE WHEN timestamp >= TIMESTAMP '{end}' THEN 1 END)"
+    union = " UNION ALL ".join(f"SELECT '{t}' AS t, max(timestamp) AS last, {late} AS late FROM {views[t]}" for t in events)
+    rows = spark.sql(to_spark_sql(union)).collect()
+    if any(row["late"] for row in rows):
+        _refuse_after_the_end(spark, read, {row["t"]: row["late"] for row in rows if row["late"]}, end)
+    ends = [row["last"] for row in rows if row["last"] is not None]
+    return pd.Timestamp(max(ends)) if ends else None
+
+
+def _refuse_after_the_end(spark: "SparkSession", read: Mapping[str, _RawTable],
+                          late: Mapping[str, int], end: pd.Timestamp) -> None:
+    """Stop on event rows dated after the data's end inferred from the transactions (a declared
+    ``[input] data_end`` leaves them out instead), naming how many of each table, the latest few
+    and the fix, as validation's note on them does."""
+    counts, shown = [], []
+    for table, n in late.items():
+        _, mapping, types, raw_view, location = read[table]
+        raw_id, raw_ts = mapping["customer_id"], mapping["timestamp"]
+        timestamp = validate.typed_sql("timestamp", raw_ts, types[raw_ts])
+        rows = spark.sql(to_spark_sql(
+            f"SELECT CAST({_q(raw_id)} AS VARCHAR) AS c, CAST({_q(raw_ts)} AS VARCHAR) AS t FROM {raw_view} "
+            f"WHERE {timestamp} >= TIMESTAMP '{end}' ORDER BY {timestamp} DESC LIMIT {validate.EXAMPLES}")).collect()
+        counts.append(f"{n:,} row(s) of {table} ({location})")
+        shown.append(f"{table}: " + ", ".join(f"customer {row['c']!r} at {row['t']!r}" for row in rows))
+    raise DataError(
+        f"{' and '.join(counts)} are dated after {end - pd.Timedelta(days=1):%Y-%m-%d}, the last day with ordinary "
+        f"transaction volume, which `churnml validate` takes for the data's end (it sets them aside as "
+        f"{validate.R_FUTURE_TIMESTAMP!r}). The latest: {'; '.join(shown)}. --engine spark reads clean tables and sets "
+        "no rows aside: if these dates are wrong (a typo year, a test record), remove the rows upstream; if the data "
+        "runs later (transactions come in batches such as monthly bills, or a table runs past the last transaction), "
+        'say where it ends in the config: [input] data_end = "YYYY-MM-DD".'
+    )
 
 
 def _table_location(spark: "SparkSession", base: str, name: str) -> str | None:
@@ -700,11 +762,13 @@ def _duckdb_type(spark_type: str) -> str:
 
 
 def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mapping: Mapping[str, str],
-                  spark_types: Mapping[str, str], inputs: InputConfig, where: str, levels: int | None = None) -> dict[str, str]:
+                  spark_types: Mapping[str, str], inputs: InputConfig, where: str, levels: int | None = None,
+                  end: pd.Timestamp | None = None) -> dict[str, str]:
     """What validation checks in a table's values, in one aggregate pass over ``view`` (none when
     nothing needs checking): dates and numbers stored as text must read, satisfaction scores must
     lie on ``satisfaction_scale``, event numbers must be finite, no service event may be resolved
-    before it was opened (a closing date alone that day aside); customer attributes are numeric
+    before it was opened (a closing date alone that day aside; rows from the data's ``end`` on,
+    which validation sets aside for that first, are not checked); customer attributes are numeric
     when every present value reads as a number, or all but a placeholder or two for unknown
     (:func:`churnml.validate.kind_from_counts`: digits stored as text and booleans are numbers).
     Returns the attribute kinds.
@@ -742,7 +806,7 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
     if "satisfaction" in mapping:
         score = validate.typed_sql("number", mapping["satisfaction"], types[mapping["satisfaction"]])
         aggregates["outside"] = f"count(CASE WHEN {score} NOT BETWEEN {low!r} AND {high!r} THEN 1 END)"
-    resolution = _resolution_sql(mapping, types, inputs)
+    resolution = _resolution_sql(mapping, types, end)
     if resolution:
         aggregates["resolved"] = f"count(CASE WHEN {resolution['kept']} THEN {resolution['resolved']} END)"
         aggregates["resolved_before"] = f"count(CASE WHEN {resolution['kept']} AND {resolution['before']} THEN 1 END)"
@@ -814,18 +878,18 @@ def _refuse_unreadable(spark: "SparkSession", view: str, table: str, contract: s
     )
 
 
-def _resolution_sql(mapping: Mapping[str, str], types: Mapping[str, str], inputs: InputConfig) -> dict[str, str]:
+def _resolution_sql(mapping: Mapping[str, str], types: Mapping[str, str], end: pd.Timestamp | None) -> dict[str, str]:
     """DuckDB SQL over the raw service events for validation's check of ``resolved_at`` (none without
-    the column): ``kept``, a row validation checks it on (a readable timestamp before ``[input]
-    data_end``); ``resolved``, the typed ``resolved_at``; ``before``, resolved before it was opened
+    the column): ``kept``, a row validation checks it on (a readable timestamp before the data's
+    ``end``); ``resolved``, the typed ``resolved_at``; ``before``, resolved before it was opened
     (:func:`churnml.validate.resolved_before_sql`, a closing date alone that day is not)."""
     if "resolved_at" not in mapping:
         return {}
     opened = validate.typed_sql("timestamp", mapping["timestamp"], types[mapping["timestamp"]])
     resolved = validate.typed_sql("timestamp", mapping["resolved_at"], types[mapping["resolved_at"]])
     kept = f"{opened} IS NOT NULL"
-    if inputs.data_end:  # rows after it are left out (validation sets them aside for that reason first)
-        kept += f" AND {opened} < TIMESTAMP '{pd.Timestamp(inputs.data_end) + pd.Timedelta(days=1)}'"
+    if end is not None:  # rows after it are left out or refused (validation sets them aside for that reason first)
+        kept += f" AND {opened} < TIMESTAMP '{end}'"
     return {"kept": f"({kept})", "resolved": resolved, "before": validate.resolved_before_sql(resolved, opened)}
 
 
@@ -862,13 +926,15 @@ def _aggregate(spark: "SparkSession", view: str, aggregates: Mapping[str, str]) 
     return spark.sql(sql).collect()[0].asDict()
 
 
-def _canonical(kind: str, contract: str, raw: str, sql_type: str, inputs: InputConfig) -> str:
-    """DuckDB SQL for one contract column as validation's clean table holds it (transpiled later)."""
+def _canonical(kind: str, contract: str, raw: str, sql_type: str, inputs: InputConfig, end: pd.Timestamp | None = None) -> str:
+    """DuckDB SQL for one contract column as validation's clean table holds it (transpiled later);
+    ``end``: the data's end (exclusive)."""
     typed = validate.canonical_sql(contract, kind, raw, sql_type)
     if contract == "satisfaction":
         return inputs.satisfaction_sql(typed)
-    if contract == "signup_date":  # validation keeps the customer without a signup date before 1900
-        return f"CASE WHEN {typed} >= TIMESTAMP '{validate.MIN_TIMESTAMP}' THEN {typed} END"
+    if contract == "signup_date":  # validation keeps the customer without a signup date before 1900 or after the end
+        before_end = "" if end is None else f" AND {typed} < TIMESTAMP '{end}'"
+        return f"CASE WHEN {typed} >= TIMESTAMP '{validate.MIN_TIMESTAMP}'{before_end} THEN {typed} END"
     return typed
 
 

@@ -1055,8 +1055,11 @@ def _dated_note(columns: list[str], signup: bool) -> str | None:
             "year)" + ("." if signup else '; if one is the sign-up date, map it: [columns.customers] signup_date = "<your column>".'))
 
 
-def _infer_data_end(con: duckdb.DuckDBPyConnection, mapping: dict[str, str], types: dict[str, str]) -> pd.Timestamp:
-    """The end of the data: the last day with ordinary transaction volume, never after today.
+def data_end_sql(timestamp: str, table: str = "raw_transactions") -> str:
+    """DuckDB SQL (one row, one value) for the last day with ordinary transaction volume in
+    ``table``, whose timestamps ``timestamp`` reads (:func:`typed_sql`); NULL without a
+    timestamp between 1900 and today. The one definition of the data's end: validation runs it,
+    and :func:`churnml.spark.read_tables` transpiles it for Spark.
 
     A few stray rows dated far after the rest (a typo year, a test record) must not stretch the
     data's end, so days holding fewer than 5% of the median daily count are not counted. Up to
@@ -1064,32 +1067,48 @@ def _infer_data_end(con: duckdb.DuckDBPyConnection, mapping: dict[str, str], typ
     the week (5% of that weekday's median): a business that trades little at weekends had its
     Saturday and Sunday rows set aside as "after the data's end" on every Monday run.
     """
-    ts = typed_sql("timestamp", mapping["timestamp"], types[mapping["timestamp"]])
-    end = con.execute(
-        f"""
-        WITH counted AS (
-            -- One aggregate with a FILTER clause parses each timestamp once; a WHERE on the
-            -- parsed value would parse it again for every condition (18 s instead of 7.5 s on a
-            -- CSV of 43 M transactions).
-            SELECT histogram(CAST(ts AS DATE)) FILTER (WHERE ts >= TIMESTAMP '{MIN_TIMESTAMP}' AND ts <= now()::TIMESTAMP) AS h
-            FROM (SELECT {ts} AS ts FROM raw_transactions)
+    # An aggregate with a FILTER clause parses each timestamp once; a WHERE on the parsed value
+    # would parse it again for every condition (18 s instead of 7.5 s on a CSV of 43 M
+    # transactions). The days join the weekdays' medians (no correlated subquery in a join
+    # condition, which Spark cannot run).
+    return f"""
+        WITH days AS (
+            SELECT day, n FROM (
+                SELECT CAST(ts AS DATE) AS day,
+                    count(*) FILTER (WHERE ts >= TIMESTAMP '{MIN_TIMESTAMP}' AND ts <= CAST(now() AS TIMESTAMP)) AS n
+                FROM (SELECT {timestamp} AS ts FROM {table}) AS parsed GROUP BY CAST(ts AS DATE)
+            ) AS counted WHERE n > 0
         ),
-        days AS (SELECT unnest(map_keys(h)) AS day, unnest(map_values(h)) AS n FROM counted),
         ordinary AS (SELECT max(day) AS day FROM days WHERE n >= 0.05 * (SELECT median(n) FROM days)),
-        weekdays AS (SELECT dayofweek(day) AS dow, median(n) AS m FROM days GROUP BY 1)
-        SELECT greatest(o.day, max(d.day)) FROM ordinary AS o
-        LEFT JOIN days AS d ON d.day > o.day AND d.day <= o.day + INTERVAL 7 DAY
-            AND d.n >= 0.05 * (SELECT m FROM weekdays WHERE dow = dayofweek(d.day))
+        weekdays AS (SELECT dayofweek(day) AS dow, median(n) AS m FROM days GROUP BY dayofweek(day)),
+        usual AS (SELECT d.day FROM days AS d JOIN weekdays AS w ON w.dow = dayofweek(d.day) WHERE d.n >= 0.05 * w.m)
+        SELECT greatest(o.day, max(u.day)) AS last_day FROM ordinary AS o
+        LEFT JOIN usual AS u ON u.day > o.day AND u.day <= o.day + INTERVAL 7 DAY
         GROUP BY o.day
         """
-    ).fetchone()[0]
-    if end is None:
+
+
+def data_end_after(last_day: object) -> pd.Timestamp:
+    """The data's end from :func:`data_end_sql`'s day: the next midnight (the whole last day belongs
+    to the data; rows from then on are after it).
+
+    Raises
+    ------
+    DataError
+        When there is no such day.
+    """
+    if last_day is None:
         raise DataError(
             "Table 'transactions' has no row with a readable timestamp between 1900 and today. "
             "Check the timestamp column and its format (e.g. 2024-03-31)."
         )
-    # The end is the whole last day: anything before the next midnight belongs to the data.
-    return pd.Timestamp(end) + pd.Timedelta(days=1)
+    return pd.Timestamp(last_day) + pd.Timedelta(days=1)
+
+
+def _infer_data_end(con: duckdb.DuckDBPyConnection, mapping: dict[str, str], types: dict[str, str]) -> pd.Timestamp:
+    """The end of the data (exclusive): the day after :func:`data_end_sql`'s, never after today."""
+    ts = typed_sql("timestamp", mapping["timestamp"], types[mapping["timestamp"]])
+    return data_end_after(con.execute(data_end_sql(ts)).fetchone()[0])
 
 
 def _load_events(
