@@ -768,8 +768,9 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
     nothing needs checking): dates and numbers stored as text must read, satisfaction scores must
     lie on ``satisfaction_scale``, event numbers must be finite, no service event may be resolved
     before it was opened (a closing date alone that day aside; rows from the data's ``end`` on,
-    which validation sets aside for that first, are not checked); customer attributes are numeric
-    when every present value reads as a number, or all but a placeholder or two for unknown
+    which validation sets aside for that first, are not checked); customer attributes (not the
+    index pandas writes into a file, :data:`churnml.validate.PANDAS_INDEX`) are numeric when
+    every present value reads as a number, or all but a placeholder or two for unknown
     (:func:`churnml.validate.kind_from_counts`: digits stored as text and booleans are numbers).
     Returns the attribute kinds.
 
@@ -779,7 +780,8 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
         For values validation would set aside: Spark sets no rows aside.
     """
     types = {column: _duckdb_type(spark_type) for column, spark_type in spark_types.items()}
-    extra = [column for column in mapping if column not in spec.kinds]
+    # Customer attributes; the index pandas writes into a file (__index_level_0__) is none, as validation leaves it out.
+    extra = [column for column in mapping if column not in spec.kinds and not validate.PANDAS_INDEX.fullmatch(mapping[column])]
     checked = _checked_columns(table, spec, mapping, spark_types, where)
     aggregates = {}
     for i, (_, raw, kind) in enumerate(checked):
