@@ -883,26 +883,19 @@ def _load_customers(
     it, they never entered the population and dropped out of the scores without a word; without
     it, a customer counts from their first transaction."""
     id_sql = typed_sql("id", mapping["customer_id"], types[mapping["customer_id"]])
-    duplicates = con.execute(
-        f"SELECT {id_sql} AS id, count(*) AS n FROM raw_customers WHERE {id_sql} IS NOT NULL "
-        f"GROUP BY 1 HAVING count(*) > 1 ORDER BY n DESC, id LIMIT {EXAMPLES}"
-    ).fetchall()
+    repeated = repeated_ids_sql(id_sql, "raw_customers")
+    duplicates = con.execute(f"{repeated} ORDER BY n DESC, id LIMIT {EXAMPLES}").fetchall()
     if duplicates:
-        n_dup = con.execute(
-            f"SELECT count(*) FROM (SELECT {id_sql} FROM raw_customers WHERE {id_sql} IS NOT NULL GROUP BY 1 HAVING count(*) > 1)"
-        ).fetchone()[0]
-        shown = ", ".join(f"{cid!r} ({n} rows)" for cid, n in duplicates)
-        raise DataError(
-            f"Column customer_id of table 'customers' is not unique: {n_dup} id(s) appear more than once, e.g. {shown}. "
-            "Keep one row per customer (the latest snapshot), then retry."
-        )
+        n_dup = con.execute(f"SELECT count(*) FROM ({repeated})").fetchone()[0]
+        raise DataError(not_unique_message(n_dup, duplicates))
 
     attributes: dict[str, str] = {}
     dated: list[str] = []
     empty: list[str] = []
     index_columns: list[str] = []
     selects = [f"{id_sql} AS customer_id"]
-    reasons = [f"WHEN {id_sql} IS NULL THEN {_lit(R_MISSING_ID)}"]
+    missing, no_id = missing_id_check(id_sql)
+    reasons = [f"WHEN {no_id} THEN {_lit(missing)}"]
     kept = list(_KEPT)
     for contract, raw in mapping.items():
         if contract == "customer_id":
@@ -940,6 +933,23 @@ def _load_customers(
                      "the index pandas wrote into the file (DataFrame.to_parquet keeps it unless index=False), not a "
                      "column of the data: left out of the models. Write the file with index=False to drop it.")
     return attributes, notes, {**{c: LEFT_OUT_KINDS["date"] for c in dated}, **{c: LEFT_OUT_KINDS["empty"] for c in empty}}
+
+
+def repeated_ids_sql(id_sql: str, table: str) -> str:
+    """SQL: the ids (``id_sql``, typed: :func:`typed_sql`) that appear in more than one row of
+    ``table``, with their rows (``id``, ``n``). The one definition of a repeated id: a customer_id of
+    ``customers`` (an error) and a transaction_id (all but the first are set aside as
+    :data:`R_DUPLICATE_TX`); the Spark reader runs it transpiled."""
+    return (f"SELECT {id_sql} AS id, count(*) AS n FROM {table} WHERE {id_sql} IS NOT NULL "
+            "GROUP BY 1 HAVING count(*) > 1")
+
+
+def not_unique_message(n_dup: int, examples: Iterable[tuple[object, int]]) -> str:
+    """The error for ``n_dup`` customer ids that appear more than once in ``customers`` (a few
+    (id, rows) ``examples``): validation stops on them, as does the Spark reader."""
+    shown = ", ".join(f"{cid!r} ({n} rows)" for cid, n in examples)
+    return (f"Column customer_id of table 'customers' is not unique: {n_dup} id(s) appear more than once, e.g. {shown}. "
+            "Keep one row per customer (the latest snapshot), then retry.")
 
 
 def finite_sql(value: str) -> str:
@@ -1133,30 +1143,11 @@ def _load_events(
             parsed[f"_parsed_{column}"] = typed[column]
             typed[column] = f"_parsed_{column}"
     ts = typed["timestamp"]
-    reasons = [
-        f"WHEN {typed['customer_id']} IS NULL THEN {_lit(R_MISSING_ID)}",
-        f"WHEN {typed['customer_id']} NOT IN (SELECT customer_id FROM customers) THEN {_lit(R_UNKNOWN_CUSTOMER)}",
-        f"WHEN NOT {present['timestamp']} THEN {_lit(R_MISSING_TIMESTAMP)}",
-        f"WHEN {ts} IS NULL THEN {_lit(R_BAD_TIMESTAMP)}",
-        f"WHEN {ts} < TIMESTAMP '{MIN_TIMESTAMP}' THEN {_lit(R_OLD_TIMESTAMP)}",
-        f"WHEN {ts} >= TIMESTAMP '{data_end}' THEN {_lit(R_FUTURE_TIMESTAMP)}",
-    ]
-    for column in spec.all_columns:
-        if column in mapping and spec.kinds[column] in ("number", "timestamp") and column != "timestamp":
-            if column in spec.required_columns:
-                reasons.append(f"WHEN NOT {present[column]} THEN {_lit(_missing(column))}")
-            reasons.append(f"WHEN {present[column]} AND {typed[column]} IS NULL THEN {_lit(_unparseable(column))}")
-            if spec.kinds[column] == "number":  # NaN or infinity would turn every sum it enters into NaN/inf
-                reasons.append(f"WHEN NOT isfinite({typed[column]}) THEN {_lit(_not_finite(column))}")
-                reasons.append(f"WHEN abs({typed[column]}) > {MAX_ABS_NUMBER:.0f} THEN {_lit(_too_large(column))}")
-    if "satisfaction" in mapping:
-        low, high = inputs.satisfaction_scale
-        reasons.append(f"WHEN {typed['satisfaction']} NOT BETWEEN {low!r} AND {high!r} "
-                       f"THEN {_lit(satisfaction_outside(inputs.satisfaction_scale))}")
+    reasons = [f"WHEN {condition} THEN {_lit(reason)}"
+               for reason, condition in event_checks(spec, mapping, typed, present, data_end, inputs, "customers")]
     # Satisfaction is kept on churnml's 1-5, rescaled from [input] satisfaction_scale.
     adjusted = {"satisfaction": inputs.satisfaction_sql(typed["satisfaction"])} if "satisfaction" in mapping else {}
     if "resolved_at" in mapping:
-        reasons.append(f"WHEN {resolved_before_sql(typed['resolved_at'], ts)} THEN {_lit(R_RESOLVED_BEFORE)}")
         adjusted["resolved_at"] = resolved_at_sql(typed["resolved_at"], ts)
     selects = [f"{adjusted.get(c, typed[c])} AS {c}" for c in spec.all_columns if c in mapping and c not in spec.checked_only]
     # The first occurrence of a transaction_id (earliest, then input order) stays; later ones are duplicates.
@@ -1170,6 +1161,59 @@ def _load_events(
         _fail_if_swapped(con, table, mapping, quarantine, stats[table])
     _fail_if_all_set_aside(table, mapping, quarantine, stats[table], data_end)
     return [loose] if loose else []
+
+
+def missing_id_check(id_sql: str) -> tuple[str, str]:
+    """(reason, SQL condition) for a row without a customer id, from the typed id (:func:`typed_sql`)."""
+    return R_MISSING_ID, f"{id_sql} IS NULL"
+
+
+def event_checks(spec: TableSpec, mapping: Mapping[str, str], typed: Mapping[str, str], present: Mapping[str, str],
+                 data_end: pd.Timestamp | None, inputs: InputConfig = InputConfig(),
+                 customers: str | None = "customers") -> list[tuple[str, str]]:
+    """The reasons an event table's row is set aside, as (reason, SQL condition) pairs in the order
+    they are tried (a row gets the first that holds): the one definition of these rules, which
+    validation turns into its CASE and the Spark reader (:mod:`churnml.spark`) counts, to refuse
+    such rows, in one pass.
+
+    ``typed`` and ``present`` map the table's contract columns to SQL for the typed value
+    (:func:`canonical_sql`) and for "the value is there" (:func:`present_sql`). ``data_end``:
+    rows from it on are after the data's end (None: not checked here). ``customers``: the table of
+    known customer ids (None leaves that check out: it is a join, not a condition on the row).
+    A repeated ``transaction_id`` is no condition on one row either (:func:`_split_clean`).
+    """
+    ts = typed["timestamp"]
+    checks = [missing_id_check(typed["customer_id"])]
+    if customers is not None:
+        checks.append((R_UNKNOWN_CUSTOMER, f"{typed['customer_id']} NOT IN (SELECT customer_id FROM {customers})"))
+    checks += [
+        (R_MISSING_TIMESTAMP, f"NOT {present['timestamp']}"),
+        (R_BAD_TIMESTAMP, f"{ts} IS NULL"),
+        (R_OLD_TIMESTAMP, f"{ts} < TIMESTAMP '{MIN_TIMESTAMP}'"),
+    ]
+    if data_end is not None:
+        checks.append((R_FUTURE_TIMESTAMP, f"{ts} >= TIMESTAMP '{data_end}'"))
+    for column in spec.all_columns:
+        if column in mapping and spec.kinds[column] in ("number", "timestamp") and column != "timestamp":
+            if column in spec.required_columns:
+                checks.append((_missing(column), f"NOT {present[column]}"))
+            checks.append((_unparseable(column), f"{present[column]} AND {typed[column]} IS NULL"))
+            if spec.kinds[column] == "number":  # NaN or infinity would turn every sum it enters into NaN/inf
+                checks.append((_not_finite(column), f"NOT {finite_sql(typed[column])}"))
+                checks.append((_too_large(column), f"abs({typed[column]}) > {MAX_ABS_NUMBER:.0f}"))
+    if "satisfaction" in mapping:
+        low, high = inputs.satisfaction_scale
+        checks.append((satisfaction_outside(inputs.satisfaction_scale),
+                       f"{typed['satisfaction']} NOT BETWEEN {low!r} AND {high!r}"))
+    if "resolved_at" in mapping:
+        checks.append((R_RESOLVED_BEFORE, resolved_before_sql(typed["resolved_at"], ts)))
+    return checks
+
+
+def blank_row_sql(columns: Iterable[str]) -> str:
+    """SQL: every one of the raw ``columns`` is NULL. Such a row (the ";;;" line a spreadsheet export
+    leaves) holds nothing: validation skips it rather than set it aside, and so does the Spark reader."""
+    return " AND ".join(f"{_q(c)} IS NULL" for c in columns)
 
 
 def _closed_that_day_sql(resolved: str, opened: str) -> str:
@@ -1389,7 +1433,7 @@ def _split_clean(
     described = [name for name, *_ in con.execute(f"DESCRIBE raw_{table}").fetchall()]
     raw_columns = [name for name in described if not name.startswith(_WRITTEN)]
     written = [name for name in described if name.startswith(_WRITTEN)]
-    blank = " AND ".join(f"{_q(c)} IS NULL" for c in raw_columns)
+    blank = blank_row_sql(raw_columns)
     reason_sql = f"CASE WHEN {blank} THEN {_lit(_BLANK)} " + " ".join(reasons) + " END"
     parsed = parsed or {}
     helpers = "".join(f", {sql} AS {name}" for name, sql in parsed.items())
@@ -1414,7 +1458,7 @@ def _split_clean(
             WHERE _reason IS NULL AND _row_index IN (
                 SELECT _row_index FROM (
                     SELECT {key} AS _key, {order} AS _order, _row_index FROM _checked_{table}
-                    WHERE {key} IN (SELECT {key} FROM _checked_{table} WHERE {key} IS NOT NULL GROUP BY 1 HAVING count(*) > 1)
+                    WHERE {key} IN (SELECT id FROM ({repeated_ids_sql(key, f"_checked_{table}")}))
                 ) QUALIFY row_number() OVER (PARTITION BY _key ORDER BY _order, _row_index) > 1
             )
             """
