@@ -388,6 +388,79 @@ def test_rows_after_the_datas_end_are_refused_and_the_end_is_validations(spark, 
     assert same_tables(Config()).data_end == dataset.data_end
 
 
+def _add_rows(folder: Path, table: str, changes: list[dict]) -> None:
+    """Append to ``table`` one copy of its first row per dict of ``changes`` (column -> value; None is NULL)."""
+    path = folder / f"{table}.parquet"
+    frame = pd.read_parquet(path).astype(object)
+    added = pd.concat([frame, *[frame.iloc[[0]].assign(**change) for change in changes]], ignore_index=True)
+    pyarrow.parquet.write_table(pyarrow.Table.from_pandas(added, schema=pyarrow.parquet.read_schema(path),
+                                                          preserve_index=False), path)
+
+
+def _blank(folder: Path, table: str) -> dict:
+    """Every column of ``table`` NULL: a row validation skips."""
+    return {column: None for column in pd.read_parquet(folder / f"{table}.parquet").columns}
+
+
+def test_rows_validation_sets_aside_are_refused_with_its_reasons_and_counts(spark, data_dir: Path, tmp_path: Path) -> None:
+    """Every reason validation sets an event row aside for, or stops on, stops Spark's read with the
+    reason and validation's count: Spark read a transaction dated 1899, one of a customer not in
+    customers, a repeated transaction_id, a row without a customer_id, timestamp or amount, and an
+    amount of 5e12 as they were, and computed features from them; a customers table repeating an id
+    gave that customer twice. Rows with every field empty are skipped on both, as validation skips them."""
+    tx_id = pd.read_parquet(data_dir / "transactions.parquet")["transaction_id"]
+    row_level = [{"customer_id": None}, {"timestamp": None}, {"timestamp": pd.Timestamp("1899-05-01")},
+                 {"amount": None}, {"amount": 5e12}, {"quantity": 2 * 10**12}]
+    cases = [  # (name, tables, rows added to the first; the second gets a row of an unknown customer)
+        ("row_level", ("transactions",), [{**change, "transaction_id": f"T-bad-{i}"} for i, change in enumerate(row_level)]),
+        ("customer_without_id", ("customers",), [{"customer_id": None}]),
+        ("unknown", ("transactions", "service_events"), [{"customer_id": "C9999999", "transaction_id": "T-unknown"}]),
+        ("repeated_transaction", ("transactions",), [{"transaction_id": tx_id.iloc[5]}]),
+    ]
+    for case, tables, changes in cases:
+        folder = _copy_data(data_dir, tmp_path / case)
+        for table in tables:
+            _add_rows(folder, table, changes if table == tables[0] else [{"customer_id": "C9999998"}])
+            _add_rows(folder, table, [_blank(folder, table)])
+        duck = load_dataset(folder, Config())
+        set_aside = {t: duck.summary["tables"][t]["quarantined"] for t in tables}
+        assert all(sum(n.values()) == len(changes if t == tables[0] else [1]) for t, n in set_aside.items()), set_aside
+        with pytest.raises(DataError) as refused:
+            churn_spark.read_tables(spark, str(folder))
+        message = str(refused.value)
+        assert "--engine spark reads clean tables and sets no rows aside" in message
+        for table, reasons in set_aside.items():
+            for reason, n in reasons.items():
+                if reason == "customer_id not in customers":
+                    assert f"{n:,} of {duck.summary['tables'][table]['rows']:,} rows of {table} (" in message
+                    assert f"as {reason!r}" in message and "'C9999999'" in message
+                elif reason == "duplicate transaction_id":
+                    assert f"1 transaction_id(s) of transactions" in message and f"e.g. {tx_id.iloc[5]!r} (2 rows)" in message
+                    assert f"sets the other {n:,} aside as {reason!r}" in message
+                else:
+                    assert f"{n:,} for {reason!r} (e.g. " in message, (reason, message)
+        if case == "row_level":
+            assert message.startswith(f"{len(row_level)} row(s) of transactions (")
+    # customers repeating an id: the same error on both engines
+    folder = _copy_data(data_dir, tmp_path / "repeated_customers")
+    _add_rows(folder, "customers", [{}, {}])
+    with pytest.raises(DataError) as duck_error:
+        load_dataset(folder, Config())
+    with pytest.raises(DataError) as spark_error:
+        churn_spark.read_tables(spark, str(folder))
+    assert str(spark_error.value) == str(duck_error.value) and "is not unique: 1 id(s)" in str(duck_error.value)
+    # rows with every field empty alone: skipped on both, the tables the same
+    folder = _copy_data(data_dir, tmp_path / "blank")
+    for table in ("customers", "transactions", "service_events"):
+        _add_rows(folder, table, [_blank(folder, table)])
+    duck, read = load_dataset(folder, Config()), churn_spark.read_tables(spark, str(folder))
+    assert duck.summary["quarantined_rows"] == 0
+    assert {t: duck.summary["tables"][t].get("blank_rows_skipped") for t in ("customers", "transactions")} == {
+        "customers": 1, "transactions": 1}
+    assert {t: spark.table(read.views[t]).count() for t in read.tables} == {
+        t: duck.summary["tables"][t]["clean_rows"] for t in duck.tables}
+
+
 def test_labels_match_duckdb(dataset, sdata) -> None:
     duck = duck_labels.build_labels(dataset, CUTOFFS, Config())
     spark = churn_spark.build_labels(sdata, CUTOFFS, Config())

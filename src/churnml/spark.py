@@ -25,8 +25,19 @@ Input
     ``[input.event_types]``, ``satisfaction_scale``, ``data_end``; the data's end by
     :func:`churnml.validate.data_end_sql`), transpiled like the features. It does *not*
     quarantine bad rows: Spark expects clean tables, such as ones that ``churnml validate``
-    accepted without setting rows aside, or the output of your own upstream checks; rows that
-    validation would set aside stop the read with a :class:`~churnml.errors.DataError`.
+    accepted without setting rows aside, or the output of your own upstream checks. Rows that
+    validation would set aside stop the read with a :class:`~churnml.errors.DataError`, for every
+    reason validation has: those a condition on the row decides
+    (:func:`churnml.validate.event_checks` and :func:`churnml.validate.missing_id_check`, the
+    rules validation itself runs, counted in one aggregate pass per table: a missing customer_id,
+    timestamp or amount, a date that does not read or lies before 1900, a number that does not
+    read, is not finite or lies beyond ±1e12, satisfaction off the scale, resolved_at before
+    timestamp), a customer_id not in ``customers``, a repeated ``transaction_id`` (a join and a
+    grouping on the views), and rows after the data's end (after ``[input] data_end`` they are left
+    out, as validation's clean tables leave them out). A ``customers`` table repeating an id stops
+    the read with validation's own error. What validation keeps with a reason (a sign-up date that
+    does not read, NaN or a placeholder in a numeric customer attribute) is kept the same way, and
+    rows with every field empty are skipped, as validation skips them.
 
 Logging
     When churnml starts the JVM (:func:`spark_session` without ``spark-submit``), Spark logs with
@@ -62,7 +73,7 @@ import pandas as pd
 
 from churnml import io, validate
 from churnml.config import Config, InputConfig
-from churnml.dataset import _q
+from churnml.dataset import _lit, _q
 from churnml.errors import ConfigError, DataError, ProblemError
 from churnml.features import (
     DIVERSITY_COLUMNS,
@@ -388,8 +399,10 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
     Raises
     ------
     DataError
-        When a required table or column is missing, or for values validation would set aside
-        (unreadable, not finite, resolved before opened, after the data's end …).
+        When a required table or column is missing, ``customers`` repeats an id, or for rows
+        validation would set aside, for any of its reasons (missing or unreadable values, dates
+        before 1900 or after the data's end, numbers not finite or beyond ±1e12, resolved before
+        opened, a customer_id not in ``customers``, a repeated transaction_id …).
     ConfigError
         For ``[input]`` settings Spark does not apply (``date_format``, ``decimal_comma``).
 
@@ -451,16 +464,71 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
         renamed = validate.event_type_sql(mapping, config.input.event_types) if table == "service_events" else None
         source = raw_view if renamed is None else "(SELECT {} FROM {})".format(
             ", ".join(f"{renamed} AS {_q(c)}" if c == mapping["event_type"] else _q(c) for c in types), raw_view)
-        query = f"SELECT {', '.join(selects)} FROM {source}"
+        # Rows with every field empty are skipped, as validation skips them.
+        query = f"SELECT {', '.join(selects)} FROM {source} WHERE NOT ({validate.blank_row_sql(types)})"
         if table != "customers" and declared is not None:  # the whole given day belongs to the data
             timestamp = validate.typed_sql("timestamp", mapping["timestamp"], types[mapping["timestamp"]])
-            query += f" WHERE {timestamp} < TIMESTAMP '{declared}'"
+            query += f" AND {timestamp} < TIMESTAMP '{declared}'"
         canonical = spark.sql(to_spark_sql(query))
         views[table] = prefix + table
         canonical.createOrReplaceTempView(views[table])
         layout[table] = frozenset(canonical.columns)
+    _refuse_unmatched(spark, read, views)
     data_end = validate.declared_end(_last_event(spark, read, views, end), config.input.data_end)
     return SparkData(spark, base, tuple(layout), layout, attributes, data_end, views, left_out)
+
+
+def _refuse_unmatched(spark: "SparkSession", read: Mapping[str, _RawTable], views: Mapping[str, str]) -> None:
+    """Validation's checks that take a grouping or a join, on the canonical views: a customer_id that
+    ``customers`` repeats (validation stops), then event rows whose customer_id is not in ``customers``
+    (:data:`churnml.validate.R_UNKNOWN_CUSTOMER`) and a repeated ``transaction_id``
+    (:data:`churnml.validate.R_DUPLICATE_TX`), which validation sets aside. One grouping of
+    ``customers``, one join of each event table with it and one grouping of the transactions' ids."""
+    examples = validate.EXAMPLES
+
+    def repeats(column: str, table: str) -> tuple[int, int, list[Any]]:
+        """How many ids of ``column`` repeat, the rows beyond the first of each, and a few (most repeated first)."""
+        repeated = to_spark_sql(validate.repeated_ids_sql(column, views[table]))
+        ids, extra = spark.sql(f"SELECT count(*), sum(n - 1) FROM ({repeated})").collect()[0]
+        shown = spark.sql(f"{repeated} ORDER BY n DESC, id LIMIT {examples}").collect() if ids else []
+        return ids, extra, shown
+
+    ids, _, rows = repeats("customer_id", "customers")
+    if ids:
+        raise DataError(validate.not_unique_message(ids, [(row["id"], row["n"]) for row in rows]))
+    events = [table for table in views if table != "customers"]
+    known = f"(SELECT customer_id FROM {views['customers']})"
+    counts = spark.sql(" UNION ALL ".join(
+        f"SELECT '{t}' AS t, count(*) AS n, count(CASE WHEN c.customer_id IS NULL AND e.customer_id IS NOT NULL THEN 1 END) "
+        f"AS unknown FROM {views[t]} AS e LEFT JOIN {known} AS c ON e.customer_id = c.customer_id" for t in events)).collect()
+    unknown = {row["t"]: (row["unknown"], row["n"]) for row in counts if row["unknown"]}
+    if unknown:
+        ours = [row[0] for row in spark.sql(f"SELECT customer_id FROM {views['customers']} LIMIT {examples}").collect()]
+        parts = []
+        for table, (n, total) in unknown.items():
+            theirs = [row[0] for row in spark.sql(
+                f"SELECT DISTINCT e.customer_id FROM {views[table]} AS e LEFT ANTI JOIN {known} AS c "
+                f"ON e.customer_id = c.customer_id WHERE e.customer_id IS NOT NULL LIMIT {examples}").collect()]
+            parts.append(f"{n:,} of {total:,} rows of {table} ({read[table].location}), e.g. "
+                         f"{', '.join(repr(v) for v in theirs)}")
+        raise DataError(
+            f"{'; '.join(parts)} have a customer_id that is not in customers (which has ids such as "
+            f"{', '.join(repr(v) for v in ours)}): `churnml validate` sets them aside as {validate.R_UNKNOWN_CUSTOMER!r}. "
+            "--engine spark reads clean tables and sets no rows aside: remove these rows upstream, or add the customers; "
+            "if most ids do not match, write the ids the same way in both tables (numbers vs text such as 1.0 vs 1, "
+            "leading zeros, prefixes), or map the right column under [columns.<table>] in the config."
+        )
+    if "transaction_id" in read["transactions"].mapping:
+        ids, extra, rows = repeats("transaction_id", "transactions")
+        if ids:
+            shown = ", ".join(f"{row['id']!r} ({row['n']} rows)" for row in rows)
+            raise DataError(
+                f"{ids:,} transaction_id(s) of transactions ({read['transactions'].location}) appear more than "
+                f"once, e.g. {shown}: `churnml validate` keeps the first (earliest) row of each and sets the other "
+                f"{extra:,} aside as {validate.R_DUPLICATE_TX!r}. --engine spark reads clean tables and sets no "
+                "rows aside: remove the repeated rows upstream, or map a column that identifies each transaction as "
+                "[columns.transactions] transaction_id."
+            )
 
 
 def _last_event(spark: "SparkSession", read: Mapping[str, _RawTable], views: Mapping[str, str],
@@ -764,8 +832,10 @@ def _duckdb_type(spark_type: str) -> str:
 def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mapping: Mapping[str, str],
                   spark_types: Mapping[str, str], inputs: InputConfig, where: str, levels: int | None = None,
                   end: pd.Timestamp | None = None) -> dict[str, str]:
-    """What validation checks in a table's values, in one aggregate pass over ``view`` (none when
-    nothing needs checking): dates and numbers stored as text must read, satisfaction scores must
+    """What validation checks in a table's values, in one aggregate pass over ``view``: every row
+    validation would set aside for a reason a condition on the row decides (:func:`_row_checks`,
+    validation's own rules, refused by :func:`_refuse_set_aside` unless a message below names it;
+    rows with every field empty are skipped, as validation skips them); dates and numbers stored as text must read, satisfaction scores must
     lie on ``satisfaction_scale``, event numbers must be finite, no service event may be resolved
     before it was opened (a closing date alone that day aside; rows from the data's ``end`` on,
     which validation sets aside for that first, are not checked); customer attributes (not the
@@ -812,7 +882,12 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
     if resolution:
         aggregates["resolved"] = f"count(CASE WHEN {resolution['kept']} THEN {resolution['resolved']} END)"
         aggregates["resolved_before"] = f"count(CASE WHEN {resolution['kept']} AND {resolution['before']} THEN 1 END)"
-    counts = _aggregate(spark, view, aggregates)
+    # Every row validation would set aside, by its first reason (validate.event_checks, its own rules), in the same pass.
+    checks = _row_checks(table, spec, mapping, types, inputs, end)
+    source = f"(SELECT *, {_reason_sql(checks, spark_types)} AS {_REASON} FROM {view})" if checks else view
+    for i, (reason, _) in enumerate(checks):
+        aggregates[f"reason_{i}"] = f"count(CASE WHEN {_REASON} = {_lit(reason)} THEN 1 END)"
+    counts = _aggregate(spark, source, aggregates)
     for i, (contract, raw) in enumerate(numbers):
         if counts[f"infinite_{i}"]:
             named = contract if raw == contract else f"{contract} (your column {raw!r})"
@@ -833,11 +908,61 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
         present, unread = counts[f"present_c{i}"], counts[f"unread_c{i}"]
         if unread and not (contract == "signup_date" and 2 * unread <= present):  # validation keeps the customer
             _refuse_unreadable(spark, view, table, contract, raw, kind, types[raw], present, unread, where)
+    set_aside = {reason: counts[f"reason_{i}"] for i, (reason, _) in enumerate(checks)
+                 if counts[f"reason_{i}"] and reason != validate.R_FUTURE_TIMESTAMP}  # refused or left out by _last_event
+    if set_aside:  # the reasons without a message of their own above: missing values, dates before 1900, huge numbers
+        _refuse_set_aside(spark, source, table, mapping, set_aside, where)
     # "date" and "empty" columns are left out, as validation leaves them out.
     return {column: validate.kind_from_counts(types[mapping[column]], counts[f"present_{i}"], counts[f"numeric_{i}"],
                                               counts.get(f"dates_{i}"), counts.get(f"others_{i}"),
                                               counts.get(f"numbers_{i}", 0), levels, counts.get(f"undated_{i}"))
             for i, column in enumerate(extra)}
+
+
+_REASON = "_churnml_reason"
+"""The column of :func:`_check_values`'s pass holding the reason validation would set the row aside for."""
+
+
+def _row_checks(table: str, spec: Any, mapping: Mapping[str, str], types: Mapping[str, str], inputs: InputConfig,
+                end: pd.Timestamp | None) -> list[tuple[str, str]]:
+    """Validation's reasons for setting a row of ``table`` aside that a condition on the row decides,
+    as (reason, DuckDB SQL) in validation's order: :func:`churnml.validate.event_checks` (rows from the
+    data's ``end`` on take that reason first, as in validation, and are refused or left out by
+    :func:`_last_event`, not here), and a customer without an id (:func:`churnml.validate.missing_id_check`). A customer_id not in ``customers`` and a
+    repeated id take a join or a grouping: :func:`_refuse_unmatched`."""
+    raw_id = mapping["customer_id"]
+    if table == "customers":
+        return [validate.missing_id_check(validate.typed_sql("id", raw_id, types[raw_id]))]
+    typed = {c: validate.canonical_sql(c, spec.kinds[c], raw, types[raw]) for c, raw in mapping.items()}
+    present = {c: validate.present_sql(raw, types[raw]) for c, raw in mapping.items()}
+    return validate.event_checks(spec, mapping, typed, present, end, inputs, None)
+
+
+def _reason_sql(checks: Sequence[tuple[str, str]], spark_types: Mapping[str, str]) -> str:
+    """DuckDB SQL: the first of ``checks`` a row fails (NULL when none), as validation's CASE gives it,
+    and NULL for a row with every field empty, which validation skips (:func:`churnml.validate.blank_row_sql`)."""
+    whens = " ".join(f"WHEN {condition} THEN {_lit(reason)}" for reason, condition in checks)
+    return f"CASE WHEN {validate.blank_row_sql(spark_types)} THEN NULL {whens} END"
+
+
+def _refuse_set_aside(spark: "SparkSession", source: str, table: str, mapping: Mapping[str, str],
+                      set_aside: Mapping[str, int], where: str) -> None:
+    """Stop on rows validation would set aside (``set_aside``: reason -> rows, from :func:`_check_values`'s
+    pass over ``source``), naming each reason, how many rows and one as written, and the fix."""
+    shown = [raw for contract, raw in mapping.items() if contract in TABLES[table].kinds]
+    parts = []
+    for reason, n in set_aside.items():
+        row = spark.sql(to_spark_sql(
+            f"SELECT {', '.join(f'CAST({_q(raw)} AS VARCHAR) AS {_q(raw)}' for raw in shown)} FROM {source} "
+            f"WHERE {_REASON} = {_lit(reason)} LIMIT 1")).collect()[0].asDict()
+        example = ", ".join(f"{raw}={value!r}" for raw, value in row.items() if value is not None) or "every field empty"
+        parts.append(f"{n:,} for {reason!r} (e.g. {example})")
+    total = sum(set_aside.values())
+    raise DataError(
+        f"{total:,} row(s) of {table} ({where}) would be set aside by `churnml validate`: {'; '.join(parts)}. --engine spark "
+        "reads clean tables and sets no rows aside: fix or remove these rows upstream (`churnml validate` lists them "
+        f"with the reason), or map the right column under [columns.{table}]."
+    )
 
 
 def _checked_columns(table: str, spec: Any, mapping: Mapping[str, str], spark_types: Mapping[str, str],
@@ -921,7 +1046,8 @@ def _casts_to_number(sql_type: str) -> bool:
 
 
 def _aggregate(spark: "SparkSession", view: str, aggregates: Mapping[str, str]) -> dict[str, Any]:
-    """One pass over ``view`` computing DuckDB SQL ``aggregates`` (name -> expression) on Spark; none, no pass."""
+    """One pass over ``view`` (a view, or a subquery in parentheses) computing DuckDB SQL ``aggregates``
+    (name -> expression) on Spark; none, no pass."""
     if not aggregates:
         return {}
     sql = to_spark_sql(f"SELECT {', '.join(f'{sql} AS {_q(name)}' for name, sql in aggregates.items())} FROM {view}")
