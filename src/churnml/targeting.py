@@ -30,7 +30,8 @@ import pandas as pd
 
 from churnml.config import Config
 from churnml.errors import ConfigError, DataError
-from churnml.segments import SEGMENTS, SPLIT_FROM, resolve_segment, segment_actions, segment_names
+from churnml.segments import (SEGMENTS, SPLIT_FROM, STAGE_SEGMENTS, resolve_segment, segment_actions, segment_names,
+                              unsplit_segments)
 from churnml.validate import loose_ids
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
@@ -124,9 +125,10 @@ class RetentionSummary:
         The share of the list asked for as a control group, and the customers in it (of
         ``selected``; the costs and the value saved count the contacted rest only).
     warnings : tuple of str
-        Why a list is empty (:func:`empty_list_warnings`), and what a config written for a segment
-        before a split leaves out (:func:`split_segment_warnings`), in words: `churnml retention-list`
-        prints them, ``POST /retention_list`` returns them, the summary file records them.
+        Why a list is empty (:func:`empty_list_warnings`), what a config written for a segment
+        before a split leaves out (:func:`split_segment_warnings`), and that the scores were written
+        before a split (:func:`unsplit_scores_warnings`), in words: `churnml retention-list` prints
+        them, ``POST /retention_list`` returns them, the summary file records them.
     """
 
     scored: int
@@ -442,7 +444,8 @@ def retention_list(
         warnings=empty_list_warnings(len(contacted), scored, candidates, budget, cost[np.flatnonzero(keep)],
                                      segment_keys.to_numpy()[np.flatnonzero(keep)], names, nobody_left=nobody_left)
         + split_segment_warnings(config, segment_keys.iloc[contacted], explicit_cost=explicit_cost,
-                                 explicit_segments=bool(segments)),
+                                 explicit_segments=bool(segments))
+        + unsplit_scores_warnings(scores, wanted if segments else ()),
     )
     return RetentionList(customers=customers, summary=summary)
 
@@ -548,6 +551,38 @@ def split_segment_warnings(config: Config, contacted: pd.Series, *, explicit_cos
                 texts.append(f"[targeting] skip_segments leaves out {old} but not {_or(left)}, split from {old}: {count:,} "
                              f"customer(s) of {_or(left) if len(left) == 1 else 'them'} are on this list{_each(left)}. "
                              f"Add {quoted} to skip_segments to leave them out.")
+    return tuple(texts)
+
+
+def unsplit_scores_warnings(scores: pd.DataFrame, asked: Sequence[str] = ()) -> tuple[str, ...]:
+    """That ``scores`` were written before a segment was split from ``dormant``
+    (:func:`churnml.segments.unsplit_segments`), where they were: the list treats those customers
+    as ``dormant`` (its action, cost and skip), and asking for ``low_value_active`` (``asked``:
+    the segment keys asked for) found none of them without saying why. Nothing for scores without
+    ``lifecycle_stage`` or written by this churnml. In the summary's warnings, so that
+    `churnml retention-list`, its summary file and workbook, and ``POST /retention_list`` all say it
+    (the CLI alone printed it once).
+
+    Example
+    -------
+    >>> old = pd.DataFrame({"segment": ["dormant", "dormant"], "lifecycle_stage": ["growing", "lapsed"]})
+    >>> unsplit_scores_warnings(old, ["low_value_active"])[0][:100]
+    'These scores were written by an older churnml, before low_value_active was split from dormant: their'
+    """
+    if "segment" not in scores.columns or "lifecycle_stage" not in scores.columns:
+        return ()
+    counts = unsplit_segments(scores["segment"], scores["lifecycle_stage"])
+    texts = []
+    for old in dict.fromkeys(SPLIT_FROM[new] for new in counts):
+        split = {new: count for new, count in counts.items() if SPLIT_FROM[new] == old}
+        held = ", ".join(f"{count:,} {' or '.join(s for s, n in STAGE_SEGMENTS[old].items() if n == new)} ({new})"
+                         for new, count in split.items())
+        wanted = [key for key in dict.fromkeys(asked) if key in split]
+        texts.append(f"These scores were written by an older churnml, before {' and '.join(split)} "
+                     f"{'was' if len(split) == 1 else 'were'} split from {old}: their {old} customers include {held} by "
+                     f"lifecycle stage. This list treats them as {old} (its action, [targeting] contact_costs and "
+                     f"skip_segments)" + (f", and asking for {' or '.join(wanted)} finds none of them" if wanted else "")
+                     + ". Run `churnml score` again for scores with the current segments.")
     return tuple(texts)
 
 

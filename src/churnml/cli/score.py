@@ -462,31 +462,6 @@ def prune_snapshots_command(
                   highlight=False)
 
 
-def _warn_unsplit_segments(scores: Path, table: Any, segments: tuple[str, ...]) -> None:
-    """Warn that ``scores`` were written before a segment was split from ``dormant``
-    (:func:`churnml.segments.unsplit_segments`): the list treats those customers as ``dormant``
-    (its action, cost and skip), and ``--segment low_value_active`` found none of them without
-    saying why."""
-    from churnml.segments import SPLIT_FROM, STAGE_SEGMENTS, unsplit_segments
-
-    if "segment" not in table.columns or "lifecycle_stage" not in table.columns:
-        return
-    counts = unsplit_segments(table["segment"], table["lifecycle_stage"])
-    if not counts:
-        return
-    for old in dict.fromkeys(SPLIT_FROM[new] for new in counts):
-        split = {new: count for new, count in counts.items() if SPLIT_FROM[new] == old}
-        held = ", ".join(f"{count:,} {' or '.join(s for s, n in STAGE_SEGMENTS[old].items() if n == new)} ({new})"
-                         for new, count in split.items())
-        keys = " and ".join(split)
-        asked = [key for key in dict.fromkeys(segments) if key in split]  # segment keys, as the summary has them
-        warn(f"{scores} was written by an older churnml, before {keys} {'was' if len(split) == 1 else 'were'} split "
-             f"from {old}: its {old} customers include {held} by lifecycle stage. This list treats them as {old} "
-             f"(its action, [targeting] contact_costs and skip_segments)"
-             + (f", and --segment {', '.join(asked)} finds none of them" if asked else "")
-             + f". Run `churnml score` again for scores with the current segments.")
-
-
 def _warn_lapsed(customers: Any, problem: Mapping[str, Any] | None) -> None:
     """Contacts on the list who stopped buying half a year ago, where churn is inactivity: the
     models count them as customers for ``active_days`` (365) without a purchase and as near-certain
@@ -692,8 +667,8 @@ def retention_list_command(
              f"e.g. {changed[0]} (a leading zero is dropped, digits beyond the 15th become zeros): the file is right, but "
              f"ids copied from Excel into a CRM would match nobody. Write --out {out.with_suffix('.xlsx').name}, which keeps "
              "them as text, or import the CSV into Excel with customer_id as a Text column.")
-    for text in result.summary.warnings:  # why no contact, split segments a config misses: as POST /retention_list
+    # Why no contact, split segments a config misses, scores older than a split: as POST /retention_list.
+    for text in result.summary.warnings:
         warn(text)
-    _warn_unsplit_segments(scores, table, result.summary.segments)
     console.print(f"Wrote {written} and {summary_path}.")
 
