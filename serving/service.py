@@ -308,7 +308,8 @@ class RetentionListResponse(bentoml.IODescriptor):
         "As `churnml retention-list` says them: why the list holds no contact (a budget below the cheapest "
         "contact, its cost named; nobody paying off; filters that leave nobody), and where [targeting] "
         "contact_costs or skip_segments name dormant but not new_customer or low_value_active, split from it, "
-        "whose customers this list shows; empty otherwise."),
+        "whose customers this list shows, or segments names dormant but not them and some of their customers "
+        "would pay off; empty otherwise."),
         json_schema_extra={"example": []})
 
 

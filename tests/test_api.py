@@ -643,6 +643,26 @@ def test_retention_list_reports_the_skipped_segments(client, served_store) -> No
     assert named["skipped"] == {}
 
 
+def test_retention_list_says_when_the_segments_asked_for_leave_out_those_split_from_dormant(client, served_store) -> None:
+    # {"segments": ["dormant"]} left out dormant's new, growing and stable customers, which have
+    # segments of their own since the split, without a word; the CLI's --segment dormant alike.
+    options = {"segments": ["dormant"], "contact_cost": 0.5, "success_rate": 0.3}
+    body = client.post("/retention_list", json=options, headers=AUTH).json()
+    scores = io.read_table(served_store.scores)
+    paying = scores[scores["segment"].isin(["new_customer", "low_value_active"])
+                    & (scores["value_at_risk"] * 0.3 - 0.5 > 0.005)]["segment"].value_counts()
+    assert paying.sum() > 0 and {c["segment"] for c in body["customers"]} == {"dormant"}
+    said = [text for text in body["warnings"] if text.startswith("The segments asked for include dormant, but its ")]
+    assert len(said) == 1 and f": {paying.sum():,} of them would pay off" in said[0]
+    if len(paying) > 1:  # each segment's count beside the total
+        assert all(f"{segment} {count:,}" in said[0] for segment, count in paying.items())
+    assert body["warnings"] == list(retention_list(scores, max_customers=1000, config=Config(), **options).summary.warnings)
+    # Asked for too: nothing to say.
+    everything = client.post("/retention_list", headers=AUTH,
+                             json={**options, "segments": ["dormant", "new_customer", "low_value_active"]}).json()
+    assert not any(text.startswith("The segments asked for include") for text in everything["warnings"])
+
+
 def test_docs_page_has_no_third_party_tracking_and_the_schema_has_the_key(client) -> None:
     page = client.get("/")
     assert page.status_code == 200 and "swagger" in page.text.lower()

@@ -507,6 +507,36 @@ def test_a_config_written_for_dormant_is_told_that_it_does_not_cover_low_value_a
         "No customer left")
 
 
+def test_asking_for_dormant_says_that_the_segments_split_from_it_are_left_out() -> None:
+    # `--segment dormant` listed dormant's new, growing and stable customers before they got
+    # segments of their own; since the split it leaves them out without a word.
+    scores = pd.DataFrame({"customer_id": list("abcdefg"), "churn_probability": 0.5, "predicted_value": 10.0,
+                           "segment": ["dormant", "new_customer", "new_customer", "low_value_active", "low_value_active",
+                                       "low_value_active", "potential"],
+                           "value_at_risk": [100.0, 100.0, 100.0, 100.0, 100.0, 10.0, 100.0], "reasons": ""})
+    result = retention_list(scores, segments=["Dormant"], contact_cost=5.0, success_rate=0.3)
+    assert result.customers["customer_id"].tolist() == ["a"]
+    # Customer f would not pay off (10 × 0.3 < 5): listing low_value_active would not add it, so it is not counted.
+    assert result.summary.warnings == (
+        "The segments asked for include dormant, but its new (new_customer) and growing or stable (low_value_active) "
+        "customers have a segment of their own since they were split from dormant: 4 of them would pay off "
+        "(new_customer 2, low_value_active 2) and are not on this list. Ask for new_customer and low_value_active too "
+        "to list them.",)
+    # Asked for too: that segment is not named; the list then holds its customers.
+    result = retention_list(scores, segments=["dormant", "new_customer"], contact_cost=5.0, success_rate=0.3)
+    assert sorted(result.customers["customer_id"]) == ["a", "b", "c"]
+    assert result.summary.warnings == (
+        "The segments asked for include dormant, but its growing or stable (low_value_active) customers have a segment "
+        "of their own since it was split from dormant: 2 of them would pay off and are not on this list. Ask for "
+        "low_value_active too to list them.",)
+    # Nothing to say where none of them would be listed (excluded, below the minimum value), or dormant was not asked for.
+    assert retention_list(scores, segments=["dormant"], exclude=["b", "c", "d", "e"]).summary.warnings == ()
+    assert retention_list(scores, segments=["dormant"], min_value=200.0).summary.warnings[0].startswith("No customer left")
+    assert len(retention_list(scores, segments=["dormant"], min_value=200.0).summary.warnings) == 1
+    assert retention_list(scores, segments=["potential"]).summary.warnings == ()
+    assert retention_list(scores).summary.warnings == ()
+
+
 def test_a_segment_a_config_leaves_out_is_not_said_to_have_no_contact_action() -> None:
     # The README says to name low_value_active in skip_segments beside dormant; its action is "develop
     # cheaply: automated cross-sell or loyalty e-mail". The summary said every skipped segment's

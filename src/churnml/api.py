@@ -983,8 +983,8 @@ class ScoringService:
         dict
             ``summary`` (:meth:`churnml.targeting.RetentionSummary.to_dict`), ``customers``
             (ranked rows with ``reasons`` as a list) and ``warnings`` (why the list holds no
-            contact, and what a config written for ``dormant`` leaves out of the segments split from
-            it, as `churnml retention-list` prints them; empty otherwise).
+            contact, and what a config or ``segments`` written for ``dormant`` leaves out of the
+            segments split from it, as `churnml retention-list` prints them; empty otherwise).
 
         Raises
         ------

@@ -358,7 +358,11 @@ def retention_list(
                                    value_at_risk[considered], min_value)
     cost = segment_keys.map(costs).to_numpy(dtype=float)
     benefit = value_at_risk * success_rate - cost
-    keep &= np.round(benefit, DECIMALS["expected_benefit"]) > 0  # a benefit the list would show as 0.00 is none
+    pays = np.round(benefit, DECIMALS["expected_benefit"]) > 0  # a benefit the list would show as 0.00 is none
+    keep &= pays
+    # Whom the exclusion and minimum-value filters keep and a contact pays off for, in any segment:
+    # those of a segment split from one asked for would change the list if asked for too.
+    paying = pays & ~excluded & (value_at_risk >= min_value if min_value is not None else True)
     candidates = int(keep.sum())
 
     index = np.flatnonzero(keep)
@@ -444,7 +448,8 @@ def retention_list(
         warnings=empty_list_warnings(len(contacted), scored, candidates, budget, cost[np.flatnonzero(keep)],
                                      segment_keys.to_numpy()[np.flatnonzero(keep)], names, nobody_left=nobody_left)
         + split_segment_warnings(config, segment_keys.iloc[contacted], explicit_cost=explicit_cost,
-                                 explicit_segments=bool(segments))
+                                 explicit_segments=bool(segments), asked=wanted if segments else (),
+                                 paying=segment_keys[paying])
         + unsplit_scores_warnings(scores, wanted if segments else ()),
     )
     return RetentionList(customers=customers, summary=summary)
@@ -510,8 +515,9 @@ def empty_list_warnings(contacts: int, scored: int, candidates: int, budget: flo
 
 
 def split_segment_warnings(config: Config, contacted: pd.Series, *, explicit_cost: bool = False,
-                           explicit_segments: bool = False) -> tuple[str, ...]:
-    """What a config written before a segment split does not cover, where this list shows it.
+                           explicit_segments: bool = False, asked: Sequence[str] = (),
+                           paying: pd.Series | None = None) -> tuple[str, ...]:
+    """What a config or a request written before a segment split does not cover, where it matters.
 
     ``new_customer`` and ``low_value_active`` were part of ``dormant``
     (:data:`churnml.segments.SPLIT_FROM`): a config that prices ``dormant`` or skips it now leaves
@@ -520,6 +526,12 @@ def split_segment_warnings(config: Config, contacted: pd.Series, *, explicit_cos
     leaves out. ``contacted`` holds the contacted customers' segment keys; ``explicit_cost`` /
     ``explicit_segments`` say that the costs or segments were asked for directly
     (``--contact-cost``, ``--segments``), and the config's then do not apply.
+
+    ``asked`` (the segment keys asked for by name) naming ``dormant`` but not a segment split from
+    it leaves that segment's customers off the list: ``--segment dormant`` used to list them and
+    now said nothing of them. Warned where any of them would pay off (``paying``: the segment keys
+    of the customers with a positive expected benefit that the exclusion and minimum-value filters
+    keep), since only then would asking for them change the list.
 
     Example
     -------
@@ -551,6 +563,18 @@ def split_segment_warnings(config: Config, contacted: pd.Series, *, explicit_cos
                 texts.append(f"[targeting] skip_segments leaves out {old} but not {_or(left)}, split from {old}: {count:,} "
                              f"customer(s) of {_or(left) if len(left) == 1 else 'them'} are on this list{_each(left)}. "
                              f"Add {quoted} to skip_segments to leave them out.")
+        if old in asked and paying is not None:
+            waiting = paying.astype(str).value_counts()
+            left = {new: int(waiting.get(new, 0)) for new, source in SPLIT_FROM.items()
+                    if source == old and new not in asked and waiting.get(new, 0)}
+            if left:
+                count = sum(left.values())
+                whose = " and ".join(f"{' or '.join(stage for stage, n in STAGE_SEGMENTS[old].items() if n == new)} ({new})"
+                                     for new in left)
+                texts.append(f"The segments asked for include {old}, but its {whose} customers have a segment of their own "
+                             f"since {'it was' if len(left) == 1 else 'they were'} split from {old}: {count:,} of them "
+                             f"would pay off{_each(left)} and {'is' if count == 1 else 'are'} not on this list. "
+                             f"Ask for {' and '.join(left)} too to list them.")
     return tuple(texts)
 
 

@@ -589,8 +589,9 @@ def retention_list_command(
 
     Segments: high_value_at_risk, loyal_high_value, potential, new_customer, low_value_active,
     dormant, fleeing_low_value. new_customer and low_value_active are the new, and the growing or
-    stable, customers of dormant's cells: where a config prices or skips dormant, name them too
-    (scores an older churnml wrote still hold them under dormant: a warning says so).
+    stable, customers of dormant's cells: where a config prices or skips dormant, name them too;
+    --segment dormant lists neither (a warning says so where some of them would pay off); scores an
+    older churnml wrote still hold them under dormant (a warning says so).
     loyal_high_value ("reward, do not disturb") is left out unless --segment names it
     ([targeting] skip_segments in --config; offers per segment: [segments.actions]).
     """
