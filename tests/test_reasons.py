@@ -325,6 +325,47 @@ def test_spend_over_a_window_longer_than_the_customer_s_history_is_no_reason() -
     ]
 
 
+PURCHASE_SPECS = [
+    FeatureSpec("days_since_last_purchase", "", "transactions", "lifetime", "numeric", 1,
+                "no purchase for {days_since_last_purchase:.0f} days", None, 1),
+    FeatureSpec("days_since_first_purchase", "", "transactions", "lifetime", "numeric", 0, None),
+    FeatureSpec("monetary_90d", "", "transactions", "90d", "numeric", 0, "spent {monetary_90d:,.0f} in the last 90 days", None, -1),
+    FeatureSpec("frequency_365d", "", "transactions", "365d", "numeric", -1,
+                "only {frequency_365d:.0f} purchases in the last 365 days", None, -1),
+    FeatureSpec("monetary_lifetime", "", "transactions", "lifetime", "numeric", 0, None),
+    FeatureSpec("unresolved_complaints", "", "service_events", None, "numeric", 1,
+                "{unresolved_complaints:.0f} unresolved complaints", None, 1),
+    FeatureSpec("tenure_days", "", "customers", None, "numeric", 0, "customer for {tenure_days:,.0f} days, newer than most",
+                None, -1),
+]
+
+
+def purchase_frames(contributions: list[list[float]], **values: list[float]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Contributions and features over :data:`PURCHASE_SPECS`; by default a customer of 1,424 days who never bought."""
+    names = [s.name for s in PURCHASE_SPECS]
+    n = len(contributions)
+    base = {"days_since_last_purchase": [NEVER_DAYS] * n, "days_since_first_purchase": [np.nan] * n,
+            "monetary_90d": [0.0] * n, "frequency_365d": [0.0] * n, "monetary_lifetime": [0.0] * n,
+            "unresolved_complaints": [0.0] * n, "tenure_days": [1424.0] * n}
+    return pd.DataFrame(contributions, columns=names), pd.DataFrame(base | values)
+
+
+TYPICAL = {"days_since_last_purchase": 30.0, "monetary_90d": 120.0, "frequency_365d": 6.0, "frequency_lifetime": 14.0,
+           "tenure_days": 700.0}
+
+
+def test_a_window_without_spend_or_purchases_reads_as_words() -> None:
+    # "spent 0 in the last 365 days" and "only 0 purchases in the last 90 days" read like a template.
+    contributions, features = purchase_frames(
+        [[0.0, 0.0, 0.6, 0.5, 0.0, 0.0, 0.0]] * 3, days_since_last_purchase=[400.0] * 3,
+        days_since_first_purchase=[900.0] * 3, monetary_90d=[0.0, 0.3, -0.0], frequency_365d=[0.0, 1.0, 0.0])
+    assert explain(contributions, features, PURCHASE_SPECS, typical=TYPICAL) == [
+        ["has not spent anything in the last 90 days", "no purchase in the last 365 days"],
+        ["spent 0 in the last 90 days", "only 1 purchase in the last 365 days"],  # 0.30 is not nothing
+        ["has not spent anything in the last 90 days", "no purchase in the last 365 days"],
+    ]
+
+
 def test_tenure_says_newer_than_most_rather_than_only_so_many_days() -> None:
     # "customer for only 1049 days" puzzled two reviewers (a subscription analyst and a marketer):
     # "only" meant "below the training median", which the sentence now says.

@@ -426,12 +426,20 @@ def render_reason(spec: FeatureSpec, row: Mapping[str, Any]) -> str:
         value = row.get(spec.name) if hasattr(row, "get") else None
         if _is_missing(value) or not reason_is_true(spec, np.float64(value)):
             return ""  # "spend down 50%" for a rise
-    return _readable(singular_counts(_REASON_FORMAT.format(spec.reason, **values)))
+    text = _REASON_FORMAT.format(spec.reason, **values)
+    if values.get(spec.name) == 0:  # none at all, not an amount that rounds to 0
+        text = _NONE_IN.sub(lambda m: _NONE_IN_TEXT[m.group(1)], text)
+    return _readable(singular_counts(text))
 
 
 _ZERO_DAYS_AGO = re.compile(r"(?<![\d.,])0 days ago")
 _EVERY_ZERO_DAYS = re.compile(r"\(usually every 0\)")
 _SPENT_NEGATIVE = re.compile(r"\bspent -([\d,.]+)")
+_NONE_IN = re.compile(r"^(spent -?0|only 0 purchases) in the last ")
+_NONE_IN_TEXT = {"spent 0": "has not spent anything in the last ", "spent -0": "has not spent anything in the last ",
+                 "only 0 purchases": "no purchase in the last "}
+"""A window without spend or purchases: "spent 0 in the last 365 days" reads "has not spent anything in
+the last 365 days", "only 0 purchases in the last 90 days" "no purchase in the last 90 days"."""
 
 
 MAX_REASON_TEXT = 60
