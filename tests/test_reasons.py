@@ -313,15 +313,16 @@ def test_spend_over_a_window_longer_than_the_customer_s_history_is_no_reason() -
              spec("tenure_days", "customer for only {tenure_days:.0f} days", 0, side=-1)]
     names = [s.name for s in specs]
     contributions = pd.DataFrame([[0.1, 0.9, 0.0, 0.5, 0.0, 0.3]] * 3, columns=names)
-    features = pd.DataFrame({"monetary_30d": [10.0, 10.0, 10.0], "monetary_365d": [180.0, 180.0, 180.0],
-                             "frequency_30d": [1.0, 1.0, 1.0], "frequency_365d": [2.0, 2.0, 2.0],
+    features = pd.DataFrame({"monetary_30d": [10.0, 10.0, 0.0], "monetary_365d": [180.0, 180.0, 0.0],
+                             "frequency_30d": [1.0, 1.0, 0.0], "frequency_365d": [2.0, 2.0, 0.0],
                              "days_since_first_purchase": [64.0, 900.0, np.nan], "tenure_days": [64.0, 900.0, 64.0]})
     typical = {"monetary_30d": 40.0, "monetary_365d": 373.0, "frequency_30d": 1.0, "frequency_365d": 12.0,
                "tenure_days": 1100.0}
     assert explain(contributions, features, specs, typical=typical) == [
         ["customer for only 64 days", "spent 10 in the last 30 days"],
         ["spent 180 in the last 365 days", "only 2 purchases in the last 365 days", "customer for only 900 days"],
-        ["customer for only 64 days"],  # no purchase yet: no window of purchases says anything
+        # No purchase yet: no window of purchases says anything, but having bought nothing does.
+        ["has not bought anything yet", "customer for only 64 days"],
     ]
 
 
@@ -352,6 +353,44 @@ def purchase_frames(contributions: list[list[float]], **values: list[float]) -> 
 
 TYPICAL = {"days_since_last_purchase": 30.0, "monetary_90d": 120.0, "frequency_365d": 6.0, "frequency_lifetime": 14.0,
            "tenure_days": 700.0}
+
+
+def test_a_customer_who_never_bought_is_told_so() -> None:
+    # Every purchase feature of a customer who never bought holds what that gives: no first
+    # purchase (so no window of purchases could be a reason), "no purchase for 9999 days" (never
+    # shown), spend 0 over a lifetime (no sentence). The 26 such customers of 2,000 generated ones
+    # (seed 7, 2 trials, as of 2026-01-01) read only "customer for 35 days, newer than most" or an
+    # attribute ("product tier: basic"), though lifetime spend, the missing usual gap and the missing
+    # first purchase raised their score most. Together they are one driver, as strong as their sum
+    # (0.05 + 0.2 - 0.1 + 0.1 + 0.3 = 0.55: above a complaint's 0.5).
+    contributions, features = purchase_frames([[0.05, 0.2, -0.1, 0.1, 0.3, 0.5, 0.0]], unresolved_complaints=[1.0])
+    assert explain(contributions, features, PURCHASE_SPECS, typical=TYPICAL) == [
+        ["has not bought anything in 1,424 days as a customer", "1 unresolved complaint"]]
+    # Their net effect is what counts: a purchase feature lowering the risk weighs against the others.
+    contributions, features = purchase_frames([[0.05, 0.2, -0.4, 0.1, 0.3, 0.5, 0.0]], unresolved_complaints=[1.0])
+    assert explain(contributions, features, PURCHASE_SPECS, typical=TYPICAL) == [
+        ["1 unresolved complaint", "has not bought anything in 1,424 days as a customer"]]
+    contributions, features = purchase_frames([[0.05, 0.2, -0.4, 0.1, 0.0, 0.0, 0.0]])
+    assert explain(contributions, features, PURCHASE_SPECS, typical=TYPICAL) == [[]]
+    # Beside "customer for 20 days", the days are not said twice; a day is a day.
+    contributions, features = purchase_frames([[0.0, 0.2, 0.0, 0.0, 0.3, 0.0, 0.8], [0.0, 0.2, 0.0, 0.0, 0.3, 0.0, 0.0]],
+                                              tenure_days=[20.0, 1.0])
+    assert explain(contributions, features, PURCHASE_SPECS, typical=TYPICAL) == [
+        ["customer for 20 days, newer than most", "has not bought anything yet"],
+        ["has not bought anything in 1 day as a customer"]]
+
+
+def test_having_bought_nothing_is_no_reason_where_it_is_not_true_or_not_unusual() -> None:
+    # A buyer with the same contributions gets the sentences of their own values, never "has not bought anything".
+    contributions, features = purchase_frames(
+        [[0.05, 0.2, 0.3, 0.1, 0.3, 0.0, 0.0]], days_since_last_purchase=[200.0], days_since_first_purchase=[900.0],
+        monetary_90d=[15.0], frequency_365d=[1.0], monetary_lifetime=[800.0], tenure_days=[900.0])
+    assert explain(contributions, features, PURCHASE_SPECS, typical=TYPICAL) == [
+        ["spent 15 in the last 90 days", "only 1 purchase in the last 365 days", "no purchase for 200 days"]]
+    # Where the typical customer bought nothing either, having bought nothing explains nothing.
+    contributions, features = purchase_frames([[0.05, 0.2, -0.1, 0.1, 0.3, 0.5, 0.0]], unresolved_complaints=[1.0])
+    assert explain(contributions, features, PURCHASE_SPECS, typical=TYPICAL | {"frequency_lifetime": 0.0}) == [
+        ["1 unresolved complaint"]]
 
 
 def test_a_window_without_spend_or_purchases_reads_as_words() -> None:

@@ -76,6 +76,15 @@ SERVICE_WINDOWS = (30, 90, 365)
 """Windows in days for service-event counts."""
 TREND_DAYS = 90
 """Trend features compare the last ``TREND_DAYS`` with the ``TREND_DAYS`` before them."""
+PURCHASE_FEATURES: tuple[str, ...] = (
+    "days_since_last_purchase", "days_since_first_purchase",
+    *(f"frequency_{days}d" for days in TRANSACTION_WINDOWS), "frequency_lifetime",
+    *(f"monetary_{days}d" for days in TRANSACTION_WINDOWS), "monetary_lifetime",
+    "spend_prev_90d", "spend_trend_pct", "frequency_trend", "mean_gap_days", "gap_std_days", "recency_vs_usual_gap",
+)
+"""Features read from a customer's purchases: for one who never bought, each holds what having no
+purchase gives (0, NaN, :data:`NEVER_DAYS`), so together they are that one driver
+(:func:`churnml.reasons.explain`). Refunds and the category and channel counts are not among them."""
 
 MAX_BITMASK_VALUES = 62
 """A ``category``/``channel`` column with at most this many distinct values is counted with a
@@ -1106,6 +1115,7 @@ __all__ = [
     "EVENT_TYPES",
     "MAX_BITMASK_VALUES",
     "NEVER_DAYS",
+    "PURCHASE_FEATURES",
     "FeatureSpec",
     "build_features",
     "feature_description",

@@ -9,7 +9,10 @@ training's test cutoff, :func:`typical_values`). A contribution can be positive 
 value (trees split where they like, and features without a monotone constraint can raise the risk
 at any value); "a service request took 0 days to resolve" or "spent 7,343 in the last 90 days" then
 explains nothing to a marketer. The top ``k`` (default 3) per customer are rendered with the
-customer's actual values, e.g. "no purchase for 74 days (usually every 20)".
+customer's actual values, e.g. "no purchase for 74 days (usually every 20)". For a customer who
+never bought, the purchase features (:data:`churnml.features.PURCHASE_FEATURES`) are one driver,
+their contributions summed, read "has not bought anything in 1,424 days as a customer"
+(:func:`no_purchase_reason`).
 
 Speed: the top ``k`` are found with one ``argpartition`` over the whole contribution matrix;
 sentences are rendered only for the chosen (customer, feature) pairs, feature by feature, so a
@@ -27,7 +30,8 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from churnml.features import FEATURE_DECIMALS, REASON_FAMILIES, FeatureSpec, reason_is_true, render_reason, window_days
+from churnml.features import (FEATURE_DECIMALS, PURCHASE_FEATURES, REASON_FAMILIES, FeatureSpec, reason_is_true,
+                              render_reason, window_days)
 
 TOP_K = 3
 MIN_EFFECT = 0.01
@@ -37,6 +41,8 @@ would read as a cause to a marketer."""
 HISTORY_FEATURE = "days_since_first_purchase"
 """How far a customer's purchases reach back: a transaction feature over a longer window
 (``monetary_365d`` for a customer of 60 days) is no reason (:func:`explain`)."""
+TENURE_FEATURE = "tenure_days"
+"""Days as a customer: how long a customer who never bought has gone without (:func:`no_purchase_reason`)."""
 SEPARATOR = "; "
 """Joins a customer's reasons into the single ``reasons`` text column of the scores."""
 
@@ -211,26 +217,74 @@ def explain(
         eligible = np.broadcast_to(has_reason, (len(features), len(names))).copy()
         for j, rows in gates.items():
             eligible[:, j] &= rows
+    # A customer who never bought: every purchase feature holds what that gives ("spent 0", no
+    # first purchase, no usual gap), none of their sentences could be said (no history for a window,
+    # "no purchase for 9999 days") and the customer was left with "customer for 35 days" or nothing,
+    # though having bought nothing drove the score most. Their contributions together are that one
+    # driver, carried by the first of them, with its own sentence (no_purchase_reason). Only where
+    # the typical customer bought (a median of 0 purchases: having none explains nothing).
+    group = [j for j, name in enumerate(names) if name in PURCHASE_FEATURES]
+    never = np.zeros(len(features), dtype=bool)
+    if group and HISTORY_FEATURE in features.columns and typical.get("frequency_lifetime", 1.0) > 0:
+        never = np.isnan(features[HISTORY_FEATURE].to_numpy(dtype=float))
+    carrier = group[0] if group else -1
+    matrix = contributions
+    if never.any():
+        matrix = contributions.to_numpy(dtype=float, copy=True)
+        matrix[never, carrier] = matrix[np.ix_(never, group)].sum(axis=1)
+        matrix[np.ix_(never, group[1:])] = 0.0
+        eligible = np.broadcast_to(eligible, (len(features), len(names))).copy()
+        eligible[never, carrier] = True
     # The same sentence over other windows ("spent 0 in the last 30 days", "... 90 days") says
     # one thing: only the strongest of a family stays, and the next family moves up.
     families = [_family(by_name[name].reason, name) if ok else () for name, ok in zip(names, has_reason)]
     # Spare drivers for the family members that drop out (a complaint raises six features).
     spare = max(Counter(f for fs in REASON_FAMILIES.values() for f in fs).values(), default=1)
-    columns, _ = top_drivers(contributions, eligible, 2 * k + spare, MIN_EFFECT)
+    columns, _ = top_drivers(matrix, eligible, 2 * k + spare, MIN_EFFECT)
     # One spare driver: two features can say the same thing ("no purchase for 74 days" and
     # "no purchase for 74 days (usually every 20)"); the shorter is dropped and the spare moves up.
     columns = _one_per_family(columns, families, k + 1)
 
     sentences = np.full(columns.shape, None, dtype=object)
     for j in np.unique(columns[columns >= 0]):
-        spec = by_name[names[j]]
         rows, slots = np.nonzero(columns == j)
+        if j == carrier and never[rows].any():
+            alone = never[rows]
+            tenure = (features[TENURE_FEATURE].to_numpy(dtype=float)[rows[alone]] if TENURE_FEATURE in features.columns
+                      else np.full(int(alone.sum()), np.nan))
+            sentences[rows[alone], slots[alone]] = [no_purchase_reason(days) for days in tenure]
+            rows, slots = rows[~alone], slots[~alone]
+            if not len(rows):
+                continue
+        spec = by_name[names[j]]
         # The spec's own value too: render_reason checks it against the reason's bound even
         # when the sentence shows other fields ("no purchase for 74 days (usually every 20)").
         fields = list(dict.fromkeys([*template_fields(spec.reason), spec.name]))
         values = [features[field].to_numpy(dtype=object)[rows] for field in fields]
         sentences[rows, slots] = [render(spec, dict(zip(fields, row))) for row in zip(*values)]
-    return [_distinct(row, k) for row in sentences.tolist()]
+    reasons = [_distinct(row, k) for row in sentences.tolist()]
+    if never.any() and TENURE_FEATURE in names:
+        # Beside "customer for 20 days, newer than most", "has not bought anything in 20 days as a
+        # customer" says the days twice: "has not bought anything yet".
+        tenure = names.index(TENURE_FEATURE)
+        for i in np.flatnonzero(never & (columns == tenure).any(axis=1) & (columns == carrier).any(axis=1)):
+            if sentences[i, int(np.flatnonzero(columns[i] == tenure)[0])] in reasons[i]:
+                days = sentences[i, int(np.flatnonzero(columns[i] == carrier)[0])]
+                reasons[i] = [no_purchase_reason(float("nan")) if s == days else s for s in reasons[i]]
+    return reasons
+
+
+def no_purchase_reason(tenure_days: float) -> str:
+    """The reason of a customer who never bought, :data:`TENURE_FEATURE` days after becoming one.
+
+    Example
+    -------
+    >>> no_purchase_reason(1424.0), no_purchase_reason(1.0), no_purchase_reason(float("nan"))
+    ('has not bought anything in 1,424 days as a customer', 'has not bought anything in 1 day as a customer', 'has not bought anything yet')
+    """
+    if not np.isfinite(tenure_days) or round(tenure_days) < 1:
+        return "has not bought anything yet"
+    return f"has not bought anything in {tenure_days:,.0f} day{'' if round(tenure_days) == 1 else 's'} as a customer"
 
 
 def _family(template: str, name: str = "") -> tuple[str, ...]:
