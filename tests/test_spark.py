@@ -388,6 +388,39 @@ def test_rows_after_the_datas_end_are_refused_and_the_end_is_validations(spark, 
     assert same_tables(Config()).data_end == dataset.data_end
 
 
+def test_rows_after_a_declared_end_are_left_out_whatever_their_values_as_validation_leaves_them(
+        spark, data_dir: Path, tmp_path: Path) -> None:
+    """With [input] data_end declared, validation sets an event row after it aside as after the data's
+    end before it looks at the row's values (validate.event_checks), and its clean tables leave the row
+    out. Spark counted the NaN amount, the quantity that does not read and the satisfaction off the
+    scale of such rows and refused the read, though the same files validated into the same tables."""
+    folder = _copy_data(data_dir, tmp_path / "data")
+    config = config_from_dict({"input": {"data_end": "2025-06-30"}})
+    transactions = pd.read_parquet(folder / "transactions.parquet")
+    after = (transactions["timestamp"] >= pd.Timestamp("2025-07-01")).to_numpy()
+    transactions["quantity"] = transactions["quantity"].astype(str).mask(after, "n/a")
+    written = pyarrow.Table.from_pandas(transactions, preserve_index=False)
+    nan = pyarrow.array(np.where(after, np.nan, transactions["amount"]), from_pandas=False)  # NaN, not NULL
+    pyarrow.parquet.write_table(written.set_column(written.schema.get_field_index("amount"), "amount", nan),
+                                folder / "transactions.parquet")
+    events = pd.read_parquet(folder / "service_events.parquet")
+    late = events["timestamp"] >= pd.Timestamp("2025-07-01")
+    events.loc[late & events["satisfaction"].notna(), "satisfaction"] = 9.0
+    events.loc[late & events["resolved_at"].notna(), "resolved_at"] -= pd.Timedelta(days=400)
+    events.to_parquet(folder / "service_events.parquet", index=False)
+    assert np.isnan(pyarrow.parquet.read_table(folder / "transactions.parquet")["amount"].to_numpy()[after]).all()
+    assert (events.loc[late, "satisfaction"] == 9.0).any() and (events.loc[late, "resolved_at"] < events.loc[late, "timestamp"]).any()
+
+    duck = load_dataset(folder, config)
+    assert {t: duck.summary["tables"][t]["quarantined"] for t in ("transactions", "service_events")} == {
+        "transactions": {"timestamp after the data's end": int(after.sum())},
+        "service_events": {"timestamp after the data's end": int(late.sum())}}
+    read = churn_spark.read_tables(spark, str(folder), config)
+    assert read.data_end == duck.data_end
+    assert {t: spark.table(read.views[t]).count() for t in read.tables} == {
+        t: duck.summary["tables"][t]["clean_rows"] for t in duck.tables}
+
+
 def _add_rows(folder: Path, table: str, changes: list[dict]) -> None:
     """Append to ``table`` one copy of its first row per dict of ``changes`` (column -> value; None is NULL)."""
     path = folder / f"{table}.parquet"

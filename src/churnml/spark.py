@@ -837,8 +837,9 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
     validation's own rules, refused by :func:`_refuse_set_aside` unless a message below names it;
     rows with every field empty are skipped, as validation skips them); dates and numbers stored as text must read, satisfaction scores must
     lie on ``satisfaction_scale``, event numbers must be finite, no service event may be resolved
-    before it was opened (a closing date alone that day aside; rows from the data's ``end`` on,
-    which validation sets aside for that first, are not checked); customer attributes (not the
+    before it was opened (a closing date alone that day aside); an event row from the data's ``end``
+    on is checked for none of these, as validation sets it aside as after the end before it looks at
+    its values (it is left out after ``[input] data_end``, else refused by :func:`_last_event`); customer attributes (not the
     index pandas writes into a file, :data:`churnml.validate.PANDAS_INDEX`) are numeric when
     every present value reads as a number, or all but a placeholder or two for unknown
     (:func:`churnml.validate.kind_from_counts`: digits stored as text and booleans are numbers).
@@ -853,11 +854,16 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
     # Customer attributes; the index pandas writes into a file (__index_level_0__) is none, as validation leaves it out.
     extra = [column for column in mapping if column not in spec.kinds and not validate.PANDAS_INDEX.fullmatch(mapping[column])]
     checked = _checked_columns(table, spec, mapping, spark_types, where)
+    # Validation sets an event row from the data's end on aside for that, before it looks at the row's
+    # values (validate.event_checks): such rows are left out (after [input] data_end) or refused as
+    # after the end (_last_event), never for their values.
+    kept = "TRUE" if table == "customers" else _before_end_sql(mapping, types, end)
     aggregates = {}
     for i, (_, raw, kind) in enumerate(checked):
         present = validate.present_sql(raw, types[raw])
-        aggregates[f"present_c{i}"] = f"count(CASE WHEN {present} THEN 1 END)"
-        aggregates[f"unread_c{i}"] = f"count(CASE WHEN {present} AND {validate.typed_sql(kind, raw, types[raw])} IS NULL THEN 1 END)"
+        aggregates[f"present_c{i}"] = f"count(CASE WHEN {kept} AND {present} THEN 1 END)"
+        aggregates[f"unread_c{i}"] = (f"count(CASE WHEN {kept} AND {present} AND "
+                                      f"{validate.typed_sql(kind, raw, types[raw])} IS NULL THEN 1 END)")
     for i, column in enumerate(extra):
         aggregates[f"present_{i}"] = f"count({validate.typed_sql('text', mapping[column])})"
         castable = _casts_to_number(types[mapping[column]])
@@ -873,11 +879,11 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
                and _casts_to_number(types[raw])]
     for i, (_, raw) in enumerate(numbers):
         aggregates[f"infinite_{i}"] = (
-            f"count(CASE WHEN NOT {validate.finite_sql(validate.typed_sql('number', raw, types[raw]))} THEN 1 END)")
+            f"count(CASE WHEN {kept} AND NOT {validate.finite_sql(validate.typed_sql('number', raw, types[raw]))} THEN 1 END)")
     low, high = inputs.satisfaction_scale
     if "satisfaction" in mapping:
         score = validate.typed_sql("number", mapping["satisfaction"], types[mapping["satisfaction"]])
-        aggregates["outside"] = f"count(CASE WHEN {score} NOT BETWEEN {low!r} AND {high!r} THEN 1 END)"
+        aggregates["outside"] = f"count(CASE WHEN {kept} AND {score} NOT BETWEEN {low!r} AND {high!r} THEN 1 END)"
     resolution = _resolution_sql(mapping, types, end)
     if resolution:
         aggregates["resolved"] = f"count(CASE WHEN {resolution['kept']} THEN {resolution['resolved']} END)"
@@ -907,7 +913,7 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
     for i, (contract, raw, kind) in enumerate(checked):
         present, unread = counts[f"present_c{i}"], counts[f"unread_c{i}"]
         if unread and not (contract == "signup_date" and 2 * unread <= present):  # validation keeps the customer
-            _refuse_unreadable(spark, view, table, contract, raw, kind, types[raw], present, unread, where)
+            _refuse_unreadable(spark, view, table, contract, raw, kind, types[raw], present, unread, where, kept)
     set_aside = {reason: counts[f"reason_{i}"] for i, (reason, _) in enumerate(checks)
                  if counts[f"reason_{i}"] and reason != validate.R_FUTURE_TIMESTAMP}  # refused or left out by _last_event
     if set_aside:  # the reasons without a message of their own above: missing values, dates before 1900, huge numbers
@@ -988,11 +994,11 @@ def _checked_columns(table: str, spec: Any, mapping: Mapping[str, str], spark_ty
 
 
 def _refuse_unreadable(spark: "SparkSession", view: str, table: str, contract: str, raw: str, kind: str, sql_type: str,
-                       present: int, unread: int, where: str) -> None:
-    """Stop, naming the column, a few values and the fix: Spark sets no rows aside, and NULL in
-    their place would change the features without a word."""
+                       present: int, unread: int, where: str, kept: str = "TRUE") -> None:
+    """Stop, naming the column, a few values (of the rows ``kept``, DuckDB SQL) and the fix: Spark sets
+    no rows aside, and NULL in their place would change the features without a word."""
     rows = spark.sql(to_spark_sql(
-        f"SELECT DISTINCT CAST({_q(raw)} AS VARCHAR) AS v FROM {view} WHERE {validate.present_sql(raw, sql_type)} "
+        f"SELECT DISTINCT CAST({_q(raw)} AS VARCHAR) AS v FROM {view} WHERE {kept} AND {validate.present_sql(raw, sql_type)} "
         f"AND {validate.typed_sql(kind, raw, sql_type)} IS NULL LIMIT {validate.EXAMPLES}")).collect()
     what = ("a date or datetime (ISO: 2024-03-31 or 2024-03-31T14:05:00+02:00)" if kind == "timestamp"
             else "a number (such as 12.5)")
@@ -1014,10 +1020,19 @@ def _resolution_sql(mapping: Mapping[str, str], types: Mapping[str, str], end: p
         return {}
     opened = validate.typed_sql("timestamp", mapping["timestamp"], types[mapping["timestamp"]])
     resolved = validate.typed_sql("timestamp", mapping["resolved_at"], types[mapping["resolved_at"]])
-    kept = f"{opened} IS NOT NULL"
-    if end is not None:  # rows after it are left out or refused (validation sets them aside for that reason first)
-        kept += f" AND {opened} < TIMESTAMP '{end}'"
-    return {"kept": f"({kept})", "resolved": resolved, "before": validate.resolved_before_sql(resolved, opened)}
+    kept = f"({opened} IS NOT NULL AND {_before_end_sql(mapping, types, end)})"
+    return {"kept": kept, "resolved": resolved, "before": validate.resolved_before_sql(resolved, opened)}
+
+
+def _before_end_sql(mapping: Mapping[str, str], types: Mapping[str, str], end: pd.Timestamp | None) -> str:
+    """DuckDB SQL over a raw event table: the row is not one validation sets aside as after the data's
+    ``end`` (:data:`churnml.validate.R_FUTURE_TIMESTAMP`, which it tries before any value of the row:
+    :func:`churnml.validate.event_checks`); TRUE without an end. A timestamp that is missing or does
+    not read is no such row (validation gives it that reason first)."""
+    if end is None:
+        return "TRUE"
+    opened = validate.typed_sql("timestamp", mapping["timestamp"], types[mapping["timestamp"]])
+    return f"({opened} IS NULL OR {opened} < TIMESTAMP '{end}')"
 
 
 def _refuse_resolved_before(spark: "SparkSession", view: str, table: str, mapping: Mapping[str, str],
