@@ -834,12 +834,16 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
                   end: pd.Timestamp | None = None) -> dict[str, str]:
     """What validation checks in a table's values, in one aggregate pass over ``view``: every row
     validation would set aside for a reason a condition on the row decides (:func:`_row_checks`,
-    validation's own rules, refused by :func:`_refuse_set_aside` unless a message below names it;
-    rows with every field empty are skipped, as validation skips them); dates and numbers stored as text must read, satisfaction scores must
-    lie on ``satisfaction_scale``, event numbers must be finite, no service event may be resolved
-    before it was opened (a closing date alone that day aside); an event row from the data's ``end``
-    on is checked for none of these, as validation sets it aside as after the end before it looks at
-    its values (it is left out after ``[input] data_end``, else refused by :func:`_last_event`); customer attributes (not the
+    validation's own rules), counted by its first reason in one column (:data:`_REASON`; rows with
+    every field empty are skipped, as validation skips them). Each rule is counted there once, and
+    the messages take their counts from it: a number that is NaN or infinite, a satisfaction score off
+    ``satisfaction_scale``, a service event resolved before it was opened (a closing date alone that
+    day aside; when most are, validation's "columns swapped" error), a date or number stored as text
+    that does not read, then the other reasons together (:func:`_refuse_set_aside`). An event row from
+    the data's ``end`` on has that reason first, as in validation, and is refused for none of its
+    values (it is left out after ``[input] data_end``, else refused by :func:`_last_event`).
+    Customers' sign-up dates that do not read are counted beside it (validation keeps the customer,
+    or stops when most do not read); customer attributes (not the
     index pandas writes into a file, :data:`churnml.validate.PANDAS_INDEX`) are numeric when
     every present value reads as a number, or all but a placeholder or two for unknown
     (:func:`churnml.validate.kind_from_counts`: digits stored as text and booleans are numbers).
@@ -854,16 +858,19 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
     # Customer attributes; the index pandas writes into a file (__index_level_0__) is none, as validation leaves it out.
     extra = [column for column in mapping if column not in spec.kinds and not validate.PANDAS_INDEX.fullmatch(mapping[column])]
     checked = _checked_columns(table, spec, mapping, spark_types, where)
-    # Validation sets an event row from the data's end on aside for that, before it looks at the row's
-    # values (validate.event_checks): such rows are left out (after [input] data_end) or refused as
-    # after the end (_last_event), never for their values.
-    kept = "TRUE" if table == "customers" else _before_end_sql(mapping, types, end)
-    aggregates = {}
+    # Every row validation would set aside, by its first reason (validate.event_checks, its own rules): each rule
+    # is counted once, in this column, and the messages below take their counts from it. A row from the data's end
+    # on has that reason before any about its values, as in validation (left out after [input] data_end, else
+    # refused by _last_event).
+    checks = _row_checks(table, spec, mapping, types, inputs, end)
+    source = f"(SELECT *, {_reason_sql(checks, spark_types)} AS {_REASON} FROM {view})"
+    aggregates = {f"reason_{i}": f"count(CASE WHEN {_REASON} = {_lit(reason)} THEN 1 END)" for i, (reason, _) in enumerate(checks)}
+    not_late = f"{_REASON} IS DISTINCT FROM {_lit(validate.R_FUTURE_TIMESTAMP)}"
     for i, (_, raw, kind) in enumerate(checked):
         present = validate.present_sql(raw, types[raw])
-        aggregates[f"present_c{i}"] = f"count(CASE WHEN {kept} AND {present} THEN 1 END)"
-        aggregates[f"unread_c{i}"] = (f"count(CASE WHEN {kept} AND {present} AND "
-                                      f"{validate.typed_sql(kind, raw, types[raw])} IS NULL THEN 1 END)")
+        aggregates[f"present_c{i}"] = f"count(CASE WHEN {not_late} AND {present} THEN 1 END)"
+        if table == "customers":  # no reason to set the row aside: validation keeps the customer (or stops)
+            aggregates[f"unread_c{i}"] = f"count(CASE WHEN {_unread_sql(raw, kind, types[raw])} THEN 1 END)"
     for i, column in enumerate(extra):
         aggregates[f"present_{i}"] = f"count({validate.typed_sql('text', mapping[column])})"
         castable = _casts_to_number(types[mapping[column]])
@@ -874,48 +881,43 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
             aggregates[f"numbers_{i}"] = f"count(DISTINCT TRY_CAST({_q(mapping[column])} AS DOUBLE))"
             aggregates[f"undated_{i}"] = (f"count(DISTINCT CASE WHEN NOT ({validate.date_text_sql(mapping[column])}) "
                                           f"THEN {validate.typed_sql('text', mapping[column])} END)")
-    # NaN and infinities (Parquet doubles, or "inf" as text): validation sets such rows aside.
-    numbers = [(contract, raw) for contract, raw in mapping.items() if spec.kinds.get(contract) == "number"
-               and _casts_to_number(types[raw])]
-    for i, (_, raw) in enumerate(numbers):
-        aggregates[f"infinite_{i}"] = (
-            f"count(CASE WHEN {kept} AND NOT {validate.finite_sql(validate.typed_sql('number', raw, types[raw]))} THEN 1 END)")
-    low, high = inputs.satisfaction_scale
-    if "satisfaction" in mapping:
-        score = validate.typed_sql("number", mapping["satisfaction"], types[mapping["satisfaction"]])
-        aggregates["outside"] = f"count(CASE WHEN {kept} AND {score} NOT BETWEEN {low!r} AND {high!r} THEN 1 END)"
-    resolution = _resolution_sql(mapping, types, end)
-    if resolution:
-        aggregates["resolved"] = f"count(CASE WHEN {resolution['kept']} THEN {resolution['resolved']} END)"
-        aggregates["resolved_before"] = f"count(CASE WHEN {resolution['kept']} AND {resolution['before']} THEN 1 END)"
-    # Every row validation would set aside, by its first reason (validate.event_checks, its own rules), in the same pass.
-    checks = _row_checks(table, spec, mapping, types, inputs, end)
-    source = f"(SELECT *, {_reason_sql(checks, spark_types)} AS {_REASON} FROM {view})" if checks else view
-    for i, (reason, _) in enumerate(checks):
-        aggregates[f"reason_{i}"] = f"count(CASE WHEN {_REASON} = {_lit(reason)} THEN 1 END)"
+    if "resolved_at" in mapping:  # validation's count beside the rows resolved before: the clean rows with a resolved_at
+        resolved = validate.typed_sql("timestamp", mapping["resolved_at"], types[mapping["resolved_at"]])
+        aggregates["resolved_clean"] = f"count(CASE WHEN {_REASON} IS NULL THEN {resolved} END)"
     counts = _aggregate(spark, source, aggregates)
-    for i, (contract, raw) in enumerate(numbers):
-        if counts[f"infinite_{i}"]:
+    counted = {reason: counts[f"reason_{i}"] for i, (reason, _) in enumerate(checks)}
+    # NaN and infinities (Parquet doubles, or "inf" as text): validation sets such rows aside.
+    for contract, raw in mapping.items():
+        infinite = counted.get(validate.not_finite(contract), 0)
+        if infinite:
             named = contract if raw == contract else f"{contract} (your column {raw!r})"
             raise DataError(
-                f"Column {named} of table {table!r} ({where}): {counts[f'infinite_{i}']:,} values are not a finite number "
+                f"Column {named} of table {table!r} ({where}): {infinite:,} values are not a finite number "
                 "(NaN or infinity). --engine spark reads clean tables and sets no rows aside: fix or remove these rows "
                 "upstream (`churnml validate` lists them with the reason)."
             )
-    if counts.get("outside"):
+    low, high = inputs.satisfaction_scale
+    outside = counted.get(validate.satisfaction_outside((low, high)), 0)
+    if outside:
         raise DataError(
-            f"{counts['outside']:,} scores in {table} ({where}): {validate.satisfaction_outside((low, high))}. --engine "
+            f"{outside:,} scores in {table} ({where}): {validate.satisfaction_outside((low, high))}. --engine "
             "spark sets no rows aside: if the survey uses another scale, set [input] satisfaction_scale = [lowest, "
             "highest] in the config (e.g. [0, 10]); else remove these rows upstream (`churnml validate` lists them)."
         )
-    if counts.get("resolved_before"):
-        _refuse_resolved_before(spark, view, table, mapping, resolution, counts["resolved_before"], counts["resolved"], where)
+    before = counted.get(validate.R_RESOLVED_BEFORE, 0)
+    if before:
+        _refuse_resolved_before(spark, source, table, mapping, before, before + counts["resolved_clean"], where)
     for i, (contract, raw, kind) in enumerate(checked):
-        present, unread = counts[f"present_c{i}"], counts[f"unread_c{i}"]
+        if table == "customers":
+            unread, condition = counts[f"unread_c{i}"], _unread_sql(raw, kind, types[raw])
+        else:
+            reason = validate.R_BAD_TIMESTAMP if contract == "timestamp" else validate.unparseable(contract)
+            unread, condition = counted.get(reason, 0), f"{_REASON} = {_lit(reason)}"
+        present = counts[f"present_c{i}"]
         if unread and not (contract == "signup_date" and 2 * unread <= present):  # validation keeps the customer
-            _refuse_unreadable(spark, view, table, contract, raw, kind, types[raw], present, unread, where, kept)
-    set_aside = {reason: counts[f"reason_{i}"] for i, (reason, _) in enumerate(checks)
-                 if counts[f"reason_{i}"] and reason != validate.R_FUTURE_TIMESTAMP}  # refused or left out by _last_event
+            _refuse_unreadable(spark, source, condition, table, contract, raw, kind, present, unread, where)
+    set_aside = {reason: n for reason, n in counted.items()
+                 if n and reason != validate.R_FUTURE_TIMESTAMP}  # refused or left out by _last_event
     if set_aside:  # the reasons without a message of their own above: missing values, dates before 1900, huge numbers
         _refuse_set_aside(spark, source, table, mapping, set_aside, where)
     # "date" and "empty" columns are left out, as validation leaves them out.
@@ -993,13 +995,17 @@ def _checked_columns(table: str, spec: Any, mapping: Mapping[str, str], spark_ty
     return checked
 
 
-def _refuse_unreadable(spark: "SparkSession", view: str, table: str, contract: str, raw: str, kind: str, sql_type: str,
-                       present: int, unread: int, where: str, kept: str = "TRUE") -> None:
-    """Stop, naming the column, a few values (of the rows ``kept``, DuckDB SQL) and the fix: Spark sets
-    no rows aside, and NULL in their place would change the features without a word."""
+def _unread_sql(raw: str, kind: str, sql_type: str) -> str:
+    """DuckDB SQL: the raw value is there but does not read as ``kind`` (a date or a number)."""
+    return f"{validate.present_sql(raw, sql_type)} AND {validate.typed_sql(kind, raw, sql_type)} IS NULL"
+
+
+def _refuse_unreadable(spark: "SparkSession", source: str, condition: str, table: str, contract: str, raw: str, kind: str,
+                       present: int, unread: int, where: str) -> None:
+    """Stop, naming the column, a few values (of the rows of ``source`` where ``condition`` holds) and
+    the fix: Spark sets no rows aside, and NULL in their place would change the features without a word."""
     rows = spark.sql(to_spark_sql(
-        f"SELECT DISTINCT CAST({_q(raw)} AS VARCHAR) AS v FROM {view} WHERE {kept} AND {validate.present_sql(raw, sql_type)} "
-        f"AND {validate.typed_sql(kind, raw, sql_type)} IS NULL LIMIT {validate.EXAMPLES}")).collect()
+        f"SELECT DISTINCT CAST({_q(raw)} AS VARCHAR) AS v FROM {source} WHERE {condition} LIMIT {validate.EXAMPLES}")).collect()
     what = ("a date or datetime (ISO: 2024-03-31 or 2024-03-31T14:05:00+02:00)" if kind == "timestamp"
             else "a number (such as 12.5)")
     named = contract if raw == contract else f"{contract} (your column {raw!r})"
@@ -1011,39 +1017,17 @@ def _refuse_unreadable(spark: "SparkSession", view: str, table: str, contract: s
     )
 
 
-def _resolution_sql(mapping: Mapping[str, str], types: Mapping[str, str], end: pd.Timestamp | None) -> dict[str, str]:
-    """DuckDB SQL over the raw service events for validation's check of ``resolved_at`` (none without
-    the column): ``kept``, a row validation checks it on (a readable timestamp before the data's
-    ``end``); ``resolved``, the typed ``resolved_at``; ``before``, resolved before it was opened
-    (:func:`churnml.validate.resolved_before_sql`, a closing date alone that day is not)."""
-    if "resolved_at" not in mapping:
-        return {}
-    opened = validate.typed_sql("timestamp", mapping["timestamp"], types[mapping["timestamp"]])
-    resolved = validate.typed_sql("timestamp", mapping["resolved_at"], types[mapping["resolved_at"]])
-    kept = f"({opened} IS NOT NULL AND {_before_end_sql(mapping, types, end)})"
-    return {"kept": kept, "resolved": resolved, "before": validate.resolved_before_sql(resolved, opened)}
-
-
-def _before_end_sql(mapping: Mapping[str, str], types: Mapping[str, str], end: pd.Timestamp | None) -> str:
-    """DuckDB SQL over a raw event table: the row is not one validation sets aside as after the data's
-    ``end`` (:data:`churnml.validate.R_FUTURE_TIMESTAMP`, which it tries before any value of the row:
-    :func:`churnml.validate.event_checks`); TRUE without an end. A timestamp that is missing or does
-    not read is no such row (validation gives it that reason first)."""
-    if end is None:
-        return "TRUE"
-    opened = validate.typed_sql("timestamp", mapping["timestamp"], types[mapping["timestamp"]])
-    return f"({opened} IS NULL OR {opened} < TIMESTAMP '{end}')"
-
-
-def _refuse_resolved_before(spark: "SparkSession", view: str, table: str, mapping: Mapping[str, str],
-                            resolution: Mapping[str, str], before: int, resolved: int, where: str) -> None:
+def _refuse_resolved_before(spark: "SparkSession", source: str, table: str, mapping: Mapping[str, str],
+                            before: int, resolved: int, where: str) -> None:
     """Stop on service events resolved before they were opened, which validation sets aside
-    (:data:`churnml.validate.R_RESOLVED_BEFORE`): as validation, with its "columns swapped" error
-    when most are; else naming how many, a few and the fix. Their resolution times were negative."""
+    (:data:`churnml.validate.R_RESOLVED_BEFORE`; ``before`` of the ``resolved`` rows with a
+    ``resolved_at``, counted as validation counts them): as validation, with its "columns swapped"
+    error when most are; else naming how many, a few (rows of :func:`_check_values`'s ``source``) and
+    the fix. Their resolution times were negative."""
     opened, closed = mapping["timestamp"], mapping["resolved_at"]
     rows = spark.sql(to_spark_sql(
-        f"SELECT CAST({_q(opened)} AS VARCHAR) AS o, CAST({_q(closed)} AS VARCHAR) AS c FROM {view} "
-        f"WHERE {resolution['kept']} AND {resolution['before']} LIMIT {validate.EXAMPLES}")).collect()
+        f"SELECT CAST({_q(opened)} AS VARCHAR) AS o, CAST({_q(closed)} AS VARCHAR) AS c FROM {source} "
+        f"WHERE {_REASON} = {_lit(validate.R_RESOLVED_BEFORE)} LIMIT {validate.EXAMPLES}")).collect()
     examples = [(row["o"], row["c"]) for row in rows]
     if validate.seems_swapped(before, resolved):
         raise DataError(validate.swapped_message(table, opened, closed, before, resolved, examples))

@@ -72,7 +72,7 @@ def satisfaction_outside(scale: tuple[float, float]) -> str:
 
 
 
-def _unparseable(column: str) -> str:
+def unparseable(column: str) -> str:
     return f"unparseable {column}"
 
 
@@ -82,7 +82,7 @@ def _missing(column: str) -> str:
     return f"missing {column}"
 
 
-def _not_finite(column: str) -> str:
+def not_finite(column: str) -> str:
     return f"{column} not a finite number (NaN or infinity)"
 
 
@@ -1197,9 +1197,9 @@ def event_checks(spec: TableSpec, mapping: Mapping[str, str], typed: Mapping[str
         if column in mapping and spec.kinds[column] in ("number", "timestamp") and column != "timestamp":
             if column in spec.required_columns:
                 checks.append((_missing(column), f"NOT {present[column]}"))
-            checks.append((_unparseable(column), f"{present[column]} AND {typed[column]} IS NULL"))
+            checks.append((unparseable(column), f"{present[column]} AND {typed[column]} IS NULL"))
             if spec.kinds[column] == "number":  # NaN or infinity would turn every sum it enters into NaN/inf
-                checks.append((_not_finite(column), f"NOT {finite_sql(typed[column])}"))
+                checks.append((not_finite(column), f"NOT {finite_sql(typed[column])}"))
                 checks.append((_too_large(column), f"abs({typed[column]}) > {MAX_ABS_NUMBER:.0f}"))
     if "satisfaction" in mapping:
         low, high = inputs.satisfaction_scale
