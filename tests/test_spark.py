@@ -494,6 +494,31 @@ def test_rows_validation_sets_aside_are_refused_with_its_reasons_and_counts(spar
         t: duck.summary["tables"][t]["clean_rows"] for t in duck.tables}
 
 
+def test_a_column_named_like_sparks_reason_column_is_data_as_in_validation(spark, data_dir: Path, tmp_path: Path) -> None:
+    """Spark's pass over a raw table adds a column for each row's reason; a table with a column of that
+    name (_churnml_reason, in any case) stopped the read with Spark's AMBIGUOUS_REFERENCE and a Java
+    stack trace. Validation reads it as any column (a customer attribute, or left alone in an event
+    table), and so does Spark now, still refusing the rows validation sets aside."""
+    folder = _copy_data(data_dir, tmp_path / "data")
+    customers = pd.read_parquet(folder / "customers.parquet")
+    customers["_churnml_reason"] = ["moved" if i % 3 else "price" for i in range(len(customers))]
+    customers.to_parquet(folder / "customers.parquet", index=False)
+    transactions = pd.read_parquet(folder / "transactions.parquet")
+    transactions["_CHURNML_Reason"] = "refund"
+    transactions.to_parquet(folder / "transactions.parquet", index=False)
+    duck, read = load_dataset(folder, Config()), churn_spark.read_tables(spark, str(folder))
+    assert duck.summary["quarantined_rows"] == 0 and duck.attributes["_churnml_reason"] == "categorical"
+    assert read.attributes == duck.attributes
+    query = "SELECT customer_id, _churnml_reason FROM {} ORDER BY customer_id"
+    assert_frames_equal(duck.con.execute(query.format("customers")).df(),
+                        churn_spark.to_pandas(spark.sql(query.format(read.views["customers"]))))
+    _add_rows(folder, "transactions", [{"amount": None, "transaction_id": "T-no-amount"}])
+    assert load_dataset(folder, Config()).summary["tables"]["transactions"]["quarantined"] == {"missing amount": 1}
+    with pytest.raises(DataError, match=r"^1 row\(s\) of transactions \(.*\) would be set aside by `churnml validate`: "
+                                        r"1 for 'missing amount' \(e\.g\. [^)]*transaction_id='T-no-amount'"):
+        churn_spark.read_tables(spark, str(folder))
+
+
 def test_labels_match_duckdb(dataset, sdata) -> None:
     duck = duck_labels.build_labels(dataset, CUTOFFS, Config())
     spark = churn_spark.build_labels(sdata, CUTOFFS, Config())

@@ -67,7 +67,7 @@ import uuid
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import pandas as pd
 
@@ -834,7 +834,7 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
                   end: pd.Timestamp | None = None) -> dict[str, str]:
     """What validation checks in a table's values, in one aggregate pass over ``view``: every row
     validation would set aside for a reason a condition on the row decides (:func:`_row_checks`,
-    validation's own rules), counted by its first reason in one column (:data:`_REASON`; rows with
+    validation's own rules), counted by its first reason in one column (named by :func:`_reason_column`; rows with
     every field empty are skipped, as validation skips them). Each rule is counted there once, and
     the messages take their counts from it: a number that is NaN or infinite, a satisfaction score off
     ``satisfaction_scale``, a service event resolved before it was opened (a closing date alone that
@@ -863,9 +863,10 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
     # on has that reason before any about its values, as in validation (left out after [input] data_end, else
     # refused by _last_event).
     checks = _row_checks(table, spec, mapping, types, inputs, end)
-    source = f"(SELECT *, {_reason_sql(checks, spark_types)} AS {_REASON} FROM {view})"
-    aggregates = {f"reason_{i}": f"count(CASE WHEN {_REASON} = {_lit(reason)} THEN 1 END)" for i, (reason, _) in enumerate(checks)}
-    not_late = f"{_REASON} IS DISTINCT FROM {_lit(validate.R_FUTURE_TIMESTAMP)}"
+    flag = _reason_column(spark_types)
+    source = f"(SELECT *, {_reason_sql(checks, spark_types)} AS {_q(flag)} FROM {view})"
+    aggregates = {f"reason_{i}": f"count(CASE WHEN {_q(flag)} = {_lit(reason)} THEN 1 END)" for i, (reason, _) in enumerate(checks)}
+    not_late = f"{_q(flag)} IS DISTINCT FROM {_lit(validate.R_FUTURE_TIMESTAMP)}"
     for i, (_, raw, kind) in enumerate(checked):
         present = validate.present_sql(raw, types[raw])
         aggregates[f"present_c{i}"] = f"count(CASE WHEN {not_late} AND {present} THEN 1 END)"
@@ -883,7 +884,7 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
                                           f"THEN {validate.typed_sql('text', mapping[column])} END)")
     if "resolved_at" in mapping:  # validation's count beside the rows resolved before: the clean rows with a resolved_at
         resolved = validate.typed_sql("timestamp", mapping["resolved_at"], types[mapping["resolved_at"]])
-        aggregates["resolved_clean"] = f"count(CASE WHEN {_REASON} IS NULL THEN {resolved} END)"
+        aggregates["resolved_clean"] = f"count(CASE WHEN {_q(flag)} IS NULL THEN {resolved} END)"
     counts = _aggregate(spark, source, aggregates)
     counted = {reason: counts[f"reason_{i}"] for i, (reason, _) in enumerate(checks)}
     # NaN and infinities (Parquet doubles, or "inf" as text): validation sets such rows aside.
@@ -906,20 +907,20 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
         )
     before = counted.get(validate.R_RESOLVED_BEFORE, 0)
     if before:
-        _refuse_resolved_before(spark, source, table, mapping, before, before + counts["resolved_clean"], where)
+        _refuse_resolved_before(spark, source, flag, table, mapping, before, before + counts["resolved_clean"], where)
     for i, (contract, raw, kind) in enumerate(checked):
         if table == "customers":
             unread, condition = counts[f"unread_c{i}"], _unread_sql(raw, kind, types[raw])
         else:
             reason = validate.R_BAD_TIMESTAMP if contract == "timestamp" else validate.unparseable(contract)
-            unread, condition = counted.get(reason, 0), f"{_REASON} = {_lit(reason)}"
+            unread, condition = counted.get(reason, 0), f"{_q(flag)} = {_lit(reason)}"
         present = counts[f"present_c{i}"]
         if unread and not (contract == "signup_date" and 2 * unread <= present):  # validation keeps the customer
             _refuse_unreadable(spark, source, condition, table, contract, raw, kind, present, unread, where)
     set_aside = {reason: n for reason, n in counted.items()
                  if n and reason != validate.R_FUTURE_TIMESTAMP}  # refused or left out by _last_event
     if set_aside:  # the reasons without a message of their own above: missing values, dates before 1900, huge numbers
-        _refuse_set_aside(spark, source, table, mapping, set_aside, where)
+        _refuse_set_aside(spark, source, flag, table, mapping, set_aside, where)
     # "date" and "empty" columns are left out, as validation leaves them out.
     return {column: validate.kind_from_counts(types[mapping[column]], counts[f"present_{i}"], counts[f"numeric_{i}"],
                                               counts.get(f"dates_{i}"), counts.get(f"others_{i}"),
@@ -927,8 +928,21 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
             for i, column in enumerate(extra)}
 
 
-_REASON = "_churnml_reason"
-"""The column of :func:`_check_values`'s pass holding the reason validation would set the row aside for."""
+def _reason_column(columns: Iterable[str]) -> str:
+    """The name of the column :func:`_check_values`'s pass adds to a raw table for the reason validation
+    would set the row aside for: ``_churnml_reason``, with underscores added until no column of the
+    table has it (whatever its case: Spark resolves names so), as validation names its quarantine
+    file's reason column (:func:`churnml.validate.reason_column`). A raw column of that name is data
+    like any other, read as validation reads it (a customer attribute, or left alone in an event table).
+
+    >>> _reason_column(["customer_id", "amount"]), _reason_column(["customer_id", "_CHURNML_reason"])
+    ('_churnml_reason', '__churnml_reason')
+    """
+    taken = {str(c).lower() for c in columns}
+    name = "_churnml_reason"
+    while name in taken:
+        name = "_" + name
+    return name
 
 
 def _row_checks(table: str, spec: Any, mapping: Mapping[str, str], types: Mapping[str, str], inputs: InputConfig,
@@ -953,16 +967,17 @@ def _reason_sql(checks: Sequence[tuple[str, str]], spark_types: Mapping[str, str
     return f"CASE WHEN {validate.blank_row_sql(spark_types)} THEN NULL {whens} END"
 
 
-def _refuse_set_aside(spark: "SparkSession", source: str, table: str, mapping: Mapping[str, str],
+def _refuse_set_aside(spark: "SparkSession", source: str, flag: str, table: str, mapping: Mapping[str, str],
                       set_aside: Mapping[str, int], where: str) -> None:
     """Stop on rows validation would set aside (``set_aside``: reason -> rows, from :func:`_check_values`'s
-    pass over ``source``), naming each reason, how many rows and one as written, and the fix."""
+    pass over ``source``, whose column ``flag`` holds each row's reason), naming each reason, how many
+    rows and one as written, and the fix."""
     shown = [raw for contract, raw in mapping.items() if contract in TABLES[table].kinds]
     parts = []
     for reason, n in set_aside.items():
         row = spark.sql(to_spark_sql(
             f"SELECT {', '.join(f'CAST({_q(raw)} AS VARCHAR) AS {_q(raw)}' for raw in shown)} FROM {source} "
-            f"WHERE {_REASON} = {_lit(reason)} LIMIT 1")).collect()[0].asDict()
+            f"WHERE {_q(flag)} = {_lit(reason)} LIMIT 1")).collect()[0].asDict()
         example = ", ".join(f"{raw}={value!r}" for raw, value in row.items() if value is not None) or "every field empty"
         parts.append(f"{n:,} for {reason!r} (e.g. {example})")
     total = sum(set_aside.values())
@@ -1017,17 +1032,17 @@ def _refuse_unreadable(spark: "SparkSession", source: str, condition: str, table
     )
 
 
-def _refuse_resolved_before(spark: "SparkSession", source: str, table: str, mapping: Mapping[str, str],
+def _refuse_resolved_before(spark: "SparkSession", source: str, flag: str, table: str, mapping: Mapping[str, str],
                             before: int, resolved: int, where: str) -> None:
     """Stop on service events resolved before they were opened, which validation sets aside
     (:data:`churnml.validate.R_RESOLVED_BEFORE`; ``before`` of the ``resolved`` rows with a
     ``resolved_at``, counted as validation counts them): as validation, with its "columns swapped"
-    error when most are; else naming how many, a few (rows of :func:`_check_values`'s ``source``) and
-    the fix. Their resolution times were negative."""
+    error when most are; else naming how many, a few (rows of :func:`_check_values`'s ``source`` whose
+    column ``flag`` holds that reason) and the fix. Their resolution times were negative."""
     opened, closed = mapping["timestamp"], mapping["resolved_at"]
     rows = spark.sql(to_spark_sql(
         f"SELECT CAST({_q(opened)} AS VARCHAR) AS o, CAST({_q(closed)} AS VARCHAR) AS c FROM {source} "
-        f"WHERE {_REASON} = {_lit(validate.R_RESOLVED_BEFORE)} LIMIT {validate.EXAMPLES}")).collect()
+        f"WHERE {_q(flag)} = {_lit(validate.R_RESOLVED_BEFORE)} LIMIT {validate.EXAMPLES}")).collect()
     examples = [(row["o"], row["c"]) for row in rows]
     if validate.seems_swapped(before, resolved):
         raise DataError(validate.swapped_message(table, opened, closed, before, resolved, examples))
