@@ -60,6 +60,14 @@ class ModelNotFoundError(ChurnmlError):
     http_status = 503
 
 
+class StoreUnavailableError(ChurnmlError):
+    """The MLflow store cannot be used now but may be later (a tracking server that is not
+    running): exit code 75, EX_TEMPFAIL in sysexits.h, so a scheduler retries the job."""
+
+    exit_code = 75
+    http_status = 503
+
+
 class NotFittedError(ChurnmlError, AttributeError):
     """An estimator was used before ``fit``."""
 

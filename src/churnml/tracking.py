@@ -5,7 +5,9 @@ Store
 :func:`tracking_uri` is ``MLFLOW_TRACKING_URI`` when set, else ``sqlite:///<cwd>/mlruns/mlflow.db``.
 With a local SQLite store the experiment's artifacts go to ``mlruns/artifacts`` next to the
 database (MLflow 3 no longer accepts a plain ``./mlruns`` file store). Nothing happens at import;
-the folder is made on first write.
+the folder is made on first write. A tracking server (``http(s)://``) is asked once without retries
+when a process first uses it (:func:`_first_contact`): one that is not running is reported at
+once; after that, MLflow retries what fails.
 
 Runs
 ----
@@ -42,7 +44,7 @@ from mlflow.entities import Metric, Param
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from churnml.errors import ConfigError, ModelNotFoundError
+from churnml.errors import ConfigError, ModelNotFoundError, StoreUnavailableError
 from churnml.io import HOST, code_version, process_running
 
 # MLflow draws a tqdm bar on stderr for every artifact it downloads: in a scheduler's log file, a
@@ -111,7 +113,11 @@ def _client(create: bool = False) -> MlflowClient:
             )
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    if database is None or uri in _ready:
+    if uri in _ready:
+        return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    if database is None:
+        _first_contact(uri)
+        _ready.add(uri)
         return MlflowClient(tracking_uri=uri, registry_uri=uri)
     # MLflow creates or upgrades the SQLite schema when a process first opens the store: two
     # commands starting together on a new store both did, one failed ("table alembic_version
@@ -125,7 +131,64 @@ def _client(create: bool = False) -> MlflowClient:
 
 
 _ready: set[str] = set()
-"""SQLite stores this process has opened (their schema is made)."""
+"""Stores this process has opened: a SQLite store's schema is made, a tracking server was reached."""
+
+
+FIRST_CONTACT_TIMEOUT = 5
+"""Seconds the first request to a tracking server waits for a connection and an answer."""
+
+
+def _first_contact(uri: str) -> None:
+    """One request to the tracking server at ``uri`` before the first real one, without MLflow's retries.
+
+    MLflow retries a request that cannot connect (``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` times, with
+    doubling waits of ``MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR``): right for a server that drops out in
+    the middle of a long training, but a server that was not running at all kept `churnml models`
+    17 s and `train` 33 s waiting for what the first refused connection had said. A refused
+    connection here is reported at once (:class:`StoreUnavailableError`, exit 75); an answer of any
+    kind, a timeout or another failure leaves the requests that follow to MLflow's retries.
+    """
+    if not uri.lower().startswith(("http://", "https://")):
+        return  # databricks, a database URI: MLflow's own client connects as it does
+    from mlflow.utils.credentials import get_default_host_creds
+    from mlflow.utils.rest_utils import http_request
+
+    try:
+        http_request(get_default_host_creds(uri), "/api/2.0/mlflow/experiments/get-by-name", "GET",
+                     max_retries=0, timeout=FIRST_CONTACT_TIMEOUT, params={"experiment_name": EXPERIMENT_NAME})
+    except Exception as exc:
+        if _caused_by(exc, ConnectionRefusedError):
+            host, port = _host_port(uri)
+            raise StoreUnavailableError(
+                f"The MLflow tracking server {uri} (MLFLOW_TRACKING_URI) refused the connection: nothing listens on "
+                f"{host}:{port}. Start the server there (e.g. `mlflow server --host {host} --port {port}`) and run "
+                "the command again (exit code 75 means: retry later), or set MLFLOW_TRACKING_URI to the server's "
+                "address (unset, churnml uses the local store ./mlruns/mlflow.db)."
+            ) from None
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException] | tuple[type[BaseException], ...]) -> BaseException | None:
+    """The first exception of ``kind`` in ``exc``'s chain of causes, or None."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, kind):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def _host_port(uri: str) -> tuple[str, int]:
+    """Host name and port of an ``http(s)://`` URI (the scheme's port when it names none)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return parts.hostname or "", port or (443 if parts.scheme.lower() == "https" else 80)
 
 
 _locks_held: dict[Path, int] = {}
@@ -218,9 +281,11 @@ def check_store() -> None:
 
     MLflow checks the schema when it opens a store: churnml reinstalled with a newer MLflow finds
     the store an older one made out of date (``mlflow db upgrade`` migrates it), and ``train``
-    said so only once the baselines were fitted, minutes or hours in.
+    said so only once the baselines were fitted, minutes or hours in. A tracking server is reached
+    once (:func:`_first_contact`): one that is not running is reported before the data too.
     """
-    if _sqlite_database(tracking_uri()) is not None and store_exists():
+    uri = tracking_uri()
+    if (_sqlite_database(uri) is not None and store_exists()) or uri.lower().startswith(("http://", "https://")):
         _client()
 
 
@@ -502,14 +567,7 @@ def unreachable(exc: BaseException) -> bool:
     an ``MlflowException`` as it wraps "no such model", so the cause is looked for."""
     import requests
 
-    seen: set[int] = set()
-    cause: BaseException | None = exc
-    while cause is not None and id(cause) not in seen:
-        if isinstance(cause, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
-            return True
-        seen.add(id(cause))
-        cause = cause.__cause__ or cause.__context__
-    return False
+    return _caused_by(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)) is not None
 
 
 def _version_for(client: MlflowClient, name: str, alias_or_version: str) -> Any:

@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from churnml.errors import ChurnmlError, without_credentials
+from churnml.errors import ChurnmlError, StoreUnavailableError, without_credentials
 
 app = typer.Typer(
     name="churnml",
@@ -192,7 +192,7 @@ def _stopped(exc: BaseException) -> typer.Exit:
     return typer.Exit(143 if terminated else 130)
 
 
-EXIT_RETRY = 75
+EXIT_RETRY = StoreUnavailableError.exit_code
 """Exit code when the MLflow store is busy, or its tracking server cannot be reached: try again later (75 is
 EX_TEMPFAIL in sysexits.h)."""
 
@@ -352,7 +352,8 @@ def _quiet_libraries() -> None:
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
-    # A tracking server that is down or mistyped: MLflow's own defaults (7 retries with doubling
+    # A tracking server that drops out once it has answered (tracking._first_contact reports one
+    # that refuses the first request at once): MLflow's own defaults (7 retries with doubling
     # waits, 120 s timeouts) kept `churnml models` silent for minutes. About 15 s, then an Error.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
