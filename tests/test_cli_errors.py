@@ -488,6 +488,29 @@ def test_a_tracking_server_that_is_not_running_is_reported_at_once_not_after_mlf
     assert not (tmp_path / "scores.csv").exists()
 
 
+def test_a_tracking_host_name_that_does_not_resolve_is_a_mistake_to_fix_not_retry_later(tmp_path: Path, monkeypatch) -> None:
+    # A typo in MLFLOW_TRACKING_URI's host exited 75, "retry later": a scheduler retried a job
+    # that could never work, and nobody was told to fix the name. DNS saying there is no such host
+    # is a configuration mistake (exit 2); a real lookup of a name that cannot exist (RFC 6761).
+    import socket
+
+    host = "no-such-host.invalid"
+    try:
+        socket.getaddrinfo(host, 5000)
+    except socket.gaierror as exc:
+        if exc.errno == socket.EAI_AGAIN:
+            pytest.skip("no DNS server answers on this machine")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # the old exit 75 without the waits
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://{host}:5000")
+    data = write_csv(tmp_path / "data", customers=CUSTOMERS, transactions=TRANSACTIONS)
+    for args in (("models",), ("promote", "churnml-churn", "2"), ("train", data, "--as-of", "2021-10-11")):
+        result, err = run(*args)
+        assert result.exit_code == 2, (args, err)
+        assert err == (f"Error: The host name {host} in MLFLOW_TRACKING_URI (http://{host}:5000) does not resolve: "
+                       "there is no such host. Correct the host name in MLFLOW_TRACKING_URI (a typo?), or unset it to "
+                       "use the local store ./mlruns/mlflow.db."), err
+
+
 def test_an_as_of_date_in_the_future_is_refused_whatever_data_end_says(tmp_path: Path) -> None:
     # [input] data_end a year ahead (a typo, or "complete through the end of the year" written in
     # advance) let `churnml score` and `features` run as of a month from now: every customer read

@@ -145,8 +145,10 @@ def _first_contact(uri: str) -> None:
     doubling waits of ``MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR``): right for a server that drops out in
     the middle of a long training, but a server that was not running at all kept `churnml models`
     17 s and `train` 33 s waiting for what the first refused connection had said. A refused
-    connection here is reported at once (:class:`StoreUnavailableError`, exit 75); an answer of any
-    kind, a timeout or another failure leaves the requests that follow to MLflow's retries.
+    connection here is reported at once (:class:`StoreUnavailableError`, exit 75), and a host name
+    that DNS does not know as the mistake it is (:class:`ConfigError`, exit 2; it was exit 75, "retry
+    later", as if it were temporary); an answer of any kind, a timeout or another failure leaves the
+    requests that follow to MLflow's retries.
     """
     if not uri.lower().startswith(("http://", "https://")):
         return  # databricks, a database URI: MLflow's own client connects as it does
@@ -157,6 +159,13 @@ def _first_contact(uri: str) -> None:
         http_request(get_default_host_creds(uri), "/api/2.0/mlflow/experiments/get-by-name", "GET",
                      max_retries=0, timeout=FIRST_CONTACT_TIMEOUT, params={"experiment_name": EXPERIMENT_NAME})
     except Exception as exc:
+        unknown_host = _unknown_host(exc, uri)
+        if unknown_host:
+            raise ConfigError(
+                f"The host name {unknown_host} in MLFLOW_TRACKING_URI ({uri}) does not resolve: there is no such host. "
+                "Correct the host name in MLFLOW_TRACKING_URI (a typo?), or unset it to use the local store "
+                "./mlruns/mlflow.db."
+            ) from None
         if _caused_by(exc, ConnectionRefusedError):
             host, port = _host_port(uri)
             raise StoreUnavailableError(
@@ -165,6 +174,23 @@ def _first_contact(uri: str) -> None:
                 "the command again (exit code 75 means: retry later), or set MLFLOW_TRACKING_URI to the server's "
                 "address (unset, churnml uses the local store ./mlruns/mlflow.db)."
             ) from None
+
+
+def _unknown_host(exc: BaseException, uri: str) -> str | None:
+    """The host name of ``uri`` when ``exc`` comes from looking it up and DNS says there is no such
+    host: a configuration mistake, not a server that is down. None otherwise, and for a lookup that
+    failed for now (no DNS server answered: EAI_AGAIN), which may work on the next try."""
+    import socket
+
+    if _caused_by(exc, socket.gaierror) is None:
+        return None
+    host, port = _host_port(uri)
+    try:
+        socket.getaddrinfo(host, port)  # the server's own name, not that of a proxy in between
+    except socket.gaierror as lookup:
+        if lookup.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)):
+            return host
+    return None
 
 
 def _caused_by(exc: BaseException, kind: type[BaseException] | tuple[type[BaseException], ...]) -> BaseException | None:
