@@ -263,6 +263,34 @@ def test_score_warns_or_fails_on_drift(use_trained_store, tmp_path):
     assert json.loads((tmp_path / "b.parquet.json").read_text())["monitoring"]["drifted"] is True
 
 
+@pytest.mark.slow
+def test_a_scheduled_score_s_log_ends_on_the_summary_not_on_the_drift_warning(use_trained_store, tmp_path):
+    # `churnml score ... >> score.log 2>&1` from cron: the log ended on the drift warning, printed
+    # after the summary, so its tail did not say whether the scores had been written. The warnings
+    # come first now, and the summary, last, says in one line whether the population drifted. The
+    # real command, its stdout and stderr in one file as a scheduler writes them.
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / "young.toml"
+    config.write_text("[monitoring]\nmax_model_age_days = 10\n")  # the champion (as of 2025-12-01) is too old
+    log = tmp_path / "score.log"
+    with log.open("w") as out:
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "churnml"), "score", str(use_trained_store.data), "--as-of", "2025-12-31",
+             "--config", str(config), "--out", str(tmp_path / "scores.parquet"), "--snapshot-dir", str(tmp_path / "snapshots")],
+            stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy(), timeout=600)
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    assert done.returncode == 0, lines
+    warning = next(n for n, line in enumerate(lines) if line.startswith("Warning:") and "older than max_model_age_days=10" in line)
+    table = next(n for n, line in enumerate(lines) if "customers scored as of 2025-12-31" in line)
+    assert warning < table and not any(line.startswith("Warning:") for line in lines[table:]), lines
+    assert lines[-3].startswith(f"Wrote {tmp_path / 'scores.parquet'}, "), lines[-3:]
+    assert re.fullmatch(r"Drift: yes \((.+; )?model 30 days old, max 10\): see the warning above\.", lines[-2]), lines[-2]
+    assert lines[-1].startswith(f"Next: churnml retention-list {tmp_path / 'scores.parquet'} "), lines[-1]
+
+
 def test_an_old_champion_s_alert_names_the_later_training_that_was_not_promoted(use_trained_store, tmp_path, monkeypatch):
     # A monthly job with --fail-on-drift exited 3 every month, "older than max_model_age_days; retrain
     # it", after a retraining had lost to the champion: retraining again may not help, promoting may.

@@ -670,6 +670,33 @@ def drift_message(report: DriftReport) -> str:
     )
 
 
+def drift_status(report: DriftReport | None) -> str:
+    """One line for the end of ``churnml score``'s summary: whether the population drifted.
+
+    The tail of a scheduler's log says what a run did; it used to end on the drift warning
+    (:func:`drift_message`, printed before the summary now) or on the summary without a word of
+    drift. ``None``: the model has no monitoring reference, so nothing was checked.
+    """
+    if report is None:
+        return "Drift: not checked (the model has no monitoring reference; retrain it to get one)."
+    age = report.model_age_days
+    old = age is not None and age > report.max_model_age_days
+    age_text = f"model {age} days old, max {report.max_model_age_days}" if age is not None else ""
+    if not report.drifted:
+        return f"Drift: none (no feature or score beyond PSI {report.psi_threshold:g}{'; ' + age_text if age_text else ''})."
+    beyond = report.worst_features(len(report.features), above=report.psi_threshold)
+    parts = []
+    if beyond:
+        parts.append(f"{len(beyond)} feature(s) beyond PSI {report.psi_threshold:g}: {', '.join(beyond[:3])}"
+                     + (", …" if len(beyond) > 3 else ""))
+    scores = [name for name, values in report.scores.items() if values.get("drifted")]
+    if scores:
+        parts.append(f"{', '.join(scores)} beyond PSI {report.psi_threshold:g}")
+    if old:
+        parts.append(age_text)
+    return f"Drift: yes ({'; '.join(parts)}): see the warning above."
+
+
 # ---------------------------------------------------------------------------------------------
 # Backtest
 # ---------------------------------------------------------------------------------------------

@@ -235,7 +235,9 @@ def score_command(
       file) are then removed (`churnml prune-snapshots` removes them on demand).
 
     The same data, models and config give the same file. A drift warning names the worst features;
-    with --fail-on-drift the command exits with code 3 instead.
+    with --fail-on-drift the command exits with code 3 instead. Warnings come before the summary,
+    which ends with the files written and one line on drift (`Drift: yes (…)`, `none` or `not
+    checked`): the tail of a scheduler's log says what the run did.
     From 100 customers on, it warns when the churn probabilities take fewer than 20 distinct values
     (customers the model cannot order: retrain) or a risk tier comes out empty.
 
@@ -247,7 +249,8 @@ def score_command(
 
     from churnml import io
     from churnml.labels import build_scoring_frame, outside_population
-    from churnml.monitoring import drift, drift_message, feature_window_days, fitted_labels_end, reference_history_days
+    from churnml.monitoring import (drift, drift_message, drift_status, feature_window_days, fitted_labels_end,
+                                    reference_history_days)
     from churnml.scoring import score_chunks, score_metadata, with_empty_attributes, write_scores
     from churnml.tracking import load_models
     from churnml.validate import load_dataset
@@ -327,32 +330,38 @@ def score_command(
     stale = io.stale_snapshots(snapshot_dir, keep=cfg.scoring.keep_snapshots)
     freed = io.remove_files(io.with_outside(stale))
 
-    show_scores_summary(io.read_json(sidecar_path), cfg)
-    console.print(
-        f"Models: churnml-churn v{models.churn_version}, churnml-value v{models.value_version} ({alias}).\n"
-        f"Wrote {scores_path}, {sidecar_path} and {snapshot}."
-    )
-    if stale:
-        console.print(f"Removed {len(stale)} older snapshot(s) from {snapshot_dir} ([scoring] keep_snapshots = "
-                      f"{cfg.scoring.keep_snapshots}), {size_text(freed)}: {', '.join(p.name for p in stale)}.")
-    next_step(f"churnml retention-list {scores_path} --out retention_list.csv --budget 5000"
-              + (f" --config {config}" if config else ""))
+    def summary(drift_line: str | None) -> None:
+        show_scores_summary(io.read_json(sidecar_path), cfg)
+        console.print(
+            f"Models: churnml-churn v{models.churn_version}, churnml-value v{models.value_version} ({alias}).\n"
+            f"Wrote {scores_path}, {sidecar_path} and {snapshot}."
+        )
+        if stale:
+            console.print(f"Removed {len(stale)} older snapshot(s) from {snapshot_dir} ([scoring] keep_snapshots = "
+                          f"{cfg.scoring.keep_snapshots}), {size_text(freed)}: {', '.join(p.name for p in stale)}.")
+        if drift_line:
+            console.print(drift_line)
+        next_step(f"churnml retention-list {scores_path} --out retention_list.csv --budget 5000"
+                  + (f" --config {config}" if config else ""))
+
+    # Warnings first, the summary last: a scheduler's log ended on the drift warning, and its tail
+    # did not say whether the run had written its scores. The summary repeats the drift in one line.
     seen = fitted_labels_end(models.metadata, as_of_ts)
     if seen is not None:
         warn(f"the models were fitted on outcomes up to {seen:%Y-%m-%d}, after this as-of date ({as_of_ts:%Y-%m-%d}): "
              "they have seen part of what these scores predict, so a backtest of them (`churnml evaluate`) flatters "
              "them. For a backfill, train as of this date.")
-    if not drift_reports:
-        console.print("[yellow]No drift check:[/yellow] the model has no monitoring reference; retrain it to get one.", markup=True)
-    elif drift_reports[0].drifted:
-        report = drift_reports[0]
+    report = drift_reports[0] if drift_reports else None
+    if report is not None and report.drifted:
         message = drift_message(report)
         if report.model_age_days is not None and report.model_age_days > report.max_model_age_days:
             message += newer_versions_note(models.churn_version)
-        if fail_on_drift:
+        if fail_on_drift:  # the error, last, is the run's outcome
+            summary(None)
             raise DriftError(f"{message} The scores were written to {scores_path} for inspection; "
                              "the exit code is 3 so a batch job stops here.")
         warn(message)
+    summary(drift_status(report))
 
 
 def newer_versions_note(churn_version: str) -> str:
