@@ -641,6 +641,8 @@ def test_a_chance_level_model_is_registered_not_promoted(tmp_path, monkeypatch):
     assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d tuning churn: trial \d+ of \d+", result.output, re.M)
     assert not re.search(r"^tuning (churn|value) +━", result.output, re.M), result.output
     assert any(line.startswith("Note: age_band look(s)") and line.endswith('hidden_reasons = ["age_band"].') for line in lines)
+    # The log's last line says what the run did, after the warnings (it ended on "Warning: no better than chance").
+    assert re.match(r"Run [0-9a-f]{32}: churnml-churn v1, churnml-value v1 — not promoted", [line for line in lines if line.strip()][-1])
     # Nothing to score with; the error says what there is and how to use it anyway.
     scored = CliRunner().invoke(get_app(), ["score", "data", "--as-of", "2026-01-01", "--out", "s.parquet"])
     assert scored.exit_code == 2

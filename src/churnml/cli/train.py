@@ -145,7 +145,6 @@ def train_command(
 
     console.print(reports.interval_text(result.intervals, result.churn_metrics["model"]["roc_auc"],
                                         result.value_metrics["model"]["normalized_gini"], result.best_baselines))
-    console.print(f"Run {result.run_id}: churnml-churn v{result.churn_version}, churnml-value v{result.value_version} — {result.promotion_reason}.")
     if result.calibration_note:
         console.print(f"Calibration: {result.calibration_note}.",
                       markup=False, highlight=False)
@@ -199,6 +198,8 @@ def train_command(
              "baseline on the test cutoff. Scores from it rank customers no better than that baseline would; check the "
              "data (enough history? the right churn definition?) before acting on them."
              + (" It was promoted because there was no champion yet." if result.first_model else ""))
+    # Last, after the warnings: the tail of a scheduler's log says what the run registered and promoted.
+    console.print(f"Run {result.run_id}: churnml-churn v{result.churn_version}, churnml-value v{result.value_version} — {result.promotion_reason}.")
     return result
 
 
