@@ -396,12 +396,15 @@ def test_having_bought_nothing_is_no_reason_where_it_is_not_true_or_not_unusual(
 def test_a_window_without_spend_or_purchases_reads_as_words() -> None:
     # "spent 0 in the last 365 days" and "only 0 purchases in the last 90 days" read like a template.
     contributions, features = purchase_frames(
-        [[0.0, 0.0, 0.6, 0.5, 0.0, 0.0, 0.0]] * 3, days_since_last_purchase=[400.0] * 3,
-        days_since_first_purchase=[900.0] * 3, monetary_90d=[0.0, 0.3, -0.0], frequency_365d=[0.0, 1.0, 0.0])
+        [[0.0, 0.0, 0.6, 0.5, 0.0, 0.0, 0.0]] * 3 + [[0.0, 0.0, 0.0, 0.5, 0.0, 0.0, 0.0]],
+        days_since_last_purchase=[400.0] * 4, days_since_first_purchase=[900.0] * 4,
+        monetary_90d=[0.0, 0.3, -0.0, 0.0], frequency_365d=[0.0, 1.0, 0.0, 0.0])
     assert explain(contributions, features, PURCHASE_SPECS, typical=TYPICAL) == [
-        ["has not spent anything in the last 90 days", "no purchase in the last 365 days"],
+        # Of one silence of 400 days (SILENCE_FEATURES): the stronger only.
+        ["has not spent anything in the last 90 days"],
         ["spent 0 in the last 90 days", "only 1 purchase in the last 365 days"],  # 0.30 is not nothing
-        ["has not spent anything in the last 90 days", "no purchase in the last 365 days"],
+        ["has not spent anything in the last 90 days"],
+        ["no purchase in the last 365 days"],
     ]
 
 
@@ -448,3 +451,22 @@ def test_a_customer_at_the_typical_value_gets_no_reason_when_the_median_was_take
     )
     typical = {"days_since_last_purchase": round(31.0791994, 6)}   # 31.079199: below the first customer's value
     assert explain(contributions, features, SPECS, typical=typical) == [[], ["no purchase for 31 days"]]
+
+
+def test_a_window_without_purchases_is_no_second_reason_beside_the_silence_that_covers_it() -> None:
+    # "no purchase for 400 days; no purchase in the last 365 days" said one thing twice: a silence
+    # of 400 days holds the empty 365-day window. The window's sentence yields to the silence's
+    # where that is shown (the more precise one), and stays where it is not.
+    contributions, features = purchase_frames(
+        [[0.3, 0.0, 0.0, 0.5, 0.0, 0.2, 0.0], [0.0, 0.0, 0.0, 0.5, 0.0, 0.2, 0.0],
+         [0.3, 0.0, 0.6, 0.0, 0.0, 0.2, 0.0], [0.3, 0.0, 0.6, 0.0, 0.0, 0.2, 0.0]],
+        days_since_last_purchase=[400.0, 400.0, 400.0, 60.0], days_since_first_purchase=[900.0] * 4,
+        monetary_90d=[0.0] * 4, frequency_365d=[0.0, 0.0, 0.0, 2.0], monetary_lifetime=[800.0] * 4,
+        unresolved_complaints=[1.0] * 4, tenure_days=[900.0] * 4)
+    assert explain(contributions, features, PURCHASE_SPECS, typical=TYPICAL) == [
+        ["no purchase for 400 days", "1 unresolved complaint"],
+        ["no purchase in the last 365 days", "1 unresolved complaint"],
+        ["no purchase for 400 days", "1 unresolved complaint"],
+        # 60 days of silence do not cover the 90-day window (bought and refunded in it): both are said.
+        ["has not spent anything in the last 90 days", "no purchase for 60 days", "1 unresolved complaint"],
+    ]

@@ -451,6 +451,18 @@ _NONE_IN_TEXT = {"spent 0": "has not spent anything in the last ", "spent -0": "
 the last 365 days", "only 0 purchases in the last 90 days" "no purchase in the last 90 days"."""
 
 
+def says_none_in(spec: FeatureSpec) -> bool:
+    """Whether ``spec``'s reason at a value of 0 reads "none in the last N days" (``_NONE_IN``).
+
+    >>> says_none_in(FeatureSpec("frequency_90d", "", "transactions", "90d", "numeric", -1,
+    ...                          "only {frequency_90d:.0f} purchases in the last 90 days", None, -1))
+    True
+    """
+    if spec.reason is None or {f for _, f, _, _ in string.Formatter().parse(spec.reason) if f} != {spec.name}:
+        return False
+    return bool(_NONE_IN.match(_REASON_FORMAT.format(spec.reason, **{spec.name: 0.0})))
+
+
 MAX_REASON_TEXT = 60
 """Characters of a text attribute's value a reason quotes: a description column of 2,400
 characters made a scores row's and a retention list's reasons 2,500 characters long."""
@@ -532,6 +544,12 @@ reason's families already hold ("a satisfaction score of 4/10 in the last year; 
 score 4/10" was two of three reasons about one survey; "a complaint open for 40 days; complained
 40 days ago" and "poor service experience (score 35/100); complained 12 days ago" two about one
 complaint: 415 of the demo's 9,137 customers had two or three such reasons)."""
+SILENCE_FEATURES = ("days_since_last_purchase", "recency_vs_usual_gap")
+"""Features whose reasons say how long the customer has not bought ("no purchase for 400 days", "... (usually
+every 20)"). A window's "no purchase in the last 365 days" or "has not spent anything in the last 365 days"
+(:func:`says_none_in`) for a customer silent at least that long says nothing more: there it is of their
+families, a composite of them (:func:`churnml.reasons.explain`), and yields to whichever of them is shown
+("no purchase for 400 days; no purchase in the last 365 days" was two of three reasons about one silence)."""
 RESOLUTION_FEATURES = ("unresolved_complaints", "oldest_unresolved_complaint_days", "mean_resolution_days",
                        "max_resolution_days")
 """Features read from service events' ``resolved_at``: without it every complaint is open."""

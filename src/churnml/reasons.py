@@ -30,8 +30,8 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from churnml.features import (FEATURE_DECIMALS, PURCHASE_FEATURES, REASON_FAMILIES, FeatureSpec, reason_is_true,
-                              render_reason, window_days)
+from churnml.features import (FEATURE_DECIMALS, PURCHASE_FEATURES, REASON_FAMILIES, SILENCE_FEATURES, FeatureSpec,
+                              reason_is_true, render_reason, says_none_in, window_days)
 
 TOP_K = 3
 MIN_EFFECT = 0.01
@@ -241,9 +241,27 @@ def explain(
     # Spare drivers for the family members that drop out (a complaint raises six features).
     spare = max(Counter(f for fs in REASON_FAMILIES.values() for f in fs).values(), default=1)
     columns, _ = top_drivers(matrix, eligible, 2 * k + spare, MIN_EFFECT)
+    # "no purchase in the last 365 days" (a window at 0) beside "no purchase for 400 days" says
+    # nothing more: for the customers silent at least that window, the window's column stands in
+    # for one of the silence features' families (SILENCE_FEATURES), a composite that yields to them.
+    silence = tuple(f for name in SILENCE_FEATURES if name in names for f in families[names.index(name)])
+    origin = list(range(len(names)))
+    if silence and SILENCE_FEATURES[0] in features.columns:
+        days = features[SILENCE_FEATURES[0]].to_numpy(dtype=float)
+        for j in np.flatnonzero(has_reason):
+            spec = by_name[names[j]]
+            if spec.source != "transactions" or not says_none_in(spec):
+                continue
+            with np.errstate(invalid="ignore"):
+                silent = (features[names[j]].to_numpy(dtype=float) == 0) & (days >= window_days(spec.window))
+            if silent.any():
+                families.append(tuple(dict.fromkeys(families[j] + silence)))
+                origin.append(j)
+                columns[silent] = np.where(columns[silent] == j, len(origin) - 1, columns[silent])
     # One spare driver: two features can say the same thing ("no purchase for 74 days" and
     # "no purchase for 74 days (usually every 20)"); the shorter is dropped and the spare moves up.
     columns = _one_per_family(columns, families, k + 1)
+    columns = np.where(columns >= 0, np.asarray(origin)[columns], -1)
 
     sentences = np.full(columns.shape, None, dtype=object)
     for j in np.unique(columns[columns >= 0]):
