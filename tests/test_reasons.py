@@ -402,7 +402,7 @@ def test_a_window_without_spend_or_purchases_reads_as_words() -> None:
     assert explain(contributions, features, PURCHASE_SPECS, typical=TYPICAL) == [
         # Of one silence of 400 days (SILENCE_FEATURES): the stronger only.
         ["has not spent anything in the last 90 days"],
-        ["spent 0 in the last 90 days", "only 1 purchase in the last 365 days"],  # 0.30 is not nothing
+        ["spent less than 1 in the last 90 days", "only 1 purchase in the last 365 days"],  # 0.30 is not nothing
         ["has not spent anything in the last 90 days"],
         ["no purchase in the last 365 days"],
     ]
@@ -470,3 +470,36 @@ def test_a_window_without_purchases_is_no_second_reason_beside_the_silence_that_
         # 60 days of silence do not cover the 90-day window (bought and refunded in it): both are said.
         ["has not spent anything in the last 90 days", "no purchase for 60 days", "1 unresolved complaint"],
     ]
+
+
+def test_an_amount_that_rounds_to_zero_does_not_read_zero() -> None:
+    # Net spend of -0.30 over 90 days read "refunded 0 more than bought in the last 90 days", +0.30
+    # "spent 0 in the last 90 days" (beside "has not spent anything" for a true 0), a fall of 0.3%
+    # "spend down 0%", a complaint opened 7 hours before the cutoff "a complaint open for 0 days".
+    from churnml.features import layout_feature_specs, render_reason
+
+    layout = {"customers": frozenset({"customer_id", "signup_date"}),
+              "transactions": frozenset({"customer_id", "timestamp", "amount"}),
+              "service_events": frozenset({"customer_id", "timestamp", "event_type", "resolved_at"})}
+    specs = {s.name: s for s in layout_feature_specs(layout, {})}
+
+    def say(name: str, value: float, **more: float) -> str:
+        return render_reason(specs[name], {name: value, **more})
+
+    assert say("monetary_90d", -0.3) == "refunded about as much as bought in the last 90 days"
+    assert say("monetary_90d", -0.5) == "refunded about as much as bought in the last 90 days"
+    assert say("monetary_90d", -0.6) == "refunded 1 more than bought in the last 90 days"
+    assert say("monetary_365d", -1234.0) == "refunded 1,234 more than bought in the last 365 days"
+    assert say("monetary_90d", 0.3) == "spent less than 1 in the last 90 days"
+    assert say("monetary_90d", 0.0) == "has not spent anything in the last 90 days"
+    assert say("monetary_90d", 7.0) == "spent 7 in the last 90 days"
+    assert say("spend_trend_pct", -0.3) == "spend down less than 1% on the previous quarter"
+    assert say("spend_trend_pct", -40.0) == "spend down 40% on the previous quarter"
+    assert say("oldest_unresolved_complaint_days", 0.3) == "a complaint open for less than a day"
+    assert say("oldest_unresolved_complaint_days", 1.0) == "a complaint open for 1 day"
+    assert say("max_resolution_days", 0.2) == "a service request took less than a day to resolve"
+    assert say("tenure_days", 0.4) == "customer for less than a day, newer than most"
+    assert say("days_since_last_complaint", 0.3) == "complained within the last day"
+    # A customer attribute is cited as written.
+    plan = next(s for s in layout_feature_specs(layout, {"discount": "categorical"}) if s.name == "discount")
+    assert render_reason(plan, {"discount": "0%"}) == "discount: 0%"

@@ -438,12 +438,17 @@ def render_reason(spec: FeatureSpec, row: Mapping[str, Any]) -> str:
     text = _REASON_FORMAT.format(spec.reason, **values)
     if values.get(spec.name) == 0:  # none at all, not an amount that rounds to 0
         text = _NONE_IN.sub(lambda m: _NONE_IN_TEXT[m.group(1)], text)
-    return _readable(singular_counts(text))
+    # A customer attribute's value is cited as written ("discount: 0%" is no "less than 1%").
+    return _readable(singular_counts(text)) if spec.column is None else singular_counts(text)
 
 
 _ZERO_DAYS_AGO = re.compile(r"(?<![\d.,])0 days ago")
 _EVERY_ZERO_DAYS = re.compile(r"\(usually every 0\)")
 _SPENT_NEGATIVE = re.compile(r"\bspent -([\d,.]+)")
+_ZERO_DAYS = re.compile(r"(?<![\d.,])0 days\b")
+_SPENT_ABOUT_NONE = re.compile(r"\bspent -0(?![\d.,])")
+_SPENT_UNDER_ONE = re.compile(r"\bspent 0(?![\d.,])")
+_ZERO_PERCENT = re.compile(r"(?<![\d.,])0%")
 _NONE_IN = re.compile(r"^(spent -?0|only 0 purchases) in the last ")
 _NONE_IN_TEXT = {"spent 0": "has not spent anything in the last ", "spent -0": "has not spent anything in the last ",
                  "only 0 purchases": "no purchase in the last "}
@@ -483,13 +488,26 @@ def _short_text(value: str) -> str:
 def _readable(text: str) -> str:
     """"complained 0 days ago" (less than a day before the cutoff) reads "complained within the
     last day"; "(usually every 0)" (a usual gap under half a day) "(usually more than once a
-    day)"; "spent -52" (net refunds) reads "refunded 52 more than bought"."""
-    if "0 days ago" in text:
-        text = _ZERO_DAYS_AGO.sub("within the last day", text)
+    day)"; "spent -52" (net refunds) reads "refunded 52 more than bought".
+
+    A number that rounds to 0 is not nothing (a true 0 of a window reads "has not spent anything",
+    ``_NONE_IN``, before this): "a complaint open for 0 days" reads "a complaint open for less than
+    a day", "spent 0" "spent less than 1", "spent -0" (refunds outweighing purchases by less than
+    half a unit) "refunded about as much as bought", "spend down 0%" "spend down less than 1%".
+
+    >>> _readable("spent -0 in the last 90 days")
+    'refunded about as much as bought in the last 90 days'
+    """
+    if "0 days" in text:
+        text = _ZERO_DAYS.sub("less than a day", _ZERO_DAYS_AGO.sub("within the last day", text))
     if "usually every 0)" in text:
         text = _EVERY_ZERO_DAYS.sub("(usually more than once a day)", text)
-    if "spent -" in text:
+    if "spent " in text:
+        text = _SPENT_ABOUT_NONE.sub("refunded about as much as bought", text)
+        text = _SPENT_UNDER_ONE.sub("spent less than 1", text)
         text = _SPENT_NEGATIVE.sub(r"refunded \1 more than bought", text)
+    if "0%" in text:
+        text = _ZERO_PERCENT.sub("less than 1%", text)
     return text
 
 
