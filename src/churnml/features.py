@@ -548,10 +548,13 @@ SATISFACTION_FEATURES = ("last_satisfaction", "lowest_satisfaction_365d")
 COMPLAINT_FEATURES = ("complaints_30d", "complaints_90d", "complaints_365d", "unresolved_complaints",
                       "oldest_unresolved_complaint_days", "days_since_last_complaint")
 """Features counting or dating complaints: one complaint raises all of them."""
+ACCOUNT_MANAGER_FEATURES = ("days_since_account_manager_change", "account_manager_changes_365d")
+"""Features dating or counting changes of account manager: two changes raise both."""
 REASON_FAMILIES: dict[str, tuple[str, ...]] = {
     **{name: ("satisfaction",) for name in SATISFACTION_FEATURES},
     **{name: ("complaint",) for name in COMPLAINT_FEATURES},
     "max_resolution_days": ("resolution",),
+    **{name: ("account manager",) for name in ACCOUNT_MANAGER_FEATURES},
     # Made of the complaints, the last satisfaction score and the resolution times: beside any of
     # them it says the same thing again, less precisely.
     "service_experience_score": ("complaint", "satisfaction", "resolution"),
@@ -561,7 +564,8 @@ customer gets the strongest reason of a family only, and no reason of a family t
 reason's families already hold ("a satisfaction score of 4/10 in the last year; last satisfaction
 score 4/10" was two of three reasons about one survey; "a complaint open for 40 days; complained
 40 days ago" and "poor service experience (score 35/100); complained 12 days ago" two about one
-complaint: 415 of the demo's 9,137 customers had two or three such reasons)."""
+complaint: 415 of the demo's 9,137 customers had two or three such reasons; "account manager changed 27
+days ago; 2 account manager changes in the last year" two about one change of account manager)."""
 SILENCE_FEATURES = ("days_since_last_purchase", "recency_vs_usual_gap")
 """Features whose reasons say how long the customer has not bought ("no purchase for 400 days", "... (usually
 every 20)"). A window's "no purchase in the last 365 days" or "has not spent anything in the last 365 days"
