@@ -521,3 +521,17 @@ def test_account_manager_changes_are_one_reason() -> None:
     assert explain(contributions, features, specs) == [
         ["account manager changed 27 days ago", "complained 40 days ago"],
         ["2 account manager changes in the last year", "complained 12 days ago"]]
+
+
+def test_a_poor_service_score_does_not_read_as_the_neutral_60() -> None:
+    # The score starts at a neutral 60 and is a reason below it; 26 of 1,356 scored customers
+    # (3,000 generated, seed 11) read "poor service experience (score 60/100)" for 59.50-59.65.
+    from churnml.features import layout_feature_specs, render_reason
+
+    layout = {"customers": frozenset({"customer_id"}),
+              "transactions": frozenset({"customer_id", "timestamp", "amount"}),
+              "service_events": frozenset({"customer_id", "timestamp", "event_type", "resolved_at", "satisfaction"})}
+    score = next(s for s in layout_feature_specs(layout, {}) if s.name == "service_experience_score")
+    assert render_reason(score, {"service_experience_score": 59.6}) == "poor service experience (score 59/100)"
+    assert render_reason(score, {"service_experience_score": 35.0}) == "poor service experience (score 35/100)"
+    assert render_reason(score, {"service_experience_score": 60.0}) == ""

@@ -435,6 +435,11 @@ def render_reason(spec: FeatureSpec, row: Mapping[str, Any]) -> str:
         value = row.get(spec.name) if hasattr(row, "get") else None
         if _is_missing(value) or not reason_is_true(spec, np.float64(value)):
             return ""  # "spend down 50%" for a rise
+        # Beyond the bound but shown as it: a service score of 59.6, below the neutral 60 that makes
+        # it a reason, read "poor service experience (score 60/100)". Rounded away from the bound
+        # instead (the templates show whole numbers; not through a conversion such as !m).
+        if round(float(value), 0) == spec.reason_bound and "{" + spec.name + ":" in spec.reason:
+            values[spec.name] = float(np.floor(value) if spec.reason_side < 0 else np.ceil(value))
     text = _REASON_FORMAT.format(spec.reason, **values)
     if values.get(spec.name) == 0:  # none at all, not an amount that rounds to 0
         text = _NONE_IN.sub(lambda m: _NONE_IN_TEXT[m.group(1)], text)
