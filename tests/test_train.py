@@ -640,6 +640,12 @@ def test_a_chance_level_model_is_registered_not_promoted(tmp_path, monkeypatch):
     # The timestamped "tuning churn: trial 2 of 2" lines say it; no progress bar's last frame repeats them.
     assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d tuning churn: trial \d+ of \d+", result.output, re.M)
     assert not re.search(r"^tuning (churn|value) +━", result.output, re.M), result.output
+    # After the last trial the refit, grading, plots and registration ran on with nothing printed
+    # (40 s on 2,000 customers): a stage line each says what runs, in order, after the trials.
+    stamped = [line[20:] for line in lines if re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ", line)]
+    last_trial = max(i for i, line in enumerate(stamped) if line.startswith("tuning value: trial"))
+    assert [line.split(" ")[0] for line in stamped[last_trial + 1:]] == ["Fitting", "Grading", "Logging", "Registering"], stamped
+    assert stamped[:3] == ["Reading and validating data", "Building the training set as of 2026-01-01", "Fitting the baselines"], stamped
     assert any(line.startswith("Note: age_band look(s)") and line.endswith('hidden_reasons = ["age_band"].') for line in lines)
     # The log's last line says what the run did, after the warnings (it ended on "Warning: no better than chance").
     assert re.match(r"Run [0-9a-f]{32}: churnml-churn v1, churnml-value v1 — not promoted", [line for line in lines if line.strip()][-1])

@@ -51,6 +51,10 @@ TrialProgress = Callable[[str, int, int, float | None], None]
 """``(kind, finished_trials, n_trials, best_value)`` after each trial, for progress bars."""
 WaitNotice = Callable[[str], None]
 """Called with a sentence when the run waits for another train tuning the same study."""
+StageNotice = Callable[[str], None]
+"""Called with what the run starts doing next (``"fitting the final models on train + validation"``):
+the stages outside tuning, which print nothing of their own, took 40 s after the last trial on
+2,000 generated customers, and minutes on large data."""
 
 RECENCY_CANDIDATES = ("days_since_last_purchase",)
 FREQUENCY_CANDIDATES = ("frequency_365d", "frequency_lifetime")
@@ -272,6 +276,7 @@ def train(
     n_jobs: int | None = None,
     n_estimators: int = 1000,
     on_wait: WaitNotice | None = None,
+    on_stage: StageNotice | None = None,
 ) -> TrainingResult:
     """Train, evaluate, track, register and (maybe) promote the churn and value models.
 
@@ -296,6 +301,8 @@ def train(
         Maximum boosting rounds.
     on_wait : callable, optional
         Told (a sentence) when another train is tuning the same study and this one waits for it.
+    on_stage : callable, optional
+        Told what the run starts doing next, at each stage but the trials (see :data:`StageNotice`).
 
     Returns
     -------
@@ -315,12 +322,14 @@ def train(
     started = time.perf_counter()
     config = config or Config()
     as_of = pd.Timestamp(as_of)
+    if on_stage is not None:
+        on_stage(f"building the training set as of {as_of:%Y-%m-%d}")
     training_set = build_training_set(dataset, as_of, config)
     return train_on(
         training_set, as_of, config,
         fingerprint=dataset.fingerprint, feature_description=feature_description(dataset), data_summary=dataset.summary,
         trials=trials, timeout=timeout, seed=seed, on_trial=on_trial, n_jobs=n_jobs, n_estimators=n_estimators,
-        started=started, on_wait=on_wait,
+        started=started, on_wait=on_wait, on_stage=on_stage,
     )
 
 
@@ -340,6 +349,7 @@ def train_on(
     n_estimators: int = 1000,
     started: float | None = None,
     on_wait: WaitNotice | None = None,
+    on_stage: StageNotice | None = None,
 ) -> TrainingResult:
     """:func:`train` from a training set built elsewhere (e.g. on Spark: :func:`churnml.spark.build_training_set`).
 
@@ -357,7 +367,7 @@ def train_on(
         Logged as ``features.json`` (:func:`churnml.features.feature_description`).
     data_summary : mapping, optional
         Shown in the run report (``Dataset.summary`` or :func:`churnml.spark.describe_data`).
-    trials, timeout, seed, on_trial, n_jobs, n_estimators, on_wait
+    trials, timeout, seed, on_trial, n_jobs, n_estimators, on_wait, on_stage
         As in :func:`train`.
     started : float, optional
         ``time.perf_counter()`` when the work began, for :attr:`TrainingResult.seconds`.
@@ -373,6 +383,7 @@ def train_on(
     timeout = timeout if timeout is not None else config.training.timeout_seconds
     seed = int(seed if seed is not None else config.training.seed)
     horizon = config.problem.horizon_days
+    stage = on_stage or (lambda text: None)
 
     check_problem(training_set, config)
     training_set, left_out = without_identifiers(training_set, config.training.max_categorical_levels)
@@ -389,6 +400,7 @@ def train_on(
     monotone = {s.name: int(s.monotone) for s in training_set.specs if s.kind == "numeric" and s.monotone}
 
     # Baselines -------------------------------------------------------------------------------
+    stage("fitting the baselines")
     recency = _pick(names, RECENCY_CANDIDATES, "recency")
     frequency = _pick(names, FREQUENCY_CANDIDATES, "frequency")
     monetary = _pick(names, MONETARY_CANDIDATES, "monetary")
@@ -480,6 +492,7 @@ def train_on(
             )
 
         # Final fit on train + validation -----------------------------------------------------
+        stage("fitting the final models on train + validation")
         churn_model = tuning.make_model(
             "churn", results["churn"].best_params, monotone, seed, n_jobs, n_estimators=n_estimators, refit_on_validation=True,
             calibration=config.training.calibration,
@@ -492,6 +505,7 @@ def train_on(
         )
 
         # Test ---------------------------------------------------------------------------------
+        stage("grading the models against the baselines on the test cutoff")
         probability = churn_model.predict_proba(X["test"])
         value_if_retained = value_model.predict(X["test"])
         churn_scores = {"model": probability, **churn_scores}
@@ -548,6 +562,7 @@ def train_on(
                       "churnml.best_churn_baseline": best_churn_name, "churnml.best_value_baseline": best_value_name,
                       "churnml.calibration": churn_model.calibration_})
 
+        stage("logging plots, the drift reference and the report data to MLflow")
         _log_plots(run, churned["test"], churn_scores, value["test"], value_predictions["model"], churn_model, value_model)
         # Graded, the churn model's level is shifted to the test cutoff's churn rate, the latest
         # labels: the validation cutoff is a horizon older, and where the rate moved since, the
@@ -596,6 +611,7 @@ def train_on(
         ), tracking.REPORT_DATA_FILE)
 
         # Register and promote ---------------------------------------------------------------
+        stage("registering the models in MLflow and comparing them with the champion")
         tables = (data_summary or {}).get("tables")
         problem = problem_definition(config, tables) if tables else None
         if problem:  # for `churnml models` and the MLflow UI; the horizon is logged above

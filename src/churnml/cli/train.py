@@ -96,10 +96,10 @@ def train_command(
         console.print(f"Training set: {len(training_set.frame):,} rows (customer x cutoff) from Spark.")
     else:
         log(f"Reading and validating {data}")
-        dataset = load_dataset(Path(data), cfg)
+        with console.status(f"Reading and validating {data}…"):
+            dataset = load_dataset(Path(data), cfg)
         show_data_notes(dataset.summary, data, config)
         attributes = dataset.attributes
-        log(f"Building the training set as of {as_of_ts:%Y-%m-%d}, then fitting the baselines and tuning")
 
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -115,7 +115,15 @@ def train_command(
             progress.update(tasks[kind], completed=min(finished, total), best=shown)
             log(f"tuning {kind}: trial {finished} of {total}, best {shown}")
 
-        options = {"trials": trials, "timeout": timeout, "seed": seed, "on_trial": on_trial,
+        def on_stage(text: str) -> None:
+            # The stages but the trials, which have their bars: a line each, timestamped in a
+            # scheduler's log; the refit, grading and logging ran on for a while after the last trial.
+            text = text[:1].upper() + text[1:]
+            log(text)
+            if console.is_terminal:
+                progress.console.print(f"{text}…", markup=False, highlight=False, soft_wrap=True)
+
+        options = {"trials": trials, "timeout": timeout, "seed": seed, "on_trial": on_trial, "on_stage": on_stage,
                    "on_wait": lambda text: progress.console.print(text, markup=False, soft_wrap=True)}
         if engine == "spark":
             result = training.train_on(training_set, as_of_ts, cfg, **inputs, **options, started=started)
