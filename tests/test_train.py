@@ -623,6 +623,7 @@ def test_a_chance_level_model_is_registered_not_promoted(tmp_path, monkeypatch):
     low, high = (float(v) for v in re.search(r"churn ROC AUC [\d.]+ \(([\d.]+) to ([\d.]+);", text).groups())
     assert low <= 0.5 < high
     assert "not promoted: the churn model ranks no better than chance on the test cutoff" in text
+    assert "Next:" not in text  # score would find no champion
     warning = " ".join(result.stderr.split())
     assert "Warning: left out of the models: account_manager (" in warning and "[training] max_categorical_levels" in warning
     assert "Note: customers.last_login holds dates, so it is left out of the models: customers is read as it is today" in text
@@ -822,6 +823,8 @@ def test_train_says_when_isotonic_calibration_was_too_coarse_to_keep(tmp_path, m
     output = " ".join(result.output.split())
     assert "Calibration: Platt scaling, not isotonic: isotonic calibration gave the" in output
     assert f"(fewer than {MIN_ISOTONIC_LEVELS}), too coarse to rank them" in output
+    # Promoted: what to run next, as validate and score say it.
+    assert f"Next: churnml score {tmp_path / 'data'} --as-of 2025-10-01 --out scores.parquet" in result.output
     metadata = tracking.load_models("champion").metadata
     assert metadata["calibration"] == "platt" and "distinct churn probabilities" in metadata["calibration_note"]
     run = tracking._client().get_run(metadata.get("run_id") or tracking.load_models("champion").run_id).data

@@ -730,13 +730,16 @@ def test_validate_cli_reports_and_strict_fails(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "customer_id not in customers" in result.output
     assert "3 customers, 1 (33.3%) with no transactions." in result.output
+    # What to run next, as generate says to validate: train as of the day after the data ends
+    # (2021-01-04 here), the latest date train accepts.
+    assert f"Next: churnml train {folder} --as-of 2021-01-05" in result.output
     written = pd.read_csv(qdir / "quarantine_transactions.csv")
     assert written["reason"].tolist() == ["customer_id not in customers"]
     # For people to open in a spreadsheet, like the list: with a byte-order mark, or Excel shows
     # a cp1252 export's "Südwest" as "SÃ¼dwest".
     assert (qdir / "quarantine_transactions.csv").read_bytes().startswith(b"\xef\xbb\xbftransaction_id,")
     strict = runner.invoke(get_app(), ["validate", str(folder), "--quarantine-dir", str(qdir), "--strict"])
-    assert strict.exit_code == 1
+    assert strict.exit_code == 1 and "Next:" not in strict.output
     assert f"Error: 1 row(s) were set aside (see {qdir}/); --strict makes this a failure." in " ".join(strict.stderr.split())
     # Clean data into the same folder: the earlier run's file goes, or it looks like this run's.
     write(folder, customers=CUSTOMERS, transactions=TRANSACTIONS)

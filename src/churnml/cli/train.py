@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from churnml.cli import command, console, log, warn
+from churnml.cli import command, console, log, next_step, warn
 from churnml.cli._options import ConfigOpt, EngineOpt, MasterOpt, SourceArg, check_engine, parse_date
 from churnml.cli.validate import show_data_notes
 from churnml.config import load_config
@@ -206,8 +206,11 @@ def train_command(
              "baseline on the test cutoff. Scores from it rank customers no better than that baseline would; check the "
              "data (enough history? the right churn definition?) before acting on them."
              + (" It was promoted because there was no champion yet." if result.first_model else ""))
-    # Last, after the warnings: the tail of a scheduler's log says what the run registered and promoted.
+    # After the warnings: the tail of a scheduler's log says what the run registered and promoted.
     console.print(f"Run {result.run_id}: churnml-churn v{result.churn_version}, churnml-value v{result.value_version} — {result.promotion_reason}.")
+    if result.promoted:  # else score would use the champion there was, or find none
+        next_step(f"churnml score {data} --as-of {as_of_ts:%Y-%m-%d} --out scores.parquet"
+                  + (f" --config {config}" if config else ""))
     return result
 
 

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from churnml import io
-from churnml.cli import command, console
+from churnml.cli import command, console, next_step
 from churnml.cli._options import ConfigOpt, DataArg
 from churnml.config import load_config
 from churnml.dataset import Dataset
@@ -98,3 +98,8 @@ def validate_command(
     n_bad = dataset.summary["quarantined_rows"]
     if strict and n_bad:
         raise QuarantineError(f"{n_bad:,} row(s) were set aside (see {quarantine_dir}/); --strict makes this a failure.")
+    if dataset.data_end is not None:  # the latest as-of date train accepts: the day after the data ends
+        import pandas as pd
+
+        as_of = pd.Timestamp(dataset.data_end).normalize() + pd.Timedelta(days=1)
+        next_step(f"churnml train {data} --as-of {as_of:%Y-%m-%d}" + (f" --config {config}" if config else ""))
