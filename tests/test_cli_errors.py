@@ -645,3 +645,17 @@ def test_a_missing_data_source_is_named_before_the_models_are_loaded(tmp_path: P
     assert result.exit_code == 2
     assert err.startswith(f"Error: Data source {missing} does not exist."), err
     assert not (tmp_path / "empty").exists()  # no store was opened (nor made)
+
+
+def test_evaluate_help_names_every_format_a_retention_list_is_written_in() -> None:
+    # evaluate reads a list back in each format retention-list writes, an Excel workbook included,
+    # but its --help said "(.parquet or .csv)", so an .xlsx list looked unsupported.
+    from churnml.io import LIST_FORMATS
+
+    import typer
+
+    evaluate = typer.main.get_command(get_app()).commands["evaluate"]
+    text = next(p.help for p in evaluate.params if p.name == "scores")
+    listed = re.search(r"retention list made with --holdout \(([^)]*)\)", text)
+    assert listed, text
+    assert sorted(re.findall(r"\.(\w+)", listed.group(1))) == sorted(LIST_FORMATS)

@@ -361,7 +361,7 @@ def report_command(
 
 @command("evaluate")
 def evaluate_command(
-    scores: Annotated[Path, typer.Argument(metavar="SCORES", help="Scores file written by `churnml score`, or a retention list made with --holdout (.parquet or .csv).")],
+    scores: Annotated[Path, typer.Argument(metavar="SCORES", help="Scores file written by `churnml score` (.parquet or .csv), or a retention list made with --holdout (.csv, .xlsx or .parquet, as `churnml retention-list` writes them).")],
     data: DataArg,
     config: ConfigOpt = None,
 ) -> None:
