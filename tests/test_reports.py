@@ -162,6 +162,11 @@ def test_scores_and_list_reports_say_what_their_numbers_mean(pages, inputs):
     summary = page[page.index('id="retention-summary"'):page.index('id="roi-curve"')]
     assert "expected value saved = value at risk of the customers contacted × success rate 0.3" in summary
     assert "net benefit = value saved − contact cost; ROI = net benefit ÷ contact cost" in summary
+    # A web page, not Markdown: a command quoted in backticks showed them ("until `churnml evaluate` measures").
+    for name in ("scores", "list", "run"):
+        if name in pages:
+            text = re.sub(r"<(script|style)\b.*?</\1>|<[^>]+>", " ", html.unescape(pages[name].read_text(encoding="utf-8")), flags=re.S)
+            assert "`" not in text, (name, text[max(text.find("`") - 80, 0):text.find("`") + 80])
 
 
 def test_a_list_records_the_models_and_data_of_its_scores_and_keeps_them_when_the_scores_are_overwritten(

@@ -789,8 +789,8 @@ def list_report(customers: pd.DataFrame, summary: Mapping[str, Any], config: Con
         ("expected net benefit", f"{summary.get('expected_net_benefit', 0.0):,.2f}"),
         ("expected ROI", "–" if roi is None else f"{roi:.1%}"),
     ]), _note(f"How the money is reckoned: expected value saved = value at risk of the customers contacted × success rate "
-              f"{success_rate:g} (the share of them a contact keeps: an assumption until `churnml evaluate` measures it on a "
-              "control group, --holdout); net benefit = value saved − contact cost; ROI = net benefit ÷ contact cost (100% "
+              f"{success_rate:g} (the share of them a contact keeps: an assumption until churnml evaluate measures it on a "
+              "control group: retention-list --holdout); net benefit = value saved − contact cost; ROI = net benefit ÷ contact cost (100% "
               "means each unit spent brings two back).")))
     if "group" in customers.columns:  # the control group is not contacted: it costs and saves nothing
         customers = customers[customers["group"].astype(str) != "control"]
