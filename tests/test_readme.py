@@ -97,3 +97,12 @@ def test_settings_table_defaults_are_the_config_defaults() -> None:
             if not same:
                 wrong.append((section, key, written, default))
     assert checked >= 28 and not wrong, (checked, wrong)
+
+
+def test_the_bento_wheel_command_is_the_readmes() -> None:
+    # serving/bentofile.yaml said to build the wheel with `pip wheel --no-deps -w serving/wheels ..`
+    # "in this folder": from serving/ that writes serving/serving/wheels, and from the checkout `..`
+    # is the folder above it. The README's command, run in the checkout, is the one that works.
+    bentofile = (Path(__file__).resolve().parents[1] / "serving" / "bentofile.yaml").read_text()
+    quoted = re.findall(r"`(pip wheel [^`]+)`", bentofile)
+    assert quoted and all(f"`{command}` in the checkout" in README for command in quoted), quoted
