@@ -190,7 +190,8 @@ def test_an_excel_list_carries_its_summary_in_sheets_after_the_list(tmp_path: Pa
     assert result.exit_code == 0
     summary = json.loads((tmp_path / "list.xlsx.json").read_text())
     sheets = pd.read_excel(tmp_path / "list.xlsx", sheet_name=None)
-    assert list(sheets) == ["churnml", "summary", "by segment"]
+    # The tabs say what each holds: the list's was "churnml", beside "summary" and "by segment".
+    assert list(sheets) == ["retention list", "summary", "by segment"]
     lines = dict(zip(sheets["summary"]["what"], sheets["summary"]["value"]))
     assert float(lines["total contact cost"]) == summary["total_cost"] == 10.0
     assert float(lines["budget"]) == 12.0 and int(lines["selected"]) == summary["selected"] == 2

@@ -665,7 +665,7 @@ def format_for(path: Path, fmt: str | None, default: str = "parquet", formats: S
 
 
 def write_table(frame: pd.DataFrame, path: str | Path, fmt: str | None = None, spreadsheet: bool = False,
-                sheets: Mapping[str, pd.DataFrame] | None = None) -> Path:
+                sheets: Mapping[str, pd.DataFrame] | None = None, sheet_name: str = "churnml") -> Path:
     """Write a DataFrame as Parquet, CSV or an Excel workbook (``xlsx``, for lists), atomically.
 
     Parameters
@@ -682,6 +682,8 @@ def write_table(frame: pd.DataFrame, path: str | Path, fmt: str | None = None, s
     sheets : mapping, optional
         Further sheets of an Excel workbook, after ``frame``'s (a list's summary and its breakdown
         by segment); readers of a workbook read its first sheet only. Ignored by other formats.
+    sheet_name : str
+        The name of ``frame``'s sheet in an Excel workbook (the tab a spreadsheet shows).
 
     Returns
     -------
@@ -702,8 +704,8 @@ def write_table(frame: pd.DataFrame, path: str | Path, fmt: str | None = None, s
                          lineterminator="\r\n" if spreadsheet else None)
         elif fmt == "xlsx":
             with pd.ExcelWriter(tmp, engine="openpyxl") as book:
-                frame.to_excel(book, index=False, sheet_name="churnml")
-                _format_sheet(book.sheets["churnml"], frame)
+                frame.to_excel(book, index=False, sheet_name=sheet_name)
+                _format_sheet(book.sheets[sheet_name], frame)
                 for name, extra in (sheets or {}).items():
                     extra.to_excel(book, index=False, sheet_name=name)
                     _format_sheet(book.sheets[name], extra)

@@ -643,7 +643,7 @@ def retention_list_command(
     from churnml.segments import segment_names
     from churnml.targeting import summary_sheets
 
-    written = io.write_table(result.customers, out, fmt, spreadsheet=True,
+    written = io.write_table(result.customers, out, fmt, spreadsheet=True, sheet_name="retention list",
                              sheets=summary_sheets(result.summary, segment_names(cfg), horizon) if fmt == "xlsx" else None)
     dates = pd.to_datetime(table["as_of"]).dt.strftime("%Y-%m-%d").unique() if "as_of" in table.columns else []
     provenance = scores_provenance(sidecar)
