@@ -576,7 +576,9 @@ SILENCE_FEATURES = ("days_since_last_purchase", "recency_vs_usual_gap")
 every 20)"). A window's "no purchase in the last 365 days" or "has not spent anything in the last 365 days"
 (:func:`says_none_in`) for a customer silent at least that long says nothing more: there it is of their
 families, a composite of them (:func:`churnml.reasons.explain`), and yields to whichever of them is shown
-("no purchase for 400 days; no purchase in the last 365 days" was two of three reasons about one silence)."""
+("no purchase for 400 days; no purchase in the last 365 days" was two of three reasons about one silence).
+Where none of them is shown, it says the silence, with the first one's sentence: "no purchase in the last
+30 days" for a customer gone 1,696 days read as a recent slowdown."""
 SERVICE_POOR_BELOW = 55.0
 """The service experience score (neutral 60) below which it reads "poor service experience": more than
 one recent complaint's worth (5 points) below neutral (see ``_service_features``)."""

@@ -261,6 +261,9 @@ def explain(
     # One spare driver: two features can say the same thing ("no purchase for 74 days" and
     # "no purchase for 74 days (usually every 20)"); the shorter is dropped and the spare moves up.
     columns = _one_per_family(columns, families, k + 1)
+    # Where such a window stays (its silence not among the first k), it says the silence: "no
+    # purchase in the last 30 days" for a customer gone 1,696 days read as a recent slowdown.
+    stands_in = columns >= len(names)
     columns = np.where(columns >= 0, np.asarray(origin)[columns], -1)
 
     sentences = np.full(columns.shape, None, dtype=object)
@@ -280,6 +283,14 @@ def explain(
         fields = list(dict.fromkeys([*template_fields(spec.reason), spec.name]))
         values = [features[field].to_numpy(dtype=object)[rows] for field in fields]
         sentences[rows, slots] = [render(spec, dict(zip(fields, row))) for row in zip(*values)]
+    quiet = by_name.get(SILENCE_FEATURES[0])
+    if stands_in.any() and quiet is not None and quiet.reason is not None:
+        rows, slots = np.nonzero(stands_in)
+        fields = list(dict.fromkeys([*template_fields(quiet.reason), quiet.name]))
+        values = [features[field].to_numpy(dtype=object)[rows] for field in fields]
+        said = [render(quiet, dict(zip(fields, row))) for row in zip(*values)]
+        told = np.array([bool(text) for text in said], dtype=bool)
+        sentences[rows[told], slots[told]] = [text for text in said if text]
     reasons = [_distinct(row, k) for row in sentences.tolist()]
     if never.any() and TENURE_FEATURE in names:
         # Beside "customer for 20 days, newer than most", "has not bought anything in 20 days as a
