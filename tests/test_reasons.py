@@ -495,6 +495,19 @@ def test_an_empty_window_of_a_customer_silent_far_longer_says_the_silence() -> N
         "has not spent anything in the last 90 days", "1 unresolved complaint"]
 
 
+def test_a_silence_of_years_reads_its_thousands() -> None:
+    # "no purchase for 1696 days" beside "customer for 1,424 days": the silences of the seed-11
+    # customers said above run to 1,696 days, printed without the separator every other count has.
+    from churnml.features import layout_feature_specs, render_reason
+
+    layout = {"customers": frozenset({"customer_id"}),
+              "transactions": frozenset({"customer_id", "timestamp", "amount"})}
+    specs = {s.name: s for s in layout_feature_specs(layout, {})}
+    row = {"days_since_last_purchase": 1696.0, "recency_vs_usual_gap": 1.2, "mean_gap_days": 1400.0}
+    assert render_reason(specs["days_since_last_purchase"], row) == "no purchase for 1,696 days"
+    assert render_reason(specs["recency_vs_usual_gap"], row) == "no purchase for 1,696 days (usually every 1,400)"
+
+
 def test_an_amount_that_rounds_to_zero_does_not_read_zero() -> None:
     # Net spend of -0.30 over 90 days read "refunded 0 more than bought in the last 90 days", +0.30
     # "spent 0 in the last 90 days" (beside "has not spent anything" for a true 0), a fall of 0.3%

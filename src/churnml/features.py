@@ -781,7 +781,7 @@ def _features(layout: Mapping[str, frozenset[str]], attributes: Mapping[str, str
     # -- transactions: recency, frequency, monetary ------------------------------------------
     add("days_since_last_purchase", f"COALESCE(k.cutoff_day - ta.last_purchase_day, {NEVER_DAYS})",
         "Days from the last purchase (a transaction with amount >= 0) to the cutoff.", tx, "lifetime",
-        +activity, "no purchase for {days_since_last_purchase:.0f} days", never, side=+1)
+        +activity, "no purchase for {days_since_last_purchase:,.0f} days", never, side=+1)
     add("days_since_first_purchase", "k.cutoff_day - ta.first_purchase_day",
         "Days from the first purchase to the cutoff (age of the buying relationship).", tx, "lifetime",
         0, None, "missing (NaN) when the customer never purchased")
@@ -829,7 +829,7 @@ def _features(layout: Mapping[str, frozenset[str]], attributes: Mapping[str, str
         f"CASE WHEN {gaps} > 0 THEN (k.cutoff_day - ta.last_purchase_day) / GREATEST({mean_gap}, 1.0) END",
         "Days since the last purchase divided by the usual gap between purchases (gap floored at "
         "1 day); above 1 means overdue.", tx, "lifetime", +activity,
-        "no purchase for {days_since_last_purchase:.0f} days (usually every {mean_gap_days:.0f})",
+        "no purchase for {days_since_last_purchase:,.0f} days (usually every {mean_gap_days:,.0f})",
         "missing (NaN) with fewer than two purchases", side=+1, bound=1.0)
 
     # -- refunds ------------------------------------------------------------------------------
