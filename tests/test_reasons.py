@@ -508,6 +508,39 @@ def test_a_silence_of_years_reads_its_thousands() -> None:
     assert render_reason(specs["recency_vs_usual_gap"], row) == "no purchase for 1,696 days (usually every 1,400)"
 
 
+def test_a_fall_of_100_percent_says_the_amounts() -> None:
+    # "spend down 100% on the previous quarter" (24 of 1,356 scored customers, 3,000 generated, seed
+    # 11) is what a customer who spent nothing in the last 90 days reads, whatever they spent before.
+    from churnml.features import layout_feature_specs, render_reason
+
+    layout = {"customers": frozenset({"customer_id"}),
+              "transactions": frozenset({"customer_id", "timestamp", "amount"})}
+    specs = {s.name: s for s in layout_feature_specs(layout, {})}
+    trend = specs["spend_trend_pct"]
+
+    def say(pct: float, now: float, before: float) -> str:
+        return render_reason(trend, {"spend_trend_pct": pct, "monetary_90d": now, "spend_prev_90d": before})
+
+    assert say(-100.0, 0.0, 139.32) == "has not spent anything in the last 90 days, having spent 139 in the 90 days before"
+    assert say(-100.0, 0.0, 0.4) == "has not spent anything in the last 90 days, having spent less than 1 in the 90 days before"
+    assert say(-150.0, -70.0, 140.0) == "refunded 70 more than bought in the last 90 days, having spent 140 in the 90 days before"
+    # 99.7% reads 100% too, but something was spent.
+    assert say(-99.7, 0.42, 140.0) == "spent less than 1 in the last 90 days, having spent 140 in the 90 days before"
+    assert say(-40.0, 84.0, 140.0) == "spend down 40% on the previous quarter"
+    # Scored: the sentence's amounts come with the customer's row; beside the 90-day window's own
+    # "has not spent anything in the last 90 days" (bought and refunded in it, so no silence) it is one reason.
+    names = ["spend_trend_pct", "monetary_90d", "days_since_last_purchase"]
+    contributions = pd.DataFrame([[0.5, 0.3, 0.0], [0.5, 0.3, 0.0]], columns=names)
+    features = pd.DataFrame({"spend_trend_pct": [-100.0, -100.0], "monetary_90d": [0.0, 0.0],
+                             "spend_prev_90d": [1234.0, 56.0], "days_since_last_purchase": [20.0, 20.0]})
+    assert explain(contributions, features, [specs[n] for n in names]) == [
+        ["has not spent anything in the last 90 days, having spent 1,234 in the 90 days before"],
+        ["has not spent anything in the last 90 days, having spent 56 in the 90 days before"]]
+    # Without the amounts (a row that lacks them), the reason reads as before.
+    assert explain(contributions.iloc[:1, :1], features[["spend_trend_pct"]].iloc[:1], [trend]) == [
+        ["spend down 100% on the previous quarter"]]
+
+
 def test_an_amount_that_rounds_to_zero_does_not_read_zero() -> None:
     # Net spend of -0.30 over 90 days read "refunded 0 more than bought in the last 90 days", +0.30
     # "spent 0 in the last 90 days" (beside "has not spent anything" for a true 0), a fall of 0.3%

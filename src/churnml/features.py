@@ -409,6 +409,8 @@ def render_reason(spec: FeatureSpec, row: Mapping[str, Any]) -> str:
         The filled ``spec.reason``; an empty string when the spec has no reason, a value it
         needs is missing (NaN/None) or the :data:`NEVER_DAYS` sentinel, since "no purchase for
         9999 days" would mislead, or the value is not beyond :attr:`FeatureSpec.reason_bound`.
+        A fall that reads 100% or more says the sentence of :data:`FALL_TO_NOTHING` instead,
+        from the row's amounts.
 
     Example
     -------
@@ -441,7 +443,14 @@ def render_reason(spec: FeatureSpec, row: Mapping[str, Any]) -> str:
         if round(float(value), 0) == spec.reason_bound and "{" + spec.name + ":" in spec.reason:
             values[spec.name] = float(np.floor(value) if spec.reason_side < 0 else np.ceil(value))
     text = _REASON_FORMAT.format(spec.reason, **values)
-    if values.get(spec.name) == 0:  # none at all, not an amount that rounds to 0
+    none = values.get(spec.name) == 0  # none at all, not an amount that rounds to 0
+    fall = FALL_TO_NOTHING.get(spec.name) if spec.column is None else None
+    if fall is not None and round(-float(row.get(spec.name))) >= 100:
+        amounts = {field: row.get(field) for _, field, _, _ in string.Formatter().parse(fall) if field}
+        if not any(_is_missing(value) for value in amounts.values()):
+            text = _REASON_FORMAT.format(fall, **amounts)
+            none = next(iter(amounts.values())) == 0  # the amount the sentence starts with
+    if none:
         text = _NONE_IN.sub(lambda m: _NONE_IN_TEXT[m.group(1)], text)
     # A customer attribute's value is cited as written ("discount: 0%" is no "less than 1%").
     return _readable(singular_counts(text)) if spec.column is None else singular_counts(text)
@@ -459,6 +468,18 @@ _NONE_IN_TEXT = {"spent 0": "has not spent anything in the last ", "spent -0": "
                  "only 0 purchases": "no purchase in the last "}
 """A window without spend or purchases: "spent 0 in the last 365 days" reads "has not spent anything in
 the last 365 days", "only 0 purchases in the last 90 days" "no purchase in the last 90 days"."""
+
+
+FALL_TO_NOTHING: dict[str, str] = {
+    "spend_trend_pct": "spent {monetary_90d:,.0f} in the last 90 days, having spent {spend_prev_90d:,.0f} in the 90 days before",
+}
+"""Feature -> the sentence :func:`render_reason` says in place of its reason where the fall reads 100%
+or more: "spend down 100% on the previous quarter" (24 of 1,356 scored customers, 3,000 generated, seed
+11) reads "has not spent anything in the last 90 days, having spent 139 in the 90 days before", net
+refunds "refunded 70 more than bought in the last 90 days, …", a fall of 99.7% "spent less than 1 in
+the last 90 days, …" (it spent something). Its fields are features too: the customer's row must hold
+them (:func:`churnml.reasons.explain` passes them), else the reason reads as before. The sentence starts
+with its first field's amount, which reads "has not spent anything" at 0 (``_NONE_IN``)."""
 
 
 def says_none_in(spec: FeatureSpec) -> bool:
@@ -1187,6 +1208,7 @@ __all__ = [
     "cutoffs_sql",
     "normalize_cutoffs",
     "render_reason",
+    "FALL_TO_NOTHING",
     "singular_counts",
     "plural_counts",
     "table_columns",

@@ -30,8 +30,8 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from churnml.features import (FEATURE_DECIMALS, PURCHASE_FEATURES, REASON_FAMILIES, SILENCE_FEATURES, FeatureSpec,
-                              reason_is_true, render_reason, says_none_in, window_days)
+from churnml.features import (FALL_TO_NOTHING, FEATURE_DECIMALS, PURCHASE_FEATURES, REASON_FAMILIES, SILENCE_FEATURES,
+                              FeatureSpec, reason_is_true, render_reason, says_none_in, window_days)
 
 TOP_K = 3
 MIN_EFFECT = 0.01
@@ -62,6 +62,22 @@ def template_fields(template: str) -> list[str]:
             if root not in fields:
                 fields.append(root)
     return fields
+
+
+def reason_fields(spec: FeatureSpec) -> list[str]:
+    """The features :func:`churnml.features.render_reason` reads for ``spec``'s reason: its template's,
+    its own (checked against the reason's bound even when the sentence shows other fields, as "no
+    purchase for 74 days (usually every 20)" does) and those of the sentence a fall to nothing says
+    instead (:data:`churnml.features.FALL_TO_NOTHING`).
+
+    Example
+    -------
+    >>> reason_fields(FeatureSpec("spend_trend_pct", "", "transactions", "90d vs prev 90d", "numeric", -1,
+    ...                           "spend down {spend_trend_pct!m:.0f}% on the previous quarter", None, -1, 0.0))
+    ['spend_trend_pct', 'monetary_90d', 'spend_prev_90d']
+    """
+    fall = FALL_TO_NOTHING.get(spec.name, "") if spec.column is None else ""
+    return list(dict.fromkeys([*template_fields(spec.reason or ""), spec.name, *template_fields(fall)]))
 
 
 def top_drivers(
@@ -278,16 +294,14 @@ def explain(
             if not len(rows):
                 continue
         spec = by_name[names[j]]
-        # The spec's own value too: render_reason checks it against the reason's bound even
-        # when the sentence shows other fields ("no purchase for 74 days (usually every 20)").
-        fields = list(dict.fromkeys([*template_fields(spec.reason), spec.name]))
-        values = [features[field].to_numpy(dtype=object)[rows] for field in fields]
+        fields = reason_fields(spec)
+        values = [_column(features, field)[rows] for field in fields]
         sentences[rows, slots] = [render(spec, dict(zip(fields, row))) for row in zip(*values)]
     quiet = by_name.get(SILENCE_FEATURES[0])
     if stands_in.any() and quiet is not None and quiet.reason is not None:
         rows, slots = np.nonzero(stands_in)
-        fields = list(dict.fromkeys([*template_fields(quiet.reason), quiet.name]))
-        values = [features[field].to_numpy(dtype=object)[rows] for field in fields]
+        fields = reason_fields(quiet)
+        values = [_column(features, field)[rows] for field in fields]
         said = [render(quiet, dict(zip(fields, row))) for row in zip(*values)]
         told = np.array([bool(text) for text in said], dtype=bool)
         sentences[rows[told], slots[told]] = [text for text in said if text]
@@ -301,6 +315,14 @@ def explain(
                 days = sentences[i, int(np.flatnonzero(columns[i] == carrier)[0])]
                 reasons[i] = [no_purchase_reason(float("nan")) if s == days else s for s in reasons[i]]
     return reasons
+
+
+def _column(features: pd.DataFrame, field: str) -> np.ndarray:
+    """A feature's values as objects; None throughout where ``features`` lacks it (a field the
+    sentence of a fall to nothing reads, beside the reason's own: that sentence is then not said)."""
+    if field in features.columns:
+        return features[field].to_numpy(dtype=object)
+    return np.full(len(features), None, dtype=object)
 
 
 def no_purchase_reason(tenure_days: float) -> str:
