@@ -1293,3 +1293,70 @@ def test_the_index_pandas_writes_into_a_parquet_file_is_no_customer_attribute(tm
     assert list(clean(ds, "customers").columns) == ["customer_id", "signup_date", "region", "age"]
     [note] = [n for n in ds.summary["notes"] if "__index_level_0__" in n]
     assert "index" in note and "index=False" in note
+
+
+OWN_COLUMN_NAMES = ("_reason", "_row_index")
+"""Names of the columns validation adds to a table for its own work (reason, input order)."""
+
+
+def _generated_with_faults(folder: Path, extra: dict[str, object] | None = None) -> Path:
+    """A generated dataset (300 customers) with text timestamps (parsed by validation) and a few
+    transactions to set aside: an unknown customer, an unreadable date and a repeated
+    transaction_id (same time, later row, another amount); ``extra`` columns added to every table."""
+    from churnml.generate import generate
+
+    generate(folder, 300, seed=11)
+    tx = pd.read_parquet(folder / "transactions.parquet")
+    tx["timestamp"] = tx["timestamp"].dt.strftime("%Y-%m-%d %H:%M:%S")
+    faults = tx.head(3).copy()
+    faults.loc[faults.index[0], "customer_id"] = "nobody"
+    faults.loc[faults.index[1], "timestamp"] = "soon"
+    faults.loc[faults.index[2], "amount"] = 999_999.0  # same id and time as row 2: a duplicate
+    tx = pd.concat([tx, faults], ignore_index=True)
+    tables = {"transactions": tx, **{t: pd.read_parquet(folder / f"{t}.parquet")
+                                     for t in ("customers", "service_events", "churn_events")}}
+    for name, frame in tables.items():
+        for column, value in (extra or {}).items():
+            frame[column] = value(frame) if callable(value) else value
+        frame.to_parquet(folder / f"{name}.parquet", index=False)
+    return folder
+
+
+def _counts(ds) -> dict:
+    return {t: {k: s[k] for k in ("rows", "clean_rows", "quarantined")} for t, s in ds.summary["tables"].items()}
+
+
+def test_columns_named_like_validations_own_stay_the_users_data(tmp_path: Path) -> None:
+    """A column of the user's own named like one validation adds (``_reason``: every transaction
+    was set aside "for 'x'") changes nothing: the same clean rows and set-aside counts, and the
+    column stays data (a customer attribute, a column of the quarantine file)."""
+    plain = load_dataset(_generated_with_faults(tmp_path / "plain"))
+    own = load_dataset(_generated_with_faults(tmp_path / "own", {c: "x" for c in OWN_COLUMN_NAMES}))
+    assert _counts(own) == _counts(plain)
+    assert _counts(plain)["transactions"]["quarantined"] == {
+        "customer_id not in customers": 1, "duplicate transaction_id": 1, "unparseable timestamp": 1}
+    for table in plain.tables:  # customers keeps the extra columns as attributes (below)
+        assert clean(own, table).drop(columns=list(OWN_COLUMN_NAMES), errors="ignore").equals(clean(plain, table)), table
+    customers = clean(own, "customers")
+    assert {c: own.attributes.get(c) for c in OWN_COLUMN_NAMES} == {c: "categorical" for c in OWN_COLUMN_NAMES}
+    assert (customers[list(OWN_COLUMN_NAMES)] == "x").all().all()
+    bad = own.quarantine["transactions"]
+    assert list(bad.columns[-len(OWN_COLUMN_NAMES) - 1:]) == [*OWN_COLUMN_NAMES, "reason"]
+    assert (bad[list(OWN_COLUMN_NAMES)] == "x").all().all()
+    assert bad["reason"].tolist() == plain.quarantine["transactions"]["reason"].tolist()
+
+
+def test_a_row_index_column_of_the_users_own_does_not_decide_which_duplicate_stays(tmp_path: Path) -> None:
+    """Of two rows with one transaction_id and time the first in the file stays. A column
+    ``_row_index`` of the user's own, counting down, took the place of the input order and kept
+    the later row."""
+    descending = {"_row_index": lambda frame: range(len(frame), 0, -1)}
+    ds = load_dataset(_generated_with_faults(tmp_path, descending))
+    bad = ds.quarantine["transactions"]
+    duplicate = bad[bad["reason"] == "duplicate transaction_id"]
+    assert duplicate["amount"].tolist() == [999_999.0]
+    assert duplicate["_row_index"].tolist() == [1]  # the user's column, as they wrote it (the last row)
+    original = pd.read_parquet(tmp_path / "transactions.parquet").iloc[2]
+    kept = ds.con.execute("SELECT amount FROM transactions WHERE customer_id = ? AND timestamp = ?",
+                          [original["customer_id"], pd.Timestamp(original["timestamp"])]).fetchall()
+    assert kept == [(original["amount"],)] and original["amount"] != 999_999.0

@@ -1337,11 +1337,23 @@ def reason_column(columns: Iterable[str]) -> str:
     """The name of a quarantine file's reason column: ``reason``, unless the table has a column
     of that name (a cancellations export often does), then ``churnml_reason`` (underscores added
     until no column has it)."""
-    taken = {str(c).lower() for c in columns}
-    if "reason" not in taken:
+    columns = list(columns)
+    if "reason" not in {str(c).lower() for c in columns}:
         return "reason"
-    name = "churnml_reason"
-    while name in taken:
+    return free_name("churnml_reason", columns)
+
+
+def free_name(name: str, columns: Iterable[str]) -> str:
+    """``name`` with underscores added in front until none of ``columns`` has it (DuckDB compares
+    names without case): the name of a column churnml adds to a user's table for its own work,
+    which a column of the user's own of that name replaced (``SELECT *, ... AS _reason`` gave the
+    export's ``_reason``, and every row was set aside "for 'x'").
+
+    >>> free_name("_reason", ["customer_id", "_REASON", "__reason"])
+    '___reason'
+    """
+    taken = {str(c).lower() for c in columns}
+    while name.lower() in taken:
         name = "_" + name
     return name
 
@@ -1423,6 +1435,8 @@ def _split_clean(
     the first by ``order`` (then input order) are duplicates, unless they have another reason.
     ``parsed`` maps helper column names to SQL over the raw columns, computed once per row for
     ``selects``, ``reasons`` and ``unique`` to use; they are not part of the quarantined rows.
+    Their names, and those of the reason and row-number columns added here, are free ones
+    (:func:`free_name`): a column of the user's own named ``_reason`` or ``_row_index`` stays data.
 
     Rows keep their input order. Nothing here reorders them (the duplicate search looks only at
     the keys that repeat, in a side query), so the clean table needs no sort on the way out.
@@ -1436,17 +1450,21 @@ def _split_clean(
     blank = blank_row_sql(raw_columns)
     reason_sql = f"CASE WHEN {blank} THEN {_lit(_BLANK)} " + " ".join(reasons) + " END"
     parsed = parsed or {}
-    helpers = "".join(f", {sql} AS {name}" for name, sql in parsed.items())
+    helpers = "".join(f", {sql} AS {_q(name)}" for name, sql in parsed.items())
+    # Our own columns, under names no column of the table has (the user's "_reason" won a
+    # SELECT *, ... AS _reason; their "_row_index" decided which duplicate transaction_id stayed).
+    row_name = free_name("_row_index", described + list(parsed))
+    row, why = _q(row_name), _q(free_name("_reason", [*described, *parsed, row_name]))
     # Values as written are kept for set-aside rows only: a column of them for every row would
     # hold a second copy of the rewritten columns in memory.
     kept = (f" EXCLUDE ({', '.join(_q(w) for w in written)}), "
-            + ", ".join(f"CASE WHEN _reason IS NOT NULL THEN {_q(w)} END AS {_q(w)}" for w in written)) if written else ""
+            + ", ".join(f"CASE WHEN {why} IS NOT NULL THEN {_q(w)} END AS {_q(w)}" for w in written)) if written else ""
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _checked_{table} AS
         SELECT *{kept} FROM (
-            SELECT *, {reason_sql} AS _reason
-            FROM (SELECT *, row_number() OVER () AS _row_index{helpers} FROM raw_{table}) AS r
+            SELECT *, {reason_sql} AS {why}
+            FROM (SELECT *, row_number() OVER () AS {row}{helpers} FROM raw_{table}) AS r
         )
         """
     )
@@ -1454,10 +1472,10 @@ def _split_clean(
         key, order = unique
         con.execute(
             f"""
-            UPDATE _checked_{table} SET _reason = {_lit(R_DUPLICATE_TX)}
-            WHERE _reason IS NULL AND _row_index IN (
+            UPDATE _checked_{table} SET {why} = {_lit(R_DUPLICATE_TX)}
+            WHERE {why} IS NULL AND {row} IN (
                 SELECT _row_index FROM (
-                    SELECT {key} AS _key, {order} AS _order, _row_index FROM _checked_{table}
+                    SELECT {key} AS _key, {order} AS _order, {row} AS _row_index FROM _checked_{table}
                     WHERE {key} IN (SELECT id FROM ({repeated_ids_sql(key, f"_checked_{table}")}))
                 ) QUALIFY row_number() OVER (PARTITION BY _key ORDER BY _order, _row_index) > 1
             )
@@ -1465,7 +1483,7 @@ def _split_clean(
         )
     con.execute(
         f"CREATE OR REPLACE TABLE {table} AS SELECT {', '.join(selects)} FROM _checked_{table} "
-        f"WHERE _reason IS NULL OR _reason IN ({', '.join(_lit(r) for r in kept_reasons)})"
+        f"WHERE {why} IS NULL OR {why} IN ({', '.join(_lit(r) for r in kept_reasons)})"
     )
     checked = {name for name, *_ in con.execute(f"DESCRIBE _checked_{table}").fetchall()}
     # (A duplicate transaction_id, found after this table was made, shows the value as read.)
@@ -1473,10 +1491,10 @@ def _split_clean(
                            for c in raw_columns)
     reason = reason_column(raw_columns)
     bad = con.execute(
-        f"SELECT {as_written}, _reason AS {_q(reason)} FROM _checked_{table} "
-        f"WHERE _reason IS NOT NULL AND _reason <> {_lit(_BLANK)} ORDER BY _row_index"
+        f"SELECT {as_written}, {why} AS {_q(reason)} FROM _checked_{table} "
+        f"WHERE {why} IS NOT NULL AND {why} <> {_lit(_BLANK)} ORDER BY {row}"
     ).df()
-    n_raw, n_blank = con.execute(f"SELECT count(*), count(*) FILTER (_reason = {_lit(_BLANK)}) FROM _checked_{table}").fetchone()
+    n_raw, n_blank = con.execute(f"SELECT count(*), count(*) FILTER ({why} = {_lit(_BLANK)}) FROM _checked_{table}").fetchone()
     con.execute(f"DROP TABLE _checked_{table}")
     if len(bad):
         quarantine[table] = bad
