@@ -1295,12 +1295,12 @@ def test_the_index_pandas_writes_into_a_parquet_file_is_no_customer_attribute(tm
     assert "index" in note and "index=False" in note
 
 
-OWN_COLUMN_NAMES = ("_reason", "_row_index")
-"""Names of the columns validation adds to a table for its own work (reason, input order)."""
+OWN_COLUMN_NAMES = ("_reason", "_row_index", "_parsed_timestamp", "_parsed_resolved_at")
+"""Names of the columns validation adds to a table for its own work (reason, input order, parsed dates)."""
 
 
 def _generated_with_faults(folder: Path, extra: dict[str, object] | None = None) -> Path:
-    """A generated dataset (300 customers) with text timestamps (parsed by validation) and a few
+    """A generated dataset (300 customers) with text dates (parsed by validation) and a few
     transactions to set aside: an unknown customer, an unreadable date and a repeated
     transaction_id (same time, later row, another amount); ``extra`` columns added to every table."""
     from churnml.generate import generate
@@ -1315,6 +1315,7 @@ def _generated_with_faults(folder: Path, extra: dict[str, object] | None = None)
     tx = pd.concat([tx, faults], ignore_index=True)
     tables = {"transactions": tx, **{t: pd.read_parquet(folder / f"{t}.parquet")
                                      for t in ("customers", "service_events", "churn_events")}}
+    tables["service_events"]["resolved_at"] = tables["service_events"]["resolved_at"].dt.strftime("%Y-%m-%d %H:%M:%S")
     for name, frame in tables.items():
         for column, value in (extra or {}).items():
             frame[column] = value(frame) if callable(value) else value
@@ -1328,7 +1329,8 @@ def _counts(ds) -> dict:
 
 def test_columns_named_like_validations_own_stay_the_users_data(tmp_path: Path) -> None:
     """A column of the user's own named like one validation adds (``_reason``: every transaction
-    was set aside "for 'x'") changes nothing: the same clean rows and set-aside counts, and the
+    was set aside "for 'x'"; ``_parsed_timestamp``: read as the parsed dates, a DuckDB binder error)
+    changes nothing: the same clean rows and set-aside counts, and the
     column stays data (a customer attribute, a column of the quarantine file)."""
     plain = load_dataset(_generated_with_faults(tmp_path / "plain"))
     own = load_dataset(_generated_with_faults(tmp_path / "own", {c: "x" for c in OWN_COLUMN_NAMES}))

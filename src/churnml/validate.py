@@ -1137,11 +1137,15 @@ def _load_events(
     present = {c: present_sql(raw, types[raw]) for c, raw in mapping.items()}
     # Text dates are parsed once, into a column of the checked table that every check and the
     # clean table read (parsing is the costly part: a CSV's 43 M timestamps take ~4 s per pass).
-    parsed = {}
+    # Under a name the table has no column of: a column "_parsed_timestamp" of the user's own was
+    # read as the parsed dates (a DuckDB binder error comparing text with a timestamp).
+    parsed: dict[str, str] = {}
+    described = [name for name, *_ in con.execute(f"DESCRIBE raw_{table}").fetchall()]
     for column, raw in mapping.items():
         if spec.kinds[column] == "timestamp" and not is_native("timestamp", types[raw]):
-            parsed[f"_parsed_{column}"] = typed[column]
-            typed[column] = f"_parsed_{column}"
+            name = free_name(f"_parsed_{column}", described + list(parsed))
+            parsed[name] = typed[column]
+            typed[column] = _q(name)
     ts = typed["timestamp"]
     reasons = [f"WHEN {condition} THEN {_lit(reason)}"
                for reason, condition in event_checks(spec, mapping, typed, present, data_end, inputs, "customers")]
