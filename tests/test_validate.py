@@ -1295,8 +1295,9 @@ def test_the_index_pandas_writes_into_a_parquet_file_is_no_customer_attribute(tm
     assert "index" in note and "index=False" in note
 
 
-OWN_COLUMN_NAMES = ("_reason", "_row_index", "_parsed_timestamp", "_parsed_resolved_at")
-"""Names of the columns validation adds to a table for its own work (reason, input order, parsed dates)."""
+OWN_COLUMN_NAMES = ("_reason", "_row_index", "_parsed_timestamp", "_parsed_resolved_at", "_as_written_timestamp")
+"""Names of the columns validation adds to a table for its own work (reason, input order, parsed dates,
+values as written)."""
 
 
 def _generated_with_faults(folder: Path, extra: dict[str, object] | None = None) -> Path:
@@ -1329,8 +1330,9 @@ def _counts(ds) -> dict:
 
 def test_columns_named_like_validations_own_stay_the_users_data(tmp_path: Path) -> None:
     """A column of the user's own named like one validation adds (``_reason``: every transaction
-    was set aside "for 'x'"; ``_parsed_timestamp``: read as the parsed dates, a DuckDB binder error)
-    changes nothing: the same clean rows and set-aside counts, and the
+    was set aside "for 'x'"; ``_parsed_timestamp``: read as the parsed dates, a DuckDB binder error;
+    ``_as_written_timestamp``: shown as the set-aside rows' timestamp, blanked as a customer
+    attribute) changes nothing: the same clean rows and set-aside rows and counts, and the
     column stays data (a customer attribute, a column of the quarantine file)."""
     plain = load_dataset(_generated_with_faults(tmp_path / "plain"))
     own = load_dataset(_generated_with_faults(tmp_path / "own", {c: "x" for c in OWN_COLUMN_NAMES}))
@@ -1345,7 +1347,8 @@ def test_columns_named_like_validations_own_stay_the_users_data(tmp_path: Path) 
     bad = own.quarantine["transactions"]
     assert list(bad.columns[-len(OWN_COLUMN_NAMES) - 1:]) == [*OWN_COLUMN_NAMES, "reason"]
     assert (bad[list(OWN_COLUMN_NAMES)] == "x").all().all()
-    assert bad["reason"].tolist() == plain.quarantine["transactions"]["reason"].tolist()
+    assert bad.drop(columns=list(OWN_COLUMN_NAMES)).equals(plain.quarantine["transactions"])
+    assert "soon" in bad["timestamp"].tolist()  # the unreadable date, as written
 
 
 def test_a_row_index_column_of_the_users_own_does_not_decide_which_duplicate_stays(tmp_path: Path) -> None:

@@ -686,7 +686,7 @@ def _read_formats(con: duckdb.DuckDBPyConnection, table: str, mapping: dict[str,
 
 def _replace_columns(con: duckdb.DuckDBPyConnection, table: str, replaced: Mapping[str, str]) -> None:
     """Put a view computing ``replaced`` (raw column -> SQL) in place of ``raw_<table>``. The value
-    as written goes along, under :data:`_WRITTEN` + its name, for the quarantine file: a user looks
+    as written goes along, under :func:`_written_prefix` + its name, for the quarantine file: a user looks
     for "01.01.2026 05:38" in their export, not for "2026-01-01 05:38:00"."""
     if not replaced:
         return
@@ -694,19 +694,36 @@ def _replace_columns(con: duckdb.DuckDBPyConnection, table: str, replaced: Mappi
     while con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ?", [f"raw_{table}_{layer}"]).fetchone()[0]:
         layer += 1
     present = {name for name, *_ in con.execute(f"DESCRIBE raw_{table}").fetchall()}
+    prefix = _written_prefix(con, table)
     con.execute(f"ALTER VIEW raw_{table} RENAME TO raw_{table}_{layer}")
     columns = ", ".join(f"{sql} AS {_q(raw)}" for raw, sql in replaced.items())
-    written = "".join(f", {_q(raw)} AS {_q(_WRITTEN + raw)}" for raw in replaced if _WRITTEN + raw not in present)
+    written = "".join(f", {_q(raw)} AS {_q(prefix + raw)}" for raw in replaced if prefix + raw not in present)
     con.execute(f"CREATE VIEW raw_{table} AS SELECT * REPLACE ({columns}){written} FROM raw_{table}_{layer}")
 
 
 _WRITTEN = "_as_written_"
-"""Prefix of the columns that carry a rewritten value as written (:func:`_replace_columns`)."""
+"""Prefix of the columns that carry a rewritten value as written (:func:`_replace_columns`), with
+underscores added in front for a table that has a column starting with it (:func:`_written_prefix`)."""
+
+
+def _written_prefix(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """The prefix of ``raw_<table>``'s as-written copies: :data:`_WRITTEN`, with underscores added in
+    front until no column of the source (the view under the first rewrite) starts with it. A
+    column of the user's own named ``_as_written_amount`` was taken for a copy: left out of the
+    quarantine file, blanked in the clean customers, or a binder error (VARCHAR with DOUBLE)."""
+    first = f"raw_{table}_0"
+    rewritten = con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ?", [first]).fetchone()[0]
+    names = [name.lower() for name, *_ in con.execute(f"DESCRIBE {first if rewritten else f'raw_{table}'}").fetchall()]
+    prefix = _WRITTEN
+    while any(name.startswith(prefix) for name in names):
+        prefix = "_" + prefix
+    return prefix
 
 
 def _raw_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     """The columns of ``raw_<table>`` as the source has them (without the as-written copies)."""
-    return [name for name, *_ in con.execute(f"DESCRIBE raw_{table}").fetchall() if not name.startswith(_WRITTEN)]
+    prefix = _written_prefix(con, table)
+    return [name for name, *_ in con.execute(f"DESCRIBE raw_{table}").fetchall() if not name.startswith(prefix)]
 
 
 def _unmatched_event_types(con: duckdb.DuckDBPyConnection, event_types: Mapping[str, str], column: str,
@@ -714,7 +731,8 @@ def _unmatched_event_types(con: duckdb.DuckDBPyConnection, event_types: Mapping[
     """A note naming ``[input.event_types]`` keys that no service event has (a typo such as "Outages"
     for "Outage" otherwise showed only as 'outage' counted as 'other'), with the closest type written."""
     names = {name for name, *_ in con.execute("DESCRIBE raw_service_events").fetchall()}
-    raw = _q(_WRITTEN + column if _WRITTEN + column in names else column)
+    prefix = _written_prefix(con, "service_events")
+    raw = _q(prefix + column if prefix + column in names else column)
     written = con.execute(f"SELECT TRIM(CAST({raw} AS VARCHAR)) AS t, count(*) FROM raw_service_events "
                           "WHERE t IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()
     seen = {value.lower() for value, _ in written}
@@ -1449,8 +1467,9 @@ def _split_clean(
     # are skipped and counted, not set aside as "missing customer_id" (which --strict fails on).
     # First in the CASE, but cheap: the test stops at a row's first value.
     described = [name for name, *_ in con.execute(f"DESCRIBE raw_{table}").fetchall()]
-    raw_columns = [name for name in described if not name.startswith(_WRITTEN)]
-    written = [name for name in described if name.startswith(_WRITTEN)]
+    prefix = _written_prefix(con, table)
+    raw_columns = [name for name in described if not name.startswith(prefix)]
+    written = [name for name in described if name.startswith(prefix)]
     blank = blank_row_sql(raw_columns)
     reason_sql = f"CASE WHEN {blank} THEN {_lit(_BLANK)} " + " ".join(reasons) + " END"
     parsed = parsed or {}
@@ -1491,7 +1510,7 @@ def _split_clean(
     )
     checked = {name for name, *_ in con.execute(f"DESCRIBE _checked_{table}").fetchall()}
     # (A duplicate transaction_id, found after this table was made, shows the value as read.)
-    as_written = ", ".join(f"COALESCE({_q(_WRITTEN + c)}, {_q(c)}) AS {_q(c)}" if _WRITTEN + c in checked else _q(c)
+    as_written = ", ".join(f"COALESCE({_q(prefix + c)}, {_q(c)}) AS {_q(c)}" if prefix + c in checked else _q(c)
                            for c in raw_columns)
     reason = reason_column(raw_columns)
     bad = con.execute(
