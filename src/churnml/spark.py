@@ -931,18 +931,14 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
 def _reason_column(columns: Iterable[str]) -> str:
     """The name of the column :func:`_check_values`'s pass adds to a raw table for the reason validation
     would set the row aside for: ``_churnml_reason``, with underscores added until no column of the
-    table has it (whatever its case: Spark resolves names so), as validation names its quarantine
-    file's reason column (:func:`churnml.validate.reason_column`). A raw column of that name is data
+    table has it (whatever its case: Spark resolves names so; :func:`churnml.validate.free_name`, which names
+    validation's own columns too). A raw column of that name is data
     like any other, read as validation reads it (a customer attribute, or left alone in an event table).
 
     >>> _reason_column(["customer_id", "amount"]), _reason_column(["customer_id", "_CHURNML_reason"])
     ('_churnml_reason', '__churnml_reason')
     """
-    taken = {str(c).lower() for c in columns}
-    name = "_churnml_reason"
-    while name in taken:
-        name = "_" + name
-    return name
+    return validate.free_name("_churnml_reason", columns)
 
 
 def _row_checks(table: str, spec: Any, mapping: Mapping[str, str], types: Mapping[str, str], inputs: InputConfig,
