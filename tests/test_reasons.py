@@ -638,3 +638,33 @@ def test_a_request_resolved_in_a_few_days_is_no_poor_service() -> None:
     assert said["complained"].startswith("poor service experience (score 54")
     assert said["unhappy"] == "poor service experience (score 50/100)"
     assert said["slow"].startswith("poor service experience (score 53")
+
+
+def _transaction_specs() -> dict[str, FeatureSpec]:
+    from churnml.features import layout_feature_specs
+
+    layout = {"customers": frozenset({"customer_id"}),
+              "transactions": frozenset({"customer_id", "timestamp", "amount"})}
+    return {s.name: s for s in layout_feature_specs(layout, {})}
+
+
+def test_a_fall_to_net_refunds_is_one_reason_beside_the_windows_spend() -> None:
+    # C0000912 (3,000 generated, seed 11) read "refunded 73 more than bought in the last 30 days;
+    # refunded 39 more than bought in the last 90 days, having spent 51 in the 90 days before": two
+    # reasons about one net refund. The fall's sentence is the 90-day window's, extended: of its family.
+    specs = _transaction_specs()
+    names = ["monetary_30d", "spend_trend_pct", "monetary_90d", "days_since_last_purchase"]
+    contributions = pd.DataFrame([[0.4, 0.3, 0.0, 0.0], [0.3, 0.4, 0.0, 0.0], [0.0, 0.3, 0.4, 0.0],
+                                  [0.4, 0.3, 0.0, 0.0]], columns=names)
+    features = pd.DataFrame({"monetary_30d": [-72.89] * 3 + [5.0], "spend_trend_pct": [-176.33] * 3 + [-40.0],
+                             "monetary_90d": [-39.24] * 3 + [84.0], "spend_prev_90d": [51.41] * 3 + [140.0],
+                             "days_since_last_purchase": [13.2] * 4})
+    fall = "refunded 39 more than bought in the last 90 days, having spent 51 in the 90 days before"
+    assert explain(contributions, features, [specs[n] for n in names]) == [
+        ["refunded 73 more than bought in the last 30 days"],  # the stronger of the two
+        [fall],
+        # Beside the 90-day window's own sentence, the fall says it and more, where the window ranks.
+        [fall],
+        # A fall of 40% says no window's sentence: both stay.
+        ["spent 5 in the last 30 days", "spend down 40% on the previous quarter"],
+    ]

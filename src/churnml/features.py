@@ -479,7 +479,10 @@ or more: "spend down 100% on the previous quarter" (24 of 1,356 scored customers
 refunds "refunded 70 more than bought in the last 90 days, …", a fall of 99.7% "spent less than 1 in
 the last 90 days, …" (it spent something). Its fields are features too: the customer's row must hold
 them (:func:`churnml.reasons.explain` passes them), else the reason reads as before. The sentence starts
-with its first field's amount, which reads "has not spent anything" at 0 (``_NONE_IN``)."""
+with its first field's amount, which reads "has not spent anything" at 0 (``_NONE_IN``), and extends that
+field's window sentence: where it is said, :func:`churnml.reasons.explain` counts it of that window's reason
+family ("refunded 73 more than bought in the last 30 days; refunded 39 more than bought in the last 90
+days, having spent 51 in the 90 days before" was two reasons about one net refund)."""
 
 
 def says_none_in(spec: FeatureSpec) -> bool:

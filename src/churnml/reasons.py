@@ -262,6 +262,28 @@ def explain(
     # for one of the silence features' families (SILENCE_FEATURES), a composite that yields to them.
     silence = tuple(f for name in SILENCE_FEATURES if name in names for f in families[names.index(name)])
     origin = list(range(len(names)))
+    tells = [False] * len(names)  # the column says the silence (SILENCE_FEATURES[0]'s sentence)
+    # A fall to nothing (FALL_TO_NOTHING) says its first field's window sentence and more ("refunded
+    # 39 more than bought in the last 90 days, having spent 51 in the 90 days before"): for the rows it
+    # is said, it is of that window's family ("refunded 73 more than bought in the last 30 days" beside
+    # it was two reasons about one net refund), and stands where that window ranks, if higher.
+    for j in np.flatnonzero(has_reason):
+        fall = FALL_TO_NOTHING.get(names[j]) if by_name[names[j]].column is None else None
+        lead = template_fields(fall)[0] if fall else None
+        if lead is None or lead not in by_name or by_name[lead].reason is None:
+            continue
+        with np.errstate(invalid="ignore"):
+            falls = np.round(-features[names[j]].to_numpy(dtype=float)) >= 100
+        if not falls.any():
+            continue
+        families.append(_family(by_name[lead].reason, lead))
+        origin.append(j)
+        tells.append(False)
+        t = len(origin) - 1
+        columns[falls] = np.where(columns[falls] == j, t, columns[falls])
+        if lead in names:
+            said = (columns == t).any(axis=1, keepdims=True)
+            columns = np.where(said & (columns == names.index(lead)), t, columns)
     if silence and SILENCE_FEATURES[0] in features.columns:
         days = features[SILENCE_FEATURES[0]].to_numpy(dtype=float)
         for j in np.flatnonzero(has_reason):
@@ -270,16 +292,18 @@ def explain(
                 continue
             with np.errstate(invalid="ignore"):
                 silent = (features[names[j]].to_numpy(dtype=float) == 0) & (days >= window_days(spec.window))
-            if silent.any():
-                families.append(tuple(dict.fromkeys(families[j] + silence)))
-                origin.append(j)
-                columns[silent] = np.where(columns[silent] == j, len(origin) - 1, columns[silent])
+            if not silent.any():
+                continue
+            families.append(tuple(dict.fromkeys(families[j] + silence)))
+            origin.append(j)
+            tells.append(True)
+            columns[silent] = np.where(columns[silent] == j, len(origin) - 1, columns[silent])
     # One spare driver: two features can say the same thing ("no purchase for 74 days" and
     # "no purchase for 74 days (usually every 20)"); the shorter is dropped and the spare moves up.
     columns = _one_per_family(columns, families, k + 1)
     # Where such a window stays (its silence not among the first k), it says the silence: "no
     # purchase in the last 30 days" for a customer gone 1,696 days read as a recent slowdown.
-    stands_in = columns >= len(names)
+    stands_in = np.asarray(tells + [False])[columns]
     columns = np.where(columns >= 0, np.asarray(origin)[columns], -1)
 
     sentences = np.full(columns.shape, None, dtype=object)
