@@ -668,3 +668,23 @@ def test_a_fall_to_net_refunds_is_one_reason_beside_the_windows_spend() -> None:
         # A fall of 40% says no window's sentence: both stay.
         ["spent 5 in the last 30 days", "spend down 40% on the previous quarter"],
     ]
+
+
+def test_a_fall_to_nothing_does_not_repeat_the_silence_that_covers_its_quarter() -> None:
+    # C0000140 (seed 11) read "has not spent anything in the last 90 days, having spent 3 in the 90
+    # days before; no purchase for 156 days": 156 days of silence hold the empty quarter. As a window
+    # at 0 does, the fall yields to the silence where that is shown, and keeps its own sentence where not.
+    specs = _transaction_specs()
+    names = ["spend_trend_pct", "days_since_last_purchase", "monetary_90d"]
+    contributions = pd.DataFrame([[0.5, 0.3, 0.0], [0.5, 0.0, 0.0], [0.5, 0.3, 0.4], [0.5, 0.3, 0.0]],
+                                 columns=names)
+    features = pd.DataFrame({"spend_trend_pct": [-100.0] * 4, "monetary_90d": [0.0] * 4,
+                             "spend_prev_90d": [3.22] * 4, "days_since_last_purchase": [156.0] * 3 + [60.0]})
+    fall = "has not spent anything in the last 90 days, having spent 3 in the 90 days before"
+    assert explain(contributions, features, [specs[n] for n in names]) == [
+        ["no purchase for 156 days"],
+        [fall],
+        ["no purchase for 156 days"],
+        # 60 days of silence do not cover the quarter (bought and refunded in it): both are true.
+        [fall, "no purchase for 60 days"],
+    ]

@@ -602,7 +602,10 @@ every 20)"). A window's "no purchase in the last 365 days" or "has not spent any
 families, a composite of them (:func:`churnml.reasons.explain`), and yields to whichever of them is shown
 ("no purchase for 400 days; no purchase in the last 365 days" was two of three reasons about one silence).
 Where none of them is shown, it says the silence, with the first one's sentence: "no purchase in the last
-30 days" for a customer gone 1,696 days read as a recent slowdown."""
+30 days" for a customer gone 1,696 days read as a recent slowdown. A fall to nothing (:data:`FALL_TO_NOTHING`)
+that starts with such a window yields to them likewise ("has not spent anything in the last 90 days, having
+spent 3 in the 90 days before; no purchase for 156 days"), but where none is shown keeps its own sentence,
+which is true and says what was spent before."""
 SERVICE_POOR_BELOW = 55.0
 """The service experience score (neutral 60) below which it reads "poor service experience": more than
 one recent complaint's worth (5 points) below neutral (see ``_service_features``)."""

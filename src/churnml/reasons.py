@@ -267,6 +267,7 @@ def explain(
     # 39 more than bought in the last 90 days, having spent 51 in the 90 days before"): for the rows it
     # is said, it is of that window's family ("refunded 73 more than bought in the last 30 days" beside
     # it was two reasons about one net refund), and stands where that window ranks, if higher.
+    leads: dict[int, int] = {}  # a fall's own column -> its first field's (the window's)
     for j in np.flatnonzero(has_reason):
         fall = FALL_TO_NOTHING.get(names[j]) if by_name[names[j]].column is None else None
         lead = template_fields(fall)[0] if fall else None
@@ -284,6 +285,7 @@ def explain(
         if lead in names:
             said = (columns == t).any(axis=1, keepdims=True)
             columns = np.where(said & (columns == names.index(lead)), t, columns)
+            leads[t] = names.index(lead)
     if silence and SILENCE_FEATURES[0] in features.columns:
         days = features[SILENCE_FEATURES[0]].to_numpy(dtype=float)
         for j in np.flatnonzero(has_reason):
@@ -298,6 +300,14 @@ def explain(
             origin.append(j)
             tells.append(True)
             columns[silent] = np.where(columns[silent] == j, len(origin) - 1, columns[silent])
+            # A fall to nothing there ("has not spent anything in the last 90 days, having spent 3 in
+            # the 90 days before") yields to the silence too, but where that is not shown keeps its
+            # own sentence: it is true, and says what was spent before.
+            for t in (t for t, lead in leads.items() if lead == j):
+                families.append(tuple(dict.fromkeys(families[t] + silence)))
+                origin.append(origin[t])
+                tells.append(False)
+                columns[silent] = np.where(columns[silent] == t, len(origin) - 1, columns[silent])
     # One spare driver: two features can say the same thing ("no purchase for 74 days" and
     # "no purchase for 74 days (usually every 20)"); the shorter is dropped and the spare moves up.
     columns = _one_per_family(columns, families, k + 1)
