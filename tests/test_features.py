@@ -446,3 +446,25 @@ def test_descriptions_say_what_refunds_do_to_categories_and_the_spend_trend() ->
     # s: net spend -6.57 in days 91-180, 0 in the last 90: no spend in either, so 0.
     assert got.loc["s", "spend_prev_90d"] == pytest.approx(-6.57) and got.loc["s", "spend_trend_pct"] == 0.0
     assert "refunds" in described["spend_trend_pct"], described["spend_trend_pct"]
+
+
+def test_the_spend_trend_description_says_what_net_refunds_now_give() -> None:
+    # The description said "net spend of 0 or less counts as none", but the SQL treats only the
+    # previous quarter that way: refunds outweighing purchases in the last 90 days give a fall beyond
+    # -100 % (C0000912, seed 11: -176 for -39 now after 51 before), which an analyst read as impossible.
+    frames = {
+        "customers": pd.DataFrame({"customer_id": ["u", "v"], "signup_date": [T("2020-01-01")] * 2}),
+        "transactions": pd.DataFrame({
+            "customer_id": ["u", "u", "v"],
+            "timestamp": [T("2023-08-01"), T("2023-12-01"), T("2023-08-01")],
+            "amount": [100.0, -50.0, 100.0],
+        }),
+    }
+    dataset = Dataset.from_frames(frames)
+    got = build_features(dataset, [CUTOFF], Config()).set_index("customer_id")
+    described = {d["name"]: d["description"] for d in feature_description(dataset)}["spend_trend_pct"]
+    # u: 100 bought in days 91-180, 50 refunded in the last 90: the description's own example.
+    assert got.loc["u", "monetary_90d"] == -50.0 and got.loc["u", "spend_trend_pct"] == pytest.approx(-150.0)
+    assert "below -100" in described and "(-150 for net refunds of half the spend before)" in described, described
+    # v: nothing now after 100 before.
+    assert got.loc["v", "spend_trend_pct"] == -100.0 and "-100 for none now" in described, described

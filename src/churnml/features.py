@@ -831,9 +831,10 @@ def _features(layout: Mapping[str, frozenset[str]], attributes: Mapping[str, str
         "Net spend in the 90 days before the last 90 (days 91-180 before the cutoff).", tx, "prev 90d", 0, None)
     add("spend_trend_pct",
         f"CASE WHEN {prev} > 0 THEN 100.0 * ({cur} - {prev}) / {prev} WHEN {cur} > 0 THEN 100.0 ELSE 0.0 END",
-        "Change in net spend, last 90 days vs the 90 before, in percent. +100 when there was no "
-        "spend before and some now; 0 when there was none in either. Net spend of 0 or less (refunds "
-        "outweighing purchases) counts as none.", tx, "90d vs prev 90d",
+        "Change in net spend (purchases minus refunds), last 90 days vs the 90 before, in percent of "
+        "the 90 before: -100 for none now, below -100 when refunds outweigh purchases now (-150 for "
+        "net refunds of half the spend before). A net spend of 0 or less in the 90 before (refunds "
+        "outweighing purchases) counts as none: then +100 when there is some now, else 0.", tx, "90d vs prev 90d",
         -1, "spend down {spend_trend_pct!m:.0f}% on the previous quarter", bound=0.0)
     add("frequency_trend",
         f"COALESCE(ta.purchases_{TREND_DAYS}d, 0) - COALESCE(ta.purchases_prev, 0)",
