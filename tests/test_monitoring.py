@@ -124,6 +124,26 @@ def test_drift_fires_on_shifted_data_and_names_the_worst_features(reference):
     assert as_dict["drifted"] and monitoring.worst_features(as_dict, 3) == report.worst_features(3)
 
 
+def test_the_drift_message_names_each_feature_once(reference):
+    # "3 feature(s) shifted beyond PSI 0.2: tenure_days (PSI 3.17), ... Worst features: tenure_days, ...":
+    # the alert and a second sentence named the same features, the second without their PSI.
+    rng = np.random.default_rng(2)
+    report = monitoring.drift(reference, _frame(rng, 3000, shift=1.0, new_plan=True), None, "2025-08-01")
+    beyond = report.worst_features(5, above=report.psi_threshold)
+    assert len(beyond) >= 2
+    message = monitoring.drift_message(report)
+    for name in NAMES:
+        assert len(re.findall(rf"\b{name}\b", message)) <= 1, message
+    assert all(f"{name} (PSI " in message for name in beyond) and "Check the data feed" in message
+    # Only an old model, no feature beyond the threshold: the features that moved most are still named, once.
+    old = monitoring.drift(reference, _frame(np.random.default_rng(1), 3000), None, "2026-08-01")
+    assert old.drifted and not old.worst_features(5, above=old.psi_threshold)
+    quiet = monitoring.drift_message(old)
+    worst = old.worst_features(3)
+    assert f"Worst features: {', '.join(worst)} (none beyond PSI 0.2)." in quiet, quiet
+    assert all(len(re.findall(rf"\b{name}\b", quiet)) == 1 for name in worst), quiet
+
+
 def test_ages_are_compared_net_of_the_days_between_the_cutoffs():
     # The same kind of customers 120 days later: every tenure is 120 days longer. That alone
     # must not read as drift (it fired on every normal `churnml score`); other features do count.
@@ -250,7 +270,7 @@ def test_score_warns_or_fails_on_drift(use_trained_store, tmp_path):
     assert warned.exit_code == 0, _text(warned)
     worst = monitoring.worst_features(json.loads((tmp_path / "a.parquet.json").read_text())["monitoring"], 1)[0]
     stderr = _message(warned.stderr, "Warning:")
-    assert stderr.startswith("Warning:") and f"Worst features: {worst}" in stderr
+    assert stderr.startswith("Warning:") and f"{worst} (PSI " in stderr and "Worst features" not in stderr
     # What a retrain would change: the reference is the test cutoff, a horizon before the as-of date.
     assert (f"A real shift since the reference, the customers at the training's test cutoff ({use_trained_store.test_cutoff}) "
             "(a price change, a season) stays until models are trained on data after it") in stderr
@@ -259,7 +279,7 @@ def test_score_warns_or_fails_on_drift(use_trained_store, tmp_path):
     failed = runner.invoke(get_app(), [*args, "--out", str(tmp_path / "b.parquet"), "--fail-on-drift"])
     assert failed.exit_code == 3
     stderr = _message(failed.stderr, "Error:")
-    assert stderr.startswith("Error:") and f"Worst features: {worst}" in stderr and "exit code is 3" in stderr
+    assert stderr.startswith("Error:") and f"{worst} (PSI " in stderr and "exit code is 3" in stderr
     assert json.loads((tmp_path / "b.parquet.json").read_text())["monitoring"]["drifted"] is True
 
 

@@ -651,8 +651,11 @@ def worst_features(report: DriftReport | Mapping[str, Any], n: int = 5, above: f
 
 
 def drift_message(report: DriftReport) -> str:
-    """One paragraph for the terminal: what drifted and what to do."""
-    worst = report.worst_features(5, above=report.psi_threshold) or report.worst_features(3)
+    """One paragraph for the terminal: what drifted and what to do. The features beyond the
+    threshold are named once, by the alert with their PSI; only when none is beyond it (an old model,
+    a shifted score) are the features that moved most named, so that there is something to check."""
+    beyond = report.worst_features(5, above=report.psi_threshold)
+    worst = beyond or report.worst_features(3)
     since = f" since the reference, the customers at the training's test cutoff ({report.reference_cutoff})" \
         if report.reference_cutoff else ""
     young = ""
@@ -661,10 +664,12 @@ def drift_message(report: DriftReport) -> str:
                  f"test cutoff ({report.reference_history_days:.0f}): they grow as the history does, for every customer, until "
                  "the models are trained as of a date with a year of data before their test cutoff; their shift says "
                  "the data is young, not that the feed is wrong.")
-    check = "" if set(worst) <= set(report.short_history) else " Check the data feed for these columns."
+    named = "" if beyond else f" Worst features: {', '.join(worst) or 'none'} (none beyond PSI {report.psi_threshold:g})."
+    check = "" if set(worst) <= set(report.short_history) else \
+        f" Check the data feed for {'the columns of the features named above' if beyond else 'these columns'}."
     return (
         " ".join(report.alerts)
-        + f" Worst features: {', '.join(worst) or 'none'}.{check}{young} A real shift{since} "
+        + f"{named}{check}{young} A real shift{since} "
         "(a price change, a season) stays until models are trained on data after it: retraining as of the same date "
         "compares with the same cutoff."
     )
