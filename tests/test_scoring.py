@@ -347,6 +347,9 @@ def test_score_keeps_the_newest_snapshots_the_config_asks_for(served_store, tmp_
                                             "--snapshots", str(folder), "--config", "keep.toml"])
     assert result.exit_code == 0, result.stderr
     assert [p.name for p in io.snapshots(folder)] == ["features_2025-11-01.parquet", "features_2025-12-01.parquet"]
+    # Every file written is named, the customers left out of the population too.
+    assert (f"Wrote s.parquet, s.parquet.json, {folder / 'features_2025-12-01.parquet'} and "
+            f"{folder / 'outside_2025-12-01.parquet'}.") in " ".join(result.output.split())
     assert sorted(p.name for p in folder.glob("outside_*")) == ["outside_2025-11-01.parquet", "outside_2025-12-01.parquet"]
     freed = served.stat().st_size + io.outside_path(served).stat().st_size
     assert (f"Removed 1 older snapshot(s) from {folder} ([scoring] keep_snapshots = 2), "

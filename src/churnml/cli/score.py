@@ -327,6 +327,7 @@ def score_command(
         # The snapshot is written first and published with the scores: either failing leaves both as they were.
         with io.staged_snapshot(features, as_of_ts, snapshot_dir, outside_population(dataset, as_of_ts, cfg)) as snapshot:
             scores_path, sidecar_path = write_scores(chunks, out_path, fmt, metadata, monitor=monitor if reference else None)
+    written = [scores_path, sidecar_path, *io.with_outside([snapshot])]  # the outside file too: every file written
     stale = io.stale_snapshots(snapshot_dir, keep=cfg.scoring.keep_snapshots)
     freed = io.remove_files(io.with_outside(stale))
 
@@ -334,7 +335,7 @@ def score_command(
         show_scores_summary(io.read_json(sidecar_path), cfg)
         console.print(
             f"Models: churnml-churn v{models.churn_version}, churnml-value v{models.value_version} ({alias}).\n"
-            f"Wrote {scores_path}, {sidecar_path} and {snapshot}."
+            f"Wrote {', '.join(str(p) for p in written[:-1])} and {written[-1]}."
         )
         if stale:
             console.print(f"Removed {len(stale)} older snapshot(s) from {snapshot_dir} ([scoring] keep_snapshots = "
