@@ -315,6 +315,9 @@ def test_old_snapshots_are_pruned_on_demand_and_the_newest_always_stays(features
     assert result.exit_code == 0 and [p.name for p in io.snapshots(folder)] == [p.name for p in written[1:]]
     assert [p.exists() for p in besides] == [False, True, True, True]
     assert f"Removed 1 snapshot(s) from {folder}" in result.output
+    # Each file said as removed, after it is: "remove PATH", printed before, read like an order.
+    assert [line.split("  (")[0] for line in result.output.splitlines() if "parquet  (" in line] == [
+        f"removed {written[0]}", f"removed {besides[0]}"], result.output
     # Even asked to remove everything, the newest (what `churnml serve` loads) stays, and other files too.
     result, _ = prune("--older-than", "0")
     assert result.exit_code == 0 and io.snapshots(folder) == [written[-1]] == [io.latest_snapshot(folder)]

@@ -438,8 +438,8 @@ def prune_snapshots_command(
     newest one's, each with its outside_YYYY-MM-DD.parquet (the customers left out of that
     population); given both, a snapshot goes only when both say so. The newest snapshot, which
     `churnml serve` loads at start-up, always stays, and no other file in the folder is touched. A
-    running server keeps the snapshot it loaded in memory. Prints each snapshot and its size; with
-    --dry-run it removes nothing.
+    running server keeps the snapshot it loaded in memory. Prints each file as it is removed, with its
+    size; with --dry-run, each file that would be, and removes nothing.
     """
     from churnml import io
 
@@ -459,15 +459,18 @@ def prune_snapshots_command(
     found = io.snapshots(snapshot_dir)
     stale = io.stale_snapshots(snapshot_dir, keep=keep, older_than_days=older_than)
     sizes = _sizes(io.with_outside(stale))
-    for path, size in sizes.items():
-        console.print(f"{'would remove' if dry_run else 'remove'} {path}  ({size_text(size)})", highlight=False)
     kept = len(found) - len(stale)
     newest = f", the newest {found[-1].name} (what `churnml serve` loads)" if found else ""
     if dry_run:
+        for path, size in sizes.items():
+            console.print(f"would remove {path}  ({size_text(size)})", highlight=False)
         console.print(f"Dry run: would remove {len(stale)} snapshot(s), {size_text(sum(sizes.values()))}, and keep {kept}"
                       f"{newest}. Nothing was removed.", highlight=False)
         return
-    freed = io.remove_files(sizes)
+    freed = 0
+    for path, size in sizes.items():  # "removed", once it is: a line printed before read as an order
+        freed += io.remove_files([path])
+        console.print(f"removed {path}  ({size_text(size)})", highlight=False)
     console.print(f"Removed {len(stale)} snapshot(s) from {snapshot_dir}, {size_text(freed)}; kept {kept}{newest}.",
                   highlight=False)
 
