@@ -208,3 +208,37 @@ def _served_store(root: Path, customers: int, seed: int, edit_customers=None) ->
                                                 "--snapshots", str(snapshots)])
         assert result.exit_code == 0, result.output
     return ServedStore(root, data, dataset, uri, snapshots, scores, SERVED_AS_OF)
+
+
+@pytest.fixture(scope="session")
+def run_in_terminal():
+    """A function running ``churnml ARGS`` (this environment's) with stdout and stderr a
+    pseudo-terminal, as a user at a shell runs it: spinners and progress bars draw only there
+    (CliRunner's output is not a terminal). Returns (exit code, everything printed)."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    def run(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 600) -> tuple[int, str]:
+        leader, follower = pty.openpty()
+        environment = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", **(env or {})}
+        process = subprocess.Popen([str(Path(sys.executable).parent / "churnml"), *map(str, args)], stdin=subprocess.DEVNULL,
+                                   stdout=follower, stderr=follower, cwd=cwd, env=environment)
+        os.close(follower)
+        chunks = []
+        try:
+            while True:
+                try:
+                    chunk = os.read(leader, 65536)
+                except OSError:  # EIO: the command ended and closed the terminal
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            code = process.wait(timeout=timeout)
+        finally:
+            os.close(leader)
+        return code, b"".join(chunks).decode("utf-8", errors="replace")
+
+    return run

@@ -361,6 +361,18 @@ def test_score_keeps_the_newest_snapshots_the_config_asks_for(served_store, tmp_
     assert path == folder / "features_2025-12-01.parquet"
 
 
+def test_score_shows_a_spinner_while_it_reads_and_validates_in_a_terminal(served_store, tmp_path: Path, run_in_terminal) -> None:
+    # At a million customers score printed nothing for 41 to 87 s while it read and validated the
+    # data, then the features: a spinner says so in a terminal, as train's does.
+    code, shown = run_in_terminal(["score", served_store.data, "--as-of", "2025-12-01", "--out", "s.parquet",
+                                   "--snapshots", "snapshots"], cwd=tmp_path,
+                                  env={"MLFLOW_TRACKING_URI": served_store.tracking_uri})
+    assert code == 0, shown
+    assert f"Reading and validating {served_store.data}…" in shown, shown
+    assert "Building features as of 2025-12-01…" in shown, shown
+    assert not re.search(r"\d\d:\d\d:\d\d (Reading|Building)", shown)  # the timestamped lines are for logs
+
+
 def test_a_snapshot_that_cannot_be_written_leaves_last_months_scores(served_store, tmp_path: Path) -> None:
     # A monthly `churnml score` on a disk that filled up while it wrote the feature snapshot (the
     # largest file it writes) exited 2 with "No space left on device", yet had already replaced

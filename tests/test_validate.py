@@ -1300,6 +1300,22 @@ OWN_COLUMN_NAMES = ("_reason", "_row_index", "_parsed_timestamp", "_parsed_resol
 values as written)."""
 
 
+def test_validate_shows_a_spinner_in_a_terminal_and_a_timestamped_line_in_a_log(tmp_path: Path, run_in_terminal) -> None:
+    # At a million customers validate printed nothing for 41 to 87 s while it read and validated:
+    # a terminal shows a spinner saying so, as train's does; a scheduler's log a timestamped line.
+    from churnml.generate import generate
+
+    generate(tmp_path / "data", 300, seed=11)
+    code, shown = run_in_terminal(["validate", "data", "--quarantine-dir", "q"], cwd=tmp_path)
+    assert code == 0, shown
+    assert "Reading and validating data…" in shown, shown
+    assert not re.search(r"\d\d:\d\d:\d\d Reading and validating", shown)  # the spinner, not the log's line
+    logged = CliRunner().invoke(get_app(), ["validate", str(tmp_path / "data"), "--quarantine-dir", str(tmp_path / "q")])
+    assert logged.exit_code == 0, logged.output
+    assert re.match(rf"\d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d Reading and validating {re.escape(str(tmp_path / 'data'))}\n", logged.output)
+    assert "…" not in logged.output  # no spinner frame in a log
+
+
 def _generated_with_faults(folder: Path, extra: dict[str, object] | None = None) -> Path:
     """A generated dataset (300 customers) with text dates (parsed by validation) and a few
     transactions to set aside: an unknown customer, an unreadable date and a repeated

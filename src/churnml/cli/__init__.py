@@ -7,6 +7,7 @@ and exit with the error's code; no traceback.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import os
@@ -14,7 +15,7 @@ import signal
 import socket
 import sys
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import typer
 from rich.console import Console
@@ -303,6 +304,16 @@ def log(message: str) -> None:
         from datetime import datetime
 
         console.print(f"{datetime.now():%Y-%m-%d %H:%M:%S} {message}", markup=False, highlight=False, soft_wrap=True)
+
+
+@contextlib.contextmanager
+def working(text: str) -> Iterator[None]:
+    """A long step that prints nothing of its own (reading and validating the data: 41 to 87 s at a
+    million customers): a spinner saying ``text…`` while it runs in a terminal, and in a scheduler's
+    log the timestamped line of :func:`log` as it starts."""
+    log(text)
+    with console.status(f"{text}…"):
+        yield
 
 
 def warn(message: str) -> None:

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from churnml.cli import command, console, log, next_step, warn
+from churnml.cli import command, console, log, next_step, warn, working
 from churnml.cli._options import AsOfOpt, ConfigOpt, EngineOpt, MasterOpt, SnapshotsOpt, SourceArg, check_engine, parse_date
 from churnml.cli.validate import show_data_notes
 from churnml.config import REASONS_FOR, Config, load_config
@@ -280,8 +280,8 @@ def score_command(
              "run's pair, promote the other model's version of the same run.")
     from churnml.labels import refuse_as_of_after_data, refuse_other_problem
 
-    log(f"Reading and validating {data}")
-    dataset = load_dataset(Path(data), cfg)
+    with working(f"Reading and validating {data}"):
+        dataset = load_dataset(Path(data), cfg)
     show_data_notes(dataset.summary, data, config)
     refuse_other_problem(models.metadata, cfg, dataset.tables)
     refuse_as_of_after_data(as_of_ts, dataset.data_end)  # before the warning about missing days, not after it
@@ -293,8 +293,7 @@ def score_command(
                  "need it to: the features read those days as days without purchases, so churn risk comes out "
                  f"higher. Score as of {last_day + pd.Timedelta(days=1):%Y-%m-%d}, or load the missing days first; if "
                  "the data is complete (no business on those days), say so with [input] data_end in the config.")
-    log(f"Building features as of {as_of_ts:%Y-%m-%d}")
-    with console.status("Building features…"):
+    with working(f"Building features as of {as_of_ts:%Y-%m-%d}"):
         features = build_scoring_frame(dataset, as_of_ts, cfg)
     features = with_empty_attributes(features, [*models.churn.feature_names_, *models.value.feature_names_], dataset.summary)
     log(f"Scoring {len(features):,} customers with churnml-churn v{models.churn_version}, churnml-value v{models.value_version}")

@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from churnml.cli import command, console, log, next_step, warn
+from churnml.cli import command, console, log, next_step, warn, working
 from churnml.cli._options import ConfigOpt, EngineOpt, MasterOpt, SourceArg, check_engine, parse_date
 from churnml.cli.validate import show_data_notes
 from churnml.config import load_config
@@ -95,8 +95,7 @@ def train_command(
                   "data_summary": summary}
         console.print(f"Training set: {len(training_set.frame):,} rows (customer x cutoff) from Spark.")
     else:
-        log(f"Reading and validating {data}")
-        with console.status(f"Reading and validating {data}…"):
+        with working(f"Reading and validating {data}"):
             dataset = load_dataset(Path(data), cfg)
         show_data_notes(dataset.summary, data, config)
         attributes = dataset.attributes

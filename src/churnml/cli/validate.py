@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from churnml import io
-from churnml.cli import command, console, next_step
+from churnml.cli import command, console, next_step, working
 from churnml.cli._options import ConfigOpt, DataArg
 from churnml.config import load_config
 from churnml.dataset import Dataset
@@ -88,7 +88,9 @@ def validate_command(
     counts, date ranges and counts per reason. Exits 0, or 1 with --strict when any row was set aside.
     """
     io.check_output_folder(quarantine_dir, "--quarantine-dir")
-    dataset = load_dataset(data, load_config(config))
+    cfg = load_config(config)
+    with working(f"Reading and validating {data}"):
+        dataset = load_dataset(data, cfg)
     show_summary(dataset)
     paths, removed = write_quarantine(dataset, quarantine_dir)
     for path in paths:
