@@ -790,6 +790,8 @@ def test_serve_checks_the_snapshot_the_models_and_the_port_before_starting(serve
         result = runner.invoke(get_app(), ["serve", "--snapshots", str(fresh), "--data", str(served_store.data),
                                            "--as-of", served_store.as_of, "--port", str(port)])
         assert result.exit_code == 2 and f"Port {port} on 127.0.0.1 is in use" in result.stderr
+        assert (f"Wrote {fresh / f'features_{served_store.as_of}.parquet'} and {fresh / f'outside_{served_store.as_of}.parquet'}."
+                in " ".join(result.output.split()))
         pd.testing.assert_frame_equal(io.read_table(fresh / f"outside_{served_store.as_of}.parquet"),
                                       io.read_table(io.outside_path(snapshot)))
         # A guessable key is said before anything else can fail (the docs once showed change-me).

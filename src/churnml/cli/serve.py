@@ -119,7 +119,8 @@ def serve_command(
         with console.status("Building the feature snapshot…"):
             written = io.write_snapshot(build_scoring_frame(dataset, as_of_ts, cfg), as_of_ts, snapshots,
                                         outside_population(dataset, as_of_ts, cfg))
-        console.print(f"Wrote {written}.")
+        files = io.with_outside([written])  # the snapshot and, when there is one, its outside file
+        console.print(f"Wrote {' and '.join(str(path) for path in files)}.")
     elif as_of is not None:
         raise ConfigError("--as-of needs --data: it is the date of the snapshot built from DATA.")
     with console.status("Checking the models and the snapshot…"):
