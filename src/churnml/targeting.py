@@ -349,8 +349,9 @@ def retention_list(
     keep &= ~excluded
     considered = keep.copy()  # before the minimum value: what _nobody_left compares it with
     value_at_risk = pd.to_numeric(scores["value_at_risk"]).to_numpy(dtype=float)
-    if min_value is not None:
-        keep &= value_at_risk >= min_value
+    # Whom the exclusion and minimum-value filters keep, in any segment.
+    filtered = ~excluded if min_value is None else ~excluded & (value_at_risk >= min_value)
+    keep &= filtered
     scored = int(keep.sum())
     nobody_left = ""
     if not scored:
@@ -360,9 +361,8 @@ def retention_list(
     benefit = value_at_risk * success_rate - cost
     pays = np.round(benefit, DECIMALS["expected_benefit"]) > 0  # a benefit the list would show as 0.00 is none
     keep &= pays
-    # Whom the exclusion and minimum-value filters keep and a contact pays off for, in any segment:
-    # those of a segment split from one asked for would change the list if asked for too.
-    paying = pays & ~excluded & (value_at_risk >= min_value if min_value is not None else True)
+    # Those of a segment split from one asked for would change the list if asked for too.
+    paying = pays & filtered
     candidates = int(keep.sum())
 
     index = np.flatnonzero(keep)
