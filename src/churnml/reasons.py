@@ -201,6 +201,14 @@ def explain(
     list of list of str
         For each row, its reasons, strongest first (possibly fewer than ``k``, or none).
 
+    Steps: which (customer, feature) pairs may be reasons (:func:`_eligible`); a customer who never
+    bought gets their purchase features as one driver (:func:`_never_bought`); the strongest drivers
+    are ranked (:func:`top_drivers`, with spares for those dropped later); a fall to nothing takes
+    the family of its window (:func:`_fall_stand_ins`) and a window at 0 for a silent customer that
+    of the silence (:func:`_silence_stand_ins`); one driver per family stays
+    (:func:`_one_per_family`); the drivers are rendered (:func:`_sentences`) and repeats dropped
+    (:func:`_distinct`, :func:`_tenure_said_once`).
+
     Example
     -------
     >>> explain(model.contributions(X), X, feature_specs(dataset))[0]  # doctest: +SKIP
@@ -212,6 +220,39 @@ def explain(
     names = list(contributions.columns)
     has_reason = np.array([by_name.get(name) is not None and by_name[name].reason is not None for name in names])
     typical = typical or {}
+    eligible = _eligible(features, by_name, names, has_reason, typical)
+    matrix, eligible, never, carrier = _never_bought(contributions, features, names, eligible, typical)
+    # The same sentence over other windows ("spent 0 in the last 30 days", "... 90 days") says
+    # one thing: only the strongest of a family stays, and the next family moves up.
+    families = [_family(by_name[name].reason, name) if ok else () for name, ok in zip(names, has_reason)]
+    # Spare drivers for the family members that drop out (a complaint raises six features).
+    spare = max(Counter(f for fs in REASON_FAMILIES.values() for f in fs).values(), default=1)
+    columns, _ = top_drivers(matrix, eligible, 2 * k + spare, MIN_EFFECT)
+    drivers = _Drivers(columns, families, list(range(len(names))), [False] * len(names))
+    leads = _fall_stand_ins(drivers, features, by_name, names, has_reason)
+    _silence_stand_ins(drivers, features, by_name, names, has_reason, leads)
+    # One spare driver: two features can say the same thing ("no purchase for 74 days" and
+    # "no purchase for 74 days (usually every 20)"); the shorter is dropped and the spare moves up.
+    columns = _one_per_family(drivers.columns, drivers.families, k + 1)
+    # Where such a window stays (its silence not among the first k), it says the silence: "no
+    # purchase in the last 30 days" for a customer gone 1,696 days read as a recent slowdown.
+    stands_in = np.asarray(drivers.tells + [False])[columns]
+    columns = np.where(columns >= 0, np.asarray(drivers.origin)[columns], -1)
+    sentences = _sentences(columns, stands_in, features, by_name, names, never, carrier, render)
+    reasons = [_distinct(row, k) for row in sentences.tolist()]
+    _tenure_said_once(reasons, sentences, columns, names, never, carrier)
+    return reasons
+
+
+def _eligible(features: pd.DataFrame, by_name: Mapping[str, FeatureSpec], names: Sequence[str],
+              has_reason: np.ndarray, typical: Mapping[str, float]) -> np.ndarray:
+    """Which features may be reasons, per column (shape ``(f,)``: ``has_reason``) or, where a gate
+    applies, per row and column (shape ``(n, f)``).
+
+    Gates: a numeric feature's value must lie beyond its typical value and its bound on the side
+    its sentence reads (:func:`churnml.features.reason_is_true`); a transaction feature over a
+    window of N days needs N days of purchase history (:data:`HISTORY_FEATURE`).
+    """
     # At the precision training kept, which the typical values (medians of the training's test
     # cutoff) have: a customer at the median, with every decimal, read as beyond it.
     gates = {j: reason_is_true(by_name[names[j]], np.round(features[names[j]].to_numpy(dtype=float), FEATURE_DECIMALS),
@@ -228,17 +269,36 @@ def explain(
                 with np.errstate(invalid="ignore"):
                     covered = history >= window_days(window)
                 gates[j] = covered & gates[j] if j in gates else covered
-    eligible = has_reason
-    if gates:
-        eligible = np.broadcast_to(has_reason, (len(features), len(names))).copy()
-        for j, rows in gates.items():
-            eligible[:, j] &= rows
-    # A customer who never bought: every purchase feature holds what that gives ("spent 0", no
-    # first purchase, no usual gap), none of their sentences could be said (no history for a window,
-    # "no purchase for 9999 days") and the customer was left with "customer for 35 days" or nothing,
-    # though having bought nothing drove the score most. Their contributions together are that one
-    # driver, carried by the first of them, with its own sentence (no_purchase_reason). Only where
-    # the typical customer bought (a median of 0 purchases: having none explains nothing).
+    if not gates:
+        return has_reason
+    eligible = np.broadcast_to(has_reason, (len(features), len(names))).copy()
+    for j, rows in gates.items():
+        eligible[:, j] &= rows
+    return eligible
+
+
+def _never_bought(contributions: pd.DataFrame, features: pd.DataFrame, names: Sequence[str],
+                  eligible: np.ndarray, typical: Mapping[str, float]
+                  ) -> tuple[pd.DataFrame | np.ndarray, np.ndarray, np.ndarray, int]:
+    """The contributions and eligibility with, for each customer who never bought, the purchase
+    features (:data:`churnml.features.PURCHASE_FEATURES`) as one driver.
+
+    Every purchase feature of such a customer holds what that gives ("spent 0", no first purchase,
+    no usual gap), none of their sentences could be said (no history for a window, "no purchase
+    for 9999 days") and the customer was left with "customer for 35 days" or nothing, though having
+    bought nothing drove the score most. Their contributions together are that one driver, carried
+    by the first of them (always eligible there), with its own sentence (:func:`no_purchase_reason`).
+    Only where the typical customer bought (a median of 0 purchases: having none explains nothing).
+
+    Returns
+    -------
+    matrix, eligible
+        ``contributions`` and ``eligible``, changed (as copies) only where a customer never bought.
+    never : ndarray of bool, shape (n,)
+        The customers who never bought (none without :data:`HISTORY_FEATURE`).
+    carrier : int
+        The column that carries their driver (-1 without purchase features).
+    """
     group = [j for j, name in enumerate(names) if name in PURCHASE_FEATURES]
     never = np.zeros(len(features), dtype=bool)
     if group and HISTORY_FEATURE in features.columns and typical.get("frequency_lifetime", 1.0) > 0:
@@ -251,23 +311,45 @@ def explain(
         matrix[np.ix_(never, group[1:])] = 0.0
         eligible = np.broadcast_to(eligible, (len(features), len(names))).copy()
         eligible[never, carrier] = True
-    # The same sentence over other windows ("spent 0 in the last 30 days", "... 90 days") says
-    # one thing: only the strongest of a family stays, and the next family moves up.
-    families = [_family(by_name[name].reason, name) if ok else () for name, ok in zip(names, has_reason)]
-    # Spare drivers for the family members that drop out (a complaint raises six features).
-    spare = max(Counter(f for fs in REASON_FAMILIES.values() for f in fs).values(), default=1)
-    columns, _ = top_drivers(matrix, eligible, 2 * k + spare, MIN_EFFECT)
-    # "no purchase in the last 365 days" (a window at 0) beside "no purchase for 400 days" says
-    # nothing more: for the customers silent at least that window, the window's column stands in
-    # for one of the silence features' families (SILENCE_FEATURES), a composite that yields to them.
-    silence = tuple(f for name in SILENCE_FEATURES if name in names for f in families[names.index(name)])
-    origin = list(range(len(names)))
-    tells = [False] * len(names)  # the column says the silence (SILENCE_FEATURES[0]'s sentence)
-    # A fall to nothing (FALL_TO_NOTHING) says its first field's window sentence and more ("refunded
-    # 39 more than bought in the last 90 days, having spent 51 in the 90 days before"): for the rows it
-    # is said, it is of that window's family ("refunded 73 more than bought in the last 30 days" beside
-    # it was two reasons about one net refund), and stands where that window ranks, if higher.
-    leads: dict[int, int] = {}  # a fall's own column -> its first field's (the window's)
+    return matrix, eligible, never, carrier
+
+
+@dataclasses.dataclass
+class _Drivers:
+    """Each customer's ranked drivers, and what each driver column says.
+
+    Columns ``0 … f-1`` are the features. A stand-in, appended after them, renders the sentence of
+    feature ``origin[t]`` (or, where ``tells[t]``, the silence's: the first of :data:`SILENCE_FEATURES`)
+    under other reason ``families[t]``; :func:`explain` puts it in place of the feature's column for
+    the customers whose sentence it changes.
+    """
+
+    columns: np.ndarray
+    """Shape ``(n, m)``: column indices, strongest first; -1 where there are fewer drivers."""
+    families: list[tuple[str, ...]]
+    origin: list[int]
+    tells: list[bool]
+
+    def stand_in(self, families: tuple[str, ...], origin: int, tells: bool = False) -> int:
+        """Add a column of ``families`` that renders ``origin``'s sentence; its index."""
+        self.families.append(families)
+        self.origin.append(origin)
+        self.tells.append(tells)
+        return len(self.origin) - 1
+
+
+def _fall_stand_ins(drivers: _Drivers, features: pd.DataFrame, by_name: Mapping[str, FeatureSpec],
+                    names: Sequence[str], has_reason: np.ndarray) -> dict[int, int]:
+    """Put a fall to nothing in its window's family, where it is said; the stand-ins added (their
+    column -> the window's, for the windows among the features).
+
+    A fall to nothing (:data:`churnml.features.FALL_TO_NOTHING`) says its first field's window
+    sentence and more ("refunded 39 more than bought in the last 90 days, having spent 51 in the 90
+    days before"): for the rows it is said, it is of that window's family ("refunded 73 more than
+    bought in the last 30 days" beside it was two reasons about one net refund), and stands where
+    that window ranks, if higher.
+    """
+    leads: dict[int, int] = {}
     for j in np.flatnonzero(has_reason):
         fall = FALL_TO_NOTHING.get(names[j]) if by_name[names[j]].column is None else None
         lead = template_fields(fall)[0] if fall else None
@@ -277,45 +359,59 @@ def explain(
             falls = np.round(-features[names[j]].to_numpy(dtype=float)) >= 100
         if not falls.any():
             continue
-        families.append(_family(by_name[lead].reason, lead))
-        origin.append(j)
-        tells.append(False)
-        t = len(origin) - 1
+        t = drivers.stand_in(_family(by_name[lead].reason, lead), j)
+        columns = drivers.columns
         columns[falls] = np.where(columns[falls] == j, t, columns[falls])
         if lead in names:
             said = (columns == t).any(axis=1, keepdims=True)
-            columns = np.where(said & (columns == names.index(lead)), t, columns)
+            drivers.columns = np.where(said & (columns == names.index(lead)), t, columns)
             leads[t] = names.index(lead)
-    if silence and SILENCE_FEATURES[0] in features.columns:
-        days = features[SILENCE_FEATURES[0]].to_numpy(dtype=float)
-        for j in np.flatnonzero(has_reason):
-            spec = by_name[names[j]]
-            if spec.source != "transactions" or not says_none_in(spec):
-                continue
-            with np.errstate(invalid="ignore"):
-                silent = (features[names[j]].to_numpy(dtype=float) == 0) & (days >= window_days(spec.window))
-            if not silent.any():
-                continue
-            families.append(tuple(dict.fromkeys(families[j] + silence)))
-            origin.append(j)
-            tells.append(True)
-            columns[silent] = np.where(columns[silent] == j, len(origin) - 1, columns[silent])
-            # A fall to nothing there ("has not spent anything in the last 90 days, having spent 3 in
-            # the 90 days before") yields to the silence too, but where that is not shown keeps its
-            # own sentence: it is true, and says what was spent before.
-            for t in (t for t, lead in leads.items() if lead == j):
-                families.append(tuple(dict.fromkeys(families[t] + silence)))
-                origin.append(origin[t])
-                tells.append(False)
-                columns[silent] = np.where(columns[silent] == t, len(origin) - 1, columns[silent])
-    # One spare driver: two features can say the same thing ("no purchase for 74 days" and
-    # "no purchase for 74 days (usually every 20)"); the shorter is dropped and the spare moves up.
-    columns = _one_per_family(columns, families, k + 1)
-    # Where such a window stays (its silence not among the first k), it says the silence: "no
-    # purchase in the last 30 days" for a customer gone 1,696 days read as a recent slowdown.
-    stands_in = np.asarray(tells + [False])[columns]
-    columns = np.where(columns >= 0, np.asarray(origin)[columns], -1)
+    return leads
 
+
+def _silence_stand_ins(drivers: _Drivers, features: pd.DataFrame, by_name: Mapping[str, FeatureSpec],
+                       names: Sequence[str], has_reason: np.ndarray, leads: Mapping[int, int]) -> None:
+    """Put a window at 0 ("no purchase in the last 365 days") in the silence's families, for the
+    customers silent at least that window.
+
+    Beside "no purchase for 400 days" it says nothing more: the window's column becomes a composite
+    of its own family and those of the silence features (:data:`SILENCE_FEATURES`), which yields to
+    them (:func:`_one_per_family`) and, where none of them is shown, says the silence (``tells``).
+    A fall to nothing that starts with that window (``leads``, :func:`_fall_stand_ins`) yields to
+    the silence too, but keeps its own sentence.
+    """
+    silence = tuple(f for name in SILENCE_FEATURES if name in names for f in drivers.families[names.index(name)])
+    if not silence or SILENCE_FEATURES[0] not in features.columns:
+        return
+    days = features[SILENCE_FEATURES[0]].to_numpy(dtype=float)
+    columns = drivers.columns
+    for j in np.flatnonzero(has_reason):
+        spec = by_name[names[j]]
+        if spec.source != "transactions" or not says_none_in(spec):
+            continue
+        with np.errstate(invalid="ignore"):
+            silent = (features[names[j]].to_numpy(dtype=float) == 0) & (days >= window_days(spec.window))
+        if not silent.any():
+            continue
+        t = drivers.stand_in(tuple(dict.fromkeys(drivers.families[j] + silence)), j, tells=True)
+        columns[silent] = np.where(columns[silent] == j, t, columns[silent])
+        # A fall to nothing there ("has not spent anything in the last 90 days, having spent 3 in
+        # the 90 days before") yields to the silence too, but where that is not shown keeps its
+        # own sentence: it is true, and says what was spent before.
+        for fall in (fall for fall, lead in leads.items() if lead == j):
+            t = drivers.stand_in(tuple(dict.fromkeys(drivers.families[fall] + silence)), drivers.origin[fall])
+            columns[silent] = np.where(columns[silent] == fall, t, columns[silent])
+
+
+def _sentences(columns: np.ndarray, stands_in: np.ndarray, features: pd.DataFrame,
+               by_name: Mapping[str, FeatureSpec], names: Sequence[str], never: np.ndarray, carrier: int,
+               render: Callable[[FeatureSpec, Mapping[str, object]], str | None]) -> np.ndarray:
+    """The sentence of each chosen driver (feature ``columns``, shape ``(n, k)``), None where none.
+
+    Rendered feature by feature; the carrier of a customer who never bought reads
+    :func:`no_purchase_reason`, and a window standing in for the silence (``stands_in``) the
+    silence's sentence (the first of :data:`SILENCE_FEATURES`), when it can be said.
+    """
     sentences = np.full(columns.shape, None, dtype=object)
     for j in np.unique(columns[columns >= 0]):
         rows, slots = np.nonzero(columns == j)
@@ -339,16 +435,20 @@ def explain(
         said = [render(quiet, dict(zip(fields, row))) for row in zip(*values)]
         told = np.array([bool(text) for text in said], dtype=bool)
         sentences[rows[told], slots[told]] = [text for text in said if text]
-    reasons = [_distinct(row, k) for row in sentences.tolist()]
-    if never.any() and TENURE_FEATURE in names:
-        # Beside "customer for 20 days, newer than most", "has not bought anything in 20 days as a
-        # customer" says the days twice: "has not bought anything yet".
-        tenure = names.index(TENURE_FEATURE)
-        for i in np.flatnonzero(never & (columns == tenure).any(axis=1) & (columns == carrier).any(axis=1)):
-            if sentences[i, int(np.flatnonzero(columns[i] == tenure)[0])] in reasons[i]:
-                days = sentences[i, int(np.flatnonzero(columns[i] == carrier)[0])]
-                reasons[i] = [no_purchase_reason(float("nan")) if s == days else s for s in reasons[i]]
-    return reasons
+    return sentences
+
+
+def _tenure_said_once(reasons: list[list[str]], sentences: np.ndarray, columns: np.ndarray, names: Sequence[str],
+                      never: np.ndarray, carrier: int) -> None:
+    """Beside "customer for 20 days, newer than most", "has not bought anything in 20 days as a
+    customer" says the days twice: there it reads "has not bought anything yet" (in ``reasons``)."""
+    if not never.any() or TENURE_FEATURE not in names:
+        return
+    tenure = names.index(TENURE_FEATURE)
+    for i in np.flatnonzero(never & (columns == tenure).any(axis=1) & (columns == carrier).any(axis=1)):
+        if sentences[i, int(np.flatnonzero(columns[i] == tenure)[0])] in reasons[i]:
+            days = sentences[i, int(np.flatnonzero(columns[i] == carrier)[0])]
+            reasons[i] = [no_purchase_reason(float("nan")) if s == days else s for s in reasons[i]]
 
 
 def _column(features: pd.DataFrame, field: str) -> np.ndarray:
