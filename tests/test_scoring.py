@@ -514,6 +514,12 @@ def test_every_reason_is_true_of_its_customer(scores, features, models) -> None:
                     assert (value - limit) * spec.reason_side > 0, (customer, sentence, spec.name, value, limit)
                     checked += 1
     assert checked > 0.5 * len(scores)
+    # Nor an attribute's level that most customers hold: "product tier: basic", with most basic.
+    given = {sentence for text in scores["reasons"] for sentence in text.split("; ")}
+    attributes = [FeatureSpec(**s) for s in models.metadata["specs"] if s["reason"] and s["kind"] == "categorical"]
+    typical_levels = {spec.reason.format(**{spec.name: typical[spec.name]}) for spec in attributes if spec.name in typical}
+    assert "product tier: basic" in typical_levels and not typical_levels & given
+    assert any(sentence.startswith(("product tier: ", "region: ", "age band: ")) for sentence in given)  # others are
 
 
 @pytest.mark.parametrize(("feature", "steps"), [("unresolved_complaints", (1, 2, 5)), ("complaints_90d", (1, 3, 10))])

@@ -540,11 +540,25 @@ def _readable(text: str) -> str:
     return text
 
 
-def reason_is_true(spec: FeatureSpec, values: Any, typical: float | None = None) -> Any:
+def reason_is_true(spec: FeatureSpec, values: Any, typical: float | str | None = None) -> Any:
     """Where ``spec``'s reason is true of a value: beyond ``typical`` (the training median) and
     :attr:`FeatureSpec.reason_bound` on :attr:`FeatureSpec.reason_side`. Boolean like ``values``
     (NaN: false); None when nothing limits it (no side, or neither limit known).
+
+    For a categorical ``spec``, ``typical`` is the level most customers hold
+    (:func:`churnml.reasons.typical_values`) and the reason is true of any other level, or a missing
+    value (whose sentence is not said anyway): "product tier: basic" where 56 % of customers are
+    basic says nothing of the customer.
+
+    >>> tier = FeatureSpec("product_tier", "", "customers", None, "categorical", 0, "product tier: {product_tier}")
+    >>> reason_is_true(tier, pd.Series(["basic", "plus", None]), "basic").tolist()
+    [False, True, True]
     """
+    if spec.kind == "categorical":
+        if typical is None:
+            return None
+        column = pd.Series(values, dtype=object)
+        return ~(column.notna() & (column.astype(str) == str(typical))).to_numpy()
     limits = [v for v in (typical, spec.reason_bound) if v is not None]
     if spec.reason_side == 0 or not limits:
         return None

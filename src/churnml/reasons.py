@@ -8,7 +8,8 @@ one on the side the sentence reads (:attr:`FeatureSpec.reason_side`; typical = t
 training's test cutoff, :func:`typical_values`). A contribution can be positive for an ordinary
 value (trees split where they like, and features without a monotone constraint can raise the risk
 at any value); "a service request took 0 days to resolve" or "spent 7,343 in the last 90 days" then
-explains nothing to a marketer. The top ``k`` (default 3) per customer are rendered with the
+explains nothing to a marketer; nor does an attribute's level most customers hold ("product tier:
+basic" with 56 % of customers basic: typical = that level, where one level has more than half). The top ``k`` (default 3) per customer are rendered with the
 customer's actual values, e.g. "no purchase for 74 days (usually every 20)". For a customer who
 never bought, the purchase features (:data:`churnml.features.PURCHASE_FEATURES`) are one driver,
 their contributions summed, read "has not bought anything in 1,424 days as a customer"
@@ -32,6 +33,7 @@ import pandas as pd
 
 from churnml.features import (FALL_TO_NOTHING, FEATURE_DECIMALS, PURCHASE_FEATURES, REASON_FAMILIES, SILENCE_FEATURES,
                               FeatureSpec, reason_is_true, render_reason, says_none_in, window_days)
+from churnml.monitoring import OTHER
 
 TOP_K = 3
 MIN_EFFECT = 0.01
@@ -156,14 +158,32 @@ def explainable_specs(specs: Sequence[FeatureSpec], categories: Mapping[str, Seq
     ]
 
 
-def typical_values(reference: Mapping | None) -> dict[str, float]:
-    """Feature name -> its median in the monitoring reference (the training's test cutoff).
+TYPICAL_LEVEL_SHARE = 0.5
+"""A categorical's level held by more than this share of the customers with a value (at the
+training's test cutoff) is typical, as a median is: whatever order the levels were put in, it
+would be the median. Its reason ("product tier: basic", with 56 % of customers basic) says nothing
+of the customer (:func:`typical_values`)."""
 
-    Empty for models trained before the reference kept medians: their reasons are then gated by
-    :attr:`FeatureSpec.reason_bound` alone.
+
+def typical_values(reference: Mapping | None) -> dict[str, float | str]:
+    """Feature name -> its typical value in the monitoring reference (the training's test cutoff):
+    a numeric feature's median; a categorical's level held by more than :data:`TYPICAL_LEVEL_SHARE`
+    of the customers with a value, where one is (none where no level is: "region: southeast" with
+    20 % of customers in each of five regions).
+
+    Without medians (models trained before the reference kept them) the numeric reasons are gated by
+    :attr:`FeatureSpec.reason_bound` alone; without a reference, no categorical reason is gated.
     """
     stats = (reference or {}).get("features", {})
-    return {name: float(s["median"]) for name, s in stats.items() if s.get("median") is not None}
+    typical: dict[str, float | str] = {}
+    for name, s in stats.items():
+        if s.get("kind") == "categorical":
+            level = max(s.get("shares") or {}, key=lambda level: s["shares"][level], default=None)
+            if level is not None and level != OTHER and s["shares"][level] > TYPICAL_LEVEL_SHARE:
+                typical[name] = level
+        elif s.get("median") is not None:
+            typical[name] = float(s["median"])
+    return typical
 
 
 def explain(
@@ -172,7 +192,7 @@ def explain(
     specs: Sequence[FeatureSpec],
     k: int = TOP_K,
     render: Callable[[FeatureSpec, Mapping[str, object]], str | None] = render_reason,
-    typical: Mapping[str, float] | None = None,
+    typical: Mapping[str, float | str] | None = None,
 ) -> list[list[str]]:
     """Top ``k`` reasons per customer, as sentences.
 
@@ -192,7 +212,8 @@ def explain(
     typical : mapping, optional
         Feature name -> typical value (:func:`typical_values`). A feature is a reason only for
         rows whose value lies beyond it on :attr:`FeatureSpec.reason_side` (and beyond
-        :attr:`FeatureSpec.reason_bound`); features not in it are gated by the bound alone.
+        :attr:`FeatureSpec.reason_bound`), a categorical one only for rows of another level;
+        features not in it are gated by the bound alone.
         Transaction features over a window of N days (``"90d"``) are reasons only for rows whose
         :data:`HISTORY_FEATURE` is at least N (when ``features`` has that column).
 
@@ -245,12 +266,13 @@ def explain(
 
 
 def _eligible(features: pd.DataFrame, by_name: Mapping[str, FeatureSpec], names: Sequence[str],
-              has_reason: np.ndarray, typical: Mapping[str, float]) -> np.ndarray:
+              has_reason: np.ndarray, typical: Mapping[str, float | str]) -> np.ndarray:
     """Which features may be reasons, per column (shape ``(f,)``: ``has_reason``) or, where a gate
     applies, per row and column (shape ``(n, f)``).
 
     Gates: a numeric feature's value must lie beyond its typical value and its bound on the side
-    its sentence reads (:func:`churnml.features.reason_is_true`); a transaction feature over a
+    its sentence reads, a categorical's level be another than the typical one
+    (:func:`churnml.features.reason_is_true`); a transaction feature over a
     window of N days needs N days of purchase history (:data:`HISTORY_FEATURE`).
     """
     # At the precision training kept, which the typical values (medians of the training's test
@@ -258,6 +280,10 @@ def _eligible(features: pd.DataFrame, by_name: Mapping[str, FeatureSpec], names:
     gates = {j: reason_is_true(by_name[names[j]], np.round(features[names[j]].to_numpy(dtype=float), FEATURE_DECIMALS),
                                typical.get(names[j]))
              for j in np.flatnonzero(has_reason) if by_name[names[j]].kind == "numeric"}
+    # A categorical's level that most customers hold explains nothing: "product tier: basic".
+    gates |= {j: reason_is_true(by_name[names[j]], features[names[j]].to_numpy(dtype=object), typical[names[j]])
+              for j in np.flatnonzero(has_reason)
+              if by_name[names[j]].kind == "categorical" and isinstance(typical.get(names[j]), str)}
     gates = {j: rows for j, rows in gates.items() if rows is not None}
     # Spend and purchases over a window longer than the customer's purchase history say they are
     # new, not that they buy little ("spent 180 in the last 365 days" two months in): no reason.
@@ -278,7 +304,7 @@ def _eligible(features: pd.DataFrame, by_name: Mapping[str, FeatureSpec], names:
 
 
 def _never_bought(contributions: pd.DataFrame, features: pd.DataFrame, names: Sequence[str],
-                  eligible: np.ndarray, typical: Mapping[str, float]
+                  eligible: np.ndarray, typical: Mapping[str, float | str]
                   ) -> tuple[pd.DataFrame | np.ndarray, np.ndarray, np.ndarray, int]:
     """The contributions and eligibility with, for each customer who never bought, the purchase
     features (:data:`churnml.features.PURCHASE_FEATURES`) as one driver.
