@@ -623,6 +623,20 @@ which is true and says what was spent before."""
 SERVICE_POOR_BELOW = 55.0
 """The service experience score (neutral 60) below which it reads "poor service experience": more than
 one recent complaint's worth (5 points) below neutral (see ``_service_features``)."""
+SATISFACTION_POOR_BELOW = 3.0 - (60.0 - SERVICE_POOR_BELOW) / 10.0
+"""The satisfaction score (1-5) below which it is a reason, 2.5: 2 or lower, the score that alone takes the
+service experience score (neutral 60, 10 points per step from a neutral 3) below :data:`SERVICE_POOR_BELOW`.
+3 is the middle of the scale: "last satisfaction score 3/5" (the typical customer's last is 4) was a
+churn reason for 67 of 1,356 scored customers (3,000 generated, seed 11; for 79 once "product tier: basic"
+no longer was one). On a survey of 0-10 (``[input] satisfaction_scale``) it takes 3 of 10 or lower."""
+ACCOUNT_MANAGER_RECENT_DAYS = 150.0
+"""Days since a change of account manager within which it is a reason ("account manager changed 140 days
+ago"). Most customers never had one (a typical value of :data:`NEVER_DAYS`), so any change, however old,
+read as a reason where the trees raised the risk for it. In the generated data (``churnml generate``: the
+churn hazard is raised for four months after the month of the change, and a leaver winds down over up to
+two more) customers whose manager changed up to 90 days before a cutoff closed their account in the next
+90 days at 27-31 %, 90-120 days 21 %, 120-150 days 12 %, and from 150 days on at 4-6 %, as those whose
+change was years back (3,000 generated, seed 11, monthly cutoffs 2022-2025)."""
 RESOLUTION_FEATURES = ("unresolved_complaints", "oldest_unresolved_complaint_days", "mean_resolution_days",
                        "max_resolution_days")
 """Features read from service events' ``resolved_at``: without it every complaint is open."""
@@ -957,19 +971,24 @@ def _service_features(columns: frozenset[str], add: Callable[..., None]) -> None
             se, "lifetime", 0, "a service request took {max_resolution_days:.0f} days to resolve",
             "missing (NaN) when nothing was resolved before the cutoff", side=+1)
     if "satisfaction" in columns:
+        # A reason only when poor (2 or lower), not at the scale's neutral 3 (SATISFACTION_POOR_BELOW).
         add("last_satisfaction", "sa.last_satisfaction",
             "The most recent satisfaction score (1-5) before the cutoff.", se, "lifetime",
-            -1, "last satisfaction score {last_satisfaction:.0f}/5", "missing (NaN) when never rated")
+            -1, "last satisfaction score {last_satisfaction:.0f}/5", "missing (NaN) when never rated",
+            bound=SATISFACTION_POOR_BELOW)
         add("lowest_satisfaction_365d", "sa.lowest_satisfaction_365d",
             "The lowest satisfaction score (1-5) in the 365 days before the cutoff.", se, "365d",
             -1, "a satisfaction score of {lowest_satisfaction_365d:.0f}/5 in the last year",
-            "missing (NaN) when not rated in the window")
+            "missing (NaN) when not rated in the window", bound=SATISFACTION_POOR_BELOW)
     add("days_since_last_complaint", f"COALESCE(k.cutoff_day - sa.last_complaint_day, {NEVER_DAYS})",
         "Days from the last complaint to the cutoff.", se, "lifetime",
         -1, "complained {days_since_last_complaint:.0f} days ago", never)
     add("days_since_account_manager_change", f"COALESCE(k.cutoff_day - sa.last_am_change_day, {NEVER_DAYS})",
         f"Days since the last '{ACCOUNT_MANAGER_CHANGE}' service event.", se, "lifetime",
-        0, "account manager changed {days_since_account_manager_change:.0f} days ago", never, side=-1)
+        # Only a recent change (ACCOUNT_MANAGER_RECENT_DAYS): in the generated data the churn it
+        # brings is over by 150 days, and the typical customer, never changed, would make any change a reason.
+        0, "account manager changed {days_since_account_manager_change:.0f} days ago", never, side=-1,
+        bound=ACCOUNT_MANAGER_RECENT_DAYS)
     add("account_manager_changes_365d", "COALESCE(sa.am_changes_365d, 0)",
         f"Number of '{ACCOUNT_MANAGER_CHANGE}' service events in the 365 days before the cutoff.", se, "365d",
         # One change is what "account manager changed N days ago" says already: the count is a
