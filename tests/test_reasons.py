@@ -764,3 +764,24 @@ def test_a_fall_to_nothing_does_not_repeat_the_silence_that_covers_its_quarter()
         # 60 days of silence do not cover the quarter (bought and refunded in it): both are true.
         [fall, "no purchase for 60 days"],
     ]
+
+
+def test_a_fall_to_nothing_in_a_silence_still_outranks_a_weaker_window_of_spend() -> None:
+    # C0001505 (seed 11; 3 of 1,356 scored customers) read "spent 13 in the last 180 days" though
+    # the fall, its strongest driver, says more: "has not spent anything in the last 90 days,
+    # having spent 13 in the 90 days before". The fall yields to the silence (153 days, which the
+    # empty quarter lies in), not to a weaker sentence of its own family.
+    specs = _transaction_specs()
+    names = ["spend_trend_pct", "monetary_180d", "days_since_last_purchase", "monetary_90d"]
+    contributions = pd.DataFrame([[0.5, 0.3, 0.0, 0.0], [0.3, 0.5, 0.0, 0.0], [0.5, 0.3, 0.4, 0.0],
+                                  [0.5, 0.3, 0.0, 0.2]], columns=names)
+    features = pd.DataFrame({"spend_trend_pct": [-100.0] * 4, "monetary_180d": [13.12] * 4,
+                             "days_since_last_purchase": [153.37] * 4, "monetary_90d": [0.0] * 4,
+                             "spend_prev_90d": [13.12] * 4})
+    fall = "has not spent anything in the last 90 days, having spent 13 in the 90 days before"
+    assert explain(contributions, features, [specs[n] for n in names]) == [
+        [fall],
+        ["spent 13 in the last 180 days"],  # the stronger of the family
+        ["no purchase for 153 days", "spent 13 in the last 180 days"],  # the silence is shown: the fall yields
+        [fall],  # the empty quarter, weaker, says the silence and yields to the fall
+    ]

@@ -227,7 +227,7 @@ def explain(
     are ranked (:func:`top_drivers`, with spares for those dropped later); a fall to nothing takes
     the family of its window (:func:`_fall_stand_ins`) and a window at 0 for a silent customer that
     of the silence (:func:`_silence_stand_ins`); one driver per family stays
-    (:func:`_one_per_family`); the drivers are rendered (:func:`_sentences`) and repeats dropped
+    (:func:`_one_per_family`, :func:`_outrank_weaker_kin`); the drivers are rendered (:func:`_sentences`) and repeats dropped
     (:func:`_distinct`, :func:`_tenure_said_once`).
 
     Example
@@ -254,7 +254,7 @@ def explain(
     _silence_stand_ins(drivers, features, by_name, names, has_reason, leads)
     # One spare driver: two features can say the same thing ("no purchase for 74 days" and
     # "no purchase for 74 days (usually every 20)"); the shorter is dropped and the spare moves up.
-    columns = _one_per_family(drivers.columns, drivers.families, k + 1)
+    columns = _outrank_weaker_kin(drivers, _one_per_family(drivers.columns, drivers.families, k + 1), k + 1)
     # Where such a window stays (its silence not among the first k), it says the silence: "no
     # purchase in the last 30 days" for a customer gone 1,696 days read as a recent slowdown.
     stands_in = np.asarray(drivers.tells + [False])[columns]
@@ -355,12 +355,18 @@ class _Drivers:
     families: list[tuple[str, ...]]
     origin: list[int]
     tells: list[bool]
+    own: dict[int, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    """Composite column -> those of its families in which it keeps its rank: it yields to a driver
+    of the others, not to a weaker one of these (:func:`_outrank_weaker_kin`)."""
 
-    def stand_in(self, families: tuple[str, ...], origin: int, tells: bool = False) -> int:
+    def stand_in(self, families: tuple[str, ...], origin: int, tells: bool = False,
+                 own: tuple[str, ...] = ()) -> int:
         """Add a column of ``families`` that renders ``origin``'s sentence; its index."""
         self.families.append(families)
         self.origin.append(origin)
         self.tells.append(tells)
+        if own:
+            self.own[len(self.origin) - 1] = own
         return len(self.origin) - 1
 
 
@@ -404,7 +410,8 @@ def _silence_stand_ins(drivers: _Drivers, features: pd.DataFrame, by_name: Mappi
     of its own family and those of the silence features (:data:`SILENCE_FEATURES`), which yields to
     them (:func:`_one_per_family`) and, where none of them is shown, says the silence (``tells``).
     A fall to nothing that starts with that window (``leads``, :func:`_fall_stand_ins`) yields to
-    the silence too, but keeps its own sentence.
+    the silence too, but keeps its own sentence, and within its window's family keeps its rank
+    (``own``, :func:`_outrank_weaker_kin`).
     """
     silence = tuple(f for name in SILENCE_FEATURES if name in names for f in drivers.families[names.index(name)])
     if not silence or SILENCE_FEATURES[0] not in features.columns:
@@ -423,9 +430,12 @@ def _silence_stand_ins(drivers: _Drivers, features: pd.DataFrame, by_name: Mappi
         columns[silent] = np.where(columns[silent] == j, t, columns[silent])
         # A fall to nothing there ("has not spent anything in the last 90 days, having spent 3 in
         # the 90 days before") yields to the silence too, but where that is not shown keeps its
-        # own sentence: it is true, and says what was spent before.
+        # own sentence: it is true, and says what was spent before. Of the spend sentences, the
+        # strongest stays ("spent 13 in the last 180 days", a weaker driver, took its place where
+        # the silence was no reason: C0001505, seed 11).
         for fall in (fall for fall, lead in leads.items() if lead == j):
-            t = drivers.stand_in(tuple(dict.fromkeys(drivers.families[fall] + silence)), drivers.origin[fall])
+            t = drivers.stand_in(tuple(dict.fromkeys(drivers.families[fall] + silence)), drivers.origin[fall],
+                                 own=drivers.families[fall])
             columns[silent] = np.where(columns[silent] == fall, t, columns[silent])
 
 
@@ -503,6 +513,45 @@ def _family(template: str, name: str = "") -> tuple[str, ...]:
     window); or the feature's entry in :data:`churnml.features.REASON_FAMILIES`, for sentences that
     differ but say one thing (a composite score belongs to the family of each of its parts)."""
     return REASON_FAMILIES.get(name) or (re.sub(r"\{[^}]*\}|\d+", "N", template),)
+
+
+def _outrank_weaker_kin(drivers: _Drivers, kept: np.ndarray, k: int) -> np.ndarray:
+    """``kept`` (:func:`_one_per_family` of ``drivers``) with a composite that has families of its own
+    (:attr:`_Drivers.own`) back where it was dropped only for weaker drivers of those.
+
+    A composite yields to any driver of its families among the first ``k``: right for the silence
+    a fall to nothing in a silence yields to, not for the weaker sentences of its own family it
+    outranks ("spent 13 in the last 180 days" in place of "has not spent anything in the last 90
+    days, having spent 13 in the 90 days before"). For the customers where nothing else took it
+    out, the drivers are chosen again without those weaker ones; where the composite then still
+    yields (a driver it yields to moved up into the first ``k``), they stay as they were.
+    """
+    f = len(drivers.families)
+    kept = kept.copy()
+    for column, own in drivers.own.items():
+        rows = np.flatnonzero((drivers.columns == column).any(axis=1) & ~(kept == column).any(axis=1))
+        if not len(rows):
+            continue
+        candidates = drivers.columns[rows]
+        after = np.cumsum(candidates == column, axis=1) > 0  # ranked at or after the composite
+        # other[b]: column b has a family the composite yields to (the silence's); kin[b]: b has one
+        # of the composite's own families (the spend sentences') and none of those.
+        others = set(drivers.families[column]) - set(own)
+        other = np.array([bool(others & set(of)) for of in drivers.families] + [False])
+        kin = np.array([bool(set(own) & set(of)) for of in drivers.families] + [False]) & ~other
+        weaker = kin[np.where(candidates >= 0, candidates, f)] & after
+        # Dropped only for weaker kin: none of the drivers kept shares its families otherwise.
+        shown = np.where(kept[rows] >= 0, kept[rows], f)
+        outranked = np.stack([((candidates == kept[rows, slot][:, None]) & weaker).any(axis=1)
+                              for slot in range(kept.shape[1])], axis=1)
+        stronger = (kin[shown] | other[shown]) & ~outranked
+        fix = np.flatnonzero(weaker.any(axis=1) & ~stronger.any(axis=1))
+        if not len(fix):
+            continue
+        again = _one_per_family(np.where(weaker[fix], -1, candidates[fix]), drivers.families, k)
+        back = (again == column).any(axis=1)
+        kept[rows[fix[back]]] = again[back]
+    return kept
 
 
 def _one_per_family(columns: np.ndarray, families: Sequence[tuple[str, ...]], k: int) -> np.ndarray:
