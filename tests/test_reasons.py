@@ -785,3 +785,52 @@ def test_a_fall_to_nothing_in_a_silence_still_outranks_a_weaker_window_of_spend(
         ["no purchase for 153 days", "spent 13 in the last 180 days"],  # the silence is shown: the fall yields
         [fall],  # the empty quarter, weaker, says the silence and yields to the fall
     ]
+
+
+def test_each_reason_comes_with_what_it_is_about() -> None:
+    # A retention list's talking point comes from what the strongest reason is about: the topic of
+    # the feature that gave it, beside each reason and in its order; the reasons are explain's.
+    from churnml.features import layout_feature_specs
+    from churnml.reasons import explain_with_topics
+    from churnml.schema import REASON_TOPICS
+
+    layout = {"customers": frozenset({"customer_id", "signup_date", "region"}),
+              "transactions": frozenset({"customer_id", "timestamp", "amount"}),
+              "service_events": frozenset({"customer_id", "timestamp", "event_type", "resolved_at", "satisfaction"})}
+    names = ["unresolved_complaints", "days_since_account_manager_change", "days_since_last_purchase", "refunds_365d",
+             "tenure_days", "region", "spend_trend_pct", "last_satisfaction"]
+    specs = [s for s in layout_feature_specs(layout, {"region": "categorical"}) if s.name in names]
+    features = pd.DataFrame({"unresolved_complaints": [2.0] * 4, "days_since_account_manager_change": [20.0] * 4,
+                             "days_since_last_purchase": [400.0] * 4, "refunds_365d": [5.0] * 4, "tenure_days": [30.0] * 4,
+                             "region": pd.Categorical(["west"] * 4), "spend_trend_pct": [-60.0] * 4,
+                             "last_satisfaction": [1.0] * 4, "monetary_90d": [10.0] * 4, "spend_prev_90d": [25.0] * 4})
+    contributions = pd.DataFrame([[0.9, 0.1, 0.2, 0.0, 0.0, 0.0, 0.0, 0.5],   # complaints, then a survey: both service
+                                  [0.0, 0.9, 0.0, 0.5, 0.3, 0.0, 0.0, 0.0],   # account manager, refunds, tenure
+                                  [0.0, 0.0, 0.9, 0.0, 0.0, 0.8, 0.7, 0.0],   # silence, an attribute, spend down
+                                  [0.0] * 8], columns=names)
+    reasons, topics = explain_with_topics(contributions, features, specs)
+    assert reasons == explain(contributions, features, specs) == [
+        ["2 unresolved complaints", "last satisfaction score 1/5", "no purchase for 400 days"],
+        ["account manager changed 20 days ago", "5 refunds in the last year", "customer for 30 days, newer than most"],
+        ["no purchase for 400 days", "region: west", "spend down 60% on the previous quarter"],
+        []]
+    assert topics == [["service", "service", "buying_less"], ["account_manager", "refunds", "short_tenure"],
+                      ["buying_less", "attribute", "buying_less"], []]
+    assert {t for row in topics for t in row} <= set(REASON_TOPICS)
+    # The never-bought driver's sentence, which no single feature says, and its shorter form beside tenure.
+    contributions, features = purchase_frames([[0.05, 0.2, -0.1, 0.1, 0.3, 0.5, 0.0], [0.0, 0.2, 0.0, 0.0, 0.3, 0.0, 0.8]],
+                                              unresolved_complaints=[1.0, 0.0], tenure_days=[1424.0, 20.0])
+    reasons, topics = explain_with_topics(contributions, features, PURCHASE_SPECS, typical=TYPICAL)
+    assert reasons == [["has not bought anything in 1,424 days as a customer", "1 unresolved complaint"],
+                       ["customer for 20 days, newer than most", "has not bought anything yet"]]
+    assert topics == [["never_bought", "service"], ["short_tenure", "never_bought"]]
+    # Refunds outweighing purchases read as spend ("refunded 73 more than bought in the last 30 days"): they are refunds.
+    specs = [s for s in layout_feature_specs(layout, {}) if s.name in ("monetary_30d", "spend_trend_pct")]
+    contributions = pd.DataFrame([[0.5, 0.4], [0.5, 0.4]], columns=["monetary_30d", "spend_trend_pct"])
+    features = pd.DataFrame({"monetary_30d": [-73.0, 5.0], "spend_trend_pct": [-180.0, -60.0], "monetary_90d": [-40.0, 20.0],
+                             "spend_prev_90d": [50.0, 50.0]})
+    reasons, topics = explain_with_topics(contributions, features, specs, typical={"monetary_30d": 40.0})
+    assert reasons == [["refunded 73 more than bought in the last 30 days",
+                        "refunded 40 more than bought in the last 90 days, having spent 50 in the 90 days before"],
+                       ["spent 5 in the last 30 days", "spend down 60% on the previous quarter"]]
+    assert topics == [["refunds", "refunds"], ["buying_less", "buying_less"]]

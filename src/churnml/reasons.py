@@ -623,3 +623,107 @@ def reason_text(reasons: Sequence[Sequence[str]]) -> np.ndarray:
     # A reason quoting a column or value that holds "; " ("region; legacy: west") would read back
     # as two (the API and the list printout split the text): inside a reason it becomes ", ".
     return np.array([SEPARATOR.join(s.replace(SEPARATOR, ", ") for s in r) for r in reasons], dtype=object)
+
+
+REFUND_FEATURES = ("refunds_365d", "refund_amount_365d")
+"""Features counting or summing refunds (topic ``refunds``)."""
+_SPEND = "monetary_"
+"""Net spend over a window (purchases minus refunds): below 0, refunds outweigh purchases."""
+_NEVER_BOUGHT = re.compile(r"has not bought anything\b")
+"""What :func:`no_purchase_reason` says: the one sentence :func:`explain` gives without ``render``."""
+
+
+def reason_topic(spec: FeatureSpec, row: Mapping[str, object] | None = None) -> str:
+    """What a reason given by ``spec``'s feature is about: one of :data:`churnml.schema.REASON_TOPICS`.
+
+    ``service`` (complaints, resolution, satisfaction, tickets, calls), ``account_manager``,
+    ``buying_less`` (a silence or a fall in purchases or spend), ``refunds`` (also a spend the
+    customer's ``row`` of the sentence's fields holds below 0, refunds outweighing purchases:
+    "refunded 73 more than bought in the last 30 days"), ``short_tenure`` ("customer for 20 days,
+    newer than most"), ``attribute`` (a customer column, "region: west": who the customer is, not
+    what happened). ``never_bought`` is the never-bought driver's (:func:`no_purchase_reason`),
+    which no single feature gives.
+
+    Example
+    -------
+    >>> reason_topic(FeatureSpec("unresolved_complaints", "", "service_events", "lifetime", "numeric", 1,
+    ...                          "{unresolved_complaints:.0f} unresolved complaints"))
+    'service'
+    """
+    if "account manager" in REASON_FAMILIES.get(spec.name, ()):
+        return "account_manager"
+    if spec.column is not None:
+        return "attribute"
+    if spec.source == "service_events":
+        return "service"
+    if spec.name in REFUND_FEATURES:
+        return "refunds"
+    if spec.name == TENURE_FEATURE:
+        return "short_tenure"
+    if spec.source == "transactions":
+        return "refunds" if row and _refunded(row, _spends(spec)) else "buying_less"
+    return "attribute"
+
+
+def _spends(spec: FeatureSpec) -> tuple[str, ...]:
+    """The net spends among the fields ``spec``'s sentence reads (:func:`reason_fields`)."""
+    return tuple(f for f in reason_fields(spec) if f.startswith(_SPEND))
+
+
+def _refunded(row: Mapping[str, object], spends: Sequence[str]) -> bool:
+    """Whether one of ``spends`` is below 0 in ``row``: refunds outweighing purchases."""
+    for field in spends:
+        try:
+            if float(row.get(field)) < 0:  # type: ignore[arg-type]
+                return True
+        except (TypeError, ValueError):
+            pass
+    return False
+
+
+class _Said(str):
+    """A reason sentence that knows its topic (:func:`explain_with_topics`)."""
+
+    topic: str
+
+
+def _with_topic(render: Callable[[FeatureSpec, Mapping[str, object]], str | None]
+                ) -> Callable[[FeatureSpec, Mapping[str, object]], str | None]:
+    topics: dict[str, tuple[str, tuple[str, ...]]] = {}  # feature -> its topic, the spends that make it refunds
+
+    def said(spec: FeatureSpec, row: Mapping[str, object]) -> str | None:
+        text = render(spec, row)
+        if not text:
+            return text
+        if spec.name not in topics:
+            topic = reason_topic(spec)
+            topics[spec.name] = topic, _spends(spec) if topic == "buying_less" else ()
+        topic, spends = topics[spec.name]
+        tagged = _Said(text)
+        tagged.topic = "refunds" if spends and _refunded(row, spends) else topic
+        return tagged
+    return said
+
+
+def explain_with_topics(
+    contributions: pd.DataFrame,
+    features: pd.DataFrame,
+    specs: Sequence[FeatureSpec],
+    k: int = TOP_K,
+    typical: Mapping[str, float] | None = None,
+) -> tuple[list[list[str]], list[list[str]]]:
+    """:func:`explain`'s reasons, and beside each its topic (:func:`reason_topic`), in the same order.
+
+    The topic is that of the feature whose sentence was said: :func:`explain` gives the sentences
+    its ``render`` returned, here tagged with their feature's topic; the never-bought driver's
+    sentence (:func:`no_purchase_reason`) is ``never_bought``.
+
+    Example
+    -------
+    >>> explain_with_topics(model.contributions(X), X, feature_specs(dataset))[1][0]  # doctest: +SKIP
+    ['service', 'buying_less']
+    """
+    reasons = explain(contributions, features, specs, k, render=_with_topic(render_reason), typical=typical)
+    topics = [[getattr(s, "topic", None) or ("never_bought" if _NEVER_BOUGHT.match(s) else "") for s in row]
+              for row in reasons]
+    return reasons, topics

@@ -108,3 +108,16 @@ SEGMENTS: tuple[str, ...] = (
 )
 """Segment keys of the scores table, in the order reports list them (most urgent first);
 :mod:`churnml.segments` assigns them."""
+
+REASON_TOPICS: tuple[str, ...] = (
+    "service",
+    "account_manager",
+    "buying_less",
+    "refunds",
+    "never_bought",
+    "short_tenure",
+    "attribute",
+)
+"""What a reason is about, by the feature that gives it (:func:`churnml.reasons.reason_topic`): the
+scores' ``reason_topics``, and the keys of the talking points a retention list derives from them
+(:data:`churnml.segments.DEFAULT_TALKING_POINTS`, ``[segments.talking_points]``)."""
