@@ -33,7 +33,7 @@ from starlette.responses import JSONResponse
 from churnml.api import ENV_CONFIG, ENV_SERVER_DIR, ENV_SERVER_PID, FAILURE_FILE, ScoringService, ServiceSettings, server_options
 from churnml.config import load_config
 from churnml.errors import ChurnmlError
-from churnml.schema import SEGMENTS
+from churnml.schema import REASON_TOPICS, SEGMENTS
 
 from examples import EXAMPLE_HISTORY, EXAMPLE_INPUT, EXAMPLE_RETENTION
 from guard import RequestGuard
@@ -218,6 +218,10 @@ class CustomerScore(BaseModel):
     lifecycle_stage: Optional[str] = Field(default=None, description="new / growing / stable / declining / lapsed (no purchase in 180 days).", json_schema_extra={"example": "declining"})
     reasons: list[str] = Field(default_factory=list, description="Top drivers of the churn risk, in words.",
                                json_schema_extra={"example": ["1 unresolved complaints", "no purchase for 74 days (usually every 20)"]})
+    reason_topics: list[str] = Field(default_factory=list, description=(
+        f"What each reason is about, in the order of `reasons`: {', '.join(REASON_TOPICS)}. A retention list's "
+        "talking_point comes from them."),
+        json_schema_extra={"example": ["service", "buying_less"]})
     churn_model_version: Optional[str] = Field(default=None, description="Registry version of the churn model.", json_schema_extra={"example": "3"})
     value_model_version: Optional[str] = Field(default=None, description="Registry version of the value model.", json_schema_extra={"example": "3"})
     current_value: Optional[float] = Field(default=None, description="Net revenue over the last 365 days.", json_schema_extra={"example": 310.0})

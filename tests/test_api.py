@@ -84,6 +84,8 @@ def _check_same(item: dict, row: pd.Series) -> None:
     for column in TEXT_FIELDS:
         assert item[column] == str(row[column]), column
     assert "; ".join(item["reasons"]) == (row["reasons"] or "")
+    assert "; ".join(item["reason_topics"]) == (row["reason_topics"] or "")
+    assert len(item["reason_topics"]) == len(item["reasons"])
 
 
 # -- auth -------------------------------------------------------------------------------------

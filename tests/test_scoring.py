@@ -488,6 +488,24 @@ def test_unresolved_complaints_show_as_reasons(scores, features) -> None:
     assert service[complaining].mean() > 0.5
 
 
+def test_each_reason_has_its_topic_in_the_same_order(scores) -> None:
+    # A retention list's talking point follows what the strongest reason is about: the scores keep
+    # each reason's topic beside it, which the sentence alone does not tell.
+    from churnml.schema import REASON_TOPICS
+
+    reasons = scores["reasons"].str.split("; ").where(scores["reasons"] != "", None)
+    topics = scores["reason_topics"].str.split("; ").where(scores["reason_topics"] != "", None)
+    assert (reasons.isna() == topics.isna()).all() and reasons.notna().mean() > 0.5
+    pairs = [(r, t) for rs, ts in zip(reasons.dropna(), topics.dropna()) for r, t in zip(rs, ts, strict=True)]
+    assert {t for _, t in pairs} <= set(REASON_TOPICS)
+    by_topic = pd.DataFrame(pairs, columns=["reason", "topic"]).groupby("topic")["reason"]
+    said = {"service": "complain|service|satisfaction|ticket|call", "buying_less": "no purchase|spen|purchase",
+            "refunds": "refund", "short_tenure": "newer than most", "account_manager": "account manager"}
+    for topic, words in said.items():
+        assert by_topic.get_group(topic).str.contains(words).all(), topic
+    assert by_topic.get_group("attribute").str.contains(": ").all()
+
+
 def test_every_reason_is_true_of_its_customer(scores, features, models) -> None:
     # Each sentence is matched back to the feature whose template wrote it; that feature's value
     # must lie beyond the training median on the side the sentence reads ("no purchase for 40
@@ -674,9 +692,9 @@ def test_at_risk_reasons_skip_only_low_risk_customers(scores: pd.DataFrame, data
     at_risk = score(dataset, SCORE_AS_OF, models, Config().replace(scoring={"reasons_for": "at_risk"}), chunk_size=300)
     low = at_risk["risk_tier"] == "low"
     assert low.any() and (~low).any()
-    assert (at_risk.loc[low, "reasons"] == "").all()
-    pd.testing.assert_series_equal(at_risk.loc[~low, "reasons"], scores.loc[~low, "reasons"])
-    pd.testing.assert_frame_equal(at_risk.drop(columns="reasons"), scores.drop(columns="reasons"))
+    assert (at_risk.loc[low, ["reasons", "reason_topics"]] == "").all().all()
+    pd.testing.assert_frame_equal(at_risk.loc[~low, ["reasons", "reason_topics"]], scores.loc[~low, ["reasons", "reason_topics"]])
+    pd.testing.assert_frame_equal(at_risk.drop(columns=["reasons", "reason_topics"]), scores.drop(columns=["reasons", "reason_topics"]))
 
 
 def test_score_warns_when_few_distinct_probabilities_tie_customers_and_a_risk_tier_is_empty(

@@ -763,6 +763,7 @@ class ScoringService:
                 item[column] = columns[column][row]
         item["segment_name"] = self._names.get(item["segment"], item["segment"])
         item["reasons"] = _split_reasons(item["reasons"])
+        item["reason_topics"] = _split_reasons(item["reason_topics"])
         return item
 
     def _not_found_detail(self, customer_id: str) -> str:
@@ -843,6 +844,7 @@ class ScoringService:
             item.update({c: record[c] for c in SCORE_COLUMNS if c not in ("customer_id", "as_of")})
             item["segment_name"] = self._names.get(item["segment"], item["segment"])
             item["reasons"] = _split_reasons(item["reasons"])
+            item["reason_topics"] = _split_reasons(item["reason_topics"])
             found[item["customer_id"]] = item
         results = []
         for record in map(_item, customers):

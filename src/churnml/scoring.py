@@ -20,6 +20,9 @@ reasons                 str        up to 3 drivers of the churn risk, ``"; "``-s
 churn_model_version     str        registry versions of the models used
 value_model_version     str
 current_value           float      net revenue over the 365 days before ``as_of``
+reason_topics           str        what each reason is about, ``"; "``-separated in the order of
+                                   ``reasons`` (:data:`churnml.schema.REASON_TOPICS`): a retention
+                                   list's talking point comes from them
 ======================  =========  ============================================================
 
 One code path: :func:`score` (a whole dataset, in chunks) and :func:`score_features` (a few
@@ -47,7 +50,7 @@ from churnml.errors import DataError
 from churnml.features import FeatureSpec
 from churnml.labels import build_scoring_frame
 from churnml.models import MIN_ISOTONIC_LEVELS
-from churnml.reasons import explain, explainable_specs, reason_text, typical_values
+from churnml.reasons import explain_with_topics, explainable_specs, reason_text, typical_values
 from churnml.segments import (
     LIFECYCLE_STAGES,
     RISK_TIERS,
@@ -77,6 +80,7 @@ SCORE_COLUMNS: tuple[str, ...] = (
     "churn_model_version",
     "value_model_version",
     "current_value",
+    "reason_topics",
 )
 
 CURRENT_VALUE_FEATURE = "monetary_365d"
@@ -213,6 +217,7 @@ def _finish(
     if config.scoring.reasons_for == "at_risk":
         explained = np.asarray(risk) != "low"
     reasons = np.full(len(features), "", dtype=object)
+    topics = np.full(len(features), "", dtype=object)
     if explained.any():
         rows = features[explained] if not explained.all() else features
         with _timed(timings, "contributions"):
@@ -220,7 +225,9 @@ def _finish(
         with _timed(timings, "reasons"):
             specs = explainable_specs(specs, models.churn.categories_, config.scoring.hidden_reasons)
             typical = typical_values(models.monitoring_reference)
-            reasons[explained] = reason_text(explain(contributions, rows, specs, typical=typical))
+            said, about = explain_with_topics(contributions, rows, specs, typical=typical)
+            reasons[explained] = reason_text(said)
+            topics[explained] = reason_text(about)
         del contributions
     with _timed(timings, "segments"):
         values = value_columns(churn_probability, value_if_retained)
@@ -247,6 +254,7 @@ def _finish(
             "value_model_version": np.full(n, str(models.value_version), dtype=object),
             # Cents: DuckDB's parallel SUM may differ in the last bits between runs; the file must not.
             "current_value": np.round(features[CURRENT_VALUE_FEATURE].to_numpy(dtype="float64"), 2),
+            "reason_topics": topics,
         }, columns=list(SCORE_COLUMNS))
 
 

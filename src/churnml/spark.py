@@ -1516,7 +1516,8 @@ def score(
 _SCORE_SCHEMA = (
     "customer_id STRING, as_of TIMESTAMP_NTZ, churn_probability DOUBLE, predicted_value DOUBLE, "
     "value_at_risk DOUBLE, risk_tier STRING, value_tier STRING, segment STRING, lifecycle_stage STRING, "
-    "reasons STRING, churn_model_version STRING, value_model_version STRING, current_value DOUBLE"
+    "reasons STRING, churn_model_version STRING, value_model_version STRING, current_value DOUBLE, "
+    "reason_topics STRING"
 )
 
 

@@ -222,7 +222,9 @@ def score_command(
 
     - OUT: one row per customer, ordered by customer_id — customer_id, as_of, churn_probability,
       predicted_value, value_at_risk, risk_tier, value_tier, segment, lifecycle_stage, reasons,
-      churn_model_version, value_model_version, current_value;
+      churn_model_version, value_model_version, current_value, reason_topics (what each reason is
+      about, in their order: service, account_manager, buying_less, refunds, never_bought,
+      short_tenure, attribute; retention-list's talking_point comes from them);
     - OUT.json: model versions and their run, data fingerprint, the code that scored and that
       trained (churnml version, git commit), OUT's sha256 (readers refuse an OUT it does not
       match: another run's, written at the same time), row counts, tier and segment counts, score
