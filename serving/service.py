@@ -258,7 +258,12 @@ class RetentionRow(BaseModel):
                                 json_schema_extra={"example": 5.0})
     expected_benefit: float = Field(description="value_at_risk x success_rate - contact_cost.", json_schema_extra={"example": 60.7})
     reasons: list[str] = Field(json_schema_extra={"example": ["2 unresolved complaints"]})
-    suggested_action: str = Field(json_schema_extra={"example": "Retain now: personal call from the account manager with a tailored offer"})
+    suggested_action: str = Field(description="The segment's action ([segments.actions]).",
+                                  json_schema_extra={"example": "Retain now: personal call from the account manager with a tailored offer"})
+    talking_point: str = Field(default="", description=(
+        "What to open the contact with, from what the customer's strongest reason is about (reason_topics; "
+        "[segments.talking_points]): empty without reasons, for the control group, and where no reason's topic has one."),
+        json_schema_extra={"example": "Lead with the service issue: apologise and resolve what is still open before any offer"})
     group: Optional[str] = Field(default=None, description="contact, or control (not to be contacted): only with [targeting] holdout.")
 
 

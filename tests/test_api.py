@@ -449,6 +449,33 @@ def test_retention_list_equals_the_library_on_the_same_scores(client, served_sto
     np.testing.assert_allclose([c["expected_benefit"] for c in body["customers"]], expected.customers["expected_benefit"])
 
 
+def test_retention_list_gives_each_contact_the_talking_point_of_their_strongest_reason(client, served_store) -> None:
+    # Beside the segment's action, what to open with: a customer whose strongest reason is a complaint
+    # is told to apologise first, not offered a deal; /score says what each reason is about.
+    from churnml.segments import DEFAULT_TALKING_POINTS
+
+    body = client.post("/retention_list", json={"max_customers": 1000, "holdout": 0.1}, headers=AUTH).json()
+    customers = body["customers"]
+    expected = retention_list(io.read_table(served_store.scores), max_customers=1000, holdout=0.1, config=Config()).customers
+    assert [c["talking_point"] for c in customers] == expected["talking_point"].tolist()
+    assert not [w for w in body["warnings"] if "topics" in w]
+    ids = [c["customer_id"] for c in customers]
+    scored = {r["customer_id"]: r for r in client.post("/score", json={"customer_ids": ids}, headers=AUTH).json()["results"]}
+    seen = set()
+    for row in customers:
+        topics = scored[row["customer_id"]]["reason_topics"]
+        if row["group"] == "control" or not any(DEFAULT_TALKING_POINTS[t] for t in topics):
+            assert row["talking_point"] == ""
+            continue
+        first = next(t for t in topics if DEFAULT_TALKING_POINTS[t])
+        assert row["talking_point"] == DEFAULT_TALKING_POINTS[first]
+        seen.add(first)
+        if first == "service":
+            assert row["talking_point"].startswith("Lead with the service issue")
+            assert row["suggested_action"] != row["talking_point"]
+    assert {"service", "buying_less"} <= seen, seen
+
+
 def test_retention_list_takes_a_control_group_as_the_cli_does(client, served_store) -> None:
     # `churnml retention-list --holdout 0.1` marks a control group; the API took no holdout
     # ("holdout: Extra inputs are not permitted"), so a CRM pulling its list over HTTP could not
@@ -706,6 +733,8 @@ def test_openapi_documents_every_field_with_an_example(client) -> None:
         for field, prop in schema["properties"].items():
             assert prop.get("description") and "example" in prop, (name, field)
     # It said "Value lost if the customer churns": it is an expected loss, churn_probability x value if retained.
+    assert "service" in schemas["CustomerScore"]["properties"]["reason_topics"]["description"]
+    assert "example" in schemas["RetentionRow"]["properties"]["talking_point"]
     for name in ("CustomerScore", "RetentionRow"):
         described = schemas[name]["properties"]["value_at_risk"]["description"]
         assert described.startswith("Expected loss over the horizon: churn_probability x ") and "lost if" not in described

@@ -199,6 +199,29 @@ def test_list_report_content(pages):
     assert "stopped by the budget)" in page or "(every candidate)" in page
     assert '<th class="l">budget</th><td class="l">1,000.00</td>' in page
     assert "left out: Loyal high-value ([targeting] skip_segments)" in page
+    # How many contacts open with each talking point, as the list's talking_point column says.
+    points = page[page.index('id="talking-points"'):]
+    assert "By talking point" in points and "Lead with the service issue: apologise and resolve what is still open before any offer" in points
+
+
+def test_the_list_gives_each_contact_the_talking_point_of_their_strongest_reason(inputs, tmp_path):
+    # Real scores, a real list: the talking point is that of the first of the customer's reasons whose
+    # topic has one, in the CSV and the workbook alike; a complaint first opens with an apology.
+    from churnml.segments import DEFAULT_TALKING_POINTS
+
+    listed = pd.read_csv(inputs["list"], keep_default_na=False, encoding="utf-8-sig", dtype={"customer_id": str})
+    scores = pd.read_parquet(inputs["scores"]).set_index("customer_id")
+    topics = scores.loc[listed["customer_id"], "reason_topics"].str.split("; ")
+    expected = [next((DEFAULT_TALKING_POINTS[t] for t in row if DEFAULT_TALKING_POINTS.get(t)), "") for row in topics]
+    assert listed["talking_point"].tolist() == expected
+    first = topics.str[0].to_numpy()
+    assert (first == "service").any() and (listed.loc[first == "service", "talking_point"]
+                                           == DEFAULT_TALKING_POINTS["service"]).all()
+    assert (listed.loc[listed["reasons"] == "", "talking_point"] == "").all()
+    workbook = tmp_path / "list.xlsx"
+    _ok(runner.invoke(get_app(), ["retention-list", str(inputs["scores"]), "--out", str(workbook), "--budget", "1000"]))
+    sheet = pd.read_excel(workbook, sheet_name="retention list", keep_default_na=False, dtype={"customer_id": str})
+    assert sheet["talking_point"].tolist() == listed["talking_point"].tolist()
 
 
 def test_an_empty_list_is_reported_with_the_reason_it_is_empty(inputs, tmp_path):

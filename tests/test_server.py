@@ -27,6 +27,8 @@ SERVING = Path(__file__).resolve().parents[1] / "serving"
 STARTUP_SECONDS = 90
 GRACE_SECONDS = 17
 """[serving] graceful_shutdown_seconds of the module's server."""
+SERVICE_POINT = "Apologise for the open complaint before anything else"
+"""[segments.talking_points] service of the module's server."""
 
 
 def _free_port() -> int:
@@ -41,7 +43,8 @@ def server(served_store, tmp_path_factory):
     folder = tmp_path_factory.mktemp("server")
     log = folder / "server.log"
     config = folder / "churnml.toml"
-    config.write_text(f"[serving]\ngraceful_shutdown_seconds = {GRACE_SECONDS}\n")
+    config.write_text(f"[serving]\ngraceful_shutdown_seconds = {GRACE_SECONDS}\n"
+                      f'[segments.talking_points]\nservice = "{SERVICE_POINT}"\n')
     env = {**os.environ, **served_store.env(KEY)}
     churnml = Path(sys.executable).with_name("churnml")
     with open(log, "wb") as out:
@@ -106,6 +109,27 @@ def test_real_requests(server, served_store) -> None:
     # The first line says the server is not answering yet, and what says it is.
     assert "Starting: serving features_" in text and "once the log says 'churnml API ready'" in text
     assert "churnml API: the models were trained on data up to 2025-09-01" in text  # too old: said at start-up too
+
+
+def test_a_contact_whose_strongest_reason_is_a_complaint_opens_with_it(server) -> None:
+    # The list's talking point follows the customer's reasons, with the server's config: a complaint
+    # first is "apologise" whatever the segment's action, which stays the segment's.
+    from churnml.segments import DEFAULT_ACTIONS, DEFAULT_TALKING_POINTS
+
+    url, _, _ = server
+    with httpx.Client(base_url=url, timeout=30) as client:
+        listed = client.post("/retention_list", json={"max_customers": 1000}, headers=AUTH)
+        assert listed.status_code == 200, listed.text
+        rows = listed.json()["customers"]
+        scored = client.post("/score", json={"customer_ids": [r["customer_id"] for r in rows]}, headers=AUTH).json()["results"]
+    topics = {r["customer_id"]: r["reason_topics"] for r in scored}
+    assert all(len(r["reason_topics"]) == len(r["reasons"]) for r in scored)
+    complaint = [r for r in rows if topics[r["customer_id"]][:1] == ["service"]]
+    assert complaint and all(r["talking_point"] == SERVICE_POINT for r in complaint)
+    assert {r["suggested_action"] for r in complaint} <= set(DEFAULT_ACTIONS.values())
+    silent = [r for r in rows if topics[r["customer_id"]][:1] == ["buying_less"]]
+    assert silent and all(r["talking_point"] == DEFAULT_TALKING_POINTS["buying_less"] for r in silent)
+    assert all(r["talking_point"] == "" for r in rows if not topics[r["customer_id"]])
 
 
 def test_the_graceful_shutdown_timeout_reaches_the_server(server) -> None:

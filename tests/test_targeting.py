@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -572,3 +574,103 @@ def test_the_printed_summary_gives_a_left_out_segment_its_own_action(capsys) -> 
             "automated cross-sell or loyalty e-mail). --segment low_value_active lists them.") in out
     assert ("Left out 1 Loyal high-value customers ([targeting] skip_segments; suggested action: Reward, do not "
             "disturb: loyalty perks, no retention offers).") in out
+
+
+def _topical_scores() -> pd.DataFrame:
+    """Five high-value customers at risk, alike but for what their reasons are about."""
+    return pd.DataFrame({
+        "customer_id": list("abcde"), "segment": "high_value_at_risk", "churn_probability": 0.6,
+        "predicted_value": 400.0, "value_at_risk": [600.0, 590.0, 580.0, 570.0, 560.0],
+        "reasons": ["2 unresolved complaints; no purchase for 74 days (usually every 20)",
+                    "spend down 60% on the previous quarter", "region: west; account manager changed 20 days ago",
+                    "", "region: west"],
+        "reason_topics": ["service; buying_less", "buying_less", "attribute; account_manager", "", "attribute"],
+    })
+
+
+def test_the_talking_point_follows_the_strongest_reason_and_the_action_stays_the_segments() -> None:
+    # A high-value customer at risk because of two unresolved complaints got the same "personal call
+    # with a tailored offer" as one whose spending fell, and nothing said to open with the complaint.
+    from churnml.segments import DEFAULT_ACTIONS, DEFAULT_TALKING_POINTS
+
+    result = retention_list(_topical_scores(), contact_cost=5, success_rate=0.3)
+    listed = result.customers.set_index("customer_id")
+    assert list(result.customers.columns[-3:]) == list(LIST_COLUMNS[-3:]) == ["reasons", "suggested_action", "talking_point"]
+    assert set(listed["suggested_action"]) == {DEFAULT_ACTIONS["high_value_at_risk"]}
+    assert listed["talking_point"].to_dict() == {
+        "a": DEFAULT_TALKING_POINTS["service"],
+        "b": DEFAULT_TALKING_POINTS["buying_less"],
+        "c": DEFAULT_TALKING_POINTS["account_manager"],  # an attribute has none: the next reason's topic decides
+        "d": "",  # no reasons: no talking point, not a made-up one
+        "e": "",  # an attribute alone
+    }
+    assert listed.loc["a", "talking_point"].startswith("Lead with the service issue: apologise")
+    assert not [w for w in result.summary.warnings if "topics" in w]
+    # Overridden per topic in [segments.talking_points]; the others keep theirs.
+    config = Config().replace(segments={"talking_points": {"service": "Apologise for the open complaint first",
+                                                           "attribute": "Mention their region"}})
+    listed = retention_list(_topical_scores(), contact_cost=5, success_rate=0.3, config=config).customers.set_index("customer_id")
+    assert listed["talking_point"].to_dict() == {
+        "a": "Apologise for the open complaint first", "b": DEFAULT_TALKING_POINTS["buying_less"],
+        "c": "Mention their region", "d": "", "e": "Mention their region"}
+    # The control group is not contacted: no action to take, nothing to say.
+    held = retention_list(pd.concat([_topical_scores().assign(customer_id=lambda f: f["customer_id"] + str(i))
+                                     for i in range(20)], ignore_index=True), contact_cost=5, success_rate=0.3, holdout=0.3)
+    control = held.customers["group"] == "control"
+    assert control.any() and (held.customers.loc[control, "talking_point"] == "").all()
+    assert (held.customers.loc[~control & held.customers["reasons"].str.startswith("2 unresolved"), "talking_point"]
+            == DEFAULT_TALKING_POINTS["service"]).all()
+
+
+def test_scores_from_before_reason_topics_give_an_empty_talking_point_and_say_so() -> None:
+    # The stored sentences do not say which feature gave them: the talking point cannot be derived.
+    old = _topical_scores().drop(columns="reason_topics")
+    result = retention_list(old, contact_cost=5, success_rate=0.3)
+    assert (result.customers["talking_point"] == "").all() and len(result.customers) == 5
+    assert ("These scores were written by an older churnml, before reasons had topics: the list's talking_point column "
+            "is empty. Run `churnml score` again for a talking point per customer from their reasons.") in result.summary.warnings
+    # Nothing to say where the list's contacts have no reasons anyway, or the list is empty.
+    assert not retention_list(old.assign(reasons=""), contact_cost=5, success_rate=0.3).summary.warnings
+    assert not [w for w in retention_list(old, budget=1.0, contact_cost=5).summary.warnings if "topics" in w]
+
+
+def test_an_unknown_talking_point_topic_is_a_config_error_naming_the_valid_ones(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from churnml.cli import get_app
+    from churnml.config import load_config
+
+    toml = tmp_path / "churnml.toml"
+    toml.write_text('[segments.talking_points]\ncomplaint = "Apologise"\nservice = "Apologise first"\n')
+    expected = (f"{toml}: [segments.talking_points] names unknown reason topic(s) complaint. Valid topics: service, "
+                "account_manager, buying_less, refunds, never_bought, short_tenure, attribute.")
+    with pytest.raises(ConfigError) as error:
+        load_config(toml)
+    assert str(error.value) == expected
+    # A config built in code is checked where the list uses it.
+    with pytest.raises(ConfigError, match=r"^\[segments.talking_points\] names unknown reason topic\(s\) complaint\. Valid"):
+        retention_list(_topical_scores(), config=Config().replace(segments={"talking_points": {"complaint": "x"}}))
+    toml.write_text('[segments.talking_points]\nservice = 3\n')
+    with pytest.raises(ConfigError, match=r"\[segments.talking_points\] service must be non-empty text, got 3"):
+        load_config(toml)
+    # The CLI: an error naming the key, no traceback, no list written.
+    scores = tmp_path / "scores.parquet"
+    _topical_scores().to_parquet(scores, index=False)
+    toml.write_text('[segments.talking_points]\ncomplaint = "Apologise"\n')
+    out = tmp_path / "list.csv"
+    ran = CliRunner().invoke(get_app(), ["retention-list", str(scores), "--out", str(out), "--config", str(toml)])
+    assert ran.exit_code == 2 and "Traceback" not in ran.output + ran.stderr and not out.exists()
+    assert "names unknown reason topic(s) complaint. Valid topics: service," in " ".join(ran.stderr.split())
+
+
+def test_the_readme_gives_the_default_talking_points() -> None:
+    from pathlib import Path
+
+    from churnml.schema import REASON_TOPICS
+    from churnml.segments import DEFAULT_TALKING_POINTS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^  \| `(\w+)` \| (.+?) \|$", readme, flags=re.M))
+    assert list(rows) == list(REASON_TOPICS)
+    assert {k: v for k, v in rows.items() if DEFAULT_TALKING_POINTS[k]} == {k: v for k, v in DEFAULT_TALKING_POINTS.items() if v}
+    assert not DEFAULT_TALKING_POINTS["attribute"] and rows["attribute"].startswith("none")

@@ -35,8 +35,41 @@ def scores_before_the_split(folder: Path, *, split: bool = False) -> Path:
         "reasons": "2 unresolved complaints", "churn_model_version": "1", "value_model_version": "1",
         "current_value": 10.0,
     })
+    if split:  # churnml writes each reason's topic since after the split
+        frame["reason_topics"] = "service"
     frame.to_parquet(folder / "scores.parquet", index=False)
     return folder / "scores.parquet"
+
+
+NO_TOPICS = ("These scores were written by an older churnml, before reasons had topics: the list's talking_point column "
+             "is empty. Run `churnml score` again for a talking point per customer from their reasons.")
+
+
+def test_a_list_from_scores_written_before_reason_topics_has_no_talking_point_and_says_so(tmp_path: Path) -> None:
+    # The talking point comes from what the strongest reason is about, which the scores record since
+    # reason_topics; the sentences alone do not say which feature gave them. Last month's scores still
+    # make a list, the same list, with the column empty and a warning (printed, in the summary file
+    # and in the workbook) to score again.
+    from churnml.segments import DEFAULT_TALKING_POINTS
+
+    old = scores_before_the_split(tmp_path / "old", split=True)
+    pd.read_parquet(old).drop(columns="reason_topics").to_parquet(old, index=False)
+    code, err = run("retention-list", old, "--out", tmp_path / "old.csv")
+    assert code == 0 and NO_TOPICS in err
+    listed = pd.read_csv(tmp_path / "old.csv", keep_default_na=False, encoding="utf-8-sig")
+    assert list(listed.columns[-2:]) == ["suggested_action", "talking_point"] and len(listed) > 0
+    assert (listed["talking_point"] == "").all() and (listed["reasons"] == "2 unresolved complaints").all()
+    assert json.loads((tmp_path / "old.csv.json").read_text())["warnings"] == [NO_TOPICS]
+    code, err = run("retention-list", old, "--out", tmp_path / "old.xlsx")
+    assert code == 0
+    sheets = pd.read_excel(tmp_path / "old.xlsx", sheet_name=None)
+    assert NO_TOPICS in sheets["summary"].iloc[:, 1].tolist()
+    # The same customers from current scores: the complaint's talking point.
+    code, err = run("retention-list", scores_before_the_split(tmp_path / "new", split=True), "--out", tmp_path / "new.csv")
+    assert code == 0 and "topics" not in err
+    current = pd.read_csv(tmp_path / "new.csv", keep_default_na=False, encoding="utf-8-sig")
+    assert current["customer_id"].tolist() == listed["customer_id"].tolist()
+    assert (current["talking_point"] == DEFAULT_TALKING_POINTS["service"]).all()
 
 
 def test_a_list_from_scores_written_before_the_dormant_split_says_so(tmp_path: Path) -> None:
@@ -53,7 +86,7 @@ def test_a_list_from_scores_written_before_the_dormant_split_says_so(tmp_path: P
     assert said in err
     # The warning was printed, and only printed: the summary file, which a scheduled job keeps and
     # `POST /retention_list` mirrors, recorded the list's other warnings but not this one.
-    assert json.loads((tmp_path / "all.csv.json").read_text())["warnings"] == [said]
+    assert json.loads((tmp_path / "all.csv.json").read_text())["warnings"] == [said, NO_TOPICS]
     code, err = run("retention-list", old, "--out", tmp_path / "active.csv", "--segment", "Low-value active")
     assert code == 0
     assert "none of the 7 scored customers is in the segment asked for (Low-value active)" in err

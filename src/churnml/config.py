@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Union, get_args, get_origin, get_type_hints
 
 from churnml.errors import ConfigError
-from churnml.schema import KNOWN_EVENT_TYPES, SEGMENTS
+from churnml.schema import KNOWN_EVENT_TYPES, REASON_TOPICS, SEGMENTS
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,10 @@ class SegmentsConfig:
     """Override segment display names, e.g. {"high_value_at_risk": "Save now"}."""
     actions: Mapping[str, str] = field(default_factory=dict)
     """Override suggested actions per segment key."""
+    talking_points: Mapping[str, str] = field(default_factory=dict)
+    """Override the talking point per reason topic (a retention list's ``talking_point``: what to
+    open with, from the customer's strongest reason), e.g. {service = "Apologise for the open
+    complaint first"}; keys are :data:`churnml.schema.REASON_TOPICS`."""
 
 
 @dataclass(frozen=True)
@@ -371,6 +375,7 @@ _NOTES = {
     "satisfaction_scale": "lowest, highest",
     "names": "segment key = display name",
     "actions": "segment key = suggested action",
+    "talking_points": "reason topic = talking point",
     "skip_segments": 'segment keys, e.g. ["loyal_high_value"]',
     "memory_limit": 'e.g. "5GB"',
 }
@@ -507,6 +512,10 @@ def _check_section(name: str, obj: Any, source: str) -> None:
             raise ConfigError(f"{source}: [input] satisfaction_scale must be [lowest, highest] with lowest < highest, "
                               f"got {list(obj.satisfaction_scale)}; e.g. [0, 10] for NPS.")
     if isinstance(obj, SegmentsConfig):
+        unknown = [v for v in obj.talking_points if v not in REASON_TOPICS]
+        if unknown:
+            raise ConfigError(f"{source}: [{name}.talking_points] names unknown reason topic(s) {', '.join(unknown)}. "
+                              f"Valid topics: {', '.join(REASON_TOPICS)}.")
         if obj.risk_thresholds is not None:
             low, high = obj.risk_thresholds
             if not 0 < low < high < 1:

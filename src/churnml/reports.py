@@ -41,7 +41,7 @@ RUN_SECTIONS: tuple[str, ...] = (
 SCORES_SECTIONS: tuple[str, ...] = (
     "overview", "score-distributions", "segment-matrix", "value-by-segment", "reasons-by-segment", "drift",
 )
-LIST_SECTIONS: tuple[str, ...] = ("overview", "retention-summary", "roi-curve", "by-segment")
+LIST_SECTIONS: tuple[str, ...] = ("overview", "retention-summary", "roi-curve", "by-segment", "talking-points")
 
 MAX_SAMPLE_ROWS = 20_000
 """Test-cutoff customers kept for a run's curves (ROC, gains, …): plenty for smooth curves."""
@@ -732,6 +732,25 @@ def drift_html(monitoring: Mapping[str, Any] | None) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+def _talking_points_html(customers: pd.DataFrame) -> str:
+    """How many contacts of a list open with each talking point (``talking_point``), most first."""
+    if "talking_point" not in customers.columns:
+        return _missing("This list has no talking points: it was written by an older churnml. Run `churnml score` "
+                        "and `churnml retention-list` again for one per customer, from their reasons.")
+    points = customers["talking_point"].fillna("").astype(str).str.strip()
+    counts = points[points != ""].value_counts()
+    if counts.empty:
+        return _missing("No contact of the list has a talking point: none has a reason with one (or the scores were "
+                        "written before reasons had topics).")
+    frame = pd.DataFrame({"talking point": counts.index, "customers": counts.to_numpy(),
+                          "share of contacts": counts.to_numpy() / max(len(points), 1)})
+    without = int((points == "").sum())
+    return table_html(frame, {"customers": ",.0f", "share of contacts": ".1%"}, left=("talking point",)) + _note(
+        "What to open the contact with, from what the customer's strongest reason is about (a complaint: apologise "
+        "first; a silence: win back); the segment's suggested action says what to offer. "
+        + (f"{without:,} contact(s) have none: no reasons, or none whose topic has a talking point." if without else ""))
+
+
 def list_report(customers: pd.DataFrame, summary: Mapping[str, Any], config: Config | None = None) -> str:
     """HTML report of a retention list (:func:`churnml.targeting.retention_list`).
 
@@ -819,5 +838,6 @@ def list_report(customers: pd.DataFrame, summary: Mapping[str, Any], config: Con
             left=("segment", "suggested action"),
         )
     sections.append(_section("by-segment", "By segment", by_segment_html))
+    sections.append(_section("talking-points", "By talking point", _talking_points_html(customers)))
     return _page("churnml retention list", f"{summary.get('selected', len(customers)):,} customers, expected net benefit "
                  f"{summary.get('expected_net_benefit', 0.0):,.0f}", sections)

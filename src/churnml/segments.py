@@ -52,6 +52,15 @@ Segment (value tier × risk tier)
     Display names and actions can be overridden per key in ``[segments.names]`` and
     ``[segments.actions]``; keys outside :data:`SEGMENTS` are an error.
 
+Talking point (per customer, from the reasons)
+    The action says what to do with a segment; the talking point what to open with, from what the
+    customer's strongest reason is about (its topic, :data:`churnml.schema.REASON_TOPICS`): a
+    high-value customer at risk because of two unresolved complaints is not called with a tailored
+    offer first but with an apology. :data:`DEFAULT_TALKING_POINTS`, overridden per topic in
+    ``[segments.talking_points]`` (keys outside the topics are an error); the first of the
+    customer's reasons whose topic has a talking point gives it (``attribute`` has none by default:
+    "region: west" says who the customer is, not what to talk about), none without reasons.
+
 Lifecycle stage (from tenure and spend trend)
     ``new``        tenure under :data:`NEW_CUSTOMER_DAYS` (180) days, whatever the trend;
     ``lapsed``     no purchase in the last :data:`LAPSED_DAYS` (180) days, both periods of the trend
@@ -74,7 +83,7 @@ import pandas as pd
 
 from churnml.config import Config
 from churnml.errors import ConfigError
-from churnml.schema import SEGMENTS
+from churnml.schema import REASON_TOPICS, SEGMENTS
 
 RISK_TIERS: tuple[str, ...] = ("low", "medium", "high")
 VALUE_TIERS: tuple[str, ...] = ("low", "medium", "high")
@@ -123,6 +132,17 @@ DEFAULT_ACTIONS: dict[str, str] = {
     "dormant": "Reactivate cheaply: automated reminder or win-back e-mail",
     "fleeing_low_value": "Low-cost or no action: automated e-mail at most",
 }
+
+DEFAULT_TALKING_POINTS: dict[str, str] = {
+    "service": "Lead with the service issue: apologise and resolve what is still open before any offer",
+    "account_manager": "Introduce the new account manager and confirm what was agreed before",
+    "buying_less": "Win-back: remind them of what they bought, with a time-limited incentive",
+    "refunds": "Ask why they return purchases: check the product fits before offering more",
+    "never_bought": "Help towards the first purchase: what they signed up for, a first-order incentive",
+    "short_tenure": "Onboarding: welcome them and help them get started",
+    "attribute": "",
+}
+"""Reason topic -> what to open the contact with (empty: none, the next reason's topic decides)."""
 
 NEW_CUSTOMER_DAYS = 180.0
 """Customers with a shorter tenure than this are in the ``new`` lifecycle stage."""
@@ -412,6 +432,37 @@ def segment_actions(config: Config | None = None) -> dict[str, str]:
         When the config names a segment key that does not exist.
     """
     return _overridden((config or Config()).segments.actions, DEFAULT_ACTIONS, "actions")
+
+
+def talking_points(config: Config | None = None) -> dict[str, str]:
+    """Talking point of every reason topic, with ``[segments.talking_points]`` overrides applied.
+
+    Raises
+    ------
+    ConfigError
+        When the config names a topic that does not exist.
+    """
+    overrides = (config or Config()).segments.talking_points
+    unknown = sorted(set(overrides) - set(REASON_TOPICS))
+    if unknown:
+        raise ConfigError(f"[segments.talking_points] names unknown reason topic(s) {', '.join(unknown)}. "
+                          f"Valid topics: {', '.join(REASON_TOPICS)}.")
+    return {key: overrides.get(key, DEFAULT_TALKING_POINTS[key]) for key in REASON_TOPICS}
+
+
+def talking_point(topics: object, points: Mapping[str, str], separator: str = "; ") -> str:
+    """The talking point of a customer's reason topics (the scores' ``reason_topics``: ``"; "``-separated,
+    strongest first): that of the first topic with one; "" when none has one or there are none.
+
+    Example
+    -------
+    >>> points = talking_points()
+    >>> talking_point("attribute; service", points) == points["service"], talking_point("", points)
+    (True, '')
+    """
+    if not isinstance(topics, str):
+        return ""
+    return next((points[t] for t in topics.split(separator) if points.get(t)), "")
 
 
 def resolve_segment(name: str, config: Config | None = None) -> str:

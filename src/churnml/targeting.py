@@ -31,7 +31,7 @@ import pandas as pd
 from churnml.config import Config
 from churnml.errors import ConfigError, DataError
 from churnml.segments import (SEGMENTS, SPLIT_FROM, STAGE_SEGMENTS, resolve_segment, segment_actions, segment_names,
-                              unsplit_segments)
+                              talking_point, talking_points, unsplit_segments)
 from churnml.validate import loose_ids
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
@@ -63,16 +63,23 @@ LIST_COLUMNS: tuple[str, ...] = (
     "expected_benefit",
     "reasons",
     "suggested_action",
+    "talking_point",
 )
 """Columns of a retention list, in order (``as_of``, ``risk_tier`` and ``lifecycle_stage`` only
 when the scores have them). ``value_if_retained`` = ``predicted_value + value_at_risk``: what the
-customer brings over the horizon if they stay; ``predicted_value`` is that times 1 - p."""
+customer brings over the horizon if they stay; ``predicted_value`` is that times 1 - p.
+``suggested_action`` is the segment's; ``talking_point`` what to open the contact with, from what
+the customer's reasons are about (:func:`churnml.segments.talking_point` of the scores'
+``reason_topics``; empty without reasons, for the control group, and for scores written before
+reasons had topics: :func:`untopical_scores_warnings`)."""
 OPTIONAL_COLUMNS: tuple[str, ...] = ("as_of", "risk_tier", "lifecycle_stage")
 GROUP_COLUMN = "group"
 """With a holdout, the column after ``customer_id``: ``contact`` or ``control`` (not to be
 contacted). A control row costs nothing, expects no benefit and its action says not to call: as
 the last column after the reasons, with the segment's call as its action, a call centre would
 have called them, and the columns did not add up to the summary."""
+TOPICS_COLUMN = "reason_topics"
+"""The scores column whose reason topics give the talking point (:data:`churnml.scoring.SCORE_COLUMNS`)."""
 CONTROL_ACTION = "Do not contact: control group (it measures what the contacts achieve)"
 DECIMALS = {"churn_probability": 4, "value_if_retained": 2, "predicted_value": 2, "value_at_risk": 2, "contact_cost": 2,
             "expected_benefit": 2}
@@ -322,6 +329,7 @@ def retention_list(
                           "uncontacted as a control group, e.g. 0.1.")
     check_scores(scores)
     actions = segment_actions(config)
+    points = talking_points(config)
     names = segment_names(config)
     if segments:
         # Once each, however often named ("--segment dormant --segment Dormant"): the summary and
@@ -407,12 +415,15 @@ def retention_list(
         "expected_benefit": benefit[index],
         "reasons": chosen["reasons"].fillna("").astype(str).to_numpy(),
         "suggested_action": segment_keys.iloc[index].map(actions).to_numpy(),
+        "talking_point": ([talking_point(topics, points) for topics in chosen[TOPICS_COLUMN].tolist()]
+                          if TOPICS_COLUMN in scores.columns else ""),
     })
     customers = customers.drop(columns=[c for c in OPTIONAL_COLUMNS if c not in scores.columns])
     if holdout > 0:
         customers.insert(2, GROUP_COLUMN, np.where(control, "control", "contact"))
         customers.loc[control, ["contact_cost", "expected_benefit"]] = 0.0
         customers.loc[control, "suggested_action"] = CONTROL_ACTION
+        customers.loc[control, "talking_point"] = ""
 
     contacted = index[~control]
     total_cost = float(cost[contacted].sum())
@@ -450,7 +461,8 @@ def retention_list(
         + split_segment_warnings(config, segment_keys.iloc[contacted], explicit_cost=explicit_cost,
                                  explicit_segments=bool(segments), asked=wanted if segments else (),
                                  paying=segment_keys[paying])
-        + unsplit_scores_warnings(scores, wanted if segments else ()),
+        + unsplit_scores_warnings(scores, wanted if segments else ())
+        + untopical_scores_warnings(scores, chosen["reasons"].to_numpy()[~control]),
     )
     return RetentionList(customers=customers, summary=summary)
 
@@ -608,6 +620,23 @@ def unsplit_scores_warnings(scores: pd.DataFrame, asked: Sequence[str] = ()) -> 
                      f"skip_segments)" + (f", and asking for {' or '.join(wanted)} finds none of them" if wanted else "")
                      + ". Run `churnml score` again for scores with the current segments.")
     return tuple(texts)
+
+
+def untopical_scores_warnings(scores: pd.DataFrame, reasons: Sequence[object] | np.ndarray) -> tuple[str, ...]:
+    """That ``scores`` were written before reasons had topics (no ``reason_topics`` column), where a
+    contacted customer of the list (``reasons``: theirs) has reasons: the list's ``talking_point``
+    is then empty. A reason's topic is that of the feature that gave it, which the stored sentence
+    does not record; scoring again gives them.
+
+    Example
+    -------
+    >>> untopical_scores_warnings(pd.DataFrame({"reasons": ["2 unresolved complaints"]}), ["2 unresolved complaints"])[0][:80]
+    'These scores were written by an older churnml, before reasons had topics: the li'
+    """
+    if TOPICS_COLUMN in scores.columns or not any(isinstance(r, str) and r for r in reasons):
+        return ()
+    return ("These scores were written by an older churnml, before reasons had topics: the list's talking_point "
+            "column is empty. Run `churnml score` again for a talking point per customer from their reasons.",)
 
 
 def _or(counts: dict[str, int]) -> str:

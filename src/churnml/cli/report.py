@@ -325,8 +325,8 @@ def report_command(
     calibration (plot, and expected vs actual churners by decile on the test cutoff), the churn
     rate of each split, gains and lift, value deciles, feature importance, the most common reasons
     and the data summary. A scores report shows the score distributions, the value × risk matrix,
-    value by segment, top reasons by segment and drift. A list report shows its summary and the
-    expected value saved against budget. Scores and list reports name the models' run. Writes OUT
+    value by segment, top reasons by segment and drift. A list report shows its summary, the
+    expected value saved against budget, and how many contacts open with each talking point. Scores and list reports name the models' run. Writes OUT
     atomically.
     """
     from churnml import io, reports, tracking

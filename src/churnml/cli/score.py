@@ -586,9 +586,13 @@ def retention_list_command(
     - OUT: rank, customer_id, as_of, segment, segment_name, risk_tier, lifecycle_stage,
       churn_probability, value_if_retained, predicted_value (value_if_retained × (1 −
       churn_probability)), value_at_risk (value_if_retained × churn_probability), contact_cost
-      (the segment's), expected_benefit, reasons, suggested_action; with --holdout a column group
-      (contact / control) after customer_id, control rows costing 0 with the action "Do not
-      contact". CSV unless OUT ends in .xlsx or .parquet or --format says so; a CSV is UTF-8
+      (the segment's), expected_benefit, reasons, suggested_action (the segment's),
+      talking_point (what to open with, from what the strongest reason is about: a complaint,
+      "apologise and resolve what is still open before any offer"; a silence, a win-back; none
+      without reasons; per topic in [segments.talking_points]; empty for scores written before
+      reason_topics, which a warning says); with --holdout a column group (contact / control)
+      after customer_id, control rows costing 0 with the action "Do not contact" and no talking
+      point. CSV unless OUT ends in .xlsx or .parquet or --format says so; a CSV is UTF-8
       with a byte-order mark, so that spreadsheets show accents and € right, and text starting
       with = + - @ (a formula to a spreadsheet) gets a leading ' (negative numbers excepted), and ids
       Excel would read as numbers (002475) are warned of; an Excel workbook
@@ -607,7 +611,8 @@ def retention_list_command(
     --segment dormant lists neither (a warning says so where some of them would pay off); scores an
     older churnml wrote still hold them under dormant (a warning says so).
     loyal_high_value ("reward, do not disturb") is left out unless --segment names it
-    ([targeting] skip_segments in --config; offers per segment: [segments.actions]).
+    ([targeting] skip_segments in --config; offers per segment: [segments.actions]; what to open
+    with per reason topic: [segments.talking_points]).
     """
     import pandas as pd
 
