@@ -174,6 +174,50 @@ def test_spreadsheet_csv_text_cannot_become_a_formula(tmp_path: Path) -> None:
     assert io.read_ids(path) == {text.strip() for text in frame["customer_id"]}
 
 
+IDS_LIKE_FORMULAS = ['=HYPERLINK("http://x","y")', "@SUM(1)", "+49 30 1234", "\t=1+1", "'=1+1", "''@x"]
+"""Customer ids a spreadsheet would run as formulas (an apostrophe before one is still one)."""
+IDS_NOT_FORMULAS = ["-5", "-1.234,50", "-", "'quoted", "'", "C1", "Zoë"]
+"""Customer ids a spreadsheet shows as they are: numbers, a placeholder, an apostrophe before text."""
+
+
+@pytest.mark.parametrize("writer", ["scores", "features", "list"])
+def test_every_csv_churnml_writes_is_defused_and_reads_back_as_it_was(tmp_path: Path, writer: str) -> None:
+    # The scores CSV (`churnml score --out scores.csv`) and the features CSV wrote an id or attribute
+    # "=HYPERLINK(...)" as it was, which Excel ran when a marketer opened the file; only the
+    # retention list and quarantine files were defused. And since churnml's CSV reader takes the
+    # defusing apostrophe off every CSV, a scores file with the genuine id "'=1+1" read back as
+    # "=1+1" in `retention-list` and `evaluate`: an id that matched nobody.
+    import csv
+
+    ids = IDS_LIKE_FORMULAS + IDS_NOT_FORMULAS
+    frame = pd.DataFrame({"customer_id": ids, "segment": pd.Categorical(["=cat"] + ["a"] * (len(ids) - 1)),
+                          "reasons": ["plan: =x"] * len(ids), "value": [-3.5] + [1.0] * (len(ids) - 1)})
+    path = tmp_path / f"{writer}.csv"
+    if writer == "scores":  # as `churnml score` writes it, in chunks
+        with io.TableWriter(path) as table:
+            table.write(frame.iloc[:4])
+            table.write(frame.iloc[4:])
+    else:
+        io.write_table(frame, path, spreadsheet=writer == "list")
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))[1:]
+    assert [row[0] for row in rows] == ["'" + text for text in IDS_LIKE_FORMULAS] + IDS_NOT_FORMULAS
+    assert rows[0][1:] == ["'=cat", "plan: =x", "-3.5"]
+    back = io.read_table(path)
+    assert back["customer_id"].tolist() == ids
+    assert back["segment"].tolist() == frame["segment"].astype(str).tolist()
+    assert back["value"].tolist() == frame["value"].tolist()  # numbers, negative ones too, stay numbers
+    assert io.read_ids(path) == {text.strip() for text in ids if text.strip()}
+
+
+def test_generated_input_tables_are_written_as_they_are(tmp_path: Path) -> None:
+    # `churnml generate --format csv` writes input data, which validation reads as it is (no
+    # apostrophe taken off): it must not be defused.
+    with io.TableWriter(tmp_path / "customers.csv", defuse=False) as table:
+        table.write(pd.DataFrame({"customer_id": ["=1+1", "C1"]}))
+    assert (tmp_path / "customers.csv").read_text().splitlines() == ["customer_id", "=1+1", "C1"]
+
+
 def test_spreadsheet_csv_quotes_a_carriage_return_inside_a_value(tmp_path: Path) -> None:
     # A raw value holding a lone carriage return (a quarantined row from a Windows export) was written
     # unquoted: spreadsheets and CSV readers broke the row in two there, shifting every column after it.

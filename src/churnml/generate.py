@@ -651,7 +651,8 @@ def _generate(out: Path, customers: int, seed: int, start_ts: pd.Timestamp, end_
     tx_offset = 0
     starts = range(0, customers, chunk_size)
     with contextlib.ExitStack() as stack:  # an error in any chunk discards every file
-        writers = {t: stack.enter_context(TableWriter(out / f"{t}.{fmt}", fmt)) for t in TABLE_NAMES}
+        # input tables, read by validation as they are: nothing defused for spreadsheets
+        writers = {t: stack.enter_context(TableWriter(out / f"{t}.{fmt}", fmt, defuse=False)) for t in TABLE_NAMES}
         for k, first in enumerate(starts):
             n = min(chunk_size, customers - first)
             rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1, k)))
