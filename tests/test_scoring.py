@@ -771,3 +771,91 @@ def test_a_sidecar_that_cannot_be_written_publishes_no_scores(scores, tmp_path: 
     part.unlink()
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # no new scores, no temporary file
     assert done.stdout.split() == [str(errno.EFBIG), str(out) + ".json"]  # the error names the file not written
+
+
+FORMULA_IDS = ('=HYPERLINK("http://x","{}")', "@SUM({})", "'={}", "+{}")
+"""Customer ids a spreadsheet opening a CSV would run as formulas ({} numbers the customer)."""
+PLAIN_IDS = ("-{}", "'quoted{}")
+"""Ids that look like them but are not: a negative number, an apostrophe before text."""
+
+
+@pytest.mark.slow
+def test_ids_like_formulas_are_defused_in_every_csv_and_read_back_as_they_were(use_trained_store, tmp_path, monkeypatch):
+    # A customer id (the company's own data) "=HYPERLINK(...)" went into the scores CSV as it was,
+    # and Excel ran it when a marketer opened the file; the retention list and quarantine files
+    # were defused with a leading "'", and churnml's CSV reader took a leading "'" off every CSV,
+    # so a genuine id "'=1" came back from the scores CSV as "=1", in the list and for evaluate.
+    # Through validate → score → retention-list (CSV and Excel) → evaluate, report and --exclude,
+    # every id now reads back as it was while no CSV cell would run as a formula.
+    import csv
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from churnml.cli import get_app
+
+    store = Path(use_trained_store.tracking_uri.removeprefix("sqlite:///"))
+    (tmp_path / "mlruns").mkdir()
+    shutil.copy(store, tmp_path / "mlruns" / store.name)  # evaluate logs a backtest: not in the session's store
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / store.name}")
+    data = tmp_path / "data"
+    shutil.copytree(use_trained_store.data, data)
+    customers = pd.read_parquet(data / "customers.parquet")
+    forms = FORMULA_IDS + PLAIN_IDS
+    renamed = {old: forms[i % len(forms)].format(i) for i, old in enumerate(customers["customer_id"].iloc[::5])}
+    for table in ("customers", "transactions", "service_events", "churn_events"):
+        frame = pd.read_parquet(data / f"{table}.parquet")
+        frame["customer_id"] = frame["customer_id"].replace(renamed)
+        if table == "transactions":  # a row validation sets aside (a duplicate transaction_id), of such a customer
+            frame = pd.concat([frame, frame[frame["customer_id"] == forms[0].format(0)].head(1)], ignore_index=True)
+        frame.to_parquet(data / f"{table}.parquet", index=False)
+    ids = set(renamed.values())
+    formulas = {i for i in ids if not i.startswith(("-", "'quoted"))}
+
+    defused = {i: "'" + i if i in formulas else i for i in ids}
+
+    def check_cells(path: Path) -> None:
+        """The ids of ``path`` as its cells hold them: the ids read back, with a leading "'" where
+        they are formulas; and no cell of any column that a spreadsheet would run."""
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            rows = list(csv.reader(handle))
+        written = [row[rows[0].index("customer_id")] for row in rows[1:]]
+        read = io.read_table(path)["customer_id"].tolist()
+        assert written == [defused.get(i, i) for i in read] and ids & set(read), path
+        assert not [cell for row in rows[1:] for cell in row if re.match(r"[=+@\t\r]|-[^0-9]", cell)], path
+
+    runner = CliRunner()
+
+    def run(*args: object) -> str:
+        result = runner.invoke(get_app(), [str(a) for a in args], terminal_width=200)
+        assert result.exit_code == 0, result.output + result.stderr
+        return " ".join((result.output + result.stderr).split())
+
+    run("validate", data, "--quarantine-dir", tmp_path / "q")
+    check_cells(tmp_path / "q" / "quarantine_transactions.csv")
+
+    scores = tmp_path / "scores.csv"
+    run("score", data, "--as-of", use_trained_store.test_cutoff, "--out", scores, "--snapshot-dir", tmp_path / "snapshots")
+    check_cells(scores)
+    scored = io.read_table(scores)
+    population = set(pd.read_parquet(tmp_path / "snapshots" / f"features_{use_trained_store.test_cutoff}.parquet")["customer_id"])
+    assert set(scored["customer_id"]) == population and ids & population
+    assert {i.format("") for i in forms} <= {re.sub(r"\d+", "", i) for i in ids & population}  # every form was scored
+
+    listing, workbook = tmp_path / "list.csv", tmp_path / "list.xlsx"
+    for out in (listing, workbook):
+        run("retention-list", scores, "--out", out, "--holdout", "0.4", "--contact-cost", "0")
+    check_cells(listing)
+    listed = io.read_table(listing)["customer_id"]
+    assert set(listed) <= population and ids & set(listed)
+    assert io.read_table(workbook)["customer_id"].tolist() == listed.tolist()
+    for read_back in (listing, workbook):  # the list's customers found in DATA: ids as they were
+        said = run("evaluate", read_back, data)
+        assert "Uplift (control churn rate minus contacted)" in said and "listed customers are not in the population" not in said
+    said = run("evaluate", scores, data)
+    assert f"({len(scored):,} customers" in said
+    run("report", "--scores", scores, "--out", tmp_path / "scores.html")
+    # Last month's list as --exclude keeps every one of its customers off the next list.
+    run("retention-list", scores, "--out", tmp_path / "next.csv", "--exclude", listing, "--contact-cost", "0")
+    summary = json.loads((tmp_path / "next.csv.json").read_text())
+    assert summary["excluded"] == listed.nunique() and not summary.get("exclude_unmatched")
