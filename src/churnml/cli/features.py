@@ -28,7 +28,7 @@ def features_command(
     data: SourceArg,
     as_of: AsOfOpt,
     out: Annotated[
-        str, typer.Option("--out", "-o", help="Feature table to write (.parquet or .csv); with --engine spark, a Parquet folder.")
+        str, typer.Option("--out", "-o", help="Feature table to write (.parquet or .csv: text a spreadsheet would run as a formula gets a leading '); with --engine spark, a Parquet folder.")
     ],
     config: ConfigOpt = None,
     fmt: Annotated[

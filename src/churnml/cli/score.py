@@ -188,7 +188,7 @@ def score_command(
     data: SourceArg,
     as_of: AsOfOpt,
     out: Annotated[
-        str, typer.Option("--out", "-o", help="Scores file to write (.parquet or .csv); with --engine spark, a Parquet folder.")
+        str, typer.Option("--out", "-o", help="Scores file to write (.parquet or .csv: text a spreadsheet would run as a formula gets a leading ', which churnml's readers take off); with --engine spark, a Parquet folder.")
     ],
     alias: Annotated[str, typer.Option("--alias", help="Model alias or version number in the MLflow registry.")] = "champion",
     config: ConfigOpt = None,
