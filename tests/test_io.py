@@ -210,6 +210,21 @@ def test_every_csv_churnml_writes_is_defused_and_reads_back_as_it_was(tmp_path: 
     assert io.read_ids(path) == {text.strip() for text in ids if text.strip()}
 
 
+def test_a_formula_after_a_semicolon_is_defused_too(tmp_path: Path) -> None:
+    # Excel or LibreOffice whose list separator is ";" (Germany, France) splits a comma CSV at
+    # every ";", quoted or not: a cell "a;=1+1" became "a" and a formula =1+1 beside it
+    # (LibreOffice 7.4 opening the list with ";" as separator). Each part after a ";" is defused.
+    import csv
+
+    values = ["a;=1+1", "a;'=1", "plan: x;@SUM(1); 2 complaints", "1;-5", "a; =1", "a;;+", "=1;=2"]
+    frame = pd.DataFrame({"customer_id": [f"C{i}" for i in range(len(values))], "reasons": values})
+    path = io.write_table(frame, tmp_path / "list.csv", spreadsheet=True)
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        cells = [row[1] for row in list(csv.reader(handle))[1:]]
+    assert cells == ["a;'=1+1", "a;''=1", "plan: x;'@SUM(1); 2 complaints", "1;-5", "a; =1", "a;;+", "'=1;'=2"]
+    assert io.read_table(path)["reasons"].tolist() == values
+
+
 def test_generated_input_tables_are_written_as_they_are(tmp_path: Path) -> None:
     # `churnml generate --format csv` writes input data, which validation reads as it is (no
     # apostrophe taken off): it must not be defused.

@@ -736,43 +736,56 @@ def defuse_formula(value: Any) -> Any:
     """``value`` as a CSV cell for spreadsheets: text a spreadsheet would run as a formula gets a
     leading apostrophe, which makes it text ("'=HYPERLINK(...)"). Other values are returned as they are.
 
+    So does each part of the text after a ";": a spreadsheet whose list separator is ";" (Excel
+    or LibreOffice in Germany or France) splits a comma CSV at every ";", quoted or not, so the
+    part after one starts a cell too (LibreOffice ran the "=1+1" of a cell "a;=1+1").
     Text that starts with apostrophes before such a character ("'=1+1") gets one more too, so that
     :func:`restore_formula` takes exactly one off and every text reads back as it was; text with an
     apostrophe before anything else ("'quoted", "'") is neither defused nor restored.
 
     >>> [defuse_formula(v) for v in ["=1+1", "@SUM(A1)", "-2+3", "'=1+1", "'quoted", "-42", "-", "C1", -3.5]]
     ["'=1+1", "'@SUM(A1)", "'-2+3", "''=1+1", "'quoted", '-42', '-', 'C1', -3.5]
+    >>> defuse_formula("plan: x;=1+1; 2 complaints;-5")
+    "plan: x;'=1+1; 2 complaints;-5"
     """
-    return "'" + value if isinstance(value, str) and _formula_like(value) else value
+    if not isinstance(value, str):
+        return value
+    return ";".join("'" + part if _formula_like(part) else part for part in value.split(";"))
 
 
 def restore_formula(value: Any) -> Any:
     """The inverse of :func:`defuse_formula`, for churnml reading its own CSVs back (scores for
     ``retention-list``, ``evaluate`` and ``report``, a list for ``evaluate`` and ``report --list``,
-    last month's list as ``--exclude``): one apostrophe off text that :func:`defuse_formula` would
-    have defused without it, nothing else.
+    last month's list as ``--exclude``): one apostrophe off the text, and off each part after a
+    ";", that :func:`defuse_formula` would have defused without it; nothing else.
 
-    >>> [restore_formula(defuse_formula(v)) for v in ["=1+1", "'=1+1", "'quoted", "-42"]]
-    ['=1+1', "'=1+1", "'quoted", '-42']
+    >>> [restore_formula(defuse_formula(v)) for v in ["=1+1", "'=1+1", "'quoted", "-42", "a;'=1;@x"]]
+    ['=1+1', "'=1+1", "'quoted", '-42', "a;'=1;@x"]
     """
-    return value[1:] if isinstance(value, str) and value.startswith("'") and _formula_like(value[1:]) else value
+    if not isinstance(value, str):
+        return value
+    return ";".join(part[1:] if part.startswith("'") and _formula_like(part[1:]) else part for part in value.split(";"))
+
+
+_FORMULA_CANDIDATES = r"(?:^|;)'*[=+\-@\t\r]"
+"""Text :func:`defuse_formula` may change: a formula's first character at the start or after a ";"."""
 
 
 def defuse_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with :func:`defuse_formula` applied to its text columns (numbers stay numbers),
     as every CSV churnml writes gets it (:func:`write_table`, :class:`TableWriter`)."""
-    return _map_text(frame, defuse_formula, r"^'*[=+\-@\t\r]")
+    return _map_text(frame, defuse_formula, _FORMULA_CANDIDATES)
 
 
 def restore_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with :func:`restore_formula` applied to its text columns: a CSV churnml wrote, as
     it was before :func:`defuse_formulas`."""
-    return _map_text(frame, restore_formula, r"^'+[=+\-@\t\r]")
+    return _map_text(frame, restore_formula, _FORMULA_CANDIDATES.replace("'*", "'+"))
 
 
 def _map_text(frame: pd.DataFrame, function: Callable[[Any], Any], candidates: str) -> pd.DataFrame:
     """``function`` applied to the values of ``frame``'s text columns that match ``candidates`` (a
-    regular expression anchored at the start): the rest, nearly every value, is not looked at one
+    regular expression found anywhere in them): the rest, nearly every value, is not looked at one
     by one. The match runs in Arrow (0.1 s for a million ids held as Python strings, against
     0.7 s for pandas' ``str.match``); a categorical column is mapped through its categories
     (``function`` is one-to-one, so they stay distinct)."""
@@ -799,7 +812,7 @@ def _text_matches(values: pd.Series, pattern: str) -> np.ndarray:
     try:
         text = pa.array(values, from_pandas=True)
     except (pa.ArrowException, TypeError, ValueError):  # an object column mixing text with other values
-        matched = values.map(lambda v: isinstance(v, str) and re.match(pattern, v) is not None)
+        matched = values.map(lambda v: isinstance(v, str) and re.search(pattern, v) is not None)
         return matched.to_numpy(dtype=bool)
     if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type) or pa.types.is_string_view(text.type)):
         return np.zeros(len(values), dtype=bool)  # no text at all (an object column of numbers, say)
