@@ -191,7 +191,8 @@ def test_every_csv_churnml_writes_is_defused_and_reads_back_as_it_was(tmp_path: 
 
     ids = IDS_LIKE_FORMULAS + IDS_NOT_FORMULAS
     frame = pd.DataFrame({"customer_id": ids, "segment": pd.Categorical(["=cat"] + ["a"] * (len(ids) - 1)),
-                          "reasons": ["plan: =x"] * len(ids), "value": [-3.5] + [1.0] * (len(ids) - 1)})
+                          "reasons": ["plan: =x"] * len(ids), "value": [-3.5] + [1.0] * (len(ids) - 1),
+                          "@note": "x"})  # a column of the data's own (a quarantine file's header)
     path = tmp_path / f"{writer}.csv"
     if writer == "scores":  # as `churnml score` writes it, in chunks
         with io.TableWriter(path) as table:
@@ -200,10 +201,12 @@ def test_every_csv_churnml_writes_is_defused_and_reads_back_as_it_was(tmp_path: 
     else:
         io.write_table(frame, path, spreadsheet=writer == "list")
     with open(path, encoding="utf-8-sig", newline="") as handle:
-        rows = list(csv.reader(handle))[1:]
+        header, *rows = list(csv.reader(handle))
+    assert header == ["customer_id", "segment", "reasons", "value", "'@note"]
     assert [row[0] for row in rows] == ["'" + text for text in IDS_LIKE_FORMULAS] + IDS_NOT_FORMULAS
-    assert rows[0][1:] == ["'=cat", "plan: =x", "-3.5"]
+    assert rows[0][1:] == ["'=cat", "plan: =x", "-3.5", "x"]
     back = io.read_table(path)
+    assert list(back.columns) == list(frame.columns)
     assert back["customer_id"].tolist() == ids
     assert back["segment"].tolist() == frame["segment"].astype(str).tolist()
     assert back["value"].tolist() == frame["value"].tolist()  # numbers, negative ones too, stay numbers

@@ -772,15 +772,22 @@ _FORMULA_CANDIDATES = r"(?:^|;)'*[=+\-@\t\r]"
 
 
 def defuse_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with :func:`defuse_formula` applied to its text columns (numbers stay numbers),
-    as every CSV churnml writes gets it (:func:`write_table`, :class:`TableWriter`)."""
-    return _map_text(frame, defuse_formula, _FORMULA_CANDIDATES)
+    """``frame`` with :func:`defuse_formula` applied to its text columns (numbers stay numbers) and
+    column names (the header of a quarantine file holds the data's own), as every CSV churnml
+    writes gets it (:func:`write_table`, :class:`TableWriter`)."""
+    return _map_names(_map_text(frame, defuse_formula, _FORMULA_CANDIDATES), defuse_formula)
 
 
 def restore_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with :func:`restore_formula` applied to its text columns: a CSV churnml wrote, as
-    it was before :func:`defuse_formulas`."""
-    return _map_text(frame, restore_formula, _FORMULA_CANDIDATES.replace("'*", "'+"))
+    """``frame`` with :func:`restore_formula` applied to its text columns and column names: a CSV
+    churnml wrote, as it was before :func:`defuse_formulas`."""
+    return _map_names(_map_text(frame, restore_formula, _FORMULA_CANDIDATES.replace("'*", "'+")), restore_formula)
+
+
+def _map_names(frame: pd.DataFrame, function: Callable[[Any], Any]) -> pd.DataFrame:
+    """``frame`` with ``function`` applied to its column names (``frame`` itself when none changes)."""
+    names = [function(name) for name in frame.columns]
+    return frame if names == list(frame.columns) else frame.set_axis(names, axis=1)
 
 
 def _map_text(frame: pd.DataFrame, function: Callable[[Any], Any], candidates: str) -> pd.DataFrame:
