@@ -998,7 +998,7 @@ def read_ids(path: str | Path, id_columns: Sequence[str] = ("customer_id",), enc
             text_encoding = _text_encoding(path, encoding)
             try:
                 table = restore_formulas(pd.read_csv(path, sep=_csv_separator(path, text_encoding), dtype=str,
-                                                      keep_default_na=False, encoding=text_encoding))
+                                                     keep_default_na=False, encoding=text_encoding))
             except Exception as exc:  # pandas raises many types for a malformed file
                 raise DataError(f"Cannot read {path}: {exc}.") from None
         else:
@@ -1067,7 +1067,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
     churnml defused for spreadsheets ("'=1+1", :func:`defuse_formulas`) reads as it was before."""
     columns = pd.read_csv(path, nrows=0).columns
     return restore_formulas(pd.read_csv(path, dtype={"customer_id": str}, keep_default_na=False,
-                                         na_values=_missing_values(columns)))
+                                        na_values=_missing_values(columns)))
 
 
 def _missing_values(columns: Iterable[Any], text: bool = False) -> dict[Any, list[str]]:
