@@ -777,6 +777,8 @@ FORMULA_IDS = ('=HYPERLINK("http://x","{}")', "@SUM({})", "'={}", "+{}")
 """Customer ids a spreadsheet opening a CSV would run as formulas ({} numbers the customer)."""
 PLAIN_IDS = ("-{}", "'quoted{}")
 """Ids that look like them but are not: a negative number, an apostrophe before text."""
+SPLIT_IDS = ("x;=SUM({})",)
+"""Ids holding a formula after a ";", where a spreadsheet whose list separator is ";" splits the cell."""
 
 
 @pytest.mark.slow
@@ -801,7 +803,7 @@ def test_ids_like_formulas_are_defused_in_every_csv_and_read_back_as_they_were(u
     data = tmp_path / "data"
     shutil.copytree(use_trained_store.data, data)
     customers = pd.read_parquet(data / "customers.parquet")
-    forms = FORMULA_IDS + PLAIN_IDS
+    forms = FORMULA_IDS + PLAIN_IDS + SPLIT_IDS
     renamed = {old: forms[i % len(forms)].format(i) for i, old in enumerate(customers["customer_id"].iloc[::5])}
     for table in ("customers", "transactions", "service_events", "churn_events"):
         frame = pd.read_parquet(data / f"{table}.parquet")
@@ -810,9 +812,9 @@ def test_ids_like_formulas_are_defused_in_every_csv_and_read_back_as_they_were(u
             frame = pd.concat([frame, frame[frame["customer_id"] == forms[0].format(0)].head(1)], ignore_index=True)
         frame.to_parquet(data / f"{table}.parquet", index=False)
     ids = set(renamed.values())
-    formulas = {i for i in ids if not i.startswith(("-", "'quoted"))}
+    formulas = {i for i in ids if i.startswith(("=", "@", "'=", "+"))}
 
-    defused = {i: "'" + i if i in formulas else i for i in ids}
+    defused = {i: "'" + i if i in formulas else i.replace(";", ";'") for i in ids}
 
     def check_cells(path: Path) -> None:
         """The ids of ``path`` as its cells hold them: the ids read back, with a leading "'" where
@@ -822,7 +824,8 @@ def test_ids_like_formulas_are_defused_in_every_csv_and_read_back_as_they_were(u
         written = [row[rows[0].index("customer_id")] for row in rows[1:]]
         read = io.read_table(path)["customer_id"].tolist()
         assert written == [defused.get(i, i) for i in read] and ids & set(read), path
-        assert not [cell for row in rows[1:] for cell in row if re.match(r"[=+@\t\r]|-[^0-9]", cell)], path
+        parts = [part for row in rows[1:] for cell in row for part in cell.split(";")]  # cells of a ";" spreadsheet
+        assert not [part for part in parts if re.match(r"[=+@\t\r]|-[^0-9]", part)], path
 
     runner = CliRunner()
 
