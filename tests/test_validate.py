@@ -286,6 +286,22 @@ def test_mapped_column_that_is_missing_says_so(tmp_path: Path) -> None:
         load_dataset(folder, config)
 
 
+def test_optional_column_mapped_to_a_name_the_data_lacks_is_an_error(tmp_path: Path) -> None:
+    # A typo in a mapped optional column (join_on for joined_on) ran on without it: no sign-up dates,
+    # and only a note that joined_on holds dates and is left out of the models.
+    customers = CUSTOMERS.rename(columns={"signup_date": "joined_on"})
+    folder = write(tmp_path, customers=customers, transactions=TRANSACTIONS)
+    config = config_from_dict({"columns": {"customers": {"signup_date": "join_on"}}})
+    with pytest.raises(DataError) as err:
+        load_dataset(folder, config)
+    assert str(err.value) == (
+        f"Table 'customers' ({folder / 'customers.csv'}) has no column 'join_on', which the config maps "
+        "signup_date to. Columns found: customer_id, joined_on, region, age ('joined_on' is close). Fix the name "
+        'under [columns.customers] signup_date = "<your column>", or remove the mapping if the table has no signup_date.'
+    )
+    assert load_dataset(folder, config_from_dict({"columns": {"customers": {"signup_date": "joined_on"}}})).summary
+
+
 def test_unreadable_whole_column(tmp_path: Path) -> None:
     tx = TRANSACTIONS.assign(amount=["ten", "five", "one", "two"])
     folder = write(tmp_path, customers=CUSTOMERS, transactions=tx)

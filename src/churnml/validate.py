@@ -451,7 +451,8 @@ def map_columns(table: str, spec: TableSpec, config: Config, raw: list[str], whe
     Raises
     ------
     DataError
-        A required column is missing (``where`` says which file or folder).
+        A required column is missing, or an optional one the config maps (``where`` says which
+        file or folder).
     """
     mapping: dict[str, str] = {}
     folded: dict[str, str] = {}
@@ -479,6 +480,17 @@ def map_columns(table: str, spec: TableSpec, config: Config, raw: list[str], whe
             raise DataError(
                 f"Table {table!r} ({where}) has no column {user!r}; it is required. "
                 f"Columns found: {', '.join(raw) or '(none)'}. Add the column, or {hint}."
+            )
+        elif column in config.columns.get(table, {}):
+            # A typo in a mapped optional column ran on without it (a sign-up date mapped to
+            # "join_on" for joined_on: no sign-up dates, and joined_on a date column left out), as a
+            # mapped optional table did (:func:`mapped_but_missing`).
+            close = difflib.get_close_matches(user, raw, n=1, cutoff=0.6)
+            raise DataError(
+                f"Table {table!r} ({where}) has no column {user!r}, which the config maps {column} to. "
+                f"Columns found: {', '.join(raw) or '(none)'}{f' ({close[0]!r} is close)' if close else ''}. "
+                f'Fix the name under [columns.{table}] {column} = "<your column>", or remove the mapping if the '
+                f"table has no {column}."
             )
     if table == "customers":
         used = set(mapping.values())
