@@ -494,6 +494,24 @@ def test_rows_validation_sets_aside_are_refused_with_its_reasons_and_counts(spar
         t: duck.summary["tables"][t]["clean_rows"] for t in duck.tables}
 
 
+def test_a_closure_before_the_sign_up_is_refused_as_validation_sets_it_aside(spark, data_dir: Path, tmp_path: Path) -> None:
+    """Validation sets aside a churn event dated before the customer's sign-up; Spark read it and took the
+    customer out of the population for good."""
+    folder = _copy_data(data_dir, tmp_path / "early")
+    customers = pd.read_parquet(folder / "customers.parquet")
+    first = customers.iloc[0]
+    _add_rows(folder, "churn_events", [{"customer_id": first["customer_id"],
+                                        "timestamp": pd.Timestamp(first["signup_date"]) - pd.Timedelta(days=400)}])
+    assert load_dataset(folder, Config()).summary["tables"]["churn_events"]["quarantined"] == {
+        "timestamp before the customer's signup_date": 1}
+    with pytest.raises(DataError) as refused:
+        churn_spark.read_tables(spark, str(folder))
+    assert str(refused.value).startswith("1 rows of churn_events (")
+    assert (f"e.g. {first['customer_id']!r} closed {pd.Timestamp(first['signup_date']) - pd.Timedelta(days=400):%Y-%m-%d}, "
+            f"signed up {pd.Timestamp(first['signup_date']):%Y-%m-%d}: `churnml validate` sets them aside as "
+            "\"timestamp before the customer's signup_date\"") in str(refused.value)
+
+
 def test_a_column_named_like_sparks_reason_column_is_data_as_in_validation(spark, data_dir: Path, tmp_path: Path) -> None:
     """Spark's pass over a raw table adds a column for each row's reason; a table with a column of that
     name (_churnml_reason, in any case) stopped the read with Spark's AMBIGUOUS_REFERENCE and a Java

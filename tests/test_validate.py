@@ -734,6 +734,23 @@ def test_a_reason_column_of_the_users_own_does_not_replace_ours(tmp_path: Path) 
     assert bad[["Reason", "churnml_reason"]].values.tolist() == [["moved", "customer_id not in customers"]]
 
 
+def test_a_closure_dated_before_the_customers_sign_up_is_set_aside(tmp_path: Path) -> None:
+    """A cancellation years before the sign-up (a typo in the year) took a paying customer out of
+    the population for good, without a word; one on the sign-up day that a UTC offset moves to the
+    evening before is no mistake."""
+    closures = pd.DataFrame({"customer_id": ["a", "b", "c"],
+                             "timestamp": ["2019-06-01", "2020-02-01T01:00:00+03:00", "2021-01-02"]})
+    ds = load_dataset(write(tmp_path, customers=CUSTOMERS, transactions=TRANSACTIONS, churn_events=closures))
+    assert ds.summary["tables"]["churn_events"]["quarantined"] == {"timestamp before the customer's signup_date": 1}
+    assert ds.quarantine["churn_events"].values.tolist() == [["a", "2019-06-01", "timestamp before the customer's signup_date"]]
+    assert clean(ds, "churn_events")["customer_id"].tolist() == ["b", "c"]
+    assert clean(ds, "customers")["customer_id"].tolist() == ["a", "b", "c"]
+    # without sign-up dates there is nothing to check against
+    unsigned = write(tmp_path / "u", customers=CUSTOMERS.drop(columns="signup_date"), transactions=TRANSACTIONS,
+                     churn_events=closures)
+    assert clean(load_dataset(unsigned), "churn_events")["customer_id"].tolist() == ["a", "b", "c"]
+
+
 # --- the CLI ------------------------------------------------------------------------------------
 
 

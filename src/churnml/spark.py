@@ -32,7 +32,8 @@ Input
     rules validation itself runs, counted in one aggregate pass per table: a missing customer_id,
     timestamp or amount, a date that does not read or lies before 1900, a number that does not
     read, is not finite or lies beyond ±1e12, satisfaction off the scale, resolved_at before
-    timestamp), a customer_id not in ``customers``, a repeated ``transaction_id`` (a join and a
+    timestamp), a customer_id not in ``customers``, a churn event dated more than a day before the
+    customer's sign-up, a repeated ``transaction_id`` (a join and a
     grouping on the views), and rows after the data's end (after ``[input] data_end`` they are left
     out, as validation's clean tables leave them out). A ``customers`` table repeating an id stops
     the read with validation's own error. What validation keeps with a reason (a sign-up date that
@@ -481,7 +482,8 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
 def _refuse_unmatched(spark: "SparkSession", read: Mapping[str, _RawTable], views: Mapping[str, str]) -> None:
     """Validation's checks that take a grouping or a join, on the canonical views: a customer_id that
     ``customers`` repeats (validation stops), then event rows whose customer_id is not in ``customers``
-    (:data:`churnml.validate.R_UNKNOWN_CUSTOMER`) and a repeated ``transaction_id``
+    (:data:`churnml.validate.R_UNKNOWN_CUSTOMER`), a churn event before the customer's sign-up
+    (:data:`churnml.validate.R_CLOSED_BEFORE_SIGNUP`) and a repeated ``transaction_id``
     (:data:`churnml.validate.R_DUPLICATE_TX`), which validation sets aside. One grouping of
     ``customers``, one join of each event table with it and one grouping of the transactions' ids."""
     examples = validate.EXAMPLES
@@ -518,6 +520,19 @@ def _refuse_unmatched(spark: "SparkSession", read: Mapping[str, _RawTable], view
             "if most ids do not match, write the ids the same way in both tables (numbers vs text such as 1.0 vs 1, "
             "leading zeros, prefixes), or map the right column under [columns.<table>] in the config."
         )
+    if "churn_events" in views and "signup_date" in read["customers"].mapping:
+        early = (f"FROM {views['churn_events']} AS e JOIN {views['customers']} AS c ON e.customer_id = c.customer_id "
+                 "WHERE e.timestamp < c.signup_date - INTERVAL 1 DAY")
+        n = spark.sql(f"SELECT count(*) {early}").collect()[0][0]
+        if n:
+            shown = ", ".join(f"{row[0]!r} closed {row[1]:%Y-%m-%d}, signed up {row[2]:%Y-%m-%d}" for row in spark.sql(
+                f"SELECT e.customer_id, e.timestamp, c.signup_date {early} ORDER BY 1 LIMIT {examples}").collect())
+            raise DataError(
+                f"{n:,} rows of churn_events ({read['churn_events'].location}) are dated more than a day before the "
+                f"customer's signup_date, e.g. {shown}: `churnml validate` sets them aside as "
+                f"{validate.R_CLOSED_BEFORE_SIGNUP!r}. --engine spark reads clean tables and sets no rows aside: fix "
+                "the dates upstream (a typo in the year?), or remove the rows."
+            )
     if "transaction_id" in read["transactions"].mapping:
         ids, extra, rows = repeats("transaction_id", "transactions")
         if ids:

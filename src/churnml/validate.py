@@ -53,6 +53,7 @@ R_BAD_TIMESTAMP = "unparseable timestamp"
 R_OLD_TIMESTAMP = "timestamp before 1900"
 R_FUTURE_TIMESTAMP = "timestamp after the data's end"
 R_DUPLICATE_TX = "duplicate transaction_id"
+R_CLOSED_BEFORE_SIGNUP = "timestamp before the customer's signup_date"
 R_RESOLVED_BEFORE = "resolved_at before timestamp"
 R_BAD_SIGNUP = "unparseable signup_date (customer kept without a signup date)"
 R_OLD_SIGNUP = "signup_date before 1900 (customer kept without a signup date)"
@@ -1177,8 +1178,10 @@ def _load_events(
             parsed[name] = typed[column]
             typed[column] = _q(name)
     ts = typed["timestamp"]
+    signup_dates = "signup_date" in {name for name, *_ in con.execute("DESCRIBE customers").fetchall()}
     reasons = [f"WHEN {condition} THEN {_lit(reason)}"
-               for reason, condition in event_checks(spec, mapping, typed, present, data_end, inputs, "customers")]
+               for reason, condition in event_checks(spec, mapping, typed, present, data_end, inputs, "customers",
+                                                     signup_dates)]
     # Satisfaction is kept on churnml's 1-5, rescaled from [input] satisfaction_scale.
     adjusted = {"satisfaction": inputs.satisfaction_sql(typed["satisfaction"])} if "satisfaction" in mapping else {}
     if "resolved_at" in mapping:
@@ -1204,7 +1207,7 @@ def missing_id_check(id_sql: str) -> tuple[str, str]:
 
 def event_checks(spec: TableSpec, mapping: Mapping[str, str], typed: Mapping[str, str], present: Mapping[str, str],
                  data_end: pd.Timestamp | None, inputs: InputConfig = InputConfig(),
-                 customers: str | None = "customers") -> list[tuple[str, str]]:
+                 customers: str | None = "customers", signup_dates: bool = False) -> list[tuple[str, str]]:
     """The reasons an event table's row is set aside, as (reason, SQL condition) pairs in the order
     they are tried (a row gets the first that holds): the one definition of these rules, which
     validation turns into its CASE and the Spark reader (:mod:`churnml.spark`) counts, to refuse
@@ -1213,7 +1216,8 @@ def event_checks(spec: TableSpec, mapping: Mapping[str, str], typed: Mapping[str
     ``typed`` and ``present`` map the table's contract columns to SQL for the typed value
     (:func:`canonical_sql`) and for "the value is there" (:func:`present_sql`). ``data_end``:
     rows from it on are after the data's end (None: not checked here). ``customers``: the table of
-    known customer ids (None leaves that check out: it is a join, not a condition on the row).
+    known customer ids (None leaves that check out: it is a join, not a condition on the row), and
+    ``signup_dates`` says it has their sign-up dates, against which a closure is checked.
     A repeated ``transaction_id`` is no condition on one row either (:func:`_split_clean`).
     """
     ts = typed["timestamp"]
@@ -1227,6 +1231,14 @@ def event_checks(spec: TableSpec, mapping: Mapping[str, str], typed: Mapping[str
     ]
     if data_end is not None:
         checks.append((R_FUTURE_TIMESTAMP, f"{ts} >= TIMESTAMP '{data_end}'"))
+    if signup_dates and customers is not None and spec.name == "churn_events":
+        # A closure before the sign-up (a typo in the year) took a paying customer out of the
+        # population for good, without a word. A day's grace: a sign-up date is a day, and a UTC
+        # offset moves a cancellation early on that day to the evening before.
+        # Renamed inside: the row's own customer_id column (typed['customer_id'] reads it) would bind to customers'.
+        signups = f"(SELECT customer_id AS _churnml_signup_id, signup_date AS _churnml_signup FROM {customers})"
+        checks.append((R_CLOSED_BEFORE_SIGNUP, f"{ts} < (SELECT max(_churnml_signup) FROM {signups} "
+                                               f"WHERE _churnml_signup_id = {typed['customer_id']}) - INTERVAL 1 DAY"))
     for column in spec.all_columns:
         if column in mapping and spec.kinds[column] in ("number", "timestamp") and column != "timestamp":
             if column in spec.required_columns:
