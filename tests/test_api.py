@@ -601,6 +601,17 @@ def test_score_history_says_which_attributes_it_did_not_use_or_did_not_get(clien
     assert dataset.con.execute("SELECT code FROM customers ORDER BY customer_id").df()["code"].tolist() == ["12", "12.5"]
 
 
+def test_score_history_reads_json_booleans_as_the_data_wrote_them() -> None:
+    # JSON false for an attribute a CSV wrote true/false was "False": a value the models were not
+    # trained with, scored as unknown; for a numeric one (a Parquet boolean, read as 1 and 0) a 400.
+    posted = [{"customer_id": "a", "autopay": False, "paperless": True, "vip": True},
+              {"customer_id": "b", "autopay": True, "paperless": False, "vip": False}]
+    kinds = {"autopay": "categorical", "paperless": "categorical", "vip": "numeric"}
+    dataset = api.history_dataset(posted, [], [], kinds, attribute_levels={"paperless": {"True", "False", "unknown"}})
+    rows = dataset.con.execute("SELECT autopay, paperless, vip FROM customers ORDER BY customer_id").fetchall()
+    assert rows == [("false", "True", 1.0), ("true", "False", 0.0)]
+
+
 def test_score_history_warns_when_event_fields_the_models_read_are_left_out(client, served_store, batch) -> None:
     # Demo histories posted without resolved_at moved churn probabilities by up to 0.45 (every
     # complaint open), without satisfaction by up to 0.41 (never rated), with `warnings: []`.

@@ -382,9 +382,15 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
-def _category(value: Any) -> str | None:
+def _category(value: Any, levels: Iterable[str] = ()) -> str | None:
     """A categorical attribute's value as text, as a CSV export gives it: JSON ``12`` (which arrives
-    as 12.0) is ``"12"``, so a CRM sending code 12 matches the trained level "12", not "12.0"."""
+    as 12.0) is ``"12"``, so a CRM sending code 12 matches the trained level "12", not "12.0". JSON
+    ``true``/``false`` is the trained level written so in any case (``levels``: pandas writes True in
+    a CSV, DuckDB reads true), else ``"true"``/``"false"``: Python's "True" matched no level of a
+    CSV's true/false, and the attribute was scored as unknown."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+        return next((level for level in sorted(levels) if level.lower() == text), text)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return _text(value)
@@ -449,6 +455,7 @@ def history_dataset(
     attribute_kinds: Mapping[str, str],
     config: Config | None = None,
     churn_events: Sequence[Any] = (),
+    attribute_levels: Mapping[str, Iterable[str]] | None = None,
 ) -> Dataset:
     """A :class:`Dataset` from posted rows in the data contract's shape, checked like validation.
 
@@ -478,6 +485,10 @@ def history_dataset(
     churn_events : sequence of mapping, optional
         ``customer_id``, ``timestamp`` of an account's end (closure, cancellation): a customer
         with one before the as-of date is not in the population, as in batch scoring.
+    attribute_levels : mapping, optional
+        Categorical attribute column -> the values the models were trained with: a JSON boolean
+        takes the one written ``true``/``false`` in any case (a numeric attribute, as validation
+        reads a Parquet boolean column, takes 1 and 0).
 
     Returns
     -------
@@ -511,7 +522,9 @@ def history_dataset(
         for column, kind in attribute_kinds.items():
             value = record.get(column)
             if kind == "numeric":
-                if _unread_attribute(column, value) is not None:
+                if isinstance(value, bool):  # validation reads a boolean column (Parquet, DuckDB) as 1 and 0
+                    value = float(value)
+                elif _unread_attribute(column, value) is not None:
                     value = None  # blanked, as validation blanks it in batch data (the warnings say so)
                 elif isinstance(value, str):
                     try:
@@ -521,7 +534,7 @@ def history_dataset(
                                         'or null (or a placeholder such as "N/A") when it is not known.') from None
                 row[column] = _number(value, f"customers[{i}].{column}")
             else:
-                row[column] = _category(value)
+                row[column] = _category(value, (attribute_levels or {}).get(column, ()))
         customer_rows.append(row)
 
     def owner(record: Mapping[str, Any], where: str) -> str:
@@ -822,7 +835,7 @@ class ScoringService:
             )
         self.check_count(len(customers), "customers")
         dataset = history_dataset(customers, transactions, service_events, self.attribute_kinds, self.config,
-                                  churn_events or ())
+                                  churn_events or (), self.attribute_levels)
         try:
             features = build_features(dataset, [as_of_ts], self.config)
             if features.empty:
@@ -952,7 +965,7 @@ class ScoringService:
                 warnings.append(f"{column} {record.get(column)!r} is not a number: blanked and scored as unknown, as "
                                 f"validation does in batch data ({reason}), which changes the score")
         for column, levels in self.attribute_levels.items():
-            value = _category(record.get(column))
+            value = _category(record.get(column), levels)
             if value is not None and value not in levels:
                 shown = ", ".join(sorted(levels)[:10]) + (", …" if len(levels) > 10 else "")
                 warnings.append(f"{column} {value!r} is not a value the models were trained with ({shown}); "
