@@ -178,6 +178,15 @@ def test_an_old_model_alone_is_drift(reference):
     assert report.alerts == ["The model is 32 days old (trained as of 2025-06-30), older than max_model_age_days=30; retrain it."]
 
 
+def test_a_backfill_by_a_later_model_says_when_it_was_trained_not_a_negative_age(reference):
+    # Scored as of a date before the model's training: "Drift: none (…; model -121 days old, max 120)."
+    report = monitoring.drift(reference, _frame(np.random.default_rng(1), 3000), None, "2025-03-01")
+    assert report.model_age_days == -121 and not report.alerts
+    assert monitoring.drift_status(report).endswith("; model trained 121 days after the as-of date).")
+    assert monitoring.drift_status(monitoring.drift(reference, _frame(np.random.default_rng(1), 3000), None,
+                                                    "2025-07-30")).endswith("; model 30 days old, max 120).")
+
+
 def test_scores_whose_outcome_the_models_were_fitted_on_are_found() -> None:
     # Fitted on train + validation cutoffs, and the churn level set on the test cutoff's labels
     # (which also decided the promotion): models trained as of 2025-11-30 have seen outcomes up to

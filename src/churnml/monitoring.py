@@ -675,6 +675,14 @@ def drift_message(report: DriftReport) -> str:
     )
 
 
+def model_age_text(age: int, max_age: int) -> str:
+    """The model's age at the scores' as-of date, in words: "model 30 days old, max 120". A backfill
+    scored by a later model read "model -121 days old"."""
+    if age < 0:
+        return f"model trained {-age} days after the as-of date"
+    return f"model {age} days old, max {max_age}"
+
+
 def drift_status(report: DriftReport | None) -> str:
     """One line for the end of ``churnml score``'s summary: whether the population drifted.
 
@@ -686,7 +694,7 @@ def drift_status(report: DriftReport | None) -> str:
         return "Drift: not checked (the model has no monitoring reference; retrain it to get one)."
     age = report.model_age_days
     old = age is not None and age > report.max_model_age_days
-    age_text = f"model {age} days old, max {report.max_model_age_days}" if age is not None else ""
+    age_text = model_age_text(age, report.max_model_age_days) if age is not None else ""
     if not report.drifted:
         return f"Drift: none (no feature or score beyond PSI {report.psi_threshold:g}{'; ' + age_text if age_text else ''})."
     beyond = report.worst_features(len(report.features), above=report.psi_threshold)

@@ -31,6 +31,7 @@ from churnml.config import Config
 from churnml.features import plural_counts
 from churnml.labels import describe_problem, same_season_cutoff
 from churnml.metrics import GRADE_LEGEND, calibration_bins, few_churners_note
+from churnml.monitoring import model_age_text
 from churnml.segments import RISK_TIERS, SEGMENT_MATRIX, SEGMENTS, STAGE_SEGMENTS, VALUE_TIERS, segment_names
 from churnml.targeting import contact_cost_text
 
@@ -701,8 +702,9 @@ def drift_html(monitoring: Mapping[str, Any] | None) -> str:
     if monitoring.get("drifted"):
         parts.append('<div class="alert"><b>Drift.</b> ' + " ".join(_e(a) for a in monitoring.get("alerts", [])) + "</div>")
     else:
-        parts.append(f'<div class="ok">No drift: every PSI is at most {threshold:g} and the model is '
-                     f'{_e(monitoring.get("model_age_days", "?"))} days old (limit {_e(monitoring.get("max_model_age_days", "?"))}).</div>')
+        age, limit = monitoring.get("model_age_days"), monitoring.get("max_model_age_days", "?")
+        aged = (model_age_text(age, limit) if isinstance(age, int) else f"model ? days old, max {limit}")
+        parts.append(f'<div class="ok">No drift: every PSI is at most {threshold:g} ({_e(aged)}).</div>')
     for note in monitoring.get("notes", []):
         parts.append(f'<p class="note">{_e(note)}</p>')
     history = monitoring.get("share_without_history") or {}
