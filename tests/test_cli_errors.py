@@ -181,6 +181,18 @@ def test_report_and_list_outputs_never_replace_inputs_or_half_write(tmp_path: Pa
     assert "Left out 1 Loyal high-value customers" in " ".join(result.stdout.split())
 
 
+def test_the_printed_list_shows_money_to_the_cent(tmp_path: Path) -> None:
+    # A subscription at 9.875 a month: every contact's benefit printed as "1" or "2", the by-segment
+    # net benefit as 3 beside the headline's 2.74, while the file had 1.69 and 1.05.
+    scores = pd.read_csv(scores_file(tmp_path / "s")).head(2).assign(value_at_risk=[10.64, 8.49], predicted_value=40.0)
+    scores.to_csv(tmp_path / "small.csv", index=False)
+    result, _ = run("retention-list", tmp_path / "small.csv", "--out", tmp_path / "list.csv", "--contact-cost", "1.5")
+    assert result.exit_code == 0
+    printed = " ".join(result.stdout.split())
+    assert "│ 10.64 │ 1.69 │" in printed and "│ 8.49 │ 1.05 │" in printed
+    assert "│ 2 │ 3.00 │ 5.74 │ 2.74 │" in printed  # by segment: customers, cost, value saved, net benefit
+
+
 def test_an_excel_list_carries_its_summary_in_sheets_after_the_list(tmp_path: Path) -> None:
     # The workbook showed whom to call, but what the list costs and saves was only in the .json beside it.
     from churnml import io

@@ -140,8 +140,10 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, hor
         for column in ("segment", "customers", "cost", "value saved", "net benefit", "suggested action"):
             segments.add_column(column, justify="right" if column in ("customers", "cost", "value saved", "net benefit") else "left")
         for row in summary.by_segment.itertuples(index=False):
-            segments.add_row(row.name, f"{row.customers:,}", f"{row.total_cost:,.0f}", f"{row.expected_value_saved:,.0f}",
-                             f"{row.expected_net_benefit:,.0f}", row.suggested_action)
+            # Money to the cent, as the headline and the file: a 0.5 e-mail's segment cost "0", and at a
+            # subscription's prices (a benefit of 1.69 per contact) whole units hid the ranking.
+            segments.add_row(row.name, f"{row.customers:,}", f"{row.total_cost:,.2f}", f"{row.expected_value_saved:,.2f}",
+                             f"{row.expected_net_benefit:,.2f}", row.suggested_action)
         console.print(segments)
     customers = result.customers
     if not customers.empty:
@@ -162,7 +164,7 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, hor
         who = (ids.where(shown["group"] != "control", ids + " (control)") if "group" in shown.columns else ids).tolist()
         for row, name in zip(shown.itertuples(index=False), who):
             cells = [str(row.rank), name, names.get(row.segment, row.segment), f"{row.churn_probability:.3f}",
-                     f"{row.value_at_risk:,.0f}", f"{row.expected_benefit:,.0f}"]
+                     f"{row.value_at_risk:,.2f}", f"{row.expected_benefit:,.2f}"]
             first.add_row(*cells, *([reasons_text(row.reasons)] if beside else []))
         console.print(first)
         if not beside:
