@@ -284,6 +284,11 @@ def test_mapped_column_that_is_missing_says_so(tmp_path: Path) -> None:
     config = config_from_dict({"columns": {"transactions": {"amount": "revenue"}}})
     with pytest.raises(DataError, match="has no column 'revenue'; it is required.*the config maps it to 'revenue'"):
         load_dataset(folder, config)
+    # a typo: the column meant is named
+    with pytest.raises(DataError) as err:
+        load_dataset(folder, config_from_dict({"columns": {"transactions": {"timestamp": "timestmp"}}}))
+    assert ("Columns found: transaction_id, customer_id, timestamp, amount ('timestamp' is close). Add the column, or "
+            "the config maps it to 'timestmp', which is not there either.") in str(err.value)
 
 
 def test_optional_column_mapped_to_a_name_the_data_lacks_is_an_error(tmp_path: Path) -> None:

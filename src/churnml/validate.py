@@ -480,16 +480,15 @@ def map_columns(table: str, spec: TableSpec, config: Config, raw: list[str], whe
             )
             raise DataError(
                 f"Table {table!r} ({where}) has no column {user!r}; it is required. "
-                f"Columns found: {', '.join(raw) or '(none)'}. Add the column, or {hint}."
+                f"Columns found: {', '.join(raw) or '(none)'}{_close_column(user, raw)}. Add the column, or {hint}."
             )
         elif column in config.columns.get(table, {}):
             # A typo in a mapped optional column ran on without it (a sign-up date mapped to
             # "join_on" for joined_on: no sign-up dates, and joined_on a date column left out), as a
             # mapped optional table did (:func:`mapped_but_missing`).
-            close = difflib.get_close_matches(user, raw, n=1, cutoff=0.6)
             raise DataError(
                 f"Table {table!r} ({where}) has no column {user!r}, which the config maps {column} to. "
-                f"Columns found: {', '.join(raw) or '(none)'}{f' ({close[0]!r} is close)' if close else ''}. "
+                f"Columns found: {', '.join(raw) or '(none)'}{_close_column(user, raw)}. "
                 f'Fix the name under [columns.{table}] {column} = "<your column>", or remove the mapping if the '
                 f"table has no {column}."
             )
@@ -499,6 +498,13 @@ def map_columns(table: str, spec: TableSpec, config: Config, raw: list[str], whe
             if column not in used:
                 mapping[column] = column
     return mapping
+
+
+def _close_column(name: str, raw: list[str]) -> str:
+    """" ('cancelled_at' is close)" for the column of ``raw`` nearest a mapped name the data lacks
+    (a typo: canceled_at), else nothing."""
+    close = difflib.get_close_matches(name, raw, n=1, cutoff=0.6)
+    return f" ({close[0]!r} is close)" if close else ""
 
 
 def _repeated_columns(con: duckdb.DuckDBPyConnection, table: str, mapping: dict[str, str], header: list[str] | None,
