@@ -1092,6 +1092,20 @@ def test_score_history_blanks_a_placeholder_in_a_numeric_attribute_as_validation
         patch.undo()
 
 
+def test_a_posted_closure_before_the_sign_up_is_refused_as_validation_sets_it_aside() -> None:
+    # Batch validation sets it aside; posted, the customer was "not_found: the account closed on 2019-05-01".
+    customers = [{"customer_id": "a", "signup_date": "2024-03-03"}]
+    transactions = [{"customer_id": "a", "timestamp": "2025-01-02", "amount": 5}]
+    with pytest.raises(DataError) as err:
+        api.history_dataset(customers, transactions, [], {}, churn_events=[{"customer_id": "a", "timestamp": "2019-05-01"}])
+    assert str(err.value) == ("churn_events[0].timestamp: 2019-05-01 00:00:00 is before the signup_date of customer 'a' "
+                              "(2024-03-03): an account cannot close before it opens. Check both dates.")
+    # the evening before in UTC, a cancellation early on the sign-up day in a zone east of it: kept
+    closed = api.history_dataset(customers, transactions, [], {},
+                                 churn_events=[{"customer_id": "a", "timestamp": "2024-03-03T01:00:00+03:00"}])
+    assert closed.con.execute("SELECT count(*) FROM churn_events").fetchone()[0] == 1
+
+
 def test_a_posted_case_closed_with_a_date_alone_on_its_day_is_resolved_then_as_in_batch() -> None:
     # Batch validation reads a closing date alone on the day the case was opened as resolved
     # then; the same rows posted to /score_history were a 400 ("resolved_at ... is before").

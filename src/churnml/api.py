@@ -499,7 +499,8 @@ def history_dataset(
     Raises
     ------
     DataError
-        Duplicate or empty customer ids, events of customers not posted, unreadable dates or
+        Duplicate or empty customer ids, events of customers not posted, a churn event more than a
+        day before the customer's ``signup_date``, unreadable dates or
         numbers (a numeric attribute's placeholder for unknown, "N/A" or "-", is blanked as validation
         blanks it, and so is text reading as NaN or infinity), satisfaction outside ``[input] satisfaction_scale``, ``resolved_at`` before ``timestamp``, duplicate
         ``transaction_id``.
@@ -587,12 +588,18 @@ def history_dataset(
         event_rows.append(row)
 
     closures = []
+    signups = {row["customer_id"]: row["signup_date"] for row in customer_rows}
     for i, record in enumerate(map(_item, churn_events)):
         where = f"churn_events[{i}]"
         timestamp = _timestamp(record.get("timestamp"), f"{where}.timestamp")
         if timestamp is None:
             raise DataError(f"{where}: timestamp is required (when the account ended).")
-        closures.append({"customer_id": owner(record, where), "timestamp": timestamp})
+        customer_id = owner(record, where)
+        signup = signups.get(customer_id)
+        if signup is not None and timestamp < signup - pd.Timedelta(days=1):  # as validation sets it aside
+            raise DataError(f"{where}.timestamp: {timestamp} is before the signup_date of customer {customer_id!r} "
+                            f"({signup:%Y-%m-%d}): an account cannot close before it opens. Check both dates.")
+        closures.append({"customer_id": customer_id, "timestamp": timestamp})
 
     frames = {
         "customers": _frame(customer_rows, {"customer_id": "text", "signup_date": "timestamp",
