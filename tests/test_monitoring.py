@@ -178,6 +178,20 @@ def test_an_old_model_alone_is_drift(reference):
     assert report.alerts == ["The model is 32 days old (trained as of 2025-06-30), older than max_model_age_days=30; retrain it."]
 
 
+def test_a_drift_of_the_missing_share_says_so(reference):
+    # PSI 0.28 on the gap features of a subscription business without recent sign-ups was all their
+    # missing share (4.6% -> 0%); the warning said only "check the data feed".
+    report = monitoring.drift(reference, _frame(np.random.default_rng(1), 3000, missing=0.1), None, "2025-07-01")
+    assert report.worst_features(5, above=0.2) == ["monetary_365d"]
+    row = report.features.set_index("feature").loc["monetary_365d"]
+    assert report.alerts == [
+        f"1 feature(s) shifted beyond PSI 0.2: monetary_365d (PSI {row.psi:.2f}; missing for {row.missing_rate:.1%}, was 0.0%). "
+        "A feature is missing where the customer lacks the history it needs (no purchase yet, or only one) or the column "
+        "is blank: look at the number of new customers, or at blanks in the feed."]
+    moved = monitoring.drift(reference, _frame(np.random.default_rng(1), 3000, shift=1.0), None, "2025-07-01")
+    assert moved.drifted and "missing for" not in " ".join(moved.alerts)
+
+
 def test_a_backfill_by_a_later_model_says_when_it_was_trained_not_a_negative_age(reference):
     # Scored as of a date before the model's training: "Drift: none (…; model -121 days old, max 120)."
     report = monitoring.drift(reference, _frame(np.random.default_rng(1), 3000), None, "2025-03-01")
