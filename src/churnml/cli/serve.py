@@ -87,7 +87,9 @@ def serve_command(
     horizon; GET /model also when the alias has moved to other versions or a newer snapshot was
     written since the server started. A warning at start-up says when --config reads POST
     /score_history otherwise than the training's config read the data ([input] satisfaction_scale,
-    [input.event_types]): start it with the config the models were trained with. The models, the snapshot and the port are checked before the server starts; should the worker
+    [input.event_types]): start it with the config the models were trained with. The port is checked
+    first (a port in use is refused at once, before the models load or --data writes a snapshot), and
+    again, with the models and the snapshot, just before the server starts; should the worker
     still fail to load them, the server stops with the error and exit code 2. The models are
     loaded once: after `churnml promote` (or a training run that promotes), write a new snapshot
     with `churnml score` and restart the server.
@@ -96,14 +98,19 @@ def serve_command(
     ones, and lets requests in flight finish (for at most [serving] graceful_shutdown_seconds, when
     set): take it out of the load balancer before stopping it.
     """
+    if not 0 < port < 65536:
+        raise ConfigError(f"--port must be between 1 and 65535, got {port}.")
+    # The port first: loading the models and building a --data snapshot take 10-15 s, after which a
+    # port in use was refused all the same (and the snapshot written for nothing). Checked again
+    # below, just before the server starts, since another program can take it in between.
+    check_port(host, port)
+
     import pandas as pd
 
     from churnml import api, io, tracking
     from churnml.cli._options import parse_date
     from churnml.config import load_config
 
-    if not 0 < port < 65536:
-        raise ConfigError(f"--port must be between 1 and 65535, got {port}.")
     cfg = load_config(config)
     if data is not None:
         from churnml.labels import build_scoring_frame, outside_population
@@ -142,7 +149,7 @@ def serve_command(
             warn(f"{api.ENV_API_KEY} is {len(key)} characters long: a short key (such as change-me) can be "
                  "guessed, and the API does not slow down wrong guesses. Use at least "
                  f"{MIN_KEY_LENGTH} random characters: python -c 'import secrets; print(secrets.token_urlsafe(32))'")
-    check_port(host, port)
+    check_port(host, port)  # again: the models and the snapshot took a while, and the port may be taken since
     if not key:
         key = secrets.token_urlsafe(32)
         env[api.ENV_API_KEY] = key
