@@ -446,6 +446,46 @@ def test_cli_models_and_promote_rollback(first):
     assert missing.exit_code != 0 and "No registered model churnml-churn with version 99" in missing.stderr
 
 
+def test_models_shows_the_graded_ece_and_the_shifted_models_labelled_as_in_sample(first, dataset, store, tmp_path,
+                                                                                  monkeypatch):
+    # `churnml models` showed one ECE, the graded model's, before the churn level was shifted to
+    # the test cutoff: users compared it with the calibration of scores, which come from the
+    # shifted model. The shifted one is fitted on that same cutoff, so it is shown as in-sample.
+    import sqlite3
+
+    from churnml import metrics
+
+    models = tracking.load_models(first.churn_version)
+    assert models.churn.level_shift_ != 0  # the registered model is not the graded one
+    training_set, _ = train_module.without_identifiers(train_module.build_training_set(dataset, AS_OF, Config()),
+                                                       Config().training.max_categorical_levels)
+    names = training_set.feature_names
+    test = train_module._stable(training_set.frame, [*names, "value"]).query("split == 'test'")
+    shifted = metrics.expected_calibration_error(test["churned"].to_numpy(), models.churn.predict_proba(test[names]))
+    graded = first.churn_metrics["model"]["ece"]
+    assert f"{shifted:.4f}" != f"{graded:.4f}"
+    listing = CliRunner().invoke(get_app(), ["models"])
+    assert listing.exit_code == 0, listing.output
+    row = [line for line in listing.output.splitlines() if re.search(rf"churnml-churn\s*│\s*{first.churn_version}\s*│", line)]
+    assert len(row) == 1 and f"{graded:.4f}" in row[0] and f"({shifted:.4f})" not in row[0]
+    below = listing.output.splitlines()[listing.output.splitlines().index(row[0]) + 1]
+    assert f"({shifted:.4f})" in below  # under the graded one, in brackets
+    note = " ".join(listing.output.split())
+    assert ("ECE is as graded, before the churn level was shifted to the test cutoff's churn rate; in brackets, where "
+            "logged, the registered model's (the one that scores) after the shift, which was fitted on that same cutoff: "
+            "in-sample, no promise for new data") in note
+    # A version trained before the shifted ECE was logged (its run lacks the metric) shows the graded one alone.
+    old = tmp_path / "mlflow.db"
+    with sqlite3.connect(store / "mlruns" / "mlflow.db") as source, sqlite3.connect(old) as copy:
+        source.backup(copy)
+    with sqlite3.connect(old) as copy:
+        for table in ("metrics", "latest_metrics"):
+            copy.execute(f"DELETE FROM {table} WHERE key = 'churn_test_ece_recalibrated'")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{old}")
+    listing = CliRunner().invoke(get_app(), ["models"])
+    assert listing.exit_code == 0 and f"{graded:.4f}" in listing.output and f"({shifted:.4f})" not in listing.output
+
+
 def test_reproducible_in_a_fresh_store(first, dataset, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")

@@ -62,8 +62,8 @@ MONITORING_REFERENCE_FILE = "monitoring_reference.json"
 """Training-feature and test-score statistics for drift checks (:mod:`churnml.monitoring`)."""
 REPORT_DATA_FILE = "report/report_data.json"
 """Test-cutoff sample, reasons and data summary that ``churnml report`` draws a run's report from."""
-KEY_METRICS = ("churn_model_roc_auc", "churn_model_ece", "churn_model_emp", "value_model_normalized_gini",
-               "value_if_retained_normalized_gini", "value_model_top20_value_capture")
+KEY_METRICS = ("churn_model_roc_auc", "churn_model_ece", "churn_test_ece_recalibrated", "churn_model_emp",
+               "value_model_normalized_gini", "value_if_retained_normalized_gini", "value_model_top20_value_capture")
 """Run metrics shown by ``churnml models``."""
 
 

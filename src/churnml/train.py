@@ -573,7 +573,11 @@ def train_on(
         probability = churn_model.predict_proba(X["test"])
         run.log_metrics({"churn_train_rate": float(churned["train"].mean()), "churn_validation_rate": float(churned["validation"].mean()),
                          "churn_test_rate": float(churned["test"].mean()), "churn_test_mean_predicted_graded": graded_mean,
-                         "churn_test_mean_predicted_recalibrated": float(probability.mean())})
+                         "churn_test_mean_predicted_recalibrated": float(probability.mean()),
+                         # The registered model's ECE, which scores and backtests are compared with; on the
+                         # cutoff the shift was fitted on, so in-sample: `churnml models` labels it so, beside
+                         # the graded churn_model_ece.
+                         "churn_test_ece_recalibrated": metrics.expected_calibration_error(churned["test"], probability)})
         # The same for value, one factor, but fitted on the cutoff a year before as_of where there is
         # one: the season of the horizon the scores predict. Fitted on the test cutoff, the level
         # carried the test quarter's season into the next (forward tests on generated data, 20,000

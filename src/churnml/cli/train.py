@@ -240,19 +240,29 @@ def models_command() -> None:
         numeric = column in ("v", "AUC", "ECE", "Gini")
         table.add_column(column, justify="right" if numeric else "left", no_wrap=column in ("name", "as of"),
                          min_width=len("challenger") if column == "aliases" else None)
+    # Two ECEs: the graded one, and in brackets the registered model's, after its level was shifted
+    # to the test cutoff's churn rate. Users compared the graded one with the calibration of the
+    # scores (a backtest's ECE), which come from the shifted model; the shifted one was fitted on
+    # that same cutoff, so it is in-sample and said to be. Versions before it was logged show one.
     for row in rows:
         def metric(key: str) -> str:
             return f"{row.metrics[key]:.4f}" if key in row.metrics else ""
         churn = row.name == CHURN_MODEL_NAME  # each row shows its own model's metrics
         as_of = row.as_of or ""
+        ece = metric("churn_model_ece")
+        if churn and ece and metric("churn_test_ece_recalibrated"):
+            ece += f"\n({metric('churn_test_ece_recalibrated')})"
         table.add_row(row.name, row.version, ", ".join(row.aliases), as_of if shared else f"{as_of}\n{row.problem_text()}",
-                      metric("churn_model_roc_auc") if churn else "", metric("churn_model_ece") if churn else "",
+                      metric("churn_model_roc_auc") if churn else "", ece if churn else "",
                       "" if churn else metric("value_if_retained_normalized_gini") or metric("value_model_normalized_gini"))
     console.print(table)
     console.print("AUC and Gini are what the promotion gate compares: churn ROC AUC, and the normalized Gini of the "
-                  "value if retained over the customers who stayed. Problem: the horizon and what churn is (closure: "
-                  "an account closed in churn_events; inactivity: no transaction in the horizon). Versions for "
-                  "different problems do not compare and are not promoted over each other.")
+                  "value if retained over the customers who stayed. ECE is as graded, before the churn level was shifted "
+                  "to the test cutoff's churn rate; in brackets, where logged, the registered model's (the one that "
+                  "scores) after the shift, which was fitted on that same cutoff: in-sample, no promise for new data "
+                  "(`churnml evaluate` measures the scores' ECE once their horizon has passed). Problem: the horizon and "
+                  "what churn is (closure: an account closed in churn_events; inactivity: no transaction in the horizon). "
+                  "Versions for different problems do not compare and are not promoted over each other.")
 
 
 _PERSONAL = re.compile(r"(^|_)(age|gender|sex|birth\w*|born|ethnic\w*|race|religio\w*|nationality|marital)(_|$)", re.I)
