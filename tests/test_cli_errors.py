@@ -672,3 +672,60 @@ def test_evaluate_help_names_every_format_a_retention_list_is_written_in() -> No
     listed = re.search(r"retention list made with --holdout \(([^)]*)\)", text)
     assert listed, text
     assert sorted(re.findall(r"\.(\w+)", listed.group(1))) == sorted(LIST_FORMATS)
+
+
+def _as_another_account(*args: object, cwd: Path, env: dict[str, str] | None = None):
+    """``churnml ARGS`` run by an account without root's right to read any file (nobody, uid
+    65534), so that a file made unreadable (chmod 000) is unreadable to it; skipped where this
+    process cannot switch accounts (not root, no setpriv) or that account cannot run Python here."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import churnml
+
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
+        pytest.skip("needs root and setpriv to run a command as another account")
+    nobody = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable]
+    source = str(Path(churnml.__file__).resolve().parents[1])
+    environment = {**os.environ, "PYTHONPATH": source, "HOME": str(cwd), **(env or {})}
+    probe = subprocess.run([*nobody, "-c", "import churnml"], cwd=cwd, env=environment, capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"the other account cannot run churnml here: {probe.stderr.decode()[-200:]}")
+    done = subprocess.run([*nobody, "-m", "churnml", *map(str, args)], cwd=cwd, env=environment, capture_output=True,
+                          text=True, timeout=300)
+    return done.returncode, " ".join(done.stderr.split())
+
+
+def test_unreadable_inputs_are_named_with_the_permission_to_fix() -> None:
+    # Run by a scheduler's account that may not read them: a Parquet table was "Cannot read …:
+    # Permission denied. Check that it is a valid parquet file" (it was valid), and an MLflow store
+    # a traceback ending in "unable to open database file", exit code 1.
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="churnml-unreadable-"))  # pytest's tmp_path is root's alone (0700)
+    try:
+        folder.chmod(0o777)
+        data = folder / "data"
+        data.mkdir()
+        CUSTOMERS.to_parquet(data / "customers.parquet", index=False)
+        TRANSACTIONS.to_parquet(data / "transactions.parquet", index=False)
+        data.chmod(0o755)
+        (data / "customers.parquet").chmod(0o644)
+        (data / "transactions.parquet").chmod(0o000)
+        code, err = _as_another_account("validate", data, cwd=folder)
+        assert code == 2 and "Traceback" not in err
+        assert f"Error: Cannot read {data / 'transactions.parquet'}: permission denied. Give the account that runs " in err
+        assert "valid parquet file" not in err
+        store = folder / "mlruns"
+        store.mkdir(mode=0o755)
+        (store / "mlflow.db").write_bytes(b"")
+        (store / "mlflow.db").chmod(0o000)
+        code, err = _as_another_account("models", cwd=folder, env={"MLFLOW_TRACKING_URI": f"sqlite:///{store / 'mlflow.db'}"})
+        assert code == 2 and "Traceback" not in err
+        assert f"Error: The MLflow store {store / 'mlflow.db'} cannot be read by this account (permission denied)" in err
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -240,6 +240,9 @@ def attach_source(con: duckdb.DuckDBPyConnection, path: Path, config: Config,
         except duckdb.Error as exc:
             if not_utf8(exc):
                 raise DataError(f"Cannot read {file}: {NOT_UTF8}") from None
+            if "permission denied" in str(exc).lower():  # not a damaged file: the hint below sent users to check its format
+                raise DataError(f"Cannot read {file}: permission denied. Give the account that runs churnml read access "
+                                "to it (and to its folder), or run as the account that owns it.") from None
             raise DataError(f"Cannot read {file}: {reader_message(exc)} Check that it is a valid {file.suffix.lstrip('.')} "
                             "file (CSV: UTF-8 text with a header row).") from None
         found[table] = str(file)

@@ -111,6 +111,12 @@ def _client(create: bool = False) -> MlflowClient:
                 f"There is no MLflow store at {database} ({source}). Train models first with `churnml train`, or "
                 "point MLFLOW_TRACKING_URI at the store that has them (e.g. sqlite:////path/to/mlruns/mlflow.db)."
             )
+        if database.is_file() and not os.access(database, os.R_OK):  # SQLite said "unable to open database file", with a traceback
+            raise ConfigError(
+                f"The MLflow store {database} cannot be read by this account (permission denied). Give it read access "
+                "(and write access to the file and its folder for `churnml train` and `churnml promote`), or run the "
+                "command as the account that owns the store."
+            )
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     if uri in _ready:
