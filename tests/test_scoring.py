@@ -589,6 +589,14 @@ def test_cli_scores_with_the_champion_from_mlflow(sample_dir: Path, tmp_path: Pa
     assert list(written.columns) == list(SCORE_COLUMNS)
     sidecar = json.loads((tmp_path / "scores.csv.json").read_text())
     assert sidecar["quarantined_rows"] == 0 and sidecar["data_last_day"] == "2025-12-31"  # the generated sample is clean
+    assert "was there already" not in result.output
+    # Run again, as a scheduler's retry does: the same files, and the log says so (it said only "Wrote …").
+    files = [tmp_path / "scores.csv", tmp_path / "scores.csv.json", tmp_path / "snapshots" / "features_2025-12-01.parquet"]
+    first_bytes = [path.read_bytes() for path in files]
+    again = runner.invoke(get_app(), ["score", str(sample_dir), "--as-of", "2025-12-01", "--out", "scores.csv"])
+    assert again.exit_code == 0 and [path.read_bytes() for path in files] == first_bytes
+    assert ("Note: scores.csv was there already, with the same scores: a rerun on the same data, models and config "
+            "writes the same files.") in " ".join(again.output.split())
     # A late data feed: allowed (scoring "today"), but the missing days read as days without purchases.
     late = runner.invoke(get_app(), ["score", str(sample_dir), "--as-of", "2026-01-05", "--out", "late.csv"])
     assert late.exit_code == 0, late.output

@@ -238,7 +238,8 @@ def score_command(
       With [scoring] keep_snapshots = N in --config, all but the newest N snapshots there (each with its outside
       file) are then removed (`churnml prune-snapshots` removes them on demand).
 
-    The same data, models and config give the same file. A drift warning names the worst features;
+    The same data, models and config give the same files; run again over them, it says so (`Note: OUT was
+    there already, with the same scores`), or that it replaced other scores. A drift warning names the worst features;
     with --fail-on-drift the command exits with code 3 instead. Warnings come before the summary,
     which ends with the files written and one line on drift (`Drift: yes (…)`, `none` or `not
     checked`): the tail of a scheduler's log says what the run did.
@@ -327,6 +328,8 @@ def score_command(
                                        windows=feature_window_days(models.metadata)))
             return drift_reports[0].to_dict()
 
+        # A rerun (a scheduler's retry, a job started twice) writes the same files: said so, below.
+        before = io.file_sha256(out_path) if out_path.is_file() else None
         # The snapshot is written first and published with the scores: either failing leaves both as they were.
         with io.staged_snapshot(features, as_of_ts, snapshot_dir, outside_population(dataset, as_of_ts, cfg)) as snapshot:
             scores_path, sidecar_path = write_scores(chunks, out_path, fmt, metadata, monitor=monitor if reference else None)
@@ -340,6 +343,11 @@ def score_command(
             f"Models: churnml-churn v{models.churn_version}, churnml-value v{models.value_version} ({alias}).\n"
             f"Wrote {', '.join(str(p) for p in written[:-1])} and {written[-1]}."
         )
+        if before is not None:
+            same = before == io.read_json(sidecar_path).get("scores_sha256")
+            console.print(f"Note: {scores_path} was there already, with "
+                          + ("the same scores: a rerun on the same data, models and config writes the same files."
+                             if same else "other scores: replaced."), markup=False, highlight=False)
         if stale:
             console.print(f"Removed {len(stale)} older snapshot(s) from {snapshot_dir} ([scoring] keep_snapshots = "
                           f"{cfg.scoring.keep_snapshots}), {size_text(freed)}: {', '.join(p.name for p in stale)}.")
