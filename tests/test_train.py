@@ -674,8 +674,8 @@ def test_a_chance_level_model_is_registered_not_promoted(tmp_path, monkeypatch):
     assert "closed_on" not in warning.split("left out of the models: account_manager")[1].split("Warning:")[0]
     assert "Warning: no better than chance: the models were registered but not promoted" in warning
     # The generated age_band is a personal characteristic: said, with how to keep it out of reasons.
-    assert ('Note: age_band look(s) like a personal characteristic: the models use it and reasons quote it'
-            in text) and '[scoring] hidden_reasons = ["age_band"]' in text
+    assert ('Note: age_band look(s) like a personal characteristic: the models use it and reasons quote it '
+            '("age band: …")' in text) and '[scoring] hidden_reasons = ["age_band"]' in text
     # One line each in a scheduler's log (not a terminal: 80 columns), as the console's other lines.
     lines = result.output.splitlines()
     # The timestamped "tuning churn: trial 2 of 2" lines say it; no progress bar's last frame repeats them.

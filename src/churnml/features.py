@@ -540,6 +540,17 @@ def _readable(text: str) -> str:
     return text
 
 
+def attribute_label(column: str) -> str:
+    """A customer attribute's name as its reasons say it: "age band: 25-34", also for a
+    warehouse's AGE_BAND (reasons in capitals read as shouting).
+
+    >>> attribute_label("AGE_BAND"), attribute_label("credit_Limit")
+    ('age band', 'credit Limit')
+    """
+    label = column.replace("_", " ")
+    return label.lower() if label.isupper() else label
+
+
 def reason_is_true(spec: FeatureSpec, values: Any, typical: float | str | None = None) -> Any:
     """Where ``spec``'s reason is true of a value: beyond ``typical`` (the training median) and
     :attr:`FeatureSpec.reason_bound` on :attr:`FeatureSpec.reason_side`. Boolean like ``values``
@@ -922,9 +933,7 @@ def _features(layout: Mapping[str, frozenset[str]], attributes: Mapping[str, str
             name += "_"
         taken.add(name)
         sql = f"cu.{_q(column)}" if kind == "categorical" else f"CAST(cu.{_q(column)} AS DOUBLE)"
-        # "age band: 25-34", also for a warehouse's AGE_BAND (reasons in capitals read as shouting).
-        label = column.replace("_", " ")
-        label = (label.lower() if label.isupper() else label).replace("{", "{{").replace("}", "}}")
+        label = attribute_label(column).replace("{", "{{").replace("}", "}}")
         spec = FeatureSpec(
             name, f"Customer attribute {column!r} from the customers table (current snapshot).",
             # A number as written ("age: 57", "credit limit: 12,500"), not as a float ("57.0").

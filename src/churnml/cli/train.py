@@ -172,14 +172,15 @@ def train_command(
              f"{cfg.training.max_categorical_levels} values names groups of customers rather than describing "
              "them, and the trees fit its rare values to noise. Map it to fewer groups to use it, or raise "
              "[training] max_categorical_levels in the config.")
+    from churnml.features import TRANSACTION_WINDOWS, attribute_label
+
     personal = _personal_attributes(attributes, {*result.left_out, *cfg.scoring.hidden_reasons})
     if personal:
         listed = ", ".join(f'"{name}"' for name in personal)
         console.print(f"Note: {', '.join(personal)} look(s) like a personal characteristic: the models use it and "
-                      "reasons quote it (\"age band: 25-34\"). Where it must not decide who is contacted, leave it out of "
+                      f"reasons quote it (\"{attribute_label(personal[0])}: …\"). Where it must not decide who is contacted, leave it out of "
                       f"customers; to keep it in the scores but out of the reasons: [scoring] hidden_reasons = [{listed}].",
                       markup=False)
-    from churnml.features import TRANSACTION_WINDOWS
 
     history, longest = result.history_days, max(TRANSACTION_WINDOWS)
     if history is not None and history < longest:  # the longest window sees those customers' year in part
