@@ -217,7 +217,7 @@ class CustomerScore(BaseModel):
     segment_name: Optional[str] = Field(default=None, description="Segment display name.", json_schema_extra={"example": "High-value at risk"})
     lifecycle_stage: Optional[str] = Field(default=None, description="new / growing / stable / declining / lapsed (no purchase in 180 days).", json_schema_extra={"example": "declining"})
     reasons: list[str] = Field(default_factory=list, description="Top drivers of the churn risk, in words.",
-                               json_schema_extra={"example": ["1 unresolved complaints", "no purchase for 74 days (usually every 20)"]})
+                               json_schema_extra={"example": ["1 unresolved complaint", "no purchase for 74 days (usually every 20)"]})
     reason_topics: list[str] = Field(default_factory=list, description=(
         f"What each reason is about, in the order of `reasons`: {', '.join(REASON_TOPICS)}. A retention list's "
         "talking_point comes from them."),
