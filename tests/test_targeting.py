@@ -674,3 +674,30 @@ def test_the_readme_gives_the_default_talking_points() -> None:
     assert list(rows) == list(REASON_TOPICS)
     assert {k: v for k, v in rows.items() if DEFAULT_TALKING_POINTS[k]} == {k: v for k, v in DEFAULT_TALKING_POINTS.items() if v}
     assert not DEFAULT_TALKING_POINTS["attribute"] and rows["attribute"].startswith("none")
+
+
+def test_retention_list_counts_its_contacts_per_talking_point_in_the_terminal(tmp_path) -> None:
+    # The terminal showed reasons and a by-segment table, but nothing of the talking points: the list's
+    # last column, off the screen in a spreadsheet too, so a user never learnt they were there.
+    from typer.testing import CliRunner
+
+    from churnml.cli import get_app
+    from churnml.segments import DEFAULT_TALKING_POINTS
+
+    scores = tmp_path / "scores.parquet"
+    _topical_scores().to_parquet(scores, index=False)
+    ran = CliRunner().invoke(get_app(), ["retention-list", str(scores), "--out", str(tmp_path / "list.csv"),
+                                         "--contact-cost", "5"], env={"COLUMNS": "200"})
+    assert ran.exit_code == 0, ran.output
+    shown = ran.stdout[ran.stdout.index("By talking point"):ran.stdout.index("Top ")]
+    rows = {cells[0]: cells[1] for line in shown.splitlines()
+            if len(cells := [c.strip() for c in line.strip("│ ").split("│")]) == 2}
+    assert rows == {DEFAULT_TALKING_POINTS["service"]: "1", DEFAULT_TALKING_POINTS["buying_less"]: "1",
+                    DEFAULT_TALKING_POINTS["account_manager"]: "1",
+                    # no reasons, or a region alone: said, not a silent empty cell
+                    "– none (empty cell): no reasons, or only reasons saying who the customer is": "2"}
+    # Scores from before reason topics: no table of empty cells, the warning says why.
+    _topical_scores().drop(columns="reason_topics").to_parquet(scores, index=False)
+    ran = CliRunner().invoke(get_app(), ["retention-list", str(scores), "--out", str(tmp_path / "old.csv"),
+                                         "--contact-cost", "5"], env={"COLUMNS": "200"})
+    assert ran.exit_code == 0 and "By talking point" not in ran.stdout and "before reasons had topics" in " ".join(ran.stderr.split())

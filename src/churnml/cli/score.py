@@ -146,6 +146,7 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, hor
                              f"{row.expected_net_benefit:,.2f}", row.suggested_action)
         console.print(segments)
     customers = result.customers
+    _show_talking_points(customers)
     if not customers.empty:
         shown = customers.head(top)
         # Reasons need room: beside the numbers in a wide terminal, else listed under the table,
@@ -176,6 +177,28 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, hor
                 why.add_row(f"{row.rank}.", name, row.reasons if isinstance(row.reasons, str) and row.reasons else "–")
             console.print("Why", style="bold")
             console.print(why, highlight=False)
+
+
+def _show_talking_points(customers: Any) -> None:
+    """How many contacts open with each talking point, most first, and how many have none (as the
+    list report's "By talking point"): the column is the list's last, off the screen of most terminals."""
+    if customers.empty or "talking_point" not in customers.columns:
+        return
+    if "group" in customers.columns:  # the control group is not contacted: nothing to open with
+        customers = customers[customers["group"].astype(str) != "control"]
+    points = customers["talking_point"].fillna("").astype(str).str.strip()
+    if points.empty or (points == "").all():  # old scores: a warning says why; no reasons: nothing to count
+        return
+    counts = points[points != ""].value_counts()
+    table = Table(title="By talking point (the list's talking_point: what to open the contact with)", title_justify="left")
+    table.add_column("talking point")
+    table.add_column("contacts", justify="right")
+    for text, n in counts.items():
+        table.add_row(text, f"{n:,}")
+    without = int((points == "").sum())
+    if without:
+        table.add_row("– none (empty cell): no reasons, or only reasons saying who the customer is", f"{without:,}")
+    console.print(table)
 
 
 def reasons_text(reasons: Any) -> str:
@@ -614,6 +637,9 @@ def retention_list_command(
       savings: --budget and --max-customers buy contacts, and the control customers come on top),
       and what the scores came from (models and run, data fingerprint, code), which evaluate and
       report --list follow even after the scores file is overwritten.
+
+    Prints the summary, the breakdown by segment, how many contacts open with each talking point
+    (and how many have none) and the first rows with their reasons.
 
     Segments: high_value_at_risk, loyal_high_value, potential, new_customer, low_value_active,
     dormant, fleeing_low_value. new_customer and low_value_active are the new, and the growing or
