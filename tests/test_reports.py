@@ -201,7 +201,7 @@ def test_list_report_content(pages):
     assert "left out: Loyal high-value ([targeting] skip_segments)" in page
     # How many contacts open with each talking point, as the list's talking_point column says.
     points = page[page.index('id="talking-points"'):]
-    assert "By talking point" in points and "Lead with the service issue: apologise and resolve what is still open before any offer" in points
+    assert "By talking point" in points and "Lead with the service issue: ask whether it was resolved and put right what is still open before any offer" in points
 
 
 def test_the_list_gives_each_contact_the_talking_point_of_their_strongest_reason(inputs, tmp_path):

@@ -604,7 +604,7 @@ def test_the_talking_point_follows_the_strongest_reason_and_the_action_stays_the
         "d": "",  # no reasons: no talking point, not a made-up one
         "e": "",  # an attribute alone
     }
-    assert listed.loc["a", "talking_point"].startswith("Lead with the service issue: apologise")
+    assert listed.loc["a", "talking_point"].startswith("Lead with the service issue:")
     assert not [w for w in result.summary.warnings if "topics" in w]
     # Overridden per topic in [segments.talking_points]; the others keep theirs.
     config = Config().replace(segments={"talking_points": {"service": "Apologise for the open complaint first",
@@ -701,3 +701,30 @@ def test_retention_list_counts_its_contacts_per_talking_point_in_the_terminal(tm
     ran = CliRunner().invoke(get_app(), ["retention-list", str(scores), "--out", str(tmp_path / "old.csv"),
                                          "--contact-cost", "5"], env={"COLUMNS": "200"})
     assert ran.exit_code == 0 and "By talking point" not in ran.stdout and "before reasons had topics" in " ".join(ran.stderr.split())
+
+
+def test_the_default_talking_points_read_right_beside_every_action_and_lifecycle_stage() -> None:
+    # One text per topic goes to every segment and stage. On generated data (4,000 customers): a single
+    # call in the last 30 days was the strongest reason of 109 customers told to "apologise"; growing
+    # customers whose last purchase was a few days late got "Win-back"; customers of 247 days got
+    # "Onboarding: welcome them"; and Fleeing low-value, "automated e-mail at most", was to "confirm
+    # what was agreed before", which no automated e-mail knows.
+    from churnml.segments import DEFAULT_ACTIONS
+
+    scores = pd.DataFrame({
+        "customer_id": ["call", "late", "older", "handover"],
+        "segment": ["high_value_at_risk", "potential", "high_value_at_risk", "fleeing_low_value"],
+        "lifecycle_stage": ["stable", "growing", "declining", "stable"],
+        "churn_probability": [0.4, 0.2, 0.3, 0.5], "predicted_value": 300.0, "value_at_risk": 200.0,
+        "reasons": ["1 call in the last 30 days", "no purchase for 12 days (usually every 5)",
+                    "customer for 247 days, newer than most", "account manager changed 42 days ago"],
+        "reason_topics": ["service", "buying_less", "short_tenure", "account_manager"],
+    })
+    listed = retention_list(scores, contact_cost=5, success_rate=0.3).customers.set_index("customer_id")
+    point = listed["talking_point"].str.casefold()
+    assert "apologis" not in point["call"]  # nothing known to have gone wrong
+    assert "win" not in point["late"] and "win" not in point["handover"]  # a growing customer is not lost
+    assert not any(word in point["older"] for word in ("onboard", "welcome", "get started"))
+    assert "automated e-mail" in DEFAULT_ACTIONS["fleeing_low_value"]
+    assert "confirm what was agreed" not in point["handover"]  # an automated e-mail does not know it
+    assert (listed["talking_point"] != "").all() and (listed["talking_point"] != listed["suggested_action"]).all()

@@ -748,8 +748,8 @@ def _talking_points_html(customers: pd.DataFrame) -> str:
                           "share of contacts": counts.to_numpy() / max(len(points), 1)})
     without = int((points == "").sum())
     return table_html(frame, {"customers": ",.0f", "share of contacts": ".1%"}, left=("talking point",)) + _note(
-        "What to open the contact with, from what the customer's strongest reason is about (a complaint: apologise "
-        "first; a silence: win back); the segment's suggested action says what to offer. "
+        "What to open the contact with, from what the customer's strongest reason is about (a complaint: put it right "
+        "first; buying less: a reminder with an incentive); the segment's suggested action says what to offer. "
         + (f"{without:,} contact(s) have none: no reasons, or none whose topic has a talking point." if without else ""))
 
 

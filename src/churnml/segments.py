@@ -56,7 +56,11 @@ Talking point (per customer, from the reasons)
     The action says what to do with a segment; the talking point what to open with, from what the
     customer's strongest reason is about (its topic, :data:`churnml.schema.REASON_TOPICS`): a
     high-value customer at risk because of two unresolved complaints is not called with a tailored
-    offer first but with an apology. :data:`DEFAULT_TALKING_POINTS`, overridden per topic in
+    offer first but asked whether they were resolved. The same text goes with every segment's action,
+    a call from the account manager or an automated e-mail, and to customers at any lifecycle stage (a
+    slowdown is the strongest reason of growing customers too, a short tenure of some past their first
+    180 days): the defaults say what to raise, not how, and neither "win back" nor "welcome".
+    :data:`DEFAULT_TALKING_POINTS`, overridden per topic in
     ``[segments.talking_points]`` (keys outside the topics are an error); the first of the
     customer's reasons whose topic has a talking point gives it (``attribute`` has none by default:
     "region: west" says who the customer is, not what to talk about), none without reasons.
@@ -134,12 +138,12 @@ DEFAULT_ACTIONS: dict[str, str] = {
 }
 
 DEFAULT_TALKING_POINTS: dict[str, str] = {
-    "service": "Lead with the service issue: apologise and resolve what is still open before any offer",
-    "account_manager": "Introduce the new account manager and confirm what was agreed before",
-    "buying_less": "Win-back: remind them of what they bought, with a time-limited incentive",
+    "service": "Lead with the service issue: ask whether it was resolved and put right what is still open before any offer",
+    "account_manager": "Introduce the new account manager and make sure nothing agreed before was lost in the handover",
+    "buying_less": "Re-engage: remind them of what they usually buy, with a time-limited incentive",
     "refunds": "Ask why they return purchases: check the product fits before offering more",
     "never_bought": "Help towards the first purchase: what they signed up for, a first-order incentive",
-    "short_tenure": "Onboarding: welcome them and help them get started",
+    "short_tenure": "Early days: ask how their first months went and what would help them get more from it",
     "attribute": "",
 }
 """Reason topic -> what to open the contact with (empty: none, the next reason's topic decides)."""
