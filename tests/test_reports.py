@@ -527,3 +527,24 @@ def test_the_segment_matrix_draws_a_cell_of_several_segments_inside_the_cell() -
     assert max(t.get_window_extent(renderer).width for t in texts) < cell_width
     several = [t for t in texts if t.get_text().startswith("Dormant /\nNew customer /\nLow-value active\n")]
     assert len(several) == 2
+
+
+def test_the_list_reports_contacts_without_a_talking_point_as_a_row_of_the_table():
+    # 119 of 671 contacts had no talking point: the table's shares added up to 82.3 % and the 119
+    # were only in the note under it. The control group is not counted: nobody contacts it.
+    from churnml.reports import list_report
+    from churnml.targeting import retention_list
+
+    scores = pd.DataFrame({
+        "customer_id": [f"c{i}" for i in range(40)], "segment": "high_value_at_risk", "churn_probability": 0.5,
+        "predicted_value": 300.0, "value_at_risk": np.linspace(500, 300, 40),
+        "reasons": ["a complaint open for 12 days", "", "region: west", "no purchase for 40 days (usually every 9)"] * 10,
+        "reason_topics": ["service", "", "attribute", "buying_less"] * 10,
+    })
+    result = retention_list(scores, contact_cost=5, success_rate=0.3, holdout=0.2)
+    contacts = result.customers[result.customers["group"] == "contact"]
+    page = list_report(result.customers, result.summary.to_dict())
+    points = page[page.index('id="talking-points"'):]
+    rows = dict(re.findall(r'<td class="l">([^<]*)</td><td class="">([\d,]+)</td>', points))
+    assert rows["– none (empty cell)"] == str(int((contacts["talking_point"] == "").sum())) != "0"
+    assert sum(int(n) for n in rows.values()) == len(contacts) < len(result.customers)

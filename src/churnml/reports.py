@@ -744,13 +744,15 @@ def _talking_points_html(customers: pd.DataFrame) -> str:
     if counts.empty:
         return _missing("No contact of the list has a talking point: none has a reason with one (or the scores were "
                         "written before reasons had topics).")
+    without = int((points == "").sum())
+    if without:  # a row of its own, as the terminal shows it: in a note, the shares added up to 82 %
+        counts = pd.concat([counts, pd.Series({"– none (empty cell)": without})])
     frame = pd.DataFrame({"talking point": counts.index, "customers": counts.to_numpy(),
                           "share of contacts": counts.to_numpy() / max(len(points), 1)})
-    without = int((points == "").sum())
     return table_html(frame, {"customers": ",.0f", "share of contacts": ".1%"}, left=("talking point",)) + _note(
         "What to open the contact with, from what the customer's strongest reason is about (a complaint: put it right "
         "first; buying less: a reminder with an incentive); the segment's suggested action says what to offer. "
-        + (f"{without:,} contact(s) have none: no reasons, or none whose topic has a talking point." if without else ""))
+        + (f"The {without:,} with none have no reasons, or none whose topic has a talking point." if without else ""))
 
 
 def list_report(customers: pd.DataFrame, summary: Mapping[str, Any], config: Config | None = None) -> str:
