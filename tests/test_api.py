@@ -452,7 +452,7 @@ def test_retention_list_equals_the_library_on_the_same_scores(client, served_sto
 
 def test_retention_list_gives_each_contact_the_talking_point_of_their_strongest_reason(client, served_store) -> None:
     # Beside the segment's action, what to open with: a customer whose strongest reason is a complaint
-    # is told to apologise first, not offered a deal; /score says what each reason is about.
+    # is asked first whether it was resolved, not offered a deal; /score says what each reason is about.
     from churnml.segments import DEFAULT_TALKING_POINTS
 
     body = client.post("/retention_list", json={"max_customers": 1000, "holdout": 0.1}, headers=AUTH).json()
