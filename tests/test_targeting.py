@@ -642,7 +642,7 @@ def test_an_unknown_talking_point_topic_is_a_config_error_naming_the_valid_ones(
 
     toml = tmp_path / "churnml.toml"
     toml.write_text('[segments.talking_points]\ncomplaint = "Apologise"\nservice = "Apologise first"\n')
-    expected = (f"{toml}: [segments.talking_points] names unknown reason topic(s) complaint. Valid topics: service, "
+    expected = (f"{toml}: [segments.talking_points] names unknown reason topic(s) complaint. Valid reason topics: service, "
                 "account_manager, buying_less, refunds, never_bought, short_tenure, attribute.")
     with pytest.raises(ConfigError) as error:
         load_config(toml)
@@ -660,7 +660,7 @@ def test_an_unknown_talking_point_topic_is_a_config_error_naming_the_valid_ones(
     out = tmp_path / "list.csv"
     ran = CliRunner().invoke(get_app(), ["retention-list", str(scores), "--out", str(out), "--config", str(toml)])
     assert ran.exit_code == 2 and "Traceback" not in ran.output + ran.stderr and not out.exists()
-    assert "names unknown reason topic(s) complaint. Valid topics: service," in " ".join(ran.stderr.split())
+    assert "names unknown reason topic(s) complaint. Valid reason topics: service," in " ".join(ran.stderr.split())
 
 
 def test_the_readme_gives_the_default_talking_points() -> None:

@@ -515,7 +515,7 @@ def _check_section(name: str, obj: Any, source: str) -> None:
         unknown = [v for v in obj.talking_points if v not in REASON_TOPICS]
         if unknown:
             raise ConfigError(f"{source}: [{name}.talking_points] names unknown reason topic(s) {', '.join(unknown)}. "
-                              f"Valid topics: {', '.join(REASON_TOPICS)}.")
+                              f"Valid reason topics: {', '.join(REASON_TOPICS)}.")
         if obj.risk_thresholds is not None:
             low, high = obj.risk_thresholds
             if not 0 < low < high < 1:

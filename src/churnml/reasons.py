@@ -710,7 +710,7 @@ def explain_with_topics(
     features: pd.DataFrame,
     specs: Sequence[FeatureSpec],
     k: int = TOP_K,
-    typical: Mapping[str, float] | None = None,
+    typical: Mapping[str, float | str] | None = None,
 ) -> tuple[list[list[str]], list[list[str]]]:
     """:func:`explain`'s reasons, and beside each its topic (:func:`reason_topic`), in the same order.
 

@@ -80,7 +80,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -405,15 +405,17 @@ def lifecycle_stages(
     return pd.Categorical.from_codes(codes, categories=list(LIFECYCLE_STAGES))
 
 
-def _overridden(overrides: Mapping[str, str], defaults: Mapping[str, str], setting: str) -> dict[str, str]:
-    """``defaults`` for every segment key, replaced by ``[segments.<setting>]`` where given."""
-    unknown = sorted(set(overrides) - set(SEGMENTS))
+def _overridden(overrides: Mapping[str, str], defaults: Mapping[str, str], setting: str,
+                keys: Sequence[str] = SEGMENTS, kind: str = "segment") -> dict[str, str]:
+    """``defaults`` for every key (segment keys, or ``kind``'s ``keys``), replaced by
+    ``[segments.<setting>]`` where given."""
+    unknown = sorted(set(overrides) - set(keys))
     if unknown:
         raise ConfigError(
-            f"[segments.{setting}] names unknown segment(s) {', '.join(unknown)}. "
-            f"Valid segments: {', '.join(SEGMENTS)}."
+            f"[segments.{setting}] names unknown {kind}(s) {', '.join(unknown)}. "
+            f"Valid {kind}s: {', '.join(keys)}."
         )
-    return {key: overrides.get(key, defaults[key]) for key in SEGMENTS}
+    return {key: overrides.get(key, defaults[key]) for key in keys}
 
 
 def segment_names(config: Config | None = None) -> dict[str, str]:
@@ -446,12 +448,8 @@ def talking_points(config: Config | None = None) -> dict[str, str]:
     ConfigError
         When the config names a topic that does not exist.
     """
-    overrides = (config or Config()).segments.talking_points
-    unknown = sorted(set(overrides) - set(REASON_TOPICS))
-    if unknown:
-        raise ConfigError(f"[segments.talking_points] names unknown reason topic(s) {', '.join(unknown)}. "
-                          f"Valid topics: {', '.join(REASON_TOPICS)}.")
-    return {key: overrides.get(key, DEFAULT_TALKING_POINTS[key]) for key in REASON_TOPICS}
+    return _overridden((config or Config()).segments.talking_points, DEFAULT_TALKING_POINTS, "talking_points",
+                       REASON_TOPICS, "reason topic")
 
 
 def talking_point(topics: object, points: Mapping[str, str], separator: str = "; ") -> str:
