@@ -33,7 +33,7 @@ from churnml.labels import describe_problem, same_season_cutoff
 from churnml.metrics import GRADE_LEGEND, calibration_bins, few_churners_note
 from churnml.monitoring import model_age_text
 from churnml.segments import RISK_TIERS, SEGMENT_MATRIX, SEGMENTS, STAGE_SEGMENTS, VALUE_TIERS, segment_names
-from churnml.targeting import contact_cost_text
+from churnml.targeting import contact_cost_text, talking_point_counts
 
 RUN_SECTIONS: tuple[str, ...] = (
     "overview", "model-vs-baselines", "roc-pr", "calibration", "gains-lift",
@@ -739,16 +739,14 @@ def _talking_points_html(customers: pd.DataFrame) -> str:
     if "talking_point" not in customers.columns:
         return _missing("This list has no talking points: it was written by an older churnml. Run `churnml score` "
                         "and `churnml retention-list` again for one per customer, from their reasons.")
-    points = customers["talking_point"].fillna("").astype(str).str.strip()
-    counts = points[points != ""].value_counts()
+    counts, without = talking_point_counts(customers)
     if counts.empty:
         return _missing("No contact of the list has a talking point: none has a reason with one (or the scores were "
                         "written before reasons had topics).")
-    without = int((points == "").sum())
     if without:  # a row of its own, as the terminal shows it: in a note, the shares added up to 82 %
         counts = pd.concat([counts, pd.Series({"– none (empty cell)": without})])
     frame = pd.DataFrame({"talking point": counts.index, "customers": counts.to_numpy(),
-                          "share of contacts": counts.to_numpy() / max(len(points), 1)})
+                          "share of contacts": counts.to_numpy() / max(int(counts.sum()), 1)})
     return table_html(frame, {"customers": ",.0f", "share of contacts": ".1%"}, left=("talking point",)) + _note(
         "What to open the contact with, from what the customer's strongest reason is about (a complaint: put it right "
         "first; buying less: a reminder with an incentive); the segment's suggested action says what to offer. "

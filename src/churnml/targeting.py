@@ -622,6 +622,19 @@ def unsplit_scores_warnings(scores: pd.DataFrame, asked: Sequence[str] = ()) -> 
     return tuple(texts)
 
 
+def talking_point_counts(customers: pd.DataFrame) -> tuple[pd.Series, int]:
+    """How many contacts of a list (:attr:`RetentionList.customers`; the control group, which nobody
+    contacts, left out) open with each talking point, most first, and how many have none; nothing
+    for a list without the column. The terminal's and the list report's "By talking point" both
+    count with it."""
+    if "talking_point" not in customers.columns:
+        return pd.Series(dtype="int64"), 0
+    if GROUP_COLUMN in customers.columns:
+        customers = customers[customers[GROUP_COLUMN].astype(str) != "control"]
+    points = customers["talking_point"].fillna("").astype(str).str.strip()
+    return points[points != ""].value_counts(), int((points == "").sum())
+
+
 def untopical_scores_warnings(scores: pd.DataFrame, reasons: Sequence[object] | np.ndarray) -> tuple[str, ...]:
     """That ``scores`` were written before reasons had topics (no ``reason_topics`` column), where a
     contacted customer of the list (``reasons``: theirs) has reasons: the list's ``talking_point``

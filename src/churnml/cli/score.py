@@ -182,20 +182,16 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, hor
 def _show_talking_points(customers: Any) -> None:
     """How many contacts open with each talking point, most first, and how many have none (as the
     list report's "By talking point"): the column is the list's last, off the screen of most terminals."""
-    if customers.empty or "talking_point" not in customers.columns:
+    from churnml.targeting import talking_point_counts
+
+    counts, without = talking_point_counts(customers)
+    if counts.empty:  # old scores: a warning says why; no reasons: nothing to count
         return
-    if "group" in customers.columns:  # the control group is not contacted: nothing to open with
-        customers = customers[customers["group"].astype(str) != "control"]
-    points = customers["talking_point"].fillna("").astype(str).str.strip()
-    if points.empty or (points == "").all():  # old scores: a warning says why; no reasons: nothing to count
-        return
-    counts = points[points != ""].value_counts()
     table = Table(title="By talking point (the list's talking_point: what to open the contact with)", title_justify="left")
     table.add_column("talking point")
     table.add_column("contacts", justify="right")
     for text, n in counts.items():
         table.add_row(text, f"{n:,}")
-    without = int((points == "").sum())
     if without:
         table.add_row("– none (empty cell): no reasons, or only reasons saying who the customer is", f"{without:,}")
     console.print(table)
