@@ -224,6 +224,35 @@ def test_the_list_gives_each_contact_the_talking_point_of_their_strongest_reason
     assert sheet["talking_point"].tolist() == listed["talking_point"].tolist()
 
 
+def test_the_workbook_and_the_summary_file_count_the_contacts_per_talking_point(inputs, tmp_path):
+    # The terminal and the list report said how many contacts open with each talking point; the
+    # workbook's summary sheet and the list's .json, what a marketer and a CRM import read, did not.
+    app = get_app()
+    args = ["--holdout", "0.2"]  # a control group, which nobody contacts: not counted
+    csv, workbook = tmp_path / "list.csv", tmp_path / "list.xlsx"
+    _ok(runner.invoke(app, ["retention-list", str(inputs["scores"]), "--out", str(csv), *args]))
+    _ok(runner.invoke(app, ["retention-list", str(inputs["scores"]), "--out", str(workbook), *args]))
+    listed = pd.read_csv(csv, keep_default_na=False, encoding="utf-8-sig", dtype={"customer_id": str})
+    contacts = listed.loc[listed["group"] == "contact", "talking_point"]
+    expected = contacts[contacts != ""].value_counts().to_dict()
+    without = int((contacts == "").sum())
+    # A list that tests it: several talking points, contacts without one, and a control group with
+    # reasons (whose talking point would be counted if the control group were not left out).
+    control = listed[listed["group"] == "control"]
+    assert len(expected) >= 2 and without > 0 and (control["reasons"] != "").any()
+
+    for path in (csv, workbook):
+        summary = json.loads(path.with_name(path.name + ".json").read_text())
+        assert {row["talking_point"]: row["customers"] for row in summary["by_talking_point"]} == expected
+        assert [row["customers"] for row in summary["by_talking_point"]] == sorted(expected.values(), reverse=True)
+        assert summary["without_talking_point"] == without
+    sheet = pd.read_excel(workbook, sheet_name="summary", keep_default_na=False)
+    lines = dict(zip(sheet["what"], sheet["value"]))
+    assert {what.removeprefix("by talking point: "): int(n) for what, n in lines.items()
+            if what.startswith("by talking point: ") and what != "by talking point: none (empty cell)"} == expected
+    assert int(lines["by talking point: none (empty cell)"]) == without
+
+
 def test_an_empty_list_is_reported_with_the_reason_it_is_empty(inputs, tmp_path):
     # A budget below one contact: the list is a header only, whose columns a CSV reader types as
     # text, and `report --list` refused it ("column churn_probability must hold numbers").

@@ -554,7 +554,7 @@ def test_a_segment_a_config_leaves_out_is_not_said_to_have_no_contact_action() -
                               segments={"names": {"low_value_active": "Small active"}})
     result = retention_list(scores, success_rate=0.3, config=config)
     assert result.summary.skipped == {"loyal_high_value": 1, "low_value_active": 1}
-    labels = list(summary_sheets(result.summary, segment_names(config), 90)["summary"].iloc[:, 0])
+    labels = list(summary_sheets(result.summary, segment_names(config), 90, result.customers)["summary"].iloc[:, 0])
     assert "left out: Small active ([targeting] skip_segments)" in labels
     assert not [label for label in labels if "no retention contact" in label]
     page = reports.list_report(result.customers, result.summary.to_dict(), config)

@@ -622,17 +622,37 @@ def unsplit_scores_warnings(scores: pd.DataFrame, asked: Sequence[str] = ()) -> 
     return tuple(texts)
 
 
+TALKING_POINT_LABEL = "by talking point"
+"""How the workbook's summary sheet starts a line of :func:`talking_point_counts`."""
+NO_TALKING_POINT = "none (empty cell)"
+"""The line of the contacts without a talking point (the terminal and the list report say it so)."""
+
+
 def talking_point_counts(customers: pd.DataFrame) -> tuple[pd.Series, int]:
     """How many contacts of a list (:attr:`RetentionList.customers`; the control group, which nobody
     contacts, left out) open with each talking point, most first, and how many have none; nothing
-    for a list without the column. The terminal's and the list report's "By talking point" both
-    count with it."""
+    for a list without the column. The terminal's and the list report's "By talking point", the
+    workbook's summary sheet (:func:`summary_sheets`) and the summary file
+    (:func:`talking_point_summary`) all count with it."""
     if "talking_point" not in customers.columns:
         return pd.Series(dtype="int64"), 0
     if GROUP_COLUMN in customers.columns:
         customers = customers[customers[GROUP_COLUMN].astype(str) != "control"]
     points = customers["talking_point"].fillna("").astype(str).str.strip()
     return points[points != ""].value_counts(), int((points == "").sum())
+
+
+def talking_point_summary(customers: pd.DataFrame) -> dict:
+    """:func:`talking_point_counts` in the summary file's form: ``by_talking_point``, one record per
+    talking point, most first, whose ``customers`` counts the contacts as ``by_segment``'s does, and
+    ``without_talking_point``, the contacts with none.
+
+    >>> talking_point_summary(pd.DataFrame({"talking_point": ["Say sorry", "", "Say sorry"]}))
+    {'by_talking_point': [{'talking_point': 'Say sorry', 'customers': 2}], 'without_talking_point': 1}
+    """
+    counts, without = talking_point_counts(customers)
+    return {"by_talking_point": [{"talking_point": str(text), "customers": int(n)} for text, n in counts.items()],
+            "without_talking_point": without}
 
 
 def untopical_scores_warnings(scores: pd.DataFrame, reasons: Sequence[object] | np.ndarray) -> tuple[str, ...]:
@@ -793,23 +813,26 @@ def segment_costs(config: Config, contact_cost: float | None = None) -> dict[str
     return costs
 
 
-def summary_sheets(summary: RetentionSummary, names: dict[str, str], horizon_days: int) -> dict[str, pd.DataFrame]:
+def summary_sheets(summary: RetentionSummary, names: dict[str, str], horizon_days: int,
+                   customers: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """A list's summary as the sheets of its Excel workbook, after the list: ``summary`` (what was
-    asked, the counts, the money and ``warnings``, one line each, as `churnml retention-list`
-    prints them) and ``by segment``. The summary used to be only in the .json beside the workbook,
-    which a marketer does not open: the workbook showed whom to call but not what it costs.
+    asked, the counts, the money, the contacts per talking point of ``customers`` — the list — and
+    how many have none, and ``warnings``, one line each, as `churnml retention-list` prints them)
+    and ``by segment``. The summary used to be only in the .json beside the workbook, which a
+    marketer does not open: the workbook showed whom to call but not what it costs.
 
     Example
     -------
     >>> empty = retention_list(pd.DataFrame({"customer_id": ["a"], "segment": ["dormant"], "churn_probability": [0.5],
     ...     "predicted_value": [10.0], "value_at_risk": [10.0], "reasons": [""]}), budget=1)
-    >>> sheets = summary_sheets(empty.summary, segment_names(), 90)
+    >>> sheets = summary_sheets(empty.summary, segment_names(), 90, empty.customers)
     >>> sheets["summary"].iloc[[0, -1]].values.tolist()
     [['budget', 1.0], ['warning', 'Nobody would pay off: a contact pays off only when value_at_risk × success_rate exceeds its contact cost. Lower the contact cost, raise the success rate, or widen the segments.']]
     """
     def money(value: float) -> float:
         return round(float(value), 2)
 
+    points, without = talking_point_counts(customers)
     rows: list[tuple[str, object]] = [
         ("budget", "no limit" if summary.budget is None else money(summary.budget)),
         ("max customers", "no limit" if summary.max_customers is None else summary.max_customers),
@@ -829,6 +852,9 @@ def summary_sheets(summary: RetentionSummary, names: dict[str, str], horizon_day
         ("expected ROI", "–" if summary.roi is None else f"{summary.roi:.1%}"),
         ("contact cost", contact_cost_text(summary.contact_cost, summary.contact_costs, names)),
         ("success rate", summary.success_rate),
+        # As the terminal's and the list report's "By talking point": the control group left out.
+        *[(f"{TALKING_POINT_LABEL}: {text}", int(n)) for text, n in points.items()],
+        *([(f"{TALKING_POINT_LABEL}: {NO_TALKING_POINT}", without)] if without else []),
         *[("warning", text) for text in summary.warnings],
     ]
     by_segment = summary.by_segment.drop(columns="segment").rename(columns={"name": "segment"})

@@ -625,12 +625,13 @@ def retention_list_command(
       with a byte-order mark, so that spreadsheets show accents and € right, and text starting
       with = + - @ (a formula to a spreadsheet) gets a leading ' (negative numbers excepted), and ids
       Excel would read as numbers (002475) are warned of; an Excel workbook
-      opens in columns in any locale, where a comma CSV may not, and holds the summary and the
-      breakdown by segment in two sheets after the list;
+      opens in columns in any locale, where a comma CSV may not, and holds the summary (with the
+      contacts per talking point) and the breakdown by segment in two sheets after the list;
       money in the currency of your amounts, over the horizon (90 days by default);
     - OUT.json: the summary printed below (customers selected, total cost, expected value saved,
-      ROI, breakdown by segment; with --holdout the control group is in none of the costs and
-      savings: --budget and --max-customers buy contacts, and the control customers come on top),
+      ROI, breakdown by segment, contacts per talking point and how many have none; with
+      --holdout the control group is in none of the costs, savings and talking-point counts:
+      --budget and --max-customers buy contacts, and the control customers come on top),
       and what the scores came from (models and run, data fingerprint, code), which evaluate and
       report --list follow even after the scores file is overwritten.
 
@@ -683,17 +684,19 @@ def retention_list_command(
     )
     horizon = sidecar_horizon(sidecar or {}, cfg.problem.horizon_days)
     from churnml.segments import segment_names
-    from churnml.targeting import summary_sheets
+    from churnml.targeting import summary_sheets, talking_point_summary
 
     written = io.write_table(result.customers, out, fmt, spreadsheet=True, sheet_name="retention list",
-                             sheets=summary_sheets(result.summary, segment_names(cfg), horizon) if fmt == "xlsx" else None)
+                             sheets=summary_sheets(result.summary, segment_names(cfg), horizon, result.customers)
+                             if fmt == "xlsx" else None)
     dates = pd.to_datetime(table["as_of"]).dt.strftime("%Y-%m-%d").unique() if "as_of" in table.columns else []
     provenance = scores_provenance(sidecar)
     summary_path = io.write_json({"scores": str(scores), "as_of": dates[0] if len(dates) == 1 else None, "horizon_days": horizon,
                                   "problem": provenance["models"].get("problem"),
                                   "models": {k: v for k, v in provenance["models"].items() if k != "problem"} or None,
                                   "data_fingerprint": provenance["data_fingerprint"], "scores_code": provenance["code"],
-                                  "exclude_files": [str(path) for path in exclude or []], **result.summary.to_dict()},
+                                  "exclude_files": [str(path) for path in exclude or []], **result.summary.to_dict(),
+                                  **talking_point_summary(result.customers)},
                                  out.with_name(out.name + ".json"))
     show_retention_summary(result, cfg, horizon_days=horizon)
     _explain_exclusions(result.summary, len(excluded))
