@@ -438,6 +438,30 @@ def test_tracking_uri_passwords_are_never_printed(tmp_path: Path, monkeypatch) -
     assert "pip install psycopg" in err
 
 
+def test_registry_commands_given_a_config_say_what_names_the_store(tmp_path: Path, monkeypatch) -> None:
+    # `churnml models --config company.toml` (a script passing one config to every command, as the
+    # top-level help suggests) stopped at Typer's "No such option: --config". A config names no
+    # store: the message says which store the command uses and how to choose another.
+    from churnml import tracking
+
+    store = tmp_path / "elsewhere" / "mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
+    tracking._client(create=True).search_experiments()  # a real, empty store there
+    config = tmp_path / "company.toml"
+    config.write_text("[targeting]\ncontact_cost = 4\n")
+    listing, _ = run("models")
+    assert listing.exit_code == 0 and "No registered models yet" in listing.output
+    for args, does in ((("models",), "lists"), (("promote", "churnml-churn", "1"), "moves the alias in")):
+        for flag in ("--config", "-c"):
+            result, err = run(*args, flag, config)
+            assert result.exit_code == 2, (args, err)
+            assert "No such option" not in err
+            assert err == (f"Error: `churnml {args[0]}` reads no config (--config {config}): no setting of a config says which "
+                           f"MLflow store to use. It {does} the registry at sqlite:///{store} (MLFLOW_TRACKING_URI). Drop "
+                           "--config; for another store, set MLFLOW_TRACKING_URI (e.g. export "
+                           "MLFLOW_TRACKING_URI=sqlite:////path/to/mlruns/mlflow.db).")
+
+
 def test_a_tracking_server_that_does_not_answer_is_retry_later_not_train_first(tmp_path: Path, monkeypatch) -> None:
     # A monthly score under a scheduler, its tracking server down (here: nothing listens on the
     # port): the registry lookup's connection error read "No registered model churnml-churn with

@@ -19,6 +19,14 @@ ConfigOpt = Annotated[
     Optional[Path],
     typer.Option("--config", "-c", help="TOML config: column/table name mapping and settings. Defaults apply without it."),
 ]
+RegistryConfigOpt = Annotated[
+    Optional[Path],
+    typer.Option("--config", "-c", hidden=True, help="Not read: the registry is MLFLOW_TRACKING_URI's (see refuse_config)."),
+]
+"""``--config`` on a command that reads only the MLflow registry (``models``, ``promote``): no
+setting of a config names the store (MLFLOW_TRACKING_URI does), so it is refused with
+:func:`refuse_config` rather than Typer's bare "No such option" (a script passing one config to
+every command stopped there) or taken and ignored (a config could then seem to pick the store)."""
 AsOfOpt = Annotated[
     str,
     typer.Option("--as-of", help="As-of date (YYYY-MM-DD): features see only events before it. At most 7 days after "
@@ -65,3 +73,21 @@ def parse_date(value: str, option: str = "--as-of") -> pd.Timestamp:
         return pd.Timestamp(datetime.strptime(value, "%Y-%m-%d"))
     except (TypeError, ValueError):
         raise ConfigError(f"{option} {value!r} is not a date. Use the form YYYY-MM-DD, e.g. {date.today():%Y-%m-%d}.") from None
+
+
+def refuse_config(command: str, config: Path | None, does: str) -> None:
+    """Raise :class:`ConfigError` when ``--config`` was given to ``churnml command``, which reads the
+    MLflow registry only (:data:`RegistryConfigOpt`): the message names the store it ``does`` its
+    work in and how to choose another."""
+    if config is None:
+        return
+    import os
+
+    from churnml.tracking import tracking_uri
+
+    where = "MLFLOW_TRACKING_URI" if os.environ.get("MLFLOW_TRACKING_URI") else "MLFLOW_TRACKING_URI is unset: the default, ./mlruns/mlflow.db"
+    raise ConfigError(
+        f"`churnml {command}` reads no config (--config {config}): no setting of a config says which MLflow store to use. "
+        f"It {does} the registry at {tracking_uri()} ({where}). Drop --config; for another store, set MLFLOW_TRACKING_URI "
+        "(e.g. export MLFLOW_TRACKING_URI=sqlite:////path/to/mlruns/mlflow.db)."
+    )
