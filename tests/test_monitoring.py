@@ -449,6 +449,29 @@ def _sidecar_for(edited: Path, scores: Path) -> None:
 
 
 @pytest.mark.slow
+def test_evaluate_labels_the_training_test_column_as_graded(use_trained_store, test_cutoff_scores):
+    # The column read "training test (date)": its ECE is the graded model's, before the churn level
+    # was shifted, while the scores come from the shifted model; users took the two for one model.
+    from churnml import tracking
+
+    result = runner.invoke(get_app(), ["evaluate", str(test_cutoff_scores), str(use_trained_store.data)])
+    assert result.exit_code == 0, _text(result)
+    lines = result.output.splitlines()
+    top = next(i for i, line in enumerate(lines) if line.startswith("┏") and "Backtest of scores" in " ".join(lines[:i]))
+    below = next(i for i in range(top, len(lines)) if lines[i].startswith("┡"))
+    # A header wraps in its column at the console's width: each column's lines joined.
+    cells = [[cell.strip() for cell in line.strip().strip("┃").split("┃")] for line in lines[top + 1:below]]
+    headers = [" ".join(part for part in column if part) for column in zip(*cells)]
+    assert headers == ["metric", "now", f"training test, as graded ({use_trained_store.test_cutoff})", "change"], lines[top:below]
+    ece = next([cell.strip() for cell in line.strip().strip("│").split("│")] for line in lines if re.match(r"│ ECE\s", line))
+    # The column holds the graded ECE, as it now says, and the registered model (the scores') is a shifted one.
+    assert ece[2] == f"{use_trained_store.result.churn_metrics['model']['ece']:.4f}"
+    assert tracking.load_models(use_trained_store.result.churn_version).metadata["level_shift"] != 0
+    assert ("Training test is as graded, before the churn level was shifted to the test cutoff's churn rate and the value "
+            "level was set; these scores come from the registered models, after the shift.") in " ".join(result.output.split())
+
+
+@pytest.mark.slow
 def test_evaluate_shows_logs_and_warns_about_the_level(use_trained_store, test_cutoff_scores, tmp_path):
     from churnml import tracking
 

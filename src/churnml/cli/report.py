@@ -34,6 +34,13 @@ no such rows: its models' levels were set after grading (churn to the test cutof
 cutoff a year before the as-of date)."""
 
 
+GRADED_NOTE = ("Training test is as graded, before the churn level was shifted to the test cutoff's churn rate and the "
+               "value level was set; these scores come from the registered models, after the shift. The shift changes no "
+               "ranking (AUC, lift, Gini, value shares); ECE, log loss and MAE here compare the shifted models' scores with "
+               "the graded models (`churnml models` shows, in brackets, the ECE after the shift: in-sample, on the test cutoff).")
+"""What `evaluate`'s training-test column compares with, in the words `churnml models` uses for its ECEs."""
+
+
 _LIST_MARKS = ("rank", "expected_benefit")
 """Columns only a retention list has (`churnml retention-list`, :data:`churnml.targeting.LIST_COLUMNS`)."""
 _SCORES_MARKS = ("churn_model_version", "value_model_version", "current_value")
@@ -369,7 +376,9 @@ def evaluate_command(
 
     Reads SCORES (and its .json sidecar for the training run) and DATA, which must now cover the
     horizon after the scores' as-of date. Computes the actual churn and value labels of the scored
-    customers and the same metrics as training, with the levels (mean churn probability against the
+    customers and the same metrics as training, beside the training test's as graded (before the
+    churn level was shifted to the test cutoff's churn rate: these scores come from the models after
+    the shift, so ECE and log loss differ by it), with the levels (mean churn probability against the
     churn rate, summed predicted value against the value that happened; a warning when either is
     more than 10 % off), and writes them to MLflow against the model
     versions: a `backtest` run, `backtest_*` metric history on the training run (step = days since
@@ -419,7 +428,10 @@ def evaluate_command(
     trained = run.metadata.get("test_metrics", {})
     shown = Table(title=f"Backtest of scores as of {as_of:%Y-%m-%d} ({backtest.customers:,} customers, "
                         f"churn rate {backtest.churn_rate:.1%})", title_justify="left")
-    for column in ("metric", "now", f"training test ({', '.join(run.metadata.get('cutoffs', {}).get('test', []))})", "change"):
+    # The training test's metrics are the models' as graded: the registered models (these scores')
+    # had their levels set after it. Labelled "training test", the ECE read as the same model's.
+    graded = f"training test, as graded ({', '.join(run.metadata.get('cutoffs', {}).get('test', []))})"
+    for column in ("metric", "now", graded, "change"):
         shown.add_column(column, justify="left" if column == "metric" else "right")
     for kind, key, label in _SHOWN:
         now = getattr(backtest, kind)[key]
@@ -429,6 +441,8 @@ def evaluate_command(
         now = getattr(backtest, kind).get(key, float("nan"))
         shown.add_row(label, "–" if now != now else shape.format(now), "–", "–")
     console.print(shown)
+    if "level_shift" in run.metadata:  # models trained before the shift: graded and registered are one
+        console.print(GRADED_NOTE)
     for note in backtest.level_notes():
         warn(note[0].upper() + note[1:] + " Training sets the churn level to its latest labels and the value level to "
              "the same season a year before its as-of date (its latest labels when its cutoffs do not reach back a year): "
