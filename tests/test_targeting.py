@@ -651,7 +651,7 @@ def test_an_unknown_talking_point_topic_is_a_config_error_naming_the_valid_ones(
     with pytest.raises(ConfigError, match=r"^\[segments.talking_points\] names unknown reason topic\(s\) complaint\. Valid"):
         retention_list(_topical_scores(), config=Config().replace(segments={"talking_points": {"complaint": "x"}}))
     toml.write_text('[segments.talking_points]\nservice = 3\n')
-    with pytest.raises(ConfigError, match=r"\[segments.talking_points\] service must be non-empty text, got 3"):
+    with pytest.raises(ConfigError, match=r"\[segments.talking_points\] service must be text, got 3"):
         load_config(toml)
     # The CLI: an error naming the key, no traceback, no list written.
     scores = tmp_path / "scores.parquet"
@@ -737,3 +737,35 @@ def test_the_default_talking_points_read_right_beside_every_action_and_lifecycle
     assert "automated e-mail" in DEFAULT_ACTIONS["fleeing_low_value"]
     assert "confirm what was agreed" not in point["handover"]  # an automated e-mail does not know it
     assert (listed["talking_point"] != "").all() and (listed["talking_point"] != listed["suggested_action"]).all()
+
+
+def test_an_empty_talking_point_switches_its_topic_off_and_the_next_reason_decides(tmp_path) -> None:
+    # A team that will not open a call with "a service issue" could not say so: an empty text was
+    # a config error ("must be non-empty text"), unlike the default for attributes.
+    from typer.testing import CliRunner
+
+    from churnml.cli import get_app
+    from churnml.config import load_config
+    from churnml.io import read_table
+    from churnml.segments import DEFAULT_TALKING_POINTS
+
+    toml = tmp_path / "churnml.toml"
+    toml.write_text('[segments.talking_points]\nservice = ""\naccount_manager = "  "\n')
+    assert load_config(toml).segments.talking_points == {"service": "", "account_manager": "  "}
+    scores = tmp_path / "scores.parquet"
+    _topical_scores().to_parquet(scores, index=False)
+    out = tmp_path / "list.csv"
+    ran = CliRunner().invoke(get_app(), ["retention-list", str(scores), "--out", str(out), "--config", str(toml),
+                                         "--contact-cost", "5"])
+    assert ran.exit_code == 0, ran.output + ran.stderr
+    listed = read_table(out).set_index("customer_id")["talking_point"].fillna("").to_dict()
+    assert listed == {
+        "a": DEFAULT_TALKING_POINTS["buying_less"],  # service switched off: the next reason's topic
+        "b": DEFAULT_TALKING_POINTS["buying_less"],
+        "c": "",  # an attribute and a blank account-manager text: none
+        "d": "", "e": "",
+    }
+    # Other tables' texts stay required: an empty segment name or action would print nothing.
+    toml.write_text('[segments.actions]\ndormant = ""\n')
+    with pytest.raises(ConfigError, match=r"\[segments.actions\] dormant must be non-empty text, got ''"):
+        load_config(toml)

@@ -98,7 +98,8 @@ class SegmentsConfig:
     talking_points: Mapping[str, str] = field(default_factory=dict)
     """Override the talking point per reason topic (a retention list's ``talking_point``: what to
     open with, from the customer's strongest reason), e.g. {service = "Apologise for the open
-    complaint first"}; keys are :data:`churnml.schema.REASON_TOPICS`."""
+    complaint first"}; keys are :data:`churnml.schema.REASON_TOPICS`. An empty text switches a topic
+    off: the customer's next reason with a talking point gives theirs (as ``attribute`` by default)."""
 
 
 @dataclass(frozen=True)
@@ -379,6 +380,9 @@ _NOTES = {
     "skip_segments": 'segment keys, e.g. ["loyal_high_value"]',
     "memory_limit": 'e.g. "5GB"',
 }
+# Tables whose texts may be empty: an empty talking point switches that reason topic off (the next
+# reason's topic decides, as for the default "attribute"); an empty name or action would print nothing.
+_MAY_BE_EMPTY = {"talking_points"}
 _UNITS = {"_days": "days", "_seconds": "seconds", "_bytes": "bytes"}
 _PLURALS = {bool: "true/false values", int: "whole numbers", float: "numbers", str: "texts"}
 
@@ -447,10 +451,12 @@ def _setting(section: str, key: str, value: Any, hint: Any, source: str) -> Any:
             raise ConfigError(
                 f"{source}: [{section}] {key} must be a table{_note(key)}, got {value!r} ({_kind(value)})."
             )
+        blank = key in _MAY_BE_EMPTY
         for name, text in value.items():
-            if not _matches(text, item) or text == "":
+            if not _matches(text, item) or (text == "" and not blank):
                 raise ConfigError(
-                    f"{source}: [{section}.{key}] {name} must be non-empty {_describe(item)}, got {text!r} ({_kind(text)})."
+                    f"{source}: [{section}.{key}] {name} must be {'' if blank else 'non-empty '}{_describe(item)}, "
+                    f"got {text!r} ({_kind(text)})."
                 )
         return dict(value)
     if not _matches(value, hint):

@@ -464,7 +464,7 @@ def talking_point(topics: object, points: Mapping[str, str], separator: str = ";
     """
     if not isinstance(topics, str):
         return ""
-    return next((points[t] for t in topics.split(separator) if points.get(t)), "")
+    return next((points[t] for t in topics.split(separator) if (points.get(t) or "").strip()), "")
 
 
 def resolve_segment(name: str, config: Config | None = None) -> str:

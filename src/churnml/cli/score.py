@@ -618,7 +618,7 @@ def retention_list_command(
       (the segment's), expected_benefit, reasons, suggested_action (the segment's),
       talking_point (what to open with, from what the strongest reason is about: a complaint,
       "ask whether it was resolved and put right what is still open before any offer"; buying less,
-      a reminder with an incentive; none without reasons; per topic in [segments.talking_points]; empty for scores written before
+      a reminder with an incentive; none without reasons; per topic in [segments.talking_points], "" for none; empty for scores written before
       reason_topics, which a warning says); with --holdout a column group (contact / control)
       after customer_id, control rows costing 0 with the action "Do not contact" and no talking
       point. CSV unless OUT ends in .xlsx or .parquet or --format says so; a CSV is UTF-8
