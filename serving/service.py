@@ -277,6 +277,12 @@ class SegmentSummary(BaseModel):
     suggested_action: str
 
 
+class TalkingPointCount(BaseModel):
+    talking_point: str = Field(description="A talking point of the list (a row's talking_point).",
+                               json_schema_extra={"example": "Lead with the service issue: apologise and resolve what is still open before any offer"})
+    customers: int = Field(description="Contacts of the list that open with it (the control group left out).", json_schema_extra={"example": 12})
+
+
 class RetentionSummary(BaseModel):
     budget: Optional[float] = Field(default=None, description="The budget asked for; null: none.")
     max_customers: Optional[int] = Field(default=None, description="The maximum count applied: the one asked for, else the API's limit.")
@@ -305,6 +311,12 @@ class RetentionSummary(BaseModel):
         "Customers left out by [targeting] skip_segments, per segment key (by default loyal_high_value, whose "
         "suggested action is no retention contact); empty when `segments` names the segments."), json_schema_extra={"example": {"loyal_high_value": 1564}})
     by_segment: list[SegmentSummary]
+    by_talking_point: list[TalkingPointCount] = Field(default_factory=list, description=(
+        "Contacts per talking point, most first, as the .json summary of `churnml retention-list` counts them (the "
+        "control group, which nobody contacts, left out)."))
+    without_talking_point: int = Field(default=0, description=(
+        "Contacts without a talking point (an empty talking_point: no reasons, or no reason whose topic has one; the "
+        "control group left out)."))
 
 
 class RetentionListResponse(bentoml.IODescriptor):

@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -475,6 +476,13 @@ def test_retention_list_gives_each_contact_the_talking_point_of_their_strongest_
             assert row["talking_point"].startswith("Lead with the service issue")
             assert row["suggested_action"] != row["talking_point"]
     assert {"service", "buying_less"} <= seen, seen
+    # The summary counts the contacts per talking point as the CLI's .json does: the CRM pulling the
+    # list over HTTP had the rows but not the counts, and the summary model dropped them silently.
+    contacted = Counter(c["talking_point"] for c in customers if c["group"] != "control")
+    assert any(c["group"] == "control" and c["talking_point"] == "" for c in customers)
+    assert body["summary"]["without_talking_point"] == contacted.pop("")
+    assert {p["talking_point"]: p["customers"] for p in body["summary"]["by_talking_point"]} == contacted
+    assert [p["customers"] for p in body["summary"]["by_talking_point"]] == sorted(contacted.values(), reverse=True)
 
 
 def test_retention_list_takes_a_control_group_as_the_cli_does(client, served_store) -> None:
@@ -747,6 +755,9 @@ def test_openapi_documents_every_field_with_an_example(client) -> None:
     # It said "Value lost if the customer churns": it is an expected loss, churn_probability x value if retained.
     assert "service" in schemas["CustomerScore"]["properties"]["reason_topics"]["description"]
     assert "example" in schemas["RetentionRow"]["properties"]["talking_point"]
+    summary = schemas["RetentionSummary"]["properties"]
+    assert "control group" in summary["by_talking_point"]["description"] and summary["without_talking_point"]["description"]
+    assert set(schemas["TalkingPointCount"]["properties"]) == {"talking_point", "customers"}
     for name in ("CustomerScore", "RetentionRow"):
         described = schemas[name]["properties"]["value_at_risk"]["description"]
         assert described.startswith("Expected loss over the horizon: churn_probability x ") and "lost if" not in described

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -130,6 +131,11 @@ def test_a_contact_whose_strongest_reason_is_a_complaint_opens_with_it(server) -
     silent = [r for r in rows if topics[r["customer_id"]][:1] == ["buying_less"]]
     assert silent and all(r["talking_point"] == DEFAULT_TALKING_POINTS["buying_less"] for r in silent)
     assert all(r["talking_point"] == "" for r in rows if not topics[r["customer_id"]])
+    # The summary counts the rows' talking points (the server's words), as the CLI's .json does.
+    summary = listed.json()["summary"]
+    counted = Counter(r["talking_point"] for r in rows)
+    assert summary["without_talking_point"] == counted.pop("", 0)
+    assert {p["talking_point"]: p["customers"] for p in summary["by_talking_point"]} == counted
 
 
 def test_the_graceful_shutdown_timeout_reaches_the_server(server) -> None:

@@ -54,7 +54,7 @@ from churnml.reasons import SEPARATOR
 from churnml.schema import KNOWN_EVENT_TYPES, MAX_ABS_NUMBER
 from churnml.scoring import SCORE_COLUMNS, score_features, scores_value_thresholds
 from churnml.segments import ValueThresholds, segment_names
-from churnml.targeting import retention_list
+from churnml.targeting import retention_list, talking_point_summary
 from churnml.validate import is_placeholder, kept_unread, kept_without, loose_id, loose_ids
 
 ENV_API_KEY = "CHURNML_API_KEY"
@@ -1003,7 +1003,9 @@ class ScoringService:
         Returns
         -------
         dict
-            ``summary`` (:meth:`churnml.targeting.RetentionSummary.to_dict`), ``customers``
+            ``summary`` (:meth:`churnml.targeting.RetentionSummary.to_dict` and the contacts per
+            talking point, :func:`churnml.targeting.talking_point_summary`, as the CLI's summary
+            file holds them), ``customers``
             (ranked rows with ``reasons`` as a list) and ``warnings`` (why the list holds no
             contact, and what a config or ``segments`` written for ``dormant`` leaves out of the
             segments split from it, as `churnml retention-list` prints them; empty otherwise).
@@ -1036,7 +1038,7 @@ class ScoringService:
         for row in customers:
             row.pop("as_of", None)  # the response's own as_of says it once
             row["reasons"] = _split_reasons(row["reasons"])
-        summary = result.summary.to_dict()
+        summary = {**result.summary.to_dict(), **talking_point_summary(result.customers)}
         warnings = summary.pop("warnings")
         return {"as_of": self._as_of_text, "churn_model_version": str(self.models.churn_version),
                 "value_model_version": str(self.models.value_version), "summary": _jsonable(summary),
