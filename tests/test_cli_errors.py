@@ -462,6 +462,31 @@ def test_registry_commands_given_a_config_say_what_names_the_store(tmp_path: Pat
                            "MLFLOW_TRACKING_URI=sqlite:////path/to/mlruns/mlflow.db).")
 
 
+def test_generate_and_demo_given_a_config_say_they_read_none_and_write_nothing(tmp_path: Path) -> None:
+    # `churnml generate DIR --customers 10 --config a.toml` and `churnml demo --config a.toml` stopped at
+    # Typer's bare "No such option: --config". Both work on a sample in churnml's own names with the
+    # default settings, which a config's mappings (written for your data) do not fit: refused, saying
+    # why and what to do instead, before anything is written.
+    config = tmp_path / "a.toml"
+    config.write_text("[targeting]\ncontact_cost = 4\n")
+    sample, demo = tmp_path / "sample", tmp_path / "demo_out"
+    for flag in ("--config", "-c"):
+        result, err = run("generate", sample, "--customers", 10, flag, config)
+        assert result.exit_code == 2 and "No such option" not in err, err
+        assert err == (f"Error: `churnml generate` reads no config (--config {config}): no setting of a config changes "
+                       "the sample, which is written in churnml's own table and column names and formats: `churnml "
+                       "validate` and the other commands read it without a config. Drop --config; give it to the "
+                       "commands that read your own data.")
+        result, err = run("demo", "--out", demo, "--customers", 300, flag, config)
+        assert result.exit_code == 2 and "No such option" not in err, err
+        assert err.startswith(f"Error: `churnml demo` reads no config (--config {config}): it runs every step with the "
+                              "default settings on a sample generated in churnml's own table and column names")
+        assert err.endswith(f"e.g. `churnml retention-list {demo / 'scores.parquet'} --config {config} --out "
+                            f"{demo / 'retention_list_mine.csv'}`.")
+    assert not sample.exists() and not demo.exists()
+    assert run("generate", sample, "--customers", 10)[0].exit_code == 0 and (sample / "customers.parquet").exists()
+
+
 def test_a_tracking_server_that_does_not_answer_is_retry_later_not_train_first(tmp_path: Path, monkeypatch) -> None:
     # A monthly score under a scheduler, its tracking server down (here: nothing listens on the
     # port): the registry lookup's connection error read "No registered model churnml-churn with

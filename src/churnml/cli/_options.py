@@ -19,14 +19,16 @@ ConfigOpt = Annotated[
     Optional[Path],
     typer.Option("--config", "-c", help="TOML config: column/table name mapping and settings. Defaults apply without it."),
 ]
-RegistryConfigOpt = Annotated[
+RefusedConfigOpt = Annotated[
     Optional[Path],
-    typer.Option("--config", "-c", hidden=True, help="Not read: the registry is MLFLOW_TRACKING_URI's (see refuse_config)."),
+    typer.Option("--config", "-c", hidden=True, help="Not read: the command says why (see refuse_config)."),
 ]
-"""``--config`` on a command that reads only the MLflow registry (``models``, ``promote``): no
-setting of a config names the store (MLFLOW_TRACKING_URI does), so it is refused with
-:func:`refuse_config` rather than Typer's bare "No such option" (a script passing one config to
-every command stopped there) or taken and ignored (a config could then seem to pick the store)."""
+"""``--config`` on a command that no config setting applies to: ``models`` and ``promote`` read only
+the MLflow registry (MLFLOW_TRACKING_URI names it, no config does), ``generate`` writes a sample in
+churnml's own names and formats and ``demo`` runs the pipeline on one with the default settings. It
+is refused with :func:`refuse_config` rather than Typer's bare "No such option" (a script passing
+one config to every command stopped there without a word on why) or taken and ignored (a config
+could then seem to pick the store, or shape the sample)."""
 AsOfOpt = Annotated[
     str,
     typer.Option("--as-of", help="As-of date (YYYY-MM-DD): features see only events before it. At most 7 days after "
@@ -75,19 +77,21 @@ def parse_date(value: str, option: str = "--as-of") -> pd.Timestamp:
         raise ConfigError(f"{option} {value!r} is not a date. Use the form YYYY-MM-DD, e.g. {date.today():%Y-%m-%d}.") from None
 
 
-def refuse_config(command: str, config: Path | None, does: str) -> None:
-    """Raise :class:`ConfigError` when ``--config`` was given to ``churnml command``, which reads the
-    MLflow registry only (:data:`RegistryConfigOpt`): the message names the store it ``does`` its
-    work in and how to choose another."""
-    if config is None:
-        return
+def refuse_config(command: str, config: Path | None, why: str) -> None:
+    """Raise :class:`ConfigError` when ``--config`` was given to ``churnml command``, which reads no
+    config (:data:`RefusedConfigOpt`): the message says ``why`` and what to do instead."""
+    if config is not None:
+        raise ConfigError(f"`churnml {command}` reads no config (--config {config}): {why}")
+
+
+def registry_only(does: str) -> str:
+    """Why a command that ``does`` its work in the MLflow registry alone (``models``, ``promote``)
+    reads no config, for :func:`refuse_config`: the store it uses and how to choose another."""
     import os
 
     from churnml.tracking import tracking_uri
 
     where = "MLFLOW_TRACKING_URI" if os.environ.get("MLFLOW_TRACKING_URI") else "MLFLOW_TRACKING_URI is unset: the default, ./mlruns/mlflow.db"
-    raise ConfigError(
-        f"`churnml {command}` reads no config (--config {config}): no setting of a config says which MLflow store to use. "
-        f"It {does} the registry at {tracking_uri()} ({where}). Drop --config; for another store, set MLFLOW_TRACKING_URI "
-        "(e.g. export MLFLOW_TRACKING_URI=sqlite:////path/to/mlruns/mlflow.db)."
-    )
+    return (f"no setting of a config says which MLflow store to use. It {does} the registry at {tracking_uri()} ({where}). "
+            "Drop --config; for another store, set MLFLOW_TRACKING_URI (e.g. export "
+            "MLFLOW_TRACKING_URI=sqlite:////path/to/mlruns/mlflow.db).")

@@ -12,6 +12,7 @@ from rich.panel import Panel
 from rich.rule import Rule
 
 from churnml.cli import _next_steps, command, console
+from churnml.cli._options import RefusedConfigOpt, refuse_config
 from churnml.errors import ConfigError
 
 DEMO_END = "2025-12-31"
@@ -25,6 +26,7 @@ def demo_command(
     trials: Annotated[int, typer.Option("--trials", help="Optuna trials per model.")] = 10,
     seed: Annotated[int, typer.Option("--seed", help="Seed for data generation and training.")] = 7,
     budget: Annotated[float, typer.Option("--budget", help="Retention budget (total contact cost) for the list.")] = 5_000.0,
+    config: RefusedConfigOpt = None,
 ) -> None:
     """Run the whole pipeline on a generated sample: generate → validate → train → score → retention list → reports.
 
@@ -34,7 +36,8 @@ def demo_command(
     service; tracks the training run and registers the models in an MLflow store of its own, OUT/mlruns.
     Everything stays under OUT: ./mlruns, ./snapshots and the store MLFLOW_TRACKING_URI names are not
     touched, so the demo can run beside production. Ends with the grades of the run it trained, whether
-    its models became champion, segment counts, the top of the list and every path written.
+    its models became champion, segment counts, the top of the list and every path written. No config
+    is read: every step runs with the default settings (run one again on OUT with --config to see yours).
     """
     # Imported here so that `churnml --help` lists commands in workflow order (see COMMAND_MODULES).
     from churnml.cli.generate import generate_command
@@ -43,6 +46,11 @@ def demo_command(
     from churnml.cli.train import train_command
     from churnml.cli.validate import validate_command
 
+    refuse_config("demo", config, (
+        "it runs every step with the default settings on a sample generated in churnml's own table and column names "
+        "and formats, which a config's mappings, written for your data, do not fit. Drop --config; to see your "
+        f"settings on the sample, run a step again with it after the demo, e.g. `churnml retention-list "
+        f"{out / 'scores.parquet'} --config {config} --out {out / 'retention_list_mine.csv'}`."))
     if customers < 300:
         raise ConfigError(f"--customers must be at least 300 for a model worth training, got {customers}.")
     data = out / "data"

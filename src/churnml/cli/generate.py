@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from churnml.cli import command, console, next_step
-from churnml.cli._options import parse_date
+from churnml.cli._options import RefusedConfigOpt, parse_date, refuse_config
 from churnml.errors import ConfigError
 
 
@@ -25,6 +25,7 @@ def generate_command(
     chunk_size: Annotated[
         int, typer.Option("--chunk-size", help="Customers simulated per step; bounds memory.", show_default=True)
     ] = 100_000,
+    config: RefusedConfigOpt = None,
 ) -> None:
     """Generate a synthetic retail-brokerage history with known churn causes.
 
@@ -42,10 +43,15 @@ def generate_command(
     Churn is driven by falling activity, unresolved complaints, low satisfaction, account-manager
     changes, short tenure and product tier, plus noise; some churners close the account, others
     lapse silently. A sample generated earlier in OUT is replaced; tables that `churnml generate`
-    did not write there (your own data) are never: the command refuses and says so.
+    did not write there (your own data) are never: the command refuses and says so. No config is
+    read: the sample is in churnml's own table and column names and formats.
     """
     from churnml.generate import TABLE_NAMES, check_output, generate  # keeps `churnml --help` fast
 
+    refuse_config("generate", config, (
+        "no setting of a config changes the sample, which is written in churnml's own table and column names and "
+        "formats: `churnml validate` and the other commands read it without a config. Drop --config; give it to the "
+        "commands that read your own data."))
     if customers < 1:
         raise ConfigError(f"--customers must be at least 1 (got {customers}).")
     if seed < 0:

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from churnml.cli import command, console, log, next_step, warn, working
-from churnml.cli._options import ConfigOpt, EngineOpt, MasterOpt, RegistryConfigOpt, SourceArg, check_engine, parse_date, refuse_config
+from churnml.cli._options import ConfigOpt, EngineOpt, MasterOpt, RefusedConfigOpt, SourceArg, check_engine, parse_date, refuse_config, registry_only
 from churnml.cli.validate import show_data_notes
 from churnml.config import load_config
 from churnml.errors import ConfigError, ModelNotFoundError
@@ -215,7 +215,7 @@ def train_command(
 
 
 @command("models")
-def models_command(config: RegistryConfigOpt = None) -> None:
+def models_command(config: RefusedConfigOpt = None) -> None:
     """List registered model versions with their aliases and key test metrics (reads the MLflow registry).
 
     The registry is MLFLOW_TRACKING_URI's, else ./mlruns/mlflow.db (the demo's: MLFLOW_TRACKING_URI=sqlite:///demo_out/mlruns/mlflow.db);
@@ -223,7 +223,7 @@ def models_command(config: RegistryConfigOpt = None) -> None:
     """
     from churnml.tracking import CHURN_MODEL_NAME, list_models
 
-    refuse_config("models", config, "lists")
+    refuse_config("models", config, registry_only("lists"))
 
     rows = list_models()
     if not rows:
@@ -284,7 +284,7 @@ def _personal_attributes(attributes: Any, left_out: set[str]) -> list[str]:
 def promote_command(
     name: Annotated[str, typer.Argument(metavar="NAME", help="Registered model name: churnml-churn or churnml-value.")],
     version: Annotated[str, typer.Argument(metavar="VERSION", help="Version number to make champion (also to roll back; 2 or v2), or an alias such as challenger.")],
-    config: RegistryConfigOpt = None,
+    config: RefusedConfigOpt = None,
 ) -> None:
     """Move the `champion` alias of NAME to VERSION by hand (writes the MLflow registry).
 
@@ -294,7 +294,7 @@ def promote_command(
     """
     from churnml import tracking
 
-    refuse_config("promote", config, "moves the alias in")
+    refuse_config("promote", config, registry_only("moves the alias in"))
     number = tracking.promote(name, version)
     console.print(f"{name} v{number} is now champion. A running `churnml serve` keeps its models until it is restarted.")
     runs = {}
