@@ -227,7 +227,8 @@ def explain(
     are ranked (:func:`top_drivers`, with spares for those dropped later); a fall to nothing takes
     the family of its window (:func:`_fall_stand_ins`) and a window at 0 for a silent customer that
     of the silence (:func:`_silence_stand_ins`); one driver per family stays
-    (:func:`_one_per_family`, :func:`_outrank_weaker_kin`); the drivers are rendered (:func:`_sentences`) and repeats dropped
+    (:func:`_one_per_family`, :func:`_outrank_weaker_kin`); the drivers are rendered, each with its
+    topic, which :func:`explain_with_topics` gives too (:func:`_sentences`), and repeats dropped
     (:func:`_distinct`, :func:`_tenure_said_once`).
 
     Example
@@ -235,6 +236,14 @@ def explain(
     >>> explain(model.contributions(X), X, feature_specs(dataset))[0]  # doctest: +SKIP
     ['2 unresolved complaints', 'no purchase for 74 days (usually every 20)']
     """
+    return [[text for text, _ in said] for said in _explain(contributions, features, specs, k, render, typical)]
+
+
+def _explain(contributions: pd.DataFrame, features: pd.DataFrame, specs: Sequence[FeatureSpec], k: int,
+             render: Callable[[FeatureSpec, Mapping[str, object]], str | None],
+             typical: Mapping[str, float | str] | None) -> list[list[tuple[str, str]]]:
+    """:func:`explain`'s reasons, each as (sentence, topic): the steps it lists, which
+    :func:`explain_with_topics` shares."""
     if len(contributions) != len(features):
         raise ValueError(f"contributions has {len(contributions)} rows but features has {len(features)}")
     by_name = {spec.name: spec for spec in specs}
@@ -259,8 +268,8 @@ def explain(
     # purchase in the last 30 days" for a customer gone 1,696 days read as a recent slowdown.
     stands_in = np.asarray(drivers.tells + [False])[columns]
     columns = np.where(columns >= 0, np.asarray(drivers.origin)[columns], -1)
-    sentences = _sentences(columns, stands_in, features, by_name, names, never, carrier, render)
-    reasons = [_distinct(row, k) for row in sentences.tolist()]
+    sentences, topics = _sentences(columns, stands_in, features, by_name, names, never, carrier, render)
+    reasons = [_distinct(list(zip(said, about)), k) for said, about in zip(sentences.tolist(), topics.tolist())]
     _tenure_said_once(reasons, sentences, columns, names, never, carrier)
     return reasons
 
@@ -441,14 +450,17 @@ def _silence_stand_ins(drivers: _Drivers, features: pd.DataFrame, by_name: Mappi
 
 def _sentences(columns: np.ndarray, stands_in: np.ndarray, features: pd.DataFrame,
                by_name: Mapping[str, FeatureSpec], names: Sequence[str], never: np.ndarray, carrier: int,
-               render: Callable[[FeatureSpec, Mapping[str, object]], str | None]) -> np.ndarray:
-    """The sentence of each chosen driver (feature ``columns``, shape ``(n, k)``), None where none.
+               render: Callable[[FeatureSpec, Mapping[str, object]], str | None]) -> tuple[np.ndarray, np.ndarray]:
+    """The sentence of each chosen driver (feature ``columns``, shape ``(n, k)``), None where none;
+    and beside it, in an array of the same shape, its topic (:func:`reason_topic`).
 
     Rendered feature by feature; the carrier of a customer who never bought reads
-    :func:`no_purchase_reason`, and a window standing in for the silence (``stands_in``) the
-    silence's sentence (the first of :data:`SILENCE_FEATURES`), when it can be said.
+    :func:`no_purchase_reason` (topic :data:`NEVER_BOUGHT_TOPIC`), and a window standing in for the
+    silence (``stands_in``) the silence's sentence (the first of :data:`SILENCE_FEATURES`, and its
+    topic), when it can be said.
     """
     sentences = np.full(columns.shape, None, dtype=object)
+    topics = np.full(columns.shape, None, dtype=object)
     for j in np.unique(columns[columns >= 0]):
         rows, slots = np.nonzero(columns == j)
         if j == carrier and never[rows].any():
@@ -456,35 +468,50 @@ def _sentences(columns: np.ndarray, stands_in: np.ndarray, features: pd.DataFram
             tenure = (features[TENURE_FEATURE].to_numpy(dtype=float)[rows[alone]] if TENURE_FEATURE in features.columns
                       else np.full(int(alone.sum()), np.nan))
             sentences[rows[alone], slots[alone]] = [no_purchase_reason(days) for days in tenure]
+            topics[rows[alone], slots[alone]] = NEVER_BOUGHT_TOPIC
             rows, slots = rows[~alone], slots[~alone]
             if not len(rows):
                 continue
-        spec = by_name[names[j]]
-        fields = reason_fields(spec)
-        values = [_column(features, field)[rows] for field in fields]
-        sentences[rows, slots] = [render(spec, dict(zip(fields, row))) for row in zip(*values)]
+        said, about = _say(by_name[names[j]], features, rows, render)
+        sentences[rows, slots] = said
+        topics[rows, slots] = about
     quiet = by_name.get(SILENCE_FEATURES[0])
     if stands_in.any() and quiet is not None and quiet.reason is not None:
         rows, slots = np.nonzero(stands_in)
-        fields = reason_fields(quiet)
-        values = [_column(features, field)[rows] for field in fields]
-        said = [render(quiet, dict(zip(fields, row))) for row in zip(*values)]
+        said, about = _say(quiet, features, rows, render)
         told = np.array([bool(text) for text in said], dtype=bool)
         sentences[rows[told], slots[told]] = [text for text in said if text]
-    return sentences
+        topics[rows[told], slots[told]] = [topic for text, topic in zip(said, about) if text]
+    return sentences, topics
 
 
-def _tenure_said_once(reasons: list[list[str]], sentences: np.ndarray, columns: np.ndarray, names: Sequence[str],
-                      never: np.ndarray, carrier: int) -> None:
+def _say(spec: FeatureSpec, features: pd.DataFrame, rows: np.ndarray,
+         render: Callable[[FeatureSpec, Mapping[str, object]], str | None]) -> tuple[list[str | None], list[str]]:
+    """``spec``'s sentence for the customers ``rows`` (``render`` of the fields it reads), and each
+    one's topic: :func:`reason_topic` of ``spec`` and the customer's fields, found once per feature
+    (only a sentence quoting a net spend needs the row: below 0 it is about refunds)."""
+    fields = reason_fields(spec)
+    values = [_column(features, field)[rows] for field in fields]
+    said = [dict(zip(fields, row)) for row in zip(*values)]
+    topic = reason_topic(spec)
+    spends = _spends(spec) if topic == "buying_less" else ()
+    return ([render(spec, row) for row in said],
+            ["refunds" if spends and _refunded(row, spends) else topic for row in said])
+
+
+def _tenure_said_once(reasons: list[list[tuple[str, str]]], sentences: np.ndarray, columns: np.ndarray,
+                      names: Sequence[str], never: np.ndarray, carrier: int) -> None:
     """Beside "customer for 20 days, newer than most", "has not bought anything in 20 days as a
-    customer" says the days twice: there it reads "has not bought anything yet" (in ``reasons``)."""
+    customer" says the days twice: there it reads "has not bought anything yet" (in ``reasons``,
+    each (sentence, topic))."""
     if not never.any() or TENURE_FEATURE not in names:
         return
     tenure = names.index(TENURE_FEATURE)
     for i in np.flatnonzero(never & (columns == tenure).any(axis=1) & (columns == carrier).any(axis=1)):
-        if sentences[i, int(np.flatnonzero(columns[i] == tenure)[0])] in reasons[i]:
+        if sentences[i, int(np.flatnonzero(columns[i] == tenure)[0])] in [text for text, _ in reasons[i]]:
             days = sentences[i, int(np.flatnonzero(columns[i] == carrier)[0])]
-            reasons[i] = [no_purchase_reason(float("nan")) if s == days else s for s in reasons[i]]
+            reasons[i] = [(no_purchase_reason(float("nan")), NEVER_BOUGHT_TOPIC) if text == days else (text, topic)
+                          for text, topic in reasons[i]]
 
 
 def _column(features: pd.DataFrame, field: str) -> np.ndarray:
@@ -493,6 +520,11 @@ def _column(features: pd.DataFrame, field: str) -> np.ndarray:
     if field in features.columns:
         return features[field].to_numpy(dtype=object)
     return np.full(len(features), None, dtype=object)
+
+
+NEVER_BOUGHT_TOPIC = "never_bought"
+"""The topic of the never-bought driver's sentence (:func:`no_purchase_reason`), which no single
+feature gives (:func:`reason_topic`)."""
 
 
 def no_purchase_reason(tenure_days: float) -> str:
@@ -596,19 +628,20 @@ def _one_per_family(columns: np.ndarray, families: Sequence[tuple[str, ...]], k:
     return np.take_along_axis(kept, order, axis=1)[:, :k]
 
 
-def _distinct(sentences: list[str | None], k: int) -> list[str]:
+def _distinct(said: list[tuple[str | None, str | None]], k: int) -> list[tuple[str, str]]:
     """Non-empty sentences in order, without one that another repeats or extends; at most ``k``.
+    Each comes as (sentence, topic); only the sentence is compared, and a topic goes with its own.
 
     A sentence that extends a dropped one takes the place of whichever of the two came first
     (the stronger driver): "no purchase for 49 days (usually every 20)" says what "no purchase
     for 49 days" says, so it ranks where the silence ranked, not where the usual gap did.
     """
-    kept = [s for s in sentences if s]
+    kept = [(s, topic) for s, topic in said if s]
     if len(kept) > 1:
-        survivors = [(i, s) for i, s in enumerate(kept)
-                     if not any(o.startswith(s) and (o != s or j < i) for j, o in enumerate(kept) if j != i)]
-        place = {i: min(j for j, o in enumerate(kept) if s.startswith(o)) for i, s in survivors}
-        kept = [s for i, s in sorted(survivors, key=lambda item: (place[item[0]], item[0]))]
+        survivors = [(i, s) for i, (s, _) in enumerate(kept)
+                     if not any(o.startswith(s) and (o != s or j < i) for j, (o, _) in enumerate(kept) if j != i)]
+        place = {i: min(j for j, (o, _) in enumerate(kept) if s.startswith(o)) for i, s in survivors}
+        kept = [kept[i] for i, _ in sorted(survivors, key=lambda item: (place[item[0]], item[0]))]
     return kept[:k]
 
 
@@ -629,8 +662,6 @@ REFUND_FEATURES = ("refunds_365d", "refund_amount_365d")
 """Features counting or summing refunds (topic ``refunds``)."""
 _SPEND = "monetary_"
 """Net spend over a window (purchases minus refunds): below 0, refunds outweigh purchases."""
-_NEVER_BOUGHT = re.compile(r"has not bought anything\b")
-"""What :func:`no_purchase_reason` says: the one sentence :func:`explain` gives without ``render``."""
 
 
 def reason_topic(spec: FeatureSpec, row: Mapping[str, object] | None = None) -> str:
@@ -681,30 +712,6 @@ def _refunded(row: Mapping[str, object], spends: Sequence[str]) -> bool:
     return False
 
 
-class _Said(str):
-    """A reason sentence that knows its topic (:func:`explain_with_topics`)."""
-
-    topic: str
-
-
-def _with_topic(render: Callable[[FeatureSpec, Mapping[str, object]], str | None]
-                ) -> Callable[[FeatureSpec, Mapping[str, object]], str | None]:
-    topics: dict[str, tuple[str, tuple[str, ...]]] = {}  # feature -> its topic, the spends that make it refunds
-
-    def said(spec: FeatureSpec, row: Mapping[str, object]) -> str | None:
-        text = render(spec, row)
-        if not text:
-            return text
-        if spec.name not in topics:
-            topic = reason_topic(spec)
-            topics[spec.name] = topic, _spends(spec) if topic == "buying_less" else ()
-        topic, spends = topics[spec.name]
-        tagged = _Said(text)
-        tagged.topic = "refunds" if spends and _refunded(row, spends) else topic
-        return tagged
-    return said
-
-
 def explain_with_topics(
     contributions: pd.DataFrame,
     features: pd.DataFrame,
@@ -714,16 +721,14 @@ def explain_with_topics(
 ) -> tuple[list[list[str]], list[list[str]]]:
     """:func:`explain`'s reasons, and beside each its topic (:func:`reason_topic`), in the same order.
 
-    The topic is that of the feature whose sentence was said: :func:`explain` gives the sentences
-    its ``render`` returned, here tagged with their feature's topic; the never-bought driver's
-    sentence (:func:`no_purchase_reason`) is ``never_bought``.
+    The topic is that of the feature whose sentence was said (of the silence, where a window at 0
+    says the silence's sentence), found where the sentence is (:func:`_sentences`); the never-bought
+    driver's sentence (:func:`no_purchase_reason`) is :data:`NEVER_BOUGHT_TOPIC`.
 
     Example
     -------
     >>> explain_with_topics(model.contributions(X), X, feature_specs(dataset))[1][0]  # doctest: +SKIP
     ['service', 'buying_less']
     """
-    reasons = explain(contributions, features, specs, k, render=_with_topic(render_reason), typical=typical)
-    topics = [[getattr(s, "topic", None) or ("never_bought" if _NEVER_BOUGHT.match(s) else "") for s in row]
-              for row in reasons]
-    return reasons, topics
+    said = _explain(contributions, features, specs, k, render_reason, typical)
+    return [[text for text, _ in row] for row in said], [[topic for _, topic in row] for row in said]
