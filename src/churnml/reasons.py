@@ -549,41 +549,69 @@ def _family(template: str, name: str = "") -> tuple[str, ...]:
 
 def _outrank_weaker_kin(drivers: _Drivers, kept: np.ndarray, k: int) -> np.ndarray:
     """``kept`` (:func:`_one_per_family` of ``drivers``) with a composite that has families of its own
-    (:attr:`_Drivers.own`) back where it was dropped only for weaker drivers of those.
+    (:attr:`_Drivers.own`) put back where only weaker drivers of those took it out.
 
-    A composite yields to any driver of its families among the first ``k``: right for the silence
-    a fall to nothing in a silence yields to, not for the weaker sentences of its own family it
-    outranks ("spent 13 in the last 180 days" in place of "has not spent anything in the last 90
-    days, having spent 13 in the 90 days before"). For the customers where nothing else took it
-    out, the drivers are chosen again without those weaker ones; where the composite then still
-    yields (a driver it yields to moved up into the first ``k``), they stay as they were.
+    The rule: such a composite yields, as any composite does (:func:`_one_per_family`), to a driver
+    among the first ``k`` that has one of its other families (the silence's); of its own families
+    (the spend sentences'), only to a stronger driver, since one per family is the strongest. Where
+    nothing kept takes it out by that rule but weaker kin did, the row's drivers are chosen again
+    without that weaker kin; where the composite is then still dropped (a driver it yields to moved
+    up into the first ``k``), the row stays as it was.
+
+    Example (C0001505, seed 11): a customer's drivers, strongest first, are
+
+    1. a fall to nothing in a silence of 153 days, "has not spent anything in the last 90 days,
+       having spent 13 in the 90 days before" (families: the spend sentences', which are its own,
+       and the silence's);
+    2. "spent 13 in the last 180 days" (the spend sentences').
+
+    :func:`_one_per_family` kept 2 alone: it shares a family with 1 and is among the first ``k``.
+    Here 1 comes back, and 2, of the same family, goes. Had "no purchase for 153 days" been among
+    the first ``k``, 1 would yield to it, and 2 stay beside it.
     """
-    f = len(drivers.families)
     kept = kept.copy()
-    for column, own in drivers.own.items():
-        rows = np.flatnonzero((drivers.columns == column).any(axis=1) & ~(kept == column).any(axis=1))
+    for composite, own in drivers.own.items():
+        rows = np.flatnonzero((drivers.columns == composite).any(axis=1) & ~(kept == composite).any(axis=1))
         if not len(rows):
             continue
-        candidates = drivers.columns[rows]
-        after = np.cumsum(candidates == column, axis=1) > 0  # ranked at or after the composite
-        # other[b]: column b has a family the composite yields to (the silence's); kin[b]: b has one
-        # of the composite's own families (the spend sentences') and none of those.
-        others = set(drivers.families[column]) - set(own)
-        other = np.array([bool(others & set(of)) for of in drivers.families] + [False])
-        kin = np.array([bool(set(own) & set(of)) for of in drivers.families] + [False]) & ~other
-        weaker = kin[np.where(candidates >= 0, candidates, f)] & after
-        # Dropped only for weaker kin: none of the drivers kept shares its families otherwise.
-        shown = np.where(kept[rows] >= 0, kept[rows], f)
-        outranked = np.stack([((candidates == kept[rows, slot][:, None]) & weaker).any(axis=1)
-                              for slot in range(kept.shape[1])], axis=1)
-        stronger = (kin[shown] | other[shown]) & ~outranked
-        fix = np.flatnonzero(weaker.any(axis=1) & ~stronger.any(axis=1))
+        ranked = drivers.columns[rows]
+        yields_to, kin = _kin(drivers.families, composite, own)
+        weaker = _weaker_kin(ranked, composite, kin)
+        fix = np.flatnonzero(weaker.any(axis=1) & ~_taken_out_by_rule(kept[rows], ranked, weaker, yields_to | kin))
         if not len(fix):
             continue
-        again = _one_per_family(np.where(weaker[fix], -1, candidates[fix]), drivers.families, k)
-        back = (again == column).any(axis=1)
+        again = _one_per_family(np.where(weaker[fix], -1, ranked[fix]), drivers.families, k)
+        back = (again == composite).any(axis=1)
         kept[rows[fix[back]]] = again[back]
     return kept
+
+
+def _kin(families: Sequence[tuple[str, ...]], composite: int, own: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Per driver column, of ``composite`` whose own families are ``own``: whether the composite
+    always yields to it (it has one of the composite's other families: the silence's), and whether
+    it is kin (it has one of ``own`` and none of those). Shape ``(f + 1,)``: index ``f`` (no driver,
+    -1) is neither.
+    """
+    others = set(families[composite]) - set(own)
+    yields_to = np.array([bool(others & set(of)) for of in families] + [False])
+    kin = np.array([bool(set(own) & set(of)) for of in families] + [False]) & ~yields_to
+    return yields_to, kin
+
+
+def _weaker_kin(ranked: np.ndarray, composite: int, kin: np.ndarray) -> np.ndarray:
+    """Where ``ranked`` (driver columns, strongest first; -1 for none) holds kin (:func:`_kin`)
+    ranked at or after ``composite``'s first place."""
+    at_or_after = np.cumsum(ranked == composite, axis=1) > 0
+    return kin[np.where(ranked >= 0, ranked, len(kin) - 1)] & at_or_after
+
+
+def _taken_out_by_rule(shown: np.ndarray, ranked: np.ndarray, weaker: np.ndarray, outranks: np.ndarray) -> np.ndarray:
+    """Per row: whether a kept column (``shown``; -1 for none) takes the composite out by the rule of
+    :func:`_outrank_weaker_kin`: one the composite yields to or stronger kin (``outranks``, per
+    column), not one of the ``weaker`` kin among ``ranked``."""
+    is_weaker = np.stack([((ranked == shown[:, [slot]]) & weaker).any(axis=1) for slot in range(shown.shape[1])],
+                         axis=1)
+    return (outranks[np.where(shown >= 0, shown, len(outranks) - 1)] & ~is_weaker).any(axis=1)
 
 
 def _one_per_family(columns: np.ndarray, families: Sequence[tuple[str, ...]], k: int) -> np.ndarray:
