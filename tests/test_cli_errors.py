@@ -778,3 +778,31 @@ def test_unreadable_inputs_are_named_with_the_permission_to_fix() -> None:
         assert f"Error: The MLflow store {store / 'mlflow.db'} cannot be read by this account (permission denied)" in err
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_the_process_ends_without_collecting_what_the_command_built(tmp_path: Path) -> None:
+    # After `score` on 100,000 customers printed its closing lines, Python's garbage collections at
+    # exit kept the process alive another 1.5-3.4 s: a job that looked done had not ended, and a
+    # SIGTERM then made a complete run exit 143. The entry point freezes the collector once the
+    # command is done and its output flushed; the exit code and the output stay the command's.
+    # Run as the `churnml` script runs (its body, with a probe that reads the collector at exit).
+    import subprocess
+    import sys
+
+    probe = ("import atexit, gc, sys\n"
+             "atexit.register(lambda: print(f'frozen at exit: {gc.get_freeze_count()}', file=sys.stderr))\n"
+             "from churnml.cli import main\n"
+             "sys.argv[0] = 'churnml'\n"
+             "sys.exit(main())\n")
+
+    def churnml(*args: object) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", probe, *map(str, args)], capture_output=True, text=True, timeout=300)
+
+    done = churnml("generate", tmp_path / "g", "--customers", "50")
+    assert done.returncode == 0, done.stderr
+    assert f"Next: churnml validate {tmp_path / 'g'}" in done.stdout  # the last line, flushed before the freeze
+    frozen = int(re.search(r"frozen at exit: (\d+)", done.stderr).group(1))
+    assert frozen > 1000, done.stderr  # the command's objects (and the libraries'), not a handful
+    done = churnml("validate", tmp_path / "missing")
+    assert done.returncode == 2 and "Error:" in done.stderr and "Traceback" not in done.stderr
+    assert int(re.search(r"frozen at exit: (\d+)", done.stderr).group(1)) > 1000

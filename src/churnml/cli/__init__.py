@@ -382,7 +382,30 @@ def main() -> None:
     """Console-script entry point."""
     _quiet_libraries()
     _register_commands()
-    app()
+    try:
+        app()  # ends in SystemExit, with the command's exit code
+    finally:
+        _exit_without_collecting()
+
+
+def _exit_without_collecting() -> None:
+    """Let the process end soon after the command's last line: its output is flushed, and the
+    garbage collector is told to leave the objects the command made alone.
+
+    At exit Python runs full garbage collections over everything still alive: after `score` on
+    100,000 customers that took 1.5-3.4 s past the closing lines, a window in which the job looked
+    done but had not ended, and a SIGTERM turned a complete run into exit 143. :func:`gc.freeze`
+    moves those objects out of the collector's reach; memory goes back to the system with the
+    process all the same. The exit code is the command's (the SystemExit passes through), and
+    output files are already whole: each is written, closed and renamed inside the command.
+    Only here, at the process's end: commands run in-process (tests, a notebook) keep a working
+    collector."""
+    import gc
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed or broken pipe: nothing more to say there
+            stream.flush()
+    gc.freeze()
 
 
 def get_app() -> typer.Typer:
