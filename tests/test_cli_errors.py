@@ -780,6 +780,60 @@ def test_unreadable_inputs_are_named_with_the_permission_to_fix() -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def test_a_store_this_account_may_read_but_not_write_scores(trained_store) -> None:
+    # A scheduler's account with read-only access to mlruns/: loading a model through
+    # models:/NAME/VERSION had MLflow write registered_model_meta into the model's folder, and the
+    # permission error came out as "The artifacts must travel with the store" (they were there).
+    # Models now load from their folder without writing to the store; a folder the account may
+    # not read is named as such, with the permission to give.
+    import shutil
+    import tempfile
+
+    from churnml import tracking
+    from churnml.config import Config
+    from churnml.labels import build_scoring_frame
+
+    folder = Path(tempfile.mkdtemp(prefix="churnml-read-only-store-"))  # pytest's tmp_path is root's alone (0700)
+    try:
+        folder.chmod(0o777)  # the scores and snapshots go here
+        _as_another_account("--version", cwd=folder)  # skips where no other account can run churnml
+        data = shutil.copytree(trained_store.data, folder / "data")
+        store = folder / "mlruns"
+        uri = f"sqlite:///{store / 'mlflow.db'}"
+        # The session's trained pair, registered again in a store outside pytest's folders.
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("MLFLOW_TRACKING_URI", trained_store.tracking_uri)
+            trained = tracking.load_models("champion")
+            patch.chdir(folder)
+            patch.setenv("MLFLOW_TRACKING_URI", uri)
+            example = build_scoring_frame(trained_store.dataset, pd.Timestamp(trained_store.as_of), Config()).head(5)
+            metadata = {key: value for key, value in trained.metadata.items() if key != "value_run_id"}
+            with tracking.start_training_run("read-only") as run:
+                churn, value = run.log_models(trained.churn, trained.value, example[trained.churn.feature_names_], metadata)
+            tracking.set_alias(tracking.CHURN_MODEL_NAME, tracking.CHAMPION, churn)
+            tracking.set_alias(tracking.VALUE_MODEL_NAME, tracking.CHAMPION, value)
+        for path in [*data.rglob("*"), store, *store.rglob("*")]:  # root's: readable by all, writable by root alone
+            path.chmod(0o755 if path.is_dir() else 0o644)
+
+        code, err = _as_another_account("score", data, "--as-of", trained_store.as_of, "--out", folder / "scores.parquet",
+                                        cwd=folder, env={"MLFLOW_TRACKING_URI": uri})
+        assert code == 0, err
+        assert (folder / "scores.parquet").is_file() and (folder / "scores.parquet.json").is_file()
+        assert not [p for p in store.rglob("*") if p.stat().st_uid != 0]  # nothing written into the store
+
+        for path in (store / "artifacts" / "models").iterdir():
+            path.chmod(0o700)
+        code, err = _as_another_account("score", data, "--as-of", trained_store.as_of, "--out", folder / "again.parquet",
+                                        cwd=folder, env={"MLFLOW_TRACKING_URI": uri})
+        assert code == 2 and "Traceback" not in err, err
+        assert "but this account may not read its files: permission denied (" in err
+        assert f"Give the account that runs churnml read permission on the store's artifacts folder ({store / 'artifacts'})" in err
+        assert "must travel with the store" not in err
+        assert not (folder / "again.parquet").exists()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def test_the_process_ends_without_collecting_what_the_command_built(tmp_path: Path) -> None:
     # After `score` on 100,000 customers printed its closing lines, Python's garbage collections at
     # exit kept the process alive another 1.5-3.4 s: a job that looked done had not ended, and a

@@ -724,15 +724,22 @@ def load_model(name: str, alias_or_version: str) -> tuple[Any, str] | None:
 
 
 def _load_version(client: MlflowClient, version: Any) -> Any:
-    """The fitted model of a registered version; a clear error when its files are gone."""
+    """The fitted model of a registered version; a clear error when its files are gone.
+
+    Loaded from the version's own folder, not through ``models:/NAME/VERSION``: that route has
+    MLflow write a ``registered_model_meta`` file into the model's folder in the store on every
+    load (nothing reads it back), so an account that may read the store but not write to it
+    could not score (permission denied, reported as missing artifacts)."""
+    location = None
     try:
-        return mlflow.sklearn.load_model(f"models:/{version.name}/{version.version}")
+        location = client.get_model_version_download_uri(version.name, version.version)
+        if location.startswith("models:/m-"):  # MLflow 3: a logged model's own folder
+            location = client.get_logged_model(location[len("models:/"):]).artifact_location
+        return mlflow.sklearn.load_model(location)
+    except PermissionError as exc:  # there, but not for this account: "copy the store" alone would not say why
+        raise ModelNotFoundError(_forbidden_files(version, exc)) from None
     except (MlflowException, OSError):
-        location = version.source
-        with contextlib.suppress(MlflowException):
-            if location.startswith("models:/m-"):  # MLflow 3: a logged model's own folder
-                location = client.get_logged_model(location[len("models:/"):]).artifact_location
-        moved = _here(location)
+        moved = _here(location) if location else None
         if moved is None:
             raise ModelNotFoundError(_missing_files(client, version, "the model")) from None
         return mlflow.sklearn.load_model(moved)
@@ -747,6 +754,17 @@ def _missing_files(client: MlflowClient, version: Any, what: str) -> str:
         f"{version.name} v{version.version} is registered in {tracking_uri()}, but {what} cannot be read"
         f"{f' from {where}' if where else ''}. {_ARTIFACTS_TRAVEL}, or set MLFLOW_TRACKING_URI to the store the models "
         "were trained in."
+    )
+
+
+def _forbidden_files(version: Any, exc: PermissionError) -> str:
+    """Message for a registered version whose files this account may not use (they are there)."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    return (
+        f"{version.name} v{version.version} is registered in {tracking_uri()}, but this account may not read its "
+        f"files: permission denied{where}. Give the account that runs churnml read permission on the store's "
+        f"artifacts folder ({store_dir() / 'artifacts'}) and everything in it, or copy the whole mlruns/ folder "
+        "(mlflow.db with artifacts/ beside it) to a place it may read and set MLFLOW_TRACKING_URI to the copy."
     )
 
 
