@@ -830,6 +830,16 @@ def test_a_store_this_account_may_read_but_not_write_scores(trained_store) -> No
         assert f"Give the account that runs churnml read permission on the store's artifacts folder ({store / 'artifacts'})" in err
         assert "must travel with the store" not in err
         assert not (folder / "again.parquet").exists()
+
+        # A copy of that store, readable by this account, scores from the copy: the model folders
+        # it records are the closed ones (a permission error where the copy was looked for).
+        copy = shutil.copytree(store, folder / "copy")
+        for path in [copy, *copy.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        code, err = _as_another_account("score", data, "--as-of", trained_store.as_of, "--out", folder / "copied.parquet",
+                                        cwd=folder, env={"MLFLOW_TRACKING_URI": f"sqlite:///{copy / 'mlflow.db'}"})
+        assert code == 0, err
+        assert (folder / "copied.parquet").is_file()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -646,15 +646,24 @@ def _here(uri: str) -> str | None:
     The longest tail of the path that exists there (``<run id>/artifacts/…`` or
     ``models/<model id>/artifacts``: run and model ids are unique), or None.
     """
-    if not uri.startswith("file:") or Path(_local_path(uri)).exists():
+    if not uri.startswith("file:") or _reachable(Path(_local_path(uri))):
         return None
     parts = Path(_local_path(uri)).parts[1:]
     artifacts = store_dir() / "artifacts"
     for start in range(1, len(parts) - 1):
         moved = artifacts.joinpath(*parts[start:])
-        if moved.exists():
+        if _reachable(moved):
             return moved.as_uri()
     return None
+
+
+def _reachable(path: Path) -> bool:
+    """``path`` exists for this account: a folder it may not enter hides it (``Path.exists`` raises
+    there, and a store copied out of such a folder is read from the copy)."""
+    try:
+        return path.exists()
+    except PermissionError:
+        return False
 
 
 def _local_path(uri: str) -> str:
@@ -736,11 +745,12 @@ def _load_version(client: MlflowClient, version: Any) -> Any:
         if location.startswith("models:/m-"):  # MLflow 3: a logged model's own folder
             location = client.get_logged_model(location[len("models:/"):]).artifact_location
         return mlflow.sklearn.load_model(location)
-    except PermissionError as exc:  # there, but not for this account: "copy the store" alone would not say why
-        raise ModelNotFoundError(_forbidden_files(version, exc)) from None
-    except (MlflowException, OSError):
+    except (MlflowException, OSError) as exc:
+        # A copied store reads its models from the copy, also where the first place is closed to this account.
         moved = _here(location) if location else None
         if moved is None:
+            if isinstance(exc, PermissionError):  # there, but not for this account: "copy the store" alone would not say why
+                raise ModelNotFoundError(_forbidden_files(version, exc)) from None
             raise ModelNotFoundError(_missing_files(client, version, "the model")) from None
         return mlflow.sklearn.load_model(moved)
 
