@@ -1419,3 +1419,23 @@ def test_a_row_index_column_of_the_users_own_does_not_decide_which_duplicate_sta
     kept = ds.con.execute("SELECT amount FROM transactions WHERE customer_id = ? AND timestamp = ?",
                           [original["customer_id"], pd.Timestamp(original["timestamp"])]).fetchall()
     assert kept == [(original["amount"],)] and original["amount"] != 999_999.0
+
+
+def test_an_order_number_mapped_as_transaction_id_stops_validation(tmp_path: Path) -> None:
+    """An ERP's order lines share the order's number: mapped as transaction_id, every line after an
+    order's first was set aside as a duplicate (two of three rows here, most of the revenue) and
+    validation went on as if nothing were wrong. It stops, says why and how to fix the mapping."""
+    lines = pd.DataFrame({"Belegnummer": ["500001", "500001", "500001", "500002", "500002", "500002"],
+                          "customer_id": ["a", "a", "a", "b", "b", "b"],
+                          "timestamp": ["2021-01-01"] * 3 + ["2021-01-02"] * 3,
+                          "amount": ["10", "20", "30", "5", "6", "7"]})
+    config = config_from_dict({"columns": {"transactions": {"transaction_id": "Belegnummer"}}})
+    with pytest.raises(DataError) as error:
+        load_dataset(write(tmp_path / "d", customers=CUSTOMERS, transactions=lines), config)
+    assert str(error.value).startswith("4 of 6 rows of transactions repeat the transaction_id (your column "
+                                       "'Belegnummer') of an earlier row, e.g. '500001'")
+    assert "Leave transaction_id out of [columns.transactions]" in str(error.value)
+    # A few repeats stay what they were: duplicates set aside, the rest used.
+    few = lines.assign(Belegnummer=["1", "2", "3", "4", "5", "5"])
+    ds = load_dataset(write(tmp_path / "few", customers=CUSTOMERS, transactions=few), config)
+    assert ds.summary["tables"]["transactions"]["quarantined"] == {"duplicate transaction_id": 1}
