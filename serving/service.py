@@ -118,8 +118,12 @@ class TransactionRow(BaseModel):
     amount: Number = Field(description="Revenue of the transaction; negative for a refund.", json_schema_extra={"example": 30.0})
     transaction_id: Optional[str] = Field(default=None, description="Unique id, if any.", json_schema_extra={"example": "T0001"})
     quantity: Optional[Number] = Field(default=None, description="Units, if known.", json_schema_extra={"example": 1.0})
-    category: Optional[str] = Field(default=None, description="Product category.", json_schema_extra={"example": "equities"})
-    channel: Optional[str] = Field(default=None, description="Sales channel.", json_schema_extra={"example": "web"})
+    category: Optional[str] = Field(default=None, description=(
+        "Product category. Where the models count categories, a customer none of whose transactions carries it gets a "
+        "warning (the count reads 0)."), json_schema_extra={"example": "equities"})
+    channel: Optional[str] = Field(default=None, description=(
+        "Sales channel. Where the models count channels, a customer none of whose transactions carries it gets a "
+        "warning (the count reads 0)."), json_schema_extra={"example": "web"})
 
 
 class ServiceEventRow(BaseModel):

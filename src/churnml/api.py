@@ -48,7 +48,7 @@ from churnml import io, tracking
 from churnml.config import Config, ServingConfig, load_config, normalised_event_types
 from churnml.dataset import Dataset, connect
 from churnml.errors import ChurnmlError, ConfigError, DataError, ModelNotFoundError
-from churnml.features import RESOLUTION_FEATURES, SATISFACTION_FEATURES, build_features
+from churnml.features import DIVERSITY_FEATURES, RESOLUTION_FEATURES, SATISFACTION_FEATURES, build_features
 from churnml.labels import OUTSIDE_REASONS
 from churnml.reasons import SEPARATOR
 from churnml.schema import KNOWN_EVENT_TYPES, MAX_ABS_NUMBER
@@ -694,6 +694,8 @@ class ScoringService:
         used = set(models.churn.feature_names_) | set(models.value.feature_names_)
         self.reads_resolution = bool(used & set(RESOLUTION_FEATURES))
         self.reads_satisfaction = bool(used & set(SATISFACTION_FEATURES))
+        # Transaction columns whose distinct values the models count (category, channel).
+        self.reads_diversity = tuple(column for column, feature in DIVERSITY_FEATURES.items() if feature in used)
         self._names = segment_names(self.config)
         self._row = {customer_id: i for i, customer_id in enumerate(self.scores["customer_id"].tolist())}
         # Loose id -> scored id, where only one scored id has it: named in the not_found detail of an id
@@ -857,6 +859,8 @@ class ScoringService:
         as_of_text = f"{as_of_ts:%Y-%m-%d}"
         other_types = self._other_event_types(service_events)
         unread = self._missing_event_fields(service_events, as_of_ts)
+        for customer_id, said in self._missing_transaction_fields(transactions, as_of_ts).items():
+            unread.setdefault(customer_id, []).extend(said)
         later = _events_from(as_of_ts, transactions=transactions, service_events=service_events)
         found = {}
         for record in scored.to_dict("records"):
@@ -922,6 +926,32 @@ class ScoringService:
                 unread.setdefault(customer_id, []).append(
                     f"satisfaction not given on any of its {surveys} survey(s) before as_of: the customer counts as never "
                     "rated, which changes the score (send each survey's score, null for one not answered)")
+        return unread
+
+    def _missing_transaction_fields(self, transactions: Sequence[Any], as_of: pd.Timestamp) -> dict[str, list[str]]:
+        """Customer id -> warnings naming the transaction columns whose distinct values the models
+        count (``category``, ``channel``) that none of the customer's transactions before ``as_of``
+        carries. Left out, they count 0 values, not unknown: a wholesaler's history posted without
+        its product groups scored 1-2 % lower in value than the same history in batch, without a word."""
+        if not self.reads_diversity:
+            return {}
+        counts: dict[str, list[int]] = {}  # transactions, then those with each column
+        for record in transactions:
+            row = _item(record)
+            timestamp = _timestamp(row.get("timestamp"), "transactions.timestamp")  # checked by history_dataset
+            if timestamp is None or timestamp >= as_of:
+                continue
+            tally = counts.setdefault(_text(row.get("customer_id")) or "", [0] * (1 + len(self.reads_diversity)))
+            tally[0] += 1
+            for i, column in enumerate(self.reads_diversity, 1):
+                tally[i] += not _is_blank(row.get(column))
+        unread: dict[str, list[str]] = {}
+        for customer_id, (n, *given) in counts.items():
+            for column, with_it in zip(self.reads_diversity, given):
+                if not with_it:
+                    unread.setdefault(customer_id, []).append(
+                        f"{column} not given on any of its {n} transaction(s) before as_of: {DIVERSITY_FEATURES[column]}, "
+                        f"which the models read, counts 0 {column} values for it (send each transaction's {column})")
         return unread
 
     def _other_event_types(self, service_events: Sequence[Any]) -> dict[str, list[str]]:
