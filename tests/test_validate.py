@@ -703,8 +703,8 @@ def test_typed_columns_validate_like_text_and_keep_input_order(tmp_path: Path) -
         pd.testing.assert_frame_equal(other_rows, rows)
         assert other_quarantined == quarantined
     # Times with a zone are converted to UTC, and the summary says so (it did not).
-    assert ds.summary["notes"][-1].startswith("transactions.timestamp holds times with a time zone, converted to UTC: "
-                                              "days (cutoffs, label windows, the data's end) are UTC days.")
+    assert any(note.startswith("transactions.timestamp holds times with a time zone, converted to UTC: "
+                               "days (cutoffs, label windows, the data's end) are UTC days.") for note in ds.summary["notes"])
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
@@ -1439,3 +1439,20 @@ def test_an_order_number_mapped_as_transaction_id_stops_validation(tmp_path: Pat
     few = lines.assign(Belegnummer=["1", "2", "3", "4", "5", "5"])
     ds = load_dataset(write(tmp_path / "few", customers=CUSTOMERS, transactions=few), config)
     assert ds.summary["tables"]["transactions"]["quarantined"] == {"duplicate transaction_id": 1}
+
+
+def test_a_repeated_transaction_id_with_other_amounts_gets_a_note(tmp_path: Path) -> None:
+    """Fewer than half of the rows repeating an id are set aside as duplicates, as before; where an id
+    comes with different amounts, those are lines of one order (an export of one- and two-line
+    orders lost a third of its revenue without a word), and a note says so. True copies get none."""
+    config = config_from_dict({"columns": {"transactions": {"transaction_id": "Belegnummer"}}})
+    few = pd.DataFrame({"Belegnummer": ["1", "2", "3", "4", "5", "5"], "customer_id": ["a", "a", "a", "b", "b", "b"],
+                        "timestamp": ["2021-01-01"] * 3 + ["2021-01-02"] * 3, "amount": ["10", "20", "30", "5", "6", "7"]})
+    ds = load_dataset(write(tmp_path / "few", customers=CUSTOMERS, transactions=few), config)
+    assert ds.summary["tables"]["transactions"]["quarantined"] == {"duplicate transaction_id": 1}
+    assert ("1 row(s) of transactions were set aside as a duplicate transaction_id (your column 'Belegnummer'), and 1 "
+            "of those id(s) come with different amounts (e.g. '5')") in " ".join(ds.summary["notes"])
+    copies = few.assign(amount=["10", "20", "30", "5", "6", "6"])
+    ds = load_dataset(write(tmp_path / "copies", customers=CUSTOMERS, transactions=copies), config)
+    assert ds.summary["tables"]["transactions"]["quarantined"] == {"duplicate transaction_id": 1}
+    assert not any("different amounts" in note for note in ds.summary["notes"])
