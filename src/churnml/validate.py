@@ -1361,6 +1361,15 @@ def _fail_if_all_set_aside(table: str, mapping: dict[str, str], quarantine: dict
     )
 
 
+ORDER_LINES_FIX = (
+    "Sum the lines per order before loading, one row per order (e.g. in DuckDB: SELECT order_no AS transaction_id, "
+    "customer_id, min(order_date) AS timestamp, sum(amount) AS amount FROM 'lines.csv' GROUP BY ALL), so that "
+    "purchase counts and the usual gap between purchases count orders; or leave transaction_id out of "
+    "[columns.transactions], which keeps every line as a purchase of its own (the counts and gaps then count lines)."
+)
+"""What to do when a transaction_id numbers orders of several lines (:func:`_fail_if_ids_number_orders`)."""
+
+
 def _fail_if_ids_number_orders(raw: str, quarantine: dict[str, pd.DataFrame], stats: dict) -> None:
     """Stop when most transactions repeat the transaction_id of an earlier row: the column numbers
     orders or invoices of several lines each (an ERP's order lines), not transactions, and setting
@@ -1374,8 +1383,7 @@ def _fail_if_ids_number_orders(raw: str, quarantine: dict[str, pd.DataFrame], st
     raise DataError(
         f"{repeats:,} of {stats['rows']:,} rows of transactions repeat the {column} of an earlier row, e.g. "
         f"{example!r}: it seems to number orders or invoices with several lines each rather than each transaction, "
-        "and setting those rows aside as duplicates would drop most of the revenue. Leave transaction_id out of "
-        "[columns.transactions] (every line is then a purchase of its own), or map a column that is unique per line."
+        f"and setting those rows aside as duplicates would drop most of the revenue. {ORDER_LINES_FIX}"
     )
 
 
@@ -1396,7 +1404,7 @@ def _order_lines_note(con: duckdb.DuckDBPyConnection, key: str, amount: str, raw
     column = "transaction_id" if raw == "transaction_id" else f"transaction_id (your column {raw!r})"
     return [f"{repeats:,} row(s) of transactions were set aside as a duplicate {column}, and {ids:,} of those id(s) "
             f"come with different amounts (e.g. {example!r}): lines of one order or invoice rather than copies, whose "
-            "revenue is left out. If the column numbers orders, leave transaction_id out of [columns.transactions]."]
+            f"revenue is left out. If the column numbers orders: {ORDER_LINES_FIX}"]
 
 
 def _fail_if_another_scale(
