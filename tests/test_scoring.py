@@ -625,6 +625,9 @@ def test_cli_scores_with_the_champion_from_mlflow(sample_dir: Path, tmp_path: Pa
     result = runner.invoke(get_app(), ["retention-list", "scores.csv", "--out", "list.csv", "--budget", "50"])
     assert result.exit_code == 0, result.output
     assert "\nWhy\n" not in result.output and "┃ reasons" in result.output
+    # What the money is: a wholesaler read a list's ROI on revenue as one on profit ([problem] margin 1).
+    assert any(line.split() == ["│", "money", "counted", "as", "│", "revenue", "([problem]", "margin", "1)", "│"]
+               for line in result.output.splitlines())
     assert any(line.rstrip(" │").endswith(first["reasons"].split("; ")[0]) for line in result.output.splitlines())
 
     # A do-not-contact list: a text file of ids, or a table with customer_id; never on the list.
@@ -676,6 +679,7 @@ def test_cli_scores_with_the_champion_from_mlflow(sample_dir: Path, tmp_path: Pa
     # Every report says what churn means (a reader took it for "stops buying").
     assert listed["problem"] == {"horizon_days": 90, "margin": 1.0, "churn": "closure"}
     assert "churn = the account closes (a row in churn_events) within 90 days" in page.read_text()
+    assert "; value = the amounts as recorded: revenue, before costs ([problem] margin" in page.read_text()
     wrong_suffix = runner.invoke(get_app(), ["score", str(sample_dir), "--as-of", "2025-12-01", "--out", "s.xlsx"])
     assert wrong_suffix.exit_code == 2 and "churnml writes Parquet or CSV here, not .xlsx" in " ".join(wrong_suffix.stderr.split())
     wrong = runner.invoke(get_app(), ["retention-list", "scores.csv", "--out", "list3.csv", "--exclude", "wrong.csv"])

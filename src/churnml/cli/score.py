@@ -93,9 +93,11 @@ def _explain_exclusions(summary: Any, listed: int) -> None:
             console.print(f"Note: {text}", markup=False, highlight=False)
 
 
-def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, horizon_days: int | None = None) -> None:
+def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, horizon_days: int | None = None,
+                           problem: Any = None) -> None:
     """Print a retention list's headline numbers, its breakdown by segment and its first rows
-    (money over ``horizon_days``, default the config's horizon)."""
+    (money over ``horizon_days``, default the config's horizon; what the money is from the models'
+    ``problem`` definition, else the config's margin)."""
     summary = result.summary
     limit = {"budget": "stopped by the budget", "max_customers": "stopped by --max-customers", "none": "every candidate"}
     headline = Table(title="Retention list", title_justify="left", show_header=False)
@@ -126,8 +128,11 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, hor
     headline.add_row("expected ROI", "–" if summary.roi is None else f"{summary.roi:.1%}")
     from churnml.targeting import contact_cost_text
 
+    from churnml.labels import value_basis
+
     headline.add_row("assumptions", f"contact cost {contact_cost_text(summary.contact_cost, summary.contact_costs, names)}, "
                                     f"success rate {summary.success_rate:g}")
+    headline.add_row("money counted as", value_basis(problem or {"margin": config.problem.margin}))
     console.print(headline)
     # Any segment can be in skip_segments (the README suggests low_value_active beside dormant): say
     # its own action, not that it has no contact to make, which only loyal_high_value's says.
@@ -518,8 +523,8 @@ def _warn_lapsed(customers: Any, problem: Mapping[str, Any] | None) -> None:
     if lapsed:
         warn(f"{lapsed:,} of the {len(contacted):,} customers to contact have not bought for {LAPSED_DAYS:.0f} days or "
              f"more (lifecycle_stage lapsed): without churn_events they count as customers until "
-             f"{problem.get('active_days')} days without a purchase ([problem] active_days), but for a subscription "
-             "paid monthly they have left already, and a win-back succeeds far less often than the success rate "
+             f"{problem.get('active_days')} days without a purchase ([problem] active_days), but where customers buy "
+             "every few weeks (a monthly subscription, a trade customer's regular orders) they have left already, and a win-back succeeds far less often than the success rate "
              "assumes. --exclude them, or train with churn_events or a shorter active_days.")
 
 
@@ -698,7 +703,7 @@ def retention_list_command(
                                   "exclude_files": [str(path) for path in exclude or []], **result.summary.to_dict(),
                                   **talking_point_summary(result.customers)},
                                  out.with_name(out.name + ".json"))
-    show_retention_summary(result, cfg, horizon_days=horizon)
+    show_retention_summary(result, cfg, horizon_days=horizon, problem=provenance["models"].get("problem"))
     _explain_exclusions(result.summary, len(excluded))
     if result.summary.holdout > 0 and result.summary.control == 0 and result.summary.selected > 0:
         warn(f"no customer of this list fell in the control group ({result.summary.holdout:.0%} of "
