@@ -844,7 +844,7 @@ def test_dates_and_numbers_written_the_local_way_read_with_input_settings(tmp_pa
         "customer_id;timestamp;amount\na;05.01.2024;1.234,56\nb;29.02.2024 13:45;-20,5\na;01.03.2024;3\nb;31.02.2024;7,0\n")
     config = tmp_path / "de.toml"
     config.write_text('[input]\ndate_format = "%d.%m.%Y"\ndecimal_comma = true\n')
-    with pytest.raises(DataError, match=r'cannot be read as a date.*set \[input\] date_format in the config \(e.g. "%d.%m.%Y"'):
+    with pytest.raises(DataError, match=r'cannot be read as a date.*set \[input\] date_format = "%d.%m.%Y" in the config'):
         load_dataset(folder)
     ds = load_dataset(folder, load_config(config))
     got = clean(ds, "transactions")
@@ -862,6 +862,31 @@ def test_dates_and_numbers_written_the_local_way_read_with_input_settings(tmp_pa
     config.write_text('[input]\ndate_format = "dd.mm.yyyy"\n')
     with pytest.raises(ConfigError, match=r"\[input\] date_format must be a strftime format such as"):
         load_config(config)
+
+
+def test_unreadable_dates_name_the_format_that_reads_them(tmp_path: Path) -> None:
+    # An ERP writing order times ("18.12.2024 07:43") under date_format "%d.%m.%Y" was told to "add
+    # their format", with no hint that a time of day was the difference.
+    folder = tmp_path / "erp"
+    folder.mkdir()
+    pd.DataFrame({"customer_id": ["a", "b"]}).to_csv(folder / "customers.csv", sep=";", index=False)
+    (folder / "transactions.csv").write_text(
+        "customer_id;timestamp;amount\na;18.12.2024 07:43;12,5\nb;02.01.2025 16:05;3\na;03.01.2025 09:00;7\n")
+    config = tmp_path / "erp.toml"
+    config.write_text('[input]\ndate_format = "%d.%m.%Y"\ndecimal_comma = true\n')
+    with pytest.raises(DataError) as error:
+        load_dataset(folder, load_config(config))
+    assert ("add the format '%d.%m.%Y %H:%M', which reads '" in str(error.value)
+            and "to [input] date_format (now ['%d.%m.%Y']" in str(error.value))
+    with pytest.raises(DataError) as error:
+        load_dataset(folder)
+    assert 'set [input] date_format = "%d.%m.%Y %H:%M" in the config (it reads ' in str(error.value)
+    config.write_text('[input]\ndate_format = "%d.%m.%Y %H:%M"\ndecimal_comma = true\n')
+    assert load_dataset(folder, load_config(config)).con.execute("SELECT count(*) FROM transactions").fetchone()[0] == 3
+    # Nothing fits: the general advice, no made-up format.
+    (folder / "transactions.csv").write_text("customer_id;timestamp;amount\na;yesterday;1\nb;today;2\n")
+    with pytest.raises(DataError, match=r'set \[input\] date_format in the config \(e.g. "%d.%m.%Y" for 31.12.2024\)'):
+        load_dataset(folder)
 
 
 def test_a_quoted_field_after_the_sniffers_sample_reads(tmp_path: Path) -> None:

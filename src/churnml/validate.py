@@ -850,10 +850,13 @@ def _fail_if_unreadable(
     ]
     if kind == "timestamp":
         what = "a date or datetime (e.g. 2024-03-31 or 2024-03-31 14:05:00)"
+        fits = _fitting_date_format(con, examples, inputs.date_formats)
         if not inputs.date_formats:
-            setting = 'set [input] date_format in the config (e.g. "%d.%m.%Y" for 31.12.2024)'
+            setting = (f'set [input] date_format = "{fits}" in the config (it reads {examples[0]!r})' if fits
+                       else 'set [input] date_format in the config (e.g. "%d.%m.%Y" for 31.12.2024)')
         else:
-            setting = (f"add their format to [input] date_format (now {list(inputs.date_formats)}; a list is allowed, "
+            setting = (f"add {'the format ' + repr(fits) + ', which reads ' + repr(examples[0]) + ',' if fits else 'their format'} "
+                       f"to [input] date_format (now {list(inputs.date_formats)}; a list is allowed, "
                        '"%y" reads two-digit years; check the order of day and month)')
     else:
         what = "a number (e.g. 12.5 or 1,234.50)"
@@ -868,6 +871,27 @@ def _fail_if_unreadable(
         raise DataError(start + numbers + f" Or map the right column under [columns.{table}].")
     raise DataError(start + f"If they are written another way, {setting}; "
                     f"else fix the column's format, or map the right column under [columns.{table}].")
+
+
+COMMON_DATE_FORMATS = ("%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y", "%d-%m-%Y", "%Y/%m/%d", "%Y.%m.%d", "%d.%m.%y", "%d/%m/%y",
+                       "%m/%d/%y")
+"""Date formats of exports, tried (with a time of day after them too) to name the one unreadable dates are in."""
+
+
+def _fitting_date_format(con: duckdb.DuckDBPyConnection, examples: list[str], configured: tuple[str, ...]) -> str | None:
+    """The first date format that reads every one of ``examples`` (unreadable dates): a configured
+    one with a time of day after it (a German export's "18.12.2024 07:43" under "%d.%m.%Y"), then
+    :data:`COMMON_DATE_FORMATS`, each alone and with a time. None when no format reads them all."""
+    times = ("", " %H:%M", " %H:%M:%S")
+    candidates = [f + t for f in (*configured, *COMMON_DATE_FORMATS) for t in times]
+    if not examples:
+        return None
+    for fmt in dict.fromkeys(candidates):
+        read = con.execute("SELECT bool_and(try_strptime(x, $fmt) IS NOT NULL) FROM unnest($examples) AS e(x)",
+                           {"fmt": fmt, "examples": examples}).fetchone()[0]
+        if read:
+            return fmt
+    return None
 
 
 # Dates written as numbers: (lowest, highest, what they are, pandas unit, DuckDB SQL with {c} for the column).
