@@ -93,9 +93,9 @@ bitmask (one bit per value in a BIGINT) in the main pass over transactions."""
 _DIVERSITY = {"category": "categories", "channel": "channels"}
 """Transaction columns whose distinct values before the cutoff are counted -> feature stem."""
 DIVERSITY_COLUMNS = tuple(_DIVERSITY)
+"""The transaction columns whose values :func:`transaction_values` looks up."""
 DIVERSITY_FEATURES = {column: f"distinct_{stem}" for column, stem in _DIVERSITY.items()}
 """Transaction column -> the feature counting its distinct values (without the column, 0 for everyone)."""
-"""The transaction columns whose values :func:`transaction_values` looks up."""
 _PLURALS = {
     "call": "calls", "change": "changes", "complaint": "complaints", "day": "days", "event": "events",
     "inquiry": "inquiries", "purchase": "purchases", "refund": "refunds", "survey": "surveys", "ticket": "tickets",
