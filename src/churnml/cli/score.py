@@ -126,9 +126,8 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, hor
     headline.add_row(f"expected value saved (next {horizon} days)", f"{summary.expected_value_saved:,.2f}")
     headline.add_row("expected net benefit", f"{summary.expected_net_benefit:,.2f}")
     headline.add_row("expected ROI", "–" if summary.roi is None else f"{summary.roi:.1%}")
-    from churnml.targeting import contact_cost_text
-
     from churnml.labels import value_basis
+    from churnml.targeting import contact_cost_text
 
     headline.add_row("assumptions", f"contact cost {contact_cost_text(summary.contact_cost, summary.contact_costs, names)}, "
                                     f"success rate {summary.success_rate:g}")
@@ -524,8 +523,8 @@ def _warn_lapsed(customers: Any, problem: Mapping[str, Any] | None) -> None:
         warn(f"{lapsed:,} of the {len(contacted):,} customers to contact have not bought for {LAPSED_DAYS:.0f} days or "
              f"more (lifecycle_stage lapsed): without churn_events they count as customers until "
              f"{problem.get('active_days')} days without a purchase ([problem] active_days), but where customers buy "
-             "every few weeks (a monthly subscription, a trade customer's regular orders) they have left already, and a win-back succeeds far less often than the success rate "
-             "assumes. --exclude them, or train with churn_events or a shorter active_days.")
+             "every few weeks (a monthly subscription, a trade customer's regular orders) they have left already, and "
+             "a win-back succeeds far less often than the success rate assumes. --exclude them, or train with churn_events or a shorter active_days.")
 
 
 def _check_horizon(models: Any, cfg: Config) -> None:
