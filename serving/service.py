@@ -292,7 +292,7 @@ class RetentionSummary(BaseModel):
     max_customers: Optional[int] = Field(default=None, description="The maximum count applied: the one asked for, else the API's limit.")
     segments: list[str] = Field(default_factory=list, description="The segments asked for (keys); empty: all but skip_segments.")
     min_value: Optional[float] = Field(default=None, description="The minimum value at risk asked for; null: none.")
-    scored: int = Field(description="Customers after the segment and minimum-value filters.")
+    scored: int = Field(description="Customers considered: the scored ones left after the segment, exclusion and minimum-value filters.")
     candidates: int = Field(description="Of those, customers with a positive expected benefit.")
     selected: int = Field(description="Customers on the list.")
     holdout: float = Field(default=0.0, description="Share of the list asked for as a control group ([targeting] holdout).")
