@@ -906,7 +906,7 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
     for contract, raw in mapping.items():
         infinite = counted.get(validate.not_finite(contract), 0)
         if infinite:
-            named = contract if raw == contract else f"{contract} (your column {raw!r})"
+            named = validate.named_column(contract, raw)
             raise DataError(
                 f"Column {named} of table {table!r} ({where}): {infinite:,} values are not a finite number "
                 "(NaN or infinity). --engine spark reads clean tables and sets no rows aside: fix or remove these rows "
@@ -1012,7 +1012,7 @@ def _checked_columns(table: str, spec: Any, mapping: Mapping[str, str], spark_ty
         if sql_type == "VARCHAR" or (kind == "number" and sql_type == "BOOLEAN"):
             checked.append((contract, raw, kind))
             continue
-        named = contract if raw == contract else f"{contract} (your column {raw!r})"
+        named = validate.named_column(contract, raw)
         what, fix = (("a date or datetime", "Store it as a Parquet timestamp or as ISO text (2024-03-31 14:05:00); seconds "
                       "since 1970 convert with timestamp_seconds(column) in Spark SQL")
                      if kind == "timestamp" else ("a number", "Store it as a Parquet number or as text such as 12.5"))
@@ -1034,7 +1034,7 @@ def _refuse_unreadable(spark: "SparkSession", source: str, condition: str, table
         f"SELECT DISTINCT CAST({_q(raw)} AS VARCHAR) AS v FROM {source} WHERE {condition} LIMIT {validate.EXAMPLES}")).collect()
     what = ("a date or datetime (ISO: 2024-03-31 or 2024-03-31T14:05:00+02:00)" if kind == "timestamp"
             else "a number (such as 12.5)")
-    named = contract if raw == contract else f"{contract} (your column {raw!r})"
+    named = validate.named_column(contract, raw)
     raise DataError(
         f"Column {named} of table {table!r} ({where}): {unread:,} of {present:,} values do not read as {what}, for "
         f"example {', '.join(repr(row[0]) for row in rows)}. --engine spark reads clean tables and sets no rows aside: fix or "

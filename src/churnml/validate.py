@@ -291,7 +291,7 @@ def _zoned(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], columns: dic
 
     zoned = [named for table in tables for column, raw in columns[table].items()
              if TABLES[table].kinds.get(column) == "timestamp"
-             and zoned(table, raw, named := f"{table}.{column}" + ("" if raw == column else f" (your column {raw!r})"))]
+             and zoned(table, raw, named := f"{table}.{named_column(column, raw)}")]
     if not zoned:
         return []
     note = (f"{_listed(zoned)} {'holds times' if len(zoned) == 1 else 'hold times'} with a time zone, converted to UTC: "
@@ -833,6 +833,16 @@ def _readable(kind: str, raw: str, sql_type: str) -> str:
     return f"{typed} >= TIMESTAMP '{MIN_TIMESTAMP}'" if kind == "timestamp" else f"{typed} IS NOT NULL"
 
 
+def named_column(contract: str, raw: str) -> str:
+    """A contract column as messages name it: with the user's own column where the config maps it,
+    ``transaction_id (your column 'Belegnummer')``. The Spark reader names columns the same way.
+
+    >>> named_column("amount", "amount"), named_column("transaction_id", "Belegnummer")
+    ('amount', "transaction_id (your column 'Belegnummer')")
+    """
+    return contract if raw == contract else f"{contract} (your column {raw!r})"
+
+
 def _fail_if_unreadable(
     con: duckdb.DuckDBPyConnection, table: str, contract: str, raw: str, kind: str, sql_type: str, n_present: int,
     n_ok: int, inputs: InputConfig = InputConfig(),
@@ -862,7 +872,7 @@ def _fail_if_unreadable(
         what = "a number (e.g. 12.5 or 1,234.50)"
         setting = ("set [input] decimal_comma = true in the config for 1.234,56" if not inputs.decimal_comma
                    else "check [input] decimal_comma = true: it reads 1.234,56 and 12,50 but not 1,234.56")
-    named = contract if raw == contract else f"{contract} (your column {raw!r})"
+    named = named_column(contract, raw)
     share = "no value reads" if n_ok == 0 else f"only {n_ok:,} of {n_present:,} values read ({n_ok / n_present:.0%})"
     start = (f"Column {named} of table {table!r} cannot be read as {what}: {share}. "
              f"Examples: {', '.join(repr(e) for e in examples)}. ")
@@ -1402,7 +1412,7 @@ def _fail_if_ids_number_orders(raw: str, quarantine: dict[str, pd.DataFrame], st
     repeats = stats["quarantined"].get(R_DUPLICATE_TX, 0)
     if repeats <= 0.5 * stats["rows"]:
         return
-    column = "transaction_id" if raw == "transaction_id" else f"transaction_id (your column {raw!r})"
+    column = named_column("transaction_id", raw)
     example = _set_aside_as(quarantine, "transactions", R_DUPLICATE_TX)[raw].iloc[0]
     raise DataError(
         f"{repeats:,} of {stats['rows']:,} rows of transactions repeat the {column} of an earlier row, e.g. "
@@ -1425,7 +1435,7 @@ def _order_lines_note(con: duckdb.DuckDBPyConnection, key: str, amount: str, raw
         f"GROUP BY 1 HAVING count(*) > 1 AND count(DISTINCT {amount}) > 1)").fetchone()
     if not ids:
         return []
-    column = "transaction_id" if raw == "transaction_id" else f"transaction_id (your column {raw!r})"
+    column = named_column("transaction_id", raw)
     return [f"{repeats:,} row(s) of transactions were set aside as a duplicate {column}, and {ids:,} of those id(s) "
             f"come with different amounts (e.g. {example!r}): lines of one order or invoice rather than copies, whose "
             f"revenue is left out. If the column numbers orders: {ORDER_LINES_FIX}"]
