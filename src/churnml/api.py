@@ -39,7 +39,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -904,12 +904,10 @@ class ScoringService:
         if not (self.reads_resolution or self.reads_satisfaction):
             return {}
         counts: dict[str, list[int]] = {}  # events, with resolved_at, surveys, with satisfaction
-        for record in service_events:
-            event = _item(record)
-            timestamp = _timestamp(event.get("timestamp"), "service_events.timestamp")  # checked by history_dataset
+        for customer_id, timestamp, record, event in _dated_rows(service_events, "service_events"):
             if timestamp is None or timestamp >= as_of:
                 continue
-            tally = counts.setdefault(_text(event.get("customer_id")) or "", [0, 0, 0, 0])
+            tally = counts.setdefault(customer_id, [0, 0, 0, 0])
             survey = self.config.input.event_type(_text(event.get("event_type")) or "") == "survey"
             tally[0] += 1
             tally[1] += _sent(record, "resolved_at")
@@ -936,12 +934,10 @@ class ScoringService:
         if not self.reads_diversity:
             return {}
         counts: dict[str, list[int]] = {}  # transactions, then those with each column
-        for record in transactions:
-            row = _item(record)
-            timestamp = _timestamp(row.get("timestamp"), "transactions.timestamp")  # checked by history_dataset
+        for customer_id, timestamp, _, row in _dated_rows(transactions, "transactions"):
             if timestamp is None or timestamp >= as_of:
                 continue
-            tally = counts.setdefault(_text(row.get("customer_id")) or "", [0] * (1 + len(self.reads_diversity)))
+            tally = counts.setdefault(customer_id, [0] * (1 + len(self.reads_diversity)))
             tally[0] += 1
             for i, column in enumerate(self.reads_diversity, 1):
                 tally[i] += not _is_blank(row.get(column))
@@ -1281,16 +1277,24 @@ class _Outside:
                 + _SCORE_HISTORY_HINT)
 
 
+def _dated_rows(rows: Sequence[Any], table: str) -> Iterator[tuple[str, pd.Timestamp | None, Any, Mapping[str, Any]]]:
+    """Each posted row of ``table`` as (customer id, its timestamp, the row as posted, its fields as a
+    mapping), for the warnings that count a customer's rows before or from ``as_of``. The timestamps
+    were checked by :func:`history_dataset`; the row as posted tells a null sent from a field left out."""
+    for record in rows:
+        row = _item(record)
+        yield _text(row.get("customer_id")) or "", _timestamp(row.get("timestamp"), f"{table}.timestamp"), record, row
+
+
 def _events_from(as_of: pd.Timestamp, **tables: Sequence[Any]) -> dict[str, list[str]]:
     """Customer id -> a warning counting posted rows on or after ``as_of``, which the features do not
     see (they see events before it). A CRM posting today's purchases with ``as_of`` today had them
     left out without a word."""
     counts: dict[str, dict[str, int]] = {}
     for table, rows in tables.items():
-        for record in map(_item, rows):
-            timestamp = _timestamp(record.get("timestamp"), f"{table}.timestamp")  # checked by history_dataset
+        for customer_id, timestamp, _, _ in _dated_rows(rows, table):
             if timestamp is not None and timestamp >= as_of:
-                tally = counts.setdefault(_text(record.get("customer_id")) or "", {})
+                tally = counts.setdefault(customer_id, {})
                 tally[table] = tally.get(table, 0) + 1
     return {
         customer_id: [f"{' and '.join(f'{n} {table}' for table, n in tally.items())} on or after as_of {as_of:%Y-%m-%d} "
