@@ -33,7 +33,7 @@ from churnml.labels import describe_problem, same_season_cutoff
 from churnml.metrics import GRADE_LEGEND, calibration_bins, few_churners_note
 from churnml.monitoring import model_age_text
 from churnml.segments import RISK_TIERS, SEGMENT_MATRIX, SEGMENTS, STAGE_SEGMENTS, VALUE_TIERS, segment_names
-from churnml.targeting import contact_cost_text, talking_point_counts
+from churnml.targeting import NO_TALKING_POINT, contact_cost_text, talking_point_counts
 
 RUN_SECTIONS: tuple[str, ...] = (
     "overview", "model-vs-baselines", "roc-pr", "calibration", "gains-lift",
@@ -744,7 +744,7 @@ def _talking_points_html(customers: pd.DataFrame) -> str:
         return _missing("No contact of the list has a talking point: none has a reason with one (or the scores were "
                         "written before reasons had topics).")
     if without:  # a row of its own, as the terminal shows it: in a note, the shares added up to 82 %
-        counts = pd.concat([counts, pd.Series({"– none (empty cell)": without})])
+        counts = pd.concat([counts, pd.Series({f"– {NO_TALKING_POINT}": without})])
     frame = pd.DataFrame({"talking point": counts.index, "customers": counts.to_numpy(),
                           "share of contacts": counts.to_numpy() / max(int(counts.sum()), 1)})
     return table_html(frame, {"customers": ",.0f", "share of contacts": ".1%"}, left=("talking point",)) + _note(

@@ -186,7 +186,7 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, hor
 def _show_talking_points(customers: Any) -> None:
     """How many contacts open with each talking point, most first, and how many have none (as the
     list report's "By talking point"): the column is the list's last, off the screen of most terminals."""
-    from churnml.targeting import talking_point_counts
+    from churnml.targeting import NO_TALKING_POINT, talking_point_counts
 
     counts, without = talking_point_counts(customers)
     if counts.empty:  # old scores: a warning says why; no reasons: nothing to count
@@ -197,7 +197,7 @@ def _show_talking_points(customers: Any) -> None:
     for text, n in counts.items():
         table.add_row(text, f"{n:,}")
     if without:
-        table.add_row("– none (empty cell): no reasons, or only reasons saying who the customer is", f"{without:,}")
+        table.add_row(f"– {NO_TALKING_POINT}: no reasons, or only reasons saying who the customer is", f"{without:,}")
     console.print(table)
 
 
