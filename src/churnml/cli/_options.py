@@ -77,6 +77,16 @@ def parse_date(value: str, option: str = "--as-of") -> pd.Timestamp:
         raise ConfigError(f"{option} {value!r} is not a date. Use the form YYYY-MM-DD, e.g. {date.today():%Y-%m-%d}.") from None
 
 
+def parse_as_of(value: str, training: bool = False) -> pd.Timestamp:
+    """``--as-of`` as a date (:func:`parse_date`), refused when after tomorrow before any data is
+    read (:func:`churnml.labels.refuse_future_as_of`); ``training`` says why for labels."""
+    from churnml.labels import LABELS_AFTER_DATA, SCORING_AFTER_DATA, refuse_future_as_of
+
+    as_of = parse_date(value)
+    refuse_future_as_of(as_of, LABELS_AFTER_DATA if training else SCORING_AFTER_DATA)
+    return as_of
+
+
 def refuse_config(command: str, config: Path | None, why: str) -> None:
     """Raise :class:`ConfigError` when ``--config`` was given to ``churnml command``, which reads no
     config (:data:`RefusedConfigOpt`): the message says ``why`` and what to do instead."""

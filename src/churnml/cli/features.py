@@ -9,7 +9,7 @@ import typer
 
 from churnml import io
 from churnml.cli import command, console
-from churnml.cli._options import AsOfOpt, ConfigOpt, EngineOpt, MasterOpt, SourceArg, check_engine, parse_date
+from churnml.cli._options import AsOfOpt, ConfigOpt, EngineOpt, MasterOpt, SourceArg, check_engine, parse_as_of
 from churnml.cli.validate import show_data_notes
 from churnml.config import load_config
 from churnml.errors import ConfigError
@@ -45,7 +45,7 @@ def features_command(
     window, direction and reason sentence of each feature).
     """
     cfg = load_config(config)
-    as_of_date = parse_date(as_of)
+    as_of_date = parse_as_of(as_of)
     fmt = io.check_format(fmt) if fmt else None  # checked against --out's suffix below (a Spark --out is a folder)
     if check_engine(engine, master) == "spark":
         from churnml import spark as churn_spark

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from churnml.cli import command, console, log, next_step, warn, working
-from churnml.cli._options import AsOfOpt, ConfigOpt, EngineOpt, MasterOpt, SnapshotsOpt, SourceArg, check_engine, parse_date
+from churnml.cli._options import AsOfOpt, ConfigOpt, EngineOpt, MasterOpt, SnapshotsOpt, SourceArg, check_engine, parse_as_of
 from churnml.cli.validate import show_data_notes
 from churnml.config import REASONS_FOR, Config, load_config
 from churnml.errors import ConfigError, DriftError
@@ -283,7 +283,7 @@ def score_command(
     from churnml.tracking import load_models
     from churnml.validate import load_dataset
 
-    as_of_ts = parse_date(as_of)
+    as_of_ts = parse_as_of(as_of)
     cfg = load_config(config)
     if reasons is not None:
         choice = reasons.replace("-", "_")

@@ -108,7 +108,7 @@ def serve_command(
     import pandas as pd
 
     from churnml import api, io, tracking
-    from churnml.cli._options import parse_date
+    from churnml.cli._options import parse_as_of
     from churnml.config import load_config
 
     cfg = load_config(config)
@@ -116,13 +116,12 @@ def serve_command(
         from churnml.labels import build_scoring_frame, outside_population
         from churnml.validate import load_dataset
 
+        as_of_ts = None if as_of is None else parse_as_of(as_of)  # a date in the future before the data is read
         dataset = load_dataset(data, cfg)
-        if as_of is not None:
-            as_of_ts = parse_date(as_of)
-        elif dataset.data_end is not None:
+        if as_of_ts is None:
+            if dataset.data_end is None:
+                raise ConfigError(f"{data} has no dated events; pass --as-of.")
             as_of_ts = dataset.data_end.normalize() + pd.Timedelta(days=1)
-        else:
-            raise ConfigError(f"{data} has no dated events; pass --as-of.")
         with console.status("Building the feature snapshot…"):
             written = io.write_snapshot(build_scoring_frame(dataset, as_of_ts, cfg), as_of_ts, snapshots,
                                         outside_population(dataset, as_of_ts, cfg))

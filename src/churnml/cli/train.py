@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from churnml.cli import command, console, log, next_step, warn, working
-from churnml.cli._options import ConfigOpt, EngineOpt, MasterOpt, RefusedConfigOpt, SourceArg, check_engine, parse_date, refuse_config, registry_only
+from churnml.cli._options import ConfigOpt, EngineOpt, MasterOpt, RefusedConfigOpt, SourceArg, check_engine, parse_as_of, refuse_config, registry_only
 from churnml.cli.validate import show_data_notes
 from churnml.config import load_config
 from churnml.errors import ConfigError, ModelNotFoundError
@@ -68,7 +68,7 @@ def train_command(
     from churnml import train as training
     from churnml.validate import load_dataset
 
-    as_of_ts = parse_date(as_of)
+    as_of_ts = parse_as_of(as_of, training=True)
     cfg = load_config(config)
     if horizon_days is not None:
         if horizon_days < 1:
