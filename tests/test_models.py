@@ -119,6 +119,41 @@ def test_unknown_category_and_string_input_are_scored(churn_model, data):
     assert np.isfinite(churn_model.predict_proba(X)).all()
 
 
+def test_a_boolean_attribute_scores_alike_as_a_csv_and_as_a_parquet_file_give_it(data):
+    # Validation reads a CSV's booleans as words (a categorical attribute) and a Parquet boolean
+    # column as 1 and 0 (a numeric one). Models trained on a CSV export scored a Parquet file's
+    # autopay as an unknown level for every customer (and the other way round as missing): the
+    # scores moved, and only a drift warning (PSI 17) hinted at it.
+    train, val, test = data
+    autopay = {name: frame.complaints_90d == 0 for name, frame in (("train", train), ("val", val), ("test", test))}
+    as_words = {name: pd.Categorical(np.where(flag, "True", "False")) for name, flag in autopay.items()}
+    columns = [*FEATURES, "autopay"]
+
+    def fitted(form):
+        X, X_val = train.assign(autopay=form["train"])[columns], val.assign(autopay=form["val"])[columns]
+        return (ChurnModel(n_estimators=60, n_jobs=1).fit(X, train.churned, X_val, val.churned),
+                ValueModel(n_estimators=60, n_jobs=1).fit(X, train.value, train.churned == 0, X_val, val.value, val.churned == 0))
+
+    def predictions(models, autopay_column):
+        X = test.assign(autopay=autopay_column)[columns]
+        return [models[0].predict_proba(X), models[1].predict(X)]
+
+    as_numbers = {name: flag.astype(float) for name, flag in autopay.items()}
+    for trained, other_forms in ((as_words, [as_numbers["test"], autopay["test"]]),
+                                 (as_numbers, [as_words["test"], np.where(autopay["test"], "true", "FALSE")])):
+        models = fitted(trained)
+        expected = predictions(models, trained["test"])
+        unknown = predictions(models, np.nan)  # what the other form used to score as
+        assert not np.allclose(expected[0], unknown[0])
+        for form in other_forms:
+            got = predictions(models, form)
+            assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])
+    # Not a boolean: a categorical of other levels, and numbers other than 1 and 0, are left alone.
+    models = fitted(as_words)
+    assert np.array_equal(predictions(models, 2.0)[0], predictions(models, np.nan)[0])
+    assert np.array_equal(predictions(fitted(as_numbers), "yes")[0], predictions(fitted(as_numbers), np.nan)[0])
+
+
 def test_a_missing_feature_is_named_alone(churn_model, data):
     # train's gate printed the champion's 57 feature names to say that one, an emptied customers
     # column, was missing.

@@ -874,3 +874,43 @@ def test_ids_like_formulas_are_defused_in_every_csv_and_read_back_as_they_were(u
     run("retention-list", scores, "--out", tmp_path / "next.csv", "--exclude", listing, "--contact-cost", "0")
     summary = json.loads((tmp_path / "next.csv.json").read_text())
     assert summary["excluded"] == listed.nunique() and not summary.get("exclude_unmatched")
+
+
+def test_models_trained_on_a_parquet_boolean_score_a_csv_export_of_it_alike(tmp_path: Path) -> None:
+    # A Parquet boolean column validates as the numbers 1 and 0, the same column in a CSV export
+    # as the words True and False. Scoring the CSV with models trained on the Parquet file read
+    # every customer's autopay as missing: the scores moved, the reasons and the snapshot held the
+    # words, and the only hint was a drift warning on autopay.
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from churnml.cli import get_app
+    from conftest import _served_store
+
+    def autopay(customers: pd.DataFrame, data: Path) -> pd.DataFrame:
+        closed = set(pd.read_parquet(data / "churn_events.parquet")["customer_id"])
+        return customers.assign(autopay=~customers["customer_id"].isin(closed))  # a strong signal, used by the models
+
+    store = _served_store(tmp_path / "store", 600, seed=11, edit_customers=autopay)
+    csv = tmp_path / "csv"
+    shutil.copytree(store.data, csv)
+    customers = pd.read_parquet(csv / "customers.parquet")
+    (csv / "customers.parquet").unlink()
+    customers.to_csv(csv / "customers.csv", index=False)
+    assert set(pd.read_csv(csv / "customers.csv", dtype=str)["autopay"]) == {"True", "False"}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path)
+        patch.setenv("MLFLOW_TRACKING_URI", store.tracking_uri)
+        result = CliRunner().invoke(get_app(), ["score", str(csv), "--as-of", store.as_of, "--out", "csv_scores.parquet",
+                                                "--snapshots", "csv_snapshots"])
+    assert result.exit_code == 0, result.output
+    expected, got = pd.read_parquet(store.scores), pd.read_parquet(tmp_path / "csv_scores.parquet")
+    drift = [next(f for f in json.loads(Path(f"{path}.json").read_text())["monitoring"]["features"] if f["feature"] == "autopay")
+             for path in (store.scores, tmp_path / "csv_scores.parquet")]
+    assert drift[1] == drift[0]  # compared as the models read it (it was PSI 17: words against numbers)
+    assert expected["reasons"].str.contains("autopay").any()
+    for column in ("customer_id", "churn_probability", "predicted_value", "reasons", "segment"):
+        assert got[column].tolist() == expected[column].tolist(), column
+    snapshot = pd.read_parquet(next((tmp_path / "csv_snapshots").glob("features_*.parquet")))
+    assert snapshot["autopay"].dropna().isin([0.0, 1.0]).all()

@@ -48,6 +48,48 @@ the retention list's top 5. Rankings, risk tiers and retention lists need more v
 (scikit-learn advises against isotonic calibration with far fewer than 1,000 samples)."""
 
 
+BOOLEAN_WORDS = {"true": 1.0, "false": 0.0}
+"""How a CSV writes a boolean (any case), and the number validation reads a Parquet or DuckDB
+boolean column as (:func:`trained_form`)."""
+
+
+def trained_form(values: pd.Series, levels: Sequence[str] | None) -> pd.Series:
+    """A boolean attribute in the form a model was trained on it, whatever form the scored data gives.
+
+    Validation reads a CSV's booleans as words (``True``/``False``, a categorical attribute) and a
+    Parquet or DuckDB boolean column as the numbers 1 and 0 (a numeric one). Models trained on a
+    CSV export and scoring a Parquet one read every customer's ``autopay`` as an unknown level,
+    and the other way round as missing; only a drift warning (PSI 17) hinted at it.
+
+    ``levels``: the trained categories, or None for a numeric feature. A categorical feature whose
+    levels are all true/false words takes 1 and 0 (numbers or booleans) as those words, spelled as
+    trained; a numeric one takes the words, in any case, as 1 and 0. Anything else comes back as it is.
+
+    Example
+    -------
+    >>> trained_form(pd.Series([1.0, 0.0, None]), ["False", "True"]).tolist()
+    ['True', 'False', None]
+    >>> trained_form(pd.Series(["true", "FALSE"], dtype="category"), None).tolist()
+    [1.0, 0.0]
+    """
+    numeric = pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype)
+    if levels is None:
+        if numeric:
+            return values
+        words = values.astype(object).where(values.notna()).map(lambda v: str(v).strip().lower(), na_action="ignore")
+        if not words.dropna().isin(list(BOOLEAN_WORDS)).all():
+            return values
+        return words.map(BOOLEAN_WORDS).astype("float64")
+    spelled = {str(level).lower(): level for level in levels}
+    if not numeric or not spelled or set(spelled) - BOOLEAN_WORDS.keys():
+        return values
+    numbers = values.astype("float64")
+    if not numbers.dropna().isin([1.0, 0.0]).all():
+        return values
+    words = np.where(numbers == 1.0, spelled.get("true", "True"), spelled.get("false", "False"))
+    return pd.Series(np.where(numbers.isna(), None, words), index=values.index, dtype=object)
+
+
 def _check_fitted(model: BaseEstimator) -> None:
     if not hasattr(model, "booster_"):
         raise NotFittedError(f"{type(model).__name__} is not fitted yet — call fit first.")
@@ -85,7 +127,8 @@ class _LightGBMBase(BaseEstimator):
         return categories
 
     def _prepare(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Columns in training order, categoricals cast to the training categories (unknown -> NaN)."""
+        """Columns in training order, categoricals cast to the training categories (unknown -> NaN),
+        booleans in the form they were trained in (:func:`trained_form`)."""
         if not isinstance(X, pd.DataFrame):
             raise TypeError(f"{type(self).__name__} needs a pandas DataFrame, got {type(X).__name__}.")
         missing = [c for c in self.feature_names_ if c not in X.columns]
@@ -95,11 +138,11 @@ class _LightGBMBase(BaseEstimator):
                              f"({len(self.feature_names_)} in all).")
         X = X[self.feature_names_].copy()
         for column, categories in self.categories_.items():
-            values = X[column].astype(object)
+            values = trained_form(X[column], categories).astype(object)
             X[column] = pd.Categorical(values.where(values.isna(), values.astype(str)), categories=categories)
         for column in X.columns:
             if column not in self.categories_:
-                X[column] = pd.to_numeric(X[column], errors="coerce").astype("float64")
+                X[column] = pd.to_numeric(trained_form(X[column], None), errors="coerce").astype("float64")
         return X
 
     def _lgb_params(self, objective: str, monotone: list[int]) -> dict[str, Any]:

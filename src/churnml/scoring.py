@@ -49,7 +49,7 @@ from churnml.dataset import Dataset
 from churnml.errors import DataError
 from churnml.features import FeatureSpec
 from churnml.labels import build_scoring_frame
-from churnml.models import MIN_ISOTONIC_LEVELS
+from churnml.models import MIN_ISOTONIC_LEVELS, trained_form
 from churnml.reasons import explain_with_topics, explainable_specs, reason_text, typical_values
 from churnml.segments import (
     LIFECYCLE_STAGES,
@@ -157,6 +157,22 @@ def with_empty_attributes(features: pd.DataFrame, needed: Iterable[str], summary
     empty = {name for name, why in ((summary or {}).get("left_out_columns") or {}).items() if why == "empty"}
     added = [name for name in dict.fromkeys(needed) if name in empty and name not in features.columns]
     return features.assign(**dict.fromkeys(added, np.nan)) if added else features
+
+
+def as_trained(features: pd.DataFrame, models: Any) -> pd.DataFrame:
+    """``features`` with each boolean attribute in the form the models were trained on it
+    (:func:`churnml.models.trained_form`: a Parquet boolean's 1 and 0 against a CSV's True and
+    False), so that reasons, drift and snapshots read it as the models do. Every scoring path
+    (batch, HTTP API, Spark) passes through here; the models convert on their own too."""
+    changed: dict[str, Any] = {}
+    for model in (models.churn, models.value):
+        for name in model.feature_names_:
+            if name in features.columns and name not in changed:
+                levels = model.categories_.get(name)
+                values = trained_form(features[name], levels)
+                if values is not features[name]:
+                    changed[name] = values if levels is None else pd.Categorical(values, categories=levels)
+    return features.assign(**changed) if changed else features
 
 
 def missing_columns(columns: Iterable[str], models: Any) -> list[str]:
@@ -306,7 +322,7 @@ def score_features(
     """
     config = config or Config()
     names = check_features(features, models)
-    features = _sorted(features)
+    features = _sorted(as_trained(features, models))
     churn_probability, value_if_retained = predict(features, models, names)
     if value_thresholds is None:
         value_thresholds = scores_value_thresholds(value_columns(churn_probability, value_if_retained), config)
@@ -353,7 +369,7 @@ def score_chunks(
     as_of = pd.Timestamp(as_of)
     names = check_features(features, models)
     specs = model_specs(models)
-    features = _sorted(features)
+    features = _sorted(as_trained(features, models))
     n = len(features)
     bounds = [(start, min(start + chunk_size, n)) for start in range(0, n, chunk_size)]
     churn_probability = np.empty(n)

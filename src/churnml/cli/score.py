@@ -279,7 +279,7 @@ def score_command(
     from churnml.labels import build_scoring_frame, outside_population
     from churnml.monitoring import (drift, drift_message, drift_status, feature_window_days, fitted_labels_end,
                                     reference_history_days)
-    from churnml.scoring import score_chunks, score_metadata, with_empty_attributes, write_scores
+    from churnml.scoring import as_trained, score_chunks, score_metadata, with_empty_attributes, write_scores
     from churnml.tracking import load_models
     from churnml.validate import load_dataset
 
@@ -324,6 +324,7 @@ def score_command(
     with working(f"Building features as of {as_of_ts:%Y-%m-%d}"):
         features = build_scoring_frame(dataset, as_of_ts, cfg)
     features = with_empty_attributes(features, [*models.churn.feature_names_, *models.value.feature_names_], dataset.summary)
+    features = as_trained(features, models)  # booleans as the models read them: drift and the snapshot too
     log(f"Scoring {len(features):,} customers with churnml-churn v{models.churn_version}, churnml-value v{models.value_version}")
 
     with Progress(
