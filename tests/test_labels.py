@@ -204,6 +204,13 @@ def test_the_same_season_cutoff_is_the_oldest_default_one_and_none_when_no_cutof
     assert same_season_cutoff(cutoffs, as_of) == cutoffs[0] == as_of - pd.Timedelta(days=360)
     short = Config().replace(problem={"horizon_days": 30, "cutoff_step_days": 30})   # cutoffs span 7 months
     assert same_season_cutoff(training_cutoffs(as_of, short, data_start=T("2020-01-01")), as_of) is None
+    # A year back, but with less than a year of data before it: its 365-day and lifetime windows are
+    # cut short, and the value level fitted there put a wholesaler's forward test 12.3 % high.
+    young = T("2024-07-01")  # 97 days before the cutoff a year back
+    cutoffs = training_cutoffs(as_of, Config(), data_start=young)
+    assert cutoffs[0] - young < pd.Timedelta(days=365) and abs(cutoffs[0] - (as_of - pd.Timedelta(days=365))) <= pd.Timedelta(days=15)
+    assert same_season_cutoff(cutoffs, as_of, data_start=young) is None
+    assert same_season_cutoff(cutoffs, as_of, data_start=cutoffs[0] - pd.Timedelta(days=365)) == cutoffs[0]
 
 
 def test_training_cutoffs_keep_only_those_after_the_data_start() -> None:

@@ -285,7 +285,8 @@ def _calibration_text(meta: Mapping[str, Any], metrics: Mapping[str, float], tag
         if fitted_on is None:  # runs before the value level moved to the same season a year earlier
             where = "the test cutoff"
         elif meta.get("as_of") is None or same_season_cutoff([pd.Timestamp(d) for d in fitted_on], pd.Timestamp(meta["as_of"])) is None:
-            where = f"the test cutoff ({', '.join(fitted_on)}): no cutoff lies a year before the as-of date"
+            where = (f"the test cutoff ({', '.join(fitted_on)}): no cutoff lies a year before the as-of date with a "
+                     "year of data before it")
         else:  # with a 365-day horizon, the test cutoff itself
             where = f"{', '.join(fitted_on)}, a year before the as-of date: the season of the horizon the scores predict"
         text += (f"; the value model's predictions × {meta['value_level_factor']:.3f}, to the retained customers' "

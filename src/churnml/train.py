@@ -584,7 +584,7 @@ def train_on(
         # customers, as of Jan/Apr/Jul/Oct: predicted value 13 % low, 41 % high, 2 % high, 25 % low;
         # a year before: 10 % low, 8 % low, 2 % high, 2 % low). The churn level stays on the test
         # cutoff: a year before, its forward error grew (mean about 9 % against 6 %).
-        season = same_season_cutoff(training_set.cutoffs, as_of)
+        season = same_season_cutoff(training_set.cutoffs, as_of, data_start=training_set.data_start)
         if season is not None and not ((frame["cutoff"] == season) & (frame["churned"] == 0)).any():
             season = None  # nobody retained there to fit a level on
         level_rows = parts["test"] if season is None else frame[frame["cutoff"] == season]
