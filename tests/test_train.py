@@ -193,7 +193,7 @@ def test_run_metrics_params_artifacts_and_trial_runs(first):
     assert params["as_of"] == AS_OF and params["horizon_days"] == "90" and len(params["cutoffs"].split(",")) == 6
     assert len(params["data_fingerprint"]) == 64
     for key in ("churn_model_roc_auc", "churn_model_emp", "churn_recency_rule_roc_auc", "churn_rfm_logistic_ece",
-                "value_model_normalized_gini", "value_spend_rate_decile_mape", "churn_tuning_trials_complete"):
+                "value_model_normalized_gini", "value_spend_rate_decile_wmape", "churn_tuning_trials_complete"):
         assert key in metrics_
     artifacts = {a.path for a in client.list_artifacts(first.run_id)} | {a.path for a in client.list_artifacts(first.run_id, "plots")}
     assert {"features.json", "metadata.json", "plots/roc.png", "plots/calibration.png", "plots/cumulative_gains.png",

@@ -33,10 +33,10 @@ CHURN_METRICS = (
     "lift_at_10", "lift_at_20", "recall_at_10", "recall_at_20", "emp", "emp_fraction",
 )
 """Keys returned by :func:`churn_metrics`."""
-VALUE_METRICS = ("normalized_gini", "spearman", "mae", "rmse", "decile_mape", "top20_value_capture",
+VALUE_METRICS = ("normalized_gini", "spearman", "mae", "rmse", "decile_wmape", "top20_value_capture",
                  "normalized_gini_positive", "spearman_positive", "top10_value_capture", "zero_value_share")
 """Keys returned by :func:`value_metrics`."""
-LOWER_IS_BETTER = frozenset({"log_loss", "brier", "ece", "mae", "rmse", "decile_mape"})
+LOWER_IS_BETTER = frozenset({"log_loss", "brier", "ece", "mae", "rmse", "decile_wmape"})
 """Metrics where a smaller number is better; all others are better when larger."""
 
 GRADE_MARGIN = 0.02
@@ -310,22 +310,36 @@ def normalized_gini(actual: np.ndarray, predicted: np.ndarray) -> float:
     return float(gini(actual, predicted) / perfect) if perfect else float("nan")
 
 
-def decile_mape(actual: np.ndarray, predicted: np.ndarray) -> float:
-    """Mean absolute percentage error of the decile means (deciles of the predicted value).
+def decile_wmape(actual: np.ndarray, predicted: np.ndarray) -> float:
+    """Value-weighted mean absolute percentage error of the decile means (deciles of the predicted value).
 
-    Customers are cut into 10 equal-count groups by prediction; for each group
-    ``|mean(predicted) - mean(actual)| / |mean(actual)|``; deciles whose actual mean is 0 are
-    skipped (a percentage of nothing is undefined). This is what a decile chart shows: whether the
-    value *level* of each group is right, not each customer.
+    Customers are cut into 10 equal-count groups by prediction; each group's error is
+    ``|sum(predicted) - sum(actual)|``, and the errors' sum is divided by the groups' summed
+    ``|sum(actual)|``: each decile's percentage error weighted by its share of the value. This is
+    what a decile chart shows: whether the value *level* of each group is right, not each customer;
+    a model 10 % high in every decile scores 0.10.
+
+    Unweighted (the plain mean of the ten percentages, ``decile_mape`` before), a model that ranks
+    well put the customers who bring nothing in its lowest decile, whose actual mean was near zero,
+    and a few currency units off there counted as hundreds of percent: on a wholesaler's 2,606 test
+    customers (a lowest decile of 261, 260 of them churners: 1.34 actual against 8.00 predicted,
+    where the mean customer brought 2,574) the model read 0.535 against the spend-rate baseline's
+    0.152, though it was closer than the baseline in each of the nine other deciles (0.055 against
+    0.166 weighted). Deciles whose actual mean was exactly 0 had to be skipped, hiding any value
+    predicted there; weighted, they count what was predicted. NaN when no value happened at all.
+
+    Example
+    -------
+    >>> round(decile_wmape(np.r_[np.zeros(10), np.full(90, 10.0)], np.r_[np.full(10, 1.0), np.full(90, 11.0)]), 4)
+    0.1111
     """
     actual = np.asarray(actual, dtype=float)
     predicted = np.asarray(predicted, dtype=float)
     order = np.argsort(predicted, kind="mergesort")
-    errors = []
-    for idx in np.array_split(order, 10):
-        if len(idx) and actual[idx].mean() != 0:
-            errors.append(abs(predicted[idx].mean() - actual[idx].mean()) / abs(actual[idx].mean()))
-    return float(np.mean(errors)) if errors else float("nan")
+    groups = [idx for idx in np.array_split(order, 10) if len(idx)]
+    error = sum(abs(predicted[idx].sum() - actual[idx].sum()) for idx in groups)
+    total = sum(abs(actual[idx].sum()) for idx in groups)
+    return float(error / total) if total > 0 else float("nan")
 
 
 def value_capture(actual: np.ndarray, predicted: np.ndarray, share: float = 0.2) -> float:
@@ -364,7 +378,7 @@ def value_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]
         "spearman": _spearman(actual, predicted),
         "mae": float(np.mean(np.abs(actual - predicted))),
         "rmse": float(np.sqrt(np.mean((actual - predicted) ** 2))),
-        "decile_mape": decile_mape(actual, predicted),
+        "decile_wmape": decile_wmape(actual, predicted),
         "top20_value_capture": value_capture(actual, predicted, 0.2),
         "normalized_gini_positive": normalized_gini(actual[positive], predicted[positive]) if positive.sum() > 1 else float("nan"),
         "spearman_positive": _spearman(actual[positive], predicted[positive]),
@@ -410,7 +424,7 @@ def churn_level(y_true: np.ndarray, probability: np.ndarray) -> dict[str, float]
 def value_level(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     """Summed predicted value against the summed value that happened.
 
-    MAE and decile MAPE mix the level with the spread per customer; the sum ratio is what value
+    MAE and the decile MAPE mix the level with the spread per customer; the sum ratio is what value
     at risk and a list's expected benefit are off by.
 
     Returns

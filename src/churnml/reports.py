@@ -57,7 +57,7 @@ _CHURN_ROWS = (("roc_auc", "ROC AUC"), ("pr_auc", "PR AUC"), ("log_loss", "log l
                ("ece", "ECE"), ("lift_at_10", "lift @ top 10%"), ("recall_at_20", "recall @ top 20%"),
                ("emp", "EMP (currency / customer)"))
 _VALUE_ROWS = (("normalized_gini", "normalized Gini"), ("spearman", "Spearman"), ("mae", "MAE (currency)"),
-               ("rmse", "RMSE (currency)"), ("decile_mape", "decile MAPE"), ("top20_value_capture", "top-20% value share"),
+               ("rmse", "RMSE (currency)"), ("decile_wmape", "decile MAPE, weighted by value"), ("top20_value_capture", "top-20% value share"),
                ("top10_value_capture", "top-10% value share"),
                ("normalized_gini_positive", "normalized Gini among customers with value > 0"),
                ("spearman_positive", "Spearman among customers with value > 0"),

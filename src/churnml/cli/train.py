@@ -19,7 +19,7 @@ from churnml.errors import ConfigError, ModelNotFoundError
 CHURN_ROWS = (("roc_auc", "ROC AUC"), ("roc_auc_active", "ROC AUC, bought in last year"), ("pr_auc", "PR AUC"), ("log_loss", "log loss"), ("brier", "Brier"),
               ("ece", "ECE"), ("lift_at_10", "lift @10%"), ("recall_at_20", "recall @20%"), ("emp", "EMP / customer"))
 VALUE_ROWS = (("normalized_gini", "normalized Gini"), ("spearman", "Spearman"), ("mae", "MAE"), ("rmse", "RMSE"),
-              ("decile_mape", "decile MAPE"), ("top20_value_capture", "top-20% value share"),
+              ("decile_wmape", "decile MAPE, value-weighted"), ("top20_value_capture", "top-20% value share"),
               ("top10_value_capture", "top-10% value share"), ("normalized_gini_positive", "normalized Gini, value > 0"),
               ("spearman_positive", "Spearman, value > 0"), ("zero_value_share", "share with no value"))
 """The test metrics `train` prints, and their labels (`evaluate` shows some of them, labelled alike)."""
