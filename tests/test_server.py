@@ -202,3 +202,39 @@ def test_schemathesis_finds_no_server_errors_and_no_schema_violations(server, tm
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=180, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+
+
+def test_model_answers_at_once_while_the_registry_is_locked(server, served_store) -> None:
+    # GET /model compares the loaded versions with the registry's aliases. With the SQLite store
+    # locked (another process writing it), it took 20 s (two reads, each retried until SQLite gave
+    # up), and answered with the raw SQL of the failed query in its warnings. A monitoring call that
+    # slow times out, although the server answers /score with its loaded models all along.
+    import sqlite3
+
+    url, _, _ = server
+    database = served_store.tracking_uri.removeprefix("sqlite:///")
+    lock = sqlite3.connect(database, isolation_level=None, timeout=1)
+    try:
+        lock.execute("BEGIN EXCLUSIVE")
+        for _ in range(2):  # and again while the first read is still stuck
+            started = time.monotonic()
+            response = httpx.get(f"{url}/model", headers=AUTH, timeout=30)
+            took = time.monotonic() - started
+            assert response.status_code == 200, response.text
+            assert took < 6, took
+            info = response.json()
+            assert info["churn_model"]["version"] == "1" and "champion" in info["churn_model"]["aliases"]
+            warning = next(w for w in info["warnings"] if "model registry" in w)
+            assert "aliases are shown as at start-up" in warning and "SELECT" not in warning, warning
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    # Once the store is free again, /model reads it again (the stuck read has ended or is not waited for).
+    deadline = time.monotonic() + 40
+    while True:
+        info = httpx.get(f"{url}/model", headers=AUTH, timeout=30).json()
+        if not any("model registry" in w for w in info["warnings"]) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert not any("model registry" in w for w in info["warnings"]), info["warnings"]
+

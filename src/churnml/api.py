@@ -36,6 +36,8 @@ import hmac
 import math
 import os
 import re
+import threading
+from concurrent.futures import Future, TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -75,6 +77,10 @@ NO_CLOSURES_SENT = ("churn_events not sent: these models count an account closur
                     "closed before as_of scores as a live one (send churn_events; [] says none closed)")
 """The warning on every /score_history result of a request without ``churn_events`` when the models
 were trained on closures: the request cannot otherwise say an account closed."""
+
+REGISTRY_WAIT_SECONDS = 3.0
+"""How long ``GET /model`` waits for the model registry before answering with the aliases of start-up
+(and a warning): a locked SQLite store held it 20 s, a tracking server that is down longer, with MLflow's retries."""
 
 CHURN_TEST_METRICS = ("roc_auc", "pr_auc", "brier", "ece", "lift_at_10", "emp")
 VALUE_TEST_METRICS = ("normalized_gini", "spearman", "mae", "top20_value_capture")
@@ -697,6 +703,8 @@ class ScoringService:
         # Transaction columns whose distinct values the models count (category, channel).
         self.reads_diversity = tuple(column for column, feature in DIVERSITY_FEATURES.items() if feature in used)
         self._names = segment_names(self.config)
+        self._registry_read: Future | None = None
+        self._registry_lock = threading.Lock()
         self._row = {customer_id: i for i, customer_id in enumerate(self.scores["customer_id"].tolist())}
         # Loose id -> scored id, where only one scored id has it: named in the not_found detail of an id
         # written another way (case, leading zeros), as `retention-list --exclude` matches them.
@@ -1126,11 +1134,18 @@ class ScoringService:
                   tracking.VALUE_MODEL_NAME: str(self.models.value_version)}
         warnings = []
         try:
-            registry = tracking.registry_aliases()
+            registry = self._registry_aliases(REGISTRY_WAIT_SECONDS)
+        except FutureTimeout:
+            registry = None
+            warnings.append(f"the model registry did not answer within {REGISTRY_WAIT_SECONDS:g} s (a locked store, or "
+                            "a tracking server that is down or slow), so its aliases could not be compared with the "
+                            "loaded models; aliases are shown as at start-up")
         except Exception as exc:  # a locked store, a tracking server that does not answer: say so, answer anyway
             registry = None
+            # The first line: SQLAlchemy's message goes on with the failed query's SQL.
+            text = (str(exc).strip().splitlines() or [""])[0][:200]
             warnings.append(f"could not read the model registry to compare its aliases with the loaded models "
-                            f"({type(exc).__name__}: {str(exc)[:200]}); aliases are shown as at start-up")
+                            f"({type(exc).__name__}: {text}); aliases are shown as at start-up")
         if registry is None:
             aliases = {name: list(self.aliases.get(name, [])) for name in loaded}
         else:
@@ -1165,6 +1180,26 @@ class ScoringService:
                     f"{self._as_of_text}): /score and /retention_list still answer from the copy loaded at start-up. "
                     "Restart the server to serve the new one.")
         return aliases, warnings
+
+    def _registry_aliases(self, seconds: float) -> dict[str, dict[str, str]]:
+        """:func:`tracking.registry_aliases`, waited for at most ``seconds`` (raises
+        ``concurrent.futures.TimeoutError`` after that). The read runs in a daemon thread and goes on
+        after a timeout; a call while one is still running waits for that one instead of starting
+        another, so a store that stays locked holds one thread, not one per ``/model`` call."""
+        with self._registry_lock:
+            if self._registry_read is None or self._registry_read.done():
+                future: Future = Future()
+
+                def read() -> None:
+                    try:
+                        future.set_result(tracking.registry_aliases())
+                    except BaseException as exc:  # handed to the caller by future.result()
+                        future.set_exception(exc)
+
+                threading.Thread(target=read, name="churnml-registry-read", daemon=True).start()
+                self._registry_read = future
+            pending = self._registry_read
+        return pending.result(timeout=seconds)
 
     def ages(self, today: date | None = None) -> dict[str, Any]:
         """Days from the models' training as-of date (the older model's) and from the scores' as-of
