@@ -5,7 +5,8 @@ Runs before BentoML sees a request, so that
 * every endpoint except the probes and the docs page needs ``Authorization: Bearer <key>``
   (compared in constant time by :func:`churnml.api.check_api_key`); a wrong or missing key gets
   401 ``{"error": "Unauthorized."}`` and nothing else;
-* bodies above ``[serving] max_body_bytes`` get 413 before they are read in full;
+* bodies above ``[serving] max_body_bytes`` get 413 before they are read in full, compressed ones
+  (``Content-Encoding: gzip``) 415, and a UTF-8 byte order mark before the JSON is dropped;
 * a POST body that is not JSON, or does not match the route's request model, gets 400 with a
   sentence naming each bad field (``transactions[0].amount: Input should be a valid number``);
 * payloads never reach a log: validation errors are built without input values;
@@ -27,6 +28,8 @@ from churnml.errors import ChurnmlError
 PUBLIC_PATHS = frozenset({"/livez", "/readyz", "/healthz", "/", "/docs.json"})
 """Open without a key: liveness/readiness probes and the OpenAPI page (no data behind them)."""
 PUBLIC_PREFIXES = ("/static_content/",)
+_BOM = b"\xef\xbb\xbf"
+"""The UTF-8 byte order mark, dropped from the start of a POST body."""
 GET_PATHS = frozenset({"/model", "/metrics"})
 """The protected GET endpoints (the POST ones are the guard's ``routes``)."""
 
@@ -71,6 +74,11 @@ class RequestGuard:
         media_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
         if media_type != "application/json":
             return await _respond(send, 415, f"Send the body as JSON with Content-Type: application/json (got {media_type!r}).")
+        encoding = headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            # A gzip body was read as JSON and refused as "not valid JSON (expected value at line 1 column 1)".
+            return await _respond(send, 415, f"Send the body uncompressed: Content-Encoding {encoding!r} is not "
+                                             "supported (leave the header out).")
         limit = self.settings.config.serving.max_body_bytes
         too_large_message = (f"The request body is larger than {limit:,} bytes. Send fewer customers (or less history) "
                              "per request; the limit is [serving] max_body_bytes.")
@@ -80,6 +88,12 @@ class RequestGuard:
         body, too_large = await _read_body(receive, limit)
         if too_large:
             return await _respond(send, 413, too_large_message)
+        if body.startswith(_BOM):
+            # A file saved as "UTF-8 with BOM" (Notepad, PowerShell's Out-File) and posted as it is:
+            # JSON parsers may ignore the mark (RFC 8259, 8.1), and this one does.
+            body = body[len(_BOM):]
+            scope = {**scope, "headers": [(k, str(len(body)).encode() if k.lower() == b"content-length" else v)
+                                          for k, v in scope.get("headers", [])]}
         problem = _validate(model, body)
         if problem is not None:
             return await _respond(send, 400, problem)
@@ -121,7 +135,7 @@ def _openapi_for_callers(body: bytes) -> bytes:
     error = {"description": "", "content": {"application/json": {"schema": {
         "type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}}}}
     answers = {"401": "Missing or wrong API key.", "413": "Body larger than [serving] max_body_bytes, or too many items.",
-               "415": "Body not sent as application/json."}
+               "415": "Body not sent as application/json, or sent compressed (Content-Encoding)."}
     for path, operations in spec.get("paths", {}).items():
         if path in PUBLIC_PATHS:
             continue

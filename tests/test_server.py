@@ -238,3 +238,24 @@ def test_model_answers_at_once_while_the_registry_is_locked(server, served_store
         time.sleep(1)
     assert not any("model registry" in w for w in info["warnings"]), info["warnings"]
 
+
+def test_a_compressed_body_is_refused_as_such_and_a_byte_order_mark_is_ignored(server) -> None:
+    # A gzip body was parsed as JSON: 400 "not valid JSON (... line 1 column 1)", about a body the
+    # caller knows is valid. And a file saved as UTF-8 with a byte order mark, posted as it is, got
+    # the same 400 for three invisible bytes that JSON parsers may ignore (RFC 8259, 8.1).
+    import gzip
+
+    url, _, _ = server
+    body = b'{"customer_ids": ["NOPE"]}'
+    json_headers = {**AUTH, "Content-Type": "application/json"}
+    with httpx.Client(base_url=url, timeout=30) as client:
+        squeezed = client.post("/score", content=gzip.compress(body), headers={**json_headers, "Content-Encoding": "gzip"})
+        assert squeezed.status_code == 415, squeezed.text
+        assert "Content-Encoding 'gzip' is not supported" in squeezed.json()["error"]
+        identity = client.post("/score", content=body, headers={**json_headers, "Content-Encoding": "identity"})
+        assert identity.status_code == 200, identity.text
+        marked = client.post("/score", content=b"\xef\xbb\xbf" + body, headers=json_headers)
+        assert marked.status_code == 200, marked.text
+        assert marked.json() == identity.json()
+        spec = client.get("/docs.json").json()
+    assert "Content-Encoding" in spec["paths"]["/score"]["post"]["responses"]["415"]["description"]
