@@ -181,7 +181,9 @@ class RetentionListRequest(bentoml.IODescriptor):
     contact_cost: Optional[Number] = Field(default=None, description="Cost of one contact [config: 5].", json_schema_extra={"example": 5.0})
     success_rate: Optional[Number] = Field(default=None, description="Share of contacted at-risk customers kept, in (0, 1] [config: 0.3].",
                                           json_schema_extra={"example": 0.3})
-    segments: Optional[list[str]] = Field(default=None, description="Only these segments (keys or display names).",
+    segments: Optional[list[str]] = Field(default=None, min_length=1, description=(
+        "Only these segments (keys or display names), at least one: leave the field out (or null) for every segment "
+        "but [targeting] skip_segments."),
                                           json_schema_extra={"example": ["high_value_at_risk"]})
     min_value: Optional[Number] = Field(default=None, description="Only customers with at least this value at risk (the expected loss, churn_probability x value if retained).", json_schema_extra={"example": 50.0})
     holdout: Optional[Number] = Field(default=None, description=(

@@ -259,3 +259,18 @@ def test_a_compressed_body_is_refused_as_such_and_a_byte_order_mark_is_ignored(s
         assert marked.json() == identity.json()
         spec = client.get("/docs.json").json()
     assert "Content-Encoding" in spec["paths"]["/score"]["post"]["responses"]["415"]["description"]
+
+
+def test_an_empty_segment_list_is_refused_not_read_as_every_segment(server) -> None:
+    # "Only these segments" with none named answered the default list (every segment but
+    # [targeting] skip_segments): a CRM whose user cleared the segment filter got a list to call.
+    url, _, _ = server
+    with httpx.Client(base_url=url, timeout=30, headers=AUTH) as client:
+        empty = client.post("/retention_list", json={"segments": [], "max_customers": 5})
+        assert empty.status_code == 400, empty.text
+        assert empty.json()["error"].startswith("Invalid request: segments: ")
+        # Left out, or null, it is still every segment but skip_segments.
+        for body in ({"max_customers": 5}, {"segments": None, "max_customers": 5}):
+            default = client.post("/retention_list", json=body)
+            assert default.status_code == 200 and default.json()["customers"], default.text
+
