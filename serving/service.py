@@ -161,8 +161,9 @@ class ScoreHistoryRequest(bentoml.IODescriptor):
                         json_schema_extra={"example": EXAMPLE_HISTORY["as_of"]})
     customers: list[CustomerRecord] = Field(min_length=1, description="Customer records, 1 up to the configured limit.",
                                           json_schema_extra={"example": EXAMPLE_HISTORY["customers"]})
-    transactions: list[TransactionRow] = Field(default_factory=list, description="Their transactions.",
-                                                json_schema_extra={"example": EXAMPLE_HISTORY["transactions"]})
+    transactions: Optional[list[TransactionRow]] = Field(default=None, description=(
+        "Their transactions; [] when they bought nothing. Left out (or null), each result warns: the customers are "
+        "scored as having bought nothing."), json_schema_extra={"example": EXAMPLE_HISTORY["transactions"]})
     service_events: list[ServiceEventRow] = Field(default_factory=list, description="Their service events.",
                                                     json_schema_extra={"example": EXAMPLE_HISTORY["service_events"]})
     churn_events: Optional[list[ChurnEventRow]] = Field(default=None, description=(
@@ -462,7 +463,7 @@ class ChurnService:
             return _error(exc)
 
     @bentoml.api(route="/score_history", input_spec=ScoreHistoryRequest, output_spec=ScoreResponse)
-    def score_history(self, as_of: str, customers: list[Any], transactions: list[Any],
+    def score_history(self, as_of: str, customers: list[Any], transactions: Optional[list[Any]],
                       service_events: list[Any], churn_events: Optional[list[Any]]) -> ScoreResponse:
         """Score customers from their own posted history, with the batch feature and scoring code.
 

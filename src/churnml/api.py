@@ -77,6 +77,10 @@ NO_CLOSURES_SENT = ("churn_events not sent: these models count an account closur
                     "closed before as_of scores as a live one (send churn_events; [] says none closed)")
 """The warning on every /score_history result of a request without ``churn_events`` when the models
 were trained on closures: the request cannot otherwise say an account closed."""
+NO_TRANSACTIONS_SENT = ("transactions not sent: scored as a customer who bought nothing before as_of (send their "
+                        'transactions; "transactions": [] says there were none)')
+"""The warning on every /score_history result of a request without ``transactions``: the purchase
+history is what the scores read most, and a request that left the field out scored without a word."""
 
 REGISTRY_WAIT_SECONDS = 3.0
 """How long ``GET /model`` waits for the model registry before answering with the aliases of start-up
@@ -816,7 +820,7 @@ class ScoringService:
     def score_history(
         self,
         customers: Sequence[Any],
-        transactions: Sequence[Any],
+        transactions: Sequence[Any] | None,
         service_events: Sequence[Any],
         as_of: Any,
         churn_events: Sequence[Any] | None = None,
@@ -829,6 +833,7 @@ class ScoringService:
             Rows in the data contract's shape (see :func:`history_dataset`). ``churn_events``
             ``None`` (not sent) differs from empty (none closed): where the models count account
             closures as churn, every result then warns that a closed account scores as a live one.
+            ``transactions`` ``None`` (not sent) scores as empty, and every result warns.
         as_of : str or date
             Features see events strictly before it.
 
@@ -851,6 +856,8 @@ class ScoringService:
                 "the history you post ends."
             )
         self.check_count(len(customers), "customers")
+        transactions_sent = transactions is not None
+        transactions = transactions if transactions is not None else ()
         dataset = history_dataset(customers, transactions, service_events, self.attribute_kinds, self.config,
                                   churn_events or (), self.attribute_levels)
         try:
@@ -892,6 +899,8 @@ class ScoringService:
             }
             warnings = (self.attribute_warnings(record) + other_types.get(customer_id, []) + unread.get(customer_id, [])
                         + later.get(customer_id, []))
+            if not transactions_sent:
+                warnings.append(NO_TRANSACTIONS_SENT)
             if churn_events is None and self.counts_closures:
                 warnings.append(NO_CLOSURES_SENT)
             # The id as sent, as /score echoes it: a client matches replies to its requests by it.
