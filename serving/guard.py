@@ -4,7 +4,7 @@ Runs before BentoML sees a request, so that
 
 * every endpoint except the probes and the docs page needs ``Authorization: Bearer <key>``
   (compared in constant time by :func:`churnml.api.check_api_key`); a wrong or missing key gets
-  401 ``{"error": "Unauthorized."}`` and nothing else;
+  401 with :class:`churnml.api.Unauthorized`'s message, the same whatever was wrong;
 * bodies above ``[serving] max_body_bytes`` get 413 before they are read in full, compressed ones
   (``Content-Encoding: gzip``) 415, and a UTF-8 byte order mark before the JSON is dropped;
 * a POST body that is not JSON, or does not match the route's request model, gets 400 with a
@@ -22,7 +22,7 @@ from typing import Any, Mapping
 
 from pydantic import BaseModel, ValidationError
 
-from churnml.api import ServiceSettings, check_api_key, iter_problems
+from churnml.api import ServiceSettings, Unauthorized, check_api_key, iter_problems
 from churnml.errors import ChurnmlError
 
 PUBLIC_PATHS = frozenset({"/livez", "/readyz", "/healthz", "/", "/docs.json"})
@@ -66,7 +66,7 @@ class RequestGuard:
             return await _respond(send, 503, self.problem)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         if not check_api_key(self.settings.api_key, headers.get("authorization")):
-            return await _respond(send, 401, "Unauthorized.", {"www-authenticate": "Bearer"})
+            return await _respond(send, 401, Unauthorized().message, {"www-authenticate": "Bearer"})
         model = self.routes.get(path)
         if model is None or scope.get("method") != "POST":
             return await self.app(scope, receive, _json_errors(send, scope, self.routes))

@@ -102,11 +102,16 @@ def test_every_endpoint_needs_the_key(client, method, path, body) -> None:
     def call(headers):
         return client.request(method.upper(), path, json=body, headers=headers)
 
-    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": KEY}, {"Authorization": f"Basic {KEY}"}):
+    answers = []
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": KEY}, {"Authorization": f"Basic {KEY}"},
+                    {"X-API-Key": KEY}):
         response = call(headers)
         assert response.status_code == 401, headers
-        assert response.json() == {"error": "Unauthorized."}
         assert response.headers["www-authenticate"] == "Bearer"
+        answers.append(response.json())
+    # One answer whatever was wrong (no hint which), saying how to send the key.
+    assert all(answer == answers[0] for answer in answers), answers
+    assert list(answers[0]) == ["error"] and "Authorization: Bearer <key>" in answers[0]["error"]
     assert call(AUTH).status_code == 200
 
 

@@ -299,3 +299,15 @@ def test_a_history_posted_without_transactions_says_so(server) -> None:
     assert not any("transactions not sent" in w for r in (results["none"], results["sent"]) for w in r["warnings"])
     # The scores themselves are those of a customer without transactions either way.
     assert results["unsent"]["churn_probability"] == results["none"]["churn_probability"]
+
+
+def test_a_key_sent_another_way_is_told_how_to_send_it(server) -> None:
+    # "Unauthorized." alone: an integrator who sent the key as X-API-Key, or without "Bearer", was
+    # left guessing. The answer says how to send it, and is the same for a wrong key (no hint which).
+    url, _, _ = server
+    body = {"customer_ids": ["NOPE"]}
+    answers = [httpx.post(f"{url}/score", json=body, headers=headers, timeout=30)
+               for headers in ({"X-API-Key": KEY}, {"Authorization": KEY}, {"Authorization": "Bearer wrong"})]
+    assert [a.status_code for a in answers] == [401] * 3
+    assert answers[0].json() == answers[1].json() == answers[2].json()
+    assert "Authorization: Bearer <key>" in answers[0].json()["error"]

@@ -95,12 +95,15 @@ _SERVICE_COLUMNS = {"resolved_at": "timestamp", "satisfaction": "number", "chann
 
 
 class Unauthorized(ChurnmlError):
-    """Missing or wrong API key. The message is deliberately plain: no hint what was wrong."""
+    """Missing or wrong API key. The message is the same whatever was wrong (no header, another scheme, a
+    wrong key: no hint which), and says how to send the key: "Unauthorized." alone left an integrator
+    who sent ``X-API-Key`` or the bare key guessing."""
 
     http_status = 401
 
     def __init__(self) -> None:
-        super().__init__("Unauthorized.")
+        super().__init__("Unauthorized: send the API key (the server's CHURNML_API_KEY) as the header "
+                         "Authorization: Bearer <key>.")
 
 
 class RequestTooLarge(ChurnmlError):
