@@ -164,8 +164,10 @@ class ScoreHistoryRequest(bentoml.IODescriptor):
     transactions: Optional[list[TransactionRow]] = Field(default=None, description=(
         "Their transactions; [] when they bought nothing. Left out (or null), each result warns: the customers are "
         "scored as having bought nothing."), json_schema_extra={"example": EXAMPLE_HISTORY["transactions"]})
-    service_events: list[ServiceEventRow] = Field(default_factory=list, description="Their service events.",
-                                                    json_schema_extra={"example": EXAMPLE_HISTORY["service_events"]})
+    service_events: Optional[list[ServiceEventRow]] = Field(default=None, description=(
+        "Their service events; [] when they had none. Left out (or null), where the models read service history, "
+        "each result warns: the customers are scored as never having contacted you."),
+        json_schema_extra={"example": EXAMPLE_HISTORY["service_events"]})
     churn_events: Optional[list[ChurnEventRow]] = Field(default=None, description=(
         "Account closures; [] when none closed. A customer who closed before as_of is not in the population "
         "(`not_found`), as in batch scoring. Without them a closed account is scored as a live one: left out "
@@ -464,7 +466,7 @@ class ChurnService:
 
     @bentoml.api(route="/score_history", input_spec=ScoreHistoryRequest, output_spec=ScoreResponse)
     def score_history(self, as_of: str, customers: list[Any], transactions: Optional[list[Any]],
-                      service_events: list[Any], churn_events: Optional[list[Any]]) -> ScoreResponse:
+                      service_events: Optional[list[Any]], churn_events: Optional[list[Any]]) -> ScoreResponse:
         """Score customers from their own posted history, with the batch feature and scoring code.
 
         Value tiers and segments use the value cut points of the loaded snapshot's population;

@@ -577,7 +577,7 @@ def test_score_history_says_which_attributes_it_did_not_use_or_did_not_get(clien
     assert {"region": "categorical", "product_tier": "categorical", "age_band": "categorical"}.items() <= attributes.items()
     known = served_store.dataset.con.execute("SELECT * FROM customers ORDER BY customer_id LIMIT 1").df().iloc[0]
     every = {name: str(known[name]) for name in attributes}
-    history = {"as_of": "2025-12-01", "churn_events": [],
+    history = {"as_of": "2025-12-01", "churn_events": [], "service_events": [],
                "transactions": [{"customer_id": "a", "timestamp": "2025-10-01", "amount": 20, "category": "etf", "channel": "app"}]}
     full = client.post("/score_history", json={**history, "customers": [{"customer_id": "a", **every}]}, headers=AUTH)
     assert full.status_code == 200 and full.json()["results"][0]["warnings"] == []

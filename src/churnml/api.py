@@ -54,7 +54,7 @@ from churnml.features import DIVERSITY_FEATURES, RESOLUTION_FEATURES, SATISFACTI
 from churnml.labels import OUTSIDE_REASONS
 from churnml.reasons import SEPARATOR
 from churnml.schema import KNOWN_EVENT_TYPES, MAX_ABS_NUMBER
-from churnml.scoring import SCORE_COLUMNS, score_features, scores_value_thresholds
+from churnml.scoring import SCORE_COLUMNS, model_specs, score_features, scores_value_thresholds
 from churnml.segments import ValueThresholds, segment_names
 from churnml.targeting import retention_list, talking_point_summary
 from churnml.validate import is_placeholder, kept_unread, kept_without, loose_id, loose_ids
@@ -81,6 +81,12 @@ NO_TRANSACTIONS_SENT = ("transactions not sent: scored as a customer who bought 
                         'transactions; "transactions": [] says there were none)')
 """The warning on every /score_history result of a request without ``transactions``: the purchase
 history is what the scores read most, and a request that left the field out scored without a word."""
+
+NO_SERVICE_EVENTS_SENT = ("service_events not sent: these models read service history (complaints, calls, surveys), so "
+                          "the customer is scored as one who never contacted you (send their service events; "
+                          '"service_events": [] says there were none)')
+"""The warning on every /score_history result of a request without ``service_events`` when the
+models read service features: as for transactions, a field left out scored without a word."""
 
 REGISTRY_WAIT_SECONDS = 3.0
 """How long ``GET /model`` waits for the model registry before answering with the aliases of start-up
@@ -707,6 +713,7 @@ class ScoringService:
         used = set(models.churn.feature_names_) | set(models.value.feature_names_)
         self.reads_resolution = bool(used & set(RESOLUTION_FEATURES))
         self.reads_satisfaction = bool(used & set(SATISFACTION_FEATURES))
+        self.reads_service = any(spec.source == "service_events" and spec.name in used for spec in model_specs(models))
         # Transaction columns whose distinct values the models count (category, channel).
         self.reads_diversity = tuple(column for column, feature in DIVERSITY_FEATURES.items() if feature in used)
         self._names = segment_names(self.config)
@@ -824,7 +831,7 @@ class ScoringService:
         self,
         customers: Sequence[Any],
         transactions: Sequence[Any] | None,
-        service_events: Sequence[Any],
+        service_events: Sequence[Any] | None,
         as_of: Any,
         churn_events: Sequence[Any] | None = None,
     ) -> list[dict[str, Any]]:
@@ -836,7 +843,8 @@ class ScoringService:
             Rows in the data contract's shape (see :func:`history_dataset`). ``churn_events``
             ``None`` (not sent) differs from empty (none closed): where the models count account
             closures as churn, every result then warns that a closed account scores as a live one.
-            ``transactions`` ``None`` (not sent) scores as empty, and every result warns.
+            ``transactions`` ``None`` (not sent) scores as empty, and every result warns; so does
+            ``service_events`` ``None`` where the models read service features.
         as_of : str or date
             Features see events strictly before it.
 
@@ -861,6 +869,8 @@ class ScoringService:
         self.check_count(len(customers), "customers")
         transactions_sent = transactions is not None
         transactions = transactions if transactions is not None else ()
+        service_sent = service_events is not None
+        service_events = service_events if service_events is not None else ()
         dataset = history_dataset(customers, transactions, service_events, self.attribute_kinds, self.config,
                                   churn_events or (), self.attribute_levels)
         try:
@@ -904,6 +914,8 @@ class ScoringService:
                         + later.get(customer_id, []))
             if not transactions_sent:
                 warnings.append(NO_TRANSACTIONS_SENT)
+            if not service_sent and self.reads_service:
+                warnings.append(NO_SERVICE_EVENTS_SENT)
             if churn_events is None and self.counts_closures:
                 warnings.append(NO_CLOSURES_SENT)
             # The id as sent, as /score echoes it: a client matches replies to its requests by it.
