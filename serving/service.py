@@ -197,6 +197,11 @@ class RetentionListRequest(bentoml.IODescriptor):
         "Customer ids never to list (do not contact, opted out, contacted last month), as `--exclude` of "
         "`churnml retention-list`: an id written another way (leading zeros, case, spaces) still matches; the summary "
         "counts them (excluded, excluded_loosely, exclude_unmatched)."), json_schema_extra={"example": ["C0000002"]})
+    attributes: Optional[list[str]] = Field(default=None, description=(
+        "Columns of the customers table each row carries in its `attributes`, to route contacts by (region, plan), as "
+        "`--attribute` of `churnml retention-list`: their values as of the scores' date, from the snapshot the server "
+        "loaded; a name it does not hold is an error naming those it does [config: [targeting] attributes; [] for none]."),
+        json_schema_extra={"example": ["region"]})
 
 
 # -- responses --------------------------------------------------------------------------------
@@ -274,6 +279,11 @@ class RetentionRow(BaseModel):
         "[segments.talking_points]): empty without reasons, for the control group, and where no reason's topic has one."),
         json_schema_extra={"example": "Lead with the service issue: apologise and resolve what is still open before any offer"})
     group: Optional[str] = Field(default=None, description="contact, or control (not to be contacted): only with [targeting] holdout.")
+    attributes: Optional[dict[str, Union[str, int, float, bool, None]]] = Field(default=None, description=(
+        "The customers columns the request's `attributes` (or [targeting] attributes) named, by their name in the "
+        "customers table (its own `segment` too: it is not the row's segment), with the customer's values as of the "
+        "scores' date; null for a value the table did not have. Only when columns were asked for."),
+        json_schema_extra={"example": {"region": "west"}})
 
 
 class SegmentSummary(BaseModel):

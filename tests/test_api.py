@@ -528,6 +528,30 @@ def test_retention_list_keeps_excluded_customers_off(client) -> None:
     assert (body["summary"]["excluded"], body["summary"]["excluded_loosely"], body["summary"]["exclude_unmatched"]) == (2, 1, 1)
 
 
+def test_retention_list_carries_customer_columns_as_the_cli_does(client, served_store, tmp_path) -> None:
+    # A list without the customers' region or plan cannot be routed to the regional teams without a
+    # join by hand; `attributes` carries them, from the snapshot the server loaded (the scores' date).
+    body = client.post("/retention_list", json={"budget": 200.0, "attributes": ["region", "Product_Tier"]},
+                       headers=AUTH).json()
+    out = tmp_path / "list.csv"
+    result = CliRunner().invoke(get_app(), ["retention-list", str(served_store.scores), "--snapshots", str(served_store.snapshots),
+                                            "--out", str(out), "--budget", "200", "--attribute", "region,product_tier"])
+    assert result.exit_code == 0, result.output
+    listed = io.read_table(out)
+    assert len(body["customers"]) == len(listed) > 3
+    assert [c["attributes"] for c in body["customers"]] == [
+        {"region": region, "product_tier": tier} for region, tier in zip(listed["region"], listed["product_tier"])]
+    ids = [c["customer_id"] for c in body["customers"]]
+    table = served_store.dataset.con.execute("SELECT customer_id, region, product_tier FROM customers").df().set_index("customer_id")
+    assert [c["attributes"]["region"] for c in body["customers"]] == table.loc[ids, "region"].tolist()
+    # Asked for nothing: no attributes; a column the snapshot lacks: 400 naming it and those there.
+    assert all(c["attributes"] is None for c in client.post("/retention_list", json={"budget": 200.0}, headers=AUTH).json()["customers"])
+    refused = client.post("/retention_list", json={"attributes": ["plan"]}, headers=AUTH)
+    assert refused.status_code == 400
+    assert refused.json()["error"].startswith("attributes plan: no such customers column in the snapshot loaded "
+                                              "(features_2025-12-01.parquet). Columns there: account_manager, ")
+
+
 def test_the_library_refuses_a_blank_exclude_id_as_the_api_does(served_store, monkeypatch) -> None:
     # POST /retention_list answers 400 for an id of spaces only; ScoringService.retention_list
     # dropped it without a word, and the customer meant to be kept off stayed on the list.

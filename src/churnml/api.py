@@ -50,13 +50,15 @@ from churnml import io, tracking
 from churnml.config import Config, ServingConfig, load_config, normalised_event_types
 from churnml.dataset import Dataset, connect
 from churnml.errors import ChurnmlError, ConfigError, DataError, ModelNotFoundError
-from churnml.features import DIVERSITY_FEATURES, RESOLUTION_FEATURES, SATISFACTION_FEATURES, build_features
+from churnml.features import (DIVERSITY_FEATURES, RESOLUTION_FEATURES, SATISFACTION_FEATURES, attribute_columns,
+                               build_features)
 from churnml.labels import OUTSIDE_REASONS
 from churnml.reasons import SEPARATOR
 from churnml.schema import KNOWN_EVENT_TYPES, MAX_ABS_NUMBER
 from churnml.scoring import SCORE_COLUMNS, model_specs, score_features, scores_value_thresholds
 from churnml.segments import ValueThresholds, segment_names
-from churnml.targeting import retention_list, talking_point_summary
+from churnml.targeting import attribute_columns as attribute_list_columns
+from churnml.targeting import retention_list, talking_point_summary, with_attributes
 from churnml.validate import is_placeholder, kept_unread, kept_without, loose_id, loose_ids
 
 ENV_API_KEY = "CHURNML_API_KEY"
@@ -704,6 +706,9 @@ class ScoringService:
         self.aliases = {k: list(v) for k, v in (aliases or {}).items()}
         self.as_of = pd.Timestamp(as_of)
         self.scores = score_features(snapshot, models, self.as_of, self.config)
+        # The customers' columns as of the snapshot's date, for the `attributes` of /retention_list.
+        self.held_attributes = attribute_columns(snapshot.columns)
+        self._attributes = snapshot[["customer_id", *self.held_attributes.values()]]
         self.value_thresholds: ValueThresholds = scores_value_thresholds(self.scores, self.config)
         self.attribute_kinds = _attribute_kinds(models)
         self.attribute_levels = _attribute_levels(models)
@@ -1049,10 +1054,13 @@ class ScoringService:
         min_value: float | None = None,
         exclude: Sequence[str] | None = None,
         holdout: float | None = None,
+        attributes: Sequence[str] | None = None,
     ) -> dict[str, Any]:
         """The retention list over the loaded scores, as ``churnml retention-list`` builds it
         (``exclude``: ids never to list, as its ``--exclude``; ``holdout``: the control group's
-        share, as its ``--holdout``, else ``[targeting] holdout``).
+        share, as its ``--holdout``, else ``[targeting] holdout``; ``attributes``: customers
+        columns each row carries in its ``attributes``, as ``--attribute`` puts them on the list,
+        from the loaded snapshot, else ``[targeting] attributes``).
 
         At most ``[serving] max_customer_ids`` customers come back: without ``max_customers`` that
         limit applies (the summary then says ``limited_by: max_customers`` when it cut the list);
@@ -1072,7 +1080,8 @@ class ScoringService:
         ------
         ConfigError, DataError, RequestTooLarge
             Bad settings or segments; a blank ``exclude`` id (named by its position), as the HTTP
-            API refuses it; ``max_customers`` above ``[serving] max_customer_ids``.
+            API refuses it; ``max_customers`` above ``[serving] max_customer_ids``; an attribute the
+            snapshot does not hold (the message names those it holds).
         """
         limit = self.config.serving.max_customer_ids
         if max_customers is not None and not isinstance(max_customers, bool) and isinstance(max_customers, int) and max_customers > limit:
@@ -1080,6 +1089,10 @@ class ScoringService:
                 f"max_customers {max_customers:,} is above the API's limit of {limit:,} ([serving] max_customer_ids). "
                 "Use `churnml retention-list` for longer lists."
             )
+        asked = self.config.targeting.attributes if attributes is None else attributes
+        where = "attributes" if attributes is not None else "[targeting] attributes"
+        carried = attribute_list_columns(asked, self.held_attributes, where, source=f"the snapshot loaded "
+                                         f"({self.snapshot_path.name if self.snapshot_path else self._as_of_text})")
         result = retention_list(
             self.scores,
             budget=budget,
@@ -1092,10 +1105,15 @@ class ScoringService:
             exclude=_exclude_ids(exclude),
             holdout=holdout,
         )
-        customers = result.customers.to_dict("records")
+        listed, _ = with_attributes(result.customers, self._attributes,
+                                    {column: self.held_attributes[name] for column, name in carried.items()})
+        customers = listed.to_dict("records")
         for row in customers:
             row.pop("as_of", None)  # the response's own as_of says it once
             row["reasons"] = _split_reasons(row["reasons"])
+            if carried:  # by the customers column's name: nothing to tell apart from the row's own fields here
+                row["attributes"] = {name: None if pd.isna(value := row.pop(column)) else value
+                                     for column, name in carried.items()}
         summary = {**result.summary.to_dict(), **talking_point_summary(result.customers)}
         warnings = summary.pop("warnings")
         return {"as_of": self._as_of_text, "churn_model_version": str(self.models.churn_version),

@@ -120,6 +120,11 @@ class TargetingConfig:
     """Segments a retention list leaves out unless `--segment` names them, because their
     suggested action is no retention contact (loyal high-value customers: "reward, do not
     disturb"). `[]` lists every segment."""
+    attributes: tuple[str, ...] = ()
+    """Columns of the customers table carried onto every retention list, e.g. ["region", "plan"], as
+    `retention-list --attribute` and the API's ``attributes`` (which replace it): their values as of
+    the list's date, from the feature snapshot `churnml score` wrote for it. A name of the list's own
+    columns gets ``customer_`` before it (``customer_segment``)."""
 
 
 @dataclass(frozen=True)
@@ -378,6 +383,7 @@ _NOTES = {
     "actions": "segment key = suggested action",
     "talking_points": "reason topic = talking point",
     "skip_segments": 'segment keys, e.g. ["loyal_high_value"]',
+    "attributes": 'customers columns, e.g. ["region", "plan"]',
     "memory_limit": 'e.g. "5GB"',
 }
 # Tables whose texts may be empty: an empty talking point switches that reason topic off (the next

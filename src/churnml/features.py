@@ -56,7 +56,7 @@ import pandas as pd
 from churnml.config import Config
 from churnml.dataset import Dataset, _lit, _q
 from churnml.errors import ProblemError
-from churnml.schema import ACCOUNT_MANAGER_CHANGE, EVENT_TYPES, KNOWN_EVENT_TYPES
+from churnml.schema import ACCOUNT_MANAGER_CHANGE, EVENT_TYPES, KNOWN_EVENT_TYPES, TABLES
 
 NEVER_DAYS = 9999.0
 """"Days since" value for an event that never happened before the cutoff (about 27 years)."""
@@ -944,6 +944,25 @@ def _features(layout: Mapping[str, frozenset[str]], attributes: Mapping[str, str
         )
         feats.append(_Feature(spec, sql))
     return feats
+
+
+def attribute_columns(columns: Iterable[str]) -> dict[str, str]:
+    """The customer attributes a feature table holds (a snapshot `churnml score` wrote): the
+    ``customers`` column's name -> the feature table's column of it, by the naming rule of
+    :func:`_features` undone (``customer_<name>`` for a column named as a feature or a
+    :data:`_RESERVED` column; characters of :data:`_UNSAFE_NAME` read ``_``, which cannot be undone).
+
+    >>> attribute_columns(["customer_id", "cutoff", "tenure_days", "region", "customer_split", "customer_tenure_days"])
+    {'region': 'region', 'split': 'customer_split', 'tenure_days': 'customer_tenure_days'}
+    """
+    computed = {f.spec.name for f in _features({t: frozenset(s.all_columns) for t, s in TABLES.items()}, {})}
+    attributes = {}
+    for column in columns:
+        if column in computed or column in _RESERVED:
+            continue
+        base = column.removeprefix("customer_")
+        attributes[base if column != base and (base in computed or base in _RESERVED) else column] = column
+    return attributes
 
 
 def _service_features(columns: frozenset[str], add: Callable[..., None]) -> None:

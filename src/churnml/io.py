@@ -1132,8 +1132,7 @@ def staged_snapshot(features: pd.DataFrame, as_of: pd.Timestamp, folder: str | P
     the new one renamed after the snapshot, so a failure there leaves a snapshot without one (served
     with the generic detail), never with another write's.
     """
-    folder = Path(folder) if folder is not None else SNAPSHOT_DIR
-    path = folder / f"features_{pd.Timestamp(as_of):%Y-%m-%d}.parquet"
+    path = snapshot_file(as_of, folder)
     outside_file = outside_path(path)
     with contextlib.ExitStack() as stack:
         # Entered outside first, so it is renamed after the snapshot (the stack exits last in, first out).
@@ -1144,6 +1143,13 @@ def staged_snapshot(features: pd.DataFrame, as_of: pd.Timestamp, folder: str | P
             outside.to_parquet(outside_tmp, index=False)
         yield path
         outside_file.unlink(missing_ok=True)
+
+
+def snapshot_file(as_of: pd.Timestamp | str, folder: str | Path | None = None) -> Path:
+    """Where the snapshot of ``as_of`` is (whether or not written): ``features_<YYYY-MM-DD>.parquet``
+    in ``folder`` (default :data:`SNAPSHOT_DIR`)."""
+    folder = Path(folder) if folder is not None else SNAPSHOT_DIR
+    return folder / f"features_{pd.Timestamp(as_of):%Y-%m-%d}.parquet"
 
 
 def outside_path(snapshot: str | Path) -> Path:

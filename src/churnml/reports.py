@@ -789,6 +789,11 @@ def list_report(customers: pd.DataFrame, summary: Mapping[str, Any], config: Con
           if summary.get("as_of") else []),
         ("assumptions", f"contact cost {contact_cost_text(contact_cost, summary.get('contact_costs') or {}, names)}, "
                         f"success rate {success_rate:g}"),
+        # retention-list --attribute: the customers' columns the list's rows carry, and where from.
+        *([("customers columns on the list", ", ".join(column if column == name else f"{column} (customers.{name})"
+                                                        for column, name in carried.items())
+            + (f", as of the scores' date from {summary['attributes_from']}" if summary.get("attributes_from") else ""))]
+          if isinstance(carried := summary.get("attributes"), Mapping) and carried else []),
     ]))]
     limited = {"budget": "stopped by the budget", "max_customers": "stopped by the maximum count", "none": "every candidate"}
     skipped = [(f"left out: {names.get(key, key)} ([targeting] skip_segments)", f"{n:,}")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -465,6 +465,90 @@ def retention_list(
         + untopical_scores_warnings(scores, chosen["reasons"].to_numpy()[~control]),
     )
     return RetentionList(customers=customers, summary=summary)
+
+
+ATTRIBUTE_PREFIX = "customer_"
+"""Put before a customers column carried onto a list (:func:`attribute_columns`) whose name is one of
+the list's own columns: the customers table's ``segment`` is ``customer_segment`` beside churnml's."""
+
+
+def attribute_columns(asked: Iterable[str], available: Mapping[str, str], where: str = "--attribute",
+                      source: str = "the snapshot") -> dict[str, str]:
+    """The ``customers`` columns ``asked`` for on a list (``--attribute``, ``[targeting] attributes``):
+    the list's column for each -> the customers column (a key of ``available``, the columns held:
+    :func:`churnml.features.attribute_columns`).
+
+    A name matches as written, else whatever its case when one column matches so (``Region``: the
+    config's rule). The list's column is the customers column's name, with :data:`ATTRIBUTE_PREFIX`
+    before a name of the list's own columns (:data:`LIST_COLUMNS`, ``group``): the customers table's
+    ``segment`` is ``customer_segment``, never in place of churnml's segment. A name given twice counts once.
+
+    Raises
+    ------
+    ConfigError
+        ``customer_id`` (every list has it), a name that matches no column (the error names those
+        there are, from ``source``), or two names that would make one column.
+
+    >>> attribute_columns(["Region", "segment", "region"], {"region": "region", "segment": "customer_segment"})
+    {'region': 'region', 'customer_segment': 'segment'}
+    """
+    lower: dict[str, list[str]] = {}
+    for name in available:
+        lower.setdefault(name.lower(), []).append(name)
+    own = set(LIST_COLUMNS) | {GROUP_COLUMN}
+    chosen: dict[str, str] = {}
+    for given in asked:
+        name = str(given).strip()
+        if not name:
+            continue
+        if name.lower() == "customer_id":
+            raise ConfigError(f"{where} {name}: every retention list has customer_id already. Name other columns of "
+                              "the customers table (e.g. region).")
+        match = name if name in available else (lower.get(name.lower()) or [None, None])
+        if isinstance(match, list):
+            match = match[0] if len(match) == 1 else None
+        if match is None:
+            held = ", ".join(sorted(available, key=str.lower)) or "none"
+            raise ConfigError(f"{where} {name}: no such customers column in {source}. Columns there: {held}. (Sign-up "
+                              "dates, date columns and columns empty in every row are not kept in it.)")
+        column = ATTRIBUTE_PREFIX + match if match in own else match
+        if chosen.get(column, match) != match:
+            raise ConfigError(f"{where}: {chosen[column]} and {match} would both be the list's column {column}. "
+                              "Ask for one of them.")
+        chosen[column] = match
+    return chosen
+
+
+def with_attributes(customers: pd.DataFrame, attributes: pd.DataFrame, columns: Mapping[str, str]
+                    ) -> tuple[pd.DataFrame, list[str]]:
+    """``customers`` (a list) with ``columns`` (its new column -> a column of ``attributes``, which
+    has ``customer_id``: a snapshot's customers and their attributes) after its last column, by
+    customer id; and the list's ids ``attributes`` lacks, whose cells stay empty. Whole numbers
+    read as such (a credit limit 12500, not 12500.0).
+
+    >>> listed = pd.DataFrame({"customer_id": ["a", "b"], "segment": ["dormant", "potential"]})
+    >>> snapshot = pd.DataFrame({"customer_id": ["b", "a"], "segment": ["retail", "=1+1"], "limit": [500.0, None]})
+    >>> frame, missing = with_attributes(listed, snapshot, {"customer_segment": "segment", "limit": "limit"})
+    >>> frame.values.tolist(), missing
+    ([['a', 'dormant', '=1+1', <NA>], ['b', 'potential', 'retail', 500]], [])
+    """
+    if not columns:
+        return customers, []
+    values = attributes.assign(customer_id=attributes["customer_id"].astype(str)).drop_duplicates("customer_id")
+    values = values.set_index("customer_id")
+    ids = customers["customer_id"].astype(str)
+    missing = ids[~ids.isin(values.index)].tolist()
+    out = customers.copy()
+    for column, source in columns.items():
+        cells = values[source].reindex(ids.to_numpy())
+        if isinstance(cells.dtype, pd.CategoricalDtype):  # a snapshot's text attribute: plain text on the list
+            cells = cells.astype(object).where(cells.notna(), None)
+        if pd.api.types.is_float_dtype(cells):
+            present = cells.dropna().to_numpy(dtype=float)
+            if np.isfinite(present).all() and (present == np.round(present)).all() and (np.abs(present) < 2**53).all():
+                cells = cells.astype("Int64")
+        out[column] = cells.to_numpy() if not isinstance(cells.dtype, pd.api.extensions.ExtensionDtype) else cells.array
+    return out, missing
 
 
 def _nobody_left(segment_keys: pd.Series, asked: Sequence[str], names: dict[str, str], in_segments: int,

@@ -55,7 +55,7 @@ MasterOpt = Annotated[
 SnapshotsOpt = Annotated[
     Path,
     typer.Option("--snapshots", "--snapshot-dir",
-                 help="Folder of feature snapshots: `score` writes one per as-of date, `serve` loads the newest."),
+                 help="Folder of feature snapshots: `score` writes one per as-of date, `serve` loads the newest, `retention-list --attribute` reads the scores' date's."),
 ]
 ENGINES = ("duckdb", "spark")
 

@@ -580,6 +580,40 @@ def _score_on_spark(
     )
 
 
+def _list_attributes(asked: Any, where: str, scores: Path, dates: Any, sidecar: Mapping[str, Any] | None,
+                     snapshot_dir: Path) -> tuple[Path | None, dict[str, str]]:
+    """For `retention-list --attribute` (``where``: the option or the config setting): the snapshot of
+    the scores' date and the list's column for each customers column ``asked``
+    (:func:`churnml.targeting.attribute_columns`), checked before the list is made. None and {} when none is asked."""
+    import pyarrow.parquet as pq
+
+    from churnml import io
+    from churnml.errors import DataError
+    from churnml.features import attribute_columns as held_attributes
+    from churnml.targeting import attribute_columns
+
+    if not asked:
+        return None, {}
+    if len(dates) != 1:
+        raise DataError(f"{where} needs scores of one as-of date, the date of the snapshot that holds the customers' "
+                        f"columns; {scores} has {'none (no as_of column)' if len(dates) == 0 else ', '.join(dates[:5])}. "
+                        "Use a scores file `churnml score` wrote.")
+    snapshot = io.snapshot_file(dates[0], snapshot_dir)
+    if not snapshot.is_file():
+        why = ("these scores were written by `churnml score --engine spark`, which writes no feature snapshot; score "
+               "with the default engine (duckdb) for a list with customers columns"
+               if (sidecar or {}).get("engine") == "spark" else
+               f"score wrote it to another folder (give it with --snapshots), `churnml prune-snapshots` removed it, or "
+               f"the scores come from elsewhere; `churnml score DATA --as-of {dates[0]}` writes it again")
+        raise DataError(f"{where} reads the customers' columns as of {dates[0]} from the snapshot `churnml score` wrote "
+                        f"for that date, and {snapshot} is not there: {why}.")
+    try:
+        columns = pq.read_schema(snapshot).names
+    except Exception as exc:  # pyarrow raises many types for a file that is not Parquet
+        raise DataError(f"Cannot read {snapshot}: {exc}. Score again to write the snapshot.") from None
+    return snapshot, attribute_columns(asked, held_attributes(columns), where, source=str(snapshot))
+
+
 @command("retention-list")
 def retention_list_command(
     scores: Annotated[Path, typer.Argument(metavar="SCORES", help="Scores file written by `churnml score` (.parquet or .csv).")],
@@ -607,6 +641,11 @@ def retention_list_command(
         typer.Option("--holdout", metavar="SHARE", help="Keep this share of the list (0 to 0.5, e.g. 0.1) uncontacted as a control group, marked in a 'group' column; `churnml evaluate LIST DATA` then measures what the contacts achieved [config: targeting.holdout, 0]."),
     ] = None,
     fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="csv, xlsx (Excel) or parquet [default: from the --out suffix (.csv, .xlsx or .parquet), else csv].")] = None,
+    attribute: Annotated[
+        Optional[list[str]],
+        typer.Option("--attribute", metavar="COLUMN", help="A column of the customers table to carry onto the list, e.g. region, to route contacts by (repeat or comma-separate for several): its value as of the scores' date, from the feature snapshot `churnml score` wrote for it (--snapshots); a name of the list's own columns gets customer_ before it (customer_segment) [config: targeting.attributes]."),
+    ] = None,
+    snapshot_dir: SnapshotsOpt = Path("snapshots"),
     config: ConfigOpt = None,
 ) -> None:
     """Rank customers by the expected net benefit of a retention contact.
@@ -626,7 +665,8 @@ def retention_list_command(
       a reminder with an incentive; none without reasons; per topic in [segments.talking_points], "" for none; empty for scores written before
       reason_topics, which a warning says); with --holdout a column group (contact / control)
       after customer_id, control rows costing 0 with the action "Do not contact" and no talking
-      point. CSV unless OUT ends in .xlsx or .parquet or --format says so; a CSV is UTF-8
+      point; with --attribute, the customers columns named, last (customer_<name> for a name of
+      these columns: the customers table's own segment is customer_segment). CSV unless OUT ends in .xlsx or .parquet or --format says so; a CSV is UTF-8
       with a byte-order mark, so that spreadsheets show accents and € right, and text starting
       with = + - @ (a formula to a spreadsheet) gets a leading ' (negative numbers excepted), and ids
       Excel would read as numbers (002475) are warned of; an Excel workbook
@@ -651,6 +691,11 @@ def retention_list_command(
     loyal_high_value ("reward, do not disturb") is left out unless --segment names it
     ([targeting] skip_segments in --config; offers per segment: [segments.actions]; what to open
     with per reason topic: [segments.talking_points]).
+
+    --attribute COLUMN (or [targeting] attributes) carries columns of the customers table onto the
+    list, to route contacts by region or plan without a join: the values as of the scores' date,
+    read from SNAPSHOTS/features_YYYY-MM-DD.parquet, which `churnml score` wrote beside them (an
+    unknown name is an error listing the columns there; --engine spark writes no snapshot).
     """
     import pandas as pd
 
@@ -668,6 +713,11 @@ def retention_list_command(
     table = io.read_table(scores)
     refuse_a_list(scores, table, "pass the scores file `churnml score` wrote.")
     sidecar = score_sidecar(scores, lenient=True)
+    dates = pd.to_datetime(table["as_of"]).dt.strftime("%Y-%m-%d").unique() if "as_of" in table.columns else []
+    asked = [part.strip() for value in (attribute or []) for part in value.split(",") if part.strip()]
+    where = "--attribute" if asked else "[targeting] attributes"
+    snapshot, attribute_columns = _list_attributes(asked or cfg.targeting.attributes, where, scores, dates, sidecar,
+                                                   snapshot_dir)
     id_columns = ("customer_id", cfg.column_name("customers", "customer_id"))
     excluded: set[str] = set()
     for path in exclude or []:
@@ -689,18 +739,29 @@ def retention_list_command(
     )
     horizon = sidecar_horizon(sidecar or {}, cfg.problem.horizon_days)
     from churnml.segments import segment_names
-    from churnml.targeting import summary_sheets, talking_point_summary
+    from churnml.targeting import summary_sheets, talking_point_summary, with_attributes
+
+    if attribute_columns:
+        values = pd.read_parquet(snapshot, columns=["customer_id", *dict.fromkeys(attribute_columns.values())])
+        customers, absent = with_attributes(result.customers, values, attribute_columns)
+        result = type(result)(customers=customers, summary=result.summary)
+        if absent:
+            warn(f"{len(absent):,} customer(s) of the list are not in {snapshot} (e.g. {absent[0]!r}): their "
+                 f"{', '.join(attribute_columns)} cell(s) are empty. The snapshot was written by another `churnml "
+                 "score` run for that date than the scores; score again to write both.")
 
     written = io.write_table(result.customers, out, fmt, spreadsheet=True, sheet_name="retention list",
                              sheets=summary_sheets(result.summary, segment_names(cfg), horizon, result.customers)
                              if fmt == "xlsx" else None)
-    dates = pd.to_datetime(table["as_of"]).dt.strftime("%Y-%m-%d").unique() if "as_of" in table.columns else []
     provenance = scores_provenance(sidecar)
     summary_path = io.write_json({"scores": str(scores), "as_of": dates[0] if len(dates) == 1 else None, "horizon_days": horizon,
                                   "problem": provenance["models"].get("problem"),
                                   "models": {k: v for k, v in provenance["models"].items() if k != "problem"} or None,
                                   "data_fingerprint": provenance["data_fingerprint"], "scores_code": provenance["code"],
-                                  "exclude_files": [str(path) for path in exclude or []], **result.summary.to_dict(),
+                                  "exclude_files": [str(path) for path in exclude or []],
+                                  **({"attributes": attribute_columns, "attributes_from": str(snapshot)}
+                                     if attribute_columns else {}),
+                                  **result.summary.to_dict(),
                                   **talking_point_summary(result.customers)},
                                  out.with_name(out.name + ".json"))
     show_retention_summary(result, cfg, horizon_days=horizon, problem=provenance["models"].get("problem"))
