@@ -212,6 +212,17 @@ def test_an_excel_list_carries_its_summary_in_sheets_after_the_list(tmp_path: Pa
     assert float(lines["expected value saved (next 90 days)"]) == pytest.approx(summary["expected_value_saved"], abs=0.005)
     assert sheets["by segment"]["customers"].sum() == 2
     assert len(io.read_table(tmp_path / "list.xlsx")) == 2  # evaluate and report --list read the list sheet
+    # What the money is, as the terminal's headline says it: the workbook had the ROI without it, and a
+    # wholesaler at a 15 % margin read revenue as profit.
+    assert lines["money counted as"] == "revenue ([problem] margin 1)"
+    assert "│ money counted as │ revenue ([problem] margin 1) │" in " ".join(result.stdout.split())
+    config = tmp_path / "margin.toml"
+    config.write_text("[problem]\nmargin = 0.15\n")
+    result, _ = run("retention-list", scores, "--out", tmp_path / "margin.xlsx", "--budget", "12", "--config", config)
+    assert result.exit_code == 0
+    lines = dict(pd.read_excel(tmp_path / "margin.xlsx", sheet_name="summary").itertuples(index=False))
+    assert lines["money counted as"] == "0.15 × amount ([problem] margin)"
+    assert f"│ money counted as │ {lines['money counted as']} │" in " ".join(result.stdout.split())
 
 
 def test_a_csv_list_warns_of_ids_excel_would_change(tmp_path: Path) -> None:

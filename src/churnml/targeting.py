@@ -898,21 +898,28 @@ def segment_costs(config: Config, contact_cost: float | None = None) -> dict[str
 
 
 def summary_sheets(summary: RetentionSummary, names: dict[str, str], horizon_days: int,
-                   customers: pd.DataFrame) -> dict[str, pd.DataFrame]:
+                   customers: pd.DataFrame, problem: Mapping[str, object] | None = None) -> dict[str, pd.DataFrame]:
     """A list's summary as the sheets of its Excel workbook, after the list: ``summary`` (what was
-    asked, the counts, the money, the contacts per talking point of ``customers`` — the list — and
-    how many have none, and ``warnings``, one line each, as `churnml retention-list` prints them)
-    and ``by segment``. The summary used to be only in the .json beside the workbook, which a
-    marketer does not open: the workbook showed whom to call but not what it costs.
+    asked, the counts, the money and what it is counted as — revenue or a margin's share of it, from
+    the models' ``problem`` definition, :func:`churnml.labels.value_basis` —, the contacts per talking
+    point of ``customers`` — the list — and how many have none, and ``warnings``, one line each, as
+    `churnml retention-list` prints them) and ``by segment``. The summary used to be only in the .json
+    beside the workbook, which a marketer does not open: the workbook showed whom to call but not what
+    it costs; and without its "money counted as" row, a wholesaler at a 15 % margin read the ROI on
+    revenue as profit, as the terminal and the report say it is not.
 
     Example
     -------
     >>> empty = retention_list(pd.DataFrame({"customer_id": ["a"], "segment": ["dormant"], "churn_probability": [0.5],
     ...     "predicted_value": [10.0], "value_at_risk": [10.0], "reasons": [""]}), budget=1)
-    >>> sheets = summary_sheets(empty.summary, segment_names(), 90, empty.customers)
+    >>> sheets = summary_sheets(empty.summary, segment_names(), 90, empty.customers, {"margin": 0.15})
+    >>> sheets["summary"].set_index("what").loc["money counted as", "value"]
+    '0.15 × amount ([problem] margin)'
     >>> sheets["summary"].iloc[[0, -1]].values.tolist()
     [['budget', 1.0], ['warning', 'Nobody would pay off: a contact pays off only when value_at_risk × success_rate exceeds its contact cost. Lower the contact cost, raise the success rate, or widen the segments.']]
     """
+    from churnml.labels import value_basis
+
     def money(value: float) -> float:
         return round(float(value), 2)
 
@@ -936,6 +943,7 @@ def summary_sheets(summary: RetentionSummary, names: dict[str, str], horizon_day
         ("expected ROI", "–" if summary.roi is None else f"{summary.roi:.1%}"),
         ("contact cost", contact_cost_text(summary.contact_cost, summary.contact_costs, names)),
         ("success rate", summary.success_rate),
+        ("money counted as", value_basis(problem)),  # as the terminal's headline and the reports say it
         # As the terminal's and the list report's "By talking point": the control group left out.
         *[(f"{TALKING_POINT_LABEL}: {text}", int(n)) for text, n in points.items()],
         *([(f"{TALKING_POINT_LABEL}: {NO_TALKING_POINT}", without)] if without else []),

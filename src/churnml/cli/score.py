@@ -671,7 +671,8 @@ def retention_list_command(
       with = + - @ (a formula to a spreadsheet) gets a leading ' (negative numbers excepted), and ids
       Excel would read as numbers (002475) are warned of; an Excel workbook
       opens in columns in any locale, where a comma CSV may not, and holds the summary (with the
-      contacts per talking point) and the breakdown by segment in two sheets after the list;
+      contacts per talking point and what the money is counted as: revenue, or a [problem] margin's
+      share of it) and the breakdown by segment in two sheets after the list;
       money in the currency of your amounts, over the horizon (90 days by default);
     - OUT.json: the summary printed below (customers selected, total cost, expected value saved,
       ROI, breakdown by segment, contacts per talking point and how many have none; with
@@ -750,10 +751,12 @@ def retention_list_command(
                  f"{', '.join(attribute_columns)} cell(s) are empty. The snapshot was written by another `churnml "
                  "score` run for that date than the scores; score again to write both.")
 
-    written = io.write_table(result.customers, out, fmt, spreadsheet=True, sheet_name="retention list",
-                             sheets=summary_sheets(result.summary, segment_names(cfg), horizon, result.customers)
-                             if fmt == "xlsx" else None)
     provenance = scores_provenance(sidecar)
+    # What the money is: the models' definition, else (scores without one) the config's margin, as the terminal says.
+    problem = provenance["models"].get("problem") or {"margin": cfg.problem.margin}
+    written = io.write_table(result.customers, out, fmt, spreadsheet=True, sheet_name="retention list",
+                             sheets=summary_sheets(result.summary, segment_names(cfg), horizon, result.customers, problem)
+                             if fmt == "xlsx" else None)
     summary_path = io.write_json({"scores": str(scores), "as_of": dates[0] if len(dates) == 1 else None, "horizon_days": horizon,
                                   "problem": provenance["models"].get("problem"),
                                   "models": {k: v for k, v in provenance["models"].items() if k != "problem"} or None,
