@@ -806,6 +806,21 @@ def test_models_are_used_only_for_the_problem_they_were_trained_for(use_trained_
     assert ("kept the current champion: the champion predicts another problem (margin 1 ([problem] margin) when "
             "trained, margin 0.1 ([problem] margin) here)") in " ".join(result.output.split())
     assert tracking.champion_versions() == before
+    # Which value Gini train prints: it showed 0.8504 where `churnml models` listed 0.7933 for the same
+    # version, neither saying which was which. The table's is the expected value's over everyone (graded);
+    # the note gives the gate's, over those who stayed, which `models` lists.
+    text = " ".join(result.output.split())
+    graded, gate = re.search(r"Value Gini: ([\d.]+) above is the normalized Gini of the expected value \(\(1 − churn "
+                             r"probability\) × value if retained\) against what each of the [\d,]+ test customers brought, "
+                             r"which the grade and the baselines compare; `churnml models` lists, and the promotion gate "
+                             r"compares, the normalized Gini of the value if retained over the [\d,]+ customers who stayed: "
+                             r"([\d.]+) for this run\.", text).groups()
+    assert f"│ normalized Gini, expected value │ {graded} │" in text and graded != gate
+    run_id = re.search(r"Run ([0-9a-f]{32}):", text).group(1)
+    assert gate == f"{tracking._client().get_run(run_id).data.metrics['value_if_retained_normalized_gini']:.4f}"
+    listing = runner.invoke(get_app(), ["models"], terminal_width=200).output
+    row = [line for line in listing.splitlines() if re.search(r"churnml-value\s*│\s*2\s*│", line)]
+    assert len(row) == 1 and row[0].rstrip(" │").endswith(gate) and graded not in row[0]
     # Only its value model promoted (a one-model rollback pairs two runs): checked as well.
     assert runner.invoke(get_app(), ["promote", tracking.VALUE_MODEL_NAME, "2"]).exit_code == 0
     mixed = runner.invoke(get_app(), ["score", str(store.data), "--as-of", store.as_of, "--out", str(tmp_path / "m.parquet")])

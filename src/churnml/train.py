@@ -109,6 +109,10 @@ class TrainingResult:
     """Why the churn model uses Platt scaling though isotonic calibration had the lower log loss, or
     that the isotonic calibration ``[training] calibration`` asks for is coarse
     (:attr:`churnml.models.ChurnModel.calibration_note_`); empty otherwise."""
+    value_if_retained_gini: float | None = None
+    """The promotion gate's value metric, which `churnml models` lists: the normalized Gini of the
+    value if retained over the test customers who stayed (``value_if_retained_normalized_gini``);
+    :attr:`value_metrics` grades the expected value over all of them instead."""
     registered: bool = True
     """False when an earlier run had the same inputs (:func:`inputs_digest`): :attr:`churn_version`
     and :attr:`value_version` are then the versions that run registered."""
@@ -735,6 +739,7 @@ def train_on(
         test_customers=len(churned["test"]),
         test_churners=int(churned["test"].sum()),
         calibration_note=churn_model.calibration_note_,
+        value_if_retained_gini=float(gate_new["normalized_gini"]),
     )
 
 

@@ -18,11 +18,28 @@ from churnml.errors import ConfigError, ModelNotFoundError
 
 CHURN_ROWS = (("roc_auc", "ROC AUC"), ("roc_auc_active", "ROC AUC, bought in last year"), ("pr_auc", "PR AUC"), ("log_loss", "log loss"), ("brier", "Brier"),
               ("ece", "ECE"), ("lift_at_10", "lift @10%"), ("recall_at_20", "recall @20%"), ("emp", "EMP / customer"))
-VALUE_ROWS = (("normalized_gini", "normalized Gini"), ("spearman", "Spearman"), ("mae", "MAE"), ("rmse", "RMSE"),
+VALUE_ROWS = (("normalized_gini", "normalized Gini, expected value"), ("spearman", "Spearman"), ("mae", "MAE"), ("rmse", "RMSE"),
               ("decile_wmape", "decile MAPE, value-weighted"), ("top20_value_capture", "top-20% value share"),
               ("top10_value_capture", "top-10% value share"), ("normalized_gini_positive", "normalized Gini, value > 0"),
               ("spearman_positive", "Spearman, value > 0"), ("zero_value_share", "share with no value"))
 """The test metrics `train` prints, and their labels (`evaluate` shows some of them, labelled alike)."""
+
+
+def value_gini_note(result: Any) -> str:
+    """What `train`'s value Gini is, beside the one `churnml models` lists for the same version: the
+    value table grades the expected value, ``(1 - churn probability) x value if retained``, over every
+    test customer (as the baselines predict it); the promotion gate, and so `models`, compare the
+    value if retained over those who stayed. `train` printed 0.8504 and `models` 0.7933 for one
+    version, neither saying which was which. Empty for a result without the gate's figure."""
+    gini = result.value_metrics["model"].get("normalized_gini")
+    gate = result.value_if_retained_gini
+    if gini is None or gate is None:
+        return ""
+    stayed = result.test_customers - result.test_churners
+    return (f"Value Gini: {gini:.4f} above is the normalized Gini of the expected value ((1 − churn probability) × value "
+            f"if retained) against what each of the {result.test_customers:,} test customers brought, which the grade "
+            f"and the baselines compare; `churnml models` lists, and the promotion gate compares, the normalized Gini of "
+            f"the value if retained over the {stayed:,} customers who stayed: {gate:.4f} for this run.")
 
 
 def _metrics_table(kind: str, grade: str, metrics: dict[str, dict[str, float]], rows: tuple, counts: str = "") -> Table:
@@ -59,6 +76,11 @@ def train_command(
     current champions on the test cutoff. A run with the same data, as-of date, config, seed,
     code and library versions as registered versions is logged but registers and promotes nothing
     (it says which).
+
+    Prints the test metrics of the models and the baselines and the grades. Its value Gini is the
+    expected value's over every test customer, which the grade compares; `churnml models` lists, and
+    the promotion gate compares, the value if retained's over the customers who stayed, which a
+    line under the value table gives for the run.
 
     With --engine spark, Spark builds the training set from clean Parquet under DATA (no
     validation step) and collects it; LightGBM trains here, as with DuckDB.
@@ -144,6 +166,8 @@ def train_command(
     console.print(_metrics_table("Churn", result.grades["churn"], result.churn_metrics, rows, counts))
     console.print(_metrics_table("Value", result.grades["value"], result.value_metrics, VALUE_ROWS,
                                  f" {test_cutoff} ({result.test_customers:,} customers)"))
+    if note := value_gini_note(result):
+        console.print(note, markup=False, highlight=False)
     console.print(
         f"Grade [bold]{result.grades['overall']}[/bold] ({GRADE_LEGEND}).",
         markup=True,
