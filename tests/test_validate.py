@@ -1459,8 +1459,11 @@ def test_an_order_number_mapped_as_transaction_id_stops_validation(tmp_path: Pat
         load_dataset(write(tmp_path / "d", customers=CUSTOMERS, transactions=lines), config)
     assert str(error.value).startswith("4 of 6 rows of transactions repeat the transaction_id (your column "
                                        "'Belegnummer') of an earlier row, e.g. '500001'")
-    assert "Sum the lines per order before loading" in str(error.value)
-    assert "or leave transaction_id out of [columns.transactions]" in str(error.value)
+    # The setting first, summing the lines before loading the alternative.
+    fixes = str(error.value).partition("would drop most of the revenue. ")[2]
+    assert fixes.startswith("[input] order_lines = true in the config merges each order's lines into one transaction")
+    assert "Or sum the lines per order before loading" in fixes
+    assert "or leave transaction_id out of [columns.transactions]" in fixes
     # A few repeats stay what they were: duplicates set aside, the rest used.
     few = lines.assign(Belegnummer=["1", "2", "3", "4", "5", "5"])
     ds = load_dataset(write(tmp_path / "few", customers=CUSTOMERS, transactions=few), config)
@@ -1478,7 +1481,100 @@ def test_a_repeated_transaction_id_with_other_amounts_gets_a_note(tmp_path: Path
     assert ds.summary["tables"]["transactions"]["quarantined"] == {"duplicate transaction_id": 1}
     assert ("1 row(s) of transactions were set aside as a duplicate transaction_id (your column 'Belegnummer'), and 1 "
             "of those id(s) come with different amounts (e.g. '5')") in " ".join(ds.summary["notes"])
+    assert ("If the column numbers orders: [input] order_lines = true in the config merges each order's lines"
+            in " ".join(ds.summary["notes"]))
     copies = few.assign(amount=["10", "20", "30", "5", "6", "6"])
     ds = load_dataset(write(tmp_path / "copies", customers=CUSTOMERS, transactions=copies), config)
     assert ds.summary["tables"]["transactions"]["quarantined"] == {"duplicate transaction_id": 1}
     assert not any("different amounts" in note for note in ds.summary["notes"])
+
+
+# An ERP's order lines, in file order: (order number, customer, time, amount, quantity, category).
+ORDER_LINES = [
+    ("A1", "a", "2021-01-03 10:00", "10", "1", "tools"),
+    ("A1", "a", "2021-01-03 09:00", "30", "2", "paint"),
+    ("B1", "b", "2021-01-04 08:00", "20", "1", "paint"),
+    ("A1", "a", "2021-01-03 11:00", "-5", "-1", "tools"),   # a returned line inside the order
+    ("X9", "a", "2021-01-06 08:00", "8", "1", "tools"),     # one order number, two customers
+    ("", "a", "2021-01-07 08:00", "3", "1", "paint"),       # no order number: a transaction of its own
+    ("B1", "b", "2021-01-04 08:30", "-50", "-2", "glue"),   # the order sums below 0: a refund
+    ("X9", "b", "2021-01-06 09:00", "9", "1", "tools"),
+    ("B2", "b", "2021-01-08 08:00", "15", "1", "screws"),   # a tie for the largest amount with a category:
+    ("B2", "b", "2021-01-08 08:00", "40", "1", ""),         # (the largest line has none)
+    ("B2", "b", "2021-01-08 07:00", "15", "1", "nails"),    # the first of the tied lines gives it
+    ("", "a", "2021-01-09 08:00", "4", "1", "glue"),
+    ("A2", "a", "2021-01-10 08:00", "7", "3", "nails"),
+]
+
+
+def _order_lines(folder: Path) -> Path:
+    lines = pd.DataFrame(ORDER_LINES, columns=["Belegnummer", "customer_id", "timestamp", "amount", "Menge", "category"])
+    return write(folder, customers=CUSTOMERS, transactions=lines)
+
+
+def _lines_config(**order_lines: bool) -> object:
+    return config_from_dict({"columns": {"transactions": {"transaction_id": "Belegnummer", "quantity": "Menge"}},
+                             "input": {"data_end": "2021-12-31", **order_lines}})
+
+
+def test_order_lines_are_merged_into_one_transaction_per_order(tmp_path: Path) -> None:
+    """With [input] order_lines, the lines of one (customer, order number) are one transaction: amounts
+    summed (a returned line's included, and an order summing below 0 is a refund), the earliest line's
+    time, the category of the largest line with one (the first on a tie); rows without an order number
+    stay their own. An order number whose lines name two customers is set aside, every line of it.
+    Without the setting, churnml counted every line as a purchase (or, with the order number mapped,
+    set all but an order's first line aside)."""
+    ds = load_dataset(_order_lines(tmp_path / "d"), _lines_config(order_lines=True))
+    merged = ds.con.execute("SELECT * FROM transactions").df()  # in the input order of each order's first line
+    expected = pd.DataFrame([
+        ("a", "2021-01-03 09:00", 35.0, "paint"),    # A1: 10 + 30 - 5
+        ("b", "2021-01-04 08:00", -30.0, "paint"),   # B1: 20 - 50
+        ("a", "2021-01-07 08:00", 3.0, "paint"),
+        ("b", "2021-01-08 07:00", 70.0, "screws"),   # B2: 15 + 40 + 15
+        ("a", "2021-01-09 08:00", 4.0, "glue"),
+        ("a", "2021-01-10 08:00", 7.0, "nails"),     # A2
+    ], columns=["customer_id", "timestamp", "amount", "category"]).astype({"timestamp": "datetime64[us]"})
+    pd.testing.assert_frame_equal(merged, expected, check_dtype=False)
+    stats = ds.summary["tables"]["transactions"]
+    assert stats["rows"] == 13 and stats["clean_rows"] == 6
+    assert stats["order_lines"] == {"lines": 11, "orders": 6}
+    assert stats["quarantined"] == {"order lines of several customers under one transaction_id": 2}
+    assert ds.quarantine["transactions"]["Belegnummer"].tolist() == ["X9", "X9"]
+    assert ("[input] order_lines: 11 order line(s) of transactions were merged into 6 order(s), one transaction each"
+            in " ".join(ds.summary["notes"]))
+    assert "2 line(s) whose order id names several customers were set aside" in " ".join(ds.summary["notes"])
+
+
+def test_order_lines_off_is_todays_validation(tmp_path: Path) -> None:
+    """``order_lines = false`` (the default) validates as without the setting: every row of its own, a
+    repeated id set aside as a duplicate."""
+    few = pd.DataFrame([row for row in ORDER_LINES if row[0] not in ("A1", "B2")],
+                       columns=["Belegnummer", "customer_id", "timestamp", "amount", "Menge", "category"])
+    folder = write(tmp_path / "few", customers=CUSTOMERS, transactions=few)
+    off = load_dataset(folder, _lines_config(order_lines=False))
+    default = load_dataset(folder, _lines_config())
+    assert clean(off, "transactions").equals(clean(default, "transactions"))
+    assert len(clean(off, "transactions")) == 5  # 7 rows, 2 repeats of an order number
+    assert off.summary["tables"] == default.summary["tables"]
+    assert off.summary["tables"]["transactions"]["quarantined"] == {"duplicate transaction_id": 2}
+    assert "order_lines" not in off.summary["tables"]["transactions"]
+
+
+def test_order_lines_without_a_transaction_id_is_a_config_error(tmp_path: Path) -> None:
+    config = config_from_dict({"input": {"order_lines": True}})
+    with pytest.raises(ConfigError, match=r"\[input\] order_lines = true merges the lines of each order, but "
+                                          r"transactions has no transaction_id"):
+        load_dataset(write(tmp_path / "d", customers=CUSTOMERS, transactions=TRANSACTIONS.drop(columns="transaction_id")),
+                     config)
+
+
+def test_order_lines_under_ids_most_customers_share_stop_validation(tmp_path: Path) -> None:
+    """With order_lines, a transaction_id whose lines name several customers is set aside; when that
+    is most of the rows, the mapped column does not number one customer's orders (an article number)."""
+    articles = pd.DataFrame({"article": ["p1", "p1", "p2", "p2", "p3"], "customer_id": ["a", "b", "a", "b", "a"],
+                             "timestamp": ["2021-01-01"] * 5, "amount": ["1", "2", "3", "4", "5"]})
+    config = config_from_dict({"columns": {"transactions": {"transaction_id": "article"}},
+                               "input": {"order_lines": True, "data_end": "2021-12-31"}})
+    with pytest.raises(DataError, match=r"^4 of 5 rows of transactions share their transaction_id \(your column 'article'\) "
+                                        r"with rows of other customers, e.g. 'p1': with \[input\] order_lines = true"):
+        load_dataset(write(tmp_path / "d", customers=CUSTOMERS, transactions=articles), config)

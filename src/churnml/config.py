@@ -217,6 +217,15 @@ class InputConfig:
     Europe), "latin-1", "utf-16" or "shift_jis" (any name Python knows). Each file that is valid
     UTF-8 is still read as UTF-8, so a folder may mix both; the others are decoded from this
     encoding into a temporary UTF-8 copy. Empty = UTF-8 only."""
+    order_lines: bool = False
+    """Each transactions row is one line of an order (an ERP's export: the order number repeats on
+    every line), and ``transaction_id`` is mapped to the order number. Validation then merges the
+    lines of one (customer_id, transaction_id) into one transaction: amounts summed (a returned line's
+    negative amount included; an order summing below 0 is a refund), the earliest line's timestamp,
+    and for ``category`` and ``channel`` the value of the line with the largest amount (the first such
+    line on a tie), so that purchase counts and the usual gap between purchases count orders, and
+    ``distinct_categories`` counts orders' main categories. Lines of one order id naming different
+    customers are set aside. Not supported with ``--engine spark``."""
     event_types: Mapping[str, str] = field(default_factory=dict)
     """Your service event types -> churnml's (complaint, ticket, call, inquiry, survey,
     account_manager_change), e.g. {"billing complaint" = "complaint", "outage" = "ticket"}.

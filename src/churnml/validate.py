@@ -53,6 +53,9 @@ R_BAD_TIMESTAMP = "unparseable timestamp"
 R_OLD_TIMESTAMP = "timestamp before 1900"
 R_FUTURE_TIMESTAMP = "timestamp after the data's end"
 R_DUPLICATE_TX = "duplicate transaction_id"
+R_ORDER_OF_SEVERAL = "order lines of several customers under one transaction_id"
+"""With ``[input] order_lines``: every line of an order id whose lines name more than one customer
+(which of them bought it is not known)."""
 R_CLOSED_BEFORE_SIGNUP = "timestamp before the customer's signup_date"
 R_RESOLVED_BEFORE = "resolved_at before timestamp"
 R_BAD_SIGNUP = "unparseable signup_date (customer kept without a signup date)"
@@ -1229,10 +1232,23 @@ def _load_events(
     selects = [f"{adjusted.get(c, typed[c])} AS {c}" for c in spec.all_columns if c in mapping and c not in spec.checked_only]
     # The first occurrence of a transaction_id (earliest, then input order) stays; later ones are duplicates.
     unique = (typed["transaction_id"], ts) if "transaction_id" in mapping else None
-    _split_clean(con, table, selects, reasons, quarantine, stats, unique, parsed)
+    # Unless the rows are an order's lines ([input] order_lines): then they are merged, one row an order.
+    lines = None
+    if inputs.order_lines and table == "transactions":
+        if unique is None:
+            raise ConfigError(
+                "[input] order_lines = true merges the lines of each order, but transactions has no transaction_id to "
+                'tell the orders apart: map the order number, e.g. [columns.transactions] transaction_id = "order_no", '
+                "or leave order_lines out to count every row as a purchase of its own.")
+        lines = (typed["customer_id"], merged_lines_sql(spec, [c for c in spec.all_columns if c in mapping
+                                                               and c not in spec.checked_only]))
+    _split_clean(con, table, selects, reasons, quarantine, stats, unique, parsed, lines=lines)
     _fail_if_ids_do_not_match(con, table, mapping["customer_id"], quarantine, stats[table])
     notes = []
-    if "transaction_id" in mapping:
+    if lines is not None:
+        _fail_if_orders_name_several_customers(mapping, quarantine, stats[table])
+        notes.append(order_lines_note(stats[table]))
+    elif "transaction_id" in mapping:
         _fail_if_ids_number_orders(mapping["transaction_id"], quarantine, stats[table])
         notes += _order_lines_note(con, typed["transaction_id"], typed["amount"], mapping["transaction_id"], stats[table])
     loose = _loose_id_note(con, table, mapping["customer_id"], quarantine)
@@ -1396,12 +1412,62 @@ def _fail_if_all_set_aside(table: str, mapping: dict[str, str], quarantine: dict
 
 
 ORDER_LINES_FIX = (
-    "Sum the lines per order before loading, one row per order (e.g. in DuckDB: SELECT order_no AS transaction_id, "
-    "customer_id, min(order_date) AS timestamp, sum(amount) AS amount FROM 'lines.csv' GROUP BY ALL), so that "
-    "purchase counts and the usual gap between purchases count orders; or leave transaction_id out of "
+    "[input] order_lines = true in the config merges each order's lines into one transaction (amounts summed, the "
+    "earliest line's timestamp), so that purchase counts and the usual gap between purchases count orders. Or sum "
+    "the lines per order before loading, one row per order (e.g. in DuckDB: SELECT "
+    "order_no AS transaction_id, customer_id, min(order_date) AS timestamp, sum(amount) AS amount FROM 'lines.csv' "
+    "GROUP BY ALL); or leave transaction_id out of "
     "[columns.transactions], which keeps every line as a purchase of its own (the counts and gaps then count lines)."
 )
 """What to do when a transaction_id numbers orders of several lines (:func:`_fail_if_ids_number_orders`)."""
+
+
+def merged_lines_sql(spec: TableSpec, columns: list[str]) -> dict[str, str]:
+    """SQL aggregates merging the lines of one order (``[input] order_lines``) into the clean table's
+    ``columns``, by kind: the grouping ``customer_id`` as it is, numbers summed (a refund line's
+    negative amount included), the earliest timestamp, and a text (category, channel) that of the line
+    with the largest amount among those with one (the first such line as read on a tie). Over the
+    clean columns and the input row number ``_row``."""
+    merged = {}
+    for column in columns:
+        kind = spec.kinds[column]
+        if column == "customer_id":
+            merged[column] = column
+        elif kind == "number":
+            merged[column] = f"sum({column})"
+        elif kind == "timestamp":
+            merged[column] = f"min({column})"
+        else:
+            merged[column] = f"arg_max({column}, (amount, -_row))"
+    return merged
+
+
+def order_lines_note(stats: dict) -> str:
+    """The summary's note on merged order lines (``[input] order_lines``): how many lines became how
+    many transactions, and the lines of an order id naming several customers set aside."""
+    merged = stats["order_lines"]
+    several = stats["quarantined"].get(R_ORDER_OF_SEVERAL, 0)
+    aside = (f" {several:,} line(s) whose order id names several customers were set aside ({R_ORDER_OF_SEVERAL!r})."
+             if several else "")
+    return (f"[input] order_lines: {merged['lines']:,} order line(s) of transactions were merged into "
+            f"{merged['orders']:,} order(s), one transaction each (amounts summed, the earliest line's timestamp, the "
+            f"category and channel of the line with the largest amount).{aside}")
+
+
+def _fail_if_orders_name_several_customers(mapping: dict[str, str], quarantine: dict[str, pd.DataFrame],
+                                           stats: dict) -> None:
+    """Stop when most lines were set aside as :data:`R_ORDER_OF_SEVERAL`: the column mapped as
+    transaction_id does not number one customer's orders (an article number, a delivery run)."""
+    several = stats["quarantined"].get(R_ORDER_OF_SEVERAL, 0)
+    if several <= 0.5 * stats["rows"]:
+        return
+    raw = mapping["transaction_id"]
+    example = _set_aside_as(quarantine, "transactions", R_ORDER_OF_SEVERAL)[raw].iloc[0]
+    raise DataError(
+        f"{several:,} of {stats['rows']:,} rows of transactions share their {named_column('transaction_id', raw)} with "
+        f"rows of other customers, e.g. {example!r}: with [input] order_lines = true it must number one customer's "
+        "orders. Map the order or invoice number as transaction_id, or leave order_lines out."
+    )
 
 
 def _fail_if_ids_number_orders(raw: str, quarantine: dict[str, pd.DataFrame], stats: dict) -> None:
@@ -1561,6 +1627,7 @@ def _split_clean(
     unique: tuple[str, str] | None = None,
     parsed: dict[str, str] | None = None,
     kept_reasons: tuple[str, ...] = _KEPT,
+    lines: tuple[str, Mapping[str, str]] | None = None,
 ) -> None:
     """Materialise ``table`` (clean rows) and collect its quarantined rows with their reason.
 
@@ -1573,6 +1640,13 @@ def _split_clean(
     ``selects``, ``reasons`` and ``unique`` to use; they are not part of the quarantined rows.
     Their names, and those of the reason and row-number columns added here, are free ones
     (:func:`free_name`): a column of the user's own named ``_reason`` or ``_row_index`` stays data.
+
+    ``lines`` (``[input] order_lines``), with ``unique``: rows sharing a key are lines of one order,
+    not duplicates. As ``(customer_id SQL, {clean column: aggregate})`` (:func:`merged_lines_sql`):
+    every line of a key naming more than one customer is set aside as :data:`R_ORDER_OF_SEVERAL`,
+    and the clean table holds one row per (customer_id, key), in the input order of its first line;
+    rows without a key stay rows of their own. ``stats[table]["order_lines"]`` counts the clean
+    lines and the rows they became.
 
     Rows keep their input order. Nothing here reorders them (the duplicate search looks only at
     the keys that repeat, in a side query), so the clean table needs no sort on the way out.
@@ -1605,7 +1679,18 @@ def _split_clean(
         )
         """
     )
-    if unique is not None:
+    if unique is not None and lines is not None:
+        key, customer = unique[0], lines[0]
+        con.execute(
+            f"""
+            UPDATE _checked_{table} SET {why} = {_lit(R_ORDER_OF_SEVERAL)}
+            WHERE {why} IS NULL AND {key} IN (
+                SELECT {key} FROM _checked_{table} WHERE {why} IS NULL AND {key} IS NOT NULL
+                GROUP BY 1 HAVING count(DISTINCT {customer}) > 1
+            )
+            """
+        )
+    elif unique is not None:
         key, order = unique
         con.execute(
             f"""
@@ -1618,10 +1703,21 @@ def _split_clean(
             )
             """
         )
-    con.execute(
-        f"CREATE OR REPLACE TABLE {table} AS SELECT {', '.join(selects)} FROM _checked_{table} "
-        f"WHERE {why} IS NULL OR {why} IN ({', '.join(_lit(r) for r in kept_reasons)})"
-    )
+    clean = f"WHERE {why} IS NULL OR {why} IN ({', '.join(_lit(r) for r in kept_reasons)})"
+    if unique is not None and lines is not None:
+        merged = lines[1]
+        con.execute(
+            f"""
+            CREATE OR REPLACE TABLE {table} AS
+            SELECT {', '.join(f'{sql} AS {column}' for column, sql in merged.items())}
+            FROM (SELECT {', '.join(selects)}, {unique[0]} AS _key, {row} AS _row FROM _checked_{table} {clean})
+            GROUP BY customer_id, _key, CASE WHEN _key IS NULL THEN _row END
+            ORDER BY min(_row)
+            """
+        )
+        n_lines = con.execute(f"SELECT count(*) FROM _checked_{table} {clean}").fetchone()[0]
+    else:
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {', '.join(selects)} FROM _checked_{table} {clean}")
     checked = {name for name, *_ in con.execute(f"DESCRIBE _checked_{table}").fetchall()}
     # (A duplicate transaction_id, found after this table was made, shows the value as read.)
     as_written = ", ".join(f"COALESCE({_q(prefix + c)}, {_q(c)}) AS {_q(c)}" if prefix + c in checked else _q(c)
@@ -1643,6 +1739,8 @@ def _split_clean(
     }
     if n_blank:
         stats[table]["blank_rows_skipped"] = int(n_blank)
+    if unique is not None and lines is not None:
+        stats[table]["order_lines"] = {"lines": int(n_lines), "orders": int(n_clean)}
 
 
 def _max_timestamp(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...]) -> pd.Timestamp | None:
