@@ -322,7 +322,7 @@ def test_resolved_before_opened_is_refused_and_swapped_columns_are_named(spark, 
 
 
 def test_input_settings_spark_cannot_apply_are_refused_and_data_end_is_applied(spark, data_dir: Path) -> None:
-    for setting, value in (("date_format", "%d.%m.%Y"), ("decimal_comma", True)):
+    for setting, value in (("date_format", "%d.%m.%Y"), ("decimal_comma", True), ("order_lines", True)):
         with pytest.raises(ConfigError, match=rf"\[input\] {setting} .* is not supported with --engine spark"):
             churn_spark.read_tables(spark, str(data_dir), config_from_dict({"input": {setting: value}}))
     data = churn_spark.read_tables(spark, str(data_dir), config_from_dict({"input": {"data_end": "2025-01-31"}}))

@@ -405,7 +405,7 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
         before 1900 or after the data's end, numbers not finite or beyond ±1e12, resolved before
         opened, a customer_id not in ``customers``, a repeated transaction_id …).
     ConfigError
-        For ``[input]`` settings Spark does not apply (``date_format``, ``decimal_comma``).
+        For ``[input]`` settings Spark does not apply (``date_format``, ``decimal_comma``, ``order_lines``).
 
     Example
     -------
@@ -1104,6 +1104,13 @@ def _refuse_unsupported_input(inputs: InputConfig) -> None:
             "[input] decimal_comma = true is not supported with --engine spark: Spark reads numbers stored as Parquet "
             "numbers or as text with a decimal point (1234.56). Write them that way upstream and leave decimal_comma "
             "out of the config for Spark runs, or use --engine duckdb."
+        )
+    if inputs.order_lines:
+        raise ConfigError(
+            "[input] order_lines = true is not supported with --engine spark: Spark reads one row per transaction and "
+            "does not merge an order's lines. Sum the lines per order upstream (one row per order: the order number as "
+            "transaction_id, the earliest timestamp, the summed amount) and leave order_lines out of the config for "
+            "Spark runs, or use --engine duckdb."
         )
 
 
