@@ -577,3 +577,22 @@ def test_the_list_reports_contacts_without_a_talking_point_as_a_row_of_the_table
     rows = dict(re.findall(r'<td class="l">([^<]*)</td><td class="">([\d,]+)</td>', points))
     assert rows["– none (empty cell)"] == str(int((contacts["talking_point"] == "").sum())) != "0"
     assert sum(int(n) for n in rows.values()) == len(contacts) < len(result.customers)
+
+
+def test_the_run_reports_data_summary_says_how_many_order_lines_became_orders(tmp_path) -> None:
+    """With [input] order_lines, the transactions' rows are order lines and the purchases orders: the
+    data summary said "rows 379,704" and nothing of the 130,925 orders the models counted."""
+    from churnml.config import config_from_dict
+    from churnml.validate import load_dataset
+
+    folder = tmp_path / "d"
+    folder.mkdir()
+    pd.DataFrame({"customer_id": ["a", "b"], "signup_date": ["2020-01-01"] * 2}).to_csv(folder / "customers.csv", index=False)
+    pd.DataFrame({"order": ["1", "1", "2", "3", "3", "3"], "customer_id": ["a", "a", "a", "b", "b", "b"],
+                  "timestamp": ["2021-01-01"] * 6, "amount": [1, 2, 3, 4, 5, 6]}).to_csv(folder / "transactions.csv", index=False)
+    config = config_from_dict({"columns": {"transactions": {"transaction_id": "order"}},
+                               "input": {"order_lines": True, "data_end": "2021-12-31"}})
+    summary = load_dataset(folder, config).summary
+    text = reports._data_summary(summary, {})
+    assert "order lines merged" in text and "6 lines of transactions into 3 orders ([input] order_lines)" in text
+    assert "order lines merged" not in reports._data_summary(load_dataset(folder).summary, {})

@@ -569,6 +569,10 @@ def _data_summary(summary: Mapping[str, Any] | None, params: Mapping[str, str], 
             ("data end", summary.get("data_end")),
             ("quarantined rows", f"{summary.get('quarantined_rows', 0):,}"),
         ] + rows
+        merged = ((summary.get("tables") or {}).get("transactions") or {}).get("order_lines")
+        if merged:  # [input] order_lines: the table's rows are lines, its transactions orders
+            rows.insert(4, ("order lines merged", f"{merged['lines']:,} lines of transactions into {merged['orders']:,} "
+                                                  "orders ([input] order_lines)"))
     parts = [_key_values(rows)]
     tables = (summary or {}).get("tables") or {}
     if tables:
