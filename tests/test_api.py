@@ -1226,3 +1226,33 @@ def test_a_posted_case_closed_with_a_date_alone_on_its_day_is_resolved_then_as_i
     events[0]["resolved_at"] = "2025-01-02"  # the day before is still before: refused, naming the field
     with pytest.raises(DataError, match=r"service_events\[0\]\.resolved_at: 2025-01-02 00:00:00 is before"):
         api.history_dataset(customers, transactions, events, {})
+
+
+def test_posted_order_lines_are_merged_as_validation_merges_them(tmp_path: Path) -> None:
+    """With [input] order_lines, a posted history of one customer's order lines under one
+    transaction_id was refused ("appears twice"), though batch validation merges such lines into
+    one purchase. Merged alike, the history's transactions are validation's clean table; an order
+    number on lines of two customers is still refused, naming both."""
+    lines = pd.DataFrame([
+        ("o1", "a", "2021-01-03 10:00:00", 10.0, "tools"), ("o1", "a", "2021-01-03 09:00:00", 30.0, "paint"),
+        ("o2", "b", "2021-01-04 08:00:00", 20.0, "paint"), ("o1", "a", "2021-01-03 11:00:00", -5.0, "tools"),
+        (None, "a", "2021-01-07 08:00:00", 3.0, "glue"), ("o2", "b", "2021-01-04 08:30:00", -50.0, None),
+        ("o3", "b", "2021-01-08 07:00:00", 15.0, "screws"), ("o3", "b", "2021-01-08 08:00:00", 15.0, "nails"),
+    ], columns=["transaction_id", "customer_id", "timestamp", "amount", "category"])
+    config = config_from_dict({"input": {"order_lines": True, "data_end": "2021-12-31"}})
+    folder = tmp_path / "d"
+    folder.mkdir()
+    pd.DataFrame({"customer_id": ["a", "b"]}).to_csv(folder / "customers.csv", index=False)
+    lines.to_csv(folder / "transactions.csv", index=False)
+    batch = validate.load_dataset(folder, config).con.execute("SELECT * FROM transactions ORDER BY ALL").df()
+    posted = [{k: v for k, v in row.items() if v is not None} for row in lines.replace({np.nan: None}).to_dict("records")]
+    history = api.history_dataset([{"customer_id": "a"}, {"customer_id": "b"}], posted, [], {}, config)
+    merged = history.con.execute("SELECT customer_id, timestamp, amount, category FROM transactions ORDER BY ALL").df()
+    pd.testing.assert_frame_equal(merged, batch, check_dtype=False)
+    assert len(merged) == 4 and merged["amount"].tolist() == [35.0, 3.0, -30.0, 30.0]
+    with pytest.raises(DataError, match=r"^transactions\[1\]: transaction_id 'o1' appears twice\.$"):
+        api.history_dataset([{"customer_id": "a"}, {"customer_id": "b"}], posted, [], {})
+    other = [*posted, {"transaction_id": "o3", "customer_id": "a", "timestamp": "2021-01-08", "amount": 1.0}]
+    with pytest.raises(DataError, match=r"^transactions\[8\]: transaction_id 'o3' appears twice, on lines of customers "
+                                        r"'b' and 'a': an order belongs to one customer \(\[input\] order_lines\)\."):
+        api.history_dataset([{"customer_id": "a"}, {"customer_id": "b"}], other, [], {}, config)

@@ -202,6 +202,60 @@ def test_features_match_duckdb_on_a_users_export(spark, data_dir: Path, tmp_path
             churn_spark.read_tables(spark, str(folder))
 
 
+def _as_order_lines(folder: Path) -> pd.DataFrame:
+    """The folder's transactions split into an ERP's order lines under their transaction_id: one to
+    three lines each, the first (the largest, at the transaction's time) with its category and channel,
+    the others a second later that day (other categories when the amount is positive, where they are
+    smaller)."""
+    transactions = pd.read_parquet(folder / "transactions.parquet")
+    n_lines = 1 + np.arange(len(transactions)) % 3
+    lines = transactions.loc[transactions.index.repeat(n_lines)].reset_index(drop=True)
+    position = lines.groupby("transaction_id").cumcount().to_numpy()
+    of = n_lines.repeat(n_lines)
+    shares = np.select([of == 1, (of == 2) & (position == 0), position == 0, position == 1], [1.0, 0.7, 0.6, 0.3], 0.1)
+    lines["amount"] = lines["amount"] * shares
+    later = (position > 0) & ((lines["timestamp"] + pd.Timedelta(seconds=1)).dt.date == lines["timestamp"].dt.date)
+    lines.loc[later, "timestamp"] += pd.Timedelta(seconds=1)
+    other = (position > 0) & (lines["amount"] > 0)
+    lines.loc[other, "category"] = np.where(position[other] == 1, "extra", lines.loc[other, "category"] + "s")
+    lines.loc[other, "channel"] = "phone"
+    lines.to_parquet(folder / "transactions.parquet", index=False)
+    return lines
+
+
+def test_order_lines_are_merged_as_validation_merges_them(spark, data_dir: Path, tmp_path: Path, dataset) -> None:
+    """[input] order_lines on Spark: the lines of one order are one transaction, as validation merges
+    them. Split into lines, the generated transactions give both engines the features of the
+    transactions themselves; unmerged, the lines would count as purchases of their own."""
+    folder = _copy_data(data_dir, tmp_path / "lines")
+    lines = _as_order_lines(folder)
+    config = config_from_dict({"input": {"order_lines": True}})
+    duck_data = load_dataset(folder, config)
+    assert duck_data.summary["quarantined_rows"] == 0
+    sdata = churn_spark.read_tables(spark, str(folder), config)
+    duck = build_features(duck_data, CUTOFFS, config)
+    assert_frames_equal(duck, churn_spark.build_features(sdata, CUTOFFS, config))
+    assert_frames_equal(build_features(dataset, CUTOFFS, Config()), duck)
+    orders = dataset.summary["tables"]["transactions"]["clean_rows"]
+    merged = {"lines": len(lines), "orders": orders}
+    assert len(lines) > 1.5 * orders and duck_data.summary["tables"]["transactions"]["order_lines"] == merged
+    assert churn_spark.describe_data(sdata)[1]["tables"]["transactions"]["order_lines"] == merged
+    # An order number on lines of two customers: validation sets the lines aside, Spark refuses them.
+    first = lines.index[lines["customer_id"] != lines["customer_id"].iloc[0]][0]
+    lines.loc[first, "transaction_id"] = lines["transaction_id"].iloc[0]
+    lines.to_parquet(folder / "transactions.parquet", index=False)
+    aside = load_dataset(folder, config).summary["tables"]["transactions"]["quarantined"]
+    assert aside == {"order lines of several customers under one transaction_id": 2}
+    with pytest.raises(DataError, match=r"^1 transaction_id\(s\) of transactions .* name several customers on their "
+                                        r"lines, e.g. 'T00000000001' \(2 lines\): with \[input\] order_lines `churnml "
+                                        r"validate` sets their 2 lines aside as 'order lines of several customers"):
+        churn_spark.read_tables(spark, str(folder), config)
+    lines.drop(columns="transaction_id").to_parquet(folder / "transactions.parquet", index=False)
+    with pytest.raises(ConfigError, match=r"\[input\] order_lines = true merges the lines of each order, but transactions "
+                                          "has no transaction_id"):
+        churn_spark.read_tables(spark, str(folder), config)
+
+
 def test_attribute_kinds_are_decided_by_the_values_as_validation_does(spark, data_dir: Path, tmp_path: Path) -> None:
     """Digits stored as text and booleans are numeric, as DuckDB decides; a model trained on either engine scores on both."""
     folder = _copy_data(data_dir, tmp_path / "data")
@@ -322,7 +376,7 @@ def test_resolved_before_opened_is_refused_and_swapped_columns_are_named(spark, 
 
 
 def test_input_settings_spark_cannot_apply_are_refused_and_data_end_is_applied(spark, data_dir: Path) -> None:
-    for setting, value in (("date_format", "%d.%m.%Y"), ("decimal_comma", True), ("order_lines", True)):
+    for setting, value in (("date_format", "%d.%m.%Y"), ("decimal_comma", True)):
         with pytest.raises(ConfigError, match=rf"\[input\] {setting} .* is not supported with --engine spark"):
             churn_spark.read_tables(spark, str(data_dir), config_from_dict({"input": {setting: value}}))
     data = churn_spark.read_tables(spark, str(data_dir), config_from_dict({"input": {"data_end": "2025-01-31"}}))

@@ -1499,9 +1499,9 @@ ORDER_LINES = [
     ("", "a", "2021-01-07 08:00", "3", "1", "paint"),       # no order number: a transaction of its own
     ("B1", "b", "2021-01-04 08:30", "-50", "-2", "glue"),   # the order sums below 0: a refund
     ("X9", "b", "2021-01-06 09:00", "9", "1", "tools"),
-    ("B2", "b", "2021-01-08 08:00", "15", "1", "screws"),   # a tie for the largest amount with a category:
-    ("B2", "b", "2021-01-08 08:00", "40", "1", ""),         # (the largest line has none)
-    ("B2", "b", "2021-01-08 07:00", "15", "1", "nails"),    # the first of the tied lines gives it
+    ("B2", "b", "2021-01-08 08:00", "15", "1", "screws"),   # a tie for the largest amount with a category
+    ("B2", "b", "2021-01-08 08:00", "40", "1", ""),         # (the largest line has none):
+    ("B2", "b", "2021-01-08 07:00", "15", "1", "nails"),    # the first in alphabetical order gives it
     ("", "a", "2021-01-09 08:00", "4", "1", "glue"),
     ("A2", "a", "2021-01-10 08:00", "7", "3", "nails"),
 ]
@@ -1520,7 +1520,7 @@ def _lines_config(**order_lines: bool) -> object:
 def test_order_lines_are_merged_into_one_transaction_per_order(tmp_path: Path) -> None:
     """With [input] order_lines, the lines of one (customer, order number) are one transaction: amounts
     summed (a returned line's included, and an order summing below 0 is a refund), the earliest line's
-    time, the category of the largest line with one (the first on a tie); rows without an order number
+    time, the category of the largest line with one (alphabetically first on a tie); rows without an order number
     stay their own. An order number whose lines name two customers is set aside, every line of it.
     Without the setting, churnml counted every line as a purchase (or, with the order number mapped,
     set all but an order's first line aside)."""
@@ -1530,7 +1530,7 @@ def test_order_lines_are_merged_into_one_transaction_per_order(tmp_path: Path) -
         ("a", "2021-01-03 09:00", 35.0, "paint"),    # A1: 10 + 30 - 5
         ("b", "2021-01-04 08:00", -30.0, "paint"),   # B1: 20 - 50
         ("a", "2021-01-07 08:00", 3.0, "paint"),
-        ("b", "2021-01-08 07:00", 70.0, "screws"),   # B2: 15 + 40 + 15
+        ("b", "2021-01-08 07:00", 70.0, "nails"),    # B2: 15 + 40 + 15
         ("a", "2021-01-09 08:00", 4.0, "glue"),
         ("a", "2021-01-10 08:00", 7.0, "nails"),     # A2
     ], columns=["customer_id", "timestamp", "amount", "category"]).astype({"timestamp": "datetime64[us]"})

@@ -59,7 +59,7 @@ from churnml.scoring import SCORE_COLUMNS, model_specs, score_features, scores_v
 from churnml.segments import ValueThresholds, segment_names
 from churnml.targeting import attribute_columns as attribute_list_columns
 from churnml.targeting import retention_list, talking_point_summary, with_attributes
-from churnml.validate import is_placeholder, kept_unread, kept_without, loose_id, loose_ids
+from churnml.validate import is_placeholder, kept_unread, kept_without, loose_id, loose_ids, merge_order_lines_sql
 
 ENV_API_KEY = "CHURNML_API_KEY"
 ENV_ALIAS = "CHURNML_ALIAS"
@@ -524,7 +524,8 @@ def history_dataset(
         day before the customer's ``signup_date``, unreadable dates or
         numbers (a numeric attribute's placeholder for unknown, "N/A" or "-", is blanked as validation
         blanks it, and so is text reading as NaN or infinity), satisfaction outside ``[input] satisfaction_scale``, ``resolved_at`` before ``timestamp``, duplicate
-        ``transaction_id``.
+        ``transaction_id`` (with ``[input] order_lines``: one on lines of two customers; one customer's
+        lines of an order are merged, as validation merges them).
     """
     config = config or Config()
     inputs = config.input
@@ -569,7 +570,7 @@ def history_dataset(
         return customer_id
 
     tx_rows = []
-    tx_ids: set[str] = set()
+    tx_ids: dict[str, str] = {}  # transaction_id -> its customer
     for i, record in enumerate(map(_item, transactions)):
         where = f"transactions[{i}]"
         timestamp = _timestamp(record.get("timestamp"), f"{where}.timestamp")
@@ -580,10 +581,14 @@ def history_dataset(
         for column, kind in _TRANSACTION_COLUMNS.items():
             value = record.get(column)
             row[column] = _number(value, f"{where}.{column}") if kind == "number" else _text(value)
-        if row["transaction_id"] is not None:
-            if row["transaction_id"] in tx_ids:
-                raise DataError(f"{where}: transaction_id {row['transaction_id']!r} appears twice.")
-            tx_ids.add(row["transaction_id"])
+        tid = row["transaction_id"]
+        if tid is not None:
+            # With [input] order_lines, one customer's order has several lines (merged below).
+            if tid in tx_ids and not (inputs.order_lines and tx_ids[tid] == row["customer_id"]):
+                lines = (f", on lines of customers {tx_ids[tid]!r} and {row['customer_id']!r}: an order belongs to one "
+                         "customer ([input] order_lines)") if inputs.order_lines else ""
+                raise DataError(f"{where}: transaction_id {tid!r} appears twice{lines}.")
+            tx_ids.setdefault(tid, row["customer_id"])
         tx_rows.append(row)
 
     event_rows = []
@@ -629,7 +634,12 @@ def history_dataset(
         "service_events": _frame(event_rows, {"customer_id": "text", "timestamp": "timestamp", "event_type": "text", **_SERVICE_COLUMNS}),
         "churn_events": _frame(closures, {"customer_id": "text", "timestamp": "timestamp"}),
     }
-    return Dataset.from_frames(frames, connect(config))
+    con = connect(config)
+    if inputs.order_lines:  # one row per order, as validation merges the lines
+        con.register("_lines", frames["transactions"])
+        frames["transactions"] = con.execute(merge_order_lines_sql("_lines", frames["transactions"].columns)).df()
+        con.unregister("_lines")
+    return Dataset.from_frames(frames, con)
 
 
 def _frame(rows: list[dict[str, Any]], kinds: Mapping[str, str]) -> pd.DataFrame:

@@ -222,10 +222,10 @@ class InputConfig:
     every line), and ``transaction_id`` is mapped to the order number. Validation then merges the
     lines of one (customer_id, transaction_id) into one transaction: amounts summed (a returned line's
     negative amount included; an order summing below 0 is a refund), the earliest line's timestamp,
-    and for ``category`` and ``channel`` the value of the line with the largest amount (the first such
-    line on a tie), so that purchase counts and the usual gap between purchases count orders, and
-    ``distinct_categories`` counts orders' main categories. Lines of one order id naming different
-    customers are set aside. Not supported with ``--engine spark``."""
+    and for ``category`` and ``channel`` the value of the line with the largest amount among those with
+    one (the first in alphabetical order on a tie), so that purchase counts and the usual gap between
+    purchases count orders, and ``distinct_categories`` counts orders' main categories. Lines of one
+    order id naming different customers are set aside (``--engine spark`` refuses them)."""
     event_types: Mapping[str, str] = field(default_factory=dict)
     """Your service event types -> churnml's (complaint, ticket, call, inquiry, survey,
     account_manager_change), e.g. {"billing complaint" = "complaint", "outage" = "ticket"}.

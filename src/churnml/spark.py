@@ -347,6 +347,9 @@ class SparkData:
     left_out_columns : dict
         Customer columns left out of the attributes, as validation leaves them out: column ->
         ``"dates"`` or ``"empty"`` (``Dataset.summary["left_out_columns"]``).
+    order_lines : int or None
+        With ``[input] order_lines``: how many transactions rows (order lines) were read, merged into
+        the orders ``views["transactions"]`` holds, as validation merges them.
     """
 
     spark: Any
@@ -357,6 +360,7 @@ class SparkData:
     data_end: pd.Timestamp | None = field(default=None)
     views: dict[str, str] = field(default_factory=dict)
     left_out_columns: dict[str, str] = field(default_factory=dict)
+    order_lines: int | None = None
 
     def has(self, table: str) -> bool:
         return table in self.tables
@@ -405,7 +409,8 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
         before 1900 or after the data's end, numbers not finite or beyond ±1e12, resolved before
         opened, a customer_id not in ``customers``, a repeated transaction_id …).
     ConfigError
-        For ``[input]`` settings Spark does not apply (``date_format``, ``decimal_comma``, ``order_lines``).
+        For ``[input]`` settings Spark does not apply (``date_format``, ``decimal_comma``), and
+        ``order_lines`` without a ``transaction_id``.
 
     Example
     -------
@@ -436,6 +441,8 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
         frame = _read_parquet(spark, location, table)
         types = {column: _duckdb_type(spark_type) for column, spark_type in frame.dtypes}
         mapping = validate.map_columns(table, spec, config, list(types), location)
+        if table == "transactions" and config.input.order_lines and "transaction_id" not in mapping:
+            raise validate.order_lines_unmapped()
         raw_view = f"{prefix}raw_{table}"
         frame.createOrReplaceTempView(raw_view)
         kinds = _check_values(spark, raw_view, table, spec, mapping, dict(frame.dtypes), config.input, location,
@@ -474,18 +481,28 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
         views[table] = prefix + table
         canonical.createOrReplaceTempView(views[table])
         layout[table] = frozenset(canonical.columns)
-    _refuse_unmatched(spark, read, views)
+    _refuse_unmatched(spark, read, views, config.input.order_lines)
+    n_lines = None
+    if config.input.order_lines:  # one row per order, as validation merges the lines (its aggregates, transpiled)
+        columns = sorted(layout["transactions"], key=list(TABLES["transactions"].all_columns).index)
+        lines = views["transactions"]
+        n_lines = spark.table(lines).count()
+        views["transactions"] = f"{prefix}transactions_orders"
+        spark.sql(to_spark_sql(validate.merge_order_lines_sql(lines, columns))).createOrReplaceTempView(views["transactions"])
     data_end = validate.declared_end(_last_event(spark, read, views, end), config.input.data_end)
-    return SparkData(spark, base, tuple(layout), layout, attributes, data_end, views, left_out)
+    return SparkData(spark, base, tuple(layout), layout, attributes, data_end, views, left_out, n_lines)
 
 
-def _refuse_unmatched(spark: "SparkSession", read: Mapping[str, _RawTable], views: Mapping[str, str]) -> None:
+def _refuse_unmatched(spark: "SparkSession", read: Mapping[str, _RawTable], views: Mapping[str, str],
+                      order_lines: bool = False) -> None:
     """Validation's checks that take a grouping or a join, on the canonical views: a customer_id that
     ``customers`` repeats (validation stops), then event rows whose customer_id is not in ``customers``
     (:data:`churnml.validate.R_UNKNOWN_CUSTOMER`), a churn event before the customer's sign-up
     (:data:`churnml.validate.R_CLOSED_BEFORE_SIGNUP`) and a repeated ``transaction_id``
-    (:data:`churnml.validate.R_DUPLICATE_TX`), which validation sets aside. One grouping of
-    ``customers``, one join of each event table with it and one grouping of the transactions' ids."""
+    (:data:`churnml.validate.R_DUPLICATE_TX`), which validation sets aside; with ``order_lines``, the
+    lines of a transaction_id naming several customers instead (:data:`churnml.validate.R_ORDER_OF_SEVERAL`).
+    One grouping of ``customers``, one join of each event table with it and one grouping of the
+    transactions' ids."""
     examples = validate.EXAMPLES
 
     def repeats(column: str, table: str) -> tuple[int, int, list[Any]]:
@@ -533,7 +550,20 @@ def _refuse_unmatched(spark: "SparkSession", read: Mapping[str, _RawTable], view
                 f"{validate.R_CLOSED_BEFORE_SIGNUP!r}. --engine spark reads clean tables and sets no rows aside: fix "
                 "the dates upstream (a typo in the year?), or remove the rows."
             )
-    if "transaction_id" in read["transactions"].mapping:
+    if order_lines:
+        shared = (f"SELECT transaction_id AS id, count(*) AS n FROM {views['transactions']} WHERE transaction_id IS NOT "
+                  "NULL GROUP BY 1 HAVING count(DISTINCT customer_id) > 1")
+        ids, lines = spark.sql(f"SELECT count(*), sum(n) FROM ({shared})").collect()[0]
+        if ids:
+            shown = ", ".join(f"{row['id']!r} ({row['n']} lines)" for row in spark.sql(
+                f"{shared} ORDER BY n DESC, id LIMIT {examples}").collect())
+            raise DataError(
+                f"{ids:,} transaction_id(s) of transactions ({read['transactions'].location}) name several customers "
+                f"on their lines, e.g. {shown}: with [input] order_lines `churnml validate` sets their {lines:,} lines "
+                f"aside as {validate.R_ORDER_OF_SEVERAL!r}. --engine spark reads clean tables and sets no rows aside: "
+                "fix the customer or the order number of these lines upstream, or remove them."
+            )
+    elif "transaction_id" in read["transactions"].mapping:
         ids, extra, rows = repeats("transaction_id", "transactions")
         if ids:
             shown = ", ".join(f"{row['id']!r} ({row['n']} rows)" for row in rows)
@@ -1105,13 +1135,6 @@ def _refuse_unsupported_input(inputs: InputConfig) -> None:
             "numbers or as text with a decimal point (1234.56). Write them that way upstream and leave decimal_comma "
             "out of the config for Spark runs, or use --engine duckdb."
         )
-    if inputs.order_lines:
-        raise ConfigError(
-            "[input] order_lines = true is not supported with --engine spark: Spark reads one row per transaction and "
-            "does not merge an order's lines. Sum the lines per order upstream (one row per order: the order number as "
-            "transaction_id, the earliest timestamp, the summed amount) and leave order_lines out of the config for "
-            "Spark runs, or use --engine duckdb."
-        )
 
 
 def describe_data(data: SparkData) -> tuple[str, dict[str, Any]]:
@@ -1130,7 +1153,9 @@ def describe_data(data: SparkData) -> tuple[str, dict[str, Any]]:
     Summary
         ``tables`` (``rows``, ``first`` / ``last`` event date, ``source``), ``customers``,
         ``customers_without_transactions``, ``share_without_transactions``, ``data_end``,
-        ``left_out_columns`` (as validation's) and ``engine: "spark"``. There is no ``quarantined_rows``: Spark reads clean tables as they are.
+        ``left_out_columns`` (as validation's) and ``engine: "spark"``; with ``[input] order_lines``,
+        the transactions' ``order_lines`` (``lines`` read, ``orders`` they became), as validation's.
+        There is no ``quarantined_rows``: Spark reads clean tables as they are.
 
     Returns
     -------
@@ -1154,6 +1179,8 @@ def describe_data(data: SparkData) -> tuple[str, dict[str, Any]]:
         if table != "customers":
             for key in ("first", "last"):
                 tables[table][key] = None if result[key] is None else str(pd.Timestamp(result[key]).date())
+        if table == "transactions" and data.order_lines is not None:
+            tables[table]["order_lines"] = {"lines": data.order_lines, "orders": n}
     customers = tables["customers"]["rows"]
     without = (data.spark.table(data.views["customers"]).select("customer_id")
                .join(data.spark.table(data.views["transactions"]).select("customer_id"), "customer_id", "left_anti").count())

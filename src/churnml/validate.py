@@ -1236,10 +1236,7 @@ def _load_events(
     lines = None
     if inputs.order_lines and table == "transactions":
         if unique is None:
-            raise ConfigError(
-                "[input] order_lines = true merges the lines of each order, but transactions has no transaction_id to "
-                'tell the orders apart: map the order number, e.g. [columns.transactions] transaction_id = "order_no", '
-                "or leave order_lines out to count every row as a purchase of its own.")
+            raise order_lines_unmapped()
         lines = (typed["customer_id"], merged_lines_sql(spec, [c for c in spec.all_columns if c in mapping
                                                                and c not in spec.checked_only]))
     _split_clean(con, table, selects, reasons, quarantine, stats, unique, parsed, lines=lines)
@@ -1422,24 +1419,46 @@ ORDER_LINES_FIX = (
 """What to do when a transaction_id numbers orders of several lines (:func:`_fail_if_ids_number_orders`)."""
 
 
-def merged_lines_sql(spec: TableSpec, columns: list[str]) -> dict[str, str]:
-    """SQL aggregates merging the lines of one order (``[input] order_lines``) into the clean table's
-    ``columns``, by kind: the grouping ``customer_id`` as it is, numbers summed (a refund line's
-    negative amount included), the earliest timestamp, and a text (category, channel) that of the line
-    with the largest amount among those with one (the first such line as read on a tie). Over the
-    clean columns and the input row number ``_row``."""
+def merged_lines_sql(spec: TableSpec, columns: Iterable[str]) -> dict[str, str]:
+    """SQL aggregates merging the lines of one order (``[input] order_lines``) into ``columns`` (of
+    the clean table, or the Spark reader's view), by kind: the grouping ``customer_id`` and
+    ``transaction_id`` as they are, numbers summed (amount, quantity; a returned line's negative
+    amount included), the earliest timestamp, and a text (category, channel) that of the line with the
+    largest amount among those with one, the first in alphabetical order on a tie: a rule that needs no
+    row order, so the Spark reader (:mod:`churnml.spark`) merges alike."""
     merged = {}
     for column in columns:
         kind = spec.kinds[column]
-        if column == "customer_id":
+        if column in ("customer_id", "transaction_id"):
             merged[column] = column
         elif kind == "number":
             merged[column] = f"sum({column})"
         elif kind == "timestamp":
             merged[column] = f"min({column})"
         else:
-            merged[column] = f"arg_max({column}, (amount, -_row))"
+            merged[column] = (f"arg_min({column}, CASE WHEN {column} IS NOT NULL "
+                              f"THEN struct_pack(a := -amount, v := {column}) END)")
     return merged
+
+
+def merge_order_lines_sql(table: str, columns: Iterable[str]) -> str:
+    """SQL: ``table``'s rows (contract columns ``columns``, ``transaction_id`` among them) with the lines
+    of one (customer_id, transaction_id) merged by :func:`merged_lines_sql`, rows without a
+    transaction_id as they are. What the Spark reader (transpiled) and the API's posted histories run;
+    validation merges with the same aggregates while it splits the clean rows (:func:`_split_clean`)."""
+    columns = list(columns)
+    merged = merged_lines_sql(TABLES["transactions"], columns)
+    return (f"SELECT {', '.join(f'{sql} AS {_q(c)}' for c, sql in merged.items())} FROM {table} "
+            "WHERE transaction_id IS NOT NULL GROUP BY customer_id, transaction_id "
+            f"UNION ALL SELECT {', '.join(_q(c) for c in columns)} FROM {table} WHERE transaction_id IS NULL")
+
+
+def order_lines_unmapped() -> ConfigError:
+    """The error for ``[input] order_lines`` without a ``transaction_id`` (both engines)."""
+    return ConfigError(
+        "[input] order_lines = true merges the lines of each order, but transactions has no transaction_id to "
+        'tell the orders apart: map the order number, e.g. [columns.transactions] transaction_id = "order_no", '
+        "or leave order_lines out to count every row as a purchase of its own.")
 
 
 def order_lines_note(stats: dict) -> str:
