@@ -234,3 +234,31 @@ def test_gini_ignores_the_row_order_of_tied_predictions():
     predicted = np.round(actual + rng.normal(0, 5, 300), -1)   # coarse: many ties
     shuffled = rng.permutation(300)
     assert metrics.normalized_gini(actual, predicted) == pytest.approx(metrics.normalized_gini(actual[shuffled], predicted[shuffled]))
+
+
+@pytest.mark.parametrize("metric", ["roc_auc", "normalized_gini"])
+def test_bootstrap_draws_customers_not_rows_when_a_customer_has_several_test_cutoffs(metric):
+    """With two test cutoffs each customer has two rows. The rows of one customer are not two
+    customers' worth of evidence: the interval must be as wide as that of the customers once, not
+    narrower as if there were twice as many."""
+    rng = np.random.default_rng(7)
+    n = 300
+    if metric == "roc_auc":
+        target = (rng.random(n) < 0.2).astype(float)
+        scores = rng.random(n) + 0.5 * target
+    else:
+        target = np.maximum(0, rng.normal(20, 30, n))
+        scores = target + rng.normal(0, 25, n)
+    baseline = scores + rng.normal(0, 0.5, n)
+    ids = np.array([f"C{i:05d}" for i in range(n)])
+    once = metrics.bootstrap_interval(metric, target, scores, baseline, seed=3)
+    # The same customers at two cutoffs, rows in another order.
+    order = rng.permutation(2 * n)
+    target2 = np.tile(target, 2)[order]
+    scores2, baseline2 = np.tile(scores, 2)[order], np.tile(baseline, 2)[order]
+    grouped = metrics.bootstrap_interval(metric, target2, scores2, baseline2, seed=3, groups=np.tile(ids, 2)[order])
+    width = once["model_high"] - once["model_low"]
+    assert grouped == pytest.approx(once, abs=1e-9)  # the customers drawn are those drawn once
+    # Drawn as rows, the duplicates read as twice the customers: about 1/sqrt(2) as wide.
+    rows = metrics.bootstrap_interval(metric, target2, scores2, baseline2, seed=3)
+    assert rows["model_high"] - rows["model_low"] < 0.85 * width

@@ -532,11 +532,14 @@ def train_on(
         best_churn_name, best_churn_auc = metrics.best_baseline(baseline_churn, "roc_auc")
         baseline_value = {k: v for k, v in value_metrics.items() if k != "model"}
         best_value_name, best_value_gini = metrics.best_baseline(baseline_value, "normalized_gini")
-        # How much of each grade is luck: the metrics again on resampled test customers.
+        # How much of each grade is luck: the metrics again on resampled test customers (with
+        # several test cutoffs, a customer's rows are drawn together).
+        test_ids = parts["test"]["customer_id"].to_numpy()
         intervals = {
-            "churn": metrics.bootstrap_interval("roc_auc", churned["test"], probability, churn_scores[best_churn_name], seed=seed),
+            "churn": metrics.bootstrap_interval("roc_auc", churned["test"], probability, churn_scores[best_churn_name],
+                                                seed=seed, groups=test_ids),
             "value": metrics.bootstrap_interval("normalized_gini", value["test"], value_predictions["model"],
-                                                value_predictions[best_value_name], seed=seed),
+                                                value_predictions[best_value_name], seed=seed, groups=test_ids),
         }
         grades = {
             "churn": metrics.grade(churn_metrics["model"]["roc_auc"], best_churn_auc,
