@@ -832,3 +832,37 @@ def test_a_price_rise_of_a_few_percent_is_not_drift_but_a_larger_one_is() -> Non
     september, december = _yearly_bills(np.random.default_rng(11), rise=0.25)
     shifted = monitoring.drift(reference, pd.DataFrame({"monetary_365d": december}), None, "2025-12-05").features
     assert shifted.set_index("feature")["psi"]["monetary_365d"] > 0.2
+
+
+@pytest.mark.slow
+def test_evaluate_says_whether_the_models_degraded(use_trained_store, test_cutoff_scores, tmp_path):
+    # The backtest table's "change" column left it to the reader whether a fall was luck: evaluate
+    # now ends with one line, judged against the 95 % intervals of both measurements.
+    from churnml import tracking
+
+    same = runner.invoke(get_app(), ["evaluate", str(test_cutoff_scores), str(use_trained_store.data)], terminal_width=400)
+    assert same.exit_code == 0, _text(same)
+    line = next(line for line in same.output.splitlines() if line.startswith("Degraded:"))
+    graded = use_trained_store.result.churn_metrics["model"]["roc_auc"]
+    assert line.startswith(("Degraded: no. Ranking within the luck of the customers: churn ROC AUC",
+                            "Degraded: in level, not in ranking. Ranking within the luck of the customers: churn ROC AUC")), line
+    assert f"against {graded:.3f} as graded, change +0.000" in line  # the test cutoff's own customers
+
+    # The same customers with their churn probabilities shuffled: the ranking is gone.
+    shuffled = tmp_path / "shuffled.parquet"
+    table = pd.read_parquet(test_cutoff_scores)
+    order = np.random.default_rng(0).permutation(len(table))
+    table.assign(churn_probability=table["churn_probability"].to_numpy()[order]).to_parquet(shuffled)
+    _sidecar_for(shuffled, test_cutoff_scores)
+    worse = runner.invoke(get_app(), ["evaluate", str(shuffled), str(use_trained_store.data)], terminal_width=400)
+    assert worse.exit_code == 0, _text(worse)
+    line = next(line for line in worse.output.splitlines() if line.startswith("Degraded:"))
+    assert line.startswith("Degraded: yes, in ranking. Fell beyond the luck of the customers: churn ROC AUC"), line
+    low, high = (float(x) for x in re.search(r"churn ROC AUC [\d.]+ against [\d.]+ as graded, change [-+][\d.]+ "
+                                             r"\(95 % interval ([-+][\d.]+) to ([-+][\d.]+)\)", line).groups())
+    assert low < high < 0
+    # The backtest's own interval is logged with its metrics, for later runs to compare.
+    client = tracking._client()
+    run = client.search_runs([client.get_experiment_by_name(tracking.EXPERIMENT_NAME).experiment_id],
+                             "tags.`churnml.kind` = 'backtest'", order_by=["attributes.start_time DESC"])[0]
+    assert run.data.metrics["churn_model_roc_auc_low"] < run.data.metrics["churn_model_roc_auc"] < run.data.metrics["churn_model_roc_auc_high"]

@@ -594,6 +594,24 @@ def bootstrap_interval(metric: str, target: np.ndarray, model: np.ndarray, basel
             "difference_low": float(difference_low), "difference_high": float(difference_high)}
 
 
+def change_interval(now: float, now_interval: tuple[float, float], then: float,
+                    then_interval: tuple[float, float]) -> tuple[float, float]:
+    """The interval of ``now - then``, two measurements of one metric on different customers (a
+    backtest and the training test), each given with its bootstrap interval of the same level (95 %).
+
+    Normal approximation: each half-width is z standard errors, and the difference's half-width
+    the root of their squares' sum. Where the same customers are in both, the two
+    measurements move together and the true interval is narrower: this one errs towards "within
+    chance": it calls a model degraded on the customers' luck less often than 1 time in 40.
+
+    >>> [round(x, 3) for x in change_interval(0.70, (0.66, 0.74), 0.80, (0.77, 0.83))]
+    [-0.15, -0.05]
+    """
+    spread = float(np.hypot(now_interval[1] - now_interval[0], then_interval[1] - then_interval[0]) / 2)
+    difference = now - then
+    return difference - spread, difference + spread
+
+
 def _weighted_scorer(metric: str, target: np.ndarray, scores: np.ndarray):
     """``weights -> metric`` for these rows, each row counted ``weights[i]`` times."""
     if metric == "roc_auc":

@@ -380,7 +380,8 @@ def evaluate_command(
     churn level was shifted to the test cutoff's churn rate: these scores come from the models after
     the shift, so ECE and log loss differ by it), with the levels (mean churn probability against the
     churn rate, summed predicted value against the value that happened; a warning when either is
-    more than 10 % off), and writes them to MLflow against the model
+    more than 10 % off), and a closing line saying whether the models degraded (a ranking fell beyond
+    the 95 % interval of the change, or a level ran off), and writes them to MLflow against the model
     versions: a `backtest` run, `backtest_*` metric history on the training run (step = days since
     the training as-of date) and tags on both registered versions, so decay over time is visible.
 
@@ -392,7 +393,7 @@ def evaluate_command(
     from churnml import io, tracking
     from churnml.labels import refuse_other_problem
     from churnml.metrics import few_churners_note
-    from churnml.monitoring import evaluate_scores, fitted_labels_end
+    from churnml.monitoring import degradation_status, evaluate_scores, fitted_labels_end
     from churnml.validate import load_dataset
 
     cfg = load_config(config)
@@ -462,6 +463,7 @@ def evaluate_command(
     if backtest.unlabelled:
         console.print(f"[yellow]{backtest.unlabelled:,} scored customers have no label[/yellow] (not in the population "
                       "of DATA at that date): is DATA the data they were scored from?", markup=True)
+    console.print(degradation_status(backtest, run.metadata), markup=False, highlight=False)
     console.print(f"{'Already logged' if logged_before else 'Logged'} to MLflow: backtest run {backtest_run}"
                   f"{' (the same scores and data)' if logged_before else ''} against churnml-churn v{churn_version} and "
                   f"churnml-value v{value_version} (training run {run_id}).")
