@@ -202,6 +202,27 @@ def test_run_metrics_params_artifacts_and_trial_runs(first):
     assert sorted(c.info.run_name for c in children) == sorted([f"{k}-trial-{i}" for k in ("churn", "value") for i in range(3)])
 
 
+def test_the_run_records_the_trees_and_every_features_importance_of_the_final_models(first):
+    # A data scientist re-creating the models from the run found the tuned parameters but not how
+    # many trees early stopping kept, and the importance only as two top-20 plots titled alike
+    # ("Feature importance") and unsorted inside the report's data.
+    import json
+
+    client = tracking._client()
+    params = client.get_run(first.run_id).data.params
+    loaded = tracking.load_models("champion")
+    assert params["churn_n_trees"] == str(loaded.churn.booster_.current_iteration())
+    assert params["value_n_trees"] == str(loaded.value.booster_.current_iteration())
+    assert 1 <= int(params["churn_n_trees"]) <= FAST["n_estimators"]
+    with (Path(client.download_artifacts(first.run_id, "feature_importance.json"))).open() as handle:
+        importance = json.load(handle)
+    assert "total gain" in importance["importance"]
+    for kind, model in (("churn", loaded.churn), ("value", loaded.value)):
+        gains = importance[kind]
+        assert list(gains) == sorted(gains, key=lambda name: -gains[name]) and set(gains) == set(loaded.metadata["feature_names"])
+        assert gains == pytest.approx(model.feature_importances_.to_dict())
+
+
 def test_first_model_is_champion_and_loads_with_metadata(first, dataset):
     assert first.promoted and first.first_model and "first model" in first.promotion_reason
     loaded = tracking.load_models("champion")

@@ -107,12 +107,13 @@ def plot_value_deciles(actual: np.ndarray, predicted: np.ndarray, ax: Axes | Non
     return ax
 
 
-def plot_feature_importance(importance: pd.Series, top: int = 20, ax: Axes | None = None) -> Axes:
-    """Horizontal bars of the ``top`` most important features (e.g. LightGBM total gain)."""
+def plot_feature_importance(importance: pd.Series, top: int = 20, ax: Axes | None = None, title: str = "Feature importance") -> Axes:
+    """Horizontal bars of the ``top`` most important features (e.g. LightGBM total gain); ``title``
+    names the model (a run logs one plot per model)."""
     ax = ax or new_axes(6.0, max(3.0, 0.3 * min(top, len(importance)) + 1))
     shown = importance.sort_values(ascending=True).tail(top)
     ax.barh(shown.index.astype(str), shown.to_numpy())
-    ax.set(xlabel=importance.name or "importance", title="Feature importance")
+    ax.set(xlabel=importance.name or "importance", title=title)
     return ax
 
 

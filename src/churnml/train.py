@@ -304,6 +304,8 @@ def _champion_metrics(X_test: pd.DataFrame, churned: np.ndarray, value: np.ndarr
 
 CONFIG_FILE = "config.json"
 """The run's artifact holding the config the run applied."""
+FEATURE_IMPORTANCE_FILE = "feature_importance.json"
+"""The run's artifact holding every feature's importance in both models, most important first."""
 
 ROWS_PER_THREAD = 100_000
 
@@ -538,6 +540,10 @@ def train_on(
             X["train"], value["train"], churned["train"] == 0,
             X["validation"], value["validation"], churned["validation"] == 0,
         )
+
+        # The trees the final boosters have (early stopping's count, refitted): with the tuned
+        # parameters, the seed and the threads, what re-creates them.
+        run.log_params({"churn_n_trees": int(churn_model.best_iteration_), "value_n_trees": int(value_model.best_iteration_)})
 
         # Test ---------------------------------------------------------------------------------
         stage("grading the models against the baselines on the test cutoff")
@@ -1030,8 +1036,16 @@ def _log_plots(
         "plots/cumulative_gains.png": plots.plot_gains(churned, churn_scores),
         "plots/lift.png": plots.plot_lift(churned, churn_scores),
         "plots/value_deciles.png": plots.plot_value_deciles(value, predicted_value),
-        "plots/feature_importance_churn.png": plots.plot_feature_importance(churn_model.feature_importances_),
-        "plots/feature_importance_value.png": plots.plot_feature_importance(value_model.feature_importances_),
+        **{f"plots/feature_importance_{kind}.png": plots.plot_feature_importance(
+            importance.rename("total gain (loss reduction)"), title=f"Feature importance: {kind} model (top 20)")
+           for kind, importance in (("churn", churn_model.feature_importances_), ("value", value_model.feature_importances_))},
     }
     for path, ax in figures.items():
         run.log_figure(ax.figure, path)
+    # Every feature's importance in numbers, most important first: the plots show the top 20, and
+    # the report data held them unsorted, keyed by feature, among the report's other data.
+    run.log_dict({"importance": "total gain (loss reduction) of the splits on each feature, in the final booster "
+                               "(refitted on train + validation)",
+                  **{kind: {name: float(gain) for name, gain in model.feature_importances_.sort_values(ascending=False, kind="mergesort").items()}
+                     for kind, model in (("churn", churn_model), ("value", value_model))}},
+                 FEATURE_IMPORTANCE_FILE)
