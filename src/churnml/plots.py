@@ -24,10 +24,21 @@ def new_axes(width: float = 6.0, height: float = 4.5) -> Axes:
 
 
 def _cumulative_share(y_true: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(-np.asarray(score, dtype=float), kind="mergesort")
+    """Share of customers contacted (0, 1/n, …, 1) and the share of churners found there, best
+    scores first. Customers with the same score are contacted in no particular order, so within a
+    run of ties the churners found grow evenly (the expected curve), as the metrics split ties
+    (:func:`churnml.metrics.lift_at`). Drawn in row order, a recency rule's two scores made its
+    lift read 3.06 at 1 % and 1.43 at 10 % of the customers (the table: 1.49), over customers the
+    rule cannot tell apart."""
+    score = np.asarray(score, dtype=float)
+    order = np.argsort(-score, kind="mergesort")
+    ranked = score[order]
     hits = np.cumsum(np.asarray(y_true, dtype=float)[order])
-    contacted = np.arange(1, len(order) + 1) / len(order)
-    return np.concatenate([[0.0], contacted]), np.concatenate([[0.0], hits / max(hits[-1], 1e-12)])
+    n = len(order)
+    ends = np.append(np.flatnonzero(ranked[1:] != ranked[:-1]), n - 1)  # the last customer of each run of ties
+    contacted = np.arange(1, n + 1) / n
+    found = np.interp(contacted, np.concatenate([[0.0], (ends + 1) / n]), np.concatenate([[0.0], hits[ends]]))
+    return np.concatenate([[0.0], contacted]), np.concatenate([[0.0], found / max(hits[-1], 1e-12)])
 
 
 def plot_roc(y_true: np.ndarray, scores: Mapping[str, np.ndarray], ax: Axes | None = None) -> Axes:
