@@ -657,6 +657,43 @@ def test_train_says_how_many_churners_the_test_grade_rests_on(tmp_path, monkeypa
             "rests on them, and one of them ranked last instead of first moves the ROC AUC by 0.167.") in warning
 
 
+def test_train_says_and_logs_the_training_set_it_built(tmp_path, monkeypatch):
+    # Changing the horizon or the cutoffs in the config, a data scientist saw only the test
+    # cutoff(s) in the terminal, and with two test cutoffs "(108 customers, …)" for 54 customers
+    # at two dates. The gym above, with test cutoffs two weeks apart: c6-c11 (last visit
+    # 2024-11-15) are members at both and churn; c0-c5 (gone since March 2024) at neither.
+    days = pd.date_range("2023-01-01", "2025-06-30", freq="7D")
+    last = {f"c{i}": pd.Timestamp("2024-03-01") for i in range(6)} | {f"c{i}": pd.Timestamp("2024-11-15") for i in range(6, 12)}
+    ids = [f"c{i}" for i in range(60)]
+    (tmp_path / "gym").mkdir()
+    pd.DataFrame([(c, d.date(), 10.0 + i % 3) for i, c in enumerate(ids) for d in days if d <= last.get(c, d)],
+                 columns=["customer_id", "timestamp", "amount"]).to_csv(tmp_path / "gym" / "transactions.csv", index=False)
+    pd.DataFrame({"customer_id": ids, "signup_date": "2022-12-01"}).to_csv(tmp_path / "gym" / "customers.csv", index=False)
+    (tmp_path / "two.toml").write_text("[training]\nmin_customers = 10\n[problem]\nn_test_cutoffs = 2\ncutoff_step_days = 14\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    result = CliRunner().invoke(get_app(), ["train", "gym", "--as-of", "2025-06-30", "--trials", "2", "-c", "two.toml"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "Training set, horizon 90 days: train cutoffs 2024-08-22, 2024-09-05, 2024-09-19 (" in text
+    assert "; validation cutoff 2024-12-18 (" in text
+    assert "; test cutoffs 2025-03-18, 2025-04-01 (108 rows of 54 customers, churn 11.1%)." in text
+    assert "Churn on the test cutoffs 2025-03-18, 2025-04-01 (108 rows of 54 customers, 12 churned) — grade" in text
+    assert "Value on the test cutoffs 2025-03-18, 2025-04-01 (108 rows of 54 customers) — grade" in text
+    import json
+
+    client = tracking._client()
+    run_id = re.search(r"Run ([0-9a-f]{32})", text).group(1)
+    described = json.loads(Path(client.download_artifacts(run_id, train_module.TRAINING_SET_FILE)).read_text())
+    params = client.get_run(run_id).data.params
+    assert described["horizon_days"] == 90 and described["cutoff_step_days"] == 14
+    assert [c["cutoff"] for c in described["cutoffs"]] == params["cutoffs"].split(",")
+    for split in ("train", "validation", "test"):
+        rows = [c for c in described["cutoffs"] if c["split"] == split]
+        assert sum(c["rows"] for c in rows) == described["splits"][split]["rows"] == int(params[f"rows_{split}"])
+    assert [(c["rows"], c["churners"]) for c in described["cutoffs"] if c["split"] == "test"] == [(54, 6), (54, 6)]
+
+
 def test_a_chance_level_model_is_registered_not_promoted(tmp_path, monkeypatch):
     # Churn events handed to random customers: nothing in the features predicts them, so the
     # churn model ranks no better than chance. Its ROC AUC can still beat the baselines by the

@@ -114,6 +114,9 @@ class TrainingResult:
     """The promotion gate's value metric, which `churnml models` lists: the normalized Gini of the
     value if retained over the test customers who stayed (``value_if_retained_normalized_gini``);
     :attr:`value_metrics` grades the expected value over all of them instead."""
+    training_set: dict[str, Any] = field(default_factory=dict)
+    """What the run learned and was graded on (:func:`describe_training_set`), also logged as
+    ``training_set.json``."""
     registered: bool = True
     """False when an earlier run had the same inputs (:func:`inputs_digest`): :attr:`churn_version`
     and :attr:`value_version` are then the versions that run registered."""
@@ -184,6 +187,54 @@ def fit_baselines(X: Mapping[str, pd.DataFrame], churned: Mapping[str, np.ndarra
         "spend_rate": SpendRateBaseline(monetary, window_days, horizon, window_column=tenure).fit(),
         "feature_poisson": FeaturePoisson(numeric, categorical).fit(linear_X, value_fit[linear_rows]),
     }
+
+
+TRAINING_SET_FILE = "training_set.json"
+"""The run's artifact describing its training set per cutoff (:func:`describe_training_set`)."""
+
+
+def describe_training_set(frame: pd.DataFrame, split_cutoffs: Mapping[str, Sequence[pd.Timestamp]],
+                          config: Config) -> dict[str, Any]:
+    """The training set in numbers: the problem's horizon and cutoff settings, and per cutoff its
+    split, rows (customers in the population there), churners, churn rate and value.
+
+    The run's params held the cutoffs and a row count per split, its metrics a churn rate per split:
+    not how the rows and churners spread over the cutoffs, nor, with several test cutoffs, that the
+    test rows are fewer customers (each has a row at every cutoff)."""
+    problem = config.problem
+    cutoffs = []
+    for split in ("train", "validation", "test"):
+        for cutoff in split_cutoffs.get(split, []):
+            rows = frame[frame["cutoff"] == cutoff]
+            cutoffs.append({"cutoff": f"{pd.Timestamp(cutoff):%Y-%m-%d}", "split": split, "rows": int(len(rows)),
+                            "churners": int(rows["churned"].sum()), "churn_rate": float(rows["churned"].mean()) if len(rows) else float("nan"),
+                            "value_total": float(rows["value"].sum())})
+    splits = {}
+    for split in ("train", "validation", "test"):
+        part = frame[frame["split"] == split]
+        splits[split] = {"cutoffs": [c["cutoff"] for c in cutoffs if c["split"] == split], "rows": int(len(part)),
+                         "customers": int(part["customer_id"].nunique()), "churners": int(part["churned"].sum()),
+                         "churn_rate": float(part["churned"].mean()) if len(part) else float("nan")}
+    return {"horizon_days": problem.horizon_days, "cutoff_step_days": problem.cutoff_step_days,
+            "n_cutoffs": problem.n_cutoffs, "splits": splits, "cutoffs": cutoffs}
+
+
+def training_set_text(description: Mapping[str, Any]) -> str:
+    """One line for ``churnml train``: the horizon and, per split, its cutoffs, rows and churn rate.
+
+    >>> training_set_text({"horizon_days": 60, "splits": {
+    ...     "train": {"cutoffs": ["2024-10-24", "2024-11-07"], "rows": 4508, "customers": 2300, "churn_rate": 0.0517},
+    ...     "validation": {"cutoffs": ["2025-02-03"], "rows": 1190, "customers": 1190, "churn_rate": 0.0387},
+    ...     "test": {"cutoffs": ["2025-04-18", "2025-05-02"], "rows": 2479, "customers": 1260, "churn_rate": 0.0545}}})
+    'Training set, horizon 60 days: train cutoffs 2024-10-24, 2024-11-07 (4,508 rows of 2,300 customers, churn 5.2%); validation cutoff 2025-02-03 (1,190 customers, churn 3.9%); test cutoffs 2025-04-18, 2025-05-02 (2,479 rows of 1,260 customers, churn 5.5%).'
+    """
+    parts = []
+    for split, values in description.get("splits", {}).items():
+        cutoffs = values.get("cutoffs", [])
+        rows, customers = values.get("rows", 0), values.get("customers", 0)
+        size = f"{customers:,} customers" if rows == customers else f"{rows:,} rows of {customers:,} customers"
+        parts.append(f"{split} cutoff{'s' if len(cutoffs) > 1 else ''} {', '.join(cutoffs)} ({size}, churn {values.get('churn_rate', float('nan')):.1%})")
+    return f"Training set, horizon {description.get('horizon_days')} days: {'; '.join(parts)}."
 
 
 def _pick(names: list[str], candidates: tuple[str, ...], role: str) -> str:
@@ -487,6 +538,8 @@ def train_on(
             }
         )
         run.log_dict(list(feature_description), "features.json")
+        described = describe_training_set(frame, training_set.split_cutoffs, config)
+        run.log_dict(described, TRAINING_SET_FILE)
         # The whole config, as this run applied it (--trials, --seed, --timeout included): the params
         # above hold a few settings; the column mapping, input formats or max_categorical_levels
         # also decide what the models learn.
@@ -780,6 +833,7 @@ def train_on(
         test_churners=int(churned["test"].sum()),
         calibration_note=churn_model.calibration_note_,
         value_if_retained_gini=float(gate_new["normalized_gini"]),
+        training_set=described,
     )
 
 

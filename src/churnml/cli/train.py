@@ -44,7 +44,7 @@ def value_gini_note(result: Any) -> str:
 
 def _metrics_table(kind: str, grade: str, metrics: dict[str, dict[str, float]], rows: tuple, counts: str = "") -> Table:
     """Model and baselines side by side on the test cutoff, one row per metric."""
-    table = Table(title=f"{kind} on the test cutoff{counts} — grade {grade}", title_justify="left")
+    table = Table(title=f"{kind} on the test {counts} — grade {grade}", title_justify="left")
     table.add_column("metric")
     for name in metrics:
         table.add_column(name, justify="right")
@@ -161,11 +161,17 @@ def train_command(
     # Without churn_events the "active" subgroup is those who bought within the horizon: say which.
     rows = tuple((key, training.active_subgroup_label(result.active_days) if key == "roc_auc_active" else label)
                  for key, label in CHURN_ROWS)
-    test_cutoff = ", ".join(f"{c:%Y-%m-%d}" for c in result.cutoffs.get("test", []))
-    counts = f" {test_cutoff} ({result.test_customers:,} customers, {result.test_churners:,} churned)"
-    console.print(_metrics_table("Churn", result.grades["churn"], result.churn_metrics, rows, counts))
-    console.print(_metrics_table("Value", result.grades["value"], result.value_metrics, VALUE_ROWS,
-                                 f" {test_cutoff} ({result.test_customers:,} customers)"))
+    console.print(training.training_set_text(result.training_set), markup=False, highlight=False)
+    tests = result.cutoffs.get("test", [])
+    test_cutoff = ", ".join(f"{c:%Y-%m-%d}" for c in tests)
+    # With several test cutoffs a customer has a row at each: the metrics are over rows.
+    distinct = result.training_set.get("splits", {}).get("test", {}).get("customers", result.test_customers)
+    size = (f"{result.test_customers:,} customers" if distinct == result.test_customers
+            else f"{result.test_customers:,} rows of {distinct:,} customers")
+    where = f"cutoff{'s' if len(tests) > 1 else ''} {test_cutoff}"
+    console.print(_metrics_table("Churn", result.grades["churn"], result.churn_metrics, rows,
+                                 f"{where} ({size}, {result.test_churners:,} churned)"))
+    console.print(_metrics_table("Value", result.grades["value"], result.value_metrics, VALUE_ROWS, f"{where} ({size})"))
     if note := value_gini_note(result):
         console.print(note, markup=False, highlight=False)
     console.print(
