@@ -285,36 +285,22 @@ def test_a_history_posted_without_transactions_or_service_events_says_so(server)
     finally:
         sys.path.remove(str(SERVING))
     url, _, _ = server
-    unsent = {key: value for key, value in EXAMPLE_HISTORY.items() if key != "transactions"}
-    with httpx.Client(base_url=url, timeout=60, headers=AUTH) as client:
-        results = {}
-        for name, body in (("unsent", unsent), ("null", {**unsent, "transactions": None}),
-                           ("none", {**unsent, "transactions": []}), ("sent", EXAMPLE_HISTORY)):
-            response = client.post("/score_history", json=body)
-            assert response.status_code == 200, (name, response.text)
-            results[name] = response.json()["results"][0]
-    said = [w for w in results["unsent"]["warnings"] if w.startswith("transactions not sent")]
-    assert len(said) == 1 and '"transactions": []' in said[0], results["unsent"]["warnings"]
-    assert said[0] in results["null"]["warnings"]
-    assert not any("transactions not sent" in w for r in (results["none"], results["sent"]) for w in r["warnings"])
-    # The scores themselves are those of a customer without transactions either way.
-    assert results["unsent"]["churn_probability"] == results["none"]["churn_probability"]
-
-    # The same for service events, which these models read (complaints, calls, surveys).
-    unsent = {key: value for key, value in EXAMPLE_HISTORY.items() if key != "service_events"}
-    with httpx.Client(base_url=url, timeout=60, headers=AUTH) as client:
-        results = {}
-        for name, body in (("unsent", unsent), ("null", {**unsent, "service_events": None}),
-                           ("none", {**unsent, "service_events": []}), ("sent", EXAMPLE_HISTORY)):
-            response = client.post("/score_history", json=body)
-            assert response.status_code == 200, (name, response.text)
-            results[name] = response.json()["results"][0]
-    said = [w for w in results["unsent"]["warnings"] if w.startswith("service_events not sent")]
-    assert len(said) == 1 and '"service_events": []' in said[0], results["unsent"]["warnings"]
-    assert said[0] in results["null"]["warnings"]
-    assert not any("service_events not sent" in w for r in (results["none"], results["sent"]) for w in r["warnings"])
-    assert results["unsent"]["churn_probability"] == results["none"]["churn_probability"]
-    assert EXAMPLE_HISTORY["service_events"] and results["sent"]["churn_probability"] != results["none"]["churn_probability"]
+    for field in ("transactions", "service_events"):  # these models read both
+        unsent = {key: value for key, value in EXAMPLE_HISTORY.items() if key != field}
+        with httpx.Client(base_url=url, timeout=60, headers=AUTH) as client:
+            results = {}
+            for name, body in (("unsent", unsent), ("null", {**unsent, field: None}), ("none", {**unsent, field: []}),
+                               ("sent", EXAMPLE_HISTORY)):
+                response = client.post("/score_history", json=body)
+                assert response.status_code == 200, (field, name, response.text)
+                results[name] = response.json()["results"][0]
+        said = [w for w in results["unsent"]["warnings"] if w.startswith(f"{field} not sent")]
+        assert len(said) == 1 and f'"{field}": []' in said[0], results["unsent"]["warnings"]
+        assert said[0] in results["null"]["warnings"]
+        assert not any(f"{field} not sent" in w for r in (results["none"], results["sent"]) for w in r["warnings"])
+        # The scores themselves are those of a customer without them either way, and they count.
+        assert results["unsent"]["churn_probability"] == results["none"]["churn_probability"]
+        assert EXAMPLE_HISTORY[field] and results["sent"]["churn_probability"] != results["none"]["churn_probability"]
 
 
 def test_a_key_sent_another_way_is_told_how_to_send_it(server) -> None:

@@ -634,16 +634,21 @@ def test_one_fee_for_every_retained_customer_is_a_clear_error(store):
         train_module.train(gym, "2025-06-02", config, **FAST)
 
 
-def test_train_says_how_many_churners_the_test_grade_rests_on(tmp_path, monkeypatch):
-    # A gym of 60 members paying weekly: 6 lapse in March 2024, 6 in November. The test cutoff has
-    # 6 churners; the tables showed metrics and a grade with no word of how few.
+def _weekly_gym(folder) -> None:
+    """60 members paying weekly from 2023 to mid-2025: c0-c5 lapse in March 2024, c6-c11 in November."""
     days = pd.date_range("2023-01-01", "2025-06-30", freq="7D")
     last = {f"c{i}": pd.Timestamp("2024-03-01") for i in range(6)} | {f"c{i}": pd.Timestamp("2024-11-15") for i in range(6, 12)}
     ids = [f"c{i}" for i in range(60)]
-    (tmp_path / "gym").mkdir()
+    folder.mkdir()
     pd.DataFrame([(c, d.date(), 10.0 + i % 3) for i, c in enumerate(ids) for d in days if d <= last.get(c, d)],
-                 columns=["customer_id", "timestamp", "amount"]).to_csv(tmp_path / "gym" / "transactions.csv", index=False)
-    pd.DataFrame({"customer_id": ids, "signup_date": "2022-12-01"}).to_csv(tmp_path / "gym" / "customers.csv", index=False)
+                 columns=["customer_id", "timestamp", "amount"]).to_csv(folder / "transactions.csv", index=False)
+    pd.DataFrame({"customer_id": ids, "signup_date": "2022-12-01"}).to_csv(folder / "customers.csv", index=False)
+
+
+def test_train_says_how_many_churners_the_test_grade_rests_on(tmp_path, monkeypatch):
+    # A gym of 60 members paying weekly: 6 lapse in March 2024, 6 in November. The test cutoff has
+    # 6 churners; the tables showed metrics and a grade with no word of how few.
+    _weekly_gym(tmp_path / "gym")
     (tmp_path / "small.toml").write_text("[training]\nmin_customers = 10\n")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
@@ -662,13 +667,7 @@ def test_train_says_and_logs_the_training_set_it_built(tmp_path, monkeypatch):
     # cutoff(s) in the terminal, and with two test cutoffs "(108 customers, …)" for 54 customers
     # at two dates. The gym above, with test cutoffs two weeks apart: c6-c11 (last visit
     # 2024-11-15) are members at both and churn; c0-c5 (gone since March 2024) at neither.
-    days = pd.date_range("2023-01-01", "2025-06-30", freq="7D")
-    last = {f"c{i}": pd.Timestamp("2024-03-01") for i in range(6)} | {f"c{i}": pd.Timestamp("2024-11-15") for i in range(6, 12)}
-    ids = [f"c{i}" for i in range(60)]
-    (tmp_path / "gym").mkdir()
-    pd.DataFrame([(c, d.date(), 10.0 + i % 3) for i, c in enumerate(ids) for d in days if d <= last.get(c, d)],
-                 columns=["customer_id", "timestamp", "amount"]).to_csv(tmp_path / "gym" / "transactions.csv", index=False)
-    pd.DataFrame({"customer_id": ids, "signup_date": "2022-12-01"}).to_csv(tmp_path / "gym" / "customers.csv", index=False)
+    _weekly_gym(tmp_path / "gym")
     (tmp_path / "two.toml").write_text("[training]\nmin_customers = 10\n[problem]\nn_test_cutoffs = 2\ncutoff_step_days = 14\n")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
