@@ -524,6 +524,7 @@ def test_rows_validation_sets_aside_are_refused_with_its_reasons_and_counts(spar
                 elif reason == "duplicate transaction_id":
                     assert f"1 transaction_id(s) of transactions" in message and f"e.g. {tx_id.iloc[5]!r} (2 rows)" in message
                     assert f"sets the other {n:,} aside as {reason!r}" in message
+                    assert "[input] order_lines = true merges each order's lines" in message  # an ERP's order lines?
                 else:
                     assert f"{n:,} for {reason!r} (e.g. " in message, (reason, message)
         if case == "row_level":

@@ -572,7 +572,8 @@ def _refuse_unmatched(spark: "SparkSession", read: Mapping[str, _RawTable], view
                 f"once, e.g. {shown}: `churnml validate` keeps the first (earliest) row of each and sets the other "
                 f"{extra:,} aside as {validate.R_DUPLICATE_TX!r}. --engine spark reads clean tables and sets no "
                 "rows aside: remove the repeated rows upstream, or map a column that identifies each transaction as "
-                "[columns.transactions] transaction_id."
+                "[columns.transactions] transaction_id. If the column numbers orders of several lines each, "
+                "[input] order_lines = true merges each order's lines into one transaction, on both engines."
             )
 
 
