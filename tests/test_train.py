@@ -679,6 +679,8 @@ def test_train_says_and_logs_the_training_set_it_built(tmp_path, monkeypatch):
     assert "; test cutoffs 2025-03-18, 2025-04-01 (108 rows of 54 customers, churn 11.1%)." in text
     assert "Churn on the test cutoffs 2025-03-18, 2025-04-01 (108 rows of 54 customers, 12 churned) — grade" in text
     assert "Value on the test cutoffs 2025-03-18, 2025-04-01 (108 rows of 54 customers) — grade" in text
+    assert "against what each of the 108 test rows (54 customers, a row per test cutoff) brought" in text
+    assert "over the 96 rows of customers who stayed" in text
     import json
 
     client = tracking._client()

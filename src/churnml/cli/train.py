@@ -36,10 +36,15 @@ def value_gini_note(result: Any) -> str:
     if gini is None or gate is None:
         return ""
     stayed = result.test_customers - result.test_churners
+    # With several test cutoffs a customer has a row at each: the Ginis are over rows.
+    distinct = result.training_set.get("splits", {}).get("test", {}).get("customers", result.test_customers)
+    each = (f"{result.test_customers:,} test customers" if distinct == result.test_customers
+            else f"{result.test_customers:,} test rows ({distinct:,} customers, a row per test cutoff)")
+    who = "customers" if distinct == result.test_customers else "rows of customers"
     return (f"Value Gini: {gini:.4f} above is the normalized Gini of the expected value ((1 − churn probability) × value "
-            f"if retained) against what each of the {result.test_customers:,} test customers brought, which the grade "
+            f"if retained) against what each of the {each} brought, which the grade "
             f"and the baselines compare; `churnml models` lists, and the promotion gate compares, the normalized Gini of "
-            f"the value if retained over the {stayed:,} customers who stayed: {gate:.4f} for this run.")
+            f"the value if retained over the {stayed:,} {who} who stayed: {gate:.4f} for this run.")
 
 
 def _metrics_table(kind: str, grade: str, metrics: dict[str, dict[str, float]], rows: tuple, counts: str = "") -> Table:
