@@ -645,16 +645,22 @@ def _weekly_gym(folder) -> None:
     pd.DataFrame({"customer_id": ids, "signup_date": "2022-12-01"}).to_csv(folder / "customers.csv", index=False)
 
 
+def _train_weekly_gym(tmp_path, monkeypatch, config: str):
+    """`churnml train` as of 2025-06-30 (2 trials) on :func:`_weekly_gym` with ``config``, in a store
+    of its own: the result, and its output on one line."""
+    _weekly_gym(tmp_path / "gym")
+    (tmp_path / "gym.toml").write_text(config)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    result = CliRunner().invoke(get_app(), ["train", "gym", "--as-of", "2025-06-30", "--trials", "2", "-c", "gym.toml"])
+    assert result.exit_code == 0, result.output
+    return result, " ".join(result.output.split())
+
+
 def test_train_says_how_many_churners_the_test_grade_rests_on(tmp_path, monkeypatch):
     # A gym of 60 members paying weekly: 6 lapse in March 2024, 6 in November. The test cutoff has
     # 6 churners; the tables showed metrics and a grade with no word of how few.
-    _weekly_gym(tmp_path / "gym")
-    (tmp_path / "small.toml").write_text("[training]\nmin_customers = 10\n")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
-    result = CliRunner().invoke(get_app(), ["train", "gym", "--as-of", "2025-06-30", "--trials", "2", "-c", "small.toml"])
-    assert result.exit_code == 0, result.output
-    text = " ".join(result.output.split())
+    result, text = _train_weekly_gym(tmp_path, monkeypatch, "[training]\nmin_customers = 10\n")
     assert "Churn on the test cutoff 2025-04-01 (54 customers, 6 churned) — grade" in text
     assert "Value on the test cutoff 2025-04-01 (54 customers) — grade" in text
     warning = " ".join(result.stderr.split())
@@ -667,13 +673,8 @@ def test_train_says_and_logs_the_training_set_it_built(tmp_path, monkeypatch):
     # cutoff(s) in the terminal, and with two test cutoffs "(108 customers, …)" for 54 customers
     # at two dates. The gym above, with test cutoffs two weeks apart: c6-c11 (last visit
     # 2024-11-15) are members at both and churn; c0-c5 (gone since March 2024) at neither.
-    _weekly_gym(tmp_path / "gym")
-    (tmp_path / "two.toml").write_text("[training]\nmin_customers = 10\n[problem]\nn_test_cutoffs = 2\ncutoff_step_days = 14\n")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
-    result = CliRunner().invoke(get_app(), ["train", "gym", "--as-of", "2025-06-30", "--trials", "2", "-c", "two.toml"])
-    assert result.exit_code == 0, result.output
-    text = " ".join(result.output.split())
+    result, text = _train_weekly_gym(tmp_path, monkeypatch, "[training]\nmin_customers = 10\n[problem]\nn_test_cutoffs = 2\n"
+                                                            "cutoff_step_days = 14\n")
     assert "Training set, horizon 90 days: train cutoffs 2024-08-22, 2024-09-05, 2024-09-19 (" in text
     assert "; validation cutoff 2024-12-18 (" in text
     assert "; test cutoffs 2025-03-18, 2025-04-01 (108 rows of 54 customers, churn 11.1%)." in text
