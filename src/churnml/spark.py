@@ -505,12 +505,17 @@ def _refuse_unmatched(spark: "SparkSession", read: Mapping[str, _RawTable], view
     transactions' ids."""
     examples = validate.EXAMPLES
 
+    def grouped(query: str) -> tuple[int, int, list[Any]]:
+        """How many ids ``query`` gives (a row per id: ``id`` and its ``n`` rows), their rows in all,
+        and a few (most rows first)."""
+        ids, rows = spark.sql(f"SELECT count(*), sum(n) FROM ({query})").collect()[0]
+        shown = spark.sql(f"{query} ORDER BY n DESC, id LIMIT {examples}").collect() if ids else []
+        return ids, rows or 0, shown
+
     def repeats(column: str, table: str) -> tuple[int, int, list[Any]]:
         """How many ids of ``column`` repeat, the rows beyond the first of each, and a few (most repeated first)."""
-        repeated = to_spark_sql(validate.repeated_ids_sql(column, views[table]))
-        ids, extra = spark.sql(f"SELECT count(*), sum(n - 1) FROM ({repeated})").collect()[0]
-        shown = spark.sql(f"{repeated} ORDER BY n DESC, id LIMIT {examples}").collect() if ids else []
-        return ids, extra, shown
+        ids, rows, shown = grouped(to_spark_sql(validate.repeated_ids_sql(column, views[table])))
+        return ids, rows - ids, shown
 
     ids, _, rows = repeats("customer_id", "customers")
     if ids:
@@ -553,10 +558,9 @@ def _refuse_unmatched(spark: "SparkSession", read: Mapping[str, _RawTable], view
     if order_lines:
         shared = (f"SELECT transaction_id AS id, count(*) AS n FROM {views['transactions']} WHERE transaction_id IS NOT "
                   "NULL GROUP BY 1 HAVING count(DISTINCT customer_id) > 1")
-        ids, lines = spark.sql(f"SELECT count(*), sum(n) FROM ({shared})").collect()[0]
+        ids, lines, rows = grouped(shared)
         if ids:
-            shown = ", ".join(f"{row['id']!r} ({row['n']} lines)" for row in spark.sql(
-                f"{shared} ORDER BY n DESC, id LIMIT {examples}").collect())
+            shown = ", ".join(f"{row['id']!r} ({row['n']} lines)" for row in rows)
             raise DataError(
                 f"{ids:,} transaction_id(s) of transactions ({read['transactions'].location}) name several customers "
                 f"on their lines, e.g. {shown}: with [input] order_lines `churnml validate` sets their {lines:,} lines "

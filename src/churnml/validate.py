@@ -1698,7 +1698,7 @@ def _split_clean(
         )
         """
     )
-    if unique is not None and lines is not None:
+    if lines is not None:
         key, customer = unique[0], lines[0]
         con.execute(
             f"""
@@ -1723,7 +1723,7 @@ def _split_clean(
             """
         )
     clean = f"WHERE {why} IS NULL OR {why} IN ({', '.join(_lit(r) for r in kept_reasons)})"
-    if unique is not None and lines is not None:
+    if lines is not None:
         merged = lines[1]
         con.execute(
             f"""
@@ -1758,7 +1758,7 @@ def _split_clean(
     }
     if n_blank:
         stats[table]["blank_rows_skipped"] = int(n_blank)
-    if unique is not None and lines is not None:
+    if lines is not None:
         stats[table]["order_lines"] = {"lines": int(n_lines), "orders": int(n_clean)}
 
 
