@@ -36,7 +36,7 @@ from churnml.errors import ChurnmlError
 from churnml.schema import REASON_TOPICS, SEGMENTS
 
 from examples import EXAMPLE_HISTORY, EXAMPLE_INPUT, EXAMPLE_RETENTION
-from guard import RequestGuard
+from guard import RequestGuard, bound_metrics_endpoints
 
 logger = logging.getLogger("churnml.serving")
 logger.setLevel(logging.INFO)  # the start-up line: which models and snapshot this server answers with
@@ -503,3 +503,4 @@ class ChurnService:
 
 
 ChurnService.add_asgi_middleware(RequestGuard, routes=ROUTE_MODELS)
+bound_metrics_endpoints(ROUTE_MODELS)  # /metrics: one label for the paths nobody serves, not one per path
