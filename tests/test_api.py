@@ -1256,3 +1256,19 @@ def test_posted_order_lines_are_merged_as_validation_merges_them(tmp_path: Path)
     with pytest.raises(DataError, match=r"^transactions\[8\]: transaction_id 'o3' appears twice, on lines of customers "
                                         r"'b' and 'a': an order belongs to one customer \(\[input\] order_lines\)\."):
         api.history_dataset([{"customer_id": "a"}, {"customer_id": "b"}], other, [], {}, config)
+
+
+def test_a_posted_history_is_scored_on_a_connection_that_cannot_reach_files(tmp_path) -> None:
+    # POST /score_history runs DuckDB on a caller's data. Posted values reach the SQL only as escaped
+    # literals, but the connection could still read any file the server's account may read (and
+    # write some), should text ever reach the SQL another way: it cannot touch files, nor be set to.
+    private = tmp_path / "private.csv"
+    private.write_text("secret\nkept\n", encoding="utf-8")
+    dataset = api.history_dataset([{"customer_id": "a", "signup_date": "2024-01-01"}],
+                                  [{"customer_id": "a", "timestamp": "2024-02-01", "amount": 5.0, "category": "x'y"}], [], {})
+    assert dataset.con.execute("SELECT count(*) FROM transactions").fetchone() == (1,)
+    for sql in (f"SELECT * FROM read_csv({io._lit(str(private))})", f"COPY customers TO {io._lit(str(tmp_path / 'out.csv'))}",
+                "SET enable_external_access = true"):
+        with pytest.raises(Exception, match="disabled by configuration|Cannot change configuration"):
+            dataset.con.execute(sql)
+    assert not (tmp_path / "out.csv").exists()

@@ -500,7 +500,8 @@ def history_dataset(
         The server's settings: ``[input]`` ``event_types`` and ``satisfaction_scale`` apply to
         posted rows as validation applies them to files, and the tables are loaded on a
         connection with its ``[duckdb]`` memory limit, threads and spill folder, as validation
-        loads files (:func:`churnml.dataset.connect`). Requests were loaded with churnml's default
+        loads files (:func:`churnml.dataset.connect`), but without access to files (DuckDB's
+        ``enable_external_access`` off, the configuration locked). Requests were loaded with churnml's default
         ``[duckdb]`` settings (5GB, a thread per core, the default spill folder), whatever the
         server's config set.
     churn_events : sequence of mapping, optional
@@ -635,6 +636,11 @@ def history_dataset(
         "churn_events": _frame(closures, {"customer_id": "text", "timestamp": "timestamp"}),
     }
     con = connect(config)
+    # The caller's data reaches the SQL only as escaped literals; should text ever reach it another
+    # way, this connection still cannot read or write a file (DuckDB's own spill files excepted), nor
+    # be set to.
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
     if inputs.order_lines:  # one row per order, as validation merges the lines
         con.register("_lines", frames["transactions"])
         frames["transactions"] = con.execute(merge_order_lines_sql("_lines", frames["transactions"].columns)).df()
