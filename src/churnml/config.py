@@ -48,7 +48,10 @@ class ProblemConfig:
     n_cutoffs: int = 6
     """How many cutoffs make the training set, validation and test included."""
     n_validation_cutoffs: int = 1
+    """Of those, the validation cutoffs (tuning, early stopping, the calibrator's fit), at least one
+    horizon before the test cutoffs."""
     n_test_cutoffs: int = 1
+    """Of those, the latest: the test cutoffs the models are graded and compared with the champion on."""
     margin: float = 1.0
     """Multiplier applied to `amount` in the value label (1.0 = amounts already are revenue)."""
 
@@ -61,8 +64,11 @@ always calibrates)."""
 @dataclass(frozen=True)
 class TrainingConfig:
     trials: int = 30
+    """Optuna trials per model (``churnml train --trials``); trials of an interrupted run count."""
     timeout_seconds: float | None = None
+    """Seconds of tuning per model, after which no new trial starts (``--timeout``); unset = no limit."""
     seed: int = 42
+    """Random seed of tuning and training (``churnml train --seed``)."""
     min_customers: int = 300
     """Fewer customers than this in the training population is an error, not a model."""
     max_categorical_levels: int = 50
@@ -130,7 +136,11 @@ class TargetingConfig:
 @dataclass(frozen=True)
 class MonitoringConfig:
     psi_threshold: float = 0.2
+    """Population stability index above which a feature or score counts as drifted (``score`` warns,
+    or exits 3 with ``--fail-on-drift``)."""
     max_model_age_days: int = 120
+    """Days since the models' training as-of date after which they count as too old: ``score`` warns
+    (or exits 3 with ``--fail-on-drift``), and so do the server's log and ``GET /model``."""
 
 
 @dataclass(frozen=True)
@@ -210,8 +220,9 @@ class InputConfig:
     small company's data can get wrong."""
     satisfaction_scale: tuple[float, float] = (1.0, 5.0)
     """The lowest and highest score of your satisfaction surveys, e.g. [0, 10] for NPS. Scores are
-    rescaled to churnml's 1-5 (1 + 4 x (score - low) / (high - low)), so reasons and the service
-    score read them on 1-5; scores outside your scale are set aside as bad rows."""
+    rescaled to churnml's 1-5 (1 + 4 x (score - low) / (high - low)) for the features and the
+    service score; reasons quote them on your scale ("last satisfaction score 3/10"). Scores outside
+    your scale are set aside as bad rows."""
     encoding: str = ""
     """The text encoding of CSV files that are not UTF-8, e.g. "cp1252" (Windows, Western
     Europe), "latin-1", "utf-16" or "shift_jis" (any name Python knows). Each file that is valid
