@@ -131,3 +131,46 @@ def test_every_setting_is_described_in_config_py() -> None:
         undescribed += [f"[{section.name}] {f.name}" for f in dataclasses.fields(section.default_factory)
                         if f.name not in described]
     assert not undescribed
+
+
+def test_settings_table_names_every_setting_and_only_settings() -> None:
+    """Each section's row of the README's settings table names all of its settings (as `key` or
+    `[section.key]`), and every "`key` [default]" there is a setting of that section: the defaults test
+    above skips a name it does not know, so a renamed setting would drop out of it unnoticed."""
+    import dataclasses
+
+    from churnml.config import Config
+
+    config = Config()
+    rows = dict(re.findall(r"^\| `\[(\w+)\]`[^|]*\| (.+) \|$", README, flags=re.M))
+    missing, unknown = [], []
+    for section in dataclasses.fields(Config):
+        values = getattr(config, section.name)
+        if not dataclasses.is_dataclass(values):
+            continue
+        names = {f.name for f in dataclasses.fields(values)}
+        row = rows.get(section.name, "")
+        named = set(re.findall(r"`(\w+)`", row)) | set(re.findall(rf"`\[{section.name}\.(\w+)\]`", row))
+        missing += [(section.name, n) for n in sorted(names - named)]
+        unknown += [(section.name, k) for k in re.findall(r"`(\w+)` \[", row) if k not in names]
+    assert not missing and not unknown, (missing, unknown)
+
+
+def test_the_scores_and_list_columns_are_the_ones_written() -> None:
+    """The README and `--help` name the columns of the scores file and of a retention list, in order,
+    as `churnml score` and `churnml retention-list` write them."""
+    from churnml.scoring import SCORE_COLUMNS
+    from churnml.targeting import LIST_COLUMNS
+
+    text = " ".join(README.split())
+    scores = re.search(r"`churnml score` writes one row per customer in the population: `([\w, ]+)`", text)
+    listed = re.search(r"Columns: `(rank, [\w, ]+)`", text)
+    assert scores and listed
+    assert scores.group(1).split(", ") == list(SCORE_COLUMNS)
+    assert listed.group(1).split(", ") == list(LIST_COLUMNS)
+    command = typer.main.get_command(get_app())
+    for name, columns in (("score", SCORE_COLUMNS), ("retention-list", LIST_COLUMNS)):
+        help_text = " ".join((command.commands[name].help or "").split())
+        # OUT's item names them in order; some are explained in brackets after their name.
+        out = help_text[help_text.index("OUT: "):help_text.index("OUT.json")]
+        assert re.search(r"\W" + r"\W.*?\W".join(columns) + r"\W", out), (name, out)
