@@ -211,3 +211,22 @@ def test_the_default_spill_folder_is_this_accounts_alone(tmp_path: Path, monkeyp
     shared.symlink_to(tmp_path / "elsewhere")
     with pytest.raises(ConfigError, match="is not this account's alone"):
         private_temp_dir("churnml-text")
+
+
+def test_the_example_config_shows_every_setting() -> None:
+    """training/churnml.example.toml shows each setting, set to its default or commented out:
+    ``[training] calibration``, ``[input] encoding`` and ``[segments] talking_points`` were missing."""
+    import dataclasses
+    import re
+
+    text = (REPO / "training" / "churnml.example.toml").read_text()
+    sections = {m.group(1): m.start() for m in re.finditer(r"^\[(\w+)\]$", text, flags=re.M)}
+    missing = []
+    for section in dataclasses.fields(Config):
+        if not dataclasses.is_dataclass(section.default_factory):
+            continue
+        start = sections.get(section.name, len(text))
+        block = text[start:min([s for s in sections.values() if s > start], default=len(text))]
+        missing += [f"[{section.name}] {f.name}" for f in dataclasses.fields(section.default_factory)
+                    if not re.search(rf"^#? ?{f.name} = ", block, flags=re.M)]
+    assert not missing
