@@ -612,6 +612,14 @@ def test_cli_scores_with_the_champion_from_mlflow(sample_dir: Path, tmp_path: Pa
     assert result.exit_code == 0, result.output
     assert "Retention list" in result.output
     assert "value at risk, no contact (next 90 days)" in result.output
+    # A list needs no [problem] horizon_days: it takes the models' horizon from the scores' sidecar, as
+    # `train --horizon-days` says (it said retention-list and evaluate needed it in their config, as score does).
+    other = runner.invoke(get_app(), ["retention-list", "scores.csv", "--out", "list30.csv", "--budget", "50", "-c", "h30.toml"])
+    assert other.exit_code == 0 and "value at risk, no contact (next 90 days)" in other.output, other.output
+    import typer
+
+    horizon_help = next(p.help for p in typer.main.get_command(get_app()).commands["train"].params if p.name == "horizon_days")
+    assert "score then needs [problem] horizon_days set to it in its --config (retention-list and evaluate take" in horizon_help
     listed = pd.read_csv(tmp_path / "list.csv")
     assert 0 < len(listed) <= 10
     # 80 columns: ids and numbers stay whole; the reasons are listed under the table.

@@ -65,7 +65,7 @@ def train_command(
         "As-of date (YYYY-MM-DD): the test cutoff's label window ends here, and features see only events "
         "before each cutoff. At most the day after the data's last event (later, missing days would count as "
         "churn)."))],
-    horizon_days: Annotated[Optional[int], typer.Option("--horizon-days", help="Label window after each cutoff, in days [config: problem.horizon_days, 90]. For this run only: score, evaluate and retention-list then need [problem] horizon_days set to it in their --config; put it in the config to set it once.")] = None,
+    horizon_days: Annotated[Optional[int], typer.Option("--horizon-days", help="Label window after each cutoff, in days [config: problem.horizon_days, 90]. For this run only: score then needs [problem] horizon_days set to it in its --config (retention-list and evaluate take the models' horizon from the scores); put it in the config to set it once.")] = None,
     trials: Annotated[Optional[int], typer.Option("--trials", help="Optuna trials per model (trials of an interrupted run count) [config: training.trials, 30].")] = None,
     timeout: Annotated[Optional[float], typer.Option("--timeout", help="Seconds of tuning per model; no new trial starts after it [config: training.timeout_seconds, none].")] = None,
     config: ConfigOpt = None,
