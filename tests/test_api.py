@@ -983,6 +983,20 @@ def test_readme_curl_examples_score_as_the_readme_says(client, service_module) -
     assert item["status"] == "ok" and item["warnings"] == [], item
 
 
+def test_readme_api_table_names_every_endpoint_served(client) -> None:
+    """The README's endpoint table names each path the server answers, with its method, and no other."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = readme[readme.index("| endpoint | what |"):]
+    table = table[:table.index("\n\n")]
+    named = {}
+    for cell in re.findall(r"^\| ([^|]+) \|", table, flags=re.M)[2:]:  # the header and its rule first
+        for method, path in re.findall(r"`(?:(GET|POST) )?(/[\w.]*)`", cell):
+            named[path] = method.lower() or None
+    served = client.get("/docs.json").json()["paths"]
+    assert set(named) - {"/", "/docs.json"} == set(served)
+    assert all(method is None or method in served[path] for path, method in named.items() if path in served), named
+
+
 def test_service_refuses_to_start_without_snapshot(asgi_app, served_store, tmp_path) -> None:
     patch = _environment(served_store, CHURNML_SNAPSHOTS=str(tmp_path))
     try:
