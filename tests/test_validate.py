@@ -1578,3 +1578,53 @@ def test_order_lines_under_ids_most_customers_share_stop_validation(tmp_path: Pa
     with pytest.raises(DataError, match=r"^4 of 5 rows of transactions share their transaction_id \(your column 'article'\) "
                                         r"with rows of other customers, e.g. 'p1': with \[input\] order_lines = true"):
         load_dataset(write(tmp_path / "d", customers=CUSTOMERS, transactions=articles), config)
+
+
+# --- a contractual business's churn_events ------------------------------------------------------
+
+MONTHS = pd.date_range("2024-01-05", "2025-06-05", freq="MS") + pd.Timedelta(days=4)
+
+
+def _monthly(customer_ids: list[str]) -> pd.DataFrame:
+    """A payment on the 5th of every month from January 2024 to June 2025, for each customer."""
+    return pd.DataFrame({"customer_id": [c for m in MONTHS for c in customer_ids],
+                         "timestamp": [str(m.date()) for m in MONTHS for _ in customer_ids], "amount": 30.0})
+
+
+def test_churn_event_columns_that_are_not_read_are_named(tmp_path: Path) -> None:
+    # A CRM's cancellations carry a reason and a type (voluntary / involuntary): every row counted as
+    # churn, non-payment included, and nothing said that the type was not read.
+    customers = pd.DataFrame({"customer_id": ["a", "b", "c"], "signup_date": "2024-01-01"})
+    closures = pd.DataFrame({"customer_id": ["a", "b"], "timestamp": ["2025-03-01", "2025-04-01"],
+                             "reason": ["price", "nonpayment"], "Type": ["voluntary", "involuntary"]})
+    ds = load_dataset(write(tmp_path / "d", customers=customers, transactions=_monthly(["a", "b", "c"]),
+                            churn_events=closures))
+    assert ("churn_events has columns churnml does not read: 'reason' and 'Type'. Every row is an account closure "
+            "that counts as churn, whatever they say (an involuntary one, for non-payment, as much as a cancellation). "
+            "churnml predicts one kind of churn: to leave a kind out, remove its rows from churn_events, and those "
+            "customers then count as staying.") in ds.summary["notes"]
+    mapped = config_from_dict({"columns": {"churn_events": {"timestamp": "closed_at"}}})
+    ds = load_dataset(write(tmp_path / "m", customers=customers, transactions=_monthly(["a", "b", "c"]),
+                            churn_events=closures[["customer_id", "timestamp"]].rename(columns={"timestamp": "closed_at"})),
+                      mapped)
+    assert not any("does not read" in note for note in ds.summary["notes"])
+
+
+def test_accounts_paying_again_after_their_churn_event_are_named(tmp_path: Path) -> None:
+    # A subscriber cancels, comes back under the same customer_id and pays for a year: the first
+    # churn event took them out of the population for good (not scored, not learnt from, their
+    # second cancellation a label nowhere), and nothing said so.
+    customers = pd.DataFrame({"customer_id": ["a", "b", "c", "d", "e"], "signup_date": "2024-01-01"})
+    closures = pd.DataFrame({"customer_id": ["a", "a", "b", "c", "d"],
+                             "timestamp": ["2024-03-01", "2025-05-20", "2024-06-01", "2025-04-01", "2025-06-20"]})
+    tx = pd.concat([_monthly(["a", "b", "c", "e"]),
+                    # d: a final bill a month after its notice, and a refund long after: not a return
+                    pd.DataFrame({"customer_id": ["d", "d"], "timestamp": ["2025-07-20", "2025-06-01"], "amount": [30.0, 30.0]}),
+                    pd.DataFrame({"customer_id": ["c"], "timestamp": ["2025-06-02"], "amount": [-30.0]})])
+    ds = load_dataset(write(tmp_path / "d", customers=customers, transactions=tx, churn_events=closures),
+                      config_from_dict({"input": {"data_end": "2025-07-31"}}))
+    assert ("2 customers made purchases more than 90 days after their first churn event ('a', 'b'): accounts that "
+            "came back under the same customer_id. A churn event takes a customer out of the population for good, so "
+            "they are neither scored nor learnt from after it, and 1 of them ('a') has a later churn event that counts "
+            "as churn nowhere. To score a returning account, give it a new customer_id from its return on, or remove "
+            "the churn event if the account did not close.") in ds.summary["notes"]

@@ -41,6 +41,9 @@ PLACEHOLDER_VALUES = 3
 PLACEHOLDER_SHARE = 0.05
 """A customer column of numbers with at most this many other values, in at most this share of the
 rows with a value, is numeric; the other values (N/A, -, unknown) are placeholders, blanked."""
+RETURNED_AFTER_DAYS = 90
+"""A customer with a purchase more than this many days after their first churn event came back under the
+same id (a note names them): a final bill, or the payments of a notice period, come sooner."""
 MAX_UNKNOWN_CUSTOMER_SHARE = 0.5
 """Above this share of an event table's rows with ids not in ``customers``, validation stops
 (the ids are written differently in the two tables) instead of setting the rows aside."""
@@ -244,6 +247,8 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
     dataset.summary["notes"] = _notes(con, tables, attributes, config, "transaction_id" in columns["transactions"], empty,
                                       columns["service_events"]["event_type"] if "service_events" in tables else None)
     dataset.summary["notes"] += skipped + repeated + left_out + _zoned(con, tables, columns, types) + loose
+    if "churn_events" in tables:
+        dataset.summary["notes"] += _churn_event_notes(con, columns["churn_events"], config)
     # Train records them with the models: the API then tells a posted CRM record's date or empty
     # column from a typo (it called last_login_at "not an attribute the models know (a typo?)").
     dataset.summary["left_out_columns"] = left_out_columns
@@ -306,6 +311,46 @@ def _zoned(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], columns: dic
         note += (f" Values with and without a zone are mixed in {'; '.join(mixed)}. Those without one are read as UTC: "
                  "if they are local times, they are off by the offset. Write every value with its zone (or none).")
     return [note]
+
+
+def _churn_event_notes(con: duckdb.DuckDBPyConnection, mapping: Mapping[str, str], config: Config) -> list[str]:
+    """Notes on what churn_events says that churnml does not use as the user may expect: columns
+    it does not read (a CRM's ``type``, voluntary or involuntary, or ``reason``: every row counted
+    as churn, non-payment included, and nothing said so)."""
+    notes = []
+    unread = [c for c in _raw_columns(con, "churn_events") if c not in set(mapping.values())]
+    if unread:
+        yours = config.table_name("churn_events")
+        named = yours if yours == "churn_events" else f"{yours} (churn_events)"
+        notes.append(
+            f"{named} has columns churnml does not read: {_listed([repr(c) for c in unread])}. Every row is an account "
+            f"closure that counts as churn, whatever {'it says' if len(unread) == 1 else 'they say'} (an involuntary one, "
+            "for non-payment, as much as a cancellation). churnml predicts one kind of churn: to leave a kind out, remove "
+            "its rows from churn_events, and those customers then count as staying."
+        )
+    # Purchases long after the first closure: an account that came back under the same id. A final
+    # bill or the payments of a notice period come sooner, and a refund is no return.
+    rows = con.execute(
+        "WITH closed AS (SELECT customer_id, min(timestamp) AS first_ts FROM churn_events GROUP BY 1), "
+        "back AS (SELECT DISTINCT c.customer_id, c.first_ts FROM closed AS c JOIN transactions AS t "
+        f"ON t.customer_id = c.customer_id AND t.amount > 0 AND t.timestamp > c.first_ts + INTERVAL {RETURNED_AFTER_DAYS} DAY) "
+        "SELECT b.customer_id, EXISTS (SELECT 1 FROM churn_events AS e WHERE e.customer_id = b.customer_id "
+        "AND e.timestamp > b.first_ts) AS again FROM back AS b ORDER BY b.customer_id"
+    ).fetchall()
+    if rows:
+        ids = [repr(c) for c, _ in rows[:EXAMPLES]]
+        again = [repr(c) for c, closed in rows if closed]
+        notes.append(
+            f"{len(rows):,} customer{'s' if len(rows) > 1 else ''} made purchases more than {RETURNED_AFTER_DAYS} days "
+            f"after their first churn event ({', '.join(ids)}{' …' if len(rows) > EXAMPLES else ''}): accounts that came "
+            "back under the same customer_id. A churn event takes a customer out of the population for good, so they "
+            "are neither scored nor learnt from after it"
+            + (f", and {len(again):,} of them ({', '.join(again[:EXAMPLES])}{' …' if len(again) > EXAMPLES else ''}) "
+               f"{'has' if len(again) == 1 else 'have'} a later churn event that counts as churn nowhere" if again else "")
+            + ". To score a returning account, give it a new customer_id from its return on, or remove the churn event "
+            "if the account did not close."
+        )
+    return notes
 
 
 def mapped_but_missing(table: str, config: Config) -> str:
