@@ -1628,3 +1628,24 @@ def test_accounts_paying_again_after_their_churn_event_are_named(tmp_path: Path)
             "they are neither scored nor learnt from after it, and 1 of them ('a') has a later churn event that counts "
             "as churn nowhere. To score a returning account, give it a new customer_id from its return on, or remove "
             "the churn event if the account did not close.") in ds.summary["notes"]
+
+
+def test_churn_events_after_the_datas_end_say_those_customers_are_scored(tmp_path: Path) -> None:
+    # An insurer's export dates each cancellation at the contract's end: a member who gave notice
+    # in May for September was set aside as "after the data's end" and scored, and listed, as a
+    # customer to retain; with [input] data_end given, not even a note said so.
+    customers = pd.DataFrame({"customer_id": ["a", "b", "c"], "signup_date": "2024-01-01"})
+    closures = pd.DataFrame({"customer_id": ["a", "b", "b"], "timestamp": ["2025-03-01", "2025-09-30", "2025-12-31"]})
+    ds = load_dataset(write(tmp_path / "d", customers=customers, transactions=_monthly(["a", "b", "c"]), churn_events=closures),
+                      config_from_dict({"input": {"data_end": "2025-06-30"}}))
+    assert ds.summary["tables"]["churn_events"]["quarantined"] == {"timestamp after the data's end": 2}
+    assert ("2 rows of churn_events are dated after the data's end, 2025-06-30 (e.g. customer_id='b', "
+            "timestamp='2025-09-30'), and were set aside: their customers stay in the population, unless an earlier "
+            "churn event closed them, and are scored and listed as customers to retain. If these are the dates "
+            "contracts end, date each churn event when the customer gave notice instead.") in ds.summary["notes"]
+    one = load_dataset(write(tmp_path / "one", customers=customers, transactions=_monthly(["a", "b", "c"]),
+                             churn_events=closures.head(2)), config_from_dict({"input": {"data_end": "2025-06-30"}}))
+    assert ("1 row of churn_events is dated after the data's end, 2025-06-30 (e.g. customer_id='b', timestamp='2025-09-30'), "
+            "and was set aside: its customer stays in the population, unless an earlier churn event closed them, and is "
+            "scored and listed as a customer to retain. If it is the date a contract ends, date each churn event when the "
+            "customer gave notice instead.") in one.summary["notes"]

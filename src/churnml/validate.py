@@ -248,7 +248,7 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
                                       columns["service_events"]["event_type"] if "service_events" in tables else None)
     dataset.summary["notes"] += skipped + repeated + left_out + _zoned(con, tables, columns, types) + loose
     if "churn_events" in tables:
-        dataset.summary["notes"] += _churn_event_notes(con, columns["churn_events"], config)
+        dataset.summary["notes"] += _churn_event_notes(con, columns["churn_events"], config, quarantine, data_end)
     # Train records them with the models: the API then tells a posted CRM record's date or empty
     # column from a typo (it called last_login_at "not an attribute the models know (a typo?)").
     dataset.summary["left_out_columns"] = left_out_columns
@@ -313,11 +313,28 @@ def _zoned(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], columns: dic
     return [note]
 
 
-def _churn_event_notes(con: duckdb.DuckDBPyConnection, mapping: Mapping[str, str], config: Config) -> list[str]:
+def _churn_event_notes(con: duckdb.DuckDBPyConnection, mapping: Mapping[str, str], config: Config,
+                       quarantine: Mapping[str, pd.DataFrame], data_end: pd.Timestamp) -> list[str]:
     """Notes on what churn_events says that churnml does not use as the user may expect: columns
     it does not read (a CRM's ``type``, voluntary or involuntary, or ``reason``: every row counted
-    as churn, non-payment included, and nothing said so)."""
+    as churn, non-payment included, and nothing said so), closures dated after the data's end
+    (``data_end``, exclusive: a contract's end after notice was given, the customer scored as one to
+    retain) and accounts that came back under the same id after their first closure."""
     notes = []
+    late = _set_aside_as(quarantine, "churn_events", R_FUTURE_TIMESTAMP) if "churn_events" in quarantine else None
+    if late is not None and len(late):
+        first = late.iloc[0]
+        example = ", ".join(f"{raw}={first[raw]!r}" for raw in (mapping["customer_id"], mapping["timestamp"]))
+        notes.append(
+            f"{len(late):,} row{'s' if len(late) > 1 else ''} of {config.table_name('churn_events')} "
+            f"{'are' if len(late) > 1 else 'is'} dated after the data's end, {data_end - pd.Timedelta(days=1):%Y-%m-%d} "
+            f"(e.g. {example}), and {'were' if len(late) > 1 else 'was'} set aside: "
+            + ("their customers stay in the population, unless an earlier churn event closed them, and are scored and "
+               "listed as customers to retain. If these are the dates contracts end" if len(late) > 1 else
+               "its customer stays in the population, unless an earlier churn event closed them, and is scored and "
+               "listed as a customer to retain. If it is the date a contract ends")
+            + ", date each churn event when the customer gave notice instead."
+        )
     unread = [c for c in _raw_columns(con, "churn_events") if c not in set(mapping.values())]
     if unread:
         yours = config.table_name("churn_events")
