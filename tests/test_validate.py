@@ -1582,7 +1582,7 @@ def test_order_lines_under_ids_most_customers_share_stop_validation(tmp_path: Pa
 
 # --- a contractual business's churn_events ------------------------------------------------------
 
-MONTHS = pd.date_range("2024-01-05", "2025-06-05", freq="MS") + pd.Timedelta(days=4)
+MONTHS = pd.date_range("2024-01-01", "2025-06-01", freq="MS") + pd.Timedelta(days=4)
 
 
 def _monthly(customer_ids: list[str]) -> pd.DataFrame:
@@ -1649,3 +1649,8 @@ def test_churn_events_after_the_datas_end_say_those_customers_are_scored(tmp_pat
             "and was set aside: its customer stays in the population, unless an earlier churn event closed them, and is "
             "scored and listed as a customer to retain. If it is the date a contract ends, date each churn event when the "
             "customer gave notice instead.") in one.summary["notes"]
+    # From Parquet, the example reads as the CSV's does, not as a pandas Timestamp('…').
+    parquet = load_dataset(write(tmp_path / "p", "parquet", customers=customers, transactions=_monthly(["a", "b", "c"]),
+                                 churn_events=closures.assign(timestamp=pd.to_datetime(closures["timestamp"]))),
+                           config_from_dict({"input": {"data_end": "2025-06-30"}}))
+    assert "(e.g. customer_id='b', timestamp='2025-09-30 00:00:00')" in " ".join(parquet.summary["notes"])

@@ -324,7 +324,7 @@ def _churn_event_notes(con: duckdb.DuckDBPyConnection, mapping: Mapping[str, str
     late = _set_aside_as(quarantine, "churn_events", R_FUTURE_TIMESTAMP) if "churn_events" in quarantine else None
     if late is not None and len(late):
         first = late.iloc[0]
-        example = ", ".join(f"{raw}={first[raw]!r}" for raw in (mapping["customer_id"], mapping["timestamp"]))
+        example = ", ".join(f"{raw}={str(first[raw])!r}" for raw in (mapping["customer_id"], mapping["timestamp"]))
         notes.append(
             f"{len(late):,} row{'s' if len(late) > 1 else ''} of {config.table_name('churn_events')} "
             f"{'are' if len(late) > 1 else 'is'} dated after the data's end, {data_end - pd.Timedelta(days=1):%Y-%m-%d} "
