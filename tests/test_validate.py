@@ -1654,3 +1654,18 @@ def test_churn_events_after_the_datas_end_say_those_customers_are_scored(tmp_pat
                                  churn_events=closures.assign(timestamp=pd.to_datetime(closures["timestamp"]))),
                            config_from_dict({"input": {"data_end": "2025-06-30"}}))
     assert "(e.g. customer_id='b', timestamp='2025-09-30 00:00:00')" in " ".join(parquet.summary["notes"])
+
+
+def test_customers_paying_long_before_their_signup_date_are_named(tmp_path: Path) -> None:
+    # A CRM migration wrote its own date as everyone's sign-up: customers paying since 2024 were out of
+    # the population at every cutoff before it (a customer must have signed up before the cutoff), and
+    # their tenure counted from the migration, without a word. A premium paid a week before the policy
+    # starts is no such case.
+    customers = pd.DataFrame({"customer_id": ["a", "b", "c", "d"],
+                              "signup_date": ["2025-04-01", "2025-04-01", "2024-01-20", None]})
+    ds = load_dataset(write(tmp_path / "d", customers=customers, transactions=_monthly(["a", "b", "c", "d"])))
+    assert ("2 customers made their first transaction more than 30 days before their signup_date (e.g. 'a': "
+            "2024-01-05, signed up 2025-04-01; 'b'): they are not in the population at the cutoffs between the two, "
+            "though they were paying, and their tenure counts from the sign-up. If signup_date is not when they "
+            "became customers there (a migration into the CRM, a renewed contract), leave it empty for them: a "
+            "customer without one counts from their first transaction.") in ds.summary["notes"]

@@ -41,6 +41,10 @@ PLACEHOLDER_VALUES = 3
 PLACEHOLDER_SHARE = 0.05
 """A customer column of numbers with at most this many other values, in at most this share of the
 rows with a value, is numeric; the other values (N/A, -, unknown) are placeholders, blanked."""
+PAID_BEFORE_SIGNUP_DAYS = 30
+"""A customer whose first transaction lies more than this many days before their ``signup_date`` is
+named in a note (a migration's date written as the sign-up?); a first premium paid a few weeks before
+the policy starts is ordinary."""
 RETURNED_AFTER_DAYS = 90
 """A customer with a purchase more than this many days after their first churn event came back under the
 same id (a note names them): a final bill, or the payments of a notice period, come sooner."""
@@ -487,6 +491,7 @@ def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], attributes: 
                 f"{_years_since(con, day)} years. If it means unknown, leave signup_date empty for them (a customer "
                 "without one counts from their first transaction)."
             )
+        notes += _paid_before_signup(con)
     for column, kind in attributes.items():
         if kind != "categorical":
             continue
@@ -498,6 +503,30 @@ def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], attributes: 
                 "(an e-mail address, a name, a free-text field)."
             )
     return notes
+
+
+def _paid_before_signup(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """A note naming customers whose first transaction lies more than :data:`PAID_BEFORE_SIGNUP_DAYS`
+    before their ``signup_date``. A customer is in the population at a cutoff only once signed up, so
+    they sat out the cutoffs in between though paying, and their tenure counted from the sign-up: a CRM
+    migration that wrote its own date as everyone's sign-up did so to every older customer, unsaid."""
+    rows = con.execute(
+        "SELECT c.customer_id, t.first_ts, c.signup_date FROM customers AS c JOIN (SELECT customer_id, "
+        "min(timestamp) AS first_ts FROM transactions GROUP BY 1) AS t USING (customer_id) "
+        f"WHERE t.first_ts < c.signup_date - INTERVAL {PAID_BEFORE_SIGNUP_DAYS} DAY ORDER BY c.customer_id"
+    ).fetchall()
+    if not rows:
+        return []
+    (first_id, first_ts, signup), n = rows[0], len(rows)
+    others = "".join(f"; {c!r}" for c, *_ in rows[1:EXAMPLES]) + ("; …" if n > EXAMPLES else "")
+    return [
+        f"{n:,} customer{'s' if n > 1 else ''} made their first transaction more than {PAID_BEFORE_SIGNUP_DAYS} days "
+        f"before their signup_date (e.g. {first_id!r}: {pd.Timestamp(first_ts):%Y-%m-%d}, signed up "
+        f"{pd.Timestamp(signup):%Y-%m-%d}{others}): they are not in the population at the "
+        "cutoffs between the two, though they were paying, and their tenure counts from the sign-up. If signup_date is not when they "
+        "became customers there (a migration into the CRM, a renewed contract), leave it empty for them: a customer "
+        "without one counts from their first transaction."
+    ]
 
 
 def _map_columns(
