@@ -245,7 +245,7 @@ class CustomerScore(BaseModel):
         "such as \"N/A\" or \"-\" (blanked and scored as unknown, as validation blanks them); event types counted as other; "
         "resolved_at or satisfaction missing from all of a customer's service events or surveys (every complaint then "
         "counts as unresolved, the customer as never rated); transactions and service events on or after as_of, which "
-        "are not counted. GET /model lists the attributes."),
+        "are not counted; a churn event on or after as_of (the account is scored as open). GET /model lists the attributes."),
         json_schema_extra={"example": []})
 
 

@@ -725,7 +725,14 @@ def test_score_history_answers_closed_accounts_as_not_in_the_population(client, 
     closed = post([{"customer_id": customer, "timestamp": "2025-11-15T10:00:00"}])
     assert closed["status"] == "not_found" and closed["churn_probability"] is None
     assert closed["detail"] == "Not a customer at 2025-12-01: the account closed on 2025-11-15 (churn_events), before it."
-    assert post([{"customer_id": customer, "timestamp": "2025-12-01T00:00:00"}]) == live  # on or after as_of: still a customer
+    # On or after as_of: still a customer, scored as one, but not without a word: a call centre posting a member
+    # who had given notice for next month got an ordinary risk score, and nothing said the closure was not counted.
+    notice = post([{"customer_id": customer, "timestamp": "2026-01-31T00:00:00"},
+                   {"customer_id": customer, "timestamp": "2025-12-01T00:00:00"}])
+    assert {k: v for k, v in notice.items() if k != "warnings"} == {k: v for k, v in live.items() if k != "warnings"}
+    assert [w for w in notice["warnings"] if w not in live["warnings"]] == [
+        "churn event on 2025-12-01, on or after as_of 2025-12-01, not counted: the account is scored as open, as it was "
+        "before as_of (to leave out accounts whose customers have given notice, date each churn event when notice is given)"]
     response = client.post("/score_history", json={**body, "churn_events": [{"customer_id": "x", "timestamp": "2025-11-15"}]},
                            headers=AUTH)
     assert response.status_code == 400

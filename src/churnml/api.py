@@ -911,6 +911,9 @@ class ScoringService:
         for customer_id, said in self._missing_transaction_fields(transactions, as_of_ts).items():
             unread.setdefault(customer_id, []).extend(said)
         later = _events_from(as_of_ts, transactions=transactions, service_events=service_events)
+        for customer_id, said in _closing_from(as_of_ts, churn_events or ()).items():
+            if customer_id not in closed:  # closed before as_of: not_found says so
+                later.setdefault(customer_id, []).append(said)
         found = {}
         for record in scored.to_dict("records"):
             item = {"customer_id": record["customer_id"], "status": "ok", "as_of": as_of_text}
@@ -1393,6 +1396,22 @@ def _events_from(as_of: pd.Timestamp, **tables: Sequence[Any]) -> dict[str, list
         customer_id: [f"{' and '.join(f'{n} {table}' for table, n in tally.items())} on or after as_of {as_of:%Y-%m-%d} "
                       "not counted: the scores see events before as_of (as of the day after the last event counts them)"]
         for customer_id, tally in counts.items()
+    }
+
+
+def _closing_from(as_of: pd.Timestamp, churn_events: Sequence[Any]) -> dict[str, str]:
+    """Customer id -> a warning naming their first posted churn event on or after ``as_of``: the account
+    is scored as open, as batch scoring does, but a member who had given notice for next month got an
+    ordinary risk score, and nothing said that the closure was not counted."""
+    first: dict[str, pd.Timestamp] = {}
+    for customer_id, timestamp, _, _ in _dated_rows(churn_events, "churn_events"):
+        if timestamp is not None and timestamp >= as_of and (customer_id not in first or timestamp < first[customer_id]):
+            first[customer_id] = timestamp
+    return {
+        customer_id: (f"churn event on {day:%Y-%m-%d}, on or after as_of {as_of:%Y-%m-%d}, not counted: the account is "
+                      "scored as open, as it was before as_of (to leave out accounts whose customers have given notice, "
+                      "date each churn event when notice is given)")
+        for customer_id, day in first.items()
     }
 
 
