@@ -1669,3 +1669,10 @@ def test_customers_paying_long_before_their_signup_date_are_named(tmp_path: Path
             "though they were paying, and their tenure counts from the sign-up. If signup_date is not when they "
             "became customers there (a migration into the CRM, a renewed contract), leave it empty for them: a "
             "customer without one counts from their first transaction.") in ds.summary["notes"]
+    # With closures, a customer who closed and signed up again has the right sign-up date: said, so it is kept.
+    resigned = load_dataset(write(tmp_path / "r", customers=customers, transactions=_monthly(["a", "b", "c", "d"]),
+                                  churn_events=pd.DataFrame({"customer_id": ["a", "c"], "timestamp": ["2024-06-01", "2025-05-01"]})))
+    assert resigned.summary["tables"]["churn_events"]["quarantined"] == {"timestamp before the customer's signup_date": 1}
+    assert any(note.endswith("customer without one counts from their first transaction. Keep it where a customer closed an "
+                             "account and signed up again under the same id: their churn event before the new sign-up is "
+                             "then set aside, and they count from the new sign-up on.") for note in resigned.summary["notes"])

@@ -491,7 +491,7 @@ def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], attributes: 
                 f"{_years_since(con, day)} years. If it means unknown, leave signup_date empty for them (a customer "
                 "without one counts from their first transaction)."
             )
-        notes += _paid_before_signup(con)
+        notes += _paid_before_signup(con, "churn_events" in tables)
     for column, kind in attributes.items():
         if kind != "categorical":
             continue
@@ -505,11 +505,12 @@ def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], attributes: 
     return notes
 
 
-def _paid_before_signup(con: duckdb.DuckDBPyConnection) -> list[str]:
+def _paid_before_signup(con: duckdb.DuckDBPyConnection, closures: bool) -> list[str]:
     """A note naming customers whose first transaction lies more than :data:`PAID_BEFORE_SIGNUP_DAYS`
     before their ``signup_date``. A customer is in the population at a cutoff only once signed up, so
     they sat out the cutoffs in between though paying, and their tenure counted from the sign-up: a CRM
-    migration that wrote its own date as everyone's sign-up did so to every older customer, unsaid."""
+    migration that wrote its own date as everyone's sign-up did so to every older customer, unsaid.
+    ``closures``: the data has churn_events (a re-signed customer's sign-up is then right)."""
     rows = con.execute(
         "SELECT c.customer_id, t.first_ts, c.signup_date FROM customers AS c JOIN (SELECT customer_id, "
         "min(timestamp) AS first_ts FROM transactions GROUP BY 1) AS t USING (customer_id) "
@@ -526,6 +527,8 @@ def _paid_before_signup(con: duckdb.DuckDBPyConnection) -> list[str]:
         "cutoffs between the two, though they were paying, and their tenure counts from the sign-up. If signup_date is not when they "
         "became customers there (a migration into the CRM, a renewed contract), leave it empty for them: a customer "
         "without one counts from their first transaction."
+        + (" Keep it where a customer closed an account and signed up again under the same id: their churn event "
+           "before the new sign-up is then set aside, and they count from the new sign-up on." if closures else "")
     ]
 
 
