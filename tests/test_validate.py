@@ -1676,3 +1676,17 @@ def test_customers_paying_long_before_their_signup_date_are_named(tmp_path: Path
     assert any(note.endswith("customer without one counts from their first transaction. Keep it where a customer closed an "
                              "account and signed up again under the same id: their churn event before the new sign-up is "
                              "then set aside, and they count from the new sign-up on.") for note in resigned.summary["notes"])
+
+
+def test_churn_events_without_a_readable_date_say_those_customers_are_scored(tmp_path: Path) -> None:
+    # "Closed, date unknown": a CRM's cancellation without a date was set aside as "missing timestamp",
+    # and the closed account scored and listed as an open one, the summary counting only the row.
+    customers = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "signup_date": "2024-01-01"})
+    closures = pd.DataFrame({"customer_id": ["a", "b", "c", "c"], "timestamp": ["2025-03-01", None, "unknown", "2025-04-01"]})
+    ds = load_dataset(write(tmp_path / "d", customers=customers, transactions=_monthly(["a", "b", "c", "d"]),
+                            churn_events=closures))
+    assert ds.summary["tables"]["churn_events"]["quarantined"] == {"missing timestamp": 1, "unparseable timestamp": 1}
+    assert ("2 rows of churn_events have no readable date (e.g. customer_id='b', timestamp='') and were set aside: their "
+            "customers stay in the population, unless another churn event closed them, and are scored and listed as open "
+            "accounts. Give each closure its date; an approximate one (the last payment's) takes the account out of the "
+            "population from then on.") in ds.summary["notes"]

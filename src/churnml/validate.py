@@ -321,18 +321,39 @@ def _churn_event_notes(con: duckdb.DuckDBPyConnection, mapping: Mapping[str, str
                        quarantine: Mapping[str, pd.DataFrame], data_end: pd.Timestamp) -> list[str]:
     """Notes on what churn_events says that churnml does not use as the user may expect: columns
     it does not read (a CRM's ``type``, voluntary or involuntary, or ``reason``: every row counted
-    as churn, non-payment included, and nothing said so), closures dated after the data's end
-    (``data_end``, exclusive: a contract's end after notice was given, the customer scored as one to
-    retain) and accounts that came back under the same id after their first closure."""
+    as churn, non-payment included, and nothing said so), closures set aside for their date (none
+    readable: "closed, date unknown"; or after the data's end, ``data_end``, exclusive: a contract's
+    end after notice was given), whose customers are scored as open accounts, and accounts that came
+    back under the same id after their first closure."""
     notes = []
-    late = _set_aside_as(quarantine, "churn_events", R_FUTURE_TIMESTAMP) if "churn_events" in quarantine else None
-    if late is not None and len(late):
-        first = late.iloc[0]
-        example = ", ".join(f"{raw}={str(first[raw])!r}" for raw in (mapping["customer_id"], mapping["timestamp"]))
+
+    def set_aside(*reasons: str) -> pd.DataFrame:
+        rows = quarantine.get("churn_events")
+        return rows[rows[reason_column(rows.columns[:-1])].isin(reasons)] if rows is not None else pd.DataFrame()
+
+    def example(rows: pd.DataFrame) -> str:
+        first = rows.iloc[0]
+        return ", ".join(f"{raw}={'' if pd.isna(first[raw]) else str(first[raw])!r}"
+                         for raw in (mapping["customer_id"], mapping["timestamp"]))
+
+    # Closures set aside for their date leave their customers in the population, as open accounts.
+    undated = set_aside(R_MISSING_TIMESTAMP, R_BAD_TIMESTAMP, R_OLD_TIMESTAMP)
+    if len(undated):
+        many = len(undated) > 1
+        notes.append(
+            f"{len(undated):,} row{'s' if many else ''} of {config.table_name('churn_events')} {'have' if many else 'has'} "
+            f"no readable date (e.g. {example(undated)}) and {'were' if many else 'was'} set aside: "
+            + ("their customers stay" if many else "its customer stays") + " in the population, unless another churn "
+            "event closed them, and " + ("are" if many else "is") + " scored and listed as open account"
+            + ("s" if many else "") + ". Give each closure its date; an approximate one (the last payment's) takes the "
+            "account out of the population from then on."
+        )
+    late = set_aside(R_FUTURE_TIMESTAMP)
+    if len(late):
         notes.append(
             f"{len(late):,} row{'s' if len(late) > 1 else ''} of {config.table_name('churn_events')} "
             f"{'are' if len(late) > 1 else 'is'} dated after the data's end, {data_end - pd.Timedelta(days=1):%Y-%m-%d} "
-            f"(e.g. {example}), and {'were' if len(late) > 1 else 'was'} set aside: "
+            f"(e.g. {example(late)}), and {'were' if len(late) > 1 else 'was'} set aside: "
             + ("their customers stay in the population, unless an earlier churn event closed them, and are scored and "
                "listed as customers to retain. If these are the dates contracts end" if len(late) > 1 else
                "its customer stays in the population, unless an earlier churn event closed them, and is scored and "
