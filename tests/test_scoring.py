@@ -354,6 +354,13 @@ def test_score_keeps_the_newest_snapshots_the_config_asks_for(served_store, tmp_
     assert (f"Wrote s.parquet, s.parquet.json, {folder / 'features_2025-12-01.parquet'} and "
             f"{folder / 'outside_2025-12-01.parquet'}.") in " ".join(result.output.split())
     assert sorted(p.name for p in folder.glob("outside_*")) == ["outside_2025-11-01.parquet", "outside_2025-12-01.parquet"]
+    # ... and counted, by reason: "N customers scored" said nothing of the customers left out.
+    outside = pd.read_parquet(folder / "outside_2025-12-01.parquet")["reason"].value_counts()
+    scored = len(pd.read_parquet(tmp_path / "s.parquet"))
+    assert outside.get("closed", 0) and outside.get("signed_up", 0)
+    assert (f"Not scored: {outside.sum():,} of the {outside.sum() + scored:,} customers, outside the population at 2025-12-01: "
+            f"{outside['closed']:,} closed before it (churn_events); {outside['signed_up']:,} signed up on or after it"
+            ) in " ".join(result.output.split())
     freed = served.stat().st_size + io.outside_path(served).stat().st_size
     assert (f"Removed 1 older snapshot(s) from {folder} ([scoring] keep_snapshots = 2), "
             f"{freed / 1e3:.1f} kB: features_2025-10-01.parquet.") in " ".join(result.output.split())

@@ -257,7 +257,8 @@ def score_command(
       feature and score, missing rates, new categories, share without history, model age);
     - SNAPSHOTS/features_YYYY-MM-DD.parquet (--snapshots; the as-of date): the features scored, for the HTTP service,
       and SNAPSHOTS/outside_YYYY-MM-DD.parquet: the customers left out of the population (customer_id, reason:
-      signed_up / no_history / closed / inactive, and its date), so /score can say why an id has no score.
+      signed_up / no_history / closed / inactive, and its date), so /score can say why an id has no score; the
+      summary counts them by reason ("Not scored: …").
       With [scoring] keep_snapshots = N in --config, all but the newest N snapshots there (each with its outside
       file) are then removed (`churnml prune-snapshots` removes them on demand).
 
@@ -355,7 +356,8 @@ def score_command(
         # A rerun (a scheduler's retry, a job started twice) writes the same files: said so, below.
         before = io.file_sha256(out_path) if out_path.is_file() else None
         # The snapshot is written first and published with the scores: either failing leaves both as they were.
-        with io.staged_snapshot(features, as_of_ts, snapshot_dir, outside_population(dataset, as_of_ts, cfg)) as snapshot:
+        outside = outside_population(dataset, as_of_ts, cfg)
+        with io.staged_snapshot(features, as_of_ts, snapshot_dir, outside) as snapshot:
             scores_path, sidecar_path = write_scores(chunks, out_path, fmt, metadata, monitor=monitor if reference else None)
     written = [scores_path, sidecar_path, *io.with_outside([snapshot])]  # the outside file too: every file written
     stale = io.stale_snapshots(snapshot_dir, keep=cfg.scoring.keep_snapshots)
@@ -363,6 +365,9 @@ def score_command(
 
     def summary(drift_line: str | None) -> None:
         show_scores_summary(io.read_json(sidecar_path), cfg)
+        if len(outside):
+            console.print(left_out_line(outside, len(features), as_of_ts, cfg.problem.active_days, io.outside_path(snapshot)),
+                          markup=False, highlight=False)
         console.print(
             f"Models: churnml-churn v{models.churn_version}, churnml-value v{models.value_version} ({alias}).\n"
             f"Wrote {', '.join(str(p) for p in written[:-1])} and {written[-1]}."
@@ -398,6 +403,28 @@ def score_command(
                              "the exit code is 3 so a batch job stops here.")
         warn(message)
     summary(drift_status(report))
+
+
+LEFT_OUT = {
+    "closed": "closed before it (churn_events)",
+    "signed_up": "signed up on or after it",
+    "no_history": "no sign-up date and no transaction before it",
+    "inactive": "no transaction in the {active_days} days before it",
+}
+"""Why customers are outside the population (:data:`churnml.labels.OUTSIDE_REASONS`'s keys), as the score
+summary counts them."""
+
+
+def left_out_line(outside: Any, scored: int, as_of: Any, active_days: int, listed: Any) -> str:
+    """The score summary's line counting the customers of the customers table left out of the
+    population at ``as_of`` (:func:`churnml.labels.outside_population`), by reason, and the file
+    ``listed`` that names them. "928 customers scored" said nothing of the 1,072 others, closed
+    accounts and customers signed up since, or of the paying customers a churn event had left out."""
+    counts = outside["reason"].value_counts()
+    parts = [f"{int(counts[key]):,} {words.format(active_days=active_days)}"
+             for key, words in LEFT_OUT.items() if counts.get(key, 0)]
+    return (f"Not scored: {len(outside):,} of the {len(outside) + scored:,} customers, outside the population at "
+            f"{as_of:%Y-%m-%d}: {'; '.join(parts)} (listed in {listed}).")
 
 
 def newer_versions_note(churn_version: str) -> str:
