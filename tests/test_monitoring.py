@@ -295,8 +295,11 @@ def test_score_warns_or_fails_on_drift(use_trained_store, tmp_path):
     stderr = _message(warned.stderr, "Warning:")
     assert stderr.startswith("Warning:") and f"{worst} (PSI " in stderr and "Worst features" not in stderr
     # What a retrain would change: the reference is the test cutoff, a horizon before the as-of date.
-    assert (f"A real shift since the reference, the customers at the training's test cutoff ({use_trained_store.test_cutoff}) "
-            "(a price change, a season) stays until models are trained on data after it") in stderr
+    # Scored at the as-of date, the features other than ages are compared with the training cutoff a year before.
+    season = json.loads((tmp_path / "a.parquet.json").read_text())["monitoring"]["season_cutoff"]
+    assert (f"A real shift since the reference, the customers at the training cutoff a year before these scores ({season}, "
+            f"the same season; ages: at its test cutoff, {use_trained_store.test_cutoff}) (a price change, a season) stays "
+            "until models are trained on data after it") in stderr
     # The hint to copy keeps the config: its [targeting] costs and [segments] actions shape the list.
     assert f"--budget5000--config{config}" in re.sub(r"\s+", "", warned.stdout)
     failed = runner.invoke(get_app(), [*args, "--out", str(tmp_path / "b.parquet"), "--fail-on-drift"])
@@ -304,6 +307,37 @@ def test_score_warns_or_fails_on_drift(use_trained_store, tmp_path):
     stderr = _message(failed.stderr, "Error:")
     assert stderr.startswith("Error:") and f"{worst} (PSI " in stderr and "exit code is 3" in stderr
     assert json.loads((tmp_path / "b.parquet.json").read_text())["monitoring"]["drifted"] is True
+
+
+@pytest.mark.slow
+def test_the_season_is_not_drift_at_the_training_as_of_date_but_a_lapse_is(use_trained_store, tmp_path):
+    """The test cutoff lies a horizon (a season) before the as-of date. The generator's trading
+    follows the months (more in winter than in summer) and never changes otherwise, yet its
+    purchases of the last quarter against the quarter before (``frequency_trend``) read PSI 0.23 at
+    the as-of date against the test cutoff, on the first day the model was used. Against the
+    training cutoff a year before (the same months) it is a few hundredths. Customers who stop
+    buying still show: 70 % fewer purchases over the last two months are drift there."""
+    args = ["score", str(use_trained_store.data), "--as-of", use_trained_store.as_of, "--fail-on-drift"]
+    quiet = runner.invoke(get_app(), [*args, "--out", str(tmp_path / "quiet.parquet"), "--snapshot-dir", str(tmp_path / "s1")])
+    assert quiet.exit_code == 0, _text(quiet)
+    section = json.loads((tmp_path / "quiet.parquet.json").read_text())["monitoring"]
+    season = (pd.Timestamp(use_trained_store.as_of) - pd.Timedelta(days=365))
+    assert abs((pd.Timestamp(section["season_cutoff"]) - season).days) <= 15
+    rows = {row["feature"]: row for row in section["features"]}
+    assert rows["frequency_trend"]["reference"] == section["season_cutoff"] and rows["frequency_trend"]["psi"] < 0.1
+    # Ages follow the calendar, not the season: they stay with the test cutoff.
+    assert rows["days_since_first_purchase"]["reference"] == use_trained_store.test_cutoff
+
+    lapsed = tmp_path / "lapsed"
+    shutil.copytree(use_trained_store.data, lapsed)
+    transactions = pd.read_parquet(lapsed / "transactions.parquet")
+    late = pd.to_datetime(transactions["timestamp"]) >= pd.Timestamp(use_trained_store.as_of) - pd.Timedelta(days=60)
+    dropped = late & (np.random.default_rng(0).random(len(transactions)) < 0.7)
+    transactions[~dropped].to_parquet(lapsed / "transactions.parquet", index=False)
+    loud = runner.invoke(get_app(), ["score", str(lapsed), "--as-of", use_trained_store.as_of, "--fail-on-drift",
+                                     "--out", str(tmp_path / "loud.parquet"), "--snapshot-dir", str(tmp_path / "s2")])
+    assert loud.exit_code == 3, _text(loud)
+    assert "frequency_30d (PSI " in _message(loud.stderr, "Error:")
 
 
 @pytest.mark.slow

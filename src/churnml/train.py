@@ -693,10 +693,13 @@ def train_on(
         run.log_params({"value_level_fitted_on": ",".join(value_level_cutoffs)})
         # The drift reference is the test cutoff, the latest population the models were measured
         # on: the one their test metrics vouch for, and (the splits being a horizon apart) the
-        # closest to the scoring date, so features that grow with time drift the least.
+        # closest to the scoring date, so features that grow with time drift the least. The other
+        # cutoffs' features are kept too: scores a year after one of them are compared with it, the
+        # same season (monitoring.season_reference), as the value level is fitted a year back.
         reference = monitoring.reference_statistics(
             parts["test"], names, training_set.categorical_features,
             {"churn_probability": probability, "predicted_value": (1 - probability) * value_if_retained}, as_of,
+            seasons=frame[frame["split"] != "test"], data_start=training_set.data_start,
         )
         run.log_dict(reference, tracking.MONITORING_REFERENCE_FILE)
         # The report's reasons are the ones scoring gives: gated by the typical values of that reference.
