@@ -139,6 +139,22 @@ def test_the_registered_churn_model_is_calibrated_on_the_test_cutoff(first, data
     assert loaded.metadata["base_rate"] == pytest.approx(rate)
 
 
+def test_the_logged_calibration_figure_says_its_probabilities_are_from_before_the_level_shift(first, dataset):
+    # train draws it from the graded probabilities, before recalibrate() shifts the registered model's
+    # level to the test cutoff's churn rate; the run report said so in a note, the PNG in MLflow did not.
+    from churnml.labels import build_training_set
+
+    test = build_training_set(dataset, pd.Timestamp(AS_OF), Config()).split("test")
+    loaded = tracking.load_models("1")
+    names = loaded.metadata["feature_names"]
+    probability = loaded.churn.predict_proba(test[names])
+    figures = train_module.training_figures(test["churned"].to_numpy(), {"model": probability}, test["value"].to_numpy(),
+                                            loaded.value.predict(test[names]), loaded.churn, loaded.value)
+    assert set(figures) >= {"plots/calibration.png", "plots/roc.png"}
+    assert "before the level shift" in figures["plots/calibration.png"].get_title()
+    assert "before the level shift" not in figures["plots/roc.png"].get_title()  # rankings do not move with the level
+
+
 def test_the_value_level_is_fitted_on_the_same_season_a_year_before_the_as_of_date(first, dataset):
     # Fitted on the test cutoff, the value level carried that quarter's season into the next: trained
     # as of 2025-04-01 on generated data, predicted value ran 41 % above what happened in April-June.

@@ -65,7 +65,15 @@ def plot_pr(y_true: np.ndarray, scores: Mapping[str, np.ndarray], ax: Axes | Non
     return ax
 
 
-def plot_calibration(y_true: np.ndarray, probability: np.ndarray, n_bins: int = 10, ax: Axes | None = None) -> Axes:
+GRADED_CALIBRATION_TITLE = "Calibration as graded, before the level shift (equal-mass bins)"
+"""Title of a training run's calibration figure: ``churnml train`` draws it from the test cutoff's
+probabilities as graded, before the registered model's level is shifted to that cutoff's churn rate
+(:meth:`churnml.models.ChurnModel.recalibrate`), so the probabilities scoring gives run higher or
+lower than these. The run report says so in its note; the PNG logged to MLflow is seen alone."""
+
+
+def plot_calibration(y_true: np.ndarray, probability: np.ndarray, n_bins: int = 10, ax: Axes | None = None,
+                     title: str = "Calibration (equal-mass bins)") -> Axes:
     """Observed churn rate against mean predicted probability in equal-mass bins."""
     ax = ax or new_axes()
     order = np.argsort(probability, kind="mergesort")
@@ -75,7 +83,7 @@ def plot_calibration(y_true: np.ndarray, probability: np.ndarray, n_bins: int = 
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
     ax.plot(predicted, observed, marker="o")
     top = max(max(predicted), max(observed)) * 1.05
-    ax.set(xlim=(0, top), ylim=(0, top), xlabel="mean predicted churn probability", ylabel="observed churn rate", title="Calibration (equal-mass bins)")
+    ax.set(xlim=(0, top), ylim=(0, top), xlabel="mean predicted churn probability", ylabel="observed churn rate", title=title)
     return ax
 
 

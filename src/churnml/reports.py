@@ -501,7 +501,7 @@ def run_report(run: Any) -> str:
                                  "shifted to the test cutoff's churn rate (see the overview): the probabilities it gives "
                                  f"now run {'higher' if meta.get('level_shift', 0) > 0 else 'lower'} than these, towards the "
                                  "observed churn.</p>",
-                                 _grid(figure_html(plots.plot_calibration(churned, scores["model"]))),
+                                 _grid(figure_html(plots.plot_calibration(churned, scores["model"], title=plots.GRADED_CALIBRATION_TITLE))),
                                  _calibration_table(churned, scores["model"], data["sample_rows"], data["test_rows"])))
         sections.append(_section("gains-lift", "Cumulative gains and lift", _grid(
             figure_html(plots.plot_gains(churned, scores)),

@@ -1077,6 +1077,30 @@ def _gate(new: Mapping[str, float], champion: Mapping[str, float], unavailable: 
     return True, f"at least as good as the champion on the test cutoff ({shown}): promoted"
 
 
+def training_figures(
+    churned: np.ndarray,
+    churn_scores: Mapping[str, np.ndarray],
+    value: np.ndarray,
+    predicted_value: np.ndarray,
+    churn_model: Any,
+    value_model: Any,
+) -> dict[str, Any]:
+    """The figures a training run logs, by artifact path, drawn on the test cutoff. ``churn_scores``
+    are the probabilities as graded, before the churn model's level shift: the calibration figure
+    says so in its title (:data:`churnml.plots.GRADED_CALIBRATION_TITLE`)."""
+    return {
+        "plots/roc.png": plots.plot_roc(churned, churn_scores),
+        "plots/precision_recall.png": plots.plot_pr(churned, churn_scores),
+        "plots/calibration.png": plots.plot_calibration(churned, churn_scores["model"], title=plots.GRADED_CALIBRATION_TITLE),
+        "plots/cumulative_gains.png": plots.plot_gains(churned, churn_scores),
+        "plots/lift.png": plots.plot_lift(churned, churn_scores),
+        "plots/value_deciles.png": plots.plot_value_deciles(value, predicted_value),
+        **{f"plots/feature_importance_{kind}.png": plots.plot_feature_importance(
+            importance.rename("total gain (loss reduction)"), title=f"Feature importance: {kind} model (top 20)")
+           for kind, importance in (("churn", churn_model.feature_importances_), ("value", value_model.feature_importances_))},
+    }
+
+
 def _log_plots(
     run: tracking.TrainingRun,
     churned: np.ndarray,
@@ -1086,17 +1110,7 @@ def _log_plots(
     churn_model: Any,
     value_model: Any,
 ) -> None:
-    figures = {
-        "plots/roc.png": plots.plot_roc(churned, churn_scores),
-        "plots/precision_recall.png": plots.plot_pr(churned, churn_scores),
-        "plots/calibration.png": plots.plot_calibration(churned, churn_scores["model"]),
-        "plots/cumulative_gains.png": plots.plot_gains(churned, churn_scores),
-        "plots/lift.png": plots.plot_lift(churned, churn_scores),
-        "plots/value_deciles.png": plots.plot_value_deciles(value, predicted_value),
-        **{f"plots/feature_importance_{kind}.png": plots.plot_feature_importance(
-            importance.rename("total gain (loss reduction)"), title=f"Feature importance: {kind} model (top 20)")
-           for kind, importance in (("churn", churn_model.feature_importances_), ("value", value_model.feature_importances_))},
-    }
+    figures = training_figures(churned, churn_scores, value, predicted_value, churn_model, value_model)
     for path, ax in figures.items():
         run.log_figure(ax.figure, path)
     # Every feature's importance in numbers, most important first: the plots show the top 20, and
