@@ -340,6 +340,33 @@ def test_the_season_is_not_drift_at_the_training_as_of_date_but_a_lapse_is(use_t
     assert "frequency_30d (PSI " in _message(loud.stderr, "Error:")
 
 
+def test_first_purchases_cut_off_by_the_data_s_start_are_not_drift_months_later(tmp_path):
+    """Generated customers who traded before the data began all show a first purchase in its first
+    days: a peak of ages just under the history's length, which moves up by a day a day. As they
+    were, its bin emptied; net of the elapsed days, the new sign-ups read as a shift: PSI 0.27 on
+    days_since_first_purchase six months after the as-of date, on data that never changes. A book
+    of old customers gone still shows."""
+    from churnml.generate import generate
+    from churnml.labels import build_training_set
+    from churnml.validate import load_dataset
+
+    generate(tmp_path, 2000, seed=5, end="2026-06-30")
+    dataset, as_of = load_dataset(tmp_path, Config()), pd.Timestamp("2025-12-01")
+    training = build_training_set(dataset, as_of, Config())
+    test, frame = training.split("test"), training.frame
+    reference = monitoring.reference_statistics(test, training.feature_names, training.categorical_features, None, as_of,
+                                                seasons=frame[frame["split"] != "test"], data_start=training.data_start)
+    history = monitoring.reference_history_days({"history_days": training.history_days(),
+                                                 "cutoffs": {s: [f"{c:%Y-%m-%d}" for c in cs] for s, cs in training.split_cutoffs.items()}})
+    later = build_scoring_frame(dataset, pd.Timestamp("2026-06-01"), Config())
+    report = monitoring.drift(reference, later, None, "2026-06-01", history_days=history)
+    assert report.features.set_index("feature").loc["days_since_first_purchase", "psi"] < 0.05
+    # Customers of the data's first two years gone: the book is younger, which the ages say.
+    young = later[later["days_since_first_purchase"] < history - 730 + 182]
+    shifted = monitoring.drift(reference, young, None, "2026-06-01", history_days=history)
+    assert shifted.features.set_index("feature").loc["days_since_first_purchase", "psi"] > 0.2
+
+
 @pytest.mark.slow
 def test_a_scheduled_score_s_log_ends_on_the_summary_not_on_the_drift_warning(use_trained_store, tmp_path):
     # `churnml score ... >> score.log 2>&1` from cron: the log ended on the drift warning, printed
