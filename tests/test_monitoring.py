@@ -327,6 +327,12 @@ def test_the_season_is_not_drift_at_the_training_as_of_date_but_a_lapse_is(use_t
     assert rows["frequency_trend"]["reference"] == section["season_cutoff"] and rows["frequency_trend"]["psi"] < 0.1
     # Ages follow the calendar, not the season: they stay with the test cutoff.
     assert rows["days_since_first_purchase"]["reference"] == use_trained_store.test_cutoff
+    # The scores report says which customers each row was compared with.
+    from churnml import reports
+
+    page = reports.drift_html(section)
+    assert (f"compared with the customers at the training cutoff {section['season_cutoff']}, a year before these scores"
+            in page and "compared with</th>" in page)
 
     lapsed = tmp_path / "lapsed"
     shutil.copytree(use_trained_store.data, lapsed)

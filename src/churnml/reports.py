@@ -716,21 +716,31 @@ def drift_html(monitoring: Mapping[str, Any] | None) -> str:
     ref, cur = history.get("reference"), history.get("current")
     if ref is not None and cur is not None:
         parts.append(f"<p>Customers without purchase history: {cur:.1%} (training {ref:.1%}).</p>")
+    season, test_cutoff = monitoring.get("season_cutoff"), monitoring.get("reference_cutoff")
+    if season:
+        parts.append(f"<p>Features other than ages are compared with the customers at the training cutoff {_e(season)}, "
+                     f"a year before these scores (the same season); ages and the scores with those at the test cutoff "
+                     f"{_e(test_cutoff or '?')}.</p>")
     features = pd.DataFrame(monitoring.get("features", []))
     score_rows = pd.DataFrame([{"feature": f"score: {k}", "psi": v.get("psi"), "mean_reference": v.get("mean_reference"),
-                                "mean": v.get("mean")} for k, v in (monitoring.get("scores") or {}).items()])
+                                "mean": v.get("mean"), "reference": test_cutoff}
+                               for k, v in (monitoring.get("scores") or {}).items()])
     psi = pd.concat([score_rows, features], ignore_index=True) if len(features) or len(score_rows) else pd.DataFrame()
     if len(psi):
         chart = figure_html(plots.plot_psi(psi.set_index("feature")["psi"].astype(float), threshold))
         table = psi.assign(
             new_categories=psi.get("new_categories", pd.Series([None] * len(psi))).map(lambda v: ", ".join(v) if isinstance(v, list) else ""),
         )
-        columns = [c for c in ("feature", "psi", "missing_rate_reference", "missing_rate", "mean_reference", "mean", "new_categories") if c in table]
+        # The cutoff each row was compared with, where they differ (a season's reference: see above).
+        mixed = season is not None and "reference" in table
+        columns = [c for c in ("feature", "psi", "missing_rate_reference", "missing_rate", "mean_reference", "mean", "new_categories",
+                               *(("reference",) if mixed else ())) if c in table]
         shown = table[columns].rename(columns={"missing_rate_reference": "missing (training)", "missing_rate": "missing (now)",
-                                               "mean_reference": "mean (training)", "mean": "mean (now)", "new_categories": "new categories"})
+                                               "mean_reference": "mean (training)", "mean": "mean (now)", "new_categories": "new categories",
+                                               "reference": "compared with"})
         parts.append(_grid(chart, table_html(shown, {"psi": ".3f", "missing (training)": ".1%", "missing (now)": ".1%",
                                                      "mean (training)": ",.3g", "mean (now)": ",.3g"},
-                                             left=("feature", "new categories"))))
+                                             left=("feature", "new categories", "compared with"))))
     return "".join(parts)
 
 
