@@ -589,7 +589,7 @@ def drift(
     # Scored a year after a training cutoff, the features are compared with that cutoff's: the
     # same season (see season_reference). Ages stay with the test cutoff, the nearest in time:
     # they follow the calendar, not the season (a year back, a growing book's first purchases
-    # read as PSI 0.28-0.35 on generated data, 0.06-0.07 against the test cutoff).
+    # read as PSI 0.28-0.44 on generated data at the as-of date, 0.06-0.07 against the test cutoff).
     season = season_reference(reference, scored_cutoff or as_of)
     in_season = ((reference.get("seasons") or {}).get(season) or {}).get("features") or {}
     for name, stats in (reference.get("features") or {}).items():
