@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -230,6 +231,24 @@ def test_timestamps_with_offsets_become_naive_utc(tmp_path: Path) -> None:
     utc = TRANSACTIONS.assign(timestamp=["2021-01-01T10:00:00Z", "2021-01-02 10:00+00:00", "2021-01-03", "2021-01-04"])
     assert not any("time zone" in n for n in load_dataset(write(tmp_path / "utc", customers=CUSTOMERS, transactions=utc))
                    .summary["notes"])
+
+
+@pytest.mark.parametrize("unit", ["us", "ns"])
+def test_zoned_parquet_timestamps_are_noted_whatever_their_unit(tmp_path: Path, unit: str) -> None:
+    """pandas writes a tz-aware column in nanoseconds by default (and Snowflake's connector hands
+    pandas such columns), which DuckDB reads as TIMESTAMPTZ_NS: read as text, with no note that
+    days are UTC days, where the same times in microseconds got one."""
+    stamps = pd.to_datetime(TRANSACTIONS["timestamp"], format="ISO8601").dt.tz_localize("America/New_York")
+    tx = TRANSACTIONS.assign(amount=pd.to_numeric(TRANSACTIONS["amount"]))
+    folder = write(tmp_path / unit, "parquet", customers=CUSTOMERS)
+    table = pa.Table.from_pandas(tx, preserve_index=False)
+    table = table.set_column(table.column_names.index("timestamp"), "timestamp",
+                             pa.array(stamps).cast(pa.timestamp(unit, tz="America/New_York")))
+    pq.write_table(table, folder / "transactions.parquet")
+    ds = load_dataset(folder)
+    assert clean(ds, "transactions")["timestamp"].min() == pd.Timestamp("2021-01-01 05:00:00")
+    assert any(note.startswith("transactions.timestamp holds times with a time zone, converted to UTC")
+               for note in ds.summary["notes"])
 
 
 

@@ -285,7 +285,7 @@ def _zoned(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], columns: dic
     mixed: list[str] = []  # text columns where values with an offset sit beside values without a zone
 
     def zoned(table: str, raw: str, named: str) -> bool:
-        if types[table][raw] == "TIMESTAMP WITH TIME ZONE":
+        if types[table][raw] in _ZONED_TIMESTAMPS:
             return True
         if is_native("timestamp", types[table][raw]):
             return False
@@ -668,7 +668,10 @@ def _listed(items: list[str]) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
-_NATIVE_TIMESTAMPS = frozenset({"TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DATE", "TIMESTAMP WITH TIME ZONE"})
+_ZONED_TIMESTAMPS = frozenset({"TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ_NS"})
+"""Types of date columns stored with a time zone: microseconds, and nanoseconds (pandas' unit for a
+tz-aware column), which were read as text, without the note that their days are UTC days."""
+_NATIVE_TIMESTAMPS = frozenset({"TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DATE", *_ZONED_TIMESTAMPS})
 _NATIVE_NUMBERS = frozenset({
     "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
     "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE",
