@@ -217,6 +217,24 @@ def test_reads_duckdb_file_with_mapped_table_and_column_names(tmp_path: Path) ->
     assert sorted(clean(ds, "customers")["customer_id"]) == ["a", "b", "c"]
 
 
+def test_reads_duckdb_file_with_table_names_in_capitals(tmp_path: Path) -> None:
+    """A DuckDB copy of a Snowflake schema names its tables CUSTOMERS, TRANSACTIONS: DuckDB's SQL reads
+    them as customers, but churnml stopped with "Required table 'customers' not found … Found:
+    CUSTOMERS, TRANSACTIONS", as for a mapped name (crm.Trades for trades) in another case."""
+    db = tmp_path / "warehouse.duckdb"
+    con = duckdb.connect(str(db))
+    con.register("c", CUSTOMERS)
+    con.register("t", TRANSACTIONS)
+    con.execute("CREATE TABLE CUSTOMERS AS SELECT * FROM c")
+    con.execute("CREATE SCHEMA CRM")
+    con.execute("CREATE TABLE CRM.Trades AS SELECT * FROM t")
+    con.close()
+    ds = load_dataset(db, config_from_dict({"tables": {"transactions": "crm.trades"}}))
+    plain = load_dataset(good(tmp_path / "plain"))
+    pd.testing.assert_frame_equal(clean(ds, "transactions"), clean(plain, "transactions"))
+    assert sorted(clean(ds, "customers")["customer_id"]) == ["a", "b", "c"]
+
+
 def test_timestamps_with_offsets_become_naive_utc(tmp_path: Path) -> None:
     tx = TRANSACTIONS.assign(timestamp=["2021-01-01T10:00:00+02:00", "2021-01-02", "2021-01-03", "2021-01-04"])
     ds = load_dataset(write(tmp_path, customers=CUSTOMERS, transactions=tx))
@@ -274,8 +292,8 @@ def test_missing_required_table(tmp_path: Path) -> None:
     assert str(err.value) == (
         f"Required table 'transactions' not found in {folder}: expected transactions.parquet, transactions.csv or a "
         "folder transactions/ of Parquet parts (or a table 'transactions' in a DuckDB file). Found: customers.csv. Add "
-        'it, or map your table\'s name under [tables] in the config, e.g. transactions = "my_transactions" (names are '
-        "case-sensitive)."
+        'it, or map your table\'s name under [tables] in the config, e.g. transactions = "my_transactions" (file names '
+        "are case-sensitive)."
     )
     # A BigQuery export to transactions-*.parquet: its files are named, with where to put them.
     for i in range(4):

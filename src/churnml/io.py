@@ -194,17 +194,18 @@ def attach_source(con: duckdb.DuckDBPyConnection, path: Path, config: Config,
         except duckdb.Error as exc:
             raise DataError(f"Cannot open DuckDB file {path}: {exc}. Check that it is a DuckDB database and not in use.") from None
         # Tables and views in any schema; "main" wins a name found in several. A mapped name may
-        # give the schema ("crm.customers").
-        existing: dict[str, str] = {}
+        # give the schema ("crm.customers"). Names match whatever their case, as in DuckDB's SQL
+        # (a Snowflake schema copied into DuckDB names its tables CUSTOMERS, TRANSACTIONS).
+        existing: dict[str, tuple[str, str]] = {}  # casefolded name, bare and with its schema -> (schema, name)
         for schema, name in sorted(_attached_tables(con), key=lambda t: (t[0] == "main", t[0])):
-            existing[name] = schema
-            existing[f"{schema}.{name}"] = schema
+            existing[name.casefold()] = (schema, name)
+            existing[f"{schema}.{name}".casefold()] = (schema, name)
         for table in TABLES:
             name = config.table_name(table)
-            if name in existing:
-                bare = name.split(".", 1)[1] if name.startswith(existing[name] + ".") else name
-                con.execute(f"CREATE OR REPLACE VIEW raw_{table} AS SELECT * FROM src.{_q(existing[name])}.{_q(bare)}")
-                found[table] = f"table {existing[name]}.{bare} in {path.name}"
+            if name.casefold() in existing:
+                schema, bare = existing[name.casefold()]
+                con.execute(f"CREATE OR REPLACE VIEW raw_{table} AS SELECT * FROM src.{_q(schema)}.{_q(bare)}")
+                found[table] = f"table {schema}.{bare} in {path.name}"
         return found
     for table in TABLES:
         name = config.table_name(table)

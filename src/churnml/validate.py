@@ -196,7 +196,7 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
                 f"Required table {name!r} not found in {path}: expected {user_name}.parquet, {user_name}.csv or a folder "
                 f"{user_name}/ of Parquet parts (or a table {user_name!r} in a DuckDB file). {io.found_in(con, path)}"
                 f"{io.loose_parts(path, user_name)}Add it, or map your table's name "
-                f'under [tables] in the config, e.g. {name} = "my_{name}" (names are case-sensitive).'
+                f'under [tables] in the config, e.g. {name} = "my_{name}" (file names are case-sensitive).'
             )
         if name not in found and name in config.tables:
             user_name = config.table_name(name)
