@@ -250,7 +250,8 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
     dataset.summary = _summary(con, dataset, stats, found)
     dataset.summary["notes"] = _notes(con, tables, attributes, config, "transaction_id" in columns["transactions"], empty,
                                       columns["service_events"]["event_type"] if "service_events" in tables else None)
-    dataset.summary["notes"] += skipped + repeated + left_out + _zoned(con, tables, columns, types) + loose
+    dataset.summary["notes"] += (skipped + repeated + left_out + _zoned(con, tables, columns, types)
+                                 + _empty_optional(con, tables, columns) + loose)
     if "churn_events" in tables:
         dataset.summary["notes"] += _churn_event_notes(con, columns["churn_events"], config, quarantine, data_end)
     # Train records them with the models: the API then tells a posted CRM record's date or empty
@@ -393,6 +394,35 @@ def _churn_event_notes(con: duckdb.DuckDBPyConnection, mapping: Mapping[str, str
             "if the account did not close."
         )
     return notes
+_EMPTY_READS_AS = {
+    ("service_events", "resolved_at"): ("every complaint", "one still open"),
+    ("service_events", "satisfaction"): ("every survey", "unanswered"),
+    ("transactions", "category"): ("every purchase", "one without a category"),
+    ("transactions", "channel"): ("every purchase", "one without a channel"),
+}
+"""Optional event columns the features read, and what they read when not one row fills them."""
+
+
+def _empty_optional(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...],
+                    columns: dict[str, dict[str, str]]) -> list[str]:
+    """A note naming the optional event columns (:data:`_EMPTY_READS_AS`) that are there but empty in
+    every row, a warehouse column never filled: a ticket system's ``RESOLVED_AT`` left out of the
+    export read as "every complaint still open", and the features moved against the same data
+    without the column (which leaves those features out), without a word."""
+    empty: list[tuple[str, tuple[str, str]]] = []  # (column as messages name it, what reads as what)
+    for (table, column), meaning in _EMPTY_READS_AS.items():
+        if table not in tables or column not in columns[table]:
+            continue
+        if con.execute(f"SELECT count(*) > 0 AND count({_q(column)}) = 0 FROM {table}").fetchone()[0]:
+            empty.append((f"{table}.{named_column(column, columns[table][column])}", meaning))
+    if not empty:
+        return []
+    one = len(empty) == 1
+    reads = [f"{what} {'reads as' if i == 0 else 'as'} {state}" for i, (_, (what, state)) in enumerate(empty)]
+    return [f"{_listed([named for named, _ in empty])} {'is' if one else 'are'} empty in every row: "
+            f"{', '.join(reads)}. If the export does not fill {'it' if one else 'them'}, leave "
+            f"{'it' if one else 'them'} out: the features read from {'it' if one else 'them'} are then left out of the "
+            "models, rather than read so."]
 
 
 def mapped_but_missing(table: str, config: Config) -> str:
