@@ -278,6 +278,7 @@ def test_attribute_kinds_are_decided_by_the_values_as_validation_does(spark, dat
     assert "reviewed" not in duck and "last_visit" not in duck and "last_login" not in duck
     assert "__index_level_0__" not in duck
     customers["never_filled"] = None
+    customers["deleted_at"] = pd.Series(pd.NaT, index=customers.index, dtype="datetime64[us]")  # a date type, never filled
     customers.to_parquet(folder / "customers.parquet")
     duck = load_dataset(folder, Config()).attributes
     assert "never_filled" not in duck and "employees" in duck
@@ -285,7 +286,8 @@ def test_attribute_kinds_are_decided_by_the_values_as_validation_does(spark, dat
     assert read.attributes == duck
     # and say which columns they left out, which train records for the API
     left_out = load_dataset(folder, Config()).summary["left_out_columns"]
-    assert left_out == {"reviewed": "dates", "last_visit": "dates", "last_login": "dates", "never_filled": "empty"}
+    assert left_out == {"reviewed": "dates", "last_visit": "dates", "last_login": "dates", "never_filled": "empty",
+                        "deleted_at": "empty"}
     assert churn_spark.describe_data(read)[1]["left_out_columns"] == left_out
 
 

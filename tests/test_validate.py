@@ -611,15 +611,19 @@ def test_date_columns_of_customers_are_left_out_of_the_models_with_a_note(tmp_pa
     customers = CUSTOMERS.drop(columns="signup_date").assign(
         last_login_at=pd.to_datetime(["2021-06-01", "2021-06-03", None]).tz_localize("UTC"),
         birth_date=pd.to_datetime(["1980-02-03", "1975-12-01", "1990-07-07"]).date,
-        loyalty_tier=pd.Series([None, None, None], dtype="string"))  # never filled: no feature either
+        loyalty_tier=pd.Series([None, None, None], dtype="string"),  # never filled: no feature either
+        # A warehouse's DELETED_AT, stored as a timestamp and never filled: in Parquet it was said to
+        # "hold dates" (empty in the CSV of the same table), and recorded as a date column.
+        deleted_at=pd.Series([None, None, None], dtype="datetime64[us, UTC]"))
     parquet = load_dataset(write(tmp_path / "pq", "parquet", customers=customers, transactions=TRANSACTIONS))
     csv = load_dataset(write(tmp_path / "csv", customers=customers, transactions=TRANSACTIONS))
     for ds in (parquet, csv):
         assert ds.attributes == {"region": "categorical", "age": "numeric"}
         assert list(clean(ds, "customers").columns) == ["customer_id", "region", "age"]
         [note, empty] = [n for n in ds.summary["notes"] if n.startswith("customers.")]
-        assert empty == "customers.loyalty_tier is empty in every row, so left out of the models."
-        assert ds.summary["left_out_columns"] == {"last_login_at": "dates", "birth_date": "dates", "loyalty_tier": "empty"}
+        assert empty == "customers.loyalty_tier and customers.deleted_at are empty in every row, so left out of the models."
+        assert ds.summary["left_out_columns"] == {"last_login_at": "dates", "birth_date": "dates", "loyalty_tier": "empty",
+                                                  "deleted_at": "empty"}
         assert note.startswith("customers.last_login_at and customers.birth_date hold dates, so they are left out of the "
                                "models: customers is read as it is today at every training cutoff")
         assert note.endswith('map it: [columns.customers] signup_date = "<your column>".')

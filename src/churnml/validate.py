@@ -1202,8 +1202,8 @@ def attribute_kind(con: duckdb.DuckDBPyConnection, raw: str, sql_type: str = "VA
     ISO date or in one of ``date_formats``, ``[input] date_format``: a German export's last login
     04.12.2025 is a date as much as 2025-12-04), ``empty`` when it holds no value at all (a
     warehouse column never filled), else ``categorical``."""
-    if is_native("timestamp", sql_type):
-        return "date"
+    if is_native("timestamp", sql_type):  # a date column, unless not one row fills it (a DELETED_AT never set)
+        return kind_from_counts(sql_type, con.execute(f"SELECT count({_q(raw)}) FROM raw_customers").fetchone()[0], 0, None)
     dated = date_text_sql(raw)
     if date_formats:
         listed = ", ".join(_lit(f) for f in date_formats)
@@ -1236,10 +1236,10 @@ def kind_from_counts(sql_type: str, present: int, numeric: int, dates: int | Non
     A column of dates with such a placeholder ("never" as the last login of those who never logged
     in; ``undated``: the distinct values that do not read as dates) is a date column, left out as
     the others: as a category it carried the future into every cutoff."""
-    if is_native("timestamp", sql_type):
-        return "date"
     if present == 0:
         return "empty"
+    if is_native("timestamp", sql_type):
+        return "date"
     def all_but_placeholders(read: int | None, unread_values: int | None) -> bool:
         """All present values but at most a few placeholders in a few rows read as this kind."""
         return bool(read) and unread_values is not None and unread_values <= PLACEHOLDER_VALUES \
