@@ -531,6 +531,14 @@ def test_ids_written_differently_in_two_tables_stop_validation(tmp_path: Path) -
     assert message.startswith("4 of 4 rows of transactions (100%) have a customer_id that is not in customers, "
                               "e.g. '1.0', '2.0', '3.0'; customers has ids such as '1', '2', '3'.")
     assert "[columns.transactions]" in message
+    # Ids that differ in case (UUIDs in capitals from one system, in small letters from another) or in
+    # leading zeros: the examples were other customers' ids, and the difference was left to be spotted.
+    upper = TRANSACTIONS.assign(customer_id=["A", "A", "B", "B"])
+    with pytest.raises(DataError) as error:
+        load_dataset(write(tmp_path / "u", customers=CUSTOMERS, transactions=upper))
+    assert ("customers has ids such as 'a', 'b', 'c'. All 2 unknown ids match a customer when leading zeros, case and "
+            "spaces are ignored ('A' ~ 'a', 'B' ~ 'b'): "
+            "write the ids the same way in both tables." in str(error.value))
     # A few unknown ids are bad rows, set aside as before.
     ds = load_dataset(write(tmp_path / "e", "parquet", customers=customers, transactions=tx.assign(customer_id=[1, 2, 2, 9])))
     assert ds.summary["tables"]["transactions"]["quarantined"] == {"customer_id not in customers": 1}

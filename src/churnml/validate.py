@@ -1745,6 +1745,18 @@ def loose_id(customer_id: str) -> str:
     return customer_id.strip().casefold().lstrip("0") or "0"
 
 
+def _loose_pairs(con: duckdb.DuckDBPyConnection, table: str, raw_id: str,
+                 quarantine: dict[str, pd.DataFrame]) -> tuple[int, list[tuple[str, str]]]:
+    """The number of different ids of ``table`` set aside as not in customers, and those of them
+    that match a customer loosely (:func:`loose_ids`), as (theirs, the customer's) pairs."""
+    unknown = _set_aside_as(quarantine, table, R_UNKNOWN_CUSTOMER)[raw_id].dropna().astype(str).drop_duplicates()
+    if unknown.empty:
+        return 0, []
+    known = con.execute("SELECT customer_id FROM customers").df()["customer_id"].astype(str)
+    by_key = dict(zip(loose_ids(known), known))
+    return len(unknown), [(theirs, by_key[key]) for theirs, key in zip(unknown, loose_ids(unknown)) if key in by_key]
+
+
 def _loose_id_note(con: duckdb.DuckDBPyConnection, table: str, raw_id: str, quarantine: dict[str, pd.DataFrame]) -> str | None:
     """A note naming the ids set aside as unknown customers that match one of ``customers``
     loosely (:func:`loose_ids`), with examples "listed ~ known"; None when none does. A few ids
@@ -1752,12 +1764,7 @@ def _loose_id_note(con: duckdb.DuckDBPyConnection, table: str, raw_id: str, quar
     one, and those customers scored as live ones without a word about why."""
     if table not in quarantine:
         return None
-    unknown = _set_aside_as(quarantine, table, R_UNKNOWN_CUSTOMER)[raw_id].dropna().astype(str).drop_duplicates()
-    if unknown.empty:
-        return None
-    known = con.execute("SELECT customer_id FROM customers").df()["customer_id"].astype(str)
-    by_key = dict(zip(loose_ids(known), known))
-    pairs = [(theirs, by_key[key]) for theirs, key in zip(unknown, loose_ids(unknown)) if key in by_key]
+    _, pairs = _loose_pairs(con, table, raw_id, quarantine)
     if not pairs:
         return None
     examples = ", ".join(f"{theirs!r} ~ {ours!r}" for theirs, ours in pairs[:EXAMPLES])
@@ -1776,11 +1783,19 @@ def _fail_if_ids_do_not_match(
         return
     theirs = _set_aside_as(quarantine, table, R_UNKNOWN_CUSTOMER)[raw_id].drop_duplicates().head(EXAMPLES).tolist()
     ours = [value for value, in con.execute(f"SELECT customer_id FROM customers LIMIT {EXAMPLES}").fetchall()]
+    # Ids that differ only in case or leading zeros are named in pairs: the examples above are
+    # different customers, and "A9A4…" beside "c646…" left the difference to be spotted.
+    n_unknown, pairs = _loose_pairs(con, table, raw_id, quarantine)
+    fix = (f"Write the ids the same way in both tables (numbers vs text such as 1.0 vs 1, leading zeros, prefixes), or "
+           f"map the right column under [columns.{table}] in the config.")
+    if pairs:
+        fix = (f"{'All' if len(pairs) == n_unknown else f'{len(pairs):,} of the'} {n_unknown:,} unknown ids match a "
+               "customer when leading zeros, case and spaces are ignored ("
+               f"{', '.join(f'{t!r} ~ {o!r}' for t, o in pairs[:EXAMPLES])}): write the ids the same way in both tables.")
     raise DataError(
         f"{unknown:,} of {stats['rows']:,} rows of {table} ({unknown / stats['rows']:.0%}) have a customer_id that is "
         f"not in customers, e.g. {', '.join(repr(str(v)) for v in theirs)}; customers has ids such as "
-        f"{', '.join(repr(v) for v in ours)}. Write the ids the same way in both tables (numbers vs text such as "
-        f"1.0 vs 1, leading zeros, prefixes), or map the right column under [columns.{table}] in the config."
+        f"{', '.join(repr(v) for v in ours)}. {fix}"
     )
 
 
