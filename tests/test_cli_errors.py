@@ -127,6 +127,28 @@ def test_duckdb_table_names_with_quotes_are_read(tmp_path: Path) -> None:
     assert summary["customers"]["clean_rows"] == len(CUSTOMERS) and summary["transactions"]["clean_rows"] == len(TRANSACTIONS)
 
 
+def test_a_duckdb_file_another_process_is_writing_is_a_retry_later(tmp_path: Path) -> None:
+    """A nightly loader still holding the warehouse's DuckDB file open when `score` starts: exit 2, a
+    mistake not to retry, with DuckDB's lock message ending "Check that it is a DuckDB database"."""
+    import subprocess
+    import sys
+
+    path = _duckdb_source(tmp_path / "source.duckdb", "crm", {"customers": CUSTOMERS, "transactions": TRANSACTIONS})
+    loader = subprocess.Popen([sys.executable, "-c", f"import duckdb, sys; con = duckdb.connect({str(path)!r}); "
+                               "print('open', flush=True); sys.stdin.read()"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert loader.stdout.readline().strip() == "open"
+        result, err = run("validate", path)
+        assert result.exit_code == 75, err
+        assert err.startswith(f"Error: DuckDB file {path} is open for writing in another process (")
+        assert err.endswith("Run again once that process has closed it (exit code 75: retry later).")
+    finally:
+        loader.communicate("", timeout=30)
+    result, err = run("validate", path)
+    assert result.exit_code == 0, err
+
+
 
 def test_two_files_for_one_table_are_refused(tmp_path: Path) -> None:
     # Both customers.csv and customers.parquet: silently reading the Parquet one could mean an

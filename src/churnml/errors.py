@@ -50,6 +50,15 @@ class DataError(ChurnmlError):
     """Input data breaks the data contract in a way that cannot be set aside row by row."""
 
 
+class SourceBusyError(DataError):
+    """A DuckDB data file another process holds open for writing (a nightly loader still running):
+    exit code 75, as :class:`StoreUnavailableError`, so a scheduler retries the job rather than
+    reading it as a mistake to fix."""
+
+    exit_code = 75
+    http_status = 503
+
+
 class ProblemError(ChurnmlError):
     """The prediction problem cannot be set up (too few cutoffs, empty population, one class only)."""
 

@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 from pandas._libs.parsers import STR_NA_VALUES  # pandas' default missing-value strings
 
 from churnml.config import Config
-from churnml.errors import ConfigError, DataError
+from churnml.errors import ConfigError, DataError, SourceBusyError
 from churnml.schema import TABLES
 
 FORMATS = ("parquet", "csv")
@@ -192,6 +192,12 @@ def attach_source(con: duckdb.DuckDBPyConnection, path: Path, config: Config,
         try:
             con.execute(f"ATTACH {_lit(str(path))} AS src (READ_ONLY)")
         except duckdb.Error as exc:
+            if "Could not set lock" in str(exc):  # a writer holds it: not a mistake to fix, a job to run again
+                holder = re.search(r"Conflicting lock is held in (.+?)(?: \(PID (\d+)\))?\.(?: |$)", str(exc))
+                held = f"{holder.group(1)}, PID {holder.group(2)}" if holder and holder.group(2) else "another process"
+                raise SourceBusyError(f"DuckDB file {path} is open for writing in another process ({held}), which "
+                                      "locks out readers. Run again once that process has closed it (exit code 75: "
+                                      "retry later).") from None
             raise DataError(f"Cannot open DuckDB file {path}: {exc}. Check that it is a DuckDB database and not in use.") from None
         # Tables and views in any schema; "main" wins a name found in several. A mapped name may
         # give the schema ("crm.customers"). Names match whatever their case, as in DuckDB's SQL
