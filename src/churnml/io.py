@@ -47,6 +47,9 @@ spreadsheet's locale (a comma CSV opened as one column where Excel's list separa
 XLSX_MAX_ROWS = 1_048_575
 """Data rows an Excel sheet holds (1,048,576 rows, one of them the header)."""
 _DUCKDB_SUFFIXES = (".duckdb", ".db", ".ddb")
+CSV_NULL = "\\N"
+"""How Snowflake's CSV unload (by default), Hive and MySQL write NULL in a CSV: read as missing, as an
+empty field is."""
 
 
 def source_kind(path: Path) -> str:
@@ -240,7 +243,9 @@ def attach_source(con: duckdb.DuckDBPyConnection, path: Path, config: Config,
             text = utf8_text(file, config.input.encoding, config.duckdb.temp_directory)
             sniffed = _sniff(con, text)
             header_file = text
-            reader = f"read_csv({_lit(str(text))}, all_varchar=true, header=true{_quoting(sniffed)})"
+            # \N is NULL as Snowflake's CSV unload (its default NULL_IF), Hive and MySQL write it: it
+            # stopped validation as an unreadable number or date, and was a category in customers.
+            reader = f"read_csv({_lit(str(text))}, all_varchar=true, header=true{_nulls(sniffed)}{_quoting(sniffed)})"
         try:
             con.execute(f"CREATE OR REPLACE VIEW raw_{table} AS SELECT * FROM {reader}")
             con.execute(f"SELECT * FROM raw_{table} LIMIT 0")
@@ -261,13 +266,13 @@ def attach_source(con: duckdb.DuckDBPyConnection, path: Path, config: Config,
     return found
 
 
-def file_header(file: Path, sniffed: tuple[str, str] | None = None) -> list[str] | None:
-    """A CSV's header (``sniffed``: its separator and quote) or a Parquet file's column names, as
+def file_header(file: Path, sniffed: tuple[str, ...] | None = None) -> list[str] | None:
+    """A CSV's header (``sniffed``: its separator and quote, :func:`_sniff`) or a Parquet file's column names, as
     written; None when it cannot be told (a separator of several characters, an unreadable file)."""
     try:
         if sniffed is None:
             return list(pq.read_schema(file).names)
-        delimiter, quote = sniffed
+        delimiter, quote = sniffed[:2]
         if len(delimiter) != 1:
             return None
         with _open(file, "rt", encoding="utf-8-sig", errors="replace", newline="") as handle:
@@ -358,14 +363,24 @@ def _unlink(path: Path) -> None:
         path.unlink()
 
 
-def _sniff(con: duckdb.DuckDBPyConnection, file: Path) -> tuple[str, str] | None:
-    """The separator and quote character DuckDB's sniffer finds in a CSV (quote ``""`` for none);
-    None when it fails (the read itself reports what is wrong with the file)."""
+def _sniff(con: duckdb.DuckDBPyConnection, file: Path) -> tuple[str, str, str] | None:
+    """The separator, quote and escape characters DuckDB's sniffer finds in a CSV (``""`` for
+    none); None when it fails (the read itself reports what is wrong with the file)."""
     try:
-        delimiter, quote = con.execute(f"SELECT Delimiter, Quote FROM sniff_csv({_lit(str(file))})").fetchone()
+        delimiter, quote, escape = con.execute(f"SELECT Delimiter, Quote, Escape FROM sniff_csv({_lit(str(file))})").fetchone()
     except duckdb.Error:
         return None
-    return str(delimiter), "" if quote in ("", "(empty)", None) else str(quote)
+    return str(delimiter), "" if quote in ("", "(empty)", None) else str(quote), \
+        "" if escape in ("", "(empty)", None) else str(escape)
+
+
+def _nulls(sniffed: tuple[str, str, str] | None) -> str:
+    """The ``read_csv`` option reading :data:`CSV_NULL` as NULL, as an empty field is; none where
+    the file escapes quotes with a backslash (DuckDB refuses an escape inside a NULL text), or
+    could not be sniffed."""
+    if sniffed is None or (sniffed[1] and sniffed[2] == "\\"):
+        return ""
+    return f", nullstr=['', {_lit(CSV_NULL)}]"
 
 
 def _quoting(sniffed: tuple[str, str] | None) -> str:
