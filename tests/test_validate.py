@@ -70,10 +70,11 @@ def test_reads_folder_in_both_formats_to_the_same_clean_tables(tmp_path: Path, f
     assert ds.summary["customers_without_transactions"] == 1
 
 
-def test_csv_nulls_written_as_backslash_n_are_missing_values(tmp_path: Path) -> None:
-    r"""Snowflake's CSV unload (its default NULL_IF), Hive and MySQL write NULL as \N: validation
-    stopped on the survey scores ("only 21% of values read … set decimal_comma"), and a customers
-    column never filled was a category of one value, "\N"."""
+@pytest.mark.parametrize("null", [r"\N", "NULL"])
+def test_csv_nulls_written_as_backslash_n_are_missing_values(tmp_path: Path, null: str) -> None:
+    r"""Snowflake's CSV unload (its default NULL_IF), Hive and MySQL write NULL as \N, SQL Server's
+    tools as NULL: validation stopped on the survey scores ("only 21% of values read … set
+    decimal_comma"), and a customers column never filled was a category of one value, "\N"."""
     customers = CUSTOMERS.assign(tier=[None, "gold", None], score=[1.5, None, 3.0], closed=[None, None, None])
     service = pd.DataFrame({"customer_id": ["a", "b", "a"], "timestamp": ["2021-01-02", "2021-01-03", "2021-01-04"],
                             "event_type": ["complaint", "survey", "call"], "resolved_at": ["2021-01-05", None, None],
@@ -83,8 +84,8 @@ def test_csv_nulls_written_as_backslash_n_are_missing_values(tmp_path: Path) -> 
     write(slashed, customers=customers, transactions=TRANSACTIONS, service_events=service)
     for name in ("customers", "service_events"):
         frame = pd.read_csv(plain / f"{name}.csv", dtype=str, keep_default_na=False)
-        frame.replace("", r"\N").to_csv(slashed / f"{name}.csv", index=False)
-    assert r"\N" in (slashed / "service_events.csv").read_text()
+        frame.replace("", null).to_csv(slashed / f"{name}.csv", index=False)
+    assert null in (slashed / "service_events.csv").read_text()
     expected, ds = load_dataset(plain), load_dataset(slashed)
     for table in ("customers", "service_events"):
         pd.testing.assert_frame_equal(clean(ds, table), clean(expected, table))

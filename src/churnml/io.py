@@ -47,9 +47,9 @@ spreadsheet's locale (a comma CSV opened as one column where Excel's list separa
 XLSX_MAX_ROWS = 1_048_575
 """Data rows an Excel sheet holds (1,048,576 rows, one of them the header)."""
 _DUCKDB_SUFFIXES = (".duckdb", ".db", ".ddb")
-CSV_NULL = "\\N"
-"""How Snowflake's CSV unload (by default), Hive and MySQL write NULL in a CSV: read as missing, as an
-empty field is."""
+CSV_NULLS = ("\\N", "NULL")
+"""How Snowflake's CSV unload (by default ``\\N``, or ``NULL_IF = ('NULL')``), Hive, MySQL and SQL
+Server's tools write NULL in a CSV: read as missing, as an empty field is."""
 
 
 def source_kind(path: Path) -> str:
@@ -243,8 +243,8 @@ def attach_source(con: duckdb.DuckDBPyConnection, path: Path, config: Config,
             text = utf8_text(file, config.input.encoding, config.duckdb.temp_directory)
             sniffed = _sniff(con, text)
             header_file = text
-            # \N is NULL as Snowflake's CSV unload (its default NULL_IF), Hive and MySQL write it: it
-            # stopped validation as an unreadable number or date, and was a category in customers.
+            # \N and NULL are NULL as Snowflake's CSV unload, Hive, MySQL and SQL Server's tools write
+            # it: they stopped validation as unreadable numbers or dates, and were a category in customers.
             reader = f"read_csv({_lit(str(text))}, all_varchar=true, header=true{_nulls(sniffed)}{_quoting(sniffed)})"
         try:
             con.execute(f"CREATE OR REPLACE VIEW raw_{table} AS SELECT * FROM {reader}")
@@ -375,12 +375,13 @@ def _sniff(con: duckdb.DuckDBPyConnection, file: Path) -> tuple[str, str, str] |
 
 
 def _nulls(sniffed: tuple[str, str, str] | None) -> str:
-    """The ``read_csv`` option reading :data:`CSV_NULL` as NULL, as an empty field is; none where
-    the file escapes quotes with a backslash (DuckDB refuses an escape inside a NULL text), or
-    could not be sniffed."""
-    if sniffed is None or (sniffed[1] and sniffed[2] == "\\"):
+    """The ``read_csv`` option reading :data:`CSV_NULLS` as NULL, as an empty field is (``NULL``
+    alone where the file escapes quotes with a backslash: DuckDB refuses an escape inside a NULL
+    text); none where it could not be sniffed."""
+    if sniffed is None:
         return ""
-    return f", nullstr=['', {_lit(CSV_NULL)}]"
+    nulls = [n for n in CSV_NULLS if not (sniffed[1] and sniffed[2] == "\\" and "\\" in n)]
+    return f", nullstr=['', {', '.join(_lit(n) for n in nulls)}]"
 
 
 def _quoting(sniffed: tuple[str, str] | None) -> str:
