@@ -132,8 +132,13 @@ def test_the_drift_message_names_each_feature_once(reference):
     beyond = report.worst_features(5, above=report.psi_threshold)
     assert len(beyond) >= 2
     message = monitoring.drift_message(report)
+    # The level of money is another measurement (a ratio of medians, not a PSI): its sentence may
+    # name a money feature again, with that ratio.
+    level = re.search(r"Money features ran [^:]*: if prices changed[^.]*\.", message)
+    assert level and "monetary_365d median" in level.group()
+    rest = message.replace(level.group(), "")
     for name in NAMES:
-        assert len(re.findall(rf"\b{name}\b", message)) <= 1, message
+        assert len(re.findall(rf"\b{name}\b", rest)) <= 1, message
     assert all(f"{name} (PSI " in message for name in beyond) and "Check the data feed" in message
     # Only an old model, no feature beyond the threshold: the features that moved most are still named, once.
     old = monitoring.drift(reference, _frame(np.random.default_rng(1), 3000), None, "2026-08-01")
@@ -933,3 +938,52 @@ def test_evaluate_says_whether_the_models_degraded(use_trained_store, test_cutof
     run = client.search_runs([client.get_experiment_by_name(tracking.EXPERIMENT_NAME).experiment_id],
                              "tags.`churnml.kind` = 'backtest'", order_by=["attributes.start_time DESC"])[0]
     assert run.data.metrics["churn_model_roc_auc_low"] < run.data.metrics["churn_model_roc_auc"] < run.data.metrics["churn_model_roc_auc_high"]
+
+
+def test_a_change_in_the_level_of_money_is_drift(use_trained_store, tmp_path):
+    """PSI on deciles of heavy-tailed spend barely reacts to a change of scale: every amount
+    doubled read PSI 0.14 at most (generated data, 3,000 customers), and no warning, although the
+    value model's money figures are then off. The median among customers who spent is compared
+    with the reference's: unchanged data stays within [monitoring] money_level_ratio, doubled
+    amounts over the last 60 days are drift, named with their ratio, and recorded in the sidecar."""
+    args = ["score", str(use_trained_store.data), "--as-of", use_trained_store.as_of, "--fail-on-drift"]
+    quiet = runner.invoke(get_app(), [*args, "--out", str(tmp_path / "quiet.parquet"), "--snapshot-dir", str(tmp_path / "s1")])
+    assert quiet.exit_code == 0, _text(quiet)
+    section = json.loads((tmp_path / "quiet.parquet.json").read_text())["monitoring"]
+    levels = section["money_levels"]
+    assert {"monetary_30d", "monetary_365d", "predicted_value"} <= set(levels)
+    assert not any(v["drifted"] for v in levels.values()), levels
+    assert "money level within ×1.5" in _text(quiet)
+
+    doubled = tmp_path / "doubled"
+    shutil.copytree(use_trained_store.data, doubled)
+    transactions = pd.read_parquet(doubled / "transactions.parquet")
+    late = pd.to_datetime(transactions["timestamp"]) >= pd.Timestamp(use_trained_store.as_of) - pd.Timedelta(days=60)
+    transactions.loc[late, "amount"] = transactions.loc[late, "amount"] * 2
+    transactions.to_parquet(doubled / "transactions.parquet", index=False)
+    loud = runner.invoke(get_app(), ["score", str(doubled), "--as-of", use_trained_store.as_of, "--fail-on-drift",
+                                     "--out", str(tmp_path / "loud.parquet"), "--snapshot-dir", str(tmp_path / "s2")])
+    assert loud.exit_code == 3, _text(loud)
+    message = _message(loud.stderr, "Error:")
+    assert re.search(r"Money features ran \d+% above the reference \(monetary_\w+ median", message), message
+    assert "the value model's money figures" in message
+    section = json.loads((tmp_path / "loud.parquet.json").read_text())["monitoring"]
+    assert section["drifted"] and section["money_levels"]["monetary_30d"]["drifted"]
+    assert section["money_levels"]["monetary_30d"]["ratio"] > 1.5
+    from churnml import reports
+
+    page = reports.drift_html(section)
+    assert "Level of money" in page and "monetary_30d" in page
+
+
+def test_a_model_without_the_level_statistic_has_no_level_check(reference):
+    """References written before ``median_nonzero`` existed: no level check, no error."""
+    old = json.loads(json.dumps(reference))
+    for stats in [*old["features"].values(), *old["scores"].values()]:
+        stats.pop("median_nonzero", None)
+    rng = np.random.default_rng(1)
+    frame = _frame(rng, 3000, shift=1.0)
+    report = monitoring.drift(old, frame, None, "2025-08-01")
+    assert report.money_levels == {}
+    new = monitoring.drift(reference, frame, None, "2025-08-01")
+    assert new.money_levels["monetary_365d"]["drifted"] and any("Money features ran" in a for a in new.alerts)

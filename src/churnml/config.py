@@ -141,6 +141,11 @@ class MonitoringConfig:
     max_model_age_days: int = 120
     """Days since the models' training as-of date after which they count as too old: ``score`` warns
     (or exits 3 with ``--fail-on-drift``), and so do the server's log and ``GET /model``."""
+    money_level_ratio: float = 1.5
+    """A money feature's or ``predicted_value``'s median (among customers with a non-zero value)
+    this many times the reference's, or below it by the same factor, counts as drift: prices or
+    amounts changed, and the value model's money figures are off. 1.5 is above the noise measured on
+    unchanged generated data (README, "Monitoring and reports")."""
 
 
 @dataclass(frozen=True)
@@ -366,7 +371,8 @@ _LIMITS: dict[str, dict[str, _Rule]] = {
         "success_rate": (lambda v: 0 < v <= 1, "more than 0 and at most 1", "It is a share, e.g. 0.3 for 30%."),
         "holdout": (lambda v: 0 <= v <= 0.5, "between 0 and 0.5", "It is a share of the list, e.g. 0.1 for 10%."),
     },
-    "monitoring": {"psi_threshold": _ZERO_OR_MORE, "max_model_age_days": _AT_LEAST_1},
+    "monitoring": {"psi_threshold": _ZERO_OR_MORE, "max_model_age_days": _AT_LEAST_1,
+                   "money_level_ratio": (lambda v: v > 1, "more than 1", "It is a factor, e.g. 1.5 for 50 % up or down.")},
     "serving": {"max_customer_ids": _AT_LEAST_1, "max_body_bytes": _AT_LEAST_1, "graceful_shutdown_seconds": _ZERO_OR_MORE},
     "scoring": {"reasons_for": (lambda v: v in REASONS_FOR, f"one of {', '.join(REASONS_FOR)}"),
                 "keep_snapshots": (lambda v: v >= 1, "at least 1", "The newest snapshot is the one `churnml serve` loads.")},

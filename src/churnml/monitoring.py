@@ -39,8 +39,12 @@ Drift (at scoring time)
     - the model's age: days from the training as-of date to the scoring as-of date (data age, not
       wall-clock time, so the same inputs always give the same sidecar).
 
-    The report is *drifted* when any PSI exceeds the threshold or the model is older than
-    ``[monitoring] max_model_age_days``.
+    - the level of money (:func:`money_levels`): the median among customers with a non-zero value
+      of each money feature and of ``predicted_value``, against the reference's; a ratio beyond
+      ``[monitoring] money_level_ratio`` (1.5) either way is drift (prices changed).
+
+    The report is *drifted* when any PSI exceeds the threshold, a money level moved beyond its
+    ratio, or the model is older than ``[monitoring] max_model_age_days``.
 
 Backtest (after the horizon)
     :func:`backtest_metrics` joins old scores with the labels that became known and computes the
@@ -205,7 +209,8 @@ def numeric_statistics(values: pd.Series | np.ndarray, n_bins: int = N_BINS, min
     Returns
     -------
     dict
-        ``kind`` (``"numeric"``), ``missing_rate``, ``mean``, ``std``, ``median``, ``edges``,
+        ``kind`` (``"numeric"``), ``missing_rate``, ``mean``, ``std``, ``median``,
+        ``median_nonzero`` (:func:`_median_nonzero`: the money level check's statistic), ``edges``,
         ``bin_shares`` (shares of the non-missing rows; sum to 1). The median is also what
         reasons call typical (:func:`churnml.reasons.typical_values`).
 
@@ -221,7 +226,7 @@ def numeric_statistics(values: pd.Series | np.ndarray, n_bins: int = N_BINS, min
     missing = float(1.0 - len(finite) / n) if n else 0.0
     if len(finite) == 0:
         return {"kind": "numeric", "missing_rate": missing, "mean": None, "std": None, "median": None,
-                "edges": [], "bin_shares": []}
+                "median_nonzero": None, "edges": [], "bin_shares": []}
     edges = np.unique(np.quantile(finite, np.linspace(0, 1, n_bins + 1)[1:-1]))
     if min_width > 0:
         kept, last = [], finite.min()
@@ -251,6 +256,7 @@ def numeric_statistics(values: pd.Series | np.ndarray, n_bins: int = N_BINS, min
         "mean": _mean(finite, sentinel),
         "std": float(finite.std()),
         "median": float(np.median(finite)),
+        "median_nonzero": _median_nonzero(finite),
         "edges": edges.tolist(),
         "bin_shares": (counts / counts.sum()).tolist(),
     }
@@ -272,6 +278,13 @@ def categorical_statistics(values: pd.Series | np.ndarray, max_categories: int =
     if len(shares) > max_categories:
         shares = pd.concat([shares.iloc[:max_categories], pd.Series({OTHER: shares.iloc[max_categories:].sum()})])
     return {"kind": "categorical", "missing_rate": missing, "shares": {str(k): float(v) for k, v in shares.items()}}
+
+
+def _median_nonzero(finite: np.ndarray) -> float | None:
+    """Median of the non-zero values (None without any): the level of a sum of money among the
+    customers who spent, not the 0 of a 30-day window most of them left empty."""
+    nonzero = finite[finite != 0]
+    return float(np.median(nonzero)) if len(nonzero) else None
 
 
 def _sentinel(name: str) -> float | None:
@@ -479,7 +492,7 @@ class DriftReport:
     psi_threshold : float
     max_model_age_days : int
     drifted : bool
-        Any PSI above the threshold, or the model too old.
+        Any PSI above the threshold, a money level beyond its ratio, or the model too old.
     alerts : list of str
         Why ``drifted`` is true, one sentence each.
     notes : list of str
@@ -502,6 +515,11 @@ class DriftReport:
     ages were compared with (:func:`season_reference`; YYYY-MM-DD), or None: all with the test cutoff."""
     reference_history_days: float | None = None
     """Days of transaction history the data held before the reference cutoff (None: unknown)."""
+    money_levels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Money features (:func:`in_money`) and ``predicted_value`` -> ``median_nonzero_reference``,
+    ``median_nonzero``, ``ratio``, ``reference`` (the cutoff compared with), ``drifted`` (the ratio
+    beyond :attr:`money_level_ratio` either way). Empty for references from before the statistic."""
+    money_level_ratio: float = 1.5
     short_history: list[str] = field(default_factory=list)
     """Drifted features counted over a window longer than :attr:`reference_history_days`, when that
     is under a year (``frequency_365d``, ``monetary_lifetime`` …): they grow as the data's history does."""
@@ -528,6 +546,8 @@ class DriftReport:
             "season_cutoff": self.season_cutoff,
             "reference_history_days": self.reference_history_days,
             "short_history": list(self.short_history),
+            "money_level_ratio": self.money_level_ratio,
+            "money_levels": self.money_levels,
             "scores": self.scores,
             "features": rows,
         }
@@ -636,6 +656,9 @@ def drift(
                     "drifted": measured["psi"] > threshold,
                 }
 
+    money_ratio = float(settings.money_level_ratio)
+    levels = money_levels(reference, features, scores, season, money_ratio)
+
     age = None
     if as_of is not None and reference.get("as_of"):
         age = int((pd.Timestamp(as_of) - pd.Timestamp(reference["as_of"])).days)
@@ -652,6 +675,8 @@ def drift(
     for name, values in score_drift.items():
         if values["drifted"]:
             alerts.append(f"{name} shifted beyond PSI {threshold:g} (PSI {values['psi']:.2f}).")
+    if any(v["drifted"] for v in levels.values()):
+        alerts.append(money_level_alert(levels, money_ratio))
     if age is not None and age > settings.max_model_age_days:
         alerts.append(
             f"The model is {age} days old (trained as of {reference['as_of']}), "
@@ -673,7 +698,54 @@ def drift(
         season_cutoff=season,
         reference_history_days=history_days,
         short_history=short,
+        money_levels=levels,
+        money_level_ratio=money_ratio,
     )
+
+
+def money_levels(reference: Mapping[str, Any], features: pd.DataFrame,
+                 scores: pd.DataFrame | Mapping[str, np.ndarray] | None, season: str | None,
+                 ratio: float) -> dict[str, dict[str, Any]]:
+    """The level of each money feature (:func:`in_money`) and of ``predicted_value``: the median
+    among customers with a non-zero value, against the reference's (the same season's, where
+    :func:`drift` compares with it). PSI on deciles of heavy-tailed spend barely reacts to a change
+    of scale (every amount doubled: PSI 0.14 at most), and that change makes the value model's
+    money figures wrong. Features whose reference lacks ``median_nonzero`` (older models) are left out."""
+    in_season = ((reference.get("seasons") or {}).get(season) or {}).get("features") or {}
+    columns: list[tuple[str, Mapping[str, Any], Any, str | None]] = []
+    for name, stats in (reference.get("features") or {}).items():
+        if in_money(name) and name in features.columns:
+            if name in in_season:
+                columns.append((name, in_season[name], features[name], season))
+            else:
+                columns.append((name, stats, features[name], reference.get("cutoff")))
+    score_stats = (reference.get("scores") or {}).get("predicted_value")
+    if scores is not None and score_stats is not None and "predicted_value" in scores:
+        columns.append(("predicted_value", score_stats, scores["predicted_value"], reference.get("cutoff")))
+    levels: dict[str, dict[str, Any]] = {}
+    for name, stats, values, compared_with in columns:
+        then = stats.get("median_nonzero")
+        now = _median_nonzero(_numeric_values(values))
+        if then is None or now is None or then <= 0 or now <= 0:
+            continue
+        change = now / then
+        levels[name] = {"median_nonzero_reference": float(then), "median_nonzero": now, "ratio": change,
+                        "reference": compared_with, "drifted": bool(change > ratio or change < 1.0 / ratio)}
+    return levels
+
+
+def money_level_alert(levels: Mapping[str, Mapping[str, Any]], ratio: float) -> str:
+    """The warning for money levels beyond ``ratio``: the furthest one named with its medians."""
+    moved = sorted(((n, v) for n, v in levels.items() if v["drifted"]), key=lambda item: -abs(np.log(item[1]["ratio"])))
+    name, worst = moved[0]
+    change = worst["ratio"]
+    direction = f"{change - 1:.0%} above" if change > 1 else f"{1 - change:.0%} below"
+    others = ", ".join(f"{n} ×{v['ratio']:.2f}" for n, v in moved[1:5]) + (" …" if len(moved) > 5 else "")
+    also = f"; also {others}" if others else ""
+    return (f"Money features ran {direction} the reference ({name} median among customers with a non-zero value "
+            f"{worst['median_nonzero']:,.2f} against {worst['median_nonzero_reference']:,.2f}, ×{change:.2f}, beyond "
+            f"[monitoring] money_level_ratio {ratio:g}{also}): if prices changed, the value model's money figures "
+            "(predicted value, value at risk, expected benefit) are off; retrain on data after the change.")
 
 
 def feature_window_days(metadata: Mapping[str, Any]) -> dict[str, float]:
@@ -793,7 +865,8 @@ def drift_status(report: DriftReport | None) -> str:
     old = age is not None and age > report.max_model_age_days
     age_text = model_age_text(age, report.max_model_age_days) if age is not None else ""
     if not report.drifted:
-        return f"Drift: none (no feature or score beyond PSI {report.psi_threshold:g}{'; ' + age_text if age_text else ''})."
+        money = f"; money level within ×{report.money_level_ratio:g}" if report.money_levels else ""
+        return f"Drift: none (no feature or score beyond PSI {report.psi_threshold:g}{money}{'; ' + age_text if age_text else ''})."
     beyond = report.worst_features(len(report.features), above=report.psi_threshold)
     parts = []
     if beyond:
@@ -802,6 +875,9 @@ def drift_status(report: DriftReport | None) -> str:
     scores = [name for name, values in report.scores.items() if values.get("drifted")]
     if scores:
         parts.append(f"{', '.join(scores)} beyond PSI {report.psi_threshold:g}")
+    money = [f"{name} ×{values['ratio']:.2f}" for name, values in report.money_levels.items() if values.get("drifted")]
+    if money:
+        parts.append(f"money level beyond ×{report.money_level_ratio:g}: {', '.join(money[:3])}" + (", …" if len(money) > 3 else ""))
     if old:
         parts.append(age_text)
     return f"Drift: yes ({'; '.join(parts)}): see the warning above."

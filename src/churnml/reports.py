@@ -709,7 +709,9 @@ def drift_html(monitoring: Mapping[str, Any] | None) -> str:
     else:
         age, limit = monitoring.get("model_age_days"), monitoring.get("max_model_age_days", "?")
         aged = (model_age_text(age, limit) if isinstance(age, int) else f"model ? days old, max {limit}")
-        parts.append(f'<div class="ok">No drift: every PSI is at most {threshold:g} ({_e(aged)}).</div>')
+        money = (f", every money level within ×{float(monitoring.get('money_level_ratio', 1.5)):g}"
+                 if monitoring.get("money_levels") else "")
+        parts.append(f'<div class="ok">No drift: every PSI is at most {threshold:g}{money} ({_e(aged)}).</div>')
     for note in monitoring.get("notes", []):
         parts.append(f'<p class="note">{_e(note)}</p>')
     history = monitoring.get("share_without_history") or {}
@@ -741,6 +743,17 @@ def drift_html(monitoring: Mapping[str, Any] | None) -> str:
         parts.append(_grid(chart, table_html(shown, {"psi": ".3f", "missing (training)": ".1%", "missing (now)": ".1%",
                                                      "mean (training)": ",.3g", "mean (now)": ",.3g"},
                                              left=("feature", "new categories", "compared with"))))
+    levels = monitoring.get("money_levels") or {}
+    if levels:
+        ratio = float(monitoring.get("money_level_ratio", 1.5))
+        rows = pd.DataFrame([{"feature": name, "median (training)": v.get("median_nonzero_reference"),
+                              "median (now)": v.get("median_nonzero"), "ratio": v.get("ratio"),
+                              "compared with": v.get("reference"), "drifted": "yes" if v.get("drifted") else ""}
+                             for name, v in levels.items()])
+        parts.append(f"<p>Level of money: the median among customers with a non-zero value, now against the reference; "
+                     f"beyond ×{ratio:g} either way ([monitoring] money_level_ratio) it is drift.</p>"
+                     + table_html(rows, {"median (training)": ",.2f", "median (now)": ",.2f", "ratio": ".2f"},
+                                  left=("feature", "compared with", "drifted")))
     return "".join(parts)
 
 

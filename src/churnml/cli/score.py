@@ -229,7 +229,7 @@ def score_command(
     fail_on_drift: Annotated[
         bool,
         typer.Option("--fail-on-drift", help="Exit with code 3 (files still written) instead of warning when the "
-                     "population drifted (PSI > [monitoring] psi_threshold) or the model is too old."),
+                     "population drifted (PSI > [monitoring] psi_threshold, or money features' level beyond [monitoring] money_level_ratio) or the model is too old."),
     ] = False,
     engine: EngineOpt = "duckdb",
     master: MasterOpt = None,
