@@ -394,6 +394,8 @@ def _churn_event_notes(con: duckdb.DuckDBPyConnection, mapping: Mapping[str, str
             "if the account did not close."
         )
     return notes
+
+
 _EMPTY_READS_AS = {
     ("service_events", "resolved_at"): ("every complaint", "one still open"),
     ("service_events", "satisfaction"): ("every survey", "unanswered"),
