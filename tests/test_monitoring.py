@@ -985,5 +985,9 @@ def test_a_model_without_the_level_statistic_has_no_level_check(reference):
     frame = _frame(rng, 3000, shift=1.0)
     report = monitoring.drift(old, frame, None, "2025-08-01")
     assert report.money_levels == {}
+    # "Drift: none" is no all-clear for money there: the summary line says the level went unchecked.
+    quiet = monitoring.drift(old, _frame(np.random.default_rng(2), 3000), None, "2025-08-01")
+    assert not quiet.drifted and "money level not checked" in monitoring.drift_status(quiet)
+    assert "money level within" in monitoring.drift_status(monitoring.drift(reference, _frame(np.random.default_rng(2), 3000), None, "2025-08-01"))
     new = monitoring.drift(reference, frame, None, "2025-08-01")
     assert new.money_levels["monetary_365d"]["drifted"] and any("Money features ran" in a for a in new.alerts)

@@ -865,7 +865,9 @@ def drift_status(report: DriftReport | None) -> str:
     old = age is not None and age > report.max_model_age_days
     age_text = model_age_text(age, report.max_model_age_days) if age is not None else ""
     if not report.drifted:
-        money = f"; money level within ×{report.money_level_ratio:g}" if report.money_levels else ""
+        # Models trained before the level check keep no median to compare with: "none" is then no all-clear for money.
+        money = (f"; money level within ×{report.money_level_ratio:g}" if report.money_levels
+                 else "; money level not checked: the models keep no level of money, retrain to check it")
         return f"Drift: none (no feature or score beyond PSI {report.psi_threshold:g}{money}{'; ' + age_text if age_text else ''})."
     beyond = report.worst_features(len(report.features), above=report.psi_threshold)
     parts = []
