@@ -622,13 +622,13 @@ def drift(
         if stats.get("kind") == "categorical":
             measured = _categorical_drift(stats, features[name])
         else:
-            measured = _numeric_drift(stats, features[name], _sentinel(name))
+            # As they are, ages from the first purchase with the bins the data's start cuts off merged.
+            merged = history_days - aged if name in HISTORY_AGES and history_days is not None and aged > 0 else None
+            measured = _numeric_drift(stats, features[name], _sentinel(name), merge_above=merged)
             if name in AGE_FEATURES and aged:
                 # Net of the elapsed days, or as they are, whichever is closer: a closed group of
                 # customers ages by those days; a population with steady sign-ups keeps its ages
                 # (net of them, its newest customers read as a shift: 0.36 against 0.03 as they are).
-                if name in HISTORY_AGES and history_days is not None and aged > 0:
-                    measured = _numeric_drift(stats, features[name], _sentinel(name), merge_above=history_days - aged)
                 net = _numeric_drift(stats, features[name] - aged, _sentinel(name))
                 measured = min(measured, net, key=lambda m: m["psi"])
         rows.append({"feature": name, "kind": stats.get("kind", "numeric"), **measured, "reference": compared_with})
@@ -657,7 +657,7 @@ def drift(
                 }
 
     money_ratio = float(settings.money_level_ratio)
-    levels = money_levels(reference, features, scores, season, money_ratio)
+    levels = money_levels(reference, features, scores, season, in_season, money_ratio)
 
     age = None
     if as_of is not None and reference.get("as_of"):
@@ -705,13 +705,13 @@ def drift(
 
 def money_levels(reference: Mapping[str, Any], features: pd.DataFrame,
                  scores: pd.DataFrame | Mapping[str, np.ndarray] | None, season: str | None,
-                 ratio: float) -> dict[str, dict[str, Any]]:
+                 in_season: Mapping[str, Any], ratio: float) -> dict[str, dict[str, Any]]:
     """The level of each money feature (:func:`in_money`) and of ``predicted_value``: the median
     among customers with a non-zero value, against the reference's (the same season's, where
     :func:`drift` compares with it). PSI on deciles of heavy-tailed spend barely reacts to a change
     of scale (every amount doubled: PSI 0.14 at most), and that change makes the value model's
-    money figures wrong. Features whose reference lacks ``median_nonzero`` (older models) are left out."""
-    in_season = ((reference.get("seasons") or {}).get(season) or {}).get("features") or {}
+    money figures wrong. ``in_season``: the statistics of the ``season`` cutoff's features, as :func:`drift`
+    picked them. Features whose reference lacks ``median_nonzero`` (older models) are left out."""
     columns: list[tuple[str, Mapping[str, Any], Any, str | None]] = []
     for name, stats in (reference.get("features") or {}).items():
         if in_money(name) and name in features.columns:
