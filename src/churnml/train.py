@@ -660,7 +660,8 @@ def train_on(
                       "churnml.calibration": churn_model.calibration_})
 
         stage("logging plots, the drift reference and the report data to MLflow")
-        _log_plots(run, churned["test"], churn_scores, value["test"], value_predictions["model"], churn_model, value_model)
+        figures = training_figures(churned["test"], churn_scores, value["test"], value_predictions["model"], churn_model, value_model)
+        _log_plots(run, figures, churn_model, value_model)
         # Graded, the churn model's level is shifted to the test cutoff's churn rate, the latest
         # labels: the validation cutoff is a horizon older, and where the rate moved since, the
         # probabilities ran off it (DESIGN: "of customers scored 0.3, about 30 % churn"). One
@@ -1101,16 +1102,8 @@ def training_figures(
     }
 
 
-def _log_plots(
-    run: tracking.TrainingRun,
-    churned: np.ndarray,
-    churn_scores: Mapping[str, np.ndarray],
-    value: np.ndarray,
-    predicted_value: np.ndarray,
-    churn_model: Any,
-    value_model: Any,
-) -> None:
-    figures = training_figures(churned, churn_scores, value, predicted_value, churn_model, value_model)
+def _log_plots(run: tracking.TrainingRun, figures: Mapping[str, Any], churn_model: Any, value_model: Any) -> None:
+    """Log :func:`training_figures` and every feature's importance in numbers."""
     for path, ax in figures.items():
         run.log_figure(ax.figure, path)
     # Every feature's importance in numbers, most important first: the plots show the top 20, and
