@@ -328,17 +328,13 @@ def _churn_event_notes(con: duckdb.DuckDBPyConnection, mapping: Mapping[str, str
     back under the same id after their first closure."""
     notes = []
 
-    def set_aside(*reasons: str) -> pd.DataFrame:
-        rows = quarantine.get("churn_events")
-        return rows[rows[reason_column(rows.columns[:-1])].isin(reasons)] if rows is not None else pd.DataFrame()
-
     def example(rows: pd.DataFrame) -> str:
         first = rows.iloc[0]
         return ", ".join(f"{raw}={'' if pd.isna(first[raw]) else str(first[raw])!r}"
                          for raw in (mapping["customer_id"], mapping["timestamp"]))
 
     # Closures set aside for their date leave their customers in the population, as open accounts.
-    undated = set_aside(R_MISSING_TIMESTAMP, R_BAD_TIMESTAMP, R_OLD_TIMESTAMP)
+    undated = _set_aside_as(quarantine, "churn_events", R_MISSING_TIMESTAMP, R_BAD_TIMESTAMP, R_OLD_TIMESTAMP)
     if len(undated):
         many = len(undated) > 1
         notes.append(
@@ -349,7 +345,7 @@ def _churn_event_notes(con: duckdb.DuckDBPyConnection, mapping: Mapping[str, str
             + ("s" if many else "") + ". Give each closure its date; an approximate one (the last payment's) takes the "
             "account out of the population from then on."
         )
-    late = set_aside(R_FUTURE_TIMESTAMP)
+    late = _set_aside_as(quarantine, "churn_events", R_FUTURE_TIMESTAMP)
     if len(late):
         notes.append(
             f"{len(late):,} row{'s' if len(late) > 1 else ''} of {config.table_name('churn_events')} "
@@ -1509,10 +1505,12 @@ def seems_swapped(before: int, resolved: int) -> bool:
     return before > 0.5 * resolved
 
 
-def _set_aside_as(quarantine: dict[str, pd.DataFrame], table: str, reason: str) -> pd.DataFrame:
-    """The rows of ``table`` set aside for ``reason``, as written."""
-    bad = quarantine[table]
-    return bad[bad[reason_column(bad.columns[:-1])] == reason]
+def _set_aside_as(quarantine: Mapping[str, pd.DataFrame], table: str, *reasons: str) -> pd.DataFrame:
+    """The rows of ``table`` set aside for any of ``reasons``, as written (none when none of ``table`` was)."""
+    bad = quarantine.get(table)
+    if bad is None:
+        return pd.DataFrame()
+    return bad[bad[reason_column(bad.columns[:-1])].isin(reasons)]
 
 
 def _fail_if_swapped(con: duckdb.DuckDBPyConnection, table: str, mapping: dict[str, str],
