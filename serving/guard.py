@@ -11,7 +11,8 @@ Runs before BentoML sees a request, so that
   sentence naming each bad field (``transactions[0].amount: Input should be a valid number``);
 * payloads never reach a log: validation errors are built without input values;
 * a 404 or 405 from behind it (plain text, or FastAPI's ``{"detail": ...}``) becomes JSON
-  ``{"error": ...}`` like every other error.
+  ``{"error": ...}`` like every other error;
+* every answer, errors included, carries :data:`SECURITY_HEADERS` (:func:`_with_security_headers`).
 
 :func:`bound_metrics_endpoints` keeps the paths nobody serves out of ``/metrics``' labels.
 """
@@ -34,6 +35,11 @@ _BOM = b"\xef\xbb\xbf"
 """The UTF-8 byte order mark, dropped from the start of a POST body."""
 GET_PATHS = frozenset({"/model", "/metrics"})
 """The protected GET endpoints (the POST ones are the guard's ``routes``)."""
+SECURITY_HEADERS = ((b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
+                    (b"content-security-policy", b"frame-ancestors 'none'"), (b"cache-control", b"no-store"))
+"""Sent with every answer: no MIME sniffing, no framing by another site's page (the docs page's
+"Try it out" sends the key), and no copy of the scores kept by a browser or proxy cache. The CSP
+names only ``frame-ancestors``, so the docs page's own scripts run as before."""
 
 
 class RequestGuard:
@@ -55,6 +61,7 @@ class RequestGuard:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path = scope.get("path", "")
+        send = _with_security_headers(send, path)
         if len(path) > 1 and path.endswith("/") and path.rstrip("/") in {*self.routes, *PUBLIC_PATHS, *GET_PATHS}:
             # POST /score/ got a 307 to http://<host>/score, plain http even behind a TLS proxy:
             # a known path with a trailing slash is served as that path.
@@ -137,6 +144,10 @@ def bound_metrics_endpoints(routes: Mapping[str, Any]) -> None:
     class its ``instruments`` module holds when the app is made, after ``service.py`` is imported;
     this replaces it there with a subclass that sees the label as the path and hands the request
     on with its own path.
+
+    Being the outermost of BentoML's middleware, the subclass also adds :data:`SECURITY_HEADERS`
+    to the answers BentoML makes before :class:`RequestGuard` sees the request (the 504 of its
+    ``traffic`` timeout).
     """
     from bentoml._internal.server.http import instruments
 
@@ -156,6 +167,8 @@ def bound_metrics_endpoints(routes: Mapping[str, Any]) -> None:
             super().__init__(with_own_path, *args, **kwargs)
 
         async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+            if scope.get("type") == "http":  # BentoML's own answers in front of the guard: its 504 timeout
+                send = _with_security_headers(send, scope.get("path", ""))
             if scope.get("type") == "http" and scope.get("path") != "/metrics":
                 label = metrics_endpoint(scope.get("path", ""), routes)
                 if label != scope.get("path"):
@@ -322,6 +335,22 @@ def _json_errors(send: Any, scope: dict, routes: Mapping[str, Any]) -> Any:
             else:
                 text = f"{method} is not allowed on {path}" + (f"; use {allow}." if allow else ".")
             await _respond(send, status, text, {"allow": allow} if allow else None)
+
+    return wrapped
+
+
+def _with_security_headers(send: Any, path: str) -> Any:
+    """``send`` with :data:`SECURITY_HEADERS` added to the answer's start, each unless the answer
+    sets its own (so wrapping twice adds nothing); the docs page's static files (``/static_content/``,
+    no data) may be cached."""
+    wanted = [(k, v) for k, v in SECURITY_HEADERS if k != b"cache-control" or not path.startswith(PUBLIC_PREFIXES)]
+
+    async def wrapped(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            present = {bytes(k).lower() for k, _ in headers}
+            message = {**message, "headers": [*headers, *((k, v) for k, v in wanted if k not in present)]}
+        await send(message)
 
     return wrapped
 

@@ -503,4 +503,6 @@ class ChurnService:
 
 
 ChurnService.add_asgi_middleware(RequestGuard, routes=ROUTE_MODELS)
-bound_metrics_endpoints(ROUTE_MODELS)  # /metrics: one label for the paths nobody serves, not one per path
+# /metrics: one label for the paths nobody serves, not one per path; and BentoML's own answers (its 504) get
+# the guard's security headers
+bound_metrics_endpoints(ROUTE_MODELS)

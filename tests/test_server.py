@@ -330,3 +330,66 @@ def test_paths_nobody_serves_do_not_each_add_metrics(server) -> None:
     labels = set(re.findall(r'bentoml_service_request_total\{endpoint="([^"]*)"', metrics))
     assert not any("probe-" in label or "nothing-here" in label or label == "/score/x" for label in labels), sorted(labels)
     assert "(other)" in labels and "/score" in labels and "/score/" not in labels, sorted(labels)
+
+
+def _stalled_post(url: str, path: str) -> bytes:
+    """The raw answer to a POST whose body stops halfway (the client sends no more): BentoML's
+    ``traffic`` timeout answers it, in front of the guard."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=60) as sock:
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {KEY}\r\n"
+                     "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"customer_ids\"".encode())
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    return answer
+
+
+def test_every_answer_carries_the_security_headers(server) -> None:
+    # No answer said nosniff, forbade framing or caching: a page of another site could frame the docs
+    # page (whose "Try it out" sends the key), and a browser or proxy could keep the customers' scores.
+    from concurrent.futures import ThreadPoolExecutor
+
+    sys.path.insert(0, str(SERVING))
+    try:
+        from examples import EXAMPLE_HISTORY, EXAMPLE_INPUT
+    finally:
+        sys.path.remove(str(SERVING))
+    url, _, _ = server
+    expected = {"x-content-type-options": "nosniff", "x-frame-options": "DENY",
+                "content-security-policy": "frame-ancestors 'none'", "cache-control": "no-store"}
+    with ThreadPoolExecutor(1) as pool, httpx.Client(base_url=url, timeout=60) as client:
+        stalled = pool.submit(_stalled_post, url, "/score")  # 30 s: BentoML's timeout of the service
+        json_headers = {**AUTH, "Content-Type": "application/json"}
+        answers = {
+            ("POST /score", 200): client.post("/score", json=EXAMPLE_INPUT, headers=AUTH),
+            ("POST /score_history", 200): client.post("/score_history", json=EXAMPLE_HISTORY, headers=AUTH),
+            ("POST /retention_list", 200): client.post("/retention_list", json={"max_customers": 3}, headers=AUTH),
+            ("GET /model", 200): client.get("/model", headers=AUTH),
+            ("GET /metrics", 200): client.get("/metrics", headers=AUTH),
+            ("GET /livez", 200): client.get("/livez"),
+            ("GET /docs.json", 200): client.get("/docs.json"),
+            ("GET /", 200): client.get("/"),
+            ("no key", 401): client.post("/score", json=EXAMPLE_INPUT),
+            ("invalid body", 400): client.post("/score", json={"customer_ids": []}, headers=AUTH),
+            ("unknown path", 404): client.get("/nothing-here", headers=AUTH),
+            ("wrong method", 405): client.get("/score", headers=AUTH),
+            ("too large", 413): client.post("/score", content=b" " * 2_000_001, headers=json_headers),
+            ("not JSON", 415): client.post("/score", content=b"{}", headers={**AUTH, "Content-Type": "text/plain"}),
+        }
+        static = client.get("/static_content/swagger-initializer.js")
+        head, _, _ = stalled.result(timeout=90).partition(b"\r\n\r\n")
+    assert {key: answer.status_code for key, answer in answers.items()} == {key: key[1] for key in answers}
+    for key, answer in answers.items():
+        assert {name: answer.headers.get(name) for name in expected} == expected, key
+    # The docs page is still the docs page, its scripts loaded from the server as before.
+    assert answers[("GET /", 200)].headers["content-type"].startswith("text/html")
+    assert "./static_content/swagger-initializer.js" in answers[("GET /", 200)].text
+    assert static.status_code == 200 and "cache-control" not in static.headers  # no data: may be cached
+    assert static.headers["x-content-type-options"] == "nosniff"
+    lines = head.decode("latin-1").lower().split("\r\n")
+    assert lines[0].startswith("http/1.1 504"), lines
+    assert all(f"{name}: {value.lower()}" in lines for name, value in expected.items()), lines
