@@ -594,6 +594,29 @@ def test_a_column_named_like_sparks_reason_column_is_data_as_in_validation(spark
         churn_spark.read_tables(spark, str(folder))
 
 
+def test_column_names_with_quotes_and_backticks_are_names_on_both_engines(spark, data_dir: Path, tmp_path: Path) -> None:
+    """Spark quoted names in backticks without doubling one inside: a customers column named a`b
+    stopped the read with a parse error, and a crafted name could add SQL to the query. Names with a
+    backtick or a double quote (DuckDB's quote) are read as names on both engines, with the same features."""
+    folder = _copy_data(data_dir, tmp_path / "data")
+    customers = pd.read_parquet(folder / "customers.parquet")
+    customers["a`b"] = ["x" if i % 2 else "y" for i in range(len(customers))]
+    customers['say "hi"'] = ["yes" if i % 3 else "no" for i in range(len(customers))]
+    customers["n` FROM t --"] = [float(i % 7) for i in range(len(customers))]
+    (folder / "customers.parquet").unlink()
+    _write_hive(customers, folder / "customers", ["a`b"])  # a partition column too: customers/a`b=x/
+    dataset = load_dataset(folder, Config())
+    assert {c: dataset.attributes.get(c) for c in ("a`b", 'say "hi"', "n` FROM t --")} == {
+        "a`b": "categorical", 'say "hi"': "categorical", "n` FROM t --": "numeric"}
+    read = churn_spark.read_tables(spark, str(folder))
+    assert read.attributes == dataset.attributes
+    levels = list(churn_spark.categories(read).values())
+    assert ["x", "y"] in levels and ["no", "yes"] in levels
+    duck = build_features(dataset, CUTOFFS[:1], Config())
+    assert_frames_equal(duck, churn_spark.build_features(read, CUTOFFS[:1], Config()))
+    assert churn_spark.describe_data(read)[1]["tables"]["customers"]["rows"] == len(customers)
+
+
 def test_labels_match_duckdb(dataset, sdata) -> None:
     duck = duck_labels.build_labels(dataset, CUTOFFS, Config())
     spark = churn_spark.build_labels(sdata, CUTOFFS, Config())

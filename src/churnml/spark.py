@@ -273,6 +273,19 @@ def resolve_path(path: str | os.PathLike) -> str:
     return os.path.abspath(text)
 
 
+def _backquoted(name: str) -> str:
+    """A column name quoted for Spark SQL and ``F.col``, a backtick in it doubled (the one helper; the
+    DuckDB SQL that :func:`to_spark_sql` transpiles quotes with :func:`churnml.dataset._q`). A customers
+    column named ``a`b`` broke the query, and a crafted name could have added SQL to it.
+
+    Example
+    -------
+    >>> _backquoted("region"), _backquoted("a`b")
+    ('`region`', '`a``b`')
+    """
+    return "`" + name.replace("`", "``") + "`"
+
+
 def to_spark_sql(duckdb_sql: str, tables: Mapping[str, str] | None = None, ordered: bool = True) -> str:
     """Transpile churnml's DuckDB SQL to Spark SQL that computes the same values.
 
@@ -830,10 +843,10 @@ def _read_parts_widened(spark: "SparkSession", location: str, table: str) -> "Sp
         # them: Spark then parses each folder's value as that type instead of inferring it again.
         fields = [c for c in schemas[key].fields if c.name.lower() not in partitioned] + list(partitions.fields)
         frame = spark.read.schema(StructType(fields)).option("basePath", location).parquet(*names)
-        return frame.select(*[F.col(f"`{c.name}`").cast(wider[c.name]).alias(c.name) for c in fields])
+        return frame.select(*[F.col(_backquoted(c.name)).cast(wider[c.name]).alias(c.name) for c in fields])
 
     frames = [read(key, names) for key, names in groups.items()]
-    return _in_duckdb_order(reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames).select(*[f"`{c}`" for c in seen]),
+    return _in_duckdb_order(reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames).select(*[_backquoted(c) for c in seen]),
                             [column.name for column in partitions.fields if column.name.lower() not in in_files])
 
 
@@ -863,7 +876,7 @@ def _in_duckdb_order(frame: "SparkFrame", appended: Sequence[str]) -> "SparkFram
     one order on both engines."""
     if not appended:
         return frame
-    return frame.select(*[f"`{c}`" for c in [c for c in frame.columns if c not in appended] + sorted(appended)])
+    return frame.select(*[_backquoted(c) for c in [c for c in frame.columns if c not in appended] + sorted(appended)])
 
 
 _DUCKDB_TYPES = {"string": "VARCHAR", "timestamp": "TIMESTAMP WITH TIME ZONE", "timestamp_ntz": "TIMESTAMP", "date": "DATE",
@@ -1173,7 +1186,7 @@ def describe_data(data: SparkData) -> tuple[str, dict[str, Any]]:
     for table in data.tables:
         frame = data.spark.table(data.views[table])
         columns = frame.columns
-        row = F.concat_ws("|", *[F.coalesce(F.col(f"`{c}`").cast("string"), F.lit("∅")) for c in columns])
+        row = F.concat_ws("|", *[F.coalesce(F.col(_backquoted(c)).cast("string"), F.lit("∅")) for c in columns])
         aggregates = [F.count(F.lit(1)).alias("n"), F.sum(F.xxhash64(row).cast("decimal(38,0)")).alias("h")]
         if table != "customers":
             aggregates += [F.min("timestamp").alias("first"), F.max("timestamp").alias("last")]
@@ -1249,7 +1262,7 @@ def transaction_values(data: SparkData) -> dict[str, list[str] | None]:
         return {}
 
     def distinct(columns: list[str], limit: int) -> list[tuple]:
-        quoted = ", ".join(f"`{c}`" for c in columns)
+        quoted = ", ".join(_backquoted(c) for c in columns)
         return [tuple(row) for row in data.spark.sql(
             f"SELECT {quoted} FROM {view} GROUP BY {quoted} LIMIT {limit}").collect()]
 
@@ -1318,7 +1331,8 @@ def categories(data: SparkData) -> dict[str, list[str]]:
     levels = {}
     for name, column in categorical_sources(data.layout, data.attributes).items():
         rows = data.spark.sql(
-            f"SELECT DISTINCT `{column}` AS v FROM {data.views['customers']} WHERE `{column}` IS NOT NULL ORDER BY v"
+            f"SELECT DISTINCT {_backquoted(column)} AS v FROM {data.views['customers']} WHERE {_backquoted(column)} IS NOT NULL "
+            "ORDER BY v"
         ).collect()
         levels[name] = [row[0] for row in rows]
     return levels
