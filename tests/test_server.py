@@ -393,3 +393,18 @@ def test_every_answer_carries_the_security_headers(server) -> None:
     lines = head.decode("latin-1").lower().split("\r\n")
     assert lines[0].startswith("http/1.1 504"), lines
     assert all(f"{name}: {value.lower()}" in lines for name, value in expected.items()), lines
+
+
+def test_a_path_ending_in_a_newline_is_no_way_around_the_guard(server) -> None:
+    # Starlette's router matched /score%0A as /score (its pattern's `$` matches before a final newline),
+    # a path the guard did not know: with the key, a body of any size or shape reached BentoML unchecked
+    # (2 MB read past max_body_bytes; BentoML's own 400 listing the fields, and a traceback in the log).
+    url, _, _ = server
+    json_headers = {**AUTH, "Content-Type": "application/json"}
+    with httpx.Client(base_url=url, timeout=30) as client:
+        answers = [client.post(path, content=body, headers=json_headers) for path, body in (
+            ("/score%0A", b'{"customer_ids": 5}'), ("/score%0a", b'{"customer_ids": ["NOPE"]}'),
+            ("/score_history%0A", b" " * 2_000_001), ("/retention_list%0A", b"{}"))]
+        unkeyed = client.post("/score%0A", json={"customer_ids": ["NOPE"]})  # nobody's path: no key asked for
+    assert [a.status_code for a in [*answers, unkeyed]] == [404] * 5, [a.text[:300] for a in answers]
+    assert all("control characters" in a.json()["error"] for a in [*answers, unkeyed])
