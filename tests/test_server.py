@@ -6,6 +6,7 @@ served OpenAPI schema (bounded examples; no 5xx, no response off the schema), th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -69,7 +70,10 @@ def server(served_store, tmp_path_factory):
             time.sleep(0.5)
         yield url, log, process.pid
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        # The group is gone when the server exited on its own (the pytest.fail above): say so, not
+        # ProcessLookupError, which would hide the server's own message.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
