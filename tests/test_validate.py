@@ -121,6 +121,22 @@ def test_csv_and_parquet_give_the_same_fingerprint(tmp_path: Path) -> None:
 
 
 
+def test_four_byte_float_amounts_read_as_the_numbers_a_csv_of_them_holds(tmp_path: Path) -> None:
+    # A warehouse unload (or pandas float32) writes REAL columns: widened as they are, 24.79 was
+    # 24.790000915527344, and the same data as Parquet and as CSV gave different features.
+    amounts = [24.79, -2.1, 3.3, 123456.79]
+    good(tmp_path / "csv")
+    folder = good(tmp_path / "parquet", "parquet")
+    table = pq.read_table(folder / "transactions.parquet")
+    table = table.set_column(table.schema.get_field_index("amount"), "amount", pa.array(amounts, pa.float32()))
+    pq.write_table(table, folder / "transactions.parquet")
+    (tmp_path / "csv" / "transactions.csv").write_text(TRANSACTIONS.assign(amount=amounts).to_csv(index=False))
+    as_text = load_dataset(tmp_path / "csv")
+    as_float = load_dataset(folder)
+    assert clean(as_float, "transactions")["amount"].tolist() == clean(as_text, "transactions")["amount"].tolist()
+    assert sorted(clean(as_float, "transactions")["amount"]) == sorted(amounts)
+
+
 def test_a_folder_of_parquet_parts_reads_every_part_by_column_name(tmp_path: Path) -> None:
     """A warehouse unload: parts whose schemas drifted between exports, some in Hive subfolders.
     Read by the first part's schema, a column a later export added (category) was silently gone,

@@ -732,6 +732,10 @@ def typed_sql(kind: str, column: str, sql_type: str = "VARCHAR") -> str:
         # Through TIMESTAMPTZ so that offsets are honoured, then naive UTC (the session zone is UTC).
         return f"CAST(TRY_CAST({source} AS TIMESTAMPTZ) AS TIMESTAMP)"
     if kind == "number":
+        if sql_type == "FLOAT":
+            # A 4-byte float widened as it is reads 24.79 as 24.790000915527344; its shortest text
+            # is the number the export meant, and what the same data as CSV reads.
+            return f"CAST(CAST({source} AS VARCHAR) AS DOUBLE)"
         return f"CAST({source} AS DOUBLE)" if is_native(kind, sql_type) else f"TRY_CAST({source} AS DOUBLE)"
     if kind == "id" and sql_type in ("FLOAT", "DOUBLE"):
         # Whole-number ids stored as floats (pandas writes an integer column with a gap as float64)
