@@ -310,6 +310,19 @@ def test_zoned_parquet_timestamps_are_noted_whatever_their_unit(tmp_path: Path, 
 
 
 
+def test_a_zoned_column_that_no_row_fills_is_not_named_in_the_utc_note(tmp_path: Path) -> None:
+    """A warehouse unload types resolved_at TIMESTAMPTZ even when it was never exported: the note said
+    it holds times with a zone, converted to UTC, beside the real one."""
+    zone = pa.timestamp("us", tz="America/New_York")
+    service = pa.table({"customer_id": ["a", "b"], "timestamp": pa.array(pd.to_datetime(["2021-01-02", "2021-01-03"])
+                                                                           .tz_localize("America/New_York")).cast(zone),
+                        "event_type": ["complaint", "call"], "resolved_at": pa.array([None, None], zone)})
+    folder = good(tmp_path / "unload")
+    pq.write_table(service, folder / "service_events.parquet")
+    notes = [n for n in load_dataset(folder).summary["notes"] if "with a time zone, converted to UTC" in n]
+    assert len(notes) == 1 and notes[0].startswith("service_events.timestamp holds times with a time zone"), notes
+
+
 def test_column_names_in_capitals_match_the_contract_and_the_mapping(tmp_path: Path) -> None:
     """Snowflake writes unquoted names in capitals (CUSTOMER_ID, AMOUNT): every column of every table
     had to be mapped by hand, though SQL reads them either way."""

@@ -287,7 +287,8 @@ def _zoned(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], columns: dic
 
     def zoned(table: str, raw: str, named: str) -> bool:
         if types[table][raw] in _ZONED_TIMESTAMPS:
-            return True
+            # A zone-typed column that no row fills (a resolved_at never exported) holds no times to convert.
+            return con.execute(f"SELECT 1 FROM raw_{table} WHERE {_q(raw)} IS NOT NULL LIMIT 1").fetchone() is not None
         if is_native("timestamp", types[table][raw]):
             return False
         value = typed_sql("text", raw)
