@@ -163,6 +163,21 @@ def test_a_folder_of_parquet_parts_reads_every_part_by_column_name(tmp_path: Pat
     assert ds.summary["customers_without_transactions"] == 1
 
 
+def test_parquet_parts_named_without_an_extension_are_read(tmp_path: Path) -> None:
+    """A Hive table's folder names its parts 000000_0: Spark read them, and DuckDB's read of the
+    folder found no Parquet file in it and said the table was missing."""
+    folder = write(tmp_path / "hive", "parquet", customers=CUSTOMERS)
+    parts = folder / "transactions"
+    (parts / "year=2021").mkdir(parents=True)
+    tx = pa.Table.from_pandas(TRANSACTIONS.assign(amount=pd.to_numeric(TRANSACTIONS["amount"])), preserve_index=False)
+    pq.write_table(tx.slice(0, 2), parts / "000000_0")
+    pq.write_table(tx.slice(2), parts / "year=2021" / "000001_0")
+    (parts / "README").write_text("not a part\n")
+    ds = load_dataset(folder)
+    assert sorted(clean(ds, "transactions")["amount"]) == [-2.0, 3.0, 4.0, 10.5]
+    assert ds.summary["tables"]["transactions"]["clean_rows"] == 4
+
+
 def _spark_output(parts: Path, frames: dict[str, pd.DataFrame], leftover: pd.DataFrame) -> None:
     """A folder as a Spark job writes it, Hive partitions included, with what a killed run, the
     committer and a file manager leave beside them: the parts of an unfinished attempt under

@@ -77,12 +77,30 @@ def _find_file(folder: Path, stem: str) -> Path | None:
     ``stem.parquet/`` (as ``df.write.parquet("stem.parquet")`` in Spark does), as the Spark path reads them."""
     found = [folder / f"{stem}{suffix}" for suffix in (".parquet", ".csv", ".csv.gz") if (folder / f"{stem}{suffix}").is_file()]
     for part_dir in (folder / f"{stem}.parquet", folder / stem):
-        if part_dir.is_dir() and any(part_dir.rglob("*.parquet")):
+        if part_dir.is_dir() and any(_parquet_files(part_dir)):
             found.append(part_dir)
     if len(found) > 1:
         raise DataError(f"{folder} holds {' and '.join(p.name for p in found)}: which is table {stem!r}? "
                         "Keep one (move the others out of the folder).")
     return found[0] if found else None
+
+
+def _parquet_files(folder: Path) -> Iterator[Path]:
+    """The Parquet files under ``folder``, in subfolders too, sorted: named ``*.parquet``, or with
+    Parquet's magic bytes whatever their name (a Hive table's ``000000_0``, which Spark reads and
+    DuckDB's read of the folder did not: the table was missing)."""
+    for file in sorted(folder.rglob("*")):
+        if not file.is_file():
+            continue
+        if file.suffix == ".parquet":
+            yield file
+            continue
+        try:
+            with open(file, "rb") as handle:
+                if handle.read(4) == b"PAR1":
+                    yield file
+        except OSError:
+            continue
 
 
 def skipped_name(name: str) -> bool:
@@ -113,9 +131,7 @@ def parquet_parts(folder: Path, table: str) -> tuple[list[Path], str]:
     """
     read: list[Path] = []
     skipped: dict[str, int] = {}  # the first skipped part of each skipped file's path -> files under it
-    for file in sorted(folder.rglob("*.parquet")):
-        if not file.is_file():
-            continue
+    for file in _parquet_files(folder):
         parts = file.relative_to(folder).parts
         first = next((i for i, name in enumerate(parts) if skipped_name(name)), None)
         if first is None:
