@@ -134,8 +134,8 @@ def test_the_drift_message_names_each_feature_once(reference):
     message = monitoring.drift_message(report)
     # The level of money is another measurement (a ratio of medians, not a PSI): its sentence may
     # name a money feature again, with that ratio.
-    level = re.search(r"Money features ran [^:]*: if prices changed[^.]*\.", message)
-    assert level and "monetary_365d median" in level.group()
+    level = re.search(r"Money level of .*?retrain on data after the change\.", message)
+    assert level and "Money level of monetary_365d ×" in level.group()
     rest = message.replace(level.group(), "")
     for name in NAMES:
         assert len(re.findall(rf"\b{name}\b", rest)) <= 1, message
@@ -965,7 +965,7 @@ def test_a_change_in_the_level_of_money_is_drift(use_trained_store, tmp_path):
                                      "--out", str(tmp_path / "loud.parquet"), "--snapshot-dir", str(tmp_path / "s2")])
     assert loud.exit_code == 3, _text(loud)
     message = _message(loud.stderr, "Error:")
-    assert re.search(r"Money features ran \d+% above the reference \(monetary_\w+ median", message), message
+    assert re.search(r"Money level of monetary_\w+ ×\d\.\d\d against the reference \(\d+% above: median", message), message
     assert "the value model's money figures" in message
     section = json.loads((tmp_path / "loud.parquet.json").read_text())["monitoring"]
     assert section["drifted"] and section["money_levels"]["monetary_30d"]["drifted"]
@@ -990,4 +990,46 @@ def test_a_model_without_the_level_statistic_has_no_level_check(reference):
     assert not quiet.drifted and "money level not checked" in monitoring.drift_status(quiet)
     assert "money level within" in monitoring.drift_status(monitoring.drift(reference, _frame(np.random.default_rng(2), 3000), None, "2025-08-01"))
     new = monitoring.drift(reference, frame, None, "2025-08-01")
-    assert new.money_levels["monetary_365d"]["drifted"] and any("Money features ran" in a for a in new.alerts)
+    assert new.money_levels["monetary_365d"]["drifted"] and any("Money level of monetary_365d" in a for a in new.alerts)
+
+
+def _sparse_spend(rng: np.random.Generator, n: int, scale: float = 1.0) -> pd.DataFrame:
+    """A 30-day spend most customers left at 0: its deciles are nearly all 0, so a change of scale
+    moves no customer across a PSI bin, and only the level of money sees it."""
+    spend = rng.gamma(2.0, 50.0, size=n) * scale
+    spend[rng.random(n) < 0.9] = 0.0
+    return pd.DataFrame({"monetary_30d": spend, "tenure_days": rng.normal(700, 200, size=n),
+                         "frequency_lifetime": rng.poisson(5, size=n).astype(float)})
+
+
+def test_a_money_level_alone_says_what_moved_and_why_not_which_features_to_check():
+    """Only the level of money beyond [monitoring] money_level_ratio, no PSI beyond its threshold:
+    the warning listed the features with the highest PSI ("Worst features: tenure_days, ...") and
+    said to check the data feed for them, though none had moved. It now names the money level that
+    moved, with its ratio, and the plain causes: a price change, a currency or unit change in the feed."""
+    names = ["monetary_30d", "tenure_days", "frequency_lifetime"]
+    reference = monitoring.reference_statistics(_sparse_spend(np.random.default_rng(0), 5000), names, [], None, "2025-06-30")
+    report = monitoring.drift(reference, _sparse_spend(np.random.default_rng(2), 3000, scale=2.25), None, "2025-08-01")
+    assert report.drifted and not report.worst_features(5, above=report.psi_threshold)
+    ratio = report.money_levels["monetary_30d"]["ratio"]
+    message = monitoring.drift_message(report)
+    assert f"Money level of monetary_30d ×{ratio:.2f} against the reference" in message, message
+    assert "a price change" in message and "currency or unit" in message and "cents" in message, message
+    assert "Worst features" not in message and "tenure_days" not in message and "frequency_lifetime" not in message, message
+    assert "Check the data feed for these columns" not in message, message
+    # The sidecar's alerts (which the scores report shows) carry the same sentence; the summary line names the level.
+    assert any(f"Money level of monetary_30d ×{ratio:.2f}" in alert for alert in report.to_dict()["alerts"])
+    from churnml import reports
+    assert f"Money level of monetary_30d ×{ratio:.2f} against the reference" in reports.drift_html(report.to_dict())
+    assert monitoring.drift_status(report) == f"Drift: yes (money level beyond ×1.5: monetary_30d ×{ratio:.2f}): see the warning above."
+    # Amounts sent in cents where they were in units: ×100, which the warning calls a unit change.
+    cents = monitoring.drift(reference, _sparse_spend(np.random.default_rng(2), 3000, scale=100.0), None, "2025-08-01")
+    assert "looks like a change of unit" in monitoring.drift_message(cents), monitoring.drift_message(cents)
+    assert "looks like a change of unit" not in message
+
+    # Both a PSI and the money level beyond their thresholds: both are said, the PSI feature with a feed to check.
+    both = _sparse_spend(np.random.default_rng(2), 3000, scale=2.25).assign(tenure_days=lambda f: f["tenure_days"] + 400)
+    report = monitoring.drift(reference, both, None, "2025-08-01")
+    message = monitoring.drift_message(report)
+    assert "tenure_days (PSI " in message and "Money level of monetary_30d ×" in message, message
+    assert "Check the data feed for the columns of the features named above" in message and "Worst features" not in message

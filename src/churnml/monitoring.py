@@ -734,18 +734,32 @@ def money_levels(reference: Mapping[str, Any], features: pd.DataFrame,
     return levels
 
 
+UNIT_FACTORS = (100.0, 1000.0)
+"""Factors between units of money a feed may switch to (cents and units, thousands): a level this
+many times higher or lower, within :data:`UNIT_FACTOR_SLACK`, reads as a change of unit."""
+UNIT_FACTOR_SLACK = 1.5
+
+
 def money_level_alert(levels: Mapping[str, Mapping[str, Any]], ratio: float) -> str:
-    """The warning for money levels beyond ``ratio``: the furthest one named with its medians."""
+    """The warning for money levels beyond ``ratio``: what moved (the furthest level, named with its
+    ratio and medians, then the others), and the causes in plain words: a price change, or a currency
+    or unit change in the feed (cents for units reads ×100). A PSI's "check the data feed for these
+    columns" said nothing of either."""
     moved = sorted(((n, v) for n, v in levels.items() if v["drifted"]), key=lambda item: -abs(np.log(item[1]["ratio"])))
     name, worst = moved[0]
     change = worst["ratio"]
     direction = f"{change - 1:.0%} above" if change > 1 else f"{1 - change:.0%} below"
     others = ", ".join(f"{n} ×{v['ratio']:.2f}" for n, v in moved[1:5]) + (" …" if len(moved) > 5 else "")
     also = f"; also {others}" if others else ""
-    return (f"Money features ran {direction} the reference ({name} median among customers with a non-zero value "
-            f"{worst['median_nonzero']:,.2f} against {worst['median_nonzero_reference']:,.2f}, ×{change:.2f}, beyond "
-            f"[monitoring] money_level_ratio {ratio:g}{also}): if prices changed, the value model's money figures "
-            "(predicted value, value at risk, expected benefit) are off; retrain on data after the change.")
+    factor = max(change, 1.0 / change)
+    unit = next((f" A factor near {f:g} looks like a change of unit{' (cents against units)' if f == 100 else ''}."
+                 for f in UNIT_FACTORS if f / UNIT_FACTOR_SLACK <= factor <= f * UNIT_FACTOR_SLACK), "")
+    return (f"Money level of {name} ×{change:.2f} against the reference ({direction}: median among customers with a "
+            f"non-zero value {worst['median_nonzero']:,.2f} against {worst['median_nonzero_reference']:,.2f}, beyond "
+            f"[monitoring] money_level_ratio {ratio:g}{also}). Likely causes: a price change, or a currency or unit change "
+            f"in the feed (amounts in cents where they were in units, or another currency).{unit} If the feed changed, "
+            "fix it and score again; if prices changed, the value model's money figures (predicted value, value at risk, "
+            "expected benefit) are off: retrain on data after the change.")
 
 
 def feature_window_days(metadata: Mapping[str, Any]) -> dict[str, float]:
@@ -803,8 +817,9 @@ def worst_features(report: DriftReport | Mapping[str, Any], n: int = 5, above: f
 
 def drift_message(report: DriftReport) -> str:
     """One paragraph for the terminal: what drifted and what to do. The features beyond the
-    threshold are named once, by the alert with their PSI; only when none is beyond it (an old model,
-    a shifted score) are the features that moved most named, so that there is something to check."""
+    threshold are named once, by the alert with their PSI; only when none is beyond it and no money
+    level moved (an old model, a shifted score) are the features that moved most named, so that there
+    is something to check. A money level that moved is said by its alert (:func:`money_level_alert`)."""
     beyond = report.worst_features(5, above=report.psi_threshold)
     worst = beyond or report.worst_features(3)
     since = f" since the reference, the customers at the training's test cutoff ({report.reference_cutoff})" \
@@ -818,8 +833,11 @@ def drift_message(report: DriftReport) -> str:
                  f"test cutoff ({report.reference_history_days:.0f}): they grow as the history does, for every customer, until "
                  "the models are trained as of a date with a year of data before their test cutoff; their shift says "
                  "the data is young, not that the feed is wrong.")
-    named = "" if beyond else f" Worst features: {', '.join(worst) or 'none'} (none beyond PSI {report.psi_threshold:g})."
-    check = "" if set(worst) <= set(report.short_history) else \
+    # A money level that moved is what to check (its alert says how): naming the features with the
+    # highest PSI, none beyond the threshold, sent the reader to columns that had not moved.
+    money = any(v.get("drifted") for v in report.money_levels.values())
+    named = "" if beyond or money else f" Worst features: {', '.join(worst) or 'none'} (none beyond PSI {report.psi_threshold:g})."
+    check = "" if (not beyond and money) or set(worst) <= set(report.short_history) else \
         f" Check the data feed for {'the columns of the features named above' if beyond else 'these columns'}."
     return (
         " ".join(report.alerts)
