@@ -302,7 +302,7 @@ def test_score_warns_or_fails_on_drift(use_trained_store, tmp_path):
     # What a retrain would change: the reference is the test cutoff, a horizon before the as-of date.
     # Scored at the as-of date, the features other than ages are compared with the training cutoff a year before.
     season = json.loads((tmp_path / "a.parquet.json").read_text())["monitoring"]["season_cutoff"]
-    assert (f"A real shift since the reference, the customers at the training cutoff a year before these scores ({season}, "
+    assert (f"A real shift since the reference, the customers in the training data at the cutoff a year before these scores ({season}, "
             f"the same season; ages: at its test cutoff, {use_trained_store.test_cutoff}) (a price change, a season) stays "
             "until models are trained on data after it") in stderr
     # The hint to copy keeps the config: its [targeting] costs and [segments] actions shape the list.
@@ -336,7 +336,7 @@ def test_the_season_is_not_drift_at_the_training_as_of_date_but_a_lapse_is(use_t
     from churnml import reports
 
     page = reports.drift_html(section)
-    assert (f"compared with the customers at the training cutoff {section['season_cutoff']}, a year before these scores"
+    assert (f"compared with the customers in the training data at the cutoff {section['season_cutoff']}, a year before these scores"
             in page and "compared with</th>" in page)
 
     lapsed = tmp_path / "lapsed"
@@ -1033,3 +1033,34 @@ def test_a_money_level_alone_says_what_moved_and_why_not_which_features_to_check
     message = monitoring.drift_message(report)
     assert "tenure_days (PSI " in message and "Money level of monetary_30d ×" in message, message
     assert "Check the data feed for the columns of the features named above" in message and "Worst features" not in message
+
+
+@pytest.mark.parametrize("step", [30, 60])
+def test_every_score_in_the_model_s_life_finds_a_season_at_most_half_a_step_off(step):
+    """With the default cutoffs (30 days apart, splits a 90-day horizon apart) the last train cutoff
+    lies 270 days before the as-of date and the validation one 180: scores 111 to 169 days after it
+    found no training cutoff a year (±15 days) before them and were compared with the test cutoff,
+    a season away (frequency_trend PSI 0.27 at 121 days). The gaps between the splits are filled with
+    cutoffs for features only, a step apart, and the tolerance is half a step: every scored day from
+    the first season to the model's maximum age finds one, never more than half a step off."""
+    from churnml.labels import season_cutoffs, season_tolerance, training_cutoffs
+
+    config = Config().replace(problem={"cutoff_step_days": step})
+    as_of, start = pd.Timestamp("2025-12-01"), pd.Timestamp("2020-01-01")
+    cutoffs = training_cutoffs(as_of, config, start)
+    seasons = [*cutoffs[:-1], *season_cutoffs(cutoffs, as_of, config, data_start=start)]  # the test cutoff is the reference
+    rows = pd.DataFrame({"cutoff": [c for c in seasons for _ in range(3)], "x": [1.0, 2.0, 3.0] * len(seasons)})
+    half = season_tolerance(step)
+    reference = monitoring.reference_statistics(pd.DataFrame({"x": [1.0, 2.0, 3.0]}), ["x"], [], None, as_of,
+                                                seasons=rows, data_start=start, season_tolerance_days=half.days)
+    year = pd.Timedelta(days=365)
+    first = min(seasons) + year - half
+    for day in range((first - as_of).days, config.monitoring.max_model_age_days + 1):
+        scored = as_of + pd.Timedelta(days=day)
+        found = monitoring.season_reference(reference, scored)
+        assert found is not None, f"no season for scores {day} days after the as-of date"
+        assert abs(pd.Timestamp(found) - (scored - year)) <= half, (day, found)
+    assert monitoring.season_reference(reference, first - pd.Timedelta(days=1)) is None  # never more than half a step off
+    if step == 30:  # the defaults: the gap was 111-169 days after the as-of date
+        assert season_cutoffs(cutoffs, as_of, config) == [as_of - pd.Timedelta(days=240)]
+        assert monitoring.season_reference(reference, as_of + pd.Timedelta(days=121)) == f"{as_of - pd.Timedelta(days=240):%Y-%m-%d}"

@@ -69,6 +69,10 @@ class TrainingSet:
         ``split`` -> its cutoffs.
     data_start : pandas.Timestamp or None
         The first transaction (None when the engine did not say).
+    season_frame : pandas.DataFrame or None
+        ``customer_id``, ``cutoff`` and every feature at the :func:`season_cutoffs` (no labels,
+        no split): the drift reference's seasons between the training cutoffs. None when the
+        engine built none (Spark).
     """
 
     frame: pd.DataFrame
@@ -78,6 +82,7 @@ class TrainingSet:
     specs: list[FeatureSpec]
     split_cutoffs: dict[str, list[pd.Timestamp]] = field(default_factory=dict)
     data_start: pd.Timestamp | None = None
+    season_frame: pd.DataFrame | None = None
 
     def history_days(self) -> float | None:
         """Days of transaction history before the first cutoff (None without ``data_start``)."""
@@ -375,7 +380,48 @@ def training_cutoffs(as_of: pd.Timestamp, config: Config, data_start: pd.Timesta
 
 
 SEASON_TOLERANCE = pd.Timedelta(days=15)
-"""How far from a year before ``as_of`` a training cutoff may lie to count as the same season."""
+"""How far from a year before ``as_of`` a training cutoff may lie to count as the same season:
+half the default ``cutoff_step_days`` (:func:`season_tolerance`)."""
+
+
+def season_tolerance(step_days: float) -> pd.Timedelta:
+    """How far a season's cutoff may lie from a year before the scored date: half a cutoff step.
+    Cutoffs a step apart then cover every day between them, and none is matched more than half a
+    step off (a cutoff 30 days off has read half of another month into a 30-day window)."""
+    return pd.Timedelta(days=float(step_days) / 2)
+
+
+def season_cutoffs(cutoffs: Sequence[pd.Timestamp], as_of: pd.Timestamp, config: Config,
+                   data_start: pd.Timestamp | None = None) -> list[pd.Timestamp]:
+    """Cutoffs for features only, a step apart in the gaps between the training ``cutoffs``, for the
+    drift reference's seasons (:func:`churnml.monitoring.season_reference`).
+
+    The splits are a horizon apart (:func:`training_cutoffs`): with the defaults the last train
+    cutoff lies 270 days before ``as_of`` and the validation one 180, so scores 111 to 169 days after
+    ``as_of`` found no cutoff a year (half a step) before them and were compared with the test
+    cutoff, a season away (``frequency_trend`` PSI 0.27 at 121 days on generated data). Features
+    need no label window, so the gaps are filled, up to the last cutoff that scores within the
+    model's life (``[monitoring] max_model_age_days``) can meet: one cutoff (``as_of`` - 240 days)
+    with the defaults. None before ``data_start`` (a cutoff needs history before it).
+
+    >>> cfg = Config()
+    >>> as_of = pd.Timestamp("2025-12-01")
+    >>> [f"{c:%Y-%m-%d}" for c in season_cutoffs(training_cutoffs(as_of, cfg, pd.Timestamp("2020-01-01")), as_of, cfg)]
+    ['2025-04-05']
+    """
+    step = pd.Timedelta(days=config.problem.cutoff_step_days)
+    # The latest season a score in the model's life can be matched with.
+    last = (pd.Timestamp(as_of) + pd.Timedelta(days=config.monitoring.max_model_age_days) - pd.Timedelta(days=365)
+            + season_tolerance(config.problem.cutoff_step_days))
+    ordered = sorted(pd.Timestamp(c) for c in cutoffs)
+    filled = []
+    for earlier, later in zip(ordered, ordered[1:]):
+        cutoff = earlier + step
+        while cutoff < later and cutoff <= last:
+            if data_start is None or cutoff > pd.Timestamp(data_start):
+                filled.append(cutoff)
+            cutoff += step
+    return filled
 
 
 def same_season_cutoff(cutoffs: Sequence[pd.Timestamp], as_of: pd.Timestamp,
@@ -447,10 +493,13 @@ def build_training_set(dataset: Dataset, as_of: pd.Timestamp, config: Config) ->
     as_of = pd.Timestamp(as_of)
     first = data_start(dataset)
     cutoffs = checked_training_cutoffs(as_of, config, first, dataset.data_end)
-    features = build_features(dataset, cutoffs, config)
+    seasons = season_cutoffs(cutoffs, as_of, config, data_start=first)
+    features = build_features(dataset, [*cutoffs, *seasons], config)
     labels = build_labels(dataset, cutoffs, config)
-    return assemble_training_set(features, labels, feature_specs(dataset), cutoffs, as_of, config,
-                                 lambda: _population_hint(dataset, config), data_start=first)
+    training_set = assemble_training_set(features, labels, feature_specs(dataset), cutoffs, as_of, config,
+                                         lambda: _population_hint(dataset, config), data_start=first)
+    training_set.season_frame = features[features["cutoff"].isin(seasons)].reset_index(drop=True)
+    return training_set
 
 
 def checked_training_cutoffs(

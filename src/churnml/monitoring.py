@@ -65,7 +65,7 @@ from churnml.config import Config
 from churnml.dataset import Dataset
 from churnml.errors import DataError, ProblemError
 from churnml.features import AGE_FEATURES, NEVER_DAYS, window_days
-from churnml.labels import LABEL_END_TOLERANCE, build_labels, same_season_cutoff
+from churnml.labels import LABEL_END_TOLERANCE, SEASON_TOLERANCE, build_labels, same_season_cutoff
 
 REFERENCE_VERSION = 1
 """Format version of :func:`reference_statistics` output."""
@@ -320,6 +320,7 @@ def reference_statistics(
     as_of: pd.Timestamp | str | None = None,
     seasons: pd.DataFrame | None = None,
     data_start: pd.Timestamp | str | None = None,
+    season_tolerance_days: float | None = None,
 ) -> dict[str, Any]:
     """What scoring compares against: test-cutoff features and scores, summarised, and the
     features of the other training cutoffs, each summarised alone (``seasons``).
@@ -340,13 +341,16 @@ def reference_statistics(
     data_start : Timestamp or str, optional
         The data's first transaction: a cutoff with less than a year of data before it is not a
         season's reference (:func:`churnml.labels.same_season_cutoff`).
+    season_tolerance_days : float, optional
+        How far from a year before the scored date a season's cutoff may lie: half the cutoff step
+        (:func:`churnml.labels.season_tolerance`). Without it, :data:`churnml.labels.SEASON_TOLERANCE`.
 
     Returns
     -------
     dict
         JSON-ready: ``version``, ``as_of``, ``rows``, ``share_without_history``, ``features``
         (name -> statistics), ``scores`` (name -> numeric statistics), ``seasons`` (cutoff ->
-        ``rows``, ``features``) and ``data_start``.
+        ``rows``, ``features``), ``data_start`` and ``season_tolerance_days``.
 
     Example
     -------
@@ -366,13 +370,17 @@ def reference_statistics(
             for cutoff, rows in (seasons.groupby("cutoff", sort=True) if seasons is not None and len(seasons) else [])
         },
         "data_start": None if data_start is None else f"{pd.Timestamp(data_start):%Y-%m-%d}",
+        "season_tolerance_days": None if season_tolerance_days is None else float(season_tolerance_days),
     }
 
 
 def season_reference(reference: Mapping[str, Any], scored: pd.Timestamp | str | None) -> str | None:
-    """The training cutoff a year before ``scored`` whose features the reference keeps
+    """The cutoff a year before ``scored`` whose features the reference keeps
     (``seasons``), or None: the cutoff :func:`churnml.labels.same_season_cutoff` picks, the one
-    whose windows (the 90 days before it and the 90 before those) saw the same months.
+    whose windows (the 90 days before it and the 90 before those) saw the same months, within
+    half a cutoff step (the reference's ``season_tolerance_days``). The seasons are the training
+    cutoffs but the test one, and the cutoffs that fill the gaps between the splits
+    (:func:`churnml.labels.season_cutoffs`), so that every score within the model's life finds one.
 
     The test cutoff lies a horizon before the training as-of date, so it is a season away from
     the scores' dates; features over a quarter and its change on the quarter before
@@ -383,8 +391,9 @@ def season_reference(reference: Mapping[str, Any], scored: pd.Timestamp | str | 
     kept = reference.get("seasons") or {}
     if scored is None or not kept:
         return None
-    start = reference.get("data_start")
+    start, tolerance = reference.get("data_start"), reference.get("season_tolerance_days")
     found = same_season_cutoff([pd.Timestamp(c) for c in kept], pd.Timestamp(scored),
+                               SEASON_TOLERANCE if tolerance is None else pd.Timedelta(days=float(tolerance)),
                                data_start=None if start is None else pd.Timestamp(start))
     return None if found is None else f"{found:%Y-%m-%d}"
 
@@ -511,8 +520,8 @@ class DriftReport:
     reference_cutoff: str | None = None
     """The training's test cutoff, whose customers are the reference (YYYY-MM-DD)."""
     season_cutoff: str | None = None
-    """The training cutoff a year before the scores' date, whose customers the features other than
-    ages were compared with (:func:`season_reference`; YYYY-MM-DD), or None: all with the test cutoff."""
+    """The cutoff a year before the scores' date (a training cutoff, or one filling a gap between the
+    splits), whose customers the features other than ages were compared with (:func:`season_reference`; YYYY-MM-DD), or None: all with the test cutoff."""
     reference_history_days: float | None = None
     """Days of transaction history the data held before the reference cutoff (None: unknown)."""
     money_levels: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -825,7 +834,7 @@ def drift_message(report: DriftReport) -> str:
     since = f" since the reference, the customers at the training's test cutoff ({report.reference_cutoff})" \
         if report.reference_cutoff else ""
     if report.season_cutoff:
-        since = (f" since the reference, the customers at the training cutoff a year before these scores "
+        since = (f" since the reference, the customers in the training data at the cutoff a year before these scores "
                  f"({report.season_cutoff}, the same season; ages: at its test cutoff, {report.reference_cutoff})")
     young = ""
     if report.short_history:

@@ -720,7 +720,7 @@ def drift_html(monitoring: Mapping[str, Any] | None) -> str:
         parts.append(f"<p>Customers without purchase history: {cur:.1%} (training {ref:.1%}).</p>")
     season, test_cutoff = monitoring.get("season_cutoff"), monitoring.get("reference_cutoff")
     if season:
-        parts.append(f"<p>Features other than ages are compared with the customers at the training cutoff {_e(season)}, "
+        parts.append(f"<p>Features other than ages are compared with the customers in the training data at the cutoff {_e(season)}, "
                      f"a year before these scores (the same season); ages and the scores with those at the test cutoff "
                      f"{_e(test_cutoff or '?')}.</p>")
     features = pd.DataFrame(monitoring.get("features", []))

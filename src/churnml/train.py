@@ -44,7 +44,8 @@ from churnml.dataset import Dataset
 from churnml.errors import ModelNotFoundError, ProblemError
 from churnml.features import FEATURE_DECIMALS, FeatureSpec, feature_description
 from churnml.io import code_version
-from churnml.labels import TrainingSet, build_training_set, problem_definition, problem_differences, same_season_cutoff
+from churnml.labels import (TrainingSet, build_training_set, problem_definition, problem_differences, same_season_cutoff,
+                            season_tolerance)
 from churnml.reasons import explain, explainable_specs, typical_values
 from churnml.scoring import with_empty_attributes
 
@@ -696,11 +697,16 @@ def train_on(
         # on: the one their test metrics vouch for, and (the splits being a horizon apart) the
         # closest to the scoring date, so features that grow with time drift the least. The other
         # cutoffs' features are kept too: scores a year after one of them are compared with it, the
-        # same season (monitoring.season_reference), as the value level is fitted a year back.
+        # same season (monitoring.season_reference), as the value level is fitted a year back; so
+        # are the cutoffs filling the gaps between the splits (labels.season_cutoffs), features only.
+        seasons = frame.loc[frame["split"] != "test", ["cutoff", *names]]
+        if training_set.season_frame is not None and len(training_set.season_frame):
+            seasons = pd.concat([seasons, training_set.season_frame[["cutoff", *names]]], ignore_index=True)
         reference = monitoring.reference_statistics(
             parts["test"], names, training_set.categorical_features,
             {"churn_probability": probability, "predicted_value": (1 - probability) * value_if_retained}, as_of,
-            seasons=frame[frame["split"] != "test"], data_start=training_set.data_start,
+            seasons=seasons, data_start=training_set.data_start,
+            season_tolerance_days=season_tolerance(config.problem.cutoff_step_days) / pd.Timedelta(days=1),
         )
         run.log_dict(reference, tracking.MONITORING_REFERENCE_FILE)
         # The report's reasons are the ones scoring gives: gated by the typical values of that reference.
