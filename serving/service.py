@@ -145,9 +145,11 @@ class ServiceEventRow(BaseModel):
 
 
 class ChurnEventRow(BaseModel):
-    """A row of the `churn_events` table: an account's explicit end."""
+    """A row of the `churn_events` table: an account's explicit end. Other fields (a CRM's `type`,
+    `reason`) are not read, as validation does not read such columns of a file: the customer's
+    result warns that every churn event counts as churn, whatever they say."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(extra="allow", hide_input_in_errors=True, allow_inf_nan=False)
     customer_id: CustomerId = Field(description="Id of a customer posted in `customers`.", json_schema_extra={"example": "C0000001"})
     timestamp: Timestamp = Field(description="When the account closed, was cancelled or transferred out (ISO 8601).",
                                  json_schema_extra={"example": "2025-11-15T00:00:00"})
@@ -171,7 +173,9 @@ class ScoreHistoryRequest(bentoml.IODescriptor):
     churn_events: Optional[list[ChurnEventRow]] = Field(default=None, description=(
         "Account closures; [] when none closed. A customer who closed before as_of is not in the population "
         "(`not_found`), as in batch scoring. Without them a closed account is scored as a live one: left out "
-        "altogether, where the models count closures as churn, every result warns."), json_schema_extra={"example": []})
+        "altogether, where the models count closures as churn, every result warns. Fields other than customer_id and "
+        "timestamp (type, reason) are not read: every posted churn event counts as churn, and the result warns."),
+        json_schema_extra={"example": []})
 
 
 class RetentionListRequest(bentoml.IODescriptor):

@@ -739,6 +739,36 @@ def test_score_history_answers_closed_accounts_as_not_in_the_population(client, 
     assert "churn_events[0]: customer_id 'x' is not among the posted customers" in response.json()["error"]
 
 
+def test_score_history_says_the_fields_of_a_churn_event_it_does_not_read(client, served_store, batch) -> None:
+    # A CRM's closures carry a type (voluntary, non-payment) and a reason: validation notes such columns
+    # of a churn_events file (every row counts as churn, whatever they say), but a request holding them
+    # was refused, or, from the library, scored without a word. They are now named in the customer's
+    # warnings, as other fields posted and not read are, and the score is the one without them.
+    customer, other = batch.index[0], batch.index[1]
+    body = {"as_of": served_store.as_of, **_history(served_store.dataset, [customer, other])}
+
+    def post(closures: list[dict]) -> dict:
+        response = client.post("/score_history", json={**body, "churn_events": closures}, headers=AUTH)
+        assert response.status_code == 200, response.text
+        return {item["customer_id"]: item for item in response.json()["results"]}
+
+    plain = post([{"customer_id": customer, "timestamp": "2025-11-15T10:00:00"}])
+    typed = post([{"customer_id": customer, "timestamp": "2025-11-15T10:00:00", "type": "involuntary", "reason": "non-payment"}])
+    assert typed[customer]["status"] == "not_found"  # it closed the account all the same: churn
+    assert {k: v for k, v in typed[customer].items() if k != "warnings"} == {k: v for k, v in plain[customer].items() if k != "warnings"}
+    assert [w for w in typed[customer]["warnings"] if w not in plain[customer]["warnings"]] == [
+        "churn_events fields not read: reason, type. Every posted churn event is an account closure that counts as churn, "
+        "whatever they say (an involuntary one, for non-payment, as much as a cancellation); to leave a kind out, do not "
+        "post its events"]
+    assert typed[other] == plain[other]  # only the customer whose events carry them
+    # One field, after as_of: the account is scored as open, and both warnings say why.
+    later = post([{"customer_id": customer, "timestamp": "2026-01-31T00:00:00", "type": "cancellation"}])[customer]
+    assert later["status"] == "ok"
+    assert any(w.startswith("churn event on 2026-01-31, on or after as_of") for w in later["warnings"])
+    assert "churn_events field not read: type. Every posted churn event is an account closure that counts as churn, " \
+           "whatever it says" in " ".join(later["warnings"])
+
+
 def test_score_history_refuses_an_as_of_in_the_future(client) -> None:
     future = (pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=30)).strftime("%Y-%m-%d")
     body = {"as_of": future, "customers": [{"customer_id": "a"}],

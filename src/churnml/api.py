@@ -910,6 +910,8 @@ class ScoringService:
         unread = self._missing_event_fields(service_events, as_of_ts)
         for customer_id, said in self._missing_transaction_fields(transactions, as_of_ts).items():
             unread.setdefault(customer_id, []).extend(said)
+        for customer_id, said in _unread_churn_event_fields(churn_events or ()).items():
+            unread.setdefault(customer_id, []).extend(said)
         later = _events_from(as_of_ts, transactions=transactions, service_events=service_events)
         for customer_id, said in _closing_from(as_of_ts, churn_events or ()).items():
             if customer_id not in closed:  # closed before as_of: not_found says so
@@ -1412,6 +1414,29 @@ def _closing_from(as_of: pd.Timestamp, churn_events: Sequence[Any]) -> dict[str,
                       "scored as open, as it was before as_of (to leave out accounts whose customers have given notice, "
                       "date each churn event when notice is given)")
         for customer_id, day in first.items()
+    }
+
+
+CHURN_EVENT_FIELDS = ("customer_id", "timestamp")
+"""The fields of a posted churn event that /score_history reads."""
+
+
+def _unread_churn_event_fields(churn_events: Sequence[Any]) -> dict[str, list[str]]:
+    """Customer id -> a warning naming the fields of their posted churn events that are not read
+    (a CRM's ``type``, voluntary or involuntary, or ``reason``), as validation notes such columns of
+    a churn_events file: every posted churn event closes the account and counts as churn, whatever
+    they say, and nothing said so."""
+    unread: dict[str, set[str]] = {}
+    for customer_id, _, _, row in _dated_rows(churn_events, "churn_events"):
+        extra = [str(name) for name in row if name not in CHURN_EVENT_FIELDS]
+        if extra:
+            unread.setdefault(customer_id, set()).update(extra)
+    return {
+        customer_id: [f"churn_events field{'s' if len(names) > 1 else ''} not read: {', '.join(sorted(names))}. Every posted "
+                      "churn event is an account closure that counts as churn, whatever "
+                      f"{'they say' if len(names) > 1 else 'it says'} (an involuntary one, for non-payment, as much as a "
+                      "cancellation); to leave a kind out, do not post its events"]
+        for customer_id, names in unread.items()
     }
 
 
