@@ -174,3 +174,17 @@ def test_the_scores_and_list_columns_are_the_ones_written() -> None:
         # OUT's item names them in order; some are explained in brackets after their name.
         out = help_text[help_text.index("OUT: "):help_text.index("OUT.json")]
         assert re.search(r"\W" + r"\W.*?\W".join(columns) + r"\W", out), (name, out)
+
+
+def test_the_benefit_a_retention_list_keeps_is_said_the_same_everywhere() -> None:
+    """`retention-list --help` said a "positive benefit", the README "at least a cent"; the list keeps a
+    benefit that rounds above 0.00 at the decimals it is written with (0.006 is kept, 0.004 not)."""
+    from churnml.targeting import DECIMALS
+
+    rule = f"round{{}} to at least {10 ** -DECIMALS['expected_benefit']:.{DECIMALS['expected_benefit']}f}"
+    shown_as_none = f"show as {0:.{DECIMALS['expected_benefit']}f} is none"
+    help_text = " ".join(typer.main.get_command(get_app()).commands["retention-list"].help.split())
+    readme = " ".join(README.split())
+    assert rule.format("s") in help_text and shown_as_none in help_text, help_text[:400]
+    assert rule.format("") in readme and shown_as_none in readme
+    assert "positive benefit" not in help_text and "at least a cent" not in readme

@@ -3,10 +3,11 @@
 The expected net benefit of contacting a customer is ``value_at_risk × success_rate −
 contact_cost``: of the value the customer takes away by leaving, a contact saves the share
 ``success_rate``, and costs ``contact_cost`` either way (per segment with ``[targeting]
-contact_costs``: a call costs more than an e-mail). Only customers with a positive benefit are
-listed, best first; the list stops at the budget (total contact cost) or at the maximum count,
-whichever comes first (where contacts cost differently, the budget buys the contacts with the most
-benefit per cost when that expects more than the top of the ranking). Segments whose suggested
+contact_costs``: a call costs more than an e-mail). Only customers whose benefit rounds to at least
+0.01 are listed (one the list would show as 0.00 is none), best first; the list stops at the budget
+(total contact cost) or at the maximum count, whichever comes first (where contacts cost
+differently, the budget buys the contacts with the most benefit per cost when that expects more
+than the top of the ranking). Segments whose suggested
 action is no retention contact (``[targeting] skip_segments``; by default loyal high-value
 customers, "reward, do not disturb") are left out unless asked for by name: their risk is below 1.5
 times the base rate (the risk tiers are relative to it), so their value at risk is large because

@@ -678,7 +678,8 @@ def retention_list_command(
     """Rank customers by the expected net benefit of a retention contact.
 
     Reads SCORES. Expected benefit = value_at_risk × success_rate − contact_cost; only customers
-    with a positive benefit are listed, best first, until the budget (total contact cost) or the
+    whose benefit rounds to at least 0.01 are listed (one the list would show as 0.00 is none),
+    best first, until the budget (total contact cost) or the
     maximum count is reached (a contact the rest of the budget cannot pay is skipped for cheaper
     ones further down; where contacts cost differently, the budget buys those with the most
     benefit per cost instead when that expects more). Writes, atomically:
