@@ -701,7 +701,8 @@ def train_on(
         # are the cutoffs filling the gaps between the splits (labels.season_cutoffs), features only.
         seasons = frame.loc[frame["split"] != "test", ["cutoff", *names]]
         if training_set.season_frame is not None and len(training_set.season_frame):
-            seasons = pd.concat([seasons, training_set.season_frame[["cutoff", *names]]], ignore_index=True)
+            # Rounded as the training rows are (_stable): the same data gives the same reference.
+            seasons = pd.concat([seasons, _stable(training_set.season_frame[["cutoff", *names]], names)], ignore_index=True)
         reference = monitoring.reference_statistics(
             parts["test"], names, training_set.categorical_features,
             {"churn_probability": probability, "predicted_value": (1 - probability) * value_if_retained}, as_of,
