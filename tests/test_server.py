@@ -39,6 +39,16 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _examples(*names: str) -> tuple:
+    """These names of serving/examples.py (the fixed examples of the API's schema), imported from its folder."""
+    sys.path.insert(0, str(SERVING))
+    try:
+        import examples
+    finally:
+        sys.path.remove(str(SERVING))
+    return tuple(getattr(examples, name) for name in names)
+
+
 @pytest.fixture(scope="module")
 def server(served_store, tmp_path_factory):
     port = _free_port()
@@ -83,11 +93,7 @@ def server(served_store, tmp_path_factory):
 
 def test_real_requests(server, served_store) -> None:
     url, log, _ = server
-    sys.path.insert(0, str(SERVING))
-    try:
-        from examples import EXAMPLE_HISTORY, EXAMPLE_INPUT
-    finally:
-        sys.path.remove(str(SERVING))
+    EXAMPLE_HISTORY, EXAMPLE_INPUT = _examples("EXAMPLE_HISTORY", "EXAMPLE_INPUT")
     with httpx.Client(base_url=url, timeout=30) as client:
         assert client.post("/score", json=EXAMPLE_INPUT).status_code == 401
         assert client.post("/score", json=EXAMPLE_INPUT, headers=AUTH).status_code == 200
@@ -283,11 +289,7 @@ def test_a_history_posted_without_transactions_or_service_events_says_so(server)
     # A history without the `transactions` field scored the customer as one who never bought anything
     # (the example's churn probability moved from 0.27 to 0.06 on an integrator's server), without a
     # word; `"transactions": []` says there were none, as `"churn_events": []` does for closures.
-    sys.path.insert(0, str(SERVING))
-    try:
-        from examples import EXAMPLE_HISTORY
-    finally:
-        sys.path.remove(str(SERVING))
+    (EXAMPLE_HISTORY,) = _examples("EXAMPLE_HISTORY")
     url, _, _ = server
     for field in ("transactions", "service_events"):  # these models read both
         unsent = {key: value for key, value in EXAMPLE_HISTORY.items() if key != field}
@@ -357,11 +359,7 @@ def test_every_answer_carries_the_security_headers(server) -> None:
     # page (whose "Try it out" sends the key), and a browser or proxy could keep the customers' scores.
     from concurrent.futures import ThreadPoolExecutor
 
-    sys.path.insert(0, str(SERVING))
-    try:
-        from examples import EXAMPLE_HISTORY, EXAMPLE_INPUT
-    finally:
-        sys.path.remove(str(SERVING))
+    EXAMPLE_HISTORY, EXAMPLE_INPUT = _examples("EXAMPLE_HISTORY", "EXAMPLE_INPUT")
     url, _, _ = server
     expected = {"x-content-type-options": "nosniff", "x-frame-options": "DENY",
                 "content-security-policy": "frame-ancestors 'none'", "cache-control": "no-store"}
