@@ -23,7 +23,7 @@ def test_demo_runs_the_whole_pipeline(tmp_path: Path, monkeypatch: pytest.Monkey
     production_snapshot = tmp_path / "snapshots" / "features_2026-01-01.parquet"
     production_snapshot.write_bytes(b"production features")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'prod' / 'mlflow.db'}")
-    result = CliRunner().invoke(get_app(), ["demo", "--customers", "2000", "--trials", "2", "--out", "out"])
+    result = CliRunner().invoke(get_app(), ["demo", "--customers", "1000", "--trials", "2", "--out", "out"])
     assert result.exit_code == 0, result.output + str(result.exception)
     text = " ".join(result.output.replace("│", " ").split())  # the summary box's lines wrap inside its borders
     assert "churnml demo — done" in text
