@@ -819,15 +819,10 @@ def test_score_with_spark_engine_equals_duckdb_score(spark_trained, data_dir: Pa
                                                            "spark_scores.json"]
 
 
-def test_features_cli_with_spark_engine(spark, data_dir: Path, tmp_path: Path) -> None:
-    out = tmp_path / "features"
-    result = CliRunner().invoke(get_app(), ["features", str(data_dir), "--as-of", f"{SCORE_AS_OF:%Y-%m-%d}", "--out", str(out),
-                                            "--engine", "spark", "--master", "local[2]"], terminal_width=200)
-    assert result.exit_code == 0, result.output
-    described = json.loads((tmp_path / "features.features.json").read_text())
-    assert [d["name"] for d in described] == list(pd.read_parquet(out).columns[2:])
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["features", "features.features.json"]
-    wrong = CliRunner().invoke(get_app(), ["features", str(data_dir), "--as-of", "2025-01-01", "--out", str(out),
+def test_features_cli_takes_master_with_the_spark_engine_only(data_dir: Path, tmp_path: Path) -> None:
+    # `churnml features --engine spark` itself (its output folder and descriptions) is checked on
+    # the fresh-process run of test_a_spark_run_prints_no_start_up_warnings_but_errors.
+    wrong = CliRunner().invoke(get_app(), ["features", str(data_dir), "--as-of", "2025-01-01", "--out", str(tmp_path / "features"),
                                            "--master", "local[2]"])
     assert wrong.exit_code != 0 and "--master applies to --engine spark only" in wrong.output
 
@@ -842,7 +837,8 @@ def test_a_spark_run_prints_no_start_up_warnings_but_errors(data_dir: Path, tmp_
     """`churnml features --engine spark` in a fresh process, as a user runs it: the JVM's incubator
     module line, Spark's log4j profile and log level lines, and start-up WARNs (native Hadoop
     library, hostname on loopback) came before churnml's one line. What the JVM prints when it
-    fails still reaches the terminal, with churnml's advice."""
+    fails still reaches the terminal, with churnml's advice. The run writes the features and their
+    descriptions, one per column, and nothing else."""
     churnml = Path(sys.executable).with_name("churnml")
     assert churnml.exists(), "the churnml console script beside the test's interpreter"
     out = tmp_path / "features"
@@ -851,6 +847,9 @@ def test_a_spark_run_prints_no_start_up_warnings_but_errors(data_dir: Path, tmp_
     run = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr
     assert "written to" in run.stdout and out.exists()
+    described = json.loads((tmp_path / "features.features.json").read_text())
+    assert [d["name"] for d in described] == list(pd.read_parquet(out).columns[2:])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["features", "features.features.json"]
     assert [line for line in run.stderr.splitlines() if any(noise in line for noise in SPARK_START_NOISE)] == []
     assert run.stderr.strip() == ""
     failed = subprocess.run(command, capture_output=True, text=True, timeout=300,
