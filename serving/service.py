@@ -312,7 +312,7 @@ class RetentionSummary(BaseModel):
     segments: list[str] = Field(default_factory=list, description="The segments asked for (keys); empty: all but skip_segments.")
     min_value: Optional[float] = Field(default=None, description="The minimum value at risk asked for; null: none.")
     scored: int = Field(description="Customers considered: the scored ones left after the segment, exclusion and minimum-value filters.")
-    candidates: int = Field(description="Of those, customers with a positive expected benefit.")
+    candidates: int = Field(description="Of those, customers with an expected benefit that rounds to at least 0.01.")
     selected: int = Field(description="Customers on the list.")
     holdout: float = Field(default=0.0, description="Share of the list asked for as a control group ([targeting] holdout).")
     control: int = Field(default=0, description="Customers of the list in the control group (not counted in the costs and the value saved).")

@@ -188,3 +188,9 @@ def test_the_benefit_a_retention_list_keeps_is_said_the_same_everywhere() -> Non
     assert rule.format("s") in help_text and shown_as_none in help_text, help_text[:400]
     assert rule.format("") in readme and shown_as_none in readme
     assert "positive benefit" not in help_text and "at least a cent" not in readme
+    # The summaries (terminal, HTML, the list's workbook) named the candidates "with a positive
+    # expected benefit", which a benefit of 0.004 has.
+    from churnml.targeting import CANDIDATES_LABEL
+
+    assert CANDIDATES_LABEL.endswith(rule.format("").removeprefix("round ").replace("to at least", "of at least"))
+    assert CANDIDATES_LABEL in readme

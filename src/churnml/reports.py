@@ -33,7 +33,7 @@ from churnml.labels import describe_problem, same_season_cutoff
 from churnml.metrics import GRADE_LEGEND, calibration_bins, few_churners_note
 from churnml.monitoring import model_age_text
 from churnml.segments import RISK_TIERS, SEGMENT_MATRIX, SEGMENTS, STAGE_SEGMENTS, VALUE_TIERS, segment_names
-from churnml.targeting import NO_TALKING_POINT, contact_cost_text, talking_point_counts
+from churnml.targeting import CANDIDATES_LABEL, NO_TALKING_POINT, contact_cost_text, talking_point_counts
 
 RUN_SECTIONS: tuple[str, ...] = (
     "overview", "model-vs-baselines", "roc-pr", "calibration", "gains-lift",
@@ -830,7 +830,7 @@ def list_report(customers: pd.DataFrame, summary: Mapping[str, Any], config: Con
     sections.append(_section("retention-summary", "Summary", _key_values([
         *skipped,
         ("customers considered", f"{summary.get('scored', 0):,}"),
-        ("with a positive expected benefit", f"{summary.get('candidates', 0):,}"),
+        (CANDIDATES_LABEL, f"{summary.get('candidates', 0):,}"),
         ("selected", f"{summary.get('selected', len(customers)):,} ({limited.get(summary.get('limited_by'), '?')})"),
         *([(f"control group, not to contact ({summary.get('holdout', 0):.0%})", f"{summary['control']:,}")]
           if summary.get("control") else []),

@@ -85,6 +85,10 @@ CONTROL_ACTION = "Do not contact: control group (it measures what the contacts a
 DECIMALS = {"churn_probability": 4, "value_if_retained": 2, "predicted_value": 2, "value_at_risk": 2, "contact_cost": 2,
             "expected_benefit": 2}
 """Rounding of the list's numbers: a probability to 0.01 %, money to the cent."""
+CANDIDATES_LABEL = (f"with an expected benefit of at least "
+                    f"{10 ** -DECIMALS['expected_benefit']:.{DECIMALS['expected_benefit']}f}")
+"""The summary's name for the customers a list may take (the rule :func:`retention_list` applies:
+a benefit that rounds to at least a unit of the last decimal shown); "positive" also took 0.004."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,7 @@ class RetentionSummary:
     skipped : dict
         Segment key -> customers left out because the segment is in ``skip_segments``.
     candidates : int
-        Of those, customers with a positive expected benefit.
+        Of those, customers with an expected benefit that rounds to at least 0.01.
     selected : int
         Customers on the list.
     limited_by : str
@@ -627,7 +631,7 @@ def split_segment_warnings(config: Config, contacted: pd.Series, *, explicit_cos
     ``asked`` (the segment keys asked for by name) naming ``dormant`` but not a segment split from
     it leaves that segment's customers off the list: ``--segment dormant`` used to list them and
     now said nothing of them. Warned where any of them would pay off (``paying``: the segment keys
-    of the customers with a positive expected benefit that the exclusion and minimum-value filters
+    of the customers with an expected benefit of at least 0.01 that the exclusion and minimum-value filters
     keep), since only then would asking for them change the list.
 
     Example
@@ -933,7 +937,7 @@ def summary_sheets(summary: RetentionSummary, names: dict[str, str], horizon_day
         *[(f"left out: {names.get(key, key)} ([targeting] skip_segments)", n) for key, n in summary.skipped.items()],
         *([("left out: on an exclusion list", summary.excluded)] if summary.excluded else []),
         ("customers considered", summary.scored),
-        ("with a positive expected benefit", summary.candidates),
+        (CANDIDATES_LABEL, summary.candidates),
         ("selected", summary.selected),
         *([(f"control group, not to contact ({summary.holdout:.0%})", summary.control)] if summary.holdout > 0 else []),
         ("limited by", summary.limited_by),

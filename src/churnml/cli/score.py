@@ -98,6 +98,8 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, hor
     """Print a retention list's headline numbers, its breakdown by segment and its first rows
     (money over ``horizon_days``, default the config's horizon; what the money is from the models'
     ``problem`` definition, else the config's margin)."""
+    from churnml.targeting import CANDIDATES_LABEL
+
     summary = result.summary
     limit = {"budget": "stopped by the budget", "max_customers": "stopped by --max-customers", "none": "every candidate"}
     headline = Table(title="Retention list", title_justify="left", show_header=False)
@@ -111,7 +113,7 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, hor
     if summary.excluded:
         headline.add_row("left out: on an --exclude list", f"{summary.excluded:,}")
     headline.add_row("customers considered", f"{summary.scored:,}")
-    headline.add_row("with a positive expected benefit", f"{summary.candidates:,}")
+    headline.add_row(CANDIDATES_LABEL, f"{summary.candidates:,}")
     headline.add_row("selected", f"{summary.selected:,} ({limit[summary.limited_by]})")
     if summary.holdout > 0:
         headline.add_row(f"control group, not to contact ({summary.holdout:.0%})", f"{summary.control:,}")
