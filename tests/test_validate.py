@@ -1827,3 +1827,22 @@ def test_churn_events_without_a_readable_date_say_those_customers_are_scored(tmp
             "customers stay in the population, unless another churn event closed them, and are scored and listed as open "
             "accounts. Give each closure its date; an approximate one (the last payment's) takes the account out of the "
             "population from then on.") in ds.summary["notes"]
+
+
+def test_repeated_churn_events_are_kept_with_a_note(tmp_path: Path) -> None:
+    # A doubled cancellations export: kept (a customer churns once, however many rows say so), but said,
+    # with examples, as a doubled transactions export is.
+    closures = pd.DataFrame({"customer_id": ["a", "a", "b", "b", "b", "c"],
+                             "timestamp": ["2021-01-02", "2021-01-02", "2021-01-03", "2021-01-03", "2021-01-03", "2021-01-03"],
+                             "reason": ["price", "price", "moved", "moved", "moved", "price"]})
+    ds = load_dataset(write(tmp_path / "d", customers=CUSTOMERS, transactions=TRANSACTIONS, churn_events=closures))
+    assert clean(ds, "churn_events")["customer_id"].tolist() == ["a", "a", "b", "b", "b", "c"]
+    assert [n for n in ds.summary["notes"] if "repeat" in n and "churn_events" in n] == [
+        "3 rows of churn_events repeat another row in every column (2 closures written more than once, e.g. "
+        "customer_id='a', timestamp='2021-01-02'; customer_id='b', timestamp='2021-01-03') and are kept: a customer "
+        "churns once however many rows say so, so the churn labels and the population are the same without them, but "
+        "the summary counts every row. If the export doubles rows, check it for the other tables too."]
+    # The same customer and day with another reason is no repeat; nor is anything in a table without them.
+    other = closures.assign(reason=["price", "moved", "a", "b", "c", "d"])
+    ds = load_dataset(write(tmp_path / "o", customers=CUSTOMERS, transactions=TRANSACTIONS, churn_events=other))
+    assert not any("repeat" in n and "churn_events" in n for n in ds.summary["notes"])

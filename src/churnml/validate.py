@@ -358,7 +358,28 @@ def _churn_event_notes(con: duckdb.DuckDBPyConnection, mapping: Mapping[str, str
                "listed as a customer to retain. If it is the date a contract ends")
             + ", date each churn event when the customer gave notice instead."
         )
-    unread = [c for c in _raw_columns(con, "churn_events") if c not in set(mapping.values())]
+    # Rows equal in every column as written (a doubled export): kept, since a customer churns once
+    # however many rows say so (the label and the population read only whether and when the first
+    # closure is), but counted in the summary's rows, so said.
+    raw = _raw_columns(con, "churn_events")
+    repeats = con.execute(
+        f"SELECT COALESCE(sum(n - 1), 0), count(*) FROM (SELECT count(*) AS n FROM raw_churn_events "
+        f"GROUP BY {', '.join(_q(c) for c in raw)} HAVING count(*) > 1)").fetchone()
+    if repeats[0]:
+        shown = con.execute(
+            f"SELECT {_q(mapping['customer_id'])}, {_q(mapping['timestamp'])} FROM raw_churn_events "
+            f"GROUP BY {', '.join(_q(c) for c in raw)} HAVING count(*) > 1 ORDER BY 1, 2 LIMIT {EXAMPLES}").fetchall()
+        examples = "; ".join(f"{mapping['customer_id']}={'' if c is None else str(c)!r}, "
+                             f"{mapping['timestamp']}={'' if t is None else str(t)!r}" for c, t in shown)
+        n, rows = int(repeats[0]), int(repeats[1])
+        notes.append(
+            f"{n:,} row{'s' if n > 1 else ''} of {config.table_name('churn_events')} repeat{'' if n > 1 else 's'} another "
+            f"row in every column ({rows:,} closure{'s' if rows > 1 else ''} written more than once, e.g. {examples}"
+            f"{' …' if rows > EXAMPLES else ''}) and {'are' if n > 1 else 'is'} kept: a customer churns once however many "
+            "rows say so, so the churn labels and the population are the same without them, but the summary counts "
+            "every row. If the export doubles rows, check it for the other tables too."
+        )
+    unread = [c for c in raw if c not in set(mapping.values())]
     if unread:
         yours = config.table_name("churn_events")
         named = yours if yours == "churn_events" else f"{yours} (churn_events)"
