@@ -438,9 +438,8 @@ def _error(exc: ChurnmlError) -> JSONResponse:
 @bentoml.service(
     name="churnml",
     workers=1,
-    traffic={"timeout": 30},
     endpoints={"livez": "/livez", "readyz": "/readyz"},
-    # Access log and tracing follow [serving] of the config the server is started with.
+    # Access log, tracing and the request timeout follow [serving] of the config the server is started with.
     **server_options(load_config(os.environ.get(ENV_CONFIG) or None).serving),
 )
 @bentoml.asgi_app(app, path="/")

@@ -127,9 +127,9 @@ def test_api_key_check_is_exact() -> None:
 
 def test_server_options_follow_the_serving_config() -> None:
     quiet = api.server_options(config_from_dict({"serving": {"access_log": False}}).serving)
-    assert quiet == {"logging": {"access": {"enabled": False}}, "tracing": {"excluded_urls": [".*"]}}
-    traced = api.server_options(config_from_dict({"serving": {"trace_requests": True}}).serving)
-    assert traced == {"logging": {"access": {"enabled": True}}, "tracing": {"excluded_urls": []}}
+    assert quiet == {"logging": {"access": {"enabled": False}}, "tracing": {"excluded_urls": [".*"]}, "traffic": {"timeout": 30}}
+    traced = api.server_options(config_from_dict({"serving": {"trace_requests": True, "request_timeout_seconds": 90}}).serving)
+    assert traced == {"logging": {"access": {"enabled": True}}, "tracing": {"excluded_urls": []}, "traffic": {"timeout": 90}}
 
 
 def test_no_key_configured_never_runs_open() -> None:

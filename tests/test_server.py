@@ -7,6 +7,7 @@ served OpenAPI schema (bounded examples; no 5xx, no response off the schema), th
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -29,6 +30,9 @@ SERVING = Path(__file__).resolve().parents[1] / "serving"
 STARTUP_SECONDS = 90
 GRACE_SECONDS = 17
 """[serving] graceful_shutdown_seconds of the module's server."""
+TIMEOUT_SECONDS = 8
+"""[serving] request_timeout_seconds of the module's server: above the 6 s that GET /model may take
+with the registry locked, well above every other request of the module (0.5 s at most)."""
 SERVICE_POINT = "Apologise for the open complaint before anything else"
 """[segments.talking_points] service of the module's server."""
 
@@ -55,7 +59,7 @@ def server(served_store, tmp_path_factory):
     folder = tmp_path_factory.mktemp("server")
     log = folder / "server.log"
     config = folder / "churnml.toml"
-    config.write_text(f"[serving]\ngraceful_shutdown_seconds = {GRACE_SECONDS}\n"
+    config.write_text(f"[serving]\ngraceful_shutdown_seconds = {GRACE_SECONDS}\nrequest_timeout_seconds = {TIMEOUT_SECONDS}\n"
                       f'[segments.talking_points]\nservice = "{SERVICE_POINT}"\n')
     env = {**os.environ, **served_store.env(KEY)}
     churnml = Path(sys.executable).with_name("churnml")
@@ -338,20 +342,22 @@ def test_paths_nobody_serves_do_not_each_add_metrics(server) -> None:
     assert "(other)" in labels and "/score" in labels and "/score/" not in labels, sorted(labels)
 
 
-def _stalled_post(url: str, path: str) -> bytes:
-    """The raw answer to a POST whose body stops halfway (the client sends no more): BentoML's
-    ``traffic`` timeout answers it, in front of the guard."""
+def _stalled_post(url: str, path: str) -> tuple[bytes, float]:
+    """The raw answer to a POST whose body stops halfway (the client sends no more), and the seconds
+    it took: BentoML's ``traffic`` timeout ([serving] request_timeout_seconds) answers it, in front of
+    the guard."""
     host, port = url.removeprefix("http://").split(":")
+    started = time.monotonic()
     with socket.create_connection((host, int(port)), timeout=60) as sock:
         sock.sendall(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {KEY}\r\n"
                      "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"customer_ids\"".encode())
         answer = b""
-        while b"\r\n\r\n" not in answer:
+        while not answer.endswith(b"}"):  # the head, then the JSON error
             chunk = sock.recv(4096)
             if not chunk:
                 break
             answer += chunk
-    return answer
+    return answer, time.monotonic() - started
 
 
 def test_every_answer_carries_the_security_headers(server) -> None:
@@ -364,7 +370,7 @@ def test_every_answer_carries_the_security_headers(server) -> None:
     expected = {"x-content-type-options": "nosniff", "x-frame-options": "DENY",
                 "content-security-policy": "frame-ancestors 'none'", "cache-control": "no-store"}
     with ThreadPoolExecutor(1) as pool, httpx.Client(base_url=url, timeout=60) as client:
-        stalled = pool.submit(_stalled_post, url, "/score")  # 30 s: BentoML's timeout of the service
+        stalled = pool.submit(_stalled_post, url, "/score")  # TIMEOUT_SECONDS: [serving] request_timeout_seconds
         json_headers = {**AUTH, "Content-Type": "application/json"}
         answers = {
             ("POST /score", 200): client.post("/score", json=EXAMPLE_INPUT, headers=AUTH),
@@ -383,7 +389,7 @@ def test_every_answer_carries_the_security_headers(server) -> None:
             ("not JSON", 415): client.post("/score", content=b"{}", headers={**AUTH, "Content-Type": "text/plain"}),
         }
         static = client.get("/static_content/swagger-initializer.js")
-        head, _, _ = stalled.result(timeout=90).partition(b"\r\n\r\n")
+        (head, _, body), took = stalled.result(timeout=90)[0].partition(b"\r\n\r\n"), stalled.result()[1]
     assert {key: answer.status_code for key, answer in answers.items()} == {key: key[1] for key in answers}
     for key, answer in answers.items():
         assert {name: answer.headers.get(name) for name in expected} == expected, key
@@ -394,6 +400,9 @@ def test_every_answer_carries_the_security_headers(server) -> None:
     assert static.headers["x-content-type-options"] == "nosniff"
     lines = head.decode("latin-1").lower().split("\r\n")
     assert lines[0].startswith("http/1.1 504"), lines
+    # The request really ran into the server's [serving] request_timeout_seconds, not BentoML's 30 s default.
+    assert TIMEOUT_SECONDS <= took < 20, took
+    assert json.loads(body) == {"error": f"Not able to process the request in {TIMEOUT_SECONDS} seconds"}
     assert all(f"{name}: {value.lower()}" in lines for name, value in expected.items()), lines
 
 
@@ -410,3 +419,4 @@ def test_a_path_ending_in_a_newline_is_no_way_around_the_guard(server) -> None:
         unkeyed = client.post("/score%0A", json={"customer_ids": ["NOPE"]})  # nobody's path: no key asked for
     assert [a.status_code for a in [*answers, unkeyed]] == [404] * 5, [a.text[:300] for a in answers]
     assert all("control characters" in a.json()["error"] for a in [*answers, unkeyed])
+

@@ -172,7 +172,8 @@ class ServiceSettings:
 
 
 def server_options(serving: ServingConfig) -> dict[str, Any]:
-    """BentoML service options that follow ``[serving]``: the access log and request tracing.
+    """BentoML service options that follow ``[serving]``: the access log, request tracing and the
+    request timeout.
 
     With ``trace_requests = false`` every URL is excluded from BentoML's OpenTelemetry middleware,
     which otherwise builds a span per request even when no exporter is configured.
@@ -180,11 +181,12 @@ def server_options(serving: ServingConfig) -> dict[str, Any]:
     Example
     -------
     >>> server_options(ServingConfig())
-    {'logging': {'access': {'enabled': True}}, 'tracing': {'excluded_urls': ['.*']}}
+    {'logging': {'access': {'enabled': True}}, 'tracing': {'excluded_urls': ['.*']}, 'traffic': {'timeout': 30}}
     """
     return {
         "logging": {"access": {"enabled": serving.access_log}},
         "tracing": {"excluded_urls": [] if serving.trace_requests else [".*"]},
+        "traffic": {"timeout": serving.request_timeout_seconds},
     }
 
 

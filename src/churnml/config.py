@@ -161,10 +161,14 @@ class ServingConfig:
     """OpenTelemetry spans for the API routes. BentoML builds a span for every request even when
     no exporter is configured; off (the default) skips that work, which is over a third of the
     CPU of a `/score` call. Turn on together with a BentoML tracing exporter."""
+    request_timeout_seconds: int = 30
+    """A request not answered within this many seconds gets 504 (BentoML's ``traffic.timeout`` of the
+    service; the work may still finish in the background). Raise it when `/score_history` calls with
+    long histories take longer on your server; a client's or proxy's timeout should sit above it."""
     graceful_shutdown_seconds: int = 0
     """After SIGTERM (or Ctrl-C), how long the server waits for requests in flight before it cancels
     them (`churnml serve` passes it to BentoML's ``--timeout-graceful-shutdown``). 0: no limit; each
-    request still ends within the 30-second request timeout. It stops accepting connections at
+    request still ends within ``request_timeout_seconds``. It stops accepting connections at
     once: take it out of the load balancer first (README, *HTTP API*)."""
 
 
@@ -373,7 +377,8 @@ _LIMITS: dict[str, dict[str, _Rule]] = {
     },
     "monitoring": {"psi_threshold": _ZERO_OR_MORE, "max_model_age_days": _AT_LEAST_1,
                    "money_level_ratio": (lambda v: v > 1, "more than 1", "It is a factor, e.g. 1.5 for 50 % up or down.")},
-    "serving": {"max_customer_ids": _AT_LEAST_1, "max_body_bytes": _AT_LEAST_1, "graceful_shutdown_seconds": _ZERO_OR_MORE},
+    "serving": {"max_customer_ids": _AT_LEAST_1, "max_body_bytes": _AT_LEAST_1, "request_timeout_seconds": _AT_LEAST_1,
+                "graceful_shutdown_seconds": _ZERO_OR_MORE},
     "scoring": {"reasons_for": (lambda v: v in REASONS_FOR, f"one of {', '.join(REASONS_FOR)}"),
                 "keep_snapshots": (lambda v: v >= 1, "at least 1", "The newest snapshot is the one `churnml serve` loads.")},
     "duckdb": {"threads": _ZERO_OR_MORE, "memory_limit": (bool, 'a size such as "5GB"')},
