@@ -15,12 +15,14 @@ Runs before BentoML sees a request, so that
 * a path with a control character gets 404 (the router took ``/score%0A`` for ``/score``);
 * every answer, errors included, carries :data:`SECURITY_HEADERS` (:func:`_with_security_headers`).
 
-:func:`bound_metrics_endpoints` keeps the paths nobody serves out of ``/metrics``' labels.
+:func:`bound_metrics_endpoints` keeps the paths nobody serves out of ``/metrics``' labels, and answers
+an exception raised in front of the guard (:func:`_answering_errors`) with a JSON 500 carrying them too.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any, Mapping
 
@@ -43,6 +45,11 @@ SECURITY_HEADERS = ((b"x-content-type-options", b"nosniff"), (b"x-frame-options"
 """Sent with every answer: no MIME sniffing, no framing by another site's page (the docs page's
 "Try it out" sends the key), and no copy of the scores kept by a browser or proxy cache. The CSP
 names only ``frame-ancestors``, so the docs page's own scripts run as before."""
+
+
+INTERNAL_ERROR = "An unexpected error has occurred, please check the server log."
+"""The body's ``error`` of a 500, as BentoML words its endpoints' own: nothing of the cause."""
+logger = logging.getLogger("churnml.serving")
 
 
 class RequestGuard:
@@ -154,7 +161,7 @@ def bound_metrics_endpoints(routes: Mapping[str, Any]) -> None:
 
     Being the outermost of BentoML's middleware, the subclass also adds :data:`SECURITY_HEADERS`
     to the answers BentoML makes before :class:`RequestGuard` sees the request (the 504 of its
-    ``traffic`` timeout).
+    ``traffic`` timeout), and answers an exception raised there (:func:`_answering_errors`).
     """
     from bentoml._internal.server.http import instruments
 
@@ -169,7 +176,9 @@ def bound_metrics_endpoints(routes: Mapping[str, Any]) -> None:
             async def with_own_path(scope: dict, receive: Any, send: Any) -> None:
                 if "churnml.path" in scope:
                     scope = {**scope, "path": scope["churnml.path"]}
-                await app(scope, receive, send)
+                if scope.get("type") != "http":
+                    return await app(scope, receive, send)
+                await _answering_errors(app, scope, receive, send)
 
             super().__init__(with_own_path, *args, **kwargs)
 
@@ -344,6 +353,30 @@ def _json_errors(send: Any, scope: dict, routes: Mapping[str, Any]) -> Any:
             await _respond(send, status, text, {"allow": allow} if allow else None)
 
     return wrapped
+
+
+async def _answering_errors(app: Any, scope: dict, receive: Any, send: Any) -> None:
+    """Run ``app``; an exception it raises before its answer has started is logged with its traceback
+    and answered with a JSON 500 (:data:`INTERNAL_ERROR`) through ``send``, so with the headers
+    ``send`` adds, and counted in ``/metrics``. BentoML's OpenTelemetry middleware, in front of the
+    guard, raised on a ``Host`` header such as ``\\xff\\`` (it decodes what is not UTF-8 as Python escapes):
+    Starlette's outermost handler answered a plain-text 500 without the security headers. Raised
+    after the answer started, it goes on to uvicorn, which closes the connection."""
+    started = False
+
+    async def tracked(message: dict) -> None:
+        nonlocal started
+        started = started or message["type"] == "http.response.start"
+        await send(message)
+
+    try:
+        await app(scope, receive, tracked)
+    except Exception:
+        if started:
+            raise
+        logger.exception("Exception on %s [%s], before the request reached the service", scope.get("path", ""),
+                         scope.get("method", ""))
+        await _respond(send, 500, INTERNAL_ERROR)
 
 
 def _with_security_headers(send: Any, path: str) -> Any:

@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import signal
+import traceback
 import warnings
 from typing import Annotated, Any, Literal, Optional, Union
 
@@ -44,18 +45,55 @@ logger.setLevel(logging.INFO)  # the start-up line: which models and snapshot th
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")  # with Unicode line breaks and bidi overrides
 
 
+def _escaped(text: str) -> str:
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 class _EscapeControlCharacters(logging.Filter):
     """The access log writes the decoded request path: ``/x%0A... [ERROR] ...`` added a forged log
-    line, without a key. Control characters in the log's arguments are written escaped."""
+    line, without a key. Control characters in the log's arguments are written escaped, and so are
+    those in a logged traceback's exception messages, which may quote a request's header, path or
+    posted value (the traceback's own line breaks stay)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(_CONTROL.sub(lambda m: repr(m.group())[1:-1], a) if isinstance(a, str) else a
-                                for a in record.args)
+            record.args = tuple(_escaped(a) if isinstance(a, str) else a for a in record.args)
+        if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+            record.exc_text = _escaped_traceback(record.exc_info)  # the formatter writes it as it is
         return True
 
 
-logging.getLogger("bentoml.access").addFilter(_EscapeControlCharacters())
+def _escaped_traceback(exc_info: Any) -> str:
+    """The traceback as ``logging`` writes it (chained exceptions first, no final line break), with
+    control characters in each exception's message and notes escaped; the frames are the code's."""
+    parts: list[str] = []
+
+    def add(exception: traceback.TracebackException, seen: set[int]) -> None:
+        seen.add(id(exception))
+        if exception.__cause__ is not None and id(exception.__cause__) not in seen:
+            add(exception.__cause__, seen)
+            parts.append("\nThe above exception was the direct cause of the following exception:\n\n")
+        elif (exception.__context__ is not None and not exception.__suppress_context__
+              and id(exception.__context__) not in seen):
+            add(exception.__context__, seen)
+            parts.append("\nDuring handling of the above exception, another exception occurred:\n\n")
+        if exception.stack:
+            parts.append("Traceback (most recent call last):\n")
+            parts.extend(exception.stack.format())
+        parts.extend(_escaped(line.removesuffix("\n")) + "\n" for line in exception.format_exception_only())
+        for inner in getattr(exception, "exceptions", None) or ():  # an exception group's own exceptions
+            add(inner, seen)
+
+    add(traceback.TracebackException(*exc_info), set())
+    return "".join(parts).removesuffix("\n")
+
+
+_ESCAPE_CONTROL_CHARACTERS = _EscapeControlCharacters()
+logging.getLogger("bentoml.access").addFilter(_ESCAPE_CONTROL_CHARACTERS)
+# The server's log handler (BentoML configures it before it imports this file): every logger's lines,
+# uvicorn's and BentoML's tracebacks of failed requests included.
+for _handler in {*logging.getLogger().handlers, *logging.getLogger("bentoml").handlers}:
+    _handler.addFilter(_ESCAPE_CONTROL_CHARACTERS)
 # BentoML reads pydantic's deprecated `model_fields` on instances; the warning is not the caller's.
 warnings.filterwarnings("ignore", message=".*model_fields.*", category=DeprecationWarning)
 

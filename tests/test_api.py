@@ -837,6 +837,26 @@ def test_control_characters_in_logged_paths_are_escaped(service_module) -> None:
     assert record.getMessage() == "/y\\u2028[ERROR] forged\\x85x\\u202etxt.exe" and len(record.getMessage().splitlines()) == 1
 
 
+def test_control_characters_in_a_logged_tracebacks_messages_are_escaped(service_module) -> None:
+    # A failed request's traceback is logged with its exception's message, which may quote a header, a path or
+    # a posted value: a newline there forged a log line, an escape sequence recoloured the terminal.
+    try:
+        try:
+            raise LookupError("C1\x1b[31m")
+        except LookupError as exc:
+            raise ValueError("no customer 'C1\n2026-01-01 [ERROR] forged'") from exc
+    except ValueError:
+        record = logging.LogRecord("bentoml.serve", logging.ERROR, "", 0, "Exception on %s [%s]", ("/score", "POST"),
+                                   sys.exc_info())
+    plain = logging.Formatter().format(logging.makeLogRecord(record.__dict__))
+    assert service_module._EscapeControlCharacters().filter(record)
+    text = logging.Formatter().format(record)
+    assert "\x1b" not in text and "\n2026-01-01 [ERROR]" not in text
+    assert "ValueError: no customer 'C1\\n2026-01-01 [ERROR] forged'" in text and "LookupError: C1\\x1b[31m\n" in text
+    # Otherwise the traceback is the one logging writes: the frames, the chain, the line breaks between them.
+    assert text == plain.replace("\x1b", "\\x1b").replace("C1\n2026", "C1\\n2026")
+
+
 def test_openapi_documents_every_field_with_an_example(client) -> None:
     spec = client.get("/docs.json").json()
     assert {"/score", "/score_history", "/retention_list", "/model"} <= set(spec["paths"])

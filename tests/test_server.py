@@ -420,3 +420,31 @@ def test_a_path_ending_in_a_newline_is_no_way_around_the_guard(server) -> None:
     assert [a.status_code for a in [*answers, unkeyed]] == [404] * 5, [a.text[:300] for a in answers]
     assert all("control characters" in a.json()["error"] for a in [*answers, unkeyed])
 
+
+def test_a_request_failing_in_front_of_the_guard_gets_a_json_500_with_the_headers_and_an_escaped_log(server) -> None:
+    # BentoML's OpenTelemetry middleware, in front of the guard, decodes a Host header that is not UTF-8 as
+    # Python escapes, and raised on `\xff\` (a backslash at the end), without a key: Starlette's outermost
+    # handler answered a plain-text "Internal Server Error" without the security headers. The 500's log line
+    # names the request's path, control characters escaped (a %0A in it forged a line of the log).
+    url, log, _ = server
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(b"GET /x%0A2026-01-01%20[ERROR]%20forged%1B[31m HTTP/1.1\r\nHost: \xff\\\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").lower().split("\r\n")
+    assert lines[0].startswith("http/1.1 500"), answer
+    expected = {"x-content-type-options": "nosniff", "x-frame-options": "deny",
+                "content-security-policy": "frame-ancestors 'none'", "cache-control": "no-store",
+                "content-type": "application/json"}
+    assert all(f"{name}: {value}" in lines for name, value in expected.items()), lines
+    assert json.loads(body) == {"error": "An unexpected error has occurred, please check the server log."}
+    deadline = time.monotonic() + 10
+    while "before the request reached the service" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    text = log.read_text()
+    assert "Exception on /x\\n2026-01-01 [ERROR] forged\\x1b[31m [GET], before the request reached the service" in text
+    assert "UnicodeDecodeError" in text  # the traceback, once
+    assert "\n2026-01-01 [ERROR] forged" not in text and "\x1b" not in text
