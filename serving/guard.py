@@ -13,6 +13,7 @@ Runs before BentoML sees a request, so that
 * a 404 or 405 from behind it (plain text, or FastAPI's ``{"detail": ...}``) becomes JSON
   ``{"error": ...}`` like every other error;
 * a path with a control character gets 404 (the router took ``/score%0A`` for ``/score``);
+* a header value that is not UTF-8 text gets 400 naming the header (:func:`_with_text_headers`);
 * every answer, errors included, carries :data:`SECURITY_HEADERS` (:func:`_with_security_headers`).
 
 :func:`bound_metrics_endpoints` keeps the paths nobody serves out of ``/metrics``' labels, and answers
@@ -36,6 +37,8 @@ PUBLIC_PATHS = frozenset({"/livez", "/readyz", "/healthz", "/", "/docs.json"})
 PUBLIC_PREFIXES = ("/static_content/",)
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 """No path served holds one; a path that does gets 404 before anything else."""
+UNDECODABLE_HEADER = "churnml.undecodable_header"
+"""The scope's key naming the first header whose value was not UTF-8 text (:func:`_with_text_headers`)."""
 _BOM = b"\xef\xbb\xbf"
 """The UTF-8 byte order mark, dropped from the start of a POST body."""
 GET_PATHS = frozenset({"/model", "/metrics"})
@@ -76,6 +79,10 @@ class RequestGuard:
             # The router matched /score%0A as /score (its pattern's `$` matches before a final
             # newline): a route the checks below did not know, so its body went unchecked.
             return await _respond(send, 404, "There is no such path: a path holds no control characters (%0A, %0D …).")
+        undecodable = scope.get(UNDECODABLE_HEADER) or _undecodable_header(scope)
+        if undecodable:
+            return await _respond(send, 400, f"The {undecodable} header holds bytes that are not UTF-8 text: send header "
+                                             "values as ASCII text.")
         if len(path) > 1 and path.endswith("/") and path.rstrip("/") in {*self.routes, *PUBLIC_PATHS, *GET_PATHS}:
             # POST /score/ got a 307 to http://<host>/score, plain http even behind a TLS proxy:
             # a known path with a trailing slash is served as that path.
@@ -161,7 +168,8 @@ def bound_metrics_endpoints(routes: Mapping[str, Any]) -> None:
 
     Being the outermost of BentoML's middleware, the subclass also adds :data:`SECURITY_HEADERS`
     to the answers BentoML makes before :class:`RequestGuard` sees the request (the 504 of its
-    ``traffic`` timeout), and answers an exception raised there (:func:`_answering_errors`).
+    ``traffic`` timeout), answers an exception raised there (:func:`_answering_errors`), and hands
+    on header values that are not UTF-8 text escaped (:func:`_with_text_headers`), for the guard to refuse.
     """
     from bentoml._internal.server.http import instruments
 
@@ -185,6 +193,7 @@ def bound_metrics_endpoints(routes: Mapping[str, Any]) -> None:
         async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
             if scope.get("type") == "http":  # BentoML's own answers in front of the guard: its 504 timeout
                 send = _with_security_headers(send, scope.get("path", ""))
+                scope = _with_text_headers(scope)
             if scope.get("type") == "http" and scope.get("path") != "/metrics":
                 label = metrics_endpoint(scope.get("path", ""), routes)
                 if label != scope.get("path"):
@@ -360,8 +369,9 @@ async def _answering_errors(app: Any, scope: dict, receive: Any, send: Any) -> N
     and answered with a JSON 500 (:data:`INTERNAL_ERROR`) through ``send``, so with the headers
     ``send`` adds, and counted in ``/metrics``. BentoML's OpenTelemetry middleware, in front of the
     guard, raised on a ``Host`` header such as ``\\xff\\`` (it decodes what is not UTF-8 as Python escapes):
-    Starlette's outermost handler answered a plain-text 500 without the security headers. Raised
-    after the answer started, it goes on to uvicorn, which closes the connection."""
+    Starlette's outermost handler answered a plain-text 500 without the security headers (such a header
+    reaches it escaped now, :func:`_with_text_headers`). Raised after the answer started, it goes on to
+    uvicorn, which closes the connection."""
     started = False
 
     async def tracked(message: dict) -> None:
@@ -377,6 +387,34 @@ async def _answering_errors(app: Any, scope: dict, receive: Any, send: Any) -> N
         logger.exception("Exception on %s [%s], before the request reached the service", scope.get("path", ""),
                          scope.get("method", ""))
         await _respond(send, 500, INTERNAL_ERROR)
+
+
+def _undecodable_header(scope: dict) -> str | None:
+    """The name of the first header of ``scope`` whose value is not UTF-8 text (``Content-Type``), else None."""
+    for name, value in scope.get("headers", []):
+        try:
+            bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            return "-".join(part.capitalize() for part in bytes(name).decode("latin-1").split("-"))
+    return None
+
+
+def _with_text_headers(scope: dict) -> dict:
+    """``scope`` with each header value that is not UTF-8 text backslash-escaped (``\\xff``), and
+    :data:`UNDECODABLE_HEADER` naming the first such header, for :class:`RequestGuard` to answer 400.
+
+    BentoML's middleware in front of the guard decode header values as UTF-8: its access log a
+    ``Content-Type`` of ``\\xff`` after the answer's head was sent (the client got a head without a
+    body, the log a traceback, on any path and without a key), and OpenTelemetry a ``Host`` (with
+    ``trace_requests`` also ``User-Agent`` and the trace headers) such as ``\\xff\\``, answered as a 500
+    with a traceback. Escaped, the access log writes the value as the escape.
+    """
+    name = _undecodable_header(scope)
+    if name is None:
+        return scope
+    headers = [(key, bytes(value).decode("utf-8", "backslashreplace").encode("ascii", "backslashreplace"))
+               for key, value in scope.get("headers", [])]
+    return {**scope, "headers": headers, UNDECODABLE_HEADER: name}
 
 
 def _with_security_headers(send: Any, path: str) -> Any:
