@@ -371,7 +371,19 @@ async def _answering_errors(app: Any, scope: dict, receive: Any, send: Any) -> N
     guard, raised on a ``Host`` header such as ``\\xff\\`` (it decodes what is not UTF-8 as Python escapes):
     Starlette's outermost handler answered a plain-text 500 without the security headers (such a header
     reaches it escaped now, :func:`_with_text_headers`). Raised after the answer started, it goes on to
-    uvicorn, which closes the connection."""
+    uvicorn, which closes the connection.
+
+    >>> import asyncio
+    >>> async def failing(scope, receive, send):
+    ...     raise ValueError("in front of the guard")
+    >>> sent = []
+    >>> async def send(message):
+    ...     sent.append(message)
+    >>> asyncio.run(_answering_errors(failing, {"type": "http", "path": "/score", "method": "POST"}, None,
+    ...                               _with_security_headers(send, "/score")))
+    >>> sent[0]["status"], dict(sent[0]["headers"])[b"x-frame-options"], json.loads(sent[1]["body"])
+    (500, b'DENY', {'error': 'An unexpected error has occurred, please check the server log.'})
+    """
     started = False
 
     async def tracked(message: dict) -> None:
