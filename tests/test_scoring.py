@@ -380,37 +380,64 @@ def test_score_shows_a_spinner_while_it_reads_and_validates_in_a_terminal(served
     assert not re.search(r"\d\d:\d\d:\d\d (Reading|Building)", shown)  # the timestamped lines are for logs
 
 
+FULL_DISK = """
+set -e
+mount -t tmpfs -o size=1m churnml-full "$FULL"
+cp -p "$LAST"/* "$FULL"/
+cat /dev/zero > "$FULL/filler" 2>/dev/null || true  # until no byte is left
+set +e
+"$@"
+code=$?
+rm "$FULL/filler"
+cp -a "$FULL"/. "$LEFT"/
+exit $code
+"""
+"""Runs a command with ``$FULL`` a full disk (a tmpfs filled to its last byte, in a mount namespace
+of its own) holding copies of ``$LAST``'s files; what is left on it afterwards is copied to ``$LEFT``."""
+
+
+def full_disk_available(folder: Path) -> bool:
+    """Whether this machine lets a user mount a tmpfs of their own (user and mount namespaces)."""
+    folder.mkdir()
+    try:
+        done = subprocess.run(["unshare", "--map-root-user", "--mount", "mount", "-t", "tmpfs", "-o", "size=64k", "probe",
+                               str(folder)], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
 def test_a_snapshot_that_cannot_be_written_leaves_last_months_scores(served_store, tmp_path: Path) -> None:
     # A monthly `churnml score` on a disk that filled up while it wrote the feature snapshot (the
     # largest file it writes) exited 2 with "No space left on device", yet had already replaced
     # last month's scores and sidecar with this month's: a scheduler saw a failed task and new
-    # output. The file-size limit (RLIMIT_FSIZE) fails a real write as a full disk does, on the
-    # snapshot only (several times the size of the scores and their sidecar).
+    # output. Here the snapshots' folder is a full disk: a tmpfs with no byte left, whatever the
+    # files' sizes (a file-size limit between the scores' and the snapshot's also failed the
+    # model's download once its metadata grew past the snapshot). The scores go to another disk.
+    if not full_disk_available(tmp_path / "probe"):
+        pytest.skip("mounting a full tmpfs needs user and mount namespaces (unshare --map-root-user --mount)")
     churnml = str(Path(sys.executable).with_name("churnml"))
+    work, full, left = tmp_path / "work", tmp_path / "full", tmp_path / "left"
+    for folder in (work, full, left):
+        folder.mkdir()
     env = {**os.environ, "MLFLOW_TRACKING_URI": served_store.tracking_uri}
-    snapshots, out = tmp_path / "snapshots", tmp_path / "scores.parquet"
+    snapshots, out = work / "snapshots", work / "scores.parquet"
     last = subprocess.run([churnml, "score", str(served_store.data), "--as-of", "2025-11-01", "--out", str(out),
-                           "--snapshots", str(snapshots)], capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+                           "--snapshots", str(snapshots)], capture_output=True, text=True, timeout=300, cwd=work, env=env)
     assert last.returncode == 0, last.stderr
-    before = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
-    written = max(out.stat().st_size, Path(f"{out}.json").stat().st_size)
-    snapshot = io.latest_snapshot(served_store.snapshots).stat().st_size  # this month's, as served_store wrote it
-    assert snapshot > 2 * written, (snapshot, written)
-    limit = (snapshot + 2 * written) // 2
+    before = {p.relative_to(work): p.read_bytes() for p in work.rglob("*") if p.is_file()}
+    assert {p.name for p in snapshots.iterdir()} == {"features_2025-11-01.parquet", "outside_2025-11-01.parquet"}
 
-    def small_disk() -> None:
-        import resource
-
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-    now = subprocess.run([churnml, "score", str(served_store.data), "--as-of", "2025-12-01", "--out", str(out),
-                          "--snapshots", str(snapshots)], capture_output=True, text=True, timeout=300, cwd=tmp_path,
-                         env=env, preexec_fn=small_disk)
+    now = subprocess.run(["unshare", "--map-root-user", "--mount", "sh", "-c", FULL_DISK, "full-disk",
+                          churnml, "score", str(served_store.data), "--as-of", "2025-12-01", "--out", str(out),
+                          "--snapshots", str(full)], capture_output=True, text=True, timeout=300, cwd=work,
+                         env={**env, "FULL": str(full), "LAST": str(snapshots), "LEFT": str(left)})
     assert now.returncode == 2, now.stdout + now.stderr
-    assert f"{snapshots / 'features_2025-12-01.parquet'}" in " ".join(now.stderr.split())
-    after = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
-    assert after == before  # last month's scores, sidecar and snapshot as they were; no temporary file
+    said = " ".join(now.stderr.split())
+    assert f"{full / 'features_2025-12-01.parquet'}" in said and "No space left on device" in said
+    assert {p.relative_to(work): p.read_bytes() for p in work.rglob("*") if p.is_file()} == before  # last month's scores and sidecar
+    # The full disk holds last month's snapshot as it was, and no half-written file of this month's.
+    assert {p.name: p.read_bytes() for p in left.iterdir()} == {p.name: p.read_bytes() for p in snapshots.iterdir()}
 
 
 def test_sidecar_records_models_data_and_distributions(scores, dataset, models, tmp_path: Path) -> None:
