@@ -35,13 +35,14 @@ def _fit_small_models(training, trees: tuple[int, int], leaves: int, validation:
 
     ``trees`` = (churn, value) trees; ``validation`` = the splits the churn model calibrates on.
     Returns ``(churn, value, names, metadata)``: ``metadata`` has what ``churnml train`` records
-    and scoring or serving read (base rate, monitoring reference, specs, cutoffs, test metrics),
+    and scoring or serving read (base rate, monitoring reference with its seasons, specs, cutoffs,
+    test metrics),
     so tests score with the production rules (risk tiers relative to the base rate, reasons
     gated by typical values), not a hand-picked subset.
     """
     from churnml import metrics
     from churnml.models import ChurnModel, ValueModel
-    from churnml.monitoring import reference_statistics
+    from churnml.train import drift_reference
 
     frame, names = training.frame, training.feature_names
     train, held_out = frame[frame["split"] == "train"], frame[frame["split"].isin(validation)]
@@ -55,8 +56,9 @@ def _fit_small_models(training, trees: tuple[int, int], leaves: int, validation:
     probability, value_if_retained = churn.predict_proba(test[names]), value.predict(test[names])
     horizon = Config().problem.horizon_days
     as_of = max(training.cutoffs) + pd.Timedelta(days=horizon)   # the latest label window ends at the as-of date
-    reference = reference_statistics(test, names, training.categorical_features,
-                                     {"churn_probability": probability, "predicted_value": (1 - probability) * value_if_retained}, as_of)
+    # As `churnml train` builds it: the test cutoff, and the other cutoffs as the seasons' references.
+    reference = drift_reference(training, frame, {"churn_probability": probability,
+                                                  "predicted_value": (1 - probability) * value_if_retained}, as_of, Config())
     metadata = {
         "as_of": f"{as_of:%Y-%m-%d}", "horizon_days": horizon,
         "cutoffs": {split: [f"{c:%Y-%m-%d}" for c in cs] for split, cs in training.split_cutoffs.items()},

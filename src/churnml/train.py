@@ -699,16 +699,9 @@ def train_on(
         # cutoffs' features are kept too: scores a year after one of them are compared with it, the
         # same season (monitoring.season_reference), as the value level is fitted a year back; so
         # are the cutoffs filling the gaps between the splits (labels.season_cutoffs), features only.
-        seasons = frame.loc[frame["split"] != "test", ["cutoff", *names]]
-        if training_set.season_frame is not None and len(training_set.season_frame):
-            # Rounded as the training rows are (_stable): the same data gives the same reference.
-            seasons = pd.concat([seasons, _stable(training_set.season_frame[["cutoff", *names]], names)], ignore_index=True)
-        reference = monitoring.reference_statistics(
-            parts["test"], names, training_set.categorical_features,
-            {"churn_probability": probability, "predicted_value": (1 - probability) * value_if_retained}, as_of,
-            seasons=seasons, data_start=training_set.data_start,
-            season_tolerance_days=season_tolerance(config.problem.cutoff_step_days) / pd.Timedelta(days=1),
-        )
+        reference = drift_reference(training_set, frame, {"churn_probability": probability,
+                                                          "predicted_value": (1 - probability) * value_if_retained},
+                                    as_of, config)
         run.log_dict(reference, tracking.MONITORING_REFERENCE_FILE)
         # The report's reasons are the ones scoring gives: gated by the typical values of that reference.
         sample = reports.sample_index(len(parts["test"]), seed=seed)
@@ -970,6 +963,25 @@ def active_subgroup_label(days: float) -> str:
     ('ROC AUC, bought in last year', 'ROC AUC, bought in last 90 days')
     """
     return "ROC AUC, bought in last year" if days == ACTIVE_DAYS else f"ROC AUC, bought in last {days:g} days"
+
+
+def drift_reference(training_set: TrainingSet, frame: pd.DataFrame, scores: Mapping[str, np.ndarray],
+                    as_of: pd.Timestamp, config: Config) -> dict[str, Any]:
+    """The monitoring reference of models trained on ``training_set``
+    (:func:`churnml.monitoring.reference_statistics`): the test cutoff's rows of ``frame`` (the
+    training rows, as the models saw them) with ``scores`` on them, and as seasons the other
+    cutoffs' rows and the cutoffs filling the gaps between the splits (``season_frame``, rounded as
+    the training rows are: the same data gives the same reference), matched within half a cutoff step.
+    """
+    names = training_set.feature_names
+    seasons = frame.loc[frame["split"] != "test", ["cutoff", *names]]
+    if training_set.season_frame is not None and len(training_set.season_frame):
+        seasons = pd.concat([seasons, _stable(training_set.season_frame[["cutoff", *names]], names)], ignore_index=True)
+    return monitoring.reference_statistics(
+        frame[frame["split"] == "test"], names, training_set.categorical_features, scores, as_of,
+        seasons=seasons, data_start=training_set.data_start,
+        season_tolerance_days=season_tolerance(config.problem.cutoff_step_days) / pd.Timedelta(days=1),
+    )
 
 
 def _stable(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
