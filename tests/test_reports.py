@@ -486,6 +486,18 @@ def test_the_run_report_says_where_the_value_level_was_fitted() -> None:
                                                            "are those of the models as graded.")
 
 
+def test_the_run_report_says_a_season_half_a_60_day_step_off_is_the_year_before() -> None:
+    # Trained with a 60-day step, the value level went to the cutoff 390 days before the as-of date
+    # (25 days off a year, within half a step: the season rule the drift reference records); the
+    # report, matching within a fixed 15 days, said no cutoff lay a year before it.
+    meta = {"calibration": "platt", "level_shift": 0.1, "value_level_factor": 1.1, "as_of": "2025-12-01",
+            "cutoffs": {"test": ["2025-09-02"]}, "value_level_fitted_on": ["2024-11-06"],
+            "monitoring_reference": {"season_tolerance_days": 30.0, "data_start": "2021-01-01"}}
+    assert "value at 2024-11-06, a year before the as-of date" in reports._calibration_text(meta, {}, {})
+    young = {**meta, "monitoring_reference": {"season_tolerance_days": 30.0, "data_start": "2024-01-01"}}
+    assert "no cutoff lies a year before the as-of date with a year of data before it" in reports._calibration_text(young, {}, {})
+
+
 def test_the_plain_words_say_how_far_the_probabilities_ran_from_the_churn_rate() -> None:
     # "Off by 2.0 percentage points on average (ECE): of customers given 30%, about 30% churn" was
     # said of every run. On 3,000 generated customers (seed 7, trained as of 2025-10-01) the churn

@@ -170,6 +170,23 @@ def test_the_value_level_is_fitted_on_the_same_season_a_year_before_the_as_of_da
     assert "value at 2024-12-06, a year before the as-of date" in reports.run_report(tracking.load_run(first.run_id))
 
 
+def test_the_value_level_finds_its_season_by_the_drift_reference_s_rule(dataset):
+    # With a 60-day step the train cutoffs lie 270, 330, 390 and 450 days before the as-of date: the
+    # value level, matched within a fixed 15 days, found none a year back and stayed on the test
+    # cutoff, while the drift reference (half a step: 30 days) compared scores at the as-of date
+    # with the cutoff 390 days back. Both now take that one.
+    from churnml import monitoring
+    from churnml.labels import build_training_set
+
+    config = Config().replace(problem={"cutoff_step_days": 60})
+    training = build_training_set(dataset, pd.Timestamp(AS_OF), config)
+    year_back = pd.Timestamp(AS_OF) - pd.Timedelta(days=390)
+    assert year_back in training.cutoffs and pd.Timestamp(AS_OF) - pd.Timedelta(days=365) not in training.cutoffs
+    assert train_module.value_level_cutoff(training, training.frame, pd.Timestamp(AS_OF), config) == year_back
+    reference = train_module.drift_reference(training, training.frame, {}, pd.Timestamp(AS_OF), config)
+    assert monitoring.season_reference(reference, AS_OF) == f"{year_back:%Y-%m-%d}"
+
+
 def test_the_auc_over_active_customers_is_reported_beside_the_headline(first, dataset):
     # Long-dormant accounts rarely close and are easy to rank low: they lift the headline AUC.
     from sklearn.metrics import roc_auc_score

@@ -381,7 +381,9 @@ def training_cutoffs(as_of: pd.Timestamp, config: Config, data_start: pd.Timesta
 
 SEASON_TOLERANCE = pd.Timedelta(days=15)
 """How far from a year before ``as_of`` a training cutoff may lie to count as the same season:
-half the default ``cutoff_step_days`` (:func:`season_tolerance`)."""
+half the default ``cutoff_step_days``. Training uses :func:`season_tolerance` of the configured
+step (the value level and the drift reference alike); this is the rule of references that
+predate it."""
 
 
 def season_tolerance(step_days: float) -> pd.Timedelta:

@@ -391,11 +391,21 @@ def season_reference(reference: Mapping[str, Any], scored: pd.Timestamp | str | 
     kept = reference.get("seasons") or {}
     if scored is None or not kept:
         return None
-    start, tolerance = reference.get("data_start"), reference.get("season_tolerance_days")
-    found = same_season_cutoff([pd.Timestamp(c) for c in kept], pd.Timestamp(scored),
-                               SEASON_TOLERANCE if tolerance is None else pd.Timedelta(days=float(tolerance)),
-                               data_start=None if start is None else pd.Timestamp(start))
+    found = recorded_season_cutoff(reference, [pd.Timestamp(c) for c in kept], pd.Timestamp(scored))
     return None if found is None else f"{found:%Y-%m-%d}"
+
+
+def recorded_season_cutoff(reference: Mapping[str, Any], cutoffs: Sequence[pd.Timestamp],
+                           scored: pd.Timestamp) -> pd.Timestamp | None:
+    """The cutoff among ``cutoffs`` of the season of ``scored`` by the rule the models were trained
+    with (:func:`churnml.labels.same_season_cutoff`): within the reference's ``season_tolerance_days``
+    (half the cutoff step; :data:`churnml.labels.SEASON_TOLERANCE` for references that predate it),
+    with a year of data before it (``data_start``). The value level's cutoff is chosen by the same rule
+    (:func:`churnml.train.value_level_cutoff`)."""
+    start, tolerance = reference.get("data_start"), reference.get("season_tolerance_days")
+    return same_season_cutoff(cutoffs, pd.Timestamp(scored),
+                              SEASON_TOLERANCE if tolerance is None else pd.Timedelta(days=float(tolerance)),
+                              data_start=None if start is None else pd.Timestamp(start))
 
 
 def _cutoff(features: pd.DataFrame) -> str | None:

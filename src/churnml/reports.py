@@ -29,9 +29,9 @@ from matplotlib.axes import Axes
 from churnml import plots
 from churnml.config import Config
 from churnml.features import plural_counts
-from churnml.labels import describe_problem, same_season_cutoff
+from churnml.labels import describe_problem
 from churnml.metrics import GRADE_LEGEND, calibration_bins, few_churners_note
-from churnml.monitoring import model_age_text
+from churnml.monitoring import model_age_text, recorded_season_cutoff
 from churnml.segments import RISK_TIERS, SEGMENT_MATRIX, SEGMENTS, STAGE_SEGMENTS, VALUE_TIERS, segment_names
 from churnml.targeting import CANDIDATES_LABEL, NO_TALKING_POINT, contact_cost_text, talking_point_counts
 
@@ -284,7 +284,9 @@ def _calibration_text(meta: Mapping[str, Any], metrics: Mapping[str, float], tag
         fitted_on = meta.get("value_level_fitted_on")
         if fitted_on is None:  # runs before the value level moved to the same season a year earlier
             where = "the test cutoff"
-        elif meta.get("as_of") is None or same_season_cutoff([pd.Timestamp(d) for d in fitted_on], pd.Timestamp(meta["as_of"])) is None:
+        elif meta.get("as_of") is None or recorded_season_cutoff(meta.get("monitoring_reference") or {},
+                                                                 [pd.Timestamp(d) for d in fitted_on],
+                                                                 pd.Timestamp(meta["as_of"])) is None:
             where = (f"the test cutoff ({', '.join(fitted_on)}): no cutoff lies a year before the as-of date with a "
                      "year of data before it")
         else:  # with a 365-day horizon, the test cutoff itself

@@ -683,9 +683,7 @@ def train_on(
         # customers, as of Jan/Apr/Jul/Oct: predicted value 13 % low, 41 % high, 2 % high, 25 % low;
         # a year before: 10 % low, 8 % low, 2 % high, 2 % low). The churn level stays on the test
         # cutoff: a year before, its forward error grew (mean about 9 % against 6 %).
-        season = same_season_cutoff(training_set.cutoffs, as_of, data_start=training_set.data_start)
-        if season is not None and not ((frame["cutoff"] == season) & (frame["churned"] == 0)).any():
-            season = None  # nobody retained there to fit a level on
+        season = value_level_cutoff(training_set, frame, as_of, config)
         level_rows = parts["test"] if season is None else frame[frame["cutoff"] == season]
         value_model.rescale(level_rows[names], level_rows["value"].to_numpy(dtype=float),
                             level_rows["churned"].to_numpy(dtype=int) == 0)
@@ -963,6 +961,22 @@ def active_subgroup_label(days: float) -> str:
     ('ROC AUC, bought in last year', 'ROC AUC, bought in last 90 days')
     """
     return "ROC AUC, bought in last year" if days == ACTIVE_DAYS else f"ROC AUC, bought in last {days:g} days"
+
+
+def value_level_cutoff(training_set: TrainingSet, frame: pd.DataFrame, as_of: pd.Timestamp,
+                       config: Config) -> pd.Timestamp | None:
+    """The training cutoff the value model's level is fitted on when it is not the test cutoff: the
+    same season a year before ``as_of`` (:func:`churnml.labels.same_season_cutoff`), by the rule the
+    drift reference matches seasons with, within half a cutoff step (:func:`drift_reference`), so
+    scores at ``as_of`` are compared with the cutoff their value level comes from. None when no
+    cutoff is of that season or nobody in ``frame`` was retained there to fit a level on.
+    With a 60-day step the oldest train cutoffs lie 330 and 390 days before ``as_of``: the fixed
+    15 days found neither and the level stayed on the test cutoff, a season away."""
+    season = same_season_cutoff(training_set.cutoffs, as_of, season_tolerance(config.problem.cutoff_step_days),
+                                data_start=training_set.data_start)
+    if season is not None and not ((frame["cutoff"] == season) & (frame["churned"] == 0)).any():
+        return None
+    return season
 
 
 def drift_reference(training_set: TrainingSet, frame: pd.DataFrame, scores: Mapping[str, np.ndarray],
