@@ -648,6 +648,18 @@ def test_training_set_matches_duckdb(training_sets) -> None:
     assert_frames_equal(duck.frame, spark.frame)
 
 
+def test_training_set_has_duckdbs_season_frame_and_data_start(training_sets) -> None:
+    # The drift reference's seasons (labels.season_cutoffs) and the young-data checks
+    # (data_start) came from the DuckDB path only: a Spark-trained model had neither.
+    duck, spark = training_sets
+    seasons = sorted(set(duck.season_frame["cutoff"]))
+    assert seasons == [pd.Timestamp("2025-01-04")] and not set(seasons) & set(duck.cutoffs)
+    assert spark.season_frame is not None and sorted(set(spark.season_frame["cutoff"])) == seasons
+    assert_frames_equal(duck.season_frame, spark.season_frame)
+    assert spark.data_start == duck.data_start == pd.Timestamp("2021-01-01 13:38:17")
+    assert spark.history_days() == duck.history_days()
+
+
 @pytest.fixture(scope="module")
 def models(training_sets, fit_small_models) -> LoadedModels:
     training = training_sets[0]
@@ -728,6 +740,11 @@ def test_train_with_spark_engine_registers_the_models(spark_trained, training_se
     assert run.data.params["rows_test"] == str((duck.frame["split"] == "test").sum())
     assert run.data.tags["churnml.promoted"] == "False"
     assert models.metadata["problem"] == {"horizon_days": 90, "margin": 1.0, "churn": "closure"}
+    # The drift reference has the DuckDB path's seasons: the training cutoffs but the test one,
+    # and the feature-only cutoff between the splits.
+    reference = models.monitoring_reference
+    assert sorted(reference["seasons"]) == sorted(f"{c:%Y-%m-%d}" for c in [*duck.cutoffs[:-1], *duck.season_frame["cutoff"].unique()])
+    assert reference["data_start"] == f"{duck.data_start:%Y-%m-%d}"
 
 
 def test_data_fingerprint_and_summary_on_spark(sdata, dataset) -> None:

@@ -72,7 +72,7 @@ class TrainingSet:
     season_frame : pandas.DataFrame or None
         ``customer_id``, ``cutoff`` and every feature at the :func:`season_cutoffs` (no labels,
         no split): the drift reference's seasons between the training cutoffs. None when the
-        engine built none (Spark).
+        engine built none.
     """
 
     frame: pd.DataFrame
@@ -461,7 +461,11 @@ def same_season_cutoff(cutoffs: Sequence[pd.Timestamp], as_of: pd.Timestamp,
 
 def data_start(dataset: Dataset) -> pd.Timestamp:
     """The first transaction's timestamp."""
-    first = dataset.con.execute("SELECT MIN(timestamp) FROM transactions").fetchone()[0]
+    return checked_data_start(dataset.con.execute("SELECT MIN(timestamp) FROM transactions").fetchone()[0])
+
+
+def checked_data_start(first: Any) -> pd.Timestamp:
+    """The first transaction's timestamp as an engine found it, refused when there is none (any engine)."""
     if first is None:
         raise ProblemError("Table 'transactions' is empty: there is no history to learn from. Check the data source.")
     return pd.Timestamp(first)
@@ -496,12 +500,9 @@ def build_training_set(dataset: Dataset, as_of: pd.Timestamp, config: Config) ->
     first = data_start(dataset)
     cutoffs = checked_training_cutoffs(as_of, config, first, dataset.data_end)
     seasons = season_cutoffs(cutoffs, as_of, config, data_start=first)
-    features = build_features(dataset, [*cutoffs, *seasons], config)
-    labels = build_labels(dataset, cutoffs, config)
-    training_set = assemble_training_set(features, labels, feature_specs(dataset), cutoffs, as_of, config,
-                                         lambda: _population_hint(dataset, config), data_start=first)
-    training_set.season_frame = features[features["cutoff"].isin(seasons)].reset_index(drop=True)
-    return training_set
+    return assemble_training_set(build_features(dataset, [*cutoffs, *seasons], config), build_labels(dataset, cutoffs, config),
+                                 feature_specs(dataset), cutoffs, as_of, config, lambda: _population_hint(dataset, config),
+                                 data_start=first, seasons=seasons)
 
 
 def checked_training_cutoffs(
@@ -601,6 +602,7 @@ def assemble_training_set(
     config: Config,
     population_hint: Callable[[], str] = lambda: "",
     data_start: pd.Timestamp | None = None,
+    seasons: Sequence[pd.Timestamp] | None = None,
 ) -> TrainingSet:
     """Join features and labels and split them out of time: the last step of any engine.
 
@@ -608,7 +610,7 @@ def assemble_training_set(
     ----------
     features, labels : pandas.DataFrame
         From :func:`churnml.features.build_features` and :func:`build_labels` (or their Spark
-        counterparts in ``churnml.spark``) over ``cutoffs``.
+        counterparts in ``churnml.spark``) over ``cutoffs``; ``features`` also over ``seasons``.
     specs : sequence of FeatureSpec
     cutoffs : sequence of pandas.Timestamp
         Oldest first (:func:`training_cutoffs`).
@@ -618,6 +620,9 @@ def assemble_training_set(
         Returns what to check when a split is empty (called only then).
     data_start : pandas.Timestamp, optional
         The first transaction, kept for :meth:`TrainingSet.history_days`.
+    seasons : sequence of pandas.Timestamp, optional
+        The :func:`season_cutoffs`: their feature rows become :attr:`TrainingSet.season_frame`
+        (no season frame without them).
 
     Returns
     -------
@@ -659,6 +664,7 @@ def assemble_training_set(
         specs=specs,
         split_cutoffs=split_cutoffs,
         data_start=None if data_start is None else pd.Timestamp(data_start),
+        season_frame=None if seasons is None else features[features["cutoff"].isin(list(seasons))].reset_index(drop=True),
     )
 
 

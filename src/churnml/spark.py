@@ -89,9 +89,11 @@ from churnml.features import (
 from churnml.labels import (
     TrainingSet,
     assemble_training_set,
+    checked_data_start,
     checked_training_cutoffs,
     label_query,
     refuse_scoring_as_of,
+    season_cutoffs,
 )
 from churnml.schema import TABLES
 
@@ -1342,12 +1344,14 @@ def _first_transaction(data: SparkData) -> Any:
     return data.spark.sql(f"SELECT MIN(timestamp) FROM {data.views['transactions']}").collect()[0][0]
 
 
+def data_start(data: SparkData) -> pd.Timestamp:
+    """The first transaction's timestamp (:func:`churnml.labels.data_start`) for data read by Spark."""
+    return checked_data_start(_first_transaction(data))
+
+
 def training_cutoffs(data: SparkData, as_of: pd.Timestamp, config: Config) -> list[pd.Timestamp]:
     """The training cutoffs (:func:`churnml.labels.training_cutoffs`) for data read by Spark."""
-    first = _first_transaction(data)
-    if first is None:
-        raise ProblemError("Table 'transactions' is empty: there is no history to learn from. Check the data source.")
-    return checked_training_cutoffs(pd.Timestamp(as_of), config, pd.Timestamp(first), data.data_end)
+    return checked_training_cutoffs(pd.Timestamp(as_of), config, data_start(data), data.data_end)
 
 
 def training_frame(data: SparkData, as_of: pd.Timestamp, config: Config) -> "SparkFrame":
@@ -1398,15 +1402,20 @@ def build_training_set(data: SparkData, as_of: pd.Timestamp, config: Config) -> 
     :func:`sample_by_label` (see ``docs/spark.md``).
     """
     as_of = pd.Timestamp(as_of)
-    cutoffs = training_cutoffs(data, as_of, config)
+    first = data_start(data)
+    cutoffs = checked_training_cutoffs(as_of, config, first, data.data_end)
+    # Feature-only cutoffs in the gaps between the splits: the drift reference's seasons, as on DuckDB.
+    seasons = season_cutoffs(cutoffs, as_of, config, data_start=first)
     return assemble_training_set(
-        build_features(data, cutoffs, config),
+        build_features(data, [*cutoffs, *seasons], config),
         build_labels(data, cutoffs, config),
         layout_feature_specs(data.layout, data.attributes),
         cutoffs,
         as_of,
         config,
         lambda: f"Check the data under {data.source}: is the as-of date before the first transaction or long after the last?",
+        data_start=first,
+        seasons=seasons,
     )
 
 
