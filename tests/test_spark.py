@@ -1135,16 +1135,23 @@ def test_a_spark_output_folder_is_read_as_duckdb_reads_it(spark, data_dir: Path,
     """Customers written by Spark partitioned by region, beside a killed attempt's parts under
     _temporary/ and hidden files: both engines read the same parts (every customer once) with the
     partition column. Parts whose types differ were read file by file, _temporary/ included
-    (every customer twice) and the partition column lost."""
+    (every customer twice) and the partition column lost.
+
+    One part is a Hive table's 000000_0 (Parquet without the name), beside a README and notes:
+    Spark read every file in the folder and stopped on the first that is not Parquet, where DuckDB
+    reads the Parquet files alone. A part named like a glob pattern (part[1].parquet) is the file it is."""
     folder = _copy_data(data_dir, tmp_path / "data")
     (folder / "customers.parquet").unlink()
     customers = pd.read_parquet(data_dir / "customers.parquet")
     customers["employees"] = np.arange(len(customers)) % 40
     parts = folder / "customers"
+    names = ["000000_0", "part[1].parquet"]
     for i, (region, group) in enumerate(customers.groupby("region")):
         (parts / f"region={region}").mkdir(parents=True)
         group = group.drop(columns="region").astype({"employees": "float64" if types_differ and i % 2 else "int64"})
-        group.to_parquet(parts / f"region={region}" / "part-00000.parquet", index=False)
+        group.to_parquet(parts / f"region={region}" / (names[i] if i < len(names) else "part-00000.parquet"), index=False)
+        (parts / f"region={region}" / "notes.txt").write_text(f"Exported {region}.\n")
+    (parts / "README").write_text("Customers, one folder per region.\n")
     (parts / "_SUCCESS").write_bytes(b"")
     attempt = parts / "_temporary" / "0" / "_temporary" / "attempt_0"
     attempt.mkdir(parents=True)
@@ -1156,7 +1163,14 @@ def test_a_spark_output_folder_is_read_as_duckdb_reads_it(spark, data_dir: Path,
     assert "region" in duck.attributes and "employees" in duck.attributes
     read = churn_spark.read_tables(spark, str(folder))
     assert read.attributes == duck.attributes
+    assert spark.table(read.views["customers"]).count() == len(customers)
     assert_frames_equal(build_features(duck, CUTOFFS, Config()), churn_spark.build_features(read, CUTOFFS, Config()))
+    for part in parts.glob("region=*/*"):  # notes, README and leftovers alone: no Parquet file to read, said so
+        if part.name != "notes.txt":
+            part.unlink()
+    with pytest.raises(DataError, match=r"^Folder .*customers \(table 'customers'\) holds no Parquet file to read: a part is "
+                                        r"named \*\.parquet or is Parquet \(a Hive table's 000000_0\)"):
+        churn_spark.read_tables(spark, str(folder))
 
 
 def test_columns_whose_names_differ_only_in_case_are_named_with_the_fix(spark, data_dir: Path, tmp_path: Path) -> None:

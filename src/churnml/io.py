@@ -24,8 +24,8 @@ import stat
 import subprocess
 import tempfile
 from datetime import datetime
-from functools import lru_cache
-from pathlib import Path
+from functools import lru_cache, partial
+from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import duckdb
@@ -86,21 +86,38 @@ def _find_file(folder: Path, stem: str) -> Path | None:
 
 
 def _parquet_files(folder: Path) -> Iterator[Path]:
-    """The Parquet files under ``folder``, in subfolders too, sorted: named ``*.parquet``, or with
-    Parquet's magic bytes whatever their name (a Hive table's ``000000_0``, which Spark reads and
-    DuckDB's read of the folder did not: the table was missing)."""
+    """The Parquet files under ``folder``, in subfolders too, sorted (:func:`is_parquet_file`)."""
+    def head(file: Path, size: int) -> bytes:
+        with open(file, "rb") as handle:
+            return handle.read(size)
+
     for file in sorted(folder.rglob("*")):
-        if not file.is_file():
-            continue
-        if file.suffix == ".parquet":
+        if file.is_file() and is_parquet_file(file.name, partial(head, file)):
             yield file
-            continue
-        try:
-            with open(file, "rb") as handle:
-                if handle.read(4) == b"PAR1":
-                    yield file
-        except OSError:
-            continue
+
+
+PARQUET_MAGIC = b"PAR1"
+
+
+def is_parquet_file(name: str, head: Callable[[int], bytes]) -> bool:
+    """Whether a file named ``name`` in a folder of parts is read as Parquet, by DuckDB and Spark
+    alike: named ``*.parquet``, or starting with Parquet's magic bytes whatever its name (a Hive
+    table's ``000000_0``, which Spark reads and DuckDB's read of the folder did not: the table was
+    missing). A ``README`` or ``notes.txt`` beside the parts is not (Spark's read of the folder
+    stopped on it). ``head(n)`` gives the file's first ``n`` bytes, asked only when the name does
+    not tell; a file it cannot read (``OSError``) is not read either.
+
+    >>> is_parquet_file("part-0.parquet", None), is_parquet_file("000000_0", lambda n: b"PAR1"[:n])
+    (True, True)
+    >>> is_parquet_file("README", lambda n: b"Customers, one folder per region."[:n])
+    False
+    """
+    if PurePosixPath(name).suffix == ".parquet":
+        return True
+    try:
+        return head(len(PARQUET_MAGIC)) == PARQUET_MAGIC
+    except OSError:
+        return False
 
 
 def skipped_name(name: str) -> bool:

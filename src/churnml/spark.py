@@ -57,6 +57,7 @@ PySpark 4 with pandas 3
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import math
@@ -685,15 +686,73 @@ def _read_parquet(spark: "SparkSession", location: str, table: str) -> "SparkFra
         return _read_folder(spark, location, table)
 
 
+def _glob_escaped(path: str) -> str:
+    """``path`` with the characters of a Hadoop glob pattern escaped, for Spark's read of one file.
+
+    >>> _glob_escaped("region={a,b}/part[1]*.parquet")
+    'region=\\\\{a,b\\\\}/part\\\\[1\\\\]\\\\*.parquet'
+    """
+    return re.sub(r"[\\{}\[\]*?]", lambda match: "\\" + match.group(0), path)
+
+
+def _parquet_parts(spark: "SparkSession", location: str, table: str) -> tuple[list[str], dict[str, str]]:
+    """The files a read of table ``location`` reads, and the options it needs: the file itself, or
+    the folder's Parquet files that DuckDB reads (:func:`churnml.io.parquet_parts`: under no path
+    :func:`churnml.io.skipped_name` skips, and :func:`churnml.io.is_parquet_file`) with ``basePath``,
+    so Hive partition folders (``year=2024/``) are still columns. Spark's read of the folder read
+    every other file too, and stopped on a ``README`` beside the parts.
+
+    Raises
+    ------
+    DataError
+        The folder holds no such file.
+    """
+    jvm = spark._jvm
+    root = jvm.org.apache.hadoop.fs.Path(location)
+    system = root.getFileSystem(spark._jsc.hadoopConfiguration())
+    if system.getFileStatus(root).isFile():
+        return [location], {}
+
+    def head(path: Any, size: int) -> bytes:
+        try:
+            stream = system.open(path)
+            try:
+                return bytes(b for b in (stream.read() for _ in range(size)) if b >= 0)
+            finally:
+                stream.close()
+        except Exception as exc:  # Py4J's Java IOException: unreadable, so not read, as io's OSError
+            raise OSError(str(exc)) from None
+
+    prefix = system.makeQualified(root).toString().rstrip("/") + "/"
+    listing = system.listFiles(root, True)
+    files = []
+    while listing.hasNext():
+        path = listing.next().getPath()
+        name = path.toString()
+        relative = name.removeprefix(prefix)
+        if (not any(io.skipped_name(part) for part in relative.split("/"))
+                and io.is_parquet_file(path.getName(), functools.partial(head, path))):
+            # Under the folder as the user wrote it, as messages then name the files. Spark reads a
+            # path as a glob: a part named part[1].parquet was "not found".
+            files.append(location.rstrip("/") + "/" + _glob_escaped(relative) if name.startswith(prefix) else name)
+    if not files:
+        raise DataError(
+            f"Folder {location} (table {table!r}) holds no Parquet file to read: a part is named *.parquet or is Parquet "
+            '(a Hive table\'s 000000_0), under no path starting with "_" or "." (a job\'s leftovers, hidden files). '
+            "Check that it holds the table's Parquet parts.")
+    return sorted(files), {"basePath": location}
+
+
 def _read_folder(spark: "SparkSession", location: str, table: str) -> "SparkFrame":
     """:func:`_read_parquet`, with the session set to read partition values as text."""
+    files, options = _parquet_parts(spark, location, table)
     try:
         with _quiet_task_failures(spark):
-            frame = spark.read.option("mergeSchema", "true").parquet(location)
+            frame = spark.read.options(**options).option("mergeSchema", "true").parquet(*files)
     except Exception as exc:  # Py4J / PySpark errors: parts whose types differ, files that are not Parquet
         text = str(exc)
         if "CANNOT_MERGE_SCHEMAS" in text or "incompatible data types" in text:
-            return _read_parts_widened(spark, location, table)
+            return _read_parts_widened(spark, location, table, files, options)
         repeated = re.search(r"\[COLUMN_ALREADY_EXISTS\] The column `([^`]+)` already exists", text)
         if repeated:  # DuckDB reads the second as <name>_1, with a note; Spark's names are case-insensitive
             raise DataError(
@@ -775,13 +834,15 @@ def wider_type(types: Sequence[str]) -> str | None:
     return None
 
 
-def _read_parts_widened(spark: "SparkSession", location: str, table: str) -> "SparkFrame":
+def _read_parts_widened(spark: "SparkSession", location: str, table: str, files: Sequence[str],
+                        options: Mapping[str, str]) -> "SparkFrame":
     """The part files under ``location`` read by schema, each column cast to :func:`wider_type` of
     its types, and put together by name (a column a part lacks is NULL there). A folder exported
     by two systems (``amount`` as int64 in one, double in another; ids as text and as numbers)
-    stopped the Spark path, though DuckDB read it. The files are those Spark's own reader and
-    DuckDB's (:func:`churnml.io.parquet_parts`) read: none under a path starting with "_" or "."
-    (a killed job's ``_temporary/``, hidden files); Hive partition folders (``year=2024/``) are columns.
+    stopped the Spark path, though DuckDB read it. The files are those DuckDB reads
+    (:func:`_parquet_parts`, read with its ``options``): none under a path starting with "_" or "."
+    (a killed job's ``_temporary/``, hidden files), no file that is not Parquet; Hive partition
+    folders (``year=2024/``) are columns.
 
     Hive-style partition columns (``year=2024/month=01/``) are kept as Spark's read of the whole
     folder gives them (:func:`_partition_schema`): their types as that read gives them, the
@@ -799,21 +860,11 @@ def _read_parts_widened(spark: "SparkSession", location: str, table: str) -> "Sp
     from pyspark.sql import functions as F
     from pyspark.sql.types import StructType
 
-    jvm = spark._jvm
-    root = jvm.org.apache.hadoop.fs.Path(location)
-    system = root.getFileSystem(spark._jsc.hadoopConfiguration())
-    prefix = system.makeQualified(root).toString().rstrip("/") + "/"
-    listing = system.listFiles(root, True)
-    files = []
-    while listing.hasNext():
-        path = listing.next().getPath().toString()
-        if not any(io.skipped_name(name) for name in path.removeprefix(prefix).split("/")):
-            files.append(path)
-    partitions = _partition_schema(spark, location)
+    partitions = _partition_schema(spark, files, options)
     partitioned = {f.name.lower(): f for f in partitions.fields}  # Spark matches names whatever their case
     groups: dict[str, list[str]] = {}
     schemas = {}
-    for name in sorted(files):  # each part's own schema (without the folders' columns): one footer read per file
+    for name in files:  # each part's own schema (without the folders' columns): one footer read per file
         schema = spark.read.parquet(name).schema
         groups.setdefault(schema.json(), []).append(name)
         schemas.setdefault(schema.json(), schema)
@@ -844,7 +895,7 @@ def _read_parts_widened(spark: "SparkSession", location: str, table: str) -> "Sp
         # The parts' own columns plus the partition columns, typed as the whole folder's read types
         # them: Spark then parses each folder's value as that type instead of inferring it again.
         fields = [c for c in schemas[key].fields if c.name.lower() not in partitioned] + list(partitions.fields)
-        frame = spark.read.schema(StructType(fields)).option("basePath", location).parquet(*names)
+        frame = spark.read.schema(StructType(fields)).options(**options).parquet(*names)
         return frame.select(*[F.col(_backquoted(c.name)).cast(wider[c.name]).alias(c.name) for c in fields])
 
     frames = [read(key, names) for key, names in groups.items()]
@@ -852,17 +903,17 @@ def _read_parts_widened(spark: "SparkSession", location: str, table: str) -> "Sp
                             [column.name for column in partitions.fields if column.name.lower() not in in_files])
 
 
-def _partition_schema(spark: "SparkSession", location: str) -> "StructType":
-    """The Hive-style partition columns (``year=2024/``) of a read of the folder ``location``, with
-    the types Spark gives them over all its folders (an empty ``StructType`` when none; text, within
-    :func:`_read_parquet`).
+def _partition_schema(spark: "SparkSession", files: Sequence[str], options: Mapping[str, str]) -> "StructType":
+    """The Hive-style partition columns (``year=2024/``) of a read of a folder's ``files`` (with
+    :func:`_parquet_parts`'s ``options``), with the types Spark gives them over all its folders (an
+    empty ``StructType`` when none; text, within :func:`_read_parquet`).
 
     Read without ``mergeSchema``: only one part's footer is read, so parts whose types differ do
     not stop it, and the partition columns do not depend on the parts' schemas.
     """
     from pyspark.sql.types import StructType
 
-    return StructType.fromJson(json.loads(_relation(spark.read.parquet(location)).partitionSchema().json()))
+    return StructType.fromJson(json.loads(_relation(spark.read.options(**options).parquet(*files)).partitionSchema().json()))
 
 
 def _relation(frame: "SparkFrame") -> Any:
