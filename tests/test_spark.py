@@ -444,6 +444,39 @@ def test_rows_after_the_datas_end_are_refused_and_the_end_is_validations(spark, 
     assert same_tables(Config()).data_end == dataset.data_end
 
 
+def test_validations_notes_on_data_it_keeps_are_given_on_spark_in_its_words(spark, data_dir: Path, tmp_path: Path) -> None:
+    """--engine spark said none of what `churnml validate` notes on data it keeps: no churn_events (so
+    churn by inactivity), customers columns left out (a date, an empty column, pandas' index), times
+    with a zone read as UTC, text times with and without an offset mixed. Validation's own functions
+    now make them from Spark's read, the same notes, and the CLI prints them as it prints validation's."""
+    folder = _copy_data(data_dir, tmp_path / "data")
+    (folder / "churn_events.parquet").unlink()
+    customers = pd.read_parquet(folder / "customers.parquet")
+    customers["last_login_at"] = pd.Timestamp("2025-01-01")
+    customers["fax"] = np.nan
+    customers.index = pd.Index(np.arange(len(customers)) * 2)  # not a RangeIndex: written as __index_level_0__
+    customers.to_parquet(folder / "customers.parquet")
+    transactions = pd.read_parquet(folder / "transactions.parquet")
+    transactions["timestamp"] = transactions["timestamp"].dt.tz_localize("UTC")
+    transactions.to_parquet(folder / "transactions.parquet", index=False)
+    events = pd.read_parquet(folder / "service_events.parquet")  # fewer rows than validation looks at for offsets
+    local = events["timestamp"].dt.tz_localize("UTC").dt.tz_convert("America/New_York").dt.strftime("%Y-%m-%d %H:%M:%S%z")
+    events["timestamp"] = local.where(events.index % 50 != 0, events["timestamp"].dt.strftime("%Y-%m-%d %H:%M:%S"))
+    events.to_parquet(folder / "service_events.parquet", index=False)
+    notes = load_dataset(folder, Config()).summary["notes"]
+    assert [note.split(" ")[0] for note in notes] == ["No", "customers.last_login_at", "customers.fax",
+                                                      "customers.__index_level_0__", "transactions.timestamp"]
+    assert "Values with and without a zone are mixed in service_events.timestamp" in notes[-1]
+    read = churn_spark.read_tables(spark, str(folder))
+    assert list(read.notes) == notes
+    assert churn_spark.describe_data(read)[1]["notes"] == notes
+    shown = CliRunner().invoke(get_app(), ["features", str(folder), "--as-of", f"{SCORE_AS_OF:%Y-%m-%d}", "--out",
+                                           str(tmp_path / "features"), "--engine", "spark", "--master", "local[2]"],
+                               terminal_width=100_000)
+    assert shown.exit_code == 0, shown.output
+    assert [line for line in shown.output.splitlines() if line.startswith("Note: ")] == [f"Note: {note}" for note in notes]
+
+
 def test_rows_after_a_declared_end_are_left_out_whatever_their_values_as_validation_leaves_them(
         spark, data_dir: Path, tmp_path: Path) -> None:
     """With [input] data_end declared, validation sets an event row after it aside as after the data's

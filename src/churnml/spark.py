@@ -366,6 +366,9 @@ class SparkData:
     order_lines : int or None
         With ``[input] order_lines``: how many transactions rows (order lines) were read, merged into
         the orders ``views["transactions"]`` holds, as validation merges them.
+    notes : tuple of str
+        Validation's notes that apply to data read as it is (``Dataset.summary["notes"]``, in its
+        words): optional tables missing, customer columns left out, times with a zone read as UTC.
     """
 
     spark: Any
@@ -377,6 +380,7 @@ class SparkData:
     views: dict[str, str] = field(default_factory=dict)
     left_out_columns: dict[str, str] = field(default_factory=dict)
     order_lines: int | None = None
+    notes: tuple[str, ...] = ()
 
     def has(self, table: str) -> bool:
         return table in self.tables
@@ -506,7 +510,31 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
         views["transactions"] = f"{prefix}transactions_orders"
         spark.sql(to_spark_sql(validate.merge_order_lines_sql(lines, columns))).createOrReplaceTempView(views["transactions"])
     data_end = validate.declared_end(_last_event(spark, read, views, end), config.input.data_end)
-    return SparkData(spark, base, tuple(layout), layout, attributes, data_end, views, left_out, n_lines)
+    return SparkData(spark, base, tuple(layout), layout, attributes, data_end, views, left_out, n_lines,
+                     _notes(spark, read, left_out, config))
+
+
+def _notes(spark: "SparkSession", read: Mapping[str, _RawTable], left_out: Mapping[str, str], config: Config) -> tuple[str, ...]:
+    """Validation's notes on data it keeps that apply to Spark's read, made by validation's own
+    functions: optional tables missing, customers columns left out (dates, empty, a pandas index),
+    and times with a zone read as UTC (one query of at most one row per zoned column, of
+    :data:`churnml.validate._OFFSET_ROWS` rows per date column written as text)."""
+    customers = read["customers"].mapping
+    raw_views = {f"raw_{table}": raw.view for table, raw in read.items()}
+
+    def first_row(sql: str) -> tuple | None:
+        rows = spark.sql(to_spark_sql(sql, raw_views)).collect()
+        return tuple(rows[0]) if rows else None
+
+    return tuple(
+        validate.missing_table_notes(tuple(read), config)
+        + validate.left_out_notes([c for c, why in left_out.items() if why == validate.LEFT_OUT_KINDS["date"]],
+                                  [c for c, why in left_out.items() if why == validate.LEFT_OUT_KINDS["empty"]],
+                                  [c for c, raw in customers.items() if validate.PANDAS_INDEX.fullmatch(raw)],
+                                  "signup_date" in customers)
+        + validate.zoned_notes(first_row, read, {t: raw.mapping for t, raw in read.items()},
+                               {t: raw.types for t, raw in read.items()})
+    )
 
 
 def _refuse_unmatched(spark: "SparkSession", read: Mapping[str, _RawTable], views: Mapping[str, str],
@@ -1224,7 +1252,7 @@ def describe_data(data: SparkData) -> tuple[str, dict[str, Any]]:
     Summary
         ``tables`` (``rows``, ``first`` / ``last`` event date, ``source``), ``customers``,
         ``customers_without_transactions``, ``share_without_transactions``, ``data_end``,
-        ``left_out_columns`` (as validation's) and ``engine: "spark"``; with ``[input] order_lines``,
+        ``left_out_columns`` and ``notes`` (as validation's, :attr:`SparkData.notes`) and ``engine: "spark"``; with ``[input] order_lines``,
         the transactions' ``order_lines`` (``lines`` read, ``orders`` they became), as validation's.
         There is no ``quarantined_rows``: Spark reads clean tables as they are.
 
@@ -1263,6 +1291,7 @@ def describe_data(data: SparkData) -> tuple[str, dict[str, Any]]:
         "data_end": None if data.data_end is None else str(data.data_end),
         "engine": "spark",
         "left_out_columns": dict(data.left_out_columns),  # train records them for the API, as validation's
+        "notes": list(data.notes),
     }
     return digest.hexdigest(), summary
 
@@ -1326,7 +1355,8 @@ def transaction_values(data: SparkData) -> dict[str, list[str] | None]:
     return {c: bitmask_values({row[0] for row in distinct([c], MAX_BITMASK_VALUES + 2)} - {None}) for c in present}
 
 
-def write_features(path: str, as_of: pd.Timestamp, out: str, config: Config, master: str | None = None) -> tuple[int, list]:
+def write_features(path: str, as_of: pd.Timestamp, out: str, config: Config,
+                   master: str | None = None) -> tuple[int, list, tuple[str, ...]]:
     """Read ``path`` on Spark and write the features at ``as_of`` as a Parquet folder at ``out``.
 
     What ``churnml features --engine spark`` runs. The rows are in no particular order (no
@@ -1334,8 +1364,9 @@ def write_features(path: str, as_of: pd.Timestamp, out: str, config: Config, mas
 
     Returns
     -------
-    (int, list of FeatureSpec)
-        Rows written and the feature specs, for the description JSON.
+    (int, list of FeatureSpec, tuple of str)
+        Rows written, the feature specs, for the description JSON, and validation's notes on the
+        data (:attr:`SparkData.notes`).
 
     Raises
     ------
@@ -1349,7 +1380,7 @@ def write_features(path: str, as_of: pd.Timestamp, out: str, config: Config, mas
     if rows == 0:
         raise ProblemError(f"No customers in the population at {pd.Timestamp(as_of):%Y-%m-%d} in {path}; "
                            f"{out} holds an empty table. Is the date before the first transaction or long after the last?")
-    return rows, layout_feature_specs(data.layout, data.attributes)
+    return rows, layout_feature_specs(data.layout, data.attributes), data.notes
 
 
 def label_frame(data: SparkData, cutoffs: Sequence[pd.Timestamp], config: Config) -> "SparkFrame":

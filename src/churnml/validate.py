@@ -250,7 +250,8 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
     dataset.summary = _summary(con, dataset, stats, found)
     dataset.summary["notes"] = _notes(con, tables, attributes, config, "transaction_id" in columns["transactions"], empty,
                                       columns["service_events"]["event_type"] if "service_events" in tables else None)
-    dataset.summary["notes"] += (skipped + repeated + left_out + _zoned(con, tables, columns, types)
+    dataset.summary["notes"] += (skipped + repeated + left_out
+                                 + zoned_notes(lambda sql: con.execute(sql).fetchone(), tables, columns, types)
                                  + _empty_optional(con, tables, columns) + loose)
     if "churn_events" in tables:
         dataset.summary["notes"] += _churn_event_notes(con, columns["churn_events"], config, quarantine, data_end)
@@ -276,28 +277,32 @@ _OFFSET_ROWS = 10_000
 """Rows of a text date column looked at for offsets: exports write one zone throughout."""
 
 
-def _zoned(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], columns: dict[str, dict[str, str]],
-           types: dict[str, dict[str, str]]) -> list[str]:
+def zoned_notes(first_row: Callable[[str], tuple | None], tables: Iterable[str], columns: Mapping[str, Mapping[str, str]],
+                types: Mapping[str, Mapping[str, str]]) -> list[str]:
     """A note naming date columns stored with a time zone (Parquet, DuckDB ``TIMESTAMPTZ``), or
     written as text with an offset other than UTC's among their first :data:`_OFFSET_ROWS` rows:
     they are read as UTC, and a New York feed's "Data ends 2026-01-01 01:59" came without a word
-    (for text with "-05:00" it still did)."""
+    (for text with "-05:00" it still did).
+
+    ``first_row`` runs a query over the raw tables (``raw_<table>``, in DuckDB's SQL) and gives its
+    first row or None: validation's connection, or the Spark reader's (transpiled). ``columns``:
+    table -> contract column -> raw column; ``types``: table -> raw column -> DuckDB type."""
 
     mixed: list[str] = []  # text columns where values with an offset sit beside values without a zone
 
     def zoned(table: str, raw: str, named: str) -> bool:
         if types[table][raw] in _ZONED_TIMESTAMPS:
             # A zone-typed column that no row fills (a resolved_at never exported) holds no times to convert.
-            return con.execute(f"SELECT 1 FROM raw_{table} WHERE {_q(raw)} IS NOT NULL LIMIT 1").fetchone() is not None
+            return first_row(f"SELECT 1 FROM raw_{table} WHERE {_q(raw)} IS NOT NULL LIMIT 1") is not None
         if is_native("timestamp", types[table][raw]):
             return False
         value = typed_sql("text", raw)
-        offset, naive, checked, example = con.execute(
+        offset, naive, checked, example = first_row(
             f"SELECT count(*) FILTER (regexp_matches(v, {_lit(_OFFSET)}) AND NOT regexp_matches(v, {_lit(_ZERO_OFFSET)})), "
             f"count(*) FILTER (NOT regexp_matches(v, {_lit(_OFFSET)}) AND NOT regexp_matches(v, {_lit(_UTC_MARK)})), "
             f"count(v), min(v) FILTER (regexp_matches(v, {_lit(_OFFSET)}) AND NOT regexp_matches(v, {_lit(_ZERO_OFFSET)})) "
             f"FROM (SELECT {value} AS v FROM raw_{table} LIMIT {_OFFSET_ROWS})"
-        ).fetchone()
+        )
         if offset and naive:
             mixed.append(f"{named}: {naive:,} of its first {checked:,} values have no zone and {offset:,} {'has' if offset == 1 else 'have'} one (e.g. "
                          f"{example!r})")
@@ -493,6 +498,38 @@ def _empty_tables(con: duckdb.DuckDBPyConnection, found: dict[str, str], headers
     return empty
 
 
+def _named_table(config: Config, name: str) -> str:
+    """A contract table as messages name it: ``name``, or the user's name with it (``cancellations (churn_events)``)."""
+    yours = config.table_name(name)
+    return name if yours == name else f"{yours} ({name})"
+
+
+def missing_table_notes(tables: Iterable[str], config: Config, empty: Mapping[str, str] = {}) -> list[str]:
+    """Notes on the optional tables the data lacks, or holds ``empty`` (table -> why; taken as absent),
+    and what is used without them (any engine).
+
+    >>> missing_table_notes(("customers", "transactions", "service_events"), Config())[0][:54]
+    'No churn_events table: a customer counts as churned af'
+    """
+    service, closures = _named_table(config, "service_events"), _named_table(config, "churn_events")
+    notes = []
+    if "service_events" in empty:
+        notes.append(f"{service}: {empty['service_events']}, so it is left out, and the service-history "
+                     "features (complaints, tickets, calls, satisfaction) with it. Remove it or fill it.")
+    elif "service_events" not in tables:
+        notes.append(f"No {service} table: the service-history features "
+                     "(complaints, tickets, calls, satisfaction) are left out.")
+    if "churn_events" in empty:
+        notes.append(f"{closures}: {empty['churn_events']}, so churn by inactivity is used: a customer "
+                     f"counts as churned after a horizon without transactions (active: one in the last "
+                     f"{config.problem.active_days} days). Remove it or fill it with the account closures.")
+    elif "churn_events" not in tables:
+        notes.append(f"No {closures} table: a customer counts as churned after "
+                     f"a horizon without transactions, and as active with one in the last {config.problem.active_days} "
+                     "days (the non-contractual rule). Add account closures as churn_events for the contractual one.")
+    return notes
+
+
 def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], attributes: dict[str, str], config: Config,
            transaction_ids: bool = True, empty: Mapping[str, str] = {}, event_type_column: str | None = None) -> list[str]:
     """Data that is used, but perhaps not as the user expects (and optional tables it lacks, or
@@ -500,25 +537,7 @@ def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], attributes: 
     column, to name ``[input.event_types]`` keys that match no event."""
     known = KNOWN_EVENT_TYPES
 
-    def table(name: str) -> str:
-        yours = config.table_name(name)
-        return name if yours == name else f"{yours} ({name})"
-
-    notes = []
-    if "service_events" in empty:
-        notes.append(f"{table('service_events')}: {empty['service_events']}, so it is left out, and the service-history "
-                     "features (complaints, tickets, calls, satisfaction) with it. Remove it or fill it.")
-    elif "service_events" not in tables:
-        notes.append(f"No {table('service_events')} table: the service-history features "
-                     "(complaints, tickets, calls, satisfaction) are left out.")
-    if "churn_events" in empty:
-        notes.append(f"{table('churn_events')}: {empty['churn_events']}, so churn by inactivity is used: a customer "
-                     f"counts as churned after a horizon without transactions (active: one in the last "
-                     f"{config.problem.active_days} days). Remove it or fill it with the account closures.")
-    elif "churn_events" not in tables:
-        notes.append(f"No {table('churn_events')} table: a customer counts as churned after "
-                     f"a horizon without transactions, and as active with one in the last {config.problem.active_days} "
-                     "days (the non-contractual rule). Add account closures as churn_events for the contractual one.")
+    notes = missing_table_notes(tables, config, empty)
     if "service_events" in tables:
         rows = con.execute(
             f"SELECT event_type, count(*) FROM service_events WHERE event_type NOT IN ({', '.join(_lit(k) for k in known)}) "
@@ -532,7 +551,7 @@ def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], attributes: 
                 'e.g. [input.event_types] "support ticket" = "ticket".'
             )
         if config.input.event_types and event_type_column is not None:
-            notes += _unmatched_event_types(con, config.input.event_types, event_type_column, table("service_events"))
+            notes += _unmatched_event_types(con, config.input.event_types, event_type_column, _named_table(config, "service_events"))
     if not transaction_ids:
         # Without ids a repeated row cannot be told from a second purchase, so it is kept; an
         # export that doubled rows would double revenue, unnoticed.
@@ -542,7 +561,7 @@ def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], attributes: 
                               f"GROUP BY {columns} HAVING count(*) > 1)").fetchone()[0]
         if repeats:
             notes.append(
-                f"{int(repeats):,} rows of {table('transactions')} repeat another row in every column and are kept as "
+                f"{int(repeats):,} rows of {_named_table(config, 'transactions')} repeat another row in every column and are kept as "
                 "separate purchases. If they are duplicates from the export, remove them, or map a column that "
                 "identifies each transaction as transaction_id (repeated ids are set aside)."
             )
@@ -1170,7 +1189,15 @@ def _load_customers(
             reasons.append(f"WHEN NOT {finite_sql(typed_sql('number', raw))} THEN {_lit(kept_without(contract))}")
             kept += [kept_unread(contract), kept_without(contract)]
     _split_clean(con, "customers", selects, reasons, quarantine, stats, kept_reasons=tuple(kept))
-    notes = [note] if (note := _dated_note(dated, "signup_date" in mapping)) else []
+    notes = left_out_notes(dated, empty, index_columns, "signup_date" in mapping)
+    return attributes, notes, {**{c: LEFT_OUT_KINDS["date"] for c in dated}, **{c: LEFT_OUT_KINDS["empty"] for c in empty}}
+
+
+def left_out_notes(dated: list[str], empty: list[str], index_columns: list[str], signup: bool) -> list[str]:
+    """Notes on the customers columns left out of the models (any engine): ``dated`` (dates,
+    :func:`_dated_note`; ``signup``: the table has a sign-up date), ``empty`` (no value in any row)
+    and ``index_columns`` (:data:`PANDAS_INDEX`)."""
+    notes = [note] if (note := _dated_note(dated, signup)) else []
     if empty:  # a feature that is missing for everyone, and that the API warned was never posted
         notes.append(f"{_listed([f'customers.{c}' for c in empty])} {'is' if len(empty) == 1 else 'are'} empty in "
                      "every row, so left out of the models.")
@@ -1178,7 +1205,7 @@ def _load_customers(
         notes.append(f"{_listed([f'customers.{c}' for c in index_columns])} {'is' if len(index_columns) == 1 else 'are'} "
                      "the index pandas wrote into the file (DataFrame.to_parquet keeps it unless index=False), not a "
                      "column of the data: left out of the models. Write the file with index=False to drop it.")
-    return attributes, notes, {**{c: LEFT_OUT_KINDS["date"] for c in dated}, **{c: LEFT_OUT_KINDS["empty"] for c in empty}}
+    return notes
 
 
 def repeated_ids_sql(id_sql: str, table: str) -> str:

@@ -54,7 +54,8 @@ def features_command(
             raise ConfigError(f"--engine spark writes a Parquet folder; --format {fmt} is not available with it.")
         data, out = churn_spark.resolve_path(data), churn_spark.resolve_path(out)
         io.check_spark_output(out, data, cfg)
-        rows, specs = churn_spark.write_features(data, as_of_date, out, cfg, master)
+        rows, specs, notes = churn_spark.write_features(data, as_of_date, out, cfg, master)
+        show_data_notes({"notes": notes}, data, config)
         described = churn_spark.write_text_atomically(  # beside OUT on any Spark file system
             churn_spark.spark_session(master), io.json_text([s.to_dict() for s in specs]), f"{out.rstrip('/')}.features.json")
         console.print(f"{rows:,} customers x {len(specs)} features at {as_of_date:%Y-%m-%d} written to {out} (Spark); "

@@ -597,10 +597,11 @@ def _score_on_spark(
     with console.status("Scoring on Spark…"):
         sdata = churn_spark.read_tables(churn_spark.spark_session(master), churn_spark.resolve_path(data), cfg)
         refuse_other_problem(models.metadata, cfg, sdata.tables)
-        fingerprint, _ = churn_spark.describe_data(sdata)
+        fingerprint, summary = churn_spark.describe_data(sdata)
         out = churn_spark.resolve_path(out)
         metadata = score_metadata(models, as_of, cfg, fingerprint, alias, data_end=sdata.data_end)
         sidecar = churn_spark.score(sdata, as_of, models, out, cfg, columns, metadata)
+    show_data_notes(summary, data)
     show_scores_summary(sidecar, cfg)
     console.print(
         f"Models: churnml-churn v{models.churn_version}, churnml-value v{models.value_version} ({alias}).\n"

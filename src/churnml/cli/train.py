@@ -120,6 +120,7 @@ def train_command(
         attributes = sdata.attributes
         inputs = {"fingerprint": fingerprint, "feature_description": [s.to_dict() for s in training_set.specs],
                   "data_summary": summary}
+        show_data_notes(summary, data, config)
         console.print(f"Training set: {len(training_set.frame):,} rows (customer x cutoff) from Spark.")
     else:
         with working(f"Reading and validating {data}"):
