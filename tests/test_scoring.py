@@ -440,6 +440,65 @@ def test_a_snapshot_that_cannot_be_written_leaves_last_months_scores(served_stor
     assert {p.name: p.read_bytes() for p in left.iterdir()} == {p.name: p.read_bytes() for p in snapshots.iterdir()}
 
 
+@pytest.mark.parametrize("blocked", ["features_2025-12-01.parquet", "outside_2025-12-01.parquet", "new.parquet.json"])
+def test_a_folder_at_a_target_is_refused_before_any_work_and_publishes_nothing(served_store, tmp_path: Path, monkeypatch,
+                                                                                blocked: str) -> None:
+    # A folder at the snapshot's path failed its rename after the scores had been renamed into
+    # place: exit 2 with this month's scores published (and a folder at the sidecar's path left
+    # scores without one). Every target is now checked before any work, and nothing is published.
+    from typer.testing import CliRunner
+
+    from churnml.cli import get_app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", served_store.tracking_uri)
+
+    def score(as_of: str, out: str) -> object:
+        return CliRunner().invoke(get_app(), ["score", str(served_store.data), "--as-of", as_of, "--out", out,
+                                              "--snapshots", "snapshots"])
+
+    last = score("2025-11-01", "scores.parquet")
+    assert last.exit_code == 0, last.output
+    target = (tmp_path / "snapshots" if blocked.startswith(("features", "outside")) else tmp_path) / blocked
+    target.mkdir()
+    (target / "kept.txt").write_text("someone's file")
+    before = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    now = score("2025-12-01", "scores.parquet" if blocked.startswith(("features", "outside")) else "new.parquet")
+    said = " ".join(now.stderr.split())
+    assert now.exit_code == 2, now.output
+    assert {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+    assert "Traceback" not in now.output and "Reading and validating" not in now.output  # refused before any work
+    shown = target.relative_to(tmp_path)
+    option = "--snapshots" if blocked.startswith(("features", "outside")) else "--out"
+    assert said.startswith(f"Error: {shown} is a folder, where churnml writes "), said
+    assert said.endswith(f". Remove or rename it, or choose another {option}."), said
+
+
+def test_scores_that_fail_after_the_snapshot_was_published_put_the_previous_snapshot_back(features, scores,
+                                                                                          tmp_path: Path) -> None:
+    # The snapshot is renamed into place first (scores need theirs for their attributes), once every
+    # target is checked; should the scores' rename fail all the same (here another process makes a
+    # folder at their path between the check and the rename), the snapshot it replaced comes back.
+    folder, out = tmp_path / "snapshots", tmp_path / "scores.parquet"
+    earlier = pd.DataFrame({"customer_id": ["a"], "reason": ["closed"], "date": [SCORE_AS_OF]})
+    path = io.write_snapshot(features.head(50), SCORE_AS_OF, folder, earlier)  # an earlier write for the same date
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    seen = []
+
+    with pytest.raises(IsADirectoryError) as failed:
+        with io.staged_snapshot(features, SCORE_AS_OF, folder) as staged:
+            def publish() -> None:
+                staged.publish()
+                seen.append((len(pd.read_parquet(path)), io.outside_path(path).exists(), out.exists()))
+                out.mkdir()
+
+            write_scores(scores, out, before_publish=publish)
+    assert failed.value.filename == str(out)
+    assert seen == [(len(features), False, False)]  # the snapshot was in place before the scores
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # no temporary file either
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.parquet", "snapshots"] and out.is_dir()
+
+
 def test_sidecar_records_models_data_and_distributions(scores, dataset, models, tmp_path: Path) -> None:
     meta = score_metadata(models, SCORE_AS_OF, Config(), dataset.fingerprint, "champion")
     out, sidecar = write_scores(scores, tmp_path / "scores.parquet", None, meta)

@@ -527,6 +527,22 @@ def check_spark_output(out: str, data: str, config: Config, option: str = "--out
                           "Name it without a suffix or with .parquet.")
 
 
+def refuse_folder(path: str | Path, what: str, option: str) -> Path:
+    """Refuse a folder where the file ``what`` is to be renamed into place, naming ``option`` to
+    change instead. The rename would fail only at the end of the work, and `churnml score` renames
+    several files: checked before any work, and again before the first of them is published.
+
+    Raises
+    ------
+    ConfigError
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder, where churnml writes {what}. Remove or rename it, or choose another "
+                          f"{option}.")
+    return path
+
+
 def check_output_folder(path: str | Path, option: str) -> Path:
     """Refuse an output folder that exists as a file (``--snapshots``, ``--quarantine-dir``)."""
     path = Path(path)
@@ -1169,36 +1185,121 @@ def write_snapshot(features: pd.DataFrame, as_of: pd.Timestamp, folder: str | Pa
     its date (:func:`churnml.labels.outside_population`), so that the service can say why an id has
     no score.
     """
-    with staged_snapshot(features, as_of, folder, outside) as path:
+    with staged_snapshot(features, as_of, folder, outside) as staged:
         pass
-    return path
+    return staged.path
+
+
+def snapshot_targets(as_of: pd.Timestamp, folder: str | Path | None = None) -> dict[Path, str]:
+    """The files a snapshot of ``as_of`` is written to, and what each is (for :func:`refuse_folder`)."""
+    path = snapshot_file(as_of, folder)
+    day = f"{pd.Timestamp(as_of):%Y-%m-%d}"
+    return {path: f"the feature snapshot of {day} (for `churnml serve`)",
+            outside_path(path): f"the customers outside the population at {day}"}
+
+
+class StagedSnapshot:
+    """A snapshot written to temporary files beside its targets (:func:`staged_snapshot`), not yet
+    in place. :meth:`publish` renames it into place; should the block fail after that, the files
+    it replaced are put back."""
+
+    def __init__(self, path: Path, stack: contextlib.ExitStack) -> None:
+        self.path = path
+        """The snapshot's file (its outside file: :func:`outside_path`)."""
+        self.published = False
+        self._stack = stack
+        self._backups: dict[Path, Path | None] = {}
+
+    def publish(self) -> None:
+        """Rename the snapshot, then its outside file, into place (once). A folder at either target
+        is refused first. What they replace is kept (a hard link beside it) until the block ends."""
+        if self.published:
+            return
+        outside_file = outside_path(self.path)
+        for target, what in snapshot_targets(_snapshot_day(self.path), self.path.parent).items():
+            refuse_folder(target, what, "--snapshots")
+        try:
+            for target in (self.path, outside_file):
+                if not target.is_file():
+                    self._backups[target] = None
+                elif (backup := _keep_previous(target)) is not None:
+                    self._backups[target] = backup
+            # An earlier write's outside file for the same date goes just before the renames, and the
+            # new one follows the snapshot: a failure between leaves no outside file, never another write's.
+            outside_file.unlink(missing_ok=True)
+            self.published = True
+            self._stack.close()  # each atomic_path renames its file: the snapshot first (entered last)
+        except BaseException as exc:
+            self.discard(exc)
+            raise
+
+    def discard(self, exc: BaseException) -> None:
+        """After ``exc``: remove the temporary files not renamed, and put back what :meth:`publish`
+        replaced, the previous files or none where there was none. A file the file system could not
+        link (no hard links there) stays replaced."""
+        self._stack.__exit__(type(exc), exc, exc.__traceback__)
+        for target, backup in self._backups.items():
+            with contextlib.suppress(OSError):
+                if backup is not None:
+                    os.replace(backup, target)
+                elif self.published:
+                    target.unlink(missing_ok=True)
+        self._backups.clear()
+
+    def discard_backups(self) -> None:
+        """Once all is published: the previous files are not needed any more."""
+        for backup in self._backups.values():
+            if backup is not None:
+                with contextlib.suppress(OSError):
+                    backup.unlink()
+        self._backups.clear()
+
+
+def _keep_previous(path: Path) -> Path | None:
+    """A hard link to ``path`` under a temporary name beside it (:func:`_own_temp`: a killed run's
+    is removed by the next), to put it back with; None where the file system has no hard links."""
+    fd, name = _own_temp(path)
+    os.close(fd)
+    backup = Path(name)
+    backup.unlink()
+    try:
+        os.link(path, backup)
+    except OSError:
+        return None
+    return backup
 
 
 @contextlib.contextmanager
 def staged_snapshot(features: pd.DataFrame, as_of: pd.Timestamp, folder: str | Path | None = None,
-                    outside: pd.DataFrame | None = None) -> Iterator[Path]:
-    """Write a snapshot (:func:`write_snapshot`) to temporary files first and yield its path; both
-    files are renamed into place when the block ends without an error, and discarded otherwise.
+                    outside: pd.DataFrame | None = None) -> Iterator[StagedSnapshot]:
+    """Write a snapshot (:func:`write_snapshot`) to temporary files first and yield it
+    (:class:`StagedSnapshot`); it is published by its ``publish()``, else when the block ends
+    without an error, and discarded when the block fails before that.
 
-    `churnml score` publishes its scores inside the block: on a full disk the snapshot, several
-    times the size of the scores, failed after the scores had replaced last month's, and a run that
-    exited 2 left new output. Now a snapshot that cannot be written leaves the scores as they were,
-    and scores that cannot be written leave no new snapshot for `churnml serve` to load. The outside
-    file of an earlier write for the same date is removed just before the new files are renamed, and
-    the new one renamed after the snapshot, so a failure there leaves a snapshot without one (served
-    with the generic detail), never with another write's.
+    `churnml score` writes its scores inside the block and publishes the snapshot just before the
+    scores file is renamed into place: on a full disk the snapshot, several times the size of the
+    scores, failed after the scores had replaced last month's, and a folder at the snapshot's path
+    failed its rename after them, so that a run that exited 2 left new output. Now every target is
+    checked before the first rename; the snapshot goes first (scores whose snapshot is missing
+    cannot be listed with their attributes, and `churnml serve` reads a snapshot alone), and should
+    the scores then fail, the block's error puts back the snapshot they replaced.
     """
     path = snapshot_file(as_of, folder)
-    outside_file = outside_path(path)
     with contextlib.ExitStack() as stack:
         # Entered outside first, so it is renamed after the snapshot (the stack exits last in, first out).
-        outside_tmp = stack.enter_context(atomic_path(outside_file)) if outside is not None else None
+        outside_tmp = stack.enter_context(atomic_path(outside_path(path))) if outside is not None else None
         snapshot_tmp = stack.enter_context(atomic_path(path))
         features.to_parquet(snapshot_tmp, index=False)
         if outside is not None:
             outside.to_parquet(outside_tmp, index=False)
-        yield path
-        outside_file.unlink(missing_ok=True)
+        staged = StagedSnapshot(path, stack.pop_all())
+        try:
+            yield staged
+            staged.publish()
+        except BaseException as exc:
+            staged.discard(exc)
+            raise
+        staged.discard_backups()
 
 
 def snapshot_file(as_of: pd.Timestamp | str, folder: str | Path | None = None) -> Path:

@@ -504,12 +504,17 @@ def check_sidecar(path: str | Path, sidecar: Mapping[str, Any]) -> None:
         "without it (then nothing records the models that made them).")
 
 
+SIDECAR = "the scores' sidecar (OUT.json)"
+"""What a scores file's ``.json`` is, as errors name it."""
+
+
 def write_scores(
     scores: pd.DataFrame | Iterable[pd.DataFrame],
     out: str | Path,
     fmt: str | None = None,
     sidecar: Mapping[str, Any] | None = None,
     monitor: Callable[[Mapping[str, np.ndarray]], Mapping[str, Any]] | None = None,
+    before_publish: Callable[[], None] | None = None,
 ) -> tuple[Path, Path]:
     """Write scores and their JSON sidecar ``<out>.json``, atomically.
 
@@ -534,6 +539,10 @@ def write_scores(
         Called with every row's ``churn_probability``, ``predicted_value``, ``value_at_risk`` and
         ``current_value`` (arrays) once all chunks are written; its result becomes the sidecar's
         ``monitoring`` section (see :func:`churnml.monitoring.drift`).
+    before_publish : callable, optional
+        Called once both files are written and their targets checked, just before the scores file
+        is renamed into place: `churnml score` publishes its feature snapshot there
+        (:meth:`churnml.io.StagedSnapshot.publish`). An exception there publishes neither file.
 
     Returns
     -------
@@ -566,6 +575,11 @@ def write_scores(
                 sidecar_tmp.write_text(io.json_text(meta), encoding="utf-8")
             except OSError as exc:  # named after the sidecar, not the scores file it fails to publish
                 raise OSError(exc.errno, exc.strerror, str(sidecar_path)) from None
+            # A folder at the sidecar's path failed its rename after the scores file's: both checked first.
+            io.refuse_folder(out, "the scores", "--out")
+            io.refuse_folder(sidecar_path, SIDECAR, "--out")
+            if before_publish is not None:
+                before_publish()
 
         with io.TableWriter(out, fmt, digest=True, before_publish=write_sidecar) as writer:
             for chunk in chunks:

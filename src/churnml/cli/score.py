@@ -245,7 +245,7 @@ def score_command(
 
     Reads DATA (validated first) and the churn and value models carrying ALIAS from the MLflow
     registry (MLFLOW_TRACKING_URI, else ./mlruns/mlflow.db). Writes, each atomically (a failed run
-    leaves no partial file):
+    leaves no partial file, and none of them new: a folder at any of their paths is refused first):
 
     - OUT: one row per customer, ordered by customer_id — customer_id, as_of, churn_probability,
       predicted_value, value_at_risk, risk_tier, value_tier, segment, lifecycle_stage, reasons,
@@ -282,7 +282,7 @@ def score_command(
     from churnml.labels import build_scoring_frame, outside_population
     from churnml.monitoring import (drift, drift_message, drift_status, feature_window_days, fitted_labels_end,
                                     reference_history_days)
-    from churnml.scoring import as_trained, score_chunks, score_metadata, with_empty_attributes, write_scores
+    from churnml.scoring import SIDECAR, as_trained, score_chunks, score_metadata, with_empty_attributes, write_scores
     from churnml.tracking import load_models
     from churnml.validate import load_dataset
 
@@ -300,6 +300,10 @@ def score_command(
         raise ConfigError("--partition-by applies to --engine spark only (it writes a Parquet folder).")
     out_path = io.check_output_file(out, "--out", io.source_files(data, cfg), example="scores.parquet")
     io.check_output_folder(snapshot_dir, "--snapshots")
+    # A folder where a file goes failed its rename at the very end: refused before any work.
+    io.refuse_folder(out_path.with_name(out_path.name + ".json"), SIDECAR, "--out")
+    for target, what in io.snapshot_targets(as_of_ts, snapshot_dir).items():
+        io.refuse_folder(target, what, "--snapshots")
     fmt = io.format_for(out_path, fmt)
     if chunk_size < 1:
         raise ConfigError(f"--chunk-size must be at least 1, got {chunk_size}.")
@@ -357,10 +361,13 @@ def score_command(
 
         # A rerun (a scheduler's retry, a job started twice) writes the same files: said so, below.
         before = io.file_sha256(out_path) if out_path.is_file() else None
-        # The snapshot is written first and published with the scores: either failing leaves both as they were.
+        # The snapshot is written first and published just before the scores (which need it for their
+        # attributes), with every target checked: either failing leaves both as they were.
         outside = outside_population(dataset, as_of_ts, cfg)
-        with io.staged_snapshot(features, as_of_ts, snapshot_dir, outside) as snapshot:
-            scores_path, sidecar_path = write_scores(chunks, out_path, fmt, metadata, monitor=monitor if reference else None)
+        with io.staged_snapshot(features, as_of_ts, snapshot_dir, outside) as staged:
+            scores_path, sidecar_path = write_scores(chunks, out_path, fmt, metadata, monitor=monitor if reference else None,
+                                                     before_publish=staged.publish)
+    snapshot = staged.path
     written = [scores_path, sidecar_path, *io.with_outside([snapshot])]  # the outside file too: every file written
     stale = io.stale_snapshots(snapshot_dir, keep=cfg.scoring.keep_snapshots)
     freed = io.remove_files(io.with_outside(stale))
