@@ -477,6 +477,45 @@ def test_validations_notes_on_data_it_keeps_are_given_on_spark_in_its_words(spar
     assert [line for line in shown.output.splitlines() if line.startswith("Note: ")] == [f"Note: {note}" for note in notes]
 
 
+@pytest.mark.parametrize("kind", ["no rows", "0 bytes", "no Parquet file"])
+def test_an_empty_churn_events_is_absent_on_spark_as_in_validation(spark, data_dir: Path, tmp_path: Path, kind: str) -> None:
+    """churn_events with its columns and no rows (or a file of 0 bytes, or a folder with no Parquet
+    file): validation takes it as absent, with a note, and uses churn by inactivity. Spark read it
+    as present, so the contractual label with no closures (nobody churned); it read the file of 0
+    bytes and the folder as errors. Both now follow validation's rule: the same labels, training
+    set and note."""
+    folder = _copy_data(data_dir, tmp_path / "data")
+    closures = pd.read_parquet(folder / "churn_events.parquet")
+    (folder / "churn_events.parquet").unlink()
+    if kind == "no rows":
+        closures.iloc[:0].to_parquet(folder / "churn_events.parquet", index=False)
+    elif kind == "0 bytes":
+        (folder / "churn_events.parquet").write_bytes(b"")
+    else:
+        (folder / "churn_events").mkdir()
+        (folder / "churn_events" / "README").write_text("Closures, exported nightly.\n")
+    duck = load_dataset(folder, Config())
+    assert "churn_events" not in duck.tables
+    read = churn_spark.read_tables(spark, str(folder))
+    assert not read.has("churn_events") and read.tables == duck.tables
+    assert list(read.notes) == duck.summary["notes"]
+    if kind == "no Parquet file":
+        assert duck.summary["notes"][0].startswith("No churn_events table: a customer counts as churned after a horizon ")
+    else:
+        assert duck.summary["notes"][0] == (
+            f"churn_events: {folder / 'churn_events.parquet'} is empty ({kind}), so churn by inactivity is used: a customer "
+            "counts as churned after a horizon without transactions (active: one in the last 365 days). Remove it or fill "
+            "it with the account closures.")
+    labels = churn_spark.build_labels(read, CUTOFFS, Config())
+    assert labels["churned"].sum() > 0
+    assert_frames_equal(duck_labels.build_labels(duck, CUTOFFS, Config()), labels)
+    if kind == "no rows":
+        duck_set, spark_set = (duck_labels.build_training_set(duck, TRAIN_AS_OF, Config()),
+                               churn_spark.build_training_set(read, TRAIN_AS_OF, Config()))
+        assert duck_set.cutoffs == spark_set.cutoffs
+        assert_frames_equal(duck_set.frame, spark_set.frame)
+
+
 def test_rows_after_a_declared_end_are_left_out_whatever_their_values_as_validation_leaves_them(
         spark, data_dir: Path, tmp_path: Path) -> None:
     """With [input] data_end declared, validation sets an event row after it aside as after the data's
@@ -1197,10 +1236,22 @@ def test_a_spark_output_folder_is_read_as_duckdb_reads_it(spark, data_dir: Path,
     read = churn_spark.read_tables(spark, str(folder))
     assert read.attributes == duck.attributes
     assert spark.table(read.views["customers"]).count() == len(customers)
+    # The parts left unread are noted as validation notes them (Spark said nothing of them).
+    [skipped] = [note for note in duck.summary["notes"] if note.startswith(f"{parts}: ")]
+    assert skipped.startswith(f"{parts}: 2 Parquet files skipped (.hidden/, _temporary/)") and skipped in read.notes
     assert_frames_equal(build_features(duck, CUTOFFS, Config()), churn_spark.build_features(read, CUTOFFS, Config()))
-    for part in parts.glob("region=*/*"):  # notes, README and leftovers alone: no Parquet file to read, said so
+    for part in parts.glob("region=*/*"):  # notes, README and leftovers alone: nothing to read, said as validation says it
         if part.name != "notes.txt":
             part.unlink()
+    with pytest.raises(DataError) as duck_error:
+        load_dataset(folder, Config())
+    assert str(duck_error.value).startswith(f"Folder {parts} (table 'customers') holds no Parquet part to read: its 2 Parquet "
+                                            'files are under paths starting with "_" or "." (.hidden/, _temporary/)')
+    with pytest.raises(DataError) as spark_error:
+        churn_spark.read_tables(spark, str(folder))
+    assert str(spark_error.value) == str(duck_error.value)
+    shutil.rmtree(parts / "_temporary")
+    shutil.rmtree(parts / ".hidden")
     with pytest.raises(DataError, match=r"^Folder .*customers \(table 'customers'\) holds no Parquet file to read: a part is "
                                         r"named \*\.parquet or is Parquet \(a Hive table's 000000_0\)"):
         churn_spark.read_tables(spark, str(folder))

@@ -26,7 +26,7 @@ import tempfile
 from datetime import datetime
 from functools import lru_cache, partial
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 import duckdb
 import numpy as np
@@ -146,10 +146,29 @@ def parquet_parts(folder: Path, table: str) -> tuple[list[Path], str]:
     DataError
         Every Parquet file under ``folder`` is skipped: there is nothing to read.
     """
-    read: list[Path] = []
+    return parts_read(str(folder), table, [(file.relative_to(folder).parts, file) for file in _parquet_files(folder)])
+
+
+PartT = TypeVar("PartT")
+
+
+def parts_read(folder: str, table: str, files: Iterable[tuple[Sequence[str], PartT]]) -> tuple[list[PartT], str]:
+    """Of the Parquet files under ``folder`` (each as its path's names below ``folder`` and what it
+    is to the reader: a ``Path`` here, a Hadoop path on Spark), those read, in the order given, and a
+    note on those skipped: :func:`parquet_parts`' rule, on any engine.
+
+    >>> read, note = parts_read("t", "t", [(("part-0.parquet",), 0), (("_temporary", "0", "part-0.parquet"), 1)])
+    >>> read, note[:39]
+    ([0], 't: 1 Parquet file skipped (_temporary/)')
+
+    Raises
+    ------
+    DataError
+        Every file is skipped: there is nothing to read.
+    """
+    read: list[PartT] = []
     skipped: dict[str, int] = {}  # the first skipped part of each skipped file's path -> files under it
-    for file in _parquet_files(folder):
-        parts = file.relative_to(folder).parts
+    for parts, file in files:
         first = next((i for i, name in enumerate(parts) if skipped_name(name)), None)
         if first is None:
             read.append(file)

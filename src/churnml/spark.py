@@ -444,11 +444,18 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
     read: dict[str, _RawTable] = {}
     attributes: dict[str, str] = {}
     left_out: dict[str, str] = {}  # customer columns of dates or without a value, as validation leaves out
+    empty: dict[str, str] = {}  # optional tables without a row, taken as absent as validation takes them: table -> why
+    skipped: list[str] = []  # notes on folders of parts with files left unread, as validation gives them
     prefix = f"churnml_{uuid.uuid4().hex[:8]}_"
     for table, spec in TABLES.items():
         name = config.table_name(table)
-        location = _table_location(spark, base, name)
-        if location is None:
+        location, parts = _table_parts(spark, base, name, table)
+        if parts is None and location is not None and (spec.required or table in config.tables):
+            raise DataError(
+                f"Folder {location} (table {table!r}) holds no Parquet file to read: a part is named *.parquet or is Parquet "
+                '(a Hive table\'s 000000_0), under no path starting with "_" or "." (a job\'s leftovers, hidden files). '
+                "Check that it holds the table's Parquet parts.")
+        if parts is None:  # not there, or a folder without a Parquet file: absent, as validation finds no table there
             if spec.required:
                 raise DataError(
                     f"Required table {table!r} not found under {base}: expected {name}.parquet or a folder {name}/ of "
@@ -458,7 +465,13 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
                 raise DataError(f"{validate.mapped_but_missing(table, config)} under {base}: expected {name}.parquet or a "
                                 f"folder {name}/ of Parquet files. Fix the name, or remove the mapping if the table is not there.")
             continue
-        frame = _read_parquet(spark, location, table)
+        files, options, note = parts
+        skipped += [note] if note else []
+        # No row (a 0-byte file, or Parquet with its columns and no rows): validation's rule, taken as absent if optional.
+        frame = None if _zero_bytes(spark, files) else _read_parquet(spark, location, table, (files, options))
+        if frame is None or frame.isEmpty():
+            empty[table] = validate.empty_table(table, location, "0 bytes" if frame is None else "no rows")
+            continue
         types = {column: _duckdb_type(spark_type) for column, spark_type in frame.dtypes}
         mapping = validate.map_columns(table, spec, config, list(types), location)
         if table == "transactions" and config.input.order_lines and "transaction_id" not in mapping:
@@ -511,12 +524,14 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
         spark.sql(to_spark_sql(validate.merge_order_lines_sql(lines, columns))).createOrReplaceTempView(views["transactions"])
     data_end = validate.declared_end(_last_event(spark, read, views, end), config.input.data_end)
     return SparkData(spark, base, tuple(layout), layout, attributes, data_end, views, left_out, n_lines,
-                     _notes(spark, read, left_out, config))
+                     _notes(spark, read, left_out, config, empty, skipped))
 
 
-def _notes(spark: "SparkSession", read: Mapping[str, _RawTable], left_out: Mapping[str, str], config: Config) -> tuple[str, ...]:
+def _notes(spark: "SparkSession", read: Mapping[str, _RawTable], left_out: Mapping[str, str], config: Config,
+           empty: Mapping[str, str] = {}, skipped: Sequence[str] = ()) -> tuple[str, ...]:
     """Validation's notes on data it keeps that apply to Spark's read, made by validation's own
-    functions: optional tables missing, customers columns left out (dates, empty, a pandas index),
+    functions: optional tables missing or ``empty`` (table -> why), folders of parts with files
+    ``skipped``, customers columns left out (dates, empty, a pandas index),
     and times with a zone read as UTC (one query of at most one row per zoned column, of
     :data:`churnml.validate._OFFSET_ROWS` rows per date column written as text)."""
     customers = read["customers"].mapping
@@ -527,7 +542,8 @@ def _notes(spark: "SparkSession", read: Mapping[str, _RawTable], left_out: Mappi
         return tuple(rows[0]) if rows else None
 
     return tuple(
-        validate.missing_table_notes(tuple(read), config)
+        validate.missing_table_notes(tuple(read), config, empty)
+        + list(skipped)
         + validate.left_out_notes([c for c, why in left_out.items() if why == validate.LEFT_OUT_KINDS["date"]],
                                   [c for c, why in left_out.items() if why == validate.LEFT_OUT_KINDS["empty"]],
                                   [c for c, raw in customers.items() if validate.PANDAS_INDEX.fullmatch(raw)],
@@ -670,17 +686,34 @@ def _refuse_after_the_end(spark: "SparkSession", read: Mapping[str, _RawTable],
     )
 
 
-def _table_location(spark: "SparkSession", base: str, name: str) -> str | None:
-    """The first of ``<base>/<name>.parquet`` and ``<base>/<name>`` that exists (any Hadoop file system).
+def _table_parts(spark: "SparkSession", base: str, name: str,
+                 table: str) -> tuple[str | None, tuple[list[str], dict[str, str], str] | None]:
+    """Where table ``name`` is under ``base`` (any Hadoop file system), and what a read of it reads
+    (:func:`_parquet_parts`): the first of ``<base>/<name>.parquet`` and ``<base>/<name>`` that is a
+    file or a folder holding a Parquet file, as validation finds a table (:func:`churnml.io.attach_source`).
+    ``(folder, None)`` when only a folder without a Parquet file is there, ``(None, None)`` when nothing is.
 
     Asked of the file system first: Spark's read of a missing path logs a 95-line FileNotFoundException.
     """
     jvm = spark._jvm
+    folder = None
     for candidate in (f"{base}/{name}.parquet", f"{base}/{name}"):
         path = jvm.org.apache.hadoop.fs.Path(candidate)
         if path.getFileSystem(spark._jsc.hadoopConfiguration()).exists(path):
-            return candidate
-    return None
+            parts = _parquet_parts(spark, candidate, table)
+            if parts is not None:
+                return candidate, parts
+            folder = folder or candidate
+    return folder, None
+
+
+def _zero_bytes(spark: "SparkSession", files: Sequence[str]) -> bool:
+    """Whether ``files`` is one file of 0 bytes (validation's "empty (0 bytes)"; Spark's read of it
+    fails, as it is no Parquet)."""
+    if len(files) != 1:
+        return False
+    path = spark._jvm.org.apache.hadoop.fs.Path(files[0])
+    return path.getFileSystem(spark._jsc.hadoopConfiguration()).getFileStatus(path).getLen() == 0
 
 
 _PARTITION_TYPE_INFERENCE = "spark.sql.sources.partitionColumnTypeInference.enabled"
@@ -704,14 +737,16 @@ def _partition_values_as_text(spark: "SparkSession") -> Iterator[None]:
             spark.conf.set(_PARTITION_TYPE_INFERENCE, before)
 
 
-def _read_parquet(spark: "SparkSession", location: str, table: str) -> "SparkFrame":
+def _read_parquet(spark: "SparkSession", location: str, table: str,
+                  parts: tuple[list[str], dict[str, str]] | None = None) -> "SparkFrame":
     """``location`` with the union of its part files' columns (``mergeSchema``): a folder whose
     older parts lack a column read as if no part had it. Parts that store a column as different
     types are read as DuckDB's ``union_by_name`` reads them (:func:`_read_parts_widened`). Hive
     partition columns (``year=2024/``) are text (:func:`_partition_values_as_text`) and follow
-    the files' columns in DuckDB's order (:func:`_in_duckdb_order`)."""
+    the files' columns in DuckDB's order (:func:`_in_duckdb_order`). ``parts``: the files and
+    options :func:`_parquet_parts` gives, when already listed."""
     with _partition_values_as_text(spark):
-        return _read_folder(spark, location, table)
+        return _read_folder(spark, location, table, parts)
 
 
 def _glob_escaped(path: str) -> str:
@@ -723,23 +758,24 @@ def _glob_escaped(path: str) -> str:
     return re.sub(r"[\\{}\[\]*?]", lambda match: "\\" + match.group(0), path)
 
 
-def _parquet_parts(spark: "SparkSession", location: str, table: str) -> tuple[list[str], dict[str, str]]:
-    """The files a read of table ``location`` reads, and the options it needs: the file itself, or
-    the folder's Parquet files that DuckDB reads (:func:`churnml.io.parquet_parts`: under no path
-    :func:`churnml.io.skipped_name` skips, and :func:`churnml.io.is_parquet_file`) with ``basePath``,
-    so Hive partition folders (``year=2024/``) are still columns. Spark's read of the folder read
-    every other file too, and stopped on a ``README`` beside the parts.
+def _parquet_parts(spark: "SparkSession", location: str, table: str) -> tuple[list[str], dict[str, str], str] | None:
+    """The files a read of table ``location`` reads, the options it needs, and a note on the files
+    skipped ("" when none is): the file itself, or the folder's Parquet files that DuckDB reads
+    (:func:`churnml.io.is_parquet_file`, under no path :func:`churnml.io.skipped_name` skips:
+    :func:`churnml.io.parts_read`) with ``basePath``, so Hive partition folders (``year=2024/``)
+    are still columns. Spark's read of the folder read every other file too, and stopped on a
+    ``README`` beside the parts. None when the folder holds no Parquet file: no table, as for validation.
 
     Raises
     ------
     DataError
-        The folder holds no such file.
+        Every Parquet file of the folder is skipped (:func:`churnml.io.parts_read`).
     """
     jvm = spark._jvm
     root = jvm.org.apache.hadoop.fs.Path(location)
     system = root.getFileSystem(spark._jsc.hadoopConfiguration())
     if system.getFileStatus(root).isFile():
-        return [location], {}
+        return [location], {}, ""
 
     def head(path: Any, size: int) -> bytes:
         try:
@@ -758,22 +794,21 @@ def _parquet_parts(spark: "SparkSession", location: str, table: str) -> tuple[li
         path = listing.next().getPath()
         name = path.toString()
         relative = name.removeprefix(prefix)
-        if (not any(io.skipped_name(part) for part in relative.split("/"))
-                and io.is_parquet_file(path.getName(), functools.partial(head, path))):
+        if io.is_parquet_file(path.getName(), functools.partial(head, path)):
             # Under the folder as the user wrote it, as messages then name the files. Spark reads a
             # path as a glob: a part named part[1].parquet was "not found".
-            files.append(location.rstrip("/") + "/" + _glob_escaped(relative) if name.startswith(prefix) else name)
+            files.append((relative.split("/"), location.rstrip("/") + "/" + _glob_escaped(relative)
+                          if name.startswith(prefix) else name))
     if not files:
-        raise DataError(
-            f"Folder {location} (table {table!r}) holds no Parquet file to read: a part is named *.parquet or is Parquet "
-            '(a Hive table\'s 000000_0), under no path starting with "_" or "." (a job\'s leftovers, hidden files). '
-            "Check that it holds the table's Parquet parts.")
-    return sorted(files), {"basePath": location}
+        return None
+    read, note = io.parts_read(location.rstrip("/"), table, sorted(files, key=lambda file: file[1]))
+    return read, {"basePath": location}, note
 
 
-def _read_folder(spark: "SparkSession", location: str, table: str) -> "SparkFrame":
+def _read_folder(spark: "SparkSession", location: str, table: str,
+                 parts: tuple[list[str], dict[str, str]] | None = None) -> "SparkFrame":
     """:func:`_read_parquet`, with the session set to read partition values as text."""
-    files, options = _parquet_parts(spark, location, table)
+    files, options = parts or _parquet_parts(spark, location, table)[:2]
     try:
         with _quiet_task_failures(spark):
             frame = spark.read.options(**options).option("mergeSchema", "true").parquet(*files)

@@ -488,14 +488,31 @@ def _empty_tables(con: duckdb.DuckDBPyConnection, found: dict[str, str], headers
             why = "a header row and no data rows" if where.endswith((".csv", ".csv.gz")) else "no rows"
         else:
             continue
-        if TABLES[table].required:
-            raise DataError(
-                f"Table {table!r} ({where}) is empty ({why}); it is required. Export it again with its rows (an export "
-                "that stopped or a filter that matched nothing leaves such a file), or point churnml at the right data."
-            )
+        empty[table] = empty_table(table, where, why)
         con.execute(f"DROP VIEW IF EXISTS raw_{table}")
-        empty[table] = f"{where} is empty ({why})"
     return empty
+
+
+def empty_table(table: str, where: str, why: str) -> str:
+    """The rule for a table without a row, on any engine (validation, Spark's read): a required
+    one stops; an optional one is taken as absent, and what :func:`missing_table_notes` says of
+    it is returned. Spark read an empty churn_events as present: no closures, so nobody churned,
+    where validation used churn by inactivity.
+
+    >>> empty_table("churn_events", "data/churn_events.parquet", "no rows")
+    'data/churn_events.parquet is empty (no rows)'
+
+    Raises
+    ------
+    DataError
+        ``table`` is required.
+    """
+    if TABLES[table].required:
+        raise DataError(
+            f"Table {table!r} ({where}) is empty ({why}); it is required. Export it again with its rows (an export "
+            "that stopped or a filter that matched nothing leaves such a file), or point churnml at the right data."
+        )
+    return f"{where} is empty ({why})"
 
 
 def _named_table(config: Config, name: str) -> str:
