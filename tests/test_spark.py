@@ -1348,6 +1348,21 @@ def test_missing_table_and_column_say_what_to_do(spark, tmp_path: Path) -> None:
         churn_spark.read_tables(spark, str(tmp_path), config_from_dict({"tables": {"churn_events": "closures"}}))
 
 
+def test_the_sampling_path_builds_the_training_sets_season_frame(sdata, training_sets) -> None:
+    """training_frame built features and labels at the training cutoffs only: the drift reference's
+    season cutoffs (labels.season_cutoffs), which build_training_set gives on both engines, had no
+    counterpart on the sampling path. season_frame gives those rows, as the training sets hold them."""
+    duck, spark_set = training_sets
+    frame = churn_spark.season_frame(sdata, TRAIN_AS_OF, Config())
+    assert frame is not None
+    seasons = churn_spark.typed_feature_frame(churn_spark.to_pandas(frame),
+                                              churn_spark.layout_feature_specs(sdata.layout, sdata.attributes),
+                                              churn_spark.categories(sdata))
+    assert sorted(set(seasons["cutoff"])) == [pd.Timestamp("2025-01-04")]
+    assert_frames_equal(duck.season_frame, seasons)
+    assert_frames_equal(spark_set.season_frame, seasons)
+
+
 def test_stratified_sample_keeps_weights(sdata) -> None:
     frame = churn_spark.training_frame(sdata, TRAIN_AS_OF, Config())
     sample = churn_spark.to_pandas(churn_spark.sample_by_label(frame, {0: 0.5, 1: 1.0}, seed=1))

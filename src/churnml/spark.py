@@ -1471,13 +1471,37 @@ def training_cutoffs(data: SparkData, as_of: pd.Timestamp, config: Config) -> li
     return checked_training_cutoffs(pd.Timestamp(as_of), config, data_start(data), data.data_end)
 
 
+def _cutoffs_and_seasons(data: SparkData, as_of: pd.Timestamp,
+                         config: Config) -> tuple[pd.Timestamp, list[pd.Timestamp], list[pd.Timestamp]]:
+    """The first transaction, the training cutoffs and the feature-only :func:`churnml.labels.season_cutoffs`
+    in the gaps between the splits (the drift reference's seasons), as the DuckDB path takes them."""
+    first = data_start(data)
+    cutoffs = checked_training_cutoffs(pd.Timestamp(as_of), config, first, data.data_end)
+    return first, cutoffs, season_cutoffs(cutoffs, pd.Timestamp(as_of), config, data_start=first)
+
+
 def training_frame(data: SparkData, as_of: pd.Timestamp, config: Config) -> "SparkFrame":
     """Features joined to labels over the training cutoffs, as a Spark DataFrame (no split column).
 
-    Sample it with :func:`sample_by_label` before collecting it to one machine.
+    Sample it with :func:`sample_by_label` before collecting it to one machine. The features at
+    the season cutoffs, which have no labels, are :func:`season_frame`.
     """
     cutoffs = training_cutoffs(data, as_of, config)
     return feature_frame(data, cutoffs, config).join(label_frame(data, cutoffs, config), ["customer_id", "cutoff"])
+
+
+def season_frame(data: SparkData, as_of: pd.Timestamp, config: Config) -> "SparkFrame | None":
+    """The features at the :func:`churnml.labels.season_cutoffs` of :func:`training_frame`'s
+    training set (no labels, no split), as a Spark DataFrame: the rows of
+    :attr:`churnml.labels.TrainingSet.season_frame`, the drift reference's seasons, which the
+    sampling path had no way to build. None when no training cutoff leaves room for a season.
+
+    Example
+    -------
+    >>> seasons = season_frame(data, pd.Timestamp("2025-07-01"), Config())   # doctest: +SKIP
+    """
+    _, _, seasons = _cutoffs_and_seasons(data, as_of, config)
+    return feature_frame(data, seasons, config) if seasons else None
 
 
 def sample_by_label(frame: "SparkFrame", fractions: Mapping[int, float], seed: int = 0) -> "SparkFrame":
@@ -1519,10 +1543,7 @@ def build_training_set(data: SparkData, as_of: pd.Timestamp, config: Config) -> 
     :func:`sample_by_label` (see ``docs/spark.md``).
     """
     as_of = pd.Timestamp(as_of)
-    first = data_start(data)
-    cutoffs = checked_training_cutoffs(as_of, config, first, data.data_end)
-    # Feature-only cutoffs in the gaps between the splits: the drift reference's seasons, as on DuckDB.
-    seasons = season_cutoffs(cutoffs, as_of, config, data_start=first)
+    first, cutoffs, seasons = _cutoffs_and_seasons(data, as_of, config)
     return assemble_training_set(
         build_features(data, [*cutoffs, *seasons], config),
         build_labels(data, cutoffs, config),
