@@ -1211,7 +1211,8 @@ def test_a_spark_output_folder_is_read_as_duckdb_reads_it(spark, data_dir: Path,
 
     One part is a Hive table's 000000_0 (Parquet without the name), beside a README and notes:
     Spark read every file in the folder and stopped on the first that is not Parquet, where DuckDB
-    reads the Parquet files alone. A part named like a glob pattern (part[1].parquet) is the file it is."""
+    reads the Parquet files alone. A part named like a glob pattern (part[1].parquet) is the file it is.
+    With customers.parquet beside the folder, both refuse in validation's words (Spark read the file)."""
     folder = _copy_data(data_dir, tmp_path / "data")
     (folder / "customers.parquet").unlink()
     customers = pd.read_parquet(data_dir / "customers.parquet")
@@ -1240,6 +1241,16 @@ def test_a_spark_output_folder_is_read_as_duckdb_reads_it(spark, data_dir: Path,
     [skipped] = [note for note in duck.summary["notes"] if note.startswith(f"{parts}: ")]
     assert skipped.startswith(f"{parts}: 2 Parquet files skipped (.hidden/, _temporary/)") and skipped in read.notes
     assert_frames_equal(build_features(duck, CUTOFFS, Config()), churn_spark.build_features(read, CUTOFFS, Config()))
+    # customers.parquet beside the folder: validation asks which is the table; Spark read the file alone.
+    shutil.copy(data_dir / "customers.parquet", folder / "customers.parquet")
+    with pytest.raises(DataError) as duck_error:
+        load_dataset(folder, Config())
+    assert str(duck_error.value) == (f"{folder} holds customers.parquet and customers: which is table 'customers'? "
+                                     "Keep one (move the others out of the folder).")
+    with pytest.raises(DataError) as spark_error:
+        churn_spark.read_tables(spark, str(folder))
+    assert str(spark_error.value) == str(duck_error.value)
+    (folder / "customers.parquet").unlink()
     for part in parts.glob("region=*/*"):  # notes, README and leftovers alone: nothing to read, said as validation says it
         if part.name != "notes.txt":
             part.unlink()

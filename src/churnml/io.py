@@ -80,9 +80,19 @@ def _find_file(folder: Path, stem: str) -> Path | None:
         if part_dir.is_dir() and any(_parquet_files(part_dir)):
             found.append(part_dir)
     if len(found) > 1:
-        raise DataError(f"{folder} holds {' and '.join(p.name for p in found)}: which is table {stem!r}? "
-                        "Keep one (move the others out of the folder).")
+        raise DataError(ambiguous_table(folder, [p.name for p in found], stem))
     return found[0] if found else None
+
+
+def ambiguous_table(folder: str | Path, names: Sequence[str], stem: str) -> str:
+    """The error for a folder holding table ``stem`` more than once (``names``: the files and
+    folders of Parquet parts that each could be it), on any engine.
+
+    >>> ambiguous_table("data", ["customers.parquet", "customers"], "customers")[:64]
+    "data holds customers.parquet and customers: which is table 'cust"
+    """
+    return (f"{folder} holds {' and '.join(names)}: which is table {stem!r}? "
+            "Keep one (move the others out of the folder).")
 
 
 def _parquet_files(folder: Path) -> Iterator[Path]:

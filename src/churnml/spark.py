@@ -689,21 +689,33 @@ def _refuse_after_the_end(spark: "SparkSession", read: Mapping[str, _RawTable],
 def _table_parts(spark: "SparkSession", base: str, name: str,
                  table: str) -> tuple[str | None, tuple[list[str], dict[str, str], str] | None]:
     """Where table ``name`` is under ``base`` (any Hadoop file system), and what a read of it reads
-    (:func:`_parquet_parts`): the first of ``<base>/<name>.parquet`` and ``<base>/<name>`` that is a
-    file or a folder holding a Parquet file, as validation finds a table (:func:`churnml.io.attach_source`).
+    (:func:`_parquet_parts`): ``<base>/<name>.parquet`` or ``<base>/<name>``, whichever is a file or
+    a folder holding a Parquet file, as validation finds a table (:func:`churnml.io.attach_source`).
     ``(folder, None)`` when only a folder without a Parquet file is there, ``(None, None)`` when nothing is.
 
     Asked of the file system first: Spark's read of a missing path logs a 95-line FileNotFoundException.
+
+    Raises
+    ------
+    DataError
+        Both are there, in validation's words (:func:`churnml.io.ambiguous_table`): Spark read
+        ``<name>.parquet`` and left the folder unread.
     """
     jvm = spark._jvm
     folder = None
+    found = []
     for candidate in (f"{base}/{name}.parquet", f"{base}/{name}"):
         path = jvm.org.apache.hadoop.fs.Path(candidate)
         if path.getFileSystem(spark._jsc.hadoopConfiguration()).exists(path):
-            parts = _parquet_parts(spark, candidate, table)
-            if parts is not None:
-                return candidate, parts
+            listing = _parquet_listing(spark, candidate)
+            if listing is None or listing:
+                found.append((candidate, listing))
             folder = folder or candidate
+    if len(found) > 1:
+        raise DataError(io.ambiguous_table(base, [candidate.removeprefix(f"{base}/") for candidate, _ in found], name))
+    if found:
+        [(location, listing)] = found
+        return location, _listed_parts(location, table, listing)
     return folder, None
 
 
@@ -771,11 +783,18 @@ def _parquet_parts(spark: "SparkSession", location: str, table: str) -> tuple[li
     DataError
         Every Parquet file of the folder is skipped (:func:`churnml.io.parts_read`).
     """
+    return _listed_parts(location, table, _parquet_listing(spark, location))
+
+
+def _parquet_listing(spark: "SparkSession", location: str) -> list[tuple[list[str], str]] | None:
+    """The Parquet files under folder ``location`` (:func:`churnml.io.is_parquet_file`), skipped
+    ones too, each as its path's names below the folder and its path for Spark's read, sorted by
+    that path; None when ``location`` is a file."""
     jvm = spark._jvm
     root = jvm.org.apache.hadoop.fs.Path(location)
     system = root.getFileSystem(spark._jsc.hadoopConfiguration())
     if system.getFileStatus(root).isFile():
-        return [location], {}, ""
+        return None
 
     def head(path: Any, size: int) -> bytes:
         try:
@@ -799,9 +818,17 @@ def _parquet_parts(spark: "SparkSession", location: str, table: str) -> tuple[li
             # path as a glob: a part named part[1].parquet was "not found".
             files.append((relative.split("/"), location.rstrip("/") + "/" + _glob_escaped(relative)
                           if name.startswith(prefix) else name))
-    if not files:
+    return sorted(files, key=lambda file: file[1])
+
+
+def _listed_parts(location: str, table: str,
+                  listing: list[tuple[list[str], str]] | None) -> tuple[list[str], dict[str, str], str] | None:
+    """:func:`_parquet_parts` of ``location`` from its :func:`_parquet_listing`."""
+    if listing is None:
+        return [location], {}, ""
+    if not listing:
         return None
-    read, note = io.parts_read(location.rstrip("/"), table, sorted(files, key=lambda file: file[1]))
+    read, note = io.parts_read(location.rstrip("/"), table, listing)
     return read, {"basePath": location}, note
 
 
