@@ -1219,12 +1219,13 @@ def write_snapshot(features: pd.DataFrame, as_of: pd.Timestamp, folder: str | Pa
     return staged.path
 
 
-def snapshot_targets(as_of: pd.Timestamp, folder: str | Path | None = None) -> dict[Path, str]:
-    """The files a snapshot of ``as_of`` is written to, and what each is (for :func:`refuse_folder`)."""
+def refuse_snapshot_folders(as_of: pd.Timestamp, folder: str | Path | None = None) -> None:
+    """Refuse a folder where a snapshot of ``as_of`` or its outside file goes (:func:`refuse_folder`):
+    `churnml score` checks before any work, :meth:`StagedSnapshot.publish` again before its renames."""
     path = snapshot_file(as_of, folder)
     day = f"{pd.Timestamp(as_of):%Y-%m-%d}"
-    return {path: f"the feature snapshot of {day} (for `churnml serve`)",
-            outside_path(path): f"the customers outside the population at {day}"}
+    refuse_folder(path, f"the feature snapshot of {day} (for `churnml serve`)", "--snapshots")
+    refuse_folder(outside_path(path), f"the customers outside the population at {day}", "--snapshots")
 
 
 class StagedSnapshot:
@@ -1245,8 +1246,7 @@ class StagedSnapshot:
         if self.published:
             return
         outside_file = outside_path(self.path)
-        for target, what in snapshot_targets(_snapshot_day(self.path), self.path.parent).items():
-            refuse_folder(target, what, "--snapshots")
+        refuse_snapshot_folders(_snapshot_day(self.path), self.path.parent)
         try:
             for target in (self.path, outside_file):
                 if not target.is_file():

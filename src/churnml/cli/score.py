@@ -302,8 +302,7 @@ def score_command(
     io.check_output_folder(snapshot_dir, "--snapshots")
     # A folder where a file goes failed its rename at the very end: refused before any work.
     io.refuse_folder(out_path.with_name(out_path.name + ".json"), SIDECAR, "--out")
-    for target, what in io.snapshot_targets(as_of_ts, snapshot_dir).items():
-        io.refuse_folder(target, what, "--snapshots")
+    io.refuse_snapshot_folders(as_of_ts, snapshot_dir)
     fmt = io.format_for(out_path, fmt)
     if chunk_size < 1:
         raise ConfigError(f"--chunk-size must be at least 1, got {chunk_size}.")
