@@ -591,6 +591,34 @@ def test_the_list_reports_contacts_without_a_talking_point_as_a_row_of_the_table
     assert sum(int(n) for n in rows.values()) == len(contacts) < len(result.customers)
 
 
+def test_the_list_reports_budget_curve_shows_what_a_smaller_budget_buys_where_contacts_cost_differently():
+    # Calls at 40 ranked above e-mails at 0.5: the curve walked the list in rank order, so the first 40
+    # spent read as one call saving 90, where a budget of 40 buys 80 e-mails saving 1,200; on 4,000
+    # generated customers it read 200 at 40 where the list for 40 saves 555, and rose steeply after
+    # the calls, under a note saying it flattens.
+    from churnml.config import Config
+    from churnml.reports import budget_curve, list_report
+    from churnml.targeting import retention_list
+
+    scores = pd.DataFrame({
+        "customer_id": ["H0"] + [f"P{i:03d}" for i in range(200)],
+        "segment": ["high_value_at_risk"] + ["potential"] * 200, "churn_probability": 0.5, "predicted_value": 100.0,
+        "value_at_risk": [300.0] + [50.0] * 200, "reasons": "",
+    })
+    config = Config().replace(targeting={"contact_costs": {"high_value_at_risk": 40.0, "potential": 0.5}})
+    whole = retention_list(scores, success_rate=0.3, config=config)
+    assert whole.customers["customer_id"].iloc[0] == "H0"  # the call ranks first: the most benefit
+    cost, saved = budget_curve(whole.customers, 0.3, 5.0)
+    smaller = retention_list(scores, budget=40, success_rate=0.3, config=config).summary
+    assert saved[np.flatnonzero(cost == 40)[0]] == pytest.approx(smaller.expected_value_saved) == 1200
+    assert (cost[-1], saved[-1]) == pytest.approx((whole.summary.total_cost, whole.summary.expected_value_saved))
+    steps = np.diff(np.concatenate([[0.0], saved])) / np.diff(np.concatenate([[0.0], cost]))
+    assert (np.diff(steps) <= 1e-9).all()  # each unit spent saves no more than the one before: it flattens
+    page = list_report(whole.customers, whole.summary.to_dict(), config)
+    assert "The list's contacts, the most value saved per unit of cost first (with one cost for all, the rank order)" in (
+        html.unescape(page))
+
+
 def test_the_run_reports_data_summary_says_how_many_order_lines_became_orders(tmp_path) -> None:
     """With [input] order_lines, the transactions' rows are order lines and the purchases orders: the
     data summary said "rows 379,704" and nothing of the 130,925 orders the models counted."""

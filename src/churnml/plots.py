@@ -248,10 +248,10 @@ def plot_roi_curve(
     budget: float | None = None,
     ax: Axes | None = None,
 ) -> Axes:
-    """Expected value saved and net benefit against the budget spent, going down a ranked list.
+    """Expected value saved and net benefit against the budget spent, going down a list's contacts.
 
-    ``cost`` and ``value_saved`` are cumulative per customer in rank order; ``budget`` marks what
-    the list actually spends.
+    ``cost`` and ``value_saved`` are cumulative per customer, the most value saved per unit of cost
+    first (:func:`churnml.reports.budget_curve`); ``budget`` marks what the list actually spends.
     """
     ax = ax or new_axes(7.0, 4.5)
     cost = np.concatenate([[0.0], np.asarray(cost, dtype=float)])

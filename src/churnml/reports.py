@@ -783,6 +783,29 @@ def _talking_points_html(customers: pd.DataFrame) -> str:
         + (f"The {without:,} with none have no reasons, or none whose topic has a talking point." if without else ""))
 
 
+def budget_curve(customers: pd.DataFrame, success_rate: float, contact_cost: float) -> tuple[np.ndarray, np.ndarray]:
+    """The contact cost and the expected value saved, both cumulative, of a list's contacts (``customers``,
+    the control group left out) taken the most value saved per unit of cost first, ties in rank order;
+    ``contact_cost`` for each where the list has no ``contact_cost`` column. With one cost for all this
+    is the rank order. Walked in rank order, calls at 40 ranked above e-mails at 0.5 drew the first 40
+    spent as saving 200 where a budget of 40 buys 80 e-mails saving 555 (4,000 generated customers): the
+    plot said a smaller budget saves far less than it does, and the curve rose where it should flatten.
+
+    >>> listed = pd.DataFrame({"value_at_risk": [300.0, 50.0, 50.0], "contact_cost": [40.0, 0.5, 0.5]})
+    >>> [values.tolist() for values in budget_curve(listed, 0.3, 5.0)]
+    [[0.5, 1.0, 41.0], [15.0, 30.0, 120.0]]
+    """
+    value_at_risk = customers["value_at_risk"].to_numpy(dtype=float) if len(customers) else np.empty(0)
+    if "contact_cost" in customers.columns:  # per segment ([targeting] contact_costs)
+        costs = customers["contact_cost"].to_numpy(dtype=float)
+    else:
+        costs = np.full(len(value_at_risk), float(contact_cost))
+    saved = value_at_risk * success_rate
+    per_cost = np.divide(saved, costs, out=np.full(len(costs), np.inf), where=costs > 0)
+    order = np.argsort(-per_cost, kind="stable")  # a free contact first; ties keep the rank order
+    return np.cumsum(costs[order]), np.cumsum(saved[order])
+
+
 def list_report(customers: pd.DataFrame, summary: Mapping[str, Any], config: Config | None = None) -> str:
     """HTML report of a retention list (:func:`churnml.targeting.retention_list`).
 
@@ -850,15 +873,11 @@ def list_report(customers: pd.DataFrame, summary: Mapping[str, Any], config: Con
               "means each unit spent brings two back).")))
     if "group" in customers.columns:  # the control group is not contacted: it costs and saves nothing
         customers = customers[customers["group"].astype(str) != "control"]
-    value_at_risk = customers["value_at_risk"].to_numpy(dtype=float) if len(customers) else np.empty(0)
-    if "contact_cost" in customers.columns:  # per segment ([targeting] contact_costs)
-        cost = np.cumsum(customers["contact_cost"].to_numpy(dtype=float))
-    else:
-        cost = np.arange(1, len(value_at_risk) + 1) * contact_cost
-    saved = np.cumsum(value_at_risk * success_rate)
+    cost, saved = budget_curve(customers, success_rate, contact_cost)
     roi_parts = [_missing("The list is empty: nothing to plot.")] if len(customers) == 0 else [
-        '<p class="note">Going down the list in rank order: what each extra budget buys. The curve flattens where '
-        "further contacts save little more than they cost.</p>",
+        '<p class="note">The list\'s contacts, the most value saved per unit of cost first (with one cost for all, '
+        "the rank order): about what a smaller budget buys of them. The curve flattens where further contacts save "
+        "little more than they cost.</p>",
         _grid(figure_html(plots.plot_roi_curve(cost, saved, float(summary.get("total_cost", cost[-1]))))),
     ]
     sections.append(_section("roi-curve", "Expected value saved vs budget", *roi_parts))
