@@ -619,6 +619,25 @@ def test_the_list_reports_budget_curve_shows_what_a_smaller_budget_buys_where_co
         html.unescape(page))
 
 
+def test_the_list_reports_segments_count_money_to_the_cent():
+    # By segment read "Dormant 9 cost 4" for 9 e-mails at 0.5 (4.50 in the terminal and the workbook),
+    # and "New customer 43 cost 22" for 21.50: whole units, rounded half to even.
+    from churnml.config import Config
+    from churnml.reports import list_report
+    from churnml.targeting import retention_list
+
+    scores = pd.DataFrame({"customer_id": [f"d{i}" for i in range(9)], "segment": "dormant", "churn_probability": 0.5,
+                           "predicted_value": 10.0, "value_at_risk": 10.0, "reasons": ""})
+    config = Config().replace(targeting={"contact_costs": {"dormant": 0.5}})
+    result = retention_list(scores, success_rate=0.3, config=config)
+    by_segment = result.summary.to_dict()["by_segment"]
+    page = list_report(result.customers, result.summary.to_dict(), config)
+    section = page[page.index('id="by-segment"'):page.index('id="talking-points"')]
+    assert '<td class="l">Dormant</td><td class="">9</td><td class="">4.50</td><td class="">27.00</td><td class="">22.50</td>' in (
+        section), section
+    assert by_segment[0]["total_cost"] == 4.5
+
+
 def test_the_run_reports_data_summary_says_how_many_order_lines_became_orders(tmp_path) -> None:
     """With [input] order_lines, the transactions' rows are order lines and the purchases orders: the
     data summary said "rows 379,704" and nothing of the 130,925 orders the models counted."""

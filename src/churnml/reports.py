@@ -890,7 +890,8 @@ def list_report(customers: pd.DataFrame, summary: Mapping[str, Any], config: Con
             by_segment[["name", "customers", "total_cost", "expected_value_saved", "expected_net_benefit", "suggested_action"]].rename(
                 columns={"name": "segment", "total_cost": "cost", "expected_value_saved": "value saved",
                          "expected_net_benefit": "net benefit", "suggested_action": "suggested action"}),
-            {"customers": ",.0f", "cost": ",.0f", "value saved": ",.0f", "net benefit": ",.0f"},
+            # To the cent, as the summary above and the terminal: 9 e-mails at 0.5 read "cost 4".
+            {"customers": ",.0f", "cost": ",.2f", "value saved": ",.2f", "net benefit": ",.2f"},
             left=("segment", "suggested action"),
         )
     sections.append(_section("by-segment", "By segment", by_segment_html))
