@@ -585,6 +585,11 @@ def test_the_list_reports_contacts_without_a_talking_point_as_a_row_of_the_table
     result = retention_list(scores, contact_cost=5, success_rate=0.3, holdout=0.2)
     contacts = result.customers[result.customers["group"] == "contact"]
     page = list_report(result.customers, result.summary.to_dict())
+    # "value at risk on the list" gave the contacts' sum, short of the list's column by the control group's.
+    assert result.summary.value_at_risk == pytest.approx(contacts["value_at_risk"].sum(), abs=0.005 * len(contacts))
+    at_risk = f"{result.summary.value_at_risk:,.2f}"
+    assert f'value at risk of the contacts, if nobody is contacted</th><td class="l">{at_risk}</td>' in page
+    assert at_risk != f"{result.customers['value_at_risk'].sum():,.2f}"
     points = page[page.index('id="talking-points"'):]
     rows = dict(re.findall(r'<td class="l">([^<]*)</td><td class="">([\d,]+)</td>', points))
     assert rows["– none (empty cell)"] == str(int((contacts["talking_point"] == "").sum())) != "0"

@@ -861,7 +861,10 @@ def list_report(customers: pd.DataFrame, summary: Mapping[str, Any], config: Con
           if summary.get("control") else []),
         *([("budget", f"{summary['budget']:,.2f}")] if summary.get("budget") is not None else []),
         ("total contact cost", f"{summary.get('total_cost', 0.0):,.2f}"),
-        *([("value at risk on the list, if nobody is contacted", f"{summary['value_at_risk']:,.2f}")]
+        # Of the contacts, as the terminal's: with a control group the list's value_at_risk column adds up to more.
+        *([("value at risk of the contacts, if nobody is contacted"
+            + (f" (next {summary['horizon_days']} days)" if summary.get("horizon_days") else ""),
+            f"{summary['value_at_risk']:,.2f}")]
           if summary.get("value_at_risk") is not None else []),
         (f"expected value saved (next {summary['horizon_days']} days)" if summary.get("horizon_days") else "expected value saved",
          f"{summary.get('expected_value_saved', 0.0):,.2f}"),
