@@ -804,6 +804,29 @@ def test_repeated_rows_without_transaction_ids_are_kept_with_a_note(tmp_path: Pa
     assert not any("repeat another row" in n for n in with_ids.summary["notes"])
 
 
+
+def test_repeated_service_events_are_kept_with_a_note(tmp_path: Path) -> None:
+    # Service events have no id, so a page an export wrote twice counted each complaint twice,
+    # and nothing said so (a gym's tickets export: 2 rows doubled, no note).
+    service = pd.DataFrame({"customer_id": ["a", "a", "b"], "timestamp": ["2021-01-02 09:14", "2021-01-03", "2021-01-02"],
+                            "event_type": ["complaint", "call", "complaint"]})
+    doubled = pd.concat([service, service.iloc[[0, 0, 2]]])
+    ds = load_dataset(write(tmp_path / "d", customers=CUSTOMERS, transactions=TRANSACTIONS, service_events=doubled))
+    assert len(clean(ds, "service_events")) == 6
+    assert [n for n in ds.summary["notes"] if "repeat" in n] == [
+        "3 rows of service_events repeat another row in every column and are kept as separate events (each counts, "
+        "as a complaint, ticket or call of its own). If they are duplicates from the export, remove them."]
+    # A column churnml does not read (a ticket number) tells rows apart: not repeats.
+    numbered = doubled.assign(ticket=range(len(doubled)))
+    ds = load_dataset(write(tmp_path / "n", customers=CUSTOMERS, transactions=TRANSACTIONS, service_events=numbered))
+    assert not any("repeat" in n for n in ds.summary["notes"])
+    # Under the export's own name.
+    config = config_from_dict({"tables": {"service_events": "tickets"}})
+    ds = load_dataset(write(tmp_path / "t", customers=CUSTOMERS, transactions=TRANSACTIONS, tickets=service.iloc[[0, 0]]), config)
+    assert [n for n in ds.summary["notes"] if "repeat" in n] == [
+        "1 row of tickets (service_events) repeats another row in every column and is kept as a separate event (it "
+        "counts as a complaint, ticket or call of its own). If it is a duplicate from the export, remove it."]
+
 def test_typed_columns_validate_like_text_and_keep_input_order(tmp_path: Path) -> None:
     """Parquet's native TIMESTAMP / TIMESTAMPTZ / DOUBLE columns take a no-parse path; it must
     give exactly what the text path gives: same clean rows in input order, same quarantine."""

@@ -569,13 +569,22 @@ def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], attributes: 
             )
         if config.input.event_types and event_type_column is not None:
             notes += _unmatched_event_types(con, config.input.event_types, event_type_column, _named_table(config, "service_events"))
+        # Service events have no id: a repeated row counts twice (two complaints, two tickets), as
+        # a doubled page of an export did, unnoticed.
+        repeats = _repeated_rows(con, "service_events")
+        if repeats:
+            notes.append(
+                f"{repeats:,} rows of {_named_table(config, 'service_events')} repeat another row in every column and "
+                "are kept as separate events (each counts, as a complaint, ticket or call of its own). If they are "
+                "duplicates from the export, remove them." if repeats > 1 else
+                f"1 row of {_named_table(config, 'service_events')} repeats another row in every column and is kept "
+                "as a separate event (it counts as a complaint, ticket or call of its own). If it is a duplicate from "
+                "the export, remove it."
+            )
     if not transaction_ids:
         # Without ids a repeated row cannot be told from a second purchase, so it is kept; an
         # export that doubled rows would double revenue, unnoticed.
-        # Every column as written, the ones churnml does not use included (a SKU tells two rows apart).
-        columns = ", ".join(_q(c) for c in _raw_columns(con, "transactions"))
-        repeats = con.execute(f"SELECT COALESCE(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM raw_transactions "
-                              f"GROUP BY {columns} HAVING count(*) > 1)").fetchone()[0]
+        repeats = _repeated_rows(con, "transactions")
         if repeats:
             notes.append(
                 f"{int(repeats):,} rows of {_named_table(config, 'transactions')} repeat another row in every column and are kept as "
@@ -948,6 +957,14 @@ def _written_prefix(con: duckdb.DuckDBPyConnection, table: str) -> str:
     while any(name.startswith(prefix) for name in names):
         prefix = "_" + prefix
     return prefix
+
+
+def _repeated_rows(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    """Rows of ``raw_<table>`` that repeat an earlier row in every column as written, the ones
+    churnml does not read included (a SKU or a ticket number tells two rows apart)."""
+    columns = ", ".join(_q(c) for c in _raw_columns(con, table))
+    return int(con.execute(f"SELECT COALESCE(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM raw_{table} "
+                           f"GROUP BY {columns} HAVING count(*) > 1)").fetchone()[0])
 
 
 def _raw_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
