@@ -1035,6 +1035,29 @@ def test_a_money_level_alone_says_what_moved_and_why_not_which_features_to_check
     assert "Check the data feed for the columns of the features named above" in message and "Worst features" not in message
 
 
+
+def test_a_lifetime_sum_of_money_is_no_price_level():
+    """A lifetime spend grows with the data's history and the customers' tenure, whatever the prices:
+    on a gym's export starting two years back, scored a year after the reference cutoff, the median
+    ``monetary_lifetime`` read ×1.51 and the warning blamed a price change or a unit change in the feed,
+    while ``monetary_30d`` read ×1.00, every fee unchanged. Only sums over a window of days tell the
+    level of prices; a lifetime sum's shift is for PSI to say."""
+    def members(rng: np.random.Generator, n: int, months: float) -> pd.DataFrame:
+        fee = rng.choice([24.9, 34.9, 54.9], size=n)
+        return pd.DataFrame({"monetary_30d": fee, "monetary_lifetime": fee * rng.uniform(1, months, size=n).round()})
+
+    names = ["monetary_30d", "monetary_lifetime"]
+    reference = monitoring.reference_statistics(members(np.random.default_rng(0), 3000, 12), names, [], None, "2024-12-06")
+    report = monitoring.drift(reference, members(np.random.default_rng(1), 3000, 24), None, "2025-12-01")
+    assert set(report.money_levels) == {"monetary_30d"}, report.money_levels
+    assert not report.money_levels["monetary_30d"]["drifted"]
+    assert not any("Money level" in alert for alert in report.alerts), report.alerts
+    # The lifetime sum did move: PSI says so, as the history's growth it is.
+    assert "monetary_lifetime" in report.worst_features(5, above=report.psi_threshold)
+    # Prices that did change still read in the windowed sum.
+    dearer = members(np.random.default_rng(1), 3000, 12).assign(monetary_30d=lambda f: f["monetary_30d"] * 2)
+    assert monitoring.drift(reference, dearer, None, "2025-12-01").money_levels["monetary_30d"]["drifted"]
+
 @pytest.mark.parametrize("step", [30, 60])
 def test_every_score_in_the_model_s_life_finds_a_season_at_most_half_a_step_off(step):
     """With the default cutoffs (30 days apart, splits a 90-day horizon apart) the last train cutoff

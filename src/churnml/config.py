@@ -142,7 +142,7 @@ class MonitoringConfig:
     """Days since the models' training as-of date after which they count as too old: ``score`` warns
     (or exits 3 with ``--fail-on-drift``), and so do the server's log and ``GET /model``."""
     money_level_ratio: float = 1.5
-    """A money feature's or ``predicted_value``'s median (among customers with a non-zero value)
+    """A money feature's over a window of days (not ``monetary_lifetime``) or ``predicted_value``'s median (among customers with a non-zero value)
     this many times the reference's, or below it by the same factor, counts as drift: prices or
     amounts changed, and the value model's money figures are off. 1.5 is above the noise measured on
     unchanged generated data (up to 1.34 within the model's life); a 25 % rise reads 1.20-1.68, within

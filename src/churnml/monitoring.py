@@ -40,7 +40,7 @@ Drift (at scoring time)
       wall-clock time, so the same inputs always give the same sidecar).
 
     - the level of money (:func:`money_levels`): the median among customers with a non-zero value
-      of each money feature and of ``predicted_value``, against the reference's; a ratio beyond
+      of each money feature over a window (not ``monetary_lifetime``) and of ``predicted_value``, against the reference's; a ratio beyond
       ``[monitoring] money_level_ratio`` (1.5) either way is drift (prices changed).
 
     The report is *drifted* when any PSI exceeds the threshold, a money level moved beyond its
@@ -161,6 +161,15 @@ MONEY_PREFIXES = ("monetary_", "spend_prev_", "refund_amount_")
 def in_money(name: str) -> bool:
     """Whether a feature is a sum of ``amount`` (``monetary_…``, ``spend_prev_…``, ``refund_amount_…``)."""
     return name.startswith(MONEY_PREFIXES)
+
+
+def in_price_level(name: str) -> bool:
+    """Whether a money feature (:func:`in_money`) tells the level of prices: a sum over a window of
+    days, not ``monetary_lifetime``. A lifetime sum grows with the data's history and the customers'
+    tenure: on a gym's export starting two years back, scored a year after the reference cutoff, its
+    median read ×1.51 (a price change, said the warning) while ``monetary_30d`` and ``monetary_90d``
+    read ×1.00, every fee unchanged."""
+    return in_money(name) and not name.endswith("_lifetime")
 
 
 def min_bin_width(name: str) -> float:
@@ -535,7 +544,7 @@ class DriftReport:
     reference_history_days: float | None = None
     """Days of transaction history the data held before the reference cutoff (None: unknown)."""
     money_levels: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Money features (:func:`in_money`) and ``predicted_value`` -> ``median_nonzero_reference``,
+    """Money features over a window (:func:`in_price_level`) and ``predicted_value`` -> ``median_nonzero_reference``,
     ``median_nonzero``, ``ratio``, ``reference`` (the cutoff compared with), ``drifted`` (the ratio
     beyond :attr:`money_level_ratio` either way). Empty for references from before the statistic."""
     money_level_ratio: float = 1.5
@@ -725,7 +734,7 @@ def drift(
 def money_levels(reference: Mapping[str, Any], features: pd.DataFrame,
                  scores: pd.DataFrame | Mapping[str, np.ndarray] | None, season: str | None,
                  in_season: Mapping[str, Any], ratio: float) -> dict[str, dict[str, Any]]:
-    """The level of each money feature (:func:`in_money`) and of ``predicted_value``: the median
+    """The level of each money feature over a window (:func:`in_price_level`) and of ``predicted_value``: the median
     among customers with a non-zero value, against the reference's (the same season's, where
     :func:`drift` compares with it). PSI on deciles of heavy-tailed spend barely reacts to a change
     of scale (every amount doubled: PSI 0.14 at most), and that change makes the value model's
@@ -733,7 +742,7 @@ def money_levels(reference: Mapping[str, Any], features: pd.DataFrame,
     picked them. Features whose reference lacks ``median_nonzero`` (older models) are left out."""
     columns: list[tuple[str, Mapping[str, Any], Any, str | None]] = []
     for name, stats in (reference.get("features") or {}).items():
-        if in_money(name) and name in features.columns:
+        if in_price_level(name) and name in features.columns:
             if name in in_season:
                 columns.append((name, in_season[name], features[name], season))
             else:
