@@ -708,6 +708,10 @@ def test_evaluate_measures_a_list_against_its_control_group(use_trained_store, t
     uplift = 100 * (rates["control"] - rates["contact"])
     assert f"Uplift (control churn rate minus contacted): {uplift:+.1f} percentage points" in text
     assert ("no effect of the contacts shows" in text) == (uplift <= 0)
+    if uplift > 0:  # the success rate comes with its interval, not as a bare figure to copy into the config
+        kept = re.search(r"The contacts kept (-?\d+)% of the customers who would have left \(95 % interval (-?\d+)% to (-?\d+)%\)",
+                         text)
+        assert kept and int(kept.group(2)) < int(kept.group(1)) < int(kept.group(3))
     # In money: what the list expected beside what the measured rate makes of its value at risk.
     summary = json.loads((tmp_path / "list.csv.json").read_text())
     measured = max(uplift / 100 / rates["control"], 0.0) if rates["control"] > 0 else 0.0
@@ -716,7 +720,9 @@ def test_evaluate_measures_a_list_against_its_control_group(use_trained_store, t
     saved = float(re.search(r"the contacts saved about ([\d,.]+)", text).group(1).replace(",", ""))
     assert saved == pytest.approx(summary["value_at_risk"] * measured, abs=0.01)
     # The contacts were never made: nothing tells the groups apart, and evaluate says so.
-    assert "the interval includes 0" in " ".join(result.stderr.split())
+    warned = " ".join(result.stderr.split())
+    assert "the interval includes 0" in warned
+    assert ("the measured success rate is no reason to change 0.3 ([targeting] success_rate)" in warned) == (rates["control"] > 0)
     # The same list as an Excel workbook (what marketing opens) evaluates the same.
     workbook = tmp_path / "list.xlsx"
     assert runner.invoke(get_app(), ["retention-list", str(test_cutoff_scores), "--out", str(workbook), "--holdout", "0.4",
@@ -866,6 +872,25 @@ def test_the_uplift_interval_has_width_where_a_group_churned_none_or_all() -> No
     assert low == pytest.approx(0.05 - spread, abs=0.002) and high == pytest.approx(0.05 + spread, abs=0.002)
     # Nobody churned in either group: no effect can be told, and the interval is not a point.
     low, high = rate_difference_interval(0, 10, 0, 10)
+    assert low < 0 < high
+
+
+def test_the_success_rate_has_an_interval_that_holds_its_estimate() -> None:
+    # `churnml evaluate LIST DATA` said "the contacts kept 46%" of 8 churners among 72 contacts
+    # against 7 among 34 in the control group, a figure to copy into [targeting] success_rate,
+    # where the data allow anything from about -37 % to 79 %.
+    from churnml.monitoring import success_rate_interval
+
+    low, high = success_rate_interval(7, 34, 8, 72)
+    assert low < 1 - (8 / 72) / (7 / 34) < high and low < 0 < high
+    # Large groups with half the churn among the contacts: a narrow interval around 50 %, clear of 0.
+    low, high = success_rate_interval(3000, 10000, 1500, 10000)
+    assert 0.45 < low < 0.5 < high < 0.55
+    # No contact churned: the estimate is 100 %, the interval still has width below it and none above.
+    low, high = success_rate_interval(10, 40, 0, 40)
+    assert low < 1 and high <= 1 and 0 < low
+    # Every control customer churned and as many contacts: no effect, and the interval says so.
+    low, high = success_rate_interval(20, 20, 20, 20)
     assert low < 0 < high
 
 

@@ -1100,7 +1100,8 @@ def campaign_outcome(listing: pd.DataFrame, dataset: Dataset, horizon_days: int,
         population of ``dataset`` at that date), ``churned`` and ``churn_rate``; and ``uplift``
         (control churn rate minus contact churn rate, with ``uplift_low`` / ``uplift_high``, its 95 %
         interval: :func:`rate_difference_interval`) and ``success_rate`` (uplift / control churn rate: the share of would-be
-        churners the contacts kept, what ``[targeting] success_rate`` assumes; NaN without churn in
+        churners the contacts kept, what ``[targeting] success_rate`` assumes, with ``success_rate_low``
+        / ``success_rate_high``, its 95 % interval: :func:`success_rate_interval`; NaN without churn in
         the control group).
 
     Raises
@@ -1135,8 +1136,12 @@ def campaign_outcome(listing: pd.DataFrame, dataset: Dataset, horizon_days: int,
     low, high = rate_difference_interval(int(control["churned"]), int(control["labelled"]),
                                          int(contact["churned"]), int(contact["labelled"]))
     rate = control["churn_rate"]
+    success_low, success_high = (success_rate_interval(int(control["churned"]), int(control["labelled"]),
+                                                       int(contact["churned"]), int(contact["labelled"]))
+                                 if rate > 0 else (float("nan"), float("nan")))
     return as_of, table, {"uplift": float(uplift), "uplift_low": low, "uplift_high": high,
-                          "success_rate": float(uplift / rate) if rate > 0 else float("nan")}
+                          "success_rate": float(uplift / rate) if rate > 0 else float("nan"),
+                          "success_rate_low": success_low, "success_rate_high": success_high}
 
 
 def wilson_interval(events: int, total: int, z: float = 1.96) -> tuple[float, float]:
@@ -1164,6 +1169,28 @@ def rate_difference_interval(events_a: int, total_a: int, events_b: int, total_b
     difference = rate_a - rate_b
     return (float(difference - np.sqrt((rate_a - low_a) ** 2 + (high_b - rate_b) ** 2)),
             float(difference + np.sqrt((high_a - rate_a) ** 2 + (rate_b - low_b) ** 2)))
+
+
+def success_rate_interval(control_churned: int, control_total: int, contact_churned: int, contact_total: int,
+                          z: float = 1.96) -> tuple[float, float]:
+    """95 % interval of the success rate, 1 − contact churn rate / control churn rate (the share of
+    would-be churners the contacts kept), from Katz's interval of the ratio of the two rates (log
+    scale; half a customer added to every cell when one is 0). The uplift's interval alone left the
+    rate a bare figure: 8 of 72 contacts and 7 of 34 control customers churned, "the contacts kept
+    46 %", which a marketer could copy into ``[targeting] success_rate``, where the data allow
+    anything from −37 % to 79 %.
+
+    >>> [round(x, 3) for x in success_rate_interval(7, 34, 8, 72)]
+    [-0.366, 0.787]
+    >>> [round(x, 3) for x in success_rate_interval(300, 1000, 150, 1000)]  # half as many churned
+    [0.404, 0.58]
+    """
+    a, n_a, b, n_b = float(contact_churned), float(contact_total), float(control_churned), float(control_total)
+    if 0 in (a, b, n_a - a, n_b - b):
+        a, n_a, b, n_b = a + 0.5, n_a + 1.0, b + 0.5, n_b + 1.0
+    ratio = (a / n_a) / (b / n_b)
+    spread = z * np.sqrt(1 / a - 1 / n_a + 1 / b - 1 / n_b)
+    return float(1 - ratio * np.exp(spread)), float(1 - ratio * np.exp(-spread))
 
 
 def evaluate_scores(scores: pd.DataFrame, dataset: Dataset, horizon_days: int, config: Config | None = None) -> tuple[pd.Timestamp, Backtest]:
