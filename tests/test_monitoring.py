@@ -300,10 +300,10 @@ def test_score_warns_or_fails_on_drift(use_trained_store, tmp_path):
     stderr = _message(warned.stderr, "Warning:")
     assert stderr.startswith("Warning:") and f"{worst} (PSI " in stderr and "Worst features" not in stderr
     # What a retrain would change: the reference is the test cutoff, a horizon before the as-of date.
-    # Scored at the as-of date, the features other than ages are compared with the training cutoff a year before.
+    # Scored at the as-of date, the features other than ages and lifetime sums are compared with the training cutoff a year before.
     season = json.loads((tmp_path / "a.parquet.json").read_text())["monitoring"]["season_cutoff"]
     assert (f"A real shift since the reference, the customers in the training data at the cutoff a year before these scores ({season}, "
-            f"the same season; ages: at its test cutoff, {use_trained_store.test_cutoff}) (a price change, a season) stays "
+            f"the same season; ages and lifetime sums: at its test cutoff, {use_trained_store.test_cutoff}) (a price change, a season) stays "
             "until models are trained on data after it") in stderr
     # The hint to copy keeps the config: its [targeting] costs and [segments] actions shape the list.
     assert f"--budget5000--config{config}" in re.sub(r"\s+", "", warned.stdout)
@@ -1082,6 +1082,54 @@ def test_a_lifetime_sum_of_money_is_no_price_level():
     # Prices that did change still read in the windowed sum.
     dearer = members(np.random.default_rng(1), 3000, 12).assign(monetary_30d=lambda f: f["monetary_30d"] * 2)
     assert monitoring.drift(reference, dearer, None, "2025-12-01").money_levels["monetary_30d"]["drifted"]
+
+def _members(rng: np.random.Generator, n: int, cutoff: str, data_start: str = "2023-12-01") -> pd.DataFrame:
+    """A gym's members at a cutoff, paying a monthly fee since they joined and now and then a
+    personal-training pack (a steady book: the same spread of tenures at every cutoff), as far back
+    as the data goes: joined before its start, their first payment is in its first month."""
+    history = (pd.Timestamp(cutoff) - pd.Timestamp(data_start)).days
+    tenure = rng.exponential(600.0, n) + rng.uniform(0, 30, n)
+    seen = np.minimum(tenure, history - rng.uniform(0, 30, n))
+    fees = np.floor(seen / 30.44) + 1
+    packs = rng.poisson(0.08 * fees)
+    fee = rng.choice([24.9, 34.9, 54.9], size=n, p=[0.5, 0.3, 0.2])
+    return pd.DataFrame({"cutoff": pd.Timestamp(cutoff), "days_since_first_purchase": np.floor(seen),
+                         "frequency_lifetime": fees + packs, "monetary_lifetime": (fees * fee + packs * 45.0).round(2),
+                         "monetary_30d": fee})
+
+
+def test_lifetime_sums_grown_with_the_data_s_history_are_not_drift():
+    """A gym's export from 2023-12-01, trained as of 2025-12-01 and scored that day: compared with the
+    cutoff a year back (371 days of history), every long-standing member had twice the payments, and
+    compared with the test cutoff (641 days) three more; ``frequency_lifetime`` read PSI 1.47 and 0.23
+    and the warning said to check the data feed, on the model's first day. Lifetime sums follow the
+    calendar, so they are compared with the test cutoff, as the reference's history would have them.
+    A feed that lost half the payments still shows."""
+    rng = np.random.default_rng(8)
+    names = ["days_since_first_purchase", "frequency_lifetime", "monetary_lifetime", "monetary_30d"]
+    test = _members(rng, 3000, "2025-09-02")
+    season = _members(rng, 3000, "2024-12-06")
+    reference = monitoring.reference_statistics(test, names, [], None, "2025-12-01", seasons=season,
+                                                data_start="2023-12-01")
+    history = 641.0  # 2023-12-01 to the test cutoff 2025-09-02
+    now = _members(rng, 3000, "2025-12-01")
+    report = monitoring.drift(reference, now, None, "2025-12-01", history_days=history)
+    assert report.season_cutoff == "2024-12-06"
+    rows = report.features.set_index("feature")
+    assert rows.loc["monetary_30d", "reference"] == "2024-12-06"  # a window of days keeps the season
+    for name in ("frequency_lifetime", "monetary_lifetime"):
+        assert rows.loc[name, "reference"] == "2025-09-02"
+        assert rows.loc[name, "psi"] < 0.1, rows
+    assert not report.drifted, report.alerts
+    # As they are, the three months of payments since the test cutoff show.
+    assert monitoring.drift(reference, now, None, "2025-12-01").features.set_index("feature").loc["frequency_lifetime", "psi"] > 0.2
+    # Half the payments lost (the whole history): the lifetime sums say so, on the same footing.
+    lost = now.assign(frequency_lifetime=np.ceil(now["frequency_lifetime"] / 2),
+                      monetary_lifetime=(now["monetary_lifetime"] / 2).round(2))
+    halved = monitoring.drift(reference, lost, None, "2025-12-01", history_days=history)
+    assert {"frequency_lifetime", "monetary_lifetime"} <= set(halved.worst_features(5, above=halved.psi_threshold)), halved.features
+    assert halved.short_history == []
+
 
 @pytest.mark.parametrize("step", [30, 60])
 def test_every_score_in_the_model_s_life_finds_a_season_at_most_half_a_step_off(step):

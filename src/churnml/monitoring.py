@@ -30,9 +30,13 @@ Drift (at scoring time)
       as they are and net of the days between the reference cutoff and the scored one, and the
       smaller PSI counts (with its ``mean``): a closed group of customers has aged by those days,
       while a population with steady sign-ups keeps its ages. Either alone is no drift.
+      Lifetime sums (:func:`grows_with_history`: ``frequency_lifetime``, ``monetary_lifetime`` …)
+      are compared with the test cutoff too, as the reference's history would have them
+      (:func:`as_in_history`, with their ``mean``): they stop at the data's start, so they grow with
+      its history for every customer who was there before it began.
     - where a training cutoff lies a year before the scored date (:func:`season_reference`), the
-      features other than ages are compared with that cutoff's customers, the same months, rather
-      than with the test cutoff's, a season away: quarterly trends follow the season.
+      features other than ages and lifetime sums are compared with that cutoff's customers, the same
+      months, rather than with the test cutoff's, a season away: quarterly trends follow the season.
     - missing-value rates, reference vs current;
     - categories never seen in training;
     - the share of customers without purchase history;
@@ -91,6 +95,39 @@ customers from before the data's start, and sign-ups since), the peak left its b
 for a year after the as-of date read PSI 0.07 rising to 0.51 (0.19 at three months; net of the
 elapsed days, the new sign-ups read as a shift instead), merged 0.006 to 0.020. :func:`drift`'s
 ``history_days`` gives the history's length; without it the bins stay as they are."""
+
+FIRST_PURCHASE_AGE = "days_since_first_purchase"
+"""The span of a customer's purchases in the data, which a lifetime sum covers (:func:`grows_with_history`)."""
+
+
+def grows_with_history(name: str) -> bool:
+    """Whether a feature sums or counts over the customer's whole history (``frequency_lifetime``,
+    ``monetary_lifetime``, ``complaints_lifetime``: ``…_lifetime``). Such a sum grows with the
+    customer's tenure and, for those who were there before the data began, with the data's history:
+    it follows the calendar, not the season, and :func:`drift` compares it as the reference's history
+    would have it (:func:`as_in_history`)."""
+    return name.endswith("_lifetime")
+
+
+def as_in_history(values: pd.Series | np.ndarray, first_purchase_days: pd.Series | np.ndarray,
+                  history_days: float) -> np.ndarray:
+    """A lifetime sum as ``history_days`` of data would have it: scaled by ``history_days`` over the
+    days since the customer's first purchase, where those are more (a steady rate assumed), else as
+    it is. The reference's lifetime sums stop at the data's start, ``history_days`` before its cutoff;
+    later, with more history, the sums of every customer who was there before the data began grow by
+    the elapsed days' purchases, a shift the data's start makes, not the customers.
+
+    Example
+    -------
+    >>> as_in_history([24.0, 6.0, 0.0], [730.0, 180.0, np.nan], 640.0).round(2).tolist()
+    [21.04, 6.0, 0.0]
+    """
+    span = pd.to_numeric(pd.Series(np.asarray(first_purchase_days)), errors="coerce").to_numpy(dtype=float)
+    share = np.ones_like(span)
+    longer = np.isfinite(span) & (span > history_days)
+    share[longer] = history_days / span[longer]
+    return pd.to_numeric(pd.Series(np.asarray(values)), errors="coerce").to_numpy(dtype=float) * share
+
 
 MISSING_RATE_ALERT = 0.10
 """A missing rate this much higher than in training is named in the notes."""
@@ -169,7 +206,7 @@ def in_price_level(name: str) -> bool:
     tenure: on a gym's export starting two years back, scored a year after the reference cutoff, its
     median read ×1.51 (a price change, said the warning) while ``monetary_30d`` and ``monetary_90d``
     read ×1.00, every fee unchanged."""
-    return in_money(name) and not name.endswith("_lifetime")
+    return in_money(name) and not grows_with_history(name)
 
 
 def min_bin_width(name: str) -> float:
@@ -540,7 +577,7 @@ class DriftReport:
     """The training's test cutoff, whose customers are the reference (YYYY-MM-DD)."""
     season_cutoff: str | None = None
     """The cutoff a year before the scores' date (a training cutoff, or one filling a gap between the
-    splits), whose customers the features other than ages were compared with (:func:`season_reference`; YYYY-MM-DD), or None: all with the test cutoff."""
+    splits), whose customers the features other than ages and lifetime sums were compared with (:func:`season_reference`; YYYY-MM-DD), or None: all with the test cutoff."""
     reference_history_days: float | None = None
     """Days of transaction history the data held before the reference cutoff (None: unknown)."""
     money_levels: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -550,7 +587,9 @@ class DriftReport:
     money_level_ratio: float = 1.5
     short_history: list[str] = field(default_factory=list)
     """Drifted features counted over a window longer than :attr:`reference_history_days`, when that
-    is under a year (``frequency_365d``, ``monetary_lifetime`` …): they grow as the data's history does."""
+    is under a year (``frequency_365d``, ``monetary_lifetime`` …): they grow as the data's history does.
+    Lifetime sums compared as the reference's history would have them (:func:`as_in_history`) are not
+    among them: their history's growth is taken out."""
 
     def worst_features(self, n: int = 5, above: float | None = None) -> list[str]:
         """See :func:`worst_features`."""
@@ -606,8 +645,10 @@ def drift(
         ``[monitoring] psi_threshold`` and ``max_model_age_days``.
     history_days : float, optional
         Days of transaction history before the reference cutoff (:func:`reference_history_days`):
-        drifted features over a longer window (a lifetime one: while it is under a year,
-        :data:`YOUNG_DATA_DAYS`) are named in :attr:`DriftReport.short_history`.
+        lifetime sums are compared as that much history would have them (:func:`as_in_history`, by
+        the scored ``days_since_first_purchase``), and other drifted features over a longer window
+        (a lifetime one: while it is under a year, :data:`YOUNG_DATA_DAYS`) are named in
+        :attr:`DriftReport.short_history`. Without it, lifetime sums are compared as they are.
     windows : mapping, optional
         Feature name -> days its window reaches back (:func:`feature_window_days`); without it,
         or ``history_days``, no feature is named so.
@@ -626,6 +667,7 @@ def drift(
     threshold = float(settings.psi_threshold)
     rows = []
     notes: list[str] = []
+    on_history: set[str] = set()  # lifetime sums put on the reference's history: the history's growth is out of them
     # Ages grow by one a day for everyone: scored 90 days after the reference cutoff (as the
     # champion usually is: its reference is the test cutoff, a horizon before its as-of date),
     # every customer is 90 days older, a shift that says nothing about the population and would
@@ -635,9 +677,10 @@ def drift(
     if reference.get("cutoff") and scored_cutoff:
         aged = (pd.Timestamp(scored_cutoff) - pd.Timestamp(reference["cutoff"])).days
     # Scored a year after a training cutoff, the features are compared with that cutoff's: the
-    # same season (see season_reference). Ages stay with the test cutoff, the nearest in time:
-    # they follow the calendar, not the season (a year back, a growing book's first purchases
-    # read as PSI 0.28-0.44 on generated data at the as-of date, 0.06-0.07 against the test cutoff).
+    # same season (see season_reference). Ages and lifetime sums stay with the test cutoff, the
+    # nearest in time: they follow the calendar, not the season (a year back, a growing book's first
+    # purchases read as PSI 0.28-0.44 on generated data at the as-of date, 0.06-0.07 against the test
+    # cutoff; a gym's lifetime payments, with half the history behind them, 1.47 on its first day).
     season = season_reference(reference, scored_cutoff or as_of)
     in_season = ((reference.get("seasons") or {}).get(season) or {}).get("features") or {}
     for name, stats in (reference.get("features") or {}).items():
@@ -645,14 +688,18 @@ def drift(
             notes.append(f"{name} is missing from the scored features.")
             continue
         compared_with = reference.get("cutoff")
-        if name not in AGE_FEATURES and name in in_season:
+        if name not in AGE_FEATURES and not grows_with_history(name) and name in in_season:
             stats, compared_with = in_season[name], season
         if stats.get("kind") == "categorical":
             measured = _categorical_drift(stats, features[name])
         else:
             # As they are, ages from the first purchase with the bins the data's start cuts off merged.
             merged = history_days - aged if name in HISTORY_AGES and history_days is not None and aged > 0 else None
-            measured = _numeric_drift(stats, features[name], _sentinel(name), merge_above=merged)
+            values = features[name]
+            if grows_with_history(name) and history_days is not None and FIRST_PURCHASE_AGE in features.columns:
+                values = as_in_history(values, features[FIRST_PURCHASE_AGE], history_days)
+                on_history.add(name)
+            measured = _numeric_drift(stats, values, _sentinel(name), merge_above=merged)
             if name in AGE_FEATURES and aged:
                 # Net of the elapsed days, or as they are, whichever is closer: a closed group of
                 # customers ages by those days; a population with steady sign-ups keeps its ages
@@ -710,8 +757,8 @@ def drift(
             f"The model is {age} days old (trained as of {reference['as_of']}), "
             f"older than max_model_age_days={settings.max_model_age_days}; retrain it."
         )
-    short = [name for name in drifted_features["feature"]
-             if history_days is not None and min((windows or {}).get(name, 0.0), YOUNG_DATA_DAYS) > history_days]
+    short = [name for name in drifted_features["feature"] if name not in on_history
+             and history_days is not None and min((windows or {}).get(name, 0.0), YOUNG_DATA_DAYS) > history_days]
     return DriftReport(
         features=table,
         scores=score_drift,
@@ -854,7 +901,7 @@ def drift_message(report: DriftReport) -> str:
         if report.reference_cutoff else ""
     if report.season_cutoff:
         since = (f" since the reference, the customers in the training data at the cutoff a year before these scores "
-                 f"({report.season_cutoff}, the same season; ages: at its test cutoff, {report.reference_cutoff})")
+                 f"({report.season_cutoff}, the same season; ages and lifetime sums: at its test cutoff, {report.reference_cutoff})")
     young = ""
     if report.short_history:
         young = (f" {', '.join(report.short_history)} count over more days than the data held before the training's "

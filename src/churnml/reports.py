@@ -722,9 +722,9 @@ def drift_html(monitoring: Mapping[str, Any] | None) -> str:
         parts.append(f"<p>Customers without purchase history: {cur:.1%} (training {ref:.1%}).</p>")
     season, test_cutoff = monitoring.get("season_cutoff"), monitoring.get("reference_cutoff")
     if season:
-        parts.append(f"<p>Features other than ages are compared with the customers in the training data at the cutoff {_e(season)}, "
-                     f"a year before these scores (the same season); ages and the scores with those at the test cutoff "
-                     f"{_e(test_cutoff or '?')}.</p>")
+        parts.append(f"<p>Features other than ages and lifetime sums are compared with the customers in the training data at the "
+                     f"cutoff {_e(season)}, a year before these scores (the same season); ages, lifetime sums and the scores with those "
+                     f"at the test cutoff {_e(test_cutoff or '?')}.</p>")
     features = pd.DataFrame(monitoring.get("features", []))
     score_rows = pd.DataFrame([{"feature": f"score: {k}", "psi": v.get("psi"), "mean_reference": v.get("mean_reference"),
                                 "mean": v.get("mean"), "reference": test_cutoff}
