@@ -688,3 +688,23 @@ def test_gains_and_lift_curves_split_ties_as_the_metrics_do():
         x, shown = line.get_xdata(), line.get_ydata()
         k = round(0.1 * n)
         assert shown[k - 1] == pytest.approx(metrics.lift_at(churned, scores[line.get_label()], 0.1)), line.get_label()
+
+
+def test_the_drift_table_has_the_pages_width_not_half_of_it():
+    # Beside the PSI chart, in half the page, the table scrolled sideways: at 1,400 pixels its
+    # "new categories" and "compared with" columns were out of view.
+    monitoring = {
+        "psi_threshold": 0.2, "drifted": False, "model_age_days": 3, "max_model_age_days": 120,
+        "season_cutoff": "2025-01-06", "reference_cutoff": "2025-10-03",
+        "scores": {"churn_probability": {"psi": 0.01, "mean_reference": 0.07, "mean": 0.08}},
+        "features": [{"feature": "region", "psi": 0.02, "missing_rate_reference": 0.0, "missing_rate": 0.0,
+                      "new_categories": ["atlantis"], "reference": "2025-01-06"},
+                     {"feature": "monetary_90d", "psi": 0.01, "missing_rate_reference": 0.0, "missing_rate": 0.0,
+                      "mean_reference": 150.0, "mean": 140.0, "reference": "2025-01-06"}],
+    }
+    section = reports.drift_html(monitoring)
+    assert "<th class=\"l\">new categories</th>" in section and "<th class=\"l\">compared with</th>" in section
+    assert "<td class=\"l\">atlantis</td>" in section
+    grids = re.findall(r'<div class="grid">(.*?)</div>', section, flags=re.S)
+    assert grids and all("<img" in grid for grid in grids)          # the chart is in one
+    assert not any("<table" in grid for grid in grids), grids       # the table is not

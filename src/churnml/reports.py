@@ -742,9 +742,12 @@ def drift_html(monitoring: Mapping[str, Any] | None) -> str:
         shown = table[columns].rename(columns={"missing_rate_reference": "missing (training)", "missing_rate": "missing (now)",
                                                "mean_reference": "mean (training)", "mean": "mean (now)", "new_categories": "new categories",
                                                "reference": "compared with"})
-        parts.append(_grid(chart, table_html(shown, {"psi": ".3f", "missing (training)": ".1%", "missing (now)": ".1%",
-                                                     "mean (training)": ",.3g", "mean (now)": ",.3g"},
-                                             left=("feature", "new categories", "compared with"))))
+        # The table under the chart, the page's width: beside it, in half, it scrolled sideways and hid
+        # its new categories and the cutoff each row was compared with, at 1,400 pixels.
+        parts.append(_grid(chart))
+        parts.append(table_html(shown, {"psi": ".3f", "missing (training)": ".1%", "missing (now)": ".1%",
+                                        "mean (training)": ",.3g", "mean (now)": ",.3g"},
+                                left=("feature", "new categories", "compared with")))
     levels = monitoring.get("money_levels") or {}
     if levels:
         ratio = float(monitoring.get("money_level_ratio", 1.5))
