@@ -196,8 +196,9 @@ def test_report_and_list_outputs_never_replace_inputs_or_half_write(tmp_path: Pa
     # A budget below one contact says so, not "nobody pays off", as POST /retention_list does, and in the summary file.
     result, err = run("retention-list", scores, "--out", tmp_path / "l3.csv", "--budget", "3")
     assert result.exit_code == 0
-    said = ("The budget (3.00) pays for no contact: the cheapest contact of the 5 customers who would pay off costs 5.00 "
-            "(High-value at risk). Raise the budget to at least 5.00.")
+    # One cost for all: no segment named ("costs 5.00 (High-value at risk)" read as if that segment alone did).
+    said = ("The budget (3.00) pays for no contact: a contact costs 5.00, for each of the 5 customers who would pay off. "
+            "Raise the budget to at least 5.00.")
     assert said in " ".join(err.split())
     assert json.loads((tmp_path / "l3.csv.json").read_text())["warnings"] == [said]
     assert "Left out 1 Loyal high-value customers" in " ".join(result.stdout.split())

@@ -373,6 +373,24 @@ def test_an_empty_list_says_why_naming_the_cheapest_contact() -> None:
         "(Potential). Raise the budget to at least 0.75.",)
     assert poor.summary.to_dict()["warnings"] == list(poor.summary.warnings)
     assert retention_list(scores, budget=0.75, success_rate=0.3, config=config).summary.warnings == ()
+    # One cost for all names no segment: "costs 5.00 (High-value at risk)" read as if that one alone did.
+    assert retention_list(scores, budget=2, contact_cost=5, success_rate=0.3).summary.warnings == (
+        "The budget (2.00) pays for no contact: a contact costs 5.00, for each of the 3 customers who would pay off. "
+        "Raise the budget to at least 5.00.",)
+    assert retention_list(scores.head(1), budget=2, contact_cost=5, success_rate=0.3).summary.warnings == (
+        "The budget (2.00) pays for no contact: a contact costs 5.00, for the 1 customer who would pay off. "
+        "Raise the budget to at least 5.00.",)
+    # Several segments at the cheapest cost: each is named (in the segments' order), not the first met.
+    shared = Config().replace(targeting={"contact_costs": {"high_value_at_risk": 40.0, "potential": 0.75, "dormant": 0.75}})
+    assert retention_list(scores, budget=0.5, success_rate=0.3, config=shared).summary.warnings == (
+        "The budget (0.50) pays for no contact: the cheapest contact of the 3 customers who would pay off costs 0.75 "
+        "(Potential, Dormant). Raise the budget to at least 0.75.",)
+    many = pd.DataFrame({"customer_id": list("ABCDE"), "churn_probability": 0.5, "predicted_value": 100.0,
+                         "value_at_risk": 1000.0, "reasons": "", "segment": ["high_value_at_risk", "potential", "new_customer",
+                                                                            "dormant", "fleeing_low_value"]})
+    (text,) = retention_list(many, budget=1, success_rate=0.3, config=Config().replace(
+        targeting={"contact_cost": 2.0, "contact_costs": {"high_value_at_risk": 40.0}})).summary.warnings
+    assert "costs 2.00 (Potential, New customer, Dormant and 1 more segment)." in text
     assert retention_list(scores, contact_cost=10_000, success_rate=0.3).summary.warnings[0].startswith("Nobody would pay off")
     assert retention_list(scores, min_value=10_000).summary.warnings[0].startswith("No customer left to consider")
 

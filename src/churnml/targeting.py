@@ -582,6 +582,10 @@ def _nobody_left(segment_keys: pd.Series, asked: Sequence[str], names: dict[str,
             f"{float(values.max()):,.2f}")
 
 
+MAX_NAMED_SEGMENTS = 3
+"""A budget short of the cheapest contact names the segments at that cost, at most this many."""
+
+
 def empty_list_warnings(contacts: int, scored: int, candidates: int, budget: float | None, candidate_costs: np.ndarray,
                         candidate_segments: np.ndarray, names: dict[str, str], nobody_left: str = "") -> tuple[str, ...]:
     """Why a list holds no contact, when it holds none: the budget pays for none of the
@@ -590,22 +594,33 @@ def empty_list_warnings(contacts: int, scored: int, candidates: int, budget: flo
     segment, exclusion and minimum-value filters left out everyone" did not say which to change).
     ``POST /retention_list`` answered a budget too small for one contact with ``[]`` and nothing
     else, and the CLI named "the first contact on the list" although the budget skips a contact
-    it cannot pay for a cheaper one further down: only the cheapest candidate decides.
+    it cannot pay for a cheaper one further down: only the cheapest candidate decides. The segments
+    of the cheapest contacts are named only where contacts cost differently: with one cost for all,
+    "costs 5.00 (Fleeing low-value)" named whichever segment came first.
 
     Example
     -------
     >>> empty_list_warnings(0, 7803, 870, 2.0, np.array([5.0, 0.5, 40.0]), np.array(["dormant", "fleeing_low_value", "potential"]),
     ...                     {"fleeing_low_value": "Fleeing low-value"})[0]
     'The budget (2.00) pays for no contact: the cheapest contact of the 870 customers who would pay off costs 0.50 (Fleeing low-value). Raise the budget to at least 0.50.'
+    >>> empty_list_warnings(0, 7803, 870, 2.0, np.array([5.0, 5.0]), np.array(["dormant", "potential"]), {})[0]
+    'The budget (2.00) pays for no contact: a contact costs 5.00, for each of the 870 customers who would pay off. Raise the budget to at least 5.00.'
     """
     if contacts:
         return ()
     if candidates and budget is not None:
-        cheapest = int(np.argmin(candidate_costs))
-        cost, segment = float(candidate_costs[cheapest]), str(candidate_segments[cheapest])
-        return (f"The budget ({budget:,.2f}) pays for no contact: the cheapest contact of the {candidates:,} "
-                f"customer{'s' if candidates != 1 else ''} who would pay off costs {cost:,.2f} "
-                f"({names.get(segment, segment)}). Raise the budget to at least {cost:,.2f}.",)
+        cost = float(np.min(candidate_costs))
+        whom = f"{'each of ' if candidates != 1 else ''}the {candidates:,} customer{'s' if candidates != 1 else ''} who would pay off"
+        if (candidate_costs == cost).all():  # one cost for all: naming one segment read as if it alone cost that
+            said = f"a contact costs {cost:,.2f}, for {whom}"
+        else:
+            cheap = set(candidate_segments[candidate_costs == cost].astype(str))
+            keys = [key for key in SEGMENTS if key in cheap] + sorted(cheap - set(SEGMENTS))
+            shown = ", ".join(names.get(key, key) for key in keys[:MAX_NAMED_SEGMENTS])
+            more = len(keys) - MAX_NAMED_SEGMENTS
+            said = (f"the cheapest contact of the {candidates:,} customers who would pay off costs {cost:,.2f} "
+                    f"({shown}{f' and {more} more segment' + 's' * (more != 1) if more > 0 else ''})")
+        return (f"The budget ({budget:,.2f}) pays for no contact: {said}. Raise the budget to at least {cost:,.2f}.",)
     if not scored:
         why = nobody_left or "the segment, exclusion and minimum-value filters left out everyone"
         return (f"No customer left to consider: {why}.",)
