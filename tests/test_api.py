@@ -500,6 +500,8 @@ def test_retention_list_takes_a_control_group_as_the_cli_does(client, served_sto
     body = response.json()
     expected = retention_list(io.read_table(served_store.scores), max_customers=1000, config=Config(), **options)
     assert body["summary"]["holdout"] == 0.3 and body["summary"]["control"] == expected.summary.control > 0
+    # Those to contact, apart: "selected" counts the control group too.
+    assert body["summary"]["contacts"] == expected.summary.contacts == body["summary"]["selected"] - body["summary"]["control"]
     assert [c["group"] for c in body["customers"]] == expected.customers["group"].tolist()
     assert all(c["contact_cost"] == 0 for c in body["customers"] if c["group"] == "control")
     refused = client.post("/retention_list", json={"holdout": 0.9}, headers=AUTH)

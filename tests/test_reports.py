@@ -708,3 +708,25 @@ def test_the_drift_table_has_the_pages_width_not_half_of_it():
     grids = re.findall(r'<div class="grid">(.*?)</div>', section, flags=re.S)
     assert grids and all("<img" in grid for grid in grids)          # the chart is in one
     assert not any("<table" in grid for grid in grids), grids       # the table is not
+
+
+def test_the_list_report_gives_the_contacts_and_the_control_group_apart():
+    # "180 customers, expected net benefit …" and "customers on the list 180" counted the 17 of the
+    # control group, whom nobody is to contact.
+    from churnml.reports import list_report
+    from churnml.targeting import retention_list
+
+    scores = pd.DataFrame({"customer_id": [f"c{i}" for i in range(60)], "segment": "potential", "churn_probability": 0.5,
+                           "predicted_value": 100.0, "value_at_risk": np.linspace(600, 300, 60), "reasons": ""})
+    result = retention_list(scores, contact_cost=5, success_rate=0.3, holdout=0.2)
+    control = int((result.customers["group"] == "control").sum())
+    assert 0 < control < len(result.customers)
+    size = f"{len(result.customers) - control} to contact + {control} control group"
+    page = list_report(result.customers, result.summary.to_dict())
+    assert f'<p class="sub">{size}, expected net benefit ' in page
+    assert f'customers on the list</th><td class="l">{size}</td>' in page
+    assert (f'selected</th><td class="l">{len(result.customers)} (every candidate)</td></tr><tr><th class="l">to contact</th>'
+            f'<td class="l">{len(result.customers) - control}</td></tr><tr><th class="l">control group, not to contact (20%)</th>'
+            f'<td class="l">{control}</td>') in page
+    plain = retention_list(scores, contact_cost=5, success_rate=0.3)
+    assert '<p class="sub">60 to contact, expected net benefit ' in list_report(plain.customers, plain.summary.to_dict())

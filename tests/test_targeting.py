@@ -787,3 +787,41 @@ def test_an_empty_talking_point_switches_its_topic_off_and_the_next_reason_decid
     toml.write_text('[segments.actions]\ndormant = ""\n')
     with pytest.raises(ConfigError, match=r"\[segments.actions\] dormant must be non-empty text, got ''"):
         load_config(toml)
+
+
+def test_the_lists_size_says_the_contacts_and_the_control_group_apart(tmp_path) -> None:
+    # "Top 10 of 180" and the report's "180 customers" counted the 17 of the control group, whom
+    # nobody is to contact; the .json summary's selected keeps that meaning, and contacts is added.
+    import json
+
+    from typer.testing import CliRunner
+
+    from churnml.cli import get_app
+
+    scores = tmp_path / "scores.parquet"
+    make_scores(400).to_parquet(scores, index=False)
+    out = tmp_path / "list.csv"
+    ran = CliRunner().invoke(get_app(), ["retention-list", str(scores), "--out", str(out), "--contact-cost", "5",
+                                         "--holdout", "0.2"], env={"COLUMNS": "200"})
+    assert ran.exit_code == 0, ran.output
+    listed = pd.read_csv(out, encoding="utf-8-sig")
+    control = int((listed["group"] == "control").sum())
+    contacts = len(listed) - control
+    assert control > 0 and contacts > 0
+    size = f"{contacts:,} to contact + {control:,} control group"
+    printed = " ".join(ran.stdout.split())
+    assert f"Top 10 of {size}" in printed
+    assert f"│ selected │ {len(listed):,} (every candidate) │ │ to contact │ {contacts:,} │ │ control group, not to contact (20%) │ {control:,} │" in printed
+    summary = json.loads(out.with_name("list.csv.json").read_text())
+    assert (summary["selected"], summary["contacts"], summary["control"]) == (len(listed), contacts, control)
+    workbook = tmp_path / "list.xlsx"
+    ran = CliRunner().invoke(get_app(), ["retention-list", str(scores), "--out", str(workbook), "--contact-cost", "5",
+                                         "--holdout", "0.2"])
+    assert ran.exit_code == 0, ran.output
+    sheet = pd.read_excel(workbook, sheet_name="summary", keep_default_na=False)
+    lines = dict(zip(sheet["what"], sheet["value"]))
+    assert (int(lines["selected"]), int(lines["to contact"]), int(lines["control group, not to contact (20%)"])) == (
+        len(listed), contacts, control)
+    # Without a control group: every customer of the list is to be contacted, and the list says so.
+    plain = retention_list(make_scores(400), contact_cost=5).summary
+    assert plain.to_dict()["contacts"] == plain.selected and plain.control == 0

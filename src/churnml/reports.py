@@ -33,7 +33,7 @@ from churnml.labels import describe_problem
 from churnml.metrics import GRADE_LEGEND, calibration_bins, few_churners_note
 from churnml.monitoring import model_age_text, recorded_season_cutoff
 from churnml.segments import RISK_TIERS, SEGMENT_MATRIX, SEGMENTS, STAGE_SEGMENTS, VALUE_TIERS, segment_names
-from churnml.targeting import CANDIDATES_LABEL, NO_TALKING_POINT, contact_cost_text, talking_point_counts
+from churnml.targeting import CANDIDATES_LABEL, NO_TALKING_POINT, contact_cost_text, list_size_text, talking_point_counts
 
 RUN_SECTIONS: tuple[str, ...] = (
     "overview", "model-vs-baselines", "roc-pr", "calibration", "gains-lift",
@@ -830,8 +830,11 @@ def list_report(customers: pd.DataFrame, summary: Mapping[str, Any], config: Con
     contact_cost = float(summary.get("contact_cost", 0.0))
     success_rate = float(summary.get("success_rate", 0.0))
     roi = summary.get("roi")
+    # The contacts and the control group apart: "180 customers on the list" counted 17 not to contact.
+    control = int((customers["group"].astype(str) == "control").sum()) if "group" in customers.columns else 0
+    size = list_size_text(len(customers) - control, control)
     sections = [_section("overview", "Overview", _key_values([
-        ("customers on the list", f"{len(customers):,}"),
+        ("customers on the list", size),
         ("from scores", summary.get("scores", "?")),
         *([("models", f"churn v{listed['churn_model_version']}, value v{listed['value_model_version']}, "
                       f"trained as of {listed.get('trained_as_of', '?')}, run {listed['run_id']}")]
@@ -859,9 +862,10 @@ def list_report(customers: pd.DataFrame, summary: Mapping[str, Any], config: Con
         *skipped,
         ("customers considered", f"{summary.get('scored', 0):,}"),
         (CANDIDATES_LABEL, f"{summary.get('candidates', 0):,}"),
-        ("selected", f"{summary.get('selected', len(customers)):,} ({limited.get(summary.get('limited_by'), '?')})"),
-        *([(f"control group, not to contact ({summary.get('holdout', 0):.0%})", f"{summary['control']:,}")]
-          if summary.get("control") else []),
+        ("selected", f"{len(customers):,} ({limited.get(summary.get('limited_by'), '?')})"),
+        # Apart, as the terminal's and the workbook's summary: "selected" counts the control group too.
+        *([("to contact", f"{len(customers) - control:,}"),
+           (f"control group, not to contact ({summary.get('holdout', 0):.0%})", f"{control:,}")] if control else []),
         *([("budget", f"{summary['budget']:,.2f}")] if summary.get("budget") is not None else []),
         ("total contact cost", f"{summary.get('total_cost', 0.0):,.2f}"),
         # Of the contacts, as the terminal's: with a control group the list's value_at_risk column adds up to more.
@@ -902,5 +906,5 @@ def list_report(customers: pd.DataFrame, summary: Mapping[str, Any], config: Con
         )
     sections.append(_section("by-segment", "By segment", by_segment_html))
     sections.append(_section("talking-points", "By talking point", _talking_points_html(customers)))
-    return _page("churnml retention list", f"{summary.get('selected', len(customers)):,} customers, expected net benefit "
+    return _page("churnml retention list", f"{size}, expected net benefit "
                  f"{summary.get('expected_net_benefit', 0.0):,.0f}", sections)

@@ -104,7 +104,7 @@ class RetentionSummary:
     candidates : int
         Of those, customers with an expected benefit that rounds to at least 0.01.
     selected : int
-        Customers on the list.
+        Customers on the list, the control group included (:attr:`contacts` are those to contact).
     limited_by : str
         ``"budget"``, ``"max_customers"`` or ``"none"`` (every candidate fits).
     contact_cost, success_rate : float
@@ -168,11 +168,17 @@ class RetentionSummary:
     control: int = 0
     warnings: tuple[str, ...] = ()
 
+    @property
+    def contacts(self) -> int:
+        """Customers of the list to contact: :attr:`selected` less the control group."""
+        return self.selected - self.control
+
     def to_dict(self) -> dict:
         """JSON-ready form."""
         out = {k: getattr(self, k) for k in (
             "budget", "max_customers", "segments", "min_value",
-            "scored", "skipped", "excluded", "excluded_loosely", "exclude_unmatched", "candidates", "selected", "holdout", "control", "limited_by",
+            "scored", "skipped", "excluded", "excluded_loosely", "exclude_unmatched", "candidates", "selected", "contacts",
+            "holdout", "control", "limited_by",
             "contact_cost", "contact_costs", "success_rate",
             "total_cost", "value_at_risk", "expected_value_saved", "expected_net_benefit", "roi",
         )}
@@ -954,7 +960,8 @@ def summary_sheets(summary: RetentionSummary, names: dict[str, str], horizon_day
         ("customers considered", summary.scored),
         (CANDIDATES_LABEL, summary.candidates),
         ("selected", summary.selected),
-        *([(f"control group, not to contact ({summary.holdout:.0%})", summary.control)] if summary.holdout > 0 else []),
+        *([("to contact", summary.contacts), (f"control group, not to contact ({summary.holdout:.0%})", summary.control)]
+          if summary.holdout > 0 else []),
         ("limited by", summary.limited_by),
         ("total contact cost", money(summary.total_cost)),
         (f"value at risk, no contact (next {horizon_days} days)", money(summary.value_at_risk)),
@@ -972,6 +979,19 @@ def summary_sheets(summary: RetentionSummary, names: dict[str, str], horizon_day
     by_segment = summary.by_segment.drop(columns="segment").rename(columns={"name": "segment"})
     by_segment = by_segment.round({"total_cost": 2, "expected_value_saved": 2, "expected_net_benefit": 2})
     return {"summary": pd.DataFrame(rows, columns=["what", "value"]), "by segment": by_segment}
+
+
+def list_size_text(contacts: int, control: int = 0) -> str:
+    """A list's size as the terminal, the list report and the workbook state it: the customers to
+    contact and the control group apart. "180 customers" counted the 17 of a control group, whom
+    nobody is to contact, among them.
+
+    >>> list_size_text(163, 17)
+    '163 to contact + 17 control group'
+    >>> list_size_text(162)
+    '162 to contact'
+    """
+    return f"{contacts:,} to contact" + (f" + {control:,} control group" if control else "")
 
 
 def contact_cost_text(default: float, costs: dict[str, float], names: dict[str, str]) -> str:

@@ -98,9 +98,10 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, hor
     """Print a retention list's headline numbers, its breakdown by segment and its first rows
     (money over ``horizon_days``, default the config's horizon; what the money is from the models'
     ``problem`` definition, else the config's margin)."""
-    from churnml.targeting import CANDIDATES_LABEL
+    from churnml.targeting import CANDIDATES_LABEL, list_size_text
 
     summary = result.summary
+    size = list_size_text(summary.contacts, summary.control)
     limit = {"budget": "stopped by the budget", "max_customers": "stopped by --max-customers", "none": "every candidate"}
     headline = Table(title="Retention list", title_justify="left", show_header=False)
     headline.add_column("what")
@@ -115,7 +116,8 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, hor
     headline.add_row("customers considered", f"{summary.scored:,}")
     headline.add_row(CANDIDATES_LABEL, f"{summary.candidates:,}")
     headline.add_row("selected", f"{summary.selected:,} ({limit[summary.limited_by]})")
-    if summary.holdout > 0:
+    if summary.holdout > 0:  # apart, as the workbook's summary: "selected" counts the control group too
+        headline.add_row("to contact", f"{summary.contacts:,}")
         headline.add_row(f"control group, not to contact ({summary.holdout:.0%})", f"{summary.control:,}")
     if summary.budget is not None:
         # A budget larger than the list needs: what is left for other campaigns.
@@ -158,7 +160,8 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, hor
         # Reasons need room: beside the numbers in a wide terminal, else listed under the table,
         # so that ids and numbers never wrap.
         beside = console.width >= WIDE_TERMINAL
-        first = Table(title=f"Top {min(top, len(customers))} of {len(customers):,}", title_justify="left")
+        # Of the contacts and the control group apart: "Top 10 of 180" counted 17 not to contact.
+        first = Table(title=f"Top {min(top, len(customers))} of {size}", title_justify="left")
         columns = ("rank", "customer", "segment", "churn prob.", "value at risk", "benefit") + (("reasons",) if beside else ())
         for column in columns:
             numeric = column in ("rank", "churn prob.", "value at risk", "benefit")
@@ -711,8 +714,9 @@ def retention_list_command(
       contacts per talking point and what the money is counted as: revenue, or a [problem] margin's
       share of it) and the breakdown by segment in two sheets after the list;
       money in the currency of your amounts, over the horizon (90 days by default);
-    - OUT.json: the summary printed below (customers selected, total cost, expected value saved,
-      ROI, breakdown by segment, contacts per talking point and how many have none; with
+    - OUT.json: the summary printed below (customers selected, and of them to contact and in the
+      control group, total cost, expected value saved, ROI, breakdown by segment, contacts per
+      talking point and how many have none; with
       --holdout the control group is in none of the costs, savings and talking-point counts:
       --budget and --max-customers buy contacts, and the control customers come on top),
       and what the scores came from (models and run, data fingerprint, code), which evaluate and
@@ -816,7 +820,7 @@ def retention_list_command(
         customers = result.customers
         p = float(customers.loc[customers["group"] == "control", "churn_probability"].mean())
         contacted = p * (1 - result.summary.success_rate)
-        contacts = max(result.summary.selected - result.summary.control, 1)
+        contacts = max(result.summary.contacts, 1)
         spread = 196 * (p * (1 - p) / result.summary.control + contacted * (1 - contacted) / contacts) ** 0.5
         warn(f"the control group has {result.summary.control:,} customer(s): `churnml evaluate` will measure the uplift "
              f"only to about ±{spread:.0f} percentage points (at their predicted churn of {p:.0%}). A larger --holdout or "
