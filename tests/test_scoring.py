@@ -1015,3 +1015,20 @@ def test_models_trained_on_a_parquet_boolean_score_a_csv_export_of_it_alike(tmp_
         assert got[column].tolist() == expected[column].tolist(), column
     snapshot = pd.read_parquet(next((tmp_path / "csv_snapshots").glob("features_*.parquet")))
     assert snapshot["autopay"].dropna().isin([0.0, 1.0]).all()
+
+
+def test_a_scores_csv_writes_the_current_value_to_the_cent_and_reads_back_unchanged(scores, dataset, models,
+                                                                                 tmp_path: Path) -> None:
+    # current_value is held to the cent, and a CSV wrote it as pandas does: 800.8 and 394.0 beside 201.91.
+    import csv
+
+    meta = score_metadata(models, SCORE_AS_OF, Config(), dataset.fingerprint, "champion")
+    out, _ = write_scores(scores, tmp_path / "scores.csv", "csv", meta)
+    with open(out, newline="", encoding="utf-8") as handle:
+        written = [row["current_value"] for row in csv.DictReader(handle)]
+    assert any(len(repr(float(v)).partition(".")[2]) < 2 for v in scores["current_value"])  # 394.0, 800.8
+    assert all(re.fullmatch(r"-?\d+\.\d\d", text) for text in written), [t for t in written if not re.fullmatch(r"-?\d+\.\d\d", t)][:5]
+    # Read back as written: the predicted value and the value at risk keep every digit.
+    back = io.read_table(out)
+    for column in ("churn_probability", "predicted_value", "value_at_risk", "current_value"):
+        assert back[column].to_numpy().tolist() == scores[column].to_numpy().tolist(), column

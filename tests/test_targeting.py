@@ -825,3 +825,34 @@ def test_the_lists_size_says_the_contacts_and_the_control_group_apart(tmp_path) 
     # Without a control group: every customer of the list is to be contacted, and the list says so.
     plain = retention_list(make_scores(400), contact_cost=5).summary
     assert plain.to_dict()["contacts"] == plain.selected and plain.control == 0
+
+
+def test_a_list_csv_writes_money_to_the_cent_and_churnml_reads_it_back_unchanged(tmp_path) -> None:
+    # pandas wrote a list's money as 5.0, 394.0 and 113.2 beside 195.81: a spreadsheet shows the
+    # column unevenly. The workbook's number formats showed two decimals already.
+    import csv
+
+    from typer.testing import CliRunner
+
+    from churnml import io
+    from churnml.cli import get_app
+    from churnml.targeting import DECIMALS
+
+    frame = make_scores(300).assign(value_at_risk=lambda f: f["value_at_risk"].round(1))  # 394.0, 113.2 …
+    frame.loc[0, ["value_at_risk", "predicted_value"]] = [394.0, 20.0]
+    scores = tmp_path / "scores.parquet"
+    frame.to_parquet(scores, index=False)
+    for name in ("list.csv", "list.parquet"):
+        ran = CliRunner().invoke(get_app(), ["retention-list", str(scores), "--out", str(tmp_path / name), "--contact-cost", "5",
+                                             "--holdout", "0.1"])
+        assert ran.exit_code == 0, ran.output
+    with open(tmp_path / "list.csv", newline="", encoding="utf-8-sig") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) > 20 and "394.00" in {row["value_at_risk"] for row in rows}
+    for column, digits in DECIMALS.items():
+        uneven = [row[column] for row in rows if not re.fullmatch(rf"-?\d+\.\d{{{digits}}}", row[column])]
+        assert not uneven, (column, uneven[:5])
+    # What evaluate and report --list read: the same numbers as the Parquet list's.
+    back, same = io.read_table(tmp_path / "list.csv"), io.read_table(tmp_path / "list.parquet")
+    for column in ("rank", *DECIMALS):
+        assert back[column].to_numpy().tolist() == same[column].to_numpy().tolist(), column

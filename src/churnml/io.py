@@ -771,7 +771,8 @@ def format_for(path: Path, fmt: str | None, default: str = "parquet", formats: S
 
 
 def write_table(frame: pd.DataFrame, path: str | Path, fmt: str | None = None, spreadsheet: bool = False,
-                sheets: Mapping[str, pd.DataFrame] | None = None, sheet_name: str = "churnml") -> Path:
+                sheets: Mapping[str, pd.DataFrame] | None = None, sheet_name: str = "churnml",
+                decimals: Mapping[str, int] | None = None) -> Path:
     """Write a DataFrame as Parquet, CSV or an Excel workbook (``xlsx``, for lists), atomically.
 
     Parameters
@@ -792,6 +793,9 @@ def write_table(frame: pd.DataFrame, path: str | Path, fmt: str | None = None, s
         by segment); readers of a workbook read its first sheet only. Ignored by other formats.
     sheet_name : str
         The name of ``frame``'s sheet in an Excel workbook (the tab a spreadsheet shows).
+    decimals : mapping, optional
+        Column -> number of decimals a CSV writes it with, every value alike (:func:`fixed_decimals`);
+        an Excel workbook's number formats do this (:func:`_format_sheet`), Parquet keeps numbers.
 
     Returns
     -------
@@ -804,7 +808,7 @@ def write_table(frame: pd.DataFrame, path: str | Path, fmt: str | None = None, s
         raise ConfigError(f"{path}: {len(frame):,} rows do not fit in an Excel sheet ({XLSX_MAX_ROWS:,} at most). "
                           "Write .csv or .parquet, or shorten the list (--budget, --max-customers).")
     if fmt == "csv":
-        frame = defuse_formulas(frame)
+        frame = fixed_decimals(defuse_formulas(frame), decimals or {})
     with atomic_path(path) as tmp:
         if fmt == "csv":
             # For a spreadsheet, lines end in CRLF, as Excel writes them (RFC 4180): a value holding a
@@ -821,6 +825,27 @@ def write_table(frame: pd.DataFrame, path: str | Path, fmt: str | None = None, s
         else:
             frame.to_parquet(tmp, index=False)
     return path
+
+
+def fixed_decimals(frame: pd.DataFrame, decimals: Mapping[str, int]) -> pd.DataFrame:
+    """``frame`` with each numeric column of ``decimals`` (column -> digits) as text with exactly that
+    many decimals, for a CSV: pandas wrote a list's money as 5.0, 394.0 and 113.2 beside 195.81,
+    which a spreadsheet shows as written. A missing value stays an empty cell; a reader parses the
+    text back to the number it was, when the column was rounded to those decimals.
+
+    >>> fixed_decimals(pd.DataFrame({"cost": [5.0, 113.2, np.nan, -0.5], "n": [1, 2, 3, 4]}), {"cost": 2, "n": 0, "x": 2})
+         cost  n
+    0    5.00  1
+    1  113.20  2
+    2          3
+    3   -0.50  4
+    """
+    columns = {column: digits for column, digits in decimals.items()
+               if column in frame.columns and pd.api.types.is_float_dtype(frame[column])}
+    if not columns:
+        return frame
+    return frame.assign(**{column: frame[column].map(f"{{:.{digits}f}}".format, na_action="ignore").fillna("")
+                           for column, digits in columns.items()})
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -984,9 +1009,12 @@ class TableWriter:
     """
 
     def __init__(self, path: str | Path, fmt: str | None = None, digest: bool = False,
-                 before_publish: Callable[["TableWriter"], None] | None = None, defuse: bool = True) -> None:
+                 before_publish: Callable[["TableWriter"], None] | None = None, defuse: bool = True,
+                 decimals: Mapping[str, int] | None = None) -> None:
         self.path = Path(path)
         self.defuse = defuse
+        self.decimals = dict(decimals or {})
+        """A CSV's columns written with a fixed number of decimals (:func:`fixed_decimals`)."""
         self.before_publish = before_publish
         """Called once the file is complete (and its digest known), before it is renamed into place:
         an exception there discards it, as one inside the block does. ``write_scores`` writes the
@@ -1009,7 +1037,8 @@ class TableWriter:
     def write(self, frame: pd.DataFrame) -> None:
         assert self._tmp is not None, "use TableWriter as a context manager"
         if self.fmt == "csv":
-            (defuse_formulas(frame) if self.defuse else frame).to_csv(self._tmp, index=False, mode="a", header=self.rows == 0)
+            fixed_decimals(defuse_formulas(frame) if self.defuse else frame, self.decimals).to_csv(
+                self._tmp, index=False, mode="a", header=self.rows == 0)
         else:
             table = pa.Table.from_pandas(frame, preserve_index=False, schema=self._schema)
             if self._parquet is None:

@@ -83,6 +83,11 @@ SCORE_COLUMNS: tuple[str, ...] = (
     "reason_topics",
 )
 
+CSV_DECIMALS = {"current_value": 2}
+"""Scores columns held to the cent, which a CSV writes with two decimals each (201.91 beside 800.80,
+not 800.8). The predicted value and the value at risk keep every digit: retention lists and
+evaluate compute with them, from a CSV as from Parquet."""
+
 CURRENT_VALUE_FEATURE = "monetary_365d"
 """Feature that is the customer's net revenue over the last 365 days (``current_value``)."""
 TENURE_FEATURE = "tenure_days"
@@ -269,7 +274,7 @@ def _finish(
             "churn_model_version": np.full(n, str(models.churn_version), dtype=object),
             "value_model_version": np.full(n, str(models.value_version), dtype=object),
             # Cents: DuckDB's parallel SUM may differ in the last bits between runs; the file must not.
-            "current_value": np.round(features[CURRENT_VALUE_FEATURE].to_numpy(dtype="float64"), 2),
+            "current_value": np.round(features[CURRENT_VALUE_FEATURE].to_numpy(dtype="float64"), CSV_DECIMALS["current_value"]),
             "reason_topics": topics,
         }, columns=list(SCORE_COLUMNS))
 
@@ -581,7 +586,7 @@ def write_scores(
             if before_publish is not None:
                 before_publish()
 
-        with io.TableWriter(out, fmt, digest=True, before_publish=write_sidecar) as writer:
+        with io.TableWriter(out, fmt, digest=True, before_publish=write_sidecar, decimals=CSV_DECIMALS) as writer:
             for chunk in chunks:
                 writer.write(chunk)
                 for column in DISTRIBUTION_COLUMNS:

@@ -707,7 +707,8 @@ def retention_list_command(
       after customer_id, control rows costing 0 with the action "Do not contact" and no talking
       point; with --attribute, the customers columns named, last (customer_<name> for a name of
       these columns: the customers table's own segment is customer_segment). CSV unless OUT ends in .xlsx or .parquet or --format says so; a CSV is UTF-8
-      with a byte-order mark, so that spreadsheets show accents and € right, and text starting
+      with a byte-order mark, so that spreadsheets show accents and € right, money with two
+      decimals in every row (5.00, not 5.0) and churn_probability with four, and text starting
       with = + - @ (a formula to a spreadsheet) gets a leading ' (negative numbers excepted), and ids
       Excel would read as numbers (002475) are warned of; an Excel workbook
       opens in columns in any locale, where a comma CSV may not, and holds the summary (with the
@@ -744,7 +745,7 @@ def retention_list_command(
     from churnml import io
     from churnml.cli.report import refuse_a_list, score_sidecar, scores_provenance
     from churnml.reports import sidecar_horizon
-    from churnml.targeting import retention_list
+    from churnml.targeting import DECIMALS, retention_list
 
     cfg = load_config(config)
     inputs = [scores, f"{scores}.json", *(exclude or [])]
@@ -795,7 +796,8 @@ def retention_list_command(
     provenance = scores_provenance(sidecar)
     # What the money is: the models' definition, else (scores without one) the config's margin, as the terminal says.
     problem = provenance["models"].get("problem") or {"margin": cfg.problem.margin}
-    written = io.write_table(result.customers, out, fmt, spreadsheet=True, sheet_name="retention list",
+    # Money to the cent and probabilities to 0.01 % in every row of a CSV, as the workbook's formats show them.
+    written = io.write_table(result.customers, out, fmt, spreadsheet=True, sheet_name="retention list", decimals=DECIMALS,
                              sheets=summary_sheets(result.summary, segment_names(cfg), horizon, result.customers, problem)
                              if fmt == "xlsx" else None)
     summary_path = io.write_json({"scores": str(scores), "as_of": dates[0] if len(dates) == 1 else None, "horizon_days": horizon,
