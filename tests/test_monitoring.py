@@ -931,6 +931,28 @@ def test_a_price_rise_of_a_few_percent_is_not_drift_but_a_larger_one_is() -> Non
     assert shifted.set_index("feature")["psi"]["monetary_365d"] > 0.2
 
 
+def test_customers_moving_one_leaf_of_a_small_model_are_no_score_drift_but_a_level_shift_is() -> None:
+    # A churn model of a few trees gives each leaf combination's customers one probability. On a
+    # gym's export a decile edge fell between two of them 0.05 % apart, the bin below held one value
+    # (6-7 % of the customers), and when they moved a leaf up (0.083 to 0.107) it emptied:
+    # churn_probability read PSI 0.43-0.45 where the mean moved by 0.0015.
+    levels = np.r_[0.070, 0.080, 0.083049, 0.083087, np.round(np.geomspace(0.086, 0.30, 30), 4)]
+    test_cutoff = np.repeat(levels, np.r_[130, 130, 100, 54, np.full(30, 40)])
+    reference = monitoring.reference_statistics(pd.DataFrame({"x": np.zeros(len(test_cutoff))}), ["x"], [],
+                                                {"churn_probability": test_cutoff}, "2025-06-01")
+    features = pd.DataFrame({"x": np.zeros(len(test_cutoff))})
+
+    def score_psi(probability: np.ndarray) -> float:
+        return monitoring.drift(reference, features, {"churn_probability": probability}, "2025-06-01").scores[
+            "churn_probability"]["psi"]
+
+    moved = np.where(test_cutoff == 0.083049, 0.107126, test_cutoff)
+    assert abs(moved.mean() - test_cutoff.mean()) < 0.002
+    assert score_psi(moved) < 0.1
+    # A level 10 % higher or 20 % lower for everyone is a shift, and reads as one.
+    assert score_psi(test_cutoff * 1.1) > 0.2 and score_psi(test_cutoff * 0.8) > 0.2
+
+
 @pytest.mark.slow
 def test_evaluate_says_whether_the_models_degraded(use_trained_store, test_cutoff_scores, tmp_path):
     # The backtest table's "change" column left it to the reader whether a fall was luck: evaluate
