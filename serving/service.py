@@ -98,6 +98,10 @@ for _handler in {*logging.getLogger().handlers, *logging.getLogger("bentoml").ha
 warnings.filterwarnings("ignore", message=".*model_fields.*", category=DeprecationWarning)
 
 _STRICT = ConfigDict(extra="forbid", hide_input_in_errors=True, allow_inf_nan=False)
+# Answers carry every field, null or [] when there is nothing, and their schema says so: by default pydantic
+# (and BentoML, which writes the components in validation mode) marks each field with a default optional,
+# so a client generated from the schema had `reasons`, `warnings` and 41 others as optional.
+_ANSWER = ConfigDict(json_schema_mode_override="serialization", json_schema_serialization_defaults_required=True)
 
 
 def _not_blank(customer_id: str) -> str:
@@ -257,6 +261,7 @@ SEGMENT_TEXT = (f"Value x risk segment key: {', '.join(SEGMENTS)} (new_customer 
 class CustomerScore(BaseModel):
     """One customer's scores, or why there are none."""
 
+    model_config = _ANSWER
     customer_id: str = Field(description="The id as sent (ids are trimmed of surrounding spaces to look them up).",
                              json_schema_extra={"example": "C0000001"})
     status: Literal["ok", "not_found"] = Field(description="`not_found`: not in the scored population.", json_schema_extra={"example": "ok"})
@@ -294,10 +299,12 @@ class CustomerScore(BaseModel):
 class ScoreResponse(bentoml.IODescriptor):
     """One item per requested customer, in request order."""
 
+    model_config = _ANSWER
     results: list[CustomerScore] = Field(description="Scores per customer.")
 
 
 class RetentionRow(BaseModel):
+    model_config = _ANSWER
     rank: int = Field(description="1 = best expected benefit.", json_schema_extra={"example": 1})
     customer_id: str = Field(json_schema_extra={"example": "C0000001"})
     segment: str = Field(description=SEGMENT_TEXT, json_schema_extra={"example": "high_value_at_risk"})
@@ -329,6 +336,7 @@ class RetentionRow(BaseModel):
 
 
 class SegmentSummary(BaseModel):
+    model_config = _ANSWER
     segment: str
     name: str
     customers: int
@@ -339,12 +347,14 @@ class SegmentSummary(BaseModel):
 
 
 class TalkingPointCount(BaseModel):
+    model_config = _ANSWER
     talking_point: str = Field(description="A talking point of the list (a row's talking_point).",
                                json_schema_extra={"example": "Lead with the service issue: apologise and resolve what is still open before any offer"})
     customers: int = Field(description="Contacts of the list that open with it (the control group left out).", json_schema_extra={"example": 12})
 
 
 class RetentionSummary(BaseModel):
+    model_config = _ANSWER
     budget: Optional[float] = Field(default=None, description="The budget asked for; null: none.")
     max_customers: Optional[int] = Field(default=None, description="The maximum count applied: the one asked for, else the API's limit.")
     segments: list[str] = Field(default_factory=list, description="The segments asked for (keys); empty: all but skip_segments.")
@@ -382,6 +392,7 @@ class RetentionSummary(BaseModel):
 
 
 class RetentionListResponse(bentoml.IODescriptor):
+    model_config = _ANSWER
     as_of: str = Field(description="As-of date of the scores the list is built from.", json_schema_extra={"example": "2025-12-01"})
     churn_model_version: str = Field(description="Registry version of the churn model the scores come from.", json_schema_extra={"example": "3"})
     value_model_version: str = Field(description="Registry version of the value model the scores come from.", json_schema_extra={"example": "3"})
@@ -397,6 +408,7 @@ class RetentionListResponse(bentoml.IODescriptor):
 
 
 class ModelVersion(BaseModel):
+    model_config = _ANSWER
     name: str = Field(json_schema_extra={"example": "churnml-churn"})
     version: str = Field(json_schema_extra={"example": "3"})
     aliases: list[str] = Field(description="Aliases this version carries in the registry now.", json_schema_extra={"example": ["champion"]})
@@ -410,6 +422,7 @@ class ModelVersion(BaseModel):
 class ModelInfo(BaseModel):
     """The models the service answers with."""
 
+    model_config = _ANSWER
     alias: str = Field(description="Alias the models were loaded by.", json_schema_extra={"example": "champion"})
     churn_model: ModelVersion
     value_model: ModelVersion

@@ -882,6 +882,31 @@ def test_openapi_documents_every_field_with_an_example(client) -> None:
         assert all(key in segment for key in SEGMENTS) and "low_value_active" in segment, (name, segment)
 
 
+def test_openapi_answers_require_every_field_they_always_carry(client, batch) -> None:
+    # Every answer carries each of its fields (null or [] when there is nothing), but the schema had 43 of them,
+    # `reasons` and `warnings` among them, as optional, so a client generated from it made them optional too.
+    schemas = client.get("/docs.json").json()["components"]["schemas"]
+
+    def fields_of(answer, name: str) -> None:
+        properties = schemas[name]["properties"]
+        assert set(answer) == set(properties), name  # no field left out, none undocumented
+        assert set(schemas[name].get("required", [])) == set(properties), name
+        for field, prop in properties.items():
+            ref = prop.get("$ref") or (prop.get("items") or {}).get("$ref")
+            if ref and answer[field] is not None:
+                for inner in answer[field] if isinstance(answer[field], list) else [answer[field]]:
+                    fields_of(inner, ref.rsplit("/", 1)[-1])
+
+    found = client.post("/score", headers=AUTH, json={"customer_ids": [batch.index[0], "nobody"]}).json()
+    assert [item["status"] for item in found["results"]] == ["ok", "not_found"]
+    fields_of(found, "ScoreResponse")
+    listing = client.post("/retention_list", headers=AUTH, json={"max_customers": 20, "holdout": 0.2,
+                                                                  "attributes": ["region"]}).json()
+    assert listing["customers"] and listing["summary"]["by_talking_point"]
+    fields_of(listing, "RetentionListResponse")
+    fields_of(client.get("/model", headers=AUTH).json(), "ModelInfo")
+
+
 # -- start-up ---------------------------------------------------------------------------------
 
 
