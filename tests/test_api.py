@@ -399,9 +399,19 @@ def test_score_history_equals_batch_scoring_for_the_same_history(client, batch, 
 
 
 def test_score_history_for_a_customer_who_did_not_exist_yet(client) -> None:
-    body = {"as_of": "2025-12-01", "customers": [{"customer_id": "new", "signup_date": "2025-12-05"}]}
+    # It said "the sign-up date is on or after it, or there is no sign-up date and no transaction before it" for
+    # either, where the customer's record was posted with the request: /score names the one that applies.
+    body = {"as_of": "2025-12-01", "customers": [{"customer_id": "new", "signup_date": "2025-12-05"},
+                                                 {"customer_id": "undated", "signup_date": None},
+                                                 {"customer_id": "first", "signup_date": None}],
+            "transactions": [{"customer_id": "first", "timestamp": "2025-12-01T09:00:00", "amount": 20.0}],
+            "service_events": [], "churn_events": []}
     results = client.post("/score_history", json=body, headers=AUTH).json()["results"]
-    assert results[0]["status"] == "not_found" and results[0]["detail"].startswith("Not a customer at 2025-12-01")
+    assert [r["status"] for r in results] == ["not_found"] * 3
+    assert [r["detail"] for r in results] == [
+        "Not a customer at 2025-12-01: signed up on 2025-12-05, on or after it.",
+        "Not a customer at 2025-12-01: no sign-up date and no transaction before it.",
+        "Not a customer at 2025-12-01: no sign-up date and no transaction before it."]
 
 
 def test_basic_iso_dates_are_dates_not_seconds_since_1970(client) -> None:

@@ -52,7 +52,7 @@ from churnml.dataset import Dataset, connect
 from churnml.errors import ChurnmlError, ConfigError, DataError, ModelNotFoundError
 from churnml.features import (DIVERSITY_FEATURES, RESOLUTION_FEATURES, SATISFACTION_FEATURES, attribute_columns,
                                build_features)
-from churnml.labels import OUTSIDE_REASONS
+from churnml.labels import OUTSIDE_REASONS, outside_population
 from churnml.reasons import SEPARATOR
 from churnml.schema import KNOWN_EVENT_TYPES, MAX_ABS_NUMBER
 from churnml.scoring import SCORE_COLUMNS, model_specs, score_features, scores_value_thresholds
@@ -902,9 +902,7 @@ class ScoringService:
                 scored = pd.DataFrame(columns=list(SCORE_COLUMNS))
             else:
                 scored = score_features(features, self.models, as_of_ts, self.config, self.value_thresholds)
-            closed = dict(dataset.con.execute(
-                "SELECT customer_id, MIN(timestamp) FROM churn_events WHERE timestamp < ? GROUP BY customer_id",
-                [as_of_ts.to_pydatetime()]).fetchall())
+            outside = outside_population(dataset, as_of_ts, self.config)
         finally:
             dataset.con.close()
         as_of_text = f"{as_of_ts:%Y-%m-%d}"
@@ -915,6 +913,8 @@ class ScoringService:
         for customer_id, said in _unread_churn_event_fields(churn_events or ()).items():
             unread.setdefault(customer_id, []).extend(said)
         later = _events_from(as_of_ts, transactions=transactions, service_events=service_events)
+        closed = set(outside.loc[outside["reason"] == "closed", "customer_id"])
+        why_outside = _Outside(outside, self._active_days())
         for customer_id, said in _closing_from(as_of_ts, churn_events or ()).items():
             if customer_id not in closed:  # closed before as_of: not_found says so
                 later.setdefault(customer_id, []).append(said)
@@ -929,14 +929,9 @@ class ScoringService:
         results = []
         for record in map(_item, customers):
             customer_id = _text(record.get("customer_id"))
-            if customer_id in closed:
-                detail = (f"Not a customer at {as_of_text}: the account closed on {pd.Timestamp(closed[customer_id]):%Y-%m-%d} "
-                          "(churn_events), before it.")
-            else:
-                detail = (f"Not a customer at {as_of_text}: the sign-up date is on or after it, or there is no "
-                          "sign-up date and no transaction before it.")
             item = found.get(customer_id) or {
-                "customer_id": customer_id, "status": "not_found", "detail": detail, "as_of": as_of_text,
+                "customer_id": customer_id, "status": "not_found", "as_of": as_of_text,
+                "detail": f"Not a customer at {as_of_text}: {why_outside.detail(customer_id, posted=True)}",
             }
             warnings = (self.attribute_warnings(record) + other_types.get(customer_id, []) + unread.get(customer_id, [])
                         + later.get(customer_id, []))
@@ -1354,27 +1349,29 @@ class _Outside:
         self.dates = pd.to_datetime(outside["date"]).to_numpy()[order]
         self.active_days = active_days
 
-    def detail(self, customer_id: str) -> str | None:
+    def detail(self, customer_id: str, posted: bool = False) -> str | None:
         """Why ``customer_id`` is outside the population (the rest of the ``not_found`` detail,
-        after "at DATE"), with what POST /score_history can do about it; None when it is not."""
+        after "at DATE"), with what POST /score_history can do about it, or, for a customer whose
+        record and history were ``posted`` to it, without; None when it is not."""
         i = int(np.searchsorted(self.ids, customer_id))
         if i >= len(self.ids) or self.ids[i] != customer_id:
             return None
         code, stamp = self.reasons[i], self.dates[i]
         reason = _OUTSIDE_REASONS[code] if code >= 0 else None
         day = None if pd.isna(stamp) else f"{pd.Timestamp(stamp):%Y-%m-%d}"
+        hint = "" if posted else f" {_SCORE_HISTORY_HINT}"
         if reason == "closed":
             return f"the account closed on {day} (churn_events), before it."
         if reason == "inactive":
             last = f"last on {day}" if day else "none before it"
-            return (f"no purchase in the {self.active_days} days before it ({last}); /score_history does not apply "
-                    f"that rule. {_SCORE_HISTORY_HINT}")
+            return f"no purchase in the {self.active_days} days before it ({last}); /score_history does not apply that rule.{hint}"
         if reason == "signed_up":
-            return f"signed up on {day}, on or after it. {_SCORE_HISTORY_HINT}"
+            return f"signed up on {day}, on or after it.{hint}"
         if reason != "no_history":  # a reason this code does not know (a file of a newer churnml)
-            return f"left out of it (signed up since, account closed or inactive). {_SCORE_HISTORY_HINT}"
-        return ("no sign-up date and no transaction before it (a sign-up date validation set aside counts as none). "
-                + _SCORE_HISTORY_HINT)
+            return f"left out of it (signed up since, account closed or inactive).{hint}"
+        if posted:  # a posted sign-up date that is not a date is a 400, not set aside
+            return "no sign-up date and no transaction before it."
+        return f"no sign-up date and no transaction before it (a sign-up date validation set aside counts as none).{hint}"
 
 
 def _dated_rows(rows: Sequence[Any], table: str) -> Iterator[tuple[str, pd.Timestamp | None, Any, Mapping[str, Any]]]:
