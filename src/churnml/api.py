@@ -1550,7 +1550,7 @@ def iter_problems(exc: Iterable[Mapping[str, Any]], limit: int = 5) -> str:
             grouped.setdefault(location, []).append(_UNION_MEMBERS[member])
         else:
             message = str(error.get("msg", "invalid"))
-            if loc[:1] == ["customer_ids"] and "valid string" in message:
+            if (loc[:1] in (["customer_ids"], ["exclude"]) or loc[-1:] == ["customer_id"]) and "valid string" in message:
                 message += ' (send ids as JSON strings, e.g. "123")'
             messages.setdefault(location, message)
     for location, kinds in grouped.items():
