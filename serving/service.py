@@ -434,7 +434,10 @@ class ModelInfo(BaseModel):
     horizon_days: Optional[int] = Field(description="Prediction horizon.", json_schema_extra={"example": 90})
     grade: Optional[str] = Field(description="A/B/C against the baselines: the worse of the two models' grades.", json_schema_extra={"example": "A"})
     grades: dict[str, str] = Field(description="Grade per model (each from its own run) and overall.")
-    test_metrics: dict[str, dict[str, Optional[float]]] = Field(description="Key metrics on the test cutoff, each model's from its own run.")
+    test_metrics: dict[str, dict[str, Optional[float]]] = Field(description=(
+        "Key metrics on the test cutoff, each model's from its own run, as `churnml train` prints them: the value "
+        "model's normalized_gini is the expected value's over every test customer, which the grade compares, not the "
+        "value if retained's over the customers who stayed, which `churnml models` lists and the promotion gate compares."))
     scores_as_of: str = Field(description="As-of date of the loaded snapshot.", json_schema_extra={"example": "2025-12-01"})
     customers: int = Field(description="Customers in the loaded snapshot.", json_schema_extra={"example": 20000})
     attributes: dict[str, str] = Field(default_factory=dict, description=(

@@ -892,6 +892,9 @@ def test_openapi_documents_every_field_with_an_example(client) -> None:
     summary = schemas["RetentionSummary"]["properties"]
     assert "control group" in summary["by_talking_point"]["description"] and summary["without_talking_point"]["description"]
     assert set(schemas["TalkingPointCount"]["properties"]) == {"talking_point", "customers"}
+    # /model's value Gini (0.9397 on an integrator's run) is not the one `churnml models` lists (0.9470): it says which.
+    metrics = schemas["ModelInfo"]["properties"]["test_metrics"]["description"]
+    assert "expected value's over every test customer" in metrics and "`churnml models`" in metrics
     for name in ("CustomerScore", "RetentionRow"):
         described = schemas[name]["properties"]["value_at_risk"]["description"]
         assert described.startswith("Expected loss over the horizon: churn_probability x ") and "lost if" not in described
