@@ -368,6 +368,38 @@ def test_score_keeps_the_newest_snapshots_the_config_asks_for(served_store, tmp_
     assert path == folder / "features_2025-12-01.parquet"
 
 
+def test_score_of_an_older_date_keeps_the_snapshot_it_wrote(served_store, tmp_path: Path, monkeypatch) -> None:
+    # A backfill (scores for a date before the newest snapshot's) with [scoring] keep_snapshots removed
+    # the snapshot it had just written and named on its `Wrote` line: `retention-list --attribute` on
+    # those scores then failed, and the `churnml score` its error suggests removed it again.
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from churnml.cli import get_app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", served_store.tracking_uri)
+    folder = tmp_path / "snapshots"
+    folder.mkdir()
+    served = io.latest_snapshot(served_store.snapshots)
+    for day in ("2025-10-01", "2025-12-15", "2026-01-01"):
+        shutil.copy(served, folder / f"features_{day}.parquet")
+    (tmp_path / "keep.toml").write_text("[scoring]\nkeep_snapshots = 2\n")
+    result = CliRunner().invoke(get_app(), ["score", str(served_store.data), "--as-of", "2025-12-01", "--out", "s.parquet",
+                                            "--snapshots", str(folder), "--config", "keep.toml"])
+    assert result.exit_code == 0, result.stderr
+    assert [p.name for p in io.snapshots(folder)] == [
+        "features_2025-12-01.parquet", "features_2025-12-15.parquet", "features_2026-01-01.parquet"]
+    assert (folder / "outside_2025-12-01.parquet").is_file()
+    assert (f"Removed 1 older snapshot(s) from {folder} ([scoring] keep_snapshots = 2), "
+            f"{served.stat().st_size / 1e3:.1f} kB: features_2025-10-01.parquet.") in " ".join(result.output.split())
+    result = CliRunner().invoke(get_app(), ["retention-list", "s.parquet", "--out", "l.csv", "--snapshots", str(folder),
+                                            "--attribute", "region"])
+    assert result.exit_code == 0, result.stderr
+    assert "region" in pd.read_csv(tmp_path / "l.csv").columns
+
+
 def test_score_shows_a_spinner_while_it_reads_and_validates_in_a_terminal(served_store, tmp_path: Path, run_in_terminal) -> None:
     # At a million customers score printed nothing for 41 to 87 s while it read and validated the
     # data, then the features: a spinner says so in a terminal, as train's does.

@@ -265,7 +265,7 @@ def score_command(
       signed_up / no_history / closed / inactive, and its date), so /score can say why an id has no score; the
       summary counts them by reason ("Not scored: …").
       With [scoring] keep_snapshots = N in --config, all but the newest N snapshots there (each with its outside
-      file) are then removed (`churnml prune-snapshots` removes them on demand).
+      file) are then removed, never the one just written (`churnml prune-snapshots` removes them on demand).
 
     The same data, models and config give the same files; run again over them, it says so (`Note: OUT was
     there already, with the same scores`), or that it replaced other scores. A drift warning names the worst features;
@@ -371,7 +371,9 @@ def score_command(
                                                      before_publish=staged.publish)
     snapshot = staged.path
     written = [scores_path, sidecar_path, *io.with_outside([snapshot])]  # the outside file too: every file written
-    stale = io.stale_snapshots(snapshot_dir, keep=cfg.scoring.keep_snapshots)
+    # Never the one just written: a backfill's (an as-of date before the newest) went as soon as it was
+    # written, and the `churnml score` that `retention-list --attribute` then asked for removed it again.
+    stale = [path for path in io.stale_snapshots(snapshot_dir, keep=cfg.scoring.keep_snapshots) if path != snapshot]
     freed = io.remove_files(io.with_outside(stale))
 
     def summary(drift_line: str | None) -> None:
