@@ -312,6 +312,9 @@ def test_score_warns_or_fails_on_drift(use_trained_store, tmp_path):
     stderr = _message(failed.stderr, "Error:")
     assert stderr.startswith("Error:") and f"{worst} (PSI " in stderr and "exit code is 3" in stderr
     assert json.loads((tmp_path / "b.parquet.json").read_text())["monitoring"]["drifted"] is True
+    # The log says what was written, but not to go on with a list: "Next: churnml retention-list …" came
+    # just before the error saying the batch job stops here.
+    assert "Wrote " in failed.stdout and "Next:" not in failed.stdout, failed.stdout
 
 
 @pytest.mark.slow

@@ -376,7 +376,7 @@ def score_command(
     stale = [path for path in io.stale_snapshots(snapshot_dir, keep=cfg.scoring.keep_snapshots) if path != snapshot]
     freed = io.remove_files(io.with_outside(stale))
 
-    def summary(drift_line: str | None) -> None:
+    def summary(drift_line: str | None, failing: bool = False) -> None:
         show_scores_summary(io.read_json(sidecar_path), cfg)
         if len(outside):
             console.print(left_out_line(outside, len(features), as_of_ts, cfg.problem.active_days, io.outside_path(snapshot)),
@@ -395,6 +395,8 @@ def score_command(
                           f"{cfg.scoring.keep_snapshots}), {size_text(freed)}: {', '.join(p.name for p in stale)}.")
         if drift_line:
             console.print(drift_line)
+        if failing:  # exit 3 stops the batch job: no "Next: retention-list" just before the error saying so
+            return
         next_step(f"churnml retention-list {scores_path} --out retention_list.csv --budget 5000"
                   + (f" --config {config}" if config else ""))
 
@@ -411,7 +413,7 @@ def score_command(
         if report.model_age_days is not None and report.model_age_days > report.max_model_age_days:
             message += newer_versions_note(models.churn_version)
         if fail_on_drift:  # the error, last, is the run's outcome
-            summary(None)
+            summary(None, failing=True)
             raise DriftError(f"{message} The scores were written to {scores_path} for inspection; "
                              "the exit code is 3 so a batch job stops here.")
         warn(message)
