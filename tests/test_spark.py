@@ -870,6 +870,7 @@ def test_score_with_spark_engine_equals_duckdb_score(spark_trained, data_dir: Pa
     result = runner.invoke(get_app(), ["score", str(data_dir), "--as-of", as_of, "--out", str(duck_out), "--config", str(config),
                                        "--snapshot-dir", str(tmp_path / "snapshots")], terminal_width=200)
     assert result.exit_code == 0, result.output
+    duck_output = result.stdout
     (tmp_path / "spark_scores.json").write_text("{}")  # a stale sidecar is replaced
     result = runner.invoke(get_app(), ["score", str(data_dir), "--as-of", as_of, "--out", str(spark_out), "--config", str(config),
                                        "--engine", "spark", "--master", "local[2]"], terminal_width=200)
@@ -884,7 +885,7 @@ def test_score_with_spark_engine_equals_duckdb_score(spark_trained, data_dir: Pa
     duck_meta = json.loads((tmp_path / "duck.parquet.json").read_text())
     spark_meta = json.loads((tmp_path / "spark_scores.json").read_text())
     # Spark writes a folder of parts: no one file for the sidecar to record the sha256 of.
-    assert set(duck_meta) - {"monitoring", "scores_sha256"} <= set(spark_meta)
+    assert set(duck_meta) - {"scores_sha256"} <= set(spark_meta)
     assert spark_meta["engine"] == "spark" and spark_meta["scores_file"] == "spark_scores"
     for key in ("as_of", "data_last_day", "models", "columns", "rows", "counts", "config", "churn_probability_levels"):
         assert spark_meta[key] == duck_meta[key], key
@@ -904,8 +905,87 @@ def test_score_with_spark_engine_equals_duckdb_score(spark_trained, data_dir: Pa
         for q in ("q00", "q100"):  # the extremes are exact; percentile_approx is within one rank elsewhere
             assert spark_meta["distributions"][column][q] == pytest.approx(stats[q], rel=RTOL), (column, q)
     assert len(spark_meta["data_fingerprint"]) == 64
+    # The drift check saw every customer (fewer than [monitoring] drift_sample_rows): DuckDB's report,
+    # its PSIs within RTOL (the features are), and the same line at the end of the run.
+    duck_drift, spark_drift = duck_meta["monitoring"], spark_meta["monitoring"]
+    assert spark_drift["rows_checked"] == duck_drift["rows_checked"] == duck_meta["rows"]
+    assert_same_json(spark_drift, duck_drift)
+    assert {row["feature"] for row in spark_drift["features"]} == set(models.monitoring_reference["features"])
+    drift_lines = [[line for line in output.splitlines() if line.startswith("Drift: ")]
+                   for output in (duck_output, result.stdout)]
+    assert drift_lines[0] == drift_lines[1] and len(drift_lines[0]) == 1, drift_lines
+    assert "drift check saw a uniform sample" not in result.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["duck.parquet", "duck.parquet.json", "snapshots", "spark_scores",
                                                            "spark_scores.json"]
+
+
+def assert_same_json(spark: object, duck: object, where: str = "") -> None:
+    """The same JSON document; floats within RTOL (0 within 1e-12)."""
+    if isinstance(duck, dict):
+        assert isinstance(spark, dict) and spark.keys() == duck.keys(), (where, spark, duck)
+        for key in duck:
+            assert_same_json(spark[key], duck[key], f"{where}.{key}")
+    elif isinstance(duck, list):
+        assert isinstance(spark, list) and len(spark) == len(duck), (where, spark, duck)
+        for i, (a, b) in enumerate(zip(spark, duck)):
+            assert_same_json(a, b, f"{where}[{i}]")
+    elif isinstance(duck, float) and not isinstance(duck, bool):
+        assert spark == pytest.approx(duck, rel=RTOL, abs=1e-12), (where, spark, duck)
+    else:
+        assert spark == duck, (where, spark, duck)
+
+
+def test_spark_score_fails_on_drift_with_a_sample_of_the_customers(spark_trained, data_dir: Path, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """--fail-on-drift with --engine spark: exit 3 on data that drifted (every amount of the last 60 days
+    doubled, as test_monitoring makes a change of money level), the scores and the sidecar written
+    as DuckDB writes them then; the check saw the sample [monitoring] drift_sample_rows allows."""
+    root, uri, config, _, _ = spark_trained
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    doubled = tmp_path / "doubled"
+    shutil.copytree(data_dir, doubled)
+    transactions = pd.read_parquet(doubled / "transactions.parquet")
+    late = pd.to_datetime(transactions["timestamp"]) >= SCORE_AS_OF - pd.Timedelta(days=60)
+    transactions.loc[late, "amount"] = transactions.loc[late, "amount"] * 2
+    transactions.to_parquet(doubled / "transactions.parquet", index=False)
+    sampled = tmp_path / "churnml.toml"
+    sampled.write_text(config.read_text() + "[monitoring]\ndrift_sample_rows = 100\n")
+    out = tmp_path / "scores"
+    result = CliRunner().invoke(get_app(), ["score", str(doubled), "--as-of", f"{SCORE_AS_OF:%Y-%m-%d}", "--out", str(out),
+                                            "--config", str(sampled), "--engine", "spark", "--master", "local[2]",
+                                            "--fail-on-drift"], terminal_width=200)
+    assert result.exit_code == 3, result.output
+    error = " ".join(result.stderr.split())
+    assert error.startswith("Error: ") and "Money level of monetary_" in error, error
+    assert f"The scores were written to {out} for inspection; the exit code is 3 so a batch job stops here." in error
+    meta = json.loads((tmp_path / "scores.json").read_text())
+    section = meta["monitoring"]
+    assert section["drifted"] and section["money_levels"]["monetary_30d"]["drifted"]
+    assert section["rows_checked"] == 100 < meta["rows"] == len(pd.read_parquet(out))
+    assert f"Note: the drift check saw a uniform sample of 100 of the {meta['rows']:,} customers" in result.stdout
+    assert "Drift: " not in result.stdout  # the error, last, is the run's outcome (as on DuckDB)
+
+
+def test_the_drift_sample_is_drawn_by_customer_id(sdata, dataset) -> None:
+    """drift_sample: every customer up to the limit, else that many, the same ones however Spark
+    partitions the rows, with their features as the DuckDB path types them and their own scores."""
+    from pyspark.sql import functions as F
+
+    features = churn_spark.feature_frame(sdata, [SCORE_AS_OF], Config(), ordered=False).drop("cutoff")
+    scores = features.select("customer_id", *[(F.length("customer_id") * i).cast("double").alias(c)
+                                              for i, c in enumerate(churn_spark.DRIFT_SCORE_COLUMNS, 1)])
+    population = features.count()
+    duck = duck_labels.build_scoring_frame(dataset, SCORE_AS_OF, Config()).sort_values("customer_id").reset_index(drop=True)
+    every, every_scores = churn_spark.drift_sample(sdata, features, scores, population, SCORE_AS_OF, population)
+    assert_frames_equal(duck[every.columns], every)
+    assert every_scores["customer_id"].tolist() == every["customer_id"].tolist()
+    some, some_scores = churn_spark.drift_sample(sdata, features, scores, population, SCORE_AS_OF, 50)
+    again, _ = churn_spark.drift_sample(sdata, features.repartition(7), scores.repartition(3), population, SCORE_AS_OF, 50)
+    assert len(some) == 50 and some["customer_id"].tolist() == again["customer_id"].tolist()
+    assert some["customer_id"].is_monotonic_increasing and some_scores["customer_id"].tolist() == some["customer_id"].tolist()
+    assert (some_scores["value_at_risk"] == 3.0 * some["customer_id"].str.len()).all()
+    assert_frames_equal(duck.set_index("customer_id").loc[some["customer_id"]].reset_index()[some.columns], some)
 
 
 def test_features_cli_takes_master_with_the_spark_engine_only(data_dir: Path, tmp_path: Path) -> None:
@@ -1398,6 +1478,16 @@ def test_failed_write_keeps_the_previous_output(spark, tmp_path: Path) -> None:
     with pytest.raises(Exception, match="model failed"):
         churn_spark.write_parquet_atomically(spark.range(5).toDF("x").mapInPandas(boom, "x LONG"), out)
     assert sorted(pd.read_parquet(out)["x"]) == [0, 1, 2]
+    # before_commit reads the finished folder (score's drift check does); failing there keeps the old one.
+    staged = []
+
+    def check(path: str) -> None:
+        staged.append(sorted(pd.read_parquet(path)["x"]))
+        raise RuntimeError("drift check failed")
+
+    with pytest.raises(RuntimeError, match="drift check failed"):
+        churn_spark.write_parquet_atomically(spark.range(6).toDF("x"), out, before_commit=check)
+    assert staged == [[0, 1, 2, 3, 4, 5]] and sorted(pd.read_parquet(out)["x"]) == [0, 1, 2]
     churn_spark.write_parquet_atomically(spark.range(4).toDF("x"), out)
     assert sorted(pd.read_parquet(out)["x"]) == [0, 1, 2, 3]
     assert [p.name for p in tmp_path.iterdir()] == ["scores"]

@@ -602,6 +602,9 @@ class DriftReport:
     is under a year (``frequency_365d``, ``monetary_lifetime`` …): they grow as the data's history does.
     Lifetime sums compared as the reference's history would have them (:func:`as_in_history`) are not
     among them: their history's growth is taken out."""
+    rows_checked: int | None = None
+    """Scored customers the check saw: every one on the DuckDB path, at most ``[monitoring]
+    drift_sample_rows`` of them (a uniform sample) with ``--engine spark``."""
 
     def worst_features(self, n: int = 5, above: float | None = None) -> list[str]:
         """See :func:`worst_features`."""
@@ -625,6 +628,7 @@ class DriftReport:
             "season_cutoff": self.season_cutoff,
             "reference_history_days": self.reference_history_days,
             "short_history": list(self.short_history),
+            "rows_checked": self.rows_checked,
             "money_level_ratio": self.money_level_ratio,
             "money_levels": self.money_levels,
             "scores": self.scores,
@@ -787,6 +791,7 @@ def drift(
         short_history=short,
         money_levels=levels,
         money_level_ratio=money_ratio,
+        rows_checked=int(len(features)),
     )
 
 

@@ -1597,6 +1597,7 @@ def score(
     config: Config | None = None,
     partition_by: Sequence[str] = (),
     sidecar: Mapping[str, Any] | None = None,
+    monitor: Callable[[pd.DataFrame, pd.DataFrame], Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Score the population at ``as_of`` on Spark; write the scores as Parquet, atomically.
 
@@ -1624,6 +1625,13 @@ def score(
         written as JSON to ``<out>.json`` (any Spark-writable path). Any previous ``<out>.json`` is
         removed just before the new folder is committed, so a sidecar never describes another
         run's scores.
+    monitor : callable, optional
+        The drift check: called on the driver, once the scores are written and before their folder
+        is renamed into place (an exception there publishes nothing), with the features and
+        the scores (``customer_id``, ``churn_probability``, ``predicted_value``, ``value_at_risk``,
+        ``current_value``) of the customers :func:`drift_sample` picks (at most ``[monitoring]
+        drift_sample_rows``), in ``customer_id`` order; its result becomes the ``monitoring``
+        section, as :func:`churnml.scoring.write_scores`' ``monitor`` makes it on the DuckDB path.
 
     Returns
     -------
@@ -1634,7 +1642,7 @@ def score(
         ``churn_probability_levels`` (distinct churn probabilities and the largest tie), and
         ``engine``, ``partition_by``. The quantiles come from ``percentile_approx`` (rank error at
         most 1e-5, an observed value rather than an interpolated one), so they may differ from the
-        DuckDB sidecar's in the last digits. Drift monitoring is not part of the Spark sidecar.
+        DuckDB sidecar's in the last digits. With ``monitor``, also ``monitoring``.
 
     Raises
     ------
@@ -1673,8 +1681,9 @@ def score(
         # partitions whatever the size, so both scoring passes started 200 Python tasks and
         # 1,338 customers came out as 199 part files. Fewer, fuller partitions; never fewer
         # than the cores while there are rows enough to keep them busy.
+        population = features.count()
         features = features.coalesce(scoring_partitions(
-            features.count(), features.rdd.getNumPartitions(), data.spark.sparkContext.defaultParallelism))
+            population, features.rdd.getNumPartitions(), data.spark.sparkContext.defaultParallelism))
 
         def value_columns_of(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
             for batch in batches:
@@ -1695,8 +1704,19 @@ def score(
         with _quiet_pandas4():
             scores = features.mapInPandas(scored, _SCORE_SCHEMA).select(*SCORE_COLUMNS)
         sidecar_path = f"{out.rstrip('/')}.json"
-        remove_old_sidecar = (lambda: _delete(data.spark, sidecar_path)) if sidecar is not None else None
-        write_parquet_atomically(scores, out, partition_by, before_commit=remove_old_sidecar)
+        monitoring: dict[str, Any] | None = None
+
+        def before_commit(staged: str) -> None:
+            nonlocal monitoring
+            # On the finished folder before it is renamed into place (and while the features are
+            # cached): a drift check that fails publishes nothing, as on the DuckDB path.
+            if monitor is not None:
+                monitoring = dict(monitor(*drift_sample(data, features, data.spark.read.parquet(staged), population, as_of,
+                                                        config.monitoring.drift_sample_rows)))
+            if sidecar is not None:
+                _delete(data.spark, sidecar_path)
+
+        write_parquet_atomically(scores, out, partition_by, before_commit=before_commit)
     finally:
         features.unpersist()
 
@@ -1749,10 +1769,74 @@ def score(
         },
         "distributions": distributions,
         "churn_probability_levels": levels,
+        **({"monitoring": monitoring} if monitoring is not None else {}),
     }
     if sidecar is not None:
         write_text_atomically(data.spark, json_text(result), sidecar_path)
     return result
+
+
+DRIFT_SCORE_COLUMNS = ("churn_probability", "predicted_value", "value_at_risk", "current_value")
+"""The score columns :func:`drift_sample` brings with the features: those the DuckDB path's drift check is given."""
+_DRAWS = 2**53
+"""A customer's draw is its id's ``xxhash64`` modulo this, over this: a double in [0, 1), every value exact."""
+
+
+def drift_sample(data: SparkData, features: "SparkFrame", scores: "SparkFrame", population: int,
+                 as_of: pd.Timestamp | str, limit: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The features and scores of at most ``limit`` scored customers, on the driver, for the drift
+    check (:func:`churnml.monitoring.drift`): every customer when ``population`` is no more, else a
+    uniform sample of ``limit``.
+
+    Each customer draws a number in [0, 1) from a hash of its ``customer_id`` (``xxhash64``); the
+    sample is the ``limit`` customers with the smallest draws. Executors keep the rows whose draw lies
+    below a share a little above ``limit / population`` (six standard deviations of the kept count
+    above ``limit``), so no more than about ``limit`` rows travel, and the driver keeps the
+    ``limit`` smallest. A hash rather than a random number: Spark's ``rand`` depends on the
+    partitioning and the order rows arrive in after a shuffle, and the same data, models and config
+    give the same sidecar on a rerun.
+
+    Parameters
+    ----------
+    data : SparkData
+        The data scored (for the feature types: :func:`churnml.features.typed_feature_frame`).
+    features : pyspark.sql.DataFrame
+        The scored population's features (no ``cutoff`` column).
+    scores : pyspark.sql.DataFrame
+        Its scores (:data:`churnml.scoring.SCORE_COLUMNS`; the written folder).
+    population : int
+        Rows of ``features``.
+    as_of : Timestamp or str
+        The scoring date, the features' ``cutoff``.
+    limit : int
+        At most this many customers (``[monitoring] drift_sample_rows``).
+
+    Returns
+    -------
+    (pandas.DataFrame, pandas.DataFrame)
+        The features (with ``cutoff``, typed as the DuckDB path types them) and the scores
+        (``customer_id`` and :data:`DRIFT_SCORE_COLUMNS`) of the same customers, in ``customer_id`` order.
+    """
+    from pyspark.sql import functions as F
+
+    draw = F.pmod(F.xxhash64(F.col("customer_id").cast("string")), F.lit(_DRAWS)) / float(_DRAWS)
+    share = (limit + 6.0 * math.sqrt(limit) + 10.0) / population if population > limit else 1.0
+    picked = features.withColumn("_draw", draw)
+    if share < 1.0:
+        picked = picked.where(F.col("_draw") < share)
+    frame = to_pandas(picked)
+    frame["customer_id"] = frame["customer_id"].astype(str)
+    frame = frame.sort_values(["_draw", "customer_id"], kind="mergesort").head(limit)
+    chosen = scores.select("customer_id", *DRIFT_SCORE_COLUMNS).withColumn("_draw", draw)
+    if share < 1.0 and len(frame):
+        chosen = chosen.where(F.col("_draw") <= float(frame["_draw"].max()))
+    scored = to_pandas(chosen.drop("_draw"))
+    scored["customer_id"] = scored["customer_id"].astype(str)
+    frame = frame.drop(columns="_draw").sort_values("customer_id", kind="mergesort").reset_index(drop=True)
+    scored = scored.set_index("customer_id").reindex(frame["customer_id"]).reset_index()
+    frame["cutoff"] = normalize_cutoffs([as_of])[0]
+    typed = typed_feature_frame(frame, layout_feature_specs(data.layout, data.attributes), categories(data))
+    return typed, scored
 
 
 _SCORE_SCHEMA = (
@@ -1786,14 +1870,15 @@ def write_parquet_atomically(
     frame: "SparkFrame",
     out: str,
     partition_by: Sequence[str] = (),
-    before_commit: Callable[[], None] | None = None,
+    before_commit: Callable[[str], None] | None = None,
 ) -> str:
     """Write ``frame`` as a Parquet folder at ``out``: to a temporary sibling, then rename.
 
     A failed job leaves ``out`` as it was. An existing ``out`` is replaced only after the new
     folder is complete. Renaming is atomic on HDFS and local disks. On object stores (S3, GCS)
     a rename is a copy, so use a committer built for them or write to a new path per run.
-    ``before_commit`` runs once the new folder is complete, just before it is renamed into place.
+    ``before_commit`` runs once the new folder is complete, just before it is renamed into place,
+    with the folder's temporary path (to read it); an exception there leaves ``out`` as it was.
 
     Returns
     -------
@@ -1813,7 +1898,7 @@ def write_parquet_atomically(
         with _quiet_pandas4():
             writer.parquet(tmp.toString())
         if before_commit is not None:
-            before_commit()
+            before_commit(tmp.toString())
         replaced = fs.exists(target)
         if replaced and not fs.rename(target, old):
             raise DataError(f"Cannot move the previous {out} aside; nothing was changed.")
@@ -1899,6 +1984,7 @@ __all__ = [
     "build_training_set",
     "categories",
     "describe_data",
+    "drift_sample",
     "feature_frame",
     "transaction_values",
     "label_frame",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Mapping, Optional
+from typing import Annotated, Any, Callable, Mapping, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -277,14 +277,15 @@ def score_command(
 
     With --engine spark, Spark scores clean Parquet under DATA on its executors with the same code:
     OUT is a Parquet folder (written beside, then renamed into place) and OUT.json its sidecar
-    (the same keys, without `monitoring`). No drift check and no feature snapshot.
+    (the same keys). Its drift check sees every customer up to [monitoring] drift_sample_rows
+    (200,000), else a uniform sample of that many (`monitoring.rows_checked` says how many);
+    --fail-on-drift works alike. No feature snapshot.
     """
     import pandas as pd
 
     from churnml import io
     from churnml.labels import build_scoring_frame, outside_population
-    from churnml.monitoring import (drift, drift_message, drift_status, feature_window_days, fitted_labels_end,
-                                    reference_history_days)
+    from churnml.monitoring import drift, feature_window_days, reference_history_days
     from churnml.scoring import SIDECAR, as_trained, score_chunks, score_metadata, with_empty_attributes, write_scores
     from churnml.tracking import load_models
     from churnml.validate import load_dataset
@@ -400,14 +401,23 @@ def score_command(
         next_step(f"churnml retention-list {scores_path} --out retention_list.csv --budget 5000"
                   + (f" --config {config}" if config else ""))
 
+    _end_of_score(models, as_of_ts, drift_reports[0] if drift_reports else None, fail_on_drift, scores_path, summary)
+
+
+def _end_of_score(models: Any, as_of: Any, report: Any, fail_on_drift: bool, scores_path: Any,
+                  summary: Callable[[str | None], None]) -> None:
+    """The end of `churnml score` on either engine: the warnings (a backfill the models have seen, drift),
+    then ``summary`` with the drift in one line; with ``fail_on_drift`` and drift, the summary
+    without it and the :class:`DriftError` (exit 3) last, the scores written."""
+    from churnml.monitoring import drift_message, drift_status, fitted_labels_end
+
     # Warnings first, the summary last: a scheduler's log ended on the drift warning, and its tail
     # did not say whether the run had written its scores. The summary repeats the drift in one line.
-    seen = fitted_labels_end(models.metadata, as_of_ts)
+    seen = fitted_labels_end(models.metadata, as_of)
     if seen is not None:
-        warn(f"the models were fitted on outcomes up to {seen:%Y-%m-%d}, after this as-of date ({as_of_ts:%Y-%m-%d}): "
+        warn(f"the models were fitted on outcomes up to {seen:%Y-%m-%d}, after this as-of date ({as_of:%Y-%m-%d}): "
              "they have seen part of what these scores predict, so a backtest of them (`churnml evaluate`) flatters "
              "them. For a backfill, train as of this date.")
-    report = drift_reports[0] if drift_reports else None
     if report is not None and report.drifted:
         message = drift_message(report)
         if report.model_age_days is not None and report.model_age_days > report.max_model_age_days:
@@ -590,14 +600,12 @@ def _score_on_spark(
     """`churnml score --engine spark`: :func:`churnml.spark.score` with the sidecar `score` writes."""
     from churnml import spark as churn_spark
     from churnml.labels import refuse_other_problem
-    from churnml.scoring import SCORE_COLUMNS, score_metadata
+    from churnml.monitoring import drift, feature_window_days, reference_history_days
+    from churnml.scoring import SCORE_COLUMNS, as_trained, score_metadata
     from churnml.tracking import load_models
 
     if fmt not in (None, "parquet"):
         raise ConfigError(f"--engine spark writes a Parquet folder; --format {fmt} is not available with it.")
-    if fail_on_drift:
-        raise ConfigError("--fail-on-drift needs the drift check, which --engine spark does not run; "
-                          "check drift with `churnml score` on a sample of the data.")
     columns = [part.strip() for value in partition_by for part in value.split(",") if part.strip()]
     unknown = [c for c in columns if c not in SCORE_COLUMNS]
     if unknown:
@@ -607,20 +615,40 @@ def _score_on_spark(
     io.check_spark_output(churn_spark.resolve_path(out), churn_spark.resolve_path(data), cfg)
     models = load_models(alias)
     _check_horizon(models, cfg)
+    reference = models.monitoring_reference
+    drift_reports: list[Any] = []
+
+    def monitor(features: Any, scores: Any) -> dict[str, Any]:
+        # The sample's features as the DuckDB path hands them to drift: booleans as the models read them.
+        drift_reports.append(drift(reference, as_trained(features, models), scores, as_of, cfg,
+                                   history_days=reference_history_days(models.metadata),
+                                   windows=feature_window_days(models.metadata)))
+        return drift_reports[0].to_dict()
+
     with console.status("Scoring on Spark…"):
         sdata = churn_spark.read_tables(churn_spark.spark_session(master), churn_spark.resolve_path(data), cfg)
         refuse_other_problem(models.metadata, cfg, sdata.tables)
-        fingerprint, summary = churn_spark.describe_data(sdata)
+        fingerprint, data_summary = churn_spark.describe_data(sdata)
         out = churn_spark.resolve_path(out)
         metadata = score_metadata(models, as_of, cfg, fingerprint, alias, data_end=sdata.data_end)
-        sidecar = churn_spark.score(sdata, as_of, models, out, cfg, columns, metadata)
-    show_data_notes(summary, data)
-    show_scores_summary(sidecar, cfg)
-    console.print(
-        f"Models: churnml-churn v{models.churn_version}, churnml-value v{models.value_version} ({alias}).\n"
-        f"Wrote {out} (Parquet folder, Spark) and {out.rstrip('/')}.json. No drift check and no feature snapshot with "
-        "--engine spark."
-    )
+        sidecar = churn_spark.score(sdata, as_of, models, out, cfg, columns, metadata,
+                                    monitor=monitor if reference else None)
+    show_data_notes(data_summary, data)
+
+    def summary(drift_line: str | None) -> None:
+        show_scores_summary(sidecar, cfg)
+        console.print(
+            f"Models: churnml-churn v{models.churn_version}, churnml-value v{models.value_version} ({alias}).\n"
+            f"Wrote {out} (Parquet folder, Spark) and {out.rstrip('/')}.json. No feature snapshot with --engine spark."
+        )
+        checked = (sidecar.get("monitoring") or {}).get("rows_checked")
+        if checked is not None and checked < sidecar["rows"]:
+            console.print(f"Note: the drift check saw a uniform sample of {checked:,} of the {sidecar['rows']:,} customers "
+                          "([monitoring] drift_sample_rows).", markup=False, highlight=False)
+        if drift_line:
+            console.print(drift_line)
+
+    _end_of_score(models, as_of, drift_reports[0] if drift_reports else None, fail_on_drift, out, summary)
 
 
 def _list_attributes(asked: Any, where: str, scores: Path, dates: Any, sidecar: Mapping[str, Any] | None,
