@@ -405,10 +405,10 @@ def score_command(
 
 
 def _end_of_score(models: Any, as_of: Any, report: Any, fail_on_drift: bool, scores_path: Any,
-                  summary: Callable[[str | None], None]) -> None:
+                  summary: Callable[..., None]) -> None:
     """The end of `churnml score` on either engine: the warnings (a backfill the models have seen, drift),
-    then ``summary`` with the drift in one line; with ``fail_on_drift`` and drift, the summary
-    without it and the :class:`DriftError` (exit 3) last, the scores written."""
+    then ``summary`` with the drift in one line; with ``fail_on_drift`` and drift, ``summary(None,
+    failing=True)`` (no Next line) and the :class:`DriftError` (exit 3) last, the scores written."""
     from churnml.monitoring import drift_message, drift_status, fitted_labels_end
 
     # Warnings first, the summary last: a scheduler's log ended on the drift warning, and its tail
@@ -635,7 +635,7 @@ def _score_on_spark(
                                     monitor=monitor if reference else None)
     show_data_notes(data_summary, data)
 
-    def summary(drift_line: str | None) -> None:
+    def summary(drift_line: str | None, failing: bool = False) -> None:  # no Next line on Spark either way
         show_scores_summary(sidecar, cfg)
         console.print(
             f"Models: churnml-churn v{models.churn_version}, churnml-value v{models.value_version} ({alias}).\n"
