@@ -237,7 +237,7 @@ def _openapi_for_callers(body: bytes) -> bytes:
         "type": "http", "scheme": "bearer", "description": "The API key: CHURNML_API_KEY of the server."}
     error = {"description": "", "content": {"application/json": {"schema": {
         "type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}}}}
-    answers = {"401": "Missing or wrong API key.", "413": "Body larger than [serving] max_body_bytes, or too many items.",
+    answers = {"401": "Missing or wrong API key.", "413": "Body larger than [serving] max_body_bytes (a list over a limit is a 400).",
                "415": "Body not sent as application/json, or sent compressed (Content-Encoding)."}
     for path, operations in spec.get("paths", {}).items():
         if path in PUBLIC_PATHS:
@@ -252,7 +252,29 @@ def _openapi_for_callers(body: bytes) -> bytes:
             body = operation.get("requestBody")
             if method == "post" and isinstance(body, dict):
                 _body_as_accepted(body)
+    _exclusive_bounds_as_openapi_30(spec)
     return json.dumps(spec).encode("utf-8")
+
+
+def _exclusive_bounds_as_openapi_30(node: Any) -> None:
+    """Pydantic writes ``gt=0`` as JSON Schema 2020-12's ``"exclusiveMinimum": 0``; the document is OpenAPI
+    3.0, whose ``exclusiveMinimum`` is a flag beside ``minimum`` (a generator reading it as 3.0 dropped the
+    bound of ``success_rate``, or refused the document).
+
+    >>> schema = {"properties": {"rate": {"exclusiveMinimum": 0, "maximum": 1, "type": "number"}}}
+    >>> _exclusive_bounds_as_openapi_30(schema); schema["properties"]["rate"]
+    {'exclusiveMinimum': True, 'maximum': 1, 'type': 'number', 'minimum': 0}
+    """
+    if isinstance(node, list):
+        for item in node:
+            _exclusive_bounds_as_openapi_30(item)
+    elif isinstance(node, dict):
+        for flag, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+            value = node.get(flag)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                node[flag], node[bound] = True, value
+        for value in node.values():
+            _exclusive_bounds_as_openapi_30(value)
 
 
 def _body_as_accepted(body: dict) -> None:

@@ -35,6 +35,8 @@ from churnml.api import ENV_CONFIG, ENV_SERVER_DIR, ENV_SERVER_PID, FAILURE_FILE
 from churnml.config import load_config
 from churnml.errors import ChurnmlError
 from churnml.schema import REASON_TOPICS, SEGMENTS
+from churnml.segments import LIFECYCLE_STAGES, RISK_TIERS, VALUE_TIERS
+from churnml.targeting import MAX_HOLDOUT
 
 from examples import EXAMPLE_HISTORY, EXAMPLE_INPUT, EXAMPLE_RETENTION
 from guard import RequestGuard, bound_metrics_endpoints
@@ -124,6 +126,26 @@ Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 Number = Annotated[float, Strict()]
 Count = Annotated[int, Strict()]
 
+CONFIG = load_config(os.environ.get(ENV_CONFIG) or None)
+"""The config the server is started with (``churnml serve --config``), read once when BentoML imports this
+file, as the service reads it when it starts: the request models below state its limits, so /docs.json gives
+a generated client the same maxItems, minimum and maximum the guard enforces (it validates against them)."""
+MAX_ITEMS = CONFIG.serving.max_customer_ids
+SATISFACTION_LOW, SATISFACTION_HIGH = CONFIG.input.satisfaction_scale
+
+
+def _one_of(values: Any) -> Any:
+    """A schema-only ``enum``: the answers' fixed vocabularies, so a generated client gets enums."""
+    return Field(json_schema_extra={"enum": list(values)})
+
+
+RiskTier = Annotated[str, _one_of(RISK_TIERS)]
+ValueTier = Annotated[str, _one_of(VALUE_TIERS)]
+SegmentKey = Annotated[str, _one_of(SEGMENTS)]
+LifecycleStage = Annotated[str, _one_of(LIFECYCLE_STAGES)]
+ReasonTopic = Annotated[str, _one_of(REASON_TOPICS)]
+Grade = Annotated[str, _one_of(("A", "B", "C"))]
+
 
 # -- requests ---------------------------------------------------------------------------------
 
@@ -133,7 +155,7 @@ class ScoreRequest(bentoml.IODescriptor):
 
     model_config = ConfigDict(**_STRICT, json_schema_extra={"example": EXAMPLE_INPUT})
     customer_ids: list[CustomerId] = Field(
-        min_length=1,
+        min_length=1, max_length=MAX_ITEMS,
         description="Customer ids, 1 up to the configured limit ([serving] max_customer_ids, default 1,000).",
         json_schema_extra={"example": EXAMPLE_INPUT["customer_ids"]},
     )
@@ -180,7 +202,7 @@ class ServiceEventRow(BaseModel):
         "When it was resolved; null = still open. The models read it: a customer none of whose events carries the "
         "field gets a warning (every complaint counts as unresolved)."),
                                             json_schema_extra={"example": None})
-    satisfaction: Optional[Number] = Field(default=None, description=(
+    satisfaction: Optional[Annotated[Number, Field(ge=SATISFACTION_LOW, le=SATISFACTION_HIGH)]] = Field(default=None, description=(
         "Survey score 1-5 ([input] satisfaction_scale); null = not answered. The models read it: a customer none of "
         "whose surveys carries the field gets a warning (counts as never rated)."), json_schema_extra={"example": None})
     channel: Optional[str] = Field(default=None, description="Service channel.", json_schema_extra={"example": "phone"})
@@ -203,7 +225,8 @@ class ScoreHistoryRequest(bentoml.IODescriptor):
     model_config = ConfigDict(**_STRICT, json_schema_extra={"example": EXAMPLE_HISTORY})
     as_of: Date = Field(description="As-of date (YYYY-MM-DD): features see only events before it.",
                         json_schema_extra={"example": EXAMPLE_HISTORY["as_of"]})
-    customers: list[CustomerRecord] = Field(min_length=1, description="Customer records, 1 up to the configured limit.",
+    customers: list[CustomerRecord] = Field(min_length=1, max_length=MAX_ITEMS, description=(
+        "Customer records, 1 up to the configured limit ([serving] max_customer_ids, default 1,000)."),
                                           json_schema_extra={"example": EXAMPLE_HISTORY["customers"]})
     transactions: Optional[list[TransactionRow]] = Field(default=None, description=(
         "Their transactions; [] when they bought nothing. Left out (or null), each result warns: the customers are "
@@ -224,19 +247,20 @@ class RetentionListRequest(bentoml.IODescriptor):
     """The options of `churnml retention-list`."""
 
     model_config = ConfigDict(**_STRICT, json_schema_extra={"example": EXAMPLE_RETENTION})
-    budget: Optional[Number] = Field(default=None, description="Total contact cost allowed.", json_schema_extra={"example": 500.0})
-    max_customers: Optional[Count] = Field(default=None, description="At most this many customers (API limit: [serving] max_customer_ids).",
+    budget: Optional[Annotated[Number, Field(ge=0)]] = Field(default=None, description="Total contact cost allowed.", json_schema_extra={"example": 500.0})
+    max_customers: Optional[Annotated[Count, Field(ge=1, le=MAX_ITEMS)]] = Field(default=None, description=(
+        "At most this many customers (API limit: [serving] max_customer_ids; `churnml retention-list` for longer lists)."),
                                          json_schema_extra={"example": 100})
-    contact_cost: Optional[Number] = Field(default=None, description="Cost of one contact [config: 5].", json_schema_extra={"example": 5.0})
-    success_rate: Optional[Number] = Field(default=None, description="Share of contacted at-risk customers kept, in (0, 1] [config: 0.3].",
+    contact_cost: Optional[Annotated[Number, Field(ge=0)]] = Field(default=None, description="Cost of one contact [config: 5].", json_schema_extra={"example": 5.0})
+    success_rate: Optional[Annotated[Number, Field(gt=0, le=1)]] = Field(default=None, description="Share of contacted at-risk customers kept, in (0, 1] [config: 0.3].",
                                           json_schema_extra={"example": 0.3})
-    segments: Optional[list[str]] = Field(default=None, min_length=1, description=(
-        "Only these segments (keys or display names), at least one: leave the field out (or null) for every segment "
+    segments: Optional[list[SegmentKey]] = Field(default=None, min_length=1, description=(
+        "Only these segments, at least one, by key (a display name, in any case, is taken too): leave the field out (or null) for every segment "
         "but [targeting] skip_segments."),
                                           json_schema_extra={"example": ["high_value_at_risk"]})
     min_value: Optional[Number] = Field(default=None, description="Only customers with at least this value at risk (the expected loss, churn_probability x value if retained).", json_schema_extra={"example": 50.0})
-    holdout: Optional[Number] = Field(default=None, description=(
-        "Share of the list marked as a control group, not to be contacted, in [0, 0.5], as `--holdout` of `churnml "
+    holdout: Optional[Annotated[Number, Field(ge=0, le=MAX_HOLDOUT)]] = Field(default=None, description=(
+        f"Share of the list marked as a control group, not to be contacted, in [0, {MAX_HOLDOUT:g}], as `--holdout` of `churnml "
         "retention-list` [config: [targeting] holdout, 0]: `churnml evaluate` compares its churn with the contacted."),
         json_schema_extra={"example": 0.1})
     exclude: Optional[list[CustomerId]] = Field(default=None, description=(
@@ -272,14 +296,14 @@ class CustomerScore(BaseModel):
     value_at_risk: Optional[float] = Field(default=None, description=(
         "Expected loss over the horizon: churn_probability x the value if retained (predicted_value + value_at_risk); "
         "not the whole value lost should the customer churn."), json_schema_extra={"example": 87.2})
-    risk_tier: Optional[str] = Field(default=None, description="low / medium / high: below 1.5 times the base rate, from 1.5 times, from 3 times (configurable).", json_schema_extra={"example": "medium"})
-    value_tier: Optional[str] = Field(default=None, description="low / medium / high (80/20 over the population's value if retained).", json_schema_extra={"example": "high"})
-    segment: Optional[str] = Field(default=None, description=SEGMENT_TEXT, json_schema_extra={"example": "high_value_at_risk"})
+    risk_tier: Optional[RiskTier] = Field(default=None, description="low / medium / high: below 1.5 times the base rate, from 1.5 times, from 3 times (configurable).", json_schema_extra={"example": "medium"})
+    value_tier: Optional[ValueTier] = Field(default=None, description="low / medium / high (80/20 over the population's value if retained).", json_schema_extra={"example": "high"})
+    segment: Optional[SegmentKey] = Field(default=None, description=SEGMENT_TEXT, json_schema_extra={"example": "high_value_at_risk"})
     segment_name: Optional[str] = Field(default=None, description="Segment display name.", json_schema_extra={"example": "High-value at risk"})
-    lifecycle_stage: Optional[str] = Field(default=None, description="new / growing / stable / declining / lapsed (no purchase in 180 days).", json_schema_extra={"example": "declining"})
+    lifecycle_stage: Optional[LifecycleStage] = Field(default=None, description="new / growing / stable / declining / lapsed (no purchase in 180 days).", json_schema_extra={"example": "declining"})
     reasons: list[str] = Field(default_factory=list, description="Top drivers of the churn risk, in words.",
                                json_schema_extra={"example": ["1 unresolved complaint", "no purchase for 74 days (usually every 20)"]})
-    reason_topics: list[str] = Field(default_factory=list, description=(
+    reason_topics: list[ReasonTopic] = Field(default_factory=list, description=(
         f"What each reason is about, in the order of `reasons`: {', '.join(REASON_TOPICS)}. A retention list's "
         "talking_point comes from them."),
         json_schema_extra={"example": ["service", "buying_less"]})
@@ -307,10 +331,10 @@ class RetentionRow(BaseModel):
     model_config = _ANSWER
     rank: int = Field(description="1 = best expected benefit.", json_schema_extra={"example": 1})
     customer_id: str = Field(json_schema_extra={"example": "C0000001"})
-    segment: str = Field(description=SEGMENT_TEXT, json_schema_extra={"example": "high_value_at_risk"})
+    segment: SegmentKey = Field(description=SEGMENT_TEXT, json_schema_extra={"example": "high_value_at_risk"})
     segment_name: str = Field(json_schema_extra={"example": "High-value at risk"})
-    risk_tier: str = Field(json_schema_extra={"example": "high"})
-    lifecycle_stage: str = Field(json_schema_extra={"example": "declining"})
+    risk_tier: RiskTier = Field(json_schema_extra={"example": "high"})
+    lifecycle_stage: LifecycleStage = Field(json_schema_extra={"example": "declining"})
     churn_probability: float = Field(json_schema_extra={"example": 0.61})
     value_if_retained: float = Field(description="Value over the horizon if the customer stays.", json_schema_extra={"example": 359.0})
     predicted_value: float = Field(description="Expected value over the horizon: value_if_retained x (1 - churn_probability).",
@@ -327,7 +351,7 @@ class RetentionRow(BaseModel):
         "What to open the contact with, from what the customer's strongest reason is about (reason_topics; "
         "[segments.talking_points]): empty without reasons, for the control group, and where no reason's topic has one."),
         json_schema_extra={"example": "Lead with the service issue: apologise and resolve what is still open before any offer"})
-    group: Optional[str] = Field(default=None, description="contact, or control (not to be contacted): only with [targeting] holdout.")
+    group: Optional[Literal["contact", "control"]] = Field(default=None, description="contact, or control (not to be contacted): only with [targeting] holdout.")
     attributes: Optional[dict[str, Union[str, int, float, bool, None]]] = Field(default=None, description=(
         "The customers columns the request's `attributes` (or [targeting] attributes) named, by their name in the "
         "customers table (its own `segment` too: it is not the row's segment), with the customer's values as of the "
@@ -337,7 +361,7 @@ class RetentionRow(BaseModel):
 
 class SegmentSummary(BaseModel):
     model_config = _ANSWER
-    segment: str
+    segment: SegmentKey
     name: str
     customers: int
     total_cost: float
@@ -357,7 +381,7 @@ class RetentionSummary(BaseModel):
     model_config = _ANSWER
     budget: Optional[float] = Field(default=None, description="The budget asked for; null: none.")
     max_customers: Optional[int] = Field(default=None, description="The maximum count applied: the one asked for, else the API's limit.")
-    segments: list[str] = Field(default_factory=list, description="The segments asked for (keys); empty: all but skip_segments.")
+    segments: list[SegmentKey] = Field(default_factory=list, description="The segments asked for (keys); empty: all but skip_segments.")
     min_value: Optional[float] = Field(default=None, description="The minimum value at risk asked for; null: none.")
     scored: int = Field(description="Customers considered: the scored ones left after the segment, exclusion and minimum-value filters.")
     candidates: int = Field(description="Of those, customers with an expected benefit that rounds to at least 0.01.")
@@ -365,7 +389,7 @@ class RetentionSummary(BaseModel):
     contacts: int = Field(default=0, description="Customers of the list to contact: selected less the control group.")
     holdout: float = Field(default=0.0, description="Share of the list asked for as a control group ([targeting] holdout).")
     control: int = Field(default=0, description="Customers of the list in the control group (not counted in the costs and the value saved).")
-    limited_by: str = Field(description="budget, max_customers or none.")
+    limited_by: Literal["budget", "max_customers", "none"] = Field(description="budget, max_customers or none.")
     contact_cost: float = Field(description="Cost of one contact, for segments without their own.")
     contact_costs: dict[str, float] = Field(default_factory=dict, description="Cost of one contact per segment key.")
     success_rate: float
@@ -415,7 +439,7 @@ class ModelVersion(BaseModel):
     run_id: Optional[str] = Field(default=None, description="MLflow training run of this model.")
     trained_as_of: Optional[str] = Field(default=None, description="As-of date of this model's training data.",
                                          json_schema_extra={"example": "2025-09-01"})
-    grade: Optional[str] = Field(default=None, description="This model's grade (A/B/C) in its own run.",
+    grade: Optional[Grade] = Field(default=None, description="This model's grade (A/B/C) in its own run.",
                                  json_schema_extra={"example": "A"})
 
 
@@ -432,7 +456,7 @@ class ModelInfo(BaseModel):
     run_id: str = Field(description="MLflow training run of the churn model (value_model.run_id: the value model's).")
     trained_as_of: Optional[str] = Field(description="As-of date of the churn model's training data.", json_schema_extra={"example": "2025-09-01"})
     horizon_days: Optional[int] = Field(description="Prediction horizon.", json_schema_extra={"example": 90})
-    grade: Optional[str] = Field(description="A/B/C against the baselines: the worse of the two models' grades.", json_schema_extra={"example": "A"})
+    grade: Optional[Grade] = Field(description="A/B/C against the baselines: the worse of the two models' grades.", json_schema_extra={"example": "A"})
     grades: dict[str, str] = Field(description="Grade per model (each from its own run) and overall.")
     test_metrics: dict[str, dict[str, Optional[float]]] = Field(description=(
         "Key metrics on the test cutoff, each model's from its own run, as `churnml train` prints them: the value "
@@ -495,7 +519,7 @@ def _error(exc: ChurnmlError) -> JSONResponse:
     workers=1,
     endpoints={"livez": "/livez", "readyz": "/readyz"},
     # Access log, tracing and the request timeout follow [serving] of the config the server is started with.
-    **server_options(load_config(os.environ.get(ENV_CONFIG) or None).serving),
+    **server_options(CONFIG.serving),
 )
 @bentoml.asgi_app(app, path="/")
 class ChurnService:

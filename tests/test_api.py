@@ -173,7 +173,12 @@ BIG = 2_000_001
                                          {"customer_id": " ", "timestamp": "2025-01-01", "amount": 3}]}, 400,
      "Invalid request: transactions[1].customer_id: Customer ids must not be blank"),
     ("/retention_list", {"exclude": ["C0000002", "   "]}, 400, "Invalid request: exclude[1]: Customer ids must not be blank"),
-    ("/score", {"customer_ids": [f"X{i}" for i in range(1001)]}, 413, "customer_ids holds 1,001 items; the limit is 1,000"),
+    # A list over a limit is an invalid field, 400 as a list under its minimum; 413 is for a body over max_body_bytes.
+    ("/score", {"customer_ids": [f"X{i}" for i in range(1001)]}, 400,
+     "customer_ids: List should have at most 1000 items after validation, not 1001 ([serving] max_customer_ids per "
+     "request: split the request"),
+    ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": f"X{i}"} for i in range(1001)]}, 400,
+     "customers: List should have at most 1000 items after validation, not 1001 ([serving] max_customer_ids"),
     ("/score_history", {"as_of": "2025-13-01", "customers": [{"customer_id": "a"}]}, 400,
      "as_of '2025-13-01' is not a date. Use the form YYYY-MM-DD"),
     ("/score_history", {"as_of": "yesterday", "customers": [{"customer_id": "a"}]}, 400, "as_of 'yesterday' is not a date"),
@@ -236,17 +241,24 @@ BIG = 2_000_001
     # A survey score said "no transaction is that large".
     ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a"}],
                         "service_events": [{"customer_id": "a", "timestamp": "2025-01-01", "event_type": "survey", "satisfaction": 1e300}]},
-     400, "service_events[0].satisfaction: 1e+300 is beyond ±1e+12; no real value of it is that large."),
+     400, "service_events[0].satisfaction: Input should be less than or equal to 5"),  # the schema's bound first
     ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a"}],
                         "service_events": [{"customer_id": "a", "timestamp": "2025-01-01", "event_type": "survey", "satisfaction": 9}]},
-     400, "service_events[0].satisfaction: 9 is outside 1-5"),
+     400, "service_events[0].satisfaction: Input should be less than or equal to 5"),
     ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a"}, {"customer_id": "a"}]}, 400,
      "customers[1]: customer_id 'a' appears twice"),
-    ("/retention_list", {"success_rate": 2}, 400, "Success rate must be in (0, 1], got 2."),
+    ("/retention_list", {"success_rate": 2}, 400, "success_rate: Input should be less than or equal to 1"),
+    ("/retention_list", {"success_rate": 0}, 400, "success_rate: Input should be greater than 0"),
+    ("/retention_list", {"holdout": 0.6}, 400, "holdout: Input should be less than or equal to 0.5"),
+    ("/retention_list", {"budget": -1}, 400, "budget: Input should be greater than or equal to 0"),
+    ("/retention_list", {"contact_cost": -1}, 400, "contact_cost: Input should be greater than or equal to 0"),
+    ("/retention_list", {"max_customers": 0}, 400, "max_customers: Input should be greater than or equal to 1"),
     ("/retention_list", {"budget": "all"}, 400, "budget: Input should be a valid number"),
     ("/retention_list", {"max_customers": True}, 400, "max_customers: Input should be a valid integer"),
     ("/retention_list", {"segments": ["vip"]}, 400, "vip"),
-    ("/retention_list", {"max_customers": 5000}, 413, "max_customers 5,000 is above the API's limit of 1,000"),
+    ("/retention_list", {"max_customers": 5000}, 400,
+     "max_customers: Input should be less than or equal to 1000 (the API's limit, [serving] max_customer_ids: use "
+     "`churnml retention-list` for longer lists)"),
 ])
 def test_bad_input_is_a_clear_4xx(client, path, body, status, message) -> None:
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -523,7 +535,7 @@ def test_retention_list_takes_a_control_group_as_the_cli_does(client, served_sto
     assert [c["group"] for c in body["customers"]] == expected.customers["group"].tolist()
     assert all(c["contact_cost"] == 0 for c in body["customers"] if c["group"] == "control")
     refused = client.post("/retention_list", json={"holdout": 0.9}, headers=AUTH)
-    assert refused.status_code == 400 and "Holdout must be between 0 and 0.5, got 0.9" in refused.json()["error"]
+    assert refused.status_code == 400 and "holdout: Input should be less than or equal to 0.5" in refused.json()["error"]
 
 
 def test_retention_list_says_when_the_budget_pays_for_no_contact(client, served_store) -> None:
@@ -926,6 +938,53 @@ def test_openapi_answers_require_every_field_they_always_carry(client, batch) ->
     assert listing["customers"] and listing["summary"]["by_talking_point"]
     fields_of(listing, "RetentionListResponse")
     fields_of(client.get("/model", headers=AUTH).json(), "ModelInfo")
+
+
+def test_openapi_states_the_limits_and_vocabularies_the_server_enforces(client, batch) -> None:
+    # A client generated from /docs.json checks what it sends against the schema, and an integrator reads it: the
+    # limits the server enforced (1,000 ids, max_customers, non-negative budgets, holdout up to 0.5, the segment
+    # keys) were in no schema, and an id list over its limit was a 413 where every other invalid field is a 400.
+    spec = client.get("/docs.json").json()
+    schemas = spec["components"]["schemas"]
+
+    def body(path: str) -> dict:
+        return spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]["properties"]
+
+    limit = Config().serving.max_customer_ids
+    assert body("/score")["customer_ids"]["maxItems"] == limit == body("/score_history")["customers"]["maxItems"]
+    listing = body("/retention_list")
+    bounds = {name: {k: v for k, v in listing[name].items() if k in ("minimum", "maximum", "exclusiveMinimum")}
+              for name in ("budget", "max_customers", "contact_cost", "success_rate", "holdout")}
+    # OpenAPI 3.0's exclusiveMinimum is a flag beside minimum (pydantic writes 2020-12's number).
+    assert bounds == {"budget": {"minimum": 0}, "max_customers": {"minimum": 1, "maximum": limit},
+                      "contact_cost": {"minimum": 0}, "success_rate": {"minimum": 0, "exclusiveMinimum": True, "maximum": 1},
+                      "holdout": {"minimum": 0, "maximum": 0.5}}
+    assert listing["segments"]["items"]["enum"] == list(SEGMENTS)
+    satisfaction = schemas["ServiceEventRow"]["properties"]["satisfaction"]["anyOf"][0]
+    assert (satisfaction["minimum"], satisfaction["maximum"]) == Config().input.satisfaction_scale
+    # The server agrees with the schema at each bound: a value on it is taken (unless exclusive), one past it is a 400.
+    for name, bound in bounds.items():
+        step = 1 if listing[name]["type"] == "integer" else 0.01
+        edges = [(bound["minimum"], 400 if bound.get("exclusiveMinimum") else 200), (bound["minimum"] - step, 400)]
+        if "maximum" in bound:
+            edges += [(bound["maximum"], 200), (bound["maximum"] + step, 400)]
+        for value, status in edges:
+            response = client.post("/retention_list", headers=AUTH, json={name: value})
+            assert response.status_code == status, (name, value, response.text)
+            assert status == 200 or response.json()["error"].startswith(f"Invalid request: {name}: Input should be")
+    ids = [f"X{i}" for i in range(limit)]
+    assert client.post("/score", headers=AUTH, json={"customer_ids": ids}).status_code == 200
+    assert client.post("/score", headers=AUTH, json={"customer_ids": [*ids, "one more"]}).status_code == 400
+    # The answers' vocabularies are enums, and the served values are among them.
+    score = schemas["CustomerScore"]["properties"]
+    enums = {field: score[field]["anyOf"][0]["enum"] for field in ("risk_tier", "value_tier", "segment", "lifecycle_stage")}
+    assert enums == {"risk_tier": ["low", "medium", "high"], "value_tier": ["low", "medium", "high"], "segment": list(SEGMENTS),
+                     "lifecycle_stage": ["new", "growing", "stable", "declining", "lapsed"]}
+    results = client.post("/score", headers=AUTH, json={"customer_ids": list(batch.index[:200])}).json()["results"]
+    for field, allowed in enums.items():
+        assert {item[field] for item in results} <= set(allowed), field
+    assert {t for item in results for t in item["reason_topics"]} <= set(score["reason_topics"]["items"]["enum"])
+    assert schemas["RetentionSummary"]["properties"]["limited_by"]["enum"] == ["budget", "max_customers", "none"]
 
 
 # -- start-up ---------------------------------------------------------------------------------

@@ -114,12 +114,6 @@ class Unauthorized(ChurnmlError):
                          "Authorization: Bearer <key>.")
 
 
-class RequestTooLarge(ChurnmlError):
-    """More items in one request than ``[serving]`` allows."""
-
-    http_status = 413
-
-
 # --------------------------------------------------------------------------------------------
 # Settings and authentication
 # --------------------------------------------------------------------------------------------
@@ -790,7 +784,7 @@ class ScoringService:
         if n < 1:
             raise ConfigError(f"{what} is empty. Send at least one.")
         if n > limit:
-            raise RequestTooLarge(
+            raise ConfigError(
                 f"{what} holds {n:,} items; the limit is {limit:,} per request ([serving] max_customer_ids). "
                 "Split the request, or use `churnml score` for a whole population."
             )
@@ -806,7 +800,7 @@ class ScoringService:
 
         Raises
         ------
-        ConfigError, RequestTooLarge
+        ConfigError
             Empty list, or more ids than allowed.
         """
         self.check_count(len(customer_ids))
@@ -878,7 +872,7 @@ class ScoringService:
 
         Raises
         ------
-        ConfigError, DataError, RequestTooLarge
+        ConfigError, DataError
             Bad ``as_of``, bad rows, too many or no customers.
         """
         as_of_ts = parse_as_of(as_of)
@@ -1096,14 +1090,14 @@ class ScoringService:
 
         Raises
         ------
-        ConfigError, DataError, RequestTooLarge
+        ConfigError, DataError
             Bad settings or segments; a blank ``exclude`` id (named by its position), as the HTTP
             API refuses it; ``max_customers`` above ``[serving] max_customer_ids``; an attribute the
             snapshot does not hold (the message names those it holds).
         """
         limit = self.config.serving.max_customer_ids
         if max_customers is not None and not isinstance(max_customers, bool) and isinstance(max_customers, int) and max_customers > limit:
-            raise RequestTooLarge(
+            raise ConfigError(
                 f"max_customers {max_customers:,} is above the API's limit of {limit:,} ([serving] max_customer_ids). "
                 "Use `churnml retention-list` for longer lists."
             )
@@ -1550,6 +1544,8 @@ def iter_problems(exc: Iterable[Mapping[str, Any]], limit: int = 5) -> str:
             grouped.setdefault(location, []).append(_UNION_MEMBERS[member])
         else:
             message = str(error.get("msg", "invalid"))
+            if (hint := _LIMIT_HINTS.get((location, error.get("type")))) is not None:
+                message += f" ({hint})"
             if (loc[:1] in (["customer_ids"], ["exclude"]) or loc[-1:] == ["customer_id"]) and "valid string" in message:
                 message += ' (send ids as JSON strings, e.g. "123")'
             messages.setdefault(location, message)
@@ -1567,3 +1563,10 @@ def iter_problems(exc: Iterable[Mapping[str, Any]], limit: int = 5) -> str:
 
 
 _POSTED_TABLES = ("customers", "transactions", "service_events", "churn_events")
+_SPLIT = "[serving] max_customer_ids per request: split the request"
+_LIMIT_HINTS = {
+    ("customer_ids", "too_long"): f"{_SPLIT}, or use `churnml score` for a whole population",
+    ("customers", "too_long"): f"{_SPLIT}, or use `churnml score` for a whole population",
+    ("max_customers", "less_than_equal"): "the API's limit, [serving] max_customer_ids: use `churnml retention-list` for longer lists",
+}
+"""What to do when a request is over one of the API's limits, by (location, pydantic error type)."""

@@ -75,6 +75,8 @@ the customer's reasons are about (:func:`churnml.segments.talking_point` of the 
 reasons had topics: :func:`untopical_scores_warnings`)."""
 OPTIONAL_COLUMNS: tuple[str, ...] = ("as_of", "risk_tier", "lifecycle_stage")
 GROUP_COLUMN = "group"
+MAX_HOLDOUT = 0.5
+"""The largest control group share a list takes: half the list (the API's schema states it)."""
 """With a holdout, the column after ``customer_id``: ``contact`` or ``control`` (not to be
 contacted). A control row costs nothing, expects no benefit and its action says not to call: as
 the last column after the reasons, with the segment's call as its action, a call centre would
@@ -335,8 +337,8 @@ def retention_list(
     success_rate = config.targeting.success_rate if success_rate is None else success_rate
     holdout = config.targeting.holdout if holdout is None else holdout
     _check_arguments(budget, max_customers, contact_cost, success_rate, min_value)
-    if not 0 <= _check_number(holdout, "Holdout") <= 0.5:
-        raise ConfigError(f"Holdout must be between 0 and 0.5, got {holdout:g}. It is the share of the list kept "
+    if not 0 <= _check_number(holdout, "Holdout") <= MAX_HOLDOUT:
+        raise ConfigError(f"Holdout must be between 0 and {MAX_HOLDOUT:g}, got {holdout:g}. It is the share of the list kept "
                           "uncontacted as a control group, e.g. 0.1.")
     check_scores(scores)
     actions = segment_actions(config)
