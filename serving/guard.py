@@ -215,10 +215,37 @@ def _without_tracking(body: bytes) -> bytes:
     return _GTM.sub(b"", body)
 
 
+ERROR_SCHEMA = {
+    "type": "object", "additionalProperties": False, "required": ["error"],
+    "description": "Every error's body, whatever its status and whichever part of the server answers it.",
+    "properties": {"error": {"type": "string", "description": (
+        "What is wrong and what to send instead, in a sentence for people; a field it is about is named first "
+        "(customer_ids[1]: ..., transactions[0].timestamp: ...)."),
+        "example": "Invalid request: customer_ids[0]: Input should be a valid string (send ids as JSON strings, e.g. \"123\")."}},
+}
+"""The one error body, ``{"error": "..."}``: :func:`_respond`'s, the service's, BentoML's 504."""
+ERROR_ANSWERS = {
+    "400": "Invalid request: a field missing, of the wrong type or past a limit the schema states, a body that is not "
+           "a JSON object, or a value the data rules refuse (a date in the future, an unknown segment).",
+    "401": "Missing or wrong API key.",
+    "413": "Body larger than [serving] max_body_bytes (a list over its limit is a 400).",
+    "415": "Body not sent as application/json, or sent compressed (Content-Encoding).",
+    "500": "A bug: the body says only to check the server log, which has the traceback.",
+    "504": "Not answered within [serving] request_timeout_seconds (the work may still finish): retry later with back-off, "
+           "or send fewer customers.",
+}
+"""The error answers of the protected routes: every one may answer 401, 500 and 504, a POST route 400, 413 and 415."""
+READYZ_TEXT = ("200 with an empty text body once the models and the snapshot are loaded. It never answers 503: while "
+               "`churnml serve` starts, connections are refused, then accepted but not answered until the models are "
+               "loaded, so give a readiness probe a timeout (1-2 s) and count a timeout as not ready.")
+
+
 def _openapi_for_callers(body: bytes) -> bytes:
     """The OpenAPI document as a caller needs it: the bearer key (so the docs page gets an
-    Authorize button and "Try it out" works), the 401/413/415 answers every protected route can
-    give, and churnml's own title and description instead of BentoML's."""
+    Authorize button and "Try it out" works), the error answers each protected route can give, all
+    with the one body :data:`ERROR_SCHEMA` (BentoML listed a 404 no route answers, and 400/500 bodies with
+    a ``detail`` none has), what ``/readyz`` answers, and churnml's own title and description instead of
+    BentoML's."""
     try:
         spec = json.loads(body)
     except ValueError:
@@ -231,14 +258,22 @@ def _openapi_for_callers(body: bytes) -> bytes:
         "version": str(__version__),
         "description": ("Churn probability, customer value, segment and reasons per customer. Every route below but "
                         "/livez, /readyz and /healthz needs `Authorization: Bearer <key>` (CHURNML_API_KEY): "
-                        "use Authorize above. Errors are JSON `{\"error\": \"...\"}` naming the field and the fix."),
+                        "use Authorize above. Every error is JSON `{\"error\": \"...\"}` (schema Error) naming the "
+                        "field and what to send instead; a path not below is a 404, and a method a path does not list "
+                        "a 405 whose `Allow` header names those it does, with the same body."),
     })
     spec.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = {
         "type": "http", "scheme": "bearer", "description": "The API key: CHURNML_API_KEY of the server."}
-    error = {"description": "", "content": {"application/json": {"schema": {
-        "type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}}}}
-    answers = {"401": "Missing or wrong API key.", "413": "Body larger than [serving] max_body_bytes (a list over a limit is a 400).",
-               "415": "Body not sent as application/json, or sent compressed (Content-Encoding)."}
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    for name in ("InvalidArgument", "NotFound", "InternalServerError"):  # BentoML's, replaced by Error
+        schemas.pop(name, None)
+    schemas["Error"] = ERROR_SCHEMA
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    readyz = (spec.get("paths", {}).get("/readyz") or {}).get("get")
+    if isinstance(readyz, dict):
+        readyz["description"] = READYZ_TEXT
+        readyz.setdefault("responses", {})["200"] = {
+            "description": "Ready.", "content": {"text/plain": {"schema": {"type": "string"}}}}
     for path, operations in spec.get("paths", {}).items():
         if path in PUBLIC_PATHS:
             continue
@@ -246,9 +281,11 @@ def _openapi_for_callers(body: bytes) -> bytes:
             if not isinstance(operation, dict):
                 continue
             operation["security"] = [{"bearer": []}]
-            for code, text in answers.items():
-                if method == "post" or code == "401":
-                    operation.setdefault("responses", {}).setdefault(code, {**error, "description": text})
+            responses = operation.setdefault("responses", {})
+            responses.pop("404", None)  # no route answers it: an unknown id is a not_found item of a 200
+            for code, text in ERROR_ANSWERS.items():
+                if method == "post" or code not in ("400", "413", "415"):
+                    responses[code] = {**error, "description": text}
             body = operation.get("requestBody")
             if method == "post" and isinstance(body, dict):
                 _body_as_accepted(body)

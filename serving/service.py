@@ -482,11 +482,6 @@ class ModelInfo(BaseModel):
         json_schema_extra={"example": []})
 
 
-class ErrorResponse(BaseModel):
-    error: str = Field(description="What is wrong and how to fix it.")
-    detail: Optional[str] = None
-
-
 # -- the service ------------------------------------------------------------------------------
 
 app = FastAPI(title="churnml", docs_url=None, redoc_url=None, openapi_url=None)
@@ -578,7 +573,7 @@ class ChurnService:
         except ChurnmlError as exc:
             return _error(exc)
 
-    @app.get("/model", response_model=ModelInfo, responses={401: {"model": ErrorResponse}})
+    @app.get("/model", response_model=ModelInfo)
     def model(self) -> ModelInfo:
         """Versions, aliases, training as-of date, key test metrics and grade of the loaded models."""
         return ModelInfo(**self.scoring.model_info())

@@ -940,6 +940,47 @@ def test_openapi_answers_require_every_field_they_always_carry(client, batch) ->
     fields_of(client.get("/model", headers=AUTH).json(), "ModelInfo")
 
 
+def test_every_error_has_the_one_body_the_schema_gives_it(client) -> None:
+    # The schema gave errors three bodies (BentoML's InvalidArgument and NotFound with a `detail` no answer has,
+    # /model's ErrorResponse with a `detail`, the guard's inline one), listed a 404 no route answers, and said
+    # nothing of 405, 500, 504 or what /readyz answers before it is ready.
+    spec = client.get("/docs.json").json()
+    schemas = spec["components"]["schemas"]
+    assert schemas["Error"]["required"] == ["error"] and set(schemas["Error"]["properties"]) == {"error"}
+    assert not {"InvalidArgument", "NotFound", "InternalServerError", "ErrorResponse"} & set(schemas)
+    for path, method, codes in (("/score", "post", {"400", "401", "413", "415", "500", "504"}),
+                                ("/score_history", "post", {"400", "401", "413", "415", "500", "504"}),
+                                ("/retention_list", "post", {"400", "401", "413", "415", "500", "504"}),
+                                ("/model", "get", {"401", "500", "504"})):
+        responses = spec["paths"][path][method]["responses"]
+        assert set(responses) == {"200", *codes}, (path, set(responses))
+        for code in codes:
+            assert responses[code]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+            assert responses[code]["description"], (path, code)
+    assert "405" in spec["info"]["description"] and "`Allow` header" in spec["info"]["description"]
+    assert "never answers 503" in spec["paths"]["/readyz"]["get"]["description"]
+    # A validation error, a bad date, a body that is not JSON, an unknown path, a wrong method, no key, a wrong
+    # content type: each body is that schema's, the field (or what to send) named.
+    json_type = {**AUTH, "Content-Type": "application/json"}
+    answers = [
+        client.post("/score", headers=AUTH, json={"customer_ids": [7]}),
+        client.post("/score_history", headers=AUTH, json={"as_of": "2025-13-01", "customers": [{"customer_id": "a"}]}),
+        client.post("/score", headers=json_type, content=b"{'customer_ids': ['C1']}"),
+        client.get("/customers/C1", headers=AUTH),
+        client.delete("/score", headers=AUTH),
+        client.post("/score", json={"customer_ids": ["C1"]}),
+        client.post("/score", headers={**AUTH, "Content-Type": "text/plain"}, content=b'{"customer_ids": ["C1"]}'),
+    ]
+    assert [a.status_code for a in answers] == [400, 400, 400, 404, 405, 401, 415]
+    for answer in answers:
+        assert answer.headers["content-type"].startswith("application/json")
+        body = answer.json()
+        assert list(body) == ["error"] and isinstance(body["error"], str) and len(body["error"]) > 20, body
+    assert answers[0].json()["error"].startswith("Invalid request: customer_ids[0]: ")
+    assert answers[1].json()["error"].startswith("as_of '2025-13-01' is not a date. Use the form YYYY-MM-DD")
+    assert answers[4].headers["allow"] == "POST"
+
+
 def test_openapi_states_the_limits_and_vocabularies_the_server_enforces(client, batch) -> None:
     # A client generated from /docs.json checks what it sends against the schema, and an integrator reads it: the
     # limits the server enforced (1,000 ids, max_customers, non-negative budgets, holdout up to 0.5, the segment
