@@ -1183,7 +1183,8 @@ class ScoringService:
         since start-up: the served alias moved to other versions (a promotion: this server still
         answers with the ones it loaded, and said nothing while ``/model`` showed the old aliases),
         or a newer snapshot was written. Falls back to the start-up aliases, with a warning, when
-        the registry cannot be read."""
+        the registry cannot be read. The warnings name snapshot files, not the server's folders: an API
+        client holds the key, not an account on the server (the start-up log names the folder)."""
         loaded = {tracking.CHURN_MODEL_NAME: str(self.models.churn_version),
                   tracking.VALUE_MODEL_NAME: str(self.models.value_version)}
         warnings = []
@@ -1225,12 +1226,12 @@ class ScoringService:
                 newest = self.snapshot_path
             if newest.name > self.snapshot_path.name:
                 warnings.append(
-                    f"a newer snapshot, {newest.name}, was written to {newest.parent} after this server loaded "
+                    f"a newer snapshot, {newest.name}, was written to its snapshot folder after this server loaded "
                     f"{self.snapshot_path.name}: /score and /retention_list still answer as of {self._as_of_text}. "
                     "Restart the server to serve it.")
             elif newest == self.snapshot_path and _file_stamp(newest) != self._snapshot_stamp:
                 warnings.append(
-                    f"{newest} was written again after this server loaded it (another `churnml score` for "
+                    f"{newest.name} was written again after this server loaded it (another `churnml score` for "
                     f"{self._as_of_text}): /score and /retention_list still answer from the copy loaded at start-up. "
                     "Restart the server to serve the new one.")
         return aliases, warnings
