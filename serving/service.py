@@ -307,8 +307,12 @@ class CustomerScore(BaseModel):
         f"What each reason is about, in the order of `reasons`: {', '.join(REASON_TOPICS)}. A retention list's "
         "talking_point comes from them."),
         json_schema_extra={"example": ["service", "buying_less"]})
-    churn_model_version: Optional[str] = Field(default=None, description="Registry version of the churn model.", json_schema_extra={"example": "3"})
-    value_model_version: Optional[str] = Field(default=None, description="Registry version of the value model.", json_schema_extra={"example": "3"})
+    churn_model_version: Optional[str] = Field(default=None, description=(
+        "Registry version of the churn model that scored the customer; null for a not_found item, as every score "
+        "field (no model scored it: GET /model names the loaded ones)."), json_schema_extra={"example": "3"})
+    value_model_version: Optional[str] = Field(default=None, description=(
+        "Registry version of the value model that scored the customer; null for a not_found item."),
+        json_schema_extra={"example": "3"})
     current_value: Optional[float] = Field(default=None, description="Net revenue over the last 365 days.", json_schema_extra={"example": 310.0})
     warnings: list[str] = Field(default_factory=list, description=(
         "/score_history only: posted customer attributes the models do not use (a typo?), and attributes they use "

@@ -1026,6 +1026,8 @@ def test_openapi_states_the_limits_and_vocabularies_the_server_enforces(client, 
         assert {item[field] for item in results} <= set(allowed), field
     assert {t for item in results for t in item["reason_topics"]} <= set(score["reason_topics"]["items"]["enum"])
     assert schemas["RetentionSummary"]["properties"]["limited_by"]["enum"] == ["budget", "max_customers", "none"]
+    # A not_found item's versions are null, as its scores: the schema said only "Registry version of the churn model".
+    assert all("null for a not_found item" in score[f"{m}_model_version"]["description"] for m in ("churn", "value"))
 
 
 # -- start-up ---------------------------------------------------------------------------------
