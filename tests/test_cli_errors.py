@@ -430,7 +430,8 @@ def test_the_root_help_lists_every_exit_code_a_scheduler_can_see() -> None:
 
     text = " ".join(CliRunner().invoke(get_app(), ["--help"], terminal_width=120).output.split())
     for code in ("0 done", "1 validate --strict", "2 a mistake to fix", "3 score --fail-on-drift",
-                 f"{EXIT_RETRY} the MLflow store is busy", "130/143 stopped"):
+                 f"{EXIT_RETRY} the MLflow store is busy", "or another score is writing the same --out, retry later",
+                 "130/143 stopped"):
         assert code in text, code
 
 

@@ -59,6 +59,15 @@ class SourceBusyError(DataError):
     http_status = 503
 
 
+class OutputBusyError(ChurnmlError):
+    """Another process is writing the same output now (a scheduler's retry overlapping a slow
+    `churnml score` on the same --out): exit code 75, as :class:`StoreUnavailableError`, so the
+    scheduler runs the job again later rather than reading it as a mistake to fix."""
+
+    exit_code = 75
+    http_status = 503
+
+
 class ProblemError(ChurnmlError):
     """The prediction problem cannot be set up (too few cutoffs, empty population, one class only)."""
 

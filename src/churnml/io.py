@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 from pandas._libs.parsers import STR_NA_VALUES  # pandas' default missing-value strings
 
 from churnml.config import Config
-from churnml.errors import ConfigError, DataError, SourceBusyError
+from churnml.errors import ConfigError, DataError, OutputBusyError, SourceBusyError
 from churnml.schema import TABLES
 
 FORMATS = ("parquet", "csv")
@@ -704,6 +704,109 @@ def process_running(pid: int) -> bool:
     except PermissionError:  # another user's process
         return True
     return True
+
+
+_locks_held: dict[Path, int] = {}
+
+
+@contextlib.contextmanager
+def file_lock(path: str | Path, on_wait: Callable[[], None] | None = None, remove: bool = False) -> Iterator[None]:
+    """An exclusive lock on the file ``path`` between processes (POSIX ``flock``), re-entrant
+    within one; none where the file cannot be made (a read-only store is read, never created or
+    upgraded). The kernel releases it when the process ends, however it ends: a ``kill -9`` leaves
+    no lock behind, at most the file.
+
+    ``on_wait`` is called once when another process holds it, before waiting for it; an exception
+    it raises is raised here instead of waiting (:func:`output_lock`: the second run stops at once).
+
+    ``remove``: delete the file on release, for locks named after something that ends (a study,
+    a run writing an output). The holder deletes it while it still holds it, and whoever then gets
+    the lock checks that the file it locked is still the one of that name, else opens and locks it
+    anew: a process that had waited on the deleted file would otherwise hold a lock on a file
+    nobody else can open, while a newcomer made and locked a new one, and both went on at once."""
+    import fcntl
+
+    key = Path(path).resolve()
+    if _locks_held.get(key):
+        _locks_held[key] += 1
+        try:
+            yield
+        finally:
+            _locks_held[key] -= 1
+        return
+    while True:
+        try:
+            handle = open(key, "a")
+        except OSError:
+            yield
+            return
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if on_wait is not None:
+                    on_wait()
+                    on_wait = None
+                fcntl.flock(handle, fcntl.LOCK_EX)
+        except BaseException:  # on_wait gave up, or Ctrl-C while waiting: the file is not held
+            handle.close()
+            raise
+        if not remove or _same_file(handle, key):
+            break
+        handle.close()  # the holder before us removed it: lock the file now under that name
+    with handle:
+        _locks_held[key] = 1
+        try:
+            yield
+        finally:
+            _locks_held[key] = 0
+            if remove:
+                with contextlib.suppress(OSError):
+                    key.unlink()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _same_file(handle: Any, path: Path) -> bool:
+    """Whether the open ``handle`` is the file ``path`` names now (not one removed since it was opened)."""
+    try:
+        named = os.stat(path)
+    except OSError:
+        return False
+    opened = os.fstat(handle.fileno())
+    return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
+
+
+def lock_path(path: str | Path) -> Path:
+    """The lock file of an output, hidden beside it: ``.scores.parquet.lock`` (:func:`output_lock`)."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.lock")
+
+
+@contextlib.contextmanager
+def output_lock(path: str | Path, command: str, option: str = "--out") -> Iterator[None]:
+    """Held while ``command`` writes ``path``: a second run writing the same output meanwhile (a
+    scheduler's retry overlapping a slow run) raises :class:`OutputBusyError` (exit code 75, retry
+    later) before any work, rather than run alongside it and replace its files, or leave a scores
+    file beside the other run's sidecar. The lock is :func:`lock_path`'s file, removed on
+    release; after a ``kill -9`` it stays, unlocked, and the next run takes it."""
+    path = Path(path)
+    lock = lock_path(path)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+
+    def busy() -> None:
+        try:
+            holder = lock.read_text(encoding="utf-8").split()
+        except OSError:
+            holder = []
+        who = f" (PID {holder[1]} on {holder[0]}, started {holder[2]} {holder[3]})" if len(holder) == 4 else ""
+        raise OutputBusyError(f"Another `{command}`{who} is writing {option} {path} now (it holds {lock}): this run "
+                              "stopped before any work, so as not to replace its files. Run it again once that one has "
+                              "finished (exit code 75: retry later).")
+
+    with file_lock(lock, on_wait=busy, remove=True):
+        with contextlib.suppress(OSError):  # who holds it, for the message of a run that finds it held
+            lock.write_text(f"{HOST} {os.getpid()} {datetime.now():%Y-%m-%d %H:%M:%S}\n", encoding="utf-8")
+        yield
 
 
 @contextlib.contextmanager

@@ -45,7 +45,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from churnml.errors import ConfigError, ModelNotFoundError, StoreUnavailableError
-from churnml.io import HOST, code_version, process_running
+from churnml.io import HOST, code_version, file_lock, process_running
 
 # MLflow draws a tqdm bar on stderr for every artifact it downloads: in a scheduler's log file, a
 # line of carriage returns before each command's own output. Loading models shows nothing then.
@@ -223,67 +223,10 @@ def _host_port(uri: str) -> tuple[str, int]:
     return parts.hostname or "", port or (443 if parts.scheme.lower() == "https" else 80)
 
 
-_locks_held: dict[Path, int] = {}
-
-
-@contextmanager
 def _store_lock(folder: Path, name: str = ".churnml.lock", on_wait: Callable[[], None] | None = None,
-                remove: bool = False) -> Iterator[None]:
-    """An exclusive lock on ``folder/name`` between processes (POSIX), re-entrant within
-    one; none where it cannot be made (a read-only store is read, never created or upgraded).
-    ``on_wait`` is called once when another process holds it, before waiting for it.
-
-    ``remove``: delete the file on release, for locks named after something that ends (a study).
-    The holder deletes it while it still holds it, and whoever then gets the lock checks that the
-    file it locked is still the one of that name, else opens and locks it anew: a process that had
-    waited on the deleted file would otherwise hold a lock on a file nobody else can open, while a
-    newcomer made and locked a new one, and both went on at once."""
-    import fcntl
-
-    key = Path(folder).resolve() / name
-    if _locks_held.get(key):
-        _locks_held[key] += 1
-        try:
-            yield
-        finally:
-            _locks_held[key] -= 1
-        return
-    while True:
-        try:
-            handle = open(key, "a")
-        except OSError:
-            yield
-            return
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if on_wait is not None:
-                on_wait()
-                on_wait = None
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        if not remove or _same_file(handle, key):
-            break
-        handle.close()  # the holder before us removed it: lock the file now under that name
-    with handle:
-        _locks_held[key] = 1
-        try:
-            yield
-        finally:
-            _locks_held[key] = 0
-            if remove:
-                with contextlib.suppress(OSError):
-                    key.unlink()
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _same_file(handle: Any, path: Path) -> bool:
-    """Whether the open ``handle`` is the file ``path`` names now (not one removed since it was opened)."""
-    try:
-        named = os.stat(path)
-    except OSError:
-        return False
-    opened = os.fstat(handle.fileno())
-    return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
+                remove: bool = False) -> contextlib.AbstractContextManager[None]:
+    """An exclusive lock on ``folder/name`` between processes (:func:`churnml.io.file_lock`)."""
+    return file_lock(Path(folder) / name, on_wait, remove)
 
 
 def study_lock(study: str, on_wait: Callable[[], None] | None = None) -> contextlib.AbstractContextManager[None]:

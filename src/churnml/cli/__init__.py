@@ -37,7 +37,7 @@ app = typer.Typer(
         "`churnml train export/ --config company.toml --as-of 2026-01-01`.\n\n"
         "Exit codes: 0 done; 1 `validate --strict` set rows aside; 2 a mistake to fix (the message says what); "
         "3 `score --fail-on-drift` found drift; 75 the MLflow store is busy (or its tracking server does not answer), "
-        "retry later; 130/143 stopped by "
+        "or another `score` is writing the same --out, retry later; 130/143 stopped by "
         "Ctrl-C/SIGTERM (no output half-written)."
     ),
     no_args_is_help=True,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Annotated, Any, Callable, Mapping, Optional
 
@@ -269,7 +271,9 @@ def score_command(
 
     The same data, models and config give the same files; run again over them, it says so (`Note: OUT was
     there already, with the same scores`), or that it replaced other scores. A drift warning names the worst features;
-    with --fail-on-drift the command exits with code 3 instead. Warnings come before the summary,
+    with --fail-on-drift the command exits with code 3 instead. While one `score` writes OUT, a second on the same OUT
+    (a retry overlapping a slow run) stops before any work with exit code 75, retry later (a lock on .OUT.lock beside it,
+    which ends with the process). Warnings come before the summary,
     which ends with the files written and one line on drift (`Drift: yes (…)`, `none` or `not
     checked`): the tail of a scheduler's log says what the run did.
     From 100 customers on, it warns when the churn probabilities take fewer than 20 distinct values
@@ -310,98 +314,101 @@ def score_command(
     fmt = io.format_for(out_path, fmt)
     if chunk_size < 1:
         raise ConfigError(f"--chunk-size must be at least 1, got {chunk_size}.")
-    models = load_models(alias)  # before the data: a missing model or another horizon needs no validation run
-    _check_horizon(models, cfg)
-    if models.metadata.get("value_run_id", models.run_id) != models.run_id:
-        warn(f"churnml-churn v{models.churn_version} and churnml-value v{models.value_version} ('{alias}') come from "
-             "different training runs; the scores pair them as they are. To score with one "
-             "run's pair, promote the other model's version of the same run.")
-    from churnml.labels import refuse_as_of_after_data, refuse_other_problem
+    # A scheduler's retry overlapping a slow run on the same --out stops at once (exit 75): run alongside it,
+    # each replaced the other's files, and the last scores could end up beside the other run's sidecar.
+    with io.output_lock(out_path, "churnml score"):
+        models = load_models(alias)  # before the data: a missing model or another horizon needs no validation run
+        _check_horizon(models, cfg)
+        if models.metadata.get("value_run_id", models.run_id) != models.run_id:
+            warn(f"churnml-churn v{models.churn_version} and churnml-value v{models.value_version} ('{alias}') come from "
+                 "different training runs; the scores pair them as they are. To score with one "
+                 "run's pair, promote the other model's version of the same run.")
+        from churnml.labels import refuse_as_of_after_data, refuse_other_problem
 
-    with working(f"Reading and validating {data}"):
-        dataset = load_dataset(Path(data), cfg)
-    show_data_notes(dataset.summary, data, config)
-    refuse_other_problem(models.metadata, cfg, dataset.tables)
-    refuse_as_of_after_data(as_of_ts, dataset.data_end)  # before the warning about missing days, not after it
-    if dataset.data_end is not None:
-        last_day = pd.Timestamp(dataset.data_end).normalize()
-        missing = (as_of_ts - last_day).days - 1
-        if missing > 0:  # a late data feed: up to DATA_END_TOLERANCE is allowed (scoring "today")
-            warn(f"the data ends {last_day:%Y-%m-%d}, {missing} day(s) before the as-of date {as_of_ts:%Y-%m-%d} would "
-                 "need it to: the features read those days as days without purchases, so churn risk comes out "
-                 f"higher. Score as of {last_day + pd.Timedelta(days=1):%Y-%m-%d}, or load the missing days first; if "
-                 "the data is complete (no business on those days), say so with [input] data_end in the config.")
-    with working(f"Building features as of {as_of_ts:%Y-%m-%d}"):
-        features = build_scoring_frame(dataset, as_of_ts, cfg)
-    features = with_empty_attributes(features, [*models.churn.feature_names_, *models.value.feature_names_], dataset.summary)
-    features = as_trained(features, models)  # booleans as the models read them: drift and the snapshot too
-    log(f"Scoring {len(features):,} customers with churnml-churn v{models.churn_version}, churnml-value v{models.value_version}")
+        with working(f"Reading and validating {data}"):
+            dataset = load_dataset(Path(data), cfg)
+        show_data_notes(dataset.summary, data, config)
+        refuse_other_problem(models.metadata, cfg, dataset.tables)
+        refuse_as_of_after_data(as_of_ts, dataset.data_end)  # before the warning about missing days, not after it
+        if dataset.data_end is not None:
+            last_day = pd.Timestamp(dataset.data_end).normalize()
+            missing = (as_of_ts - last_day).days - 1
+            if missing > 0:  # a late data feed: up to DATA_END_TOLERANCE is allowed (scoring "today")
+                warn(f"the data ends {last_day:%Y-%m-%d}, {missing} day(s) before the as-of date {as_of_ts:%Y-%m-%d} would "
+                     "need it to: the features read those days as days without purchases, so churn risk comes out "
+                     f"higher. Score as of {last_day + pd.Timedelta(days=1):%Y-%m-%d}, or load the missing days first; if "
+                     "the data is complete (no business on those days), say so with [input] data_end in the config.")
+        with working(f"Building features as of {as_of_ts:%Y-%m-%d}"):
+            features = build_scoring_frame(dataset, as_of_ts, cfg)
+        features = with_empty_attributes(features, [*models.churn.feature_names_, *models.value.feature_names_], dataset.summary)
+        features = as_trained(features, models)  # booleans as the models read them: drift and the snapshot too
+        log(f"Scoring {len(features):,} customers with churnml-churn v{models.churn_version}, churnml-value v{models.value_version}")
 
-    with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-        disable=not console.is_terminal,  # a scheduler's log has the timestamped lines of log() instead
-    ) as bar:
-        tasks = {
-            "predict": bar.add_task("Predicting churn and value", total=len(features)),
-            "explain": bar.add_task("Reasons and segments", total=len(features)),
-        }
+        with Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+            disable=not console.is_terminal,  # a scheduler's log has the timestamped lines of log() instead
+        ) as bar:
+            tasks = {
+                "predict": bar.add_task("Predicting churn and value", total=len(features)),
+                "explain": bar.add_task("Reasons and segments", total=len(features)),
+            }
 
-        def progress(stage: str, done: int, total: int) -> None:
-            bar.update(tasks[stage], completed=done)
-            log(f"{'predicted' if stage == 'predict' else 'explained'} {done:,} of {total:,}")
+            def progress(stage: str, done: int, total: int) -> None:
+                bar.update(tasks[stage], completed=done)
+                log(f"{'predicted' if stage == 'predict' else 'explained'} {done:,} of {total:,}")
 
-        chunks = score_chunks(features, as_of_ts, models, cfg, chunk_size=chunk_size, progress=progress)
-        metadata = score_metadata(models, as_of_ts, cfg, dataset.fingerprint, alias, dataset.summary.get("quarantined_rows"),
-                                  dataset.data_end)
-        reference = models.monitoring_reference
-        drift_reports: list[Any] = []
+            chunks = score_chunks(features, as_of_ts, models, cfg, chunk_size=chunk_size, progress=progress)
+            metadata = score_metadata(models, as_of_ts, cfg, dataset.fingerprint, alias, dataset.summary.get("quarantined_rows"),
+                                      dataset.data_end)
+            reference = models.monitoring_reference
+            drift_reports: list[Any] = []
 
-        def monitor(values: Mapping[str, Any]) -> dict[str, Any]:
-            drift_reports.append(drift(reference, features, values, as_of_ts, cfg,
-                                       history_days=reference_history_days(models.metadata),
-                                       windows=feature_window_days(models.metadata)))
-            return drift_reports[0].to_dict()
+            def monitor(values: Mapping[str, Any]) -> dict[str, Any]:
+                drift_reports.append(drift(reference, features, values, as_of_ts, cfg,
+                                           history_days=reference_history_days(models.metadata),
+                                           windows=feature_window_days(models.metadata)))
+                return drift_reports[0].to_dict()
 
-        # A rerun (a scheduler's retry, a job started twice) writes the same files: said so, below.
-        before = io.file_sha256(out_path) if out_path.is_file() else None
-        # The snapshot is written first and published just before the scores (which need it for their
-        # attributes), with every target checked: either failing leaves both as they were.
-        outside = outside_population(dataset, as_of_ts, cfg)
-        with io.staged_snapshot(features, as_of_ts, snapshot_dir, outside) as staged:
-            scores_path, sidecar_path = write_scores(chunks, out_path, fmt, metadata, monitor=monitor if reference else None,
-                                                     before_publish=staged.publish)
-    snapshot = staged.path
-    written = [scores_path, sidecar_path, *io.with_outside([snapshot])]  # the outside file too: every file written
-    # Never the one just written: a backfill's (an as-of date before the newest) went as soon as it was
-    # written, and the `churnml score` that `retention-list --attribute` then asked for removed it again.
-    stale = [path for path in io.stale_snapshots(snapshot_dir, keep=cfg.scoring.keep_snapshots) if path != snapshot]
-    freed = io.remove_files(io.with_outside(stale))
+            # A rerun (a scheduler's retry, a job started twice) writes the same files: said so, below.
+            before = io.file_sha256(out_path) if out_path.is_file() else None
+            # The snapshot is written first and published just before the scores (which need it for their
+            # attributes), with every target checked: either failing leaves both as they were.
+            outside = outside_population(dataset, as_of_ts, cfg)
+            with io.staged_snapshot(features, as_of_ts, snapshot_dir, outside) as staged:
+                scores_path, sidecar_path = write_scores(chunks, out_path, fmt, metadata, monitor=monitor if reference else None,
+                                                         before_publish=staged.publish)
+        snapshot = staged.path
+        written = [scores_path, sidecar_path, *io.with_outside([snapshot])]  # the outside file too: every file written
+        # Never the one just written: a backfill's (an as-of date before the newest) went as soon as it was
+        # written, and the `churnml score` that `retention-list --attribute` then asked for removed it again.
+        stale = [path for path in io.stale_snapshots(snapshot_dir, keep=cfg.scoring.keep_snapshots) if path != snapshot]
+        freed = io.remove_files(io.with_outside(stale))
 
-    def summary(drift_line: str | None, failing: bool = False) -> None:
-        show_scores_summary(io.read_json(sidecar_path), cfg)
-        if len(outside):
-            console.print(left_out_line(outside, len(features), as_of_ts, cfg.problem.active_days, io.outside_path(snapshot)),
-                          markup=False, highlight=False)
-        console.print(
-            f"Models: churnml-churn v{models.churn_version}, churnml-value v{models.value_version} ({alias}).\n"
-            f"Wrote {', '.join(str(p) for p in written[:-1])} and {written[-1]}."
-        )
-        if before is not None:
-            same = before == io.read_json(sidecar_path).get("scores_sha256")
-            console.print(f"Note: {scores_path} was there already, with "
-                          + ("the same scores: a rerun on the same data, models and config writes the same files."
-                             if same else "other scores: replaced."), markup=False, highlight=False)
-        if stale:
-            console.print(f"Removed {len(stale)} older snapshot(s) from {snapshot_dir} ([scoring] keep_snapshots = "
-                          f"{cfg.scoring.keep_snapshots}), {size_text(freed)}: {', '.join(p.name for p in stale)}.")
-        if drift_line:
-            console.print(drift_line)
-        if failing:  # exit 3 stops the batch job: no "Next: retention-list" just before the error saying so
-            return
-        next_step(f"churnml retention-list {scores_path} --out retention_list.csv --budget 5000"
-                  + (f" --config {config}" if config else ""))
+        def summary(drift_line: str | None, failing: bool = False) -> None:
+            show_scores_summary(io.read_json(sidecar_path), cfg)
+            if len(outside):
+                console.print(left_out_line(outside, len(features), as_of_ts, cfg.problem.active_days, io.outside_path(snapshot)),
+                              markup=False, highlight=False)
+            console.print(
+                f"Models: churnml-churn v{models.churn_version}, churnml-value v{models.value_version} ({alias}).\n"
+                f"Wrote {', '.join(str(p) for p in written[:-1])} and {written[-1]}."
+            )
+            if before is not None:
+                same = before == io.read_json(sidecar_path).get("scores_sha256")
+                console.print(f"Note: {scores_path} was there already, with "
+                              + ("the same scores: a rerun on the same data, models and config writes the same files."
+                                 if same else "other scores: replaced."), markup=False, highlight=False)
+            if stale:
+                console.print(f"Removed {len(stale)} older snapshot(s) from {snapshot_dir} ([scoring] keep_snapshots = "
+                              f"{cfg.scoring.keep_snapshots}), {size_text(freed)}: {', '.join(p.name for p in stale)}.")
+            if drift_line:
+                console.print(drift_line)
+            if failing:  # exit 3 stops the batch job: no "Next: retention-list" just before the error saying so
+                return
+            next_step(f"churnml retention-list {scores_path} --out retention_list.csv --budget 5000"
+                      + (f" --config {config}" if config else ""))
 
-    _end_of_score(models, as_of_ts, drift_reports[0] if drift_reports else None, fail_on_drift, scores_path, summary)
+        _end_of_score(models, as_of_ts, drift_reports[0] if drift_reports else None, fail_on_drift, scores_path, summary)
 
 
 def _end_of_score(models: Any, as_of: Any, report: Any, fail_on_drift: bool, scores_path: Any,
@@ -613,42 +620,45 @@ def _score_on_spark(
     from churnml import io
 
     io.check_spark_output(churn_spark.resolve_path(out), churn_spark.resolve_path(data), cfg)
-    models = load_models(alias)
-    _check_horizon(models, cfg)
-    reference = models.monitoring_reference
-    drift_reports: list[Any] = []
+    # A retry overlapping a slow run writes the same folder: the second stops (exit 75). Local folders only (a URL: none).
+    folder = churn_spark.resolve_path(out)
+    with io.output_lock(folder, "churnml score") if os.path.isabs(folder) else contextlib.nullcontext():
+        models = load_models(alias)
+        _check_horizon(models, cfg)
+        reference = models.monitoring_reference
+        drift_reports: list[Any] = []
 
-    def monitor(features: Any, scores: Any) -> dict[str, Any]:
-        # The sample's features as the DuckDB path hands them to drift: booleans as the models read them.
-        drift_reports.append(drift(reference, as_trained(features, models), scores, as_of, cfg,
-                                   history_days=reference_history_days(models.metadata),
-                                   windows=feature_window_days(models.metadata)))
-        return drift_reports[0].to_dict()
+        def monitor(features: Any, scores: Any) -> dict[str, Any]:
+            # The sample's features as the DuckDB path hands them to drift: booleans as the models read them.
+            drift_reports.append(drift(reference, as_trained(features, models), scores, as_of, cfg,
+                                       history_days=reference_history_days(models.metadata),
+                                       windows=feature_window_days(models.metadata)))
+            return drift_reports[0].to_dict()
 
-    with console.status("Scoring on Spark…"):
-        sdata = churn_spark.read_tables(churn_spark.spark_session(master), churn_spark.resolve_path(data), cfg)
-        refuse_other_problem(models.metadata, cfg, sdata.tables)
-        fingerprint, data_summary = churn_spark.describe_data(sdata)
-        out = churn_spark.resolve_path(out)
-        metadata = score_metadata(models, as_of, cfg, fingerprint, alias, data_end=sdata.data_end)
-        sidecar = churn_spark.score(sdata, as_of, models, out, cfg, columns, metadata,
-                                    monitor=monitor if reference else None)
-    show_data_notes(data_summary, data)
+        with console.status("Scoring on Spark…"):
+            sdata = churn_spark.read_tables(churn_spark.spark_session(master), churn_spark.resolve_path(data), cfg)
+            refuse_other_problem(models.metadata, cfg, sdata.tables)
+            fingerprint, data_summary = churn_spark.describe_data(sdata)
+            out = churn_spark.resolve_path(out)
+            metadata = score_metadata(models, as_of, cfg, fingerprint, alias, data_end=sdata.data_end)
+            sidecar = churn_spark.score(sdata, as_of, models, out, cfg, columns, metadata,
+                                        monitor=monitor if reference else None)
+        show_data_notes(data_summary, data)
 
-    def summary(drift_line: str | None, failing: bool = False) -> None:  # no Next line on Spark either way
-        show_scores_summary(sidecar, cfg)
-        console.print(
-            f"Models: churnml-churn v{models.churn_version}, churnml-value v{models.value_version} ({alias}).\n"
-            f"Wrote {out} (Parquet folder, Spark) and {out.rstrip('/')}.json. No feature snapshot with --engine spark."
-        )
-        checked = (sidecar.get("monitoring") or {}).get("rows_checked")
-        if checked is not None and checked < sidecar["rows"]:
-            console.print(f"Note: the drift check saw a uniform sample of {checked:,} of the {sidecar['rows']:,} customers "
-                          "([monitoring] drift_sample_rows).", markup=False, highlight=False)
-        if drift_line:
-            console.print(drift_line)
+        def summary(drift_line: str | None, failing: bool = False) -> None:  # no Next line on Spark either way
+            show_scores_summary(sidecar, cfg)
+            console.print(
+                f"Models: churnml-churn v{models.churn_version}, churnml-value v{models.value_version} ({alias}).\n"
+                f"Wrote {out} (Parquet folder, Spark) and {out.rstrip('/')}.json. No feature snapshot with --engine spark."
+            )
+            checked = (sidecar.get("monitoring") or {}).get("rows_checked")
+            if checked is not None and checked < sidecar["rows"]:
+                console.print(f"Note: the drift check saw a uniform sample of {checked:,} of the {sidecar['rows']:,} customers "
+                              "([monitoring] drift_sample_rows).", markup=False, highlight=False)
+            if drift_line:
+                console.print(drift_line)
 
-    _end_of_score(models, as_of, drift_reports[0] if drift_reports else None, fail_on_drift, out, summary)
+        _end_of_score(models, as_of, drift_reports[0] if drift_reports else None, fail_on_drift, out, summary)
 
 
 def _list_attributes(asked: Any, where: str, scores: Path, dates: Any, sidecar: Mapping[str, Any] | None,
