@@ -627,6 +627,17 @@ def test_model_info(client) -> None:
     assert client.get("/readyz").status_code == 200
 
 
+def test_a_model_a_day_past_its_age_limit_is_one_day_old(served_store, monkeypatch) -> None:
+    # "trained on data up to 2025-09-01, 1 days ago": the warning of /model and the server's start-up log.
+    from datetime import date
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", served_store.tracking_uri)
+    service = api.ScoringService(tracking.load_models("champion"), pd.read_parquet(io.latest_snapshot(served_store.snapshots)),
+                                 pd.Timestamp(served_store.as_of), Config().replace(monitoring={"max_model_age_days": 0}))
+    assert service.model_warnings(today=date(2025, 9, 2))[0].startswith(
+        "the models were trained on data up to 2025-09-01, 1 day ago, more than [monitoring] max_model_age_days (0): ")
+
+
 def test_score_history_says_which_attributes_it_did_not_use_or_did_not_get(client, served_store) -> None:
     # A typo ("regoin") or a left-out attribute scored silently: 6 of 30 customers changed risk tier.
     attributes = client.get("/model", headers=AUTH).json()["attributes"]

@@ -206,6 +206,16 @@ def test_a_backfill_by_a_later_model_says_when_it_was_trained_not_a_negative_age
                                                     "2025-07-30")).endswith("; model 30 days old, max 120).")
 
 
+def test_a_model_a_day_old_reads_one_day_not_one_days(reference):
+    # Scored the day after training, a nightly log's last line read "model 1 days old, max 120".
+    frame = _frame(np.random.default_rng(1), 3000)
+    report = monitoring.drift(reference, frame, None, "2025-07-01")
+    assert report.model_age_days == 1 and monitoring.drift_status(report).endswith("; model 1 day old, max 120).")
+    assert monitoring.model_age_text(-1, 120) == "model trained 1 day after the as-of date"
+    strict = monitoring.drift(reference, frame, None, "2025-07-01", Config().replace(monitoring={"max_model_age_days": 0}))
+    assert "The model is 1 day old (trained as of 2025-06-30), older than max_model_age_days=0; retrain it." in strict.alerts
+
+
 def test_scores_whose_outcome_the_models_were_fitted_on_are_found() -> None:
     # Fitted on train + validation cutoffs, and the churn level set on the test cutoff's labels
     # (which also decided the promotion): models trained as of 2025-11-30 have seen outcomes up to

@@ -588,9 +588,9 @@ def test_the_printed_summary_gives_a_left_out_segment_its_own_action(capsys) -> 
     config = Config().replace(targeting={"skip_segments": ["loyal_high_value", "low_value_active"]})
     show_retention_summary(retention_list(scores, success_rate=0.3, config=config), config)
     out = " ".join(capsys.readouterr().out.split())
-    assert ("Left out 1 Low-value active customers ([targeting] skip_segments; suggested action: Develop cheaply: "
+    assert ("Left out 1 Low-value active customer ([targeting] skip_segments; suggested action: Develop cheaply: "
             "automated cross-sell or loyalty e-mail). --segment low_value_active lists them.") in out
-    assert ("Left out 1 Loyal high-value customers ([targeting] skip_segments; suggested action: Reward, do not "
+    assert ("Left out 1 Loyal high-value customer ([targeting] skip_segments; suggested action: Reward, do not "
             "disturb: loyalty perks, no retention offers).") in out
 
 

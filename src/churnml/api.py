@@ -1288,8 +1288,8 @@ class ScoringService:
         warnings = []
         if ages["model_age_days"] is not None and ages["model_age_days"] > ages["max_model_age_days"]:
             warnings.append(
-                f"the models were trained on data up to {self._trained_as_of():%Y-%m-%d}, {ages['model_age_days']} days "
-                "ago, more than [monitoring] "
+                f"the models were trained on data up to {self._trained_as_of():%Y-%m-%d}, {ages['model_age_days']} "
+                f"day{'s' if ages['model_age_days'] != 1 else ''} ago, more than [monitoring] "
                 f"max_model_age_days ({ages['max_model_age_days']}): customers may behave differently by now. Retrain "
                 "(`churnml train DATA --as-of DATE`) and restart the server."
             )

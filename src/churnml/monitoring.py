@@ -770,7 +770,7 @@ def drift(
         alerts.append(money_level_alert(levels, money_ratio))
     if age is not None and age > settings.max_model_age_days:
         alerts.append(
-            f"The model is {age} days old (trained as of {reference['as_of']}), "
+            f"The model is {age} day{'s' if age != 1 else ''} old (trained as of {reference['as_of']}), "
             f"older than max_model_age_days={settings.max_model_age_days}; retrain it."
         )
     short = [name for name in drifted_features["feature"] if name not in on_history
@@ -956,10 +956,11 @@ def _missing_moved(row: Any) -> str:
 
 def model_age_text(age: int, max_age: int) -> str:
     """The model's age at the scores' as-of date, in words: "model 30 days old, max 120". A backfill
-    scored by a later model read "model -121 days old"."""
+    scored by a later model read "model -121 days old"; a day's age "model 1 days old"."""
+    days = f"{abs(age)} day{'s' if abs(age) != 1 else ''}"
     if age < 0:
-        return f"model trained {-age} days after the as-of date"
-    return f"model {age} days old, max {max_age}"
+        return f"model trained {days} after the as-of date"
+    return f"model {days} old, max {max_age}"
 
 
 def drift_status(report: DriftReport | None) -> str:

@@ -143,7 +143,7 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, hor
     # its own action, not that it has no contact to make, which only loyal_high_value's says.
     actions = segment_actions(config)
     for key, n in summary.skipped.items():
-        console.print(f"Left out {n:,} {names[key]} customers ([targeting] skip_segments; suggested action: "
+        console.print(f"Left out {n:,} {names[key]} customer{'s' if n != 1 else ''} ([targeting] skip_segments; suggested action: "
                       f"{actions[key]}). --segment {key} lists them.", markup=False, highlight=False)
     if not summary.by_segment.empty:
         segments = Table(title="By segment", title_justify="left")
