@@ -1091,6 +1091,45 @@ def test_models_trained_on_a_parquet_boolean_score_a_csv_export_of_it_alike(tmp_
     assert snapshot["autopay"].dropna().isin([0.0, 1.0]).all()
 
 
+def test_models_trained_on_a_code_as_a_number_score_it_alike_now_that_it_is_a_category(tmp_path: Path) -> None:
+    # An earlier churnml read plan codes "001", "010" as the numbers 1 and 10; validation now reads
+    # them as a category. Models trained on the numbers (as on a Parquet integer column) score the
+    # codes as they were trained: the same scores, reasons and drift, the snapshot holding numbers.
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from churnml.cli import get_app
+    from conftest import _served_store
+
+    def plan_code(customers: pd.DataFrame, data: Path) -> pd.DataFrame:
+        closed = set(pd.read_parquet(data / "churn_events.parquet")["customer_id"])
+        return customers.assign(plan_code=np.where(customers["customer_id"].isin(closed), 10, 1))  # a strong signal
+
+    store = _served_store(tmp_path / "store", 600, seed=11, edit_customers=plan_code)
+    csv = tmp_path / "csv"
+    shutil.copytree(store.data, csv)
+    customers = pd.read_parquet(csv / "customers.parquet")
+    (csv / "customers.parquet").unlink()
+    customers.assign(plan_code=customers["plan_code"].map({1: "001", 10: "010"})).to_csv(csv / "customers.csv", index=False)
+    assert load_dataset(csv, Config()).attributes["plan_code"] == "categorical"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path)
+        patch.setenv("MLFLOW_TRACKING_URI", store.tracking_uri)
+        result = CliRunner().invoke(get_app(), ["score", str(csv), "--as-of", store.as_of, "--out", "csv_scores.parquet",
+                                                "--snapshots", "csv_snapshots"])
+    assert result.exit_code == 0, result.output
+    expected, got = pd.read_parquet(store.scores), pd.read_parquet(tmp_path / "csv_scores.parquet")
+    drift = [next(f for f in json.loads(Path(f"{path}.json").read_text())["monitoring"]["features"] if f["feature"] == "plan_code")
+             for path in (store.scores, tmp_path / "csv_scores.parquet")]
+    assert drift[1] == drift[0]
+    assert expected["reasons"].str.contains("plan code").any()
+    for column in ("customer_id", "churn_probability", "predicted_value", "reasons", "segment"):
+        assert got[column].tolist() == expected[column].tolist(), column
+    snapshot = pd.read_parquet(next((tmp_path / "csv_snapshots").glob("features_*.parquet")))
+    assert snapshot["plan_code"].dropna().isin([1.0, 10.0]).all()
+
+
 def test_a_scores_csv_writes_the_current_value_to_the_cent_and_reads_back_unchanged(scores, dataset, models,
                                                                                  tmp_path: Path) -> None:
     # current_value is held to the cent, and a CSV wrote it as pandas does: 800.8 and 394.0 beside 201.91.

@@ -1869,3 +1869,39 @@ def test_repeated_churn_events_are_kept_with_a_note(tmp_path: Path) -> None:
     other = closures.assign(reason=["price", "moved", "a", "b", "c", "d"])
     ds = load_dataset(write(tmp_path / "o", customers=CUSTOMERS, transactions=TRANSACTIONS, churn_events=other))
     assert not any("repeat" in n and "churn_events" in n for n in ds.summary["notes"])
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_codes_written_with_leading_zeros_are_categories_and_said_so(tmp_path: Path, fmt: str) -> None:
+    # Plan codes "001"/"010" and postal codes "01067" were numeric attributes: 1, 10 and 1067, the
+    # zeros lost, "010" and "10" one value, and LightGBM split the codes by size. A column with any
+    # such value is a category, each value as written, and validate's notes and the features'
+    # descriptions say so; a column of plain numbers stays numeric.
+    customers = CUSTOMERS.assign(plan_code=["001", "010", "10"], postal_code=["01067", "80331", "04109"],
+                                 seats=["5", "12", "3"])
+    ds = load_dataset(write(tmp_path / fmt, fmt, customers=customers, transactions=TRANSACTIONS))
+    assert {c: ds.attributes[c] for c in ("plan_code", "postal_code", "seats", "age")} == {
+        "plan_code": "categorical", "postal_code": "categorical", "seats": "numeric", "age": "numeric"}
+    rows = clean(ds, "customers").set_index("customer_id")
+    assert rows["plan_code"].tolist() == ["001", "010", "10"] and rows.loc["a", "postal_code"] == "01067"
+    assert ds.summary["code_columns"] == {"plan_code": ["001", "010"], "postal_code": ["01067", "04109"]}
+    assert ("customers.plan_code ('001', '010'); customers.postal_code ('01067', '04109') hold codes written with "
+            "leading zeros, so they are read as categories, each value as written: as numbers '010' would read as "
+            "10") in " ".join(ds.summary["notes"])
+    from churnml.features import feature_description
+
+    described = {d["name"]: d for d in feature_description(ds)}
+    assert described["plan_code"]["kind"] == "categorical"
+    assert described["plan_code"]["description"] == (
+        "Customer attribute 'plan_code' from the customers table (current snapshot). A code ('001', '010' …) "
+        "written with leading zeros: a category, each value as written, not a number.")
+    assert described["seats"]["description"] == "Customer attribute 'seats' from the customers table (current snapshot)."
+
+
+def test_validate_prints_the_note_on_codes_with_leading_zeros(tmp_path: Path) -> None:
+    customers = CUSTOMERS.assign(plan_code=["001", "010", "100"])
+    folder = write(tmp_path / "d", customers=customers, transactions=TRANSACTIONS)
+    result = CliRunner().invoke(get_app(), ["validate", str(folder), "--quarantine-dir", str(tmp_path / "q")])
+    assert result.exit_code == 0, result.output
+    assert "customers.plan_code ('001', '010') holds a code written with leading zeros, so it is read as" in " ".join(
+        result.output.split())

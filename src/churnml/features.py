@@ -247,8 +247,18 @@ def feature_description(dataset: Dataset) -> list[dict[str, Any]]:
     list of dict
         ``name``, ``description``, ``source``, ``window``, ``kind``, ``monotone``, ``reason``,
         ``missing``, ``reason_side``, ``reason_bound``, ``column`` per feature, in feature-table order.
+        A customer attribute validation read as a category of codes (``summary["code_columns"]``:
+        "001", "010") says so in its description.
     """
-    return [spec.to_dict() for spec in feature_specs(dataset)]
+    codes = dataset.summary.get("code_columns") or {}
+    described = []
+    for spec in feature_specs(dataset):
+        entry = spec.to_dict()
+        if spec.column in codes:  # validation read the column as a category, though its values read as numbers
+            entry["description"] += (f" A code ({', '.join(repr(v) for v in codes[spec.column])} …) written with leading "
+                                     "zeros: a category, each value as written, not a number.")
+        described.append(entry)
+    return described
 
 
 def build_features(dataset: Dataset, cutoffs: Sequence[pd.Timestamp], config: Config, *,

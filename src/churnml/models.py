@@ -63,7 +63,9 @@ def trained_form(values: pd.Series, levels: Sequence[str] | None) -> pd.Series:
 
     ``levels``: the trained categories, or None for a numeric feature. A categorical feature whose
     levels are all true/false words takes 1 and 0 (numbers or booleans) as those words, spelled as
-    trained; a numeric one takes the words, in any case, as 1 and 0. Anything else comes back as it is.
+    trained; a numeric one takes the words, in any case, as 1 and 0, and text that reads as numbers
+    as those numbers (codes such as "001" and "010", which validation now reads as a category, and
+    which models an earlier churnml trained read as 1 and 10). Anything else comes back as it is.
 
     Example
     -------
@@ -71,6 +73,8 @@ def trained_form(values: pd.Series, levels: Sequence[str] | None) -> pd.Series:
     ['True', 'False', None]
     >>> trained_form(pd.Series(["true", "FALSE"], dtype="category"), None).tolist()
     [1.0, 0.0]
+    >>> trained_form(pd.Series(["001", "010", None]), None).tolist()
+    [1.0, 10.0, nan]
     """
     numeric = pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype)
     if levels is None:
@@ -78,7 +82,9 @@ def trained_form(values: pd.Series, levels: Sequence[str] | None) -> pd.Series:
             return values
         words = values.astype(object).where(values.notna()).map(lambda v: str(v).strip().lower(), na_action="ignore")
         if not words.dropna().isin(list(BOOLEAN_WORDS)).all():
-            return values
+            # Codes such as "001", a category now, were numbers to models an earlier churnml trained.
+            numbers = pd.to_numeric(values.astype(object), errors="coerce")
+            return numbers.astype("float64") if numbers.notna().sum() == values.notna().sum() else values
         return words.map(BOOLEAN_WORDS).astype("float64")
     spelled = {str(level).lower(): level for level in levels}
     if not numeric or not spelled or set(spelled) - BOOLEAN_WORDS.keys():

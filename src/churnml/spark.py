@@ -1052,7 +1052,8 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
     or stops when most do not read); customer attributes (not the
     index pandas writes into a file, :data:`churnml.validate.PANDAS_INDEX`) are numeric when
     every present value reads as a number, or all but a placeholder or two for unknown
-    (:func:`churnml.validate.kind_from_counts`: digits stored as text and booleans are numbers).
+    (:func:`churnml.validate.kind_from_counts`: digits stored as text and booleans are numbers, but
+    for codes written with a leading zero, "001").
     Returns the attribute kinds.
 
     Raises
@@ -1086,6 +1087,7 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
             aggregates[f"dates_{i}"] = f"count(CASE WHEN {validate.date_text_sql(mapping[column])} THEN 1 END)"
             aggregates[f"others_{i}"] = f"count(DISTINCT {validate.unread_number_sql(mapping[column])})"
             aggregates[f"numbers_{i}"] = f"count(DISTINCT TRY_CAST({_q(mapping[column])} AS DOUBLE))"
+            aggregates[f"padded_{i}"] = f"count(CASE WHEN {validate.zero_padded_sql(mapping[column])} THEN 1 END)"
             aggregates[f"undated_{i}"] = (f"count(DISTINCT CASE WHEN NOT ({validate.date_text_sql(mapping[column])}) "
                                           f"THEN {validate.typed_sql('text', mapping[column])} END)")
     if "resolved_at" in mapping:  # validation's count beside the rows resolved before: the clean rows with a resolved_at
@@ -1130,7 +1132,8 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
     # "date" and "empty" columns are left out, as validation leaves them out.
     return {column: validate.kind_from_counts(types[mapping[column]], counts[f"present_{i}"], counts[f"numeric_{i}"],
                                               counts.get(f"dates_{i}"), counts.get(f"others_{i}"),
-                                              counts.get(f"numbers_{i}", 0), levels, counts.get(f"undated_{i}"))
+                                              counts.get(f"numbers_{i}", 0), levels, counts.get(f"undated_{i}"),
+                                              counts.get(f"padded_{i}", 0))
             for i, column in enumerate(extra)}
 
 

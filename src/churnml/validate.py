@@ -258,6 +258,9 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
     # Train records them with the models: the API then tells a posted CRM record's date or empty
     # column from a typo (it called last_login_at "not an attribute the models know (a typo?)").
     dataset.summary["left_out_columns"] = left_out_columns
+    # The features' descriptions say which categories are codes (churnml features, train's features.json).
+    dataset.summary["code_columns"] = codes = _code_columns(con, attributes)
+    dataset.summary["notes"] += code_notes(codes)
     late = {t: stats[t]["quarantined"].get(R_FUTURE_TIMESTAMP, 0) for t in tables[2:]}
     if not config.input.data_end and any(late.values()):
         dataset.summary["notes"].append(
@@ -619,6 +622,36 @@ def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], attributes: 
                 "(an e-mail address, a name, a free-text field)."
             )
     return notes
+
+
+def _code_columns(con: duckdb.DuckDBPyConnection, attributes: Mapping[str, str]) -> dict[str, list[str]]:
+    """The categorical attributes that are codes of digits written with a leading zero (a category
+    for it: :func:`kind_from_counts`), each with a few such values: column -> examples."""
+    codes = {}
+    for column, kind in attributes.items():
+        if kind != "categorical":
+            continue
+        present, numbers, examples = con.execute(
+            f"SELECT count({_q(column)}), count(TRY_CAST({_q(column)} AS DOUBLE)), "
+            f"list(DISTINCT {_q(column)} ORDER BY {_q(column)}) FILTER ({zero_padded_sql(column)}) FROM customers"
+        ).fetchone()
+        if examples and numbers >= (1 - PLACEHOLDER_SHARE) * present:
+            codes[column] = list(examples[:EXAMPLES])
+    return codes
+
+
+def code_notes(codes: Mapping[str, list[str]]) -> list[str]:
+    """The note on customer attributes read as categories because their numbers are codes written with
+    leading zeros (``codes``: column -> examples, :func:`_code_columns`)."""
+    if not codes:
+        return []
+    shown = "; ".join(f"customers.{column} ({', '.join(repr(v) for v in examples)})" for column, examples in codes.items())
+    many = len(codes) > 1
+    return [f"{shown} {'hold codes' if many else 'holds a code'} written with leading zeros, so {'they are' if many else 'it is'} "
+            "read as categories, each value as written: as numbers '010' would read as 10, and the models would order "
+            "the codes by size. Nothing to do; a code with more than [training] max_categorical_levels values (a "
+            "postal code across a country) is left out of the models by `churnml train`, which says so: map it to "
+            "fewer groups (a region, the first digits) in a column of its own to use it."]
 
 
 def _paid_before_signup(con: duckdb.DuckDBPyConnection, closures: bool) -> list[str]:
@@ -1293,16 +1326,17 @@ def attribute_kind(con: duckdb.DuckDBPyConnection, raw: str, sql_type: str = "VA
     if date_formats:
         listed = ", ".join(_lit(f) for f in date_formats)
         dated = f"({dated}) OR try_strptime({typed_sql('text', raw)}, [{listed}]) IS NOT NULL"
-    n_present, n_numeric, n_dates, n_others, n_numbers, n_undated = con.execute(
+    n_present, n_numeric, n_dates, n_others, n_numbers, n_undated, n_padded = con.execute(
         f"SELECT count({typed_sql('text', raw)}), count(TRY_CAST({_q(raw)} AS DOUBLE)), count(*) FILTER ({dated}), "
         f"count(DISTINCT {unread_number_sql(raw)}), count(DISTINCT TRY_CAST({_q(raw)} AS DOUBLE)), "
-        f"count(DISTINCT CASE WHEN NOT ({dated}) THEN {typed_sql('text', raw)} END) FROM raw_customers"
+        f"count(DISTINCT CASE WHEN NOT ({dated}) THEN {typed_sql('text', raw)} END), "
+        f"count(*) FILTER ({zero_padded_sql(raw)}) FROM raw_customers"
     ).fetchone()
-    return kind_from_counts(sql_type, n_present, n_numeric, n_dates, n_others, n_numbers, levels, n_undated)
+    return kind_from_counts(sql_type, n_present, n_numeric, n_dates, n_others, n_numbers, levels, n_undated, n_padded)
 
 
 def kind_from_counts(sql_type: str, present: int, numeric: int, dates: int | None, others: int | None = None,
-                     numbers: int = 0, levels: int | None = None, undated: int | None = None) -> str:
+                     numbers: int = 0, levels: int | None = None, undated: int | None = None, padded: int = 0) -> str:
     """:func:`attribute_kind`'s rule, from a column's type and its counts of present values, of
     values that read as numbers and as ISO dates (None: not counted, the column is not text), and
     of the distinct values that do not read as numbers (``others``) and that do (``numbers``). The
@@ -1320,7 +1354,11 @@ def kind_from_counts(sql_type: str, present: int, numeric: int, dates: int | Non
 
     A column of dates with such a placeholder ("never" as the last login of those who never logged
     in; ``undated``: the distinct values that do not read as dates) is a date column, left out as
-    the others: as a category it carried the future into every cutoff."""
+    the others: as a category it carried the future into every cutoff.
+
+    A column of numbers of which any is written with a leading zero (``padded``:
+    :func:`zero_padded_sql`; plan codes "001" and "010", postal codes "01067") holds codes, and is
+    a category: as numbers "010" read as 10, "01067" as 1067, and the models ordered the codes by size."""
     if present == 0:
         return "empty"
     if is_native("timestamp", sql_type):
@@ -1330,9 +1368,9 @@ def kind_from_counts(sql_type: str, present: int, numeric: int, dates: int | Non
         return bool(read) and unread_values is not None and unread_values <= PLACEHOLDER_VALUES \
             and present - read <= PLACEHOLDER_SHARE * present
 
-    if numeric == present:
+    if numeric == present and not padded:
         return "numeric"
-    if levels is not None and all_but_placeholders(numeric, others) and numbers > levels:
+    if levels is not None and all_but_placeholders(numeric, others) and numbers > levels and not padded:
         return "numeric"
     if dates and dates == present:
         return "date"
@@ -1346,6 +1384,12 @@ def unread_number_sql(raw: str) -> str:
     and does not read as a number (NULL elsewhere)."""
     text = typed_sql("text", raw)
     return f"CASE WHEN TRY_CAST({_q(raw)} AS DOUBLE) IS NULL THEN {text} END"
+
+
+def zero_padded_sql(raw: str) -> str:
+    """SQL (DuckDB's; Spark's transpiled): the customer attribute's text value is digits with a
+    leading zero ("001", "01067"): a code, whose zeros a number would lose (:func:`kind_from_counts`)."""
+    return f"regexp_matches({typed_sql('text', raw)}, '^0[0-9]+$')"
 
 
 def date_text_sql(raw: str) -> str:
