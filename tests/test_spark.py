@@ -830,6 +830,7 @@ def test_data_fingerprint_and_summary_on_spark(sdata, dataset) -> None:
         assert stats["rows"] == dataset.summary["tables"][table]["clean_rows"], table
         for key in ("first", "last"):
             assert stats.get(key) == dataset.summary["tables"][table].get(key), (table, key)
+    assert summary["tables"]["customers"]["first"] is not None  # the sign-ups' span, as validation gives it
     # one changed value changes the fingerprint
     from pyspark.sql import functions as F
 

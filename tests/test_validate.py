@@ -1905,3 +1905,18 @@ def test_validate_prints_the_note_on_codes_with_leading_zeros(tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     assert "customers.plan_code ('001', '010') holds a code written with leading zeros, so it is read as" in " ".join(
         result.output.split())
+
+
+def test_the_tables_summary_gives_customers_the_span_of_their_signup_dates(tmp_path: Path) -> None:
+    # validate's table showed blank first and last dates for customers; they are its sign-ups' span.
+    folder = good(tmp_path / "d")
+    ds = load_dataset(folder)
+    assert {k: ds.summary["tables"]["customers"][k] for k in ("first", "last")} == {"first": "2020-01-01", "last": "2020-03-01"}
+    result = CliRunner().invoke(get_app(), ["validate", str(folder), "--quarantine-dir", str(tmp_path / "q")])
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if "customers" in line and "│" in line)
+    assert [cell.strip() for cell in row.strip("│ ").split("│")] == ["customers", "3", "3", "0", "2020-01-01", "2020-03-01"]
+    assert "first, last: the dates of the earliest and latest row (customers: signup_date)" in result.output
+    without = load_dataset(write(tmp_path / "n", customers=CUSTOMERS.drop(columns="signup_date"), transactions=TRANSACTIONS))
+    assert "first" not in without.summary["tables"]["customers"]
+

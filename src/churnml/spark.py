@@ -1315,7 +1315,7 @@ def describe_data(data: SparkData) -> tuple[str, dict[str, Any]]:
         different fingerprint on the two engines (so the Optuna studies are not shared).
 
     Summary
-        ``tables`` (``rows``, ``first`` / ``last`` event date, ``source``), ``customers``,
+        ``tables`` (``rows``, ``first`` / ``last`` event date, for customers sign-up date, ``source``), ``customers``,
         ``customers_without_transactions``, ``share_without_transactions``, ``data_end``,
         ``left_out_columns`` and ``notes`` (as validation's, :attr:`SparkData.notes`) and ``engine: "spark"``; with ``[input] order_lines``,
         the transactions' ``order_lines`` (``lines`` read, ``orders`` they became), as validation's.
@@ -1334,13 +1334,14 @@ def describe_data(data: SparkData) -> tuple[str, dict[str, Any]]:
         columns = frame.columns
         row = F.concat_ws("|", *[F.coalesce(F.col(_backquoted(c)).cast("string"), F.lit("∅")) for c in columns])
         aggregates = [F.count(F.lit(1)).alias("n"), F.sum(F.xxhash64(row).cast("decimal(38,0)")).alias("h")]
-        if table != "customers":
-            aggregates += [F.min("timestamp").alias("first"), F.max("timestamp").alias("last")]
+        dated = "timestamp" if table != "customers" else "signup_date" if "signup_date" in columns else None
+        if dated:  # as validation's summary: customers give their sign-ups' span
+            aggregates += [F.min(dated).alias("first"), F.max(dated).alias("last")]
         result = frame.agg(*aggregates).collect()[0].asDict()
         n, h = int(result["n"]), int(result["h"] or 0)
         digest.update(f"{table}:{','.join(columns)}:{n}:{h};".encode())
         tables[table] = {"rows": n, "source": data.source}
-        if table != "customers":
+        if dated:
             for key in ("first", "last"):
                 tables[table][key] = None if result[key] is None else str(pd.Timestamp(result[key]).date())
         if table == "transactions" and data.order_lines is not None:

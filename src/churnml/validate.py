@@ -2063,10 +2063,13 @@ def _max_timestamp(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...]) -> p
 
 
 def _summary(con: duckdb.DuckDBPyConnection, dataset: Dataset, stats: dict[str, dict], found: dict[str, str]) -> dict:
+    signups = "signup_date" in {name for name, *_ in con.execute("DESCRIBE customers").fetchall()}
     for table in dataset.tables:
         stats[table]["source"] = found[table]
-        if table != "customers":
-            first, last = con.execute(f"SELECT min(timestamp), max(timestamp) FROM {table}").fetchone()
+        # The span of its dates: timestamps, and for customers the sign-ups (the table showed blanks there).
+        dated = "timestamp" if table != "customers" else "signup_date" if signups else None
+        if dated:
+            first, last = con.execute(f"SELECT min({dated}), max({dated}) FROM {table}").fetchone()
             stats[table]["first"] = None if first is None else str(pd.Timestamp(first).date())
             stats[table]["last"] = None if last is None else str(pd.Timestamp(last).date())
     n_customers, n_without = con.execute(

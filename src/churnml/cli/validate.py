@@ -20,7 +20,8 @@ from churnml.validate import load_dataset, write_quarantine
 def show_summary(dataset: Dataset) -> None:
     """Print the per-table and per-reason summary of a validated dataset."""
     summary = dataset.summary
-    tables = Table(title="Tables", title_justify="left")
+    tables = Table(title="Tables", title_justify="left", caption_justify="left",
+                   caption="first, last: the dates of the earliest and latest row (customers: signup_date)")
     for column in ("table", "rows read", "clean", "set aside", "first", "last"):
         # Table names whole (service_events), dates whole; the counts give way first.
         tables.add_column(column, justify="right" if column != "table" else "left", no_wrap=column in ("table", "first", "last"))
