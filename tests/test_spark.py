@@ -1493,3 +1493,20 @@ def test_failed_write_keeps_the_previous_output(spark, tmp_path: Path) -> None:
     churn_spark.write_parquet_atomically(spark.range(4).toDF("x"), out)
     assert sorted(pd.read_parquet(out)["x"]) == [0, 1, 2, 3]
     assert [p.name for p in tmp_path.iterdir()] == ["scores"]
+
+
+def test_events_on_the_quiet_weekend_after_the_last_invoice_carry_the_end_as_in_validation(spark, tmp_path: Path) -> None:
+    """Invoices on weekdays only, the export ending on a Sunday with tickets and a cancellation that
+    weekend: both engines end the data on the Sunday (validation ended it on the Friday and set them aside)."""
+    folder = tmp_path / "b2b"
+    folder.mkdir()
+    days = [d for d in pd.date_range("2024-01-01", "2024-03-03") if d.dayofweek < 5]
+    pd.DataFrame({"customer_id": ["a", "b"], "signup_date": pd.Timestamp("2023-12-01")}).to_parquet(folder / "customers.parquet")
+    pd.DataFrame({"customer_id": ["a", "b"] * len(days), "timestamp": [d for d in days for _ in "ab"],
+                  "amount": 10.0}).to_parquet(folder / "transactions.parquet")
+    pd.DataFrame({"customer_id": ["a", "b"], "event_type": "ticket",
+                  "timestamp": pd.to_datetime(["2024-03-02 11:00", "2024-03-03 18:30"])}).to_parquet(folder / "service_events.parquet")
+    pd.DataFrame({"customer_id": ["b"], "timestamp": pd.to_datetime(["2024-03-03"])}).to_parquet(folder / "churn_events.parquet")
+    duck = load_dataset(folder, Config())
+    assert duck.summary["quarantined_rows"] == 0 and duck.data_end == pd.Timestamp("2024-03-03 18:30")
+    assert churn_spark.read_tables(spark, str(folder)).data_end == duck.data_end

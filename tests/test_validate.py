@@ -1920,3 +1920,50 @@ def test_the_tables_summary_gives_customers_the_span_of_their_signup_dates(tmp_p
     without = load_dataset(write(tmp_path / "n", customers=CUSTOMERS.drop(columns="signup_date"), transactions=TRANSACTIONS))
     assert "first" not in without.summary["tables"]["customers"]
 
+
+def _weekday_invoices(last: str) -> pd.DataFrame:
+    """Invoices of customers a and b on every weekday from Monday 2024-01-01 to ``last``, none at weekends."""
+    days = [d for d in pd.date_range("2024-01-01", last) if d.dayofweek < 5]
+    return pd.DataFrame({"customer_id": ["a", "b"] * len(days), "timestamp": [str(d.date()) for d in days for _ in "ab"],
+                         "amount": 10.0})
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_service_and_churn_events_on_the_quiet_weekend_after_the_last_invoice_belong_to_the_data(tmp_path: Path,
+                                                                                                 fmt: str) -> None:
+    # A B2B export ending on a Sunday: invoices on weekdays only, so the data ended on the Friday, the
+    # weekend's tickets were set aside as after the data's end, and a cancellation given on the Sunday
+    # too: that customer was scored and listed as one to retain. Days on which invoices never come,
+    # and the events on them, now belong to the data.
+    service = pd.DataFrame({"customer_id": ["a", "b", "a"], "event_type": "ticket",
+                            "timestamp": ["2024-03-01 10:00", "2024-03-02 11:00", "2024-03-03 18:30"]})
+    closures = pd.DataFrame({"customer_id": ["b"], "timestamp": ["2024-03-03"]})
+    folder = write(tmp_path / fmt, fmt, customers=CUSTOMERS, transactions=_weekday_invoices("2024-03-03"),
+                   service_events=service, churn_events=closures)
+    ds = load_dataset(folder)
+    assert ds.summary["quarantined_rows"] == 0
+    assert ds.data_end == pd.Timestamp("2024-03-03 18:30")
+    assert ds.summary["tables"]["churn_events"]["last"] == "2024-03-03"
+    result = CliRunner().invoke(get_app(), ["validate", str(folder), "--quarantine-dir", str(tmp_path / "q")])
+    assert result.exit_code == 0, result.output
+    assert "Data ends 2024-03-03 18:30:00." in result.output and "--as-of 2024-03-04" in result.output
+    # Only the churn events there: they carry the end alone.
+    alone = write(tmp_path / "alone", fmt, customers=CUSTOMERS, transactions=_weekday_invoices("2024-03-03"),
+                  churn_events=pd.DataFrame({"customer_id": ["b"], "timestamp": ["2024-03-02"]}))
+    assert load_dataset(alone).summary["quarantined_rows"] == 0
+
+
+def test_events_after_a_weekday_without_invoices_are_still_after_the_datas_end(tmp_path: Path) -> None:
+    # Invoices until Wednesday, tickets until the Sunday after: Thursday and Friday have invoices on
+    # every other week, so their absence says the invoices were not exported yet, and the end stays.
+    # Nor do events more than a week after the last invoice carry it.
+    service = pd.DataFrame({"customer_id": ["a", "a", "b"], "event_type": "ticket",
+                            "timestamp": ["2024-02-28 10:00", "2024-02-29 10:00", "2024-03-03 10:00"]})
+    ds = load_dataset(write(tmp_path / "wed", customers=CUSTOMERS, transactions=_weekday_invoices("2024-02-28"),
+                            service_events=service))
+    assert ds.summary["tables"]["service_events"]["quarantined"] == {"timestamp after the data's end": 2}
+    assert ds.data_end == pd.Timestamp("2024-02-28 10:00")
+    late = pd.DataFrame({"customer_id": ["a", "a"], "event_type": "ticket", "timestamp": ["2024-03-01 10:00", "2024-03-10 10:00"]})
+    ds = load_dataset(write(tmp_path / "late", customers=CUSTOMERS, transactions=_weekday_invoices("2024-03-01"),
+                            service_events=late))
+    assert ds.summary["tables"]["service_events"]["quarantined"] == {"timestamp after the data's end": 1}

@@ -23,7 +23,7 @@ Input
     (``file:``, ``hdfs:``, ``s3a:``, ``abfss:``). It applies the config's table and column names
     and types the columns with validation's own SQL (:func:`churnml.validate.typed_sql`,
     ``[input.event_types]``, ``satisfaction_scale``, ``data_end``; the data's end by
-    :func:`churnml.validate.data_end_sql`), transpiled like the features. It does *not*
+    :func:`churnml.validate.data_end_sql` and :func:`churnml.validate.end_through_events`), transpiled like the features. It does *not*
     quarantine bad rows: Spark expects clean tables, such as ones that ``churnml validate``
     accepted without setting rows aside, or the output of your own upstream checks. Rows that
     validation would set aside stop the read with a :class:`~churnml.errors.DataError`, for every
@@ -441,6 +441,11 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
     base = str(path).rstrip("/")
     declared = pd.Timestamp(config.input.data_end) + pd.Timedelta(days=1) if config.input.data_end else None
     end = declared  # the data's end (exclusive): [input] data_end, else inferred once transactions are checked
+    transactions_end: pd.Timestamp | None = None  # the transactions' own, which events on quiet days after it carry
+    transactions_days: tuple[str, str] = ("", "")  # their timestamps' SQL and view, for validate.end_through_events
+
+    def rows(sql: str) -> list[tuple]:
+        return [tuple(row) for row in spark.sql(to_spark_sql(sql)).collect()]
     read: dict[str, _RawTable] = {}
     attributes: dict[str, str] = {}
     left_out: dict[str, str] = {}  # customer columns of dates or without a value, as validation leaves out
@@ -478,6 +483,12 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
             raise validate.order_lines_unmapped()
         raw_view = f"{prefix}raw_{table}"
         frame.createOrReplaceTempView(raw_view)
+        if table in ("service_events", "churn_events") and declared is None and transactions_end is not None:
+            # Events on the quiet days after the transactions' end carry it, as in validation; each table from the
+            # transactions' end, so the order of the tables does not matter.
+            timestamp = validate.typed_sql("timestamp", mapping["timestamp"], types[mapping["timestamp"]])
+            tx_timestamp, tx_view = transactions_days
+            end = max(end, validate.end_through_events(rows, transactions_end, tx_timestamp, {raw_view: timestamp}, tx_view))
         kinds = _check_values(spark, raw_view, table, spec, mapping, dict(frame.dtypes), config.input, location,
                               config.training.max_categorical_levels, end)
         attributes.update({column: kind for column, kind in kinds.items() if kind not in validate.LEFT_OUT_KINDS})
@@ -485,7 +496,9 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
                          if kind in validate.LEFT_OUT_KINDS})
         if table == "transactions" and end is None:  # validation's own query: the last day with ordinary volume
             timestamp = validate.typed_sql("timestamp", mapping["timestamp"], types[mapping["timestamp"]])
-            end = validate.data_end_after(spark.sql(to_spark_sql(validate.data_end_sql(timestamp, raw_view))).collect()[0][0])
+            end = transactions_end = validate.data_end_after(
+                spark.sql(to_spark_sql(validate.data_end_sql(timestamp, raw_view))).collect()[0][0])
+            transactions_days = (timestamp, raw_view)
         read[table] = _RawTable(spec, mapping, types, raw_view, location)
     views: dict[str, str] = {}
     layout: dict[str, frozenset[str]] = {}

@@ -225,6 +225,10 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
         data_end = pd.Timestamp(config.input.data_end) + pd.Timedelta(days=1)
     else:
         data_end = _infer_data_end(con, columns["transactions"], types["transactions"])
+        tx = columns["transactions"]["timestamp"]
+        data_end = end_through_events(
+            lambda sql: con.execute(sql).fetchall(), data_end, typed_sql("timestamp", tx, types["transactions"][tx]),
+            {f"raw_{t}": typed_sql("timestamp", columns[t]["timestamp"], types[t][columns[t]["timestamp"]]) for t in tables[2:]})
     if progress:
         progress("customers")
     reading.append(found["customers"])
@@ -1470,6 +1474,47 @@ def _infer_data_end(con: duckdb.DuckDBPyConnection, mapping: dict[str, str], typ
     """The end of the data (exclusive): the day after :func:`data_end_sql`'s, never after today."""
     ts = typed_sql("timestamp", mapping["timestamp"], types[mapping["timestamp"]])
     return data_end_after(con.execute(data_end_sql(ts)).fetchone()[0])
+
+
+QUIET_DAYS_MAX = 7
+"""How many days after the transactions' end service and churn events may carry the data's end
+(:func:`end_through_events`), over days on which transactions ordinarily do not happen."""
+
+
+def end_through_events(rows: Callable[[str], list[tuple]], end: pd.Timestamp, timestamp: str,
+                       events: Mapping[str, str], table: str = "raw_transactions") -> pd.Timestamp:
+    """The data's end (exclusive) carried past ``end``, the transactions' (:func:`data_end_after`),
+    to the day after the latest service or churn event on the days just after it on which
+    transactions ordinarily do not happen: days of a weekday on which at most half of its dates
+    since the first transaction had one (the weekend of a business that bills on weekdays), at most
+    :data:`QUIET_DAYS_MAX` of them. ``rows`` runs a query (DuckDB's SQL; the Spark reader
+    transpiles it) and returns its rows; ``timestamp`` reads the transactions' timestamps in
+    ``table``, and ``events`` maps each event table to the SQL reading its timestamps.
+
+    A day without a transaction is not in the transactions at all, so an export ending on a Sunday
+    ended on the Friday: the weekend's tickets and a cancellation given on the Sunday were set aside
+    as after the data's end, and that customer was scored and listed as one to retain. A weekday
+    with no transaction, where there usually are some, still ends the data (the transactions may
+    simply not have been exported yet): those days would read as days without purchases.
+    """
+    valid = f"ts >= TIMESTAMP '{MIN_TIMESTAMP}' AND ts <= CAST(now() AS TIMESTAMP)"
+    days = [pd.Timestamp(day) for day, in rows(
+        f"SELECT DISTINCT CAST(ts AS DATE) AS day FROM (SELECT {timestamp} AS ts FROM {table}) AS parsed "
+        f"WHERE {valid} AND ts < TIMESTAMP '{end}'")]
+    if not days or not events:
+        return end
+    first = min(days)
+    active = pd.Series([day.dayofweek for day in days]).value_counts()
+    dates = pd.Series(pd.date_range(first, end - pd.Timedelta(days=1)).dayofweek).value_counts()
+    reach = end
+    while reach < end + pd.Timedelta(days=QUIET_DAYS_MAX) and active.get(reach.dayofweek, 0) <= 0.5 * dates.get(reach.dayofweek, 0):
+        reach += pd.Timedelta(days=1)
+    if reach == end:
+        return end
+    latest = [day for table_name, ts in events.items() for day, in rows(
+        f"SELECT max(CAST(ts AS DATE)) FROM (SELECT {ts} AS ts FROM {table_name}) AS parsed "
+        f"WHERE {valid} AND ts >= TIMESTAMP '{end}' AND ts < TIMESTAMP '{reach}'") if day is not None]
+    return max([end, *(pd.Timestamp(day) + pd.Timedelta(days=1) for day in latest)])
 
 
 def _load_events(
