@@ -770,6 +770,24 @@ def test_scores_match_duckdb(dataset, sdata, models, tmp_path: Path) -> None:
     assert not list(tmp_path.glob("scores.tmp-*")) and not list(tmp_path.glob("scores.old-*"))
 
 
+def test_a_customers_column_empty_in_every_row_scores_as_missing_on_both(spark, data_dir: Path, tmp_path: Path,
+                                                                          models) -> None:
+    """A customers column the models use, blank in every row of a later export: validation leaves it
+    out of the features (empty) and the DuckDB path scores it as missing for everyone. Spark stopped
+    with "The feature table lacks column(s) region" (so did the library's score)."""
+    assert "region" in models.churn.feature_names_
+    folder = _copy_data(data_dir, tmp_path / "data")
+    customers = pd.read_parquet(folder / "customers.parquet")
+    customers["region"] = None
+    customers.to_parquet(folder / "customers.parquet", index=False)
+    dataset = load_dataset(folder, Config())
+    assert dataset.summary["left_out_columns"] == {"region": "empty"}
+    duck = score(dataset, SCORE_AS_OF, models, Config())
+    out = tmp_path / "scores"
+    churn_spark.score(churn_spark.read_tables(spark, str(folder)), SCORE_AS_OF, models, str(out), Config())
+    assert_frames_equal(duck, pd.read_parquet(out).sort_values("customer_id").reset_index(drop=True))
+
+
 # --------------------------------------------------------------------------------------------
 # The CLI with --engine spark: train on a Spark training set, score on Spark
 # --------------------------------------------------------------------------------------------

@@ -442,6 +442,7 @@ def score(
     config = config or Config()
     with _timed(timings, "features"):
         features = build_scoring_frame(dataset, pd.Timestamp(as_of), config)
+    features = with_empty_attributes(features, [*models.churn.feature_names_, *models.value.feature_names_], dataset.summary)
     chunks = list(score_chunks(features, as_of, models, config, chunk_size, progress, timings))
     return pd.concat(chunks, ignore_index=True)
 

@@ -1680,13 +1680,22 @@ def score(
         score_features,
         scores_value_thresholds,
         value_columns,
+        with_empty_attributes,
     )
     from churnml.segments import LIFECYCLE_STAGES, RISK_TIERS, SEGMENTS, VALUE_TIERS
 
     config = config or Config()
     as_of = pd.Timestamp(as_of)
     refuse_scoring_as_of(as_of, _first_transaction(data), data.data_end)
-    features = feature_frame(data, [as_of], config, ordered=False).drop("cutoff").persist()
+    features = feature_frame(data, [as_of], config, ordered=False).drop("cutoff")
+    # A customers column empty in every row (left out, as validation leaves it out) that the models
+    # use: missing for everyone, as the DuckDB path scores it (a NULL double is its NaN). It stopped
+    # the run with "lacks column(s) region", where `churnml score` on the same files scored.
+    filled = with_empty_attributes(pd.DataFrame(columns=features.columns),
+                                   [*models.churn.feature_names_, *models.value.feature_names_],
+                                   {"left_out_columns": data.left_out_columns})
+    features = features.withColumns({name: F.lit(None).cast("double") for name in filled.columns
+                                     if name not in features.columns}).persist()
     try:
         if features.isEmpty():
             raise ProblemError(
