@@ -937,6 +937,17 @@ def test_score_with_spark_engine_equals_duckdb_score(spark_trained, data_dir: Pa
     assert "drift check saw a uniform sample" not in result.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["duck.parquet", "duck.parquet.json", "snapshots", "spark_scores",
                                                            "spark_scores.json"]
+    # The next step, as on DuckDB: retention-list reads the folder, and lists who the DuckDB scores list.
+    next_lines = [[line for line in output.splitlines() if line.startswith("Next: ")] for output in (duck_output, result.stdout)]
+    assert next_lines == [[f"Next: churnml retention-list {scores} --out retention_list.csv --budget 5000 --config {config}"]
+                          for scores in (duck_out, spark_out)]
+    lists = {}
+    for name, scores in (("duck", duck_out), ("spark", spark_out)):
+        listed = runner.invoke(get_app(), ["retention-list", str(scores), "--out", str(tmp_path / f"{name}_list.csv"),
+                                           "--budget", "5000", "--config", str(config)], terminal_width=200)
+        assert listed.exit_code == 0, listed.output
+        lists[name] = (tmp_path / f"{name}_list.csv").read_text()
+    assert lists["spark"] == lists["duck"] and len(lists["duck"].splitlines()) > 2
 
 
 def assert_same_json(spark: object, duck: object, where: str = "") -> None:

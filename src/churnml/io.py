@@ -528,6 +528,21 @@ def _check_writable(folder: Path, option: str, given: Path) -> None:
                           "Choose a folder you can write to, or fix its permissions.") from None
 
 
+def local_path(path: str) -> Path | None:
+    """``path`` (as Spark takes it) on this machine's file system: a plain path, or a ``file:`` URL
+    without its scheme; None on other file systems (``s3a://…``, ``hdfs://…``), which churnml's own
+    readers (`retention-list`, `report`) cannot open.
+
+    Example
+    -------
+    >>> local_path("file:///data/scores"), local_path("out/scores"), local_path("s3a://bucket/scores")
+    (PosixPath('/data/scores'), PosixPath('out/scores'), None)
+    """
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:", path) and not path.startswith("file:"):
+        return None
+    return Path(re.sub(r"^file:(//)?", "", path))
+
+
 def check_spark_output(out: str, data: str, config: Config, option: str = "--out") -> None:
     """Refuse, before Spark starts, an ``--engine spark`` output it must not write.
 
@@ -539,9 +554,10 @@ def check_spark_output(out: str, data: str, config: Config, option: str = "--out
     ------
     ConfigError
     """
-    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:", out) and not out.startswith("file:"):
+    local = local_path(out)
+    if local is None:
         return
-    target = Path(re.sub(r"^file:(//)?", "", out)).resolve()
+    target = local.resolve()
     source = Path(re.sub(r"^file:(//)?", "", data)).resolve()
     tables = [source / f"{config.table_name(t)}{suffix}" for t in TABLES for suffix in ("", ".parquet", ".csv", ".csv.gz")]
     if target == source or target in source.parents or target in tables:

@@ -302,7 +302,7 @@ def score_command(
             raise ConfigError(f"--reasons must be all or at-risk, got {reasons!r}.")
         cfg = cfg.replace(scoring={"reasons_for": choice})
     if check_engine(engine, master) == "spark":
-        _score_on_spark(data, as_of_ts, out, alias, cfg, fmt, master, partition_by or [], fail_on_drift)
+        _score_on_spark(data, as_of_ts, out, alias, cfg, fmt, master, partition_by or [], fail_on_drift, config)
         return
     if partition_by:
         raise ConfigError("--partition-by applies to --engine spark only (it writes a Parquet folder).")
@@ -602,7 +602,7 @@ def _check_horizon(models: Any, cfg: Config) -> None:
 
 def _score_on_spark(
     data: str, as_of: Any, out: str, alias: str, cfg: Config, fmt: str | None, master: str | None,
-    partition_by: list[str], fail_on_drift: bool,
+    partition_by: list[str], fail_on_drift: bool, config_path: Path | None = None,
 ) -> None:
     """`churnml score --engine spark`: :func:`churnml.spark.score` with the sidecar `score` writes."""
     from churnml import spark as churn_spark
@@ -643,9 +643,9 @@ def _score_on_spark(
             metadata = score_metadata(models, as_of, cfg, fingerprint, alias, data_end=sdata.data_end)
             sidecar = churn_spark.score(sdata, as_of, models, out, cfg, columns, metadata,
                                         monitor=monitor if reference else None)
-        show_data_notes(data_summary, data)
+        show_data_notes(data_summary, data, config_path)
 
-        def summary(drift_line: str | None, failing: bool = False) -> None:  # no Next line on Spark either way
+        def summary(drift_line: str | None, failing: bool = False) -> None:
             show_scores_summary(sidecar, cfg)
             console.print(
                 f"Models: churnml-churn v{models.churn_version}, churnml-value v{models.value_version} ({alias}).\n"
@@ -657,6 +657,14 @@ def _score_on_spark(
                               "([monitoring] drift_sample_rows).", markup=False, highlight=False)
             if drift_line:
                 console.print(drift_line)
+            if failing:  # exit 3 stops the batch job, as on DuckDB
+                return
+            # retention-list reads the Parquet folder (its parts, and --partition-by's folders) when it is on this machine.
+            listed = "--out retention_list.csv --budget 5000" + (f" --config {config_path}" if config_path else "")
+            local = io.local_path(out)
+            next_step(f"churnml retention-list {local} {listed}" if local is not None else
+                      f"churnml retention-list SCORES {listed}, SCORES a copy of {out} (with {out.rstrip('/')}.json beside "
+                      "it) on this machine: retention-list reads local files")
 
         _end_of_score(models, as_of, drift_reports[0] if drift_reports else None, fail_on_drift, out, summary)
 
