@@ -948,6 +948,9 @@ def test_score_with_spark_engine_equals_duckdb_score(spark_trained, data_dir: Pa
         assert listed.exit_code == 0, listed.output
         lists[name] = (tmp_path / f"{name}_list.csv").read_text()
     assert lists["spark"] == lists["duck"] and len(lists["duck"].splitlines()) > 2
+    for scores in (duck_out, spark_out):  # every customer checked: no word of a sample
+        shown = runner.invoke(get_app(), ["report", "--scores", str(scores), "--out", str(tmp_path / "report.html")])
+        assert shown.exit_code == 0 and "uniform sample" not in (tmp_path / "report.html").read_text(), shown.output
 
 
 def assert_same_json(spark: object, duck: object, where: str = "") -> None:
@@ -996,6 +999,13 @@ def test_spark_score_fails_on_drift_with_a_sample_of_the_customers(spark_trained
     assert section["rows_checked"] == 100 < meta["rows"] == len(pd.read_parquet(out))
     assert f"Note: the drift check saw a uniform sample of 100 of the {meta['rows']:,} customers" in result.stdout
     assert "Drift: " not in result.stdout  # the error, last, is the run's outcome (as on DuckDB)
+    # The report's drift section showed the sample's PSIs as the population's, without a word.
+    page = tmp_path / "report.html"
+    shown = CliRunner().invoke(get_app(), ["report", "--scores", str(out), "--out", str(page)])
+    assert shown.exit_code == 0, shown.output
+    assert (f"The drift check saw a uniform sample of 100 of the {meta['rows']:,} customers scored ([monitoring] "
+            "drift_sample_rows, with churnml score --engine spark): the PSIs, missing rates, means and money levels below "
+            "are the sample's, a share of 10 % read to about ±3 percentage points.") in page.read_text()
 
 
 def test_the_drift_sample_is_drawn_by_customer_id(sdata, dataset) -> None:

@@ -695,12 +695,13 @@ def scores_report(scores: pd.DataFrame, sidecar: Mapping[str, Any] | None = None
         '<p class="note">Numbers specific to each customer are shown as N.</p>',
         table_html(reasons_frame, {"customers": ",.0f", "share of segment": ".1%"}, left=("segment", "reason")),
     ))
-    sections.append(_section("drift", "Drift against the training data", drift_html(sidecar.get("monitoring"))))
+    sections.append(_section("drift", "Drift against the training data", drift_html(sidecar.get("monitoring"), len(scores))))
     return _page(f"churnml scores as of {as_of}", f"{len(scores):,} customers", sections)
 
 
-def drift_html(monitoring: Mapping[str, Any] | None) -> str:
-    """The drift section: verdict, alerts, PSI chart and the per-feature table."""
+def drift_html(monitoring: Mapping[str, Any] | None, rows: int | None = None) -> str:
+    """The drift section: verdict, alerts, PSI chart and the per-feature table; for a check that saw
+    fewer customers than the ``rows`` scored (``rows_checked``: a sample, with ``--engine spark``), a note saying so."""
     if not monitoring:
         return _missing("No monitoring results: the scores were written without a model drift reference "
                         "(models trained before churnml recorded one). Retrain, then score again.")
@@ -714,6 +715,12 @@ def drift_html(monitoring: Mapping[str, Any] | None) -> str:
         money = (f", every money level within ×{float(monitoring.get('money_level_ratio', 1.5)):g}"
                  if monitoring.get("money_levels") else "")
         parts.append(f'<div class="ok">No drift: every PSI is at most {threshold:g}{money} ({_e(aged)}).</div>')
+    checked = monitoring.get("rows_checked")
+    if checked and rows and checked < rows:  # the PSIs of a sample, shown as the population's
+        parts.append(f'<p class="note">The drift check saw a uniform sample of {checked:,} of the {rows:,} customers scored '
+                     "([monitoring] drift_sample_rows, with churnml score --engine spark): the PSIs, missing "
+                     "rates, means and money levels below are the sample's, a share of 10 % read to about "
+                     f"±{100 * (0.1 * 0.9 / checked) ** 0.5:.2g} percentage points.</p>")
     for note in monitoring.get("notes", []):
         parts.append(f'<p class="note">{_e(note)}</p>')
     history = monitoring.get("share_without_history") or {}
