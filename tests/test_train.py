@@ -701,6 +701,69 @@ def test_train_says_how_many_churners_the_test_grade_rests_on(tmp_path, monkeypa
             "rests on them, and one of them ranked last instead of first moves the ROC AUC by 0.167.") in warning
 
 
+def _annual_and_monthly(folder, churn_events: bool) -> None:
+    """A software firm's invoices, 2023 to mid-2025: m0-m44 pay monthly and close an account every 15
+    days from October 2023 (a churn_events row each, if ``churn_events``), m45-m84 pay monthly
+    throughout, a0-a39 are invoiced once a year on anniversaries 9 days apart and never leave."""
+    start, end = pd.Timestamp("2023-01-01"), pd.Timestamp("2025-06-30")
+    rows, closed = [], {}
+    for i in range(85):
+        stop = start + pd.DateOffset(months=9) + pd.Timedelta(days=15 * i) if i < 45 else end + pd.Timedelta(days=1)
+        if i < 45:
+            closed[f"m{i}"] = stop.date()
+        days = pd.date_range(start + pd.Timedelta(days=i % 28), end, freq="MS") + pd.Timedelta(days=i % 28)
+        rows += [(f"m{i}", day.date(), 20.0 + i % 7) for day in days if day < stop]
+    for i in range(40):
+        rows += [(f"a{i}", day.date(), 300.0 + 7 * i) for day in pd.date_range(start + pd.Timedelta(days=9 * i), end, freq="365D")]
+    folder.mkdir()
+    pd.DataFrame(rows, columns=["customer_id", "timestamp", "amount"]).to_csv(folder / "transactions.csv", index=False)
+    ids = [f"m{i}" for i in range(85)] + [f"a{i}" for i in range(40)]
+    pd.DataFrame({"customer_id": ids, "signup_date": "2022-12-01"}).to_csv(folder / "customers.csv", index=False)
+    if churn_events:
+        pd.DataFrame({"customer_id": list(closed), "timestamp": list(closed.values())}).to_csv(folder / "churn_events.csv", index=False)
+
+
+def test_train_warns_when_annual_invoices_make_the_churn_label(tmp_path, monkeypatch):
+    # Without churn_events churn is "no transaction within the horizon". Customers invoiced once a
+    # year have none in most 90-day windows: a B2B export had 81 % of its annual payers who never
+    # cancelled labelled churned, and train graded the models on that without a word. At the test
+    # cutoff 2025-04-01 the 40 annual customers are all in the population with a year between
+    # invoices; a11-a20 renew within the window (anniversaries 2025-04-10 to 2025-06-21), 30 churn.
+    # The 71 monthly customers there include 31 who closed in the year before (still "active"
+    # then) and the 24 who churn: 40 + 71 = 111 customers, 30 + 24 = 54 churners.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    (tmp_path / "small.toml").write_text("[training]\nmin_customers = 10\n")
+    _annual_and_monthly(tmp_path / "b2b", churn_events=False)
+    result = CliRunner().invoke(get_app(), ["train", "b2b", "--as-of", "2025-06-30", "--trials", "1", "-c", "small.toml"])
+    assert result.exit_code == 0, result.output
+    warning = " ".join(result.stderr.split())
+    said = ("Warning: 40 of the 111 customers at the test cutoff (2025-04-01) usually buy less often than every 90 days, "
+            "the horizon (a median 365 days between purchases): 75.0% of them count as churned against 33.8% of the "
+            "others, and they are 30 of the 54 churners. Without a churn_events table churn is no transaction within the "
+            "horizon, so for them it follows the billing or buying calendar (an annual invoice due or not) rather than who "
+            "leaves, and the models learn that calendar: a high ROC AUC says little of who leaves. Add churn_events with "
+            "the cancellations (a row per account closed), or set [problem] horizon_days longer than their usual gap "
+            "(e.g. 400; training needs three horizons of history before the as-of date, and score the same horizon).")
+    assert said in warning, warning
+    # Recorded with the run: metrics in MLflow, and the run report says it as train did.
+    run_id = re.search(r"Run ([0-9a-f]{32})", " ".join(result.output.split())).group(1)
+    logged = tracking._client().get_run(run_id).data.metrics
+    assert (logged["calendar_churn_infrequent"], logged["calendar_churn_infrequent_churners"]) == (40, 30)
+    report = html.unescape(reports.run_report(tracking.load_run(run_id)))
+    assert said.removeprefix("Warning: ") in " ".join(report.split())
+
+    # The same firm with its closures in churn_events: churn is a closure, the annual customers
+    # never churn, and nothing is said.
+    _annual_and_monthly(tmp_path / "b2b_closed", churn_events=True)
+    closed = CliRunner().invoke(get_app(), ["train", "b2b_closed", "--as-of", "2025-06-30", "--trials", "1", "-c", "small.toml"])
+    assert closed.exit_code == 0, closed.output
+    assert "Churn on the test cutoff 2025-04-01 (88 customers, 6 churned)" in " ".join(closed.output.split())
+    assert "usually buy less often" not in closed.stderr
+    closed_id = re.search(r"Run ([0-9a-f]{32})", " ".join(closed.output.split())).group(1)
+    assert not any(name.startswith("calendar_churn") for name in tracking._client().get_run(closed_id).data.metrics)
+
+
 def test_train_says_and_logs_the_training_set_it_built(tmp_path, monkeypatch):
     # Changing the horizon or the cutoffs in the config, a data scientist saw only the test
     # cutoff(s) in the terminal, and with two test cutoffs "(108 customers, …)" for 54 customers

@@ -257,6 +257,69 @@ def refuse_other_problem(metadata: Mapping[str, Any], config: Config, tables: It
             )
 
 
+CALENDAR_CHURNER_SHARE = 0.25
+"""Share of a cutoff's churners who usually buy less often than the horizon from which train warns
+(:func:`calendar_churn`). A B2B export with annual invoices, without churn_events, had 55 % (298 of
+543 at its test cutoff; 81 % of its annual payers who never cancelled were labelled churned, no
+monthly one); data from `churnml generate` without churn_events 1 to 3 % with the 90-day horizon,
+18 % with a 30-day one, where traders of every five or six weeks lapse as the calendar has it."""
+
+
+def calendar_churn(frame: pd.DataFrame, definition: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The customers of ``frame`` (one cutoff's rows: ``mean_gap_days``, ``churned``) who usually buy
+    less often than the horizon, when churn is inactivity (``definition``: :func:`problem_definition`)
+    and they are :data:`CALENDAR_CHURNER_SHARE` of the churners or more; empty otherwise.
+
+    Without churn_events, churn is no transaction within the horizon: a customer billed once a year
+    has none in most 90-day windows, so the label follows the billing calendar rather than who
+    leaves, and the models learn that calendar. Customers with one purchase (no usual gap) are not
+    counted.
+
+    Returns
+    -------
+    dict
+        ``rows``, ``customers`` (distinct), ``infrequent`` (rows whose mean gap exceeds the
+        horizon), their ``infrequent_churners`` of ``churners``, ``infrequent_churn_rate`` and
+        ``other_churn_rate``, ``median_gap_days`` of the infrequent, and ``horizon_days``.
+    """
+    if not definition or definition.get("churn") != "inactivity" or "mean_gap_days" not in frame:
+        return {}
+    horizon = int(definition["horizon_days"])
+    gap = frame["mean_gap_days"].astype(float)
+    infrequent = (gap > horizon).to_numpy()  # a missing gap (one purchase) compares False
+    churned = frame["churned"].to_numpy(dtype=int)
+    churners, found = int(churned.sum()), int(churned[infrequent].sum())
+    if churners == 0 or found < CALENDAR_CHURNER_SHARE * churners:
+        return {}
+    return {"rows": int(len(frame)), "customers": int(frame["customer_id"].nunique()), "infrequent": int(infrequent.sum()),
+            "infrequent_churners": found, "churners": churners, "infrequent_churn_rate": float(churned[infrequent].mean()),
+            "other_churn_rate": float(churned[~infrequent].mean()) if (~infrequent).any() else float("nan"),
+            "median_gap_days": float(gap[infrequent].median()), "horizon_days": horizon}
+
+
+def calendar_churn_text(found: Mapping[str, Any], where: str) -> str:
+    """What :func:`calendar_churn` found, and the fix, for train's warning and the run report;
+    ``where`` names the cutoff(s) ("the test cutoff (2025-09-02)").
+
+    >>> calendar_churn_text({"rows": 1182, "customers": 1182, "infrequent": 368, "infrequent_churners": 298,
+    ...     "churners": 543, "infrequent_churn_rate": 0.81, "other_churn_rate": 0.301, "median_gap_days": 365.0,
+    ...     "horizon_days": 90}, "the test cutoff (2025-09-02)")[:160]
+    '368 of the 1,182 customers at the test cutoff (2025-09-02) usually buy less often than every 90 days, the horizon (a median 365 days between purchases): 81.0% o'
+    """
+    horizon, gap = found["horizon_days"], found["median_gap_days"]
+    rows, customers = found["rows"], found["customers"]
+    size = f"{rows:,} customers" if rows == customers else f"{rows:,} rows ({customers:,} customers)"
+    longer = int(-(-gap * 1.05 // 50) * 50)  # a round number above the usual gap: 400 for yearly invoices
+    return (f"{found['infrequent']:,} of the {size} at {where} usually buy less often than every {horizon} days, "
+            f"the horizon (a median {gap:,.0f} days between purchases): {found['infrequent_churn_rate']:.1%} of them count "
+            f"as churned against {found['other_churn_rate']:.1%} of the others, and they are {found['infrequent_churners']:,} "
+            f"of the {found['churners']:,} churners. Without a churn_events table churn is no transaction within the "
+            "horizon, so for them it follows the billing or buying calendar (an annual invoice due or not) rather than who "
+            "leaves, and the models learn that calendar: a high ROC AUC says little of who leaves. Add churn_events with "
+            f"the cancellations (a row per account closed), or set [problem] horizon_days longer than their usual gap (e.g. {longer}; training needs three "
+            "horizons of history before the as-of date, and score the same horizon)")
+
+
 def label_sql(dataset: Dataset, cutoffs: Sequence[pd.Timestamp], config: Config) -> str:
     """Query of ``customer_id, cutoff, churned, value`` for the population at each cutoff."""
     return label_query(table_columns(dataset), cutoffs, config)

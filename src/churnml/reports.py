@@ -29,7 +29,7 @@ from matplotlib.axes import Axes
 from churnml import plots
 from churnml.config import Config
 from churnml.features import plural_counts
-from churnml.labels import describe_problem
+from churnml.labels import calendar_churn_text, describe_problem
 from churnml.metrics import GRADE_LEGEND, calibration_bins, few_churners_note
 from churnml.monitoring import model_age_text, recorded_season_cutoff
 from churnml.segments import RISK_TIERS, SEGMENT_MATRIX, SEGMENTS, STAGE_SEGMENTS, VALUE_TIERS, segment_names
@@ -456,12 +456,16 @@ def run_report(run: Any) -> str:
     churners = round(base_rate * test_rows) if test_rows and base_rate is not None else None
     test_size = f" ({test_rows:,} customers, {churners:,} churned)" if churners is not None else ""
     few = few_churners_note(churners, test_rows) if churners is not None else None
+    test_words = f"the test cutoff{'s' if len(cutoffs.get('test', [])) > 1 else ''} ({', '.join(cutoffs.get('test', []))})"
     sections = [_section(
         "overview", "Overview",
         f'<p>Overall grade <span class="grade">{_e(meta.get("grade", "?"))}</span> '
         f'(churn {_e(grades.get("churn", "?"))}, value {_e(grades.get("value", "?"))}; {_e(GRADE_LEGEND)}).</p>',
         f"<p>{_e(spread)}</p>" if spread else "",
         f'<p class="note">The test cutoff has {_e(few)}.</p>' if few else "",
+        # Without churn_events, customers billed less often than the horizon: train's warning, as it said it.
+        f'<p class="alert">{_e(calendar_churn_text(meta["calendar_churn"], test_words))}.</p>'
+        if meta.get("calendar_churn") else "",
         _key_values([
             ("run", run.run_id),
             ("code", _code_text(meta, tags)),

@@ -44,8 +44,8 @@ from churnml.dataset import Dataset
 from churnml.errors import ModelNotFoundError, ProblemError
 from churnml.features import FEATURE_DECIMALS, FeatureSpec, feature_description
 from churnml.io import code_version
-from churnml.labels import (TrainingSet, build_training_set, problem_definition, problem_differences, same_season_cutoff,
-                            season_tolerance)
+from churnml.labels import (TrainingSet, build_training_set, calendar_churn, problem_definition, problem_differences,
+                            same_season_cutoff, season_tolerance)
 from churnml.reasons import explain, explainable_specs, typical_values
 from churnml.scoring import with_empty_attributes
 
@@ -95,6 +95,9 @@ class TrainingResult:
     leaks: dict[str, float] = field(default_factory=dict)
     """Customer attributes that alone rank the test cutoff's churners almost perfectly -> that
     ROC AUC (:func:`leaky_attributes`); the models are then not promoted."""
+    calendar_churn: dict[str, Any] = field(default_factory=dict)
+    """Without churn_events, the test customers who usually buy less often than the horizon, when
+    they are a quarter of its churners or more (:func:`churnml.labels.calendar_churn`); empty otherwise."""
     intervals: dict[str, dict[str, float]] = field(default_factory=dict)
     """``churn``, ``value`` -> the 95 % intervals of the graded metric and of its difference from
     the best baseline (:func:`churnml.metrics.bootstrap_interval`)."""
@@ -644,6 +647,13 @@ def train_on(
         leaks = leaky_attributes(parts, training_set.specs, names)
         if leaks:
             run.log_metrics({f"leak_roc_auc_{name}": auc for name, auc in leaks.items()})
+        tables = (data_summary or {}).get("tables")
+        problem = problem_definition(config, tables) if tables else None
+        # Without churn_events, customers billed less often than the horizon churn by the calendar.
+        calendar = calendar_churn(parts["test"], problem)
+        if calendar:
+            run.log_metrics({f"calendar_churn_{key}": calendar[key] for key in (
+                "infrequent", "infrequent_churners", "infrequent_churn_rate", "other_churn_rate", "median_gap_days")})
         for name, values in churn_metrics.items():
             run.log_metrics(values, prefix=f"churn_{name}_")
         for name, values in value_metrics.items():
@@ -715,8 +725,6 @@ def train_on(
 
         # Register and promote ---------------------------------------------------------------
         stage("registering the models in MLflow and comparing them with the champion")
-        tables = (data_summary or {}).get("tables")
-        problem = problem_definition(config, tables) if tables else None
         if problem:  # for `churnml models` and the MLflow UI; the horizon is logged above
             run.log_params({f"problem_{key}": v for key, v in problem.items() if key != "horizon_days"})
         metadata = {
@@ -737,6 +745,7 @@ def train_on(
             "grade_intervals": intervals,
             "roc_auc_active_days": active_days,
             "leaky_attributes": leaks,
+            "calendar_churn": calendar,
             "problem": problem,
             "history_days": training_set.history_days(),
             "feature_reference": reference["features"],
@@ -828,6 +837,7 @@ def train_on(
         intervals=intervals,
         best_baselines={"churn": best_churn_name, "value": best_value_name},
         leaks=leaks,
+        calendar_churn=calendar,
         history_days=training_set.history_days(),
         left_out_dates=left_out_dates,
         active_days=active_days,

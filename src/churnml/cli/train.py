@@ -195,6 +195,10 @@ def train_command(
     if few:
         warn(f"the test cutoff ({test_cutoff}) has {few}. Read the grade with its 95 % interval; more customers, "
              "more history or a longer [problem] horizon_days give a firmer one.")
+    if result.calendar_churn:
+        from churnml.labels import calendar_churn_text
+
+        warn(calendar_churn_text(result.calendar_churn, f"the test cutoff{'s' if len(tests) > 1 else ''} ({test_cutoff})") + ".")
     dated = {name: count for name, count in result.left_out.items() if name in result.left_out_dates}
     if dated:
         columns = ", ".join(f"{name} ({count:,} values)" for name, count in dated.items())
