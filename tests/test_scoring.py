@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -327,14 +328,14 @@ def test_old_snapshots_are_pruned_on_demand_and_the_newest_always_stays(features
     assert not besides[-1].exists() and written[-1].exists()
 
 
-def test_score_keeps_the_newest_snapshots_the_config_asks_for(served_store, tmp_path: Path, monkeypatch) -> None:
-    # [scoring] keep_snapshots bounds the folder as `churnml score` writes it; the server still
-    # starts on the newest snapshot.
+def _score_beside_snapshots(served_store, tmp_path: Path, monkeypatch, days, outside: bool = False):
+    """`churnml score` as of 2025-12-01 with ``[scoring] keep_snapshots = 2`` into a snapshots folder
+    holding copies of the served snapshot dated ``days`` (and its customers outside the population, with
+    ``outside``): the result, the folder and the served snapshot."""
     import shutil
 
     from typer.testing import CliRunner
 
-    from churnml import api
     from churnml.cli import get_app
 
     monkeypatch.chdir(tmp_path)
@@ -342,13 +343,24 @@ def test_score_keeps_the_newest_snapshots_the_config_asks_for(served_store, tmp_
     folder = tmp_path / "snapshots"
     folder.mkdir()
     served = io.latest_snapshot(served_store.snapshots)
-    for day in ("2025-10-01", "2025-11-01"):
+    for day in days:
         shutil.copy(served, folder / f"features_{day}.parquet")
-        shutil.copy(io.outside_path(served), folder / f"outside_{day}.parquet")
+        if outside:
+            shutil.copy(io.outside_path(served), folder / f"outside_{day}.parquet")
     (tmp_path / "keep.toml").write_text("[scoring]\nkeep_snapshots = 2\n")
     result = CliRunner().invoke(get_app(), ["score", str(served_store.data), "--as-of", "2025-12-01", "--out", "s.parquet",
                                             "--snapshots", str(folder), "--config", "keep.toml"])
     assert result.exit_code == 0, result.stderr
+    return result, folder, served
+
+
+def test_score_keeps_the_newest_snapshots_the_config_asks_for(served_store, tmp_path: Path, monkeypatch) -> None:
+    # [scoring] keep_snapshots bounds the folder as `churnml score` writes it; the server still
+    # starts on the newest snapshot.
+    from churnml import api
+
+    result, folder, served = _score_beside_snapshots(served_store, tmp_path, monkeypatch, ("2025-10-01", "2025-11-01"),
+                                                     outside=True)
     assert [p.name for p in io.snapshots(folder)] == ["features_2025-11-01.parquet", "features_2025-12-01.parquet"]
     # Every file written is named, the customers left out of the population too.
     assert (f"Wrote s.parquet, s.parquet.json, {folder / 'features_2025-12-01.parquet'} and "
@@ -372,23 +384,11 @@ def test_score_of_an_older_date_keeps_the_snapshot_it_wrote(served_store, tmp_pa
     # A backfill (scores for a date before the newest snapshot's) with [scoring] keep_snapshots removed
     # the snapshot it had just written and named on its `Wrote` line: `retention-list --attribute` on
     # those scores then failed, and the `churnml score` its error suggests removed it again.
-    import shutil
-
     from typer.testing import CliRunner
 
     from churnml.cli import get_app
 
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", served_store.tracking_uri)
-    folder = tmp_path / "snapshots"
-    folder.mkdir()
-    served = io.latest_snapshot(served_store.snapshots)
-    for day in ("2025-10-01", "2025-12-15", "2026-01-01"):
-        shutil.copy(served, folder / f"features_{day}.parquet")
-    (tmp_path / "keep.toml").write_text("[scoring]\nkeep_snapshots = 2\n")
-    result = CliRunner().invoke(get_app(), ["score", str(served_store.data), "--as-of", "2025-12-01", "--out", "s.parquet",
-                                            "--snapshots", str(folder), "--config", "keep.toml"])
-    assert result.exit_code == 0, result.stderr
+    result, folder, served = _score_beside_snapshots(served_store, tmp_path, monkeypatch, ("2025-10-01", "2025-12-15", "2026-01-01"))
     assert [p.name for p in io.snapshots(folder)] == [
         "features_2025-12-01.parquet", "features_2025-12-15.parquet", "features_2026-01-01.parquet"]
     assert (folder / "outside_2025-12-01.parquet").is_file()
@@ -1051,11 +1051,12 @@ def test_ids_like_formulas_are_defused_in_every_csv_and_read_back_as_they_were(u
     assert summary["excluded"] == listed.nunique() and not summary.get("exclude_unmatched")
 
 
-def test_models_trained_on_a_parquet_boolean_score_a_csv_export_of_it_alike(tmp_path: Path) -> None:
-    # A Parquet boolean column validates as the numbers 1 and 0, the same column in a CSV export
-    # as the words True and False. Scoring the CSV with models trained on the Parquet file read
-    # every customer's autopay as missing: the scores moved, the reasons and the snapshot held the
-    # words, and the only hint was a drift warning on autopay.
+def _scored_from_csv(tmp_path: Path, column: str, make: Callable, as_text: Callable) -> tuple:
+    """Models trained on Parquet data whose customers have ``column`` (``make(closed)``, ``closed``
+    whether the customer has a churn event: a strong signal), then `churnml score` on the same data with
+    customers.csv holding the column as
+    ``as_text`` writes it: the training's scores, the CSV's scores, both drift entries of ``column``, and
+    the CSV run's snapshot."""
     import shutil
 
     from typer.testing import CliRunner
@@ -1063,17 +1064,16 @@ def test_models_trained_on_a_parquet_boolean_score_a_csv_export_of_it_alike(tmp_
     from churnml.cli import get_app
     from conftest import _served_store
 
-    def autopay(customers: pd.DataFrame, data: Path) -> pd.DataFrame:
+    def edit(customers: pd.DataFrame, data: Path) -> pd.DataFrame:
         closed = set(pd.read_parquet(data / "churn_events.parquet")["customer_id"])
-        return customers.assign(autopay=~customers["customer_id"].isin(closed))  # a strong signal, used by the models
+        return customers.assign(**{column: make(customers["customer_id"].isin(closed))})
 
-    store = _served_store(tmp_path / "store", 600, seed=11, edit_customers=autopay)
+    store = _served_store(tmp_path / "store", 600, seed=11, edit_customers=edit)
     csv = tmp_path / "csv"
     shutil.copytree(store.data, csv)
     customers = pd.read_parquet(csv / "customers.parquet")
     (csv / "customers.parquet").unlink()
-    customers.to_csv(csv / "customers.csv", index=False)
-    assert set(pd.read_csv(csv / "customers.csv", dtype=str)["autopay"]) == {"True", "False"}
+    customers.assign(**{column: as_text(customers[column])}).to_csv(csv / "customers.csv", index=False)
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(tmp_path)
         patch.setenv("MLFLOW_TRACKING_URI", store.tracking_uri)
@@ -1081,13 +1081,22 @@ def test_models_trained_on_a_parquet_boolean_score_a_csv_export_of_it_alike(tmp_
                                                 "--snapshots", "csv_snapshots"])
     assert result.exit_code == 0, result.output
     expected, got = pd.read_parquet(store.scores), pd.read_parquet(tmp_path / "csv_scores.parquet")
-    drift = [next(f for f in json.loads(Path(f"{path}.json").read_text())["monitoring"]["features"] if f["feature"] == "autopay")
+    drift = [next(f for f in json.loads(Path(f"{path}.json").read_text())["monitoring"]["features"] if f["feature"] == column)
              for path in (store.scores, tmp_path / "csv_scores.parquet")]
+    for name in ("customer_id", "churn_probability", "predicted_value", "reasons", "segment"):
+        assert got[name].tolist() == expected[name].tolist(), name
+    return expected, got, drift, pd.read_parquet(next((tmp_path / "csv_snapshots").glob("features_*.parquet")))
+
+
+def test_models_trained_on_a_parquet_boolean_score_a_csv_export_of_it_alike(tmp_path: Path) -> None:
+    # A Parquet boolean column validates as the numbers 1 and 0, the same column in a CSV export
+    # as the words True and False. Scoring the CSV with models trained on the Parquet file read
+    # every customer's autopay as missing: the scores moved, the reasons and the snapshot held the
+    # words, and the only hint was a drift warning on autopay.
+    expected, _, drift, snapshot = _scored_from_csv(tmp_path, "autopay", lambda closed: ~closed,
+                                                    lambda values: values.astype(str))
     assert drift[1] == drift[0]  # compared as the models read it (it was PSI 17: words against numbers)
     assert expected["reasons"].str.contains("autopay").any()
-    for column in ("customer_id", "churn_probability", "predicted_value", "reasons", "segment"):
-        assert got[column].tolist() == expected[column].tolist(), column
-    snapshot = pd.read_parquet(next((tmp_path / "csv_snapshots").glob("features_*.parquet")))
     assert snapshot["autopay"].dropna().isin([0.0, 1.0]).all()
 
 
@@ -1095,38 +1104,11 @@ def test_models_trained_on_a_code_as_a_number_score_it_alike_now_that_it_is_a_ca
     # An earlier churnml read plan codes "001", "010" as the numbers 1 and 10; validation now reads
     # them as a category. Models trained on the numbers (as on a Parquet integer column) score the
     # codes as they were trained: the same scores, reasons and drift, the snapshot holding numbers.
-    import shutil
-
-    from typer.testing import CliRunner
-
-    from churnml.cli import get_app
-    from conftest import _served_store
-
-    def plan_code(customers: pd.DataFrame, data: Path) -> pd.DataFrame:
-        closed = set(pd.read_parquet(data / "churn_events.parquet")["customer_id"])
-        return customers.assign(plan_code=np.where(customers["customer_id"].isin(closed), 10, 1))  # a strong signal
-
-    store = _served_store(tmp_path / "store", 600, seed=11, edit_customers=plan_code)
-    csv = tmp_path / "csv"
-    shutil.copytree(store.data, csv)
-    customers = pd.read_parquet(csv / "customers.parquet")
-    (csv / "customers.parquet").unlink()
-    customers.assign(plan_code=customers["plan_code"].map({1: "001", 10: "010"})).to_csv(csv / "customers.csv", index=False)
-    assert load_dataset(csv, Config()).attributes["plan_code"] == "categorical"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(tmp_path)
-        patch.setenv("MLFLOW_TRACKING_URI", store.tracking_uri)
-        result = CliRunner().invoke(get_app(), ["score", str(csv), "--as-of", store.as_of, "--out", "csv_scores.parquet",
-                                                "--snapshots", "csv_snapshots"])
-    assert result.exit_code == 0, result.output
-    expected, got = pd.read_parquet(store.scores), pd.read_parquet(tmp_path / "csv_scores.parquet")
-    drift = [next(f for f in json.loads(Path(f"{path}.json").read_text())["monitoring"]["features"] if f["feature"] == "plan_code")
-             for path in (store.scores, tmp_path / "csv_scores.parquet")]
+    expected, _, drift, snapshot = _scored_from_csv(tmp_path, "plan_code", lambda closed: np.where(closed, 10, 1),
+                                                    lambda values: values.map({1: "001", 10: "010"}))
+    assert load_dataset(tmp_path / "csv", Config()).attributes["plan_code"] == "categorical"
     assert drift[1] == drift[0]
     assert expected["reasons"].str.contains("plan code").any()
-    for column in ("customer_id", "churn_probability", "predicted_value", "reasons", "segment"):
-        assert got[column].tolist() == expected[column].tolist(), column
-    snapshot = pd.read_parquet(next((tmp_path / "csv_snapshots").glob("features_*.parquet")))
     assert snapshot["plan_code"].dropna().isin([1.0, 10.0]).all()
 
 
