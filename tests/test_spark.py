@@ -10,6 +10,8 @@ import decimal
 import functools
 import json
 import os
+import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -770,6 +772,28 @@ def test_scores_match_duckdb(dataset, sdata, models, tmp_path: Path) -> None:
     assert not list(tmp_path.glob("scores.tmp-*")) and not list(tmp_path.glob("scores.old-*"))
 
 
+def test_the_models_reach_the_executors_as_a_broadcast(dataset, sdata, training_sets, fit_small_models, tmp_path: Path,
+                                                      capfd) -> None:
+    """The models of a 2-trial training (457 KiB pickled) travelled inside the scoring passes'
+    closures, so every task carried them and Spark warned `Broadcasting large task binary with size
+    1203.0 KiB` on each score run; sent once as a broadcast, no task carries them."""
+    churn, value, _, metadata = fit_small_models(training_sets[0], (200, 200), 31, ("validation", "test"))
+    large = LoadedModels(churn, value, "1", "2", "run-spark-test", metadata)
+    # Under 1 MiB (spark.broadcast.UDFCompressionThreshold) PySpark puts a pickled closure in the task
+    # binary, which Spark warns of from 1000 KiB; a larger one it broadcasts on its own.
+    assert 450 * 1024 < len(pickle.dumps(large)) < 1024 * 1024
+    out = tmp_path / "scores"
+    capfd.readouterr()
+    sdata.spark.sparkContext.setLogLevel("WARN")  # as a run logs
+    try:
+        churn_spark.score(sdata, SCORE_AS_OF, large, str(out), Config())
+    finally:
+        sdata.spark.sparkContext.setLogLevel("ERROR")
+    assert "Broadcasting large task binary" not in capfd.readouterr().err
+    assert_frames_equal(score(dataset, SCORE_AS_OF, large, Config()),
+                        pd.read_parquet(out).sort_values("customer_id").reset_index(drop=True))
+
+
 def test_a_customers_column_empty_in_every_row_scores_as_missing_on_both(spark, data_dir: Path, tmp_path: Path,
                                                                           models) -> None:
     """A customers column the models use, blank in every row of a later export: validation leaves it
@@ -878,6 +902,10 @@ def test_spark_scoring_refuses_another_problem_definition(spark_trained, data_di
     assert ("Error: The models were trained for another problem: churn = an account closure (a churn_events table) "
             "when trained") in " ".join(result.stderr.split())
     assert not out.exists()
+    # The data's notes come before the error, as on DuckDB: here the note is the error's cause. Spark
+    # printed them only once the scores were written, so a failed run never showed them.
+    assert "Note: No churn_events table: a customer counts as churned after a horizon without transactions" in " ".join(
+        result.stdout.split())
 
 
 def test_score_with_spark_engine_equals_duckdb_score(spark_trained, data_dir: Path, tmp_path: Path,
@@ -935,6 +963,24 @@ def test_score_with_spark_engine_equals_duckdb_score(spark_trained, data_dir: Pa
                    for output in (duck_output, result.stdout)]
     assert drift_lines[0] == drift_lines[1] and len(drift_lines[0]) == 1, drift_lines
     assert "drift check saw a uniform sample" not in result.stdout
+    # The customers left out, counted by reason as on DuckDB (which also names the file listing them).
+    not_scored = [[line for line in output.splitlines() if line.startswith("Not scored: ")]
+                  for output in (duck_output, result.stdout)]
+    assert len(not_scored[0]) == 1 and " closed before it (churn_events)" in not_scored[0][0], not_scored
+    assert not_scored[1] == [not_scored[0][0].split(" (listed in ")[0] + "."]
+    # A scheduler's log (stdout is no terminal here) saw nothing of Spark's minutes of work: a
+    # timestamped line per stage, as DuckDB's log() gives them, the first two in DuckDB's words.
+    stages = [[line[20:] for line in output.splitlines() if re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ", line)]
+              for output in (duck_output, result.stdout)]
+    rows = f"{duck_meta['rows']:,}"
+    assert stages[1][:2] == stages[0][:2] == [f"Reading and validating {data_dir}", f"Building features as of {as_of}"]
+    assert stages[1][2:] == [
+        f"Predicting the value of {rows} customers for the value tiers' cut points",
+        f"Scoring {rows} customers with churnml-churn v{models.churn_version}, churnml-value v{models.value_version} and "
+        f"writing {spark_out}",
+        f"Checking drift over {rows} customers",
+        f"Summarising the scores by tier and segment into {spark_out}.json",
+        f"Counting the customers outside the population at {as_of}"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["duck.parquet", "duck.parquet.json", "snapshots", "spark_scores",
                                                            "spark_scores.json"]
     # The next step, as on DuckDB: retention-list reads the folder, and lists who the DuckDB scores list.

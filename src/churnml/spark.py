@@ -88,11 +88,13 @@ from churnml.features import (
     typed_feature_frame,
 )
 from churnml.labels import (
+    OUTSIDE_REASONS,
     TrainingSet,
     assemble_training_set,
     checked_data_start,
     checked_training_cutoffs,
     label_query,
+    outside_population_sql,
     refuse_scoring_as_of,
     season_cutoffs,
 )
@@ -1615,6 +1617,7 @@ def score(
     partition_by: Sequence[str] = (),
     sidecar: Mapping[str, Any] | None = None,
     monitor: Callable[[pd.DataFrame, pd.DataFrame], Mapping[str, Any]] | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Score the population at ``as_of`` on Spark; write the scores as Parquet, atomically.
 
@@ -1629,7 +1632,7 @@ def score(
     data : SparkData
     as_of : Timestamp or str
     models : churnml.tracking.LoadedModels
-        Shipped to the executors by pickling (LightGBM boosters pickle).
+        Sent to each executor once, as a broadcast variable (LightGBM boosters pickle).
     out : str
         Output folder (any Spark-writable path). Written to ``<out>.tmp-<id>`` first, then
         renamed into place, so readers never see a partial table.
@@ -1649,6 +1652,10 @@ def score(
         ``current_value``) of the customers :func:`drift_sample` picks (at most ``[monitoring]
         drift_sample_rows``), in ``customer_id`` order; its result becomes the ``monitoring``
         section, as :func:`churnml.scoring.write_scores`' ``monitor`` makes it on the DuckDB path.
+    on_stage : callable, optional
+        Told what the run starts doing next (``"building features as of 2025-12-01"``): the
+        features, the values for the value tiers, the scoring and writing, the drift check, the
+        summary. Each is one or more Spark jobs that say nothing until they end, minutes on large data.
 
     Returns
     -------
@@ -1686,7 +1693,9 @@ def score(
 
     config = config or Config()
     as_of = pd.Timestamp(as_of)
+    stage = on_stage or (lambda text: None)
     refuse_scoring_as_of(as_of, _first_transaction(data), data.data_end)
+    stage(f"building features as of {as_of:%Y-%m-%d}")
     features = feature_frame(data, [as_of], config, ordered=False).drop("cutoff")
     # A customers column empty in every row (left out, as validation leaves it out) that the models
     # use: missing for everyone, as the DuckDB path scores it (a NULL double is its NaN). It stopped
@@ -1696,6 +1705,9 @@ def score(
                                    {"left_out_columns": data.left_out_columns})
     features = features.withColumns({name: F.lit(None).cast("double") for name in filled.columns
                                      if name not in features.columns}).persist()
+    # Sent to each executor once, not inside both passes' closures: there the models (450 KiB
+    # pickled after a 2-trial training) made every task's binary 1.2 MB, and Spark warned of it.
+    shipped = data.spark.sparkContext.broadcast(models)
     try:
         if features.isEmpty():
             raise ProblemError(
@@ -1712,21 +1724,26 @@ def score(
             population, features.rdd.getNumPartitions(), data.spark.sparkContext.defaultParallelism))
 
         def value_columns_of(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+            loaded = shipped.value
             for batch in batches:
-                names = check_features(batch, models)
-                yield pd.DataFrame(value_columns(*predict(batch, models, names)))
+                names = check_features(batch, loaded)
+                yield pd.DataFrame(value_columns(*predict(batch, loaded, names)))
 
         # The cut points of every scoring path: over predicted_value + value_at_risk (see
         # scoring.retained_value), which can differ from the model's value in the last bit.
+        stage(f"predicting the value of {population:,} customers for the value tiers' cut points")
         with _quiet_pandas4():
             values = features.mapInPandas(value_columns_of, "predicted_value DOUBLE, value_at_risk DOUBLE").toPandas()
         thresholds = scores_value_thresholds(values, config)
 
         def scored(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+            loaded = shipped.value
             with _quiet_pandas4():
                 for batch in batches:
-                    yield score_features(batch, models, as_of, config, value_thresholds=thresholds)
+                    yield score_features(batch, loaded, as_of, config, value_thresholds=thresholds)
 
+        stage(f"scoring {population:,} customers with churnml-churn v{models.churn_version}, churnml-value "
+              f"v{models.value_version} and writing {out}")
         with _quiet_pandas4():
             scores = features.mapInPandas(scored, _SCORE_SCHEMA).select(*SCORE_COLUMNS)
         sidecar_path = f"{out.rstrip('/')}.json"
@@ -1737,6 +1754,9 @@ def score(
             # On the finished folder before it is renamed into place (and while the features are
             # cached): a drift check that fails publishes nothing, as on the DuckDB path.
             if monitor is not None:
+                limit = config.monitoring.drift_sample_rows
+                stage(f"checking drift over {population:,} customers" if population <= limit else
+                      f"checking drift over a uniform sample of {limit:,} of {population:,} customers")
                 monitoring = dict(monitor(*drift_sample(data, features, data.spark.read.parquet(staged), population, as_of,
                                                         config.monitoring.drift_sample_rows)))
             if sidecar is not None:
@@ -1745,7 +1765,9 @@ def score(
         write_parquet_atomically(scores, out, partition_by, before_commit=before_commit)
     finally:
         features.unpersist()
+        shipped.destroy()
 
+    stage(f"summarising the scores by tier and segment{' into ' + sidecar_path if sidecar is not None else ''}")
     written = data.spark.read.parquet(out)
     rows = written.count()
     counts = {
@@ -1800,6 +1822,23 @@ def score(
     if sidecar is not None:
         write_text_atomically(data.spark, json_text(result), sidecar_path)
     return result
+
+
+def outside_counts(data: SparkData, as_of: pd.Timestamp | str, config: Config | None = None) -> dict[str, int]:
+    """How many customers of the customers table are outside the population at ``as_of``, by reason:
+    the counts of :func:`churnml.labels.outside_population`, from its query, in one aggregate
+    (``churnml score`` lists the customers themselves; Spark writes no outside file).
+
+    Returns
+    -------
+    dict
+        Reason (a key of :data:`churnml.labels.OUTSIDE_REASONS`, in its order) -> customers; only
+        reasons that leave someone out.
+    """
+    sql = to_spark_sql(outside_population_sql(data.layout, pd.Timestamp(as_of), config or Config()), data.views,
+                       ordered=False)
+    counts = {row["reason"]: int(row["count"]) for row in data.spark.sql(sql).groupBy("reason").count().collect()}
+    return {reason: counts[reason] for reason in OUTSIDE_REASONS if counts.get(reason)}
 
 
 DRIFT_SCORE_COLUMNS = ("churn_probability", "predicted_value", "value_at_risk", "current_value")

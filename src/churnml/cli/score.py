@@ -283,7 +283,8 @@ def score_command(
     OUT is a Parquet folder (written beside, then renamed into place) and OUT.json its sidecar
     (the same keys). Its drift check sees every customer up to [monitoring] drift_sample_rows
     (200,000), else a uniform sample of that many (`monitoring.rows_checked` says how many);
-    --fail-on-drift works alike. No feature snapshot.
+    --fail-on-drift works alike. No feature snapshot and no outside file, but the summary counts
+    the customers left out by reason; in a scheduler's log, a timestamped line per stage.
     """
     import pandas as pd
 
@@ -387,8 +388,8 @@ def score_command(
         def summary(drift_line: str | None, failing: bool = False) -> None:
             show_scores_summary(io.read_json(sidecar_path), cfg)
             if len(outside):
-                console.print(left_out_line(outside, len(features), as_of_ts, cfg.problem.active_days, io.outside_path(snapshot)),
-                              markup=False, highlight=False)
+                console.print(left_out_line(outside["reason"].value_counts(), len(features), as_of_ts, cfg.problem.active_days,
+                                            io.outside_path(snapshot)), markup=False, highlight=False)
             console.print(
                 f"Models: churnml-churn v{models.churn_version}, churnml-value v{models.value_version} ({alias}).\n"
                 f"Wrote {', '.join(str(p) for p in written[:-1])} and {written[-1]}."
@@ -447,16 +448,18 @@ LEFT_OUT = {
 summary counts them."""
 
 
-def left_out_line(outside: Any, scored: int, as_of: Any, active_days: int, listed: Any) -> str:
+def left_out_line(counts: Mapping[str, int], scored: int, as_of: Any, active_days: int, listed: Any = None) -> str:
     """The score summary's line counting the customers of the customers table left out of the
-    population at ``as_of`` (:func:`churnml.labels.outside_population`), by reason, and the file
-    ``listed`` that names them. "928 customers scored" said nothing of the 1,072 others, closed
-    accounts and customers signed up since, or of the paying customers a churn event had left out."""
-    counts = outside["reason"].value_counts()
-    parts = [f"{int(counts[key]):,} {words.format(active_days=active_days)}"
+    population at ``as_of`` (``counts``: reason -> customers, of :func:`churnml.labels.outside_population`),
+    by reason, and the file ``listed`` that names them (none on Spark). "928 customers scored" said
+    nothing of the 1,072 others, closed accounts and customers signed up since, or of the paying
+    customers a churn event had left out."""
+    counts = {str(reason): int(n) for reason, n in dict(counts).items()}  # a pandas value_counts too
+    left_out = sum(counts.values())
+    parts = [f"{counts[key]:,} {words.format(active_days=active_days)}"
              for key, words in LEFT_OUT.items() if counts.get(key, 0)]
-    return (f"Not scored: {len(outside):,} of the {len(outside) + scored:,} customers, outside the population at "
-            f"{as_of:%Y-%m-%d}: {'; '.join(parts)} (listed in {listed}).")
+    return (f"Not scored: {left_out:,} of the {left_out + scored:,} customers, outside the population at "
+            f"{as_of:%Y-%m-%d}: {'; '.join(parts)}" + (f" (listed in {listed})." if listed is not None else "."))
 
 
 def newer_versions_note(churn_version: str) -> str:
@@ -635,18 +638,33 @@ def _score_on_spark(
                                        windows=feature_window_days(models.metadata)))
             return drift_reports[0].to_dict()
 
-        with console.status("Scoring on Spark…"):
+        with working(f"Reading and validating {data}"):
             sdata = churn_spark.read_tables(churn_spark.spark_session(master), churn_spark.resolve_path(data), cfg)
-            refuse_other_problem(models.metadata, cfg, sdata.tables)
             fingerprint, data_summary = churn_spark.describe_data(sdata)
+        # Before any refusal, as on DuckDB: a note often explains the error (no churn_events: another problem).
+        show_data_notes(data_summary, data, config_path)
+        refuse_other_problem(models.metadata, cfg, sdata.tables)
+        with console.status("Scoring on Spark…") as status:
+
+            def on_stage(text: str) -> None:
+                # Each stage is Spark jobs that print nothing until they end: a line each in a scheduler's
+                # log (timestamped, as DuckDB's), the spinner's text in a terminal.
+                text = text[:1].upper() + text[1:]
+                log(text)
+                status.update(f"{text}…")
+
             out = churn_spark.resolve_path(out)
             metadata = score_metadata(models, as_of, cfg, fingerprint, alias, data_end=sdata.data_end)
             sidecar = churn_spark.score(sdata, as_of, models, out, cfg, columns, metadata,
-                                        monitor=monitor if reference else None)
-        show_data_notes(data_summary, data, config_path)
+                                        monitor=monitor if reference else None, on_stage=on_stage)
+            on_stage(f"counting the customers outside the population at {as_of:%Y-%m-%d}")
+            outside = churn_spark.outside_counts(sdata, as_of, cfg)
 
         def summary(drift_line: str | None, failing: bool = False) -> None:
             show_scores_summary(sidecar, cfg)
+            if outside:  # as on DuckDB, without the file naming them: Spark writes no snapshot
+                console.print(left_out_line(outside, sidecar["rows"], as_of, cfg.problem.active_days), markup=False,
+                              highlight=False)
             console.print(
                 f"Models: churnml-churn v{models.churn_version}, churnml-value v{models.value_version} ({alias}).\n"
                 f"Wrote {out} (Parquet folder, Spark) and {out.rstrip('/')}.json. No feature snapshot with --engine spark."
