@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from pathlib import Path
 from typing import Annotated, Any, Callable, Mapping, Optional
 
@@ -622,10 +621,12 @@ def _score_on_spark(
         raise ConfigError(f"--partition-by {', '.join(unknown)}: not a score column. Use one of: {', '.join(SCORE_COLUMNS)}.")
     from churnml import io
 
-    io.check_spark_output(churn_spark.resolve_path(out), churn_spark.resolve_path(data), cfg)
-    # A retry overlapping a slow run writes the same folder: the second stops (exit 75). Local folders only (a URL: none).
-    folder = churn_spark.resolve_path(out)
-    with io.output_lock(folder, "churnml score") if os.path.isabs(folder) else contextlib.nullcontext():
+    out = churn_spark.resolve_path(out)
+    io.check_spark_output(out, churn_spark.resolve_path(data), cfg)
+    # A retry overlapping a slow run writes the same folder: the second stops (exit 75). On this machine's file
+    # system only (io.local_path, as the Next line decides): no lock on s3a:// and the like.
+    local = io.local_path(out)
+    with io.output_lock(local, "churnml score") if local is not None else contextlib.nullcontext():
         models = load_models(alias)
         _check_horizon(models, cfg)
         reference = models.monitoring_reference
@@ -653,7 +654,6 @@ def _score_on_spark(
                 log(text)
                 status.update(f"{text}…")
 
-            out = churn_spark.resolve_path(out)
             metadata = score_metadata(models, as_of, cfg, fingerprint, alias, data_end=sdata.data_end)
             sidecar = churn_spark.score(sdata, as_of, models, out, cfg, columns, metadata,
                                         monitor=monitor if reference else None, on_stage=on_stage)
@@ -679,7 +679,6 @@ def _score_on_spark(
                 return
             # retention-list reads the Parquet folder (its parts, and --partition-by's folders) when it is on this machine.
             listed = "--out retention_list.csv --budget 5000" + (f" --config {config_path}" if config_path else "")
-            local = io.local_path(out)
             next_step(f"churnml retention-list {local} {listed}" if local is not None else
                       f"churnml retention-list SCORES {listed}, SCORES a copy of {out} (with {out.rstrip('/')}.json beside "
                       "it) on this machine: retention-list reads local files")
