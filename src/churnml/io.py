@@ -558,9 +558,11 @@ def check_spark_output(out: str, data: str, config: Config, option: str = "--out
     if local is None:
         return
     target = local.resolve()
-    source = Path(re.sub(r"^file:(//)?", "", data)).resolve()
-    tables = [source / f"{config.table_name(t)}{suffix}" for t in TABLES for suffix in ("", ".parquet", ".csv", ".csv.gz")]
-    if target == source or target in source.parents or target in tables:
+    source = local_path(data)  # DATA on another file system cannot be where a local out writes
+    source = source.resolve() if source is not None else None
+    tables = [] if source is None else [source / f"{config.table_name(t)}{suffix}" for t in TABLES
+                                        for suffix in ("", ".parquet", ".csv", ".csv.gz")]
+    if source is not None and (target == source or target in source.parents or target in tables):
         what = "DATA" if target == source else "a folder holding DATA" if target in source.parents else "a table of DATA"
         raise ConfigError(f"{option} {out} is {what}; Spark would replace it with its output and your data would be lost. "
                           "Choose another path.")
