@@ -244,3 +244,22 @@ def run_in_terminal():
         return code, b"".join(chunks).decode("utf-8", errors="replace")
 
     return run
+
+
+def add_annual_and_monthly_payers(folder: Path, as_of: pd.Timestamp) -> tuple[str, str]:
+    """Add two hand-made customers to a generated sample in ``folder`` (Parquet), as of ``as_of``:
+    an annual payer, paid up (three invoices a year apart, the last 287 days before ``as_of``), and a
+    monthly payer silent for 200 days after two years of invoices every 30 days. Returns their ids."""
+    annual, monthly = "ANNUAL01", "MONTHLY01"
+    customers = pd.read_parquet(folder / "customers.parquet")
+    added = customers.iloc[[0, 0]].assign(customer_id=[annual, monthly], signup_date=as_of - pd.Timedelta(days=1200))
+    pd.concat([customers, added], ignore_index=True).to_parquet(folder / "customers.parquet", index=False)
+    transactions = pd.read_parquet(folder / "transactions.parquet")
+    days = {annual: [287 + 365 * k for k in range(3)], monthly: [200 + 30 * k for k in range(25)]}
+    rows = [(f"T{customer}-{i}", customer, as_of - pd.Timedelta(days=d), 1200.0 if customer == annual else 100.0)
+            for customer, ago in days.items() for i, d in enumerate(ago)]
+    added = pd.DataFrame(rows, columns=["transaction_id", "customer_id", "timestamp", "amount"])
+    added = added.assign(**{c: transactions[c].iloc[0] for c in transactions.columns if c not in added.columns})
+    added = added.astype(transactions.dtypes.to_dict())
+    pd.concat([transactions, added], ignore_index=True).to_parquet(folder / "transactions.parquet", index=False)
+    return annual, monthly

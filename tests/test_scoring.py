@@ -114,6 +114,23 @@ def test_columns_and_types(scores: pd.DataFrame, features: pd.DataFrame) -> None
     assert (scores["reasons"] != "").mean() > 0.5
 
 
+def test_lifecycle_stage_follows_a_customers_own_rhythm(sample_dir: Path, models: LoadedModels, tmp_path: Path) -> None:
+    """An annual payer 287 days after the last invoice is paid up: not lapsed (180 days without a
+    purchase) nor declining (nothing in the last 90 days), so not in dormant with win-back advice. A
+    B2B export's dormant segment held 208 such. A monthly payer silent for 200 days has lapsed."""
+    from conftest import add_annual_and_monthly_payers
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for table in sample_dir.iterdir():
+        (folder / table.name).write_bytes(table.read_bytes())
+    annual, monthly = add_annual_and_monthly_payers(folder, SCORE_AS_OF)
+    scores = score(load_dataset(folder, Config()), SCORE_AS_OF, models, Config()).set_index("customer_id")
+    assert scores.loc[annual, "lifecycle_stage"] == "stable"
+    assert scores.loc[annual, "segment"] != "dormant"
+    assert scores.loc[monthly, "lifecycle_stage"] == "lapsed"
+
+
 def test_value_tiers_use_the_whole_population(scores: pd.DataFrame) -> None:
     high = scores[scores["value_tier"] == "high"]
     assert high["predicted_value"].sum() >= 0.8 * scores["predicted_value"].sum()

@@ -148,6 +148,23 @@ def test_lifecycle_stages() -> None:
     assert list(stages) == ["lapsed", "lapsed", "stable", "new"]
 
 
+def test_lifecycle_stages_judge_rare_buyers_by_their_own_rhythm() -> None:
+    # Usually every 365 days (an annual invoice): 287 days after the last, paid up, neither lapsed nor
+    # declining, though both 90-day periods of the trend hold nothing (-100 %: the invoice fell in the
+    # one before). 25 % past the usual gap is declining; two usual gaps without a purchase, lapsed.
+    stages = lifecycle_stages(tenure_days=[900] * 5, spend_trend=[0.0, -1.0, 1.0, 0.0, 0.0],
+                              days_since_purchase=[287, 100, 30, 457, 731], usual_gap_days=[365] * 5)
+    assert list(stages) == ["stable", "stable", "stable", "declining", "lapsed"]
+    # Usually every 30 days (monthly) or no usual gap (one purchase): 180 days as before; a usual gap
+    # of 90 days, the trend's period, is still judged by the trend.
+    stages = lifecycle_stages(tenure_days=[900] * 5, spend_trend=[-1.0, -1.0, 0.0, -0.5, -0.5],
+                              days_since_purchase=[200, 181, 287, 100, 100],
+                              usual_gap_days=[30, np.nan, np.nan, 90, 91])
+    assert list(stages) == ["lapsed", "lapsed", "lapsed", "declining", "stable"]
+    # New customers stay new whatever their rhythm.
+    assert list(lifecycle_stages([100], [0.0], [9999], [365])) == ["new"]
+
+
 def test_names_and_actions_default_and_override() -> None:
     assert segment_actions()["loyal_high_value"] == DEFAULT_ACTIONS["loyal_high_value"]
     config = config_from_dict(

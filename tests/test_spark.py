@@ -812,6 +812,23 @@ def test_a_customers_column_empty_in_every_row_scores_as_missing_on_both(spark, 
     assert_frames_equal(duck, pd.read_parquet(out).sort_values("customer_id").reset_index(drop=True))
 
 
+def test_lifecycle_stage_by_a_customers_own_rhythm_is_the_same_on_both(spark, data_dir: Path, tmp_path: Path,
+                                                                         models) -> None:
+    """The generated sample has no customer whose usual gap changes the stage; a paid-up annual
+    payer and a lapsed monthly payer, added by hand, get the same stage on both engines."""
+    from conftest import add_annual_and_monthly_payers
+
+    folder = _copy_data(data_dir, tmp_path / "data")
+    annual, monthly = add_annual_and_monthly_payers(folder, SCORE_AS_OF)
+    duck = score(load_dataset(folder, Config()), SCORE_AS_OF, models, Config())
+    out = tmp_path / "scores"
+    churn_spark.score(churn_spark.read_tables(spark, str(folder)), SCORE_AS_OF, models, str(out), Config())
+    spark_scores = pd.read_parquet(out).sort_values("customer_id").reset_index(drop=True)
+    assert_frames_equal(duck, spark_scores)
+    stages = spark_scores.set_index("customer_id")["lifecycle_stage"]
+    assert (stages[annual], stages[monthly]) == ("stable", "lapsed")
+
+
 # --------------------------------------------------------------------------------------------
 # The CLI with --engine spark: train on a Spark training set, score on Spark
 # --------------------------------------------------------------------------------------------

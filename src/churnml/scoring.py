@@ -99,6 +99,8 @@ TREND_FEATURE = "spend_trend_pct"
 """Spend change in percent, last 90 days vs the 90 before (lifecycle stage)."""
 RECENCY_FEATURE = "days_since_last_purchase"
 """Days since the last purchase (lifecycle stage ``lapsed``)."""
+USUAL_GAP_FEATURE = "mean_gap_days"
+"""Usual days between purchases (lifecycle stage: a customer's own rhythm)."""
 
 DEFAULT_CHUNK_SIZE = 100_000
 QUANTILES: tuple[float, ...] = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
@@ -187,7 +189,7 @@ def as_trained(features: pd.DataFrame, models: Any) -> pd.DataFrame:
 def missing_columns(columns: Iterable[str], models: Any) -> list[str]:
     """The columns scoring needs (the models' features and a few more) that ``columns`` lacks."""
     needed = ["customer_id", *models.churn.feature_names_, *models.value.feature_names_, CURRENT_VALUE_FEATURE,
-              TENURE_FEATURE, TREND_FEATURE, RECENCY_FEATURE]
+              TENURE_FEATURE, TREND_FEATURE, RECENCY_FEATURE, USUAL_GAP_FEATURE]
     have = set(columns)
     return [c for c in dict.fromkeys(needed) if c not in have]
 
@@ -261,6 +263,7 @@ def _finish(
             features[TENURE_FEATURE].to_numpy(dtype=float),
             features[TREND_FEATURE].to_numpy(dtype=float) / 100.0,
             features[RECENCY_FEATURE].to_numpy(dtype=float),
+            features[USUAL_GAP_FEATURE].to_numpy(dtype=float),
         )
         segment = assign_segments(value, risk, stage)
         n = len(features)
