@@ -300,7 +300,7 @@ class CustomerScore(BaseModel):
     value_tier: Optional[ValueTier] = Field(default=None, description="low / medium / high (80/20 over the population's value if retained).", json_schema_extra={"example": "high"})
     segment: Optional[SegmentKey] = Field(default=None, description=SEGMENT_TEXT, json_schema_extra={"example": "high_value_at_risk"})
     segment_name: Optional[str] = Field(default=None, description="Segment display name.", json_schema_extra={"example": "High-value at risk"})
-    lifecycle_stage: Optional[LifecycleStage] = Field(default=None, description="new / growing / stable / declining / lapsed (no purchase in 180 days).", json_schema_extra={"example": "declining"})
+    lifecycle_stage: Optional[LifecycleStage] = Field(default=None, description="new / growing / stable / declining / lapsed (no purchase in 180 days, nor in two of the customer's usual gaps between purchases where longer).", json_schema_extra={"example": "declining"})
     reasons: list[str] = Field(default_factory=list, description="Top drivers of the churn risk, in words.",
                                json_schema_extra={"example": ["1 unresolved complaint", "no purchase for 74 days (usually every 20)"]})
     reason_topics: list[ReasonTopic] = Field(default_factory=list, description=(
