@@ -523,6 +523,44 @@ def test_a_backtest_measures_the_level_and_says_when_it_is_off() -> None:
     assert len(near.level_notes()) == 1  # 5 % off is within what a horizon's luck moves
 
 
+def test_a_backtest_measures_the_value_at_risk_against_the_value_the_churners_lost() -> None:
+    # What forward tests found: churn and value levels within 10 %, yet the top 5 %'s value at risk
+    # 1.6 times the value lost, since churners bring part of their horizon's value before closing.
+    rng = np.random.default_rng(2)
+    n = 20000
+    risk = rng.beta(2, 18, n)
+    churned = (rng.random(n) < risk).astype(int)
+    if_retained = rng.gamma(2.0, 50.0, n)
+    # Churners bring 30 % of their value if retained before they leave; the others all of it.
+    value = if_retained * np.where(churned == 1, 0.3, 1.0)
+    scores = pd.DataFrame({"customer_id": np.arange(n), "churn_probability": risk,
+                           "predicted_value": (1 - risk) * if_retained, "value_at_risk": risk * if_retained})
+    labels = pd.DataFrame({"customer_id": np.arange(n), "churned": churned, "value": value})
+    result = monitoring.backtest_metrics(scores, labels)
+    lost = ((if_retained - value) * churned).sum()
+    assert result.value["value_at_risk_total"] == pytest.approx((risk * if_retained).sum())
+    assert result.value["value_lost_total"] == pytest.approx(lost)
+    assert result.value["churners_brought_share"] == pytest.approx(0.3)
+    assert result.value["value_weighted_churn_ratio"] == pytest.approx((risk * if_retained).sum() / (churned * if_retained).sum())
+    assert result.value["value_weighted_churn_ratio"] == pytest.approx(1.0, abs=0.05)  # calibrated where the money is
+    ratio = result.value["value_at_risk_level_ratio"]
+    assert ratio == pytest.approx((risk * if_retained).sum() / lost) and ratio == pytest.approx(1 / 0.7, rel=0.05)
+    assert result.level_notes() == []  # churn and value levels are right: only the money at risk is off
+    assert result.value_at_risk_note() == result.to_dict()["value_at_risk_note"]
+    assert result.value_at_risk_note().startswith(
+        f"value at risk ran {ratio - 1:.0%} above the value the churners lost (their value if retained less the 30% of it "
+        "they brought in the horizon before leaving; value at risk counts it all as lost")
+    # Per decile of value at risk, highest first: the sums add up to the whole.
+    deciles = result.value_at_risk_deciles
+    assert [row["decile"] for row in deciles] == list(range(1, 11)) and sum(row["customers"] for row in deciles) == n
+    assert sum(row["value_lost_total"] for row in deciles) == pytest.approx(lost)
+    assert sum(row["churners"] for row in deciles) == churned.sum()
+    assert all(a["value_at_risk_total"] >= b["value_at_risk_total"] for a, b in zip(deciles, deciles[1:]))
+    # Scores without value_at_risk (older files) are backtested as before.
+    older = monitoring.backtest_metrics(scores.drop(columns="value_at_risk"), labels)
+    assert "value_at_risk_level_ratio" not in older.value and older.value_at_risk_deciles == []
+
+
 def _sidecar_for(edited: Path, scores: Path) -> None:
     """Give a hand-edited copy of ``scores`` its sidecar, recording the edited file's digest (readers
     refuse a sidecar written for other contents)."""
@@ -581,6 +619,35 @@ def test_evaluate_shows_logs_and_warns_about_the_level(use_trained_store, test_c
     assert f"Warning: Predicted value ran {1 - ratio:.0%} below what happened: money figures" in stderr
     assert run.data.metrics["churn_model_level_ratio"] == pytest.approx(1.0, abs=0.1)
     assert run.data.metrics["value_model_predicted_total"] == pytest.approx(table["predicted_value"].sum() * 0.75, rel=1e-6)
+
+
+@pytest.mark.slow
+def test_evaluate_shows_and_logs_the_value_at_risk_against_the_value_lost(use_trained_store, test_cutoff_scores):
+    from churnml import tracking
+    from churnml.labels import build_labels
+
+    result = runner.invoke(get_app(), ["evaluate", str(test_cutoff_scores), str(use_trained_store.data)], terminal_width=200)
+    assert result.exit_code == 0, _text(result)
+    scores = pd.read_parquet(test_cutoff_scores)
+    joined = scores.merge(build_labels(use_trained_store.dataset, [pd.Timestamp(use_trained_store.test_cutoff)], Config()),
+                          on="customer_id")
+    if_retained = joined["predicted_value"] + joined["value_at_risk"]
+    lost = (joined["churned"] * (if_retained - joined["value"])).sum()
+    client = tracking._client()
+    run = client.search_runs([client.get_experiment_by_name(tracking.EXPERIMENT_NAME).experiment_id],
+                             f"tags.`churnml.kind` = 'backtest' and params.scores = '{test_cutoff_scores}'")[0]
+    assert run.data.metrics["value_model_value_lost_total"] == pytest.approx(lost, rel=1e-9)
+    ratio = joined["value_at_risk"].sum() / lost
+    assert run.data.metrics["value_model_value_at_risk_level_ratio"] == pytest.approx(ratio, rel=1e-9)
+    rows = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in result.output.splitlines() if line.startswith("│")}
+    assert rows["value at risk ÷ value lost"] == f"{ratio:.3f}"
+    assert rows["value lost by churners"] == f"{lost:,.0f}"
+    text = " ".join(result.output.split())
+    assert "Value at risk by decile of value_at_risk (1 = highest, a retention list's top;" in text
+    top = joined.nlargest(-(-len(joined) // 10), "value_at_risk")
+    assert rows["1"] == f"{top['churn_probability'].sum():,.1f}"  # the top decile's churners predicted
+    if abs(ratio - 1) > 0.1:
+        assert f"Warning: Value at risk ran {abs(ratio - 1):.0%} {'above' if ratio > 1 else 'below'} the value the churners lost" in _text(result)
 
 
 @pytest.mark.slow

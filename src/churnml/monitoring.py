@@ -1013,14 +1013,18 @@ class Backtest:
         the 95 % bootstrap interval of its ROC AUC (``roc_auc_low``, ``roc_auc_high``).
     value : dict
         :func:`churnml.metrics.value_metrics` of ``predicted_value``, its level
-        (:func:`churnml.metrics.value_level`) and the interval of its normalized Gini
-        (``normalized_gini_low``, ``normalized_gini_high``).
+        (:func:`churnml.metrics.value_level`), the interval of its normalized Gini
+        (``normalized_gini_low``, ``normalized_gini_high``) and, for scores with ``value_at_risk``,
+        the value at risk against the value the churners lost (:func:`churnml.metrics.value_at_risk_level`).
     customers : int
         Scored customers with a label.
     unlabelled : int
         Scored customers not in the population the labels cover (0 for scores of the same data).
     churn_rate : float
         Observed churn rate.
+    value_at_risk_deciles : list of dict
+        :func:`churnml.metrics.value_at_risk_deciles`, highest value at risk first (empty for
+        scores without ``value_at_risk``).
     """
 
     churn: dict[str, float]
@@ -1028,16 +1032,23 @@ class Backtest:
     customers: int
     unlabelled: int
     churn_rate: float
+    value_at_risk_deciles: list[dict[str, float]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {"churn": self.churn, "value": self.value, "customers": self.customers,
-                "unlabelled": self.unlabelled, "churn_rate": self.churn_rate, "level_notes": self.level_notes()}
+                "unlabelled": self.unlabelled, "churn_rate": self.churn_rate, "value_at_risk_deciles": self.value_at_risk_deciles,
+                "level_notes": self.level_notes(), "value_at_risk_note": self.value_at_risk_note()}
 
     def level_notes(self) -> list[str]:
         """Plain sentences for a churn or value level more than 10 % off what happened
         (:func:`churnml.metrics.level_notes`); empty when both are near."""
         return metrics.level_notes(self.churn.get("level_ratio", float("nan")), self.value.get("level_ratio", float("nan")))
+
+    def value_at_risk_note(self) -> str | None:
+        """The value at risk against the value the churners lost, in plain words, when it is more
+        than :data:`churnml.metrics.LEVEL_TOLERANCE` off (:func:`churnml.metrics.value_at_risk_note`)."""
+        return metrics.value_at_risk_note(self.value)
 
 
 _RANKED = (("churn", "roc_auc", "churn ROC AUC"), ("value", "normalized_gini", "value normalized Gini"))
@@ -1095,7 +1106,8 @@ def backtest_metrics(scores: pd.DataFrame, labels: pd.DataFrame) -> Backtest:
     Parameters
     ----------
     scores : pandas.DataFrame
-        ``customer_id``, ``churn_probability``, ``predicted_value`` (a scores file).
+        ``customer_id``, ``churn_probability``, ``predicted_value`` (a scores file); with
+        ``value_at_risk`` too, the value at risk is measured against the value the churners lost.
     labels : pandas.DataFrame
         ``customer_id``, ``churned``, ``value`` at the scores' as-of date
         (:func:`churnml.labels.build_labels`).
@@ -1109,7 +1121,8 @@ def backtest_metrics(scores: pd.DataFrame, labels: pd.DataFrame) -> Backtest:
     ValueError
         When no scored customer has a label, or the labels hold one class only.
     """
-    left = scores[["customer_id", "churn_probability", "predicted_value"]].assign(customer_id=lambda f: f["customer_id"].astype(str))
+    at_risk = ["value_at_risk"] if "value_at_risk" in scores.columns else []
+    left = scores[["customer_id", "churn_probability", "predicted_value", *at_risk]].assign(customer_id=lambda f: f["customer_id"].astype(str))
     right = labels[["customer_id", "churned", "value"]].assign(customer_id=lambda f: f["customer_id"].astype(str))
     joined = left.merge(right, on="customer_id", how="inner", validate="one_to_one").sort_values("customer_id", kind="mergesort")
     churned = joined["churned"].to_numpy(dtype=int)
@@ -1122,14 +1135,21 @@ def backtest_metrics(scores: pd.DataFrame, labels: pd.DataFrame) -> Backtest:
     # The luck of these customers, as training measures its test's (for degradation_status).
     churn_interval = metrics.bootstrap_interval("roc_auc", churned, probability)
     value_interval = metrics.bootstrap_interval("normalized_gini", actual, predicted)
+    # predicted_value + value_at_risk = (1 - p) V + p V: the value if retained the scores were made of.
+    value_if_retained = predicted + joined["value_at_risk"].to_numpy(dtype=float) if at_risk else None
+    at_risk_level = ({} if value_if_retained is None
+                     else metrics.value_at_risk_level(churned, actual, probability, value_if_retained))
     return Backtest(
         churn={**metrics.churn_metrics(churned, probability), **metrics.churn_level(churned, probability),
                "roc_auc_low": churn_interval["model_low"], "roc_auc_high": churn_interval["model_high"]},
         value={**metrics.value_metrics(actual, predicted), **metrics.value_level(actual, predicted),
-               "normalized_gini_low": value_interval["model_low"], "normalized_gini_high": value_interval["model_high"]},
+               "normalized_gini_low": value_interval["model_low"], "normalized_gini_high": value_interval["model_high"],
+               **at_risk_level},
         customers=int(len(joined)),
         unlabelled=int(len(left) - len(joined)),
         churn_rate=float(churned.mean()),
+        value_at_risk_deciles=([] if value_if_retained is None
+                               else metrics.value_at_risk_deciles(churned, actual, probability, value_if_retained)),
     )
 
 

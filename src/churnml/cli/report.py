@@ -27,11 +27,33 @@ _LEVELS = (("churn", "mean_probability", "mean churn probability", "{:.4f}"),
            ("churn", "level_ratio", "churn: predicted ÷ actual", "{:.3f}"),
            ("value", "predicted_total", "value predicted, total", "{:,.0f}"),
            ("value", "actual_total", "value actual, total", "{:,.0f}"),
-           ("value", "level_ratio", "value: predicted ÷ actual", "{:.3f}"))
+           ("value", "level_ratio", "value: predicted ÷ actual", "{:.3f}"),
+           ("value", "value_weighted_churn_ratio", "churn, value-weighted: predicted ÷ actual", "{:.3f}"),
+           ("value", "value_at_risk_total", "value at risk, total", "{:,.0f}"),
+           ("value", "value_lost_total", "value lost by churners", "{:,.0f}"),
+           ("value", "value_at_risk_level_ratio", "value at risk ÷ value lost", "{:.3f}"))
 """Rows on the level: rankings and ECE can look fine while every probability or value runs low
 (value 25 % and churn 12 % low in a forward test, with ECE 0.0103). Training's test metrics have
 no such rows: its models' levels were set after grading (churn to the test cutoff, value to the
-cutoff a year before the as-of date)."""
+cutoff a year before the as-of date). The value at risk's rows are the money a retention list
+counts: churn and value levels within 10 % left it 1.6 times the value the churners lost."""
+
+
+def _value_at_risk_table(deciles: list[dict[str, float]]) -> Table:
+    """`evaluate`'s value-weighted calibration: per decile of value at risk (the list's order),
+    churners predicted against actual, and the value at risk against the value the churners lost."""
+    shown = Table(title=f"Value at risk by decile of value_at_risk (1 = highest, a retention list's top; "
+                        f"{deciles[0]['customers']:,} customers each): the churners' value lost is their value if retained "
+                        "less what they brought in the horizon before leaving", title_justify="left")
+    for column in ("decile", "churners predicted", "churners", "value at risk", "churners' value if retained",
+                   "value lost", "at risk ÷ lost"):
+        shown.add_column(column, justify="right")
+    for row in deciles:
+        ratio = row["value_at_risk_level_ratio"]
+        shown.add_row(str(row["decile"]), f"{row['churners_predicted']:,.1f}", f"{row['churners']:,}",
+                      f"{row['value_at_risk_total']:,.0f}", f"{row['churners_value_if_retained']:,.0f}",
+                      f"{row['value_lost_total']:,.0f}", "–" if ratio != ratio else f"{ratio:.3f}")
+    return shown
 
 
 GRADED_NOTE = ("Training test is as graded, before the churn level was shifted to the test cutoff's churn rate and the "
@@ -386,7 +408,9 @@ def evaluate_command(
     churn level was shifted to the test cutoff's churn rate: these scores come from the models after
     the shift, so ECE and log loss differ by it), with the levels (mean churn probability against the
     churn rate, summed predicted value against the value that happened; a warning when either is
-    more than 10 % off), and a closing line saying whether the models degraded (a ranking fell beyond
+    more than 10 % off), the value at risk against the value the churners lost (their value if
+    retained less what they brought in the horizon before leaving), overall and by decile of value
+    at risk, and a closing line saying whether the models degraded (a ranking fell beyond
     the 95 % interval of the change, or a level ran off), and writes them to MLflow against the model
     versions: a `backtest` run, `backtest_*` metric history on the training run (step = days since
     the training as-of date) and tags on both registered versions, so decay over time is visible.
@@ -450,10 +474,16 @@ def evaluate_command(
     console.print(shown)
     if "level_shift" in run.metadata:  # models trained before the shift: graded and registered are one
         console.print(GRADED_NOTE)
+    if backtest.value_at_risk_deciles:
+        console.print(_value_at_risk_table(backtest.value_at_risk_deciles))
     for note in backtest.level_notes():
         warn(note[0].upper() + note[1:] + " Training sets the churn level to its latest labels and the value level to "
              "the same season a year before its as-of date (its latest labels when its cutoffs do not reach back a year): "
              "retrain on data that reaches past these scores' horizon.")
+    at_risk = backtest.value_at_risk_note()
+    if at_risk:
+        warn(at_risk[0].upper() + at_risk[1:] + " Retraining does not change this much: value_at_risk is churn probability × "
+             "value if retained, which counts a churner's whole horizon as lost; read a list's value saved as that much off.")
     few = few_churners_note(round(backtest.churn_rate * backtest.customers), backtest.customers)
     if few:
         warn(f"{few[0].upper()}{few[1:]}. Read the change from the training test with that in mind.")
