@@ -267,6 +267,9 @@ def _openapi_for_callers(body: bytes) -> bytes:
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
     for name in ("InvalidArgument", "NotFound", "InternalServerError"):  # BentoML's, replaced by Error
         schemas.pop(name, None)
+    if '"#/components/schemas/TaskStatusResponse"' not in body.decode("utf-8", "replace"):
+        # BentoML adds it for task endpoints (`@bentoml.task`), which this service has none of: a generator made a class of it.
+        schemas.pop("TaskStatusResponse", None)
     schemas["Error"] = ERROR_SCHEMA
     error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     readyz = (spec.get("paths", {}).get("/readyz") or {}).get("get")
@@ -290,7 +293,58 @@ def _openapi_for_callers(body: bytes) -> bytes:
             if method == "post" and isinstance(body, dict):
                 _body_as_accepted(body)
     _exclusive_bounds_as_openapi_30(spec)
+    _nullable_as_openapi_30(spec)
     return json.dumps(spec).encode("utf-8")
+
+
+_DATA_KEYWORDS = ("example", "default", "enum")
+"""Schema keywords whose values are data, never schemas: :func:`_nullable_as_openapi_30` leaves them alone."""
+
+
+def _nullable_as_openapi_30(node: Any) -> None:
+    """Pydantic writes an optional value as JSON Schema 2020-12's ``"anyOf": [X, {"type": "null"}]``; the
+    document is OpenAPI 3.0, which has no ``null`` type but ``"nullable": true`` beside a type (3.0 validators
+    refused the document, "Unknown type 'null'", and generators typed 49 fields as a union with nothing).
+    One type and null become that type, nullable; several types and null each type, nullable (3.0 reads
+    ``nullable`` only beside a ``type``). An ``enum`` of a nullable type lists null, as 3.0.3 asks.
+
+    >>> schema = {"properties": {"tier": {"anyOf": [{"type": "string", "enum": ["low", "high"]}, {"type": "null"}],
+    ...                                   "description": "Risk tier."}}}
+    >>> _nullable_as_openapi_30(schema); schema["properties"]["tier"]
+    {'description': 'Risk tier.', 'type': 'string', 'enum': ['low', 'high', None], 'nullable': True}
+    >>> schema = {"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "null"}]}
+    >>> _nullable_as_openapi_30(schema); schema
+    {'anyOf': [{'type': 'string', 'nullable': True}, {'type': 'number', 'nullable': True}]}
+    """
+    if isinstance(node, list):
+        for item in node:
+            _nullable_as_openapi_30(item)
+        return
+    if not isinstance(node, dict):
+        return
+    for key, value in node.items():
+        if key not in _DATA_KEYWORDS:
+            _nullable_as_openapi_30(value)
+    members = node.get("anyOf")
+    if not isinstance(members, list) or {"type": "null"} not in members:
+        return
+    others = [member for member in members if member != {"type": "null"}]
+    if len(others) == 1 and "type" in others[0] and not set(others[0]) & set(node):
+        del node["anyOf"]
+        node.update(_nullable(others[0]))
+    else:
+        node["anyOf"] = [_nullable(member) for member in others]
+
+
+def _nullable(schema: dict) -> dict:
+    """``schema`` that also takes null, as OpenAPI 3.0 says it: ``nullable`` beside its type (a ``$ref``,
+    which takes no keyword beside it, wrapped in ``allOf``)."""
+    if "$ref" in schema:
+        return {"allOf": [schema], "nullable": True}
+    schema = {**schema, "nullable": True}
+    if isinstance(schema.get("enum"), list) and None not in schema["enum"]:
+        schema["enum"] = [*schema["enum"], None]
+    return schema
 
 
 def _exclusive_bounds_as_openapi_30(node: Any) -> None:

@@ -120,8 +120,11 @@ Attribute = Union[str, float, bool, None]
 # Dates travel as ISO 8601 text and churnml.api parses them, with messages that name the field.
 # Typed as date/datetime, pydantic would read a number, or text such as "20250707", as seconds
 # since 1970 and score a 1970 purchase without a word.
+# A timestamp field takes a date alone (2025-12-01) or a date and time with or without an offset
+# (2025-12-01T14:05:00): no OpenAPI format says that ("date-time" is RFC 3339's, with its offset,
+# and a generated client refused the plain dates of the examples), so the schema names none.
 Date = Annotated[str, Field(json_schema_extra={"format": "date"})]
-Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+Timestamp = str
 # Numbers must be JSON numbers: true or "1" is a caller's bug, not an amount of 1.
 Number = Annotated[float, Strict()]
 Count = Annotated[int, Strict()]
@@ -168,8 +171,9 @@ class CustomerRecord(BaseModel):
                               json_schema_extra={"example": EXAMPLE_HISTORY["customers"][0]})
     __pydantic_extra__: dict[str, Attribute] = Field(init=False)
     customer_id: CustomerId = Field(description="Unique customer id.", json_schema_extra={"example": "C0000001"})
-    signup_date: Optional[Timestamp] = Field(default=None, description="Sign-up date or datetime (ISO 8601, UTC).",
-                                            json_schema_extra={"example": "2024-03-14T00:00:00"})
+    signup_date: Optional[Timestamp] = Field(default=None, description=(
+        "Sign-up date, or date and time (ISO 8601: 2024-03-14 or 2024-03-14T09:30:00; offsets are converted to UTC)."),
+                                            json_schema_extra={"example": "2024-03-14"})
 
 
 class TransactionRow(BaseModel):
@@ -177,7 +181,8 @@ class TransactionRow(BaseModel):
 
     model_config = _STRICT
     customer_id: CustomerId = Field(description="Id of a customer posted in `customers`.", json_schema_extra={"example": "C0000001"})
-    timestamp: Timestamp = Field(description="When it happened (ISO 8601; offsets are converted to UTC).",
+    timestamp: Timestamp = Field(description=("When it happened: a date and time, or a date (ISO 8601: 2025-10-20T16:40:00 or "
+                                "2025-10-20; offsets are converted to UTC)."),
                                 json_schema_extra={"example": "2025-10-20T16:40:00"})
     amount: Number = Field(description="Revenue of the transaction; negative for a refund.", json_schema_extra={"example": 30.0})
     transaction_id: Optional[str] = Field(default=None, description="Unique id, if any.", json_schema_extra={"example": "T0001"})
@@ -195,11 +200,11 @@ class ServiceEventRow(BaseModel):
 
     model_config = _STRICT
     customer_id: CustomerId = Field(description="Id of a customer posted in `customers`.", json_schema_extra={"example": "C0000001"})
-    timestamp: Timestamp = Field(description="When it was opened (ISO 8601).", json_schema_extra={"example": "2025-11-28T09:00:00"})
+    timestamp: Timestamp = Field(description="When it was opened: a date and time, or a date (ISO 8601).", json_schema_extra={"example": "2025-11-28T09:00:00"})
     event_type: str = Field(min_length=1, description="complaint, ticket, call, survey, account_manager_change …",
                             json_schema_extra={"example": "complaint"})
     resolved_at: Optional[Timestamp] = Field(default=None, description=(
-        "When it was resolved; null = still open. The models read it: a customer none of whose events carries the "
+        "When it was resolved (ISO 8601, as timestamp); null = still open. The models read it: a customer none of whose events carries the "
         "field gets a warning (every complaint counts as unresolved)."),
                                             json_schema_extra={"example": None})
     satisfaction: Optional[Annotated[Number, Field(ge=SATISFACTION_LOW, le=SATISFACTION_HIGH)]] = Field(default=None, description=(
@@ -215,7 +220,7 @@ class ChurnEventRow(BaseModel):
 
     model_config = ConfigDict(extra="allow", hide_input_in_errors=True, allow_inf_nan=False)
     customer_id: CustomerId = Field(description="Id of a customer posted in `customers`.", json_schema_extra={"example": "C0000001"})
-    timestamp: Timestamp = Field(description="When the account closed, was cancelled or transferred out (ISO 8601).",
+    timestamp: Timestamp = Field(description="When the account closed, was cancelled or transferred out: a date, or a date and time (ISO 8601).",
                                  json_schema_extra={"example": "2025-11-15T00:00:00"})
 
 

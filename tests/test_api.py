@@ -13,6 +13,7 @@ import re
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
@@ -1012,7 +1013,7 @@ def test_openapi_states_the_limits_and_vocabularies_the_server_enforces(client, 
                       "contact_cost": {"minimum": 0}, "success_rate": {"minimum": 0, "exclusiveMinimum": True, "maximum": 1},
                       "holdout": {"minimum": 0, "maximum": 0.5}}
     assert listing["segments"]["items"]["enum"] == list(SEGMENTS)
-    satisfaction = schemas["ServiceEventRow"]["properties"]["satisfaction"]["anyOf"][0]
+    satisfaction = schemas["ServiceEventRow"]["properties"]["satisfaction"]
     assert (satisfaction["minimum"], satisfaction["maximum"]) == Config().input.satisfaction_scale
     # The server agrees with the schema at each bound: a value on it is taken (unless exclusive), one past it is a 400.
     for name, bound in bounds.items():
@@ -1029,9 +1030,10 @@ def test_openapi_states_the_limits_and_vocabularies_the_server_enforces(client, 
     assert client.post("/score", headers=AUTH, json={"customer_ids": [*ids, "one more"]}).status_code == 400
     # The answers' vocabularies are enums, and the served values are among them.
     score = schemas["CustomerScore"]["properties"]
-    enums = {field: score[field]["anyOf"][0]["enum"] for field in ("risk_tier", "value_tier", "segment", "lifecycle_stage")}
-    assert enums == {"risk_tier": ["low", "medium", "high"], "value_tier": ["low", "medium", "high"], "segment": list(SEGMENTS),
-                     "lifecycle_stage": ["new", "growing", "stable", "declining", "lapsed"]}
+    enums = {field: score[field]["enum"] for field in ("risk_tier", "value_tier", "segment", "lifecycle_stage")}
+    # null for a not_found item: OpenAPI 3.0 lists it in the enum of a nullable field
+    assert enums == {"risk_tier": ["low", "medium", "high", None], "value_tier": ["low", "medium", "high", None],
+                     "segment": [*SEGMENTS, None], "lifecycle_stage": ["new", "growing", "stable", "declining", "lapsed", None]}
     results = client.post("/score", headers=AUTH, json={"customer_ids": list(batch.index[:200])}).json()["results"]
     for field, allowed in enums.items():
         assert {item[field] for item in results} <= set(allowed), field
@@ -1039,6 +1041,99 @@ def test_openapi_states_the_limits_and_vocabularies_the_server_enforces(client, 
     assert schemas["RetentionSummary"]["properties"]["limited_by"]["enum"] == ["budget", "max_customers", "none"]
     # A not_found item's versions are null, as its scores: the schema said only "Registry version of the churn model".
     assert all("null for a not_found item" in score[f"{m}_model_version"]["description"] for m in ("churn", "value"))
+
+
+
+_OPENAPI_30_KEYWORDS = {
+    "title", "multipleOf", "maximum", "exclusiveMaximum", "minimum", "exclusiveMinimum", "maxLength", "minLength",
+    "pattern", "maxItems", "minItems", "uniqueItems", "maxProperties", "minProperties", "required", "enum", "type",
+    "allOf", "oneOf", "anyOf", "not", "items", "properties", "additionalProperties", "description", "format", "default",
+    "nullable", "discriminator", "readOnly", "writeOnly", "xml", "externalDocs", "example", "deprecated", "$ref"}
+"""The Schema Object's fields in OpenAPI 3.0 (3.0.3, 4.7.24): JSON Schema's ``null`` type, ``const``,
+``examples`` and ``$defs`` are 3.1's."""
+
+
+def _openapi_30_problems(schema: Any, where: str) -> Iterator[str]:
+    """What in ``schema`` (a Schema Object, walked into its subschemas) OpenAPI 3.0 does not allow."""
+    if not isinstance(schema, dict):
+        yield f"{where}: a schema is an object, got {schema!r}"
+        return
+    yield from (f"{where}: {key} is not a 3.0 schema keyword" for key in schema
+                if key not in _OPENAPI_30_KEYWORDS and not key.startswith("x-"))
+    if "$ref" in schema and len(schema) > 1:
+        yield f"{where}: 3.0 ignores what stands beside $ref"
+    if schema.get("type") not in (None, "integer", "number", "string", "boolean", "array", "object"):
+        yield f"{where}: type {schema['type']!r}"
+    if schema.get("type") == "array" and "items" not in schema:
+        yield f"{where}: an array without items"
+    if schema.get("nullable") and "type" not in schema and "allOf" not in schema:
+        yield f"{where}: nullable without a type"  # 3.0 reads it only beside one
+    if schema.get("nullable") and isinstance(schema.get("enum"), list) and None not in schema["enum"]:
+        yield f"{where}: a nullable enum without null"
+    yield from (f"{where}: {flag} is a flag in 3.0" for flag in ("exclusiveMinimum", "exclusiveMaximum")
+                if flag in schema and not isinstance(schema[flag], bool))
+    dated = {"date": r"\d{4}-\d{2}-\d{2}", "date-time": r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})"}
+    if schema.get("format") in dated and isinstance(schema.get("example"), str):
+        if not re.fullmatch(dated[schema["format"]], schema["example"]):
+            yield f"{where}: example {schema['example']!r} is not a {schema['format']} (RFC 3339)"
+    for key in ("allOf", "oneOf", "anyOf"):
+        for i, member in enumerate(schema.get(key, [])):
+            yield from _openapi_30_problems(member, f"{where}.{key}[{i}]")
+    for key in ("items", "not"):
+        if key in schema:
+            yield from _openapi_30_problems(schema[key], f"{where}.{key}")
+    if isinstance(schema.get("additionalProperties"), dict):
+        yield from _openapi_30_problems(schema["additionalProperties"], f"{where}.additionalProperties")
+    for name, prop in (schema.get("properties") or {}).items():
+        yield from _openapi_30_problems(prop, f"{where}.{name}")
+
+
+def _media_schemas(node: Any, where: str) -> Iterator[tuple[str, Any]]:
+    """Every ``schema`` of the paths (bodies, answers, parameters), with where it is."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "schema":
+                yield where, value
+            else:
+                yield from _media_schemas(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _media_schemas(value, f"{where}/{i}")
+
+
+def test_openapi_document_is_the_openapi_30_it_declares(client) -> None:
+    # The document says `openapi: 3.0.2` (BentoML 1.4 writes it so) but carried pydantic's JSON Schema 2020-12:
+    # 49 optional fields as anyOf [X, {type: null}], which 3.0 does not have (a 3.0 validator stopped at "Unknown
+    # type 'null'", generators typed them as a union). Timestamps said format: date-time, RFC 3339's, whose offset
+    # their own examples (2025-10-20T16:40:00, a sign-up date 2024-03-14) lack; and BentoML's TaskStatusResponse,
+    # of task endpoints this service has none of, made a class in a generated client.
+    spec = client.get("/docs.json").json()
+    assert spec["openapi"].startswith("3.0.")
+    schemas = spec["components"]["schemas"]
+    problems = [problem for name, schema in schemas.items() for problem in _openapi_30_problems(schema, name)]
+    problems += [problem for where, schema in _media_schemas(spec["paths"], "paths")
+                 for problem in _openapi_30_problems(schema, where)]
+    assert not problems, problems[:10]
+    referenced = set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(spec)))
+    assert referenced <= set(schemas) and "TaskStatusResponse" not in schemas
+    # Optional values read as null where they may be: an answer's, a request's.
+    score = schemas["CustomerScore"]["properties"]
+    assert score["churn_probability"]["nullable"] is True and score["churn_probability"]["type"] == "number"
+    assert schemas["ServiceEventRow"]["properties"]["resolved_at"] == {**schemas["ServiceEventRow"]["properties"]["resolved_at"],
+                                                                      "type": "string", "nullable": True}
+    attribute = schemas["CustomerRecord"]["additionalProperties"]["anyOf"]
+    assert [member["type"] for member in attribute] == ["string", "number", "boolean"] and all(m["nullable"] for m in attribute)
+    # The timestamp fields take a date as well as a date and time (the server reads both), and say no format that
+    # refuses either; as_of is a date, and says so.
+    timestamps = [schemas["CustomerRecord"]["properties"]["signup_date"], schemas["TransactionRow"]["properties"]["timestamp"],
+                  schemas["ServiceEventRow"]["properties"]["timestamp"], schemas["ServiceEventRow"]["properties"]["resolved_at"],
+                  schemas["ChurnEventRow"]["properties"]["timestamp"]]
+    assert all("format" not in field and "ISO 8601" in field["description"] for field in timestamps)
+    assert schemas["ScoreHistoryRequest"]["properties"]["as_of"]["format"] == "date"
+    dated = {"as_of": "2025-12-01", "customers": [{"customer_id": "d", "signup_date": "2024-03-14"}],
+             "transactions": [{"customer_id": "d", "timestamp": "2025-10-20", "amount": 5},
+                              {"customer_id": "d", "timestamp": "2025-11-02T10:00:00+01:00", "amount": 5}]}
+    assert client.post("/score_history", headers=AUTH, json=dated).json()["results"][0]["status"] == "ok"
 
 
 # -- start-up ---------------------------------------------------------------------------------
