@@ -228,7 +228,9 @@ class ScoreHistoryRequest(bentoml.IODescriptor):
     """Customers' own history, in the data contract's shape, and the date to score them at."""
 
     model_config = ConfigDict(**_STRICT, json_schema_extra={"example": EXAMPLE_HISTORY})
-    as_of: Date = Field(description="As-of date (YYYY-MM-DD): features see only events before it.",
+    as_of: Date = Field(description=(
+        "As-of date (YYYY-MM-DD): features see only events before it. Not in the future, nor before the models' first "
+        "training cutoff (a 400 names it)."),
                         json_schema_extra={"example": EXAMPLE_HISTORY["as_of"]})
     customers: list[CustomerRecord] = Field(min_length=1, max_length=MAX_ITEMS, description=(
         "Customer records, 1 up to the configured limit ([serving] max_customer_ids, default 1,000)."),

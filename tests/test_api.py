@@ -822,6 +822,29 @@ def test_score_history_refuses_an_as_of_in_the_future(client) -> None:
     assert response.json()["error"].startswith(f"as_of {future} is in the future.")
 
 
+def test_score_history_refuses_an_as_of_before_the_models_training_data(client) -> None:
+    # As of 1990, with a 1989 history, a customer got 200 and scores from models that learned from 2025's
+    # customers, valued against the cut points of the snapshot's population: numbers with nothing behind them.
+    cutoffs = tracking.load_models("champion").metadata["cutoffs"]
+    first = min(pd.Timestamp(c) for split in cutoffs.values() for c in split)
+
+    def post(as_of: str):
+        return client.post("/score_history", headers=AUTH, json={
+            "as_of": as_of, "customers": [{"customer_id": "a", "signup_date": "1985-01-01"}],
+            "transactions": [{"customer_id": "a", "timestamp": "1989-06-01", "amount": 30}],
+            "service_events": [], "churn_events": []})
+
+    for as_of in ("1990-01-01", f"{first - pd.Timedelta(days=1):%Y-%m-%d}"):
+        refused = post(as_of)
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["error"] == (
+            f"as_of {as_of} is before the models' training data: they learned how customers behave from their first "
+            f"training cutoff, {first:%Y-%m-%d}, on, and know nothing of earlier dates. Use an as_of from "
+            f"{first:%Y-%m-%d} on, usually the day after the history you post ends.")
+    taken = post(f"{first:%Y-%m-%d}")
+    assert taken.status_code == 200 and taken.json()["results"][0]["status"] == "ok", taken.text
+
+
 def test_retention_list_reports_the_skipped_segments(client, served_store) -> None:
     summary = client.post("/retention_list", json={}, headers=AUTH).json()["summary"]
     expected = retention_list(io.read_table(served_store.scores), max_customers=1000, config=Config()).summary

@@ -863,7 +863,8 @@ class ScoringService:
             ``transactions`` ``None`` (not sent) scores as empty, and every result warns; so does
             ``service_events`` ``None`` where the models read service features.
         as_of : str or date
-            Features see events strictly before it.
+            Features see events strictly before it. Not after tomorrow, nor before the models'
+            first training cutoff: they learned from customers as of that date on.
 
         Returns
         -------
@@ -873,7 +874,8 @@ class ScoringService:
         Raises
         ------
         ConfigError, DataError
-            Bad ``as_of``, bad rows, too many or no customers.
+            Bad ``as_of`` (also one in the future or before the models' training data), bad rows,
+            too many or no customers.
         """
         as_of_ts = parse_as_of(as_of)
         tomorrow = pd.Timestamp(datetime.now(timezone.utc).date()) + pd.Timedelta(days=1)
@@ -882,6 +884,15 @@ class ScoringService:
                 f"as_of {as_of_ts:%Y-%m-%d} is in the future. The features would count the days still to come as "
                 f"days without purchases. Use a date up to {tomorrow:%Y-%m-%d} (tomorrow), usually the day after "
                 "the history you post ends."
+            )
+        first = self._first_training_cutoff()
+        if first is not None and as_of_ts < first:
+            # A 1990 as_of with a 1989 history was scored by models that learned from 2025's customers, and valued
+            # against the cut points of the snapshot's population: numbers with nothing behind them.
+            raise ConfigError(
+                f"as_of {as_of_ts:%Y-%m-%d} is before the models' training data: they learned how customers behave "
+                f"from their first training cutoff, {first:%Y-%m-%d}, on, and know nothing of earlier dates. Use an "
+                f"as_of from {first:%Y-%m-%d} on, usually the day after the history you post ends."
             )
         self.check_count(len(customers), "customers")
         transactions_sent = transactions is not None
@@ -1272,6 +1283,13 @@ class ScoringService:
     def same_run(self) -> bool:
         """Whether the churn and value models come from one training run (a pair graded together)."""
         return self.models.metadata.get("value_run_id", self.models.run_id) == self.models.run_id
+
+    def _first_training_cutoff(self) -> pd.Timestamp | None:
+        """The earliest cutoff the churn model was trained on (its run's ``cutoffs``, every split), the
+        earliest ``as_of`` /score_history takes; None for models that do not record their cutoffs."""
+        cutoffs = self.models.metadata.get("cutoffs")
+        dates = [c for split in cutoffs.values() for c in split] if isinstance(cutoffs, Mapping) else []
+        return min(pd.Timestamp(c) for c in dates) if dates else None
 
     def _trained_as_of(self) -> pd.Timestamp | None:
         """The training as-of date of the older of the two models (None for models that lack it)."""
