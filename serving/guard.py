@@ -221,7 +221,7 @@ ERROR_SCHEMA = {
     "properties": {"error": {"type": "string", "description": (
         "What is wrong and what to send instead, in a sentence for people; a field it is about is named first "
         "(customer_ids[1]: ..., transactions[0].timestamp: ...)."),
-        "example": "Invalid request: customer_ids[0]: Input should be a valid string (send ids as JSON strings, e.g. \"123\")."}},
+        "example": "customer_ids[0]: Input should be a valid string (send ids as JSON strings, e.g. \"123\")."}},
 }
 """The one error body, ``{"error": "..."}``: :func:`_respond`'s, the service's, BentoML's 504."""
 ERROR_ANSWERS = {
@@ -419,7 +419,7 @@ def _validate(model: type[BaseModel], body: bytes) -> str | None:
             return f"The request body is not valid JSON ({errors[0].get('msg', 'invalid JSON')}). Send a JSON object."
         if any(e.get("type") == "model_type" and not e.get("loc") for e in errors):
             return "The request body must be a JSON object, e.g. as in the API docs' example."
-        return f"Invalid request: {iter_problems(errors)}."
+        return f"{iter_problems(errors)}."
     return None
 
 

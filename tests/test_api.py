@@ -151,29 +151,29 @@ BIG = 2_000_001
     ("/score", b"{\"customer_ids\": [", 400, "The request body is not valid JSON"),
     ("/score", b"", 400, "The request body is empty"),
     ("/score", b"[\"C0000001\"]", 400, "The request body must be a JSON object"),
-    ("/score", {"customer_ids": "C0000001"}, 400, "Invalid request: customer_ids: Input should be a valid array."),
-    ("/score", {"customer_ids": [1]}, 400, 'Invalid request: customer_ids[0]: Input should be a valid string (send ids as JSON strings, e.g. "123").'),
+    ("/score", {"customer_ids": "C0000001"}, 400, "customer_ids: Input should be a valid array."),
+    ("/score", {"customer_ids": [1]}, 400, 'customer_ids[0]: Input should be a valid string (send ids as JSON strings, e.g. "123").'),
     # A CRM whose ids are numbers gets the same hint wherever it sends one (it did only in customer_ids).
     ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": 7}]}, 400,
-     'Invalid request: customers[0].customer_id: Input should be a valid string (send ids as JSON strings, e.g. "123").'),
+     'customers[0].customer_id: Input should be a valid string (send ids as JSON strings, e.g. "123").'),
     ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "7"}],
                         "transactions": [{"customer_id": 7, "timestamp": "2025-01-01", "amount": 3}]}, 400,
-     'Invalid request: transactions[0].customer_id: Input should be a valid string (send ids as JSON strings, e.g. "123").'),
+     'transactions[0].customer_id: Input should be a valid string (send ids as JSON strings, e.g. "123").'),
     ("/retention_list", {"exclude": ["C0000002", 7]}, 400,
-     'Invalid request: exclude[1]: Input should be a valid string (send ids as JSON strings, e.g. "123").'),
+     'exclude[1]: Input should be a valid string (send ids as JSON strings, e.g. "123").'),
     ("/score", {"customer_ids": []}, 400, "customer_ids: List should have at least 1 item"),
     ("/score", {"customer_ids": ["C0000001"], "extra": 1}, 400, "extra: Extra inputs are not permitted"),
     ("/score", {}, 400, "customer_ids: Field required"),
     # Blank ids were looked up as "" and answered not_found (or left out of `exclude` without a word).
     ("/score", {"customer_ids": ["C0000001", "  "]}, 400,
-     "Invalid request: customer_ids[1]: Customer ids must not be blank (only spaces): send the id, or leave the item out."),
+     "customer_ids[1]: Customer ids must not be blank (only spaces): send the id, or leave the item out."),
     ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": " \t"}]}, 400,
-     "Invalid request: customers[0].customer_id: Customer ids must not be blank"),
+     "customers[0].customer_id: Customer ids must not be blank"),
     ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a"}],
                         "transactions": [{"customer_id": "a", "timestamp": "2025-01-01", "amount": 3},
                                          {"customer_id": " ", "timestamp": "2025-01-01", "amount": 3}]}, 400,
-     "Invalid request: transactions[1].customer_id: Customer ids must not be blank"),
-    ("/retention_list", {"exclude": ["C0000002", "   "]}, 400, "Invalid request: exclude[1]: Customer ids must not be blank"),
+     "transactions[1].customer_id: Customer ids must not be blank"),
+    ("/retention_list", {"exclude": ["C0000002", "   "]}, 400, "exclude[1]: Customer ids must not be blank"),
     # A list over a limit is an invalid field, 400 as a list under its minimum; 413 is for a body over max_body_bytes.
     ("/score", {"customer_ids": [f"X{i}" for i in range(1001)]}, 400,
      "customer_ids: List should have at most 1000 items after validation, not 1001 ([serving] max_customer_ids per "
@@ -210,7 +210,7 @@ BIG = 2_000_001
     ("/score_history", {"as_of": "2025-12-01", "customers": []}, 400, "customers: List should have at least 1 item"),
     # One message for a value that fits none of an attribute's types (was one per type)
     ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a", "region": {"a": 1}}]}, 400,
-     "Invalid request: customers[0].region: Input should be text, a number or true/false (or null)."),
+     "customers[0].region: Input should be text, a number or true/false (or null)."),
     # A history nested in its customer's record, as a first-time client writes it, read as attributes
     # that should be "text, a number or true/false": now told where the rows go.
     ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a", "service_events": [
@@ -266,6 +266,24 @@ def test_bad_input_is_a_clear_4xx(client, path, body, status, message) -> None:
     response = client.post(path, content=content, headers={**AUTH, "Content-Type": "application/json"})
     assert response.status_code == status, response.text
     assert message in response.json()["error"]
+
+
+def test_invalid_requests_answer_in_one_style_the_field_first(client) -> None:
+    # The guard's answers (the request models') began "Invalid request: customer_ids[0]: ...", the service's own
+    # "transactions[0].timestamp: ..." or "customers[1]: ...": two styles for one kind of mistake, where the Error
+    # schema says the field is named first.
+    history = {"as_of": "2025-12-01", "customers": [{"customer_id": "a"}]}
+    cases = [
+        ("/score", {"customer_ids": [1]}, "customer_ids[0]: Input should be a valid string"),
+        ("/retention_list", {"holdout": 0.6}, "holdout: Input should be less than or equal to 0.5"),
+        ("/score_history", {**history, "transactions": [{"customer_id": "a", "timestamp": "soon", "amount": 1}]},
+         "transactions[0].timestamp: 'soon' is not a date or datetime"),
+        ("/score_history", {**history, "customers": [{"customer_id": "a"}, {"customer_id": "a"}]},
+         "customers[1]: customer_id 'a' appears twice"),
+    ]
+    for path, body, start in cases:
+        response = client.post(path, headers=AUTH, json=body)
+        assert response.status_code == 400 and response.json()["error"].startswith(start), (path, response.text)
 
 
 def test_unknown_paths_and_wrong_methods_get_json_errors(client) -> None:
@@ -1011,7 +1029,7 @@ def test_every_error_has_the_one_body_the_schema_gives_it(client) -> None:
         assert answer.headers["content-type"].startswith("application/json")
         body = answer.json()
         assert list(body) == ["error"] and isinstance(body["error"], str) and len(body["error"]) > 20, body
-    assert answers[0].json()["error"].startswith("Invalid request: customer_ids[0]: ")
+    assert answers[0].json()["error"].startswith("customer_ids[0]: ")
     assert answers[1].json()["error"].startswith("as_of '2025-13-01' is not a date. Use the form YYYY-MM-DD")
     assert answers[4].headers["allow"] == "POST"
 
@@ -1047,7 +1065,7 @@ def test_openapi_states_the_limits_and_vocabularies_the_server_enforces(client, 
         for value, status in edges:
             response = client.post("/retention_list", headers=AUTH, json={name: value})
             assert response.status_code == status, (name, value, response.text)
-            assert status == 200 or response.json()["error"].startswith(f"Invalid request: {name}: Input should be")
+            assert status == 200 or response.json()["error"].startswith(f"{name}: Input should be")
     ids = [f"X{i}" for i in range(limit)]
     assert client.post("/score", headers=AUTH, json={"customer_ids": ids}).status_code == 200
     assert client.post("/score", headers=AUTH, json={"customer_ids": [*ids, "one more"]}).status_code == 400
