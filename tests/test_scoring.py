@@ -531,6 +531,30 @@ def test_a_second_score_on_the_same_out_stops_at_once_while_the_first_runs(serve
     assert sorted(p.name for p in out.parent.iterdir()) == ["scores.parquet", "scores.parquet.json"]  # lock removed
 
 
+def test_a_score_that_fails_before_writing_leaves_no_out_folder_it_made(served_store, tmp_path: Path) -> None:
+    # The --out lock made --out's folders before any work, so a nightly run that then failed (no
+    # registered model, an as-of date past the data) left an empty folder behind, and a check for
+    # the day's output folder took it for a run that had published. Folders there before stay.
+    churnml = str(Path(sys.executable).with_name("churnml"))
+
+    def score(out: Path, tracking_uri: str, as_of: str) -> subprocess.CompletedProcess:
+        return subprocess.run([churnml, "score", str(served_store.data), "--as-of", as_of, "--out", str(out),
+                               "--snapshots", str(tmp_path / "snapshots")], capture_output=True, text=True, timeout=300,
+                              cwd=tmp_path, env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri})
+
+    no_store = f"sqlite:///{tmp_path / 'empty' / 'mlflow.db'}"
+    failed = score(tmp_path / "nightly" / "2025-12-01" / "scores.parquet", no_store, served_store.as_of)
+    assert failed.returncode == 2, failed.stdout + failed.stderr
+    assert failed.stderr.startswith("Error: There is no MLflow store"), failed.stderr
+    after_data = score(tmp_path / "nightly" / "2027-01-01" / "scores.parquet", served_store.tracking_uri, "2027-01-01")
+    assert after_data.returncode == 2, after_data.stdout + after_data.stderr
+    assert not (tmp_path / "nightly").exists()
+    (tmp_path / "kept").mkdir()
+    failed = score(tmp_path / "kept" / "scores.parquet", no_store, served_store.as_of)
+    assert failed.returncode == 2, failed.stdout + failed.stderr
+    assert (tmp_path / "kept").is_dir() and not any((tmp_path / "kept").iterdir())
+
+
 @pytest.mark.parametrize("blocked", ["features_2025-12-01.parquet", "outside_2025-12-01.parquet", "new.parquet.json"])
 def test_a_folder_at_a_target_is_refused_before_any_work_and_publishes_nothing(served_store, tmp_path: Path, monkeypatch,
                                                                                 blocked: str) -> None:

@@ -806,9 +806,14 @@ def output_lock(path: str | Path, command: str, option: str = "--out") -> Iterat
     scheduler's retry overlapping a slow run) raises :class:`OutputBusyError` (exit code 75, retry
     later) before any work, rather than run alongside it and replace its files, or leave a scores
     file beside the other run's sidecar. The lock is :func:`lock_path`'s file, removed on
-    release; after a ``kill -9`` it stays, unlocked, and the next run takes it."""
+    release; after a ``kill -9`` it stays, unlocked, and the next run takes it.
+
+    The folders it makes for the lock go again on release if still empty: a run that failed
+    before writing (no registered model, bad data, Ctrl-C) left an empty --out folder behind,
+    which a scheduler's check for the day's output took for a run that had published."""
     path = Path(path)
     lock = lock_path(path)
+    made = [folder for folder in (lock.parent, *lock.parent.parents) if not folder.exists()]  # deepest first
     lock.parent.mkdir(parents=True, exist_ok=True)
 
     def busy() -> None:
@@ -821,10 +826,17 @@ def output_lock(path: str | Path, command: str, option: str = "--out") -> Iterat
                               "stopped before any work, so as not to replace its files. Run it again once that one has "
                               "finished (exit code 75: retry later).")
 
-    with file_lock(lock, on_wait=busy, remove=True):
-        with contextlib.suppress(OSError):  # who holds it, for the message of a run that finds it held
-            lock.write_text(f"{HOST} {os.getpid()} {datetime.now():%Y-%m-%d %H:%M:%S}\n", encoding="utf-8")
-        yield
+    try:
+        with file_lock(lock, on_wait=busy, remove=True):
+            with contextlib.suppress(OSError):  # who holds it, for the message of a run that finds it held
+                lock.write_text(f"{HOST} {os.getpid()} {datetime.now():%Y-%m-%d %H:%M:%S}\n", encoding="utf-8")
+            yield
+    finally:
+        for folder in made:  # rmdir removes only an empty folder: one written into meanwhile stays
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
 
 @contextlib.contextmanager
