@@ -1612,3 +1612,23 @@ def test_events_on_the_quiet_weekend_after_the_last_invoice_carry_the_end_as_in_
     duck = load_dataset(folder, Config())
     assert duck.summary["quarantined_rows"] == 0 and duck.data_end == pd.Timestamp("2024-03-03 18:30")
     assert churn_spark.read_tables(spark, str(folder)).data_end == duck.data_end
+
+
+def test_rows_after_an_end_that_weekend_events_carried_are_refused_naming_what_decided_it(spark, tmp_path: Path) -> None:
+    """Invoices until Friday, tickets on the weekend and on Monday: as validation's note, the refusal
+    called the Sunday the weekend's tickets carried the end to "the last day with ordinary transaction
+    volume", a day without a single transaction."""
+    folder = tmp_path / "b2b"
+    folder.mkdir()
+    days = [d for d in pd.date_range("2024-01-01", "2024-03-01") if d.dayofweek < 5]
+    pd.DataFrame({"customer_id": ["a", "b"], "signup_date": pd.Timestamp("2023-12-01")}).to_parquet(folder / "customers.parquet")
+    pd.DataFrame({"customer_id": ["a", "b"] * len(days), "timestamp": [d for d in days for _ in "ab"],
+                  "amount": 10.0}).to_parquet(folder / "transactions.parquet")
+    pd.DataFrame({"customer_id": ["a", "b", "a"], "event_type": "ticket",
+                  "timestamp": pd.to_datetime(["2024-03-02 10:00", "2024-03-03 11:00", "2024-03-04 09:00"])}
+                 ).to_parquet(folder / "service_events.parquet")
+    with pytest.raises(DataError, match=(
+            r"^1 row\(s\) of service_events \(.*\) are dated after 2024-03-03, the last day of service or churn events on "
+            r"the days after 2024-03-01 \(the last day with ordinary transaction volume\) on which transactions do not "
+            r"usually happen, which `churnml validate` takes for the data's end ")):
+        churn_spark.read_tables(spark, str(folder))

@@ -1953,6 +1953,21 @@ def test_service_and_churn_events_on_the_quiet_weekend_after_the_last_invoice_be
     assert load_dataset(alone).summary["quarantined_rows"] == 0
 
 
+def test_the_note_on_late_rows_says_that_events_on_a_quiet_weekend_carried_the_datas_end(tmp_path: Path) -> None:
+    # Invoices until Friday, tickets on the weekend and on Monday: the weekend's tickets carry the
+    # end to Sunday and Monday's is set aside. The note called that Sunday "the last day with
+    # ordinary transaction volume", a day without a single transaction.
+    service = pd.DataFrame({"customer_id": ["a", "b", "a"], "event_type": "ticket",
+                            "timestamp": ["2024-03-02 10:00", "2024-03-03 11:00", "2024-03-04 09:00"]})
+    ds = load_dataset(write(tmp_path, customers=CUSTOMERS, transactions=_weekday_invoices("2024-03-01"),
+                            service_events=service))
+    assert ds.summary["tables"]["service_events"]["quarantined"] == {"timestamp after the data's end": 1}
+    note = next(n for n in ds.summary["notes"] if "are dated after" in n)
+    assert note.startswith("1 row(s) of service_events are dated after 2024-03-03, the last day of service or churn "
+                           "events on the days after 2024-03-01 (the last day with ordinary transaction volume) on which "
+                           "transactions do not usually happen, and were set aside as after the data's end."), note
+
+
 def test_events_after_a_weekday_without_invoices_are_still_after_the_datas_end(tmp_path: Path) -> None:
     # Invoices until Wednesday, tickets until the Sunday after: Thursday and Friday have invoices on
     # every other week, so their absence says the invoices were not exported yet, and the end stays.

@@ -537,7 +537,7 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
         n_lines = spark.table(lines).count()
         views["transactions"] = f"{prefix}transactions_orders"
         spark.sql(to_spark_sql(validate.merge_order_lines_sql(lines, columns))).createOrReplaceTempView(views["transactions"])
-    data_end = validate.declared_end(_last_event(spark, read, views, end), config.input.data_end)
+    data_end = validate.declared_end(_last_event(spark, read, views, end, transactions_end), config.input.data_end)
     return SparkData(spark, base, tuple(layout), layout, attributes, data_end, views, left_out, n_lines,
                      _notes(spark, read, left_out, config, empty, skipped))
 
@@ -657,13 +657,14 @@ def _refuse_unmatched(spark: "SparkSession", read: Mapping[str, _RawTable], view
 
 
 def _last_event(spark: "SparkSession", read: Mapping[str, _RawTable], views: Mapping[str, str],
-                end: pd.Timestamp | None) -> pd.Timestamp | None:
+                end: pd.Timestamp | None, transactions_end: pd.Timestamp | None = None) -> pd.Timestamp | None:
     """The latest event of the canonical event tables (one aggregate pass over each), after
     refusing the rows dated from ``end`` on, which validation sets aside as
     :data:`churnml.validate.R_FUTURE_TIMESTAMP` (after ``[input] data_end`` they are left out of
     the views already). Taking the latest row as it was, one transaction dated a year after the
     rest, or a service event after the last transaction, moved Spark's end (the training
-    cutoffs, the as-of checks) away from validation's."""
+    cutoffs, the as-of checks) away from validation's. ``transactions_end``: the transactions' own
+    end, which events on the quiet days after it carried to ``end`` (the message says which decided it)."""
     events = [table for table in views if table != "customers"]
     if not events:
         return None
@@ -671,13 +672,14 @@ def _last_event(spark: "SparkSession", read: Mapping[str, _RawTable], views: Map
     union = " UNION ALL ".join(f"SELECT '{t}' AS t, max(timestamp) AS last, {late} AS late FROM {views[t]}" for t in events)
     rows = spark.sql(to_spark_sql(union)).collect()
     if any(row["late"] for row in rows):
-        _refuse_after_the_end(spark, read, {row["t"]: row["late"] for row in rows if row["late"]}, end)
+        _refuse_after_the_end(spark, read, {row["t"]: row["late"] for row in rows if row["late"]}, end,
+                              transactions_end or end)
     ends = [row["last"] for row in rows if row["last"] is not None]
     return pd.Timestamp(max(ends)) if ends else None
 
 
 def _refuse_after_the_end(spark: "SparkSession", read: Mapping[str, _RawTable],
-                          late: Mapping[str, int], end: pd.Timestamp) -> None:
+                          late: Mapping[str, int], end: pd.Timestamp, transactions_end: pd.Timestamp) -> None:
     """Stop on event rows dated after the data's end inferred from the transactions (a declared
     ``[input] data_end`` leaves them out instead), naming how many of each table, the latest few
     and the fix, as validation's note on them does."""
@@ -692,8 +694,8 @@ def _refuse_after_the_end(spark: "SparkSession", read: Mapping[str, _RawTable],
         counts.append(f"{n:,} row(s) of {table} ({location})")
         shown.append(f"{table}: " + ", ".join(f"customer {row['c']!r} at {row['t']!r}" for row in rows))
     raise DataError(
-        f"{' and '.join(counts)} are dated after {end - pd.Timedelta(days=1):%Y-%m-%d}, the last day with ordinary "
-        f"transaction volume, which `churnml validate` takes for the data's end (it sets them aside as "
+        f"{' and '.join(counts)} are dated after {validate.inferred_end_text(end, transactions_end)}, which "
+        f"`churnml validate` takes for the data's end (it sets them aside as "
         f"{validate.R_FUTURE_TIMESTAMP!r}). The latest: {'; '.join(shown)}. --engine spark reads clean tables and sets "
         "no rows aside: if these dates are wrong (a typo year, a test record), remove the rows upstream; if the data "
         "runs later (transactions come in batches such as monthly bills, or a table runs past the last transaction), "

@@ -222,12 +222,12 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
     # other table checks its ids against it.
     reading.append(found["transactions"])
     if config.input.data_end:  # the whole given day belongs to the data
-        data_end = pd.Timestamp(config.input.data_end) + pd.Timedelta(days=1)
+        data_end = transactions_end = pd.Timestamp(config.input.data_end) + pd.Timedelta(days=1)
     else:
-        data_end = _infer_data_end(con, columns["transactions"], types["transactions"])
+        transactions_end = _infer_data_end(con, columns["transactions"], types["transactions"])
         tx = columns["transactions"]["timestamp"]
         data_end = end_through_events(
-            lambda sql: con.execute(sql).fetchall(), data_end, typed_sql("timestamp", tx, types["transactions"][tx]),
+            lambda sql: con.execute(sql).fetchall(), transactions_end, typed_sql("timestamp", tx, types["transactions"][tx]),
             {f"raw_{t}": typed_sql("timestamp", columns[t]["timestamp"], types[t][columns[t]["timestamp"]]) for t in tables[2:]})
     if progress:
         progress("customers")
@@ -269,8 +269,7 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
     if not config.input.data_end and any(late.values()):
         dataset.summary["notes"].append(
             f"{' and '.join(f'{n:,} row(s) of {t}' for t, n in late.items() if n)} are dated after "
-            f"{data_end - pd.Timedelta(days=1):%Y-%m-%d}, the last day with ordinary transaction volume, and were set "
-            "aside as after the data's end. If transactions come in batches (monthly bills, weekly imports) and the "
+            f"{inferred_end_text(data_end, transactions_end)}, and were set aside as after the data's end. If transactions come in batches (monthly bills, weekly imports) and the "
             'data runs later, say where it ends in the config: [input] data_end = "YYYY-MM-DD".')
     return dataset
 
@@ -1479,6 +1478,20 @@ def _infer_data_end(con: duckdb.DuckDBPyConnection, mapping: dict[str, str], typ
 QUIET_DAYS_MAX = 7
 """How many days after the transactions' end service and churn events may carry the data's end
 (:func:`end_through_events`), over days on which transactions ordinarily do not happen."""
+
+
+def inferred_end_text(data_end: pd.Timestamp, transactions_end: pd.Timestamp) -> str:
+    """The data's last day and what decided it, for the messages on rows dated after it: the
+    transactions (``transactions_end``, :func:`data_end_after`), or the service and churn events on
+    the quiet days after them (:func:`end_through_events`). Both ends exclusive."""
+    last = f"{data_end - pd.Timedelta(days=1):%Y-%m-%d}"
+    if data_end <= transactions_end:
+        return f"{last}, the last day with ordinary transaction volume"
+    # "the last day with ordinary transaction volume" named the day the events carried the end to,
+    # a weekend's Sunday without a transaction: the user looked for transactions there that are not.
+    return (f"{last}, the last day of service or churn events on the days after "
+            f"{transactions_end - pd.Timedelta(days=1):%Y-%m-%d} (the last day with ordinary transaction volume) on "
+            "which transactions do not usually happen")
 
 
 def end_through_events(rows: Callable[[str], list[tuple]], end: pd.Timestamp, timestamp: str,
