@@ -336,6 +336,31 @@ def test_sigterm_stops_cleanly_with_exit_143(tmp_path: Path) -> None:
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
 
 
+@pytest.mark.parametrize("signum, code, said", [("SIGINT", 130, "Interrupted."), ("SIGTERM", 143, "Stopped (SIGTERM).")])
+def test_a_signal_while_churnml_starts_stops_as_cleanly_as_during_a_command(tmp_path: Path, signum: str, code: int,
+                                                                           said: str) -> None:
+    # For about 2 s churnml imports its commands before any command runs: Ctrl-C there printed a
+    # KeyboardInterrupt traceback of 20-55 lines, and a scheduler's SIGTERM ended the process with
+    # nothing on stderr. Run as the `churnml` script runs, the signal sent while the commands load.
+    import subprocess
+    import sys
+
+    probe = ("import os, signal, sys\n"
+             "from churnml import cli\n"
+             "register = cli._register_commands\n"
+             "def loading():\n"
+             f"    os.kill(os.getpid(), signal.{signum})\n"
+             "    register()\n"
+             "cli._register_commands = loading\n"
+             "sys.argv[0] = 'churnml'\n"
+             "sys.exit(cli.main())\n")
+    done = subprocess.run([sys.executable, "-c", probe, "generate", str(tmp_path / "g"), "--customers", "50"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == code, done.stderr
+    assert done.stderr == f"{said} Files are written whole or not at all, so no output was left half-written.\n"
+    assert not (tmp_path / "g").exists()
+
+
 def test_a_signal_during_a_duckdb_query_stops_cleanly(tmp_path: Path) -> None:
     # DuckDB turns the KeyboardInterrupt of a signal into RuntimeError("Query interrupted"):
     # that was a traceback and exit 1, for Ctrl-C and SIGTERM alike (one handler path; SIGTERM

@@ -147,6 +147,16 @@ def _interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt()
 
 
+def _handle_signals() -> None:
+    """Ctrl-C and SIGTERM raise where the program is (SIGTERM as :class:`Terminated`), so that both
+    stop as cleanly; a handler someone else set (a notebook's, a test runner's) is left in place.
+    Call from the main thread only: Python runs handlers there alone."""
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminate)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _interrupt)
+
+
 _watching: list[socket.socket] = []
 """The two ends of the signal wake-up socket pair, kept open once :func:`_watch_signals` has started."""
 
@@ -212,10 +222,7 @@ def command(*args: Any, **kwargs: Any) -> Callable:
         @functools.wraps(func)
         def wrapper(*a: Any, **kw: Any) -> Any:
             if threading.current_thread() is threading.main_thread():
-                if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-                    signal.signal(signal.SIGTERM, _terminate)
-                if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-                    signal.signal(signal.SIGINT, _interrupt)
+                _handle_signals()
                 _watch_signals()
             _stopping[0] = False
             # This command's signals only: one left from an earlier command run in the same process
@@ -380,10 +387,17 @@ def _quiet_libraries() -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    _quiet_libraries()
-    _register_commands()
+    # From the start: while churnml imported its commands (about 2 s, before a command's own handling),
+    # Ctrl-C printed a 20-55 line traceback, and a scheduler's SIGTERM ended the process without a word.
+    _handle_signals()
     try:
+        _quiet_libraries()
+        _register_commands()
         app()  # ends in SystemExit, with the command's exit code
+    except KeyboardInterrupt as exc:  # not yet in a command, which stops itself (command)
+        if os.environ.get("CHURNML_DEBUG"):
+            raise
+        sys.exit(_stopped(exc).exit_code)
     finally:
         _exit_without_collecting()
 
