@@ -337,3 +337,29 @@ def test_a_failed_write_names_the_output(tmp_path: Path, name: str) -> None:
     assert done.returncode == 1, done.stderr
     assert done.stdout.split() == [str(errno.EFBIG), str(out)]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_write_that_fails_or_is_stopped_leaves_no_folder_it_made(tmp_path: Path) -> None:
+    # `churnml score` stopped by SIGTERM between its predictions and the snapshot's rename removed
+    # its temporary files but left the snapshots folder it had made, empty. Folders there before
+    # stay; a write that succeeds keeps its folder.
+    with pytest.raises(KeyboardInterrupt):
+        with io.atomic_path(tmp_path / "nightly" / "2026-01-01" / "scores.parquet") as tmp:
+            tmp.write_bytes(b"half")
+            raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+    features = pd.DataFrame({"customer_id": ["a"], "recency_days": [3.0]})
+    outside = pd.DataFrame({"customer_id": ["b"], "reason": ["inactive"]})
+    with pytest.raises(RuntimeError, match="the scores failed"):
+        with io.staged_snapshot(features, pd.Timestamp("2026-01-01"), tmp_path / "snapshots", outside):
+            raise RuntimeError("the scores failed")
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(RuntimeError):
+        with io.atomic_path(tmp_path / "kept" / "scores.parquet"):
+            raise RuntimeError
+    assert [p.name for p in tmp_path.iterdir()] == ["kept"] and list((tmp_path / "kept").iterdir()) == []
+    with io.staged_snapshot(features, pd.Timestamp("2026-01-01"), tmp_path / "snapshots", outside):
+        pass
+    assert sorted(p.name for p in (tmp_path / "snapshots").iterdir()) == ["features_2026-01-01.parquet",
+                                                                         "outside_2026-01-01.parquet"]

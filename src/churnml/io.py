@@ -813,7 +813,7 @@ def output_lock(path: str | Path, command: str, option: str = "--out") -> Iterat
     which a scheduler's check for the day's output took for a run that had published."""
     path = Path(path)
     lock = lock_path(path)
-    made = [folder for folder in (lock.parent, *lock.parent.parents) if not folder.exists()]  # deepest first
+    made = missing_folders(lock.parent)
     lock.parent.mkdir(parents=True, exist_ok=True)
 
     def busy() -> None:
@@ -832,17 +832,32 @@ def output_lock(path: str | Path, command: str, option: str = "--out") -> Iterat
                 lock.write_text(f"{HOST} {os.getpid()} {datetime.now():%Y-%m-%d %H:%M:%S}\n", encoding="utf-8")
             yield
     finally:
-        for folder in made:  # rmdir removes only an empty folder: one written into meanwhile stays
-            try:
-                folder.rmdir()
-            except OSError:
-                break
+        remove_if_empty(made)
+
+
+def missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and those above it that do not exist yet, deepest first: what writing there makes."""
+    return [each for each in (folder, *folder.parents) if not each.exists()]
+
+
+def remove_if_empty(folders: Iterable[Path]) -> None:
+    """Remove ``folders`` (:func:`missing_folders`, deepest first) while they are empty: a run that
+    made them and then failed, or was stopped, before writing there leaves no empty folder behind
+    (a scheduler's check for the day's output folder took one for output). ``rmdir`` removes only
+    an empty folder: one another process wrote into meanwhile stays."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it into place only if the block succeeds."""
+    """Yield a temporary path beside ``path``; rename it into place only if the block succeeds.
+    The folders made for it go again when it is not (:func:`remove_if_empty`)."""
     path = Path(path)
+    made = missing_folders(path.parent)
     fd, tmp = _own_temp(path)
     os.close(fd)
     # mkstemp creates 0600; outputs are ordinary files, so follow the umask like open() would, or
@@ -870,6 +885,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+        remove_if_empty(made)
 
 
 def check_format(fmt: str, formats: Sequence[str] = FORMATS) -> str:
