@@ -35,7 +35,7 @@ from churnml import train as train_module
 from churnml.cli import get_app
 from churnml.config import Config, config_from_dict
 from churnml.errors import ConfigError, DataError
-from churnml.features import build_features
+from churnml.features import build_features, describe_features, feature_description
 from churnml.generate import generate
 from churnml.scoring import SCORE_COLUMNS, score, scores_value_thresholds
 from churnml.tracking import LoadedModels
@@ -283,15 +283,24 @@ def test_attribute_kinds_are_decided_by_the_values_as_validation_does(spark, dat
     customers["never_filled"] = None
     customers["deleted_at"] = pd.Series(pd.NaT, index=customers.index, dtype="datetime64[us]")  # a date type, never filled
     customers.to_parquet(folder / "customers.parquet")
-    duck = load_dataset(folder, Config()).attributes
+    validated = load_dataset(folder, Config())
+    duck = validated.attributes
     assert "never_filled" not in duck and "employees" in duck
     read = churn_spark.read_tables(spark, str(folder))
     assert read.attributes == duck
     # and say which columns they left out, which train records for the API
-    left_out = load_dataset(folder, Config()).summary["left_out_columns"]
+    left_out = validated.summary["left_out_columns"]
     assert left_out == {"reviewed": "dates", "last_visit": "dates", "last_login": "dates", "never_filled": "empty",
                         "deleted_at": "empty"}
-    assert churn_spark.describe_data(read)[1]["left_out_columns"] == left_out
+    summary = churn_spark.describe_data(read)[1]
+    assert summary["left_out_columns"] == left_out
+    # A code is described as one on both: validation's note, and the sentence of its feature's description in
+    # the features JSON. Spark's said "Customer attribute 'branch'" alone.
+    assert read.code_columns == summary["code_columns"] == validated.summary["code_columns"] == {"branch": ["001"]}
+    assert read.notes[-1] == validated.summary["notes"][-1] and read.notes[-1].startswith("customers.branch ('001') holds a code")
+    described = describe_features(churn_spark.layout_feature_specs(read.layout, read.attributes), read.code_columns)
+    assert described == feature_description(validated)
+    assert "A code ('001' …) written with leading zeros" in next(d["description"] for d in described if d["column"] == "branch")
 
 
 def test_nan_and_infinite_numbers_are_blanked_or_refused_as_validation_sets_them_aside(spark, data_dir: Path,

@@ -236,23 +236,36 @@ def categorical_sources(layout: Mapping[str, frozenset[str]], attributes: Mappin
 
 
 def feature_description(dataset: Dataset) -> list[dict[str, Any]]:
+    """JSON-ready description of each feature of ``dataset``: :func:`describe_features` of its
+    specs and of the customer attributes validation read as codes (``summary["code_columns"]``)."""
+    return describe_features(feature_specs(dataset), dataset.summary.get("code_columns") or {})
+
+
+def describe_features(specs: Sequence[FeatureSpec], codes: Mapping[str, Sequence[str]]) -> list[dict[str, Any]]:
     """JSON-ready description of each feature: every :class:`FeatureSpec` field.
 
     Parameters
     ----------
-    dataset : Dataset
+    specs : sequence of FeatureSpec
+        In feature-table order (:func:`feature_specs`, :func:`layout_feature_specs`).
+    codes : mapping
+        Customer attribute -> a few of its values, for the attributes read as a category of codes
+        written with leading zeros ("001", "010"; :func:`churnml.validate.code_columns`, on either
+        engine): their descriptions say so.
 
     Returns
     -------
     list of dict
         ``name``, ``description``, ``source``, ``window``, ``kind``, ``monotone``, ``reason``,
         ``missing``, ``reason_side``, ``reason_bound``, ``column`` per feature, in feature-table order.
-        A customer attribute validation read as a category of codes (``summary["code_columns"]``:
-        "001", "010") says so in its description.
+
+    Example
+    -------
+    >>> describe_features(feature_specs(ds), {"plan_code": ["001", "010"]})[-1]["description"]  # doctest: +SKIP
+    "Customer attribute plan_code … A code ('001', '010' …) written with leading zeros: …"
     """
-    codes = dataset.summary.get("code_columns") or {}
     described = []
-    for spec in feature_specs(dataset):
+    for spec in specs:
         entry = spec.to_dict()
         if spec.column in codes:  # validation read the column as a category, though its values read as numbers
             entry["description"] += (f" A code ({', '.join(repr(v) for v in codes[spec.column])} …) written with leading "
@@ -1276,6 +1289,7 @@ __all__ = [
     "FeatureSpec",
     "build_features",
     "feature_description",
+    "describe_features",
     "feature_specs",
     "feature_sql",
     "feature_query",

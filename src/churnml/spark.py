@@ -370,7 +370,12 @@ class SparkData:
         the orders ``views["transactions"]`` holds, as validation merges them.
     notes : tuple of str
         Validation's notes that apply to data read as it is (``Dataset.summary["notes"]``, in its
-        words): optional tables missing, customer columns left out, times with a zone read as UTC.
+        words): optional tables missing, customer columns left out, times with a zone read as UTC,
+        codes written with leading zeros.
+    code_columns : dict
+        Categorical attributes that are codes written with leading zeros -> a few of their values
+        (:func:`churnml.validate.code_columns`, ``Dataset.summary["code_columns"]``): the features'
+        descriptions say so.
     """
 
     spark: Any
@@ -383,6 +388,7 @@ class SparkData:
     left_out_columns: dict[str, str] = field(default_factory=dict)
     order_lines: int | None = None
     notes: tuple[str, ...] = ()
+    code_columns: dict[str, list[str]] = field(default_factory=dict)
 
     def has(self, table: str) -> bool:
         return table in self.tables
@@ -538,8 +544,10 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
         views["transactions"] = f"{prefix}transactions_orders"
         spark.sql(to_spark_sql(validate.merge_order_lines_sql(lines, columns))).createOrReplaceTempView(views["transactions"])
     data_end = validate.declared_end(_last_event(spark, read, views, end, transactions_end), config.input.data_end)
+    codes = validate.code_columns(
+        lambda sql: tuple(spark.sql(to_spark_sql(sql, {"customers": views["customers"]})).collect()[0]), attributes)
     return SparkData(spark, base, tuple(layout), layout, attributes, data_end, views, left_out, n_lines,
-                     _notes(spark, read, left_out, config, empty, skipped))
+                     _notes(spark, read, left_out, config, empty, skipped) + tuple(validate.code_notes(codes)), codes)
 
 
 def _notes(spark: "SparkSession", read: Mapping[str, _RawTable], left_out: Mapping[str, str], config: Config,
@@ -1334,7 +1342,8 @@ def describe_data(data: SparkData) -> tuple[str, dict[str, Any]]:
     Summary
         ``tables`` (``rows``, ``first`` / ``last`` event date, for customers sign-up date, ``source``), ``customers``,
         ``customers_without_transactions``, ``share_without_transactions``, ``data_end``,
-        ``left_out_columns`` and ``notes`` (as validation's, :attr:`SparkData.notes`) and ``engine: "spark"``; with ``[input] order_lines``,
+        ``left_out_columns``, ``notes`` and ``code_columns`` (as validation's, :attr:`SparkData.notes`,
+        :attr:`SparkData.code_columns`) and ``engine: "spark"``; with ``[input] order_lines``,
         the transactions' ``order_lines`` (``lines`` read, ``orders`` they became), as validation's.
         There is no ``quarantined_rows``: Spark reads clean tables as they are.
 
@@ -1375,6 +1384,7 @@ def describe_data(data: SparkData) -> tuple[str, dict[str, Any]]:
         "engine": "spark",
         "left_out_columns": dict(data.left_out_columns),  # train records them for the API, as validation's
         "notes": list(data.notes),
+        "code_columns": dict(data.code_columns),  # the features' descriptions say which attributes are codes
     }
     return digest.hexdigest(), summary
 

@@ -263,7 +263,7 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
     # column from a typo (it called last_login_at "not an attribute the models know (a typo?)").
     dataset.summary["left_out_columns"] = left_out_columns
     # The features' descriptions say which categories are codes (churnml features, train's features.json).
-    dataset.summary["code_columns"] = codes = _code_columns(con, attributes)
+    dataset.summary["code_columns"] = codes = code_columns(lambda sql: con.execute(sql).fetchone(), attributes)
     dataset.summary["notes"] += code_notes(codes)
     late = {t: stats[t]["quarantined"].get(R_FUTURE_TIMESTAMP, 0) for t in tables[2:]}
     if not config.input.data_end and any(late.values()):
@@ -627,17 +627,24 @@ def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], attributes: 
     return notes
 
 
-def _code_columns(con: duckdb.DuckDBPyConnection, attributes: Mapping[str, str]) -> dict[str, list[str]]:
+def code_columns(fetchone: Callable[[str], tuple], attributes: Mapping[str, str],
+                 customers: str = "customers") -> dict[str, list[str]]:
     """The categorical attributes that are codes of digits written with a leading zero (a category
-    for it: :func:`kind_from_counts`), each with a few such values: column -> examples."""
+    for it: :func:`kind_from_counts`), each with a few such values: column -> examples.
+
+    ``fetchone`` runs a query over the clean customers table (named ``customers`` in it) and returns
+    its one row: DuckDB here, Spark (the query transpiled) in :func:`churnml.spark.read_tables`, so
+    both engines describe the same columns as codes."""
+    categorical = [column for column, kind in attributes.items() if kind == "categorical"]
+    if not categorical:
+        return {}
+    row = fetchone("SELECT " + ", ".join(
+        f"count({_q(column)}), count(TRY_CAST({_q(column)} AS DOUBLE)), "
+        f"list_sort(list(DISTINCT {_q(column)}) FILTER ({zero_padded_sql(column)}))" for column in categorical)
+        + f" FROM {customers}")  # one pass over the table for every column
     codes = {}
-    for column, kind in attributes.items():
-        if kind != "categorical":
-            continue
-        present, numbers, examples = con.execute(
-            f"SELECT count({_q(column)}), count(TRY_CAST({_q(column)} AS DOUBLE)), "
-            f"list(DISTINCT {_q(column)} ORDER BY {_q(column)}) FILTER ({zero_padded_sql(column)}) FROM customers"
-        ).fetchone()
+    for i, column in enumerate(categorical):
+        present, numbers, examples = row[3 * i:3 * i + 3]
         if examples and numbers >= (1 - PLACEHOLDER_SHARE) * present:
             codes[column] = list(examples[:EXAMPLES])
     return codes
@@ -645,7 +652,7 @@ def _code_columns(con: duckdb.DuckDBPyConnection, attributes: Mapping[str, str])
 
 def code_notes(codes: Mapping[str, list[str]]) -> list[str]:
     """The note on customer attributes read as categories because their numbers are codes written with
-    leading zeros (``codes``: column -> examples, :func:`_code_columns`)."""
+    leading zeros (``codes``: column -> examples, :func:`code_columns`)."""
     if not codes:
         return []
     shown = "; ".join(f"customers.{column} ({', '.join(repr(v) for v in examples)})" for column, examples in codes.items())
