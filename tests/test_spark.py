@@ -35,7 +35,7 @@ from churnml import train as train_module
 from churnml.cli import get_app
 from churnml.config import Config, config_from_dict
 from churnml.errors import ConfigError, DataError
-from churnml.features import build_features, describe_features, feature_description
+from churnml.features import build_features, feature_description
 from churnml.generate import generate
 from churnml.scoring import SCORE_COLUMNS, score, scores_value_thresholds
 from churnml.tracking import LoadedModels
@@ -295,11 +295,11 @@ def test_attribute_kinds_are_decided_by_the_values_as_validation_does(spark, dat
     summary = churn_spark.describe_data(read)[1]
     assert summary["left_out_columns"] == left_out
     # A code is described as one on both: validation's note, and the sentence of its feature's description in
-    # the features JSON. Spark's said "Customer attribute 'branch'" alone.
+    # the features JSON of `features` and of a training run. Spark's said "Customer attribute 'branch'" alone.
     assert read.code_columns == summary["code_columns"] == validated.summary["code_columns"] == {"branch": ["001"]}
     assert read.notes[-1] == validated.summary["notes"][-1] and read.notes[-1].startswith("customers.branch ('001') holds a code")
-    described = describe_features(churn_spark.layout_feature_specs(read.layout, read.attributes), read.code_columns)
-    assert described == feature_description(validated)
+    rows, described = churn_spark.write_features(read, SCORE_AS_OF, str(tmp_path / "features"), Config())
+    assert described == feature_description(validated) and rows == len(pd.read_parquet(tmp_path / "features"))
     assert "A code ('001' …) written with leading zeros" in next(d["description"] for d in described if d["column"] == "branch")
 
 
@@ -868,11 +868,11 @@ def spark_trained(spark, data_dir: Path, tmp_path_factory: pytest.TempPathFactor
             assert promoted.exit_code == 0, promoted.output
         models = tracking.load_models("champion")
         run = tracking._client().get_run(models.run_id)
-    return root, uri, config, models, run
+    return root, uri, config, models, run, result.stdout
 
 
-def test_train_with_spark_engine_registers_the_models(spark_trained, training_sets) -> None:
-    _, _, _, models, run = spark_trained
+def test_train_with_spark_engine_registers_the_models(spark_trained, training_sets, data_dir: Path) -> None:
+    _, _, _, models, run, output = spark_trained
     duck = training_sets[0]
     assert models.metadata["feature_names"] == duck.feature_names
     assert models.metadata["as_of"] == f"{TRAIN_AS_OF:%Y-%m-%d}"
@@ -886,6 +886,11 @@ def test_train_with_spark_engine_registers_the_models(spark_trained, training_se
     reference = models.monitoring_reference
     assert sorted(reference["seasons"]) == sorted(f"{c:%Y-%m-%d}" for c in [*duck.cutoffs[:-1], *duck.season_frame["cutoff"].unique()])
     assert reference["data_start"] == f"{duck.data_start:%Y-%m-%d}"
+    # A scheduler's log (no terminal here) heard nothing until the first trial: a timestamped line per
+    # stage, in the DuckDB run's words, the JVM's start one of its own.
+    stages = [line[20:] for line in output.splitlines() if re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ", line)]
+    assert stages[:4] == ["Starting Spark", f"Reading and validating {data_dir}",
+                          f"Building the training set as of {TRAIN_AS_OF:%Y-%m-%d}", "Fitting the baselines"]
 
 
 def test_data_fingerprint_and_summary_on_spark(sdata, dataset) -> None:
@@ -916,7 +921,7 @@ def test_spark_scoring_refuses_another_problem_definition(spark_trained, data_di
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """As `churnml score` does: without the churn_events table the models were trained with, closed
     accounts would be scored as customers."""
-    root, uri, config, _, _ = spark_trained
+    root, uri, config, _, _, _ = spark_trained
     monkeypatch.chdir(root)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     no_closures = tmp_path / "no_closures"
@@ -936,7 +941,7 @@ def test_spark_scoring_refuses_another_problem_definition(spark_trained, data_di
 
 def test_score_with_spark_engine_equals_duckdb_score(spark_trained, data_dir: Path, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    root, uri, config, models, _ = spark_trained
+    root, uri, config, models, _, _ = spark_trained
     monkeypatch.chdir(root)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     runner, as_of = CliRunner(), f"{SCORE_AS_OF:%Y-%m-%d}"
@@ -999,8 +1004,9 @@ def test_score_with_spark_engine_equals_duckdb_score(spark_trained, data_dir: Pa
     stages = [[line[20:] for line in output.splitlines() if re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ", line)]
               for output in (duck_output, result.stdout)]
     rows = f"{duck_meta['rows']:,}"
-    assert stages[1][:2] == stages[0][:2] == [f"Reading and validating {data_dir}", f"Building features as of {as_of}"]
-    assert stages[1][2:] == [
+    assert stages[0][:2] == [f"Reading and validating {data_dir}", f"Building features as of {as_of}"]
+    assert stages[1][:3] == ["Starting Spark", *stages[0][:2]]  # the JVM's start, no longer counted as reading
+    assert stages[1][3:] == [
         f"Predicting the value of {rows} customers for the value tiers' cut points",
         f"Scoring {rows} customers with churnml-churn v{models.churn_version}, churnml-value v{models.value_version} and "
         f"writing {spark_out}",
@@ -1046,7 +1052,7 @@ def test_spark_score_fails_on_drift_with_a_sample_of_the_customers(spark_trained
     """--fail-on-drift with --engine spark: exit 3 on data that drifted (every amount of the last 60 days
     doubled, as test_monitoring makes a change of money level), the scores and the sidecar written
     as DuckDB writes them then; the check saw the sample [monitoring] drift_sample_rows allows."""
-    root, uri, config, _, _ = spark_trained
+    root, uri, config, _, _, _ = spark_trained
     monkeypatch.chdir(root)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     doubled = tmp_path / "doubled"
@@ -1132,6 +1138,27 @@ def test_a_spark_run_prints_no_start_up_warnings_but_errors(data_dir: Path, tmp_
     described = json.loads((tmp_path / "features.features.json").read_text())
     assert [d["name"] for d in described] == list(pd.read_parquet(out).columns[2:])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["features", "features.features.json"]
+    # A scheduler's log (stdout is no pipe's terminal) saw nothing for the minutes Spark works: a timestamped
+    # line per stage, the JVM's start (tens of seconds) one of its own, as the DuckDB run's words go.
+    duck_out = tmp_path.parent / f"{tmp_path.name}_duck" / "features.parquet"
+    duck_out.parent.mkdir()
+    duck = CliRunner().invoke(get_app(), ["features", str(data_dir), "--as-of", f"{SCORE_AS_OF:%Y-%m-%d}", "--out",
+                                          str(duck_out)], terminal_width=100_000)
+    assert duck.exit_code == 0, duck.output
+    stages = [[line[20:] for line in output.splitlines() if re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ", line)]
+              for output in (duck.stdout, run.stdout)]
+    assert stages[0] == [f"Reading and validating {data_dir}", f"Building features as of {SCORE_AS_OF:%Y-%m-%d}"]
+    assert stages[1] == ["Starting Spark", stages[0][0], f"{stages[0][1]} and writing {out}"]
+    # The same table and descriptions as DuckDB's but for the attributes' type: Spark writes strings, no
+    # pandas categories (docs/spark.md); the descriptions' kind says which columns are categorical.
+    assert described == json.loads(duck_out.with_name("features.parquet.features.json").read_text())
+    duck_table = pd.read_parquet(duck_out)
+    spark_table = pd.read_parquet(out).sort_values("customer_id").reset_index(drop=True)
+    categorical = [d["name"] for d in described if d["kind"] == "categorical"]
+    assert categorical and all(isinstance(duck_table[name].dtype, pd.CategoricalDtype) for name in categorical)
+    assert not any(isinstance(spark_table[name].dtype, pd.CategoricalDtype) for name in categorical)
+    assert_frames_equal(duck_table.astype({name: object for name in categorical}),
+                        spark_table.astype({name: object for name in categorical}))
     assert [line for line in run.stderr.splitlines() if any(noise in line for noise in SPARK_START_NOISE)] == []
     assert run.stderr.strip() == ""
     failed = subprocess.run(command, capture_output=True, text=True, timeout=300,

@@ -82,6 +82,7 @@ from churnml.features import (
     MAX_BITMASK_VALUES,
     bitmask_values,
     categorical_sources,
+    describe_features,
     feature_query,
     layout_feature_specs,
     normalize_cutoffs,
@@ -1448,32 +1449,31 @@ def transaction_values(data: SparkData) -> dict[str, list[str] | None]:
     return {c: bitmask_values({row[0] for row in distinct([c], MAX_BITMASK_VALUES + 2)} - {None}) for c in present}
 
 
-def write_features(path: str, as_of: pd.Timestamp, out: str, config: Config,
-                   master: str | None = None) -> tuple[int, list, tuple[str, ...]]:
-    """Read ``path`` on Spark and write the features at ``as_of`` as a Parquet folder at ``out``.
+def write_features(data: SparkData, as_of: pd.Timestamp, out: str, config: Config) -> tuple[int, list[dict[str, Any]]]:
+    """Write the features of ``data`` at ``as_of`` as a Parquet folder at ``out``.
 
-    What ``churnml features --engine spark`` runs. The rows are in no particular order (no
-    global sort, see :func:`feature_frame`); sort them when reading if the order matters.
+    What ``churnml features --engine spark`` runs, after :func:`read_tables`. The rows are in no
+    particular order (no global sort, see :func:`feature_frame`); sort them when reading if the order
+    matters. Categorical features are strings in the folder (Spark writes no pandas categories).
 
     Returns
     -------
-    (int, list of FeatureSpec, tuple of str)
-        Rows written, the feature specs, for the description JSON, and validation's notes on the
-        data (:attr:`SparkData.notes`).
+    (int, list of dict)
+        Rows written, and the features' descriptions for the features JSON
+        (:func:`churnml.features.describe_features`, with the attributes read as codes).
 
     Raises
     ------
     ProblemError
         When nobody is in the population at ``as_of``, or ``as_of`` lies after the data's end.
     """
-    data = read_tables(spark_session(master), path, config)
     refuse_scoring_as_of(as_of, _first_transaction(data), data.data_end)
     write_parquet_atomically(feature_frame(data, [as_of], config, ordered=False), out)
     rows = data.spark.read.parquet(out).count()
     if rows == 0:
-        raise ProblemError(f"No customers in the population at {pd.Timestamp(as_of):%Y-%m-%d} in {path}; "
+        raise ProblemError(f"No customers in the population at {pd.Timestamp(as_of):%Y-%m-%d} in {data.source}; "
                            f"{out} holds an empty table. Is the date before the first transaction or long after the last?")
-    return rows, layout_feature_specs(data.layout, data.attributes), data.notes
+    return rows, describe_features(layout_feature_specs(data.layout, data.attributes), data.code_columns)
 
 
 def label_frame(data: SparkData, cutoffs: Sequence[pd.Timestamp], config: Config) -> "SparkFrame":

@@ -325,6 +325,16 @@ def working(text: str) -> Iterator[None]:
         yield
 
 
+def start_spark(master: str | None) -> Any:
+    """The Spark session of an ``--engine spark`` command, started as a stage of its own
+    (:func:`working`, ``Starting Spark``): the JVM takes tens of seconds to start, which the log
+    counted as reading and validating the data. Instant when a session runs already."""
+    from churnml import spark as churn_spark
+
+    with working("Starting Spark"):
+        return churn_spark.spark_session(master)
+
+
 def warn(message: str) -> None:
     """``Warning: …`` on stderr: the run goes on, but its result needs a second look."""
     err_console.print(f"[bold yellow]Warning:[/bold yellow] {escape(without_credentials(message))}", markup=True, highlight=False, soft_wrap=True)

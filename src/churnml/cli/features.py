@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from churnml import io
-from churnml.cli import command, console
+from churnml.cli import command, console, start_spark, working
 from churnml.cli._options import AsOfOpt, ConfigOpt, EngineOpt, MasterOpt, SourceArg, check_engine, parse_as_of
 from churnml.cli.validate import show_data_notes
 from churnml.config import load_config
@@ -54,18 +54,24 @@ def features_command(
             raise ConfigError(f"--engine spark writes a Parquet folder; --format {fmt} is not available with it.")
         data, out = churn_spark.resolve_path(data), churn_spark.resolve_path(out)
         io.check_spark_output(out, data, cfg)
-        rows, specs, notes = churn_spark.write_features(data, as_of_date, out, cfg, master)
-        show_data_notes({"notes": notes}, data, config)
-        described = churn_spark.write_text_atomically(  # beside OUT on any Spark file system
-            churn_spark.spark_session(master), io.json_text([s.to_dict() for s in specs]), f"{out.rstrip('/')}.features.json")
-        console.print(f"{rows:,} customers x {len(specs)} features at {as_of_date:%Y-%m-%d} written to {out} (Spark); "
+        session = start_spark(master)
+        with working(f"Reading and validating {data}"):
+            sdata = churn_spark.read_tables(session, data, cfg)
+        show_data_notes({"notes": sdata.notes}, data, config)
+        with working(f"Building features as of {as_of_date:%Y-%m-%d} and writing {out}"):
+            rows, descriptions = churn_spark.write_features(sdata, as_of_date, out, cfg)
+            described = churn_spark.write_text_atomically(  # beside OUT on any Spark file system
+                sdata.spark, io.json_text(descriptions), f"{out.rstrip('/')}.features.json")
+        console.print(f"{rows:,} customers x {len(descriptions)} features at {as_of_date:%Y-%m-%d} written to {out} (Spark); "
                       f"descriptions in {described}.")
         return
     io.check_output_file(out, "--out", io.source_files(data, cfg), example="features.parquet")
     fmt = io.format_for(Path(out), fmt)
-    dataset = load_dataset(Path(data), cfg)
+    with working(f"Reading and validating {data}"):
+        dataset = load_dataset(Path(data), cfg)
     show_data_notes(dataset.summary, data, config)
-    frame = build_scoring_frame(dataset, as_of_date, cfg)
+    with working(f"Building features as of {as_of_date:%Y-%m-%d}"):
+        frame = build_scoring_frame(dataset, as_of_date, cfg)
     written = io.write_table(frame, Path(out), fmt)
     described = io.write_json(feature_description(dataset), description_path(written))
     console.print(

@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from churnml.cli import command, console, log, next_step, warn, working
+from churnml.cli import command, console, log, next_step, start_spark, warn, working
 from churnml.cli._options import AsOfOpt, ConfigOpt, EngineOpt, MasterOpt, SnapshotsOpt, SourceArg, check_engine, parse_as_of
 from churnml.cli.validate import show_data_notes
 from churnml.config import REASONS_FOR, Config, load_config
@@ -639,8 +639,9 @@ def _score_on_spark(
                                        windows=feature_window_days(models.metadata)))
             return drift_reports[0].to_dict()
 
+        session = start_spark(master)
         with working(f"Reading and validating {data}"):
-            sdata = churn_spark.read_tables(churn_spark.spark_session(master), churn_spark.resolve_path(data), cfg)
+            sdata = churn_spark.read_tables(session, churn_spark.resolve_path(data), cfg)
             fingerprint, data_summary = churn_spark.describe_data(sdata)
         # Before any refusal, as on DuckDB: a note often explains the error (no churn_events: another problem).
         show_data_notes(data_summary, data, config_path)

@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from churnml.cli import command, console, log, next_step, warn, working
+from churnml.cli import command, console, log, next_step, start_spark, warn, working
 from churnml.cli._options import ConfigOpt, EngineOpt, MasterOpt, RefusedConfigOpt, SourceArg, check_engine, parse_as_of, refuse_config, registry_only
 from churnml.cli.validate import show_data_notes
 from churnml.config import load_config
@@ -112,15 +112,19 @@ def train_command(
     started = time.perf_counter()
     if engine == "spark":
         from churnml import spark as churn_spark
+        from churnml.features import describe_features
 
-        with console.status("Building the training set on Spark…"):
-            sdata = churn_spark.read_tables(churn_spark.spark_session(master), churn_spark.resolve_path(data), cfg)
-            training_set = churn_spark.build_training_set(sdata, as_of_ts, cfg)
+        # A stage line each, as on DuckDB: a scheduler's log stayed silent for the minutes Spark works.
+        session = start_spark(master)
+        with working(f"Reading and validating {data}"):
+            sdata = churn_spark.read_tables(session, churn_spark.resolve_path(data), cfg)
             fingerprint, summary = churn_spark.describe_data(sdata)
-        attributes = sdata.attributes
-        inputs = {"fingerprint": fingerprint, "feature_description": [s.to_dict() for s in training_set.specs],
-                  "data_summary": summary}
         show_data_notes(summary, data, config)
+        with working(f"Building the training set as of {as_of_ts:%Y-%m-%d}"):
+            training_set = churn_spark.build_training_set(sdata, as_of_ts, cfg)
+        attributes = sdata.attributes
+        inputs = {"fingerprint": fingerprint, "data_summary": summary,
+                  "feature_description": describe_features(training_set.specs, summary["code_columns"])}
         console.print(f"Training set: {len(training_set.frame):,} rows (customer x cutoff) from Spark.")
     else:
         with working(f"Reading and validating {data}"):
