@@ -555,6 +555,79 @@ def test_a_score_that_fails_before_writing_leaves_no_out_folder_it_made(served_s
     assert (tmp_path / "kept").is_dir() and not any((tmp_path / "kept").iterdir())
 
 
+def _first_cutoff(metadata) -> pd.Timestamp:
+    return min(pd.Timestamp(c) for split in metadata["cutoffs"].values() for c in split)
+
+
+def test_score_refuses_an_as_of_before_the_models_training_data_on_both_engines_before_any_data(
+        served_store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # POST /score_history refused an as_of before the models' first training cutoff; `churnml score` took
+    # one and wrote scores from models that learned from customers as of 2025 for a job scoring 1990.
+    # Refused alike, before the data is read and before Spark starts: here Spark cannot start (no java on
+    # PATH, no JAVA_HOME), so a check after its start would end on that error instead.
+    from churnml import tracking
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", served_store.tracking_uri)
+    first = _first_cutoff(tracking.load_models("champion").metadata)
+    churnml = str(Path(sys.executable).with_name("churnml"))
+    (tmp_path / "bin").mkdir()
+    env = {key: value for key, value in os.environ.items() if key != "JAVA_HOME"}
+    env.update(MLFLOW_TRACKING_URI=served_store.tracking_uri, PATH=str(tmp_path / "bin"))
+    for engine in ("duckdb", "spark"):
+        for as_of in ("1990-01-01", f"{first - pd.Timedelta(days=1):%Y-%m-%d}"):
+            out = tmp_path / engine / as_of / "scores"
+            done = subprocess.run([churnml, "score", str(served_store.data), "--as-of", as_of, "--out", str(out),
+                                   "--snapshots", str(tmp_path / "snapshots"), "--engine", engine], capture_output=True,
+                                  text=True, timeout=300, cwd=tmp_path, env=env)
+            assert done.returncode == 2, done.stdout + done.stderr
+            assert " ".join(done.stderr.split()) == (
+                f"Error: --as-of {as_of} is before the models' training data: they learned how customers behave from "
+                f"their first training cutoff, {first:%Y-%m-%d}, on, and know nothing of earlier dates. Use an --as-of "
+                f"from {first:%Y-%m-%d} on, or, for a backfill of an earlier date, train models as of it and score with "
+                "their version (--alias VERSION).")
+            assert "Reading and validating" not in done.stdout  # before the data, as a missing model is
+    assert not (tmp_path / "duckdb").exists() and not (tmp_path / "spark").exists() and not (tmp_path / "snapshots").exists()
+
+
+def test_the_earliest_as_of_is_the_later_of_two_runs_first_cutoffs(served_store, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # A rollback of one model pairs two runs; only the churn model's cutoffs were kept, so a value model that
+    # learned from a later first cutoff took as-of dates it knew nothing of. Both runs' count, the later first.
+    from typer.testing import CliRunner
+
+    from churnml import api, tracking
+    from churnml.cli import get_app
+    from churnml.errors import ConfigError
+    from churnml.labels import first_training_cutoff
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", served_store.tracking_uri)
+    served = tracking.load_models("champion")
+    churn_first = _first_cutoff(served.metadata)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    frame = io.read_table(io.latest_snapshot(served_store.snapshots))[list(served.churn.feature_names_)].head(5)
+    later = {split: [f"{pd.Timestamp(c) + pd.Timedelta(days=60):%Y-%m-%d}" for c in cutoffs]
+             for split, cutoffs in served.metadata["cutoffs"].items()}
+    for name, metadata in (("churn run", served.metadata), ("value run", {**served.metadata, "cutoffs": later})):
+        with tracking.start_training_run(name) as run:
+            run.log_models(served.churn, served.value, frame, {k: v for k, v in metadata.items() if k != "value_run_id"})
+    tracking.promote(tracking.CHURN_MODEL_NAME, "1")
+    tracking.promote(tracking.VALUE_MODEL_NAME, "2")
+    mixed = tracking.load_models("champion")
+    value_first = churn_first + pd.Timedelta(days=60)
+    assert mixed.metadata["value_run"]["cutoffs"] == later and first_training_cutoff(mixed.metadata) == value_first
+    between = f"{value_first - pd.Timedelta(days=1):%Y-%m-%d}"
+    result = CliRunner().invoke(get_app(), ["score", str(served_store.data), "--as-of", between, "--out", "s.parquet"])
+    assert result.exit_code == 2, result.output
+    assert (f"Error: --as-of {between} is before the models' training data: they learned how customers behave from "
+            f"their first training cutoff, {value_first:%Y-%m-%d}, on") in " ".join(result.stderr.split())
+    service = api.ScoringService(mixed, io.read_table(io.latest_snapshot(served_store.snapshots)),
+                                 pd.Timestamp(served_store.as_of))
+    with pytest.raises(ConfigError, match=rf"^as_of {between} is before the models' training data: .*, {value_first:%Y-%m-%d}, on"):
+        service.score_history([{"customer_id": "a", "signup_date": "2020-01-01"}],
+                              [{"customer_id": "a", "timestamp": "2024-06-01", "amount": 30}], [], between, [])
+
+
 @pytest.mark.parametrize("blocked", ["features_2025-12-01.parquet", "outside_2025-12-01.parquet", "new.parquet.json"])
 def test_a_folder_at_a_target_is_refused_before_any_work_and_publishes_nothing(served_store, tmp_path: Path, monkeypatch,
                                                                                 blocked: str) -> None:

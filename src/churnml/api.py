@@ -52,7 +52,7 @@ from churnml.dataset import Dataset, connect
 from churnml.errors import ChurnmlError, ConfigError, DataError, ModelNotFoundError
 from churnml.features import (DIVERSITY_FEATURES, RESOLUTION_FEATURES, SATISFACTION_FEATURES, attribute_columns,
                                build_features)
-from churnml.labels import OUTSIDE_REASONS, outside_population
+from churnml.labels import OUTSIDE_REASONS, outside_population, refuse_as_of_before_training
 from churnml.reasons import SEPARATOR
 from churnml.schema import KNOWN_EVENT_TYPES, MAX_ABS_NUMBER
 from churnml.scoring import SCORE_COLUMNS, model_specs, score_features, scores_value_thresholds
@@ -885,15 +885,10 @@ class ScoringService:
                 f"days without purchases. Use a date up to {tomorrow:%Y-%m-%d} (tomorrow), usually the day after "
                 "the history you post ends."
             )
-        first = self._first_training_cutoff()
-        if first is not None and as_of_ts < first:
-            # A 1990 as_of with a 1989 history was scored by models that learned from 2025's customers, and valued
-            # against the cut points of the snapshot's population: numbers with nothing behind them.
-            raise ConfigError(
-                f"as_of {as_of_ts:%Y-%m-%d} is before the models' training data: they learned how customers behave "
-                f"from their first training cutoff, {first:%Y-%m-%d}, on, and know nothing of earlier dates. Use an "
-                f"as_of from {first:%Y-%m-%d} on, usually the day after the history you post ends."
-            )
+        # A 1990 as_of with a 1989 history was scored by models that learned from 2025's customers, and valued
+        # against the cut points of the snapshot's population: numbers with nothing behind them. As `churnml score`.
+        refuse_as_of_before_training(as_of_ts, self.models.metadata, "as_of",
+                                     "usually the day after the history you post ends")
         self.check_count(len(customers), "customers")
         transactions_sent = transactions is not None
         transactions = transactions if transactions is not None else ()
@@ -1283,13 +1278,6 @@ class ScoringService:
     def same_run(self) -> bool:
         """Whether the churn and value models come from one training run (a pair graded together)."""
         return self.models.metadata.get("value_run_id", self.models.run_id) == self.models.run_id
-
-    def _first_training_cutoff(self) -> pd.Timestamp | None:
-        """The earliest cutoff the churn model was trained on (its run's ``cutoffs``, every split), the
-        earliest ``as_of`` /score_history takes; None for models that do not record their cutoffs."""
-        cutoffs = self.models.metadata.get("cutoffs")
-        dates = [c for split in cutoffs.values() for c in split] if isinstance(cutoffs, Mapping) else []
-        return min(pd.Timestamp(c) for c in dates) if dates else None
 
     def _trained_as_of(self) -> pd.Timestamp | None:
         """The training as-of date of the older of the two models (None for models that lack it)."""

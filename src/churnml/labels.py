@@ -656,6 +656,43 @@ def refuse_scoring_as_of(as_of: pd.Timestamp, data_start: pd.Timestamp | None, d
         )
 
 
+def first_training_cutoff(metadata: Mapping[str, Any]) -> pd.Timestamp | None:
+    """The earliest as-of date the models can score: their first training cutoff (the earliest of
+    every split of the run's ``cutoffs``), before which they learned nothing of how customers behave.
+    When the value model comes from another run (``value_run``, :func:`churnml.tracking.load_models`),
+    the later of the two models' first cutoffs. None for models that do not record their cutoffs."""
+    firsts = [first for cutoffs in (metadata.get("cutoffs"), (metadata.get("value_run") or {}).get("cutoffs"))
+              if (first := _first_cutoff(cutoffs)) is not None]
+    return max(firsts) if firsts else None
+
+
+def _first_cutoff(cutoffs: Any) -> pd.Timestamp | None:
+    dates = [c for split in cutoffs.values() for c in split] if isinstance(cutoffs, Mapping) else []
+    return min(pd.Timestamp(c) for c in dates) if dates else None
+
+
+def refuse_as_of_before_training(as_of: pd.Timestamp, metadata: Mapping[str, Any], name: str = "--as-of",
+                                 instead: str = "or, for a backfill of an earlier date, train models as of it and "
+                                                "score with their version (--alias VERSION)") -> None:
+    """Raise when ``as_of`` lies before the models' :func:`first_training_cutoff`: scores as of 1990
+    came from models that learned from customers as of 2025, numbers with nothing behind them, for
+    what is a caller's mistake (a wrong year, a date column mapped wrong). `churnml score` (both
+    engines, before any data is read) and ``POST /score_history`` check through here. ``name`` is
+    the date's name for the caller (``--as-of``, ``as_of``); ``instead`` ends the message.
+
+    Raises
+    ------
+    ConfigError
+    """
+    first = first_training_cutoff(metadata)
+    if first is not None and pd.Timestamp(as_of) < first:
+        raise ConfigError(
+            f"{name} {pd.Timestamp(as_of):%Y-%m-%d} is before the models' training data: they learned how customers "
+            f"behave from their first training cutoff, {first:%Y-%m-%d}, on, and know nothing of earlier dates. Use an "
+            f"{name} from {first:%Y-%m-%d} on, {instead}."
+        )
+
+
 def assemble_training_set(
     features: pd.DataFrame,
     labels: pd.DataFrame,

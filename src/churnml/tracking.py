@@ -491,8 +491,10 @@ def _end_abandoned_runs(client: MlflowClient, experiment_id: str) -> None:
                 client.set_terminated(run.info.run_id, status="KILLED")
 
 
-VALUE_RUN_KEYS = ("as_of", "grades", "test_metrics")
-"""What :func:`load_models` keeps of the value model's run when it is not the churn model's."""
+VALUE_RUN_KEYS = ("as_of", "cutoffs", "grades", "test_metrics")
+"""What :func:`load_models` keeps of the value model's run when it is not the churn model's (its
+``cutoffs``: the earliest as-of date scoring takes is the later of the two models' first,
+:func:`churnml.labels.first_training_cutoff`)."""
 
 
 @dataclass(frozen=True)

@@ -248,7 +248,8 @@ def score_command(
     """Score every customer in the population at the as-of date.
 
     Reads DATA (validated first) and the churn and value models carrying ALIAS from the MLflow
-    registry (MLFLOW_TRACKING_URI, else ./mlruns/mlflow.db). Writes, each atomically (a failed run
+    registry (MLFLOW_TRACKING_URI, else ./mlruns/mlflow.db); an --as-of before the models' first
+    training cutoff is refused before the data is read, as POST /score_history refuses it. Writes, each atomically (a failed run
     leaves no partial file, and none of them new: a folder at any of their paths is refused first):
 
     - OUT: one row per customer, ordered by customer_id — customer_id, as_of, churn_probability,
@@ -318,7 +319,7 @@ def score_command(
     # each replaced the other's files, and the last scores could end up beside the other run's sidecar.
     with io.output_lock(out_path, "churnml score"):
         models = load_models(alias)  # before the data: a missing model or another horizon needs no validation run
-        _check_horizon(models, cfg)
+        _check_models(models, cfg, as_of_ts)
         if models.metadata.get("value_run_id", models.run_id) != models.run_id:
             warn(f"churnml-churn v{models.churn_version} and churnml-value v{models.value_version} ('{alias}') come from "
                  "different training runs; the scores pair them as they are. To score with one "
@@ -589,6 +590,17 @@ def _warn_lapsed(customers: Any, problem: Mapping[str, Any] | None) -> None:
              "a win-back succeeds far less often than the success rate assumes. --exclude them, or train with churn_events or a shorter active_days.")
 
 
+def _check_models(models: Any, cfg: Config, as_of: Any) -> None:
+    """What the models alone refuse, before any data is read (on either engine): another horizon
+    (:func:`_check_horizon`), and an as-of date before their training data, as ``POST /score_history``
+    refuses it (:func:`churnml.labels.refuse_as_of_before_training`): a job scoring 1990, or a date before
+    the first training cutoff, got scores from models that never saw such a time."""
+    from churnml.labels import refuse_as_of_before_training
+
+    _check_horizon(models, cfg)
+    refuse_as_of_before_training(as_of, models.metadata)
+
+
 def _check_horizon(models: Any, cfg: Config) -> None:
     """The config's horizon must be the one the models predict: the sidecar records it, and
     value_at_risk and every tier mean "over the model's horizon"."""
@@ -628,7 +640,7 @@ def _score_on_spark(
     local = io.local_path(out)
     with io.output_lock(local, "churnml score") if local is not None else contextlib.nullcontext():
         models = load_models(alias)
-        _check_horizon(models, cfg)
+        _check_models(models, cfg, as_of)  # before Spark starts (read_tables): a wrong year needs no session
         reference = models.monitoring_reference
         drift_reports: list[Any] = []
 
