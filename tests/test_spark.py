@@ -1539,6 +1539,45 @@ def test_a_missing_pyspark_is_an_error_with_the_install_command(monkeypatch: pyt
     assert ".venv/bin/pip install -e '.[spark]'" in " ".join(result.stderr.split())
 
 
+def test_a_second_spark_features_on_the_same_local_out_stops_at_once_while_the_first_runs(data_dir: Path,
+                                                                                         tmp_path: Path) -> None:
+    # `features --engine spark` took no lock, as `score --engine spark` does on this machine's file system:
+    # two overlapping runs on the same --out could leave one's folder beside the other's .features.json. The
+    # second now stops before Spark starts, with exit code 75 naming the first.
+    import signal
+    import time
+
+    from churnml import io
+
+    churnml = str(Path(sys.executable).with_name("churnml"))
+    out = tmp_path / "nightly" / "features"
+    lock = tmp_path / "nightly" / ".features.lock"
+    args = [churnml, "features", str(data_dir), "--as-of", f"{SCORE_AS_OF:%Y-%m-%d}", "--out", str(out),
+            "--engine", "spark", "--master", "local[1]"]
+    first = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while not (lock.is_file() and lock.read_text()):
+            assert first.poll() is None and time.monotonic() < deadline, "the first run never took the lock"
+            time.sleep(0.02)
+        os.kill(first.pid, signal.SIGSTOP)  # a slow run: it holds the lock and writes nothing meanwhile
+        started = time.monotonic()
+        second = subprocess.run(args, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        said = " ".join(second.stderr.split())
+        assert second.returncode == 75, second.stdout + second.stderr
+        assert said.startswith(f"Error: Another `churnml features` (PID {first.pid} on {io.HOST}, started "), said
+        assert f"is writing --out {out} now (it holds {lock}): this run stopped before any work" in said, said
+        assert time.monotonic() - started < 30 and "Spark" not in second.stdout  # before Spark starts
+        assert sorted(p.name for p in out.parent.iterdir()) == [lock.name]
+    finally:
+        if first.poll() is None:  # SIGTERM, then let it run to take it: churnml stops cleanly (exit 143), its JVM with it
+            os.kill(first.pid, signal.SIGTERM)
+            os.kill(first.pid, signal.SIGCONT)
+            first.wait(timeout=60)
+    assert first.returncode == 143
+    assert not lock.exists() and not out.parent.exists()  # released, and the folder it made for it gone
+
+
 @pytest.mark.parametrize("error, java, advice", [
     ("[JAVA_GATEWAY_EXITED] Java gateway process exited before sending its port number.", False,
      r"Spark needs Java 17 and found none \(no java on PATH and JAVA_HOME is not set\): install it"),

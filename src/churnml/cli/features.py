@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -42,7 +43,9 @@ def features_command(
     Reads and validates DATA, keeps the customers in the population at the as-of date, and
     computes their features from events strictly before it. Writes OUT (one row per customer:
     customer_id, cutoff, then the features) and OUT.features.json (name, meaning, source table,
-    window, direction and reason sentence of each feature).
+    window, direction and reason sentence of each feature). While one `features` writes OUT, a
+    second on the same OUT stops before any work with exit code 75, retry later (a lock on .OUT.lock
+    beside it, which ends with the process; with --engine spark, when OUT is on this machine).
     """
     cfg = load_config(config)
     as_of_date = parse_as_of(as_of)
@@ -54,26 +57,32 @@ def features_command(
             raise ConfigError(f"--engine spark writes a Parquet folder; --format {fmt} is not available with it.")
         data, out = churn_spark.resolve_path(data), churn_spark.resolve_path(out)
         io.check_spark_output(out, data, cfg)
-        session = start_spark(master)
-        with working(f"Reading and validating {data}"):
-            sdata = churn_spark.read_tables(session, data, cfg)
-        show_data_notes({"notes": sdata.notes}, data, config)
-        with working(f"Building features as of {as_of_date:%Y-%m-%d} and writing {out}"):
-            rows, descriptions = churn_spark.write_features(sdata, as_of_date, out, cfg)
-            described = churn_spark.write_text_atomically(  # beside OUT on any Spark file system
-                sdata.spark, io.json_text(descriptions), f"{out.rstrip('/')}.features.json")
+        # As `score --engine spark`: on this machine's file system only (no lock on s3a:// and the like).
+        local = io.local_path(out)
+        with io.output_lock(local, "churnml features") if local is not None else contextlib.nullcontext():
+            session = start_spark(master)
+            with working(f"Reading and validating {data}"):
+                sdata = churn_spark.read_tables(session, data, cfg)
+            show_data_notes({"notes": sdata.notes}, data, config)
+            with working(f"Building features as of {as_of_date:%Y-%m-%d} and writing {out}"):
+                rows, descriptions = churn_spark.write_features(sdata, as_of_date, out, cfg)
+                described = churn_spark.write_text_atomically(  # beside OUT on any Spark file system
+                    sdata.spark, io.json_text(descriptions), f"{out.rstrip('/')}.features.json")
         console.print(f"{rows:,} customers x {len(descriptions)} features at {as_of_date:%Y-%m-%d} written to {out} (Spark); "
                       f"descriptions in {described}.")
         return
-    io.check_output_file(out, "--out", io.source_files(data, cfg), example="features.parquet")
-    fmt = io.format_for(Path(out), fmt)
-    with working(f"Reading and validating {data}"):
-        dataset = load_dataset(Path(data), cfg)
-    show_data_notes(dataset.summary, data, config)
-    with working(f"Building features as of {as_of_date:%Y-%m-%d}"):
-        frame = build_scoring_frame(dataset, as_of_date, cfg)
-    written = io.write_table(frame, Path(out), fmt)
-    described = io.write_json(feature_description(dataset), description_path(written))
+    out_path = io.check_output_file(out, "--out", io.source_files(data, cfg), example="features.parquet")
+    fmt = io.format_for(out_path, fmt)
+    # Two overlapping runs on the same --out (a scheduler's retry beside a slow run) each replaced the other's
+    # files, and could leave one run's table beside the other's .features.json: the second stops (exit 75), as score's.
+    with io.output_lock(out_path, "churnml features"):
+        with working(f"Reading and validating {data}"):
+            dataset = load_dataset(Path(data), cfg)
+        show_data_notes(dataset.summary, data, config)
+        with working(f"Building features as of {as_of_date:%Y-%m-%d}"):
+            frame = build_scoring_frame(dataset, as_of_date, cfg)
+        written = io.write_table(frame, out_path, fmt)
+        described = io.write_json(feature_description(dataset), description_path(written))
     console.print(
         f"{len(frame):,} customers x {frame.shape[1] - 2} features at {as_of_date:%Y-%m-%d} written to {written}; "
         f"descriptions in {described}."
