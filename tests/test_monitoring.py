@@ -799,6 +799,9 @@ def test_evaluate_measures_a_list_against_its_control_group(use_trained_store, t
             f"{summary['success_rate']:g})" in text)
     saved = float(re.search(r"the contacts saved about ([\d,.]+)", text).group(1).replace(",", ""))
     assert saved == pytest.approx(summary["value_at_risk"] * measured, abs=0.01)
+    # Value at risk × a rate, both: a churner's whole horizon counted as lost, which ran 1.3-1.7 times high.
+    assert ("Both are value at risk × a success rate, which counts a churner's whole horizon as lost: churnml evaluate "
+            "SCORES DATA says how much that runs high.") in text
     # The contacts were never made: nothing tells the groups apart, and evaluate says so.
     warned = " ".join(result.stderr.split())
     assert "the interval includes 0" in warned

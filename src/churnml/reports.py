@@ -33,7 +33,8 @@ from churnml.labels import calendar_churn_text, describe_problem
 from churnml.metrics import GRADE_LEGEND, calibration_bins, few_churners_note
 from churnml.monitoring import model_age_text, recorded_season_cutoff
 from churnml.segments import RISK_TIERS, SEGMENT_MATRIX, SEGMENTS, STAGE_SEGMENTS, VALUE_TIERS, segment_names
-from churnml.targeting import CANDIDATES_LABEL, NO_TALKING_POINT, contact_cost_text, list_size_text, talking_point_counts
+from churnml.targeting import (CANDIDATES_LABEL, NO_TALKING_POINT, contact_cost_text, list_size_text, talking_point_counts,
+                               value_saved_note)
 
 RUN_SECTIONS: tuple[str, ...] = (
     "overview", "model-vs-baselines", "roc-pr", "calibration", "gains-lift",
@@ -891,7 +892,8 @@ def list_report(customers: pd.DataFrame, summary: Mapping[str, Any], config: Con
     ]), _note(f"How the money is reckoned: expected value saved = value at risk of the customers contacted × success rate "
               f"{success_rate:g} (the share of them a contact keeps: an assumption until churnml evaluate measures it on a "
               "control group: retention-list --holdout); net benefit = value saved − contact cost; ROI = net benefit ÷ contact cost (100% "
-              "means each unit spent brings two back).")))
+              "means each unit spent brings two back). "
+              + value_saved_note(summary.get("horizon_days")))))
     if "group" in customers.columns:  # the control group is not contacted: it costs and saves nothing
         customers = customers[customers["group"].astype(str) != "control"]
     cost, saved = budget_curve(customers, success_rate, contact_cost)

@@ -221,7 +221,9 @@ def _campaign_money(summary: dict, measured: float) -> str | None:
     at_risk = float(at_risk) if isinstance(at_risk, (int, float)) else expected / assumed
     saved, cost = at_risk * measured, float(summary.get("total_cost") or 0.0)
     return (f"In money: the list expected to save {expected:,.2f} (success rate {assumed:g}) for {cost:,.2f} of contacts; "
-            f"at the measured rate ({measured:.0%}) the contacts saved about {saved:,.2f}, a net {saved - cost:+,.2f}.")
+            f"at the measured rate ({measured:.0%}) the contacts saved about {saved:,.2f}, a net {saved - cost:+,.2f}. Both "
+            "are value at risk × a success rate, which counts a churner's whole horizon as lost: churnml evaluate SCORES DATA "
+            "says how much that runs high.")
 
 
 def _sidecar_models(sidecar: dict) -> dict:

@@ -138,6 +138,9 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, hor
                                     f"success rate {summary.success_rate:g}")
     headline.add_row("money counted as", value_basis(problem or {"margin": config.problem.margin}))
     console.print(headline)
+    from churnml.targeting import value_saved_note
+
+    console.print(f"Note: {value_saved_note(horizon)}", markup=False, highlight=False)
     # Any segment can be in skip_segments (the README suggests low_value_active beside dormant): say
     # its own action, not that it has no contact to make, which only loyal_high_value's says.
     actions = segment_actions(config)
@@ -804,7 +807,10 @@ def retention_list_command(
       report --list follow even after the scores file is overwritten.
 
     Prints the summary, the breakdown by segment, how many contacts open with each talking point
-    (and how many have none) and the first rows with their reasons.
+    (and how many have none) and the first rows with their reasons. Value saved (value at risk ×
+    success rate) counts a churner's whole horizon as lost, though churners bring part of it before
+    they leave: a note under the summary says how much that ran high in backtests (churnml evaluate
+    SCORES DATA measures it).
 
     Segments: high_value_at_risk, loyal_high_value, potential, new_customer, low_value_active,
     dormant, fleeing_low_value. new_customer and low_value_active are the new, and the growing or
