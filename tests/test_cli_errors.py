@@ -176,6 +176,44 @@ def scores_file(folder: Path) -> Path:
     return folder / "scores.csv"
 
 
+def test_a_list_says_when_its_control_group_cannot_show_the_effect_it_assumes(tmp_path: Path) -> None:
+    # The README's --holdout 0.1 on a 5,000 budget drew 203 control customers beside 1,999 contacts at a
+    # predicted churn of 15 %: an uplift of 4.6 points assumed, measurable to ±5.1. Only a control group
+    # under 30 was warned of, and three months later evaluate said "cannot be told from chance".
+    import math
+
+    n = 3000
+    pd.DataFrame({"customer_id": [f"C{i:04d}" for i in range(n)], "as_of": pd.Timestamp("2025-12-01"),
+                  "churn_probability": 0.2, "predicted_value": 400.0, "value_at_risk": 100.0, "segment": "high_value_at_risk",
+                  "reasons": "2 unresolved complaints"}).to_csv(tmp_path / "scores.csv", index=False)
+    result, err = run("retention-list", tmp_path / "scores.csv", "--out", tmp_path / "list.csv", "--max-customers", "2000",
+                      "--holdout", "0.1", "--contact-cost", "5")
+    assert result.exit_code == 0
+    groups = pd.read_csv(tmp_path / "list.csv")["group"].value_counts()
+    contacts, control = int(groups["contact"]), int(groups["control"])
+    assert contacts == 2000 and 150 < control < 300
+    error = (0.2 * 0.8 / control + 0.14 * 0.86 / contacts) ** 0.5  # the contacts churn at 0.2 × (1 − 0.3)
+    power = 0.5 * (1 + math.erf((0.06 / error - 1.96) / 2 ** 0.5))
+    needed = 0.2 * 0.8 / ((0.06 / 2.8016) ** 2 - 0.14 * 0.86 / contacts)
+    holdout = math.ceil(100 * needed / (needed + contacts)) / 100
+    assert power < 0.8 and 0.1 < holdout < 0.2
+    assert (f"Warning: the control group of {control:,} customers lets `churnml evaluate` measure the uplift to about "
+            f"±{196 * error:.1f} percentage points, and the list assumes 6.0 (success rate 0.3 of the list's predicted churn "
+            f"of 20%): had the contacts worked as assumed, evaluate would tell the effect from chance only {power:.0%} of the "
+            f"time. A control group of at least {math.ceil(needed):,} would about 4 times in 5, with the same contacts: "
+            f"--holdout {holdout:.2f} or more (its draw gives about that share of the list).") in err
+    # A control group of the size it names is enough (the hash draws about the share: 0.17 drew 382 where 409 were due).
+    result, err = run("retention-list", tmp_path / "scores.csv", "--out", tmp_path / "list.csv", "--max-customers", "2000",
+                      "--holdout", f"{holdout + 0.02:.2f}", "--contact-cost", "5")
+    assert result.exit_code == 0 and (pd.read_csv(tmp_path / "list.csv")["group"] == "control").sum() >= math.ceil(needed)
+    assert "the control group" not in err
+    # An effect no control group can show beside 2,000 contacts: a longer list, or several campaigns.
+    result, err = run("retention-list", tmp_path / "scores.csv", "--out", tmp_path / "list.csv", "--max-customers", "2000",
+                      "--holdout", "0.5", "--contact-cost", "1", "--success-rate", "0.05")
+    assert result.exit_code == 0
+    assert ("No --holdout up to 0.5 would 4 times in 5 with these contacts: a longer list would, or the results of several "
+            "campaigns taken together.") in err
+
 def test_report_and_list_outputs_never_replace_inputs_or_half_write(tmp_path: Path) -> None:
     scores = scores_file(tmp_path / "s")
     before = scores.read_bytes()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from pathlib import Path
 from typing import Annotated, Any, Callable, Mapping, Optional
 
@@ -74,6 +75,9 @@ nearly the same: a gym's flat fee gave 84.70 and 82.76 over 90 days (a generated
 
 SMALL_CONTROL = 30
 """Below this many control customers, a list warns how coarse the uplift `evaluate` can measure will be."""
+ADEQUATE_POWER = 0.8
+"""Below this chance that `evaluate` tells the list's assumed effect from chance, a list warns and says
+the --holdout that reaches it (:func:`churnml.targeting.control_precision`)."""
 
 
 def _explain_exclusions(summary: Any, listed: int) -> None:
@@ -868,7 +872,7 @@ def retention_list_command(
     )
     horizon = sidecar_horizon(sidecar or {}, cfg.problem.horizon_days)
     from churnml.segments import segment_names
-    from churnml.targeting import summary_sheets, talking_point_summary, with_attributes
+    from churnml.targeting import MAX_HOLDOUT, control_precision, summary_sheets, talking_point_summary, with_attributes
 
     if attribute_columns:
         values = pd.read_parquet(snapshot, columns=["customer_id", *dict.fromkeys(attribute_columns.values())])
@@ -901,18 +905,37 @@ def retention_list_command(
     if result.summary.holdout > 0 and result.summary.control == 0 and result.summary.selected > 0:
         warn(f"no customer of this list fell in the control group ({result.summary.holdout:.0%} of "
              f"{result.summary.selected:,}): there is nothing to compare with. A longer list or a larger --holdout gives one.")
-    elif 0 < result.summary.control < SMALL_CONTROL:
+    elif result.summary.control > 0:
         # A control group of 3 let evaluate say only "the interval includes 0", months later. The
         # contacts churn at the rate the list assumes (1 - success_rate of it): taken at the control's
         # rate, a gym's lapsed members (predicted churn 100 %) read "±0 percentage points" for 8 controls.
         customers = result.customers
         p = float(customers.loc[customers["group"] == "control", "churn_probability"].mean())
-        contacted = p * (1 - result.summary.success_rate)
-        contacts = max(result.summary.contacts, 1)
-        spread = 196 * (p * (1 - p) / result.summary.control + contacted * (1 - contacted) / contacts) ** 0.5
-        warn(f"the control group has {result.summary.control:,} customer(s): `churnml evaluate` will measure the uplift "
-             f"only to about ±{spread:.0f} percentage points (at their predicted churn of {p:.0%}). A larger --holdout or "
-             "a longer list narrows it.")
+        success_rate = result.summary.success_rate
+        precision = control_precision(p, success_rate, result.summary.contacts, result.summary.control)
+        if result.summary.control >= SMALL_CONTROL:
+            # The whole list's churn, which the control group only samples: the --holdout said should not
+            # move with the group it draws (203 control customers at 16 % said 0.22, which drew 538 at 15 %).
+            p = float(customers["churn_probability"].mean())
+            precision = control_precision(p, success_rate, result.summary.contacts, result.summary.control)
+        if result.summary.control < SMALL_CONTROL:
+            warn(f"the control group has {result.summary.control:,} customer(s): `churnml evaluate` will measure the uplift "
+                 f"only to about ±{precision['spread']:.0f} percentage points (at their predicted churn of {p:.0%}). A larger "
+                 "--holdout or a longer list narrows it.")
+        elif precision["power"] < ADEQUATE_POWER:
+            # The README's --holdout 0.1 on a 5,000 budget: 203 control customers, ±5.2 points against the 4.7
+            # the list assumed; evaluate said "cannot be told from chance" three months later, as it would
+            # 3 times in 5 had the contacts kept the 30 % assumed.
+            needed = precision["holdout"]
+            warn(f"the control group of {result.summary.control:,} customers lets `churnml evaluate` measure the uplift to "
+                 f"about ±{precision['spread']:.1f} percentage points, and the list assumes {precision['uplift']:.1f} "
+                 f"(success rate {success_rate:g} of the list's predicted churn of {p:.0%}): had the contacts worked as "
+                 f"assumed, evaluate would tell the effect from chance only {precision['power']:.0%} of the time. "
+                 + (f"A control group of at least {precision['control']:,} would about 4 times in 5, with the same contacts: "
+                    f"--holdout {math.ceil(needed * 100) / 100:.2f} or more (its draw gives about that share of the list)."
+                    if needed <= MAX_HOLDOUT else
+                    f"No --holdout up to {MAX_HOLDOUT:g} would 4 times in 5 with these contacts: a longer list would, "
+                    "or the results of several campaigns taken together."))
     _warn_lapsed(result.customers, provenance["models"].get("problem"))
     changed = io.excel_changed_ids(result.customers["customer_id"]) if fmt == "csv" else []
     if changed:
