@@ -621,6 +621,35 @@ def test_a_lists_value_saved_says_it_counts_a_churners_whole_horizon_as_lost(cap
     assert "counts a churner's whole horizon of value if retained as lost" in " ".join(page.split())
 
 
+def test_the_summary_names_no_default_contact_cost_where_every_segment_has_its_own(tmp_path, capsys) -> None:
+    # A campaign priced every segment ([targeting.contact_costs]: a call 25, e-mails 0.5 and 2); the
+    # terminal, the workbook and the report said "contact cost 5 (High-value at risk 25, …)", a 5 that
+    # no contact on the list cost, and a marketer asked where it came from.
+    from churnml import reports
+    from churnml.cli.score import show_retention_summary
+    from churnml.segments import SEGMENTS, segment_names
+    from churnml.targeting import summary_sheets
+
+    costs = {key: 25.0 if key in ("high_value_at_risk", "loyal_high_value") else 0.5 for key in SEGMENTS}
+    config = Config().replace(targeting={"contact_costs": costs})
+    result = retention_list(make_scores(), success_rate=0.3, config=config)
+    names = segment_names(config)
+    said = ", ".join(f"{names[key]} {cost:g}" for key, cost in result.summary.contact_costs.items())
+    assert said.startswith("High-value at risk 25, Loyal high-value 25, Potential 0.5")
+    show_retention_summary(result, config, horizon_days=90)
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "│ assumptions │ contact cost High-value at risk 25," in printed and "contact cost 5" not in printed
+    sheet = summary_sheets(result.summary, names, 90, result.customers)["summary"]
+    assert dict(zip(sheet["what"], sheet["value"]))["contact cost"] == said
+    page = html.unescape(reports.list_report(result.customers, result.summary.to_dict(), config))
+    assert f"contact cost {said}, success rate 0.3" in page
+    # One segment left at the default: the default is still some contacts' cost, and is named.
+    config = Config().replace(targeting={"contact_costs": {**costs, "dormant": 5.0}})
+    result = retention_list(make_scores(), success_rate=0.3, config=config)
+    assert summary_sheets(result.summary, names, 90, result.customers)["summary"].set_index("what").loc["contact cost", "value"].startswith(
+        "5 (High-value at risk 25,")
+
+
 def _topical_scores() -> pd.DataFrame:
     """Five high-value customers at risk, alike but for what their reasons are about."""
     return pd.DataFrame({

@@ -1050,8 +1050,16 @@ def contact_cost_text(default: float, costs: dict[str, float], names: dict[str, 
 
     >>> contact_cost_text(5, {"dormant": 5.0, "potential": 0.5}, {"potential": "Potential"})
     '5 (Potential 0.5)'
+
+    Where every segment has a cost of its own, the default is no segment's and goes: "contact cost 5
+    (High-value at risk 25, …, Fleeing low-value 0.5)" named a 5 that no contact of the list cost.
+
+    >>> contact_cost_text(5, {"dormant": 0.5, "potential": 2.0}, {"potential": "Potential"})
+    'dormant 0.5, Potential 2'
     """
     other = [f"{names.get(key, key)} {cost:g}" for key, cost in costs.items() if cost != default]
+    if other and len(other) == len(costs):
+        return ", ".join(other)
     return f"{default:g}" + (f" ({', '.join(other)})" if other else "")
 
 
