@@ -264,7 +264,13 @@ def test_an_excel_list_carries_its_summary_in_sheets_after_the_list(tmp_path: Pa
     summary = json.loads((tmp_path / "list.xlsx.json").read_text())
     sheets = pd.read_excel(tmp_path / "list.xlsx", sheet_name=None)
     # The tabs say what each holds: the list's was "churnml", beside "summary" and "by segment".
-    assert list(sheets) == ["retention list", "summary", "by segment"]
+    assert list(sheets) == ["retention list", "summary", "by segment", "columns"]
+    # The workbook goes to a call centre that never reads the README: each header says in a line what it is.
+    notes = dict(zip(sheets["columns"]["column"], sheets["columns"]["meaning"]))
+    assert list(notes) == list(sheets["retention list"].columns)
+    assert notes["churn_probability"] == "The chance that the customer leaves within the next 90 days"
+    assert notes["value_if_retained"] == "What the customer would bring over the next 90 days if they stay"
+    assert notes["talking_point"].startswith("What to open the contact with")
     lines = dict(zip(sheets["summary"]["what"], sheets["summary"]["value"]))
     assert float(lines["total contact cost"]) == summary["total_cost"] == 10.0
     assert float(lines["budget"]) == 12.0 and int(lines["selected"]) == summary["selected"] == 2

@@ -973,13 +973,48 @@ def segment_costs(config: Config, contact_cost: float | None = None) -> dict[str
     return costs
 
 
+def column_notes(columns: Iterable[str], horizon_days: int) -> pd.DataFrame:
+    """What each column of a list means, in a line a call centre reads: the workbook's ``columns``
+    sheet. The workbook went to the people making the calls with headers such as ``value_if_retained``,
+    ``expected_benefit`` and ``talking_point``, explained only in the README and the --help they do not
+    read. Columns not churnml's own are the customers table's, carried by ``--attribute``.
+
+    >>> column_notes(["group", "region"], 90).values.tolist()[0][1][:58]
+    'contact: to contact; control: do NOT contact (the control '
+    """
+    days = f"the next {horizon_days} days"
+    notes = {
+        "rank": "Order of the list, the highest expected benefit first (control customers keep their place in it)",
+        "customer_id": "The customer's id, as in your data",
+        GROUP_COLUMN: "contact: to contact; control: do NOT contact (the control group that measures what the contacts "
+                      "achieve)",
+        "as_of": "The date the scores were made for",
+        "segment": "The customer's segment (value × risk), as a key",
+        "segment_name": "The customer's segment in words",
+        "risk_tier": "low, medium or high: the churn probability against the average customer's",
+        "lifecycle_stage": "new, growing, stable, declining or lapsed: from tenure and the trend of purchases",
+        "churn_probability": f"The chance that the customer leaves within {days}",
+        "value_if_retained": f"What the customer would bring over {days} if they stay",
+        "predicted_value": f"What the customer is expected to bring over {days}, the chance of leaving counted",
+        "value_at_risk": f"value_if_retained × churn_probability: what leaving would cost, counting all {days} as lost "
+                         "(a customer who leaves brings part of it first, so it runs high)",
+        "contact_cost": "What contacting the customer costs (0 for the control group)",
+        "expected_benefit": "value_at_risk × the success rate − contact_cost: what the contact is expected to gain",
+        "reasons": "Why the customer may leave, strongest first, separated by ;",
+        "suggested_action": "What to offer, from the customer's segment (the control group: do not contact)",
+        "talking_point": "What to open the contact with, from what the strongest reason is about (empty: no reason gives one)",
+    }
+    other = "From the customers table, as of the scores' date (retention-list --attribute)"
+    return pd.DataFrame([(column, notes.get(column, other)) for column in columns], columns=["column", "meaning"])
+
+
 def summary_sheets(summary: RetentionSummary, names: dict[str, str], horizon_days: int,
                    customers: pd.DataFrame, problem: Mapping[str, object] | None = None) -> dict[str, pd.DataFrame]:
     """A list's summary as the sheets of its Excel workbook, after the list: ``summary`` (what was
     asked, the counts, the money and what it is counted as — revenue or a margin's share of it, from
     the models' ``problem`` definition, :func:`churnml.labels.value_basis` —, the contacts per talking
     point of ``customers`` — the list — and how many have none, and ``warnings``, one line each, as
-    `churnml retention-list` prints them) and ``by segment``. The summary used to be only in the .json
+    `churnml retention-list` prints them), ``by segment`` and ``columns`` (:func:`column_notes`). The summary used to be only in the .json
     beside the workbook, which a marketer does not open: the workbook showed whom to call but not what
     it costs; and without its "money counted as" row, a wholesaler at a 15 % margin read the ROI on
     revenue as profit, as the terminal and the report say it is not.
@@ -1029,7 +1064,8 @@ def summary_sheets(summary: RetentionSummary, names: dict[str, str], horizon_day
     ]
     by_segment = summary.by_segment.drop(columns="segment").rename(columns={"name": "segment"})
     by_segment = by_segment.round({"total_cost": 2, "expected_value_saved": 2, "expected_net_benefit": 2})
-    return {"summary": pd.DataFrame(rows, columns=["what", "value"]), "by segment": by_segment}
+    return {"summary": pd.DataFrame(rows, columns=["what", "value"]), "by segment": by_segment,
+            "columns": column_notes(customers.columns, horizon_days)}
 
 
 def list_size_text(contacts: int, control: int = 0) -> str:

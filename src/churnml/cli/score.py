@@ -800,7 +800,8 @@ def retention_list_command(
       Excel would read as numbers (002475) are warned of; an Excel workbook
       opens in columns in any locale, where a comma CSV may not, and holds the summary (with the
       contacts per talking point and what the money is counted as: revenue, or a [problem] margin's
-      share of it) and the breakdown by segment in two sheets after the list;
+      share of it), the breakdown by segment and what each column means (for the people
+      making the calls) in three sheets after the list;
       money in the currency of your amounts, over the horizon (90 days by default);
     - OUT.json: the summary printed below (customers selected, and of them to contact and in the
       control group, total cost, expected value saved, ROI, breakdown by segment, contacts per
