@@ -607,7 +607,8 @@ def test_a_lists_value_saved_says_it_counts_a_churners_whole_horizon_as_lost(cap
 
     result = retention_list(make_scores(), contact_cost=5, success_rate=0.3)
     said = ("Value saved counts a churner's whole 90 days of value if retained as lost (value at risk), but churners "
-            "bring part of it in before they leave: in backtests value at risk ran 1.3 to 1.7 times the value the "
+            "bring part of it in before they close the account: in backtests on generated data value at risk ran 1.3 to "
+            "1.7 times the value the "
             "churners lost, so value saved may run that much high, and net benefit and ROI more so. churnml evaluate "
             "SCORES DATA measures it for these models once the scores' horizon has passed.")
     show_retention_summary(result, Config(), horizon_days=90)
@@ -619,6 +620,16 @@ def test_a_lists_value_saved_says_it_counts_a_churners_whole_horizon_as_lost(cap
     # A summary written before it recorded its horizon: no "whole None days".
     page = html.unescape(reports.list_report(result.customers, result.summary.to_dict(), Config()))
     assert "counts a churner's whole horizon of value if retained as lost" in " ".join(page.split())
+    # Where churn is inactivity (no churn_events), a churner buys nothing in the horizon: nothing brought
+    # before leaving, so no note (nor in the workbook or the report).
+    inactivity = {"horizon_days": 90, "margin": 1.0, "churn": "inactivity"}
+    show_retention_summary(result, Config(), horizon_days=90, problem=inactivity)
+    assert "Value saved counts" not in capsys.readouterr().out
+    sheet = summary_sheets(result.summary, segment_names(), 90, result.customers, problem=inactivity)["summary"]
+    assert "note on value saved" not in set(sheet["what"])
+    page = html.unescape(reports.list_report(result.customers, {**result.summary.to_dict(), "horizon_days": 90,
+                                                                "problem": inactivity}, Config()))
+    assert "counts a churner's whole" not in page
 
 
 def test_the_summary_names_no_default_contact_cost_where_every_segment_has_its_own(tmp_path, capsys) -> None:

@@ -893,7 +893,7 @@ def list_report(customers: pd.DataFrame, summary: Mapping[str, Any], config: Con
               f"{success_rate:g} (the share of them a contact keeps: an assumption until churnml evaluate measures it on a "
               "control group: retention-list --holdout); net benefit = value saved − contact cost; ROI = net benefit ÷ contact cost (100% "
               "means each unit spent brings two back). "
-              + value_saved_note(summary.get("horizon_days")))))
+              + value_saved_note(summary.get("horizon_days"), summary.get("problem")))))
     if "group" in customers.columns:  # the control group is not contacted: it costs and saves nothing
         customers = customers[customers["group"].astype(str) != "control"]
     cost, saved = budget_curve(customers, success_rate, contact_cost)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -93,21 +93,28 @@ CANDIDATES_LABEL = (f"with an expected benefit of at least "
 a benefit that rounds to at least a unit of the last decimal shown); "positive" also took 0.004."""
 
 
-def value_saved_note(horizon_days: int | None) -> str:
+def value_saved_note(horizon_days: int | None, problem: Mapping[str, Any] | None = None) -> str:
     """What a list's expected value saved leaves out, in words a marketer reads beside it (the
     terminal, the workbook's summary, the list report): ``value_at_risk`` counts a churner's whole
     horizon as lost, though churners bring part of it before they leave, so value saved, net benefit
     and ROI run high (``churnml evaluate SCORES DATA`` measures by how much). The list said "expected
     value saved 11,599.12" and the boss read it as money the campaign would bring; the backtest of
-    its scores found value at risk 1.40 times the value the churners lost.
+    its scores found value at risk 1.40 times the value the churners lost (generated data, where churn
+    is an account closure). Empty where churn is inactivity (``problem``: the models' definition,
+    :func:`churnml.labels.problem_definition`): a churner is then one who buys nothing in the
+    horizon, so brings nothing before leaving.
 
     >>> value_saved_note(90)[:80]
     "Value saved counts a churner's whole 90 days of value if retained as lost (value"
+    >>> value_saved_note(90, {"churn": "inactivity"})
+    ''
     """
+    if (problem or {}).get("churn") == "inactivity":
+        return ""
     horizon = f"{horizon_days} days" if horizon_days else "horizon"  # a summary written before it recorded one
     return (f"Value saved counts a churner's whole {horizon} of value if retained as lost (value at risk), "
-            "but churners bring part of it in before they leave: in backtests value at risk ran 1.3 to 1.7 times the "
-            "value the churners lost, so value saved may run that much high, and net benefit and ROI more so. "
+            "but churners bring part of it in before they close the account: in backtests on generated data value at "
+            "risk ran 1.3 to 1.7 times the value the churners lost, so value saved may run that much high, and net benefit and ROI more so. "
             "churnml evaluate SCORES DATA measures it for these models once the scores' horizon has passed.")
 
 
@@ -1053,7 +1060,7 @@ def summary_sheets(summary: RetentionSummary, names: dict[str, str], horizon_day
         (f"expected value saved (next {horizon_days} days)", money(summary.expected_value_saved)),
         ("expected net benefit", money(summary.expected_net_benefit)),
         ("expected ROI", "–" if summary.roi is None else f"{summary.roi:.1%}"),
-        ("note on value saved", value_saved_note(horizon_days)),
+        *([("note on value saved", note)] if (note := value_saved_note(horizon_days, problem)) else []),
         ("contact cost", contact_cost_text(summary.contact_cost, summary.contact_costs, names)),
         ("success rate", summary.success_rate),
         ("money counted as", value_basis(problem)),  # as the terminal's headline and the reports say it

@@ -221,9 +221,10 @@ def _campaign_money(summary: dict, measured: float) -> str | None:
     at_risk = float(at_risk) if isinstance(at_risk, (int, float)) else expected / assumed
     saved, cost = at_risk * measured, float(summary.get("total_cost") or 0.0)
     return (f"In money: the list expected to save {expected:,.2f} (success rate {assumed:g}) for {cost:,.2f} of contacts; "
-            f"at the measured rate ({measured:.0%}) the contacts saved about {saved:,.2f}, a net {saved - cost:+,.2f}. Both "
-            "are value at risk × a success rate, which counts a churner's whole horizon as lost: churnml evaluate SCORES DATA "
-            "says how much that runs high.")
+            f"at the measured rate ({measured:.0%}) the contacts saved about {saved:,.2f}, a net {saved - cost:+,.2f}."
+            + ("" if (summary.get("problem") or {}).get("churn") == "inactivity" else  # churners then bring nothing
+               " Both are value at risk × a success rate, which counts a churner's whole horizon as lost: churnml evaluate "
+               "SCORES DATA says how much that runs high."))
 
 
 def _sidecar_models(sidecar: dict) -> dict:
@@ -484,8 +485,12 @@ def evaluate_command(
              "retrain on data that reaches past these scores' horizon.")
     at_risk = backtest.value_at_risk_note()
     if at_risk:
-        warn(at_risk[0].upper() + at_risk[1:] + " Retraining does not change this much: value_at_risk is churn probability × "
-             "value if retained, which counts a churner's whole horizon as lost; read a list's value saved as that much off.")
+        # Churners who bring a share of the horizon's value before leaving (a closure mid-horizon) are a gap no
+        # retraining closes; where they bring next to nothing (churn as inactivity), the gap is the churn level by value.
+        brought = backtest.value.get("churners_brought_share", 0.0)
+        warn(at_risk[0].upper() + at_risk[1:] + (
+            " Retraining does not change this much: value_at_risk is churn probability × value if retained, which counts "
+            "a churner's whole horizon as lost; read a list's value saved as that much off." if brought >= 0.05 else ""))
     few = few_churners_note(round(backtest.churn_rate * backtest.customers), backtest.customers)
     if few:
         warn(f"{few[0].upper()}{few[1:]}. Read the change from the training test with that in mind.")

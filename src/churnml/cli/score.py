@@ -144,7 +144,9 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, hor
     console.print(headline)
     from churnml.targeting import value_saved_note
 
-    console.print(f"Note: {value_saved_note(horizon)}", markup=False, highlight=False)
+    note = value_saved_note(horizon, problem)
+    if note:
+        console.print(f"Note: {note}", markup=False, highlight=False)
     # Any segment can be in skip_segments (the README suggests low_value_active beside dormant): say
     # its own action, not that it has no contact to make, which only loyal_high_value's says.
     actions = segment_actions(config)
