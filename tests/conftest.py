@@ -263,3 +263,46 @@ def add_annual_and_monthly_payers(folder: Path, as_of: pd.Timestamp) -> tuple[st
     added = added.astype(transactions.dtypes.to_dict())
     pd.concat([transactions, added], ignore_index=True).to_parquet(folder / "transactions.parquet", index=False)
     return annual, monthly
+
+
+def check_a_second_run_stops_while_the_first_holds_the_lock(args: list[str], out: Path, command: str,
+                                                            published: list[str], cwd: Path, env: dict | None = None) -> None:
+    """Run ``args`` (a churnml command writing ``out``), stop it once it holds ``out``'s lock, and check
+    that the same command started beside it stops at once with exit code 75, naming the first and
+    writing nothing; then ``kill -9`` the first and check that a third run takes the lock left behind and
+    publishes ``published`` (the names in ``out``'s folder), the lock file removed. Real processes."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import time
+
+    from churnml import io
+
+    lock = out.parent / f".{out.name}.lock"
+    first = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while not (lock.is_file() and lock.read_text()):  # its holder's line is written once it holds the lock
+            assert first.poll() is None and time.monotonic() < deadline, "the first run never took the lock"
+            time.sleep(0.02)
+        os.kill(first.pid, signal.SIGSTOP)  # a slow run: it holds the lock and writes nothing meanwhile
+        second = subprocess.run(args, capture_output=True, text=True, timeout=300, cwd=cwd, env=env)
+        said = " ".join(second.stderr.split())
+        assert second.returncode == 75, second.stdout + second.stderr
+        assert re.fullmatch(
+            rf"Error: Another `churnml {command}` \(PID {first.pid} on {re.escape(io.HOST)}, started \d{{4}}-\d\d-\d\d "
+            rf"\d\d:\d\d:\d\d\) is writing --out {re.escape(str(out))} now \(it holds {re.escape(str(lock))}\): this run "
+            r"stopped before any work, so as not to replace its files\. Run it again once that one has finished \(exit "
+            r"code 75: retry later\)\.", said), said
+        assert sorted(p.name for p in out.parent.iterdir()) == [lock.name]  # nothing written by either
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(timeout=30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait(timeout=30)
+    assert lock.is_file()  # left by kill -9, but no longer locked
+    third = subprocess.run(args, capture_output=True, text=True, timeout=300, cwd=cwd, env=env)
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert sorted(p.name for p in out.parent.iterdir()) == sorted(published)  # lock removed

@@ -475,46 +475,17 @@ def test_a_second_features_on_the_same_out_stops_at_once_while_the_first_runs(tm
     # scheduler's retry beside a slow run) each replaced the other's files, and could leave one run's table
     # beside the other's .features.json. The second now stops before any work with exit code 75, naming the
     # first; the lock dies with its process, so after a kill -9 the next run takes it.
-    import os
-    import re
-    import signal
-    import subprocess
     import sys
-    import time
     from pathlib import Path
 
-    from churnml import io
+    from conftest import check_a_second_run_stops_while_the_first_holds_the_lock
+
     from churnml.generate import generate
 
     data = tmp_path / "data"
     generate(data, 300, seed=2)
     churnml = str(Path(sys.executable).with_name("churnml"))
     out = tmp_path / "nightly" / "features.parquet"
-    lock = tmp_path / "nightly" / ".features.parquet.lock"
-    args = [churnml, "features", str(data), "--as-of", "2025-12-01", "--out", str(out)]
-    first = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
-    try:
-        deadline = time.monotonic() + 120
-        while not (lock.is_file() and lock.read_text()):  # its holder's line is written once it holds the lock
-            assert first.poll() is None and time.monotonic() < deadline, "the first run never took the lock"
-            time.sleep(0.02)
-        os.kill(first.pid, signal.SIGSTOP)  # a slow run: it holds the lock and writes nothing meanwhile
-        second = subprocess.run(args, capture_output=True, text=True, timeout=300, cwd=tmp_path)
-        said = " ".join(second.stderr.split())
-        assert second.returncode == 75, second.stdout + second.stderr
-        assert re.fullmatch(
-            rf"Error: Another `churnml features` \(PID {first.pid} on {re.escape(io.HOST)}, started \d{{4}}-\d\d-\d\d "
-            rf"\d\d:\d\d:\d\d\) is writing --out {re.escape(str(out))} now \(it holds {re.escape(str(lock))}\): this run "
-            r"stopped before any work, so as not to replace its files\. Run it again once that one has finished \(exit "
-            r"code 75: retry later\)\.", said), said
-        assert sorted(p.name for p in out.parent.iterdir()) == [lock.name]  # nothing written by either
-        os.kill(first.pid, signal.SIGKILL)
-        first.wait(timeout=30)
-    finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait(timeout=30)
-    assert lock.is_file()  # left by kill -9, but no longer locked
-    third = subprocess.run(args, capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert third.returncode == 0, third.stdout + third.stderr
-    assert sorted(p.name for p in out.parent.iterdir()) == ["features.parquet", "features.parquet.features.json"]
+    check_a_second_run_stops_while_the_first_holds_the_lock(
+        [churnml, "features", str(data), "--as-of", "2025-12-01", "--out", str(out)], out, "features",
+        ["features.parquet", "features.parquet.features.json"], cwd=tmp_path)

@@ -495,40 +495,15 @@ def test_a_second_score_on_the_same_out_stops_at_once_while_the_first_runs(serve
     # and the scores left could be one run's beside the other's sidecar. The second now stops before any
     # work with exit code 75 (retry later), naming the first. The lock dies with its process: after a
     # kill -9 its file stays, unlocked, and the next run takes it.
-    import time
+    from conftest import check_a_second_run_stops_while_the_first_holds_the_lock
 
     churnml = str(Path(sys.executable).with_name("churnml"))
     env = {**os.environ, "MLFLOW_TRACKING_URI": served_store.tracking_uri}
     out = tmp_path / "scores" / "scores.parquet"
-    lock = tmp_path / "scores" / ".scores.parquet.lock"
-    args = [churnml, "score", str(served_store.data), "--as-of", served_store.as_of, "--out", str(out),
-            "--snapshots", str(tmp_path / "snapshots")]
-    first = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path, env=env)
-    try:
-        deadline = time.monotonic() + 120
-        while not (lock.is_file() and lock.read_text()):  # its holder's line is written once it holds the lock
-            assert first.poll() is None and time.monotonic() < deadline, "the first run never took the lock"
-            time.sleep(0.02)
-        os.kill(first.pid, signal.SIGSTOP)  # a slow run: it holds the lock and writes nothing meanwhile
-        second = subprocess.run(args, capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
-        said = " ".join(second.stderr.split())
-        assert second.returncode == 75, second.stdout + second.stderr
-        assert re.fullmatch(
-            rf"Error: Another `churnml score` \(PID {first.pid} on {re.escape(io.HOST)}, started \d{{4}}-\d\d-\d\d "
-            rf"\d\d:\d\d:\d\d\) is writing --out {re.escape(str(out))} now \(it holds {re.escape(str(lock))}\): this run "
-            r"stopped before any work, so as not to replace its files\. Run it again once that one has finished \(exit "
-            r"code 75: retry later\)\.", said), said
-        assert sorted(p.name for p in out.parent.iterdir()) == [lock.name]  # nothing written by either
-        os.kill(first.pid, signal.SIGKILL)
-        first.wait(timeout=30)
-    finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait(timeout=30)
-    assert lock.is_file()  # left by kill -9, but no longer locked
-    third = subprocess.run(args, capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
-    assert third.returncode == 0, third.stdout + third.stderr
-    assert sorted(p.name for p in out.parent.iterdir()) == ["scores.parquet", "scores.parquet.json"]  # lock removed
+    check_a_second_run_stops_while_the_first_holds_the_lock(
+        [churnml, "score", str(served_store.data), "--as-of", served_store.as_of, "--out", str(out),
+         "--snapshots", str(tmp_path / "snapshots")], out, "score", ["scores.parquet", "scores.parquet.json"],
+        cwd=tmp_path, env=env)
 
 
 def test_a_score_that_fails_before_writing_leaves_no_out_folder_it_made(served_store, tmp_path: Path) -> None:
