@@ -648,6 +648,27 @@ def test_a_satisfaction_survey_on_another_scale_stops_validation(tmp_path: Path)
                      config_from_dict({"input": {"satisfaction_scale": [0, 10]}}))
 
 
+def test_a_one_to_ten_survey_answered_mostly_one_to_five_stops_validation_too(tmp_path: Path) -> None:
+    # A support desk's 1-10 CSAT of unhappy customers: 35 % of the scores above 5. Under the "most
+    # scores" rule those tickets (complaints too) were set aside, a third of the service history,
+    # with nothing but the count in the summary.
+    scores = [1, 2, 3, 4, 5] * 13 + [6, 7, 8, 9, 10] * 7
+    service = pd.DataFrame({"customer_id": ["a", "b", "c"] * 33 + ["a"], "timestamp": "2021-01-02",
+                            "event_type": "complaint", "satisfaction": scores})
+    folder = write(tmp_path / "d", customers=CUSTOMERS, transactions=TRANSACTIONS, service_events=service)
+    with pytest.raises(DataError) as error:
+        load_dataset(folder)
+    assert str(error.value).startswith("35 of 100 satisfaction scores in service_events are outside 1-5 (they run "
+                                       "from 1 to 10): the survey seems to use another scale.")
+    assert "set [input] satisfaction_scale = [1, 10]" in str(error.value)
+    assert len(clean(load_dataset(folder, config_from_dict({"input": {"satisfaction_scale": [1, 10]}})),
+                     "service_events")) == 100
+    # A few codes for "no answer" on a 1-5 survey (0 and 99, a tenth or more of the rows) are bad rows, set aside.
+    coded = service.assign(satisfaction=[1, 2, 3, 4, 5] * 17 + [0, 99] * 7 + [0])
+    ds = load_dataset(write(tmp_path / "e", customers=CUSTOMERS, transactions=TRANSACTIONS, service_events=coded))
+    assert ds.summary["tables"]["service_events"]["quarantined"] == {"satisfaction outside 1-5": 15}
+
+
 def test_a_satisfaction_scale_rescales_to_one_to_five_and_sets_aside_the_rest(tmp_path: Path) -> None:
     service = pd.DataFrame({"customer_id": ["a", "b", "a", "b", "a"], "timestamp": ["2021-01-02"] * 5,
                             "event_type": "survey", "satisfaction": [0, 10, 5, 11, -1]})

@@ -1877,13 +1877,21 @@ def _fail_if_another_scale(
     con: duckdb.DuckDBPyConnection, table: str, raw: str, quarantine: dict[str, pd.DataFrame], stats: dict,
     scale: tuple[float, float] = (1.0, 5.0),
 ) -> None:
-    """Stop when most satisfaction scores lie outside the scale: a survey on another scale (1-10,
-    0-100), whose rows would otherwise be set aside almost all."""
+    """Stop when the satisfaction scores outside the scale say the survey uses another one (1-10,
+    0-100), whose rows would otherwise be set aside: most of them, or a tenth or more spread over
+    three or more values (a 1-10 survey answered mostly 1-5 by unhappy customers: a third of its
+    service events, complaints included, were set aside without a word but the count)."""
     reason = satisfaction_outside(scale)
     outside = stats["quarantined"].get(reason, 0)
     scored = outside + con.execute(f"SELECT count(satisfaction) FROM {table}").fetchone()[0]
-    if outside <= 0.5 * scored:
+    if outside < 0.1 * scored or outside == 0:
         return
+    if outside <= 0.5 * scored:
+        spread = con.execute(
+            f"SELECT count(DISTINCT v) FROM (SELECT TRY_CAST({_q(raw)} AS DOUBLE) AS v FROM raw_{table}) "
+            f"WHERE isfinite(v) AND v NOT BETWEEN {scale[0]!r} AND {scale[1]!r}").fetchone()[0]
+        if spread < 3:  # one or two codes for "no answer" (0, 99): bad rows, set aside
+            return
     # The likely scale, from every score as written: from 0 or 1, up to the first usual top that
     # holds nearly all of them (0-10 for NPS, though a few typed 99 or 100 there; 1-7 for a Likert).
     smallest, bulk, largest = con.execute(
