@@ -159,6 +159,20 @@ def test_risk_multiples_are_multiples_of_the_average_risk(tmp_path: Path) -> Non
     assert load_config(_write(tmp_path, "[segments]\nrisk_multiples = [1, 2.5]\n")).segments.risk_multiples == (1, 2.5)
 
 
+def test_a_table_named_the_wrong_way_round_is_told_the_right_way(tmp_path: Path) -> None:
+    # A first config for an export of orders.csv: [columns.orders] (the file's name, as mapped under
+    # [tables]) or [tables] orders = "transactions" were told only the known tables, not what to write.
+    assert _error(tmp_path, '[tables]\ntransactions = "orders"\n\n[columns.orders]\ncustomer_id = "CustomerID"\n') == (
+        "[columns.orders] is not a known table. Known tables: customers, transactions, service_events, churn_events. "
+        "'orders' is your name for transactions ([tables] transactions = \"orders\"): the section takes churnml's table "
+        "name, [columns.transactions].")
+    assert _error(tmp_path, '[tables]\norders = "transactions"\n') == (
+        "[tables] names unknown table 'orders'. Known tables: customers, transactions, service_events, churn_events; "
+        'each takes your file or table name, e.g. transactions = "orders". Write it the other way round: '
+        'transactions = "orders".')
+    assert _error(tmp_path, '[columns.trades]\namount = "x"\n').endswith("churn_events.")
+
+
 def test_event_type_mapping_is_checked_when_the_config_loads() -> None:
     # The API applies the mapping too; a target churnml does not know ("Ticket") was refused only
     # by validate, and two keys equal but for case mapped differently in validation and the API.

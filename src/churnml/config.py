@@ -626,7 +626,10 @@ def config_from_dict(raw: Mapping[str, Any], source: str = "config") -> Config:
         )
     for table, name in tables.items():
         if table not in TABLES:
-            raise ConfigError(f"{source}: [tables] names unknown table {table!r}. Known tables: {', '.join(TABLES)}.")
+            # [tables] orders = "transactions": the two sides swapped, the user's name on the left.
+            swapped = f' Write it the other way round: {name} = "{table}".' if name in TABLES else ""
+            raise ConfigError(f"{source}: [tables] names unknown table {table!r}. Known tables: {', '.join(TABLES)}; "
+                              f'each takes your file or table name, e.g. transactions = "orders".{swapped}')
         if not isinstance(name, str) or not name:
             raise ConfigError(f"{source}: [tables] {table} must be a non-empty string, got {name!r} ({_kind(name)}).")
     kwargs["tables"] = dict(tables)
@@ -638,7 +641,11 @@ def config_from_dict(raw: Mapping[str, Any], source: str = "config") -> Config:
         )
     for table, mapping in columns.items():
         if table not in TABLES:
-            raise ConfigError(f"{source}: [columns.{table}] is not a known table. Known tables: {', '.join(TABLES)}.")
+            # [tables] transactions = "orders" then [columns.orders]: the section takes churnml's name.
+            ours = next((contract for contract, name in tables.items() if name == table and contract in TABLES), None)
+            fix = (f" {table!r} is your name for {ours} ([tables] {ours} = \"{table}\"): the section takes churnml's "
+                   f"table name, [columns.{ours}]." if ours else "")
+            raise ConfigError(f"{source}: [columns.{table}] is not a known table. Known tables: {', '.join(TABLES)}.{fix}")
         known = TABLES[table].all_columns
         if not isinstance(mapping, dict):
             raise ConfigError(
