@@ -438,8 +438,14 @@ def test_duplicate_customer_ids(tmp_path: Path) -> None:
         load_dataset(write(tmp_path, customers=customers, transactions=TRANSACTIONS))
     assert str(err.value) == (
         "Column customer_id of table 'customers' is not unique: 1 id(s) appear more than once, e.g. 'a' (3 rows). "
-        "Keep one row per customer (the latest snapshot), then retry."
+        "Keep one row per customer (the latest snapshot; rows repeated whole, as a doubled export writes them, go with "
+        "pandas' drop_duplicates() or SQL's SELECT DISTINCT), then retry."
     )
+    # Under the config's name for the column, as the other errors name it (a CRM's CustomerID).
+    renamed = customers.rename(columns={"customer_id": "CustomerID"})
+    with pytest.raises(DataError, match=r"^Column customer_id \(your column 'CustomerID'\) of table 'customers' is not "):
+        load_dataset(write(tmp_path / "r", customers=renamed, transactions=TRANSACTIONS),
+                     config_from_dict({"columns": {"customers": {"customer_id": "CustomerID"}}}))
 
 
 def test_missing_source(tmp_path: Path) -> None:

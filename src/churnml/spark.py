@@ -603,7 +603,8 @@ def _refuse_unmatched(spark: "SparkSession", read: Mapping[str, _RawTable], view
 
     ids, _, rows = repeats("customer_id", "customers")
     if ids:
-        raise DataError(validate.not_unique_message(ids, [(row["id"], row["n"]) for row in rows]))
+        raise DataError(validate.not_unique_message(ids, [(row["id"], row["n"]) for row in rows],
+                                                    read["customers"].mapping["customer_id"]))
     events = [table for table in views if table != "customers"]
     known = f"(SELECT customer_id FROM {views['customers']})"
     counts = spark.sql(" UNION ALL ".join(

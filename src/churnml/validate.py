@@ -1229,7 +1229,7 @@ def _load_customers(
     duplicates = con.execute(f"{repeated} ORDER BY n DESC, id LIMIT {EXAMPLES}").fetchall()
     if duplicates:
         n_dup = con.execute(f"SELECT count(*) FROM ({repeated})").fetchone()[0]
-        raise DataError(not_unique_message(n_dup, duplicates))
+        raise DataError(not_unique_message(n_dup, duplicates, mapping["customer_id"]))
 
     attributes: dict[str, str] = {}
     dated: list[str] = []
@@ -1294,12 +1294,13 @@ def repeated_ids_sql(id_sql: str, table: str) -> str:
             "GROUP BY 1 HAVING count(*) > 1")
 
 
-def not_unique_message(n_dup: int, examples: Iterable[tuple[object, int]]) -> str:
+def not_unique_message(n_dup: int, examples: Iterable[tuple[object, int]], raw: str = "customer_id") -> str:
     """The error for ``n_dup`` customer ids that appear more than once in ``customers`` (a few
-    (id, rows) ``examples``): validation stops on them, as does the Spark reader."""
+    (id, rows) ``examples``; ``raw``: the user's column): validation stops on them, as does the Spark reader."""
     shown = ", ".join(f"{cid!r} ({n} rows)" for cid, n in examples)
-    return (f"Column customer_id of table 'customers' is not unique: {n_dup} id(s) appear more than once, e.g. {shown}. "
-            "Keep one row per customer (the latest snapshot), then retry.")
+    return (f"Column {named_column('customer_id', raw)} of table 'customers' is not unique: {n_dup} id(s) appear more "
+            f"than once, e.g. {shown}. Keep one row per customer (the latest snapshot; rows repeated whole, as a doubled "
+            "export writes them, go with pandas' drop_duplicates() or SQL's SELECT DISTINCT), then retry.")
 
 
 def finite_sql(value: str) -> str:
