@@ -194,3 +194,14 @@ def test_the_benefit_a_retention_list_keeps_is_said_the_same_everywhere() -> Non
 
     assert CANDIDATES_LABEL.endswith(rule.format("").removeprefix("round ").replace("to at least", "of at least"))
     assert CANDIDATES_LABEL in readme
+
+
+def test_the_own_data_section_names_a_config_to_start_from_that_loads() -> None:
+    """A first-time user read the whole section without learning that an example config exists."""
+    from churnml.config import load_config
+
+    section = README.split("## Using it on your own data", 1)[1].split("\n### ", 1)[0]
+    named = re.findall(r"\[`(training/[\w.]+\.toml)`\]\((training/[\w.]+\.toml)\)", section)
+    assert named and all(text == link for text, link in named)
+    for path, _ in named:
+        load_config(Path(__file__).resolve().parents[1] / path)
