@@ -767,6 +767,30 @@ def test_customers_dates_with_a_placeholder_for_unknown_are_left_out(tmp_path: P
     assert ds.attributes == {"contract_end": "categorical", "plan": "categorical"}
 
 
+def test_files_no_table_is_read_from_are_named_when_an_optional_table_is_missing(tmp_path: Path) -> None:
+    # A subscription export's cancellations.csv and tickets.csv, never mapped under [tables]: the run
+    # went on by inactivity and without service features, its notes silent on the two files beside.
+    folder = good(tmp_path / "d")
+    pd.DataFrame({"CustomerID": ["a"], "CancelDate": ["2021-01-03"]}).to_csv(folder / "cancellations.csv", index=False)
+    pd.DataFrame({"CustomerID": ["a"], "Type": ["Question"]}).to_parquet(folder / "tickets.parquet", index=False)
+    (folder / "README.txt").write_text("exported nightly\n")
+    notes = load_dataset(folder).summary["notes"]
+    assert notes[2] == (
+        "cancellations.csv and tickets.parquet in the data are not read: churnml reads the files named after its "
+        "tables, or as [tables] maps them. If one holds the service events or the account closures, map it in the "
+        'config, e.g. [tables] service_events = "tickets", churn_events = "cancellations", and its columns under '
+        "[columns.<churnml's table name>].")
+    # Names that say nothing: the example is the first file, for the table missing last.
+    (folder / "cancellations.csv").rename(folder / "extra.csv")
+    (folder / "tickets.parquet").unlink()
+    assert 'e.g. [tables] churn_events = "extra",' in load_dataset(folder).summary["notes"][2]
+    # Mapped, or with no optional table missing, nothing is said.
+    service = pd.DataFrame({"customer_id": ["a"], "timestamp": "2021-01-02", "event_type": "complaint"})
+    churn = pd.DataFrame({"customer_id": ["a"], "timestamp": "2021-01-03"})
+    write(folder, service_events=service, churn_events=churn)
+    assert not any("not read" in note for note in load_dataset(folder).summary["notes"])
+
+
 def test_summary_notes_other_event_types_and_id_like_attributes(tmp_path: Path) -> None:
     n = 300
     customers = pd.DataFrame({"customer_id": [f"c{i}" for i in range(n)], "email": [f"u{i}@x.org" for i in range(n)],

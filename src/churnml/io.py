@@ -84,6 +84,31 @@ def _find_file(folder: Path, stem: str) -> Path | None:
     return found[0] if found else None
 
 
+def unread_files(path: str | Path, config: Config) -> list[str]:
+    """The CSV and Parquet files (and folders of Parquet parts) of a data folder that no table is
+    read from, as :func:`_find_file` names tables: a cancellations or tickets export the config does not
+    map under ``[tables]``. None for a DuckDB file; hidden names and ``_`` ones are skipped, as parts are."""
+    folder = Path(path)
+    if not folder.is_dir():
+        return []
+    read = {config.table_name(table) for table in TABLES}
+    unread = []
+    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
+        if entry.name.startswith((".", "_")):
+            continue
+        stem = next((entry.name[:-len(suffix)] for suffix in (".parquet", ".csv.gz", ".csv")
+                     if entry.name.endswith(suffix)), None)
+        if entry.is_dir():
+            if not any(_parquet_files(entry)):
+                continue
+            stem = stem or entry.name
+        elif stem is None:
+            continue
+        if stem not in read:
+            unread.append(entry.name)
+    return unread
+
+
 def ambiguous_table(folder: str | Path, names: Sequence[str], stem: str) -> str:
     """The error for a folder holding table ``stem`` more than once (``names``: the files and
     folders of Parquet parts that each could be it), on any engine.

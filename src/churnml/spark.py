@@ -548,13 +548,15 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
     codes = validate.code_columns(
         lambda sql: tuple(spark.sql(to_spark_sql(sql, {"customers": views["customers"]})).collect()[0]), attributes)
     return SparkData(spark, base, tuple(layout), layout, attributes, data_end, views, left_out, n_lines,
-                     _notes(spark, read, left_out, config, empty, skipped) + tuple(validate.code_notes(codes)), codes)
+                     _notes(spark, read, left_out, config, empty, skipped,
+                            io.unread_files(base, config) if "://" not in base else ()) + tuple(validate.code_notes(codes)), codes)
 
 
 def _notes(spark: "SparkSession", read: Mapping[str, _RawTable], left_out: Mapping[str, str], config: Config,
-           empty: Mapping[str, str] = {}, skipped: Sequence[str] = ()) -> tuple[str, ...]:
+           empty: Mapping[str, str] = {}, skipped: Sequence[str] = (), unread: Sequence[str] = ()) -> tuple[str, ...]:
     """Validation's notes on data it keeps that apply to Spark's read, made by validation's own
-    functions: optional tables missing or ``empty`` (table -> why), folders of parts with files
+    functions: optional tables missing or ``empty`` (table -> why), with the files of a local folder
+    no table is read from (``unread``), folders of parts with files
     ``skipped``, customers columns left out (dates, empty, a pandas index),
     and times with a zone read as UTC (one query of at most one row per zoned column, of
     :data:`churnml.validate._OFFSET_ROWS` rows per date column written as text)."""
@@ -566,7 +568,7 @@ def _notes(spark: "SparkSession", read: Mapping[str, _RawTable], left_out: Mappi
         return tuple(rows[0]) if rows else None
 
     return tuple(
-        validate.missing_table_notes(tuple(read), config, empty)
+        validate.missing_table_notes(tuple(read), config, empty, unread)
         + list(skipped)
         + validate.left_out_notes([c for c, why in left_out.items() if why == validate.LEFT_OUT_KINDS["date"]],
                                   [c for c, why in left_out.items() if why == validate.LEFT_OUT_KINDS["empty"]],

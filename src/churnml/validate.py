@@ -253,7 +253,8 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
     )
     dataset.summary = _summary(con, dataset, stats, found)
     dataset.summary["notes"] = _notes(con, tables, attributes, config, "transaction_id" in columns["transactions"], empty,
-                                      columns["service_events"]["event_type"] if "service_events" in tables else None)
+                                      columns["service_events"]["event_type"] if "service_events" in tables else None,
+                                      io.unread_files(path, config))
     dataset.summary["notes"] += (skipped + repeated + left_out
                                  + zoned_notes(lambda sql: con.execute(sql).fetchone(), tables, columns, types)
                                  + _empty_optional(con, tables, columns) + loose)
@@ -527,9 +528,17 @@ def _named_table(config: Config, name: str) -> str:
     return name if yours == name else f"{yours} ({name})"
 
 
-def missing_table_notes(tables: Iterable[str], config: Config, empty: Mapping[str, str] = {}) -> list[str]:
+_LIKELY_NAMES = {"service_events": ("ticket", "support", "service", "complain", "call", "case", "survey", "contact"),
+                 "churn_events": ("cancel", "churn", "clos", "termin", "unsubscrib", "leav")}
+"""Parts of file names that say what an unread file likely holds, for the [tables] line the note suggests."""
+_HOLDS = {"service_events": "the service events", "churn_events": "the account closures"}
+
+
+def missing_table_notes(tables: Iterable[str], config: Config, empty: Mapping[str, str] = {},
+                        unread: Iterable[str] = ()) -> list[str]:
     """Notes on the optional tables the data lacks, or holds ``empty`` (table -> why; taken as absent),
-    and what is used without them (any engine).
+    and what is used without them (any engine); with the data folder's ``unread`` files
+    (:func:`churnml.io.unread_files`), which may hold them under another name.
 
     >>> missing_table_notes(("customers", "transactions", "service_events"), Config())[0][:54]
     'No churn_events table: a customer counts as churned af'
@@ -550,17 +559,32 @@ def missing_table_notes(tables: Iterable[str], config: Config, empty: Mapping[st
         notes.append(f"No {closures} table: a customer counts as churned after "
                      f"a horizon without transactions, and as active with one in the last {config.problem.active_days} "
                      "days (the non-contractual rule). Add account closures as churn_events for the contractual one.")
+    absent = [t for t in ("service_events", "churn_events") if t not in tables and t not in empty]
+    unread = list(unread)
+    if absent and unread:
+        # An export's cancellations.csv or tickets.csv, never mapped: the contractual rule and the
+        # service features were left out with a note that did not say the file was there.
+        stems = [re.sub(r"(\.csv\.gz|\.csv|\.parquet)$", "", name) for name in unread]
+        guesses = [f'{t} = "{stem}"' for t in absent
+                   for stem in [next((s for s in stems if any(w in s.lower() for w in _LIKELY_NAMES[t])), None)] if stem]
+        example = ", ".join(guesses) or f'{absent[-1]} = "{stems[0]}"'
+        notes.append(f"{_listed(unread)} in the data {'is' if len(unread) == 1 else 'are'} not read: churnml reads the "
+                     "files named after its tables, or as [tables] maps them. If one holds "
+                     f"{' or '.join(_HOLDS[t] for t in absent)}, "
+                     f"map it in the config, e.g. [tables] {example}, and its columns under [columns.<churnml's table name>].")
     return notes
 
 
 def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], attributes: dict[str, str], config: Config,
-           transaction_ids: bool = True, empty: Mapping[str, str] = {}, event_type_column: str | None = None) -> list[str]:
+           transaction_ids: bool = True, empty: Mapping[str, str] = {}, event_type_column: str | None = None,
+           unread: Iterable[str] = ()) -> list[str]:
     """Data that is used, but perhaps not as the user expects (and optional tables it lacks, or
-    that are ``empty``: table -> why). ``event_type_column``: the service events' raw event type
-    column, to name ``[input.event_types]`` keys that match no event."""
+    that are ``empty``: table -> why; ``unread``: files of the folder no table is read from).
+    ``event_type_column``: the service events' raw event type column, to name ``[input.event_types]``
+    keys that match no event."""
     known = KNOWN_EVENT_TYPES
 
-    notes = missing_table_notes(tables, config, empty)
+    notes = missing_table_notes(tables, config, empty, unread)
     if "service_events" in tables:
         rows = con.execute(
             f"SELECT event_type, count(*) FROM service_events WHERE event_type NOT IN ({', '.join(_lit(k) for k in known)}) "
