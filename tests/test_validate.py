@@ -363,6 +363,11 @@ def test_missing_required_table(tmp_path: Path) -> None:
         'it, or map your table\'s name under [tables] in the config, e.g. transactions = "my_transactions" (file names '
         "are case-sensitive)."
     )
+    # A CRM's orders.csv beside it: the example is the line to write.
+    TRANSACTIONS.to_csv(folder / "orders.csv", index=False)
+    with pytest.raises(DataError, match=r"Found: customers.csv, orders.csv\. .*e\.g\. transactions = \"orders\" \(file"):
+        load_dataset(folder)
+    (folder / "orders.csv").unlink()
     # A BigQuery export to transactions-*.parquet: its files are named, with where to put them.
     for i in range(4):
         TRANSACTIONS.to_parquet(folder / f"transactions-{i:012d}.parquet")

@@ -192,11 +192,14 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
     for name, spec in TABLES.items():
         if spec.required and name not in found:
             user_name = config.table_name(name)
+            loose = io.loose_parts(path, user_name)
+            # An export's orders.csv: the line to write, rather than "my_transactions".
+            yours = None if loose or name in config.tables else likely_name(name, io.unread_files(path, config))
             raise DataError(
                 f"Required table {name!r} not found in {path}: expected {user_name}.parquet, {user_name}.csv or a folder "
                 f"{user_name}/ of Parquet parts (or a table {user_name!r} in a DuckDB file). {io.found_in(con, path)}"
-                f"{io.loose_parts(path, user_name)}Add it, or map your table's name "
-                f'under [tables] in the config, e.g. {name} = "my_{name}" (file names are case-sensitive).'
+                f"{loose}Add it, or map your table's name "
+                f'under [tables] in the config, e.g. {name} = "{yours or f"my_{name}"}" (file names are case-sensitive).'
             )
         if name not in found and name in config.tables:
             user_name = config.table_name(name)
@@ -528,9 +531,28 @@ def _named_table(config: Config, name: str) -> str:
     return name if yours == name else f"{yours} ({name})"
 
 
-_LIKELY_NAMES = {"service_events": ("ticket", "support", "service", "complain", "call", "case", "survey", "contact"),
+_LIKELY_NAMES = {"customers": ("customer", "client", "member", "subscriber", "account", "user"),
+                 "transactions": ("order", "invoice", "sale", "purchase", "payment", "transaction", "trade", "bill",
+                                  "charge"),
+                 "service_events": ("ticket", "support", "service", "complain", "call", "case", "survey", "contact"),
                  "churn_events": ("cancel", "churn", "clos", "termin", "unsubscrib", "leav")}
-"""Parts of file names that say what an unread file likely holds, for the [tables] line the note suggests."""
+"""Parts of file names that say what an unread file likely holds, for the [tables] line a message suggests."""
+
+
+def likely_name(table: str, files: Iterable[str]) -> str | None:
+    """The name, without its suffix, of the first of ``files`` (:func:`churnml.io.unread_files`) whose
+    name says it may hold ``table`` (``orders.csv`` for transactions), for the [tables] line to suggest.
+
+    >>> likely_name("transactions", ["cancellations.csv", "orders.csv"]), likely_name("customers", ["x.csv"])
+    ('orders', None)
+    """
+    stems = [_file_stem(name) for name in files]
+    return next((stem for stem in stems if any(word in stem.lower() for word in _LIKELY_NAMES[table])), None)
+
+
+def _file_stem(name: str) -> str:
+    """A data file's name as [tables] maps it: without ``.csv``, ``.csv.gz`` or ``.parquet``."""
+    return re.sub(r"(\.csv\.gz|\.csv|\.parquet)$", "", name)
 _HOLDS = {"service_events": "the service events", "churn_events": "the account closures"}
 
 
@@ -564,10 +586,8 @@ def missing_table_notes(tables: Iterable[str], config: Config, empty: Mapping[st
     if absent and unread:
         # An export's cancellations.csv or tickets.csv, never mapped: the contractual rule and the
         # service features were left out with a note that did not say the file was there.
-        stems = [re.sub(r"(\.csv\.gz|\.csv|\.parquet)$", "", name) for name in unread]
-        guesses = [f'{t} = "{stem}"' for t in absent
-                   for stem in [next((s for s in stems if any(w in s.lower() for w in _LIKELY_NAMES[t])), None)] if stem]
-        example = ", ".join(guesses) or f'{absent[-1]} = "{stems[0]}"'
+        guesses = [f'{t} = "{stem}"' for t in absent if (stem := likely_name(t, unread))]
+        example = ", ".join(guesses) or f'{absent[-1]} = "{_file_stem(unread[0])}"'
         notes.append(f"{_listed(unread)} in the data {'is' if len(unread) == 1 else 'are'} not read: churnml reads the "
                      "files named after its tables, or as [tables] maps them. If one holds "
                      f"{' or '.join(_HOLDS[t] for t in absent)}, "
