@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from churnml import io
@@ -268,7 +269,7 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
     dataset.summary["left_out_columns"] = left_out_columns
     # The features' descriptions say which categories are codes (churnml features, train's features.json).
     dataset.summary["code_columns"] = codes = code_columns(lambda sql: con.execute(sql).fetchone(), attributes)
-    dataset.summary["notes"] += code_notes(codes)
+    dataset.summary["notes"] += code_notes(codes) + _lifetime_total_notes(con, attributes)
     late = {t: stats[t]["quarantined"].get(R_FUTURE_TIMESTAMP, 0) for t in tables[2:]}
     if not config.input.data_end and any(late.values()):
         dataset.summary["notes"].append(
@@ -706,6 +707,52 @@ def code_notes(codes: Mapping[str, list[str]]) -> list[str]:
             "the codes by size. Nothing to do; a code with more than [training] max_categorical_levels values (a "
             "postal code across a country) is left out of the models by `churnml train`, which says so: map it to "
             "fewer groups (a region, the first digits) in a column of its own to use it."]
+
+
+LIFETIME_RANK_CORRELATION = 0.95
+"""A numeric customer attribute whose ranks follow a customer's transaction count or revenue up to
+the data's end this closely is a total as of the export (orders to date, lifetime spend, months
+subscribed), not a description of the customer."""
+
+
+def _lifetime_total_notes(con: duckdb.DuckDBPyConnection, attributes: Mapping[str, str]) -> list[str]:
+    """Notes on numeric attributes that are totals of the customer's history as of the export
+    (:data:`LIFETIME_RANK_CORRELATION`, Spearman's, over the customers with a value, at least 50).
+    The customers table is read as it is today at every cutoff: such a column tells the models at a
+    past cutoff how much the customer went on to buy. A CRM's TotalOrders raised a subscription
+    export's test ROC AUC from 0.61 to 0.76, grade C to B, promoted without a word; on the customers
+    scored today it holds nothing the features do not."""
+    notes = []
+    numeric = [column for column, kind in attributes.items() if kind == "numeric"]
+    if not numeric:
+        return notes
+    # Each customer's history once (43 M transactions at a million customers), then one ranking per column.
+    history = free_name("_churnml_history", [name for name, *_ in con.execute("SHOW TABLES").fetchall()])
+    con.execute(f"CREATE TEMP TABLE {_q(history)} AS SELECT c.customer_id, coalesce(h.n, 0) AS n, "
+                "coalesce(h.revenue, 0) AS revenue FROM customers AS c LEFT JOIN (SELECT customer_id, count(*) AS n, "
+                "sum(amount) AS revenue FROM transactions GROUP BY 1) AS h USING (customer_id)")
+    try:
+        correlations = {column: con.execute(
+            f"WITH ranked AS (SELECT rank() OVER (ORDER BY c.{_q(column)}) AS v, rank() OVER (ORDER BY h.n) AS n, "
+            f"rank() OVER (ORDER BY h.revenue) AS r FROM customers AS c JOIN {_q(history)} AS h USING (customer_id) "
+            f"WHERE isfinite(c.{_q(column)})) SELECT count(*), corr(v, n), corr(v, r) FROM ranked").fetchone()
+            for column in numeric}
+    finally:
+        con.execute(f"DROP TABLE {_q(history)}")
+    for column, row in correlations.items():
+        # NULL or NaN when every customer has as many transactions (or as much revenue): nothing to follow.
+        rows, by_count, by_revenue = row[0], *(float(r) if r is not None and np.isfinite(r) else 0.0 for r in row[1:])
+        if rows < 50 or max(by_count, by_revenue) < LIFETIME_RANK_CORRELATION:
+            continue
+        follows = "count of transactions" if by_count >= by_revenue else "revenue"
+        notes.append(
+            f"customers.{column} follows each customer's {follows} up to the data's end (rank correlation "
+            f"{max(by_count, by_revenue):.2f}): a total as of the export, such as orders to date or lifetime spend. The "
+            "customers table is read as it is today at every cutoff, so at past cutoffs it tells the models what the "
+            "customer went on to buy, and the test metrics overstate what the scores can do. Leave it out of customers "
+            "(churnml counts transactions and revenue at each cutoff from the transactions), or keep its value at "
+            "sign-up.")
+    return notes
 
 
 def _paid_before_signup(con: duckdb.DuckDBPyConnection, closures: bool) -> list[str]:
