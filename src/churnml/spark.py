@@ -549,7 +549,8 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
         lambda sql: tuple(spark.sql(to_spark_sql(sql, {"customers": views["customers"]})).collect()[0]), attributes)
     return SparkData(spark, base, tuple(layout), layout, attributes, data_end, views, left_out, n_lines,
                      _notes(spark, read, left_out, config, empty, skipped,
-                            io.unread_files(base, config) if "://" not in base else ()) + tuple(validate.code_notes(codes)), codes)
+                            io.unread_files(base, config) if "://" not in base and set(read) < set(TABLES) else ())
+                     + tuple(validate.code_notes(codes)), codes)
 
 
 def _notes(spark: "SparkSession", read: Mapping[str, _RawTable], left_out: Mapping[str, str], config: Config,

@@ -258,7 +258,8 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
     dataset.summary = _summary(con, dataset, stats, found)
     dataset.summary["notes"] = _notes(con, tables, attributes, config, "transaction_id" in columns["transactions"], empty,
                                       columns["service_events"]["event_type"] if "service_events" in tables else None,
-                                      io.unread_files(path, config))
+                                      # Listed (headers read) only when a note may name them.
+                                      io.unread_files(path, config) if set(tables) < set(TABLES) else ())
     dataset.summary["notes"] += (skipped + repeated + left_out
                                  + zoned_notes(lambda sql: con.execute(sql).fetchone(), tables, columns, types)
                                  + _empty_optional(con, tables, columns) + loose)
