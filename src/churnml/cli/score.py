@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 from pathlib import Path
 from typing import Annotated, Any, Callable, Mapping, Optional
 
@@ -72,31 +71,6 @@ def show_scores_summary(sidecar: Mapping[str, Any], config: Config) -> None:
 FLAT_VALUE_RATIO = 1.25
 """The value tiers' cut points closer than this (high_min < 1.25 x medium_min) split customers worth
 nearly the same: a gym's flat fee gave 84.70 and 82.76 over 90 days (a generated cafe: 98.62 and 39.61)."""
-
-SMALL_CONTROL = 30
-"""Below this many control customers, a list warns how coarse the uplift `evaluate` can measure will be."""
-ADEQUATE_POWER = 0.8
-"""Below this chance that `evaluate` tells the list's assumed effect from chance, a list warns and says
-the --holdout that reaches it (:func:`churnml.targeting.control_precision`)."""
-
-
-def _explain_exclusions(summary: Any, listed: int) -> None:
-    """Say which --exclude ids matched only loosely, and how many matched nobody: a do-not-contact
-    list written with leading zeros matched no customer, and the list said nothing."""
-    loose, unmatched = summary.excluded_loosely, summary.exclude_unmatched
-    if loose:
-        examples = ", ".join(f"{listed_id!r:.60} as {scored!r:.60}" for listed_id, scored in loose[:3])
-        warn(f"{len(loose):,} customer(s) were left out because an --exclude id matches theirs only when leading zeros, "
-             f"case and spaces are ignored ({examples}). Write the ids as the scores do to be sure.")
-    if unmatched:
-        examples = ", ".join(f"{i!r:.60}" for i in unmatched[:3])  # a wrong file's 5 MB line is not an example
-        text = (f"{len(unmatched):,} of {listed:,} --exclude ids match no scored customer (e.g. {examples}): "
-                "customers outside the population at the scores' date, or ids the scores do not have.")
-        if len(unmatched) == listed:
-            warn(text + " None matched: check that the file lists the same ids as the scores' customer_id.")
-        else:
-            console.print(f"Note: {text}", markup=False, highlight=False)
-
 
 def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, horizon_days: int | None = None,
                            problem: Any = None) -> None:
@@ -581,24 +555,6 @@ def prune_snapshots_command(
                   highlight=False)
 
 
-def _warn_lapsed(customers: Any, problem: Mapping[str, Any] | None) -> None:
-    """Contacts on the list who stopped buying half a year ago, where churn is inactivity: the
-    models count them as customers for ``active_days`` (365) without a purchase and as near-certain
-    churners, so on a gym's list 9 of the 20 contacts had not paid for 180 to 358 days."""
-    from churnml.segments import LAPSED_DAYS
-
-    if not problem or problem.get("churn") != "inactivity" or "lifecycle_stage" not in customers.columns:
-        return
-    contacted = customers if "group" not in customers.columns else customers[customers["group"] != "control"]
-    lapsed = int((contacted["lifecycle_stage"] == "lapsed").sum())
-    if lapsed:
-        warn(f"{lapsed:,} of the {len(contacted):,} customers to contact have not bought for {LAPSED_DAYS:.0f} days or "
-             f"more (lifecycle_stage lapsed): without churn_events they count as customers until "
-             f"{problem.get('active_days')} days without a purchase ([problem] active_days), but where customers buy "
-             "every few weeks (a monthly subscription, a trade customer's regular orders) they have left already, and "
-             "a win-back succeeds far less often than the success rate assumes. --exclude them, or train with churn_events or a shorter active_days.")
-
-
 def _check_models(models: Any, cfg: Config, as_of: Any) -> None:
     """What the models alone refuse, before any data is read (on either engine): another horizon
     (:func:`_check_horizon`), and an as-of date before their training data, as ``POST /score_history``
@@ -875,7 +831,7 @@ def retention_list_command(
     )
     horizon = sidecar_horizon(sidecar or {}, cfg.problem.horizon_days)
     from churnml.segments import segment_names
-    from churnml.targeting import MAX_HOLDOUT, control_precision, summary_sheets, talking_point_summary, with_attributes
+    from churnml.targeting import list_notes, summary_sheets, talking_point_summary, with_attributes
 
     if attribute_columns:
         values = pd.read_parquet(snapshot, columns=["customer_id", *dict.fromkeys(attribute_columns.values())])
@@ -904,42 +860,12 @@ def retention_list_command(
                                   **talking_point_summary(result.customers)},
                                  out.with_name(out.name + ".json"))
     show_retention_summary(result, cfg, horizon_days=horizon, problem=provenance["models"].get("problem"))
-    _explain_exclusions(result.summary, len(excluded))
-    if result.summary.holdout > 0 and result.summary.control == 0 and result.summary.selected > 0:
-        warn(f"no customer of this list fell in the control group ({result.summary.holdout:.0%} of "
-             f"{result.summary.selected:,}): there is nothing to compare with. A longer list or a larger --holdout gives one.")
-    elif result.summary.control > 0:
-        # A control group of 3 let evaluate say only "the interval includes 0", months later. The
-        # contacts churn at the rate the list assumes (1 - success_rate of it): taken at the control's
-        # rate, a gym's lapsed members (predicted churn 100 %) read "±0 percentage points" for 8 controls.
-        customers = result.customers
-        p = float(customers.loc[customers["group"] == "control", "churn_probability"].mean())
-        success_rate = result.summary.success_rate
-        precision = control_precision(p, success_rate, result.summary.contacts, result.summary.control)
-        if result.summary.control >= SMALL_CONTROL:
-            # The whole list's churn, which the control group only samples: the --holdout said should not
-            # move with the group it draws (203 control customers at 16 % said 0.22, which drew 538 at 15 %).
-            p = float(customers["churn_probability"].mean())
-            precision = control_precision(p, success_rate, result.summary.contacts, result.summary.control)
-        if result.summary.control < SMALL_CONTROL:
-            warn(f"the control group has {result.summary.control:,} customer(s): `churnml evaluate` will measure the uplift "
-                 f"only to about ±{precision['spread']:.0f} percentage points (at their predicted churn of {p:.0%}). A larger "
-                 "--holdout or a longer list narrows it.")
-        elif precision["power"] < ADEQUATE_POWER:
-            # The README's --holdout 0.1 on a 5,000 budget: 203 control customers, ±5.2 points against the 4.7
-            # the list assumed; evaluate said "cannot be told from chance" three months later, as it would
-            # 3 times in 5 had the contacts kept the 30 % assumed.
-            needed = precision["holdout"]
-            warn(f"the control group of {result.summary.control:,} customers lets `churnml evaluate` measure the uplift to "
-                 f"about ±{precision['spread']:.1f} percentage points, and the list assumes {precision['uplift']:.1f} "
-                 f"(success rate {success_rate:g} of the list's predicted churn of {p:.0%}): had the contacts worked as "
-                 f"assumed, evaluate would tell the effect from chance only {precision['power']:.0%} of the time. "
-                 + (f"A control group of at least {precision['control']:,} would about 4 times in 5, with the same contacts: "
-                    f"--holdout {math.ceil(needed * 100) / 100:.2f} or more (its draw gives about that share of the list)."
-                    if needed <= MAX_HOLDOUT else
-                    f"No --holdout up to {MAX_HOLDOUT:g} would 4 times in 5 with these contacts: a longer list would, "
-                    "or the results of several campaigns taken together."))
-    _warn_lapsed(result.customers, provenance["models"].get("problem"))
+    # Exclusions that matched loosely or not at all, a control group too small, lapsed contacts: as POST /retention_list.
+    for kind, text in list_notes(result, provenance["models"].get("problem"), len(excluded)):
+        if kind == "warning":
+            warn(text)
+        else:
+            console.print(f"Note: {text}", markup=False, highlight=False)
     changed = io.excel_changed_ids(result.customers["customer_id"]) if fmt == "csv" else []
     if changed:
         warn(f"{len(changed):,} customer id(s) of the list look like numbers that Excel changes when it opens a CSV, "
