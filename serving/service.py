@@ -434,12 +434,23 @@ class RetentionListResponse(bentoml.IODescriptor):
     summary: RetentionSummary
     customers: list[RetentionRow]
     warnings: list[str] = Field(default_factory=list, description=(
-        "As `churnml retention-list` says them: why the list holds no contact (a budget below the cheapest "
-        "contact, its cost named; nobody paying off; filters that leave nobody), and where [targeting] "
+        "As `churnml retention-list` says them (its Warning: lines): `exclude` ids that matched a customer only "
+        "loosely, or that all matched nobody; a control group (`holdout`) too small for `churnml evaluate` to tell "
+        "the effect the list assumes from chance, naming the holdout that would; contacts who have not bought for "
+        "180 days where the models count churn as inactivity; why the list holds no contact (a budget below the "
+        "cheapest contact, its cost named; nobody paying off; filters that leave nobody), and where [targeting] "
         "contact_costs or skip_segments name dormant but not new_customer or low_value_active, split from it, "
         "whose customers this list shows, or segments names dormant but not them and some of their customers "
         "would pay off; empty otherwise."),
         json_schema_extra={"example": []})
+    notes: list[str] = Field(default_factory=list, description=(
+        "As `churnml retention-list` says them (its Note: lines), to read the figures by: that expected value "
+        "saved (and so net benefit and ROI) counts a churner's whole horizon as lost, though churners bring part "
+        "of it in before they leave (not where the models count churn as inactivity); `exclude` ids some of "
+        "which match no scored customer; empty otherwise."),
+        json_schema_extra={"example": ["Value saved counts a churner's whole 90 days of value if retained as lost "
+                                       "(value at risk), but churners bring part of it in before they close the "
+                                       "account: ..."]})
 
 
 class ModelVersion(BaseModel):

@@ -577,6 +577,12 @@ def test_retention_list_keeps_excluded_customers_off(client) -> None:
     listed = [c["customer_id"] for c in body["customers"]]
     assert first not in listed and second not in listed and listed[0] == full["customers"][2]["customer_id"]
     assert (body["summary"]["excluded"], body["summary"]["excluded_loosely"], body["summary"]["exclude_unmatched"]) == (2, 1, 1)
+    # Said as `retention-list --exclude` says it: the loose match a warning, the id matching nobody a note.
+    assert body["warnings"] == [f"1 customer(s) were left out because an exclude id matches theirs only when leading zeros, "
+                                f"case and spaces are ignored ({second.lower()!r} as {second!r}). Write the ids as the scores "
+                                "do to be sure."]
+    assert body["notes"][1:] == ["1 of 3 exclude ids match no scored customer (e.g. 'ghost'): customers outside the "
+                                 "population at the scores' date, or ids the scores do not have."]
 
 
 def test_retention_list_carries_customer_columns_as_the_cli_does(client, served_store, tmp_path) -> None:

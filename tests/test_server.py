@@ -275,6 +275,41 @@ def test_a_compressed_body_is_refused_as_such_and_a_byte_order_mark_is_ignored(s
     assert "Content-Encoding" in spec["paths"]["/score"]["post"]["responses"]["415"]["description"]
 
 
+def test_a_list_says_what_the_cli_says_beside_its_summary(server, served_store, tmp_path) -> None:
+    # `churnml retention-list` notes that value saved counts a churner's whole horizon as lost and warns of a
+    # control group too small to show the effect the list assumes; POST /retention_list returned the same
+    # figures without a word of either, so a campaign built from the API took "expected value saved" at face value.
+    from typer.testing import CliRunner
+
+    from churnml.cli import get_app
+
+    url, _, _ = server
+    with httpx.Client(base_url=url, timeout=30) as client:
+        listed = client.post("/retention_list", json={"max_customers": 200, "holdout": 0.1, "exclude": ["ghost"]},
+                             headers=AUTH)
+    assert listed.status_code == 200, listed.text
+    body = listed.json()
+    assert body["summary"]["control"] > 0 and body["summary"]["exclude_unmatched"] == 1
+    notes, warnings = body["notes"], body["warnings"]
+    assert notes and notes[0].startswith("Value saved counts a churner's whole 90 days of value if retained as lost")
+    control = body["summary"]["control"]
+    assert any(text.startswith(f"the control group {'has' if control < 30 else 'of'} {control:,} customer") for text in warnings)
+    assert "1 of 1 exclude ids match no scored customer (e.g. 'ghost')" in " ".join(warnings)
+    assert not any("--" in text for text in notes + warnings)  # the request's fields, not the CLI's options
+    # The same sentences the CLI prints for the same list (options named as its flags there).
+    (tmp_path / "ids.txt").write_text("ghost\n")
+    result = CliRunner().invoke(get_app(), ["retention-list", str(served_store.scores), "--out", str(tmp_path / "list.csv"),
+                                            "--max-customers", "200", "--holdout", "0.1", "--exclude", str(tmp_path / "ids.txt")])
+    assert result.exit_code == 0, result.output
+
+    def words(text: str) -> str:
+        return " ".join(text.replace("--holdout", "holdout").replace("--exclude", "exclude").split())
+
+    printed = words(result.stdout + result.stderr)
+    assert all(f"Note: {words(text)}" in printed for text in notes), printed
+    assert all(f"Warning: {words(text)}" in printed for text in warnings), printed
+
+
 def test_an_empty_segment_list_is_refused_not_read_as_every_segment(server) -> None:
     # "Only these segments" with none named answered the default list (every segment but
     # [targeting] skip_segments): a CRM whose user cleared the segment filter got a list to call.

@@ -58,7 +58,7 @@ from churnml.schema import KNOWN_EVENT_TYPES, MAX_ABS_NUMBER
 from churnml.scoring import SCORE_COLUMNS, model_specs, score_features, scores_value_thresholds
 from churnml.segments import ValueThresholds, segment_names
 from churnml.targeting import attribute_columns as attribute_list_columns
-from churnml.targeting import retention_list, talking_point_summary, with_attributes
+from churnml.targeting import list_notes, retention_list, talking_point_summary, value_saved_note, with_attributes
 from churnml.validate import is_placeholder, kept_unread, kept_without, loose_id, loose_ids, merge_order_lines_sql
 
 ENV_API_KEY = "CHURNML_API_KEY"
@@ -1090,9 +1090,13 @@ class ScoringService:
             ``summary`` (:meth:`churnml.targeting.RetentionSummary.to_dict` and the contacts per
             talking point, :func:`churnml.targeting.talking_point_summary`, as the CLI's summary
             file holds them), ``customers``
-            (ranked rows with ``reasons`` as a list) and ``warnings`` (why the list holds no
+            (ranked rows with ``reasons`` as a list), ``warnings`` (``exclude`` ids matched loosely or
+            not at all, a control group too small to show the effect the list assumes, lapsed contacts
+            where churn is inactivity: :func:`churnml.targeting.list_notes`; why the list holds no
             contact, and what a config or ``segments`` written for ``dormant`` leaves out of the
-            segments split from it, as `churnml retention-list` prints them; empty otherwise).
+            segments split from it) and ``notes`` (that value saved counts a churner's whole horizon
+            as lost, :func:`churnml.targeting.value_saved_note`; ``exclude`` ids some of which matched
+            nobody), as `churnml retention-list` prints them (``Warning:``, ``Note:``); empty otherwise.
 
         Raises
         ------
@@ -1111,6 +1115,7 @@ class ScoringService:
         where = "attributes" if attributes is not None else "[targeting] attributes"
         carried = attribute_list_columns(asked, self.held_attributes, where, source=f"the snapshot loaded "
                                          f"({self.snapshot_path.name if self.snapshot_path else self._as_of_text})")
+        excluded = _exclude_ids(exclude)
         result = retention_list(
             self.scores,
             budget=budget,
@@ -1120,7 +1125,7 @@ class ScoringService:
             segments=list(segments) if segments else None,
             min_value=min_value,
             config=self.config,
-            exclude=_exclude_ids(exclude),
+            exclude=excluded,
             holdout=holdout,
         )
         listed, _ = with_attributes(result.customers, self._attributes,
@@ -1133,10 +1138,16 @@ class ScoringService:
                 row["attributes"] = {name: None if pd.isna(value := row.pop(column)) else value
                                      for column, name in carried.items()}
         summary = {**result.summary.to_dict(), **talking_point_summary(result.customers)}
-        warnings = summary.pop("warnings")
+        # What `churnml retention-list` says beside its summary, from the same functions, request fields named
+        # as the API names them: its Notes in `notes`, its warnings in `warnings` (the summary's last, as it prints them).
+        problem = self.models.metadata.get("problem")
+        horizon = self.models.metadata.get("horizon_days") or self.config.problem.horizon_days
+        said = list_notes(result, problem, len(set(excluded)), option="")
+        notes = [note for note in [value_saved_note(horizon, problem)] if note] + [text for kind, text in said if kind == "note"]
+        warnings = [text for kind, text in said if kind == "warning"] + summary.pop("warnings")
         return {"as_of": self._as_of_text, "churn_model_version": str(self.models.churn_version),
                 "value_model_version": str(self.models.value_version), "summary": _jsonable(summary),
-                "customers": _jsonable(customers), "warnings": warnings}
+                "customers": _jsonable(customers), "warnings": warnings, "notes": notes}
 
     # -- /model ----------------------------------------------------------------------------------
 
