@@ -417,6 +417,13 @@ def main() -> None:
         if os.environ.get("CHURNML_DEBUG"):
             raise
         sys.exit(_stopped(exc).exit_code)
+    except SystemExit as exc:
+        # While Typer builds the commands and reads the command line (0.2-0.3 s before a command runs), it
+        # turns a signal's KeyboardInterrupt into a silent exit 130, a scheduler's SIGTERM included.
+        stop = getattr(exc.__context__, "__cause__", None)
+        if isinstance(stop, KeyboardInterrupt) and not os.environ.get("CHURNML_DEBUG"):
+            sys.exit(_stopped(stop).exit_code)
+        raise
     finally:
         _exit_without_collecting()
 
