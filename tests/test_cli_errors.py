@@ -406,6 +406,29 @@ def test_a_signal_while_churnml_starts_stops_as_cleanly_as_during_a_command(tmp_
 
 
 @pytest.mark.parametrize("signum, code, said", [("SIGINT", 130, "Interrupted."), ("SIGTERM", 143, "Stopped (SIGTERM).")])
+def test_a_signal_while_churnml_loads_its_command_line_stops_cleanly(tmp_path: Path, signum: str, code: int,
+                                                                     said: str) -> None:
+    # Before churnml.cli's main() runs, Python loads churnml.cli itself (Typer and Rich: about 0.1 s):
+    # Ctrl-C there printed a KeyboardInterrupt traceback and ended the process by SIGINT, SIGTERM
+    # ended it without a word. The signal arrives as Rich loads, in `python -m churnml`.
+    import subprocess
+    import sys
+
+    probe = ("import importlib.abc, os, runpy, signal, sys\n"
+             "class Loading(importlib.abc.MetaPathFinder):\n"
+             "    def find_spec(self, name, path=None, target=None):\n"
+             "        if name == 'rich.console':\n"
+             f"            os.kill(os.getpid(), signal.{signum})\n"
+             "sys.meta_path.insert(0, Loading())\n"
+             "runpy.run_module('churnml', run_name='__main__', alter_sys=True)\n")
+    done = subprocess.run([sys.executable, "-c", probe, "generate", str(tmp_path / "g"), "--customers", "50"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == code, done.stderr
+    assert done.stderr == f"{said} Files are written whole or not at all, so no output was left half-written.\n"
+    assert not (tmp_path / "g").exists()
+
+
+@pytest.mark.parametrize("signum, code, said", [("SIGINT", 130, "Interrupted."), ("SIGTERM", 143, "Stopped (SIGTERM).")])
 def test_a_signal_between_reading_the_command_line_and_the_command_stops_as_cleanly(tmp_path: Path, signum: str,
                                                                                    code: int, said: str) -> None:
     # For 0.2-0.3 s after the commands load, Typer builds them and reads the command line: a signal

@@ -22,6 +22,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from churnml.errors import ChurnmlError, StoreUnavailableError, without_credentials
+from churnml.stopping import stop_message
+from churnml.stopping import handle_signals as _handle_signals
+from churnml.stopping import received as _signals
+from churnml.stopping import stopping as _stopping
 
 app = typer.Typer(
     name="churnml",
@@ -119,53 +123,6 @@ console = Console(markup=False, soft_wrap=True)
 err_console = Console(stderr=True, markup=False, soft_wrap=True)
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (a scheduler stopping the job), raised where the program is, like Ctrl-C, so the
-    same cleanup runs: temporary files are removed and nothing is left half-written."""
-
-
-class Interrupted(KeyboardInterrupt):
-    """Ctrl-C (SIGINT), raised where the program is. A KeyboardInterrupt of its own type: Python
-    marks a plain one that leaves code run by ``exec``/``eval`` of a string as never handled, even
-    once churnml has caught it, and ``python -m churnml`` then ended by SIGINT (-2 to a scheduler
-    calling it from Python) after printing "Interrupted." instead of exiting 130. Libraries run such
-    code as they are imported (scipy.stats and dataclasses build methods so), and `score` imports
-    them while it runs: 10 of 60 runs given Ctrl-C 1.6-3.2 s in ended so."""
-
-
-_signals: list[int] = []
-"""Signals received while a command runs. DuckDB turns the KeyboardInterrupt a handler raises
-during a query into ``RuntimeError("Query interrupted")``; this says what stopped it."""
-
-
-_stopping: list[bool] = [False]
-"""Set while a command stops: a signal's handler then only records the signal (the same signal
-reaches it after :func:`_watch_signals` already stopped the query, and raising again would cut the
-stop message short). Cleared when the command returns."""
-
-
-def _terminate(signum: int, frame: Any) -> None:
-    _signals.append(signum)
-    if not _stopping[0]:
-        raise Terminated()
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    _signals.append(signum)
-    if not _stopping[0]:
-        raise Interrupted()
-
-
-def _handle_signals() -> None:
-    """Ctrl-C and SIGTERM raise where the program is (SIGTERM as :class:`Terminated`), so that both
-    stop as cleanly; a handler someone else set (a notebook's, a test runner's) is left in place.
-    Call from the main thread only: Python runs handlers there alone."""
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _terminate)
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-        signal.signal(signal.SIGINT, _interrupt)
-
-
 _watching: list[socket.socket] = []
 """The two ends of the signal wake-up socket pair, kept open once :func:`_watch_signals` has started."""
 
@@ -204,14 +161,11 @@ def _interrupted_query(exc: BaseException) -> bool:
 
 
 def _stopped(exc: BaseException) -> typer.Exit:
-    """The message and exit code of a stop: 143 for SIGTERM, 130 for Ctrl-C. DuckDB hands a
-    handler's :class:`Terminated` back as a plain KeyboardInterrupt or its own error, so the last
-    signal received says which it was."""
+    """Say that the command stopped (:func:`churnml.stopping.stop_message`) and exit 130 or 143."""
     _stopping[0] = True
-    terminated = isinstance(exc, Terminated) or (bool(_signals) and _signals[-1] == signal.SIGTERM)
-    how = "Stopped (SIGTERM)" if terminated else "Interrupted"
-    err_console.print(f"{how}. Files are written whole or not at all, so no output was left half-written.")
-    return typer.Exit(143 if terminated else 130)
+    message, code = stop_message(exc)
+    err_console.print(message)
+    return typer.Exit(code)
 
 
 EXIT_RETRY = StoreUnavailableError.exit_code
