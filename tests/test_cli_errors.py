@@ -214,6 +214,50 @@ def test_a_list_says_when_its_control_group_cannot_show_the_effect_it_assumes(tm
     assert ("No --holdout up to 0.5 would 4 times in 5 with these contacts: a longer list would, or the results of several "
             "campaigns taken together.") in err
 
+def test_the_list_files_record_what_retention_list_said_beside_its_summary(tmp_path: Path) -> None:
+    # A control group of 12 and an --exclude id matching nobody were said in the terminal only: the .json, the
+    # workbook's summary sheet and `report --list` a month later held the summary's own warnings, none of these.
+    import html
+
+    pd.DataFrame({"customer_id": [f"C{i:03d}" for i in range(100)], "as_of": pd.Timestamp("2025-12-01"),
+                  "churn_probability": 0.2, "predicted_value": 400.0, "value_at_risk": 100.0, "segment": "high_value_at_risk",
+                  "reasons": "2 unresolved complaints"}).to_csv(tmp_path / "scores.csv", index=False)
+    (tmp_path / "optout.txt").write_text("C001\nGONE\n")
+    result, err = run("retention-list", tmp_path / "scores.csv", "--out", tmp_path / "list.xlsx", "--holdout", "0.1",
+                      "--exclude", tmp_path / "optout.txt")
+    assert result.exit_code == 0
+    summary = json.loads((tmp_path / "list.xlsx.json").read_text())
+    control = summary["control"]
+    assert 0 < control < 30
+    # list_notes's first, then the summary's own (these scores carry no reason_topics), as the terminal says them.
+    warning, own = summary["warnings"]
+    assert "talking_point column is empty" in own
+    assert warning.startswith(f"the control group has {control} customer(s): `churnml evaluate` will measure the uplift "
+                              "only to about ±") and warning.endswith("A larger --holdout or a longer list narrows it.")
+    note = ("1 of 2 --exclude ids match no scored customer (e.g. 'GONE'): customers outside the population at the scores' "
+            "date, or ids the scores do not have.")
+    assert summary["notes"] == [note]
+    printed = " ".join(result.stdout.split())
+    assert f"Warning: {' '.join(warning.split())}" in err and f"Note: {note}" in printed  # as the terminal said them
+    sheet = pd.read_excel(tmp_path / "list.xlsx", sheet_name="summary", keep_default_na=False)
+    assert sheet.values.tolist()[-3:] == [["warning", warning], ["warning", own], ["note", note]]
+    result, err = run("report", "--list", tmp_path / "list.xlsx", "--out", tmp_path / "list.html")
+    assert result.exit_code == 0, err
+    page = html.unescape((tmp_path / "list.html").read_text(encoding="utf-8"))
+    assert f"Warning: {warning}" in page and f"Warning: {own}" in page and f"Note: {note}" in page
+    # A summary written before the notes were recorded (no "notes", only the summary's own warnings) still reads.
+    older = {key: value for key, value in summary.items() if key != "notes"} | {"warnings": [own]}
+    (tmp_path / "list.xlsx.json").write_text(json.dumps(older))
+    result, err = run("report", "--list", tmp_path / "list.xlsx", "--out", tmp_path / "old.html")
+    assert result.exit_code == 0, err
+    page = html.unescape((tmp_path / "old.html").read_text(encoding="utf-8"))
+    assert f"Warning: {own}" in page and "Note: 1 of 2" not in page
+    # A hand-edited one whose notes are a string, not a list of them: refused, not shown a letter a line.
+    (tmp_path / "list.xlsx.json").write_text(json.dumps(older | {"notes": note}))
+    result, err = run("report", "--list", tmp_path / "list.xlsx", "--out", tmp_path / "bad.html")
+    assert result.exit_code == 2 and "is not a retention-list summary: notes has the wrong type." in err
+
+
 def test_report_and_list_outputs_never_replace_inputs_or_half_write(tmp_path: Path) -> None:
     scores = scores_file(tmp_path / "s")
     before = scores.read_bytes()

@@ -261,7 +261,9 @@ def test_an_empty_list_is_reported_with_the_reason_it_is_empty(inputs, tmp_path)
     out = tmp_path / "empty.html"
     _ok(runner.invoke(get_app(), ["report", "--list", str(empty), "--out", str(out)]))
     page = html.unescape(out.read_text(encoding="utf-8"))
-    assert "Nobody selected. The budget (0.01) pays for no contact: a contact costs 5.00, for each of the " in page
+    # The reason once, among the summary's warnings, where the by-segment table points.
+    assert page.count("Warning: The budget (0.01) pays for no contact: a contact costs 5.00, for each of the ") == 1
+    assert "Nobody selected: the summary's warnings say why." in page
 
 
 def test_the_retention_list_csv_opens_in_a_spreadsheet_and_says_what_was_asked(inputs):

@@ -58,7 +58,8 @@ from churnml.schema import KNOWN_EVENT_TYPES, MAX_ABS_NUMBER
 from churnml.scoring import SCORE_COLUMNS, model_specs, score_features, scores_value_thresholds
 from churnml.segments import ValueThresholds, segment_names
 from churnml.targeting import attribute_columns as attribute_list_columns
-from churnml.targeting import list_notes, retention_list, talking_point_summary, value_saved_note, with_attributes
+from churnml.targeting import (list_notes, retention_list, said_fields, talking_point_summary, value_saved_note,
+                               with_attributes)
 from churnml.validate import is_placeholder, kept_unread, kept_without, loose_id, loose_ids, merge_order_lines_sql
 
 ENV_API_KEY = "CHURNML_API_KEY"
@@ -1142,9 +1143,10 @@ class ScoringService:
         # as the API names them: its Notes in `notes`, its warnings in `warnings` (the summary's last, as it prints them).
         problem = self.models.metadata.get("problem")
         horizon = self.models.metadata.get("horizon_days") or self.config.problem.horizon_days
-        said = list_notes(result, problem, len(set(excluded)), option="")
-        notes = [note for note in [value_saved_note(horizon, problem)] if note] + [text for kind, text in said if kind == "note"]
-        warnings = [text for kind, text in said if kind == "warning"] + summary.pop("warnings")
+        told = said_fields(list_notes(result, problem, len(set(excluded)), option=""), result.summary)
+        summary.pop("warnings")  # in the response's own, after list_notes's: as the list's .json summary records them
+        notes = [note for note in [value_saved_note(horizon, problem)] if note] + told["notes"]
+        warnings = told["warnings"]
         return {"as_of": self._as_of_text, "churn_model_version": str(self.models.churn_version),
                 "value_model_version": str(self.models.value_version), "summary": _jsonable(summary),
                 "customers": _jsonable(customers), "warnings": warnings, "notes": notes}

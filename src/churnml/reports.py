@@ -870,7 +870,11 @@ def list_report(customers: pd.DataFrame, summary: Mapping[str, Any], config: Con
                for key, n in (summary.get("skipped") or {}).items()]
     if summary.get("excluded"):
         skipped.append(("left out: on an --exclude list", f"{summary['excluded']:,}"))
-    sections.append(_section("retention-summary", "Summary", _key_values([
+    # What retention-list printed beside its summary, as the .json recorded it (targeting.said_fields): a list read a
+    # month later said nothing of a control group too small to tell the effect from chance. Older summaries hold no notes.
+    told = [f'<p class="alert">Warning: {_e(text)}</p>' for text in summary.get("warnings") or []]
+    told += [_note(f"Note: {text}") for text in summary.get("notes") or []]
+    sections.append(_section("retention-summary", "Summary", *told, _key_values([
         *skipped,
         ("customers considered", f"{summary.get('scored', 0):,}"),
         (CANDIDATES_LABEL, f"{summary.get('candidates', 0):,}"),
@@ -906,7 +910,7 @@ def list_report(customers: pd.DataFrame, summary: Mapping[str, Any], config: Con
     sections.append(_section("roi-curve", "Expected value saved vs budget", *roi_parts))
     by_segment = pd.DataFrame(summary.get("by_segment") or [])
     if by_segment.empty:
-        by_segment_html = _missing(" ".join(["Nobody selected.", *summary.get("warnings", [])]))  # why, as the CLI said
+        by_segment_html = _missing("Nobody selected" + (": the summary's warnings say why." if summary.get("warnings") else "."))
     else:
         by_segment = by_segment.assign(name=by_segment["segment"].map(names).fillna(by_segment.get("name")))
         by_segment_html = table_html(

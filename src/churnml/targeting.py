@@ -993,6 +993,26 @@ def list_notes(result: RetentionList, problem: Mapping[str, Any] | None, exclude
     return tuple(said)
 
 
+def said_fields(said: Iterable[tuple[str, str]], summary: RetentionSummary) -> dict[str, list[str]]:
+    """A list's ``warnings`` and ``notes`` as its ``.json`` summary records them, its workbook's summary
+    sheet and its report show them and ``POST /retention_list`` returns them: those of :func:`list_notes`
+    (``said``), then the summary's own :attr:`RetentionSummary.warnings`, in the order `churnml
+    retention-list` prints them. The files recorded only the summary's own: a marketer opening the
+    workbook, or `report --list` a month later, never read that the control group was too small to
+    tell the effect from chance.
+
+    >>> scores = pd.DataFrame({"customer_id": ["a"], "segment": ["dormant"], "churn_probability": [0.5],
+    ...     "predicted_value": [10.0], "value_at_risk": [10.0], "reasons": [""]})
+    >>> result = retention_list(scores, budget=1, exclude={"a", "b"})
+    >>> fields = said_fields(list_notes(result, None, 2), result.summary)
+    >>> [text[:40] for text in fields["warnings"]], [text[:40] for text in fields["notes"]]
+    (['No customer left to consider: the exclus'], ['1 of 2 --exclude ids match no scored cus'])
+    """
+    said = tuple(said)
+    return {"warnings": [text for kind, text in said if kind == "warning"] + list(summary.warnings),
+            "notes": [text for kind, text in said if kind == "note"]}
+
+
 def _control_warnings(summary: RetentionSummary, customers: pd.DataFrame, option: str) -> list[str]:
     """How precisely `churnml evaluate` can measure the uplift with the list's control group, where too
     coarsely: under :data:`SMALL_CONTROL` customers, or with less than :data:`ADEQUATE_POWER`."""
@@ -1122,12 +1142,14 @@ def column_notes(columns: Iterable[str], horizon_days: int) -> pd.DataFrame:
 
 
 def summary_sheets(summary: RetentionSummary, names: dict[str, str], horizon_days: int,
-                   customers: pd.DataFrame, problem: Mapping[str, object] | None = None) -> dict[str, pd.DataFrame]:
+                   customers: pd.DataFrame, problem: Mapping[str, object] | None = None,
+                   said: Iterable[tuple[str, str]] = ()) -> dict[str, pd.DataFrame]:
     """A list's summary as the sheets of its Excel workbook, after the list: ``summary`` (what was
     asked, the counts, the money and what it is counted as — revenue or a margin's share of it, from
     the models' ``problem`` definition, :func:`churnml.labels.value_basis` —, the contacts per talking
-    point of ``customers`` — the list — and how many have none, and ``warnings``, one line each, as
-    `churnml retention-list` prints them), ``by segment`` and ``columns`` (:func:`column_notes`). The summary used to be only in the .json
+    point of ``customers`` — the list — and how many have none, and a ``warning`` and a ``note`` line each
+    for what `churnml retention-list` prints beside it: :func:`said_fields` of :func:`list_notes`'s ``said``),
+    ``by segment`` and ``columns`` (:func:`column_notes`). The summary used to be only in the .json
     beside the workbook, which a marketer does not open: the workbook showed whom to call but not what
     it costs; and without its "money counted as" row, a wholesaler at a 15 % margin read the ROI on
     revenue as profit, as the terminal and the report say it is not.
@@ -1148,6 +1170,7 @@ def summary_sheets(summary: RetentionSummary, names: dict[str, str], horizon_day
         return round(float(value), 2)
 
     points, without = talking_point_counts(customers)
+    told = said_fields(said, summary)
     rows: list[tuple[str, object]] = [
         ("budget", "no limit" if summary.budget is None else money(summary.budget)),
         ("max customers", "no limit" if summary.max_customers is None else summary.max_customers),
@@ -1173,7 +1196,8 @@ def summary_sheets(summary: RetentionSummary, names: dict[str, str], horizon_day
         # As the terminal's and the list report's "By talking point": the control group left out.
         *[(f"{TALKING_POINT_LABEL}: {text}", int(n)) for text, n in points.items()],
         *([(f"{TALKING_POINT_LABEL}: {NO_TALKING_POINT}", without)] if without else []),
-        *[("warning", text) for text in summary.warnings],
+        *[("warning", text) for text in told["warnings"]],
+        *[("note", text) for text in told["notes"]],
     ]
     by_segment = summary.by_segment.drop(columns="segment").rename(columns={"name": "segment"})
     by_segment = by_segment.round({"total_cost": 2, "expected_value_saved": 2, "expected_net_benefit": 2})

@@ -314,6 +314,9 @@ def _list_summary(path: Path, table: pd.DataFrame) -> dict:
     wrong = [k for k in _SUMMARY_NUMBERS if not _is_number(summary[k])]
     wrong += [] if summary["roi"] is None or _is_number(summary["roi"]) else ["roi"]
     wrong += [] if isinstance(summary["limited_by"], str) else ["limited_by"]
+    # What retention-list said beside the summary (absent from summaries written before it recorded its notes).
+    wrong += [k for k in ("warnings", "notes") if k in summary
+              and not (isinstance(summary[k], list) and all(isinstance(text, str) for text in summary[k]))]
     rows = summary["by_segment"]
     if not isinstance(rows, list) or not all(isinstance(r, dict) and all(k in r for k in _SUMMARY_SEGMENT_KEYS) for r in rows):
         wrong.append("by_segment")

@@ -766,6 +766,7 @@ def retention_list_command(
       talking point and how many have none; with
       --holdout the control group is in none of the costs, savings and talking-point counts:
       --budget and --max-customers buy contacts, and the control customers come on top),
+      the warnings and notes printed beside it (the workbook's summary sheet and report --list show them too),
       and what the scores came from (models and run, data fingerprint, code), which evaluate and
       report --list follow even after the scores file is overwritten.
 
@@ -831,7 +832,7 @@ def retention_list_command(
     )
     horizon = sidecar_horizon(sidecar or {}, cfg.problem.horizon_days)
     from churnml.segments import segment_names
-    from churnml.targeting import list_notes, summary_sheets, talking_point_summary, with_attributes
+    from churnml.targeting import list_notes, said_fields, summary_sheets, talking_point_summary, with_attributes
 
     if attribute_columns:
         values = pd.read_parquet(snapshot, columns=["customer_id", *dict.fromkeys(attribute_columns.values())])
@@ -845,9 +846,12 @@ def retention_list_command(
     provenance = scores_provenance(sidecar)
     # What the money is: the models' definition, else (scores without one) the config's margin, as the terminal says.
     problem = provenance["models"].get("problem") or {"margin": cfg.problem.margin}
+    # Exclusions that matched loosely or not at all, a control group too small, lapsed contacts: printed below as
+    # POST /retention_list returns them, and recorded in the summary file and the workbook's summary sheet.
+    said = list_notes(result, provenance["models"].get("problem"), len(excluded))
     # Money to the cent and probabilities to 0.01 % in every row of a CSV, as the workbook's formats show them.
     written = io.write_table(result.customers, out, fmt, spreadsheet=True, sheet_name="retention list", decimals=DECIMALS,
-                             sheets=summary_sheets(result.summary, segment_names(cfg), horizon, result.customers, problem)
+                             sheets=summary_sheets(result.summary, segment_names(cfg), horizon, result.customers, problem, said)
                              if fmt == "xlsx" else None)
     summary_path = io.write_json({"scores": str(scores), "as_of": dates[0] if len(dates) == 1 else None, "horizon_days": horizon,
                                   "problem": provenance["models"].get("problem"),
@@ -856,12 +860,11 @@ def retention_list_command(
                                   "exclude_files": [str(path) for path in exclude or []],
                                   **({"attributes": attribute_columns, "attributes_from": str(snapshot)}
                                      if attribute_columns else {}),
-                                  **result.summary.to_dict(),
+                                  **result.summary.to_dict(), **said_fields(said, result.summary),
                                   **talking_point_summary(result.customers)},
                                  out.with_name(out.name + ".json"))
     show_retention_summary(result, cfg, horizon_days=horizon, problem=provenance["models"].get("problem"))
-    # Exclusions that matched loosely or not at all, a control group too small, lapsed contacts: as POST /retention_list.
-    for kind, text in list_notes(result, provenance["models"].get("problem"), len(excluded)):
+    for kind, text in said:
         if kind == "warning":
             warn(text)
         else:
