@@ -24,6 +24,16 @@ TRANSACTIONS = pd.DataFrame({
 })
 
 
+
+def ctrl_c_as_a_terminal_gives_it() -> None:
+    """``preexec_fn`` of a process the tests send Ctrl-C: SIGINT at its default, as a terminal starts
+    a program. A job a non-interactive shell started in the background (`make test &`, nohup) ignores
+    SIGINT, and its children inherit that: churnml leaves a handler it did not set alone, so the
+    process would finish its command as if no Ctrl-C came."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 def write_csv(folder: Path, **tables: pd.DataFrame) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
@@ -443,7 +453,7 @@ def test_a_signal_while_churnml_starts_stops_as_cleanly_as_during_a_command(tmp_
              "sys.argv[0] = 'churnml'\n"
              "sys.exit(cli.main())\n")
     done = subprocess.run([sys.executable, "-c", probe, "generate", str(tmp_path / "g"), "--customers", "50"],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, preexec_fn=ctrl_c_as_a_terminal_gives_it)
     assert done.returncode == code, done.stderr
     assert done.stderr == f"{said} Files are written whole or not at all, so no output was left half-written.\n"
     assert not (tmp_path / "g").exists()
@@ -466,7 +476,7 @@ def test_a_signal_while_churnml_loads_its_command_line_stops_cleanly(tmp_path: P
              "sys.meta_path.insert(0, Loading())\n"
              "runpy.run_module('churnml', run_name='__main__', alter_sys=True)\n")
     done = subprocess.run([sys.executable, "-c", probe, "generate", str(tmp_path / "g"), "--customers", "50"],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, preexec_fn=ctrl_c_as_a_terminal_gives_it)
     assert done.returncode == code, done.stderr
     assert done.stderr == f"{said} Files are written whole or not at all, so no output was left half-written.\n"
     assert not (tmp_path / "g").exists()
@@ -491,7 +501,7 @@ def test_a_signal_between_reading_the_command_line_and_the_command_stops_as_clea
              "sys.argv[0] = 'churnml'\n"
              "sys.exit(cli.main())\n")
     done = subprocess.run([sys.executable, "-c", probe, "generate", str(tmp_path / "g"), "--customers", "50"],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, preexec_fn=ctrl_c_as_a_terminal_gives_it)
     assert done.returncode == code, done.stderr
     assert done.stderr == f"{said} Files are written whole or not at all, so no output was left half-written.\n"
     assert not (tmp_path / "g").exists()
@@ -519,7 +529,7 @@ def test_ctrl_c_inside_code_a_library_runs_with_exec_still_exits_130_under_pytho
         "cli.main()\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
     done = subprocess.run([sys.executable, "-m", "probe", "generate", str(tmp_path / "g"), "--customers", "50"],
-                          capture_output=True, text=True, timeout=120, env=env)
+                          capture_output=True, text=True, timeout=120, env=env, preexec_fn=ctrl_c_as_a_terminal_gives_it)
     assert done.returncode == 130, done.stderr
     assert done.stderr == "Interrupted. Files are written whole or not at all, so no output was left half-written.\n"
 
@@ -916,18 +926,23 @@ def test_a_stopped_command_leaves_ctrl_c_working_in_the_process_that_ran_it(tmp_
         raise KeyboardInterrupt()
 
     monkeypatch.setattr(churnml.cli.validate, "load_dataset", stopped)
-    result, err = run("validate", write_csv(tmp_path / "d", customers=CUSTOMERS, transactions=TRANSACTIONS))
-    assert result.exit_code == 130 and err.startswith("Interrupted.")
-    with pytest.raises(KeyboardInterrupt):
-        signal.raise_signal(signal.SIGINT)
-        time.sleep(1)
-    # Nor does an earlier command's signal decide how a later one stopped: a SIGTERM recorded
-    # before made this Ctrl-C read "Stopped (SIGTERM)", exit 143.
-    from churnml import cli
+    # Python's own Ctrl-C handler, as in a terminal (a background job's pytest may have SIGINT ignored).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        result, err = run("validate", write_csv(tmp_path / "d", customers=CUSTOMERS, transactions=TRANSACTIONS))
+        assert result.exit_code == 130 and err.startswith("Interrupted.")
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+            time.sleep(1)
+        # Nor does an earlier command's signal decide how a later one stopped: a SIGTERM recorded
+        # before made this Ctrl-C read "Stopped (SIGTERM)", exit 143.
+        from churnml import cli
 
-    cli._signals.append(signal.SIGTERM)
-    result, err = run("validate", tmp_path / "d")
-    assert result.exit_code == 130 and err.startswith("Interrupted.")
+        cli._signals.append(signal.SIGTERM)
+        result, err = run("validate", tmp_path / "d")
+        assert result.exit_code == 130 and err.startswith("Interrupted.")
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_the_top_of_the_list_fits_an_80_column_terminal_with_control_customers(tmp_path: Path) -> None:
