@@ -34,6 +34,20 @@ def ctrl_c_as_a_terminal_gives_it() -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
+
+def check_stopped_by_the_signal(probe: str, tmp_path: Path, code: int, said: str) -> None:
+    """Run ``probe`` (Python code that runs churnml's command line and sends itself a signal on the
+    way) as ``churnml generate``, and check that it stopped with ``code`` and only the stop message
+    ``said`` begins, before generating anything."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", probe, "generate", str(tmp_path / "g"), "--customers", "50"],
+                          capture_output=True, text=True, timeout=300, preexec_fn=ctrl_c_as_a_terminal_gives_it)
+    assert done.returncode == code, done.stderr
+    assert done.stderr == f"{said} Files are written whole or not at all, so no output was left half-written.\n"
+    assert not (tmp_path / "g").exists()
+
 def write_csv(folder: Path, **tables: pd.DataFrame) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
@@ -440,9 +454,6 @@ def test_a_signal_while_churnml_starts_stops_as_cleanly_as_during_a_command(tmp_
     # For about 2 s churnml imports its commands before any command runs: Ctrl-C there printed a
     # KeyboardInterrupt traceback of 20-55 lines, and a scheduler's SIGTERM ended the process with
     # nothing on stderr. Run as the `churnml` script runs, the signal sent while the commands load.
-    import subprocess
-    import sys
-
     probe = ("import os, signal, sys\n"
              "from churnml import cli\n"
              "register = cli._register_commands\n"
@@ -452,11 +463,7 @@ def test_a_signal_while_churnml_starts_stops_as_cleanly_as_during_a_command(tmp_
              "cli._register_commands = loading\n"
              "sys.argv[0] = 'churnml'\n"
              "sys.exit(cli.main())\n")
-    done = subprocess.run([sys.executable, "-c", probe, "generate", str(tmp_path / "g"), "--customers", "50"],
-                          capture_output=True, text=True, timeout=300, preexec_fn=ctrl_c_as_a_terminal_gives_it)
-    assert done.returncode == code, done.stderr
-    assert done.stderr == f"{said} Files are written whole or not at all, so no output was left half-written.\n"
-    assert not (tmp_path / "g").exists()
+    check_stopped_by_the_signal(probe, tmp_path, code, said)
 
 
 @pytest.mark.parametrize("signum, code, said", [("SIGINT", 130, "Interrupted."), ("SIGTERM", 143, "Stopped (SIGTERM).")])
@@ -465,9 +472,6 @@ def test_a_signal_while_churnml_loads_its_command_line_stops_cleanly(tmp_path: P
     # Before churnml.cli's main() runs, Python loads churnml.cli itself (Typer and Rich: about 0.1 s):
     # Ctrl-C there printed a KeyboardInterrupt traceback and ended the process by SIGINT, SIGTERM
     # ended it without a word. The signal arrives as Rich loads, in `python -m churnml`.
-    import subprocess
-    import sys
-
     probe = ("import importlib.abc, os, runpy, signal, sys\n"
              "class Loading(importlib.abc.MetaPathFinder):\n"
              "    def find_spec(self, name, path=None, target=None):\n"
@@ -475,11 +479,7 @@ def test_a_signal_while_churnml_loads_its_command_line_stops_cleanly(tmp_path: P
              f"            os.kill(os.getpid(), signal.{signum})\n"
              "sys.meta_path.insert(0, Loading())\n"
              "runpy.run_module('churnml', run_name='__main__', alter_sys=True)\n")
-    done = subprocess.run([sys.executable, "-c", probe, "generate", str(tmp_path / "g"), "--customers", "50"],
-                          capture_output=True, text=True, timeout=300, preexec_fn=ctrl_c_as_a_terminal_gives_it)
-    assert done.returncode == code, done.stderr
-    assert done.stderr == f"{said} Files are written whole or not at all, so no output was left half-written.\n"
-    assert not (tmp_path / "g").exists()
+    check_stopped_by_the_signal(probe, tmp_path, code, said)
 
 
 @pytest.mark.parametrize("signum, code, said", [("SIGINT", 130, "Interrupted."), ("SIGTERM", 143, "Stopped (SIGTERM).")])
@@ -488,9 +488,6 @@ def test_a_signal_between_reading_the_command_line_and_the_command_stops_as_clea
     # For 0.2-0.3 s after the commands load, Typer builds them and reads the command line: a signal
     # there ended churnml with exit 130 and nothing on stderr, a scheduler's SIGTERM included (143
     # everywhere else). Here the signal comes as the command starts, before it handles signals itself.
-    import subprocess
-    import sys
-
     probe = ("import os, signal, sys\n"
              "from churnml import cli\n"
              "watch = cli._watch_signals\n"
@@ -500,11 +497,7 @@ def test_a_signal_between_reading_the_command_line_and_the_command_stops_as_clea
              "cli._watch_signals = starting\n"
              "sys.argv[0] = 'churnml'\n"
              "sys.exit(cli.main())\n")
-    done = subprocess.run([sys.executable, "-c", probe, "generate", str(tmp_path / "g"), "--customers", "50"],
-                          capture_output=True, text=True, timeout=300, preexec_fn=ctrl_c_as_a_terminal_gives_it)
-    assert done.returncode == code, done.stderr
-    assert done.stderr == f"{said} Files are written whole or not at all, so no output was left half-written.\n"
-    assert not (tmp_path / "g").exists()
+    check_stopped_by_the_signal(probe, tmp_path, code, said)
 
 
 def test_ctrl_c_inside_code_a_library_runs_with_exec_still_exits_130_under_python_m(tmp_path: Path) -> None:
