@@ -70,12 +70,16 @@ def source_kind(path: Path) -> str:
     )
 
 
+TABLE_SUFFIXES: tuple[str, ...] = (".parquet", ".csv", ".csv.gz")
+"""The endings of a table's file in a data folder: ``<table>.parquet``, ``.csv`` or ``.csv.gz``."""
+
+
 def _find_file(folder: Path, stem: str) -> Path | None:
     """The file (or folder of Parquet parts) holding table ``stem``; an error when there are two.
 
     A folder of parts is ``stem/`` (as warehouse unloads and our chunked writers name it) or
     ``stem.parquet/`` (as ``df.write.parquet("stem.parquet")`` in Spark does), as the Spark path reads them."""
-    found = [folder / f"{stem}{suffix}" for suffix in (".parquet", ".csv", ".csv.gz") if (folder / f"{stem}{suffix}").is_file()]
+    found = [folder / f"{stem}{suffix}" for suffix in TABLE_SUFFIXES if (folder / f"{stem}{suffix}").is_file()]
     for part_dir in (folder / f"{stem}.parquet", folder / stem):
         if part_dir.is_dir() and any(_parquet_files(part_dir)):
             found.append(part_dir)
@@ -96,8 +100,7 @@ def unread_files(path: str | Path, config: Config) -> list[str]:
     for entry in sorted(folder.iterdir(), key=lambda p: p.name):
         if entry.name.startswith((".", "_")):
             continue
-        stem = next((entry.name[:-len(suffix)] for suffix in (".parquet", ".csv.gz", ".csv")
-                     if entry.name.endswith(suffix)), None)
+        stem = next((entry.name[:-len(suffix)] for suffix in TABLE_SUFFIXES if entry.name.endswith(suffix)), None)
         if entry.is_dir():
             if not any(_parquet_files(entry)):
                 continue
@@ -586,7 +589,7 @@ def check_spark_output(out: str, data: str, config: Config, option: str = "--out
     source = local_path(data)  # DATA on another file system cannot be where a local out writes
     source = source.resolve() if source is not None else None
     tables = [] if source is None else [source / f"{config.table_name(t)}{suffix}" for t in TABLES
-                                        for suffix in ("", ".parquet", ".csv", ".csv.gz")]
+                                        for suffix in ("", *TABLE_SUFFIXES)]
     if source is not None and (target == source or target in source.parents or target in tables):
         what = "DATA" if target == source else "a folder holding DATA" if target in source.parents else "a table of DATA"
         raise ConfigError(f"{option} {out} is {what}; Spark would replace it with its output and your data would be lost. "
