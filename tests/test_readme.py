@@ -40,7 +40,28 @@ def test_readme_commands_use_options_that_exist() -> None:
     assert not wrong
 
 
-def test_help_texts_name_the_setting_and_its_default() -> None:
+def test_readme_command_blocks_parse_as_typed() -> None:
+    """Every `churnml` line of the README's bash blocks is one the CLI takes as written: a newcomer types
+    them literally, and the workflow's `churnml validate sample/ [--strict]` stopped with "Got unexpected
+    extra argument(s) ([--strict])". Parsed only (arguments, options, their values), not run."""
+    import shlex
+
+    command = typer.main.get_command(get_app())
+    lines = []
+    for block in re.findall(r"```bash\n(.*?)```", README, flags=re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            m = re.search(r"(?:^|\s)churnml ([a-z][a-z-]+.*)", line.split(" #", 1)[0])
+            if m:
+                lines.append(m.group(0).strip())
+    assert any(line.startswith("churnml validate sample/") for line in lines)  # the workflow's block is read
+    wrong = []
+    for line in lines:
+        name, *args = shlex.split(line)[1:]
+        try:
+            command.commands[name].make_context(name, args)
+        except Exception as error:  # Click's usage errors: what the CLI would print under "Error"
+            wrong.append((line, getattr(error, "message", str(error))))
+    assert not wrong
     """``[config: section.key, default]`` in an option's help: the setting exists and has that default
     (``--reasons`` said "[config: all]" and ``--success-rate`` "[config: 0.3]", naming no setting)."""
     from churnml.config import Config
