@@ -226,3 +226,17 @@ def test_the_own_data_section_names_a_config_to_start_from_that_loads() -> None:
     assert named and all(text == link for text, link in named)
     for path, _ in named:
         load_config(Path(__file__).resolve().parents[1] / path)
+
+
+def test_the_example_config_names_the_commands_that_take_it() -> None:
+    """training/churnml.example.toml said "Use it with any command", and `churnml models --config` (like
+    promote, generate and demo) exits 2: those commands read no config and refuse it (a hidden --config)."""
+    example = (Path(__file__).resolve().parents[1] / "training" / "churnml.example.toml").read_text()
+    said = re.search(r"^# Use it with --config on every command but ([\w, -]+), which refuse it", example, flags=re.M)
+    assert said and "any command" not in example
+    named = set(re.split(r", | and ", said.group(1)))
+    command = typer.main.get_command(get_app())
+    refusing = {name for name, sub in command.commands.items()
+                if any("--config" in p.opts and p.hidden for p in sub.params)}
+    without = {name for name, sub in command.commands.items() if not any("--config" in p.opts for p in sub.params)}
+    assert named == refusing and not without, (named, refusing, without)
