@@ -201,7 +201,7 @@ def scores_file(folder: Path) -> Path:
 
 
 def test_a_list_says_when_its_control_group_cannot_show_the_effect_it_assumes(tmp_path: Path) -> None:
-    # The README's --holdout 0.1 on a 5,000 budget drew 203 control customers beside 1,999 contacts at a
+    # A --holdout 0.1 drew 203 control customers beside 1,999 contacts at a
     # predicted churn of 15 %: an uplift of 4.6 points assumed, measurable to ±5.1. Only a control group
     # under 30 was warned of, and three months later evaluate said "cannot be told from chance".
     import math

@@ -918,7 +918,7 @@ def control_precision(churn_probability: float, success_rate: float, contacts: i
     in percentage points), ``uplift`` (the expected uplift, in points), ``power`` (the chance that
     the interval excludes 0 if the contacts work as assumed) and ``holdout`` (the share of the list
     a control group needs for a power of 0.8 with the same contacts, and ``control`` its customers;
-    ``inf`` where no control group, however large, gives it). A 10 % holdout of a 5,000 budget's list (1,999 contacts and 203
+    ``inf`` where no control group, however large, gives it). A 10 % holdout of a list of 1,999 contacts (203
     control customers at a predicted churn of about 15 %) expected an uplift of 4.7 points and could
     measure it only to ±5: 2 times in 5 would the interval clear 0, and evaluate said "cannot be told from chance" three months later.
 
@@ -1032,7 +1032,7 @@ def _control_warnings(summary: RetentionSummary, customers: pd.DataFrame, option
     precision = control_precision(p, success_rate, summary.contacts, summary.control)
     if precision["power"] >= ADEQUATE_POWER:
         return []
-    # The README's --holdout 0.1 on a 5,000 budget: 203 control customers, ±5.2 points against the 4.7
+    # A --holdout 0.1 beside 1,999 contacts: 203 control customers, ±5.2 points against the 4.7
     # the list assumed; evaluate said "cannot be told from chance" three months later, as it would
     # 3 times in 5 had the contacts kept the 30 % assumed.
     needed = precision["holdout"]
