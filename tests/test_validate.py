@@ -856,6 +856,36 @@ def test_summary_notes_other_event_types_and_id_like_attributes(tmp_path: Path) 
         load_dataset(tmp_path / "d", config_from_dict({"input": {"event_types": {"chat": "chatter"}}}))
 
 
+def test_attributes_train_leaves_out_for_their_many_values_are_named_by_validation(tmp_path: Path) -> None:
+    """A telecom CRM export: validation named the e-mail column as id-like and said nothing of the town
+    (about 800 values) or the phone model (98, most of them rare), so an analyst read them as used until
+    train's closing warning left them out. Now validation says so, with the setting and the fix."""
+    n = 400
+    customers = pd.DataFrame({"customer_id": [f"c{i}" for i in range(n)], "email": [f"u{i}@x.org" for i in range(n)],
+                              "city": [f"town {i % 120}" for i in range(n)], "phone": [f"model {i % 60}" for i in range(n)],
+                              "contract": ["monthly", "12 months", "24 months", "monthly"] * (n // 4)})
+    tx = pd.DataFrame({"customer_id": customers["customer_id"], "timestamp": "2021-01-05", "amount": 1.0})
+    folder = write(tmp_path / "d", customers=customers, transactions=tx)
+    many = ("This column has more different values than [training] max_categorical_levels (50): customers.city 120, "
+            "customers.phone 60. `churnml train` leaves a column out of the models when the customers it trains on "
+            "have that many of its values (it says which), since they name groups of customers rather than describe "
+            "them, and the trees fit the rare ones to noise. To use one, map it to fewer groups in a column of its own "
+            "(a region for a town or postcode, the maker for a device model), or raise the setting.")
+    many = many.replace("This column has", "These columns have")
+    notes = load_dataset(folder).summary["notes"]
+    assert notes[-2:] == [
+        "customers.email has 400 different values for 400 customers: as a feature it works like an id, which the "
+        "models cannot learn from. Leave it out of customers if it is one (an e-mail address, a name, a free-text field).",
+        many]
+    assert not any("customers.contract" in note for note in notes)
+    result = CliRunner().invoke(get_app(), ["validate", str(folder), "--quarantine-dir", str(tmp_path / "q")])
+    assert result.exit_code == 0 and f"Note: {many}" in " ".join(result.output.split())
+    # The setting raised: the phone model would be used, and only the town is named.
+    raised = load_dataset(folder, config_from_dict({"training": {"max_categorical_levels": 100}})).summary["notes"]
+    assert raised[-1].startswith("This column has more different values than [training] max_categorical_levels "
+                                 "(100): customers.city 120. `churnml train`")
+
+
 def test_an_event_type_mapping_that_matches_no_event_is_named(tmp_path: Path) -> None:
     # "Outages" = "ticket" against an export writing "Outage": the note only said 'outage' counted as
     # 'other', and not that the mapping written for it matched nothing.

@@ -545,12 +545,16 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
         views["transactions"] = f"{prefix}transactions_orders"
         spark.sql(to_spark_sql(validate.merge_order_lines_sql(lines, columns))).createOrReplaceTempView(views["transactions"])
     data_end = validate.declared_end(_last_event(spark, read, views, end, transactions_end), config.input.data_end)
-    codes = validate.code_columns(
-        lambda sql: tuple(spark.sql(to_spark_sql(sql, {"customers": views["customers"]})).collect()[0]), attributes)
+    def customers_row(sql: str) -> tuple:
+        return tuple(spark.sql(to_spark_sql(sql, {"customers": views["customers"]})).collect()[0])
+
+    codes = validate.code_columns(customers_row, attributes)
     return SparkData(spark, base, tuple(layout), layout, attributes, data_end, views, left_out, n_lines,
                      _notes(spark, read, left_out, config, empty, skipped,
                             io.unread_files(base, config) if "://" not in base and set(read) < set(TABLES) else ())
-                     + tuple(validate.code_notes(codes)), codes)
+                     + tuple(validate.code_notes(codes))
+                     + tuple(validate.many_values_notes(customers_row, attributes, config.training.max_categorical_levels)),
+                     codes)
 
 
 def _notes(spark: "SparkSession", read: Mapping[str, _RawTable], left_out: Mapping[str, str], config: Config,

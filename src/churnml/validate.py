@@ -256,7 +256,7 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
         quarantine=quarantine,
     )
     dataset.summary = _summary(con, dataset, stats, found)
-    dataset.summary["notes"] = _notes(con, tables, attributes, config, "transaction_id" in columns["transactions"], empty,
+    dataset.summary["notes"] = _notes(con, tables, config, "transaction_id" in columns["transactions"], empty,
                                       columns["service_events"]["event_type"] if "service_events" in tables else None,
                                       # Listed (headers read) only when a note may name them.
                                       io.unread_files(path, config) if set(tables) < set(TABLES) else ())
@@ -270,7 +270,9 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
     dataset.summary["left_out_columns"] = left_out_columns
     # The features' descriptions say which categories are codes (churnml features, train's features.json).
     dataset.summary["code_columns"] = codes = code_columns(lambda sql: con.execute(sql).fetchone(), attributes)
-    dataset.summary["notes"] += code_notes(codes) + _lifetime_total_notes(con, attributes)
+    dataset.summary["notes"] += (code_notes(codes) + many_values_notes(lambda sql: con.execute(sql).fetchone(), attributes,
+                                                                     config.training.max_categorical_levels)
+                                  + _lifetime_total_notes(con, attributes))
     late = {t: stats[t]["quarantined"].get(R_FUTURE_TIMESTAMP, 0) for t in tables[2:]}
     if not config.input.data_end and any(late.values()):
         dataset.summary["notes"].append(
@@ -597,7 +599,7 @@ def missing_table_notes(tables: Iterable[str], config: Config, empty: Mapping[st
     return notes
 
 
-def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], attributes: dict[str, str], config: Config,
+def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], config: Config,
            transaction_ids: bool = True, empty: Mapping[str, str] = {}, event_type_column: str | None = None,
            unread: Iterable[str] = ()) -> list[str]:
     """Data that is used, but perhaps not as the user expects (and optional tables it lacks, or
@@ -660,16 +662,39 @@ def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], attributes: 
                 "without one counts from their first transaction)."
             )
         notes += _paid_before_signup(con, "churn_events" in tables)
-    for column, kind in attributes.items():
-        if kind != "categorical":
-            continue
-        distinct = con.execute(f"SELECT count(DISTINCT {_q(column)}) FROM customers").fetchone()[0]
-        if distinct > ID_LIKE_MIN_VALUES and distinct >= 0.5 * n_customers:
-            notes.append(
-                f"customers.{column} has {distinct:,} different values for {n_customers:,} customers: as a feature it "
-                "works like an id, which the models cannot learn from. Leave it out of customers if it is one "
-                "(an e-mail address, a name, a free-text field)."
-            )
+    return notes
+
+
+def many_values_notes(fetchone: Callable[[str], tuple], attributes: Mapping[str, str], max_levels: int,
+                      customers: str = "customers") -> list[str]:
+    """Notes on the categorical attributes with many values: about one per customer (an e-mail
+    address, a free-text field: id-like), or more than ``max_levels`` (``[training]
+    max_categorical_levels``), which `churnml train` leaves out of the models. Validation named
+    only the first: a telecom export's town (800 values) and phone model (98) read as used until
+    train's closing warning said otherwise.
+
+    ``fetchone`` runs a query over the clean customers table (named ``customers`` in it) and returns
+    its one row, as for :func:`code_columns`: DuckDB here, Spark in :func:`churnml.spark.read_tables`."""
+    categorical = [column for column, kind in attributes.items() if kind == "categorical"]
+    if not categorical:
+        return []
+    row = fetchone("SELECT count(*), " + ", ".join(f"count(DISTINCT {_q(column)})" for column in categorical)
+                   + f" FROM {customers}")  # one pass over the table for every column
+    n_customers, counts = row[0], dict(zip(categorical, row[1:]))
+    id_like = {column: n for column, n in counts.items() if n > ID_LIKE_MIN_VALUES and n >= 0.5 * n_customers}
+    notes = [f"customers.{column} has {n:,} different values for {n_customers:,} customers: as a feature it works like "
+             "an id, which the models cannot learn from. Leave it out of customers if it is one (an e-mail address, a "
+             "name, a free-text field)." for column, n in id_like.items()]
+    many = [(column, n) for column, n in counts.items() if n > max_levels and column not in id_like]
+    if many:
+        shown = ", ".join(f"customers.{column} {n:,}" for column, n in many)
+        notes.append(
+            f"{'These columns have' if len(many) > 1 else 'This column has'} more different values than [training] "
+            f"max_categorical_levels ({max_levels:,}): {shown}. `churnml train` leaves a column out of the models when "
+            "the customers it trains on have that many of its values (it says which), since they name groups of "
+            "customers rather than describe them, and the trees fit the rare ones to noise. To use one, map it to fewer "
+            "groups in a column of its own (a region for a town or postcode, the maker for a device model), or raise "
+            "the setting.")
     return notes
 
 
