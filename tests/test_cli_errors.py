@@ -888,6 +888,38 @@ def test_a_list_of_lapsed_members_and_a_tiny_certain_control_group_say_so(tmp_pa
     assert result.exit_code == 0 and "lifecycle_stage lapsed" not in err
 
 
+def test_a_list_that_leaves_most_of_its_budget_unspent_says_few_pay_off_and_at_what_value(tmp_path: Path) -> None:
+    # A telecom export (bills of about 30 a month, a 90-day horizon): --budget 5000 listed 4 of the
+    # 1,069 customers considered and left 4,980 unspent, the contact cost, not the budget, deciding
+    # without a word. The note says so, in the terminal and in the list's .json summary.
+    scores = scores_file(tmp_path / "s")
+    frame = pd.read_csv(scores)
+    frame["value_at_risk"] = [30.0, 20.0, 10.0, 5.0, 3.0, 2.0]  # 30 and 20 pay off a contact of 5 at 0.3
+    frame["segment"] = "high_value_at_risk"
+    frame.to_csv(scores, index=False)
+    (scores.parent / "scores.csv.json").write_text(json.dumps({"as_of": "2025-12-01", "models": {"problem": {
+        "horizon_days": 90, "margin": 1.0, "churn": "closure"}}}))
+    note = ("the list spends 10.00 of its budget of 5,000.00: only 2 of the 6 customers considered would pay off, those "
+            "whose value at risk × the success rate (0.3) exceeds the contact cost (5.00): a value at risk (churn "
+            "probability × value if retained over the next 90 days) above 16.67. A larger budget adds no one; a cheaper "
+            "contact (--contact-cost, or [targeting] contact_costs per segment: an e-mail rather than a call) lets more "
+            "pay off.")
+    result, _ = run("retention-list", scores, "--out", tmp_path / "list.csv", "--budget", "5000")
+    assert result.exit_code == 0, result.output
+    assert f"Note: {note}" in " ".join(result.stdout.split())
+    assert json.loads((tmp_path / "list.csv.json").read_text())["notes"] == [note]
+    # POST /retention_list's notes name its own field.
+    from churnml.targeting import list_notes, retention_list
+
+    said = list_notes(retention_list(frame, budget=5000), {"horizon_days": 90}, 0, option="")
+    assert said == (("note", note.replace("--contact-cost", "contact_cost")),)
+    # A budget the list spends, or none asked for: nothing to explain.
+    for budget in (["--budget", "15"], []):
+        result, _ = run("retention-list", scores, "--out", tmp_path / "list.csv", *budget)
+        assert result.exit_code == 0 and "would pay off" not in result.stdout
+        assert json.loads((tmp_path / "list.csv.json").read_text())["notes"] == []
+
+
 def test_value_tiers_of_a_flat_fee_are_said_to_mean_little(capsys) -> None:
     # A gym charging everyone 30 a month: the value tiers cut at 84.70 and 82.76 over 90 days, so
     # "high-value at risk" and "fleeing low-value" split members worth the same.
