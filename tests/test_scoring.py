@@ -564,6 +564,25 @@ def test_score_refuses_an_as_of_before_the_models_training_data_on_both_engines_
     assert not (tmp_path / "duckdb").exists() and not (tmp_path / "spark").exists() and not (tmp_path / "snapshots").exists()
 
 
+def test_the_library_score_refuses_an_as_of_before_the_models_training_data(dataset, models) -> None:
+    # `churnml score` and POST /score_history refused it; score() itself, as a notebook or a job calls it, scored
+    # the population as of a date the models never saw (a date after the first transaction, so nothing else stops it).
+    from churnml.errors import ConfigError
+    from churnml.labels import data_start, first_training_cutoff
+
+    first = first_training_cutoff(models.metadata)
+    before = first - pd.Timedelta(days=1)
+    assert before > data_start(dataset)
+    with pytest.raises(ConfigError) as refused:
+        score(dataset, before, models, Config())
+    assert str(refused.value) == (
+        f"as_of {before:%Y-%m-%d} is before the models' training data: they learned how customers behave from their "
+        f"first training cutoff, {first:%Y-%m-%d}, on, and know nothing of earlier dates. Use an as_of from "
+        f"{first:%Y-%m-%d} on, or, for a backfill of an earlier date, train models as of it and score with their "
+        "version (load_models(VERSION)).")
+    assert len(score(dataset, first, models, Config(), chunk_size=100_000)) > 0  # the first cutoff itself scores
+
+
 def test_the_earliest_as_of_is_the_later_of_two_runs_first_cutoffs(served_store, tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     # A rollback of one model pairs two runs; only the churn model's cutoffs were kept, so a value model that

@@ -784,6 +784,17 @@ def test_scores_match_duckdb(dataset, sdata, models, tmp_path: Path) -> None:
     assert not list(tmp_path.glob("scores.tmp-*")) and not list(tmp_path.glob("scores.old-*"))
 
 
+def test_score_refuses_an_as_of_before_the_models_training_data_as_the_duckdb_path(sdata, models, tmp_path: Path) -> None:
+    # The library's Spark score took a date the models never saw and wrote its scores; `churnml score` refused it.
+    from churnml.labels import first_training_cutoff
+
+    before = first_training_cutoff(models.metadata) - pd.Timedelta(days=1)
+    with pytest.raises(ConfigError, match=rf"^as_of {before:%Y-%m-%d} is before the models' training data: .*"
+                                          r"\(load_models\(VERSION\)\)\.$"):
+        churn_spark.score(sdata, before, models, str(tmp_path / "scores"), Config())
+    assert not list(tmp_path.iterdir())
+
+
 def test_the_models_reach_the_executors_as_a_broadcast(dataset, sdata, training_sets, fit_small_models, tmp_path: Path,
                                                       capfd) -> None:
     """The models of a 2-trial training (457 KiB pickled) travelled inside the scoring passes'

@@ -48,7 +48,7 @@ from churnml.config import Config
 from churnml.dataset import Dataset
 from churnml.errors import DataError
 from churnml.features import FeatureSpec
-from churnml.labels import build_scoring_frame
+from churnml.labels import build_scoring_frame, refuse_as_of_before_training
 from churnml.models import MIN_ISOTONIC_LEVELS, trained_form
 from churnml.reasons import explain_with_topics, explainable_specs, reason_text, typical_values
 from churnml.segments import (
@@ -401,6 +401,18 @@ def score_chunks(
             progress("explain", stop, n)
 
 
+def refuse_as_of_before_models(as_of: pd.Timestamp | str, models: Any) -> None:
+    """Raise :class:`~churnml.errors.ConfigError` when ``as_of`` lies before the models' first training
+    cutoff (:func:`churnml.labels.refuse_as_of_before_training`), in the library's words. The library's
+    :func:`score` and :func:`churnml.spark.score` check through here before any data is read; `churnml
+    score` checks before it reads the data (in its own words, ``--as-of``), ``POST /score_history`` on
+    each request. A caller scoring 1990 got scores from models that learned from customers as of 2025.
+    """
+    refuse_as_of_before_training(pd.Timestamp(as_of), models.metadata, "as_of",
+                                 "or, for a backfill of an earlier date, train models as of it and score with their "
+                                 "version (load_models(VERSION))")
+
+
 def score(
     dataset: Dataset,
     as_of: pd.Timestamp | str,
@@ -435,6 +447,8 @@ def score(
 
     Raises
     ------
+    ConfigError
+        When ``as_of`` lies before the models' first training cutoff (:func:`refuse_as_of_before_models`).
     ProblemError
         When nobody is in the population at ``as_of``.
 
@@ -443,6 +457,7 @@ def score(
     >>> scores = score(load_dataset("data/"), "2025-06-30", load_models("champion"))  # doctest: +SKIP
     """
     config = config or Config()
+    refuse_as_of_before_models(as_of, models)
     with _timed(timings, "features"):
         features = build_scoring_frame(dataset, pd.Timestamp(as_of), config)
     features = with_empty_attributes(features, [*models.churn.feature_names_, *models.value.feature_names_], dataset.summary)

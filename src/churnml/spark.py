@@ -1690,6 +1690,9 @@ def score(
 
     Raises
     ------
+    ConfigError
+        When ``as_of`` lies before the models' first training cutoff
+        (:func:`churnml.scoring.refuse_as_of_before_models`, checked before Spark reads anything).
     ProblemError
         When nobody is in the population at ``as_of``, or ``as_of`` lies outside the data
         (as :func:`churnml.labels.build_scoring_frame` checks).
@@ -1704,6 +1707,7 @@ def score(
         check_features,
         predict,
         quantile_name,
+        refuse_as_of_before_models,
         score_features,
         scores_value_thresholds,
         value_columns,
@@ -1714,6 +1718,7 @@ def score(
     config = config or Config()
     as_of = pd.Timestamp(as_of)
     stage = on_stage or (lambda text: None)
+    refuse_as_of_before_models(as_of, models)
     refuse_scoring_as_of(as_of, _first_transaction(data), data.data_end)
     stage(f"building features as of {as_of:%Y-%m-%d}")
     features = feature_frame(data, [as_of], config, ordered=False).drop("cutoff")
