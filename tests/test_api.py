@@ -1224,6 +1224,48 @@ def _serve_stopped_at_the_last_port_check(arguments: list[str], monkeypatch: pyt
     return result
 
 
+def test_serve_refuses_a_snapshot_as_of_a_date_before_the_models_training_data(served_store, tmp_path, monkeypatch) -> None:
+    # A snapshot as of a date before the models' first training cutoff (one `churnml serve --data --as-of` wrote, or
+    # one left from before the models were trained) was served: /score answered 200 with scores from models that
+    # never saw such a time, which `churnml score` refuses to write.
+    from churnml.labels import build_scoring_frame, first_training_cutoff
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", served_store.tracking_uri)
+
+    def started(*args, **kwargs):  # this would replace pytest with a server
+        raise AssertionError("churnml serve started a server")
+
+    monkeypatch.setattr(os, "execve", started)
+    models = tracking.load_models("champion")
+    first = first_training_cutoff(models.metadata)
+    before = first - pd.Timedelta(days=1)
+    early = io.write_snapshot(build_scoring_frame(served_store.dataset, before, Config()), before, tmp_path / "early")
+    refusal = (f"is as of {before:%Y-%m-%d}, before the models' training data: they learned how customers behave from "
+               f"their first training cutoff, {first:%Y-%m-%d}, on, and know nothing of earlier dates (`churnml score` "
+               f"refuses that as-of date). Write a snapshot as of {first:%Y-%m-%d} or later with `churnml score DATA "
+               f"--as-of DATE --out FILE`, or serve models trained as of {before:%Y-%m-%d} with --alias VERSION (instead "
+               "of 'champion').")
+    runner = CliRunner()
+    result = runner.invoke(get_app(), ["serve", "--snapshots", str(early.parent), "--port", _free_port()])
+    assert result.exit_code == 2, result.output
+    assert " ".join(result.stderr.split()) == f"Error: Snapshot {early} {refusal}"
+    # The worker refuses it too (a snapshot written between that check and its start): the server stops with it.
+    with pytest.raises(DataError) as refused:
+        api.ScoringService(models, io.read_table(early), before, snapshot_path=early)
+    assert str(refused.value) == f"Snapshot {early} {refusal}"
+    # --data with such an --as-of: refused as `churnml score` refuses it, before the data is read; nothing written.
+    fresh = tmp_path / "fresh"
+    result = runner.invoke(get_app(), ["serve", "--snapshots", str(fresh), "--data", str(served_store.data), "--as-of",
+                                       f"{before:%Y-%m-%d}", "--port", _free_port()])
+    assert result.exit_code == 2, result.output
+    assert " ".join(result.stderr.split()).startswith(
+        f"Error: --as-of {before:%Y-%m-%d} is before the models' training data: they learned how customers behave from "
+        f"their first training cutoff, {first:%Y-%m-%d}, on")
+    assert not fresh.exists()
+    # The first training cutoff itself is served.
+    assert api.ScoringService(models, build_scoring_frame(served_store.dataset, first, Config()), first).as_of == first
+
+
 def test_serve_refuses_to_start_without_snapshot_or_model(served_store, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", served_store.tracking_uri)
     runner = CliRunner()
@@ -1310,15 +1352,16 @@ def test_serve_checks_the_snapshot_the_models_and_the_port_before_starting(serve
     assert result.exit_code == 2 and "is in use" in result.stderr
     assert "Warning: CHURNML_API_KEY is 9 characters long: a short key (such as change-me) can be guessed" in " ".join(result.stderr.split())
     monkeypatch.delenv("CHURNML_API_KEY")
-    # A snapshot older than the models' training date serves stale features: said before starting.
+    # A snapshot older than the models' training date (not older than their first training cutoff, which is refused)
+    # serves stale features: said before starting.
     old = tmp_path / "old"
     old.mkdir()
-    (old / "features_2020-01-01.parquet").write_bytes(snapshot.read_bytes())
+    (old / "features_2025-06-01.parquet").write_bytes(snapshot.read_bytes())
     result = _serve_stopped_at_the_last_port_check(["serve", "--snapshots", str(old)], monkeypatch)
     assert result.exit_code == 2
-    assert ("Warning: the newest snapshot, features_2020-01-01.parquet, is older than the models' training as-of date "
+    assert ("Warning: the newest snapshot, features_2025-06-01.parquet, is older than the models' training as-of date "
             f"({tracking.load_models('champion').metadata['as_of']}): /score answers with customers' features as of "
-            "2020-01-01") in " ".join(result.stderr.split())
+            "2025-06-01") in " ".join(result.stderr.split())
     result = runner.invoke(get_app(), ["serve", "--snapshots", str(served_store.snapshots), "--host", "999.1.1.1"])
     assert result.exit_code == 2 and "--host '999.1.1.1' is not an address" in result.stderr
     assert "Starting: serving" not in result.output

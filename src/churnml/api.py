@@ -52,7 +52,7 @@ from churnml.dataset import Dataset, connect
 from churnml.errors import ChurnmlError, ConfigError, DataError, ModelNotFoundError
 from churnml.features import (DIVERSITY_FEATURES, RESOLUTION_FEATURES, SATISFACTION_FEATURES, attribute_columns,
                                build_features)
-from churnml.labels import OUTSIDE_REASONS, outside_population, refuse_as_of_before_training
+from churnml.labels import OUTSIDE_REASONS, first_training_cutoff, outside_population, refuse_as_of_before_training
 from churnml.reasons import SEPARATOR
 from churnml.schema import KNOWN_EVENT_TYPES, MAX_ABS_NUMBER
 from churnml.scoring import SCORE_COLUMNS, model_specs, score_features, scores_value_thresholds
@@ -278,25 +278,28 @@ def trained_input_warning(models: Any, cfg: Config) -> str | None:
             "FILE; the training run keeps it as config.json).")
 
 
-def check_startup(alias: str = tracking.CHAMPION, snapshot_dir: str | Path | None = None) -> tuple[Path, Any]:
+def check_startup(alias: str = tracking.CHAMPION, snapshot_dir: str | Path | None = None,
+                  models: Any = None) -> tuple[Path, Any]:
     """What the server's worker does first, done before the server starts: load the models
-    behind ``alias`` and check that the newest snapshot is readable and holds every column they
-    need. A worker that fails there is restarted by BentoML again and again while the port
-    answers nothing, so ``churnml serve`` refuses to start instead. Returns (snapshot, models).
+    behind ``alias`` (unless given: ``models``, loaded by that alias already) and check that the
+    newest snapshot is readable and holds every column they need. A worker that fails there is
+    restarted by BentoML again and again while the port answers nothing, so ``churnml serve``
+    refuses to start instead. Returns (snapshot, models).
 
     Raises
     ------
     ModelNotFoundError
         No such alias, or the models' files cannot be read.
     DataError
-        No snapshot, an unreadable one, or one without the columns the models need.
+        No snapshot, an unreadable one, one without the columns the models need, or one as of a
+        date before their first training cutoff (:func:`refuse_snapshot_before_training`).
     """
     import pyarrow.parquet as pq
 
     from churnml.scoring import missing_columns
 
     path = preflight(alias, snapshot_dir)
-    models = tracking.load_models(alias)
+    models = models if models is not None else tracking.load_models(alias)
     try:
         columns = pq.read_schema(path).names
     except Exception as exc:  # pyarrow's errors for a damaged or foreign file
@@ -307,7 +310,32 @@ def check_startup(alias: str = tracking.CHAMPION, snapshot_dir: str | Path | Non
         raise DataError(f"Snapshot {path} lacks column(s) {', '.join(missing)} that the models '{alias}' need: it was "
                         "written from other data or for other models. Write a new one with `churnml score DATA --as-of "
                         "DATE --out FILE` (it uses these models), or serve another alias with --alias.")
+    day = io.snapshot_day(path)
+    if day is not None:
+        refuse_snapshot_before_training(path, day, models, alias)
     return path, models
+
+
+def refuse_snapshot_before_training(path: Path | None, as_of: pd.Timestamp, models: Any, alias: str) -> None:
+    """Raise when the snapshot at ``path`` is as of a date before the models' first training cutoff
+    (:func:`churnml.labels.first_training_cutoff`): `churnml score` refuses to write scores as of such
+    a date, and the server answered /score and /retention_list with them all the same (from a snapshot
+    `churnml serve --data` wrote, or one left from before the models were trained). Checked by
+    :func:`check_startup` before the server starts and by :class:`ScoringService` as its worker starts.
+
+    Raises
+    ------
+    DataError
+    """
+    first = first_training_cutoff(models.metadata)
+    if first is not None and pd.Timestamp(as_of) < first:
+        raise DataError(
+            f"{'The snapshot' if path is None else f'Snapshot {path}'} is as of {pd.Timestamp(as_of):%Y-%m-%d}, before the models' training data: they learned how "
+            f"customers behave from their first training cutoff, {first:%Y-%m-%d}, on, and know nothing of earlier dates "
+            f"(`churnml score` refuses that as-of date). Write a snapshot as of {first:%Y-%m-%d} or later with `churnml "
+            f"score DATA --as-of DATE --out FILE`, or serve models trained as of {pd.Timestamp(as_of):%Y-%m-%d} with "
+            f"--alias VERSION (instead of '{alias}')."
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -718,6 +746,7 @@ class ScoringService:
         self.alias = alias
         self.aliases = {k: list(v) for k, v in (aliases or {}).items()}
         self.as_of = pd.Timestamp(as_of)
+        refuse_snapshot_before_training(snapshot_path, self.as_of, models, alias)
         self.scores = score_features(snapshot, models, self.as_of, self.config)
         # The customers' columns as of the snapshot's date, for the `attributes` of /retention_list.
         self.held_attributes = attribute_columns(snapshot.columns)
@@ -762,7 +791,8 @@ class ScoringService:
         ModelNotFoundError
             No registered model carries the alias (run ``churnml train``).
         DataError
-            No snapshot (run ``churnml score``), or a snapshot the models cannot score.
+            No snapshot (run ``churnml score``), or a snapshot the models cannot score (one as of a
+            date before their first training cutoff among them).
         """
         path = preflight(settings.alias, settings.snapshot_dir)
         models = tracking.load_models(settings.alias)

@@ -1452,7 +1452,7 @@ class StagedSnapshot:
         if self.published:
             return
         outside_file = outside_path(self.path)
-        refuse_snapshot_folders(_snapshot_day(self.path), self.path.parent)
+        refuse_snapshot_folders(snapshot_day(self.path), self.path.parent)
         try:
             for target in (self.path, outside_file):
                 if not target.is_file():
@@ -1598,13 +1598,13 @@ def stale_snapshots(folder: str | Path | None = None, keep: int | None = None,
     if keep is not None:
         candidates = candidates[:max(len(found) - keep, 0)]
     if older_than_days is not None:
-        newest = _snapshot_day(found[-1])
-        candidates = [p for p in candidates if newest is not None and (day := _snapshot_day(p)) is not None
+        newest = snapshot_day(found[-1])
+        candidates = [p for p in candidates if newest is not None and (day := snapshot_day(p)) is not None
                       and (newest - day).days > older_than_days]
     return candidates
 
 
-def _snapshot_day(path: Path) -> pd.Timestamp | None:
+def snapshot_day(path: Path) -> pd.Timestamp | None:
     """The as-of date in a snapshot's name; None when the name holds no date."""
     try:
         return pd.Timestamp(datetime.strptime(path.stem.removeprefix("features_"), "%Y-%m-%d"))

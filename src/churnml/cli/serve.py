@@ -87,7 +87,9 @@ def serve_command(
     horizon; GET /model also when the alias has moved to other versions or a newer snapshot was
     written since the server started. A warning at start-up says when --config reads POST
     /score_history otherwise than the training's config read the data ([input] satisfaction_scale,
-    [input.event_types]): start it with the config the models were trained with. The port is checked
+    [input.event_types]): start it with the config the models were trained with. A snapshot as of a date
+    before the models' first training cutoff is refused, as `churnml score` refuses that --as-of (with
+    --data, before the data is read). The port is checked
     first (a port in use is refused at once, before the models load or --data writes a snapshot), and
     again, with the models and the snapshot, just before the server starts; should the worker
     still fail to load them, the server stops with the error and exit code 2. The models are
@@ -112,11 +114,16 @@ def serve_command(
     from churnml.config import load_config
 
     cfg = load_config(config)
+    models = None
     if data is not None:
-        from churnml.labels import build_scoring_frame, outside_population
+        from churnml.labels import build_scoring_frame, outside_population, refuse_as_of_before_training
         from churnml.validate import load_dataset
 
         as_of_ts = None if as_of is None else parse_as_of(as_of)  # a date in the future before the data is read
+        if as_of_ts is not None:
+            # As `churnml score` refuses it, before the data is read: the snapshot written would be refused below.
+            models = tracking.load_models(alias)
+            refuse_as_of_before_training(as_of_ts, models.metadata)
         dataset = load_dataset(data, cfg)
         if as_of_ts is None:
             if dataset.data_end is None:
@@ -130,7 +137,7 @@ def serve_command(
     elif as_of is not None:
         raise ConfigError("--as-of needs --data: it is the date of the snapshot built from DATA.")
     with console.status("Checking the models and the snapshot…"):
-        snapshot, models = api.check_startup(alias, snapshots)
+        snapshot, models = api.check_startup(alias, snapshots, models)
     snapshot_day = snapshot.stem.removeprefix("features_")
     trained = models.metadata.get("as_of")
     if trained and snapshot_day < trained:
