@@ -181,10 +181,10 @@ BIG = 2_000_001
     ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": f"X{i}"} for i in range(1001)]}, 400,
      "customers: List should have at most 1000 items after validation, not 1001 ([serving] max_customer_ids"),
     ("/score_history", {"as_of": "2025-13-01", "customers": [{"customer_id": "a"}]}, 400,
-     "as_of '2025-13-01' is not a date. Use the form YYYY-MM-DD"),
-    ("/score_history", {"as_of": "yesterday", "customers": [{"customer_id": "a"}]}, 400, "as_of 'yesterday' is not a date"),
-    ("/score_history", {"as_of": "20251201", "customers": [{"customer_id": "a"}]}, 400, "as_of '20251201' is not a date"),
-    ("/score_history", {"as_of": "2025-W48-1", "customers": [{"customer_id": "a"}]}, 400, "as_of '2025-W48-1' is not a date"),
+     "as_of: '2025-13-01' is not a date. Use the form YYYY-MM-DD"),
+    ("/score_history", {"as_of": "yesterday", "customers": [{"customer_id": "a"}]}, 400, "as_of: 'yesterday' is not a date"),
+    ("/score_history", {"as_of": "20251201", "customers": [{"customer_id": "a"}]}, 400, "as_of: '20251201' is not a date"),
+    ("/score_history", {"as_of": "2025-W48-1", "customers": [{"customer_id": "a"}]}, 400, "as_of: '2025-W48-1' is not a date"),
     ("/score_history", {"as_of": "2026-01-01T00:00:00+05:00", "customers": [{"customer_id": "a"}]}, 400,
      "is not a date. Use the form YYYY-MM-DD"),
     ("/score_history", {"as_of": 20260101, "customers": [{"customer_id": "a"}]}, 400, "as_of: Input should be a valid string"),
@@ -206,7 +206,7 @@ BIG = 2_000_001
      "transactions[0].timestamp: 9999-12-31T23:00:00 is outside the years 1900-2199"),
     ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a", "signup_date": "0001-01-01T00:00:00+01:00"}]}, 400,
      "customers[0].signup_date: 0001-01-01T00:00:00 is outside the years 1900-2199"),
-    ("/score_history", {"as_of": "1850-01-01", "customers": [{"customer_id": "a"}]}, 400, "as_of 1850-01-01 is outside the years 1900-2199"),
+    ("/score_history", {"as_of": "1850-01-01", "customers": [{"customer_id": "a"}]}, 400, "as_of: 1850-01-01 is outside the years 1900-2199"),
     ("/score_history", {"as_of": "2025-12-01", "customers": []}, 400, "customers: List should have at least 1 item"),
     # One message for a value that fits none of an attribute's types (was one per type)
     ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a", "region": {"a": 1}}]}, 400,
@@ -280,6 +280,11 @@ def test_invalid_requests_answer_in_one_style_the_field_first(client) -> None:
          "transactions[0].timestamp: 'soon' is not a date or datetime"),
         ("/score_history", {**history, "customers": [{"customer_id": "a"}, {"customer_id": "a"}]},
          "customers[1]: customer_id 'a' appears twice"),
+        # The service's own as_of checks read "as_of 2030-01-01 is in the future", without the colon.
+        ("/score_history", {**history, "as_of": "2025-13-01"}, "as_of: '2025-13-01' is not a date"),
+        ("/score_history", {**history, "as_of": "1850-01-01"}, "as_of: 1850-01-01 is outside the years 1900-2199"),
+        ("/score_history", {**history, "as_of": "2190-01-01"}, "as_of: 2190-01-01 is in the future"),
+        ("/score_history", {**history, "as_of": "1990-01-01"}, "as_of: 1990-01-01 is before the models' training data"),
     ]
     for path, body, start in cases:
         response = client.post(path, headers=AUTH, json=body)
@@ -843,7 +848,7 @@ def test_score_history_refuses_an_as_of_in_the_future(client) -> None:
             "transactions": [{"customer_id": "a", "timestamp": "2025-09-02", "amount": 1}]}
     response = client.post("/score_history", json=body, headers=AUTH)
     assert response.status_code == 400, response.text
-    assert response.json()["error"].startswith(f"as_of {future} is in the future.")
+    assert response.json()["error"].startswith(f"as_of: {future} is in the future.")
 
 
 def test_score_history_refuses_an_as_of_before_the_models_training_data(client) -> None:
@@ -862,7 +867,7 @@ def test_score_history_refuses_an_as_of_before_the_models_training_data(client) 
         refused = post(as_of)
         assert refused.status_code == 400, refused.text
         assert refused.json()["error"] == (
-            f"as_of {as_of} is before the models' training data: they learned how customers behave from their first "
+            f"as_of: {as_of} is before the models' training data: they learned how customers behave from their first "
             f"training cutoff, {first:%Y-%m-%d}, on, and know nothing of earlier dates. Use an as_of from "
             f"{first:%Y-%m-%d} on, usually the day after the history you post ends.")
     taken = post(f"{first:%Y-%m-%d}")
@@ -1036,7 +1041,7 @@ def test_every_error_has_the_one_body_the_schema_gives_it(client) -> None:
         body = answer.json()
         assert list(body) == ["error"] and isinstance(body["error"], str) and len(body["error"]) > 20, body
     assert answers[0].json()["error"].startswith("customer_ids[0]: ")
-    assert answers[1].json()["error"].startswith("as_of '2025-13-01' is not a date. Use the form YYYY-MM-DD")
+    assert answers[1].json()["error"].startswith("as_of: '2025-13-01' is not a date. Use the form YYYY-MM-DD")
     assert answers[4].headers["allow"] == "POST"
 
 

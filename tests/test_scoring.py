@@ -617,7 +617,7 @@ def test_the_earliest_as_of_is_the_later_of_two_runs_first_cutoffs(served_store,
             f"their first training cutoff, {value_first:%Y-%m-%d}, on") in " ".join(result.stderr.split())
     service = api.ScoringService(mixed, io.read_table(io.latest_snapshot(served_store.snapshots)),
                                  pd.Timestamp(served_store.as_of))
-    with pytest.raises(ConfigError, match=rf"^as_of {between} is before the models' training data: .*, {value_first:%Y-%m-%d}, on"):
+    with pytest.raises(ConfigError, match=rf"^as_of: {between} is before the models' training data: .*, {value_first:%Y-%m-%d}, on"):
         service.score_history([{"customer_id": "a", "signup_date": "2020-01-01"}],
                               [{"customer_id": "a", "timestamp": "2024-06-01", "amount": 30}], [], between, [])
 

@@ -359,12 +359,12 @@ def parse_as_of(value: Any, what: str = "as_of") -> pd.Timestamp:
                 raise ValueError
             value = date.fromisoformat(value.strip())
         except ValueError:
-            raise ConfigError(f"{what} {value!r} is not a date. Use the form YYYY-MM-DD, e.g. 2025-06-30.") from None
+            raise ConfigError(f"{what}: {value!r} is not a date. Use the form YYYY-MM-DD, e.g. 2025-06-30.") from None
     if not isinstance(value, date):
-        raise ConfigError(f"{what} must be a date in the form YYYY-MM-DD, got {value!r}.")
+        raise ConfigError(f"{what}: must be a date in the form YYYY-MM-DD, got {value!r}.")
     stamp = pd.Timestamp(value.year, value.month, value.day)
     if not EARLIEST <= stamp < LATEST:
-        raise ConfigError(f"{what} {value.isoformat()} is outside the years 1900-2199. Check the year.")
+        raise ConfigError(f"{what}: {value.isoformat()} is outside the years 1900-2199. Check the year.")
     return stamp
 
 
@@ -912,14 +912,14 @@ class ScoringService:
         tomorrow = pd.Timestamp(datetime.now(timezone.utc).date()) + pd.Timedelta(days=1)
         if as_of_ts > tomorrow:
             raise ConfigError(
-                f"as_of {as_of_ts:%Y-%m-%d} is in the future. The features would count the days still to come as "
+                f"as_of: {as_of_ts:%Y-%m-%d} is in the future. The features would count the days still to come as "
                 f"days without purchases. Use a date up to {tomorrow:%Y-%m-%d} (tomorrow), usually the day after "
                 "the history you post ends."
             )
         # A 1990 as_of with a 1989 history was scored by models that learned from 2025's customers, and valued
         # against the cut points of the snapshot's population: numbers with nothing behind them. As `churnml score`.
         refuse_as_of_before_training(as_of_ts, self.models.metadata, "as_of",
-                                     "usually the day after the history you post ends")
+                                     "usually the day after the history you post ends", as_field=True)
         self.check_count(len(customers), "customers")
         transactions_sent = transactions is not None
         transactions = transactions if transactions is not None else ()

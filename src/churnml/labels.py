@@ -673,12 +673,15 @@ def _first_cutoff(cutoffs: Any) -> pd.Timestamp | None:
 
 def refuse_as_of_before_training(as_of: pd.Timestamp, metadata: Mapping[str, Any], name: str = "--as-of",
                                  instead: str = "or, for a backfill of an earlier date, train models as of it and "
-                                                "score with their version (--alias VERSION)") -> None:
+                                                "score with their version (--alias VERSION)",
+                                 as_field: bool = False) -> None:
     """Raise when ``as_of`` lies before the models' :func:`first_training_cutoff`: scores as of 1990
     came from models that learned from customers as of 2025, numbers with nothing behind them, for
     what is a caller's mistake (a wrong year, a date column mapped wrong). `churnml score` (both
-    engines, before any data is read) and ``POST /score_history`` check through here. ``name`` is
-    the date's name for the caller (``--as-of``, ``as_of``); ``instead`` ends the message.
+    engines, before any data is read), the library's scoring (:func:`churnml.scoring.refuse_as_of_before_models`)
+    and ``POST /score_history`` check through here. ``name`` is the date's name for the caller
+    (``--as-of``, ``as_of``); ``instead`` ends the message; ``as_field`` names it as the HTTP API
+    names a field, first and followed by a colon (``as_of: 1990-01-01 is before …``).
 
     Raises
     ------
@@ -686,8 +689,9 @@ def refuse_as_of_before_training(as_of: pd.Timestamp, metadata: Mapping[str, Any
     """
     first = first_training_cutoff(metadata)
     if first is not None and pd.Timestamp(as_of) < first:
+        named = f"{name}:" if as_field else name
         raise ConfigError(
-            f"{name} {pd.Timestamp(as_of):%Y-%m-%d} is before the models' training data: they learned how customers "
+            f"{named} {pd.Timestamp(as_of):%Y-%m-%d} is before the models' training data: they learned how customers "
             f"behave from their first training cutoff, {first:%Y-%m-%d}, on, and know nothing of earlier dates. Use an "
             f"{name} from {first:%Y-%m-%d} on, {instead}."
         )
