@@ -837,6 +837,28 @@ def test_evaluate_measures_a_list_against_its_control_group(use_trained_store, t
     assert "is a retention list without a control group (no column group)" in " ".join(refused.stderr.split())
 
 
+@pytest.mark.slow
+def test_evaluate_shows_what_retention_list_said_beside_the_list(use_trained_store, test_cutoff_scores, tmp_path):
+    # retention-list warned of a control group too small to tell the effect from chance and noted --exclude ids that
+    # matched nobody, and the list's summary kept both (targeting.said_fields); `evaluate LIST`, read beside the uplift
+    # months later, showed neither.
+    scores = pd.read_parquet(test_cutoff_scores)
+    exclude = tmp_path / "exclude.txt"
+    exclude.write_text(f"{scores['customer_id'].iloc[-1]}\nNOBODY-1\n")
+    listing = tmp_path / "tiny.csv"
+    made = runner.invoke(get_app(), ["retention-list", str(test_cutoff_scores), "--out", str(listing), "--max-customers",
+                                     "20", "--holdout", "0.2", "--contact-cost", "0", "--exclude", str(exclude)])
+    assert made.exit_code == 0, _text(made)
+    summary = json.loads((tmp_path / "tiny.csv.json").read_text())
+    warning = " ".join(next(text for text in summary["warnings"] if text.startswith("the control group has")).split())
+    [note] = summary["notes"]
+    assert note.startswith("1 of 2 --exclude ids match no scored customer (e.g. 'NOBODY-1')")
+    result = runner.invoke(get_app(), ["evaluate", str(listing), str(use_trained_store.data)], terminal_width=200)
+    assert result.exit_code == 0, _text(result)
+    assert f"Warning: the list's summary says: {warning}" in " ".join(result.stderr.split())
+    assert f"Note: the list's summary says: {' '.join(note.split())}" in " ".join(result.output.split())
+
+
 def test_features_over_windows_longer_than_the_history_are_said_to_grow_with_it(reference):
     # A gym with a year of data, trained as of its last day: its test cutoff had 274 days of
     # history behind it, so every member's 365-day and lifetime counts grew by a quarter by the

@@ -178,6 +178,13 @@ def _evaluate_campaign(path: Path, table: pd.DataFrame, data: Path, cfg: Any) ->
     for row in groups.itertuples(index=False):
         shown.add_row(row.group, f"{row.customers:,}", f"{row.labelled:,}", f"{row.churned:,}", f"{row.churn_rate:.1%}")
     console.print(shown)
+    # What retention-list said beside the list when it was made, as its summary records it (targeting.said_fields):
+    # read beside the uplift months later, a control group too small to tell the effect from chance, or --exclude ids
+    # that matched nothing, was in the terminal of the day only.
+    for text in _recorded(summary, "warnings"):
+        warn(f"the list's summary says: {text}")
+    for text in _recorded(summary, "notes"):
+        console.print(f"Note: the list's summary says: {text}", markup=False, highlight=False)
     listed, labelled = int(groups["customers"].sum()), int(groups["labelled"].sum())
     if labelled < 0.9 * listed:
         # Another generation of the data (a re-export, other ids) left half the list unlabelled, and
@@ -208,6 +215,13 @@ def _evaluate_campaign(path: Path, table: pd.DataFrame, data: Path, cfg: Any) ->
         warn("the interval includes 0: with groups this size the contacts' effect cannot be told from chance"
              + (f", so the measured success rate is no reason to change {assumed}" if rate == rate else "")
              + ". A larger control group (--holdout) or list gives a narrower interval.")
+
+
+def _recorded(summary: dict, kind: str) -> list[str]:
+    """A list summary's ``warnings`` or ``notes`` (``kind``); none from a summary written before it recorded
+    them, nor what is not a list of texts (a hand-edited file: evaluate needs only the list)."""
+    texts = summary.get(kind)
+    return [text for text in texts if isinstance(text, str)] if isinstance(texts, list) else []
 
 
 def _campaign_money(summary: dict, measured: float) -> str | None:
@@ -424,7 +438,9 @@ def evaluate_command(
     Given a retention list made with `--holdout`, compares instead the churn of the contacted
     customers with the control group's over the horizon: the uplift (with a 95 % interval) and
     the success rate it implies, to put in [targeting] success_rate. The list's .json summary names
-    the models that scored it, which are used even when its scores file has been overwritten since.
+    the models that scored it, which are used even when its scores file has been overwritten since,
+    and the warnings and notes retention-list said beside it (a control group too small to tell the
+    effect from chance, --exclude ids that matched nothing), which are shown again.
     """
     from churnml import io, tracking
     from churnml.labels import refuse_other_problem
