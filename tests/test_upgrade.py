@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from churnml.cli import get_app
@@ -131,3 +132,50 @@ def test_train_says_the_mlflow_store_is_out_of_date_before_reading_the_data(tmp_
     assert f"Detected out-of-date database schema (found version {older}" in err
     assert "mlflow db upgrade" in err and f"now sqlite:///{database}" in err
     assert "Reading and validating" not in result.output
+
+
+@pytest.mark.slow
+def test_evaluate_adds_the_figures_a_backtest_an_older_churnml_logged_lacks(use_trained_store, tmp_path: Path) -> None:
+    # The operator's monthly evaluate had backtested last month's scores before the upgrade; run again
+    # after it (a backfill of the last three months), it printed the intervals and the value at risk
+    # against the value lost, but said "Already logged (the same scores and data)" and logged none of
+    # them: MLflow kept the older churnml's figures only.
+    from churnml import tracking
+    from churnml.cli.report import backtest_inputs
+    from churnml.config import Config
+    from churnml.monitoring import evaluate_scores
+
+    out = tmp_path / "scores.parquet"
+    code, err = run("score", use_trained_store.data, "--as-of", "2025-08-20", "--out", out, "--snapshots", tmp_path / "snapshots")
+    assert code == 0, err
+    table = pd.read_parquet(out)
+    as_of, backtest = evaluate_scores(table, use_trained_store.dataset, 90, Config())
+    # What an older churnml computed and logged: no intervals, no value at risk against the value lost.
+    newer = {"churners_brought", "churners_brought_share", "churners_value_if_retained", "value_at_risk_level_ratio",
+             "value_at_risk_total", "value_lost_total", "value_weighted_churn_ratio"}
+    older_churn = {k: v for k, v in backtest.churn.items() if not k.endswith(("_low", "_high"))}
+    older_value = {k: v for k, v in backtest.value.items() if not k.endswith(("_low", "_high")) and k not in newer}
+    run_id = use_trained_store.result.run_id
+    churn, value = str(table["churn_model_version"].iloc[0]), str(table["value_model_version"].iloc[0])
+    inputs = backtest_inputs(out, use_trained_store.dataset.fingerprint, 90, run_id, churn, value)
+    logged = tracking.log_backtest(run_id, churn, value, as_of, older_churn, older_value, inputs=inputs)
+    client = tracking._client()
+    computed = {f"churn_model_{k}" for k in backtest.churn} | {f"value_model_{k}" for k in backtest.value}
+    lacked = sorted(computed - set(client.get_run(logged).data.metrics))
+    assert "value_model_value_at_risk_level_ratio" in lacked and "churn_model_roc_auc_low" in lacked
+
+    result = CliRunner().invoke(get_app(), ["evaluate", str(out), str(use_trained_store.data)], terminal_width=400)
+    said = " ".join(result.output.split())
+    assert result.exit_code == 0, result.output + result.stderr
+    assert (f"Already logged to MLflow: backtest run {logged} (the same scores and data) against churnml-churn v{churn} and "
+            f"churnml-value v{value} (training run {run_id}). An older churnml logged it: added the {len(lacked)} figures it "
+            f"lacked ({', '.join(lacked)}).") in said
+    metrics = client.get_run(logged).data.metrics
+    assert metrics["value_model_value_at_risk_level_ratio"] == pytest.approx(backtest.value["value_at_risk_level_ratio"])
+    assert metrics["churn_model_roc_auc"] == pytest.approx(backtest.churn["roc_auc"])  # as the older churnml logged it
+    history = client.get_metric_history(run_id, "backtest_value_model_value_at_risk_level_ratio")
+    assert [point.timestamp for point in history].count(int(as_of.timestamp() * 1000)) == 1
+    # Run again: nothing left to add, nothing said.
+    again = CliRunner().invoke(get_app(), ["evaluate", str(out), str(use_trained_store.data)], terminal_width=400)
+    assert again.exit_code == 0 and "older churnml" not in again.output
+    assert len(client.get_metric_history(run_id, "backtest_value_model_value_at_risk_level_ratio")) == len(history)

@@ -992,10 +992,7 @@ def log_backtest(
         The backtest run id.
     """
     client = _client()
-    as_of = pd.Timestamp(as_of)
-    day = f"{as_of:%Y-%m-%d}"
-    flat = {**_flat("churn_model_", churn_metrics), **_flat("value_model_", value_metrics)}
-    flat = {k: float(v) for k, v in flat.items() if v is not None and pd.notna(v)}
+    day = f"{pd.Timestamp(as_of):%Y-%m-%d}"
     run = client.create_run(
         _experiment_id(client),
         run_name=f"backtest {day} churn v{churn_version} value v{value_version}",
@@ -1003,11 +1000,49 @@ def log_backtest(
               "churnml.churn_model_version": str(churn_version), "churnml.value_model_version": str(value_version),
               **({BACKTEST_INPUTS_TAG: inputs} if inputs else {})},
     )
-    now = int(pd.Timestamp.now().timestamp() * 1000)
     params = [Param(k, str(v)[:6000]) for k, v in {"as_of": day, **(details or {})}.items()]
-    client.log_batch(run.info.run_id, metrics=[Metric(k, v, now, 0) for k, v in flat.items()], params=params)
+    client.log_batch(run.info.run_id, params=params)
+    _log_backtest_metrics(client, run.info.run_id, training_run_id, churn_version, value_version, as_of,
+                          _backtest_metrics(churn_metrics, value_metrics))
     client.set_terminated(run.info.run_id)
+    return run.info.run_id
 
+
+def complete_backtest(
+    backtest_run_id: str,
+    training_run_id: str,
+    churn_version: str,
+    value_version: str,
+    as_of: pd.Timestamp | str,
+    churn_metrics: Mapping[str, float],
+    value_metrics: Mapping[str, float],
+) -> list[str]:
+    """Add to the backtest run :func:`logged_backtest` found the metrics it lacks, in the three places
+    :func:`log_backtest` writes, and return their names (those it has stay as logged).
+
+    An older churnml that backtested the same scores and data computed fewer figures (before the
+    intervals, or value at risk against the value the churners lost): after the upgrade `churnml
+    evaluate` printed them but logged nothing, saying the backtest was already logged."""
+    client = _client()
+    logged = client.get_run(backtest_run_id).data.metrics
+    missing = {k: v for k, v in _backtest_metrics(churn_metrics, value_metrics).items() if k not in logged}
+    if missing:
+        _log_backtest_metrics(client, backtest_run_id, training_run_id, churn_version, value_version, as_of, missing)
+    return sorted(missing)
+
+
+def _backtest_metrics(churn_metrics: Mapping[str, float], value_metrics: Mapping[str, float]) -> dict[str, float]:
+    flat = {**_flat("churn_model_", churn_metrics), **_flat("value_model_", value_metrics)}
+    return {k: float(v) for k, v in flat.items() if v is not None and pd.notna(v)}
+
+
+def _log_backtest_metrics(client: MlflowClient, backtest_run_id: str, training_run_id: str, churn_version: str,
+                          value_version: str, as_of: pd.Timestamp | str, flat: Mapping[str, float]) -> None:
+    """``flat`` into the backtest run, the training run's ``backtest_*`` history and the versions' tags."""
+    as_of = pd.Timestamp(as_of)
+    day = f"{as_of:%Y-%m-%d}"
+    now = int(pd.Timestamp.now().timestamp() * 1000)
+    client.log_batch(backtest_run_id, metrics=[Metric(k, v, now, 0) for k, v in flat.items()])
     trained = client.get_run(training_run_id).data.params.get("as_of")
     step = int((as_of - pd.Timestamp(trained)).days) if trained else 0
     stamp = int(as_of.timestamp() * 1000)
@@ -1018,7 +1053,6 @@ def log_backtest(
                 client.set_model_version_tag(name, str(version), f"churnml.backtest.{day}.{key.split('_model_')[1]}", f"{flat[key]:.6f}")
             except MlflowException:
                 pass  # the version was deleted from the registry; the runs still hold the result
-    return run.info.run_id
 
 
 def run_id_of(name: str, alias_or_version: str) -> str:

@@ -340,6 +340,18 @@ def _list_summary(path: Path, table: pd.DataFrame) -> dict:
     return summary
 
 
+def backtest_inputs(scores: Path, data_fingerprint: str, horizon: int, run_id: str, churn_version: str,
+                    value_version: str) -> str:
+    """The digest of what decides a backtest's result (:data:`churnml.tracking.BACKTEST_INPUTS_TAG`):
+    the scores file's bytes, the data, the horizon and the models."""
+    from churnml import io
+
+    return hashlib.sha256(io.json_text({
+        "scores_sha256": io.file_sha256(scores), "data_fingerprint": data_fingerprint, "horizon_days": horizon,
+        "run_id": run_id, "churn_model_version": churn_version, "value_model_version": value_version,
+    }).encode()).hexdigest()
+
+
 def _training_run(run_id: str, fix: str) -> Any:
     """:func:`churnml.tracking.load_run`, with the store's training runs listed when ``run_id`` is not one of them."""
     from churnml import tracking
@@ -467,11 +479,11 @@ def evaluate_command(
     refuse_other_problem(run.metadata, cfg.replace(problem={"horizon_days": horizon}), dataset.tables)
     as_of, backtest = evaluate_scores(table, dataset, horizon, cfg)
     # Run again on the same scores and data (a scheduler's retry), it logs nothing new: same result.
-    inputs = hashlib.sha256(io.json_text({
-        "scores_sha256": io.file_sha256(scores), "data_fingerprint": dataset.fingerprint, "horizon_days": horizon,
-        "run_id": run_id, "churn_model_version": churn_version, "value_model_version": value_version,
-    }).encode()).hexdigest()
+    inputs = backtest_inputs(scores, dataset.fingerprint, horizon, run_id, churn_version, value_version)
     logged_before = tracking.logged_backtest(inputs)
+    # Logged by an older churnml, it may lack figures this one computes: they are added to it.
+    added = [] if logged_before is None else tracking.complete_backtest(
+        logged_before, run_id, churn_version, value_version, as_of, backtest.churn, backtest.value)
     backtest_run = logged_before or tracking.log_backtest(
         run_id, churn_version, value_version, as_of, backtest.churn, backtest.value,
         {"scores": str(scores), "customers": backtest.customers, "unlabelled": backtest.unlabelled,
@@ -528,4 +540,6 @@ def evaluate_command(
     console.print(degradation_status(backtest, run.metadata), markup=False, highlight=False)
     console.print(f"{'Already logged' if logged_before else 'Logged'} to MLflow: backtest run {backtest_run}"
                   f"{' (the same scores and data)' if logged_before else ''} against churnml-churn v{churn_version} and "
-                  f"churnml-value v{value_version} (training run {run_id}).")
+                  f"churnml-value v{value_version} (training run {run_id})."
+                  + (f" An older churnml logged it: added the {len(added)} figure{'s' if len(added) > 1 else ''} it lacked "
+                     f"({', '.join(added)})." if added else ""), markup=False, highlight=False)
