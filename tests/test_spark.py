@@ -492,6 +492,27 @@ def test_validations_notes_on_data_it_keeps_are_given_on_spark_in_its_words(spar
     assert [line for line in shown.output.splitlines() if line.startswith("Note: ")] == [f"Note: {note}" for note in notes]
 
 
+def test_a_customers_column_that_totals_the_history_is_named_on_spark_as_validation_names_it(spark, data_dir: Path,
+                                                                                             tmp_path: Path) -> None:
+    """A CRM's TotalOrders as of the export tells the models at every past cutoff what the customer
+    went on to buy; `churnml validate` names such a column, --engine spark said nothing and trained on
+    it. Validation's own query (transpiled) and words now give Spark the same note, and no other."""
+    folder = _copy_data(data_dir, tmp_path / "data")
+    customers = pd.read_parquet(folder / "customers.parquet")
+    orders = pd.read_parquet(folder / "transactions.parquet")["customer_id"].value_counts()
+    customers["TotalOrders"] = customers["customer_id"].map(orders).fillna(0).astype(int)
+    customers["Seats"] = np.random.default_rng(3).integers(1, 50, len(customers)).astype(float)
+    customers.loc[customers.index % 7 == 0, "TotalOrders"] = None  # ranked among the customers with a value
+    customers.to_parquet(folder / "customers.parquet", index=False)
+    notes = load_dataset(folder, Config()).summary["notes"]
+    named = [note for note in notes if "up to the data's end" in note]
+    assert [note.split(" (")[0] for note in named] == [
+        "customers.TotalOrders follows each customer's count of transactions up to the data's end"]
+    read = churn_spark.read_tables(spark, str(folder))
+    assert read.attributes["TotalOrders"] == read.attributes["Seats"] == "numeric"
+    assert list(read.notes) == notes
+
+
 @pytest.mark.parametrize("kind", ["no rows", "0 bytes", "no Parquet file"])
 def test_an_empty_churn_events_is_absent_on_spark_as_in_validation(spark, data_dir: Path, tmp_path: Path, kind: str) -> None:
     """churn_events with its columns and no rows (or a file of 0 bytes, or a folder with no Parquet

@@ -372,7 +372,8 @@ class SparkData:
     notes : tuple of str
         Validation's notes that apply to data read as it is (``Dataset.summary["notes"]``, in its
         words): optional tables missing, customer columns left out, times with a zone read as UTC,
-        codes written with leading zeros.
+        codes written with leading zeros, numeric columns that total each customer's history as of the
+        export (:func:`churnml.validate.lifetime_total_notes`).
     code_columns : dict
         Categorical attributes that are codes written with leading zeros -> a few of their values
         (:func:`churnml.validate.code_columns`, ``Dataset.summary["code_columns"]``): the features'
@@ -545,16 +546,16 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
         views["transactions"] = f"{prefix}transactions_orders"
         spark.sql(to_spark_sql(validate.merge_order_lines_sql(lines, columns))).createOrReplaceTempView(views["transactions"])
     data_end = validate.declared_end(_last_event(spark, read, views, end, transactions_end), config.input.data_end)
-    def customers_row(sql: str) -> tuple:
-        return tuple(spark.sql(to_spark_sql(sql, {"customers": views["customers"]})).collect()[0])
 
-    codes = validate.code_columns(customers_row, attributes)
+    def fetchone(sql: str) -> tuple:  # validation's query over its clean tables, on the canonical views
+        return tuple(spark.sql(to_spark_sql(sql, {t: views[t] for t in ("customers", "transactions")})).collect()[0])
+    codes = validate.code_columns(fetchone, attributes)
     return SparkData(spark, base, tuple(layout), layout, attributes, data_end, views, left_out, n_lines,
                      _notes(spark, read, left_out, config, empty, skipped,
                             io.unread_files(base, config) if "://" not in base and set(read) < set(TABLES) else ())
-                     + tuple(validate.code_notes(codes))
-                     + tuple(validate.many_values_notes(customers_row, attributes, config.training.max_categorical_levels)),
-                     codes)
+                     + tuple(validate.code_notes(codes)
+                             + validate.many_values_notes(fetchone, attributes, config.training.max_categorical_levels)
+                             + validate.lifetime_total_notes(fetchone, attributes)), codes)
 
 
 def _notes(spark: "SparkSession", read: Mapping[str, _RawTable], left_out: Mapping[str, str], config: Config,

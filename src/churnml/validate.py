@@ -269,10 +269,12 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
     # column from a typo (it called last_login_at "not an attribute the models know (a typo?)").
     dataset.summary["left_out_columns"] = left_out_columns
     # The features' descriptions say which categories are codes (churnml features, train's features.json).
-    dataset.summary["code_columns"] = codes = code_columns(lambda sql: con.execute(sql).fetchone(), attributes)
-    dataset.summary["notes"] += (code_notes(codes) + many_values_notes(lambda sql: con.execute(sql).fetchone(), attributes,
-                                                                     config.training.max_categorical_levels)
-                                  + _lifetime_total_notes(con, attributes))
+    def fetchone(sql: str) -> tuple:  # the queries over the clean tables that Spark runs too
+        return con.execute(sql).fetchone()
+
+    dataset.summary["code_columns"] = codes = code_columns(fetchone, attributes)
+    dataset.summary["notes"] += (code_notes(codes) + many_values_notes(fetchone, attributes, config.training.max_categorical_levels)
+                                 + lifetime_total_notes(fetchone, attributes))
     late = {t: stats[t]["quarantined"].get(R_FUTURE_TIMESTAMP, 0) for t in tables[2:]}
     if not config.input.data_end and any(late.values()):
         dataset.summary["notes"].append(
@@ -741,33 +743,39 @@ the data's end this closely is a total as of the export (orders to date, lifetim
 subscribed), not a description of the customer."""
 
 
-def _lifetime_total_notes(con: duckdb.DuckDBPyConnection, attributes: Mapping[str, str]) -> list[str]:
+def lifetime_total_notes(fetchone: Callable[[str], tuple], attributes: Mapping[str, str]) -> list[str]:
     """Notes on numeric attributes that are totals of the customer's history as of the export
     (:data:`LIFETIME_RANK_CORRELATION`, Spearman's, over the customers with a value, at least 50).
     The customers table is read as it is today at every cutoff: such a column tells the models at a
     past cutoff how much the customer went on to buy. A CRM's TotalOrders raised a subscription
     export's test ROC AUC from 0.61 to 0.76, grade C to B, promoted without a word; on the customers
-    scored today it holds nothing the features do not."""
-    notes = []
+    scored today it holds nothing the features do not.
+
+    ``fetchone`` runs a query over the clean ``customers`` and ``transactions`` tables and returns its
+    one row: DuckDB here, Spark (the query transpiled) in :func:`churnml.spark.read_tables`, so both
+    engines name the same columns. One query: each customer's history once (43 M transactions at a
+    million customers), then the ranks of every column among the customers with a value."""
     numeric = [column for column, kind in attributes.items() if kind == "numeric"]
     if not numeric:
-        return notes
-    # Each customer's history once (43 M transactions at a million customers), then one ranking per column.
-    history = free_name("_churnml_history", [name for name, *_ in con.execute("SHOW TABLES").fetchall()])
-    con.execute(f"CREATE TEMP TABLE {_q(history)} AS SELECT c.customer_id, coalesce(h.n, 0) AS n, "
-                "coalesce(h.revenue, 0) AS revenue FROM customers AS c LEFT JOIN (SELECT customer_id, count(*) AS n, "
-                "sum(amount) AS revenue FROM transactions GROUP BY 1) AS h USING (customer_id)")
-    try:
-        correlations = {column: con.execute(
-            f"WITH ranked AS (SELECT rank() OVER (ORDER BY c.{_q(column)}) AS v, rank() OVER (ORDER BY h.n) AS n, "
-            f"rank() OVER (ORDER BY h.revenue) AS r FROM customers AS c JOIN {_q(history)} AS h USING (customer_id) "
-            f"WHERE isfinite(c.{_q(column)})) SELECT count(*), corr(v, n), corr(v, r) FROM ranked").fetchone()
-            for column in numeric}
-    finally:
-        con.execute(f"DROP TABLE {_q(history)}")
-    for column, row in correlations.items():
+        return []
+    # Clean attributes are finite or NULL (attribute_sql): the customers with a value rank among themselves,
+    # their own partition of each window, and corr skips the NULL pairs of the others.
+    ranks = []
+    for i, column in enumerate(numeric):
+        value = f"c.{_q(column)}"
+        among = f"PARTITION BY {value} IS NULL"
+        ranks += [f"CASE WHEN {value} IS NOT NULL THEN rank() OVER ({among} ORDER BY {value}) END AS v{i}",
+                  f"rank() OVER ({among} ORDER BY coalesce(h.n, 0)) AS n{i}",
+                  f"rank() OVER ({among} ORDER BY coalesce(h.revenue, 0)) AS r{i}"]
+    row = fetchone(
+        f"SELECT {', '.join(f'count(v{i}), corr(v{i}, n{i}), corr(v{i}, r{i})' for i in range(len(numeric)))} "
+        f"FROM (SELECT {', '.join(ranks)} FROM customers AS c LEFT JOIN (SELECT customer_id, count(*) AS n, "
+        "sum(amount) AS revenue FROM transactions GROUP BY customer_id) AS h ON c.customer_id = h.customer_id) AS ranked")
+    notes = []
+    for i, column in enumerate(numeric):
         # NULL or NaN when every customer has as many transactions (or as much revenue): nothing to follow.
-        rows, by_count, by_revenue = row[0], *(float(r) if r is not None and np.isfinite(r) else 0.0 for r in row[1:])
+        rows, by_count, by_revenue = row[3 * i], *(float(r) if r is not None and np.isfinite(r) else 0.0
+                                                      for r in row[3 * i + 1:3 * i + 3])
         if rows < 50 or max(by_count, by_revenue) < LIFETIME_RANK_CORRELATION:
             continue
         follows = "count of transactions" if by_count >= by_revenue else "revenue"
