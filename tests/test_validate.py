@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from churnml import validate
 from churnml.cli import get_app
 from churnml.config import config_from_dict, load_config
 from churnml.errors import ConfigError, DataError
@@ -2068,6 +2069,25 @@ def test_service_and_churn_events_on_the_quiet_weekend_after_the_last_invoice_be
     alone = write(tmp_path / "alone", fmt, customers=CUSTOMERS, transactions=_weekday_invoices("2024-03-03"),
                   churn_events=pd.DataFrame({"customer_id": ["b"], "timestamp": ["2024-03-02"]}))
     assert load_dataset(alone).summary["quarantined_rows"] == 0
+
+
+def test_the_events_on_the_quiet_days_are_read_in_one_query_over_every_event_table() -> None:
+    # One pass per event table was one Spark job each (the Spark reader runs the same function).
+    con = duckdb.connect()
+    con.register("raw_transactions", _weekday_invoices("2024-03-01"))
+    con.register("tickets", pd.DataFrame({"timestamp": ["2024-03-02 10:00", "2024-02-20 09:00"]}))
+    con.register("closures", pd.DataFrame({"timestamp": ["2024-03-03 11:00"]}))
+    queries: list[str] = []
+
+    def rows(sql: str) -> list[tuple]:
+        queries.append(sql)
+        return con.execute(sql).fetchall()
+    ts = "CAST(timestamp AS TIMESTAMP)"
+    end = validate.end_through_events(rows, pd.Timestamp("2024-03-02"), ts, {"tickets": ts, "closures": ts})
+    assert end == pd.Timestamp("2024-03-04")  # the day after Sunday's closure
+    assert [("tickets" in q, "closures" in q) for q in queries] == [(True, True), (False, False)]
+    assert validate.end_through_events(rows, pd.Timestamp("2024-03-02"), ts, {}) == pd.Timestamp("2024-03-02")
+    assert len(queries) == 2  # no event table, no query
 
 
 def test_the_note_on_late_rows_says_that_events_on_a_quiet_weekend_carried_the_datas_end(tmp_path: Path) -> None:

@@ -452,11 +452,11 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
     declared = pd.Timestamp(config.input.data_end) + pd.Timedelta(days=1) if config.input.data_end else None
     end = declared  # the data's end (exclusive): [input] data_end, else inferred once transactions are checked
     transactions_end: pd.Timestamp | None = None  # the transactions' own, which events on quiet days after it carry
-    transactions_days: tuple[str, str] = ("", "")  # their timestamps' SQL and view, for validate.end_through_events
 
     def rows(sql: str) -> list[tuple]:
         return [tuple(row) for row in spark.sql(to_spark_sql(sql)).collect()]
     read: dict[str, _RawTable] = {}
+    spark_types: dict[str, dict[str, str]] = {}  # table -> its raw columns' Spark types
     attributes: dict[str, str] = {}
     left_out: dict[str, str] = {}  # customer columns of dates or without a value, as validation leaves out
     empty: dict[str, str] = {}  # optional tables without a row, taken as absent as validation takes them: table -> why
@@ -493,13 +493,12 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
             raise validate.order_lines_unmapped()
         raw_view = f"{prefix}raw_{table}"
         frame.createOrReplaceTempView(raw_view)
-        if table in ("service_events", "churn_events") and declared is None and transactions_end is not None:
-            # Events on the quiet days after the transactions' end carry it, as in validation; each table from the
-            # transactions' end, so the order of the tables does not matter.
-            timestamp = validate.typed_sql("timestamp", mapping["timestamp"], types[mapping["timestamp"]])
-            tx_timestamp, tx_view = transactions_days
-            end = max(end, validate.end_through_events(rows, transactions_end, tx_timestamp, {raw_view: timestamp}, tx_view))
-        kinds = _check_values(spark, raw_view, table, spec, mapping, dict(frame.dtypes), config.input, location,
+        read[table] = _RawTable(spec, mapping, types, raw_view, location)
+        spark_types[table] = dict(frame.dtypes)
+    # Every table is found before any is checked, as validation finds them: the events' days after the
+    # transactions' end are then read in one query over both event tables.
+    for table, (spec, mapping, types, raw_view, location) in read.items():
+        kinds = _check_values(spark, raw_view, table, spec, mapping, spark_types[table], config.input, location,
                               config.training.max_categorical_levels, end)
         attributes.update({column: kind for column, kind in kinds.items() if kind not in validate.LEFT_OUT_KINDS})
         left_out.update({column: validate.LEFT_OUT_KINDS[kind] for column, kind in kinds.items()
@@ -508,8 +507,10 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
             timestamp = validate.typed_sql("timestamp", mapping["timestamp"], types[mapping["timestamp"]])
             end = transactions_end = validate.data_end_after(
                 spark.sql(to_spark_sql(validate.data_end_sql(timestamp, raw_view))).collect()[0][0])
-            transactions_days = (timestamp, raw_view)
-        read[table] = _RawTable(spec, mapping, types, raw_view, location)
+            # Events on the quiet days after it carry it, as in validation: every event table in one query.
+            events = {raw.view: validate.typed_sql("timestamp", raw.mapping["timestamp"], raw.types[raw.mapping["timestamp"]])
+                      for t, raw in read.items() if t in ("service_events", "churn_events")}
+            end = validate.end_through_events(rows, transactions_end, timestamp, events, raw_view)
     views: dict[str, str] = {}
     layout: dict[str, frozenset[str]] = {}
     for table, (spec, mapping, types, raw_view, _) in read.items():

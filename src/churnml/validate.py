@@ -1643,13 +1643,17 @@ def end_through_events(rows: Callable[[str], list[tuple]], end: pd.Timestamp, ti
     with no transaction, where there usually are some, still ends the data (the transactions may
     simply not have been exported yet): those days would read as days without purchases.
     """
+    if not events:
+        return end
     valid = f"ts >= TIMESTAMP '{MIN_TIMESTAMP}' AND ts <= CAST(now() AS TIMESTAMP)"
     horizon = end + pd.Timedelta(days=QUIET_DAYS_MAX)
     # The events' days first: usually there is none after the transactions' end, and then the
     # transactions are not read a second time (a parse of every timestamp of a CSV: seconds at 1 M customers).
-    later = sorted({pd.Timestamp(day) for table_name, ts in events.items() for day, in rows(
-        f"SELECT DISTINCT CAST(ts AS DATE) FROM (SELECT {ts} AS ts FROM {table_name}) AS parsed "
-        f"WHERE {valid} AND ts >= TIMESTAMP '{end}' AND ts < TIMESTAMP '{horizon}'") if day is not None})
+    # One query over every event table (on Spark, one job).
+    later = sorted(pd.Timestamp(day) for day, in rows(" UNION ".join(
+        f"SELECT CAST(ts AS DATE) AS day FROM (SELECT {ts} AS ts FROM {table_name}) AS parsed "
+        f"WHERE {valid} AND ts >= TIMESTAMP '{end}' AND ts < TIMESTAMP '{horizon}'" for table_name, ts in events.items()))
+        if day is not None)
     if not later:
         return end
     days = [pd.Timestamp(day) for day, in rows(
