@@ -1150,6 +1150,28 @@ def test_features_cli_takes_master_with_the_spark_engine_only(data_dir: Path, tm
     assert wrong.exit_code != 0 and "--master applies to --engine spark only" in wrong.output
 
 
+@pytest.mark.parametrize("command", ["features", "train", "score"])
+def test_a_local_data_folder_that_is_missing_or_a_file_is_refused_before_spark_starts(
+        command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A typo in DATA started Spark (half a minute and more) before it said the customers table was
+    "not found under" the folder, where the DuckDB path says at once that DATA does not exist; a
+    DuckDB file or a CSV as DATA went the same way. Both are refused before Spark starts (exit 2)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (tmp_path / "churn.duckdb").write_bytes(b"")
+    out = ["--out", str(tmp_path / "out")] if command != "train" else []
+    for data, said in ((tmp_path / "churn", f"Error: Data source {tmp_path / 'churn'} does not exist. Pass a folder of "
+                                            "Parquet files named after the tables (customers, transactions, …); "
+                                            f"`churnml generate {tmp_path / 'churn'} --customers 1000` makes a sample."),
+                       (tmp_path / "churn.duckdb", f"Error: Data source {tmp_path / 'churn.duckdb'} is a file; --engine "
+                                                   "spark reads a folder of Parquet files named after the tables")):
+        result = CliRunner().invoke(get_app(), [command, str(data), "--as-of", "2025-12-01", *out, "--engine", "spark",
+                                                "--master", "local[2]"], terminal_width=100_000)
+        assert result.exit_code == 2, result.output
+        assert result.output.startswith(said) and "Starting Spark" not in result.output, result.output
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "mlflow.db") == ["churn.duckdb"]
+
+
 
 SPARK_START_NOISE = ("WARN", "WARNING: Using incubator modules", "Using Spark's default log4j profile",
                      "Setting default log level", "To adjust logging level", "NativeCodeLoader", "loopback address",

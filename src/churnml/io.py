@@ -571,6 +571,29 @@ def local_path(path: str) -> Path | None:
     return Path(re.sub(r"^file:(//)?", "", path))
 
 
+def check_spark_source(data: str) -> None:
+    """Refuse, before Spark starts, an ``--engine spark`` DATA on this machine that is not a folder:
+    missing (a typo), or a file (a DuckDB file, a CSV), which Spark cannot read tables from. Spark
+    took half a minute to start before it said the customers table was "not found under" a folder
+    that did not exist, where the DuckDB path says at once that it does not. Other file systems
+    (``s3a://…``) are left to Spark.
+
+    Raises
+    ------
+    DataError
+    """
+    local = local_path(data)
+    if local is None or local.is_dir():
+        return
+    if not local.exists():
+        raise DataError(
+            f"Data source {data} does not exist. Pass a folder of Parquet files named after the tables "
+            f"(customers, transactions, …); `churnml generate {data} --customers 1000` makes a sample.")
+    raise DataError(f"Data source {data} is a file; --engine spark reads a folder of Parquet files named after the "
+                    "tables (customers.parquet, transactions.parquet, …). Pass that folder, or use --engine duckdb for a "
+                    "DuckDB file or CSV files.")
+
+
 def check_spark_output(out: str, data: str, config: Config, option: str = "--out") -> None:
     """Refuse, before Spark starts, an ``--engine spark`` output it must not write.
 

@@ -111,9 +111,11 @@ def train_command(
     tracking.check_store()  # an out-of-date schema (a newer MLflow) before the data, not after the training set
     started = time.perf_counter()
     if engine == "spark":
+        from churnml import io
         from churnml import spark as churn_spark
         from churnml.features import describe_features
 
+        io.check_spark_source(churn_spark.resolve_path(data))
         # A stage line each, as on DuckDB: a scheduler's log stayed silent for the minutes Spark works.
         session = start_spark(master)
         with working(f"Reading and validating {data}"):
