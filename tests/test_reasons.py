@@ -304,6 +304,11 @@ def test_numeric_attributes_read_as_written_and_count_as_one_reason() -> None:
     assert render_reason(specs["plan"], {"plan": long.replace(" tier", "\n  tier")}) == f"plan: {long[:59].rstrip()}…"
     assert [reason_template(t) for t in ("age: 57", "age: 16", "plan: basic", "plan: 2024")] == [
         "age: N", "age: N", "plan: basic", "plan: N"]
+    # Saying how much more a value churned, every age is still one reason, each plan its own.
+    assert [reason_template(t) for t in ("age: 57, where churn runs 1.4× the average", "age: 23, where churn runs 2.1× the average",
+                                         "plan: basic, where churn runs 2.3× the average")] == [
+        "age: N, where churn runs N× the average", "age: N, where churn runs N× the average",
+        "plan: basic, where churn runs 2.3× the average"]
 
 
 def test_a_reason_holding_the_separator_stays_one_reason() -> None:
@@ -834,3 +839,51 @@ def test_each_reason_comes_with_what_it_is_about() -> None:
                         "refunded 40 more than bought in the last 90 days, having spent 50 in the 90 days before"],
                        ["spent 5 in the last 30 days", "spend down 60% on the previous quarter"]]
     assert topics == [["refunds", "refunds"], ["buying_less", "buying_less"]]
+
+
+def test_an_attribute_reason_says_how_much_more_its_level_churned() -> None:
+    # A telecom analyst: "Tarifname: Mobil M 30GB" read as a bare fact beside "a complaint open for
+    # 41 days", and the call centre could not tell why it was a risk. Training records each level's
+    # churn rate over the average on the training rows, with the model (the monitoring reference);
+    # the reason says it. A level that churned no more than the average, or that too few customers
+    # hold for its rate to mean anything, reads as before; so does every attribute of a model
+    # trained before the figures were recorded.
+    from churnml.features import layout_feature_specs
+    from churnml.monitoring import MIN_RATIO_CUSTOMERS, reference_statistics
+    from churnml.reasons import attribute_churn, explain_with_topics
+
+    layout = {"customers": frozenset({"customer_id", "Tarifname", "monthly_fee"}),
+              "transactions": frozenset({"customer_id", "timestamp", "amount"})}
+    specs = [s for s in layout_feature_specs(layout, {"Tarifname": "categorical", "monthly_fee": "numeric"}) if s.column]
+    # 300 training rows, churn 20 % overall: Mobil M 30GB 46 % (2.3x), Mobil S 10 %, Mobil L none, and
+    # Mobil XL 40 % of 10 customers (fewer than MIN_RATIO_CUSTOMERS: no figure).
+    tariffs = ["Mobil M 30GB"] * 100 + ["Mobil S"] * 100 + ["Mobil L"] * 90 + ["Mobil XL"] * 10
+    fees = {"Mobil M 30GB": 29.99, "Mobil S": 9.99, "Mobil L": 49.99, "Mobil XL": 79.99}
+    churned = [1] * 46 + [0] * 54 + [1] * 10 + [0] * 90 + [0] * 90 + [1] * 4 + [0] * 6
+    training = pd.DataFrame({"customer_id": [f"C{i}" for i in range(300)], "Tarifname": pd.Categorical(tariffs),
+                             "monthly_fee": [fees[t] for t in tariffs], "churned": churned})
+    assert MIN_RATIO_CUSTOMERS > 10
+    reference = reference_statistics(training, ["Tarifname", "monthly_fee"], ["Tarifname"], None, "2025-06-30",
+                                     training_rows=training, attributes=["Tarifname", "monthly_fee"])
+    assert reference["features"]["Tarifname"]["churn_ratio"] == pytest.approx(
+        {"Mobil M 30GB": 2.3, "Mobil S": 0.5, "Mobil L": 0.0})
+    churn = attribute_churn(reference)
+    contributions = pd.DataFrame([[0.5, 0.3]] * 4, columns=["Tarifname", "monthly_fee"])
+    features = pd.DataFrame({"Tarifname": pd.Categorical(["Mobil M 30GB", "Mobil S", "Mobil XL", None]),
+                             "monthly_fee": [29.99, 9.99, 79.99, np.nan]})
+    reasons, topics = explain_with_topics(contributions, features, specs, churn=churn)
+    assert reasons == [
+        ["Tarifname: Mobil M 30GB, where churn runs 2.3× the average", "monthly fee: 29.99, where churn runs 2.3× the average"],
+        ["Tarifname: Mobil S", "monthly fee: 9.99"],
+        ["Tarifname: Mobil XL", "monthly fee: 79.99"],
+        [],
+    ]
+    assert topics == [["attribute", "attribute"]] * 3 + [[]]
+    # A model trained before: its reference has no churn_ratio, and its reasons read as they did.
+    for stats in reference["features"].values():
+        del stats["churn_ratio"]
+    assert attribute_churn(reference) == {} == attribute_churn(None)
+    before = [["Tarifname: Mobil M 30GB", "monthly fee: 29.99"], ["Tarifname: Mobil S", "monthly fee: 9.99"],
+              ["Tarifname: Mobil XL", "monthly fee: 79.99"], []]
+    assert explain(contributions, features, specs, churn=attribute_churn(reference)) == before
+    assert explain(contributions, features, specs) == before

@@ -167,6 +167,36 @@ def test_hidden_reasons_are_never_given_and_the_next_driver_takes_their_place(fe
     pd.testing.assert_series_equal(hidden["churn_probability"], shown["churn_probability"])  # scores unchanged
 
 
+def test_an_attribute_reason_says_why_and_models_trained_before_read_as_they_did(features, models, scores) -> None:
+    # "age band: 25-34" beside "a complaint open for 41 days" read as a bare fact: the attribute's
+    # reason now says how much more that level churned on the training rows, from the figures
+    # training kept with the model's drift reference. A model registered before them (no
+    # churn_ratio in its reference) scores as it did: the same reasons without that clause.
+    clause = re.compile(r", where churn runs \d+\.\d× the average$")
+    given = [sentence for text in scores["reasons"] for sentence in text.split("; ") if clause.search(sentence)]
+    assert given and all(sentence.startswith(("region: ", "age band: ", "acquisition channel: ", "product tier: "))
+                         for sentence in given)
+    ratios = {name: stats["churn_ratio"] for name, stats in models.monitoring_reference["features"].items()
+              if "churn_ratio" in stats}
+    assert set(ratios) == {s["name"] for s in models.metadata["specs"] if s["column"]}
+    for sentence in given:  # the level's own figure, above the average
+        label, _, rest = sentence.partition(": ")
+        level, _, said = rest.partition(", where churn runs ")
+        ratio = ratios[label.replace(" ", "_")][level]
+        assert ratio > 1.0 and said == f"{ratio:.1f}× the average"
+    reference = models.monitoring_reference
+    older = {**reference, "features": {name: {k: v for k, v in stats.items() if k != "churn_ratio"}
+                                       for name, stats in reference["features"].items()}}
+    old = LoadedModels(models.churn, models.value, models.churn_version, models.value_version, models.run_id,
+                       {**models.metadata, "monitoring_reference": older})
+    few = features[features["customer_id"].isin(scores.loc[scores["reasons"].str.contains("where churn runs"), "customer_id"])]
+    now = score_features(few, models, SCORE_AS_OF, Config())
+    before = score_features(few, old, SCORE_AS_OF, Config())
+    assert not before["reasons"].str.contains("where churn").any()
+    pd.testing.assert_series_equal(before["reasons"], now["reasons"].str.replace(clause.pattern[:-1], "", regex=True))
+    pd.testing.assert_frame_equal(before.drop(columns="reasons"), now.drop(columns="reasons"))
+
+
 def test_missing_feature_column_is_a_clear_error(features, models) -> None:
     with pytest.raises(DataError, match=r"^The feature table lacks column\(s\) unresolved_complaints that scoring needs"):
         score_features(features.drop(columns=["unresolved_complaints"]), models, SCORE_AS_OF)
@@ -811,6 +841,7 @@ def test_every_reason_is_true_of_its_customer(scores, features, models) -> None:
     given = {sentence for text in scores["reasons"] for sentence in text.split("; ")}
     attributes = [FeatureSpec(**s) for s in models.metadata["specs"] if s["reason"] and s["kind"] == "categorical"]
     typical_levels = {spec.reason.format(**{spec.name: typical[spec.name]}) for spec in attributes if spec.name in typical}
+    given = {sentence.split(", where churn runs ")[0] for sentence in given}  # the level, without its churn
     assert "product tier: basic" in typical_levels and not typical_levels & given
     assert any(sentence.startswith(("product tier: ", "region: ", "age band: ")) for sentence in given)  # others are
 

@@ -29,6 +29,7 @@ from typer.testing import CliRunner
 import pyspark  # noqa: F401  (a dev dependency: a missing pyspark fails here rather than skipping the parity suite)
 
 from churnml import labels as duck_labels
+from churnml import monitoring
 from churnml import spark as churn_spark
 from churnml import tracking
 from churnml import train as train_module
@@ -891,6 +892,8 @@ def spark_trained(spark, data_dir: Path, tmp_path_factory: pytest.TempPathFactor
         patch.chdir(root)
         patch.setenv("MLFLOW_TRACKING_URI", uri)
         patch.setattr(train_module, "train_on", functools.partial(train_module.train_on, n_estimators=30, n_jobs=1))
+        # The 300 customers hold few values of 50: attribute reasons say their churn (what parity checks) at 10.
+        patch.setattr(monitoring, "MIN_RATIO_CUSTOMERS", 10)
         result = CliRunner().invoke(get_app(), [
             "train", str(data_dir), "--as-of", f"{TRAIN_AS_OF:%Y-%m-%d}", "--engine", "spark", "--master", "local[2]",
             "--trials", "1", "--seed", "3", "--config", str(config),
@@ -921,6 +924,15 @@ def test_train_with_spark_engine_registers_the_models(spark_trained, training_se
     # The drift reference has the DuckDB path's seasons: the training cutoffs but the test one,
     # and the feature-only cutoff between the splits.
     reference = models.monitoring_reference
+    # The churn of each attribute's values, recorded for its reasons, is the DuckDB training set's.
+    train = duck.split("train")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(monitoring, "MIN_RATIO_CUSTOMERS", 10)  # as spark_trained trained
+        ratios = {spec.name: monitoring.churn_ratios(train[spec.name], train["churned"].to_numpy(),
+                                                     train["customer_id"].to_numpy(), reference["features"][spec.name])
+                  for spec in duck.specs if spec.column is not None and spec.name in models.metadata["feature_names"]}
+    assert {name: reference["features"][name]["churn_ratio"] for name in ratios} == ratios
+    assert any(ratio > 1 for levels in ratios.values() if isinstance(levels, dict) for ratio in levels.values())
     assert sorted(reference["seasons"]) == sorted(f"{c:%Y-%m-%d}" for c in [*duck.cutoffs[:-1], *duck.season_frame["cutoff"].unique()])
     assert reference["data_start"] == f"{duck.data_start:%Y-%m-%d}"
     # A scheduler's log (no terminal here) heard nothing until the first trial: a timestamped line per
@@ -996,6 +1008,7 @@ def test_score_with_spark_engine_equals_duckdb_score(spark_trained, data_dir: Pa
     spark = pd.read_parquet(spark_out).sort_values("customer_id").reset_index(drop=True)
     assert list(spark.columns) == list(duck.columns) == list(SCORE_COLUMNS)
     assert (duck["churn_model_version"] == str(models.churn_version)).all()
+    assert duck["reasons"].str.contains(", where churn runs ").any()  # an attribute's reason says why, on both
     assert_frames_equal(duck, spark)
 
     duck_meta = json.loads((tmp_path / "duck.parquet.json").read_text())

@@ -7,7 +7,9 @@ Reference (at train time)
     and the missing rate; per categorical feature the share of each category and the missing
     rate; the share of customers without purchase history. It also summarises both scores on the
     same cutoff, in the same binned form, and the features of the other training cutoffs
-    (``seasons``), each alone. The training pipeline stores the result
+    (``seasons``), each alone; and per customer attribute, each value's churn rate on the train
+    split over the average (``churn_ratio``, :func:`churn_ratios`), which its reasons say. The
+    training pipeline stores the result
     with the run (``monitoring_reference.json`` and ``metadata.json``); scoring reads it back from
     :attr:`churnml.tracking.LoadedModels.monitoring_reference`.
 
@@ -362,6 +364,65 @@ def feature_statistics(frame: pd.DataFrame, feature_names: Sequence[str], catego
     }
 
 
+MIN_RATIO_CUSTOMERS = 50
+"""Customers a level of an attribute (or a numeric attribute's bin) must hold among the training rows
+for its churn ratio to be kept (:func:`churn_ratios`): a level of a few customers, two of whom left,
+would read "where churn runs 6.0× the average" from chance."""
+
+
+def churn_ratios(values: pd.Series | np.ndarray, churned: np.ndarray, customers: np.ndarray,
+                 stats: Mapping[str, Any]) -> dict[str, float] | list[float | None]:
+    """How much more (or less) the customers of each level of an attribute churned than all of them:
+    each level's churn rate over the rate of all ``churned`` rows, what an attribute's reason says
+    (:func:`churnml.reasons.attribute_churn`).
+
+    Parameters
+    ----------
+    values : array-like
+        The attribute on the training rows (one per customer and cutoff).
+    churned : ndarray
+        Their churn labels (0/1).
+    customers : ndarray
+        Their customer ids: a level's ratio is kept where it holds at least
+        :data:`MIN_RATIO_CUSTOMERS` customers, however many cutoffs repeat them.
+    stats : mapping
+        The attribute's reference statistics (:func:`categorical_statistics`,
+        :func:`numeric_statistics`): a categorical's levels are those of ``values``, a number's bins
+        those of ``stats["edges"]``.
+
+    Returns
+    -------
+    dict or list
+        Categorical: level -> ratio, for the levels with enough customers. Numeric: one ratio per
+        bin of ``stats["edges"]`` (None for a bin with too few customers).
+
+    Example
+    -------
+    >>> ids = np.arange(200)
+    >>> churn_ratios(np.repeat(["a", "b"], 100), np.r_[np.ones(30), np.zeros(170)], ids, {"kind": "categorical"})
+    {'a': 2.0, 'b': 0.0}
+    """
+    churned = np.asarray(churned, dtype=float)
+    rate = float(churned.mean()) if len(churned) else 0.0
+    if rate <= 0:
+        return {} if stats.get("kind") == "categorical" else []
+    if stats.get("kind") == "categorical":
+        column = pd.Series(np.asarray(values, dtype=object))
+        present = column.notna().to_numpy()
+        keys = column[present].astype(str).to_numpy()
+    else:
+        finite = np.asarray(pd.to_numeric(pd.Series(np.asarray(values, dtype=object)), errors="coerce"), dtype=float)
+        present = np.isfinite(finite)
+        # The bins numeric_statistics counts (side="left": a value on an edge is in the bin below it).
+        keys = np.searchsorted(np.asarray(stats.get("edges") or [], dtype=float), finite[present], side="left")
+    grouped = pd.DataFrame({"key": keys, "churned": churned[present], "customer": np.asarray(customers)[present]}
+                           ).groupby("key", sort=True).agg(rate=("churned", "mean"), customers=("customer", "nunique"))
+    kept = {key: float(row.rate) / rate for key, row in grouped.iterrows() if row.customers >= MIN_RATIO_CUSTOMERS}
+    if stats.get("kind") == "categorical":
+        return {str(key): ratio for key, ratio in kept.items()}
+    return [kept.get(b) for b in range(len(stats.get("edges") or []) + 1)]
+
+
 def share_without_history(features: pd.DataFrame) -> float | None:
     """Share of rows with no purchase before the cutoff (None when the feature is absent)."""
     if NO_HISTORY_FEATURE not in features.columns or len(features) == 0:
@@ -379,9 +440,12 @@ def reference_statistics(
     seasons: pd.DataFrame | None = None,
     data_start: pd.Timestamp | str | None = None,
     season_tolerance_days: float | None = None,
+    training_rows: pd.DataFrame | None = None,
+    attributes: Sequence[str] = (),
 ) -> dict[str, Any]:
     """What scoring compares against: test-cutoff features and scores, summarised, and the
-    features of the other training cutoffs, each summarised alone (``seasons``).
+    features of the other training cutoffs, each summarised alone (``seasons``); and what an
+    attribute's reason says of its level: how much more its customers churned (``churn_ratio``).
 
     Parameters
     ----------
@@ -402,25 +466,38 @@ def reference_statistics(
     season_tolerance_days : float, optional
         How far from a year before the scored date a season's cutoff may lie: half the cutoff step
         (:func:`churnml.labels.season_tolerance`). Without it, :data:`churnml.labels.SEASON_TOLERANCE`.
+    training_rows : pandas.DataFrame, optional
+        The rows the models were fitted on, with ``churned`` and ``customer_id``: each of
+        ``attributes`` gets its ``churn_ratio`` (:func:`churn_ratios`) from them.
+    attributes : sequence of str
+        The features that copy a customers column (their reasons quote its value).
 
     Returns
     -------
     dict
         JSON-ready: ``version``, ``as_of``, ``rows``, ``share_without_history``, ``features``
-        (name -> statistics), ``scores`` (name -> numeric statistics), ``seasons`` (cutoff ->
-        ``rows``, ``features``), ``data_start`` and ``season_tolerance_days``.
+        (name -> statistics; an attribute's with ``churn_ratio`` where ``training_rows`` are given),
+        ``scores`` (name -> numeric statistics), ``seasons`` (cutoff -> ``rows``, ``features``),
+        ``data_start`` and ``season_tolerance_days``.
 
     Example
     -------
     >>> ref = reference_statistics(frame, ["tenure_days"], [], {"churn_probability": p}, "2025-06-30")  # doctest: +SKIP
     """
+    statistics = feature_statistics(features, feature_names, categorical)
+    if training_rows is not None and len(training_rows):
+        churned = training_rows["churned"].to_numpy(dtype=float)
+        customers = training_rows["customer_id"].to_numpy()
+        for name in attributes:
+            if name in statistics:
+                statistics[name]["churn_ratio"] = churn_ratios(training_rows[name], churned, customers, statistics[name])
     return {
         "version": REFERENCE_VERSION,
         "as_of": None if as_of is None else f"{pd.Timestamp(as_of):%Y-%m-%d}",
         "cutoff": _cutoff(features),
         "rows": int(len(features)),
         "share_without_history": share_without_history(features),
-        "features": feature_statistics(features, feature_names, categorical),
+        "features": statistics,
         "scores": {name: numeric_statistics(values, min_gap_ratio=SCORE_GAP_RATIO) for name, values in (scores or {}).items()},
         "seasons": {
             f"{pd.Timestamp(cutoff):%Y-%m-%d}": {"rows": int(len(rows)),

@@ -13,7 +13,9 @@ basic" with 56 % of customers basic: typical = that level, where one level has m
 customer's actual values, e.g. "no purchase for 74 days (usually every 20)". For a customer who
 never bought, the purchase features (:data:`churnml.features.PURCHASE_FEATURES`) are one driver,
 their contributions summed, read "has not bought anything in 1,424 days as a customer"
-(:func:`no_purchase_reason`).
+(:func:`no_purchase_reason`). A customer attribute's reason says how much more often its value churned
+on the training rows, "plan: basic, where churn runs 2.3× the average" (:func:`attribute_churn`,
+:func:`with_churn`).
 
 Speed: the top ``k`` are found with one ``argpartition`` over the whole contribution matrix;
 sentences are rendered only for the chosen (customer, feature) pairs, feature by feature, so a
@@ -186,6 +188,74 @@ def typical_values(reference: Mapping | None) -> dict[str, float | str]:
     return typical
 
 
+ATTRIBUTE_CHURN = ", where churn runs {ratio:.1f}× the average"
+"""What an attribute's reason adds to its value ("contract type: monthly, where churn runs 2.3× the
+average"): the level's churn ratio on the training rows (:func:`attribute_churn`). Alone, "Tarifname:
+Mobil M 30GB" read as a bare fact beside "a complaint open for 41 days": the call centre could not
+tell why it was a risk."""
+
+
+@dataclasses.dataclass(frozen=True)
+class AttributeChurn:
+    """How much more the customers of an attribute's levels churned than all customers, on the
+    training rows (:func:`churnml.monitoring.churn_ratios`): per level of a categorical, per bin
+    (between ``edges``) of a number."""
+
+    levels: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    edges: Sequence[float] = ()
+    bins: Sequence[float | None] = ()
+
+    def ratios(self, values: np.ndarray) -> np.ndarray:
+        """Each value's churn ratio (NaN where none was kept, or the value is missing)."""
+        if self.levels:
+            return np.array([self.levels.get(str(v), np.nan) if not _missing(v) else np.nan for v in values], dtype=float)
+        numbers = np.round(pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(dtype=float),
+                           FEATURE_DECIMALS)
+        bins = np.array([np.nan if r is None else r for r in self.bins], dtype=float)
+        if not len(bins):
+            return np.full(len(values), np.nan)
+        index = np.searchsorted(np.asarray(self.edges, dtype=float), numbers, side="left")
+        return np.where(np.isfinite(numbers), bins[np.minimum(index, len(bins) - 1)], np.nan)
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
+def attribute_churn(reference: Mapping | None) -> dict[str, AttributeChurn]:
+    """Feature name -> the churn ratios of its levels (:class:`AttributeChurn`), from the monitoring
+    reference's ``churn_ratio`` (:func:`churnml.monitoring.reference_statistics`: kept for customer
+    attributes by models trained since). None for models trained before: their attribute reasons
+    read as they did ("plan: basic").
+
+    Example
+    -------
+    >>> attribute_churn({"features": {"plan": {"kind": "categorical", "shares": {}, "churn_ratio": {"basic": 2.3}}}})
+    {'plan': AttributeChurn(levels={'basic': 2.3}, edges=(), bins=())}
+    """
+    churn: dict[str, AttributeChurn] = {}
+    for name, s in ((reference or {}).get("features") or {}).items():
+        ratios = s.get("churn_ratio")
+        if isinstance(ratios, dict) and ratios:
+            churn[name] = AttributeChurn(levels=dict(ratios))
+        elif isinstance(ratios, list) and len(ratios) == len(s.get("edges") or []) + 1:
+            churn[name] = AttributeChurn(edges=tuple(s.get("edges") or ()), bins=tuple(ratios))
+    return churn
+
+
+def with_churn(sentences: Sequence[str | None], ratios: np.ndarray) -> list[str | None]:
+    """Each attribute sentence with :data:`ATTRIBUTE_CHURN` where its level churned more than the
+    average (a ratio that reads above 1.0); as it was elsewhere: a driver there only with other
+    features, the level says nothing of why by itself, and "churn runs 0.8× the average" would
+    contradict the reason.
+
+    >>> with_churn(["plan: basic", "plan: plus", None], np.array([2.34, 0.8, 3.0]))
+    ['plan: basic, where churn runs 2.3× the average', 'plan: plus', None]
+    """
+    return [text + ATTRIBUTE_CHURN.format(ratio=ratio) if text and np.isfinite(ratio) and round(ratio, 1) > 1.0
+            else text for text, ratio in zip(sentences, ratios)]
+
+
 def explain(
     contributions: pd.DataFrame,
     features: pd.DataFrame,
@@ -193,6 +263,7 @@ def explain(
     k: int = TOP_K,
     render: Callable[[FeatureSpec, Mapping[str, object]], str | None] = render_reason,
     typical: Mapping[str, float | str] | None = None,
+    churn: Mapping[str, AttributeChurn] | None = None,
 ) -> list[list[str]]:
     """Top ``k`` reasons per customer, as sentences.
 
@@ -216,6 +287,10 @@ def explain(
         features not in it are gated by the bound alone.
         Transaction features over a window of N days (``"90d"``) are reasons only for rows whose
         :data:`HISTORY_FEATURE` is at least N (when ``features`` has that column).
+    churn : mapping, optional
+        Feature name -> :class:`AttributeChurn` (:func:`attribute_churn`): a customer attribute's
+        reason says how much more its level churned (:func:`with_churn`). Attributes not in it read
+        as their value alone.
 
     Returns
     -------
@@ -236,12 +311,13 @@ def explain(
     >>> explain(model.contributions(X), X, feature_specs(dataset))[0]  # doctest: +SKIP
     ['2 unresolved complaints', 'no purchase for 74 days (usually every 20)']
     """
-    return [[text for text, _ in said] for said in _explain(contributions, features, specs, k, render, typical)]
+    return [[text for text, _ in said] for said in _explain(contributions, features, specs, k, render, typical, churn)]
 
 
 def _explain(contributions: pd.DataFrame, features: pd.DataFrame, specs: Sequence[FeatureSpec], k: int,
              render: Callable[[FeatureSpec, Mapping[str, object]], str | None],
-             typical: Mapping[str, float | str] | None) -> list[list[tuple[str, str]]]:
+             typical: Mapping[str, float | str] | None,
+             churn: Mapping[str, AttributeChurn] | None = None) -> list[list[tuple[str, str]]]:
     """:func:`explain`'s reasons, each as (sentence, topic): the steps it lists, which
     :func:`explain_with_topics` shares."""
     if len(contributions) != len(features):
@@ -268,7 +344,7 @@ def _explain(contributions: pd.DataFrame, features: pd.DataFrame, specs: Sequenc
     # purchase in the last 30 days" for a customer gone 1,696 days read as a recent slowdown.
     stands_in = np.asarray(drivers.tells + [False])[columns]
     columns = np.where(columns >= 0, np.asarray(drivers.origin)[columns], -1)
-    sentences, topics = _sentences(columns, stands_in, features, by_name, names, never, carrier, render)
+    sentences, topics = _sentences(columns, stands_in, features, by_name, names, never, carrier, render, churn or {})
     reasons = [_distinct(list(zip(said, about)), k) for said, about in zip(sentences.tolist(), topics.tolist())]
     _tenure_said_once(reasons, sentences, columns, names, never, carrier)
     return reasons
@@ -450,14 +526,16 @@ def _silence_stand_ins(drivers: _Drivers, features: pd.DataFrame, by_name: Mappi
 
 def _sentences(columns: np.ndarray, stands_in: np.ndarray, features: pd.DataFrame,
                by_name: Mapping[str, FeatureSpec], names: Sequence[str], never: np.ndarray, carrier: int,
-               render: Callable[[FeatureSpec, Mapping[str, object]], str | None]) -> tuple[np.ndarray, np.ndarray]:
+               render: Callable[[FeatureSpec, Mapping[str, object]], str | None],
+               churn: Mapping[str, AttributeChurn] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The sentence of each chosen driver (feature ``columns``, shape ``(n, k)``), None where none;
     and beside it, in an array of the same shape, its topic (:func:`reason_topic`).
 
     Rendered feature by feature; the carrier of a customer who never bought reads
     :func:`no_purchase_reason` (topic :data:`NEVER_BOUGHT_TOPIC`), and a window standing in for the
     silence (``stands_in``) the silence's sentence (the first of :data:`SILENCE_FEATURES`, and its
-    topic), when it can be said.
+    topic), when it can be said. An attribute's says how much more its level churned (``churn``,
+    :func:`with_churn`).
     """
     sentences = np.full(columns.shape, None, dtype=object)
     topics = np.full(columns.shape, None, dtype=object)
@@ -473,6 +551,8 @@ def _sentences(columns: np.ndarray, stands_in: np.ndarray, features: pd.DataFram
             if not len(rows):
                 continue
         said, about = _say(by_name[names[j]], features, rows, render)
+        if by_name[names[j]].column is not None and names[j] in (churn or {}):
+            said = with_churn(said, churn[names[j]].ratios(_column(features, names[j])[rows]))
         sentences[rows, slots] = said
         topics[rows, slots] = about
     quiet = by_name.get(SILENCE_FEATURES[0])
@@ -746,6 +826,7 @@ def explain_with_topics(
     specs: Sequence[FeatureSpec],
     k: int = TOP_K,
     typical: Mapping[str, float | str] | None = None,
+    churn: Mapping[str, AttributeChurn] | None = None,
 ) -> tuple[list[list[str]], list[list[str]]]:
     """:func:`explain`'s reasons, and beside each its topic (:func:`reason_topic`), in the same order.
 
@@ -758,5 +839,5 @@ def explain_with_topics(
     >>> explain_with_topics(model.contributions(X), X, feature_specs(dataset))[1][0]  # doctest: +SKIP
     ['service', 'buying_less']
     """
-    said = _explain(contributions, features, specs, k, render_reason, typical)
+    said = _explain(contributions, features, specs, k, render_reason, typical, churn)
     return [[text for text, _ in row] for row in said], [[topic for _, topic in row] for row in said]

@@ -32,6 +32,7 @@ from churnml.features import plural_counts
 from churnml.labels import calendar_churn_text, describe_problem
 from churnml.metrics import GRADE_LEGEND, calibration_bins, few_churners_note
 from churnml.monitoring import model_age_text, recorded_season_cutoff
+from churnml.reasons import ATTRIBUTE_CHURN
 from churnml.segments import RISK_TIERS, SEGMENT_MATRIX, SEGMENTS, STAGE_SEGMENTS, VALUE_TIERS, segment_names
 from churnml.targeting import (CANDIDATES_LABEL, NO_TALKING_POINT, contact_cost_text, list_size_text, talking_point_counts,
                                value_saved_note)
@@ -53,6 +54,8 @@ _SIGNIFICANT = 6
 _ATTRIBUTE = re.compile(r"^[\w ]+: \S")
 """A customer-attribute reason ("region: north"): its value is the reason, kept whole."""
 _NUMBER = re.compile(r"(?<!last )(?<![\w.,])[-+]?\d[\d,]*(?:\.\d+)?%?")
+_ATTRIBUTE_CHURN = re.compile(re.escape(ATTRIBUTE_CHURN).replace(re.escape("{ratio:.1f}"), r"[\d.]+") + "$")
+"""What an attribute's reason says of its level's churn (:data:`churnml.reasons.ATTRIBUTE_CHURN`)."""
 
 _CHURN_ROWS = (("roc_auc", "ROC AUC"), ("pr_auc", "PR AUC"), ("log_loss", "log loss"), ("brier", "Brier score"),
                ("ece", "ECE"), ("lift_at_10", "lift @ top 10%"), ("recall_at_20", "recall @ top 20%"),
@@ -108,13 +111,20 @@ def reason_template(sentence: str) -> str:
     'age_band: 25-34'
     >>> reason_template("age: 57")
     'age: N'
+    >>> reason_template("age: 57, where churn runs 1.4× the average")
+    'age: N, where churn runs N× the average'
     >>> reason_template("spend down 58% on the previous quarter")
     'spend down N% on the previous quarter'
     """
     sentence = sentence.strip()
     if _ATTRIBUTE.match(sentence):  # a value; a number counts as one reason, not one per age
         name, _, value = sentence.partition(": ")
-        return f"{name}: N" if _NUMBER.fullmatch(value) else sentence
+        churn = _ATTRIBUTE_CHURN.search(value)
+        if churn:  # a number's bin has its own ratio: every age with one counts as one reason
+            value = value[:churn.start()]
+        if not _NUMBER.fullmatch(value):
+            return sentence
+        return f"{name}: N" + (ATTRIBUTE_CHURN.replace("{ratio:.1f}", "N") if churn else "")
     # A share keeps its sign: "spend down N% on the previous quarter", not an amount "spend down N".
     return plural_counts(_NUMBER.sub(lambda m: "N%" if m.group().endswith("%") else "N", sentence))
 

@@ -50,7 +50,7 @@ from churnml.errors import DataError
 from churnml.features import FeatureSpec
 from churnml.labels import build_scoring_frame, refuse_as_of_before_training
 from churnml.models import MIN_ISOTONIC_LEVELS, trained_form
-from churnml.reasons import explain_with_topics, explainable_specs, reason_text, typical_values
+from churnml.reasons import attribute_churn, explain_with_topics, explainable_specs, reason_text, typical_values
 from churnml.segments import (
     LIFECYCLE_STAGES,
     RISK_TIERS,
@@ -252,7 +252,8 @@ def _finish(
         with _timed(timings, "reasons"):
             specs = explainable_specs(specs, models.churn.categories_, config.scoring.hidden_reasons)
             typical = typical_values(models.monitoring_reference)
-            said, about = explain_with_topics(contributions, rows, specs, typical=typical)
+            said, about = explain_with_topics(contributions, rows, specs, typical=typical,
+                                              churn=attribute_churn(models.monitoring_reference))
             reasons[explained] = reason_text(said)
             topics[explained] = reason_text(about)
         del contributions

@@ -46,7 +46,7 @@ from churnml.features import FEATURE_DECIMALS, FeatureSpec, feature_description
 from churnml.io import code_version
 from churnml.labels import (TrainingSet, build_training_set, calendar_churn, problem_definition, problem_differences,
                             same_season_cutoff, season_tolerance)
-from churnml.reasons import explain, explainable_specs, typical_values
+from churnml.reasons import attribute_churn, explain, explainable_specs, typical_values
 from churnml.scoring import with_empty_attributes
 
 TrialProgress = Callable[[str, int, int, float | None], None]
@@ -716,7 +716,7 @@ def train_on(
         sampled = parts["test"].iloc[sample]
         reasons = explain(churn_model.contributions(sampled[names]), sampled,
                           explainable_specs(training_set.specs, churn_model.categories_, config.scoring.hidden_reasons),
-                          typical=typical_values(reference))
+                          typical=typical_values(reference), churn=attribute_churn(reference))
         run.log_dict(reports.run_report_data(
             churned["test"][sample], {k: v[sample] for k, v in churn_scores.items()}, value["test"][sample],
             value_predictions["model"][sample], churn_model.feature_importances_, value_model.feature_importances_,
@@ -995,7 +995,9 @@ def drift_reference(training_set: TrainingSet, frame: pd.DataFrame, scores: Mapp
     (:func:`churnml.monitoring.reference_statistics`): the test cutoff's rows of ``frame`` (the
     training rows, as the models saw them) with ``scores`` on them, and as seasons the other
     cutoffs' rows and the cutoffs filling the gaps between the splits (``season_frame``, rounded as
-    the training rows are: the same data gives the same reference), matched within half a cutoff step.
+    the training rows are: the same data gives the same reference), matched within half a cutoff step;
+    and the churn ratio of each customer attribute's levels on the train split's rows, which the
+    models learned from (what an attribute's reason says: :func:`churnml.reasons.attribute_churn`).
     """
     names = training_set.feature_names
     seasons = frame.loc[frame["split"] != "test", ["cutoff", *names]]
@@ -1005,6 +1007,8 @@ def drift_reference(training_set: TrainingSet, frame: pd.DataFrame, scores: Mapp
         frame[frame["split"] == "test"], names, training_set.categorical_features, scores, as_of,
         seasons=seasons, data_start=training_set.data_start,
         season_tolerance_days=season_tolerance(config.problem.cutoff_step_days) / pd.Timedelta(days=1),
+        training_rows=frame[frame["split"] == "train"],
+        attributes=[spec.name for spec in training_set.specs if spec.column is not None and spec.name in names],
     )
 
 
