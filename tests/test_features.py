@@ -20,6 +20,7 @@ from churnml.features import (
     feature_description,
     feature_specs,
     feature_query,
+    feature_sql,
     normalize_cutoffs,
     render_reason,
     table_columns,
@@ -166,6 +167,27 @@ def test_several_cutoffs_equal_one_at_a_time() -> None:
     together = build_features(dataset, cutoffs, Config(), cutoffs_per_query=len(cutoffs))   # one query
     apart = pd.concat([build_features(dataset, [c], Config()) for c in cutoffs], ignore_index=True)
     pd.testing.assert_frame_equal(together, apart)
+
+
+def test_events_of_customers_closed_before_the_cutoff_are_not_aggregated() -> None:
+    # They are outside the population, so the passes over transactions and service events drop
+    # them first (the cost of the aggregates); one closed at the cutoff or later keeps everything.
+    small = small_dataset()
+    frames = {name: small.con.execute(f"SELECT * FROM {name}").df() for name in ("customers", "transactions", "service_events")}
+    frames["churn_events"] = pd.DataFrame({"customer_id": ["b", "a"], "timestamp": [T("2023-12-15"), CUTOFF]})
+    dataset = Dataset.from_frames(frames)
+    cutoffs = [T("2023-12-10"), CUTOFF]
+    sql = feature_sql(dataset, cutoffs, Config())
+    passes = sql[: sql.index("\nSELECT cu.customer_id")]
+    for relation in ("tm", "sa"):
+        rows = set(dataset.con.execute(f"{passes}\nSELECT customer_id, cutoff FROM {relation}").fetchall())
+        assert ("b", CUTOFF.to_pydatetime()) not in rows, relation
+        assert {("b", cutoffs[0].to_pydatetime()), ("a", CUTOFF.to_pydatetime())} <= rows, relation
+    got = build_features(dataset, cutoffs, Config())
+    without = build_features(Dataset.from_frames({k: v for k, v in frames.items() if k != "churn_events"}), cutoffs, Config())
+    assert set(zip(got["customer_id"], got["cutoff"])) == set(zip(without["customer_id"], without["cutoff"])) - {("b", CUTOFF)}
+    key = ["cutoff", "customer_id"]
+    pd.testing.assert_frame_equal(got.set_index(key), without.set_index(key).drop((CUTOFF, "b")).loc[got.set_index(key).index])
 
 
 def test_empty_population_gives_empty_frame_with_columns() -> None:
