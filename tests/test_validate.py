@@ -2119,3 +2119,40 @@ def test_events_after_a_weekday_without_invoices_are_still_after_the_datas_end(t
     ds = load_dataset(write(tmp_path / "late", customers=CUSTOMERS, transactions=_weekday_invoices("2024-03-01"),
                             service_events=late))
     assert ds.summary["tables"]["service_events"]["quarantined"] == {"timestamp after the data's end": 1}
+
+
+def test_churn_events_after_an_inferred_end_are_named_in_one_note_that_comes_first(tmp_path: Path) -> None:
+    # A telecom billing on the 1st to 28th, exported at the month's end: cancellations and calls of
+    # its last three days were set aside. Two notes said so, far apart: the first (churn events
+    # only, in the export's own names) blamed contract-end dates; the one naming the real cause and
+    # its fix, [input] data_end, came last, after the notes on customers columns, and counted the
+    # cancellations again.
+    months = pd.date_range("2024-01-01", "2025-06-01", freq="MS")
+    tx = pd.DataFrame({"Kunde": [c for _ in months for c in ("a", "b", "c")],
+                       "Datum": [str(m.date()) for m in months for _ in range(3)], "Betrag": 30.0})
+    customers = pd.DataFrame({"Kunde": ["a", "b", "c"], "email": ["a@x.org", "b@x.org", "c@x.org"]})
+    closures = pd.DataFrame({"Kunde": ["a", "b", "c"], "Datum": ["2025-05-20", "2025-06-12", "2025-06-20"],
+                             "Grund": "Preis"})
+    calls = pd.DataFrame({"Kunde": ["a", "b"], "Datum": ["2025-05-03", "2025-06-14"], "event_type": "call"})
+    folder = write(tmp_path / "bills", kunden=customers, rechnungen=tx, kuendigungen=closures, anrufe=calls)
+    raw = {
+        "tables": {"customers": "kunden", "transactions": "rechnungen", "churn_events": "kuendigungen",
+                   "service_events": "anrufe"},
+        "columns": {"customers": {"customer_id": "Kunde"}, "churn_events": {"customer_id": "Kunde", "timestamp": "Datum"},
+                    "service_events": {"customer_id": "Kunde", "timestamp": "Datum"},
+                    "transactions": {"customer_id": "Kunde", "timestamp": "Datum", "amount": "Betrag"}},
+    }
+    notes = load_dataset(folder, config_from_dict(raw)).summary["notes"]
+    late = [note for note in notes if "dated after" in note]
+    assert late == [notes[0]], notes
+    assert notes[0] == (
+        "1 row(s) of anrufe (service_events) and 2 row(s) of kuendigungen (churn_events) are dated after 2025-06-01, the "
+        "last day with ordinary transaction volume, and were set aside as after the data's end: the customers of those "
+        "churn events stay in the population, unless an earlier churn event closed them, and are scored and listed as "
+        "customers to retain (e.g. Kunde='b', Datum='2025-06-12'). If transactions come in batches (monthly bills, "
+        "weekly imports) and the data runs later, say where it ends in the config: [input] data_end = \"YYYY-MM-DD\"; "
+        "if the churn events are dated when contracts end, date each when the customer gave notice instead.")
+    # The fix, followed: nothing set aside, and no note on late rows.
+    declared = load_dataset(folder, config_from_dict({**raw, "input": {"data_end": "2025-06-30"}}))
+    assert declared.summary["quarantined_rows"] == 0
+    assert not any("dated after" in note for note in declared.summary["notes"])

@@ -264,7 +264,8 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
                                  + zoned_notes(lambda sql: con.execute(sql).fetchone(), tables, columns, types)
                                  + _empty_optional(con, tables, columns) + loose)
     if "churn_events" in tables:
-        dataset.summary["notes"] += _churn_event_notes(con, columns["churn_events"], config, quarantine, data_end)
+        dataset.summary["notes"] += _churn_event_notes(con, columns["churn_events"], config, quarantine,
+                                                       data_end if config.input.data_end else None)
     # Train records them with the models: the API then tells a posted CRM record's date or empty
     # column from a typo (it called last_login_at "not an attribute the models know (a typo?)").
     dataset.summary["left_out_columns"] = left_out_columns
@@ -277,10 +278,20 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
                                  + lifetime_total_notes(fetchone, attributes))
     late = {t: stats[t]["quarantined"].get(R_FUTURE_TIMESTAMP, 0) for t in tables[2:]}
     if not config.input.data_end and any(late.values()):
-        dataset.summary["notes"].append(
-            f"{' and '.join(f'{n:,} row(s) of {t}' for t, n in late.items() if n)} are dated after "
-            f"{inferred_end_text(data_end, transactions_end)}, and were set aside as after the data's end. If transactions come in batches (monthly bills, weekly imports) and the "
-            'data runs later, say where it ends in the config: [input] data_end = "YYYY-MM-DD".')
+        # First, as it explains the rows set aside just above it; and one note: the churn events'
+        # own note on them, apart and in the export's names, blamed contract-end dates and counted
+        # them again (a telecom export's cancellations of the month's last days).
+        closures = _set_aside_as(quarantine, "churn_events", R_FUTURE_TIMESTAMP)
+        dataset.summary["notes"].insert(0, (
+            f"{' and '.join(f'{n:,} row(s) of {_named_table(config, t)}' for t, n in late.items() if n)} are dated after "
+            f"{inferred_end_text(data_end, transactions_end)}, and were set aside as after the data's end"
+            + (": the customers of those churn events stay in the population, unless an earlier churn event closed "
+               f"them, and are scored and listed as customers to retain (e.g. {_example(closures, columns['churn_events'])})"
+               if len(closures) else "")
+            + ". If transactions come in batches (monthly bills, weekly imports) and the data runs later, say where it "
+            'ends in the config: [input] data_end = "YYYY-MM-DD"'
+            + ("; if the churn events are dated when contracts end, date each when the customer gave notice instead."
+               if len(closures) else ".")))
     return dataset
 
 
@@ -340,20 +351,23 @@ def zoned_notes(first_row: Callable[[str], tuple | None], tables: Iterable[str],
     return [note]
 
 
+def _example(rows: pd.DataFrame, mapping: Mapping[str, str]) -> str:
+    """The first of ``rows`` (set aside, as written) by its customer_id and timestamp: ``id='b', day='2025-06-12'``."""
+    first = rows.iloc[0]
+    return ", ".join(f"{raw}={'' if pd.isna(first[raw]) else str(first[raw])!r}"
+                     for raw in (mapping["customer_id"], mapping["timestamp"]))
+
+
 def _churn_event_notes(con: duckdb.DuckDBPyConnection, mapping: Mapping[str, str], config: Config,
-                       quarantine: Mapping[str, pd.DataFrame], data_end: pd.Timestamp) -> list[str]:
+                       quarantine: Mapping[str, pd.DataFrame], data_end: pd.Timestamp | None) -> list[str]:
     """Notes on what churn_events says that churnml does not use as the user may expect: columns
     it does not read (a CRM's ``type``, voluntary or involuntary, or ``reason``: every row counted
     as churn, non-payment included, and nothing said so), closures set aside for their date (none
-    readable: "closed, date unknown"; or after the data's end, ``data_end``, exclusive: a contract's
-    end after notice was given), whose customers are scored as open accounts, and accounts that came
-    back under the same id after their first closure."""
+    readable: "closed, date unknown"; or after the data's end ``data_end``, exclusive, as declared
+    in the config: a contract's end after notice was given), whose customers are scored as open
+    accounts, and accounts that came back under the same id after their first closure. Closures
+    after an inferred end (``data_end`` None) are in the note on every table's rows after it."""
     notes = []
-
-    def example(rows: pd.DataFrame) -> str:
-        first = rows.iloc[0]
-        return ", ".join(f"{raw}={'' if pd.isna(first[raw]) else str(first[raw])!r}"
-                         for raw in (mapping["customer_id"], mapping["timestamp"]))
 
     # Closures set aside for their date leave their customers in the population, as open accounts.
     undated = _set_aside_as(quarantine, "churn_events", R_MISSING_TIMESTAMP, R_BAD_TIMESTAMP, R_OLD_TIMESTAMP)
@@ -361,18 +375,18 @@ def _churn_event_notes(con: duckdb.DuckDBPyConnection, mapping: Mapping[str, str
         many = len(undated) > 1
         notes.append(
             f"{len(undated):,} row{'s' if many else ''} of {config.table_name('churn_events')} {'have' if many else 'has'} "
-            f"no readable date (e.g. {example(undated)}) and {'were' if many else 'was'} set aside: "
+            f"no readable date (e.g. {_example(undated, mapping)}) and {'were' if many else 'was'} set aside: "
             + ("their customers stay" if many else "its customer stays") + " in the population, unless another churn "
             "event closed them, and " + ("are" if many else "is") + " scored and listed as open account"
             + ("s" if many else "") + ". Give each closure its date; an approximate one (the last payment's) takes the "
             "account out of the population from then on."
         )
     late = _set_aside_as(quarantine, "churn_events", R_FUTURE_TIMESTAMP)
-    if len(late):
+    if len(late) and data_end is not None:
         notes.append(
             f"{len(late):,} row{'s' if len(late) > 1 else ''} of {config.table_name('churn_events')} "
             f"{'are' if len(late) > 1 else 'is'} dated after the data's end, {data_end - pd.Timedelta(days=1):%Y-%m-%d} "
-            f"(e.g. {example(late)}), and {'were' if len(late) > 1 else 'was'} set aside: "
+            f"(e.g. {_example(late, mapping)}), and {'were' if len(late) > 1 else 'was'} set aside: "
             + ("their customers stay in the population, unless an earlier churn event closed them, and are scored and "
                "listed as customers to retain. If these are the dates contracts end" if len(late) > 1 else
                "its customer stays in the population, unless an earlier churn event closed them, and is scored and "
