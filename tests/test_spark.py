@@ -484,7 +484,7 @@ def test_validations_notes_on_data_it_keeps_are_given_on_spark_in_its_words(spar
     assert "Values with and without a zone are mixed in service_events.timestamp" in notes[-2]
     # The account managers' codes, which train leaves out: said on both engines, counted alike.
     assert re.match(r"This column has more different values than \[training\] max_categorical_levels \(50\): "
-                    r"customers\.account_manager \d+\. `churnml train` leaves", notes[-1])
+                    r"customers\.account_manager \(\d+ values\)\. `churnml train` leaves", notes[-1])
     read = churn_spark.read_tables(spark, str(folder))
     assert list(read.notes) == notes
     assert churn_spark.describe_data(read)[1]["notes"] == notes

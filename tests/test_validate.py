@@ -867,8 +867,8 @@ def test_attributes_train_leaves_out_for_their_many_values_are_named_by_validati
                               "contract": ["monthly", "12 months", "24 months", "monthly"] * (n // 4)})
     tx = pd.DataFrame({"customer_id": customers["customer_id"], "timestamp": "2021-01-05", "amount": 1.0})
     folder = write(tmp_path / "d", customers=customers, transactions=tx)
-    many = ("This column has more different values than [training] max_categorical_levels (50): customers.city 120, "
-            "customers.phone 60. `churnml train` leaves a column out of the models when the customers it trains on "
+    many = ("This column has more different values than [training] max_categorical_levels (50): customers.city (120 "
+            "values), customers.phone (60 values). `churnml train` leaves a column out of the models when the customers it trains on "
             "have that many of its values (it says which), since they name groups of customers rather than describe "
             "them, and the trees fit the rare ones to noise. To use one, map it to fewer groups in a column of its own "
             "(a region for a town or postcode, the maker for a device model), or raise the setting.")
@@ -884,7 +884,7 @@ def test_attributes_train_leaves_out_for_their_many_values_are_named_by_validati
     # The setting raised: the phone model would be used, and only the town is named.
     raised = load_dataset(folder, config_from_dict({"training": {"max_categorical_levels": 100}})).summary["notes"]
     assert raised[-1].startswith("This column has more different values than [training] max_categorical_levels "
-                                 "(100): customers.city 120. `churnml train`")
+                                 "(100): customers.city (120 values). `churnml train`")
 
 
 def test_an_event_type_mapping_that_matches_no_event_is_named(tmp_path: Path) -> None:
@@ -2156,3 +2156,24 @@ def test_churn_events_after_an_inferred_end_are_named_in_one_note_that_comes_fir
     declared = load_dataset(folder, config_from_dict({**raw, "input": {"data_end": "2025-06-30"}}))
     assert declared.summary["quarantined_rows"] == 0
     assert not any("dated after" in note for note in declared.summary["notes"])
+
+
+def test_id_like_attributes_share_one_note_and_the_many_values_note_says_what_it_counts(tmp_path: Path) -> None:
+    # A telecom CRM export: its notes field and its e-mail address each had a note of their own,
+    # the same advice twice in a row; and the town and phone model read "customers.Ort 664,
+    # customers.Endgeraet 98", a count that could be a value of the column (a postcode, a model number).
+    n = 400
+    customers = pd.DataFrame({"customer_id": [f"c{i}" for i in range(n)], "email": [f"u{i}@x.org" for i in range(n)],
+                              "notes": [f"called on day {i}" if i % 3 else None for i in range(n)],
+                              "city": [f"town {i % 120}" for i in range(n)], "phone": [f"model {i % 60}" for i in range(n)]})
+    tx = pd.DataFrame({"customer_id": customers["customer_id"], "timestamp": "2021-01-05", "amount": 1.0})
+    notes = load_dataset(write(tmp_path / "d", customers=customers, transactions=tx)).summary["notes"]
+    assert notes[-2:] == [
+        "customers.email has 400 different values and customers.notes 266, for 400 customers: as features they work like "
+        "ids, which the models cannot learn from. Leave each that is one out of customers (an e-mail address, a name, a "
+        "free-text field).",
+        "These columns have more different values than [training] max_categorical_levels (50): customers.city (120 "
+        "values), customers.phone (60 values). `churnml train` leaves a column out of the models when the customers it "
+        "trains on have that many of its values (it says which), since they name groups of customers rather than "
+        "describe them, and the trees fit the rare ones to noise. To use one, map it to fewer groups in a column of its "
+        "own (a region for a town or postcode, the maker for a device model), or raise the setting."]

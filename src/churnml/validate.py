@@ -698,12 +698,23 @@ def many_values_notes(fetchone: Callable[[str], tuple], attributes: Mapping[str,
                    + f" FROM {customers}")  # one pass over the table for every column
     n_customers, counts = row[0], dict(zip(categorical, row[1:]))
     id_like = {column: n for column, n in counts.items() if n > ID_LIKE_MIN_VALUES and n >= 0.5 * n_customers}
-    notes = [f"customers.{column} has {n:,} different values for {n_customers:,} customers: as a feature it works like "
-             "an id, which the models cannot learn from. Leave it out of customers if it is one (an e-mail address, a "
-             "name, a free-text field)." for column, n in id_like.items()]
+    # One note for them all: a note per column repeated the advice (a CRM's notes field, then its e-mail address).
+    notes = []
+    if len(id_like) == 1:
+        (column, n), = id_like.items()
+        notes.append(f"customers.{column} has {n:,} different values for {n_customers:,} customers: as a feature it "
+                     "works like an id, which the models cannot learn from. Leave it out of customers if it is one (an "
+                     "e-mail address, a name, a free-text field).")
+    elif id_like:
+        (first, n_first), *others = id_like.items()
+        counted = _listed([f"customers.{first} has {n_first:,} different values"]
+                          + [f"customers.{column} {n:,}" for column, n in others])
+        notes.append(f"{counted}, for {n_customers:,} customers: as features they work like ids, which the models cannot "
+                     "learn from. Leave each that is one out of customers (an e-mail address, a name, a free-text field).")
     many = [(column, n) for column, n in counts.items() if n > max_levels and column not in id_like]
     if many:
-        shown = ", ".join(f"customers.{column} {n:,}" for column, n in many)
+        # "customers.PLZ 664" read as a postcode: the count says what it counts, as train's warning does.
+        shown = ", ".join(f"customers.{column} ({n:,} values)" for column, n in many)
         notes.append(
             f"{'These columns have' if len(many) > 1 else 'This column has'} more different values than [training] "
             f"max_categorical_levels ({max_levels:,}): {shown}. `churnml train` leaves a column out of the models when "
