@@ -2125,11 +2125,12 @@ def test_churn_events_after_an_inferred_end_are_named_in_one_note_that_comes_fir
     # A telecom billing on the 1st to 28th, exported at the month's end: cancellations and calls of
     # its last three days were set aside. Two notes said so, far apart: the first (churn events
     # only, in the export's own names) blamed contract-end dates; the one naming the real cause and
-    # its fix, [input] data_end, came last, after the notes on customers columns, and counted the
-    # cancellations again.
+    # its fix, [input] data_end, came last, after the notes on customers columns, counted the
+    # cancellations again and left out the goodwill credits of those days, set aside as well.
     months = pd.date_range("2024-01-01", "2025-06-01", freq="MS")
-    tx = pd.DataFrame({"Kunde": [c for _ in months for c in ("a", "b", "c")],
-                       "Datum": [str(m.date()) for m in months for _ in range(3)], "Betrag": 30.0})
+    tx = pd.DataFrame({"Kunde": [c for _ in months for c in ("a", "b", "c") * 10] + ["a"],  # and a goodwill credit
+                       "Datum": [str(m.date()) for m in months for _ in range(30)] + ["2025-06-10"],
+                       "Betrag": [30.0] * 30 * len(months) + [-5.0]})
     customers = pd.DataFrame({"Kunde": ["a", "b", "c"], "email": ["a@x.org", "b@x.org", "c@x.org"]})
     closures = pd.DataFrame({"Kunde": ["a", "b", "c"], "Datum": ["2025-05-20", "2025-06-12", "2025-06-20"],
                              "Grund": "Preis"})
@@ -2146,7 +2147,7 @@ def test_churn_events_after_an_inferred_end_are_named_in_one_note_that_comes_fir
     late = [note for note in notes if "dated after" in note]
     assert late == [notes[0]], notes
     assert notes[0] == (
-        "1 row(s) of anrufe (service_events) and 2 row(s) of kuendigungen (churn_events) are dated after 2025-06-01, the "
+        "1 row(s) of rechnungen (transactions), 1 row(s) of anrufe (service_events) and 2 row(s) of kuendigungen (churn_events) are dated after 2025-06-01, the "
         "last day with ordinary transaction volume, and were set aside as after the data's end: the customers of those "
         "churn events stay in the population, unless an earlier churn event closed them, and are scored and listed as "
         "customers to retain (e.g. Kunde='b', Datum='2025-06-12'). If transactions come in batches (monthly bills, "

@@ -276,14 +276,15 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
     dataset.summary["code_columns"] = codes = code_columns(fetchone, attributes)
     dataset.summary["notes"] += (code_notes(codes) + many_values_notes(fetchone, attributes, config.training.max_categorical_levels)
                                  + lifetime_total_notes(fetchone, attributes))
-    late = {t: stats[t]["quarantined"].get(R_FUTURE_TIMESTAMP, 0) for t in tables[2:]}
-    if not config.input.data_end and any(late.values()):
+    late = {t: stats[t]["quarantined"].get(R_FUTURE_TIMESTAMP, 0) for t in tables[1:]}
+    if not config.input.data_end and any(late[t] for t in tables[2:]):
         # First, as it explains the rows set aside just above it; and one note: the churn events'
         # own note on them, apart and in the export's names, blamed contract-end dates and counted
         # them again (a telecom export's cancellations of the month's last days).
         closures = _set_aside_as(quarantine, "churn_events", R_FUTURE_TIMESTAMP)
         dataset.summary["notes"].insert(0, (
-            f"{' and '.join(f'{n:,} row(s) of {_named_table(config, t)}' for t, n in late.items() if n)} are dated after "
+            # Every table's: the transactions of those days (a goodwill credit) come back with data_end too.
+            f"{_listed([f'{n:,} row(s) of {_named_table(config, t)}' for t, n in late.items() if n])} are dated after "
             f"{inferred_end_text(data_end, transactions_end)}, and were set aside as after the data's end"
             + (": the customers of those churn events stay in the population, unless an earlier churn event closed "
                f"them, and are scored and listed as customers to retain (e.g. {_example(closures, columns['churn_events'])})"
