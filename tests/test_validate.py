@@ -2170,7 +2170,7 @@ def test_id_like_attributes_share_one_note_and_the_many_values_note_says_what_it
     tx = pd.DataFrame({"customer_id": customers["customer_id"], "timestamp": "2021-01-05", "amount": 1.0})
     notes = load_dataset(write(tmp_path / "d", customers=customers, transactions=tx)).summary["notes"]
     assert notes[-2:] == [
-        "customers.email has 400 different values and customers.notes 266, for 400 customers: as features they work like "
+        "customers.email (400 values) and customers.notes (266 values), for 400 customers: as features they work like "
         "ids, which the models cannot learn from. Leave each that is one out of customers (an e-mail address, a name, a "
         "free-text field).",
         "These columns have more different values than [training] max_categorical_levels (50): customers.city (120 "

@@ -707,9 +707,7 @@ def many_values_notes(fetchone: Callable[[str], tuple], attributes: Mapping[str,
                      "works like an id, which the models cannot learn from. Leave it out of customers if it is one (an "
                      "e-mail address, a name, a free-text field).")
     elif id_like:
-        (first, n_first), *others = id_like.items()
-        counted = _listed([f"customers.{first} has {n_first:,} different values"]
-                          + [f"customers.{column} {n:,}" for column, n in others])
+        counted = _listed([f"customers.{column} ({n:,} values)" for column, n in id_like.items()])
         notes.append(f"{counted}, for {n_customers:,} customers: as features they work like ids, which the models cannot "
                      "learn from. Leave each that is one out of customers (an e-mail address, a name, a free-text field).")
     many = [(column, n) for column, n in counts.items() if n > max_levels and column not in id_like]
