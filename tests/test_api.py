@@ -285,6 +285,12 @@ def test_invalid_requests_answer_in_one_style_the_field_first(client) -> None:
         ("/score_history", {**history, "as_of": "1850-01-01"}, "as_of: 1850-01-01 is outside the years 1900-2199"),
         ("/score_history", {**history, "as_of": "2190-01-01"}, "as_of: 2190-01-01 is in the future"),
         ("/score_history", {**history, "as_of": "1990-01-01"}, "as_of: 1990-01-01 is before the models' training data"),
+        # The retention list's own checks: an unknown segment answered the CLI's "Unknown segment 'vip'. ...", an
+        # unknown attribute "attributes plan: ..." (no colon after the field), each item named by its position now.
+        ("/retention_list", {"segments": ["dormant", "vip"]}, "segments[1]: Unknown segment 'vip'. Valid segments: "
+                                                              "high_value_at_risk (High-value at risk), "),
+        ("/retention_list", {"attributes": ["region", "plan"]}, "attributes[1]: no customers column 'plan' in the snapshot"),
+        ("/retention_list", {"attributes": ["Customer_ID"]}, "attributes[0]: every retention list has customer_id already"),
     ]
     for path, body, start in cases:
         response = client.post(path, headers=AUTH, json=body)
@@ -610,7 +616,7 @@ def test_retention_list_carries_customer_columns_as_the_cli_does(client, served_
     assert all(c["attributes"] is None for c in client.post("/retention_list", json={"budget": 200.0}, headers=AUTH).json()["customers"])
     refused = client.post("/retention_list", json={"attributes": ["plan"]}, headers=AUTH)
     assert refused.status_code == 400
-    assert refused.json()["error"].startswith("attributes plan: no such customers column in the snapshot loaded "
+    assert refused.json()["error"].startswith("attributes[0]: no customers column 'plan' in the snapshot loaded "
                                               "(features_2025-12-01.parquet). Columns there: account_manager, ")
 
 

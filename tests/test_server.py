@@ -110,6 +110,9 @@ def test_real_requests(server, served_store) -> None:
         assert scored.status_code == 200 and [r["status"] for r in scored.json()["results"]] == ["ok", "not_found"]
         assert client.post("/score_history", json=EXAMPLE_HISTORY, headers=AUTH).json()["results"][0]["status"] == "ok"
         assert client.post("/score", content=b"{", headers={**AUTH, "Content-Type": "application/json"}).status_code == 400
+        # The field first, as every 400 (the CLI's message alone, "Unknown segment 'vip'. ...", named no field).
+        unknown = client.post("/retention_list", json={"segments": ["vip"]}, headers=AUTH)
+        assert unknown.status_code == 400 and unknown.json()["error"].startswith("segments[0]: Unknown segment 'vip'."), unknown.text
         assert client.get("/model", headers=AUTH).json()["churn_model"]["version"] == "1"
         assert client.get("/metrics").status_code == 401
         metrics = client.get("/metrics", headers=AUTH)

@@ -56,7 +56,7 @@ from churnml.labels import OUTSIDE_REASONS, first_training_cutoff, outside_popul
 from churnml.reasons import SEPARATOR
 from churnml.schema import KNOWN_EVENT_TYPES, MAX_ABS_NUMBER
 from churnml.scoring import SCORE_COLUMNS, model_specs, score_features, scores_value_thresholds
-from churnml.segments import ValueThresholds, segment_names
+from churnml.segments import ValueThresholds, resolve_segment, segment_names
 from churnml.targeting import attribute_columns as attribute_list_columns
 from churnml.targeting import (list_notes, retention_list, said_fields, talking_point_summary, value_saved_note,
                                with_attributes)
@@ -1145,8 +1145,10 @@ class ScoringService:
         asked = self.config.targeting.attributes if attributes is None else attributes
         where = "attributes" if attributes is not None else "[targeting] attributes"
         carried = attribute_list_columns(asked, self.held_attributes, where, source=f"the snapshot loaded "
-                                         f"({self.snapshot_path.name if self.snapshot_path else self._as_of_text})")
+                                         f"({self.snapshot_path.name if self.snapshot_path else self._as_of_text})",
+                                         indexed=attributes is not None)
         excluded = _exclude_ids(exclude)
+        _check_segments(segments, self.config)
         result = retention_list(
             self.scores,
             budget=budget,
@@ -1519,6 +1521,24 @@ def _exclude_ids(exclude: Sequence[str] | None) -> list[str]:
             raise DataError(f"exclude[{i}]: Customer ids must not be blank (got {item!r}): send the id, or leave the item out.")
         ids.append(text)
     return ids
+
+
+def _check_segments(segments: Sequence[str] | None, config: Config) -> None:
+    """Refuse a retention list's unknown ``segments`` item by its position, as the API names a field first.
+
+    :func:`churnml.segments.resolve_segment`'s message is the CLI's (``--segment``'s) too, so it
+    does not name the field: an API client read "Unknown segment 'vip'. Valid segments: ..." alone.
+
+    Raises
+    ------
+    ConfigError
+        ``segments[1]: Unknown segment 'vip'. Valid segments: ...``.
+    """
+    for i, name in enumerate(segments or ()):
+        try:
+            resolve_segment(name, config)
+        except ConfigError as exc:
+            raise ConfigError(f"segments[{i}]: {exc.message}") from None
 
 
 def _split_reasons(text: Any) -> list[str]:

@@ -511,7 +511,7 @@ the list's own columns: the customers table's ``segment`` is ``customer_segment`
 
 
 def attribute_columns(asked: Iterable[str], available: Mapping[str, str], where: str = "--attribute",
-                      source: str = "the snapshot") -> dict[str, str]:
+                      source: str = "the snapshot", indexed: bool = False) -> dict[str, str]:
     """The ``customers`` columns ``asked`` for on a list (``--attribute``, ``[targeting] attributes``):
     the list's column for each -> the customers column (a key of ``available``, the columns held:
     :func:`churnml.features.attribute_columns`).
@@ -520,6 +520,8 @@ def attribute_columns(asked: Iterable[str], available: Mapping[str, str], where:
     config's rule). The list's column is the customers column's name, with :data:`ATTRIBUTE_PREFIX`
     before a name of the list's own columns (:data:`LIST_COLUMNS`, ``group``): the customers table's
     ``segment`` is ``customer_segment``, never in place of churnml's segment. A name given twice counts once.
+    ``indexed``: an error names the item by its position, field first (``attributes[1]: ...``), as
+    the HTTP API names a request's fields; otherwise as an option's value (``--attribute plan: ...``).
 
     Raises
     ------
@@ -535,20 +537,21 @@ def attribute_columns(asked: Iterable[str], available: Mapping[str, str], where:
         lower.setdefault(name.lower(), []).append(name)
     own = set(LIST_COLUMNS) | {GROUP_COLUMN}
     chosen: dict[str, str] = {}
-    for given in asked:
+    for position, given in enumerate(asked):
         name = str(given).strip()
         if not name:
             continue
         if name.lower() == "customer_id":
-            raise ConfigError(f"{where} {name}: every retention list has customer_id already. Name other columns of "
-                              "the customers table (e.g. region).")
+            raise ConfigError(f"{f'{where}[{position}]' if indexed else f'{where} {name}'}: every retention list has "
+                              "customer_id already. Name other columns of the customers table (e.g. region).")
         match = name if name in available else (lower.get(name.lower()) or [None, None])
         if isinstance(match, list):
             match = match[0] if len(match) == 1 else None
         if match is None:
             held = ", ".join(sorted(available, key=str.lower)) or "none"
-            raise ConfigError(f"{where} {name}: no such customers column in {source}. Columns there: {held}. (Sign-up "
-                              "dates, date columns and columns empty in every row are not kept in it.)")
+            unknown = f"{where}[{position}]: no customers column {name!r}" if indexed else f"{where} {name}: no such customers column"
+            raise ConfigError(f"{unknown} in {source}. Columns there: {held}. (Sign-up dates, date columns and columns "
+                              "empty in every row are not kept in it.)")
         column = ATTRIBUTE_PREFIX + match if match in own else match
         if chosen.get(column, match) != match:
             raise ConfigError(f"{where}: {chosen[column]} and {match} would both be the list's column {column}. "
