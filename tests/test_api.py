@@ -297,6 +297,30 @@ def test_invalid_requests_answer_in_one_style_the_field_first(client) -> None:
         assert response.status_code == 400 and response.json()["error"].startswith(start), (path, response.text)
 
 
+def test_a_field_of_the_wrong_form_is_told_the_form_it_takes(client) -> None:
+    # contact_cost as an object of per-segment costs, as [targeting.contact_costs] writes them, got "Input should be a
+    # valid number" alone, which read as if the segment named were the problem; a missing table of /score_history
+    # ("customers: Field required") was told that posted rows use churnml's field names, which is about a row's fields;
+    # a transaction_id sent as a number did not get the hint customer ids get.
+    cases = [
+        ("/retention_list", {"contact_cost": {"dormant": 2.0}},
+         "contact_cost: Input should be a valid number (one cost for every segment, e.g. 5.0; leave the field out for the "
+         "costs per segment of the server's config, [targeting.contact_costs])."),
+        ("/score_history", {}, "as_of: Field required; customers: Field required."),
+        ("/score_history", {"as_of": "2025-12-01"}, "customers: Field required."),
+        ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a"}],
+                            "transactions": [{"customer_id": "a", "timestamp": "2025-01-01", "amount": 3, "transaction_id": 5}]},
+         'transactions[0].transaction_id: Input should be a valid string (send ids as JSON strings, e.g. "123").'),
+    ]
+    for path, body, error in cases:
+        response = client.post(path, headers=AUTH, json=body)
+        assert response.status_code == 400 and response.json() == {"error": error}, (path, response.text)
+    # A row's missing field still gets the hint about field names.
+    row = client.post("/score_history", headers=AUTH, json={"as_of": "2025-12-01", "customers": [{"id": "a"}]})
+    assert "customers[0].customer_id: Field required" in row.json()["error"]
+    assert "Posted rows use churnml's field names" in row.json()["error"]
+
+
 def test_unknown_paths_and_wrong_methods_get_json_errors(client) -> None:
     response = client.get("/nope", headers=AUTH)
     assert response.status_code == 404

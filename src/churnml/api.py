@@ -1614,9 +1614,9 @@ def iter_problems(exc: Iterable[Mapping[str, Any]], limit: int = 5) -> str:
             grouped.setdefault(location, []).append(_UNION_MEMBERS[member])
         else:
             message = str(error.get("msg", "invalid"))
-            if (hint := _LIMIT_HINTS.get((location, error.get("type")))) is not None:
+            if (hint := _FIELD_HINTS.get((location, error.get("type")))) is not None:
                 message += f" ({hint})"
-            if (loc[:1] in (["customer_ids"], ["exclude"]) or loc[-1:] == ["customer_id"]) and "valid string" in message:
+            if (loc[:1] in (["customer_ids"], ["exclude"]) or loc[-1:] in (["customer_id"], ["transaction_id"])) and "valid string" in message:
                 message += ' (send ids as JSON strings, e.g. "123")'
             messages.setdefault(location, message)
     for location, kinds in grouped.items():
@@ -1624,7 +1624,9 @@ def iter_problems(exc: Iterable[Mapping[str, Any]], limit: int = 5) -> str:
         messages.setdefault(location, f"Input should be {listed} (or null)")
     parts = [f"{location}: {message}" for location, message in messages.items()]
     more = f" (and {len(parts) - limit} more)" if len(parts) > limit else ""
-    if any(message == "Field required" and location.split("[")[0] in _POSTED_TABLES for location, message in messages.items()):
+    # A row's field (customers[0].customer_id), not a table left out (customers: Field required).
+    if any(message == "Field required" and location.split("[")[0] in _POSTED_TABLES and "[" in location
+           for location, message in messages.items()):
         # A client posting its own export's rows ("Invoice Date", "Total") learned only which
         # fields were missing, not that the config's column mapping is for files.
         more += (". Posted rows use churnml's field names (customer_id; timestamp and amount; event_type), "
@@ -1634,9 +1636,13 @@ def iter_problems(exc: Iterable[Mapping[str, Any]], limit: int = 5) -> str:
 
 _POSTED_TABLES = ("customers", "transactions", "service_events", "churn_events")
 _SPLIT = "[serving] max_customer_ids per request: split the request"
-_LIMIT_HINTS = {
+_FIELD_HINTS = {
     ("customer_ids", "too_long"): f"{_SPLIT}, or use `churnml score` for a whole population",
     ("customers", "too_long"): f"{_SPLIT}, or use `churnml score` for a whole population",
     ("max_customers", "less_than_equal"): "the API's limit, [serving] max_customer_ids: use `churnml retention-list` for longer lists",
+    # A per-segment object ({"dormant": 2}) read as a wrong type alone, as if the segment were the problem.
+    ("contact_cost", "float_type"): "one cost for every segment, e.g. 5.0; leave the field out for the costs per segment "
+                                    "of the server's config, [targeting.contact_costs]",
 }
-"""What to do when a request is over one of the API's limits, by (location, pydantic error type)."""
+"""What to do about a field's error (over one of the API's limits, a form it does not take), by (location,
+pydantic error type)."""
