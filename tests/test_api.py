@@ -1435,6 +1435,20 @@ def test_readme_api_table_names_every_endpoint_served(client) -> None:
     assert all(method is None or method in served[path] for path, method in named.items() if path in served), named
 
 
+def test_readme_says_where_get_model_puts_each_models_run_and_its_test_metrics(client) -> None:
+    # The README said each model's object carried its test metrics; they are in the top-level test_metrics.
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    row = next(line for line in readme.splitlines() if line.startswith("| `GET /model` |"))
+    info = client.get("/model", headers=AUTH).json()
+    carried = re.search(r"`churn_model` and `value_model` each carry their run's ([^;]+);", row)
+    assert carried, row
+    fields = re.findall(r"`(\w+)`", carried.group(1))
+    assert fields and all(field in info["churn_model"] and field in info["value_model"] for field in fields), fields
+    top = re.search(r"the top-level `(\w+)` holds `(\w+)` and `(\w+)`", row)
+    assert top and set(info[top.group(1)]) == {top.group(2), top.group(3)}, row
+    assert top.group(1) not in info["churn_model"] and top.group(1) not in info["value_model"]
+
+
 def test_service_refuses_to_start_without_snapshot(asgi_app, served_store, tmp_path) -> None:
     patch = _environment(served_store, CHURNML_SNAPSHOTS=str(tmp_path))
     try:
