@@ -312,6 +312,29 @@ def test_exclusion_ids_written_another_way_still_exclude_and_are_reported() -> N
     assert result.summary.to_dict()["excluded_loosely"] == 1 and result.summary.to_dict()["exclude_unmatched"] == 1
 
 
+def test_excluding_an_earlier_list_keeps_its_control_group_off_and_the_help_says_so(tmp_path) -> None:
+    # `--exclude last_list.csv` keeps the earlier list's control group off the new one too, so they stay
+    # uncontacted and `churnml evaluate` can still compare; --help said only "customers never to list".
+    import typer
+    from typer.testing import CliRunner
+
+    from churnml.cli import get_app
+
+    scores = tmp_path / "scores.parquet"
+    make_scores(400).to_parquet(scores, index=False)
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    for out, extra in ((first, []), (second, ["--exclude", str(first)])):
+        ran = CliRunner().invoke(get_app(), ["retention-list", str(scores), "--out", str(out), "--contact-cost", "5",
+                                             "--max-customers", "40", "--holdout", "0.25", *extra])
+        assert ran.exit_code == 0, ran.output
+    earlier, later = pd.read_csv(first), pd.read_csv(second)
+    control = set(earlier.loc[earlier["group"] == "control", "customer_id"])
+    assert control and not control & set(later["customer_id"])
+    command = typer.main.get_command(get_app()).commands["retention-list"]
+    text = " ".join(next(p.help for p in command.params if p.name == "exclude").split())
+    assert "An earlier list given here keeps its --holdout control group off too" in text, text
+
+
 def test_a_budget_skips_a_contact_it_cannot_pay_for_cheaper_ones_below() -> None:
     # Calls at 40 and e-mails at 0.5: the list stopped at the first call the rest of the budget
     # could not pay, and left it unspent though e-mails further down fitted.

@@ -719,7 +719,7 @@ def retention_list_command(
     min_value: Annotated[Optional[float], typer.Option("--min-value", help="Only customers with at least this value at risk.")] = None,
     exclude: Annotated[
         Optional[list[Path]],
-        typer.Option("--exclude", metavar="FILE", help="Customers never to list (do not contact, opted out, contacted last month): a CSV/Parquet/Excel (.xlsx) table with a customer_id column (any case, spaces or punctuation: Customer ID; or your name for it under [columns.customers]), or a text file with one id per line; repeat for several."),
+        typer.Option("--exclude", metavar="FILE", help="Customers never to list (do not contact, opted out, contacted last month): a CSV/Parquet/Excel (.xlsx) table with a customer_id column (any case, spaces or punctuation: Customer ID; or your name for it under [columns.customers]), or a text file with one id per line; repeat for several. An earlier list given here keeps its --holdout control group off too: they stay uncontacted, so `churnml evaluate` can still compare them."),
     ] = None,
     holdout: Annotated[
         Optional[float],
