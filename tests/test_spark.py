@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -29,6 +30,7 @@ from typer.testing import CliRunner
 import pyspark  # noqa: F401  (a dev dependency: a missing pyspark fails here rather than skipping the parity suite)
 
 from churnml import labels as duck_labels
+from churnml import validate
 from churnml import monitoring
 from churnml import spark as churn_spark
 from churnml import tracking
@@ -201,8 +203,12 @@ def test_features_match_duckdb_on_a_users_export(spark, data_dir: Path, tmp_path
     duck = build_features(dataset, CUTOFFS, config)
     assert_frames_equal(duck, churn_spark.build_features(churn_spark.read_tables(spark, str(folder), config), CUTOFFS, config))
     if config.input.satisfaction_scale != Config().input.satisfaction_scale:  # without it, not silently on 1-5
-        with pytest.raises(DataError, match=r"\d+ scores in service_events .*: satisfaction outside 1-5\. .*satisfaction_scale"):
-            churn_spark.read_tables(spark, str(folder))
+        with pytest.raises(DataError) as refused:
+            churn_spark.read_tables(spark, str(folder), replace(config, input=replace(config.input, satisfaction_scale=(1.0, 5.0))))
+        with pytest.raises(DataError) as stopped:
+            load_dataset(folder, replace(config, input=replace(config.input, satisfaction_scale=(1.0, 5.0))))
+        assert str(refused.value) == str(stopped.value)  # validation's own message: the scale to set
+        assert "set [input] satisfaction_scale = [0, 10] in the config" in str(refused.value)
 
 
 def _as_order_lines(folder: Path) -> pd.DataFrame:
@@ -309,8 +315,9 @@ def test_attribute_kinds_are_decided_by_the_values_as_validation_does(spark, dat
 def test_nan_and_infinite_numbers_are_blanked_or_refused_as_validation_sets_them_aside(spark, data_dir: Path,
                                                                                        tmp_path: Path) -> None:
     """A customer attribute's NaN or infinity is blanked on both engines (validation keeps the
-    customer); in an event table, whose rows validation sets aside, Spark refuses it. Both passed
-    straight into the clean tables."""
+    customer); in an amount, whose rows validation sets aside, Spark refuses it. Both passed
+    straight into the clean tables. (A satisfaction score's is blanked, the event kept: see
+    test_satisfaction_scores_that_cannot_be_used_are_blanked_as_validation_blanks_them.)"""
     folder = _copy_data(data_dir, tmp_path / "data")
     customers = pd.read_parquet(folder / "customers.parquet")
     customers["credit"] = [float("inf") if i % 7 == 0 else -float("inf") if i % 11 == 0 else float(i)
@@ -329,16 +336,38 @@ def test_nan_and_infinite_numbers_are_blanked_or_refused_as_validation_sets_them
     assert duck.con.execute("SELECT count(credit), count(score_text) FROM customers").fetchone() == (
         len(customers) - sum(1 for i in range(len(customers)) if i % 7 == 0 or i % 11 == 0),
         len(customers) - sum(1 for i in range(len(customers)) if i % 5 == 0))
-    for table, column in (("transactions", "amount"), ("service_events", "satisfaction")):
-        folder = _copy_data(data_dir, tmp_path / f"{table}_inf")
-        frame = pd.read_parquet(folder / f"{table}.parquet")
-        frame.loc[frame.index[::40], column] = float("inf")
-        frame.to_parquet(folder / f"{table}.parquet", index=False)
-        assert load_dataset(folder, Config()).summary["tables"][table]["quarantined"] == {
-            f"{column} not a finite number (NaN or infinity)": len(frame.index[::40])}
-        with pytest.raises(DataError, match=rf"Column {column} of table '{table}' .*: [\d,]+ values are not a finite "
-                                            r"number \(NaN or infinity\)\. --engine spark reads clean tables"):
-            churn_spark.read_tables(spark, str(folder))
+    folder = _copy_data(data_dir, tmp_path / "transactions_inf")
+    frame = pd.read_parquet(folder / "transactions.parquet")
+    frame.loc[frame.index[::40], "amount"] = float("inf")
+    frame.to_parquet(folder / "transactions.parquet", index=False)
+    assert load_dataset(folder, Config()).summary["tables"]["transactions"]["quarantined"] == {
+        "amount not a finite number (NaN or infinity)": len(frame.index[::40])}
+    with pytest.raises(DataError, match=r"Column amount of table 'transactions' .*: [\d,]+ values are not a finite "
+                                        r"number \(NaN or infinity\)\. --engine spark reads clean tables"):
+        churn_spark.read_tables(spark, str(folder))
+
+
+def test_satisfaction_scores_that_cannot_be_used_are_blanked_as_validation_blanks_them(spark, data_dir: Path,
+                                                                                         tmp_path: Path) -> None:
+    """Validation keeps a service event whose satisfaction score lies off the scale (a helpdesk's 0 for
+    "not rated", a 10 of a 0-10 survey mixed in), is infinite or does not read ("n/a"), with the score
+    blanked; Spark refused the whole read for one such score."""
+    folder = _copy_data(data_dir, tmp_path / "data")
+    events = pd.read_parquet(folder / "service_events.parquet")
+    scored = events.index[events["satisfaction"].notna()]
+    text = events["satisfaction"].map(lambda v: None if pd.isna(v) else f"{v:g}").astype(object)
+    text[scored[::30]], text[scored[7::30]], text[scored[11::30]], text[scored[13::30]] = "0", "10", "inf", "n/a"
+    events.assign(satisfaction=text).to_parquet(folder / "service_events.parquet", index=False)
+    duck = load_dataset(folder, Config())
+    assert duck.summary["tables"]["service_events"]["quarantined"] == {
+        "satisfaction outside 1-5 (event kept without it)": len(scored[::30]) + len(scored[7::30]) + len(scored[11::30]),
+        validate.R_BAD_SATISFACTION: len(scored[13::30])}
+    read = churn_spark.read_tables(spark, str(folder))
+    query = ("SELECT customer_id, timestamp, event_type, resolved_at, satisfaction FROM {} "
+             "ORDER BY customer_id, timestamp, event_type")
+    assert len(spark.table(read.views["service_events"]).toPandas()) == len(events)
+    assert_frames_equal(duck.con.execute(query.format("service_events")).df(),
+                        churn_spark.to_pandas(spark.sql(query.format(read.views["service_events"]))))
 
 
 def _complaints_resolved(folder: Path, resolved: Callable[[pd.Series], pd.Series], share: int = 10) -> int:

@@ -512,10 +512,13 @@ def test_every_quarantine_reason_sets_rows_aside_and_keeps_them(tmp_path: Path) 
     }
     assert ds.summary["tables"]["service_events"]["quarantined"] == {
         "resolved_at before timestamp": 1,
-        "satisfaction outside 1-5": 1,
+        "satisfaction outside 1-5 (event kept without it)": 1,
     }
     assert clean(ds, "transactions")["amount"].tolist() == [1.0, 8.0]  # t1 and t9
-    assert clean(ds, "service_events")["event_type"].tolist() == ["complaint", "call"]
+    # The survey scored 7 of 5 is kept without its score; the complaint resolved before it was opened is not.
+    events = clean(ds, "service_events")
+    assert events["event_type"].tolist() == ["survey", "complaint", "call"]
+    assert events["satisfaction"].isna().tolist() == [True, True, False]
     assert ds.summary["quarantined_rows"] == 11
     # The raw rows survive, with their reason, in the quarantine file.
     bad = ds.quarantine["transactions"]
@@ -643,7 +646,8 @@ def test_a_satisfaction_survey_on_another_scale_stops_validation(tmp_path: Path)
     assert str(error.value).startswith("3 of 4 satisfaction scores in service_events are outside 1-5 (they run from 2 "
                                        "to 10): the survey seems to use another scale.")
     assert str(error.value).endswith("If it runs 1-10, set [input] satisfaction_scale = [1, 10] in the config "
-                                     "(churnml rescales to 1-5 and sets aside the scores outside it), or leave the column out.")
+                                     "(churnml rescales to 1-5 and blanks the scores outside it, keeping their events), or "
+                                     "leave the column out.")
     # An NPS-style 0-10 survey, with a few scores typed as 99 or 100, is still told 0-10.
     nps = pd.DataFrame({"customer_id": ["a", "b", "c"] * 100, "timestamp": "2021-01-02", "event_type": "survey",
                         "satisfaction": [0, 9, 10, 6, 8, 7] * 49 + [99, 100, 10, 9, 8, 7]})
@@ -676,21 +680,56 @@ def test_a_one_to_ten_survey_answered_mostly_one_to_five_stops_validation_too(tm
     assert "set [input] satisfaction_scale = [1, 10]" in str(error.value)
     assert len(clean(load_dataset(folder, config_from_dict({"input": {"satisfaction_scale": [1, 10]}})),
                      "service_events")) == 100
-    # A few codes for "no answer" on a 1-5 survey (0 and 99, a tenth or more of the rows) are bad rows, set aside.
+    # A few codes for "no answer" on a 1-5 survey (0 and 99, a tenth or more of the rows) are blanked, the complaints kept.
     coded = service.assign(satisfaction=[1, 2, 3, 4, 5] * 17 + [0, 99] * 7 + [0])
     ds = load_dataset(write(tmp_path / "e", customers=CUSTOMERS, transactions=TRANSACTIONS, service_events=coded))
-    assert ds.summary["tables"]["service_events"]["quarantined"] == {"satisfaction outside 1-5": 15}
+    assert ds.summary["tables"]["service_events"]["quarantined"] == {"satisfaction outside 1-5 (event kept without it)": 15}
+    assert clean(ds, "service_events")["satisfaction"].isna().sum() == 15
 
 
-def test_a_satisfaction_scale_rescales_to_one_to_five_and_sets_aside_the_rest(tmp_path: Path) -> None:
+def test_a_satisfaction_scale_rescales_to_one_to_five_and_blanks_the_rest(tmp_path: Path) -> None:
     service = pd.DataFrame({"customer_id": ["a", "b", "a", "b", "a"], "timestamp": ["2021-01-02"] * 5,
                             "event_type": "survey", "satisfaction": [0, 10, 5, 11, -1]})
     folder = write(tmp_path / "d", customers=CUSTOMERS, transactions=TRANSACTIONS, service_events=service)
     ds = load_dataset(folder, config_from_dict({"input": {"satisfaction_scale": [0, 10]}}))
-    assert clean(ds, "service_events")["satisfaction"].tolist() == [1.0, 3.0, 5.0]
-    assert ds.summary["tables"]["service_events"]["quarantined"] == {"satisfaction outside 0-10": 2}
+    scores = clean(ds, "service_events")["satisfaction"]
+    assert sorted(scores.dropna()) == [1.0, 3.0, 5.0] and scores.isna().sum() == 2
+    assert ds.summary["tables"]["service_events"]["quarantined"] == {"satisfaction outside 0-10 (event kept without it)": 2}
     with pytest.raises(ConfigError, match=r"\[input\] satisfaction_scale must be \[lowest, highest\] with lowest < highest, got \[5, 1\]"):
         config_from_dict({"input": {"satisfaction_scale": [5, 1]}})
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_satisfaction_score_that_cannot_be_used_blanks_the_score_and_keeps_the_event(tmp_path: Path, fmt: str) -> None:
+    """A helpdesk export asks for a CSAT on its tickets and complaints and writes 0 for "not rated",
+    10 where a 0-10 survey got in, or "n/a": the whole event was set aside, and a complaint lost for
+    its survey (33 of 1,296 complaints of a generated helpdesk export). Only the score is wrong."""
+    service = pd.DataFrame({
+        "customer_id": ["a", "a", "b", "b", "c", "c"],
+        "timestamp": ["2021-01-02", "2021-01-03", "2021-01-04", "2021-01-05", "2021-01-06", "2021-01-07"],
+        "event_type": ["complaint", "ticket", "complaint", "survey", "complaint", "survey"],
+        "resolved_at": [None, "2021-01-04", "2021-01-01", None, None, None],
+        # The complaint resolved before it was opened is set aside for that, whatever its score.
+        "satisfaction": ["0", "n/a", "10", "4", "2", "5"] if fmt == "csv" else [0.0, float("inf"), 10.0, 4.0, 2.0, 5.0],
+    })
+    ds = load_dataset(write(tmp_path / fmt, fmt, customers=CUSTOMERS, transactions=TRANSACTIONS, service_events=service))
+    events = clean(ds, "service_events")
+    assert events["event_type"].tolist() == ["complaint", "ticket", "survey", "complaint", "survey"]
+    assert events["satisfaction"].tolist()[2:] == [4.0, 2.0, 5.0] and events["satisfaction"][:2].isna().all()
+    stats = ds.summary["tables"]["service_events"]
+    # An infinity in a Parquet column of doubles is off the scale; in a CSV, "n/a" does not read.
+    blanked = "satisfaction outside 1-5 (event kept without it)"
+    assert stats["quarantined"] == {"resolved_at before timestamp": 1,
+                                    **({blanked: 1, validate.R_BAD_SATISFACTION: 1} if fmt == "csv" else {blanked: 2})}
+    assert (stats["rows"], stats["clean_rows"]) == (6, 5)
+    # Listed with their reason, as written, and shown as kept in the summary.
+    kept = ds.quarantine["service_events"]
+    assert kept.loc[kept["reason"] != "resolved_at before timestamp", "event_type"].tolist() == ["complaint", "ticket"]
+    folder = write(tmp_path / f"{fmt}_cli", fmt, customers=CUSTOMERS, transactions=TRANSACTIONS, service_events=service)
+    result = CliRunner().invoke(get_app(), ["validate", str(folder), "--quarantine-dir", str(tmp_path / f"q_{fmt}")],
+                                terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert re.search(r"service_events │\s+6 │\s+5 │\s+3 \(2 kept\)", result.output)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])

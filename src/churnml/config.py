@@ -237,8 +237,9 @@ class InputConfig:
     satisfaction_scale: tuple[float, float] = (1.0, 5.0)
     """The lowest and highest score of your satisfaction surveys, e.g. [0, 10] for NPS. Scores are
     rescaled to churnml's 1-5 (1 + 4 x (score - low) / (high - low)) for the features and the
-    service score; reasons quote them on your scale ("last satisfaction score 3/10"). Scores outside
-    your scale are set aside as bad rows."""
+    service score; reasons quote them on your scale ("last satisfaction score 3/10"). A score outside
+    your scale (or that does not read) is blanked and its event kept, listed in the quarantine file;
+    many outside it stop validation, naming the scale they seem to use."""
     encoding: str = ""
     """The text encoding of CSV files that are not UTF-8, e.g. "cp1252" (Windows, Western
     Europe), "latin-1", "utf-16" or "shift_jis" (any name Python knows). Each file that is valid

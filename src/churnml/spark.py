@@ -31,13 +31,15 @@ Input
     (:func:`churnml.validate.event_checks` and :func:`churnml.validate.missing_id_check`, the
     rules validation itself runs, counted in one aggregate pass per table: a missing customer_id,
     timestamp or amount, a date that does not read or lies before 1900, a number that does not
-    read, is not finite or lies beyond ±1e12, satisfaction off the scale, resolved_at before
+    read, is not finite or lies beyond ±1e12, resolved_at before
     timestamp), a customer_id not in ``customers``, a churn event dated more than a day before the
     customer's sign-up, a repeated ``transaction_id`` (a join and a
     grouping on the views), and rows after the data's end (after ``[input] data_end`` they are left
     out, as validation's clean tables leave them out). A ``customers`` table repeating an id stops
-    the read with validation's own error. What validation keeps with a reason (a sign-up date that
-    does not read, NaN or a placeholder in a numeric customer attribute) is kept the same way, and
+    the read with validation's own error, and so do satisfaction scores that say the survey uses
+    another scale. What validation keeps with a reason (a sign-up date that
+    does not read, NaN or a placeholder in a numeric customer attribute, a satisfaction score that
+    does not read or lies off the scale, blanked with its event kept) is kept the same way, and
     rows with every field empty are skipped, as validation skips them.
 
 Logging
@@ -1078,8 +1080,9 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
     validation would set aside for a reason a condition on the row decides (:func:`_row_checks`,
     validation's own rules), counted by its first reason in one column (named by :func:`_reason_column`; rows with
     every field empty are skipped, as validation skips them). Each rule is counted there once, and
-    the messages take their counts from it: a number that is NaN or infinite, a satisfaction score off
-    ``satisfaction_scale``, a service event resolved before it was opened (a closing date alone that
+    the messages take their counts from it: a number that is NaN or infinite, satisfaction scores off
+    ``satisfaction_scale`` that say the survey uses another (validation's error; else they are blanked,
+    the events kept, as validation keeps them), a service event resolved before it was opened (a closing date alone that
     day aside; when most are, validation's "columns swapped" error), a date or number stored as text
     that does not read, then the other reasons together (:func:`_refuse_set_aside`). An event row from
     the data's ``end`` on has that reason first, as in validation, and is refused for none of its
@@ -1126,9 +1129,14 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
             aggregates[f"padded_{i}"] = f"count(CASE WHEN {validate.zero_padded_sql(mapping[column])} THEN 1 END)"
             aggregates[f"undated_{i}"] = (f"count(DISTINCT CASE WHEN NOT ({validate.date_text_sql(mapping[column])}) "
                                           f"THEN {validate.typed_sql('text', mapping[column])} END)")
+    # Reasons validation reports and keeps the row for (a satisfaction score blanked): not refused.
+    kept = validate.kept_events_reasons(inputs.satisfaction_scale) if table != "customers" and "satisfaction" in mapping else ()
     if "resolved_at" in mapping:  # validation's count beside the rows resolved before: the clean rows with a resolved_at
         resolved = validate.typed_sql("timestamp", mapping["resolved_at"], types[mapping["resolved_at"]])
         aggregates["resolved_clean"] = f"count(CASE WHEN {_q(flag)} IS NULL THEN {resolved} END)"
+    if kept:  # validation's count beside the scores off the scale: the clean rows' scores on it
+        score = validate.canonical_sql("satisfaction", "number", mapping["satisfaction"], types[mapping["satisfaction"]])
+        aggregates["scored_clean"] = f"count(CASE WHEN {_q(flag)} IS NULL THEN {score} END)"
     counts = _aggregate(spark, source, aggregates)
     counted = {reason: counts[f"reason_{i}"] for i, (reason, _) in enumerate(checks)}
     # NaN and infinities (Parquet doubles, or "inf" as text): validation sets such rows aside.
@@ -1141,14 +1149,13 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
                 "(NaN or infinity). --engine spark reads clean tables and sets no rows aside: fix or remove these rows "
                 "upstream (`churnml validate` lists them with the reason)."
             )
-    low, high = inputs.satisfaction_scale
-    outside = counted.get(validate.satisfaction_outside((low, high)), 0)
-    if outside:
-        raise DataError(
-            f"{outside:,} scores in {table} ({where}): {validate.satisfaction_outside((low, high))}. --engine "
-            "spark sets no rows aside: if the survey uses another scale, set [input] satisfaction_scale = [lowest, "
-            "highest] in the config (e.g. [0, 10]); else remove these rows upstream (`churnml validate` lists them)."
-        )
+    outside = counted.get(validate.satisfaction_outside(inputs.satisfaction_scale), 0)
+    if outside:  # blanked, as validation blanks them, unless they say the survey uses another scale
+        error = validate.another_scale_error(lambda sql: tuple(spark.sql(to_spark_sql(sql)).collect()[0]), view, table,
+                                             mapping["satisfaction"], outside, outside + counts["scored_clean"],
+                                             inputs.satisfaction_scale)
+        if error is not None:
+            raise error
     before = counted.get(validate.R_RESOLVED_BEFORE, 0)
     if before:
         _refuse_resolved_before(spark, source, flag, table, mapping, before, before + counts["resolved_clean"], where)
@@ -1156,13 +1163,15 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
         if table == "customers":
             unread, condition = counts[f"unread_c{i}"], _unread_sql(raw, kind, types[raw])
         else:
-            reason = validate.R_BAD_TIMESTAMP if contract == "timestamp" else validate.unparseable(contract)
+            reason = (validate.R_BAD_TIMESTAMP if contract == "timestamp" else validate.R_BAD_SATISFACTION
+                      if contract == "satisfaction" else validate.unparseable(contract))
             unread, condition = counted.get(reason, 0), f"{_q(flag)} = {_lit(reason)}"
         present = counts[f"present_c{i}"]
-        if unread and not (contract == "signup_date" and 2 * unread <= present):  # validation keeps the customer
+        # Validation keeps the customer, or the service event without its score, unless most do not read.
+        if unread and not (contract in ("signup_date", "satisfaction") and 2 * unread <= present):
             _refuse_unreadable(spark, source, condition, table, contract, raw, kind, present, unread, where)
     set_aside = {reason: n for reason, n in counted.items()
-                 if n and reason != validate.R_FUTURE_TIMESTAMP}  # refused or left out by _last_event
+                 if n and reason != validate.R_FUTURE_TIMESTAMP and reason not in kept}  # refused or left out by _last_event
     if set_aside:  # the reasons without a message of their own above: missing values, dates before 1900, huge numbers
         _refuse_set_aside(spark, source, flag, table, mapping, set_aside, where)
     # "date" and "empty" columns are left out, as validation leaves them out.
@@ -1313,8 +1322,8 @@ def _canonical(kind: str, contract: str, raw: str, sql_type: str, inputs: InputC
     """DuckDB SQL for one contract column as validation's clean table holds it (transpiled later);
     ``end``: the data's end (exclusive)."""
     typed = validate.canonical_sql(contract, kind, raw, sql_type)
-    if contract == "satisfaction":
-        return inputs.satisfaction_sql(typed)
+    if contract == "satisfaction":  # blank off the scale, as validation keeps the event without it
+        return validate.satisfaction_clean_sql(typed, inputs)
     if contract == "signup_date":  # validation keeps the customer without a signup date before 1900 or after the end
         before_end = "" if end is None else f" AND {typed} < TIMESTAMP '{end}'"
         return f"CASE WHEN {typed} >= TIMESTAMP '{validate.MIN_TIMESTAMP}'{before_end} THEN {typed} END"

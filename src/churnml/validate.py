@@ -79,8 +79,29 @@ numbers of a filtered frame, which read as a numeric customer attribute became a
 
 
 def satisfaction_outside(scale: tuple[float, float]) -> str:
-    """The reason for a satisfaction score outside ``[input] satisfaction_scale``."""
-    return f"satisfaction outside {scale[0]:g}-{scale[1]:g}"
+    """The reason for a satisfaction score outside ``[input] satisfaction_scale`` (NaN and infinities
+    included): the score is blanked and the event kept (:func:`kept_events_reasons`)."""
+    return f"satisfaction outside {scale[0]:g}-{scale[1]:g} (event kept without it)"
+
+
+R_BAD_SATISFACTION = "unparseable satisfaction (event kept without it)"
+
+
+def kept_events_reasons(scale: tuple[float, float]) -> tuple[str, ...]:
+    """The reasons that report a service event but keep it, its satisfaction blanked
+    (:func:`satisfaction_clean_sql`): a score that does not read or lies off the scale. The survey
+    answer is what is wrong, not the complaint, ticket or call it came with, which was set aside
+    whole (a helpdesk's CSAT of 0 for "not rated" lost 33 complaints of 1,296). Validation keeps
+    them; the Spark reader keeps them too, as it keeps a customer without a signup date."""
+    return (R_BAD_SATISFACTION, satisfaction_outside(scale))
+
+
+def satisfaction_clean_sql(score: str, inputs: InputConfig) -> str:
+    """SQL: the typed ``score`` as the clean table holds it: on 1-5, rescaled from ``[input]
+    satisfaction_scale``, and blank where it does not read or lies off that scale (NaN and infinities
+    do too). Validation and the Spark reader select the same."""
+    low, high = inputs.satisfaction_scale
+    return f"CASE WHEN {score} BETWEEN {low!r} AND {high!r} THEN {inputs.satisfaction_sql(score)} END"
 
 
 
@@ -1724,8 +1745,8 @@ def _load_events(
     reasons = [f"WHEN {condition} THEN {_lit(reason)}"
                for reason, condition in event_checks(spec, mapping, typed, present, data_end, inputs, "customers",
                                                      signup_dates)]
-    # Satisfaction is kept on churnml's 1-5, rescaled from [input] satisfaction_scale.
-    adjusted = {"satisfaction": inputs.satisfaction_sql(typed["satisfaction"])} if "satisfaction" in mapping else {}
+    # Satisfaction is kept on churnml's 1-5, rescaled from [input] satisfaction_scale, and blank off it.
+    adjusted = {"satisfaction": satisfaction_clean_sql(typed["satisfaction"], inputs)} if "satisfaction" in mapping else {}
     if "resolved_at" in mapping:
         adjusted["resolved_at"] = resolved_at_sql(typed["resolved_at"], ts)
     selects = [f"{adjusted.get(c, typed[c])} AS {c}" for c in spec.all_columns if c in mapping and c not in spec.checked_only]
@@ -1738,7 +1759,8 @@ def _load_events(
             raise order_lines_unmapped()
         lines = (typed["customer_id"], merged_lines_sql(spec, [c for c in spec.all_columns if c in mapping
                                                                and c not in spec.checked_only]))
-    _split_clean(con, table, selects, reasons, quarantine, stats, unique, parsed, lines=lines)
+    kept = _KEPT + (kept_events_reasons(inputs.satisfaction_scale) if "satisfaction" in mapping else ())
+    _split_clean(con, table, selects, reasons, quarantine, stats, unique, parsed, kept_reasons=kept, lines=lines)
     _fail_if_ids_do_not_match(con, table, mapping["customer_id"], quarantine, stats[table])
     notes = []
     if lines is not None:
@@ -1749,7 +1771,7 @@ def _load_events(
         notes += _order_lines_note(con, typed["transaction_id"], typed["amount"], mapping["transaction_id"], stats[table])
     loose = _loose_id_note(con, table, mapping["customer_id"], quarantine)
     if "satisfaction" in mapping:
-        _fail_if_another_scale(con, table, mapping["satisfaction"], quarantine, stats[table], inputs.satisfaction_scale)
+        _fail_if_another_scale(con, table, mapping["satisfaction"], stats[table], inputs.satisfaction_scale)
     if "resolved_at" in mapping:
         _fail_if_swapped(con, table, mapping, quarantine, stats[table])
     _fail_if_all_set_aside(table, mapping, quarantine, stats[table], data_end)
@@ -1767,7 +1789,8 @@ def event_checks(spec: TableSpec, mapping: Mapping[str, str], typed: Mapping[str
     """The reasons an event table's row is set aside, as (reason, SQL condition) pairs in the order
     they are tried (a row gets the first that holds): the one definition of these rules, which
     validation turns into its CASE and the Spark reader (:mod:`churnml.spark`) counts, to refuse
-    such rows, in one pass.
+    such rows, in one pass. The last ones report the row but keep it, its satisfaction blanked
+    (:func:`kept_events_reasons`).
 
     ``typed`` and ``present`` map the table's contract columns to SQL for the typed value
     (:func:`canonical_sql`) and for "the value is there" (:func:`present_sql`). ``data_end``:
@@ -1796,19 +1819,23 @@ def event_checks(spec: TableSpec, mapping: Mapping[str, str], typed: Mapping[str
         checks.append((R_CLOSED_BEFORE_SIGNUP, f"{ts} < (SELECT max(_churnml_signup) FROM {signups} "
                                                f"WHERE _churnml_signup_id = {typed['customer_id']}) - INTERVAL 1 DAY"))
     for column in spec.all_columns:
-        if column in mapping and spec.kinds[column] in ("number", "timestamp") and column != "timestamp":
+        # satisfaction: below, last, as its reasons keep the event.
+        if column in mapping and spec.kinds[column] in ("number", "timestamp") and column not in ("timestamp", "satisfaction"):
             if column in spec.required_columns:
                 checks.append((_missing(column), f"NOT {present[column]}"))
             checks.append((unparseable(column), f"{present[column]} AND {typed[column]} IS NULL"))
             if spec.kinds[column] == "number":  # NaN or infinity would turn every sum it enters into NaN/inf
                 checks.append((not_finite(column), f"NOT {finite_sql(typed[column])}"))
                 checks.append((_too_large(column), f"abs({typed[column]}) > {MAX_ABS_NUMBER:.0f}"))
-    if "satisfaction" in mapping:
-        low, high = inputs.satisfaction_scale
-        checks.append((satisfaction_outside(inputs.satisfaction_scale),
-                       f"{typed['satisfaction']} NOT BETWEEN {low!r} AND {high!r}"))
     if "resolved_at" in mapping:
         checks.append((R_RESOLVED_BEFORE, resolved_before_sql(typed["resolved_at"], ts)))
+    if "satisfaction" in mapping:
+        # Last: these keep the event (kept_events_reasons), so a row with a reason to be set aside must get that one.
+        # NaN and infinity are off any scale (both engines order NaN above every number).
+        low, high = inputs.satisfaction_scale
+        checks.append((R_BAD_SATISFACTION, f"{present['satisfaction']} AND {typed['satisfaction']} IS NULL"))
+        checks.append((satisfaction_outside(inputs.satisfaction_scale),
+                       f"{typed['satisfaction']} NOT BETWEEN {low!r} AND {high!r}"))
     return checks
 
 
@@ -2028,38 +2055,46 @@ def _order_lines_note(con: duckdb.DuckDBPyConnection, key: str, amount: str, raw
 
 
 def _fail_if_another_scale(
-    con: duckdb.DuckDBPyConnection, table: str, raw: str, quarantine: dict[str, pd.DataFrame], stats: dict,
-    scale: tuple[float, float] = (1.0, 5.0),
+    con: duckdb.DuckDBPyConnection, table: str, raw: str, stats: dict, scale: tuple[float, float] = (1.0, 5.0),
 ) -> None:
-    """Stop when the satisfaction scores outside the scale say the survey uses another one (1-10,
-    0-100), whose rows would otherwise be set aside: most of them, or a tenth or more spread over
-    three or more values (a 1-10 survey answered mostly 1-5 by unhappy customers: a third of its
-    service events, complaints included, were set aside without a word but the count)."""
-    reason = satisfaction_outside(scale)
-    outside = stats["quarantined"].get(reason, 0)
+    """Stop when the satisfaction scores outside the scale say the survey uses another one
+    (:func:`another_scale_error`): validation's counts of them and of the clean scores."""
+    outside = stats["quarantined"].get(satisfaction_outside(scale), 0)
     scored = outside + con.execute(f"SELECT count(satisfaction) FROM {table}").fetchone()[0]
+    error = another_scale_error(lambda sql: con.execute(sql).fetchone(), f"raw_{table}", table, raw, outside, scored, scale)
+    if error is not None:
+        raise error
+
+
+def another_scale_error(first_row: Callable[[str], tuple], raw_table: str, table: str, raw: str, outside: int,
+                        scored: int, scale: tuple[float, float] = (1.0, 5.0)) -> DataError | None:
+    """The error when ``outside`` of the ``scored`` satisfaction scores lie off the scale and say the
+    survey uses another one (1-10, 0-100): most of them, or a tenth or more spread over three or more
+    values (a 1-10 survey answered mostly 1-5 by unhappy customers, whose scores up to 5 would be read
+    as 1-5 ones); None otherwise: off-scale scores are then blanked, their events kept
+    (:func:`kept_events_reasons`). ``first_row`` runs DuckDB SQL over ``raw_table`` (the scores as
+    written in column ``raw``), validation's own or the Spark reader's (transpiled)."""
     if outside < 0.1 * scored or outside == 0:
-        return
+        return None
+    score = f"TRY_CAST({_q(raw)} AS DOUBLE)"
+    finite = f"SELECT {score} AS v FROM {raw_table} WHERE {finite_sql(score)}"
     if outside <= 0.5 * scored:
-        spread = con.execute(
-            f"SELECT count(DISTINCT v) FROM (SELECT TRY_CAST({_q(raw)} AS DOUBLE) AS v FROM raw_{table}) "
-            f"WHERE isfinite(v) AND v NOT BETWEEN {scale[0]!r} AND {scale[1]!r}").fetchone()[0]
-        if spread < 3:  # one or two codes for "no answer" (0, 99): bad rows, set aside
-            return
+        spread, = first_row(f"SELECT count(DISTINCT v) FROM ({finite}) AS s WHERE v NOT BETWEEN {scale[0]!r} AND {scale[1]!r}")
+        if spread < 3:  # one or two codes for "no answer" (0, 99): blanked, as off the scale
+            return None
     # The likely scale, from every score as written: from 0 or 1, up to the first usual top that
     # holds nearly all of them (0-10 for NPS, though a few typed 99 or 100 there; 1-7 for a Likert).
-    smallest, bulk, largest = con.execute(
-        f"SELECT min(v), quantile_cont(v, 0.99), max(v) FROM (SELECT TRY_CAST({_q(raw)} AS DOUBLE) AS v FROM raw_{table}) "
-        "WHERE isfinite(v)"
-    ).fetchone()
+    # The 99th percentile as a score given (Spark's transpiled percentile_approx gives one too).
+    smallest, bulk, largest = first_row(
+        f"SELECT min(v), percentile_disc(0.99) WITHIN GROUP (ORDER BY v), max(v) FROM ({finite}) AS s")
     low = 0 if smallest < 1 else 1
     high = next((top for top in (5, 7, 10, 100) if bulk <= top), largest)
-    raise DataError(
+    return DataError(
         f"{outside:,} of {scored:,} satisfaction scores in {table}{'' if raw == 'satisfaction' else f' (your column {raw!r})'} "
         f"are outside {scale[0]:g}-{scale[1]:g} "
         f"(they run from {smallest:g} to {largest:g}): the survey seems to use another scale. If it runs "
         f"{low}-{high:g}, set [input] satisfaction_scale = [{low}, {high:g}] in the config (churnml rescales to 1-5 and "
-        "sets aside the scores outside it), or leave the column out."
+        "blanks the scores outside it, keeping their events), or leave the column out."
     )
 
 
