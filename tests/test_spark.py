@@ -38,6 +38,7 @@ from churnml import train as train_module
 from churnml.cli import get_app
 from churnml.config import Config, config_from_dict
 from churnml.errors import ConfigError, DataError
+from churnml import features as features_module
 from churnml.features import build_features, feature_description
 from churnml.generate import generate
 from churnml.scoring import SCORE_COLUMNS, score, scores_value_thresholds
@@ -368,6 +369,23 @@ def test_satisfaction_scores_that_cannot_be_used_are_blanked_as_validation_blank
     assert len(spark.table(read.views["service_events"]).toPandas()) == len(events)
     assert_frames_equal(duck.con.execute(query.format("service_events")).df(),
                         churn_spark.to_pandas(spark.sql(query.format(read.views["service_events"]))))
+
+
+def test_a_resolved_at_empty_in_every_row_is_left_out_on_both(spark, data_dir: Path, tmp_path: Path) -> None:
+    """A helpdesk export that never fills resolved_at: every complaint read as still open on both engines
+    (unresolved complaints = complaints). Validation leaves the column out, with its features; so does Spark."""
+    folder = _copy_data(data_dir, tmp_path / "data")
+    events = pd.read_parquet(folder / "service_events.parquet")
+    events.assign(resolved_at=pd.Series(pd.NaT, index=events.index, dtype="datetime64[us]")).to_parquet(
+        folder / "service_events.parquet", index=False)
+    duck = load_dataset(folder, Config())
+    read = churn_spark.read_tables(spark, str(folder))
+    assert "resolved_at" not in read.layout["service_events"] and "resolved_at" not in duck.con.table("service_events").columns
+    [note] = [n for n in read.notes if n.startswith("service_events.resolved_at is empty in every row, so it is left out")]
+    assert note in duck.summary["notes"]
+    spark_features = churn_spark.build_features(read, CUTOFFS, Config())
+    assert not set(features_module.RESOLUTION_FEATURES) & set(spark_features.columns)
+    assert_frames_equal(build_features(duck, CUTOFFS, Config()), spark_features)
 
 
 def _complaints_resolved(folder: Path, resolved: Callable[[pd.Series], pd.Series], share: int = 10) -> int:

@@ -20,6 +20,7 @@ from churnml import validate
 from churnml.cli import get_app
 from churnml.config import config_from_dict, load_config
 from churnml.errors import ConfigError, DataError
+from churnml.features import RESOLUTION_FEATURES, feature_specs
 from churnml.validate import load_dataset
 
 CUSTOMERS = pd.DataFrame(
@@ -743,9 +744,14 @@ def test_an_optional_column_empty_in_every_row_is_named_with_what_it_reads_as(tm
                             "satisfaction": pd.Series([None] * 3, dtype="float64")})
     ds = load_dataset(write(tmp_path / fmt, fmt, customers=CUSTOMERS, transactions=TRANSACTIONS,
                             service_events=service))
-    [note] = [n for n in ds.summary["notes"] if "empty in every row" in n]
-    assert note.startswith("service_events.resolved_at and service_events.satisfaction are empty in every row: ")
-    assert "every complaint reads as one still open, every survey as unanswered." in note
+    left_out, note = [n for n in ds.summary["notes"] if "empty in every row" in n]
+    assert note.startswith("service_events.satisfaction is empty in every row: every survey reads as unanswered.")
+    # resolved_at is left out, as if not exported, with the unresolved-complaint features: every complaint was open.
+    assert left_out.startswith("service_events.resolved_at is empty in every row, so it is left out, as if not exported, "
+                               "and the features read from it with it (unresolved complaints, ")
+    assert "resolved_at" not in ds.con.table("service_events").columns
+    names = {spec.name for spec in feature_specs(ds)}
+    assert not names & set(RESOLUTION_FEATURES) and "complaints_90d" in names
     filled = service.assign(resolved_at=pd.to_datetime(["2021-01-05", None, None]))
     assert not [n for n in load_dataset(write(tmp_path / f"{fmt}_filled", fmt, customers=CUSTOMERS,
                                                 transactions=TRANSACTIONS, service_events=filled)).summary["notes"]

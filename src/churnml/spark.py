@@ -461,6 +461,7 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
     spark_types: dict[str, dict[str, str]] = {}  # table -> its raw columns' Spark types
     attributes: dict[str, str] = {}
     left_out: dict[str, str] = {}  # customer columns of dates or without a value, as validation leaves out
+    left_out_events: list[tuple[str, str, str]] = []  # (table, column, raw column) empty in every row, left out
     empty: dict[str, str] = {}  # optional tables without a row, taken as absent as validation takes them: table -> why
     skipped: list[str] = []  # notes on folders of parts with files left unread, as validation gives them
     prefix = f"churnml_{uuid.uuid4().hex[:8]}_"
@@ -500,8 +501,11 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
     # Every table is found before any is checked, as validation finds them: the events' days after the
     # transactions' end are then read in one query over both event tables.
     for table, (spec, mapping, types, raw_view, location) in read.items():
-        kinds = _check_values(spark, raw_view, table, spec, mapping, spark_types[table], config.input, location,
-                              config.training.max_categorical_levels, end)
+        kinds, empty_columns = _check_values(spark, raw_view, table, spec, mapping, spark_types[table], config.input,
+                                             location, config.training.max_categorical_levels, end)
+        if empty_columns:  # left out, as validation leaves them out (a resolved_at never filled)
+            left_out_events += [(table, column, mapping[column]) for column in empty_columns]
+            read[table] = read[table]._replace(mapping={c: raw for c, raw in mapping.items() if c not in empty_columns})
         attributes.update({column: kind for column, kind in kinds.items() if kind not in validate.LEFT_OUT_KINDS})
         left_out.update({column: validate.LEFT_OUT_KINDS[kind] for column, kind in kinds.items()
                          if kind in validate.LEFT_OUT_KINDS})
@@ -556,6 +560,7 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
     return SparkData(spark, base, tuple(layout), layout, attributes, data_end, views, left_out, n_lines,
                      _notes(spark, read, left_out, config, empty, skipped,
                             io.unread_files(base, config) if "://" not in base and set(read) < set(TABLES) else ())
+                     + tuple(validate.empty_left_out_notes(left_out_events))
                      + tuple(validate.code_notes(codes)
                              + validate.many_values_notes(fetchone, attributes, config.training.max_categorical_levels)
                              + validate.lifetime_total_notes(fetchone, attributes)), codes)
@@ -1075,7 +1080,7 @@ def _duckdb_type(spark_type: str) -> str:
 
 def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mapping: Mapping[str, str],
                   spark_types: Mapping[str, str], inputs: InputConfig, where: str, levels: int | None = None,
-                  end: pd.Timestamp | None = None) -> dict[str, str]:
+                  end: pd.Timestamp | None = None) -> tuple[dict[str, str], list[str]]:
     """What validation checks in a table's values, in one aggregate pass over ``view``: every row
     validation would set aside for a reason a condition on the row decides (:func:`_row_checks`,
     validation's own rules), counted by its first reason in one column (named by :func:`_reason_column`; rows with
@@ -1093,7 +1098,8 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
     every present value reads as a number, or all but a placeholder or two for unknown
     (:func:`churnml.validate.kind_from_counts`: digits stored as text and booleans are numbers, but
     for codes written with a leading zero, "001").
-    Returns the attribute kinds.
+    Returns the attribute kinds, and the optional columns validation leaves out as empty in every
+    clean row (:data:`churnml.validate.EMPTY_LEFT_OUT`: a ``resolved_at`` never filled).
 
     Raises
     ------
@@ -1133,7 +1139,8 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
     kept = validate.kept_events_reasons(inputs.satisfaction_scale) if table != "customers" and "satisfaction" in mapping else ()
     if "resolved_at" in mapping:  # validation's count beside the rows resolved before: the clean rows with a resolved_at
         resolved = validate.typed_sql("timestamp", mapping["resolved_at"], types[mapping["resolved_at"]])
-        aggregates["resolved_clean"] = f"count(CASE WHEN {_q(flag)} IS NULL THEN {resolved} END)"
+        clean = f"{_q(flag)} IS NULL" + (f" OR {_q(flag)} IN ({', '.join(_lit(r) for r in kept)})" if kept else "")
+        aggregates["resolved_clean"] = f"count(CASE WHEN {clean} THEN {resolved} END)"
     if kept:  # validation's count beside the scores off the scale: the clean rows' scores on it
         score = validate.canonical_sql("satisfaction", "number", mapping["satisfaction"], types[mapping["satisfaction"]])
         aggregates["scored_clean"] = f"count(CASE WHEN {_q(flag)} IS NULL THEN {score} END)"
@@ -1174,12 +1181,13 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
                  if n and reason != validate.R_FUTURE_TIMESTAMP and reason not in kept}  # refused or left out by _last_event
     if set_aside:  # the reasons without a message of their own above: missing values, dates before 1900, huge numbers
         _refuse_set_aside(spark, source, flag, table, mapping, set_aside, where)
+    empty = ["resolved_at"] if "resolved_at" in mapping and not counts["resolved_clean"] else []
     # "date" and "empty" columns are left out, as validation leaves them out.
     return {column: validate.kind_from_counts(types[mapping[column]], counts[f"present_{i}"], counts[f"numeric_{i}"],
                                               counts.get(f"dates_{i}"), counts.get(f"others_{i}"),
                                               counts.get(f"numbers_{i}", 0), levels, counts.get(f"undated_{i}"),
                                               counts.get(f"padded_{i}", 0))
-            for i, column in enumerate(extra)}
+            for i, column in enumerate(extra)}, empty
 
 
 def _reason_column(columns: Iterable[str]) -> str:

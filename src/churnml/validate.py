@@ -471,8 +471,13 @@ def _churn_event_notes(con: duckdb.DuckDBPyConnection, mapping: Mapping[str, str
     return notes
 
 
+EMPTY_LEFT_OUT = {("service_events", "resolved_at"): "unresolved complaints, how long one has been open, resolution times"}
+"""Optional event columns left out of the clean tables when not one row fills them, as if not
+exported, and the features left out with them: read as empty, every complaint counted as still
+open (the unresolved-complaint count was the complaint count, and a reason "2 unresolved complaints"
+was given for complaints long settled)."""
+
 _EMPTY_READS_AS = {
-    ("service_events", "resolved_at"): ("every complaint", "one still open"),
     ("service_events", "satisfaction"): ("every survey", "unanswered"),
     ("transactions", "category"): ("every purchase", "one without a category"),
     ("transactions", "channel"): ("every purchase", "one without a channel"),
@@ -485,7 +490,12 @@ def _empty_optional(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...],
     """A note naming the optional event columns (:data:`_EMPTY_READS_AS`) that are there but empty in
     every row, a warehouse column never filled: a ticket system's ``RESOLVED_AT`` left out of the
     export read as "every complaint still open", and the features moved against the same data
-    without the column (which leaves those features out), without a word."""
+    without the column (which leaves those features out), without a word. Such a ``resolved_at`` is
+    now left out (:data:`EMPTY_LEFT_OUT`), and its note says so."""
+    left_out = [(table, column, columns[table][column]) for table, column in EMPTY_LEFT_OUT
+                if table in tables and column in columns[table]
+                and column not in {name for name, *_ in con.execute(f"DESCRIBE {table}").fetchall()}]
+    notes = empty_left_out_notes(left_out)
     empty: list[tuple[str, tuple[str, str]]] = []  # (column as messages name it, what reads as what)
     for (table, column), meaning in _EMPTY_READS_AS.items():
         if table not in tables or column not in columns[table]:
@@ -493,13 +503,22 @@ def _empty_optional(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...],
         if con.execute(f"SELECT count(*) > 0 AND count({_q(column)}) = 0 FROM {table}").fetchone()[0]:
             empty.append((f"{table}.{named_column(column, columns[table][column])}", meaning))
     if not empty:
-        return []
+        return notes
     one = len(empty) == 1
     reads = [f"{what} {'reads as' if i == 0 else 'as'} {state}" for i, (_, (what, state)) in enumerate(empty)]
-    return [f"{_listed([named for named, _ in empty])} {'is' if one else 'are'} empty in every row: "
-            f"{', '.join(reads)}. If the export does not fill {'it' if one else 'them'}, leave "
-            f"{'it' if one else 'them'} out: the features read from {'it' if one else 'them'} are then left out of the "
-            "models, rather than read so."]
+    return notes + [f"{_listed([named for named, _ in empty])} {'is' if one else 'are'} empty in every row: "
+                    f"{', '.join(reads)}. If the export does not fill {'it' if one else 'them'}, leave "
+                    f"{'it' if one else 'them'} out: the features read from {'it' if one else 'them'} are then left out "
+                    "of the models, rather than read so."]
+
+
+def empty_left_out_notes(left_out: Iterable[tuple[str, str, str]]) -> list[str]:
+    """The note on optional event columns (:data:`EMPTY_LEFT_OUT`; ``left_out``: table, contract
+    column, raw column) left out as empty in every row: validation's, and the Spark reader's."""
+    return [f"{table}.{named_column(column, raw)} is empty in every row, so it is left out, as if not exported, and "
+            f"the features read from it with it ({EMPTY_LEFT_OUT[(table, column)]}): read so, every complaint would "
+            "count as still open. If the export can fill it, fill it where an event was resolved."
+            for table, column, raw in left_out]
 
 
 def mapped_but_missing(table: str, config: Config) -> str:
@@ -1775,6 +1794,10 @@ def _load_events(
     if "resolved_at" in mapping:
         _fail_if_swapped(con, table, mapping, quarantine, stats[table])
     _fail_if_all_set_aside(table, mapping, quarantine, stats[table], data_end)
+    if "resolved_at" in mapping and not con.execute(f"SELECT count(resolved_at) FROM {table}").fetchone()[0]:
+        # Empty in every row (an export that never fills it): left out, as if not exported, with the features
+        # read from it (:data:`EMPTY_LEFT_OUT`). Read as it is, every complaint counted as still open.
+        con.execute(f"ALTER TABLE {table} DROP COLUMN resolved_at")
     return notes + ([loose] if loose else [])
 
 
