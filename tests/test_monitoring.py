@@ -1287,3 +1287,30 @@ def test_every_score_in_the_model_s_life_finds_a_season_at_most_half_a_step_off(
     if step == 30:  # the defaults: the gap was 111-169 days after the as-of date
         assert season_cutoffs(cutoffs, as_of, config) == [as_of - pd.Timedelta(days=240)]
         assert monitoring.season_reference(reference, as_of + pd.Timedelta(days=121)) == f"{as_of - pd.Timedelta(days=240):%Y-%m-%d}"
+
+
+def test_churn_counts_sit_beside_the_ratios_counting_customers_once() -> None:
+    # What an attribute's reason needs to tell a clear figure from chance (churnml.reasons.clearly_above):
+    # per value (a number: per bin of the drift reference's edges) the customers and those of them who
+    # churned, in the shape of churn_ratio. A churner labelled at three cutoffs is one churner.
+    from churnml.monitoring import MIN_RATIO_CUSTOMERS, churn_counts, churn_ratios, customer_churn
+
+    rng = np.random.default_rng(3)
+    fees = np.r_[np.full(60, 9.99), np.full(200, 29.99), np.full(30, 49.99), rng.uniform(60, 90, 110)]
+    churners = np.r_[np.arange(0, 60, 4), np.arange(60, 140), np.arange(260, 275), np.arange(290, 300)]
+    churned = np.isin(np.arange(400), churners).astype(float)
+    ids = np.array([f"C{i}" for i in range(400)])
+    stats = monitoring.numeric_statistics(fees)
+    rows = 3  # each customer at three cutoffs, a churner labelled churned at each
+    counts = churn_counts(np.tile(fees, rows), np.tile(churned, rows), np.tile(ids, rows), stats)
+    ratios = churn_ratios(np.tile(fees, rows), np.tile(churned, rows), np.tile(ids, rows), stats)
+    bins = np.searchsorted(stats["edges"], fees, side="left")
+    expected = [{"customers": int((bins == b).sum()), "churners": int(churned[bins == b].sum())}
+                if (bins == b).sum() >= MIN_RATIO_CUSTOMERS else None for b in range(len(stats["edges"]) + 1)]
+    assert counts == expected
+    assert [c is None for c in counts] == [r is None for r in ratios]
+    assert any(c is None for c in counts) and any(c is not None for c in counts)  # the 30 customers at 49.99
+    assert customer_churn(np.tile(churned, rows), np.tile(ids, rows)) == {"customers": 400, "churners": len(churners)}
+    # Nobody churned: no ratios, no counts.
+    assert churn_counts(fees, np.zeros(400), ids, stats) == [None] * (len(stats["edges"]) + 1)
+    assert churn_counts(fees.astype(str), np.zeros(400), ids, {"kind": "categorical"}) == {}

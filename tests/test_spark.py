@@ -939,8 +939,11 @@ def spark_trained(spark, data_dir: Path, tmp_path_factory: pytest.TempPathFactor
         patch.chdir(root)
         patch.setenv("MLFLOW_TRACKING_URI", uri)
         patch.setattr(train_module, "train_on", functools.partial(train_module.train_on, n_estimators=30, n_jobs=1))
-        # The 300 customers hold few values of 50: attribute reasons say their churn (what parity checks) at 10.
+        # The 300 customers hold few values of 50: attribute reasons say their churn (what parity checks) at 10,
+        # and none clearly above the average: without the average's counts, as models trained before them,
+        # every figure above 1.0 is said.
         patch.setattr(monitoring, "MIN_RATIO_CUSTOMERS", 10)
+        patch.setattr(monitoring, "customer_churn", lambda churned, customers: None)
         result = CliRunner().invoke(get_app(), [
             "train", str(data_dir), "--as-of", f"{TRAIN_AS_OF:%Y-%m-%d}", "--engine", "spark", "--master", "local[2]",
             "--trials", "1", "--seed", "3", "--config", str(config),
@@ -979,6 +982,13 @@ def test_train_with_spark_engine_registers_the_models(spark_trained, training_se
                                                      train["customer_id"].to_numpy(), reference["features"][spec.name])
                   for spec in duck.specs if spec.column is not None and spec.name in models.metadata["feature_names"]}
     assert {name: reference["features"][name]["churn_ratio"] for name in ratios} == ratios
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(monitoring, "MIN_RATIO_CUSTOMERS", 10)
+        counts = {spec.name: monitoring.churn_counts(train[spec.name], train["churned"].to_numpy(),
+                                                     train["customer_id"].to_numpy(), reference["features"][spec.name])
+                  for spec in duck.specs if spec.column is not None and spec.name in models.metadata["feature_names"]}
+    assert {name: reference["features"][name]["churn_counts"] for name in counts} == counts
+    assert reference["training_churn"] is None  # as spark_trained trained
     assert any(ratio > 1 for levels in ratios.values() if isinstance(levels, dict) for ratio in levels.values())
     assert sorted(reference["seasons"]) == sorted(f"{c:%Y-%m-%d}" for c in [*duck.cutoffs[:-1], *duck.season_frame["cutoff"].unique()])
     assert reference["data_start"] == f"{duck.data_start:%Y-%m-%d}"

@@ -8,7 +8,8 @@ Reference (at train time)
     rate; the share of customers without purchase history. It also summarises both scores on the
     same cutoff, in the same binned form, and the features of the other training cutoffs
     (``seasons``), each alone; and per customer attribute, each value's churn rate on the train
-    split over the average (``churn_ratio``, :func:`churn_ratios`), which its reasons say. The
+    split over the average (``churn_ratio``, :func:`churn_ratios`), which its reasons say where the
+    customers and churners behind it (``churn_counts``, :func:`churn_counts`) make it clear. The
     training pipeline stores the result
     with the run (``monitoring_reference.json`` and ``metadata.json``); scoring reads it back from
     :attr:`churnml.tracking.LoadedModels.monitoring_reference`.
@@ -404,8 +405,51 @@ def churn_ratios(values: pd.Series | np.ndarray, churned: np.ndarray, customers:
     """
     churned = np.asarray(churned, dtype=float)
     rate = float(churned.mean()) if len(churned) else 0.0
-    if rate <= 0:
-        return {} if stats.get("kind") == "categorical" else []
+    grouped = _churn_groups(values, churned, customers, stats) if rate > 0 else None
+    return _per_level({key: float(row.rate) / rate for key, row in grouped.iterrows()} if grouped is not None else {},
+                      stats)
+
+
+def churn_counts(values: pd.Series | np.ndarray, churned: np.ndarray, customers: np.ndarray,
+                 stats: Mapping[str, Any]) -> dict[str, dict[str, int]] | list[dict[str, int] | None]:
+    """Beside each ratio of :func:`churn_ratios`, in the same shape: how many customers the level
+    holds and how many of them churned (at any of their cutoffs), for the reason to say its ratio
+    only where chance alone would rarely give it (:func:`churnml.reasons.attribute_churn`).
+
+    Customers, not rows: a churner is labelled at every cutoff within a horizon of leaving (three,
+    30 days apart, for a 90-day horizon), so rows would count one departure up to three times and make
+    the rate look surer than it is.
+
+    Example
+    -------
+    >>> ids = np.r_[np.arange(100), np.arange(100, 200)]
+    >>> churn_counts(np.repeat(["a", "b"], 100), np.r_[np.ones(30), np.zeros(170)], ids, {"kind": "categorical"})
+    {'a': {'customers': 100, 'churners': 30}, 'b': {'customers': 100, 'churners': 0}}
+    """
+    churned = np.asarray(churned, dtype=float)
+    if not len(churned) or churned.mean() <= 0:
+        return _per_level({}, stats)
+    grouped = _churn_groups(values, churned, customers, stats)
+    return _per_level({key: {"customers": int(row.customers), "churners": int(row.churners)}
+                       for key, row in grouped.iterrows()}, stats)
+
+
+def customer_churn(churned: np.ndarray, customers: np.ndarray) -> dict[str, int]:
+    """How many customers the training rows hold and how many of them churned (at any cutoff):
+    the average :func:`churn_counts`' levels are compared with.
+
+    >>> customer_churn(np.array([1, 0, 0, 0]), np.array(["a", "a", "b", "c"]))
+    {'customers': 3, 'churners': 1}
+    """
+    ids = pd.Series(np.asarray(customers))
+    return {"customers": int(ids.nunique()), "churners": int(ids[np.asarray(churned, dtype=float) > 0].nunique())}
+
+
+def _churn_groups(values: pd.Series | np.ndarray, churned: np.ndarray, customers: np.ndarray,
+                  stats: Mapping[str, Any]) -> pd.DataFrame:
+    """Per level (a categorical's value, a number's bin index) with at least
+    :data:`MIN_RATIO_CUSTOMERS` customers: its rows' churn ``rate``, its ``customers`` and its
+    ``churners`` (customers churned at any cutoff)."""
     if stats.get("kind") == "categorical":
         column = pd.Series(np.asarray(values, dtype=object))
         present = column.notna().to_numpy()
@@ -415,11 +459,19 @@ def churn_ratios(values: pd.Series | np.ndarray, churned: np.ndarray, customers:
         present = np.isfinite(finite)
         # The bins numeric_statistics counts (side="left": a value on an edge is in the bin below it).
         keys = np.searchsorted(np.asarray(stats.get("edges") or [], dtype=float), finite[present], side="left")
-    grouped = pd.DataFrame({"key": keys, "churned": churned[present], "customer": np.asarray(customers)[present]}
-                           ).groupby("key", sort=True).agg(rate=("churned", "mean"), customers=("customer", "nunique"))
-    kept = {key: float(row.rate) / rate for key, row in grouped.iterrows() if row.customers >= MIN_RATIO_CUSTOMERS}
+    ids = np.asarray(customers)[present]
+    rows = pd.DataFrame({"key": keys, "churned": churned[present], "customer": ids,
+                         "churner": np.where(churned[present] > 0, ids, None)})
+    grouped = rows.groupby("key", sort=True).agg(rate=("churned", "mean"), customers=("customer", "nunique"),
+                                                 churners=("churner", "nunique"))
+    return grouped[grouped["customers"] >= MIN_RATIO_CUSTOMERS]
+
+
+def _per_level(kept: Mapping[Any, Any], stats: Mapping[str, Any]) -> dict[str, Any] | list[Any]:
+    """``kept`` (level key -> figure) as the reference stores it: by level name for a categorical,
+    one per bin of ``stats["edges"]`` for a number (None where a bin has none)."""
     if stats.get("kind") == "categorical":
-        return {str(key): ratio for key, ratio in kept.items()}
+        return {str(key): figure for key, figure in kept.items()}
     return [kept.get(b) for b in range(len(stats.get("edges") or []) + 1)]
 
 
@@ -468,7 +520,8 @@ def reference_statistics(
         (:func:`churnml.labels.season_tolerance`). Without it, :data:`churnml.labels.SEASON_TOLERANCE`.
     training_rows : pandas.DataFrame, optional
         The rows the models were fitted on, with ``churned`` and ``customer_id``: each of
-        ``attributes`` gets its ``churn_ratio`` (:func:`churn_ratios`) from them.
+        ``attributes`` gets its ``churn_ratio`` (:func:`churn_ratios`) and ``churn_counts``
+        (:func:`churn_counts`) from them, and the reference ``training_churn`` (:func:`customer_churn`).
     attributes : sequence of str
         The features that copy a customers column (their reasons quote its value).
 
@@ -476,21 +529,25 @@ def reference_statistics(
     -------
     dict
         JSON-ready: ``version``, ``as_of``, ``rows``, ``share_without_history``, ``features``
-        (name -> statistics; an attribute's with ``churn_ratio`` where ``training_rows`` are given),
-        ``scores`` (name -> numeric statistics), ``seasons`` (cutoff -> ``rows``, ``features``),
-        ``data_start`` and ``season_tolerance_days``.
+        (name -> statistics; an attribute's with ``churn_ratio`` and ``churn_counts`` where
+        ``training_rows`` are given), ``scores`` (name -> numeric statistics), ``seasons`` (cutoff ->
+        ``rows``, ``features``), ``data_start``, ``season_tolerance_days`` and ``training_churn``
+        (None without ``training_rows``).
 
     Example
     -------
     >>> ref = reference_statistics(frame, ["tenure_days"], [], {"churn_probability": p}, "2025-06-30")  # doctest: +SKIP
     """
     statistics = feature_statistics(features, feature_names, categorical)
+    training_churn = None
     if training_rows is not None and len(training_rows):
         churned = training_rows["churned"].to_numpy(dtype=float)
         customers = training_rows["customer_id"].to_numpy()
+        training_churn = customer_churn(churned, customers)
         for name in attributes:
             if name in statistics:
                 statistics[name]["churn_ratio"] = churn_ratios(training_rows[name], churned, customers, statistics[name])
+                statistics[name]["churn_counts"] = churn_counts(training_rows[name], churned, customers, statistics[name])
     return {
         "version": REFERENCE_VERSION,
         "as_of": None if as_of is None else f"{pd.Timestamp(as_of):%Y-%m-%d}",
@@ -506,6 +563,7 @@ def reference_statistics(
         },
         "data_start": None if data_start is None else f"{pd.Timestamp(data_start):%Y-%m-%d}",
         "season_tolerance_days": None if season_tolerance_days is None else float(season_tolerance_days),
+        "training_churn": training_churn,
     }
 
 
