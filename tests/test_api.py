@@ -384,6 +384,35 @@ def test_score_equals_batch_scores_and_reports_unknown_ids(client, batch) -> Non
             assert item["as_of"] == "2025-12-01"
 
 
+def test_an_attribute_reason_reads_as_in_batch_its_churn_said_only_where_clear(client, served_store, batch) -> None:
+    # A call-centre lead reads the same reasons from the API as from the list: an attribute's churn figure
+    # where its customers make it clear (the reference's counts), the level alone where they do not.
+    from churnml.reasons import clearly_above
+
+    patch = _environment(served_store)
+    try:
+        reference = tracking.load_models("champion").monitoring_reference
+    finally:
+        patch.undo()
+    ids = list(batch.index[batch["reason_topics"].str.contains("attribute")][:30])
+    assert ids
+    results = client.post("/score", json={"customer_ids": ids}, headers=AUTH).json()["results"]
+    checked = 0
+    for item in results:
+        _check_same(item, batch.loc[item["customer_id"]])
+        for sentence, topic in zip(item["reasons"], item["reason_topics"]):
+            if topic != "attribute":
+                continue
+            label, _, rest = sentence.partition(": ")
+            level, _, churn = rest.partition(", where churn runs ")
+            stats = reference["features"][label.replace(" ", "_")]
+            clear = clearly_above(stats["churn_counts"].get(level), reference["training_churn"])
+            said_above = round(stats["churn_ratio"].get(level, 0.0), 1) > 1.0
+            assert bool(churn) == bool(clear and said_above), (sentence, stats["churn_counts"].get(level))
+            checked += 1
+    assert checked >= len(ids)
+
+
 def test_score_says_why_a_customer_of_the_data_has_no_score(client, served_store, batch, tmp_path, monkeypatch) -> None:
     # A CRM asking about one customer got "signed up since, account closed, inactive, or an id the
     # data does not have" and could not tell which; `churnml score` now writes who was left out and why.

@@ -872,18 +872,91 @@ def test_an_attribute_reason_says_how_much_more_its_level_churned() -> None:
     features = pd.DataFrame({"Tarifname": pd.Categorical(["Mobil M 30GB", "Mobil S", "Mobil XL", None]),
                              "monthly_fee": [29.99, 9.99, 79.99, np.nan]})
     reasons, topics = explain_with_topics(contributions, features, specs, churn=churn)
+    # A number's figure is its band's (the fees between the edges 19.99 and 39.99), and the reason says so.
+    assert reference["features"]["monthly_fee"]["edges"] == pytest.approx([19.99, 39.99, 64.99])
     assert reasons == [
-        ["Tarifname: Mobil M 30GB, where churn runs 2.3× the average", "monthly fee: 29.99, where churn runs 2.3× the average"],
+        ["Tarifname: Mobil M 30GB, where churn runs 2.3× the average",
+         "monthly fee: 29.99 (band 20–40), where churn runs 2.3× the average"],
         ["Tarifname: Mobil S", "monthly fee: 9.99"],
         ["Tarifname: Mobil XL", "monthly fee: 79.99"],
         [],
     ]
     assert topics == [["attribute", "attribute"]] * 3 + [[]]
+    # A model trained with the figures but before their counts (customers, churners) says each as it did.
+    counted = [(stats.pop("churn_counts"), stats) for stats in reference["features"].values()]
+    assert explain(contributions, features, specs, churn=attribute_churn(reference)) == reasons
     # A model trained before: its reference has no churn_ratio, and its reasons read as they did.
-    for stats in reference["features"].values():
+    for counts, stats in counted:
         del stats["churn_ratio"]
+        stats["churn_counts"] = counts
     assert attribute_churn(reference) == {} == attribute_churn(None)
     before = [["Tarifname: Mobil M 30GB", "monthly fee: 29.99"], ["Tarifname: Mobil S", "monthly fee: 9.99"],
               ["Tarifname: Mobil XL", "monthly fee: 79.99"], []]
     assert explain(contributions, features, specs, churn=attribute_churn(reference)) == before
     assert explain(contributions, features, specs) == before
+
+
+def test_an_attribute_reason_says_its_churn_only_where_its_customers_make_it_clear() -> None:
+    # 50 customers of a value, 1.2x the average, may be chance: the reason gives the figure only where
+    # the lower end of the 95 % Wilson interval of the value's churn rate is above the average rate.
+    # Customers count, not rows: the same 500 customers at three cutoffs, each churner labelled at
+    # all three, are no surer a figure than at one.
+    from churnml.features import layout_feature_specs
+    from churnml.monitoring import reference_statistics, wilson_interval
+    from churnml.reasons import attribute_churn
+
+    layout = {"customers": frozenset({"customer_id", "plan"}), "transactions": frozenset({"customer_id", "timestamp", "amount"})}
+    specs = [s for s in layout_feature_specs(layout, {"plan": "categorical"}) if s.column]
+    # 500 customers, 120 churners (24 %): lite 18 of 60 (30 %, 1.25x), basic 80 of 200 (40 %, 1.67x).
+    plans = ["lite"] * 60 + ["basic"] * 200 + ["plus"] * 240
+    churned = [1] * 18 + [0] * 42 + [1] * 80 + [0] * 120 + [1] * 22 + [0] * 218
+    once = pd.DataFrame({"customer_id": [f"C{i}" for i in range(500)], "plan": plans, "churned": churned})
+    thrice = pd.concat([once] * 3, ignore_index=True)
+    contributions = pd.DataFrame([[0.5]] * 3, columns=["plan"])
+    features = pd.DataFrame({"plan": ["lite", "basic", "plus"]})
+    for training in (once, thrice):
+        reference = reference_statistics(training, ["plan"], ["plan"], None, "2025-06-30",
+                                         training_rows=training, attributes=["plan"])
+        assert reference["training_churn"] == {"customers": 500, "churners": 120}
+        assert reference["features"]["plan"]["churn_counts"] == {
+            "basic": {"customers": 200, "churners": 80}, "lite": {"customers": 60, "churners": 18},
+            "plus": {"customers": 240, "churners": 22}}
+        assert wilson_interval(18, 60)[0] < 0.24 < wilson_interval(80, 200)[0]
+        assert explain(contributions, features, specs, churn=attribute_churn(reference)) == [
+            ["plan: lite"], ["plan: basic, where churn runs 1.7× the average"], ["plan: plus"]]
+    # The same figures from a model trained before the counts were kept: each above 1.0 is said, as it was.
+    del reference["training_churn"], reference["features"]["plan"]["churn_counts"]
+    assert explain(contributions, features, specs, churn=attribute_churn(reference)) == [
+        ["plan: lite, where churn runs 1.2× the average"], ["plan: basic, where churn runs 1.7× the average"], ["plan: plus"]]
+
+
+def test_a_numbers_band_always_holds_the_value_it_is_said_for() -> None:
+    # "monthly fee: 89.5 (band 80–95)": the edges of the drift reference's bins (halfway between
+    # values of the data) are shown short, but never so short that the customer's own value falls
+    # outside the band shown ("81.2 (band 81.4–95)" would contradict itself).
+    from churnml.reasons import AttributeChurn, band_text
+
+    def bounds(band: str) -> tuple[float, float]:
+        number = lambda text: float(text.replace(",", ""))  # noqa: E731
+        if band.startswith("up to "):
+            return -np.inf, number(band[len("up to "):])
+        if band.endswith(" or more"):
+            return number(band[:-len(" or more")]), np.inf
+        low, high = band.split(" to ") if " to " in band else band.split("–")
+        return number(low), number(high)
+
+    rng = np.random.default_rng(7)
+    for scale in (0.01, 1.0, 100.0, 10_000.0):
+        edges = np.unique(np.round(rng.normal(0, scale, 9), 4))
+        values = np.round(np.r_[rng.normal(0, scale, 400), edges, edges + 1e-4], 4)
+        churn = AttributeChurn(edges=tuple(edges), bins=(2.0,) * (len(edges) + 1))
+        bands = churn.bands(values)
+        assert all(bands), [v for v, b in zip(values, bands) if not b][:3]
+        for value, band in zip(values, bands):
+            low, high = bounds(band)
+            assert low <= value <= high, (value, band, edges)
+    # Whole numbers between edges at halves (ages) read as whole numbers, a band of one value as none.
+    assert AttributeChurn(edges=(54.5, 61.5, 62.5), bins=(1.0, 1.5, 2.0, 1.0)).bands(np.array([57, 62, 70, 30, None])) == [
+        "55–61", None, "63 or more", "up to 54", None]
+    assert band_text(-20.5, -9.5, -15.0) == "-20 to -10"
+    assert AttributeChurn(levels={"basic": 2.0}).bands(np.array(["basic"])) == [None]

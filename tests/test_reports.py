@@ -732,3 +732,17 @@ def test_the_list_report_gives_the_contacts_and_the_control_group_apart():
             f'<td class="l">{control}</td>') in page
     plain = retention_list(scores, contact_cost=5, success_rate=0.3)
     assert '<p class="sub">60 to contact, expected net benefit ' in list_report(plain.customers, plain.summary.to_dict())
+
+
+def test_reason_templates_keep_a_numbers_band_shape() -> None:
+    # "monthly fee: 89.5 (band 80–95), where churn runs 1.6× the average": every fee is one reason in the
+    # top reasons, as before its band was said; a band's edges are numbers, its open ends stay words.
+    counts = reports.reason_counts(["monthly fee: 89.5 (band 80–95), where churn runs 1.6× the average",
+                                    "monthly fee: 82 (band 80–95), where churn runs 1.6× the average",
+                                    "monthly fee: 120 (band 95 or more), where churn runs 1.3× the average",
+                                    "monthly fee: 12 (band up to 20), where churn runs 1.1× the average",
+                                    "monthly fee: 9.99", "plan: basic (band A), where churn runs 2.3× the average"])
+    assert counts == {"monthly fee: N (band N–N), where churn runs N× the average": 2,
+                      "monthly fee: N (band N or more), where churn runs N× the average": 1,
+                      "monthly fee: N (band up to N), where churn runs N× the average": 1,
+                      "monthly fee: N": 1, "plan: basic (band A), where churn runs 2.3× the average": 1}

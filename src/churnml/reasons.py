@@ -14,8 +14,9 @@ customer's actual values, e.g. "no purchase for 74 days (usually every 20)". For
 never bought, the purchase features (:data:`churnml.features.PURCHASE_FEATURES`) are one driver,
 their contributions summed, read "has not bought anything in 1,424 days as a customer"
 (:func:`no_purchase_reason`). A customer attribute's reason says how much more often its value churned
-on the training rows, "plan: basic, where churn runs 2.3× the average" (:func:`attribute_churn`,
-:func:`with_churn`).
+on the training rows, "plan: basic, where churn runs 2.3× the average", where its customers leave
+no doubt of it (:func:`attribute_churn`, :func:`clearly_above`), and for a number the band of values
+that figure is of, "monthly fee: 89.5 (band 80–95), where churn runs 1.6× the average" (:func:`with_churn`).
 
 Speed: the top ``k`` are found with one ``argpartition`` over the whole contribution matrix;
 sentences are rendered only for the chosen (customer, feature) pairs, feature by feature, so a
@@ -35,7 +36,7 @@ import pandas as pd
 
 from churnml.features import (FALL_TO_NOTHING, FEATURE_DECIMALS, PURCHASE_FEATURES, REASON_FAMILIES, SILENCE_FEATURES,
                               FeatureSpec, reason_is_true, render_reason, says_none_in, window_days)
-from churnml.monitoring import OTHER
+from churnml.monitoring import OTHER, wilson_interval
 
 TOP_K = 3
 MIN_EFFECT = 0.01
@@ -193,13 +194,83 @@ ATTRIBUTE_CHURN = ", where churn runs {ratio:.1f}× the average"
 average"): the level's churn ratio on the training rows (:func:`attribute_churn`). Alone, "Tarifname:
 Mobil M 30GB" read as a bare fact beside "a complaint open for 41 days": the call centre could not
 tell why it was a risk."""
+ATTRIBUTE_BAND = " (band {band})"
+"""What a number's reason says before :data:`ATTRIBUTE_CHURN`: the band of values the ratio is of
+("monthly fee: 89.5 (band 80–95), where churn runs 1.6× the average"; :func:`band_text`). Without it
+the 1.6× read as the churn of customers paying 89.5 exactly."""
+
+
+def clearly_above(counts: Mapping[str, int] | None, average: Mapping[str, int] | None) -> bool | None:
+    """Whether a level's customers churned clearly more often than all customers: the lower end of
+    the 95 % Wilson interval of its churn rate (``churners`` of ``customers``,
+    :func:`churnml.monitoring.churn_counts`) above the average rate (``average``,
+    :func:`churnml.monitoring.customer_churn`). None where either count is missing (models trained
+    before the counts were kept).
+
+    With 50 customers, 1.2× the average may be chance: 12 churners of 50 where 20 % churn has an
+    interval of 14 % to 37 %.
+
+    >>> clearly_above({"customers": 50, "churners": 12}, {"customers": 1000, "churners": 200})
+    False
+    >>> clearly_above({"customers": 400, "churners": 120}, {"customers": 1000, "churners": 200})
+    True
+    """
+    if not counts or not average or not counts.get("customers") or not average.get("customers"):
+        return None
+    low, _ = wilson_interval(int(counts.get("churners", 0)), int(counts["customers"]))
+    return low > average.get("churners", 0) / average["customers"]
+
+
+def band_text(low: float | None, high: float | None, value: float) -> str | None:
+    """The band of a number's bin, values above ``low`` up to ``high`` (None: open), as an agent
+    reads it: "80–95", "95 or more", "up to 20"; None where the band holds ``value`` alone.
+
+    The bin's edges lie halfway between values of the training data (79.75, 94.99): each is shown
+    with two significant digits, more where fewer would leave ``value`` outside the band shown.
+    Edges at halves (x.5) around a whole ``value`` (ages, counts: 54.5 and 61.5) show the whole numbers
+    within ("55–61"). Numbers are written as the attribute's value is (``,.10g``).
+
+    >>> band_text(79.75, 94.99, 89.5), band_text(94.99, None, 120.0), band_text(None, 19.99, 9.99)
+    ('80–95', '95 or more', 'up to 20')
+    >>> band_text(54.5, 61.5, 57.0), band_text(1.5, 2.5, 2.0), band_text(80.6, 94.99, 80.7), band_text(-20.5, -9.5, -15.0)
+    ('55–61', None, '80.6–95', '-20 to -10')
+    """
+    def half(edge: float | None) -> bool:
+        return edge is None or (float(edge * 2).is_integer() and not float(edge).is_integer())
+
+    if float(value).is_integer() and half(low) and half(high):
+        first = None if low is None else float(np.floor(low) + 1)
+        last = None if high is None else float(np.ceil(high) - 1)
+        if first is not None and last is not None and first >= last:
+            return None
+    else:
+        first = None if low is None else _shown_edge(low, lambda shown: shown <= value)
+        last = None if high is None else _shown_edge(high, lambda shown: shown >= value)
+    if first is None and last is None:
+        return None
+    if first is None:
+        return f"up to {last:,.10g}"
+    if last is None:
+        return f"{first:,.10g} or more"
+    return f"{first:,.10g}{' to ' if first < 0 else '–'}{last:,.10g}"
+
+
+def _shown_edge(edge: float, holds: Callable[[float], bool]) -> float:
+    """``edge`` with the fewest significant digits (two at least) for which ``holds`` (the value
+    stays within the band shown)."""
+    for digits in range(2, 16):
+        shown = float(f"{edge:.{digits}g}")
+        if holds(shown):
+            return shown
+    return float(edge)
 
 
 @dataclasses.dataclass(frozen=True)
 class AttributeChurn:
     """How much more the customers of an attribute's levels churned than all customers, on the
     training rows (:func:`churnml.monitoring.churn_ratios`): per level of a categorical, per bin
-    (between ``edges``) of a number."""
+    (between ``edges``) of a number; only those clearly above the average where the counts behind
+    them were kept (:func:`attribute_churn`)."""
 
     levels: Mapping[str, float] = dataclasses.field(default_factory=dict)
     edges: Sequence[float] = ()
@@ -209,13 +280,30 @@ class AttributeChurn:
         """Each value's churn ratio (NaN where none was kept, or the value is missing)."""
         if self.levels:
             return np.array([self.levels.get(str(v), np.nan) if not _missing(v) else np.nan for v in values], dtype=float)
-        numbers = np.round(pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(dtype=float),
-                           FEATURE_DECIMALS)
+        numbers = self._numbers(values)
         bins = np.array([np.nan if r is None else r for r in self.bins], dtype=float)
         if not len(bins):
             return np.full(len(values), np.nan)
-        index = np.searchsorted(np.asarray(self.edges, dtype=float), numbers, side="left")
-        return np.where(np.isfinite(numbers), bins[np.minimum(index, len(bins) - 1)], np.nan)
+        return np.where(np.isfinite(numbers), bins[self._bin(numbers)], np.nan)
+
+    def bands(self, values: np.ndarray) -> list[str | None]:
+        """Each number's band (:func:`band_text`), None for a categorical's level, a missing value,
+        or a bin without edges."""
+        if self.levels or not len(self.edges):
+            return [None] * len(values)
+        numbers = self._numbers(values)
+        edges = [float(edge) for edge in self.edges]
+        return [band_text(edges[b - 1] if b > 0 else None, edges[b] if b < len(edges) else None, number)
+                if np.isfinite(number) else None for number, b in zip(numbers, self._bin(numbers))]
+
+    def _numbers(self, values: np.ndarray) -> np.ndarray:
+        return np.round(pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(dtype=float),
+                        FEATURE_DECIMALS)
+
+    def _bin(self, numbers: np.ndarray) -> np.ndarray:
+        """The bin of each number: side="left", as the ratios were counted (a value on an edge is in
+        the bin below it)."""
+        return np.searchsorted(np.asarray(self.edges, dtype=float), numbers, side="left")
 
 
 def _missing(value: object) -> bool:
@@ -225,35 +313,55 @@ def _missing(value: object) -> bool:
 def attribute_churn(reference: Mapping | None) -> dict[str, AttributeChurn]:
     """Feature name -> the churn ratios of its levels (:class:`AttributeChurn`), from the monitoring
     reference's ``churn_ratio`` (:func:`churnml.monitoring.reference_statistics`: kept for customer
-    attributes by models trained since). None for models trained before: their attribute reasons
-    read as they did ("plan: basic").
+    attributes by models trained since), of the levels clearly above the average
+    (:func:`clearly_above`) where ``churn_counts`` and ``training_churn`` are kept. None for models
+    trained before the ratios: their attribute reasons read as they did ("plan: basic"); models
+    trained with ratios but before the counts say every ratio above 1.0, as they did.
 
     Example
     -------
     >>> attribute_churn({"features": {"plan": {"kind": "categorical", "shares": {}, "churn_ratio": {"basic": 2.3}}}})
     {'plan': AttributeChurn(levels={'basic': 2.3}, edges=(), bins=())}
+    >>> attribute_churn({"training_churn": {"customers": 1000, "churners": 200},
+    ...                  "features": {"plan": {"kind": "categorical", "shares": {}, "churn_ratio": {"basic": 1.2, "plus": 1.5},
+    ...                                        "churn_counts": {"basic": {"customers": 50, "churners": 12},
+    ...                                                         "plus": {"customers": 400, "churners": 120}}}}})
+    {'plan': AttributeChurn(levels={'plus': 1.5}, edges=(), bins=())}
     """
+    average = (reference or {}).get("training_churn")
     churn: dict[str, AttributeChurn] = {}
     for name, s in ((reference or {}).get("features") or {}).items():
-        ratios = s.get("churn_ratio")
+        ratios, counts = s.get("churn_ratio"), s.get("churn_counts")
         if isinstance(ratios, dict) and ratios:
-            churn[name] = AttributeChurn(levels=dict(ratios))
+            clear = {level: clearly_above((counts or {}).get(level), average) if isinstance(counts, dict) else None
+                     for level in ratios}
+            kept = {level: ratio for level, ratio in ratios.items() if clear[level] is not False}
+            if kept:
+                churn[name] = AttributeChurn(levels=kept)
         elif isinstance(ratios, list) and len(ratios) == len(s.get("edges") or []) + 1:
+            if isinstance(counts, list) and len(counts) == len(ratios):
+                ratios = [None if clearly_above(count, average) is False else ratio
+                          for ratio, count in zip(ratios, counts)]
             churn[name] = AttributeChurn(edges=tuple(s.get("edges") or ()), bins=tuple(ratios))
     return churn
 
 
-def with_churn(sentences: Sequence[str | None], ratios: np.ndarray) -> list[str | None]:
+def with_churn(sentences: Sequence[str | None], ratios: np.ndarray,
+               bands: Sequence[str | None] | None = None) -> list[str | None]:
     """Each attribute sentence with :data:`ATTRIBUTE_CHURN` where its level churned more than the
-    average (a ratio that reads above 1.0); as it was elsewhere: a driver there only with other
-    features, the level says nothing of why by itself, and "churn runs 0.8× the average" would
-    contradict the reason.
+    average (a ratio that reads above 1.0), a number's band before it (:data:`ATTRIBUTE_BAND`,
+    ``bands``); as it was elsewhere: a driver there only with other features, the level says nothing
+    of why by itself, and "churn runs 0.8× the average" would contradict the reason.
 
     >>> with_churn(["plan: basic", "plan: plus", None], np.array([2.34, 0.8, 3.0]))
     ['plan: basic, where churn runs 2.3× the average', 'plan: plus', None]
+    >>> with_churn(["monthly fee: 89.5", "monthly fee: 2"], np.array([1.6, 1.3]), ["80–95", None])
+    ['monthly fee: 89.5 (band 80–95), where churn runs 1.6× the average', 'monthly fee: 2, where churn runs 1.3× the average']
     """
-    return [text + ATTRIBUTE_CHURN.format(ratio=ratio) if text and np.isfinite(ratio) and round(ratio, 1) > 1.0
-            else text for text, ratio in zip(sentences, ratios)]
+    bands = bands if bands is not None else [None] * len(sentences)
+    return [text + (ATTRIBUTE_BAND.format(band=band) if band else "") + ATTRIBUTE_CHURN.format(ratio=ratio)
+            if text and np.isfinite(ratio) and round(ratio, 1) > 1.0 else text
+            for text, ratio, band in zip(sentences, ratios, bands)]
 
 
 def explain(
@@ -552,7 +660,8 @@ def _sentences(columns: np.ndarray, stands_in: np.ndarray, features: pd.DataFram
                 continue
         said, about = _say(by_name[names[j]], features, rows, render)
         if by_name[names[j]].column is not None and names[j] in (churn or {}):
-            said = with_churn(said, churn[names[j]].ratios(_column(features, names[j])[rows]))
+            values = _column(features, names[j])[rows]
+            said = with_churn(said, churn[names[j]].ratios(values), churn[names[j]].bands(values))
         sentences[rows, slots] = said
         topics[rows, slots] = about
     quiet = by_name.get(SILENCE_FEATURES[0])

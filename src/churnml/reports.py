@@ -32,7 +32,7 @@ from churnml.features import plural_counts
 from churnml.labels import calendar_churn_text, describe_problem
 from churnml.metrics import GRADE_LEGEND, calibration_bins, few_churners_note
 from churnml.monitoring import model_age_text, recorded_season_cutoff
-from churnml.reasons import ATTRIBUTE_CHURN
+from churnml.reasons import ATTRIBUTE_BAND, ATTRIBUTE_CHURN
 from churnml.segments import RISK_TIERS, SEGMENT_MATRIX, SEGMENTS, STAGE_SEGMENTS, VALUE_TIERS, segment_names
 from churnml.targeting import (CANDIDATES_LABEL, NO_TALKING_POINT, contact_cost_text, list_size_text, talking_point_counts,
                                value_saved_note)
@@ -56,6 +56,8 @@ _ATTRIBUTE = re.compile(r"^[\w ]+: \S")
 _NUMBER = re.compile(r"(?<!last )(?<![\w.,])[-+]?\d[\d,]*(?:\.\d+)?%?")
 _ATTRIBUTE_CHURN = re.compile(re.escape(ATTRIBUTE_CHURN).replace(re.escape("{ratio:.1f}"), r"[\d.]+") + "$")
 """What an attribute's reason says of its level's churn (:data:`churnml.reasons.ATTRIBUTE_CHURN`)."""
+_ATTRIBUTE_BAND = re.compile(re.escape(ATTRIBUTE_BAND).replace(re.escape("{band}"), r"([^()]+)") + "$")
+"""The band a number's churn is of (:data:`churnml.reasons.ATTRIBUTE_BAND`), before that churn."""
 
 _CHURN_ROWS = (("roc_auc", "ROC AUC"), ("pr_auc", "PR AUC"), ("log_loss", "log loss"), ("brier", "Brier score"),
                ("ece", "ECE"), ("lift_at_10", "lift @ top 10%"), ("recall_at_20", "recall @ top 20%"),
@@ -113,6 +115,8 @@ def reason_template(sentence: str) -> str:
     'age: N'
     >>> reason_template("age: 57, where churn runs 1.4× the average")
     'age: N, where churn runs N× the average'
+    >>> reason_template("monthly fee: 89.5 (band 80–95), where churn runs 1.6× the average")
+    'monthly fee: N (band N–N), where churn runs N× the average'
     >>> reason_template("spend down 58% on the previous quarter")
     'spend down N% on the previous quarter'
     """
@@ -122,9 +126,13 @@ def reason_template(sentence: str) -> str:
         churn = _ATTRIBUTE_CHURN.search(value)
         if churn:  # a number's bin has its own ratio: every age with one counts as one reason
             value = value[:churn.start()]
+        band = _ATTRIBUTE_BAND.search(value) if churn else None
+        if band:  # and its own band: "(band N–N)", "(band N or more)", "(band up to N)"
+            value = value[:band.start()]
         if not _NUMBER.fullmatch(value):
             return sentence
-        return f"{name}: N" + (ATTRIBUTE_CHURN.replace("{ratio:.1f}", "N") if churn else "")
+        return (f"{name}: N" + (ATTRIBUTE_BAND.format(band=_NUMBER.sub("N", band.group(1))) if band else "")
+                + (ATTRIBUTE_CHURN.replace("{ratio:.1f}", "N") if churn else ""))
     # A share keeps its sign: "spend down N% on the previous quarter", not an amount "spend down N".
     return plural_counts(_NUMBER.sub(lambda m: "N%" if m.group().endswith("%") else "N", sentence))
 
