@@ -339,9 +339,12 @@ def test_an_excel_list_carries_its_summary_in_sheets_after_the_list(tmp_path: Pa
     assert notes["churn_probability"] == "The chance that the customer leaves within the next 90 days"
     assert notes["value_if_retained"] == "What the customer would bring over the next 90 days if they stay"
     assert notes["talking_point"].startswith("What to open the contact with")
-    # An attribute's reason says why it is one, and the sheet says how to read that.
+    # An attribute's reason says why it is one, and the sheet says how to read that: a figure only where it is no
+    # chance, and a number's figure of its band.
     assert notes["reasons"].endswith('(a customer attribute also says how much more often customers with that value left '
-                                     'in the data the models learned from, e.g. "plan: basic, where churn runs 2.3× the average")')
+                                     'in the data the models learned from, where enough of them left to rule out chance, '
+                                     'e.g. "plan: basic, where churn runs 2.3× the average"; for a number, customers in its '
+                                     'band: "monthly fee: 89.5 (band 80–95), where churn runs 1.6× the average")')
     lines = dict(zip(sheets["summary"]["what"], sheets["summary"]["value"]))
     assert float(lines["total contact cost"]) == summary["total_cost"] == 10.0
     assert float(lines["budget"]) == 12.0 and int(lines["selected"]) == summary["selected"] == 2

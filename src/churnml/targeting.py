@@ -1164,8 +1164,9 @@ def column_notes(columns: Iterable[str], horizon_days: int) -> pd.DataFrame:
         "contact_cost": "What contacting the customer costs (0 for the control group)",
         "expected_benefit": "value_at_risk × the success rate − contact_cost: what the contact is expected to gain",
         "reasons": "Why the customer may leave, strongest first, separated by ; (a customer attribute also says how "
-                   "much more often customers with that value left in the data the models learned from, e.g. "
-                   "\"plan: basic, where churn runs 2.3× the average\")",
+                   "much more often customers with that value left in the data the models learned from, where enough "
+                   "of them left to rule out chance, e.g. \"plan: basic, where churn runs 2.3× the average\"; for a "
+                   "number, customers in its band: \"monthly fee: 89.5 (band 80–95), where churn runs 1.6× the average\")",
         "suggested_action": "What to offer, from the customer's segment (the control group: do not contact)",
         "talking_point": "What to open the contact with, from what the strongest reason is about (empty: no reason gives one)",
     }
