@@ -55,6 +55,14 @@ def write_csv(folder: Path, **tables: pd.DataFrame) -> Path:
     return folder
 
 
+def write_parquet(folder: Path, **tables: pd.DataFrame) -> Path:
+    """The tables as Parquet, as `--engine spark` reads them (it refuses CSV before Spark starts)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        frame.to_parquet(folder / f"{name}.parquet", index=False)
+    return folder
+
+
 def run(*args: str):
     result = CliRunner().invoke(get_app(), [str(a) for a in args])
     assert "Traceback" not in result.output + result.stderr, result.stderr
@@ -411,10 +419,10 @@ def test_a_failed_write_names_the_users_file_not_a_temporary_one(tmp_path: Path)
 def test_spark_outputs_never_replace_the_data(tmp_path: Path) -> None:
     # Spark writes a folder in place of --out: DATA, its parent or one of its tables would be
     # deleted. Refused before Spark starts, with the data untouched.
-    folder = write_csv(tmp_path / "d", customers=CUSTOMERS, transactions=TRANSACTIONS)
+    folder = write_parquet(tmp_path / "d", customers=CUSTOMERS, transactions=TRANSACTIONS)
     before = sorted(p.name for p in folder.iterdir())
     for out, what in ((folder, "is DATA"), (tmp_path, "is a folder holding DATA"),
-                      (folder / "transactions.csv", "is a table of DATA"), (folder / "churn_events.parquet", "is a table of DATA")):
+                      (folder / "transactions.parquet", "is a table of DATA"), (folder / "churn_events.csv", "is a table of DATA")):
         for command in (["features", folder, "--as-of", "2021-10-05"], ["score", folder, "--as-of", "2021-10-05"]):
             result, err = run(*command, "--out", out, "--engine", "spark")
             assert result.exit_code == 2 and f"{what}; Spark would replace it" in err, (command, out, err)
@@ -424,6 +432,28 @@ def test_spark_outputs_never_replace_the_data(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "is a file; --engine spark writes a folder" in err
     result, err = run("features", folder, "--as-of", "2021-10-05", "--out", tmp_path / "f.csv", "--engine", "spark")
     assert result.exit_code == 2 and "writes Parquet (a folder of parts), not .csv" in err
+
+
+@pytest.mark.parametrize("command", ["features", "train", "score"])
+def test_a_csv_folder_with_the_spark_engine_is_refused_before_spark_starts(command: str, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # Spark started (20-45 s of JVM start) before it said the customers table was not found and that it
+    # reads Parquet only. Now refused at once (exit 2), naming the files and the command that converts them.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")  # train opens the store first
+    folder = write_csv(tmp_path / "d", customers=CUSTOMERS, transactions=TRANSACTIONS)
+    out = ["--out", tmp_path / "out"] if command != "train" else []
+    result = CliRunner().invoke(get_app(), [command, str(folder), "--as-of", "2021-10-05", *map(str, out), "--engine", "spark",
+                                            "--master", "local[1]"], terminal_width=100_000)
+    assert result.exit_code == 2, result.output
+    # Spark's stage line comes before the JVM starts: its absence shows none was started.
+    assert "Starting Spark" not in result.output and "Traceback" not in result.output
+    assert result.stderr.startswith(f"Error: Data source {folder} holds customers.csv, transactions.csv: --engine spark "
+                                    "reads Parquet only, not CSV. Write them as Parquet beside them, e.g. with DuckDB "
+                                    f"(installed with churnml): cd {folder} && python -c 'import duckdb; "
+                                    'duckdb.read_csv("customers.csv", all_varchar=True).write_parquet("customers.parquet"); '), \
+        result.stderr
+    assert sorted(p.name for p in folder.iterdir()) == ["customers.csv", "transactions.csv"]
+    assert not (tmp_path / "out").exists()
 
 
 def test_sigterm_stops_cleanly_with_exit_143(tmp_path: Path) -> None:
@@ -586,7 +616,7 @@ def test_a_wrong_spark_master_is_one_error_line(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    folder = write_csv(tmp_path / "d", customers=CUSTOMERS, transactions=TRANSACTIONS)
+    folder = write_parquet(tmp_path / "d", customers=CUSTOMERS, transactions=TRANSACTIONS)
     churnml = Path(sys.executable).parent / "churnml"
     done = subprocess.run([str(churnml), "features", str(folder), "--as-of", "2021-10-05", "--out", str(tmp_path / "f"),
                            "--engine", "spark", "--master", "local[9x]"], capture_output=True, text=True, timeout=300)

@@ -363,3 +363,56 @@ def test_a_write_that_fails_or_is_stopped_leaves_no_folder_it_made(tmp_path: Pat
         pass
     assert sorted(p.name for p in (tmp_path / "snapshots").iterdir()) == ["features_2026-01-01.parquet",
                                                                          "outside_2026-01-01.parquet"]
+
+
+def test_spark_refuses_a_folder_of_csv_tables_with_a_command_that_writes_them_as_parquet(tmp_path: Path) -> None:
+    # `--engine spark` on a folder of CSV tables started Spark (20-45 s) before it said the customers
+    # table was "not found" and that Spark reads Parquet only. The check before Spark names the CSV
+    # files and gives a command writing them as Parquet beside them, which the test runs.
+    import shlex
+    import subprocess
+    import sys
+
+    folder = tmp_path / "exp ort"  # a space: the command quotes the folder for the shell
+    folder.mkdir()
+    pd.DataFrame({"customer_id": ["007", "8"], "signup_date": ["2021-01-01", "2021-02-01"]}).to_csv(
+        folder / "customers.csv", index=False)
+    pd.DataFrame({"customer_id": ["007"], "timestamp": ["2021-03-01 10:00:00"], "amount": ["1.50"]}).to_csv(
+        folder / "transactions.csv.gz", index=False)
+    (folder / "notes.csv").write_text("not,a,table\n")  # no table of the contract: not Spark's business
+    with pytest.raises(DataError) as refused:
+        io.check_spark_source(str(folder))
+    message = str(refused.value)
+    assert message.startswith(f"Data source {folder} holds customers.csv, transactions.csv.gz: --engine spark reads "
+                              "Parquet only, not CSV. Write them as Parquet beside them")
+    assert "notes.csv" not in message and message.endswith("Or use --engine duckdb, which reads CSV.")
+    command = message.split("(installed with churnml): ")[1].split("; then move")[0]
+    assert command.startswith(f"cd {shlex.quote(str(folder))} && python -c ")
+    done = subprocess.run(command.replace(" python -c ", f" {shlex.quote(sys.executable)} -c ", 1), shell=True,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    # Every column as text, as churnml reads a CSV: the id 007 keeps its zeros.
+    assert pd.read_parquet(folder / "customers.parquet")["customer_id"].tolist() == ["007", "8"]
+    assert pd.read_parquet(folder / "transactions.parquet")["amount"].tolist() == ["1.50"]
+    io.check_spark_source(str(folder))  # each table now has its Parquet form: Spark reads that one
+
+
+def test_spark_refuses_one_table_left_as_csv_but_not_an_empty_folder_or_another_file_system(tmp_path: Path) -> None:
+    # An optional table as CSV beside Parquet ones: Spark ran without it (no churn_events: churn by
+    # inactivity, another problem), where --engine duckdb reads it. Names are the config's [tables] names.
+    from churnml.config import config_from_dict
+
+    io.check_spark_source(str(tmp_path))  # empty: left to Spark's read, which says what it expected
+    io.check_spark_source(f"s3a://bucket/{tmp_path.name}")  # not listed here
+    for table in ("customers", "transactions"):
+        pd.DataFrame({"customer_id": ["a"]}).to_parquet(tmp_path / f"{table}.parquet")
+    (tmp_path / "closures").mkdir()  # a folder of parts, under the name the config maps
+    (tmp_path / "churn_events.csv").write_text("customer_id,churned_at\na,2021-01-01\n")
+    with pytest.raises(DataError, match=r"holds churn_events\.csv: --engine spark reads Parquet only, not CSV\. Write it "
+                                        r"as Parquet beside it, .*; then move the CSV file out of the folder"):
+        io.check_spark_source(str(tmp_path))
+    io.check_spark_source(str(tmp_path), config_from_dict({"tables": {"churn_events": "closures"}}))
+    (tmp_path / "tickets.csv").write_text("customer_id\na\n")
+    with pytest.raises(DataError, match=r"holds tickets\.csv: "):
+        io.check_spark_source(f"file://{tmp_path}", config_from_dict({"tables": {"churn_events": "closures",
+                                                                                 "service_events": "tickets"}}))

@@ -571,19 +571,26 @@ def local_path(path: str) -> Path | None:
     return Path(re.sub(r"^file:(//)?", "", path))
 
 
-def check_spark_source(data: str) -> None:
-    """Refuse, before Spark starts, an ``--engine spark`` DATA on this machine that is not a folder:
-    missing (a typo), or a file (a DuckDB file, a CSV), which Spark cannot read tables from. Spark
-    took half a minute to start before it said the customers table was "not found under" a folder
-    that did not exist, where the DuckDB path says at once that it does not. Other file systems
-    (``s3a://…``) are left to Spark.
+def check_spark_source(data: str, config: Config | None = None) -> None:
+    """Refuse, before Spark starts, an ``--engine spark`` DATA on this machine that Spark cannot read
+    tables from: missing (a typo), a file (a DuckDB file, a CSV), or a folder holding a table as CSV
+    only (:func:`spark_csv_tables`). Spark took half a minute to start before it said the customers
+    table was "not found under" a folder that did not exist, or that held it as ``customers.csv``
+    ("Spark reads Parquet only"), where the DuckDB path says at once what is wrong. An empty folder,
+    or one holding no table file, is left to Spark's read, which names what it expected. Other file
+    systems (``s3a://…``) are left to Spark.
 
     Raises
     ------
     DataError
     """
     local = local_path(data)
-    if local is None or local.is_dir():
+    if local is None:
+        return
+    if local.is_dir():
+        csv_files = spark_csv_tables(local, config or Config())
+        if csv_files:
+            raise DataError(_csv_for_spark(data, local, csv_files))
         return
     if not local.exists():
         raise DataError(
@@ -592,6 +599,40 @@ def check_spark_source(data: str) -> None:
     raise DataError(f"Data source {data} is a file; --engine spark reads a folder of Parquet files named after the "
                     "tables (customers.parquet, transactions.parquet, …). Pass that folder, or use --engine duckdb for a "
                     "DuckDB file or CSV files.")
+
+
+def spark_csv_tables(folder: Path, config: Config) -> list[Path]:
+    """The CSV files (``<name>.csv``, ``<name>.csv.gz``) of ``folder`` holding a table, by its name
+    in ``config``, that is there in no form Spark reads: neither ``<name>.parquet`` nor ``<name>``
+    (a file, or a folder of parts), the two paths ``churnml.spark.read_tables`` looks at. Spark would
+    stop on a required table ("not found") and run without an optional one (no ``churn_events``:
+    churn by inactivity), where ``--engine duckdb`` reads the CSV."""
+    found = []
+    for table in TABLES:
+        name = config.table_name(table)
+        if (folder / f"{name}.parquet").exists() or (folder / name).exists():
+            continue
+        found += [file for suffix in (".csv", ".csv.gz") if (file := folder / f"{name}{suffix}").is_file()][:1]
+    return found
+
+
+def _csv_for_spark(data: str, folder: Path, files: Sequence[Path]) -> str:
+    """The error for CSV tables given to ``--engine spark``: which files, and a command writing each
+    as Parquet beside it with DuckDB (installed with churnml), every column as text, as churnml reads
+    a CSV (ids such as 007 keep their zeros; Spark types them by validation's rules)."""
+    import shlex
+
+    def literal(name: str) -> str:  # a Python string literal in double quotes, inside the shell's single quotes
+        return json.dumps(name, ensure_ascii=False)
+
+    writes = "; ".join(f"duckdb.read_csv({literal(file.name)}, all_varchar=True).write_parquet("
+                       f"{literal(file.name.removesuffix('.gz').removesuffix('.csv') + '.parquet')})" for file in files)
+    command = f"cd {shlex.quote(str(folder))} && python -c {shlex.quote(f'import duckdb; {writes}')}"
+    them = "it" if len(files) == 1 else "them"
+    return (f"Data source {data} holds {', '.join(file.name for file in files)}: --engine spark reads Parquet only, not "
+            f"CSV. Write {them} as Parquet beside {them}, e.g. with DuckDB (installed with churnml): {command}; then move "
+            f"the CSV file{'' if len(files) == 1 else 's'} out of the folder (--engine duckdb refuses a table found twice). "
+            "Or use --engine duckdb, which reads CSV.")
 
 
 def check_spark_output(out: str, data: str, config: Config, option: str = "--out") -> None:

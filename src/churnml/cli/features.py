@@ -56,7 +56,7 @@ def features_command(
         if fmt not in (None, "parquet"):
             raise ConfigError(f"--engine spark writes a Parquet folder; --format {fmt} is not available with it.")
         data, out = churn_spark.resolve_path(data), churn_spark.resolve_path(out)
-        io.check_spark_source(data)
+        io.check_spark_source(data, cfg)
         io.check_spark_output(out, data, cfg)
         # As `score --engine spark`: on this machine's file system only (no lock on s3a:// and the like).
         local = io.local_path(out)

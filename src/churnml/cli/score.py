@@ -599,7 +599,7 @@ def _score_on_spark(
     from churnml import io
 
     out = churn_spark.resolve_path(out)
-    io.check_spark_source(churn_spark.resolve_path(data))
+    io.check_spark_source(churn_spark.resolve_path(data), cfg)
     io.check_spark_output(out, churn_spark.resolve_path(data), cfg)
     # A retry overlapping a slow run writes the same folder: the second stops (exit 75). On this machine's file
     # system only (io.local_path, as the Next line decides): no lock on s3a:// and the like.
