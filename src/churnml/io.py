@@ -574,7 +574,7 @@ def local_path(path: str) -> Path | None:
 def check_spark_source(data: str, config: Config | None = None) -> None:
     """Refuse, before Spark starts, an ``--engine spark`` DATA on this machine that Spark cannot read
     tables from: missing (a typo), a file (a DuckDB file, a CSV), or a folder holding a table as CSV
-    only (:func:`spark_csv_tables`). Spark took half a minute to start before it said the customers
+    only (:func:`_csv_only_tables`). Spark took half a minute to start before it said the customers
     table was "not found under" a folder that did not exist, or that held it as ``customers.csv``
     ("Spark reads Parquet only"), where the DuckDB path says at once what is wrong. An empty folder,
     or one holding no table file, is left to Spark's read, which names what it expected. Other file
@@ -588,7 +588,7 @@ def check_spark_source(data: str, config: Config | None = None) -> None:
     if local is None:
         return
     if local.is_dir():
-        csv_files = spark_csv_tables(local, config or Config())
+        csv_files = _csv_only_tables(local, config or Config())
         if csv_files:
             raise DataError(_csv_for_spark(data, local, csv_files))
         return
@@ -601,7 +601,7 @@ def check_spark_source(data: str, config: Config | None = None) -> None:
                     "DuckDB file or CSV files.")
 
 
-def spark_csv_tables(folder: Path, config: Config) -> list[Path]:
+def _csv_only_tables(folder: Path, config: Config) -> list[Path]:
     """The CSV files (``<name>.csv``, ``<name>.csv.gz``) of ``folder`` holding a table, by its name
     in ``config``, that is there in no form Spark reads: neither ``<name>.parquet`` nor ``<name>``
     (a file, or a folder of parts), the two paths ``churnml.spark.read_tables`` looks at. Spark would
