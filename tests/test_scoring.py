@@ -918,7 +918,8 @@ def test_cli_scores_with_the_champion_from_mlflow(sample_dir: Path, tmp_path: Pa
     written = pd.read_csv(tmp_path / "scores.csv")
     assert list(written.columns) == list(SCORE_COLUMNS)
     sidecar = json.loads((tmp_path / "scores.csv.json").read_text())
-    assert sidecar["quarantined_rows"] == 0 and sidecar["data_last_day"] == "2025-12-31"  # the generated sample is clean
+    # The generated sample is clean: nothing set aside, nothing kept without a value.
+    assert (sidecar["quarantined_rows"], sidecar["kept_rows"], sidecar["data_last_day"]) == (0, 0, "2025-12-31")
     assert "was there already" not in result.output
     # Run again, as a scheduler's retry does: the same files, and the log says so (it said only "Wrote …").
     files = [tmp_path / "scores.csv", tmp_path / "scores.csv.json", tmp_path / "snapshots" / "features_2025-12-01.parquet"]

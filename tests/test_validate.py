@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from churnml import validate
 from churnml.cli import get_app
 from churnml.config import config_from_dict, load_config
+from churnml.dataset import row_counts
 from churnml.errors import ConfigError, DataError
 from churnml.features import RESOLUTION_FEATURES, feature_specs
 from churnml.validate import load_dataset
@@ -520,7 +521,8 @@ def test_every_quarantine_reason_sets_rows_aside_and_keeps_them(tmp_path: Path) 
     events = clean(ds, "service_events")
     assert events["event_type"].tolist() == ["survey", "complaint", "call"]
     assert events["satisfaction"].isna().tolist() == [True, True, False]
-    assert ds.summary["quarantined_rows"] == 11
+    # Set aside, and kept without a value (the survey's score of 7), counted apart: 11 rows in the files.
+    assert (ds.summary["quarantined_rows"], ds.summary["kept_rows"]) == (10, 1)
     # The raw rows survive, with their reason, in the quarantine file.
     bad = ds.quarantine["transactions"]
     assert bad.loc[bad["transaction_id"] == "t3", "amount"].item() == "x"
@@ -730,7 +732,7 @@ def test_a_satisfaction_score_that_cannot_be_used_blanks_the_score_and_keeps_the
     result = CliRunner().invoke(get_app(), ["validate", str(folder), "--quarantine-dir", str(tmp_path / f"q_{fmt}")],
                                 terminal_width=200)
     assert result.exit_code == 0, result.output
-    assert re.search(r"service_events │\s+6 │\s+5 │\s+3 \(2 kept\)", result.output)
+    assert re.search(r"service_events │\s+6 │\s+5 │\s+1 │\s+2 │", result.output)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
@@ -1101,12 +1103,14 @@ def test_validate_cli_reports_and_strict_fails(tmp_path: Path) -> None:
     assert (qdir / "quarantine_transactions.csv").read_bytes().startswith(b"\xef\xbb\xbftransaction_id,")
     strict = runner.invoke(get_app(), ["validate", str(folder), "--quarantine-dir", str(qdir), "--strict"])
     assert strict.exit_code == 1 and "Next:" not in strict.output
-    assert f"Error: 1 row(s) were set aside (see {qdir}/); --strict makes this a failure." in " ".join(strict.stderr.split())
+    assert (f"Error: 1 row(s) set aside; --strict makes this a failure. {qdir}/ lists them with their reasons."
+            in " ".join(strict.stderr.split()))
     # Clean data into the same folder: the earlier run's file goes, or it looks like this run's.
     write(folder, customers=CUSTOMERS, transactions=TRANSACTIONS)
     result = runner.invoke(get_app(), ["validate", str(folder), "--quarantine-dir", str(qdir)])
     assert result.exit_code == 0 and not (qdir / "quarantine_transactions.csv").exists()
-    assert f"Removed {qdir / 'quarantine_transactions.csv'} of an earlier run: no rows of transactions are set aside now." \
+    assert (f"Removed {qdir / 'quarantine_transactions.csv'} of an earlier run: no row of transactions is set aside or "
+            "kept without a value now.") \
         in " ".join(result.output.split())
 
 
@@ -1144,7 +1148,7 @@ def test_missing_optional_tables_are_named_by_every_command_that_reads_data(tmp_
     result = CliRunner().invoke(get_app(), ["features", str(folder), "--as-of", "2021-09-15", "--out", str(tmp_path / "f.parquet")])
     assert result.exit_code == 0, result.output
     output = " ".join(result.output.split())
-    assert f"Note: validation set aside 1 rows; `churnml validate {folder}` lists why" in output
+    assert f"Note: validation found 1 row(s) set aside; `churnml validate {folder}` lists why" in output
     assert "Note: No service_events table: the service-history features" in output
     assert "Note: No churn_events table: a customer counts as churned after a horizon without transactions" in output
     # The validate command to run repeats the --config (without it, mapped tables are not found).
@@ -1583,10 +1587,66 @@ def test_validate_table_counts_customers_kept_apart_from_rows_set_aside(tmp_path
     folder = write(tmp_path / "d", customers=customers, transactions=tx)
     result = CliRunner().invoke(get_app(), ["validate", str(folder), "--quarantine-dir", str(tmp_path / "q")])
     assert result.exit_code == 0, result.output
-    rows = {line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:5]]
+    rows = {line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:6]]
             for line in result.output.split("Rows set aside")[0].splitlines() if line.startswith("│")}
-    assert rows["customers"] == ["3", "3", "2 (2 kept)"]
-    assert rows["transactions"] == ["4", "3", "1"]
+    # read, clean, set aside, kept without a value
+    assert rows["customers"] == ["3", "3", "0", "2"]
+    assert rows["transactions"] == ["4", "3", "1", "0"]
+
+
+def test_rows_kept_without_a_value_are_not_reported_as_set_aside(tmp_path: Path) -> None:
+    """A helpdesk export writes a CSAT of 0 for "not rated" (244 of 12,342 events): validation keeps
+    those events without the score, yet the summary's quarantined_rows, the note `train`, `score` and
+    `features` print ("validation set aside 244 rows") and `validate --strict` called them set aside."""
+    service = pd.DataFrame({"customer_id": ["a", "b", "c"] * 10, "timestamp": "2021-01-02", "event_type": "complaint",
+                            "resolved_at": "2021-01-03", "satisfaction": [0, 4, 5] + [3] * 27})
+    folder = write(tmp_path / "d", customers=CUSTOMERS, transactions=TRANSACTIONS, service_events=service)
+    ds = load_dataset(folder)
+    assert (ds.summary["quarantined_rows"], ds.summary["kept_rows"]) == (0, 1)
+    assert row_counts(ds.summary) == (0, 1) and row_counts(ds.summary, "service_events") == (0, 1)
+    qdir = tmp_path / "q"
+    result = CliRunner().invoke(get_app(), ["validate", str(folder), "--quarantine-dir", str(qdir)], terminal_width=200)
+    output = " ".join(result.output.split())
+    assert result.exit_code == 0, result.output
+    assert re.search(r"service_events │\s+30 │\s+30 │\s+0 │\s+1 │", result.output)
+    assert "Rows set aside" not in output
+    assert "Rows kept without a value (the value blanked)" in output
+    assert (f"Listed 1 row(s) kept without a value (the value blanked, the row used) in {qdir / 'quarantine_service_events.csv'}"
+            in output)
+    # --strict still fails on them (the data as exported breaks the contract), and says what happened.
+    strict = CliRunner().invoke(get_app(), ["validate", str(folder), "--quarantine-dir", str(qdir), "--strict"])
+    error = " ".join(strict.stderr.split())
+    assert strict.exit_code == 1
+    assert error.startswith("Error: 1 row(s) kept without a value (the value blanked, the row used); --strict makes "
+                            f"this a failure. {qdir}/ lists them with their reasons.")
+    assert "set aside" not in error
+    features = CliRunner().invoke(get_app(), ["features", str(folder), "--as-of", "2021-01-04", "--out", str(tmp_path / "f.csv")])
+    [note] = [line for line in features.output.splitlines() if line.startswith("Note: validation")]
+    assert note.startswith("Note: validation found 1 row(s) kept without a value (the value blanked, the row used); "
+                           f"`churnml validate {folder}` lists why")
+    # Both at once: one row set aside (a complaint resolved before it was opened) beside the one kept.
+    service.loc[1, "resolved_at"] = "2021-01-01"
+    ds = load_dataset(write(tmp_path / "e", customers=CUSTOMERS, transactions=TRANSACTIONS, service_events=service))
+    assert row_counts(ds.summary) == (1, 1)
+
+
+def test_a_summary_written_before_kept_rows_counts_kept_rows_apart_from_those_set_aside() -> None:
+    """A training run's data summary of an earlier churnml counted rows kept without a value in
+    quarantined_rows: `churnml report` read them back as set aside. Their reasons tell them apart."""
+    from churnml import reports
+
+    older = {"customers": 3, "customers_without_transactions": 0, "share_without_transactions": 0.0, "data_end": "2021-01-04",
+             "quarantined_rows": 247, "tables": {
+                 "customers": {"rows": 3, "clean_rows": 3,
+                               "quarantined": {"unparseable signup_date (customer kept without a signup date)": 2}},
+                 "service_events": {"rows": 12_342, "clean_rows": 12_341, "quarantined": {
+                     "missing timestamp": 1, "satisfaction outside 1-5 (event kept without it)": 244}}}}
+    assert row_counts(older) == (1, 246)
+    assert row_counts(older, "service_events") == (1, 244) and row_counts(older, "transactions") == (0, 0)
+    text = reports._data_summary(older, {})
+    assert ('<th class="l">rows set aside</th><td class="l">1</td></tr><tr><th class="l">rows kept without a value</th>'
+            '<td class="l">246 (the value blanked, the row used)</td>') in text
+    assert row_counts({"tables": {"customers": {"rows": 3}}}) == (0, 0)  # Spark's summary: read as it is
 
 
 def test_one_loose_id_reads_as_loose_ids_reads_a_column() -> None:

@@ -39,9 +39,13 @@ class Dataset:
         The latest event timestamp in the data, or the day of ``[input] data_end`` when later
         (:func:`churnml.validate.declared_end`).
     quarantine : dict of str to pandas.DataFrame
-        Rows set aside by validation, per table: the raw columns plus ``reason``.
+        Rows validation lists in the quarantine files, per table: the raw columns plus ``reason``.
+        Most are set aside; those kept without a value (a customer without a signup date, a
+        service event without its off-scale satisfaction score) stay in the clean tables too.
     summary : dict
-        Row counts, quarantine counts per reason, date ranges (see ``churnml.validate``).
+        Row counts, quarantine counts per reason, date ranges (see ``churnml.validate``);
+        ``quarantined_rows`` counts the rows set aside, ``kept_rows`` those kept without a value
+        (:func:`row_counts` reads both, in summaries written before ``kept_rows`` too).
     """
 
     con: duckdb.DuckDBPyConnection
@@ -161,3 +165,33 @@ def connect(config: "Config | None" = None) -> duckdb.DuckDBPyConnection:
     return con
 
 
+KEPT_WITHOUT = "kept without"
+"""What the reason of every row validation keeps without a value says ("unparseable signup_date
+(customer kept without a signup date)", "satisfaction outside 1-5 (event kept without it)")."""
+
+
+def row_counts(summary: Mapping, table: str | None = None) -> tuple[int, int]:
+    """The rows validation set aside and those it kept without a value, as ``(set_aside, kept)``,
+    of the whole data or of ``table`` (0, 0 for a summary without them: Spark reads data as it is).
+
+    Summaries written before ``kept_rows`` (a training run's data summary, read back by `churnml
+    report`) counted both in ``quarantined_rows``: the kept ones are then told by their reasons
+    (:data:`KEPT_WITHOUT`), so that 244 service events kept without a "not rated" score do not
+    read as 244 rows set aside.
+
+    >>> row_counts({"quarantined_rows": 3, "tables": {"service_events": {"quarantined": {
+    ...     "missing timestamp": 1, "satisfaction outside 1-5 (event kept without it)": 2}}}})
+    (1, 2)
+    """
+    tables = summary.get("tables") or {}
+    if table is not None:
+        stats = tables.get(table) or {}
+        listed = stats.get("quarantined") or {}
+        kept = stats.get("kept_rows")
+        if kept is None:
+            kept = sum(n for reason, n in listed.items() if KEPT_WITHOUT in reason)
+        return int(sum(listed.values()) - kept), int(kept)
+    if "kept_rows" in summary:
+        return int(summary.get("quarantined_rows") or 0), int(summary["kept_rows"])
+    kept = sum(row_counts(summary, name)[1] for name in tables)
+    return int((summary.get("quarantined_rows") or 0) - kept), int(kept)

@@ -101,6 +101,6 @@ class DriftError(ChurnmlError):
 
 
 class QuarantineError(ChurnmlError):
-    """``--strict`` was given and some rows were set aside."""
+    """``--strict`` was given and some rows were set aside or kept without a value."""
 
     exit_code = 1

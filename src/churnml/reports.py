@@ -28,6 +28,7 @@ from matplotlib.axes import Axes
 
 from churnml import plots
 from churnml.config import Config
+from churnml.dataset import row_counts
 from churnml.features import plural_counts
 from churnml.labels import calendar_churn_text, describe_problem
 from churnml.metrics import GRADE_LEGEND, calibration_bins, few_churners_note
@@ -587,17 +588,19 @@ def _data_summary(summary: Mapping[str, Any] | None, params: Mapping[str, str], 
         ("rows_test", "test rows"), ("n_features", "features"), ("data_fingerprint", "data fingerprint"),
     ) if key in params]
     if summary:
+        set_aside, kept = row_counts(summary)  # summaries before kept_rows counted both as quarantined_rows
         rows = [
             ("customers", f"{summary.get('customers', 0):,}"),
             ("customers without transactions", f"{summary.get('customers_without_transactions', 0):,} "
                                                 f"({summary.get('share_without_transactions', 0.0):.1%})"),
             ("data end", summary.get("data_end")),
-            ("quarantined rows", f"{summary.get('quarantined_rows', 0):,}"),
-        ] + rows
+            ("rows set aside", f"{set_aside:,}"),
+        ] + ([("rows kept without a value", f"{kept:,} (the value blanked, the row used)")] if kept else []) + rows
         merged = ((summary.get("tables") or {}).get("transactions") or {}).get("order_lines")
         if merged:  # [input] order_lines: the table's rows are lines, its transactions orders
-            rows.insert(4, ("order lines merged", f"{merged['lines']:,} lines of transactions into {merged['orders']:,} "
-                                                  "orders ([input] order_lines)"))
+            rows.insert(5 if kept else 4,  # after the rows set aside and kept
+                        ("order lines merged", f"{merged['lines']:,} lines of transactions into {merged['orders']:,} "
+                                               "orders ([input] order_lines)"))
     parts = [_key_values(rows)]
     tables = (summary or {}).get("tables") or {}
     if tables:

@@ -474,10 +474,12 @@ def score_metadata(
     alias: str | None = None,
     quarantined_rows: int | None = None,
     data_end: pd.Timestamp | None = None,
+    kept_rows: int | None = None,
 ) -> dict[str, Any]:
     """The context a scores sidecar records: models, data, as-of date and the config used.
 
-    ``quarantined_rows``: rows validation set aside from the data (None where churnml did not
+    ``quarantined_rows``: rows validation set aside from the data, and ``kept_rows`` those it kept
+    without a value it blanked (:func:`churnml.dataset.row_counts`; None where churnml did not
     validate it, as on Spark, which reads clean tables). ``data_end``: the data's latest event
     (``Dataset.data_end``), recorded as its day. ``code``: the code that scored
     (:func:`churnml.io.code_version`); ``models.code`` the code that trained the models."""
@@ -500,6 +502,7 @@ def score_metadata(
         "risk_tier_thresholds": dict(zip(("medium_min", "high_min"), risk_cut_points(config, models.metadata.get("base_rate")))),
         "data_fingerprint": data_fingerprint,
         "quarantined_rows": quarantined_rows,
+        "kept_rows": kept_rows,
         "code": io.code_version(),
         "config": _jsonable(config),
     }

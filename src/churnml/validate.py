@@ -2337,6 +2337,8 @@ def _split_clean(
         "rows": int(n_raw - n_blank),
         "clean_rows": int(n_clean),
         "quarantined": {str(k): int(v) for k, v in bad[reason].value_counts().sort_index().items()} if len(bad) else {},
+        # Listed in the quarantine file with the rest, but in the clean table, the value blanked: not set aside.
+        "kept_rows": int(bad[reason].isin(kept_reasons).sum()) if len(bad) else 0,
     }
     if n_blank:
         stats[table]["blank_rows_skipped"] = int(n_blank)
@@ -2369,7 +2371,10 @@ def _summary(con: duckdb.DuckDBPyConnection, dataset: Dataset, stats: dict[str, 
         "customers_without_transactions": int(n_without),
         "share_without_transactions": (n_without / n_customers) if n_customers else 0.0,
         "data_end": None if dataset.data_end is None else str(dataset.data_end),
-        "quarantined_rows": sum(len(f) for f in dataset.quarantine.values()),
+        # Rows set aside (out of the clean tables) and rows kept without a value (in them, the value blanked):
+        # both are listed in the quarantine files, but only the first are gone (row_counts reads older summaries).
+        "quarantined_rows": sum(sum(stats[t]["quarantined"].values()) - stats[t]["kept_rows"] for t in dataset.tables),
+        "kept_rows": sum(stats[t]["kept_rows"] for t in dataset.tables),
     }
 
 

@@ -272,6 +272,7 @@ def score_command(
     import pandas as pd
 
     from churnml import io
+    from churnml.dataset import row_counts
     from churnml.labels import build_scoring_frame, outside_population
     from churnml.monitoring import drift, feature_window_days, reference_history_days
     from churnml.scoring import SIDECAR, as_trained, score_chunks, score_metadata, with_empty_attributes, write_scores
@@ -342,8 +343,8 @@ def score_command(
                 log(f"{'predicted' if stage == 'predict' else 'explained'} {done:,} of {total:,}")
 
             chunks = score_chunks(features, as_of_ts, models, cfg, chunk_size=chunk_size, progress=progress)
-            metadata = score_metadata(models, as_of_ts, cfg, dataset.fingerprint, alias, dataset.summary.get("quarantined_rows"),
-                                      dataset.data_end)
+            set_aside, kept = row_counts(dataset.summary)
+            metadata = score_metadata(models, as_of_ts, cfg, dataset.fingerprint, alias, set_aside, dataset.data_end, kept)
             reference = models.monitoring_reference
             drift_reports: list[Any] = []
 

@@ -12,7 +12,7 @@ from churnml import io
 from churnml.cli import command, console, next_step, working
 from churnml.cli._options import ConfigOpt, DataArg
 from churnml.config import load_config
-from churnml.dataset import Dataset
+from churnml.dataset import KEPT_WITHOUT, Dataset, row_counts
 from churnml.errors import QuarantineError
 from churnml.validate import load_dataset, write_quarantine
 
@@ -20,32 +20,39 @@ from churnml.validate import load_dataset, write_quarantine
 def show_summary(dataset: Dataset) -> None:
     """Print the per-table and per-reason summary of a validated dataset."""
     summary = dataset.summary
+    counts = {name: row_counts(summary, name) for name in summary["tables"]}
+    any_kept = any(kept for _, kept in counts.values())
     tables = Table(title="Tables", title_justify="left", caption_justify="left",
-                   caption="first, last: the dates of the earliest and latest row (customers: signup_date)")
-    for column in ("table", "rows read", "clean", "set aside", "first", "last"):
+                   caption="first, last: the dates of the earliest and latest row (customers: signup_date)"
+                   + ("\nkept without a value: in the clean rows, the value blanked (listed in quarantine/ too)" if any_kept else ""))
+    columns = ("table", "rows read", "clean", "set aside", *(("kept without a value",) if any_kept else ()), "first", "last")
+    for column in columns:
         # Table names whole (service_events), dates whole; the counts give way first.
         tables.add_column(column, justify="right" if column != "table" else "left", no_wrap=column in ("table", "first", "last"))
     for name, stats in summary["tables"].items():
-        aside = sum(stats["quarantined"].values())
-        # Customers with a blanked signup date or attribute are listed but stay in the clean table.
-        kept = stats["clean_rows"] + aside - stats["rows"]
+        aside, kept = counts[name]
         tables.add_row(
             name,
             f"{stats['rows']:,}",
             f"{stats['clean_rows']:,}",
-            f"{aside:,}" + (f" ({kept:,} kept)" if kept > 0 else ""),
+            f"{aside:,}",
+            *((f"{kept:,}",) if any_kept else ()),
             stats.get("first") or "",
             stats.get("last") or "",
         )
     console.print(tables)
-    if summary["quarantined_rows"]:
-        reasons = Table(title="Rows set aside", title_justify="left")
+    # The reasons, each under what happened to its rows: a "not rated" score blanked is not a row set aside.
+    for title, kept in (("Rows set aside", False), ("Rows kept without a value (the value blanked)", True)):
+        listed = [(name, reason, count) for name, stats in summary["tables"].items()
+                  for reason, count in stats["quarantined"].items() if (KEPT_WITHOUT in reason) == kept]
+        if not listed:
+            continue
+        reasons = Table(title=title, title_justify="left")
         reasons.add_column("table")
         reasons.add_column("reason")
         reasons.add_column("rows", justify="right")
-        for name, stats in summary["tables"].items():
-            for reason, count in stats["quarantined"].items():
-                reasons.add_row(name, reason, f"{count:,}")
+        for name, reason, count in listed:
+            reasons.add_row(name, reason, f"{count:,}")
         console.print(reasons)
     console.print(
         f"{summary['customers']:,} customers, {summary['customers_without_transactions']:,} "
@@ -60,13 +67,23 @@ def show_summary(dataset: Dataset) -> None:
         console.print(f"Note: {note}")
 
 
+def rows_text(aside: int, kept: int) -> str:
+    """What validation did to rows, as notes and errors say it: "3 row(s) set aside and 244 kept without a
+    value (…)". A row kept without a value is in the data, the value blanked: not one set aside."""
+    said = [f"{aside:,} row(s) set aside"] if aside else []
+    if kept:
+        said.append(f"{kept:,}{'' if aside else ' row(s)'} kept without a value (the value blanked, the row used)")
+    return " and ".join(said)
+
+
 def show_data_notes(summary: dict, data: Any, config: Any = None) -> None:
     """What validation found that a score, features or train run should not hide: rows set aside
-    and the notes (missing optional tables, 'other' event types, id-like attributes). ``config``:
-    the --config given, repeated in the validate command to run."""
-    if summary.get("quarantined_rows"):
+    or kept without a value, and the notes (missing optional tables, 'other' event types, id-like
+    attributes). ``config``: the --config given, repeated in the validate command to run."""
+    aside, kept = row_counts(summary)
+    if aside or kept:
         with_config = f" --config {config}" if config else ""
-        console.print(f"Note: validation set aside {summary['quarantined_rows']:,} rows; `churnml validate {data}{with_config}` "
+        console.print(f"Note: validation found {rows_text(aside, kept)}; `churnml validate {data}{with_config}` "
                       "lists why and writes them to quarantine/.")
     for note in summary.get("notes", []):
         console.print(f"Note: {note}")
@@ -76,9 +93,13 @@ def show_data_notes(summary: dict, data: Any, config: Any = None) -> None:
 def validate_command(
     data: DataArg,
     config: ConfigOpt = None,
-    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any row is set aside.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help=(
+        "Exit 1 if any row is set aside, or kept without a value (a customer without its unreadable signup date, a "
+        "service event without its off-scale satisfaction score): either way the data as exported breaks the "
+        "contract. The error says which."))] = False,
     quarantine_dir: Annotated[
-        Path, typer.Option("--quarantine-dir", help="Where to write quarantine_TABLE.csv files (the rows as read, with a reason column).")
+        Path, typer.Option("--quarantine-dir", help=("Where to write quarantine_TABLE.csv files (the rows set aside or kept "
+                                                       "without a value, as read, with a reason column)."))
     ] = Path("quarantine"),
 ) -> None:
     """Check DATA against the data contract.
@@ -86,7 +107,9 @@ def validate_command(
     Reads every table in DATA (through the column mapping of --config), stops with exit code 2 on
     errors (missing table or column, a column that cannot be read, duplicate customer ids) and sets
     bad rows aside into QUARANTINE_DIR/quarantine_TABLE.csv with a `reason` column. Prints row
-    counts, date ranges and counts per reason. Exits 0, or 1 with --strict when any row was set aside.
+    counts, date ranges and counts per reason. Rows kept without a value (the value blanked, the row
+    kept) are listed in the quarantine files too, and counted apart from those set aside. Exits 0, or 1
+    with --strict when any row was set aside or kept without a value.
     """
     io.check_output_folder(quarantine_dir, "--quarantine-dir")
     cfg = load_config(config)
@@ -95,12 +118,14 @@ def validate_command(
     show_summary(dataset)
     paths, removed = write_quarantine(dataset, quarantine_dir)
     for path in paths:
-        console.print(f"Set-aside rows written to {path}")
+        console.print(f"Listed {rows_text(*row_counts(dataset.summary, path.stem.removeprefix('quarantine_')))} in {path}")
     for path in removed:
-        console.print(f"Removed {path} of an earlier run: no rows of {path.stem.removeprefix('quarantine_')} are set aside now.")
-    n_bad = dataset.summary["quarantined_rows"]
-    if strict and n_bad:
-        raise QuarantineError(f"{n_bad:,} row(s) were set aside (see {quarantine_dir}/); --strict makes this a failure.")
+        console.print(f"Removed {path} of an earlier run: no row of {path.stem.removeprefix('quarantine_')} is set aside or "
+                      "kept without a value now.")
+    aside, kept = row_counts(dataset.summary)
+    if strict and (aside or kept):
+        raise QuarantineError(f"{rows_text(aside, kept)}; --strict makes this a failure. {quarantine_dir}/ lists them "
+                              "with their reasons.")
     if dataset.data_end is not None:  # the latest as-of date train accepts: the day after the data ends
         import pandas as pd
 
