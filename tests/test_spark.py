@@ -388,6 +388,27 @@ def test_a_resolved_at_empty_in_every_row_is_left_out_on_both(spark, data_dir: P
     assert_frames_equal(build_features(duck, CUTOFFS, Config()), spark_features)
 
 
+def test_empty_and_sparse_event_columns_get_the_same_notes_on_both(spark, data_dir: Path, tmp_path: Path) -> None:
+    """Spark named no satisfaction, category or channel empty in every row (validation did), and neither
+    engine a resolved_at filled for a few complaints: every other complaint read as still open."""
+    folder = _copy_data(data_dir, tmp_path / "data")
+    events = pd.read_parquet(folder / "service_events.parquet")
+    complaints = events.index[events["event_type"] == "complaint"]
+    events.loc[complaints[3:], "resolved_at"] = pd.NaT
+    events.assign(satisfaction=pd.Series(float("nan"), index=events.index)).to_parquet(
+        folder / "service_events.parquet", index=False)
+    transactions = pd.read_parquet(folder / "transactions.parquet")
+    transactions.assign(category=pd.Series(None, index=transactions.index, dtype="object")).to_parquet(
+        folder / "transactions.parquet", index=False)
+    duck = load_dataset(folder, Config())
+    read = churn_spark.read_tables(spark, str(folder))
+    said = [n for n in duck.summary["notes"] if "empty in every row" in n or n.startswith("service_events.resolved_at")]
+    assert len(said) == 2 and said[0].startswith("service_events.satisfaction and transactions.category are empty in every "
+                                                 "row: every survey reads as unanswered, every purchase as one without a category.")
+    assert said[1].startswith("service_events.resolved_at is filled for 3 of ")
+    assert said == [n for n in read.notes if n in said]
+
+
 def _complaints_resolved(folder: Path, resolved: Callable[[pd.Series], pd.Series], share: int = 10) -> int:
     """Every ``share``-th resolved complaint before the first cutoff gets ``resolved(timestamp)`` as its
     resolved_at (every resolved event when ``share`` is 1); returns how many rows changed."""

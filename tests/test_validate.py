@@ -761,6 +761,34 @@ def test_an_optional_column_empty_in_every_row_is_named_with_what_it_reads_as(tm
 
 
 
+def test_a_resolved_at_filled_for_few_complaints_is_named_with_what_the_features_read(tmp_path: Path) -> None:
+    """A helpdesk export that fills resolved_at now and then (3 of 5,000 complaints): every other
+    complaint read as still open, the unresolved-complaint count was the complaint count, without a
+    note (one empty in every row is left out, with a note). Most complaints open now get one."""
+    def events(resolved: int, complaints: int = 25) -> pd.DataFrame:
+        return pd.DataFrame({"customer_id": ["a", "b", "c"] * 9, "timestamp": "2021-01-02",
+                             "event_type": ["complaint"] * complaints + ["ticket"] * (27 - complaints),
+                             "Closed": (["2021-01-03"] * resolved + [None] * (complaints - resolved)
+                                        + ["2021-01-03"] * (27 - complaints))})
+
+    config = config_from_dict({"columns": {"service_events": {"resolved_at": "Closed"}}})
+
+    def notes(service: pd.DataFrame, name: str) -> list[str]:
+        ds = load_dataset(write(tmp_path / name, customers=CUSTOMERS, transactions=TRANSACTIONS, service_events=service), config)
+        return [n for n in ds.summary["notes"] if "resolved_at" in n]
+
+    [note] = notes(events(1), "few")
+    assert note == (
+        "service_events.resolved_at (your column 'Closed') is filled for 1 of 25 complaints (4.0%): the others read as still open, so "
+        "the unresolved-complaint features (unresolved complaints, how long the oldest has been open) count 24 complaints as "
+        'unresolved from the day each was made, and a reason such as "2 unresolved complaints" may name complaints long '
+        "settled. If the export fills it only for some events, fill it wherever an event was resolved; if it cannot, leave "
+        "the column out: the features read from it are then left out of the models.")
+    assert notes(events(13), "half") == []  # 12 of 25 open: a backlog, perhaps, not a column filled now and then
+    assert len(notes(events(12), "most")) == 1  # 13 of 25 open
+    assert notes(events(0, complaints=19), "few_complaints") == []  # too few complaints to tell
+
+
 def test_date_columns_of_customers_are_left_out_of_the_models_with_a_note(tmp_path: Path) -> None:
     """A warehouse customers table carries last_login_at, created_at, birth_date. Read as it is today
     at every training cutoff, a last login after the cutoff told the models who stayed; it became a

@@ -375,7 +375,8 @@ class SparkData:
         Validation's notes that apply to data read as it is (``Dataset.summary["notes"]``, in its
         words): optional tables missing, customer columns left out, times with a zone read as UTC,
         codes written with leading zeros, numeric columns that total each customer's history as of the
-        export (:func:`churnml.validate.lifetime_total_notes`).
+        export (:func:`churnml.validate.lifetime_total_notes`), optional event columns empty in every
+        row or a ``resolved_at`` missing for most complaints (:func:`churnml.validate.event_column_notes`).
     code_columns : dict
         Categorical attributes that are codes written with leading zeros -> a few of their values
         (:func:`churnml.validate.code_columns`, ``Dataset.summary["code_columns"]``): the features'
@@ -555,12 +556,14 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
     data_end = validate.declared_end(_last_event(spark, read, views, end, transactions_end), config.input.data_end)
 
     def fetchone(sql: str) -> tuple:  # validation's query over its clean tables, on the canonical views
-        return tuple(spark.sql(to_spark_sql(sql, {t: views[t] for t in ("customers", "transactions")})).collect()[0])
+        return tuple(spark.sql(to_spark_sql(sql, {t: views[t] for t in ("customers", "transactions", "service_events")
+                                                  if t in views})).collect()[0])
     codes = validate.code_columns(fetchone, attributes)
     return SparkData(spark, base, tuple(layout), layout, attributes, data_end, views, left_out, n_lines,
                      _notes(spark, read, left_out, config, empty, skipped,
                             io.unread_files(base, config) if "://" not in base and set(read) < set(TABLES) else ())
-                     + tuple(validate.empty_left_out_notes(left_out_events))
+                     + tuple(validate.empty_left_out_notes(left_out_events)
+                             + validate.event_column_notes(fetchone, layout, {t: raw.mapping for t, raw in read.items()}))
                      + tuple(validate.code_notes(codes)
                              + validate.many_values_notes(fetchone, attributes, config.training.max_categorical_levels)
                              + validate.lifetime_total_notes(fetchone, attributes)), codes)
@@ -1373,7 +1376,7 @@ def describe_data(data: SparkData) -> tuple[str, dict[str, Any]]:
         ``left_out_columns``, ``notes`` and ``code_columns`` (as validation's, :attr:`SparkData.notes`,
         :attr:`SparkData.code_columns`) and ``engine: "spark"``; with ``[input] order_lines``,
         the transactions' ``order_lines`` (``lines`` read, ``orders`` they became), as validation's.
-        There is no ``quarantined_rows``: Spark reads clean tables as they are.
+        There is no ``quarantined_rows`` nor ``kept_rows``: Spark reads clean tables as they are.
 
     Returns
     -------

@@ -485,31 +485,82 @@ _EMPTY_READS_AS = {
 """Optional event columns the features read, and what they read when not one row fills them."""
 
 
+SPARSE_RESOLVED_SHARE = 0.5
+"""A ``resolved_at`` missing for more than this share of the complaints is taken as filled only now and
+then (an export that fills it for some events): read as it is, every complaint without one is still
+open. A helpdesk closes most complaints; the generated data leaves 1.7 % of them open at its end."""
+SPARSE_RESOLVED_MIN_COMPLAINTS = 20
+"""Complaints below which a share of open ones says nothing of how the column is filled."""
+
+
 def _empty_optional(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...],
                     columns: dict[str, dict[str, str]]) -> list[str]:
-    """A note naming the optional event columns (:data:`_EMPTY_READS_AS`) that are there but empty in
-    every row, a warehouse column never filled: a ticket system's ``RESOLVED_AT`` left out of the
-    export read as "every complaint still open", and the features moved against the same data
-    without the column (which leaves those features out), without a word. Such a ``resolved_at`` is
-    now left out (:data:`EMPTY_LEFT_OUT`), and its note says so."""
+    """The notes on optional event columns (:func:`event_column_notes`) over the clean tables, after
+    that on a ``resolved_at`` left out as empty in every row (:data:`EMPTY_LEFT_OUT`)."""
+    present = {table: {name for name, *_ in con.execute(f"DESCRIBE {table}").fetchall()} for table in tables}
     left_out = [(table, column, columns[table][column]) for table, column in EMPTY_LEFT_OUT
-                if table in tables and column in columns[table]
-                and column not in {name for name, *_ in con.execute(f"DESCRIBE {table}").fetchall()}]
-    notes = empty_left_out_notes(left_out)
-    empty: list[tuple[str, tuple[str, str]]] = []  # (column as messages name it, what reads as what)
-    for (table, column), meaning in _EMPTY_READS_AS.items():
-        if table not in tables or column not in columns[table]:
+                if table in tables and column in columns[table] and column not in present[table]]
+    return empty_left_out_notes(left_out) + event_column_notes(lambda sql: con.execute(sql).fetchone(), present, columns)
+
+
+def event_column_notes(fetchone: Callable[[str], tuple], present: Mapping[str, Iterable[str]],
+                       columns: Mapping[str, Mapping[str, str]]) -> list[str]:
+    """Notes on optional event columns the features read, in one query over the clean tables:
+
+    * those there but empty in every row (:data:`_EMPTY_READS_AS`), a warehouse column never filled:
+      a ticket system's ``RESOLVED_AT`` left out of the export read as "every complaint still open",
+      and the features moved against the same data without the column (which leaves those features
+      out), without a word;
+    * a ``resolved_at`` missing for most complaints (:data:`SPARSE_RESOLVED_SHARE`), filled for 3 of
+      5,000: read so, nearly every complaint counts as still open, and the unresolved-complaint
+      features count the complaints again.
+
+    ``present``: table -> its clean columns; ``columns``: table -> contract column -> the column as
+    written, for the names the notes give. ``fetchone`` runs the query (clean tables under their
+    contract names) and returns its one row: DuckDB in validation, Spark (the query transpiled) in
+    :func:`churnml.spark.read_tables`, so both engines give the same notes."""
+    asked: list[tuple[str, str]] = []  # (table, what), in the order of the query's values
+    parts = []
+    for table in ("service_events", "transactions"):
+        if table not in present:
             continue
-        if con.execute(f"SELECT count(*) > 0 AND count({_q(column)}) = 0 FROM {table}").fetchone()[0]:
-            empty.append((f"{table}.{named_column(column, columns[table][column])}", meaning))
-    if not empty:
-        return notes
-    one = len(empty) == 1
-    reads = [f"{what} {'reads as' if i == 0 else 'as'} {state}" for i, (_, (what, state)) in enumerate(empty)]
-    return notes + [f"{_listed([named for named, _ in empty])} {'is' if one else 'are'} empty in every row: "
-                    f"{', '.join(reads)}. If the export does not fill {'it' if one else 'them'}, leave "
-                    f"{'it' if one else 'them'} out: the features read from {'it' if one else 'them'} are then left out "
-                    "of the models, rather than read so."]
+        counts = {"rows": "count(*)"}
+        counts.update({column: f"count({_q(column)})" for owner, column in _EMPTY_READS_AS
+                       if owner == table and column in present[table]})
+        if table == "service_events" and "resolved_at" in present[table]:
+            counts["complaints"] = "count(CASE WHEN event_type = 'complaint' THEN 1 END)"
+            counts["resolved complaints"] = "count(CASE WHEN event_type = 'complaint' THEN resolved_at END)"
+        # One row of counts per table, side by side: each table read once, in one query.
+        values = ", ".join(f"{sql} AS v{len(asked) + i}" for i, sql in enumerate(counts.values()))
+        parts.append(f"(SELECT {values} FROM {table}) AS {table}_counts")
+        asked += [(table, what) for what in counts]
+    if len(asked) == len(parts):  # the row counts alone: nothing to note
+        return []
+    row = fetchone(f"SELECT * FROM {', '.join(parts)}")
+    found = {key: int(value or 0) for key, value in zip(asked, row)}
+    notes = []
+    empty = [(f"{table}.{named_column(column, columns[table][column])}", meaning)
+             for (table, column), meaning in _EMPTY_READS_AS.items()
+             if (table, column) in found and found[(table, "rows")] and not found[(table, column)]]
+    if empty:
+        one = len(empty) == 1
+        reads = [f"{what} {'reads as' if i == 0 else 'as'} {state}" for i, (_, (what, state)) in enumerate(empty)]
+        notes.append(f"{_listed([named for named, _ in empty])} {'is' if one else 'are'} empty in every row: "
+                     f"{', '.join(reads)}. If the export does not fill {'it' if one else 'them'}, leave "
+                     f"{'it' if one else 'them'} out: the features read from {'it' if one else 'them'} are then left out "
+                     "of the models, rather than read so.")
+    complaints = found.get(("service_events", "complaints"), 0)
+    resolved = found.get(("service_events", "resolved complaints"), 0)
+    if complaints >= SPARSE_RESOLVED_MIN_COMPLAINTS and complaints - resolved > SPARSE_RESOLVED_SHARE * complaints:
+        named = f"service_events.{named_column('resolved_at', columns['service_events']['resolved_at'])}"
+        notes.append(
+            f"{named} is filled for {resolved:,} of {complaints:,} complaints ({resolved / complaints:.1%}): the others read "
+            f"as still open, so the unresolved-complaint features (unresolved complaints, how long the oldest has been "
+            f"open) count {complaints - resolved:,} complaints as unresolved from the day each was made, and a reason "
+            "such as \"2 unresolved complaints\" may name complaints long settled. If the export fills it only for some "
+            "events, fill it wherever an event was resolved; if it cannot, leave the column out: the features read "
+            "from it are then left out of the models.")
+    return notes
 
 
 def empty_left_out_notes(left_out: Iterable[tuple[str, str, str]]) -> list[str]:
