@@ -30,7 +30,7 @@ def demo_command(
 ) -> None:
     """Run the whole pipeline on a generated sample: generate → validate → train → score → retention list → reports.
 
-    Writes OUT/data/ (the sample), OUT/quarantine/ (set-aside rows, if any), OUT/scores.parquet (+ .json sidecar),
+    Writes OUT/data/ (the sample), OUT/quarantine/ (rows set aside or kept without a value, if any), OUT/scores.parquet (+ .json sidecar),
     OUT/retention_list.csv (+ .json summary), the HTML reports OUT/report_run.html, OUT/report_scores.html
     and OUT/report_list.html (open in any browser) and OUT/snapshots/features_YYYY-MM-DD.parquet for the HTTP
     service; tracks the training run and registers the models in an MLflow store of its own, OUT/mlruns.
@@ -116,7 +116,7 @@ def demo_command(
                     "Files written:",
                     *_file_lines([
                         (f"{data}/", "generated sample"),
-                        (f"{out / 'quarantine'}/", "set-aside rows (if any)"),
+                        (f"{out / 'quarantine'}/", "rows set aside or kept without a value (if any)"),
                         (f"{scores} (+ .json)", "scores for every active customer"),
                         (f"{retention} (+ .json)", "who to contact, why, with what"),
                         (str(reports["run"]), "the run: model vs baselines"),
