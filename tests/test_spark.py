@@ -584,6 +584,25 @@ def test_a_customers_column_that_totals_the_history_is_named_on_spark_as_validat
     assert list(read.notes) == notes
 
 
+def test_a_customers_column_that_records_the_closure_is_named_on_spark_as_validation_names_it(spark, data_dir: Path,
+                                                                                              tmp_path: Path) -> None:
+    """A CRM status ("Gekündigt") and a cancellation date as Excel day numbers (empty while open) hand the
+    models the answer; --engine spark trained on them without a word before train's warning. Validation's
+    own query (transpiled, over customers and churn_events) and words give Spark the same note."""
+    folder = _copy_data(data_dir, tmp_path / "data")
+    customers = pd.read_parquet(folder / "customers.parquet")
+    closed_on = customers["customer_id"].map(pd.read_parquet(folder / "churn_events.parquet")
+                                             .groupby("customer_id")["timestamp"].min())
+    customers["Status"] = np.where(closed_on.notna(), "Gekündigt", "Aktiv")
+    customers["cancelled_serial"] = (closed_on - pd.Timestamp("1899-12-30")).dt.days
+    customers.to_parquet(folder / "customers.parquet", index=False)
+    notes = load_dataset(folder, Config()).summary["notes"]
+    assert [note.split(" each alone")[0] for note in notes if "alone separate" in note] == [
+        "customers.Status (ROC AUC 1.000) and customers.cancelled_serial (ROC AUC 1.000)"]
+    read = churn_spark.read_tables(spark, str(folder))
+    assert list(read.notes) == notes
+
+
 @pytest.mark.parametrize("kind", ["no rows", "0 bytes", "no Parquet file"])
 def test_an_empty_churn_events_is_absent_on_spark_as_in_validation(spark, data_dir: Path, tmp_path: Path, kind: str) -> None:
     """churn_events with its columns and no rows (or a file of 0 bytes, or a folder with no Parquet

@@ -896,6 +896,12 @@ def test_an_attribute_that_records_the_future_is_found():
     assert leaky_attributes(parts, specs, ["region", "age"]) == {}           # left out of the models: not checked
     assert leak_text(found).startswith("customer columns 'status' (ROC AUC 1.000), 'days_left' (ROC AUC 1.000) alone separate")
     assert leak_text({}) is None
+    # Explained in the words of validation's note on such a column (which names it before training).
+    assert leak_text({"status": 1.0}, explain=True) == (
+        "customer column 'status' (ROC AUC 1.000) alone separates churners from the rest at the test cutoff: the "
+        "customers table is read as it is today at every cutoff, so a column that records a cancellation, a status or "
+        "a later date tells the models the answer, and they fail on customers still active. Remove it from customers "
+        "(or keep its value at sign-up) and train again")
 
 
 def test_train_warns_when_the_first_cutoff_has_less_than_a_year_behind_it(tmp_path, monkeypatch):

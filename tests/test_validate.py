@@ -2311,3 +2311,56 @@ def test_id_like_attributes_share_one_note_and_the_many_values_note_says_what_it
         "trains on have that many of its values (it says which), since they name groups of customers rather than "
         "describe them, and the trees fit the rare ones to noise. To use one, map it to fewer groups in a column of its "
         "own (a region for a town or postcode, the maker for a device model), or raise the setting."]
+
+
+def test_a_customers_column_that_records_the_closure_is_named_before_training(tmp_path: Path) -> None:
+    """A telecom CRM export's status ("Aktiv"/"Gekündigt") and cancellation date, read as they are
+    today at every cutoff, hand the models the answer: `churnml train` named them only after a whole
+    run (and did not promote the models), `churnml validate` said nothing. Validation names them now,
+    in train's words; attributes that predict closures without recording them are not named."""
+    import shutil
+
+    from churnml.generate import generate
+
+    generate(tmp_path / "plain", 1000, seed=3)
+    # The generated attributes (region, tier, channel, age band, account manager) predict, but do not separate.
+    assert not any("alone separate" in note for note in load_dataset(tmp_path / "plain").summary["notes"])
+
+    folder = tmp_path / "crm"
+    shutil.copytree(tmp_path / "plain", folder)
+    customers = pd.read_parquet(folder / "customers.parquet")
+    closures = pd.read_parquet(folder / "churn_events.parquet").groupby("customer_id")["timestamp"].min()
+    closed_on = customers["customer_id"].map(closures)
+    closed = closed_on.notna().to_numpy()
+    rng = np.random.default_rng(4)
+    customers = customers.assign(
+        Status=np.where(closed, "Gekündigt", "Aktiv"),
+        Kuendigungsdatum=closed_on.dt.strftime("%d.%m.%Y"),  # text (no [input] date_format): a category
+        cancelled_serial=(closed_on - pd.Timestamp("1899-12-30")).dt.days,  # as Excel counts days; empty while open
+        cancelled_on=closed_on,  # a date: left out of the models already, nothing to name
+        # 99 % of the closed accounts and 60 % of the open ones on contract B: ROC AUC about 0.7, not the answer
+        contract=np.where(rng.random(len(customers)) < np.where(closed, 0.99, 0.6), "B", "A"),
+        age=rng.normal(40, 10, len(customers)) + 3 * closed)
+    customers.to_parquet(folder / "customers.parquet", index=False)
+    ds = load_dataset(folder)
+    assert ds.attributes["cancelled_serial"] == ds.attributes["age"] == "numeric"
+    assert ds.attributes["Kuendigungsdatum"] == ds.attributes["contract"] == "categorical"
+    assert ds.summary["left_out_columns"] == {"cancelled_on": "dates"}
+    note = (f"customers.Status (ROC AUC 1.000), customers.Kuendigungsdatum (ROC AUC 1.000) and "
+            f"customers.cancelled_serial (ROC AUC 1.000) each alone separate the {closed.sum():,} customers with a "
+            f"churn event from the {(~closed).sum():,} without one: the customers table is read as it is today at every "
+            "cutoff, so a column that records a cancellation, a status or a later date tells the models the answer, "
+            "and they fail on customers still active. Remove it from customers (or keep its value at sign-up) before "
+            "training; `churnml train` would name them after the run and not promote the models.")
+    assert [n for n in ds.summary["notes"] if "alone separate" in n] == [note]
+    # A note, not a failure: --strict fails on rows set aside, and there are none.
+    result = CliRunner().invoke(get_app(), ["validate", str(folder), "--strict", "--quarantine-dir", str(tmp_path / "q")])
+    assert result.exit_code == 0 and f"Note: {note}" in " ".join(result.output.split())
+    # Read as a date with the export's format, the text column is left out too, and no longer named.
+    dated = load_dataset(folder, config_from_dict({"input": {"date_format": "%d.%m.%Y"}}))
+    assert dated.summary["left_out_columns"] == {"Kuendigungsdatum": "dates", "cancelled_on": "dates"}
+    assert [n.split(" each alone")[0].split(" alone")[0] for n in dated.summary["notes"] if "alone separate" in n] == [
+        "customers.Status (ROC AUC 1.000) and customers.cancelled_serial (ROC AUC 1.000)"]
+    # Without churn_events there are no closures to separate: nothing is said.
+    (folder / "churn_events.parquet").unlink()
+    assert not any("alone separate" in n for n in load_dataset(folder).summary["notes"])

@@ -376,7 +376,9 @@ class SparkData:
         words): optional tables missing, customer columns left out, times with a zone read as UTC,
         codes written with leading zeros, numeric columns that total each customer's history as of the
         export (:func:`churnml.validate.lifetime_total_notes`), optional event columns empty in every
-        row or a ``resolved_at`` missing for most complaints (:func:`churnml.validate.event_column_notes`).
+        row or a ``resolved_at`` missing for most complaints (:func:`churnml.validate.event_column_notes`),
+        attributes that alone separate the customers with a churn event from the rest
+        (:func:`churnml.validate.leaky_attribute_notes`).
     code_columns : dict
         Categorical attributes that are codes written with leading zeros -> a few of their values
         (:func:`churnml.validate.code_columns`, ``Dataset.summary["code_columns"]``): the features'
@@ -556,17 +558,19 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
     data_end = validate.declared_end(_last_event(spark, read, views, end, transactions_end), config.input.data_end)
 
     def fetchone(sql: str) -> tuple:  # validation's query over its clean tables, on the canonical views
-        return tuple(spark.sql(to_spark_sql(sql, {t: views[t] for t in ("customers", "transactions", "service_events")
-                                                  if t in views})).collect()[0])
+        return tuple(spark.sql(to_spark_sql(sql, views)).collect()[0])
     codes = validate.code_columns(fetchone, attributes)
+    n_customers, values = validate.category_counts(fetchone, attributes)
     return SparkData(spark, base, tuple(layout), layout, attributes, data_end, views, left_out, n_lines,
                      _notes(spark, read, left_out, config, empty, skipped,
                             io.unread_files(base, config) if "://" not in base and set(read) < set(TABLES) else ())
                      + tuple(validate.empty_left_out_notes(left_out_events)
                              + validate.event_column_notes(fetchone, layout, {t: raw.mapping for t, raw in read.items()}))
                      + tuple(validate.code_notes(codes)
-                             + validate.many_values_notes(fetchone, attributes, config.training.max_categorical_levels)
-                             + validate.lifetime_total_notes(fetchone, attributes)), codes)
+                             + validate.many_values_notes(n_customers, values, config.training.max_categorical_levels)
+                             + validate.lifetime_total_notes(fetchone, attributes)
+                             + (validate.leaky_attribute_notes(fetchone, attributes, validate.id_like_columns(n_customers, values))
+                                if "churn_events" in views else [])), codes)
 
 
 def _notes(spark: "SparkSession", read: Mapping[str, _RawTable], left_out: Mapping[str, str], config: Config,

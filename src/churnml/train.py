@@ -48,6 +48,7 @@ from churnml.labels import (TrainingSet, build_training_set, calendar_churn, pro
                             same_season_cutoff, season_tolerance)
 from churnml.reasons import attribute_churn, explain, explainable_specs, typical_values
 from churnml.scoring import with_empty_attributes
+from churnml.validate import LEAK_AUC, LEAK_WHY
 
 TrialProgress = Callable[[str, int, int, float | None], None]
 """``(kind, finished_trials, n_trials, best_value)`` after each trial, for progress bars."""
@@ -1025,17 +1026,13 @@ def _stable(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     return frame
 
 
-LEAK_AUC = 0.95
-"""A customer attribute that alone ranks churners at this ROC AUC or better (either way round)
-at the test cutoff most likely records what happened later: a status, a closing date."""
-
-
 def leaky_attributes(parts: Mapping[str, pd.DataFrame], specs: Sequence[FeatureSpec], names: Sequence[str]) -> dict[str, float]:
     """Customer attributes that alone separate the test cutoff's churners from the rest: ROC AUC
-    of at least :data:`LEAK_AUC`, either way round. Features from events see only the past; the
-    customers table is read as it is today at every cutoff, so a column such as ``status =
-    closed`` or ``cancelled_on`` hands the models the answer (test ROC AUC 1.0, grade A) and is
-    useless on customers still active. A categorical attribute scores each value by its churn
+    of at least :data:`churnml.validate.LEAK_AUC`, either way round (validation names them before,
+    against every customer's closure: :func:`churnml.validate.leaky_attribute_notes`). Features
+    from events see only the past; the customers table is read as it is today at every cutoff, so
+    a column such as ``status = closed`` or ``cancelled_on`` hands the models the answer (test ROC
+    AUC 1.0, grade A) and is useless on customers still active. A categorical attribute scores each value by its churn
     rate in the training rows (unseen values: the overall rate); a numeric one by its value.
     """
     train_churned = parts["train"]["churned"].astype(float)
@@ -1069,10 +1066,8 @@ def leak_text(leaks: Mapping[str, float], explain: bool = False) -> str | None:
     named = ", ".join(f"{name!r} (ROC AUC {auc:.3f})" for name, auc in leaks.items())
     text = (f"customer column{'s' if len(leaks) > 1 else ''} {named} alone separate{'' if len(leaks) > 1 else 's'} "
             "churners from the rest at the test cutoff")
-    if explain:
-        text += (": the customers table is read as it is today at every cutoff, so a column that records a "
-                 "cancellation, a status or a later date tells the models the answer, and they fail on customers "
-                 "still active. Remove it from customers (or keep its value at sign-up) and train again")
+    if explain:  # in the words of validation's note on such a column, which names it before training
+        text += f": {LEAK_WHY} and train again"
     return text
 
 

@@ -295,8 +295,11 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
         return con.execute(sql).fetchone()
 
     dataset.summary["code_columns"] = codes = code_columns(fetchone, attributes)
-    dataset.summary["notes"] += (code_notes(codes) + many_values_notes(fetchone, attributes, config.training.max_categorical_levels)
+    n_customers, values = category_counts(fetchone, attributes)
+    dataset.summary["notes"] += (code_notes(codes) + many_values_notes(n_customers, values, config.training.max_categorical_levels)
                                  + lifetime_total_notes(fetchone, attributes))
+    if "churn_events" in tables:
+        dataset.summary["notes"] += leaky_attribute_notes(fetchone, attributes, id_like_columns(n_customers, values))
     late = {t: stats[t]["quarantined"].get(R_FUTURE_TIMESTAMP, 0) for t in tables[1:]}
     if not config.input.data_end and any(late[t] for t in tables[2:]):
         # First, as it explains the rows set aside just above it; and one note: the churn events'
@@ -773,23 +776,34 @@ def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], config: Conf
     return notes
 
 
-def many_values_notes(fetchone: Callable[[str], tuple], attributes: Mapping[str, str], max_levels: int,
-                      customers: str = "customers") -> list[str]:
-    """Notes on the categorical attributes with many values: about one per customer (an e-mail
-    address, a free-text field: id-like), or more than ``max_levels`` (``[training]
-    max_categorical_levels``), which `churnml train` leaves out of the models. Validation named
-    only the first: a telecom export's town (800 values) and phone model (98) read as used until
-    train's closing warning said otherwise.
+def category_counts(fetchone: Callable[[str], tuple], attributes: Mapping[str, str],
+                    customers: str = "customers") -> tuple[int, dict[str, int]]:
+    """How many customers there are, and how many different values each categorical attribute
+    has: one pass over the table for every column, for :func:`many_values_notes` and
+    :func:`leaky_attribute_notes`.
 
     ``fetchone`` runs a query over the clean customers table (named ``customers`` in it) and returns
     its one row, as for :func:`code_columns`: DuckDB here, Spark in :func:`churnml.spark.read_tables`."""
     categorical = [column for column, kind in attributes.items() if kind == "categorical"]
-    if not categorical:
-        return []
-    row = fetchone("SELECT count(*), " + ", ".join(f"count(DISTINCT {_q(column)})" for column in categorical)
-                   + f" FROM {customers}")  # one pass over the table for every column
-    n_customers, counts = row[0], dict(zip(categorical, row[1:]))
-    id_like = {column: n for column, n in counts.items() if n > ID_LIKE_MIN_VALUES and n >= 0.5 * n_customers}
+    row = fetchone("SELECT count(*)" + "".join(f", count(DISTINCT {_q(column)})" for column in categorical)
+                   + f" FROM {customers}")
+    return row[0], dict(zip(categorical, row[1:]))
+
+
+def id_like_columns(n_customers: int, counts: Mapping[str, int]) -> dict[str, int]:
+    """The categorical attributes with about one value per customer (``counts``: column -> its
+    number of values, :func:`category_counts`): an e-mail address, a free-text field."""
+    return {column: n for column, n in counts.items() if n > ID_LIKE_MIN_VALUES and n >= 0.5 * n_customers}
+
+
+def many_values_notes(n_customers: int, counts: Mapping[str, int], max_levels: int) -> list[str]:
+    """Notes on the categorical attributes with many values (``counts``: column -> its number of
+    values among the ``n_customers``, :func:`category_counts`): about one per customer (an e-mail
+    address, a free-text field: id-like, :func:`id_like_columns`), or more than ``max_levels``
+    (``[training] max_categorical_levels``), which `churnml train` leaves out of the models.
+    Validation named only the first: a telecom export's town (800 values) and phone model (98) read
+    as used until train's closing warning said otherwise."""
+    id_like = id_like_columns(n_customers, counts)
     # One note for them all: a note per column repeated the advice (a CRM's notes field, then its e-mail address).
     notes = []
     if len(id_like) == 1:
@@ -902,6 +916,99 @@ def lifetime_total_notes(fetchone: Callable[[str], tuple], attributes: Mapping[s
             "(churnml counts transactions and revenue at each cutoff from the transactions), or keep its value at "
             "sign-up.")
     return notes
+
+
+LEAK_AUC = 0.95
+"""A customer attribute that alone ranks the customers who close their account at this ROC AUC or
+better (either way round) most likely records what happened later: a status, a closing date.
+`churnml validate` measures it against every customer's closure (:func:`leaky_attribute_notes`),
+`churnml train` against the test cutoff's churners (:func:`churnml.train.leaky_attributes`)."""
+LEAK_WHY = ("the customers table is read as it is today at every cutoff, so a column that records a cancellation, a "
+            "status or a later date tells the models the answer, and they fail on customers still active. Remove it "
+            "from customers (or keep its value at sign-up)")
+"""Why such a column must go, and what to do, as validation's note and train's warning both say it."""
+LEAK_MIN_CUSTOMERS = 20
+"""Validation measures the separation only with at least this many customers with a churn event and
+this many without (a few closures line up with some column by chance), and takes a category's value
+for what it says of closures only when this many customers hold it."""
+
+
+def leaky_attribute_notes(fetchone: Callable[[str], tuple], attributes: Mapping[str, str],
+                          skip: Iterable[str] = ()) -> list[str]:
+    """The note naming customer attributes that alone separate the customers with a churn event
+    from those without one (ROC AUC of :data:`LEAK_AUC` or more): a CRM status "Gekündigt", a
+    cancellation date written as a number or as text that does not read as a date (a date column is
+    left out of the models already: :func:`_dated_note`). The table is read as it is today at
+    every cutoff, so such a column hands the models the answer; `churnml train` finds it only after a
+    whole run (:func:`churnml.train.leaky_attributes`), and this says it before. ``skip``: id-like
+    columns (:func:`id_like_columns`), whose values name a customer or a household.
+
+    A number is ranked by its value, its empty cells lowest or highest, whichever separates better,
+    either way round (an empty cancellation date for every open account separates as well as the
+    dates do). A category scores each customer by the share of closures among the customers with its
+    value, a value held by fewer than :data:`LEAK_MIN_CUSTOMERS` by the overall share: a rare value's
+    share says little, and values of one customer each (a date written as text) would separate
+    anything.
+
+    ``fetchone`` runs a query over the clean ``customers`` and ``churn_events`` tables and returns its
+    one row: DuckDB here, Spark (the query transpiled) in :func:`churnml.spark.read_tables`. One
+    query: the customers joined once to the ids with a churn event, grouped by each column's score,
+    and the groups ordered: 0.8 s for ten columns at a million customers (ranking every customer
+    instead took 12-15 s for five on a busy machine)."""
+    skip = set(skip)
+    columns = [(column, kind) for column, kind in attributes.items() if kind in ("numeric", "categorical") and column not in skip]
+    if not columns:
+        return []
+    # Each column apart: its customers grouped by score (a number's value; a category's share of closures), then
+    # the (closed, open) pairs in which the closed customer scores higher, ties counted half (Mann-Whitney).
+    # One join, which DuckDB computes once for every column (three times as fast as a join per column).
+    joined = (f"WITH joined AS (SELECT {''.join(f'c.{_q(column)} AS a{i}, ' for i, (column, _) in enumerate(columns))}"
+              "coalesce(e.closed, 0) AS closed FROM customers AS c LEFT JOIN (SELECT customer_id, 1 AS closed FROM "
+              "churn_events GROUP BY customer_id) AS e ON c.customer_id = e.customer_id), "
+              "totals AS (SELECT count(*) AS n, coalesce(sum(closed), 0) AS closed FROM joined) ")
+    parts = []
+    for i, (column, kind) in enumerate(columns):
+        if kind == "numeric":
+            by_score = (f"SELECT a{i} AS s, sum(closed) AS c, count(*) - sum(closed) AS o FROM joined "
+                        f"WHERE a{i} IS NOT NULL GROUP BY a{i}")
+        else:  # NULL is a value too
+            by_score = (f"SELECT CAST(CASE WHEN v.n >= {LEAK_MIN_CUSTOMERS} THEN v.k ELSE t.closed END AS DOUBLE) / "
+                        f"CASE WHEN v.n >= {LEAK_MIN_CUSTOMERS} THEN v.n ELSE t.n END AS s, sum(v.k) AS c, "
+                        f"sum(v.n - v.k) AS o FROM (SELECT sum(closed) AS k, count(*) AS n FROM joined GROUP BY a{i}) AS v, "
+                        "totals AS t GROUP BY 1")
+        # below: the open customers scoring at most as high (the groups' scores are distinct), o / 2 of them as high.
+        # The window's partition is the one of every group (s is never NULL): Spark wants one named.
+        parts.append(f"(SELECT coalesce(sum(c), 0) AS c{i}, coalesce(sum(c + o), 0) AS n{i}, "
+                     f"coalesce(sum(c * (below - o / 2.0)), 0) AS u{i} FROM (SELECT c, o, sum(o) OVER "
+                     f"(PARTITION BY s IS NULL ORDER BY s) AS below FROM ({by_score}) AS g) AS w) AS p{i}")
+    row = fetchone(f"{joined}SELECT t.*{''.join(f', p{i}.*' for i in range(len(columns)))} FROM totals AS t, "
+                   f"{', '.join(parts)}")
+    n_customers, closed = int(row[0]), int(row[1] or 0)
+    still_open = n_customers - closed
+    if min(closed, still_open) < LEAK_MIN_CUSTOMERS:
+        return []
+    pairs = closed * still_open
+    found = []
+    for i, (column, kind) in enumerate(columns):
+        closed_with_value, with_value, above = int(row[2 + 3 * i]), int(row[3 + 3 * i]), float(row[4 + 3 * i])
+        open_with_value = with_value - closed_with_value
+        closed_empty, open_empty = closed - closed_with_value, still_open - open_with_value
+        if kind == "categorical":  # every customer has a score, the closed ones' higher as the scores are built
+            aucs = [above / pairs]
+        else:
+            both_empty = closed_empty * open_empty / 2
+            empty_lowest = (above + closed_with_value * open_empty + both_empty) / pairs
+            empty_highest = (above + closed_empty * open_with_value + both_empty) / pairs
+            aucs = [empty_lowest, 1 - empty_lowest, empty_highest, 1 - empty_highest]
+        if max(aucs) >= LEAK_AUC:
+            found.append((column, max(aucs)))
+    if not found:
+        return []
+    named = _listed([f"customers.{column} (ROC AUC {auc:.3f})" for column, auc in found])
+    many = len(found) > 1
+    return [f"{named} {'each alone separate' if many else 'alone separates'} the {closed:,} customers with a churn event "
+            f"from the {still_open:,} without one: {LEAK_WHY} before training; `churnml train` would name "
+            f"{'them' if many else 'it'} after the run and not promote the models."]
 
 
 def _paid_before_signup(con: duckdb.DuckDBPyConnection, closures: bool) -> list[str]:
