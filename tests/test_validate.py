@@ -2314,10 +2314,10 @@ def test_id_like_attributes_share_one_note_and_the_many_values_note_says_what_it
 
 
 def test_a_customers_column_that_records_the_closure_is_named_before_training(tmp_path: Path) -> None:
-    """A telecom CRM export's status ("Aktiv"/"Gekündigt") and cancellation date, read as they are
-    today at every cutoff, hand the models the answer: `churnml train` named them only after a whole
-    run (and did not promote the models), `churnml validate` said nothing. Validation names them now,
-    in train's words; attributes that predict closures without recording them are not named."""
+    """A telecom CRM export's status ("Aktiv"/"Gekündigt"), churn reason and cancellation date, read as
+    they are today at every cutoff, hand the models the answer: `churnml train` named them only after a
+    whole run (and did not promote the models), `churnml validate` said nothing. Validation names them
+    now, in train's words; attributes that predict closures without recording them are not named."""
     import shutil
 
     from churnml.generate import generate
@@ -2335,32 +2335,52 @@ def test_a_customers_column_that_records_the_closure_is_named_before_training(tm
     rng = np.random.default_rng(4)
     customers = customers.assign(
         Status=np.where(closed, "Gekündigt", "Aktiv"),
-        Kuendigungsdatum=closed_on.dt.strftime("%d.%m.%Y"),  # text (no [input] date_format): a category
+        Kuendigungsgrund=np.where(closed, rng.choice(["Preis", "Umzug", "Wettbewerber"], len(customers)), None),
         cancelled_serial=(closed_on - pd.Timestamp("1899-12-30")).dt.days,  # as Excel counts days; empty while open
-        cancelled_on=closed_on,  # a date: left out of the models already, nothing to name
+        # Text (no [input] date_format): a category of hundreds of values, which train leaves out of the models
+        # (a note says so), so it cannot leak; as a date it would be left out as one.
+        Kuendigungsdatum=closed_on.dt.strftime("%d.%m.%Y"),
+        cancelled_on=closed_on,  # a date: left out of the models, nothing to name
         # 99 % of the closed accounts and 60 % of the open ones on contract B: ROC AUC about 0.7, not the answer
         contract=np.where(rng.random(len(customers)) < np.where(closed, 0.99, 0.6), "B", "A"),
         age=rng.normal(40, 10, len(customers)) + 3 * closed)
     customers.to_parquet(folder / "customers.parquet", index=False)
     ds = load_dataset(folder)
     assert ds.attributes["cancelled_serial"] == ds.attributes["age"] == "numeric"
-    assert ds.attributes["Kuendigungsdatum"] == ds.attributes["contract"] == "categorical"
+    assert ds.attributes["Kuendigungsgrund"] == ds.attributes["Kuendigungsdatum"] == ds.attributes["contract"] == "categorical"
     assert ds.summary["left_out_columns"] == {"cancelled_on": "dates"}
-    note = (f"customers.Status (ROC AUC 1.000), customers.Kuendigungsdatum (ROC AUC 1.000) and "
+    note = (f"customers.Status (ROC AUC 1.000), customers.Kuendigungsgrund (ROC AUC 1.000) and "
             f"customers.cancelled_serial (ROC AUC 1.000) each alone separate the {closed.sum():,} customers with a "
             f"churn event from the {(~closed).sum():,} without one: the customers table is read as it is today at every "
             "cutoff, so a column that records a cancellation, a status or a later date tells the models the answer, "
             "and they fail on customers still active. Remove it from customers (or keep its value at sign-up) before "
             "training; `churnml train` would name them after the run and not promote the models.")
     assert [n for n in ds.summary["notes"] if "alone separate" in n] == [note]
+    dates = f"customers.Kuendigungsdatum ({customers['Kuendigungsdatum'].nunique():,} values)"
+    assert any(n.startswith("These columns have more different values than [training] max_categorical_levels (50): ")
+               and dates in n for n in ds.summary["notes"])
     # A note, not a failure: --strict fails on rows set aside, and there are none.
     result = CliRunner().invoke(get_app(), ["validate", str(folder), "--strict", "--quarantine-dir", str(tmp_path / "q")])
     assert result.exit_code == 0 and f"Note: {note}" in " ".join(result.output.split())
-    # Read as a date with the export's format, the text column is left out too, and no longer named.
-    dated = load_dataset(folder, config_from_dict({"input": {"date_format": "%d.%m.%Y"}}))
-    assert dated.summary["left_out_columns"] == {"Kuendigungsdatum": "dates", "cancelled_on": "dates"}
-    assert [n.split(" each alone")[0].split(" alone")[0] for n in dated.summary["notes"] if "alone separate" in n] == [
-        "customers.Status (ROC AUC 1.000) and customers.cancelled_serial (ROC AUC 1.000)"]
+    # With enough levels allowed for train to use the text date, it is named too.
+    raised = load_dataset(folder, config_from_dict({"training": {"max_categorical_levels": 1000}}))
+    assert [n.split(" each alone")[0] for n in raised.summary["notes"] if "alone separate" in n] == [
+        "customers.Status (ROC AUC 1.000), customers.Kuendigungsgrund (ROC AUC 1.000), customers.cancelled_serial "
+        "(ROC AUC 1.000) and customers.Kuendigungsdatum (ROC AUC 1.000)"]
     # Without churn_events there are no closures to separate: nothing is said.
     (folder / "churn_events.parquet").unlink()
     assert not any("alone separate" in n for n in load_dataset(folder).summary["notes"])
+
+
+def test_a_category_of_rare_values_does_not_separate_the_closures_by_chance(tmp_path: Path) -> None:
+    # 60 customers, half closed, and a branch of 50 values (as many as the models take): 40 held by one customer,
+    # 10 by two, whose own closures would be their value's share (0 or 1), so such a column would separate them
+    # (ROC AUC 1.0) by chance. Values of fewer than 20 customers count at the overall share; a status still separates.
+    n = 60
+    ids = [f"c{i}" for i in range(n)]
+    customers = pd.DataFrame({"customer_id": ids, "branch": [f"b{i % 50}" for i in range(n)],
+                              "status": ["closed" if i % 2 else "open" for i in range(n)]})
+    tx = pd.DataFrame({"customer_id": ids, "timestamp": "2021-03-05", "amount": 1.0})
+    churn = pd.DataFrame({"customer_id": ids[1::2], "timestamp": "2021-03-01"})
+    notes = load_dataset(write(tmp_path / "d", customers=customers, transactions=tx, churn_events=churn)).summary["notes"]
+    assert [n.split(" alone")[0] for n in notes if "alone separate" in n] == ["customers.status (ROC AUC 1.000)"]

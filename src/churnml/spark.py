@@ -561,16 +561,18 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
         return tuple(spark.sql(to_spark_sql(sql, views)).collect()[0])
     codes = validate.code_columns(fetchone, attributes)
     n_customers, values = validate.category_counts(fetchone, attributes)
+    max_levels = config.training.max_categorical_levels
+    attribute_notes = (validate.code_notes(codes) + validate.many_values_notes(n_customers, values, max_levels)
+                       + validate.lifetime_total_notes(fetchone, attributes))
+    if "churn_events" in views:
+        attribute_notes += validate.leaky_attribute_notes(
+            fetchone, attributes, validate.many_valued_columns(n_customers, values, max_levels))
     return SparkData(spark, base, tuple(layout), layout, attributes, data_end, views, left_out, n_lines,
                      _notes(spark, read, left_out, config, empty, skipped,
                             io.unread_files(base, config) if "://" not in base and set(read) < set(TABLES) else ())
                      + tuple(validate.empty_left_out_notes(left_out_events)
                              + validate.event_column_notes(fetchone, layout, {t: raw.mapping for t, raw in read.items()}))
-                     + tuple(validate.code_notes(codes)
-                             + validate.many_values_notes(n_customers, values, config.training.max_categorical_levels)
-                             + validate.lifetime_total_notes(fetchone, attributes)
-                             + (validate.leaky_attribute_notes(fetchone, attributes, validate.id_like_columns(n_customers, values))
-                                if "churn_events" in views else [])), codes)
+                     + tuple(attribute_notes), codes)
 
 
 def _notes(spark: "SparkSession", read: Mapping[str, _RawTable], left_out: Mapping[str, str], config: Config,
