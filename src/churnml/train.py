@@ -1033,7 +1033,8 @@ def leaky_attributes(parts: Mapping[str, pd.DataFrame], specs: Sequence[FeatureS
     from events see only the past; the customers table is read as it is today at every cutoff, so
     a column such as ``status = closed`` or ``cancelled_on`` hands the models the answer (test ROC
     AUC 1.0, grade A) and is useless on customers still active. A categorical attribute scores each value by its churn
-    rate in the training rows (unseen values: the overall rate); a numeric one by its value.
+    rate in the training rows (unseen values: the overall rate); a numeric one by its value, its
+    empty cells lowest or highest, whichever separates better.
     """
     train_churned = parts["train"]["churned"].astype(float)
     test_churned = parts["test"]["churned"].to_numpy(dtype=int)
@@ -1046,14 +1047,16 @@ def leaky_attributes(parts: Mapping[str, pd.DataFrame], specs: Sequence[FeatureS
         test = parts["test"][spec.name]
         if spec.kind == "categorical":
             rates = train_churned.groupby(parts["train"][spec.name], observed=True).mean()
-            score = test.map(rates).astype(float).fillna(train_churned.mean()).to_numpy()
+            scores = [test.map(rates).astype(float).fillna(train_churned.mean()).to_numpy()]
         else:
-            score = test.astype(float)
-            # Ordered as they are, but finite: scikit-learn refuses a customers column's "inf".
-            score = np.nan_to_num(score.fillna(score.median() if score.notna().any() else 0.0).to_numpy(),
-                                  posinf=np.finfo(float).max, neginf=-np.finfo(float).max)
-        auc = float(roc_auc_score(test_churned, score))
-        auc = max(auc, 1.0 - auc)
+            # Ordered as they are, but finite: scikit-learn refuses a customers column's "inf". The empty
+            # cells lowest or highest, whichever separates better, as validation ranks them: a cancellation
+            # date kept as a number is empty for every open account, and filled with the median it read as
+            # no signal (ROC AUC near 0.5) while the models learned the answer from the gaps.
+            values = np.nan_to_num(test.astype(float).to_numpy(), nan=np.nan, posinf=np.finfo(float).max / 2,
+                                   neginf=-np.finfo(float).max / 2)
+            scores = [np.where(np.isnan(values), fill, values) for fill in (-np.finfo(float).max, np.finfo(float).max)]
+        auc = max(max(a, 1.0 - a) for a in (float(roc_auc_score(test_churned, score)) for score in scores))
         if auc >= LEAK_AUC:
             found[spec.name] = round(auc, 4)
     return found
