@@ -104,6 +104,32 @@ def satisfaction_clean_sql(score: str, inputs: InputConfig) -> str:
     return f"CASE WHEN {score} BETWEEN {low!r} AND {high!r} THEN {inputs.satisfaction_sql(score)} END"
 
 
+def _off_scale_sql(score: str, scale: tuple[float, float]) -> str:
+    """SQL: the typed ``score`` lies off ``scale``; NaN does too (DuckDB and Spark order it above every
+    number): the condition of :func:`event_checks` that blanks a score and keeps its event.
+    :func:`satisfaction_kept_reason` is the same rule for one number in Python."""
+    return f"{score} NOT BETWEEN {scale[0]!r} AND {scale[1]!r}"
+
+
+def satisfaction_kept_reason(score: float, scale: tuple[float, float]) -> str | None:
+    """The reason a satisfaction score read as a number is blanked and its event kept
+    (:func:`satisfaction_outside`: off ``scale``, NaN and infinities included), or None for a score on
+    it: :func:`_off_scale_sql`, which validation and the Spark reader apply to files, for one value, as
+    the HTTP API applies it to a posted service event (:func:`churnml.api.history_dataset`).
+
+    Example
+    -------
+    >>> satisfaction_kept_reason(0, (1.0, 5.0))
+    'satisfaction outside 1-5 (event kept without it)'
+    >>> satisfaction_kept_reason(float("nan"), (0.0, 10.0))
+    'satisfaction outside 0-10 (event kept without it)'
+    >>> satisfaction_kept_reason(5, (1.0, 5.0)) is None
+    True
+    """
+    low, high = scale
+    return None if low <= score <= high else satisfaction_outside(scale)
+
+
 
 def unparseable(column: str) -> str:
     return f"unparseable {column}"
@@ -2023,10 +2049,9 @@ def event_checks(spec: TableSpec, mapping: Mapping[str, str], typed: Mapping[str
     if "satisfaction" in mapping:
         # Last: these keep the event (kept_events_reasons), so a row with a reason to be set aside must get that one.
         # NaN and infinity are off any scale (both engines order NaN above every number).
-        low, high = inputs.satisfaction_scale
         checks.append((R_BAD_SATISFACTION, f"{present['satisfaction']} AND {typed['satisfaction']} IS NULL"))
         checks.append((satisfaction_outside(inputs.satisfaction_scale),
-                       f"{typed['satisfaction']} NOT BETWEEN {low!r} AND {high!r}"))
+                       _off_scale_sql(typed["satisfaction"], inputs.satisfaction_scale)))
     return checks
 
 
