@@ -207,9 +207,13 @@ class ServiceEventRow(BaseModel):
         "When it was resolved (ISO 8601, as timestamp); null = still open. The models read it: a customer none of whose events carries the "
         "field gets a warning (every complaint counts as unresolved)."),
                                             json_schema_extra={"example": None})
-    satisfaction: Optional[Annotated[Number, Field(ge=SATISFACTION_LOW, le=SATISFACTION_HIGH)]] = Field(default=None, description=(
-        "Survey score 1-5 ([input] satisfaction_scale); null = not answered. The models read it: a customer none of "
-        "whose surveys carries the field gets a warning (counts as never rated)."), json_schema_extra={"example": None})
+    # No minimum or maximum: a score off the scale is blanked and its event kept, as validation keeps it in batch
+    # data (a helpdesk's 0 for "not rated" was a 400 for the whole request); a generated client would refuse it.
+    satisfaction: Optional[Number] = Field(default=None, description=(
+        f"Survey score on the server's [input] satisfaction_scale, {SATISFACTION_LOW:g}-{SATISFACTION_HIGH:g}; null = not "
+        "answered. A score off the scale (a helpdesk's 0 for \"not rated\") is blanked and the event kept, as validation "
+        "keeps it in batch data, and the customer's warnings name it. The models read it: a customer none of whose "
+        "surveys carries the field gets a warning (counts as never rated)."), json_schema_extra={"example": None})
     channel: Optional[str] = Field(default=None, description="Service channel.", json_schema_extra={"example": "phone"})
 
 
@@ -325,6 +329,7 @@ class CustomerScore(BaseModel):
         "/score_history only: posted customer attributes the models do not use (a typo?), and attributes they use "
         "that were not posted (scored as unknown, which changes the score); numeric attributes posted as a placeholder "
         "such as \"N/A\" or \"-\" (blanked and scored as unknown, as validation blanks them); event types counted as other; "
+        "satisfaction scores off [input] satisfaction_scale (blanked, the event kept, as validation keeps it); "
         "resolved_at or satisfaction missing from all of a customer's service events or surveys (every complaint then "
         "counts as unresolved, the customer as never rated); transactions and service events on or after as_of, which "
         "are not counted; a churn event on or after as_of (the account is scored as open). GET /model lists the attributes."),

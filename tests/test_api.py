@@ -239,13 +239,16 @@ BIG = 2_000_001
     ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a"}],
                         "transactions": [{"customer_id": "a", "timestamp": "2025-01-01", "amount": 1e300}]}, 400,
      "transactions[0].amount: 1e+300 is beyond ±1e+12; no transaction is that large."),
-    # A survey score said "no transaction is that large".
+    # A score off the scale is blanked and its event kept (below); one that is no JSON number is the request's type
+    # error, told what to send.
     ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a"}],
-                        "service_events": [{"customer_id": "a", "timestamp": "2025-01-01", "event_type": "survey", "satisfaction": 1e300}]},
-     400, "service_events[0].satisfaction: Input should be less than or equal to 5"),  # the schema's bound first
-    ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a"}],
-                        "service_events": [{"customer_id": "a", "timestamp": "2025-01-01", "event_type": "survey", "satisfaction": 9}]},
-     400, "service_events[0].satisfaction: Input should be less than or equal to 5"),
+                        "service_events": [{"customer_id": "a", "timestamp": "2025-01-01", "event_type": "survey", "satisfaction": "abc"}]},
+     400, "service_events[0].satisfaction: Input should be a valid number (send the score as a JSON number, or null for a "
+          "survey not answered)"),
+    ("/score_history", b'{"as_of": "2025-12-01", "customers": [{"customer_id": "a"}], "service_events": [{"customer_id": "a", '
+                       b'"timestamp": "2025-01-01", "event_type": "survey", "satisfaction": NaN}]}',
+     400, "service_events[0].satisfaction: Input should be a finite number (NaN and Infinity are no JSON numbers: send null "
+          "for a survey not answered)"),
     ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a"}, {"customer_id": "a"}]}, 400,
      "customers[1]: customer_id 'a' appears twice"),
     ("/retention_list", {"success_rate": 2}, 400, "success_rate: Input should be less than or equal to 1"),
@@ -807,6 +810,65 @@ def test_score_history_warns_when_event_fields_the_models_read_are_left_out(clie
     assert moved > 0.01
 
 
+def test_a_satisfaction_score_off_the_scale_is_blanked_and_its_event_kept_as_in_batch(client, served_store, batch) -> None:
+    # A helpdesk whose export writes CSAT 0 for "not rated" got scores from `churnml score`, whose validation blanks
+    # such a score and keeps its event, and a 400 from /score_history for the same customers' history.
+    rated = served_store.dataset.con.execute(
+        "SELECT customer_id FROM service_events WHERE timestamp < ? AND satisfaction IS NOT NULL GROUP BY customer_id "
+        "HAVING count(*) > 1 ORDER BY customer_id", [served_store.as_of]).df()["customer_id"]
+    ids = [c for c in rated if c in batch.index][:2]
+    body = {"as_of": served_store.as_of, **_history(served_store.dataset, ids)}
+    scored = [i for i, e in enumerate(body["service_events"]) if "satisfaction" in e and e["timestamp"] < served_store.as_of]
+    first = [i for i in scored if body["service_events"][i]["customer_id"] == ids[0]][:2]
+    second = next(i for i in scored if body["service_events"][i]["customer_id"] == ids[1])
+    off_scale = json.loads(json.dumps(body))
+    nulls = json.loads(json.dumps(body))
+    for i, value in zip([*first, second], [0, 6, 1e300]):
+        off_scale["service_events"][i]["satisfaction"] = value
+        nulls["service_events"][i]["satisfaction"] = None
+    answered = client.post("/score_history", json=off_scale, headers=AUTH)
+    assert answered.status_code == 200, answered.text
+    results, expected = answered.json()["results"], client.post("/score_history", json=nulls, headers=AUTH).json()["results"]
+    said = {ids[0]: (f"service_events[{first[0]}].satisfaction: 0, service_events[{first[1]}].satisfaction: 6 are outside "
+                     "the scale 1-5 ([input] satisfaction_scale); the events are kept without them, as validation keeps "
+                     "them in batch data (send null for a survey not answered; the server's [input] satisfaction_scale "
+                     "sets another scale)"),
+            ids[1]: (f"service_events[{second}].satisfaction: 1e+300 is outside the scale 1-5 ([input] satisfaction_scale); "
+                     "the event is kept without it, as validation keeps it in batch data (send null for a survey not "
+                     "answered; the server's [input] satisfaction_scale sets another scale)")}
+    for item, blank in zip(results, expected):
+        # Scored as the events with no score: kept, and counted, only the score left out.
+        assert {k: v for k, v in item.items() if k != "warnings"} == {k: v for k, v in blank.items() if k != "warnings"}
+        assert said[item["customer_id"]] in item["warnings"], item["warnings"]
+        assert [w for w in item["warnings"] if w != said[item["customer_id"]]] == blank["warnings"]
+
+
+@pytest.mark.parametrize("scale", [(1, 5), (0, 10)])
+def test_posted_and_exported_satisfaction_scores_are_kept_or_blanked_alike(tmp_path, scale) -> None:
+    # One rule for a posted row and a file's (validate.satisfaction_kept_reason): the API refused off-scale scores
+    # that validation blanks, keeping their events.
+    odd = ["0", "1", "3.5", "5", "5.5", "10", "11", "-1", "1e300", "nan", "inf"]
+    scores = odd + ["3"] * 100  # a few odd scores among many: no other scale for validation to stop on
+    events = pd.DataFrame({"customer_id": "a", "event_type": "survey", "satisfaction": scores,
+                           "timestamp": [f"2021-01-01 00:{i // 60:02d}:{i % 60:02d}" for i in range(len(scores))]})
+    folder = tmp_path / "data"
+    folder.mkdir()
+    pd.DataFrame({"customer_id": ["a"], "signup_date": ["2020-01-01"]}).to_csv(folder / "customers.csv", index=False)
+    pd.DataFrame({"customer_id": ["a"], "timestamp": ["2021-02-01"], "amount": [5]}).to_csv(folder / "transactions.csv", index=False)
+    events.to_csv(folder / "service_events.csv", index=False)
+    config = config_from_dict({"input": {"satisfaction_scale": list(scale)}})
+    exported = validate.load_dataset(folder, config)
+    posted = api.history_dataset([{"customer_id": "a"}], [], events.assign(satisfaction=events["satisfaction"].astype(float))
+                                 .to_dict("records"), {}, config)
+    query = "SELECT satisfaction FROM service_events ORDER BY timestamp"
+    batch_scores, api_scores = (d.con.execute(query).df()["satisfaction"] for d in (exported, posted))
+    assert len(batch_scores) == len(api_scores) == len(scores)   # every event kept
+    pd.testing.assert_series_equal(api_scores, batch_scores)
+    assert api_scores.isna().sum() == sum(not scale[0] <= float(v) <= scale[1] for v in scores) > 0
+    kept = exported.summary["tables"]["service_events"]["quarantined"]
+    assert kept == {validate.satisfaction_outside(scale): int(api_scores.isna().sum())}
+
+
 def test_score_history_warns_when_transaction_columns_the_models_count_are_left_out(client, served_store, batch) -> None:
     # A wholesaler's history posted without its product groups (category) matched batch scoring in
     # churn but not in value (1-2 % lower): distinct_categories read 0, with `warnings: []`.
@@ -1124,8 +1186,11 @@ def test_openapi_states_the_limits_and_vocabularies_the_server_enforces(client, 
                       "contact_cost": {"minimum": 0}, "success_rate": {"minimum": 0, "exclusiveMinimum": True, "maximum": 1},
                       "holdout": {"minimum": 0, "maximum": 0.5}}
     assert listing["segments"]["items"]["enum"] == list(SEGMENTS)
-    satisfaction = schemas["ServiceEventRow"]["properties"]["satisfaction"]
-    assert (satisfaction["minimum"], satisfaction["maximum"]) == Config().input.satisfaction_scale
+    # No bounds on a survey score: one off the scale is blanked and its event kept, which a client checking bounds
+    # would not send. The description names the scale.
+    satisfaction = json.dumps(schemas["ServiceEventRow"]["properties"]["satisfaction"])
+    assert "minimum" not in satisfaction and "maximum" not in satisfaction
+    assert "[input] satisfaction_scale, 1-5; null = not answered. A score off the scale" in satisfaction
     # The server agrees with the schema at each bound: a value on it is taken (unless exclusive), one past it is a 400.
     for name, bound in bounds.items():
         step = 1 if listing[name]["type"] == "integer" else 0.01
@@ -1580,8 +1645,7 @@ def test_posted_event_types_are_mapped_like_the_files() -> None:
     mapped = events(config=config)
     assert mapped["event_type"].tolist() == ["ticket", "complaint"]
     assert mapped["satisfaction"].iloc[1] == pytest.approx(4.6)   # 9 of 0-10 on 1-5, as validation rescales it
-    with pytest.raises(DataError, match=r"service_events\[1\].satisfaction: 9 is outside 1-5"):
-        events()
+    assert events()["satisfaction"].isna().tolist() == [True, True]   # off 1-5: blanked, the event kept
     posted["service_events"][1]["satisfaction"] = 4
     assert events()["event_type"].tolist() == ["support_ticket", "complaint"]   # unmapped: "other" in the features
 

@@ -351,6 +351,27 @@ def test_a_history_posted_without_transactions_or_service_events_says_so(server)
         assert EXAMPLE_HISTORY[field] and results["sent"]["churn_probability"] != results["none"]["churn_probability"]
 
 
+def test_a_survey_score_off_the_scale_is_blanked_with_a_warning_not_refused(server) -> None:
+    # A helpdesk export's CSAT 0 for "not rated": validation blanks it and keeps the event, so `churnml score` scored
+    # these customers, while the server's schema (minimum 1) answered the history with a 400. Text stays a 400.
+    (EXAMPLE_HISTORY,) = _examples("EXAMPLE_HISTORY")
+    url, _, _ = server
+    events = EXAMPLE_HISTORY["service_events"]
+    with httpx.Client(base_url=url, timeout=60, headers=AUTH) as client:
+        answers = [client.post("/score_history", json={**EXAMPLE_HISTORY, "service_events": [{**events[0], "satisfaction": score},
+                                                                                              *events[1:]]})
+                   for score in (0, None, "4")]
+    assert [a.status_code for a in answers] == [200, 200, 400], answers[0].text
+    rated_zero, unrated = (a.json()["results"][0] for a in answers[:2])
+    assert rated_zero["churn_probability"] == unrated["churn_probability"]
+    assert rated_zero["warnings"] == ["service_events[0].satisfaction: 0 is outside the scale 1-5 ([input] satisfaction_scale); "
+                                      "the event is kept without it, as validation keeps it in batch data (send null for a "
+                                      "survey not answered; the server's [input] satisfaction_scale sets another scale)",
+                                      *unrated["warnings"]]
+    assert answers[2].json()["error"] == ("service_events[0].satisfaction: Input should be a valid number (send the score as a "
+                                          "JSON number, or null for a survey not answered).")
+
+
 def test_a_key_sent_another_way_is_told_how_to_send_it(server) -> None:
     # "Unauthorized." alone: an integrator who sent the key as X-API-Key, or without "Bearer", was
     # left guessing. The answer says how to send it, and is the same for a wrong key (no hint which).

@@ -60,7 +60,8 @@ from churnml.segments import ValueThresholds, resolve_segment, segment_names
 from churnml.targeting import attribute_columns as attribute_list_columns
 from churnml.targeting import (list_notes, retention_list, said_fields, talking_point_summary, value_saved_note,
                                with_attributes)
-from churnml.validate import is_placeholder, kept_unread, kept_without, loose_id, loose_ids, merge_order_lines_sql
+from churnml.validate import (EXAMPLES, is_placeholder, kept_unread, kept_without, loose_id, loose_ids, merge_order_lines_sql,
+                              satisfaction_kept_reason)
 
 ENV_API_KEY = "CHURNML_API_KEY"
 ENV_ALIAS = "CHURNML_ALIAS"
@@ -421,6 +422,16 @@ def _unread_attribute(column: str, value: Any) -> str | None:
     return None if math.isfinite(number) else kept_without(column)
 
 
+def _kept_satisfaction(value: Any, scale: tuple[float, float]) -> str | None:
+    """The reason validation gives when it blanks this posted satisfaction score and keeps its event
+    (:func:`churnml.validate.satisfaction_kept_reason`: a number off ``[input] satisfaction_scale``, NaN
+    and infinities included, as a helpdesk's 0 for "not rated"). None for a score on the scale, null,
+    and anything that is not a number (``true``, text: refused as a request's type error)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return satisfaction_kept_reason(value, scale)
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
@@ -549,7 +560,9 @@ def history_dataset(
         Duplicate or empty customer ids, events of customers not posted, a churn event more than a
         day before the customer's ``signup_date``, unreadable dates or
         numbers (a numeric attribute's placeholder for unknown, "N/A" or "-", is blanked as validation
-        blanks it, and so is text reading as NaN or infinity), satisfaction outside ``[input] satisfaction_scale``, ``resolved_at`` before ``timestamp``, duplicate
+        blanks it, and so is text reading as NaN or infinity; a satisfaction score off ``[input]
+        satisfaction_scale`` is blanked and its event kept, as validation keeps it), ``resolved_at``
+        before ``timestamp``, duplicate
         ``transaction_id`` (with ``[input] order_lines``: one on lines of two customers; one customer's
         lines of an order are merged, as validation merges them).
     """
@@ -626,13 +639,13 @@ def history_dataset(
             raise DataError(f"{where}: timestamp and event_type are required.")
         row = {"customer_id": owner(record, where), "timestamp": timestamp, "event_type": inputs.event_type(event_type)}
         row["resolved_at"] = _timestamp(record.get("resolved_at"), f"{where}.resolved_at")
-        row["satisfaction"] = _number(record.get("satisfaction"), f"{where}.satisfaction")
         row["channel"] = _text(record.get("channel"))
-        if row["satisfaction"] is not None:
-            low, high = inputs.satisfaction_scale
-            if not low <= row["satisfaction"] <= high:
-                raise DataError(f"{where}.satisfaction: {row['satisfaction']:g} is outside {low:g}-{high:g}.")
-            row["satisfaction"] = inputs.rescale_satisfaction(row["satisfaction"])
+        if _kept_satisfaction(record.get("satisfaction"), inputs.satisfaction_scale) is not None:
+            row["satisfaction"] = None  # blanked, the event kept, as validation keeps it in batch data (the warnings say so)
+        else:
+            row["satisfaction"] = _number(record.get("satisfaction"), f"{where}.satisfaction")
+            if row["satisfaction"] is not None:
+                row["satisfaction"] = inputs.rescale_satisfaction(row["satisfaction"])
         if row["resolved_at"] is not None and row["resolved_at"] == timestamp.normalize() < timestamp:
             row["resolved_at"] = timestamp  # a date alone, the day it was opened: resolved then, as validation reads it
         if row["resolved_at"] is not None and row["resolved_at"] < timestamp:
@@ -938,6 +951,7 @@ class ScoringService:
             dataset.con.close()
         as_of_text = f"{as_of_ts:%Y-%m-%d}"
         other_types = self._other_event_types(service_events)
+        blanked = self._blanked_scores(service_events)
         unread = self._missing_event_fields(service_events, as_of_ts)
         for customer_id, said in self._missing_transaction_fields(transactions, as_of_ts).items():
             unread.setdefault(customer_id, []).extend(said)
@@ -964,8 +978,8 @@ class ScoringService:
                 "customer_id": customer_id, "status": "not_found", "as_of": as_of_text,
                 "detail": f"Not a customer at {as_of_text}: {why_outside.detail(customer_id, posted=True)}",
             }
-            warnings = (self.attribute_warnings(record) + other_types.get(customer_id, []) + unread.get(customer_id, [])
-                        + later.get(customer_id, []))
+            warnings = (self.attribute_warnings(record) + other_types.get(customer_id, []) + blanked.get(customer_id, [])
+                        + unread.get(customer_id, []) + later.get(customer_id, []))
             if not transactions_sent:
                 warnings.append(NO_TRANSACTIONS_SENT)
             if not service_sent and self.reads_service:
@@ -1049,6 +1063,27 @@ class ScoringService:
                           f"{', '.join(KNOWN_EVENT_TYPES)}; the server's [input.event_types] maps yours)"]
             for customer_id, types in unknown.items()
         }
+
+    def _blanked_scores(self, service_events: Sequence[Any]) -> dict[str, list[str]]:
+        """Customer id -> a warning naming the posted satisfaction scores blanked, their events kept
+        (:func:`_kept_satisfaction`): a 400 for the whole request turned away a helpdesk's histories
+        whose export writes 0 for "not rated", which `churnml score` scored."""
+        low, high = self.config.input.satisfaction_scale
+        found: dict[str, list[str]] = {}
+        for i, event in enumerate(map(_item, service_events)):
+            value = event.get("satisfaction")
+            if _kept_satisfaction(value, (low, high)) is not None:
+                found.setdefault(_text(event.get("customer_id")) or "", []).append(f"service_events[{i}].satisfaction: {value:g}")
+        warnings = {}
+        for customer_id, scores in found.items():
+            shown = ", ".join(scores[:EXAMPLES]) + (f" and {len(scores) - EXAMPLES} more" if len(scores) > EXAMPLES else "")
+            several = len(scores) > 1
+            warnings[customer_id] = [
+                f"{shown} {'are' if several else 'is'} outside the scale {low:g}-{high:g} ([input] satisfaction_scale); "
+                f"the event{'s are' if several else ' is'} kept without {'them' if several else 'it'}, as validation keeps "
+                f"{'them' if several else 'it'} in batch data (send null for a survey not answered; the server's [input] "
+                "satisfaction_scale sets another scale)"]
+        return warnings
 
     def attribute_warnings(self, record: Mapping[str, Any]) -> list[str]:
         """What a posted customer record says about attributes the caller may not mean: keys the
@@ -1616,6 +1651,8 @@ def iter_problems(exc: Iterable[Mapping[str, Any]], limit: int = 5) -> str:
             message = str(error.get("msg", "invalid"))
             if (hint := _FIELD_HINTS.get((location, error.get("type")))) is not None:
                 message += f" ({hint})"
+            if loc[:1] == ["service_events"] and loc[-1:] == ["satisfaction"] and error.get("type") in _NOT_A_SCORE:
+                message += f" ({_NOT_A_SCORE[error.get('type')]})"
             if (loc[:1] in (["customer_ids"], ["exclude"]) or loc[-1:] in (["customer_id"], ["transaction_id"])) and "valid string" in message:
                 message += ' (send ids as JSON strings, e.g. "123")'
             messages.setdefault(location, message)
@@ -1646,3 +1683,9 @@ _FIELD_HINTS = {
 }
 """What to do about a field's error (over one of the API's limits, a form it does not take), by (location,
 pydantic error type)."""
+_NOT_A_SCORE = {
+    "float_type": "send the score as a JSON number, or null for a survey not answered",
+    "finite_number": "NaN and Infinity are no JSON numbers: send null for a survey not answered",
+}
+"""What to send instead of a posted satisfaction score that is no JSON number (text, true, NaN), by pydantic
+error type: a request's type error, a 400, where a number off the scale is blanked and its event kept."""
