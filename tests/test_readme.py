@@ -62,6 +62,9 @@ def test_readme_command_blocks_parse_as_typed() -> None:
         except Exception as error:  # Click's usage errors: what the CLI would print under "Error"
             wrong.append((line, getattr(error, "message", str(error))))
     assert not wrong
+
+
+def test_help_texts_name_the_setting_and_its_default() -> None:
     """``[config: section.key, default]`` in an option's help: the setting exists and has that default
     (``--reasons`` said "[config: all]" and ``--success-rate`` "[config: 0.3]", naming no setting)."""
     from churnml.config import Config
