@@ -243,3 +243,17 @@ def test_the_example_config_names_the_commands_that_take_it() -> None:
                 if any("--config" in p.opts and p.hidden for p in sub.params)}
     without = {name for name, sub in command.commands.items() if not any("--config" in p.opts for p in sub.params)}
     assert named == refusing and not without, (named, refusing, without)
+
+
+def test_the_validation_section_quotes_the_kept_reasons_and_the_note_as_printed() -> None:
+    """The README quotes the reasons of a service event kept without its score and the note `train`, `score`
+    and `features` print, which the user then searches the quarantine file and the log for: they are
+    the code's words (the note said "validation set aside 244 rows" before rows kept were counted apart)."""
+    from churnml.cli.validate import rows_text
+    from churnml.validate import kept_events_reasons
+
+    readme = " ".join(README.split())
+    for reason in kept_events_reasons((1, 5)):
+        assert f"`{reason}`" in readme, reason
+    quoted = re.search(r'\("(validation found [^"]+)"\)', readme)
+    assert quoted and f"validation found {rows_text(3, 244)}".startswith(quoted.group(1)), quoted
