@@ -39,6 +39,10 @@ def test_demo_runs_the_whole_pipeline(tmp_path: Path, monkeypatch: pytest.Monkey
     assert list((tmp_path / "snapshots").iterdir()) == [production_snapshot]
     assert os.environ["MLFLOW_TRACKING_URI"] == f"sqlite:///{tmp_path / 'prod' / 'mlflow.db'}"  # as it was
     assert "Next:" not in text   # the demo runs each next step itself
+    # At 80 columns each file's line fits the box: "rows set aside or kept without a value (if any)" ran
+    # past it, its end ("value (if any)") on a line of its own under the paths.
+    box = result.output.split("Files written:")[1].split("╰")[0].splitlines()[1:]
+    assert box and all(line.startswith("│   out/") for line in box), box
 
     scores = pd.read_parquet(tmp_path / "out" / "scores.parquet")
     assert len(scores) > 0 and scores["churn_probability"].between(0, 1).all()

@@ -116,7 +116,7 @@ def demo_command(
                     "Files written:",
                     *_file_lines([
                         (f"{data}/", "generated sample"),
-                        (f"{out / 'quarantine'}/", "rows set aside or kept without a value (if any)"),
+                        (f"{out / 'quarantine'}/", "rows set aside or blanked (if any)"),
                         (f"{scores} (+ .json)", "scores for every active customer"),
                         (f"{retention} (+ .json)", "who to contact, why, with what"),
                         (str(reports["run"]), "the run: model vs baselines"),
