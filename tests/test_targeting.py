@@ -946,3 +946,22 @@ def test_a_list_csv_writes_money_to_the_cent_and_churnml_reads_it_back_unchanged
     back, same = io.read_table(tmp_path / "list.csv"), io.read_table(tmp_path / "list.parquet")
     for column in ("rank", *DECIMALS):
         assert back[column].to_numpy().tolist() == same[column].to_numpy().tolist(), column
+
+
+def test_a_list_whose_payers_are_all_excluded_says_so() -> None:
+    # `--exclude` with last month's list took out everyone who would pay off, and the list said "Nobody
+    # would pay off ... Lower the contact cost, raise the success rate, or widen the segments": the wrong fix.
+    scores = pd.DataFrame({
+        "customer_id": ["A", "B", "C", "D"], "segment": "high_value_at_risk",
+        "churn_probability": 0.5, "predicted_value": 100.0, "value_at_risk": [1000.0, 900.0, 1.0, 2.0], "reasons": "",
+    })
+    (text,) = retention_list(scores, exclude=["A", "B"], success_rate=0.3).summary.warnings
+    assert text == ("Nobody left would pay off: the 2 customers who would are excluded (the exclusion lists; an earlier "
+                    "list excludes its contacts and its control group). A contact pays off only when value_at_risk × "
+                    "success_rate exceeds its contact cost.")
+    (one,) = retention_list(scores, exclude=["A", "C"], success_rate=0.3, min_value=950).summary.warnings
+    assert one.startswith("No customer left to consider")  # B is under the minimum value: the filters say so
+    assert retention_list(scores, exclude=["A"], success_rate=0.3, min_value=800).summary.warnings == ()  # B pays off
+    # Excluded customers who would not have paid off change nothing: the cost is the fix.
+    assert retention_list(scores, exclude=["C"], contact_cost=10_000, success_rate=0.3).summary.warnings[0].startswith(
+        "Nobody would pay off: ")

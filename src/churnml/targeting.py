@@ -495,7 +495,9 @@ def retention_list(
         holdout=float(holdout),
         control=int(control.sum()),
         warnings=empty_list_warnings(len(contacted), scored, candidates, budget, cost[np.flatnonzero(keep)],
-                                     segment_keys.to_numpy()[np.flatnonzero(keep)], names, nobody_left=nobody_left)
+                                     segment_keys.to_numpy()[np.flatnonzero(keep)], names, nobody_left=nobody_left,
+                                     excluded_paying=int((pays & excluded & segment_keys.isin(wanted).to_numpy()
+                                                          & (True if min_value is None else value_at_risk >= min_value)).sum()))
         + split_segment_warnings(config, segment_keys.iloc[contacted], explicit_cost=explicit_cost,
                                  explicit_segments=bool(segments), asked=wanted if segments else (),
                                  paying=segment_keys[paying])
@@ -623,7 +625,8 @@ MAX_NAMED_SEGMENTS = 3
 
 
 def empty_list_warnings(contacts: int, scored: int, candidates: int, budget: float | None, candidate_costs: np.ndarray,
-                        candidate_segments: np.ndarray, names: dict[str, str], nobody_left: str = "") -> tuple[str, ...]:
+                        candidate_segments: np.ndarray, names: dict[str, str], nobody_left: str = "",
+                        excluded_paying: int = 0) -> tuple[str, ...]:
     """Why a list holds no contact, when it holds none: the budget pays for none of the
     ``candidates`` (and what the cheapest of their contacts costs), nobody pays off, or the
     filters left nobody to consider (``nobody_left``: which one, and what the scores hold; "the
@@ -632,7 +635,10 @@ def empty_list_warnings(contacts: int, scored: int, candidates: int, budget: flo
     else, and the CLI named "the first contact on the list" although the budget skips a contact
     it cannot pay for a cheaper one further down: only the cheapest candidate decides. The segments
     of the cheapest contacts are named only where contacts cost differently: with one cost for all,
-    "costs 5.00 (Fleeing low-value)" named whichever segment came first.
+    "costs 5.00 (Fleeing low-value)" named whichever segment came first. ``excluded_paying``: the
+    customers the exclusion lists took out who would have paid off; where they were the only ones,
+    the exclusion is the cause ("lower the contact cost" pointed at the wrong fix after
+    ``--exclude`` with last month's list).
 
     Example
     -------
@@ -660,6 +666,11 @@ def empty_list_warnings(contacts: int, scored: int, candidates: int, budget: flo
     if not scored:
         why = nobody_left or "the segment, exclusion and minimum-value filters left out everyone"
         return (f"No customer left to consider: {why}.",)
+    if not candidates and excluded_paying:
+        return (f"Nobody left would pay off: the {excluded_paying:,} customer{'s' if excluded_paying != 1 else ''} who "
+                f"would {'are' if excluded_paying != 1 else 'is'} excluded (the exclusion lists; an earlier list excludes "
+                "its contacts and its control group). A contact pays off only when value_at_risk × success_rate exceeds "
+                "its contact cost.",)
     if not candidates:
         return ("Nobody would pay off: a contact pays off only when value_at_risk × success_rate exceeds its contact cost. "
                 "Lower the contact cost, raise the success rate, or widen the segments.",)
