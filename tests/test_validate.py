@@ -2387,3 +2387,20 @@ def test_a_category_of_rare_values_does_not_separate_the_closures_by_chance(tmp_
     churn = pd.DataFrame({"customer_id": ids[1::2], "timestamp": "2021-03-01"})
     notes = load_dataset(write(tmp_path / "d", customers=customers, transactions=tx, churn_events=churn)).summary["notes"]
     assert [n.split(" alone")[0] for n in notes if "alone separate" in n] == ["customers.status (ROC AUC 1.000)"]
+
+
+def test_validations_counts_are_whole_in_a_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Piped to a cron job's log, Rich takes 80 columns and shortened the counts of a million customers'
+    # data: "43,429,0…" for 43,429,088 transactions. Not a terminal: the tables are as wide as their cells.
+    from churnml.cli.validate import show_summary
+
+    service = pd.DataFrame({"customer_id": ["a", "b", "c"] * 10, "timestamp": "2021-01-02", "event_type": "complaint",
+                            "resolved_at": "2021-01-03", "satisfaction": [0, 4, 5] + [3] * 27})
+    ds = load_dataset(write(tmp_path / "d", customers=CUSTOMERS, transactions=TRANSACTIONS, service_events=service))
+    # The counts of generate --customers 1000000, on the tables validation read here.
+    ds.summary["tables"]["transactions"].update(rows=43_429_088, clean_rows=43_429_088)
+    ds.summary["tables"]["service_events"].update(rows=6_123_769, clean_rows=6_123_769)
+    show_summary(ds)
+    output = capsys.readouterr().out
+    assert "│ 43,429,088 │ 43,429,088 │" in output and "…" not in output
+    assert "service_events" in output and "2021-01-02" in output

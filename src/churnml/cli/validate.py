@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from churnml import io
-from churnml.cli import command, console, next_step, working
+from churnml.cli import command, console, next_step, print_whole, working
 from churnml.cli._options import ConfigOpt, DataArg
 from churnml.config import load_config
 from churnml.dataset import KEPT_WITHOUT, Dataset, row_counts
@@ -42,7 +42,7 @@ def show_summary(dataset: Dataset) -> None:
             stats.get("first") or "",
             stats.get("last") or "",
         )
-    console.print(tables)
+    print_whole(tables)
     # The reasons, each under what happened to its rows: a "not rated" score blanked is not a row set aside.
     for title, kept in (("Rows set aside", False), ("Rows kept without a value (the value blanked)", True)):
         listed = [(name, reason, count) for name, stats in summary["tables"].items()
@@ -55,7 +55,7 @@ def show_summary(dataset: Dataset) -> None:
         reasons.add_column("rows", justify="right")
         for name, reason, count in listed:
             reasons.add_row(name, reason, f"{count:,}")
-        console.print(reasons)
+        print_whole(reasons)
     console.print(
         f"{summary['customers']:,} customers, {summary['customers_without_transactions']:,} "
         f"({summary['share_without_transactions']:.1%}) with no transactions. "
