@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
@@ -128,6 +129,41 @@ def satisfaction_kept_reason(score: float, scale: tuple[float, float]) -> str | 
     """
     low, high = scale
     return None if low <= score <= high else satisfaction_outside(scale)
+
+
+def _signup_kept_sql(signup: str, data_end: pd.Timestamp | None) -> list[tuple[str, str]]:
+    """SQL: (reason, condition) for a typed ``signup`` that validation blanks, keeping its customer:
+    before 1900, or on or after the data's end ``data_end`` (exclusive; None: no such bound), a CRM's
+    1850-01-01 or 2999-12-31 for "unknown". :func:`_load_customers` lists and blanks the date by them;
+    :func:`signup_kept_reason` is the same rule for one date in Python."""
+    checks = [(R_OLD_SIGNUP, f"{signup} < TIMESTAMP '{MIN_TIMESTAMP}'")]
+    if data_end is not None:
+        checks.append((R_LATE_SIGNUP, f"{signup} >= TIMESTAMP '{data_end}'"))
+    return checks
+
+
+def signup_kept_reason(signup: datetime, data_end: datetime | None) -> str | None:
+    """The reason a sign-up date read as a date is blanked and its customer kept (before 1900, or on or
+    after the data's end ``data_end``, exclusive), or None for one kept: :func:`_signup_kept_sql`, which
+    validation applies to files, for one value, as the HTTP API applies it to a posted customer
+    (:func:`churnml.api.history_dataset`). A ``datetime``, not a ``Timestamp``: a placeholder's year
+    2999 or 1 is beyond what pandas holds.
+
+    Example
+    -------
+    >>> end = datetime(2025, 12, 1)
+    >>> signup_kept_reason(datetime(2999, 12, 31), end)
+    "signup_date after the data's end (customer kept without a signup date)"
+    >>> signup_kept_reason(datetime(1850, 1, 1), end)
+    'signup_date before 1900 (customer kept without a signup date)'
+    >>> signup_kept_reason(datetime(2025, 11, 30, 23, 59), end) is None
+    True
+    """
+    if signup < datetime.fromisoformat(MIN_TIMESTAMP):
+        return R_OLD_SIGNUP
+    if data_end is not None and signup >= pd.Timestamp(data_end).to_pydatetime():
+        return R_LATE_SIGNUP
+    return None
 
 
 
@@ -1627,12 +1663,11 @@ def _load_customers(
             continue
         if contract == "signup_date":
             typed = typed_sql("timestamp", raw, types[raw])
-            before_end = "" if data_end is None else f" AND {typed} < TIMESTAMP '{data_end}'"
-            selects.append(f"CASE WHEN {typed} >= TIMESTAMP '{MIN_TIMESTAMP}'{before_end} THEN {typed} END AS signup_date")
+            checks = _signup_kept_sql(typed, data_end)
+            blanked = " OR ".join(condition for _, condition in checks)
+            selects.append(f"CASE WHEN {blanked} THEN NULL ELSE {typed} END AS signup_date")
             reasons.append(f"WHEN {present_sql(raw, types[raw])} AND {typed} IS NULL THEN {_lit(R_BAD_SIGNUP)}")
-            reasons.append(f"WHEN {typed} < TIMESTAMP '{MIN_TIMESTAMP}' THEN {_lit(R_OLD_SIGNUP)}")
-            if data_end is not None:
-                reasons.append(f"WHEN {typed} >= TIMESTAMP '{data_end}' THEN {_lit(R_LATE_SIGNUP)}")
+            reasons += [f"WHEN {condition} THEN {_lit(reason)}" for reason, condition in checks]
             continue
         if PANDAS_INDEX.fullmatch(raw):
             index_columns.append(contract)
