@@ -172,7 +172,9 @@ class CustomerRecord(BaseModel):
     __pydantic_extra__: dict[str, Attribute] = Field(init=False)
     customer_id: CustomerId = Field(description="Unique customer id.", json_schema_extra={"example": "C0000001"})
     signup_date: Optional[Timestamp] = Field(default=None, description=(
-        "Sign-up date, or date and time (ISO 8601: 2024-03-14 or 2024-03-14T09:30:00; offsets are converted to UTC)."),
+        "Sign-up date, or date and time (ISO 8601: 2024-03-14 or 2024-03-14T09:30:00; offsets are converted to UTC). "
+        "One before 1900 or after today (a CRM's 2999-12-31 for unknown) is left out and the customer kept, as "
+        "validation keeps it, with a warning; null = not known."),
                                             json_schema_extra={"example": "2024-03-14"})
 
 

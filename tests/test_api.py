@@ -12,6 +12,7 @@ import os
 import re
 import sys
 from collections import Counter
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -204,8 +205,10 @@ BIG = 2_000_001
     ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a"}],
                         "transactions": [{"customer_id": "a", "timestamp": "9999-12-31T23:00:00-05:00", "amount": 3}]}, 400,
      "transactions[0].timestamp: 9999-12-31T23:00:00 is outside the years 1900-2199"),
-    ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a", "signup_date": "0001-01-01T00:00:00+01:00"}]}, 400,
-     "customers[0].signup_date: 0001-01-01T00:00:00 is outside the years 1900-2199"),
+    # (A sign-up date before 1900 is kept without it, as validation keeps it: below.)
+    ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a"}],
+                        "churn_events": [{"customer_id": "a", "timestamp": "0001-01-01T00:00:00+01:00"}]}, 400,
+     "churn_events[0].timestamp: 0001-01-01T00:00:00 is outside the years 1900-2199"),
     ("/score_history", {"as_of": "1850-01-01", "customers": [{"customer_id": "a"}]}, 400, "as_of: 1850-01-01 is outside the years 1900-2199"),
     ("/score_history", {"as_of": "2025-12-01", "customers": []}, 400, "customers: List should have at least 1 item"),
     # One message for a value that fits none of an attribute's types (was one per type)
@@ -867,6 +870,63 @@ def test_posted_and_exported_satisfaction_scores_are_kept_or_blanked_alike(tmp_p
     assert api_scores.isna().sum() == sum(not scale[0] <= float(v) <= scale[1] for v in scores) > 0
     kept = exported.summary["tables"]["service_events"]["quarantined"]
     assert kept == {validate.satisfaction_outside(scale): int(api_scores.isna().sum())}
+
+
+def test_a_placeholder_signup_date_is_left_out_with_a_warning_as_in_batch(client, served_store, batch) -> None:
+    # A CRM writes 2999-12-31 (or 1850-01-01) for a sign-up date it does not know: validation keeps such a customer
+    # without it and `churnml score` scored them, while /score_history answered the request with a 400 ("outside the
+    # years 1900-2199").
+    ids = list(batch.index[::150][:3])
+    body = {"as_of": served_store.as_of, **_history(served_store.dataset, ids)}
+    placeholders = ["2999-12-31", "1850-01-01", "0001-01-01T00:00:00+01:00"]
+    posted, unknown = json.loads(json.dumps(body)), json.loads(json.dumps(body))
+    for record, placeholder, blank in zip(posted["customers"], placeholders, unknown["customers"]):
+        record["signup_date"], blank["signup_date"] = placeholder, None
+    answered = client.post("/score_history", json=posted, headers=AUTH)
+    assert answered.status_code == 200, answered.text
+    results, expected = answered.json()["results"], client.post("/score_history", json=unknown, headers=AUTH).json()["results"]
+    today = pd.Timestamp(datetime.now(timezone.utc).date())
+    kept = ("the customer is kept without it, as validation keeps it in batch data, and counts from their first "
+            "transaction (send null when the sign-up date is not known)")
+    said = [f"customers[0].signup_date: 2999-12-31 is after the data's end (today, {today:%Y-%m-%d}); {kept}",
+            f"customers[1].signup_date: 1850-01-01 is before 1900; {kept}",
+            f"customers[2].signup_date: 0001-01-01T00:00:00+01:00 is before 1900; {kept}"]
+    assert [r["status"] for r in results] == ["ok"] * 3
+    for item, blank, warning in zip(results, expected, said):
+        # Scored as the customer without a sign-up date: kept, from their first transaction.
+        assert {k: v for k, v in item.items() if k != "warnings"} == {k: v for k, v in blank.items() if k != "warnings"}
+        assert item["warnings"] == [warning, *blank["warnings"]]
+    # A sign-up date that is not a date is the request's error, as before.
+    for field, value in (("signup_date", "unknown"), ("signup_date", "2999-13-31")):
+        refused = client.post("/score_history", headers=AUTH,
+                              json={**posted, "customers": [{**posted["customers"][0], field: value}, *posted["customers"][1:]]})
+        assert refused.status_code == 400
+        assert refused.json()["error"].startswith(f"customers[0].signup_date: {value!r} is not a date or datetime")
+
+
+def test_posted_and_exported_signup_dates_are_kept_or_blanked_alike(tmp_path) -> None:
+    # One rule for a posted customer and a file's (validate.signup_kept_reason): the API refused the sign-up dates
+    # before 1900 or after the data's end that validation blanks, keeping their customers.
+    signups = ["1850-01-01", "1899-12-31 23:59:59", "1900-01-01", "2020-06-01", "2021-06-30 23:59:59", "2021-07-01",
+               "2150-01-01", "2999-12-31", ""]
+    customers = pd.DataFrame({"customer_id": [f"c{i}" for i in range(len(signups))], "signup_date": signups})
+    folder = tmp_path / "data"
+    folder.mkdir()
+    customers.to_csv(folder / "customers.csv", index=False)
+    pd.DataFrame({"customer_id": "c3", "timestamp": pd.date_range("2021-01-01", "2021-06-30").strftime("%Y-%m-%d"),
+                  "amount": 5}).to_csv(folder / "transactions.csv", index=False)
+    config = config_from_dict({"input": {"data_end": "2021-06-30"}})
+    exported = validate.load_dataset(folder, config)
+    posted = api.history_dataset(customers.to_dict("records"), [], [], {}, config, data_end=pd.Timestamp("2021-07-01"))
+    query = "SELECT customer_id, signup_date FROM customers ORDER BY customer_id"
+    batch_dates, api_dates = (d.con.execute(query).df() for d in (exported, posted))
+    pd.testing.assert_frame_equal(api_dates, batch_dates)
+    assert batch_dates["signup_date"].isna().sum() == 6 and batch_dates["signup_date"].notna().sum() == 3  # both rules at work
+    listed = exported.quarantine["customers"]
+    reasons = dict(zip(listed["customer_id"], listed.iloc[:, -1]))
+    assert reasons == {c: r for c, s in zip(customers["customer_id"], signups)
+                       if (r := api._kept_signup(s, pd.Timestamp("2021-07-01"))) is not None}
+    assert set(reasons.values()) == {validate.R_OLD_SIGNUP, validate.R_LATE_SIGNUP}
 
 
 def test_score_history_warns_when_transaction_columns_the_models_count_are_left_out(client, served_store, batch) -> None:

@@ -60,8 +60,8 @@ from churnml.segments import ValueThresholds, resolve_segment, segment_names
 from churnml.targeting import attribute_columns as attribute_list_columns
 from churnml.targeting import (list_notes, retention_list, said_fields, talking_point_summary, value_saved_note,
                                with_attributes)
-from churnml.validate import (EXAMPLES, is_placeholder, kept_unread, kept_without, loose_id, loose_ids, merge_order_lines_sql,
-                              satisfaction_kept_reason)
+from churnml.validate import (EXAMPLES, R_OLD_SIGNUP, is_placeholder, kept_unread, kept_without, loose_id, loose_ids,
+                              merge_order_lines_sql, satisfaction_kept_reason, signup_kept_reason)
 
 ENV_API_KEY = "CHURNML_API_KEY"
 ENV_ALIAS = "CHURNML_ALIAS"
@@ -369,8 +369,15 @@ def parse_as_of(value: Any, what: str = "as_of") -> pd.Timestamp:
     return stamp
 
 
-def _timestamp(value: Any, where: str) -> pd.Timestamp | None:
-    """Naive UTC timestamp of a date/datetime/ISO string (offsets honoured); None stays None."""
+def _datetime(value: Any, where: str) -> datetime | None:
+    """Naive UTC datetime of a date/datetime/ISO string (offsets honoured), any year; None and blank
+    text are None.
+
+    Raises
+    ------
+    DataError
+        For anything that is not a date or datetime.
+    """
     if value is None:
         return None
     if isinstance(value, str):
@@ -386,15 +393,27 @@ def _timestamp(value: Any, where: str) -> pd.Timestamp | None:
             try:
                 value = value.astimezone(timezone.utc).replace(tzinfo=None)
             except OverflowError:  # year 1 or 9999 pushed past the calendar's end by the offset
-                value = value.replace(tzinfo=None)  # outside the years below either way
-        if not EARLIEST.year <= value.year < LATEST.year:
-            raise DataError(f"{where}: {value.isoformat()} is outside the years 1900-2199.")
-        return pd.Timestamp(value)
+                value = value.replace(tzinfo=None)  # outside the years 1900-2199 either way
+        return value
     if isinstance(value, date):
-        if not EARLIEST.year <= value.year < LATEST.year:
-            raise DataError(f"{where}: {value.isoformat()} is outside the years 1900-2199.")
-        return pd.Timestamp(value.year, value.month, value.day)
+        return datetime(value.year, value.month, value.day)
     raise DataError(f"{where}: expected a date or datetime, got {value!r}.")
+
+
+def _timestamp(value: Any, where: str) -> pd.Timestamp | None:
+    """Naive UTC timestamp of a date/datetime/ISO string (offsets honoured); None stays None.
+
+    Raises
+    ------
+    DataError
+        For anything that is not a date or datetime (:func:`_datetime`), or one outside the years 1900-2199.
+    """
+    value = _datetime(value, where)
+    if value is None:
+        return None
+    if not EARLIEST.year <= value.year < LATEST.year:
+        raise DataError(f"{where}: {value.isoformat()} is outside the years 1900-2199.")
+    return pd.Timestamp(value)
 
 
 def _number(value: Any, where: str) -> float | None:
@@ -430,6 +449,37 @@ def _kept_satisfaction(value: Any, scale: tuple[float, float]) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return satisfaction_kept_reason(value, scale)
+
+
+def posted_data_end() -> pd.Timestamp:
+    """The end (exclusive) of a posted history's data: tomorrow, UTC. A sign-up date from then on is
+    after the data's end, as validation finds one after a file's (never later than tomorrow either:
+    :func:`churnml.validate.data_end_sql` counts no day after today), and ``as_of`` may not be later."""
+    return pd.Timestamp(datetime.now(timezone.utc).date()) + pd.Timedelta(days=1)
+
+
+def _kept_signup(value: Any, data_end: pd.Timestamp | None) -> str | None:
+    """The reason validation gives when it blanks this posted sign-up date and keeps its customer
+    (:func:`churnml.validate.signup_kept_reason`: before 1900, or on or after ``data_end``, as a CRM's
+    1850-01-01 or 2999-12-31 for "unknown"). None for a date it keeps, null, and anything that is not
+    a date (refused: a request's type error)."""
+    try:
+        signup = _datetime(value, "signup_date")
+    except DataError:
+        return None
+    return None if signup is None else signup_kept_reason(signup, data_end)
+
+
+def _kept_signup_warning(value: Any, where: str, data_end: pd.Timestamp) -> list[str]:
+    """The warning for a posted sign-up date blanked by :func:`_kept_signup`, its customer kept (``where``:
+    the field, ``customers[0].signup_date``; ``data_end``: :func:`posted_data_end`): a 400 for the whole
+    request turned away a CRM's 2999-12-31 for "unknown", which `churnml score` scored."""
+    reason = _kept_signup(value, data_end)
+    if reason is None:
+        return []
+    when = "before 1900" if reason == R_OLD_SIGNUP else f"after the data's end (today, {data_end - pd.Timedelta(days=1):%Y-%m-%d})"
+    return [f"{where}: {str(value).strip()} is {when}; the customer is kept without it, as validation keeps it in batch "
+            "data, and counts from their first transaction (send null when the sign-up date is not known)"]
 
 
 def _text(value: Any) -> str | None:
@@ -513,6 +563,7 @@ def history_dataset(
     config: Config | None = None,
     churn_events: Sequence[Any] = (),
     attribute_levels: Mapping[str, Iterable[str]] | None = None,
+    data_end: pd.Timestamp | None = None,
 ) -> Dataset:
     """A :class:`Dataset` from posted rows in the data contract's shape, checked like validation.
 
@@ -547,6 +598,10 @@ def history_dataset(
         Categorical attribute column -> the values the models were trained with: a JSON boolean
         takes the one written ``true``/``false`` in any case (a numeric attribute, as validation
         reads a Parquet boolean column, takes 1 and 0).
+    data_end : Timestamp, optional
+        The data's end (exclusive): a ``signup_date`` from then on, or before 1900, is blanked and its
+        customer kept, as validation keeps one in a file (a CRM's 2999-12-31 for "unknown"). Default
+        :func:`posted_data_end` (tomorrow).
 
     Returns
     -------
@@ -561,13 +616,15 @@ def history_dataset(
         day before the customer's ``signup_date``, unreadable dates or
         numbers (a numeric attribute's placeholder for unknown, "N/A" or "-", is blanked as validation
         blanks it, and so is text reading as NaN or infinity; a satisfaction score off ``[input]
-        satisfaction_scale`` is blanked and its event kept, as validation keeps it), ``resolved_at``
+        satisfaction_scale`` is blanked and its event kept, as validation keeps it, and so is a
+        sign-up date before 1900 or from ``data_end`` on, its customer kept), ``resolved_at``
         before ``timestamp``, duplicate
         ``transaction_id`` (with ``[input] order_lines``: one on lines of two customers; one customer's
         lines of an order are merged, as validation merges them).
     """
     config = config or Config()
     inputs = config.input
+    data_end = posted_data_end() if data_end is None else data_end
     customer_rows = []
     seen: set[str] = set()
     for i, record in enumerate(map(_item, customers)):
@@ -577,9 +634,11 @@ def history_dataset(
         if customer_id in seen:
             raise DataError(f"customers[{i}]: customer_id {customer_id!r} appears twice. Post each customer once.")
         seen.add(customer_id)
+        signup = record.get("signup_date")
         row: dict[str, Any] = {
             "customer_id": customer_id,
-            "signup_date": _timestamp(record.get("signup_date"), f"customers[{i}].signup_date"),
+            # Before 1900 or after the data's end: blanked, the customer kept, as validation keeps them (the warnings say so).
+            "signup_date": None if _kept_signup(signup, data_end) else _timestamp(signup, f"customers[{i}].signup_date"),
         }
         for column, kind in attribute_kinds.items():
             value = record.get(column)
@@ -922,7 +981,7 @@ class ScoringService:
             too many or no customers.
         """
         as_of_ts = parse_as_of(as_of)
-        tomorrow = pd.Timestamp(datetime.now(timezone.utc).date()) + pd.Timedelta(days=1)
+        tomorrow = posted_data_end()
         if as_of_ts > tomorrow:
             raise ConfigError(
                 f"as_of: {as_of_ts:%Y-%m-%d} is in the future. The features would count the days still to come as "
@@ -939,7 +998,7 @@ class ScoringService:
         service_sent = service_events is not None
         service_events = service_events if service_events is not None else ()
         dataset = history_dataset(customers, transactions, service_events, self.attribute_kinds, self.config,
-                                  churn_events or (), self.attribute_levels)
+                                  churn_events or (), self.attribute_levels, tomorrow)
         try:
             features = build_features(dataset, [as_of_ts], self.config)
             if features.empty:
@@ -972,13 +1031,14 @@ class ScoringService:
             item["reason_topics"] = _split_reasons(item["reason_topics"])
             found[item["customer_id"]] = item
         results = []
-        for record in map(_item, customers):
+        for i, record in enumerate(map(_item, customers)):
             customer_id = _text(record.get("customer_id"))
             item = found.get(customer_id) or {
                 "customer_id": customer_id, "status": "not_found", "as_of": as_of_text,
                 "detail": f"Not a customer at {as_of_text}: {why_outside.detail(customer_id, posted=True)}",
             }
-            warnings = (self.attribute_warnings(record) + other_types.get(customer_id, []) + blanked.get(customer_id, [])
+            warnings = (_kept_signup_warning(record.get("signup_date"), f"customers[{i}].signup_date", tomorrow)
+                        + self.attribute_warnings(record) + other_types.get(customer_id, []) + blanked.get(customer_id, [])
                         + unread.get(customer_id, []) + later.get(customer_id, []))
             if not transactions_sent:
                 warnings.append(NO_TRANSACTIONS_SENT)
