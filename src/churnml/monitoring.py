@@ -403,11 +403,7 @@ def churn_ratios(values: pd.Series | np.ndarray, churned: np.ndarray, customers:
     >>> churn_ratios(np.repeat(["a", "b"], 100), np.r_[np.ones(30), np.zeros(170)], ids, {"kind": "categorical"})
     {'a': 2.0, 'b': 0.0}
     """
-    churned = np.asarray(churned, dtype=float)
-    rate = float(churned.mean()) if len(churned) else 0.0
-    grouped = _churn_groups(values, churned, customers, stats) if rate > 0 else None
-    return _per_level({key: float(row.rate) / rate for key, row in grouped.iterrows()} if grouped is not None else {},
-                      stats)
+    return churn_figures(values, churned, customers, stats)[0]
 
 
 def churn_counts(values: pd.Series | np.ndarray, churned: np.ndarray, customers: np.ndarray,
@@ -426,12 +422,21 @@ def churn_counts(values: pd.Series | np.ndarray, churned: np.ndarray, customers:
     >>> churn_counts(np.repeat(["a", "b"], 100), np.r_[np.ones(30), np.zeros(170)], ids, {"kind": "categorical"})
     {'a': {'customers': 100, 'churners': 30}, 'b': {'customers': 100, 'churners': 0}}
     """
+    return churn_figures(values, churned, customers, stats)[1]
+
+
+def churn_figures(values: pd.Series | np.ndarray, churned: np.ndarray, customers: np.ndarray,
+                  stats: Mapping[str, Any]) -> tuple[dict | list, dict | list]:
+    """:func:`churn_ratios` and :func:`churn_counts` from one grouping of the training rows, as the
+    reference keeps both for every attribute (:func:`reference_statistics`)."""
     churned = np.asarray(churned, dtype=float)
-    if not len(churned) or churned.mean() <= 0:
-        return _per_level({}, stats)
+    rate = float(churned.mean()) if len(churned) else 0.0
+    if rate <= 0:
+        return _per_level({}, stats), _per_level({}, stats)
     grouped = _churn_groups(values, churned, customers, stats)
-    return _per_level({key: {"customers": int(row.customers), "churners": int(row.churners)}
-                       for key, row in grouped.iterrows()}, stats)
+    return (_per_level({key: float(row.rate) / rate for key, row in grouped.iterrows()}, stats),
+            _per_level({key: {"customers": int(row.customers), "churners": int(row.churners)}
+                        for key, row in grouped.iterrows()}, stats))
 
 
 def customer_churn(churned: np.ndarray, customers: np.ndarray) -> dict[str, int]:
@@ -546,8 +551,8 @@ def reference_statistics(
         training_churn = customer_churn(churned, customers)
         for name in attributes:
             if name in statistics:
-                statistics[name]["churn_ratio"] = churn_ratios(training_rows[name], churned, customers, statistics[name])
-                statistics[name]["churn_counts"] = churn_counts(training_rows[name], churned, customers, statistics[name])
+                statistics[name]["churn_ratio"], statistics[name]["churn_counts"] = churn_figures(
+                    training_rows[name], churned, customers, statistics[name])
     return {
         "version": REFERENCE_VERSION,
         "as_of": None if as_of is None else f"{pd.Timestamp(as_of):%Y-%m-%d}",
