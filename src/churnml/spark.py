@@ -1342,8 +1342,7 @@ def _canonical(kind: str, contract: str, raw: str, sql_type: str, inputs: InputC
     if contract == "satisfaction":  # blank off the scale, as validation keeps the event without it
         return validate.satisfaction_clean_sql(typed, inputs)
     if contract == "signup_date":  # validation keeps the customer without a signup date before 1900 or after the end
-        before_end = "" if end is None else f" AND {typed} < TIMESTAMP '{end}'"
-        return f"CASE WHEN {typed} >= TIMESTAMP '{validate.MIN_TIMESTAMP}'{before_end} THEN {typed} END"
+        return validate.signup_clean_sql(typed, end)
     return typed
 
 

@@ -100,14 +100,15 @@ def kept_events_reasons(scale: tuple[float, float]) -> tuple[str, ...]:
 def satisfaction_clean_sql(score: str, inputs: InputConfig) -> str:
     """SQL: the typed ``score`` as the clean table holds it: on 1-5, rescaled from ``[input]
     satisfaction_scale``, and blank where it does not read or lies off that scale (NaN and infinities
-    do too). Validation and the Spark reader select the same."""
-    low, high = inputs.satisfaction_scale
-    return f"CASE WHEN {score} BETWEEN {low!r} AND {high!r} THEN {inputs.satisfaction_sql(score)} END"
+    do too: :func:`_off_scale_sql`). Validation and the Spark reader select the same."""
+    return (f"CASE WHEN {_off_scale_sql(score, inputs.satisfaction_scale)} THEN NULL "
+            f"ELSE {inputs.satisfaction_sql(score)} END")
 
 
 def _off_scale_sql(score: str, scale: tuple[float, float]) -> str:
     """SQL: the typed ``score`` lies off ``scale``; NaN does too (DuckDB and Spark order it above every
-    number): the condition of :func:`event_checks` that blanks a score and keeps its event.
+    number): the condition of :func:`event_checks` that blanks a score and keeps its event, by which
+    :func:`satisfaction_clean_sql` blanks it and :func:`another_scale_error` counts the scores off it.
     :func:`satisfaction_kept_reason` is the same rule for one number in Python."""
     return f"{score} NOT BETWEEN {scale[0]!r} AND {scale[1]!r}"
 
@@ -134,12 +135,19 @@ def satisfaction_kept_reason(score: float, scale: tuple[float, float]) -> str | 
 def _signup_kept_sql(signup: str, data_end: pd.Timestamp | None) -> list[tuple[str, str]]:
     """SQL: (reason, condition) for a typed ``signup`` that validation blanks, keeping its customer:
     before 1900, or on or after the data's end ``data_end`` (exclusive; None: no such bound), a CRM's
-    1850-01-01 or 2999-12-31 for "unknown". :func:`_load_customers` lists and blanks the date by them;
-    :func:`signup_kept_reason` is the same rule for one date in Python."""
+    1850-01-01 or 2999-12-31 for "unknown". :func:`_load_customers` lists the dates by them and
+    :func:`signup_clean_sql` blanks them; :func:`signup_kept_reason` is the same rule for one date in Python."""
     checks = [(R_OLD_SIGNUP, f"{signup} < TIMESTAMP '{MIN_TIMESTAMP}'")]
     if data_end is not None:
         checks.append((R_LATE_SIGNUP, f"{signup} >= TIMESTAMP '{data_end}'"))
     return checks
+
+
+def signup_clean_sql(signup: str, data_end: pd.Timestamp | None) -> str:
+    """SQL: the typed ``signup`` as the clean table holds it: blank where :func:`_signup_kept_sql`
+    blanks it (its customer kept). Validation and the Spark reader (transpiled) select the same."""
+    blanked = " OR ".join(condition for _, condition in _signup_kept_sql(signup, data_end))
+    return f"CASE WHEN {blanked} THEN NULL ELSE {signup} END"
 
 
 def signup_kept_reason(signup: datetime, data_end: datetime | None) -> str | None:
@@ -1663,11 +1671,9 @@ def _load_customers(
             continue
         if contract == "signup_date":
             typed = typed_sql("timestamp", raw, types[raw])
-            checks = _signup_kept_sql(typed, data_end)
-            blanked = " OR ".join(condition for _, condition in checks)
-            selects.append(f"CASE WHEN {blanked} THEN NULL ELSE {typed} END AS signup_date")
+            selects.append(f"{signup_clean_sql(typed, data_end)} AS signup_date")
             reasons.append(f"WHEN {present_sql(raw, types[raw])} AND {typed} IS NULL THEN {_lit(R_BAD_SIGNUP)}")
-            reasons += [f"WHEN {condition} THEN {_lit(reason)}" for reason, condition in checks]
+            reasons += [f"WHEN {condition} THEN {_lit(reason)}" for reason, condition in _signup_kept_sql(typed, data_end)]
             continue
         if PANDAS_INDEX.fullmatch(raw):
             index_columns.append(contract)
@@ -2330,7 +2336,7 @@ def another_scale_error(first_row: Callable[[str], tuple], raw_table: str, table
     score = f"TRY_CAST({_q(raw)} AS DOUBLE)"
     finite = f"SELECT {score} AS v FROM {raw_table} WHERE {finite_sql(score)}"
     if outside <= 0.5 * scored:
-        spread, = first_row(f"SELECT count(DISTINCT v) FROM ({finite}) AS s WHERE v NOT BETWEEN {scale[0]!r} AND {scale[1]!r}")
+        spread, = first_row(f"SELECT count(DISTINCT v) FROM ({finite}) AS s WHERE {_off_scale_sql('v', scale)}")
         if spread < 3:  # one or two codes for "no answer" (0, 99): blanked, as off the scale
             return None
     # The likely scale, from every score as written: from 0 or 1, up to the first usual top that
