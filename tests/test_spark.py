@@ -154,8 +154,9 @@ def _renamed_types_and_0_10_survey(folder: Path) -> Config:
     events = pd.read_parquet(folder / "service_events.parquet")
     events["event_type"] = events["event_type"].replace({"complaint": "Billing Complaint", "ticket": "outage"})
     events["satisfaction"] = (events["satisfaction"] - 1) * 10 / 4
-    events.to_parquet(folder / "service_events.parquet", index=False)
-    return config_from_dict({"input": {"satisfaction_scale": [0, 10],
+    (folder / "service_events.parquet").unlink()
+    events.to_parquet(folder / "tickets.parquet", index=False)  # under the helpdesk's own name
+    return config_from_dict({"tables": {"service_events": "tickets"}, "input": {"satisfaction_scale": [0, 10],
                                        "event_types": {"billing complaint": "complaint", "outage": "ticket"}}})
 
 
@@ -210,6 +211,7 @@ def test_features_match_duckdb_on_a_users_export(spark, data_dir: Path, tmp_path
             load_dataset(folder, replace(config, input=replace(config.input, satisfaction_scale=(1.0, 5.0))))
         assert str(refused.value) == str(stopped.value)  # validation's own message: the scale to set
         assert "set [input] satisfaction_scale = [0, 10] in the config" in str(refused.value)
+        assert " satisfaction scores in tickets (service_events) are outside 1-5" in str(refused.value)
 
 
 def _as_order_lines(folder: Path) -> pd.DataFrame:

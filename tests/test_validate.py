@@ -651,6 +651,13 @@ def test_a_satisfaction_survey_on_another_scale_stops_validation(tmp_path: Path)
     assert str(error.value).endswith("If it runs 1-10, set [input] satisfaction_scale = [1, 10] in the config "
                                      "(churnml rescales to 1-5 and blanks the scores outside it, keeping their events), or "
                                      "leave the column out.")
+    # Under the export's own names, the table and column as the user knows them, as the other messages name them.
+    config = config_from_dict({"tables": {"service_events": "tickets"}, "columns": {"service_events": {"satisfaction": "CSAT"}}})
+    with pytest.raises(DataError) as error:
+        load_dataset(write(tmp_path / "t", customers=CUSTOMERS, transactions=TRANSACTIONS,
+                           tickets=service.rename(columns={"satisfaction": "CSAT"})), config)
+    assert str(error.value).startswith("3 of 4 satisfaction scores in tickets (service_events) (your column 'CSAT') are "
+                                       "outside 1-5 (they run from 2 to 10)")
     # An NPS-style 0-10 survey, with a few scores typed as 99 or 100, is still told 0-10.
     nps = pd.DataFrame({"customer_id": ["a", "b", "c"] * 100, "timestamp": "2021-01-02", "event_type": "survey",
                         "satisfaction": [0, 9, 10, 6, 8, 7] * 49 + [99, 100, 10, 9, 8, 7]})

@@ -505,7 +505,8 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
     # transactions' end are then read in one query over both event tables.
     for table, (spec, mapping, types, raw_view, location) in read.items():
         kinds, empty_columns = _check_values(spark, raw_view, table, spec, mapping, spark_types[table], config.input,
-                                             location, config.training.max_categorical_levels, end)
+                                             location, config.training.max_categorical_levels, end,
+                                             validate.named_table(config, table))
         if empty_columns:  # left out, as validation leaves them out (a resolved_at never filled)
             left_out_events += [(table, column, mapping[column]) for column in empty_columns]
             read[table] = read[table]._replace(mapping={c: raw for c, raw in mapping.items() if c not in empty_columns})
@@ -1089,7 +1090,7 @@ def _duckdb_type(spark_type: str) -> str:
 
 def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mapping: Mapping[str, str],
                   spark_types: Mapping[str, str], inputs: InputConfig, where: str, levels: int | None = None,
-                  end: pd.Timestamp | None = None) -> tuple[dict[str, str], list[str]]:
+                  end: pd.Timestamp | None = None, named: str | None = None) -> tuple[dict[str, str], list[str]]:
     """What validation checks in a table's values, in one aggregate pass over ``view``: every row
     validation would set aside for a reason a condition on the row decides (:func:`_row_checks`,
     validation's own rules), counted by its first reason in one column (named by :func:`_reason_column`; rows with
@@ -1107,6 +1108,7 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
     every present value reads as a number, or all but a placeholder or two for unknown
     (:func:`churnml.validate.kind_from_counts`: digits stored as text and booleans are numbers, but
     for codes written with a leading zero, "001").
+    ``named``: the table as validation's messages name it (:func:`churnml.validate.named_table`).
     Returns the attribute kinds, and the optional columns validation leaves out as empty in every
     clean row (:data:`churnml.validate.EMPTY_LEFT_OUT`: a ``resolved_at`` never filled).
 
@@ -1167,7 +1169,8 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
             )
     outside = counted.get(validate.satisfaction_outside(inputs.satisfaction_scale), 0)
     if outside:  # blanked, as validation blanks them, unless they say the survey uses another scale
-        error = validate.another_scale_error(lambda sql: tuple(spark.sql(to_spark_sql(sql)).collect()[0]), view, table,
+        error = validate.another_scale_error(lambda sql: tuple(spark.sql(to_spark_sql(sql)).collect()[0]), view,
+                                             named or table,
                                              mapping["satisfaction"], outside, outside + counts["scored_clean"],
                                              inputs.satisfaction_scale)
         if error is not None:

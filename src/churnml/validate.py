@@ -337,7 +337,7 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
             progress(table)
         reading.append(found[table])
         loose += _load_events(con, table, TABLES[table], columns[table], types[table], data_end, quarantine, stats,
-                              config.input)
+                              config)
 
     dataset = Dataset(
         con=con,
@@ -380,7 +380,7 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
         closures = _set_aside_as(quarantine, "churn_events", R_FUTURE_TIMESTAMP)
         dataset.summary["notes"].insert(0, (
             # Every table's: the transactions of those days (a goodwill credit) come back with data_end too.
-            f"{_listed([f'{n:,} row(s) of {_named_table(config, t)}' for t, n in late.items() if n])} are dated after "
+            f"{_listed([f'{n:,} row(s) of {named_table(config, t)}' for t, n in late.items() if n])} are dated after "
             f"{inferred_end_text(data_end, transactions_end)}, and were set aside as after the data's end"
             + (": the customers of those churn events stay in the population, unless an earlier churn event closed "
                f"them, and are scored and listed as customers to retain (e.g. {_example(closures, columns['churn_events'])})"
@@ -712,7 +712,7 @@ def empty_table(table: str, where: str, why: str) -> str:
     return f"{where} is empty ({why})"
 
 
-def _named_table(config: Config, name: str) -> str:
+def named_table(config: Config, name: str) -> str:
     """A contract table as messages name it: ``name``, or the user's name with it (``cancellations (churn_events)``)."""
     yours = config.table_name(name)
     return name if yours == name else f"{yours} ({name})"
@@ -752,7 +752,7 @@ def missing_table_notes(tables: Iterable[str], config: Config, empty: Mapping[st
     >>> missing_table_notes(("customers", "transactions", "service_events"), Config())[0][:54]
     'No churn_events table: a customer counts as churned af'
     """
-    service, closures = _named_table(config, "service_events"), _named_table(config, "churn_events")
+    service, closures = named_table(config, "service_events"), named_table(config, "churn_events")
     notes = []
     if "service_events" in empty:
         notes.append(f"{service}: {empty['service_events']}, so it is left out, and the service-history "
@@ -805,16 +805,16 @@ def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], config: Conf
                 'e.g. [input.event_types] "support ticket" = "ticket".'
             )
         if config.input.event_types and event_type_column is not None:
-            notes += _unmatched_event_types(con, config.input.event_types, event_type_column, _named_table(config, "service_events"))
+            notes += _unmatched_event_types(con, config.input.event_types, event_type_column, named_table(config, "service_events"))
         # Service events have no id: a repeated row counts twice (two complaints, two tickets), as
         # a doubled page of an export did, unnoticed.
         repeats = _repeated_rows(con, "service_events")
         if repeats:
             notes.append(
-                f"{repeats:,} rows of {_named_table(config, 'service_events')} repeat another row in every column and "
+                f"{repeats:,} rows of {named_table(config, 'service_events')} repeat another row in every column and "
                 "are kept as separate events (each counts, as a complaint, ticket or call of its own). If they are "
                 "duplicates from the export, remove them." if repeats > 1 else
-                f"1 row of {_named_table(config, 'service_events')} repeats another row in every column and is kept "
+                f"1 row of {named_table(config, 'service_events')} repeats another row in every column and is kept "
                 "as a separate event (it counts as a complaint, ticket or call of its own). If it is a duplicate from "
                 "the export, remove it."
             )
@@ -824,7 +824,7 @@ def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], config: Conf
         repeats = _repeated_rows(con, "transactions")
         if repeats:
             notes.append(
-                f"{int(repeats):,} rows of {_named_table(config, 'transactions')} repeat another row in every column and are kept as "
+                f"{int(repeats):,} rows of {named_table(config, 'transactions')} repeat another row in every column and are kept as "
                 "separate purchases. If they are duplicates from the export, remove them, or map a column that "
                 "identifies each transaction as transaction_id (repeated ids are set aside)."
             )
@@ -1978,9 +1978,10 @@ def _load_events(
     data_end: pd.Timestamp,
     quarantine: dict[str, pd.DataFrame],
     stats: dict[str, dict],
-    inputs: InputConfig = InputConfig(),
+    config: Config = Config(),
 ) -> list[str]:
     """Check an event table into its clean table and the quarantine; return notes for the summary."""
+    inputs = config.input
     typed = {c: canonical_sql(c, spec.kinds[c], raw, types[raw]) for c, raw in mapping.items()}
     present = {c: present_sql(raw, types[raw]) for c, raw in mapping.items()}
     # Text dates are parsed once, into a column of the checked table that every check and the
@@ -2025,7 +2026,8 @@ def _load_events(
         notes += _order_lines_note(con, typed["transaction_id"], typed["amount"], mapping["transaction_id"], stats[table])
     loose = _loose_id_note(con, table, mapping["customer_id"], quarantine)
     if "satisfaction" in mapping:
-        _fail_if_another_scale(con, table, mapping["satisfaction"], stats[table], inputs.satisfaction_scale)
+        _fail_if_another_scale(con, table, named_table(config, table), mapping["satisfaction"], stats[table],
+                               inputs.satisfaction_scale)
     if "resolved_at" in mapping:
         _fail_if_swapped(con, table, mapping, quarantine, stats[table])
     _fail_if_all_set_aside(table, mapping, quarantine, stats[table], data_end)
@@ -2312,25 +2314,27 @@ def _order_lines_note(con: duckdb.DuckDBPyConnection, key: str, amount: str, raw
 
 
 def _fail_if_another_scale(
-    con: duckdb.DuckDBPyConnection, table: str, raw: str, stats: dict, scale: tuple[float, float] = (1.0, 5.0),
+    con: duckdb.DuckDBPyConnection, table: str, named: str, raw: str, stats: dict, scale: tuple[float, float] = (1.0, 5.0),
 ) -> None:
     """Stop when the satisfaction scores outside the scale say the survey uses another one
-    (:func:`another_scale_error`): validation's counts of them and of the clean scores."""
+    (:func:`another_scale_error`; ``named``: the table as messages name it, :func:`named_table`):
+    validation's counts of them and of the clean scores."""
     outside = stats["quarantined"].get(satisfaction_outside(scale), 0)
     scored = outside + con.execute(f"SELECT count(satisfaction) FROM {table}").fetchone()[0]
-    error = another_scale_error(lambda sql: con.execute(sql).fetchone(), f"raw_{table}", table, raw, outside, scored, scale)
+    error = another_scale_error(lambda sql: con.execute(sql).fetchone(), f"raw_{table}", named, raw, outside, scored, scale)
     if error is not None:
         raise error
 
 
-def another_scale_error(first_row: Callable[[str], tuple], raw_table: str, table: str, raw: str, outside: int,
+def another_scale_error(first_row: Callable[[str], tuple], raw_table: str, named: str, raw: str, outside: int,
                         scored: int, scale: tuple[float, float] = (1.0, 5.0)) -> DataError | None:
     """The error when ``outside`` of the ``scored`` satisfaction scores lie off the scale and say the
     survey uses another one (1-10, 0-100): most of them, or a tenth or more spread over three or more
     values (a 1-10 survey answered mostly 1-5 by unhappy customers, whose scores up to 5 would be read
     as 1-5 ones); None otherwise: off-scale scores are then blanked, their events kept
     (:func:`kept_events_reasons`). ``first_row`` runs DuckDB SQL over ``raw_table`` (the scores as
-    written in column ``raw``), validation's own or the Spark reader's (transpiled)."""
+    written in column ``raw``), validation's own or the Spark reader's (transpiled); ``named``: the
+    table as messages name it (:func:`named_table`: ``tickets (service_events)``)."""
     if outside < 0.1 * scored or outside == 0:
         return None
     score = f"TRY_CAST({_q(raw)} AS DOUBLE)"
@@ -2347,7 +2351,7 @@ def another_scale_error(first_row: Callable[[str], tuple], raw_table: str, table
     low = 0 if smallest < 1 else 1
     high = next((top for top in (5, 7, 10, 100) if bulk <= top), largest)
     return DataError(
-        f"{outside:,} of {scored:,} satisfaction scores in {table}{'' if raw == 'satisfaction' else f' (your column {raw!r})'} "
+        f"{outside:,} of {scored:,} satisfaction scores in {named}{'' if raw == 'satisfaction' else f' (your column {raw!r})'} "
         f"are outside {scale[0]:g}-{scale[1]:g} "
         f"(they run from {smallest:g} to {largest:g}): the survey seems to use another scale. If it runs "
         f"{low}-{high:g}, set [input] satisfaction_scale = [{low}, {high:g}] in the config (churnml rescales to 1-5 and "
