@@ -274,6 +274,41 @@ def test_models_that_used_an_empty_customers_column_score_as_they_did(sample_dir
     assert "region" not in with_empty_attributes(features.drop(columns=["region"]), ["region"], now.summary).columns
 
 
+def test_models_that_read_an_empty_resolved_at_name_it_and_the_way_forward(sample_dir: Path, fit_small_models,
+                                                                           tmp_path: Path) -> None:
+    # Before validation left out a resolved_at empty in every row, the models read it as every complaint
+    # still open. After the upgrade such a champion stopped with "lacks column(s) unresolved_complaints, …;
+    # retrain" and nothing said why these columns went missing from data that has them. Old-format models
+    # are fitted here on the data as the earlier release read it (the column kept, empty).
+    from churnml.dataset import Dataset
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for table in ("customers", "transactions", "churn_events"):
+        (data / f"{table}.parquet").write_bytes((sample_dir / f"{table}.parquet").read_bytes())
+    events = pd.read_parquet(sample_dir / "service_events.parquet")
+    events["resolved_at"] = pd.Series(pd.NaT, index=events.index, dtype=events["resolved_at"].dtype)
+    events.to_parquet(data / "service_events.parquet")
+    frames = {t: pd.read_parquet(data / f"{t}.parquet") for t in ("customers", "transactions", "service_events", "churn_events")}
+    churn, value, _, metadata = fit_small_models(build_training_set(Dataset.from_frames(frames), TRAIN_AS_OF, Config()),
+                                                 (40, 30), 7, ("validation", "test"))
+    old = LoadedModels(churn, value, "1", "1", "run-old", metadata)
+    assert "unresolved_complaints" in churn.feature_names_
+
+    now = load_dataset(data, Config())
+    assert any(note.startswith("service_events.resolved_at is empty in every row") for note in now.summary["notes"])
+    with pytest.raises(DataError) as info:
+        score_features(build_scoring_frame(now, SCORE_AS_OF, Config()), old, SCORE_AS_OF)
+    assert info.value.message.startswith("The feature table lacks column(s) unresolved_complaints, ")
+    assert info.value.message.endswith(
+        " The models read service_events' resolved_at (unresolved complaints, how long one has been open, resolution "
+        "times), which this data lacks or has empty in every row: validation then leaves it out, with the features read "
+        "from it (its notes say so; an earlier churnml read an empty one as every complaint still open). Retrain on this "
+        "data (`churnml train`); where its gate cannot score these models either, make the new versions champion with "
+        "`churnml promote churnml-churn VERSION` and `churnml promote churnml-value VERSION`; or export resolved_at, "
+        "filled where an event was resolved, and score again.")
+
+
 def test_champions_from_runs_with_different_features_score_together(features, models, scores) -> None:
     """A rollback of one champion pairs models trained on different columns (a customer attribute
     added between the runs): each model takes its own. The value model used to get the churn

@@ -47,7 +47,7 @@ from churnml import io
 from churnml.config import Config
 from churnml.dataset import Dataset
 from churnml.errors import DataError
-from churnml.features import FeatureSpec
+from churnml.features import RESOLUTION_FEATURES, FeatureSpec
 from churnml.labels import build_scoring_frame, refuse_as_of_before_training
 from churnml.models import MIN_ISOTONIC_LEVELS, trained_form
 from churnml.reasons import attribute_churn, explain_with_topics, explainable_specs, reason_text, typical_values
@@ -64,6 +64,7 @@ from churnml.segments import (
     value_thresholds as compute_value_thresholds,
     value_tiers,
 )
+from churnml.validate import EMPTY_LEFT_OUT
 
 
 SCORE_COLUMNS: tuple[str, ...] = (
@@ -143,12 +144,21 @@ def check_features(features: pd.DataFrame, models: Any) -> list[str]:
         # An attribute validation now leaves out (empty in every row, or dates) was a feature of
         # models an earlier churnml trained: the data has the column, the models cannot score it.
         attributes = [spec.column for spec in model_specs(models) if spec.column is not None and spec.name in missing]
+        retrain = ("Retrain on this data (`churnml train`); where its gate cannot score these models either, make the "
+                   "new versions champion with `churnml promote churnml-churn VERSION` and `churnml promote "
+                   "churnml-value VERSION`")
         hint = "" if not attributes else (
             f" The models use the customers column(s) {', '.join(attributes)}, which this data lacks or validation "
             "leaves out of the models (a column empty in every row or holding dates: its notes say so; an earlier "
-            "churnml used such columns). Retrain on this data (`churnml train`); where its gate cannot score these "
-            "models either, make the new versions champion with `churnml promote churnml-churn VERSION` and "
-            "`churnml promote churnml-value VERSION`.")
+            f"churnml used such columns). {retrain}.")
+        # Likewise a resolved_at empty in every row (validate.EMPTY_LEFT_OUT), which an earlier churnml read as every
+        # complaint still open: the features read from it are left out with it now.
+        if set(missing) & set(RESOLUTION_FEATURES):
+            hint += (" The models read service_events' resolved_at "
+                     f"({EMPTY_LEFT_OUT[('service_events', 'resolved_at')]}), which this data lacks or has empty in "
+                     "every row: validation then leaves it out, with the features read from it (its notes say so; an "
+                     f"earlier churnml read an empty one as every complaint still open). {retrain}; or export "
+                     "resolved_at, filled where an event was resolved, and score again.")
         raise DataError(
             f"The feature table lacks column(s) {', '.join(missing)} that scoring needs. "
             "The models were trained on data with more tables or columns than this data has; "
