@@ -238,27 +238,35 @@ def test_a_missing_customers_attribute_names_the_column_and_the_way_forward(feat
     assert "`churnml promote churnml-churn VERSION` and `churnml promote churnml-value VERSION`" in info.value.message
 
 
+def _earlier_release(sample_dir: Path, data: Path, fit_small_models: Callable, **changed: pd.DataFrame):
+    """``data``: the sample data with the ``changed`` tables, as an earlier churnml read it (the tables as
+    they are, nothing left out), and small models it trained on them: (folder, that dataset, the models)."""
+    from churnml.dataset import Dataset
+
+    data.mkdir()
+    for table in ("customers", "transactions", "service_events", "churn_events"):
+        if table in changed:
+            changed[table].to_parquet(data / f"{table}.parquet")
+        else:
+            (data / f"{table}.parquet").write_bytes((sample_dir / f"{table}.parquet").read_bytes())
+    before = Dataset.from_frames({t: pd.read_parquet(data / f"{t}.parquet")
+                                  for t in ("customers", "transactions", "service_events", "churn_events")})
+    churn, value, _, metadata = fit_small_models(build_training_set(before, TRAIN_AS_OF, Config()), (40, 30), 7,
+                                                 ("validation", "test"))
+    return data, before, LoadedModels(churn, value, "1", "1", "run-old", metadata)
+
+
 def test_models_that_used_an_empty_customers_column_score_as_they_did(sample_dir: Path, fit_small_models,
                                                                       tmp_path: Path) -> None:
     # Before validation left out a customers column without any value, the models took it as a
     # feature missing for everyone. After the upgrade such a champion could score nothing: the
     # column is gone from the features ("lacks column(s) notes"). Old-format models are fitted here
     # on the data as the earlier release read it (the column kept, empty).
-    from churnml.dataset import Dataset
-
-    data = tmp_path / "data"
-    data.mkdir()
-    for table in ("transactions", "service_events", "churn_events"):
-        (data / f"{table}.parquet").write_bytes((sample_dir / f"{table}.parquet").read_bytes())
     customers = pd.read_parquet(sample_dir / "customers.parquet")
     customers["notes"] = pd.Series([None] * len(customers), dtype=object)
-    customers.to_parquet(data / "customers.parquet")
-    frames = {t: pd.read_parquet(data / f"{t}.parquet") for t in ("customers", "transactions", "service_events", "churn_events")}
-    before = Dataset.from_frames(frames)
+    data, before, old = _earlier_release(sample_dir, tmp_path / "data", fit_small_models, customers=customers)
+    churn, value = old.churn, old.value
     assert before.attributes["notes"] == "categorical"
-    churn, value, _, metadata = fit_small_models(build_training_set(before, TRAIN_AS_OF, Config()), (40, 30), 7,
-                                                 ("validation", "test"))
-    old = LoadedModels(churn, value, "1", "1", "run-old", metadata)
     assert "notes" in churn.feature_names_
     expected = score_features(build_scoring_frame(before, SCORE_AS_OF, Config()), old, SCORE_AS_OF)
 
@@ -280,20 +288,10 @@ def test_models_that_read_an_empty_resolved_at_name_it_and_the_way_forward(sampl
     # still open. After the upgrade such a champion stopped with "lacks column(s) unresolved_complaints, …;
     # retrain" and nothing said why these columns went missing from data that has them. Old-format models
     # are fitted here on the data as the earlier release read it (the column kept, empty).
-    from churnml.dataset import Dataset
-
-    data = tmp_path / "data"
-    data.mkdir()
-    for table in ("customers", "transactions", "churn_events"):
-        (data / f"{table}.parquet").write_bytes((sample_dir / f"{table}.parquet").read_bytes())
     events = pd.read_parquet(sample_dir / "service_events.parquet")
     events["resolved_at"] = pd.Series(pd.NaT, index=events.index, dtype=events["resolved_at"].dtype)
-    events.to_parquet(data / "service_events.parquet")
-    frames = {t: pd.read_parquet(data / f"{t}.parquet") for t in ("customers", "transactions", "service_events", "churn_events")}
-    churn, value, _, metadata = fit_small_models(build_training_set(Dataset.from_frames(frames), TRAIN_AS_OF, Config()),
-                                                 (40, 30), 7, ("validation", "test"))
-    old = LoadedModels(churn, value, "1", "1", "run-old", metadata)
-    assert "unresolved_complaints" in churn.feature_names_
+    data, _, old = _earlier_release(sample_dir, tmp_path / "data", fit_small_models, service_events=events)
+    assert "unresolved_complaints" in old.churn.feature_names_
 
     now = load_dataset(data, Config())
     assert any(note.startswith("service_events.resolved_at is empty in every row") for note in now.summary["notes"])
