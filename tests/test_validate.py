@@ -442,19 +442,54 @@ def test_unreadable_date_column(tmp_path: Path) -> None:
 
 
 def test_duplicate_customer_ids(tmp_path: Path) -> None:
-    customers = pd.concat([CUSTOMERS, CUSTOMERS.iloc[[0, 0]]])
+    """An id in rows that differ is an error: which snapshot is right is the user's to say. Its count and
+    examples count the different rows only: 'a' repeated whole once more, and 'b' repeated whole only, are not."""
+    customers = pd.concat([CUSTOMERS, CUSTOMERS.iloc[[0]].assign(region="west"), CUSTOMERS.iloc[[0, 1]]])
     with pytest.raises(DataError) as err:
         load_dataset(write(tmp_path, customers=customers, transactions=TRANSACTIONS))
     assert str(err.value) == (
-        "Column customer_id of table 'customers' is not unique: 1 id(s) appear more than once, e.g. 'a' (3 rows). "
-        "Keep one row per customer (the latest snapshot; rows repeated whole, as a doubled export writes them, go with "
-        "pandas' drop_duplicates() or SQL's SELECT DISTINCT), then retry."
+        "Column customer_id of table 'customers' is not unique: 1 id(s) appear in rows that differ, e.g. 'a' (2 "
+        "different rows). Which row is right churnml cannot tell: keep one row per customer (the latest snapshot), "
+        "then retry. (Rows that repeat another row whole, as a doubled export writes them, need no fixing: they are "
+        "read once.)"
     )
     # Under the config's name for the column, as the other errors name it (a CRM's CustomerID).
     renamed = customers.rename(columns={"customer_id": "CustomerID"})
     with pytest.raises(DataError, match=r"^Column customer_id \(your column 'CustomerID'\) of table 'customers' is not "):
         load_dataset(write(tmp_path / "r", customers=renamed, transactions=TRANSACTIONS),
                      config_from_dict({"columns": {"customers": {"customer_id": "CustomerID"}}}))
+
+
+
+def test_customers_rows_repeated_whole_are_set_aside_and_the_customer_read_once(tmp_path: Path) -> None:
+    """A doubled export (every row twice, every column equal) stopped validation as "not unique":
+    bad input loses nothing, so all but the first of each are set aside with a reason and counted,
+    and the customer is read once. A copy of a row kept without its signup date is set aside too,
+    or the customer was in the clean table twice; a missing value counts as equal to a missing one."""
+    customers = CUSTOMERS.assign(signup_date=["2020-01-01", "someday", "2020-03-01"],
+                                 region=["north", "south", None])
+    doubled = pd.concat([customers, customers, customers.iloc[[2]]])  # "c" three times
+    folder = write(tmp_path / "data", customers=doubled, transactions=TRANSACTIONS)
+    ds = load_dataset(folder)
+    assert clean(ds, "customers")["customer_id"].tolist() == ["a", "b", "c"]
+    stats = ds.summary["tables"]["customers"]
+    assert (stats["rows"], stats["clean_rows"]) == (7, 3)
+    assert stats["quarantined"] == {"repeats another row whole": 4, validate.R_BAD_SIGNUP: 1}
+    assert row_counts(ds.summary, "customers") == (4, 1)
+    aside = ds.quarantine["customers"]
+    assert aside.loc[aside["reason"] == "repeats another row whole", "customer_id"].tolist() == ["a", "b", "c", "c"]
+    # The first of each stays: "b" is kept without its signup date, its copy set aside.
+    assert aside.loc[aside["reason"] == validate.R_BAD_SIGNUP, "signup_date"].tolist() == ["someday"]
+    # validate lists them under "Rows set aside", writes them to the quarantine file; --strict fails on them.
+    qdir = tmp_path / "q"
+    result = CliRunner().invoke(get_app(), ["validate", str(folder), "--quarantine-dir", str(qdir)])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"│ customers +│ repeats another row whole +│ +4 │", result.output)
+    assert "Listed 4 row(s) set aside and 1 kept without a value" in " ".join(result.output.split())
+    written = pd.read_csv(qdir / "quarantine_customers.csv", encoding="utf-8-sig")
+    assert (written["reason"] == "repeats another row whole").sum() == 4
+    strict = CliRunner().invoke(get_app(), ["validate", str(folder), "--quarantine-dir", str(qdir), "--strict"])
+    assert strict.exit_code == 1
 
 
 def test_missing_source(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ Two kinds of problems:
 
 * **Errors** (:class:`~churnml.errors.DataError`) stop the run: a required table or column is
   missing, a whole column cannot be read as a date or a number, ``customer_id`` in ``customers``
-  is not unique. The message names the table, the column, a few offending values and the fix.
+  is not unique, in rows that differ (a row repeated whole is a bad row, below). The message names the table, the column, a few offending values and the fix.
 * **Bad rows** are quarantined: they leave the clean tables, are kept in
   :attr:`Dataset.quarantine` with their ``reason``, and are counted in the summary.
 
@@ -70,6 +70,9 @@ R_RESOLVED_BEFORE = "resolved_at before timestamp"
 R_BAD_SIGNUP = "unparseable signup_date (customer kept without a signup date)"
 R_OLD_SIGNUP = "signup_date before 1900 (customer kept without a signup date)"
 R_LATE_SIGNUP = "signup_date after the data's end (customer kept without a signup date)"
+R_REPEATED_ROW = "repeats another row whole"
+"""A ``customers`` row equal to an earlier one in every column (a doubled export): set aside, the
+first kept, so the customer is read once. An id in rows that differ is an error (:func:`not_unique_message`)."""
 _BLANK = "_blank"
 """Marks a row with every field empty while checking; such rows are skipped, not set aside."""
 # Reasons that report a row but keep it: dropping a customer would cascade to all their history.
@@ -1652,11 +1655,15 @@ def _load_customers(
     it, they never entered the population and dropped out of the scores without a word; without
     it, a customer counts from their first transaction."""
     id_sql = typed_sql("id", mapping["customer_id"], types[mapping["customer_id"]])
-    repeated = repeated_ids_sql(id_sql, "raw_customers")
-    duplicates = con.execute(f"{repeated} ORDER BY n DESC, id LIMIT {EXAMPLES}").fetchall()
-    if duplicates:
-        n_dup = con.execute(f"SELECT count(*) FROM ({repeated})").fetchone()[0]
-        raise DataError(not_unique_message(n_dup, duplicates, mapping["customer_id"]))
+    repeated = con.execute(f"SELECT count(*) FROM ({repeated_ids_sql(id_sql, 'raw_customers')})").fetchone()[0]
+    if repeated:  # rows repeated whole are set aside below (all but the first); an id in rows that differ is an error
+        # Every column of the view, the values as written included: rows equal once read may differ in the export.
+        columns = [name for name, *_ in con.execute("DESCRIBE raw_customers").fetchall()]
+        differing = differing_ids_sql(id_sql, "raw_customers", columns)
+        examples = con.execute(f"{differing} ORDER BY n DESC, id LIMIT {EXAMPLES}").fetchall()
+        if examples:
+            n_dup = con.execute(f"SELECT count(*) FROM ({differing})").fetchone()[0]
+            raise DataError(not_unique_message(n_dup, examples, mapping["customer_id"]))
 
     attributes: dict[str, str] = {}
     dated: list[str] = []
@@ -1689,7 +1696,9 @@ def _load_customers(
                            f"THEN {_lit(kept_unread(contract))}")
             reasons.append(f"WHEN NOT {finite_sql(typed_sql('number', raw))} THEN {_lit(kept_without(contract))}")
             kept += [kept_unread(contract), kept_without(contract)]
-    _split_clean(con, "customers", selects, reasons, quarantine, stats, kept_reasons=tuple(kept))
+    # Rows repeated whole (a doubled export): the first stays, the others are set aside, the customer read once.
+    _split_clean(con, "customers", selects, reasons, quarantine, stats, (id_sql, "NULL") if repeated else None,
+                 kept_reasons=tuple(kept), repeat_reason=R_REPEATED_ROW)
     notes = left_out_notes(dated, empty, index_columns, "signup_date" in mapping)
     return attributes, notes, {**{c: LEFT_OUT_KINDS["date"] for c in dated}, **{c: LEFT_OUT_KINDS["empty"] for c in empty}}
 
@@ -1712,19 +1721,33 @@ def left_out_notes(dated: list[str], empty: list[str], index_columns: list[str],
 def repeated_ids_sql(id_sql: str, table: str) -> str:
     """SQL: the ids (``id_sql``, typed: :func:`typed_sql`) that appear in more than one row of
     ``table``, with their rows (``id``, ``n``). The one definition of a repeated id: a customer_id of
-    ``customers`` (an error) and a transaction_id (all but the first are set aside as
+    ``customers`` (rows repeated whole are set aside as :data:`R_REPEATED_ROW`, other rows are an
+    error: :func:`differing_ids_sql`) and a transaction_id (all but the first are set aside as
     :data:`R_DUPLICATE_TX`); the Spark reader runs it transpiled."""
     return (f"SELECT {id_sql} AS id, count(*) AS n FROM {table} WHERE {id_sql} IS NOT NULL "
             "GROUP BY 1 HAVING count(*) > 1")
 
 
+def differing_ids_sql(id_sql: str, table: str, columns: Iterable[str]) -> str:
+    """SQL: the ids (``id_sql``) of ``table`` that appear in rows differing in any of ``columns`` (all
+    of the table's), with how many different rows each has (``id``, ``n``): the customer ids validation
+    stops on (:func:`not_unique_message`), which snapshot is right being the user's to say. Rows
+    repeated whole are not counted (a doubled export: read once). ``SELECT DISTINCT`` takes two
+    missing values for equal, on DuckDB and on Spark, which runs it transpiled."""
+    listed = ", ".join(_q(c) for c in columns)
+    return (f"SELECT id, count(*) AS n FROM (SELECT DISTINCT {id_sql} AS id, {listed} FROM {table} "
+            f"WHERE {id_sql} IN (SELECT id FROM ({repeated_ids_sql(id_sql, table)}))) GROUP BY 1 HAVING count(*) > 1")
+
+
 def not_unique_message(n_dup: int, examples: Iterable[tuple[object, int]], raw: str = "customer_id") -> str:
-    """The error for ``n_dup`` customer ids that appear more than once in ``customers`` (a few
-    (id, rows) ``examples``; ``raw``: the user's column): validation stops on them, as does the Spark reader."""
-    shown = ", ".join(f"{cid!r} ({n} rows)" for cid, n in examples)
-    return (f"Column {named_column('customer_id', raw)} of table 'customers' is not unique: {n_dup} id(s) appear more "
-            f"than once, e.g. {shown}. Keep one row per customer (the latest snapshot; rows repeated whole, as a doubled "
-            "export writes them, go with pandas' drop_duplicates() or SQL's SELECT DISTINCT), then retry.")
+    """The error for ``n_dup`` customer ids that appear in rows that differ in ``customers`` (a few
+    (id, different rows) ``examples``: :func:`differing_ids_sql`; ``raw``: the user's column):
+    validation stops on them, as does the Spark reader."""
+    shown = ", ".join(f"{cid!r} ({n} different rows)" for cid, n in examples)
+    return (f"Column {named_column('customer_id', raw)} of table 'customers' is not unique: {n_dup} id(s) appear in "
+            f"rows that differ, e.g. {shown}. Which row is right churnml cannot tell: keep one row per customer (the "
+            "latest snapshot), then retry. (Rows that repeat another row whole, as a doubled export writes them, need "
+            "no fixing: they are read once.)")
 
 
 def finite_sql(value: str) -> str:
@@ -2467,14 +2490,17 @@ def _split_clean(
     parsed: dict[str, str] | None = None,
     kept_reasons: tuple[str, ...] = _KEPT,
     lines: tuple[str, Mapping[str, str]] | None = None,
+    repeat_reason: str = R_DUPLICATE_TX,
 ) -> None:
     """Materialise ``table`` (clean rows) and collect its quarantined rows with their reason.
 
     Rows with a reason in ``kept_reasons`` are reported but stay in the clean table (``selects`` blanks
     the value the reason names).
 
-    ``unique`` is ``(key, order)`` SQL for ``transaction_id``: among rows sharing a key, all but
-    the first by ``order`` (then input order) are duplicates, unless they have another reason.
+    ``unique`` is ``(key, order)`` SQL for ``transaction_id``, or for the ``customer_id`` of customers
+    whose repeated ids come in rows repeated whole: among rows sharing a key, all but the first by
+    ``order`` (then input order) are set aside as ``repeat_reason``, unless another reason sets them
+    aside (a reason that keeps a row would keep the key twice).
     ``parsed`` maps helper column names to SQL over the raw columns, computed once per row for
     ``selects``, ``reasons`` and ``unique`` to use; they are not part of the quarantined rows.
     Their names, and those of the reason and row-number columns added here, are free ones
@@ -2533,8 +2559,8 @@ def _split_clean(
         key, order = unique
         con.execute(
             f"""
-            UPDATE _checked_{table} SET {why} = {_lit(R_DUPLICATE_TX)}
-            WHERE {why} IS NULL AND {row} IN (
+            UPDATE _checked_{table} SET {why} = {_lit(repeat_reason)}
+            WHERE ({why} IS NULL OR {why} IN ({', '.join(_lit(r) for r in kept_reasons)})) AND {row} IN (
                 SELECT _row_index FROM (
                     SELECT {key} AS _key, {order} AS _order, {row} AS _row_index FROM _checked_{table}
                     WHERE {key} IN (SELECT id FROM ({repeated_ids_sql(key, f"_checked_{table}")}))

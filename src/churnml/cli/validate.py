@@ -107,8 +107,8 @@ def validate_command(
     """Check DATA against the data contract.
 
     Reads every table in DATA (through the column mapping of --config), stops with exit code 2 on
-    errors (missing table or column, a column that cannot be read, duplicate customer ids) and sets
-    bad rows aside into QUARANTINE_DIR/quarantine_TABLE.csv with a `reason` column. Prints row
+    errors (missing table or column, a column that cannot be read, a customer id in rows that differ)
+    and sets bad rows aside (a customers row that repeats another whole too: the first is kept) into QUARANTINE_DIR/quarantine_TABLE.csv with a `reason` column. Prints row
     counts, date ranges and counts per reason. Rows kept without a value (the value blanked, the row
     kept) are listed in the quarantine files too, and counted apart from those set aside. Exits 0, or 1
     with --strict when any row was set aside or kept without a value.
