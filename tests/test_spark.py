@@ -732,14 +732,15 @@ def test_rows_validation_sets_aside_are_refused_with_its_reasons_and_counts(spar
                     assert f"{n:,} for {reason!r} (e.g. " in message, (reason, message)
         if case == "row_level":
             assert message.startswith(f"{len(row_level)} row(s) of transactions (")
-    # customers repeating an id: the same error on both engines
+    # customers repeating an id in rows that differ: the same error on both engines
     folder = _copy_data(data_dir, tmp_path / "repeated_customers")
-    _add_rows(folder, "customers", [{}, {}])
+    _add_rows(folder, "customers", [{"region": "elsewhere"}, {}])
     with pytest.raises(DataError) as duck_error:
         load_dataset(folder, Config())
     with pytest.raises(DataError) as spark_error:
         churn_spark.read_tables(spark, str(folder))
-    assert str(spark_error.value) == str(duck_error.value) and "is not unique: 1 id(s)" in str(duck_error.value)
+    assert str(spark_error.value) == str(duck_error.value)
+    assert "is not unique: 1 id(s) appear in rows that differ" in str(duck_error.value)
     # rows with every field empty alone: skipped on both, the tables the same
     folder = _copy_data(data_dir, tmp_path / "blank")
     for table in ("customers", "transactions", "service_events"):
@@ -750,6 +751,24 @@ def test_rows_validation_sets_aside_are_refused_with_its_reasons_and_counts(spar
         "customers": 1, "transactions": 1}
     assert {t: spark.table(read.views[t]).count() for t in read.tables} == {
         t: duck.summary["tables"][t]["clean_rows"] for t in duck.tables}
+
+
+def test_customers_rows_repeated_whole_are_read_once_as_validation_keeps_the_first(
+        spark, data_dir: Path, tmp_path: Path) -> None:
+    """A doubled customers export (rows equal in every column) stopped both engines as "not unique";
+    validation now sets the copies aside and reads the customer once. Spark, which sets no rows aside,
+    reads each customer once too, with the same features, and a note says how many rows it left out."""
+    folder = _copy_data(data_dir, tmp_path / "doubled")
+    _add_rows(folder, "customers", [{}, {}])
+    duck = load_dataset(folder, Config())
+    assert duck.summary["tables"]["customers"]["quarantined"] == {validate.R_REPEATED_ROW: 2}
+    read = churn_spark.read_tables(spark, str(folder))
+    assert spark.table(read.views["customers"]).count() == duck.summary["tables"]["customers"]["clean_rows"]
+    assert (f"2 row(s) of customers ({folder}/customers.parquet) repeat another row whole (a doubled export?): each "
+            f"customer is read once, as `churnml validate` keeps the first and sets the others aside as "
+            f"{validate.R_REPEATED_ROW!r}.") in read.notes
+    assert churn_spark.describe_data(read)[1]["customers"] == duck.summary["customers"]
+    assert_frames_equal(build_features(duck, CUTOFFS[:1], Config()), churn_spark.build_features(read, CUTOFFS[:1], Config()))
 
 
 def test_a_closure_before_the_sign_up_is_refused_as_validation_sets_it_aside(spark, data_dir: Path, tmp_path: Path) -> None:

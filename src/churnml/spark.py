@@ -35,9 +35,10 @@ Input
     timestamp), a customer_id not in ``customers``, a churn event dated more than a day before the
     customer's sign-up, a repeated ``transaction_id`` (a join and a
     grouping on the views), and rows after the data's end (after ``[input] data_end`` they are left
-    out, as validation's clean tables leave them out). A ``customers`` table repeating an id stops
-    the read with validation's own error, and so do satisfaction scores that say the survey uses
-    another scale. What validation keeps with a reason (a sign-up date that
+    out, as validation's clean tables leave them out). A ``customers`` table repeating an id in rows
+    that differ stops the read with validation's own error, and so do satisfaction scores that say
+    the survey uses another scale; rows of ``customers`` repeated whole are read once, with a note, as
+    validation keeps the first. What validation keeps with a reason (a sign-up date that
     does not read, NaN or a placeholder in a numeric customer attribute, a satisfaction score that
     does not read or lies off the scale, blanked with its event kept) is kept the same way, and
     rows with every field empty are skipped, as validation skips them.
@@ -439,7 +440,7 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
     Raises
     ------
     DataError
-        When a required table or column is missing, ``customers`` repeats an id, or for rows
+        When a required table or column is missing, ``customers`` repeats an id in rows that differ, or for rows
         validation would set aside, for any of its reasons (missing or unreadable values, dates
         before 1900 or after the data's end, numbers not finite or beyond ±1e12, resolved before
         opened, a customer_id not in ``customers``, a repeated transaction_id …).
@@ -548,6 +549,7 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
         views[table] = prefix + table
         canonical.createOrReplaceTempView(views[table])
         layout[table] = frozenset(canonical.columns)
+    repeated_customers = _read_customers_once(spark, read, views)
     _refuse_unmatched(spark, read, views, config.input.order_lines)
     n_lines = None
     if config.input.order_lines:  # one row per order, as validation merges the lines (its aggregates, transpiled)
@@ -571,6 +573,7 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
     return SparkData(spark, base, tuple(layout), layout, attributes, data_end, views, left_out, n_lines,
                      _notes(spark, read, left_out, config, empty, skipped,
                             io.unread_files(base, config) if "://" not in base and set(read) < set(TABLES) else ())
+                     + tuple(_read_once_note(repeated_customers, read["customers"].location))
                      + tuple(validate.empty_left_out_notes(left_out_events)
                              + validate.event_column_notes(fetchone, layout, {t: raw.mapping for t, raw in read.items()}))
                      + tuple(attribute_notes), codes)
@@ -603,16 +606,50 @@ def _notes(spark: "SparkSession", read: Mapping[str, _RawTable], left_out: Mappi
     )
 
 
+def _read_customers_once(spark: "SparkSession", read: Mapping[str, _RawTable], views: dict[str, str]) -> int:
+    """Validation's rule for a customer_id that ``customers`` repeats: rows that differ stop the read
+    with validation's own error (:func:`churnml.validate.differing_ids_sql`, over every column of the
+    raw view); rows repeated whole (a doubled export) are read once, as validation keeps the first
+    and sets the others aside as :data:`churnml.validate.R_REPEATED_ROW`: ``views["customers"]`` then
+    becomes their distinct rows. Returns how many rows were left out so (0: one grouping, nothing else)."""
+    query = to_spark_sql(validate.repeated_ids_sql("customer_id", views["customers"]))
+    ids, rows = spark.sql(f"SELECT count(*), sum(n) FROM ({query})").collect()[0]
+    if not ids:
+        return 0
+    raw = read["customers"]
+    id_sql = validate.typed_sql("id", raw.mapping["customer_id"], raw.types[raw.mapping["customer_id"]])
+    differing = to_spark_sql(validate.differing_ids_sql(id_sql, raw.view, raw.types))
+    n_dup = spark.sql(f"SELECT count(*) FROM ({differing})").collect()[0][0]
+    if n_dup:
+        shown = spark.sql(f"{differing} ORDER BY n DESC, id LIMIT {validate.EXAMPLES}").collect()
+        raise DataError(validate.not_unique_message(n_dup, [(row["id"], row["n"]) for row in shown],
+                                                    raw.mapping["customer_id"]))
+    # Each id's rows are equal as read, so their canonical rows are too: one of each is the customer.
+    once = f"{views['customers']}_once"
+    spark.sql(f"SELECT DISTINCT * FROM {views['customers']}").createOrReplaceTempView(once)
+    views["customers"] = once
+    return int(rows - ids)
+
+
+def _read_once_note(repeated: int, location: str) -> list[str]:
+    """The note on ``repeated`` rows of ``customers`` that repeat another row whole, read once
+    (:func:`_read_customers_once`): Spark sets no row aside, so the count is said here."""
+    if not repeated:
+        return []
+    return [f"{repeated:,} row(s) of customers ({location}) repeat another row whole (a doubled export?): each customer "
+            f"is read once, as `churnml validate` keeps the first and sets the others aside as "
+            f"{validate.R_REPEATED_ROW!r}."]
+
+
 def _refuse_unmatched(spark: "SparkSession", read: Mapping[str, _RawTable], views: Mapping[str, str],
                       order_lines: bool = False) -> None:
-    """Validation's checks that take a grouping or a join, on the canonical views: a customer_id that
-    ``customers`` repeats (validation stops), then event rows whose customer_id is not in ``customers``
+    """Validation's checks that take a grouping or a join, on the canonical views (``customers``
+    read once: :func:`_read_customers_once`): event rows whose customer_id is not in ``customers``
     (:data:`churnml.validate.R_UNKNOWN_CUSTOMER`), a churn event before the customer's sign-up
     (:data:`churnml.validate.R_CLOSED_BEFORE_SIGNUP`) and a repeated ``transaction_id``
     (:data:`churnml.validate.R_DUPLICATE_TX`), which validation sets aside; with ``order_lines``, the
     lines of a transaction_id naming several customers instead (:data:`churnml.validate.R_ORDER_OF_SEVERAL`).
-    One grouping of ``customers``, one join of each event table with it and one grouping of the
-    transactions' ids."""
+    One join of each event table with ``customers`` and one grouping of the transactions' ids."""
     examples = validate.EXAMPLES
 
     def grouped(query: str) -> tuple[int, int, list[Any]]:
@@ -627,10 +664,6 @@ def _refuse_unmatched(spark: "SparkSession", read: Mapping[str, _RawTable], view
         ids, rows, shown = grouped(to_spark_sql(validate.repeated_ids_sql(column, views[table])))
         return ids, rows - ids, shown
 
-    ids, _, rows = repeats("customer_id", "customers")
-    if ids:
-        raise DataError(validate.not_unique_message(ids, [(row["id"], row["n"]) for row in rows],
-                                                    read["customers"].mapping["customer_id"]))
     events = [table for table in views if table != "customers"]
     known = f"(SELECT customer_id FROM {views['customers']})"
     counts = spark.sql(" UNION ALL ".join(
@@ -1221,7 +1254,7 @@ def _row_checks(table: str, spec: Any, mapping: Mapping[str, str], types: Mappin
     as (reason, DuckDB SQL) in validation's order: :func:`churnml.validate.event_checks` (rows from the
     data's ``end`` on take that reason first, as in validation, and are refused or left out by
     :func:`_last_event`, not here), and a customer without an id (:func:`churnml.validate.missing_id_check`). A customer_id not in ``customers`` and a
-    repeated id take a join or a grouping: :func:`_refuse_unmatched`."""
+    repeated id take a join or a grouping: :func:`_read_customers_once`, :func:`_refuse_unmatched`."""
     raw_id = mapping["customer_id"]
     if table == "customers":
         return [validate.missing_id_check(validate.typed_sql("id", raw_id, types[raw_id]))]
