@@ -405,6 +405,36 @@ def test_mapped_column_that_is_missing_says_so(tmp_path: Path) -> None:
             "the config maps it to 'timestmp', which is not there either.") in str(err.value)
 
 
+def test_crm_headers_match_their_mapping_whatever_their_case_spaces_and_byte_order_mark(tmp_path: Path) -> None:
+    """A CRM export's headers as written: "Customer ID" with a byte-order mark before it (kept by a
+    reader of the CSV, then in the Parquet file made from it), "Sign-up Date " with a trailing space.
+    Mapped as a user reads them, they were "not there" (the error listed a "Customer ID" that looked
+    the same); unmapped, the error now gives the line to write."""
+    crm = CUSTOMERS.rename(columns={"customer_id": "\ufeffCustomer ID", "signup_date": "Sign-up Date ", "region": "REGION"})
+    folder = write(tmp_path / "crm", "parquet", customers=crm, transactions=TRANSACTIONS.drop(columns="customer_id")
+                   .assign(**{"Customer ID": TRANSACTIONS["customer_id"]}))
+    mapped = config_from_dict({"columns": {"customers": {"customer_id": "Customer ID", "signup_date": "sign-up date"},
+                                           "transactions": {"customer_id": "customer id "}}})
+    ds = load_dataset(folder, mapped)
+    assert clean(ds, "customers")["customer_id"].tolist() == ["a", "b", "c"]
+    assert clean(ds, "customers")["signup_date"].tolist() == [pd.Timestamp(d) for d in CUSTOMERS["signup_date"]]
+    assert ds.attributes == {"REGION": "categorical", "age": "numeric"}
+    assert clean(ds, "transactions")["customer_id"].tolist() == ["a", "a", "b", "b"]
+    with pytest.raises(DataError) as err:
+        load_dataset(folder)
+    assert str(err.value).endswith(
+        "Add the column, or map it in the config: [columns.customers] customer_id = \"Customer ID\".")
+    # A CSV's byte-order mark is the reader's; its headers' spaces too.
+    csv_crm = CUSTOMERS.rename(columns={"customer_id": "Customer ID", "signup_date": "Sign-up Date "})
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    csv_crm.to_csv(folder / "customers.csv", index=False, encoding="utf-8-sig")
+    TRANSACTIONS.to_csv(folder / "transactions.csv", index=False)
+    ds = load_dataset(folder, config_from_dict({"columns": {"customers": {"customer_id": "customer id",
+                                                                          "signup_date": "Sign-up Date "}}}))
+    assert clean(ds, "customers")["signup_date"].notna().all()
+
+
 def test_optional_column_mapped_to_a_name_the_data_lacks_is_an_error(tmp_path: Path) -> None:
     # A typo in a mapped optional column (join_on for joined_on) ran on without it: no sign-up dates,
     # and only a note that joined_on holds dates and is left out of the models.

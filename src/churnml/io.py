@@ -1346,6 +1346,21 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DataError(f"Cannot read {path}: {exc}. Is it a Parquet, CSV or Excel file written by churnml?") from None
 
 
+def folded_name(name: str) -> str:
+    """A column name as matched when none is written exactly so: whatever its case (Snowflake writes
+    CUSTOMER_ID), surrounding spaces (a spreadsheet's "Sign-up Date ") and a byte-order mark (one that a
+    reader kept from a CSV's first header and a Parquet file carries on: "\ufeffCustomer ID"), none of
+    which a user sees in the name. :func:`churnml.validate.map_columns` matches the data's columns so."""
+    return name.replace("\ufeff", "").strip().casefold()
+
+
+def loose_name(name: str) -> str:
+    """:func:`folded_name` without spaces and punctuation: CRMs export "Customer ID" or "CustomerId" for
+    customer_id. Lists of ids are matched so; a data table's columns are only suggested so (a name
+    for a contract column is the user's to confirm, in ``[columns]``)."""
+    return re.sub(r"[\W_]+", "", folded_name(name))
+
+
 def read_ids(path: str | Path, id_columns: Sequence[str] = ("customer_id",), encoding: str = "") -> set[str]:
     """Customer ids listed in ``path``: a CSV, Parquet or Excel table with one of ``id_columns`` (say
     ``customer_id`` and the user's own name for it), or a text file with one id per line (a
@@ -1380,7 +1395,7 @@ def read_ids(path: str | Path, id_columns: Sequence[str] = ("customer_id",), enc
         found = next((name for name in names if name in table.columns), None)
         if found is None:  # whatever its case, as the data's columns (Snowflake writes CUSTOMER_ID), and
             # then whatever its spaces and punctuation: CRMs export "Customer ID" or "CustomerId"
-            for fold in (str.casefold, lambda text: re.sub(r"[\W_]+", "", text.casefold())):
+            for fold in (folded_name, loose_name):
                 folded = {fold(str(c)): c for c in reversed(table.columns)}
                 found = next((folded[fold(name)] for name in names if fold(name) in folded), None)
                 if found is not None:

@@ -15,6 +15,7 @@ the same way everywhere.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from datetime import datetime
 from pathlib import Path
@@ -1132,8 +1133,10 @@ def map_columns(table: str, spec: TableSpec, config: Config, raw: list[str], whe
     """Contract column -> the raw column (of ``raw``) holding it; extra customer columns map to
     themselves. Every engine reads a table's columns through here.
 
-    A name matches whatever its case when no column is written exactly so (Snowflake writes
-    CUSTOMER_ID, and every column of every table had to be mapped); SQL reads the column either way.
+    A name matches whatever its case, surrounding spaces and byte-order mark when no column is written
+    exactly so (:func:`churnml.io.folded_name`: Snowflake writes CUSTOMER_ID, and every column of every
+    table had to be mapped; a "Sign-up Date " mapped as shown, without its trailing space, was "not
+    there"); SQL reads the column by its name as written either way.
 
     Raises
     ------
@@ -1144,13 +1147,13 @@ def map_columns(table: str, spec: TableSpec, config: Config, raw: list[str], whe
     mapping: dict[str, str] = {}
     folded: dict[str, str] = {}
     for name in raw:
-        folded.setdefault(name.casefold(), name)
+        folded.setdefault(io.folded_name(name), name)
     for column in spec.all_columns:
         user = config.column_name(table, column)
         if user in raw:
             mapping[column] = user
-        elif user.casefold() in folded:
-            mapping[column] = folded[user.casefold()]
+        elif io.folded_name(user) in folded:
+            mapping[column] = folded[io.folded_name(user)]
         elif column in spec.required_columns:
             if len(raw) == 1 and any(sep in raw[0] for sep in ",;\t|"):
                 raise DataError(
@@ -1159,14 +1162,18 @@ def map_columns(table: str, spec: TableSpec, config: Config, raw: list[str], whe
                     "(a cut-off last line, or a row with extra fields) broke the detection; fix it or export "
                     "the file again."
                 )
+            # A CRM's "Customer ID": the line to write, rather than "<your column>".
+            loose = next((name.replace("\ufeff", "").strip() for name in raw
+                          if user == column and io.loose_name(name) == io.loose_name(column)), None)
             hint = (
-                f'map it in the config: [columns.{table}] {column} = "<your column>"'
+                f'map it in the config: [columns.{table}] {column} = {_toml_string(loose or "<your column>")}'
                 if user == column
                 else f"the config maps it to {user!r}, which is not there either"
             )
             raise DataError(
                 f"Table {table!r} ({where}) has no column {user!r}; it is required. "
-                f"Columns found: {', '.join(raw) or '(none)'}{_close_column(user, raw)}. Add the column, or {hint}."
+                f"Columns found: {', '.join(raw) or '(none)'}{'' if loose else _close_column(user, raw)}. Add the column, "
+                f"or {hint}."
             )
         elif column in config.columns.get(table, {}):
             # A typo in a mapped optional column ran on without it (a sign-up date mapped to
@@ -1184,6 +1191,12 @@ def map_columns(table: str, spec: TableSpec, config: Config, raw: list[str], whe
             if column not in used:
                 mapping[column] = column
     return mapping
+
+
+def _toml_string(text: str) -> str:
+    """``text`` as a TOML basic string, for a config line a message gives (a name with a quote or a
+    backslash pasted between quotes would not read): JSON's escapes are TOML's."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _close_column(name: str, raw: list[str]) -> str:
