@@ -1309,6 +1309,9 @@ def test_churn_counts_sit_beside_the_ratios_counting_customers_once() -> None:
                 if (bins == b).sum() >= MIN_RATIO_CUSTOMERS else None for b in range(len(stats["edges"]) + 1)]
     assert counts == expected
     assert [c is None for c in counts] == [r is None for r in ratios]
+    # The ratio is of those customers, what the reason's rule tests (churnml.reasons.clearly_above).
+    average = len(churners) / 400
+    assert ratios == [None if c is None else pytest.approx(c["churners"] / c["customers"] / average) for c in counts]
     assert any(c is None for c in counts) and any(c is not None for c in counts)  # the 30 customers at 49.99
     assert customer_churn(np.tile(churned, rows), np.tile(ids, rows)) == {"customers": 400, "churners": len(churners)}
     # Nobody churned: no ratios, no counts.

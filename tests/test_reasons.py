@@ -960,3 +960,37 @@ def test_a_numbers_band_always_holds_the_value_it_is_said_for() -> None:
         "55–61", None, "63 or more", "up to 54", None]
     assert band_text(-20.5, -9.5, -15.0) == "-20 to -10"
     assert AttributeChurn(levels={"basic": 2.0}).bands(np.array(["basic"])) == [None]
+
+
+def test_an_attribute_reasons_figure_counts_customers_as_the_rule_that_says_it() -> None:
+    # The figure said ("where churn runs 2.3× the average") was the rows' churn rate over the average
+    # row's, while the rule that says it counts customers: a churner is labelled at each cutoff before
+    # leaving and then has no more rows, one who stays has a row at every cutoff, so per row a value
+    # churners hold read higher than its customers churned ("partner" 1.3× per row, 1.2× per customer).
+    # Models trained before read the figure their reference holds, as they did.
+    from churnml.features import layout_feature_specs
+    from churnml.monitoring import reference_statistics
+    from churnml.reasons import attribute_churn
+
+    layout = {"customers": frozenset({"customer_id", "channel"}), "transactions": frozenset({"customer_id", "timestamp", "amount"})}
+    specs = [s for s in layout_feature_specs(layout, {"channel": "categorical"}) if s.column]
+    # 400 customers, 70 churners (17.5 %): social 40 of 100 (40 %, 2.29×), organic 30 of 300.
+    # A churner has 2 rows, both churned; one who stays 4.
+    customers = pd.DataFrame({"customer_id": [f"C{i}" for i in range(400)], "channel": ["social"] * 100 + ["organic"] * 300,
+                              "churner": [True] * 40 + [False] * 60 + [True] * 30 + [False] * 270})
+    training = customers.loc[customers.index.repeat(np.where(customers["churner"], 2, 4))].reset_index(drop=True)
+    training["churned"] = training["churner"].astype(int)
+    reference = reference_statistics(training, ["channel"], ["channel"], None, "2025-06-30",
+                                     training_rows=training, attributes=["channel"])
+    per_row = training.loc[training["channel"] == "social", "churned"].mean() / training["churned"].mean()
+    per_customer = (40 / 100) / (70 / 400)
+    assert round(per_row, 1) == 2.6 and round(per_customer, 1) == 2.3
+    assert reference["features"]["channel"]["churn_ratio"]["social"] == pytest.approx(per_customer)
+    contributions = pd.DataFrame([[0.5]], columns=["channel"])
+    features = pd.DataFrame({"channel": ["social"]})
+    assert explain(contributions, features, specs, churn=attribute_churn(reference)) == [
+        ["channel: social, where churn runs 2.3× the average"]]
+    # A model trained before: its reference holds the rows' figure beside the counts, and says it.
+    reference["features"]["channel"]["churn_ratio"]["social"] = per_row
+    assert explain(contributions, features, specs, churn=attribute_churn(reference)) == [
+        ["channel: social, where churn runs 2.6× the average"]]

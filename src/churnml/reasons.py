@@ -13,8 +13,8 @@ basic" with 56 % of customers basic: typical = that level, where one level has m
 customer's actual values, e.g. "no purchase for 74 days (usually every 20)". For a customer who
 never bought, the purchase features (:data:`churnml.features.PURCHASE_FEATURES`) are one driver,
 their contributions summed, read "has not bought anything in 1,424 days as a customer"
-(:func:`no_purchase_reason`). A customer attribute's reason says how much more often its value churned
-on the training rows, "plan: basic, where churn runs 2.3× the average", where its customers leave
+(:func:`no_purchase_reason`). A customer attribute's reason says how much more often its value's customers churned
+than all customers on the training rows, "plan: basic, where churn runs 2.3× the average", where its customers leave
 no doubt of it (:func:`attribute_churn`, :func:`clearly_above`), and for a number the band of values
 that figure is of, "monthly fee: 89.5 (band 80–95), where churn runs 1.6× the average" (:func:`with_churn`).
 
@@ -191,7 +191,8 @@ def typical_values(reference: Mapping | None) -> dict[str, float | str]:
 
 ATTRIBUTE_CHURN = ", where churn runs {ratio:.1f}× the average"
 """What an attribute's reason adds to its value ("contract type: monthly, where churn runs 2.3× the
-average"): the level's churn ratio on the training rows (:func:`attribute_churn`). Alone, "Tarifname:
+average"): the level's churn ratio on the training rows, of customers counted once as :func:`clearly_above`
+counts them (:func:`churnml.monitoring.churn_ratios`; older references hold it per row: :func:`attribute_churn`). Alone, "Tarifname:
 Mobil M 30GB" read as a bare fact beside "a complaint open for 41 days": the call centre could not
 tell why it was a risk."""
 ATTRIBUTE_BAND = " (band {band})"
