@@ -994,3 +994,24 @@ def test_an_attribute_reasons_figure_counts_customers_as_the_rule_that_says_it()
     reference["features"]["channel"]["churn_ratio"]["social"] = per_row
     assert explain(contributions, features, specs, churn=attribute_churn(reference)) == [
         ["channel: social, where churn runs 2.6× the average"]]
+
+
+def test_a_last_satisfaction_score_from_over_a_year_ago_says_so() -> None:
+    # A call-centre lead read "last satisfaction score 2/5" as this month's grievance: on 5,000 generated
+    # customers (seed 7) every one of the 109 who had it was last scored over a year before (1,126 days,
+    # the median), beside "no purchase for 1,700 days". Not scored in the last year (its lowest score
+    # there missing), the reason says so; scored in it, the reason reads as before; on a 0-10 survey too.
+    from churnml.features import layout_feature_specs, on_survey_scale
+
+    layout = {"customers": frozenset({"customer_id"}), "transactions": frozenset({"customer_id", "timestamp", "amount"}),
+              "service_events": frozenset({"customer_id", "timestamp", "event_type", "satisfaction"})}
+    specs = [s for s in layout_feature_specs(layout, {}) if s.name == "last_satisfaction"]
+    contributions = pd.DataFrame([[0.4]] * 3, columns=["last_satisfaction"])
+    features = pd.DataFrame({"last_satisfaction": [2.0, 2.0, 1.0], "lowest_satisfaction_365d": [np.nan, 2.0, np.nan]})
+    assert explain(contributions, features, specs) == [
+        ["last satisfaction score 2/5, over a year ago"], ["last satisfaction score 2/5"],
+        ["last satisfaction score 1/5, over a year ago"]]
+    assert explain(contributions, features, on_survey_scale(specs, (0.0, 10.0)))[0] == [
+        "last satisfaction score 2/10, over a year ago"]
+    # A feature table without the year's score (none of churnml's: both come from the same column) says nothing of when.
+    assert explain(contributions, features[["last_satisfaction"]], specs)[0] == ["last satisfaction score 2/5"]

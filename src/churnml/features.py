@@ -483,6 +483,9 @@ def render_reason(spec: FeatureSpec, row: Mapping[str, Any]) -> str:
             none = next(iter(amounts.values())) == 0  # the amount the sentence starts with
     if none:
         text = _NONE_IN.sub(lambda m: _NONE_IN_TEXT[m.group(1)], text)
+    recent = OVER_A_YEAR_AGO.get(spec.name) if spec.column is None else None
+    if recent is not None and _not_in_window(row.get(recent) if hasattr(row, "get") else None):
+        text += ", over a year ago"
     # A customer attribute's value is cited as written ("discount: 0%" is no "less than 1%").
     return _readable(singular_counts(text)) if spec.column is None else singular_counts(text)
 
@@ -514,6 +517,21 @@ with its first field's amount, which reads "has not spent anything" at 0 (``_NON
 field's window sentence: where it is said, :func:`churnml.reasons.explain` counts it of that window's reason
 family ("refunded 73 more than bought in the last 30 days; refunded 39 more than bought in the last 90
 days, having spent 51 in the 90 days before" was two reasons about one net refund)."""
+
+
+OVER_A_YEAR_AGO: dict[str, str] = {"last_satisfaction": "lowest_satisfaction_365d"}
+"""Feature of a lifetime reason -> the feature of the same thing over the last year, missing where it did
+not happen then: there :func:`render_reason` adds ", over a year ago" ("last satisfaction score 2/5, over a
+year ago"). Without it a call-centre lead read a survey of years back as this month's: the sentence was a
+reason for 109 of 2,341 scored customers (5,000 generated, seed 7), every one of them scored over a year
+before (1,126 days, the median), beside "no purchase for 1,700 days". The customer's row must hold the
+feature (:func:`churnml.reasons.reason_fields` names it), else the reason reads as before."""
+
+
+def _not_in_window(value: Any) -> bool:
+    """Whether ``value`` (a feature over the last year, :data:`OVER_A_YEAR_AGO`) says nothing happened
+    in it: missing as a number is (NaN); ``None``, a feature the row does not hold, says nothing."""
+    return isinstance(value, (float, np.floating)) and bool(np.isnan(value))
 
 
 def says_none_in(spec: FeatureSpec) -> bool:
@@ -1322,6 +1340,7 @@ __all__ = [
     "normalize_cutoffs",
     "render_reason",
     "FALL_TO_NOTHING",
+    "OVER_A_YEAR_AGO",
     "singular_counts",
     "plural_counts",
     "table_columns",

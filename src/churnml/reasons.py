@@ -34,8 +34,8 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from churnml.features import (FALL_TO_NOTHING, FEATURE_DECIMALS, PURCHASE_FEATURES, REASON_FAMILIES, SILENCE_FEATURES,
-                              FeatureSpec, reason_is_true, render_reason, says_none_in, window_days)
+from churnml.features import (FALL_TO_NOTHING, FEATURE_DECIMALS, OVER_A_YEAR_AGO, PURCHASE_FEATURES, REASON_FAMILIES,
+                              SILENCE_FEATURES, FeatureSpec, reason_is_true, render_reason, says_none_in, window_days)
 from churnml.monitoring import OTHER, wilson_interval
 
 TOP_K = 3
@@ -72,8 +72,9 @@ def template_fields(template: str) -> list[str]:
 def reason_fields(spec: FeatureSpec) -> list[str]:
     """The features :func:`churnml.features.render_reason` reads for ``spec``'s reason: its template's,
     its own (checked against the reason's bound even when the sentence shows other fields, as "no
-    purchase for 74 days (usually every 20)" does) and those of the sentence a fall to nothing says
-    instead (:data:`churnml.features.FALL_TO_NOTHING`).
+    purchase for 74 days (usually every 20)" does), those of the sentence a fall to nothing says
+    instead (:data:`churnml.features.FALL_TO_NOTHING`) and the one that says whether a lifetime
+    reason happened over a year ago (:data:`churnml.features.OVER_A_YEAR_AGO`).
 
     Example
     -------
@@ -82,7 +83,8 @@ def reason_fields(spec: FeatureSpec) -> list[str]:
     ['spend_trend_pct', 'monetary_90d', 'spend_prev_90d']
     """
     fall = FALL_TO_NOTHING.get(spec.name, "") if spec.column is None else ""
-    return list(dict.fromkeys([*template_fields(spec.reason or ""), spec.name, *template_fields(fall)]))
+    recent = [OVER_A_YEAR_AGO[spec.name]] if spec.column is None and spec.name in OVER_A_YEAR_AGO else []
+    return list(dict.fromkeys([*template_fields(spec.reason or ""), spec.name, *template_fields(fall), *recent]))
 
 
 def top_drivers(
