@@ -73,7 +73,7 @@ def reason_fields(spec: FeatureSpec) -> list[str]:
     """The features :func:`churnml.features.render_reason` reads for ``spec``'s reason: its template's,
     its own (checked against the reason's bound even when the sentence shows other fields, as "no
     purchase for 74 days (usually every 20)" does), those of the sentence a fall to nothing says
-    instead (:data:`churnml.features.FALL_TO_NOTHING`) and the one that says whether a lifetime
+    instead (:data:`churnml.features.FALL_TO_NOTHING`) and those that say whether a lifetime
     reason happened over a year ago (:data:`churnml.features.OVER_A_YEAR_AGO`).
 
     Example
@@ -83,7 +83,7 @@ def reason_fields(spec: FeatureSpec) -> list[str]:
     ['spend_trend_pct', 'monetary_90d', 'spend_prev_90d']
     """
     fall = FALL_TO_NOTHING.get(spec.name, "") if spec.column is None else ""
-    recent = [OVER_A_YEAR_AGO[spec.name]] if spec.column is None and spec.name in OVER_A_YEAR_AGO else []
+    recent = OVER_A_YEAR_AGO.get(spec.name, ()) if spec.column is None else ()
     return list(dict.fromkeys([*template_fields(spec.reason or ""), spec.name, *template_fields(fall), *recent]))
 
 
