@@ -656,7 +656,8 @@ def test_a_satisfaction_score_is_a_reason_only_when_poor() -> None:
     contributions = pd.DataFrame([[0.5, 0.2], [0.5, 0.2]], columns=names)
     features = pd.DataFrame({"last_satisfaction": [3.0, 2.0], "calls_30d": [3.0, 3.0]})
     assert explain(contributions, features, [last, specs["calls_30d"]], typical={"last_satisfaction": 4.0}) == [
-        ["3 calls in the last 30 days"], ["last satisfaction score 2/5", "3 calls in the last 30 days"]]
+        ["3 customer service calls in the last 30 days"],
+        ["last satisfaction score 2/5", "3 customer service calls in the last 30 days"]]
 
 
 def test_only_a_recent_change_of_account_manager_is_a_reason() -> None:
@@ -1038,3 +1039,18 @@ def test_a_slow_service_request_from_before_a_year_without_service_events_says_s
     # A count the feature table does not hold (an older model's features) says nothing of when.
     assert explain(contributions, features.drop(columns="calls_365d"), [specs["max_resolution_days"]])[0] == [
         "a service request took 95 days to resolve"]
+
+
+def test_a_calls_reason_says_they_were_customer_service_calls() -> None:
+    # On a retention list, which the people making the calls read, "1 call in the last 30 days" read as
+    # the company's own call; the service events it counts are the customer's calls with customer service.
+    from churnml.features import layout_feature_specs
+
+    layout = {"customers": frozenset({"customer_id"}), "transactions": frozenset({"customer_id", "timestamp", "amount"}),
+              "service_events": frozenset({"customer_id", "timestamp", "event_type"})}
+    specs = [s for s in layout_feature_specs(layout, {}) if s.name in ("calls_30d", "tickets_90d")]
+    contributions = pd.DataFrame([[0.4, 0.3], [0.4, 0.3]], columns=["calls_30d", "tickets_90d"])
+    features = pd.DataFrame({"calls_30d": [1.0, 3.0], "tickets_90d": [2.0, 1.0]})
+    assert explain(contributions, features, specs) == [
+        ["1 customer service call in the last 30 days", "2 support tickets in the last 90 days"],
+        ["3 customer service calls in the last 30 days", "1 support ticket in the last 90 days"]]
