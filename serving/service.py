@@ -206,8 +206,10 @@ class ServiceEventRow(BaseModel):
     event_type: str = Field(min_length=1, description="complaint, ticket, call, survey, account_manager_change …",
                             json_schema_extra={"example": "complaint"})
     resolved_at: Optional[Timestamp] = Field(default=None, description=(
-        "When it was resolved (ISO 8601, as timestamp); null = still open. The models read it: a customer none of whose events carries the "
-        "field gets a warning (every complaint counts as unresolved)."),
+        "When it was resolved (ISO 8601, as timestamp); null = still open. One after today (a helpdesk's 2999-12-31 for "
+        "never) counts as still open, as validation reads it in batch data, and the customer's warnings name it. The "
+        "models read it: a customer none of whose events carries the field gets a warning (every complaint counts as "
+        "unresolved)."),
                                             json_schema_extra={"example": None})
     # No minimum or maximum: a score off the scale is blanked and its event kept, as validation keeps it in batch
     # data (a helpdesk's 0 for "not rated" was a 400 for the whole request); a generated client would refuse it.
@@ -331,7 +333,9 @@ class CustomerScore(BaseModel):
         "/score_history only: posted customer attributes the models do not use (a typo?), and attributes they use "
         "that were not posted (scored as unknown, which changes the score); numeric attributes posted as a placeholder "
         "such as \"N/A\" or \"-\" (blanked and scored as unknown, as validation blanks them); event types counted as other; "
-        "satisfaction scores off [input] satisfaction_scale (blanked, the event kept, as validation keeps it); "
+        "satisfaction scores off [input] satisfaction_scale (blanked, the event kept, as validation keeps it); a "
+        "signup_date before 1900 or after today (left out, the customer kept); a resolved_at after today (the event kept "
+        "as still open); "
         "resolved_at or satisfaction missing from all of a customer's service events or surveys (every complaint then "
         "counts as unresolved, the customer as never rated); transactions and service events on or after as_of, which "
         "are not counted; a churn event on or after as_of (the account is scored as open). GET /model lists the attributes."),

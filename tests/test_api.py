@@ -26,6 +26,7 @@ from churnml import api, io, tracking, validate
 from churnml.cli import get_app
 from churnml.config import Config, config_from_dict
 from churnml.errors import ConfigError, DataError
+from churnml.features import build_features
 from churnml.schema import SEGMENTS
 from churnml.targeting import retention_list
 
@@ -929,6 +930,82 @@ def test_posted_and_exported_signup_dates_are_kept_or_blanked_alike(tmp_path) ->
     assert set(reasons.values()) == {validate.R_OLD_SIGNUP, validate.R_LATE_SIGNUP}
 
 
+def test_a_resolved_at_of_never_is_kept_as_open_with_a_warning_as_in_batch(client, served_store, batch) -> None:
+    # A helpdesk writes 2999-12-31 as the resolved_at of a case never resolved: validation keeps the event with that
+    # date (open at every cutoff before it) and `churnml score` scored the customer, while /score_history answered
+    # the request with a 400 ("outside the years 1900-2199").
+    open_cases = served_store.dataset.con.execute(
+        "SELECT customer_id FROM service_events WHERE timestamp < ? AND event_type = 'complaint' AND resolved_at IS NULL "
+        "GROUP BY customer_id ORDER BY customer_id", [served_store.as_of]).df()["customer_id"]
+    ids = [c for c in open_cases if c in batch.index][:2]
+    assert len(ids) == 2
+    body = {"as_of": served_store.as_of, **_history(served_store.dataset, ids)}
+    never = {}
+    for i, event in enumerate(body["service_events"]):
+        if "resolved_at" not in event:  # open in the data: "never", as the helpdesk writes it
+            event["resolved_at"] = "2999-12-31" if event["customer_id"] == ids[0] else "9999-12-31T23:59:59+01:00"
+            never.setdefault(event["customer_id"], []).append(f"service_events[{i}].resolved_at: {event['resolved_at']}")
+    answered = client.post("/score_history", json=body, headers=AUTH)
+    assert answered.status_code == 200, answered.text
+    today = pd.Timestamp(datetime.now(timezone.utc).date())
+    for item in answered.json()["results"]:
+        _check_same(item, batch.loc[item["customer_id"]])  # the batch score: the cases count as open
+        dates = never[item["customer_id"]]
+        shown = ", ".join(dates[:3]) + (f" and {len(dates) - 3} more" if len(dates) > 3 else "")
+        several = len(dates) > 1
+        assert [w for w in item["warnings"] if "resolved_at" in w] == [
+            f"{shown} {'are' if several else 'is'} after the data's end (today, {today:%Y-%m-%d}); the "
+            f"event{'s are' if several else ' is'} kept as still open at as_of, as validation keeps "
+            f"{'them' if several else 'it'} in batch data (send null for an event not resolved)"]
+    # One before 1900 is before any timestamp: refused as such, as validation sets the event aside for it.
+    body["service_events"][0]["resolved_at"] = "1850-01-01"
+    refused = client.post("/score_history", json=body, headers=AUTH)
+    assert refused.status_code == 400
+    assert refused.json()["error"].startswith("service_events[0].resolved_at: 1850-01-01 00:00:00 is before the event's timestamp")
+
+
+def test_posted_and_exported_resolved_at_dates_after_the_data_read_alike(tmp_path) -> None:
+    # One reading for a posted case and a file's: validation keeps a resolved_at after the data's end (a helpdesk's
+    # 2999-12-31 for "never"), and the features count such a case as open; the API refused it.
+    resolved = ["2999-12-31", "9999-12-31T23:59:59+02:00", "2021-01-09", None, "2199-06-30", "2021-03-20"]
+    events = pd.DataFrame({"customer_id": ["a", "a", "b", "b", "c", "c"], "event_type": "complaint",
+                           "timestamp": [f"2021-01-0{i + 1}" for i in range(6)], "resolved_at": resolved})
+    customers = pd.DataFrame({"customer_id": ["a", "b", "c"], "signup_date": "2020-01-01"})
+    transactions = pd.DataFrame({"customer_id": ["a", "b", "c"], "timestamp": "2021-02-01", "amount": 5})
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for name, frame in (("customers", customers), ("transactions", transactions), ("service_events", events)):
+        frame.to_csv(folder / f"{name}.csv", index=False)
+    exported = validate.load_dataset(folder, Config())
+    assert exported.con.execute("SELECT count(*) FROM service_events").fetchone()[0] == len(events)  # every event kept
+    posted = api.history_dataset(customers.to_dict("records"), transactions.to_dict("records"),
+                                 [{k: v for k, v in e.items() if pd.notna(v)} for e in events.to_dict("records")], {},
+                                 Config(), data_end=pd.Timestamp("2021-04-01"))
+    cutoff = [pd.Timestamp("2021-03-01")]
+    batch_features, api_features = (build_features(d, cutoff, Config()).set_index("customer_id").sort_index()
+                                    for d in (exported, posted))
+    assert list(batch_features["unresolved_complaints"]) == [2, 1, 2]  # 2999, 9999, 2199 and one after the cutoff: open
+    pd.testing.assert_frame_equal(api_features[batch_features.columns], batch_features, check_dtype=False)
+
+
+def test_posted_and_exported_numeric_attributes_beyond_1e12_are_kept_alike(tmp_path) -> None:
+    # Validation bounds the contract's numbers (an amount beyond 1e12 is set aside) but keeps a customer attribute as
+    # it is; /score_history refused a credit limit of 5e12 with a 400 for a customer `churnml score` scored.
+    limits = [5e12, -2e13, 1e300, 2500.0, None]
+    customers = pd.DataFrame({"customer_id": [f"c{i}" for i in range(len(limits))], "credit_limit": limits})
+    folder = tmp_path / "data"
+    folder.mkdir()
+    customers.to_csv(folder / "customers.csv", index=False)
+    pd.DataFrame({"customer_id": ["c0"], "timestamp": ["2021-02-01"], "amount": [5]}).to_csv(folder / "transactions.csv", index=False)
+    exported = validate.load_dataset(folder, Config())
+    assert exported.attributes == {"credit_limit": "numeric"}
+    posted = api.history_dataset([{k: v for k, v in c.items() if pd.notna(v)} for c in customers.to_dict("records")], [], [],
+                                 {"credit_limit": "numeric"})
+    query = "SELECT customer_id, credit_limit FROM customers ORDER BY customer_id"
+    pd.testing.assert_frame_equal(posted.con.execute(query).df(), exported.con.execute(query).df())
+    assert not exported.quarantine.get("customers", pd.DataFrame()).shape[0]  # kept without a word, as posted
+
+
 def test_score_history_warns_when_transaction_columns_the_models_count_are_left_out(client, served_store, batch) -> None:
     # A wholesaler's history posted without its product groups (category) matched batch scoring in
     # churn but not in value (1-2 % lower): distinct_categories read 0, with `warnings: []`.
@@ -1806,6 +1883,11 @@ def test_score_history_blanks_a_placeholder_in_a_numeric_attribute_as_validation
             _check_same(item, batch.loc[customer])
             assert [w for w in item["warnings"] if "credit_limit" in w] == [f"credit_limit 'NaN' is not a number: blanked and scored as unknown, as validation "
                                         f"does in batch data ({validate.kept_without('credit_limit')}), which changes the score"]
+            # A number beyond ±1e12 is kept as it is, as validation keeps it in a file (it was a 400).
+            for large in (5e12, "-2e13"):
+                body["customers"][0]["credit_limit"] = large
+                item = numeric.post("/score_history", json=body, headers=AUTH).json()["results"][0]
+                assert item["status"] == "ok" and not [w for w in item["warnings"] if "credit_limit" in w], item
             # A number as text still reads as one; a wrong value is still refused, naming field and value.
             body["customers"][0]["credit_limit"] = "2500"
             item = numeric.post("/score_history", json=body, headers=AUTH).json()["results"][0]

@@ -416,12 +416,20 @@ def _timestamp(value: Any, where: str) -> pd.Timestamp | None:
     return pd.Timestamp(value)
 
 
-def _number(value: Any, where: str) -> float | None:
+def _number(value: Any, where: str, bounded: bool = True) -> float | None:
+    """A posted finite number as a float; None stays None. ``bounded``: one beyond ±1e12 is refused, as
+    validation sets aside such an amount, quantity or score; a customer attribute is not (validation
+    keeps it as it is: a credit limit of 5e12 was a 400 for a customer `churnml score` scored).
+
+    Raises
+    ------
+    DataError
+    """
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise DataError(f"{where}: expected a finite number, got {value!r}.")
-    if abs(value) > MAX_ABS_NUMBER:  # as validation sets aside in batch data
+    if bounded and abs(value) > MAX_ABS_NUMBER:  # as validation sets aside in batch data
         real = "no transaction is that large" if where.endswith(".amount") else "no real value of it is that large"
         raise DataError(f"{where}: {value!r} is beyond ±{MAX_ABS_NUMBER:.0e}; {real}. Check the field.")
     return float(value)
@@ -480,6 +488,20 @@ def _kept_signup_warning(value: Any, where: str, data_end: pd.Timestamp) -> list
     when = "before 1900" if reason == R_OLD_SIGNUP else f"after the data's end (today, {data_end - pd.Timedelta(days=1):%Y-%m-%d})"
     return [f"{where}: {str(value).strip()} is {when}; the customer is kept without it, as validation keeps it in batch "
             "data, and counts from their first transaction (send null when the sign-up date is not known)"]
+
+
+def _resolved_after_end(value: Any, data_end: pd.Timestamp) -> bool:
+    """Whether a posted ``resolved_at`` lies on or after the data's end ``data_end`` (:func:`posted_data_end`),
+    as a helpdesk's 2999-12-31 for "never": validation keeps such an event with its date, which counts
+    as still open at every cutoff before it (:func:`churnml.features` reads a complaint resolved on or
+    after the cutoff as open), so the event is kept as open; it was a 400 ("outside the years 1900-2199")
+    for histories `churnml score` scored. False for a date before it, null, and anything that is no
+    date (refused)."""
+    try:
+        resolved = _datetime(value, "resolved_at")
+    except DataError:
+        return False
+    return resolved is not None and resolved >= data_end.to_pydatetime()
 
 
 def _text(value: Any) -> str | None:
@@ -600,8 +622,9 @@ def history_dataset(
         reads a Parquet boolean column, takes 1 and 0).
     data_end : Timestamp, optional
         The data's end (exclusive): a ``signup_date`` from then on, or before 1900, is blanked and its
-        customer kept, as validation keeps one in a file (a CRM's 2999-12-31 for "unknown"). Default
-        :func:`posted_data_end` (tomorrow).
+        customer kept, as validation keeps one in a file (a CRM's 2999-12-31 for "unknown"); a service
+        event's ``resolved_at`` from then on (a helpdesk's 2999-12-31 for "never") is kept as still open,
+        as validation's kept date reads at every cutoff. Default :func:`posted_data_end` (tomorrow).
 
     Returns
     -------
@@ -618,7 +641,7 @@ def history_dataset(
         blanks it, and so is text reading as NaN or infinity; a satisfaction score off ``[input]
         satisfaction_scale`` is blanked and its event kept, as validation keeps it, and so is a
         sign-up date before 1900 or from ``data_end`` on, its customer kept), ``resolved_at``
-        before ``timestamp``, duplicate
+        before ``timestamp`` (one before 1900 is; one from ``data_end`` on is kept as open), duplicate
         ``transaction_id`` (with ``[input] order_lines``: one on lines of two customers; one customer's
         lines of an order are merged, as validation merges them).
     """
@@ -653,7 +676,7 @@ def history_dataset(
                     except ValueError:
                         raise DataError(f"customers[{i}].{column}: expected a number, got {value!r}. Send a JSON number, "
                                         'or null (or a placeholder such as "N/A") when it is not known.') from None
-                row[column] = _number(value, f"customers[{i}].{column}")
+                row[column] = _number(value, f"customers[{i}].{column}", bounded=False)
             else:
                 row[column] = _category(value, (attribute_levels or {}).get(column, ()))
         customer_rows.append(row)
@@ -697,7 +720,13 @@ def history_dataset(
         if timestamp is None or event_type is None:
             raise DataError(f"{where}: timestamp and event_type are required.")
         row = {"customer_id": owner(record, where), "timestamp": timestamp, "event_type": inputs.event_type(event_type)}
-        row["resolved_at"] = _timestamp(record.get("resolved_at"), f"{where}.resolved_at")
+        if _resolved_after_end(record.get("resolved_at"), data_end):
+            row["resolved_at"] = None  # open at as_of, as validation's kept date reads (the warnings say so)
+        else:
+            resolved = _datetime(record.get("resolved_at"), f"{where}.resolved_at")
+            if resolved is not None and resolved < EARLIEST:  # before any timestamp: validation sets it aside so
+                raise DataError(f"{where}.resolved_at: {resolved} is before the event's timestamp {timestamp}.")
+            row["resolved_at"] = _timestamp(resolved, f"{where}.resolved_at")
         row["channel"] = _text(record.get("channel"))
         if _kept_satisfaction(record.get("satisfaction"), inputs.satisfaction_scale) is not None:
             row["satisfaction"] = None  # blanked, the event kept, as validation keeps it in batch data (the warnings say so)
@@ -1011,6 +1040,8 @@ class ScoringService:
         as_of_text = f"{as_of_ts:%Y-%m-%d}"
         other_types = self._other_event_types(service_events)
         blanked = self._blanked_scores(service_events)
+        for customer_id, said in self._open_resolutions(service_events, tomorrow).items():
+            blanked.setdefault(customer_id, []).extend(said)
         unread = self._missing_event_fields(service_events, as_of_ts)
         for customer_id, said in self._missing_transaction_fields(transactions, as_of_ts).items():
             unread.setdefault(customer_id, []).extend(said)
@@ -1143,6 +1174,27 @@ class ScoringService:
                 f"the event{'s are' if several else ' is'} kept without {'them' if several else 'it'}, as validation keeps "
                 f"{'them' if several else 'it'} in batch data (send null for a survey not answered; the server's [input] "
                 "satisfaction_scale sets another scale)"]
+        return warnings
+
+    @staticmethod
+    def _open_resolutions(service_events: Sequence[Any], data_end: pd.Timestamp) -> dict[str, list[str]]:
+        """Customer id -> a warning naming the posted ``resolved_at`` dates on or after the data's end
+        (:func:`_resolved_after_end`: a helpdesk's 2999-12-31 for "never"), whose events are kept as
+        still open, as validation keeps them in batch data."""
+        found: dict[str, list[str]] = {}
+        for i, event in enumerate(map(_item, service_events)):
+            value = event.get("resolved_at")
+            if _resolved_after_end(value, data_end):
+                found.setdefault(_text(event.get("customer_id")) or "", []).append(
+                    f"service_events[{i}].resolved_at: {str(value).strip()}")
+        warnings = {}
+        for customer_id, dates in found.items():
+            shown = ", ".join(dates[:EXAMPLES]) + (f" and {len(dates) - EXAMPLES} more" if len(dates) > EXAMPLES else "")
+            several = len(dates) > 1
+            warnings[customer_id] = [
+                f"{shown} {'are' if several else 'is'} after the data's end (today, {data_end - pd.Timedelta(days=1):%Y-%m-%d}); "
+                f"the event{'s are' if several else ' is'} kept as still open at as_of, as validation keeps "
+                f"{'them' if several else 'it'} in batch data (send null for an event not resolved)"]
         return warnings
 
     def attribute_warnings(self, record: Mapping[str, Any]) -> list[str]:
