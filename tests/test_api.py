@@ -297,6 +297,11 @@ def test_invalid_requests_answer_in_one_style_the_field_first(client) -> None:
         ("/retention_list", {"segments": ["dormant", "vip"]}, "segments[1]: Unknown segment 'vip'. Valid segments: "
                                                               "high_value_at_risk (High-value at risk), "),
         ("/retention_list", {"attributes": ["region", "plan"]}, "attributes[1]: no customers column 'plan' in the snapshot"),
+        # Several unknown items: all of them (the first alone was named).
+        ("/retention_list", {"segments": ["vip", "dormant", "gold"]},
+         "segments[0], segments[2]: Unknown segments 'vip', 'gold'. Valid segments: high_value_at_risk (High-value at risk), "),
+        ("/retention_list", {"attributes": ["plan", "region", "tier"]},
+         "attributes[0], attributes[2]: no customers columns 'plan', 'tier' in the snapshot loaded"),
         ("/retention_list", {"attributes": ["Customer_ID"]}, "attributes[0]: every retention list has customer_id already"),
     ]
     for path, body, start in cases:

@@ -124,12 +124,12 @@ def test_config_names_the_columns_and_mistakes_are_clear(scored, monkeypatch) ->
     assert code == 0, err
     assert io.read_table(out).columns[-1] == "region"
 
-    # An unknown name: exit 2, the column and those there named, no file written.
+    # Unknown names: exit 2, every one of them and the columns there named (the first alone was), no file written.
     bad = scored.root / "bad.csv"
     code, _, err = _run("retention-list", scored.scores, "--snapshots", scored.snapshots, "--out", bad, "--attribute",
-                        "region,plan", cwd=scored.root)
+                        "region,plan,tier", cwd=scored.root)
     assert code == 2 and "Traceback" not in err
-    assert err.startswith("Error: --attribute plan: no such customers column in ")
+    assert err.startswith("Error: --attribute plan, tier: no such customers columns in ")
     assert "Columns there: account_manager, acquisition_channel, age_band, credit_limit, product_tier, region, segment." in err
     assert not bad.exists() and not Path(f"{bad}.json").exists()
     code, _, err = _run("retention-list", scored.scores, "--snapshots", scored.snapshots, "--out", bad, "--config", config,

@@ -56,7 +56,7 @@ from churnml.labels import OUTSIDE_REASONS, first_training_cutoff, outside_popul
 from churnml.reasons import SEPARATOR
 from churnml.schema import KNOWN_EVENT_TYPES, MAX_ABS_NUMBER
 from churnml.scoring import SCORE_COLUMNS, model_specs, score_features, scores_value_thresholds
-from churnml.segments import ValueThresholds, resolve_segment, segment_names
+from churnml.segments import ValueThresholds, resolve_segment, segment_names, valid_segments
 from churnml.targeting import attribute_columns as attribute_list_columns
 from churnml.targeting import (list_notes, retention_list, said_fields, talking_point_summary, value_saved_note,
                                with_attributes)
@@ -1671,7 +1671,8 @@ def _exclude_ids(exclude: Sequence[str] | None) -> list[str]:
 
 
 def _check_segments(segments: Sequence[str] | None, config: Config) -> None:
-    """Refuse a retention list's unknown ``segments`` item by its position, as the API names a field first.
+    """Refuse a retention list's unknown ``segments`` items by their positions, as the API names a field
+    first, all of them: a request with two unknown segments was told of the first only.
 
     :func:`churnml.segments.resolve_segment`'s message is the CLI's (``--segment``'s) too, so it
     does not name the field: an API client read "Unknown segment 'vip'. Valid segments: ..." alone.
@@ -1679,13 +1680,21 @@ def _check_segments(segments: Sequence[str] | None, config: Config) -> None:
     Raises
     ------
     ConfigError
-        ``segments[1]: Unknown segment 'vip'. Valid segments: ...``.
+        ``segments[1]: Unknown segment 'vip'. Valid segments: ...``, or with several
+        ``segments[0], segments[2]: Unknown segments 'vip', 'gold'. Valid segments: ...``.
     """
+    unknown: list[tuple[int, str, str]] = []
     for i, name in enumerate(segments or ()):
         try:
             resolve_segment(name, config)
         except ConfigError as exc:
-            raise ConfigError(f"segments[{i}]: {exc.message}") from None
+            unknown.append((i, name, exc.message))
+    if len(unknown) == 1:
+        i, _, message = unknown[0]
+        raise ConfigError(f"segments[{i}]: {message}")
+    if unknown:
+        raise ConfigError(f"{', '.join(f'segments[{i}]' for i, _, _ in unknown)}: Unknown segments "
+                          f"{', '.join(repr(name) for _, name, _ in unknown)}. Valid segments: {valid_segments(config)}.")
 
 
 def _split_reasons(text: Any) -> list[str]:

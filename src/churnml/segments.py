@@ -525,5 +525,13 @@ def resolve_segment(name: str, config: Config | None = None) -> str:
     for key, display in names.items():
         if plain(name) in (plain(key), plain(display)):
             return key
-    raise ConfigError(f"Unknown segment {name!r}. Valid segments: "
-                      f"{', '.join(f'{key} ({display})' for key, display in names.items())}.")
+    raise ConfigError(f"Unknown segment {name!r}. Valid segments: {valid_segments(config)}.")
+
+
+def valid_segments(config: Config | None = None) -> str:
+    """The segment keys with their display names, as the errors for an unknown segment list them.
+
+    >>> valid_segments()[:40]
+    'high_value_at_risk (High-value at risk),'
+    """
+    return ", ".join(f"{key} ({display})" for key, display in segment_names(config).items())

@@ -528,8 +528,8 @@ def attribute_columns(asked: Iterable[str], available: Mapping[str, str], where:
     Raises
     ------
     ConfigError
-        ``customer_id`` (every list has it), a name that matches no column (the error names those
-        there are, from ``source``), or two names that would make one column.
+        ``customer_id`` (every list has it), names that match no column (all of them in one error,
+        which names the columns there are, from ``source``), or two names that would make one column.
 
     >>> attribute_columns(["Region", "segment", "region"], {"region": "region", "segment": "customer_segment"})
     {'region': 'region', 'customer_segment': 'segment'}
@@ -539,6 +539,7 @@ def attribute_columns(asked: Iterable[str], available: Mapping[str, str], where:
         lower.setdefault(name.lower(), []).append(name)
     own = set(LIST_COLUMNS) | {GROUP_COLUMN}
     chosen: dict[str, str] = {}
+    unknown: list[tuple[int, str]] = []  # every name that matches no column, in one error: not the first alone
     for position, given in enumerate(asked):
         name = str(given).strip()
         if not name:
@@ -550,15 +551,24 @@ def attribute_columns(asked: Iterable[str], available: Mapping[str, str], where:
         if isinstance(match, list):
             match = match[0] if len(match) == 1 else None
         if match is None:
-            held = ", ".join(sorted(available, key=str.lower)) or "none"
-            unknown = f"{where}[{position}]: no customers column {name!r}" if indexed else f"{where} {name}: no such customers column"
-            raise ConfigError(f"{unknown} in {source}. Columns there: {held}. (Sign-up dates, date columns and columns "
-                              "empty in every row are not kept in it.)")
+            unknown.append((position, name))
+            continue
         column = ATTRIBUTE_PREFIX + match if match in own else match
         if chosen.get(column, match) != match:
             raise ConfigError(f"{where}: {chosen[column]} and {match} would both be the list's column {column}. "
                               "Ask for one of them.")
         chosen[column] = match
+    if unknown:
+        held = ", ".join(sorted(available, key=str.lower)) or "none"
+        several = len(unknown) > 1
+        names = ", ".join(repr(name) if indexed else name for _, name in unknown)
+        if indexed:
+            said = (f"{', '.join(f'{where}[{position}]' for position, _ in unknown)}: no customers "
+                    f"column{'s' if several else ''} {names}")
+        else:
+            said = f"{where} {names}: no such customers column{'s' if several else ''}"
+        raise ConfigError(f"{said} in {source}. Columns there: {held}. (Sign-up dates, date columns and columns "
+                          "empty in every row are not kept in it.)")
     return chosen
 
 
