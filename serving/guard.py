@@ -414,7 +414,10 @@ def _validate(model: type[BaseModel], body: bytes) -> str | None:
     try:
         model.model_validate_json(body)
     except ValidationError as exc:
-        errors = exc.errors(include_input=False, include_url=False, include_context=False)
+        # Without the values sent (never echoed nor logged), but for a null, which iter_problems tells apart.
+        errors = [{**error, "input": None} if "input" in error and error["input"] is None else
+                  {k: v for k, v in error.items() if k != "input"}
+                  for error in exc.errors(include_url=False, include_context=False)]
         if any(e.get("type") == "json_invalid" for e in errors):
             return f"The request body is not valid JSON ({errors[0].get('msg', 'invalid JSON')}). Send a JSON object."
         if any(e.get("type") == "model_type" and not e.get("loc") for e in errors):

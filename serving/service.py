@@ -154,7 +154,8 @@ Grade = Annotated[str, _one_of(("A", "B", "C"))]
 
 
 class ScoreRequest(bentoml.IODescriptor):
-    """Customers to look up in the latest scores."""
+    """Customers to look up in the latest scores, as of the snapshot loaded (GET /model's scores_as_of): no as_of
+    here; POST /score_history scores customers as of a date you give."""
 
     model_config = ConfigDict(**_STRICT, json_schema_extra={"example": EXAMPLE_INPUT})
     customer_ids: list[CustomerId] = Field(

@@ -153,7 +153,8 @@ BIG = 2_000_001
     ("/score", b"{\"customer_ids\": [", 400, "The request body is not valid JSON"),
     ("/score", b"", 400, "The request body is empty"),
     ("/score", b"[\"C0000001\"]", 400, "The request body must be a JSON object"),
-    ("/score", {"customer_ids": "C0000001"}, 400, "customer_ids: Input should be a valid array."),
+    ("/score", {"customer_ids": "C0000001"}, 400,
+     'customer_ids: Input should be a valid array (send a JSON list, even of one: ["C0000001"]).'),
     ("/score", {"customer_ids": [1]}, 400, 'customer_ids[0]: Input should be a valid string (send ids as JSON strings, e.g. "123").'),
     # A CRM whose ids are numbers gets the same hint wherever it sends one (it did only in customer_ids).
     ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": 7}]}, 400,
@@ -188,7 +189,8 @@ BIG = 2_000_001
     ("/score_history", {"as_of": "20251201", "customers": [{"customer_id": "a"}]}, 400, "as_of: '20251201' is not a date"),
     ("/score_history", {"as_of": "2025-W48-1", "customers": [{"customer_id": "a"}]}, 400, "as_of: '2025-W48-1' is not a date"),
     ("/score_history", {"as_of": "2026-01-01T00:00:00+05:00", "customers": [{"customer_id": "a"}]}, 400,
-     "is not a date. Use the form YYYY-MM-DD"),
+     "as_of: '2026-01-01T00:00:00+05:00' is a date and time; as_of is a date alone, YYYY-MM-DD (here 2026-01-01): the "
+     "scores see the events before its start, midnight UTC."),
     ("/score_history", {"as_of": 20260101, "customers": [{"customer_id": "a"}]}, 400, "as_of: Input should be a valid string"),
     # Numbers are not dates (pydantic would read them as seconds since 1970), nor booleans amounts.
     ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a", "signup_date": 20250707}]}, 400,
@@ -323,6 +325,40 @@ def test_a_field_of_the_wrong_form_is_told_the_form_it_takes(client) -> None:
         ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a"}],
                             "transactions": [{"customer_id": "a", "timestamp": "2025-01-01", "amount": 3, "transaction_id": 5}]},
          'transactions[0].transaction_id: Input should be a valid string (send ids as JSON strings, e.g. "123").'),
+    ]
+    history = {"as_of": "2025-12-01", "customers": [{"customer_id": "a"}]}
+    required = "required, and null is no value for it: send"
+    cases += [
+        # The as_of of /score_history sent to /score, and one endpoint's body posted to the other: "Extra inputs are
+        # not permitted" alone, as for a typo.
+        ("/score", {"customer_ids": ["C0000001"], "as_of": "2025-12-01"},
+         "as_of: Extra inputs are not permitted (/score and /retention_list answer from the scores of the snapshot the "
+         "server loaded, as of GET /model's scores_as_of: to score customers as of another date, post their records and "
+         "histories to /score_history with as_of)."),
+        ("/score", {"customers": [{"customer_id": "a"}]},
+         "customer_ids: Field required; customers: Extra inputs are not permitted (customers is /score_history's field, "
+         "which scores posted records and histories as of as_of: /score takes customer_ids and looks their scores up in "
+         "the snapshot the server loaded)."),
+        ("/score_history", {**history, "customer_ids": ["a"]},
+         "customer_ids: Extra inputs are not permitted (customer_ids is /score's field, which looks scores up in the "
+         "snapshot the server loaded: /score_history takes the customers' records in customers, with as_of)."),
+        # null for a required field read "Input should be a valid string", as if a string were the problem.
+        ("/score_history", {**history, "transactions": [{"customer_id": "a", "timestamp": None, "amount": None}]},
+         f'transactions[0].timestamp: {required} the date, or date and time, as ISO 8601 text, e.g. "2025-10-20" or '
+         f'"2025-10-20T16:40:00"; transactions[0].amount: {required} the amount as a JSON number, e.g. 30.0 (negative '
+         "for a refund)."),
+        ("/score_history", {"as_of": None, "customers": None},
+         f'as_of: {required} the date as YYYY-MM-DD, e.g. "2025-12-01"; customers: {required} a list of customer '
+         'records, e.g. [{"customer_id": "C0000001"}].'),
+        ("/score", {"customer_ids": [None]},
+         'customer_ids[0]: null is no item of this list: send the id as a JSON string, e.g. "C0000001".'),
+        # A value of another JSON type is told the form the field takes.
+        ("/score_history", {**history, "transactions": {"customer_id": "a", "timestamp": "2025-01-01", "amount": 3}},
+         'transactions: Input should be a valid array (send a JSON list, even of one: [{"customer_id": "C0000001", ...}], '
+         "[] for none)."),
+        ("/retention_list", {"budget": "500", "max_customers": 10.0},
+         "budget: Input should be a valid number (send a JSON number, e.g. 30.0, not text or true/false); max_customers: "
+         "Input should be a valid integer (send a whole JSON number without a decimal point, e.g. 100)."),
     ]
     for path, body, error in cases:
         response = client.post(path, headers=AUTH, json=body)

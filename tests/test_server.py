@@ -372,6 +372,35 @@ def test_a_survey_score_off_the_scale_is_blanked_with_a_warning_not_refused(serv
                                           "JSON number, or null for a survey not answered).")
 
 
+def test_what_an_integrator_sends_first_is_read_as_batch_reads_it_or_told_what_to_send(server) -> None:
+    # A helpdesk's resolved_at of 2999-12-31 for "never" was a 400 ("outside the years 1900-2199") where validation keeps
+    # the event open; a null timestamp read "Input should be a valid string"; an as_of sent to /score "Extra inputs are
+    # not permitted" alone; of several unknown segments only the first was named.
+    (EXAMPLE_HISTORY,) = _examples("EXAMPLE_HISTORY")
+    url, _, _ = server
+    events = EXAMPLE_HISTORY["service_events"]
+    never = {**EXAMPLE_HISTORY, "service_events": [events[0], {**events[1], "resolved_at": "2999-12-31"}]}
+    today = pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()
+    with httpx.Client(base_url=url, timeout=60, headers=AUTH) as client:
+        kept, still_open = (client.post("/score_history", json=body) for body in (never, EXAMPLE_HISTORY))
+        refused = [client.post(path, json=body) for path, body in (
+            ("/score_history", {**EXAMPLE_HISTORY, "transactions": [{**EXAMPLE_HISTORY["transactions"][0], "timestamp": None}]}),
+            ("/score", {"customer_ids": ["C0000001"], "as_of": "2025-12-01"}),
+            ("/retention_list", {"segments": ["vip", "dormant", "gold"]}))]
+    assert kept.status_code == 200, kept.text
+    kept, still_open = kept.json()["results"][0], still_open.json()["results"][0]
+    assert kept["churn_probability"] == still_open["churn_probability"]  # open, as the null of the example says
+    assert kept["warnings"] == [f"service_events[1].resolved_at: 2999-12-31 is after the data's end (today, {today:%Y-%m-%d}); "
+                                "the event is kept as still open at as_of, as validation keeps it in batch data (send "
+                                "null for an event not resolved)", *still_open["warnings"]]
+    assert [r.status_code for r in refused] == [400] * 3
+    timestamp, as_of, segments = (r.json()["error"] for r in refused)
+    assert timestamp.startswith("transactions[0].timestamp: required, and null is no value for it: send the date, or date "
+                                "and time, as ISO 8601 text"), timestamp
+    assert as_of.startswith("as_of: Extra inputs are not permitted (") and "/score_history with as_of" in as_of, as_of
+    assert segments.startswith("segments[0], segments[2]: Unknown segments 'vip', 'gold'. Valid segments: "), segments
+
+
 def test_a_key_sent_another_way_is_told_how_to_send_it(server) -> None:
     # "Unauthorized." alone: an integrator who sent the key as X-API-Key, or without "Bearer", was
     # left guessing. The answer says how to send it, and is the same for a wrong key (no hint which).

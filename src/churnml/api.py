@@ -360,6 +360,9 @@ def parse_as_of(value: Any, what: str = "as_of") -> pd.Timestamp:
                 raise ValueError
             value = date.fromisoformat(value.strip())
         except ValueError:
+            if (day := _day_of_datetime(value)) is not None:  # "is not a date" read wrong for 2025-12-01T00:00:00Z
+                raise ConfigError(f"{what}: {value!r} is a date and time; {what} is a date alone, YYYY-MM-DD (here "
+                                  f"{day}): the scores see the events before its start, midnight UTC.") from None
             raise ConfigError(f"{what}: {value!r} is not a date. Use the form YYYY-MM-DD, e.g. 2025-06-30.") from None
     if not isinstance(value, date):
         raise ConfigError(f"{what}: must be a date in the form YYYY-MM-DD, got {value!r}.")
@@ -367,6 +370,19 @@ def parse_as_of(value: Any, what: str = "as_of") -> pd.Timestamp:
     if not EARLIEST <= stamp < LATEST:
         raise ConfigError(f"{what}: {value.isoformat()} is outside the years 1900-2199. Check the year.")
     return stamp
+
+
+def _day_of_datetime(text: str) -> str | None:
+    """The date part of an ISO 8601 date and time (``2025-12-01T00:00:00Z`` -> ``2025-12-01``), as written;
+    None for any other text."""
+    text = text.strip()
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ].+", text):
+        return None
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return text[:10]
 
 
 def _datetime(value: Any, where: str) -> datetime | None:
@@ -1751,6 +1767,13 @@ def iter_problems(exc: Iterable[Mapping[str, Any]], limit: int = 5) -> str:
     >>> iter_problems([{"loc": ("customers", 0, "region", t), "msg": "..."} for t in ("str", "float", "bool")])
     'customers[0].region: Input should be text, a number or true/false (or null)'
 
+    A null for a field that takes none (given with its ``input``, which is never shown) is told the field
+    is required and the form it takes:
+
+    >>> iter_problems([{"loc": ("transactions", 0, "timestamp"), "msg": "Input should be a valid string",
+    ...                 "type": "string_type", "input": None}])[:79]
+    'transactions[0].timestamp: required, and null is no value for it: send the date'
+
     A history nested in its customer's record (the shape most clients try first) is told where it goes:
 
     >>> iter_problems([{"loc": ("customers", 0, "transactions", t), "msg": "..."} for t in ("str", "float")])[:99]
@@ -1768,9 +1791,17 @@ def iter_problems(exc: Iterable[Mapping[str, Any]], limit: int = 5) -> str:
             continue
         if member is not None:
             grouped.setdefault(location, []).append(_UNION_MEMBERS[member])
+        elif "input" in error and error["input"] is None and str(error.get("type", "")).endswith("_type"):
+            # null for a field that takes no null read "Input should be a valid string", as if a string were the
+            # problem: a caller sending "timestamp": null for "not known" learned neither that it is required nor its form.
+            item = bool(loc) and isinstance(loc[-1], int)  # customer_ids[0]: an item of a list, not a field
+            name = str(loc[-2] if item and len(loc) > 1 else loc[-1]) if loc else ""
+            form = (_ITEM_FORMS if item else _REQUIRED_FORMS).get(name)
+            said = "null is no item of this list" if item else "required, and null is no value for it"
+            messages.setdefault(location, said + (f": send {form}" if form else f" ({error.get('msg', 'invalid')})"))
         else:
             message = str(error.get("msg", "invalid"))
-            if (hint := _FIELD_HINTS.get((location, error.get("type")))) is not None:
+            if (hint := _FIELD_HINTS.get((location, error.get("type"))) or _type_hint(loc, error.get("type"))) is not None:
                 message += f" ({hint})"
             if loc[:1] == ["service_events"] and loc[-1:] == ["satisfaction"] and error.get("type") in _NOT_A_SCORE:
                 message += f" ({_NOT_A_SCORE[error.get('type')]})"
@@ -1793,17 +1824,61 @@ def iter_problems(exc: Iterable[Mapping[str, Any]], limit: int = 5) -> str:
 
 
 _POSTED_TABLES = ("customers", "transactions", "service_events", "churn_events")
+_ID_FORM = 'the id as a JSON string, e.g. "C0000001"'
+_REQUIRED_FORMS = {
+    "timestamp": 'the date, or date and time, as ISO 8601 text, e.g. "2025-10-20" or "2025-10-20T16:40:00"',
+    "amount": "the amount as a JSON number, e.g. 30.0 (negative for a refund)",
+    "event_type": 'the type as text, e.g. "complaint"',
+    "customer_id": _ID_FORM,
+    "as_of": 'the date as YYYY-MM-DD, e.g. "2025-12-01"',
+    "customer_ids": 'a list of ids, e.g. ["C0000001"]',
+    "customers": 'a list of customer records, e.g. [{"customer_id": "C0000001"}]',
+}
+"""The form a required field takes, by its name, for a request that sent it as null (:func:`iter_problems`)."""
+_ITEM_FORMS = {"customer_ids": _ID_FORM, "exclude": _ID_FORM, "segments": 'a segment key, e.g. "dormant"',
+               "attributes": 'a customers column\'s name, e.g. "region"'}
+"""The same for an item of a list, by the list's name."""
 _SPLIT = "[serving] max_customer_ids per request: split the request"
 _FIELD_HINTS = {
     ("customer_ids", "too_long"): f"{_SPLIT}, or use `churnml score` for a whole population",
     ("customers", "too_long"): f"{_SPLIT}, or use `churnml score` for a whole population",
     ("max_customers", "less_than_equal"): "the API's limit, [serving] max_customer_ids: use `churnml retention-list` for longer lists",
+    # The body of one endpoint posted to the other: each field was refused as any unknown one.
+    ("customer_ids", "extra_forbidden"): "customer_ids is /score's field, which looks scores up in the snapshot the server "
+                                         "loaded: /score_history takes the customers' records in customers, with as_of",
+    **{(table, "extra_forbidden"): (f"{table} is /score_history's field, which scores posted records and histories as "
+                                    "of as_of: /score takes customer_ids and looks their scores up in the snapshot the "
+                                    "server loaded") for table in _POSTED_TABLES},
+    # /score and /retention_list answer from the loaded snapshot: an as_of there was refused as any unknown field.
+    ("as_of", "extra_forbidden"): "/score and /retention_list answer from the scores of the snapshot the server loaded, "
+                                  "as of GET /model's scores_as_of: to score customers as of another date, post their "
+                                  "records and histories to /score_history with as_of",
     # A per-segment object ({"dormant": 2}) read as a wrong type alone, as if the segment were the problem.
     ("contact_cost", "float_type"): "one cost for every segment, e.g. 5.0; leave the field out for the costs per segment "
                                     "of the server's config, [targeting.contact_costs]",
 }
 """What to do about a field's error (over one of the API's limits, a form it does not take), by (location,
 pydantic error type)."""
+def _type_hint(loc: Sequence[Any], kind: Any) -> str | None:
+    """The form a field of the wrong JSON type takes, by pydantic error type (a single id where a list is
+    taken read "Input should be a valid array" alone; "500" or 10.0 "a valid number" or "integer"); None
+    where another hint says it (a satisfaction score, an id) or there is nothing to add."""
+    name = str(loc[-1]) if loc else ""
+    if kind == "list_type" and name in _LIST_FORMS:
+        return f"send a JSON list, even of one: {_LIST_FORMS[name]}"
+    if kind == "float_type" and name != "satisfaction":
+        return "send a JSON number, e.g. 30.0, not text or true/false"
+    if kind == "int_type":
+        return "send a whole JSON number without a decimal point, e.g. 100"
+    return None
+
+
+_ROWS = '[{"customer_id": "C0000001", ...}], [] for none'
+_LIST_FORMS = {"customer_ids": '["C0000001"]', "exclude": '["C0000001"]', "segments": '["dormant"]',
+               "attributes": '["region"]', "customers": '[{"customer_id": "C0000001"}]', "transactions": _ROWS,
+               "service_events": _ROWS, "churn_events": _ROWS}
+"""What a list field holds, by name, for a request that sent something else (:func:`_type_hint`)."""
+
 _NOT_A_SCORE = {
     "float_type": "send the score as a JSON number, or null for a survey not answered",
     "finite_number": "NaN and Infinity are no JSON numbers: send null for a survey not answered",
