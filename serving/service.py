@@ -179,10 +179,16 @@ class CustomerRecord(BaseModel):
                                             json_schema_extra={"example": "2024-03-14"})
 
 
-class TransactionRow(BaseModel):
-    """A row of the `transactions` table."""
+# A posted row may carry fields churnml does not read (an export's currency, store_id, ticket_no), as validation reads only
+# the contract's columns of a file: the customer's warnings name them. They were a 400 for the whole request.
+_ROW = ConfigDict(extra="allow", hide_input_in_errors=True, allow_inf_nan=False)
 
-    model_config = _STRICT
+
+class TransactionRow(BaseModel):
+    """A row of the `transactions` table. Other fields (an export's currency, store_id) are not read, as
+    validation does not read such columns of a file: the customer's warnings name them."""
+
+    model_config = _ROW
     customer_id: CustomerId = Field(description="Id of a customer posted in `customers`.", json_schema_extra={"example": "C0000001"})
     timestamp: Timestamp = Field(description=("When it happened: a date and time, or a date (ISO 8601: 2025-10-20T16:40:00 or "
                                 "2025-10-20; offsets are converted to UTC)."),
@@ -199,9 +205,10 @@ class TransactionRow(BaseModel):
 
 
 class ServiceEventRow(BaseModel):
-    """A row of the `service_events` table."""
+    """A row of the `service_events` table. Other fields (a helpdesk's ticket_no, agent) are not read, as
+    validation does not read such columns of a file: the customer's warnings name them."""
 
-    model_config = _STRICT
+    model_config = _ROW
     customer_id: CustomerId = Field(description="Id of a customer posted in `customers`.", json_schema_extra={"example": "C0000001"})
     timestamp: Timestamp = Field(description="When it was opened: a date and time, or a date (ISO 8601).", json_schema_extra={"example": "2025-11-28T09:00:00"})
     event_type: str = Field(min_length=1, description="complaint, ticket, call, survey, account_manager_change …",
@@ -227,7 +234,7 @@ class ChurnEventRow(BaseModel):
     `reason`) are not read, as validation does not read such columns of a file: the customer's
     result warns that every churn event counts as churn, whatever they say."""
 
-    model_config = ConfigDict(extra="allow", hide_input_in_errors=True, allow_inf_nan=False)
+    model_config = _ROW
     customer_id: CustomerId = Field(description="Id of a customer posted in `customers`.", json_schema_extra={"example": "C0000001"})
     timestamp: Timestamp = Field(description="When the account closed, was cancelled or transferred out: a date, or a date and time (ISO 8601).",
                                  json_schema_extra={"example": "2025-11-15T00:00:00"})
@@ -339,7 +346,8 @@ class CustomerScore(BaseModel):
         "as still open); "
         "resolved_at or satisfaction missing from all of a customer's service events or surveys (every complaint then "
         "counts as unresolved, the customer as never rated); transactions and service events on or after as_of, which "
-        "are not counted; a churn event on or after as_of (the account is scored as open). GET /model lists the attributes."),
+        "are not counted; a churn event on or after as_of (the account is scored as open); fields of posted transactions, "
+        "service events and churn events that are not read. GET /model lists the attributes."),
         json_schema_extra={"example": []})
 
 

@@ -356,6 +356,13 @@ def test_a_field_of_the_wrong_form_is_told_the_form_it_takes(client) -> None:
         ("/score_history", {**history, "transactions": {"customer_id": "a", "timestamp": "2025-01-01", "amount": 3}},
          'transactions: Input should be a valid array (send a JSON list, even of one: [{"customer_id": "C0000001", ...}], '
          "[] for none)."),
+        ("/score_history", {**history, "customers": [{"customer_id": "a", "signup_date": 20240301}],
+                            "service_events": [{"customer_id": "a", "timestamp": "2025-01-01", "event_type": ""}]},
+         'customers[0].signup_date: Input should be a valid string (send the date as ISO 8601 text, e.g. "2025-10-20": a '
+         'number is not read as a date); service_events[0].event_type: String should have at least 1 character '
+         '(required: send the type as text, e.g. "complaint").'),
+        ("/score", {"customer_ids": [""]},
+         'customer_ids[0]: String should have at least 1 character (required: send the id as a JSON string, e.g. "C0000001").'),
         ("/retention_list", {"budget": "500", "max_customers": 10.0},
          "budget: Input should be a valid number (send a JSON number, e.g. 30.0, not text or true/false); max_customers: "
          "Input should be a valid integer (send a whole JSON number without a decimal point, e.g. 100)."),
@@ -1003,6 +1010,28 @@ def test_a_resolved_at_of_never_is_kept_as_open_with_a_warning_as_in_batch(clien
     refused = client.post("/score_history", json=body, headers=AUTH)
     assert refused.status_code == 400
     assert refused.json()["error"].startswith("service_events[0].resolved_at: 1850-01-01 00:00:00 is before the event's timestamp")
+
+
+def test_fields_of_posted_rows_that_are_not_read_are_named_not_refused(client, batch, served_store) -> None:
+    # An export's transaction rows carry currency and store_id, a helpdesk's ticket_no: validation reads a file's
+    # contract columns and leaves the others, while /score_history answered "Extra inputs are not permitted" for the
+    # whole request. Now scored as without them, the customer's warnings naming them (a typo, resolvedAt, too).
+    customer = next(c for c in batch.index if served_store.dataset.con.execute(
+        "SELECT count(*) FROM service_events WHERE customer_id = ?", [c]).fetchone()[0])
+    body = {"as_of": served_store.as_of, **_history(served_store.dataset, [customer]), "churn_events": []}
+    plain = client.post("/score_history", json=body, headers=AUTH).json()["results"][0]
+    for row in body["transactions"]:
+        row.update(currency="EUR", store_id=7)
+    body["service_events"][0]["resolvedAt"] = "2025-01-01"
+    answered = client.post("/score_history", json=body, headers=AUTH)
+    assert answered.status_code == 200, answered.text
+    item = answered.json()["results"][0]
+    _check_same(item, batch.loc[customer])
+    said = ["transactions fields not read: currency, store_id (churnml reads customer_id, timestamp, amount, "
+            "transaction_id, quantity, category, channel, as validation reads those columns of a file: a typo?)",
+            "service_events field not read: resolvedAt (churnml reads customer_id, timestamp, event_type, resolved_at, "
+            "satisfaction, channel, as validation reads those columns of a file: a typo?)"]
+    assert [w for w in item["warnings"] if w not in plain["warnings"]] == said
 
 
 def test_posted_and_exported_resolved_at_dates_after_the_data_read_alike(tmp_path) -> None:

@@ -1061,6 +1061,8 @@ class ScoringService:
         unread = self._missing_event_fields(service_events, as_of_ts)
         for customer_id, said in self._missing_transaction_fields(transactions, as_of_ts).items():
             unread.setdefault(customer_id, []).extend(said)
+        for customer_id, said in _unread_row_fields(transactions=transactions, service_events=service_events).items():
+            unread.setdefault(customer_id, []).extend(said)
         for customer_id, said in _unread_churn_event_fields(churn_events or ()).items():
             unread.setdefault(customer_id, []).extend(said)
         later = _events_from(as_of_ts, transactions=transactions, service_events=service_events)
@@ -1648,6 +1650,30 @@ def _unread_churn_event_fields(churn_events: Sequence[Any]) -> dict[str, list[st
     }
 
 
+ROW_FIELDS = {"transactions": ("customer_id", "timestamp", "amount", *_TRANSACTION_COLUMNS),
+              "service_events": ("customer_id", "timestamp", "event_type", *_SERVICE_COLUMNS)}
+"""The fields of a posted transaction or service event that /score_history reads: the contract's columns."""
+
+
+def _unread_row_fields(**tables: Sequence[Any]) -> dict[str, list[str]]:
+    """Customer id -> a warning per table naming the fields of their posted rows that are not read (an
+    export's ``currency``, ``store_id``, ``ticket_no``), as validation reads only the contract's columns
+    of a file: such a row was a 400 for the whole request ("Extra inputs are not permitted"). A typo
+    of an optional field (``resolvedAt``) is named here too."""
+    unread: dict[str, dict[str, set[str]]] = {}
+    for table, rows in tables.items():
+        for record in map(_item, rows):
+            extra = [str(name) for name in record if name not in ROW_FIELDS[table]]
+            if extra:
+                unread.setdefault(_text(record.get("customer_id")) or "", {}).setdefault(table, set()).update(extra)
+    return {
+        customer_id: [f"{table} field{'s' if len(names) > 1 else ''} not read: {', '.join(sorted(names))} (churnml reads "
+                      f"{', '.join(ROW_FIELDS[table])}, as validation reads those columns of a file: a typo?)"
+                      for table, names in by_table.items()]
+        for customer_id, by_table in unread.items()
+    }
+
+
 def _file_stamp(path: Path | None) -> tuple[int, int] | None:
     """(modification time, size) of a file, None when there is none: a snapshot rewritten in place."""
     try:
@@ -1870,7 +1896,16 @@ def _type_hint(loc: Sequence[Any], kind: Any) -> str | None:
         return "send a JSON number, e.g. 30.0, not text or true/false"
     if kind == "int_type":
         return "send a whole JSON number without a decimal point, e.g. 100"
+    if kind == "string_type" and name in _DATE_FIELDS:  # 20250707 or seconds since 1970
+        return 'send the date as ISO 8601 text, e.g. "2025-10-20": a number is not read as a date'
+    if kind == "string_too_short":  # "" for an event type or an id
+        item = len(loc) > 1 and isinstance(loc[-1], int)
+        form = _ITEM_FORMS.get(str(loc[-2])) if item else _REQUIRED_FORMS.get(name)
+        return None if form is None else f"required: send {form}"
     return None
+
+
+_DATE_FIELDS = ("as_of", "timestamp", "signup_date", "resolved_at")
 
 
 _ROWS = '[{"customer_id": "C0000001", ...}], [] for none'
