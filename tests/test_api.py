@@ -1076,6 +1076,30 @@ def test_posted_and_exported_numeric_attributes_beyond_1e12_are_kept_alike(tmp_p
     assert not exported.quarantine.get("customers", pd.DataFrame()).shape[0]  # kept without a word, as posted
 
 
+@pytest.mark.parametrize("decimal_comma, texts", [
+    (False, ["1,234", "$1,080.00", "(12.50)", "184.33-", "12.5", " 7 ", "1,234,567.5 EUR"]),
+    (True, ["1.234,56", "12,5", "1.234", "(12,50 €)", "7", "184,33-"]),
+])
+def test_posted_and_exported_numeric_attributes_written_as_text_read_alike(tmp_path, decimal_comma, texts) -> None:
+    # Validation reads a customers column's "1,234" or "$1,080.00" as the number (and with [input] decimal_comma
+    # "1.234,56"); /score_history answered such a posted attribute with a 400 ("expected a number"), and read "1.234"
+    # as 1.234 where validation reads 1234 with decimal_comma.
+    values = texts + [str(100 * i) for i in range(100)]  # a numeric column, as most of an export's are
+    customers = pd.DataFrame({"customer_id": [f"c{i}" for i in range(len(values))], "credit_limit": values})
+    folder = tmp_path / "data"
+    folder.mkdir()
+    customers.to_csv(folder / "customers.csv", index=False)
+    pd.DataFrame({"customer_id": ["c0"], "timestamp": ["2021-02-01"], "amount": [5]}).to_csv(folder / "transactions.csv", index=False)
+    config = config_from_dict({"input": {"decimal_comma": decimal_comma}})
+    exported = validate.load_dataset(folder, config)
+    assert exported.attributes == {"credit_limit": "numeric"}
+    posted = api.history_dataset(customers.to_dict("records"), [], [], {"credit_limit": "numeric"}, config)
+    query = "SELECT customer_id, credit_limit FROM customers ORDER BY customer_id"
+    batch_values, api_values = (d.con.execute(query).df() for d in (exported, posted))
+    pd.testing.assert_frame_equal(api_values, batch_values)
+    assert batch_values["credit_limit"].notna().all()  # every text read as a number
+
+
 def test_score_history_warns_when_transaction_columns_the_models_count_are_left_out(client, served_store, batch) -> None:
     # A wholesaler's history posted without its product groups (category) matched batch scoring in
     # churn but not in value (1-2 % lower): distinct_categories read 0, with `warnings: []`.

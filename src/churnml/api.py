@@ -60,7 +60,7 @@ from churnml.segments import ValueThresholds, resolve_segment, segment_names, va
 from churnml.targeting import attribute_columns as attribute_list_columns
 from churnml.targeting import (list_notes, retention_list, said_fields, talking_point_summary, value_saved_note,
                                with_attributes)
-from churnml.validate import (EXAMPLES, R_OLD_SIGNUP, is_placeholder, kept_unread, kept_without, loose_id, loose_ids,
+from churnml.validate import (EXAMPLES, R_OLD_SIGNUP, attribute_number, is_placeholder, kept_unread, kept_without, loose_id, loose_ids,
                               merge_order_lines_sql, satisfaction_kept_reason, signup_kept_reason)
 
 ENV_API_KEY = "CHURNML_API_KEY"
@@ -686,12 +686,15 @@ def history_dataset(
                     value = float(value)
                 elif _unread_attribute(column, value) is not None:
                     value = None  # blanked, as validation blanks it in batch data (the warnings say so)
-                elif isinstance(value, str):
-                    try:
-                        value = float(value) if value.strip() else None
-                    except ValueError:
+                elif isinstance(value, str) and value.strip():
+                    # As validation reads a customers column's text: "1,234" and "$1,080.00" too (they were a 400).
+                    number = attribute_number(value, inputs.decimal_comma)
+                    if number is None:
                         raise DataError(f"customers[{i}].{column}: expected a number, got {value!r}. Send a JSON number, "
-                                        'or null (or a placeholder such as "N/A") when it is not known.') from None
+                                        'or null (or a placeholder such as "N/A") when it is not known.')
+                    value = number
+                elif isinstance(value, str):
+                    value = None
                 row[column] = _number(value, f"customers[{i}].{column}", bounded=False)
             else:
                 row[column] = _category(value, (attribute_levels or {}).get(column, ()))

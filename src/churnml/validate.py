@@ -1353,6 +1353,40 @@ def _plain_number(value: str, decimal: str) -> str:
             f"WHEN {kept} LIKE '%-' THEN '-' || rtrim({kept}, '-') ELSE {kept} END)")
 
 
+def attribute_number(text: str, decimal_comma: bool = False) -> float | None:
+    """The number validation reads from one text value of a numeric customer attribute, or None for
+    text that reads as none: :func:`_read_formats`'s rewrite of a ``customers`` column (grouped
+    thousands, currency signs, a trailing minus, parentheses; a decimal comma with ``[input]
+    decimal_comma``), then the cast, for one value in Python, as the HTTP API reads a posted
+    attribute sent as text (:func:`churnml.api.history_dataset`).
+
+    >>> [attribute_number(t) for t in ("2500", "1,234", "$1,080.00", "(12.50)", "184.33-", "12k")]
+    [2500.0, 1234.0, 1080.0, -12.5, -184.33, None]
+    >>> [attribute_number(t, decimal_comma=True) for t in ("1.234,56", "12,5", "1.234", "12.5")]
+    [1234.56, 12.5, 1234.0, 12.5]
+    """
+    def cast(value: str) -> float | None:  # DuckDB's TRY_CAST to DOUBLE (Python's float also reads "1_000")
+        try:
+            return None if "_" in value else float(value.strip())
+        except ValueError:
+            return None
+
+    value = text.strip()
+    decimal = "," if decimal_comma else "."
+    if not decimal_comma and cast(text) is not None:
+        return cast(text)
+    if not re.fullmatch(_GROUPED_DECIMAL if decimal_comma else _GROUPED_POINT, value):
+        return cast(text)
+    kept = re.sub(f"[^0-9{decimal}-]", "", value)
+    if decimal == ",":
+        kept = kept.replace(",", ".")
+    if "(" in value:
+        kept = "-" + kept
+    elif kept.endswith("-"):
+        kept = "-" + kept.rstrip("-")
+    return cast(kept)
+
+
 def _read_formats(con: duckdb.DuckDBPyConnection, table: str, mapping: dict[str, str], spec: TableSpec,
                   types: dict[str, str], config: Config) -> None:
     """Rewrite ``raw_<table>`` so that text dates in ``[input] date_format`` read as ISO, numbers
