@@ -1197,3 +1197,43 @@ def test_the_process_ends_without_collecting_what_the_command_built(tmp_path: Pa
     done = churnml("validate", tmp_path / "missing")
     assert done.returncode == 2 and "Error:" in done.stderr and "Traceback" not in done.stderr
     assert int(re.search(r"frozen at exit: (\d+)", done.stderr).group(1)) > 1000
+
+
+def test_scores_and_list_tables_are_whole_in_a_log(capsys) -> None:
+    # Piped to a cron job's log (80 columns), Rich shortened cells: a segment's value at risk in a
+    # company with a million customers read "1,234,5…", and a list's customer id "CUSTOMER-0000…".
+    # Not a terminal: every table is as wide as its cells.
+    import numpy as np
+
+    from churnml.cli.score import show_retention_summary, show_scores_summary
+    from churnml.config import Config
+    from churnml.segments import SEGMENTS
+    from churnml.targeting import retention_list
+
+    rows = 1_234_567
+    segments = {key: {"customers": rows // len(SEGMENTS), "mean_churn_probability": 0.1234,
+                      "predicted_value": 9_876_543_210.0 + n, "value_at_risk": 1_234_567_890.0 + n}
+                for n, key in enumerate(SEGMENTS)}
+    sidecar = {"rows": rows, "as_of": "2025-12-31", "segments": segments, "models": {"problem": {"horizon_days": 90}},
+               "counts": {"lifecycle_stage": {"stable": rows}, "risk_tier": {"low": rows}}}
+    show_scores_summary(sidecar, Config())
+    printed = capsys.readouterr().out
+    assert "…" not in printed, printed
+    assert all(f"{1_234_567_890 + n:,}" in printed and f"{9_876_543_210 + n:,}" in printed for n in range(len(SEGMENTS)))
+
+    n = 30
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.3, 0.9, n)
+    scores = pd.DataFrame({"customer_id": [f"CUSTOMER-{i:012d}" for i in range(n)], "as_of": pd.Timestamp("2025-12-01"),
+                           "segment": "high_value_at_risk", "churn_probability": p,
+                           "predicted_value": (1 - p) * 123_456_789.0, "value_at_risk": p * 123_456_789.0,
+                           "risk_tier": "high", "lifecycle_stage": "stable", "reasons": "complained 4 days ago"})
+    result = retention_list(scores, contact_cost=5, success_rate=0.3, holdout=0.2)
+    show_retention_summary(result, Config(), horizon_days=90)
+    printed = capsys.readouterr().out
+    assert "…" not in printed, printed
+    shown = result.customers.head(10)
+    for row in shown.itertuples(index=False):
+        assert row.customer_id in printed and f"{row.value_at_risk:,.2f}" in printed and f"{row.expected_benefit:,.2f}" in printed
+    assert f"{result.summary.value_at_risk:,.2f}" in printed and f"{result.summary.expected_net_benefit:,.2f}" in printed
+

@@ -126,11 +126,13 @@ err_console = Console(stderr=True, markup=False, soft_wrap=True)
 
 
 def print_whole(table: Any) -> None:
-    """Print a table of counts on ``console`` with every cell whole where output is not a terminal.
+    """Print a table on ``console`` with every cell whole where output is not a terminal.
 
     Piped to a log, Rich takes the width as 80 and shortens cells to fit: a million customers'
-    validation read "43,429,0…" for 43,429,088 transactions in a cron job's log. There the table
-    is printed as wide as its cells; a terminal keeps its own width (a person can widen it)."""
+    validation read "43,429,0…" for 43,429,088 transactions in a cron job's log, and a segment's
+    value at risk or a model's name would lose digits or letters the same way. There the table is
+    printed as wide as its cells; a terminal keeps its own width (a person can widen it). Every
+    table a command prints goes through here."""
     if console.is_terminal:
         console.print(table)
         return

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from churnml.cli import command, console, next_step
+from churnml.cli import command, console, next_step, print_whole
 from churnml.cli._options import RefusedConfigOpt, parse_date, refuse_config
 from churnml.errors import ConfigError
 
@@ -90,5 +90,5 @@ def generate_command(
     suffix = fmt.lower()
     for name in TABLE_NAMES:
         table.add_row(name, f"{name}.{suffix}", f"{rows[name]:,}")
-    console.print(table)
+    print_whole(table)
     next_step(f"churnml validate {out}")

@@ -10,7 +10,7 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from churnml.cli import command, console, warn
+from churnml.cli import command, console, print_whole, warn
 from churnml.cli._options import ConfigOpt, DataArg
 from churnml.cli.train import CHURN_ROWS, VALUE_ROWS
 from churnml.config import load_config
@@ -177,7 +177,7 @@ def _evaluate_campaign(path: Path, table: pd.DataFrame, data: Path, cfg: Any) ->
         shown.add_column(column, justify="left" if column == "group" else "right")
     for row in groups.itertuples(index=False):
         shown.add_row(row.group, f"{row.customers:,}", f"{row.labelled:,}", f"{row.churned:,}", f"{row.churn_rate:.1%}")
-    console.print(shown)
+    print_whole(shown)
     # What retention-list said beside the list when it was made, as its summary records it (targeting.said_fields):
     # read beside the uplift months later, a control group too small to tell the effect from chance, or --exclude ids
     # that matched nothing, was in the terminal of the day only.
@@ -505,11 +505,11 @@ def evaluate_command(
     for kind, key, label, shape in _LEVELS:
         now = getattr(backtest, kind).get(key, float("nan"))
         shown.add_row(label, "–" if now != now else shape.format(now), "–", "–")
-    console.print(shown)
+    print_whole(shown)
     if "level_shift" in run.metadata:  # models trained before the shift: graded and registered are one
         console.print(GRADED_NOTE)
     if backtest.value_at_risk_deciles:
-        console.print(_value_at_risk_table(backtest.value_at_risk_deciles))
+        print_whole(_value_at_risk_table(backtest.value_at_risk_deciles))
     for note in backtest.level_notes():
         warn(note[0].upper() + note[1:] + " Training sets the churn level to its latest labels and the value level to "
              "the same season a year before its as-of date (its latest labels when its cutoffs do not reach back a year): "

@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from churnml.cli import command, console, log, next_step, start_spark, warn, working
+from churnml.cli import command, console, log, next_step, print_whole, start_spark, warn, working
 from churnml.cli._options import AsOfOpt, ConfigOpt, EngineOpt, MasterOpt, SnapshotsOpt, SourceArg, check_engine, parse_as_of
 from churnml.cli.validate import show_data_notes
 from churnml.config import REASONS_FOR, Config, load_config
@@ -44,7 +44,7 @@ def show_scores_summary(sidecar: Mapping[str, Any], config: Config) -> None:
             f"{stats['predicted_value']:,.0f}",
             f"{stats['value_at_risk']:,.0f}",
         )
-    console.print(table)
+    print_whole(table)
     stages = ", ".join(f"{k} {v:,}" for k, v in sidecar["counts"]["lifecycle_stage"].items())
     risk = ", ".join(f"{k} {v:,}" for k, v in sidecar["counts"]["risk_tier"].items())
     cuts = sidecar.get("risk_tier_thresholds") or {}
@@ -115,7 +115,7 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, hor
     headline.add_row("assumptions", f"contact cost {contact_cost_text(summary.contact_cost, summary.contact_costs, names)}, "
                                     f"success rate {summary.success_rate:g}")
     headline.add_row("money counted as", value_basis(problem or {"margin": config.problem.margin}))
-    console.print(headline)
+    print_whole(headline)
     from churnml.targeting import value_saved_note
 
     note = value_saved_note(horizon, problem)
@@ -136,7 +136,7 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, hor
             # subscription's prices (a benefit of 1.69 per contact) whole units hid the ranking.
             segments.add_row(row.name, f"{row.customers:,}", f"{row.total_cost:,.2f}", f"{row.expected_value_saved:,.2f}",
                              f"{row.expected_net_benefit:,.2f}", row.suggested_action)
-        console.print(segments)
+        print_whole(segments)
     customers = result.customers
     _show_talking_points(customers)
     if not customers.empty:
@@ -160,7 +160,7 @@ def show_retention_summary(result: Any, config: Config, top: int = TOP_ROWS, hor
             cells = [str(row.rank), name, names.get(row.segment, row.segment), f"{row.churn_probability:.3f}",
                      f"{row.value_at_risk:,.2f}", f"{row.expected_benefit:,.2f}"]
             first.add_row(*cells, *([reasons_text(row.reasons)] if beside else []))
-        console.print(first)
+        print_whole(first)
         if not beside:
             why = Table.grid(padding=(0, 1))
             why.add_column(justify="right", no_wrap=True)
@@ -187,7 +187,7 @@ def _show_talking_points(customers: Any) -> None:
         table.add_row(text, f"{n:,}")
     if without:
         table.add_row(f"– {NO_TALKING_POINT}: no reasons, or only reasons saying who the customer is", f"{without:,}")
-    console.print(table)
+    print_whole(table)
 
 
 def reasons_text(reasons: Any) -> str:

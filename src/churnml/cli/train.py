@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from churnml.cli import command, console, log, next_step, start_spark, warn, working
+from churnml.cli import command, console, log, next_step, print_whole, start_spark, warn, working
 from churnml.cli._options import ConfigOpt, EngineOpt, MasterOpt, RefusedConfigOpt, SourceArg, check_engine, parse_as_of, refuse_config, registry_only
 from churnml.cli.validate import show_data_notes
 from churnml.config import load_config
@@ -181,9 +181,9 @@ def train_command(
     size = (f"{result.test_customers:,} customers" if distinct == result.test_customers
             else f"{result.test_customers:,} rows of {distinct:,} customers")
     where = f"cutoff{'s' if len(tests) > 1 else ''} {test_cutoff}"
-    console.print(_metrics_table("Churn", result.grades["churn"], result.churn_metrics, rows,
-                                 f"{where} ({size}, {result.test_churners:,} churned)"))
-    console.print(_metrics_table("Value", result.grades["value"], result.value_metrics, VALUE_ROWS, f"{where} ({size})"))
+    print_whole(_metrics_table("Churn", result.grades["churn"], result.churn_metrics, rows,
+                            f"{where} ({size}, {result.test_churners:,} churned)"))
+    print_whole(_metrics_table("Value", result.grades["value"], result.value_metrics, VALUE_ROWS, f"{where} ({size})"))
     if note := value_gini_note(result):
         console.print(note, markup=False, highlight=False)
     console.print(
@@ -305,7 +305,7 @@ def models_command(config: RefusedConfigOpt = None) -> None:
         table.add_row(row.name, row.version, ", ".join(row.aliases), as_of if shared else f"{as_of}\n{row.problem_text()}",
                       metric("churn_model_roc_auc") if churn else "", ece if churn else "",
                       "" if churn else metric("value_if_retained_normalized_gini") or metric("value_model_normalized_gini"))
-    console.print(table)
+    print_whole(table)
     console.print("AUC and Gini are what the promotion gate compares: churn ROC AUC, and the normalized Gini of the "
                   "value if retained over the customers who stayed. ECE is as graded, before the churn level was shifted "
                   "to the test cutoff's churn rate; in brackets, where logged, the registered model's (the one that "
