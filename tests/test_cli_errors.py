@@ -1237,3 +1237,37 @@ def test_scores_and_list_tables_are_whole_in_a_log(capsys) -> None:
         assert row.customer_id in printed and f"{row.value_at_risk:,.2f}" in printed and f"{row.expected_benefit:,.2f}" in printed
     assert f"{result.summary.value_at_risk:,.2f}" in printed and f"{result.summary.expected_net_benefit:,.2f}" in printed
 
+
+def test_a_warning_in_a_log_says_when_it_came_and_a_terminal_shows_none(tmp_path: Path, run_in_terminal) -> None:
+    # A cron job's log had its progress lines timestamped but not its warnings: on call the next
+    # morning, nobody could tell when in a 40-minute run a warning came. In a terminal, no time.
+    from datetime import datetime
+
+    n = 40
+    scores = pd.DataFrame({"customer_id": [f"C{i:04d}" for i in range(n)], "as_of": pd.Timestamp("2025-12-01"),
+                           "churn_probability": [0.05 + 0.02 * i for i in range(n)], "predicted_value": 100.0,
+                           "value_at_risk": [10.0 + i for i in range(n)], "risk_tier": "high", "value_tier": "high",
+                           "segment": "high_value_at_risk", "lifecycle_stage": "stable", "reasons": "complained 4 days ago",
+                           "churn_model_version": "1", "value_model_version": "1"})
+    scores.to_parquet(tmp_path / "scores.parquet", index=False)
+    (tmp_path / "nobody.csv").write_text("customer_id\n")
+    args = ["retention-list", "scores.parquet", "--out", "list.csv", "--exclude", "nobody.csv"]
+    said = "Warning: --exclude nobody.csv lists no customer id: nobody is left out for it. Check that the export worked."
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path)
+        start = datetime.now().replace(microsecond=0)
+        logged = CliRunner().invoke(get_app(), args)
+        end = datetime.now()
+    assert logged.exit_code == 0, logged.output + logged.stderr
+    line = next(line for line in logged.stderr.splitlines() if said in line)
+    stamp = re.fullmatch(rf"(\d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d) {re.escape(said)}", line)
+    assert stamp, line
+    assert start <= datetime.strptime(stamp[1], "%Y-%m-%d %H:%M:%S") <= end
+
+    code, shown = run_in_terminal(args, cwd=tmp_path)
+    assert code == 0, shown
+    plain = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", shown)  # the terminal's colours
+    assert re.search(rf"(^|\n){re.escape(said[:40])}", plain), plain
+    assert not re.search(r"\d\d:\d\d:\d\d Warning:", plain), plain
+

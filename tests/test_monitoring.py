@@ -245,7 +245,9 @@ def test_cutoff_scores(trained_store, tmp_path_factory) -> Path:
                                            "--out", str(out), "--snapshot-dir", str(folder / "snapshots"), "--fail-on-drift"])
     assert result.exit_code == 0, _text(result)
     # No drift; only that the churn level was set on this cutoff's outcomes (a backtest here flatters it).
-    warnings = [w for w in re.split(r"(?=Warning:)", " ".join(result.stderr.split())) if w.strip()]
+    # Each warning's line starts with its time in a log (not a terminal): split at the times.
+    warnings = [w for w in re.split(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (?=Warning:)", " ".join(result.stderr.split()))
+                if w.strip()]
     assert [w.startswith("Warning: the models were fitted on outcomes up to") for w in warnings] == [True], warnings
     return out
 
@@ -411,9 +413,11 @@ def test_a_scheduled_score_s_log_ends_on_the_summary_not_on_the_drift_warning(us
             stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy(), timeout=600)
     lines = [line for line in log.read_text().splitlines() if line.strip()]
     assert done.returncode == 0, lines
-    warning = next(n for n, line in enumerate(lines) if line.startswith("Warning:") and "older than max_model_age_days=10" in line)
+    # A log: each warning's line starts with the time it came.
+    warned = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d Warning:")
+    warning = next(n for n, line in enumerate(lines) if warned.match(line) and "older than max_model_age_days=10" in line)
     table = next(n for n, line in enumerate(lines) if "customers scored as of 2025-12-31" in line)
-    assert warning < table and not any(line.startswith("Warning:") for line in lines[table:]), lines
+    assert warning < table and not any("Warning:" in line for line in lines[table:]), lines
     assert lines[-3].startswith(f"Wrote {tmp_path / 'scores.parquet'}, "), lines[-3:]
     assert re.fullmatch(r"Drift: yes \((.+; )?model 30 days old, max 10\): see the warning above\.", lines[-2]), lines[-2]
     assert lines[-1].startswith(f"Next: churnml retention-list {tmp_path / 'scores.parquet'} "), lines[-1]

@@ -293,9 +293,17 @@ def log(message: str) -> None:
     terminal (cron, a scheduler's log file): there, spinners and progress bars show nothing until
     the command ends, and a hung job looked like a slow one."""
     if not console.is_terminal:
-        from datetime import datetime
+        console.print(f"{_time_stamp(console)}{message}", markup=False, highlight=False, soft_wrap=True)
 
-        console.print(f"{datetime.now():%Y-%m-%d %H:%M:%S} {message}", markup=False, highlight=False, soft_wrap=True)
+
+def _time_stamp(where: Console) -> str:
+    """``2026-01-01 06:00:12 `` where ``where`` is not a terminal (a log file), else "": the time a
+    line of a log was printed, as :func:`log` and :func:`warn` give it."""
+    if where.is_terminal:
+        return ""
+    from datetime import datetime
+
+    return f"{datetime.now():%Y-%m-%d %H:%M:%S} "
 
 
 @contextlib.contextmanager
@@ -319,8 +327,11 @@ def start_spark(master: str | None) -> Any:
 
 
 def warn(message: str) -> None:
-    """``Warning: …`` on stderr: the run goes on, but its result needs a second look."""
-    err_console.print(f"[bold yellow]Warning:[/bold yellow] {escape(without_credentials(message))}", markup=True, highlight=False, soft_wrap=True)
+    """``Warning: …`` on stderr: the run goes on, but its result needs a second look. Where stderr is
+    not a terminal (a scheduler's log) the line starts with the time, as :func:`log`'s do: a warning
+    in a 40-minute job's log said nothing of when in it it came (reading the data, tuning, scoring)."""
+    err_console.print(f"{_time_stamp(err_console)}[bold yellow]Warning:[/bold yellow] {escape(without_credentials(message))}",
+                      markup=True, highlight=False, soft_wrap=True)
 
 
 def _os_error_message(exc: OSError) -> str:
