@@ -1271,3 +1271,48 @@ def test_a_warning_in_a_log_says_when_it_came_and_a_terminal_shows_none(tmp_path
     assert re.search(rf"(^|\n){re.escape(said[:40])}", plain), plain
     assert not re.search(r"\d\d:\d\d:\d\d Warning:", plain), plain
 
+
+def _small_scores(folder: Path, n: int = 40) -> Path:
+    """A scores file of ``n`` high-risk customers (no sidecar), enough for a retention list."""
+    scores = pd.DataFrame({"customer_id": [f"C{i:04d}" for i in range(n)], "as_of": pd.Timestamp("2025-12-01"),
+                           "churn_probability": [0.05 + 0.02 * i for i in range(n)], "predicted_value": 100.0,
+                           "value_at_risk": [10.0 + i for i in range(n)], "risk_tier": "high", "value_tier": "high",
+                           "segment": "high_value_at_risk", "lifecycle_stage": "stable", "reasons": "complained 4 days ago",
+                           "churn_model_version": "1", "value_model_version": "1"})
+    scores.to_parquet(folder / "scores.parquet", index=False)
+    return folder / "scores.parquet"
+
+
+def test_a_list_whose_summary_cannot_be_written_leaves_the_last_list_and_summary(tmp_path: Path) -> None:
+    # The list was renamed into place before its .json summary was written: a summary that could not
+    # be written (a full disk; here a file size limit the list fits under and the summary does not) left
+    # the new list beside the last run's summary, exit 2, and `evaluate` / `report --list` read that
+    # summary's models and counts as the new list's.
+    import hashlib
+    import resource
+    import subprocess
+    import sys
+
+    _small_scores(tmp_path)
+    churnml = [str(Path(sys.executable).parent / "churnml"), "retention-list", "scores.parquet", "--out", "list.csv"]
+    files = [tmp_path / "list.csv", tmp_path / "list.csv.json"]
+    # A limit between the sizes of the three customers' list and of its summary.
+    for size in ("3", "10"):
+        done = subprocess.run([*churnml, "--max-customers", size], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        if size == "3":
+            sizes = [path.stat().st_size for path in files]
+    assert sizes[0] < sizes[1], sizes
+    limit = (sizes[0] + sizes[1]) // 2
+    before = [hashlib.sha256(path.read_bytes()).hexdigest() for path in files]
+
+    def small_files() -> None:  # Python ignores SIGXFSZ: a write past the limit fails with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    failed = subprocess.run([*churnml, "--max-customers", "3"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                            preexec_fn=small_files)
+    assert failed.returncode == 2, failed.stdout + failed.stderr
+    assert failed.stderr.startswith("Error: File too large (list.csv.json). The file would pass the largest size"), failed.stderr
+    assert [hashlib.sha256(path.read_bytes()).hexdigest() for path in files] == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["list.csv", "list.csv.json", "scores.parquet"]  # no temporary file
+    assert len(pd.read_csv(tmp_path / "list.csv")) == json.loads((tmp_path / "list.csv.json").read_text())["selected"] == 10

@@ -344,6 +344,8 @@ def _os_error_message(exc: OSError) -> str:
         errno.EACCES: "Check the permissions of that folder, or choose another path.",
         errno.EROFS: "Choose a writable location.",
         errno.ENOSPC: "Free some space, or choose another location.",
+        errno.EFBIG: "The file would pass the largest size this process may write (ulimit -f) or the file system holds; "
+                     "raise that limit, or choose another location.",
         errno.EISDIR: "Give a file name, not a folder.",
         errno.ENOTDIR: "A part of that path is a file, not a folder.",
         errno.EEXIST: "Something is already there; choose another path.",

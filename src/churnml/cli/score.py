@@ -851,20 +851,26 @@ def retention_list_command(
     # Exclusions that matched loosely or not at all, a control group too small, lapsed contacts: printed below as
     # POST /retention_list returns them, and recorded in the summary file and the workbook's summary sheet.
     said = list_notes(result, provenance["models"].get("problem"), len(excluded))
-    # Money to the cent and probabilities to 0.01 % in every row of a CSV, as the workbook's formats show them.
-    written = io.write_table(result.customers, out, fmt, spreadsheet=True, sheet_name="retention list", decimals=DECIMALS,
-                             sheets=summary_sheets(result.summary, segment_names(cfg), horizon, result.customers, problem, said)
-                             if fmt == "xlsx" else None)
-    summary_path = io.write_json({"scores": str(scores), "as_of": dates[0] if len(dates) == 1 else None, "horizon_days": horizon,
-                                  "problem": provenance["models"].get("problem"),
-                                  "models": {k: v for k, v in provenance["models"].items() if k != "problem"} or None,
-                                  "data_fingerprint": provenance["data_fingerprint"], "scores_code": provenance["code"],
-                                  "exclude_files": [str(path) for path in exclude or []],
-                                  **({"attributes": attribute_columns, "attributes_from": str(snapshot)}
-                                     if attribute_columns else {}),
-                                  **result.summary.to_dict(), **said_fields(said, result.summary),
-                                  **talking_point_summary(result.customers)},
-                                 out.with_name(out.name + ".json"))
+    summary = {"scores": str(scores), "as_of": dates[0] if len(dates) == 1 else None, "horizon_days": horizon,
+               "problem": provenance["models"].get("problem"),
+               "models": {k: v for k, v in provenance["models"].items() if k != "problem"} or None,
+               "data_fingerprint": provenance["data_fingerprint"], "scores_code": provenance["code"],
+               "exclude_files": [str(path) for path in exclude or []],
+               **({"attributes": attribute_columns, "attributes_from": str(snapshot)} if attribute_columns else {}),
+               **result.summary.to_dict(), **said_fields(said, result.summary), **talking_point_summary(result.customers)}
+    # The summary's temporary file is written before the list is renamed into place and published after it, as
+    # `score` does its sidecar: a summary that could not be written (a full disk) left the new list beside the
+    # last run's summary, which `evaluate` and `report --list` then read as this list's (its models, its counts).
+    summary_path = out.with_name(out.name + ".json")
+    with io.atomic_path(summary_path) as summary_tmp:
+        try:
+            summary_tmp.write_text(io.json_text(summary), encoding="utf-8")
+        except OSError as exc:  # named after the summary, not its temporary file
+            raise OSError(exc.errno, exc.strerror, str(summary_path)) from None
+        # Money to the cent and probabilities to 0.01 % in every row of a CSV, as the workbook's formats show them.
+        written = io.write_table(result.customers, out, fmt, spreadsheet=True, sheet_name="retention list", decimals=DECIMALS,
+                                 sheets=summary_sheets(result.summary, segment_names(cfg), horizon, result.customers, problem,
+                                                       said) if fmt == "xlsx" else None)
     show_retention_summary(result, cfg, horizon_days=horizon, problem=provenance["models"].get("problem"))
     for kind, text in said:
         if kind == "warning":
