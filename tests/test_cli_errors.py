@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Callable
 
 import duckdb
 import pandas as pd
@@ -1289,7 +1290,6 @@ def test_a_list_whose_summary_cannot_be_written_leaves_the_last_list_and_summary
     # the new list beside the last run's summary, exit 2, and `evaluate` / `report --list` read that
     # summary's models and counts as the new list's.
     import hashlib
-    import resource
     import subprocess
     import sys
 
@@ -1306,13 +1306,44 @@ def test_a_list_whose_summary_cannot_be_written_leaves_the_last_list_and_summary
     limit = (sizes[0] + sizes[1]) // 2
     before = [hashlib.sha256(path.read_bytes()).hexdigest() for path in files]
 
-    def small_files() -> None:  # Python ignores SIGXFSZ: a write past the limit fails with EFBIG
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
     failed = subprocess.run([*churnml, "--max-customers", "3"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                            preexec_fn=small_files)
+                            preexec_fn=_under_file_size_limit(limit))
     assert failed.returncode == 2, failed.stdout + failed.stderr
     assert failed.stderr.startswith("Error: File too large (list.csv.json). The file would pass the largest size"), failed.stderr
     assert [hashlib.sha256(path.read_bytes()).hexdigest() for path in files] == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["list.csv", "list.csv.json", "scores.parquet"]  # no temporary file
     assert len(pd.read_csv(tmp_path / "list.csv")) == json.loads((tmp_path / "list.csv.json").read_text())["selected"] == 10
+
+
+def _under_file_size_limit(limit: int) -> Callable[[], None]:
+    """A ``preexec_fn`` giving the child a file size limit: Python ignores SIGXFSZ, so a write past it fails
+    with EFBIG, as a full disk fails one with ENOSPC."""
+    import resource
+
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def test_features_whose_descriptions_cannot_be_written_leave_the_last_table_and_descriptions(tmp_path: Path) -> None:
+    # The table was renamed into place before its .features.json was written: descriptions that could not
+    # be written left the new table beside the last run's descriptions, exit 2.
+    import hashlib
+    import subprocess
+    import sys
+
+    from churnml.generate import generate
+
+    generate(tmp_path / "data", 30, seed=11)
+    churnml = [str(Path(sys.executable).parent / "churnml"), "features", "data", "--out", "f.csv"]
+    files = [tmp_path / "f.csv", tmp_path / "f.csv.features.json"]
+    first = subprocess.run([*churnml, "--as-of", "2025-06-01"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    before = [hashlib.sha256(path.read_bytes()).hexdigest() for path in files]
+    table, described = (path.stat().st_size for path in files)
+    assert table < described, (table, described)  # a limit between them fails the descriptions alone
+    failed = subprocess.run([*churnml, "--as-of", "2025-12-01"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                            preexec_fn=_under_file_size_limit((table + described) // 2))
+    assert failed.returncode == 2, failed.stdout + failed.stderr
+    assert failed.stderr.startswith("Error: File too large (f.csv.features.json)."), failed.stderr
+    assert [hashlib.sha256(path.read_bytes()).hexdigest() for path in files] == before
+    assert set(pd.read_csv(tmp_path / "f.csv")["cutoff"]) == {"2025-06-01"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "f.csv", "f.csv.features.json"]  # no temporary file

@@ -1327,6 +1327,22 @@ def write_json(obj: Any, path: str | Path) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def staged_json(obj: Any, path: str | Path) -> Iterator[Path]:
+    """Write ``obj`` as JSON (:func:`json_text`) to a temporary file beside ``path`` at once, and
+    rename it into place when the block succeeds: a file that describes another, written inside
+    the block (a retention list's summary, the features' descriptions), is published after it, and
+    when it cannot be written (a full disk) the block never runs, so neither is replaced. Yields
+    ``path``."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        try:
+            tmp.write_text(json_text(obj), encoding="utf-8")
+        except OSError as exc:  # named after the user's file, not the temporary one
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        yield path
+
+
 def read_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 

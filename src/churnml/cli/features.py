@@ -43,7 +43,8 @@ def features_command(
     Reads and validates DATA, keeps the customers in the population at the as-of date, and
     computes their features from events strictly before it. Writes OUT (one row per customer:
     customer_id, cutoff, then the features) and OUT.features.json (name, meaning, source table,
-    window, direction and reason sentence of each feature). While one `features` writes OUT, a
+    window, direction and reason sentence of each feature), published after OUT: a run that cannot
+    write either (a full disk) leaves both as they were. While one `features` writes OUT, a
     second on the same OUT stops before any work with exit code 75, retry later (a lock on .OUT.lock
     beside it, which ends with the process; with --engine spark, when OUT is on this machine).
     """
@@ -82,8 +83,11 @@ def features_command(
         show_data_notes(dataset.summary, data, config)
         with working(f"Building features as of {as_of_date:%Y-%m-%d}"):
             frame = build_scoring_frame(dataset, as_of_date, cfg)
-        written = io.write_table(frame, out_path, fmt)
-        described = io.write_json(feature_description(dataset), description_path(written))
+        # The descriptions' temporary file is written before the table is renamed into place and published after
+        # it (as score's sidecar): descriptions that could not be written (a full disk) left the new table beside
+        # the last run's .features.json, with exit 2.
+        with io.staged_json(feature_description(dataset), description_path(out_path)) as described:
+            written = io.write_table(frame, out_path, fmt)
     console.print(
         f"{len(frame):,} customers x {frame.shape[1] - 2} features at {as_of_date:%Y-%m-%d} written to {written}; "
         f"descriptions in {described}."

@@ -861,12 +861,7 @@ def retention_list_command(
     # The summary's temporary file is written before the list is renamed into place and published after it, as
     # `score` does its sidecar: a summary that could not be written (a full disk) left the new list beside the
     # last run's summary, which `evaluate` and `report --list` then read as this list's (its models, its counts).
-    summary_path = out.with_name(out.name + ".json")
-    with io.atomic_path(summary_path) as summary_tmp:
-        try:
-            summary_tmp.write_text(io.json_text(summary), encoding="utf-8")
-        except OSError as exc:  # named after the summary, not its temporary file
-            raise OSError(exc.errno, exc.strerror, str(summary_path)) from None
+    with io.staged_json(summary, out.with_name(out.name + ".json")) as summary_path:
         # Money to the cent and probabilities to 0.01 % in every row of a CSV, as the workbook's formats show them.
         written = io.write_table(result.customers, out, fmt, spreadsheet=True, sheet_name="retention list", decimals=DECIMALS,
                                  sheets=summary_sheets(result.summary, segment_names(cfg), horizon, result.customers, problem,
