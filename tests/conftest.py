@@ -273,6 +273,7 @@ def check_a_second_run_stops_while_the_first_holds_the_lock(args: list[str], out
     publishes ``published`` (the names in ``out``'s folder), the lock file removed. Real processes."""
     import os
     import re
+    import shlex
     import signal
     import subprocess
     import time
@@ -294,7 +295,8 @@ def check_a_second_run_stops_while_the_first_holds_the_lock(args: list[str], out
             rf"Error: Another `churnml {command}` \(PID {first.pid} on {re.escape(io.HOST)}, started \d{{4}}-\d\d-\d\d "
             rf"\d\d:\d\d:\d\d\) is writing --out {re.escape(str(out))} now \(it holds {re.escape(str(lock))}\): this run "
             r"stopped before any work, so as not to replace its files\. Run it again once that one has finished \(exit "
-            r"code 75: retry later\)\.", said), said
+            # The job's log says which command to run again, and how.
+            rf"code 75: retry later\)\. To run it again: {re.escape(shlex.join(['churnml', *map(str, args[1:])]))}", said), said
         assert sorted(p.name for p in out.parent.iterdir()) == [lock.name]  # nothing written by either
         os.kill(first.pid, signal.SIGKILL)
         first.wait(timeout=30)

@@ -46,7 +46,10 @@ def check_stopped_by_the_signal(probe: str, tmp_path: Path, code: int, said: str
     done = subprocess.run([sys.executable, "-c", probe, "generate", str(tmp_path / "g"), "--customers", "50"],
                           capture_output=True, text=True, timeout=300, preexec_fn=ctrl_c_as_a_terminal_gives_it)
     assert done.returncode == code, done.stderr
-    assert done.stderr == f"{said} Files are written whole or not at all, so no output was left half-written.\n"
+    # Not a terminal (a job's log): the stop says which command to run again, and how.
+    again = f"churnml generate {tmp_path / 'g'} --customers 50"
+    assert done.stderr == (f"{said} Files are written whole or not at all, so no output was left half-written. "
+                           f"To run it again: {again}\n")
     assert not (tmp_path / "g").exists()
 
 def write_csv(folder: Path, **tables: pd.DataFrame) -> Path:
@@ -561,7 +564,8 @@ def test_ctrl_c_inside_code_a_library_runs_with_exec_still_exits_130_under_pytho
     done = subprocess.run([sys.executable, "-m", "probe", "generate", str(tmp_path / "g"), "--customers", "50"],
                           capture_output=True, text=True, timeout=120, env=env, preexec_fn=ctrl_c_as_a_terminal_gives_it)
     assert done.returncode == 130, done.stderr
-    assert done.stderr == "Interrupted. Files are written whole or not at all, so no output was left half-written.\n"
+    assert done.stderr == ("Interrupted. Files are written whole or not at all, so no output was left half-written. "
+                           f"To run it again: churnml generate {tmp_path / 'g'} --customers 50\n")
 
 
 def test_a_signal_during_a_duckdb_query_stops_cleanly(tmp_path: Path) -> None:

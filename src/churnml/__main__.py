@@ -3,7 +3,7 @@
 import os
 import sys
 
-from churnml.stopping import handle_signals, stop_message
+from churnml.stopping import command_line, handle_signals, stop_message
 
 
 def main() -> None:
@@ -12,6 +12,7 @@ def main() -> None:
     Loading it (Typer, Rich: about 0.1 s) came before its own ``main`` installed the handlers: Ctrl-C
     there printed a KeyboardInterrupt traceback and ended the process by SIGINT, SIGTERM without a word."""
     handle_signals()
+    command_line[:] = ["churnml", *sys.argv[1:]]
     try:
         from churnml.cli import main as run
     except KeyboardInterrupt as exc:

@@ -8,7 +8,9 @@ only the standard library.
 
 from __future__ import annotations
 
+import shlex
 import signal
+import sys
 from typing import Any
 
 
@@ -59,10 +61,25 @@ def handle_signals() -> None:
         signal.signal(signal.SIGINT, _interrupt)
 
 
+command_line: list[str] = []
+"""``churnml`` and its arguments, set where the program starts (``churnml``, ``python -m churnml``);
+empty where commands run in-process (tests, a notebook)."""
+
+
+def run_again(terminal: bool) -> str:
+    """`` To run it again: churnml score …``, ending a message that stops a run a retry can finish (exit
+    75, 130, 143), unless stderr is a ``terminal``: a job's log (`churnml … >> job.log 2>&1`) did not say
+    which of the job's commands had stopped, nor with what arguments; a terminal has its history."""
+    if not command_line or terminal:
+        return ""
+    return f" To run it again: {shlex.join(command_line)}"
+
+
 def stop_message(exc: BaseException) -> tuple[str, int]:
     """What a stop says on stderr, and its exit code: 143 for SIGTERM, 130 for Ctrl-C. DuckDB hands
     a handler's :class:`Terminated` back as a plain KeyboardInterrupt or its own error, so the last
     signal received says which it was."""
     terminated = isinstance(exc, Terminated) or (bool(received) and received[-1] == signal.SIGTERM)
     how = "Stopped (SIGTERM)" if terminated else "Interrupted"
-    return f"{how}. Files are written whole or not at all, so no output was left half-written.", 143 if terminated else 130
+    return (f"{how}. Files are written whole or not at all, so no output was left half-written."
+            + run_again(sys.stderr.isatty()), 143 if terminated else 130)

@@ -23,7 +23,7 @@ from rich.markup import escape
 from rich.measure import Measurement
 
 from churnml.errors import ChurnmlError, StoreUnavailableError, without_credentials
-from churnml.stopping import stop_message
+from churnml.stopping import command_line, run_again, stop_message
 from churnml.stopping import handle_signals as _handle_signals
 from churnml.stopping import received as _signals
 from churnml.stopping import stopping as _stopping
@@ -184,8 +184,13 @@ def _stopped(exc: BaseException) -> typer.Exit:
     """Say that the command stopped (:func:`churnml.stopping.stop_message`) and exit 130 or 143."""
     _stopping[0] = True
     message, code = stop_message(exc)
-    err_console.print(message)
+    err_console.print(without_credentials(message), markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def _again() -> str:
+    """:func:`churnml.stopping.run_again` for this process's stderr."""
+    return run_again(err_console.is_terminal)
 
 
 EXIT_RETRY = StoreUnavailableError.exit_code
@@ -228,7 +233,7 @@ def command(*args: Any, **kwargs: Any) -> Callable:
             try:
                 return func(*a, **kw)
             except ChurnmlError as exc:
-                _error(exc.message)
+                _error(exc.message + (_again() if exc.exit_code == EXIT_RETRY else ""))
                 raise typer.Exit(exc.exit_code) from None
             except KeyboardInterrupt as exc:
                 if os.environ.get("CHURNML_DEBUG"):
@@ -246,7 +251,8 @@ def command(*args: Any, **kwargs: Any) -> Callable:
                     # SQLAlchemy's OperationalError, raw or wrapped by MLflow: another command writes to the store.
                     uri = os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///mlruns/mlflow.db"
                     _error(f"The MLflow store {uri} is busy: another process kept it locked (database is locked): "
-                           f"run the command again once that one has finished (exit code {EXIT_RETRY} means: retry later).")
+                           f"run the command again once that one has finished (exit code {EXIT_RETRY} means: retry later)."
+                           + _again())
                     raise typer.Exit(EXIT_RETRY) from None
                 uri = os.environ.get("MLFLOW_TRACKING_URI")
                 if isinstance(exc, ImportError) and uri and not uri.startswith("sqlite:") and not os.environ.get("CHURNML_DEBUG"):
@@ -262,7 +268,7 @@ def command(*args: Any, **kwargs: Any) -> Callable:
                 if unreachable(exc):
                     _error(f"The MLflow tracking server {tracking_uri()} could not be reached (no answer after MLflow's "
                            f"retries): run the command again once it is up (exit code {EXIT_RETRY} means: retry later), "
-                           "or check MLFLOW_TRACKING_URI.")
+                           "or check MLFLOW_TRACKING_URI." + _again())
                     raise typer.Exit(EXIT_RETRY) from None
                 now = f"now {uri}" if uri else "unset, churnml uses sqlite:///mlruns/mlflow.db with artifacts under mlruns/"
                 _error(f"MLflow: {str(exc).strip().splitlines()[0] or type(exc).__name__} Check MLFLOW_TRACKING_URI ({now}).")
@@ -396,6 +402,7 @@ def main() -> None:
     # From the start: while churnml imported its commands (about 2 s, before a command's own handling),
     # Ctrl-C printed a 20-55 line traceback, and a scheduler's SIGTERM ended the process without a word.
     _handle_signals()
+    command_line[:] = ["churnml", *sys.argv[1:]]
     try:
         _quiet_libraries()
         _register_commands()
