@@ -517,7 +517,8 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
         if table == "transactions" and end is None:  # validation's own query: the last day with ordinary volume
             timestamp = validate.typed_sql("timestamp", mapping["timestamp"], types[mapping["timestamp"]])
             end = transactions_end = validate.data_end_after(
-                spark.sql(to_spark_sql(validate.data_end_sql(timestamp, raw_view))).collect()[0][0])
+                spark.sql(to_spark_sql(validate.data_end_sql(timestamp, raw_view))).collect()[0][0],
+                validate.quoted_table(config, "transactions"), mapping["timestamp"])
             # Events on the quiet days after it carry it, as in validation: every event table in one query.
             events = {raw.view: validate.typed_sql("timestamp", raw.mapping["timestamp"], raw.types[raw.mapping["timestamp"]])
                       for t, raw in read.items() if t in ("service_events", "churn_events")}
@@ -549,7 +550,7 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
         views[table] = prefix + table
         canonical.createOrReplaceTempView(views[table])
         layout[table] = frozenset(canonical.columns)
-    repeated_customers = _read_customers_once(spark, read, views)
+    repeated_customers = _read_customers_once(spark, read, views, config)
     _refuse_unmatched(spark, read, views, config.input.order_lines)
     n_lines = None
     if config.input.order_lines:  # one row per order, as validation merges the lines (its aggregates, transpiled)
@@ -565,17 +566,18 @@ def read_tables(spark: "SparkSession", path: str, config: Config | None = None) 
     codes = validate.code_columns(fetchone, attributes)
     n_customers, values = validate.category_counts(fetchone, attributes)
     max_levels = config.training.max_categorical_levels
-    attribute_notes = (validate.code_notes(codes) + validate.many_values_notes(n_customers, values, max_levels)
-                       + validate.lifetime_total_notes(fetchone, attributes))
+    attribute_notes = (validate.code_notes(codes, config) + validate.many_values_notes(n_customers, values, max_levels, config)
+                       + validate.lifetime_total_notes(fetchone, attributes, config))
     if "churn_events" in views:
         attribute_notes += validate.leaky_attribute_notes(
-            fetchone, attributes, validate.many_valued_columns(n_customers, values, max_levels))
+            fetchone, attributes, config, validate.many_valued_columns(n_customers, values, max_levels))
     return SparkData(spark, base, tuple(layout), layout, attributes, data_end, views, left_out, n_lines,
                      _notes(spark, read, left_out, config, empty, skipped,
                             io.unread_files(base, config) if "://" not in base and set(read) < set(TABLES) else ())
                      + tuple(_read_once_note(repeated_customers, read["customers"].location))
-                     + tuple(validate.empty_left_out_notes(left_out_events)
-                             + validate.event_column_notes(fetchone, layout, {t: raw.mapping for t, raw in read.items()}))
+                     + tuple(validate.empty_left_out_notes(left_out_events, config)
+                             + validate.event_column_notes(fetchone, layout, {t: raw.mapping for t, raw in read.items()},
+                                                           config))
                      + tuple(attribute_notes), codes)
 
 
@@ -600,13 +602,14 @@ def _notes(spark: "SparkSession", read: Mapping[str, _RawTable], left_out: Mappi
         + validate.left_out_notes([c for c, why in left_out.items() if why == validate.LEFT_OUT_KINDS["date"]],
                                   [c for c, why in left_out.items() if why == validate.LEFT_OUT_KINDS["empty"]],
                                   [c for c, raw in customers.items() if validate.PANDAS_INDEX.fullmatch(raw)],
-                                  "signup_date" in customers)
+                                  "signup_date" in customers, config)
         + validate.zoned_notes(first_row, read, {t: raw.mapping for t, raw in read.items()},
-                               {t: raw.types for t, raw in read.items()})
+                               {t: raw.types for t, raw in read.items()}, config)
     )
 
 
-def _read_customers_once(spark: "SparkSession", read: Mapping[str, _RawTable], views: dict[str, str]) -> int:
+def _read_customers_once(spark: "SparkSession", read: Mapping[str, _RawTable], views: dict[str, str],
+                         config: Config) -> int:
     """Validation's rule for a customer_id that ``customers`` repeats: rows that differ stop the read
     with validation's own error (:func:`churnml.validate.differing_ids_sql`, over every column of the
     raw view); rows repeated whole (a doubled export) are read once, as validation keeps the first
@@ -623,7 +626,7 @@ def _read_customers_once(spark: "SparkSession", read: Mapping[str, _RawTable], v
     if n_dup:
         shown = spark.sql(f"{differing} ORDER BY n DESC, id LIMIT {validate.EXAMPLES}").collect()
         raise DataError(validate.not_unique_message(n_dup, [(row["id"], row["n"]) for row in shown],
-                                                    raw.mapping["customer_id"]))
+                                                    raw.mapping["customer_id"], validate.quoted_table(config, "customers")))
     # Each id's rows are equal as read, so their canonical rows are too: one of each is the customer.
     once = f"{views['customers']}_once"
     spark.sql(f"SELECT DISTINCT * FROM {views['customers']}").createOrReplaceTempView(once)
@@ -1210,7 +1213,8 @@ def _check_values(spark: "SparkSession", view: str, table: str, spec: Any, mappi
             raise error
     before = counted.get(validate.R_RESOLVED_BEFORE, 0)
     if before:
-        _refuse_resolved_before(spark, source, flag, table, mapping, before, before + counts["resolved_clean"], where)
+        _refuse_resolved_before(spark, source, flag, table, mapping, before, before + counts["resolved_clean"], where,
+                                named or table)
     for i, (contract, raw, kind) in enumerate(checked):
         if table == "customers":
             unread, condition = counts[f"unread_c{i}"], _unread_sql(raw, kind, types[raw])
@@ -1336,23 +1340,24 @@ def _refuse_unreadable(spark: "SparkSession", source: str, condition: str, table
 
 
 def _refuse_resolved_before(spark: "SparkSession", source: str, flag: str, table: str, mapping: Mapping[str, str],
-                            before: int, resolved: int, where: str) -> None:
+                            before: int, resolved: int, where: str, named: str) -> None:
     """Stop on service events resolved before they were opened, which validation sets aside
     (:data:`churnml.validate.R_RESOLVED_BEFORE`; ``before`` of the ``resolved`` rows with a
     ``resolved_at``, counted as validation counts them): as validation, with its "columns swapped"
     error when most are; else naming how many, a few (rows of :func:`_check_values`'s ``source`` whose
-    column ``flag`` holds that reason) and the fix. Their resolution times were negative."""
+    column ``flag`` holds that reason) and the fix (``named``: the table as validation's messages name it).
+    Their resolution times were negative."""
     opened, closed = mapping["timestamp"], mapping["resolved_at"]
     rows = spark.sql(to_spark_sql(
         f"SELECT CAST({_q(opened)} AS VARCHAR) AS o, CAST({_q(closed)} AS VARCHAR) AS c FROM {source} "
         f"WHERE {_q(flag)} = {_lit(validate.R_RESOLVED_BEFORE)} LIMIT {validate.EXAMPLES}")).collect()
     examples = [(row["o"], row["c"]) for row in rows]
     if validate.seems_swapped(before, resolved):
-        raise DataError(validate.swapped_message(table, opened, closed, before, resolved, examples))
+        raise DataError(validate.swapped_message(table, opened, closed, before, resolved, examples, named))
     shown = ", ".join(f"{a!r} resolved {b!r}" for a, b in examples)
     raise DataError(
-        f"{before:,} of {resolved:,} rows of {table} with a resolved_at ({where}) have {validate.R_RESOLVED_BEFORE} "
-        f"({opened!r} and {closed!r}), e.g. {shown}. --engine spark reads clean tables and sets no rows aside: fix or "
+        f"{before:,} of {resolved:,} rows of {named} with a resolved_at ({where}) have "
+        f"{validate.resolved_before(opened, closed)}, e.g. {shown}. --engine spark reads clean tables and sets no rows aside: fix or "
         "remove these rows upstream (`churnml validate` lists them with the reason)."
     )
 

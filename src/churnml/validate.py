@@ -312,7 +312,8 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
         _read_formats(con, table, columns[table], TABLES[table], types[table], config)
     for table in tables:
         reading.append(found[table])
-        _check_columns_readable(con, table, columns[table], TABLES[table], types[table], config.input)
+        _check_columns_readable(con, table, columns[table], TABLES[table], types[table], config.input,
+                                quoted_table(config, table))
 
     quarantine: dict[str, pd.DataFrame] = {}
     stats: dict[str, dict] = {}
@@ -323,7 +324,8 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
     if config.input.data_end:  # the whole given day belongs to the data
         data_end = transactions_end = pd.Timestamp(config.input.data_end) + pd.Timedelta(days=1)
     else:
-        transactions_end = _infer_data_end(con, columns["transactions"], types["transactions"])
+        transactions_end = _infer_data_end(con, columns["transactions"], types["transactions"],
+                                           quoted_table(config, "transactions"))
         tx = columns["transactions"]["timestamp"]
         data_end = end_through_events(
             lambda sql: con.execute(sql).fetchall(), transactions_end, typed_sql("timestamp", tx, types["transactions"][tx]),
@@ -333,8 +335,8 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
     reading.append(found["customers"])
     attributes, left_out, left_out_columns = _load_customers(con, columns["customers"], types["customers"], quarantine,
                                                              stats, data_end, config.training.max_categorical_levels,
-                                                             config.input.date_formats)
-    _fail_if_all_set_aside("customers", columns["customers"], quarantine, stats["customers"])
+                                                             config.input.date_formats, config)
+    _fail_if_all_set_aside(config, "customers", columns["customers"], quarantine, stats["customers"])
     loose: list[str] = []  # notes on ids written another way
     for table in tables[1:]:
         if progress:
@@ -353,11 +355,12 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
     dataset.summary = _summary(con, dataset, stats, found)
     dataset.summary["notes"] = _notes(con, tables, config, "transaction_id" in columns["transactions"], empty,
                                       columns["service_events"]["event_type"] if "service_events" in tables else None,
+                                      columns["customers"].get("signup_date", "signup_date"),
                                       # Listed (headers read) only when a note may name them.
                                       io.unread_files(path, config) if set(tables) < set(TABLES) else ())
     dataset.summary["notes"] += (skipped + repeated + left_out
-                                 + zoned_notes(lambda sql: con.execute(sql).fetchone(), tables, columns, types)
-                                 + _empty_optional(con, tables, columns) + loose)
+                                 + zoned_notes(lambda sql: con.execute(sql).fetchone(), tables, columns, types, config)
+                                 + _empty_optional(con, tables, columns, config) + loose)
     if "churn_events" in tables:
         dataset.summary["notes"] += _churn_event_notes(con, columns["churn_events"], config, quarantine,
                                                        data_end if config.input.data_end else None)
@@ -371,10 +374,10 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, config: Config, progress: 
     dataset.summary["code_columns"] = codes = code_columns(fetchone, attributes)
     n_customers, values = category_counts(fetchone, attributes)
     max_levels = config.training.max_categorical_levels
-    dataset.summary["notes"] += (code_notes(codes) + many_values_notes(n_customers, values, max_levels)
-                                 + lifetime_total_notes(fetchone, attributes))
+    dataset.summary["notes"] += (code_notes(codes, config) + many_values_notes(n_customers, values, max_levels, config)
+                                 + lifetime_total_notes(fetchone, attributes, config))
     if "churn_events" in tables:  # before training, what train's leak check would find after it
-        dataset.summary["notes"] += leaky_attribute_notes(fetchone, attributes,
+        dataset.summary["notes"] += leaky_attribute_notes(fetchone, attributes, config,
                                                           many_valued_columns(n_customers, values, max_levels))
     late = {t: stats[t]["quarantined"].get(R_FUTURE_TIMESTAMP, 0) for t in tables[1:]}
     if not config.input.data_end and any(late[t] for t in tables[2:]):
@@ -406,7 +409,7 @@ _OFFSET_ROWS = 10_000
 
 
 def zoned_notes(first_row: Callable[[str], tuple | None], tables: Iterable[str], columns: Mapping[str, Mapping[str, str]],
-                types: Mapping[str, Mapping[str, str]]) -> list[str]:
+                types: Mapping[str, Mapping[str, str]], config: Config) -> list[str]:
     """A note naming date columns stored with a time zone (Parquet, DuckDB ``TIMESTAMPTZ``), or
     written as text with an offset other than UTC's among their first :data:`_OFFSET_ROWS` rows:
     they are read as UTC, and a New York feed's "Data ends 2026-01-01 01:59" came without a word
@@ -414,7 +417,8 @@ def zoned_notes(first_row: Callable[[str], tuple | None], tables: Iterable[str],
 
     ``first_row`` runs a query over the raw tables (``raw_<table>``, in DuckDB's SQL) and gives its
     first row or None: validation's connection, or the Spark reader's (transpiled). ``columns``:
-    table -> contract column -> raw column; ``types``: table -> raw column -> DuckDB type."""
+    table -> contract column -> raw column; ``types``: table -> raw column -> DuckDB type; ``config``: the
+    names the note gives (:func:`named_field`)."""
 
     mixed: list[str] = []  # text columns where values with an offset sit beside values without a zone
 
@@ -438,7 +442,7 @@ def zoned_notes(first_row: Callable[[str], tuple | None], tables: Iterable[str],
 
     zoned = [named for table in tables for column, raw in columns[table].items()
              if TABLES[table].kinds.get(column) == "timestamp"
-             and zoned(table, raw, named := f"{table}.{named_column(column, raw)}")]
+             and zoned(table, raw, named := named_field(config, table, column, raw))]
     if not zoned:
         return []
     note = (f"{_listed(zoned)} {'holds times' if len(zoned) == 1 else 'hold times'} with a time zone, converted to UTC: "
@@ -475,7 +479,7 @@ def _churn_event_notes(con: duckdb.DuckDBPyConnection, mapping: Mapping[str, str
     if len(undated):
         many = len(undated) > 1
         notes.append(
-            f"{len(undated):,} row{'s' if many else ''} of {config.table_name('churn_events')} {'have' if many else 'has'} "
+            f"{len(undated):,} row{'s' if many else ''} of {named_table(config, 'churn_events')} {'have' if many else 'has'} "
             f"no readable date (e.g. {_example(undated, mapping)}) and {'were' if many else 'was'} set aside: "
             + ("their customers stay" if many else "its customer stays") + " in the population, unless another churn "
             "event closed them, and " + ("are" if many else "is") + " scored and listed as open account"
@@ -485,7 +489,7 @@ def _churn_event_notes(con: duckdb.DuckDBPyConnection, mapping: Mapping[str, str
     late = _set_aside_as(quarantine, "churn_events", R_FUTURE_TIMESTAMP)
     if len(late) and data_end is not None:
         notes.append(
-            f"{len(late):,} row{'s' if len(late) > 1 else ''} of {config.table_name('churn_events')} "
+            f"{len(late):,} row{'s' if len(late) > 1 else ''} of {named_table(config, 'churn_events')} "
             f"{'are' if len(late) > 1 else 'is'} dated after the data's end, {data_end - pd.Timedelta(days=1):%Y-%m-%d} "
             f"(e.g. {_example(late, mapping)}), and {'were' if len(late) > 1 else 'was'} set aside: "
             + ("their customers stay in the population, unless an earlier churn event closed them, and are scored and "
@@ -509,7 +513,7 @@ def _churn_event_notes(con: duckdb.DuckDBPyConnection, mapping: Mapping[str, str
                              f"{mapping['timestamp']}={'' if t is None else str(t)!r}" for c, t in shown)
         n, rows = int(repeats[0]), int(repeats[1])
         notes.append(
-            f"{n:,} row{'s' if n > 1 else ''} of {config.table_name('churn_events')} repeat{'' if n > 1 else 's'} another "
+            f"{n:,} row{'s' if n > 1 else ''} of {named_table(config, 'churn_events')} repeat{'' if n > 1 else 's'} another "
             f"row in every column ({rows:,} closure{'s' if rows > 1 else ''} written more than once, e.g. {examples}"
             f"{' …' if rows > EXAMPLES else ''}) and {'are' if n > 1 else 'is'} kept: a customer churns once however many "
             "rows say so, so the churn labels and the population are the same without them, but the summary counts "
@@ -517,13 +521,11 @@ def _churn_event_notes(con: duckdb.DuckDBPyConnection, mapping: Mapping[str, str
         )
     unread = [c for c in raw if c not in set(mapping.values())]
     if unread:
-        yours = config.table_name("churn_events")
-        named = yours if yours == "churn_events" else f"{yours} (churn_events)"
         notes.append(
-            f"{named} has columns churnml does not read: {_listed([repr(c) for c in unread])}. Every row is an account "
+            f"{named_table(config, 'churn_events')} has columns churnml does not read: {_listed([repr(c) for c in unread])}. Every row is an account "
             f"closure that counts as churn, whatever {'it says' if len(unread) == 1 else 'they say'} (an involuntary one, "
             "for non-payment, as much as a cancellation). churnml predicts one kind of churn: to leave a kind out, remove "
-            "its rows from churn_events, and those customers then count as staying."
+            f"its rows from {config.table_name('churn_events')}, and those customers then count as staying."
         )
     # Purchases long after the first closure: an account that came back under the same id. A final
     # bill or the payments of a notice period come sooner, and a refund is no return.
@@ -540,7 +542,7 @@ def _churn_event_notes(con: duckdb.DuckDBPyConnection, mapping: Mapping[str, str
         notes.append(
             f"{len(rows):,} customer{'s' if len(rows) > 1 else ''} made purchases more than {RETURNED_AFTER_DAYS} days "
             f"after their first churn event ({', '.join(ids)}{' …' if len(rows) > EXAMPLES else ''}): accounts that came "
-            "back under the same customer_id. A churn event takes a customer out of the population for good, so they "
+            f"back under the same {named_column('customer_id', mapping['customer_id'])}. A churn event takes a customer out of the population for good, so they "
             "are neither scored nor learnt from after it"
             + (f", and {len(again):,} of them ({', '.join(again[:EXAMPLES])}{' …' if len(again) > EXAMPLES else ''}) "
                f"{'has' if len(again) == 1 else 'have'} a later churn event that counts as churn nowhere" if again else "")
@@ -573,17 +575,18 @@ SPARSE_RESOLVED_MIN_COMPLAINTS = 20
 
 
 def _empty_optional(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...],
-                    columns: dict[str, dict[str, str]]) -> list[str]:
+                    columns: dict[str, dict[str, str]], config: Config) -> list[str]:
     """The notes on optional event columns (:func:`event_column_notes`) over the clean tables, after
     that on a ``resolved_at`` left out as empty in every row (:data:`EMPTY_LEFT_OUT`)."""
     present = {table: {name for name, *_ in con.execute(f"DESCRIBE {table}").fetchall()} for table in tables}
     left_out = [(table, column, columns[table][column]) for table, column in EMPTY_LEFT_OUT
                 if table in tables and column in columns[table] and column not in present[table]]
-    return empty_left_out_notes(left_out) + event_column_notes(lambda sql: con.execute(sql).fetchone(), present, columns)
+    return (empty_left_out_notes(left_out, config)
+            + event_column_notes(lambda sql: con.execute(sql).fetchone(), present, columns, config))
 
 
 def event_column_notes(fetchone: Callable[[str], tuple], present: Mapping[str, Iterable[str]],
-                       columns: Mapping[str, Mapping[str, str]]) -> list[str]:
+                       columns: Mapping[str, Mapping[str, str]], config: Config) -> list[str]:
     """Notes on optional event columns the features read, in one query over the clean tables:
 
     * those there but empty in every row (:data:`_EMPTY_READS_AS`), a warehouse column never filled:
@@ -595,7 +598,7 @@ def event_column_notes(fetchone: Callable[[str], tuple], present: Mapping[str, I
       features count the complaints again.
 
     ``present``: table -> its clean columns; ``columns``: table -> contract column -> the column as
-    written, for the names the notes give. ``fetchone`` runs the query (clean tables under their
+    written, for the names the notes give with ``config``'s (:func:`named_field`). ``fetchone`` runs the query (clean tables under their
     contract names) and returns its one row: DuckDB in validation, Spark (the query transpiled) in
     :func:`churnml.spark.read_tables`, so both engines give the same notes."""
     asked: list[tuple[str, str]] = []  # (table, what), in the order of the query's values
@@ -618,7 +621,7 @@ def event_column_notes(fetchone: Callable[[str], tuple], present: Mapping[str, I
     row = fetchone(f"SELECT * FROM {', '.join(parts)}")
     found = {key: int(value or 0) for key, value in zip(asked, row)}
     notes = []
-    empty = [(f"{table}.{named_column(column, columns[table][column])}", meaning)
+    empty = [(named_field(config, table, column, columns[table][column]), meaning)
              for (table, column), meaning in _EMPTY_READS_AS.items()
              if (table, column) in found and found[(table, "rows")] and not found[(table, column)]]
     if empty:
@@ -631,7 +634,7 @@ def event_column_notes(fetchone: Callable[[str], tuple], present: Mapping[str, I
     complaints = found.get(("service_events", "complaints"), 0)
     resolved = found.get(("service_events", "resolved complaints"), 0)
     if complaints >= SPARSE_RESOLVED_MIN_COMPLAINTS and complaints - resolved > SPARSE_RESOLVED_SHARE * complaints:
-        named = f"service_events.{named_column('resolved_at', columns['service_events']['resolved_at'])}"
+        named = named_field(config, "service_events", "resolved_at", columns["service_events"]["resolved_at"])
         notes.append(
             f"{named} is filled for {resolved:,} of {complaints:,} complaints ({resolved / complaints:.1%}): the others read "
             f"as still open, so the unresolved-complaint features (unresolved complaints, how long the oldest has been "
@@ -642,10 +645,11 @@ def event_column_notes(fetchone: Callable[[str], tuple], present: Mapping[str, I
     return notes
 
 
-def empty_left_out_notes(left_out: Iterable[tuple[str, str, str]]) -> list[str]:
+def empty_left_out_notes(left_out: Iterable[tuple[str, str, str]], config: Config) -> list[str]:
     """The note on optional event columns (:data:`EMPTY_LEFT_OUT`; ``left_out``: table, contract
-    column, raw column) left out as empty in every row: validation's, and the Spark reader's."""
-    return [f"{table}.{named_column(column, raw)} is empty in every row, so it is left out, as if not exported, and "
+    column, raw column; named with ``config``'s names, :func:`named_field`) left out as empty in every
+    row: validation's, and the Spark reader's."""
+    return [f"{named_field(config, table, column, raw)} is empty in every row, so it is left out, as if not exported, and "
             f"the features read from it with it ({EMPTY_LEFT_OUT[(table, column)]}): read so, every complaint would "
             "count as still open. If the export can fill it, fill it where an event was resolved."
             for table, column, raw in left_out]
@@ -722,6 +726,31 @@ def named_table(config: Config, name: str) -> str:
     return name if yours == name else f"{yours} ({name})"
 
 
+def quoted_table(config: Config, name: str) -> str:
+    """:func:`named_table` after "table", as messages write it: ``'customers'``, or ``kunden (customers)``."""
+    return repr(name) if config.table_name(name) == name else named_table(config, name)
+
+
+def named_field(config: Config, table: str, column: str, raw: str | None = None) -> str:
+    """A column of a contract table as messages name it, ``table.column`` (``raw``: the column as
+    written, the contract's ``column`` by default; a customer attribute is the user's own): in the
+    contract table's name, as :func:`named_column` names the column, or, where the config maps the
+    table, in the export's names with the contract's after them. "service_events.resolved_at" of an
+    export's tickets.csv read as another table.
+
+    >>> mapped = Config(tables={"service_events": "tickets", "customers": "kunden"})
+    >>> named_field(Config(), "service_events", "satisfaction", "CSAT"), named_field(mapped, "service_events", "satisfaction", "CSAT")
+    ("service_events.satisfaction (your column 'CSAT')", 'tickets.CSAT (service_events.satisfaction)')
+    >>> named_field(mapped, "customers", "plan"), named_field(mapped, "service_events", "channel")
+    ('kunden.plan (customers)', 'tickets.channel (service_events)')
+    """
+    raw = column if raw is None else raw
+    yours = config.table_name(table)
+    if yours == table:
+        return f"{table}.{named_column(column, raw)}"
+    return f"{yours}.{raw} ({table}{'' if raw == column else f'.{column}'})"
+
+
 _LIKELY_NAMES = {"customers": ("customer", "client", "member", "subscriber", "account", "user"),
                  "transactions": ("order", "invoice", "sale", "purchase", "payment", "transaction", "trade", "bill",
                                   "charge"),
@@ -788,11 +817,11 @@ def missing_table_notes(tables: Iterable[str], config: Config, empty: Mapping[st
 
 def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], config: Config,
            transaction_ids: bool = True, empty: Mapping[str, str] = {}, event_type_column: str | None = None,
-           unread: Iterable[str] = ()) -> list[str]:
+           signup_column: str = "signup_date", unread: Iterable[str] = ()) -> list[str]:
     """Data that is used, but perhaps not as the user expects (and optional tables it lacks, or
     that are ``empty``: table -> why; ``unread``: files of the folder no table is read from).
     ``event_type_column``: the service events' raw event type column, to name ``[input.event_types]``
-    keys that match no event."""
+    keys that match no event; ``signup_column``: the customers' raw sign-up date column, for the notes naming it."""
     known = KNOWN_EVENT_TYPES
 
     notes = missing_table_notes(tables, config, empty, unread)
@@ -803,8 +832,11 @@ def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], config: Conf
         ).fetchall()
         if rows:
             shown = ", ".join(f"{kind!r} ({n:,})" for kind, n in rows[:5]) + (" …" if len(rows) > 5 else "")
+            yours = config.table_name("service_events")
             notes.append(
-                f"{sum(n for _, n in rows):,} service events have event types that are counted together as 'other': "
+                f"{sum(n for _, n in rows):,} service events{'' if yours == 'service_events' else f' of {yours}'} have "
+                f"event types{'' if event_type_column in (None, 'event_type') else f' (your column {event_type_column!r})'} "
+                "that are counted together as 'other': "
                 f"{shown}. Types with features of their own: {', '.join(known)}; map yours where they mean the same, "
                 'e.g. [input.event_types] "support ticket" = "ticket".'
             )
@@ -842,13 +874,14 @@ def _notes(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], config: Conf
             day, n = pd.Timestamp(shared[0]), shared[1]
             ids = [v for v, in con.execute(f"SELECT customer_id FROM customers WHERE signup_date = TIMESTAMP '{day}' "
                                            f"ORDER BY 1 LIMIT {EXAMPLES}").fetchall()]
+            signup = named_column("signup_date", signup_column)
             notes.append(
-                f"{n:,} customers ({n / n_customers:.1%}) share the signup_date {day:%Y-%m-%d} (e.g. "
+                f"{n:,} customers ({n / n_customers:.1%}) share the {signup} {day:%Y-%m-%d} (e.g. "
                 f"{', '.join(repr(i) for i in ids)}), a date often written for 'unknown': their tenure reads as "
-                f"{_years_since(con, day)} years. If it means unknown, leave signup_date empty for them (a customer "
+                f"{_years_since(con, day)} years. If it means unknown, leave {signup_column} empty for them (a customer "
                 "without one counts from their first transaction)."
             )
-        notes += _paid_before_signup(con, "churn_events" in tables)
+        notes += _paid_before_signup(con, "churn_events" in tables, signup_column)
     return notes
 
 
@@ -878,29 +911,31 @@ def many_valued_columns(n_customers: int, counts: Mapping[str, int], max_levels:
     return set(id_like_columns(n_customers, counts)) | {column for column, n in counts.items() if n > max_levels}
 
 
-def many_values_notes(n_customers: int, counts: Mapping[str, int], max_levels: int) -> list[str]:
+def many_values_notes(n_customers: int, counts: Mapping[str, int], max_levels: int, config: Config) -> list[str]:
     """Notes on the categorical attributes with many values (``counts``: column -> its number of
     values among the ``n_customers``, :func:`category_counts`): about one per customer (an e-mail
     address, a free-text field: id-like, :func:`id_like_columns`), or more than ``max_levels``
     (``[training] max_categorical_levels``), which `churnml train` leaves out of the models.
     Validation named only the first: a telecom export's town (800 values) and phone model (98) read
-    as used until train's closing warning said otherwise."""
+    as used until train's closing warning said otherwise. ``config``: the names the notes give (:func:`named_field`)."""
     id_like = id_like_columns(n_customers, counts)
     # One note for them all: a note per column repeated the advice (a CRM's notes field, then its e-mail address).
     notes = []
     if len(id_like) == 1:
         (column, n), = id_like.items()
-        notes.append(f"customers.{column} has {n:,} different values for {n_customers:,} customers: as a feature it "
-                     "works like an id, which the models cannot learn from. Leave it out of customers if it is one (an "
+        notes.append(f"{named_field(config, 'customers', column)} has {n:,} different values for {n_customers:,} "
+                     "customers: as a feature it works like an id, which the models cannot learn from. Leave it out of "
+                     f"{config.table_name('customers')} if it is one (an "
                      "e-mail address, a name, a free-text field).")
     elif id_like:
-        counted = _listed([f"customers.{column} ({n:,} values)" for column, n in id_like.items()])
+        counted = _listed([f"{named_field(config, 'customers', column)} ({n:,} values)" for column, n in id_like.items()])
         notes.append(f"{counted}, for {n_customers:,} customers: as features they work like ids, which the models cannot "
-                     "learn from. Leave each that is one out of customers (an e-mail address, a name, a free-text field).")
+                     f"learn from. Leave each that is one out of {config.table_name('customers')} (an e-mail address, a "
+                     "name, a free-text field).")
     many = [(column, n) for column, n in counts.items() if n > max_levels and column not in id_like]
     if many:
         # "customers.PLZ 664" read as a postcode: the count says what it counts, as train's warning does.
-        shown = ", ".join(f"customers.{column} ({n:,} values)" for column, n in many)
+        shown = ", ".join(f"{named_field(config, 'customers', column)} ({n:,} values)" for column, n in many)
         notes.append(
             f"{'These columns have' if len(many) > 1 else 'This column has'} more different values than [training] "
             f"max_categorical_levels ({max_levels:,}): {shown}. `churnml train` leaves a column out of the models when "
@@ -934,12 +969,13 @@ def code_columns(fetchone: Callable[[str], tuple], attributes: Mapping[str, str]
     return codes
 
 
-def code_notes(codes: Mapping[str, list[str]]) -> list[str]:
+def code_notes(codes: Mapping[str, list[str]], config: Config) -> list[str]:
     """The note on customer attributes read as categories because their numbers are codes written with
-    leading zeros (``codes``: column -> examples, :func:`code_columns`)."""
+    leading zeros (``codes``: column -> examples, :func:`code_columns`; named with ``config``'s names)."""
     if not codes:
         return []
-    shown = "; ".join(f"customers.{column} ({', '.join(repr(v) for v in examples)})" for column, examples in codes.items())
+    shown = "; ".join(f"{named_field(config, 'customers', column)} ({', '.join(repr(v) for v in examples)})"
+                      for column, examples in codes.items())
     many = len(codes) > 1
     return [f"{shown} {'hold codes' if many else 'holds a code'} written with leading zeros, so {'they are' if many else 'it is'} "
             "read as categories, each value as written: as numbers '010' would read as 10, and the models would order "
@@ -954,7 +990,7 @@ the data's end this closely is a total as of the export (orders to date, lifetim
 subscribed), not a description of the customer."""
 
 
-def lifetime_total_notes(fetchone: Callable[[str], tuple], attributes: Mapping[str, str]) -> list[str]:
+def lifetime_total_notes(fetchone: Callable[[str], tuple], attributes: Mapping[str, str], config: Config) -> list[str]:
     """Notes on numeric attributes that are totals of the customer's history as of the export
     (:data:`LIFETIME_RANK_CORRELATION`, Spearman's, over the customers with a value, at least 50).
     The customers table is read as it is today at every cutoff: such a column tells the models at a
@@ -965,7 +1001,8 @@ def lifetime_total_notes(fetchone: Callable[[str], tuple], attributes: Mapping[s
     ``fetchone`` runs a query over the clean ``customers`` and ``transactions`` tables and returns its
     one row: DuckDB here, Spark (the query transpiled) in :func:`churnml.spark.read_tables`, so both
     engines name the same columns. One query: each customer's history once (43 M transactions at a
-    million customers), then the ranks of every column among the customers with a value."""
+    million customers), then the ranks of every column among the customers with a value. ``config``: the
+    names the notes give (:func:`named_field`)."""
     numeric = [column for column, kind in attributes.items() if kind == "numeric"]
     if not numeric:
         return []
@@ -991,10 +1028,10 @@ def lifetime_total_notes(fetchone: Callable[[str], tuple], attributes: Mapping[s
             continue
         follows = "count of transactions" if by_count >= by_revenue else "revenue"
         notes.append(
-            f"customers.{column} follows each customer's {follows} up to the data's end (rank correlation "
+            f"{named_field(config, 'customers', column)} follows each customer's {follows} up to the data's end (rank correlation "
             f"{max(by_count, by_revenue):.2f}): a total as of the export, such as orders to date or lifetime spend. The "
             "customers table is read as it is today at every cutoff, so at past cutoffs it tells the models what the "
-            "customer went on to buy, and the test metrics overstate what the scores can do. Leave it out of customers "
+            f"customer went on to buy, and the test metrics overstate what the scores can do. Leave it out of {config.table_name('customers')} "
             "(churnml counts transactions and revenue at each cutoff from the transactions), or keep its value at "
             "sign-up.")
     return notes
@@ -1015,7 +1052,7 @@ this many without (a few closures line up with some column by chance), and takes
 for what it says of closures only when this many customers hold it."""
 
 
-def leaky_attribute_notes(fetchone: Callable[[str], tuple], attributes: Mapping[str, str],
+def leaky_attribute_notes(fetchone: Callable[[str], tuple], attributes: Mapping[str, str], config: Config,
                           skip: Iterable[str] = ()) -> list[str]:
     """The note naming customer attributes that alone separate the customers with a churn event
     from those without one (ROC AUC of :data:`LEAK_AUC` or more): a CRM status "Gekündigt", a
@@ -1038,7 +1075,7 @@ def leaky_attribute_notes(fetchone: Callable[[str], tuple], attributes: Mapping[
     one row: DuckDB here, Spark (the query transpiled) in :func:`churnml.spark.read_tables`. One
     query: the customers joined once to the ids with a churn event, grouped by each column's score,
     and the groups ordered: 0.5 s for eight columns at a million customers (ranking every customer
-    instead took 12-15 s for five on a busy machine)."""
+    instead took 12-15 s for five on a busy machine). ``config``: the names the note gives (:func:`named_field`)."""
     skip = set(skip)
     columns = [(column, kind) for column, kind in attributes.items() if kind in ("numeric", "categorical") and column not in skip]
     if not columns:
@@ -1088,19 +1125,20 @@ def leaky_attribute_notes(fetchone: Callable[[str], tuple], attributes: Mapping[
             found.append((column, max(aucs)))
     if not found:
         return []
-    named = _listed([f"customers.{column} (ROC AUC {auc:.3f})" for column, auc in found])
+    named = _listed([f"{named_field(config, 'customers', column)} (ROC AUC {auc:.3f})" for column, auc in found])
     many = len(found) > 1
     return [f"{named} {'each alone separate' if many else 'alone separates'} the {closed:,} customers with a churn event "
             f"from the {still_open:,} without one: {LEAK_WHY} before training; `churnml train` would name "
             f"{'them' if many else 'it'} after the run and not promote the models."]
 
 
-def _paid_before_signup(con: duckdb.DuckDBPyConnection, closures: bool) -> list[str]:
+def _paid_before_signup(con: duckdb.DuckDBPyConnection, closures: bool, signup_column: str = "signup_date") -> list[str]:
     """A note naming customers whose first transaction lies more than :data:`PAID_BEFORE_SIGNUP_DAYS`
     before their ``signup_date``. A customer is in the population at a cutoff only once signed up, so
     they sat out the cutoffs in between though paying, and their tenure counted from the sign-up: a CRM
     migration that wrote its own date as everyone's sign-up did so to every older customer, unsaid.
-    ``closures``: the data has churn_events (a re-signed customer's sign-up is then right)."""
+    ``closures``: the data has churn_events (a re-signed customer's sign-up is then right); ``signup_column``:
+    the sign-up date's raw column, as the note names it."""
     rows = con.execute(
         "SELECT c.customer_id, t.first_ts, c.signup_date FROM customers AS c JOIN (SELECT customer_id, "
         "min(timestamp) AS first_ts FROM transactions GROUP BY 1) AS t USING (customer_id) "
@@ -1112,9 +1150,9 @@ def _paid_before_signup(con: duckdb.DuckDBPyConnection, closures: bool) -> list[
     others = "".join(f"; {c!r}" for c, *_ in rows[1:EXAMPLES]) + ("; …" if n > EXAMPLES else "")
     return [
         f"{n:,} customer{'s' if n > 1 else ''} made their first transaction more than {PAID_BEFORE_SIGNUP_DAYS} days "
-        f"before their signup_date (e.g. {first_id!r}: {pd.Timestamp(first_ts):%Y-%m-%d}, signed up "
+        f"before their {named_column('signup_date', signup_column)} (e.g. {first_id!r}: {pd.Timestamp(first_ts):%Y-%m-%d}, signed up "
         f"{pd.Timestamp(signup):%Y-%m-%d}{others}): they are not in the population at the "
-        "cutoffs between the two, though they were paying, and their tenure counts from the sign-up. If signup_date is not when they "
+        f"cutoffs between the two, though they were paying, and their tenure counts from the sign-up. If {signup_column} is not when they "
         "became customers there (a migration into the CRM, a renewed contract), leave it empty for them: a customer "
         "without one counts from their first transaction."
         + (" Keep it where a customer closed an account and signed up again under the same id: their churn event "
@@ -1534,7 +1572,7 @@ def event_type_sql(mapping: dict[str, str], event_types: Mapping[str, str]) -> s
 
 def _check_columns_readable(
     con: duckdb.DuckDBPyConnection, table: str, mapping: dict[str, str], spec: TableSpec, types: dict[str, str],
-    inputs: InputConfig,
+    inputs: InputConfig, named: str | None = None,
 ) -> None:
     """A column that mostly cannot be read as its type is an error, not a quarantine of most rows:
     a forgotten ``decimal_comma`` or a wrong ``date_format`` sets aside the values that do not fit
@@ -1542,7 +1580,7 @@ def _check_columns_readable(
 
     One scan of the table counts, for every date and number column stored as text, the values
     present and the values that read (a date from 1900 on; reading a large CSV costs more than
-    the checks).
+    the checks). ``named``: the table as messages name it after "table" (:func:`quoted_table`).
     """
     checked = [
         (contract, raw, spec.kinds[contract])
@@ -1572,7 +1610,7 @@ def _check_columns_readable(
     })
     for i, (contract, raw, kind) in enumerate(checked):
         n_ok = counts[2 * i + 1] + extra.get(raw, 0)
-        _fail_if_unreadable(con, table, contract, raw, kind, types[raw], counts[2 * i], n_ok, inputs)
+        _fail_if_unreadable(con, table, contract, raw, kind, types[raw], counts[2 * i], n_ok, inputs, named)
 
 
 def _readable(kind: str, raw: str, sql_type: str) -> str:
@@ -1591,11 +1629,21 @@ def named_column(contract: str, raw: str) -> str:
     return contract if raw == contract else f"{contract} (your column {raw!r})"
 
 
+def timestamp_column(raw: str) -> str:
+    """The timestamp column as a fix names it: "the timestamp column", or the user's (``raw``) where it has another name.
+
+    >>> timestamp_column("timestamp"), timestamp_column("Datum")
+    ('the timestamp column', "your column 'Datum', the timestamp")
+    """
+    return "the timestamp column" if raw == "timestamp" else f"your column {raw!r}, the timestamp"
+
+
 def _fail_if_unreadable(
     con: duckdb.DuckDBPyConnection, table: str, contract: str, raw: str, kind: str, sql_type: str, n_present: int,
-    n_ok: int, inputs: InputConfig = InputConfig(),
+    n_ok: int, inputs: InputConfig = InputConfig(), named_as: str | None = None,
 ) -> None:
-    """Raise when fewer than half of the ``n_present`` values read, with a few that do not as examples."""
+    """Raise when fewer than half of the ``n_present`` values read, with a few that do not as examples
+    (``named_as``: the table as the message names it, :func:`quoted_table`)."""
     if n_present == 0 or 2 * n_ok >= n_present:
         return
     # As read (a date's format applied: a two-digit year shows as year 0021).
@@ -1622,7 +1670,7 @@ def _fail_if_unreadable(
                    else "check [input] decimal_comma = true: it reads 1.234,56 and 12,50 but not 1,234.56")
     named = named_column(contract, raw)
     share = "no value reads" if n_ok == 0 else f"only {n_ok:,} of {n_present:,} values read ({n_ok / n_present:.0%})"
-    start = (f"Column {named} of table {table!r} cannot be read as {what}: {share}. "
+    start = (f"Column {named} of table {named_as or repr(table)} cannot be read as {what}: {share}. "
              f"Examples: {', '.join(repr(e) for e in examples)}. ")
     numbers = _date_numbers(con, table, raw, sql_type) if kind == "timestamp" else None
     if numbers:
@@ -1694,6 +1742,7 @@ def _load_customers(
     data_end: pd.Timestamp | None = None,
     levels: int | None = None,
     date_formats: tuple[str, ...] = (),
+    config: Config = Config(),
 ) -> tuple[dict[str, str], list[str], dict[str, str]]:
     """Check ``customers``; return its attributes (column -> kind), notes on the columns left out
     of them (dates: :func:`_dated_note`; columns without a value) and those columns (column ->
@@ -1710,7 +1759,7 @@ def _load_customers(
         examples = con.execute(f"{differing} ORDER BY n DESC, id LIMIT {EXAMPLES}").fetchall()
         if examples:
             n_dup = con.execute(f"SELECT count(*) FROM ({differing})").fetchone()[0]
-            raise DataError(not_unique_message(n_dup, examples, mapping["customer_id"]))
+            raise DataError(not_unique_message(n_dup, examples, mapping["customer_id"], quoted_table(config, "customers")))
 
     attributes: dict[str, str] = {}
     dated: list[str] = []
@@ -1746,20 +1795,22 @@ def _load_customers(
     # Rows repeated whole (a doubled export): the first stays, the others are set aside, the customer read once.
     _split_clean(con, "customers", selects, reasons, quarantine, stats, (id_sql, "NULL") if repeated else None,
                  kept_reasons=tuple(kept), repeat_reason=R_REPEATED_ROW)
-    notes = left_out_notes(dated, empty, index_columns, "signup_date" in mapping)
+    notes = left_out_notes(dated, empty, index_columns, "signup_date" in mapping, config)
     return attributes, notes, {**{c: LEFT_OUT_KINDS["date"] for c in dated}, **{c: LEFT_OUT_KINDS["empty"] for c in empty}}
 
 
-def left_out_notes(dated: list[str], empty: list[str], index_columns: list[str], signup: bool) -> list[str]:
+def left_out_notes(dated: list[str], empty: list[str], index_columns: list[str], signup: bool,
+                   config: Config) -> list[str]:
     """Notes on the customers columns left out of the models (any engine): ``dated`` (dates,
     :func:`_dated_note`; ``signup``: the table has a sign-up date), ``empty`` (no value in any row)
-    and ``index_columns`` (:data:`PANDAS_INDEX`)."""
-    notes = [note] if (note := _dated_note(dated, signup)) else []
+    and ``index_columns`` (:data:`PANDAS_INDEX`), named with ``config``'s names (:func:`named_field`)."""
+    notes = [note] if (note := _dated_note(dated, signup, config)) else []
     if empty:  # a feature that is missing for everyone, and that the API warned was never posted
-        notes.append(f"{_listed([f'customers.{c}' for c in empty])} {'is' if len(empty) == 1 else 'are'} empty in "
-                     "every row, so left out of the models.")
+        notes.append(f"{_listed([named_field(config, 'customers', c) for c in empty])} "
+                     f"{'is' if len(empty) == 1 else 'are'} empty in every row, so left out of the models.")
     if index_columns:  # row numbers of a filtered frame: an identifier, never a description of the customer
-        notes.append(f"{_listed([f'customers.{c}' for c in index_columns])} {'is' if len(index_columns) == 1 else 'are'} "
+        notes.append(f"{_listed([named_field(config, 'customers', c) for c in index_columns])} "
+                     f"{'is' if len(index_columns) == 1 else 'are'} "
                      "the index pandas wrote into the file (DataFrame.to_parquet keeps it unless index=False), not a "
                      "column of the data: left out of the models. Write the file with index=False to drop it.")
     return notes
@@ -1786,12 +1837,13 @@ def differing_ids_sql(id_sql: str, table: str, columns: Iterable[str]) -> str:
             f"WHERE {id_sql} IN (SELECT id FROM ({repeated_ids_sql(id_sql, table)}))) GROUP BY 1 HAVING count(*) > 1")
 
 
-def not_unique_message(n_dup: int, examples: Iterable[tuple[object, int]], raw: str = "customer_id") -> str:
+def not_unique_message(n_dup: int, examples: Iterable[tuple[object, int]], raw: str = "customer_id",
+                       named: str = "'customers'") -> str:
     """The error for ``n_dup`` customer ids that appear in rows that differ in ``customers`` (a few
-    (id, different rows) ``examples``: :func:`differing_ids_sql`; ``raw``: the user's column):
-    validation stops on them, as does the Spark reader."""
+    (id, different rows) ``examples``: :func:`differing_ids_sql`; ``raw``: the user's column; ``named``:
+    the table as messages name it after "table", :func:`quoted_table`): validation stops on them, as does the Spark reader."""
     shown = ", ".join(f"{cid!r} ({n} different rows)" for cid, n in examples)
-    return (f"Column {named_column('customer_id', raw)} of table 'customers' is not unique: {n_dup} id(s) appear in "
+    return (f"Column {named_column('customer_id', raw)} of table {named} is not unique: {n_dup} id(s) appear in "
             f"rows that differ, e.g. {shown}. Which row is right churnml cannot tell: keep one row per customer (the "
             "latest snapshot), then retry. (Rows that repeat another row whole, as a doubled export writes them, need "
             "no fixing: they are read once.)")
@@ -1904,7 +1956,7 @@ def date_text_sql(raw: str) -> str:
     return f"regexp_matches({text}, '^[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}') AND TRY_CAST({text} AS TIMESTAMPTZ) IS NOT NULL"
 
 
-def _dated_note(columns: list[str], signup: bool) -> str | None:
+def _dated_note(columns: list[str], signup: bool, config: Config) -> str | None:
     """The note on date columns of ``customers`` left out of the models (None when there are none).
 
     The table is read as it is today at every training cutoff: a last login or last order date
@@ -1913,7 +1965,7 @@ def _dated_note(columns: list[str], signup: bool) -> str | None:
     table has a sign-up date; without one, the note says how to map it."""
     if not columns:
         return None
-    named = _listed([f"customers.{c}" for c in columns])
+    named = _listed([named_field(config, "customers", c) for c in columns])
     return (f"{named} {'holds dates' if len(columns) == 1 else 'hold dates'}, so {'it is' if len(columns) == 1 else 'they are'} "
             "left out of the models: customers is read as it is today at every training cutoff, and a date in it (a "
             "last login, a last order, a closing date) would tell the models what happened after the cutoff. Put events "
@@ -1954,9 +2006,10 @@ def data_end_sql(timestamp: str, table: str = "raw_transactions") -> str:
         """
 
 
-def data_end_after(last_day: object) -> pd.Timestamp:
+def data_end_after(last_day: object, named: str = "'transactions'", raw: str = "timestamp") -> pd.Timestamp:
     """The data's end from :func:`data_end_sql`'s day: the next midnight (the whole last day belongs
-    to the data; rows from then on are after it).
+    to the data; rows from then on are after it). ``named``: the table as messages name it after
+    "table" (:func:`quoted_table`); ``raw``: its timestamp column as written.
 
     Raises
     ------
@@ -1965,16 +2018,17 @@ def data_end_after(last_day: object) -> pd.Timestamp:
     """
     if last_day is None:
         raise DataError(
-            "Table 'transactions' has no row with a readable timestamp between 1900 and today. "
-            "Check the timestamp column and its format (e.g. 2024-03-31)."
+            f"Table {named} has no row with a readable timestamp between 1900 and today. "
+            f"Check {timestamp_column(raw)} and its format (e.g. 2024-03-31)."
         )
     return pd.Timestamp(last_day) + pd.Timedelta(days=1)
 
 
-def _infer_data_end(con: duckdb.DuckDBPyConnection, mapping: dict[str, str], types: dict[str, str]) -> pd.Timestamp:
+def _infer_data_end(con: duckdb.DuckDBPyConnection, mapping: dict[str, str], types: dict[str, str],
+                    named: str = "'transactions'") -> pd.Timestamp:
     """The end of the data (exclusive): the day after :func:`data_end_sql`'s, never after today."""
     ts = typed_sql("timestamp", mapping["timestamp"], types[mapping["timestamp"]])
-    return data_end_after(con.execute(data_end_sql(ts)).fetchone()[0])
+    return data_end_after(con.execute(data_end_sql(ts)).fetchone()[0], named, mapping["timestamp"])
 
 
 QUIET_DAYS_MAX = 7
@@ -2086,21 +2140,23 @@ def _load_events(
                                                                and c not in spec.checked_only]))
     kept = _KEPT + (kept_events_reasons(inputs.satisfaction_scale) if "satisfaction" in mapping else ())
     _split_clean(con, table, selects, reasons, quarantine, stats, unique, parsed, kept_reasons=kept, lines=lines)
-    _fail_if_ids_do_not_match(con, table, mapping["customer_id"], quarantine, stats[table])
+    named = named_table(config, table)
+    _fail_if_ids_do_not_match(con, table, mapping["customer_id"], quarantine, stats[table], config)
     notes = []
     if lines is not None:
-        _fail_if_orders_name_several_customers(mapping, quarantine, stats[table])
-        notes.append(order_lines_note(stats[table]))
+        _fail_if_orders_name_several_customers(mapping, quarantine, stats[table], named)
+        notes.append(order_lines_note(stats[table], named))
     elif "transaction_id" in mapping:
-        _fail_if_ids_number_orders(mapping["transaction_id"], quarantine, stats[table])
-        notes += _order_lines_note(con, typed["transaction_id"], typed["amount"], mapping["transaction_id"], stats[table])
-    loose = _loose_id_note(con, table, mapping["customer_id"], quarantine)
+        _fail_if_ids_number_orders(mapping["transaction_id"], quarantine, stats[table], named)
+        notes += _order_lines_note(con, typed["transaction_id"], typed["amount"], mapping["transaction_id"], stats[table],
+                                   named)
+    loose = _loose_id_note(con, table, mapping["customer_id"], quarantine, config)
     if "satisfaction" in mapping:
-        _fail_if_another_scale(con, table, named_table(config, table), mapping["satisfaction"], stats[table],
+        _fail_if_another_scale(con, table, named, mapping["satisfaction"], stats[table],
                                inputs.satisfaction_scale)
     if "resolved_at" in mapping:
-        _fail_if_swapped(con, table, mapping, quarantine, stats[table])
-    _fail_if_all_set_aside(table, mapping, quarantine, stats[table], data_end)
+        _fail_if_swapped(con, table, mapping, quarantine, stats[table], named_table(config, table))
+    _fail_if_all_set_aside(config, table, mapping, quarantine, stats[table], data_end)
     if "resolved_at" in mapping and not con.execute(f"SELECT count(resolved_at) FROM {table}").fetchone()[0]:
         # Empty in every row (an export that never fills it): left out, as if not exported, with the features
         # read from it (:data:`EMPTY_LEFT_OUT`). Read as it is, every complaint counted as still open.
@@ -2196,16 +2252,24 @@ def resolved_at_sql(resolved: str, opened: str) -> str:
     return f"CASE WHEN {_closed_that_day_sql(resolved, opened)} THEN {opened} ELSE {resolved} END"
 
 
-def swapped_message(table: str, opened: str, closed: str, before: int, resolved: int, examples: Iterable[tuple[str, str]]) -> str:
+def swapped_message(table: str, opened: str, closed: str, before: int, resolved: int, examples: Iterable[tuple[str, str]],
+                    named: str | None = None) -> str:
     """The error when most of ``table``'s ``before`` of ``resolved`` events with a ``resolved_at``
-    were resolved before they were opened (raw columns ``opened``, ``closed``; a few example pairs)."""
+    were resolved before they were opened (raw columns ``opened``, ``closed``; a few example pairs;
+    ``named``: the table as messages name it, :func:`named_table`)."""
     shown = ", ".join(f"{a!r} resolved {b!r}" for a, b in examples)
     return (
-        f"{before:,} of {resolved:,} rows of {table} with a resolved_at ({before / resolved:.0%}) have resolved_at before "
-        f"timestamp ({opened!r} and {closed!r}), e.g. {shown}: the two columns seem swapped. Swap them in the export, or "
+        f"{before:,} of {resolved:,} rows of {named or table} with a resolved_at ({before / resolved:.0%}) have "
+        f"{resolved_before(opened, closed)}, e.g. {shown}: the two columns seem swapped. Swap them in the export, or "
         f'in the config: [columns.{table}] timestamp = "{closed}" and resolved_at = "{opened}" (if resolved_at holds a '
         "placeholder date instead, leave it empty where an event is not resolved)."
     )
+
+
+def resolved_before(opened: str, closed: str) -> str:
+    """"resolved_at before timestamp", each with the user's column (raw ``opened``, ``closed``) where it
+    has another name: the messages on events resolved before they were opened (both engines)."""
+    return f"{named_column('resolved_at', closed)} before {named_column('timestamp', opened)}"
 
 
 def seems_swapped(before: int, resolved: int) -> bool:
@@ -2223,7 +2287,7 @@ def _set_aside_as(quarantine: Mapping[str, pd.DataFrame], table: str, *reasons: 
 
 
 def _fail_if_swapped(con: duckdb.DuckDBPyConnection, table: str, mapping: dict[str, str],
-                     quarantine: dict[str, pd.DataFrame], stats: dict) -> None:
+                     quarantine: dict[str, pd.DataFrame], stats: dict, named: str | None = None) -> None:
     """Stop when most events with a ``resolved_at`` were resolved before they were opened: the
     two columns are swapped (in the export or the mapping). Every service event of such a feed
     was set aside, and validation exited 0."""
@@ -2234,33 +2298,37 @@ def _fail_if_swapped(con: duckdb.DuckDBPyConnection, table: str, mapping: dict[s
     opened, closed = mapping["timestamp"], mapping["resolved_at"]
     rows = _set_aside_as(quarantine, table, R_RESOLVED_BEFORE).head(EXAMPLES)
     raise DataError(swapped_message(table, opened, closed, before, resolved,
-                                    zip(rows[opened].astype(str), rows[closed].astype(str))))
+                                    zip(rows[opened].astype(str), rows[closed].astype(str)), named))
 
 
-def _fail_if_all_set_aside(table: str, mapping: dict[str, str], quarantine: dict[str, pd.DataFrame], stats: dict,
-                           data_end: pd.Timestamp | None = None) -> None:
+def _fail_if_all_set_aside(config: Config, table: str, mapping: dict[str, str], quarantine: dict[str, pd.DataFrame],
+                           stats: dict, data_end: pd.Timestamp | None = None) -> None:
     """Stop when every row of a table was set aside: the table would be used as if it were empty
     (every cancellation dated after the data's end made every customer a non-churner, and
-    validation exited 0). The message names the main reason, an example row and the fix."""
+    validation exited 0). The message names the main reason, an example row and the fix, the table and
+    its columns as ``config`` names them."""
     if not stats["rows"] or stats["clean_rows"]:
         return
+    named = named_table(config, table)
     reason, n = max(stats["quarantined"].items(), key=lambda item: (item[1], item[0]))
     shown = {contract: raw for contract, raw in mapping.items() if contract in TABLES[table].all_columns}
     first = _set_aside_as(quarantine, table, reason).iloc[0]
     example = ", ".join(f"{raw}={first[raw]!r}" for raw in shown.values() if raw in first.index and pd.notna(first[raw]))
     if reason == R_FUTURE_TIMESTAMP and data_end is not None:
         fix = (f"The data ends {data_end - pd.Timedelta(days=1):%Y-%m-%d} (the last day with ordinary transaction volume, "
-               f'or [input] data_end). If {table} runs later than transactions, say where the data ends: [input] data_end = '
+               f"or [input] data_end). If {config.table_name(table)} runs later than {config.table_name('transactions')}, "
+               'say where the data ends: [input] data_end = '
                '"YYYY-MM-DD"; else check its dates (a wrong year, or day and month swapped).')
     elif reason == R_MISSING_ID:
         fix = f'Map the column holding the ids in the config: [columns.{table}] customer_id = "<your column>".'
     elif reason in (R_MISSING_TIMESTAMP, R_BAD_TIMESTAMP, R_OLD_TIMESTAMP):
-        fix = (f"Check the timestamp column (or map the right one under [columns.{table}]) and its format "
+        fix = (f"Check {timestamp_column(mapping['timestamp'])} (or map the right one under "
+               f"[columns.{table}]) and its format "
                "([input] date_format); a date before 1900 is a placeholder or a misread one.")
     else:
         fix = f"Fix the column it names in the export, or map the right column under [columns.{table}]."
     raise DataError(
-        f"Every row of {table} ({stats['rows']:,}) would be set aside, {n:,} of them for {reason!r}, e.g. {example}. "
+        f"All {stats['rows']:,} row(s) of {named} would be set aside, {n:,} of them for {reason!r}, e.g. {example}. "
         f"{fix}"
     )
 
@@ -2318,20 +2386,21 @@ def order_lines_unmapped() -> ConfigError:
         "or leave order_lines out to count every row as a purchase of its own.")
 
 
-def order_lines_note(stats: dict) -> str:
+def order_lines_note(stats: dict, named: str = "transactions") -> str:
     """The summary's note on merged order lines (``[input] order_lines``): how many lines became how
-    many transactions, and the lines of an order id naming several customers set aside."""
+    many transactions, and the lines of an order id naming several customers set aside (``named``: the
+    table as messages name it, :func:`named_table`)."""
     merged = stats["order_lines"]
     several = stats["quarantined"].get(R_ORDER_OF_SEVERAL, 0)
     aside = (f" {several:,} line(s) whose order id names several customers were set aside ({R_ORDER_OF_SEVERAL!r})."
              if several else "")
-    return (f"[input] order_lines: {merged['lines']:,} order line(s) of transactions were merged into "
+    return (f"[input] order_lines: {merged['lines']:,} order line(s) of {named} were merged into "
             f"{merged['orders']:,} order(s), one transaction each (amounts summed, the earliest line's timestamp, the "
             f"category and channel of the line with the largest amount).{aside}")
 
 
 def _fail_if_orders_name_several_customers(mapping: dict[str, str], quarantine: dict[str, pd.DataFrame],
-                                           stats: dict) -> None:
+                                           stats: dict, named: str = "transactions") -> None:
     """Stop when most lines were set aside as :data:`R_ORDER_OF_SEVERAL`: the column mapped as
     transaction_id does not number one customer's orders (an article number, a delivery run)."""
     several = stats["quarantined"].get(R_ORDER_OF_SEVERAL, 0)
@@ -2340,13 +2409,14 @@ def _fail_if_orders_name_several_customers(mapping: dict[str, str], quarantine: 
     raw = mapping["transaction_id"]
     example = _set_aside_as(quarantine, "transactions", R_ORDER_OF_SEVERAL)[raw].iloc[0]
     raise DataError(
-        f"{several:,} of {stats['rows']:,} rows of transactions share their {named_column('transaction_id', raw)} with "
+        f"{several:,} of {stats['rows']:,} rows of {named} share their {named_column('transaction_id', raw)} with "
         f"rows of other customers, e.g. {example!r}: with [input] order_lines = true it must number one customer's "
         "orders. Map the order or invoice number as transaction_id, or leave order_lines out."
     )
 
 
-def _fail_if_ids_number_orders(raw: str, quarantine: dict[str, pd.DataFrame], stats: dict) -> None:
+def _fail_if_ids_number_orders(raw: str, quarantine: dict[str, pd.DataFrame], stats: dict,
+                               named: str = "transactions") -> None:
     """Stop when most transactions repeat the transaction_id of an earlier row: the column numbers
     orders or invoices of several lines each (an ERP's order lines), not transactions, and setting
     the repeats aside as duplicates would drop most of the revenue (an export of order lines, 2.9
@@ -2357,13 +2427,14 @@ def _fail_if_ids_number_orders(raw: str, quarantine: dict[str, pd.DataFrame], st
     column = named_column("transaction_id", raw)
     example = _set_aside_as(quarantine, "transactions", R_DUPLICATE_TX)[raw].iloc[0]
     raise DataError(
-        f"{repeats:,} of {stats['rows']:,} rows of transactions repeat the {column} of an earlier row, e.g. "
+        f"{repeats:,} of {stats['rows']:,} rows of {named} repeat the {column} of an earlier row, e.g. "
         f"{example!r}: it seems to number orders or invoices with several lines each rather than each transaction, "
         f"and setting those rows aside as duplicates would drop most of the revenue. {ORDER_LINES_FIX}"
     )
 
 
-def _order_lines_note(con: duckdb.DuckDBPyConnection, key: str, amount: str, raw: str, stats: dict) -> list[str]:
+def _order_lines_note(con: duckdb.DuckDBPyConnection, key: str, amount: str, raw: str, stats: dict,
+                      named: str = "transactions") -> list[str]:
     """A note when rows set aside as a duplicate transaction_id share their id with rows of another
     amount: lines of one order or invoice, not copies, whose revenue is then left out. Fewer than
     half of the rows (more stop validation: :func:`_fail_if_ids_number_orders`), so it may be meant,
@@ -2378,7 +2449,7 @@ def _order_lines_note(con: duckdb.DuckDBPyConnection, key: str, amount: str, raw
     if not ids:
         return []
     column = named_column("transaction_id", raw)
-    return [f"{repeats:,} row(s) of transactions were set aside as a duplicate {column}, and {ids:,} of those id(s) "
+    return [f"{repeats:,} row(s) of {named} were set aside as a duplicate {column}, and {ids:,} of those id(s) "
             f"come with different amounts (e.g. {example!r}): lines of one order or invoice rather than copies, whose "
             f"revenue is left out. If the column numbers orders: {ORDER_LINES_FIX}"]
 
@@ -2484,7 +2555,8 @@ def _loose_pairs(con: duckdb.DuckDBPyConnection, table: str, raw_id: str,
     return len(unknown), [(theirs, by_key[key]) for theirs, key in zip(unknown, loose_ids(unknown)) if key in by_key]
 
 
-def _loose_id_note(con: duckdb.DuckDBPyConnection, table: str, raw_id: str, quarantine: dict[str, pd.DataFrame]) -> str | None:
+def _loose_id_note(con: duckdb.DuckDBPyConnection, table: str, raw_id: str, quarantine: dict[str, pd.DataFrame],
+                   config: Config = Config()) -> str | None:
     """A note naming the ids set aside as unknown customers that match one of ``customers``
     loosely (:func:`loose_ids`), with examples "listed ~ known"; None when none does. A few ids
     written another way (a third of the cancellations with leading zeros) were set aside one by
@@ -2495,16 +2567,20 @@ def _loose_id_note(con: duckdb.DuckDBPyConnection, table: str, raw_id: str, quar
     if not pairs:
         return None
     examples = ", ".join(f"{theirs!r} ~ {ours!r}" for theirs, ours in pairs[:EXAMPLES])
-    return (f"{len(pairs):,} customer_id(s) of {table} set aside as not in customers match a customer when leading "
+    ids = "customer_id(s)" + ("" if raw_id == "customer_id" else f" (your column {raw_id!r})")
+    return (f"{len(pairs):,} {ids} of {named_table(config, table)} set aside as not "
+            f"in {config.table_name('customers')} match a customer when leading "
             f"zeros, case and spaces are ignored ({examples}): write the ids the same way in both tables, or their rows "
             "are lost.")
 
 
 def _fail_if_ids_do_not_match(
-    con: duckdb.DuckDBPyConnection, table: str, raw_id: str, quarantine: dict[str, pd.DataFrame], stats: dict
+    con: duckdb.DuckDBPyConnection, table: str, raw_id: str, quarantine: dict[str, pd.DataFrame], stats: dict,
+    config: Config = Config(),
 ) -> None:
     """Stop when most of a table's rows name customers that ``customers`` lacks: that is ids
-    written two ways (1.0 vs 1, 00123 vs 123, a prefix), not bad rows to set aside one by one."""
+    written two ways (1.0 vs 1, 00123 vs 123, a prefix), not bad rows to set aside one by one.
+    The tables and the column as ``config`` names them."""
     unknown = stats["quarantined"].get(R_UNKNOWN_CUSTOMER, 0)
     if unknown <= MAX_UNKNOWN_CUSTOMER_SHARE * stats["rows"]:
         return
@@ -2520,8 +2596,9 @@ def _fail_if_ids_do_not_match(
                "customer when leading zeros, case and spaces are ignored ("
                f"{', '.join(f'{t!r} ~ {o!r}' for t, o in pairs[:EXAMPLES])}): write the ids the same way in both tables.")
     raise DataError(
-        f"{unknown:,} of {stats['rows']:,} rows of {table} ({unknown / stats['rows']:.0%}) have a customer_id that is "
-        f"not in customers, e.g. {', '.join(repr(str(v)) for v in theirs)}; customers has ids such as "
+        f"{unknown:,} of {stats['rows']:,} rows of {named_table(config, table)} ({unknown / stats['rows']:.0%}) have a "
+        f"{named_column('customer_id', raw_id)} that is not in {config.table_name('customers')}, e.g. "
+        f"{', '.join(repr(str(v)) for v in theirs)}; {named_table(config, 'customers')} has ids such as "
         f"{', '.join(repr(v) for v in ours)}. {fix}"
     )
 

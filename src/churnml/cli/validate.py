@@ -11,14 +11,15 @@ from rich.table import Table
 from churnml import io
 from churnml.cli import command, console, next_step, print_whole, working
 from churnml.cli._options import ConfigOpt, DataArg
-from churnml.config import load_config
+from churnml.config import Config, load_config
 from churnml.dataset import KEPT_WITHOUT, Dataset, row_counts
 from churnml.errors import QuarantineError
-from churnml.validate import load_dataset, write_quarantine
+from churnml.validate import load_dataset, named_table, write_quarantine
 
 
-def show_summary(dataset: Dataset) -> None:
-    """Print the per-table and per-reason summary of a validated dataset."""
+def show_summary(dataset: Dataset, config: Config = Config()) -> None:
+    """Print the per-table and per-reason summary of a validated dataset, its tables named as the
+    export names them (``config``: :func:`churnml.validate.named_table`, ``tickets (service_events)``)."""
     summary = dataset.summary
     counts = {name: row_counts(summary, name) for name in summary["tables"]}
     any_kept = any(kept for _, kept in counts.values())
@@ -34,7 +35,7 @@ def show_summary(dataset: Dataset) -> None:
     for name, stats in summary["tables"].items():
         aside, kept = counts[name]
         tables.add_row(
-            name,
+            named_table(config, name),
             f"{stats['rows']:,}",
             f"{stats['clean_rows']:,}",
             f"{aside:,}",
@@ -54,7 +55,7 @@ def show_summary(dataset: Dataset) -> None:
         reasons.add_column("reason")
         reasons.add_column("rows", justify="right")
         for name, reason, count in listed:
-            reasons.add_row(name, reason, f"{count:,}")
+            reasons.add_row(named_table(config, name), reason, f"{count:,}")
         print_whole(reasons)
     console.print(
         f"{summary['customers']:,} customers, {summary['customers_without_transactions']:,} "
@@ -63,7 +64,7 @@ def show_summary(dataset: Dataset) -> None:
     )
     blank = {name: stats["blank_rows_skipped"] for name, stats in summary["tables"].items() if stats.get("blank_rows_skipped")}
     if blank:  # not set aside (nothing in them to find), but not silently gone either
-        console.print(f"Skipped {', '.join(f'{n:,} empty row(s) of {name}' for name, n in blank.items())} "
+        console.print(f"Skipped {', '.join(f'{n:,} empty row(s) of {named_table(config, name)}' for name, n in blank.items())} "
                       "(every field blank, as spreadsheet exports leave them); they are not counted as rows read.")
     for note in summary.get("notes", []):
         console.print(f"Note: {note}")
@@ -117,12 +118,12 @@ def validate_command(
     cfg = load_config(config)
     with working(f"Reading and validating {data}"):
         dataset = load_dataset(data, cfg)
-    show_summary(dataset)
+    show_summary(dataset, cfg)
     paths, removed = write_quarantine(dataset, quarantine_dir)
     for path in paths:
         console.print(f"Listed {rows_text(*row_counts(dataset.summary, path.stem.removeprefix('quarantine_')))} in {path}")
     for path in removed:
-        console.print(f"Removed {path} of an earlier run: no row of {path.stem.removeprefix('quarantine_')} is set aside or "
+        console.print(f"Removed {path} of an earlier run: no row of {named_table(cfg, path.stem.removeprefix('quarantine_'))} is set aside or "
                       "kept without a value now.")
     aside, kept = row_counts(dataset.summary)
     if strict and (aside or kept):
