@@ -2476,3 +2476,173 @@ def test_validations_counts_are_whole_in_a_log(tmp_path: Path, capsys: pytest.Ca
     output = capsys.readouterr().out
     assert "│ 43,429,088 │ 43,429,088 │" in output and "…" not in output
     assert "service_events" in output and "2021-01-02" in output
+
+
+# --- Messages in the export's names ---------------------------------------------------------------
+# An export's own files and columns, mapped under [tables] and [columns.*] as README "Using it on your own data" shows.
+RENAMED_TABLES = {"customers": "kunden", "transactions": "orders", "service_events": "tickets", "churn_events": "kuendigungen"}
+RENAMED_COLUMNS = {
+    "customers": {"customer_id": "KundenNr", "signup_date": "Kunde_seit"},
+    "transactions": {"transaction_id": "Beleg", "customer_id": "Kunde", "timestamp": "Datum", "amount": "Betrag",
+                     "category": "Sparte", "channel": "Kanal"},
+    "service_events": {"customer_id": "cust", "timestamp": "opened", "event_type": "Art", "resolved_at": "closed",
+                       "satisfaction": "CSAT", "channel": "via"},
+    "churn_events": {"customer_id": "kunde", "timestamp": "gekuendigt_am"},
+}
+
+
+@pytest.fixture(scope="module")
+def contract_sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
+    """A small generated sample in churnml's own names, every value as the text the CSV holds."""
+    from churnml.generate import generate
+
+    folder = tmp_path_factory.mktemp("contract_sample")
+    generate(folder, 300, seed=3, start="2024-01-01", end="2025-06-30", fmt="csv")
+    return {t: pd.read_csv(folder / f"{t}.csv", dtype=str, keep_default_na=False) for t in RENAMED_TABLES}
+
+
+def _swapped(f):
+    s = f["service_events"]
+    resolved = s["resolved_at"] != ""
+    s.loc[resolved, ["timestamp", "resolved_at"]] = s.loc[resolved, ["resolved_at", "timestamp"]].to_numpy()
+
+
+def _loose_ids(f):
+    s = f["service_events"]
+    s.loc[s.index[:30], "customer_id"] = s.loc[s.index[:30], "customer_id"].str.lower()
+
+
+def _a_few_repeated_ids(f):
+    t = f["transactions"]
+    t.loc[t.index[1:20:2], "transaction_id"] = t.loc[t.index[0:19:2], "transaction_id"].to_numpy()
+
+
+def _no_complaint_resolved(f):
+    s = f["service_events"]
+    s.loc[s["event_type"] == "complaint", "resolved_at"] = ""
+
+
+def _status(f):
+    closed = set(f["churn_events"]["customer_id"])
+    f["customers"]["Status"] = np.where(f["customers"]["customer_id"].isin(closed), "gekuendigt", "aktiv")
+
+
+def _orders_to_date(f):
+    counts = f["transactions"].groupby("customer_id").size()
+    f["customers"]["Bestellungen"] = f["customers"]["customer_id"].map(counts).fillna(0).astype(int).astype(str)
+
+
+def _set(table: str, column: str, value, rows: slice = slice(None)):
+    def change(f):
+        frame = f[table]
+        frame.loc[frame.index[rows], column] = value(frame.loc[frame.index[rows], column]) if callable(value) else value
+    return change
+
+
+def _both(*changes):
+    def change(f):
+        for one in changes:
+            one(f)
+    return change
+
+
+# (id, change to the contract-named frames, [input] settings, fragments the error or a note must hold)
+NAMED_MESSAGES = [
+    ("columns swapped", _swapped, {},
+     ["rows of tickets (service_events) with a resolved_at", "have resolved_at (your column 'closed') before timestamp "
+      "(your column 'opened')", '[columns.service_events] timestamp = "closed" and resolved_at = "opened"']),
+    ("every row after the end", _set("churn_events", "timestamp", "2030-01-01"), {},
+     ["row(s) of kuendigungen (churn_events) would be set aside", "If kuendigungen runs later than orders, say where"]),
+    ("every row without a date", _set("churn_events", "timestamp", ""), {},
+     ["row(s) of kuendigungen (churn_events) would be set aside", "Check your column 'gekuendigt_am', the timestamp "]),
+    ("ids written another way", _set("service_events", "customer_id", lambda ids: ids.str.replace("C", "K")), {},
+     ["rows of tickets (service_events) (100%) have a customer_id (your column 'cust') that is not in kunden",
+      "; kunden (customers) has ids such as"]),
+    ("a few ids in lower case", _loose_ids, {},
+     ["customer_id(s) (your column 'cust') of tickets (service_events) set aside as not in kunden match a customer"]),
+    ("transaction ids number orders", _set("transactions", "transaction_id", lambda ids: ids.str[:-1]), {},
+     ["rows of orders (transactions) repeat the transaction_id (your column 'Beleg') of an earlier row"]),
+    ("a few repeated transaction ids", _a_few_repeated_ids, {},
+     ["row(s) of orders (transactions) were set aside as a duplicate transaction_id (your column 'Beleg')"]),
+    ("order ids naming several customers", _set("transactions", "transaction_id", "one"), {"order_lines": True},
+     ["rows of orders (transactions) share their transaction_id (your column 'Beleg') with rows of other customers"]),
+    ("order lines merged", _set("transactions", "transaction_id", lambda ids: ids.str[:-1]), {"order_lines": True},
+     ["order line(s) of orders (transactions) were merged into"]),
+    ("customer ids not unique", lambda f: f.update(customers=pd.concat([f["customers"], f["customers"].head(2).assign(
+        region="x")])), {}, ["Column customer_id (your column 'KundenNr') of table kunden (customers) is not unique"]),
+    ("resolved_at never filled", _set("service_events", "resolved_at", ""), {},
+     ["tickets.closed (service_events.resolved_at) is empty in every row, so it is left out"]),
+    ("resolved_at filled for no complaint", _no_complaint_resolved, {},
+     ["tickets.closed (service_events.resolved_at) is filled for 0 of"]),
+    ("optional columns never filled", _both(_set("service_events", "satisfaction", ""), _set("transactions", "category", "")),
+     {}, ["tickets.CSAT (service_events.satisfaction) and orders.Sparte (transactions.category) are empty in every row"]),
+    ("amounts with a decimal comma", _set("transactions", "amount", lambda v: v.str.replace(".", ",")), {},
+     ["Column amount (your column 'Betrag') of table orders (transactions) cannot be read as a number"]),
+    ("times with an offset", _set("churn_events", "timestamp", lambda v: v + "+02:00"), {},
+     ["kuendigungen.gekuendigt_am (churn_events.timestamp) holds times with a time zone"]),
+    ("sign-up dates of 1900", _set("customers", "signup_date", "1900-01-01", slice(0, 10)), {},
+     ["share the signup_date (your column 'Kunde_seit') 1900-01-01", "leave Kunde_seit empty for them"]),
+    ("paid before the sign-up", _set("customers", "signup_date", "2025-05-01", slice(0, 30)), {},
+     ["before their signup_date (your column 'Kunde_seit')", "If Kunde_seit is not when they became customers"]),
+    ("closures repeated", lambda f: f.update(churn_events=pd.concat([f["churn_events"], f["churn_events"].head(2)])), {},
+     ["2 rows of kuendigungen (churn_events) repeat another row in every column"]),
+    ("closures with columns not read", _set("churn_events", "grund", "price"), {},
+     ["kuendigungen (churn_events) has columns churnml does not read: 'grund'", "remove its rows from kuendigungen,"]),
+    ("closures without a date", _set("churn_events", "timestamp", "unknown", slice(0, 3)), {},
+     ["3 rows of kuendigungen (churn_events) have no readable date (e.g. kunde="]),
+    ("closures after the end", _set("churn_events", "timestamp", "2025-12-15", slice(0, 3)), {},
+     ["3 row(s) of kuendigungen (churn_events) are dated after"]),
+    ("other event types", _set("service_events", "event_type", "Outage", slice(0, 30)), {},
+     ["30 service events of tickets have event types (your column 'Art') that are counted together as 'other'"]),
+    ("a survey on another scale", _set("service_events", "satisfaction",
+                                       lambda v: v.where(v == "", (pd.to_numeric(v, errors="coerce") * 2).astype(str))), {},
+     ["satisfaction scores in tickets (service_events) (your column 'CSAT') are outside 1-5"]),
+    ("a status that separates closures", _status, {}, ["kunden.Status (customers) (ROC AUC 1.000) alone separates"]),
+    ("orders to date", _orders_to_date, {},
+     ["kunden.Bestellungen (customers) follows each customer's count of transactions", "Leave it out of kunden ("]),
+    ("a date column", _set("customers", "letzter_login", "2025-01-01"), {}, ["kunden.letzter_login (customers) holds dates"]),
+    ("codes with leading zeros", lambda f: f["customers"].insert(2, "Plz", [f"0{i % 30:04d}" for i in range(len(f["customers"]))]),
+     {}, ["kunden.Plz (customers) ('00000', '00001', '00002') holds a code"]),
+    ("an e-mail address", lambda f: f["customers"].insert(2, "email", f["customers"]["customer_id"] + "@example.com"), {},
+     ["kunden.email (customers) has 300 different values for 300 customers", "Leave it out of kunden if it is one"]),
+    ("many branches", lambda f: f["customers"].insert(2, "Filiale", [f"F{i % 60}" for i in range(len(f["customers"]))]), {},
+     ["kunden.Filiale (customers) (60 values)"]),
+    ("a column never filled", _set("customers", "leer", ""), {}, ["kunden.leer (customers) is empty in every row"]),
+]
+
+
+@pytest.mark.parametrize("change, inputs, said", [case[1:] for case in NAMED_MESSAGES], ids=[case[0] for case in NAMED_MESSAGES])
+def test_messages_name_tables_and_columns_as_the_export_does(contract_sample, tmp_path: Path, change, inputs, said) -> None:
+    """An export's tickets.csv, kunden.parquet …, mapped under [tables] and [columns.*]: each error and note
+    names its tables and columns as the export does, churnml's names beside them. They said
+    "service_events.resolved_at", "rows of churn_events" or "customers.Status", tables the export has no file of."""
+    frames = {table: frame.copy() for table, frame in contract_sample.items()}
+    change(frames)
+    for table, frame in frames.items():
+        frame = frame.rename(columns=RENAMED_COLUMNS[table])
+        if table == "customers":  # a Parquet file, as a warehouse writes it
+            frame.replace("", None).to_parquet(tmp_path / f"{RENAMED_TABLES[table]}.parquet", index=False)
+        else:
+            frame.to_csv(tmp_path / f"{RENAMED_TABLES[table]}.csv", index=False)
+    config = config_from_dict({"tables": RENAMED_TABLES, "columns": RENAMED_COLUMNS, "input": inputs})
+    try:
+        messages = load_dataset(tmp_path, config).summary["notes"]
+    except DataError as err:
+        messages = [str(err)]
+    for fragment in said:
+        assert any(fragment in message for message in messages), (fragment, messages)
+
+
+def test_validate_summary_names_the_exports_tables(tmp_path: Path) -> None:
+    """`churnml validate`'s tables of rows read and set aside name a mapped table as the export does."""
+    closures = pd.DataFrame({"kunde": ["a", "b"], "gekuendigt_am": ["2021-01-02", "someday"]})
+    folder = write(tmp_path / "data", customers=CUSTOMERS, transactions=TRANSACTIONS, kuendigungen=closures)
+    config = tmp_path / "churnml.toml"
+    config.write_text('[tables]\nchurn_events = "kuendigungen"\n[columns.churn_events]\ncustomer_id = "kunde"\n'
+                      'timestamp = "gekuendigt_am"\n')
+    result = CliRunner().invoke(get_app(), ["validate", str(folder), "--config", str(config), "--quarantine-dir",
+                                            str(tmp_path / "q")], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in result.output.splitlines() if line.startswith("│")]
+    assert ["kuendigungen (churn_events)", "2", "1", "1"] == rows[2][:4], result.output  # rows read, clean, set aside
+    assert ["kuendigungen (churn_events)", "unparseable timestamp", "1"] == rows[3], result.output
