@@ -411,6 +411,44 @@ def test_empty_and_sparse_event_columns_get_the_same_notes_on_both(spark, data_d
     assert said == [n for n in read.notes if n in said]
 
 
+def test_messages_name_a_renamed_exports_tables_and_columns_on_both(spark, data_dir: Path, tmp_path: Path) -> None:
+    """An export's kunden.parquet and tickets.parquet with their own columns, mapped under [tables] and
+    [columns.*]: Spark gives validation's notes and errors, in the export's names ("tickets.CSAT
+    (service_events.satisfaction)"); both said "service_events.satisfaction (your column 'CSAT')"."""
+    folder = _copy_data(data_dir, tmp_path / "data")
+    events = pd.read_parquet(folder / "service_events.parquet")
+    events.loc[events.index[events["event_type"] == "complaint"][3:], "resolved_at"] = pd.NaT
+    (folder / "service_events.parquet").unlink()
+    events.assign(satisfaction=pd.Series(float("nan"), index=events.index)).rename(columns={
+        "customer_id": "cust", "timestamp": "opened", "resolved_at": "closed", "satisfaction": "CSAT"}).to_parquet(
+        folder / "tickets.parquet", index=False)
+    customers = pd.read_parquet(folder / "customers.parquet")
+    (folder / "customers.parquet").unlink()
+    customers.assign(letzter_login=pd.Timestamp("2025-01-01")).rename(columns={"customer_id": "KundenNr"}).to_parquet(
+        folder / "kunden.parquet", index=False)
+    config = config_from_dict({"tables": {"customers": "kunden", "service_events": "tickets"}, "columns": {
+        "customers": {"customer_id": "KundenNr"},
+        "service_events": {"customer_id": "cust", "timestamp": "opened", "resolved_at": "closed", "satisfaction": "CSAT"}}})
+    duck = load_dataset(folder, config)
+    read = churn_spark.read_tables(spark, str(folder), config)
+    said = [n for n in duck.summary["notes"] if n.startswith(("tickets.", "kunden.letzter_login"))]
+    assert [n[:60] for n in said] == ["kunden.letzter_login (customers) holds dates, so it is left ",
+                                      "tickets.CSAT (service_events.satisfaction) is empty in every",
+                                      "tickets.closed (service_events.resolved_at) is filled for 3 "]
+    assert said == [n for n in read.notes if n in said]
+    # Opened and resolved swapped: both engines stop with the same words.
+    swapped = events.rename(columns={"resolved_at": "opened", "timestamp": "closed", "customer_id": "cust",
+                                     "satisfaction": "CSAT"})
+    swapped[swapped["opened"].notna()].to_parquet(folder / "tickets.parquet", index=False)
+    with pytest.raises(DataError) as duck_error:
+        load_dataset(folder, config)
+    with pytest.raises(DataError) as spark_error:
+        churn_spark.read_tables(spark, str(folder), config)
+    assert str(duck_error.value).split(", e.g. ")[0] == str(spark_error.value).split(", e.g. ")[0]
+    assert re.search(r" rows of tickets \(service_events\) with a resolved_at \(\d+%\) have resolved_at \(your column "
+                     r"'closed'\) before timestamp \(your column 'opened'\)", str(spark_error.value))
+
+
 def _complaints_resolved(folder: Path, resolved: Callable[[pd.Series], pd.Series], share: int = 10) -> int:
     """Every ``share``-th resolved complaint before the first cutoff gets ``resolved(timestamp)`` as its
     resolved_at (every resolved event when ``share`` is 1); returns how many rows changed."""
