@@ -2646,3 +2646,16 @@ def test_validate_summary_names_the_exports_tables(tmp_path: Path) -> None:
     rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in result.output.splitlines() if line.startswith("│")]
     assert ["kuendigungen (churn_events)", "2", "1", "1"] == rows[2][:4], result.output  # rows read, clean, set aside
     assert ["kuendigungen (churn_events)", "unparseable timestamp", "1"] == rows[3], result.output
+
+
+def test_an_empty_population_names_the_exports_churn_table(tmp_path: Path) -> None:
+    """Every customer closed before the date: the hint asks whether the user's own closures file (mapped
+    under [tables]) holds every customer's status; it asked about churn_events, a file the export has not."""
+    from churnml.errors import ProblemError
+    from churnml.labels import build_scoring_frame
+
+    closures = pd.DataFrame({"customer_id": ["a", "b", "c"], "timestamp": ["2021-01-02", "2021-01-02", "2021-01-02"]})
+    folder = write(tmp_path, customers=CUSTOMERS, transactions=TRANSACTIONS, kuendigungen=closures)
+    dataset = load_dataset(folder, config_from_dict({"tables": {"churn_events": "kuendigungen"}}))
+    with pytest.raises(ProblemError, match=r"Is kuendigungen \(churn_events\) a table of closures only"):
+        build_scoring_frame(dataset, pd.Timestamp("2021-01-04"), config_from_dict({"tables": {"churn_events": "kuendigungen"}}))

@@ -38,6 +38,7 @@ from churnml.features import (
     population_rule,
     table_columns,
 )
+from churnml.validate import named_table
 
 SPLITS = ("train", "validation", "test")
 DATA_END_TOLERANCE = pd.Timedelta(days=7)
@@ -807,8 +808,9 @@ def _population_hint(dataset: Dataset, config: Config) -> str:
             # Every customer closed: "before the first transaction or long after the last?" sent
             # the user to the dates when the churn_events table was the cause.
             return (f"{closed:,} of {customers:,} customers have a churn event (the last one {pd.Timestamp(last_closure):%Y-%m-%d}), "
-                    "and a customer with a churn event before the date is not in the population. Is churn_events a table "
-                    f"of closures only (not every customer's status)? ({rule}; {span}.)")
+                    "and a customer with a churn event before the date is not in the population. Is "
+                    f"{named_table(config, 'churn_events')} a table of closures only (not every customer's status)? "
+                    f"({rule}; {span}.)")
     else:
         rule = (f"the population is customers who signed up before the date and made a transaction "
                 f"in the {config.problem.active_days} days before it")
