@@ -846,9 +846,9 @@ def test_an_attribute_reason_says_how_much_more_its_level_churned() -> None:
     # A telecom analyst: "Tarifname: Mobil M 30GB" read as a bare fact beside "a complaint open for
     # 41 days", and the call centre could not tell why it was a risk. Training records each level's
     # churn rate over the average on the training rows, with the model (the monitoring reference);
-    # the reason says it. A level that churned no more than the average, or that too few customers
-    # hold for its rate to mean anything, reads as before; so does every attribute of a model
-    # trained before the figures were recorded.
+    # the reason says it. A level that too few customers hold for its rate to mean anything reads as
+    # before, one that churned no more than the average is no reason for risk; every attribute of a
+    # model trained before the figures were recorded reads as before.
     from churnml.features import layout_feature_specs
     from churnml.monitoring import MIN_RATIO_CUSTOMERS, reference_statistics
     from churnml.reasons import attribute_churn, explain_with_topics
@@ -878,14 +878,15 @@ def test_an_attribute_reason_says_how_much_more_its_level_churned() -> None:
     assert reasons == [
         ["Tarifname: Mobil M 30GB, where churn runs 2.3× the average",
          "monthly fee: 29.99 (band 20–40), where churn runs 2.3× the average"],
-        ["Tarifname: Mobil S", "monthly fee: 9.99"],
+        [],  # Mobil S and its band of fees churned 0.5× the average
         ["Tarifname: Mobil XL", "monthly fee: 79.99"],
         [],
     ]
-    assert topics == [["attribute", "attribute"]] * 3 + [[]]
+    assert topics == [["attribute", "attribute"], [], ["attribute", "attribute"], []]
     # A model trained with the figures but before their counts (customers, churners) says each as it did.
     counted = [(stats.pop("churn_counts"), stats) for stats in reference["features"].values()]
-    assert explain(contributions, features, specs, churn=attribute_churn(reference)) == reasons
+    assert explain(contributions, features, specs, churn=attribute_churn(reference)) == [
+        reasons[0], ["Tarifname: Mobil S", "monthly fee: 9.99"], *reasons[2:]]
     # A model trained before: its reference has no churn_ratio, and its reasons read as they did.
     for counts, stats in counted:
         del stats["churn_ratio"]
@@ -923,12 +924,63 @@ def test_an_attribute_reason_says_its_churn_only_where_its_customers_make_it_cle
             "basic": {"customers": 200, "churners": 80}, "lite": {"customers": 60, "churners": 18},
             "plus": {"customers": 240, "churners": 22}}
         assert wilson_interval(18, 60)[0] < 0.24 < wilson_interval(80, 200)[0]
+        # plus (22 of 240, 0.4× the average) is no reason for risk at all.
         assert explain(contributions, features, specs, churn=attribute_churn(reference)) == [
-            ["plan: lite"], ["plan: basic, where churn runs 1.7× the average"], ["plan: plus"]]
+            ["plan: lite"], ["plan: basic, where churn runs 1.7× the average"], []]
     # The same figures from a model trained before the counts were kept: each above 1.0 is said, as it was.
     del reference["training_churn"], reference["features"]["plan"]["churn_counts"]
     assert explain(contributions, features, specs, churn=attribute_churn(reference)) == [
         ["plan: lite, where churn runs 1.2× the average"], ["plan: basic, where churn runs 1.7× the average"], ["plan: plus"]]
+
+
+def test_an_attribute_value_whose_customers_churned_no_more_than_the_average_is_no_reason() -> None:
+    # A call-centre lead read "product tier: premium" (a reason for 84 of 2,341 scored customers, 5,000
+    # generated, seed 7) as a risk, though premium customers churned 0.81× the average: the trees gave the
+    # tier a positive contribution for them, and the level read alone. Too few premium customers to
+    # call that clearly below the average (24 of 254), but nothing there says risk either: a value
+    # whose figure reads 1.0× or less is no reason, and the next driver takes its place. A figure
+    # above 1.0 that is not clear still reads as the value alone. Models trained before the counts
+    # (customers, churners) were kept give every level, as they did. (A number's band: the Tarifname test.)
+    from churnml.features import layout_feature_specs
+    from churnml.monitoring import reference_statistics, wilson_interval
+    from churnml.reasons import attribute_churn
+
+    layout = {"customers": frozenset({"customer_id", "plan", "channel"}),
+              "transactions": frozenset({"customer_id", "timestamp", "amount"})}
+    specs = [s for s in layout_feature_specs(layout, {"plan": "categorical", "channel": "categorical"}) if s.column]
+    # 1,000 customers, 200 churners (20 %): basic 120 of 400 (1.5×), lite 14 of 60 (1.2×, not clear),
+    # plus 49 of 300 (0.8×, not clearly below either), gold 10 of 50 (1.0×), premium 7 of 190 (0.2×, clearly below).
+    plans = {"basic": (400, 120), "lite": (60, 14), "plus": (300, 49), "gold": (50, 10), "premium": (190, 7)}
+    rows = [(plan, int(i < churners)) for plan, (customers, churners) in plans.items() for i in range(customers)]
+    training = pd.DataFrame(rows, columns=["plan", "churned"])
+    training["customer_id"] = [f"C{i}" for i in range(len(training))]
+    reference = reference_statistics(training, ["plan"], ["plan"], None, "2025-06-30",
+                                     training_rows=training, attributes=["plan"])
+    average = 200 / 1000
+    assert reference["training_churn"] == {"customers": 1000, "churners": 200}
+    assert wilson_interval(14, 60)[0] < average < wilson_interval(49, 300)[1]  # neither figure is clear
+    assert wilson_interval(7, 190)[1] < average < wilson_interval(120, 400)[0]
+    # The plan drives each customer's score most, then the channel (no figure kept for it).
+    contributions = pd.DataFrame([[0.5, 0.2]] * 6, columns=["plan", "channel"])
+    features = pd.DataFrame({"plan": [*plans, "diamond"], "channel": ["web"] * 6})
+    reasons = explain(contributions, features, specs, k=1, churn=attribute_churn(reference))
+    assert reasons == [
+        ["plan: basic, where churn runs 1.5× the average"],
+        ["plan: lite"],
+        ["channel: web"],  # plus, 0.8×: the channel takes its place
+        ["channel: web"],  # gold, as churned as the average
+        ["channel: web"],  # premium, 0.2×
+        ["plan: diamond"],  # a level training did not see: nothing known against it
+    ]
+    # A model trained with the figures but before their counts gives every level, each above 1.0 with it.
+    del reference["features"]["plan"]["churn_counts"]
+    assert explain(contributions, features, specs, k=1, churn=attribute_churn(reference)) == [
+        reasons[0], ["plan: lite, where churn runs 1.2× the average"], ["plan: plus"], ["plan: gold"],
+        ["plan: premium"], ["plan: diamond"]]
+    # One trained before the figures: every level, alone.
+    del reference["features"]["plan"]["churn_ratio"]
+    assert explain(contributions, features, specs, k=1, churn=attribute_churn(reference)) == [
+        [f"plan: {plan}"] for plan in features["plan"]]
 
 
 def test_a_numbers_band_always_holds_the_value_it_is_said_for() -> None:

@@ -16,7 +16,9 @@ their contributions summed, read "has not bought anything in 1,424 days as a cus
 (:func:`no_purchase_reason`). A customer attribute's reason says how much more often its value's customers churned
 than all customers on the training rows, "plan: basic, where churn runs 2.3× the average", where its customers leave
 no doubt of it (:func:`attribute_churn`, :func:`clearly_above`), and for a number the band of values
-that figure is of, "monthly fee: 89.5 (band 80–95), where churn runs 1.6× the average" (:func:`with_churn`).
+that figure is of, "monthly fee: 89.5 (band 80–95), where churn runs 1.6× the average" (:func:`with_churn`);
+a value whose customers churned no more than the average is no reason at all ("product tier: premium"
+at 0.8× the average read as a risk: :attr:`AttributeChurn.no_more`).
 
 Speed: the top ``k`` are found with one ``argpartition`` over the whole contribution matrix;
 sentences are rendered only for the chosen (customer, feature) pairs, feature by feature, so a
@@ -273,21 +275,35 @@ class AttributeChurn:
     """How much more the customers of an attribute's levels churned than all customers, on the
     training rows (:func:`churnml.monitoring.churn_ratios`): per level of a categorical, per bin
     (between ``edges``) of a number; only those clearly above the average where the counts behind
-    them were kept (:func:`attribute_churn`)."""
+    them were kept (:func:`attribute_churn`), and there too the levels that are no reason (``no_more``)."""
 
     levels: Mapping[str, float] = dataclasses.field(default_factory=dict)
     edges: Sequence[float] = ()
     bins: Sequence[float | None] = ()
+    no_more: frozenset = frozenset()
+    """The levels (a categorical's values, a number's bin indices) whose customers churned no more
+    than all customers, their figure reading 1.0× or less (:func:`reads_above`), where the counts
+    were kept: a value there is no reason for risk (:func:`churned_no_more`)."""
 
     def ratios(self, values: np.ndarray) -> np.ndarray:
         """Each value's churn ratio (NaN where none was kept, or the value is missing)."""
-        if self.levels:
+        if not self.bins:
             return np.array([self.levels.get(str(v), np.nan) if not _missing(v) else np.nan for v in values], dtype=float)
         numbers = self._numbers(values)
         bins = np.array([np.nan if r is None else r for r in self.bins], dtype=float)
         if not len(bins):
             return np.full(len(values), np.nan)
         return np.where(np.isfinite(numbers), bins[self._bin(numbers)], np.nan)
+
+    def churned_no_more(self, values: np.ndarray) -> np.ndarray:
+        """Whether each value's customers churned no more than the average (:attr:`no_more`; False
+        for a missing value, or one without a figure)."""
+        if not self.no_more:
+            return np.zeros(len(values), dtype=bool)
+        if not self.bins:
+            return np.array([not _missing(v) and str(v) in self.no_more for v in values], dtype=bool)
+        numbers = self._numbers(values)
+        return np.isfinite(numbers) & np.isin(self._bin(numbers), list(self.no_more))
 
     def bands(self, values: np.ndarray) -> list[str | None]:
         """Each number's band (:func:`band_text`), None for a categorical's level, a missing value,
@@ -317,19 +333,22 @@ def attribute_churn(reference: Mapping | None) -> dict[str, AttributeChurn]:
     """Feature name -> the churn ratios of its levels (:class:`AttributeChurn`), from the monitoring
     reference's ``churn_ratio`` (:func:`churnml.monitoring.reference_statistics`: kept for customer
     attributes by models trained since), of the levels clearly above the average
-    (:func:`clearly_above`) where ``churn_counts`` and ``training_churn`` are kept. None for models
+    (:func:`clearly_above`) where ``churn_counts`` and ``training_churn`` are kept; there too the
+    levels whose figure reads 1.0× or less (``no_more``), which are no reason. None for models
     trained before the ratios: their attribute reasons read as they did ("plan: basic"); models
-    trained with ratios but before the counts say every ratio above 1.0, as they did.
+    trained with ratios but before the counts say every ratio above 1.0, and give every level, as they did.
 
     Example
     -------
     >>> attribute_churn({"features": {"plan": {"kind": "categorical", "shares": {}, "churn_ratio": {"basic": 2.3}}}})
-    {'plan': AttributeChurn(levels={'basic': 2.3}, edges=(), bins=())}
+    {'plan': AttributeChurn(levels={'basic': 2.3}, edges=(), bins=(), no_more=frozenset())}
     >>> attribute_churn({"training_churn": {"customers": 1000, "churners": 200},
-    ...                  "features": {"plan": {"kind": "categorical", "shares": {}, "churn_ratio": {"basic": 1.2, "plus": 1.5},
+    ...                  "features": {"plan": {"kind": "categorical", "shares": {},
+    ...                                        "churn_ratio": {"basic": 1.2, "plus": 1.5, "max": 0.8},
     ...                                        "churn_counts": {"basic": {"customers": 50, "churners": 12},
-    ...                                                         "plus": {"customers": 400, "churners": 120}}}}})
-    {'plan': AttributeChurn(levels={'plus': 1.5}, edges=(), bins=())}
+    ...                                                         "plus": {"customers": 400, "churners": 120},
+    ...                                                         "max": {"customers": 100, "churners": 16}}}}})
+    {'plan': AttributeChurn(levels={'plus': 1.5}, edges=(), bins=(), no_more=frozenset({'max'}))}
     """
     average = (reference or {}).get("training_churn")
     churn: dict[str, AttributeChurn] = {}
@@ -339,22 +358,40 @@ def attribute_churn(reference: Mapping | None) -> dict[str, AttributeChurn]:
             clear = {level: clearly_above((counts or {}).get(level), average) if isinstance(counts, dict) else None
                      for level in ratios}
             kept = {level: ratio for level, ratio in ratios.items() if clear[level] is not False}
-            if kept:
-                churn[name] = AttributeChurn(levels=kept)
+            no_more = frozenset(level for level, ratio in ratios.items()
+                                if clear[level] is not None and not reads_above(ratio))
+            if kept or no_more:
+                churn[name] = AttributeChurn(levels=kept, no_more=no_more)
         elif isinstance(ratios, list) and len(ratios) == len(s.get("edges") or []) + 1:
+            no_more: frozenset = frozenset()
             if isinstance(counts, list) and len(counts) == len(ratios):
-                ratios = [None if clearly_above(count, average) is False else ratio
-                          for ratio, count in zip(ratios, counts)]
-            churn[name] = AttributeChurn(edges=tuple(s.get("edges") or ()), bins=tuple(ratios))
+                clear = [clearly_above(count, average) for count in counts]
+                no_more = frozenset(b for b, (ratio, said) in enumerate(zip(ratios, clear))
+                                    if said is not None and ratio is not None and not reads_above(ratio))
+                ratios = [None if said is False else ratio for ratio, said in zip(ratios, clear)]
+            churn[name] = AttributeChurn(edges=tuple(s.get("edges") or ()), bins=tuple(ratios), no_more=no_more)
     return churn
+
+
+def reads_above(ratio: float | None) -> bool:
+    """Whether a churn ratio reads above the average as an attribute's reason writes it (above 1.0×
+    at one decimal): an attribute's reason says its figure only then (:func:`with_churn`), and, where
+    the counts were kept, a value that reads 1.0× or less is no reason (:attr:`AttributeChurn.no_more`).
+
+    >>> reads_above(1.06), reads_above(1.04), reads_above(0.8), reads_above(float("nan")), reads_above(None)
+    (True, False, False, False, False)
+    """
+    return ratio is not None and bool(np.isfinite(ratio)) and round(float(ratio), 1) > 1.0
 
 
 def with_churn(sentences: Sequence[str | None], ratios: np.ndarray,
                bands: Sequence[str | None] | None = None) -> list[str | None]:
     """Each attribute sentence with :data:`ATTRIBUTE_CHURN` where its level churned more than the
-    average (a ratio that reads above 1.0), a number's band before it (:data:`ATTRIBUTE_BAND`,
-    ``bands``); as it was elsewhere: a driver there only with other features, the level says nothing
-    of why by itself, and "churn runs 0.8× the average" would contradict the reason.
+    average (a ratio that reads above 1.0, :func:`reads_above`), a number's band before it
+    (:data:`ATTRIBUTE_BAND`, ``bands``); as it was elsewhere: a figure above 1.0 its customers do not
+    make clear (:func:`attribute_churn`), or none kept. A level that reads 1.0× or less is no reason
+    where the counts were kept (:attr:`AttributeChurn.no_more`); models trained before them give it
+    alone, as they did ("churn runs 0.8× the average" would contradict the reason).
 
     >>> with_churn(["plan: basic", "plan: plus", None], np.array([2.34, 0.8, 3.0]))
     ['plan: basic, where churn runs 2.3× the average', 'plan: plus', None]
@@ -363,7 +400,7 @@ def with_churn(sentences: Sequence[str | None], ratios: np.ndarray,
     """
     bands = bands if bands is not None else [None] * len(sentences)
     return [text + (ATTRIBUTE_BAND.format(band=band) if band else "") + ATTRIBUTE_CHURN.format(ratio=ratio)
-            if text and np.isfinite(ratio) and round(ratio, 1) > 1.0 else text
+            if text and reads_above(ratio) else text
             for text, ratio, band in zip(sentences, ratios, bands)]
 
 
@@ -400,8 +437,9 @@ def explain(
         :data:`HISTORY_FEATURE` is at least N (when ``features`` has that column).
     churn : mapping, optional
         Feature name -> :class:`AttributeChurn` (:func:`attribute_churn`): a customer attribute's
-        reason says how much more its level churned (:func:`with_churn`). Attributes not in it read
-        as their value alone.
+        reason says how much more its level churned (:func:`with_churn`), and a level that churned
+        no more than the average is no reason (:attr:`AttributeChurn.no_more`: the next driver takes
+        its place). Attributes not in it read as their value alone.
 
     Returns
     -------
@@ -437,7 +475,7 @@ def _explain(contributions: pd.DataFrame, features: pd.DataFrame, specs: Sequenc
     names = list(contributions.columns)
     has_reason = np.array([by_name.get(name) is not None and by_name[name].reason is not None for name in names])
     typical = typical or {}
-    eligible = _eligible(features, by_name, names, has_reason, typical)
+    eligible = _eligible(features, by_name, names, has_reason, typical, churn or {})
     matrix, eligible, never, carrier = _never_bought(contributions, features, names, eligible, typical)
     # The same sentence over other windows ("spent 0 in the last 30 days", "... 90 days") says
     # one thing: only the strongest of a family stays, and the next family moves up.
@@ -462,14 +500,16 @@ def _explain(contributions: pd.DataFrame, features: pd.DataFrame, specs: Sequenc
 
 
 def _eligible(features: pd.DataFrame, by_name: Mapping[str, FeatureSpec], names: Sequence[str],
-              has_reason: np.ndarray, typical: Mapping[str, float | str]) -> np.ndarray:
+              has_reason: np.ndarray, typical: Mapping[str, float | str],
+              churn: Mapping[str, AttributeChurn] | None = None) -> np.ndarray:
     """Which features may be reasons, per column (shape ``(f,)``: ``has_reason``) or, where a gate
     applies, per row and column (shape ``(n, f)``).
 
     Gates: a numeric feature's value must lie beyond its typical value and its bound on the side
     its sentence reads, a categorical's level be another than the typical one
-    (:func:`churnml.features.reason_is_true`); a transaction feature over a
-    window of N days needs N days of purchase history (:data:`HISTORY_FEATURE`).
+    (:func:`churnml.features.reason_is_true`); a customer attribute's value must not be one whose
+    customers churned no more than the average (``churn``, :meth:`AttributeChurn.churned_no_more`);
+    a transaction feature over a window of N days needs N days of purchase history (:data:`HISTORY_FEATURE`).
     """
     # At the precision training kept, which the typical values (medians of the training's test
     # cutoff) have: a customer at the median, with every decimal, read as beyond it.
@@ -481,6 +521,13 @@ def _eligible(features: pd.DataFrame, by_name: Mapping[str, FeatureSpec], names:
               for j in np.flatnonzero(has_reason)
               if by_name[names[j]].kind == "categorical" and isinstance(typical.get(names[j]), str)}
     gates = {j: rows for j, rows in gates.items() if rows is not None}
+    # A value whose customers churned no more than the average is no reason for risk, whatever the
+    # trees made of it: "product tier: premium" (0.8× the average) read as one to a call-centre lead.
+    for j in np.flatnonzero(has_reason):
+        spec = by_name[names[j]]
+        if spec.column is not None and names[j] in (churn or {}) and churn[names[j]].no_more:
+            risk_side = ~churn[names[j]].churned_no_more(features[names[j]].to_numpy(dtype=object))
+            gates[j] = risk_side & gates[j] if j in gates else risk_side
     # Spend and purchases over a window longer than the customer's purchase history say they are
     # new, not that they buy little ("spent 180 in the last 365 days" two months in): no reason.
     if HISTORY_FEATURE in features.columns:
