@@ -9,7 +9,8 @@ Reference (at train time)
     same cutoff, in the same binned form, and the features of the other training cutoffs
     (``seasons``), each alone; and per customer attribute, each value's churn rate on the train
     split over the average (``churn_ratio``, :func:`churn_ratios`), which its reasons say where the
-    customers and churners behind it (``churn_counts``, :func:`churn_counts`) make it clear. The
+    customers and churners behind it (``churn_counts``, :func:`churn_counts`) make it clear (and
+    where it reads 1.0× or less, with those counts kept, give no reason at all). The
     training pipeline stores the result
     with the run (``monitoring_reference.json`` and ``metadata.json``); scoring reads it back from
     :attr:`churnml.tracking.LoadedModels.monitoring_reference`.
