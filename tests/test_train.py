@@ -339,6 +339,47 @@ def test_two_trains_of_the_same_inputs_at_once_tune_one_study_once_and_register_
     assert len(client.search_model_versions(f"name = '{tracking.CHURN_MODEL_NAME}'")) == 1
 
 
+def test_a_run_is_identified_by_the_code_it_began_with_not_an_edit_made_while_it_ran(dataset, tmp_path, monkeypatch):
+    # The code digest was read at registration: a source edit made while a run tuned (a deploy, a
+    # checkout; here, another process editing the package) gave the run the digest of code it had
+    # not run. The same code run again was not found identical and registered a second pair.
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import churnml
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    code = tmp_path / "code"  # a copy of the package: the runs import it, the edit goes to it
+    shutil.copytree(Path(churnml.__file__).parent, code / "churnml", ignore=shutil.ignore_patterns("__pycache__"))
+    edited = code / "churnml" / "features.py"
+    original = edited.read_bytes()
+    folder = Path(dataset.summary["tables"]["transactions"]["source"]).parent
+    script = ("import sys, churnml; from churnml import train; from churnml.config import Config; "
+              "from churnml.validate import load_dataset\n"
+              "def on_stage(text):\n"
+              "    if len(sys.argv) > 1 and text.startswith('fitting the final models'):\n"
+              "        with open(sys.argv[1], 'a') as source: source.write('\\n# edited while a train ran\\n')\n"
+              f"result = train.train(load_dataset({str(folder)!r}, Config()), {AS_OF!r}, Config(), on_stage=on_stage, **{FAST!r})\n"
+              "print(churnml.__file__, result.registered)")
+
+    def run(*args: str) -> list[str]:
+        done = subprocess.run([sys.executable, "-c", script, *args], cwd=tmp_path, capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(code)}, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout.split()
+
+    loaded, registered = run(str(edited))
+    assert Path(loaded).parent == code / "churnml" and registered == "True"
+    assert edited.read_bytes() != original  # edited during the run, after the code was loaded
+    edited.write_bytes(original)
+    assert run() == [loaded, "False"]  # the code the first run ran: identical, not registered again
+    client = tracking._client()
+    assert len(client.search_model_versions(f"name = '{tracking.CHURN_MODEL_NAME}'")) == 1
+
+
 def test_another_training_set_under_the_same_fingerprint_is_registered(dataset, tmp_path, monkeypatch):
     # train_on takes a training set built elsewhere (a Spark sample) with the data's fingerprint. With
     # the same train and validation rows the study and its parameters are the same, but the test

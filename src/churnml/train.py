@@ -43,7 +43,7 @@ from churnml.config import Config
 from churnml.dataset import Dataset
 from churnml.errors import ModelNotFoundError, ProblemError
 from churnml.features import FEATURE_DECIMALS, FeatureSpec, feature_description
-from churnml.io import code_version
+from churnml.io import code_digest, code_version
 from churnml.labels import (TrainingSet, build_training_set, calendar_churn, problem_definition, problem_differences,
                             same_season_cutoff, season_tolerance)
 from churnml.reasons import attribute_churn, explain, explainable_specs, typical_values
@@ -427,6 +427,7 @@ def train(
     'A'
     """
     started = time.perf_counter()
+    code = code_digest()
     config = config or Config()
     as_of = pd.Timestamp(as_of)
     if on_stage is not None:
@@ -436,7 +437,7 @@ def train(
         training_set, as_of, config,
         fingerprint=dataset.fingerprint, feature_description=feature_description(dataset), data_summary=dataset.summary,
         trials=trials, timeout=timeout, seed=seed, on_trial=on_trial, n_jobs=n_jobs, n_estimators=n_estimators,
-        started=started, on_wait=on_wait, on_stage=on_stage,
+        started=started, code=code, on_wait=on_wait, on_stage=on_stage,
     )
 
 
@@ -455,6 +456,7 @@ def train_on(
     n_jobs: int | None = None,
     n_estimators: int = 1000,
     started: float | None = None,
+    code: str | None = None,
     on_wait: WaitNotice | None = None,
     on_stage: StageNotice | None = None,
 ) -> TrainingResult:
@@ -478,12 +480,20 @@ def train_on(
         As in :func:`train`.
     started : float, optional
         ``time.perf_counter()`` when the work began, for :attr:`TrainingResult.seconds`.
+    code : str, optional
+        :func:`churnml.io.code_digest` when the work began (default: when this is called), for
+        :func:`inputs_digest`: the source as the run found it, not as it is when the run ends.
 
     Returns
     -------
     TrainingResult
     """
     started = time.perf_counter() if started is None else started
+    # The code is read now, with the other inputs: read at registration, an edit made while the run
+    # tuned (a deploy, a checkout) gave the run the digest of code it did not run. Two identical
+    # trains at once then registered two pairs, and a later run of the edited code was taken as
+    # identical to this one and registered nothing.
+    code = code_digest() if code is None else code
     config = config or Config()
     as_of = pd.Timestamp(as_of)
     n_trials = int(trials if trials is not None else config.training.trials)
@@ -772,7 +782,8 @@ def train_on(
         # on it): train_on takes one built elsewhere (a Spark sample), under the same fingerprint.
         training_digest = f"{data_digest}|{tuning.frames_digest([X['test']], [churned['test'], value['test']])}"
         inputs = inputs_digest(fingerprint, as_of, effective, n_jobs, n_estimators,
-                               {kind: result.best_params for kind, result in results.items()}, training_set=training_digest)
+                               {kind: result.best_params for kind, result in results.items()}, training_set=training_digest,
+                               code=code)
         run.set_tags({tracking.INPUTS_TAG: inputs})
         # One promotion at a time, judged against the champion as it is now: another train (or a
         # `churnml promote`) may have changed it while this one tuned, and was overwritten by a
@@ -873,11 +884,12 @@ def trained_settings(config: Config) -> dict[str, Any]:
 
 def inputs_digest(fingerprint: str, as_of: pd.Timestamp, config: Config, n_jobs: int, n_estimators: int,
                   best_params: Mapping[str, Mapping[str, Any]], libraries: Sequence[str] | None = None,
-                  training_set: str = "") -> str:
+                  training_set: str = "", code: str | None = None) -> str:
     """What decides the models of a run, as one sha256: the data's fingerprint, the as-of date, the
     config as the run applied it (``--trials``, ``--seed`` and ``--timeout`` included; not the
     :data:`UNTRAINED_SETTINGS`), the
-    code (:func:`churnml.io.code_digest`: the source itself, so uncommitted changes count), the
+    ``code`` (default: :func:`churnml.io.code_digest` now; :func:`train_on` passes the one read when the
+    run began: the source itself, so uncommitted changes count), the
     LightGBM threads and tree cap, the parameters tuning chose for each model (a study cut short
     by ``--timeout`` resumes on a rerun and may choose others), and the ``libraries`` that fit
     them (default: the versions the logged models pin, and DuckDB's, which builds the training
@@ -892,12 +904,13 @@ def inputs_digest(fingerprint: str, as_of: pd.Timestamp, config: Config, n_jobs:
 
     import duckdb
 
-    from churnml.io import code_digest
+    from churnml import io
 
     if libraries is None:
         libraries = [*tracking.model_requirements(), f"duckdb=={duckdb.__version__}"]
     inputs = {"data_fingerprint": fingerprint, "as_of": f"{pd.Timestamp(as_of):%Y-%m-%d}",
-              "config": trained_settings(config), "code": code_digest(), "lightgbm_threads": int(n_jobs),
+              "config": trained_settings(config), "code": code if code is not None else io.code_digest(),
+              "lightgbm_threads": int(n_jobs),
               "n_estimators": int(n_estimators), "best_params": best_params, "libraries": sorted(libraries),
               "training_set": training_set}
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()

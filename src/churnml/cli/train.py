@@ -115,6 +115,7 @@ def train_command(
         from churnml import spark as churn_spark
         from churnml.features import describe_features
 
+        code = io.code_digest()  # the source as the run began (train does the same)
         io.check_spark_source(churn_spark.resolve_path(data), cfg)
         # A stage line each, as on DuckDB: a scheduler's log stayed silent for the minutes Spark works.
         session = start_spark(master)
@@ -159,7 +160,7 @@ def train_command(
         options = {"trials": trials, "timeout": timeout, "seed": seed, "on_trial": on_trial, "on_stage": on_stage,
                    "on_wait": lambda text: progress.console.print(text, markup=False, soft_wrap=True)}
         if engine == "spark":
-            result = training.train_on(training_set, as_of_ts, cfg, **inputs, **options, started=started)
+            result = training.train_on(training_set, as_of_ts, cfg, **inputs, **options, started=started, code=code)
         else:
             result = training.train(dataset, as_of_ts, cfg, **options)
 
