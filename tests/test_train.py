@@ -10,6 +10,7 @@ import dataclasses
 import html
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import optuna
@@ -303,38 +304,95 @@ def test_a_changed_config_registers_and_the_gate_promotes_a_tie(first, dataset):
     assert tracking.champion_version(tracking.CHURN_MODEL_NAME) == "2"
 
 
+TRAIN_ELSEWHERE = """
+import json, sys
+import churnml
+from churnml import train
+from churnml.config import Config
+from churnml.validate import load_dataset
+
+def on_stage(text):  # sys.argv[2]: a source file to edit once the run has tuned (a deploy while it runs)
+    if len(sys.argv) > 2 and text.startswith("fitting the final models"):
+        with open(sys.argv[2], "a") as source:
+            source.write("\\n# edited while a train ran\\n")
+
+result = train.train(load_dataset(sys.argv[1], Config()), %r, Config(), on_stage=on_stage, **%r)
+print(json.dumps({"package": churnml.__file__, "registered": result.registered,
+                  "tuning": {kind: [r.study_name, r.trials_run_now] for kind, r in result.tuning.items()}}))
+""" % (AS_OF, FAST)
+"""A train in its own process, of the dataset folder ``sys.argv[1]``; prints what it did as JSON."""
+
+
+def train_elsewhere(tmp_path: Path, dataset: Dataset, *args: str, wait: bool = True) -> Any:
+    """Run :data:`TRAIN_ELSEWHERE` in ``tmp_path`` on a copy of churnml made there (once per test).
+
+    The code a run began with is one of its inputs (:func:`churnml.train.inputs_digest`): runs
+    importing the package under test, which may be edited while the suite runs, read two codes
+    and registered two pairs where the test expected one."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import churnml
+
+    package = tmp_path / "code" / "churnml"
+    if not package.is_dir():
+        shutil.copytree(Path(churnml.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__"))
+    folder = Path(dataset.summary["tables"]["transactions"]["source"]).parent
+    command = [sys.executable, "-c", TRAIN_ELSEWHERE, str(folder), *args]
+    options = {"cwd": tmp_path, "env": {**os.environ, "PYTHONPATH": str(package.parent)}, "text": True,
+               "stdout": subprocess.PIPE}
+    if not wait:
+        return subprocess.Popen(command, **options)
+    done = subprocess.run(command, timeout=600, **options)
+    assert done.returncode == 0
+    return finished(done.stdout, package)
+
+
+def finished(stdout: str, package: Path) -> dict:
+    """What :data:`TRAIN_ELSEWHERE` printed, checked to come from the ``package`` copy."""
+    import json
+
+    result = json.loads(stdout.strip().splitlines()[-1])
+    assert Path(result["package"]).parent == package
+    return result
+
+
 def test_two_trains_of_the_same_inputs_at_once_tune_one_study_once_and_register_one_pair(dataset, tmp_path, monkeypatch):
     # Two such jobs at once both added trials to the study: it held 3 and 4 trials where 2 were
     # asked, and the second run's models came from the best of 4.
     import sqlite3
-    import subprocess
-    import sys
     import time
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
-    folder = Path(dataset.summary["tables"]["transactions"]["source"]).parent
-    code = ("from churnml import train; from churnml.config import Config; from churnml.validate import load_dataset; "
-            f"train.train(load_dataset({str(folder)!r}, Config()), {AS_OF!r}, Config(), **{FAST!r})")
-    other = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path)
+    running = train_elsewhere(tmp_path, dataset, wait=False)
     optuna_db = tmp_path / "mlruns" / "optuna.db"
     try:
         started = time.monotonic()
-        while time.monotonic() - started < 240 and other.poll() is None:  # until the other job is tuning
+        while time.monotonic() - started < 240 and running.poll() is None:  # until the other job is tuning
             if optuna_db.is_file():
                 with contextlib.closing(sqlite3.connect(optuna_db)) as db:
                     if db.execute("SELECT name FROM sqlite_master WHERE name = 'trials'").fetchone() and \
                             db.execute("SELECT COUNT(*) FROM trials").fetchone()[0]:
                         break
             time.sleep(0.2)
-        here = train_module.train(dataset, AS_OF, Config(), **FAST)
+        here = train_elsewhere(tmp_path, dataset)
     finally:
-        assert other.wait(timeout=600) == 0
-    assert all(result.trials_run_now == 0 for result in here.tuning.values())  # it waited, then found them done
+        output, _ = running.communicate(timeout=600)
+        assert running.returncode == 0
+    other = finished(output, tmp_path / "code" / "churnml")
     storage = tuning.storage_url(tmp_path / "mlruns")
-    for result in here.tuning.values():
-        study = optuna.load_study(study_name=result.study_name, storage=storage)
+    for kind in tuning.KINDS:
+        # One of the two tuned each study, whole; the other waited, then found it done. The other job
+        # tunes churn first; value goes to whichever takes its lock first, after both are done with churn.
+        assert here["tuning"][kind][0] == other["tuning"][kind][0]
+        assert sorted([here["tuning"][kind][1], other["tuning"][kind][1]]) == [0, FAST["trials"]], kind
+        study = optuna.load_study(study_name=here["tuning"][kind][0], storage=storage)
         assert sum(t.state.is_finished() for t in study.get_trials()) == FAST["trials"]
+    assert other["tuning"]["churn"][1] == FAST["trials"]  # it was tuning when this one began
+    assert sorted([here["registered"], other["registered"]]) == [False, True]
     client = tracking._client()
     assert len(client.search_model_versions(f"name = '{tracking.CHURN_MODEL_NAME}'")) == 1
 
@@ -343,39 +401,13 @@ def test_a_run_is_identified_by_the_code_it_began_with_not_an_edit_made_while_it
     # The code digest was read at registration: a source edit made while a run tuned (a deploy, a
     # checkout; here, another process editing the package) gave the run the digest of code it had
     # not run. The same code run again was not found identical and registered a second pair.
-    import os
-    import shutil
-    import subprocess
-    import sys
-
-    import churnml
-
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
-    code = tmp_path / "code"  # a copy of the package: the runs import it, the edit goes to it
-    shutil.copytree(Path(churnml.__file__).parent, code / "churnml", ignore=shutil.ignore_patterns("__pycache__"))
-    edited = code / "churnml" / "features.py"
-    original = edited.read_bytes()
-    folder = Path(dataset.summary["tables"]["transactions"]["source"]).parent
-    script = ("import sys, churnml; from churnml import train; from churnml.config import Config; "
-              "from churnml.validate import load_dataset\n"
-              "def on_stage(text):\n"
-              "    if len(sys.argv) > 1 and text.startswith('fitting the final models'):\n"
-              "        with open(sys.argv[1], 'a') as source: source.write('\\n# edited while a train ran\\n')\n"
-              f"result = train.train(load_dataset({str(folder)!r}, Config()), {AS_OF!r}, Config(), on_stage=on_stage, **{FAST!r})\n"
-              "print(churnml.__file__, result.registered)")
-
-    def run(*args: str) -> list[str]:
-        done = subprocess.run([sys.executable, "-c", script, *args], cwd=tmp_path, capture_output=True, text=True,
-                              env={**os.environ, "PYTHONPATH": str(code)}, timeout=600)
-        assert done.returncode == 0, done.stderr[-3000:]
-        return done.stdout.split()
-
-    loaded, registered = run(str(edited))
-    assert Path(loaded).parent == code / "churnml" and registered == "True"
-    assert edited.read_bytes() != original  # edited during the run, after the code was loaded
-    edited.write_bytes(original)
-    assert run() == [loaded, "False"]  # the code the first run ran: identical, not registered again
+    edited = tmp_path / "code" / "churnml" / "features.py"
+    first = train_elsewhere(tmp_path, dataset, str(edited))
+    assert first["registered"] and "# edited while a train ran" in edited.read_text()
+    edited.write_text(edited.read_text().replace("\n# edited while a train ran\n", ""))
+    assert train_elsewhere(tmp_path, dataset)["registered"] is False  # the code the first run ran: identical
     client = tracking._client()
     assert len(client.search_model_versions(f"name = '{tracking.CHURN_MODEL_NAME}'")) == 1
 
