@@ -1400,12 +1400,18 @@ def attribute_number(text: str, decimal_comma: bool = False) -> float | None:
 
     >>> [attribute_number(t) for t in ("2500", "1,234", "$1,080.00", "(12.50)", "184.33-", "12k")]
     [2500.0, 1234.0, 1080.0, -12.5, -184.33, None]
+
+    Digits grouped with single underscores read as DuckDB's TRY_CAST reads them (a double
+    underscore, or one at either end, reads as none):
+
+    >>> [attribute_number(t) for t in ("1_000", "2_500.5", "1__000", "_1000")]
+    [1000.0, 2500.5, None, None]
     >>> [attribute_number(t, decimal_comma=True) for t in ("1.234,56", "12,5", "1.234", "12.5")]
     [1234.56, 12.5, 1234.0, 12.5]
     """
-    def cast(value: str) -> float | None:  # DuckDB's TRY_CAST to DOUBLE (Python's float also reads "1_000")
+    def cast(value: str) -> float | None:  # DuckDB's TRY_CAST to DOUBLE, as Python's float: "1_000" is 1000 in both
         try:
-            return None if "_" in value else float(value.strip())
+            return float(value.strip())
         except ValueError:
             return None
 
