@@ -27,7 +27,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 import bentoml
 from fastapi import FastAPI
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StringConstraints
+from pydantic import AfterValidator, AllowInfNan, BaseModel, ConfigDict, Field, Strict, StringConstraints
 from pydantic_core import PydanticCustomError
 from starlette.responses import JSONResponse
 
@@ -116,7 +116,10 @@ def _not_blank(customer_id: str) -> str:
 
 CustomerId = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_not_blank),
                        Field(json_schema_extra={"pattern": r"\S"})]
-Attribute = Union[str, float, bool, None]
+# A JSON number beyond a double's range (1e400) reads as infinity: in a customer attribute it is blanked and the
+# customer kept, with a warning, as validation keeps an infinite or NaN attribute in batch data (it was a 400,
+# "Input should be text, a number or true/false", for a number). Amounts and scores stay finite (_STRICT, _ROW).
+Attribute = Union[str, Annotated[float, AllowInfNan(True)], bool, None]
 # Dates travel as ISO 8601 text and churnml.api parses them, with messages that name the field.
 # Typed as date/datetime, pydantic would read a number, or text such as "20250707", as seconds
 # since 1970 and score a 1970 purchase without a word.

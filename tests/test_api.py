@@ -1980,6 +1980,19 @@ def test_score_history_blanks_a_placeholder_in_a_numeric_attribute_as_validation
             _check_same(item, batch.loc[customer])
             assert [w for w in item["warnings"] if "credit_limit" in w] == [f"credit_limit 'NaN' is not a number: blanked and scored as unknown, as validation "
                                         f"does in batch data ({validate.kept_without('credit_limit')}), which changes the score"]
+            # So is a JSON number beyond a double's range, which reads as infinity, as validation blanks an infinite
+            # attribute (it was a 400: "Input should be text, a number or true/false (or null)", for a number).
+            for sent, said in (("1e400", "infinity"), ("-1e400", "-infinity")):
+                body["customers"][0]["credit_limit"] = "SENT"
+                content = json.dumps(body).replace('"SENT"', sent).encode()
+                response = numeric.post("/score_history", content=content, headers={**AUTH, "Content-Type": "application/json"})
+                assert response.status_code == 200, response.text
+                item = response.json()["results"][0]
+                _check_same(item, batch.loc[customer])
+                assert [w for w in item["warnings"] if "credit_limit" in w] == [
+                    f"credit_limit {said} is not a finite number (a JSON number beyond ±1.8e308, such as 1e400, reads as "
+                    f"infinity): blanked and scored as unknown, as validation does in batch data "
+                    f"({validate.kept_without('credit_limit')}), which changes the score"]
             # A number beyond ±1e12 is kept as it is, as validation keeps it in a file (it was a 400).
             for large in (5e12, "-2e13"):
                 body["customers"][0]["credit_limit"] = large

@@ -454,8 +454,11 @@ def _number(value: Any, where: str, bounded: bool = True) -> float | None:
 def _unread_attribute(column: str, value: Any) -> str | None:
     """The reason validation gives when it blanks this value of numeric attribute ``column`` and keeps
     the customer: a placeholder for unknown such as "N/A" or "-" (:func:`churnml.validate.is_placeholder`,
-    :func:`~churnml.validate.kept_unread`), or text that reads as NaN or infinity
-    (:func:`~churnml.validate.kept_without`). None for a number, a blank, or any other text (refused)."""
+    :func:`~churnml.validate.kept_unread`), or text or a number that reads as NaN or infinity (a JSON
+    number beyond a double's range, 1e400, does: :func:`~churnml.validate.kept_without`). None for a
+    finite number, a blank, or any other text (refused)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return kept_without(column)
     if not isinstance(value, str) or not value.strip():
         return None
     try:
@@ -654,7 +657,7 @@ def history_dataset(
         Duplicate or empty customer ids, events of customers not posted, a churn event more than a
         day before the customer's ``signup_date``, unreadable dates or
         numbers (a numeric attribute's placeholder for unknown, "N/A" or "-", is blanked as validation
-        blanks it, and so is text reading as NaN or infinity; a satisfaction score off ``[input]
+        blanks it, and so is text or a number reading as NaN or infinity; a satisfaction score off ``[input]
         satisfaction_scale`` is blanked and its event kept, as validation keeps it, and so is a
         sign-up date before 1900 or from ``data_end`` on, its customer kept), ``resolved_at``
         before ``timestamp`` (one before 1900 is; one from ``data_end`` on is kept as open), duplicate
@@ -1247,10 +1250,14 @@ class ScoringService:
         if missing:
             warnings.append(f"not given: {', '.join(missing)}; scored as unknown, which changes the score")
         for column, kind in known.items():
-            reason = _unread_attribute(column, record.get(column)) if kind == "numeric" else None
+            value = record.get(column)
+            reason = _unread_attribute(column, value) if kind == "numeric" else None
             if reason is not None:
-                warnings.append(f"{column} {record.get(column)!r} is not a number: blanked and scored as unknown, as "
-                                f"validation does in batch data ({reason}), which changes the score")
+                said = (f"{value!r} is not a number" if isinstance(value, str) else "NaN is not a finite number"
+                        if math.isnan(value) else f"{'-' if value < 0 else ''}infinity is not a finite number (a JSON "
+                        "number beyond ±1.8e308, such as 1e400, reads as infinity)")
+                warnings.append(f"{column} {said}: blanked and scored as unknown, as validation does in batch data "
+                                f"({reason}), which changes the score")
         for column, levels in self.attribute_levels.items():
             value = _category(record.get(column), levels)
             if value is not None and value not in levels:
