@@ -188,9 +188,14 @@ BIG = 2_000_001
     ("/score_history", {"as_of": "yesterday", "customers": [{"customer_id": "a"}]}, 400, "as_of: 'yesterday' is not a date"),
     ("/score_history", {"as_of": "20251201", "customers": [{"customer_id": "a"}]}, 400, "as_of: '20251201' is not a date"),
     ("/score_history", {"as_of": "2025-W48-1", "customers": [{"customer_id": "a"}]}, 400, "as_of: '2025-W48-1' is not a date"),
+    # A date and time is told its UTC day, as the data's times are read (it suggested 2026-01-01, the date as written).
     ("/score_history", {"as_of": "2026-01-01T00:00:00+05:00", "customers": [{"customer_id": "a"}]}, 400,
-     "as_of: '2026-01-01T00:00:00+05:00' is a date and time; as_of is a date alone, YYYY-MM-DD (here 2026-01-01): the "
-     "scores see the events before its start, midnight UTC."),
+     "as_of: '2026-01-01T00:00:00+05:00' is a date and time, 2025-12-31 19:00 UTC; the as-of date is a date alone, "
+     "YYYY-MM-DD, and the scores see the events before its midnight UTC, as the data's times are read in UTC: 2025-12-31 "
+     "sees those before 2025-12-31 00:00 UTC, 2026-01-01 those before 2026-01-01 00:00 UTC."),
+    ("/score_history", {"as_of": "2025-12-01T00:00:00Z", "customers": [{"customer_id": "a"}]}, 400,
+     "as_of: '2025-12-01T00:00:00Z' is a date and time; the as-of date is a date alone, YYYY-MM-DD (here 2025-12-01): "
+     "the scores see the events before its start, midnight UTC."),
     ("/score_history", {"as_of": 20260101, "customers": [{"customer_id": "a"}]}, 400, "as_of: Input should be a valid string"),
     # Numbers are not dates (pydantic would read them as seconds since 1970), nor booleans amounts.
     ("/score_history", {"as_of": "2025-12-01", "customers": [{"customer_id": "a", "signup_date": 20250707}]}, 400,

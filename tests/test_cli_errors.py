@@ -896,6 +896,34 @@ def test_an_as_of_date_in_the_future_is_refused_before_the_data_is_read(tmp_path
     assert not list(tmp_path.glob("*.parquet")) and not (tmp_path / "snap").exists()
 
 
+def test_an_as_of_given_as_a_date_and_time_is_told_its_utc_day_as_the_data_reads_that_time(tmp_path: Path) -> None:
+    # `--as-of 2021-06-01T00:00:00+05:00` was "not a date" with no word of which date, and the API's as_of suggested
+    # 2021-06-01 as written, where the data reads that time as 2021-05-31 19:00 UTC and days are UTC days.
+    moment, zulu = "2021-06-01T00:00:00+05:00", "2021-06-01T00:00:00Z"
+    folder = write_csv(tmp_path / "d", customers=CUSTOMERS, transactions=TRANSACTIONS.assign(timestamp=[moment] + list(TRANSACTIONS["timestamp"][1:])))
+    read = load_dataset(folder).con.execute("SELECT timestamp FROM transactions WHERE timestamp >= '2021-05-01' "
+                                            "AND timestamp < '2021-06-02' AND hour(timestamp) <> 10").fetchall()
+    assert len(read) == 1
+    day, hour = pd.Timestamp(read[0][0]), pd.Timestamp(read[0][0]).hour
+    assert f"{day:%Y-%m-%d}" == "2021-05-31" and hour == 19  # the data's times read in UTC
+    commands = {"score": ["--out", tmp_path / "s.parquet"], "features": ["--out", tmp_path / "f.parquet"], "train": []}
+    for command, args in commands.items():
+        result, err = run(command, folder, "--as-of", moment, *args)
+        assert result.exit_code == 2, (command, err)
+        assert err == (f"Error: --as-of '{moment}' is a date and time, {day:%Y-%m-%d %H:%M} UTC; the as-of date is a date "
+                       "alone, YYYY-MM-DD, and the scores see the events before its midnight UTC, as the data's times are "
+                       f"read in UTC: {day:%Y-%m-%d} sees those before {day:%Y-%m-%d} 00:00 UTC, 2021-06-01 those before "
+                       "2021-06-01 00:00 UTC."), (command, err)
+        result, err = run(command, folder, "--as-of", zulu, *args)
+        assert result.exit_code == 2 and err == (
+            f"Error: --as-of '{zulu}' is a date and time; the as-of date is a date alone, YYYY-MM-DD (here 2021-06-01): "
+            "the scores see the events before its start, midnight UTC."), (command, err)
+    # Another option's date, and text that is no date, are told the form as before.
+    _, err = run(command, folder, "--as-of", "2021-13-01", *args)
+    assert err.startswith("Error: --as-of '2021-13-01' is not a date. Use the form YYYY-MM-DD"), err
+    assert not list(tmp_path.glob("*.parquet"))
+
+
 def test_a_list_of_lapsed_members_and_a_tiny_certain_control_group_say_so(tmp_path: Path) -> None:
     # A gym without churn_events: members who stopped paying half a year ago are still customers
     # (active_days 365) and near-certain churners, so 9 of a 20-contact list had not paid for

@@ -52,7 +52,8 @@ from churnml.dataset import Dataset, connect
 from churnml.errors import ChurnmlError, ConfigError, DataError, ModelNotFoundError
 from churnml.features import (DIVERSITY_FEATURES, RESOLUTION_FEATURES, SATISFACTION_FEATURES, attribute_columns,
                                build_features)
-from churnml.labels import OUTSIDE_REASONS, first_training_cutoff, outside_population, refuse_as_of_before_training
+from churnml.labels import (OUTSIDE_REASONS, as_of_with_time, first_training_cutoff, outside_population,
+                             refuse_as_of_before_training)
 from churnml.reasons import SEPARATOR
 from churnml.schema import KNOWN_EVENT_TYPES, MAX_ABS_NUMBER
 from churnml.scoring import SCORE_COLUMNS, model_specs, score_features, scores_value_thresholds
@@ -360,9 +361,8 @@ def parse_as_of(value: Any, what: str = "as_of") -> pd.Timestamp:
                 raise ValueError
             value = date.fromisoformat(value.strip())
         except ValueError:
-            if (day := _day_of_datetime(value)) is not None:  # "is not a date" read wrong for 2025-12-01T00:00:00Z
-                raise ConfigError(f"{what}: {value!r} is a date and time; {what} is a date alone, YYYY-MM-DD (here "
-                                  f"{day}): the scores see the events before its start, midnight UTC.") from None
+            if (said := as_of_with_time(value)) is not None:  # "is not a date" read wrong for 2025-12-01T00:00:00Z
+                raise ConfigError(f"{what}: {value!r} {said}") from None
             raise ConfigError(f"{what}: {value!r} is not a date. Use the form YYYY-MM-DD, e.g. 2025-06-30.") from None
     if not isinstance(value, date):
         raise ConfigError(f"{what}: must be a date in the form YYYY-MM-DD, got {value!r}.")
@@ -370,19 +370,6 @@ def parse_as_of(value: Any, what: str = "as_of") -> pd.Timestamp:
     if not EARLIEST <= stamp < LATEST:
         raise ConfigError(f"{what}: {value.isoformat()} is outside the years 1900-2199. Check the year.")
     return stamp
-
-
-def _day_of_datetime(text: str) -> str | None:
-    """The date part of an ISO 8601 date and time (``2025-12-01T00:00:00Z`` -> ``2025-12-01``), as written;
-    None for any other text."""
-    text = text.strip()
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ].+", text):
-        return None
-    try:
-        datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return text[:10]
 
 
 def _datetime(value: Any, where: str) -> datetime | None:

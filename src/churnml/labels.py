@@ -617,6 +617,44 @@ def refuse_as_of_after_data(as_of: pd.Timestamp, data_end: pd.Timestamp | None, 
     refuse_future_as_of(as_of, why)
 
 
+def as_of_with_time(text: str) -> str | None:
+    """What to say of an as-of date given as an ISO 8601 date and time (``--as-of``, the API's
+    ``as_of``), after the value itself; None for any other text. The day it names is the UTC one, as the
+    data's times are read (with an offset, converted to UTC; without one, as written): as of D the
+    features see the events before D's midnight UTC.
+
+    >>> as_of_with_time("2025-12-01T00:00:00Z")
+    'is a date and time; the as-of date is a date alone, YYYY-MM-DD (here 2025-12-01): the scores see the events before its start, midnight UTC.'
+    >>> as_of_with_time("2026-01-01T00:00:00+05:00")[:40]
+    'is a date and time, 2025-12-31 19:00 UTC'
+    >>> as_of_with_time("2025-12-01") is None, as_of_with_time("soon") is None
+    (True, True)
+    """
+    import re
+    from datetime import datetime, timedelta, timezone
+
+    text = text.strip()
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ].+", text):
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    alone = "the as-of date is a date alone, YYYY-MM-DD"
+    try:
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        later = moment.date() + timedelta(days=1)
+    except OverflowError:  # year 1 or 9999 pushed past the calendar's end
+        return f"is a date and time, outside the years 1900-2199; {alone}. Check the year."
+    day = moment.date()
+    if moment == datetime(day.year, day.month, day.day):
+        return f"is a date and time; {alone} (here {day}): the scores see the events before its start, midnight UTC."
+    return (f"is a date and time, {moment:%Y-%m-%d %H:%M} UTC; {alone}, and the scores see the events before its "
+            f"midnight UTC, as the data's times are read in UTC: {day} sees those before {day} 00:00 UTC, {later} "
+            f"those before {later} 00:00 UTC.")
+
+
 def refuse_future_as_of(as_of: pd.Timestamp, why: str = SCORING_AFTER_DATA) -> None:
     """Raise when ``as_of`` lies after tomorrow (UTC): no data can cover the days still to come.
     Needs no data, so the commands taking ``--as-of`` check it before reading any: a year typed

@@ -70,10 +70,16 @@ def check_engine(engine: str, master: str | None = None) -> str:
 
 
 def parse_date(value: str, option: str = "--as-of") -> pd.Timestamp:
-    """Parse a YYYY-MM-DD date given on the command line."""
+    """Parse a YYYY-MM-DD date given on the command line; an ``--as-of`` given as a date and time is
+    told its UTC day, as the API's ``as_of`` is (:func:`churnml.labels.as_of_with_time`)."""
     try:
         return pd.Timestamp(datetime.strptime(value, "%Y-%m-%d"))
     except (TypeError, ValueError):
+        if option == "--as-of" and isinstance(value, str):
+            from churnml.labels import as_of_with_time
+
+            if (said := as_of_with_time(value)) is not None:
+                raise ConfigError(f"{option} {value!r} {said}") from None
         raise ConfigError(f"{option} {value!r} is not a date. Use the form YYYY-MM-DD, e.g. {date.today():%Y-%m-%d}.") from None
 
 
