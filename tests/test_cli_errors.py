@@ -212,6 +212,19 @@ def scores_file(folder: Path) -> Path:
     return folder / "scores.csv"
 
 
+def test_retention_list_names_every_unknown_segment(tmp_path: Path) -> None:
+    # `--segment vip,Dormant --segment gold` was told of 'vip' alone, as POST /retention_list was before it named all.
+    from churnml.segments import valid_segments
+
+    scores = scores_file(tmp_path / "s")
+    result, err = run("retention-list", scores, "--out", tmp_path / "list.csv", "--segment", "vip,Dormant", "--segment", "gold")
+    assert result.exit_code == 2
+    assert err == f"Error: Unknown segments 'vip', 'gold'. Valid segments: {valid_segments()}."
+    assert not (tmp_path / "list.csv").exists()
+    result, _ = run("retention-list", scores, "--out", tmp_path / "list.csv", "--segment", "High-value at risk,dormant")
+    assert result.exit_code == 0 and set(pd.read_csv(tmp_path / "list.csv")["segment"]) == {"high_value_at_risk"}
+
+
 def test_a_list_says_when_its_control_group_cannot_show_the_effect_it_assumes(tmp_path: Path) -> None:
     # A --holdout 0.1 drew 203 control customers beside 1,999 contacts at a
     # predicted churn of 15 %: an uplift of 4.6 points assumed, measurable to ±5.1. Only a control group

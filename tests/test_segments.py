@@ -17,6 +17,8 @@ from churnml.segments import (
     risk_cut_points,
     lifecycle_stages,
     resolve_segment,
+    resolve_segments,
+    valid_segments,
     risk_tiers,
     segment_actions,
     segment_names,
@@ -197,6 +199,17 @@ def test_resolve_unknown_segment() -> None:
         "Unknown segment 'vip'. Valid segments: high_value_at_risk (High-value at risk), loyal_high_value "
         "(Loyal high-value), potential (Potential), new_customer (New customer), low_value_active (Low-value active), dormant (Dormant), fleeing_low_value (Fleeing low-value)."
     )
+
+
+def test_resolve_segments_names_every_unknown_one() -> None:
+    # `--segment vip,gold` was told of 'vip' alone ("Unknown segment 'vip'"), and a second run of 'gold'.
+    with pytest.raises(ConfigError) as info:
+        resolve_segments(["vip", "Dormant", "gold", "vip"])
+    assert str(info.value) == f"Unknown segments 'vip', 'gold'. Valid segments: {valid_segments()}."
+    with pytest.raises(ConfigError) as info:
+        resolve_segments(["dormant", "vip"])
+    assert str(info.value) == str(pytest.raises(ConfigError, resolve_segment, "vip").value)  # one: as before
+    assert resolve_segments(["Dormant", "high value at risk", "dormant"]) == ["dormant", "high_value_at_risk"]
 
 
 def test_assign_segments_rejects_unknown_tiers() -> None:

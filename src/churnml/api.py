@@ -57,7 +57,7 @@ from churnml.labels import (OUTSIDE_REASONS, as_of_with_time, first_training_cut
 from churnml.reasons import SEPARATOR
 from churnml.schema import KNOWN_EVENT_TYPES, MAX_ABS_NUMBER
 from churnml.scoring import SCORE_COLUMNS, model_specs, score_features, scores_value_thresholds
-from churnml.segments import ValueThresholds, resolve_segment, segment_names, valid_segments
+from churnml.segments import ValueThresholds, resolve_segment, segment_names, unknown_segments
 from churnml.targeting import attribute_columns as attribute_list_columns
 from churnml.targeting import (list_notes, retention_list, said_fields, talking_point_summary, value_saved_note,
                                with_attributes)
@@ -1722,18 +1722,15 @@ def _check_segments(segments: Sequence[str] | None, config: Config) -> None:
         ``segments[1]: Unknown segment 'vip'. Valid segments: ...``, or with several
         ``segments[0], segments[2]: Unknown segments 'vip', 'gold'. Valid segments: ...``.
     """
-    unknown: list[tuple[int, str, str]] = []
+    unknown: list[tuple[int, str]] = []
     for i, name in enumerate(segments or ()):
         try:
             resolve_segment(name, config)
-        except ConfigError as exc:
-            unknown.append((i, name, exc.message))
-    if len(unknown) == 1:
-        i, _, message = unknown[0]
-        raise ConfigError(f"segments[{i}]: {message}")
+        except ConfigError:
+            unknown.append((i, name))
     if unknown:
-        raise ConfigError(f"{', '.join(f'segments[{i}]' for i, _, _ in unknown)}: Unknown segments "
-                          f"{', '.join(repr(name) for _, name, _ in unknown)}. Valid segments: {valid_segments(config)}.")
+        raise ConfigError(f"{', '.join(f'segments[{i}]' for i, _ in unknown)}: "
+                          f"{unknown_segments([name for _, name in unknown], config)}")
 
 
 def _split_reasons(text: Any) -> list[str]:

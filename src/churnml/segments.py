@@ -91,7 +91,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -525,7 +525,42 @@ def resolve_segment(name: str, config: Config | None = None) -> str:
     for key, display in names.items():
         if plain(name) in (plain(key), plain(display)):
             return key
-    raise ConfigError(f"Unknown segment {name!r}. Valid segments: {valid_segments(config)}.")
+    raise ConfigError(unknown_segments([name], config))
+
+
+def resolve_segments(names: Iterable[str], config: Config | None = None) -> list[str]:
+    """The segment keys for several keys or display names (:func:`resolve_segment`), each once, in the
+    order first named (``--segment dormant --segment Dormant`` is one).
+
+    Raises
+    ------
+    ConfigError
+        Naming every unknown name, not the first alone (``--segment vip,gold`` was told of 'vip' only,
+        and the fix took two runs).
+
+    >>> resolve_segments(["Dormant", "potential", "dormant"])
+    ['dormant', 'potential']
+    >>> resolve_segments(["vip", "dormant", "gold", "vip"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    churnml.errors.ConfigError: Unknown segments 'vip', 'gold'. Valid segments: ...
+    """
+    keys: list[str] = []
+    unknown: list[str] = []
+    for name in names:
+        try:
+            keys.append(resolve_segment(name, config))
+        except ConfigError:
+            unknown.append(name)
+    if unknown:
+        raise ConfigError(unknown_segments(list(dict.fromkeys(unknown)), config))
+    return list(dict.fromkeys(keys))
+
+
+def unknown_segments(names: Sequence[str], config: Config | None = None) -> str:
+    """The message for names that are no segment: ``Unknown segment 'vip'. Valid segments: ...``, or
+    with several ``Unknown segments 'vip', 'gold'. ...`` (``--segment``, the API's ``segments``)."""
+    listed = ", ".join(repr(name) for name in names)
+    return f"Unknown segment{'s' if len(names) > 1 else ''} {listed}. Valid segments: {valid_segments(config)}."
 
 
 def valid_segments(config: Config | None = None) -> str:

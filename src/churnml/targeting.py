@@ -31,8 +31,8 @@ import pandas as pd
 
 from churnml.config import Config
 from churnml.errors import ConfigError, DataError
-from churnml.segments import (LAPSED_DAYS, SEGMENTS, SPLIT_FROM, STAGE_SEGMENTS, resolve_segment, segment_actions,
-                              segment_names, talking_point, talking_points, unsplit_segments)
+from churnml.segments import (LAPSED_DAYS, SEGMENTS, SPLIT_FROM, STAGE_SEGMENTS, resolve_segment, resolve_segments,
+                              segment_actions, segment_names, talking_point, talking_points, unsplit_segments)
 from churnml.validate import loose_ids
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
@@ -372,7 +372,7 @@ def retention_list(
     if segments:
         # Once each, however often named ("--segment dormant --segment Dormant"): the summary and
         # its messages list the segments asked for.
-        wanted = list(dict.fromkeys(resolve_segment(s, config) for s in segments))
+        wanted = resolve_segments(segments, config)  # every unknown one named, not the first alone
     else:
         try:
             skip = {resolve_segment(s, config) for s in config.targeting.skip_segments}
