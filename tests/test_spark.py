@@ -1768,6 +1768,39 @@ def test_a_missing_pyspark_is_an_error_with_the_install_command(monkeypatch: pyt
     assert ".venv/bin/pip install -e '.[spark]'" in " ".join(result.stderr.split())
 
 
+def test_spark_features_whose_descriptions_cannot_be_written_leave_the_last_folder_and_descriptions(
+        spark, data_dir: Path, tmp_path: Path) -> None:
+    # `features --engine spark` renamed its folder into place and then wrote its .features.json: descriptions
+    # that could not be written (a full disk) left the new folder beside the last run's descriptions. Their
+    # temporary file is now written first, as on DuckDB, so the folder is never replaced. The file size limit
+    # is this (Python) process's alone: the JVM, started already by the fixture, writes the folder without it.
+    import hashlib
+    import resource
+
+    out = tmp_path / "features"
+    described = tmp_path / "features.features.json"
+    command = ["features", str(data_dir), "--out", str(out), "--engine", "spark", "--master", "local[2]"]
+    first = CliRunner().invoke(get_app(), [*command, "--as-of", "2025-06-01"], terminal_width=100_000)
+    assert first.exit_code == 0, first.output
+
+    def digests() -> dict[str, str]:
+        return {p.relative_to(tmp_path).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(tmp_path.rglob("*")) if p.is_file()}
+
+    before = digests()
+    assert described.stat().st_size > 10_000, described.stat().st_size
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (10_000, hard))
+    try:
+        failed = CliRunner().invoke(get_app(), [*command, "--as-of", f"{SCORE_AS_OF:%Y-%m-%d}"], terminal_width=100_000)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert failed.exit_code == 2, failed.output
+    assert failed.stderr.startswith(f"Error: File too large ({described})."), failed.stderr
+    assert digests() == before  # the folder's parts and the descriptions as they were, and no temporary file
+    assert set(pd.read_parquet(out)["cutoff"].astype(str)) == {"2025-06-01"}
+
+
 def test_a_second_spark_features_on_the_same_local_out_stops_at_once_while_the_first_runs(data_dir: Path,
                                                                                          tmp_path: Path) -> None:
     # `features --engine spark` took no lock, as `score --engine spark` does on this machine's file system:

@@ -1528,28 +1528,43 @@ def transaction_values(data: SparkData) -> dict[str, list[str] | None]:
 def write_features(data: SparkData, as_of: pd.Timestamp, out: str, config: Config) -> tuple[int, list[dict[str, Any]]]:
     """Write the features of ``data`` at ``as_of`` as a Parquet folder at ``out``.
 
-    What ``churnml features --engine spark`` runs, after :func:`read_tables`. The rows are in no
-    particular order (no global sort, see :func:`feature_frame`); sort them when reading if the order
+    What ``churnml features --engine spark`` runs, after :func:`read_tables`, inside
+    :func:`staged_json` of :func:`feature_descriptions` (the descriptions' temporary file written
+    before the folder is renamed into place, published after it). The rows are in no particular
+    order (no global sort, see :func:`feature_frame`); sort them when reading if the order
     matters. Categorical features are strings in the folder (Spark writes no pandas categories).
 
     Returns
     -------
     (int, list of dict)
-        Rows written, and the features' descriptions for the features JSON
-        (:func:`churnml.features.describe_features`, with the attributes read as codes).
+        Rows written, and the features' descriptions (:func:`feature_descriptions`).
 
     Raises
     ------
     ProblemError
-        When nobody is in the population at ``as_of``, or ``as_of`` lies after the data's end.
+        When nobody is in the population at ``as_of``, or ``as_of`` lies after the data's end; ``out``
+        is then left as it was.
     """
     refuse_scoring_as_of(as_of, _first_transaction(data), data.data_end)
-    write_parquet_atomically(feature_frame(data, [as_of], config, ordered=False), out)
-    rows = data.spark.read.parquet(out).count()
-    if rows == 0:
-        raise ProblemError(f"No customers in the population at {pd.Timestamp(as_of):%Y-%m-%d} in {data.source}; "
-                           f"{out} holds an empty table. Is the date before the first transaction or long after the last?")
-    return rows, describe_features(layout_feature_specs(data.layout, data.attributes), data.code_columns)
+    rows = 0
+
+    def count(staged: str) -> None:
+        # Counted on the finished folder before it is renamed into place: an empty population replaced
+        # OUT with an empty table and exited 2, beside the last run's descriptions.
+        nonlocal rows
+        rows = data.spark.read.parquet(staged).count()
+        if rows == 0:
+            raise ProblemError(f"No customers in the population at {pd.Timestamp(as_of):%Y-%m-%d} in {data.source}; "
+                               f"{out} was left as it was. Is the date before the first transaction or long after the last?")
+
+    write_parquet_atomically(feature_frame(data, [as_of], config, ordered=False), out, before_commit=count)
+    return rows, feature_descriptions(data)
+
+
+def feature_descriptions(data: SparkData) -> list[dict[str, Any]]:
+    """The features' descriptions for the features JSON (:func:`churnml.features.describe_features`,
+    with the attributes read as codes): known from the data's layout, before any feature is computed."""
+    return describe_features(layout_feature_specs(data.layout, data.attributes), data.code_columns)
 
 
 def label_frame(data: SparkData, cutoffs: Sequence[pd.Timestamp], config: Config) -> "SparkFrame":
@@ -2077,6 +2092,34 @@ def write_text_atomically(spark: "SparkSession", text: str, path: str) -> str:
 
     Replaces an existing file. Returns ``path``.
     """
+    with _staged_text(spark, text, path):
+        pass
+    return path
+
+
+@contextlib.contextmanager
+def staged_json(spark: "SparkSession", obj: Any, path: str) -> Iterator[str]:
+    """:func:`churnml.io.staged_json` on any Spark file system: ``obj`` as JSON to a temporary file
+    beside ``path`` at once, renamed into place when the block succeeds. A file describing an
+    output written inside the block (the features' descriptions beside their folder) is published
+    after it, and when it cannot be written (a full disk) the block never runs, so neither is
+    replaced. On this machine's file system (a path, a ``file:`` URL) it is io's own (temporary
+    files named after host and process, which a later run removes after a ``kill -9``; an error
+    naming the file); elsewhere (``s3a://``, ``hdfs://``) a temporary sibling through Hadoop.
+    Yields ``path``."""
+    local = io.local_path(path)
+    if local is not None:
+        with io.staged_json(obj, local):
+            yield path
+        return
+    with _staged_text(spark, io.json_text(obj), path):
+        yield path
+
+
+@contextlib.contextmanager
+def _staged_text(spark: "SparkSession", text: str, path: str) -> Iterator[None]:
+    """``text`` written to a temporary sibling of ``path`` (any Hadoop file system) before the block,
+    renamed into place after it; an exception in the block removes it and leaves ``path`` as it was."""
     fs, target = _file(spark, path)
     tmp = spark._jvm.org.apache.hadoop.fs.Path(f"{path}.tmp-{uuid.uuid4().hex[:12]}")
     try:
@@ -2085,6 +2128,7 @@ def write_text_atomically(spark: "SparkSession", text: str, path: str) -> str:
             stream.write(bytearray(text.encode("utf-8")))
         finally:
             stream.close()
+        yield
         if fs.exists(target):
             fs.delete(target, False)
         if not fs.rename(tmp, target):
@@ -2092,7 +2136,6 @@ def write_text_atomically(spark: "SparkSession", text: str, path: str) -> str:
     finally:
         if fs.exists(tmp):
             fs.delete(tmp, False)
-    return path
 
 
 def _delete(spark: "SparkSession", path: str) -> None:
@@ -2143,6 +2186,7 @@ __all__ = [
     "categories",
     "describe_data",
     "drift_sample",
+    "feature_descriptions",
     "feature_frame",
     "transaction_values",
     "label_frame",
@@ -2151,6 +2195,7 @@ __all__ = [
     "sample_by_label",
     "score",
     "spark_session",
+    "staged_json",
     "to_pandas",
     "to_spark_sql",
     "training_cutoffs",

@@ -67,9 +67,12 @@ def features_command(
                 sdata = churn_spark.read_tables(session, data, cfg)
             show_data_notes({"notes": sdata.notes}, data, config)
             with working(f"Building features as of {as_of_date:%Y-%m-%d} and writing {out}"):
-                rows, descriptions = churn_spark.write_features(sdata, as_of_date, out, cfg)
-                described = churn_spark.write_text_atomically(  # beside OUT on any Spark file system
-                    sdata.spark, io.json_text(descriptions), f"{out.rstrip('/')}.features.json")
+                # Staged as on DuckDB (below), beside OUT on any Spark file system: the descriptions were written
+                # after the folder was renamed into place, so a full disk left the new folder beside the last
+                # run's .features.json, with exit 2.
+                with churn_spark.staged_json(sdata.spark, churn_spark.feature_descriptions(sdata),
+                                             f"{out.rstrip('/')}.features.json") as described:
+                    rows, descriptions = churn_spark.write_features(sdata, as_of_date, out, cfg)
         console.print(f"{rows:,} customers x {len(descriptions)} features at {as_of_date:%Y-%m-%d} written to {out} (Spark); "
                       f"descriptions in {described}.")
         return
