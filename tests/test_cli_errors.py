@@ -1392,3 +1392,45 @@ def test_features_whose_descriptions_cannot_be_written_leave_the_last_table_and_
     assert [hashlib.sha256(path.read_bytes()).hexdigest() for path in files] == before
     assert set(pd.read_csv(tmp_path / "f.csv")["cutoff"]) == {"2025-06-01"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "f.csv", "f.csv.features.json"]  # no temporary file
+
+
+def test_quarantine_files_a_run_cannot_write_leave_the_last_runs_set_whole(tmp_path: Path) -> None:
+    # validate wrote its quarantine files one after the other: a failure partway (a full disk; here a file size
+    # limit between the customers' small file and the transactions' large one) left this run's
+    # quarantine_customers.csv beside the last run's quarantine_transactions.csv, and so would a stop.
+    # All are now written first, then renamed into place.
+    import hashlib
+    import subprocess
+    import sys
+
+    def export(bad_signups: list[str], bad_amounts: int) -> Path:
+        folder = tmp_path / "data"
+        folder.mkdir(exist_ok=True)
+        ids = [f"c{i}" for i in range(40)]
+        signups = bad_signups + ["2020-01-01"] * (len(ids) - len(bad_signups))
+        pd.DataFrame({"customer_id": ids, "signup_date": signups}).to_csv(folder / "customers.csv", index=False)
+        rows = 2_000
+        pd.DataFrame({"transaction_id": [f"t{i}" for i in range(rows)], "customer_id": [ids[i % 40] for i in range(rows)],
+                      "timestamp": [f"2021-01-{1 + i % 28:02d}" for i in range(rows)],
+                      "amount": ["not a number, see note" if i < bad_amounts else "5" for i in range(rows)]}
+                     ).to_csv(folder / "transactions.csv", index=False)
+        return folder
+
+    churnml = [str(Path(sys.executable).parent / "churnml"), "validate", "data", "--quarantine-dir", "q"]
+    files = [tmp_path / "q" / "quarantine_customers.csv", tmp_path / "q" / "quarantine_transactions.csv"]
+    export(["someday"], 3)
+    first = subprocess.run(churnml, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    before = [hashlib.sha256(path.read_bytes()).hexdigest() for path in files]
+    export(["soon", "never"], 300)
+    failed = subprocess.run(churnml, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                            preexec_fn=_under_file_size_limit(8_000))
+    assert failed.returncode == 2, failed.stdout + failed.stderr
+    assert failed.stderr.startswith("Error: File too large (q/quarantine_transactions.csv)."), failed.stderr
+    assert [hashlib.sha256(path.read_bytes()).hexdigest() for path in files] == before
+    assert sorted(p.name for p in files[0].parent.iterdir()) == [path.name for path in files]  # no temporary file
+    # Without the limit the run writes both.
+    done = subprocess.run(churnml, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert [len(pd.read_csv(path, encoding="utf-8-sig")) for path in files] == [2, 300]
+    assert files[0].stat().st_size < 8_000 < files[1].stat().st_size  # the limit fails the second file alone

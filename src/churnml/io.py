@@ -14,6 +14,7 @@ import atexit
 import codecs
 import contextlib
 import csv
+import errno
 import glob
 import gzip
 import json
@@ -1043,29 +1044,56 @@ def write_table(frame: pd.DataFrame, path: str | Path, fmt: str | None = None, s
     Path
         The written path.
     """
-    path = Path(path)
+    return write_tables({path: frame}, fmt, spreadsheet, sheets, sheet_name, decimals)[0]
+
+
+def write_tables(frames: Mapping[str | Path, pd.DataFrame], fmt: str | None = None, spreadsheet: bool = False,
+                 sheets: Mapping[str, pd.DataFrame] | None = None, sheet_name: str = "churnml",
+                 decimals: Mapping[str, int] | None = None) -> list[Path]:
+    """Write several files as a set (:func:`write_table` each, with the same options): every one to
+    its temporary file first, then all renamed into place, so a run that fails or is stopped while
+    writing (a full disk, Ctrl-C) leaves all of them as they were. `churnml validate` wrote its
+    quarantine files one after the other: a stop partway left some tables' files of this run beside
+    others of the last. A folder at any of the paths is refused before anything is written.
+
+    Returns
+    -------
+    list of Path
+        The written paths, in the order given.
+    """
+    paths = [Path(path) for path in frames]
+    for path in paths:
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    with contextlib.ExitStack() as stack:  # each atomic_path renames its file as the stack closes, after every write
+        for path, frame in zip(paths, frames.values()):
+            _write_one(frame, path, stack.enter_context(atomic_path(path)), fmt, spreadsheet, sheets, sheet_name, decimals)
+    return paths
+
+
+def _write_one(frame: pd.DataFrame, path: Path, tmp: Path, fmt: str | None, spreadsheet: bool,
+               sheets: Mapping[str, pd.DataFrame] | None, sheet_name: str, decimals: Mapping[str, int] | None) -> None:
+    """:func:`write_table`'s writing of ``frame`` for ``path``, into its temporary file ``tmp``."""
     fmt = format_for(path, fmt, formats=LIST_FORMATS)
     if fmt == "xlsx" and len(frame) > XLSX_MAX_ROWS:
         raise ConfigError(f"{path}: {len(frame):,} rows do not fit in an Excel sheet ({XLSX_MAX_ROWS:,} at most). "
                           "Write .csv or .parquet, or shorten the list (--budget, --max-customers).")
     if fmt == "csv":
         frame = fixed_decimals(defuse_formulas(frame), decimals or {})
-    with atomic_path(path) as tmp:
-        if fmt == "csv":
-            # For a spreadsheet, lines end in CRLF, as Excel writes them (RFC 4180): a value holding a
-            # lone carriage return is then quoted, where it used to break the row in two.
-            frame.to_csv(tmp, index=False, encoding="utf-8-sig" if spreadsheet else "utf-8",
-                         lineterminator="\r\n" if spreadsheet else None)
-        elif fmt == "xlsx":
-            with pd.ExcelWriter(tmp, engine="openpyxl") as book:
-                frame.to_excel(book, index=False, sheet_name=sheet_name)
-                _format_sheet(book.sheets[sheet_name], frame)
-                for name, extra in (sheets or {}).items():
-                    extra.to_excel(book, index=False, sheet_name=name)
-                    _format_sheet(book.sheets[name], extra)
-        else:
-            frame.to_parquet(tmp, index=False)
-    return path
+    if fmt == "csv":
+        # For a spreadsheet, lines end in CRLF, as Excel writes them (RFC 4180): a value holding a
+        # lone carriage return is then quoted, where it used to break the row in two.
+        frame.to_csv(tmp, index=False, encoding="utf-8-sig" if spreadsheet else "utf-8",
+                     lineterminator="\r\n" if spreadsheet else None)
+    elif fmt == "xlsx":
+        with pd.ExcelWriter(tmp, engine="openpyxl") as book:
+            frame.to_excel(book, index=False, sheet_name=sheet_name)
+            _format_sheet(book.sheets[sheet_name], frame)
+            for name, extra in (sheets or {}).items():
+                extra.to_excel(book, index=False, sheet_name=name)
+                _format_sheet(book.sheets[name], extra)
+    else:
+        frame.to_parquet(tmp, index=False)
 
 
 def fixed_decimals(frame: pd.DataFrame, decimals: Mapping[str, int]) -> pd.DataFrame:

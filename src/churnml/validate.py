@@ -2777,14 +2777,18 @@ def write_quarantine(dataset: Dataset, folder: str | Path) -> tuple[list[Path], 
     file of a table that has none now: a clean run into the folder of an earlier bad one left its
     quarantine_transactions.csv, and looked as if it had set rows aside.
 
+    The files are written as a set (:func:`churnml.io.write_tables`: all written, then all renamed
+    into place), and the earlier run's files of clean tables removed after that: a run stopped
+    or failing partway (a full disk) left some tables' files of this run beside others of the last.
+
     Returns
     -------
     (written, removed) : lists of Path
     """
     folder = Path(folder)
-    written, removed = [], []
-    for table, frame in dataset.quarantine.items():
-        written.append(io.write_table(frame, folder / f"quarantine_{table}.csv", "csv", spreadsheet=True))
+    removed: list[Path] = []
+    written = io.write_tables({folder / f"quarantine_{table}.csv": frame for table, frame in dataset.quarantine.items()},
+                              "csv", spreadsheet=True)
     for table in TABLES:
         stale = folder / f"quarantine_{table}.csv"
         if table not in dataset.quarantine and stale.is_file():

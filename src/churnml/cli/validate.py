@@ -111,7 +111,8 @@ def validate_command(
     errors (missing table or column, a column that cannot be read, a customer id in rows that differ)
     and sets bad rows aside (a customers row that repeats another whole too: the first is kept) into QUARANTINE_DIR/quarantine_TABLE.csv with a `reason` column. Prints row
     counts, date ranges and counts per reason. Rows kept without a value (the value blanked, the row
-    kept) are listed in the quarantine files too, and counted apart from those set aside. Exits 0, or 1
+    kept) are listed in the quarantine files too, and counted apart from those set aside. The files are
+    written as a set: a run that fails or is stopped while writing them leaves the earlier ones as they were. Exits 0, or 1
     with --strict when any row was set aside or kept without a value.
     """
     io.check_output_folder(quarantine_dir, "--quarantine-dir")
