@@ -1799,6 +1799,19 @@ def test_spark_features_whose_descriptions_cannot_be_written_leave_the_last_fold
     assert failed.stderr.startswith(f"Error: File too large ({described})."), failed.stderr
     assert digests() == before  # the folder's parts and the descriptions as they were, and no temporary file
     assert set(pd.read_parquet(out)["cutoff"].astype(str)) == {"2025-06-01"}
+    # An empty population (every customer closed the day after signing up) replaced OUT with an empty folder
+    # before it was refused, beside the last run's descriptions: it is refused before the rename now.
+    closed = _copy_data(data_dir, tmp_path.parent / f"{tmp_path.name}_closed")
+    customers = pd.read_parquet(closed / "customers.parquet")
+    signed = customers[customers["signup_date"] < SCORE_AS_OF - pd.Timedelta(days=1)]
+    pd.DataFrame({"customer_id": signed["customer_id"], "timestamp": signed["signup_date"] + pd.Timedelta(days=1)}
+                 ).to_parquet(closed / "churn_events.parquet", index=False)
+    empty = CliRunner().invoke(get_app(), ["features", str(closed), *command[2:], "--as-of", f"{SCORE_AS_OF:%Y-%m-%d}"],
+                               terminal_width=100_000)
+    assert empty.exit_code == 2, empty.output
+    assert empty.stderr.startswith(f"Error: No customers in the population at {SCORE_AS_OF:%Y-%m-%d} in {closed}; "
+                                   f"{out} was left as it was."), empty.stderr
+    assert digests() == before
 
 
 def test_a_second_spark_features_on_the_same_local_out_stops_at_once_while_the_first_runs(data_dir: Path,
