@@ -1434,3 +1434,22 @@ def test_quarantine_files_a_run_cannot_write_leave_the_last_runs_set_whole(tmp_p
     assert done.returncode == 0, done.stderr
     assert [len(pd.read_csv(path, encoding="utf-8-sig")) for path in files] == [2, 300]
     assert files[0].stat().st_size < 8_000 < files[1].stat().st_size  # the limit fails the second file alone
+
+
+@pytest.mark.parametrize("engine, out", [("duckdb", "f.csv"), ("spark", "f")])
+def test_features_refuse_a_folder_where_the_descriptions_go_before_any_work(tmp_path: Path, engine: str, out: str) -> None:
+    # A folder at OUT.features.json failed the descriptions' rename only after the table had been renamed into
+    # place: the new table without its descriptions, exit 2, after the whole run. Refused now before any work
+    # (before Spark starts), as score refuses one where its sidecar goes.
+    from churnml.generate import generate
+
+    generate(tmp_path / "data", 30, seed=11)
+    (tmp_path / f"{out}.features.json").mkdir()
+    (tmp_path / f"{out}.features.json" / "kept.txt").write_text("a file of the user's")
+    result = CliRunner().invoke(get_app(), ["features", str(tmp_path / "data"), "--as-of", "2025-06-01", "--out",
+                                            str(tmp_path / out), "--engine", engine], terminal_width=100_000)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"Error: {tmp_path / out}.features.json is a folder, where churnml writes the "
+                                    "features' descriptions. Remove or rename it, or choose another --out."), result.stderr
+    assert "Reading and validating" not in result.stdout and "Spark" not in result.stdout, result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", f"{out}.features.json"]

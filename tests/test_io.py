@@ -416,3 +416,15 @@ def test_spark_refuses_one_table_left_as_csv_but_not_an_empty_folder_or_another_
     with pytest.raises(DataError, match=r"holds tickets\.csv: "):
         io.check_spark_source(f"file://{tmp_path}", config_from_dict({"tables": {"churn_events": "closures",
                                                                                  "service_events": "tickets"}}))
+
+
+def test_staged_json_refuses_a_folder_in_its_place_before_the_block_runs(tmp_path: Path) -> None:
+    # A folder where the JSON goes failed its rename only after the block had published the file it describes
+    # (a feature table, a retention list): that file new, its description missing. The block never runs now.
+    (tmp_path / "list.csv.json").mkdir()
+    ran = []
+    with pytest.raises(IsADirectoryError) as refused:
+        with io.staged_json({"selected": 3}, tmp_path / "list.csv.json"):
+            ran.append(io.write_table(pd.DataFrame({"customer_id": ["a"]}), tmp_path / "list.csv"))
+    assert refused.value.filename == str(tmp_path / "list.csv.json") and ran == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["list.csv.json"]  # no list, no temporary file

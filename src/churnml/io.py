@@ -1360,9 +1360,11 @@ def staged_json(obj: Any, path: str | Path) -> Iterator[Path]:
     """Write ``obj`` as JSON (:func:`json_text`) to a temporary file beside ``path`` at once, and
     rename it into place when the block succeeds: a file that describes another, written inside
     the block (a retention list's summary, the features' descriptions), is published after it, and
-    when it cannot be written (a full disk) the block never runs, so neither is replaced. Yields
-    ``path``."""
+    when it cannot be written (a full disk, a folder in its place) the block never runs, so neither
+    is replaced. Yields ``path``."""
     path = Path(path)
+    if path.is_dir():  # its rename would fail only after the block had published the file it describes
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     with atomic_path(path) as tmp:
         try:
             tmp.write_text(json_text(obj), encoding="utf-8")

@@ -19,6 +19,9 @@ from churnml.labels import build_scoring_frame
 from churnml.validate import load_dataset
 
 
+DESCRIPTIONS = "the features' descriptions"
+
+
 def description_path(out: Path) -> Path:
     """Where the features JSON goes: beside the table, ``<out>.features.json``."""
     return out.with_name(out.name + ".features.json")
@@ -61,6 +64,8 @@ def features_command(
         io.check_spark_output(out, data, cfg)
         # As `score --engine spark`: on this machine's file system only (no lock on s3a:// and the like).
         local = io.local_path(out)
+        if local is not None:
+            io.refuse_folder(f"{str(local).rstrip('/')}.features.json", DESCRIPTIONS, "--out")
         with io.output_lock(local, "churnml features") if local is not None else contextlib.nullcontext():
             session = start_spark(master)
             with working(f"Reading and validating {data}"):
@@ -77,6 +82,7 @@ def features_command(
                       f"descriptions in {described}.")
         return
     out_path = io.check_output_file(out, "--out", io.source_files(data, cfg), example="features.parquet")
+    io.refuse_folder(description_path(out_path), DESCRIPTIONS, "--out")  # before any work, as score's sidecar
     fmt = io.format_for(out_path, fmt)
     # Two overlapping runs on the same --out (a scheduler's retry beside a slow run) each replaced the other's
     # files, and could leave one run's table beside the other's .features.json: the second stops (exit 75), as score's.
