@@ -1040,10 +1040,11 @@ def spark_trained(spark, data_dir: Path, tmp_path_factory: pytest.TempPathFactor
         patch.setenv("MLFLOW_TRACKING_URI", uri)
         patch.setattr(train_module, "train_on", functools.partial(train_module.train_on, n_estimators=30, n_jobs=1))
         # The 300 customers hold few values of 50: attribute reasons say their churn (what parity checks) at 10,
-        # and none clearly above the average: without the average's counts, as models trained before them,
-        # every figure above 1.0 is said.
+        # and none clearly above the average: the reference kept without the average's counts, as models trained
+        # before them, says every figure above 1.0.
         patch.setattr(monitoring, "MIN_RATIO_CUSTOMERS", 10)
-        patch.setattr(monitoring, "customer_churn", lambda churned, customers: None)
+        reference = monitoring.reference_statistics
+        patch.setattr(monitoring, "reference_statistics", lambda *a, **k: {**reference(*a, **k), "training_churn": None})
         result = CliRunner().invoke(get_app(), [
             "train", str(data_dir), "--as-of", f"{TRAIN_AS_OF:%Y-%m-%d}", "--engine", "spark", "--master", "local[2]",
             "--trials", "1", "--seed", "3", "--config", str(config),
