@@ -1289,13 +1289,7 @@ def test_a_warning_in_a_log_says_when_it_came_and_a_terminal_shows_none(tmp_path
     # morning, nobody could tell when in a 40-minute run a warning came. In a terminal, no time.
     from datetime import datetime
 
-    n = 40
-    scores = pd.DataFrame({"customer_id": [f"C{i:04d}" for i in range(n)], "as_of": pd.Timestamp("2025-12-01"),
-                           "churn_probability": [0.05 + 0.02 * i for i in range(n)], "predicted_value": 100.0,
-                           "value_at_risk": [10.0 + i for i in range(n)], "risk_tier": "high", "value_tier": "high",
-                           "segment": "high_value_at_risk", "lifecycle_stage": "stable", "reasons": "complained 4 days ago",
-                           "churn_model_version": "1", "value_model_version": "1"})
-    scores.to_parquet(tmp_path / "scores.parquet", index=False)
+    _small_scores(tmp_path)
     (tmp_path / "nobody.csv").write_text("customer_id\n")
     args = ["retention-list", "scores.parquet", "--out", "list.csv", "--exclude", "nobody.csv"]
     said = "Warning: --exclude nobody.csv lists no customer id: nobody is left out for it. Check that the export worked."
