@@ -311,20 +311,21 @@ from churnml import train
 from churnml.config import Config
 from churnml.validate import load_dataset
 
-def on_stage(text):  # sys.argv[2]: a source file to edit once the run has tuned (a deploy while it runs)
-    if len(sys.argv) > 2 and text.startswith("fitting the final models"):
+def on_stage(text):  # sys.argv[2]: a source file to edit once the run has begun (a deploy while it runs)
+    if len(sys.argv) > 2 and text.startswith("building the training set"):
         with open(sys.argv[2], "a") as source:
             source.write("\\n# edited while a train ran\\n")
 
 result = train.train(load_dataset(sys.argv[1], Config()), %r, Config(), on_stage=on_stage, **%r)
-print(json.dumps({"package": churnml.__file__, "registered": result.registered,
+print(json.dumps({"package": churnml.__file__, "registered": result.registered, "run_id": result.run_id,
                   "tuning": {kind: [r.study_name, r.trials_run_now] for kind, r in result.tuning.items()}}))
 """ % (AS_OF, FAST)
 """A train in its own process, of the dataset folder ``sys.argv[1]``; prints what it did as JSON."""
 
 
-def train_elsewhere(tmp_path: Path, dataset: Dataset, *args: str, wait: bool = True) -> Any:
-    """Run :data:`TRAIN_ELSEWHERE` in ``tmp_path`` on a copy of churnml made there (once per test).
+def train_elsewhere(tmp_path: Path, dataset: Dataset, *args: str, wait: bool = True, checkout: bool = False) -> Any:
+    """Run :data:`TRAIN_ELSEWHERE` in ``tmp_path`` on a copy of churnml made there (once per test);
+    with ``checkout``, the copy is a git checkout of itself, so the run records a commit and a dirty flag.
 
     The code a run began with is one of its inputs (:func:`churnml.train.inputs_digest`): runs
     importing the package under test, which may be edited while the suite runs, read two codes
@@ -339,6 +340,9 @@ def train_elsewhere(tmp_path: Path, dataset: Dataset, *args: str, wait: bool = T
     package = tmp_path / "code" / "churnml"
     if not package.is_dir():
         shutil.copytree(Path(churnml.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__"))
+        if checkout:
+            for git in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]):
+                subprocess.run(["git", *git], cwd=package, check=True, capture_output=True)
     folder = Path(dataset.summary["tables"]["transactions"]["source"]).parent
     command = [sys.executable, "-c", TRAIN_ELSEWHERE, str(folder), *args]
     options = {"cwd": tmp_path, "env": {**os.environ, "PYTHONPATH": str(package.parent)}, "text": True,
@@ -401,11 +405,21 @@ def test_a_run_is_identified_by_the_code_it_began_with_not_an_edit_made_while_it
     # The code digest was read at registration: a source edit made while a run tuned (a deploy, a
     # checkout; here, another process editing the package) gave the run the digest of code it had
     # not run. The same code run again was not found identical and registered a second pair.
+    from churnml import io
+
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
     edited = tmp_path / "code" / "churnml" / "features.py"
-    first = train_elsewhere(tmp_path, dataset, str(edited))
+    first = train_elsewhere(tmp_path, dataset, str(edited), checkout=True)
     assert first["registered"] and "# edited while a train ran" in edited.read_text()
+    # The commit and dirty flag the run records come from the same reading as the digest: the edit
+    # made the checkout dirty while the run ran, and read after it they recorded code it had not run.
+    assert io.git_state(edited.parent)["git_dirty"] is True
+    commit = io.git_state(edited.parent)["git_commit"]
+    recorded = tracking.load_models("1").metadata["code"]
+    assert recorded["git_commit"] == commit and recorded["git_dirty"] is False
+    tags = tracking._client().get_run(first["run_id"]).data.tags
+    assert tags[tracking.GIT_COMMIT_TAG] == commit and tags["churnml.git_dirty"] == "false"
     edited.write_text(edited.read_text().replace("\n# edited while a train ran\n", ""))
     assert train_elsewhere(tmp_path, dataset)["registered"] is False  # the code the first run ran: identical
     client = tracking._client()

@@ -25,7 +25,8 @@ import stat
 import subprocess
 import tempfile
 from datetime import datetime
-from functools import lru_cache, partial
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
@@ -708,19 +709,36 @@ HOST = re.sub(r"[^\w.-]", "_", socket.gethostname()) or "host"
 """This machine's name, safe in a file name: marks temporary files and training runs as its own."""
 
 
-@lru_cache(maxsize=1)
 def code_version() -> dict[str, Any]:
     """The code that runs: churnml's version and, when it runs from a git checkout, the commit and
-    whether the package's files differ from it (``git_dirty``).
+    whether the package's files differ from it (``git_dirty``), read now (not once per process: a
+    second train in the same process after an edit recorded the first one's state).
 
-    Recorded with every training run (MLflow tags, ``metadata.json``) and scores file (the
-    sidecar), so a model or a score leads back to the code that made it: runs recorded the data's
-    fingerprint and the seed but not the code, and the same data and seed give other models after
-    a change to the features or the tuning. An installed wheel has no git: its version alone.
+    Recorded with every training run (MLflow tags, ``metadata.json``: read once as the run begins,
+    with the digest, see :func:`code_state`) and scores file (the sidecar), so a model or a score
+    leads back to the code that made it: runs recorded the data's fingerprint and the seed but not
+    the code, and the same data and seed give other models after a change to the features or the
+    tuning. An installed wheel has no git: its version alone.
     """
     from churnml import __version__
 
     return {"churnml": __version__, **git_state(Path(__file__).resolve().parent)}
+
+
+@dataclass(frozen=True)
+class CodeState:
+    """The code as a training run found it when it began (:func:`code_state`): what it is called
+    (``version``, :func:`code_version`) and what it is (``digest``, :func:`code_digest`)."""
+
+    version: dict[str, Any]
+    digest: str
+
+
+def code_state() -> CodeState:
+    """Read the code once, as a run begins: the run's tags and ``metadata.json`` record
+    ``version`` and its inputs digest holds ``digest``. Read again at the end, an edit made while
+    the run ran (a deploy, a checkout) was recorded as the code of models it did not make."""
+    return CodeState(code_version(), code_digest())
 
 
 def code_digest(package: Path | None = None) -> str:

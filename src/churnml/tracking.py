@@ -450,11 +450,13 @@ def model_requirements() -> list[str]:
 
 
 @contextmanager
-def start_training_run(run_name: str, tags: Mapping[str, Any] | None = None) -> Iterator[TrainingRun]:
+def start_training_run(run_name: str, tags: Mapping[str, Any] | None = None,
+                       code: Mapping[str, Any] | None = None) -> Iterator[TrainingRun]:
     """Open the parent run of one ``train``; it ends FINISHED, or FAILED on an exception.
 
-    Tagged with the code that runs (:func:`churnml.io.code_version`): ``churnml.version`` and, from
-    a git checkout, ``mlflow.source.git.commit`` (the MLflow UI shows it) and ``churnml.git_dirty``.
+    Tagged with the code that runs, ``code`` (:func:`churnml.io.code_version`, read now when not
+    given): ``churnml.version`` and, from a git checkout, ``mlflow.source.git.commit`` (the MLflow
+    UI shows it) and ``churnml.git_dirty``.
 
     Example
     -------
@@ -464,7 +466,7 @@ def start_training_run(run_name: str, tags: Mapping[str, Any] | None = None) -> 
     client = _client(create=True)
     experiment_id = _experiment_id(client)
     _end_abandoned_runs(client, experiment_id)
-    code = code_version()
+    code = code_version() if code is None else code
     code_tags = {"churnml.version": code["churnml"]}
     if "git_commit" in code:
         code_tags.update({GIT_COMMIT_TAG: code["git_commit"], "churnml.git_dirty": str(code["git_dirty"]).lower()})

@@ -43,7 +43,7 @@ from churnml.config import Config
 from churnml.dataset import Dataset
 from churnml.errors import ModelNotFoundError, ProblemError
 from churnml.features import FEATURE_DECIMALS, FeatureSpec, feature_description
-from churnml.io import code_digest, code_version
+from churnml.io import CodeState, code_state
 from churnml.labels import (TrainingSet, build_training_set, calendar_churn, problem_definition, problem_differences,
                             same_season_cutoff, season_tolerance)
 from churnml.reasons import attribute_churn, explain, explainable_specs, typical_values
@@ -427,7 +427,7 @@ def train(
     'A'
     """
     started = time.perf_counter()
-    code = code_digest()
+    code = code_state()
     config = config or Config()
     as_of = pd.Timestamp(as_of)
     if on_stage is not None:
@@ -456,7 +456,7 @@ def train_on(
     n_jobs: int | None = None,
     n_estimators: int = 1000,
     started: float | None = None,
-    code: str | None = None,
+    code: CodeState | None = None,
     on_wait: WaitNotice | None = None,
     on_stage: StageNotice | None = None,
 ) -> TrainingResult:
@@ -480,20 +480,22 @@ def train_on(
         As in :func:`train`.
     started : float, optional
         ``time.perf_counter()`` when the work began, for :attr:`TrainingResult.seconds`.
-    code : str, optional
-        :func:`churnml.io.code_digest` when the work began (default: when this is called), for
-        :func:`inputs_digest`: the source as the run found it, not as it is when the run ends.
+    code : CodeState, optional
+        :func:`churnml.io.code_state` when the work began (default: when this is called): its
+        ``digest`` goes into :func:`inputs_digest` and its ``version`` into the run's tags and
+        ``metadata.json``, the source as the run found it, not as it is when the run ends.
 
     Returns
     -------
     TrainingResult
     """
     started = time.perf_counter() if started is None else started
-    # The code is read now, with the other inputs: read at registration, an edit made while the run
-    # tuned (a deploy, a checkout) gave the run the digest of code it did not run. Two identical
+    # The code is read now, with the other inputs, once: read at registration, an edit made while the
+    # run tuned (a deploy, a checkout) gave the run the digest of code it did not run. Two identical
     # trains at once then registered two pairs, and a later run of the edited code was taken as
-    # identical to this one and registered nothing.
-    code = code_digest() if code is None else code
+    # identical to this one and registered nothing. The commit and dirty flag recorded in the tags
+    # and metadata.json come from the same reading.
+    code = code_state() if code is None else code
     config = config or Config()
     as_of = pd.Timestamp(as_of)
     n_trials = int(trials if trials is not None else config.training.trials)
@@ -529,7 +531,8 @@ def train_on(
     storage = tuning.storage_url(tracking.store_dir())
     run_name = f"train as-of {as_of:%Y-%m-%d} h{horizon} seed {seed}"
     champions = _load_champions() if tracking.store_exists() else (None, None)
-    with tracking.start_training_run(run_name, tags={"churnml.as_of": f"{as_of:%Y-%m-%d}", "churnml.data_fingerprint": fingerprint}) as run:
+    with tracking.start_training_run(run_name, tags={"churnml.as_of": f"{as_of:%Y-%m-%d}", "churnml.data_fingerprint": fingerprint},
+                                     code=code.version) as run:
         cutoff_text = {split: [f"{c:%Y-%m-%d}" for c in cs] for split, cs in training_set.split_cutoffs.items()}
         run.log_params(
             {
@@ -764,7 +767,7 @@ def train_on(
             "data_fingerprint": fingerprint,
             "seed": seed,
             "lightgbm_threads": n_jobs,  # above 100,000 training rows, the trees depend on it
-            "code": code_version(),
+            "code": code.version,
             "best_params": {k: r.best_params for k, r in results.items()},
             "calibration": churn_model.calibration_,
             # Why Platt was used where isotonic won the log loss: too few distinct probabilities ("" otherwise).
@@ -783,7 +786,7 @@ def train_on(
         training_digest = f"{data_digest}|{tuning.frames_digest([X['test']], [churned['test'], value['test']])}"
         inputs = inputs_digest(fingerprint, as_of, effective, n_jobs, n_estimators,
                                {kind: result.best_params for kind, result in results.items()}, training_set=training_digest,
-                               code=code)
+                               code=code.digest)
         run.set_tags({tracking.INPUTS_TAG: inputs})
         # One promotion at a time, judged against the champion as it is now: another train (or a
         # `churnml promote`) may have changed it while this one tuned, and was overwritten by a

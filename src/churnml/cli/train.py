@@ -115,7 +115,7 @@ def train_command(
         from churnml import spark as churn_spark
         from churnml.features import describe_features
 
-        code = io.code_digest()  # the source as the run began (train does the same)
+        code = io.code_state()  # the source as the run began (train does the same)
         io.check_spark_source(churn_spark.resolve_path(data), cfg)
         # A stage line each, as on DuckDB: a scheduler's log stayed silent for the minutes Spark works.
         session = start_spark(master)
