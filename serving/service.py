@@ -118,7 +118,8 @@ CustomerId = Annotated[str, StringConstraints(min_length=1, max_length=200), Aft
                        Field(json_schema_extra={"pattern": r"\S"})]
 # A JSON number beyond a double's range (1e400) reads as infinity: in a customer attribute it is blanked and the
 # customer kept, with a warning, as validation keeps an infinite or NaN attribute in batch data (it was a 400,
-# "Input should be text, a number or true/false", for a number). Amounts and scores stay finite (_STRICT, _ROW).
+# "Input should be text, a number or true/false", for a number). So are NaN and Infinity, which the JSON reader
+# takes. Amounts stay finite (_STRICT, _ROW).
 Attribute = Union[str, Annotated[float, AllowInfNan(True)], bool, None]
 # Dates travel as ISO 8601 text and churnml.api parses them, with messages that name the field.
 # Typed as date/datetime, pydantic would read a number, or text such as "20250707", as seconds
@@ -130,6 +131,10 @@ Date = Annotated[str, Field(json_schema_extra={"format": "date"})]
 Timestamp = str
 # Numbers must be JSON numbers: true or "1" is a caller's bug, not an amount of 1.
 Number = Annotated[float, Strict()]
+# A satisfaction score, a number (not "4" or true) that may read as infinity (1e400) or be NaN: blanked and its
+# event kept with a warning, as validation keeps an infinite or NaN score in batch data, and as an attribute's
+# (it was a 400 saying "NaN and Infinity are no JSON numbers", for 1e400).
+Score = Annotated[float, Strict(), AllowInfNan(True)]
 Count = Annotated[int, Strict()]
 
 CONFIG = load_config(os.environ.get(ENV_CONFIG) or None)
@@ -224,11 +229,12 @@ class ServiceEventRow(BaseModel):
                                             json_schema_extra={"example": None})
     # No minimum or maximum: a score off the scale is blanked and its event kept, as validation keeps it in batch
     # data (a helpdesk's 0 for "not rated" was a 400 for the whole request); a generated client would refuse it.
-    satisfaction: Optional[Number] = Field(default=None, description=(
+    satisfaction: Optional[Score] = Field(default=None, description=(
         f"Survey score on the server's [input] satisfaction_scale, {SATISFACTION_LOW:g}-{SATISFACTION_HIGH:g}; null = not "
-        "answered. A score off the scale (a helpdesk's 0 for \"not rated\") is blanked and the event kept, as validation "
-        "keeps it in batch data, and the customer's warnings name it. The models read it: a customer none of whose "
-        "surveys carries the field gets a warning (counts as never rated)."), json_schema_extra={"example": None})
+        "answered. A score off the scale (a helpdesk's 0 for \"not rated\"), NaN or infinite (1e400) is blanked and the "
+        "event kept, as validation keeps it in batch data, and the customer's warnings name it. The models read it: a "
+        "customer none of whose surveys carries the field gets a warning (counts as never rated)."),
+                                                json_schema_extra={"example": None})
     channel: Optional[str] = Field(default=None, description="Service channel.", json_schema_extra={"example": "phone"})
 
 

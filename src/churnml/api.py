@@ -455,10 +455,24 @@ def _unread_attribute(column: str, value: Any) -> str | None:
     return None if math.isfinite(number) else kept_without(column)
 
 
+_READS_AS_INFINITY = "a JSON number beyond ±1.8e308, such as 1e400, reads as infinity"
+"""Why a posted number the client wrote as digits is named infinity in a warning (an attribute, a score)."""
+
+
+def _shown_number(value: float) -> str:
+    """A posted number as a warning names it: NaN, infinity and -infinity in words (``:g`` wrote inf)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "-infinity" if value < 0 else "infinity"
+    return f"{value:g}"
+
+
 def _kept_satisfaction(value: Any, scale: tuple[float, float]) -> str | None:
     """The reason validation gives when it blanks this posted satisfaction score and keeps its event
     (:func:`churnml.validate.satisfaction_kept_reason`: a number off ``[input] satisfaction_scale``, NaN
-    and infinities included, as a helpdesk's 0 for "not rated"). None for a score on the scale, null,
+    and infinities included, as a helpdesk's 0 for "not rated", and a JSON number beyond a double's range,
+    1e400, which reads as infinity). None for a score on the scale, null,
     and anything that is not a number (``true``, text: refused as a request's type error)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -1172,16 +1186,21 @@ class ScoringService:
         whose export writes 0 for "not rated", which `churnml score` scored."""
         low, high = self.config.input.satisfaction_scale
         found: dict[str, list[str]] = {}
+        infinite: set[str] = set()  # customers with a score read as infinity (1e400): the warning says why
         for i, event in enumerate(map(_item, service_events)):
             value = event.get("satisfaction")
             if _kept_satisfaction(value, (low, high)) is not None:
-                found.setdefault(_text(event.get("customer_id")) or "", []).append(f"service_events[{i}].satisfaction: {value:g}")
+                customer_id = _text(event.get("customer_id")) or ""
+                found.setdefault(customer_id, []).append(f"service_events[{i}].satisfaction: {_shown_number(value)}")
+                if math.isinf(value):
+                    infinite.add(customer_id)
         warnings = {}
         for customer_id, scores in found.items():
             shown = ", ".join(scores[:EXAMPLES]) + (f" and {len(scores) - EXAMPLES} more" if len(scores) > EXAMPLES else "")
             several = len(scores) > 1
+            why = f"; {_READS_AS_INFINITY}" if customer_id in infinite else ""
             warnings[customer_id] = [
-                f"{shown} {'are' if several else 'is'} outside the scale {low:g}-{high:g} ([input] satisfaction_scale); "
+                f"{shown} {'are' if several else 'is'} outside the scale {low:g}-{high:g} ([input] satisfaction_scale{why}); "
                 f"the event{'s are' if several else ' is'} kept without {'them' if several else 'it'}, as validation keeps "
                 f"{'them' if several else 'it'} in batch data (send null for a survey not answered; the server's [input] "
                 "satisfaction_scale sets another scale)"]
@@ -1240,9 +1259,8 @@ class ScoringService:
             value = record.get(column)
             reason = _unread_attribute(column, value) if kind == "numeric" else None
             if reason is not None:
-                said = (f"{value!r} is not a number" if isinstance(value, str) else "NaN is not a finite number"
-                        if math.isnan(value) else f"{'-' if value < 0 else ''}infinity is not a finite number (a JSON "
-                        "number beyond ±1.8e308, such as 1e400, reads as infinity)")
+                said = (f"{value!r} is not a number" if isinstance(value, str) else f"{_shown_number(value)} is not a "
+                        f"finite number{f' ({_READS_AS_INFINITY})' if math.isinf(value) else ''}")
                 warnings.append(f"{column} {said}: blanked and scored as unknown, as validation does in batch data "
                                 f"({reason}), which changes the score")
         for column, levels in self.attribute_levels.items():
@@ -1910,7 +1928,7 @@ _LIST_FORMS = {"customer_ids": '["C0000001"]', "exclude": '["C0000001"]', "segme
 
 _NOT_A_SCORE = {
     "float_type": "send the score as a JSON number, or null for a survey not answered",
-    "finite_number": "NaN and Infinity are no JSON numbers: send null for a survey not answered",
 }
-"""What to send instead of a posted satisfaction score that is no JSON number (text, true, NaN), by pydantic
-error type: a request's type error, a 400, where a number off the scale is blanked and its event kept."""
+"""What to send instead of a posted satisfaction score that is no JSON number (text, true), by pydantic
+error type: a request's type error, a 400, where a number off the scale (NaN and infinity, 1e400, included)
+is blanked and its event kept."""
