@@ -1745,9 +1745,9 @@ def score(
         the folder names, not in the files.
     sidecar : mapping, optional
         Context to record (:func:`churnml.scoring.score_metadata`). When given, the result is also
-        written as JSON to ``<out>.json`` (any Spark-writable path). Any previous ``<out>.json`` is
-        removed just before the new folder is committed, so a sidecar never describes another
-        run's scores.
+        written as JSON to ``<out>.json`` (any Spark-writable path), staged (:func:`staged_json`):
+        written before the folder is renamed into place and renamed after it, so a sidecar that
+        cannot be written (a full disk) leaves the last run's folder and sidecar as they were.
     monitor : callable, optional
         The drift check: called on the driver, once the scores are written and before their folder
         is renamed into place (an exception there publishes nothing), with the features and
@@ -1782,7 +1782,6 @@ def score(
     """
     from pyspark.sql import functions as F
 
-    from churnml.io import json_text
     from churnml.scoring import (
         DISTRIBUTION_COLUMNS,
         QUANTILES,
@@ -1815,6 +1814,60 @@ def score(
                                      if name not in features.columns}).persist()
     # Sent to each executor once, not inside both passes' closures: there the models (450 KiB
     # pickled after a 2-trial training) made every task's binary 1.2 MB, and Spark warned of it.
+    def summary(written: Any) -> dict[str, Any]:
+        """The sidecar: ``sidecar`` and the facts of the finished folder ``written``."""
+        rows = written.count()
+        counts = {
+            column: {**dict.fromkeys(keys, 0), **{str(r[0]): int(r[1]) for r in written.groupBy(column).count().collect()}}
+            for column, keys in (("risk_tier", RISK_TIERS), ("value_tier", VALUE_TIERS), ("segment", SEGMENTS),
+                                 ("lifecycle_stage", LIFECYCLE_STAGES))
+        }
+        sums = ["predicted_value", "value_at_risk", "current_value"]
+        by_segment = {
+            r["segment"]: r.asDict()
+            for r in written.groupBy("segment").agg(
+                F.count("*").alias("customers"), F.avg("churn_probability").alias("mean_churn_probability"),
+                *[F.sum(c).alias(c) for c in sums]).collect()
+        }
+        finite = {c: F.when(F.col(c).isNotNull() & ~F.isnan(c), F.col(c)) for c in DISTRIBUTION_COLUMNS}
+        overall = written.agg(
+            *[F.sum(c).alias(f"total_{c}") for c in sums],
+            *[F.avg(finite[c]).alias(f"mean_{c}") for c in DISTRIBUTION_COLUMNS],
+            *[F.percentile_approx(finite[c], list(QUANTILES), 100_000).alias(f"quantiles_{c}") for c in DISTRIBUTION_COLUMNS],
+        ).collect()[0]
+        distributions = {}
+        for c in DISTRIBUTION_COLUMNS:
+            quantiles = overall[f"quantiles_{c}"] or [None] * len(QUANTILES)  # None: no finite value
+            distributions[c] = {"mean": overall[f"mean_{c}"],
+                                **{quantile_name(q): None if v is None else float(v) for q, v in zip(QUANTILES, quantiles)}}
+        # As scoring.probability_levels: distinct values, and the largest tie (the lowest value among equals).
+        ties = written.where(finite["churn_probability"].isNotNull()).groupBy("churn_probability").count()
+        top = ties.orderBy(F.desc("count"), F.asc("churn_probability")).first()
+        levels = {"distinct": int(ties.count()), "largest_tie": int(top["count"]) if top else 0,
+                  "largest_tie_value": float(top["churn_probability"]) if top else None}
+        result = {
+            **dict(sidecar or {}),
+            "engine": "spark",
+            "scores_file": out.rstrip("/").rsplit("/", 1)[-1],
+            "format": "parquet",
+            "partition_by": list(partition_by),
+            "rows": rows,
+            "columns": list(SCORE_COLUMNS),
+            "counts": counts,
+            "value_tier_thresholds": thresholds.to_dict(),
+            "totals": {c: float(overall[f"total_{c}"] or 0.0) for c in sums},
+            "segments": {
+                key: {"customers": int(by_segment.get(key, {}).get("customers", 0)),
+                      "mean_churn_probability": by_segment.get(key, {}).get("mean_churn_probability"),
+                      **{c: float(by_segment.get(key, {}).get(c) or 0.0) for c in sums}}
+                for key in SEGMENTS
+            },
+            "distributions": distributions,
+            "churn_probability_levels": levels,
+            **({"monitoring": monitoring} if monitoring is not None else {}),
+        }
+        return result
+
     shipped = data.spark.sparkContext.broadcast(models)
     try:
         if features.isEmpty():
@@ -1856,79 +1909,33 @@ def score(
             scores = features.mapInPandas(scored, _SCORE_SCHEMA).select(*SCORE_COLUMNS)
         sidecar_path = f"{out.rstrip('/')}.json"
         monitoring: dict[str, Any] | None = None
+        result: dict[str, Any] = {}
+        published = contextlib.ExitStack()  # the sidecar's staged file, renamed into place after the folder
 
         def before_commit(staged: str) -> None:
             nonlocal monitoring
             # On the finished folder before it is renamed into place (and while the features are
             # cached): a drift check that fails publishes nothing, as on the DuckDB path.
+            written = data.spark.read.parquet(staged)
             if monitor is not None:
                 limit = config.monitoring.drift_sample_rows
                 stage(f"checking drift over {population:,} customers" if population <= limit else
                       f"checking drift over a uniform sample of {limit:,} of {population:,} customers")
-                monitoring = dict(monitor(*drift_sample(data, features, data.spark.read.parquet(staged), population, as_of,
+                monitoring = dict(monitor(*drift_sample(data, features, written, population, as_of,
                                                         config.monitoring.drift_sample_rows)))
+            stage(f"summarising the scores by tier and segment{' into ' + sidecar_path if sidecar is not None else ''}")
+            result.update(summary(written))
+            # The sidecar is staged as the features' descriptions are (staged_json): written now, renamed into place
+            # after the folder. Written after the rename, a sidecar that could not be written (a full disk) left the
+            # new folder without one (the last run's deleted), with exit 2 after the whole run.
             if sidecar is not None:
-                _delete(data.spark, sidecar_path)
+                published.enter_context(staged_json(data.spark, result, sidecar_path))
 
-        write_parquet_atomically(scores, out, partition_by, before_commit=before_commit)
+        with published:
+            write_parquet_atomically(scores, out, partition_by, before_commit=before_commit)
     finally:
         features.unpersist()
         shipped.destroy()
-
-    stage(f"summarising the scores by tier and segment{' into ' + sidecar_path if sidecar is not None else ''}")
-    written = data.spark.read.parquet(out)
-    rows = written.count()
-    counts = {
-        column: {**dict.fromkeys(keys, 0), **{str(r[0]): int(r[1]) for r in written.groupBy(column).count().collect()}}
-        for column, keys in (("risk_tier", RISK_TIERS), ("value_tier", VALUE_TIERS), ("segment", SEGMENTS),
-                             ("lifecycle_stage", LIFECYCLE_STAGES))
-    }
-    sums = ["predicted_value", "value_at_risk", "current_value"]
-    by_segment = {
-        r["segment"]: r.asDict()
-        for r in written.groupBy("segment").agg(
-            F.count("*").alias("customers"), F.avg("churn_probability").alias("mean_churn_probability"),
-            *[F.sum(c).alias(c) for c in sums]).collect()
-    }
-    finite = {c: F.when(F.col(c).isNotNull() & ~F.isnan(c), F.col(c)) for c in DISTRIBUTION_COLUMNS}
-    overall = written.agg(
-        *[F.sum(c).alias(f"total_{c}") for c in sums],
-        *[F.avg(finite[c]).alias(f"mean_{c}") for c in DISTRIBUTION_COLUMNS],
-        *[F.percentile_approx(finite[c], list(QUANTILES), 100_000).alias(f"quantiles_{c}") for c in DISTRIBUTION_COLUMNS],
-    ).collect()[0]
-    distributions = {}
-    for c in DISTRIBUTION_COLUMNS:
-        quantiles = overall[f"quantiles_{c}"] or [None] * len(QUANTILES)  # None: no finite value
-        distributions[c] = {"mean": overall[f"mean_{c}"],
-                            **{quantile_name(q): None if v is None else float(v) for q, v in zip(QUANTILES, quantiles)}}
-    # As scoring.probability_levels: distinct values, and the largest tie (the lowest value among equals).
-    ties = written.where(finite["churn_probability"].isNotNull()).groupBy("churn_probability").count()
-    top = ties.orderBy(F.desc("count"), F.asc("churn_probability")).first()
-    levels = {"distinct": int(ties.count()), "largest_tie": int(top["count"]) if top else 0,
-              "largest_tie_value": float(top["churn_probability"]) if top else None}
-    result = {
-        **dict(sidecar or {}),
-        "engine": "spark",
-        "scores_file": out.rstrip("/").rsplit("/", 1)[-1],
-        "format": "parquet",
-        "partition_by": list(partition_by),
-        "rows": rows,
-        "columns": list(SCORE_COLUMNS),
-        "counts": counts,
-        "value_tier_thresholds": thresholds.to_dict(),
-        "totals": {c: float(overall[f"total_{c}"] or 0.0) for c in sums},
-        "segments": {
-            key: {"customers": int(by_segment.get(key, {}).get("customers", 0)),
-                  "mean_churn_probability": by_segment.get(key, {}).get("mean_churn_probability"),
-                  **{c: float(by_segment.get(key, {}).get(c) or 0.0) for c in sums}}
-            for key in SEGMENTS
-        },
-        "distributions": distributions,
-        "churn_probability_levels": levels,
-        **({"monitoring": monitoring} if monitoring is not None else {}),
-    }
-    if sidecar is not None:
-        write_text_atomically(data.spark, json_text(result), sidecar_path)
     return result
 
 
@@ -2136,13 +2143,6 @@ def _staged_text(spark: "SparkSession", text: str, path: str) -> Iterator[None]:
     finally:
         if fs.exists(tmp):
             fs.delete(tmp, False)
-
-
-def _delete(spark: "SparkSession", path: str) -> None:
-    """Remove the file ``path`` (any Hadoop file system) when it exists."""
-    fs, target = _file(spark, path)
-    if fs.exists(target):
-        fs.delete(target, False)
 
 
 def _file(spark: "SparkSession", path: str) -> tuple[Any, Any]:
